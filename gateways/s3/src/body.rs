@@ -1,0 +1,230 @@
+//! Request bodies as the store wants them: a stream of payload bytes, with aws-chunked framing
+//! (and its signatures) removed here, so framing and trailers never reach stored data.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use bytes::Bytes;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use gatehouse_store::checksum::{self, ChecksumAlgorithm};
+use gatehouse_store::ops::PutOptions;
+use gatehouse_store::{StageError, Staged, StoreError};
+use http::HeaderMap;
+
+use crate::auth::{AuthError, ChunkedDecoder, PayloadMode};
+use crate::error::S3Error;
+use crate::request::header;
+
+#[derive(Debug)]
+pub enum BodyError {
+    Auth(AuthError),
+    Transport(String),
+}
+
+impl From<BodyError> for S3Error {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::Auth(a) => a.into(),
+            BodyError::Transport(m) => S3Error::new(
+                400,
+                "IncompleteBody",
+                format!("The request body ended early or could not be read ({m})"),
+            ),
+        }
+    }
+}
+
+pub fn stage_error(e: StageError<BodyError>) -> S3Error {
+    match e {
+        StageError::Body(b) => b.into(),
+        StageError::Store(s) => s.into(),
+    }
+}
+
+/// Trailing headers of an aws-chunked body, filled when the body has been read to its end.
+#[derive(Clone, Default)]
+pub struct Trailers(Arc<Mutex<Vec<(String, String)>>>);
+
+impl Trailers {
+    pub fn get(&self, name: &str) -> Option<String> {
+        let t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        t.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+pub fn payload_stream(
+    body: Body,
+    mode: &PayloadMode,
+    headers: &HeaderMap,
+) -> (BoxStream<'static, Result<Bytes, BodyError>>, Trailers) {
+    let trailers = Trailers::default();
+    match mode {
+        PayloadMode::StreamingSigned { .. } | PayloadMode::StreamingUnsignedTrailer => {
+            let decoded_len = header(headers, "x-amz-decoded-content-length")
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let dec = ChunkedDecoder::new(body.into_data_stream(), mode, decoded_len);
+            let slot = trailers.clone();
+            let s = stream::unfold(Some(dec), move |state| {
+                let slot = slot.clone();
+                async move {
+                    let mut dec = state?;
+                    match dec.next_data().await {
+                        Ok(Some(b)) => Some((Ok(b), Some(dec))),
+                        Ok(None) => {
+                            let mut t = slot.0.lock().unwrap_or_else(|p| p.into_inner());
+                            *t = dec.trailers().to_vec();
+                            None
+                        }
+                        Err(e) => Some((Err(BodyError::Auth(e)), None)),
+                    }
+                }
+            });
+            (s.boxed(), trailers)
+        }
+        PayloadMode::Signed(_) | PayloadMode::Unsigned => (
+            body.into_data_stream()
+                .map(|r| r.map_err(|e| BodyError::Transport(e.to_string())))
+                .boxed(),
+            trailers,
+        ),
+    }
+}
+
+/// Reads a small body (XML documents) into memory, refusing more than `limit` bytes.
+pub async fn read_small(
+    body: Body,
+    mode: &PayloadMode,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, S3Error> {
+    let (mut s, _) = payload_stream(body, mode, headers);
+    let mut out = Vec::new();
+    while let Some(chunk) = s.next().await {
+        let chunk = chunk?;
+        if out.len() + chunk.len() > limit {
+            return Err(S3Error::malformed_xml().with("Detail", "request body too large"));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    if let PayloadMode::Signed(want) = mode {
+        use sha2::Digest;
+        let got: [u8; 32] = sha2::Sha256::digest(&out).into();
+        if &got != want {
+            return Err(StoreError::ContentSha256Mismatch.into());
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Which checksum to compute and what it must equal (now, or from a trailer later).
+pub struct ChecksumPlan {
+    pub algorithm: Option<ChecksumAlgorithm>,
+    pub expected_now: Option<Vec<u8>>,
+    pub from_trailer: Option<&'static str>,
+}
+
+pub fn checksum_plan(headers: &HeaderMap) -> Result<ChecksumPlan, S3Error> {
+    let mut plan = ChecksumPlan {
+        algorithm: None,
+        expected_now: None,
+        from_trailer: None,
+    };
+    for alg in ChecksumAlgorithm::ALL {
+        if let Some(v) = header(headers, alg.header()) {
+            if plan.algorithm.is_some() {
+                return Err(S3Error::invalid_request(
+                    "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+                ));
+            }
+            let raw = checksum::base64_decode(v).ok_or_else(|| {
+                S3Error::invalid_request(format!("Value for {} header is invalid.", alg.header()))
+            })?;
+            plan.algorithm = Some(alg);
+            plan.expected_now = Some(raw);
+        }
+    }
+    if plan.algorithm.is_none()
+        && let Some(t) = header(headers, "x-amz-trailer")
+    {
+        let alg = ChecksumAlgorithm::parse(t.trim()).ok_or_else(|| {
+            S3Error::invalid_request(format!(
+                "The value specified in the x-amz-trailer header is not supported: {t}"
+            ))
+        })?;
+        plan.algorithm = Some(alg);
+        plan.from_trailer = Some(alg.header());
+    }
+    if plan.algorithm.is_none()
+        && let Some(a) = header(headers, "x-amz-sdk-checksum-algorithm")
+    {
+        plan.algorithm = Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
+            S3Error::invalid_request(format!("Checksum algorithm {a} is not supported"))
+        })?);
+    }
+    Ok(plan)
+}
+
+/// Verifies a checksum announced as a trailer once the body is read.
+pub fn trailer_check(
+    plan_trailer: Option<&'static str>,
+    trailers: Trailers,
+) -> impl FnOnce(&Staged) -> Result<(), StoreError> {
+    move |staged: &Staged| {
+        let Some(name) = plan_trailer else {
+            return Ok(());
+        };
+        let Some((alg, got)) = &staged.checksum else {
+            return Ok(());
+        };
+        let sent = trailers.get(name).ok_or_else(|| {
+            StoreError::InvalidArgument(format!("the announced trailer {name} was not sent"))
+        })?;
+        let sent = checksum::base64_decode(&sent).ok_or_else(|| {
+            StoreError::InvalidArgument(format!("the {name} trailer is not base64"))
+        })?;
+        if &sent != got {
+            return Err(StoreError::ChecksumMismatch {
+                algorithm: alg.name(),
+                computed: checksum::base64(got),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `Content-MD5`, the payload hash and the checksum plan, as store put options.
+pub fn integrity(
+    headers: &HeaderMap,
+    mode: &PayloadMode,
+    plan: &ChecksumPlan,
+) -> Result<PutOptions, S3Error> {
+    let content_md5 = match header(headers, "content-md5") {
+        None => None,
+        Some(v) => {
+            let raw = checksum::base64_decode(v)
+                .filter(|r| r.len() == 16)
+                .ok_or_else(|| {
+                    S3Error::new(
+                        400,
+                        "InvalidDigest",
+                        "The Content-MD5 you specified was invalid.",
+                    )
+                })?;
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&raw);
+            Some(a)
+        }
+    };
+    Ok(PutOptions {
+        content_md5,
+        content_sha256: match mode {
+            PayloadMode::Signed(h) => Some(*h),
+            _ => None,
+        },
+        checksum: plan.algorithm,
+        checksum_expected: plan.expected_now.clone(),
+        ..Default::default()
+    })
+}

@@ -1,0 +1,235 @@
+//! Method + addressing + query → the S3 operation. Pure, unit-tested.
+
+use http::{HeaderMap, Method};
+
+use crate::error::S3Error;
+use crate::util::Query;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    ListBuckets,
+    CreateBucket,
+    DeleteBucket,
+    HeadBucket,
+    GetBucketLocation,
+    GetBucketVersioning,
+    GetBucketAcl,
+    PutBucketAcl,
+    ListObjects,
+    ListObjectsV2,
+    ListObjectVersions,
+    ListMultipartUploads,
+    DeleteObjects,
+    PutObject,
+    CopyObject,
+    GetObject,
+    HeadObject,
+    DeleteObject,
+    GetObjectTagging,
+    PutObjectTagging,
+    DeleteObjectTagging,
+    GetObjectAcl,
+    PutObjectAcl,
+    CreateMultipartUpload,
+    UploadPart,
+    UploadPartCopy,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    ListParts,
+}
+
+impl Endpoint {
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::ListBuckets => "ListBuckets",
+            Endpoint::CreateBucket => "CreateBucket",
+            Endpoint::DeleteBucket => "DeleteBucket",
+            Endpoint::HeadBucket => "HeadBucket",
+            Endpoint::GetBucketLocation => "GetBucketLocation",
+            Endpoint::GetBucketVersioning => "GetBucketVersioning",
+            Endpoint::GetBucketAcl => "GetBucketAcl",
+            Endpoint::PutBucketAcl => "PutBucketAcl",
+            Endpoint::ListObjects => "ListObjects",
+            Endpoint::ListObjectsV2 => "ListObjectsV2",
+            Endpoint::ListObjectVersions => "ListObjectVersions",
+            Endpoint::ListMultipartUploads => "ListMultipartUploads",
+            Endpoint::DeleteObjects => "DeleteObjects",
+            Endpoint::PutObject => "PutObject",
+            Endpoint::CopyObject => "CopyObject",
+            Endpoint::GetObject => "GetObject",
+            Endpoint::HeadObject => "HeadObject",
+            Endpoint::DeleteObject => "DeleteObject",
+            Endpoint::GetObjectTagging => "GetObjectTagging",
+            Endpoint::PutObjectTagging => "PutObjectTagging",
+            Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
+            Endpoint::GetObjectAcl => "GetObjectAcl",
+            Endpoint::PutObjectAcl => "PutObjectAcl",
+            Endpoint::CreateMultipartUpload => "CreateMultipartUpload",
+            Endpoint::UploadPart => "UploadPart",
+            Endpoint::UploadPartCopy => "UploadPartCopy",
+            Endpoint::CompleteMultipartUpload => "CompleteMultipartUpload",
+            Endpoint::AbortMultipartUpload => "AbortMultipartUpload",
+            Endpoint::ListParts => "ListParts",
+        }
+    }
+}
+
+/// Bucket sub-resources we do not implement: answered with `NotImplemented`, never mistaken
+/// for an object or listing operation.
+const UNSUPPORTED_BUCKET: &[&str] = &[
+    "policy",
+    "cors",
+    "lifecycle",
+    "website",
+    "logging",
+    "notification",
+    "replication",
+    "encryption",
+    "object-lock",
+    "ownershipControls",
+    "publicAccessBlock",
+    "requestPayment",
+    "accelerate",
+    "analytics",
+    "inventory",
+    "metrics",
+    "intelligent-tiering",
+    "tagging",
+    "policyStatus",
+    "session",
+];
+const UNSUPPORTED_OBJECT: &[&str] = &[
+    "retention",
+    "legal-hold",
+    "torrent",
+    "restore",
+    "select",
+    "attributes",
+];
+
+pub fn parse(
+    method: &Method,
+    bucket: bool,
+    key: bool,
+    q: &Query,
+    headers: &HeaderMap,
+) -> Result<Endpoint, S3Error> {
+    use Endpoint as E;
+    if !bucket {
+        return match *method {
+            Method::GET => Ok(E::ListBuckets),
+            _ => Err(S3Error::method_not_allowed()),
+        };
+    }
+    if !key {
+        if *method == Method::GET && q.has("versioning") {
+            return Ok(E::GetBucketVersioning);
+        }
+        if let Some(sub) = UNSUPPORTED_BUCKET.iter().find(|s| q.has(s)) {
+            return Err(S3Error::not_implemented(&format!(
+                "the ?{sub} bucket sub-resource"
+            )));
+        }
+        return match *method {
+            Method::PUT if q.has("acl") => Ok(E::PutBucketAcl),
+            Method::PUT if q.has("versioning") => {
+                Err(S3Error::not_implemented("bucket versioning"))
+            }
+            Method::PUT => Ok(E::CreateBucket),
+            Method::DELETE => Ok(E::DeleteBucket),
+            Method::HEAD => Ok(E::HeadBucket),
+            Method::POST if q.has("delete") => Ok(E::DeleteObjects),
+            Method::GET if q.has("location") => Ok(E::GetBucketLocation),
+            Method::GET if q.has("acl") => Ok(E::GetBucketAcl),
+            Method::GET if q.has("uploads") => Ok(E::ListMultipartUploads),
+            Method::GET if q.has("versions") => Ok(E::ListObjectVersions),
+            Method::GET if q.get("list-type") == Some("2") => Ok(E::ListObjectsV2),
+            Method::GET if q.get("list-type").is_some() => Err(S3Error::invalid_argument(
+                "Invalid list type: list-type must be 2",
+            )),
+            Method::GET => Ok(E::ListObjects),
+            _ => Err(S3Error::method_not_allowed()),
+        };
+    }
+    if let Some(sub) = UNSUPPORTED_OBJECT.iter().find(|s| q.has(s)) {
+        return Err(S3Error::not_implemented(&format!(
+            "the ?{sub} object sub-resource"
+        )));
+    }
+    let copy = headers.contains_key("x-amz-copy-source");
+    match *method {
+        Method::GET if q.has("tagging") => Ok(E::GetObjectTagging),
+        Method::PUT if q.has("tagging") => Ok(E::PutObjectTagging),
+        Method::DELETE if q.has("tagging") => Ok(E::DeleteObjectTagging),
+        Method::GET if q.has("acl") => Ok(E::GetObjectAcl),
+        Method::PUT if q.has("acl") => Ok(E::PutObjectAcl),
+        Method::GET if q.has("uploadId") => Ok(E::ListParts),
+        Method::GET => Ok(E::GetObject),
+        Method::HEAD => Ok(E::HeadObject),
+        Method::PUT if q.has("partNumber") && q.has("uploadId") => Ok(if copy {
+            E::UploadPartCopy
+        } else {
+            E::UploadPart
+        }),
+        Method::PUT if copy => Ok(E::CopyObject),
+        Method::PUT => Ok(E::PutObject),
+        Method::POST if q.has("uploads") => Ok(E::CreateMultipartUpload),
+        Method::POST if q.has("uploadId") => Ok(E::CompleteMultipartUpload),
+        Method::DELETE if q.has("uploadId") => Ok(E::AbortMultipartUpload),
+        Method::DELETE => Ok(E::DeleteObject),
+        _ => Err(S3Error::method_not_allowed()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(m: Method, b: bool, k: bool, q: &str) -> Option<Endpoint> {
+        parse(&m, b, k, &Query::parse(Some(q)).ok()?, &HeaderMap::new()).ok()
+    }
+
+    #[test]
+    fn routing_table() {
+        use Endpoint as E;
+        assert_eq!(ep(Method::GET, false, false, ""), Some(E::ListBuckets));
+        assert_eq!(
+            ep(Method::GET, true, false, "list-type=2&prefix=a"),
+            Some(E::ListObjectsV2)
+        );
+        assert_eq!(
+            ep(Method::GET, true, false, "prefix=a"),
+            Some(E::ListObjects)
+        );
+        assert_eq!(
+            ep(Method::GET, true, false, "versions"),
+            Some(E::ListObjectVersions)
+        );
+        assert_eq!(
+            ep(Method::POST, true, false, "delete"),
+            Some(E::DeleteObjects)
+        );
+        assert_eq!(
+            ep(Method::PUT, true, true, "partNumber=1&uploadId=x"),
+            Some(E::UploadPart)
+        );
+        assert_eq!(
+            ep(Method::POST, true, true, "uploads"),
+            Some(E::CreateMultipartUpload)
+        );
+        assert_eq!(
+            ep(Method::POST, true, true, "uploadId=x"),
+            Some(E::CompleteMultipartUpload)
+        );
+        assert_eq!(
+            ep(Method::GET, true, true, "uploadId=x"),
+            Some(E::ListParts)
+        );
+        assert_eq!(
+            ep(Method::GET, true, true, "tagging"),
+            Some(E::GetObjectTagging)
+        );
+        assert_eq!(ep(Method::GET, true, false, "policy"), None);
+        assert_eq!(ep(Method::PATCH, true, true, ""), None);
+    }
+}

@@ -1,0 +1,210 @@
+//! S3 errors: one type, one exhaustive mapping from store errors, rendered as S3 XML.
+
+use axum::response::{IntoResponse, Response};
+use gatehouse_store::StoreError;
+use http::{HeaderValue, StatusCode};
+
+use crate::auth::AuthError;
+use crate::xml::XmlWriter;
+
+#[derive(Debug, Clone)]
+pub struct S3Error {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Extra elements for the body, such as `<BucketName>`.
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl S3Error {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        S3Error {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code,
+            message: message.into(),
+            extra: Vec::new(),
+        }
+    }
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.extra.push((name, value.into()));
+        self
+    }
+
+    pub fn access_denied(msg: impl Into<String>) -> Self {
+        Self::new(403, "AccessDenied", msg)
+    }
+    pub fn invalid_argument(msg: impl Into<String>) -> Self {
+        Self::new(400, "InvalidArgument", msg)
+    }
+    pub fn invalid_request(msg: impl Into<String>) -> Self {
+        Self::new(400, "InvalidRequest", msg)
+    }
+    pub fn malformed_xml() -> Self {
+        Self::new(
+            400,
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema.",
+        )
+    }
+    pub fn not_implemented(what: &str) -> Self {
+        Self::new(501, "NotImplemented", format!("{what} is not implemented"))
+    }
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            "The specified method is not allowed against this resource.",
+        )
+    }
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            412,
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+        )
+    }
+    pub fn internal() -> Self {
+        Self::new(
+            500,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        )
+    }
+
+    /// Renders the XML error body; `resource` is the request path, `request_id` our id.
+    pub fn into_response_with(self, resource: &str, request_id: &str) -> Response {
+        let mut w = XmlWriter::new();
+        w.open("Error");
+        w.elem("Code", self.code);
+        w.elem("Message", &self.message);
+        for (k, v) in &self.extra {
+            w.elem(k, v);
+        }
+        w.elem("Resource", resource);
+        w.elem("RequestId", request_id);
+        w.close("Error");
+        let mut resp = (self.status, w.finish()).into_response();
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml"),
+        );
+        resp
+    }
+}
+
+impl From<StoreError> for S3Error {
+    fn from(e: StoreError) -> Self {
+        use StoreError as E;
+        match e {
+            E::NoSuchBucket => {
+                S3Error::new(404, "NoSuchBucket", "The specified bucket does not exist")
+            }
+            E::BucketAlreadyOwnedByYou => S3Error::new(
+                409,
+                "BucketAlreadyOwnedByYou",
+                "Your previous request to create the named bucket succeeded and you already own it.",
+            ),
+            E::BucketAlreadyExists => S3Error::new(
+                409,
+                "BucketAlreadyExists",
+                "The requested bucket name is not available.",
+            ),
+            E::BucketNotEmpty => S3Error::new(
+                409,
+                "BucketNotEmpty",
+                "The bucket you tried to delete is not empty",
+            ),
+            E::InvalidBucketName(m) => S3Error::new(
+                400,
+                "InvalidBucketName",
+                format!("The specified bucket is not valid: {m}"),
+            ),
+            E::NoSuchKey => S3Error::new(404, "NoSuchKey", "The specified key does not exist."),
+            E::InvalidKey(m) => {
+                S3Error::new(400, "InvalidArgument", format!("Invalid object key: {m}"))
+            }
+            E::KeyTooLong => S3Error::new(400, "KeyTooLongError", "Your key is too long"),
+            E::NoSuchUpload => S3Error::new(
+                404,
+                "NoSuchUpload",
+                "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.",
+            ),
+            E::InvalidPart(m) => S3Error::new(
+                400,
+                "InvalidPart",
+                format!("One or more of the specified parts could not be found: {m}"),
+            ),
+            E::InvalidPartOrder => S3Error::new(
+                400,
+                "InvalidPartOrder",
+                "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
+            ),
+            E::EntityTooSmall { part, size } => S3Error::new(
+                400,
+                "EntityTooSmall",
+                format!(
+                    "Your proposed upload is smaller than the minimum allowed object size (part {part} is {size} bytes; minimum 5 MiB except the last part)."
+                ),
+            ),
+            E::EntityTooLarge(m) => S3Error::new(
+                400,
+                "EntityTooLarge",
+                format!("Your proposed upload exceeds the maximum allowed object size: {m}"),
+            ),
+            E::BadDigest => S3Error::new(
+                400,
+                "BadDigest",
+                "The Content-MD5 you specified did not match what we received.",
+            ),
+            E::ChecksumMismatch {
+                algorithm,
+                computed,
+            } => S3Error::new(
+                400,
+                "BadDigest",
+                format!(
+                    "The {algorithm} you specified did not match the calculated checksum ({computed})."
+                ),
+            ),
+            E::ContentSha256Mismatch => S3Error::new(
+                400,
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            ),
+            E::IncompleteBody => S3Error::new(
+                400,
+                "IncompleteBody",
+                "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+            ),
+            E::InvalidRange => S3Error::new(
+                416,
+                "InvalidRange",
+                "The requested range is not satisfiable",
+            ),
+            E::PreconditionFailed => S3Error::precondition_failed(),
+            E::InvalidArgument(m) => S3Error::invalid_argument(m),
+            E::AccessDenied(m) => S3Error::access_denied(format!("Access Denied: {m}")),
+            E::NoSpace => S3Error::new(
+                507,
+                "InsufficientStorage",
+                "The server has no space left to store the data; nothing was stored.",
+            ),
+            E::QuotaExceeded(m) => S3Error::new(403, "QuotaExceeded", m),
+            E::Body(m) => S3Error::new(
+                400,
+                "IncompleteBody",
+                format!("The request body could not be read: {m}"),
+            ),
+            E::Corrupt(m) | E::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                S3Error::internal()
+            }
+        }
+    }
+}
+
+impl From<AuthError> for S3Error {
+    fn from(e: AuthError) -> Self {
+        S3Error::new(e.http_status(), e.s3_code(), e.to_string())
+    }
+}

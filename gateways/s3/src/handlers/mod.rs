@@ -1,0 +1,167 @@
+//! Authentication, routing and dispatch: one function per operation, each a thin adapter.
+
+mod bucket;
+mod list;
+mod multipart;
+mod object;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use gatehouse_store::Principal;
+use http::{HeaderValue, StatusCode};
+
+use crate::S3State;
+use crate::auth::{self, AuthError, PayloadMode, RequestParts};
+use crate::endpoint::{self, Endpoint};
+use crate::error::S3Error;
+use crate::request::{self, Ctx};
+use crate::util::Query;
+use crate::xml::XmlWriter;
+
+/// Outcome plus what the request log needs (operation, principal, bucket).
+type Handled = (
+    Result<Response, S3Error>,
+    &'static str,
+    Option<String>,
+    Option<String>,
+);
+
+pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
+    let (parts, body) = req.into_parts();
+    let raw_path = parts.uri.path().to_string();
+    let raw_query = parts.uri.query().map(str::to_string);
+    let store = &state.inner.store;
+
+    let addressed = request::address(&parts.headers, &raw_path, &state.inner.cfg.domains);
+    let (bucket, key) = match addressed {
+        Ok(a) => a,
+        Err(e) => return (Err(e), "-", None, None),
+    };
+    let lookup = |ak: &str| store.lookup_credential(ak).ok().flatten().map(|(s, _)| s);
+    let authed = auth::authenticate(
+        &RequestParts {
+            method: parts.method.as_str(),
+            raw_path: &raw_path,
+            raw_query: raw_query.as_deref(),
+            headers: &parts.headers,
+        },
+        std::time::SystemTime::now(),
+        &lookup,
+    );
+    let authed = match authed {
+        Ok(a) => a,
+        Err(AuthError::Missing) => {
+            return (
+                Err(S3Error::access_denied(
+                    "Access Denied: the request is not signed",
+                )),
+                "-",
+                None,
+                bucket,
+            );
+        }
+        Err(e) => return (Err(e.into()), "-", None, bucket),
+    };
+    let principal: Principal = match store.lookup_credential(&authed.access_key) {
+        Ok(Some((_, p))) => p,
+        Ok(None) => return (Err(AuthError::InvalidAccessKeyId.into()), "-", None, bucket),
+        Err(e) => return (Err(e.into()), "-", None, bucket),
+    };
+    let who = Some(principal.name.clone());
+    let query = match Query::parse(raw_query.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return (Err(e), "-", who, bucket),
+    };
+    let ep = match endpoint::parse(
+        &parts.method,
+        bucket.is_some(),
+        key.is_some(),
+        &query,
+        &parts.headers,
+    ) {
+        Ok(ep) => ep,
+        Err(e) => return (Err(e), "-", who, bucket),
+    };
+    let ctx = Ctx {
+        principal,
+        bucket: bucket.clone(),
+        key,
+        query,
+        headers: parts.headers,
+    };
+    let res = run(state, ep, ctx, body, authed.payload).await;
+    (res, ep.name(), who, bucket)
+}
+
+async fn run(
+    state: &S3State,
+    ep: Endpoint,
+    ctx: Ctx,
+    body: Body,
+    payload: PayloadMode,
+) -> Result<Response, S3Error> {
+    let s = &state.inner.store;
+    use Endpoint as E;
+    match ep {
+        E::ListBuckets => bucket::list_buckets(s, &ctx),
+        E::CreateBucket => bucket::create(state, &ctx, body, &payload).await,
+        E::DeleteBucket => bucket::delete(s, &ctx).await,
+        E::HeadBucket => bucket::head(state, &ctx),
+        E::GetBucketLocation => bucket::location(state, &ctx),
+        E::GetBucketVersioning => bucket::versioning(s, &ctx),
+        E::GetBucketAcl | E::GetObjectAcl => bucket::get_acl(s, &ctx, ep == E::GetObjectAcl),
+        E::PutBucketAcl | E::PutObjectAcl => bucket::put_acl(s, &ctx, ep == E::PutObjectAcl),
+        E::ListObjects => list::list_v1(s, &ctx),
+        E::ListObjectsV2 => list::list_v2(s, &ctx),
+        E::ListObjectVersions => list::list_versions(s, &ctx),
+        E::ListMultipartUploads => multipart::list_uploads(s, &ctx),
+        E::DeleteObjects => object::delete_many(s, &ctx, body, &payload).await,
+        E::PutObject => object::put(s, &ctx, body, &payload).await,
+        E::CopyObject => object::copy(s, &ctx).await,
+        E::GetObject => object::get(s, &ctx, false),
+        E::HeadObject => object::get(s, &ctx, true),
+        E::DeleteObject => object::delete(s, &ctx).await,
+        E::GetObjectTagging => object::get_tags(s, &ctx),
+        E::PutObjectTagging => object::put_tags(s, &ctx, body, &payload).await,
+        E::DeleteObjectTagging => object::delete_tags(s, &ctx).await,
+        E::CreateMultipartUpload => multipart::create(s, &ctx).await,
+        E::UploadPart => multipart::upload_part(s, &ctx, body, &payload).await,
+        E::UploadPartCopy => multipart::upload_part_copy(s, &ctx).await,
+        E::CompleteMultipartUpload => multipart::complete(s, &ctx, body, &payload).await,
+        E::AbortMultipartUpload => multipart::abort(s, &ctx).await,
+        E::ListParts => multipart::list_parts(s, &ctx),
+    }
+}
+
+/// A 200 response with an XML document.
+pub(crate) fn xml_ok(w: XmlWriter) -> Response {
+    let mut r = (StatusCode::OK, w.finish()).into_response();
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    r
+}
+
+pub(crate) fn empty(status: StatusCode) -> Response {
+    (status, Body::empty()).into_response()
+}
+
+pub(crate) fn owner(w: &mut XmlWriter, tag: &str, id: &str) {
+    w.open(tag);
+    w.elem("ID", id);
+    w.elem("DisplayName", id);
+    w.close(tag);
+}
+
+/// Parses a bounded XML request body.
+pub(crate) async fn xml_body(
+    ctx: &Ctx,
+    body: Body,
+    payload: &PayloadMode,
+    limit: usize,
+) -> Result<crate::xml::Node, S3Error> {
+    let bytes = crate::body::read_small(body, payload, &ctx.headers, limit).await?;
+    crate::xml::parse(&bytes).ok_or_else(S3Error::malformed_xml)
+}

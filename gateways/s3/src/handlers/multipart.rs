@@ -1,0 +1,305 @@
+//! Multipart upload operations.
+
+use axum::body::Body;
+use axum::response::Response;
+use gatehouse_store::ops::CompletePart;
+use gatehouse_store::{ChecksumAlgorithm, Store};
+use http::{HeaderName, HeaderValue, StatusCode};
+
+use super::object::{copy_conditions, copy_source, object_meta};
+use super::{empty, owner, xml_body, xml_ok};
+use crate::auth::PayloadMode;
+use crate::body::{checksum_plan, integrity, payload_stream, stage_error, trailer_check};
+use crate::error::S3Error;
+use crate::request::Ctx;
+use crate::util;
+use crate::xml::XmlWriter;
+
+fn upload_id(ctx: &Ctx) -> &str {
+    ctx.query.get("uploadId").unwrap_or("")
+}
+
+fn part_number(ctx: &Ctx) -> Result<u32, S3Error> {
+    ctx.query
+        .get("partNumber")
+        .and_then(|p| p.parse::<u32>().ok())
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            S3Error::invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
+        })
+}
+
+fn set(r: &mut Response, name: &str, value: &str) {
+    if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::from_str(value)) {
+        r.headers_mut().insert(n, v);
+    }
+}
+
+pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    let meta = object_meta(&ctx.headers)?;
+    let tags = match ctx.header("x-amz-tagging") {
+        Some(t) => util::Query::parse(Some(t))?.0,
+        None => Vec::new(),
+    };
+    let alg = match ctx.header("x-amz-checksum-algorithm") {
+        Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
+            S3Error::invalid_request(format!("Checksum algorithm {a} is not supported"))
+        })?),
+        None => None,
+    };
+    let u = s
+        .create_upload(&ctx.principal, ctx.bucket(), ctx.key(), meta, tags, alg)
+        .await?;
+    let mut w = XmlWriter::new();
+    w.open_root("InitiateMultipartUploadResult");
+    w.elem("Bucket", ctx.bucket());
+    w.elem("Key", ctx.key());
+    w.elem("UploadId", &u.upload_id);
+    w.close("InitiateMultipartUploadResult");
+    let mut r = xml_ok(w);
+    if let Some(a) = alg {
+        set(&mut r, "x-amz-checksum-algorithm", a.name());
+    }
+    Ok(r)
+}
+
+pub async fn upload_part(
+    s: &Store,
+    ctx: &Ctx,
+    body: Body,
+    payload: &PayloadMode,
+) -> Result<Response, S3Error> {
+    let n = part_number(ctx)?;
+    let plan = checksum_plan(&ctx.headers)?;
+    let opts = integrity(&ctx.headers, payload, &plan)?;
+    let (stream, trailers) = payload_stream(body, payload, &ctx.headers);
+    let part = s
+        .upload_part(
+            &ctx.principal,
+            ctx.bucket(),
+            ctx.key(),
+            upload_id(ctx),
+            n,
+            stream,
+            opts,
+            trailer_check(plan.from_trailer, trailers),
+        )
+        .await
+        .map_err(stage_error)?;
+    let mut r = empty(StatusCode::OK);
+    set(&mut r, "etag", &util::quote_etag(&part.etag));
+    if let (Some(alg), Some(v)) = (plan.algorithm, &part.checksum) {
+        set(&mut r, alg.header(), v);
+    }
+    Ok(r)
+}
+
+pub async fn upload_part_copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    let n = part_number(ctx)?;
+    let (sb, sk) = copy_source(ctx)?;
+    let range = match ctx.header("x-amz-copy-source-range") {
+        None => None,
+        Some(r) => {
+            let spec = r.trim().strip_prefix("bytes=").ok_or_else(|| {
+                S3Error::invalid_argument(
+                    "The x-amz-copy-source-range value must be of the form bytes=first-last",
+                )
+            })?;
+            let (a, b) = spec.split_once('-').ok_or_else(|| {
+                S3Error::invalid_argument(
+                    "The x-amz-copy-source-range value must be of the form bytes=first-last",
+                )
+            })?;
+            match (a.parse::<u64>(), b.parse::<u64>()) {
+                (Ok(a), Ok(b)) if a <= b => Some(a..b + 1),
+                _ => {
+                    return Err(S3Error::invalid_argument(
+                        "The x-amz-copy-source-range value must be of the form bytes=first-last",
+                    ));
+                }
+            }
+        }
+    };
+    let check = copy_conditions(&ctx.headers);
+    let part = s
+        .upload_part_copy(
+            &ctx.principal,
+            ctx.bucket(),
+            ctx.key(),
+            upload_id(ctx),
+            n,
+            (&sb, &sk),
+            range,
+            check,
+        )
+        .await?;
+    let mut w = XmlWriter::new();
+    w.open_root("CopyPartResult");
+    w.elem("LastModified", &util::iso8601(part.mtime_ms));
+    w.elem("ETag", &util::quote_etag(&part.etag));
+    w.close("CopyPartResult");
+    Ok(xml_ok(w))
+}
+
+pub async fn complete(
+    s: &Store,
+    ctx: &Ctx,
+    body: Body,
+    payload: &PayloadMode,
+) -> Result<Response, S3Error> {
+    let doc = xml_body(ctx, body, payload, 4 << 20).await?;
+    if doc.name != "CompleteMultipartUpload" {
+        return Err(S3Error::malformed_xml());
+    }
+    let parts: Vec<CompletePart> = doc
+        .children_named("Part")
+        .map(|p| {
+            let n = p
+                .child_text("PartNumber")
+                .and_then(|n| n.trim().parse::<u32>().ok())
+                .ok_or_else(S3Error::malformed_xml)?;
+            let etag = p.child_text("ETag").ok_or_else(S3Error::malformed_xml)?;
+            Ok(CompletePart {
+                part_number: n,
+                etag: etag.to_string(),
+            })
+        })
+        .collect::<Result<_, S3Error>>()?;
+    if parts.is_empty() {
+        return Err(S3Error::malformed_xml().with("Detail", "You must specify at least one part"));
+    }
+    let info = s
+        .complete_upload(
+            &ctx.principal,
+            ctx.bucket(),
+            ctx.key(),
+            upload_id(ctx),
+            parts,
+        )
+        .await?;
+    let mut w = XmlWriter::new();
+    w.open_root("CompleteMultipartUploadResult");
+    w.elem(
+        "Location",
+        &format!("/{}/{}", ctx.bucket(), util::url_encode(ctx.key())),
+    );
+    w.elem("Bucket", ctx.bucket());
+    w.elem("Key", ctx.key());
+    w.elem("ETag", &util::quote_etag(&info.record.etag));
+    if let Some(ck) = &info.record.checksum
+        && let Some(alg) = ChecksumAlgorithm::parse(&ck.algorithm)
+    {
+        w.elem(&format!("Checksum{}", alg.name()), &ck.value);
+    }
+    w.close("CompleteMultipartUploadResult");
+    Ok(xml_ok(w))
+}
+
+pub async fn abort(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    s.abort_upload(&ctx.principal, ctx.bucket(), ctx.key(), upload_id(ctx))
+        .await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+fn bounded(ctx: &Ctx, name: &str) -> Result<usize, S3Error> {
+    match ctx.query.get(name) {
+        None => Ok(1000),
+        Some(v) => v.parse::<usize>().map(|n| n.min(1000)).map_err(|_| {
+            S3Error::invalid_argument(format!("{name} must be a non-negative integer"))
+        }),
+    }
+}
+
+pub fn list_parts(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    let max = bounded(ctx, "max-parts")?;
+    let marker = match ctx.query.get("part-number-marker") {
+        None => 0,
+        Some(m) => m
+            .parse::<u32>()
+            .map_err(|_| S3Error::invalid_argument("part-number-marker must be an integer"))?,
+    };
+    let (u, parts, truncated) = s.list_parts(
+        &ctx.principal,
+        ctx.bucket(),
+        ctx.key(),
+        upload_id(ctx),
+        marker,
+        max,
+    )?;
+    let mut w = XmlWriter::new();
+    w.open_root("ListPartsResult");
+    w.elem("Bucket", ctx.bucket());
+    w.elem("Key", ctx.key());
+    w.elem("UploadId", &u.upload_id);
+    owner(&mut w, "Initiator", &u.owner);
+    owner(&mut w, "Owner", &u.owner);
+    w.elem("StorageClass", "STANDARD");
+    w.elem("PartNumberMarker", &marker.to_string());
+    if let Some(last) = parts.last() {
+        w.elem("NextPartNumberMarker", &last.part_number.to_string());
+    }
+    w.elem("MaxParts", &max.to_string());
+    w.elem("IsTruncated", if truncated { "true" } else { "false" });
+    if let Some(a) = &u.checksum_algorithm {
+        w.elem("ChecksumAlgorithm", a);
+    }
+    for p in parts {
+        w.open("Part");
+        w.elem("PartNumber", &p.part_number.to_string());
+        w.elem("LastModified", &util::iso8601(p.mtime_ms));
+        w.elem("ETag", &util::quote_etag(&p.etag));
+        w.elem("Size", &p.size.to_string());
+        if let (Some(a), Some(v)) = (
+            u.checksum_algorithm
+                .as_deref()
+                .and_then(ChecksumAlgorithm::parse),
+            &p.checksum,
+        ) {
+            w.elem(&format!("Checksum{}", a.name()), v);
+        }
+        w.close("Part");
+    }
+    w.close("ListPartsResult");
+    Ok(xml_ok(w))
+}
+
+pub fn list_uploads(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    let max = bounded(ctx, "max-uploads")?;
+    let prefix = ctx.query.get("prefix").unwrap_or("");
+    let key_marker = ctx.query.get("key-marker").filter(|m| !m.is_empty());
+    let id_marker = ctx.query.get("upload-id-marker").filter(|m| !m.is_empty());
+    let (uploads, truncated) = s.list_uploads(
+        &ctx.principal,
+        ctx.bucket(),
+        prefix,
+        key_marker,
+        id_marker,
+        max,
+    )?;
+    let mut w = XmlWriter::new();
+    w.open_root("ListMultipartUploadsResult");
+    w.elem("Bucket", ctx.bucket());
+    w.elem("KeyMarker", key_marker.unwrap_or(""));
+    w.elem("UploadIdMarker", id_marker.unwrap_or(""));
+    if let Some(last) = uploads.last() {
+        w.elem("NextKeyMarker", &last.key);
+        w.elem("NextUploadIdMarker", &last.upload_id);
+    }
+    w.elem("Prefix", prefix);
+    w.elem("MaxUploads", &max.to_string());
+    w.elem("IsTruncated", if truncated { "true" } else { "false" });
+    for u in uploads {
+        w.open("Upload");
+        w.elem("Key", &u.key);
+        w.elem("UploadId", &u.upload_id);
+        owner(&mut w, "Initiator", &u.owner);
+        owner(&mut w, "Owner", &u.owner);
+        w.elem("StorageClass", "STANDARD");
+        w.elem("Initiated", &util::iso8601(u.initiated_ms));
+        w.close("Upload");
+    }
+    w.close("ListMultipartUploadsResult");
+    Ok(xml_ok(w))
+}

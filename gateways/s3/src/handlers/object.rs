@@ -1,0 +1,520 @@
+//! Object operations: put, get/head (ranges, conditions, overrides), delete, copy, tags.
+
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use gatehouse_store::model::{ObjectMeta, ObjectRecord};
+use gatehouse_store::ops::CopyOptions;
+use gatehouse_store::{Store, StoreError};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use super::{empty, xml_body, xml_ok};
+use crate::auth::PayloadMode;
+use crate::body::{checksum_plan, integrity, payload_stream, stage_error, trailer_check};
+use crate::error::S3Error;
+use crate::request::{Ctx, header};
+use crate::util::{self, ByteRange};
+use crate::xml::XmlWriter;
+
+/// User metadata above this many bytes is refused, as S3 does.
+const MAX_USER_META: usize = 2048;
+
+pub(crate) fn object_meta(h: &HeaderMap) -> Result<ObjectMeta, S3Error> {
+    let get = |n: &str| header(h, n).map(str::to_string);
+    let mut user = Vec::new();
+    let mut total = 0;
+    for (name, value) in h {
+        if let Some(k) = name.as_str().strip_prefix("x-amz-meta-") {
+            let v = value
+                .to_str()
+                .map_err(|_| S3Error::invalid_argument("metadata values must be ASCII text"))?;
+            total += k.len() + v.len();
+            user.push((k.to_string(), v.to_string()));
+        }
+    }
+    if total > MAX_USER_META {
+        return Err(S3Error::new(
+            400,
+            "MetadataTooLarge",
+            "Your metadata headers exceed the maximum allowed metadata size (2 KB).",
+        ));
+    }
+    Ok(ObjectMeta {
+        content_type: get("content-type"),
+        // aws-chunked is transfer framing, not a property of the stored object.
+        content_encoding: header(h, "content-encoding").and_then(|e| {
+            let rest: Vec<&str> = e
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("aws-chunked"))
+                .collect();
+            (!rest.is_empty()).then(|| rest.join(","))
+        }),
+        content_disposition: get("content-disposition"),
+        content_language: get("content-language"),
+        cache_control: get("cache-control"),
+        expires: get("expires"),
+        user,
+    })
+}
+
+/// `x-amz-tagging` / tag sets: URL query form `k1=v1&k2=v2`.
+fn parse_tag_header(h: &HeaderMap) -> Result<Vec<(String, String)>, S3Error> {
+    let Some(raw) = header(h, "x-amz-tagging") else {
+        return Ok(Vec::new());
+    };
+    let q = util::Query::parse(Some(raw))?;
+    validate_tags(&q.0)?;
+    Ok(q.0)
+}
+
+fn validate_tags(tags: &[(String, String)]) -> Result<(), S3Error> {
+    if tags.len() > 10 {
+        return Err(S3Error::new(
+            400,
+            "BadRequest",
+            "Object tags cannot be greater than 10",
+        ));
+    }
+    for (i, (k, v)) in tags.iter().enumerate() {
+        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+            return Err(S3Error::new(
+                400,
+                "InvalidTag",
+                "The TagKey or TagValue you have provided is invalid",
+            ));
+        }
+        if tags[..i].iter().any(|(o, _)| o == k) {
+            return Err(S3Error::new(
+                400,
+                "InvalidTag",
+                "Cannot provide multiple Tags with the same key",
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub async fn put(
+    s: &Store,
+    ctx: &Ctx,
+    body: Body,
+    payload: &PayloadMode,
+) -> Result<Response, S3Error> {
+    let plan = checksum_plan(&ctx.headers)?;
+    let mut opts = integrity(&ctx.headers, payload, &plan)?;
+    opts.meta = object_meta(&ctx.headers)?;
+    opts.tags = parse_tag_header(&ctx.headers)?;
+    if let Some(inm) = ctx.header("if-none-match")
+        && inm.trim() == "*"
+        && s.get_object(&ctx.principal, ctx.bucket(), ctx.key())
+            .is_ok()
+    {
+        return Err(S3Error::precondition_failed());
+    }
+    let (stream, trailers) = payload_stream(body, payload, &ctx.headers);
+    let info = s
+        .put_object(
+            &ctx.principal,
+            ctx.bucket(),
+            ctx.key(),
+            stream,
+            opts,
+            trailer_check(plan.from_trailer, trailers),
+        )
+        .await
+        .map_err(stage_error)?;
+    let mut r = empty(StatusCode::OK);
+    set(&mut r, "etag", &util::quote_etag(&info.record.etag));
+    if let Some(ck) = &info.record.checksum
+        && let Some(alg) = gatehouse_store::ChecksumAlgorithm::parse(&ck.algorithm)
+    {
+        set(&mut r, alg.header(), &ck.value);
+    }
+    Ok(r)
+}
+
+fn set(r: &mut Response, name: &str, value: &str) {
+    if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::from_str(value)) {
+        r.headers_mut().insert(n, v);
+    }
+}
+
+/// The outcome of GET/HEAD conditional headers (RFC 9110 §13.2.2 order, as S3 applies it).
+fn check_conditions(h: &HeaderMap, rec: &ObjectRecord) -> Result<(), S3Error> {
+    let modified = util::system_time(rec.mtime_ms - rec.mtime_ms.rem_euclid(1000));
+    let if_match = header(h, "if-match");
+    if let Some(m) = if_match
+        && !util::etag_list_matches(m, &rec.etag)
+    {
+        return Err(S3Error::precondition_failed());
+    }
+    if if_match.is_none()
+        && let Some(t) = header(h, "if-unmodified-since").and_then(util::parse_http_date)
+        && modified > t
+    {
+        return Err(S3Error::precondition_failed());
+    }
+    let if_none = header(h, "if-none-match");
+    if let Some(m) = if_none
+        && util::etag_list_matches(m, &rec.etag)
+    {
+        return Err(not_modified(rec));
+    }
+    if if_none.is_none()
+        && let Some(t) = header(h, "if-modified-since").and_then(util::parse_http_date)
+        && modified <= t
+        && t <= SystemTime::now()
+    {
+        return Err(not_modified(rec));
+    }
+    Ok(())
+}
+
+fn not_modified(rec: &ObjectRecord) -> S3Error {
+    S3Error::new(304, "NotModified", "Not Modified").with("ETag", util::quote_etag(&rec.etag))
+}
+
+fn meta_headers(r: &mut Response, rec: &ObjectRecord) {
+    set(r, "etag", &util::quote_etag(&rec.etag));
+    set(r, "last-modified", &util::http_date(rec.mtime_ms));
+    set(r, "accept-ranges", "bytes");
+    let m = &rec.meta;
+    set(
+        r,
+        "content-type",
+        m.content_type.as_deref().unwrap_or("binary/octet-stream"),
+    );
+    for (name, v) in [
+        ("content-encoding", &m.content_encoding),
+        ("content-disposition", &m.content_disposition),
+        ("content-language", &m.content_language),
+        ("cache-control", &m.cache_control),
+        ("expires", &m.expires),
+    ] {
+        if let Some(v) = v {
+            set(r, name, v);
+        }
+    }
+    for (k, v) in &m.user {
+        set(r, &format!("x-amz-meta-{k}"), v);
+    }
+    if !rec.tags.is_empty() {
+        set(r, "x-amz-tagging-count", &rec.tags.len().to_string());
+    }
+    if !rec.parts.is_empty() {
+        set(r, "x-amz-mp-parts-count", &rec.parts.len().to_string());
+    }
+}
+
+pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
+    let info = s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?;
+    let rec = &info.record;
+    let size = rec.size;
+    if let Err(e) = check_conditions(&ctx.headers, rec) {
+        if e.status == StatusCode::NOT_MODIFIED {
+            let mut r = empty(StatusCode::NOT_MODIFIED);
+            set(&mut r, "etag", &util::quote_etag(&rec.etag));
+            set(&mut r, "last-modified", &util::http_date(rec.mtime_ms));
+            return Ok(r);
+        }
+        return Err(e);
+    }
+    let part_number = ctx.query.get("partNumber");
+    let range: Option<ByteRange> = match (part_number, ctx.header("range")) {
+        (Some(_), Some(_)) => {
+            return Err(S3Error::invalid_request(
+                "Cannot specify both Range header and partNumber query parameter",
+            ));
+        }
+        (Some(pn), None) => {
+            let n: usize = pn.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                S3Error::invalid_argument(
+                    "Part number must be an integer between 1 and 10000, inclusive",
+                )
+            })?;
+            if rec.parts.is_empty() {
+                if n != 1 {
+                    return Err(S3Error::new(
+                        416,
+                        "InvalidPartNumber",
+                        "The requested partnumber is not satisfiable",
+                    ));
+                }
+                None
+            } else {
+                let Some(len) = rec.parts.get(n - 1) else {
+                    return Err(S3Error::new(
+                        416,
+                        "InvalidPartNumber",
+                        "The requested partnumber is not satisfiable",
+                    ));
+                };
+                let start: u64 = rec.parts[..n - 1].iter().sum();
+                Some(ByteRange {
+                    start,
+                    end: start + len,
+                })
+            }
+        }
+        (None, Some(h)) => util::parse_range(h, size)?,
+        (None, None) => None,
+    };
+    let (start, end) = range.map_or((0, size), |r| (r.start, r.end));
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from_stream(s.read_data(&rec.data, start..end))
+    };
+    let status = if range.is_some() && (part_number.is_none() || !rec.parts.is_empty()) {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let mut r = (status, body).into_response();
+    meta_headers(&mut r, rec);
+    set(&mut r, "content-length", &(end - start).to_string());
+    if status == StatusCode::PARTIAL_CONTENT {
+        set(
+            &mut r,
+            "content-range",
+            &format!("bytes {start}-{}/{size}", end.saturating_sub(1)),
+        );
+    }
+    if ctx
+        .header("x-amz-checksum-mode")
+        .is_some_and(|m| m.eq_ignore_ascii_case("enabled"))
+        && range.is_none()
+        && let Some(ck) = &rec.checksum
+        && let Some(alg) = gatehouse_store::ChecksumAlgorithm::parse(&ck.algorithm)
+    {
+        set(&mut r, alg.header(), &ck.value);
+        set(&mut r, "x-amz-checksum-type", &ck.kind);
+    }
+    // response-* overrides.
+    for (q, h) in [
+        ("response-content-type", "content-type"),
+        ("response-content-language", "content-language"),
+        ("response-expires", "expires"),
+        ("response-cache-control", "cache-control"),
+        ("response-content-disposition", "content-disposition"),
+        ("response-content-encoding", "content-encoding"),
+    ] {
+        if let Some(v) = ctx.query.get(q) {
+            set(&mut r, h, v);
+        }
+    }
+    Ok(r)
+}
+
+pub async fn delete(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    s.delete_object(&ctx.principal, ctx.bucket(), ctx.key())
+        .await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn delete_many(
+    s: &Store,
+    ctx: &Ctx,
+    body: Body,
+    payload: &PayloadMode,
+) -> Result<Response, S3Error> {
+    let doc = xml_body(ctx, body, payload, 2 << 20).await?;
+    if doc.name != "Delete" {
+        return Err(S3Error::malformed_xml());
+    }
+    let quiet = doc
+        .child_text("Quiet")
+        .is_some_and(|q| q.trim().eq_ignore_ascii_case("true"));
+    let keys: Vec<String> = doc
+        .children_named("Object")
+        .map(|o| {
+            o.child_text("Key")
+                .map(str::to_string)
+                .ok_or_else(S3Error::malformed_xml)
+        })
+        .collect::<Result<_, _>>()?;
+    if keys.is_empty() || keys.len() > 1000 {
+        return Err(
+            S3Error::malformed_xml().with("Detail", "between 1 and 1000 objects per request")
+        );
+    }
+    let results = s
+        .delete_objects(&ctx.principal, ctx.bucket(), keys.clone())
+        .await?;
+    let mut w = XmlWriter::new();
+    w.open_root("DeleteResult");
+    for (k, r) in keys.iter().zip(results) {
+        match r {
+            Ok(_) => {
+                if !quiet {
+                    w.open("Deleted");
+                    w.elem("Key", k);
+                    w.close("Deleted");
+                }
+            }
+            Err(e) => {
+                let e = S3Error::from(e);
+                w.open("Error");
+                w.elem("Key", k);
+                w.elem("Code", e.code);
+                w.elem("Message", &e.message);
+                w.close("Error");
+            }
+        }
+    }
+    w.close("DeleteResult");
+    Ok(xml_ok(w))
+}
+
+/// `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, URL-encoded.
+pub(crate) fn copy_source(ctx: &Ctx) -> Result<(String, String), S3Error> {
+    let raw = ctx.header("x-amz-copy-source").unwrap_or("");
+    let (path, version) = match raw.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (raw, None),
+    };
+    if let Some(v) = version
+        && let Some(id) = v.strip_prefix("versionId=")
+        && id != "null"
+    {
+        return Err(S3Error::new(
+            404,
+            "NoSuchVersion",
+            "The specified version does not exist.",
+        ));
+    }
+    let decoded = util::decode(path, false)?;
+    let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
+    match decoded.split_once('/') {
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_string(), k.to_string())),
+        _ => Err(S3Error::invalid_argument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+        )),
+    }
+}
+
+/// `x-amz-copy-source-if-*` conditions, checked against the source inside the store's transaction.
+pub(crate) fn copy_conditions(
+    h: &HeaderMap,
+) -> impl FnOnce(&ObjectRecord) -> Result<(), StoreError> + Send + 'static {
+    let if_match = header(h, "x-amz-copy-source-if-match").map(str::to_string);
+    let if_none = header(h, "x-amz-copy-source-if-none-match").map(str::to_string);
+    let unmod = header(h, "x-amz-copy-source-if-unmodified-since").and_then(util::parse_http_date);
+    let modsince = header(h, "x-amz-copy-source-if-modified-since").and_then(util::parse_http_date);
+    move |rec: &ObjectRecord| {
+        let failed = || StoreError::PreconditionFailed;
+        let modified = util::system_time(rec.mtime_ms - rec.mtime_ms.rem_euclid(1000));
+        if let Some(m) = &if_match {
+            if !util::etag_list_matches(m, &rec.etag) {
+                return Err(failed());
+            }
+        } else if let Some(t) = unmod
+            && modified > t
+        {
+            return Err(failed());
+        }
+        if let Some(m) = &if_none {
+            if util::etag_list_matches(m, &rec.etag) {
+                return Err(failed());
+            }
+        } else if let Some(t) = modsince
+            && modified <= t
+        {
+            return Err(failed());
+        }
+        Ok(())
+    }
+}
+
+pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    let (sb, sk) = copy_source(ctx)?;
+    let replace = ctx
+        .header("x-amz-metadata-directive")
+        .map(|d| d.trim().to_ascii_uppercase());
+    let replace_meta = match replace.as_deref() {
+        None | Some("COPY") => None,
+        Some("REPLACE") => Some(object_meta(&ctx.headers)?),
+        Some(_) => return Err(S3Error::invalid_argument("Unknown metadata directive.")),
+    };
+    let replace_tags = match ctx
+        .header("x-amz-tagging-directive")
+        .map(|d| d.trim().to_ascii_uppercase())
+        .as_deref()
+    {
+        None | Some("COPY") => None,
+        Some("REPLACE") => Some(parse_tag_header(&ctx.headers)?),
+        Some(_) => return Err(S3Error::invalid_argument("Unknown tagging directive.")),
+    };
+    if sb == ctx.bucket() && sk == ctx.key() && replace_meta.is_none() && replace_tags.is_none() {
+        return Err(S3Error::invalid_request(
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+        ));
+    }
+    let info = s
+        .copy_object(
+            &ctx.principal,
+            (&sb, &sk),
+            (ctx.bucket(), ctx.key()),
+            CopyOptions {
+                replace_meta,
+                replace_tags,
+            },
+            copy_conditions(&ctx.headers),
+        )
+        .await?;
+    let mut w = XmlWriter::new();
+    w.open_root("CopyObjectResult");
+    w.elem("LastModified", &util::iso8601(info.record.mtime_ms));
+    w.elem("ETag", &util::quote_etag(&info.record.etag));
+    w.close("CopyObjectResult");
+    Ok(xml_ok(w))
+}
+
+pub fn get_tags(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    let info = s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?;
+    let mut w = XmlWriter::new();
+    w.open_root("Tagging");
+    w.open("TagSet");
+    for (k, v) in &info.record.tags {
+        w.open("Tag");
+        w.elem("Key", k);
+        w.elem("Value", v);
+        w.close("Tag");
+    }
+    w.close("TagSet");
+    w.close("Tagging");
+    Ok(xml_ok(w))
+}
+
+pub async fn put_tags(
+    s: &Store,
+    ctx: &Ctx,
+    body: Body,
+    payload: &PayloadMode,
+) -> Result<Response, S3Error> {
+    let doc = xml_body(ctx, body, payload, 64 * 1024).await?;
+    let set = doc
+        .child("TagSet")
+        .filter(|_| doc.name == "Tagging")
+        .ok_or_else(S3Error::malformed_xml)?;
+    let tags: Vec<(String, String)> = set
+        .children_named("Tag")
+        .map(|t| match (t.child_text("Key"), t.child_text("Value")) {
+            (Some(k), Some(v)) => Ok((k.to_string(), v.to_string())),
+            (Some(k), None) => Ok((k.to_string(), String::new())),
+            _ => Err(S3Error::malformed_xml()),
+        })
+        .collect::<Result<_, _>>()?;
+    validate_tags(&tags)?;
+    s.set_object_tags(&ctx.principal, ctx.bucket(), ctx.key(), tags)
+        .await?;
+    Ok(empty(StatusCode::OK))
+}
+
+pub async fn delete_tags(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    s.set_object_tags(&ctx.principal, ctx.bucket(), ctx.key(), Vec::new())
+        .await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}

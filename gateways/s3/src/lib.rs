@@ -1,0 +1,126 @@
+//! gatehouse-s3: the S3 HTTP gateway. Thin: parse → authenticate → one `store` call → render.
+//!
+//! # Layout
+//! - [`auth`]: SigV4 (header, presigned, streaming chunk signatures), Basic, Bearer; the
+//!   aws-chunked body decoder.
+//! - `request`: addressing (path / virtual host), the parsed request context.
+//! - `endpoint`: method + query → the S3 operation ([`Endpoint`]).
+//! - `handlers/`: one module per family of operations, each a few lines over `store::ops`.
+//! - `error`: the S3 error type and the one mapping table from store errors.
+//! - `xml`, `util`: rendering and small HTTP helpers.
+//!
+//! Invariant: no storage logic here and no redb; every decision about access is made by
+//! `gatehouse_store::rbac::authorize`, called inside the store.
+
+pub mod auth;
+mod body;
+mod endpoint;
+mod error;
+mod handlers;
+mod request;
+mod util;
+mod xml;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use gatehouse_store::Store;
+use http::HeaderValue;
+
+pub use endpoint::Endpoint;
+pub use error::S3Error;
+
+/// Settings of the S3 gateway.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// Region reported by GetBucketLocation and accepted in signatures (any region signs).
+    pub region: String,
+    /// Domains for virtual-host addressing: `bucket.<domain>` names a bucket.
+    pub domains: Vec<String>,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            region: "us-east-1".into(),
+            domains: vec!["localhost".into()],
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct S3State {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    store: Store,
+    cfg: S3Config,
+    seq: AtomicU64,
+    instance: u32,
+}
+
+impl S3State {
+    pub fn new(store: Store, cfg: S3Config) -> Self {
+        let mut r = [0u8; 4];
+        let _ = getrandom::fill(&mut r);
+        S3State {
+            inner: Arc::new(StateInner {
+                store,
+                cfg,
+                seq: AtomicU64::new(0),
+                instance: u32::from_le_bytes(r),
+            }),
+        }
+    }
+
+    fn next_request_id(&self) -> String {
+        let n = self.inner.seq.fetch_add(1, Ordering::Relaxed);
+        format!("{:08X}{:08X}", self.inner.instance, n)
+    }
+}
+
+/// The S3 service as an axum router (every path goes to one dispatcher: S3 routes by query).
+pub fn router(state: S3State) -> Router {
+    Router::new().fallback(dispatch).with_state(state)
+}
+
+async fn dispatch(State(state): State<S3State>, req: Request<Body>) -> Response {
+    let started = Instant::now();
+    let request_id = state.next_request_id();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let (result, op, principal, bucket) = handlers::handle(&state, req).await;
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status.is_server_error() {
+                tracing::warn!(code = e.code, message = %e.message, "S3 request failed");
+            }
+            e.into_response_with(&path, &request_id)
+        }
+    };
+    let status = resp.status().as_u16();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-amz-request-id", v.clone());
+        h.insert("x-amz-id-2", v);
+    }
+    h.insert("server", HeaderValue::from_static("gatehouse"));
+    tracing::info!(
+        request_id = %request_id,
+        principal = principal.as_deref().unwrap_or("-"),
+        op = op,
+        bucket = bucket.as_deref().unwrap_or("-"),
+        method = %method,
+        status,
+        latency_us = started.elapsed().as_micros() as u64,
+        "s3"
+    );
+    resp
+}

@@ -1,0 +1,97 @@
+//! The parsed request: addressing (path-style or virtual-host), query, headers, principal.
+
+use http::HeaderMap;
+
+use crate::error::S3Error;
+use crate::util::{self, Query};
+
+/// Splits the request into bucket and key. Virtual-host style when the Host header is
+/// `<bucket>.<domain>` for a configured domain; path style otherwise.
+pub fn address(
+    headers: &HeaderMap,
+    raw_path: &str,
+    domains: &[String],
+) -> Result<(Option<String>, Option<String>), S3Error> {
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    let vhost_bucket = domains.iter().find_map(|d| {
+        host.strip_suffix(d.as_str())
+            .and_then(|b| b.strip_suffix('.'))
+            .filter(|b| !b.is_empty())
+    });
+    let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
+    if let Some(b) = vhost_bucket {
+        let key = (!path.is_empty())
+            .then(|| util::decode(path, false))
+            .transpose()?;
+        return Ok((Some(b.to_string()), key));
+    }
+    if path.is_empty() {
+        return Ok((None, None));
+    }
+    let (b, k) = match path.split_once('/') {
+        Some((b, k)) => (b, (!k.is_empty()).then_some(k)),
+        None => (path, None),
+    };
+    let bucket = util::decode(b, false)?;
+    let key = k.map(|k| util::decode(k, false)).transpose()?;
+    Ok((Some(bucket), key))
+}
+
+/// Header value as text, if present and valid.
+pub fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+pub struct Ctx {
+    pub principal: gatehouse_store::Principal,
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+    pub query: Query,
+    pub headers: HeaderMap,
+}
+
+impl Ctx {
+    pub fn bucket(&self) -> &str {
+        self.bucket.as_deref().unwrap_or("")
+    }
+    pub fn key(&self) -> &str {
+        self.key.as_deref().unwrap_or("")
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hm(host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::HOST, host.parse().expect("host"));
+        h
+    }
+
+    #[test]
+    fn path_and_vhost() {
+        let d = vec!["localhost".to_string()];
+        let a = address(&hm("127.0.0.1:9000"), "/b1/a%20b/c", &d).expect("ok");
+        assert_eq!(a, (Some("b1".into()), Some("a b/c".into())));
+        let a = address(&hm("b1.localhost:9000"), "/x/y", &d).expect("ok");
+        assert_eq!(a, (Some("b1".into()), Some("x/y".into())));
+        let a = address(&hm("localhost:9000"), "/", &d).expect("ok");
+        assert_eq!(a, (None, None));
+        let a = address(&hm("localhost"), "/fs%2Bteam/", &d).expect("ok");
+        assert_eq!(a, (Some("fs+team".into()), None));
+    }
+}

@@ -1,0 +1,211 @@
+//! Configuration in two steps: [`RawConfig`] is the YAML file (every field optional, with a
+//! documented default), [`Config`] is the validated result the app runs with.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// The YAML file. Unknown fields are refused so typos do not pass silently.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Where `meta.redb` and `blobs/` live. Default `./gatehouse-data`.
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub s3: RawS3,
+    #[serde(default)]
+    pub storage: RawStorage,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawS3 {
+    /// Listen address of the S3 gateway. Default `127.0.0.1:9000`.
+    pub listen: Option<String>,
+    /// Region reported to clients. Default `us-east-1`.
+    pub region: Option<String>,
+    /// Domains for virtual-host-style addressing (`bucket.<domain>`). Default `[localhost]`.
+    pub domains: Option<Vec<String>>,
+    /// Total storage limit (enforced by the quota issue). Default `1Gi`.
+    pub max_size: Option<Size>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    /// Chunk size for object data. Default `1Mi`.
+    pub chunk_size: Option<Size>,
+    /// Objects up to this size are kept inline in the database. Default `64Ki`.
+    pub inline_max: Option<Size>,
+    /// Largest single PUT or part. Default `5Gi`.
+    pub max_object_size: Option<Size>,
+    /// Seconds an unreferenced chunk is kept before GC may delete it. Default 900.
+    pub gc_grace_secs: Option<u64>,
+    /// Seconds between GC runs. Default 3600.
+    pub gc_interval_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// `error|warn|info|debug|trace` or a tracing filter; `RUST_LOG` wins. Default `info`.
+    pub level: Option<String>,
+    /// `text` or `json`. Default `text`.
+    pub format: Option<String>,
+}
+
+/// A byte size written as `100Gi`, `500Mi`, `10G`, `64Ki` or plain bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(Size(n)),
+            Raw::S(s) => parse_size(&s).map(Size).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("invalid size {s:?}"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "k" | "KB" => 1_000,
+        "M" | "MB" => 1_000_000,
+        "G" | "GB" => 1_000_000_000,
+        "T" | "TB" => 1_000_000_000_000,
+        "Ki" | "KiB" => 1 << 10,
+        "Mi" | "MiB" => 1 << 20,
+        "Gi" | "GiB" => 1 << 30,
+        "Ti" | "TiB" => 1 << 40,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {s:?} (use Ki, Mi, Gi, Ti, K, M, G, T)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub s3_listen: SocketAddr,
+    pub region: String,
+    pub domains: Vec<String>,
+    pub max_size: u64,
+    pub chunk_size: usize,
+    pub inline_max: usize,
+    pub max_object_size: u64,
+    pub gc_grace: Duration,
+    pub gc_interval: Duration,
+    pub log_level: String,
+    pub log_json: bool,
+}
+
+/// Command-line overrides, applied after the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub s3_listen: Option<String>,
+}
+
+impl RawConfig {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        serde_norway::from_str(&text).with_context(|| format!("parsing config {}", path.display()))
+    }
+
+    pub fn validate(self, o: &Overrides) -> anyhow::Result<Config> {
+        let listen = o
+            .s3_listen
+            .clone()
+            .or(self.s3.listen)
+            .unwrap_or_else(|| "127.0.0.1:9000".into());
+        let s3_listen: SocketAddr = listen
+            .parse()
+            .with_context(|| format!("s3 listen address {listen:?} is not ADDR:PORT"))?;
+        let chunk_size = self.storage.chunk_size.map_or(1 << 20, |s| s.0);
+        if !(64 << 10..=64 << 20).contains(&chunk_size) {
+            bail!("storage.chunk_size must be between 64Ki and 64Mi");
+        }
+        let inline_max = self.storage.inline_max.map_or(64 << 10, |s| s.0);
+        if inline_max > 1 << 20 {
+            bail!("storage.inline_max must be at most 1Mi");
+        }
+        let format = self.log.format.unwrap_or_else(|| "text".into());
+        if format != "text" && format != "json" {
+            bail!("log.format must be text or json");
+        }
+        Ok(Config {
+            data_dir: o
+                .data_dir
+                .clone()
+                .or(self.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./gatehouse-data")),
+            s3_listen,
+            region: self.s3.region.unwrap_or_else(|| "us-east-1".into()),
+            domains: self.s3.domains.unwrap_or_else(|| vec!["localhost".into()]),
+            max_size: self.s3.max_size.map_or(1 << 30, |s| s.0),
+            chunk_size: chunk_size as usize,
+            inline_max: inline_max as usize,
+            max_object_size: self.storage.max_object_size.map_or(5 << 30, |s| s.0),
+            gc_grace: Duration::from_secs(self.storage.gc_grace_secs.unwrap_or(900)),
+            gc_interval: Duration::from_secs(self.storage.gc_interval_secs.unwrap_or(3600).max(1)),
+            log_level: self.log.level.unwrap_or_else(|| "info".into()),
+            log_json: format == "json",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("100Gi"), Ok(100 << 30));
+        assert_eq!(parse_size("500Mi"), Ok(500 << 20));
+        assert_eq!(parse_size("10G"), Ok(10_000_000_000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("10X").is_err());
+        assert!(parse_size("Gi").is_err());
+    }
+
+    #[test]
+    fn yaml_and_overrides() {
+        let raw: RawConfig = serde_norway::from_str(
+            "data_dir: /srv/gh\ns3:\n  listen: 0.0.0.0:9100\n  max_size: 100Gi\nstorage:\n  chunk_size: 2Mi\n",
+        )
+        .expect("yaml");
+        let c = raw
+            .validate(&Overrides {
+                data_dir: Some("/tmp/x".into()),
+                s3_listen: None,
+            })
+            .expect("valid");
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.s3_listen.port(), 9100);
+        assert_eq!(c.max_size, 100 << 30);
+        assert_eq!(c.chunk_size, 2 << 20);
+        assert!(serde_norway::from_str::<RawConfig>("bogus: 1").is_err());
+    }
+}

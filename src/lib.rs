@@ -1,0 +1,15 @@
+//! gatehouse: one binary serving S3 (and, later, NFSv3) over one embedded store.
+//!
+//! # Layout
+//! - `main.rs`: parse the CLI, set up logging, load config, call [`app::start`].
+//! - [`config`]: YAML → validated [`config::Config`]; [`app`]: wiring and shutdown;
+//!   [`bench`]: the S3 load generator; `telemetry`, `shutdown`, `cli`.
+//!
+//! The library exists so integration tests start the whole server in-process on port 0.
+
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod shutdown;
+pub mod telemetry;

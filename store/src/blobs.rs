@@ -1,0 +1,251 @@
+//! Content-addressed chunk files: `blobs/ab/cd/<blake3 hex>`.
+//!
+//! Crash safety: a chunk is written to `blobs/tmp/`, fsynced, renamed into place and its
+//! directory fsynced, all before the metadata that names it commits. So a blob may exist without
+//! metadata (garbage, collected by [`BlobStore::gc`]) but metadata never exists without its blob.
+//!
+//! Races with GC: a writer *pins* a hash before it looks for or writes the file and unpins it
+//! only after the referencing transaction committed (or failed). GC holds the pin lock while it
+//! decides and deletes, and checks the chunks table in a read transaction begun under that lock,
+//! so a chunk is deleted only if no committed row and no in-flight writer refers to it.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use crate::error::{Result, StoreError};
+
+pub type Hash = [u8; 32];
+
+pub struct BlobStore {
+    root: PathBuf,
+    tmp: PathBuf,
+    pins: Mutex<HashMap<Hash, usize>>,
+    tmp_seq: AtomicU64,
+}
+
+/// Hashes pinned by one staged write; unpinned when dropped.
+pub struct Pins {
+    blobs: Arc<BlobStore>,
+    hashes: Vec<Hash>,
+}
+
+impl Pins {
+    pub fn new(blobs: Arc<BlobStore>) -> Self {
+        Pins {
+            blobs,
+            hashes: Vec::new(),
+        }
+    }
+    pub fn add(&mut self, h: Hash) {
+        self.blobs.pin(h);
+        self.hashes.push(h);
+    }
+    pub fn absorb(&mut self, mut other: Pins) {
+        self.hashes.append(&mut other.hashes);
+    }
+}
+
+impl Drop for Pins {
+    fn drop(&mut self) {
+        if self.hashes.is_empty() {
+            return;
+        }
+        let mut pins = self.blobs.lock_pins();
+        for h in &self.hashes {
+            if let Some(n) = pins.get_mut(h) {
+                *n -= 1;
+                if *n == 0 {
+                    pins.remove(h);
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GcStats {
+    pub scanned: u64,
+    pub deleted: u64,
+    pub deleted_bytes: u64,
+}
+
+impl BlobStore {
+    /// Opens (creating) `root`; leftovers in `root/tmp` from a crash are removed.
+    pub fn open(root: &Path) -> Result<Self> {
+        let tmp = root.join("tmp");
+        fs::create_dir_all(&tmp)?;
+        for e in fs::read_dir(&tmp)? {
+            let e = e?;
+            let _ = fs::remove_file(e.path());
+        }
+        Ok(BlobStore {
+            root: root.to_path_buf(),
+            tmp,
+            pins: Mutex::new(HashMap::new()),
+            tmp_seq: AtomicU64::new(0),
+        })
+    }
+
+    fn lock_pins(&self) -> MutexGuard<'_, HashMap<Hash, usize>> {
+        // A panic while holding this lock cannot leave the map inconsistent (single inserts).
+        self.pins.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn pin(&self, h: Hash) {
+        *self.lock_pins().entry(h).or_insert(0) += 1;
+    }
+
+    pub fn path(&self, h: &Hash) -> PathBuf {
+        let hex = hex::encode(h);
+        self.root.join(&hex[0..2]).join(&hex[2..4]).join(hex)
+    }
+
+    /// Writes one chunk durably unless it is already there. Blocking; call from a blocking pool.
+    /// The caller must have pinned `h`.
+    pub fn write_chunk(&self, h: &Hash, data: &[u8]) -> Result<()> {
+        let path = self.path(h);
+        if path.exists() {
+            return Ok(());
+        }
+        let dir = path
+            .parent()
+            .ok_or_else(|| StoreError::internal("chunk path has no parent"))?;
+        if !dir.exists() {
+            fs::create_dir_all(dir)?;
+            // Make the new directory entries durable (ab/ in root, cd/ in ab/).
+            if let Some(up) = dir.parent() {
+                sync_dir(up)?;
+                if let Some(top) = up.parent() {
+                    sync_dir(top)?;
+                }
+            }
+        }
+        let seq = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
+        let tmp = self.tmp.join(format!(
+            "{}.{}.{}",
+            hex::encode(&h[..8]),
+            std::process::id(),
+            seq
+        ));
+        let res = (|| -> io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(data)?;
+            f.sync_data()?;
+            fs::rename(&tmp, &path)?;
+            sync_dir(dir)
+        })();
+        if res.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        res.map_err(StoreError::io)
+    }
+
+    /// Reads a whole chunk and verifies its BLAKE3 hash. Blocking.
+    pub fn read_chunk(&self, h: &Hash, len: u32) -> Result<Vec<u8>> {
+        let path = self.path(h);
+        let mut f = File::open(&path).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                StoreError::Corrupt(format!("chunk {} is missing", hex::encode(h)))
+            } else {
+                StoreError::io(e)
+            }
+        })?;
+        let mut buf = Vec::with_capacity(len as usize);
+        f.read_to_end(&mut buf)?;
+        if buf.len() != len as usize || blake3::hash(&buf).as_bytes() != h {
+            return Err(StoreError::Corrupt(format!(
+                "chunk {} does not match its hash",
+                hex::encode(h)
+            )));
+        }
+        Ok(buf)
+    }
+
+    /// Deletes chunk files that no committed row and no in-flight writer refers to, and that
+    /// are older than `grace`. `referenced` must consult a read transaction begun by the caller
+    /// *inside* the callback (it is called with the pin lock held).
+    pub fn gc(
+        &self,
+        grace: Duration,
+        referenced: &dyn Fn(&Hash) -> Result<bool>,
+    ) -> Result<GcStats> {
+        let mut stats = GcStats::default();
+        let now = SystemTime::now();
+        for l1 in read_dirs(&self.root)? {
+            if l1.file_name().and_then(|n| n.to_str()) == Some("tmp") {
+                continue;
+            }
+            for l2 in read_dirs(&l1)? {
+                for e in fs::read_dir(&l2)? {
+                    let e = e?;
+                    let Some(h) = parse_hash(&e.file_name().to_string_lossy()) else {
+                        continue;
+                    };
+                    stats.scanned += 1;
+                    let md = e.metadata()?;
+                    let age = md
+                        .modified()
+                        .ok()
+                        .and_then(|m| now.duration_since(m).ok())
+                        .unwrap_or_default();
+                    if age < grace {
+                        continue;
+                    }
+                    let pins = self.lock_pins();
+                    if pins.contains_key(&h) || referenced(&h)? {
+                        continue;
+                    }
+                    fs::remove_file(e.path())?;
+                    drop(pins);
+                    stats.deleted += 1;
+                    stats.deleted_bytes += md.len();
+                }
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Every chunk file present (for fsck and tests).
+    pub fn all_chunks(&self) -> Result<Vec<Hash>> {
+        let mut out = Vec::new();
+        for l1 in read_dirs(&self.root)? {
+            if l1.file_name().and_then(|n| n.to_str()) == Some("tmp") {
+                continue;
+            }
+            for l2 in read_dirs(&l1)? {
+                for e in fs::read_dir(&l2)? {
+                    if let Some(h) = parse_hash(&e?.file_name().to_string_lossy()) {
+                        out.push(h);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn read_dirs(p: &Path) -> Result<Vec<PathBuf>> {
+    let mut v = Vec::new();
+    for e in fs::read_dir(p)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            v.push(e.path());
+        }
+    }
+    Ok(v)
+}
+
+fn parse_hash(name: &str) -> Option<Hash> {
+    let mut h = [0u8; 32];
+    hex::decode_to_slice(name, &mut h).ok()?;
+    Some(h)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}

@@ -1,0 +1,140 @@
+//! The store's one error enum. Gateways map it to their protocol in one table each
+//! (`gatehouse-s3::error`, later NFS and admin); every variant has a stable code for logs.
+
+use std::fmt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the bucket does not exist")]
+    NoSuchBucket,
+    #[error("the bucket already exists and is yours")]
+    BucketAlreadyOwnedByYou,
+    #[error("the bucket name is taken")]
+    BucketAlreadyExists,
+    #[error("the bucket is not empty")]
+    BucketNotEmpty,
+    #[error("invalid bucket name: {0}")]
+    InvalidBucketName(String),
+    #[error("the key does not exist")]
+    NoSuchKey,
+    #[error("invalid key: {0}")]
+    InvalidKey(String),
+    #[error("key too long: at most 1024 bytes")]
+    KeyTooLong,
+    #[error("the upload does not exist or was completed or aborted")]
+    NoSuchUpload,
+    #[error("one or more of the specified parts could not be found: {0}")]
+    InvalidPart(String),
+    #[error("the list of parts was not in ascending order")]
+    InvalidPartOrder,
+    #[error("a part is smaller than the 5 MiB minimum (part {part}, {size} bytes)")]
+    EntityTooSmall { part: u32, size: u64 },
+    #[error("the object is larger than allowed ({0})")]
+    EntityTooLarge(String),
+    #[error("the body did not match Content-MD5")]
+    BadDigest,
+    #[error("the {algorithm} checksum did not match: computed {computed}")]
+    ChecksumMismatch {
+        algorithm: &'static str,
+        computed: String,
+    },
+    #[error("the body's SHA-256 did not match x-amz-content-sha256")]
+    ContentSha256Mismatch,
+    #[error("the body ended before Content-Length bytes arrived")]
+    IncompleteBody,
+    #[error("the requested range cannot be satisfied")]
+    InvalidRange,
+    #[error("a precondition did not hold")]
+    PreconditionFailed,
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    #[error("no space left on the data disk")]
+    NoSpace,
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+    #[error("the request body could not be read: {0}")]
+    Body(String),
+    #[error("internal storage error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    /// Stable code for logs and the admin API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NoSuchBucket => "store.no_such_bucket",
+            StoreError::BucketAlreadyOwnedByYou => "store.bucket_owned",
+            StoreError::BucketAlreadyExists => "store.bucket_exists",
+            StoreError::BucketNotEmpty => "store.bucket_not_empty",
+            StoreError::InvalidBucketName(_) => "store.invalid_bucket_name",
+            StoreError::NoSuchKey => "store.not_found",
+            StoreError::InvalidKey(_) => "store.invalid_key",
+            StoreError::KeyTooLong => "store.key_too_long",
+            StoreError::NoSuchUpload => "store.no_such_upload",
+            StoreError::InvalidPart(_) => "store.invalid_part",
+            StoreError::InvalidPartOrder => "store.invalid_part_order",
+            StoreError::EntityTooSmall { .. } => "store.entity_too_small",
+            StoreError::EntityTooLarge(_) => "store.entity_too_large",
+            StoreError::BadDigest => "store.bad_digest",
+            StoreError::ChecksumMismatch { .. } => "store.checksum_mismatch",
+            StoreError::ContentSha256Mismatch => "store.sha256_mismatch",
+            StoreError::IncompleteBody => "store.incomplete_body",
+            StoreError::InvalidRange => "store.invalid_range",
+            StoreError::PreconditionFailed => "store.precondition_failed",
+            StoreError::InvalidArgument(_) => "store.invalid_argument",
+            StoreError::AccessDenied(_) => "rbac.denied",
+            StoreError::NoSpace => "store.no_space",
+            StoreError::QuotaExceeded(_) => "store.quota_exceeded",
+            StoreError::Corrupt(_) => "store.corrupt",
+            StoreError::Body(_) => "store.body",
+            StoreError::Internal(_) => "store.internal",
+        }
+    }
+
+    pub(crate) fn internal(e: impl fmt::Display) -> Self {
+        StoreError::Internal(e.to_string())
+    }
+
+    /// Maps an I/O error from the blob directory; a full disk is its own case so clients get a
+    /// clear answer and the server keeps serving.
+    pub(crate) fn io(e: std::io::Error) -> Self {
+        if e.raw_os_error() == Some(28) || e.kind() == std::io::ErrorKind::StorageFull {
+            StoreError::NoSpace
+        } else {
+            StoreError::Internal(format!("I/O: {e}"))
+        }
+    }
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                let e: redb::Error = e.into();
+                match e {
+                    redb::Error::Io(io) => StoreError::io(io),
+                    other => StoreError::Internal(format!("database: {other}")),
+                }
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::Error,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::io(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,172 @@
+//! gatehouse-store: the shared core that every gateway goes through.
+//!
+//! # Layout
+//! - [`tables`], [`codec`]: every redb table and the versioned value encoding.
+//! - [`blobs`]: the content-addressed chunk files (BLAKE3), crash-safe writes, GC.
+//! - [`stage`]: body stream → chunks/inline data + MD5/SHA-256/flexible checksum, one pass.
+//! - [`commit`]: the group-commit writer thread (one redb write transaction per batch).
+//! - [`model`]: plain records; [`naming`]: bucket and key rules; [`checksum`]: S3 checksums.
+//! - [`rbac`]: the pure `authorize()`; [`ops`]: the only public way to read or write, each
+//!   function taking a [`Principal`] and asking `rbac` first.
+//!
+//! Invariants: no HTTP or NFS here; redb types do not leave this crate; a blob is durable before
+//! the metadata naming it commits; refcounts and usage counters change in the same transaction
+//! as the metadata that references them.
+
+pub mod blobs;
+pub mod checksum;
+mod codec;
+mod commit;
+pub mod error;
+pub mod model;
+pub mod naming;
+pub mod ops;
+pub mod rbac;
+pub mod stage;
+mod tables;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redb::{Database, ReadableDatabase};
+
+pub use blobs::GcStats;
+pub use checksum::ChecksumAlgorithm;
+pub use error::{Result, StoreError};
+pub use model::Principal;
+pub use stage::{StageError, StageOptions, Staged};
+
+/// Tunables of the store (validated config from the binary).
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    /// Fixed chunk size (default 1 MiB).
+    pub chunk_size: usize,
+    /// Objects up to this size live inline in redb (default 64 KiB).
+    pub inline_max: usize,
+    /// Unreferenced chunks younger than this are kept (in-flight safety margin).
+    pub gc_grace: Duration,
+    /// Largest single PUT / part (S3: 5 GiB).
+    pub max_object_size: u64,
+}
+
+impl StoreConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        StoreConfig {
+            data_dir: data_dir.into(),
+            chunk_size: 1 << 20,
+            inline_max: 64 << 10,
+            gc_grace: Duration::from_secs(15 * 60),
+            max_object_size: 5 << 30,
+        }
+    }
+}
+
+/// What `Store::open` found.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenReport {
+    pub created: bool,
+    pub migrated_from: u64,
+    pub schema_version: u64,
+}
+
+/// A cheap-to-clone handle on the store.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<Database>,
+    blobs: Arc<blobs::BlobStore>,
+    committer: commit::Committer,
+    cfg: StoreConfig,
+}
+
+impl Store {
+    /// Opens or creates `<data_dir>/meta.redb` and `<data_dir>/blobs/`, migrating the schema.
+    pub fn open(cfg: StoreConfig) -> Result<(Store, OpenReport)> {
+        std::fs::create_dir_all(&cfg.data_dir)?;
+        let db_path = cfg.data_dir.join("meta.redb");
+        let created = !db_path.exists();
+        let db = Database::create(&db_path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Internal(format!(
+                "{} is already open in another gatehouse process",
+                db_path.display()
+            )),
+            other => StoreError::Internal(format!("opening {}: {other}", db_path.display())),
+        })?;
+        let outcome =
+            gatehouse_migrations::migrate(&db).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let blobs = Arc::new(blobs::BlobStore::open(&cfg.data_dir.join("blobs"))?);
+        let db = Arc::new(db);
+        let committer = commit::Committer::start(db.clone());
+        let store = Store {
+            inner: Arc::new(Inner {
+                db,
+                blobs,
+                committer,
+                cfg,
+            }),
+        };
+        Ok((
+            store,
+            OpenReport {
+                created,
+                migrated_from: outcome.from,
+                schema_version: outcome.to,
+            },
+        ))
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.cfg
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.cfg.data_dir
+    }
+
+    fn db(&self) -> &Database {
+        &self.inner.db
+    }
+
+    /// Deletes unreferenced chunk files older than `grace` (config default when `None`).
+    pub async fn gc(&self, grace: Option<Duration>) -> Result<GcStats> {
+        let this = self.clone();
+        let grace = grace.unwrap_or(self.inner.cfg.gc_grace);
+        tokio::task::spawn_blocking(move || {
+            let db = this.inner.db.clone();
+            this.inner.blobs.gc(grace, &|h| {
+                let txn = db.begin_read()?;
+                let t = txn.open_table(tables::CHUNKS)?;
+                Ok(t.get(h)?.is_some())
+            })
+        })
+        .await
+        .map_err(StoreError::internal)?
+    }
+
+    /// Stops the commit thread after the queued writes are durable. Call last at shutdown.
+    pub fn close(self) {
+        if let Ok(mut inner) = Arc::try_unwrap(self.inner) {
+            inner.committer.stop();
+        }
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn deny(d: rbac::Decision) -> Result<()> {
+    if d.allowed {
+        Ok(())
+    } else {
+        Err(StoreError::AccessDenied(d.reason))
+    }
+}

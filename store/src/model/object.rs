@@ -1,0 +1,122 @@
+use serde::{Deserialize, Serialize};
+
+/// One chunk of an object's data, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkRef {
+    #[serde(with = "serde_hash")]
+    pub hash: [u8; 32],
+    pub len: u32,
+}
+
+/// Where an object's bytes are: inline in the record (small objects) or a chunk manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Data {
+    Inline(#[serde(with = "serde_bytes_vec")] Vec<u8>),
+    Chunks(Vec<ChunkRef>),
+}
+
+impl Data {
+    pub fn chunks(&self) -> &[ChunkRef] {
+        match self {
+            Data::Inline(_) => &[],
+            Data::Chunks(c) => c,
+        }
+    }
+}
+
+/// A stored flexible checksum: algorithm name as S3 spells it (`CRC32`, …) and base64 value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecksumValue {
+    pub algorithm: String,
+    pub value: String,
+    /// `FULL_OBJECT` or `COMPOSITE` (multipart, checksum of part checksums).
+    pub kind: String,
+}
+
+/// HTTP-visible metadata set by the writer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub cache_control: Option<String>,
+    pub expires: Option<String>,
+    /// `x-amz-meta-*` without the prefix, names lowercased, in the order received.
+    pub user: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub size: u64,
+    /// Quoted-less ETag: hex MD5, or `hex(md5(part md5s))-N`.
+    pub etag: String,
+    /// Unix milliseconds.
+    pub mtime_ms: i64,
+    pub meta: ObjectMeta,
+    pub tags: Vec<(String, String)>,
+    pub checksum: Option<ChecksumValue>,
+    /// Sizes of the multipart parts in order (empty for a single PUT): serves `partNumber` GETs.
+    pub parts: Vec<u64>,
+    pub data: Data,
+}
+
+mod serde_hash {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(h)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let v: super::serde_bytes_buf::Buf = Deserialize::deserialize(d)?;
+        v.0.as_slice()
+            .try_into()
+            .map_err(|_| D::Error::custom("chunk hash must be 32 bytes"))
+    }
+}
+
+mod serde_bytes_vec {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let v: super::serde_bytes_buf::Buf = Deserialize::deserialize(d)?;
+        Ok(v.0)
+    }
+}
+
+/// Accepts msgpack bin (what we write) as an owned buffer.
+mod serde_bytes_buf {
+    use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
+    use std::fmt;
+
+    pub struct Buf(pub Vec<u8>);
+
+    impl<'de> Deserialize<'de> for Buf {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Buf;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("bytes")
+                }
+                fn visit_bytes<E>(self, v: &[u8]) -> Result<Buf, E> {
+                    Ok(Buf(v.to_vec()))
+                }
+                fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Buf, E> {
+                    Ok(Buf(v))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Buf, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some(b) = seq.next_element::<u8>()? {
+                        out.push(b);
+                    }
+                    Ok(Buf(out))
+                }
+            }
+            d.deserialize_bytes(V)
+        }
+    }
+}

@@ -1,0 +1,27 @@
+use serde::{Deserialize, Serialize};
+
+use super::{ChunkRef, ObjectMeta};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub bucket: String,
+    pub key: String,
+    pub initiated_ms: i64,
+    pub meta: ObjectMeta,
+    pub tags: Vec<(String, String)>,
+    /// Flexible checksum algorithm announced at CreateMultipartUpload, if any.
+    pub checksum_algorithm: Option<String>,
+    pub owner: String,
+}
+
+/// An uploaded part. It holds one reference on each of its chunks until the upload completes
+/// (the references move to the object) or is aborted (they are dropped).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartRecord {
+    pub size: u64,
+    /// Hex MD5 of the part.
+    pub md5: String,
+    pub mtime_ms: i64,
+    pub chunks: Vec<ChunkRef>,
+    pub checksum: Option<String>,
+}

@@ -1,0 +1,188 @@
+//! Bucket-name and key rules, checked once here for every gateway.
+
+use crate::error::{Result, StoreError};
+use crate::model::BucketKind;
+
+/// Prefix of share buckets: `fs+<share>`.
+pub const SHARE_PREFIX: &str = "fs+";
+/// Reserved for the aliases of share buckets (clients that reject `+`); no plain bucket may use it.
+pub const RESERVED_ALIAS_PREFIX: &str = "fs--";
+/// The reserved system bucket.
+pub const SYSTEM_BUCKET: &str = "gatehouse-system";
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// Validates a bucket name and tells which kind of bucket it names.
+pub fn bucket_kind(name: &str) -> Result<BucketKind> {
+    if let Some(share) = name.strip_prefix(SHARE_PREFIX) {
+        validate_share_name(share)?;
+        return Ok(BucketKind::Share);
+    }
+    validate_plain_bucket(name)?;
+    if name == SYSTEM_BUCKET {
+        return Ok(BucketKind::System);
+    }
+    Ok(BucketKind::Plain)
+}
+
+fn invalid(name: &str, why: &str) -> StoreError {
+    StoreError::InvalidBucketName(format!("{name:?}: {why}"))
+}
+
+/// S3 general-purpose bucket naming rules.
+fn validate_plain_bucket(name: &str) -> Result<()> {
+    let b = name.as_bytes();
+    if !(3..=63).contains(&b.len()) {
+        return Err(invalid(name, "must be 3 to 63 characters long"));
+    }
+    if !b
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'.')
+    {
+        return Err(invalid(
+            name,
+            "only lowercase letters, digits, '-' and '.' are allowed",
+        ));
+    }
+    let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+        return Err(invalid(name, "must begin and end with a letter or digit"));
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return Err(invalid(
+            name,
+            "adjacent periods or period-hyphen are not allowed",
+        ));
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err(invalid(name, "must not be formatted as an IP address"));
+    }
+    if name.starts_with("xn--")
+        || name.starts_with("sthree-")
+        || name.starts_with(RESERVED_ALIAS_PREFIX)
+    {
+        return Err(invalid(name, "the prefix is reserved"));
+    }
+    if name.ends_with("-s3alias") || name.ends_with("--ol-s3") {
+        return Err(invalid(name, "the suffix is reserved"));
+    }
+    Ok(())
+}
+
+/// Share names: DNS-safe, alphanumeric and hyphens, at most 63 characters.
+pub fn validate_share_name(share: &str) -> Result<()> {
+    let b = share.as_bytes();
+    if b.is_empty() || b.len() > 63 {
+        return Err(invalid(share, "a share name has 1 to 63 characters"));
+    }
+    if !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-') {
+        return Err(invalid(
+            share,
+            "a share name has only letters, digits and '-'",
+        ));
+    }
+    if b[0] == b'-' || b[b.len() - 1] == b'-' {
+        return Err(invalid(
+            share,
+            "a share name must not begin or end with '-'",
+        ));
+    }
+    Ok(())
+}
+
+/// Rules for every object key. Keys are opaque bytes to the store: a key never becomes a
+/// filesystem path (`../../etc/passwd` is a fine key in a plain bucket).
+pub fn validate_key(kind: BucketKind, key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(StoreError::InvalidKey("the key is empty".into()));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(StoreError::KeyTooLong);
+    }
+    // XML 1.0 cannot carry these, so listings could not return the key.
+    if key.chars().any(|c| {
+        (c < ' ' && c != '\t' && c != '\n' && c != '\r') || c == '\u{FFFE}' || c == '\u{FFFF}'
+    }) {
+        return Err(StoreError::InvalidKey(
+            "the key contains control characters that XML cannot carry".into(),
+        ));
+    }
+    if kind == BucketKind::Share {
+        validate_share_path(key)?;
+    }
+    Ok(())
+}
+
+/// Path rules of `fs+` buckets, so that the NFS view is a well-formed tree.
+fn validate_share_path(key: &str) -> Result<()> {
+    let body = key.strip_suffix('/').unwrap_or(key);
+    if body.is_empty() {
+        return Err(StoreError::InvalidKey(
+            "the key names the share root".into(),
+        ));
+    }
+    for seg in body.split('/') {
+        if seg.is_empty() {
+            return Err(StoreError::InvalidKey(
+                "empty path segment ('//' or leading '/') in a share".into(),
+            ));
+        }
+        if seg == "." || seg == ".." {
+            return Err(StoreError::InvalidKey(
+                "'.' and '..' segments are not allowed in a share".into(),
+            ));
+        }
+        if seg.len() > 255 {
+            return Err(StoreError::InvalidKey(
+                "a path segment is longer than 255 bytes".into(),
+            ));
+        }
+        if seg.contains('\0') {
+            return Err(StoreError::InvalidKey("NUL in a path segment".into()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        for ok in ["abc", "my-bucket.v2", "a1b", "fs+team-files", "fs+a"] {
+            assert!(bucket_kind(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "ab",
+            "ABC",
+            "a_b",
+            "-ab",
+            "ab-",
+            "a..b",
+            "192.168.1.1",
+            "xn--ab",
+            "fs--x",
+            "fs+",
+            "fs+-x",
+            "fs+a_b",
+            "a b",
+            &"a".repeat(64),
+        ] {
+            assert!(bucket_kind(bad).is_err(), "{bad}");
+        }
+        assert_eq!(bucket_kind("fs+x").ok(), Some(BucketKind::Share));
+        assert_eq!(bucket_kind(SYSTEM_BUCKET).ok(), Some(BucketKind::System));
+    }
+
+    #[test]
+    fn keys() {
+        assert!(validate_key(BucketKind::Plain, "../../etc/passwd").is_ok());
+        assert!(validate_key(BucketKind::Plain, "a//b").is_ok());
+        assert!(validate_key(BucketKind::Share, "a//b").is_err());
+        assert!(validate_key(BucketKind::Share, "a/../b").is_err());
+        assert!(validate_key(BucketKind::Share, "a/b/").is_ok());
+        assert!(validate_key(BucketKind::Plain, &"k".repeat(1025)).is_err());
+        assert!(validate_key(BucketKind::Plain, "bad\u{1}key").is_err());
+        assert!(validate_key(BucketKind::Plain, "").is_err());
+    }
+}

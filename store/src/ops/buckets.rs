@@ -1,0 +1,145 @@
+//! Buckets: create, delete (only when empty), head, list.
+
+use redb::{ReadableDatabase, ReadableTable};
+
+use super::txn;
+use crate::error::{Result, StoreError};
+use crate::model::{BucketKind, BucketRecord, Principal, UploadRecord};
+use crate::rbac::{Resource, Verb, authorize};
+use crate::tables::{BUCKETS, ENTRIES, UPLOADS};
+use crate::{Store, codec, deny, naming, now_ms};
+
+#[derive(Debug, Clone)]
+pub struct BucketInfo {
+    pub name: String,
+    pub kind: BucketKind,
+    pub created_ms: i64,
+    pub owner: String,
+    pub usage_bytes: u64,
+    pub object_count: u64,
+    pub quota_bytes: u64,
+}
+
+impl From<BucketRecord> for BucketInfo {
+    fn from(b: BucketRecord) -> Self {
+        BucketInfo {
+            name: b.name,
+            kind: b.kind,
+            created_ms: b.created_ms,
+            owner: b.owner,
+            usage_bytes: b.usage_bytes,
+            object_count: b.object_count,
+            quota_bytes: b.quota_bytes,
+        }
+    }
+}
+
+impl Store {
+    pub async fn create_bucket(&self, p: &Principal, name: &str) -> Result<BucketInfo> {
+        let kind = naming::bucket_kind(name)?;
+        deny(authorize(p, Verb::Create, Resource::Buckets(None)))?;
+        if kind == BucketKind::System {
+            return Err(StoreError::BucketAlreadyExists);
+        }
+        let name = name.to_string();
+        let owner = p.user_id.clone();
+        self.inner
+            .committer
+            .write(move |txn| {
+                {
+                    let t = txn.open_table(BUCKETS)?;
+                    if let Some(v) = t.get(name.as_str())? {
+                        let b: BucketRecord = codec::decode(v.value())?;
+                        return Err(if b.owner == owner {
+                            StoreError::BucketAlreadyOwnedByYou
+                        } else {
+                            StoreError::BucketAlreadyExists
+                        });
+                    }
+                }
+                let rec = BucketRecord {
+                    id: txn::next_counter(txn, "next_bucket_id")?,
+                    name,
+                    kind,
+                    owner,
+                    created_ms: now_ms(),
+                    quota_bytes: 0,
+                    usage_bytes: 0,
+                    object_count: 0,
+                };
+                txn::put_bucket(txn, &rec)?;
+                Ok(rec.into())
+            })
+            .await
+    }
+
+    /// Deletes an empty bucket; its unfinished multipart uploads are aborted with it.
+    pub async fn delete_bucket(&self, p: &Principal, name: &str) -> Result<()> {
+        deny(authorize(p, Verb::Delete, Resource::Buckets(Some(name))))?;
+        let name = name.to_string();
+        self.inner
+            .committer
+            .write(move |txn| {
+                let b = txn::get_bucket(txn, &name)?;
+                {
+                    let entries = txn.open_table(ENTRIES)?;
+                    let start = b.id.to_be_bytes();
+                    let end = (b.id + 1).to_be_bytes();
+                    if entries
+                        .range(start.as_slice()..end.as_slice())?
+                        .next()
+                        .is_some()
+                    {
+                        return Err(StoreError::BucketNotEmpty);
+                    }
+                }
+                // Abort the bucket's uploads: collect first, then drop their parts' references.
+                let mut doomed = Vec::new();
+                {
+                    let uploads = txn.open_table(UPLOADS)?;
+                    for e in uploads.iter()? {
+                        let (k, v) = e?;
+                        let u: UploadRecord = codec::decode(v.value())?;
+                        if u.bucket == name {
+                            doomed.push(k.value().to_string());
+                        }
+                    }
+                }
+                for id in doomed {
+                    super::multipart::drop_upload(txn, &id)?;
+                }
+                let mut t = txn.open_table(BUCKETS)?;
+                t.remove(name.as_str())?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// HeadBucket: the bucket's record if it exists and the caller may see it.
+    pub fn head_bucket(&self, p: &Principal, name: &str) -> Result<BucketInfo> {
+        deny(authorize(p, Verb::Get, Resource::Buckets(Some(name))))?;
+        self.bucket_record(name).map(Into::into)
+    }
+
+    /// Buckets the caller may list, in name order.
+    pub fn list_buckets(&self, p: &Principal) -> Result<Vec<BucketInfo>> {
+        let txn = self.db().begin_read()?;
+        let t = txn.open_table(BUCKETS)?;
+        let mut out = Vec::new();
+        for e in t.iter()? {
+            let (_, v) = e?;
+            let b: BucketRecord = codec::decode(v.value())?;
+            if authorize(p, Verb::List, Resource::Buckets(Some(&b.name))).allowed {
+                out.push(b.into());
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn bucket_record(&self, name: &str) -> Result<BucketRecord> {
+        let txn = self.db().begin_read()?;
+        let t = txn.open_table(BUCKETS)?;
+        let v = t.get(name)?.ok_or(StoreError::NoSuchBucket)?;
+        codec::decode(v.value())
+    }
+}

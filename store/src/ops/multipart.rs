@@ -1,0 +1,524 @@
+//! Multipart uploads. Each part is staged into chunks and holds one reference on them; complete
+//! concatenates the parts' manifests into the object's (no data is copied) and moves the
+//! references; abort drops them.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use md5::{Digest as _, Md5};
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+
+use super::objects::{ObjectInfo, PutOptions, verify_staged};
+use super::txn;
+use crate::checksum::ChecksumAlgorithm;
+use crate::error::{Result, StoreError};
+use crate::model::{
+    ChecksumValue, ChunkRef, Data, ObjectMeta, ObjectRecord, PartRecord, Principal, UploadRecord,
+};
+use crate::rbac::{Resource, Verb, authorize};
+use crate::stage::{StageError, StageOptions, Staged};
+use crate::tables::{self, CHUNKS, UPLOAD_PARTS, UPLOADS};
+use crate::{Store, codec, deny, naming, now_ms};
+
+pub const MIN_PART_SIZE: u64 = 5 << 20;
+pub const MAX_PART_NUMBER: u32 = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct UploadInfo {
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub initiated_ms: i64,
+    pub owner: String,
+    pub checksum_algorithm: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PartInfo {
+    pub part_number: u32,
+    pub size: u64,
+    /// Hex MD5 (unquoted).
+    pub etag: String,
+    pub mtime_ms: i64,
+    pub checksum: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompletePart {
+    pub part_number: u32,
+    /// As the client sent it; quotes are ignored.
+    pub etag: String,
+}
+
+fn upload_info(id: &str, u: &UploadRecord) -> UploadInfo {
+    UploadInfo {
+        upload_id: id.to_string(),
+        bucket: u.bucket.clone(),
+        key: u.key.clone(),
+        initiated_ms: u.initiated_ms,
+        owner: u.owner.clone(),
+        checksum_algorithm: u.checksum_algorithm.clone(),
+    }
+}
+
+fn get_upload(t: &WriteTransaction, id: &str, bucket: &str, key: &str) -> Result<UploadRecord> {
+    let uploads = t.open_table(UPLOADS)?;
+    let v = uploads.get(id)?.ok_or(StoreError::NoSuchUpload)?;
+    let u: UploadRecord = codec::decode(v.value())?;
+    if u.bucket != bucket || u.key != key {
+        return Err(StoreError::NoSuchUpload);
+    }
+    Ok(u)
+}
+
+/// Removes an upload and drops the references its parts hold.
+pub(crate) fn drop_upload(t: &WriteTransaction, id: &str) -> Result<()> {
+    let prefix = tables::parts_prefix(id);
+    let mut doomed: Vec<(Vec<u8>, Vec<ChunkRef>)> = Vec::new();
+    {
+        let parts = t.open_table(UPLOAD_PARTS)?;
+        for e in parts.range(prefix.as_slice()..)? {
+            let (k, v) = e?;
+            if !k.value().starts_with(&prefix) {
+                break;
+            }
+            let p: PartRecord = codec::decode(v.value())?;
+            doomed.push((k.value().to_vec(), p.chunks));
+        }
+    }
+    let mut parts = t.open_table(UPLOAD_PARTS)?;
+    let mut chunks = t.open_table(CHUNKS)?;
+    for (k, refs) in doomed {
+        txn::decref(&mut chunks, &refs)?;
+        parts.remove(k.as_slice())?;
+    }
+    let mut uploads = t.open_table(UPLOADS)?;
+    uploads.remove(id)?;
+    Ok(())
+}
+
+fn new_upload_id() -> Result<String> {
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw).map_err(|e| StoreError::Internal(format!("no randomness: {e}")))?;
+    Ok(hex::encode(raw))
+}
+
+fn check_part_number(n: u32) -> Result<()> {
+    if (1..=MAX_PART_NUMBER).contains(&n) {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidArgument(format!(
+            "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
+        )))
+    }
+}
+
+impl Store {
+    pub async fn create_upload(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+        meta: ObjectMeta,
+        tags: Vec<(String, String)>,
+        checksum: Option<ChecksumAlgorithm>,
+    ) -> Result<UploadInfo> {
+        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        let b = self.bucket_record(bucket)?;
+        naming::validate_key(b.kind, key)?;
+        let id = new_upload_id()?;
+        let rec = UploadRecord {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            initiated_ms: now_ms(),
+            meta,
+            tags,
+            checksum_algorithm: checksum.map(|c| c.name().to_string()),
+            owner: p.user_id.clone(),
+        };
+        let info = upload_info(&id, &rec);
+        self.inner
+            .committer
+            .write(move |t| {
+                txn::get_bucket(t, &rec.bucket)?;
+                let mut uploads = t.open_table(UPLOADS)?;
+                uploads.insert(id.as_str(), codec::encode(&rec)?.as_slice())?;
+                Ok(())
+            })
+            .await?;
+        Ok(info)
+    }
+
+    /// UploadPart: stages the body and records it as part `part_number` (replacing an earlier
+    /// upload of the same number).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part<S, E>(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: S,
+        opts: PutOptions,
+        late_check: impl FnOnce(&Staged) -> Result<()>,
+    ) -> std::result::Result<PartInfo, StageError<E>>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Send,
+    {
+        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        check_part_number(part_number)?;
+        self.upload_exists(upload_id, bucket, key)?;
+        let staged = self
+            .stage(
+                body,
+                &StageOptions {
+                    sha256: opts.content_sha256.is_some(),
+                    checksum: opts.checksum,
+                    max_size: self.inner.cfg.max_object_size,
+                    allow_inline: false,
+                },
+            )
+            .await?;
+        verify_staged(&staged, &opts)?;
+        late_check(&staged)?;
+        let info = self
+            .commit_part(bucket, key, upload_id, part_number, &staged)
+            .await?;
+        drop(staged);
+        Ok(info)
+    }
+
+    /// UploadPartCopy: a byte range of an existing object becomes a part. The range is read and
+    /// re-staged (the part's MD5 needs the bytes); identical chunks dedup, so no disk is used.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part_copy(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        src: (&str, &str),
+        range: Option<Range<u64>>,
+        check: impl FnOnce(&ObjectRecord) -> Result<()>,
+    ) -> Result<PartInfo> {
+        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        check_part_number(part_number)?;
+        let source = self.get_object(p, src.0, src.1)?;
+        check(&source.record)?;
+        self.upload_exists(upload_id, bucket, key)?;
+        let range = match range {
+            Some(r) if r.end > source.record.size || r.start >= r.end => {
+                return Err(StoreError::InvalidRange);
+            }
+            Some(r) => r,
+            None => 0..source.record.size,
+        };
+        let body = self.read_data(&source.record.data, range);
+        let staged = self
+            .stage(
+                body,
+                &StageOptions {
+                    max_size: self.inner.cfg.max_object_size,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                StageError::Body(e) | StageError::Store(e) => e,
+            })?;
+        let info = self
+            .commit_part(bucket, key, upload_id, part_number, &staged)
+            .await?;
+        drop(staged);
+        Ok(info)
+    }
+
+    fn upload_exists(&self, id: &str, bucket: &str, key: &str) -> Result<UploadRecord> {
+        let txn = self.db().begin_read()?;
+        let uploads = txn.open_table(UPLOADS)?;
+        let v = uploads.get(id)?.ok_or(StoreError::NoSuchUpload)?;
+        let u: UploadRecord = codec::decode(v.value())?;
+        if u.bucket != bucket || u.key != key {
+            return Err(StoreError::NoSuchUpload);
+        }
+        Ok(u)
+    }
+
+    async fn commit_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        staged: &Staged,
+    ) -> Result<PartInfo> {
+        let rec = PartRecord {
+            size: staged.size,
+            md5: staged.md5_hex(),
+            mtime_ms: now_ms(),
+            chunks: staged.data.chunks().to_vec(),
+            checksum: staged
+                .checksum
+                .as_ref()
+                .map(|(_, v)| crate::checksum::base64(v)),
+        };
+        let info = PartInfo {
+            part_number,
+            size: rec.size,
+            etag: rec.md5.clone(),
+            mtime_ms: rec.mtime_ms,
+            checksum: rec.checksum.clone(),
+        };
+        let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
+        self.inner
+            .committer
+            .write(move |t| {
+                get_upload(t, &id, &bucket, &key)?;
+                let pk = tables::part_key(&id, part_number);
+                let old: Option<PartRecord> = {
+                    let parts = t.open_table(UPLOAD_PARTS)?;
+                    match parts.get(pk.as_slice())? {
+                        Some(v) => Some(codec::decode(v.value())?),
+                        None => None,
+                    }
+                };
+                let mut chunks = t.open_table(CHUNKS)?;
+                txn::incref(&mut chunks, &rec.chunks)?;
+                if let Some(old) = old {
+                    txn::decref(&mut chunks, &old.chunks)?;
+                }
+                let mut parts = t.open_table(UPLOAD_PARTS)?;
+                parts.insert(pk.as_slice(), codec::encode(&rec)?.as_slice())?;
+                Ok(())
+            })
+            .await?;
+        Ok(info)
+    }
+
+    /// CompleteMultipartUpload: checks order, ETags and sizes, then links the object whose
+    /// manifest is the concatenation of the listed parts'.
+    pub async fn complete_upload(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<CompletePart>,
+    ) -> Result<ObjectInfo> {
+        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        if parts.is_empty() {
+            return Err(StoreError::InvalidPart("no parts were listed".into()));
+        }
+        for w in parts.windows(2) {
+            if w[1].part_number <= w[0].part_number {
+                return Err(StoreError::InvalidPartOrder);
+            }
+        }
+        let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
+        self.inner
+            .committer
+            .write(move |t| {
+                let u = get_upload(t, &id, &bucket, &key)?;
+                let mut b = txn::get_bucket(t, &bucket)?;
+                txn::check_share_conflicts(t, &b, &key)?;
+                let mut records = Vec::with_capacity(parts.len());
+                {
+                    let table = t.open_table(UPLOAD_PARTS)?;
+                    for cp in &parts {
+                        let v = table
+                            .get(tables::part_key(&id, cp.part_number).as_slice())?
+                            .ok_or_else(|| {
+                                StoreError::InvalidPart(format!(
+                                    "part {} was not uploaded",
+                                    cp.part_number
+                                ))
+                            })?;
+                        let rec: PartRecord = codec::decode(v.value())?;
+                        let sent = cp.etag.trim().trim_matches('"');
+                        if !sent.eq_ignore_ascii_case(&rec.md5) {
+                            return Err(StoreError::InvalidPart(format!(
+                                "part {} has ETag \"{}\", not \"{sent}\"",
+                                cp.part_number, rec.md5
+                            )));
+                        }
+                        records.push(rec);
+                    }
+                }
+                let last = records.len() - 1;
+                for (i, r) in records.iter().enumerate() {
+                    if i < last && r.size < MIN_PART_SIZE {
+                        return Err(StoreError::EntityTooSmall {
+                            part: parts[i].part_number,
+                            size: r.size,
+                        });
+                    }
+                }
+                let mut md5_cat = Md5::new();
+                let mut manifest = Vec::new();
+                let mut sizes = Vec::with_capacity(records.len());
+                let mut composite: Option<Vec<u8>> = Some(Vec::new());
+                for r in &records {
+                    let raw = hex::decode(&r.md5).map_err(StoreError::internal)?;
+                    md5_cat.update(&raw);
+                    manifest.extend_from_slice(&r.chunks);
+                    sizes.push(r.size);
+                    match (
+                        &mut composite,
+                        r.checksum
+                            .as_deref()
+                            .and_then(crate::checksum::base64_decode),
+                    ) {
+                        (Some(c), Some(v)) => c.extend_from_slice(&v),
+                        _ => composite = None,
+                    }
+                }
+                let checksum = match (
+                    u.checksum_algorithm
+                        .as_deref()
+                        .and_then(ChecksumAlgorithm::parse),
+                    composite,
+                ) {
+                    (Some(alg), Some(cat)) => Some(ChecksumValue {
+                        algorithm: alg.name().to_string(),
+                        value: format!(
+                            "{}-{}",
+                            crate::checksum::base64(&alg.digest(&cat)),
+                            records.len()
+                        ),
+                        kind: "COMPOSITE".into(),
+                    }),
+                    _ => None,
+                };
+                let rec = ObjectRecord {
+                    size: sizes.iter().sum(),
+                    etag: format!("{}-{}", hex::encode(md5_cat.finalize()), records.len()),
+                    mtime_ms: now_ms(),
+                    meta: u.meta.clone(),
+                    tags: u.tags.clone(),
+                    checksum,
+                    parts: sizes,
+                    data: Data::Chunks(manifest),
+                };
+                {
+                    let mut chunks = t.open_table(CHUNKS)?;
+                    txn::incref(&mut chunks, rec.data.chunks())?;
+                }
+                drop_upload(t, &id)?;
+                let ino = txn::link_object(t, &mut b, &key, &rec)?;
+                Ok(ObjectInfo {
+                    key,
+                    ino,
+                    record: rec,
+                })
+            })
+            .await
+    }
+
+    pub async fn abort_upload(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<()> {
+        deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
+        let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
+        self.inner
+            .committer
+            .write(move |t| {
+                get_upload(t, &id, &bucket, &key)?;
+                drop_upload(t, &id)
+            })
+            .await
+    }
+
+    /// ListParts after `marker` (exclusive), at most `max`; returns whether more exist.
+    pub fn list_parts(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        marker: u32,
+        max: usize,
+    ) -> Result<(UploadInfo, Vec<PartInfo>, bool)> {
+        deny(authorize(p, Verb::List, Resource::Objects(bucket)))?;
+        let u = self.upload_exists(upload_id, bucket, key)?;
+        let txn = self.db().begin_read()?;
+        let parts = txn.open_table(UPLOAD_PARTS)?;
+        let prefix = tables::parts_prefix(upload_id);
+        let start = tables::part_key(upload_id, marker.saturating_add(1));
+        let mut out = Vec::new();
+        let mut truncated = false;
+        for e in parts.range(start.as_slice()..)? {
+            let (k, v) = e?;
+            let k = k.value();
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            if out.len() == max {
+                truncated = true;
+                break;
+            }
+            let n = k[prefix.len()..]
+                .try_into()
+                .map(u32::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt("part key".into()))?;
+            let r: PartRecord = codec::decode(v.value())?;
+            out.push(PartInfo {
+                part_number: n,
+                size: r.size,
+                etag: r.md5,
+                mtime_ms: r.mtime_ms,
+                checksum: r.checksum,
+            });
+        }
+        Ok((upload_info(upload_id, &u), out, truncated))
+    }
+
+    /// ListMultipartUploads in (key, upload id) order, after the markers, with a key prefix.
+    pub fn list_uploads(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        prefix: &str,
+        key_marker: Option<&str>,
+        upload_id_marker: Option<&str>,
+        max: usize,
+    ) -> Result<(Vec<UploadInfo>, bool)> {
+        deny(authorize(p, Verb::List, Resource::Objects(bucket)))?;
+        self.bucket_record(bucket)?;
+        let txn = self.db().begin_read()?;
+        let uploads = txn.open_table(UPLOADS)?;
+        let mut all = Vec::new();
+        for e in uploads.iter()? {
+            let (k, v) = e?;
+            let u: UploadRecord = codec::decode(v.value())?;
+            if u.bucket == bucket && u.key.starts_with(prefix) {
+                all.push(upload_info(k.value(), &u));
+            }
+        }
+        all.sort_by(|a, b| {
+            (a.key.as_str(), a.initiated_ms, a.upload_id.as_str()).cmp(&(
+                b.key.as_str(),
+                b.initiated_ms,
+                b.upload_id.as_str(),
+            ))
+        });
+        let all: Vec<UploadInfo> = all
+            .into_iter()
+            .filter(|u| match (key_marker, upload_id_marker) {
+                (Some(km), Some(im)) => {
+                    u.key.as_str() > km || (u.key == km && u.upload_id.as_str() > im)
+                }
+                (Some(km), None) => u.key.as_str() > km,
+                _ => true,
+            })
+            .collect();
+        let truncated = all.len() > max;
+        Ok((all.into_iter().take(max).collect(), truncated))
+    }
+}

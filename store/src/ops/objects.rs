@@ -1,0 +1,360 @@
+//! Objects: put (streamed), get/head, ranged reads, delete, copy (chunks shared), tags.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, stream};
+use redb::ReadableDatabase;
+
+use super::txn;
+use crate::checksum::ChecksumAlgorithm;
+use crate::error::{Result, StoreError};
+use crate::model::{BucketRecord, ChecksumValue, Data, ObjectMeta, ObjectRecord, Principal};
+use crate::rbac::{Resource, Verb, authorize};
+use crate::stage::{self, StageError, StageOptions, Staged};
+use crate::tables::{self, BUCKETS, CHUNKS, ENTRIES, INODES};
+use crate::{Store, codec, deny, naming, now_ms};
+
+/// What a writer asserts and sets besides the bytes.
+#[derive(Debug, Clone, Default)]
+pub struct PutOptions {
+    pub meta: ObjectMeta,
+    pub tags: Vec<(String, String)>,
+    /// `Content-MD5`: mismatch → `BadDigest`, nothing stored.
+    pub content_md5: Option<[u8; 16]>,
+    /// `x-amz-content-sha256` of a signed payload.
+    pub content_sha256: Option<[u8; 32]>,
+    /// Flexible checksum to compute, and the value the client sent in a header (if any).
+    pub checksum: Option<ChecksumAlgorithm>,
+    pub checksum_expected: Option<Vec<u8>>,
+}
+
+/// An object as readers see it.
+#[derive(Debug, Clone)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub ino: u64,
+    pub record: ObjectRecord,
+}
+
+/// How CopyObject builds the destination's metadata.
+#[derive(Debug, Clone, Default)]
+pub struct CopyOptions {
+    /// `Some` = metadata directive REPLACE.
+    pub replace_meta: Option<ObjectMeta>,
+    /// `Some` = tagging directive REPLACE.
+    pub replace_tags: Option<Vec<(String, String)>>,
+}
+
+impl Store {
+    /// Streams `body` into the store as `bucket/key`. Authorization, bucket existence and key
+    /// rules are checked before any byte is accepted; digests are verified before commit, and
+    /// `late_check` (trailing checksums that arrive after the body) runs last. On any error
+    /// nothing becomes visible.
+    pub async fn put_object<S, E>(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+        body: S,
+        opts: PutOptions,
+        late_check: impl FnOnce(&Staged) -> Result<()>,
+    ) -> std::result::Result<ObjectInfo, StageError<E>>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Send,
+    {
+        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        let b = self.bucket_record(bucket)?;
+        naming::validate_key(b.kind, key)?;
+        let staged = self
+            .stage(
+                body,
+                &StageOptions {
+                    sha256: opts.content_sha256.is_some(),
+                    checksum: opts.checksum,
+                    max_size: self.inner.cfg.max_object_size,
+                    allow_inline: true,
+                },
+            )
+            .await?;
+        verify_staged(&staged, &opts)?;
+        late_check(&staged)?;
+        let checksum = staged.checksum.as_ref().map(|(a, v)| ChecksumValue {
+            algorithm: a.name().to_string(),
+            value: crate::checksum::base64(v),
+            kind: "FULL_OBJECT".into(),
+        });
+        let rec = ObjectRecord {
+            size: staged.size,
+            etag: staged.md5_hex(),
+            mtime_ms: now_ms(),
+            meta: opts.meta,
+            tags: opts.tags,
+            checksum,
+            parts: Vec::new(),
+            data: staged.data.clone(),
+        };
+        let info = self.commit_new_object(bucket, key, rec).await?;
+        drop(staged);
+        Ok(info)
+    }
+
+    pub(crate) async fn stage<S, E>(
+        &self,
+        body: S,
+        opts: &StageOptions,
+    ) -> std::result::Result<Staged, StageError<E>>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Send,
+    {
+        stage::stage(
+            &self.inner.blobs,
+            self.inner.cfg.chunk_size,
+            self.inner.cfg.inline_max,
+            body,
+            opts,
+        )
+        .await
+    }
+
+    /// Links a record whose chunks are pinned by the caller: takes their references and
+    /// replaces whatever `key` held, in one transaction.
+    pub(crate) async fn commit_new_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        rec: ObjectRecord,
+    ) -> Result<ObjectInfo> {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.inner
+            .committer
+            .write(move |t| {
+                let mut b = txn::get_bucket(t, &bucket)?;
+                txn::check_share_conflicts(t, &b, &key)?;
+                {
+                    let mut chunks = t.open_table(CHUNKS)?;
+                    txn::incref(&mut chunks, rec.data.chunks())?;
+                }
+                let ino = txn::link_object(t, &mut b, &key, &rec)?;
+                Ok(ObjectInfo {
+                    key,
+                    ino,
+                    record: rec,
+                })
+            })
+            .await
+    }
+
+    /// GetObject/HeadObject metadata.
+    pub fn get_object(&self, p: &Principal, bucket: &str, key: &str) -> Result<ObjectInfo> {
+        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        self.read_object(bucket, key)
+    }
+
+    fn read_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
+        let txn = self.db().begin_read()?;
+        let buckets = txn.open_table(BUCKETS)?;
+        let b: BucketRecord = codec::decode(
+            buckets
+                .get(bucket)?
+                .ok_or(StoreError::NoSuchBucket)?
+                .value(),
+        )?;
+        let entries = txn.open_table(ENTRIES)?;
+        let ino = entries
+            .get(tables::entry_key(b.id, key).as_slice())?
+            .ok_or(StoreError::NoSuchKey)?
+            .value();
+        let inodes = txn.open_table(INODES)?;
+        let v = inodes
+            .get(ino)?
+            .ok_or_else(|| StoreError::Corrupt(format!("missing inode {ino}")))?;
+        Ok(ObjectInfo {
+            key: key.to_string(),
+            ino,
+            record: codec::decode(v.value())?,
+        })
+    }
+
+    /// The bytes `range` of an object's data, chunk by chunk, each chunk's BLAKE3 verified
+    /// before any of it is sent. Reads one chunk ahead.
+    pub fn read_data(
+        &self,
+        data: &Data,
+        range: Range<u64>,
+    ) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
+        let pieces: Vec<Piece> = match data {
+            Data::Inline(v) => {
+                let s = (range.start as usize).min(v.len());
+                let e = (range.end as usize).min(v.len());
+                vec![Piece::Inline(Bytes::copy_from_slice(&v[s..e]))]
+            }
+            Data::Chunks(chunks) => {
+                let mut out = Vec::new();
+                let mut off = 0u64;
+                for c in chunks {
+                    let (cs, ce) = (off, off + u64::from(c.len));
+                    off = ce;
+                    if ce <= range.start || cs >= range.end {
+                        continue;
+                    }
+                    let from = range.start.saturating_sub(cs) as usize;
+                    let to = (range.end.min(ce) - cs) as usize;
+                    out.push(Piece::Chunk(c.hash, c.len, from, to));
+                }
+                out
+            }
+        };
+        let blobs = self.inner.blobs.clone();
+        stream::iter(pieces)
+            .map(move |p| {
+                let blobs = blobs.clone();
+                async move {
+                    match p {
+                        Piece::Inline(b) => Ok(b),
+                        Piece::Chunk(h, len, from, to) => {
+                            let buf =
+                                tokio::task::spawn_blocking(move || blobs.read_chunk(&h, len))
+                                    .await
+                                    .map_err(StoreError::internal)??;
+                            Ok(Bytes::from(buf).slice(from..to))
+                        }
+                    }
+                }
+            })
+            .buffered(2)
+    }
+
+    /// DeleteObject: succeeds whether or not the key existed (S3 semantics).
+    pub async fn delete_object(&self, p: &Principal, bucket: &str, key: &str) -> Result<bool> {
+        let mut r = self
+            .delete_objects(p, bucket, vec![key.to_string()])
+            .await?;
+        r.pop().unwrap_or(Ok(false))
+    }
+
+    /// DeleteObjects: every key in one transaction; per-key outcome (true = existed).
+    pub async fn delete_objects(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        keys: Vec<String>,
+    ) -> Result<Vec<Result<bool>>> {
+        deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
+        let bucket = bucket.to_string();
+        self.inner
+            .committer
+            .write(move |t| {
+                let mut b = txn::get_bucket(t, &bucket)?;
+                let mut out = Vec::with_capacity(keys.len());
+                for k in keys {
+                    out.push(txn::unlink_object(t, &mut b, &k));
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// CopyObject without copying data: the destination shares the source's chunks.
+    /// `check` sees the source record inside the transaction (copy-source conditions).
+    pub async fn copy_object(
+        &self,
+        p: &Principal,
+        src: (&str, &str),
+        dst: (&str, &str),
+        opts: CopyOptions,
+        check: impl FnOnce(&ObjectRecord) -> Result<()> + Send + 'static,
+    ) -> Result<ObjectInfo> {
+        deny(authorize(p, Verb::Get, Resource::Objects(src.0)))?;
+        deny(authorize(p, Verb::Put, Resource::Objects(dst.0)))?;
+        let dst_bucket = self.bucket_record(dst.0)?;
+        naming::validate_key(dst_bucket.kind, dst.1)?;
+        let (sb, sk, db, dk) = (
+            src.0.to_string(),
+            src.1.to_string(),
+            dst.0.to_string(),
+            dst.1.to_string(),
+        );
+        self.inner
+            .committer
+            .write(move |t| {
+                let sbr = txn::get_bucket(t, &sb)?;
+                let ino = txn::lookup(t, sbr.id, &sk)?.ok_or(StoreError::NoSuchKey)?;
+                let src = txn::get_inode(t, ino)?;
+                check(&src)?;
+                let mut b = txn::get_bucket(t, &db)?;
+                txn::check_share_conflicts(t, &b, &dk)?;
+                let mut rec = src;
+                rec.mtime_ms = now_ms();
+                if let Some(m) = opts.replace_meta {
+                    rec.meta = m;
+                }
+                if let Some(tags) = opts.replace_tags {
+                    rec.tags = tags;
+                }
+                {
+                    let mut chunks = t.open_table(CHUNKS)?;
+                    txn::incref(&mut chunks, rec.data.chunks())?;
+                }
+                // Copy onto itself: link_object drops the old references after we took ours.
+                let ino = txn::link_object(t, &mut b, &dk, &rec)?;
+                Ok(ObjectInfo {
+                    key: dk,
+                    ino,
+                    record: rec,
+                })
+            })
+            .await
+    }
+
+    /// Put/DeleteObjectTagging (delete = empty set).
+    pub async fn set_object_tags(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<()> {
+        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.inner
+            .committer
+            .write(move |t| {
+                let b = txn::get_bucket(t, &bucket)?;
+                let ino = txn::lookup(t, b.id, &key)?.ok_or(StoreError::NoSuchKey)?;
+                let mut rec = txn::get_inode(t, ino)?;
+                rec.tags = tags;
+                let mut inodes = t.open_table(INODES)?;
+                inodes.insert(ino, codec::encode(&rec)?.as_slice())?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+enum Piece {
+    Inline(Bytes),
+    Chunk([u8; 32], u32, usize, usize),
+}
+
+pub(crate) fn verify_staged(staged: &Staged, opts: &PutOptions) -> Result<()> {
+    if let Some(md5) = opts.content_md5
+        && md5 != staged.md5
+    {
+        return Err(StoreError::BadDigest);
+    }
+    if let Some(sha) = opts.content_sha256
+        && Some(sha) != staged.sha256
+    {
+        return Err(StoreError::ContentSha256Mismatch);
+    }
+    if let (Some(expected), Some((alg, got))) = (&opts.checksum_expected, &staged.checksum)
+        && expected != got
+    {
+        return Err(StoreError::ChecksumMismatch {
+            algorithm: alg.name(),
+            computed: crate::checksum::base64(got),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! Helpers used inside write transactions: bucket lookup, inode allocation, refcounts and the
+//! entry overwrite rule. All of them leave the transaction unchanged when they return a
+//! user-level error (see the contract in `commit`).
+
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use crate::codec;
+use crate::error::{Result, StoreError};
+use crate::model::{BucketKind, BucketRecord, ChunkRef, ObjectRecord};
+use crate::tables::{self, BUCKETS, CHUNKS, ENTRIES, INODES, META};
+
+pub(crate) fn get_bucket(txn: &WriteTransaction, name: &str) -> Result<BucketRecord> {
+    let t = txn.open_table(BUCKETS)?;
+    let v = t.get(name)?.ok_or(StoreError::NoSuchBucket)?;
+    codec::decode(v.value())
+}
+
+pub(crate) fn put_bucket(txn: &WriteTransaction, b: &BucketRecord) -> Result<()> {
+    let mut t = txn.open_table(BUCKETS)?;
+    t.insert(b.name.as_str(), codec::encode(b)?.as_slice())?;
+    Ok(())
+}
+
+/// Next value of a u64 counter in `meta` (starting at 1).
+pub(crate) fn next_counter(txn: &WriteTransaction, name: &str) -> Result<u64> {
+    let mut t = txn.open_table(META)?;
+    let cur = match t.get(name)? {
+        Some(v) => {
+            let b: [u8; 8] = v
+                .value()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt(format!("counter {name}")))?;
+            u64::from_le_bytes(b)
+        }
+        None => 0,
+    };
+    let next = cur + 1;
+    t.insert(name, next.to_le_bytes().as_slice())?;
+    Ok(next)
+}
+
+pub(crate) fn incref(chunks: &mut Table<&[u8; 32], (u64, u64)>, refs: &[ChunkRef]) -> Result<()> {
+    for c in refs {
+        let (n, len) = chunks
+            .get(&c.hash)?
+            .map(|v| v.value())
+            .unwrap_or((0, u64::from(c.len)));
+        chunks.insert(&c.hash, (n + 1, len))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn decref(chunks: &mut Table<&[u8; 32], (u64, u64)>, refs: &[ChunkRef]) -> Result<()> {
+    for c in refs {
+        let cur = chunks.get(&c.hash)?.map(|v| v.value());
+        match cur {
+            Some((n, len)) if n > 1 => {
+                chunks.insert(&c.hash, (n - 1, len))?;
+            }
+            Some(_) => {
+                chunks.remove(&c.hash)?;
+            }
+            None => {
+                tracing::warn!(chunk = %hex::encode(c.hash), "refcount underflow ignored");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn get_inode(txn: &WriteTransaction, ino: u64) -> Result<ObjectRecord> {
+    let t = txn.open_table(INODES)?;
+    let v = t
+        .get(ino)?
+        .ok_or_else(|| StoreError::Corrupt(format!("entry points at missing inode {ino}")))?;
+    codec::decode(v.value())
+}
+
+pub(crate) fn lookup(txn: &WriteTransaction, bucket_id: u64, key: &str) -> Result<Option<u64>> {
+    let t = txn.open_table(ENTRIES)?;
+    Ok(t.get(tables::entry_key(bucket_id, key).as_slice())?
+        .map(|v| v.value()))
+}
+
+/// In share buckets a key may not be both a file and a directory: `a` and `a/x` cannot coexist.
+pub(crate) fn check_share_conflicts(
+    txn: &WriteTransaction,
+    b: &BucketRecord,
+    key: &str,
+) -> Result<()> {
+    if b.kind != BucketKind::Share {
+        return Ok(());
+    }
+    let t = txn.open_table(ENTRIES)?;
+    // An ancestor stored as a file?
+    let body = key.strip_suffix('/').unwrap_or(key);
+    for (i, ch) in body.char_indices() {
+        if ch == '/'
+            && t.get(tables::entry_key(b.id, &body[..i]).as_slice())?
+                .is_some()
+        {
+            return Err(StoreError::InvalidKey(format!(
+                "{:?} is a file, so it cannot be a directory",
+                &body[..i]
+            )));
+        }
+    }
+    // Writing a file where a directory exists?
+    if !key.ends_with('/') {
+        let dir = tables::entry_key(b.id, &format!("{key}/"));
+        if let Some(e) = t.range(dir.as_slice()..)?.next() {
+            let (k, _) = e?;
+            if k.value().starts_with(&dir) {
+                return Err(StoreError::InvalidKey(format!(
+                    "{key:?} is a directory, so it cannot be a file"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Links `key` to a new record, replacing what was there (the replaced data's chunk references
+/// are dropped, the inode number is kept so NFS handles stay valid). `rec`'s chunks must already
+/// carry one reference taken by the caller. Updates the bucket's usage counters.
+pub(crate) fn link_object(
+    txn: &WriteTransaction,
+    bucket: &mut BucketRecord,
+    key: &str,
+    rec: &ObjectRecord,
+) -> Result<u64> {
+    let existing = lookup(txn, bucket.id, key)?;
+    let ino = match existing {
+        Some(ino) => {
+            let old = get_inode(txn, ino)?;
+            let mut chunks = txn.open_table(CHUNKS)?;
+            decref(&mut chunks, old.data.chunks())?;
+            bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);
+            bucket.object_count = bucket.object_count.saturating_sub(1);
+            ino
+        }
+        None => next_counter(txn, "next_ino")?,
+    };
+    {
+        let mut inodes = txn.open_table(INODES)?;
+        inodes.insert(ino, codec::encode(rec)?.as_slice())?;
+        let mut entries = txn.open_table(ENTRIES)?;
+        entries.insert(tables::entry_key(bucket.id, key).as_slice(), ino)?;
+    }
+    bucket.usage_bytes += rec.size;
+    bucket.object_count += 1;
+    put_bucket(txn, bucket)?;
+    Ok(ino)
+}
+
+/// Removes `key`; returns whether it existed.
+pub(crate) fn unlink_object(
+    txn: &WriteTransaction,
+    bucket: &mut BucketRecord,
+    key: &str,
+) -> Result<bool> {
+    let Some(ino) = lookup(txn, bucket.id, key)? else {
+        return Ok(false);
+    };
+    let old = get_inode(txn, ino)?;
+    {
+        let mut chunks = txn.open_table(CHUNKS)?;
+        decref(&mut chunks, old.data.chunks())?;
+        let mut inodes = txn.open_table(INODES)?;
+        inodes.remove(ino)?;
+        let mut entries = txn.open_table(ENTRIES)?;
+        entries.remove(tables::entry_key(bucket.id, key).as_slice())?;
+    }
+    bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);
+    bucket.object_count = bucket.object_count.saturating_sub(1);
+    put_bucket(txn, bucket)?;
+    Ok(true)
+}

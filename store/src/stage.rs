@@ -1,0 +1,179 @@
+//! Staging: turns a body stream into durable chunks (or an inline buffer) plus its digests,
+//! hashing every byte once in one pass. Nothing is visible until a caller commits the result in
+//! a metadata transaction; a `Staged` dropped without commit leaves only unreferenced chunks
+//! that GC removes.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use md5::{Digest as _, Md5};
+use sha2::Sha256;
+use tokio::task::JoinHandle;
+
+use crate::blobs::{BlobStore, Pins};
+use crate::checksum::{ChecksumAlgorithm, ChecksumHasher};
+use crate::error::{Result, StoreError};
+use crate::model::{ChunkRef, Data};
+
+/// Chunk writes in flight per stream: enough to overlap fsync latency, bounded for memory.
+const WRITES_IN_FLIGHT: usize = 4;
+
+#[derive(Debug, Clone, Default)]
+pub struct StageOptions {
+    /// Compute SHA-256 (signed payloads).
+    pub sha256: bool,
+    /// Compute this flexible checksum.
+    pub checksum: Option<ChecksumAlgorithm>,
+    /// Largest accepted body.
+    pub max_size: u64,
+    /// Keep the data inline when the whole body is at most this long.
+    pub allow_inline: bool,
+}
+
+/// Staged bytes and what was learnt while reading them.
+pub struct Staged {
+    pub size: u64,
+    pub md5: [u8; 16],
+    pub sha256: Option<[u8; 32]>,
+    pub checksum: Option<(ChecksumAlgorithm, Vec<u8>)>,
+    pub data: Data,
+    /// Held for its `Drop`: keeps GC off these chunks until the commit is done.
+    #[allow(dead_code)]
+    pub(crate) pins: Pins,
+}
+
+impl Staged {
+    pub fn md5_hex(&self) -> String {
+        hex::encode(self.md5)
+    }
+}
+
+/// Why staging stopped: the body's own error (mapped by the gateway) or a store error.
+#[derive(Debug)]
+pub enum StageError<E> {
+    Body(E),
+    Store(StoreError),
+}
+
+impl<E> From<StoreError> for StageError<E> {
+    fn from(e: StoreError) -> Self {
+        StageError::Store(e)
+    }
+}
+
+pub(crate) async fn stage<S, E>(
+    blobs: &Arc<BlobStore>,
+    chunk_size: usize,
+    inline_max: usize,
+    body: S,
+    opts: &StageOptions,
+) -> std::result::Result<Staged, StageError<E>>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>> + Send,
+{
+    let mut body = std::pin::pin!(body);
+    let mut md5 = Md5::new();
+    let mut sha = opts.sha256.then(Sha256::new);
+    let mut ck: Option<ChecksumHasher> = opts.checksum.map(|a| a.hasher());
+    let mut buf = BytesMut::with_capacity(chunk_size.min(256 * 1024));
+    let mut size: u64 = 0;
+    let mut writes: std::collections::VecDeque<JoinHandle<Result<(ChunkRef, Pins)>>> =
+        Default::default();
+    let mut chunks: Vec<ChunkRef> = Vec::new();
+    let mut pins = Pins::new(blobs.clone());
+
+    let result: std::result::Result<(), StageError<E>> = async {
+        while let Some(item) = body.next().await {
+            let mut data = item.map_err(StageError::Body)?;
+            size += data.len() as u64;
+            if size > opts.max_size {
+                return Err(StageError::Store(StoreError::EntityTooLarge(format!(
+                    "at most {} bytes",
+                    opts.max_size
+                ))));
+            }
+            md5.update(&data);
+            if let Some(s) = sha.as_mut() {
+                s.update(&data);
+            }
+            if let Some(c) = ck.as_mut() {
+                c.update(&data);
+            }
+            while !data.is_empty() {
+                let room = chunk_size - buf.len();
+                let take = room.min(data.len());
+                buf.extend_from_slice(&data.split_to(take));
+                if buf.len() == chunk_size {
+                    let full =
+                        std::mem::replace(&mut buf, BytesMut::with_capacity(chunk_size)).freeze();
+                    if writes.len() >= WRITES_IN_FLIGHT {
+                        collect_one(&mut writes, &mut chunks, &mut pins).await?;
+                    }
+                    writes.push_back(spawn_write(blobs.clone(), full));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        // Let in-flight writes finish so their pins are released by drop, then report.
+        for h in writes {
+            let _ = h.await;
+        }
+        return Err(e);
+    }
+
+    let data =
+        if chunks.is_empty() && writes.is_empty() && opts.allow_inline && buf.len() <= inline_max {
+            Data::Inline(buf.to_vec())
+        } else {
+            if !buf.is_empty() {
+                writes.push_back(spawn_write(blobs.clone(), buf.freeze()));
+            }
+            while !writes.is_empty() {
+                collect_one(&mut writes, &mut chunks, &mut pins).await?;
+            }
+            Data::Chunks(chunks)
+        };
+    Ok(Staged {
+        size,
+        md5: md5.finalize().into(),
+        sha256: sha.map(|s| s.finalize().into()),
+        checksum: ck.map(|c| (c.algorithm(), c.finish_raw())),
+        data,
+        pins,
+    })
+}
+
+fn spawn_write(blobs: Arc<BlobStore>, data: Bytes) -> JoinHandle<Result<(ChunkRef, Pins)>> {
+    tokio::task::spawn_blocking(move || {
+        let hash: [u8; 32] = *blake3::hash(&data).as_bytes();
+        let mut pins = Pins::new(blobs.clone());
+        pins.add(hash);
+        blobs.write_chunk(&hash, &data)?;
+        Ok((
+            ChunkRef {
+                hash,
+                len: data.len() as u32,
+            },
+            pins,
+        ))
+    })
+}
+
+async fn collect_one<E>(
+    writes: &mut std::collections::VecDeque<JoinHandle<Result<(ChunkRef, Pins)>>>,
+    chunks: &mut Vec<ChunkRef>,
+    pins: &mut Pins,
+) -> std::result::Result<(), StageError<E>> {
+    if let Some(h) = writes.pop_front() {
+        let (c, p) = h
+            .await
+            .map_err(|e| StageError::Store(StoreError::internal(e)))??;
+        chunks.push(c);
+        pins.absorb(p);
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! Every redb table the store uses, in one place. The shapes are created by
+//! `gatehouse-migrations`; a changed key or value type here is caught by redb when it opens the
+//! table. Gateways never see these: redb types stay inside this crate.
+
+use redb::TableDefinition;
+
+/// `&str → bytes`: schema version (owned by migrations), counters (`next_ino`, `next_bucket_id`).
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// bucket name → [`crate::model::BucketRecord`].
+pub const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
+/// bucket id (8 bytes BE) ++ key bytes → inode number. Byte order = S3 listing order.
+pub const ENTRIES: TableDefinition<&[u8], u64> = TableDefinition::new("entries");
+/// inode number → [`crate::model::ObjectRecord`].
+pub const INODES: TableDefinition<u64, &[u8]> = TableDefinition::new("inodes");
+/// BLAKE3 hash → (refcount, stored length). A row exists exactly while something refers to it.
+pub const CHUNKS: TableDefinition<&[u8; 32], (u64, u64)> = TableDefinition::new("chunks");
+/// upload id → [`crate::model::UploadRecord`].
+pub const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
+/// upload id ++ 0x00 ++ part number (4 bytes BE) → [`crate::model::PartRecord`].
+pub const UPLOAD_PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("upload_parts");
+/// access key → [`crate::model::CredentialRecord`].
+pub const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
+
+pub fn entry_key(bucket_id: u64, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + key.len());
+    k.extend_from_slice(&bucket_id.to_be_bytes());
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+pub fn part_key(upload_id: &str, part: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(upload_id.len() + 5);
+    k.extend_from_slice(upload_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&part.to_be_bytes());
+    k
+}
+
+pub fn parts_prefix(upload_id: &str) -> Vec<u8> {
+    let mut k = upload_id.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+/// The smallest byte string greater than every string starting with `prefix`, or `None` when
+/// no such string exists (prefix is all 0xFF).
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut s = prefix.to_vec();
+    while let Some(last) = s.pop() {
+        if last < 0xFF {
+            s.push(last + 1);
+            return Some(s);
+        }
+    }
+    None
+}
