@@ -610,7 +610,7 @@ pub struct ClientSignature {
 
 /// Signs a request as an SDK would. Sets `x-amz-date` and `x-amz-content-sha256`
 /// (= `payload_hash`: hex SHA-256, `UNSIGNED-PAYLOAD` or a STREAMING-* mode) in `headers`, then
-/// signs every header present except `authorization`; `host` is required. `raw_path` and
+/// signs every header present except `authorization`, and sets `authorization`; `host` is required. `raw_path` and
 /// `raw_query` are used exactly as they will be sent, so encode them AWS-style beforehand.
 pub fn sign_request_v4(
     method: &str,
@@ -653,6 +653,10 @@ pub fn sign_request_v4(
     let authorization = format!(
         "{ALGORITHM} Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
         p.access_key
+    );
+    headers.insert(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_str(&authorization).map_err(|_| bad("authorization"))?,
     );
     Ok(ClientSignature {
         authorization,

@@ -1,0 +1,228 @@
+//! Test harness: a server on an ephemeral port with a fresh data dir, an SDK client for it,
+//! and a raw SigV4-signed request helper for what the SDK will not send.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{Credentials, Region};
+use gatehouse::app::{self, Running};
+use gatehouse::config::{Overrides, RawConfig};
+use gatehouse_s3::auth::{SigningParams, presign_url, sign_request_v4};
+
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub dir: tempfile::TempDir,
+    pub addr: std::net::SocketAddr,
+    pub access: String,
+    pub secret: String,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(dir).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
+        let running = app::start(config(dir.path())).await.expect("server starts");
+        let addr = running.s3_addr;
+        let (access, secret) = read_credentials(&dir.path().join("admin.credentials"));
+        TestServer {
+            running: Some(running),
+            dir,
+            addr,
+            access,
+            secret,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    pub fn client(&self) -> Client {
+        client_with(self.addr, &self.access, &self.secret)
+    }
+
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("http://{}{}", self.addr, path_and_query)
+    }
+
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+        self.dir
+    }
+
+    /// Number of chunk files on disk.
+    pub fn chunk_files(&self) -> usize {
+        count_files(&self.dir.path().join("blobs"))
+    }
+
+    /// A raw request signed with SigV4 (payload hash of `body`), sent with reqwest.
+    pub async fn signed(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        extra: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        self.signed_as(&self.secret.clone(), method, path, query, extra, body).await
+    }
+
+    pub async fn signed_as(
+        &self,
+        secret: &str,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        extra: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        use sha2::Digest;
+        let mut headers = http::HeaderMap::new();
+        let host = extra
+            .iter()
+            .find(|(k, _)| *k == "host")
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_else(|| self.addr.to_string());
+        headers.insert("host", host.parse().expect("host"));
+        for (k, v) in extra {
+            if *k != "host" {
+                headers.insert(
+                    http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                    v.parse().expect("value"),
+                );
+            }
+        }
+        let hash = hex::encode(sha2::Sha256::digest(&body));
+        sign_request_v4(
+            method,
+            path,
+            query,
+            &mut headers,
+            &hash,
+            &SigningParams {
+                access_key: &self.access,
+                secret_key: secret,
+                region: "us-east-1",
+                time: SystemTime::now(),
+            },
+        )
+        .expect("sign");
+        let url = match query {
+            Some(q) => format!("http://{}{}?{}", self.addr, path, q),
+            None => format!("http://{}{}", self.addr, path),
+        };
+        let mut req = reqwest::Client::new().request(method.parse().expect("method"), url);
+        for (k, v) in headers.iter() {
+            if k.as_str() != "host" {
+                req = req.header(k.as_str(), v.as_bytes());
+            }
+        }
+        if let Some(h) = headers.get("host") {
+            req = req.header("host", h.as_bytes());
+        }
+        req.body(body).send().await.expect("send")
+    }
+
+    pub fn presign(&self, method: &str, path: &str, expires: u64, time: SystemTime) -> String {
+        let q = presign_url(
+            method,
+            path,
+            None,
+            &self.addr.to_string(),
+            expires,
+            &SigningParams {
+                access_key: &self.access,
+                secret_key: &self.secret,
+                region: "us-east-1",
+                time,
+            },
+        )
+        .expect("presign");
+        format!("http://{}{}?{}", self.addr, path, q)
+    }
+}
+
+pub fn config(dir: &Path) -> gatehouse::config::Config {
+    RawConfig::default()
+        .validate(&Overrides {
+            data_dir: Some(dir.to_path_buf()),
+            s3_listen: Some("127.0.0.1:0".into()),
+        })
+        .expect("config")
+}
+
+pub fn client_with(addr: std::net::SocketAddr, access: &str, secret: &str) -> Client {
+    let creds = Credentials::new(access, secret, None, None, "test");
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version_latest()
+        .region(Region::new("us-east-1"))
+        .endpoint_url(format!("http://{addr}"))
+        .credentials_provider(creds)
+        .force_path_style(true)
+        .http_client(http)
+        .build();
+    Client::from_conf(conf)
+}
+
+pub fn read_credentials(path: &Path) -> (String, String) {
+    let text = std::fs::read_to_string(path).expect("credentials file");
+    let get = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).map(|r| r.trim_start_matches([' ', '=']).trim().to_string()))
+            .expect("credential line")
+    };
+    (get("aws_access_key_id"), get("aws_secret_access_key"))
+}
+
+pub fn count_files(dir: &Path) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.filter_map(Result::ok)
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n == "tmp") { 0 } else { count_files(&p) }
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so tests need no RNG crate.
+pub fn bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut v = Vec::with_capacity(n);
+    while v.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
+
+/// The S3 error code of an SDK error, for assertions.
+pub fn code<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match e {
+        aws_sdk_s3::error::SdkError::ServiceError(s) => s.err().code().unwrap_or("").to_string(),
+        other => format!("not a service error: {other:?}"),
+    }
+}
+
+pub async fn body_bytes(o: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
+    o.body.collect().await.expect("body").into_bytes().to_vec()
+}

@@ -1,0 +1,124 @@
+//! Hostile and broken input: each gets the right S3 error, nothing stored is damaged, and the
+//! server keeps serving.
+
+use std::io::{Read, Write};
+
+use aws_sdk_s3::primitives::ByteStream;
+
+use crate::common::*;
+
+async fn still_serving(srv: &TestServer) {
+    srv.client().list_buckets().send().await.expect("server still serving");
+}
+
+#[tokio::test]
+async fn hostile_keys_are_plain_keys() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("keys").send().await.expect("mb");
+    for k in ["../../etc/passwd", "..", "./a", "a//b", "%2e%2e/x", "\u{202e}rtl"] {
+        c.put_object().bucket("keys").key(k).body(ByteStream::from_static(b"data")).send().await.expect(k);
+        let got = body_bytes(c.get_object().bucket("keys").key(k).send().await.expect(k)).await;
+        assert_eq!(got, b"data", "{k}");
+    }
+    assert!(!srv.data_dir().join("etc").exists());
+    assert!(!srv.data_dir().parent().expect("p").join("etc/passwd").exists() || std::path::Path::new("/etc/passwd").exists());
+
+    let long = "k".repeat(1025);
+    let e = c.put_object().bucket("keys").key(&long).body(ByteStream::from_static(b"x")).send().await.expect_err("long");
+    assert_eq!(code(&e), "KeyTooLongError");
+    let r = srv.signed("PUT", "/keys/bad%01key", None, &[], b"x".to_vec()).await;
+    assert_eq!(r.status().as_u16(), 400);
+    let r = srv.signed("GET", "/keys/%FF%FE", None, &[], vec![]).await;
+    assert_eq!(r.status().as_u16(), 400, "non-UTF-8 key");
+    still_serving(&srv).await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_xml() {
+    let srv = TestServer::start().await;
+    srv.client().create_bucket().bucket("xml").send().await.expect("mb");
+    for body in [
+        b"<Delete><Object><Key>a</Key></Object>".to_vec(),
+        b"this is not xml".to_vec(),
+        b"<Delete></Delete>".to_vec(),
+        b"<Wrong><Object><Key>a</Key></Object></Wrong>".to_vec(),
+        format!("<Delete>{}</Delete>", "<Object><Key>k</Key></Object>".repeat(1001)).into_bytes(),
+        vec![b'<'; 3 << 20],
+    ] {
+        let r = srv.signed("POST", "/xml", Some("delete"), &[], body).await;
+        assert_eq!(r.status().as_u16(), 400);
+        let t = r.text().await.expect("t");
+        assert!(t.contains("<Code>MalformedXML</Code>"), "{t}");
+    }
+    let r = srv.signed("POST", "/xml/k", Some("uploadId=nope"), &[], b"<CompleteMultipartUpload><Part></CompleteMultipartUpload>".to_vec()).await;
+    assert!(r.text().await.expect("t").contains("MalformedXML"));
+    still_serving(&srv).await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn truncated_body_and_content_length_lies_store_nothing() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("trunc").send().await.expect("mb");
+    c.put_object().bucket("trunc").key("k").body(ByteStream::from_static(b"original")).send().await.expect("put");
+    let basic = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", srv.access, srv.secret))
+    };
+    // Promise 1 MiB, send 1000 bytes, close.
+    let addr = srv.addr;
+    tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        write!(
+            s,
+            "PUT /trunc/k HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {basic}\r\nContent-Length: 1048576\r\n\r\n"
+        )
+        .expect("w");
+        s.write_all(&[7u8; 1000]).expect("w");
+        s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+    })
+    .await
+    .expect("join");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let got = body_bytes(c.get_object().bucket("trunc").key("k").send().await.expect("get")).await;
+    assert_eq!(got, b"original", "the old object is intact");
+    still_serving(&srv).await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn huge_header_sets_and_bad_dates() {
+    let srv = TestServer::start().await;
+    let http = reqwest::Client::new();
+    let mut req = http.get(srv.url("/"));
+    for i in 0..200 {
+        req = req.header(format!("x-junk-{i}"), "v".repeat(100));
+    }
+    let r = req.send().await;
+    if let Ok(r) = r {
+        assert!(r.status().is_client_error(), "{}", r.status());
+    }
+    let r = http
+        .get(srv.url("/"))
+        .header("authorization", "AWS4-HMAC-SHA256 Credential=x/bad/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00")
+        .header("x-amz-date", "yesterday")
+        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_client_error());
+    let big_meta = "m".repeat(3000);
+    let r = srv.signed("PUT", "/", None, &[], vec![]).await;
+    assert!(r.status().is_client_error());
+    srv.client().create_bucket().bucket("meta").send().await.expect("mb");
+    let r = srv.signed("PUT", "/meta/k", None, &[("x-amz-meta-big", &big_meta)], b"x".to_vec()).await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.expect("t").contains("MetadataTooLarge"));
+    still_serving(&srv).await;
+    srv.stop().await;
+}
