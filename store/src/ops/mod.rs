@@ -12,3 +12,5 @@ pub use buckets::BucketInfo;
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use objects::{CopyOptions, ObjectInfo, PutOptions};
+#[cfg(test)]
+mod tests;

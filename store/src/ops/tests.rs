@@ -1,0 +1,178 @@
+//! Store-level tests: dedup and refcounts, a crash between blob write and commit, group commit.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream;
+
+use crate::model::Principal;
+use crate::ops::{CopyOptions, ListQuery, PutOptions};
+use crate::stage::StageOptions;
+use crate::{Store, StoreConfig, StoreError};
+
+fn admin() -> Principal {
+    Principal {
+        user_id: "admin".into(),
+        name: "admin".into(),
+        admin: true,
+    }
+}
+
+fn open(dir: &std::path::Path) -> Store {
+    let mut cfg = StoreConfig::new(dir);
+    cfg.gc_grace = Duration::ZERO;
+    Store::open(cfg).expect("open").0
+}
+
+fn body(data: Vec<u8>) -> impl futures_util::Stream<Item = Result<Bytes, StoreError>> + Send {
+    // Split into uneven pieces, as a network would.
+    let pieces: Vec<Result<Bytes, StoreError>> = data
+        .chunks(70_001)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    stream::iter(pieces)
+}
+
+/// Pseudo-random bytes (xorshift): no two 1 MiB chunks alike.
+fn data(n: usize, seed: u8) -> Vec<u8> {
+    let mut x = u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut v = Vec::with_capacity(n + 8);
+    while v.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
+
+async fn put(s: &Store, b: &str, k: &str, d: Vec<u8>) {
+    s.put_object(&admin(), b, k, body(d), PutOptions::default(), |_| Ok(()))
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .expect("put");
+}
+
+fn chunk_rows(s: &Store) -> usize {
+    use redb::{ReadableDatabase, ReadableTableMetadata};
+    let txn = s.db().begin_read().expect("txn");
+    txn.open_table(crate::tables::CHUNKS).expect("t").len().expect("len") as usize
+}
+
+#[tokio::test]
+async fn dedup_and_refcounts_through_copy_and_delete() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(dir.path());
+    let p = admin();
+    s.create_bucket(&p, "bkt").await.expect("mb");
+    let d = data(3 << 20, 1);
+    put(&s, "bkt", "a", d.clone()).await;
+    put(&s, "bkt", "b", d.clone()).await;
+    assert_eq!(s.inner.blobs.all_chunks().expect("chunks").len(), 3, "stored once");
+    s.copy_object(&p, ("bkt", "a"), ("bkt", "c"), CopyOptions::default(), |_| Ok(()))
+        .await
+        .expect("copy");
+    s.delete_object(&p, "bkt", "a").await.expect("rm");
+    s.delete_object(&p, "bkt", "b").await.expect("rm");
+    assert_eq!(s.gc(None).await.expect("gc").deleted, 0, "c still refers to them");
+    let info = s.get_object(&p, "bkt", "c").expect("c");
+    let mut got = Vec::new();
+    let mut st = s.read_data(&info.record.data, 0..info.record.size);
+    while let Some(piece) = futures_util::StreamExt::next(&mut st).await {
+        got.extend_from_slice(&piece.expect("piece"));
+    }
+    assert_eq!(got, d);
+    s.delete_object(&p, "bkt", "c").await.expect("rm");
+    assert_eq!(chunk_rows(&s), 0);
+    assert_eq!(s.gc(None).await.expect("gc").deleted, 3);
+    let b = s.head_bucket(&p, "bkt").expect("head");
+    assert_eq!((b.usage_bytes, b.object_count), (0, 0));
+}
+
+#[tokio::test]
+async fn crash_between_blob_write_and_commit_leaves_no_object_and_no_leak() {
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let s = open(dir.path());
+        s.create_bucket(&admin(), "bkt").await.expect("mb");
+        // Stage chunks, then "crash": the staged data is dropped without a commit.
+        let staged = s
+            .stage(
+                body(data(2 << 20, 9)),
+                &StageOptions {
+                    max_size: u64::MAX,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| format!("{e:?}"))
+            .expect("stage");
+        assert_eq!(s.inner.blobs.all_chunks().expect("c").len(), 2);
+        // While pinned, GC must not touch them.
+        assert_eq!(s.gc(None).await.expect("gc").deleted, 0);
+        drop(staged);
+        s.close();
+    }
+    // Restart: the object does not exist, and GC collects the orphans.
+    let s = open(dir.path());
+    let page = s
+        .list_objects(&admin(), "bkt", &ListQuery { max_keys: 10, ..Default::default() })
+        .expect("list");
+    assert!(page.entries.is_empty());
+    assert_eq!(s.gc(None).await.expect("gc").deleted, 2);
+    assert!(s.inner.blobs.all_chunks().expect("c").is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_digest_stores_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(dir.path());
+    s.create_bucket(&admin(), "bkt").await.expect("mb");
+    let opts = PutOptions {
+        content_md5: Some([0u8; 16]),
+        ..Default::default()
+    };
+    let r = s
+        .put_object(&admin(), "bkt", "k", body(data(1 << 20, 3)), opts, |_| Ok(()))
+        .await;
+    assert!(matches!(r, Err(crate::StageError::Store(StoreError::BadDigest))));
+    assert!(matches!(s.get_object(&admin(), "bkt", "k"), Err(StoreError::NoSuchKey)));
+    assert_eq!(chunk_rows(&s), 0);
+    assert_eq!(s.gc(None).await.expect("gc").deleted, 1);
+}
+
+#[tokio::test]
+async fn concurrent_small_puts_are_group_committed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(dir.path());
+    s.create_bucket(&admin(), "bkt").await.expect("mb");
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let s = s.clone();
+        set.spawn(async move { put(&s, "bkt", &format!("k{i:03}"), data(4096, i as u8)).await });
+    }
+    while let Some(r) = set.join_next().await {
+        r.expect("join");
+    }
+    let page = s
+        .list_objects(&admin(), "bkt", &ListQuery { max_keys: 1000, ..Default::default() })
+        .expect("list");
+    assert_eq!(page.entries.len(), 200);
+    assert!(s.inner.blobs.all_chunks().expect("c").is_empty(), "small objects are inline");
+    assert_eq!(s.head_bucket(&admin(), "bkt").expect("h").usage_bytes, 200 * 4096);
+}
+
+#[tokio::test]
+async fn share_buckets_refuse_file_directory_conflicts() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(dir.path());
+    s.create_bucket(&admin(), "fs+team").await.expect("mb");
+    put(&s, "fs+team", "a/b.txt", b"x".to_vec()).await;
+    for bad in ["a", "a/b.txt/c", "a//c", "a/./c"] {
+        let r = s
+            .put_object(&admin(), "fs+team", bad, body(b"y".to_vec()), PutOptions::default(), |_| Ok(()))
+            .await;
+        assert!(matches!(r, Err(crate::StageError::Store(StoreError::InvalidKey(_)))), "{bad}");
+    }
+}
