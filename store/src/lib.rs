@@ -13,6 +13,8 @@
 //! the metadata naming it commits; refcounts and usage counters change in the same transaction
 //! as the metadata that references them.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod blobs;
 pub mod checksum;
 mod codec;

@@ -22,7 +22,10 @@ pub struct ListQuery {
 
 #[derive(Debug, Clone)]
 pub enum ListEntry {
-    Object { key: String, record: ObjectRecord },
+    Object {
+        key: String,
+        record: Box<ObjectRecord>,
+    },
     Prefix(String),
 }
 
@@ -113,7 +116,7 @@ impl Store {
                     .ok_or_else(|| StoreError::Corrupt(format!("missing inode {ino}")))?;
                 found.push(ListEntry::Object {
                     key: key.to_string(),
-                    record: codec::decode(v.value())?,
+                    record: Box::new(codec::decode(v.value())?),
                 });
                 if found.len() >= want {
                     break 'seek;
