@@ -70,7 +70,8 @@ impl TestServer {
         extra: &[(&str, &str)],
         body: Vec<u8>,
     ) -> reqwest::Response {
-        self.signed_as(&self.secret.clone(), method, path, query, extra, body).await
+        self.signed_as(&self.secret.clone(), method, path, query, extra, body)
+            .await
     }
 
     pub async fn signed_as(
@@ -175,7 +176,10 @@ pub fn read_credentials(path: &Path) -> (String, String) {
     let text = std::fs::read_to_string(path).expect("credentials file");
     let get = |name: &str| {
         text.lines()
-            .find_map(|l| l.strip_prefix(name).map(|r| r.trim_start_matches([' ', '=']).trim().to_string()))
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .map(|r| r.trim_start_matches([' ', '=']).trim().to_string())
+            })
             .expect("credential line")
     };
     (get("aws_access_key_id"), get("aws_secret_access_key"))
@@ -189,7 +193,11 @@ pub fn count_files(dir: &Path) -> usize {
         .map(|e| {
             let p = e.path();
             if p.is_dir() {
-                if p.file_name().is_some_and(|n| n == "tmp") { 0 } else { count_files(&p) }
+                if p.file_name().is_some_and(|n| n == "tmp") {
+                    0
+                } else {
+                    count_files(&p)
+                }
             } else {
                 1
             }

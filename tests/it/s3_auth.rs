@@ -10,7 +10,11 @@ use crate::common::*;
 #[tokio::test]
 async fn wrong_secret_unknown_key_and_anonymous_are_denied() {
     let srv = TestServer::start().await;
-    let bad = client_with(srv.addr, &srv.access, "wrong-secret-wrong-secret-wrong-secret00");
+    let bad = client_with(
+        srv.addr,
+        &srv.access,
+        "wrong-secret-wrong-secret-wrong-secret00",
+    );
     let e = bad.list_buckets().send().await.expect_err("denied");
     assert_eq!(code(&e), "SignatureDoesNotMatch");
     let unknown = client_with(srv.addr, "GHNOSUCHKEY000000000", "x");
@@ -19,7 +23,12 @@ async fn wrong_secret_unknown_key_and_anonymous_are_denied() {
     let r = reqwest::get(srv.url("/")).await.expect("anon");
     assert_eq!(r.status().as_u16(), 403);
     assert!(r.headers().contains_key("x-amz-request-id"));
-    assert!(r.text().await.expect("t").contains("<Code>AccessDenied</Code>"));
+    assert!(
+        r.text()
+            .await
+            .expect("t")
+            .contains("<Code>AccessDenied</Code>")
+    );
     srv.stop().await;
 }
 
@@ -31,7 +40,12 @@ async fn presigned_get_put_delete_and_expiry() {
     let http = reqwest::Client::new();
 
     let put_url = srv.presign("PUT", "/pre/up%20loaded.txt", 300, SystemTime::now());
-    let r = http.put(&put_url).body("presigned body").send().await.expect("put");
+    let r = http
+        .put(&put_url)
+        .body("presigned body")
+        .send()
+        .await
+        .expect("put");
     assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
     let get_url = srv.presign("GET", "/pre/up%20loaded.txt", 300, SystemTime::now());
     let r = http.get(&get_url).send().await.expect("get");
@@ -39,18 +53,34 @@ async fn presigned_get_put_delete_and_expiry() {
     assert_eq!(r.text().await.expect("t"), "presigned body");
 
     // The SDK's own presigner.
-    let cfg = aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(60)).expect("cfg");
-    let p = c.get_object().bucket("pre").key("up loaded.txt").presigned(cfg).await.expect("presign");
+    let cfg =
+        aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(60)).expect("cfg");
+    let p = c
+        .get_object()
+        .bucket("pre")
+        .key("up loaded.txt")
+        .presigned(cfg)
+        .await
+        .expect("presign");
     let r = http.get(p.uri()).send().await.expect("get");
     assert_eq!(r.text().await.expect("t"), "presigned body");
 
     // Expired: signed 2 hours ago for 1 hour.
-    let old = srv.presign("GET", "/pre/up%20loaded.txt", 3600, SystemTime::now() - Duration::from_secs(7200));
+    let old = srv.presign(
+        "GET",
+        "/pre/up%20loaded.txt",
+        3600,
+        SystemTime::now() - Duration::from_secs(7200),
+    );
     let r = http.get(&old).send().await.expect("get");
     assert_eq!(r.status().as_u16(), 403);
     assert!(r.text().await.expect("t").contains("expired"));
     // Tampered signature.
-    let r = http.get(get_url.replace("X-Amz-Signature=", "X-Amz-Signature=0")).send().await.expect("get");
+    let r = http
+        .get(get_url.replace("X-Amz-Signature=", "X-Amz-Signature=0"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status().as_u16(), 403);
     // Expires out of range.
     let r = http
@@ -63,7 +93,14 @@ async fn presigned_get_put_delete_and_expiry() {
     let del_url = srv.presign("DELETE", "/pre/up%20loaded.txt", 300, SystemTime::now());
     let r = http.delete(&del_url).send().await.expect("del");
     assert_eq!(r.status().as_u16(), 204);
-    assert!(c.head_object().bucket("pre").key("up loaded.txt").send().await.is_err());
+    assert!(
+        c.head_object()
+            .bucket("pre")
+            .key("up loaded.txt")
+            .send()
+            .await
+            .is_err()
+    );
     srv.stop().await;
 }
 
@@ -71,7 +108,12 @@ async fn presigned_get_put_delete_and_expiry() {
 async fn clock_skew_is_enforced() {
     let srv = TestServer::start().await;
     // A request dated 20 minutes ago.
-    let r = srv.presign("GET", "/", 60, SystemTime::now() - Duration::from_secs(1200));
+    let r = srv.presign(
+        "GET",
+        "/",
+        60,
+        SystemTime::now() - Duration::from_secs(1200),
+    );
     let resp = reqwest::get(&r).await.expect("get");
     assert_eq!(resp.status().as_u16(), 403);
     let mut headers = http::HeaderMap::new();
@@ -96,23 +138,59 @@ async fn clock_skew_is_enforced() {
     }
     let resp = req.send().await.expect("send");
     assert_eq!(resp.status().as_u16(), 403);
-    assert!(resp.text().await.expect("t").contains("RequestTimeTooSkewed"));
+    assert!(
+        resp.text()
+            .await
+            .expect("t")
+            .contains("RequestTimeTooSkewed")
+    );
     srv.stop().await;
 }
 
 #[tokio::test]
 async fn basic_and_bearer() {
     let srv = TestServer::start().await;
-    srv.client().create_bucket().bucket("plain").send().await.expect("mb");
-    srv.client().put_object().bucket("plain").key("f").body(ByteStream::from_static(b"basic")).send().await.expect("put");
+    srv.client()
+        .create_bucket()
+        .bucket("plain")
+        .send()
+        .await
+        .expect("mb");
+    srv.client()
+        .put_object()
+        .bucket("plain")
+        .key("f")
+        .body(ByteStream::from_static(b"basic"))
+        .send()
+        .await
+        .expect("put");
     let http = reqwest::Client::new();
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", srv.access, srv.secret));
-    let r = http.get(srv.url("/plain/f")).header("authorization", format!("Basic {basic}")).send().await.expect("get");
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", srv.access, srv.secret));
+    let r = http
+        .get(srv.url("/plain/f"))
+        .header("authorization", format!("Basic {basic}"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.text().await.expect("t"), "basic");
-    let r = http.get(srv.url("/plain/f")).header("authorization", format!("Bearer {}:{}", srv.access, srv.secret)).send().await.expect("get");
+    let r = http
+        .get(srv.url("/plain/f"))
+        .header(
+            "authorization",
+            format!("Bearer {}:{}", srv.access, srv.secret),
+        )
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status().as_u16(), 200);
     let wrong = base64::engine::general_purpose::STANDARD.encode(format!("{}:nope", srv.access));
-    let r = http.get(srv.url("/plain/f")).header("authorization", format!("Basic {wrong}")).send().await.expect("get");
+    let r = http
+        .get(srv.url("/plain/f"))
+        .header("authorization", format!("Basic {wrong}"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status().as_u16(), 403);
     srv.stop().await;
 }

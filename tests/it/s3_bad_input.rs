@@ -8,7 +8,11 @@ use aws_sdk_s3::primitives::ByteStream;
 use crate::common::*;
 
 async fn still_serving(srv: &TestServer) {
-    srv.client().list_buckets().send().await.expect("server still serving");
+    srv.client()
+        .list_buckets()
+        .send()
+        .await
+        .expect("server still serving");
 }
 
 #[tokio::test]
@@ -16,18 +20,47 @@ async fn hostile_keys_are_plain_keys() {
     let srv = TestServer::start().await;
     let c = srv.client();
     c.create_bucket().bucket("keys").send().await.expect("mb");
-    for k in ["../../etc/passwd", "..", "./a", "a//b", "%2e%2e/x", "\u{202e}rtl"] {
-        c.put_object().bucket("keys").key(k).body(ByteStream::from_static(b"data")).send().await.expect(k);
+    for k in [
+        "../../etc/passwd",
+        "..",
+        "./a",
+        "a//b",
+        "%2e%2e/x",
+        "\u{202e}rtl",
+    ] {
+        c.put_object()
+            .bucket("keys")
+            .key(k)
+            .body(ByteStream::from_static(b"data"))
+            .send()
+            .await
+            .expect(k);
         let got = body_bytes(c.get_object().bucket("keys").key(k).send().await.expect(k)).await;
         assert_eq!(got, b"data", "{k}");
     }
     assert!(!srv.data_dir().join("etc").exists());
-    assert!(!srv.data_dir().parent().expect("p").join("etc/passwd").exists() || std::path::Path::new("/etc/passwd").exists());
+    assert!(
+        !srv.data_dir()
+            .parent()
+            .expect("p")
+            .join("etc/passwd")
+            .exists()
+            || std::path::Path::new("/etc/passwd").exists()
+    );
 
     let long = "k".repeat(1025);
-    let e = c.put_object().bucket("keys").key(&long).body(ByteStream::from_static(b"x")).send().await.expect_err("long");
+    let e = c
+        .put_object()
+        .bucket("keys")
+        .key(&long)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("long");
     assert_eq!(code(&e), "KeyTooLongError");
-    let r = srv.signed("PUT", "/keys/bad%01key", None, &[], b"x".to_vec()).await;
+    let r = srv
+        .signed("PUT", "/keys/bad%01key", None, &[], b"x".to_vec())
+        .await;
     assert_eq!(r.status().as_u16(), 400);
     let r = srv.signed("GET", "/keys/%FF%FE", None, &[], vec![]).await;
     assert_eq!(r.status().as_u16(), 400, "non-UTF-8 key");
@@ -38,13 +71,22 @@ async fn hostile_keys_are_plain_keys() {
 #[tokio::test]
 async fn malformed_and_oversized_xml() {
     let srv = TestServer::start().await;
-    srv.client().create_bucket().bucket("xml").send().await.expect("mb");
+    srv.client()
+        .create_bucket()
+        .bucket("xml")
+        .send()
+        .await
+        .expect("mb");
     for body in [
         b"<Delete><Object><Key>a</Key></Object>".to_vec(),
         b"this is not xml".to_vec(),
         b"<Delete></Delete>".to_vec(),
         b"<Wrong><Object><Key>a</Key></Object></Wrong>".to_vec(),
-        format!("<Delete>{}</Delete>", "<Object><Key>k</Key></Object>".repeat(1001)).into_bytes(),
+        format!(
+            "<Delete>{}</Delete>",
+            "<Object><Key>k</Key></Object>".repeat(1001)
+        )
+        .into_bytes(),
         vec![b'<'; 3 << 20],
     ] {
         let r = srv.signed("POST", "/xml", Some("delete"), &[], body).await;
@@ -52,7 +94,15 @@ async fn malformed_and_oversized_xml() {
         let t = r.text().await.expect("t");
         assert!(t.contains("<Code>MalformedXML</Code>"), "{t}");
     }
-    let r = srv.signed("POST", "/xml/k", Some("uploadId=nope"), &[], b"<CompleteMultipartUpload><Part></CompleteMultipartUpload>".to_vec()).await;
+    let r = srv
+        .signed(
+            "POST",
+            "/xml/k",
+            Some("uploadId=nope"),
+            &[],
+            b"<CompleteMultipartUpload><Part></CompleteMultipartUpload>".to_vec(),
+        )
+        .await;
     assert!(r.text().await.expect("t").contains("MalformedXML"));
     still_serving(&srv).await;
     srv.stop().await;
@@ -63,7 +113,13 @@ async fn truncated_body_and_content_length_lies_store_nothing() {
     let srv = TestServer::start().await;
     let c = srv.client();
     c.create_bucket().bucket("trunc").send().await.expect("mb");
-    c.put_object().bucket("trunc").key("k").body(ByteStream::from_static(b"original")).send().await.expect("put");
+    c.put_object()
+        .bucket("trunc")
+        .key("k")
+        .body(ByteStream::from_static(b"original"))
+        .send()
+        .await
+        .expect("put");
     let basic = {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", srv.access, srv.secret))
@@ -85,7 +141,15 @@ async fn truncated_body_and_content_length_lies_store_nothing() {
     .await
     .expect("join");
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let got = body_bytes(c.get_object().bucket("trunc").key("k").send().await.expect("get")).await;
+    let got = body_bytes(
+        c.get_object()
+            .bucket("trunc")
+            .key("k")
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
     assert_eq!(got, b"original", "the old object is intact");
     still_serving(&srv).await;
     srv.stop().await;
@@ -115,10 +179,58 @@ async fn huge_header_sets_and_bad_dates() {
     let big_meta = "m".repeat(3000);
     let r = srv.signed("PUT", "/", None, &[], vec![]).await;
     assert!(r.status().is_client_error());
-    srv.client().create_bucket().bucket("meta").send().await.expect("mb");
-    let r = srv.signed("PUT", "/meta/k", None, &[("x-amz-meta-big", &big_meta)], b"x".to_vec()).await;
+    srv.client()
+        .create_bucket()
+        .bucket("meta")
+        .send()
+        .await
+        .expect("mb");
+    let r = srv
+        .signed(
+            "PUT",
+            "/meta/k",
+            None,
+            &[("x-amz-meta-big", &big_meta)],
+            b"x".to_vec(),
+        )
+        .await;
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.text().await.expect("t").contains("MetadataTooLarge"));
+    still_serving(&srv).await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_declared_body_is_refused_up_front() {
+    let srv = TestServer::start().await;
+    srv.client()
+        .create_bucket()
+        .bucket("huge")
+        .send()
+        .await
+        .expect("mb");
+    let basic = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", srv.access, srv.secret))
+    };
+    let addr = srv.addr;
+    // Declare 6 GiB and send nothing: the answer must come without reading the body.
+    let reply = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).expect("timeout");
+        write!(
+            s,
+            "PUT /huge/k HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {basic}\r\nContent-Length: 6442450944\r\n\r\n"
+        )
+        .expect("w");
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    })
+    .await
+    .expect("join");
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.contains("EntityTooLarge"), "{reply}");
     still_serving(&srv).await;
     srv.stop().await;
 }

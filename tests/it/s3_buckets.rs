@@ -8,9 +8,22 @@ use crate::common::*;
 async fn bucket_lifecycle() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    c.create_bucket().bucket("alpha").send().await.expect("create");
-    c.create_bucket().bucket("beta.v2").send().await.expect("create");
-    let e = c.create_bucket().bucket("alpha").send().await.expect_err("dup");
+    c.create_bucket()
+        .bucket("alpha")
+        .send()
+        .await
+        .expect("create");
+    c.create_bucket()
+        .bucket("beta.v2")
+        .send()
+        .await
+        .expect("create");
+    let e = c
+        .create_bucket()
+        .bucket("alpha")
+        .send()
+        .await
+        .expect_err("dup");
     assert_eq!(code(&e), "BucketAlreadyOwnedByYou");
     c.head_bucket().bucket("alpha").send().await.expect("head");
     let names: Vec<String> = c
@@ -23,17 +36,54 @@ async fn bucket_lifecycle() {
         .filter_map(|b| b.name().map(str::to_string))
         .collect();
     assert_eq!(names, vec!["alpha", "beta.v2"]);
-    let loc = c.get_bucket_location().bucket("alpha").send().await.expect("loc");
-    assert!(loc.location_constraint().is_none() || loc.location_constraint().map(|l| l.as_str()) == Some(""));
+    let loc = c
+        .get_bucket_location()
+        .bucket("alpha")
+        .send()
+        .await
+        .expect("loc");
+    assert!(
+        loc.location_constraint().is_none()
+            || loc.location_constraint().map(|l| l.as_str()) == Some("")
+    );
 
-    c.put_object().bucket("alpha").key("x").body(ByteStream::from_static(b"1")).send().await.expect("put");
-    let e = c.delete_bucket().bucket("alpha").send().await.expect_err("not empty");
+    c.put_object()
+        .bucket("alpha")
+        .key("x")
+        .body(ByteStream::from_static(b"1"))
+        .send()
+        .await
+        .expect("put");
+    let e = c
+        .delete_bucket()
+        .bucket("alpha")
+        .send()
+        .await
+        .expect_err("not empty");
     assert_eq!(code(&e), "BucketNotEmpty");
-    c.delete_object().bucket("alpha").key("x").send().await.expect("rm");
+    c.delete_object()
+        .bucket("alpha")
+        .key("x")
+        .send()
+        .await
+        .expect("rm");
     c.delete_bucket().bucket("alpha").send().await.expect("rb");
-    let e = c.head_bucket().bucket("alpha").send().await.expect_err("gone");
-    assert!(e.raw_response().map(|r| r.status().as_u16()) == Some(404), "{e:?}");
-    let e = c.list_objects_v2().bucket("alpha").send().await.expect_err("gone");
+    let e = c
+        .head_bucket()
+        .bucket("alpha")
+        .send()
+        .await
+        .expect_err("gone");
+    assert!(
+        e.raw_response().map(|r| r.status().as_u16()) == Some(404),
+        "{e:?}"
+    );
+    let e = c
+        .list_objects_v2()
+        .bucket("alpha")
+        .send()
+        .await
+        .expect_err("gone");
     assert_eq!(code(&e), "NoSuchBucket");
     srv.stop().await;
 }
@@ -41,28 +91,70 @@ async fn bucket_lifecycle() {
 #[tokio::test]
 async fn bucket_names_follow_the_rules() {
     let srv = TestServer::start().await;
-    for bad in ["ab", "Upper", "under_score", "-lead", "a..b", "192.168.0.1", "fs--alias"] {
-        let r = srv.signed("PUT", &format!("/{bad}"), None, &[], vec![]).await;
+    for bad in [
+        "ab",
+        "Upper",
+        "under_score",
+        "-lead",
+        "a..b",
+        "192.168.0.1",
+        "fs--alias",
+    ] {
+        let r = srv
+            .signed("PUT", &format!("/{bad}"), None, &[], vec![])
+            .await;
         assert_eq!(r.status().as_u16(), 400, "{bad}");
         let body = r.text().await.expect("text");
-        assert!(body.contains("<Code>InvalidBucketName</Code>"), "{bad}: {body}");
+        assert!(
+            body.contains("<Code>InvalidBucketName</Code>"),
+            "{bad}: {body}"
+        );
     }
     // The share form is a valid name (a client that allows '+' sends it encoded).
-    let r = srv.signed("PUT", "/fs%2Bteam-files", None, &[], vec![]).await;
+    let r = srv
+        .signed("PUT", "/fs%2Bteam-files", None, &[], vec![])
+        .await;
     assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
     let r = srv.signed("GET", "/", None, &[], vec![]).await;
-    assert!(r.text().await.expect("t").contains("<Name>fs+team-files</Name>"));
+    assert!(
+        r.text()
+            .await
+            .expect("t")
+            .contains("<Name>fs+team-files</Name>")
+    );
     srv.stop().await;
 }
 
 #[tokio::test]
 async fn virtual_host_addressing() {
     let srv = TestServer::start().await;
-    srv.client().create_bucket().bucket("vhost").send().await.expect("mb");
+    srv.client()
+        .create_bucket()
+        .bucket("vhost")
+        .send()
+        .await
+        .expect("mb");
     let host = format!("vhost.localhost:{}", srv.addr.port());
-    let r = srv.signed("PUT", "/dir/file.txt", None, &[("host", &host)], b"via vhost".to_vec()).await;
+    let r = srv
+        .signed(
+            "PUT",
+            "/dir/file.txt",
+            None,
+            &[("host", &host)],
+            b"via vhost".to_vec(),
+        )
+        .await;
     assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
-    let got = body_bytes(srv.client().get_object().bucket("vhost").key("dir/file.txt").send().await.expect("get")).await;
+    let got = body_bytes(
+        srv.client()
+            .get_object()
+            .bucket("vhost")
+            .key("dir/file.txt")
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
     assert_eq!(got, b"via vhost");
     srv.stop().await;
 }

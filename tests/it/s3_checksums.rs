@@ -29,8 +29,22 @@ async fn sdk_checksums_are_verified_stored_and_returned() {
         (Alg::Crc64Nvme, ChecksumAlgorithm::Crc64Nvme),
     ] {
         let key = format!("k-{}", alg.name());
-        c.put_object().bucket("cksum").key(&key).checksum_algorithm(sdk_alg).body(ByteStream::from(data.clone())).send().await.expect("put");
-        let got = c.get_object().bucket("cksum").key(&key).checksum_mode(ChecksumMode::Enabled).send().await.expect("get");
+        c.put_object()
+            .bucket("cksum")
+            .key(&key)
+            .checksum_algorithm(sdk_alg)
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .expect("put");
+        let got = c
+            .get_object()
+            .bucket("cksum")
+            .key(&key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .expect("get");
         let want = b64_checksum(alg, &data);
         let returned = match alg {
             Alg::Crc32 => got.checksum_crc32(),
@@ -54,7 +68,13 @@ async fn sdk_checksums_are_verified_stored_and_returned() {
         .await
         .expect_err("mismatch");
     assert_eq!(code(&e), "BadDigest");
-    let e = c.head_object().bucket("cksum").key("bad").send().await.expect_err("nothing stored");
+    let e = c
+        .head_object()
+        .bucket("cksum")
+        .key("bad")
+        .send()
+        .await
+        .expect_err("nothing stored");
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
     srv.stop().await;
 }
@@ -62,33 +82,99 @@ async fn sdk_checksums_are_verified_stored_and_returned() {
 #[tokio::test]
 async fn content_md5_is_checked() {
     let srv = TestServer::start().await;
-    srv.client().create_bucket().bucket("md5").send().await.expect("mb");
-    let r = srv.signed("PUT", "/md5/k", None, &[("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==")], b"not empty".to_vec()).await;
+    srv.client()
+        .create_bucket()
+        .bucket("md5")
+        .send()
+        .await
+        .expect("mb");
+    let r = srv
+        .signed(
+            "PUT",
+            "/md5/k",
+            None,
+            &[("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==")],
+            b"not empty".to_vec(),
+        )
+        .await;
     assert_eq!(r.status().as_u16(), 400);
-    assert!(r.text().await.expect("t").contains("<Code>BadDigest</Code>"));
-    let r = srv.signed("PUT", "/md5/k", None, &[("content-md5", "!!!")], b"x".to_vec()).await;
-    assert!(r.text().await.expect("t").contains("<Code>InvalidDigest</Code>"));
-    let r = srv.signed("PUT", "/md5/k", None, &[("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==")], vec![]).await;
-    assert_eq!(r.status().as_u16(), 200, "MD5 of the empty body is accepted");
+    assert!(
+        r.text()
+            .await
+            .expect("t")
+            .contains("<Code>BadDigest</Code>")
+    );
+    let r = srv
+        .signed(
+            "PUT",
+            "/md5/k",
+            None,
+            &[("content-md5", "!!!")],
+            b"x".to_vec(),
+        )
+        .await;
+    assert!(
+        r.text()
+            .await
+            .expect("t")
+            .contains("<Code>InvalidDigest</Code>")
+    );
+    let r = srv
+        .signed(
+            "PUT",
+            "/md5/k",
+            None,
+            &[("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==")],
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "MD5 of the empty body is accepted"
+    );
     srv.stop().await;
 }
 
 /// Sends an aws-chunked PUT in `mode`, returning (status, body text).
-async fn chunked_put(srv: &TestServer, path: &str, mode: &str, data: &[u8], trailer: Option<(&str, String)>, tamper: bool) -> (u16, String) {
+async fn chunked_put(
+    srv: &TestServer,
+    path: &str,
+    mode: &str,
+    data: &[u8],
+    trailer: Option<(&str, String)>,
+    tamper: bool,
+) -> (u16, String) {
     let now = SystemTime::now();
     let mut headers = http::HeaderMap::new();
     headers.insert("host", srv.addr.to_string().parse().expect("h"));
     headers.insert("content-encoding", "aws-chunked".parse().expect("h"));
-    headers.insert("x-amz-decoded-content-length", data.len().to_string().parse().expect("h"));
+    headers.insert(
+        "x-amz-decoded-content-length",
+        data.len().to_string().parse().expect("h"),
+    );
     if let Some((name, _)) = &trailer {
         headers.insert("x-amz-trailer", name.parse().expect("h"));
     }
-    let params = SigningParams { access_key: &srv.access, secret_key: &srv.secret, region: "us-east-1", time: now };
+    let params = SigningParams {
+        access_key: &srv.access,
+        secret_key: &srv.secret,
+        region: "us-east-1",
+        time: now,
+    };
     let sig = sign_request_v4("PUT", path, None, &mut headers, mode, &params).expect("sign");
-    let trailers: Vec<(&str, &str)> = trailer.as_ref().map(|(n, v)| vec![(*n, v.as_str())]).unwrap_or_default();
+    let trailers: Vec<(&str, &str)> = trailer
+        .as_ref()
+        .map(|(n, v)| vec![(*n, v.as_str())])
+        .unwrap_or_default();
     let mut body = Vec::new();
     if mode.starts_with("STREAMING-AWS4") {
-        let mut s = ChunkSigner::new(StreamingContext::new(&srv.secret, now, "us-east-1", &sig.signature));
+        let mut s = ChunkSigner::new(StreamingContext::new(
+            &srv.secret,
+            now,
+            "us-east-1",
+            &sig.signature,
+        ));
         for piece in data.chunks(64 * 1024) {
             body.extend(s.chunk(piece));
         }
@@ -121,33 +207,80 @@ async fn chunked_put(srv: &TestServer, path: &str, mode: &str, data: &[u8], trai
 async fn every_streaming_payload_mode_stores_exactly_the_payload() {
     let srv = TestServer::start().await;
     let c = srv.client();
-    c.create_bucket().bucket("chunked").send().await.expect("mb");
+    c.create_bucket()
+        .bucket("chunked")
+        .send()
+        .await
+        .expect("mb");
     let data = bytes(300_000, 40);
     let crc = b64_checksum(Alg::Crc32, &data);
     let cases: Vec<(&str, Option<(&str, String)>)> = vec![
         ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", None),
-        ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", Some(("x-amz-checksum-crc32", crc.clone()))),
-        ("STREAMING-UNSIGNED-PAYLOAD-TRAILER", Some(("x-amz-checksum-crc32", crc.clone()))),
+        (
+            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+            Some(("x-amz-checksum-crc32", crc.clone())),
+        ),
+        (
+            "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            Some(("x-amz-checksum-crc32", crc.clone())),
+        ),
     ];
     for (i, (mode, trailer)) in cases.into_iter().enumerate() {
         let path = format!("/chunked/obj{i}");
         let (status, text) = chunked_put(&srv, &path, mode, &data, trailer, false).await;
         assert_eq!(status, 200, "{mode}: {text}");
-        let got = c.get_object().bucket("chunked").key(format!("obj{i}")).send().await.expect("get");
+        let got = c
+            .get_object()
+            .bucket("chunked")
+            .key(format!("obj{i}"))
+            .send()
+            .await
+            .expect("get");
         assert_eq!(got.content_length(), Some(data.len() as i64), "{mode}");
-        assert!(got.content_encoding().is_none(), "aws-chunked is not stored as an encoding");
-        assert_eq!(body_bytes(got).await, data, "{mode}: framing must not reach the object");
+        assert!(
+            got.content_encoding().is_none(),
+            "aws-chunked is not stored as an encoding"
+        );
+        assert_eq!(
+            body_bytes(got).await,
+            data,
+            "{mode}: framing must not reach the object"
+        );
     }
     // A wrong trailing checksum stores nothing.
-    let (status, text) = chunked_put(&srv, "/chunked/badtrailer", "STREAMING-UNSIGNED-PAYLOAD-TRAILER", &data, Some(("x-amz-checksum-crc32", "AAAAAA==".into())), false).await;
+    let (status, text) = chunked_put(
+        &srv,
+        "/chunked/badtrailer",
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        &data,
+        Some(("x-amz-checksum-crc32", "AAAAAA==".into())),
+        false,
+    )
+    .await;
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("BadDigest"), "{text}");
     // A tampered signed chunk is refused and stores nothing.
-    let (status, text) = chunked_put(&srv, "/chunked/tampered", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", &data, None, true).await;
+    let (status, text) = chunked_put(
+        &srv,
+        "/chunked/tampered",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        &data,
+        None,
+        true,
+    )
+    .await;
     assert_eq!(status, 403, "{text}");
     assert!(text.contains("SignatureDoesNotMatch"), "{text}");
     for k in ["badtrailer", "tampered"] {
-        assert!(c.head_object().bucket("chunked").key(k).send().await.is_err(), "{k} must not exist");
+        assert!(
+            c.head_object()
+                .bucket("chunked")
+                .key(k)
+                .send()
+                .await
+                .is_err(),
+            "{k} must not exist"
+        );
     }
     srv.stop().await;
 }

@@ -14,7 +14,13 @@ async fn fill(srv: &TestServer, bucket: &str, keys: &[String]) {
         let bucket = bucket.to_string();
         set.spawn(async move {
             for k in chunk {
-                c.put_object().bucket(&bucket).key(&k).body(ByteStream::from_static(b"v")).send().await.expect("put");
+                c.put_object()
+                    .bucket(&bucket)
+                    .key(&k)
+                    .body(ByteStream::from_static(b"v"))
+                    .send()
+                    .await
+                    .expect("put");
             }
         });
     }
@@ -45,9 +51,19 @@ async fn paginated_listing_over_thousands_of_keys_with_delimiters() {
     let mut token: Option<String> = None;
     let mut pages = 0;
     loop {
-        let out = c.list_objects_v2().bucket("many").set_continuation_token(token.clone()).send().await.expect("v2");
+        let out = c
+            .list_objects_v2()
+            .bucket("many")
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .expect("v2");
         pages += 1;
-        seen.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        seen.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
         if out.is_truncated() != Some(true) {
             break;
         }
@@ -61,10 +77,26 @@ async fn paginated_listing_over_thousands_of_keys_with_delimiters() {
     let mut files = Vec::new();
     let mut token = None;
     loop {
-        let out = c.list_objects_v2().bucket("many").delimiter("/").max_keys(50).set_continuation_token(token.clone()).send().await.expect("v2 delim");
+        let out = c
+            .list_objects_v2()
+            .bucket("many")
+            .delimiter("/")
+            .max_keys(50)
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .expect("v2 delim");
         assert!(out.key_count().unwrap_or(0) <= 50);
-        prefixes.extend(out.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_string)));
-        files.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        prefixes.extend(
+            out.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_string)),
+        );
+        files.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
         if out.is_truncated() != Some(true) {
             break;
         }
@@ -78,8 +110,21 @@ async fn paginated_listing_over_thousands_of_keys_with_delimiters() {
     let mut marker: Option<String> = None;
     let mut got = Vec::new();
     loop {
-        let out = c.list_objects().bucket("many").prefix("dir07/").delimiter("/").max_keys(30).set_marker(marker.clone()).send().await.expect("v1");
-        got.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        let out = c
+            .list_objects()
+            .bucket("many")
+            .prefix("dir07/")
+            .delimiter("/")
+            .max_keys(30)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .expect("v1");
+        got.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
         if out.is_truncated() != Some(true) {
             break;
         }
@@ -89,8 +134,19 @@ async fn paginated_listing_over_thousands_of_keys_with_delimiters() {
     assert!(got.iter().all(|k| k.starts_with("dir07/")));
 
     // start-after skips; a start-after that is itself a common prefix skips the whole prefix.
-    let out = c.list_objects_v2().bucket("many").delimiter("/").start_after("dir28/").send().await.expect("sa");
-    let p: Vec<_> = out.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
+    let out = c
+        .list_objects_v2()
+        .bucket("many")
+        .delimiter("/")
+        .start_after("dir28/")
+        .send()
+        .await
+        .expect("sa");
+    let p: Vec<_> = out
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
     assert_eq!(p, vec!["dir29/"]);
     srv.stop().await;
 }
@@ -98,14 +154,31 @@ async fn paginated_listing_over_thousands_of_keys_with_delimiters() {
 #[tokio::test]
 async fn byte_order_utf8_and_url_encoding() {
     let srv = TestServer::start().await;
-    let keys: Vec<String> = ["a/b", "a-b", "a", "a0", "é", "z", "a b", "Z"].iter().map(|s| s.to_string()).collect();
+    let keys: Vec<String> = ["a/b", "a-b", "a", "a0", "é", "z", "a b", "Z"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     fill(&srv, "order", &keys).await;
-    let out = srv.client().list_objects_v2().bucket("order").send().await.expect("list");
+    let out = srv
+        .client()
+        .list_objects_v2()
+        .bucket("order")
+        .send()
+        .await
+        .expect("list");
     let got: Vec<_> = out.contents().iter().filter_map(|o| o.key()).collect();
     // Byte order: ' ' < '-' < '/' < '0' < 'Z' < 'a' < 'z' < UTF-8 multi-byte.
     assert_eq!(got, vec!["Z", "a", "a b", "a-b", "a/b", "a0", "z", "é"]);
 
-    let r = srv.signed("GET", "/order", Some("delimiter=%2F&encoding-type=url&list-type=2"), &[], vec![]).await;
+    let r = srv
+        .signed(
+            "GET",
+            "/order",
+            Some("delimiter=%2F&encoding-type=url&list-type=2"),
+            &[],
+            vec![],
+        )
+        .await;
     let body = r.text().await.expect("text");
     assert!(body.contains("<Key>a%20b</Key>"), "{body}");
     assert!(body.contains("<Key>%C3%A9</Key>"), "{body}");

@@ -25,20 +25,43 @@ async fn put_get_head_delete_with_metadata() {
         .send()
         .await
         .expect("put");
-    let md5 = format!("\"{}\"", hex::encode(<md5::Md5 as md5::Digest>::digest(&data)));
+    let md5 = format!(
+        "\"{}\"",
+        hex::encode(<md5::Md5 as md5::Digest>::digest(&data))
+    );
     assert_eq!(put.e_tag(), Some(md5.as_str()));
 
-    let head = c.head_object().bucket("objs").key("dir/file one.bin").send().await.expect("head");
+    let head = c
+        .head_object()
+        .bucket("objs")
+        .key("dir/file one.bin")
+        .send()
+        .await
+        .expect("head");
     assert_eq!(head.content_length(), Some(100_000));
     assert_eq!(head.e_tag(), Some(md5.as_str()));
     assert_eq!(head.content_type(), Some("application/x-test"));
     assert_eq!(head.content_encoding(), Some("identity"));
     assert_eq!(head.cache_control(), Some("max-age=60"));
-    assert_eq!(head.content_disposition(), Some("attachment; filename=\"one.bin\""));
-    assert_eq!(head.metadata().and_then(|m| m.get("color")).map(String::as_str), Some("blue"));
+    assert_eq!(
+        head.content_disposition(),
+        Some("attachment; filename=\"one.bin\"")
+    );
+    assert_eq!(
+        head.metadata()
+            .and_then(|m| m.get("color"))
+            .map(String::as_str),
+        Some("blue")
+    );
     assert!(head.last_modified().is_some());
 
-    let got = c.get_object().bucket("objs").key("dir/file one.bin").send().await.expect("get");
+    let got = c
+        .get_object()
+        .bucket("objs")
+        .key("dir/file one.bin")
+        .send()
+        .await
+        .expect("get");
     assert_eq!(body_bytes(got).await, data);
 
     // response-* overrides
@@ -52,14 +75,42 @@ async fn put_get_head_delete_with_metadata() {
         .expect("get");
     assert_eq!(got.content_type(), Some("text/plain"));
 
-    c.delete_object().bucket("objs").key("dir/file one.bin").send().await.expect("rm");
-    let e = c.get_object().bucket("objs").key("dir/file one.bin").send().await.expect_err("gone");
+    c.delete_object()
+        .bucket("objs")
+        .key("dir/file one.bin")
+        .send()
+        .await
+        .expect("rm");
+    let e = c
+        .get_object()
+        .bucket("objs")
+        .key("dir/file one.bin")
+        .send()
+        .await
+        .expect_err("gone");
     assert_eq!(code(&e), "NoSuchKey");
     // Deleting a missing key is not an error in S3.
-    c.delete_object().bucket("objs").key("never").send().await.expect("rm missing");
+    c.delete_object()
+        .bucket("objs")
+        .key("never")
+        .send()
+        .await
+        .expect("rm missing");
     // Empty object.
-    c.put_object().bucket("objs").key("empty").body(ByteStream::from_static(b"")).send().await.expect("put empty");
-    let got = c.get_object().bucket("objs").key("empty").send().await.expect("get empty");
+    c.put_object()
+        .bucket("objs")
+        .key("empty")
+        .body(ByteStream::from_static(b""))
+        .send()
+        .await
+        .expect("put empty");
+    let got = c
+        .get_object()
+        .bucket("objs")
+        .key("empty")
+        .send()
+        .await
+        .expect("get empty");
     assert_eq!(got.content_length(), Some(0));
     assert!(body_bytes(got).await.is_empty());
     srv.stop().await;
@@ -71,14 +122,27 @@ async fn ranges_and_part_numbers() {
     let c = srv.client();
     c.create_bucket().bucket("rng").send().await.expect("mb");
     let data = bytes(3 * (1 << 20) + 17, 2);
-    c.put_object().bucket("rng").key("k").body(ByteStream::from(data.clone())).send().await.expect("put");
+    c.put_object()
+        .bucket("rng")
+        .key("k")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .expect("put");
     for (range, lo, hi) in [
         ("bytes=0-9", 0usize, 10usize),
         ("bytes=1048570-1048590", 1_048_570, 1_048_591),
         ("bytes=-100", data.len() - 100, data.len()),
         ("bytes=3145000-", 3_145_000, data.len()),
     ] {
-        let o = c.get_object().bucket("rng").key("k").range(range).send().await.expect("range");
+        let o = c
+            .get_object()
+            .bucket("rng")
+            .key("k")
+            .range(range)
+            .send()
+            .await
+            .expect("range");
         assert_eq!(o.content_length(), Some((hi - lo) as i64), "{range}");
         assert_eq!(
             o.content_range(),
@@ -86,9 +150,23 @@ async fn ranges_and_part_numbers() {
         );
         assert_eq!(body_bytes(o).await, &data[lo..hi], "{range}");
     }
-    let e = c.get_object().bucket("rng").key("k").range("bytes=99999999-").send().await.expect_err("416");
+    let e = c
+        .get_object()
+        .bucket("rng")
+        .key("k")
+        .range("bytes=99999999-")
+        .send()
+        .await
+        .expect_err("416");
     assert_eq!(code(&e), "InvalidRange");
-    let o = c.get_object().bucket("rng").key("k").part_number(1).send().await.expect("part 1");
+    let o = c
+        .get_object()
+        .bucket("rng")
+        .key("k")
+        .part_number(1)
+        .send()
+        .await
+        .expect("part 1");
     assert_eq!(body_bytes(o).await, data);
     srv.stop().await;
 }
@@ -98,21 +176,75 @@ async fn conditional_requests() {
     let srv = TestServer::start().await;
     let c = srv.client();
     c.create_bucket().bucket("cond").send().await.expect("mb");
-    let put = c.put_object().bucket("cond").key("k").body(ByteStream::from_static(b"abc")).send().await.expect("put");
+    let put = c
+        .put_object()
+        .bucket("cond")
+        .key("k")
+        .body(ByteStream::from_static(b"abc"))
+        .send()
+        .await
+        .expect("put");
     let etag = put.e_tag().expect("etag").to_string();
-    c.get_object().bucket("cond").key("k").if_match(&etag).send().await.expect("if-match ok");
-    let e = c.get_object().bucket("cond").key("k").if_match("\"nope\"").send().await.expect_err("412");
+    c.get_object()
+        .bucket("cond")
+        .key("k")
+        .if_match(&etag)
+        .send()
+        .await
+        .expect("if-match ok");
+    let e = c
+        .get_object()
+        .bucket("cond")
+        .key("k")
+        .if_match("\"nope\"")
+        .send()
+        .await
+        .expect_err("412");
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(412));
-    let e = c.get_object().bucket("cond").key("k").if_none_match(&etag).send().await.expect_err("304");
+    let e = c
+        .get_object()
+        .bucket("cond")
+        .key("k")
+        .if_none_match(&etag)
+        .send()
+        .await
+        .expect_err("304");
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(304));
     let future = aws_sdk_s3::primitives::DateTime::from_secs(4_000_000_000);
     let past = aws_sdk_s3::primitives::DateTime::from_secs(1_000_000_000);
-    let e = c.get_object().bucket("cond").key("k").if_unmodified_since(past).send().await.expect_err("412");
+    let e = c
+        .get_object()
+        .bucket("cond")
+        .key("k")
+        .if_unmodified_since(past)
+        .send()
+        .await
+        .expect_err("412");
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(412));
-    c.get_object().bucket("cond").key("k").if_modified_since(past).send().await.expect("modified since 2001");
-    c.get_object().bucket("cond").key("k").if_unmodified_since(future).send().await.expect("unmodified");
+    c.get_object()
+        .bucket("cond")
+        .key("k")
+        .if_modified_since(past)
+        .send()
+        .await
+        .expect("modified since 2001");
+    c.get_object()
+        .bucket("cond")
+        .key("k")
+        .if_unmodified_since(future)
+        .send()
+        .await
+        .expect("unmodified");
     // Conditional create.
-    let r = srv.signed("PUT", "/cond/k", None, &[("if-none-match", "*")], b"x".to_vec()).await;
+    let r = srv
+        .signed(
+            "PUT",
+            "/cond/k",
+            None,
+            &[("if-none-match", "*")],
+            b"x".to_vec(),
+        )
+        .await;
     assert_eq!(r.status().as_u16(), 412);
     srv.stop().await;
 }
@@ -134,13 +266,40 @@ async fn copy_shares_chunks_and_honours_directives() {
         .await
         .expect("put");
     let before = srv.chunk_files();
-    let out = c.copy_object().bucket("dst").key("copy").copy_source("src/a%20b%2Bc").send().await.expect("copy");
+    let out = c
+        .copy_object()
+        .bucket("dst")
+        .key("copy")
+        .copy_source("src/a%20b%2Bc")
+        .send()
+        .await
+        .expect("copy");
     assert!(out.copy_object_result().and_then(|r| r.e_tag()).is_some());
     assert_eq!(srv.chunk_files(), before, "a copy stores no new chunks");
-    let h = c.head_object().bucket("dst").key("copy").send().await.expect("head");
+    let h = c
+        .head_object()
+        .bucket("dst")
+        .key("copy")
+        .send()
+        .await
+        .expect("head");
     assert_eq!(h.content_type(), Some("text/x-one"));
-    assert_eq!(h.metadata().and_then(|m| m.get("k")).map(String::as_str), Some("v"));
-    assert_eq!(body_bytes(c.get_object().bucket("dst").key("copy").send().await.expect("get")).await, data);
+    assert_eq!(
+        h.metadata().and_then(|m| m.get("k")).map(String::as_str),
+        Some("v")
+    );
+    assert_eq!(
+        body_bytes(
+            c.get_object()
+                .bucket("dst")
+                .key("copy")
+                .send()
+                .await
+                .expect("get")
+        )
+        .await,
+        data
+    );
 
     c.copy_object()
         .bucket("dst")
@@ -152,7 +311,13 @@ async fn copy_shares_chunks_and_honours_directives() {
         .send()
         .await
         .expect("copy replace");
-    let h = c.head_object().bucket("dst").key("replaced").send().await.expect("head");
+    let h = c
+        .head_object()
+        .bucket("dst")
+        .key("replaced")
+        .send()
+        .await
+        .expect("head");
     assert_eq!(h.content_type(), Some("text/x-two"));
     assert!(h.metadata().and_then(|m| m.get("k")).is_none());
 
@@ -166,12 +331,35 @@ async fn copy_shares_chunks_and_honours_directives() {
         .await
         .expect_err("412");
     assert_eq!(code(&e), "PreconditionFailed");
-    let e = c.copy_object().bucket("src").key("a b+c").copy_source("src/a%20b%2Bc").send().await.expect_err("self");
+    let e = c
+        .copy_object()
+        .bucket("src")
+        .key("a b+c")
+        .copy_source("src/a%20b%2Bc")
+        .send()
+        .await
+        .expect_err("self");
     assert_eq!(code(&e), "InvalidRequest");
 
     // Deleting the source keeps the copy readable (refcounts).
-    c.delete_object().bucket("src").key("a b+c").send().await.expect("rm");
-    assert_eq!(body_bytes(c.get_object().bucket("dst").key("copy").send().await.expect("get")).await, data);
+    c.delete_object()
+        .bucket("src")
+        .key("a b+c")
+        .send()
+        .await
+        .expect("rm");
+    assert_eq!(
+        body_bytes(
+            c.get_object()
+                .bucket("dst")
+                .key("copy")
+                .send()
+                .await
+                .expect("get")
+        )
+        .await,
+        data
+    );
     srv.stop().await;
 }
 
@@ -181,10 +369,22 @@ async fn same_bytes_twice_take_the_space_once() {
     let c = srv.client();
     c.create_bucket().bucket("dedup").send().await.expect("mb");
     let data = bytes(8 << 20, 4);
-    c.put_object().bucket("dedup").key("one").body(ByteStream::from(data.clone())).send().await.expect("put");
+    c.put_object()
+        .bucket("dedup")
+        .key("one")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .expect("put");
     let after_one = srv.chunk_files();
     assert_eq!(after_one, 8);
-    c.put_object().bucket("dedup").key("two").body(ByteStream::from(data.clone())).send().await.expect("put");
+    c.put_object()
+        .bucket("dedup")
+        .key("two")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .expect("put");
     assert_eq!(srv.chunk_files(), after_one);
     srv.stop().await;
 }
@@ -194,29 +394,77 @@ async fn tagging_and_versions_listing() {
     let srv = TestServer::start().await;
     let c = srv.client();
     c.create_bucket().bucket("tags").send().await.expect("mb");
-    c.put_object().bucket("tags").key("t").tagging("a=1&b=two").body(ByteStream::from_static(b"x")).send().await.expect("put");
-    let t = c.get_object_tagging().bucket("tags").key("t").send().await.expect("get tags");
-    let got: Vec<(String, String)> = t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-    assert_eq!(got, vec![("a".into(), "1".into()), ("b".into(), "two".into())]);
+    c.put_object()
+        .bucket("tags")
+        .key("t")
+        .tagging("a=1&b=two")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("put");
+    let t = c
+        .get_object_tagging()
+        .bucket("tags")
+        .key("t")
+        .send()
+        .await
+        .expect("get tags");
+    let got: Vec<(String, String)> = t
+        .tag_set()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![("a".into(), "1".into()), ("b".into(), "two".into())]
+    );
     c.put_object_tagging()
         .bucket("tags")
         .key("t")
         .tagging(
             Tagging::builder()
-                .tag_set(Tag::builder().key("only").value("this").build().expect("tag"))
+                .tag_set(
+                    Tag::builder()
+                        .key("only")
+                        .value("this")
+                        .build()
+                        .expect("tag"),
+                )
                 .build()
                 .expect("tagging"),
         )
         .send()
         .await
         .expect("put tags");
-    let t = c.get_object_tagging().bucket("tags").key("t").send().await.expect("get tags");
+    let t = c
+        .get_object_tagging()
+        .bucket("tags")
+        .key("t")
+        .send()
+        .await
+        .expect("get tags");
     assert_eq!(t.tag_set().len(), 1);
-    c.delete_object_tagging().bucket("tags").key("t").send().await.expect("del tags");
-    let t = c.get_object_tagging().bucket("tags").key("t").send().await.expect("get tags");
+    c.delete_object_tagging()
+        .bucket("tags")
+        .key("t")
+        .send()
+        .await
+        .expect("del tags");
+    let t = c
+        .get_object_tagging()
+        .bucket("tags")
+        .key("t")
+        .send()
+        .await
+        .expect("get tags");
     assert!(t.tag_set().is_empty());
 
-    let v = c.list_object_versions().bucket("tags").send().await.expect("versions");
+    let v = c
+        .list_object_versions()
+        .bucket("tags")
+        .send()
+        .await
+        .expect("versions");
     assert_eq!(v.versions().len(), 1);
     assert_eq!(v.versions()[0].version_id(), Some("null"));
     assert_eq!(v.versions()[0].is_latest(), Some(true));
@@ -229,21 +477,54 @@ async fn delete_objects_quiet_and_verbose() {
     let c = srv.client();
     c.create_bucket().bucket("del").send().await.expect("mb");
     for i in 0..5 {
-        c.put_object().bucket("del").key(format!("k{i}")).body(ByteStream::from_static(b"x")).send().await.expect("put");
+        c.put_object()
+            .bucket("del")
+            .key(format!("k{i}"))
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .expect("put");
     }
     let ids = |keys: &[&str]| {
-        aws_sdk_s3::types::Delete::builder()
-            .set_objects(Some(
-                keys.iter()
-                    .map(|k| aws_sdk_s3::types::ObjectIdentifier::builder().key(*k).build().expect("id"))
-                    .collect(),
-            ))
+        aws_sdk_s3::types::Delete::builder().set_objects(Some(
+            keys.iter()
+                .map(|k| {
+                    aws_sdk_s3::types::ObjectIdentifier::builder()
+                        .key(*k)
+                        .build()
+                        .expect("id")
+                })
+                .collect(),
+        ))
     };
-    let out = c.delete_objects().bucket("del").delete(ids(&["k0", "k1", "missing"]).build().expect("d")).send().await.expect("verbose");
+    let out = c
+        .delete_objects()
+        .bucket("del")
+        .delete(ids(&["k0", "k1", "missing"]).build().expect("d"))
+        .send()
+        .await
+        .expect("verbose");
     assert_eq!(out.deleted().len(), 3);
-    let out = c.delete_objects().bucket("del").delete(ids(&["k2", "k3"]).quiet(true).build().expect("d")).send().await.expect("quiet");
+    let out = c
+        .delete_objects()
+        .bucket("del")
+        .delete(ids(&["k2", "k3"]).quiet(true).build().expect("d"))
+        .send()
+        .await
+        .expect("quiet");
     assert!(out.deleted().is_empty());
-    let left = c.list_objects_v2().bucket("del").send().await.expect("list");
-    assert_eq!(left.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), vec!["k4"]);
+    let left = c
+        .list_objects_v2()
+        .bucket("del")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(
+        left.contents()
+            .iter()
+            .filter_map(|o| o.key())
+            .collect::<Vec<_>>(),
+        vec!["k4"]
+    );
     srv.stop().await;
 }

@@ -11,21 +11,49 @@ async fn credentials_file_is_0600_and_reused_and_data_survives_restart() {
     let srv = TestServer::start().await;
     let path = srv.data_dir().join("admin.credentials");
     let text = std::fs::read_to_string(&path).expect("file");
-    assert!(text.starts_with("[default]\naws_access_key_id = "), "{text}");
-    assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
+    assert!(
+        text.starts_with("[default]\naws_access_key_id = "),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777,
+        0o600
+    );
     assert!(srv.data_dir().join("meta.redb").exists());
     assert!(srv.data_dir().join("blobs").is_dir());
 
     let c = srv.client();
-    c.create_bucket().bucket("persist").send().await.expect("mb");
+    c.create_bucket()
+        .bucket("persist")
+        .send()
+        .await
+        .expect("mb");
     let data = bytes(3 << 20, 7);
-    c.put_object().bucket("persist").key("k").body(ByteStream::from(data.clone())).send().await.expect("put");
+    c.put_object()
+        .bucket("persist")
+        .key("k")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .expect("put");
     let (access, _) = (srv.access.clone(), srv.secret.clone());
     let dir = srv.stop().await;
 
     let srv = TestServer::start_in(dir).await;
-    assert_eq!(srv.access, access, "the credential is reused, not recreated");
-    let got = body_bytes(srv.client().get_object().bucket("persist").key("k").send().await.expect("get")).await;
+    assert_eq!(
+        srv.access, access,
+        "the credential is reused, not recreated"
+    );
+    let got = body_bytes(
+        srv.client()
+            .get_object()
+            .bucket("persist")
+            .key("k")
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
     assert_eq!(got, data);
     srv.stop().await;
 }
@@ -35,7 +63,8 @@ async fn newer_schema_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("tmp");
     {
         let db = redb::Database::create(dir.path().join("meta.redb")).expect("db");
-        gatehouse_migrations::force_schema_version(&db, gatehouse_migrations::CURRENT_VERSION + 5).expect("force");
+        gatehouse_migrations::force_schema_version(&db, gatehouse_migrations::CURRENT_VERSION + 5)
+            .expect("force");
     }
     let err = match gatehouse::app::start(config(dir.path())).await {
         Ok(_) => panic!("a newer database must be refused"),

@@ -228,3 +228,17 @@ pub fn integrity(
         ..Default::default()
     })
 }
+
+/// Refuses a body whose declared size is over `max` before reading any of it.
+pub fn check_declared_size(headers: &HeaderMap, max: u64) -> Result<(), S3Error> {
+    let declared = header(headers, "x-amz-decoded-content-length")
+        .or_else(|| header(headers, "content-length"))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n > max => Err(StoreError::EntityTooLarge(format!(
+            "{n} bytes declared, at most {max} accepted"
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}

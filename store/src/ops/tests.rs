@@ -57,7 +57,10 @@ async fn put(s: &Store, b: &str, k: &str, d: Vec<u8>) {
 fn chunk_rows(s: &Store) -> usize {
     use redb::{ReadableDatabase, ReadableTableMetadata};
     let txn = s.db().begin_read().expect("txn");
-    txn.open_table(crate::tables::CHUNKS).expect("t").len().expect("len") as usize
+    txn.open_table(crate::tables::CHUNKS)
+        .expect("t")
+        .len()
+        .expect("len") as usize
 }
 
 #[tokio::test]
@@ -69,13 +72,27 @@ async fn dedup_and_refcounts_through_copy_and_delete() {
     let d = data(3 << 20, 1);
     put(&s, "bkt", "a", d.clone()).await;
     put(&s, "bkt", "b", d.clone()).await;
-    assert_eq!(s.inner.blobs.all_chunks().expect("chunks").len(), 3, "stored once");
-    s.copy_object(&p, ("bkt", "a"), ("bkt", "c"), CopyOptions::default(), |_| Ok(()))
-        .await
-        .expect("copy");
+    assert_eq!(
+        s.inner.blobs.all_chunks().expect("chunks").len(),
+        3,
+        "stored once"
+    );
+    s.copy_object(
+        &p,
+        ("bkt", "a"),
+        ("bkt", "c"),
+        CopyOptions::default(),
+        |_| Ok(()),
+    )
+    .await
+    .expect("copy");
     s.delete_object(&p, "bkt", "a").await.expect("rm");
     s.delete_object(&p, "bkt", "b").await.expect("rm");
-    assert_eq!(s.gc(None).await.expect("gc").deleted, 0, "c still refers to them");
+    assert_eq!(
+        s.gc(None).await.expect("gc").deleted,
+        0,
+        "c still refers to them"
+    );
     let info = s.get_object(&p, "bkt", "c").expect("c");
     let mut got = Vec::new();
     let mut st = s.read_data(&info.record.data, 0..info.record.size);
@@ -117,7 +134,14 @@ async fn crash_between_blob_write_and_commit_leaves_no_object_and_no_leak() {
     // Restart: the object does not exist, and GC collects the orphans.
     let s = open(dir.path());
     let page = s
-        .list_objects(&admin(), "bkt", &ListQuery { max_keys: 10, ..Default::default() })
+        .list_objects(
+            &admin(),
+            "bkt",
+            &ListQuery {
+                max_keys: 10,
+                ..Default::default()
+            },
+        )
         .expect("list");
     assert!(page.entries.is_empty());
     assert_eq!(s.gc(None).await.expect("gc").deleted, 2);
@@ -134,10 +158,18 @@ async fn a_failed_digest_stores_nothing() {
         ..Default::default()
     };
     let r = s
-        .put_object(&admin(), "bkt", "k", body(data(1 << 20, 3)), opts, |_| Ok(()))
+        .put_object(&admin(), "bkt", "k", body(data(1 << 20, 3)), opts, |_| {
+            Ok(())
+        })
         .await;
-    assert!(matches!(r, Err(crate::StageError::Store(StoreError::BadDigest))));
-    assert!(matches!(s.get_object(&admin(), "bkt", "k"), Err(StoreError::NoSuchKey)));
+    assert!(matches!(
+        r,
+        Err(crate::StageError::Store(StoreError::BadDigest))
+    ));
+    assert!(matches!(
+        s.get_object(&admin(), "bkt", "k"),
+        Err(StoreError::NoSuchKey)
+    ));
     assert_eq!(chunk_rows(&s), 0);
     assert_eq!(s.gc(None).await.expect("gc").deleted, 1);
 }
@@ -156,11 +188,24 @@ async fn concurrent_small_puts_are_group_committed() {
         r.expect("join");
     }
     let page = s
-        .list_objects(&admin(), "bkt", &ListQuery { max_keys: 1000, ..Default::default() })
+        .list_objects(
+            &admin(),
+            "bkt",
+            &ListQuery {
+                max_keys: 1000,
+                ..Default::default()
+            },
+        )
         .expect("list");
     assert_eq!(page.entries.len(), 200);
-    assert!(s.inner.blobs.all_chunks().expect("c").is_empty(), "small objects are inline");
-    assert_eq!(s.head_bucket(&admin(), "bkt").expect("h").usage_bytes, 200 * 4096);
+    assert!(
+        s.inner.blobs.all_chunks().expect("c").is_empty(),
+        "small objects are inline"
+    );
+    assert_eq!(
+        s.head_bucket(&admin(), "bkt").expect("h").usage_bytes,
+        200 * 4096
+    );
 }
 
 #[tokio::test]
@@ -171,8 +216,18 @@ async fn share_buckets_refuse_file_directory_conflicts() {
     put(&s, "fs+team", "a/b.txt", b"x".to_vec()).await;
     for bad in ["a", "a/b.txt/c", "a//c", "a/./c"] {
         let r = s
-            .put_object(&admin(), "fs+team", bad, body(b"y".to_vec()), PutOptions::default(), |_| Ok(()))
+            .put_object(
+                &admin(),
+                "fs+team",
+                bad,
+                body(b"y".to_vec()),
+                PutOptions::default(),
+                |_| Ok(()),
+            )
             .await;
-        assert!(matches!(r, Err(crate::StageError::Store(StoreError::InvalidKey(_)))), "{bad}");
+        assert!(
+            matches!(r, Err(crate::StageError::Store(StoreError::InvalidKey(_)))),
+            "{bad}"
+        );
     }
 }

@@ -72,6 +72,7 @@ pub async fn upload_part(
     payload: &PayloadMode,
 ) -> Result<Response, S3Error> {
     let n = part_number(ctx)?;
+    crate::body::check_declared_size(&ctx.headers, s.config().max_object_size)?;
     let plan = checksum_plan(&ctx.headers)?;
     let opts = integrity(&ctx.headers, payload, &plan)?;
     let (stream, trailers) = payload_stream(body, payload, &ctx.headers);

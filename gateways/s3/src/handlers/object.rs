@@ -102,6 +102,7 @@ pub async fn put(
     body: Body,
     payload: &PayloadMode,
 ) -> Result<Response, S3Error> {
+    crate::body::check_declared_size(&ctx.headers, s.config().max_object_size)?;
     let plan = checksum_plan(&ctx.headers)?;
     let mut opts = integrity(&ctx.headers, payload, &plan)?;
     opts.meta = object_meta(&ctx.headers)?;
