@@ -194,3 +194,63 @@ async fn basic_and_bearer() {
     assert_eq!(r.status().as_u16(), 403);
     srv.stop().await;
 }
+
+/// boto3 and aws CLI v1 presign with Signature V2 on custom endpoints by default.
+#[tokio::test]
+async fn sigv2_presigned_urls_as_boto3_makes_them() {
+    use hmac::{Hmac, Mac};
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("sigv2").send().await.expect("mb");
+    c.put_object()
+        .bucket("sigv2")
+        .key("a b.txt")
+        .body(ByteStream::from_static(b"v2 body"))
+        .send()
+        .await
+        .expect("put");
+    let sign = |method: &str, resource: &str, expires: u64| {
+        let sts = format!("{method}\n\n\n{expires}\n{resource}");
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(srv.secret.as_bytes()).expect("key");
+        mac.update(sts.as_bytes());
+        let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        percent_encoding::utf8_percent_encode(&sig, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("now")
+        .as_secs();
+    let url = |resource: &str, sig: String, exp: u64| {
+        format!(
+            "{}?AWSAccessKeyId={}&Signature={sig}&Expires={exp}",
+            srv.url(resource),
+            srv.access
+        )
+    };
+    let r = reqwest::get(url(
+        "/sigv2/a%20b.txt",
+        sign("GET", "/sigv2/a%20b.txt", now + 60),
+        now + 60,
+    ))
+    .await
+    .expect("get");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.text().await.expect("t"), "v2 body");
+    let r = reqwest::get(url(
+        "/sigv2/a%20b.txt",
+        sign("GET", "/sigv2/a%20b.txt", now - 10),
+        now - 10,
+    ))
+    .await
+    .expect("get");
+    assert_eq!(r.status().as_u16(), 403, "expired");
+    let r = reqwest::get(url(
+        "/sigv2/a%20b.txt",
+        sign("GET", "/sigv2/other", now + 60),
+        now + 60,
+    ))
+    .await
+    .expect("get");
+    assert_eq!(r.status().as_u16(), 403, "signature for another resource");
+    srv.stop().await;
+}

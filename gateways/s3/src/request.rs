@@ -12,28 +12,13 @@ pub fn address(
     raw_path: &str,
     domains: &[String],
 ) -> Result<(Option<String>, Option<String>), S3Error> {
-    let host = headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
-    let vhost_bucket = domains.iter().find_map(|d| {
-        host.strip_suffix(d.as_str())
-            .and_then(|b| b.strip_suffix('.'))
-            .filter(|b| !b.is_empty())
-    });
+    let vhost_bucket = vhost_bucket(headers, domains);
     let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
     if let Some(b) = vhost_bucket {
         let key = (!path.is_empty())
             .then(|| util::decode(path, false))
             .transpose()?;
-        return Ok((Some(b.to_string()), key));
+        return Ok((Some(b), key));
     }
     if path.is_empty() {
         return Ok((None, None));
@@ -45,6 +30,27 @@ pub fn address(
     let bucket = util::decode(b, false)?;
     let key = k.map(|k| util::decode(k, false)).transpose()?;
     Ok((Some(bucket), key))
+}
+
+/// The bucket named by a virtual-host-style Host header (`<bucket>.<domain>[:port]`).
+pub fn vhost_bucket(headers: &HeaderMap, domains: &[String]) -> Option<String> {
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    domains.iter().find_map(|d| {
+        host.strip_suffix(d.as_str())
+            .and_then(|b| b.strip_suffix('.'))
+            .filter(|b| !b.is_empty())
+            .map(str::to_string)
+    })
 }
 
 /// Header value as text, if present and valid.

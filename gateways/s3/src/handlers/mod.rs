@@ -39,16 +39,18 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
         Err(e) => return (Err(e), "-", None, None),
     };
     let lookup = |ak: &str| store.lookup_credential(ak).ok().flatten().map(|(s, _)| s);
-    let authed = auth::authenticate(
-        &RequestParts {
-            method: parts.method.as_str(),
-            raw_path: &raw_path,
-            raw_query: raw_query.as_deref(),
-            headers: &parts.headers,
-        },
-        std::time::SystemTime::now(),
-        &lookup,
-    );
+    let rp = RequestParts {
+        method: parts.method.as_str(),
+        raw_path: &raw_path,
+        raw_query: raw_query.as_deref(),
+        headers: &parts.headers,
+    };
+    let now = std::time::SystemTime::now();
+    let vhost_bucket = request::vhost_bucket(&parts.headers, &state.inner.cfg.domains);
+    let authed = match auth::sigv2::try_authenticate(&rp, vhost_bucket.as_deref(), now, &lookup) {
+        Some(r) => r,
+        None => auth::authenticate(&rp, now, &lookup),
+    };
     let authed = match authed {
         Ok(a) => a,
         Err(AuthError::Missing) => {

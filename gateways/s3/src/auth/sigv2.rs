@@ -1,0 +1,218 @@
+//! AWS Signature Version 2 (legacy), which boto3 and the aws CLI v1 still use by default for
+//! presigned URLs against custom endpoints (`?AWSAccessKeyId=…&Signature=…&Expires=…`), and
+//! `Authorization: AWS AK:sig` headers from old clients.
+//!
+//! StringToSign = Verb \n Content-MD5 \n Content-Type \n (Expires | Date) \n
+//!                CanonicalizedAmzHeaders CanonicalizedResource
+//! Signature = base64(HMAC-SHA1(secret, StringToSign)).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use hmac::{Hmac, Mac};
+use percent_encoding::percent_decode_str;
+use subtle::ConstantTimeEq;
+
+use super::sigv4::{AuthError, Authenticated, PayloadMode, RequestParts};
+
+/// Sub-resources that are part of the canonical resource, in S3's list.
+const SUBRESOURCES: &[&str] = &[
+    "acl",
+    "delete",
+    "lifecycle",
+    "location",
+    "logging",
+    "notification",
+    "partNumber",
+    "policy",
+    "requestPayment",
+    "response-cache-control",
+    "response-content-disposition",
+    "response-content-encoding",
+    "response-content-language",
+    "response-content-type",
+    "response-expires",
+    "tagging",
+    "torrent",
+    "uploadId",
+    "uploads",
+    "versionId",
+    "versioning",
+    "versions",
+    "website",
+];
+
+const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+
+fn decode(s: &str) -> String {
+    percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// `Some(result)` when the request uses SigV2, `None` otherwise.
+pub fn try_authenticate(
+    req: &RequestParts<'_>,
+    bucket_from_host: Option<&str>,
+    now: SystemTime,
+    lookup_secret: &dyn Fn(&str) -> Option<String>,
+) -> Option<Result<Authenticated, AuthError>> {
+    let query: Vec<(String, String)> = req
+        .raw_query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (n, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(n), decode(v))
+        })
+        .collect();
+    let q = |name: &str| {
+        query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let header_v2 = req
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("AWS "));
+    if let (Some(ak), Some(sig), Some(exp)) = (q("AWSAccessKeyId"), q("Signature"), q("Expires")) {
+        return Some((|| {
+            let exp: u64 = exp.parse().map_err(|_| {
+                AuthError::AuthorizationQueryParametersError("Expires must be a number".into())
+            })?;
+            let now_s = now
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            if now_s > exp {
+                return Err(AuthError::Expired);
+            }
+            verify(
+                req,
+                bucket_from_host,
+                &query,
+                ak,
+                sig,
+                &exp.to_string(),
+                lookup_secret,
+            )
+        })());
+    }
+    let rest = header_v2?;
+    Some((|| {
+        let (ak, sig) = rest.trim().rsplit_once(':').ok_or_else(|| {
+            AuthError::AuthorizationHeaderMalformed("expected AWS AccessKey:Signature".into())
+        })?;
+        let date = if req.headers.contains_key("x-amz-date") {
+            ""
+        } else {
+            req.headers
+                .get("date")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+        };
+        let when = req
+            .headers
+            .get("x-amz-date")
+            .or_else(|| req.headers.get("date"))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+            .ok_or_else(|| {
+                AuthError::AuthorizationHeaderMalformed(
+                    "a Date or x-amz-date header is required".into(),
+                )
+            })?;
+        let skew = now
+            .duration_since(when)
+            .or_else(|_| when.duration_since(now))
+            .unwrap_or_default();
+        if skew > MAX_SKEW {
+            return Err(AuthError::RequestTimeTooSkewed);
+        }
+        verify(req, bucket_from_host, &query, ak, sig, date, lookup_secret)
+    })())
+}
+
+fn verify(
+    req: &RequestParts<'_>,
+    bucket_from_host: Option<&str>,
+    query: &[(String, String)],
+    ak: &str,
+    sig: &str,
+    date_or_expires: &str,
+    lookup_secret: &dyn Fn(&str) -> Option<String>,
+) -> Result<Authenticated, AuthError> {
+    let secret = lookup_secret(ak).ok_or(AuthError::InvalidAccessKeyId)?;
+    let h = |n: &str| {
+        req.headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .trim()
+    };
+    let mut amz: Vec<(String, String)> = Vec::new();
+    for (name, value) in req.headers {
+        let n = name.as_str();
+        if n.starts_with("x-amz-") {
+            let v = value.to_str().unwrap_or("").trim().to_string();
+            match amz.iter_mut().find(|(k, _)| k == n) {
+                Some((_, existing)) => {
+                    existing.push(',');
+                    existing.push_str(&v);
+                }
+                None => amz.push((n.to_string(), v)),
+            }
+        }
+    }
+    amz.sort();
+    let mut resource = String::new();
+    if let Some(b) = bucket_from_host {
+        resource.push('/');
+        resource.push_str(b);
+    }
+    resource.push_str(if req.raw_path.is_empty() {
+        "/"
+    } else {
+        req.raw_path
+    });
+    let mut subs: Vec<&(String, String)> = query
+        .iter()
+        .filter(|(n, _)| SUBRESOURCES.contains(&n.as_str()))
+        .collect();
+    subs.sort();
+    for (i, (n, v)) in subs.iter().enumerate() {
+        resource.push(if i == 0 { '?' } else { '&' });
+        resource.push_str(n);
+        if !v.is_empty() {
+            resource.push('=');
+            resource.push_str(v);
+        }
+    }
+    let mut sts = format!(
+        "{}\n{}\n{}\n{}\n",
+        req.method,
+        h("content-md5"),
+        h("content-type"),
+        date_or_expires
+    );
+    for (k, v) in &amz {
+        sts.push_str(&format!("{k}:{v}\n"));
+    }
+    sts.push_str(&resource);
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
+        .map_err(|_| AuthError::SignatureDoesNotMatch)?;
+    mac.update(sts.as_bytes());
+    let want = B64.encode(mac.finalize().into_bytes());
+    if want.as_bytes().ct_eq(sig.trim().as_bytes()).into() {
+        Ok(Authenticated {
+            access_key: ak.to_string(),
+            payload: PayloadMode::Unsigned,
+        })
+    } else {
+        Err(AuthError::SignatureDoesNotMatch)
+    }
+}
