@@ -32,6 +32,9 @@ pub struct BlobStore {
 pub struct Pins {
     blobs: Arc<BlobStore>,
     hashes: Vec<Hash>,
+    /// Chunks whose files this writer created (not found already on disk): what an aborted
+    /// write must remove so a failed upload leaves no bytes behind.
+    created: Vec<Hash>,
 }
 
 impl Pins {
@@ -39,6 +42,7 @@ impl Pins {
         Pins {
             blobs,
             hashes: Vec::new(),
+            created: Vec::new(),
         }
     }
     pub fn add(&mut self, h: Hash) {
@@ -47,6 +51,33 @@ impl Pins {
     }
     pub fn absorb(&mut self, mut other: Pins) {
         self.hashes.append(&mut other.hashes);
+        self.created.append(&mut other.created);
+    }
+
+    pub fn mark_created(&mut self, h: Hash) {
+        self.created.push(h);
+    }
+
+    /// Aborts a write: unpins, then deletes the chunk files this writer created that nothing
+    /// committed refers to and no other writer has pinned (decided under the pin lock, like GC).
+    pub fn discard(mut self, referenced: &dyn Fn(&Hash) -> Result<bool>) -> Result<u64> {
+        let created = std::mem::take(&mut self.created);
+        let blobs = self.blobs.clone();
+        drop(self);
+        let mut removed = 0;
+        for h in created {
+            let pins = blobs.lock_pins();
+            if pins.contains_key(&h) || referenced(&h)? {
+                continue;
+            }
+            match fs::remove_file(blobs.path(&h)) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io(e)),
+            }
+            drop(pins);
+        }
+        Ok(removed)
     }
 }
 
@@ -105,12 +136,12 @@ impl BlobStore {
         self.root.join(&hex[0..2]).join(&hex[2..4]).join(hex)
     }
 
-    /// Writes one chunk durably unless it is already there. Blocking; call from a blocking pool.
-    /// The caller must have pinned `h`.
-    pub fn write_chunk(&self, h: &Hash, data: &[u8]) -> Result<()> {
+    /// Writes one chunk durably unless it is already there; returns whether it created the file.
+    /// Blocking; call from a blocking pool. The caller must have pinned `h`.
+    pub fn write_chunk(&self, h: &Hash, data: &[u8]) -> Result<bool> {
         let path = self.path(h);
         if path.exists() {
-            return Ok(());
+            return Ok(false);
         }
         let dir = path
             .parent()
@@ -142,7 +173,7 @@ impl BlobStore {
         if res.is_err() {
             let _ = fs::remove_file(&tmp);
         }
-        res.map_err(StoreError::io)
+        res.map(|()| true).map_err(StoreError::io)
     }
 
     /// Reads a whole chunk and verifies its BLAKE3 hash. Blocking.

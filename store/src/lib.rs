@@ -140,11 +140,7 @@ impl Store {
         let grace = grace.unwrap_or(self.inner.cfg.gc_grace);
         tokio::task::spawn_blocking(move || {
             let db = this.inner.db.clone();
-            this.inner.blobs.gc(grace, &|h| {
-                let txn = db.begin_read()?;
-                let t = txn.open_table(tables::CHUNKS)?;
-                Ok(t.get(h)?.is_some())
-            })
+            this.inner.blobs.gc(grace, &|h| chunk_referenced(&db, h))
         })
         .await
         .map_err(StoreError::internal)?
@@ -156,6 +152,14 @@ impl Store {
             inner.committer.stop();
         }
     }
+}
+
+/// Does a committed row refer to this chunk? (A fresh read transaction: callers hold the pin
+/// lock, so a writer that committed after this snapshot still has its pin.)
+pub(crate) fn chunk_referenced(db: &Database, h: &blobs::Hash) -> Result<bool> {
+    let txn = db.begin_read()?;
+    let t = txn.open_table(tables::CHUNKS)?;
+    Ok(t.get(h)?.is_some())
 }
 
 pub(crate) fn now_ms() -> i64 {

@@ -47,6 +47,13 @@ impl Staged {
     pub fn md5_hex(&self) -> String {
         hex::encode(self.md5)
     }
+
+    /// Gives up on this data: removes the chunk files it created that nothing refers to.
+    pub(crate) fn discard(self, referenced: &dyn Fn(&crate::blobs::Hash) -> Result<bool>) {
+        if let Err(e) = self.pins.discard(referenced) {
+            tracing::warn!(error = %e, "could not remove the chunks of an aborted write");
+        }
+    }
 }
 
 /// Why staging stopped: the body's own error (mapped by the gateway) or a store error.
@@ -68,6 +75,7 @@ pub(crate) async fn stage<S, E>(
     inline_max: usize,
     body: S,
     opts: &StageOptions,
+    referenced: &(dyn Fn(&crate::blobs::Hash) -> Result<bool> + Sync),
 ) -> std::result::Result<Staged, StageError<E>>
 where
     S: Stream<Item = std::result::Result<Bytes, E>> + Send,
@@ -118,25 +126,44 @@ where
     }
     .await;
     if let Err(e) = result {
-        // Let in-flight writes finish so their pins are released by drop, then report.
+        // Let in-flight writes finish, then remove what this body wrote: a failed upload
+        // (bad digest, broken stream, full disk) leaves no bytes behind.
         for h in writes {
-            let _ = h.await;
+            if let Ok(Ok((_, p))) = h.await {
+                pins.absorb(p);
+            }
+        }
+        if let Err(d) = pins.discard(referenced) {
+            tracing::warn!(error = %d, "could not remove the chunks of an aborted write");
         }
         return Err(e);
     }
 
-    let data =
-        if chunks.is_empty() && writes.is_empty() && opts.allow_inline && buf.len() <= inline_max {
-            Data::Inline(buf.to_vec())
-        } else {
-            if !buf.is_empty() {
-                writes.push_back(spawn_write(blobs.clone(), buf.freeze()));
+    let data = if chunks.is_empty()
+        && writes.is_empty()
+        && opts.allow_inline
+        && buf.len() <= inline_max
+    {
+        Data::Inline(buf.to_vec())
+    } else {
+        if !buf.is_empty() {
+            writes.push_back(spawn_write(blobs.clone(), buf.freeze()));
+        }
+        while !writes.is_empty() {
+            if let Err(e) = collect_one(&mut writes, &mut chunks, &mut pins).await {
+                for h in writes {
+                    if let Ok(Ok((_, p))) = h.await {
+                        pins.absorb(p);
+                    }
+                }
+                if let Err(d) = pins.discard(referenced) {
+                    tracing::warn!(error = %d, "could not remove the chunks of an aborted write");
+                }
+                return Err(e);
             }
-            while !writes.is_empty() {
-                collect_one(&mut writes, &mut chunks, &mut pins).await?;
-            }
-            Data::Chunks(chunks)
-        };
+        }
+        Data::Chunks(chunks)
+    };
     Ok(Staged {
         size,
         md5: md5.finalize().into(),
@@ -152,7 +179,9 @@ fn spawn_write(blobs: Arc<BlobStore>, data: Bytes) -> JoinHandle<Result<(ChunkRe
         let hash: [u8; 32] = *blake3::hash(&data).as_bytes();
         let mut pins = Pins::new(blobs.clone());
         pins.add(hash);
-        blobs.write_chunk(&hash, &data)?;
+        if blobs.write_chunk(&hash, &data)? {
+            pins.mark_created(hash);
+        }
         Ok((
             ChunkRef {
                 hash,

@@ -234,3 +234,84 @@ async fn oversized_declared_body_is_refused_up_front() {
     still_serving(&srv).await;
     srv.stop().await;
 }
+
+/// A full disk: the upload fails cleanly, nothing of it stays on disk, earlier data is intact,
+/// and the server keeps serving (and accepts writes again once they fit). Needs root to mount a
+/// small tmpfs; CI runs as root.
+#[tokio::test]
+async fn full_disk_fails_cleanly_and_the_server_keeps_serving() {
+    let mnt = tempfile::tempdir().expect("tmp");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"])
+        .arg(mnt.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED full_disk test: cannot mount a tmpfs here (not root?)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    let _guard = Unmount(mnt.path().to_path_buf());
+    let data_dir = tempfile::Builder::new()
+        .tempdir_in(mnt.path())
+        .expect("dir in tmpfs");
+    let srv = TestServer::start_in(data_dir).await;
+    let c = srv.client();
+    c.create_bucket().bucket("full").send().await.expect("mb");
+    let keep = bytes(2 << 20, 50);
+    c.put_object()
+        .bucket("full")
+        .key("keep")
+        .body(ByteStream::from(keep.clone()))
+        .send()
+        .await
+        .expect("put");
+    let e = c
+        .put_object()
+        .bucket("full")
+        .key("too-big")
+        .body(ByteStream::from(bytes(40 << 20, 51)))
+        .send()
+        .await
+        .expect_err("disk full");
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    assert_eq!(status, Some(507), "{e:?}");
+    assert!(
+        c.head_object()
+            .bucket("full")
+            .key("too-big")
+            .send()
+            .await
+            .is_err()
+    );
+    assert_eq!(srv.chunk_files(), 2, "only the kept object's chunks remain");
+    assert_eq!(
+        body_bytes(
+            c.get_object()
+                .bucket("full")
+                .key("keep")
+                .send()
+                .await
+                .expect("get")
+        )
+        .await,
+        keep
+    );
+    c.put_object()
+        .bucket("full")
+        .key("fits")
+        .body(ByteStream::from(bytes(3 << 20, 52)))
+        .send()
+        .await
+        .expect("writes work again");
+    still_serving(&srv).await;
+    srv.stop().await;
+}

@@ -181,13 +181,23 @@ impl Store {
                 },
             )
             .await?;
-        verify_staged(&staged, &opts)?;
-        late_check(&staged)?;
-        let info = self
+        if let Err(e) = verify_staged(&staged, &opts).and_then(|()| late_check(&staged)) {
+            self.discard(staged);
+            return Err(e.into());
+        }
+        match self
             .commit_part(bucket, key, upload_id, part_number, &staged)
-            .await?;
-        drop(staged);
-        Ok(info)
+            .await
+        {
+            Ok(info) => {
+                drop(staged);
+                Ok(info)
+            }
+            Err(e) => {
+                self.discard(staged);
+                Err(e.into())
+            }
+        }
     }
 
     /// UploadPartCopy: a byte range of an existing object becomes a part. The range is read and
@@ -229,11 +239,19 @@ impl Store {
             .map_err(|e| match e {
                 StageError::Body(e) | StageError::Store(e) => e,
             })?;
-        let info = self
+        match self
             .commit_part(bucket, key, upload_id, part_number, &staged)
-            .await?;
-        drop(staged);
-        Ok(info)
+            .await
+        {
+            Ok(info) => {
+                drop(staged);
+                Ok(info)
+            }
+            Err(e) => {
+                self.discard(staged);
+                Err(e)
+            }
+        }
     }
 
     fn upload_exists(&self, id: &str, bucket: &str, key: &str) -> Result<UploadRecord> {

@@ -77,8 +77,10 @@ impl Store {
                 },
             )
             .await?;
-        verify_staged(&staged, &opts)?;
-        late_check(&staged)?;
+        if let Err(e) = verify_staged(&staged, &opts).and_then(|()| late_check(&staged)) {
+            self.discard(staged);
+            return Err(e.into());
+        }
         let checksum = staged.checksum.as_ref().map(|(a, v)| ChecksumValue {
             algorithm: a.name().to_string(),
             value: crate::checksum::base64(v),
@@ -94,9 +96,16 @@ impl Store {
             parts: Vec::new(),
             data: staged.data.clone(),
         };
-        let info = self.commit_new_object(bucket, key, rec).await?;
-        drop(staged);
-        Ok(info)
+        match self.commit_new_object(bucket, key, rec).await {
+            Ok(info) => {
+                drop(staged);
+                Ok(info)
+            }
+            Err(e) => {
+                self.discard(staged);
+                Err(e.into())
+            }
+        }
     }
 
     pub(crate) async fn stage<S, E>(
@@ -107,14 +116,23 @@ impl Store {
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Send,
     {
+        let db = self.inner.db.clone();
+        let referenced = move |h: &crate::blobs::Hash| crate::chunk_referenced(&db, h);
         stage::stage(
             &self.inner.blobs,
             self.inner.cfg.chunk_size,
             self.inner.cfg.inline_max,
             body,
             opts,
+            &referenced,
         )
         .await
+    }
+
+    /// Drops staged data that will not be committed, removing the chunk files it created.
+    pub(crate) fn discard(&self, staged: Staged) {
+        let db = self.inner.db.clone();
+        staged.discard(&move |h| crate::chunk_referenced(&db, h));
     }
 
     /// Links a record whose chunks are pinned by the caller: takes their references and
