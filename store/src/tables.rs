@@ -12,6 +12,8 @@ pub const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets"
 pub const ENTRIES: TableDefinition<&[u8], u64> = TableDefinition::new("entries");
 /// inode number → [`crate::model::ObjectRecord`].
 pub const INODES: TableDefinition<u64, &[u8]> = TableDefinition::new("inodes");
+/// inode number → encoded [`crate::model::Data`] (inline bytes or chunk manifest).
+pub const INODE_DATA: TableDefinition<u64, &[u8]> = TableDefinition::new("inode_data");
 /// BLAKE3 hash → (refcount, stored length). A row exists exactly while something refers to it.
 pub const CHUNKS: TableDefinition<&[u8; 32], (u64, u64)> = TableDefinition::new("chunks");
 /// upload id → [`crate::model::UploadRecord`].

@@ -15,6 +15,12 @@ pub enum Data {
     Chunks(Vec<ChunkRef>),
 }
 
+impl Default for Data {
+    fn default() -> Self {
+        Data::Inline(Vec::new())
+    }
+}
+
 impl Data {
     pub fn chunks(&self) -> &[ChunkRef] {
         match self {
@@ -58,6 +64,9 @@ pub struct ObjectRecord {
     pub checksum: Option<ChecksumValue>,
     /// Sizes of the multipart parts in order (empty for a single PUT): serves `partNumber` GETs.
     pub parts: Vec<u64>,
+    /// Stored apart from the attributes (table `inode_data`), so listings and attribute reads
+    /// never decode manifests or inline bytes. Empty in records read by listings.
+    #[serde(skip)]
     pub data: Data,
 }
 

@@ -22,6 +22,7 @@ pub struct ListQuery {
 
 #[derive(Debug, Clone)]
 pub enum ListEntry {
+    /// `record.data` is not loaded by listings.
     Object {
         key: String,
         record: Box<ObjectRecord>,

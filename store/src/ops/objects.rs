@@ -12,7 +12,7 @@ use crate::error::{Result, StoreError};
 use crate::model::{BucketRecord, ChecksumValue, Data, ObjectMeta, ObjectRecord, Principal};
 use crate::rbac::{Resource, Verb, authorize};
 use crate::stage::{self, StageError, StageOptions, Staged};
-use crate::tables::{self, BUCKETS, CHUNKS, ENTRIES, INODES};
+use crate::tables::{self, BUCKETS, CHUNKS, ENTRIES, INODE_DATA, INODES};
 use crate::{Store, codec, deny, naming, now_ms};
 
 /// What a writer asserts and sets besides the bytes.
@@ -187,10 +187,15 @@ impl Store {
         let v = inodes
             .get(ino)?
             .ok_or_else(|| StoreError::Corrupt(format!("missing inode {ino}")))?;
+        let mut record: ObjectRecord = codec::decode(v.value())?;
+        let data = txn.open_table(INODE_DATA)?;
+        if let Some(d) = data.get(ino)? {
+            record.data = codec::decode(d.value())?;
+        }
         Ok(ObjectInfo {
             key: key.to_string(),
             ino,
-            record: codec::decode(v.value())?,
+            record,
         })
     }
 
@@ -342,9 +347,7 @@ impl Store {
                 let ino = txn::lookup(t, b.id, &key)?.ok_or(StoreError::NoSuchKey)?;
                 let mut rec = txn::get_inode(t, ino)?;
                 rec.tags = tags;
-                let mut inodes = t.open_table(INODES)?;
-                inodes.insert(ino, codec::encode(&rec)?.as_slice())?;
-                Ok(())
+                txn::put_inode(t, ino, &rec, false)
             })
             .await
     }

@@ -7,7 +7,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use crate::codec;
 use crate::error::{Result, StoreError};
 use crate::model::{BucketKind, BucketRecord, ChunkRef, ObjectRecord};
-use crate::tables::{self, BUCKETS, CHUNKS, ENTRIES, INODES, META};
+use crate::tables::{self, BUCKETS, CHUNKS, ENTRIES, INODE_DATA, INODES, META};
 
 pub(crate) fn get_bucket(txn: &WriteTransaction, name: &str) -> Result<BucketRecord> {
     let t = txn.open_table(BUCKETS)?;
@@ -68,12 +68,34 @@ pub(crate) fn decref(chunks: &mut Table<&[u8; 32], (u64, u64)>, refs: &[ChunkRef
     Ok(())
 }
 
+/// An inode's attributes and data.
 pub(crate) fn get_inode(txn: &WriteTransaction, ino: u64) -> Result<ObjectRecord> {
     let t = txn.open_table(INODES)?;
     let v = t
         .get(ino)?
         .ok_or_else(|| StoreError::Corrupt(format!("entry points at missing inode {ino}")))?;
-    codec::decode(v.value())
+    let mut rec: ObjectRecord = codec::decode(v.value())?;
+    let d = txn.open_table(INODE_DATA)?;
+    if let Some(v) = d.get(ino)? {
+        rec.data = codec::decode(v.value())?;
+    }
+    Ok(rec)
+}
+
+/// Writes attributes and, when `with_data`, the data of an inode.
+pub(crate) fn put_inode(
+    txn: &WriteTransaction,
+    ino: u64,
+    rec: &ObjectRecord,
+    with_data: bool,
+) -> Result<()> {
+    let mut t = txn.open_table(INODES)?;
+    t.insert(ino, codec::encode(rec)?.as_slice())?;
+    if with_data {
+        let mut d = txn.open_table(INODE_DATA)?;
+        d.insert(ino, codec::encode(&rec.data)?.as_slice())?;
+    }
+    Ok(())
 }
 
 pub(crate) fn lookup(txn: &WriteTransaction, bucket_id: u64, key: &str) -> Result<Option<u64>> {
@@ -141,9 +163,8 @@ pub(crate) fn link_object(
         }
         None => next_counter(txn, "next_ino")?,
     };
+    put_inode(txn, ino, rec, true)?;
     {
-        let mut inodes = txn.open_table(INODES)?;
-        inodes.insert(ino, codec::encode(rec)?.as_slice())?;
         let mut entries = txn.open_table(ENTRIES)?;
         entries.insert(tables::entry_key(bucket.id, key).as_slice(), ino)?;
     }
@@ -168,6 +189,8 @@ pub(crate) fn unlink_object(
         decref(&mut chunks, old.data.chunks())?;
         let mut inodes = txn.open_table(INODES)?;
         inodes.remove(ino)?;
+        let mut data = txn.open_table(INODE_DATA)?;
+        data.remove(ino)?;
         let mut entries = txn.open_table(ENTRIES)?;
         entries.remove(tables::entry_key(bucket.id, key).as_slice())?;
     }
