@@ -48,6 +48,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     sc.inline_max = cfg.inline_max;
     sc.gc_grace = cfg.gc_grace;
     sc.max_object_size = cfg.max_object_size;
+    sc.db_cache_bytes = cfg.db_cache;
     let (store, report) = Store::open(sc)
         .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
     if report.created {

@@ -44,6 +44,8 @@ pub struct RawStorage {
     pub inline_max: Option<Size>,
     /// Largest single PUT or part. Default `5Gi`.
     pub max_object_size: Option<Size>,
+    /// Memory for the metadata database's page cache. Default `32Mi`.
+    pub db_cache: Option<Size>,
     /// Seconds an unreferenced chunk is kept before GC may delete it. Default 900.
     pub gc_grace_secs: Option<u64>,
     /// Seconds between GC runs. Default 3600.
@@ -114,6 +116,7 @@ pub struct Config {
     pub chunk_size: usize,
     pub inline_max: usize,
     pub max_object_size: u64,
+    pub db_cache: usize,
     pub gc_grace: Duration,
     pub gc_interval: Duration,
     pub log_level: String,
@@ -168,6 +171,7 @@ impl RawConfig {
             chunk_size: chunk_size as usize,
             inline_max: inline_max as usize,
             max_object_size: self.storage.max_object_size.map_or(5 << 30, |s| s.0),
+            db_cache: self.storage.db_cache.map_or(32 << 20, |s| s.0) as usize,
             gc_grace: Duration::from_secs(self.storage.gc_grace_secs.unwrap_or(900)),
             gc_interval: Duration::from_secs(self.storage.gc_interval_secs.unwrap_or(3600).max(1)),
             log_level: self.log.level.unwrap_or_else(|| "info".into()),

@@ -51,6 +51,9 @@ pub struct StoreConfig {
     pub gc_grace: Duration,
     /// Largest single PUT / part (S3: 5 GiB).
     pub max_object_size: u64,
+    /// redb page cache. redb's own default is 1 GiB, which would dominate the server's memory;
+    /// the hot metadata of a single node fits in far less, and the OS page cache backs the rest.
+    pub db_cache_bytes: usize,
 }
 
 impl StoreConfig {
@@ -61,6 +64,7 @@ impl StoreConfig {
             inline_max: 64 << 10,
             gc_grace: Duration::from_secs(15 * 60),
             max_object_size: 5 << 30,
+            db_cache_bytes: 32 << 20,
         }
     }
 }
@@ -92,13 +96,16 @@ impl Store {
         std::fs::create_dir_all(&cfg.data_dir)?;
         let db_path = cfg.data_dir.join("meta.redb");
         let created = !db_path.exists();
-        let db = Database::create(&db_path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Internal(format!(
-                "{} is already open in another gatehouse process",
-                db_path.display()
-            )),
-            other => StoreError::Internal(format!("opening {}: {other}", db_path.display())),
-        })?;
+        let db = Database::builder()
+            .set_cache_size(cfg.db_cache_bytes)
+            .create(&db_path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Internal(format!(
+                    "{} is already open in another gatehouse process",
+                    db_path.display()
+                )),
+                other => StoreError::Internal(format!("opening {}: {other}", db_path.display())),
+            })?;
         let outcome =
             gatehouse_migrations::migrate(&db).map_err(|e| StoreError::Internal(e.to_string()))?;
         let blobs = Arc::new(blobs::BlobStore::open(&cfg.data_dir.join("blobs"))?);
