@@ -1,12 +1,16 @@
-//! Wiring: open the store, create the bootstrap credential, start the S3 listener and the GC
-//! loop, and stop them together on one shutdown signal (the database closes last).
+//! Wiring: open the store, make sure the bootstrap admin (a real user with its own keypair in
+//! the data directory), the `svc:gatehouse` service user and the system bucket exist, apply
+//! `admin_peers`, start the S3 and admin listeners and the GC loop, and stop them together on
+//! one shutdown signal (the database closes last).
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
+use gatehouse_admin::{AdminConfig, AdminState};
 use gatehouse_s3::{S3Config, S3State};
+use gatehouse_store::identity::Keypair;
 use gatehouse_store::{Store, StoreConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -16,8 +20,11 @@ use crate::config::Config;
 /// A started server. Dropping it does not stop it; call [`Running::shutdown`].
 pub struct Running {
     pub s3_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    /// User id of the bootstrap admin (`<data-dir>/admin_ed25519`).
+    pub admin_user_id: String,
     pub store: Store,
-    /// Set when this start created the bootstrap credential: (access key, secret).
+    /// Set when this start wrote `admin.credentials`: (access key, secret).
     pub new_admin: Option<(String, String)>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -49,6 +56,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     sc.gc_grace = cfg.gc_grace;
     sc.max_object_size = cfg.max_object_size;
     sc.db_cache_bytes = cfg.db_cache;
+    sc.enrolment_token = cfg.enrolment_token.clone();
     let (store, report) = Store::open(sc)
         .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
     if report.created {
@@ -60,16 +68,35 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             "migrated the database schema"
         );
     }
-    let new_admin = store.ensure_bootstrap_admin().await?;
-    if let Some((ak, sk)) = &new_admin {
-        write_credentials(&cfg.data_dir.join("admin.credentials"), ak, sk)?;
-    }
+    let (admin_user_id, new_admin) = bootstrap(&store, &cfg).await?;
 
     let listener = tokio::net::TcpListener::bind(cfg.s3_listen)
         .await
         .with_context(|| format!("binding the S3 listener on {}", cfg.s3_listen))?;
     let s3_addr = listener.local_addr()?;
+    let admin_listener = tokio::net::TcpListener::bind(cfg.admin_listen)
+        .await
+        .with_context(|| format!("binding the admin listener on {}", cfg.admin_listen))?;
+    let admin_addr = admin_listener.local_addr()?;
     let (stop, stop_rx) = watch::channel(false);
+    let admin_app = gatehouse_admin::router(AdminState::new(
+        store.clone(),
+        AdminConfig {
+            region: cfg.region.clone(),
+            s3_endpoint: format!("http://{s3_addr}"),
+        },
+    ));
+    let mut rx = stop_rx.clone();
+    let admin_task = tokio::spawn(async move {
+        let res = axum::serve(admin_listener, admin_app)
+            .with_graceful_shutdown(async move {
+                let _stopped = rx.wait_for(|s| *s).await.map(|_| ());
+            })
+            .await;
+        if let Err(e) = res {
+            tracing::error!(error = %e, "admin listener failed");
+        }
+    });
     let state = S3State::new(
         store.clone(),
         S3Config {
@@ -105,18 +132,66 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             }
         }
     });
-    tracing::info!(%s3_addr, data_dir = %cfg.data_dir.display(), "gatehouse serving S3");
+    tracing::info!(%s3_addr, %admin_addr, data_dir = %cfg.data_dir.display(), "gatehouse serving S3 and the admin API");
     Ok(Running {
         s3_addr,
+        admin_addr,
+        admin_user_id,
         store,
         new_admin,
         stop,
-        tasks: vec![s3_task, gc_task],
+        tasks: vec![s3_task, admin_task, gc_task],
     })
 }
 
+/// The server's own identities. The bootstrap admin is an ordinary user whose keypair lives
+/// in the data directory; without `admin_peers` in the config it is the one admin, with it the
+/// config decides alone. Returns its user id and, when `admin.credentials` was (re)written, the
+/// credentials in it.
+async fn bootstrap(
+    store: &Store,
+    cfg: &Config,
+) -> anyhow::Result<(String, Option<(String, String)>)> {
+    let key_path = cfg.data_dir.join("admin_ed25519");
+    let kp = if key_path.exists() {
+        Keypair::load(&key_path).with_context(|| format!("loading {}", key_path.display()))?
+    } else {
+        let kp = Keypair::generate()?;
+        kp.write_files(&key_path, "gatehouse bootstrap admin")
+            .with_context(|| format!("writing {}", key_path.display()))?;
+        kp
+    };
+    let admin = store.register_local_user(kp.public(), "admin").await?;
+    let peers = match &cfg.admin_peers {
+        Some(p) => p.clone(),
+        None => vec![admin.user_id.clone()],
+    };
+    if peers.is_empty() {
+        tracing::warn!("admin_peers is empty: nobody is admin");
+    }
+    store.set_admin_peers(peers)?;
+    store.log_admin_matches()?;
+    let svc = store.ensure_service_user("gatehouse").await?;
+    store.ensure_system_bucket(&svc.user_id).await?;
+
+    let cred_path = cfg.data_dir.join("admin.credentials");
+    let text = credentials_text(&admin.access_key, &admin.secret_key);
+    let current = std::fs::read_to_string(&cred_path).ok();
+    let written = if current.as_deref() == Some(text.as_str()) {
+        None
+    } else {
+        write_credentials(&cred_path, &text)?;
+        Some((admin.access_key, admin.secret_key))
+    };
+    Ok((admin.user_id, written))
+}
+
+fn credentials_text(access: &str, secret: &str) -> String {
+    format!("[default]\naws_access_key_id = {access}\naws_secret_access_key = {secret}\n")
+}
+
 /// The aws CLI credentials-file format, mode 0600, written durably.
-fn write_credentials(path: &Path, access: &str, secret: &str) -> anyhow::Result<()> {
+fn write_credentials(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -125,10 +200,8 @@ fn write_credentials(path: &Path, access: &str, secret: &str) -> anyhow::Result<
         .mode(0o600)
         .open(path)
         .with_context(|| format!("writing {}", path.display()))?;
-    write!(
-        f,
-        "[default]\naws_access_key_id = {access}\naws_secret_access_key = {secret}\n"
-    )?;
+    f.write_all(text.as_bytes())?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     f.sync_all()?;
     Ok(())
 }

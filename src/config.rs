@@ -14,12 +14,27 @@ use serde::Deserialize;
 pub struct RawConfig {
     /// Where `meta.redb` and `blobs/` live. Default `./gatehouse-data`.
     pub data_dir: Option<PathBuf>,
+    /// Who is admin: user ids (16 hex, preferred: immutable) or names (mutable labels; logged
+    /// with a warning). Absent: the bootstrap admin created in the data directory. Present
+    /// (even empty): exactly these, nobody else.
+    pub admin_peers: Option<Vec<String>>,
+    /// Shared secret for self-service `gatehouse join`. Absent: joining is disabled.
+    pub enrolment_token: Option<String>,
+    #[serde(default)]
+    pub admin: RawAdmin,
     #[serde(default)]
     pub s3: RawS3,
     #[serde(default)]
     pub storage: RawStorage,
     #[serde(default)]
     pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// Listen address of the admin API and web page. Default `127.0.0.1:8080`.
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -110,6 +125,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 pub struct Config {
     pub data_dir: PathBuf,
     pub s3_listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub admin_peers: Option<Vec<String>>,
+    pub enrolment_token: Option<String>,
     pub region: String,
     pub domains: Vec<String>,
     pub max_size: u64,
@@ -128,6 +146,7 @@ pub struct Config {
 pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub s3_listen: Option<String>,
+    pub admin_listen: Option<String>,
 }
 
 impl RawConfig {
@@ -146,6 +165,24 @@ impl RawConfig {
         let s3_listen: SocketAddr = listen
             .parse()
             .with_context(|| format!("s3 listen address {listen:?} is not ADDR:PORT"))?;
+        let admin = o
+            .admin_listen
+            .clone()
+            .or(self.admin.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let admin_listen: SocketAddr = admin
+            .parse()
+            .with_context(|| format!("admin listen address {admin:?} is not ADDR:PORT"))?;
+        if let Some(t) = &self.enrolment_token
+            && t.len() < 16
+        {
+            bail!("enrolment_token must be at least 16 characters");
+        }
+        if let Some(peers) = &self.admin_peers
+            && let Some(bad) = peers.iter().find(|p| p.trim().is_empty() || p.len() > 63)
+        {
+            bail!("admin_peers entry {bad:?} is not a user id or name");
+        }
         let chunk_size = self.storage.chunk_size.map_or(1 << 20, |s| s.0);
         if !(64 << 10..=64 << 20).contains(&chunk_size) {
             bail!("storage.chunk_size must be between 64Ki and 64Mi");
@@ -165,6 +202,9 @@ impl RawConfig {
                 .or(self.data_dir)
                 .unwrap_or_else(|| PathBuf::from("./gatehouse-data")),
             s3_listen,
+            admin_listen,
+            admin_peers: self.admin_peers,
+            enrolment_token: self.enrolment_token,
             region: self.s3.region.unwrap_or_else(|| "us-east-1".into()),
             domains: self.s3.domains.unwrap_or_else(|| vec!["localhost".into()]),
             max_size: self.s3.max_size.map_or(1 << 30, |s| s.0),
@@ -204,6 +244,7 @@ mod tests {
             .validate(&Overrides {
                 data_dir: Some("/tmp/x".into()),
                 s3_listen: None,
+                admin_listen: None,
             })
             .expect("valid");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));

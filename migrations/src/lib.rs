@@ -5,17 +5,19 @@
 //!   newer than it in order, each in its own write transaction together with the version bump, and
 //!   refuses a file written by a newer gatehouse.
 //! - `m0001_initial`: creates the tables of schema 1.
+//! - `m0002_identity`: users, names, groups, roles, bindings; credentials become derived.
 //!
 //! Invariant: this crate depends on redb only. A step uses frozen copies of the table definitions
 //! and value types it needs, never the live ones in `gatehouse-store`, so old steps keep meaning
 //! what they meant when they were written.
 
 mod m0001_initial;
+mod m0002_identity;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_VERSION: u64 = 1;
+pub const CURRENT_VERSION: u64 = 2;
 
 /// The `meta` table: string keys, raw byte values. Frozen: every schema has it.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -59,7 +61,7 @@ pub struct Outcome {
 type Step = fn(&redb::WriteTransaction) -> Result<(), MigrationError>;
 
 /// Every step, in order: index i migrates schema i to i + 1.
-const STEPS: &[Step] = &[m0001_initial::apply];
+const STEPS: &[Step] = &[m0001_initial::apply, m0002_identity::apply];
 
 /// Reads the stored schema version; 0 means a new, empty file.
 pub fn schema_version(db: &Database) -> Result<u64, MigrationError> {
@@ -127,8 +129,8 @@ mod tests {
     fn new_file_is_migrated_and_rerun_is_a_noop() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Database::create(dir.path().join("m.redb")).expect("create");
-        assert_eq!(migrate(&db).expect("migrate"), Outcome { from: 0, to: 1 });
-        assert_eq!(migrate(&db).expect("again"), Outcome { from: 1, to: 1 });
+        assert_eq!(migrate(&db).expect("migrate"), Outcome { from: 0, to: 2 });
+        assert_eq!(migrate(&db).expect("again"), Outcome { from: 2, to: 2 });
         assert_eq!(schema_version(&db).expect("version"), CURRENT_VERSION);
     }
 

@@ -50,6 +50,16 @@ pub enum StoreError {
     InvalidArgument(String),
     #[error("access denied: {0}")]
     AccessDenied(String),
+    #[error("no such user: {0}")]
+    NoSuchUser(String),
+    #[error("no such group: {0}")]
+    NoSuchGroup(String),
+    #[error("no such role: {0}")]
+    NoSuchRole(String),
+    #[error("no such binding: {0}")]
+    NoSuchBinding(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("no space left on the data disk")]
     NoSpace,
     #[error("quota exceeded: {0}")]
@@ -87,6 +97,11 @@ impl StoreError {
             StoreError::PreconditionFailed => "store.precondition_failed",
             StoreError::InvalidArgument(_) => "store.invalid_argument",
             StoreError::AccessDenied(_) => "rbac.denied",
+            StoreError::NoSuchUser(_) => "identity.no_such_user",
+            StoreError::NoSuchGroup(_) => "rbac.no_such_group",
+            StoreError::NoSuchRole(_) => "rbac.no_such_role",
+            StoreError::NoSuchBinding(_) => "rbac.no_such_binding",
+            StoreError::Conflict(_) => "store.conflict",
             StoreError::NoSpace => "store.no_space",
             StoreError::QuotaExceeded(_) => "store.quota_exceeded",
             StoreError::Corrupt(_) => "store.corrupt",

@@ -6,8 +6,9 @@
 //! - [`stage`]: body stream → chunks/inline data + MD5/SHA-256/flexible checksum, one pass.
 //! - [`commit`]: the group-commit writer thread (one redb write transaction per batch).
 //! - [`model`]: plain records; [`naming`]: bucket and key rules; [`checksum`]: S3 checksums.
-//! - [`rbac`]: the pure `authorize()`; [`ops`]: the only public way to read or write, each
-//!   function taking a [`Principal`] and asking `rbac` first.
+//! - [`identity`]: Ed25519 user keys, user ids, the master key, derived S3 credentials.
+//! - [`rbac`]: roles, the policy snapshot, and the pure `authorize()`; [`ops`]: the only public
+//!   way to read or write, each function taking a [`Principal`] and asking `rbac` first.
 //!
 //! Invariants: no HTTP or NFS here; redb types do not leave this crate; a blob is durable before
 //! the metadata naming it commits; refcounts and usage counters change in the same transaction
@@ -20,6 +21,7 @@ pub mod checksum;
 mod codec;
 mod commit;
 pub mod error;
+pub mod identity;
 pub mod model;
 pub mod naming;
 pub mod ops;
@@ -28,7 +30,7 @@ pub mod stage;
 mod tables;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use redb::{Database, ReadableDatabase};
@@ -54,6 +56,8 @@ pub struct StoreConfig {
     /// redb page cache. redb's own default is 1 GiB, which would dominate the server's memory;
     /// the hot metadata of a single node fits in far less, and the OS page cache backs the rest.
     pub db_cache_bytes: usize,
+    /// Shared secret a self-service join must present; `None` disables joining.
+    pub enrolment_token: Option<String>,
 }
 
 impl StoreConfig {
@@ -65,6 +69,7 @@ impl StoreConfig {
             gc_grace: Duration::from_secs(15 * 60),
             max_object_size: 5 << 30,
             db_cache_bytes: 32 << 20,
+            enrolment_token: None,
         }
     }
 }
@@ -88,6 +93,11 @@ struct Inner {
     blobs: Arc<blobs::BlobStore>,
     committer: commit::Committer,
     cfg: StoreConfig,
+    /// `<data_dir>/master.key`: keys the S3 secrets and the service users' keypairs.
+    master: Arc<identity::MasterKey>,
+    policy: RwLock<Arc<rbac::Policy>>,
+    admin_peers: RwLock<rbac::policy::AdminPeers>,
+    nonces: ops::Nonces,
 }
 
 impl Store {
@@ -109,6 +119,8 @@ impl Store {
         let outcome =
             gatehouse_migrations::migrate(&db).map_err(|e| StoreError::Internal(e.to_string()))?;
         let blobs = Arc::new(blobs::BlobStore::open(&cfg.data_dir.join("blobs"))?);
+        let master = identity::MasterKey::load_or_create(&cfg.data_dir.join("master.key"))
+            .map_err(|e| StoreError::Internal(format!("master key: {e}")))?;
         let db = Arc::new(db);
         let committer = commit::Committer::start(db.clone());
         let store = Store {
@@ -117,8 +129,13 @@ impl Store {
                 blobs,
                 committer,
                 cfg,
+                master: Arc::new(master),
+                policy: RwLock::new(Arc::new(rbac::Policy::default())),
+                admin_peers: RwLock::new(rbac::policy::AdminPeers::default()),
+                nonces: ops::Nonces::default(),
             }),
         };
+        store.reload_policy()?;
         Ok((
             store,
             OpenReport {
@@ -176,10 +193,13 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Turns a denial into the error every gateway maps, with one audit line (who, what, why:
+/// the reason names the principal, the verb, the resource and what was missing).
 pub(crate) fn deny(d: rbac::Decision) -> Result<()> {
     if d.allowed {
         Ok(())
     } else {
+        tracing::warn!(target: "audit", reason = %d.reason, "denied");
         Err(StoreError::AccessDenied(d.reason))
     }
 }

@@ -20,8 +20,18 @@ pub const CHUNKS: TableDefinition<&[u8; 32], (u64, u64)> = TableDefinition::new(
 pub const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
 /// upload id ++ 0x00 ++ part number (4 bytes BE) → [`crate::model::PartRecord`].
 pub const UPLOAD_PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("upload_parts");
-/// access key → [`crate::model::CredentialRecord`].
+/// access key → [`crate::model::CredentialRef`] (the secret is derived, never stored).
 pub const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
+/// user id (16 hex) → [`crate::model::UserRecord`].
+pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+/// user name → user id (names are unique labels).
+pub const USER_NAMES: TableDefinition<&str, &str> = TableDefinition::new("user_names");
+/// custom group name → [`crate::model::GroupRecord`].
+pub const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
+/// custom role name → [`crate::model::RoleRecord`].
+pub const ROLES: TableDefinition<&str, &[u8]> = TableDefinition::new("roles");
+/// [`crate::model::BindingRecord::key`] → [`crate::model::BindingRecord`].
+pub const BINDINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("bindings");
 
 pub fn entry_key(bucket_id: u64, key: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(8 + key.len());

@@ -25,7 +25,24 @@ impl TestServer {
     }
 
     pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
-        let running = app::start(config(dir.path())).await.expect("server starts");
+        Self::start_in_with(dir, |_| {}).await
+    }
+
+    /// Starts with the default test config adjusted by `f` (admin_peers, enrolment_token, …).
+    pub async fn start_with(f: impl FnOnce(&mut RawConfig)) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in_with(dir, f).await
+    }
+
+    pub async fn start_in_with(
+        dir: tempfile::TempDir,
+        f: impl FnOnce(&mut RawConfig),
+    ) -> TestServer {
+        let mut raw = RawConfig::default();
+        f(&mut raw);
+        let running = app::start(config_from(raw, dir.path()))
+            .await
+            .expect("server starts");
         let addr = running.s3_addr;
         let (access, secret) = read_credentials(&dir.path().join("admin.credentials"));
         TestServer {
@@ -35,6 +52,29 @@ impl TestServer {
             access,
             secret,
         }
+    }
+
+    pub fn store(&self) -> &gatehouse_store::Store {
+        &self.running.as_ref().expect("running").store
+    }
+
+    /// The bootstrap admin as a principal (for calling the store directly).
+    pub fn admin(&self) -> gatehouse_store::Principal {
+        self.store()
+            .lookup_credential(&self.access)
+            .expect("lookup")
+            .expect("bootstrap admin exists")
+            .1
+    }
+
+    /// Registers a fresh keypair under `name` (as the bootstrap admin).
+    pub async fn new_user(&self, name: &str) -> gatehouse_store::ops::Registered {
+        let kp = gatehouse_store::identity::Keypair::generate().expect("keygen");
+        let line = kp.public().to_openssh(name);
+        self.store()
+            .register_user(&self.admin(), line.as_bytes(), name)
+            .await
+            .expect("register")
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -150,12 +190,16 @@ impl TestServer {
 }
 
 pub fn config(dir: &Path) -> gatehouse::config::Config {
-    RawConfig::default()
-        .validate(&Overrides {
-            data_dir: Some(dir.to_path_buf()),
-            s3_listen: Some("127.0.0.1:0".into()),
-        })
-        .expect("config")
+    config_from(RawConfig::default(), dir)
+}
+
+pub fn config_from(raw: RawConfig, dir: &Path) -> gatehouse::config::Config {
+    raw.validate(&Overrides {
+        data_dir: Some(dir.to_path_buf()),
+        s3_listen: Some("127.0.0.1:0".into()),
+        admin_listen: Some("127.0.0.1:0".into()),
+    })
+    .expect("config")
 }
 
 pub fn client_with(addr: std::net::SocketAddr, access: &str, secret: &str) -> Client {

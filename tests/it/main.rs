@@ -1,7 +1,9 @@
 //! The one integration-test binary: starts the real server in-process on port 0 and drives it
 //! with real clients (aws-sdk-s3, plain HTTP for presigned URLs and raw signed requests).
 
+mod admin_api;
 mod common;
+mod rbac;
 mod s3_auth;
 mod s3_bad_input;
 mod s3_buckets;

@@ -198,7 +198,7 @@ async fn basic_and_bearer() {
 /// boto3 and aws CLI v1 presign with Signature V2 on custom endpoints by default.
 #[tokio::test]
 async fn sigv2_presigned_urls_as_boto3_makes_them() {
-    use hmac::{Hmac, Mac};
+    use hmac::{Hmac, KeyInit, Mac};
     let srv = TestServer::start().await;
     let c = srv.client();
     c.create_bucket().bucket("sigv2").send().await.expect("mb");

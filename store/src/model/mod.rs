@@ -1,11 +1,14 @@
 //! Plain records stored in redb (encoded by [`crate::codec`]). No behaviour beyond small helpers.
 
 mod bucket;
-mod credential;
+mod identity;
 mod object;
 mod upload;
 
 pub use bucket::{BucketKind, BucketRecord};
-pub use credential::{CredentialRecord, Principal};
+pub use identity::{
+    AdminMatch, BindingRecord, CredentialRef, GroupRecord, Principal, RoleRecord, Subject,
+    UserKind, UserRecord,
+};
 pub use object::{ChecksumValue, ChunkRef, Data, ObjectMeta, ObjectRecord};
 pub use upload::{PartRecord, UploadRecord};

@@ -37,7 +37,7 @@ impl From<BucketRecord> for BucketInfo {
 impl Store {
     pub async fn create_bucket(&self, p: &Principal, name: &str) -> Result<BucketInfo> {
         let kind = naming::bucket_kind(name)?;
-        deny(authorize(p, Verb::Create, Resource::Buckets(None)))?;
+        deny(authorize(p, Verb::Create, Resource::Buckets(Some(name))))?;
         if kind == BucketKind::System {
             return Err(StoreError::BucketAlreadyExists);
         }
@@ -76,6 +76,11 @@ impl Store {
     /// Deletes an empty bucket; its unfinished multipart uploads are aborted with it.
     pub async fn delete_bucket(&self, p: &Principal, name: &str) -> Result<()> {
         deny(authorize(p, Verb::Delete, Resource::Buckets(Some(name))))?;
+        if name == naming::SYSTEM_BUCKET {
+            return Err(StoreError::AccessDenied(
+                "the system bucket cannot be deleted".into(),
+            ));
+        }
         let name = name.to_string();
         self.inner
             .committer
@@ -110,7 +115,38 @@ impl Store {
                 }
                 let mut t = txn.open_table(BUCKETS)?;
                 t.remove(name.as_str())?;
+                // A later bucket of the same name must not inherit grants.
+                super::drop_bucket_bindings(txn, &name)?;
                 Ok(())
+            })
+            .await?;
+        self.reload_policy()
+    }
+
+    /// Creates the reserved system bucket if missing (start-up; owned by `owner`).
+    pub async fn ensure_system_bucket(&self, owner: &str) -> Result<()> {
+        let owner = owner.to_string();
+        self.inner
+            .committer
+            .write(move |txn| {
+                if txn
+                    .open_table(BUCKETS)?
+                    .get(naming::SYSTEM_BUCKET)?
+                    .is_some()
+                {
+                    return Ok(());
+                }
+                let rec = BucketRecord {
+                    id: txn::next_counter(txn, "next_bucket_id")?,
+                    name: naming::SYSTEM_BUCKET.to_string(),
+                    kind: BucketKind::System,
+                    owner,
+                    created_ms: now_ms(),
+                    quota_bytes: 0,
+                    usage_bytes: 0,
+                    object_count: 0,
+                };
+                txn::put_bucket(txn, &rec)
             })
             .await
     }

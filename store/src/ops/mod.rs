@@ -1,16 +1,23 @@
 //! The only public way to read or write stored data. Every function takes the caller's
 //! [`Principal`](crate::Principal) and asks [`crate::rbac::authorize`] before touching anything.
 
+mod access;
 mod buckets;
-mod credentials;
 mod list;
 mod multipart;
 mod objects;
 mod txn;
+mod users;
 
+pub(crate) use access::drop_bucket_bindings;
+pub use access::{BindingInfo, GroupInfo, PanelInfo, RoleInfo, SubjectRef};
 pub use buckets::BucketInfo;
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use objects::{CopyOptions, ObjectInfo, PutOptions};
+pub(crate) use users::Nonces;
+pub use users::{
+    JOIN_NONCE_TTL, JoinRequest, Registered, SERVICE_PREFIX, UserInfo, validate_user_name,
+};
 #[cfg(test)]
 mod tests;

@@ -11,11 +11,14 @@ use crate::stage::StageOptions;
 use crate::{Store, StoreConfig, StoreError};
 
 fn admin() -> Principal {
-    Principal {
-        user_id: "admin".into(),
-        name: "admin".into(),
-        admin: true,
-    }
+    use crate::rbac::policy::AdminPeers;
+    crate::rbac::Policy::new(
+        vec![],
+        Default::default(),
+        vec![],
+        AdminPeers(vec!["admin".into()]),
+    )
+    .resolve("0123456789abcdef", "admin", crate::model::UserKind::Person)
 }
 
 fn open(dir: &std::path::Path) -> Store {

@@ -1,0 +1,85 @@
+//! Buckets: list, create, info, delete (only when empty).
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use gatehouse_store::model::BucketKind;
+use gatehouse_store::ops::BucketInfo;
+use serde::{Deserialize, Serialize};
+
+use crate::AdminState;
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::json::{self, Param};
+
+/// A bucket as the API shows it.
+#[derive(Serialize)]
+pub struct Bucket {
+    name: String,
+    /// "plain", "share" or "system".
+    kind: &'static str,
+    owner: String,
+    created_ms: i64,
+    usage_bytes: u64,
+    object_count: u64,
+    /// 0 = unlimited.
+    quota_bytes: u64,
+}
+
+impl From<BucketInfo> for Bucket {
+    fn from(b: BucketInfo) -> Self {
+        Bucket {
+            name: b.name,
+            kind: match b.kind {
+                BucketKind::Plain => "plain",
+                BucketKind::Share => "share",
+                BucketKind::System => "system",
+            },
+            owner: b.owner,
+            created_ms: b.created_ms,
+            usage_bytes: b.usage_bytes,
+            object_count: b.object_count,
+            quota_bytes: b.quota_bytes,
+        }
+    }
+}
+
+pub async fn list(State(st): State<AdminState>, c: Caller) -> ApiResult<Response> {
+    let buckets: Vec<Bucket> = st
+        .store
+        .list_buckets(&c.principal)?
+        .into_iter()
+        .map(Bucket::from)
+        .collect();
+    Ok(json::ok(&buckets))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: String,
+}
+
+pub async fn create(State(st): State<AdminState>, c: Caller, body: Body) -> ApiResult<Response> {
+    let b: CreateBody = json::read(Some(&c.payload), body).await?;
+    let info = st.store.create_bucket(&c.principal, &b.name).await?;
+    Ok(json::created(&Bucket::from(info)))
+}
+
+pub async fn info(
+    State(st): State<AdminState>,
+    c: Caller,
+    Param(bucket): Param<String>,
+) -> ApiResult<Response> {
+    let info = st.store.head_bucket(&c.principal, &bucket)?;
+    Ok(json::ok(&Bucket::from(info)))
+}
+
+pub async fn delete(
+    State(st): State<AdminState>,
+    c: Caller,
+    Param(bucket): Param<String>,
+) -> ApiResult<Response> {
+    st.store.delete_bucket(&c.principal, &bucket).await?;
+    Ok(json::no_content())
+}

@@ -1,0 +1,213 @@
+//! The client commands' grammar (clap). `src/cli.rs` mounts [`ClientOpts`] as global flags and
+//! [`ClientCommand`] beside `serve` and `bench`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+/// Flags of every client command, accepted before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct ClientOpts {
+    /// Admin API of the server that client commands talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "GATEHOUSE_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        value_name = "URL"
+    )]
+    pub server: String,
+    /// Credentials for client commands: an aws credentials file ([default] profile). Without
+    /// it: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, else <data-dir>/admin.credentials.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// The server's data directory, for its admin.credentials (default ./gatehouse-data, when
+    /// that file exists).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Machine-readable JSON output instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Roles and the bindings that give them to users (admin).
+    #[command(subcommand)]
+    Role(RoleCmd),
+    /// Groups, their members, and role bindings for groups (admin).
+    #[command(subcommand)]
+    Group(GroupCmd),
+    /// Users: list, show, register a public key, remove, rotate credentials.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Buckets.
+    #[command(subcommand)]
+    Bucket(BucketCmd),
+    /// Objects: upload, download, list, delete.
+    #[command(subcommand)]
+    Object(ObjectCmd),
+    /// The server and who you are on it: user id, name, admin (and how matched), groups.
+    Status,
+    /// Create your identity: an Ed25519 key pair (OpenSSH format); prints your user id.
+    Keygen {
+        /// Private key file; the public key goes to FILE.pub [default: ~/.gatehouse/id_ed25519]
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Register yourself with the server's enrolment token, proving you hold your key.
+    Join {
+        /// The server's enrolment token.
+        #[arg(long, env = "GATEHOUSE_ENROLMENT_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Your user name (the server adds a suffix if another key holds it).
+        #[arg(long)]
+        name: String,
+        /// Your private key [default: ~/.gatehouse/id_ed25519]
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Also save the credentials here (aws credentials format, mode 0600).
+        #[arg(long, value_name = "FILE")]
+        write_credentials: Option<PathBuf>,
+    },
+}
+
+/// Where a binding applies: everywhere (default), one bucket, or one admin panel.
+#[derive(Debug, Clone, Args)]
+pub struct ScopeArgs {
+    /// Only on this bucket.
+    #[arg(long, value_name = "BUCKET", conflicts_with = "panel_scope")]
+    pub bucket: Option<String>,
+    /// Only on this admin panel (with the panel-viewer role).
+    #[arg(long, value_name = "PANEL")]
+    pub panel_scope: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCmd {
+    /// List built-in and custom roles.
+    List,
+    /// Create a custom role: the verbs it allows on the resources.
+    Create {
+        name: String,
+        /// Comma-separated: get, list, put, delete, create, or *.
+        #[arg(long)]
+        verbs: String,
+        /// Comma-separated: buckets, objects, panels, users, groups, roles, bindings, shares, or *.
+        #[arg(long)]
+        resources: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Delete a custom role (refused while bindings use it).
+    Delete { name: String },
+    /// Give a role to a user (id or name).
+    Bind {
+        user: String,
+        role: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Take a role binding away from a user.
+    Unbind {
+        user: String,
+        role: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// List role bindings (all, or those that apply to one user).
+    Bindings {
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCmd {
+    /// List built-in and custom groups.
+    List,
+    /// Create a custom group.
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Delete a custom group (refused while bindings name it).
+    Delete { name: String },
+    /// List a group's members.
+    Members { group: String },
+    /// Add a user (id or name) to a custom group.
+    AddMember { group: String, user: String },
+    /// Remove a user from a custom group.
+    RemoveMember { group: String, user: String },
+    /// Give a role to a group.
+    Bind {
+        group: String,
+        role: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Take a role binding away from a group.
+    Unbind {
+        group: String,
+        role: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// List users.
+    List,
+    /// Show a user (id or name) [default: yourself].
+    Show { who: Option<String> },
+    /// Register a public key under a name (admin); prints the new S3 credentials.
+    Register {
+        /// The public key file (OpenSSH `ssh-ed25519 …` line, e.g. id_ed25519.pub).
+        #[arg(long, value_name = "FILE")]
+        pubkey: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
+    /// Remove a user: credentials, group memberships and bindings (their data stays).
+    Remove { who: String },
+    /// New S3 credentials for a user [default: yourself]; the old ones stop working.
+    Rotate { who: Option<String> },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BucketCmd {
+    /// Create a bucket.
+    Create { name: String },
+    /// List the buckets you can see.
+    List,
+    /// Delete an empty bucket.
+    Delete { name: String },
+    /// Show a bucket's owner, usage and quota.
+    Info { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ObjectCmd {
+    /// Upload FILE as BUCKET/KEY.
+    Put {
+        bucket: String,
+        key: String,
+        file: PathBuf,
+    },
+    /// Download BUCKET/KEY to FILE (`-` for standard output).
+    Get {
+        bucket: String,
+        key: String,
+        file: PathBuf,
+    },
+    /// List the objects of a bucket.
+    List {
+        bucket: String,
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
+    /// Delete BUCKET/KEY.
+    Delete { bucket: String, key: String },
+}

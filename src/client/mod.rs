@@ -1,0 +1,82 @@
+//! The command-line client of the admin API: `role`, `group`, `user`, `bucket`, `object`,
+//! `status`, `keygen`, `join`.
+//!
+//! # Layout
+//! - `args`: the commands' grammar (clap); `cli.rs` mounts it.
+//! - `api`: signed requests over hyper, JSON, streamed uploads/downloads.
+//! - `credentials`: which credentials sign (flag, env, data directory) and the aws file format.
+//! - `access` (role, group), `users` (user, status, keygen, join), `storage` (bucket, object):
+//!   one function per command, each one request (or two) and its rendering.
+//! - `output`: tables and `--json`; `progress`: the stderr progress line.
+//!
+//! The client decides nothing about access: the server answers, and a refusal is shown with
+//! the server's reason.
+
+mod access;
+mod api;
+pub mod args;
+mod credentials;
+mod output;
+mod progress;
+mod storage;
+mod users;
+
+pub use args::{ClientCommand, ClientOpts};
+
+use api::Api;
+
+/// What every command needs: the API client and the output mode.
+pub(crate) struct Ctx {
+    pub api: Api,
+    pub json: bool,
+}
+
+impl Ctx {
+    /// A context whose requests are signed with the resolved credentials.
+    fn signed(opts: &ClientOpts) -> anyhow::Result<Ctx> {
+        let creds = credentials::resolve(opts)?;
+        Ok(Ctx {
+            api: Api::new(&opts.server, Some(creds))?,
+            json: opts.json,
+        })
+    }
+
+    /// For the endpoints that take no credentials (join).
+    fn anonymous(opts: &ClientOpts) -> anyhow::Result<Ctx> {
+        Ok(Ctx {
+            api: Api::new(&opts.server, None)?,
+            json: opts.json,
+        })
+    }
+
+    /// What a command without a reply body prints under `--json`.
+    fn done(&self, human: impl FnOnce()) -> anyhow::Result<()> {
+        if self.json {
+            output::json(&serde_json::json!({ "ok": true }))
+        } else {
+            human();
+            Ok(())
+        }
+    }
+}
+
+pub async fn run(opts: &ClientOpts, cmd: ClientCommand) -> anyhow::Result<()> {
+    match cmd {
+        ClientCommand::Role(c) => access::role(&Ctx::signed(opts)?, c).await,
+        ClientCommand::Group(c) => access::group(&Ctx::signed(opts)?, c).await,
+        ClientCommand::User(c) => users::user(&Ctx::signed(opts)?, c).await,
+        ClientCommand::Bucket(c) => storage::bucket(&Ctx::signed(opts)?, c).await,
+        ClientCommand::Object(c) => storage::object(&Ctx::signed(opts)?, c).await,
+        ClientCommand::Status => users::status(&Ctx::signed(opts)?).await,
+        ClientCommand::Keygen { out } => users::keygen(opts.json, out),
+        ClientCommand::Join {
+            token,
+            name,
+            key,
+            write_credentials,
+        } => {
+            let ctx = Ctx::anonymous(opts)?;
+            users::join(&ctx, &token, &name, key, write_credentials).await
+        }
+    }
+}

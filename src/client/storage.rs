@@ -1,0 +1,193 @@
+//! `bucket …` and `object …`.
+
+use std::path::Path;
+
+use anyhow::Context;
+use http::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Ctx;
+use super::api::{key_path, query, seg};
+use super::args::{BucketCmd, ObjectCmd};
+use super::output::{self, size, time_ms};
+
+#[derive(Deserialize)]
+struct Bucket {
+    name: String,
+    kind: String,
+    owner: String,
+    created_ms: i64,
+    usage_bytes: u64,
+    object_count: u64,
+    quota_bytes: u64,
+}
+
+#[derive(Deserialize, serde::Serialize)]
+struct Object {
+    key: String,
+    size: u64,
+    etag: String,
+    modified_ms: i64,
+}
+
+#[derive(Deserialize)]
+struct Listing {
+    objects: Vec<Object>,
+    truncated: bool,
+    next_start_after: Option<String>,
+}
+
+pub async fn bucket(ctx: &Ctx, cmd: BucketCmd) -> anyhow::Result<()> {
+    match cmd {
+        BucketCmd::Create { name } => {
+            let body = json!({ "name": name });
+            let v = ctx
+                .api
+                .call(Method::POST, "/api/buckets", "", Some(&body))
+                .await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            println!("Created bucket {name}");
+            Ok(())
+        }
+        BucketCmd::List => {
+            let v: Value = ctx.api.get("/api/buckets", "").await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let buckets: Vec<Bucket> = serde_json::from_value(v)?;
+            let rows: Vec<Vec<String>> = buckets
+                .into_iter()
+                .map(|b| {
+                    vec![
+                        time_ms(b.created_ms),
+                        b.object_count.to_string(),
+                        size(b.usage_bytes),
+                        b.name,
+                    ]
+                })
+                .collect();
+            output::table(&["CREATED", "OBJECTS", "SIZE", "NAME"], &rows);
+            Ok(())
+        }
+        BucketCmd::Delete { name } => {
+            let path = format!("/api/buckets/{}", seg(&name));
+            ctx.api.call(Method::DELETE, &path, "", None::<&()>).await?;
+            ctx.done(|| println!("Deleted bucket {name}"))
+        }
+        BucketCmd::Info { name } => {
+            let v: Value = ctx
+                .api
+                .get(&format!("/api/buckets/{}", seg(&name)), "")
+                .await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let b: Bucket = serde_json::from_value(v)?;
+            output::fields(&[
+                ("name", b.name),
+                ("kind", b.kind),
+                ("owner", b.owner),
+                ("created", time_ms(b.created_ms)),
+                ("objects", b.object_count.to_string()),
+                ("size", size(b.usage_bytes)),
+                (
+                    "quota",
+                    if b.quota_bytes == 0 {
+                        "unlimited".into()
+                    } else {
+                        size(b.quota_bytes)
+                    },
+                ),
+            ]);
+            Ok(())
+        }
+    }
+}
+
+pub async fn object(ctx: &Ctx, cmd: ObjectCmd) -> anyhow::Result<()> {
+    match cmd {
+        ObjectCmd::Put { bucket, key, file } => {
+            let v = ctx.api.put_file(&object_path(&bucket, &key), &file).await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let n = v.get("size").and_then(Value::as_u64).unwrap_or(0);
+            println!(
+                "Uploaded {} to {bucket}/{key} ({})",
+                file.display(),
+                size(n)
+            );
+            Ok(())
+        }
+        ObjectCmd::Get { bucket, key, file } => {
+            let path = object_path(&bucket, &key);
+            if file == Path::new("-") {
+                let mut out = tokio::io::stdout();
+                ctx.api.get_to(&path, &mut out).await?;
+                return Ok(());
+            }
+            let mut out = tokio::fs::File::create(&file)
+                .await
+                .with_context(|| format!("creating {}", file.display()))?;
+            let n = match ctx.api.get_to(&path, &mut out).await {
+                Ok(n) => n,
+                Err(e) => {
+                    drop(out);
+                    // Do not leave a partial file that looks like the object.
+                    let _ = std::fs::remove_file(&file);
+                    return Err(e);
+                }
+            };
+            out.sync_all().await?;
+            if ctx.json {
+                return output::json(
+                    &json!({ "bucket": bucket, "key": key, "size": n, "file": file }),
+                );
+            }
+            println!(
+                "Downloaded {bucket}/{key} to {} ({})",
+                file.display(),
+                size(n)
+            );
+            Ok(())
+        }
+        ObjectCmd::List { bucket, prefix } => {
+            let path = format!("/api/buckets/{}/objects", seg(&bucket));
+            let mut all = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let q = query(&[
+                    ("prefix", Some(prefix.as_str()).filter(|p| !p.is_empty())),
+                    ("start_after", after.as_deref()),
+                ]);
+                let page: Listing = ctx.api.get(&path, &q).await?;
+                all.extend(page.objects);
+                match page.next_start_after {
+                    Some(next) if page.truncated => after = Some(next),
+                    _ => break,
+                }
+            }
+            if ctx.json {
+                return output::json(&all);
+            }
+            let rows: Vec<Vec<String>> = all
+                .into_iter()
+                .map(|o| vec![time_ms(o.modified_ms), size(o.size), o.key])
+                .collect();
+            output::table(&["MODIFIED", "SIZE", "KEY"], &rows);
+            Ok(())
+        }
+        ObjectCmd::Delete { bucket, key } => {
+            let path = object_path(&bucket, &key);
+            ctx.api.call(Method::DELETE, &path, "", None::<&()>).await?;
+            ctx.done(|| println!("Deleted {bucket}/{key}"))
+        }
+    }
+}
+
+fn object_path(bucket: &str, key: &str) -> String {
+    format!("/api/buckets/{}/objects/{}", seg(bucket), key_path(key))
+}

@@ -1,0 +1,196 @@
+//! Kubernetes-style RBAC: the only place a yes/no is decided.
+//!
+//! - [`roles`]: verbs × resources rules, the built-in roles, validation of custom ones.
+//! - [`policy`]: an immutable snapshot of roles, groups and bindings, and the resolution of a
+//!   user into a [`Principal`] carrying its effective grants.
+//! - [`authorize`]: pure — no I/O, no locks — over a principal resolved for this request, so a
+//!   change of bindings takes effect on the next request. Deny by default; every decision says
+//!   which binding allowed it or what was missing.
+//!
+//! The reserved system bucket is special: only grants of the `system` role reach it (not even
+//! `admin`'s `*:*`), and `system` reaches nothing else.
+
+pub mod policy;
+pub mod roles;
+
+use std::fmt;
+
+pub use policy::{Grant, Policy};
+pub use roles::{BUILTIN_ROLES, Rule};
+
+use crate::model::Principal;
+use crate::naming::SYSTEM_BUCKET;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verb {
+    Get,
+    List,
+    Put,
+    Delete,
+    Create,
+}
+
+impl Verb {
+    pub const ALL: [Verb; 5] = [Verb::Get, Verb::List, Verb::Put, Verb::Delete, Verb::Create];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "get",
+            Verb::List => "list",
+            Verb::Put => "put",
+            Verb::Delete => "delete",
+            Verb::Create => "create",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Verb> {
+        Verb::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// What a request touches. The kind names (`buckets`, `objects`, …) are the resource words of
+/// role rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource<'a> {
+    /// The set of buckets (`None`: list all) or one bucket.
+    Buckets(Option<&'a str>),
+    /// Objects in one bucket.
+    Objects(&'a str),
+    /// An admin panel of the web page (`None`: the list of panels).
+    Panels(Option<&'a str>),
+    Users,
+    Groups,
+    Roles,
+    Bindings,
+    /// File shares (`None`: all shares).
+    Shares(Option<&'a str>),
+}
+
+/// The resource words a rule may name.
+pub const RESOURCE_KINDS: &[&str] = &[
+    "buckets", "objects", "panels", "users", "groups", "roles", "bindings", "shares",
+];
+
+impl Resource<'_> {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Resource::Buckets(_) => "buckets",
+            Resource::Objects(_) => "objects",
+            Resource::Panels(_) => "panels",
+            Resource::Users => "users",
+            Resource::Groups => "groups",
+            Resource::Roles => "roles",
+            Resource::Bindings => "bindings",
+            Resource::Shares(_) => "shares",
+        }
+    }
+
+    /// The bucket this resource lies in, if any.
+    pub fn bucket(&self) -> Option<&str> {
+        match self {
+            Resource::Buckets(b) => *b,
+            Resource::Objects(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn panel(&self) -> Option<&str> {
+        match self {
+            Resource::Panels(p) => *p,
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Resource<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Resource::Buckets(None) => f.write_str("buckets"),
+            Resource::Buckets(Some(b)) => write!(f, "bucket {b}"),
+            Resource::Objects(b) => write!(f, "objects in bucket {b}"),
+            Resource::Panels(None) => f.write_str("panels"),
+            Resource::Panels(Some(p)) => write!(f, "panel {p}"),
+            Resource::Shares(None) => f.write_str("shares"),
+            Resource::Shares(Some(s)) => write!(f, "share {s}"),
+            other => f.write_str(other.kind()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub reason: String,
+}
+
+/// Where a binding applies.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum Scope {
+    Global,
+    Bucket(String),
+    Panel(String),
+}
+
+impl Scope {
+    fn covers(&self, r: &Resource<'_>) -> bool {
+        match self {
+            Scope::Global => true,
+            Scope::Bucket(b) => r.bucket() == Some(b.as_str()),
+            Scope::Panel(p) => r.panel() == Some(p.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Global => f.write_str("global"),
+            Scope::Bucket(b) => write!(f, "bucket {b}"),
+            Scope::Panel(p) => write!(f, "panel {p}"),
+        }
+    }
+}
+
+/// The one decision point. `principal.grants` was resolved from the current policy when the
+/// request was authenticated.
+pub fn authorize(principal: &Principal, verb: Verb, resource: Resource<'_>) -> Decision {
+    let system = resource.bucket() == Some(SYSTEM_BUCKET);
+    for g in principal.grants.iter() {
+        if g.system_only != system || !g.scope.covers(&resource) {
+            continue;
+        }
+        if g.rule.allows(verb, resource.kind()) {
+            return Decision {
+                allowed: true,
+                reason: format!(
+                    "{} may {} {}: role {} {}",
+                    principal.name,
+                    verb.as_str(),
+                    resource,
+                    g.role,
+                    g.via
+                ),
+            };
+        }
+    }
+    let why = if system {
+        " (only the system role reaches the system bucket)"
+    } else {
+        ""
+    };
+    Decision {
+        allowed: false,
+        reason: format!(
+            "no role binding grants {} on {} to {} (user {}){why}",
+            verb.as_str(),
+            resource,
+            principal.name,
+            principal.user_id
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+//! An immutable snapshot of everything RBAC decides from: roles (built-in and custom), custom
+//! groups, bindings, and the configured `admin_peers`. The store swaps in a new snapshot after
+//! every change; a request resolves its [`Principal`] from the snapshot current when it arrives.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::Scope;
+use super::roles::{RoleDef, Rule, builtin_roles};
+use crate::model::{AdminMatch, BindingRecord, Principal, Subject, UserKind};
+
+pub const EVERYONE: &str = "everyone";
+pub const ALL_ADMIN_USERS: &str = "all_admin_users";
+pub const ALL_SERVICE_USERS: &str = "all_service_users";
+/// Groups whose membership the server computes; they cannot be created, deleted or edited.
+pub const BUILTIN_GROUPS: &[&str] = &[EVERYONE, ALL_ADMIN_USERS, ALL_SERVICE_USERS];
+
+/// Admin panels of the web page: (id, title, admin only).
+pub const PANELS: &[(&str, &str, bool)] = &[
+    ("s3", "Objects", false),
+    ("shares", "Shares", false),
+    ("users", "Users", true),
+    ("groups", "Groups", true),
+    ("bindings", "Role Bindings", true),
+    ("storage", "Storage", true),
+];
+
+/// One rule a principal holds, and where it came from.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub role: String,
+    pub rule: Rule,
+    pub scope: Scope,
+    pub system_only: bool,
+    /// "via group all_admin_users (global)", for decisions and audit lines.
+    pub via: String,
+}
+
+/// The `admin_peers` entries from config. An entry equal to a user's id matches by id;
+/// otherwise an entry equal to the user's current name matches by name.
+#[derive(Debug, Clone, Default)]
+pub struct AdminPeers(pub Vec<String>);
+
+impl AdminPeers {
+    pub fn matches(&self, user_id: &str, name: &str) -> Option<AdminMatch> {
+        if self.0.iter().any(|e| e == user_id) {
+            Some(AdminMatch::PeerId)
+        } else if self.0.iter().any(|e| e == name) {
+            Some(AdminMatch::Name)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub roles: BTreeMap<String, RoleDef>,
+    /// Custom groups → member user ids.
+    pub groups: BTreeMap<String, BTreeSet<String>>,
+    /// Stored bindings (the built-in ones come from [`builtin_bindings`]).
+    pub bindings: Vec<BindingRecord>,
+    pub admin_peers: AdminPeers,
+}
+
+/// Bindings every deployment has: admins hold `admin`, service users hold `system`.
+pub fn builtin_bindings() -> Vec<BindingRecord> {
+    let b = |group: &str, role: &str| BindingRecord {
+        subject: Subject::Group(group.into()),
+        role: role.into(),
+        scope: Scope::Global,
+        created_ms: 0,
+    };
+    vec![b(ALL_ADMIN_USERS, "admin"), b(ALL_SERVICE_USERS, "system")]
+}
+
+impl Policy {
+    /// A policy with the built-in roles and the given custom parts.
+    pub fn new(
+        custom_roles: Vec<RoleDef>,
+        groups: BTreeMap<String, BTreeSet<String>>,
+        bindings: Vec<BindingRecord>,
+        admin_peers: AdminPeers,
+    ) -> Policy {
+        let roles = builtin_roles()
+            .into_iter()
+            .chain(custom_roles)
+            .map(|r| (r.name.clone(), r))
+            .collect();
+        Policy {
+            roles,
+            groups,
+            bindings,
+            admin_peers,
+        }
+    }
+
+    /// The groups a user is in, built-in ones first.
+    pub fn groups_of(&self, user_id: &str, admin: bool, kind: UserKind) -> Vec<String> {
+        let mut out = vec![EVERYONE.to_string()];
+        if admin {
+            out.push(ALL_ADMIN_USERS.into());
+        }
+        if kind == UserKind::Service {
+            out.push(ALL_SERVICE_USERS.into());
+        }
+        out.extend(
+            self.groups
+                .iter()
+                .filter(|(_, m)| m.contains(user_id))
+                .map(|(g, _)| g.clone()),
+        );
+        out
+    }
+
+    /// Resolves a user into the principal a request runs as.
+    pub fn resolve(&self, user_id: &str, name: &str, kind: UserKind) -> Principal {
+        let admin = self.admin_peers.matches(user_id, name);
+        let groups = self.groups_of(user_id, admin.is_some(), kind);
+        let mut grants = Vec::new();
+        for b in builtin_bindings().iter().chain(&self.bindings) {
+            let via = match &b.subject {
+                Subject::User(u) if u == user_id => format!("bound to user {name}"),
+                Subject::Group(g) if groups.contains(g) => format!("via group {g}"),
+                _ => continue,
+            };
+            let Some(role) = self.roles.get(&b.role) else {
+                continue;
+            };
+            for rule in &role.rules {
+                grants.push(Grant {
+                    role: role.name.clone(),
+                    rule: rule.clone(),
+                    scope: b.scope.clone(),
+                    system_only: role.system_only,
+                    via: format!("{via} ({})", b.scope),
+                });
+            }
+        }
+        Principal {
+            user_id: user_id.to_string(),
+            name: name.to_string(),
+            admin,
+            service: kind == UserKind::Service,
+            groups,
+            grants: Arc::from(grants),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Pure decisions over hand-built policies (the S3-level matrix lives in tests/it).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::policy::AdminPeers;
+use super::*;
+use crate::model::{BindingRecord, Subject, UserKind};
+
+const ALICE: &str = "a1a1a1a1a1a1a1a1";
+const BOB: &str = "b0b0b0b0b0b0b0b0";
+
+fn bind(subject: Subject, role: &str, scope: Scope) -> BindingRecord {
+    BindingRecord {
+        subject,
+        role: role.into(),
+        scope,
+        created_ms: 0,
+    }
+}
+
+fn policy(bindings: Vec<BindingRecord>, groups: &[(&str, &[&str])], peers: &[&str]) -> Policy {
+    let groups: BTreeMap<String, BTreeSet<String>> = groups
+        .iter()
+        .map(|(g, m)| (g.to_string(), m.iter().map(|s| s.to_string()).collect()))
+        .collect();
+    Policy::new(
+        vec![],
+        groups,
+        bindings,
+        AdminPeers(peers.iter().map(|s| s.to_string()).collect()),
+    )
+}
+
+#[test]
+fn deny_by_default_names_what_is_missing() {
+    let p = policy(vec![], &[], &[]).resolve(ALICE, "alice", UserKind::Person);
+    let d = authorize(&p, Verb::Put, Resource::Objects("b1"));
+    assert!(!d.allowed);
+    assert!(
+        d.reason.contains("put on objects in bucket b1"),
+        "{}",
+        d.reason
+    );
+    assert!(
+        d.reason.contains("alice") && d.reason.contains(ALICE),
+        "{}",
+        d.reason
+    );
+}
+
+#[test]
+fn admin_by_id_and_by_name() {
+    let pol = policy(vec![], &[], &[ALICE, "bob"]);
+    let a = pol.resolve(ALICE, "alice", UserKind::Person);
+    assert_eq!(a.admin, Some(crate::model::AdminMatch::PeerId));
+    let b = pol.resolve(BOB, "bob", UserKind::Person);
+    assert_eq!(b.admin, Some(crate::model::AdminMatch::Name));
+    assert!(authorize(&b, Verb::Delete, Resource::Users).allowed);
+    let renamed = pol.resolve(BOB, "robert", UserKind::Person);
+    assert_eq!(renamed.admin, None);
+}
+
+#[test]
+fn bucket_scope_and_roles() {
+    let pol = policy(
+        vec![bind(
+            Subject::User(ALICE.into()),
+            "bucket-read",
+            Scope::Bucket("a".into()),
+        )],
+        &[],
+        &[],
+    );
+    let p = pol.resolve(ALICE, "alice", UserKind::Person);
+    assert!(authorize(&p, Verb::Get, Resource::Objects("a")).allowed);
+    assert!(authorize(&p, Verb::List, Resource::Buckets(Some("a"))).allowed);
+    assert!(!authorize(&p, Verb::Put, Resource::Objects("a")).allowed);
+    assert!(!authorize(&p, Verb::Get, Resource::Objects("b")).allowed);
+    assert!(!authorize(&p, Verb::Create, Resource::Buckets(Some("c"))).allowed);
+}
+
+#[test]
+fn groups_apply_to_members_only() {
+    let pol = policy(
+        vec![bind(
+            Subject::Group("ops".into()),
+            "bucket-write",
+            Scope::Global,
+        )],
+        &[("ops", &[ALICE])],
+        &[],
+    );
+    let a = pol.resolve(ALICE, "alice", UserKind::Person);
+    let b = pol.resolve(BOB, "bob", UserKind::Person);
+    assert!(authorize(&a, Verb::Put, Resource::Objects("x")).allowed);
+    assert!(!authorize(&b, Verb::Put, Resource::Objects("x")).allowed);
+    assert!(a.groups.contains(&"ops".to_string()));
+}
+
+#[test]
+fn system_bucket_only_for_system_role() {
+    let pol = policy(vec![], &[], &[ALICE]);
+    let admin = pol.resolve(ALICE, "alice", UserKind::Person);
+    let svc = pol.resolve(BOB, "svc:gatehouse", UserKind::Service);
+    let sys = crate::naming::SYSTEM_BUCKET;
+    assert!(!authorize(&admin, Verb::Put, Resource::Objects(sys)).allowed);
+    assert!(authorize(&svc, Verb::Put, Resource::Objects(sys)).allowed);
+    assert!(!authorize(&svc, Verb::Put, Resource::Objects("other")).allowed);
+    assert!(!authorize(&svc, Verb::List, Resource::Users).allowed);
+    assert!(authorize(&admin, Verb::Put, Resource::Objects("other")).allowed);
+}
+
+#[test]
+fn panel_scope() {
+    let pol = policy(
+        vec![bind(
+            Subject::User(ALICE.into()),
+            "panel-viewer",
+            Scope::Panel("groups".into()),
+        )],
+        &[],
+        &[],
+    );
+    let p = pol.resolve(ALICE, "alice", UserKind::Person);
+    assert!(authorize(&p, Verb::Get, Resource::Panels(Some("groups"))).allowed);
+    assert!(!authorize(&p, Verb::Get, Resource::Panels(Some("users"))).allowed);
+    assert!(!authorize(&p, Verb::List, Resource::Groups).allowed);
+}
+
+#[test]
+fn rule_parsing() {
+    assert!(Rule::parse("get,list", "buckets,objects").is_ok());
+    assert!(Rule::parse("*", "*").is_ok());
+    assert!(Rule::parse("fly", "buckets").is_err());
+    assert!(Rule::parse("get", "planets").is_err());
+    assert!(Rule::parse("", "buckets").is_err());
+}

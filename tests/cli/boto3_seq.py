@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""One step of the CLI sequence, done with boto3 (called by tests/cli/run_all.sh).
+
+    boto3_seq.py --endpoint URL STEP ARGS...
+
+STEP is one of:
+    mb BUCKET                      create the bucket
+    put FILE BUCKET KEY            upload_file (multipart above 8 MiB, the managed-transfer default)
+    get BUCKET KEY FILE            download_file (ranged GETs above 8 MiB)
+    sync-up DIR BUCKET PREFIX      upload every file under DIR as PREFIX/<relative path>
+    sync-down BUCKET PREFIX DIR    download every key under PREFIX/ into DIR
+    count BUCKET                   print the number of keys (ListObjectsV2, pages of 7)
+    presign BUCKET KEY             print a presigned GET URL
+    rm-recursive BUCKET            delete every key (DeleteObjects in batches)
+    rb BUCKET                      delete the bucket
+
+Credentials and region come from the environment (AWS_SHARED_CREDENTIALS_FILE,
+AWS_DEFAULT_REGION), exactly as for the aws CLI.
+"""
+
+import argparse
+import os
+import sys
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+MiB = 1 << 20
+# The managed-transfer defaults, spelled out: the 64 MiB file goes up as 8 parts of 8 MiB.
+TRANSFER = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB, max_concurrency=4)
+
+
+def client(endpoint):
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def keys(s3, bucket, prefix=""):
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": 7}
+    )
+    for page in pages:
+        for obj in page.get("Contents", []):
+            yield obj["Key"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--endpoint", required=True)
+    ap.add_argument("step")
+    ap.add_argument("args", nargs="*")
+    a = ap.parse_args()
+    s3 = client(a.endpoint)
+    step, args = a.step, a.args
+
+    if step == "mb":
+        (bucket,) = args
+        s3.create_bucket(Bucket=bucket)
+    elif step == "put":
+        path, bucket, key = args
+        s3.upload_file(path, bucket, key, Config=TRANSFER)
+    elif step == "get":
+        bucket, key, path = args
+        s3.download_file(bucket, key, path, Config=TRANSFER)
+    elif step == "sync-up":
+        root, bucket, prefix = args
+        n = 0
+        for dirpath, _dirs, files in os.walk(root):
+            for name in files:
+                path = os.path.join(dirpath, name)
+                rel = os.path.relpath(path, root).replace(os.sep, "/")
+                s3.upload_file(path, bucket, f"{prefix}/{rel}", Config=TRANSFER)
+                n += 1
+        print(f"uploaded {n} files")
+    elif step == "sync-down":
+        bucket, prefix, root = args
+        n = 0
+        for key in keys(s3, bucket, prefix + "/"):
+            path = os.path.join(root, *key[len(prefix) + 1 :].split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            s3.download_file(bucket, key, path, Config=TRANSFER)
+            n += 1
+        print(f"downloaded {n} files")
+    elif step == "count":
+        (bucket,) = args
+        print(sum(1 for _ in keys(s3, bucket)))
+    elif step == "presign":
+        bucket, key = args
+        print(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=600))
+    elif step == "rm-recursive":
+        (bucket,) = args
+        n = 0
+        all_keys = list(keys(s3, bucket))
+        for i in range(0, len(all_keys), 10):
+            batch = [{"Key": k} for k in all_keys[i : i + 10]]
+            resp = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch})
+            if resp.get("Errors"):
+                print(resp["Errors"], file=sys.stderr)
+                return 1
+            n += len(resp.get("Deleted", []))
+        print(f"deleted {n} keys")
+        if n != len(all_keys):
+            print(f"expected {len(all_keys)} deleted", file=sys.stderr)
+            return 1
+    elif step == "rb":
+        (bucket,) = args
+        s3.delete_bucket(Bucket=bucket)
+    else:
+        ap.error(f"unknown step {step}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# Drives a real gatehouse binary with real S3 clients through one scripted sequence each:
+#
+#   tests/cli/run_all.sh PATH-TO-GATEHOUSE
+#
+# Clients (each in its own bucket; .ci/run installs them):
+#   awscli-v2  aws CLI v2, Debian's `awscli` package          $AWS2   (default /usr/bin/aws)
+#   awscli-v1  aws CLI v1 from PyPI, in the venv /tmp/ghvenv  $AWS1   (default /tmp/ghvenv/bin/aws)
+#   rclone     Debian's `rclone` package                       $RCLONE (default rclone)
+#   boto3      tests/cli/boto3_seq.py, boto3 from PyPI         $BOTO3_PYTHON (default /tmp/ghvenv/bin/python)
+# $CLIENTS picks a subset ("rclone boto3"); KEEP_WORK=1 keeps the temp dir (data, server log).
+#
+# Sequence: make bucket; 64 MiB random file up (multipart, checked by its ETag's -N suffix) and
+# back down, cmp; sync of a tree (nested dirs, spaces, UTF-8, an empty file) up and back, diff -r;
+# recursive listing in pages of 7, key count; presign + curl, cmp (not rclone: `rclone link` is
+# not for S3); recursive remove; remove bucket. Each step prints `ok   CLIENT STEP` or
+# `FAIL CLIENT STEP` and the step's output; the last line is `N passed, M failed`, and the exit
+# status is nonzero if any step failed (the server log's tail is printed then).
+set -uo pipefail
+
+if [ $# -ne 1 ] || [ ! -x "$1" ]; then
+  echo "usage: $0 PATH-TO-GATEHOUSE-BINARY" >&2
+  exit 2
+fi
+bin=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+
+export AWS2=${AWS2:-/usr/bin/aws}
+export AWS1=${AWS1:-/tmp/ghvenv/bin/aws}
+export RCLONE=${RCLONE:-rclone}
+export BOTO3_PYTHON=${BOTO3_PYTHON:-/tmp/ghvenv/bin/python}
+export BOTO3_SEQ="$here/boto3_seq.py"
+CLIENTS=${CLIENTS:-awscli-v2 awscli-v1 rclone boto3}
+STEP_TIMEOUT=${STEP_TIMEOUT:-300}
+
+work=$(mktemp -d /tmp/gatehouse-cli.XXXXXX)
+export work
+pid=
+cleanup() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+  if [ "${KEEP_WORK:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- server -------------------------------------------------------------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+args=(serve --data-dir "$work/data" --s3-listen "127.0.0.1:$port")
+# Builds with an admin API listen on 127.0.0.1:8080 by default: give it a free port of its own so
+# that the run neither collides with nor talks to anything else on the machine.
+if "$bin" serve --help 2>/dev/null | grep -q -- --admin-listen; then
+  args+=(--admin-listen "127.0.0.1:$(free_port)")
+fi
+"$bin" "${args[@]}" >"$work/server.log" 2>&1 &
+pid=$!
+creds="$work/data/admin.credentials"
+ready=0
+for _ in $(seq 600); do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "server exited before it was ready:"; sed 's/\x1b\[[0-9;]*m//g' "$work/server.log"; exit 1
+  fi
+  # Ready: the credentials are written and the S3 port answers HTTP (any status).
+  if grep -q aws_secret_access_key "$creds" 2>/dev/null &&
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/")" != 000 ]; then
+    ready=1
+    break
+  fi
+  sleep 0.1
+done
+if [ "$ready" != 1 ]; then
+  echo "server not ready after 60 s:"; tail -50 "$work/server.log" | sed 's/\x1b\[[0-9;]*m//g'; exit 1
+fi
+cred() { sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" "$creds" | head -1 | tr -d '\r'; }
+export EP="http://127.0.0.1:$port" AK SK
+AK=$(cred aws_access_key_id)
+SK=$(cred aws_secret_access_key)
+
+# The aws tools read only the server's credentials file, nothing from the caller's environment.
+# The endpoint is plain http on loopback, so no CA bundle is needed either; rclone 1.60 (aws-sdk-go
+# v1) refuses to start at all when AWS_CA_BUNDLE is set ("LoadCustomCABundleError: unsupported
+# transport, *fshttp.Transport"), and some machines set it globally.
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3
+unset AWS_CA_BUNDLE
+export AWS_SHARED_CREDENTIALS_FILE="$creds" AWS_CONFIG_FILE=/dev/null AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
+export AWS_PAGER="" AWS_EC2_METADATA_DISABLED=true
+# rclone: one remote `gh:` configured from the environment only. Upload cutoff / chunk size make
+# the 64 MiB file go up as a multipart upload (rclone's default cutoff is 200 MiB); the
+# multi-thread cutoff makes it come down with ranged GETs.
+: >"$work/rclone.conf"
+export RCLONE_CONFIG="$work/rclone.conf"
+export RCLONE_CONFIG_GH_TYPE=s3 RCLONE_CONFIG_GH_PROVIDER=Other RCLONE_CONFIG_GH_ENDPOINT="$EP"
+export RCLONE_CONFIG_GH_ACCESS_KEY_ID="$AK" RCLONE_CONFIG_GH_SECRET_ACCESS_KEY="$SK"
+export RCLONE_CONFIG_GH_REGION=us-east-1 RCLONE_CONFIG_GH_FORCE_PATH_STYLE=true
+export RCLONE_CONFIG_GH_UPLOAD_CUTOFF=16M RCLONE_CONFIG_GH_CHUNK_SIZE=8M RCLONE_CONFIG_GH_LIST_CHUNK=7
+export RCLONE_MULTI_THREAD_CUTOFF=16M RCLONE_MULTI_THREAD_STREAMS=4
+
+# ---- test data ----------------------------------------------------------------------------
+head -c $((64 << 20)) /dev/urandom >"$work/big.bin"
+t="$work/tree"
+mkdir -p "$t/a/b/c/d" "$t/sub dir/nested dir" "$t/ünïcødé 日本語/ディレクトリ" "$t/many"
+echo top >"$t/top.txt"
+: >"$t/empty"
+head -c $(((1 << 20) + 1)) /dev/urandom >"$t/a/one-mib-plus-one.bin"
+echo deep >"$t/a/b/c/d/deep.txt"
+echo "with space" >"$t/sub dir/file with space.txt"
+echo nested >"$t/sub dir/nested dir/x.txt"
+echo "utf-8" >"$t/ünïcødé 日本語/ファイル é.txt"
+echo "utf-8 nested" >"$t/ünïcødé 日本語/ディレクトリ/naïve.txt"
+for i in $(seq 12); do echo "file $i" >"$t/many/f$i.txt"; done
+ntree=$(find "$t" -type f | wc -l)
+export nkeys=$((ntree + 1)) # the tree under tree/ plus big.bin
+
+# ---- client operations ----------------------------------------------------------------------
+# op CLIENT OP ARGS...; buckets and keys are plain names, local paths are absolute.
+op() {
+  local c=$1 o=$2
+  shift 2
+  case $c in
+    awscli-v1 | awscli-v2)
+      local aws=$AWS2
+      [ "$c" = awscli-v1 ] && aws=$AWS1
+      case $o in
+        mb) "$aws" --endpoint-url "$EP" s3 mb "s3://$1" ;;
+        put) "$aws" --endpoint-url "$EP" s3 cp --no-progress "$1" "s3://$2/$3" ;;
+        get) "$aws" --endpoint-url "$EP" s3 cp --no-progress "s3://$1/$2" "$3" ;;
+        sync-up) "$aws" --endpoint-url "$EP" s3 sync --no-progress "$1" "s3://$2/$3" ;;
+        sync-down) "$aws" --endpoint-url "$EP" s3 sync --no-progress "s3://$1/$2" "$3" ;;
+        count) "$aws" --endpoint-url "$EP" s3 ls --recursive --page-size 7 "s3://$1" >"$work/ls.out" && wc -l <"$work/ls.out" ;;
+        presign) "$aws" --endpoint-url "$EP" s3 presign "s3://$1/$2" --expires-in 600 ;;
+        rm-recursive) "$aws" --endpoint-url "$EP" s3 rm --recursive "s3://$1" ;;
+        rb) "$aws" --endpoint-url "$EP" s3 rb "s3://$1" ;;
+      esac
+      ;;
+    rclone)
+      case $o in
+        mb) "$RCLONE" mkdir "gh:$1" ;;
+        put) "$RCLONE" copyto "$1" "gh:$2/$3" ;;
+        get) "$RCLONE" copyto "gh:$1/$2" "$3" ;;
+        sync-up) "$RCLONE" sync "$1" "gh:$2/$3" ;;
+        sync-down) "$RCLONE" sync "gh:$1/$2" "$3" ;;
+        count) "$RCLONE" lsf -R --files-only "gh:$1" >"$work/ls.out" && wc -l <"$work/ls.out" ;;
+        rm-recursive) "$RCLONE" delete "gh:$1" ;;
+        rb) "$RCLONE" rmdir "gh:$1" ;;
+      esac
+      ;;
+    boto3) "$BOTO3_PYTHON" "$BOTO3_SEQ" --endpoint "$EP" "$o" "$@" ;;
+  esac
+}
+
+# Checks made with plain curl (HTTP Basic access:secret), independent of the client under test.
+raw() { curl -sS --max-time 60 -u "$AK:$SK" "$@"; }
+bucket_exists() { raw -o /dev/null -w '%{http_code}\n' -I "$EP/$1" | tee /dev/stderr | grep -qx 200; }
+bucket_gone() { raw -o /dev/null -w '%{http_code}\n' -I "$EP/$1" | tee /dev/stderr | grep -qx 404; }
+raw_key_count() { raw "$EP/$1?list-type=2" | grep -o '<Key>' | wc -l; }
+
+s_mb() { op "$1" mb "$2" && bucket_exists "$2"; }
+s_put() {
+  op "$1" put "$work/big.bin" "$2" big.bin || return 1
+  local etag
+  etag=$(raw -I "$EP/$2/big.bin" | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: *//p')
+  echo "ETag after upload: $etag (a multipart upload's ends in -N)"
+  [[ $etag == *-[0-9]* ]]
+}
+s_get() { rm -f "$work/$1.big.back" && op "$1" get "$2" big.bin "$work/$1.big.back"; }
+s_cmp() { cmp "$work/big.bin" "$work/$1.big.back"; }
+s_sync_up() { op "$1" sync-up "$work/tree" "$2" tree; }
+s_sync_down() { rm -rf "$work/$1.tree.back" && mkdir -p "$work/$1.tree.back" && op "$1" sync-down "$2" tree "$work/$1.tree.back"; }
+s_diff() { diff -r "$work/tree" "$work/$1.tree.back"; }
+s_count() {
+  local n
+  n=$(op "$1" count "$2") || { echo "$n"; return 1; }
+  n=$(echo "$n" | tail -1 | tr -d ' ')
+  echo "listed $n keys, expected $nkeys"
+  [ "$n" = "$nkeys" ] || { cat "$work/ls.out" 2>/dev/null; return 1; }
+}
+s_presign() {
+  local url
+  url=$(op "$1" presign "$2" big.bin) || { echo "$url"; return 1; }
+  url=$(echo "$url" | tail -1)
+  echo "URL: $url"
+  rm -f "$work/$1.big.pre"
+  curl -sS --fail-with-body --max-time 120 -o "$work/$1.big.pre" "$url" || { cat "$work/$1.big.pre" 2>/dev/null; return 1; }
+  cmp "$work/big.bin" "$work/$1.big.pre"
+}
+s_rm_recursive() {
+  op "$1" rm-recursive "$2" || return 1
+  local n
+  n=$(raw_key_count "$2")
+  echo "keys left: $n"
+  [ "$n" = 0 ]
+}
+s_rb() { op "$1" rb "$2" && bucket_gone "$2"; }
+export -f op raw bucket_exists bucket_gone raw_key_count s_mb s_put s_get s_cmp s_sync_up \
+  s_sync_down s_diff s_count s_presign s_rm_recursive s_rb
+
+pass=0
+fail=0
+slow=()
+step() {
+  local client=$1 name=$2 t0=$SECONDS
+  shift 2
+  if timeout "$STEP_TIMEOUT" bash -c '"$@"' _ "$@" >"$work/step.log" 2>&1; then
+    pass=$((pass + 1))
+    echo "ok   $client $name"
+  else
+    fail=$((fail + 1))
+    echo "FAIL $client $name"
+    tail -n 100 "$work/step.log" | sed 's/^/    /'
+  fi
+  # Nothing here should take long against a local server: a step that passes only after a
+  # client-side timeout and retry (60 s read timeout for the aws tools) is noted.
+  if [ $((SECONDS - t0)) -ge "${SLOW_STEP:-20}" ]; then
+    slow+=("$client $name: $((SECONDS - t0)) s")
+  fi
+}
+
+version() {
+  case $1 in
+    awscli-v2) "$AWS2" --version ;;
+    awscli-v1) "$AWS1" --version ;;
+    rclone) "$RCLONE" version | head -1 ;;
+    boto3) "$BOTO3_PYTHON" -c 'import boto3, botocore; print("boto3", boto3.__version__, "botocore", botocore.__version__)' ;;
+  esac 2>&1
+}
+
+echo "gatehouse at $EP (data $work/data); tree of $ntree files"
+for c in $CLIENTS; do
+  b="ci-$c"
+  started=$SECONDS
+  echo "== $c: $(version "$c")"
+  step "$c" "make bucket" s_mb "$c" "$b"
+  step "$c" "cp 64MiB up (multipart)" s_put "$c" "$b"
+  step "$c" "cp 64MiB down" s_get "$c" "$b"
+  step "$c" "cmp 64MiB" s_cmp "$c"
+  step "$c" "sync tree up" s_sync_up "$c" "$b"
+  step "$c" "sync tree down" s_sync_down "$c" "$b"
+  step "$c" "diff -r tree" s_diff "$c"
+  step "$c" "recursive list count" s_count "$c" "$b"
+  if [ "$c" != rclone ]; then
+    step "$c" "presign + curl + cmp" s_presign "$c" "$b"
+  fi
+  step "$c" "recursive remove" s_rm_recursive "$c" "$b"
+  step "$c" "remove bucket" s_rb "$c" "$b"
+  echo "== $c: $((SECONDS - started)) s"
+done
+
+for n in "${slow[@]}"; do echo "note slow step (a client timed out and retried?): $n"; done
+echo "$pass passed, $fail failed"
+if [ "$fail" -ne 0 ]; then
+  echo "== server log (tail)"
+  tail -n 80 "$work/server.log" | sed 's/\x1b\[[0-9;]*m//g'
+  exit 1
+fi
