@@ -35,7 +35,7 @@ def client(endpoint):
     return boto3.client(
         "s3",
         endpoint_url=endpoint,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, read_timeout=20),
     )
 
 

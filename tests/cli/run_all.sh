@@ -113,23 +113,26 @@ export nkeys=$((ntree + 1)) # the tree under tree/ plus big.bin
 
 # ---- client operations ----------------------------------------------------------------------
 # op CLIENT OP ARGS...; buckets and keys are plain names, local paths are absolute.
+# A read that stalls 20 s is a failure a user would notice (it hid a 60 s botocore stall on
+# keep-alive after an empty upload), so the aws CLI gets a 20 s read timeout and no retries.
+export AWS_MAX_ATTEMPTS=1
 op() {
   local c=$1 o=$2
   shift 2
   case $c in
     awscli-v1 | awscli-v2)
-      local aws=$AWS2
-      [ "$c" = awscli-v1 ] && aws=$AWS1
+      local -a aws=("$AWS2" --cli-read-timeout 20)
+      [ "$c" = awscli-v1 ] && aws[0]=$AWS1
       case $o in
-        mb) "$aws" --endpoint-url "$EP" s3 mb "s3://$1" ;;
-        put) "$aws" --endpoint-url "$EP" s3 cp --no-progress "$1" "s3://$2/$3" ;;
-        get) "$aws" --endpoint-url "$EP" s3 cp --no-progress "s3://$1/$2" "$3" ;;
-        sync-up) "$aws" --endpoint-url "$EP" s3 sync --no-progress "$1" "s3://$2/$3" ;;
-        sync-down) "$aws" --endpoint-url "$EP" s3 sync --no-progress "s3://$1/$2" "$3" ;;
-        count) "$aws" --endpoint-url "$EP" s3 ls --recursive --page-size 7 "s3://$1" >"$work/ls.out" && wc -l <"$work/ls.out" ;;
-        presign) "$aws" --endpoint-url "$EP" s3 presign "s3://$1/$2" --expires-in 600 ;;
-        rm-recursive) "$aws" --endpoint-url "$EP" s3 rm --recursive "s3://$1" ;;
-        rb) "$aws" --endpoint-url "$EP" s3 rb "s3://$1" ;;
+        mb) "${aws[@]}" --endpoint-url "$EP" s3 mb "s3://$1" ;;
+        put) "${aws[@]}" --endpoint-url "$EP" s3 cp --no-progress "$1" "s3://$2/$3" ;;
+        get) "${aws[@]}" --endpoint-url "$EP" s3 cp --no-progress "s3://$1/$2" "$3" ;;
+        sync-up) "${aws[@]}" --endpoint-url "$EP" s3 sync --no-progress "$1" "s3://$2/$3" ;;
+        sync-down) "${aws[@]}" --endpoint-url "$EP" s3 sync --no-progress "s3://$1/$2" "$3" ;;
+        count) "${aws[@]}" --endpoint-url "$EP" s3 ls --recursive --page-size 7 "s3://$1" >"$work/ls.out" && wc -l <"$work/ls.out" ;;
+        presign) "${aws[@]}" --endpoint-url "$EP" s3 presign "s3://$1/$2" --expires-in 600 ;;
+        rm-recursive) "${aws[@]}" --endpoint-url "$EP" s3 rm --recursive "s3://$1" ;;
+        rb) "${aws[@]}" --endpoint-url "$EP" s3 rb "s3://$1" ;;
       esac
       ;;
     rclone)

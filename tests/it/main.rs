@@ -3,6 +3,7 @@
 
 mod admin_api;
 mod common;
+mod identity;
 mod rbac;
 mod s3_auth;
 mod s3_bad_input;

@@ -32,7 +32,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use gatehouse_store::Store;
-use http::HeaderValue;
+use http::{HeaderValue, header};
 
 pub use endpoint::Endpoint;
 pub use error::S3Error;
@@ -87,6 +87,23 @@ impl S3State {
     }
 }
 
+/// `Expect: 100-continue` on a request with no body (`Content-Length: 0`): hyper answers with
+/// the final status and no `100 Continue`, which RFC 9110 §10.1.1 allows, but botocore (aws CLI
+/// v1 and v2, boto3) then reads the *next* response on that connection with the stale early
+/// status line and waits 60 s for a body that never comes. Closing such a connection after the
+/// response costs one TCP connect and sidesteps it; real S3 always sends the 100.
+fn expects_continue_without_body(h: &http::HeaderMap) -> bool {
+    let expects = h
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+    let empty = match h.get(header::CONTENT_LENGTH) {
+        Some(v) => v.to_str().ok().map(str::trim) == Some("0"),
+        None => !h.contains_key(header::TRANSFER_ENCODING),
+    };
+    expects && empty
+}
+
 /// The S3 service as an axum router (every path goes to one dispatcher: S3 routes by query).
 pub fn router(state: S3State) -> Router {
     Router::new().fallback(dispatch).with_state(state)
@@ -97,6 +114,7 @@ async fn dispatch(State(state): State<S3State>, req: Request<Body>) -> Response 
     let request_id = state.next_request_id();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let close_after = expects_continue_without_body(req.headers());
     let (result, op, principal, bucket) = handlers::handle(&state, req).await;
     let mut resp = match result {
         Ok(r) => r,
@@ -114,6 +132,9 @@ async fn dispatch(State(state): State<S3State>, req: Request<Body>) -> Response 
         h.insert("x-amz-id-2", v);
     }
     h.insert("server", HeaderValue::from_static("gatehouse"));
+    if close_after {
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     tracing::info!(
         request_id = %request_id,
         principal = principal.as_deref().unwrap_or("-"),
