@@ -71,6 +71,7 @@ impl Store {
                 Ok(rec.into())
             })
             .await
+            .inspect(|b: &BucketInfo| super::users::audit(p, "bucket.create", &b.name))
     }
 
     /// Deletes an empty bucket; its unfinished multipart uploads are aborted with it.
@@ -81,6 +82,7 @@ impl Store {
                 "the system bucket cannot be deleted".into(),
             ));
         }
+        let name_for_audit = name;
         let name = name.to_string();
         self.inner
             .committer
@@ -120,6 +122,7 @@ impl Store {
                 Ok(())
             })
             .await?;
+        super::users::audit(p, "bucket.delete", name_for_audit);
         self.reload_policy()
     }
 
