@@ -84,11 +84,17 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         AdminConfig {
             region: cfg.region.clone(),
             s3_endpoint: format!("http://{s3_addr}"),
+            login_max_failures: cfg.login_max_failures,
+            login_lockout: cfg.login_lockout,
         },
     ));
     let mut rx = stop_rx.clone();
     let admin_task = tokio::spawn(async move {
-        let res = axum::serve(admin_listener, admin_app)
+        // With the peer address, so sign-in lockouts also count per client address.
+        let res = axum::serve(
+            admin_listener,
+            admin_app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
             .with_graceful_shutdown(async move {
                 let _stopped = rx.wait_for(|s| *s).await.map(|_| ());
             })

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use gatehouse_admin::AdminConfig;
 use serde::Deserialize;
 
 /// The YAML file. Unknown fields are refused so typos do not pass silently.
@@ -35,6 +36,11 @@ pub struct RawConfig {
 pub struct RawAdmin {
     /// Listen address of the admin API and web page. Default `127.0.0.1:8080`.
     pub listen: Option<String>,
+    /// Failed web sign-ins per access key (and per client address) before a lockout.
+    /// Default 5.
+    pub login_max_failures: Option<u32>,
+    /// Seconds a sign-in lockout lasts. Default 900 (15 minutes).
+    pub login_lockout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,6 +134,8 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     pub admin_peers: Option<Vec<String>>,
     pub enrolment_token: Option<String>,
+    pub login_max_failures: u32,
+    pub login_lockout: Duration,
     pub region: String,
     pub domains: Vec<String>,
     pub max_size: u64,
@@ -191,6 +199,17 @@ impl RawConfig {
         if inline_max > 1 << 20 {
             bail!("storage.inline_max must be at most 1Mi");
         }
+        let login_max_failures = self
+            .admin
+            .login_max_failures
+            .unwrap_or(AdminConfig::DEFAULT_LOGIN_MAX_FAILURES);
+        if login_max_failures == 0 {
+            bail!("admin.login_max_failures must be at least 1");
+        }
+        let login_lockout = self
+            .admin
+            .login_lockout_secs
+            .map_or(AdminConfig::DEFAULT_LOGIN_LOCKOUT, Duration::from_secs);
         let format = self.log.format.unwrap_or_else(|| "text".into());
         if format != "text" && format != "json" {
             bail!("log.format must be text or json");
@@ -205,6 +224,8 @@ impl RawConfig {
             admin_listen,
             admin_peers: self.admin_peers,
             enrolment_token: self.enrolment_token,
+            login_max_failures,
+            login_lockout,
             region: self.s3.region.unwrap_or_else(|| "us-east-1".into()),
             domains: self.s3.domains.unwrap_or_else(|| vec!["localhost".into()]),
             max_size: self.s3.max_size.map_or(1 << 30, |s| s.0),
@@ -251,6 +272,14 @@ mod tests {
         assert_eq!(c.s3_listen.port(), 9100);
         assert_eq!(c.max_size, 100 << 30);
         assert_eq!(c.chunk_size, 2 << 20);
+        assert_eq!(c.login_max_failures, 5);
+        assert_eq!(c.login_lockout, Duration::from_secs(900));
+        let raw: RawConfig =
+            serde_norway::from_str("admin:\n  login_max_failures: 3\n  login_lockout_secs: 60\n")
+                .expect("yaml");
+        let c = raw.validate(&Overrides::default()).expect("valid");
+        assert_eq!(c.login_max_failures, 3);
+        assert_eq!(c.login_lockout, Duration::from_secs(60));
         assert!(serde_norway::from_str::<RawConfig>("bogus: 1").is_err());
     }
 }

@@ -9,12 +9,16 @@ use std::time::SystemTime;
 use axum::extract::FromRequestParts;
 use gatehouse_s3::auth::{AuthError, PayloadMode, RequestParts, authenticate};
 use gatehouse_store::{Principal, Store, StoreError};
-use http::HeaderValue;
 use http::request::Parts;
+use http::{HeaderValue, Method, StatusCode};
 
 use crate::AdminState;
 use crate::error::ApiError;
 use crate::request_log::WhoSlot;
+use crate::session::{self, SessionInfo};
+
+/// The header a cookie-authenticated state-changing request carries its CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// An authenticated request: who, with which access key, and what the body must still prove.
 #[derive(Debug, Clone)]
@@ -28,7 +32,13 @@ impl FromRequestParts<AdminState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, ApiError> {
-        let caller = identify(&state.store, parts)?;
+        let caller = if carries_credentials(parts) {
+            identify(&state.store, parts)?
+        } else if let Some(id) = session::cookie_id(&parts.headers) {
+            from_session(state, parts, id)?
+        } else {
+            identify(&state.store, parts)?
+        };
         if let Some(slot) = parts.extensions.get::<WhoSlot>() {
             slot.set(&caller.principal.name);
         }
@@ -83,4 +93,79 @@ pub fn identify(store: &Store, parts: &Parts) -> Result<Caller, ApiError> {
         (Ok(_), None) => Err(AuthError::InvalidAccessKeyId.into()),
         (Err(e), _) => Err(e.into()),
     }
+}
+
+/// Whether the request brings its own credentials (header or presigned query), which win
+/// over any cookie.
+fn carries_credentials(parts: &Parts) -> bool {
+    parts.headers.contains_key(http::header::AUTHORIZATION)
+        || parts.uri.query().is_some_and(|q| {
+            q.split('&').any(|p| {
+                let name = p.split_once('=').map_or(p, |(n, _)| n);
+                matches!(
+                    name,
+                    "X-Amz-Algorithm" | "X-Amz-Signature" | "X-Amz-Credential" | "AWSAccessKeyId"
+                )
+            })
+        })
+}
+
+/// The session behind a cookie id and the principal its access key resolves to now; `None`
+/// when the session is unknown, expired, or its key no longer has the secret it signed in with.
+pub fn live_session(
+    state: &AdminState,
+    id: &str,
+) -> Result<Option<(SessionInfo, Principal)>, ApiError> {
+    let mut found = None;
+    let mut failed = None;
+    let info = state
+        .sessions
+        .check(id, |ak| match state.store.lookup_credential(ak) {
+            Ok(Some((secret, p))) => {
+                found = Some(p);
+                Some(secret)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                failed = Some(e);
+                None
+            }
+        });
+    if let Some(e) = failed {
+        // The session was dropped with the failed lookup; the user signs in again.
+        return Err(e.into());
+    }
+    Ok(info.zip(found))
+}
+
+fn from_session(state: &AdminState, parts: &Parts, id: &str) -> Result<Caller, ApiError> {
+    let dead = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "auth.session_expired",
+            "the session has ended (signed out, expired, or the credentials changed): sign in again",
+        )
+    };
+    let (info, principal) = live_session(state, id)?.ok_or_else(dead)?;
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let sent = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !session::same_secret(sent, &info.csrf) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "auth.csrf",
+                "a request signed in by cookie that changes something must send the session's \
+                 CSRF token in X-CSRF-Token",
+            ));
+        }
+    }
+    Ok(Caller {
+        principal,
+        access_key: info.access_key,
+        payload: PayloadMode::Unsigned,
+    })
 }

@@ -11,6 +11,10 @@
 //! - `json`: JSON bodies (1 MiB, signed SHA-256 checked), path and query parameters, replies.
 //! - `error`: [`ApiError`](error::ApiError) and the one table from `StoreError` to HTTP status
 //!   and stable code; every error is `{"error": code, "message": text}`.
+//! - `session`: web sign-in sessions (cookie id → access key, CSRF token, expiry) and the
+//!   failed-attempt lockout; `routes/session` is `/api/session`.
+//! - `web`: the web page (`/`, `/assets/…`), plain HTML/JS/CSS from `web/` embedded in the
+//!   binary and served with a strict Content-Security-Policy.
 //! - `request_log`: request ids and one log line per request.
 //!
 //! Invariant: no access decision is made here. Every store operation calls
@@ -23,8 +27,11 @@ pub mod error;
 pub mod json;
 mod request_log;
 mod routes;
+pub mod session;
+mod web;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use gatehouse_store::Store;
@@ -36,6 +43,15 @@ pub struct AdminConfig {
     pub region: String,
     /// Where the S3 gateway listens, reported by `GET /api/info`.
     pub s3_endpoint: String,
+    /// Failed web sign-ins (per access key, and per client address) before a lockout.
+    pub login_max_failures: u32,
+    /// How long a lockout lasts; failures further apart than this do not add up.
+    pub login_lockout: Duration,
+}
+
+impl AdminConfig {
+    pub const DEFAULT_LOGIN_MAX_FAILURES: u32 = 5;
+    pub const DEFAULT_LOGIN_LOCKOUT: Duration = Duration::from_secs(15 * 60);
 }
 
 #[derive(Clone)]
@@ -43,11 +59,16 @@ pub struct AdminState {
     pub store: Store,
     pub cfg: AdminConfig,
     ids: Arc<request_log::RequestIds>,
+    sessions: Arc<session::Sessions>,
 }
 
 impl AdminState {
     pub fn new(store: Store, cfg: AdminConfig) -> Self {
         AdminState {
+            sessions: Arc::new(session::Sessions::new(
+                cfg.login_max_failures,
+                cfg.login_lockout,
+            )),
             store,
             cfg,
             ids: Arc::new(request_log::RequestIds::new()),
@@ -55,7 +76,9 @@ impl AdminState {
     }
 }
 
-/// The admin API as an axum router (every route under `/api/`).
+/// The admin API (every route under `/api/`) and the web page, as an axum router. Serve it
+/// with `into_make_service_with_connect_info::<SocketAddr>()` so sign-in lockouts can count
+/// per client address (without it they count per access key only).
 pub fn router(state: AdminState) -> Router {
     routes::table()
         .layer(axum::middleware::from_fn_with_state(

@@ -1,12 +1,14 @@
 //! The route table. Every endpoint of the API is listed here, once.
 //!
-//! Unauthenticated: `GET /api/info`, `POST /api/join/nonce`, `POST /api/join`. Everything else
+//! Unauthenticated: the web page (`/`, `/assets/…`), `GET /api/info`, `POST /api/join/nonce`,
+//! `POST /api/join`, and `/api/session` (sign-in checks the secret itself). Everything else
 //! takes a [`Caller`](crate::auth::Caller) and runs as its principal.
 
 mod access;
 mod buckets;
 mod info;
 mod objects;
+mod session;
 mod users;
 
 use axum::Router;
@@ -16,9 +18,19 @@ use axum::routing::{get, post, put};
 
 use crate::AdminState;
 use crate::error::ApiError;
+use crate::web;
 
 pub fn table() -> Router<AdminState> {
     Router::new()
+        .route("/", get(web::index))
+        .route("/assets/app.js", get(web::app_js))
+        .route("/assets/app.css", get(web::app_css))
+        .route(
+            "/api/session",
+            get(session::show)
+                .post(session::sign_in)
+                .delete(session::sign_out),
+        )
         .route("/api/info", get(info::info))
         .route("/api/me", get(info::me))
         .route("/api/panels", get(info::panels))

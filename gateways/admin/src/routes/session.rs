@@ -1,0 +1,150 @@
+//! `/api/session`: web sign-in with an access key and secret, who is signed in, sign-out.
+//!
+//! The cookie is `HttpOnly; SameSite=Strict; Path=/` and deliberately not `Secure`: the admin
+//! listener speaks plain HTTP (loopback by default), where a `Secure` cookie would never be
+//! sent back. Put TLS in front and the cookie travels inside it just the same.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::response::Response;
+use gatehouse_store::{Principal, StoreError};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::AdminState;
+use crate::auth::live_session;
+use crate::error::{ApiError, ApiResult};
+use crate::json;
+use crate::session::{self, COOKIE, SESSION_TTL, SessionInfo};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    access_key: String,
+    secret_key: String,
+}
+
+#[derive(Serialize)]
+struct Signed {
+    user_id: String,
+    name: String,
+    access_key: String,
+    /// Send as `X-CSRF-Token` with every POST/PUT/PATCH/DELETE.
+    csrf_token: String,
+    expires_in_secs: u64,
+}
+
+impl Signed {
+    fn new(p: Principal, info: SessionInfo) -> Self {
+        Signed {
+            user_id: p.user_id,
+            name: p.name,
+            access_key: info.access_key,
+            csrf_token: info.csrf,
+            expires_in_secs: info.expires_in.as_secs(),
+        }
+    }
+}
+
+/// The client's address, when the listener records it.
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// `POST /api/session {"access_key","secret_key"}`: 200 with the CSRF token and a cookie;
+/// 401 on a wrong key or secret; 429 while the key or the address is locked out.
+pub async fn sign_in(
+    State(st): State<AdminState>,
+    ClientAddr(addr): ClientAddr,
+    body: Body,
+) -> ApiResult<Response> {
+    let b: SignIn = json::read(None, body).await?;
+    if let Some(left) = st.sessions.locked_out(&b.access_key, addr) {
+        tracing::info!(target: "audit", access_key = %b.access_key, ?addr, "web sign-in refused: locked out");
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "auth.locked_out",
+            format!(
+                "too many failed sign-ins: try again in {} minute(s)",
+                left.as_secs().div_ceil(60).max(1)
+            ),
+        ));
+    }
+    let found = st.store.lookup_credential(&b.access_key)?;
+    let principal = match found {
+        Some((secret, p)) if session::same_secret(&b.secret_key, &secret) => p,
+        _ => {
+            st.sessions.failed(&b.access_key, addr);
+            tracing::info!(target: "audit", access_key = %b.access_key, ?addr, "web sign-in failed");
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "auth.bad_credentials",
+                "unknown access key or wrong secret",
+            ));
+        }
+    };
+    st.sessions.succeeded(&b.access_key, addr);
+    let (id, csrf) = st
+        .sessions
+        .create(&b.access_key, &b.secret_key)
+        .map_err(StoreError::Internal)?;
+    tracing::info!(target: "audit", user = %principal.name, ?addr, "web sign-in");
+    let info = SessionInfo {
+        access_key: b.access_key,
+        csrf,
+        expires_in: SESSION_TTL,
+    };
+    let mut resp = json::ok(&Signed::new(principal, info));
+    set_cookie(&mut resp, &id, SESSION_TTL.as_secs())?;
+    Ok(resp)
+}
+
+/// `GET /api/session`: who the cookie signs in, with the CSRF token; 401 without a live one.
+pub async fn show(State(st): State<AdminState>, headers: HeaderMap) -> ApiResult<Response> {
+    let live = match session::cookie_id(&headers) {
+        Some(id) => live_session(&st, id)?,
+        None => None,
+    };
+    match live {
+        Some((info, p)) => Ok(json::ok(&Signed::new(p, info))),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "auth.no_session",
+            "not signed in",
+        )),
+    }
+}
+
+/// `DELETE /api/session`: ends the session (if any) and clears the cookie. Needs no CSRF
+/// token: signing somebody out is no attack worth a failed sign-out.
+pub async fn sign_out(State(st): State<AdminState>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(id) = session::cookie_id(&headers) {
+        st.sessions.end(id);
+    }
+    let mut resp = json::no_content();
+    set_cookie(&mut resp, "", 0)?;
+    Ok(resp)
+}
+
+fn set_cookie(resp: &mut Response, id: &str, max_age: u64) -> ApiResult<()> {
+    let v = HeaderValue::from_str(&format!(
+        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}"
+    ))
+    .map_err(|e| StoreError::Internal(format!("session cookie: {e}")))?;
+    resp.headers_mut().insert(http::header::SET_COOKIE, v);
+    Ok(())
+}
