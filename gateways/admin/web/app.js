@@ -1,0 +1,732 @@
+// gatehouse web page: sign-in and the Data tab, over the admin JSON API of this origin.
+//
+// Plain browser JavaScript, no build step. The page is built with DOM calls and textContent
+// only (never innerHTML), so bucket names, keys and descriptions are always shown as text;
+// the server's Content-Security-Policy allows no inline script either. The session cookie is
+// HttpOnly: this script never sees it, only the CSRF token that every state-changing request
+// sends back in X-CSRF-Token.
+'use strict';
+
+(() => {
+  const PAGE_SIZE = 100;
+  // Panels this page has a view for, in the order they are listed.
+  const VIEWS = ['s3', 'shares', 'bindings', 'groups', 'users'];
+
+  let session = null;
+  let presignAvailable = true;
+  let current = null;
+
+  const $ = (id) => document.getElementById(id);
+
+  // ----- small helpers -----
+
+  function el(tag, props, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+      else if (k in e && typeof v !== 'string') e[k] = v;
+      else e.setAttribute(k, v === true ? '' : v);
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined || c === false) continue;
+      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return e;
+  }
+
+  function fmtBytes(n) {
+    if (n === null || n === undefined) return '';
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+    let i = 0;
+    let v = n;
+    while (v >= 1024 && i < units.length - 1) { v /= 1024; i += 1; }
+    return (i === 0 ? String(v) : v.toFixed(v < 10 ? 1 : 0)) + ' ' + units[i];
+  }
+
+  function fmtTime(ms) {
+    return ms ? new Date(ms).toLocaleString() : '';
+  }
+
+  function fmtDate(ms) {
+    return ms ? new Date(ms).toLocaleDateString() : 'never';
+  }
+
+  function encodePath(key) {
+    return key.split('/').map(encodeURIComponent).join('/');
+  }
+
+  function objectUrl(bucket, key) {
+    return '/api/buckets/' + encodeURIComponent(bucket) + '/objects/' + encodePath(key);
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  // ----- messages -----
+
+  function flash(message, ok) {
+    $('flash-text').textContent = message;
+    $('flash').classList.toggle('ok', !!ok);
+    $('flash').hidden = false;
+  }
+
+  function showError(err) {
+    if (err instanceof ApiError) {
+      flash(err.message + ' (' + err.code + ')');
+    } else {
+      flash(String(err && err.message ? err.message : err));
+    }
+  }
+
+  $('flash-close').addEventListener('click', () => { $('flash').hidden = true; });
+
+  // ----- the API -----
+
+  class ApiError extends Error {
+    constructor(status, code, message) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  function isMissingRoute(err) {
+    return err instanceof ApiError && err.status === 404 && err.code === 'api.no_such_route';
+  }
+
+  async function errorFrom(resp) {
+    let body = null;
+    try { body = await resp.json(); } catch (_) { /* not JSON */ }
+    return new ApiError(
+      resp.status,
+      (body && body.error) || 'http.' + resp.status,
+      (body && body.message) || resp.statusText || 'request failed',
+    );
+  }
+
+  async function api(method, path, body) {
+    const headers = {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (session && method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = session.csrf_token;
+    const resp = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+    });
+    if (!resp.ok) {
+      const err = await errorFrom(resp);
+      if (resp.status === 401 && session) sessionEnded();
+      throw err;
+    }
+    if (resp.status === 204) return null;
+    const text = await resp.text();
+    return text ? JSON.parse(text) : null;
+  }
+
+  // Runs an action, showing its error; returns its result or undefined.
+  async function attempt(fn) {
+    try {
+      return await fn();
+    } catch (err) {
+      showError(err);
+      return undefined;
+    }
+  }
+
+  // ----- sign-in and sign-out -----
+
+  function showSignIn(message) {
+    session = null;
+    $('loading').hidden = true;
+    $('app').hidden = true;
+    $('sign-out').hidden = true;
+    $('who').textContent = '';
+    $('signin').hidden = false;
+    $('signin-error').hidden = !message;
+    $('signin-error').textContent = message || '';
+    $('access-key').focus();
+  }
+
+  function sessionEnded() {
+    showSignIn('Your session has ended: sign in again.');
+  }
+
+  $('signin-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    $('signin-error').hidden = true;
+    try {
+      const resp = await fetch('/api/session', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          access_key: $('access-key').value.trim(),
+          secret_key: $('secret-key').value.trim(),
+        }),
+        credentials: 'same-origin',
+      });
+      if (!resp.ok) throw await errorFrom(resp);
+      session = await resp.json();
+      $('secret-key').value = '';
+      await enterApp();
+    } catch (err) {
+      $('signin-error').textContent = err.message;
+      $('signin-error').hidden = false;
+    }
+  });
+
+  $('sign-out').addEventListener('click', async () => {
+    await attempt(() => api('DELETE', '/api/session'));
+    $('flash').hidden = true;
+    showSignIn();
+  });
+
+  async function enterApp() {
+    const me = await api('GET', '/api/me');
+    $('who').textContent = 'Signed in as ' + me.name + (me.admin ? ' (admin)' : '');
+    $('sign-out').hidden = false;
+    $('signin').hidden = true;
+    $('loading').hidden = true;
+    $('app').hidden = false;
+    const allowed = new Set(me.panels.filter((p) => p.allowed).map((p) => p.id));
+    const nav = $('panel-nav');
+    clear(nav);
+    for (const section of document.querySelectorAll('.panel')) section.hidden = true;
+    const shown = VIEWS.filter((id) => allowed.has(id));
+    for (const id of shown) {
+      const section = $('panel-' + id);
+      nav.append(el('button', {
+        type: 'button',
+        'data-panel': id,
+        text: section.dataset.title,
+        onclick: () => openPanel(id),
+      }));
+    }
+    if (shown.length === 0) {
+      nav.append(el('p', { class: 'muted', text: 'Nothing here is open to you.' }));
+      return;
+    }
+    await openPanel(shown.includes(current) ? current : shown[0]);
+  }
+
+  async function openPanel(id, arg) {
+    current = id;
+    for (const b of $('panel-nav').querySelectorAll('button')) {
+      b.classList.toggle('active', b.dataset.panel === id);
+    }
+    for (const section of document.querySelectorAll('.panel')) {
+      section.hidden = section.dataset.panel !== id;
+    }
+    await LOADERS[id](arg);
+  }
+
+  // ----- objects -----
+
+  const browse = { bucket: null, prefix: '', starts: [null], page: 0 };
+
+  async function loadBuckets(bucket) {
+    const buckets = await attempt(() => api('GET', '/api/buckets'));
+    if (!buckets) return;
+    const select = $('bucket-select');
+    clear(select);
+    for (const b of buckets) {
+      const label = b.kind === 'plain' ? b.name : b.name + ' (' + b.kind + ')';
+      select.append(el('option', { value: b.name, text: label }));
+    }
+    const names = buckets.map((b) => b.name);
+    const want = bucket || browse.bucket;
+    if (bucket && !names.includes(bucket)) flash('Bucket ' + bucket + ' is not visible to you.');
+    const chosen = names.includes(want) ? want : names[0] || null;
+    if (chosen !== browse.bucket) {
+      browse.prefix = '';
+    }
+    browse.bucket = chosen;
+    select.value = chosen || '';
+    $('dropzone').hidden = !chosen;
+    resetPages();
+    await listObjects();
+  }
+
+  function resetPages() {
+    browse.starts = [null];
+    browse.page = 0;
+  }
+
+  $('bucket-select').addEventListener('change', async () => {
+    browse.bucket = $('bucket-select').value;
+    browse.prefix = '';
+    resetPages();
+    await listObjects();
+  });
+  $('bucket-refresh').addEventListener('click', () => loadBuckets());
+
+  async function goTo(prefix) {
+    browse.prefix = prefix;
+    resetPages();
+    await listObjects();
+  }
+
+  function renderBreadcrumb() {
+    const nav = $('breadcrumb');
+    clear(nav);
+    if (!browse.bucket) return;
+    nav.append(el('button', { type: 'button', class: 'link', text: browse.bucket, onclick: () => goTo('') }));
+    let acc = '';
+    for (const part of browse.prefix.split('/').filter((p) => p !== '')) {
+      acc += part + '/';
+      const target = acc;
+      nav.append(el('span', { class: 'sep', text: '/' }));
+      nav.append(el('button', { type: 'button', class: 'link', text: part, onclick: () => goTo(target) }));
+    }
+  }
+
+  async function listObjects() {
+    const tbody = $('objects-table').tBodies[0];
+    renderBreadcrumb();
+    if (!browse.bucket) {
+      clear(tbody);
+      $('objects-empty').hidden = false;
+      $('objects-empty').textContent = 'No bucket is visible to you.';
+      return;
+    }
+    const q = new URLSearchParams({ delimiter: '/', max_keys: String(PAGE_SIZE) });
+    if (browse.prefix) q.set('prefix', browse.prefix);
+    const start = browse.starts[browse.page];
+    if (start) q.set('start_after', start);
+    const page = await attempt(() => api('GET', '/api/buckets/' + encodeURIComponent(browse.bucket) + '/objects?' + q));
+    clear(tbody);
+    if (!page) return;
+    for (const p of page.prefixes) {
+      const name = p.slice(browse.prefix.length);
+      tbody.append(el('tr', {},
+        el('td', {}, el('button', { type: 'button', class: 'link folder', text: name, onclick: () => goTo(p) })),
+        el('td', { class: 'num' }), el('td'), el('td')));
+    }
+    for (const o of page.objects) tbody.append(objectRow(o));
+    const empty = page.prefixes.length === 0 && page.objects.length === 0;
+    $('objects-empty').hidden = !empty;
+    $('objects-empty').textContent = 'This folder is empty.';
+    browse.starts.length = browse.page + 1;
+    if (page.truncated && page.next_start_after) browse.starts.push(page.next_start_after);
+    $('page-prev').disabled = browse.page === 0;
+    $('page-next').disabled = browse.starts.length <= browse.page + 1;
+    const paged = browse.page > 0 || !$('page-next').disabled;
+    $('page-no').textContent = paged ? 'Page ' + (browse.page + 1) : '';
+    $('pager').hidden = !paged;
+  }
+
+  function objectRow(o) {
+    const bucket = browse.bucket;
+    const name = o.key.slice(browse.prefix.length);
+    const actions = el('td', { class: 'actions' },
+      el('a', { href: objectUrl(bucket, o.key), download: name.split('/').pop() || 'download', text: 'Download' }),
+      presignAvailable ? el('button', { type: 'button', class: 'quiet presign', text: 'Copy link', onclick: () => copyLink(bucket, o.key) }) : null,
+      el('button', {
+        type: 'button',
+        class: 'danger',
+        text: 'Delete',
+        onclick: async () => {
+          if (!window.confirm('Delete ' + o.key + '?')) return;
+          if (await attempt(() => api('DELETE', objectUrl(bucket, o.key))) !== undefined) {
+            flash('Deleted ' + o.key + '.', true);
+            await listObjects();
+          }
+        },
+      }));
+    return el('tr', {},
+      el('td', { class: 'file', title: o.key, text: name }),
+      el('td', { class: 'num', title: o.size + ' bytes', text: fmtBytes(o.size) }),
+      el('td', { text: fmtTime(o.modified_ms) }),
+      actions);
+  }
+
+  $('page-next').addEventListener('click', async () => {
+    browse.page += 1;
+    await listObjects();
+  });
+  $('page-prev').addEventListener('click', async () => {
+    browse.page = Math.max(0, browse.page - 1);
+    await listObjects();
+  });
+
+  async function copyLink(bucket, key) {
+    try {
+      const r = await api('POST', '/api/buckets/' + encodeURIComponent(bucket) + '/presign',
+        { key, method: 'GET', expires_secs: 3600 });
+      try {
+        await navigator.clipboard.writeText(r.url);
+        flash('Link copied: valid for one hour.', true);
+      } catch (_) {
+        window.prompt('Copy this link (valid for one hour):', r.url);
+      }
+    } catch (err) {
+      if (isMissingRoute(err)) {
+        presignAvailable = false;
+        for (const b of document.querySelectorAll('button.presign')) b.remove();
+        flash('This server cannot make presigned links yet.');
+      } else {
+        showError(err);
+      }
+    }
+  }
+
+  // Uploads: one XMLHttpRequest per file (fetch reports no upload progress).
+  function upload(file) {
+    const bucket = browse.bucket;
+    const key = browse.prefix + file.name;
+    const bar = el('progress', { max: 1, value: 0 });
+    const state = el('span', { class: 'state', text: 'starting' });
+    const row = el('div', { class: 'upload' }, el('span', { class: 'name', title: key, text: key }), bar, state);
+    $('uploads').append(row);
+    return new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('PUT', objectUrl(bucket, key));
+      xhr.setRequestHeader('X-CSRF-Token', session ? session.csrf_token : '');
+      xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+      xhr.upload.addEventListener('progress', (ev) => {
+        if (!ev.lengthComputable) return;
+        bar.max = ev.total || 1;
+        bar.value = ev.loaded;
+        state.textContent = Math.floor((100 * ev.loaded) / (ev.total || 1)) + ' %';
+      });
+      xhr.addEventListener('load', () => {
+        if (xhr.status >= 200 && xhr.status < 300) {
+          bar.value = bar.max;
+          row.classList.add('done');
+          state.textContent = 'done';
+          setTimeout(() => row.remove(), 4000);
+        } else {
+          let msg = 'HTTP ' + xhr.status;
+          try {
+            const body = JSON.parse(xhr.responseText);
+            msg = body.message + ' (' + body.error + ')';
+          } catch (_) { /* not JSON */ }
+          row.classList.add('failed');
+          state.textContent = 'failed';
+          flash('Upload of ' + key + ' failed: ' + msg);
+          if (xhr.status === 401) sessionEnded();
+        }
+        resolve();
+      });
+      xhr.addEventListener('error', () => {
+        row.classList.add('failed');
+        state.textContent = 'failed';
+        flash('Upload of ' + key + ' failed: network error');
+        resolve();
+      });
+      xhr.send(file);
+    });
+  }
+
+  async function uploadAll(files) {
+    if (!browse.bucket || files.length === 0) return;
+    for (const f of files) await upload(f);
+    await listObjects();
+  }
+
+  $('upload-input').addEventListener('change', async (ev) => {
+    const files = Array.from(ev.target.files || []);
+    ev.target.value = '';
+    await uploadAll(files);
+  });
+  const zone = $('dropzone');
+  zone.addEventListener('dragover', (ev) => { ev.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', async (ev) => {
+    ev.preventDefault();
+    zone.classList.remove('over');
+    await uploadAll(Array.from(ev.dataTransfer ? ev.dataTransfer.files : []));
+  });
+
+  // ----- shares -----
+
+  async function loadShares() {
+    const deleted = $('shares-deleted').checked;
+    const tbody = $('shares-table').tBodies[0];
+    let shares;
+    try {
+      shares = await api('GET', '/api/shares' + (deleted ? '?deleted=true' : ''));
+    } catch (err) {
+      clear(tbody);
+      $('shares-empty').hidden = false;
+      $('shares-empty').textContent = isMissingRoute(err) ? 'This server has no shares API.' : 'Could not list shares.';
+      if (!isMissingRoute(err)) showError(err);
+      return;
+    }
+    clear(tbody);
+    $('shares-empty').hidden = shares.length > 0;
+    $('shares-empty').textContent = deleted ? 'No deleted shares.' : 'No shares yet.';
+    for (const s of shares) tbody.append(shareRow(s));
+  }
+
+  function shareRow(s) {
+    const actions = el('td', { class: 'actions' });
+    if (s.state === 'deleted') {
+      actions.append(el('button', {
+        type: 'button',
+        class: 'quiet',
+        text: 'Restore',
+        onclick: async () => {
+          if (await attempt(() => api('POST', '/api/shares/' + encodeURIComponent(s.name) + '/restore')) !== undefined) {
+            flash('Restored share ' + s.name + '.', true);
+            await loadShares();
+          }
+        },
+      }));
+    } else {
+      actions.append(
+        el('button', { type: 'button', class: 'quiet', text: 'Browse', onclick: () => openPanel('s3', s.bucket) }),
+        el('button', {
+          type: 'button',
+          class: 'danger',
+          text: 'Delete',
+          onclick: async () => {
+            if (!window.confirm('Delete share ' + s.name + '? It can be restored later.')) return;
+            if (await attempt(() => api('DELETE', '/api/shares/' + encodeURIComponent(s.name))) !== undefined) {
+              flash('Deleted share ' + s.name + '.', true);
+              await loadShares();
+            }
+          },
+        }));
+    }
+    const quota = s.quota_bytes ? fmtBytes(s.quota_bytes) : 'unlimited';
+    return el('tr', { 'data-share': s.name },
+      el('td', { text: s.name }),
+      el('td', { text: s.description || '' }),
+      el('td', {}, el('code', { text: s.s3_alias || s.bucket })),
+      el('td', { text: s.owner || '' }),
+      el('td', { class: 'num', text: fmtBytes(s.used_bytes || 0) + ' / ' + quota }),
+      el('td', { class: 'num', text: String(s.object_count || 0) }),
+      el('td', { text: s.guest_read ? 'read' : 'no' }),
+      el('td', { text: fmtDate(s.expires_ms) }),
+      actions);
+  }
+
+  $('shares-deleted').addEventListener('change', () => loadShares());
+
+  $('share-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const amount = $('share-quota').value.trim();
+    const quota = amount === '' ? 0 : Math.round(Number(amount) * Number($('share-quota-unit').value));
+    if (!Number.isFinite(quota) || quota < 0) {
+      flash('The quota must be a positive number (or empty for unlimited).');
+      return;
+    }
+    const body = {
+      name: $('share-name').value.trim(),
+      description: $('share-description').value.trim(),
+      quota_bytes: quota,
+      guest_read: $('share-guest').checked,
+    };
+    if ($('share-expires').value) body.expires_at = $('share-expires').value;
+    const s = await attempt(() => api('POST', '/api/shares', body));
+    if (!s) return;
+    flash((s.restored ? 'Restored share ' : 'Created share ') + s.name + '.', true);
+    $('share-form').reset();
+    await loadShares();
+  });
+
+  // ----- bindings -----
+
+  async function loadBindings() {
+    const [roles, bindings] = await Promise.all([
+      attempt(() => api('GET', '/api/roles')),
+      attempt(() => api('GET', '/api/bindings')),
+    ]);
+    if (roles) {
+      const select = $('binding-role');
+      const keep = select.value;
+      clear(select);
+      for (const r of roles) {
+        select.append(el('option', { value: r.name, text: r.name + (r.description ? ' — ' + r.description : '') }));
+      }
+      if (keep) select.value = keep;
+    }
+    const tbody = $('bindings-table').tBodies[0];
+    clear(tbody);
+    for (const b of bindings || []) tbody.append(bindingRow(b));
+  }
+
+  function bindingRow(b) {
+    const who = b.subject_kind === 'user' ? (b.subject_name || b.subject) : b.subject;
+    const scope = b.scope_kind === 'global' ? 'everywhere' : b.scope_kind + ' ' + (b.scope || '');
+    const actions = el('td', { class: 'actions' });
+    if (b.builtin) {
+      actions.append(el('span', { class: 'badge', text: 'built-in' }));
+    } else {
+      actions.append(el('button', {
+        type: 'button',
+        class: 'danger',
+        text: 'Unbind',
+        onclick: async () => {
+          const q = new URLSearchParams({ [b.subject_kind]: b.subject, role: b.role });
+          if (b.scope_kind === 'bucket' || b.scope_kind === 'panel') q.set(b.scope_kind, b.scope || '');
+          if (await attempt(() => api('DELETE', '/api/bindings?' + q)) !== undefined) {
+            flash('Unbound ' + b.role + ' from ' + who + '.', true);
+            await loadBindings();
+          }
+        },
+      }));
+    }
+    return el('tr', {},
+      el('td', {}, b.subject_kind + ' ', el('strong', { text: who })),
+      el('td', { text: b.role }),
+      el('td', { text: scope }),
+      actions);
+  }
+
+  $('binding-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const body = { role: $('binding-role').value };
+    body[$('binding-kind').value] = $('binding-subject').value.trim();
+    const bucket = $('binding-bucket').value.trim();
+    if (bucket) body.bucket = bucket;
+    if (await attempt(() => api('POST', '/api/bindings', body)) === undefined) return;
+    flash('Bound ' + body.role + '.', true);
+    $('binding-subject').value = '';
+    $('binding-bucket').value = '';
+    await loadBindings();
+  });
+
+  // ----- groups -----
+
+  let openGroup = null;
+
+  async function loadGroups() {
+    const groups = await attempt(() => api('GET', '/api/groups'));
+    const tbody = $('groups-table').tBodies[0];
+    clear(tbody);
+    for (const g of groups || []) {
+      const actions = el('td', { class: 'actions' },
+        el('button', { type: 'button', class: 'quiet', text: 'Members', onclick: () => loadMembers(g.name) }));
+      if (!g.builtin) {
+        actions.append(el('button', {
+          type: 'button',
+          class: 'danger',
+          text: 'Delete',
+          onclick: async () => {
+            if (!window.confirm('Delete group ' + g.name + '?')) return;
+            if (await attempt(() => api('DELETE', '/api/groups/' + encodeURIComponent(g.name))) !== undefined) {
+              if (openGroup === g.name) $('members-card').hidden = true;
+              await loadGroups();
+            }
+          },
+        }));
+      }
+      tbody.append(el('tr', {},
+        el('td', {}, g.name, g.builtin ? el('span', { class: 'badge', text: 'built-in' }) : null),
+        el('td', { text: g.description || '' }),
+        el('td', { class: 'num', text: String(g.members.length) }),
+        actions));
+    }
+    if (openGroup) await loadMembers(openGroup);
+  }
+
+  async function loadMembers(group) {
+    const m = await attempt(() => api('GET', '/api/groups/' + encodeURIComponent(group) + '/members'));
+    if (!m) {
+      openGroup = null;
+      $('members-card').hidden = true;
+      return;
+    }
+    openGroup = group;
+    $('members-card').hidden = false;
+    $('members-group').textContent = group;
+    $('member-form').hidden = m.builtin;
+    const list = $('members-list');
+    clear(list);
+    if (m.members.length === 0) list.append(el('li', { class: 'muted', text: 'No members.' }));
+    for (const u of m.members) {
+      list.append(el('li', {},
+        el('span', { text: u.name ? u.name + ' (' + u.user_id + ')' : u.user_id }),
+        m.builtin ? null : el('button', {
+          type: 'button',
+          class: 'danger',
+          text: 'Remove',
+          onclick: async () => {
+            const path = '/api/groups/' + encodeURIComponent(group) + '/members/' + encodeURIComponent(u.user_id);
+            if (await attempt(() => api('DELETE', path)) !== undefined) await loadGroups();
+          },
+        })));
+    }
+  }
+
+  $('group-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const body = { name: $('group-name').value.trim(), description: $('group-description').value.trim() };
+    if (await attempt(() => api('POST', '/api/groups', body)) === undefined) return;
+    flash('Created group ' + body.name + '.', true);
+    $('group-form').reset();
+    await loadGroups();
+  });
+
+  $('member-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const who = $('member-who').value.trim();
+    if (!openGroup || !who) return;
+    const path = '/api/groups/' + encodeURIComponent(openGroup) + '/members/' + encodeURIComponent(who);
+    if (await attempt(() => api('PUT', path)) === undefined) return;
+    $('member-who').value = '';
+    await loadGroups();
+  });
+
+  // ----- users -----
+
+  async function loadUsers() {
+    const users = await attempt(() => api('GET', '/api/users'));
+    const tbody = $('users-table').tBodies[0];
+    clear(tbody);
+    for (const u of users || []) {
+      tbody.append(el('tr', {},
+        el('td', {}, u.name, u.admin ? el('span', { class: 'badge', text: 'admin' }) : null),
+        el('td', {}, el('code', { text: u.user_id })),
+        el('td', { text: u.kind }),
+        el('td', {}, el('code', { text: u.access_key })),
+        el('td', { text: (u.groups || []).join(', ') }),
+        el('td', { text: fmtTime(u.created_ms) })));
+    }
+  }
+
+  $('user-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const body = { name: $('user-name').value.trim(), public_key: $('user-key').value.trim() };
+    const r = await attempt(() => api('POST', '/api/users', body));
+    if (!r) return;
+    $('user-created-name').textContent = r.name;
+    $('user-created-ak').textContent = r.access_key;
+    $('user-created-sk').textContent = r.secret_key;
+    $('user-created').hidden = false;
+    flash(r.created ? 'Registered ' + r.name + '.' : r.name + ' was already registered with this key.', true);
+    $('user-form').reset();
+    await loadUsers();
+  });
+
+  const LOADERS = {
+    s3: (bucket) => loadBuckets(bucket),
+    shares: () => loadShares(),
+    bindings: () => loadBindings(),
+    groups: () => loadGroups(),
+    users: () => loadUsers(),
+  };
+
+  // ----- start -----
+
+  (async () => {
+    try {
+      const resp = await fetch('/api/session', { credentials: 'same-origin' });
+      if (!resp.ok) {
+        showSignIn();
+        return;
+      }
+      session = await resp.json();
+      await enterApp();
+    } catch (err) {
+      showSignIn();
+      showError(err);
+    }
+  })();
+})();

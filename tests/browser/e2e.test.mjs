@@ -1,0 +1,192 @@
+// End-to-end test of the web page: the real gatehouse binary, Debian's headless Chromium
+// driven by playwright-core (no browser download: executablePath is the system Chromium).
+//
+// Run by tests/it/web_browser.rs (cargo test), or alone:
+//   GATEHOUSE_BIN=target/debug/gatehouse node --test tests/browser/e2e.test.mjs
+// Environment: GATEHOUSE_BIN (the binary), CHROMIUM (default /usr/bin/chromium),
+// GATEHOUSE_BROWSER_TEST=required (a missing browser fails instead of skipping),
+// GATEHOUSE_SCREENSHOT (where to copy the screenshot; default target/browser-e2e.png).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+const bin = process.env.GATEHOUSE_BIN || path.join(repo, 'target', 'debug', 'gatehouse');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const required = process.env.GATEHOUSE_BROWSER_TEST === 'required';
+const shotCopy = process.env.GATEHOUSE_SCREENSHOT || path.join(repo, 'target', 'browser-e2e.png');
+
+const missing = !fs.existsSync(chromiumPath) ? `no Chromium at ${chromiumPath}` : null;
+if (missing) {
+  const msg = `BROWSER TEST NOT RUN: ${missing} (apt-get install chromium chromium-driver)`;
+  if (required) throw new Error(msg + ' — GATEHOUSE_BROWSER_TEST=required');
+  console.error('\n!!!!! ' + msg + ' !!!!!\n');
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function startServer(dataDir) {
+  const port = await freePort();
+  const child = spawn(bin, [
+    'serve', '--data-dir', dataDir, '--s3-listen', '127.0.0.1:0', '--admin-listen', `127.0.0.1:${port}`,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (d) => { log += d; });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i += 1) {
+    if (child.exitCode !== null) throw new Error(`gatehouse exited: ${log}`);
+    try {
+      const r = await fetch(base + '/api/info');
+      if (r.ok) break;
+    } catch (_) { /* not up yet */ }
+    await sleep(50);
+  }
+  const creds = fs.readFileSync(path.join(dataDir, 'admin.credentials'), 'utf8');
+  const access = /aws_access_key_id\s*=\s*(\S+)/.exec(creds)[1];
+  const secret = /aws_secret_access_key\s*=\s*(\S+)/.exec(creds)[1];
+  return { child, base, access, secret, log: () => log };
+}
+
+test('web page: sign in, share, upload, sign out', { skip: missing || false, timeout: 120_000 }, async (t) => {
+  const { chromium } = await import('playwright-core');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-e2e-'));
+  const srv = await startServer(path.join(tmp, 'data'));
+  const basic = 'Basic ' + Buffer.from(`${srv.access}:${srv.secret}`).toString('base64');
+  const signedApi = (method, p, body) => fetch(srv.base + p, {
+    method,
+    headers: { Authorization: basic, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
+  });
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
+  t.after(async () => {
+    await browser.close();
+    srv.child.kill('SIGTERM');
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+
+  await page.goto(srv.base + '/');
+  await page.locator('#signin').waitFor();
+
+  // A wrong secret is refused and said so.
+  await page.fill('#access-key', srv.access);
+  await page.fill('#secret-key', 'not-the-secret');
+  await page.click('#signin-form button[type=submit]');
+  await page.locator('#signin-error').waitFor();
+  assert.match(await page.textContent('#signin-error'), /wrong secret/);
+
+  // The right one signs in, with an HttpOnly SameSite=Strict cookie.
+  await page.fill('#secret-key', srv.secret);
+  await page.click('#signin-form button[type=submit]');
+  await page.locator('#app').waitFor();
+  assert.match(await page.textContent('#who'), /admin/);
+  const cookie = (await context.cookies()).find((c) => c.name === 'gatehouse_session');
+  assert.ok(cookie, 'session cookie set');
+  assert.equal(cookie.httpOnly, true);
+  assert.equal(cookie.sameSite, 'Strict');
+  assert.equal(await page.evaluate(() => document.cookie), '', 'the script cannot read the cookie');
+
+  // The admin sees every panel this page has.
+  const panels = await page.locator('#panel-nav button').evaluateAll((bs) => bs.map((b) => b.dataset.panel));
+  for (const p of ['s3', 'shares', 'bindings', 'groups', 'users']) assert.ok(panels.includes(p), `panel ${p} shown`);
+
+  // A cookie request that changes something needs the CSRF token.
+  const csrf = await page.evaluate(async () => {
+    const r = await fetch('/api/buckets', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"name":"csrf-probe"}',
+    });
+    return { status: r.status, body: await r.json() };
+  });
+  assert.equal(csrf.status, 403);
+  assert.equal(csrf.body.error, 'auth.csrf');
+
+  // A share (or, on a server without the shares API, a bucket) to upload into.
+  const sharesApi = (await signedApi('GET', '/api/shares')).status !== 404;
+  let bucket;
+  if (sharesApi) {
+    await page.click('#panel-nav button[data-panel=shares]');
+    await page.fill('#share-name', 'e2e-share');
+    await page.fill('#share-description', 'made by the browser test');
+    await page.fill('#share-quota', '1');
+    await page.fill('#share-expires', '2099-12-31');
+    await page.check('#share-guest');
+    await page.click('#share-form button[type=submit]');
+    const row = page.locator('#shares-table tr[data-share="e2e-share"]');
+    await row.waitFor();
+    assert.match(await row.textContent(), /made by the browser test/);
+    await row.getByRole('button', { name: 'Browse' }).click();
+    bucket = 'fs+e2e-share';
+  } else {
+    console.error('!!!!! no /api/shares on this server: the browser test uploads into a plain bucket');
+    bucket = 'e2e-bucket';
+    assert.equal((await signedApi('POST', '/api/buckets', { name: bucket })).status, 201);
+    await page.click('#panel-nav button[data-panel=s3]');
+    await page.click('#bucket-refresh');
+  }
+  await page.locator('#panel-s3').waitFor();
+  await page.waitForFunction((b) => document.querySelector('#bucket-select').value === b, bucket);
+
+  // A folder made outside the page shows up and can be opened.
+  const put = await fetch(srv.base + `/api/buckets/${encodeURIComponent(bucket)}/objects/docs/readme.md`, {
+    method: 'PUT', headers: { Authorization: basic }, body: '# readme\n',
+  });
+  assert.equal(put.status, 200);
+  await page.click('#bucket-refresh');
+  await page.getByRole('button', { name: 'docs/' }).click();
+  await page.locator('#objects-table td', { hasText: 'readme.md' }).waitFor();
+  assert.match(await page.textContent('#breadcrumb'), /docs/);
+  await page.locator('#breadcrumb button').first().click();
+  await page.getByRole('button', { name: 'docs/' }).waitFor();
+
+  // Upload through the file input (XMLHttpRequest with progress), then see it listed.
+  const content = 'hello from the browser test\n'.repeat(1000);
+  await page.setInputFiles('#upload-input', {
+    name: 'hello.txt', mimeType: 'text/plain', buffer: Buffer.from(content),
+  });
+  await page.locator('#objects-table td.file', { hasText: 'hello.txt' }).waitFor();
+  const back = await signedApi('GET', `/api/buckets/${encodeURIComponent(bucket)}/objects/hello.txt`);
+  assert.equal(back.status, 200);
+  assert.equal(await back.text(), content, 'the uploaded bytes are stored');
+  const download = await page.locator('#objects-table tr', { hasText: 'hello.txt' }).getByRole('link', { name: 'Download' }).getAttribute('href');
+  assert.equal(download, `/api/buckets/${encodeURIComponent(bucket)}/objects/hello.txt`);
+
+  const shot = path.join(tmp, 'browser-e2e.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  fs.mkdirSync(path.dirname(shotCopy), { recursive: true });
+  fs.copyFileSync(shot, shotCopy);
+  console.error(`screenshot: ${shotCopy}`);
+
+  // Sign out: back to the form, and the old cookie no longer works.
+  await page.click('#sign-out');
+  await page.locator('#signin').waitFor();
+  const after = await page.evaluate(async () => (await fetch('/api/me')).status);
+  assert.equal(after, 401);
+
+  assert.deepEqual(consoleErrors.filter((e) => !/status of 40[13]/.test(e)), [], 'no script errors');
+});
