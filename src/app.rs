@@ -95,10 +95,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             admin_listener,
             admin_app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-            .with_graceful_shutdown(async move {
-                let _stopped = rx.wait_for(|s| *s).await.map(|_| ());
-            })
-            .await;
+        .with_graceful_shutdown(async move {
+            let _stopped = rx.wait_for(|s| *s).await.map(|_| ());
+        })
+        .await;
         if let Err(e) = res {
             tracing::error!(error = %e, "admin listener failed");
         }

@@ -13,3 +13,5 @@ mod s3_listing;
 mod s3_multipart;
 mod s3_objects;
 mod startup;
+mod web_browser;
+mod web_session;

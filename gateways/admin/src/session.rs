@@ -143,8 +143,7 @@ impl Sessions {
         if failures.len() > SWEEP_ABOVE {
             let lockout = self.lockout;
             failures.retain(|_, f| {
-                f.locked_until.is_some_and(|t| t > now)
-                    || f.last.is_some_and(|t| now - t < lockout)
+                f.locked_until.is_some_and(|t| t > now) || f.last.is_some_and(|t| now - t < lockout)
             });
         }
         for s in subjects(access_key, addr) {
@@ -224,7 +223,10 @@ mod tests {
         assert!(s.locked_out("AK", Some(ip)).is_none());
         s.failed("AK", Some(ip));
         assert!(s.locked_out("AK", None).is_some(), "the key is locked");
-        assert!(s.locked_out("OTHER", Some(ip)).is_some(), "so is the address");
+        assert!(
+            s.locked_out("OTHER", Some(ip)).is_some(),
+            "so is the address"
+        );
         assert!(s.locked_out("OTHER", None).is_none());
     }
 
@@ -234,7 +236,10 @@ mod tests {
         s.failed("AK", None);
         s.succeeded("AK", None);
         s.failed("AK", None);
-        assert!(s.locked_out("AK", None).is_none(), "the success reset the count");
+        assert!(
+            s.locked_out("AK", None).is_none(),
+            "the success reset the count"
+        );
         s.failed("AK", None);
         assert!(s.locked_out("AK", None).is_some());
         std::thread::sleep(Duration::from_millis(60));
