@@ -20,6 +20,10 @@ pub struct RawConfig {
     pub admin_peers: Option<Vec<String>>,
     /// Shared secret for self-service `gatehouse join`. Absent: joining is disabled.
     pub enrolment_token: Option<String>,
+    /// Lifetime of a new file share unless it names its own expiry. Default 365.
+    pub share_expiry_days: Option<u32>,
+    /// How long a deleted or expired share's data is kept (and can be restored). Default 90.
+    pub tombstone_retention_days: Option<u32>,
     #[serde(default)]
     pub admin: RawAdmin,
     #[serde(default)]
@@ -128,6 +132,8 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     pub admin_peers: Option<Vec<String>>,
     pub enrolment_token: Option<String>,
+    pub share_expiry: Duration,
+    pub tombstone_retention: Duration,
     pub region: String,
     pub domains: Vec<String>,
     pub max_size: u64,
@@ -191,6 +197,14 @@ impl RawConfig {
         if inline_max > 1 << 20 {
             bail!("storage.inline_max must be at most 1Mi");
         }
+        let share_expiry_days = self.share_expiry_days.unwrap_or(365);
+        if !(1..=36_500).contains(&share_expiry_days) {
+            bail!("share_expiry_days must be between 1 and 36500");
+        }
+        let retention_days = self.tombstone_retention_days.unwrap_or(90);
+        if retention_days > 3650 {
+            bail!("tombstone_retention_days must be at most 3650");
+        }
         let format = self.log.format.unwrap_or_else(|| "text".into());
         if format != "text" && format != "json" {
             bail!("log.format must be text or json");
@@ -205,6 +219,8 @@ impl RawConfig {
             admin_listen,
             admin_peers: self.admin_peers,
             enrolment_token: self.enrolment_token,
+            share_expiry: Duration::from_secs(u64::from(share_expiry_days) * 86_400),
+            tombstone_retention: Duration::from_secs(u64::from(retention_days) * 86_400),
             region: self.s3.region.unwrap_or_else(|| "us-east-1".into()),
             domains: self.s3.domains.unwrap_or_else(|| vec!["localhost".into()]),
             max_size: self.s3.max_size.map_or(1 << 30, |s| s.0),

@@ -12,4 +12,5 @@ mod s3_checksums;
 mod s3_listing;
 mod s3_multipart;
 mod s3_objects;
+mod shares;
 mod startup;
