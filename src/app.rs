@@ -57,6 +57,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     sc.max_object_size = cfg.max_object_size;
     sc.db_cache_bytes = cfg.db_cache;
     sc.enrolment_token = cfg.enrolment_token.clone();
+    sc.share_expiry = cfg.share_expiry;
+    sc.tombstone_retention = cfg.tombstone_retention;
     let (store, report) = Store::open(sc)
         .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
     if report.created {
@@ -122,6 +124,24 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             tracing::error!(error = %e, "S3 listener failed");
         }
     });
+    let sweep_store = store.clone();
+    let mut sweep_rx = stop_rx.clone();
+    // Expired shares are tombstoned, and tombstones past retention purged, within a minute.
+    let sweep_task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = async { sweep_rx.wait_for(|s| *s).await.map(|_| ()) } => break,
+                _ = tokio::time::sleep(SHARE_SWEEP_INTERVAL) => {
+                    let now = gatehouse_store::now_unix_ms();
+                    match sweep_store.sweep_shares(now).await {
+                        Ok(s) if s.expired + s.purged > 0 => tracing::info!(expired = s.expired, purged = s.purged, entries = s.entries_removed, "share sweep"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "share sweep failed"),
+                    }
+                }
+            }
+        }
+    });
     let gc_store = store.clone();
     let mut rx = stop_rx;
     let interval = cfg.gc_interval;
@@ -146,9 +166,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         store,
         new_admin,
         stop,
-        tasks: vec![s3_task, admin_task, gc_task],
+        tasks: vec![s3_task, admin_task, gc_task, sweep_task],
     })
 }
+
+const SHARE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The server's own identities. The bootstrap admin is an ordinary user whose keypair lives
 /// in the data directory; without `admin_peers` in the config it is the one admin, with it the

@@ -21,6 +21,10 @@ pub struct RawConfig {
     pub admin_peers: Option<Vec<String>>,
     /// Shared secret for self-service `gatehouse join`. Absent: joining is disabled.
     pub enrolment_token: Option<String>,
+    /// Lifetime of a new file share unless it names its own expiry. Default 365.
+    pub share_expiry_days: Option<u32>,
+    /// How long a deleted or expired share's data is kept (and can be restored). Default 90.
+    pub tombstone_retention_days: Option<u32>,
     #[serde(default)]
     pub admin: RawAdmin,
     #[serde(default)]
@@ -136,6 +140,8 @@ pub struct Config {
     pub enrolment_token: Option<String>,
     pub login_max_failures: u32,
     pub login_lockout: Duration,
+    pub share_expiry: Duration,
+    pub tombstone_retention: Duration,
     pub region: String,
     pub domains: Vec<String>,
     pub max_size: u64,
@@ -210,6 +216,14 @@ impl RawConfig {
             .admin
             .login_lockout_secs
             .map_or(AdminConfig::DEFAULT_LOGIN_LOCKOUT, Duration::from_secs);
+        let share_expiry_days = self.share_expiry_days.unwrap_or(365);
+        if !(1..=36_500).contains(&share_expiry_days) {
+            bail!("share_expiry_days must be between 1 and 36500");
+        }
+        let retention_days = self.tombstone_retention_days.unwrap_or(90);
+        if retention_days > 3650 {
+            bail!("tombstone_retention_days must be at most 3650");
+        }
         let format = self.log.format.unwrap_or_else(|| "text".into());
         if format != "text" && format != "json" {
             bail!("log.format must be text or json");
@@ -226,6 +240,8 @@ impl RawConfig {
             enrolment_token: self.enrolment_token,
             login_max_failures,
             login_lockout,
+            share_expiry: Duration::from_secs(u64::from(share_expiry_days) * 86_400),
+            tombstone_retention: Duration::from_secs(u64::from(retention_days) * 86_400),
             region: self.s3.region.unwrap_or_else(|| "us-east-1".into()),
             domains: self.s3.domains.unwrap_or_else(|| vec!["localhost".into()]),
             max_size: self.s3.max_size.map_or(1 << 30, |s| s.0),

@@ -6,6 +6,7 @@
 //!   refuses a file written by a newer gatehouse.
 //! - `m0001_initial`: creates the tables of schema 1.
 //! - `m0002_identity`: users, names, groups, roles, bindings; credentials become derived.
+//! - `m0003_shares`: file shares and NFS peers.
 //!
 //! Invariant: this crate depends on redb only. A step uses frozen copies of the table definitions
 //! and value types it needs, never the live ones in `gatehouse-store`, so old steps keep meaning
@@ -13,11 +14,12 @@
 
 mod m0001_initial;
 mod m0002_identity;
+mod m0003_shares;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_VERSION: u64 = 2;
+pub const CURRENT_VERSION: u64 = 3;
 
 /// The `meta` table: string keys, raw byte values. Frozen: every schema has it.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -61,7 +63,11 @@ pub struct Outcome {
 type Step = fn(&redb::WriteTransaction) -> Result<(), MigrationError>;
 
 /// Every step, in order: index i migrates schema i to i + 1.
-const STEPS: &[Step] = &[m0001_initial::apply, m0002_identity::apply];
+const STEPS: &[Step] = &[
+    m0001_initial::apply,
+    m0002_identity::apply,
+    m0003_shares::apply,
+];
 
 /// Reads the stored schema version; 0 means a new, empty file.
 pub fn schema_version(db: &Database) -> Result<u64, MigrationError> {
@@ -129,8 +135,8 @@ mod tests {
     fn new_file_is_migrated_and_rerun_is_a_noop() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Database::create(dir.path().join("m.redb")).expect("create");
-        assert_eq!(migrate(&db).expect("migrate"), Outcome { from: 0, to: 2 });
-        assert_eq!(migrate(&db).expect("again"), Outcome { from: 2, to: 2 });
+        assert_eq!(migrate(&db).expect("migrate"), Outcome { from: 0, to: 3 });
+        assert_eq!(migrate(&db).expect("again"), Outcome { from: 3, to: 3 });
         assert_eq!(schema_version(&db).expect("version"), CURRENT_VERSION);
     }
 

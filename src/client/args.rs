@@ -47,6 +47,9 @@ pub enum ClientCommand {
     /// Objects: upload, download, list, delete.
     #[command(subcommand)]
     Object(ObjectCmd),
+    /// File shares: buckets `fs+<name>` with a quota and an expiry, exported over NFS.
+    #[command(subcommand)]
+    Share(ShareCmd),
     /// The server and who you are on it: user id, name, admin (and how matched), groups.
     Status,
     /// Create your identity: an Ed25519 key pair (OpenSSH format); prints your user id.
@@ -210,4 +213,35 @@ pub enum ObjectCmd {
     },
     /// Delete BUCKET/KEY.
     Delete { bucket: String, key: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShareCmd {
+    /// Create a share (re-creating a recently deleted one restores its content).
+    Create {
+        /// DNS-safe: lowercase letters, digits and '-', at most 63 characters.
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// 0 = unlimited; sizes like 10Gi, 500Mi, 1T; at most 1Ti.
+        #[arg(long, default_value = "0", value_parser = crate::config::parse_size)]
+        quota: u64,
+        /// YYYY-MM-DD or RFC 3339 [default: share_expiry_days from now]
+        #[arg(long)]
+        expires: Option<String>,
+        /// Do not give the everyone group read access.
+        #[arg(long)]
+        no_guest_read: bool,
+    },
+    /// List shares (with --deleted: the deleted ones you could restore).
+    List {
+        #[arg(long)]
+        deleted: bool,
+    },
+    /// Show one share: bucket, S3 alias, quota and usage, expiry.
+    Info { name: String },
+    /// Delete a share: hidden at once, data kept for tombstone_retention_days.
+    Delete { name: String },
+    /// Bring back a deleted share with its content.
+    Restore { name: String },
 }

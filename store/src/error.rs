@@ -58,6 +58,10 @@ pub enum StoreError {
     NoSuchRole(String),
     #[error("no such binding: {0}")]
     NoSuchBinding(String),
+    #[error("no such share: {0}")]
+    NoSuchShare(String),
+    #[error("no such peer: {0}")]
+    NoSuchPeer(String),
     #[error("{0}")]
     Conflict(String),
     #[error("no space left on the data disk")]
@@ -101,6 +105,8 @@ impl StoreError {
             StoreError::NoSuchGroup(_) => "rbac.no_such_group",
             StoreError::NoSuchRole(_) => "rbac.no_such_role",
             StoreError::NoSuchBinding(_) => "rbac.no_such_binding",
+            StoreError::NoSuchShare(_) => "share.no_such_share",
+            StoreError::NoSuchPeer(_) => "peer.no_such_peer",
             StoreError::Conflict(_) => "store.conflict",
             StoreError::NoSpace => "store.no_space",
             StoreError::QuotaExceeded(_) => "store.quota_exceeded",

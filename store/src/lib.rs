@@ -58,6 +58,10 @@ pub struct StoreConfig {
     pub db_cache_bytes: usize,
     /// Shared secret a self-service join must present; `None` disables joining.
     pub enrolment_token: Option<String>,
+    /// A new share expires this long after creation unless it names its own expiry.
+    pub share_expiry: Duration,
+    /// A deleted (or expired) share's data is kept this long, then purged.
+    pub tombstone_retention: Duration,
 }
 
 impl StoreConfig {
@@ -70,6 +74,8 @@ impl StoreConfig {
             max_object_size: 5 << 30,
             db_cache_bytes: 32 << 20,
             enrolment_token: None,
+            share_expiry: Duration::from_secs(365 * 86_400),
+            tombstone_retention: Duration::from_secs(90 * 86_400),
         }
     }
 }
@@ -184,6 +190,11 @@ pub(crate) fn chunk_referenced(db: &Database, h: &blobs::Hash) -> Result<bool> {
     let txn = db.begin_read()?;
     let t = txn.open_table(tables::CHUNKS)?;
     Ok(t.get(h)?.is_some())
+}
+
+/// The wall clock in Unix milliseconds, as the store records times.
+pub fn now_unix_ms() -> i64 {
+    now_ms()
 }
 
 pub(crate) fn now_ms() -> i64 {

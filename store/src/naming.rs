@@ -14,7 +14,10 @@ pub const MAX_KEY_LEN: usize = 1024;
 /// Validates a bucket name and tells which kind of bucket it names.
 pub fn bucket_kind(name: &str) -> Result<BucketKind> {
     if let Some(share) = name.strip_prefix(SHARE_PREFIX) {
-        validate_share_name(share)?;
+        validate_share_name(share).map_err(|e| match e {
+            StoreError::InvalidArgument(m) => StoreError::InvalidBucketName(m),
+            other => other,
+        })?;
         return Ok(BucketKind::Share);
     }
     validate_plain_bucket(name)?;
@@ -68,25 +71,51 @@ fn validate_plain_bucket(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Share names: DNS-safe, alphanumeric and hyphens, at most 63 characters.
+/// Share names: DNS-safe labels: lowercase letters, digits and hyphens, 1 to 63 characters,
+/// not starting or ending with a hyphen.
 pub fn validate_share_name(share: &str) -> Result<()> {
     let b = share.as_bytes();
+    let bad = |why: &str| {
+        StoreError::InvalidArgument(format!(
+            "invalid share name {:?}: {why}",
+            crate::rbac::roles::truncate(share, 80)
+        ))
+    };
     if b.is_empty() || b.len() > 63 {
-        return Err(invalid(share, "a share name has 1 to 63 characters"));
+        return Err(bad("a share name has 1 to 63 characters"));
     }
-    if !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-') {
-        return Err(invalid(
-            share,
-            "a share name has only letters, digits and '-'",
+    if !b
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+    {
+        return Err(bad(
+            "a share name has only lowercase letters, digits and '-' (it is a DNS label)",
         ));
     }
     if b[0] == b'-' || b[b.len() - 1] == b'-' {
-        return Err(invalid(
-            share,
-            "a share name must not begin or end with '-'",
-        ));
+        return Err(bad("a share name must not begin or end with '-'"));
     }
     Ok(())
+}
+
+/// The bucket of a share: `fs+<share>`.
+pub fn share_bucket(share: &str) -> String {
+    format!("{SHARE_PREFIX}{share}")
+}
+
+/// The alias of a share's bucket for clients that reject `+` (botocore: aws CLI, boto3):
+/// `fs--<share>`. The prefix is reserved, so no plain bucket can take it.
+pub fn share_alias(share: &str) -> String {
+    format!("{RESERVED_ALIAS_PREFIX}{share}")
+}
+
+/// The canonical name of a bucket as a client named it: `fs--<share>` is `fs+<share>`;
+/// anything else is itself.
+pub fn canonical_bucket(name: &str) -> std::borrow::Cow<'_, str> {
+    match name.strip_prefix(RESERVED_ALIAS_PREFIX) {
+        Some(share) if !share.is_empty() => share_bucket(share).into(),
+        _ => name.into(),
+    }
 }
 
 /// Rules for every object key. Keys are opaque bytes to the store: a key never becomes a
@@ -165,6 +194,7 @@ mod tests {
             "fs+",
             "fs+-x",
             "fs+a_b",
+            "fs+Team",
             "a b",
             &"a".repeat(64),
         ] {
@@ -172,6 +202,36 @@ mod tests {
         }
         assert_eq!(bucket_kind("fs+x").ok(), Some(BucketKind::Share));
         assert_eq!(bucket_kind(SYSTEM_BUCKET).ok(), Some(BucketKind::System));
+    }
+
+    #[test]
+    fn share_names_and_aliases() {
+        for bad in [
+            "-x",
+            "x-",
+            "a_b",
+            "Team",
+            "fs+x",
+            "",
+            "a.b",
+            &"a".repeat(64),
+        ] {
+            assert!(validate_share_name(bad).is_err(), "{bad:?}");
+        }
+        for ok in ["a", "team-files", "x1", &"a".repeat(63)] {
+            assert!(validate_share_name(ok).is_ok(), "{ok:?}");
+        }
+        assert_eq!(canonical_bucket("fs--team-files"), "fs+team-files");
+        assert_eq!(canonical_bucket("fs+team-files"), "fs+team-files");
+        assert_eq!(canonical_bucket("photos"), "photos");
+        assert_eq!(canonical_bucket("fs--"), "fs--");
+        assert_eq!(share_alias("team"), "fs--team");
+        // The alias is what botocore accepts: ^[a-zA-Z0-9.\-_]{1,255}$.
+        assert!(
+            share_alias("team")
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b".-_".contains(&c))
+        );
     }
 
     #[test]

@@ -33,6 +33,11 @@ pub const ROLES: TableDefinition<&str, &[u8]> = TableDefinition::new("roles");
 /// [`crate::model::BindingRecord::key`] → [`crate::model::BindingRecord`].
 pub const BINDINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("bindings");
 
+/// share name → [`crate::model::ShareRecord`] (a deleted share keeps its bucket record here).
+pub const SHARES: TableDefinition<&str, &[u8]> = TableDefinition::new("shares");
+/// client address (canonical IP text) → [`crate::model::PeerRecord`].
+pub const PEERS: TableDefinition<&str, &[u8]> = TableDefinition::new("peers");
+
 pub fn entry_key(bucket_id: u64, key: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(8 + key.len());
     k.extend_from_slice(&bucket_id.to_be_bytes());

@@ -12,6 +12,7 @@ mod s3_checksums;
 mod s3_listing;
 mod s3_multipart;
 mod s3_objects;
+mod shares;
 mod startup;
 mod web_browser;
 mod web_session;

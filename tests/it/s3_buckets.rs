@@ -110,9 +110,24 @@ async fn bucket_names_follow_the_rules() {
             "{bad}: {body}"
         );
     }
-    // The share form is a valid name (a client that allows '+' sends it encoded).
+    // The share form is a valid name, but a share is created as a share, not as a bucket.
     let r = srv
         .signed("PUT", "/fs%2Bteam-files", None, &[], vec![])
+        .await;
+    assert_eq!(r.status().as_u16(), 400, "{:?}", r.text().await);
+    srv.store()
+        .create_share(
+            &srv.admin(),
+            gatehouse_store::ops::NewShare {
+                name: "team-files".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("share");
+    // A client that allows '+' sends it encoded.
+    let r = srv
+        .signed("GET", "/fs%2Bteam-files", Some("list-type=2"), &[], vec![])
         .await;
     assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
     let r = srv.signed("GET", "/", None, &[], vec![]).await;

@@ -92,7 +92,9 @@ impl From<StoreError> for ApiError {
             | E::NoSuchUser(_)
             | E::NoSuchGroup(_)
             | E::NoSuchRole(_)
-            | E::NoSuchBinding(_) => S::NOT_FOUND,
+            | E::NoSuchBinding(_)
+            | E::NoSuchShare(_)
+            | E::NoSuchPeer(_) => S::NOT_FOUND,
             E::BucketAlreadyOwnedByYou
             | E::BucketAlreadyExists
             | E::BucketNotEmpty

@@ -57,6 +57,11 @@ pub fn no_content() -> Response {
 /// for unauthenticated endpoints).
 pub async fn read<T: DeserializeOwned>(payload: Option<&PayloadMode>, body: Body) -> ApiResult<T> {
     let bytes = read_small(payload, body).await?;
+    // Every body of this API is an object; serde would also fill a struct from an array,
+    // positionally, which no client means.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ApiError::invalid_json("the body must be a JSON object"));
+    }
     serde_json::from_slice(&bytes).map_err(ApiError::invalid_json)
 }
 

@@ -185,9 +185,12 @@ impl From<StoreError> for S3Error {
             E::InvalidArgument(m) => S3Error::invalid_argument(m),
             // Identity and RBAC administration is not reachable over S3; should one of these
             // surface anyway, it is the caller's request that named something wrong.
-            E::NoSuchUser(_) | E::NoSuchGroup(_) | E::NoSuchRole(_) | E::NoSuchBinding(_) => {
-                S3Error::invalid_argument(e.to_string())
-            }
+            E::NoSuchUser(_)
+            | E::NoSuchGroup(_)
+            | E::NoSuchRole(_)
+            | E::NoSuchBinding(_)
+            | E::NoSuchShare(_)
+            | E::NoSuchPeer(_) => S3Error::invalid_argument(e.to_string()),
             E::Conflict(m) => S3Error::new(409, "OperationAborted", m),
             E::AccessDenied(m) => S3Error::access_denied(format!("Access Denied: {m}")),
             E::NoSpace => S3Error::new(

@@ -18,7 +18,7 @@ pub fn address(
         let key = (!path.is_empty())
             .then(|| util::decode(path, false))
             .transpose()?;
-        return Ok((Some(b), key));
+        return Ok((Some(canonical(b)), key));
     }
     if path.is_empty() {
         return Ok((None, None));
@@ -29,7 +29,15 @@ pub fn address(
     };
     let bucket = util::decode(b, false)?;
     let key = k.map(|k| util::decode(k, false)).transpose()?;
-    Ok((Some(bucket), key))
+    Ok((Some(canonical(bucket)), key))
+}
+
+/// A share bucket's alias (`fs--<share>`, for clients that reject `+`) names `fs+<share>`.
+fn canonical(bucket: String) -> String {
+    match gatehouse_store::naming::canonical_bucket(&bucket) {
+        std::borrow::Cow::Borrowed(_) => bucket,
+        std::borrow::Cow::Owned(c) => c,
+    }
 }
 
 /// The bucket named by a virtual-host-style Host header (`<bucket>.<domain>[:port]`).
@@ -99,5 +107,7 @@ mod tests {
         assert_eq!(a, (None, None));
         let a = address(&hm("localhost"), "/fs%2Bteam/", &d).expect("ok");
         assert_eq!(a, (Some("fs+team".into()), None));
+        let a = address(&hm("localhost"), "/fs--team/a/b.txt", &d).expect("ok");
+        assert_eq!(a, (Some("fs+team".into()), Some("a/b.txt".into())));
     }
 }

@@ -3,6 +3,7 @@
 mod bucket;
 mod identity;
 mod object;
+mod share;
 mod upload;
 
 pub use bucket::{BucketKind, BucketRecord};
@@ -11,4 +12,5 @@ pub use identity::{
     UserKind, UserRecord,
 };
 pub use object::{ChecksumValue, ChunkRef, Data, ObjectMeta, ObjectRecord};
+pub use share::{PeerRecord, ShareRecord};
 pub use upload::{PartRecord, UploadRecord};

@@ -41,6 +41,11 @@ impl Store {
         if kind == BucketKind::System {
             return Err(StoreError::BucketAlreadyExists);
         }
+        if kind == BucketKind::Share {
+            return Err(StoreError::InvalidBucketName(format!(
+                "{name} is a file share's bucket: create the share instead (gatehouse share create, POST /api/shares)"
+            )));
+        }
         let name = name.to_string();
         let owner = p.user_id.clone();
         self.inner
@@ -81,6 +86,11 @@ impl Store {
             return Err(StoreError::AccessDenied(
                 "the system bucket cannot be deleted".into(),
             ));
+        }
+        if name.starts_with(naming::SHARE_PREFIX) {
+            return Err(StoreError::Conflict(format!(
+                "{name} is a file share's bucket: delete the share instead (gatehouse share delete, DELETE /api/shares/…)"
+            )));
         }
         let name_for_audit = name;
         let name = name.to_string();

@@ -6,6 +6,8 @@ mod buckets;
 mod list;
 mod multipart;
 mod objects;
+mod peers;
+mod shares;
 mod txn;
 mod users;
 
@@ -15,6 +17,8 @@ pub use buckets::BucketInfo;
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use objects::{CopyOptions, ObjectInfo, PutOptions};
+pub use peers::{PeerInfo, parse_peer_address};
+pub use shares::{CreatedShare, MAX_SHARE_QUOTA, NewShare, ShareInfo, SweepStats};
 pub(crate) use users::Nonces;
 pub use users::{
     JOIN_NONCE_TTL, JoinRequest, Registered, SERVICE_PREFIX, UserInfo, validate_user_name,

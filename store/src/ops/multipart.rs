@@ -420,6 +420,7 @@ impl Store {
                     parts: sizes,
                     data: Data::Chunks(manifest),
                 };
+                txn::check_quota(t, &b, &key, rec.size)?;
                 {
                     let mut chunks = t.open_table(CHUNKS)?;
                     txn::incref(&mut chunks, rec.data.chunks())?;

@@ -149,6 +149,7 @@ impl Store {
             .write(move |t| {
                 let mut b = txn::get_bucket(t, &bucket)?;
                 txn::check_share_conflicts(t, &b, &key)?;
+                txn::check_quota(t, &b, &key, rec.size)?;
                 {
                     let mut chunks = t.open_table(CHUNKS)?;
                     txn::incref(&mut chunks, rec.data.chunks())?;
@@ -315,6 +316,7 @@ impl Store {
                 if let Some(tags) = opts.replace_tags {
                     rec.tags = tags;
                 }
+                txn::check_quota(t, &b, &dk, rec.size)?;
                 {
                     let mut chunks = t.open_table(CHUNKS)?;
                     txn::incref(&mut chunks, rec.data.chunks())?;

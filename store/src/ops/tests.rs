@@ -218,7 +218,19 @@ async fn concurrent_small_puts_are_group_committed() {
 async fn share_buckets_refuse_file_directory_conflicts() {
     let dir = tempfile::tempdir().expect("tmp");
     let s = open(dir.path());
-    s.create_bucket(&admin(), "fs+team").await.expect("mb");
+    assert!(
+        s.create_bucket(&admin(), "fs+team").await.is_err(),
+        "shares are not plain buckets"
+    );
+    s.create_share(
+        &admin(),
+        crate::ops::NewShare {
+            name: "team".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("share");
     put(&s, "fs+team", "a/b.txt", b"x".to_vec()).await;
     for bad in ["a", "a/b.txt/c", "a//c", "a/./c"] {
         let r = s

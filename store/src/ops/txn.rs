@@ -142,6 +142,35 @@ pub(crate) fn check_share_conflicts(
     Ok(())
 }
 
+/// The bucket's quota (0 = none) must hold `size` more bytes once `key`'s current object, if
+/// any, is replaced. Call before taking chunk references, so a refusal writes nothing.
+pub(crate) fn check_quota(
+    txn: &WriteTransaction,
+    bucket: &BucketRecord,
+    key: &str,
+    size: u64,
+) -> Result<()> {
+    if bucket.quota_bytes == 0 {
+        return Ok(());
+    }
+    let replaced = match lookup(txn, bucket.id, key)? {
+        Some(ino) => get_inode(txn, ino)?.size,
+        None => 0,
+    };
+    if bucket
+        .usage_bytes
+        .saturating_sub(replaced)
+        .saturating_add(size)
+        > bucket.quota_bytes
+    {
+        return Err(StoreError::QuotaExceeded(format!(
+            "{} holds {} of its {} bytes; this object needs {size} more",
+            bucket.name, bucket.usage_bytes, bucket.quota_bytes
+        )));
+    }
+    Ok(())
+}
+
 /// Links `key` to a new record, replacing what was there (the replaced data's chunk references
 /// are dropped, the inode number is kept so NFS handles stay valid). `rec`'s chunks must already
 /// carry one reference taken by the caller. Updates the bucket's usage counters.

@@ -413,6 +413,10 @@ impl Store {
                         codec::decode::<BindingRecord>(v).map_or(true, |b| b.subject != subject)
                     })?;
                 }
+                // An address that vouched for this user vouches for nobody now.
+                txn.open_table(crate::tables::PEERS)?.retain(|_, v| {
+                    codec::decode::<crate::model::PeerRecord>(v).map_or(true, |r| r.user_id != id)
+                })?;
                 Ok(format!("{} ({id})", u.name))
             })
             .await?;

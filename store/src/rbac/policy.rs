@@ -23,6 +23,7 @@ pub const PANELS: &[(&str, &str, bool)] = &[
     ("groups", "Groups", true),
     ("bindings", "Role Bindings", true),
     ("storage", "Storage", true),
+    ("peers-mgmt", "Peers", true),
 ];
 
 /// One rule a principal holds, and where it came from.

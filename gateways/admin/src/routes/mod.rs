@@ -8,7 +8,9 @@ mod access;
 mod buckets;
 mod info;
 mod objects;
+mod peers;
 mod session;
+mod shares;
 mod users;
 
 use axum::Router;
@@ -76,6 +78,14 @@ pub fn table() -> Router<AdminState> {
             "/api/buckets/{bucket}/objects/{*key}",
             get(objects::get).put(objects::put).delete(objects::delete),
         )
+        .route("/api/shares", get(shares::list).post(shares::create))
+        .route(
+            "/api/shares/{name}",
+            get(shares::show).delete(shares::delete),
+        )
+        .route("/api/shares/{name}/restore", post(shares::restore))
+        .route("/api/peers", get(peers::list).post(peers::add))
+        .route("/api/peers/{address}", axum::routing::delete(peers::remove))
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -1,0 +1,186 @@
+//! `share …`.
+
+use http::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Ctx;
+use super::api::{query, seg};
+use super::args::ShareCmd;
+use super::output::{self, size, time_ms, yes_no};
+
+#[derive(Deserialize)]
+struct Share {
+    name: String,
+    description: String,
+    bucket: String,
+    s3_alias: String,
+    owner: String,
+    quota_bytes: u64,
+    used_bytes: u64,
+    object_count: u64,
+    guest_read: bool,
+    created_ms: i64,
+    expires_ms: i64,
+    state: String,
+    purge_after_ms: Option<i64>,
+}
+
+fn quota(q: u64) -> String {
+    if q == 0 { "unlimited".into() } else { size(q) }
+}
+
+pub async fn share(ctx: &Ctx, cmd: ShareCmd) -> anyhow::Result<()> {
+    match cmd {
+        ShareCmd::Create {
+            name,
+            description,
+            quota: q,
+            expires,
+            no_guest_read,
+        } => {
+            let mut body = json!({
+                "name": name,
+                "description": description,
+                "quota_bytes": q,
+                "guest_read": !no_guest_read,
+            });
+            if let Some(e) = expires {
+                body["expires_at"] = Value::String(e);
+            }
+            let v = ctx
+                .api
+                .call(Method::POST, "/api/shares", "", Some(&body))
+                .await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let restored = v.get("restored").and_then(Value::as_bool) == Some(true);
+            let s: Share = serde_json::from_value(v)?;
+            if restored {
+                println!(
+                    "Restored share {} with its previous content ({} objects, {})",
+                    s.name,
+                    s.object_count,
+                    size(s.used_bytes)
+                );
+            } else {
+                println!("Created share {}", s.name);
+            }
+            println!(
+                "  S3 bucket: {}   (aws CLI / boto3: s3://{})",
+                s.bucket, s.s3_alias
+            );
+            Ok(())
+        }
+        ShareCmd::List { deleted } => {
+            let q = query(&[("deleted", deleted.then_some("true"))]);
+            let v: Value = ctx.api.get("/api/shares", &q).await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let shares: Vec<Share> = serde_json::from_value(v)?;
+            let rows: Vec<Vec<String>> = shares
+                .into_iter()
+                .map(|s| {
+                    vec![
+                        s.name,
+                        s.state,
+                        size(s.used_bytes),
+                        quota(s.quota_bytes),
+                        yes_no(s.guest_read).into(),
+                        time_ms(s.expires_ms),
+                        s.s3_alias,
+                    ]
+                })
+                .collect();
+            output::table(
+                &[
+                    "NAME",
+                    "STATE",
+                    "USED",
+                    "QUOTA",
+                    "GUEST READ",
+                    "EXPIRES",
+                    "S3 ALIAS",
+                ],
+                &rows,
+            );
+            Ok(())
+        }
+        ShareCmd::Info { name } => {
+            let v: Value = ctx
+                .api
+                .get(&format!("/api/shares/{}", seg(&name)), "")
+                .await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let s: Share = serde_json::from_value(v)?;
+            output::fields(&[
+                ("Name", s.name),
+                ("Description", s.description),
+                ("State", s.state),
+                ("Bucket", s.bucket),
+                ("S3 alias", s.s3_alias),
+                ("Owner", s.owner),
+                (
+                    "Used",
+                    format!("{} in {} objects", size(s.used_bytes), s.object_count),
+                ),
+                ("Quota", quota(s.quota_bytes)),
+                ("Guest read", yes_no(s.guest_read).into()),
+                ("Created", time_ms(s.created_ms)),
+                ("Expires", time_ms(s.expires_ms)),
+            ]);
+            Ok(())
+        }
+        ShareCmd::Delete { name } => {
+            let v = ctx
+                .api
+                .call(
+                    Method::DELETE,
+                    &format!("/api/shares/{}", seg(&name)),
+                    "",
+                    None::<&()>,
+                )
+                .await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let s: Share = serde_json::from_value(v)?;
+            match s.purge_after_ms {
+                Some(t) => println!(
+                    "Deleted share {}; its data is kept until {} (gatehouse share restore {})",
+                    s.name,
+                    time_ms(t),
+                    s.name
+                ),
+                None => println!("Deleted share {}", s.name),
+            }
+            Ok(())
+        }
+        ShareCmd::Restore { name } => {
+            let v = ctx
+                .api
+                .call(
+                    Method::POST,
+                    &format!("/api/shares/{}/restore", seg(&name)),
+                    "",
+                    None::<&()>,
+                )
+                .await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let s: Share = serde_json::from_value(v)?;
+            println!(
+                "Restored share {} ({} objects, {})",
+                s.name,
+                s.object_count,
+                size(s.used_bytes)
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,541 @@
+//! File shares: a named, quota'd, expiring bucket `fs+<name>` with ordinary bindings.
+//!
+//! Lifecycle: create (bucket + `bucket-admin` for the creator + `bucket-read` for `everyone`
+//! when guest read is on) → delete or expiry (tombstone: the bucket record is parked in the
+//! share record, so S3 and the API stop seeing the bucket while its entries and chunks stay) →
+//! create or restore within `tombstone_retention` (the bucket comes back with its content) →
+//! after it, [`Store::sweep_shares`] purges the entries, their chunk references and the
+//! bindings scoped to the bucket.
+//!
+//! Authorization speaks the bucket vocabulary, since a share is a bucket: creating or
+//! restoring needs `create` on the share's bucket, deleting needs `delete` on it, reading its
+//! record needs `get`, and listings show the shares whose bucket the caller may `list`.
+
+use redb::{ReadableDatabase, ReadableTable};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::model::{BindingRecord, BucketKind, BucketRecord, ShareRecord, Subject};
+use crate::naming::{share_alias, share_bucket, validate_share_name};
+use crate::rbac::{Resource, Scope, Verb, authorize};
+use crate::tables::{BINDINGS, BUCKETS, ENTRIES, INODE_DATA, INODES, SHARES, UPLOADS};
+use crate::{Store, StoreError, codec, deny, now_ms};
+
+use super::txn;
+use super::users::audit;
+
+/// The largest per-share quota: 1 TiB.
+pub const MAX_SHARE_QUOTA: u64 = 1 << 40;
+
+/// A share as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShareInfo {
+    pub name: String,
+    pub description: String,
+    /// `fs+<name>`: the canonical bucket name.
+    pub bucket: String,
+    /// `fs--<name>`: the same bucket for clients that reject `+` (aws CLI, boto3).
+    pub s3_alias: String,
+    pub owner: String,
+    /// 0 = unlimited.
+    pub quota_bytes: u64,
+    pub used_bytes: u64,
+    pub object_count: u64,
+    pub guest_read: bool,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    /// "active", "deleted" or "expired".
+    pub state: &'static str,
+    pub deleted_ms: Option<i64>,
+    /// When a tombstoned share's data will be purged.
+    pub purge_after_ms: Option<i64>,
+}
+
+/// What a caller asks for when creating a share.
+#[derive(Debug, Clone, Default)]
+pub struct NewShare {
+    pub name: String,
+    pub description: String,
+    pub quota_bytes: u64,
+    /// Unix ms; `None`: `share_expiry` from now.
+    pub expires_ms: Option<i64>,
+    /// `None`: on.
+    pub guest_read: Option<bool>,
+}
+
+/// The result of creating a share: `restored` when a tombstoned share of that name came back
+/// with its content.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedShare {
+    #[serde(flatten)]
+    pub share: ShareInfo,
+    pub restored: bool,
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepStats {
+    pub expired: usize,
+    pub purged: usize,
+    pub entries_removed: u64,
+}
+
+const MAX_DESCRIPTION: usize = 1024;
+
+impl Store {
+    fn retention_ms(&self) -> i64 {
+        i64::try_from(self.inner.cfg.tombstone_retention.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn share_info(&self, s: &ShareRecord, bucket: Option<&BucketRecord>) -> ShareInfo {
+        let b = bucket.or(s.parked_bucket.as_ref());
+        let state = match (&s.deleted_ms, s.deleted_reason.as_deref()) {
+            (None, _) => "active",
+            (Some(_), Some("expired")) => "expired",
+            (Some(_), _) => "deleted",
+        };
+        ShareInfo {
+            name: s.name.clone(),
+            description: s.description.clone(),
+            bucket: share_bucket(&s.name),
+            s3_alias: share_alias(&s.name),
+            owner: s.owner.clone(),
+            quota_bytes: s.quota_bytes,
+            used_bytes: b.map_or(0, |b| b.usage_bytes),
+            object_count: b.map_or(0, |b| b.object_count),
+            guest_read: s.guest_read,
+            created_ms: s.created_ms,
+            expires_ms: s.expires_ms,
+            state,
+            deleted_ms: s.deleted_ms,
+            purge_after_ms: s.deleted_ms.map(|d| d.saturating_add(self.retention_ms())),
+        }
+    }
+
+    /// Creates a share, or brings back a tombstoned one of the same name with its content.
+    pub async fn create_share(&self, p: &crate::Principal, req: NewShare) -> Result<CreatedShare> {
+        validate_share_name(&req.name)?;
+        let bucket = share_bucket(&req.name);
+        deny(authorize(p, Verb::Create, Resource::Buckets(Some(&bucket))))?;
+        if req.quota_bytes > MAX_SHARE_QUOTA {
+            return Err(StoreError::InvalidArgument(format!(
+                "quota_bytes {} is over the 1 TiB maximum ({MAX_SHARE_QUOTA}); use 0 for unlimited",
+                req.quota_bytes
+            )));
+        }
+        if req.description.len() > MAX_DESCRIPTION {
+            return Err(StoreError::InvalidArgument(format!(
+                "the description is {} bytes; at most {MAX_DESCRIPTION}",
+                req.description.len()
+            )));
+        }
+        let now = now_ms();
+        let expiry_ms = i64::try_from(self.inner.cfg.share_expiry.as_millis()).unwrap_or(i64::MAX);
+        let expires_ms = match req.expires_ms {
+            Some(t) if t <= now => {
+                return Err(StoreError::InvalidArgument(
+                    "expires_at is in the past".into(),
+                ));
+            }
+            Some(t) => t,
+            None => now.saturating_add(expiry_ms),
+        };
+        let guest_read = req.guest_read.unwrap_or(true);
+        let retention = self.retention_ms();
+        let owner = p.user_id.clone();
+        let (rec, b, restored) = self
+            .inner
+            .committer
+            .write(move |wtxn| {
+                let existing: Option<ShareRecord> = {
+                    let t = wtxn.open_table(SHARES)?;
+                    let v = t.get(req.name.as_str())?;
+                    v.map(|v| codec::decode(v.value())).transpose()?
+                };
+                if wtxn.open_table(BUCKETS)?.get(bucket.as_str())?.is_some()
+                    && existing.as_ref().is_none_or(|s| s.deleted_ms.is_none())
+                {
+                    return Err(StoreError::Conflict(format!(
+                        "share {} already exists",
+                        req.name
+                    )));
+                }
+                let mut restored = false;
+                let b = match existing {
+                    Some(old)
+                        if old
+                            .deleted_ms
+                            .is_some_and(|d| d.saturating_add(retention) > now) =>
+                    {
+                        restored = true;
+                        old.parked_bucket.ok_or_else(|| {
+                            StoreError::Corrupt(format!(
+                                "deleted share {} has no parked bucket",
+                                old.name
+                            ))
+                        })?
+                    }
+                    Some(old) => {
+                        // Past retention but not swept yet: purge now, then start afresh.
+                        purge_in(wtxn, &old)?;
+                        new_bucket(wtxn, &bucket, &owner, now)?
+                    }
+                    None => new_bucket(wtxn, &bucket, &owner, now)?,
+                };
+                let mut b = b;
+                b.quota_bytes = req.quota_bytes;
+                txn::put_bucket(wtxn, &b)?;
+                let rec = ShareRecord {
+                    name: req.name.clone(),
+                    description: req.description,
+                    owner: owner.clone(),
+                    quota_bytes: req.quota_bytes,
+                    guest_read,
+                    created_ms: now,
+                    expires_ms,
+                    deleted_ms: None,
+                    deleted_reason: None,
+                    parked_bucket: None,
+                };
+                wtxn.open_table(SHARES)?
+                    .insert(req.name.as_str(), codec::encode(&rec)?.as_slice())?;
+                let scope = Scope::Bucket(bucket.clone());
+                put_binding(wtxn, Subject::User(owner), "bucket-admin", &scope, now)?;
+                let everyone = Subject::Group("everyone".into());
+                if guest_read {
+                    put_binding(wtxn, everyone, "bucket-read", &scope, now)?;
+                } else {
+                    remove_binding(wtxn, &everyone, "bucket-read", &scope)?;
+                }
+                Ok((rec, b, restored))
+            })
+            .await?;
+        self.reload_policy()?;
+        audit(
+            p,
+            if restored {
+                "share.restore"
+            } else {
+                "share.create"
+            },
+            &rec.name,
+        );
+        Ok(CreatedShare {
+            share: self.share_info(&rec, Some(&b)),
+            restored,
+        })
+    }
+
+    /// Shares whose bucket the caller may list; with `deleted`, the tombstoned ones the caller
+    /// could restore instead.
+    pub fn list_shares(&self, p: &crate::Principal, deleted: bool) -> Result<Vec<ShareInfo>> {
+        let rtxn = self.db().begin_read()?;
+        let shares = rtxn.open_table(SHARES)?;
+        let buckets = rtxn.open_table(BUCKETS)?;
+        let mut out = Vec::new();
+        for e in shares.iter()? {
+            let (_, v) = e?;
+            let s: ShareRecord = codec::decode(v.value())?;
+            let bucket = share_bucket(&s.name);
+            let (verb, show) = if deleted {
+                (Verb::Create, s.deleted_ms.is_some())
+            } else {
+                (Verb::List, s.deleted_ms.is_none())
+            };
+            if !show || !authorize(p, verb, Resource::Buckets(Some(&bucket))).allowed {
+                continue;
+            }
+            let b: Option<BucketRecord> = buckets
+                .get(bucket.as_str())?
+                .map(|v| codec::decode(v.value()))
+                .transpose()?;
+            out.push(self.share_info(&s, b.as_ref()));
+        }
+        Ok(out)
+    }
+
+    /// One live share. A deleted or expired share is not found.
+    pub fn show_share(&self, p: &crate::Principal, name: &str) -> Result<ShareInfo> {
+        validate_share_name(name)?;
+        let bucket = share_bucket(name);
+        deny(authorize(p, Verb::Get, Resource::Buckets(Some(&bucket))))?;
+        let rtxn = self.db().begin_read()?;
+        let s = live_share(&rtxn.open_table(SHARES)?, name)?;
+        let b: Option<BucketRecord> = rtxn
+            .open_table(BUCKETS)?
+            .get(bucket.as_str())?
+            .map(|v| codec::decode(v.value()))
+            .transpose()?;
+        Ok(self.share_info(&s, b.as_ref()))
+    }
+
+    /// Tombstones a share: its bucket disappears from S3 and the API; the data stays for
+    /// `tombstone_retention`.
+    pub async fn delete_share(&self, p: &crate::Principal, name: &str) -> Result<ShareInfo> {
+        validate_share_name(name)?;
+        let bucket = share_bucket(name);
+        deny(authorize(p, Verb::Delete, Resource::Buckets(Some(&bucket))))?;
+        let name_s = name.to_string();
+        let rec = self
+            .inner
+            .committer
+            .write(move |wtxn| tombstone(wtxn, &name_s, now_ms(), "deleted"))
+            .await?;
+        audit(p, "share.delete", name);
+        Ok(self.share_info(&rec, None))
+    }
+
+    /// Brings back a tombstoned share with its content and settings.
+    pub async fn restore_share(&self, p: &crate::Principal, name: &str) -> Result<ShareInfo> {
+        validate_share_name(name)?;
+        let bucket = share_bucket(name);
+        deny(authorize(p, Verb::Create, Resource::Buckets(Some(&bucket))))?;
+        let name_s = name.to_string();
+        let retention = self.retention_ms();
+        let share_expiry =
+            i64::try_from(self.inner.cfg.share_expiry.as_millis()).unwrap_or(i64::MAX);
+        let (rec, b) = self
+            .inner
+            .committer
+            .write(move |wtxn| {
+                let mut s: ShareRecord = {
+                    let t = wtxn.open_table(SHARES)?;
+                    let v = t
+                        .get(name_s.as_str())?
+                        .ok_or_else(|| StoreError::NoSuchShare(name_s.clone()))?;
+                    codec::decode(v.value())?
+                };
+                let now = now_ms();
+                let Some(deleted) = s.deleted_ms else {
+                    return Err(StoreError::Conflict(format!(
+                        "share {name_s} is not deleted"
+                    )));
+                };
+                if deleted.saturating_add(retention) <= now {
+                    return Err(StoreError::NoSuchShare(format!(
+                        "{name_s} (its retention has passed; the data is gone)"
+                    )));
+                }
+                let b = s.parked_bucket.take().ok_or_else(|| {
+                    StoreError::Corrupt(format!("deleted share {name_s} has no parked bucket"))
+                })?;
+                txn::put_bucket(wtxn, &b)?;
+                s.deleted_ms = None;
+                if s.deleted_reason.take().as_deref() == Some("expired") || s.expires_ms <= now {
+                    // An expired share comes back with a fresh lifetime.
+                    s.expires_ms = now.saturating_add(share_expiry);
+                }
+                wtxn.open_table(SHARES)?
+                    .insert(name_s.as_str(), codec::encode(&s)?.as_slice())?;
+                Ok((s, b))
+            })
+            .await?;
+        self.reload_policy()?;
+        audit(p, "share.restore", name);
+        Ok(self.share_info(&rec, Some(&b)))
+    }
+
+    /// Tombstones shares whose expiry has passed and purges tombstones older than the
+    /// retention, as of `now_ms` (the background loop passes the clock; tests pass the future).
+    pub async fn sweep_shares(&self, now_ms: i64) -> Result<SweepStats> {
+        let retention = self.retention_ms();
+        let (expire, purge) = {
+            let rtxn = self.db().begin_read()?;
+            let t = rtxn.open_table(SHARES)?;
+            let (mut expire, mut purge) = (Vec::new(), Vec::new());
+            for e in t.iter()? {
+                let (k, v) = e?;
+                let s: ShareRecord = codec::decode(v.value())?;
+                match s.deleted_ms {
+                    None if s.expires_ms <= now_ms => expire.push(k.value().to_string()),
+                    Some(d) if d.saturating_add(retention) <= now_ms => {
+                        purge.push(k.value().to_string())
+                    }
+                    _ => {}
+                }
+            }
+            (expire, purge)
+        };
+        let mut stats = SweepStats::default();
+        for name in expire {
+            let r = self
+                .inner
+                .committer
+                .write(move |wtxn| tombstone(wtxn, &name, now_ms, "expired"))
+                .await;
+            match r {
+                Ok(s) => {
+                    tracing::info!(target: "audit", share = %s.name, "share expired: tombstoned");
+                    stats.expired += 1;
+                }
+                // Restored or deleted in between: nothing to do.
+                Err(StoreError::NoSuchShare(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for name in purge {
+            let share = name.clone();
+            let n = self
+                .inner
+                .committer
+                .write(move |wtxn| {
+                    let s: ShareRecord = {
+                        let t = wtxn.open_table(SHARES)?;
+                        let Some(v) = t.get(name.as_str())? else {
+                            return Ok(None);
+                        };
+                        codec::decode(v.value())?
+                    };
+                    // Re-check inside the transaction: it may have been restored meanwhile.
+                    match s.deleted_ms {
+                        Some(d) if d.saturating_add(retention) <= now_ms => {
+                            purge_in(wtxn, &s).map(Some)
+                        }
+                        _ => Ok(None),
+                    }
+                })
+                .await?;
+            if let Some(n) = n {
+                tracing::info!(target: "audit", share = %share, entries = n, "share purged");
+                stats.purged += 1;
+                stats.entries_removed += n;
+            }
+        }
+        if stats.purged > 0 {
+            self.reload_policy()?;
+        }
+        Ok(stats)
+    }
+}
+
+fn live_share(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    name: &str,
+) -> Result<ShareRecord> {
+    let v = t
+        .get(name)?
+        .ok_or_else(|| StoreError::NoSuchShare(name.to_string()))?;
+    let s: ShareRecord = codec::decode(v.value())?;
+    if s.deleted_ms.is_some() {
+        return Err(StoreError::NoSuchShare(name.to_string()));
+    }
+    Ok(s)
+}
+
+fn new_bucket(
+    wtxn: &redb::WriteTransaction,
+    bucket: &str,
+    owner: &str,
+    now: i64,
+) -> Result<BucketRecord> {
+    Ok(BucketRecord {
+        id: txn::next_counter(wtxn, "next_bucket_id")?,
+        name: bucket.to_string(),
+        kind: BucketKind::Share,
+        owner: owner.to_string(),
+        created_ms: now,
+        quota_bytes: 0,
+        usage_bytes: 0,
+        object_count: 0,
+    })
+}
+
+/// Parks the bucket record in the share record; the entries stay, keyed by bucket id.
+fn tombstone(
+    wtxn: &redb::WriteTransaction,
+    name: &str,
+    now: i64,
+    reason: &str,
+) -> Result<ShareRecord> {
+    let mut s: ShareRecord = {
+        let t = wtxn.open_table(SHARES)?;
+        live_share(&t, name)?
+    };
+    let bucket = share_bucket(name);
+    let b = txn::get_bucket(wtxn, &bucket)?;
+    wtxn.open_table(BUCKETS)?.remove(bucket.as_str())?;
+    s.deleted_ms = Some(now);
+    s.deleted_reason = Some(reason.to_string());
+    s.parked_bucket = Some(b);
+    wtxn.open_table(SHARES)?
+        .insert(name, codec::encode(&s)?.as_slice())?;
+    Ok(s)
+}
+
+/// Removes a tombstoned share for good: its entries (dropping their chunk references; the
+/// chunk GC deletes the files), its unfinished uploads, the bindings scoped to its bucket, and
+/// the share record. Returns the number of entries removed.
+fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
+    let bucket = share_bucket(&s.name);
+    let mut removed = 0;
+    if let Some(b) = &s.parked_bucket {
+        let start = b.id.to_be_bytes();
+        let end = (b.id + 1).to_be_bytes();
+        let inos: Vec<(Vec<u8>, u64)> = {
+            let entries = wtxn.open_table(ENTRIES)?;
+            entries
+                .range(start.as_slice()..end.as_slice())?
+                .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
+                .collect::<std::result::Result<_, _>>()?
+        };
+        for (key, ino) in inos {
+            let old = txn::get_inode(wtxn, ino)?;
+            let mut chunks = wtxn.open_table(crate::tables::CHUNKS)?;
+            txn::decref(&mut chunks, old.data.chunks())?;
+            wtxn.open_table(INODES)?.remove(ino)?;
+            wtxn.open_table(INODE_DATA)?.remove(ino)?;
+            wtxn.open_table(ENTRIES)?.remove(key.as_slice())?;
+            removed += 1;
+        }
+    }
+    let doomed: Vec<String> = {
+        let uploads = wtxn.open_table(UPLOADS)?;
+        let mut v = Vec::new();
+        for e in uploads.iter()? {
+            let (k, val) = e?;
+            let u: crate::model::UploadRecord = codec::decode(val.value())?;
+            if u.bucket == bucket {
+                v.push(k.value().to_string());
+            }
+        }
+        v
+    };
+    for id in doomed {
+        super::multipart::drop_upload(wtxn, &id)?;
+    }
+    super::drop_bucket_bindings(wtxn, &bucket)?;
+    wtxn.open_table(SHARES)?.remove(s.name.as_str())?;
+    Ok(removed)
+}
+
+fn put_binding(
+    wtxn: &redb::WriteTransaction,
+    subject: Subject,
+    role: &str,
+    scope: &Scope,
+    now: i64,
+) -> Result<()> {
+    let key = BindingRecord::key(&subject, role, scope);
+    let mut t = wtxn.open_table(BINDINGS)?;
+    if t.get(key.as_str())?.is_none() {
+        let rec = BindingRecord {
+            subject,
+            role: role.to_string(),
+            scope: scope.clone(),
+            created_ms: now,
+        };
+        t.insert(key.as_str(), codec::encode(&rec)?.as_slice())?;
+    }
+    Ok(())
+}
+
+fn remove_binding(
+    wtxn: &redb::WriteTransaction,
+    subject: &Subject,
+    role: &str,
+    scope: &Scope,
+) -> Result<()> {
+    let key = BindingRecord::key(subject, role, scope);
+    wtxn.open_table(BINDINGS)?.remove(key.as_str())?;
+    Ok(())
+}
