@@ -10,6 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -182,11 +183,64 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
   fs.copyFileSync(shot, shotCopy);
   console.error(`screenshot: ${shotCopy}`);
 
+  // Panels beyond objects: a group, a role bound to it on the share's bucket, then unbound.
+  page.on('dialog', (d) => d.accept());
+  await page.click('#panel-nav button[data-panel=groups]');
+  await page.fill('#group-name', 'e2e-team');
+  await page.fill('#group-description', 'browser testers');
+  await page.click('#group-form button[type=submit]');
+  await page.locator('#groups-table td', { hasText: 'e2e-team' }).waitFor();
+  await page.click('#panel-nav button[data-panel=bindings]');
+  await page.locator('#binding-role option[value=bucket-read]').waitFor({ state: 'attached' });
+  await page.selectOption('#binding-kind', 'group');
+  await page.fill('#binding-subject', 'e2e-team');
+  await page.selectOption('#binding-role', 'bucket-read');
+  await page.fill('#binding-bucket', bucket);
+  await page.click('#binding-form button[type=submit]');
+  const binding = page.locator('#bindings-table tr', { hasText: 'e2e-team' });
+  await binding.waitFor();
+  assert.match(await binding.textContent(), new RegExp('bucket-read.*' + bucket.replace('+', '\\+')));
+  await binding.getByRole('button', { name: 'Unbind' }).click();
+  await binding.waitFor({ state: 'detached' });
+  await page.click('#panel-nav button[data-panel=users]');
+  await page.locator('#users-table td', { hasText: srv.access }).waitFor();
+
+  // Delete the share, find it among the deleted ones, restore it.
+  if (sharesApi) {
+    await page.click('#panel-nav button[data-panel=shares]');
+    const row = page.locator('#shares-table tr[data-share="e2e-share"]');
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await row.waitFor({ state: 'detached' });
+    await page.check('#shares-deleted');
+    await row.getByRole('button', { name: 'Restore' }).click();
+    await page.locator('#flash-text', { hasText: 'Restored share e2e-share' }).waitFor();
+    await page.uncheck('#shares-deleted');
+    await row.getByRole('button', { name: 'Browse' }).waitFor();
+    const restored = await signedApi('GET', '/api/buckets/' + encodeURIComponent(bucket) + '/objects/hello.txt');
+    assert.equal(await restored.text(), content, 'the restored share kept its data');
+  }
+
   // Sign out: back to the form, and the old cookie no longer works.
   await page.click('#sign-out');
   await page.locator('#signin').waitFor();
   const after = await page.evaluate(async () => (await fetch('/api/me')).status);
   assert.equal(after, 401);
+
+  // A user who is not admin sees only the panels open to everybody.
+  const { publicKey } = crypto.generateKeyPairSync('ed25519');
+  const hex = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url').toString('hex');
+  const reg = await signedApi('POST', '/api/users', { name: 'bob', public_key: hex });
+  assert.equal(reg.status, 201);
+  const bob = await reg.json();
+  await page.fill('#access-key', bob.access_key);
+  await page.fill('#secret-key', bob.secret_key);
+  await page.click('#signin-form button[type=submit]');
+  await page.locator('#app').waitFor();
+  assert.match(await page.textContent('#who'), /bob/);
+  const bobPanels = await page.locator('#panel-nav button').evaluateAll((bs) => bs.map((b) => b.dataset.panel));
+  assert.deepEqual(bobPanels, ['s3', 'shares']);
+  await page.click('#sign-out');
+  await page.locator('#signin').waitFor();
 
   assert.deepEqual(consoleErrors.filter((e) => !/status of 40[13]/.test(e)), [], 'no script errors');
 });

@@ -15,6 +15,7 @@
   let session = null;
   let presignAvailable = true;
   let current = null;
+  let allowedPanels = new Set();
 
   const $ = (id) => document.getElementById(id);
 
@@ -68,10 +69,15 @@
 
   // ----- messages -----
 
+  let flashTimer = null;
+
+  // Errors stay until dismissed; confirmations fade after a few seconds.
   function flash(message, ok) {
     $('flash-text').textContent = message;
     $('flash').classList.toggle('ok', !!ok);
     $('flash').hidden = false;
+    clearTimeout(flashTimer);
+    if (ok) flashTimer = setTimeout(() => { $('flash').hidden = true; }, 6000);
   }
 
   function showError(err) {
@@ -193,6 +199,7 @@
     $('loading').hidden = true;
     $('app').hidden = false;
     const allowed = new Set(me.panels.filter((p) => p.allowed).map((p) => p.id));
+    allowedPanels = allowed;
     const nav = $('panel-nav');
     clear(nav);
     for (const section of document.querySelectorAll('.panel')) section.hidden = true;
@@ -457,13 +464,16 @@
       if (!isMissingRoute(err)) showError(err);
       return;
     }
+    // Owners by name where the caller may read users (an admin); by user id otherwise.
+    const users = allowedPanels.has('users') ? await api('GET', '/api/users').catch(() => []) : [];
+    const names = new Map(users.map((u) => [u.user_id, u.name]));
     clear(tbody);
     $('shares-empty').hidden = shares.length > 0;
     $('shares-empty').textContent = deleted ? 'No deleted shares.' : 'No shares yet.';
-    for (const s of shares) tbody.append(shareRow(s));
+    for (const s of shares) tbody.append(shareRow(s, names.get(s.owner)));
   }
 
-  function shareRow(s) {
+  function shareRow(s, ownerName) {
     const actions = el('td', { class: 'actions' });
     if (s.state === 'deleted') {
       actions.append(el('button', {
@@ -494,15 +504,18 @@
         }));
     }
     const quota = s.quota_bytes ? fmtBytes(s.quota_bytes) : 'unlimited';
+    const expires = s.state === 'deleted' && s.purge_after_ms
+      ? 'purged ' + fmtDate(s.purge_after_ms)
+      : fmtDate(s.expires_ms);
     return el('tr', { 'data-share': s.name },
-      el('td', { text: s.name }),
+      el('td', {}, s.name, s.state && s.state !== 'active' ? el('span', { class: 'badge', text: s.state }) : null),
       el('td', { text: s.description || '' }),
       el('td', {}, el('code', { text: s.s3_alias || s.bucket })),
-      el('td', { text: s.owner || '' }),
+      el('td', { title: s.owner, text: ownerName || s.owner || '' }),
       el('td', { class: 'num', text: fmtBytes(s.used_bytes || 0) + ' / ' + quota }),
       el('td', { class: 'num', text: String(s.object_count || 0) }),
       el('td', { text: s.guest_read ? 'read' : 'no' }),
-      el('td', { text: fmtDate(s.expires_ms) }),
+      el('td', { text: expires }),
       actions);
   }
 
@@ -542,7 +555,7 @@
       const keep = select.value;
       clear(select);
       for (const r of roles) {
-        select.append(el('option', { value: r.name, text: r.name + (r.description ? ' — ' + r.description : '') }));
+        select.append(el('option', { value: r.name, title: r.description || null, text: r.name }));
       }
       if (keep) select.value = keep;
     }
