@@ -412,3 +412,34 @@ async fn page_and_assets_are_served_with_a_strict_csp() {
         .expect("get");
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn objects_from_the_page_origin_are_downloads_never_rendered() {
+    let srv = TestServer::start().await;
+    let mut b = Browser::new(&srv);
+    b.sign_in(&srv.access, &srv.secret).await;
+    let r = b
+        .call("POST", "/api/buckets", Some(json!({"name": "web"})), true)
+        .await;
+    assert_eq!(r.status, 201);
+    let put = b
+        .http
+        .put(format!("{}/api/buckets/web/objects/evil.html", b.base))
+        .header("x-csrf-token", b.csrf.clone().expect("token"))
+        .header("content-type", "text/html")
+        .body("<script>fetch('/api/session')</script>");
+    assert_eq!(b.send(put).await.status, 200);
+    let r = b
+        .call("GET", "/api/buckets/web/objects/evil.html", None, false)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["content-disposition"], "attachment");
+    assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    let csp = r.headers["content-security-policy"]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        csp.contains("sandbox") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+}

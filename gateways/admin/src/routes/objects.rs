@@ -161,6 +161,21 @@ pub async fn get(
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", rec.etag)) {
         h.insert(http::header::ETAG, v);
     }
+    // This origin also serves the signed-in web page: an uploaded HTML or SVG file must never
+    // render here (its script would act with the viewer's session). Always a download, never
+    // sniffed, and sandboxed should a browser open it anyway.
+    h.insert(
+        http::header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment"),
+    );
+    h.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        http::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
     Ok(resp)
 }
 
