@@ -98,6 +98,15 @@ async fn create_via_api_then_use_from_s3_by_name_and_by_alias() {
         Err("InvalidArgument".into())
     );
 
+    // Creating it again from S3 (rclone does before every copy) is the usual answer.
+    let e = c
+        .create_bucket()
+        .bucket("fs--team-files")
+        .send()
+        .await
+        .expect_err("exists");
+    assert_eq!(code(&e), "BucketAlreadyOwnedByYou");
+
     // GET /api/shares/{name} shows usage.
     let r = api.call("GET", "/api/shares/team-files", None).await;
     assert_eq!(r.0, 200);
