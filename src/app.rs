@@ -84,6 +84,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         AdminConfig {
             region: cfg.region.clone(),
             s3_endpoint: format!("http://{s3_addr}"),
+            max_size: cfg.max_size,
         },
     ));
     let mut rx = stop_rx.clone();

@@ -6,6 +6,7 @@ mod buckets;
 mod list;
 mod multipart;
 mod objects;
+mod storage;
 mod txn;
 mod users;
 
@@ -15,6 +16,7 @@ pub use buckets::BucketInfo;
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use objects::{CopyOptions, ObjectInfo, PutOptions};
+pub use storage::{BucketUsage, DiskSpace, STORAGE_PANEL, StorageStatus};
 pub(crate) use users::Nonces;
 pub use users::{
     JOIN_NONCE_TTL, JoinRequest, Registered, SERVICE_PREFIX, UserInfo, validate_user_name,
