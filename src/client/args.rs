@@ -47,6 +47,9 @@ pub enum ClientCommand {
     /// Objects: upload, download, list, delete.
     #[command(subcommand)]
     Object(ObjectCmd),
+    /// Storage: usage per bucket, the configured limit, disk space (admin or storage panel).
+    #[command(subcommand)]
+    Storage(StorageCmd),
     /// The server and who you are on it: user id, name, admin (and how matched), groups.
     Status,
     /// Create your identity: an Ed25519 key pair (OpenSSH format); prints your user id.
@@ -210,4 +213,10 @@ pub enum ObjectCmd {
     },
     /// Delete BUCKET/KEY.
     Delete { bucket: String, key: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCmd {
+    /// Used and free space: the server's limit, the disk, and every bucket.
+    Status,
 }

@@ -15,21 +15,21 @@ use crate::common::*;
 const TOKEN: &str = "enrol-me-please-0123456789";
 
 /// A caller of the admin API with one set of credentials.
-struct Api {
+pub(crate) struct Api {
     addr: std::net::SocketAddr,
-    access: String,
-    secret: String,
+    pub(crate) access: String,
+    pub(crate) secret: String,
 }
 
 /// Status and parsed JSON body (`Null` when empty).
-type Reply = (u16, Value);
+pub(crate) type Reply = (u16, Value);
 
 impl Api {
-    fn admin(srv: &TestServer) -> Api {
+    pub(crate) fn admin(srv: &TestServer) -> Api {
         Api::with(srv, &srv.access, &srv.secret)
     }
 
-    fn with(srv: &TestServer, access: &str, secret: &str) -> Api {
+    pub(crate) fn with(srv: &TestServer, access: &str, secret: &str) -> Api {
         Api {
             addr: admin_addr(srv),
             access: access.into(),
@@ -38,13 +38,13 @@ impl Api {
     }
 
     /// A SigV4-signed request (payload hash = SHA-256 of the body).
-    async fn call(&self, method: &str, path_query: &str, body: Option<Value>) -> Reply {
+    pub(crate) async fn call(&self, method: &str, path_query: &str, body: Option<Value>) -> Reply {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         self.raw(method, path_query, bytes.clone(), &bytes).await
     }
 
     /// Signs `signed_body`'s hash but sends `body` (equal unless a test tampers).
-    async fn raw(
+    pub(crate) async fn raw(
         &self,
         method: &str,
         path_query: &str,
@@ -83,7 +83,7 @@ impl Api {
     }
 
     /// `Authorization: Basic base64(access:secret)`, unsigned body.
-    async fn basic(&self, method: &str, path: &str, body: Vec<u8>) -> Reply {
+    pub(crate) async fn basic(&self, method: &str, path: &str, body: Vec<u8>) -> Reply {
         use base64::Engine as _;
         let token = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", self.access, self.secret));
@@ -102,7 +102,12 @@ impl Api {
 }
 
 /// No credentials at all.
-async fn anonymous(srv: &TestServer, method: &str, path: &str, body: Option<Value>) -> Reply {
+pub(crate) async fn anonymous(
+    srv: &TestServer,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
     let mut req = reqwest::Client::new().request(
         method.parse().expect("method"),
         format!("http://{}{path}", admin_addr(srv)),
@@ -113,7 +118,7 @@ async fn anonymous(srv: &TestServer, method: &str, path: &str, body: Option<Valu
     reply(req.send().await.expect("send")).await
 }
 
-async fn reply(resp: reqwest::Response) -> Reply {
+pub(crate) async fn reply(resp: reqwest::Response) -> Reply {
     let status = resp.status().as_u16();
     let bytes = resp.bytes().await.expect("body");
     let v = if bytes.is_empty() {
@@ -125,7 +130,7 @@ async fn reply(resp: reqwest::Response) -> Reply {
     (status, v)
 }
 
-fn admin_addr(srv: &TestServer) -> std::net::SocketAddr {
+pub(crate) fn admin_addr(srv: &TestServer) -> std::net::SocketAddr {
     srv.running.as_ref().expect("running").admin_addr
 }
 
@@ -134,7 +139,7 @@ fn admin_user_id(srv: &TestServer) -> String {
 }
 
 /// Asserts an error reply: status and stable code; returns the message.
-fn err(r: &Reply, status: u16, code: &str) -> String {
+pub(crate) fn err(r: &Reply, status: u16, code: &str) -> String {
     assert_eq!(r.0, status, "{r:?}");
     assert_eq!(r.1["error"], code, "{r:?}");
     r.1["message"].as_str().expect("message").to_string()
@@ -884,7 +889,12 @@ async fn buckets_and_objects_through_the_api() {
 
 /// Runs `gatehouse <args>` against the test server with a clean environment (HOME in `home`),
 /// off the runtime's threads (the server runs on them).
-async fn cli(srv: &TestServer, home: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) async fn cli(
+    srv: &TestServer,
+    home: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
     cmd.args(args)
         .env("GATEHOUSE_SERVER", format!("http://{}", admin_addr(srv)))
@@ -901,7 +911,7 @@ async fn cli(srv: &TestServer, home: &Path, env: &[(&str, &str)], args: &[&str])
         .expect("join")
 }
 
-fn ok(o: &Output) -> String {
+pub(crate) fn ok(o: &Output) -> String {
     assert!(
         o.status.success(),
         "exit {:?}\nstdout: {}\nstderr: {}",
