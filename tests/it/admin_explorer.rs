@@ -188,6 +188,12 @@ async fn explorer_lists_folders_pages_downloads_ranges_and_deletes() {
     );
     assert_eq!(r.bytes().await.expect("body").as_ref(), big.as_slice());
 
+    // HEAD: the same headers, no body.
+    let r = bearer(&srv, admin, "HEAD", path, &[], vec![]).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "content-length"), big.len().to_string());
+    assert!(r.bytes().await.expect("body").is_empty());
+
     // A range across a chunk boundary, a suffix range, and one past the end.
     let r = bearer(
         &srv,

@@ -34,6 +34,11 @@ fn documented() -> BTreeSet<(String, String)> {
         doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
         "an OpenAPI 3.x document"
     );
+    assert_eq!(
+        doc["info"]["version"],
+        env!("CARGO_PKG_VERSION"),
+        "openapi.json's info.version follows the crate version"
+    );
     let mut out = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, _) in item.as_object().expect("path item") {
