@@ -830,3 +830,23 @@ async fn cli_storage_status_table_and_json() {
     assert!(stderr.contains("panel storage"), "{stderr}");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn presigned_urls_name_the_configured_public_endpoint() {
+    let srv = TestServer::start_with(|raw| {
+        raw.s3.public_url = Some("https://s3.example.org/".into());
+    })
+    .await;
+    let api = Api::admin(&srv);
+    make_bucket(&api, "pub").await;
+    let (st, p) = presign(&api, "pub", json!({ "key": "a/b.txt" })).await;
+    assert_eq!(st, 200, "{p}");
+    let url = p["url"].as_str().expect("url");
+    assert!(
+        url.starts_with("https://s3.example.org/pub/a/b.txt?X-Amz-"),
+        "{url}"
+    );
+    let (_, info) = anonymous(&srv, "GET", "/api/info", None).await;
+    assert_eq!(info["s3_endpoint"], "https://s3.example.org");
+    srv.stop().await;
+}
