@@ -273,6 +273,22 @@ async fn presigned_urls_work_on_the_s3_endpoint() {
     assert_eq!(got.status(), 200);
     assert_eq!(got.bytes().await.expect("body").as_ref(), data.as_slice());
 
+    // Non-ASCII keys and reserved characters survive the signing.
+    let r = api
+        .basic(
+            "PUT",
+            "/api/buckets/pub/objects/%C3%BC/%C3%A9%20%26%3D%3F.txt",
+            b"unicode".to_vec(),
+        )
+        .await;
+    assert_eq!(r.0, 200, "{r:?}");
+    let (st, p) = presign(&api, "pub", json!({ "key": "ü/é &=?.txt" })).await;
+    assert_eq!(st, 200, "{p}");
+    let got = reqwest::get(p["url"].as_str().expect("url"))
+        .await
+        .expect("fetch");
+    assert_eq!(got.text().await.expect("text"), "unicode");
+
     // PUT through a presigned URL, then read it back through the API.
     let (st, p) = presign(
         &api,

@@ -363,36 +363,48 @@ pub async fn presign(
     let secret = st
         .store
         .presign_secret(&c.principal, &c.access_key, verb, &bucket, &b.key)?;
-    let endpoint: http::Uri = st
-        .cfg
-        .s3_endpoint
-        .parse()
-        .map_err(|e| StoreError::Internal(format!("s3_endpoint is not a URL: {e}")))?;
-    let (Some(scheme), Some(host)) = (endpoint.scheme_str(), endpoint.authority()) else {
-        return Err(StoreError::Internal("s3_endpoint has no scheme or host".into()).into());
-    };
-    let path = format!("/{}/{}", s3_path_encode(&bucket, true), s3_key_path(&b.key));
     let now = SystemTime::now();
-    let query = presign_url(
+    let signer = SigningParams {
+        access_key: &c.access_key,
+        secret_key: &secret,
+        region: &st.cfg.region,
+        time: now,
+    };
+    let url = presigned_url(
+        &st.cfg.s3_endpoint,
         method,
-        &path,
-        None,
-        host.as_str(),
+        &bucket,
+        &b.key,
         expires,
-        &SigningParams {
-            access_key: &c.access_key,
-            secret_key: &secret,
-            region: &st.cfg.region,
-            time: now,
-        },
+        &signer,
     )?;
     let now_ms = now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     Ok(json::ok(&Presigned {
-        url: format!("{scheme}://{host}{path}?{query}"),
+        url,
         expires_at_ms: now_ms + expires * 1000,
     }))
+}
+
+/// `<endpoint>/<bucket>/<key>?X-Amz-…` (path-style, so any bucket name works).
+fn presigned_url(
+    endpoint: &str,
+    method: &str,
+    bucket: &str,
+    key: &str,
+    expires: u64,
+    signer: &SigningParams<'_>,
+) -> ApiResult<String> {
+    let uri: http::Uri = endpoint
+        .parse()
+        .map_err(|e| StoreError::Internal(format!("s3_endpoint is not a URL: {e}")))?;
+    let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.authority()) else {
+        return Err(StoreError::Internal("s3_endpoint has no scheme or host".into()).into());
+    };
+    let path = format!("/{}/{}", s3_path_encode(bucket, true), s3_key_path(key));
+    let query = presign_url(method, &path, None, host.as_str(), expires, signer)?;
+    Ok(format!("{scheme}://{host}{path}?{query}"))
 }
 
 /// AWS URI encoding: everything but `A-Za-z0-9-._~` (and `/` unless `encode_slash`) as `%XX`.
@@ -402,8 +414,8 @@ fn s3_path_encode(s: &str, encode_slash: bool) -> String {
         .remove(b'.')
         .remove(b'_')
         .remove(b'~');
-    const WITH_SLASH: &AsciiSet = &UNRESERVED.remove(b'/');
-    utf8_percent_encode(s, if encode_slash { UNRESERVED } else { WITH_SLASH }).to_string()
+    const KEEP_SLASH: &AsciiSet = &UNRESERVED.remove(b'/');
+    utf8_percent_encode(s, if encode_slash { UNRESERVED } else { KEEP_SLASH }).to_string()
 }
 
 /// The key as a URL path. `/` stays readable, except in a key with a `.` or `..` segment:
