@@ -53,6 +53,9 @@ pub enum ClientCommand {
     /// NFS peers: client addresses the network vouches for, each acting as one user (admin).
     #[command(subcommand)]
     Peer(PeerCmd),
+    /// Storage: usage per bucket, the configured limit, disk space (admin or storage panel).
+    #[command(subcommand)]
+    Storage(StorageCmd),
     /// The server and who you are on it: user id, name, admin (and how matched), groups.
     Status,
     /// Create your identity: an Ed25519 key pair (OpenSSH format); prints your user id.
@@ -263,4 +266,10 @@ pub enum PeerCmd {
     List,
     /// Remove a peer.
     Remove { address: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCmd {
+    /// Used and free space: the server's limit, the disk, and every bucket.
+    Status,
 }
