@@ -85,7 +85,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         store.clone(),
         AdminConfig {
             region: cfg.region.clone(),
-            s3_endpoint: format!("http://{s3_addr}"),
+            s3_endpoint: cfg
+                .s3_public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{s3_addr}")),
+            max_size: cfg.max_size,
             login_max_failures: cfg.login_max_failures,
             login_lockout: cfg.login_lockout,
         },

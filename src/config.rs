@@ -58,6 +58,10 @@ pub struct RawS3 {
     pub domains: Option<Vec<String>>,
     /// Total storage limit (enforced by the quota issue). Default `1Gi`.
     pub max_size: Option<Size>,
+    /// The S3 endpoint as clients reach it (`https://s3.example.org`), reported by
+    /// `/api/info` and used in presigned URLs. Default `http://<s3.listen>`, which is no use to
+    /// a remote client when listening on `0.0.0.0`.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,6 +149,8 @@ pub struct Config {
     pub region: String,
     pub domains: Vec<String>,
     pub max_size: u64,
+    /// Validated `s3.public_url` (scheme and authority, no path).
+    pub s3_public_url: Option<String>,
     pub chunk_size: usize,
     pub inline_max: usize,
     pub max_object_size: u64,
@@ -224,6 +230,10 @@ impl RawConfig {
         if retention_days > 3650 {
             bail!("tombstone_retention_days must be at most 3650");
         }
+        let s3_public_url = match self.s3.public_url {
+            Some(u) => Some(validate_public_url(&u)?),
+            None => None,
+        };
         let format = self.log.format.unwrap_or_else(|| "text".into());
         if format != "text" && format != "json" {
             bail!("log.format must be text or json");
@@ -245,6 +255,7 @@ impl RawConfig {
             region: self.s3.region.unwrap_or_else(|| "us-east-1".into()),
             domains: self.s3.domains.unwrap_or_else(|| vec!["localhost".into()]),
             max_size: self.s3.max_size.map_or(1 << 30, |s| s.0),
+            s3_public_url,
             chunk_size: chunk_size as usize,
             inline_max: inline_max as usize,
             max_object_size: self.storage.max_object_size.map_or(5 << 30, |s| s.0),
@@ -257,9 +268,40 @@ impl RawConfig {
     }
 }
 
+/// `http(s)://host[:port]`, without a path: presigned URLs sign the path, so a prefix added by
+/// a proxy would break them.
+fn validate_public_url(u: &str) -> anyhow::Result<String> {
+    let t = u.trim().trim_end_matches('/');
+    let uri: http::Uri = t
+        .parse()
+        .map_err(|e| anyhow::anyhow!("s3.public_url {u:?} is not a URL: {e}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https"))
+        || uri.authority().is_none()
+        || !matches!(uri.path(), "" | "/")
+        || uri.query().is_some()
+    {
+        bail!("s3.public_url {u:?} must be http(s)://host[:port] without a path");
+    }
+    Ok(t.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_urls() {
+        assert_eq!(
+            validate_public_url("https://s3.example.org/")
+                .ok()
+                .as_deref(),
+            Some("https://s3.example.org")
+        );
+        assert!(validate_public_url("http://h:9000").is_ok());
+        assert!(validate_public_url("h:9000").is_err());
+        assert!(validate_public_url("https://h/prefix").is_err());
+        assert!(validate_public_url("ftp://h").is_err());
+    }
 
     #[test]
     fn sizes() {

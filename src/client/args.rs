@@ -50,6 +50,12 @@ pub enum ClientCommand {
     /// File shares: buckets `fs+<name>` with a quota and an expiry, exported over NFS.
     #[command(subcommand)]
     Share(ShareCmd),
+    /// NFS peers: client addresses the network vouches for, each acting as one user (admin).
+    #[command(subcommand)]
+    Peer(PeerCmd),
+    /// Storage: usage per bucket, the configured limit, disk space (admin or storage panel).
+    #[command(subcommand)]
+    Storage(StorageCmd),
     /// The server and who you are on it: user id, name, admin (and how matched), groups.
     Status,
     /// Create your identity: an Ed25519 key pair (OpenSSH format); prints your user id.
@@ -244,4 +250,26 @@ pub enum ShareCmd {
     Delete { name: String },
     /// Bring back a deleted share with its content.
     Restore { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeerCmd {
+    /// Map a client address to a user (id or name); NFS requests from it act as that user.
+    Add {
+        /// One IPv4 or IPv6 address.
+        address: String,
+        user: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List peers.
+    List,
+    /// Remove a peer.
+    Remove { address: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCmd {
+    /// Used and free space: the server's limit, the disk, and every bucket.
+    Status,
 }

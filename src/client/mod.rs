@@ -1,12 +1,12 @@
 //! The command-line client of the admin API: `role`, `group`, `user`, `bucket`, `object`,
-//! `share`, `status`, `keygen`, `join`.
+//! `share`, `peer`, `storage`, `status`, `keygen`, `join`.
 //!
 //! # Layout
 //! - `args`: the commands' grammar (clap); `cli.rs` mounts it.
 //! - `api`: signed requests over hyper, JSON, streamed uploads/downloads.
 //! - `credentials`: which credentials sign (flag, env, data directory) and the aws file format.
-//! - `access` (role, group), `users` (user, status, keygen, join), `storage` (bucket, object),
-//!   `shares` (share):
+//! - `access` (role, group), `users` (user, status, keygen, join), `storage` (bucket, object,
+//!   storage status), `shares` (share), `peers` (peer):
 //!   one function per command, each one request (or two) and its rendering.
 //! - `output`: tables and `--json`; `progress`: the stderr progress line.
 //!
@@ -18,6 +18,7 @@ mod api;
 pub mod args;
 mod credentials;
 mod output;
+mod peers;
 mod progress;
 mod shares;
 mod storage;
@@ -70,6 +71,8 @@ pub async fn run(opts: &ClientOpts, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Bucket(c) => storage::bucket(&Ctx::signed(opts)?, c).await,
         ClientCommand::Object(c) => storage::object(&Ctx::signed(opts)?, c).await,
         ClientCommand::Share(c) => shares::share(&Ctx::signed(opts)?, c).await,
+        ClientCommand::Peer(c) => peers::peer(&Ctx::signed(opts)?, c).await,
+        ClientCommand::Storage(c) => storage::storage(&Ctx::signed(opts)?, c).await,
         ClientCommand::Status => users::status(&Ctx::signed(opts)?).await,
         ClientCommand::Keygen { out } => users::keygen(opts.json, out),
         ClientCommand::Join {

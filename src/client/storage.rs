@@ -1,4 +1,4 @@
-//! `bucket …` and `object …`.
+//! `bucket …`, `object …` and `storage status`.
 
 use std::path::Path;
 
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::api::{key_path, query, seg};
-use super::args::{BucketCmd, ObjectCmd};
+use super::args::{BucketCmd, ObjectCmd, StorageCmd};
 use super::output::{self, size, time_ms};
 
 #[derive(Deserialize)]
@@ -190,4 +190,85 @@ pub async fn object(ctx: &Ctx, cmd: ObjectCmd) -> anyhow::Result<()> {
 
 fn object_path(bucket: &str, key: &str) -> String {
     format!("/api/buckets/{}/objects/{}", seg(bucket), key_path(key))
+}
+
+#[derive(Deserialize)]
+struct Storage {
+    total_bytes_limit: u64,
+    used_bytes: u64,
+    object_count: u64,
+    buckets: Vec<BucketUsage>,
+    disk: Option<Disk>,
+}
+
+#[derive(Deserialize)]
+struct BucketUsage {
+    name: String,
+    kind: String,
+    used_bytes: u64,
+    object_count: u64,
+    quota_bytes: u64,
+    quota_pct: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct Disk {
+    free_bytes: u64,
+    total_bytes: u64,
+}
+
+pub async fn storage(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
+    match cmd {
+        StorageCmd::Status => {
+            let v: Value = ctx.api.get("/api/storage", "").await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let s: Storage = serde_json::from_value(v)?;
+            output::fields(&[
+                (
+                    "used",
+                    format!(
+                        "{} of {} ({} objects)",
+                        size(s.used_bytes),
+                        size(s.total_bytes_limit),
+                        s.object_count
+                    ),
+                ),
+                (
+                    "disk",
+                    match s.disk {
+                        Some(d) => {
+                            format!("{} free of {}", size(d.free_bytes), size(d.total_bytes))
+                        }
+                        None => "unknown".into(),
+                    },
+                ),
+            ]);
+            println!();
+            let rows: Vec<Vec<String>> = s
+                .buckets
+                .into_iter()
+                .map(|b| {
+                    vec![
+                        b.kind,
+                        b.object_count.to_string(),
+                        size(b.used_bytes),
+                        if b.quota_bytes == 0 {
+                            "-".into()
+                        } else {
+                            size(b.quota_bytes)
+                        },
+                        b.quota_pct.map_or("-".into(), |p| format!("{p:.1}%")),
+                        b.name,
+                    ]
+                })
+                .collect();
+            output::table(
+                &["KIND", "OBJECTS", "USED", "QUOTA", "QUOTA%", "NAME"],
+                &rows,
+            );
+            Ok(())
+        }
+    }
 }

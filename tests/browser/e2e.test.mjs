@@ -86,7 +86,10 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
     srv.child.kill('SIGTERM');
     fs.rmSync(tmp, { recursive: true, force: true });
   });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 860 },
+    permissions: ['clipboard-read', 'clipboard-write'],
+  });
   const page = await context.newPage();
   const consoleErrors = [];
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
@@ -176,6 +179,33 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
   assert.equal(await back.text(), content, 'the uploaded bytes are stored');
   const download = await page.locator('#objects-table tr', { hasText: 'hello.txt' }).getByRole('link', { name: 'Download' }).getAttribute('href');
   assert.equal(download, `/api/buckets/${encodeURIComponent(bucket)}/objects/hello.txt`);
+
+  // Copy link: a presigned S3 URL on the clipboard that fetches the object without credentials.
+  await page.locator('#objects-table tr', { hasText: 'hello.txt' }).getByRole('button', { name: 'Copy link' }).click();
+  await page.locator('#flash-text', { hasText: 'Link copied' }).waitFor();
+  const link = await page.evaluate(() => navigator.clipboard.readText());
+  assert.match(link, /X-Amz-Signature=/);
+  const viaLink = await fetch(link);
+  assert.equal(viaLink.status, 200);
+  assert.equal(await viaLink.text(), content, 'the presigned link serves the object');
+
+  // Pagination by continuation token: 105 objects in a folder, 100 to a page.
+  await Promise.all(Array.from({ length: 105 }, (_, i) => fetch(
+    srv.base + `/api/buckets/${encodeURIComponent(bucket)}/objects/many/item-${String(i).padStart(3, '0')}`,
+    { method: 'PUT', headers: { Authorization: basic }, body: String(i) },
+  ).then((r) => assert.equal(r.status, 200))));
+  await page.click('#bucket-refresh');
+  await page.getByRole('button', { name: 'many/' }).click();
+  await page.locator('#objects-table td.file', { hasText: 'item-000' }).waitFor();
+  assert.equal(await page.locator('#objects-table td.file').count(), 100);
+  await page.click('#page-next');
+  await page.locator('#objects-table td.file', { hasText: 'item-104' }).waitFor();
+  assert.equal(await page.locator('#objects-table td.file').count(), 5);
+  assert.equal(await page.isDisabled('#page-next'), true);
+  await page.click('#page-prev');
+  await page.locator('#objects-table td.file', { hasText: 'item-000' }).waitFor();
+  await page.locator('#breadcrumb button').first().click();
+  await page.locator('#objects-table td.file', { hasText: 'hello.txt' }).waitFor();
 
   const shot = path.join(tmp, 'browser-e2e.png');
   await page.screenshot({ path: shot, fullPage: true });

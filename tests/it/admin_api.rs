@@ -17,8 +17,8 @@ const TOKEN: &str = "enrol-me-please-0123456789";
 /// A caller of the admin API with one set of credentials.
 pub(crate) struct Api {
     addr: std::net::SocketAddr,
-    access: String,
-    secret: String,
+    pub(crate) access: String,
+    pub(crate) secret: String,
 }
 
 /// Status and parsed JSON body (`Null` when empty).
@@ -44,7 +44,7 @@ impl Api {
     }
 
     /// Signs `signed_body`'s hash but sends `body` (equal unless a test tampers).
-    async fn raw(
+    pub(crate) async fn raw(
         &self,
         method: &str,
         path_query: &str,
@@ -83,7 +83,7 @@ impl Api {
     }
 
     /// `Authorization: Basic base64(access:secret)`, unsigned body.
-    async fn basic(&self, method: &str, path: &str, body: Vec<u8>) -> Reply {
+    pub(crate) async fn basic(&self, method: &str, path: &str, body: Vec<u8>) -> Reply {
         use base64::Engine as _;
         let token = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", self.access, self.secret));
@@ -118,7 +118,7 @@ pub(crate) async fn anonymous(
     reply(req.send().await.expect("send")).await
 }
 
-async fn reply(resp: reqwest::Response) -> Reply {
+pub(crate) async fn reply(resp: reqwest::Response) -> Reply {
     let status = resp.status().as_u16();
     let bytes = resp.bytes().await.expect("body");
     let v = if bytes.is_empty() {

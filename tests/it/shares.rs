@@ -98,6 +98,15 @@ async fn create_via_api_then_use_from_s3_by_name_and_by_alias() {
         Err("InvalidArgument".into())
     );
 
+    // Creating it again from S3 (rclone does before every copy) is the usual answer.
+    let e = c
+        .create_bucket()
+        .bucket("fs--team-files")
+        .send()
+        .await
+        .expect_err("exists");
+    assert_eq!(code(&e), "BucketAlreadyOwnedByYou");
+
     // GET /api/shares/{name} shows usage.
     let r = api.call("GET", "/api/shares/team-files", None).await;
     assert_eq!(r.0, 200);
@@ -531,7 +540,7 @@ async fn cli_share_commands() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peers_map_addresses_to_users() {
     let srv = TestServer::start().await;
     let api = Api::admin(&srv);
@@ -586,8 +595,49 @@ async fn peers_map_addresses_to_users() {
     );
     let (_, list) = api.call("GET", "/api/peers", None).await;
     assert_eq!(list[0]["name"], "nfs-host");
-    let r = api.call("DELETE", "/api/peers/10.0.0.5", None).await;
+    // The CLI lists it too, then removes it.
+    let home = tempfile::tempdir().expect("home");
+    let creds = srv.data_dir().join("admin.credentials");
+    let creds = creds.to_str().expect("utf-8");
+    let out = ok(&cli(
+        &srv,
+        home.path(),
+        &[],
+        &["--credentials", creds, "peer", "list"],
+    )
+    .await);
+    assert!(
+        out.contains("10.0.0.5") && out.contains("nfs-host"),
+        "{out}"
+    );
+    let out = ok(&cli(
+        &srv,
+        home.path(),
+        &[],
+        &["--credentials", creds, "peer", "remove", "10.0.0.5"],
+    )
+    .await);
+    assert!(out.contains("Removed peer 10.0.0.5"), "{out}");
+    let out = ok(&cli(
+        &srv,
+        home.path(),
+        &[],
+        &[
+            "--credentials",
+            creds,
+            "peer",
+            "add",
+            "fd00::7",
+            "nfs-host",
+            "--json",
+        ],
+    )
+    .await);
+    assert!(out.contains("\"fd00::7\""), "{out}");
+    let r = api.call("DELETE", "/api/peers/fd00::7", None).await;
     assert_eq!(r.0, 204, "{r:?}");
+    let r = api.call("DELETE", "/api/peers/fd00::7", None).await;
+    err(&r, 404, "peer.no_such_peer");
     err(
         &api.call("DELETE", "/api/peers/10.0.0.5", None).await,
         404,

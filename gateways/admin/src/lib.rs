@@ -1,11 +1,14 @@
 //! gatehouse-admin: the admin JSON API (users, join, groups, roles, bindings, buckets,
-//! objects) that the CLI and the Data tab drive. Thin: authenticate → one `store` call →
+//! objects, presigned URLs, storage status) that the CLI and the Data tab drive. Thin: authenticate → one `store` call →
 //! render JSON.
 //!
 //! # Layout
 //! - `routes/`: the route table (`routes/mod.rs`, which lists every endpoint) and one module
-//!   per family: `info` (info, me, panels), `users` (users, self-service join), `access`
-//!   (groups, roles, bindings), `buckets`, `objects` (streamed bodies).
+//!   per family: `info` (health, info, me, panels, the OpenAPI document), `users` (users,
+//!   self-service join), `access` (groups, roles, bindings), `buckets`, `objects` (streamed
+//!   bodies, ranges, presigned S3 URLs), `storage` (usage and disk space).
+//! - `openapi.json` (beside `src/`): the hand-written OpenAPI 3.1 document of every route; a
+//!   unit test checks it against the route table.
 //! - `auth`: the [`Caller`](auth::Caller) extractor: S3 credentials (SigV4, presigned, Basic,
 //!   Bearer) checked by `gatehouse_s3::auth`, resolved into the store's `Principal`.
 //! - `json`: JSON bodies (1 MiB, signed SHA-256 checked), path and query parameters, replies.
@@ -30,6 +33,8 @@ mod routes;
 pub mod session;
 mod web;
 
+pub use routes::route_list;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,8 +46,10 @@ use gatehouse_store::Store;
 pub struct AdminConfig {
     /// Region accepted in SigV4 signatures (any region signs, as on S3).
     pub region: String,
-    /// Where the S3 gateway listens, reported by `GET /api/info`.
+    /// Where the S3 gateway listens, reported by `GET /api/info`; presigned URLs point here.
     pub s3_endpoint: String,
+    /// Total storage limit (config `s3.max_size`), reported by `GET /api/storage`.
+    pub max_size: u64,
     /// Failed web sign-ins (per access key, and per client address) before a lockout.
     pub login_max_failures: u32,
     /// How long a lockout lasts; failures further apart than this do not add up.

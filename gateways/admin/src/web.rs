@@ -5,8 +5,12 @@
 //! from this origin only and no inline script, so markup injected through a bucket or key name
 //! cannot run; the script builds the page with DOM calls and `textContent`, never `innerHTML`.
 
+use axum::Router;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use http::{HeaderValue, StatusCode, header};
+
+use crate::AdminState;
 
 const INDEX_HTML: &str = include_str!("../web/index.html");
 const APP_JS: &str = include_str!("../web/app.js");
@@ -16,6 +20,14 @@ const APP_CSS: &str = include_str!("../web/app.css");
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
      frame-ancestors 'none'";
+
+/// The page's routes (outside `/api/`, so not in the API's endpoint table).
+pub fn routes() -> Router<AdminState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/assets/app.js", get(app_js))
+        .route("/assets/app.css", get(app_css))
+}
 
 pub async fn index() -> Response {
     asset(INDEX_HTML, "text/html; charset=utf-8")

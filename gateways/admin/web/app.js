@@ -233,6 +233,7 @@
 
   // ----- objects -----
 
+  // starts[i] is the continuation token of page i (null for the first).
   const browse = { bucket: null, prefix: '', starts: [null], page: 0 };
 
   async function loadBuckets(bucket) {
@@ -303,7 +304,7 @@
     const q = new URLSearchParams({ delimiter: '/', max_keys: String(PAGE_SIZE) });
     if (browse.prefix) q.set('prefix', browse.prefix);
     const start = browse.starts[browse.page];
-    if (start) q.set('start_after', start);
+    if (start) q.set('continuation_token', start);
     const page = await attempt(() => api('GET', '/api/buckets/' + encodeURIComponent(browse.bucket) + '/objects?' + q));
     clear(tbody);
     if (!page) return;
@@ -318,7 +319,7 @@
     $('objects-empty').hidden = !empty;
     $('objects-empty').textContent = 'This folder is empty.';
     browse.starts.length = browse.page + 1;
-    if (page.truncated && page.next_start_after) browse.starts.push(page.next_start_after);
+    if (page.truncated && page.next_continuation_token) browse.starts.push(page.next_continuation_token);
     $('page-prev').disabled = browse.page === 0;
     $('page-next').disabled = browse.starts.length <= browse.page + 1;
     const paged = browse.page > 0 || !$('page-next').disabled;

@@ -37,6 +37,17 @@ impl From<BucketRecord> for BucketInfo {
 impl Store {
     pub async fn create_bucket(&self, p: &Principal, name: &str) -> Result<BucketInfo> {
         let kind = naming::bucket_kind(name)?;
+        if kind == BucketKind::Share {
+            // Tools that create the bucket before writing (rclone) get the usual answer for an
+            // existing bucket; a share that does not exist is created as a share.
+            if let Ok(b) = self.bucket_record(name) {
+                return Err(if b.owner == p.user_id {
+                    StoreError::BucketAlreadyOwnedByYou
+                } else {
+                    StoreError::BucketAlreadyExists
+                });
+            }
+        }
         deny(authorize(p, Verb::Create, Resource::Buckets(Some(name))))?;
         if kind == BucketKind::System {
             return Err(StoreError::BucketAlreadyExists);

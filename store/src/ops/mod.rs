@@ -8,6 +8,7 @@ mod multipart;
 mod objects;
 mod peers;
 mod shares;
+mod storage;
 mod txn;
 mod users;
 
@@ -19,6 +20,7 @@ pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use objects::{CopyOptions, ObjectInfo, PutOptions};
 pub use peers::{PeerInfo, parse_peer_address};
 pub use shares::{CreatedShare, MAX_SHARE_QUOTA, NewShare, ShareInfo, SweepStats};
+pub use storage::{BucketUsage, DiskSpace, STORAGE_PANEL, StorageStatus};
 pub(crate) use users::Nonces;
 pub use users::{
     JOIN_NONCE_TTL, JoinRequest, Registered, SERVICE_PREFIX, UserInfo, validate_user_name,

@@ -30,17 +30,22 @@ impl From<BucketInfo> for Bucket {
     fn from(b: BucketInfo) -> Self {
         Bucket {
             name: b.name,
-            kind: match b.kind {
-                BucketKind::Plain => "plain",
-                BucketKind::Share => "share",
-                BucketKind::System => "system",
-            },
+            kind: kind_name(b.kind),
             owner: b.owner,
             created_ms: b.created_ms,
             usage_bytes: b.usage_bytes,
             object_count: b.object_count,
             quota_bytes: b.quota_bytes,
         }
+    }
+}
+
+/// "plain", "share" or "system".
+pub(super) fn kind_name(k: BucketKind) -> &'static str {
+    match k {
+        BucketKind::Plain => "plain",
+        BucketKind::Share => "share",
+        BucketKind::System => "system",
     }
 }
 

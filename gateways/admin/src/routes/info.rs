@@ -1,7 +1,8 @@
-//! `GET /api/info` (no auth), `GET /api/me`, `GET /api/panels`.
+//! `GET /api/health`, `GET /api/info`, `GET /api/openapi.json` (no auth), `GET /api/me`,
+//! `GET /api/panels`.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use gatehouse_store::model::AdminMatch;
 use gatehouse_store::ops::PanelInfo;
 use serde::Serialize;
@@ -9,6 +10,35 @@ use serde::Serialize;
 use crate::AdminState;
 use crate::auth::Caller;
 use crate::json;
+
+/// The server's version, as `/api/health` and `/api/info` both report it.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The OpenAPI document of this API (hand-written; checked against the route table by a test).
+pub(super) const OPENAPI: &str = include_str!("../../openapi.json");
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    version: &'static str,
+}
+
+/// Liveness for load balancers and probes: answers while the server serves requests.
+pub async fn health() -> Response {
+    json::ok(&Health {
+        status: "ok",
+        version: VERSION,
+    })
+}
+
+pub async fn openapi() -> Response {
+    let mut resp = OPENAPI.into_response();
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
 
 #[derive(Serialize)]
 struct Info<'a> {
@@ -21,7 +51,7 @@ struct Info<'a> {
 pub async fn info(State(st): State<AdminState>) -> Response {
     json::ok(&Info {
         service: "gatehouse",
-        version: env!("CARGO_PKG_VERSION"),
+        version: VERSION,
         s3_endpoint: &st.cfg.s3_endpoint,
         region: &st.cfg.region,
     })

@@ -1,8 +1,11 @@
-//! The route table. Every endpoint of the API is listed here, once.
+//! The route table. Every endpoint of the API is listed here, once, in [`endpoints`]: the
+//! router is built from that list and [`route_list`] reads it back, so the OpenAPI document
+//! (`openapi.json`, served at `GET /api/openapi.json`) can be checked against the real table.
 //!
-//! Unauthenticated: the web page (`/`, `/assets/…`), `GET /api/info`, `POST /api/join/nonce`,
-//! `POST /api/join`, and `/api/session` (sign-in checks the secret itself). Everything else
-//! takes a [`Caller`](crate::auth::Caller) and runs as its principal.
+//! Unauthenticated: `GET /api/health`, `GET /api/info`, `GET /api/openapi.json`,
+//! `POST /api/join/nonce`, `POST /api/join`, and `/api/session` (sign-in checks the secret
+//! itself). Everything else takes a [`Caller`](crate::auth::Caller) and runs as its principal.
+//! Beside the API, [`table`] serves the web page (`/`, `/assets/…`, see [`crate::web`]).
 
 mod access;
 mod buckets;
@@ -11,81 +14,150 @@ mod objects;
 mod peers;
 mod session;
 mod shares;
+mod storage;
 mod users;
 
 use axum::Router;
 use axum::extract::Request;
+use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodFilter, MethodRouter, on};
 
 use crate::AdminState;
 use crate::error::ApiError;
 use crate::web;
 
-pub fn table() -> Router<AdminState> {
-    Router::new()
-        .route("/", get(web::index))
-        .route("/assets/app.js", get(web::app_js))
-        .route("/assets/app.css", get(web::app_css))
-        .route(
-            "/api/session",
-            get(session::show)
-                .post(session::sign_in)
-                .delete(session::sign_out),
-        )
-        .route("/api/info", get(info::info))
-        .route("/api/me", get(info::me))
-        .route("/api/panels", get(info::panels))
-        .route("/api/users", get(users::list).post(users::register))
-        .route("/api/users/{who}", get(users::show).delete(users::remove))
-        .route("/api/users/{who}/rotate", post(users::rotate))
-        .route("/api/join/nonce", post(users::join_nonce))
-        .route("/api/join", post(users::join))
-        .route(
-            "/api/groups",
-            get(access::list_groups).post(access::create_group),
-        )
-        .route(
-            "/api/groups/{group}",
-            axum::routing::delete(access::delete_group),
-        )
-        .route("/api/groups/{group}/members", get(access::members))
-        .route(
+/// The methods this API uses (`HEAD` is answered by every `GET` route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum M {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl M {
+    fn as_str(self) -> &'static str {
+        match self {
+            M::Get => "GET",
+            M::Post => "POST",
+            M::Put => "PUT",
+            M::Delete => "DELETE",
+        }
+    }
+
+    fn filter(self) -> MethodFilter {
+        match self {
+            M::Get => MethodFilter::GET,
+            M::Post => MethodFilter::POST,
+            M::Put => MethodFilter::PUT,
+            M::Delete => MethodFilter::DELETE,
+        }
+    }
+}
+
+struct Endpoint {
+    method: M,
+    /// axum syntax: `{name}` for a segment, `{*name}` for the rest of the path.
+    path: &'static str,
+    route: MethodRouter<AdminState>,
+}
+
+fn ep<H, T>(method: M, path: &'static str, handler: H) -> Endpoint
+where
+    H: Handler<T, AdminState>,
+    T: 'static,
+{
+    Endpoint {
+        method,
+        path,
+        route: on(method.filter(), handler),
+    }
+}
+
+/// Every endpoint: method, path, handler.
+fn endpoints() -> Vec<Endpoint> {
+    use M::{Delete, Get, Post, Put};
+    vec![
+        ep(Get, "/api/health", info::health),
+        ep(Get, "/api/info", info::info),
+        ep(Get, "/api/openapi.json", info::openapi),
+        ep(Get, "/api/session", session::show),
+        ep(Post, "/api/session", session::sign_in),
+        ep(Delete, "/api/session", session::sign_out),
+        ep(Get, "/api/me", info::me),
+        ep(Get, "/api/panels", info::panels),
+        ep(Get, "/api/storage", storage::status),
+        ep(Get, "/api/users", users::list),
+        ep(Post, "/api/users", users::register),
+        ep(Get, "/api/users/{who}", users::show),
+        ep(Delete, "/api/users/{who}", users::remove),
+        ep(Post, "/api/users/{who}/rotate", users::rotate),
+        ep(Post, "/api/join/nonce", users::join_nonce),
+        ep(Post, "/api/join", users::join),
+        ep(Get, "/api/groups", access::list_groups),
+        ep(Post, "/api/groups", access::create_group),
+        ep(Delete, "/api/groups/{group}", access::delete_group),
+        ep(Get, "/api/groups/{group}/members", access::members),
+        ep(Put, "/api/groups/{group}/members/{who}", access::add_member),
+        ep(
+            Delete,
             "/api/groups/{group}/members/{who}",
-            put(access::add_member).delete(access::remove_member),
-        )
-        .route(
-            "/api/roles",
-            get(access::list_roles).post(access::create_role),
-        )
-        .route(
-            "/api/roles/{role}",
-            axum::routing::delete(access::delete_role),
-        )
-        .route(
-            "/api/bindings",
-            get(access::list_bindings)
-                .post(access::bind)
-                .delete(access::unbind),
-        )
-        .route("/api/buckets", get(buckets::list).post(buckets::create))
-        .route(
-            "/api/buckets/{bucket}",
-            get(buckets::info).delete(buckets::delete),
-        )
-        .route("/api/buckets/{bucket}/objects", get(objects::list))
-        .route(
+            access::remove_member,
+        ),
+        ep(Get, "/api/roles", access::list_roles),
+        ep(Post, "/api/roles", access::create_role),
+        ep(Delete, "/api/roles/{role}", access::delete_role),
+        ep(Get, "/api/bindings", access::list_bindings),
+        ep(Post, "/api/bindings", access::bind),
+        ep(Delete, "/api/bindings", access::unbind),
+        ep(Get, "/api/buckets", buckets::list),
+        ep(Post, "/api/buckets", buckets::create),
+        ep(Get, "/api/buckets/{bucket}", buckets::info),
+        ep(Delete, "/api/buckets/{bucket}", buckets::delete),
+        ep(Post, "/api/buckets/{bucket}/presign", objects::presign),
+        ep(Get, "/api/buckets/{bucket}/objects", objects::list),
+        ep(Get, "/api/buckets/{bucket}/objects/{*key}", objects::get),
+        ep(Put, "/api/buckets/{bucket}/objects/{*key}", objects::put),
+        ep(
+            Delete,
             "/api/buckets/{bucket}/objects/{*key}",
-            get(objects::get).put(objects::put).delete(objects::delete),
-        )
-        .route("/api/shares", get(shares::list).post(shares::create))
-        .route(
-            "/api/shares/{name}",
-            get(shares::show).delete(shares::delete),
-        )
-        .route("/api/shares/{name}/restore", post(shares::restore))
-        .route("/api/peers", get(peers::list).post(peers::add))
-        .route("/api/peers/{address}", axum::routing::delete(peers::remove))
+            objects::delete,
+        ),
+        ep(Get, "/api/shares", shares::list),
+        ep(Post, "/api/shares", shares::create),
+        ep(Get, "/api/shares/{name}", shares::show),
+        ep(Delete, "/api/shares/{name}", shares::delete),
+        ep(Post, "/api/shares/{name}/restore", shares::restore),
+        ep(Get, "/api/peers", peers::list),
+        ep(Post, "/api/peers", peers::add),
+        ep(Delete, "/api/peers/{address}", peers::remove),
+    ]
+}
+
+/// (method, path) of every endpoint, in table order, paths in axum syntax.
+pub fn route_list() -> Vec<(&'static str, &'static str)> {
+    endpoints()
+        .into_iter()
+        .map(|e| (e.method.as_str(), e.path))
+        .collect()
+}
+
+pub fn table() -> Router<AdminState> {
+    // One method router per path, in first-seen order (axum refuses a path routed twice).
+    let mut by_path: Vec<(&'static str, MethodRouter<AdminState>)> = Vec::new();
+    for e in endpoints() {
+        match by_path.iter().position(|(p, _)| *p == e.path) {
+            Some(i) => {
+                let (p, r) = by_path.swap_remove(i);
+                by_path.push((p, r.merge(e.route)));
+            }
+            None => by_path.push((e.path, e.route)),
+        }
+    }
+    by_path
+        .into_iter()
+        .fold(web::routes(), |r, (path, mr)| r.route(path, mr))
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -97,3 +169,6 @@ async fn no_such_route(req: Request) -> Response {
 async fn method_not_allowed(req: Request) -> Response {
     ApiError::method_not_allowed(req.method().as_str(), req.uri().path()).into_response()
 }
+
+#[cfg(test)]
+mod tests;

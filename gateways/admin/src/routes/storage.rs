@@ -1,0 +1,74 @@
+//! `GET /api/storage`: usage per bucket, the configured total limit, the disk's free space.
+
+use axum::extract::State;
+use axum::response::Response;
+use gatehouse_store::ops::{BucketUsage, DiskSpace};
+use serde::Serialize;
+
+use super::buckets::kind_name;
+use crate::AdminState;
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::json;
+
+#[derive(Serialize)]
+struct Status {
+    /// Config `s3.max_size`.
+    total_bytes_limit: u64,
+    used_bytes: u64,
+    object_count: u64,
+    buckets: Vec<Bucket>,
+    /// `null` when the filesystem could not be asked.
+    disk: Option<Disk>,
+}
+
+#[derive(Serialize)]
+struct Bucket {
+    name: String,
+    kind: &'static str,
+    used_bytes: u64,
+    object_count: u64,
+    /// 0 = unlimited.
+    quota_bytes: u64,
+    /// `null` without a quota.
+    quota_pct: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct Disk {
+    free_bytes: u64,
+    total_bytes: u64,
+}
+
+impl From<BucketUsage> for Bucket {
+    fn from(b: BucketUsage) -> Self {
+        Bucket {
+            name: b.name,
+            kind: kind_name(b.kind),
+            used_bytes: b.used_bytes,
+            object_count: b.object_count,
+            quota_bytes: b.quota_bytes,
+            quota_pct: b.quota_pct,
+        }
+    }
+}
+
+impl From<DiskSpace> for Disk {
+    fn from(d: DiskSpace) -> Self {
+        Disk {
+            free_bytes: d.free_bytes,
+            total_bytes: d.total_bytes,
+        }
+    }
+}
+
+pub async fn status(State(st): State<AdminState>, c: Caller) -> ApiResult<Response> {
+    let s = st.store.storage_status(&c.principal)?;
+    Ok(json::ok(&Status {
+        total_bytes_limit: st.cfg.max_size,
+        used_bytes: s.used_bytes,
+        object_count: s.object_count,
+        buckets: s.buckets.into_iter().map(Bucket::from).collect(),
+        disk: s.disk.map(Disk::from),
+    }))
+}
