@@ -58,6 +58,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     sc.db_cache_bytes = cfg.db_cache;
     sc.enrolment_token = cfg.enrolment_token.clone();
     sc.share_expiry = cfg.share_expiry;
+    sc.max_size = cfg.max_size;
     sc.tombstone_retention = cfg.tombstone_retention;
     let (store, report) = Store::open(sc)
         .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;

@@ -33,6 +33,12 @@ pub enum Command {
         #[arg(long)]
         admin_listen: Option<String>,
     },
+    /// Validate a configuration file: prints what is wrong and exits non-zero, or says it is
+    /// valid. Nothing is started or written.
+    CheckConfig {
+        /// YAML configuration file.
+        file: PathBuf,
+    },
     /// Load generator: measure any S3 endpoint with one client.
     Bench(Box<crate::bench::BenchArgs>),
     /// Client commands: talk to a server's admin API.

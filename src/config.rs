@@ -56,7 +56,7 @@ pub struct RawS3 {
     pub region: Option<String>,
     /// Domains for virtual-host-style addressing (`bucket.<domain>`). Default `[localhost]`.
     pub domains: Option<Vec<String>>,
-    /// Total storage limit (enforced by the quota issue). Default `1Gi`.
+    /// Total logical bytes the server may hold; writes past it get `QuotaExceeded`. Default `1Gi`.
     pub max_size: Option<Size>,
     /// The S3 endpoint as clients reach it (`https://s3.example.org`), reported by
     /// `/api/info` and used in presigned URLs. Default `http://<s3.listen>`, which is no use to

@@ -13,6 +13,7 @@ async fn main() -> std::process::ExitCode {
             s3_listen,
             admin_listen,
         } => serve(config, data_dir, s3_listen, admin_listen).await,
+        Command::CheckConfig { file } => check_config(&file),
         Command::Bench(args) => bench::run(*args).await,
         Command::Client(cmd) => client::run(&cli.client, cmd).await,
     };
@@ -23,6 +24,18 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
+    let cfg = RawConfig::load(file)?.validate(&Overrides::default())?;
+    println!(
+        "{}: valid (data_dir {}, S3 on {}, admin API on {})",
+        file.display(),
+        cfg.data_dir.display(),
+        cfg.s3_listen,
+        cfg.admin_listen
+    );
+    Ok(())
 }
 
 async fn serve(

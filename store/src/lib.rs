@@ -58,6 +58,8 @@ pub struct StoreConfig {
     pub db_cache_bytes: usize,
     /// Shared secret a self-service join must present; `None` disables joining.
     pub enrolment_token: Option<String>,
+    /// Total logical bytes the server may hold (`s3.max_size`); 0 = unlimited.
+    pub max_size: u64,
     /// A new share expires this long after creation unless it names its own expiry.
     pub share_expiry: Duration,
     /// A deleted (or expired) share's data is kept this long, then purged.
@@ -74,6 +76,7 @@ impl StoreConfig {
             max_object_size: 5 << 30,
             db_cache_bytes: 32 << 20,
             enrolment_token: None,
+            max_size: 0,
             share_expiry: Duration::from_secs(365 * 86_400),
             tombstone_retention: Duration::from_secs(90 * 86_400),
         }

@@ -5,6 +5,7 @@ mod admin_api;
 mod admin_explorer;
 mod common;
 mod identity;
+mod quotas;
 mod rbac;
 mod s3_auth;
 mod s3_bad_input;

@@ -72,3 +72,36 @@ async fn newer_schema_is_refused_with_a_clear_message() {
     };
     assert!(err.contains("newer gatehouse"), "{err}");
 }
+
+#[test]
+fn check_config_accepts_the_example_and_names_what_is_wrong() {
+    let run = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .arg("check-config")
+            .arg(file)
+            .output()
+            .expect("runs")
+    };
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/gatehouse.yaml");
+    let o = run(&example);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("valid"));
+    let dir = tempfile::tempdir().expect("tmp");
+    for (text, needle) in [
+        ("s3:\n  max_size: 10Xi\n", "10Xi"),
+        ("colour: red\n", "colour"),
+        ("share_expiry_days: -3\n", "share_expiry_days"),
+        (
+            "tombstone_retention_days: 99999\n",
+            "tombstone_retention_days",
+        ),
+        ("s3:\n  listen: nowhere\n", "nowhere"),
+    ] {
+        let f = dir.path().join("bad.yaml");
+        std::fs::write(&f, text).expect("write");
+        let o = run(&f);
+        assert!(!o.status.success(), "{text:?} was accepted");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{text:?}: {err}");
+    }
+}

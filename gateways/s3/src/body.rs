@@ -225,6 +225,12 @@ pub fn integrity(
         },
         checksum: plan.algorithm,
         checksum_expected: plan.expected_now.clone(),
+        declared_size: header(headers, "x-amz-decoded-content-length")
+            .or_else(|| match mode {
+                PayloadMode::StreamingSigned { .. } | PayloadMode::StreamingUnsignedTrailer => None,
+                _ => header(headers, "content-length"),
+            })
+            .and_then(|v| v.trim().parse().ok()),
         ..Default::default()
     })
 }

@@ -336,6 +336,7 @@ impl Store {
             }
         }
         let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
+        let limit = self.inner.cfg.max_size;
         self.inner
             .committer
             .write(move |t| {
@@ -420,7 +421,7 @@ impl Store {
                     parts: sizes,
                     data: Data::Chunks(manifest),
                 };
-                txn::check_quota(t, &b, &key, rec.size)?;
+                txn::check_quota(t, &b, &key, rec.size, limit)?;
                 {
                     let mut chunks = t.open_table(CHUNKS)?;
                     txn::incref(&mut chunks, rec.data.chunks())?;

@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, stream};
-use redb::ReadableDatabase;
+use redb::{ReadableDatabase, ReadableTable};
 
 use super::txn;
 use crate::checksum::ChecksumAlgorithm;
@@ -27,6 +27,9 @@ pub struct PutOptions {
     /// Flexible checksum to compute, and the value the client sent in a header (if any).
     pub checksum: Option<ChecksumAlgorithm>,
     pub checksum_expected: Option<Vec<u8>>,
+    /// The body's size as the client declared it: a write that cannot fit the quotas is
+    /// refused before any byte is read (the commit checks again with the real size).
+    pub declared_size: Option<u64>,
 }
 
 /// An object as readers see it.
@@ -66,6 +69,9 @@ impl Store {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
         let b = self.bucket_record(bucket)?;
         naming::validate_key(b.kind, key)?;
+        if let Some(n) = opts.declared_size {
+            self.precheck_room(&b, key, n)?;
+        }
         let staged = self
             .stage(
                 body,
@@ -108,6 +114,54 @@ impl Store {
         }
     }
 
+    /// The quota check of the commit, made early from a declared size.
+    pub(crate) fn precheck_room(&self, b: &BucketRecord, key: &str, size: u64) -> Result<()> {
+        let limit = self.inner.cfg.max_size;
+        if b.quota_bytes == 0 && limit == 0 {
+            return Ok(());
+        }
+        let replaced = match self.read_object(&b.name, key) {
+            Ok(o) => o.record.size,
+            Err(StoreError::NoSuchKey) => 0,
+            Err(e) => return Err(e),
+        };
+        let Some(grow) = size.checked_sub(replaced).filter(|g| *g > 0) else {
+            return Ok(());
+        };
+        if b.quota_bytes > 0 && b.usage_bytes.saturating_add(grow) > b.quota_bytes {
+            return Err(StoreError::QuotaExceeded(format!(
+                "{} holds {} of its {} bytes; this object needs {grow} more",
+                b.name, b.usage_bytes, b.quota_bytes
+            )));
+        }
+        if limit > 0 {
+            let used = self.total_usage()?;
+            if used.saturating_add(grow) > limit {
+                return Err(StoreError::QuotaExceeded(format!(
+                    "the server holds {used} of its {limit} bytes (s3.max_size); this object needs {grow} more"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Logical bytes held by every bucket and every deleted share awaiting purge.
+    pub fn total_usage(&self) -> Result<u64> {
+        let txn = self.db().begin_read()?;
+        let mut used = 0u64;
+        for e in txn.open_table(crate::tables::BUCKETS)?.iter()? {
+            let (_, v) = e?;
+            used = used.saturating_add(codec::decode::<BucketRecord>(v.value())?.usage_bytes);
+        }
+        for e in txn.open_table(crate::tables::SHARES)?.iter()? {
+            let (_, v) = e?;
+            if let Some(b) = codec::decode::<crate::model::ShareRecord>(v.value())?.parked_bucket {
+                used = used.saturating_add(b.usage_bytes);
+            }
+        }
+        Ok(used)
+    }
+
     pub(crate) async fn stage<S, E>(
         &self,
         body: S,
@@ -144,12 +198,13 @@ impl Store {
         rec: ObjectRecord,
     ) -> Result<ObjectInfo> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
+        let limit = self.inner.cfg.max_size;
         self.inner
             .committer
             .write(move |t| {
                 let mut b = txn::get_bucket(t, &bucket)?;
                 txn::check_share_conflicts(t, &b, &key)?;
-                txn::check_quota(t, &b, &key, rec.size)?;
+                txn::check_quota(t, &b, &key, rec.size, limit)?;
                 {
                     let mut chunks = t.open_table(CHUNKS)?;
                     txn::incref(&mut chunks, rec.data.chunks())?;
@@ -299,6 +354,7 @@ impl Store {
             dst.0.to_string(),
             dst.1.to_string(),
         );
+        let limit = self.inner.cfg.max_size;
         self.inner
             .committer
             .write(move |t| {
@@ -316,7 +372,7 @@ impl Store {
                 if let Some(tags) = opts.replace_tags {
                     rec.tags = tags;
                 }
-                txn::check_quota(t, &b, &dk, rec.size)?;
+                txn::check_quota(t, &b, &dk, rec.size, limit)?;
                 {
                     let mut chunks = t.open_table(CHUNKS)?;
                     txn::incref(&mut chunks, rec.data.chunks())?;

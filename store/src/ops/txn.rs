@@ -142,33 +142,61 @@ pub(crate) fn check_share_conflicts(
     Ok(())
 }
 
-/// The bucket's quota (0 = none) must hold `size` more bytes once `key`'s current object, if
+/// Limits a write must fit: the bucket's (or share's) quota and the server's total
+/// (`s3.max_size`), 0 meaning none. `size` more bytes must fit once `key`'s current object, if
 /// any, is replaced. Call before taking chunk references, so a refusal writes nothing.
 pub(crate) fn check_quota(
     txn: &WriteTransaction,
     bucket: &BucketRecord,
     key: &str,
     size: u64,
+    total_limit: u64,
 ) -> Result<()> {
-    if bucket.quota_bytes == 0 {
+    if bucket.quota_bytes == 0 && total_limit == 0 {
         return Ok(());
     }
     let replaced = match lookup(txn, bucket.id, key)? {
         Some(ino) => get_inode(txn, ino)?.size,
         None => 0,
     };
-    if bucket
-        .usage_bytes
-        .saturating_sub(replaced)
-        .saturating_add(size)
-        > bucket.quota_bytes
-    {
+    if size <= replaced {
+        return Ok(());
+    }
+    let grow = size - replaced;
+    if bucket.quota_bytes > 0 && bucket.usage_bytes.saturating_add(grow) > bucket.quota_bytes {
         return Err(StoreError::QuotaExceeded(format!(
-            "{} holds {} of its {} bytes; this object needs {size} more",
+            "{} holds {} of its {} bytes; this object needs {grow} more",
             bucket.name, bucket.usage_bytes, bucket.quota_bytes
         )));
     }
+    if total_limit > 0 {
+        let used = total_usage(txn)?;
+        if used.saturating_add(grow) > total_limit {
+            return Err(StoreError::QuotaExceeded(format!(
+                "the server holds {used} of its {total_limit} bytes (s3.max_size); this object needs {grow} more"
+            )));
+        }
+    }
     Ok(())
+}
+
+/// Logical bytes held by every bucket, deleted shares awaiting purge included (their data is
+/// still on disk). One pass over the bucket and share records: their number, not the objects'.
+pub(crate) fn total_usage(txn: &WriteTransaction) -> Result<u64> {
+    let mut used = 0u64;
+    for e in txn.open_table(BUCKETS)?.iter()? {
+        let (_, v) = e?;
+        let b: BucketRecord = codec::decode(v.value())?;
+        used = used.saturating_add(b.usage_bytes);
+    }
+    for e in txn.open_table(tables::SHARES)?.iter()? {
+        let (_, v) = e?;
+        let s: crate::model::ShareRecord = codec::decode(v.value())?;
+        if let Some(b) = s.parked_bucket {
+            used = used.saturating_add(b.usage_bytes);
+        }
+    }
+    Ok(used)
 }
 
 /// Links `key` to a new record, replacing what was there (the replaced data's chunk references
