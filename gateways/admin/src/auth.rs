@@ -116,26 +116,14 @@ pub fn live_session(
     state: &AdminState,
     id: &str,
 ) -> Result<Option<(SessionInfo, Principal)>, ApiError> {
-    let mut found = None;
-    let mut failed = None;
-    let info = state
-        .sessions
-        .check(id, |ak| match state.store.lookup_credential(ak) {
-            Ok(Some((secret, p))) => {
-                found = Some(p);
-                Some(secret)
-            }
-            Ok(None) => None,
-            Err(e) => {
-                failed = Some(e);
-                None
-            }
-        });
-    if let Some(e) = failed {
-        // The session was dropped with the failed lookup; the user signs in again.
-        return Err(e.into());
-    }
-    Ok(info.zip(found))
+    let mut principal = None;
+    let info = state.sessions.check(id, |ak| {
+        Ok::<_, StoreError>(state.store.lookup_credential(ak)?.map(|(secret, p)| {
+            principal = Some(p);
+            secret
+        }))
+    })?;
+    Ok(info.zip(principal))
 }
 
 fn from_session(state: &AdminState, parts: &Parts, id: &str) -> Result<Caller, ApiError> {

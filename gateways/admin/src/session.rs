@@ -98,26 +98,28 @@ impl Sessions {
 
     /// The live session behind a cookie id, if `current_secret` (the secret its access key
     /// has now, `None` when the key is gone) is still the one it signed in with. A dead
-    /// session is forgotten.
-    pub fn check(
+    /// session is forgotten; a failed lookup is passed on and leaves the session be.
+    pub fn check<E>(
         &self,
         id: &str,
-        current_secret: impl FnOnce(&str) -> Option<String>,
-    ) -> Option<SessionInfo> {
-        let s = lock(&self.live).get(id).cloned()?;
+        current_secret: impl FnOnce(&str) -> Result<Option<String>, E>,
+    ) -> Result<Option<SessionInfo>, E> {
+        let Some(s) = lock(&self.live).get(id).cloned() else {
+            return Ok(None);
+        };
         let now = Instant::now();
         let alive = s.expires > now
-            && current_secret(&s.access_key)
+            && current_secret(&s.access_key)?
                 .is_some_and(|sec| bool::from(sha256(&sec).ct_eq(&s.secret_sha256)));
         if !alive {
             self.end(id);
-            return None;
+            return Ok(None);
         }
-        Some(SessionInfo {
+        Ok(Some(SessionInfo {
             access_key: s.access_key,
             csrf: s.csrf,
             expires_in: s.expires - now,
-        })
+        }))
     }
 
     /// Forgets a session (sign-out).
@@ -251,14 +253,16 @@ mod tests {
         let s = Sessions::new(5, Duration::from_secs(60));
         let (id, csrf) = s.create("AK", "secret").unwrap();
         assert_eq!(id.len(), 64);
-        let info = s.check(&id, |_| Some("secret".into())).unwrap();
-        assert_eq!(info.csrf, csrf);
-        assert!(s.check(&id, |_| Some("rotated".into())).is_none());
+        let now = |v: &'static str| move |_: &str| Ok::<_, ()>(Some(v.to_string()));
+        assert!(s.check(&id, |_| Err("store down")).is_err());
+        let info = s.check(&id, now("secret")).unwrap().unwrap();
+        assert_eq!(info.csrf, csrf, "a failed lookup did not end the session");
+        assert!(s.check(&id, now("rotated")).unwrap().is_none());
         assert!(
-            s.check(&id, |_| Some("secret".into())).is_none(),
+            s.check(&id, now("secret")).unwrap().is_none(),
             "a dead session stays dead"
         );
-        assert!(s.check("nope", |_| Some("secret".into())).is_none());
+        assert!(s.check("nope", now("secret")).unwrap().is_none());
     }
 
     #[test]
