@@ -1,6 +1,10 @@
 // End-to-end test of the web page: the real gatehouse binary, Debian's headless Chromium
 // driven by playwright-core (no browser download: executablePath is the system Chromium).
 //
+// Covers: wrong secret, sign-in and cookie flags, CSRF refusal, panels per caller, share
+// create/browse/delete/restore, folders and breadcrumb, upload by file input and by drop,
+// download link, delete, presigned link, pagination, groups, bindings, users, sign-out.
+//
 // Run by tests/it/web_browser.rs (cargo test), or alone:
 //   GATEHOUSE_BIN=target/debug/gatehouse node --test tests/browser/e2e.test.mjs
 // Environment: GATEHOUSE_BIN (the binary), CHROMIUM (default /usr/bin/chromium),
@@ -94,6 +98,7 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
   const consoleErrors = [];
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  page.on('dialog', (d) => d.accept()); // confirm() before deletes
 
   await page.goto(srv.base + '/');
   await page.locator('#signin').waitFor();
@@ -180,6 +185,22 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
   const download = await page.locator('#objects-table tr', { hasText: 'hello.txt' }).getByRole('link', { name: 'Download' }).getAttribute('href');
   assert.equal(download, `/api/buckets/${encodeURIComponent(bucket)}/objects/hello.txt`);
 
+  // Drag and drop onto the drop zone (a synthetic drop event carrying a file).
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['dropped bytes'], 'dropped.txt', { type: 'text/plain' }));
+    const zone = document.getElementById('dropzone');
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await page.locator('#objects-table td.file', { hasText: 'dropped.txt' }).waitFor();
+  const dropped = await signedApi('GET', `/api/buckets/${encodeURIComponent(bucket)}/objects/dropped.txt`);
+  assert.equal(await dropped.text(), 'dropped bytes');
+
+  await page.locator('#objects-table tr', { hasText: 'dropped.txt' }).getByRole('button', { name: 'Delete' }).click();
+  await page.locator('#objects-table td.file', { hasText: 'dropped.txt' }).waitFor({ state: 'detached' });
+  assert.equal((await signedApi('GET', `/api/buckets/${encodeURIComponent(bucket)}/objects/dropped.txt`)).status, 404);
+
   // Copy link: a presigned S3 URL on the clipboard that fetches the object without credentials.
   await page.locator('#objects-table tr', { hasText: 'hello.txt' }).getByRole('button', { name: 'Copy link' }).click();
   await page.locator('#flash-text', { hasText: 'Link copied' }).waitFor();
@@ -214,7 +235,6 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
   console.error(`screenshot: ${shotCopy}`);
 
   // Panels beyond objects: a group, a role bound to it on the share's bucket, then unbound.
-  page.on('dialog', (d) => d.accept());
   await page.click('#panel-nav button[data-panel=groups]');
   await page.fill('#group-name', 'e2e-team');
   await page.fill('#group-description', 'browser testers');
