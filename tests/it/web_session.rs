@@ -145,6 +145,14 @@ async fn sign_in_sets_a_strict_http_only_session_cookie() {
     assert_eq!(me.body["name"], "admin");
     assert_eq!(me.body["admin"], true);
 
+    // Signing in again with the old cookie ends the old session.
+    let old = b.cookie.clone();
+    assert_eq!(b.sign_in(&srv.access, &srv.secret).await.status, 200);
+    assert_ne!(b.cookie, old);
+    let mut stale = Browser::new(&srv);
+    stale.cookie = old;
+    assert_eq!(stale.call("GET", "/api/me", None, false).await.status, 401);
+
     let anon = Browser::new(&srv);
     let r = anon.call("GET", "/api/session", None, false).await;
     assert_eq!((r.status, r.code()), (401, "auth.no_session"));

@@ -70,6 +70,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
 pub async fn sign_in(
     State(st): State<AdminState>,
     ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
     let b: SignIn = json::read(None, body).await?;
@@ -98,6 +99,10 @@ pub async fn sign_in(
         }
     };
     st.sessions.succeeded(&b.access_key, addr);
+    // Signing in again replaces the browser's previous session rather than leaving it live.
+    if let Some(old) = session::cookie_id(&headers) {
+        st.sessions.end(old);
+    }
     let (id, csrf) = st
         .sessions
         .create(&b.access_key, &b.secret_key)
