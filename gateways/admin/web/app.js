@@ -81,6 +81,8 @@
   }
 
   function showError(err) {
+    // A 401 after the session ended is already told by the sign-in form.
+    if (err instanceof ApiError && err.status === 401 && !session) return;
     if (err instanceof ApiError) {
       flash(err.message + ' (' + err.code + ')');
     } else {
@@ -153,6 +155,7 @@
     $('sign-out').hidden = true;
     $('who').textContent = '';
     $('signin').hidden = false;
+    $('flash').hidden = true;
     $('signin-error').hidden = !message;
     $('signin-error').textContent = message || '';
     $('access-key').focus();
@@ -187,7 +190,6 @@
 
   $('sign-out').addEventListener('click', async () => {
     await attempt(() => api('DELETE', '/api/session'));
-    $('flash').hidden = true;
     showSignIn();
   });
 
@@ -739,8 +741,7 @@
       session = await resp.json();
       await enterApp();
     } catch (err) {
-      showSignIn();
-      showError(err);
+      showSignIn('Could not reach the server: ' + err.message);
     }
   })();
 })();
