@@ -205,13 +205,13 @@
     const nav = $('panel-nav');
     clear(nav);
     for (const section of document.querySelectorAll('.panel')) section.hidden = true;
+    const titles = new Map(me.panels.map((p) => [p.id, p.title]));
     const shown = VIEWS.filter((id) => allowed.has(id));
     for (const id of shown) {
-      const section = $('panel-' + id);
       nav.append(el('button', {
         type: 'button',
         'data-panel': id,
-        text: section.dataset.title,
+        text: titles.get(id) || $('panel-' + id).dataset.title,
         onclick: () => openPanel(id),
       }));
     }
