@@ -39,6 +39,14 @@ pub enum Command {
         /// YAML configuration file.
         file: PathBuf,
     },
+    /// Check a stopped server's data directory (`--data-dir`, default ./gatehouse-data): chunk
+    /// hashes, refcounts, orphans, missing chunks per object, usage counters. Exit 0 clean
+    /// (or fully repaired), 1 problems left, 2 damage (missing or corrupt data).
+    Fsck {
+        /// Fix what can be fixed without losing data (refcounts, counters, orphan files).
+        #[arg(long)]
+        repair: bool,
+    },
     /// Load generator: measure any S3 endpoint with one client.
     Bench(Box<crate::bench::BenchArgs>),
     /// Client commands: talk to a server's admin API.

@@ -14,6 +14,14 @@ async fn main() -> std::process::ExitCode {
             admin_listen,
         } => serve(config, data_dir, s3_listen, admin_listen).await,
         Command::CheckConfig { file } => check_config(&file),
+        Command::Fsck { repair } => {
+            let dir = cli
+                .client
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| "./gatehouse-data".into());
+            return fsck(&dir, repair, cli.client.json);
+        }
         Command::Bench(args) => bench::run(*args).await,
         Command::Client(cmd) => client::run(&cli.client, cmd).await,
     };
@@ -24,6 +32,75 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Runs fsck and turns its verdict into the exit code (0 clean, 1 problems, 2 damage).
+fn fsck(dir: &std::path::Path, repair: bool, json: bool) -> std::process::ExitCode {
+    let r = match gatehouse_store::fsck::fsck(dir, repair) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gatehouse fsck: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    if json {
+        match serde_json::to_string_pretty(&r) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("gatehouse fsck: {e}"),
+        }
+    } else {
+        println!(
+            "{}: {} objects, {} chunks verified ({} bytes)",
+            dir.display(),
+            r.objects,
+            r.chunks_verified,
+            r.bytes_verified
+        );
+        for (b, k, h) in &r.missing_chunks {
+            println!("  MISSING chunk {h} of {b}/{k}");
+        }
+        for (b, k, h) in &r.corrupt_chunks {
+            println!("  CORRUPT chunk {h} of {b}/{k}");
+        }
+        for (id, k) in &r.dangling_entries {
+            println!("  entry {k:?} in bucket #{id} points at no inode");
+        }
+        for b in &r.usage_mismatches {
+            println!("  usage counters of {b} differ from a recount");
+        }
+        let counts = [
+            (r.refcount_mismatches, "chunk refcounts wrong"),
+            (r.unreferenced_rows, "chunk rows without referents"),
+            (r.missing_rows, "referenced chunks without a row"),
+            (
+                r.orphan_files,
+                "orphan chunk files (left by interrupted writes; GC or --repair removes them)",
+            ),
+        ];
+        for (n, what) in counts {
+            if n > 0 {
+                println!("  {n} {what}");
+            }
+        }
+        let verdict = match (r.clean(), r.repaired, r.damaged()) {
+            (true, _, _) => "clean",
+            (false, true, false) => "repaired",
+            (false, true, true) => {
+                "repaired what could be; DAMAGED data remains (restore from a backup)"
+            }
+            (false, false, true) => "DAMAGED (missing or corrupt data; restore from a backup)",
+            (false, false, false) => "problems found (run with --repair)",
+        };
+        println!("{verdict}");
+    }
+    let code = if r.damaged() {
+        2
+    } else if r.clean() || r.repaired {
+        0
+    } else {
+        1
+    };
+    std::process::ExitCode::from(code)
 }
 
 fn check_config(file: &std::path::Path) -> anyhow::Result<()> {

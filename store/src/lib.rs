@@ -21,6 +21,7 @@ pub mod checksum;
 mod codec;
 mod commit;
 pub mod error;
+pub mod fsck;
 pub mod identity;
 pub mod model;
 pub mod naming;

@@ -4,6 +4,7 @@
 mod admin_api;
 mod admin_explorer;
 mod common;
+mod fsck;
 mod identity;
 mod quotas;
 mod rbac;

@@ -1,0 +1,301 @@
+//! Offline consistency check (and repair) of a data directory: the server must be stopped.
+//!
+//! Checks, in one read transaction: every entry points at an inode; chunk refcounts equal the
+//! references held by object manifests and uploaded parts; every referenced chunk file exists
+//! and matches its BLAKE3 name (read in full); chunk files nobody references (orphans); bucket
+//! usage counters against a recount. `repair` fixes what can be fixed without losing data —
+//! refcounts, rows without referents, usage counters, dangling entries, orphan files — and
+//! never deletes a chunk that anything references. Missing or corrupt referenced chunks are
+//! damage: they are reported per object key and left for a restore.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable};
+use serde::Serialize;
+
+use crate::blobs::{BlobStore, Hash};
+use crate::codec;
+use crate::error::{Result, StoreError};
+use crate::model::{BucketRecord, Data, ObjectRecord, PartRecord, ShareRecord};
+use crate::tables::{BUCKETS, CHUNKS, ENTRIES, INODE_DATA, INODES, SHARES, UPLOAD_PARTS};
+
+/// What fsck found (and, with repair, fixed).
+#[derive(Debug, Default, Serialize)]
+pub struct FsckReport {
+    pub objects: u64,
+    pub chunks_verified: u64,
+    pub bytes_verified: u64,
+    /// Referenced chunks whose file is missing: (bucket, key, chunk hex).
+    pub missing_chunks: Vec<(String, String, String)>,
+    /// Referenced chunks whose bytes do not match their name: (bucket, key, chunk hex).
+    pub corrupt_chunks: Vec<(String, String, String)>,
+    /// Entries whose inode is gone: (bucket id, key).
+    pub dangling_entries: Vec<(u64, String)>,
+    /// Chunk rows whose count differs from the references found.
+    pub refcount_mismatches: u64,
+    /// Chunk rows nothing refers to.
+    pub unreferenced_rows: u64,
+    /// Referenced chunks with no row.
+    pub missing_rows: u64,
+    /// Chunk files nothing refers to.
+    pub orphan_files: u64,
+    /// Buckets whose usage counters differ from a recount.
+    pub usage_mismatches: Vec<String>,
+    pub repaired: bool,
+}
+
+impl FsckReport {
+    /// Damage that repair cannot fix (data is gone or wrong).
+    pub fn damaged(&self) -> bool {
+        !self.missing_chunks.is_empty() || !self.corrupt_chunks.is_empty()
+    }
+
+    /// Metadata and data agree. Orphan chunk files do not count: a crash between a chunk
+    /// write and its commit leaves them by design, and the chunk GC (or `--repair`) removes them.
+    pub fn clean(&self) -> bool {
+        !self.damaged()
+            && self.dangling_entries.is_empty()
+            && self.refcount_mismatches == 0
+            && self.unreferenced_rows == 0
+            && self.missing_rows == 0
+            && self.usage_mismatches.is_empty()
+    }
+}
+
+struct Usage {
+    bytes: u64,
+    count: u64,
+}
+
+/// Checks `data_dir` (and repairs it when `repair`). Fails if the database is in use or its
+/// schema is not this build's.
+pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
+    let db_path = data_dir.join("meta.redb");
+    if !db_path.exists() {
+        return Err(StoreError::InvalidArgument(format!(
+            "{} does not exist: not a gatehouse data directory",
+            db_path.display()
+        )));
+    }
+    let db = Database::open(&db_path).map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Conflict(format!(
+            "{} is open in a running gatehouse: stop the server first",
+            db_path.display()
+        )),
+        other => StoreError::Corrupt(format!(
+            "{} cannot be opened ({other}); restore it from a backup",
+            db_path.display()
+        )),
+    })?;
+    let version = gatehouse_migrations::schema_version(&db)
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    if version != gatehouse_migrations::CURRENT_VERSION {
+        return Err(StoreError::InvalidArgument(format!(
+            "schema version {version}, this build checks {}: start the matching server once first",
+            gatehouse_migrations::CURRENT_VERSION
+        )));
+    }
+    let blobs = BlobStore::open(&data_dir.join("blobs"))?;
+    let mut report = FsckReport::default();
+
+    let rtxn = db.begin_read()?;
+    // Bucket id → name, including deleted shares awaiting purge.
+    let mut names: HashMap<u64, String> = HashMap::new();
+    let mut counters: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for e in rtxn.open_table(BUCKETS)?.iter()? {
+        let (_, v) = e?;
+        let b: BucketRecord = codec::decode(v.value())?;
+        counters.insert(b.name.clone(), (b.usage_bytes, b.object_count));
+        names.insert(b.id, b.name);
+    }
+    for e in rtxn.open_table(SHARES)?.iter()? {
+        let (_, v) = e?;
+        let s: ShareRecord = codec::decode(v.value())?;
+        if let Some(b) = s.parked_bucket {
+            names.insert(b.id, format!("{} (deleted)", b.name));
+        }
+    }
+
+    // References held by objects, with one owner each for reporting.
+    let mut refs: HashMap<Hash, (u64, u32)> = HashMap::new();
+    let mut owner: HashMap<Hash, (String, String)> = HashMap::new();
+    let mut usage: HashMap<u64, Usage> = HashMap::new();
+    let entries = rtxn.open_table(ENTRIES)?;
+    let inodes = rtxn.open_table(INODES)?;
+    let data = rtxn.open_table(INODE_DATA)?;
+    let mut seen_inodes = std::collections::HashSet::new();
+    for e in entries.iter()? {
+        let (k, v) = e?;
+        let k = k.value();
+        let ino = v.value();
+        let (id, key) = split_entry(k)?;
+        let Some(rec) = inodes.get(ino)? else {
+            report.dangling_entries.push((id, key));
+            continue;
+        };
+        let rec: ObjectRecord = codec::decode(rec.value())?;
+        report.objects += 1;
+        let u = usage.entry(id).or_insert(Usage { bytes: 0, count: 0 });
+        u.bytes += rec.size;
+        u.count += 1;
+        if !seen_inodes.insert(ino) {
+            continue; // a second name of the same inode holds no extra references
+        }
+        if let Some(d) = data.get(ino)? {
+            let d: Data = codec::decode(d.value())?;
+            for c in d.chunks() {
+                let r = refs.entry(c.hash).or_insert((0, c.len));
+                r.0 += 1;
+                owner.entry(c.hash).or_insert_with(|| {
+                    (
+                        names
+                            .get(&id)
+                            .cloned()
+                            .unwrap_or_else(|| format!("bucket #{id}")),
+                        key.clone(),
+                    )
+                });
+            }
+        }
+    }
+    for e in rtxn.open_table(UPLOAD_PARTS)?.iter()? {
+        let (_, v) = e?;
+        let p: PartRecord = codec::decode(v.value())?;
+        for c in &p.chunks {
+            let r = refs.entry(c.hash).or_insert((0, c.len));
+            r.0 += 1;
+            owner
+                .entry(c.hash)
+                .or_insert_with(|| ("(multipart upload)".into(), String::new()));
+        }
+    }
+
+    // Rows against references.
+    let mut fix_rows: Vec<(Hash, Option<(u64, u64)>)> = Vec::new();
+    let chunks = rtxn.open_table(CHUNKS)?;
+    for e in chunks.iter()? {
+        let (k, v) = e?;
+        let h = *k.value();
+        let (n, len) = v.value();
+        match refs.get(&h) {
+            None => {
+                report.unreferenced_rows += 1;
+                fix_rows.push((h, None));
+            }
+            Some((want, _)) if *want != n => {
+                report.refcount_mismatches += 1;
+                fix_rows.push((h, Some((*want, len))));
+            }
+            Some(_) => {}
+        }
+    }
+    for (h, (n, len)) in &refs {
+        if chunks.get(h)?.is_none() {
+            report.missing_rows += 1;
+            fix_rows.push((*h, Some((*n, u64::from(*len)))));
+        }
+    }
+
+    // Every referenced chunk file: present and whole.
+    for (h, (_, len)) in &refs {
+        let (bucket, key) = owner.get(h).cloned().unwrap_or_default();
+        match blobs.read_chunk(h, *len) {
+            Ok(bytes) => {
+                report.chunks_verified += 1;
+                report.bytes_verified += bytes.len() as u64;
+            }
+            Err(StoreError::Corrupt(m)) if m.contains("missing") => {
+                report.missing_chunks.push((bucket, key, hex::encode(h)));
+            }
+            Err(StoreError::Corrupt(_)) => {
+                report.corrupt_chunks.push((bucket, key, hex::encode(h)));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    report.missing_chunks.sort();
+    report.corrupt_chunks.sort();
+
+    // Files nobody references.
+    let orphans: Vec<Hash> = blobs
+        .all_chunks()?
+        .into_iter()
+        .filter(|h| !refs.contains_key(h))
+        .collect();
+    report.orphan_files = orphans.len() as u64;
+
+    // Usage counters.
+    let mut fix_usage: Vec<(String, u64, u64)> = Vec::new();
+    for (id, name) in &names {
+        let Some((bytes, count)) = counters.get(name) else {
+            continue; // a deleted share: its parked counters are checked on restore
+        };
+        let (want_b, want_c) = usage.get(id).map_or((0, 0), |u| (u.bytes, u.count));
+        if (*bytes, *count) != (want_b, want_c) {
+            report.usage_mismatches.push(name.clone());
+            fix_usage.push((name.clone(), want_b, want_c));
+        }
+    }
+    report.usage_mismatches.sort();
+    drop((entries, inodes, data, chunks));
+    drop(rtxn);
+
+    if repair && (!report.clean() || report.orphan_files > 0) {
+        let wtxn = db.begin_write()?;
+        {
+            let mut t = wtxn.open_table(CHUNKS)?;
+            for (h, v) in &fix_rows {
+                match v {
+                    Some(v) => {
+                        t.insert(h, *v)?;
+                    }
+                    None => {
+                        t.remove(h)?;
+                    }
+                }
+            }
+            let mut e = wtxn.open_table(ENTRIES)?;
+            for (id, key) in &report.dangling_entries {
+                e.remove(crate::tables::entry_key(*id, key).as_slice())?;
+            }
+            let mut b = wtxn.open_table(BUCKETS)?;
+            for (name, bytes, count) in &fix_usage {
+                let rec = match b.get(name.as_str())? {
+                    Some(v) => {
+                        let mut rec: BucketRecord = codec::decode(v.value())?;
+                        rec.usage_bytes = *bytes;
+                        rec.object_count = *count;
+                        Some(rec)
+                    }
+                    None => None,
+                };
+                if let Some(rec) = rec {
+                    b.insert(name.as_str(), codec::encode(&rec)?.as_slice())?;
+                }
+            }
+        }
+        wtxn.commit()?;
+        // Only files that no row references now (the commit above) are removed.
+        for h in &orphans {
+            let path = blobs.path(h);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io(e)),
+            }
+        }
+        report.repaired = true;
+    }
+    Ok(report)
+}
+
+fn split_entry(k: &[u8]) -> Result<(u64, String)> {
+    let (id, key) = k
+        .split_first_chunk::<8>()
+        .ok_or_else(|| StoreError::Corrupt("an entry key shorter than its bucket id".into()))?;
+    Ok((
+        u64::from_be_bytes(*id),
+        String::from_utf8_lossy(key).into_owned(),
+    ))
+}
