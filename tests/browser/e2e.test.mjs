@@ -3,7 +3,8 @@
 //
 // Covers: wrong secret, sign-in and cookie flags, CSRF refusal, panels per caller, share
 // create/browse/delete/restore, folders and breadcrumb, upload by file input and by drop,
-// download link, delete, presigned link, pagination, groups, bindings, users, sign-out.
+// download link, delete, presigned link, pagination, groups and members, bindings, user
+// registration, sign-out.
 //
 // Run by tests/it/web_browser.rs (cargo test), or alone:
 //   GATEHOUSE_BIN=target/debug/gatehouse node --test tests/browser/e2e.test.mjs
@@ -255,6 +256,30 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
   await page.click('#panel-nav button[data-panel=users]');
   await page.locator('#users-table td', { hasText: srv.access }).waitFor();
 
+  // Register bob with an Ed25519 public key; his credentials are shown once.
+  const { publicKey } = crypto.generateKeyPairSync('ed25519');
+  const hex = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url').toString('hex');
+  await page.fill('#user-name', 'bob');
+  await page.fill('#user-key', hex);
+  await page.click('#user-form button[type=submit]');
+  await page.locator('#user-created').waitFor();
+  const bob = {
+    access_key: await page.textContent('#user-created-ak'),
+    secret_key: await page.textContent('#user-created-sk'),
+  };
+  assert.match(bob.access_key, /^[A-Z0-9]{20}$/);
+  await page.locator('#users-table td', { hasText: 'bob' }).first().waitFor();
+
+  // Bob joins e2e-team and leaves it again.
+  await page.click('#panel-nav button[data-panel=groups]');
+  await page.locator('#groups-table tr', { hasText: 'e2e-team' }).getByRole('button', { name: 'Members' }).click();
+  await page.fill('#member-who', 'bob');
+  await page.click('#member-form button[type=submit]');
+  const member = page.locator('#members-list li', { hasText: 'bob' });
+  await member.waitFor();
+  await member.getByRole('button', { name: 'Remove' }).click();
+  await member.waitFor({ state: 'detached' });
+
   // Delete the share, find it among the deleted ones, restore it.
   if (sharesApi) {
     await page.click('#panel-nav button[data-panel=shares]');
@@ -277,11 +302,6 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
   assert.equal(after, 401);
 
   // A user who is not admin sees only the panels open to everybody.
-  const { publicKey } = crypto.generateKeyPairSync('ed25519');
-  const hex = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url').toString('hex');
-  const reg = await signedApi('POST', '/api/users', { name: 'bob', public_key: hex });
-  assert.equal(reg.status, 201);
-  const bob = await reg.json();
   await page.fill('#access-key', bob.access_key);
   await page.fill('#secret-key', bob.secret_key);
   await page.click('#signin-form button[type=submit]');
