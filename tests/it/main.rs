@@ -3,6 +3,7 @@
 
 mod admin_api;
 mod admin_explorer;
+mod backup;
 mod common;
 mod fsck;
 mod identity;

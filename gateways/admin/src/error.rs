@@ -67,7 +67,7 @@ impl ApiError {
         )
     }
 
-    fn internal(cause: &str) -> Self {
+    pub(crate) fn internal(cause: &str) -> Self {
         tracing::warn!(cause, "admin API internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -22,6 +22,7 @@ pub use peers::{PeerInfo, parse_peer_address};
 pub use shares::{CreatedShare, MAX_SHARE_QUOTA, NewShare, ShareInfo, SweepStats};
 pub use storage::{BucketUsage, DiskSpace, STORAGE_PANEL, StorageStatus};
 pub(crate) use users::Nonces;
+pub(crate) use users::audit as audit_action;
 pub use users::{
     JOIN_NONCE_TTL, JoinRequest, Registered, SERVICE_PREFIX, UserInfo, validate_user_name,
 };

@@ -7,6 +7,7 @@
 //! [`Caller`](crate::auth::Caller) and runs as its principal.
 
 mod access;
+mod backup;
 mod buckets;
 mod info;
 mod objects;
@@ -82,6 +83,7 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/api/me", info::me),
         ep(Get, "/api/panels", info::panels),
         ep(Get, "/api/storage", storage::status),
+        ep(Get, "/api/backup", backup::backup),
         ep(Get, "/api/users", users::list),
         ep(Post, "/api/users", users::register),
         ep(Get, "/api/users/{who}", users::show),
