@@ -24,6 +24,7 @@ mod commit;
 pub mod error;
 pub mod fsck;
 pub mod identity;
+pub mod metrics;
 pub mod model;
 pub mod naming;
 pub mod ops;
@@ -109,6 +110,7 @@ struct Inner {
     policy: RwLock<Arc<rbac::Policy>>,
     admin_peers: RwLock<rbac::policy::AdminPeers>,
     nonces: ops::Nonces,
+    metrics: metrics::Metrics,
 }
 
 impl Store {
@@ -144,6 +146,7 @@ impl Store {
                 policy: RwLock::new(Arc::new(rbac::Policy::default())),
                 admin_peers: RwLock::new(rbac::policy::AdminPeers::default()),
                 nonces: ops::Nonces::default(),
+                metrics: metrics::Metrics::default(),
             }),
         };
         store.reload_policy()?;
@@ -173,12 +176,46 @@ impl Store {
     pub async fn gc(&self, grace: Option<Duration>) -> Result<GcStats> {
         let this = self.clone();
         let grace = grace.unwrap_or(self.inner.cfg.gc_grace);
-        tokio::task::spawn_blocking(move || {
+        let stats = tokio::task::spawn_blocking(move || {
             let db = this.inner.db.clone();
             this.inner.blobs.gc(grace, &|h| chunk_referenced(&db, h))
         })
         .await
-        .map_err(StoreError::internal)?
+        .map_err(StoreError::internal)??;
+        use std::sync::atomic::Ordering::Relaxed;
+        let m = &self.inner.metrics;
+        m.gc_runs.fetch_add(1, Relaxed);
+        m.gc_deleted_chunks.fetch_add(stats.deleted, Relaxed);
+        m.gc_deleted_bytes.fetch_add(stats.deleted_bytes, Relaxed);
+        Ok(stats)
+    }
+
+    /// The process's request counters and store counters.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    /// Gauges for a metrics scrape: one pass over buckets and chunk rows (not objects).
+    pub fn storage_gauges(&self) -> Result<metrics::StorageGauges> {
+        use redb::ReadableTable;
+        let txn = self.db().begin_read()?;
+        let mut g = metrics::StorageGauges {
+            limit_bytes: self.inner.cfg.max_size,
+            ..Default::default()
+        };
+        for e in txn.open_table(tables::BUCKETS)?.iter()? {
+            let (_, v) = e?;
+            let b: model::BucketRecord = codec::decode(v.value())?;
+            g.buckets += 1;
+            g.objects += b.object_count;
+            g.used_bytes += b.usage_bytes;
+        }
+        for e in txn.open_table(tables::CHUNKS)?.iter()? {
+            let (_, v) = e?;
+            g.chunks += 1;
+            g.chunk_bytes += v.value().1;
+        }
+        Ok(g)
     }
 
     /// Stops the commit thread after the queued writes are durable. Call last at shutdown.

@@ -7,6 +7,7 @@ mod backup;
 mod common;
 mod fsck;
 mod identity;
+mod metrics;
 mod quotas;
 mod rbac;
 mod s3_auth;

@@ -84,6 +84,7 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/api/panels", info::panels),
         ep(Get, "/api/storage", storage::status),
         ep(Get, "/api/backup", backup::backup),
+        ep(Get, "/metrics", info::metrics),
         ep(Get, "/api/users", users::list),
         ep(Post, "/api/users", users::register),
         ep(Get, "/api/users/{who}", users::show),
