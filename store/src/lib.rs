@@ -127,7 +127,12 @@ impl Store {
                     "{} is already open in another gatehouse process",
                     db_path.display()
                 )),
-                other => StoreError::Internal(format!("opening {}: {other}", db_path.display())),
+                other => StoreError::Corrupt(format!(
+                    "{} cannot be opened ({other}). It was left as it is: restore the data \
+                     directory from a backup (gatehouse restore --from BACKUP --data-dir NEW), \
+                     or if the disk was full or read-only, fix that and start again",
+                    db_path.display()
+                )),
             })?;
         let outcome =
             gatehouse_migrations::migrate(&db).map_err(|e| StoreError::Internal(e.to_string()))?;
