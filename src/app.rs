@@ -58,6 +58,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     sc.db_cache_bytes = cfg.db_cache;
     sc.enrolment_token = cfg.enrolment_token.clone();
     sc.share_expiry = cfg.share_expiry;
+    sc.object_expiry = cfg.object_expiry;
     sc.max_size = cfg.max_size;
     sc.tombstone_retention = cfg.tombstone_retention;
     let (store, report) = Store::open(sc)
@@ -137,6 +138,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "share sweep failed"),
                     }
+                    // Object expiry and lifecycle rules; the budget bounds one sweep.
+                    if let Err(e) = sweep_store.sweep_expiry(now, EXPIRY_BUDGET).await {
+                        tracing::warn!(error = %e, "expiry sweep failed");
+                    }
                 }
             }
         }
@@ -170,6 +175,9 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
 }
 
 const SHARE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+/// At most this many objects expire per sweep (per minute): a clock jump cannot empty the
+/// store at once.
+const EXPIRY_BUDGET: u64 = 10_000;
 
 /// The server's own identities. The bootstrap admin is an ordinary user whose keypair lives
 /// in the data directory; without `admin_peers` in the config it is the one admin, with it the

@@ -20,6 +20,8 @@ pub struct RawConfig {
     pub admin_peers: Option<Vec<String>>,
     /// Shared secret for self-service `gatehouse join`. Absent: joining is disabled.
     pub enrolment_token: Option<String>,
+    /// Objects older than this many days are deleted by the sweeper; 0 = never. Default 9125.
+    pub object_expiry_days: Option<u32>,
     /// Lifetime of a new file share unless it names its own expiry. Default 365.
     pub share_expiry_days: Option<u32>,
     /// How long a deleted or expired share's data is kept (and can be restored). Default 90.
@@ -136,6 +138,7 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     pub admin_peers: Option<Vec<String>>,
     pub enrolment_token: Option<String>,
+    pub object_expiry: Duration,
     pub share_expiry: Duration,
     pub tombstone_retention: Duration,
     pub region: String,
@@ -203,6 +206,10 @@ impl RawConfig {
         if inline_max > 1 << 20 {
             bail!("storage.inline_max must be at most 1Mi");
         }
+        let object_expiry_days = self.object_expiry_days.unwrap_or(9125);
+        if object_expiry_days > 36_500 {
+            bail!("object_expiry_days must be at most 36500 (0 = never)");
+        }
         let share_expiry_days = self.share_expiry_days.unwrap_or(365);
         if !(1..=36_500).contains(&share_expiry_days) {
             bail!("share_expiry_days must be between 1 and 36500");
@@ -229,6 +236,7 @@ impl RawConfig {
             admin_listen,
             admin_peers: self.admin_peers,
             enrolment_token: self.enrolment_token,
+            object_expiry: Duration::from_secs(u64::from(object_expiry_days) * 86_400),
             share_expiry: Duration::from_secs(u64::from(share_expiry_days) * 86_400),
             tombstone_retention: Duration::from_secs(u64::from(retention_days) * 86_400),
             region: self.s3.region.unwrap_or_else(|| "us-east-1".into()),

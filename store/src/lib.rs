@@ -63,6 +63,8 @@ pub struct StoreConfig {
     pub enrolment_token: Option<String>,
     /// Total logical bytes the server may hold (`s3.max_size`); 0 = unlimited.
     pub max_size: u64,
+    /// Objects older than this are deleted by the sweeper (`object_expiry_days`); zero = never.
+    pub object_expiry: Duration,
     /// A new share expires this long after creation unless it names its own expiry.
     pub share_expiry: Duration,
     /// A deleted (or expired) share's data is kept this long, then purged.
@@ -80,6 +82,7 @@ impl StoreConfig {
             db_cache_bytes: 32 << 20,
             enrolment_token: None,
             max_size: 0,
+            object_expiry: Duration::from_secs(9125 * 86_400),
             share_expiry: Duration::from_secs(365 * 86_400),
             tombstone_retention: Duration::from_secs(90 * 86_400),
         }

@@ -7,6 +7,7 @@ mod backup;
 mod common;
 mod fsck;
 mod identity;
+mod lifecycle;
 mod metrics;
 mod quotas;
 mod rbac;

@@ -94,6 +94,7 @@ impl From<StoreError> for ApiError {
             | E::NoSuchRole(_)
             | E::NoSuchBinding(_)
             | E::NoSuchShare(_)
+            | E::NoSuchLifecycleConfiguration
             | E::NoSuchPeer(_) => S::NOT_FOUND,
             E::BucketAlreadyOwnedByYou
             | E::BucketAlreadyExists

@@ -442,6 +442,7 @@ fn new_bucket(
         quota_bytes: 0,
         usage_bytes: 0,
         object_count: 0,
+        lifecycle: Vec::new(),
     })
 }
 
