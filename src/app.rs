@@ -83,6 +83,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("binding the admin listener on {}", cfg.admin_listen))?;
     let admin_addr = admin_listener.local_addr()?;
     let (stop, stop_rx) = watch::channel(false);
+    let tls = match &cfg.tls {
+        Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let admin_app = gatehouse_admin::router(AdminState::new(
         store.clone(),
         AdminConfig {
@@ -90,21 +95,17 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             s3_endpoint: cfg
                 .s3_public_url
                 .clone()
-                .unwrap_or_else(|| format!("http://{s3_addr}")),
+                .unwrap_or_else(|| format!("{scheme}://{s3_addr}")),
             max_size: cfg.max_size,
         },
     ));
-    let mut rx = stop_rx.clone();
-    let admin_task = tokio::spawn(async move {
-        let res = axum::serve(admin_listener, admin_app)
-            .with_graceful_shutdown(async move {
-                let _stopped = rx.wait_for(|s| *s).await.map(|_| ());
-            })
-            .await;
-        if let Err(e) = res {
-            tracing::error!(error = %e, "admin listener failed");
-        }
-    });
+    let admin_task = serve(
+        admin_listener,
+        admin_app,
+        tls.clone(),
+        stop_rx.clone(),
+        "admin",
+    )?;
     let state = S3State::new(
         store.clone(),
         S3Config {
@@ -113,17 +114,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         },
     );
     let app = gatehouse_s3::router(state);
-    let mut rx = stop_rx.clone();
-    let s3_task = tokio::spawn(async move {
-        let res = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _stopped = rx.wait_for(|s| *s).await.map(|_| ());
-            })
-            .await;
-        if let Err(e) = res {
-            tracing::error!(error = %e, "S3 listener failed");
-        }
-    });
+    let s3_task = serve(listener, app, tls.clone(), stop_rx.clone(), "S3")?;
     let sweep_store = store.clone();
     let mut sweep_rx = stop_rx.clone();
     // Expired shares are tombstoned, and tombstones past retention purged, within a minute.
@@ -171,6 +162,38 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         new_admin,
         stop,
         tasks: vec![s3_task, admin_task, gc_task, sweep_task],
+    })
+}
+
+/// Serves `app` on `listener` (over TLS when configured) until the stop signal.
+fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+    stop: watch::Receiver<bool>,
+    what: &'static str,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mut rx = stop.clone();
+    let shutdown = async move {
+        let _stopped = rx.wait_for(|s| *s).await.map(|_| ());
+    };
+    Ok(match tls {
+        None => tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "{what} listener failed");
+            }
+        }),
+        Some(cfg) => {
+            let l = crate::tls::TlsListener::new(listener, cfg, stop)?;
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(l, app).with_graceful_shutdown(shutdown).await {
+                    tracing::error!(error = %e, "{what} listener failed");
+                }
+            })
+        }
     })
 }
 

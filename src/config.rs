@@ -26,6 +26,8 @@ pub struct RawConfig {
     pub share_expiry_days: Option<u32>,
     /// How long a deleted or expired share's data is kept (and can be restored). Default 90.
     pub tombstone_retention_days: Option<u32>,
+    /// TLS for the S3 and admin listeners (PEM files). Absent: plain HTTP.
+    pub tls: Option<RawTls>,
     #[serde(default)]
     pub admin: RawAdmin,
     #[serde(default)]
@@ -34,6 +36,15 @@ pub struct RawConfig {
     pub storage: RawStorage,
     #[serde(default)]
     pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// PEM certificate chain (leaf first).
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +149,8 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     pub admin_peers: Option<Vec<String>>,
     pub enrolment_token: Option<String>,
+    /// (certificate chain, private key) PEM files when the listeners speak TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
     pub object_expiry: Duration,
     pub share_expiry: Duration,
     pub tombstone_retention: Duration,
@@ -236,6 +249,7 @@ impl RawConfig {
             admin_listen,
             admin_peers: self.admin_peers,
             enrolment_token: self.enrolment_token,
+            tls: self.tls.map(|t| (t.cert_file, t.key_file)),
             object_expiry: Duration::from_secs(u64::from(object_expiry_days) * 86_400),
             share_expiry: Duration::from_secs(u64::from(share_expiry_days) * 86_400),
             tombstone_retention: Duration::from_secs(u64::from(retention_days) * 86_400),

@@ -20,3 +20,4 @@ mod s3_multipart;
 mod s3_objects;
 mod shares;
 mod startup;
+mod tls;
