@@ -58,6 +58,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     sc.db_cache_bytes = cfg.db_cache;
     sc.enrolment_token = cfg.enrolment_token.clone();
     sc.share_expiry = cfg.share_expiry;
+    sc.object_expiry = cfg.object_expiry;
     sc.max_size = cfg.max_size;
     sc.tombstone_retention = cfg.tombstone_retention;
     let (store, report) = Store::open(sc)
@@ -82,6 +83,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("binding the admin listener on {}", cfg.admin_listen))?;
     let admin_addr = admin_listener.local_addr()?;
     let (stop, stop_rx) = watch::channel(false);
+    let tls = match &cfg.tls {
+        Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let admin_app = gatehouse_admin::router(AdminState::new(
         store.clone(),
         AdminConfig {
@@ -89,27 +95,20 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             s3_endpoint: cfg
                 .s3_public_url
                 .clone()
-                .unwrap_or_else(|| format!("http://{s3_addr}")),
+                .unwrap_or_else(|| format!("{scheme}://{s3_addr}")),
             max_size: cfg.max_size,
             login_max_failures: cfg.login_max_failures,
             login_lockout: cfg.login_lockout,
+            secure_cookie: tls.is_some(),
         },
     ));
-    let mut rx = stop_rx.clone();
-    let admin_task = tokio::spawn(async move {
-        // With the peer address, so sign-in lockouts also count per client address.
-        let res = axum::serve(
-            admin_listener,
-            admin_app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _stopped = rx.wait_for(|s| *s).await.map(|_| ());
-        })
-        .await;
-        if let Err(e) = res {
-            tracing::error!(error = %e, "admin listener failed");
-        }
-    });
+    let admin_task = serve(
+        admin_listener,
+        admin_app,
+        tls.clone(),
+        stop_rx.clone(),
+        "admin",
+    )?;
     let state = S3State::new(
         store.clone(),
         S3Config {
@@ -118,17 +117,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         },
     );
     let app = gatehouse_s3::router(state);
-    let mut rx = stop_rx.clone();
-    let s3_task = tokio::spawn(async move {
-        let res = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _stopped = rx.wait_for(|s| *s).await.map(|_| ());
-            })
-            .await;
-        if let Err(e) = res {
-            tracing::error!(error = %e, "S3 listener failed");
-        }
-    });
+    let s3_task = serve(listener, app, tls.clone(), stop_rx.clone(), "S3")?;
     let sweep_store = store.clone();
     let mut sweep_rx = stop_rx.clone();
     // Expired shares are tombstoned, and tombstones past retention purged, within a minute.
@@ -142,6 +131,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                         Ok(s) if s.expired + s.purged > 0 => tracing::info!(expired = s.expired, purged = s.purged, entries = s.entries_removed, "share sweep"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "share sweep failed"),
+                    }
+                    // Object expiry and lifecycle rules; the budget bounds one sweep.
+                    if let Err(e) = sweep_store.sweep_expiry(now, EXPIRY_BUDGET).await {
+                        tracing::warn!(error = %e, "expiry sweep failed");
                     }
                 }
             }
@@ -175,7 +168,48 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     })
 }
 
+/// Serves `app` on `listener` (over TLS when configured) until the stop signal.
+fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+    stop: watch::Receiver<bool>,
+    what: &'static str,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mut rx = stop.clone();
+    let shutdown = async move {
+        let _stopped = rx.wait_for(|s| *s).await.map(|_| ());
+    };
+    // With the peer address (axum's ConnectInfo): web sign-in lockouts count per client.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    Ok(match tls {
+        None => tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "{what} listener failed");
+            }
+        }),
+        Some(cfg) => {
+            // The no-op tap_io is what gives any listener axum's ConnectInfo<SocketAddr>.
+            let l = axum::serve::ListenerExt::tap_io(
+                crate::tls::TlsListener::new(listener, cfg, stop)?,
+                |_| {},
+            );
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(l, app).with_graceful_shutdown(shutdown).await {
+                    tracing::error!(error = %e, "{what} listener failed");
+                }
+            })
+        }
+    })
+}
+
 const SHARE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+/// At most this many objects expire per sweep (per minute): a clock jump cannot empty the
+/// store at once.
+const EXPIRY_BUDGET: u64 = 10_000;
 
 /// The server's own identities. The bootstrap admin is an ordinary user whose keypair lives
 /// in the data directory; without `admin_peers` in the config it is the one admin, with it the

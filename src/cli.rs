@@ -47,6 +47,12 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Restore a backup (a directory from `gatehouse backup --to`, a tar file, or `-` for a tar
+    /// on standard input) into a new, empty data directory (`--data-dir`), then fsck it.
+    Restore {
+        #[arg(long, value_name = "DIR|FILE|-")]
+        from: PathBuf,
+    },
     /// Load generator: measure any S3 endpoint with one client.
     Bench(Box<crate::bench::BenchArgs>),
     /// Client commands: talk to a server's admin API.

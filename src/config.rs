@@ -21,10 +21,14 @@ pub struct RawConfig {
     pub admin_peers: Option<Vec<String>>,
     /// Shared secret for self-service `gatehouse join`. Absent: joining is disabled.
     pub enrolment_token: Option<String>,
+    /// Objects older than this many days are deleted by the sweeper; 0 = never. Default 9125.
+    pub object_expiry_days: Option<u32>,
     /// Lifetime of a new file share unless it names its own expiry. Default 365.
     pub share_expiry_days: Option<u32>,
     /// How long a deleted or expired share's data is kept (and can be restored). Default 90.
     pub tombstone_retention_days: Option<u32>,
+    /// TLS for the S3 and admin listeners (PEM files). Absent: plain HTTP.
+    pub tls: Option<RawTls>,
     #[serde(default)]
     pub admin: RawAdmin,
     #[serde(default)]
@@ -33,6 +37,15 @@ pub struct RawConfig {
     pub storage: RawStorage,
     #[serde(default)]
     pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// PEM certificate chain (leaf first).
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +157,9 @@ pub struct Config {
     pub enrolment_token: Option<String>,
     pub login_max_failures: u32,
     pub login_lockout: Duration,
+    /// (certificate chain, private key) PEM files when the listeners speak TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub object_expiry: Duration,
     pub share_expiry: Duration,
     pub tombstone_retention: Duration,
     pub region: String,
@@ -222,6 +238,10 @@ impl RawConfig {
             .admin
             .login_lockout_secs
             .map_or(AdminConfig::DEFAULT_LOGIN_LOCKOUT, Duration::from_secs);
+        let object_expiry_days = self.object_expiry_days.unwrap_or(9125);
+        if object_expiry_days > 36_500 {
+            bail!("object_expiry_days must be at most 36500 (0 = never)");
+        }
         let share_expiry_days = self.share_expiry_days.unwrap_or(365);
         if !(1..=36_500).contains(&share_expiry_days) {
             bail!("share_expiry_days must be between 1 and 36500");
@@ -250,6 +270,8 @@ impl RawConfig {
             enrolment_token: self.enrolment_token,
             login_max_failures,
             login_lockout,
+            tls: self.tls.map(|t| (t.cert_file, t.key_file)),
+            object_expiry: Duration::from_secs(u64::from(object_expiry_days) * 86_400),
             share_expiry: Duration::from_secs(u64::from(share_expiry_days) * 86_400),
             tombstone_retention: Duration::from_secs(u64::from(retention_days) * 86_400),
             region: self.s3.region.unwrap_or_else(|| "us-east-1".into()),

@@ -16,3 +16,4 @@ pub mod client;
 pub mod config;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;

@@ -14,6 +14,12 @@ async fn main() -> std::process::ExitCode {
             admin_listen,
         } => serve(config, data_dir, s3_listen, admin_listen).await,
         Command::CheckConfig { file } => check_config(&file),
+        Command::Restore { from } => match cli.client.data_dir.clone() {
+            Some(to) => restore(&from, &to),
+            None => Err(anyhow::anyhow!(
+                "restore needs --data-dir NEW: an empty or new directory to restore into"
+            )),
+        },
         Command::Fsck { repair } => {
             let dir = cli
                 .client
@@ -101,6 +107,35 @@ fn fsck(dir: &std::path::Path, repair: bool, json: bool) -> std::process::ExitCo
         1
     };
     std::process::ExitCode::from(code)
+}
+
+fn restore(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    use gatehouse_store::backup;
+    let report = if from == std::path::Path::new("-") {
+        backup::unpack_tar(&mut std::io::stdin().lock(), to)?;
+        gatehouse_store::fsck::fsck(to, false)?
+    } else if from.is_file() {
+        let mut f = std::io::BufReader::new(std::fs::File::open(from)?);
+        backup::unpack_tar(&mut f, to)?;
+        gatehouse_store::fsck::fsck(to, false)?
+    } else {
+        backup::restore_dir(from, to)?
+    };
+    if !report.clean() {
+        anyhow::bail!(
+            "restored into {}, but fsck is not clean: run gatehouse fsck --data-dir {} for details",
+            to.display(),
+            to.display()
+        );
+    }
+    println!(
+        "Restored into {}: {} objects, {} chunks verified; start it with gatehouse serve --data-dir {}",
+        to.display(),
+        report.objects,
+        report.chunks_verified,
+        to.display()
+    );
+    Ok(())
 }
 
 fn check_config(file: &std::path::Path) -> anyhow::Result<()> {

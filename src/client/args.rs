@@ -50,6 +50,13 @@ pub enum ClientCommand {
     /// File shares: buckets `fs+<name>` with a quota and an expiry, exported over NFS.
     #[command(subcommand)]
     Share(ShareCmd),
+    /// Online backup of the running server (admin): a consistent snapshot of the database plus
+    /// the chunks it references and the key files, into an empty DIR, or `-` for a tar stream
+    /// on standard output.
+    Backup {
+        #[arg(long, value_name = "DIR|-")]
+        to: std::path::PathBuf,
+    },
     /// NFS peers: client addresses the network vouches for, each acting as one user (admin).
     #[command(subcommand)]
     Peer(PeerCmd),

@@ -1,5 +1,5 @@
 //! The command-line client of the admin API: `role`, `group`, `user`, `bucket`, `object`,
-//! `share`, `peer`, `storage`, `status`, `keygen`, `join`.
+//! `share`, `peer`, `storage`, `backup`, `status`, `keygen`, `join`.
 //!
 //! # Layout
 //! - `args`: the commands' grammar (clap); `cli.rs` mounts it.
@@ -16,6 +16,7 @@
 mod access;
 mod api;
 pub mod args;
+mod backup;
 mod credentials;
 mod output;
 mod peers;
@@ -72,6 +73,7 @@ pub async fn run(opts: &ClientOpts, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Object(c) => storage::object(&Ctx::signed(opts)?, c).await,
         ClientCommand::Share(c) => shares::share(&Ctx::signed(opts)?, c).await,
         ClientCommand::Peer(c) => peers::peer(&Ctx::signed(opts)?, c).await,
+        ClientCommand::Backup { to } => backup::backup(&Ctx::signed(opts)?, &to).await,
         ClientCommand::Storage(c) => storage::storage(&Ctx::signed(opts)?, c).await,
         ClientCommand::Status => users::status(&Ctx::signed(opts)?).await,
         ClientCommand::Keygen { out } => users::keygen(opts.json, out),

@@ -58,6 +58,8 @@ pub enum StoreError {
     NoSuchRole(String),
     #[error("no such binding: {0}")]
     NoSuchBinding(String),
+    #[error("the bucket has no lifecycle configuration")]
+    NoSuchLifecycleConfiguration,
     #[error("no such share: {0}")]
     NoSuchShare(String),
     #[error("no such peer: {0}")]
@@ -105,6 +107,7 @@ impl StoreError {
             StoreError::NoSuchGroup(_) => "rbac.no_such_group",
             StoreError::NoSuchRole(_) => "rbac.no_such_role",
             StoreError::NoSuchBinding(_) => "rbac.no_such_binding",
+            StoreError::NoSuchLifecycleConfiguration => "store.no_such_lifecycle",
             StoreError::NoSuchShare(_) => "share.no_such_share",
             StoreError::NoSuchPeer(_) => "peer.no_such_peer",
             StoreError::Conflict(_) => "store.conflict",

@@ -16,6 +16,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod backup;
 pub mod blobs;
 pub mod checksum;
 mod codec;
@@ -23,6 +24,7 @@ mod commit;
 pub mod error;
 pub mod fsck;
 pub mod identity;
+pub mod metrics;
 pub mod model;
 pub mod naming;
 pub mod ops;
@@ -61,6 +63,8 @@ pub struct StoreConfig {
     pub enrolment_token: Option<String>,
     /// Total logical bytes the server may hold (`s3.max_size`); 0 = unlimited.
     pub max_size: u64,
+    /// Objects older than this are deleted by the sweeper (`object_expiry_days`); zero = never.
+    pub object_expiry: Duration,
     /// A new share expires this long after creation unless it names its own expiry.
     pub share_expiry: Duration,
     /// A deleted (or expired) share's data is kept this long, then purged.
@@ -78,6 +82,7 @@ impl StoreConfig {
             db_cache_bytes: 32 << 20,
             enrolment_token: None,
             max_size: 0,
+            object_expiry: Duration::from_secs(9125 * 86_400),
             share_expiry: Duration::from_secs(365 * 86_400),
             tombstone_retention: Duration::from_secs(90 * 86_400),
         }
@@ -108,6 +113,7 @@ struct Inner {
     policy: RwLock<Arc<rbac::Policy>>,
     admin_peers: RwLock<rbac::policy::AdminPeers>,
     nonces: ops::Nonces,
+    metrics: metrics::Metrics,
 }
 
 impl Store {
@@ -124,7 +130,12 @@ impl Store {
                     "{} is already open in another gatehouse process",
                     db_path.display()
                 )),
-                other => StoreError::Internal(format!("opening {}: {other}", db_path.display())),
+                other => StoreError::Corrupt(format!(
+                    "{} cannot be opened ({other}). It was left as it is: restore the data \
+                     directory from a backup (gatehouse restore --from BACKUP --data-dir NEW), \
+                     or if the disk was full or read-only, fix that and start again",
+                    db_path.display()
+                )),
             })?;
         let outcome =
             gatehouse_migrations::migrate(&db).map_err(|e| StoreError::Internal(e.to_string()))?;
@@ -143,6 +154,7 @@ impl Store {
                 policy: RwLock::new(Arc::new(rbac::Policy::default())),
                 admin_peers: RwLock::new(rbac::policy::AdminPeers::default()),
                 nonces: ops::Nonces::default(),
+                metrics: metrics::Metrics::default(),
             }),
         };
         store.reload_policy()?;
@@ -172,12 +184,46 @@ impl Store {
     pub async fn gc(&self, grace: Option<Duration>) -> Result<GcStats> {
         let this = self.clone();
         let grace = grace.unwrap_or(self.inner.cfg.gc_grace);
-        tokio::task::spawn_blocking(move || {
+        let stats = tokio::task::spawn_blocking(move || {
             let db = this.inner.db.clone();
             this.inner.blobs.gc(grace, &|h| chunk_referenced(&db, h))
         })
         .await
-        .map_err(StoreError::internal)?
+        .map_err(StoreError::internal)??;
+        use std::sync::atomic::Ordering::Relaxed;
+        let m = &self.inner.metrics;
+        m.gc_runs.fetch_add(1, Relaxed);
+        m.gc_deleted_chunks.fetch_add(stats.deleted, Relaxed);
+        m.gc_deleted_bytes.fetch_add(stats.deleted_bytes, Relaxed);
+        Ok(stats)
+    }
+
+    /// The process's request counters and store counters.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    /// Gauges for a metrics scrape: one pass over buckets and chunk rows (not objects).
+    pub fn storage_gauges(&self) -> Result<metrics::StorageGauges> {
+        use redb::ReadableTable;
+        let txn = self.db().begin_read()?;
+        let mut g = metrics::StorageGauges {
+            limit_bytes: self.inner.cfg.max_size,
+            ..Default::default()
+        };
+        for e in txn.open_table(tables::BUCKETS)?.iter()? {
+            let (_, v) = e?;
+            let b: model::BucketRecord = codec::decode(v.value())?;
+            g.buckets += 1;
+            g.objects += b.object_count;
+            g.used_bytes += b.usage_bytes;
+        }
+        for e in txn.open_table(tables::CHUNKS)?.iter()? {
+            let (_, v) = e?;
+            g.chunks += 1;
+            g.chunk_bytes += v.value().1;
+        }
+        Ok(g)
     }
 
     /// Stops the commit thread after the queued writes are durable. Call last at shutdown.

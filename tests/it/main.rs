@@ -3,9 +3,12 @@
 
 mod admin_api;
 mod admin_explorer;
+mod backup;
 mod common;
 mod fsck;
 mod identity;
+mod lifecycle;
+mod metrics;
 mod quotas;
 mod rbac;
 mod s3_auth;
@@ -17,5 +20,6 @@ mod s3_multipart;
 mod s3_objects;
 mod shares;
 mod startup;
+mod tls;
 mod web_browser;
 mod web_session;

@@ -105,3 +105,32 @@ fn check_config_accepts_the_example_and_names_what_is_wrong() {
         assert!(err.contains(needle), "{text:?}: {err}");
     }
 }
+
+#[test]
+fn a_damaged_database_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let garbage: Vec<u8> = (0..20_000u32).map(|i| (i * 31 % 253) as u8).collect();
+    std::fs::write(dir.path().join("meta.redb"), &garbage).expect("write");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .args([
+            "--s3-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .expect("runs");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("gatehouse restore") && err.contains("meta.redb"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("meta.redb")).expect("read"),
+        garbage,
+        "never re-initialised over"
+    );
+}

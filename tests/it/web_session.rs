@@ -452,3 +452,98 @@ async fn objects_from_the_page_origin_are_downloads_never_rendered() {
         "{csp}"
     );
 }
+
+/// Sign-in over HTTPS (the admin listener with `tls:`): the cookie is also `Secure`, and the
+/// listener still knows the client's address (a lockout from 127.0.0.1 covers other keys).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_the_cookie_is_secure_and_lockouts_see_the_client() {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls;
+
+    let certs = tempfile::tempdir().expect("tmp");
+    if crate::tls::make_certs(certs.path()).is_none() {
+        assert!(
+            std::env::var("GATEHOUSE_TLS_TEST").as_deref() != Ok("required"),
+            "openssl is required for this test here"
+        );
+        eprintln!("SKIPPED: openssl not installed (the CI installs it)");
+        return;
+    }
+    let (cert, key, ca) = (
+        certs.path().join("cert.pem"),
+        certs.path().join("key.pem"),
+        certs.path().join("ca.pem"),
+    );
+    let srv = TestServer::start_with(|raw| {
+        raw.tls = Some(gatehouse::config::RawTls {
+            cert_file: cert.clone(),
+            key_file: key.clone(),
+        });
+        raw.admin.login_max_failures = Some(2);
+    })
+    .await;
+    let addr = srv.running.as_ref().expect("running").admin_addr;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(&ca).expect("ca") {
+        roots.add(c.expect("pem")).expect("root");
+    }
+    let cfg = Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    );
+    let sign_in = |access: String, secret: String| {
+        let cfg = cfg.clone();
+        async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.expect("tcp");
+            let tls = tokio_rustls::TlsConnector::from(cfg)
+                .connect(ServerName::try_from("127.0.0.1").expect("name"), tcp)
+                .await
+                .expect("TLS handshake");
+            let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                .await
+                .expect("http1");
+            tokio::spawn(conn);
+            let body = json!({"access_key": access, "secret_key": secret}).to_string();
+            let req = http::Request::post("/api/session")
+                .header("host", addr.to_string())
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(body)))
+                .expect("req");
+            let resp = send.send_request(req).await.expect("response");
+            let status = resp.status().as_u16();
+            let cookie = resp
+                .headers()
+                .get("set-cookie")
+                .map(|v| v.to_str().expect("ascii").to_string());
+            let _ = resp.into_body().collect().await;
+            (status, cookie)
+        }
+    };
+    let (status, cookie) = sign_in(srv.access.clone(), srv.secret.clone()).await;
+    assert_eq!(status, 200);
+    let cookie = cookie.expect("set-cookie");
+    let attrs: Vec<&str> = cookie.split(';').map(str::trim).collect();
+    for want in ["HttpOnly", "SameSite=Strict", "Path=/", "Secure"] {
+        assert!(attrs.contains(&want), "{want} in {cookie}");
+    }
+    for _ in 0..2 {
+        assert_eq!(sign_in(srv.access.clone(), "wrong".into()).await.0, 401);
+    }
+    let bob = srv.new_user("bob").await;
+    assert_eq!(
+        sign_in(bob.access_key, bob.secret_key).await.0,
+        429,
+        "the address 127.0.0.1 is locked out, whatever the key"
+    );
+}

@@ -67,7 +67,7 @@ impl ApiError {
         )
     }
 
-    fn internal(cause: &str) -> Self {
+    pub(crate) fn internal(cause: &str) -> Self {
         tracing::warn!(cause, "admin API internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -94,6 +94,7 @@ impl From<StoreError> for ApiError {
             | E::NoSuchRole(_)
             | E::NoSuchBinding(_)
             | E::NoSuchShare(_)
+            | E::NoSuchLifecycleConfiguration
             | E::NoSuchPeer(_) => S::NOT_FOUND,
             E::BucketAlreadyOwnedByYou
             | E::BucketAlreadyExists

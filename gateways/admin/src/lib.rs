@@ -54,6 +54,9 @@ pub struct AdminConfig {
     pub login_max_failures: u32,
     /// How long a lockout lasts; failures further apart than this do not add up.
     pub login_lockout: Duration,
+    /// Mark the session cookie `Secure`: set when the admin listener speaks TLS (a `Secure`
+    /// cookie would never come back over plain HTTP).
+    pub secure_cookie: bool,
 }
 
 impl AdminConfig {

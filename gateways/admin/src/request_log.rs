@@ -59,6 +59,17 @@ pub async fn log_request(
     let id = state.ids.next();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // The route template, not the path, labels metrics (bounded cardinality).
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let bytes_in = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let who = WhoSlot::default();
     req.extensions_mut().insert(who.clone());
     let mut resp = next.run(req).await;
@@ -67,6 +78,23 @@ pub async fn log_request(
     }
     let status = resp.status().as_u16();
     let code = resp.extensions().get::<ErrorCode>().map_or("-", |c| c.0);
+    state
+        .store
+        .metrics()
+        .record(gatehouse_store::metrics::RequestRecord {
+            protocol: "admin",
+            op: &format!("{method} {route}"),
+            status,
+            error: (code != "-").then_some(code),
+            latency: started.elapsed(),
+            bytes_in,
+            bytes_out: resp
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        });
     tracing::info!(
         request_id = %id,
         method = %method,

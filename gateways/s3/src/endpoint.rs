@@ -25,6 +25,9 @@ pub enum Endpoint {
     GetObject,
     HeadObject,
     DeleteObject,
+    GetBucketLifecycleConfiguration,
+    PutBucketLifecycleConfiguration,
+    DeleteBucketLifecycle,
     GetObjectTagging,
     PutObjectTagging,
     DeleteObjectTagging,
@@ -59,6 +62,9 @@ impl Endpoint {
             Endpoint::GetObject => "GetObject",
             Endpoint::HeadObject => "HeadObject",
             Endpoint::DeleteObject => "DeleteObject",
+            Endpoint::GetBucketLifecycleConfiguration => "GetBucketLifecycleConfiguration",
+            Endpoint::PutBucketLifecycleConfiguration => "PutBucketLifecycleConfiguration",
+            Endpoint::DeleteBucketLifecycle => "DeleteBucketLifecycle",
             Endpoint::GetObjectTagging => "GetObjectTagging",
             Endpoint::PutObjectTagging => "PutObjectTagging",
             Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
@@ -79,7 +85,6 @@ impl Endpoint {
 const UNSUPPORTED_BUCKET: &[&str] = &[
     "policy",
     "cors",
-    "lifecycle",
     "website",
     "logging",
     "notification",
@@ -132,6 +137,9 @@ pub fn parse(
         }
         return match *method {
             Method::PUT if q.has("acl") => Ok(E::PutBucketAcl),
+            Method::PUT if q.has("lifecycle") => Ok(E::PutBucketLifecycleConfiguration),
+            Method::GET if q.has("lifecycle") => Ok(E::GetBucketLifecycleConfiguration),
+            Method::DELETE if q.has("lifecycle") => Ok(E::DeleteBucketLifecycle),
             Method::PUT if q.has("versioning") => {
                 Err(S3Error::not_implemented("bucket versioning"))
             }

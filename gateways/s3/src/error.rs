@@ -191,6 +191,11 @@ impl From<StoreError> for S3Error {
             | E::NoSuchBinding(_)
             | E::NoSuchShare(_)
             | E::NoSuchPeer(_) => S3Error::invalid_argument(e.to_string()),
+            E::NoSuchLifecycleConfiguration => S3Error::new(
+                404,
+                "NoSuchLifecycleConfiguration",
+                "The lifecycle configuration does not exist",
+            ),
             E::Conflict(m) => S3Error::new(409, "OperationAborted", m),
             E::AccessDenied(m) => S3Error::access_denied(format!("Access Denied: {m}")),
             E::NoSpace => S3Error::new(

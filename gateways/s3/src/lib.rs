@@ -32,6 +32,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use gatehouse_store::Store;
+use gatehouse_store::metrics::RequestRecord;
 use http::{HeaderValue, header};
 
 pub use endpoint::Endpoint;
@@ -87,6 +88,14 @@ impl S3State {
     }
 }
 
+/// A message's declared body size (0 when streamed without one).
+fn content_length(h: &http::HeaderMap) -> u64 {
+    h.get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// `Expect: 100-continue` on a request with no body (`Content-Length: 0`): hyper answers with
 /// the final status and no `100 Continue`, which RFC 9110 §10.1.1 allows, but botocore (aws CLI
 /// v1 and v2, boto3) then reads the *next* response on that connection with the stale early
@@ -115,17 +124,29 @@ async fn dispatch(State(state): State<S3State>, req: Request<Body>) -> Response 
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let close_after = expects_continue_without_body(req.headers());
+    let bytes_in = content_length(req.headers());
     let (result, op, principal, bucket) = handlers::handle(&state, req).await;
+    let mut error_code = None;
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => {
             if e.status.is_server_error() {
                 tracing::warn!(code = e.code, message = %e.message, "S3 request failed");
             }
+            error_code = Some(e.code);
             e.into_response_with(&path, &request_id)
         }
     };
     let status = resp.status().as_u16();
+    state.inner.store.metrics().record(RequestRecord {
+        protocol: "s3",
+        op,
+        status,
+        error: error_code,
+        latency: started.elapsed(),
+        bytes_in,
+        bytes_out: content_length(resp.headers()),
+    });
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert("x-amz-request-id", v.clone());

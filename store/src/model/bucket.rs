@@ -23,4 +23,20 @@ pub struct BucketRecord {
     /// Logical bytes of current objects (dedup does not reduce it).
     pub usage_bytes: u64,
     pub object_count: u64,
+    /// S3 lifecycle rules (`PUT /{bucket}?lifecycle`), applied by the sweeper.
+    #[serde(default)]
+    pub lifecycle: Vec<LifecycleRule>,
+}
+
+/// One lifecycle rule: what this server implements of S3's (expiration by age and the abort of
+/// incomplete multipart uploads, filtered by key prefix).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleRule {
+    pub id: String,
+    pub prefix: String,
+    pub enabled: bool,
+    /// Delete objects this many days after their last modification.
+    pub expiration_days: Option<u32>,
+    /// Abort multipart uploads this many days after they were initiated.
+    pub abort_incomplete_days: Option<u32>,
 }

@@ -6,7 +6,7 @@ mod object;
 mod share;
 mod upload;
 
-pub use bucket::{BucketKind, BucketRecord};
+pub use bucket::{BucketKind, BucketRecord, LifecycleRule};
 pub use identity::{
     AdminMatch, BindingRecord, CredentialRef, GroupRecord, Principal, RoleRecord, Subject,
     UserKind, UserRecord,

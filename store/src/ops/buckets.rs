@@ -82,6 +82,7 @@ impl Store {
                     quota_bytes: 0,
                     usage_bytes: 0,
                     object_count: 0,
+                    lifecycle: Vec::new(),
                 };
                 txn::put_bucket(txn, &rec)?;
                 Ok(rec.into())
@@ -169,6 +170,7 @@ impl Store {
                     quota_bytes: 0,
                     usage_bytes: 0,
                     object_count: 0,
+                    lifecycle: Vec::new(),
                 };
                 txn::put_bucket(txn, &rec)
             })

@@ -3,6 +3,7 @@
 
 mod access;
 mod buckets;
+mod lifecycle;
 mod list;
 mod multipart;
 mod objects;
@@ -15,6 +16,7 @@ mod users;
 pub(crate) use access::drop_bucket_bindings;
 pub use access::{BindingInfo, GroupInfo, PanelInfo, RoleInfo, SubjectRef};
 pub use buckets::BucketInfo;
+pub use lifecycle::{ExpirySweep, MAX_RULES};
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use objects::{CopyOptions, ObjectInfo, PutOptions};
@@ -22,6 +24,7 @@ pub use peers::{PeerInfo, parse_peer_address};
 pub use shares::{CreatedShare, MAX_SHARE_QUOTA, NewShare, ShareInfo, SweepStats};
 pub use storage::{BucketUsage, DiskSpace, STORAGE_PANEL, StorageStatus};
 pub(crate) use users::Nonces;
+pub(crate) use users::audit as audit_action;
 pub use users::{
     JOIN_NONCE_TTL, JoinRequest, Registered, SERVICE_PREFIX, UserInfo, validate_user_name,
 };

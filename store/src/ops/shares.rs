@@ -404,6 +404,11 @@ impl Store {
         if stats.purged > 0 {
             self.reload_policy()?;
         }
+        use std::sync::atomic::Ordering::Relaxed;
+        let m = self.metrics();
+        m.sweeper_runs.fetch_add(1, Relaxed);
+        m.shares_expired.fetch_add(stats.expired as u64, Relaxed);
+        m.shares_purged.fetch_add(stats.purged as u64, Relaxed);
         Ok(stats)
     }
 }
@@ -437,6 +442,7 @@ fn new_bucket(
         quota_bytes: 0,
         usage_bytes: 0,
         object_count: 0,
+        lifecycle: Vec::new(),
     })
 }
 

@@ -64,11 +64,13 @@ pub enum Resource<'a> {
     Bindings,
     /// File shares (`None`: all shares).
     Shares(Option<&'a str>),
+    /// A whole-server backup (every bucket, every user's record).
+    Backup,
 }
 
 /// The resource words a rule may name.
 pub const RESOURCE_KINDS: &[&str] = &[
-    "buckets", "objects", "panels", "users", "groups", "roles", "bindings", "shares",
+    "buckets", "objects", "panels", "users", "groups", "roles", "bindings", "shares", "backup",
 ];
 
 impl Resource<'_> {
@@ -82,6 +84,7 @@ impl Resource<'_> {
             Resource::Roles => "roles",
             Resource::Bindings => "bindings",
             Resource::Shares(_) => "shares",
+            Resource::Backup => "backup",
         }
     }
 

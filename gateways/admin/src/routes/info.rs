@@ -97,3 +97,24 @@ fn admin_match_name(m: AdminMatch) -> &'static str {
         AdminMatch::Name => "name",
     }
 }
+
+/// `GET /metrics`: Prometheus text format, no credentials (aggregate numbers only; keep the
+/// admin listener on a trusted network, as by default on loopback).
+pub async fn metrics(State(st): State<AdminState>) -> Response {
+    let store = st.store.clone();
+    let gauges = tokio::task::spawn_blocking(move || store.storage_gauges())
+        .await
+        .ok()
+        .and_then(|r| {
+            r.map_err(|e| tracing::warn!(error = %e, "metrics gauges"))
+                .ok()
+        })
+        .unwrap_or_default();
+    let body = st.store.metrics().render(&gauges);
+    let mut resp = Response::new(axum::body::Body::from(body));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}

@@ -8,6 +8,7 @@
 //! Beside the API, [`table`] serves the web page (`/`, `/assets/…`, see [`crate::web`]).
 
 mod access;
+mod backup;
 mod buckets;
 mod info;
 mod objects;
@@ -88,6 +89,8 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/api/me", info::me),
         ep(Get, "/api/panels", info::panels),
         ep(Get, "/api/storage", storage::status),
+        ep(Get, "/api/backup", backup::backup),
+        ep(Get, "/metrics", info::metrics),
         ep(Get, "/api/users", users::list),
         ep(Post, "/api/users", users::register),
         ep(Get, "/api/users/{who}", users::show),

@@ -1,8 +1,9 @@
 //! `/api/session`: web sign-in with an access key and secret, who is signed in, sign-out.
 //!
-//! The cookie is `HttpOnly; SameSite=Strict; Path=/` and deliberately not `Secure`: the admin
-//! listener speaks plain HTTP (loopback by default), where a `Secure` cookie would never be
-//! sent back. Put TLS in front and the cookie travels inside it just the same.
+//! The cookie is `HttpOnly; SameSite=Strict; Path=/`, and `Secure` only when the admin listener
+//! itself speaks TLS (`tls:` in the config): on plain HTTP (loopback by default) a `Secure`
+//! cookie would never be sent back. Behind a TLS-terminating proxy the cookie travels inside
+//! the proxy's TLS just the same, without the flag.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -114,7 +115,7 @@ pub async fn sign_in(
         expires_in: SESSION_TTL,
     };
     let mut resp = json::ok(&Signed::new(principal, info));
-    set_cookie(&mut resp, &id, SESSION_TTL.as_secs())?;
+    set_cookie(&mut resp, &id, SESSION_TTL.as_secs(), st.cfg.secure_cookie)?;
     Ok(resp)
 }
 
@@ -141,13 +142,14 @@ pub async fn sign_out(State(st): State<AdminState>, headers: HeaderMap) -> ApiRe
         st.sessions.end(id);
     }
     let mut resp = json::no_content();
-    set_cookie(&mut resp, "", 0)?;
+    set_cookie(&mut resp, "", 0, st.cfg.secure_cookie)?;
     Ok(resp)
 }
 
-fn set_cookie(resp: &mut Response, id: &str, max_age: u64) -> ApiResult<()> {
+fn set_cookie(resp: &mut Response, id: &str, max_age: u64, secure: bool) -> ApiResult<()> {
+    let secure = if secure { "; Secure" } else { "" };
     let v = HeaderValue::from_str(&format!(
-        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}"
+        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
     ))
     .map_err(|e| StoreError::Internal(format!("session cookie: {e}")))?;
     resp.headers_mut().insert(http::header::SET_COOKIE, v);

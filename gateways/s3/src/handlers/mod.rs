@@ -1,6 +1,7 @@
 //! Authentication, routing and dispatch: one function per operation, each a thin adapter.
 
 mod bucket;
+mod lifecycle;
 mod list;
 mod multipart;
 mod object;
@@ -124,6 +125,9 @@ async fn run(
         E::GetObject => object::get(s, &ctx, false),
         E::HeadObject => object::get(s, &ctx, true),
         E::DeleteObject => object::delete(s, &ctx).await,
+        E::GetBucketLifecycleConfiguration => lifecycle::get(s, &ctx),
+        E::PutBucketLifecycleConfiguration => lifecycle::put(s, &ctx, body, &payload).await,
+        E::DeleteBucketLifecycle => lifecycle::delete(s, &ctx).await,
         E::GetObjectTagging => object::get_tags(s, &ctx),
         E::PutObjectTagging => object::put_tags(s, &ctx, body, &payload).await,
         E::DeleteObjectTagging => object::delete_tags(s, &ctx).await,

@@ -1,0 +1,153 @@
+//! `?lifecycle` on a bucket: Expiration (Days) and AbortIncompleteMultipartUpload rules with a
+//! prefix filter. What S3 has beyond that (transitions, dates, tag/size filters, noncurrent
+//! versions) is refused with `NotImplemented`, never silently ignored.
+
+use axum::body::Body;
+use axum::response::Response;
+use gatehouse_store::Store;
+use gatehouse_store::model::LifecycleRule;
+use http::StatusCode;
+
+use super::{empty, xml_body, xml_ok};
+use crate::auth::PayloadMode;
+use crate::error::S3Error;
+use crate::request::Ctx;
+use crate::xml::{Node, XmlWriter};
+
+pub fn get(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    let rules = s.get_lifecycle(&ctx.principal, ctx.bucket())?;
+    let mut w = XmlWriter::new();
+    w.open_root("LifecycleConfiguration");
+    for r in &rules {
+        w.open("Rule");
+        if !r.id.is_empty() {
+            w.elem("ID", &r.id);
+        }
+        w.open("Filter");
+        w.elem("Prefix", &r.prefix);
+        w.close("Filter");
+        w.elem("Status", if r.enabled { "Enabled" } else { "Disabled" });
+        if let Some(d) = r.expiration_days {
+            w.open("Expiration");
+            w.elem("Days", &d.to_string());
+            w.close("Expiration");
+        }
+        if let Some(d) = r.abort_incomplete_days {
+            w.open("AbortIncompleteMultipartUpload");
+            w.elem("DaysAfterInitiation", &d.to_string());
+            w.close("AbortIncompleteMultipartUpload");
+        }
+        w.close("Rule");
+    }
+    w.close("LifecycleConfiguration");
+    Ok(xml_ok(w))
+}
+
+pub async fn put(
+    s: &Store,
+    ctx: &Ctx,
+    body: Body,
+    payload: &PayloadMode,
+) -> Result<Response, S3Error> {
+    let doc = xml_body(ctx, body, payload, 256 * 1024).await?;
+    if doc.name != "LifecycleConfiguration" {
+        return Err(S3Error::malformed_xml());
+    }
+    let rules = doc
+        .children_named("Rule")
+        .map(parse_rule)
+        .collect::<Result<Vec<_>, _>>()?;
+    if rules.is_empty() {
+        return Err(S3Error::malformed_xml());
+    }
+    s.put_lifecycle(&ctx.principal, ctx.bucket(), rules).await?;
+    Ok(empty(StatusCode::OK))
+}
+
+pub async fn delete(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    s.delete_lifecycle(&ctx.principal, ctx.bucket()).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+fn days(n: &Node, what: &str) -> Result<u32, S3Error> {
+    n.text
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|d| *d > 0)
+        .ok_or_else(|| S3Error::invalid_argument(format!("'{what}' must be a positive integer")))
+}
+
+fn parse_rule(r: &Node) -> Result<LifecycleRule, S3Error> {
+    for c in &r.children {
+        match c.name.as_str() {
+            "ID"
+            | "Filter"
+            | "Prefix"
+            | "Status"
+            | "Expiration"
+            | "AbortIncompleteMultipartUpload" => {}
+            "Transition"
+            | "Transitions"
+            | "NoncurrentVersionExpiration"
+            | "NoncurrentVersionTransition"
+            | "NoncurrentVersionTransitions" => {
+                return Err(S3Error::not_implemented(&format!(
+                    "the lifecycle {} action",
+                    c.name
+                )));
+            }
+            _ => return Err(S3Error::malformed_xml()),
+        }
+    }
+    let prefix = match (r.child("Filter"), r.child_text("Prefix")) {
+        (Some(f), None) => {
+            if let Some(other) = f.children.iter().find(|c| c.name != "Prefix") {
+                return Err(S3Error::not_implemented(&format!(
+                    "the lifecycle filter {}",
+                    other.name
+                )));
+            }
+            f.child_text("Prefix").unwrap_or("").to_string()
+        }
+        (None, Some(p)) => p.to_string(),
+        (None, None) => String::new(),
+        (Some(_), Some(_)) => {
+            return Err(S3Error::malformed_xml());
+        }
+    };
+    let enabled = match r.child_text("Status").map(str::trim) {
+        Some("Enabled") => true,
+        Some("Disabled") => false,
+        _ => return Err(S3Error::malformed_xml()),
+    };
+    let expiration_days = match r.child("Expiration") {
+        None => None,
+        Some(e) => {
+            if e.child("Date").is_some() {
+                return Err(S3Error::not_implemented("lifecycle Expiration by Date"));
+            }
+            match e.child("Days") {
+                Some(d) => Some(days(d, "Days")?),
+                // ExpiredObjectDeleteMarker alone: nothing to do without versioning.
+                None if e.child("ExpiredObjectDeleteMarker").is_some() => None,
+                None => return Err(S3Error::malformed_xml()),
+            }
+        }
+    };
+    let abort_incomplete_days = match r.child("AbortIncompleteMultipartUpload") {
+        None => None,
+        Some(a) => Some(days(
+            a.child("DaysAfterInitiation")
+                .ok_or_else(S3Error::malformed_xml)?,
+            "DaysAfterInitiation",
+        )?),
+    };
+    Ok(LifecycleRule {
+        id: r.child_text("ID").unwrap_or("").to_string(),
+        prefix,
+        enabled,
+        expiration_days,
+        abort_incomplete_days,
+    })
+}

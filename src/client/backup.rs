@@ -1,0 +1,53 @@
+//! `backup --to DIR|-`: the server streams a tar; it goes to stdout as it is, or is unpacked
+//! into an empty directory (via a temporary file beside it, removed afterwards).
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::Ctx;
+
+pub async fn backup(ctx: &Ctx, to: &Path) -> anyhow::Result<()> {
+    if to == Path::new("-") {
+        let mut out = tokio::io::stdout();
+        ctx.api.get_to("/api/backup", &mut out).await?;
+        return Ok(());
+    }
+    gatehouse_store::backup::ensure_empty_dir(to)?;
+    let parent = to
+        .canonicalize()
+        .with_context(|| format!("{}", to.display()))?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| ".".into());
+    let tmp = parent.join(format!(".gatehouse-backup-{}.tar", std::process::id()));
+    let result = download_and_unpack(ctx, &tmp, to).await;
+    let _ = std::fs::remove_file(&tmp);
+    let (files, bytes) = result?;
+    let summary = serde_json::json!({ "to": to, "files": files, "bytes": bytes });
+    if ctx.json {
+        super::output::json(&summary)
+    } else {
+        println!(
+            "Backup written to {} ({files} files, {bytes} bytes)",
+            to.display()
+        );
+        Ok(())
+    }
+}
+
+async fn download_and_unpack(ctx: &Ctx, tmp: &Path, to: &Path) -> anyhow::Result<(u64, u64)> {
+    let mut f = tokio::fs::File::create(tmp)
+        .await
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    let bytes = ctx.api.get_to("/api/backup", &mut f).await?;
+    f.sync_all().await?;
+    drop(f);
+    let (path, dir) = (tmp.to_path_buf(), to.to_path_buf());
+    let files = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
+        let mut r = std::io::BufReader::new(std::fs::File::open(&path)?);
+        Ok(gatehouse_store::backup::unpack_tar(&mut r, &dir)?)
+    })
+    .await??;
+    Ok((files, bytes))
+}

@@ -1,0 +1,252 @@
+//! Process-wide counters and histograms, rendered in the Prometheus text format (0.0.4) for
+//! `GET /metrics`. Every gateway records its requests here (the store is what they share); the
+//! store adds what it knows: usage, chunks, GC and sweeper runs. No exporter crate: a handful
+//! of atomics and one small map under a mutex.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Latency buckets, seconds.
+const BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct Requests {
+    /// (protocol, op, status) → count.
+    by_op: BTreeMap<(&'static str, String, u16), u64>,
+    /// (protocol, error code) → count.
+    errors: BTreeMap<(&'static str, String), u64>,
+    /// protocol → latency.
+    latency: BTreeMap<&'static str, Histogram>,
+    /// protocol → (bytes in, bytes out).
+    bytes: BTreeMap<&'static str, (u64, u64)>,
+}
+
+/// What a scrape reads from the database (computed by the store, then rendered here).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StorageGauges {
+    pub used_bytes: u64,
+    pub limit_bytes: u64,
+    pub buckets: u64,
+    pub objects: u64,
+    pub chunks: u64,
+    pub chunk_bytes: u64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<Requests>,
+    pub gc_runs: AtomicU64,
+    pub gc_deleted_chunks: AtomicU64,
+    pub gc_deleted_bytes: AtomicU64,
+    pub sweeper_runs: AtomicU64,
+    pub shares_expired: AtomicU64,
+    pub shares_purged: AtomicU64,
+}
+
+/// One finished request.
+pub struct RequestRecord<'a> {
+    pub protocol: &'static str,
+    pub op: &'a str,
+    pub status: u16,
+    /// Stable error code (`NoSuchKey`, `rbac.denied`, …), if the request failed.
+    pub error: Option<&'a str>,
+    pub latency: Duration,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+impl Metrics {
+    pub fn record(&self, r: RequestRecord<'_>) {
+        let mut m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        *m.by_op
+            .entry((r.protocol, r.op.to_string(), r.status))
+            .or_default() += 1;
+        if let Some(code) = r.error {
+            *m.errors.entry((r.protocol, code.to_string())).or_default() += 1;
+        }
+        let h = m.latency.entry(r.protocol).or_default();
+        let secs = r.latency.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += secs;
+        let b = m.bytes.entry(r.protocol).or_default();
+        b.0 += r.bytes_in;
+        b.1 += r.bytes_out;
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, g: &StorageGauges) -> String {
+        let mut out = String::with_capacity(4096);
+        let m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(
+            out,
+            "# HELP gatehouse_requests_total Requests served, by protocol, operation and status."
+        );
+        let _ = writeln!(out, "# TYPE gatehouse_requests_total counter");
+        for ((proto, op, status), n) in &m.by_op {
+            let _ = writeln!(
+                out,
+                "gatehouse_requests_total{{protocol=\"{proto}\",op=\"{}\",status=\"{status}\"}} {n}",
+                escape(op)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP gatehouse_errors_total Failed requests, by protocol and error code."
+        );
+        let _ = writeln!(out, "# TYPE gatehouse_errors_total counter");
+        for ((proto, code), n) in &m.errors {
+            let _ = writeln!(
+                out,
+                "gatehouse_errors_total{{protocol=\"{proto}\",code=\"{}\"}} {n}",
+                escape(code)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP gatehouse_request_duration_seconds Request latency, by protocol."
+        );
+        let _ = writeln!(out, "# TYPE gatehouse_request_duration_seconds histogram");
+        for (proto, h) in &m.latency {
+            for (i, b) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "gatehouse_request_duration_seconds_bucket{{protocol=\"{proto}\",le=\"{b}\"}} {}",
+                    h.counts[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "gatehouse_request_duration_seconds_bucket{{protocol=\"{proto}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "gatehouse_request_duration_seconds_sum{{protocol=\"{proto}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "gatehouse_request_duration_seconds_count{{protocol=\"{proto}\"}} {}",
+                h.count
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP gatehouse_bytes_received_total Request body bytes, by protocol."
+        );
+        let _ = writeln!(out, "# TYPE gatehouse_bytes_received_total counter");
+        for (proto, (i, _)) in &m.bytes {
+            let _ = writeln!(
+                out,
+                "gatehouse_bytes_received_total{{protocol=\"{proto}\"}} {i}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP gatehouse_bytes_sent_total Response body bytes, by protocol."
+        );
+        let _ = writeln!(out, "# TYPE gatehouse_bytes_sent_total counter");
+        for (proto, (_, o)) in &m.bytes {
+            let _ = writeln!(
+                out,
+                "gatehouse_bytes_sent_total{{protocol=\"{proto}\"}} {o}"
+            );
+        }
+        drop(m);
+        let gauges = [
+            (
+                "gatehouse_storage_used_bytes",
+                "Logical bytes stored (dedup does not reduce it).",
+                g.used_bytes,
+            ),
+            (
+                "gatehouse_storage_limit_bytes",
+                "s3.max_size (0 = unlimited).",
+                g.limit_bytes,
+            ),
+            (
+                "gatehouse_buckets",
+                "Buckets, share buckets included.",
+                g.buckets,
+            ),
+            ("gatehouse_objects", "Objects in all buckets.", g.objects),
+            ("gatehouse_chunks", "Distinct chunks stored.", g.chunks),
+            (
+                "gatehouse_chunk_bytes",
+                "Bytes in distinct chunks (what the disk holds).",
+                g.chunk_bytes,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+        let ratio = if g.chunk_bytes == 0 {
+            1.0
+        } else {
+            g.used_bytes as f64 / g.chunk_bytes as f64
+        };
+        let _ = writeln!(
+            out,
+            "# HELP gatehouse_dedup_ratio Logical bytes over chunk bytes (inline objects count as logical only).\n# TYPE gatehouse_dedup_ratio gauge\ngatehouse_dedup_ratio {ratio}"
+        );
+        let counters = [
+            ("gatehouse_gc_runs_total", "Chunk GC runs.", &self.gc_runs),
+            (
+                "gatehouse_gc_deleted_chunks_total",
+                "Chunk files the GC deleted.",
+                &self.gc_deleted_chunks,
+            ),
+            (
+                "gatehouse_gc_deleted_bytes_total",
+                "Bytes the GC deleted.",
+                &self.gc_deleted_bytes,
+            ),
+            (
+                "gatehouse_sweeper_runs_total",
+                "Share sweeper runs.",
+                &self.sweeper_runs,
+            ),
+            (
+                "gatehouse_shares_expired_total",
+                "Shares the sweeper tombstoned at expiry.",
+                &self.shares_expired,
+            ),
+            (
+                "gatehouse_shares_purged_total",
+                "Tombstoned shares purged.",
+                &self.shares_purged,
+            ),
+        ];
+        for (name, help, c) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
