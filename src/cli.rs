@@ -39,6 +39,12 @@ pub enum Command {
         /// YAML configuration file.
         file: PathBuf,
     },
+    /// Print the effective configuration (defaults filled in) as YAML that --config accepts.
+    ShowConfig {
+        /// YAML configuration file [default: none, the embedded defaults].
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Check a stopped server's data directory (`--data-dir`, default ./gatehouse-data): chunk
     /// hashes, refcounts, orphans, missing chunks per object, usage counters. Exit 0 clean
     /// (or fully repaired), 1 problems left, 2 damage (missing or corrupt data).

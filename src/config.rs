@@ -177,6 +177,83 @@ pub struct Config {
     pub log_json: bool,
 }
 
+impl Config {
+    /// The effective configuration as YAML that `--config` accepts back (the enrolment token is
+    /// masked: the output is meant to be shown).
+    pub fn to_yaml(&self) -> String {
+        let q = |s: &str| format!("{s:?}");
+        let days = |d: Duration| d.as_secs() / 86_400;
+        let mut y = String::new();
+        let mut line = |s: String| {
+            y.push_str(&s);
+            y.push('\n');
+        };
+        line(format!(
+            "data_dir: {}",
+            q(&self.data_dir.display().to_string())
+        ));
+        match &self.admin_peers {
+            Some(p) => line(format!(
+                "admin_peers: [{}]",
+                p.iter().map(|x| q(x)).collect::<Vec<_>>().join(", ")
+            )),
+            None => line("# admin_peers: not set (the bootstrap admin)".into()),
+        }
+        match &self.enrolment_token {
+            Some(t) => line(format!(
+                "# enrolment_token: set ({} characters, not shown)",
+                t.len()
+            )),
+            None => line("# enrolment_token: not set (join disabled)".into()),
+        }
+        line(format!("object_expiry_days: {}", days(self.object_expiry)));
+        line(format!("share_expiry_days: {}", days(self.share_expiry)));
+        line(format!(
+            "tombstone_retention_days: {}",
+            days(self.tombstone_retention)
+        ));
+        if let Some((c, k)) = &self.tls {
+            line("tls:".into());
+            line(format!("  cert_file: {}", q(&c.display().to_string())));
+            line(format!("  key_file: {}", q(&k.display().to_string())));
+        }
+        line("admin:".into());
+        line(format!("  listen: {}", q(&self.admin_listen.to_string())));
+        line("s3:".into());
+        line(format!("  listen: {}", q(&self.s3_listen.to_string())));
+        line(format!("  region: {}", q(&self.region)));
+        line(format!(
+            "  domains: [{}]",
+            self.domains
+                .iter()
+                .map(|x| q(x))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        line(format!("  max_size: {}", self.max_size));
+        if let Some(u) = &self.s3_public_url {
+            line(format!("  public_url: {}", q(u)));
+        }
+        line("storage:".into());
+        line(format!("  chunk_size: {}", self.chunk_size));
+        line(format!("  inline_max: {}", self.inline_max));
+        line(format!("  max_object_size: {}", self.max_object_size));
+        line(format!("  db_cache: {}", self.db_cache));
+        line(format!("  gc_grace_secs: {}", self.gc_grace.as_secs()));
+        line(format!(
+            "  gc_interval_secs: {}",
+            self.gc_interval.as_secs()
+        ));
+        line("log:".into());
+        line(format!("  level: {}", q(&self.log_level)));
+        line(format!(
+            "  format: {}",
+            if self.log_json { "json" } else { "text" }
+        ));
+        y
+    }
+}
+
 /// Command-line overrides, applied after the file.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {

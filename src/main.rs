@@ -14,6 +14,14 @@ async fn main() -> std::process::ExitCode {
             admin_listen,
         } => serve(config, data_dir, s3_listen, admin_listen).await,
         Command::CheckConfig { file } => check_config(&file),
+        Command::ShowConfig { config } => (|| {
+            let raw = match &config {
+                Some(p) => RawConfig::load(p)?,
+                None => RawConfig::default(),
+            };
+            print!("{}", raw.validate(&Overrides::default())?.to_yaml());
+            Ok(())
+        })(),
         Command::Restore { from } => match cli.client.data_dir.clone() {
             Some(to) => restore(&from, &to),
             None => Err(anyhow::anyhow!(

@@ -241,6 +241,19 @@ impl BlobStore {
         Ok(stats)
     }
 
+    /// Whether a file can be created (and removed) where chunks are staged: the disk is
+    /// mounted, writable and not full.
+    pub fn probe_writable(&self) -> bool {
+        let p = self.tmp.join(format!(
+            "probe-{}",
+            self.tmp_seq
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let ok = fs::write(&p, b"probe").is_ok();
+        let _ = fs::remove_file(&p);
+        ok
+    }
+
     /// Every chunk file present (for fsck and tests).
     pub fn all_chunks(&self) -> Result<Vec<Hash>> {
         let mut out = Vec::new();

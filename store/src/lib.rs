@@ -89,6 +89,20 @@ impl StoreConfig {
     }
 }
 
+/// The store's state for `GET /api/health`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoreHealth {
+    pub schema_version: Option<u64>,
+    pub database_error: Option<String>,
+    pub blobs_writable: bool,
+}
+
+impl StoreHealth {
+    pub fn ok(&self) -> bool {
+        self.database_error.is_none() && self.blobs_writable
+    }
+}
+
 /// What `Store::open` found.
 #[derive(Debug, Clone, Copy)]
 pub struct OpenReport {
@@ -196,6 +210,17 @@ impl Store {
         m.gc_deleted_chunks.fetch_add(stats.deleted, Relaxed);
         m.gc_deleted_bytes.fetch_add(stats.deleted_bytes, Relaxed);
         Ok(stats)
+    }
+
+    /// What a health probe reports: the database answers a read, the chunk directory takes
+    /// a write.
+    pub fn health(&self) -> StoreHealth {
+        let database = gatehouse_migrations::schema_version(self.db()).map_err(|e| e.to_string());
+        StoreHealth {
+            schema_version: database.as_ref().ok().copied(),
+            database_error: database.err(),
+            blobs_writable: self.inner.blobs.probe_writable(),
+        }
     }
 
     /// The process's request counters and store counters.

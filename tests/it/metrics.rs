@@ -97,3 +97,39 @@ async fn metrics_count_requests_errors_bytes_and_storage() {
         Some((1u64 << 30) as f64)
     );
 }
+
+#[tokio::test]
+async fn health_reports_the_store_and_degrades_when_the_disk_takes_no_writes() {
+    let srv = TestServer::start().await;
+    let url = format!("http://{}/api/health", admin_addr(&srv));
+    let r = reqwest::get(&url).await.expect("health");
+    assert_eq!(r.status().as_u16(), 200);
+    let v: serde_json::Value =
+        serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    assert_eq!(v["status"], "ok");
+    assert!(
+        v["store"]["schema_version"]
+            .as_u64()
+            .is_some_and(|n| n >= 3),
+        "{v}"
+    );
+    assert_eq!(v["store"]["blobs_writable"], true);
+    // The staging directory replaced by a file: nothing can be written any more.
+    let tmp = srv.data_dir().join("blobs").join("tmp");
+    std::fs::remove_dir_all(&tmp).expect("rm");
+    std::fs::write(&tmp, b"not a directory").expect("file");
+    let r = reqwest::get(&url).await.expect("health");
+    assert_eq!(r.status().as_u16(), 503);
+    let v: serde_json::Value =
+        serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    assert_eq!(
+        (v["status"].as_str(), v["store"]["blobs_writable"].as_bool()),
+        (Some("degraded"), Some(false))
+    );
+    std::fs::remove_file(&tmp).expect("rm");
+    std::fs::create_dir(&tmp).expect("mkdir");
+    assert_eq!(
+        reqwest::get(&url).await.expect("health").status().as_u16(),
+        200
+    );
+}

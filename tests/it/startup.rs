@@ -134,3 +134,40 @@ fn a_damaged_database_is_refused_and_left_alone() {
         "never re-initialised over"
     );
 }
+
+#[test]
+fn show_config_prints_the_effective_config_that_reads_back_the_same() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("in.yaml");
+    std::fs::write(
+        &f,
+        "data_dir: /srv/g h\nadmin_peers: [3c775d68b172c1b6, ops]\nenrolment_token: a-very-secret-token-123\nobject_expiry_days: 30\ns3:\n  listen: 0.0.0.0:9100\n  max_size: 2Gi\n  domains: [s3.example.org, localhost]\nstorage:\n  chunk_size: 2Mi\nlog:\n  format: json\n",
+    )
+    .expect("write");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["show-config", "--config"])
+        .arg(&f)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let shown = String::from_utf8(o.stdout).expect("utf-8");
+    assert!(
+        !shown.contains("a-very-secret-token-123"),
+        "the token is not shown"
+    );
+    assert!(
+        shown.contains("max_size: 2147483648") && shown.contains("chunk_size: 2097152"),
+        "{shown}"
+    );
+    let back = dir.path().join("back.yaml");
+    std::fs::write(&back, &shown).expect("write");
+    let load = |p: &std::path::Path| {
+        let mut c = gatehouse::config::RawConfig::load(p)
+            .expect("load")
+            .validate(&gatehouse::config::Overrides::default())
+            .expect("valid");
+        c.enrolment_token = None;
+        format!("{c:?}")
+    };
+    assert_eq!(load(&back), load(&f));
+}

@@ -125,7 +125,12 @@ async fn dispatch(State(state): State<S3State>, req: Request<Body>) -> Response 
     let path = req.uri().path().to_string();
     let close_after = expects_continue_without_body(req.headers());
     let bytes_in = content_length(req.headers());
-    let (result, op, principal, bucket) = handlers::handle(&state, req).await;
+    // Everything logged while handling carries the request id.
+    let span = tracing::info_span!("s3", request_id = %request_id);
+    let (result, op, principal, bucket) = {
+        use tracing::Instrument as _;
+        handlers::handle(&state, req).instrument(span).await
+    };
     let mut error_code = None;
     let mut resp = match result {
         Ok(r) => r,
@@ -164,6 +169,8 @@ async fn dispatch(State(state): State<S3State>, req: Request<Body>) -> Response 
         method = %method,
         status,
         latency_us = started.elapsed().as_micros() as u64,
+        bytes_in,
+        bytes_out = content_length(resp.headers()),
         "s3"
     );
     resp

@@ -19,16 +19,37 @@ pub(super) const OPENAPI: &str = include_str!("../../openapi.json");
 
 #[derive(Serialize)]
 struct Health {
+    /// "ok", or "degraded" (with HTTP 503) when the database does not answer or the data disk
+    /// takes no writes.
     status: &'static str,
     version: &'static str,
+    store: gatehouse_store::StoreHealth,
 }
 
-/// Liveness for load balancers and probes: answers while the server serves requests.
-pub async fn health() -> Response {
-    json::ok(&Health {
-        status: "ok",
-        version: VERSION,
-    })
+/// Health for load balancers and probes: 200 while the store reads and writes, 503 otherwise.
+pub async fn health(State(st): State<AdminState>) -> Response {
+    let store = st.store.clone();
+    let h = match tokio::task::spawn_blocking(move || store.health()).await {
+        Ok(h) => h,
+        Err(e) => gatehouse_store::StoreHealth {
+            schema_version: None,
+            database_error: Some(e.to_string()),
+            blobs_writable: false,
+        },
+    };
+    let ok = h.ok();
+    json::reply(
+        if ok {
+            http::StatusCode::OK
+        } else {
+            http::StatusCode::SERVICE_UNAVAILABLE
+        },
+        &Health {
+            status: if ok { "ok" } else { "degraded" },
+            version: VERSION,
+            store: h,
+        },
+    )
 }
 
 pub async fn openapi() -> Response {
