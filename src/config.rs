@@ -219,6 +219,11 @@ impl Config {
         }
         line("admin:".into());
         line(format!("  listen: {}", q(&self.admin_listen.to_string())));
+        line(format!("  login_max_failures: {}", self.login_max_failures));
+        line(format!(
+            "  login_lockout_secs: {}",
+            self.login_lockout.as_secs()
+        ));
         line("s3:".into());
         line(format!("  listen: {}", q(&self.s3_listen.to_string())));
         line(format!("  region: {}", q(&self.region)));

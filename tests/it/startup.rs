@@ -141,7 +141,7 @@ fn show_config_prints_the_effective_config_that_reads_back_the_same() {
     let f = dir.path().join("in.yaml");
     std::fs::write(
         &f,
-        "data_dir: /srv/g h\nadmin_peers: [3c775d68b172c1b6, ops]\nenrolment_token: a-very-secret-token-123\nobject_expiry_days: 30\ns3:\n  listen: 0.0.0.0:9100\n  max_size: 2Gi\n  domains: [s3.example.org, localhost]\nstorage:\n  chunk_size: 2Mi\nlog:\n  format: json\n",
+        "data_dir: /srv/g h\nadmin_peers: [3c775d68b172c1b6, ops]\nenrolment_token: a-very-secret-token-123\nobject_expiry_days: 30\nadmin:\n  login_max_failures: 3\n  login_lockout_secs: 60\ns3:\n  listen: 0.0.0.0:9100\n  max_size: 2Gi\n  domains: [s3.example.org, localhost]\nstorage:\n  chunk_size: 2Mi\nlog:\n  format: json\n",
     )
     .expect("write");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
