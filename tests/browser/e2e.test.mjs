@@ -124,7 +124,7 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
 
   // The admin sees every panel this page has.
   const panels = await page.locator('#panel-nav button').evaluateAll((bs) => bs.map((b) => b.dataset.panel));
-  for (const p of ['s3', 'shares', 'bindings', 'groups', 'users']) assert.ok(panels.includes(p), `panel ${p} shown`);
+  for (const p of ['s3', 'shares', 'bindings', 'groups', 'users', 'storage']) assert.ok(panels.includes(p), `panel ${p} shown`);
 
   // A cookie request that changes something needs the CSRF token.
   const csrf = await page.evaluate(async () => {
@@ -279,6 +279,11 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
   await member.waitFor();
   await member.getByRole('button', { name: 'Remove' }).click();
   await member.waitFor({ state: 'detached' });
+
+  // Storage: totals and one row per bucket.
+  await page.click('#panel-nav button[data-panel=storage]');
+  await page.locator('#storage-table td', { hasText: bucket }).waitFor();
+  assert.match(await page.textContent('#storage-used'), /of 1\.0 GiB/);
 
   // Delete the share, find it among the deleted ones, restore it.
   if (sharesApi) {

@@ -10,7 +10,7 @@
 (() => {
   const PAGE_SIZE = 100;
   // Panels this page has a view for, in the order they are listed.
-  const VIEWS = ['s3', 'shares', 'bindings', 'groups', 'users'];
+  const VIEWS = ['s3', 'shares', 'bindings', 'groups', 'users', 'storage'];
 
   let session = null;
   let presignAvailable = true;
@@ -721,12 +721,42 @@
     await loadUsers();
   });
 
+  // ----- storage -----
+
+  async function loadStorage() {
+    const st = await attempt(() => api('GET', '/api/storage'));
+    if (!st) return;
+    const limit = st.total_bytes_limit;
+    $('storage-used').textContent = fmtBytes(st.used_bytes) + (limit ? ' of ' + fmtBytes(limit) : '');
+    $('storage-bar').max = limit || 1;
+    $('storage-bar').value = limit ? Math.min(st.used_bytes, limit) : 0;
+    $('storage-bar').hidden = !limit;
+    $('storage-objects').textContent = String(st.object_count);
+    $('storage-disk').textContent = st.disk
+      ? fmtBytes(st.disk.free_bytes) + ' of ' + fmtBytes(st.disk.total_bytes)
+      : 'unknown';
+    const tbody = $('storage-table').tBodies[0];
+    clear(tbody);
+    for (const b of st.buckets) {
+      const quota = b.quota_bytes
+        ? fmtBytes(b.quota_bytes) + (b.quota_pct !== null && b.quota_pct !== undefined ? ' (' + b.quota_pct + ' %)' : '')
+        : 'unlimited';
+      tbody.append(el('tr', {},
+        el('td', { text: b.name }),
+        el('td', { text: b.kind }),
+        el('td', { class: 'num', text: fmtBytes(b.used_bytes) }),
+        el('td', { class: 'num', text: String(b.object_count) }),
+        el('td', { class: 'num', text: quota })));
+    }
+  }
+
   const LOADERS = {
     s3: (bucket) => loadBuckets(bucket),
     shares: () => loadShares(),
     bindings: () => loadBindings(),
     groups: () => loadGroups(),
     users: () => loadUsers(),
+    storage: () => loadStorage(),
   };
 
   // ----- start -----
