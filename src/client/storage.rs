@@ -225,16 +225,25 @@ pub async fn storage(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
                 return output::json(&v);
             }
             let s: Storage = serde_json::from_value(v)?;
+            let pct = if s.total_bytes_limit == 0 {
+                "no limit".to_string()
+            } else {
+                format!(
+                    "{:.1}%",
+                    s.used_bytes as f64 * 100.0 / s.total_bytes_limit as f64
+                )
+            };
+            println!(
+                "Total: {} / {} ({pct}), {} objects",
+                size(s.used_bytes),
+                if s.total_bytes_limit == 0 {
+                    "unlimited".to_string()
+                } else {
+                    size(s.total_bytes_limit)
+                },
+                s.object_count
+            );
             output::fields(&[
-                (
-                    "used",
-                    format!(
-                        "{} of {} ({} objects)",
-                        size(s.used_bytes),
-                        size(s.total_bytes_limit),
-                        s.object_count
-                    ),
-                ),
                 (
                     "disk",
                     match s.disk {
