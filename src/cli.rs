@@ -32,6 +32,9 @@ pub enum Command {
         /// Admin API listen address ADDR:PORT (overrides the config file).
         #[arg(long)]
         admin_listen: Option<String>,
+        /// NFSv3/MOUNT listen address ADDR:PORT (overrides the config file).
+        #[arg(long)]
+        nfs_listen: Option<String>,
     },
     /// Load generator: measure any S3 endpoint with one client.
     Bench(Box<crate::bench::BenchArgs>),

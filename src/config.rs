@@ -29,6 +29,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub s3: RawS3,
     #[serde(default)]
+    pub nfs: RawNfs,
+    #[serde(default)]
     pub storage: RawStorage,
     #[serde(default)]
     pub log: RawLog,
@@ -52,6 +54,14 @@ pub struct RawS3 {
     pub domains: Option<Vec<String>>,
     /// Total storage limit (enforced by the quota issue). Default `1Gi`.
     pub max_size: Option<Size>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNfs {
+    /// Listen address of NFSv3 + MOUNT (+ PORTMAP GETPORT), one TCP port for all three.
+    /// Default `127.0.0.1:12049`; use `0.0.0.0:2049` to serve clients with default options.
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -130,6 +140,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub s3_listen: SocketAddr,
     pub admin_listen: SocketAddr,
+    pub nfs_listen: SocketAddr,
     pub admin_peers: Option<Vec<String>>,
     pub enrolment_token: Option<String>,
     pub share_expiry: Duration,
@@ -153,6 +164,7 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub s3_listen: Option<String>,
     pub admin_listen: Option<String>,
+    pub nfs_listen: Option<String>,
 }
 
 impl RawConfig {
@@ -179,6 +191,14 @@ impl RawConfig {
         let admin_listen: SocketAddr = admin
             .parse()
             .with_context(|| format!("admin listen address {admin:?} is not ADDR:PORT"))?;
+        let nfs = o
+            .nfs_listen
+            .clone()
+            .or(self.nfs.listen)
+            .unwrap_or_else(|| "127.0.0.1:12049".into());
+        let nfs_listen: SocketAddr = nfs
+            .parse()
+            .with_context(|| format!("nfs listen address {nfs:?} is not ADDR:PORT"))?;
         if let Some(t) = &self.enrolment_token
             && t.len() < 16
         {
@@ -217,6 +237,7 @@ impl RawConfig {
                 .unwrap_or_else(|| PathBuf::from("./gatehouse-data")),
             s3_listen,
             admin_listen,
+            nfs_listen,
             admin_peers: self.admin_peers,
             enrolment_token: self.enrolment_token,
             share_expiry: Duration::from_secs(u64::from(share_expiry_days) * 86_400),
@@ -261,12 +282,14 @@ mod tests {
                 data_dir: Some("/tmp/x".into()),
                 s3_listen: None,
                 admin_listen: None,
+                nfs_listen: None,
             })
             .expect("valid");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(c.s3_listen.port(), 9100);
         assert_eq!(c.max_size, 100 << 30);
         assert_eq!(c.chunk_size, 2 << 20);
+        assert_eq!(c.nfs_listen.to_string(), "127.0.0.1:12049");
         assert!(serde_norway::from_str::<RawConfig>("bogus: 1").is_err());
     }
 }

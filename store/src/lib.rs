@@ -160,6 +160,13 @@ impl Store {
         &self.inner.cfg.data_dir
     }
 
+    /// A 32-byte key for one named purpose, derived from the master key (HKDF-SHA256), e.g.
+    /// `derive_key("nfs-handle")` signs NFS file handles. Stable for the life of the data
+    /// directory; different purposes get independent keys.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        self.inner.master.derive_key(purpose)
+    }
+
     fn db(&self) -> &Database {
         &self.inner.db
     }

@@ -4,6 +4,7 @@
 mod admin_api;
 mod common;
 mod identity;
+mod nfs;
 mod rbac;
 mod s3_auth;
 mod s3_bad_input;

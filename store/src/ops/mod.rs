@@ -3,6 +3,7 @@
 
 mod access;
 mod buckets;
+mod fs;
 mod list;
 mod multipart;
 mod objects;
@@ -14,6 +15,7 @@ mod users;
 pub(crate) use access::drop_bucket_bindings;
 pub use access::{BindingInfo, GroupInfo, PanelInfo, RoleInfo, SubjectRef};
 pub use buckets::BucketInfo;
+pub use fs::{FsAccess, FsAttr, FsDirEntry, FsDirPage, FsKind, FsRead, FsShare, FsStat};
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use objects::{CopyOptions, ObjectInfo, PutOptions};
