@@ -564,3 +564,299 @@ async fn nfs_bad_input_leaves_the_server_serving() {
     assert!(getattr(&mut c, &root).await.is_ok());
     assert_eq!(raw_reply(&mut s, &raw_call(7, 100_005, 3, 0)).await[5], 0);
 }
+
+fn dirop(dir: &nfs_fh3, name: &str) -> diropargs3<'static> {
+    diropargs3 {
+        dir: dir.clone(),
+        name: name.as_bytes().to_vec().into(),
+    }
+}
+
+async fn create(
+    c: &mut Conn,
+    dir: &nfs_fh3,
+    name: &str,
+    how: createhow3,
+) -> Result<nfs_fh3, nfsstat3> {
+    match c
+        .create(&CREATE3args {
+            where_: dirop(dir, name),
+            how,
+        })
+        .await
+        .expect("rpc")
+    {
+        Nfs3Result::Ok(ok) => match ok.obj {
+            Nfs3Option::Some(h) => Ok(h),
+            Nfs3Option::None => panic!("create without a handle"),
+        },
+        Nfs3Result::Err((s, _)) => Err(s),
+    }
+}
+
+async fn write(c: &mut Conn, f: &nfs_fh3, offset: u64, data: &[u8]) -> Result<(), nfsstat3> {
+    match c
+        .write(&WRITE3args {
+            file: f.clone(),
+            offset,
+            count: data.len() as u32,
+            stable: stable_how::UNSTABLE,
+            data: Opaque::borrowed(data),
+        })
+        .await
+        .expect("rpc")
+    {
+        Nfs3Result::Ok(ok) => {
+            assert!(matches!(ok.committed, stable_how::FILE_SYNC));
+            assert_eq!(ok.count as usize, data.len());
+            Ok(())
+        }
+        Nfs3Result::Err((s, _)) => Err(s),
+    }
+}
+
+async fn s3_get(srv: &TestServer, bucket: &str, key: &str) -> Vec<u8> {
+    body_bytes(
+        srv.client()
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("s3 get"),
+    )
+    .await
+}
+
+/// Writes through NFS as a user with bucket-write, seen by S3 at once; the guest may not write.
+#[tokio::test]
+async fn nfs_writes_are_s3_objects() {
+    let srv = TestServer::start().await;
+    share(&srv, "rw", true).await;
+    let mut guest = mount(&srv, "rw").await.expect("guest mount");
+    let groot = guest.root_nfs_fh3();
+    assert_eq!(
+        create(
+            &mut guest,
+            &groot,
+            "nope.txt",
+            createhow3::UNCHECKED(sattr3::default())
+        )
+        .await
+        .err(),
+        Some(nfsstat3::NFS3ERR_ACCES)
+    );
+
+    let dave = srv.new_user("dave").await;
+    srv.store()
+        .add_peer(&srv.admin(), "127.0.0.1", &dave.user_id, "")
+        .await
+        .expect("peer");
+    srv.store()
+        .bind(
+            &srv.admin(),
+            SubjectRef::User(dave.user_id.clone()),
+            "bucket-write",
+            Scope::Bucket("fs+rw".into()),
+        )
+        .await
+        .expect("bind");
+    let mut c = mount(&srv, "rw").await.expect("mount");
+    let root = c.root_nfs_fh3();
+    let acc = c
+        .access(&ACCESS3args {
+            object: root.clone(),
+            access: ACCESS3_READ | ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_DELETE,
+        })
+        .await
+        .expect("rpc");
+    assert!(
+        matches!(acc, Nfs3Result::Ok(ref a) if a.access == ACCESS3_READ | ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_DELETE)
+    );
+
+    // mkdir → a folder marker S3 lists with a delimiter.
+    let made = c
+        .mkdir(&MKDIR3args {
+            where_: dirop(&root, "docs"),
+            attributes: sattr3::default(),
+        })
+        .await
+        .expect("rpc");
+    let Nfs3Result::Ok(made) = made else {
+        panic!("mkdir failed")
+    };
+    let Nfs3Option::Some(docs) = made.obj else {
+        panic!("mkdir without handle")
+    };
+    let listed = srv
+        .client()
+        .list_objects_v2()
+        .bucket("fs+rw")
+        .delimiter("/")
+        .send()
+        .await
+        .expect("list");
+    let prefixes: Vec<&str> = listed
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
+    assert_eq!(prefixes, ["docs/"]);
+
+    // Sequential 1 MiB writes, then an unaligned overwrite and a write past the end.
+    let f = create(
+        &mut c,
+        &docs,
+        "big.bin",
+        createhow3::GUARDED(sattr3::default()),
+    )
+    .await
+    .expect("create");
+    assert_eq!(
+        create(
+            &mut c,
+            &docs,
+            "big.bin",
+            createhow3::GUARDED(sattr3::default())
+        )
+        .await
+        .err(),
+        Some(nfsstat3::NFS3ERR_EXIST)
+    );
+    let mut model = bytes(3 << 20, 11);
+    for (i, piece) in model.chunks(1 << 20).enumerate() {
+        write(&mut c, &f, (i as u64) << 20, piece)
+            .await
+            .expect("write");
+    }
+    let patch = bytes(5000, 12);
+    write(&mut c, &f, 1_048_000, &patch)
+        .await
+        .expect("overwrite");
+    model[1_048_000..1_053_000].copy_from_slice(&patch);
+    write(&mut c, &f, (3 << 20) + 100, b"tail")
+        .await
+        .expect("past the end");
+    model.resize((3 << 20) + 100, 0);
+    model.extend_from_slice(b"tail");
+    assert!(
+        s3_get(&srv, "fs+rw", "docs/big.bin").await == model,
+        "S3 sees the NFS bytes"
+    );
+    assert!(read_all(&mut c, &f).await == model);
+
+    // SETATTR: truncate, then mode only (fields are independent).
+    let set = |size: Option<u64>, mode: Option<u32>| SETATTR3args {
+        object: f.clone(),
+        new_attributes: sattr3 {
+            mode: mode.map_or(Nfs3Option::None, Nfs3Option::Some),
+            size: size.map_or(Nfs3Option::None, Nfs3Option::Some),
+            ..Default::default()
+        },
+        guard: Nfs3Option::None,
+    };
+    assert!(matches!(
+        c.setattr(&set(Some(10), None)).await.expect("rpc"),
+        Nfs3Result::Ok(_)
+    ));
+    assert!(matches!(
+        c.setattr(&set(None, Some(0))).await.expect("rpc"),
+        Nfs3Result::Ok(_)
+    ));
+    let a = getattr(&mut c, &f).await.expect("getattr");
+    assert_eq!((a.size, a.mode), (10, 0));
+    assert_eq!(s3_get(&srv, "fs+rw", "docs/big.bin").await, model[..10]);
+    let commit = c
+        .commit(&COMMIT3args {
+            file: f.clone(),
+            offset: 0,
+            count: 0,
+        })
+        .await
+        .expect("rpc");
+    assert!(matches!(commit, Nfs3Result::Ok(_)));
+
+    // RENAME keeps the file id; REMOVE; RMDIR refuses a non-empty directory.
+    let renamed = c
+        .rename(&RENAME3args {
+            from: dirop(&docs, "big.bin"),
+            to: dirop(&root, "small.bin"),
+        })
+        .await
+        .expect("rpc");
+    assert!(matches!(renamed, Nfs3Result::Ok(_)));
+    let (_, moved) = lookup(&mut c, &root, "small.bin").await.expect("moved");
+    assert_eq!(moved.fileid, a.fileid);
+    assert_eq!(getattr(&mut c, &f).await.expect("old handle").size, 10);
+    create(
+        &mut c,
+        &docs,
+        "keep.txt",
+        createhow3::UNCHECKED(sattr3::default()),
+    )
+    .await
+    .expect("create");
+    let rmdir = |name: &str| RMDIR3args {
+        object: dirop(&root, name),
+    };
+    assert!(matches!(
+        c.rmdir(&rmdir("docs")).await.expect("rpc"),
+        Nfs3Result::Err((nfsstat3::NFS3ERR_NOTEMPTY, _))
+    ));
+    let removed = c
+        .remove(&REMOVE3args {
+            object: dirop(&docs, "keep.txt"),
+        })
+        .await
+        .expect("rpc");
+    assert!(matches!(removed, Nfs3Result::Ok(_)));
+    assert!(matches!(
+        c.rmdir(&rmdir("docs")).await.expect("rpc"),
+        Nfs3Result::Ok(_)
+    ));
+    let keys: Vec<String> = srv
+        .client()
+        .list_objects_v2()
+        .bucket("fs+rw")
+        .send()
+        .await
+        .expect("list")
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
+    assert_eq!(keys, ["small.bin"]);
+}
+
+#[tokio::test]
+async fn nfs_write_past_the_quota_is_dquot_and_changes_nothing() {
+    let srv = TestServer::start().await;
+    srv.store()
+        .create_share(
+            &srv.admin(),
+            NewShare {
+                name: "tight".into(),
+                quota_bytes: 100_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("share");
+    let admin_id = srv.admin().user_id;
+    srv.store()
+        .add_peer(&srv.admin(), "127.0.0.1", &admin_id, "")
+        .await
+        .expect("peer");
+    let mut c = mount(&srv, "tight").await.expect("mount");
+    let root = c.root_nfs_fh3();
+    let f = create(&mut c, &root, "f", createhow3::UNCHECKED(sattr3::default()))
+        .await
+        .expect("create");
+    write(&mut c, &f, 0, &bytes(60_000, 1)).await.expect("fits");
+    assert_eq!(
+        write(&mut c, &f, 60_000, &bytes(60_000, 2)).await.err(),
+        Some(nfsstat3::NFS3ERR_DQUOT)
+    );
+    assert_eq!(getattr(&mut c, &f).await.expect("getattr").size, 60_000);
+    assert!(read_all(&mut c, &f).await == bytes(60_000, 1));
+}

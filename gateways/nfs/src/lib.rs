@@ -111,6 +111,9 @@ pub(crate) struct Gateway {
     pub store: Store,
     pub signer: Signer,
     pub port: u16,
+    /// WRITE/COMMIT verifier: new for every start of the server (RFC 1813), though every write
+    /// is already durable when answered.
+    pub write_verifier: [u8; 8],
     /// Share bucket id → name (handles carry ids).
     buckets: Mutex<HashMap<u64, String>>,
     /// (directory inode, cookie) → position in the directory (see `nfs::readdir`).
@@ -128,6 +131,7 @@ impl Gateway {
             store,
             signer,
             port,
+            write_verifier: (gatehouse_store::now_unix_ms() as u64).to_be_bytes(),
             buckets: Mutex::new(HashMap::new()),
             cookies: Mutex::new(HashMap::new()),
         }

@@ -1,13 +1,13 @@
 //! NFSv3 (program 100003): one function per procedure; each verifies the handle, makes one
 //! store call under the caller's principal and packs the result with `nfs3_types`.
 //!
-//! The write procedures are not implemented yet: they answer `NFS3ERR_ROFS`, and ACCESS does
-//! not offer write bits, so clients see a read-only share instead of failing mid-write.
+//! Every WRITE is committed (group commit, fsync) before it is answered, so it is FILE_SYNC and
+//! COMMIT has nothing left to do. LINK, SYMLINK and MKNOD answer `NFS3ERR_NOTSUPP`.
 
 use std::net::IpAddr;
 
 use gatehouse_store::StoreError;
-use gatehouse_store::ops::{FsAttr, FsDirPage, FsKind};
+use gatehouse_store::ops::{FsAttr, FsCreate, FsDirPage, FsKind, FsSetAttr};
 use nfs3_types::nfs3::*;
 use nfs3_types::xdr_codec::{List, Opaque, Pack, Void};
 use sha2::{Digest, Sha256};
@@ -41,16 +41,24 @@ pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
     let mut out = rpc::accepted(xid, Accept::Success);
     let res = match c.proc_ {
         1 => getattr(gw, &caller, &mut r, &mut out),
+        2 => setattr(gw, &caller, &mut r, &mut out).await,
         3 => lookup(gw, &caller, &mut r, &mut out).await,
         4 => access(gw, &caller, &mut r, &mut out),
         5 => readlink(&mut r, &mut out),
         6 => read(gw, &caller, &mut r, &mut out).await,
+        7 => write(gw, &caller, &mut r, &mut out).await,
+        8 => create(gw, &caller, &mut r, &mut out, false).await,
+        9 => create(gw, &caller, &mut r, &mut out, true).await,
+        12 => remove(gw, &caller, &mut r, &mut out, false).await,
+        13 => remove(gw, &caller, &mut r, &mut out, true).await,
+        14 => rename(gw, &caller, &mut r, &mut out).await,
         16 => readdir(gw, &caller, &mut r, &mut out, false).await,
         17 => readdir(gw, &caller, &mut r, &mut out, true).await,
         18 => fsstat(gw, &caller, &mut r, &mut out),
         19 => fsinfo(gw, &caller, &mut r, &mut out),
         20 => pathconf(gw, &caller, &mut r, &mut out),
-        p => read_only(p, &mut out),
+        21 => commit(gw, &caller, &mut r, &mut out),
+        p => not_supported(p, &mut out),
     };
     match res {
         Ok(()) => out,
@@ -212,8 +220,12 @@ fn access(gw: &Gateway, c: &Caller, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Re
     if may.list && a.kind == FsKind::Dir {
         granted |= ACCESS3_LOOKUP | ACCESS3_EXECUTE;
     }
-    // MODIFY/EXTEND/DELETE follow `put`/`delete` once the write procedures exist; until then
-    // the share is read-only over NFS and saying otherwise would be a lie.
+    if may.put {
+        granted |= ACCESS3_MODIFY | ACCESS3_EXTEND;
+    }
+    if may.delete && a.kind == FsKind::Dir {
+        granted |= ACCESS3_DELETE;
+    }
     let res: ACCESS3res = Nfs3Result::Ok(ACCESS3resok {
         obj_attributes: Nfs3Option::Some(fattr(h.bucket_id, &a)),
         access: wanted & granted,
@@ -581,26 +593,370 @@ fn pathconf(
     Ok(())
 }
 
-/// SETATTR, WRITE, CREATE, MKDIR, SYMLINK, MKNOD, REMOVE, RMDIR, RENAME, LINK, COMMIT: not yet
-/// implemented, answered as a read-only file system with empty weak-cache-consistency data.
-fn read_only(proc_: u32, out: &mut Vec<u8>) -> Result<(), Garbage> {
-    let wcc = wcc_data {
+/// LINK, SYMLINK, MKNOD: one key cannot share an inode with another yet, symlinks have no
+/// representation in the bucket yet, devices never will.
+fn not_supported(proc_: u32, out: &mut Vec<u8>) -> Result<(), Garbage> {
+    pack(out, &nfsstat3::NFS3ERR_NOTSUPP);
+    if proc_ == 15 {
+        pack(out, &no_attr());
+    }
+    pack(out, &no_wcc());
+    Ok(())
+}
+
+fn no_wcc() -> wcc_data {
+    wcc_data {
         before: Nfs3Option::None,
         after: Nfs3Option::None,
-    };
-    pack(out, &nfsstat3::NFS3ERR_ROFS);
-    match proc_ {
-        // RENAME: from-dir and to-dir wcc.
-        14 => {
-            pack(out, &wcc);
-            pack(out, &wcc);
-        }
-        // LINK: file attributes, then the link directory's wcc.
-        15 => {
-            pack(out, &no_attr());
-            pack(out, &wcc);
-        }
-        _ => pack(out, &wcc),
     }
+}
+
+fn wcc_after(bucket_id: u64, a: Option<&FsAttr>) -> wcc_data {
+    wcc_data {
+        before: Nfs3Option::None,
+        after: match a {
+            Some(a) => Nfs3Option::Some(fattr(bucket_id, a)),
+            None => Nfs3Option::None,
+        },
+    }
+}
+
+fn opt_u32(r: &mut Reader<'_>) -> Result<Option<u32>, Garbage> {
+    match r.u32()? {
+        0 => Ok(None),
+        1 => Ok(Some(r.u32()?)),
+        _ => Err(Garbage),
+    }
+}
+
+/// `sattr3`: each field set or not, independently; atime is accepted and not kept.
+fn sattr(r: &mut Reader<'_>) -> Result<FsSetAttr, Garbage> {
+    let mode = opt_u32(r)?;
+    let uid = opt_u32(r)?;
+    let gid = opt_u32(r)?;
+    let size = match r.u32()? {
+        0 => None,
+        1 => Some(r.u64()?),
+        _ => return Err(Garbage),
+    };
+    let mut times = [None, None];
+    for t in &mut times {
+        *t = match r.u32()? {
+            0 => None,
+            1 => Some(gatehouse_store::now_unix_ms()),
+            2 => {
+                let secs = i64::from(r.u32()?);
+                let nanos = i64::from(r.u32()?);
+                Some(secs * 1000 + nanos / 1_000_000)
+            }
+            _ => return Err(Garbage),
+        };
+    }
+    Ok(FsSetAttr {
+        mode,
+        uid,
+        gid,
+        size,
+        mtime_ms: times[1],
+    })
+}
+
+/// A name for something new: too long → NAMETOOLONG, not UTF-8 → INVAL.
+fn new_name(raw: &[u8]) -> Result<&str, nfsstat3> {
+    if raw.len() > NAME_MAX {
+        return Err(nfsstat3::NFS3ERR_NAMETOOLONG);
+    }
+    std::str::from_utf8(raw).map_err(|_| nfsstat3::NFS3ERR_INVAL)
+}
+
+async fn setattr(
+    gw: &Gateway,
+    c: &Caller,
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Garbage> {
+    let raw = fh(r)?;
+    let attrs = sattr(r)?;
+    let guard = match r.u32()? {
+        0 => None,
+        1 => Some((r.u32()?, r.u32()?)),
+        _ => return Err(Garbage),
+    };
+    let (bucket, h) = match gw.open(c, raw) {
+        Ok(x) => x,
+        Err(s) => {
+            fail(out, s, &no_wcc());
+            return Ok(());
+        }
+    };
+    if let Some((sec, nsec)) = guard {
+        match gw.store.fs_getattr(&c.principal, &bucket, h.ino) {
+            Ok(a) => {
+                let t = time(a.mtime_ms);
+                if (t.seconds, t.nseconds) != (sec, nsec) {
+                    fail(
+                        out,
+                        nfsstat3::NFS3ERR_NOT_SYNC,
+                        &wcc_after(h.bucket_id, Some(&a)),
+                    );
+                    return Ok(());
+                }
+            }
+            Err(e) => {
+                fail(out, status("setattr", &e), &no_wcc());
+                return Ok(());
+            }
+        }
+    }
+    let res: SETATTR3res = match gw
+        .store
+        .fs_setattr(&c.principal, &bucket, h.ino, attrs)
+        .await
+    {
+        Ok(a) => Nfs3Result::Ok(SETATTR3resok {
+            obj_wcc: wcc_after(h.bucket_id, Some(&a)),
+        }),
+        Err(e) => Nfs3Result::Err((status("setattr", &e), SETATTR3resfail { obj_wcc: no_wcc() })),
+    };
+    pack(out, &res);
+    Ok(())
+}
+
+async fn write(
+    gw: &Gateway,
+    c: &Caller,
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Garbage> {
+    let raw = fh(r)?;
+    let offset = r.u64()?;
+    let count = r.u32()? as usize;
+    let _stable = r.u32()?;
+    let data = r.opaque(MAX_IO as usize)?;
+    if data.len() != count {
+        return Err(Garbage);
+    }
+    let (bucket, h) = match gw.open(c, raw) {
+        Ok(x) => x,
+        Err(s) => {
+            fail(out, s, &no_wcc());
+            return Ok(());
+        }
+    };
+    let got = gw
+        .store
+        .fs_write(
+            &c.principal,
+            &bucket,
+            h.ino,
+            offset,
+            bytes::Bytes::copy_from_slice(data),
+        )
+        .await;
+    let res: WRITE3res = match got {
+        Ok(a) => Nfs3Result::Ok(WRITE3resok {
+            file_wcc: wcc_after(h.bucket_id, Some(&a)),
+            count: data.len() as u32,
+            // Committed before this reply: the truth, whatever the client asked for.
+            committed: stable_how::FILE_SYNC,
+            verf: writeverf3(gw.write_verifier),
+        }),
+        Err(e) => Nfs3Result::Err((status("write", &e), WRITE3resfail { file_wcc: no_wcc() })),
+    };
+    pack(out, &res);
+    Ok(())
+}
+
+fn commit(gw: &Gateway, c: &Caller, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Result<(), Garbage> {
+    let raw = fh(r)?;
+    let _offset = r.u64()?;
+    let _count = r.u32()?;
+    let (bucket, h) = match gw.open(c, raw) {
+        Ok(x) => x,
+        Err(s) => {
+            fail(out, s, &no_wcc());
+            return Ok(());
+        }
+    };
+    // Every WRITE was durable when answered; COMMIT only confirms it (libnfs sends it on
+    // every fsync).
+    let res: COMMIT3res = match gw.store.fs_getattr(&c.principal, &bucket, h.ino) {
+        Ok(a) => Nfs3Result::Ok(COMMIT3resok {
+            file_wcc: wcc_after(h.bucket_id, Some(&a)),
+            verf: writeverf3(gw.write_verifier),
+        }),
+        Err(e) => Nfs3Result::Err((status("commit", &e), COMMIT3resfail { file_wcc: no_wcc() })),
+    };
+    pack(out, &res);
+    Ok(())
+}
+
+/// CREATE (`mkdir` false) and MKDIR.
+async fn create(
+    gw: &Gateway,
+    c: &Caller,
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+    mkdir: bool,
+) -> Result<(), Garbage> {
+    let raw = fh(r)?;
+    let nm = name(r)?;
+    let (how, attrs) = if mkdir {
+        (FsCreate::Unchecked, sattr(r)?)
+    } else {
+        match r.u32()? {
+            0 => (FsCreate::Unchecked, sattr(r)?),
+            1 => (FsCreate::Guarded, sattr(r)?),
+            2 => (FsCreate::Exclusive(r.fixed()?), FsSetAttr::default()),
+            _ => return Err(Garbage),
+        }
+    };
+    let (bucket, h) = match gw.open(c, raw) {
+        Ok(x) => x,
+        Err(s) => {
+            fail(out, s, &no_wcc());
+            return Ok(());
+        }
+    };
+    let nm = match new_name(nm) {
+        Ok(n) => n,
+        Err(s) => {
+            fail(out, s, &no_wcc());
+            return Ok(());
+        }
+    };
+    let made = if mkdir {
+        gw.store
+            .fs_mkdir(&c.principal, &bucket, h.ino, nm, attrs)
+            .await
+    } else {
+        let meta_only = FsSetAttr {
+            size: None,
+            ..attrs
+        };
+        match gw
+            .store
+            .fs_create(&c.principal, &bucket, h.ino, nm, how, meta_only)
+            .await
+        {
+            // UNCHECKED/GUARDED may carry a size (0: truncate an existing file).
+            Ok(a) if attrs.size.is_some_and(|s| s != a.size) => {
+                let size_only = FsSetAttr {
+                    size: attrs.size,
+                    ..FsSetAttr::default()
+                };
+                gw.store
+                    .fs_setattr(&c.principal, &bucket, a.ino, size_only)
+                    .await
+            }
+            other => other,
+        }
+    };
+    let dir_after = gw.store.fs_getattr(&c.principal, &bucket, h.ino).ok();
+    let dir_wcc = wcc_after(h.bucket_id, dir_after.as_ref());
+    match made {
+        Ok(a) => {
+            pack(out, &nfsstat3::NFS3_OK);
+            pack(
+                out,
+                &Nfs3Option::Some(nfs_fh3 {
+                    data: Opaque::owned(gw.mint(c, h.bucket_id, a.ino)),
+                }),
+            );
+            pack(out, &Nfs3Option::Some(fattr(h.bucket_id, &a)));
+            pack(out, &dir_wcc);
+        }
+        Err(e) => fail(
+            out,
+            status(if mkdir { "mkdir" } else { "create" }, &e),
+            &dir_wcc,
+        ),
+    }
+    Ok(())
+}
+
+/// REMOVE (`rmdir` false) and RMDIR.
+async fn remove(
+    gw: &Gateway,
+    c: &Caller,
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+    rmdir: bool,
+) -> Result<(), Garbage> {
+    let raw = fh(r)?;
+    let nm = name(r)?;
+    let (bucket, h) = match gw.open(c, raw) {
+        Ok(x) => x,
+        Err(s) => {
+            fail(out, s, &no_wcc());
+            return Ok(());
+        }
+    };
+    let done = match std::str::from_utf8(nm) {
+        Err(_) => Err(StoreError::NoSuchKey),
+        Ok(nm) if rmdir => gw.store.fs_rmdir(&c.principal, &bucket, h.ino, nm).await,
+        Ok(nm) => gw.store.fs_remove(&c.principal, &bucket, h.ino, nm).await,
+    };
+    let dir_after = gw.store.fs_getattr(&c.principal, &bucket, h.ino).ok();
+    let dir_wcc = wcc_after(h.bucket_id, dir_after.as_ref());
+    match done {
+        Ok(()) => {
+            pack(out, &nfsstat3::NFS3_OK);
+            pack(out, &dir_wcc);
+        }
+        Err(e) => {
+            let s = match e {
+                StoreError::BucketNotEmpty => nfsstat3::NFS3ERR_NOTEMPTY,
+                StoreError::InvalidKey(_) => nfsstat3::NFS3ERR_INVAL,
+                ref e => status("remove", e),
+            };
+            fail(out, s, &dir_wcc);
+        }
+    }
+    Ok(())
+}
+
+async fn rename(
+    gw: &Gateway,
+    c: &Caller,
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Garbage> {
+    let from_fh = fh(r)?;
+    let from_nm = name(r)?;
+    let to_fh = fh(r)?;
+    let to_nm = name(r)?;
+    let opened = gw
+        .open(c, from_fh)
+        .and_then(|f| Ok((f, gw.open(c, to_fh)?)));
+    let ((bucket, fh_from), (to_bucket, fh_to)) = match opened {
+        Ok(x) => x,
+        Err(s) => {
+            fail(out, s, &no_wcc());
+            pack(out, &no_wcc());
+            return Ok(());
+        }
+    };
+    let names = new_name(from_nm).and_then(|f| Ok((f, new_name(to_nm)?)));
+    let done = match names {
+        Err(s) => Err(s),
+        Ok(_) if to_bucket != bucket => Err(nfsstat3::NFS3ERR_XDEV),
+        Ok((f, t)) => gw
+            .store
+            .fs_rename(&c.principal, &bucket, (fh_from.ino, f), (fh_to.ino, t))
+            .await
+            .map_err(|e| status("rename", &e)),
+    };
+    let from_after = gw.store.fs_getattr(&c.principal, &bucket, fh_from.ino).ok();
+    let to_after = gw.store.fs_getattr(&c.principal, &bucket, fh_to.ino).ok();
+    pack(
+        out,
+        &match done {
+            Ok(()) => nfsstat3::NFS3_OK,
+            Err(s) => s,
+        },
+    );
+    pack(out, &wcc_after(fh_from.bucket_id, from_after.as_ref()));
+    pack(out, &wcc_after(fh_to.bucket_id, to_after.as_ref()));
     Ok(())
 }

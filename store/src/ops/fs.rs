@@ -345,7 +345,7 @@ impl Store {
 
     /// The inode numbers of directories `paths` of bucket `bucket_id`, allocating (and
     /// recording) the missing ones in one transaction. An explicit marker lends its inode.
-    async fn dir_inos(&self, bucket_id: u64, paths: Vec<String>) -> Result<Vec<u64>> {
+    pub(super) async fn dir_inos(&self, bucket_id: u64, paths: Vec<String>) -> Result<Vec<u64>> {
         let mut out = Vec::with_capacity(paths.len());
         {
             let rtxn = self.db().begin_read()?;
@@ -399,7 +399,7 @@ impl Store {
     }
 }
 
-fn live_bucket(rtxn: &ReadTransaction, bucket: &str) -> Result<BucketRecord> {
+pub(super) fn live_bucket(rtxn: &ReadTransaction, bucket: &str) -> Result<BucketRecord> {
     let b: BucketRecord = codec::decode(
         rtxn.open_table(BUCKETS)?
             .get(bucket)?
@@ -413,7 +413,7 @@ fn live_bucket(rtxn: &ReadTransaction, bucket: &str) -> Result<BucketRecord> {
 }
 
 /// A name inside a directory: one path segment.
-fn check_name(name: &str) -> Result<()> {
+pub(super) fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || name.contains(['/', '\0']) || name == "." || name == ".." {
         return Err(StoreError::InvalidKey(format!(
             "{name:?} is not a file name (one path segment, no / or NUL)"
@@ -436,7 +436,7 @@ fn parent_path(path: &str) -> &str {
 
 /// The path of directory inode `ino` in bucket `b`: stale when it is not one of `b`'s
 /// directories or nothing is left under it; not-a-directory when it is a file.
-fn dir_path(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Result<String> {
+pub(super) fn dir_path(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Result<String> {
     let Some(v) = rtxn.open_table(DIR_PATHS)?.get(ino)? else {
         return Err(match rtxn.open_table(INODES)?.get(ino)? {
             Some(_) => StoreError::NotADirectory(format!("inode {ino}")),
@@ -471,7 +471,7 @@ fn dir_exists(rtxn: &ReadTransaction, b: &BucketRecord, path: &str) -> Result<bo
     })
 }
 
-fn attr_of(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Result<FsAttr> {
+pub(super) fn attr_of(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Result<FsAttr> {
     if rtxn.open_table(DIR_PATHS)?.get(ino)?.is_some() {
         let path = dir_path(rtxn, b, ino)?;
         return dir_attr(rtxn, b, &path, ino);
@@ -490,7 +490,12 @@ fn file_attr(rtxn: &ReadTransaction, ino: u64) -> Result<FsAttr> {
 
 /// A directory's attributes: its marker's metadata when it has one, else defaults with the
 /// bucket's creation time.
-fn dir_attr(rtxn: &ReadTransaction, b: &BucketRecord, path: &str, ino: u64) -> Result<FsAttr> {
+pub(super) fn dir_attr(
+    rtxn: &ReadTransaction,
+    b: &BucketRecord,
+    path: &str,
+    ino: u64,
+) -> Result<FsAttr> {
     let marker = if path.is_empty() {
         None
     } else {
@@ -523,7 +528,7 @@ fn dir_attr(rtxn: &ReadTransaction, b: &BucketRecord, path: &str, ino: u64) -> R
 
 /// POSIX attributes from an object record: `x-amz-meta-mode/uid/gid/mtime` (s3fs convention:
 /// decimal numbers, mtime in seconds, fractional allowed as rclone writes it) when present.
-fn attr_from_record(ino: u64, kind: FsKind, r: &ObjectRecord) -> FsAttr {
+pub(super) fn attr_from_record(ino: u64, kind: FsKind, r: &ObjectRecord) -> FsAttr {
     let meta = |name: &str| {
         r.meta
             .user
