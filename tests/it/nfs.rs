@@ -860,3 +860,86 @@ async fn nfs_write_past_the_quota_is_dquot_and_changes_nothing() {
     assert_eq!(getattr(&mut c, &f).await.expect("getattr").size, 60_000);
     assert!(read_all(&mut c, &f).await == bytes(60_000, 1));
 }
+
+/// Renaming a directory moves every key under it in one step; handles of the directory and of
+/// what is inside keep working, also through the old directory handle.
+#[tokio::test]
+async fn nfs_rename_directory_moves_its_keys_and_keeps_handles() {
+    let srv = TestServer::start().await;
+    share(&srv, "mv", true).await;
+    for k in [
+        "src/a.txt",
+        "src/sub/b.txt",
+        "src/sub/deeper/c.txt",
+        "srcx.txt",
+    ] {
+        s3_put(&srv, "fs+mv", k, k.as_bytes().to_vec()).await;
+    }
+    let admin_id = srv.admin().user_id;
+    srv.store()
+        .add_peer(&srv.admin(), "127.0.0.1", &admin_id, "")
+        .await
+        .expect("peer");
+    let mut c = mount(&srv, "mv").await.expect("mount");
+    let root = c.root_nfs_fh3();
+    let (src, src_attr) = lookup(&mut c, &root, "src").await.expect("src");
+    let (sub, sub_attr) = lookup(&mut c, &src, "sub").await.expect("sub");
+    let (b, b_attr) = lookup(&mut c, &sub, "b.txt").await.expect("b");
+    let mv = |from: &str, to: &str| RENAME3args {
+        from: dirop(&root, from),
+        to: dirop(&root, to),
+    };
+    // Onto a non-empty directory: NOTEMPTY.
+    s3_put(&srv, "fs+mv", "full/x", b"x".to_vec()).await;
+    assert!(matches!(
+        c.rename(&mv("src", "full")).await.expect("rpc"),
+        Nfs3Result::Err((nfsstat3::NFS3ERR_NOTEMPTY, _))
+    ));
+    let renamed = c.rename(&mv("src", "dst")).await.expect("rpc");
+    assert!(matches!(renamed, Nfs3Result::Ok(_)), "{renamed:?}");
+
+    let keys: Vec<String> = srv
+        .client()
+        .list_objects_v2()
+        .bucket("fs+mv")
+        .send()
+        .await
+        .expect("list")
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "dst/a.txt",
+            "dst/sub/b.txt",
+            "dst/sub/deeper/c.txt",
+            "full/x",
+            "srcx.txt"
+        ]
+    );
+    assert_eq!(
+        s3_get(&srv, "fs+mv", "dst/sub/b.txt").await,
+        b"src/sub/b.txt"
+    );
+    // Same file ids under the new names; old handles still resolve, children through them too.
+    let (_, d) = lookup(&mut c, &root, "dst").await.expect("dst");
+    assert_eq!(d.fileid, src_attr.fileid);
+    assert_eq!(
+        getattr(&mut c, &sub).await.expect("old sub handle").fileid,
+        sub_attr.fileid
+    );
+    assert_eq!(
+        getattr(&mut c, &b).await.expect("old file handle").fileid,
+        b_attr.fileid
+    );
+    let (_, deeper) = lookup(&mut c, &sub, "deeper")
+        .await
+        .expect("via old handle");
+    assert!(matches!(deeper.type_, ftype3::NF3DIR));
+    assert_eq!(
+        lookup(&mut c, &root, "src").await.err(),
+        Some(nfsstat3::NFS3ERR_NOENT)
+    );
+}

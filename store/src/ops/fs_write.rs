@@ -21,7 +21,7 @@ use crate::error::{Result, StoreError};
 use crate::model::{BucketRecord, ChunkRef, Data, ObjectRecord, Principal};
 use crate::rbac::{Resource, Verb, authorize};
 use crate::stage::{StageError, StageOptions};
-use crate::tables::{self, CHUNKS, ENTRIES, INODE_DATA, INODES};
+use crate::tables::{self, CHUNKS, DIR_INODES, DIR_PATHS, ENTRIES, INODE_DATA, INODES};
 use crate::{Store, codec, deny, now_ms};
 
 /// How CREATE treats an existing name (NFSv3 `createmode3`).
@@ -283,8 +283,9 @@ impl Store {
             .await
     }
 
-    /// Moves file `from` to `to` in one transaction (the inode, hence handles and file id, go
-    /// with it), replacing a file at `to`. Directories are not renamed yet.
+    /// Moves `from` to `to` in one transaction; the inode (hence handles and file id) goes
+    /// with it. A file replaces a file at `to`; a directory replaces an empty directory and
+    /// moves every key under it (metadata only, O(keys under it)).
     pub async fn fs_rename(
         &self,
         p: &Principal,
@@ -307,13 +308,11 @@ impl Store {
                 let mut b = txn::get_bucket(t, &bucket_s)?;
                 let Some(ino) = txn::lookup(t, b.id, &src)? else {
                     let sub = tables::entry_key(b.id, &format!("{src}/"));
-                    return Err(if prefix_used(&t.open_table(ENTRIES)?, &sub)? {
-                        StoreError::InvalidArgument(
-                            "renaming a directory is not supported yet".into(),
-                        )
+                    return if prefix_used(&t.open_table(ENTRIES)?, &sub)? {
+                        rename_dir(t, &mut b, &src, &dst)
                     } else {
-                        StoreError::NoSuchKey
-                    });
+                        Err(StoreError::NoSuchKey)
+                    };
                 };
                 if src == dst {
                     return Ok(());
@@ -414,6 +413,27 @@ impl Store {
                 }
                 return Err(StoreError::Stale);
             };
+            // Refuse before staging what the quota cannot take (an extend of gigabytes of
+            // zeros would otherwise be hashed first); the commit checks again.
+            let grows_to = match &patch {
+                Patch::Write { end, .. } => (*end).max(old_rec.size),
+                Patch::Resize(s) => *s,
+                Patch::None => old_rec.size,
+            };
+            if grows_to > old_rec.size {
+                let rtxn = self.db().begin_read()?;
+                let b = live_bucket(&rtxn, bucket)?;
+                let usage = b.usage_bytes - b.usage_bytes.min(old_rec.size) + grows_to;
+                if b.quota_bytes > 0 && usage > b.quota_bytes {
+                    return Err(StoreError::QuotaExceeded(format!(
+                        "{} holds {} of its {} bytes; this write needs {} more",
+                        b.name,
+                        b.usage_bytes,
+                        b.quota_bytes,
+                        grows_to - old_rec.size
+                    )));
+                }
+            }
             let staged = self.stage_patch(&old_rec, &old_data, &patch).await?;
             let (new_data, new_size, pins) = match staged {
                 Some((d, s, pins)) => (d, s, pins),
@@ -647,6 +667,95 @@ impl Store {
         };
         Ok(Some((new_data, new_size, Some(staged))))
     }
+}
+
+/// Renames directory `src` (no trailing slash) to `dst`: every entry under `src/` moves under
+/// `dst/`, and the recorded directory inodes with them, so handles of the directory and of
+/// everything below it stay valid. All checks come before the first change.
+fn rename_dir(
+    t: &redb::WriteTransaction,
+    b: &mut BucketRecord,
+    src: &str,
+    dst: &str,
+) -> Result<()> {
+    if src == dst {
+        return Ok(());
+    }
+    let (sp, dp) = (format!("{src}/"), format!("{dst}/"));
+    if dp.starts_with(&sp) {
+        return Err(StoreError::InvalidArgument(format!(
+            "cannot move {src:?} into itself"
+        )));
+    }
+    if txn::lookup(t, b.id, dst)?.is_some() {
+        return Err(StoreError::NotADirectory(dst.to_string()));
+    }
+    txn::check_share_conflicts(t, b, &dp)?;
+    let bid = b.id;
+    let collect = |table: &redb::Table<&[u8], u64>, prefix: &str| -> Result<Vec<(Vec<u8>, u64)>> {
+        let p = tables::entry_key(bid, prefix);
+        let mut out = Vec::new();
+        for e in table.range(p.as_slice()..)? {
+            let (k, v) = e?;
+            if !k.value().starts_with(&p) {
+                break;
+            }
+            out.push((k.value().to_vec(), v.value()));
+        }
+        Ok(out)
+    };
+    let entries = t.open_table(ENTRIES)?;
+    let target = collect(&entries, &dp)?;
+    if target.iter().any(|(k, _)| k.len() > 8 + dp.len()) {
+        return Err(StoreError::BucketNotEmpty);
+    }
+    let moving = collect(&entries, &sp)?;
+    let renamed = |k: &[u8]| -> Result<String> {
+        let rest = std::str::from_utf8(&k[8 + sp.len()..])
+            .map_err(|_| StoreError::Corrupt("non-UTF-8 key in entries".into()))?;
+        Ok(format!("{dp}{rest}"))
+    };
+    let mut moves = Vec::with_capacity(moving.len());
+    for (k, ino) in &moving {
+        let key = renamed(k)?;
+        crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
+        moves.push((k.clone(), tables::entry_key(bid, &key), *ino));
+    }
+    // Directory rows are renamed after the first change, so decode them all now.
+    let dir_rows = {
+        let dirs = t.open_table(DIR_INODES)?;
+        let mut rows = Vec::new();
+        for (k, ino) in collect(&dirs, &sp)? {
+            rows.push((k.clone(), tables::entry_key(bid, &renamed(&k)?), ino));
+        }
+        (collect(&dirs, &dp)?, rows)
+    };
+    // The target's marker (an empty directory) goes.
+    drop(entries);
+    if !target.is_empty() {
+        txn::unlink_object(t, b, &dp)?;
+    }
+    let mut entries = t.open_table(ENTRIES)?;
+    for (old, _, _) in &moves {
+        entries.remove(old.as_slice())?;
+    }
+    for (_, new, ino) in &moves {
+        entries.insert(new.as_slice(), *ino)?;
+    }
+    let mut dirs = t.open_table(DIR_INODES)?;
+    let mut paths = t.open_table(DIR_PATHS)?;
+    for (k, ino) in dir_rows.0 {
+        dirs.remove(k.as_slice())?;
+        paths.remove(ino)?;
+    }
+    for (old, _, _) in &dir_rows.1 {
+        dirs.remove(old.as_slice())?;
+    }
+    for (_, new, ino) in dir_rows.1 {
+        dirs.insert(new.as_slice(), ino)?;
+        paths.insert(ino, new.as_slice())?;
+    }
+    Ok(())
 }
 
 enum Patch {
