@@ -147,7 +147,10 @@ impl Policy {
         let mut grants = Vec::new();
         for b in builtin_bindings().iter().chain(&self.bindings) {
             let via = match &b.subject {
-                Subject::User(u) if u == user_id => format!("bound to user {name}"),
+                // No binding can name the guest: it is nobody in particular.
+                Subject::User(u) if u == user_id && user_id != GUEST_ID => {
+                    format!("bound to user {name}")
+                }
                 Subject::Group(g) if groups.contains(g) => format!("via group {g}"),
                 _ => continue,
             };
