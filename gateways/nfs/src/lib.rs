@@ -81,6 +81,8 @@ async fn connection(
         match got {
             Ok(()) => {}
             Err(RecordError::Closed) => return,
+            // Clients reset connections they are done with; nothing to report.
+            Err(RecordError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
             Err(e) => {
                 tracing::info!(%peer, error = %e, "closing nfs connection");
                 return;

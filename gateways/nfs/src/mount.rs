@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use gatehouse_store::ops::FsKind;
 use nfs3_types::mount::mountstat3;
 
 use crate::rpc::{self, Accept, Call};
@@ -46,26 +47,41 @@ pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
     }
 }
 
-/// `/<share>` (a trailing slash allowed) → the share root's handle for this caller.
+/// `/<share>` or a directory inside it, `/<share>/a/b` (libnfs mounts a URL's parent
+/// directory) → that directory's handle for this caller.
 async fn mnt(gw: &Gateway, path: &[u8], ip: IpAddr) -> Result<Vec<u8>, mountstat3> {
     let path = std::str::from_utf8(path).map_err(|_| mountstat3::MNT3ERR_NOENT)?;
-    let name = path.trim_start_matches('/').trim_end_matches('/');
-    if name.is_empty() || name.contains('/') {
-        // Sub-directory mounts are not offered (yet): export paths are the shares.
+    let mut segments = path.split('/').filter(|s| !s.is_empty());
+    let Some(name) = segments.next() else {
         return Err(mountstat3::MNT3ERR_NOENT);
-    }
+    };
     let caller = gw.caller(ip).map_err(|e| error::mountstat(&e))?;
-    match gw.store.fs_share(&caller.principal, name).await {
-        Ok(share) => {
-            gw.remember_bucket(share.bucket_id, &share.bucket);
-            tracing::info!(share = name, principal = %caller.principal.name, "nfs mount");
-            Ok(gw.mint(&caller, share.bucket_id, share.root.ino))
+    let fail = |e: gatehouse_store::StoreError| {
+        error::log("mnt", &e);
+        error::mountstat(&e)
+    };
+    let share = gw
+        .store
+        .fs_share(&caller.principal, name)
+        .await
+        .map_err(fail)?;
+    gw.remember_bucket(share.bucket_id, &share.bucket);
+    let mut dir = share.root;
+    for seg in segments {
+        if seg == "." || seg == ".." {
+            return Err(mountstat3::MNT3ERR_NOENT);
         }
-        Err(e) => {
-            error::log("mnt", &e);
-            Err(error::mountstat(&e))
+        dir = gw
+            .store
+            .fs_lookup(&caller.principal, &share.bucket, dir.ino, seg)
+            .await
+            .map_err(fail)?;
+        if dir.kind != FsKind::Dir {
+            return Err(mountstat3::MNT3ERR_NOTDIR);
         }
     }
+    tracing::info!(path, principal = %caller.principal.name, "nfs mount");
+    Ok(gw.mint(&caller, share.bucket_id, dir.ino))
 }
 
 /// The live shares this caller may list, as `/<name>`, open to every host (access is decided
