@@ -943,3 +943,117 @@ async fn nfs_rename_directory_moves_its_keys_and_keeps_handles() {
         Some(nfsstat3::NFS3ERR_NOENT)
     );
 }
+
+/// EXPORT lists the live shares the caller may list; PORTMAP answers for our programs only.
+#[tokio::test]
+async fn nfs_export_and_portmap() {
+    let srv = TestServer::start().await;
+    share(&srv, "shown", true).await;
+    share(&srv, "hidden", false).await;
+    share(&srv, "gone", true).await;
+    srv.store()
+        .delete_share(&srv.admin(), "gone")
+        .await
+        .expect("delete");
+    let io = TokioIo::new(TcpStream::connect(srv.nfs_addr).await.expect("connect"));
+    let mut m = nfs3_client::MountClient::new(io);
+    m.null().await.expect("null");
+    let exports = m.export().await.expect("export");
+    let dirs: Vec<String> = exports
+        .0
+        .iter()
+        .map(|e| String::from_utf8(e.ex_dir.0.to_vec()).expect("utf8"))
+        .collect();
+    assert_eq!(dirs, ["/shown"], "the guest sees what it may list");
+
+    let io = TokioIo::new(TcpStream::connect(srv.nfs_addr).await.expect("connect"));
+    let mut pm = nfs3_client::PortmapperClient::new(io);
+    let port = srv.nfs_addr.port();
+    assert_eq!(pm.getport(100_003, 3, 6).await.expect("nfs"), port);
+    assert_eq!(pm.getport(100_005, 3, 6).await.expect("mount"), port);
+    // Port 0 (not served: UDP, the lock manager) is what the client reports as unavailable.
+    assert!(pm.getport(100_003, 3, 17).await.is_err(), "udp");
+    assert!(pm.getport(100_021, 4, 6).await.is_err(), "nlm");
+    assert_eq!(
+        pm.getport(100_005, 3, 6).await.expect("still answering"),
+        port
+    );
+}
+
+/// The same binding gives the same answer over S3 and NFS: one row per role, the user acting
+/// once through its S3 credentials and once as the registered peer 127.0.0.1.
+#[tokio::test]
+async fn nfs_rbac_parity_with_s3() {
+    // role (None: no binding) → (may read, may write)
+    let table: [(Option<&str>, bool, bool); 4] = [
+        (None, false, false),
+        (Some("bucket-read"), true, false),
+        (Some("bucket-write"), true, true),
+        (Some("bucket-admin"), true, true),
+    ];
+    for (role, read, write_ok) in table {
+        let srv = TestServer::start().await;
+        share(&srv, "p", false).await;
+        s3_put(&srv, "fs+p", "f.txt", b"data".to_vec()).await;
+        let u = srv.new_user("u").await;
+        if let Some(r) = role {
+            srv.store()
+                .bind(
+                    &srv.admin(),
+                    SubjectRef::User(u.user_id.clone()),
+                    r,
+                    Scope::Bucket("fs+p".into()),
+                )
+                .await
+                .expect("bind");
+        }
+        srv.store()
+            .add_peer(&srv.admin(), "127.0.0.1", &u.user_id, "")
+            .await
+            .expect("peer");
+        let s3 = client_with(srv.addr, &u.access_key, &u.secret_key);
+        let s3_read = s3
+            .get_object()
+            .bucket("fs+p")
+            .key("f.txt")
+            .send()
+            .await
+            .is_ok();
+        let s3_write = s3
+            .put_object()
+            .bucket("fs+p")
+            .key("s3.txt")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .is_ok();
+        let (nfs_read, nfs_write) = match mount(&srv, "p").await {
+            Err(e) => {
+                assert!(matches!(mount_refusal(Err(e)), mountstat3::MNT3ERR_ACCES));
+                (false, false)
+            }
+            Ok(mut c) => {
+                let root = c.root_nfs_fh3();
+                let (f, _) = lookup(&mut c, &root, "f.txt").await.expect("lookup");
+                let r = read_all(&mut c, &f).await == b"data";
+                let w = match create(
+                    &mut c,
+                    &root,
+                    "nfs.txt",
+                    createhow3::UNCHECKED(sattr3::default()),
+                )
+                .await
+                {
+                    Ok(_) => true,
+                    Err(s) => {
+                        assert_eq!(s, nfsstat3::NFS3ERR_ACCES, "{role:?}");
+                        false
+                    }
+                };
+                (r, w)
+            }
+        };
+        assert_eq!((s3_read, s3_write), (read, write_ok), "S3 with {role:?}");
+        assert_eq!((nfs_read, nfs_write), (read, write_ok), "NFS with {role:?}");
+    }
+}
