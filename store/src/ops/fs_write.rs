@@ -478,6 +478,8 @@ impl Store {
                         rec.mtime_ms = now_ms();
                         rec.checksum = None;
                         rec.parts.clear();
+                        // New content is modified now, whatever mtime was set before.
+                        rec.meta.user.retain(|(k, _)| k != "mtime");
                     }
                     apply_meta(&mut rec, &attrs);
                     txn::put_inode(t, ino, &rec, changes_data)?;

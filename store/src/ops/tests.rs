@@ -317,6 +317,24 @@ async fn fs_writes_patch_chunks_like_a_byte_vector() {
         assert_eq!(got.attr.size, model.len() as u64, "size after step {step}");
         assert!(got.data[..] == model[..], "bytes differ after step {step}");
     }
+    // A set mtime is kept until the content changes.
+    let old = FsSetAttr {
+        mtime_ms: Some(1_000_000),
+        mode: Some(0o600),
+        ..Default::default()
+    };
+    let set = s.fs_setattr(&a, "fs+w", f.ino, old).await.unwrap();
+    assert_eq!((set.mtime_ms, set.mode), (1_000_000, 0o600));
+    let written = s
+        .fs_write(&a, "fs+w", f.ino, 0, Bytes::from_static(b"z"))
+        .await
+        .unwrap();
+    match model.first_mut() {
+        Some(b) => *b = b'z',
+        None => model.push(b'z'),
+    }
+    assert!(written.mtime_ms > 1_000_000, "a write moves mtime");
+    assert_eq!(written.mode, 0o600, "and keeps the mode");
     // The S3 view reads the same bytes.
     let info = s.get_object(&a, "fs+w", "f").unwrap();
     assert_eq!(info.record.size, model.len() as u64);
