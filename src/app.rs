@@ -97,6 +97,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         AdminConfig {
             region: cfg.region.clone(),
             s3_endpoint: format!("http://{s3_addr}"),
+            nfs_endpoint: nfs_addr.to_string(),
         },
     ));
     let mut rx = stop_rx.clone();

@@ -1057,3 +1057,60 @@ async fn nfs_rbac_parity_with_s3() {
         assert_eq!((nfs_read, nfs_write), (read, write_ok), "NFS with {role:?}");
     }
 }
+
+/// `gatehouse share mount-info NAME --json` gives the export path, the port and commands that
+/// work against this server.
+#[tokio::test]
+async fn nfs_share_mount_info_cli() {
+    let srv = TestServer::start().await;
+    share(&srv, "docs", true).await;
+    let home = tempfile::tempdir().expect("home");
+    let data_dir = srv.data_dir();
+    let data_dir = data_dir.to_str().expect("utf-8");
+    let out = crate::admin_api::cli(
+        &srv,
+        home.path(),
+        &[],
+        &[
+            "--data-dir",
+            data_dir,
+            "share",
+            "mount-info",
+            "docs",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let port = srv.nfs_addr.port();
+    assert_eq!(v["export_path"], "/docs");
+    assert_eq!(v["port"], port);
+    assert_eq!(
+        v["mount_options"],
+        format!("vers=3,tcp,port={port},mountport={port},nolock")
+    );
+    assert_eq!(
+        v["linux"],
+        format!(
+            "sudo mount -t nfs -o vers=3,tcp,port={port},mountport={port},nolock 127.0.0.1:/docs /mnt/docs"
+        )
+    );
+    assert_eq!(
+        v["libnfs_url"],
+        format!("nfs://127.0.0.1/docs?nfsport={port}&mountport={port}&version=3")
+    );
+    assert!(
+        v["macos"]
+            .as_str()
+            .is_some_and(|m| m.contains("nolocks,resvport"))
+    );
+    let missing = crate::admin_api::cli(
+        &srv,
+        home.path(),
+        &[],
+        &["--data-dir", data_dir, "share", "mount-info", "nope"],
+    )
+    .await;
+    assert!(!missing.status.success());
+}

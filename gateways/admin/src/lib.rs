@@ -36,6 +36,8 @@ pub struct AdminConfig {
     pub region: String,
     /// Where the S3 gateway listens, reported by `GET /api/info`.
     pub s3_endpoint: String,
+    /// Where NFS + MOUNT listen (`ADDR:PORT`), reported by `GET /api/info`.
+    pub nfs_endpoint: String,
 }
 
 #[derive(Clone)]
