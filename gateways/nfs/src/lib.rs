@@ -34,6 +34,10 @@ use tokio::task::JoinSet;
 use crate::handle::{Handle, Signer, principal_tag};
 use crate::rpc::{Accept, RecordError};
 
+/// Connections served at once: each may hold one bounded record, so this bounds the memory
+/// clients can make the gateway hold. Further connections are closed at accept.
+pub const MAX_CONNECTIONS: usize = 1024;
+
 /// Serves until `stop` turns true, then lets each connection finish its current call.
 pub async fn serve(listener: TcpListener, store: Store, mut stop: watch::Receiver<bool>) {
     let port = listener.local_addr().map_or(0, |a| a.port());
@@ -44,6 +48,10 @@ pub async fn serve(listener: TcpListener, store: Store, mut stop: watch::Receive
         tokio::select! {
             _ = stopped(&mut stop) => break,
             accepted = listener.accept() => match accepted {
+                Ok((sock, peer)) if conns.len() >= MAX_CONNECTIONS => {
+                    tracing::warn!(%peer, limit = MAX_CONNECTIONS, "too many nfs connections, closing a new one");
+                    drop(sock);
+                }
                 Ok((sock, peer)) => {
                     conns.spawn(connection(gw.clone(), sock, peer, conn_stop.clone()));
                 }
@@ -55,7 +63,15 @@ pub async fn serve(listener: TcpListener, store: Store, mut stop: watch::Receive
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
-    while conns.join_next().await.is_some() {}
+    // A client that stops reading its replies must not hold shutdown forever.
+    let drained = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(std::time::Duration::from_secs(5), drained)
+        .await
+        .is_err()
+    {
+        tracing::warn!("nfs connections still busy after 5 s at shutdown, closing them");
+        conns.abort_all();
+    }
 }
 
 /// Resolves once the stop signal is set (or its sender is gone).
