@@ -1114,3 +1114,55 @@ async fn nfs_share_mount_info_cli() {
     .await;
     assert!(!missing.status.success());
 }
+
+/// AUTH_UNIX ids shape attributes of new files and never identity: uid 0 from a guest address
+/// is still the guest.
+#[tokio::test]
+async fn nfs_auth_unix_is_attributes_not_identity() {
+    use nfs3_client::nfs3_types::rpc::{auth_unix, opaque_auth};
+    let srv = TestServer::start().await;
+    share(&srv, "u", true).await;
+    let as_unix = |uid: u32, gid: u32| {
+        Nfs3ConnectionBuilder::new(TokioConnector, "127.0.0.1", "/u")
+            .mount_port(srv.nfs_addr.port())
+            .nfs3_port(srv.nfs_addr.port())
+            .connect_from_privileged_port(false)
+            .credential(opaque_auth::auth_unix(&auth_unix {
+                uid,
+                gid,
+                ..Default::default()
+            }))
+            .mount()
+    };
+    let mut root_guest = as_unix(0, 0).await.expect("mount as uid 0");
+    let r = root_guest.root_nfs_fh3();
+    assert_eq!(
+        create(
+            &mut root_guest,
+            &r,
+            "x",
+            createhow3::UNCHECKED(sattr3::default())
+        )
+        .await
+        .err(),
+        Some(nfsstat3::NFS3ERR_ACCES),
+        "uid 0 is not a principal"
+    );
+    let admin_id = srv.admin().user_id;
+    srv.store()
+        .add_peer(&srv.admin(), "127.0.0.1", &admin_id, "")
+        .await
+        .expect("peer");
+    let mut c = as_unix(1234, 55).await.expect("mount");
+    let root = c.root_nfs_fh3();
+    let f = create(
+        &mut c,
+        &root,
+        "mine",
+        createhow3::GUARDED(sattr3::default()),
+    )
+    .await
+    .expect("create");
+    let a = getattr(&mut c, &f).await.expect("getattr");
+    assert_eq!((a.uid, a.gid), (1234, 55));
+}

@@ -12,7 +12,7 @@ use nfs3_types::nfs3::*;
 use nfs3_types::xdr_codec::{List, Opaque, Pack, Void};
 use sha2::{Digest, Sha256};
 
-use crate::rpc::{self, Accept, Call};
+use crate::rpc::{self, Accept, Call, Cred};
 use crate::xdr::{Garbage, Reader, pack};
 use crate::{Caller, Gateway, MAX_COOKIES, error};
 
@@ -47,8 +47,8 @@ pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
         5 => readlink(&mut r, &mut out),
         6 => read(gw, &caller, &mut r, &mut out).await,
         7 => write(gw, &caller, &mut r, &mut out).await,
-        8 => create(gw, &caller, &mut r, &mut out, false).await,
-        9 => create(gw, &caller, &mut r, &mut out, true).await,
+        8 => create(gw, &caller, &c.cred, &mut r, &mut out, false).await,
+        9 => create(gw, &caller, &c.cred, &mut r, &mut out, true).await,
         12 => remove(gw, &caller, &mut r, &mut out, false).await,
         13 => remove(gw, &caller, &mut r, &mut out, true).await,
         14 => rename(gw, &caller, &mut r, &mut out).await,
@@ -791,10 +791,12 @@ fn commit(gw: &Gateway, c: &Caller, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Re
     Ok(())
 }
 
-/// CREATE (`mkdir` false) and MKDIR.
+/// CREATE (`mkdir` false) and MKDIR. The new file's owner is the AUTH_UNIX uid/gid unless the
+/// client set them: an attribute, as on any NFS server, never who may do what.
 async fn create(
     gw: &Gateway,
     c: &Caller,
+    cred: &Cred,
     r: &mut Reader<'_>,
     out: &mut Vec<u8>,
     mkdir: bool,
@@ -811,6 +813,11 @@ async fn create(
             _ => return Err(Garbage),
         }
     };
+    let mut attrs = attrs;
+    if let Cred::Unix(u) = cred {
+        attrs.uid = attrs.uid.or(Some(u.uid));
+        attrs.gid = attrs.gid.or(Some(u.gid));
+    }
     let (bucket, h) = match gw.open(c, raw) {
         Ok(x) => x,
         Err(s) => {
