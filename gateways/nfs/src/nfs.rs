@@ -111,6 +111,24 @@ fn fail(out: &mut Vec<u8>, stat: nfsstat3, rest: &impl Pack) {
     pack(out, rest);
 }
 
+/// The share and handle behind `raw`, or `None` after packing the refusal (`rest` is the
+/// procedure's failure body) into `out`.
+fn open(
+    gw: &Gateway,
+    c: &Caller,
+    raw: &[u8],
+    out: &mut Vec<u8>,
+    rest: &impl Pack,
+) -> Option<(String, crate::handle::Handle)> {
+    match gw.open(c, raw) {
+        Ok(x) => Some(x),
+        Err(s) => {
+            fail(out, s, rest);
+            None
+        }
+    }
+}
+
 fn no_attr() -> post_op_attr {
     Nfs3Option::None
 }
@@ -144,12 +162,8 @@ async fn lookup(
 ) -> Result<(), Garbage> {
     let raw = fh(r)?;
     let nm = name(r)?;
-    let (bucket, h) = match gw.open(c, raw) {
-        Ok(x) => x,
-        Err(s) => {
-            fail(out, s, &no_attr());
-            return Ok(());
-        }
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
+        return Ok(());
     };
     if nm.len() > NAME_MAX {
         fail(out, nfsstat3::NFS3ERR_NAMETOOLONG, &no_attr());
@@ -195,12 +209,8 @@ fn dir_attr(gw: &Gateway, c: &Caller, bucket: &str, bucket_id: u64, ino: u64) ->
 fn access(gw: &Gateway, c: &Caller, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Result<(), Garbage> {
     let raw = fh(r)?;
     let wanted = r.u32()?;
-    let (bucket, h) = match gw.open(c, raw) {
-        Ok(x) => x,
-        Err(s) => {
-            fail(out, s, &no_attr());
-            return Ok(());
-        }
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
+        return Ok(());
     };
     let a = match gw.store.fs_getattr(&c.principal, &bucket, h.ino) {
         Ok(a) => a,
@@ -249,12 +259,8 @@ async fn read(
     let raw = fh(r)?;
     let offset = r.u64()?;
     let count = r.u32()?.min(MAX_IO);
-    let (bucket, h) = match gw.open(c, raw) {
-        Ok(x) => x,
-        Err(s) => {
-            fail(out, s, &no_attr());
-            return Ok(());
-        }
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
+        return Ok(());
     };
     let got = gw
         .store
@@ -344,12 +350,8 @@ async fn readdir(
         r.u32()?
     }
     .min(MAX_IO) as usize;
-    let (bucket, h) = match gw.open(c, raw) {
-        Ok(x) => x,
-        Err(s) => {
-            fail(out, s, &no_attr());
-            return Ok(());
-        }
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
+        return Ok(());
     };
     let after = match resolve_cookie(gw, c, &bucket, h.ino, cookie).await {
         Ok(a) => a,
@@ -482,12 +484,8 @@ fn dot_entries(
 
 fn fsstat(gw: &Gateway, c: &Caller, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Result<(), Garbage> {
     let raw = fh(r)?;
-    let (bucket, h) = match gw.open(c, raw) {
-        Ok(x) => x,
-        Err(s) => {
-            fail(out, s, &no_attr());
-            return Ok(());
-        }
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
+        return Ok(());
     };
     let res: FSSTAT3res = match gw.store.fs_stat(&c.principal, &bucket) {
         Ok(s) => {
@@ -523,12 +521,8 @@ fn fsstat(gw: &Gateway, c: &Caller, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Re
 
 fn fsinfo(gw: &Gateway, c: &Caller, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Result<(), Garbage> {
     let raw = fh(r)?;
-    let (bucket, h) = match gw.open(c, raw) {
-        Ok(x) => x,
-        Err(s) => {
-            fail(out, s, &no_attr());
-            return Ok(());
-        }
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
+        return Ok(());
     };
     let res: FSINFO3res = match gw.store.fs_getattr(&c.principal, &bucket, h.ino) {
         Ok(a) => Nfs3Result::Ok(FSINFO3resok {
@@ -565,12 +559,8 @@ fn pathconf(
     out: &mut Vec<u8>,
 ) -> Result<(), Garbage> {
     let raw = fh(r)?;
-    let (bucket, h) = match gw.open(c, raw) {
-        Ok(x) => x,
-        Err(s) => {
-            fail(out, s, &no_attr());
-            return Ok(());
-        }
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
+        return Ok(());
     };
     let res: PATHCONF3res = match gw.store.fs_getattr(&c.principal, &bucket, h.ino) {
         Ok(a) => Nfs3Result::Ok(PATHCONF3resok {
@@ -682,12 +672,8 @@ async fn setattr(
         1 => Some((r.u32()?, r.u32()?)),
         _ => return Err(Garbage),
     };
-    let (bucket, h) = match gw.open(c, raw) {
-        Ok(x) => x,
-        Err(s) => {
-            fail(out, s, &no_wcc());
-            return Ok(());
-        }
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
+        return Ok(());
     };
     if let Some((sec, nsec)) = guard {
         match gw.store.fs_getattr(&c.principal, &bucket, h.ino) {
@@ -736,12 +722,8 @@ async fn write(
     if data.len() != count {
         return Err(Garbage);
     }
-    let (bucket, h) = match gw.open(c, raw) {
-        Ok(x) => x,
-        Err(s) => {
-            fail(out, s, &no_wcc());
-            return Ok(());
-        }
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
+        return Ok(());
     };
     let got = gw
         .store
@@ -771,12 +753,8 @@ fn commit(gw: &Gateway, c: &Caller, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Re
     let raw = fh(r)?;
     let _offset = r.u64()?;
     let _count = r.u32()?;
-    let (bucket, h) = match gw.open(c, raw) {
-        Ok(x) => x,
-        Err(s) => {
-            fail(out, s, &no_wcc());
-            return Ok(());
-        }
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
+        return Ok(());
     };
     // Every WRITE was durable when answered; COMMIT only confirms it (libnfs sends it on
     // every fsync).
@@ -818,12 +796,8 @@ async fn create(
         attrs.uid = attrs.uid.or(Some(u.uid));
         attrs.gid = attrs.gid.or(Some(u.gid));
     }
-    let (bucket, h) = match gw.open(c, raw) {
-        Ok(x) => x,
-        Err(s) => {
-            fail(out, s, &no_wcc());
-            return Ok(());
-        }
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
+        return Ok(());
     };
     let nm = match new_name(nm) {
         Ok(n) => n,
@@ -892,12 +866,8 @@ async fn remove(
 ) -> Result<(), Garbage> {
     let raw = fh(r)?;
     let nm = name(r)?;
-    let (bucket, h) = match gw.open(c, raw) {
-        Ok(x) => x,
-        Err(s) => {
-            fail(out, s, &no_wcc());
-            return Ok(());
-        }
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
+        return Ok(());
     };
     let done = match std::str::from_utf8(nm) {
         Err(_) => Err(StoreError::NoSuchKey),
