@@ -4,7 +4,8 @@
 //! - [`rpc`]: ONC RPC record marking, the CALL header (AUTH_NONE/AUTH_UNIX), reply envelopes.
 //! - `xdr`: bounded argument decoding by hand (replies are packed with `nfs3_types`).
 //! - [`handle`]: HMAC-signed file handles bound to a principal.
-//! - `portmap`, `mount`, `nfs`: one function per procedure, each one store call.
+//! - `portmap`, `mount`, `nfs/` (read, readdir, write): one function per procedure, each one
+//!   store call.
 //! - `error`: the one `StoreError → nfsstat3` table.
 //!
 //! We own the accept loop, so every call knows the connection's peer address: the caller is
