@@ -179,11 +179,10 @@ impl Store {
                 "." => return dir_attr(&rtxn, &b, &path, dir),
                 ".." => {
                     let parent = parent_path(&path).to_string();
-                    let rtxn_b = b.clone();
                     drop(rtxn);
-                    let ino = self.dir_inos(rtxn_b.id, vec![parent.clone()]).await?[0];
+                    let ino = self.dir_inos(b.id, vec![parent.clone()]).await?[0];
                     let rtxn = self.db().begin_read()?;
-                    return dir_attr(&rtxn, &rtxn_b, &parent, ino);
+                    return dir_attr(&rtxn, &b, &parent, ino);
                 }
                 _ => {}
             }

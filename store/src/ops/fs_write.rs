@@ -136,7 +136,7 @@ impl Store {
     ) -> Result<FsAttr> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
         check_name(name)?;
-        let (b, path) = self.fs_dir(bucket, dir)?;
+        let (_, path) = self.fs_dir(bucket, dir)?;
         let key = format!("{path}{name}");
         crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
         let bucket_s = bucket.to_string();
@@ -174,7 +174,6 @@ impl Store {
                 Ok((ino, rec))
             })
             .await?;
-        let _ = b;
         Ok(attr_from_record(ino, FsKind::File, &rec))
     }
 
