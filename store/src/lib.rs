@@ -104,6 +104,8 @@ struct Inner {
     policy: RwLock<Arc<rbac::Policy>>,
     admin_peers: RwLock<rbac::policy::AdminPeers>,
     nonces: ops::Nonces,
+    /// One lock per inode being patched through the file view (see `ops::fs_write`).
+    file_locks: ops::FileLocks,
 }
 
 impl Store {
@@ -139,6 +141,7 @@ impl Store {
                 policy: RwLock::new(Arc::new(rbac::Policy::default())),
                 admin_peers: RwLock::new(rbac::policy::AdminPeers::default()),
                 nonces: ops::Nonces::default(),
+                file_locks: ops::FileLocks::default(),
             }),
         };
         store.reload_policy()?;

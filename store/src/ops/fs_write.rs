@@ -5,8 +5,12 @@
 //! to the end of the last one are re-staged (a short last chunk is taken in, so appends do not
 //! leave a trail of tiny chunks), everything before and after keeps its chunks. The commit checks
 //! that the file's data is still what the patch was computed from, and retries otherwise, so
-//! concurrent writers never lose each other's bytes. Small writes are not buffered yet: each one
+//! concurrent writers never lose each other's bytes. Patches of one inode take turns (a lock per
+//! inode), so a client sending many WRITEs to one file at once does not make them retry each
+//! other; the check remains for changes from S3. Small writes are not buffered yet: each one
 //! re-hashes the chunk it lands in.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
@@ -23,6 +27,55 @@ use crate::rbac::{Resource, Verb, authorize};
 use crate::stage::{StageError, StageOptions};
 use crate::tables::{self, CHUNKS, DIR_INODES, DIR_PATHS, ENTRIES, INODE_DATA, INODES};
 use crate::{Store, codec, deny, now_ms};
+
+/// Per-inode locks for patches; an entry lives while someone holds or waits for it.
+#[derive(Default)]
+pub(crate) struct FileLocks(
+    std::sync::Mutex<std::collections::HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
+);
+
+impl FileLocks {
+    pub(crate) fn map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, Arc<tokio::sync::Mutex<()>>>>
+    {
+        match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    async fn lock(&self, ino: u64) -> FileGuard<'_> {
+        let m = self.map().entry(ino).or_default().clone();
+        let guard = m.clone().lock_owned().await;
+        FileGuard {
+            locks: self,
+            ino,
+            _guard: guard,
+            _m: m,
+        }
+    }
+}
+
+struct FileGuard<'a> {
+    locks: &'a FileLocks,
+    ino: u64,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+    _m: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for FileGuard<'_> {
+    fn drop(&mut self) {
+        let mut map = self.locks.map();
+        // The map's reference, ours, and the guard's: nobody else waits.
+        if map
+            .get(&self.ino)
+            .is_some_and(|m| Arc::strong_count(m) <= 3)
+        {
+            map.remove(&self.ino);
+        }
+    }
+}
 
 /// How CREATE treats an existing name (NFSv3 `createmode3`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -384,6 +437,7 @@ impl Store {
         patch: Patch,
         attrs: FsSetAttr,
     ) -> Result<FsAttr> {
+        let _turn = self.inner.file_locks.lock(ino).await;
         for _ in 0..16 {
             let (old_rec, old_data, is_dir) = {
                 let rtxn = self.db().begin_read()?;

@@ -17,6 +17,7 @@ pub(crate) use access::drop_bucket_bindings;
 pub use access::{BindingInfo, GroupInfo, PanelInfo, RoleInfo, SubjectRef};
 pub use buckets::BucketInfo;
 pub use fs::{FsAccess, FsAttr, FsDirEntry, FsDirPage, FsKind, FsRead, FsShare, FsStat};
+pub(crate) use fs_write::FileLocks;
 pub use fs_write::{FsCreate, FsSetAttr};
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
