@@ -1166,3 +1166,25 @@ async fn nfs_auth_unix_is_attributes_not_identity() {
     let a = getattr(&mut c, &f).await.expect("getattr");
     assert_eq!((a.uid, a.gid), (1234, 55));
 }
+
+/// Calls sent back to back on one connection, without waiting, all get their replies (clients
+/// pipeline; replies come back as each call finishes, matched by xid).
+#[tokio::test]
+async fn nfs_pipelined_calls_all_answered() {
+    let srv = TestServer::start().await;
+    let mut s = TcpStream::connect(srv.nfs_addr).await.expect("connect");
+    let mut burst = Vec::new();
+    for xid in 100..140u32 {
+        burst.extend_from_slice(&raw_call(xid, 100_003, 3, 0));
+    }
+    s.write_all(&burst).await.expect("write");
+    let mut xids = std::collections::BTreeSet::new();
+    for _ in 100..140 {
+        let mut head = [0u8; 4];
+        s.read_exact(&mut head).await.expect("mark");
+        let mut body = vec![0u8; (u32::from_be_bytes(head) & 0x7FFF_FFFF) as usize];
+        s.read_exact(&mut body).await.expect("body");
+        xids.insert(u32::from_be_bytes([body[0], body[1], body[2], body[3]]));
+    }
+    assert_eq!(xids, (100..140).collect());
+}
