@@ -1,6 +1,6 @@
 //! Wiring: open the store, make sure the bootstrap admin (a real user with its own keypair in
 //! the data directory), the `svc:gatehouse` service user and the system bucket exist, apply
-//! `admin_peers`, start the S3 and admin listeners and the GC loop, and stop them together on
+//! `admin_peers`, start the S3, admin and NFS listeners and the GC loop, and stop them together on
 //! one shutdown signal (the database closes last).
 
 use std::io::Write;
@@ -21,6 +21,8 @@ use crate::config::Config;
 pub struct Running {
     pub s3_addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// NFSv3 + MOUNT + PORTMAP GETPORT, one port.
+    pub nfs_addr: SocketAddr,
     /// User id of the bootstrap admin (`<data-dir>/admin_ed25519`).
     pub admin_user_id: String,
     pub store: Store,
@@ -82,12 +84,21 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding the admin listener on {}", cfg.admin_listen))?;
     let admin_addr = admin_listener.local_addr()?;
+    let nfs_listener = tokio::net::TcpListener::bind(cfg.nfs_listen)
+        .await
+        .with_context(|| format!("binding the NFS listener on {}", cfg.nfs_listen))?;
+    let nfs_addr = nfs_listener.local_addr()?;
     let (stop, stop_rx) = watch::channel(false);
     let tls = match &cfg.tls {
         Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
         None => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let nfs_task = tokio::spawn(gatehouse_nfs::serve(
+        nfs_listener,
+        store.clone(),
+        stop_rx.clone(),
+    ));
     let admin_app = gatehouse_admin::router(AdminState::new(
         store.clone(),
         AdminConfig {
@@ -100,6 +111,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             login_max_failures: cfg.login_max_failures,
             login_lockout: cfg.login_lockout,
             secure_cookie: tls.is_some(),
+            nfs_endpoint: nfs_addr.to_string(),
         },
     ));
     let admin_task = serve(
@@ -156,15 +168,16 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             }
         }
     });
-    tracing::info!(%s3_addr, %admin_addr, data_dir = %cfg.data_dir.display(), "gatehouse serving S3 and the admin API");
+    tracing::info!(%s3_addr, %admin_addr, %nfs_addr, data_dir = %cfg.data_dir.display(), "gatehouse serving S3, NFSv3 and the admin API");
     Ok(Running {
         s3_addr,
         admin_addr,
+        nfs_addr,
         admin_user_id,
         store,
         new_admin,
         stop,
-        tasks: vec![s3_task, admin_task, gc_task, sweep_task],
+        tasks: vec![s3_task, admin_task, nfs_task, gc_task, sweep_task],
     })
 }
 

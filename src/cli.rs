@@ -32,6 +32,9 @@ pub enum Command {
         /// Admin API listen address ADDR:PORT (overrides the config file).
         #[arg(long)]
         admin_listen: Option<String>,
+        /// NFSv3/MOUNT listen address ADDR:PORT (overrides the config file).
+        #[arg(long)]
+        nfs_listen: Option<String>,
     },
     /// Validate a configuration file: prints what is wrong and exits non-zero, or says it is
     /// valid. Nothing is started or written.

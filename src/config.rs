@@ -34,6 +34,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub s3: RawS3,
     #[serde(default)]
+    pub nfs: RawNfs,
+    #[serde(default)]
     pub storage: RawStorage,
     #[serde(default)]
     pub log: RawLog,
@@ -75,6 +77,14 @@ pub struct RawS3 {
     /// `/api/info` and used in presigned URLs. Default `http://<s3.listen>`, which is no use to
     /// a remote client when listening on `0.0.0.0`.
     pub public_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNfs {
+    /// Listen address of NFSv3 + MOUNT (+ PORTMAP GETPORT), one TCP port for all three.
+    /// Default `127.0.0.1:12049`; use `0.0.0.0:2049` to serve clients with default options.
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,6 +163,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub s3_listen: SocketAddr,
     pub admin_listen: SocketAddr,
+    pub nfs_listen: SocketAddr,
     pub admin_peers: Option<Vec<String>>,
     pub enrolment_token: Option<String>,
     pub login_max_failures: u32,
@@ -249,6 +260,8 @@ impl Config {
             "  gc_interval_secs: {}",
             self.gc_interval.as_secs()
         ));
+        line("nfs:".into());
+        line(format!("  listen: {}", q(&self.nfs_listen.to_string())));
         line("log:".into());
         line(format!("  level: {}", q(&self.log_level)));
         line(format!(
@@ -265,6 +278,7 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub s3_listen: Option<String>,
     pub admin_listen: Option<String>,
+    pub nfs_listen: Option<String>,
 }
 
 impl RawConfig {
@@ -291,6 +305,14 @@ impl RawConfig {
         let admin_listen: SocketAddr = admin
             .parse()
             .with_context(|| format!("admin listen address {admin:?} is not ADDR:PORT"))?;
+        let nfs = o
+            .nfs_listen
+            .clone()
+            .or(self.nfs.listen)
+            .unwrap_or_else(|| "127.0.0.1:12049".into());
+        let nfs_listen: SocketAddr = nfs
+            .parse()
+            .with_context(|| format!("nfs listen address {nfs:?} is not ADDR:PORT"))?;
         if let Some(t) = &self.enrolment_token
             && t.len() < 16
         {
@@ -348,6 +370,7 @@ impl RawConfig {
                 .unwrap_or_else(|| PathBuf::from("./gatehouse-data")),
             s3_listen,
             admin_listen,
+            nfs_listen,
             admin_peers: self.admin_peers,
             enrolment_token: self.enrolment_token,
             login_max_failures,
@@ -428,6 +451,7 @@ mod tests {
                 data_dir: Some("/tmp/x".into()),
                 s3_listen: None,
                 admin_listen: None,
+                nfs_listen: None,
             })
             .expect("valid");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
@@ -442,6 +466,7 @@ mod tests {
         let c = raw.validate(&Overrides::default()).expect("valid");
         assert_eq!(c.login_max_failures, 3);
         assert_eq!(c.login_lockout, Duration::from_secs(60));
+        assert_eq!(c.nfs_listen.to_string(), "127.0.0.1:12049");
         assert!(serde_norway::from_str::<RawConfig>("bogus: 1").is_err());
     }
 }

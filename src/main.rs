@@ -12,7 +12,8 @@ async fn main() -> std::process::ExitCode {
             data_dir,
             s3_listen,
             admin_listen,
-        } => serve(config, data_dir, s3_listen, admin_listen).await,
+            nfs_listen,
+        } => serve(config, data_dir, s3_listen, admin_listen, nfs_listen).await,
         Command::CheckConfig { file } => check_config(&file),
         Command::ShowConfig { config } => (|| {
             let raw = match &config {
@@ -163,6 +164,7 @@ async fn serve(
     data_dir: Option<std::path::PathBuf>,
     s3_listen: Option<String>,
     admin_listen: Option<String>,
+    nfs_listen: Option<String>,
 ) -> anyhow::Result<()> {
     let raw = match &config {
         Some(p) => RawConfig::load(p)?,
@@ -172,6 +174,7 @@ async fn serve(
         data_dir,
         s3_listen,
         admin_listen,
+        nfs_listen,
     })?;
     telemetry::init(&cfg.log_level, cfg.log_json);
     let data_dir = cfg.data_dir.clone();

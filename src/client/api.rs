@@ -67,6 +67,11 @@ impl Api {
         format!("{}{}", self.base, self.prefix)
     }
 
+    /// `host:port` of the server URL (what the user reaches the server by).
+    pub fn authority(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
     /// Sends one request; `path` starts with `/api/`, its parts already encoded with [`seg`].
     async fn send(
         &self,

@@ -257,6 +257,9 @@ pub enum ShareCmd {
     Delete { name: String },
     /// Bring back a deleted share with its content.
     Restore { name: String },
+    /// How to mount a share over NFSv3: export path, port, options, Linux/macOS commands, a
+    /// libnfs URL (`--json`: export_path, port, mount_options, linux, macos, libnfs_url).
+    MountInfo { name: String },
 }
 
 #[derive(Debug, Subcommand)]

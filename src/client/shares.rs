@@ -26,6 +26,42 @@ struct Share {
     purge_after_ms: Option<i64>,
 }
 
+#[derive(Deserialize)]
+struct Info {
+    nfs_endpoint: String,
+}
+
+/// How to mount `/<name>` from the NFS endpoint `nfs` (`ADDR:PORT`), reaching the server as
+/// `server_host` when the listen address names no particular host.
+fn mount_info(name: &str, nfs: &str, server_host: &str) -> anyhow::Result<Value> {
+    let addr: std::net::SocketAddr = nfs
+        .parse()
+        .map_err(|_| anyhow::anyhow!("the server reported NFS endpoint {nfs:?}"))?;
+    let port = addr.port();
+    let host = if addr.ip().is_unspecified() {
+        server_host.to_string()
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    let ports = if port == 2049 {
+        String::new()
+    } else {
+        format!(",port={port},mountport={port}")
+    };
+    let options = format!("vers=3,tcp{ports},nolock");
+    let export = format!("/{name}");
+    Ok(json!({
+        "export_path": export,
+        "port": port,
+        "mount_options": options,
+        "linux": format!("sudo mount -t nfs -o {options} {host}:{export} /mnt/{name}"),
+        "macos": format!("sudo mount -t nfs -o vers=3,tcp{ports},nolocks,resvport {host}:{export} /Volumes/{name}"),
+        "libnfs_url": format!("nfs://{host}{export}?nfsport={port}&mountport={port}&version=3"),
+    }))
+}
+
 fn quota(q: u64) -> String {
     if q == 0 { "unlimited".into() } else { size(q) }
 }
@@ -135,6 +171,38 @@ pub async fn share(ctx: &Ctx, cmd: ShareCmd) -> anyhow::Result<()> {
             ]);
             Ok(())
         }
+        ShareCmd::MountInfo { name } => {
+            // The share as the caller may see it (a refusal or a missing share stops here).
+            let _: Value = ctx
+                .api
+                .get(&format!("/api/shares/{}", seg(&name)), "")
+                .await?;
+            let info: Info = serde_json::from_value(ctx.api.get("/api/info", "").await?)?;
+            let server_host = ctx
+                .api
+                .authority()
+                .rsplit_once(':')
+                .map_or(ctx.api.authority(), |(h, _)| h)
+                .to_string();
+            let v = mount_info(&name, &info.nfs_endpoint, &server_host)?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            output::fields(&[
+                ("Export path", field("export_path")),
+                ("Port", v["port"].to_string()),
+                ("Mount options", field("mount_options")),
+                ("Linux", field("linux")),
+                ("macOS", field("macos")),
+                ("libnfs URL", field("libnfs_url")),
+            ]);
+            println!(
+                "\nOver NFS you act as the user registered for your client address \
+                 (`gatehouse peer add` in the admin API); any other address is the guest."
+            );
+            Ok(())
+        }
         ShareCmd::Delete { name } => {
             let v = ctx
                 .api
@@ -182,5 +250,31 @@ pub async fn share(ctx: &Ctx, cmd: ShareCmd) -> anyhow::Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mount_info;
+
+    #[test]
+    fn mount_lines() {
+        let v = mount_info("team", "127.0.0.1:12049", "example").expect("info");
+        assert_eq!(v["export_path"], "/team");
+        assert_eq!(v["port"], 12049);
+        assert_eq!(
+            v["linux"],
+            "sudo mount -t nfs -o vers=3,tcp,port=12049,mountport=12049,nolock 127.0.0.1:/team /mnt/team"
+        );
+        assert_eq!(
+            v["libnfs_url"],
+            "nfs://127.0.0.1/team?nfsport=12049&mountport=12049&version=3"
+        );
+        let v = mount_info("team", "0.0.0.0:2049", "files.example").expect("info");
+        assert_eq!(v["mount_options"], "vers=3,tcp,nolock");
+        assert_eq!(
+            v["macos"],
+            "sudo mount -t nfs -o vers=3,tcp,nolocks,resvport files.example:/team /Volumes/team"
+        );
     }
 }

@@ -243,17 +243,15 @@ pub async fn storage(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
                 },
                 s.object_count
             );
-            output::fields(&[
-                (
-                    "disk",
-                    match s.disk {
-                        Some(d) => {
-                            format!("{} free of {}", size(d.free_bytes), size(d.total_bytes))
-                        }
-                        None => "unknown".into(),
-                    },
-                ),
-            ]);
+            output::fields(&[(
+                "disk",
+                match s.disk {
+                    Some(d) => {
+                        format!("{} free of {}", size(d.free_bytes), size(d.total_bytes))
+                    }
+                    None => "unknown".into(),
+                },
+            )]);
             println!();
             let rows: Vec<Vec<String>> = s
                 .buckets

@@ -66,6 +66,12 @@ pub enum StoreError {
     NoSuchPeer(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("the file or directory no longer exists")]
+    Stale,
+    #[error("not a directory: {0}")]
+    NotADirectory(String),
+    #[error("is a directory: {0}")]
+    IsADirectory(String),
     #[error("no space left on the data disk")]
     NoSpace,
     #[error("quota exceeded: {0}")]
@@ -111,6 +117,9 @@ impl StoreError {
             StoreError::NoSuchShare(_) => "share.no_such_share",
             StoreError::NoSuchPeer(_) => "peer.no_such_peer",
             StoreError::Conflict(_) => "store.conflict",
+            StoreError::Stale => "fs.stale",
+            StoreError::NotADirectory(_) => "fs.not_a_directory",
+            StoreError::IsADirectory(_) => "fs.is_a_directory",
             StoreError::NoSpace => "store.no_space",
             StoreError::QuotaExceeded(_) => "store.quota_exceeded",
             StoreError::Corrupt(_) => "store.corrupt",

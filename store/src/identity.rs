@@ -671,6 +671,13 @@ impl MasterKey {
         MasterKey(b)
     }
 
+    /// A 32-byte subkey for one named purpose (`"nfs-handle"`, …):
+    /// HKDF-SHA256(ikm = master, salt = "gatehouse-subkey", info = purpose). Distinct purposes
+    /// get independent keys, and none of them reveals the master key.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        hkdf::<32>(b"gatehouse-subkey", &self.0, &[purpose.as_bytes()])
+    }
+
     /// Keypair of service user `svc:<name>`:
     /// seed = HKDF-SHA256(ikm = master, salt = "gatehouse-service-user", info = "svc:" + name).
     pub fn service_keypair(&self, name: &str) -> Keypair {

@@ -128,6 +128,8 @@ struct Inner {
     admin_peers: RwLock<rbac::policy::AdminPeers>,
     nonces: ops::Nonces,
     metrics: metrics::Metrics,
+    /// One lock per inode being patched through the file view (see `ops::fs_write`).
+    file_locks: ops::FileLocks,
 }
 
 impl Store {
@@ -169,6 +171,7 @@ impl Store {
                 admin_peers: RwLock::new(rbac::policy::AdminPeers::default()),
                 nonces: ops::Nonces::default(),
                 metrics: metrics::Metrics::default(),
+                file_locks: ops::FileLocks::default(),
             }),
         };
         store.reload_policy()?;
@@ -188,6 +191,13 @@ impl Store {
 
     pub fn data_dir(&self) -> &Path {
         &self.inner.cfg.data_dir
+    }
+
+    /// A 32-byte key for one named purpose, derived from the master key (HKDF-SHA256), e.g.
+    /// `derive_key("nfs-handle")` signs NFS file handles. Stable for the life of the data
+    /// directory; different purposes get independent keys.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        self.inner.master.derive_key(purpose)
     }
 
     fn db(&self) -> &Database {

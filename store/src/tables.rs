@@ -38,6 +38,12 @@ pub const SHARES: TableDefinition<&str, &[u8]> = TableDefinition::new("shares");
 /// client address (canonical IP text) → [`crate::model::PeerRecord`].
 pub const PEERS: TableDefinition<&str, &[u8]> = TableDefinition::new("peers");
 
+/// bucket id (8 bytes BE) ++ directory path (`""` root, else `a/b/`) → inode number: the NFS
+/// view's directories, explicit or implicit, numbered on first sight (never S3 objects).
+pub const DIR_INODES: TableDefinition<&[u8], u64> = TableDefinition::new("dir_inodes");
+/// inode number → bucket id (8 bytes BE) ++ directory path: the reverse of [`DIR_INODES`].
+pub const DIR_PATHS: TableDefinition<u64, &[u8]> = TableDefinition::new("dir_paths");
+
 pub fn entry_key(bucket_id: u64, key: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(8 + key.len());
     k.extend_from_slice(&bucket_id.to_be_bytes());

@@ -54,6 +54,10 @@ if "$bin" serve --help 2>/dev/null | grep -q -- --admin-listen; then
   ADMIN="http://127.0.0.1:$(free_port)"
   args+=(--admin-listen "${ADMIN#http://}")
 fi
+# Likewise the NFS listener (default 127.0.0.1:12049).
+if "$bin" serve --help 2>/dev/null | grep -q -- --nfs-listen; then
+  args+=(--nfs-listen "127.0.0.1:$(free_port)")
+fi
 "$bin" "${args[@]}" >"$work/server.log" 2>&1 &
 pid=$!
 export bin creds="$work/data/admin.credentials"

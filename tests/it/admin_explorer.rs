@@ -810,7 +810,9 @@ async fn cli_storage_status_table_and_json() {
     )
     .await);
     assert!(
-        out.contains("Total: 0 B / 1.0 GiB (0.0%)") && out.contains("disk:") && out.contains("cli-store"),
+        out.contains("Total: 0 B / 1.0 GiB (0.0%)")
+            && out.contains("disk:")
+            && out.contains("cli-store"),
         "{out}"
     );
     assert!(out.contains("QUOTA%"), "{out}");

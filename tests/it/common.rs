@@ -14,6 +14,7 @@ pub struct TestServer {
     pub running: Option<Running>,
     pub dir: tempfile::TempDir,
     pub addr: std::net::SocketAddr,
+    pub nfs_addr: std::net::SocketAddr,
     pub access: String,
     pub secret: String,
 }
@@ -44,11 +45,13 @@ impl TestServer {
             .await
             .expect("server starts");
         let addr = running.s3_addr;
+        let nfs_addr = running.nfs_addr;
         let (access, secret) = read_credentials(&dir.path().join("admin.credentials"));
         TestServer {
             running: Some(running),
             dir,
             addr,
+            nfs_addr,
             access,
             secret,
         }
@@ -198,6 +201,7 @@ pub fn config_from(raw: RawConfig, dir: &Path) -> gatehouse::config::Config {
         data_dir: Some(dir.to_path_buf()),
         s3_listen: Some("127.0.0.1:0".into()),
         admin_listen: Some("127.0.0.1:0".into()),
+        nfs_listen: Some("127.0.0.1:0".into()),
     })
     .expect("config")
 }

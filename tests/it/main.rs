@@ -9,6 +9,7 @@ mod fsck;
 mod identity;
 mod lifecycle;
 mod metrics;
+mod nfs;
 mod quotas;
 mod rbac;
 mod s3_auth;

@@ -95,7 +95,8 @@ impl From<StoreError> for ApiError {
             | E::NoSuchBinding(_)
             | E::NoSuchShare(_)
             | E::NoSuchLifecycleConfiguration
-            | E::NoSuchPeer(_) => S::NOT_FOUND,
+            | E::NoSuchPeer(_)
+            | E::Stale => S::NOT_FOUND,
             E::BucketAlreadyOwnedByYou
             | E::BucketAlreadyExists
             | E::BucketNotEmpty
@@ -111,6 +112,8 @@ impl From<StoreError> for ApiError {
             | E::ContentSha256Mismatch
             | E::IncompleteBody
             | E::InvalidArgument(_)
+            | E::NotADirectory(_)
+            | E::IsADirectory(_)
             | E::Body(_) => S::BAD_REQUEST,
             E::EntityTooLarge(_) => S::PAYLOAD_TOO_LARGE,
             E::InvalidRange => S::RANGE_NOT_SATISFIABLE,

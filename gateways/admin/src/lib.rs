@@ -48,6 +48,8 @@ pub struct AdminConfig {
     pub region: String,
     /// Where the S3 gateway listens, reported by `GET /api/info`; presigned URLs point here.
     pub s3_endpoint: String,
+    /// Where NFS + MOUNT listen (`ADDR:PORT`), reported by `GET /api/info`.
+    pub nfs_endpoint: String,
     /// Total storage limit (config `s3.max_size`), reported by `GET /api/storage`.
     pub max_size: u64,
     /// Failed web sign-ins (per access key, and per client address) before a lockout.

@@ -3,6 +3,8 @@
 
 mod access;
 mod buckets;
+mod fs;
+mod fs_write;
 mod lifecycle;
 mod list;
 mod multipart;
@@ -16,6 +18,9 @@ mod users;
 pub(crate) use access::drop_bucket_bindings;
 pub use access::{BindingInfo, GroupInfo, PanelInfo, RoleInfo, SubjectRef};
 pub use buckets::BucketInfo;
+pub use fs::{FsAccess, FsAttr, FsDirEntry, FsDirPage, FsKind, FsRead, FsShare, FsStat};
+pub(crate) use fs_write::FileLocks;
+pub use fs_write::{FsCreate, FsSetAttr};
 pub use lifecycle::{ExpirySweep, MAX_RULES};
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{CompletePart, PartInfo, UploadInfo};

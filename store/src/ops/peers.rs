@@ -144,4 +144,11 @@ impl Store {
         let u: UserRecord = codec::decode(u.value())?;
         Ok(Some(self.policy().resolve(&r.user_id, &u.name, u.kind)))
     }
+
+    /// The principal of a caller nobody vouches for: a member of `everyone` only (see
+    /// [`crate::rbac::Policy::guest`]). Resolved from the current policy, so a binding change
+    /// applies to the next request.
+    pub fn guest_principal(&self) -> Principal {
+        self.policy().guest()
+    }
 }

@@ -469,7 +469,7 @@ fn tombstone(
 }
 
 /// Removes a tombstoned share for good: its entries (dropping their chunk references; the
-/// chunk GC deletes the files), its unfinished uploads, the bindings scoped to its bucket, and
+/// chunk GC deletes the files), its NFS directory inodes, its unfinished uploads, the bindings scoped to its bucket, and
 /// the share record. Returns the number of entries removed.
 fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
     let bucket = share_bucket(&s.name);
@@ -492,6 +492,18 @@ fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
             wtxn.open_table(INODE_DATA)?.remove(ino)?;
             wtxn.open_table(ENTRIES)?.remove(key.as_slice())?;
             removed += 1;
+        }
+        // The NFS view's directory inodes of this bucket.
+        let dirs: Vec<(Vec<u8>, u64)> = {
+            let t = wtxn.open_table(crate::tables::DIR_INODES)?;
+            t.range(start.as_slice()..end.as_slice())?
+                .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
+                .collect::<std::result::Result<_, _>>()?
+        };
+        for (key, ino) in dirs {
+            wtxn.open_table(crate::tables::DIR_INODES)?
+                .remove(key.as_slice())?;
+            wtxn.open_table(crate::tables::DIR_PATHS)?.remove(ino)?;
         }
     }
     let doomed: Vec<String> = {

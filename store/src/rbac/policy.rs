@@ -10,6 +10,8 @@ use super::roles::{RoleDef, Rule, builtin_roles};
 use crate::model::{AdminMatch, BindingRecord, Principal, Subject, UserKind};
 
 pub const EVERYONE: &str = "everyone";
+/// User id and name of the guest principal (see [`Policy::guest`]).
+pub const GUEST_ID: &str = "guest";
 pub const ALL_ADMIN_USERS: &str = "all_admin_users";
 pub const ALL_SERVICE_USERS: &str = "all_service_users";
 /// Groups whose membership the server computes; they cannot be created, deleted or edited.
@@ -117,11 +119,38 @@ impl Policy {
     /// Resolves a user into the principal a request runs as.
     pub fn resolve(&self, user_id: &str, name: &str, kind: UserKind) -> Principal {
         let admin = self.admin_peers.matches(user_id, name);
-        let groups = self.groups_of(user_id, admin.is_some(), kind);
+        self.resolve_as(user_id, name, kind, admin)
+    }
+
+    /// The guest principal: a caller nobody vouches for (an NFS client that is not a registered
+    /// peer). A member of `everyone` only, whatever the other groups or `admin_peers` say: its
+    /// id [`GUEST_ID`] is not a user id (those are 16 hex digits), so no custom group or user
+    /// binding can name it, and `admin_peers` is not consulted.
+    pub fn guest(&self) -> Principal {
+        let mut p = self.resolve_as(GUEST_ID, GUEST_ID, UserKind::Person, None);
+        p.groups = vec![EVERYONE.to_string()];
+        p
+    }
+
+    fn resolve_as(
+        &self,
+        user_id: &str,
+        name: &str,
+        kind: UserKind,
+        admin: Option<AdminMatch>,
+    ) -> Principal {
+        let groups = if user_id == GUEST_ID {
+            vec![EVERYONE.to_string()]
+        } else {
+            self.groups_of(user_id, admin.is_some(), kind)
+        };
         let mut grants = Vec::new();
         for b in builtin_bindings().iter().chain(&self.bindings) {
             let via = match &b.subject {
-                Subject::User(u) if u == user_id => format!("bound to user {name}"),
+                // No binding can name the guest: it is nobody in particular.
+                Subject::User(u) if u == user_id && user_id != GUEST_ID => {
+                    format!("bound to user {name}")
+                }
                 Subject::Group(g) if groups.contains(g) => format!("via group {g}"),
                 _ => continue,
             };

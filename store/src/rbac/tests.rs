@@ -135,3 +135,28 @@ fn rule_parsing() {
     assert!(Rule::parse("get", "planets").is_err());
     assert!(Rule::parse("", "buckets").is_err());
 }
+
+#[test]
+fn guest_is_everyone_only_whatever_names_and_groups_say() {
+    use crate::rbac::policy::{EVERYONE, GUEST_ID};
+    let pol = policy(
+        vec![
+            bind(
+                Subject::Group(EVERYONE.into()),
+                "bucket-read",
+                Scope::Bucket("fs+pub".into()),
+            ),
+            bind(Subject::Group("ops".into()), "admin", Scope::Global),
+            bind(Subject::User(GUEST_ID.into()), "admin", Scope::Global),
+        ],
+        &[("ops", &[GUEST_ID])],
+        // Even an admin_peers entry naming "guest" does not make the guest an admin.
+        &[GUEST_ID],
+    );
+    let g = pol.guest();
+    assert_eq!(g.groups, vec![EVERYONE.to_string()]);
+    assert!(g.admin.is_none());
+    assert!(authorize(&g, Verb::Get, Resource::Objects("fs+pub")).allowed);
+    assert!(!authorize(&g, Verb::Put, Resource::Objects("fs+pub")).allowed);
+    assert!(!authorize(&g, Verb::Get, Resource::Objects("other")).allowed);
+}

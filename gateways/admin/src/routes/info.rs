@@ -66,6 +66,8 @@ struct Info<'a> {
     service: &'static str,
     version: &'static str,
     s3_endpoint: &'a str,
+    /// `ADDR:PORT` of NFSv3 and MOUNT (one port).
+    nfs_endpoint: &'a str,
     region: &'a str,
 }
 
@@ -74,6 +76,7 @@ pub async fn info(State(st): State<AdminState>) -> Response {
         service: "gatehouse",
         version: VERSION,
         s3_endpoint: &st.cfg.s3_endpoint,
+        nfs_endpoint: &st.cfg.nfs_endpoint,
         region: &st.cfg.region,
     })
 }

@@ -1,0 +1,280 @@
+//! gatehouse-nfs: NFSv3, MOUNT v3 and a PORTMAP GETPORT answer on one TCP listener.
+//!
+//! # Layout
+//! - [`rpc`]: ONC RPC record marking, the CALL header (AUTH_NONE/AUTH_UNIX), reply envelopes.
+//! - `xdr`: bounded argument decoding by hand (replies are packed with `nfs3_types`).
+//! - [`handle`]: HMAC-signed file handles bound to a principal.
+//! - `portmap`, `mount`, `nfs/` (read, readdir, write): one function per procedure, each one
+//!   store call.
+//! - `error`: the one `StoreError → nfsstat3` table.
+//!
+//! We own the accept loop, so every call knows the connection's peer address: the caller is
+//! the registered peer's user for that address, else the guest principal, resolved again for
+//! every call (a binding change applies to the next operation). AUTH_UNIX uids are the
+//! client's claim and never identify anyone. Invariants: a bad client never panics the server
+//! or holds more than one bounded record in memory; the store stays free of NFS types.
+
+mod error;
+pub mod handle;
+mod mount;
+mod nfs;
+mod portmap;
+pub mod rpc;
+mod xdr;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use gatehouse_store::{Principal, Store, StoreError};
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::handle::{Handle, Signer, principal_tag};
+use crate::rpc::{Accept, RecordError};
+
+/// Connections served at once: each may hold one bounded record, so this bounds the memory
+/// clients can make the gateway hold. Further connections are closed at accept.
+pub const MAX_CONNECTIONS: usize = 1024;
+
+/// Serves until `stop` turns true, then lets each connection finish its current call.
+pub async fn serve(listener: TcpListener, store: Store, mut stop: watch::Receiver<bool>) {
+    let port = listener.local_addr().map_or(0, |a| a.port());
+    let gw = Arc::new(Gateway::new(store, port));
+    let mut conns = JoinSet::new();
+    let conn_stop = stop.clone();
+    loop {
+        tokio::select! {
+            _ = stopped(&mut stop) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((sock, peer)) if conns.len() >= MAX_CONNECTIONS => {
+                    tracing::warn!(%peer, limit = MAX_CONNECTIONS, "too many nfs connections, closing a new one");
+                    drop(sock);
+                }
+                Ok((sock, peer)) => {
+                    conns.spawn(connection(gw.clone(), sock, peer, conn_stop.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "nfs accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    // A client that stops reading its replies must not hold shutdown forever.
+    let drained = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(std::time::Duration::from_secs(5), drained)
+        .await
+        .is_err()
+    {
+        tracing::warn!("nfs connections still busy after 5 s at shutdown, closing them");
+        conns.abort_all();
+    }
+}
+
+/// Resolves once the stop signal is set (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await.map(|_| ());
+}
+
+/// Calls one connection may have in flight: clients pipeline (Linux keeps many READs and
+/// WRITEs outstanding), replies go back as each finishes, matched by xid.
+pub const MAX_IN_FLIGHT_PER_CONNECTION: usize = 16;
+/// Calls in flight over all connections: with [`rpc::MAX_RECORD`] this bounds the memory that
+/// requests and replies can hold (about 140 MiB).
+pub const MAX_IN_FLIGHT: usize = 128;
+
+async fn connection(
+    gw: Arc<Gateway>,
+    sock: TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = sock.set_nodelay(true);
+    let (rd, mut wr) = sock.into_split();
+    let mut rd = BufReader::with_capacity(64 << 10, rd);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(MAX_IN_FLIGHT_PER_CONNECTION);
+    let writer = async move {
+        while let Some(reply) = rx.recv().await {
+            if let Err(e) = wr.write_all(&reply).await {
+                tracing::debug!(%peer, error = %e, "nfs reply not sent");
+                break;
+            }
+        }
+    };
+    let local = Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_CONNECTION));
+    let reader = async {
+        // Calls of this connection: dropped (aborted) with it, never outliving the server.
+        let mut calls = JoinSet::new();
+        loop {
+            let permits = tokio::select! {
+                _ = stopped(&mut stop) => break,
+                p = async {
+                    let l = local.clone().acquire_owned().await.ok()?;
+                    let g = gw.in_flight.clone().acquire_owned().await.ok()?;
+                    Some((l, g))
+                } => p,
+                Some(_) = calls.join_next(), if !calls.is_empty() => continue,
+            };
+            let Some(permits) = permits else { break };
+            let mut buf = Vec::new();
+            let got = tokio::select! {
+                _ = stopped(&mut stop) => break,
+                r = rpc::read_record(&mut rd, &mut buf) => r,
+            };
+            match got {
+                Ok(()) => {}
+                Err(RecordError::Closed) => break,
+                // Clients reset connections they are done with; nothing to report.
+                Err(RecordError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => {
+                    tracing::info!(%peer, error = %e, "closing nfs connection");
+                    break;
+                }
+            }
+            if matches!(rpc::parse_call(&buf), Err(rpc::BadCall::Unreadable)) {
+                tracing::info!(%peer, "unreadable RPC record, closing the connection");
+                break;
+            }
+            let (gw, tx) = (gw.clone(), tx.clone());
+            calls.spawn(async move {
+                let _permits = permits;
+                if let Some(reply) = gw.call(&buf, peer.ip()).await {
+                    let _ = tx.send(rpc::frame(&reply)).await;
+                }
+            });
+        }
+        // Let the calls already read finish (their replies are still wanted), then close.
+        while calls.join_next().await.is_some() {}
+        drop(tx);
+    };
+    tokio::join!(reader, writer);
+}
+
+/// The caller of one RPC: the principal and its handle tag.
+pub(crate) struct Caller {
+    pub principal: Principal,
+    pub tag: [u8; 8],
+}
+
+pub(crate) struct Gateway {
+    pub store: Store,
+    pub signer: Signer,
+    pub port: u16,
+    /// WRITE/COMMIT verifier: new for every start of the server (RFC 1813), though every write
+    /// is already durable when answered.
+    pub write_verifier: [u8; 8],
+    /// Share bucket id → name (handles carry ids).
+    buckets: Mutex<HashMap<u64, String>>,
+    /// (directory inode, cookie) → position in the directory (see `nfs::readdir`).
+    pub cookies: Mutex<HashMap<(u64, u64), String>>,
+    /// Permits for calls in flight over all connections ([`MAX_IN_FLIGHT`]).
+    in_flight: Arc<Semaphore>,
+}
+
+/// Past this many remembered cookies the map starts over; a forgotten cookie is found again
+/// by scanning the directory.
+pub(crate) const MAX_COOKIES: usize = 200_000;
+
+impl Gateway {
+    fn new(store: Store, port: u16) -> Self {
+        let signer = Signer::new(store.derive_key("nfs-handle"));
+        Gateway {
+            store,
+            signer,
+            port,
+            write_verifier: (gatehouse_store::now_unix_ms() as u64).to_be_bytes(),
+            buckets: Mutex::new(HashMap::new()),
+            cookies: Mutex::new(HashMap::new()),
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        }
+    }
+
+    /// One RPC record in, one reply out (`None`: not a call at all, drop the connection).
+    async fn call(&self, rec: &[u8], ip: IpAddr) -> Option<Vec<u8>> {
+        let (call, args) = match rpc::parse_call(rec) {
+            Ok(c) => c,
+            Err(bad) => return rpc::denied(&bad),
+        };
+        let xid = call.xid;
+        Some(match (call.prog, call.vers) {
+            (portmap::PROGRAM, portmap::VERSION) => portmap::call(xid, call.proc_, args, self.port),
+            (portmap::PROGRAM, _) => rpc::prog_mismatch(xid, 2, 2),
+            (nfs3_types::mount::PROGRAM, 3) => mount::call(self, &call, args, ip).await,
+            (nfs3_types::mount::PROGRAM, _) => rpc::prog_mismatch(xid, 3, 3),
+            (nfs3_types::nfs3::PROGRAM, 3) => nfs::call(self, &call, args, ip).await,
+            (nfs3_types::nfs3::PROGRAM, _) => rpc::prog_mismatch(xid, 3, 3),
+            _ => rpc::accepted(xid, Accept::ProgUnavail),
+        })
+    }
+
+    /// Who is calling from `ip`, resolved now from the current peers and policy.
+    pub(crate) fn caller(&self, ip: IpAddr) -> Result<Caller, StoreError> {
+        let principal = match self.store.peer_principal(ip)? {
+            Some(p) => p,
+            None => self.store.guest_principal(),
+        };
+        let tag = principal_tag(&principal.user_id);
+        Ok(Caller { principal, tag })
+    }
+
+    pub(crate) fn mint(&self, c: &Caller, bucket_id: u64, ino: u64) -> Vec<u8> {
+        self.signer.mint(
+            Handle {
+                bucket_id,
+                ino,
+                generation: 0,
+            },
+            &c.tag,
+        )
+    }
+
+    /// The share bucket a handle points into: `Err(BADHANDLE)` for anything we did not mint
+    /// for this caller, `Err(STALE)` when its share is gone.
+    pub(crate) fn open(
+        &self,
+        c: &Caller,
+        raw: &[u8],
+    ) -> Result<(String, Handle), nfs3_types::nfs3::nfsstat3> {
+        use nfs3_types::nfs3::nfsstat3;
+        let h = self
+            .signer
+            .verify(raw, &c.tag)
+            .ok_or(nfsstat3::NFS3ERR_BADHANDLE)?;
+        if let Some(name) = self.bucket_cache().get(&h.bucket_id) {
+            return Ok((name.clone(), h));
+        }
+        match self.store.fs_bucket_name(h.bucket_id) {
+            Ok(Some(name)) => {
+                self.bucket_cache().insert(h.bucket_id, name.clone());
+                Ok((name, h))
+            }
+            Ok(None) => Err(nfsstat3::NFS3ERR_STALE),
+            Err(e) => {
+                error::log("open", &e);
+                Err(error::nfsstat(&e))
+            }
+        }
+    }
+
+    pub(crate) fn remember_bucket(&self, id: u64, name: &str) {
+        self.bucket_cache().insert(id, name.to_string());
+    }
+
+    fn bucket_cache(&self) -> std::sync::MutexGuard<'_, HashMap<u64, String>> {
+        match self.buckets.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    pub(crate) fn cookie_cache(&self) -> std::sync::MutexGuard<'_, HashMap<(u64, u64), String>> {
+        match self.cookies.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+}

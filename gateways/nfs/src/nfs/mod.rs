@@ -1,0 +1,176 @@
+//! NFSv3 (program 100003): one function per procedure; each verifies the handle, makes one
+//! store call under the caller's principal and packs the result with `nfs3_types`.
+//!
+//! Every WRITE is committed (group commit, fsync) before it is answered, so it is FILE_SYNC and
+//! COMMIT has nothing left to do. LINK, SYMLINK and MKNOD answer `NFS3ERR_NOTSUPP`.
+//!
+//! Layout: this file dispatches and holds the shared packing helpers; `read` (attributes,
+//! lookup, access, read, fsstat/fsinfo/pathconf), `readdir` (READDIR, READDIRPLUS, cookies),
+//! `write` (setattr, write, commit, create/mkdir, remove/rmdir, rename).
+
+use std::net::IpAddr;
+
+use gatehouse_store::StoreError;
+use gatehouse_store::ops::{FsAttr, FsCreate, FsDirPage, FsKind, FsSetAttr};
+use nfs3_types::nfs3::*;
+use nfs3_types::xdr_codec::{List, Opaque, Pack, Void};
+use sha2::{Digest, Sha256};
+
+mod read;
+mod readdir;
+mod write;
+
+use crate::rpc::{self, Accept, Call, Cred};
+use crate::xdr::{Garbage, Reader, pack};
+use crate::{Caller, Gateway, MAX_COOKIES, error};
+
+/// Largest READ and READDIR reply we build, and what FSINFO advertises.
+const MAX_IO: u32 = 1 << 20;
+const NAME_MAX: usize = 255;
+const COOKIE_DOT: u64 = 1;
+const COOKIE_DOTDOT: u64 = 2;
+
+pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
+    let xid = c.xid;
+    if c.proc_ == 0 {
+        return rpc::accepted(xid, Accept::Success);
+    }
+    if c.proc_ > 21 {
+        return rpc::accepted(xid, Accept::ProcUnavail);
+    }
+    let caller = match gw.caller(ip) {
+        Ok(c) => c,
+        Err(e) => {
+            error::log("principal", &e);
+            return rpc::accepted(xid, Accept::SystemErr);
+        }
+    };
+    let mut r = Reader::new(args);
+    let mut out = rpc::accepted(xid, Accept::Success);
+    let res = match c.proc_ {
+        1 => read::getattr(gw, &caller, &mut r, &mut out),
+        2 => write::setattr(gw, &caller, &mut r, &mut out).await,
+        3 => read::lookup(gw, &caller, &mut r, &mut out).await,
+        4 => read::access(gw, &caller, &mut r, &mut out),
+        5 => read::readlink(&mut r, &mut out),
+        6 => read::read(gw, &caller, &mut r, &mut out).await,
+        7 => write::write(gw, &caller, &mut r, &mut out).await,
+        8 => write::create(gw, &caller, &c.cred, &mut r, &mut out, false).await,
+        9 => write::create(gw, &caller, &c.cred, &mut r, &mut out, true).await,
+        12 => write::remove(gw, &caller, &mut r, &mut out, false).await,
+        13 => write::remove(gw, &caller, &mut r, &mut out, true).await,
+        14 => write::rename(gw, &caller, &mut r, &mut out).await,
+        16 => readdir::readdir(gw, &caller, &mut r, &mut out, false).await,
+        17 => readdir::readdir(gw, &caller, &mut r, &mut out, true).await,
+        18 => read::fsstat(gw, &caller, &mut r, &mut out),
+        19 => read::fsinfo(gw, &caller, &mut r, &mut out),
+        20 => read::pathconf(gw, &caller, &mut r, &mut out),
+        21 => write::commit(gw, &caller, &mut r, &mut out),
+        p => not_supported(p, &mut out),
+    };
+    match res {
+        Ok(()) => out,
+        Err(Garbage) => rpc::accepted(xid, Accept::GarbageArgs),
+    }
+}
+
+fn fh<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], Garbage> {
+    r.opaque(NFS3_FHSIZE)
+}
+
+/// A file name argument: bounded generously so an over-long name gets NAMETOOLONG, not
+/// GARBAGE_ARGS.
+fn name<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], Garbage> {
+    r.opaque(4096)
+}
+
+fn time(ms: i64) -> nfstime3 {
+    let ms = ms.max(0);
+    nfstime3 {
+        seconds: u32::try_from(ms / 1000).unwrap_or(u32::MAX),
+        nseconds: ((ms % 1000) * 1_000_000) as u32,
+    }
+}
+
+fn fattr(bucket_id: u64, a: &FsAttr) -> fattr3 {
+    let t = time(a.mtime_ms);
+    fattr3 {
+        type_: match a.kind {
+            FsKind::File => ftype3::NF3REG,
+            FsKind::Dir => ftype3::NF3DIR,
+        },
+        mode: a.mode,
+        nlink: a.nlink,
+        uid: a.uid,
+        gid: a.gid,
+        size: a.size,
+        used: a.size.div_ceil(4096) * 4096,
+        rdev: specdata3::default(),
+        fsid: bucket_id,
+        fileid: a.ino,
+        atime: t,
+        mtime: t,
+        ctime: t,
+    }
+}
+
+fn fail(out: &mut Vec<u8>, stat: nfsstat3, rest: &impl Pack) {
+    pack(out, &stat);
+    pack(out, rest);
+}
+
+/// The share and handle behind `raw`, or `None` after packing the refusal (`rest` is the
+/// procedure's failure body) into `out`.
+fn open(
+    gw: &Gateway,
+    c: &Caller,
+    raw: &[u8],
+    out: &mut Vec<u8>,
+    rest: &impl Pack,
+) -> Option<(String, crate::handle::Handle)> {
+    match gw.open(c, raw) {
+        Ok(x) => Some(x),
+        Err(s) => {
+            fail(out, s, rest);
+            None
+        }
+    }
+}
+
+fn no_attr() -> post_op_attr {
+    Nfs3Option::None
+}
+
+/// Turns a store error into its status, logging server-side failures once.
+fn status(op: &str, e: &StoreError) -> nfsstat3 {
+    error::log(op, e);
+    error::nfsstat(e)
+}
+
+/// LINK, SYMLINK, MKNOD: one key cannot share an inode with another yet, symlinks have no
+/// representation in the bucket yet, devices never will.
+fn not_supported(proc_: u32, out: &mut Vec<u8>) -> Result<(), Garbage> {
+    pack(out, &nfsstat3::NFS3ERR_NOTSUPP);
+    if proc_ == 15 {
+        pack(out, &no_attr());
+    }
+    pack(out, &no_wcc());
+    Ok(())
+}
+
+fn no_wcc() -> wcc_data {
+    wcc_data {
+        before: Nfs3Option::None,
+        after: Nfs3Option::None,
+    }
+}
+
+fn wcc_after(bucket_id: u64, a: Option<&FsAttr>) -> wcc_data {
+    wcc_data {
+        before: Nfs3Option::None,
+        after: match a {
+            Some(a) => Nfs3Option::Some(fattr(bucket_id, a)),
+            None => Nfs3Option::None,
+        },
+    }
+}

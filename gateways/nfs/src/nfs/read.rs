@@ -1,0 +1,269 @@
+//! Attributes, lookup, access, read and the file-system information procedures.
+
+use super::*;
+
+pub(super) fn getattr(
+    gw: &Gateway,
+    c: &Caller,
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Garbage> {
+    let raw = fh(r)?;
+    let res: GETATTR3res = match gw.open(c, raw) {
+        Err(s) => Nfs3Result::Err((s, Void)),
+        Ok((bucket, h)) => match gw.store.fs_getattr(&c.principal, &bucket, h.ino) {
+            Ok(a) => Nfs3Result::Ok(GETATTR3resok {
+                obj_attributes: fattr(h.bucket_id, &a),
+            }),
+            Err(e) => Nfs3Result::Err((status("getattr", &e), Void)),
+        },
+    };
+    pack(out, &res);
+    Ok(())
+}
+
+pub(super) async fn lookup(
+    gw: &Gateway,
+    c: &Caller,
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Garbage> {
+    let raw = fh(r)?;
+    let nm = name(r)?;
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
+        return Ok(());
+    };
+    if nm.len() > NAME_MAX {
+        fail(out, nfsstat3::NFS3ERR_NAMETOOLONG, &no_attr());
+        return Ok(());
+    }
+    let Ok(nm) = std::str::from_utf8(nm) else {
+        fail(out, nfsstat3::NFS3ERR_NOENT, &no_attr());
+        return Ok(());
+    };
+    let res: LOOKUP3res = match gw.store.fs_lookup(&c.principal, &bucket, h.ino, nm).await {
+        Ok(a) => Nfs3Result::Ok(LOOKUP3resok {
+            object: nfs_fh3 {
+                data: Opaque::owned(gw.mint(c, h.bucket_id, a.ino)),
+            },
+            obj_attributes: Nfs3Option::Some(fattr(h.bucket_id, &a)),
+            dir_attributes: dir_attr(gw, c, &bucket, h.bucket_id, h.ino),
+        }),
+        Err(e) => {
+            // A name that cannot be a key (NUL, `/`) cannot exist either.
+            let s = match e {
+                StoreError::InvalidKey(_) => nfsstat3::NFS3ERR_NOENT,
+                ref e => status("lookup", e),
+            };
+            Nfs3Result::Err((
+                s,
+                LOOKUP3resfail {
+                    dir_attributes: no_attr(),
+                },
+            ))
+        }
+    };
+    pack(out, &res);
+    Ok(())
+}
+
+fn dir_attr(gw: &Gateway, c: &Caller, bucket: &str, bucket_id: u64, ino: u64) -> post_op_attr {
+    match gw.store.fs_getattr(&c.principal, bucket, ino) {
+        Ok(a) => Nfs3Option::Some(fattr(bucket_id, &a)),
+        Err(_) => Nfs3Option::None,
+    }
+}
+
+pub(super) fn access(
+    gw: &Gateway,
+    c: &Caller,
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Garbage> {
+    let raw = fh(r)?;
+    let wanted = r.u32()?;
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
+        return Ok(());
+    };
+    let a = match gw.store.fs_getattr(&c.principal, &bucket, h.ino) {
+        Ok(a) => a,
+        Err(e) => {
+            fail(out, status("access", &e), &no_attr());
+            return Ok(());
+        }
+    };
+    let may = gw.store.fs_access(&c.principal, &bucket);
+    let mut granted = 0;
+    if may.get {
+        granted |= ACCESS3_READ;
+        if a.kind == FsKind::File {
+            granted |= ACCESS3_EXECUTE;
+        }
+    }
+    if may.list && a.kind == FsKind::Dir {
+        granted |= ACCESS3_LOOKUP | ACCESS3_EXECUTE;
+    }
+    if may.put {
+        granted |= ACCESS3_MODIFY | ACCESS3_EXTEND;
+    }
+    if may.delete && a.kind == FsKind::Dir {
+        granted |= ACCESS3_DELETE;
+    }
+    let res: ACCESS3res = Nfs3Result::Ok(ACCESS3resok {
+        obj_attributes: Nfs3Option::Some(fattr(h.bucket_id, &a)),
+        access: wanted & granted,
+    });
+    pack(out, &res);
+    Ok(())
+}
+
+pub(super) fn readlink(r: &mut Reader<'_>, out: &mut Vec<u8>) -> Result<(), Garbage> {
+    fh(r)?;
+    fail(out, nfsstat3::NFS3ERR_NOTSUPP, &no_attr());
+    Ok(())
+}
+
+pub(super) async fn read(
+    gw: &Gateway,
+    c: &Caller,
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Garbage> {
+    let raw = fh(r)?;
+    let offset = r.u64()?;
+    let count = r.u32()?.min(MAX_IO);
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
+        return Ok(());
+    };
+    let got = gw
+        .store
+        .fs_read(&c.principal, &bucket, h.ino, offset, count)
+        .await;
+    let res: READ3res = match &got {
+        Ok(rd) => Nfs3Result::Ok(READ3resok {
+            file_attributes: Nfs3Option::Some(fattr(h.bucket_id, &rd.attr)),
+            count: rd.data.len() as u32,
+            eof: rd.eof,
+            data: Opaque::borrowed(&rd.data),
+        }),
+        Err(e) => Nfs3Result::Err((
+            status("read", e),
+            READ3resfail {
+                file_attributes: no_attr(),
+            },
+        )),
+    };
+    pack(out, &res);
+    Ok(())
+}
+
+pub(super) fn fsstat(
+    gw: &Gateway,
+    c: &Caller,
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Garbage> {
+    let raw = fh(r)?;
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
+        return Ok(());
+    };
+    let res: FSSTAT3res = match gw.store.fs_stat(&c.principal, &bucket) {
+        Ok(s) => {
+            // An unlimited share reports the largest quota a share may have.
+            let total = if s.quota_bytes == 0 {
+                gatehouse_store::ops::MAX_SHARE_QUOTA.max(s.used_bytes)
+            } else {
+                s.quota_bytes.max(s.used_bytes)
+            };
+            let free = total - s.used_bytes;
+            let files = 1u64 << 32;
+            Nfs3Result::Ok(FSSTAT3resok {
+                obj_attributes: dir_attr(gw, c, &bucket, h.bucket_id, h.ino),
+                tbytes: total,
+                fbytes: free,
+                abytes: free,
+                tfiles: files,
+                ffiles: files.saturating_sub(s.object_count),
+                afiles: files.saturating_sub(s.object_count),
+                invarsec: 0,
+            })
+        }
+        Err(e) => Nfs3Result::Err((
+            status("fsstat", &e),
+            FSSTAT3resfail {
+                obj_attributes: no_attr(),
+            },
+        )),
+    };
+    pack(out, &res);
+    Ok(())
+}
+
+pub(super) fn fsinfo(
+    gw: &Gateway,
+    c: &Caller,
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Garbage> {
+    let raw = fh(r)?;
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
+        return Ok(());
+    };
+    let res: FSINFO3res = match gw.store.fs_getattr(&c.principal, &bucket, h.ino) {
+        Ok(a) => Nfs3Result::Ok(FSINFO3resok {
+            obj_attributes: Nfs3Option::Some(fattr(h.bucket_id, &a)),
+            rtmax: MAX_IO,
+            rtpref: MAX_IO,
+            rtmult: 4096,
+            wtmax: MAX_IO,
+            wtpref: MAX_IO,
+            wtmult: 4096,
+            dtpref: 64 << 10,
+            maxfilesize: gw.store.config().max_object_size,
+            time_delta: nfstime3 {
+                seconds: 0,
+                nseconds: 1_000_000,
+            },
+            properties: FSF3_HOMOGENEOUS | FSF3_CANSETTIME,
+        }),
+        Err(e) => Nfs3Result::Err((
+            status("fsinfo", &e),
+            FSINFO3resfail {
+                obj_attributes: no_attr(),
+            },
+        )),
+    };
+    pack(out, &res);
+    Ok(())
+}
+
+pub(super) fn pathconf(
+    gw: &Gateway,
+    c: &Caller,
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Garbage> {
+    let raw = fh(r)?;
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
+        return Ok(());
+    };
+    let res: PATHCONF3res = match gw.store.fs_getattr(&c.principal, &bucket, h.ino) {
+        Ok(a) => Nfs3Result::Ok(PATHCONF3resok {
+            obj_attributes: Nfs3Option::Some(fattr(h.bucket_id, &a)),
+            linkmax: 1,
+            name_max: NAME_MAX as u32,
+            no_trunc: true,
+            chown_restricted: true,
+            case_insensitive: false,
+            case_preserving: true,
+        }),
+        Err(e) => Nfs3Result::Err((
+            status("pathconf", &e),
+            PATHCONF3resfail {
+                obj_attributes: no_attr(),
+            },
+        )),
+    };
+    pack(out, &res);
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! ONC RPC v2 (RFC 5531) over TCP: record marking, the CALL header with its credentials, and
+//! the REPLY envelopes.
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::xdr::{Garbage, Reader, put_u32};
+
+/// Largest request record accepted: a 1 MiB WRITE plus headers. Larger → the connection is
+/// closed (the bytes cannot be skipped safely without reading them all).
+pub const MAX_RECORD: usize = (1 << 20) + (64 << 10);
+const AUTH_MAX: usize = 400;
+
+pub const AUTH_NONE: u32 = 0;
+pub const AUTH_UNIX: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("connection closed")]
+    Closed,
+    #[error("record of {0} bytes exceeds the limit")]
+    TooLarge(usize),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads one record (all its fragments). EOF before the first byte is `Closed`.
+pub async fn read_record(
+    r: &mut (impl AsyncRead + Unpin),
+    buf: &mut Vec<u8>,
+) -> Result<(), RecordError> {
+    buf.clear();
+    loop {
+        let mut head = [0u8; 4];
+        match r.read_exact(&mut head).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && buf.is_empty() => {
+                return Err(RecordError::Closed);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let h = u32::from_be_bytes(head);
+        let last = h & 0x8000_0000 != 0;
+        let len = (h & 0x7FFF_FFFF) as usize;
+        let total = buf.len() + len;
+        if total > MAX_RECORD {
+            return Err(RecordError::TooLarge(total));
+        }
+        let start = buf.len();
+        buf.resize(total, 0);
+        r.read_exact(&mut buf[start..]).await?;
+        if last {
+            return Ok(());
+        }
+    }
+}
+
+/// Prefixes `body` with a single last-fragment mark.
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 4);
+    put_u32(&mut out, 0x8000_0000 | body.len() as u32);
+    out.extend_from_slice(body);
+    out
+}
+
+/// The caller's AUTH_UNIX credential: client-chosen, so attributes only, never identity.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnixCred {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cred {
+    None,
+    Unix(UnixCred),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub xid: u32,
+    pub prog: u32,
+    pub vers: u32,
+    pub proc_: u32,
+    pub cred: Cred,
+}
+
+/// Why a record is not a call we can serve: answered (with the xid) or not.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BadCall {
+    /// Not even an xid and a CALL: drop the record.
+    Unreadable,
+    /// RPC version other than 2: MSG_DENIED / RPC_MISMATCH.
+    RpcMismatch(u32),
+    /// A credential we do not accept or cannot parse: MSG_DENIED / AUTH_ERROR.
+    Auth(u32, AuthStat),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthStat {
+    BadCred = 1,
+    TooWeak = 5,
+}
+
+/// Parses the call header; on success returns the call and the argument bytes.
+pub fn parse_call(rec: &[u8]) -> Result<(Call, &[u8]), BadCall> {
+    let mut r = Reader::new(rec);
+    let xid = r.u32().map_err(|_| BadCall::Unreadable)?;
+    if r.u32().map_err(|_| BadCall::Unreadable)? != 0 {
+        return Err(BadCall::Unreadable); // a REPLY, or garbage
+    }
+    let head = (|| -> Result<_, Garbage> { Ok((r.u32()?, r.u32()?, r.u32()?, r.u32()?)) })();
+    let (rpcvers, prog, vers, proc_) = head.map_err(|_| BadCall::Unreadable)?;
+    if rpcvers != 2 {
+        return Err(BadCall::RpcMismatch(xid));
+    }
+    let bad = BadCall::Auth(xid, AuthStat::BadCred);
+    let flavor = r.u32().map_err(|_| BadCall::Unreadable)?;
+    let body = r
+        .opaque(AUTH_MAX)
+        .map_err(|_| BadCall::Auth(xid, AuthStat::BadCred))?;
+    let cred = match flavor {
+        AUTH_NONE => Cred::None,
+        AUTH_UNIX => Cred::Unix(parse_auth_unix(body).map_err(|_| bad)?),
+        _ => return Err(BadCall::Auth(xid, AuthStat::TooWeak)),
+    };
+    let _verf_flavor = r.u32().map_err(|_| BadCall::Unreadable)?;
+    r.opaque(AUTH_MAX)
+        .map_err(|_| BadCall::Auth(xid, AuthStat::BadCred))?;
+    let args = &rec[rec.len() - r.remaining()..];
+    Ok((
+        Call {
+            xid,
+            prog,
+            vers,
+            proc_,
+            cred,
+        },
+        args,
+    ))
+}
+
+fn parse_auth_unix(body: &[u8]) -> Result<UnixCred, Garbage> {
+    let mut r = Reader::new(body);
+    let _stamp = r.u32()?;
+    let _machine = r.opaque(255)?;
+    let uid = r.u32()?;
+    let gid = r.u32()?;
+    let n = r.u32()? as usize;
+    if n > 16 {
+        return Err(Garbage);
+    }
+    for _ in 0..n {
+        r.u32()?;
+    }
+    Ok(UnixCred { uid, gid })
+}
+
+/// `accept_stat` values of an accepted reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accept {
+    Success = 0,
+    ProgUnavail = 1,
+    ProgMismatch = 2,
+    ProcUnavail = 3,
+    GarbageArgs = 4,
+    SystemErr = 5,
+}
+
+/// Header of an accepted reply (AUTH_NONE verifier); results follow for `Success`, the
+/// version range for `ProgMismatch`.
+pub fn accepted(xid: u32, stat: Accept) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    for v in [xid, 1, 0, AUTH_NONE, 0, stat as u32] {
+        put_u32(&mut out, v);
+    }
+    out
+}
+
+pub fn prog_mismatch(xid: u32, low: u32, high: u32) -> Vec<u8> {
+    let mut out = accepted(xid, Accept::ProgMismatch);
+    put_u32(&mut out, low);
+    put_u32(&mut out, high);
+    out
+}
+
+pub fn denied(bad: &BadCall) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(24);
+    match *bad {
+        BadCall::Unreadable => return None,
+        BadCall::RpcMismatch(xid) => {
+            for v in [xid, 1, 1, 0, 2, 2] {
+                put_u32(&mut out, v);
+            }
+        }
+        BadCall::Auth(xid, stat) => {
+            for v in [xid, 1, 1, 1, stat as u32] {
+                put_u32(&mut out, v);
+            }
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(prog: u32, cred: &[u32]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for x in [9u32, 0, 2, prog, 3, 1] {
+            put_u32(&mut v, x);
+        }
+        for x in cred {
+            put_u32(&mut v, *x);
+        }
+        for x in [0u32, 0, 0xAB] {
+            put_u32(&mut v, x);
+        }
+        v
+    }
+
+    #[tokio::test]
+    async fn fragments_are_joined_and_oversized_records_refused() {
+        let mut wire = Vec::new();
+        put_u32(&mut wire, 3);
+        wire.extend_from_slice(b"abc");
+        put_u32(&mut wire, 0x8000_0002);
+        wire.extend_from_slice(b"de");
+        let mut buf = Vec::new();
+        read_record(&mut wire.as_slice(), &mut buf)
+            .await
+            .expect("record");
+        assert_eq!(buf, b"abcde");
+        let mut huge = Vec::new();
+        put_u32(&mut huge, 0xFFFF_FFFF);
+        assert!(matches!(
+            read_record(&mut huge.as_slice(), &mut buf).await,
+            Err(RecordError::TooLarge(_))
+        ));
+        assert!(matches!(
+            read_record(&mut &b""[..], &mut buf).await,
+            Err(RecordError::Closed)
+        ));
+        assert_eq!(frame(b"xy")[..4], [0x80, 0, 0, 2]);
+    }
+
+    #[test]
+    fn call_headers() {
+        // AUTH_NONE
+        let rec = call(100_003, &[0, 0]);
+        let (c, args) = parse_call(&rec).expect("call");
+        assert_eq!((c.xid, c.prog, c.vers, c.proc_), (9, 100_003, 3, 1));
+        assert_eq!(c.cred, Cred::None);
+        assert_eq!(args, &[0, 0, 0, 0xAB]);
+        // AUTH_UNIX: stamp, machine "h", uid 1000, gid 100, one extra gid.
+        let rec = call(
+            100_003,
+            &[
+                1,
+                28,
+                0,
+                1,
+                u32::from_be_bytes(*b"h\0\0\0"),
+                1000,
+                100,
+                1,
+                5,
+            ],
+        );
+        let (c, _) = parse_call(&rec).expect("call");
+        assert_eq!(
+            c.cred,
+            Cred::Unix(UnixCred {
+                uid: 1000,
+                gid: 100
+            })
+        );
+        // Unknown flavor, bad RPC version, a reply, truncation.
+        assert_eq!(
+            parse_call(&call(1, &[6, 0])),
+            Err(BadCall::Auth(9, AuthStat::TooWeak))
+        );
+        let mut v1 = call(1, &[0, 0]);
+        v1[11] = 1;
+        assert_eq!(parse_call(&v1), Err(BadCall::RpcMismatch(9)));
+        let mut reply = call(1, &[0, 0]);
+        reply[7] = 1;
+        assert_eq!(parse_call(&reply), Err(BadCall::Unreadable));
+        assert_eq!(parse_call(&rec[..10]), Err(BadCall::Unreadable));
+        assert!(denied(&BadCall::Unreadable).is_none());
+        assert_eq!(denied(&BadCall::RpcMismatch(9)).map(|v| v.len()), Some(24));
+    }
+}

@@ -1,0 +1,570 @@
+//! The POSIX view of a share bucket (DESIGN §4), for the NFS gateway. Knows no NFS types.
+//!
+//! Keys split at `/` are paths: `a/b/c.txt` is file `c.txt` in directory `a/b`. A directory is
+//! the root (path `""`), an explicit marker key (`a/b/`) or implicit (some key starts with
+//! `a/b/`). Directory paths are written with their trailing slash (`a/b/`), so a path is also
+//! the key prefix of everything inside it.
+//!
+//! Inode numbers: a file is its entry's inode (kept across overwrites). A directory gets a
+//! number on first sight, recorded in `dir_inodes`/`dir_paths` (an explicit marker lends its own
+//! inode): stable across restarts, invisible to S3 listings, which read `entries` only. A
+//! directory whose last key went away is stale, even though its row stays.
+//!
+//! Authorization speaks the S3 vocabulary on the share's bucket: attribute reads and file reads
+//! need `get` on its objects, lookups and listings `list`.
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
+
+use super::list::{ListEntry, ListQuery};
+use super::txn;
+use crate::error::{Result, StoreError};
+use crate::model::{BucketKind, BucketRecord, Data, ObjectRecord, Principal, ShareRecord};
+use crate::naming::{share_bucket, validate_share_name};
+use crate::rbac::{Resource, Verb, authorize};
+use crate::tables::{self, BUCKETS, DIR_INODES, DIR_PATHS, ENTRIES, INODE_DATA, INODES, SHARES};
+use crate::{Store, codec, deny, now_ms};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsKind {
+    File,
+    Dir,
+}
+
+/// Attributes of a file or directory as the file view shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsAttr {
+    /// Never 0.
+    pub ino: u64,
+    pub kind: FsKind,
+    pub size: u64,
+    /// Unix milliseconds: `x-amz-meta-mtime` when set, else the object's write time.
+    pub mtime_ms: i64,
+    /// Permission bits: `x-amz-meta-mode` when set, else 0644 (files) / 0755 (directories).
+    pub mode: u32,
+    /// From `x-amz-meta-uid`/`gid` (attributes only, never identity); default 0.
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u32,
+}
+
+/// A live share, ready to be walked.
+#[derive(Debug, Clone)]
+pub struct FsShare {
+    pub name: String,
+    pub bucket: String,
+    pub bucket_id: u64,
+    pub root: FsAttr,
+}
+
+#[derive(Debug, Clone)]
+pub struct FsDirEntry {
+    pub name: String,
+    /// Where this entry sits in the directory's order: the name, plus `/` for a directory
+    /// (S3 key order). Pass the last one back as `after` to continue.
+    pub position: String,
+    pub attr: FsAttr,
+}
+
+#[derive(Debug, Clone)]
+pub struct FsDirPage {
+    pub dir: FsAttr,
+    /// Path of the directory's parent's inode (the root is its own parent).
+    pub parent_ino: u64,
+    pub entries: Vec<FsDirEntry>,
+    pub eof: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct FsRead {
+    pub attr: FsAttr,
+    pub data: Bytes,
+    pub eof: bool,
+}
+
+/// Space of a share: its quota and what its objects use.
+#[derive(Debug, Clone, Copy)]
+pub struct FsStat {
+    /// 0 = unlimited.
+    pub quota_bytes: u64,
+    pub used_bytes: u64,
+    pub object_count: u64,
+}
+
+/// What the principal's bindings allow on a share's objects, now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FsAccess {
+    pub get: bool,
+    pub list: bool,
+    pub put: bool,
+    pub delete: bool,
+}
+
+const DIR_SIZE: u64 = 4096;
+
+impl Store {
+    /// A live share for the file view: unknown, deleted or expired → `NoSuchShare` (checked
+    /// first, so that answer does not depend on the caller); then the caller must be allowed
+    /// to list the share's objects.
+    pub async fn fs_share(&self, p: &Principal, share: &str) -> Result<FsShare> {
+        validate_share_name(share).map_err(|_| StoreError::NoSuchShare(share.to_string()))?;
+        let bucket = share_bucket(share);
+        let b = {
+            let rtxn = self.db().begin_read()?;
+            let missing = || StoreError::NoSuchShare(share.to_string());
+            let s: ShareRecord = codec::decode(
+                rtxn.open_table(SHARES)?
+                    .get(share)?
+                    .ok_or_else(missing)?
+                    .value(),
+            )?;
+            if s.deleted_ms.is_some() || s.expires_ms <= now_ms() {
+                return Err(missing());
+            }
+            let b: BucketRecord = codec::decode(
+                rtxn.open_table(BUCKETS)?
+                    .get(bucket.as_str())?
+                    .ok_or_else(missing)?
+                    .value(),
+            )?;
+            b
+        };
+        deny(authorize(p, Verb::List, Resource::Objects(&bucket)))?;
+        let ino = self.dir_inos(b.id, vec![String::new()]).await?[0];
+        let rtxn = self.db().begin_read()?;
+        let root = dir_attr(&rtxn, &b, "", ino)?;
+        Ok(FsShare {
+            name: share.to_string(),
+            bucket,
+            bucket_id: b.id,
+            root,
+        })
+    }
+
+    /// The name of the share bucket with this id, if it is live (for handles, which carry ids).
+    pub fn fs_bucket_name(&self, bucket_id: u64) -> Result<Option<String>> {
+        let rtxn = self.db().begin_read()?;
+        for e in rtxn.open_table(BUCKETS)?.iter()? {
+            let (k, v) = e?;
+            let b: BucketRecord = codec::decode(v.value())?;
+            if b.id == bucket_id && b.kind == BucketKind::Share {
+                return Ok(Some(k.value().to_string()));
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn fs_getattr(&self, p: &Principal, bucket: &str, ino: u64) -> Result<FsAttr> {
+        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        let rtxn = self.db().begin_read()?;
+        let b = live_bucket(&rtxn, bucket)?;
+        attr_of(&rtxn, &b, ino)
+    }
+
+    /// `name` in directory `dir`; `.` is the directory, `..` its parent (the root's is itself).
+    pub async fn fs_lookup(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        dir: u64,
+        name: &str,
+    ) -> Result<FsAttr> {
+        deny(authorize(p, Verb::List, Resource::Objects(bucket)))?;
+        let (b, path) = {
+            let rtxn = self.db().begin_read()?;
+            let b = live_bucket(&rtxn, bucket)?;
+            let path = dir_path(&rtxn, &b, dir)?;
+            match name {
+                "." => return dir_attr(&rtxn, &b, &path, dir),
+                ".." => {
+                    let parent = parent_path(&path).to_string();
+                    drop(rtxn);
+                    let ino = self.dir_inos(b.id, vec![parent.clone()]).await?[0];
+                    let rtxn = self.db().begin_read()?;
+                    return dir_attr(&rtxn, &b, &parent, ino);
+                }
+                _ => {}
+            }
+            check_name(name)?;
+            let key = format!("{path}{name}");
+            if let Some(ino) = rtxn
+                .open_table(ENTRIES)?
+                .get(tables::entry_key(b.id, &key).as_slice())?
+            {
+                return file_attr(&rtxn, ino.value());
+            }
+            let sub = format!("{key}/");
+            if !dir_exists(&rtxn, &b, &sub)? {
+                return Err(StoreError::NoSuchKey);
+            }
+            (b, sub)
+        };
+        let ino = self.dir_inos(b.id, vec![path.clone()]).await?[0];
+        let rtxn = self.db().begin_read()?;
+        dir_attr(&rtxn, &b, &path, ino)
+    }
+
+    /// Up to `max` entries of directory `dir` after position `after` (see
+    /// [`FsDirEntry::position`]), in S3 key order. `.` and `..` are the caller's to add.
+    pub async fn fs_readdir(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        dir: u64,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<FsDirPage> {
+        deny(authorize(p, Verb::List, Resource::Objects(bucket)))?;
+        let (b, path) = {
+            let rtxn = self.db().begin_read()?;
+            let b = live_bucket(&rtxn, bucket)?;
+            let path = dir_path(&rtxn, &b, dir)?;
+            (b, path)
+        };
+        let page = self.list_objects(
+            p,
+            bucket,
+            &ListQuery {
+                prefix: path.clone(),
+                delimiter: Some("/".into()),
+                after: after.map(|a| format!("{path}{a}")),
+                max_keys: max.max(1),
+            },
+        )?;
+        let mut dirs = vec![parent_path(&path).to_string()];
+        dirs.extend(page.entries.iter().filter_map(|e| match e {
+            ListEntry::Prefix(p) => Some(p.clone()),
+            ListEntry::Object { .. } => None,
+        }));
+        let inos = self.dir_inos(b.id, dirs.clone()).await?;
+        let rtxn = self.db().begin_read()?;
+        let entries_t = rtxn.open_table(ENTRIES)?;
+        let mut out = Vec::with_capacity(page.entries.len());
+        let mut dir_inos = inos[1..].iter();
+        for e in page.entries {
+            match e {
+                ListEntry::Prefix(sub) => {
+                    let Some(&ino) = dir_inos.next() else {
+                        return Err(StoreError::internal("directory inode count"));
+                    };
+                    let position = sub[path.len()..].to_string();
+                    let name = position.trim_end_matches('/').to_string();
+                    out.push(FsDirEntry {
+                        name,
+                        position,
+                        attr: dir_attr(&rtxn, &b, &sub, ino)?,
+                    });
+                }
+                ListEntry::Object { key, record } => {
+                    if key == path {
+                        continue; // the directory's own marker
+                    }
+                    let Some(ino) = entries_t.get(tables::entry_key(b.id, &key).as_slice())? else {
+                        continue; // removed since the listing's snapshot
+                    };
+                    let position = key[path.len()..].to_string();
+                    out.push(FsDirEntry {
+                        name: position.clone(),
+                        position,
+                        attr: attr_from_record(ino.value(), FsKind::File, &record),
+                    });
+                }
+            }
+        }
+        Ok(FsDirPage {
+            dir: dir_attr(&rtxn, &b, &path, dir)?,
+            parent_ino: inos[0],
+            entries: out,
+            eof: !page.truncated,
+        })
+    }
+
+    /// Up to `count` bytes of file `ino` from `offset` (chunks verified as they are read).
+    pub async fn fs_read(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        ino: u64,
+        offset: u64,
+        count: u32,
+    ) -> Result<FsRead> {
+        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        let (attr, data) = {
+            let rtxn = self.db().begin_read()?;
+            let b = live_bucket(&rtxn, bucket)?;
+            let attr = attr_of(&rtxn, &b, ino)?;
+            if attr.kind == FsKind::Dir {
+                return Err(StoreError::IsADirectory(format!("inode {ino}")));
+            }
+            let data: Data = match rtxn.open_table(INODE_DATA)?.get(ino)? {
+                Some(d) => codec::decode(d.value())?,
+                None => Data::default(),
+            };
+            (attr, data)
+        };
+        let start = offset.min(attr.size);
+        let end = offset.saturating_add(u64::from(count)).min(attr.size);
+        let mut buf = BytesMut::with_capacity((end - start) as usize);
+        if end > start {
+            let mut s = std::pin::pin!(self.read_data(&data, start..end));
+            while let Some(piece) = s.next().await {
+                buf.extend_from_slice(&piece?);
+            }
+        }
+        Ok(FsRead {
+            eof: end >= attr.size,
+            attr,
+            data: buf.freeze(),
+        })
+    }
+
+    pub fn fs_stat(&self, p: &Principal, bucket: &str) -> Result<FsStat> {
+        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        let rtxn = self.db().begin_read()?;
+        let b = live_bucket(&rtxn, bucket)?;
+        Ok(FsStat {
+            quota_bytes: b.quota_bytes,
+            used_bytes: b.usage_bytes,
+            object_count: b.object_count,
+        })
+    }
+
+    /// What the caller may do with the share's objects (for NFS ACCESS): decided by the same
+    /// `authorize()` every operation calls.
+    pub fn fs_access(&self, p: &Principal, bucket: &str) -> FsAccess {
+        let may = |v| authorize(p, v, Resource::Objects(bucket)).allowed;
+        FsAccess {
+            get: may(Verb::Get),
+            list: may(Verb::List),
+            put: may(Verb::Put),
+            delete: may(Verb::Delete),
+        }
+    }
+
+    /// The inode numbers of directories `paths` of bucket `bucket_id`, allocating (and
+    /// recording) the missing ones in one transaction. An explicit marker lends its inode.
+    pub(super) async fn dir_inos(&self, bucket_id: u64, paths: Vec<String>) -> Result<Vec<u64>> {
+        let mut out = Vec::with_capacity(paths.len());
+        {
+            let rtxn = self.db().begin_read()?;
+            let t = rtxn.open_table(DIR_INODES)?;
+            for path in &paths {
+                match t.get(tables::entry_key(bucket_id, path).as_slice())? {
+                    Some(v) => out.push(v.value()),
+                    None => break,
+                }
+            }
+        }
+        if out.len() == paths.len() {
+            return Ok(out);
+        }
+        self.inner
+            .committer
+            .write(move |t| {
+                let mut out = Vec::with_capacity(paths.len());
+                for path in &paths {
+                    let key = tables::entry_key(bucket_id, path);
+                    let found = t
+                        .open_table(DIR_INODES)?
+                        .get(key.as_slice())?
+                        .map(|v| v.value());
+                    let ino = match found {
+                        Some(ino) => ino,
+                        None => {
+                            let marker = if path.is_empty() {
+                                None
+                            } else {
+                                txn::lookup(t, bucket_id, path)?
+                            };
+                            let taken = match marker {
+                                Some(m) => t.open_table(DIR_PATHS)?.get(m)?.is_some(),
+                                None => true,
+                            };
+                            let ino = match marker {
+                                Some(m) if !taken => m,
+                                _ => txn::next_counter(t, "next_ino")?,
+                            };
+                            t.open_table(DIR_INODES)?.insert(key.as_slice(), ino)?;
+                            t.open_table(DIR_PATHS)?.insert(ino, key.as_slice())?;
+                            ino
+                        }
+                    };
+                    out.push(ino);
+                }
+                Ok(out)
+            })
+            .await
+    }
+}
+
+pub(super) fn live_bucket(rtxn: &ReadTransaction, bucket: &str) -> Result<BucketRecord> {
+    let b: BucketRecord = codec::decode(
+        rtxn.open_table(BUCKETS)?
+            .get(bucket)?
+            .ok_or(StoreError::Stale)?
+            .value(),
+    )?;
+    if b.kind != BucketKind::Share {
+        return Err(StoreError::Stale);
+    }
+    Ok(b)
+}
+
+/// A name inside a directory: one path segment.
+pub(super) fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.contains(['/', '\0']) || name == "." || name == ".." {
+        return Err(StoreError::InvalidKey(format!(
+            "{name:?} is not a file name (one path segment, no / or NUL)"
+        )));
+    }
+    if name.len() > 255 {
+        return Err(StoreError::KeyTooLong);
+    }
+    Ok(())
+}
+
+/// `a/b/` → `a/`; `a/` → `` ; the root is its own parent.
+fn parent_path(path: &str) -> &str {
+    let body = path.strip_suffix('/').unwrap_or(path);
+    match body.rfind('/') {
+        Some(i) => &path[..=i],
+        None => "",
+    }
+}
+
+/// The path of directory inode `ino` in bucket `b`: stale when it is not one of `b`'s
+/// directories or nothing is left under it; not-a-directory when it is a file.
+pub(super) fn dir_path(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Result<String> {
+    let Some(v) = rtxn.open_table(DIR_PATHS)?.get(ino)? else {
+        return Err(match rtxn.open_table(INODES)?.get(ino)? {
+            Some(_) => StoreError::NotADirectory(format!("inode {ino}")),
+            None => StoreError::Stale,
+        });
+    };
+    let raw = v.value();
+    if raw.len() < 8 || raw[..8] != b.id.to_be_bytes() {
+        return Err(StoreError::Stale);
+    }
+    let path = std::str::from_utf8(&raw[8..])
+        .map_err(|_| StoreError::Corrupt("non-UTF-8 directory path".into()))?
+        .to_string();
+    if !dir_exists(rtxn, b, &path)? {
+        return Err(StoreError::Stale);
+    }
+    Ok(path)
+}
+
+/// The root always exists; another directory while some key (its marker included) starts
+/// with its path.
+fn dir_exists(rtxn: &ReadTransaction, b: &BucketRecord, path: &str) -> Result<bool> {
+    if path.is_empty() {
+        return Ok(true);
+    }
+    let prefix = tables::entry_key(b.id, path);
+    let t = rtxn.open_table(ENTRIES)?;
+    let mut it = t.range(prefix.as_slice()..)?;
+    Ok(match it.next() {
+        Some(e) => e?.0.value().starts_with(&prefix),
+        None => false,
+    })
+}
+
+pub(super) fn attr_of(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Result<FsAttr> {
+    if rtxn.open_table(DIR_PATHS)?.get(ino)?.is_some() {
+        let path = dir_path(rtxn, b, ino)?;
+        return dir_attr(rtxn, b, &path, ino);
+    }
+    file_attr(rtxn, ino)
+}
+
+fn file_attr(rtxn: &ReadTransaction, ino: u64) -> Result<FsAttr> {
+    let v = rtxn
+        .open_table(INODES)?
+        .get(ino)?
+        .ok_or(StoreError::Stale)?;
+    let rec: ObjectRecord = codec::decode(v.value())?;
+    Ok(attr_from_record(ino, FsKind::File, &rec))
+}
+
+/// A directory's attributes: its marker's metadata when it has one, else defaults with the
+/// bucket's creation time.
+pub(super) fn dir_attr(
+    rtxn: &ReadTransaction,
+    b: &BucketRecord,
+    path: &str,
+    ino: u64,
+) -> Result<FsAttr> {
+    let marker = if path.is_empty() {
+        None
+    } else {
+        rtxn.open_table(ENTRIES)?
+            .get(tables::entry_key(b.id, path).as_slice())?
+            .map(|v| v.value())
+    };
+    let rec = match marker {
+        Some(m) => rtxn
+            .open_table(INODES)?
+            .get(m)?
+            .map(|v| codec::decode::<ObjectRecord>(v.value()))
+            .transpose()?,
+        None => None,
+    };
+    Ok(match rec {
+        Some(r) => attr_from_record(ino, FsKind::Dir, &r),
+        None => FsAttr {
+            ino,
+            kind: FsKind::Dir,
+            size: DIR_SIZE,
+            mtime_ms: b.created_ms,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            nlink: 2,
+        },
+    })
+}
+
+/// POSIX attributes from an object record: `x-amz-meta-mode/uid/gid/mtime` (s3fs convention:
+/// decimal numbers, mtime in seconds, fractional allowed as rclone writes it) when present.
+pub(super) fn attr_from_record(ino: u64, kind: FsKind, r: &ObjectRecord) -> FsAttr {
+    let meta = |name: &str| {
+        r.meta
+            .user
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+    };
+    let num = |name: &str| meta(name).and_then(|v| v.parse::<u32>().ok());
+    let mtime_ms = meta("mtime")
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1.0e12)
+        .map_or(r.mtime_ms, |s| (s * 1000.0) as i64);
+    let (size, default_mode, nlink) = match kind {
+        FsKind::File => (r.size, 0o644, 1),
+        FsKind::Dir => (DIR_SIZE, 0o755, 2),
+    };
+    FsAttr {
+        ino,
+        kind,
+        size,
+        mtime_ms,
+        mode: num("mode").map_or(default_mode, |m| m & 0o7777),
+        uid: num("uid").unwrap_or(0),
+        gid: num("gid").unwrap_or(0),
+        nlink,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parent_path;
+
+    #[test]
+    fn parents() {
+        assert_eq!(parent_path(""), "");
+        assert_eq!(parent_path("a/"), "");
+        assert_eq!(parent_path("a/b/"), "a/");
+        assert_eq!(parent_path("a/b/c/"), "a/b/");
+    }
+}

@@ -1,0 +1,836 @@
+//! Changes through the file view: create, mkdir, write, set attributes (incl. size), remove,
+//! rmdir, rename of a file. Each is one transaction; the S3 view sees it at once.
+//!
+//! Writes patch only the chunks they touch: the bytes from the start of the first touched chunk
+//! to the end of the last one are re-staged (a short last chunk is taken in, so appends do not
+//! leave a trail of tiny chunks), everything before and after keeps its chunks. The commit checks
+//! that the file's data is still what the patch was computed from, and retries otherwise, so
+//! concurrent writers never lose each other's bytes. Patches of one inode take turns (a lock per
+//! inode), so a client sending many WRITEs to one file at once does not make them retry each
+//! other; the check remains for changes from S3. Small writes are not buffered yet: each one
+//! re-hashes the chunk it lands in.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{StreamExt, stream};
+use md5::{Digest as _, Md5};
+use redb::{ReadableDatabase, ReadableTable};
+
+use super::fs::{
+    FsAttr, FsKind, attr_from_record, attr_of, check_name, dir_attr, dir_path, live_bucket,
+};
+use super::txn;
+use crate::error::{Result, StoreError};
+use crate::model::{BucketRecord, ChunkRef, Data, ObjectRecord, Principal};
+use crate::rbac::{Resource, Verb, authorize};
+use crate::stage::{StageError, StageOptions};
+use crate::tables::{self, CHUNKS, DIR_INODES, DIR_PATHS, ENTRIES, INODE_DATA, INODES};
+use crate::{Store, codec, deny, now_ms};
+
+/// Per-inode locks for patches; an entry lives while someone holds or waits for it.
+#[derive(Default)]
+pub(crate) struct FileLocks(
+    std::sync::Mutex<std::collections::HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
+);
+
+impl FileLocks {
+    pub(crate) fn map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, Arc<tokio::sync::Mutex<()>>>>
+    {
+        match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    async fn lock(&self, ino: u64) -> FileGuard<'_> {
+        let m = self.map().entry(ino).or_default().clone();
+        let guard = m.clone().lock_owned().await;
+        FileGuard {
+            locks: self,
+            ino,
+            _guard: guard,
+            _m: m,
+        }
+    }
+}
+
+struct FileGuard<'a> {
+    locks: &'a FileLocks,
+    ino: u64,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+    _m: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for FileGuard<'_> {
+    fn drop(&mut self) {
+        let mut map = self.locks.map();
+        // The map's reference, ours, and the guard's: nobody else waits.
+        if map
+            .get(&self.ino)
+            .is_some_and(|m| Arc::strong_count(m) <= 3)
+        {
+            map.remove(&self.ino);
+        }
+    }
+}
+
+/// How CREATE treats an existing name (NFSv3 `createmode3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsCreate {
+    /// Existing file: returned as it is.
+    Unchecked,
+    /// Existing name: `Conflict`.
+    Guarded,
+    /// Existing file created with the same verifier (a retried CREATE): returned; else
+    /// `Conflict`.
+    Exclusive([u8; 8]),
+}
+
+/// Attributes to set; `None` leaves one alone. Stored as `x-amz-meta-mode/uid/gid/mtime`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FsSetAttr {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// Truncate or extend (zeros).
+    pub size: Option<u64>,
+    /// Unix ms.
+    pub mtime_ms: Option<i64>,
+}
+
+const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
+const VERIFIER_META: &str = "nfs-create-verifier";
+/// The commit found the data changed since the patch was computed: compute again.
+const RACED: &str = "fs.write raced with another change";
+
+fn set_meta(rec: &mut ObjectRecord, name: &str, value: String) {
+    match rec.meta.user.iter_mut().find(|(k, _)| k == name) {
+        Some((_, v)) => *v = value,
+        None => rec.meta.user.push((name.to_string(), value)),
+    }
+}
+
+fn apply_meta(rec: &mut ObjectRecord, a: &FsSetAttr) {
+    if let Some(m) = a.mode {
+        set_meta(rec, "mode", (m & 0o7777).to_string());
+    }
+    if let Some(u) = a.uid {
+        set_meta(rec, "uid", u.to_string());
+    }
+    if let Some(g) = a.gid {
+        set_meta(rec, "gid", g.to_string());
+    }
+    if let Some(t) = a.mtime_ms {
+        set_meta(
+            rec,
+            "mtime",
+            format!("{}.{:03}", t.div_euclid(1000), t.rem_euclid(1000)),
+        );
+    }
+}
+
+fn empty_record() -> ObjectRecord {
+    ObjectRecord {
+        size: 0,
+        etag: EMPTY_MD5.into(),
+        mtime_ms: now_ms(),
+        meta: Default::default(),
+        tags: Vec::new(),
+        checksum: None,
+        parts: Vec::new(),
+        data: Data::default(),
+    }
+}
+
+/// Whether any entry starts with `prefix` (bucket-id-prefixed key bytes).
+fn prefix_used(t: &impl ReadableTable<&'static [u8], u64>, prefix: &[u8]) -> Result<bool> {
+    let mut it = t.range(prefix..)?;
+    Ok(match it.next() {
+        Some(e) => e?.0.value().starts_with(prefix),
+        None => false,
+    })
+}
+
+/// ETag of data written through the file view: MD5 for inline data (as S3 computes it); for
+/// chunks, MD5 of the chunk hashes with a `-N` suffix, which S3 clients read as a multipart ETag
+/// (not an MD5 of the content, so they do not compare it with one).
+fn etag_of(data: &Data) -> String {
+    match data {
+        Data::Inline(v) => hex::encode(Md5::digest(v)),
+        Data::Chunks(c) => {
+            let mut m = Md5::new();
+            for r in c {
+                m.update(r.hash);
+            }
+            format!("{}-{}", hex::encode(m.finalize()), c.len())
+        }
+    }
+}
+
+impl Store {
+    fn fs_dir(&self, bucket: &str, dir: u64) -> Result<(BucketRecord, String)> {
+        let rtxn = self.db().begin_read()?;
+        let b = live_bucket(&rtxn, bucket)?;
+        let path = dir_path(&rtxn, &b, dir)?;
+        Ok((b, path))
+    }
+
+    pub async fn fs_create(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        dir: u64,
+        name: &str,
+        how: FsCreate,
+        attrs: FsSetAttr,
+    ) -> Result<FsAttr> {
+        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        check_name(name)?;
+        let (_, path) = self.fs_dir(bucket, dir)?;
+        let key = format!("{path}{name}");
+        crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
+        let bucket_s = bucket.to_string();
+        let (ino, rec) = self
+            .inner
+            .committer
+            .write(move |t| {
+                let mut b = txn::get_bucket(t, &bucket_s)?;
+                if let Some(ino) = txn::lookup(t, b.id, &key)? {
+                    let rec = txn::get_inode(t, ino)?;
+                    let same_verifier = |v: &[u8; 8]| {
+                        rec.meta
+                            .user
+                            .iter()
+                            .any(|(k, x)| k == VERIFIER_META && *x == hex::encode(v))
+                    };
+                    return match how {
+                        FsCreate::Unchecked => Ok((ino, rec)),
+                        FsCreate::Exclusive(v) if same_verifier(&v) => Ok((ino, rec)),
+                        _ => Err(StoreError::Conflict(format!("{key:?} exists"))),
+                    };
+                }
+                let sub = tables::entry_key(b.id, &format!("{key}/"));
+                if prefix_used(&t.open_table(ENTRIES)?, &sub)? {
+                    return Err(StoreError::Conflict(format!("{key:?} is a directory")));
+                }
+                txn::check_share_conflicts(t, &b, &key)?;
+                txn::check_quota(t, &b, &key, 0, 0)?;
+                let mut rec = empty_record();
+                apply_meta(&mut rec, &attrs);
+                if let FsCreate::Exclusive(v) = how {
+                    set_meta(&mut rec, VERIFIER_META, hex::encode(v));
+                }
+                let ino = txn::link_object(t, &mut b, &key, &rec)?;
+                Ok((ino, rec))
+            })
+            .await?;
+        Ok(attr_from_record(ino, FsKind::File, &rec))
+    }
+
+    /// Creates the marker `path/name/` (what S3 clients see as a folder).
+    pub async fn fs_mkdir(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        dir: u64,
+        name: &str,
+        attrs: FsSetAttr,
+    ) -> Result<FsAttr> {
+        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        check_name(name)?;
+        let (b, path) = self.fs_dir(bucket, dir)?;
+        let marker = format!("{path}{name}/");
+        crate::naming::validate_key(crate::model::BucketKind::Share, &marker)?;
+        let (bucket_s, m) = (bucket.to_string(), marker.clone());
+        self.inner
+            .committer
+            .write(move |t| {
+                let mut b = txn::get_bucket(t, &bucket_s)?;
+                let file = &m[..m.len() - 1];
+                if txn::lookup(t, b.id, file)?.is_some()
+                    || prefix_used(&t.open_table(ENTRIES)?, &tables::entry_key(b.id, &m))?
+                {
+                    return Err(StoreError::Conflict(format!("{file:?} exists")));
+                }
+                txn::check_share_conflicts(t, &b, &m)?;
+                let mut rec = empty_record();
+                apply_meta(&mut rec, &attrs);
+                txn::link_object(t, &mut b, &m, &rec)
+            })
+            .await?;
+        let ino = self.dir_inos(b.id, vec![marker.clone()]).await?[0];
+        let rtxn = self.db().begin_read()?;
+        dir_attr(&rtxn, &b, &marker, ino)
+    }
+
+    /// Removes file `name` (a directory → `IsADirectory`).
+    pub async fn fs_remove(&self, p: &Principal, bucket: &str, dir: u64, name: &str) -> Result<()> {
+        deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
+        check_name(name)?;
+        let (_, path) = self.fs_dir(bucket, dir)?;
+        let key = format!("{path}{name}");
+        let bucket_s = bucket.to_string();
+        self.inner
+            .committer
+            .write(move |t| {
+                let mut b = txn::get_bucket(t, &bucket_s)?;
+                if txn::lookup(t, b.id, &key)?.is_none() {
+                    let sub = tables::entry_key(b.id, &format!("{key}/"));
+                    return Err(if prefix_used(&t.open_table(ENTRIES)?, &sub)? {
+                        StoreError::IsADirectory(key)
+                    } else {
+                        StoreError::NoSuchKey
+                    });
+                }
+                txn::unlink_object(t, &mut b, &key).map(drop)
+            })
+            .await
+    }
+
+    /// Removes directory `name`: only its marker may be left under it (else `BucketNotEmpty`).
+    pub async fn fs_rmdir(&self, p: &Principal, bucket: &str, dir: u64, name: &str) -> Result<()> {
+        deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
+        check_name(name)?;
+        let (_, path) = self.fs_dir(bucket, dir)?;
+        let file = format!("{path}{name}");
+        let bucket_s = bucket.to_string();
+        self.inner
+            .committer
+            .write(move |t| {
+                let mut b = txn::get_bucket(t, &bucket_s)?;
+                if txn::lookup(t, b.id, &file)?.is_some() {
+                    return Err(StoreError::NotADirectory(file));
+                }
+                let marker = format!("{file}/");
+                let prefix = tables::entry_key(b.id, &marker);
+                let mut others = false;
+                let mut has_marker = false;
+                {
+                    let entries = t.open_table(ENTRIES)?;
+                    for e in entries.range(prefix.as_slice()..)? {
+                        let (k, _) = e?;
+                        let k = k.value();
+                        if !k.starts_with(&prefix) {
+                            break;
+                        }
+                        if k.len() == prefix.len() {
+                            has_marker = true;
+                        } else {
+                            others = true;
+                            break;
+                        }
+                    }
+                }
+                if others {
+                    return Err(StoreError::BucketNotEmpty);
+                }
+                if !has_marker {
+                    return Err(StoreError::NoSuchKey);
+                }
+                txn::unlink_object(t, &mut b, &marker).map(drop)
+            })
+            .await
+    }
+
+    /// Moves `from` to `to` in one transaction; the inode (hence handles and file id) goes
+    /// with it. A file replaces a file at `to`; a directory replaces an empty directory and
+    /// moves every key under it (metadata only, O(keys under it)).
+    pub async fn fs_rename(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        from: (u64, &str),
+        to: (u64, &str),
+    ) -> Result<()> {
+        deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        check_name(from.1)?;
+        check_name(to.1)?;
+        let (_, fpath) = self.fs_dir(bucket, from.0)?;
+        let (_, tpath) = self.fs_dir(bucket, to.0)?;
+        let (src, dst) = (format!("{fpath}{}", from.1), format!("{tpath}{}", to.1));
+        crate::naming::validate_key(crate::model::BucketKind::Share, &dst)?;
+        let bucket_s = bucket.to_string();
+        self.inner
+            .committer
+            .write(move |t| {
+                let mut b = txn::get_bucket(t, &bucket_s)?;
+                let Some(ino) = txn::lookup(t, b.id, &src)? else {
+                    let sub = tables::entry_key(b.id, &format!("{src}/"));
+                    return if prefix_used(&t.open_table(ENTRIES)?, &sub)? {
+                        rename_dir(t, &mut b, &src, &dst)
+                    } else {
+                        Err(StoreError::NoSuchKey)
+                    };
+                };
+                if src == dst {
+                    return Ok(());
+                }
+                let dsub = tables::entry_key(b.id, &format!("{dst}/"));
+                if prefix_used(&t.open_table(ENTRIES)?, &dsub)? {
+                    return Err(StoreError::IsADirectory(dst));
+                }
+                txn::check_share_conflicts(t, &b, &dst)?;
+                txn::unlink_object(t, &mut b, &dst)?;
+                let mut entries = t.open_table(ENTRIES)?;
+                entries.remove(tables::entry_key(b.id, &src).as_slice())?;
+                entries.insert(tables::entry_key(b.id, &dst).as_slice(), ino)?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Writes `data` at `offset` of file `ino`; durable when this returns.
+    pub async fn fs_write(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        ino: u64,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<FsAttr> {
+        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        let end = offset
+            .checked_add(data.len() as u64)
+            .filter(|e| *e <= self.inner.cfg.max_object_size)
+            .ok_or_else(|| {
+                StoreError::EntityTooLarge(format!(
+                    "a file may not grow past {} bytes",
+                    self.inner.cfg.max_object_size
+                ))
+            })?;
+        self.patch(
+            bucket,
+            ino,
+            Patch::Write { offset, end, data },
+            FsSetAttr::default(),
+        )
+        .await
+    }
+
+    /// SETATTR: size (truncate or extend with zeros), mode, uid, gid, mtime.
+    pub async fn fs_setattr(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        ino: u64,
+        attrs: FsSetAttr,
+    ) -> Result<FsAttr> {
+        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        let patch = match attrs.size {
+            Some(s) if s > self.inner.cfg.max_object_size => {
+                return Err(StoreError::EntityTooLarge(format!("{s} bytes")));
+            }
+            Some(s) => Patch::Resize(s),
+            None => Patch::None,
+        };
+        self.patch(bucket, ino, patch, attrs).await
+    }
+
+    async fn patch(
+        &self,
+        bucket: &str,
+        ino: u64,
+        patch: Patch,
+        attrs: FsSetAttr,
+    ) -> Result<FsAttr> {
+        let _turn = self.inner.file_locks.lock(ino).await;
+        for _ in 0..16 {
+            let (old_rec, old_data, is_dir) = {
+                let rtxn = self.db().begin_read()?;
+                let b = live_bucket(&rtxn, bucket)?;
+                let attr = attr_of(&rtxn, &b, ino)?;
+                let rec: Option<ObjectRecord> = rtxn
+                    .open_table(INODES)?
+                    .get(ino)?
+                    .map(|v| codec::decode(v.value()))
+                    .transpose()?;
+                let data: Data = match rtxn.open_table(INODE_DATA)?.get(ino)? {
+                    Some(d) => codec::decode(d.value())?,
+                    None => Data::default(),
+                };
+                (rec, data, attr.kind == FsKind::Dir)
+            };
+            if is_dir && !matches!(patch, Patch::None) {
+                return Err(StoreError::IsADirectory(format!("inode {ino}")));
+            }
+            let Some(old_rec) = old_rec else {
+                if is_dir {
+                    // An implicit directory has no record to keep attributes in.
+                    let rtxn = self.db().begin_read()?;
+                    let b = live_bucket(&rtxn, bucket)?;
+                    return attr_of(&rtxn, &b, ino);
+                }
+                return Err(StoreError::Stale);
+            };
+            // Refuse before staging what the quota cannot take (an extend of gigabytes of
+            // zeros would otherwise be hashed first); the commit checks again.
+            let grows_to = match &patch {
+                Patch::Write { end, .. } => (*end).max(old_rec.size),
+                Patch::Resize(s) => *s,
+                Patch::None => old_rec.size,
+            };
+            if grows_to > old_rec.size {
+                let rtxn = self.db().begin_read()?;
+                let b = live_bucket(&rtxn, bucket)?;
+                let usage = b.usage_bytes - b.usage_bytes.min(old_rec.size) + grows_to;
+                if b.quota_bytes > 0 && usage > b.quota_bytes {
+                    return Err(StoreError::QuotaExceeded(format!(
+                        "{} holds {} of its {} bytes; this write needs {} more",
+                        b.name,
+                        b.usage_bytes,
+                        b.quota_bytes,
+                        grows_to - old_rec.size
+                    )));
+                }
+            }
+            let staged = self.stage_patch(&old_rec, &old_data, &patch).await?;
+            let (new_data, new_size, pins) = match staged {
+                Some((d, s, pins)) => (d, s, pins),
+                None => (old_data.clone(), old_rec.size, None),
+            };
+            let bucket_s = bucket.to_string();
+            let old_enc = codec::encode(&old_data)?;
+            let changes_data = !matches!(patch, Patch::None);
+            let limit = self.inner.cfg.max_size;
+            let res = self
+                .inner
+                .committer
+                .write(move |t| {
+                    let mut rec = txn::get_inode(t, ino).map_err(|_| StoreError::Stale)?;
+                    if codec::encode(&rec.data)? != old_enc || rec.size != old_rec.size {
+                        return Err(StoreError::Conflict(RACED.into()));
+                    }
+                    let mut b = txn::get_bucket(t, &bucket_s)?;
+                    if changes_data {
+                        let usage = b
+                            .usage_bytes
+                            .saturating_sub(rec.size)
+                            .saturating_add(new_size);
+                        if b.quota_bytes > 0 && new_size > rec.size && usage > b.quota_bytes {
+                            return Err(StoreError::QuotaExceeded(format!(
+                                "{} holds {} of its {} bytes; this write needs {} more",
+                                b.name,
+                                b.usage_bytes,
+                                b.quota_bytes,
+                                new_size - rec.size
+                            )));
+                        }
+                        if limit > 0 && new_size > rec.size {
+                            let used = txn::total_usage(t)?;
+                            if used.saturating_add(new_size - rec.size) > limit {
+                                return Err(StoreError::QuotaExceeded(format!(
+                                    "the server holds {used} of its {limit} bytes (s3.max_size); this write needs {} more",
+                                    new_size - rec.size
+                                )));
+                            }
+                        }
+                        {
+                            let mut chunks = t.open_table(CHUNKS)?;
+                            txn::incref(&mut chunks, new_data.chunks())?;
+                            txn::decref(&mut chunks, rec.data.chunks())?;
+                        }
+                        b.usage_bytes = usage;
+                        txn::put_bucket(t, &b)?;
+                        rec.size = new_size;
+                        rec.etag = etag_of(&new_data);
+                        rec.data = new_data;
+                        rec.mtime_ms = now_ms();
+                        rec.checksum = None;
+                        rec.parts.clear();
+                        // New content is modified now, whatever mtime was set before.
+                        rec.meta.user.retain(|(k, _)| k != "mtime");
+                    }
+                    apply_meta(&mut rec, &attrs);
+                    txn::put_inode(t, ino, &rec, changes_data)?;
+                    Ok(attr_from_record(ino, FsKind::File, &rec))
+                })
+                .await;
+            match (res, pins) {
+                (Err(StoreError::Conflict(m)), Some(s)) if m == RACED => self.discard(s),
+                (Err(StoreError::Conflict(m)), None) if m == RACED => {}
+                (Ok(a), pins) => {
+                    drop(pins);
+                    if is_dir {
+                        let rtxn = self.db().begin_read()?;
+                        let b = live_bucket(&rtxn, bucket)?;
+                        return attr_of(&rtxn, &b, ino);
+                    }
+                    return Ok(a);
+                }
+                (Err(e), Some(s)) => {
+                    self.discard(s);
+                    return Err(e);
+                }
+                (Err(e), None) => return Err(e),
+            }
+        }
+        Err(StoreError::Internal(
+            "a file kept changing under a write; gave up after 16 attempts".into(),
+        ))
+    }
+
+    /// Stages the region a patch rewrites; `None` when the data does not change.
+    async fn stage_patch(
+        &self,
+        rec: &ObjectRecord,
+        data: &Data,
+        patch: &Patch,
+    ) -> Result<Option<(Data, u64, Option<crate::stage::Staged>)>> {
+        let old_size = rec.size;
+        let (a, new_size) = match patch {
+            Patch::None => return Ok(None),
+            Patch::Write { offset, end, .. } => ((*offset).min(old_size), old_size.max(*end)),
+            Patch::Resize(s) if *s == old_size => return Ok(None),
+            Patch::Resize(s) => ((*s).min(old_size), *s),
+        };
+        // The old data as (start, end, chunk) pieces; inline bytes are one piece.
+        let mut pieces: Vec<(u64, u64, Option<ChunkRef>)> = Vec::new();
+        match data {
+            Data::Inline(v) if !v.is_empty() => pieces.push((0, v.len() as u64, None)),
+            Data::Inline(_) => {}
+            Data::Chunks(c) => {
+                let mut off = 0;
+                for r in c {
+                    pieces.push((off, off + u64::from(r.len), Some(*r)));
+                    off += u64::from(r.len);
+                }
+            }
+        }
+        let chunk = self.inner.cfg.chunk_size as u64;
+        // First rewritten piece: the one containing `a`, or a short last piece we append to.
+        let first = pieces
+            .iter()
+            .position(|(s, e, c)| {
+                *e > a
+                    || (*e == a
+                        && c.is_none_or(|c| u64::from(c.len) < chunk)
+                        && *e == old_size
+                        && *s < a)
+            })
+            .unwrap_or(pieces.len());
+        let region_start = pieces.get(first).map_or(old_size, |p| p.0).min(a);
+        let patch_end = match patch {
+            Patch::Write { end, .. } => *end,
+            _ => new_size,
+        };
+        // Last rewritten piece: the ones overlapping [a, patch_end) (none past the new size).
+        let mut last = first;
+        while last < pieces.len() && pieces[last].0 < patch_end.min(new_size) {
+            last += 1;
+        }
+        let region_end = match patch {
+            Patch::Resize(_) | Patch::None => new_size,
+            Patch::Write { .. } => pieces[first..last]
+                .last()
+                .map_or(patch_end, |p| p.1.max(patch_end)),
+        };
+        let keep_before: Vec<ChunkRef> = pieces[..first].iter().filter_map(|p| p.2).collect();
+        let keep_after: Vec<ChunkRef> = match patch {
+            Patch::Resize(_) | Patch::None => Vec::new(),
+            Patch::Write { .. } => pieces[last..].iter().filter_map(|p| p.2).collect(),
+        };
+        let kept_after = match patch {
+            Patch::Resize(_) | Patch::None => &pieces[..0],
+            Patch::Write { .. } => &pieces[last..],
+        };
+        if pieces[..first]
+            .iter()
+            .chain(kept_after)
+            .any(|p| p.2.is_none())
+        {
+            return Err(StoreError::internal(
+                "inline data outside a rewritten region",
+            ));
+        }
+        // The region's new bytes, streamed: old head, zeros up to the write, the data, old tail.
+        let old_region_end = region_end.min(old_size);
+        let mut parts: Vec<Part> = Vec::new();
+        match patch {
+            Patch::Write {
+                offset,
+                end,
+                data: bytes,
+            } => {
+                let head_end = (*offset).min(old_size);
+                if head_end > region_start {
+                    parts.push(Part::Old(region_start, head_end));
+                }
+                if *offset > old_size {
+                    parts.push(Part::Zeros(*offset - old_size.max(region_start)));
+                }
+                parts.push(Part::Bytes(bytes.clone()));
+                if old_region_end > *end {
+                    parts.push(Part::Old(*end, old_region_end));
+                }
+            }
+            Patch::Resize(s) => {
+                if old_region_end > region_start {
+                    parts.push(Part::Old(region_start, old_region_end));
+                }
+                if *s > old_size {
+                    parts.push(Part::Zeros(*s - old_size.max(region_start)));
+                }
+            }
+            Patch::None => {}
+        }
+        // Old bytes are at most the two chunks at the region's ends; zeros are made as they are
+        // consumed, so extending a file by gigabytes does not hold them in memory.
+        let mut ready: Vec<Part> = Vec::new();
+        for part in parts {
+            match part {
+                Part::Old(s, e) => {
+                    let mut st = std::pin::pin!(self.read_data(data, s..e));
+                    while let Some(b) = st.next().await {
+                        ready.push(Part::Bytes(b?));
+                    }
+                }
+                other => ready.push(other),
+            }
+        }
+        let inline_ok = keep_before.is_empty() && keep_after.is_empty();
+        let body =
+            stream::iter(ready)
+                .flat_map(|p| match p {
+                    Part::Zeros(n) => {
+                        let step = 1u64 << 20;
+                        stream::iter((0..n.div_ceil(step)).map(move |i| {
+                            Bytes::from(vec![0u8; (n - i * step).min(step) as usize])
+                        }))
+                        .left_stream()
+                    }
+                    Part::Bytes(b) => stream::iter(vec![b]).right_stream(),
+                    Part::Old(..) => stream::iter(Vec::new()).right_stream(),
+                })
+                .map(Ok::<_, std::convert::Infallible>);
+        let staged = self
+            .stage(
+                body,
+                &StageOptions {
+                    sha256: false,
+                    checksum: None,
+                    max_size: self.inner.cfg.max_object_size,
+                    allow_inline: inline_ok,
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                StageError::Store(e) => e,
+                StageError::Body(never) => match never {},
+            })?;
+        let new_data = match &staged.data {
+            Data::Inline(v) => Data::Inline(v.clone()),
+            Data::Chunks(c) => {
+                let mut all = keep_before;
+                all.extend_from_slice(c);
+                all.extend(keep_after);
+                Data::Chunks(all)
+            }
+        };
+        Ok(Some((new_data, new_size, Some(staged))))
+    }
+}
+
+/// Renames directory `src` (no trailing slash) to `dst`: every entry under `src/` moves under
+/// `dst/`, and the recorded directory inodes with them, so handles of the directory and of
+/// everything below it stay valid. All checks come before the first change.
+fn rename_dir(
+    t: &redb::WriteTransaction,
+    b: &mut BucketRecord,
+    src: &str,
+    dst: &str,
+) -> Result<()> {
+    if src == dst {
+        return Ok(());
+    }
+    let (sp, dp) = (format!("{src}/"), format!("{dst}/"));
+    if dp.starts_with(&sp) {
+        return Err(StoreError::InvalidArgument(format!(
+            "cannot move {src:?} into itself"
+        )));
+    }
+    if txn::lookup(t, b.id, dst)?.is_some() {
+        return Err(StoreError::NotADirectory(dst.to_string()));
+    }
+    txn::check_share_conflicts(t, b, &dp)?;
+    let bid = b.id;
+    let collect = |table: &redb::Table<&[u8], u64>, prefix: &str| -> Result<Vec<(Vec<u8>, u64)>> {
+        let p = tables::entry_key(bid, prefix);
+        let mut out = Vec::new();
+        for e in table.range(p.as_slice()..)? {
+            let (k, v) = e?;
+            if !k.value().starts_with(&p) {
+                break;
+            }
+            out.push((k.value().to_vec(), v.value()));
+        }
+        Ok(out)
+    };
+    let entries = t.open_table(ENTRIES)?;
+    let target = collect(&entries, &dp)?;
+    if target.iter().any(|(k, _)| k.len() > 8 + dp.len()) {
+        return Err(StoreError::BucketNotEmpty);
+    }
+    let moving = collect(&entries, &sp)?;
+    let renamed = |k: &[u8]| -> Result<String> {
+        let rest = std::str::from_utf8(&k[8 + sp.len()..])
+            .map_err(|_| StoreError::Corrupt("non-UTF-8 key in entries".into()))?;
+        Ok(format!("{dp}{rest}"))
+    };
+    let mut moves = Vec::with_capacity(moving.len());
+    for (k, ino) in &moving {
+        let key = renamed(k)?;
+        crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
+        moves.push((k.clone(), tables::entry_key(bid, &key), *ino));
+    }
+    // Directory rows are renamed after the first change, so decode them all now.
+    let dir_rows = {
+        let dirs = t.open_table(DIR_INODES)?;
+        let mut rows = Vec::new();
+        for (k, ino) in collect(&dirs, &sp)? {
+            rows.push((k.clone(), tables::entry_key(bid, &renamed(&k)?), ino));
+        }
+        (collect(&dirs, &dp)?, rows)
+    };
+    // The target's marker (an empty directory) goes.
+    drop(entries);
+    if !target.is_empty() {
+        txn::unlink_object(t, b, &dp)?;
+    }
+    let mut entries = t.open_table(ENTRIES)?;
+    for (old, _, _) in &moves {
+        entries.remove(old.as_slice())?;
+    }
+    for (_, new, ino) in &moves {
+        entries.insert(new.as_slice(), *ino)?;
+    }
+    let mut dirs = t.open_table(DIR_INODES)?;
+    let mut paths = t.open_table(DIR_PATHS)?;
+    for (k, ino) in dir_rows.0 {
+        dirs.remove(k.as_slice())?;
+        paths.remove(ino)?;
+    }
+    for (old, _, _) in &dir_rows.1 {
+        dirs.remove(old.as_slice())?;
+    }
+    for (_, new, ino) in dir_rows.1 {
+        dirs.insert(new.as_slice(), ino)?;
+        paths.insert(ino, new.as_slice())?;
+    }
+    Ok(())
+}
+
+enum Patch {
+    None,
+    Write { offset: u64, end: u64, data: Bytes },
+    Resize(u64),
+}
+
+enum Part {
+    Old(u64, u64),
+    Zeros(u64),
+    Bytes(Bytes),
+}

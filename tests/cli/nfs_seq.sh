@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Drives a real gatehouse binary with a real NFSv3 client, Debian's libnfs-utils (nfs-ls,
+# nfs-cp, nfs-cat), next to the aws CLI:
+#
+#   tests/cli/nfs_seq.sh PATH-TO-GATEHOUSE [AWS]      (AWS default /usr/bin/aws)
+#
+# Sequence: start the server on free ports; create share `team` with the CLI; the S3 side puts
+# sub/hello.txt; nfs-ls and nfs-cat read it as the guest (guest read is on by default); a guest
+# nfs-cp into the share is refused; 127.0.0.1 becomes the admin's peer (admin API); a 64 MiB
+# random file goes in with nfs-cp and back out, cmp; the aws CLI reads the same bytes, cmp.
+# libnfs mounts a URL's parent directory and, given both ports, needs no portmapper.
+set -euo pipefail
+bin=$(realpath "$1")
+AWS=${2:-/usr/bin/aws}
+work=$(mktemp -d /tmp/gatehouse-nfs.XXXXXX)
+pid=
+cleanup() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL $*"; sed 's/\x1b\[[0-9;]*m//g' "$work/server.log" | tail -30; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+s3=$(free_port) admin=$(free_port) nfs=$(free_port)
+"$bin" serve --data-dir "$work/data" --s3-listen "127.0.0.1:$s3" --admin-listen "127.0.0.1:$admin" \
+  --nfs-listen "127.0.0.1:$nfs" >"$work/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  grep -q aws_secret_access_key "$work/data/admin.credentials" 2>/dev/null &&
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$admin/")" != 000 ] && break
+  sleep 0.1
+done
+creds="$work/data/admin.credentials"
+cred() { sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" "$creds" | head -1 | tr -d '\r'; }
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_CA_BUNDLE
+export AWS_SHARED_CREDENTIALS_FILE="$creds" AWS_CONFIG_FILE=/dev/null AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
+ep="http://127.0.0.1:$s3"
+q="?nfsport=$nfs&mountport=$nfs&version=3"
+
+"$bin" --server "http://127.0.0.1:$admin" --data-dir "$work/data" share create team >/dev/null ||
+  fail "share create"
+echo hello >"$work/hello.txt"
+"$AWS" --endpoint-url "$ep" s3 cp --no-progress "$work/hello.txt" s3://fs--team/sub/hello.txt >/dev/null ||
+  fail "aws put"
+nfs-ls "nfs://127.0.0.1/team$q" | grep -q ' sub$' || fail "nfs-ls shows sub/"
+[ "$(nfs-cat "nfs://127.0.0.1/team/sub/hello.txt$q")" = hello ] || fail "nfs-cat reads what S3 wrote"
+echo "ok   nfs-ls / nfs-cat as the guest"
+
+head -c $((64 << 20)) /dev/urandom >"$work/big.bin"
+if nfs-cp "$work/big.bin" "nfs://127.0.0.1/team/sub/guest.bin$q" >/dev/null 2>&1; then
+  fail "the guest (bucket-read) could write"
+fi
+echo "ok   guest write refused"
+
+curl -sf -u "$(cred aws_access_key_id):$(cred aws_secret_access_key)" -H 'content-type: application/json' \
+  -d '{"address":"127.0.0.1","user":"admin"}' "http://127.0.0.1:$admin/api/peers" >/dev/null ||
+  fail "peer add"
+nfs-cp "$work/big.bin" "nfs://127.0.0.1/team/sub/big.bin$q" >/dev/null || fail "nfs-cp in"
+nfs-cp "nfs://127.0.0.1/team/sub/big.bin$q" "$work/back.bin" >/dev/null || fail "nfs-cp out"
+cmp "$work/big.bin" "$work/back.bin" || fail "NFS bytes differ"
+echo "ok   64 MiB in and out with nfs-cp, same bytes"
+"$AWS" --endpoint-url "$ep" s3 cp --no-progress s3://fs--team/sub/big.bin "$work/s3.bin" >/dev/null ||
+  fail "aws get"
+cmp "$work/big.bin" "$work/s3.bin" || fail "S3 bytes differ from what NFS wrote"
+echo "ok   the aws CLI reads what nfs-cp wrote"
