@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use gatehouse_store::{Principal, Store, StoreError};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::handle::{Handle, Signer, principal_tag};
@@ -80,13 +80,6 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await.map(|_| ());
 }
 
-/// Calls one connection may have in flight: clients pipeline (Linux keeps many READs and
-/// WRITEs outstanding), replies go back as each finishes, matched by xid.
-pub const MAX_IN_FLIGHT_PER_CONNECTION: usize = 16;
-/// Calls in flight over all connections: with [`rpc::MAX_RECORD`] this bounds the memory that
-/// requests and replies can hold (about 140 MiB).
-pub const MAX_IN_FLIGHT: usize = 128;
-
 async fn connection(
     gw: Arc<Gateway>,
     sock: TcpStream,
@@ -96,62 +89,35 @@ async fn connection(
     let _ = sock.set_nodelay(true);
     let (rd, mut wr) = sock.into_split();
     let mut rd = BufReader::with_capacity(64 << 10, rd);
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(MAX_IN_FLIGHT_PER_CONNECTION);
-    let writer = async move {
-        while let Some(reply) = rx.recv().await {
-            if let Err(e) = wr.write_all(&reply).await {
-                tracing::debug!(%peer, error = %e, "nfs reply not sent");
-                break;
+    let mut buf = Vec::new();
+    loop {
+        let got = tokio::select! {
+            _ = stopped(&mut stop) => return,
+            r = rpc::read_record(&mut rd, &mut buf) => r,
+        };
+        match got {
+            Ok(()) => {}
+            Err(RecordError::Closed) => return,
+            // Clients reset connections they are done with; nothing to report.
+            Err(RecordError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+            Err(e) => {
+                tracing::info!(%peer, error = %e, "closing nfs connection");
+                return;
             }
         }
-    };
-    let local = Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_CONNECTION));
-    let reader = async {
-        // Calls of this connection: dropped (aborted) with it, never outliving the server.
-        let mut calls = JoinSet::new();
-        loop {
-            let permits = tokio::select! {
-                _ = stopped(&mut stop) => break,
-                p = async {
-                    let l = local.clone().acquire_owned().await.ok()?;
-                    let g = gw.in_flight.clone().acquire_owned().await.ok()?;
-                    Some((l, g))
-                } => p,
-                Some(_) = calls.join_next(), if !calls.is_empty() => continue,
-            };
-            let Some(permits) = permits else { break };
-            let mut buf = Vec::new();
-            let got = tokio::select! {
-                _ = stopped(&mut stop) => break,
-                r = rpc::read_record(&mut rd, &mut buf) => r,
-            };
-            match got {
-                Ok(()) => {}
-                Err(RecordError::Closed) => break,
-                // Clients reset connections they are done with; nothing to report.
-                Err(RecordError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-                Err(e) => {
-                    tracing::info!(%peer, error = %e, "closing nfs connection");
-                    break;
-                }
-            }
-            if matches!(rpc::parse_call(&buf), Err(rpc::BadCall::Unreadable)) {
-                tracing::info!(%peer, "unreadable RPC record, closing the connection");
-                break;
-            }
-            let (gw, tx) = (gw.clone(), tx.clone());
-            calls.spawn(async move {
-                let _permits = permits;
-                if let Some(reply) = gw.call(&buf, peer.ip()).await {
-                    let _ = tx.send(rpc::frame(&reply)).await;
-                }
-            });
+        let Some(reply) = gw.call(&buf, peer.ip()).await else {
+            tracing::info!(%peer, "unreadable RPC record, closing the connection");
+            return;
+        };
+        if let Err(e) = wr.write_all(&rpc::frame(&reply)).await {
+            tracing::debug!(%peer, error = %e, "nfs reply not sent");
+            return;
         }
-        // Let the calls already read finish (their replies are still wanted), then close.
-        while calls.join_next().await.is_some() {}
-        drop(tx);
-    };
-    tokio::join!(reader, writer);
+        // Do not let one large record pin its buffer for the connection's life.
+        if buf.capacity() > 256 << 10 {
+            buf = Vec::new();
+        }
+    }
 }
 
 /// The caller of one RPC: the principal and its handle tag.
@@ -171,8 +137,6 @@ pub(crate) struct Gateway {
     buckets: Mutex<HashMap<u64, String>>,
     /// (directory inode, cookie) → position in the directory (see `nfs::readdir`).
     pub cookies: Mutex<HashMap<(u64, u64), String>>,
-    /// Permits for calls in flight over all connections ([`MAX_IN_FLIGHT`]).
-    in_flight: Arc<Semaphore>,
 }
 
 /// Past this many remembered cookies the map starts over; a forgotten cookie is found again
@@ -189,7 +153,6 @@ impl Gateway {
             write_verifier: (gatehouse_store::now_unix_ms() as u64).to_be_bytes(),
             buckets: Mutex::new(HashMap::new()),
             cookies: Mutex::new(HashMap::new()),
-            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         }
     }
 
