@@ -18,7 +18,7 @@ start_gatehouse() { # $1 = name, $2 = port
   # API off the default port.
   printf 's3:\n  max_size: 1Ti\n' >"$dir/$1.yaml"
   "$gh" serve --config "$dir/$1.yaml" --data-dir "$dir/$1" --s3-listen "127.0.0.1:$2" \
-    --admin-listen "127.0.0.1:$(($2 + 1))" >"$dir/$1.log" 2>&1 &
+    --admin-listen "127.0.0.1:$(($2 + 1))" --nfs-listen "127.0.0.1:$(($2 + 2))" >"$dir/$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do [ -f "$dir/$1/admin.credentials" ] && break; sleep 0.1; done
   sleep 0.2

@@ -85,6 +85,8 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::BINDINGS,
         tables::SHARES,
         tables::PEERS,
+        tables::DIR_INODES,
+        tables::DIR_PATHS,
     ))
 }
 

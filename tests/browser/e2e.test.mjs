@@ -52,7 +52,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function startServer(dataDir) {
   const port = await freePort();
   const child = spawn(bin, [
-    'serve', '--data-dir', dataDir, '--s3-listen', '127.0.0.1:0', '--admin-listen', `127.0.0.1:${port}`,
+    'serve', '--data-dir', dataDir, '--s3-listen', '127.0.0.1:0', '--admin-listen', `127.0.0.1:${port}`, '--nfs-listen', '127.0.0.1:0',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d) => { log += d; });

@@ -166,6 +166,7 @@ async fn kill_9_during_uploads_leaves_every_acknowledged_object_and_nothing_else
         .arg(dir.path())
         .args(["--s3-listen", &format!("127.0.0.1:{port}")])
         .args(["--admin-listen", &format!("127.0.0.1:{admin_port}")])
+        .args(["--nfs-listen", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -268,6 +268,8 @@ fn run_binary_until_serving(config: &std::path::Path) -> String {
             "127.0.0.1:0",
             "--admin-listen",
             "127.0.0.1:0",
+            "--nfs-listen",
+            "127.0.0.1:0",
         ])
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")

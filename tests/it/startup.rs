@@ -119,6 +119,8 @@ fn a_damaged_database_is_refused_and_left_alone() {
             "127.0.0.1:0",
             "--admin-listen",
             "127.0.0.1:0",
+            "--nfs-listen",
+            "127.0.0.1:0",
         ])
         .output()
         .expect("runs");

@@ -210,6 +210,8 @@ fn unreadable_or_mismatched_tls_files_stop_the_start_with_their_names() {
                 "127.0.0.1:0",
                 "--admin-listen",
                 "127.0.0.1:0",
+                "--nfs-listen",
+                "127.0.0.1:0",
             ])
             .output()
             .expect("runs")
