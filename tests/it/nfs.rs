@@ -194,6 +194,25 @@ async fn nfs_reads_what_s3_wrote() {
         lookup(&mut c, &a, "nope").await.err(),
         Some(nfsstat3::NFS3ERR_NOENT)
     );
+    // Every call is counted in /metrics, with its status (NOENT is 2).
+    let text = reqwest::get(format!(
+        "http://{}/metrics",
+        srv.running.as_ref().expect("running").admin_addr
+    ))
+    .await
+    .expect("scrape")
+    .text()
+    .await
+    .expect("text");
+    assert!(
+        text.lines().any(|l| l
+            .starts_with(r#"gatehouse_requests_total{protocol="nfs",op="NFS3 READ",status="0"}"#)),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"gatehouse_errors_total{protocol="nfs",code="nfsstat 2"}"#),
+        "{text}"
+    );
     let long = "x".repeat(256);
     assert_eq!(
         lookup(&mut c, &a, &long).await.err(),

@@ -158,20 +158,35 @@ impl Gateway {
 
     /// One RPC record in, one reply out (`None`: not a call at all, drop the connection).
     async fn call(&self, rec: &[u8], ip: IpAddr) -> Option<Vec<u8>> {
+        let started = std::time::Instant::now();
         let (call, args) = match rpc::parse_call(rec) {
             Ok(c) => c,
             Err(bad) => return rpc::denied(&bad),
         };
+        let (prog, proc_) = (call.prog, call.proc_);
+        let reply = self.dispatch(&call, args, ip).await;
+        record_metrics(
+            &self.store,
+            prog,
+            proc_,
+            rec.len(),
+            &reply,
+            started.elapsed(),
+        );
+        Some(reply)
+    }
+
+    async fn dispatch(&self, call: &rpc::Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
         let xid = call.xid;
-        Some(match (call.prog, call.vers) {
+        match (call.prog, call.vers) {
             (portmap::PROGRAM, portmap::VERSION) => portmap::call(xid, call.proc_, args, self.port),
             (portmap::PROGRAM, _) => rpc::prog_mismatch(xid, 2, 2),
-            (nfs3_types::mount::PROGRAM, 3) => mount::call(self, &call, args, ip).await,
+            (nfs3_types::mount::PROGRAM, 3) => mount::call(self, call, args, ip).await,
             (nfs3_types::mount::PROGRAM, _) => rpc::prog_mismatch(xid, 3, 3),
-            (nfs3_types::nfs3::PROGRAM, 3) => nfs::call(self, &call, args, ip).await,
+            (nfs3_types::nfs3::PROGRAM, 3) => nfs::call(self, call, args, ip).await,
             (nfs3_types::nfs3::PROGRAM, _) => rpc::prog_mismatch(xid, 3, 3),
             _ => rpc::accepted(xid, Accept::ProgUnavail),
-        })
+        }
     }
 
     /// Who is calling from `ip`, resolved now from the current peers and policy.
@@ -240,4 +255,81 @@ impl Gateway {
             Err(p) => p.into_inner(),
         }
     }
+}
+
+const NFS_PROCS: [&str; 22] = [
+    "NULL",
+    "GETATTR",
+    "SETATTR",
+    "LOOKUP",
+    "ACCESS",
+    "READLINK",
+    "READ",
+    "WRITE",
+    "CREATE",
+    "MKDIR",
+    "SYMLINK",
+    "MKNOD",
+    "REMOVE",
+    "RMDIR",
+    "RENAME",
+    "LINK",
+    "READDIR",
+    "READDIRPLUS",
+    "FSSTAT",
+    "FSINFO",
+    "PATHCONF",
+    "COMMIT",
+];
+const MOUNT_PROCS: [&str; 6] = ["NULL", "MNT", "DUMP", "UMNT", "UMNTALL", "EXPORT"];
+
+/// One metrics record per call: the procedure, and as status the nfsstat3/mountstat3 of an
+/// accepted reply (0 = OK), or 1000 + the RPC accept status when the call was not accepted.
+fn record_metrics(
+    store: &Store,
+    prog: u32,
+    proc_: u32,
+    bytes_in: usize,
+    reply: &[u8],
+    latency: std::time::Duration,
+) {
+    let name = |table: &[&'static str], prefix: &'static str| -> String {
+        table
+            .get(proc_ as usize)
+            .map_or_else(|| format!("{prefix} {proc_}"), |n| format!("{prefix} {n}"))
+    };
+    let op = match prog {
+        p if p == nfs3_types::nfs3::PROGRAM => name(&NFS_PROCS, "NFS3"),
+        p if p == nfs3_types::mount::PROGRAM => name(&MOUNT_PROCS, "MOUNT3"),
+        p if p == portmap::PROGRAM => format!("PORTMAP {proc_}"),
+        _ => format!("program {prog}"),
+    };
+    let word = |at: usize| {
+        reply
+            .get(at..at + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes)
+    };
+    // xid, REPLY, MSG_ACCEPTED, verifier (flavor, empty body), accept_stat, then the result.
+    // Only NFS procedures (but NULL) and MNT begin their result with a status.
+    let has_status = (prog == nfs3_types::nfs3::PROGRAM && proc_ != 0)
+        || (prog == nfs3_types::mount::PROGRAM && proc_ == 1);
+    let status = match (word(20), word(24)) {
+        (Some(0), Some(st)) if has_status => st,
+        (Some(0), _) => 0,
+        (Some(accept), _) => 1000 + accept,
+        (None, _) => 1000,
+    };
+    let code = (status != 0).then(|| format!("nfsstat {status}"));
+    store
+        .metrics()
+        .record(gatehouse_store::metrics::RequestRecord {
+            protocol: "nfs",
+            op: &op,
+            status: u16::try_from(status).unwrap_or(u16::MAX),
+            error: code.as_deref(),
+            latency,
+            bytes_in: bytes_in as u64,
+            bytes_out: reply.len() as u64,
+        });
 }
