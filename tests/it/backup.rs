@@ -250,3 +250,82 @@ async fn offline_copy_of_a_stopped_server_is_a_working_backup() {
     let srv = TestServer::start_in(copy).await;
     assert_eq!(everything(&srv.client(), "offline").await, want);
 }
+
+/// A backup target without room: a clear error, nothing half-written left behind, and the
+/// server unaffected. Needs root for a small tmpfs (CI runs as root).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_backup_target_fails_clearly_and_leaves_nothing() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("big-bk").send().await.expect("mb");
+    let data: Vec<u8> = (0..(3 << 20)).map(|i| (i % 241) as u8).collect();
+    c.put_object()
+        .bucket("big-bk")
+        .key("x")
+        .body(ByteStream::from(data))
+        .send()
+        .await
+        .expect("put");
+    let mnt = tempfile::tempdir().expect("tmp");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(mnt.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED full backup target test: cannot mount a tmpfs here (not root?)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    let _guard = Unmount(mnt.path().to_path_buf());
+    let home = tempfile::tempdir().expect("home");
+    let creds = srv.data_dir().join("admin.credentials");
+    let target = mnt.path().join("b");
+    let o = cli(
+        &srv,
+        home.path(),
+        &[],
+        &[
+            "--credentials",
+            creds.to_str().expect("p"),
+            "backup",
+            "--to",
+            target.to_str().expect("p"),
+        ],
+    )
+    .await;
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.to_lowercase().contains("space"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(mnt.path())
+        .expect("ls")
+        .map(|e| e.expect("e").file_name())
+        .collect();
+    assert!(
+        left.iter().all(|n| !n.to_string_lossy().ends_with(".tar")),
+        "no partial archive left: {left:?}"
+    );
+    // The server is fine: a backup elsewhere still works.
+    let ok_dir = home.path().join("fine");
+    ok(&cli(
+        &srv,
+        home.path(),
+        &[],
+        &[
+            "--credentials",
+            creds.to_str().expect("p"),
+            "backup",
+            "--to",
+            ok_dir.to_str().expect("p"),
+        ],
+    )
+    .await);
+}
