@@ -173,3 +173,30 @@ fn show_config_prints_the_effective_config_that_reads_back_the_same() {
     };
     assert_eq!(load(&back), load(&f));
 }
+
+#[test]
+fn an_unusable_data_dir_is_a_clear_start_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").expect("write");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["serve", "--data-dir"])
+        .arg(file.join("data"))
+        .args([
+            "--s3-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--nfs-listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .expect("runs");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("a-file/data") && err.to_lowercase().contains("not a directory"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&file).expect("read"), b"x", "nothing touched");
+}
