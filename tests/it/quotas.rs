@@ -135,6 +135,31 @@ async fn max_size_holds_on_put_copy_and_multipart_and_counters_stay_exact() {
         .await
         .expect("delete a");
     complete().await.expect("fits now");
+    // An aborted upload leaves the counters as they were.
+    let up = c
+        .create_multipart_upload()
+        .bucket("qta")
+        .key("gone")
+        .send()
+        .await
+        .expect("create");
+    let gone_id = up.upload_id().expect("id").to_string();
+    c.upload_part()
+        .bucket("qta")
+        .key("gone")
+        .upload_id(&gone_id)
+        .part_number(1)
+        .body(ByteStream::from(vec![9u8; MIB]))
+        .send()
+        .await
+        .expect("part");
+    c.abort_multipart_upload()
+        .bucket("qta")
+        .key("gone")
+        .upload_id(&gone_id)
+        .send()
+        .await
+        .expect("abort");
 
     // Counters match a full recount through the whole sequence.
     let (bytes, n) = recount(&c).await;

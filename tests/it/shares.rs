@@ -339,6 +339,8 @@ async fn lifecycle_delete_hides_recreate_restores_retention_purges() {
         "{b}"
     );
 
+    // The purged bytes no longer count anywhere.
+    assert_eq!(store.total_usage().expect("total"), 0);
     // The name is free again: a fresh, empty share.
     let r = api
         .call("POST", "/api/shares", Some(json!({"name": "proj"})))
