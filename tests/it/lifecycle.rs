@@ -222,3 +222,19 @@ async fn object_expiry_days_and_the_sweep_budget() {
     let head = store.head_bucket(&srv.admin(), "old").expect("head");
     assert_eq!((head.object_count, head.usage_bytes), (0, 0));
 }
+
+#[tokio::test]
+async fn a_clock_that_jumps_backwards_expires_nothing() {
+    let srv = TestServer::start_with(|raw| raw.object_expiry_days = Some(1)).await;
+    let c = srv.client();
+    c.create_bucket().bucket("back").send().await.expect("mb");
+    put(&c, "back", "k").await;
+    let now = gatehouse_store::now_unix_ms();
+    let s = srv
+        .store()
+        .sweep_expiry(now - 3650 * DAY, 10_000)
+        .await
+        .expect("sweep");
+    assert_eq!(s.expired, 0);
+    assert_eq!(keys(&c, "back").await, ["k"]);
+}

@@ -200,3 +200,47 @@ fn an_unusable_data_dir_is_a_clear_start_error() {
     );
     assert_eq!(std::fs::read(&file).expect("read"), b"x", "nothing touched");
 }
+
+/// A data directory on a full disk: a clear start error, not a half-made store. Needs root for
+/// a tiny tmpfs (CI runs as root).
+#[test]
+fn a_full_data_disk_at_start_is_a_clear_error() {
+    let mnt = tempfile::tempdir().expect("tmp");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+        .arg(mnt.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED full data disk test: cannot mount a tmpfs here (not root?)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    let _guard = Unmount(mnt.path().to_path_buf());
+    // Fill it.
+    let _ = std::fs::write(mnt.path().join("filler"), vec![0u8; 64 << 10]);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["serve", "--data-dir"])
+        .arg(mnt.path().join("data"))
+        .args([
+            "--s3-listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--nfs-listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .expect("runs");
+    assert!(!o.status.success(), "started on a full disk");
+    let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
+    assert!(err.contains("space") || err.contains("full"), "{err}");
+}

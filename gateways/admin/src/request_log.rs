@@ -72,7 +72,12 @@ pub async fn log_request(
         .unwrap_or(0);
     let who = WhoSlot::default();
     req.extensions_mut().insert(who.clone());
-    let mut resp = next.run(req).await;
+    // Everything logged while handling carries the request id.
+    let span = tracing::info_span!("admin", request_id = %id);
+    let mut resp = {
+        use tracing::Instrument as _;
+        next.run(req).instrument(span).await
+    };
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }

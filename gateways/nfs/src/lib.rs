@@ -164,7 +164,11 @@ impl Gateway {
             Err(bad) => return rpc::denied(&bad),
         };
         let (prog, proc_) = (call.prog, call.proc_);
-        let reply = self.dispatch(&call, args, ip).await;
+        let span = tracing::debug_span!("nfs", xid = call.xid, %ip, prog, proc_);
+        let reply = {
+            use tracing::Instrument as _;
+            self.dispatch(&call, args, ip).instrument(span).await
+        };
         record_metrics(
             &self.store,
             prog,
