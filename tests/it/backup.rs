@@ -266,26 +266,10 @@ async fn a_full_backup_target_fails_clearly_and_leaves_nothing() {
         .send()
         .await
         .expect("put");
-    let mnt = tempfile::tempdir().expect("tmp");
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-        .arg(mnt.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
+    let Some(mnt) = Tmpfs::mount("1m") else {
         eprintln!("SKIPPED full backup target test: cannot mount a tmpfs here (not root?)");
         return;
-    }
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(&self.0)
-                .status();
-        }
-    }
-    let _guard = Unmount(mnt.path().to_path_buf());
+    };
     let home = tempfile::tempdir().expect("home");
     let creds = srv.data_dir().join("admin.credentials");
     let target = mnt.path().join("b");

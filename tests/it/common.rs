@@ -282,3 +282,34 @@ where
 pub async fn body_bytes(o: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
     o.body.collect().await.expect("body").into_bytes().to_vec()
 }
+
+/// A small tmpfs for full-disk tests, unmounted when dropped; `None` where mounting is not
+/// allowed (not root). CI runs as root.
+pub struct Tmpfs {
+    pub dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    pub fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(Tmpfs { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}

@@ -240,26 +240,10 @@ async fn oversized_declared_body_is_refused_up_front() {
 /// small tmpfs; CI runs as root.
 #[tokio::test]
 async fn full_disk_fails_cleanly_and_the_server_keeps_serving() {
-    let mnt = tempfile::tempdir().expect("tmp");
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"])
-        .arg(mnt.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
+    let Some(mnt) = Tmpfs::mount("24m") else {
         eprintln!("SKIPPED full_disk test: cannot mount a tmpfs here (not root?)");
         return;
-    }
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(&self.0)
-                .status();
-        }
-    }
-    let _guard = Unmount(mnt.path().to_path_buf());
+    };
     let data_dir = tempfile::Builder::new()
         .tempdir_in(mnt.path())
         .expect("dir in tmpfs");

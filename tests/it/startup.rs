@@ -205,26 +205,10 @@ fn an_unusable_data_dir_is_a_clear_start_error() {
 /// a tiny tmpfs (CI runs as root).
 #[test]
 fn a_full_data_disk_at_start_is_a_clear_error() {
-    let mnt = tempfile::tempdir().expect("tmp");
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
-        .arg(mnt.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
+    let Some(mnt) = Tmpfs::mount("16k") else {
         eprintln!("SKIPPED full data disk test: cannot mount a tmpfs here (not root?)");
         return;
-    }
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(&self.0)
-                .status();
-        }
-    }
-    let _guard = Unmount(mnt.path().to_path_buf());
+    };
     // Fill it.
     let _ = std::fs::write(mnt.path().join("filler"), vec![0u8; 64 << 10]);
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))

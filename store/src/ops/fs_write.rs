@@ -476,16 +476,9 @@ impl Store {
             if grows_to > old_rec.size {
                 let rtxn = self.db().begin_read()?;
                 let b = live_bucket(&rtxn, bucket)?;
-                let usage = b.usage_bytes - b.usage_bytes.min(old_rec.size) + grows_to;
-                if b.quota_bytes > 0 && usage > b.quota_bytes {
-                    return Err(StoreError::QuotaExceeded(format!(
-                        "{} holds {} of its {} bytes; this write needs {} more",
-                        b.name,
-                        b.usage_bytes,
-                        b.quota_bytes,
-                        grows_to - old_rec.size
-                    )));
-                }
+                txn::ensure_room(&b, grows_to - old_rec.size, self.inner.cfg.max_size, || {
+                    self.total_usage()
+                })?;
             }
             let staged = self.stage_patch(&old_rec, &old_data, &patch).await?;
             let (new_data, new_size, pins) = match staged {
@@ -510,24 +503,9 @@ impl Store {
                             .usage_bytes
                             .saturating_sub(rec.size)
                             .saturating_add(new_size);
-                        if b.quota_bytes > 0 && new_size > rec.size && usage > b.quota_bytes {
-                            return Err(StoreError::QuotaExceeded(format!(
-                                "{} holds {} of its {} bytes; this write needs {} more",
-                                b.name,
-                                b.usage_bytes,
-                                b.quota_bytes,
-                                new_size - rec.size
-                            )));
-                        }
-                        if limit > 0 && new_size > rec.size {
-                            let used = txn::total_usage(t)?;
-                            if used.saturating_add(new_size - rec.size) > limit {
-                                return Err(StoreError::QuotaExceeded(format!(
-                                    "the server holds {used} of its {limit} bytes (s3.max_size); this write needs {} more",
-                                    new_size - rec.size
-                                )));
-                            }
-                        }
+                        txn::ensure_room(&b, new_size.saturating_sub(rec.size), limit, || {
+                            txn::total_usage(t)
+                        })?;
                         {
                             let mut chunks = t.open_table(CHUNKS)?;
                             txn::incref(&mut chunks, new_data.chunks())?;

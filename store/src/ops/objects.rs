@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, stream};
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableDatabase;
 
 use super::txn;
 use crate::checksum::ChecksumAlgorithm;
@@ -125,41 +125,18 @@ impl Store {
             Err(StoreError::NoSuchKey) => 0,
             Err(e) => return Err(e),
         };
-        let Some(grow) = size.checked_sub(replaced).filter(|g| *g > 0) else {
-            return Ok(());
-        };
-        if b.quota_bytes > 0 && b.usage_bytes.saturating_add(grow) > b.quota_bytes {
-            return Err(StoreError::QuotaExceeded(format!(
-                "{} holds {} of its {} bytes; this object needs {grow} more",
-                b.name, b.usage_bytes, b.quota_bytes
-            )));
-        }
-        if limit > 0 {
-            let used = self.total_usage()?;
-            if used.saturating_add(grow) > limit {
-                return Err(StoreError::QuotaExceeded(format!(
-                    "the server holds {used} of its {limit} bytes (s3.max_size); this object needs {grow} more"
-                )));
-            }
-        }
-        Ok(())
+        txn::ensure_room(b, size.saturating_sub(replaced), limit, || {
+            self.total_usage()
+        })
     }
 
     /// Logical bytes held by every bucket and every deleted share awaiting purge.
     pub fn total_usage(&self) -> Result<u64> {
-        let txn = self.db().begin_read()?;
-        let mut used = 0u64;
-        for e in txn.open_table(crate::tables::BUCKETS)?.iter()? {
-            let (_, v) = e?;
-            used = used.saturating_add(codec::decode::<BucketRecord>(v.value())?.usage_bytes);
-        }
-        for e in txn.open_table(crate::tables::SHARES)?.iter()? {
-            let (_, v) = e?;
-            if let Some(b) = codec::decode::<crate::model::ShareRecord>(v.value())?.parked_bucket {
-                used = used.saturating_add(b.usage_bytes);
-            }
-        }
-        Ok(used)
+        let rtxn = self.db().begin_read()?;
+        txn::sum_usage(
+            &rtxn.open_table(crate::tables::BUCKETS)?,
+            &rtxn.open_table(crate::tables::SHARES)?,
+        )
     }
 
     pub(crate) async fn stage<S, E>(

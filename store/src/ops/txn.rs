@@ -159,21 +159,34 @@ pub(crate) fn check_quota(
         Some(ino) => get_inode(txn, ino)?.size,
         None => 0,
     };
-    if size <= replaced {
+    ensure_room(bucket, size.saturating_sub(replaced), total_limit, || {
+        total_usage(txn)
+    })
+}
+
+/// The one quota rule, for every write path (S3, multipart, copy, NFS; at commit and ahead of
+/// it): `grow` more bytes must fit the bucket's quota and the server's total. `total_used` is
+/// only asked when a total limit is set.
+pub(crate) fn ensure_room(
+    bucket: &BucketRecord,
+    grow: u64,
+    total_limit: u64,
+    total_used: impl FnOnce() -> Result<u64>,
+) -> Result<()> {
+    if grow == 0 {
         return Ok(());
     }
-    let grow = size - replaced;
     if bucket.quota_bytes > 0 && bucket.usage_bytes.saturating_add(grow) > bucket.quota_bytes {
         return Err(StoreError::QuotaExceeded(format!(
-            "{} holds {} of its {} bytes; this object needs {grow} more",
+            "{} holds {} of its {} bytes; this write needs {grow} more",
             bucket.name, bucket.usage_bytes, bucket.quota_bytes
         )));
     }
     if total_limit > 0 {
-        let used = total_usage(txn)?;
+        let used = total_used()?;
         if used.saturating_add(grow) > total_limit {
             return Err(StoreError::QuotaExceeded(format!(
-                "the server holds {used} of its {total_limit} bytes (s3.max_size); this object needs {grow} more"
+                "the server holds {used} of its {total_limit} bytes (s3.max_size); this write needs {grow} more"
             )));
         }
     }
@@ -183,13 +196,21 @@ pub(crate) fn check_quota(
 /// Logical bytes held by every bucket, deleted shares awaiting purge included (their data is
 /// still on disk). One pass over the bucket and share records: their number, not the objects'.
 pub(crate) fn total_usage(txn: &WriteTransaction) -> Result<u64> {
+    sum_usage(&txn.open_table(BUCKETS)?, &txn.open_table(tables::SHARES)?)
+}
+
+/// [`total_usage`] over any transaction's tables.
+pub(crate) fn sum_usage(
+    buckets: &impl ReadableTable<&'static str, &'static [u8]>,
+    shares: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<u64> {
     let mut used = 0u64;
-    for e in txn.open_table(BUCKETS)?.iter()? {
+    for e in buckets.iter()? {
         let (_, v) = e?;
         let b: BucketRecord = codec::decode(v.value())?;
         used = used.saturating_add(b.usage_bytes);
     }
-    for e in txn.open_table(tables::SHARES)?.iter()? {
+    for e in shares.iter()? {
         let (_, v) = e?;
         let s: crate::model::ShareRecord = codec::decode(v.value())?;
         if let Some(b) = s.parked_bucket {
