@@ -57,7 +57,7 @@ pub enum ClientCommand {
         #[arg(long, value_name = "DIR|-")]
         to: std::path::PathBuf,
     },
-    /// NFS peers: client addresses the network vouches for, each acting as one user (admin).
+    /// NFS peers: client addresses or CIDR blocks the network vouches for, each acting as one user (admin).
     #[command(subcommand)]
     Peer(PeerCmd),
     /// Storage: usage per bucket, the configured limit, disk space (admin or storage panel).
@@ -264,9 +264,10 @@ pub enum ShareCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum PeerCmd {
-    /// Map a client address to a user (id or name); NFS requests from it act as that user.
+    /// Map a client address or CIDR block to a user (id or name); NFS requests from it act as
+    /// that user (the most specific entry wins).
     Add {
-        /// One IPv4 or IPv6 address.
+        /// One IPv4 or IPv6 address, or a CIDR block (10.0.0.0/24, fd00::/64).
         address: String,
         user: String,
         #[arg(long, default_value = "")]

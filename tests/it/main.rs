@@ -10,6 +10,7 @@ mod identity;
 mod lifecycle;
 mod metrics;
 mod nfs;
+mod nfs_files;
 mod quotas;
 mod rbac;
 mod s3_auth;

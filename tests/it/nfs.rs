@@ -20,9 +20,9 @@ use tokio::net::TcpStream;
 
 use crate::common::*;
 
-type Conn = Nfs3Connection<TokioIo<TcpStream>>;
+pub(crate) type Conn = Nfs3Connection<TokioIo<TcpStream>>;
 
-async fn share(srv: &TestServer, name: &str, guest_read: bool) {
+pub(crate) async fn share(srv: &TestServer, name: &str, guest_read: bool) {
     srv.store()
         .create_share(
             &srv.admin(),
@@ -37,7 +37,7 @@ async fn share(srv: &TestServer, name: &str, guest_read: bool) {
 }
 
 /// Mounts `/<share>`, finding the MOUNT and NFS ports through our PORTMAP GETPORT answer.
-async fn mount(srv: &TestServer, share: &str) -> Result<Conn, ConnectError> {
+pub(crate) async fn mount(srv: &TestServer, share: &str) -> Result<Conn, ConnectError> {
     Nfs3ConnectionBuilder::new(TokioConnector, "127.0.0.1", format!("/{share}"))
         .portmapper_port(srv.nfs_addr.port())
         .connect_from_privileged_port(false)
@@ -53,13 +53,17 @@ fn mount_refusal(r: Result<Conn, ConnectError>) -> mountstat3 {
     }
 }
 
-fn fh(data: &[u8]) -> nfs_fh3 {
+pub(crate) fn fh(data: &[u8]) -> nfs_fh3 {
     nfs_fh3 {
         data: Opaque::owned(data.to_vec()),
     }
 }
 
-async fn lookup(c: &mut Conn, dir: &nfs_fh3, name: &str) -> Result<(nfs_fh3, fattr3), nfsstat3> {
+pub(crate) async fn lookup(
+    c: &mut Conn,
+    dir: &nfs_fh3,
+    name: &str,
+) -> Result<(nfs_fh3, fattr3), nfsstat3> {
     let r = c
         .lookup(&LOOKUP3args {
             what: diropargs3 {
@@ -78,7 +82,7 @@ async fn lookup(c: &mut Conn, dir: &nfs_fh3, name: &str) -> Result<(nfs_fh3, fat
     }
 }
 
-async fn getattr(c: &mut Conn, h: &nfs_fh3) -> Result<fattr3, nfsstat3> {
+pub(crate) async fn getattr(c: &mut Conn, h: &nfs_fh3) -> Result<fattr3, nfsstat3> {
     match c
         .getattr(&GETATTR3args { object: h.clone() })
         .await
@@ -91,7 +95,11 @@ async fn getattr(c: &mut Conn, h: &nfs_fh3) -> Result<fattr3, nfsstat3> {
 
 /// Every entry of a directory through READDIRPLUS pages of at most `maxcount` bytes:
 /// name → (fileid, type), and the number of pages.
-async fn readdirplus(c: &mut Conn, dir: &nfs_fh3, maxcount: u32) -> (Vec<(String, u64)>, usize) {
+pub(crate) async fn readdirplus(
+    c: &mut Conn,
+    dir: &nfs_fh3,
+    maxcount: u32,
+) -> (Vec<(String, u64)>, usize) {
     let mut out = Vec::new();
     let mut cookie = 0;
     let mut pages = 0;
@@ -126,7 +134,7 @@ async fn readdirplus(c: &mut Conn, dir: &nfs_fh3, maxcount: u32) -> (Vec<(String
     }
 }
 
-async fn read_all(c: &mut Conn, h: &nfs_fh3) -> Vec<u8> {
+pub(crate) async fn read_all(c: &mut Conn, h: &nfs_fh3) -> Vec<u8> {
     let mut data = Vec::new();
     loop {
         let r = c
@@ -150,7 +158,7 @@ async fn read_all(c: &mut Conn, h: &nfs_fh3) -> Vec<u8> {
     }
 }
 
-async fn s3_put(srv: &TestServer, bucket: &str, key: &str, data: Vec<u8>) {
+pub(crate) async fn s3_put(srv: &TestServer, bucket: &str, key: &str, data: Vec<u8>) {
     srv.client()
         .put_object()
         .bucket(bucket)
@@ -584,14 +592,14 @@ async fn nfs_bad_input_leaves_the_server_serving() {
     assert_eq!(raw_reply(&mut s, &raw_call(7, 100_005, 3, 0)).await[5], 0);
 }
 
-fn dirop(dir: &nfs_fh3, name: &str) -> diropargs3<'static> {
+pub(crate) fn dirop(dir: &nfs_fh3, name: &str) -> diropargs3<'static> {
     diropargs3 {
         dir: dir.clone(),
         name: name.as_bytes().to_vec().into(),
     }
 }
 
-async fn create(
+pub(crate) async fn create(
     c: &mut Conn,
     dir: &nfs_fh3,
     name: &str,
@@ -613,7 +621,12 @@ async fn create(
     }
 }
 
-async fn write(c: &mut Conn, f: &nfs_fh3, offset: u64, data: &[u8]) -> Result<(), nfsstat3> {
+pub(crate) async fn write(
+    c: &mut Conn,
+    f: &nfs_fh3,
+    offset: u64,
+    data: &[u8],
+) -> Result<(), nfsstat3> {
     match c
         .write(&WRITE3args {
             file: f.clone(),
@@ -634,7 +647,7 @@ async fn write(c: &mut Conn, f: &nfs_fh3, offset: u64, data: &[u8]) -> Result<()
     }
 }
 
-async fn s3_get(srv: &TestServer, bucket: &str, key: &str) -> Vec<u8> {
+pub(crate) async fn s3_get(srv: &TestServer, bucket: &str, key: &str) -> Vec<u8> {
     body_bytes(
         srv.client()
             .get_object()

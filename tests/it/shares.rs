@@ -569,6 +569,37 @@ async fn peers_map_addresses_to_users() {
             .expect("lookup")
             .is_some()
     );
+    // A CIDR block maps every address in it; the most specific entry wins.
+    let lan = srv.new_user("lan").await;
+    let r = api
+        .call(
+            "POST",
+            "/api/peers",
+            Some(json!({"address": "10.0.7.9/16", "user": "lan"})),
+        )
+        .await;
+    assert_eq!(r.0, 201, "{r:?}");
+    assert_eq!(r.1["address"], "10.0.0.0/16", "host bits are cleared");
+    let who = |ip: &str| {
+        srv.store()
+            .peer_principal(ip.parse().expect("ip"))
+            .expect("lookup")
+            .map(|p| p.user_id)
+    };
+    assert_eq!(who("10.0.200.1"), Some(lan.user_id.clone()));
+    assert_eq!(
+        who("10.0.0.5"),
+        Some(u.user_id.clone()),
+        "the host entry is more specific"
+    );
+    assert_eq!(who("10.1.0.1"), None);
+    let listed = api.call("GET", "/api/peers", None).await;
+    assert!(listed.1.to_string().contains("10.0.0.0/16"), "{listed:?}");
+    assert_eq!(
+        api.call("DELETE", "/api/peers/10.0.0.0%2F16", None).await.0,
+        204
+    );
+    assert_eq!(who("10.0.200.1"), None);
     err(
         &api.call(
             "POST",

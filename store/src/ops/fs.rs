@@ -30,7 +30,14 @@ use crate::{Store, codec, deny, now_ms};
 pub enum FsKind {
     File,
     Dir,
+    /// An object whose content is the link target and whose `x-amz-meta-mode` carries the
+    /// `S_IFLNK` type bits (s3fs's convention, so s3fs mounts see the same link).
+    Symlink,
 }
+
+/// `S_IFMT` and `S_IFLNK`: the type bits a `mode` value may carry.
+pub(super) const S_IFMT: u32 = 0o170_000;
+pub(super) const S_IFLNK: u32 = 0o120_000;
 
 /// Attributes of a file or directory as the file view shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +109,8 @@ pub struct FsAccess {
 }
 
 const DIR_SIZE: u64 = 4096;
+/// Longest symbolic link target (Linux `PATH_MAX`).
+pub const MAX_LINK: usize = 4096;
 
 impl Store {
     /// A live share for the file view: unknown, deleted or expired → `NoSuchShare` (checked
@@ -294,8 +303,14 @@ impl Store {
             let rtxn = self.db().begin_read()?;
             let b = live_bucket(&rtxn, bucket)?;
             let attr = attr_of(&rtxn, &b, ino)?;
-            if attr.kind == FsKind::Dir {
-                return Err(StoreError::IsADirectory(format!("inode {ino}")));
+            match attr.kind {
+                FsKind::Dir => return Err(StoreError::IsADirectory(format!("inode {ino}"))),
+                FsKind::Symlink => {
+                    return Err(StoreError::InvalidArgument(format!(
+                        "inode {ino} is a symbolic link (READLINK reads it)"
+                    )));
+                }
+                FsKind::File => {}
             }
             let data: Data = match rtxn.open_table(INODE_DATA)?.get(ino)? {
                 Some(d) => codec::decode(d.value())?,
@@ -317,6 +332,33 @@ impl Store {
             attr,
             data: buf.freeze(),
         })
+    }
+
+    /// The target of symbolic link `ino`.
+    pub async fn fs_readlink(&self, p: &Principal, bucket: &str, ino: u64) -> Result<Bytes> {
+        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        let (attr, data) = {
+            let rtxn = self.db().begin_read()?;
+            let b = live_bucket(&rtxn, bucket)?;
+            let attr = attr_of(&rtxn, &b, ino)?;
+            if attr.kind != FsKind::Symlink {
+                return Err(StoreError::InvalidArgument(format!(
+                    "inode {ino} is not a symbolic link"
+                )));
+            }
+            let data: Data = match rtxn.open_table(INODE_DATA)?.get(ino)? {
+                Some(d) => codec::decode(d.value())?,
+                None => Data::default(),
+            };
+            (attr, data)
+        };
+        // Written inline by SYMLINK; an S3 client may have put a larger object with the mode.
+        let mut buf = BytesMut::new();
+        let mut s = std::pin::pin!(self.read_data(&data, 0..attr.size.min(MAX_LINK as u64)));
+        while let Some(piece) = s.next().await {
+            buf.extend_from_slice(&piece?);
+        }
+        Ok(buf.freeze())
     }
 
     pub fn fs_stat(&self, p: &Principal, bucket: &str) -> Result<FsStat> {
@@ -536,12 +578,17 @@ pub(super) fn attr_from_record(ino: u64, kind: FsKind, r: &ObjectRecord) -> FsAt
             .map(|(_, v)| v.trim())
     };
     let num = |name: &str| meta(name).and_then(|v| v.parse::<u32>().ok());
+    let kind = match (kind, num("mode")) {
+        (FsKind::File, Some(m)) if m & S_IFMT == S_IFLNK => FsKind::Symlink,
+        (k, _) => k,
+    };
     let mtime_ms = meta("mtime")
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1.0e12)
         .map_or(r.mtime_ms, |s| (s * 1000.0) as i64);
     let (size, default_mode, nlink) = match kind {
         FsKind::File => (r.size, 0o644, 1),
+        FsKind::Symlink => (r.size, 0o777, 1),
         FsKind::Dir => (DIR_SIZE, 0o755, 2),
     };
     FsAttr {

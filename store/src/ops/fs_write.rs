@@ -18,7 +18,8 @@ use md5::{Digest as _, Md5};
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::fs::{
-    FsAttr, FsKind, attr_from_record, attr_of, check_name, dir_attr, dir_path, live_bucket,
+    FsAttr, FsKind, MAX_LINK, S_IFLNK, S_IFMT, attr_from_record, attr_of, check_name, dir_attr,
+    dir_path, live_bucket,
 };
 use super::txn;
 use crate::error::{Result, StoreError};
@@ -115,7 +116,15 @@ fn set_meta(rec: &mut ObjectRecord, name: &str, value: String) {
 
 fn apply_meta(rec: &mut ObjectRecord, a: &FsSetAttr) {
     if let Some(m) = a.mode {
-        set_meta(rec, "mode", (m & 0o7777).to_string());
+        // chmod changes permissions, never the type bits a link (or an s3fs file) carries.
+        let kind = rec
+            .meta
+            .user
+            .iter()
+            .find(|(k, _)| k == "mode")
+            .and_then(|(_, v)| v.trim().parse::<u32>().ok())
+            .map_or(0, |old| old & S_IFMT);
+        set_meta(rec, "mode", (kind | (m & 0o7777)).to_string());
     }
     if let Some(u) = a.uid {
         set_meta(rec, "uid", u.to_string());
@@ -264,6 +273,59 @@ impl Store {
         let ino = self.dir_inos(b.id, vec![marker.clone()]).await?[0];
         let rtxn = self.db().begin_read()?;
         dir_attr(&rtxn, &b, &marker, ino)
+    }
+
+    /// Creates symbolic link `name` → `target`: an object holding the target, with
+    /// `x-amz-meta-mode` = `S_IFLNK` | the permission bits (0777 unless set). The server never
+    /// follows a link; clients resolve them, so any target text is stored as given.
+    pub async fn fs_symlink(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        dir: u64,
+        name: &str,
+        target: &[u8],
+        attrs: FsSetAttr,
+    ) -> Result<FsAttr> {
+        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        check_name(name)?;
+        if target.is_empty() || target.len() > MAX_LINK || target.contains(&0) {
+            return Err(StoreError::InvalidArgument(format!(
+                "a link target is 1 to {MAX_LINK} bytes without NUL"
+            )));
+        }
+        let (_, path) = self.fs_dir(bucket, dir)?;
+        let key = format!("{path}{name}");
+        crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
+        let bucket_s = bucket.to_string();
+        let target = target.to_vec();
+        let limit = self.inner.cfg.max_size;
+        let (ino, rec) = self
+            .inner
+            .committer
+            .write(move |t| {
+                let mut b = txn::get_bucket(t, &bucket_s)?;
+                if txn::lookup(t, b.id, &key)?.is_some()
+                    || prefix_used(
+                        &t.open_table(ENTRIES)?,
+                        &tables::entry_key(b.id, &format!("{key}/")),
+                    )?
+                {
+                    return Err(StoreError::Conflict(format!("{key:?} exists")));
+                }
+                txn::check_share_conflicts(t, &b, &key)?;
+                txn::check_quota(t, &b, &key, target.len() as u64, limit)?;
+                let mut rec = empty_record();
+                rec.size = target.len() as u64;
+                rec.data = Data::Inline(target);
+                rec.etag = etag_of(&rec.data);
+                set_meta(&mut rec, "mode", (S_IFLNK | 0o777).to_string());
+                apply_meta(&mut rec, &attrs);
+                let ino = txn::link_object(t, &mut b, &key, &rec)?;
+                Ok((ino, rec))
+            })
+            .await?;
+        Ok(attr_from_record(ino, FsKind::File, &rec))
     }
 
     /// Removes file `name` (a directory → `IsADirectory`).
@@ -439,7 +501,7 @@ impl Store {
     ) -> Result<FsAttr> {
         let _turn = self.inner.file_locks.lock(ino).await;
         for _ in 0..16 {
-            let (old_rec, old_data, is_dir) = {
+            let (old_rec, old_data, is_dir, is_link) = {
                 let rtxn = self.db().begin_read()?;
                 let b = live_bucket(&rtxn, bucket)?;
                 let attr = attr_of(&rtxn, &b, ino)?;
@@ -452,10 +514,20 @@ impl Store {
                     Some(d) => codec::decode(d.value())?,
                     None => Data::default(),
                 };
-                (rec, data, attr.kind == FsKind::Dir)
+                (
+                    rec,
+                    data,
+                    attr.kind == FsKind::Dir,
+                    attr.kind == FsKind::Symlink,
+                )
             };
             if is_dir && !matches!(patch, Patch::None) {
                 return Err(StoreError::IsADirectory(format!("inode {ino}")));
+            }
+            if is_link && !matches!(patch, Patch::None) {
+                return Err(StoreError::InvalidArgument(format!(
+                    "inode {ino} is a symbolic link: its target is set by SYMLINK only"
+                )));
             }
             let Some(old_rec) = old_rec else {
                 if is_dir {

@@ -27,16 +27,92 @@ pub struct PeerInfo {
     pub created_ms: i64,
 }
 
-/// Parses a peer address: one IPv4 or IPv6 address (an IPv4-mapped IPv6 address is its IPv4
-/// form, so one host has one entry).
-pub fn parse_peer_address(s: &str) -> Result<IpAddr> {
-    let ip: IpAddr = s.trim().parse().map_err(|_| {
+/// A peer: one client address or a CIDR block of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerNet {
+    /// The network address (host bits cleared; IPv4-mapped IPv6 is its IPv4 form).
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl PeerNet {
+    fn max_prefix(addr: IpAddr) -> u8 {
+        if addr.is_ipv4() { 32 } else { 128 }
+    }
+
+    fn bits(addr: IpAddr) -> u128 {
+        match addr {
+            IpAddr::V4(a) => u128::from(u32::from(a)),
+            IpAddr::V6(a) => u128::from(a),
+        }
+    }
+
+    fn mask(&self) -> u128 {
+        let width = Self::max_prefix(self.addr);
+        let host = u32::from(width - self.prefix);
+        if host >= 128 {
+            0
+        } else {
+            (u128::MAX << host) & (u128::MAX >> (128 - u32::from(width)))
+        }
+    }
+
+    /// Whether `ip` (canonical) lies in this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        ip.is_ipv4() == self.addr.is_ipv4() && Self::bits(ip) & self.mask() == Self::bits(self.addr)
+    }
+}
+
+impl std::fmt::Display for PeerNet {
+    /// One host is its bare address (`10.0.0.5`), a block `10.0.0.0/24`: the key in `peers`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.prefix == Self::max_prefix(self.addr) {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{}/{}", self.addr, self.prefix)
+        }
+    }
+}
+
+/// Parses a peer: one IPv4 or IPv6 address, or a CIDR block (`10.0.0.0/24`, `fd00::/64`). An
+/// IPv4-mapped IPv6 address is its IPv4 form, so one host has one entry; host bits of a block
+/// are cleared (`10.0.0.7/24` is `10.0.0.0/24`).
+pub fn parse_peer_address(s: &str) -> Result<PeerNet> {
+    let bad = || {
         StoreError::InvalidArgument(format!(
-            "{:?} is not an IP address (a peer is one client address, e.g. 10.0.0.5)",
+            "{:?} is not an IP address or CIDR block (e.g. 10.0.0.5 or 10.0.0.0/24)",
             truncate(s, 80)
         ))
-    })?;
-    Ok(ip.to_canonical())
+    };
+    let s = s.trim();
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let addr = addr.parse::<IpAddr>().map_err(|_| bad())?;
+    // A mapped address given with an IPv6 prefix length keeps the length's meaning.
+    let (addr, prefix) = match (addr, prefix) {
+        (IpAddr::V6(v6), Some(p)) if v6.to_ipv4_mapped().is_some() => {
+            let p: u8 = p.parse().map_err(|_| bad())?;
+            let v4 = IpAddr::V4(v6.to_ipv4_mapped().ok_or_else(bad)?);
+            (v4, Some(p.checked_sub(96).ok_or_else(bad)?))
+        }
+        (a, Some(p)) => (a.to_canonical(), Some(p.parse::<u8>().map_err(|_| bad())?)),
+        (a, None) => (a.to_canonical(), None),
+    };
+    let max = PeerNet::max_prefix(addr);
+    let prefix = prefix.unwrap_or(max);
+    if prefix > max {
+        return Err(bad());
+    }
+    let mut net = PeerNet { addr, prefix };
+    let masked = PeerNet::bits(addr) & net.mask();
+    net.addr = match addr {
+        IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::from(masked as u32)),
+        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::from(masked)),
+    };
+    Ok(net)
 }
 
 impl Store {
@@ -64,7 +140,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Maps `address` to a user (id or name). Re-adding an address re-points it.
+    /// Maps `address` (one address or a CIDR block) to a user (id or name). Re-adding an
+    /// address re-points it.
     pub async fn add_peer(
         &self,
         p: &Principal,
@@ -73,7 +150,7 @@ impl Store {
         description: &str,
     ) -> Result<PeerInfo> {
         deny(authorize(p, Verb::Create, Resource::Users))?;
-        let ip = parse_peer_address(address)?;
+        let net = parse_peer_address(address)?;
         if description.len() > 1024 {
             return Err(StoreError::InvalidArgument(
                 "the description is longer than 1024 bytes".into(),
@@ -90,7 +167,7 @@ impl Store {
                     description,
                     created_ms: now_ms(),
                 };
-                let address = ip.to_string();
+                let address = net.to_string();
                 txn.open_table(PEERS)?
                     .insert(address.as_str(), codec::encode(&rec)?.as_slice())?;
                 Ok(PeerInfo {
@@ -127,17 +204,33 @@ impl Store {
         Ok(())
     }
 
-    /// The principal a request from `ip` acts as, if `ip` is a registered peer whose user
-    /// still exists. For the NFS gateway.
+    /// The principal a request from `ip` acts as, if `ip` is a registered peer (its own
+    /// address, else the most specific CIDR block holding it) whose user still exists. For the
+    /// NFS gateway.
     pub fn peer_principal(&self, ip: IpAddr) -> Result<Option<Principal>> {
+        let ip = ip.to_canonical();
         let txn = self.db().begin_read()?;
-        let Some(v) = txn
-            .open_table(PEERS)?
-            .get(ip.to_canonical().to_string().as_str())?
-        else {
-            return Ok(None);
+        let peers = txn.open_table(PEERS)?;
+        let r: PeerRecord = match peers.get(ip.to_string().as_str())? {
+            Some(v) => codec::decode(v.value())?,
+            None => {
+                // Blocks are few (an operator's list); a scan is cheaper than an index here.
+                let mut best: Option<(u8, Vec<u8>)> = None;
+                for e in peers.iter()? {
+                    let (k, v) = e?;
+                    let Ok(net) = parse_peer_address(k.value()) else {
+                        continue;
+                    };
+                    if net.contains(ip) && best.as_ref().is_none_or(|(p, _)| net.prefix > *p) {
+                        best = Some((net.prefix, v.value().to_vec()));
+                    }
+                }
+                match best {
+                    Some((_, v)) => codec::decode(&v)?,
+                    None => return Ok(None),
+                }
+            }
         };
-        let r: PeerRecord = codec::decode(v.value())?;
         let Some(u) = txn.open_table(USERS)?.get(r.user_id.as_str())? else {
             return Ok(None);
         };
@@ -150,5 +243,52 @@ impl Store {
     /// applies to the next request.
     pub fn guest_principal(&self) -> Principal {
         self.policy().guest()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn peers_parse_to_one_canonical_key() {
+        let key = |s: &str| parse_peer_address(s).map(|n| n.to_string()).ok();
+        assert_eq!(key("10.0.0.5").as_deref(), Some("10.0.0.5"));
+        assert_eq!(key("::ffff:10.0.0.5").as_deref(), Some("10.0.0.5"));
+        assert_eq!(key("10.0.0.5/32").as_deref(), Some("10.0.0.5"));
+        assert_eq!(key("10.0.0.7/24").as_deref(), Some("10.0.0.0/24"));
+        assert_eq!(key("::ffff:10.1.2.3/112").as_deref(), Some("10.1.0.0/16"));
+        assert_eq!(key("fd00::1:2/64").as_deref(), Some("fd00::/64"));
+        assert_eq!(key("0.0.0.0/0").as_deref(), Some("0.0.0.0/0"));
+        for bad in [
+            "10.0.0.0/33",
+            "fd00::/129",
+            "10.0.0/8",
+            "x",
+            "10.0.0.0/",
+            "10.0.0.0/-1",
+            "",
+        ] {
+            assert_eq!(key(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn blocks_hold_their_addresses_only() {
+        let net = parse_peer_address("10.1.0.0/16").expect("net");
+        assert!(net.contains(ip("10.1.255.3")));
+        assert!(net.contains(ip("::ffff:10.1.0.1")));
+        assert!(!net.contains(ip("10.2.0.1")));
+        assert!(!net.contains(ip("::a01:1")));
+        let all = parse_peer_address("0.0.0.0/0").expect("net");
+        assert!(all.contains(ip("192.168.1.1")) && !all.contains(ip("fd00::1")));
+        let v6 = parse_peer_address("fd00::/8").expect("net");
+        assert!(v6.contains(ip("fdff::1")) && !v6.contains(ip("fe80::1")));
+        let host = parse_peer_address("10.0.0.5").expect("net");
+        assert!(host.contains(ip("10.0.0.5")) && !host.contains(ip("10.0.0.4")));
     }
 }

@@ -2,7 +2,7 @@
 //! store call under the caller's principal and packs the result with `nfs3_types`.
 //!
 //! Every WRITE is committed (group commit, fsync) before it is answered, so it is FILE_SYNC and
-//! COMMIT has nothing left to do. LINK, SYMLINK and MKNOD answer `NFS3ERR_NOTSUPP`.
+//! COMMIT has nothing left to do. LINK and MKNOD answer `NFS3ERR_NOTSUPP`.
 //!
 //! Layout: this file dispatches and holds the shared packing helpers; `read` (attributes,
 //! lookup, access, read, fsstat/fsinfo/pathconf), `readdir` (READDIR, READDIRPLUS, cookies),
@@ -11,7 +11,7 @@
 use std::net::IpAddr;
 
 use gatehouse_store::StoreError;
-use gatehouse_store::ops::{FsAttr, FsCreate, FsDirPage, FsKind, FsSetAttr};
+use gatehouse_store::ops::{FsAttr, FsCreate, FsDirPage, FsKind, FsSetAttr, MAX_LINK};
 use nfs3_types::nfs3::*;
 use nfs3_types::xdr_codec::{List, Opaque, Pack, Void};
 use sha2::{Digest, Sha256};
@@ -52,11 +52,12 @@ pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
         2 => write::setattr(gw, &caller, &mut r, &mut out).await,
         3 => read::lookup(gw, &caller, &mut r, &mut out).await,
         4 => read::access(gw, &caller, &mut r, &mut out),
-        5 => read::readlink(&mut r, &mut out),
+        5 => read::readlink(gw, &caller, &mut r, &mut out).await,
         6 => read::read(gw, &caller, &mut r, &mut out).await,
         7 => write::write(gw, &caller, &mut r, &mut out).await,
         8 => write::create(gw, &caller, &c.cred, &mut r, &mut out, false).await,
         9 => write::create(gw, &caller, &c.cred, &mut r, &mut out, true).await,
+        10 => write::symlink(gw, &caller, &c.cred, &mut r, &mut out).await,
         12 => write::remove(gw, &caller, &mut r, &mut out, false).await,
         13 => write::remove(gw, &caller, &mut r, &mut out, true).await,
         14 => write::rename(gw, &caller, &mut r, &mut out).await,
@@ -98,6 +99,7 @@ fn fattr(bucket_id: u64, a: &FsAttr) -> fattr3 {
         type_: match a.kind {
             FsKind::File => ftype3::NF3REG,
             FsKind::Dir => ftype3::NF3DIR,
+            FsKind::Symlink => ftype3::NF3LNK,
         },
         mode: a.mode,
         nlink: a.nlink,
@@ -147,8 +149,8 @@ fn status(op: &str, e: &StoreError) -> nfsstat3 {
     error::nfsstat(e)
 }
 
-/// LINK, SYMLINK, MKNOD: one key cannot share an inode with another yet, symlinks have no
-/// representation in the bucket yet, devices never will.
+/// LINK and MKNOD: one key cannot share an inode with another (DESIGN §4: an object is its
+/// key), and devices, sockets and FIFOs have no meaning in a bucket.
 fn not_supported(proc_: u32, out: &mut Vec<u8>) -> Result<(), Garbage> {
     pack(out, &nfsstat3::NFS3ERR_NOTSUPP);
     if proc_ == 15 {

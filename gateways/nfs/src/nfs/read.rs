@@ -96,7 +96,7 @@ pub(super) fn access(
     let mut granted = 0;
     if may.get {
         granted |= ACCESS3_READ;
-        if a.kind == FsKind::File {
+        if a.kind != FsKind::Dir {
             granted |= ACCESS3_EXECUTE;
         }
     }
@@ -117,9 +117,24 @@ pub(super) fn access(
     Ok(())
 }
 
-pub(super) fn readlink(r: &mut Reader<'_>, out: &mut Vec<u8>) -> Result<(), Garbage> {
-    fh(r)?;
-    fail(out, nfsstat3::NFS3ERR_NOTSUPP, &no_attr());
+pub(super) async fn readlink(
+    gw: &Gateway,
+    c: &Caller,
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Garbage> {
+    let raw = fh(r)?;
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
+        return Ok(());
+    };
+    match gw.store.fs_readlink(&c.principal, &bucket, h.ino).await {
+        Ok(target) => {
+            pack(out, &nfsstat3::NFS3_OK);
+            pack(out, &dir_attr(gw, c, &bucket, h.bucket_id, h.ino));
+            pack(out, &Opaque::borrowed(&target));
+        }
+        Err(e) => fail(out, status("readlink", &e), &no_attr()),
+    }
     Ok(())
 }
 

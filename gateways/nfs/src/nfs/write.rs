@@ -253,6 +253,62 @@ pub(super) async fn create(
     Ok(())
 }
 
+/// SYMLINK: the link is an object holding its target (see `Store::fs_symlink`).
+pub(super) async fn symlink(
+    gw: &Gateway,
+    c: &Caller,
+    cred: &Cred,
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Garbage> {
+    let raw = fh(r)?;
+    let nm = name(r)?;
+    let mut attrs = sattr(r)?;
+    // nfspath3 is unbounded in XDR (the record is not): a target past MAX_LINK is
+    // NAMETOOLONG, not a reason to drop the call.
+    let target = r.opaque(crate::rpc::MAX_RECORD)?;
+    if let Cred::Unix(u) = cred {
+        attrs.uid = attrs.uid.or(Some(u.uid));
+        attrs.gid = attrs.gid.or(Some(u.gid));
+    }
+    attrs.size = None;
+    let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
+        return Ok(());
+    };
+    let nm = match new_name(nm) {
+        Ok(n) => n,
+        Err(s) => {
+            fail(out, s, &no_wcc());
+            return Ok(());
+        }
+    };
+    if target.len() > MAX_LINK {
+        fail(out, nfsstat3::NFS3ERR_NAMETOOLONG, &no_wcc());
+        return Ok(());
+    }
+    let made = gw
+        .store
+        .fs_symlink(&c.principal, &bucket, h.ino, nm, target, attrs)
+        .await;
+    let dir_after = gw.store.fs_getattr(&c.principal, &bucket, h.ino).ok();
+    let dir_wcc = wcc_after(h.bucket_id, dir_after.as_ref());
+    match made {
+        Ok(a) => {
+            pack(out, &nfsstat3::NFS3_OK);
+            pack(
+                out,
+                &Nfs3Option::Some(nfs_fh3 {
+                    data: Opaque::owned(gw.mint(c, h.bucket_id, a.ino)),
+                }),
+            );
+            pack(out, &Nfs3Option::Some(fattr(h.bucket_id, &a)));
+            pack(out, &dir_wcc);
+        }
+        Err(e) => fail(out, status("symlink", &e), &dir_wcc),
+    }
+    Ok(())
+}
+
 /// REMOVE (`rmdir` false) and RMDIR.
 pub(super) async fn remove(
     gw: &Gateway,
