@@ -218,3 +218,236 @@ async fn nfs_sparse_write_past_the_end_zero_fills() {
     assert_eq!(&all[far as usize..], b"tail");
     assert_eq!(s3_get(&srv, "fs+sparse", "s").await, all);
 }
+
+/// One WRITE with the given stability; the reply's `committed` and verifier.
+async fn write_as(
+    c: &mut Conn,
+    f: &nfs_fh3,
+    offset: u64,
+    data: &[u8],
+    stable: stable_how,
+) -> Result<(stable_how, [u8; 8], fattr3), nfsstat3> {
+    match c
+        .write(&WRITE3args {
+            file: f.clone(),
+            offset,
+            count: data.len() as u32,
+            stable,
+            data: Opaque::borrowed(data),
+        })
+        .await
+        .expect("rpc")
+    {
+        Nfs3Result::Ok(ok) => {
+            assert_eq!(ok.count as usize, data.len());
+            let after = match ok.file_wcc.after {
+                Nfs3Option::Some(a) => a,
+                Nfs3Option::None => panic!("write without attributes"),
+            };
+            Ok((ok.committed, ok.verf.0, after))
+        }
+        Nfs3Result::Err((s, _)) => Err(s),
+    }
+}
+
+async fn commit(c: &mut Conn, f: &nfs_fh3) -> Result<[u8; 8], nfsstat3> {
+    match c
+        .commit(&COMMIT3args {
+            file: f.clone(),
+            offset: 0,
+            count: 0,
+        })
+        .await
+        .expect("rpc")
+    {
+        Nfs3Result::Ok(ok) => Ok(ok.verf.0),
+        Nfs3Result::Err((s, _)) => Err(s),
+    }
+}
+
+/// UNSTABLE writes are answered UNSTABLE with the server's verifier and buffered; COMMIT (same
+/// verifier) makes them what S3 reads. Random 4 KiB writes over four chunks, overlapping
+/// ones, a FILE_SYNC write in between and READs (which see the buffered bytes) all end as the
+/// model says.
+#[tokio::test]
+async fn nfs_unstable_writes_are_buffered_until_commit() {
+    let srv = TestServer::start().await;
+    let (mut c, root) = writer(&srv, "wb").await;
+    let f = create(
+        &mut c,
+        &root,
+        "f.bin",
+        createhow3::UNCHECKED(sattr3::default()),
+    )
+    .await
+    .expect("create");
+    let size = 4 << 20;
+    let mut model = bytes(size, 11);
+    for (i, piece) in model.chunks(1 << 20).enumerate() {
+        write_as(&mut c, &f, (i << 20) as u64, piece, stable_how::FILE_SYNC)
+            .await
+            .expect("fill");
+    }
+    let mut seed = 99u64;
+    let mut verifier = None;
+    for k in 0..600u32 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let off = ((seed >> 20) % (size as u64 - 5000)) as usize;
+        let len = if k % 7 == 0 { 5000 } else { 4096 };
+        let data = bytes(len, u64::from(k) + 1000);
+        model[off..off + len].copy_from_slice(&data);
+        let stable = if k == 300 {
+            stable_how::FILE_SYNC
+        } else {
+            stable_how::UNSTABLE
+        };
+        let (committed, verf, after) = write_as(&mut c, &f, off as u64, &data, stable)
+            .await
+            .expect("write");
+        assert_eq!(after.size, size as u64);
+        if k == 300 {
+            assert!(matches!(committed, stable_how::FILE_SYNC));
+        } else {
+            assert!(matches!(committed, stable_how::UNSTABLE), "{committed:?}");
+        }
+        assert_eq!(
+            *verifier.get_or_insert(verf),
+            verf,
+            "one verifier per server run"
+        );
+        if k % 150 == 149 {
+            let back = read_at(&mut c, &f, off as u64, len as u32)
+                .await
+                .expect("read");
+            assert_eq!(back, data, "a READ sees the buffered write");
+        }
+    }
+    assert_eq!(
+        commit(&mut c, &f).await.expect("commit"),
+        verifier.expect("verifier")
+    );
+    assert!(
+        s3_get(&srv, "fs+wb", "f.bin").await == model,
+        "S3 reads what was committed"
+    );
+    assert!(read_all(&mut c, &f).await == model);
+
+    // Appending UNSTABLE writes grow the file the attributes report at once.
+    let g = create(
+        &mut c,
+        &root,
+        "g.bin",
+        createhow3::UNCHECKED(sattr3::default()),
+    )
+    .await
+    .expect("create g");
+    let data = bytes(3 << 20, 5);
+    for (i, piece) in data.chunks(4096).enumerate() {
+        let (_, _, after) = write_as(&mut c, &g, (i * 4096) as u64, piece, stable_how::UNSTABLE)
+            .await
+            .expect("append");
+        assert_eq!(after.size, ((i + 1) * 4096) as u64);
+    }
+    assert_eq!(getattr(&mut c, &g).await.expect("getattr").size, 3 << 20);
+    commit(&mut c, &g).await.expect("commit g");
+    assert!(s3_get(&srv, "fs+wb", "g.bin").await == data);
+}
+
+/// Without a COMMIT, buffered bytes still reach the store within a few seconds, and a server
+/// that stops commits what it holds first.
+#[tokio::test]
+async fn nfs_unstable_writes_reach_s3_without_commit_and_survive_a_stop() {
+    let srv = TestServer::start().await;
+    let (mut c, root) = writer(&srv, "age").await;
+    let f = create(
+        &mut c,
+        &root,
+        "a.txt",
+        createhow3::UNCHECKED(sattr3::default()),
+    )
+    .await
+    .expect("create");
+    write_as(&mut c, &f, 0, b"written unstable", stable_how::UNSTABLE)
+        .await
+        .expect("write");
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        seen = s3_get(&srv, "fs+age", "a.txt").await;
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, b"written unstable");
+
+    let g = create(
+        &mut c,
+        &root,
+        "b.txt",
+        createhow3::UNCHECKED(sattr3::default()),
+    )
+    .await
+    .expect("create");
+    write_as(&mut c, &g, 0, b"held at stop", stable_how::UNSTABLE)
+        .await
+        .expect("write");
+    drop(c);
+    let dir = srv.stop().await;
+    let srv = TestServer::start_in(dir).await;
+    assert_eq!(s3_get(&srv, "fs+age", "b.txt").await, b"held at stop");
+}
+
+/// An UNSTABLE write past the share quota is refused at once with DQUOT, counting what is
+/// already buffered, and the file keeps what it had.
+#[tokio::test]
+async fn nfs_unstable_write_past_the_quota_is_dquot() {
+    let srv = TestServer::start().await;
+    srv.store()
+        .create_share(
+            &srv.admin(),
+            gatehouse_store::ops::NewShare {
+                name: "small".into(),
+                quota_bytes: 100_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("share");
+    let admin_id = srv.admin().user_id;
+    srv.store()
+        .add_peer(&srv.admin(), "127.0.0.1", &admin_id, "")
+        .await
+        .expect("peer");
+    let mut c = mount(&srv, "small").await.expect("mount");
+    let root = c.root_nfs_fh3();
+    let f = create(&mut c, &root, "f", createhow3::UNCHECKED(sattr3::default()))
+        .await
+        .expect("create");
+    write_as(&mut c, &f, 0, &bytes(60_000, 1), stable_how::UNSTABLE)
+        .await
+        .expect("fits");
+    assert_eq!(
+        write_as(&mut c, &f, 60_000, &bytes(60_000, 2), stable_how::UNSTABLE)
+            .await
+            .err(),
+        Some(nfsstat3::NFS3ERR_DQUOT)
+    );
+    commit(&mut c, &f).await.expect("commit");
+    assert!(read_all(&mut c, &f).await == bytes(60_000, 1));
+    // Unstable writes to a file that is gone: STALE at once.
+    let gone = c
+        .remove(&REMOVE3args {
+            object: dirop(&root, "f"),
+        })
+        .await
+        .expect("rpc");
+    assert!(matches!(gone, Nfs3Result::Ok(_)));
+    assert_eq!(
+        write_as(&mut c, &f, 0, b"x", stable_how::UNSTABLE)
+            .await
+            .err(),
+        Some(nfsstat3::NFS3ERR_STALE)
+    );
+}

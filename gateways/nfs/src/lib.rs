@@ -20,6 +20,7 @@ mod mount;
 mod nfs;
 mod portmap;
 pub mod rpc;
+mod writeback;
 mod xdr;
 
 use std::collections::HashMap;
@@ -43,6 +44,19 @@ pub const MAX_CONNECTIONS: usize = 1024;
 pub async fn serve(listener: TcpListener, store: Store, mut stop: watch::Receiver<bool>) {
     let port = listener.local_addr().map_or(0, |a| a.port());
     let gw = Arc::new(Gateway::new(store, port));
+    let flusher = tokio::spawn({
+        let gw = gw.clone();
+        async move {
+            let mut tick = tokio::time::interval(writeback::AGE_MAX / 4);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                gw.writeback
+                    .flush_older(&gw.store, writeback::AGE_MAX)
+                    .await;
+            }
+        }
+    });
     let mut conns = JoinSet::new();
     let conn_stop = stop.clone();
     loop {
@@ -73,6 +87,11 @@ pub async fn serve(listener: TcpListener, store: Store, mut stop: watch::Receive
         tracing::warn!("nfs connections still busy after 5 s at shutdown, closing them");
         conns.abort_all();
     }
+    // What clients wrote UNSTABLE and did not COMMIT yet is committed before we stop.
+    flusher.abort();
+    gw.writeback
+        .flush_older(&gw.store, std::time::Duration::ZERO)
+        .await;
 }
 
 /// Resolves once the stop signal is set (or its sender is gone).
@@ -130,9 +149,11 @@ pub(crate) struct Gateway {
     pub store: Store,
     pub signer: Signer,
     pub port: u16,
-    /// WRITE/COMMIT verifier: new for every start of the server (RFC 1813), though every write
-    /// is already durable when answered.
+    /// WRITE/COMMIT verifier: new for every start of the server (RFC 1813), so a client that
+    /// wrote UNSTABLE before a restart sees it change at COMMIT and writes again.
     pub write_verifier: [u8; 8],
+    /// UNSTABLE writes not committed yet.
+    pub writeback: writeback::WriteBack,
     /// Share bucket id → name (handles carry ids).
     buckets: Mutex<HashMap<u64, String>>,
     /// (directory inode, cookie) → position in the directory (see `nfs::readdir`).
@@ -151,6 +172,7 @@ impl Gateway {
             signer,
             port,
             write_verifier: (gatehouse_store::now_unix_ms() as u64).to_be_bytes(),
+            writeback: writeback::WriteBack::default(),
             buckets: Mutex::new(HashMap::new()),
             cookies: Mutex::new(HashMap::new()),
         }

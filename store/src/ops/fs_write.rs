@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, stream};
 use md5::{Digest as _, Md5};
 use redb::{ReadableDatabase, ReadableTable};
@@ -473,6 +473,79 @@ impl Store {
         .await
     }
 
+    /// Writes many extents of file `ino` in one commit (a write-back buffer's flush): each
+    /// chunk-sized window they touch is rebuilt and hashed once, however many small writes
+    /// landed in it. `extents` are (offset, bytes), sorted and not overlapping.
+    pub async fn fs_write_extents(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        ino: u64,
+        extents: Vec<(u64, Bytes)>,
+    ) -> Result<FsAttr> {
+        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        let mut end = 0u64;
+        for (off, data) in &extents {
+            if *off < end {
+                return Err(StoreError::InvalidArgument(
+                    "write extents overlap or are out of order".into(),
+                ));
+            }
+            end = off
+                .checked_add(data.len() as u64)
+                .filter(|e| *e <= self.inner.cfg.max_object_size)
+                .ok_or_else(|| {
+                    StoreError::EntityTooLarge(format!(
+                        "a file may not grow past {} bytes",
+                        self.inner.cfg.max_object_size
+                    ))
+                })?;
+        }
+        if extents.is_empty() {
+            return self.fs_getattr(p, bucket, ino);
+        }
+        self.patch(bucket, ino, Patch::Extents(extents), FsSetAttr::default())
+            .await
+    }
+
+    /// Whether a write of `[offset, end)` to file `ino` may go ahead: the caller may put, the
+    /// inode is a live regular file, and the growth fits the quotas now (the commit checks
+    /// again). For a write-back buffer, which answers before it commits. `grows_to`: the size
+    /// the file will have, counting writes buffered but not committed yet.
+    pub fn fs_write_check(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        ino: u64,
+        grows_to: u64,
+    ) -> Result<FsAttr> {
+        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        if grows_to > self.inner.cfg.max_object_size {
+            return Err(StoreError::EntityTooLarge(format!(
+                "a file may not grow past {} bytes",
+                self.inner.cfg.max_object_size
+            )));
+        }
+        let rtxn = self.db().begin_read()?;
+        let b = live_bucket(&rtxn, bucket)?;
+        let attr = attr_of(&rtxn, &b, ino)?;
+        match attr.kind {
+            FsKind::Dir => return Err(StoreError::IsADirectory(format!("inode {ino}"))),
+            FsKind::Symlink => {
+                return Err(StoreError::InvalidArgument(format!(
+                    "inode {ino} is a symbolic link"
+                )));
+            }
+            FsKind::File => {}
+        }
+        if grows_to > attr.size {
+            txn::ensure_room(&b, grows_to - attr.size, self.inner.cfg.max_size, || {
+                self.total_usage()
+            })?;
+        }
+        Ok(attr)
+    }
+
     /// SETATTR: size (truncate or extend with zeros), mode, uid, gid, mtime.
     pub async fn fs_setattr(
         &self,
@@ -542,6 +615,10 @@ impl Store {
             // zeros would otherwise be hashed first); the commit checks again.
             let grows_to = match &patch {
                 Patch::Write { end, .. } => (*end).max(old_rec.size),
+                Patch::Extents(x) => x
+                    .last()
+                    .map_or(0, |(o, d)| o + d.len() as u64)
+                    .max(old_rec.size),
                 Patch::Resize(s) => *s,
                 Patch::None => old_rec.size,
             };
@@ -552,10 +629,16 @@ impl Store {
                     self.total_usage()
                 })?;
             }
-            let staged = self.stage_patch(&old_rec, &old_data, &patch).await?;
+            let staged = match &patch {
+                Patch::Extents(x) => self.stage_extents(&old_rec, &old_data, x).await?,
+                p => self
+                    .stage_patch(&old_rec, &old_data, p)
+                    .await?
+                    .map(|(d, s, pins)| (d, s, pins.into_iter().collect())),
+            };
             let (new_data, new_size, pins) = match staged {
                 Some((d, s, pins)) => (d, s, pins),
-                None => (old_data.clone(), old_rec.size, None),
+                None => (old_data.clone(), old_rec.size, Vec::new()),
             };
             let bucket_s = bucket.to_string();
             let old_enc = codec::encode(&old_data)?;
@@ -600,8 +683,9 @@ impl Store {
                 })
                 .await;
             match (res, pins) {
-                (Err(StoreError::Conflict(m)), Some(s)) if m == RACED => self.discard(s),
-                (Err(StoreError::Conflict(m)), None) if m == RACED => {}
+                (Err(StoreError::Conflict(m)), pins) if m == RACED => {
+                    pins.into_iter().for_each(|s| self.discard(s));
+                }
                 (Ok(a), pins) => {
                     drop(pins);
                     if is_dir {
@@ -611,16 +695,105 @@ impl Store {
                     }
                     return Ok(a);
                 }
-                (Err(e), Some(s)) => {
-                    self.discard(s);
+                (Err(e), pins) => {
+                    pins.into_iter().for_each(|s| self.discard(s));
                     return Err(e);
                 }
-                (Err(e), None) => return Err(e),
             }
         }
         Err(StoreError::Internal(
             "a file kept changing under a write; gave up after 16 attempts".into(),
         ))
+    }
+
+    /// Stages many extents: the chunk-sized windows they touch, each rebuilt once (old bytes
+    /// where no extent covers it, zeros past the old end) and staged in runs of adjacent
+    /// windows of at most [`RUN_MAX`] bytes, so memory stays bounded whatever was buffered.
+    async fn stage_extents(
+        &self,
+        rec: &ObjectRecord,
+        data: &Data,
+        extents: &[(u64, Bytes)],
+    ) -> Result<Option<(Data, u64, Vec<crate::stage::Staged>)>> {
+        let Some(last_end) = extents.last().map(|(o, d)| o + d.len() as u64) else {
+            return Ok(None);
+        };
+        let chunk = self.inner.cfg.chunk_size as u64;
+        let old_size = rec.size;
+        let new_size = old_size.max(last_end);
+        let mut cur = rec.clone();
+        cur.data = data.clone();
+        let mut pins = Vec::new();
+        let mut run: Option<(u64, BytesMut)> = None;
+        let (mut i, mut pos) = (0, 0u64);
+        while i < extents.len() {
+            // An extent may go on from the window before: start where that one ended.
+            let wstart = extents[i].0.max(pos) / chunk * chunk;
+            let wend = (wstart + chunk).min(new_size);
+            // The window's bytes: old content (or zeros past the old end), then every extent
+            // overlapping it laid over.
+            let mut win = BytesMut::zeroed((wend - wstart) as usize);
+            let covered: u64 = extents[i..]
+                .iter()
+                .take_while(|(o, _)| *o < wend)
+                .map(|(o, d)| (o + d.len() as u64).min(wend) - (*o).max(wstart))
+                .sum();
+            if covered < wend - wstart && wstart < old_size {
+                let mut at = 0;
+                let mut st = std::pin::pin!(self.read_data(data, wstart..wend.min(old_size)));
+                while let Some(piece) = st.next().await {
+                    let piece = piece?;
+                    win[at..at + piece.len()].copy_from_slice(&piece);
+                    at += piece.len();
+                }
+            }
+            while i < extents.len() && extents[i].0 < wend {
+                let (o, d) = &extents[i];
+                let from = (*o).max(wstart);
+                let to = (o + d.len() as u64).min(wend);
+                win[(from - wstart) as usize..(to - wstart) as usize]
+                    .copy_from_slice(&d[(from - o) as usize..(to - o) as usize]);
+                if o + d.len() as u64 > wend {
+                    break; // the extent goes on into the next window
+                }
+                i += 1;
+            }
+            pos = wend;
+            run = match run {
+                Some((s, mut buf)) if s + buf.len() as u64 == wstart && buf.len() < RUN_MAX => {
+                    buf.extend_from_slice(&win);
+                    Some((s, buf))
+                }
+                other => {
+                    if let Some((s, buf)) = other {
+                        self.stage_run(&mut cur, s, buf.freeze(), &mut pins).await?;
+                    }
+                    Some((wstart, win))
+                }
+            };
+        }
+        if let Some((s, buf)) = run {
+            self.stage_run(&mut cur, s, buf.freeze(), &mut pins).await?;
+        }
+        Ok(Some((cur.data, new_size, pins)))
+    }
+
+    /// Stages one run of [`Self::stage_extents`] over the file as the runs before it left it.
+    async fn stage_run(
+        &self,
+        cur: &mut ObjectRecord,
+        offset: u64,
+        data: Bytes,
+        pins: &mut Vec<crate::stage::Staged>,
+    ) -> Result<()> {
+        let end = offset + data.len() as u64;
+        let patch = Patch::Write { offset, end, data };
+        if let Some((d, size, staged)) = self.stage_patch(cur, &cur.data, &patch).await? {
+            cur.data = d;
+            cur.size = size;
+            pins.extend(staged);
+        }
+        Ok(())
     }
 
     /// Stages the region a patch rewrites; `None` when the data does not change.
@@ -636,6 +809,9 @@ impl Store {
             Patch::Write { offset, end, .. } => ((*offset).min(old_size), old_size.max(*end)),
             Patch::Resize(s) if *s == old_size => return Ok(None),
             Patch::Resize(s) => ((*s).min(old_size), *s),
+            Patch::Extents(_) => {
+                return Err(StoreError::internal("extents are staged by stage_extents"));
+            }
         };
         // The old data as (start, end, chunk) pieces; inline bytes are one piece.
         let mut pieces: Vec<(u64, u64, Option<ChunkRef>)> = Vec::new();
@@ -673,18 +849,18 @@ impl Store {
             last += 1;
         }
         let region_end = match patch {
-            Patch::Resize(_) | Patch::None => new_size,
+            Patch::Resize(_) | Patch::None | Patch::Extents(_) => new_size,
             Patch::Write { .. } => pieces[first..last]
                 .last()
                 .map_or(patch_end, |p| p.1.max(patch_end)),
         };
         let keep_before: Vec<ChunkRef> = pieces[..first].iter().filter_map(|p| p.2).collect();
         let keep_after: Vec<ChunkRef> = match patch {
-            Patch::Resize(_) | Patch::None => Vec::new(),
+            Patch::Resize(_) | Patch::None | Patch::Extents(_) => Vec::new(),
             Patch::Write { .. } => pieces[last..].iter().filter_map(|p| p.2).collect(),
         };
         let kept_after = match patch {
-            Patch::Resize(_) | Patch::None => &pieces[..0],
+            Patch::Resize(_) | Patch::None | Patch::Extents(_) => &pieces[..0],
             Patch::Write { .. } => &pieces[last..],
         };
         if pieces[..first]
@@ -725,7 +901,7 @@ impl Store {
                     parts.push(Part::Zeros(*s - old_size.max(region_start)));
                 }
             }
-            Patch::None => {}
+            Patch::None | Patch::Extents(_) => {}
         }
         // Old bytes are at most the two chunks at the region's ends; zeros are made as they are
         // consumed, so extending a file by gigabytes does not hold them in memory.
@@ -875,9 +1051,18 @@ fn rename_dir(
 
 enum Patch {
     None,
-    Write { offset: u64, end: u64, data: Bytes },
+    Write {
+        offset: u64,
+        end: u64,
+        data: Bytes,
+    },
+    /// Sorted, not overlapping (see [`Store::fs_write_extents`]).
+    Extents(Vec<(u64, Bytes)>),
     Resize(u64),
 }
+
+/// Longest run of adjacent windows [`Store::stage_extents`] holds before staging it.
+const RUN_MAX: usize = 8 << 20;
 
 enum Part {
     Old(u64, u64),

@@ -1,8 +1,10 @@
 //! NFSv3 (program 100003): one function per procedure; each verifies the handle, makes one
 //! store call under the caller's principal and packs the result with `nfs3_types`.
 //!
-//! Every WRITE is committed (group commit, fsync) before it is answered, so it is FILE_SYNC and
-//! COMMIT has nothing left to do. LINK and MKNOD answer `NFS3ERR_NOTSUPP`.
+//! An UNSTABLE WRITE is checked and buffered (`crate::writeback`), answered UNSTABLE with the
+//! write verifier, and committed by COMMIT, by a later procedure on its share, or within a
+//! second; a FILE_SYNC or DATA_SYNC WRITE is committed (group commit, fsync) before it is
+//! answered. LINK and MKNOD answer `NFS3ERR_NOTSUPP`.
 //!
 //! Layout: this file dispatches and holds the shared packing helpers; `read` (attributes,
 //! lookup, access, read, fsstat/fsinfo/pathconf), `readdir` (READDIR, READDIRPLUS, cookies),
@@ -45,6 +47,14 @@ pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
             return rpc::accepted(xid, Accept::SystemErr);
         }
     };
+    // Buffered UNSTABLE writes reach the store before anything else looks at their share.
+    if !matches!(c.proc_, 7 | 21)
+        && !gw.writeback.is_empty()
+        && let Ok(raw) = fh(&mut Reader::new(args))
+        && let Some(h) = gw.signer.verify(raw, &caller.tag)
+    {
+        gw.writeback.flush_bucket(&gw.store, h.bucket_id).await;
+    }
     let mut r = Reader::new(args);
     let mut out = rpc::accepted(xid, Accept::Success);
     let res = match c.proc_ {
@@ -66,7 +76,7 @@ pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
         18 => read::fsstat(gw, &caller, &mut r, &mut out),
         19 => read::fsinfo(gw, &caller, &mut r, &mut out),
         20 => read::pathconf(gw, &caller, &mut r, &mut out),
-        21 => write::commit(gw, &caller, &mut r, &mut out),
+        21 => write::commit(gw, &caller, &mut r, &mut out).await,
         p => not_supported(p, &mut out),
     };
     match res {

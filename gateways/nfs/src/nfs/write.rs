@@ -109,7 +109,11 @@ pub(super) async fn write(
     let raw = fh(r)?;
     let offset = r.u64()?;
     let count = r.u32()? as usize;
-    let _stable = r.u32()?;
+    let unstable = match r.u32()? {
+        0 => true,
+        1 | 2 => false,
+        _ => return Err(Garbage),
+    };
     let data = r.opaque(MAX_IO as usize)?;
     if data.len() != count {
         return Err(Garbage);
@@ -117,31 +121,75 @@ pub(super) async fn write(
     let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
         return Ok(());
     };
-    let got = gw
-        .store
-        .fs_write(
-            &c.principal,
-            &bucket,
-            h.ino,
-            offset,
-            bytes::Bytes::copy_from_slice(data),
-        )
-        .await;
+    let wb = &gw.writeback;
+    let got = if unstable {
+        buffer(gw, c, &bucket, &h, offset, data).await
+    } else {
+        // Earlier unstable writes go first, so this one lands over them.
+        match wb.flush_file(&gw.store, h.bucket_id, h.ino).await {
+            Err(s) => Err(s),
+            Ok(()) => gw
+                .store
+                .fs_write(
+                    &c.principal,
+                    &bucket,
+                    h.ino,
+                    offset,
+                    bytes::Bytes::copy_from_slice(data),
+                )
+                .await
+                .map_err(|e| status("write", &e)),
+        }
+    };
     let res: WRITE3res = match got {
         Ok(a) => Nfs3Result::Ok(WRITE3resok {
             file_wcc: wcc_after(h.bucket_id, Some(&a)),
             count: data.len() as u32,
-            // Committed before this reply: the truth, whatever the client asked for.
-            committed: stable_how::FILE_SYNC,
+            // The truth: FILE_SYNC only once committed.
+            committed: if unstable {
+                stable_how::UNSTABLE
+            } else {
+                stable_how::FILE_SYNC
+            },
             verf: writeverf3(gw.write_verifier),
         }),
-        Err(e) => Nfs3Result::Err((status("write", &e), WRITE3resfail { file_wcc: no_wcc() })),
+        Err(s) => Nfs3Result::Err((s, WRITE3resfail { file_wcc: no_wcc() })),
     };
     pack(out, &res);
     Ok(())
 }
 
-pub(super) fn commit(
+/// An UNSTABLE write: checked now (may put, a file, fits the quotas counting what is already
+/// buffered for it), kept in the write-back buffer; the attributes include it.
+async fn buffer(
+    gw: &Gateway,
+    c: &Caller,
+    bucket: &str,
+    h: &crate::handle::Handle,
+    offset: u64,
+    data: &[u8],
+) -> Result<FsAttr, nfsstat3> {
+    let wb = &gw.writeback;
+    let end = offset
+        .checked_add(data.len() as u64)
+        .ok_or(nfsstat3::NFS3ERR_FBIG)?;
+    let grows_to = end.max(wb.buffered_end(h.bucket_id, h.ino).unwrap_or(0));
+    let mut attr = gw
+        .store
+        .fs_write_check(&c.principal, bucket, h.ino, grows_to)
+        .map_err(|e| status("write", &e))?;
+    if wb.add(h.bucket_id, bucket, h.ino, &c.principal, offset, data) {
+        wb.flush_file(&gw.store, h.bucket_id, h.ino).await?;
+    }
+    attr.size = attr
+        .size
+        .max(wb.buffered_end(h.bucket_id, h.ino).unwrap_or(0))
+        .max(end);
+    attr.mtime_ms = gatehouse_store::now_unix_ms();
+    Ok(attr)
+}
+
+pub(super) async fn commit(
     gw: &Gateway,
     c: &Caller,
     r: &mut Reader<'_>,
@@ -153,14 +201,26 @@ pub(super) fn commit(
     let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
         return Ok(());
     };
-    // Every WRITE was durable when answered; COMMIT only confirms it (libnfs sends it on
-    // every fsync).
-    let res: COMMIT3res = match gw.store.fs_getattr(&c.principal, &bucket, h.ino) {
+    // Commits the whole file (a range is a hint RFC 1813 lets us widen); a flush that failed
+    // earlier, in the background, is reported here once.
+    let wb = &gw.writeback;
+    let flushed = match wb.flush_file(&gw.store, h.bucket_id, h.ino).await {
+        Ok(()) => wb.take_failure(h.bucket_id, h.ino).map_or(Ok(()), Err),
+        Err(s) => {
+            wb.take_failure(h.bucket_id, h.ino);
+            Err(s)
+        }
+    };
+    let res: COMMIT3res = match flushed.and_then(|()| {
+        gw.store
+            .fs_getattr(&c.principal, &bucket, h.ino)
+            .map_err(|e| status("commit", &e))
+    }) {
         Ok(a) => Nfs3Result::Ok(COMMIT3resok {
             file_wcc: wcc_after(h.bucket_id, Some(&a)),
             verf: writeverf3(gw.write_verifier),
         }),
-        Err(e) => Nfs3Result::Err((status("commit", &e), COMMIT3resfail { file_wcc: no_wcc() })),
+        Err(s) => Nfs3Result::Err((s, COMMIT3resfail { file_wcc: no_wcc() })),
     };
     pack(out, &res);
     Ok(())
