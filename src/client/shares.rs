@@ -31,9 +31,16 @@ struct Info {
     nfs_endpoint: String,
 }
 
-/// How to mount `/<name>` from the NFS endpoint `nfs` (`ADDR:PORT`), reaching the server as
-/// `server_host` when the listen address names no particular host.
-fn mount_info(name: &str, nfs: &str, server_host: &str) -> anyhow::Result<Value> {
+/// How to mount share `name` from the NFS endpoint `nfs` (`ADDR:PORT`), reaching the server as
+/// `server_host` when the listen address names no particular host. With the caller's mount
+/// `token` the export path is `/<name>@<token>` (act as yourself from any address); without,
+/// `/<name>` (act as whoever your address is registered for, else the guest).
+fn mount_info(
+    name: &str,
+    nfs: &str,
+    server_host: &str,
+    token: Option<&str>,
+) -> anyhow::Result<Value> {
     let addr: std::net::SocketAddr = nfs
         .parse()
         .map_err(|_| anyhow::anyhow!("the server reported NFS endpoint {nfs:?}"))?;
@@ -51,9 +58,13 @@ fn mount_info(name: &str, nfs: &str, server_host: &str) -> anyhow::Result<Value>
         format!(",port={port},mountport={port}")
     };
     let options = format!("vers=3,tcp{ports},nolock");
-    let export = format!("/{name}");
+    let export = match token {
+        Some(t) => format!("/{name}@{t}"),
+        None => format!("/{name}"),
+    };
     Ok(json!({
         "export_path": export,
+        "peer_export_path": format!("/{name}"),
         "port": port,
         "mount_options": options,
         "linux": format!("sudo mount -t nfs -o {options} {host}:{export} /mnt/{name}"),
@@ -184,7 +195,14 @@ pub async fn share(ctx: &Ctx, cmd: ShareCmd) -> anyhow::Result<()> {
                 .rsplit_once(':')
                 .map_or(ctx.api.authority(), |(h, _)| h)
                 .to_string();
-            let v = mount_info(&name, &info.nfs_endpoint, &server_host)?;
+            // The caller's own mount token (a service user has none: the plain path then).
+            let token: Option<String> = ctx
+                .api
+                .get::<Value>("/api/me/nfs-token", "")
+                .await
+                .ok()
+                .and_then(|v| v["token"].as_str().map(str::to_string));
+            let v = mount_info(&name, &info.nfs_endpoint, &server_host, token.as_deref())?;
             if ctx.json {
                 return output::json(&v);
             }
@@ -198,8 +216,12 @@ pub async fn share(ctx: &Ctx, cmd: ShareCmd) -> anyhow::Result<()> {
                 ("libnfs URL", field("libnfs_url")),
             ]);
             println!(
-                "\nOver NFS you act as the user registered for your client address \
-                 (`gatehouse peer add` in the admin API); any other address is the guest."
+                "\nThe export path carries your mount token: whoever mounts it acts as you, \
+                 from any address, until `gatehouse user rotate` replaces your credentials \
+                 and the token with them. A client address registered as a peer \
+                 (`gatehouse peer add`) mounts {} and acts as that peer's user; any other \
+                 address mounting it is the guest.",
+                field("peer_export_path")
             );
             Ok(())
         }
@@ -259,7 +281,7 @@ mod tests {
 
     #[test]
     fn mount_lines() {
-        let v = mount_info("team", "127.0.0.1:12049", "example").expect("info");
+        let v = mount_info("team", "127.0.0.1:12049", "example", None).expect("info");
         assert_eq!(v["export_path"], "/team");
         assert_eq!(v["port"], 12049);
         assert_eq!(
@@ -270,11 +292,13 @@ mod tests {
             v["libnfs_url"],
             "nfs://127.0.0.1/team?nfsport=12049&mountport=12049&version=3"
         );
-        let v = mount_info("team", "0.0.0.0:2049", "files.example").expect("info");
+        let v = mount_info("team", "0.0.0.0:2049", "files.example", Some("abc")).expect("info");
         assert_eq!(v["mount_options"], "vers=3,tcp,nolock");
+        assert_eq!(v["export_path"], "/team@abc");
+        assert_eq!(v["peer_export_path"], "/team");
         assert_eq!(
             v["macos"],
-            "sudo mount -t nfs -o vers=3,tcp,nolocks,resvport files.example:/team /Volumes/team"
+            "sudo mount -t nfs -o vers=3,tcp,nolocks,resvport files.example:/team@abc /Volumes/team"
         );
     }
 }

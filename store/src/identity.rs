@@ -666,6 +666,17 @@ impl MasterKey {
         Ok(key)
     }
 
+    /// The secret part of a user's NFS mount token for credential generation `generation`:
+    /// HKDF-SHA256(ikm = master, salt = "gatehouse-nfs-mount-token", info = user id ‖ gen).
+    /// Rotating the user's credentials changes it, which revokes the old token.
+    pub fn mount_token_mac(&self, user_id: &str, generation: u32) -> [u8; 12] {
+        hkdf::<12>(
+            b"gatehouse-nfs-mount-token",
+            &self.0,
+            &[user_id.as_bytes(), &generation.to_be_bytes()],
+        )
+    }
+
     /// A master key from its bytes (tests, tools).
     pub fn from_bytes(b: [u8; 32]) -> MasterKey {
         MasterKey(b)

@@ -45,7 +45,7 @@ pub(crate) async fn mount(srv: &TestServer, share: &str) -> Result<Conn, Connect
         .await
 }
 
-fn mount_refusal(r: Result<Conn, ConnectError>) -> mountstat3 {
+pub(crate) fn mount_refusal(r: Result<Conn, ConnectError>) -> mountstat3 {
     match r {
         Err(ConnectError::Mount(MountError::Denied(s))) => s,
         Err(e) => panic!("not a mount refusal: {e:?}"),
@@ -1114,7 +1114,16 @@ async fn nfs_share_mount_info_cli() {
     assert!(out.status.success(), "{out:?}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let port = srv.nfs_addr.port();
-    assert_eq!(v["export_path"], "/docs");
+    // The caller's own mount token is in the path; the path mounts, as the caller.
+    let export = v["export_path"].as_str().expect("export path").to_string();
+    let token = export.strip_prefix("/docs@").expect("a token path");
+    assert_eq!(token.len(), 40);
+    assert_eq!(v["peer_export_path"], "/docs");
+    let mut c = mount(&srv, &export[1..])
+        .await
+        .expect("mount the token path");
+    let root = c.root_nfs_fh3();
+    assert!(getattr(&mut c, &root).await.is_ok());
     assert_eq!(v["port"], port);
     assert_eq!(
         v["mount_options"],
@@ -1123,12 +1132,12 @@ async fn nfs_share_mount_info_cli() {
     assert_eq!(
         v["linux"],
         format!(
-            "sudo mount -t nfs -o vers=3,tcp,port={port},mountport={port},nolock 127.0.0.1:/docs /mnt/docs"
+            "sudo mount -t nfs -o vers=3,tcp,port={port},mountport={port},nolock 127.0.0.1:{export} /mnt/docs"
         )
     );
     assert_eq!(
         v["libnfs_url"],
-        format!("nfs://127.0.0.1/docs?nfsport={port}&mountport={port}&version=3")
+        format!("nfs://127.0.0.1{export}?nfsport={port}&mountport={port}&version=3")
     );
     assert!(
         v["macos"]

@@ -451,3 +451,123 @@ async fn nfs_unstable_write_past_the_quota_is_dquot() {
         Some(nfsstat3::NFS3ERR_STALE)
     );
 }
+
+/// A user's mount token (`GET /api/me/nfs-token`) mounts `/<share>@<token>` as that user from
+/// an address nobody registered; a forged token, or the token after a credential rotation, is
+/// refused, and handles minted through the old token stop working.
+#[tokio::test]
+async fn nfs_mount_tokens_act_as_their_user() {
+    use crate::admin_api::Api;
+    use crate::nfs::mount_refusal;
+    use gatehouse_store::ops::SubjectRef;
+    use gatehouse_store::rbac::Scope;
+    use nfs3_client::nfs3_types::mount::mountstat3;
+
+    let srv = TestServer::start().await;
+    share(&srv, "tok", false).await;
+    share(&srv, "other", false).await;
+    let tina = srv.new_user("tina").await;
+    srv.store()
+        .bind(
+            &srv.admin(),
+            SubjectRef::User(tina.user_id.clone()),
+            "bucket-write",
+            Scope::Bucket("fs+tok".into()),
+        )
+        .await
+        .expect("bind");
+    assert!(
+        matches!(
+            mount_refusal(mount(&srv, "tok").await),
+            mountstat3::MNT3ERR_ACCES
+        ),
+        "127.0.0.1 is nobody's peer: the guest may not read this share"
+    );
+    let r = Api::with(&srv, &tina.access_key, &tina.secret_key)
+        .call("GET", "/api/me/nfs-token", None)
+        .await;
+    assert_eq!(r.0, 200, "{r:?}");
+    assert_eq!(r.1["user_id"], tina.user_id);
+    let token = r.1["token"].as_str().expect("token").to_string();
+    assert_eq!(token.len(), 40);
+
+    let mut c = mount(&srv, &format!("tok@{token}"))
+        .await
+        .expect("token mount");
+    let root = c.root_nfs_fh3();
+    let f = create(
+        &mut c,
+        &root,
+        "by-tina.txt",
+        createhow3::UNCHECKED(sattr3::default()),
+    )
+    .await
+    .expect("create as tina");
+    write_as(&mut c, &f, 0, b"tina was here", stable_how::FILE_SYNC)
+        .await
+        .expect("write as tina");
+    assert_eq!(
+        s3_get(&srv, "fs+tok", "by-tina.txt").await,
+        b"tina was here"
+    );
+    // A subdirectory mount with the token, as libnfs does for a URL's parent.
+    c.mkdir(&MKDIR3args {
+        where_: dirop(&root, "sub"),
+        attributes: sattr3::default(),
+    })
+    .await
+    .expect("rpc");
+    mount(&srv, &format!("tok@{token}/sub"))
+        .await
+        .expect("token mount of a subdirectory");
+
+    // Forged, foreign-share and unknown-share tokens.
+    let mut forged = token.clone().into_bytes();
+    forged[39] = if forged[39] == b'0' { b'1' } else { b'0' };
+    let forged = String::from_utf8(forged).expect("hex");
+    assert!(matches!(
+        mount_refusal(mount(&srv, &format!("tok@{forged}")).await),
+        mountstat3::MNT3ERR_ACCES
+    ));
+    assert!(matches!(
+        mount_refusal(mount(&srv, "tok@nonsense").await),
+        mountstat3::MNT3ERR_ACCES
+    ));
+    assert!(
+        matches!(
+            mount_refusal(mount(&srv, &format!("other@{token}")).await),
+            mountstat3::MNT3ERR_ACCES
+        ),
+        "tina has no binding on share other"
+    );
+    assert!(matches!(
+        mount_refusal(mount(&srv, &format!("nosuch@{token}")).await),
+        mountstat3::MNT3ERR_NOENT
+    ));
+
+    // Rotation revokes the token and what was minted through it.
+    let rotated = srv
+        .store()
+        .rotate_credentials(&srv.admin(), &tina.user_id)
+        .await
+        .expect("rotate");
+    assert_eq!(
+        getattr(&mut c, &f).await.err(),
+        Some(nfsstat3::NFS3ERR_BADHANDLE)
+    );
+    assert!(matches!(
+        mount_refusal(mount(&srv, &format!("tok@{token}")).await),
+        mountstat3::MNT3ERR_ACCES
+    ));
+    let r = Api::with(&srv, &rotated.access_key, &rotated.secret_key)
+        .call("GET", "/api/me/nfs-token", None)
+        .await;
+    let new_token = r.1["token"].as_str().expect("token").to_string();
+    assert_ne!(new_token, token);
+    let mut c = mount(&srv, &format!("tok@{new_token}"))
+        .await
+        .expect("new token");
+    let root = c.root_nfs_fh3();
+    let (_, a) = lookup(&mut c, &root, "by-tina.txt").await.expect("lookup");
+    assert_eq!(a.size, 13);
+}

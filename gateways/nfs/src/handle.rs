@@ -1,12 +1,17 @@
 //! File handles: opaque to clients, signed by us.
 //!
-//! Layout (45 bytes, within NFSv3's 64):
-//! `version (1) | bucket id (8, BE) | inode (8, BE) | generation (4, BE) | principal tag (8) |
-//! HMAC-SHA256 over the preceding 29 bytes, first 16 bytes`.
+//! Two layouts, both within NFSv3's 64 bytes, both ending in HMAC-SHA256 over the bytes
+//! before it (first 16 bytes):
+//! - version 1, 45 bytes, for a caller known by address (a registered peer, or the guest):
+//!   `1 | bucket id (8, BE) | inode (8, BE) | generation (4, BE) | principal tag (8) | MAC`.
+//! - version 2, 49 bytes, minted through a mount token (`/<share>@<token>`):
+//!   `2 | bucket id | inode | generation | user id (8 raw bytes) | credential generation (4,
+//!   BE) | MAC`. The handle names its user: whoever presents it acts as that user while the
+//!   user's credential generation is unchanged (a rotation revokes token and handles).
 //!
 //! - The key is derived from the store's master key (`derive_key("nfs-handle")`), so handles
 //!   survive restarts and a forged or altered handle fails the MAC (→ `NFS3ERR_BADHANDLE`).
-//! - The principal tag binds a handle to the principal it was minted for (first 8 bytes of
+//! - A version-1 handle is bound to the principal it was minted for (first 8 bytes of
 //!   SHA-256 of its user id): presented by another principal it is a bad handle, so a handle
 //!   replayed from elsewhere does not reach a share around the principal check.
 //! - Inode numbers are never reused, so `generation` is 0 today; it is reserved for a future
@@ -16,15 +21,26 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-pub const VERSION: u8 = 1;
+const V_ADDRESS: u8 = 1;
+const V_TOKEN: u8 = 2;
 pub const LEN: usize = 45;
-const SIGNED: usize = 29;
+pub const TOKEN_LEN: usize = 49;
+const MAC: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Handle {
     pub bucket_id: u64,
     pub ino: u64,
     pub generation: u32,
+}
+
+/// Whom a handle is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bearer {
+    /// The principal resolved from the caller's address: its tag ([`principal_tag`]).
+    Address([u8; 8]),
+    /// A user through a mount token: the user id's 8 bytes and its credential generation.
+    Token { user: [u8; 8], generation: u32 },
 }
 
 /// The 8-byte tag of a principal's user id.
@@ -47,7 +63,7 @@ impl Signer {
         Signer { key }
     }
 
-    fn mac(&self, body: &[u8]) -> [u8; 16] {
+    fn mac(&self, body: &[u8]) -> [u8; MAC] {
         let mut m = match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key) {
             Ok(m) => m,
             // HMAC accepts keys of any length.
@@ -55,48 +71,100 @@ impl Signer {
         };
         m.update(body);
         let full = m.finalize().into_bytes();
-        let mut out = [0u8; 16];
-        out.copy_from_slice(&full[..16]);
+        let mut out = [0u8; MAC];
+        out.copy_from_slice(&full[..MAC]);
         out
     }
 
-    pub fn mint(&self, h: Handle, principal: &[u8; 8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(LEN);
-        out.push(VERSION);
+    pub fn mint(&self, h: Handle, bearer: &Bearer) -> Vec<u8> {
+        let mut out = Vec::with_capacity(TOKEN_LEN);
+        out.push(match bearer {
+            Bearer::Address(_) => V_ADDRESS,
+            Bearer::Token { .. } => V_TOKEN,
+        });
         out.extend_from_slice(&h.bucket_id.to_be_bytes());
         out.extend_from_slice(&h.ino.to_be_bytes());
         out.extend_from_slice(&h.generation.to_be_bytes());
-        out.extend_from_slice(principal);
+        match bearer {
+            Bearer::Address(tag) => out.extend_from_slice(tag),
+            Bearer::Token { user, generation } => {
+                out.extend_from_slice(user);
+                out.extend_from_slice(&generation.to_be_bytes());
+            }
+        }
         let mac = self.mac(&out);
         out.extend_from_slice(&mac);
         out
     }
 
-    /// The handle, if `raw` is one we minted for `principal`; `None` otherwise (wrong length,
-    /// version, MAC or principal: all the same to the caller, a bad handle).
-    pub fn verify(&self, raw: &[u8], principal: &[u8; 8]) -> Option<Handle> {
-        if raw.len() != LEN || raw[0] != VERSION {
+    /// The handle and whom it was minted for, if `raw` is one we minted (length, version and
+    /// MAC check out).
+    fn open(&self, raw: &[u8]) -> Option<(Handle, Bearer)> {
+        let version = *raw.first()?;
+        let len = match version {
+            V_ADDRESS => LEN,
+            V_TOKEN => TOKEN_LEN,
+            _ => return None,
+        };
+        if raw.len() != len {
             return None;
         }
-        let (body, mac) = raw.split_at(SIGNED);
+        let (body, mac) = raw.split_at(len - MAC);
         if !bool::from(self.mac(body).ct_eq(mac)) {
             return None;
         }
-        if !bool::from(body[21..29].ct_eq(principal)) {
-            return None;
-        }
-        let u64_at = |i: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&body[i..i + 8]);
-            u64::from_be_bytes(b)
+        let mut b8 = [0u8; 8];
+        let mut b4 = [0u8; 4];
+        let mut u64_at = |i: usize| {
+            b8.copy_from_slice(&body[i..i + 8]);
+            u64::from_be_bytes(b8)
         };
-        let mut g = [0u8; 4];
-        g.copy_from_slice(&body[17..21]);
-        Some(Handle {
-            bucket_id: u64_at(1),
-            ino: u64_at(9),
-            generation: u32::from_be_bytes(g),
-        })
+        let (bucket_id, ino) = (u64_at(1), u64_at(9));
+        b4.copy_from_slice(&body[17..21]);
+        let h = Handle {
+            bucket_id,
+            ino,
+            generation: u32::from_be_bytes(b4),
+        };
+        let mut who = [0u8; 8];
+        who.copy_from_slice(&body[21..29]);
+        let bearer = if version == V_ADDRESS {
+            Bearer::Address(who)
+        } else {
+            b4.copy_from_slice(&body[29..33]);
+            Bearer::Token {
+                user: who,
+                generation: u32::from_be_bytes(b4),
+            }
+        };
+        Some((h, bearer))
+    }
+
+    /// The handle, if `raw` is one we minted for `bearer`; `None` otherwise (wrong length,
+    /// version, MAC or bearer: all the same to the caller, a bad handle).
+    pub fn verify(&self, raw: &[u8], bearer: &Bearer) -> Option<Handle> {
+        let (h, minted_for) = self.open(raw)?;
+        let same = match (minted_for, bearer) {
+            (Bearer::Address(a), Bearer::Address(b)) => bool::from(a.ct_eq(b)),
+            (
+                Bearer::Token { user, generation },
+                Bearer::Token {
+                    user: u2,
+                    generation: g2,
+                },
+            ) => bool::from(user.ct_eq(u2)) && generation == *g2,
+            _ => false,
+        };
+        same.then_some(h)
+    }
+
+    /// The mount-token user a genuine version-2 handle names (the caller of a call that
+    /// carries it acts as that user, if the generation is still current).
+    pub fn token_of(&self, raw: &[u8]) -> Option<([u8; 8], u32)> {
+        match self.open(raw)? {
+            (_, Bearer::Token { user, generation }) => Some((user, generation)),
+            _ => None,
+        }
     }
 }
 
@@ -113,16 +181,16 @@ mod tests {
             ino: 1234,
             generation: 0,
         };
-        let raw = s.mint(h, &alice);
+        let raw = s.mint(h, &Bearer::Address(alice));
         assert_eq!(raw.len(), LEN);
-        assert_eq!(s.verify(&raw, &alice), Some(h));
+        assert_eq!(s.verify(&raw, &Bearer::Address(alice)), Some(h));
         for i in 0..raw.len() {
             let mut bad = raw.clone();
             bad[i] ^= 0x01;
-            assert_eq!(s.verify(&bad, &alice), None, "byte {i}");
+            assert_eq!(s.verify(&bad, &Bearer::Address(alice)), None, "byte {i}");
         }
-        assert_eq!(s.verify(&raw[..LEN - 1], &alice), None);
-        assert_eq!(s.verify(&[], &alice), None);
+        assert_eq!(s.verify(&raw[..LEN - 1], &Bearer::Address(alice)), None);
+        assert_eq!(s.verify(&[], &Bearer::Address(alice)), None);
     }
 
     #[test]
@@ -133,11 +201,37 @@ mod tests {
             ino: 2,
             generation: 0,
         };
-        let raw = s.mint(h, &principal_tag("alice"));
-        assert_eq!(s.verify(&raw, &principal_tag("guest")), None);
+        let alice = Bearer::Address(principal_tag("alice"));
+        let raw = s.mint(h, &alice);
         assert_eq!(
-            Signer::new([8u8; 32]).verify(&raw, &principal_tag("alice")),
+            s.verify(&raw, &Bearer::Address(principal_tag("guest"))),
             None
         );
+        assert_eq!(Signer::new([8u8; 32]).verify(&raw, &alice), None);
+        assert_eq!(s.token_of(&raw), None);
+
+        // A token handle names its user and generation; it is not an address handle.
+        let tok = Bearer::Token {
+            user: *b"\x01\x02\x03\x04\x05\x06\x07\x08",
+            generation: 3,
+        };
+        let raw = s.mint(h, &tok);
+        assert_eq!(raw.len(), TOKEN_LEN);
+        assert_eq!(s.verify(&raw, &tok), Some(h));
+        assert_eq!(
+            s.token_of(&raw),
+            Some((*b"\x01\x02\x03\x04\x05\x06\x07\x08", 3))
+        );
+        let older = Bearer::Token {
+            user: *b"\x01\x02\x03\x04\x05\x06\x07\x08",
+            generation: 2,
+        };
+        assert_eq!(s.verify(&raw, &older), None);
+        assert_eq!(s.verify(&raw, &alice), None);
+        for i in 0..raw.len() {
+            let mut bad = raw.clone();
+            bad[i] ^= 0x80;
+            assert_eq!(s.token_of(&bad), None, "byte {i}");
+        }
     }
 }

@@ -33,7 +33,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::handle::{Handle, Signer, principal_tag};
+use crate::handle::{Bearer, Handle, Signer, principal_tag};
 use crate::rpc::{Accept, RecordError};
 
 /// Connections served at once: each may hold one bounded record, so this bounds the memory
@@ -139,10 +139,10 @@ async fn connection(
     }
 }
 
-/// The caller of one RPC: the principal and its handle tag.
+/// The caller of one RPC: the principal, and whom its handles are minted for.
 pub(crate) struct Caller {
     pub principal: Principal,
-    pub tag: [u8; 8],
+    pub bearer: Bearer,
 }
 
 pub(crate) struct Gateway {
@@ -221,8 +221,37 @@ impl Gateway {
             Some(p) => p,
             None => self.store.guest_principal(),
         };
-        let tag = principal_tag(&principal.user_id);
-        Ok(Caller { principal, tag })
+        let bearer = Bearer::Address(principal_tag(&principal.user_id));
+        Ok(Caller { principal, bearer })
+    }
+
+    /// Who is calling with handle `raw`: the mount-token user a token handle names while that
+    /// user's credentials are unchanged, else whoever `ip` is.
+    pub(crate) fn caller_with(&self, ip: IpAddr, raw: Option<&[u8]>) -> Result<Caller, StoreError> {
+        if let Some((user, generation)) = raw.and_then(|r| self.signer.token_of(r))
+            && let Some(principal) = self.store.nfs_token_user(&hex::encode(user), generation)?
+        {
+            return Ok(Caller {
+                principal,
+                bearer: Bearer::Token { user, generation },
+            });
+        }
+        self.caller(ip)
+    }
+
+    /// The caller a mount token stands for (`None`: not a valid, current token).
+    pub(crate) fn token_caller(&self, token: &str) -> Result<Option<Caller>, StoreError> {
+        let Some((principal, generation)) = self.store.nfs_token_principal(token)? else {
+            return Ok(None);
+        };
+        let mut user = [0u8; 8];
+        if hex::decode_to_slice(&principal.user_id, &mut user).is_err() {
+            return Ok(None);
+        }
+        Ok(Some(Caller {
+            principal,
+            bearer: Bearer::Token { user, generation },
+        }))
     }
 
     pub(crate) fn mint(&self, c: &Caller, bucket_id: u64, ino: u64) -> Vec<u8> {
@@ -232,7 +261,7 @@ impl Gateway {
                 ino,
                 generation: 0,
             },
-            &c.tag,
+            &c.bearer,
         )
     }
 
@@ -246,7 +275,7 @@ impl Gateway {
         use nfs3_types::nfs3::nfsstat3;
         let h = self
             .signer
-            .verify(raw, &c.tag)
+            .verify(raw, &c.bearer)
             .ok_or(nfsstat3::NFS3ERR_BADHANDLE)?;
         if let Some(name) = self.bucket_cache().get(&h.bucket_id) {
             return Ok((name.clone(), h));

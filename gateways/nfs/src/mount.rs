@@ -1,4 +1,6 @@
-//! MOUNT v3 (program 100005): every live share is exported as `/<name>`.
+//! MOUNT v3 (program 100005): every live share is exported as `/<name>`; `/<name>@<token>`
+//! mounts it as the user whose mount token that is (for clients the network does not vouch
+//! for), whatever address they call from.
 
 use std::net::IpAddr;
 
@@ -48,14 +50,25 @@ pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
 }
 
 /// `/<share>` or a directory inside it, `/<share>/a/b` (libnfs mounts a URL's parent
-/// directory) → that directory's handle for this caller.
+/// directory), either with `@<token>` after the share name → that directory's handle for this
+/// caller. A token that is not a current one → `MNT3ERR_ACCES`.
 async fn mnt(gw: &Gateway, path: &[u8], ip: IpAddr) -> Result<Vec<u8>, mountstat3> {
     let path = std::str::from_utf8(path).map_err(|_| mountstat3::MNT3ERR_NOENT)?;
     let mut segments = path.split('/').filter(|s| !s.is_empty());
-    let Some(name) = segments.next() else {
+    let Some(first) = segments.next() else {
         return Err(mountstat3::MNT3ERR_NOENT);
     };
-    let caller = gw.caller(ip).map_err(|e| error::mountstat(&e))?;
+    let (name, caller) = match first.split_once('@') {
+        Some((name, token)) => match gw.token_caller(token) {
+            Ok(Some(c)) => (name, c),
+            Ok(None) => {
+                tracing::info!(share = name, %ip, "nfs mount with an unknown or revoked token refused");
+                return Err(mountstat3::MNT3ERR_ACCES);
+            }
+            Err(e) => return Err(error::mountstat(&e)),
+        },
+        None => (first, gw.caller(ip).map_err(|e| error::mountstat(&e))?),
+    };
     let fail = |e: gatehouse_store::StoreError| {
         error::log("mnt", &e);
         error::mountstat(&e)
@@ -80,7 +93,9 @@ async fn mnt(gw: &Gateway, path: &[u8], ip: IpAddr) -> Result<Vec<u8>, mountstat
             return Err(mountstat3::MNT3ERR_NOTDIR);
         }
     }
-    tracing::info!(path, principal = %caller.principal.name, "nfs mount");
+    // The token is a secret: log the share and the rest of the path only.
+    let shown = path.replacen(first, name, 1);
+    tracing::info!(path = %shown, principal = %caller.principal.name, "nfs mount");
     Ok(gw.mint(&caller, share.bucket_id, dir.ino))
 }
 

@@ -238,6 +238,57 @@ impl Store {
         Ok(Some(self.policy().resolve(&r.user_id, &u.name, u.kind)))
     }
 
+    /// The caller's own NFS mount token: `<user id><24 hex>`, mounted as `/<share>@<token>`
+    /// by clients the network does not vouch for. Derived, never stored; rotating the user's
+    /// credentials changes it (and with it every handle minted through the old one).
+    pub fn nfs_mount_token(&self, p: &Principal) -> Result<String> {
+        let txn = self.db().begin_read()?;
+        let Some(u) = txn.open_table(USERS)?.get(p.user_id.as_str())? else {
+            return Err(StoreError::AccessDenied(
+                "only a registered user has a mount token".into(),
+            ));
+        };
+        let u: UserRecord = codec::decode(u.value())?;
+        let mac = self.inner.master.mount_token_mac(&p.user_id, u.generation);
+        Ok(format!("{}{}", p.user_id, hex::encode(mac)))
+    }
+
+    /// Who a mount token stands for, with the credential generation it was made for; `None`
+    /// for a token that is malformed, forged, of a removed user or of an older generation.
+    pub fn nfs_token_principal(&self, token: &str) -> Result<Option<(Principal, u32)>> {
+        if token.len() != 40 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let (user_id, mac) = token.split_at(16);
+        let Ok(mac) = hex::decode(mac) else {
+            return Ok(None);
+        };
+        let txn = self.db().begin_read()?;
+        let Some(u) = txn.open_table(USERS)?.get(user_id)? else {
+            return Ok(None);
+        };
+        let u: UserRecord = codec::decode(u.value())?;
+        let want = self.inner.master.mount_token_mac(user_id, u.generation);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(&want[..], &mac[..])) {
+            return Ok(None);
+        }
+        Ok(Some((
+            self.policy().resolve(user_id, &u.name, u.kind),
+            u.generation,
+        )))
+    }
+
+    /// The principal of user `user_id` if its credential generation is still `generation`
+    /// (a handle minted through a mount token carries both).
+    pub fn nfs_token_user(&self, user_id: &str, generation: u32) -> Result<Option<Principal>> {
+        let txn = self.db().begin_read()?;
+        let Some(u) = txn.open_table(USERS)?.get(user_id)? else {
+            return Ok(None);
+        };
+        let u: UserRecord = codec::decode(u.value())?;
+        Ok((u.generation == generation).then(|| self.policy().resolve(user_id, &u.name, u.kind)))
+    }
+
     /// The principal of a caller nobody vouches for: a member of `everyone` only (see
     /// [`crate::rbac::Policy::guest`]). Resolved from the current policy, so a binding change
     /// applies to the next request.

@@ -1,4 +1,4 @@
-//! `GET /api/health`, `GET /api/info`, `GET /api/openapi.json` (no auth), `GET /api/me`,
+//! `GET /api/health`, `GET /api/info`, `GET /api/openapi.json` (no auth), `GET /api/me`, `GET /api/me/nfs-token`,
 //! `GET /api/panels`.
 
 use axum::extract::State;
@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::AdminState;
 use crate::auth::Caller;
+use crate::error::ApiResult;
 use crate::json;
 
 /// The server's version, as `/api/health` and `/api/info` both report it.
@@ -108,6 +109,21 @@ pub async fn me(State(st): State<AdminState>, c: Caller) -> Response {
         access_key: c.access_key,
         panels,
     })
+}
+
+#[derive(serde::Serialize)]
+struct NfsToken {
+    user_id: String,
+    token: String,
+}
+
+/// `GET /api/me/nfs-token`: the caller's own NFS mount token (mount `/<share>@<token>`).
+pub async fn nfs_token(State(st): State<AdminState>, c: Caller) -> ApiResult<Response> {
+    let token = st.store.nfs_mount_token(&c.principal)?;
+    Ok(json::ok(&NfsToken {
+        user_id: c.principal.user_id,
+        token,
+    }))
 }
 
 pub async fn panels(State(st): State<AdminState>, c: Caller) -> Response {

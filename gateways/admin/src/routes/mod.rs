@@ -87,6 +87,7 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Post, "/api/session", session::sign_in),
         ep(Delete, "/api/session", session::sign_out),
         ep(Get, "/api/me", info::me),
+        ep(Get, "/api/me/nfs-token", info::nfs_token),
         ep(Get, "/api/panels", info::panels),
         ep(Get, "/api/storage", storage::status),
         ep(Get, "/api/backup", backup::backup),

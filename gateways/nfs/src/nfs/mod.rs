@@ -40,7 +40,8 @@ pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
     if c.proc_ > 21 {
         return rpc::accepted(xid, Accept::ProcUnavail);
     }
-    let caller = match gw.caller(ip) {
+    // Every procedure but NULL starts with a handle; a mount-token handle names its caller.
+    let caller = match gw.caller_with(ip, fh(&mut Reader::new(args)).ok()) {
         Ok(c) => c,
         Err(e) => {
             error::log("principal", &e);
@@ -51,7 +52,7 @@ pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
     if !matches!(c.proc_, 7 | 21)
         && !gw.writeback.is_empty()
         && let Ok(raw) = fh(&mut Reader::new(args))
-        && let Some(h) = gw.signer.verify(raw, &caller.tag)
+        && let Some(h) = gw.signer.verify(raw, &caller.bearer)
     {
         gw.writeback.flush_bucket(&gw.store, h.bucket_id).await;
     }
