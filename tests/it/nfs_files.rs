@@ -571,3 +571,90 @@ async fn nfs_mount_tokens_act_as_their_user() {
     let (_, a) = lookup(&mut c, &root, "by-tina.txt").await.expect("lookup");
     assert_eq!(a.size, 13);
 }
+
+/// Hostile names and offsets get their status, change nothing, and the mount keeps working;
+/// SETATTR fields are independent (`chmod 000` reads back 000, an mtime-only set keeps the
+/// mode).
+#[tokio::test]
+async fn nfs_bad_names_and_offsets_are_refused_and_setattr_fields_are_independent() {
+    let srv = TestServer::start().await;
+    let (mut c, root) = writer(&srv, "bad").await;
+    let long = "x".repeat(256);
+    for (name, want) in [
+        ("a/b", nfsstat3::NFS3ERR_INVAL),
+        ("nul\0byte", nfsstat3::NFS3ERR_INVAL),
+        (".", nfsstat3::NFS3ERR_INVAL),
+        ("..", nfsstat3::NFS3ERR_INVAL),
+        ("", nfsstat3::NFS3ERR_INVAL),
+        (long.as_str(), nfsstat3::NFS3ERR_NAMETOOLONG),
+    ] {
+        let got = create(
+            &mut c,
+            &root,
+            name,
+            createhow3::UNCHECKED(sattr3::default()),
+        )
+        .await;
+        assert_eq!(got.err(), Some(want), "create {name:?}");
+        let got = symlink(&mut c, &root, name, b"t").await;
+        assert_eq!(got.err(), Some(want), "symlink {name:?}");
+        let made = c
+            .mkdir(&MKDIR3args {
+                where_: dirop(&root, name),
+                attributes: sattr3::default(),
+            })
+            .await
+            .expect("rpc");
+        assert!(
+            matches!(made, Nfs3Result::Err((s, _)) if s == want),
+            "mkdir {name:?}"
+        );
+    }
+    let listed = srv
+        .client()
+        .list_objects_v2()
+        .bucket("fs+bad")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.key_count(), Some(0), "nothing was created");
+
+    let f = create(&mut c, &root, "f", createhow3::UNCHECKED(sattr3::default()))
+        .await
+        .expect("create");
+    write_as(&mut c, &f, 0, b"keep", stable_how::FILE_SYNC)
+        .await
+        .expect("write");
+    for stable in [stable_how::UNSTABLE, stable_how::FILE_SYNC] {
+        for off in [u64::MAX - 1, u64::MAX - 4096, 1 << 62] {
+            assert_eq!(
+                write_as(&mut c, &f, off, b"ab", stable).await.err(),
+                Some(nfsstat3::NFS3ERR_FBIG),
+                "offset {off} {stable:?}"
+            );
+        }
+    }
+    commit(&mut c, &f).await.expect("commit");
+    assert_eq!(read_all(&mut c, &f).await, b"keep");
+
+    let zero = chmod(&mut c, &f, 0).await.expect("chmod 000");
+    assert_eq!(zero.mode, 0);
+    assert_eq!(getattr(&mut c, &f).await.expect("getattr").mode, 0);
+    let set = c
+        .setattr(&SETATTR3args {
+            object: f.clone(),
+            new_attributes: sattr3 {
+                mtime: set_mtime::SET_TO_CLIENT_TIME(nfstime3 {
+                    seconds: 1_000_000_000,
+                    nseconds: 0,
+                }),
+                ..sattr3::default()
+            },
+            guard: Nfs3Option::None,
+        })
+        .await
+        .expect("rpc");
+    assert!(matches!(set, Nfs3Result::Ok(_)));
+    let a = getattr(&mut c, &f).await.expect("getattr");
+    assert_eq!((a.mode, a.mtime.seconds, a.size), (0, 1_000_000_000, 4));
+}
