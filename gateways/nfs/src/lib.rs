@@ -11,8 +11,10 @@
 //! We own the accept loop, so every call knows the connection's peer address: the caller is
 //! the registered peer's user for that address, else the guest principal, resolved again for
 //! every call (a binding change applies to the next operation). AUTH_UNIX uids are the
-//! client's claim and never identify anyone. Invariants: a bad client never panics the server
-//! or holds more than one bounded record in memory; the store stays free of NFS types.
+//! client's claim and never identify anyone. Calls of one connection run concurrently (at
+//! most [`PER_CONNECTION`], [`IN_FLIGHT`] across all), replies matched by xid. Invariants: a
+//! bad client never panics the server or holds more than its bounded records in memory; the
+//! store stays free of NFS types.
 
 mod error;
 pub mod handle;
@@ -39,6 +41,11 @@ use crate::rpc::{Accept, RecordError};
 /// Connections served at once: each may hold one bounded record, so this bounds the memory
 /// clients can make the gateway hold. Further connections are closed at accept.
 pub const MAX_CONNECTIONS: usize = 1024;
+/// Calls one connection may have under way at once.
+pub const PER_CONNECTION: usize = 32;
+/// Calls under way across all connections: with records capped at 1 MiB + 64 KiB, this bounds
+/// what clients can make the gateway hold (~140 MiB).
+pub const IN_FLIGHT: usize = 128;
 
 /// Serves until `stop` turns true, then lets each connection finish its current call.
 pub async fn serve(listener: TcpListener, store: Store, mut stop: watch::Receiver<bool>) {
@@ -108,35 +115,59 @@ async fn connection(
     let _ = sock.set_nodelay(true);
     let (rd, mut wr) = sock.into_split();
     let mut rd = BufReader::with_capacity(64 << 10, rd);
-    let mut buf = Vec::new();
+    // Calls run concurrently (a client pipelines: the Linux client keeps many calls in flight
+    // on one connection, and concurrent metadata calls share one group commit); replies go
+    // out as they are ready, matched by xid. Bounded per connection and in all, so clients
+    // cannot make the gateway hold more than that many records.
+    let mine = Arc::new(tokio::sync::Semaphore::new(PER_CONNECTION));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Vec<u8>>>(PER_CONNECTION);
+    let mut writer = tokio::spawn(async move {
+        while let Some(Some(reply)) = rx.recv().await {
+            if let Err(e) = wr.write_all(&rpc::frame(&reply)).await {
+                tracing::debug!(%peer, error = %e, "nfs reply not sent");
+                return;
+            }
+        }
+    });
     loop {
+        // Wait for room before reading the next record, so a flood waits in the socket.
+        let (Ok(local), Ok(global)) = (
+            mine.clone().acquire_owned().await,
+            gw.in_flight.clone().acquire_owned().await,
+        ) else {
+            break;
+        };
+        let mut buf = Vec::new();
         let got = tokio::select! {
-            _ = stopped(&mut stop) => return,
+            _ = stopped(&mut stop) => break,
+            // The writer stops on an unreadable record or a dead socket: so does the reader.
+            _ = &mut writer => return,
             r = rpc::read_record(&mut rd, &mut buf) => r,
         };
         match got {
             Ok(()) => {}
-            Err(RecordError::Closed) => return,
+            Err(RecordError::Closed) => break,
             // Clients reset connections they are done with; nothing to report.
-            Err(RecordError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+            Err(RecordError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
             Err(e) => {
                 tracing::info!(%peer, error = %e, "closing nfs connection");
-                return;
+                break;
             }
         }
-        let Some(reply) = gw.call(&buf, peer.ip()).await else {
-            tracing::info!(%peer, "unreadable RPC record, closing the connection");
-            return;
-        };
-        if let Err(e) = wr.write_all(&rpc::frame(&reply)).await {
-            tracing::debug!(%peer, error = %e, "nfs reply not sent");
-            return;
-        }
-        // Do not let one large record pin its buffer for the connection's life.
-        if buf.capacity() > 256 << 10 {
-            buf = Vec::new();
-        }
+        let (gw, tx) = (gw.clone(), tx.clone());
+        tokio::spawn(async move {
+            let reply = gw.call(&buf, peer.ip()).await;
+            drop(buf);
+            if reply.is_none() {
+                tracing::info!(%peer, "unreadable RPC record, closing the connection");
+            }
+            let _ = tx.send(reply).await;
+            drop((local, global));
+        });
     }
+    // Let the calls under way answer, then close.
+    drop(tx);
+    let _ = writer.await;
 }
 
 /// The caller of one RPC: the principal, and whom its handles are minted for.
@@ -154,6 +185,8 @@ pub(crate) struct Gateway {
     pub write_verifier: [u8; 8],
     /// UNSTABLE writes not committed yet.
     pub writeback: writeback::WriteBack,
+    /// Permits for calls under way, across connections ([`IN_FLIGHT`]).
+    in_flight: Arc<tokio::sync::Semaphore>,
     /// Share bucket id → name (handles carry ids).
     buckets: Mutex<HashMap<u64, String>>,
     /// (directory inode, cookie) → position in the directory (see `nfs::readdir`).
@@ -173,6 +206,7 @@ impl Gateway {
             port,
             write_verifier: (gatehouse_store::now_unix_ms() as u64).to_be_bytes(),
             writeback: writeback::WriteBack::default(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)),
             buckets: Mutex::new(HashMap::new()),
             cookies: Mutex::new(HashMap::new()),
         }
