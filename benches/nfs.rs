@@ -1,0 +1,535 @@
+//! NFSv3 benchmark: one client (`nfs3_client`, one TCP connection, one request at a time) that
+//! measures any NFSv3 server the same way, so gatehouse and NFS-Ganesha can be compared in one
+//! run (see `benches/nfs_compare.sh`).
+//!
+//! ```text
+//! cargo bench --bench nfs -- --host 127.0.0.1 --nfs-port P --mount-port M --export /path \
+//!     [--label NAME] [--size-mib 1024] [--files 10000] [--random-ops 20000] \
+//!     [--random-file-mib 256] [--stable unstable|data_sync|file_sync] [--server-pid PID]
+//! ```
+//!
+//! Phases, all in a fresh directory `nfsbench-<unix time>-<label>` under the export:
+//! - `seq-write`: CREATE, then WRITE `--size-mib` MiB of pseudo-random bytes (a new seed per
+//!   MiB, a new base seed per run, so nothing deduplicates) in 1 MiB requests, then one COMMIT.
+//! - `seq-read`: READ the file back in 1 MiB requests and compare every byte.
+//! - `create`: `--files` CREATE (UNCHECKED, mode 0644) of empty files in one new directory.
+//! - `readdirplus`: READDIRPLUS of that directory (dircount 8 KiB, maxcount 64 KiB, like the
+//!   Linux client), paging by cookie until eof.
+//! - `random-write`: a `--random-file-mib` file is written sequentially and committed (not
+//!   timed), then `--random-ops` WRITEs of 4 KiB at random 4 KiB-aligned offsets and one COMMIT.
+//!
+//! Every request waits for its reply before the next one is sent: `nfs3_client` has no
+//! pipelining. Rates use MB = 10^6 bytes. One line per phase, `result LABEL PHASE VALUE UNIT`,
+//! then a Markdown table row.
+
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::{Parser, ValueEnum};
+use nfs3_client::nfs3_types::nfs3::*;
+use nfs3_client::nfs3_types::rpc::{auth_unix, opaque_auth};
+use nfs3_client::nfs3_types::xdr_codec::Opaque;
+use nfs3_client::tokio::{TokioConnector, TokioIo};
+use nfs3_client::{Nfs3Connection, Nfs3ConnectionBuilder};
+use tokio::net::TcpStream;
+
+type Conn = Nfs3Connection<TokioIo<TcpStream>>;
+
+const MIB: usize = 1 << 20;
+const PAGE: usize = 4096;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Stable {
+    Unstable,
+    #[value(name = "data_sync", alias = "data-sync")]
+    DataSync,
+    #[value(name = "file_sync", alias = "file-sync")]
+    FileSync,
+}
+
+impl Stable {
+    fn how(self) -> stable_how {
+        match self {
+            Self::Unstable => stable_how::UNSTABLE,
+            Self::DataSync => stable_how::DATA_SYNC,
+            Self::FileSync => stable_how::FILE_SYNC,
+        }
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "NFSv3 benchmark with nfs3_client (sequential request/response)")]
+struct Args {
+    /// Server address (an IP literal).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// NFS program port.
+    #[arg(long)]
+    nfs_port: u16,
+    /// MOUNT program port (gatehouse: the same as --nfs-port).
+    #[arg(long)]
+    mount_port: u16,
+    /// Export path to mount, e.g. /bench (gatehouse) or /export (Ganesha).
+    #[arg(long)]
+    export: String,
+    /// Name for the result lines.
+    #[arg(long, default_value = "server")]
+    label: String,
+    /// Size of the sequential file in MiB.
+    #[arg(long, default_value_t = 1024)]
+    size_mib: usize,
+    /// Number of empty files to create (and list with READDIRPLUS).
+    #[arg(long, default_value_t = 10_000)]
+    files: usize,
+    /// Number of random 4 KiB writes.
+    #[arg(long, default_value_t = 20_000)]
+    random_ops: usize,
+    /// Size of the file the random writes go into, in MiB.
+    #[arg(long, default_value_t = 256)]
+    random_file_mib: usize,
+    /// The `stable` field of every WRITE (the Linux client sends unstable, then COMMIT).
+    #[arg(long, value_enum, default_value_t = Stable::Unstable)]
+    stable: Stable,
+    /// A server process to report VmHWM/VmRSS of after each phase (same machine).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Connect from a privileged source port (< 1024, needs root).
+    #[arg(long)]
+    privileged_port: bool,
+    /// Passed by `cargo bench` to every bench target; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// xorshift64* seeded through splitmix64: fast, and never the same stream for two seeds.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Self((z ^ (z >> 31)) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) {
+        let mut words = buf.chunks_exact_mut(8);
+        for w in &mut words {
+            w.copy_from_slice(&self.next().to_le_bytes());
+        }
+        let rest = words.into_remainder();
+        let last = self.next().to_le_bytes();
+        rest.copy_from_slice(&last[..rest.len()]);
+    }
+}
+
+/// The bytes of block `i` of a file written with base seed `seed`.
+fn block(seed: u64, i: u64, buf: &mut [u8]) {
+    Rng::new(seed ^ i.wrapping_mul(0xD6E8_FEB8_6659_FD93)).fill(buf);
+}
+
+fn status<T, E>(r: Nfs3Result<T, E>, what: &str) -> Result<T> {
+    match r {
+        Nfs3Result::Ok(ok) => Ok(ok),
+        Nfs3Result::Err((s, _)) => bail!("{what}: {s:?}"),
+    }
+}
+
+fn mode_0644() -> sattr3 {
+    sattr3 {
+        mode: Nfs3Option::Some(0o644),
+        ..Default::default()
+    }
+}
+
+async fn create_file(c: &mut Conn, dir: &nfs_fh3, name: &str) -> Result<nfs_fh3> {
+    let r = c
+        .create(&CREATE3args {
+            where_: diropargs3 {
+                dir: dir.clone(),
+                name: name.as_bytes().into(),
+            },
+            how: createhow3::UNCHECKED(mode_0644()),
+        })
+        .await
+        .with_context(|| format!("CREATE {name}"))?;
+    match status(r, name)?.obj {
+        Nfs3Option::Some(h) => Ok(h),
+        Nfs3Option::None => bail!("CREATE {name}: no file handle in the reply"),
+    }
+}
+
+async fn mkdir(c: &mut Conn, dir: &nfs_fh3, name: &str) -> Result<nfs_fh3> {
+    let r = c
+        .mkdir(&MKDIR3args {
+            where_: diropargs3 {
+                dir: dir.clone(),
+                name: name.as_bytes().into(),
+            },
+            attributes: sattr3 {
+                mode: Nfs3Option::Some(0o755),
+                ..Default::default()
+            },
+        })
+        .await
+        .with_context(|| format!("MKDIR {name}"))?;
+    match status(r, name)?.obj {
+        Nfs3Option::Some(h) => Ok(h),
+        Nfs3Option::None => bail!("MKDIR {name}: no file handle in the reply"),
+    }
+}
+
+/// One WRITE that must be taken whole; returns how the server says it committed it.
+async fn write(
+    c: &mut Conn,
+    f: &nfs_fh3,
+    offset: u64,
+    data: &[u8],
+    stable: Stable,
+) -> Result<WRITE3resok> {
+    let r = c
+        .write(&WRITE3args {
+            file: f.clone(),
+            offset,
+            count: u32::try_from(data.len())?,
+            stable: stable.how(),
+            data: Opaque::borrowed(data),
+        })
+        .await
+        .with_context(|| format!("WRITE at {offset}"))?;
+    let ok = status(r, "WRITE")?;
+    ensure!(
+        ok.count as usize == data.len(),
+        "short WRITE at {offset}: {} of {}",
+        ok.count,
+        data.len()
+    );
+    Ok(ok)
+}
+
+async fn commit(c: &mut Conn, f: &nfs_fh3) -> Result<writeverf3> {
+    let r = c
+        .commit(&COMMIT3args {
+            file: f.clone(),
+            offset: 0,
+            count: 0,
+        })
+        .await
+        .context("COMMIT")?;
+    Ok(status(r, "COMMIT")?.verf)
+}
+
+fn rate(bytes: usize, d: Duration) -> f64 {
+    bytes as f64 / d.as_secs_f64() / 1e6
+}
+
+/// "VmHWM 12.3 MiB, VmRSS 10.1 MiB" of a process, if it is there.
+fn rss(pid: u32) -> Option<(f64, f64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib = |key: &str| -> Option<f64> {
+        let line = s.lines().find(|l| l.starts_with(key))?;
+        line.split_whitespace().nth(1)?.parse::<f64>().ok()
+    };
+    Some((kib("VmHWM:")? / 1024.0, kib("VmRSS:")? / 1024.0))
+}
+
+struct Bench {
+    args: Args,
+    conn: Conn,
+    dir: nfs_fh3,
+    seed: u64,
+    /// (phase, value, unit) in order, for the Markdown row.
+    results: Vec<(&'static str, f64, &'static str)>,
+}
+
+impl Bench {
+    fn report(&mut self, phase: &'static str, value: f64, unit: &'static str) {
+        println!("result {} {phase} {value:.1} {unit}", self.args.label);
+        if let Some((hwm, cur)) = self.args.server_pid.and_then(rss) {
+            println!(
+                "info {} server-rss-after-{phase} hwm={hwm:.1}MiB rss={cur:.1}MiB",
+                self.args.label
+            );
+        }
+        self.results.push((phase, value, unit));
+    }
+
+    fn note_committed(&mut self, phase: &str, seen: &[stable_how]) {
+        let mut kinds: Vec<String> = seen.iter().map(|s| format!("{s:?}")).collect();
+        kinds.sort();
+        kinds.dedup();
+        println!(
+            "info {} {phase}: WRITE replies committed={}",
+            self.args.label,
+            kinds.join(",")
+        );
+    }
+
+    async fn seq_write(&mut self, f: &nfs_fh3) -> Result<()> {
+        let mut buf = vec![0u8; MIB];
+        let mut seen = Vec::new();
+        let start = Instant::now();
+        for i in 0..self.args.size_mib as u64 {
+            block(self.seed, i, &mut buf);
+            let ok = write(&mut self.conn, f, i * MIB as u64, &buf, self.args.stable).await?;
+            if !seen.contains(&ok.committed) {
+                seen.push(ok.committed);
+            }
+        }
+        commit(&mut self.conn, f).await?;
+        let took = start.elapsed();
+        self.note_committed("seq-write", &seen);
+        self.report("seq-write", rate(self.args.size_mib * MIB, took), "MB/s");
+        Ok(())
+    }
+
+    async fn seq_read(&mut self, f: &nfs_fh3) -> Result<()> {
+        let total = (self.args.size_mib * MIB) as u64;
+        let mut expect = vec![0u8; MIB];
+        let mut have = 0usize; // bytes of the current block already compared
+        let mut offset = 0u64;
+        let start = Instant::now();
+        block(self.seed, 0, &mut expect);
+        while offset < total {
+            let r = self
+                .conn
+                .read(&READ3args {
+                    file: f.clone(),
+                    offset,
+                    count: u32::try_from(MIB - have)?,
+                })
+                .await
+                .with_context(|| format!("READ at {offset}"))?;
+            let ok = status(r, "READ")?;
+            let n = ok.data.len();
+            ensure!(n > 0, "empty READ at {offset} before the end");
+            ensure!(
+                ok.data[..] == expect[have..have + n],
+                "READ at {offset}: bytes differ from what was written"
+            );
+            offset += n as u64;
+            have += n;
+            if have == MIB && offset < total {
+                have = 0;
+                block(self.seed, offset / MIB as u64, &mut expect);
+            }
+        }
+        let took = start.elapsed();
+        self.report("seq-read", rate(total as usize, took), "MB/s");
+        Ok(())
+    }
+
+    async fn create_many(&mut self) -> Result<nfs_fh3> {
+        let d = mkdir(&mut self.conn, &self.dir, "files").await?;
+        let start = Instant::now();
+        for i in 0..self.args.files {
+            create_file(&mut self.conn, &d, &format!("f{i:05}")).await?;
+        }
+        let took = start.elapsed();
+        self.report(
+            "create",
+            self.args.files as f64 / took.as_secs_f64(),
+            "ops/s",
+        );
+        Ok(d)
+    }
+
+    async fn readdirplus(&mut self, d: &nfs_fh3) -> Result<()> {
+        let mut cookie = 0;
+        let mut cookieverf = cookieverf3::default();
+        let mut names = 0usize;
+        let mut pages = 0usize;
+        let start = Instant::now();
+        loop {
+            let r = self
+                .conn
+                .readdirplus(&READDIRPLUS3args {
+                    dir: d.clone(),
+                    cookie,
+                    cookieverf,
+                    dircount: 8192,
+                    maxcount: 65536,
+                })
+                .await
+                .context("READDIRPLUS")?;
+            let ok = status(r, "READDIRPLUS")?;
+            pages += 1;
+            cookieverf = ok.cookieverf;
+            for e in &ok.reply.entries.0 {
+                if e.name.0.as_ref() != b"." && e.name.0.as_ref() != b".." {
+                    names += 1;
+                }
+                cookie = e.cookie;
+            }
+            if ok.reply.eof {
+                break;
+            }
+            ensure!(
+                !ok.reply.entries.0.is_empty(),
+                "empty READDIRPLUS page before eof"
+            );
+        }
+        let took = start.elapsed();
+        ensure!(
+            names == self.args.files,
+            "READDIRPLUS listed {names} files, expected {}",
+            self.args.files
+        );
+        println!(
+            "info {} readdirplus: {names} entries in {pages} pages",
+            self.args.label
+        );
+        self.report("readdirplus", took.as_secs_f64() * 1e3, "ms");
+        Ok(())
+    }
+
+    async fn random_write(&mut self) -> Result<()> {
+        let f = create_file(&mut self.conn, &self.dir, "random.bin").await?;
+        let fill_seed = self.seed ^ 0x5EED_F11E;
+        let mut buf = vec![0u8; MIB];
+        for i in 0..self.args.random_file_mib as u64 {
+            block(fill_seed, i, &mut buf);
+            write(&mut self.conn, &f, i * MIB as u64, &buf, self.args.stable).await?;
+        }
+        commit(&mut self.conn, &f).await?;
+
+        let pages = (self.args.random_file_mib * MIB / PAGE) as u64;
+        ensure!(pages > 0, "--random-file-mib must be at least 1");
+        let mut rng = Rng::new(self.seed ^ 0xA110_FF5E);
+        let mut data = vec![0u8; PAGE];
+        let mut seen = Vec::new();
+        let mut last = 0u64;
+        let start = Instant::now();
+        for _ in 0..self.args.random_ops {
+            last = (rng.next() % pages) * PAGE as u64;
+            rng.fill(&mut data);
+            let ok = write(&mut self.conn, &f, last, &data, self.args.stable).await?;
+            if !seen.contains(&ok.committed) {
+                seen.push(ok.committed);
+            }
+        }
+        commit(&mut self.conn, &f).await?;
+        let took = start.elapsed();
+        self.note_committed("random-write", &seen);
+
+        // The last write is what that page must hold now.
+        if self.args.random_ops > 0 {
+            let r = self
+                .conn
+                .read(&READ3args {
+                    file: f.clone(),
+                    offset: last,
+                    count: PAGE as u32,
+                })
+                .await
+                .context("READ back")?;
+            let ok = status(r, "READ back")?;
+            ensure!(
+                ok.data[..] == data[..],
+                "random-write: the last 4 KiB written at {last} do not read back"
+            );
+        }
+        self.report(
+            "random-write",
+            self.args.random_ops as f64 / took.as_secs_f64(),
+            "ops/s",
+        );
+        Ok(())
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+    let gid = std::fs::metadata("/proc/self").map_or(0, |m| m.gid());
+    let cred = opaque_auth::auth_unix(&auth_unix {
+        stamp: 0,
+        machinename: Opaque::borrowed(b"nfsbench"),
+        uid,
+        gid,
+        gids: vec![gid],
+    });
+    let mut conn = Nfs3ConnectionBuilder::new(TokioConnector, &args.host, &args.export)
+        .mount_port(args.mount_port)
+        .nfs3_port(args.nfs_port)
+        .connect_from_privileged_port(args.privileged_port)
+        .credential(cred)
+        .mount()
+        .await
+        .with_context(|| {
+            format!(
+                "mount {}:{} (nfs {}, mount {})",
+                args.host, args.export, args.nfs_port, args.mount_port
+            )
+        })?;
+    let root = conn.root_nfs_fh3();
+
+    let info = status(
+        conn.fsinfo(&FSINFO3args {
+            fsroot: root.clone(),
+        })
+        .await
+        .context("FSINFO")?,
+        "FSINFO",
+    )?;
+    println!(
+        "info {} fsinfo rtmax={} wtmax={} dtpref={} (client: one connection, one request in flight, stable={:?}, uid={uid})",
+        args.label, info.rtmax, info.wtmax, info.dtpref, args.stable
+    );
+    ensure!(
+        info.wtmax as usize >= MIB && info.rtmax as usize >= MIB,
+        "the server takes less than 1 MiB per request (rtmax {}, wtmax {})",
+        info.rtmax,
+        info.wtmax
+    );
+
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
+    let name = format!("nfsbench-{}-{}", now.as_secs(), args.label);
+    let seed = now.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32);
+    let dir = mkdir(&mut conn, &root, &name).await?;
+    println!("info {} directory {}/{name}", args.label, args.export);
+
+    let mut b = Bench {
+        args,
+        conn,
+        dir,
+        seed,
+        results: Vec::new(),
+    };
+    let f = create_file(&mut b.conn, &b.dir, "seq.bin").await?;
+    b.seq_write(&f).await?;
+    b.seq_read(&f).await?;
+    let d = b.create_many().await?;
+    b.readdirplus(&d).await?;
+    b.random_write().await?;
+
+    // Markdown: header, separator, this run's row (the compare script keeps the last line).
+    let head: Vec<String> = b
+        .results
+        .iter()
+        .map(|(p, _, u)| format!("{p} ({u})"))
+        .collect();
+    let cells: Vec<String> = b
+        .results
+        .iter()
+        .map(|(_, v, _)| format!("{v:.0}"))
+        .collect();
+    println!("| server | {} |", head.join(" | "));
+    println!("|---|{}", "---:|".repeat(head.len()));
+    println!("| {} | {} |", b.args.label, cells.join(" | "));
+    if let Err(e) = b.conn.unmount().await {
+        eprintln!("unmount: {e}");
+    }
+    Ok(())
+}

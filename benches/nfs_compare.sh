@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Measures gatehouse and NFS-Ganesha (Debian's nfs-ganesha + nfs-ganesha-vfs, exporting a local
+# directory) with the same NFSv3 client (`cargo bench --bench nfs`) in one run, alternately
+# (gatehouse, ganesha, gatehouse, ganesha, ... ROUNDS times), and prints Markdown for
+# docs/BENCHMARKS.md. Needs root: everything runs in a private network namespace ($NS, default
+# ghbench) with its own rpcbind, which Ganesha needs; the namespace is deleted at the end.
+#
+#   benches/nfs_compare.sh [bench args...]        e.g. --size-mib 256 --files 2000 --stable file_sync
+#
+# Environment: BENCH_DIR (data of both servers, default /var/tmp/gh-nfs-bench: keep it on the
+# disk you want to measure, not tmpfs), ROUNDS (default 2), NS, KEEP=1 (keep BENCH_DIR),
+# CARGO_TARGET_DIR. Raw output of every run goes to $BENCH_DIR.logs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "needs root (network namespace, rpcbind, ganesha)" >&2; exit 1; }
+
+NS=${NS:-ghbench}
+dir=${BENCH_DIR:-/var/tmp/gh-nfs-bench}
+logs="$dir.logs"
+rounds=${ROUNDS:-2}
+gh_s3=19000 gh_admin=19001 gh_nfs=19002 # gatehouse: NFS and MOUNT share one port
+gn_nfs=12049 gn_mnt=12050               # ganesha: two ports
+
+# (a) Ganesha, its VFS FSAL and rpcbind.
+if ! command -v ganesha.nfsd >/dev/null || ! command -v rpcbind >/dev/null ||
+  ! dpkg -s nfs-ganesha-vfs >/dev/null 2>&1; then
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nfs-ganesha nfs-ganesha-vfs rpcbind >/dev/null
+fi
+if pgrep -x rpcbind >/dev/null; then
+  # Our rpcbind shares /run/rpcbind.sock and its lock file with the host's.
+  echo "an rpcbind is already running; stop it first (this script starts its own in $NS)" >&2
+  exit 1
+fi
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+cargo build --release -q
+bench=$(cargo bench --bench nfs --no-run --message-format=json 2>/dev/null |
+  grep -o '"executable":"[^"]*/deps/nfs-[^"]*"' | tail -1 | cut -d'"' -f4)
+[ -x "$bench" ] || { echo "bench binary not found" >&2; exit 1; }
+gh=$PWD/target/release/gatehouse
+[ "$CARGO_TARGET_DIR" = "$PWD/target" ] || gh=$CARGO_TARGET_DIR/release/gatehouse
+
+rm -rf "$dir" "$logs"
+mkdir -p "$dir/gatehouse" "$dir/ganesha/export" "$logs" /var/run/ganesha
+# nsenter execs the command: `$ns_exec cmd &` leaves the command's own pid in $!.
+ns_exec="nsenter --net=/run/netns/$NS"
+in_ns() { $ns_exec "$@"; }
+
+rpcbind_pid= ganesha_pid= gh_pid=
+teardown() {
+  for p in $gh_pid $ganesha_pid $rpcbind_pid; do kill "$p" 2>/dev/null || true; done
+  for p in $gh_pid $ganesha_pid $rpcbind_pid; do wait "$p" 2>/dev/null || true; done
+  ip netns del "$NS" 2>/dev/null || true
+  [ "${KEEP:-}" = 1 ] || rm -rf "$dir"
+}
+trap teardown EXIT
+trap 'exit 1' INT TERM HUP PIPE
+
+# (b) Namespace, rpcbind, Ganesha.
+ip netns del "$NS" 2>/dev/null || true
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+$ns_exec rpcbind -f -w &
+rpcbind_pid=$!
+for _ in $(seq 50); do in_ns rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && break; sleep 0.1; done
+
+cat >"$dir/ganesha/ganesha.conf" <<EOF
+NFS_CORE_PARAM {
+    NFS_Port = $gn_nfs;
+    MNT_Port = $gn_mnt;
+    Protocols = 3;
+    Enable_NLM = false;
+    Enable_RQUOTA = false;
+    # NFSv3 MOUNT by the Pseudo path (/export) rather than the directory's real path.
+    Mount_Path_Pseudo = true;
+}
+NFSv4 { Graceless = true; }
+EXPORT {
+    Export_Id = 1;
+    Path = $dir/ganesha/export;
+    Pseudo = /export;
+    Protocols = 3;
+    Transports = TCP;
+    Access_Type = RW;
+    Squash = No_Root_Squash;
+    SecType = sys;
+    FSAL { Name = VFS; }
+}
+EOF
+# The dbus errors in its log are harmless (no system bus here; only the admin interface needs it).
+$ns_exec ganesha.nfsd -F -f "$dir/ganesha/ganesha.conf" -L "$logs/ganesha.log" -p "$dir/ganesha/pid" \
+  >"$logs/ganesha.out" 2>&1 &
+ganesha_pid=$!
+registered() { # NFS v3 and MOUNT v3 over TCP on their ports
+  in_ns rpcinfo -p 127.0.0.1 2>/dev/null | awk -v n="$gn_nfs" -v m="$gn_mnt" '
+    $2 == 3 && $3 == "tcp" && $4 == n && $5 == "nfs" { a = 1 }
+    $2 == 3 && $3 == "tcp" && $4 == m && $5 == "mountd" { b = 1 }
+    END { exit !(a && b) }'
+}
+# Wait for the end of its start-up first: rpcbind -w restores the previous run's registrations,
+# which Ganesha replaces while it starts.
+for _ in $(seq 300); do
+  grep -q 'NFS SERVER INITIALIZED' "$logs/ganesha.log" 2>/dev/null && registered && break
+  sleep 0.1
+done
+registered || { echo "ganesha did not start:"; tail "$logs/ganesha.log"; exit 1; }
+
+# (c) gatehouse, one share, 127.0.0.1 a peer of the admin user (so the bench may write).
+printf 's3:\n  max_size: 1Ti\n' >"$dir/gatehouse.yaml"
+$ns_exec "$gh" serve --config "$dir/gatehouse.yaml" --data-dir "$dir/gatehouse" \
+  --s3-listen "127.0.0.1:$gh_s3" --admin-listen "127.0.0.1:$gh_admin" --nfs-listen "127.0.0.1:$gh_nfs" \
+  >"$logs/gatehouse.log" 2>&1 &
+gh_pid=$!
+for _ in $(seq 300); do
+  grep -q aws_secret_access_key "$dir/gatehouse/admin.credentials" 2>/dev/null &&
+    [ "$(in_ns curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$gh_admin/")" != 000 ] && break
+  sleep 0.1
+done
+ghc() { in_ns "$gh" --server "http://127.0.0.1:$gh_admin" --data-dir "$dir/gatehouse" "$@" >/dev/null; }
+ghc share create bench
+ghc peer add 127.0.0.1 admin
+
+# (d) The runs, alternately.
+rows=()
+run() { # $1 label, $2 round, $3 pid, then bench args
+  local label=$1 round=$2 pid=$3 log
+  shift 3
+  log="$logs/$label-$round.txt"
+  sync
+  sleep 2
+  echo "== $label round $round" >&2
+  in_ns "$bench" --host 127.0.0.1 --label "$label" --server-pid "$pid" "$@" | tee "$log" >&2
+  rows+=("$(tail -1 "$log" | sed "s/^| $label |/| $label | $round |/")")
+}
+for r in $(seq "$rounds"); do
+  run gatehouse "$r" "$gh_pid" --nfs-port "$gh_nfs" --mount-port "$gh_nfs" --export /bench "$@"
+  run ganesha "$r" "$ganesha_pid" --nfs-port "$gn_nfs" --mount-port "$gn_mnt" --export /export "$@"
+done
+
+# (e) Peak RSS of both servers over all the runs.
+hwm() { awk '/VmHWM/{printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
+gh_hwm=$(hwm "$gh_pid")
+gn_hwm=$(hwm "$ganesha_pid")
+
+# (f) Markdown.
+head_row=$(sed -n '/^| server |/p' "$logs/gatehouse-1.txt" | sed 's/^| server |/| server | round |/')
+fs=$(df -hT "$dir" | awk 'NR==2{print $1" "$2" ("$3")"}')
+echo
+echo "## NFSv3: gatehouse next to NFS-Ganesha ($(date -u +%Y-%m-%d), git $(git rev-parse --short HEAD))"
+echo
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "$(free -g | awk '/Mem:/{print $2}') GiB RAM, data on $fs, kernel $(uname -r)." \
+  "gatehouse $("$gh" --version | awk '{print $2}') (release build), NFS-Ganesha" \
+  "$(dpkg-query -W -f='${Version}' nfs-ganesha) (FSAL_VFS). Client: \`cargo bench --bench nfs${*:+ -- $*}\`" \
+  "(nfs3_client, one TCP connection, one request in flight), both servers in one network namespace, loopback."
+echo
+echo "$head_row"
+echo "|---|---:|$(printf -- '---:|%.0s' $(seq $(($(tr -cd '|' <<<"$head_row" | wc -c) - 3))))"
+printf '%s\n' "${rows[@]}"
+echo
+echo "Peak RSS (VmHWM) over all rounds: gatehouse $gh_hwm, ganesha $gn_hwm."
+echo
+echo "WRITE replies (\`committed\`):"
+grep -h 'committed=' "$logs"/*-1.txt | sed 's/^info /- /'
