@@ -21,6 +21,9 @@ const WRITES_IN_FLIGHT: usize = 4;
 
 #[derive(Debug, Clone, Default)]
 pub struct StageOptions {
+    /// Compute the MD5 (an S3 ETag); `Staged::md5` is zeros without it. The file view skips
+    /// it: its ETags come from the chunk hashes, and MD5 is the slowest hash here.
+    pub md5: bool,
     /// Compute SHA-256 (signed payloads).
     pub sha256: bool,
     /// Compute this flexible checksum.
@@ -81,7 +84,7 @@ where
     S: Stream<Item = std::result::Result<Bytes, E>> + Send,
 {
     let mut body = std::pin::pin!(body);
-    let mut md5 = Md5::new();
+    let mut md5 = opts.md5.then(Md5::new);
     let mut sha = opts.sha256.then(Sha256::new);
     let mut ck: Option<ChecksumHasher> = opts.checksum.map(|a| a.hasher());
     let mut buf = BytesMut::with_capacity(chunk_size.min(256 * 1024));
@@ -101,7 +104,9 @@ where
                     opts.max_size
                 ))));
             }
-            md5.update(&data);
+            if let Some(m) = md5.as_mut() {
+                m.update(&data);
+            }
             if let Some(s) = sha.as_mut() {
                 s.update(&data);
             }
@@ -166,7 +171,7 @@ where
     };
     Ok(Staged {
         size,
-        md5: md5.finalize().into(),
+        md5: md5.map_or([0; 16], |m| m.finalize().into()),
         sha256: sha.map(|s| s.finalize().into()),
         checksum: ck.map(|c| (c.algorithm(), c.finish_raw())),
         data,

@@ -21,10 +21,23 @@ use bytes::Bytes;
 use gatehouse_store::{Principal, Store, StoreError};
 use nfs3_types::nfs3::nfsstat3;
 
-/// A file's buffer past this many bytes is flushed by the write that crossed it.
+/// A file's buffer past this many bytes starts flushing in the background while the writer
+/// goes on (receiving overlaps hashing and disk).
 pub const FILE_MAX: usize = 16 << 20;
-/// All buffers together past this many bytes: the writer's file is flushed before replying.
+/// A file's buffer past this many bytes (its writer outruns the flushes), or all buffers
+/// together past [`TOTAL_MAX`]: the writer waits for its file's flush (back-pressure).
+pub const FILE_HARD: usize = 32 << 20;
 pub const TOTAL_MAX: usize = 128 << 20;
+
+/// What a write left behind it ([`WriteBack::add`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Room {
+    Plenty,
+    /// Start a background flush of the file.
+    FlushSoon,
+    /// Flush the file before answering.
+    FlushNow,
+}
 /// Buffered bytes older than this are flushed by the background task.
 pub const AGE_MAX: Duration = Duration::from_secs(1);
 
@@ -40,6 +53,8 @@ struct Pending {
     /// The end of the furthest buffered write.
     end: u64,
     since: Instant,
+    /// A background flush was started for these bytes.
+    flush_started: bool,
 }
 
 #[derive(Default)]
@@ -50,14 +65,35 @@ struct State {
     failed: HashMap<Key, nfsstat3>,
 }
 
+/// Cheap to clone: a background flush holds one.
+#[derive(Default, Clone)]
+pub(crate) struct WriteBack(Arc<Inner>);
+
 #[derive(Default)]
-pub(crate) struct WriteBack {
+pub(crate) struct Inner {
     state: Mutex<State>,
     /// One lock per file being flushed, so two flushes of it commit in order.
     flushing: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+impl std::ops::Deref for WriteBack {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
 impl WriteBack {
+    /// Flushes one file in the background (a failure is kept for its COMMIT).
+    pub fn flush_later(&self, store: &Store, bucket_id: u64, ino: u64) {
+        let (wb, store) = (self.clone(), store.clone());
+        tokio::spawn(async move {
+            let _ = wb.flush_file(&store, bucket_id, ino).await;
+        });
+    }
+}
+
+impl Inner {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -77,8 +113,7 @@ impl WriteBack {
         self.state().files.get(&(bucket_id, ino)).map(|p| p.end)
     }
 
-    /// Keeps one write. Returns whether the caller must flush before replying (this file's
-    /// buffer or all of them are over their limit).
+    /// Keeps one write; says whether the file should be flushed now, soon, or not yet.
     pub fn add(
         &self,
         bucket_id: u64,
@@ -87,7 +122,7 @@ impl WriteBack {
         principal: &Principal,
         offset: u64,
         data: &[u8],
-    ) -> bool {
+    ) -> Room {
         let mut st = self.state();
         let p = st.files.entry((bucket_id, ino)).or_insert_with(|| Pending {
             bucket: bucket.to_string(),
@@ -96,14 +131,23 @@ impl WriteBack {
             bytes: 0,
             end: 0,
             since: Instant::now(),
+            flush_started: false,
         });
         p.principal = principal.clone();
         let grew = insert(&mut p.extents, offset, data);
         p.bytes += grew;
         p.end = p.end.max(offset + data.len() as u64);
         let file_bytes = p.bytes;
+        let soon = file_bytes >= FILE_MAX && !p.flush_started;
+        p.flush_started |= soon;
         st.total += grew;
-        file_bytes >= FILE_MAX || st.total >= TOTAL_MAX
+        if file_bytes >= FILE_HARD || st.total >= TOTAL_MAX {
+            Room::FlushNow
+        } else if soon {
+            Room::FlushSoon
+        } else {
+            Room::Plenty
+        }
     }
 
     /// The status of a failed flush of this file, taken (reported once).

@@ -936,6 +936,7 @@ impl Store {
             .stage(
                 body,
                 &StageOptions {
+                    md5: false,
                     sha256: false,
                     checksum: None,
                     max_size: self.inner.cfg.max_object_size,

@@ -174,6 +174,7 @@ impl Store {
             .stage(
                 body,
                 &StageOptions {
+                    md5: true,
                     sha256: opts.content_sha256.is_some(),
                     checksum: opts.checksum,
                     max_size: self.inner.cfg.max_object_size,
@@ -231,6 +232,7 @@ impl Store {
             .stage(
                 body,
                 &StageOptions {
+                    md5: true,
                     max_size: self.inner.cfg.max_object_size,
                     ..Default::default()
                 },

@@ -121,6 +121,7 @@ async fn crash_between_blob_write_and_commit_leaves_no_object_and_no_leak() {
             .stage(
                 body(data(2 << 20, 9)),
                 &StageOptions {
+                    md5: true,
                     max_size: u64::MAX,
                     ..Default::default()
                 },

@@ -2,6 +2,7 @@
 //! rename.
 
 use super::*;
+use crate::writeback::Room;
 
 fn opt_u32(r: &mut Reader<'_>) -> Result<Option<u32>, Garbage> {
     match r.u32()? {
@@ -178,8 +179,10 @@ async fn buffer(
         .store
         .fs_write_check(&c.principal, bucket, h.ino, grows_to)
         .map_err(|e| status("write", &e))?;
-    if wb.add(h.bucket_id, bucket, h.ino, &c.principal, offset, data) {
-        wb.flush_file(&gw.store, h.bucket_id, h.ino).await?;
+    match wb.add(h.bucket_id, bucket, h.ino, &c.principal, offset, data) {
+        Room::Plenty => {}
+        Room::FlushSoon => wb.flush_later(&gw.store, h.bucket_id, h.ino),
+        Room::FlushNow => wb.flush_file(&gw.store, h.bucket_id, h.ino).await?,
     }
     attr.size = attr
         .size
