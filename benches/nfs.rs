@@ -5,7 +5,7 @@
 //! ```text
 //! cargo bench --bench nfs -- --host 127.0.0.1 --nfs-port P --mount-port M --export /path \
 //!     [--label NAME] [--size-mib 1024] [--files 10000] [--random-ops 20000] \
-//!     [--random-file-mib 256] [--stable unstable|data_sync|file_sync] [--server-pid PID]
+//!     [--random-file-mib 256] [--stable unstable|data_sync|file_sync] [--jobs N] [--server-pid PID]
 //! ```
 //!
 //! Phases, all in a fresh directory `nfsbench-<unix time>-<label>` under the export:
@@ -18,8 +18,10 @@
 //! - `random-write`: a `--random-file-mib` file is written sequentially and committed (not
 //!   timed), then `--random-ops` WRITEs of 4 KiB at random 4 KiB-aligned offsets and one COMMIT.
 //!
-//! Every request waits for its reply before the next one is sent: `nfs3_client` has no
-//! pipelining. Rates use MB = 10^6 bytes. One line per phase, `result LABEL PHASE VALUE UNIT`,
+//! Every request waits for its reply before the next one is sent on its connection:
+//! `nfs3_client` has no pipelining. `--jobs N` spreads the `create` and `random-write` calls
+//! over N connections (like N processes on a Linux client, which would share one connection
+//! with N calls in flight). Rates use MB = 10^6 bytes. One line per phase, `result LABEL PHASE VALUE UNIT`,
 //! then a Markdown table row.
 
 use std::os::unix::fs::MetadataExt;
@@ -91,6 +93,10 @@ struct Args {
     /// The `stable` field of every WRITE (the Linux client sends unstable, then COMMIT).
     #[arg(long, value_enum, default_value_t = Stable::Unstable)]
     stable: Stable,
+    /// Connections the `create` and `random-write` phases spread their calls over, each with
+    /// one request in flight (like that many processes on a Linux client; 1 = sequential).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
     /// A server process to report VmHWM/VmRSS of after each phase (same machine).
     #[arg(long)]
     server_pid: Option<u32>,
@@ -246,6 +252,8 @@ fn rss(pid: u32) -> Option<(f64, f64)> {
 struct Bench {
     args: Args,
     conn: Conn,
+    /// `--jobs` - 1 more connections.
+    extra: Vec<Conn>,
     dir: nfs_fh3,
     seed: u64,
     /// (phase, value, unit) in order, for the Markdown row.
@@ -331,9 +339,20 @@ impl Bench {
 
     async fn create_many(&mut self) -> Result<nfs_fh3> {
         let d = mkdir(&mut self.conn, &self.dir, "files").await?;
+        let (files, jobs) = (self.args.files, self.extra.len() + 1);
         let start = Instant::now();
-        for i in 0..self.args.files {
-            create_file(&mut self.conn, &d, &format!("f{i:05}")).await?;
+        let conns = std::iter::once(&mut self.conn).chain(self.extra.iter_mut());
+        let runs = conns.enumerate().map(|(k, c)| {
+            let d = d.clone();
+            async move {
+                for i in (k..files).step_by(jobs) {
+                    create_file(c, &d, &format!("f{i:05}")).await?;
+                }
+                Ok::<_, anyhow::Error>(())
+            }
+        });
+        for r in futures_util::future::join_all(runs).await {
+            r?;
         }
         let took = start.elapsed();
         self.report(
@@ -405,25 +424,55 @@ impl Bench {
 
         let pages = (self.args.random_file_mib * MIB / PAGE) as u64;
         ensure!(pages > 0, "--random-file-mib must be at least 1");
-        let mut rng = Rng::new(self.seed ^ 0xA110_FF5E);
-        let mut data = vec![0u8; PAGE];
-        let mut seen = Vec::new();
-        let mut last = 0u64;
+        let jobs = self.extra.len() + 1;
+        let (ops, stable, seed) = (self.args.random_ops, self.args.stable, self.seed);
         let start = Instant::now();
-        for _ in 0..self.args.random_ops {
-            last = (rng.next() % pages) * PAGE as u64;
-            rng.fill(&mut data);
-            let ok = write(&mut self.conn, &f, last, &data, self.args.stable).await?;
-            if !seen.contains(&ok.committed) {
-                seen.push(ok.committed);
+        let conns = std::iter::once(&mut self.conn).chain(self.extra.iter_mut());
+        let runs = conns.enumerate().map(|(k, c)| {
+            let f = f.clone();
+            async move {
+                let mut rng = Rng::new(seed ^ 0xA110_FF5E ^ k as u64);
+                let mut data = vec![0u8; PAGE];
+                let (mut seen, mut last) = (Vec::new(), 0u64);
+                for _ in (k..ops).step_by(jobs) {
+                    last = (rng.next() % pages) * PAGE as u64;
+                    rng.fill(&mut data);
+                    let ok = write(c, &f, last, &data, stable).await?;
+                    if !seen.contains(&ok.committed) {
+                        seen.push(ok.committed);
+                    }
+                }
+                Ok::<_, anyhow::Error>((seen, last, data))
+            }
+        });
+        let mut seen = Vec::new();
+        let (mut last, mut data) = (0u64, vec![0u8; PAGE]);
+        let mut overwritten = false;
+        for (k, r) in futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            let (s, l, d) = r?;
+            for x in s {
+                if !seen.contains(&x) {
+                    seen.push(x);
+                }
+            }
+            if k == 0 {
+                (last, data) = (l, d);
             }
         }
         commit(&mut self.conn, &f).await?;
         let took = start.elapsed();
+        // With several writers, another may have written the first one's last page after it.
+        if jobs > 1 {
+            overwritten = true;
+        }
         self.note_committed("random-write", &seen);
 
         // The last write is what that page must hold now.
-        if self.args.random_ops > 0 {
+        if self.args.random_ops > 0 && !overwritten {
             let r = self
                 .conn
                 .read(&READ3args {
@@ -448,9 +497,8 @@ impl Bench {
     }
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<()> {
-    let args = Args::parse();
+/// One more mounted connection, as the current user (AUTH_UNIX).
+async fn connect(args: &Args) -> Result<Conn> {
     let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
     let gid = std::fs::metadata("/proc/self").map_or(0, |m| m.gid());
     let cred = opaque_auth::auth_unix(&auth_unix {
@@ -460,7 +508,7 @@ async fn main() -> Result<()> {
         gid,
         gids: vec![gid],
     });
-    let mut conn = Nfs3ConnectionBuilder::new(TokioConnector, &args.host, &args.export)
+    Nfs3ConnectionBuilder::new(TokioConnector, &args.host, &args.export)
         .mount_port(args.mount_port)
         .nfs3_port(args.nfs_port)
         .connect_from_privileged_port(args.privileged_port)
@@ -472,7 +520,14 @@ async fn main() -> Result<()> {
                 "mount {}:{} (nfs {}, mount {})",
                 args.host, args.export, args.nfs_port, args.mount_port
             )
-        })?;
+        })
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+    let mut conn = connect(&args).await?;
     let root = conn.root_nfs_fh3();
 
     let info = status(
@@ -484,8 +539,8 @@ async fn main() -> Result<()> {
         "FSINFO",
     )?;
     println!(
-        "info {} fsinfo rtmax={} wtmax={} dtpref={} (client: one connection, one request in flight, stable={:?}, uid={uid})",
-        args.label, info.rtmax, info.wtmax, info.dtpref, args.stable
+        "info {} fsinfo rtmax={} wtmax={} dtpref={} (client: one request in flight per connection, {} connection(s) for create and random-write, stable={:?}, uid={uid})",
+        args.label, info.rtmax, info.wtmax, info.dtpref, args.jobs, args.stable
     );
     ensure!(
         info.wtmax as usize >= MIB && info.rtmax as usize >= MIB,
@@ -500,9 +555,14 @@ async fn main() -> Result<()> {
     let dir = mkdir(&mut conn, &root, &name).await?;
     println!("info {} directory {}/{name}", args.label, args.export);
 
+    let mut extra = Vec::new();
+    for _ in 1..args.jobs.max(1) {
+        extra.push(connect(&args).await?);
+    }
     let mut b = Bench {
         args,
         conn,
+        extra,
         dir,
         seed,
         results: Vec::new(),
