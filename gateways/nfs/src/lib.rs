@@ -30,7 +30,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use gatehouse_store::{Principal, Store, StoreError};
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -123,7 +123,7 @@ async fn connection(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Vec<u8>>>(PER_CONNECTION);
     let mut writer = tokio::spawn(async move {
         while let Some(Some(reply)) = rx.recv().await {
-            if let Err(e) = wr.write_all(&rpc::frame(&reply)).await {
+            if let Err(e) = rpc::write_record(&mut wr, &reply).await {
                 tracing::debug!(%peer, error = %e, "nfs reply not sent");
                 return;
             }

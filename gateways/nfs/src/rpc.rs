@@ -54,12 +54,26 @@ pub async fn read_record(
     }
 }
 
-/// Prefixes `body` with a single last-fragment mark.
-pub fn frame(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + 4);
-    put_u32(&mut out, 0x8000_0000 | body.len() as u32);
-    out.extend_from_slice(body);
-    out
+/// Sends `body` as one record (a single last fragment), the mark and the body in one
+/// vectored write where the socket takes them, without copying the body behind the mark.
+pub async fn write_record(
+    w: &mut (impl tokio::io::AsyncWrite + Unpin),
+    body: &[u8],
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let mark = (0x8000_0000 | body.len() as u32).to_be_bytes();
+    let mut sent = 0;
+    while sent < 4 {
+        let bufs = [
+            std::io::IoSlice::new(&mark[sent..]),
+            std::io::IoSlice::new(body),
+        ];
+        match w.write_vectored(&bufs).await? {
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            n => sent += n,
+        }
+    }
+    w.write_all(&body[sent - 4..]).await
 }
 
 /// The caller's AUTH_UNIX credential: client-chosen, so attributes only, never identity.
@@ -241,7 +255,11 @@ mod tests {
             read_record(&mut &b""[..], &mut buf).await,
             Err(RecordError::Closed)
         ));
-        assert_eq!(frame(b"xy")[..4], [0x80, 0, 0, 2]);
+        let mut sent = Vec::new();
+        write_record(&mut sent, b"xy").await.expect("write");
+        assert_eq!(sent, [0x80, 0, 0, 2, b'x', b'y']);
+        read_record(&mut sent.as_slice(), &mut buf).await.expect("read back");
+        assert_eq!(buf, b"xy");
     }
 
     #[test]

@@ -154,6 +154,9 @@ pub(super) async fn read(
         .store
         .fs_read(&c.principal, &bucket, h.ino, offset, count)
         .await;
+    if let Ok(rd) = &got {
+        out.reserve(rd.data.len() + 128);
+    }
     let res: READ3res = match &got {
         Ok(rd) => Nfs3Result::Ok(READ3resok {
             file_attributes: Nfs3Option::Some(fattr(h.bucket_id, &rd.attr)),
