@@ -6,7 +6,8 @@
 #
 # Sequence: start the server on free ports; create share `team` with the CLI; the S3 side puts
 # sub/hello.txt; nfs-ls and nfs-cat read it as the guest (guest read is on by default); a guest
-# nfs-cp into the share is refused; 127.0.0.1 becomes the admin's peer (admin API); a 64 MiB
+# nfs-cp into the share is refused; the libnfs URL `share mount-info` prints (with the admin's
+# mount token) writes a file S3 reads; 127.0.0.1 becomes the admin's peer (admin API); a 64 MiB
 # random file goes in with nfs-cp and back out, cmp; the aws CLI reads the same bytes, cmp.
 # libnfs mounts a URL's parent directory and, given both ports, needs no portmapper.
 set -euo pipefail
@@ -51,6 +52,17 @@ if nfs-cp "$work/big.bin" "nfs://127.0.0.1/team/sub/guest.bin$q" >/dev/null 2>&1
   fail "the guest (bucket-read) could write"
 fi
 echo "ok   guest write refused"
+
+# The admin's own mount token (share mount-info) mounts the share as the admin from this
+# address, which is nobody's peer yet: libnfs takes the /<share>@<token> path as it is.
+url=$("$bin" --server "http://127.0.0.1:$admin" --data-dir "$work/data" share mount-info team --json |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["libnfs_url"])') || fail "mount-info"
+case "$url" in nfs://127.0.0.1/team@*) ;; *) fail "mount-info URL without a token: $url" ;; esac
+echo "by token" >"$work/tok.txt"
+nfs-cp "$work/tok.txt" "${url%%\?*}/sub/tok.txt?${url#*\?}" >/dev/null || fail "nfs-cp through the token path"
+[ "$("$AWS" --endpoint-url "$ep" s3 cp --no-progress s3://fs--team/sub/tok.txt -)" = "by token" ] ||
+  fail "S3 reads what the token mount wrote"
+echo "ok   token mount writes as its user (libnfs URL from share mount-info)"
 
 curl -sf -u "$(cred aws_access_key_id):$(cred aws_secret_access_key)" -H 'content-type: application/json' \
   -d '{"address":"127.0.0.1","user":"admin"}' "http://127.0.0.1:$admin/api/peers" >/dev/null ||
