@@ -258,7 +258,9 @@ mod tests {
         let mut sent = Vec::new();
         write_record(&mut sent, b"xy").await.expect("write");
         assert_eq!(sent, [0x80, 0, 0, 2, b'x', b'y']);
-        read_record(&mut sent.as_slice(), &mut buf).await.expect("read back");
+        read_record(&mut sent.as_slice(), &mut buf)
+            .await
+            .expect("read back");
         assert_eq!(buf, b"xy");
     }
 
