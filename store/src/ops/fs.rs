@@ -303,15 +303,7 @@ impl Store {
             let rtxn = self.db().begin_read()?;
             let b = live_bucket(&rtxn, bucket)?;
             let attr = attr_of(&rtxn, &b, ino)?;
-            match attr.kind {
-                FsKind::Dir => return Err(StoreError::IsADirectory(format!("inode {ino}"))),
-                FsKind::Symlink => {
-                    return Err(StoreError::InvalidArgument(format!(
-                        "inode {ino} is a symbolic link (READLINK reads it)"
-                    )));
-                }
-                FsKind::File => {}
-            }
+            regular_file(&attr)?;
             let data: Data = match rtxn.open_table(INODE_DATA)?.get(ino)? {
                 Some(d) => codec::decode(d.value())?,
                 None => Data::default(),
@@ -467,6 +459,19 @@ pub(super) fn live_bucket(rtxn: &ReadTransaction, bucket: &str) -> Result<Bucket
 }
 
 /// A name inside a directory: one path segment.
+/// Data operations (read, write, truncate) apply to regular files only: a directory is
+/// `IsADirectory`, a symbolic link `InvalidArgument` (READLINK and SYMLINK handle its target).
+pub(super) fn regular_file(attr: &FsAttr) -> Result<()> {
+    match attr.kind {
+        FsKind::File => Ok(()),
+        FsKind::Dir => Err(StoreError::IsADirectory(format!("inode {}", attr.ino))),
+        FsKind::Symlink => Err(StoreError::InvalidArgument(format!(
+            "inode {} is a symbolic link",
+            attr.ino
+        ))),
+    }
+}
+
 pub(super) fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || name.contains(['/', '\0']) || name == "." || name == ".." {
         return Err(StoreError::InvalidKey(format!(

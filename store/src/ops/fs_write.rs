@@ -19,7 +19,7 @@ use redb::{ReadableDatabase, ReadableTable};
 
 use super::fs::{
     FsAttr, FsKind, MAX_LINK, S_IFLNK, S_IFMT, attr_from_record, attr_of, check_name, dir_attr,
-    dir_path, live_bucket,
+    dir_path, live_bucket, regular_file,
 };
 use super::txn;
 use crate::error::{Result, StoreError};
@@ -180,6 +180,17 @@ fn etag_of(data: &Data) -> String {
 }
 
 impl Store {
+    /// The end of a write of `len` bytes at `offset`, if a file may grow that far.
+    fn write_end(&self, offset: u64, len: u64) -> Result<u64> {
+        let max = self.inner.cfg.max_object_size;
+        offset
+            .checked_add(len)
+            .filter(|e| *e <= max)
+            .ok_or_else(|| {
+                StoreError::EntityTooLarge(format!("a file may not grow past {max} bytes"))
+            })
+    }
+
     fn fs_dir(&self, bucket: &str, dir: u64) -> Result<(BucketRecord, String)> {
         let rtxn = self.db().begin_read()?;
         let b = live_bucket(&rtxn, bucket)?;
@@ -455,15 +466,7 @@ impl Store {
         data: Bytes,
     ) -> Result<FsAttr> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
-        let end = offset
-            .checked_add(data.len() as u64)
-            .filter(|e| *e <= self.inner.cfg.max_object_size)
-            .ok_or_else(|| {
-                StoreError::EntityTooLarge(format!(
-                    "a file may not grow past {} bytes",
-                    self.inner.cfg.max_object_size
-                ))
-            })?;
+        let end = self.write_end(offset, data.len() as u64)?;
         self.patch(
             bucket,
             ino,
@@ -491,15 +494,7 @@ impl Store {
                     "write extents overlap or are out of order".into(),
                 ));
             }
-            end = off
-                .checked_add(data.len() as u64)
-                .filter(|e| *e <= self.inner.cfg.max_object_size)
-                .ok_or_else(|| {
-                    StoreError::EntityTooLarge(format!(
-                        "a file may not grow past {} bytes",
-                        self.inner.cfg.max_object_size
-                    ))
-                })?;
+            end = self.write_end(*off, data.len() as u64)?;
         }
         if extents.is_empty() {
             return self.fs_getattr(p, bucket, ino);
@@ -520,24 +515,11 @@ impl Store {
         grows_to: u64,
     ) -> Result<FsAttr> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
-        if grows_to > self.inner.cfg.max_object_size {
-            return Err(StoreError::EntityTooLarge(format!(
-                "a file may not grow past {} bytes",
-                self.inner.cfg.max_object_size
-            )));
-        }
+        self.write_end(grows_to, 0)?;
         let rtxn = self.db().begin_read()?;
         let b = live_bucket(&rtxn, bucket)?;
         let attr = attr_of(&rtxn, &b, ino)?;
-        match attr.kind {
-            FsKind::Dir => return Err(StoreError::IsADirectory(format!("inode {ino}"))),
-            FsKind::Symlink => {
-                return Err(StoreError::InvalidArgument(format!(
-                    "inode {ino} is a symbolic link"
-                )));
-            }
-            FsKind::File => {}
-        }
+        regular_file(&attr)?;
         if grows_to > attr.size {
             txn::ensure_room(&b, grows_to - attr.size, self.inner.cfg.max_size, || {
                 self.total_usage()

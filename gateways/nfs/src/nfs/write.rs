@@ -293,27 +293,45 @@ pub(super) async fn create(
             other => other,
         }
     };
-    let dir_after = gw.store.fs_getattr(&c.principal, &bucket, h.ino).ok();
-    let dir_wcc = wcc_after(h.bucket_id, dir_after.as_ref());
+    made_reply(
+        gw,
+        c,
+        &bucket,
+        &h,
+        made,
+        if mkdir { "mkdir" } else { "create" },
+        out,
+    );
+    Ok(())
+}
+
+/// The reply of CREATE, MKDIR and SYMLINK: the new handle and attributes, or the status; the
+/// directory's attributes after, either way.
+fn made_reply(
+    gw: &Gateway,
+    c: &Caller,
+    bucket: &str,
+    dir: &crate::handle::Handle,
+    made: Result<FsAttr, StoreError>,
+    op: &str,
+    out: &mut Vec<u8>,
+) {
+    let dir_after = gw.store.fs_getattr(&c.principal, bucket, dir.ino).ok();
+    let dir_wcc = wcc_after(dir.bucket_id, dir_after.as_ref());
     match made {
         Ok(a) => {
             pack(out, &nfsstat3::NFS3_OK);
             pack(
                 out,
                 &Nfs3Option::Some(nfs_fh3 {
-                    data: Opaque::owned(gw.mint(c, h.bucket_id, a.ino)),
+                    data: Opaque::owned(gw.mint(c, dir.bucket_id, a.ino)),
                 }),
             );
-            pack(out, &Nfs3Option::Some(fattr(h.bucket_id, &a)));
+            pack(out, &Nfs3Option::Some(fattr(dir.bucket_id, &a)));
             pack(out, &dir_wcc);
         }
-        Err(e) => fail(
-            out,
-            status(if mkdir { "mkdir" } else { "create" }, &e),
-            &dir_wcc,
-        ),
+        Err(e) => fail(out, status(op, &e), &dir_wcc),
     }
-    Ok(())
 }
 
 /// SYMLINK: the link is an object holding its target (see `Store::fs_symlink`).
@@ -353,22 +371,7 @@ pub(super) async fn symlink(
         .store
         .fs_symlink(&c.principal, &bucket, h.ino, nm, target, attrs)
         .await;
-    let dir_after = gw.store.fs_getattr(&c.principal, &bucket, h.ino).ok();
-    let dir_wcc = wcc_after(h.bucket_id, dir_after.as_ref());
-    match made {
-        Ok(a) => {
-            pack(out, &nfsstat3::NFS3_OK);
-            pack(
-                out,
-                &Nfs3Option::Some(nfs_fh3 {
-                    data: Opaque::owned(gw.mint(c, h.bucket_id, a.ino)),
-                }),
-            );
-            pack(out, &Nfs3Option::Some(fattr(h.bucket_id, &a)));
-            pack(out, &dir_wcc);
-        }
-        Err(e) => fail(out, status("symlink", &e), &dir_wcc),
-    }
+    made_reply(gw, c, &bucket, &h, made, "symlink", out);
     Ok(())
 }
 
