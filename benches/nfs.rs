@@ -5,7 +5,8 @@
 //! ```text
 //! cargo bench --bench nfs -- --host 127.0.0.1 --nfs-port P --mount-port M --export /path \
 //!     [--label NAME] [--size-mib 1024] [--files 10000] [--random-ops 20000] \
-//!     [--random-file-mib 256] [--stable unstable|data_sync|file_sync] [--jobs N] [--server-pid PID]
+//!     [--random-file-mib 256] [--stable unstable|data_sync|file_sync] [--jobs N] [--server-pid PID] \
+//!     [--phases seq,create,random]
 //! ```
 //!
 //! Phases, all in a fresh directory `nfsbench-<unix time>-<label>` under the export:
@@ -103,6 +104,10 @@ struct Args {
     /// Connect from a privileged source port (< 1024, needs root).
     #[arg(long)]
     privileged_port: bool,
+    /// The phases to run, comma-separated (seq = seq-write and seq-read, create = create and
+    /// readdirplus, random = random-write); all by default.
+    #[arg(long, value_delimiter = ',', default_values_t = ["seq".to_string(), "create".into(), "random".into()])]
+    phases: Vec<String>,
     /// Passed by `cargo bench` to every bench target; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -567,12 +572,20 @@ async fn main() -> Result<()> {
         seed,
         results: Vec::new(),
     };
-    let f = create_file(&mut b.conn, &b.dir, "seq.bin").await?;
-    b.seq_write(&f).await?;
-    b.seq_read(&f).await?;
-    let d = b.create_many().await?;
-    b.readdirplus(&d).await?;
-    b.random_write().await?;
+    let phase = |p: &str| b.args.phases.iter().any(|x| x == p);
+    let (seq, create, random) = (phase("seq"), phase("create"), phase("random"));
+    if seq {
+        let f = create_file(&mut b.conn, &b.dir, "seq.bin").await?;
+        b.seq_write(&f).await?;
+        b.seq_read(&f).await?;
+    }
+    if create {
+        let d = b.create_many().await?;
+        b.readdirplus(&d).await?;
+    }
+    if random {
+        b.random_write().await?;
+    }
 
     // Markdown: header, separator, this run's row (the compare script keeps the last line).
     let head: Vec<String> = b

@@ -85,7 +85,16 @@ pub struct RawNfs {
     /// Listen address of NFSv3 + MOUNT (+ PORTMAP GETPORT), one TCP port for all three.
     /// Default `127.0.0.1:12049`; use `0.0.0.0:2049` to serve clients with default options.
     pub listen: Option<String>,
+    /// Like knfsd's `async` export option: metadata changes over NFS (create, mkdir, remove,
+    /// rename, setattr, symlink) are answered before they are durable, and made durable within
+    /// [`NFS_ASYNC_WINDOW`]. A power loss or crash loses at most that window of them. WRITE data
+    /// still follows FILE_SYNC / COMMIT. Default false: every change durable before its reply.
+    #[serde(rename = "async")]
+    pub async_: Option<bool>,
 }
+
+/// How long an `nfs.async` metadata change may stay not yet durable.
+pub const NFS_ASYNC_WINDOW: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,6 +173,8 @@ pub struct Config {
     pub s3_listen: SocketAddr,
     pub admin_listen: SocketAddr,
     pub nfs_listen: SocketAddr,
+    /// `nfs.async`: see [`RawNfs::async_`].
+    pub nfs_async: bool,
     pub admin_peers: Option<Vec<String>>,
     pub enrolment_token: Option<String>,
     pub login_max_failures: u32,
@@ -262,6 +273,7 @@ impl Config {
         ));
         line("nfs:".into());
         line(format!("  listen: {}", q(&self.nfs_listen.to_string())));
+        line(format!("  async: {}", self.nfs_async));
         line("log:".into());
         line(format!("  level: {}", q(&self.log_level)));
         line(format!(
@@ -371,6 +383,7 @@ impl RawConfig {
             s3_listen,
             admin_listen,
             nfs_listen,
+            nfs_async: self.nfs.async_.unwrap_or(false),
             admin_peers: self.admin_peers,
             enrolment_token: self.enrolment_token,
             login_max_failures,

@@ -658,3 +658,125 @@ async fn nfs_bad_names_and_offsets_are_refused_and_setattr_fields_are_independen
     let a = getattr(&mut c, &f).await.expect("getattr");
     assert_eq!((a.mode, a.mtime.seconds, a.size), (0, 1_000_000_000, 4));
 }
+
+/// `nfs.async: true`: creates, mkdir, rename and remove are answered before they are durable,
+/// yet visible to S3 at once, and a clean stop leaves every one of them on disk (handles and
+/// file ids kept).
+#[tokio::test]
+async fn nfs_async_metadata_is_visible_at_once_and_kept_by_a_clean_stop() {
+    let srv = TestServer::start_with(|c| c.nfs.async_ = Some(true)).await;
+    let (mut c, root) = writer(&srv, "fast").await;
+    let made = c
+        .mkdir(&MKDIR3args {
+            where_: dirop(&root, "d"),
+            attributes: sattr3::default(),
+        })
+        .await
+        .expect("rpc");
+    let d = match made {
+        Nfs3Result::Ok(ok) => match ok.obj {
+            Nfs3Option::Some(h) => h,
+            Nfs3Option::None => panic!("mkdir without a handle"),
+        },
+        Nfs3Result::Err((s, _)) => panic!("mkdir: {s:?}"),
+    };
+    for i in 0..50 {
+        create(
+            &mut c,
+            &d,
+            &format!("f{i}"),
+            createhow3::UNCHECKED(sattr3::default()),
+        )
+        .await
+        .expect("create");
+    }
+    let f = create(
+        &mut c,
+        &root,
+        "kept.txt",
+        createhow3::GUARDED(sattr3::default()),
+    )
+    .await
+    .expect("create");
+    write(&mut c, &f, 0, b"kept").await.expect("write");
+    let renamed = c
+        .rename(&RENAME3args {
+            from: dirop(&d, "f0"),
+            to: dirop(&root, "moved"),
+        })
+        .await
+        .expect("rpc");
+    assert!(matches!(renamed, Nfs3Result::Ok(_)));
+    let removed = c
+        .remove(&REMOVE3args {
+            object: dirop(&d, "f1"),
+        })
+        .await
+        .expect("rpc");
+    assert!(matches!(removed, Nfs3Result::Ok(_)));
+    let listed = |srv: &TestServer| {
+        let client = srv.client();
+        async move {
+            let out = client
+                .list_objects_v2()
+                .bucket("fs+fast")
+                .send()
+                .await
+                .expect("list");
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string))
+                .collect::<Vec<_>>()
+        }
+    };
+    let keys = listed(&srv).await;
+    assert_eq!(keys.len(), 1 + 48 + 1 + 1, "{keys:?}"); // d/, d/f2..f49, kept.txt, moved
+    assert!(keys.contains(&"moved".to_string()) && !keys.contains(&"d/f1".to_string()));
+    let fileid = getattr(&mut c, &f).await.expect("getattr").fileid;
+    drop(c);
+
+    let dir = srv.stop().await;
+    let srv = TestServer::start_in_with(dir, |c| c.nfs.async_ = Some(true)).await;
+    assert_eq!(listed(&srv).await, keys);
+    let mut c = mount(&srv, "fast").await.expect("mount again");
+    assert_eq!(
+        getattr(&mut c, &f).await.expect("old handle").fileid,
+        fileid
+    );
+    assert_eq!(read_all(&mut c, &f).await, b"kept");
+}
+
+/// Reading chunk i reads chunk i + 1 ahead (by its hash): a file replaced in between is read
+/// with its new bytes, never the old chunk read ahead.
+#[tokio::test]
+async fn nfs_read_ahead_never_serves_replaced_bytes() {
+    let srv = TestServer::start().await;
+    let (mut c, root) = writer(&srv, "ra").await;
+    let mib = 1usize << 20;
+    let old: Vec<u8> = (0..3 * mib).map(|i| (i % 251) as u8).collect();
+    let new: Vec<u8> = (0..3 * mib).map(|i| (i % 241) as u8 ^ 0x5a).collect();
+    crate::nfs::s3_put(&srv, "fs+ra", "big", old.clone()).await;
+    let (h, _) = lookup(&mut c, &root, "big").await.expect("lookup");
+    // A whole chunk: chunk 1 is now read ahead.
+    assert_eq!(
+        read_at(&mut c, &h, 0, mib as u32).await.expect("read 0"),
+        old[..mib]
+    );
+    crate::nfs::s3_put(&srv, "fs+ra", "big", new.clone()).await;
+    let (h, _) = lookup(&mut c, &root, "big").await.expect("lookup again");
+    let m = mib as u64;
+    assert_eq!(
+        read_at(&mut c, &h, m, mib as u32).await.expect("read 1"),
+        new[mib..2 * mib]
+    );
+    // Ranges inside and across chunks.
+    assert_eq!(
+        read_at(&mut c, &h, 2 * m + 5, 1000).await.expect("read"),
+        new[2 * mib + 5..2 * mib + 1005]
+    );
+    assert_eq!(
+        read_at(&mut c, &h, m - 10, 20).await.expect("read"),
+        new[mib - 10..mib + 10]
+    );
+    assert_eq!(read_all(&mut c, &h).await, new);
+}

@@ -120,7 +120,7 @@ async fn connection(
     // out as they are ready, matched by xid. Bounded per connection and in all, so clients
     // cannot make the gateway hold more than that many records.
     let mine = Arc::new(tokio::sync::Semaphore::new(PER_CONNECTION));
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Vec<u8>>>(PER_CONNECTION);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<rpc::Reply>>(PER_CONNECTION);
     let mut writer = tokio::spawn(async move {
         while let Some(Some(reply)) = rx.recv().await {
             if let Err(e) = rpc::write_record(&mut wr, &reply).await {
@@ -213,11 +213,11 @@ impl Gateway {
     }
 
     /// One RPC record in, one reply out (`None`: not a call at all, drop the connection).
-    async fn call(&self, rec: &[u8], ip: IpAddr) -> Option<Vec<u8>> {
+    async fn call(&self, rec: &[u8], ip: IpAddr) -> Option<rpc::Reply> {
         let started = std::time::Instant::now();
         let (call, args) = match rpc::parse_call(rec) {
             Ok(c) => c,
-            Err(bad) => return rpc::denied(&bad),
+            Err(bad) => return rpc::denied(&bad).map(rpc::Reply::from),
         };
         let (prog, proc_) = (call.prog, call.proc_);
         let span = tracing::debug_span!("nfs", xid = call.xid, %ip, prog, proc_);
@@ -230,22 +230,24 @@ impl Gateway {
             prog,
             proc_,
             rec.len(),
-            &reply,
+            &reply.body,
             started.elapsed(),
         );
         Some(reply)
     }
 
-    async fn dispatch(&self, call: &rpc::Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
+    async fn dispatch(&self, call: &rpc::Call, args: &[u8], ip: IpAddr) -> rpc::Reply {
         let xid = call.xid;
         match (call.prog, call.vers) {
-            (portmap::PROGRAM, portmap::VERSION) => portmap::call(xid, call.proc_, args, self.port),
-            (portmap::PROGRAM, _) => rpc::prog_mismatch(xid, 2, 2),
-            (nfs3_types::mount::PROGRAM, 3) => mount::call(self, call, args, ip).await,
-            (nfs3_types::mount::PROGRAM, _) => rpc::prog_mismatch(xid, 3, 3),
+            (portmap::PROGRAM, portmap::VERSION) => {
+                portmap::call(xid, call.proc_, args, self.port).into()
+            }
+            (portmap::PROGRAM, _) => rpc::prog_mismatch(xid, 2, 2).into(),
+            (nfs3_types::mount::PROGRAM, 3) => mount::call(self, call, args, ip).await.into(),
+            (nfs3_types::mount::PROGRAM, _) => rpc::prog_mismatch(xid, 3, 3).into(),
             (nfs3_types::nfs3::PROGRAM, 3) => nfs::call(self, call, args, ip).await,
-            (nfs3_types::nfs3::PROGRAM, _) => rpc::prog_mismatch(xid, 3, 3),
-            _ => rpc::accepted(xid, Accept::ProgUnavail),
+            (nfs3_types::nfs3::PROGRAM, _) => rpc::prog_mismatch(xid, 3, 3).into(),
+            _ => rpc::accepted(xid, Accept::ProgUnavail).into(),
         }
     }
 

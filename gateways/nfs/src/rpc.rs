@@ -54,26 +54,67 @@ pub async fn read_record(
     }
 }
 
-/// Sends `body` as one record (a single last fragment), the mark and the body in one
-/// vectored write where the socket takes them, without copying the body behind the mark.
+/// One reply record: `body`, then `tail` (a READ's data, sent from the chunk it was read into
+/// without copying) and the XDR padding that follows it.
+#[derive(Debug, Default)]
+pub struct Reply {
+    pub body: Vec<u8>,
+    pub tail: bytes::Bytes,
+}
+
+impl From<Vec<u8>> for Reply {
+    fn from(body: Vec<u8>) -> Self {
+        Reply {
+            body,
+            tail: bytes::Bytes::new(),
+        }
+    }
+}
+
+impl Reply {
+    fn pad(&self) -> usize {
+        (4 - self.tail.len() % 4) % 4
+    }
+
+    pub fn len(&self) -> usize {
+        self.body.len() + self.tail.len() + self.pad()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Sends `reply` as one record (a single last fragment): the mark, the body, the tail and its
+/// padding in vectored writes, without copying any of them into one buffer.
 pub async fn write_record(
     w: &mut (impl tokio::io::AsyncWrite + Unpin),
-    body: &[u8],
+    reply: &Reply,
 ) -> std::io::Result<()> {
     use tokio::io::AsyncWriteExt as _;
-    let mark = (0x8000_0000 | body.len() as u32).to_be_bytes();
+    let mark = (0x8000_0000 | reply.len() as u32).to_be_bytes();
+    let pad = [0u8; 3];
+    let parts: [&[u8]; 4] = [&mark, &reply.body, &reply.tail, &pad[..reply.pad()]];
+    let total: usize = parts.iter().map(|p| p.len()).sum();
     let mut sent = 0;
-    while sent < 4 {
-        let bufs = [
-            std::io::IoSlice::new(&mark[sent..]),
-            std::io::IoSlice::new(body),
-        ];
+    while sent < total {
+        // The slices not yet (fully) sent.
+        let mut skip = sent;
+        let mut bufs = Vec::with_capacity(4);
+        for p in parts {
+            if skip >= p.len() {
+                skip -= p.len();
+                continue;
+            }
+            bufs.push(std::io::IoSlice::new(&p[skip..]));
+            skip = 0;
+        }
         match w.write_vectored(&bufs).await? {
             0 => return Err(std::io::ErrorKind::WriteZero.into()),
             n => sent += n,
         }
     }
-    w.write_all(&body[sent - 4..]).await
+    Ok(())
 }
 
 /// The caller's AUTH_UNIX credential: client-chosen, so attributes only, never identity.
@@ -256,12 +297,53 @@ mod tests {
             Err(RecordError::Closed)
         ));
         let mut sent = Vec::new();
-        write_record(&mut sent, b"xy").await.expect("write");
+        write_record(&mut sent, &b"xy".to_vec().into())
+            .await
+            .expect("write");
         assert_eq!(sent, [0x80, 0, 0, 2, b'x', b'y']);
         read_record(&mut sent.as_slice(), &mut buf)
             .await
             .expect("read back");
         assert_eq!(buf, b"xy");
+    }
+
+    /// A socket that takes at most 3 bytes per write: every slice boundary is crossed in parts.
+    struct Trickle(Vec<u8>);
+
+    impl tokio::io::AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            let n = buf.len().min(3);
+            self.0.extend_from_slice(&buf[..n]);
+            std::task::Poll::Ready(Ok(n))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn reply_tail_is_sent_after_the_body_and_padded() {
+        let reply = Reply {
+            body: b"head".to_vec(),
+            tail: bytes::Bytes::from_static(b"tailx"),
+        };
+        assert_eq!(reply.len(), 12);
+        let mut sent = Trickle(Vec::new());
+        write_record(&mut sent, &reply).await.expect("write");
+        assert_eq!(sent.0, b"\x80\0\0\x0cheadtailx\0\0\0");
     }
 
     #[test]

@@ -180,6 +180,29 @@ fn etag_of(data: &Data) -> String {
 }
 
 impl Store {
+    /// A file-view metadata change: durable before its answer, or under `nfs.async` within
+    /// the configured window.
+    async fn fs_commit<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&redb::WriteTransaction) -> Result<T> + Send + 'static,
+    {
+        self.commit_as(false, f).await
+    }
+
+    async fn commit_as<T, F>(&self, data_write: bool, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&redb::WriteTransaction) -> Result<T> + Send + 'static,
+    {
+        let c = &self.inner.committer;
+        if data_write || self.inner.cfg.fs_async.is_none() {
+            c.write(f).await
+        } else {
+            c.write_deferred(f).await
+        }
+    }
+
     /// The end of a write of `len` bytes at `offset`, if a file may grow that far.
     fn write_end(&self, offset: u64, len: u64) -> Result<u64> {
         let max = self.inner.cfg.max_object_size;
@@ -214,9 +237,7 @@ impl Store {
         crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
         let bucket_s = bucket.to_string();
         let (ino, rec) = self
-            .inner
-            .committer
-            .write(move |t| {
+            .fs_commit(move |t| {
                 let mut b = txn::get_bucket(t, &bucket_s)?;
                 if let Some(ino) = txn::lookup(t, b.id, &key)? {
                     let rec = txn::get_inode(t, ino)?;
@@ -265,22 +286,20 @@ impl Store {
         let marker = format!("{path}{name}/");
         crate::naming::validate_key(crate::model::BucketKind::Share, &marker)?;
         let (bucket_s, m) = (bucket.to_string(), marker.clone());
-        self.inner
-            .committer
-            .write(move |t| {
-                let mut b = txn::get_bucket(t, &bucket_s)?;
-                let file = &m[..m.len() - 1];
-                if txn::lookup(t, b.id, file)?.is_some()
-                    || prefix_used(&t.open_table(ENTRIES)?, &tables::entry_key(b.id, &m))?
-                {
-                    return Err(StoreError::Conflict(format!("{file:?} exists")));
-                }
-                txn::check_share_conflicts(t, &b, &m)?;
-                let mut rec = empty_record();
-                apply_meta(&mut rec, &attrs);
-                txn::link_object(t, &mut b, &m, &rec)
-            })
-            .await?;
+        self.fs_commit(move |t| {
+            let mut b = txn::get_bucket(t, &bucket_s)?;
+            let file = &m[..m.len() - 1];
+            if txn::lookup(t, b.id, file)?.is_some()
+                || prefix_used(&t.open_table(ENTRIES)?, &tables::entry_key(b.id, &m))?
+            {
+                return Err(StoreError::Conflict(format!("{file:?} exists")));
+            }
+            txn::check_share_conflicts(t, &b, &m)?;
+            let mut rec = empty_record();
+            apply_meta(&mut rec, &attrs);
+            txn::link_object(t, &mut b, &m, &rec)
+        })
+        .await?;
         let ino = self.dir_inos(b.id, vec![marker.clone()]).await?[0];
         let rtxn = self.db().begin_read()?;
         dir_attr(&rtxn, &b, &marker, ino)
@@ -312,9 +331,7 @@ impl Store {
         let target = target.to_vec();
         let limit = self.inner.cfg.max_size;
         let (ino, rec) = self
-            .inner
-            .committer
-            .write(move |t| {
+            .fs_commit(move |t| {
                 let mut b = txn::get_bucket(t, &bucket_s)?;
                 if txn::lookup(t, b.id, &key)?.is_some()
                     || prefix_used(
@@ -346,21 +363,19 @@ impl Store {
         let (_, path) = self.fs_dir(bucket, dir)?;
         let key = format!("{path}{name}");
         let bucket_s = bucket.to_string();
-        self.inner
-            .committer
-            .write(move |t| {
-                let mut b = txn::get_bucket(t, &bucket_s)?;
-                if txn::lookup(t, b.id, &key)?.is_none() {
-                    let sub = tables::entry_key(b.id, &format!("{key}/"));
-                    return Err(if prefix_used(&t.open_table(ENTRIES)?, &sub)? {
-                        StoreError::IsADirectory(key)
-                    } else {
-                        StoreError::NoSuchKey
-                    });
-                }
-                txn::unlink_object(t, &mut b, &key).map(drop)
-            })
-            .await
+        self.fs_commit(move |t| {
+            let mut b = txn::get_bucket(t, &bucket_s)?;
+            if txn::lookup(t, b.id, &key)?.is_none() {
+                let sub = tables::entry_key(b.id, &format!("{key}/"));
+                return Err(if prefix_used(&t.open_table(ENTRIES)?, &sub)? {
+                    StoreError::IsADirectory(key)
+                } else {
+                    StoreError::NoSuchKey
+                });
+            }
+            txn::unlink_object(t, &mut b, &key).map(drop)
+        })
+        .await
     }
 
     /// Removes directory `name`: only its marker may be left under it (else `BucketNotEmpty`).
@@ -370,42 +385,40 @@ impl Store {
         let (_, path) = self.fs_dir(bucket, dir)?;
         let file = format!("{path}{name}");
         let bucket_s = bucket.to_string();
-        self.inner
-            .committer
-            .write(move |t| {
-                let mut b = txn::get_bucket(t, &bucket_s)?;
-                if txn::lookup(t, b.id, &file)?.is_some() {
-                    return Err(StoreError::NotADirectory(file));
-                }
-                let marker = format!("{file}/");
-                let prefix = tables::entry_key(b.id, &marker);
-                let mut others = false;
-                let mut has_marker = false;
-                {
-                    let entries = t.open_table(ENTRIES)?;
-                    for e in entries.range(prefix.as_slice()..)? {
-                        let (k, _) = e?;
-                        let k = k.value();
-                        if !k.starts_with(&prefix) {
-                            break;
-                        }
-                        if k.len() == prefix.len() {
-                            has_marker = true;
-                        } else {
-                            others = true;
-                            break;
-                        }
+        self.fs_commit(move |t| {
+            let mut b = txn::get_bucket(t, &bucket_s)?;
+            if txn::lookup(t, b.id, &file)?.is_some() {
+                return Err(StoreError::NotADirectory(file));
+            }
+            let marker = format!("{file}/");
+            let prefix = tables::entry_key(b.id, &marker);
+            let mut others = false;
+            let mut has_marker = false;
+            {
+                let entries = t.open_table(ENTRIES)?;
+                for e in entries.range(prefix.as_slice()..)? {
+                    let (k, _) = e?;
+                    let k = k.value();
+                    if !k.starts_with(&prefix) {
+                        break;
+                    }
+                    if k.len() == prefix.len() {
+                        has_marker = true;
+                    } else {
+                        others = true;
+                        break;
                     }
                 }
-                if others {
-                    return Err(StoreError::BucketNotEmpty);
-                }
-                if !has_marker {
-                    return Err(StoreError::NoSuchKey);
-                }
-                txn::unlink_object(t, &mut b, &marker).map(drop)
-            })
-            .await
+            }
+            if others {
+                return Err(StoreError::BucketNotEmpty);
+            }
+            if !has_marker {
+                return Err(StoreError::NoSuchKey);
+            }
+            txn::unlink_object(t, &mut b, &marker).map(drop)
+        })
+        .await
     }
 
     /// Moves `from` to `to` in one transaction; the inode (hence handles and file id) goes
@@ -427,33 +440,31 @@ impl Store {
         let (src, dst) = (format!("{fpath}{}", from.1), format!("{tpath}{}", to.1));
         crate::naming::validate_key(crate::model::BucketKind::Share, &dst)?;
         let bucket_s = bucket.to_string();
-        self.inner
-            .committer
-            .write(move |t| {
-                let mut b = txn::get_bucket(t, &bucket_s)?;
-                let Some(ino) = txn::lookup(t, b.id, &src)? else {
-                    let sub = tables::entry_key(b.id, &format!("{src}/"));
-                    return if prefix_used(&t.open_table(ENTRIES)?, &sub)? {
-                        rename_dir(t, &mut b, &src, &dst)
-                    } else {
-                        Err(StoreError::NoSuchKey)
-                    };
+        self.fs_commit(move |t| {
+            let mut b = txn::get_bucket(t, &bucket_s)?;
+            let Some(ino) = txn::lookup(t, b.id, &src)? else {
+                let sub = tables::entry_key(b.id, &format!("{src}/"));
+                return if prefix_used(&t.open_table(ENTRIES)?, &sub)? {
+                    rename_dir(t, &mut b, &src, &dst)
+                } else {
+                    Err(StoreError::NoSuchKey)
                 };
-                if src == dst {
-                    return Ok(());
-                }
-                let dsub = tables::entry_key(b.id, &format!("{dst}/"));
-                if prefix_used(&t.open_table(ENTRIES)?, &dsub)? {
-                    return Err(StoreError::IsADirectory(dst));
-                }
-                txn::check_share_conflicts(t, &b, &dst)?;
-                txn::unlink_object(t, &mut b, &dst)?;
-                let mut entries = t.open_table(ENTRIES)?;
-                entries.remove(tables::entry_key(b.id, &src).as_slice())?;
-                entries.insert(tables::entry_key(b.id, &dst).as_slice(), ino)?;
-                Ok(())
-            })
-            .await
+            };
+            if src == dst {
+                return Ok(());
+            }
+            let dsub = tables::entry_key(b.id, &format!("{dst}/"));
+            if prefix_used(&t.open_table(ENTRIES)?, &dsub)? {
+                return Err(StoreError::IsADirectory(dst));
+            }
+            txn::check_share_conflicts(t, &b, &dst)?;
+            txn::unlink_object(t, &mut b, &dst)?;
+            let mut entries = t.open_table(ENTRIES)?;
+            entries.remove(tables::entry_key(b.id, &src).as_slice())?;
+            entries.insert(tables::entry_key(b.id, &dst).as_slice(), ino)?;
+            Ok(())
+        })
+        .await
     }
 
     /// Writes `data` at `offset` of file `ino`; durable when this returns.
@@ -472,6 +483,7 @@ impl Store {
             ino,
             Patch::Write { offset, end, data },
             FsSetAttr::default(),
+            true,
         )
         .await
     }
@@ -497,10 +509,21 @@ impl Store {
             end = self.write_end(*off, data.len() as u64)?;
         }
         if extents.is_empty() {
+            // A COMMIT with nothing buffered: under `nfs.async`, earlier metadata changes
+            // (this file's CREATE) become durable now, not at the end of the window.
+            if self.inner.cfg.fs_async.is_some() {
+                self.inner.committer.write(|_| Ok(())).await?;
+            }
             return self.fs_getattr(p, bucket, ino);
         }
-        self.patch(bucket, ino, Patch::Extents(extents), FsSetAttr::default())
-            .await
+        self.patch(
+            bucket,
+            ino,
+            Patch::Extents(extents),
+            FsSetAttr::default(),
+            true,
+        )
+        .await
     }
 
     /// Whether a write of `[offset, end)` to file `ino` may go ahead: the caller may put, the
@@ -544,15 +567,18 @@ impl Store {
             Some(s) => Patch::Resize(s),
             None => Patch::None,
         };
-        self.patch(bucket, ino, patch, attrs).await
+        self.patch(bucket, ino, patch, attrs, false).await
     }
 
+    /// Applies `patch` and `attrs` to inode `ino`. `data_write`: a WRITE's bytes, durable before
+    /// the answer whatever `nfs.async` says (a SETATTR is metadata).
     async fn patch(
         &self,
         bucket: &str,
         ino: u64,
         patch: Patch,
         attrs: FsSetAttr,
+        data_write: bool,
     ) -> Result<FsAttr> {
         let _turn = self.inner.file_locks.lock(ino).await;
         for _ in 0..16 {
@@ -627,9 +653,7 @@ impl Store {
             let changes_data = !matches!(patch, Patch::None);
             let limit = self.inner.cfg.max_size;
             let res = self
-                .inner
-                .committer
-                .write(move |t| {
+                .commit_as(data_write, move |t| {
                     let mut rec = txn::get_inode(t, ino).map_err(|_| StoreError::Stale)?;
                     if codec::encode(&rec.data)? != old_enc || rec.size != old_rec.size {
                         return Err(StoreError::Conflict(RACED.into()));

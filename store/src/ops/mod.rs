@@ -12,7 +12,7 @@ mod objects;
 mod peers;
 mod shares;
 mod storage;
-mod txn;
+pub(crate) mod txn;
 mod users;
 
 pub(crate) use access::drop_bucket_bindings;

@@ -22,6 +22,49 @@ pub(crate) fn put_bucket(txn: &WriteTransaction, b: &BucketRecord) -> Result<()>
 }
 
 /// Next value of a u64 counter in `meta` (starting at 1).
+/// META key: 1 while a server has the store open, 0 after a clean stop.
+const OPEN: &str = "open";
+/// Inode numbers skipped after an unclean stop (see [`mark_open`]).
+const INO_GAP: u64 = 1 << 20;
+
+/// Records that the store is open (durably) and says whether the previous run stopped without
+/// [`mark_closed`]. After such a stop, `next_ino` moves on by [`INO_GAP`]: a run with
+/// `nfs.async` may have handed out inode numbers (in replies, so in client handles) whose
+/// commits never became durable, and a number must never name a second file.
+pub(crate) fn mark_open(db: &redb::Database) -> Result<bool> {
+    let t = db.begin_write()?;
+    let unclean = {
+        let mut meta = t.open_table(META)?;
+        let unclean = meta.get(OPEN)?.is_some_and(|v| v.value() != [0u8]);
+        if unclean {
+            let cur = match meta.get("next_ino")? {
+                Some(v) => u64::from_le_bytes(
+                    v.value()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("counter next_ino".into()))?,
+                ),
+                None => 0,
+            };
+            meta.insert(
+                "next_ino",
+                cur.saturating_add(INO_GAP).to_le_bytes().as_slice(),
+            )?;
+        }
+        meta.insert(OPEN, [1u8].as_slice())?;
+        unclean
+    };
+    t.commit()?;
+    Ok(unclean)
+}
+
+/// Records a clean stop (every commit durable).
+pub(crate) fn mark_closed(db: &redb::Database) -> Result<()> {
+    let t = db.begin_write()?;
+    t.open_table(META)?.insert(OPEN, [0u8].as_slice())?;
+    t.commit()?;
+    Ok(())
+}
+
 pub(crate) fn next_counter(txn: &WriteTransaction, name: &str) -> Result<u64> {
     let mut t = txn.open_table(META)?;
     let cur = match t.get(name)? {

@@ -23,7 +23,7 @@ mod readdir;
 mod write;
 
 use crate::rpc::{self, Accept, Call, Cred};
-use crate::xdr::{Garbage, Reader, pack};
+use crate::xdr::{Garbage, Reader, pack, put_u32};
 use crate::{Caller, Gateway, MAX_COOKIES, error};
 
 /// Largest READ and READDIR reply we build, and what FSINFO advertises.
@@ -32,20 +32,20 @@ const NAME_MAX: usize = 255;
 const COOKIE_DOT: u64 = 1;
 const COOKIE_DOTDOT: u64 = 2;
 
-pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
+pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> rpc::Reply {
     let xid = c.xid;
     if c.proc_ == 0 {
-        return rpc::accepted(xid, Accept::Success);
+        return rpc::accepted(xid, Accept::Success).into();
     }
     if c.proc_ > 21 {
-        return rpc::accepted(xid, Accept::ProcUnavail);
+        return rpc::accepted(xid, Accept::ProcUnavail).into();
     }
     // Every procedure but NULL starts with a handle; a mount-token handle names its caller.
     let caller = match gw.caller_with(ip, fh(&mut Reader::new(args)).ok()) {
         Ok(c) => c,
         Err(e) => {
             error::log("principal", &e);
-            return rpc::accepted(xid, Accept::SystemErr);
+            return rpc::accepted(xid, Accept::SystemErr).into();
         }
     };
     // Buffered UNSTABLE writes reach the store before anything else looks at their share.
@@ -58,13 +58,14 @@ pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
     }
     let mut r = Reader::new(args);
     let mut out = rpc::accepted(xid, Accept::Success);
+    let mut tail = bytes::Bytes::new();
     let res = match c.proc_ {
         1 => read::getattr(gw, &caller, &mut r, &mut out),
         2 => write::setattr(gw, &caller, &mut r, &mut out).await,
         3 => read::lookup(gw, &caller, &mut r, &mut out).await,
         4 => read::access(gw, &caller, &mut r, &mut out),
         5 => read::readlink(gw, &caller, &mut r, &mut out).await,
-        6 => read::read(gw, &caller, &mut r, &mut out).await,
+        6 => read::read(gw, &caller, &mut r, &mut out, &mut tail).await,
         7 => write::write(gw, &caller, &mut r, &mut out).await,
         8 => write::create(gw, &caller, &c.cred, &mut r, &mut out, false).await,
         9 => write::create(gw, &caller, &c.cred, &mut r, &mut out, true).await,
@@ -81,8 +82,8 @@ pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> Vec<u8> {
         p => not_supported(p, &mut out),
     };
     match res {
-        Ok(()) => out,
-        Err(Garbage) => rpc::accepted(xid, Accept::GarbageArgs),
+        Ok(()) => rpc::Reply { body: out, tail },
+        Err(Garbage) => rpc::accepted(xid, Accept::GarbageArgs).into(),
     }
 }
 

@@ -138,11 +138,14 @@ pub(super) async fn readlink(
     Ok(())
 }
 
+/// READ. A successful reply's data goes out as the reply's `tail`, the bytes as the store
+/// read them (for an aligned READ, the verified chunk itself), not copied into `out`.
 pub(super) async fn read(
     gw: &Gateway,
     c: &Caller,
     r: &mut Reader<'_>,
     out: &mut Vec<u8>,
+    tail: &mut bytes::Bytes,
 ) -> Result<(), Garbage> {
     let raw = fh(r)?;
     let offset = r.u64()?;
@@ -150,28 +153,29 @@ pub(super) async fn read(
     let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
         return Ok(());
     };
-    let got = gw
+    match gw
         .store
         .fs_read(&c.principal, &bucket, h.ino, offset, count)
-        .await;
-    if let Ok(rd) = &got {
-        out.reserve(rd.data.len() + 128);
-    }
-    let res: READ3res = match &got {
-        Ok(rd) => Nfs3Result::Ok(READ3resok {
-            file_attributes: Nfs3Option::Some(fattr(h.bucket_id, &rd.attr)),
-            count: rd.data.len() as u32,
-            eof: rd.eof,
-            data: Opaque::borrowed(&rd.data),
-        }),
-        Err(e) => Nfs3Result::Err((
-            status("read", e),
-            READ3resfail {
+        .await
+    {
+        Ok(rd) => {
+            // READ3resok: the status, attributes, count, eof, then opaque data<>: its length
+            // here, its bytes and padding in the tail.
+            pack(out, &nfsstat3::NFS3_OK);
+            pack(out, &Nfs3Option::Some(fattr(h.bucket_id, &rd.attr)));
+            put_u32(out, rd.data.len() as u32);
+            put_u32(out, u32::from(rd.eof));
+            put_u32(out, rd.data.len() as u32);
+            *tail = rd.data;
+        }
+        Err(e) => fail(
+            out,
+            status("read", &e),
+            &READ3resfail {
                 file_attributes: no_attr(),
             },
-        )),
-    };
-    pack(out, &res);
+        ),
+    }
     Ok(())
 }
 
