@@ -7,7 +7,7 @@
 #
 #   benches/nfs_compare.sh [bench args...]        e.g. --size-mib 256 --files 2000 --stable file_sync
 #
-# Environment: BENCH_DIR (data of both servers, default /var/tmp/gh-nfs-bench: keep it on the
+# Environment: GH_ASYNC=1 (also measure a gatehouse with `nfs.async: true`), BENCH_DIR (data of both servers, default /var/tmp/gh-nfs-bench: keep it on the
 # disk you want to measure, not tmpfs), ROUNDS (default 2), NS, KEEP=1 (keep BENCH_DIR),
 # CARGO_TARGET_DIR. Raw output of every run goes to $BENCH_DIR.logs/.
 set -euo pipefail
@@ -19,6 +19,7 @@ dir=${BENCH_DIR:-/var/tmp/gh-nfs-bench}
 logs="$dir.logs"
 rounds=${ROUNDS:-2}
 gh_s3=19000 gh_admin=19001 gh_nfs=19002 # gatehouse: NFS and MOUNT share one port
+ga_s3=19010 ga_admin=19011 ga_nfs=19012 # gatehouse with nfs.async: true (GH_ASYNC=1)
 gn_nfs=12049 gn_mnt=12050               # ganesha: two ports
 
 # (a) Ganesha, its VFS FSAL and rpcbind.
@@ -47,10 +48,10 @@ mkdir -p "$dir/gatehouse" "$dir/ganesha/export" "$logs" /var/run/ganesha
 ns_exec="nsenter --net=/run/netns/$NS"
 in_ns() { $ns_exec "$@"; }
 
-rpcbind_pid= ganesha_pid= gh_pid=
+rpcbind_pid= ganesha_pid= gh_pid= ga_pid=
 teardown() {
-  for p in $gh_pid $ganesha_pid $rpcbind_pid; do kill "$p" 2>/dev/null || true; done
-  for p in $gh_pid $ganesha_pid $rpcbind_pid; do wait "$p" 2>/dev/null || true; done
+  for p in $gh_pid $ga_pid $ganesha_pid $rpcbind_pid; do kill "$p" 2>/dev/null || true; done
+  for p in $gh_pid $ga_pid $ganesha_pid $rpcbind_pid; do wait "$p" 2>/dev/null || true; done
   ip netns del "$NS" 2>/dev/null || true
   [ "${KEEP:-}" = 1 ] || rm -rf "$dir"
 }
@@ -106,20 +107,30 @@ for _ in $(seq 300); do
 done
 registered || { echo "ganesha did not start:"; tail "$logs/ganesha.log"; exit 1; }
 
-# (c) gatehouse, one share, 127.0.0.1 a peer of the admin user (so the bench may write).
-printf 's3:\n  max_size: 1Ti\n' >"$dir/gatehouse.yaml"
-$ns_exec "$gh" serve --config "$dir/gatehouse.yaml" --data-dir "$dir/gatehouse" \
-  --s3-listen "127.0.0.1:$gh_s3" --admin-listen "127.0.0.1:$gh_admin" --nfs-listen "127.0.0.1:$gh_nfs" \
-  >"$logs/gatehouse.log" 2>&1 &
-gh_pid=$!
-for _ in $(seq 300); do
-  grep -q aws_secret_access_key "$dir/gatehouse/admin.credentials" 2>/dev/null &&
-    [ "$(in_ns curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$gh_admin/")" != 000 ] && break
-  sleep 0.1
-done
-ghc() { in_ns "$gh" --server "http://127.0.0.1:$gh_admin" --data-dir "$dir/gatehouse" "$@" >/dev/null; }
-ghc share create bench
-ghc peer add 127.0.0.1 admin
+# (c) gatehouse, one share, 127.0.0.1 a peer of the admin user (so the bench may write). With
+# GH_ASYNC=1 a second gatehouse runs with `nfs.async: true` too (metadata durable within 100 ms,
+# like knfsd's `async` export option; Ganesha's VFS backend does not sync metadata either).
+start_gh() { # $1 name, $2 s3 port, $3 admin port, $4 nfs port, $5 extra config; echoes the pid
+  local name=$1 s3=$2 admin=$3 nfs=$4 pid
+  mkdir -p "$dir/$name"
+  printf 's3:\n  max_size: 1Ti\n%b' "$5" >"$dir/$name.yaml"
+  $ns_exec "$gh" serve --config "$dir/$name.yaml" --data-dir "$dir/$name" \
+    --s3-listen "127.0.0.1:$s3" --admin-listen "127.0.0.1:$admin" --nfs-listen "127.0.0.1:$nfs" \
+    >"$logs/$name.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 300); do
+    grep -q aws_secret_access_key "$dir/$name/admin.credentials" 2>/dev/null &&
+      [ "$(in_ns curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$admin/")" != 000 ] && break
+    sleep 0.1
+  done
+  in_ns "$gh" --server "http://127.0.0.1:$admin" --data-dir "$dir/$name" share create bench >/dev/null
+  in_ns "$gh" --server "http://127.0.0.1:$admin" --data-dir "$dir/$name" peer add 127.0.0.1 admin >/dev/null
+  echo "$pid"
+}
+gh_pid=$(start_gh gatehouse $gh_s3 $gh_admin $gh_nfs "")
+if [ "${GH_ASYNC:-}" = 1 ]; then
+  ga_pid=$(start_gh gatehouse-async $ga_s3 $ga_admin $ga_nfs 'nfs:\n  async: true\n')
+fi
 
 # (d) The runs, alternately.
 rows=()
@@ -135,12 +146,17 @@ run() { # $1 label, $2 round, $3 pid, then bench args
 }
 for r in $(seq "$rounds"); do
   run gatehouse "$r" "$gh_pid" --nfs-port "$gh_nfs" --mount-port "$gh_nfs" --export /bench "$@"
+  if [ -n "$ga_pid" ]; then
+    run gatehouse-async "$r" "$ga_pid" --nfs-port "$ga_nfs" --mount-port "$ga_nfs" --export /bench "$@"
+  fi
   run ganesha "$r" "$ganesha_pid" --nfs-port "$gn_nfs" --mount-port "$gn_mnt" --export /export "$@"
 done
 
 # (e) Peak RSS of both servers over all the runs.
 hwm() { awk '/VmHWM/{printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
 gh_hwm=$(hwm "$gh_pid")
+ga_hwm=
+[ -n "$ga_pid" ] && ga_hwm=", gatehouse-async $(hwm "$ga_pid")"
 gn_hwm=$(hwm "$ganesha_pid")
 
 # (f) Markdown.
@@ -159,7 +175,7 @@ echo "$head_row"
 echo "|---|---:|$(printf -- '---:|%.0s' $(seq $(($(tr -cd '|' <<<"$head_row" | wc -c) - 3))))"
 printf '%s\n' "${rows[@]}"
 echo
-echo "Peak RSS (VmHWM) over all rounds: gatehouse $gh_hwm, ganesha $gn_hwm."
+echo "Peak RSS (VmHWM) over all rounds: gatehouse $gh_hwm$ga_hwm, ganesha $gn_hwm."
 echo
 echo "WRITE replies (\`committed\`):"
 grep -h 'committed=' "$logs"/*-1.txt | sed 's/^info /- /'

@@ -139,6 +139,8 @@ struct Inner {
     file_locks: ops::FileLocks,
     /// Chunks read ahead for the file view's sequential readers.
     readahead: readahead::ReadAhead,
+    /// Decoded manifests of the files the file view reads.
+    manifests: readahead::Manifests,
 }
 
 impl Store {
@@ -190,6 +192,7 @@ impl Store {
                 metrics: metrics::Metrics::default(),
                 file_locks: ops::FileLocks::default(),
                 readahead: readahead::ReadAhead::default(),
+                manifests: readahead::Manifests::default(),
             }),
         };
         store.reload_policy()?;

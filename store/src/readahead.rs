@@ -1,6 +1,7 @@
 //! Read-ahead of whole chunks for readers that come back for the next range (NFS READ: every
 //! call is separate, so a sequential reader would otherwise wait for each chunk's read and
-//! BLAKE3 check in turn).
+//! BLAKE3 check in turn), and the decoded manifests of the files being read (a 1 GiB file's
+//! manifest is 1,024 entries, decoded again for every READ otherwise).
 //!
 //! A read that touches chunk *i* of a manifest starts reading and verifying chunk *i + 1* on a
 //! blocking thread; the next read that needs that chunk takes the running (or finished) task
@@ -14,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 
 use crate::blobs::{BlobStore, Hash};
+use crate::codec;
 use crate::error::{Result, StoreError};
+use crate::model::Data;
 
 /// Chunks prefetched and not yet claimed, across all readers (16 × 1 MiB at most).
 const SLOTS: usize = 16;
@@ -71,6 +74,42 @@ impl ReadAhead {
     }
 }
 
+/// Decoded manifests of the last files read, by inode, each with the record it was decoded
+/// from: a hit needs the stored record to be byte for byte the same, so a changed file is
+/// decoded afresh. Small manifests are decoded every time (cheaper than comparing).
+#[derive(Default)]
+pub struct Manifests {
+    recent: Mutex<VecDeque<(u64, Vec<u8>, Arc<Data>)>>,
+}
+
+/// Files whose manifests are kept.
+const MANIFESTS: usize = 8;
+/// Records shorter than this are not kept (a few chunks decode in well under a microsecond).
+const MANIFEST_MIN: usize = 1024;
+
+impl Manifests {
+    /// The manifest in `raw` (an `INODE_DATA` record of inode `ino`).
+    pub fn decode(&self, ino: u64, raw: &[u8]) -> Result<Arc<Data>> {
+        if raw.len() < MANIFEST_MIN {
+            return Ok(Arc::new(codec::decode(raw)?));
+        }
+        {
+            let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, _, d)) = recent.iter().find(|(i, r, _)| *i == ino && r == raw) {
+                return Ok(d.clone());
+            }
+        }
+        let d: Arc<Data> = Arc::new(codec::decode(raw)?);
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.retain(|(i, _, _)| *i != ino);
+        if recent.len() >= MANIFESTS {
+            recent.pop_front();
+        }
+        recent.push_back((ino, raw.to_vec(), d.clone()));
+        Ok(d)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +142,39 @@ mod tests {
         let bogus = [7u8; 32];
         ra.start(&blobs, bogus, 10);
         assert!(ra.take(&blobs, bogus, 10).await.is_err());
+    }
+
+    #[test]
+    fn a_kept_manifest_is_used_only_for_the_same_record() {
+        use crate::model::ChunkRef;
+        let manifest = |seed: u8| {
+            Data::Chunks(
+                (0..100u32)
+                    .map(|i| ChunkRef {
+                        hash: [seed.wrapping_add(i as u8); 32],
+                        len: 1 << 20,
+                    })
+                    .collect(),
+            )
+        };
+        let (a, b) = (manifest(1), manifest(2));
+        assert!(codec::encode(&a).expect("a").len() >= MANIFEST_MIN);
+        let (ra, rb) = (codec::encode(&a).expect("a"), codec::encode(&b).expect("b"));
+        let m = Manifests::default();
+        let first = m.decode(7, &ra).expect("decode");
+        assert_eq!(codec::encode(&*first).expect("enc"), ra);
+        // The same record: the same decoded value, not decoded again.
+        assert!(Arc::ptr_eq(&first, &m.decode(7, &ra).expect("again")));
+        // The file changed: its new record is decoded.
+        assert_eq!(
+            codec::encode(&*m.decode(7, &rb).expect("changed")).expect("enc"),
+            rb
+        );
+        // Bounded.
+        for ino in 100..120 {
+            m.decode(ino, &ra).expect("fill");
+        }
+        assert!(m.recent.lock().expect("lock").len() <= MANIFESTS);
+        assert!(codec::decode::<Data>(b"").is_err() && m.decode(1, &[9u8; 2000]).is_err());
     }
 }

@@ -779,4 +779,20 @@ async fn nfs_read_ahead_never_serves_replaced_bytes() {
         new[mib - 10..mib + 10]
     );
     assert_eq!(read_all(&mut c, &h).await, new);
+    // The bytes sent count READ data (sent apart from the reply header).
+    let text = reqwest::get(format!(
+        "http://{}/metrics",
+        crate::admin_api::admin_addr(&srv)
+    ))
+    .await
+    .expect("scrape")
+    .text()
+    .await
+    .expect("text");
+    let sent: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("gatehouse_bytes_sent_total{protocol=\"nfs\"} "))
+        .and_then(|v| v.parse().ok())
+        .expect("nfs bytes sent");
+    assert!(sent >= (5 * mib) as f64, "{sent}");
 }

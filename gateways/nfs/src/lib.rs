@@ -230,7 +230,7 @@ impl Gateway {
             prog,
             proc_,
             rec.len(),
-            &reply.body,
+            &reply,
             started.elapsed(),
         );
         Some(reply)
@@ -381,9 +381,10 @@ fn record_metrics(
     prog: u32,
     proc_: u32,
     bytes_in: usize,
-    reply: &[u8],
+    whole: &rpc::Reply,
     latency: std::time::Duration,
 ) {
+    let reply = whole.body.as_slice();
     let name = |table: &[&'static str], prefix: &'static str| -> String {
         table
             .get(proc_ as usize)
@@ -421,6 +422,6 @@ fn record_metrics(
             error: code.as_deref(),
             latency,
             bytes_in: bytes_in as u64,
-            bytes_out: reply.len() as u64,
+            bytes_out: whole.len() as u64,
         });
 }

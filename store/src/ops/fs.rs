@@ -304,9 +304,9 @@ impl Store {
             let b = live_bucket(&rtxn, bucket)?;
             let attr = attr_of(&rtxn, &b, ino)?;
             regular_file(&attr)?;
-            let data: Data = match rtxn.open_table(INODE_DATA)?.get(ino)? {
-                Some(d) => codec::decode(d.value())?,
-                None => Data::default(),
+            let data = match rtxn.open_table(INODE_DATA)?.get(ino)? {
+                Some(d) => self.inner.manifests.decode(ino, d.value())?,
+                None => Default::default(),
             };
             (attr, data)
         };
@@ -538,7 +538,11 @@ pub(super) fn dir_path(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Re
             None => StoreError::Stale,
         });
     };
-    let raw = v.value();
+    live_dir_path(rtxn, b, v.value())
+}
+
+/// The path in a `DIR_PATHS` row, if that directory is in bucket `b` and still exists.
+fn live_dir_path(rtxn: &ReadTransaction, b: &BucketRecord, raw: &[u8]) -> Result<String> {
     if raw.len() < 8 || raw[..8] != b.id.to_be_bytes() {
         return Err(StoreError::Stale);
     }
@@ -567,8 +571,8 @@ fn dir_exists(rtxn: &ReadTransaction, b: &BucketRecord, path: &str) -> Result<bo
 }
 
 pub(super) fn attr_of(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Result<FsAttr> {
-    if rtxn.open_table(DIR_PATHS)?.get(ino)?.is_some() {
-        let path = dir_path(rtxn, b, ino)?;
+    if let Some(v) = rtxn.open_table(DIR_PATHS)?.get(ino)? {
+        let path = live_dir_path(rtxn, b, v.value())?;
         return dir_attr(rtxn, b, &path, ino);
     }
     file_attr(rtxn, ino)
