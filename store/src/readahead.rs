@@ -79,8 +79,11 @@ impl ReadAhead {
 /// decoded afresh. Small manifests are decoded every time (cheaper than comparing).
 #[derive(Default)]
 pub struct Manifests {
-    recent: Mutex<VecDeque<(u64, Vec<u8>, Arc<Data>)>>,
+    recent: Mutex<VecDeque<KeptManifest>>,
 }
+
+/// (inode, the record as stored, what it decodes to).
+type KeptManifest = (u64, Vec<u8>, Arc<Data>);
 
 /// Files whose manifests are kept.
 const MANIFESTS: usize = 8;
