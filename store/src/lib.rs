@@ -173,7 +173,8 @@ impl Store {
         let unclean = ops::txn::mark_open(&db)?;
         if unclean {
             tracing::warn!(
-                "the previous run did not stop cleanly; inode numbers it may have handed out \
+                "the previous run did not stop cleanly (or this is a backup of a running server); \
+                 inode numbers it may have handed out \
                  uncommitted are skipped"
             );
         }
