@@ -5,7 +5,9 @@
 //! `nfs.async`) is answered once its transaction is committed and visible, before it is
 //! durable: a batch of only such mutations commits with `Durability::None`, and the thread makes
 //! everything durable within the configured window (an empty durable commit when nothing else
-//! came), at the next durable mutation, or when it stops, whichever is first.
+//! came), at the next durable mutation, at a [`Committer::barrier`], or when it stops,
+//! whichever is first. A batch that drops a chunk's last reference is always durable (GC
+//! must never delete a chunk file a crash could bring back into use).
 //!
 //! Contract for a mutation closure: check every precondition *before* it writes; if it returns a
 //! user-level error (`NoSuchKey`, `BucketNotEmpty`, …) it must have written nothing, so the rest
@@ -29,6 +31,8 @@ struct Queued {
     job: Job,
     /// Must be durable before it is answered.
     durable: bool,
+    /// Nothing to write: only make what came before durable (no commit if it already is).
+    barrier: bool,
 }
 
 /// Upper bound of mutations per transaction; keeps one commit's latency bounded.
@@ -70,7 +74,21 @@ impl Committer {
         self.submit(f, false).await
     }
 
+    /// Returns once every mutation answered before it is durable (at once if nothing deferred
+    /// is pending).
+    pub async fn barrier(&self) -> Result<()> {
+        self.submit_as(|_| Ok(()), true, true).await
+    }
+
     async fn submit<T, F>(&self, f: F, durable: bool) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
+    {
+        self.submit_as(f, durable, false).await
+    }
+
+    async fn submit_as<T, F>(&self, f: F, durable: bool, barrier: bool) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
@@ -92,7 +110,11 @@ impl Committer {
             (reply, poison)
         });
         self.tx
-            .send(Queued { job, durable })
+            .send(Queued {
+                job,
+                durable,
+                barrier,
+            })
             .map_err(|_| StoreError::internal("the commit thread has stopped"))?;
         rx.await
             .map_err(|_| StoreError::internal("the commit thread dropped a request"))?
@@ -133,9 +155,8 @@ fn run(db: Arc<Database>, rx: mpsc::Receiver<Queued>, window: Duration) {
             Some(since) => match rx.recv_timeout(window.saturating_sub(since.elapsed())) {
                 Ok(q) => q,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if persist(&db) {
-                        pending = None;
-                    }
+                    // On failure (a full disk, say) try again a window later, not at once.
+                    pending = (!persist(&db)).then(Instant::now);
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -148,7 +169,27 @@ fn run(db: Arc<Database>, rx: mpsc::Receiver<Queued>, window: Duration) {
                 Err(_) => break,
             }
         }
-        let durable = queued.iter().any(|q| q.durable)
+        if pending.is_none() && queued.iter().all(|q| q.barrier) {
+            // Everything before these barriers is durable already: answer them without a
+            // commit (their jobs write nothing; the transaction only lets them run).
+            match db.begin_write() {
+                Ok(txn) => {
+                    let replies: Vec<Reply> = queued.into_iter().map(|q| (q.job)(&txn).0).collect();
+                    let _ = txn.abort();
+                    for r in replies {
+                        r(None);
+                    }
+                }
+                Err(e) => {
+                    let err = StoreError::from(e);
+                    for q in queued {
+                        fail_job(q.job, &err, &db);
+                    }
+                }
+            }
+            continue;
+        }
+        let mut durable = queued.iter().any(|q| q.durable)
             || pending.is_some_and(|since| since.elapsed() >= window);
         let jobs = queued.into_iter().map(|q| q.job);
         let mut txn = match db.begin_write() {
@@ -162,11 +203,7 @@ fn run(db: Arc<Database>, rx: mpsc::Receiver<Queued>, window: Duration) {
                 continue;
             }
         };
-        let _ = txn.set_durability(if durable {
-            Durability::Immediate
-        } else {
-            Durability::None
-        });
+        let _ = crate::ops::txn::take_freed();
         let mut replies = Vec::new();
         let mut poisoned = false;
         for j in jobs {
@@ -174,6 +211,12 @@ fn run(db: Arc<Database>, rx: mpsc::Receiver<Queued>, window: Duration) {
             poisoned |= poison;
             replies.push(reply);
         }
+        durable |= crate::ops::txn::take_freed();
+        let _ = txn.set_durability(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        });
         let outcome = if poisoned {
             let _ = txn.abort();
             Some(StoreError::Internal(
@@ -280,6 +323,42 @@ mod tests {
         c.write_deferred(put(3)).await.expect("deferred write");
         c.write(put(4)).await.expect("durable write");
         assert!(after_crash(&path, 3) && after_crash(&path, 4));
+
+        // A barrier makes them durable, and returns at once when nothing is pending.
+        c.write_deferred(put(6)).await.expect("deferred write");
+        c.barrier().await.expect("barrier");
+        assert!(after_crash(&path, 6));
+        c.barrier().await.expect("barrier with nothing pending");
+
+        // A deferred batch that drops a chunk's last reference is durable at once: GC may
+        // delete that chunk's file as soon as it sees the row gone.
+        let h = [9u8; 32];
+        c.write(move |t| {
+            t.open_table(crate::tables::CHUNKS)?
+                .insert(&h, (1u64, 10u64))?;
+            Ok(())
+        })
+        .await
+        .expect("chunk row");
+        c.write_deferred(move |t| {
+            let mut chunks = t.open_table(crate::tables::CHUNKS)?;
+            crate::ops::txn::decref(&mut chunks, &[crate::model::ChunkRef { hash: h, len: 10 }])
+        })
+        .await
+        .expect("decref");
+        let copy = path.with_extension("crash2");
+        std::fs::copy(&path, &copy).expect("copy");
+        let db2 = Database::create(&copy).expect("open copy");
+        let r = db2.begin_read().expect("read");
+        let row = r
+            .open_table(crate::tables::CHUNKS)
+            .expect("chunks")
+            .get(&h)
+            .expect("get")
+            .map(|v| v.value());
+        assert_eq!(row, None, "the freeing commit was not durable");
+        drop(r);
+        drop(db2);
 
         // Stopping makes them durable as well.
         let mut c = c;

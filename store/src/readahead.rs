@@ -19,7 +19,7 @@ use crate::codec;
 use crate::error::{Result, StoreError};
 use crate::model::Data;
 
-/// Chunks prefetched and not yet claimed, across all readers (16 × 1 MiB at most).
+/// Chunks prefetched and not yet claimed, across all readers (16 × `storage.chunk_size`).
 const SLOTS: usize = 16;
 
 type Task = JoinHandle<Result<Vec<u8>>>;
@@ -58,14 +58,17 @@ impl ReadAhead {
                 .and_then(|i| slots.remove(i))
                 .map(|(_, t)| t)
         };
-        let task = match task {
-            Some(t) => t,
-            None => {
-                let blobs = blobs.clone();
-                tokio::task::spawn_blocking(move || blobs.read_chunk(&h, len))
+        if let Some(t) = task {
+            // A prefetch that failed (a passing I/O error, a chunk rewritten since) is tried
+            // again rather than handed on.
+            if let Ok(Ok(buf)) = t.await {
+                return Ok(buf);
             }
-        };
-        task.await.map_err(StoreError::internal)?
+        }
+        let blobs = blobs.clone();
+        tokio::task::spawn_blocking(move || blobs.read_chunk(&h, len))
+            .await
+            .map_err(StoreError::internal)?
     }
 
     #[cfg(test)]

@@ -368,6 +368,11 @@ impl Store {
                 }
                 let buf = self.inner.readahead.take(blobs, c.hash, c.len).await?;
                 let (from, to) = ((range.start - at) as usize, (range.end - at) as usize);
+                // A small piece is copied, so a reply waiting to be sent does not hold its
+                // whole chunk; a large one is sent from the chunk itself.
+                if (to - from) < buf.len() / 4 {
+                    return Ok(Some(Bytes::copy_from_slice(&buf[from..to])));
+                }
                 return Ok(Some(Bytes::from(buf).slice(from..to)));
             }
             at = next;

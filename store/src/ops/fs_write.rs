@@ -180,6 +180,16 @@ fn etag_of(data: &Data) -> String {
 }
 
 impl Store {
+    /// NFS COMMIT's promise for what the file view answered before: under `nfs.async`, every
+    /// metadata change answered so far (the file's CREATE, a truncate) is durable when this
+    /// returns. Without `nfs.async` everything already is.
+    pub async fn fs_sync(&self) -> Result<()> {
+        if self.inner.cfg.fs_async.is_some() {
+            self.inner.committer.barrier().await?;
+        }
+        Ok(())
+    }
+
     /// A file-view metadata change: durable before its answer, or under `nfs.async` within
     /// the configured window.
     async fn fs_commit<T, F>(&self, f: F) -> Result<T>
@@ -509,11 +519,6 @@ impl Store {
             end = self.write_end(*off, data.len() as u64)?;
         }
         if extents.is_empty() {
-            // A COMMIT with nothing buffered: under `nfs.async`, earlier metadata changes
-            // (this file's CREATE) become durable now, not at the end of the window.
-            if self.inner.cfg.fs_async.is_some() {
-                self.inner.committer.write(|_| Ok(())).await?;
-            }
             return self.fs_getattr(p, bucket, ino);
         }
         self.patch(

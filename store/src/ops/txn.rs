@@ -93,6 +93,19 @@ pub(crate) fn incref(chunks: &mut Table<&[u8; 32], (u64, u64)>, refs: &[ChunkRef
     Ok(())
 }
 
+thread_local! {
+    /// Set when [`decref`] drops a chunk's last reference on this thread (the commit thread).
+    static FREED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a chunk lost its last reference on this thread since the last call (and resets).
+/// The commit thread makes such a transaction durable even when its mutations were deferred:
+/// GC deletes a chunk file once no visible row refers to it, so a row count of zero must
+/// never be one a crash can roll back.
+pub(crate) fn take_freed() -> bool {
+    FREED.with(|f| f.replace(false))
+}
+
 pub(crate) fn decref(chunks: &mut Table<&[u8; 32], (u64, u64)>, refs: &[ChunkRef]) -> Result<()> {
     for c in refs {
         let cur = chunks.get(&c.hash)?.map(|v| v.value());
@@ -102,6 +115,7 @@ pub(crate) fn decref(chunks: &mut Table<&[u8; 32], (u64, u64)>, refs: &[ChunkRef
             }
             Some(_) => {
                 chunks.remove(&c.hash)?;
+                FREED.with(|f| f.set(true));
             }
             None => {
                 tracing::warn!(chunk = %hex::encode(c.hash), "refcount underflow ignored");

@@ -214,7 +214,12 @@ pub(super) async fn commit(
             Err(s)
         }
     };
-    let res: COMMIT3res = match flushed.and_then(|()| {
+    let synced = match flushed {
+        // Under `nfs.async`, the file's own CREATE or a truncate may not be durable yet.
+        Ok(()) => gw.store.fs_sync().await.map_err(|e| status("commit", &e)),
+        Err(s) => Err(s),
+    };
+    let res: COMMIT3res = match synced.and_then(|()| {
         gw.store
             .fs_getattr(&c.principal, &bucket, h.ino)
             .map_err(|e| status("commit", &e))
