@@ -6,7 +6,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use crate::codec;
 use crate::error::{Result, StoreError};
-use crate::model::{BucketKind, BucketRecord, ChunkRef, ObjectRecord};
+use crate::model::{BucketKind, BucketRecord, ChunkRef, Data, ObjectRecord};
 use crate::tables::{self, BUCKETS, CHUNKS, ENTRIES, INODE_DATA, INODES, META};
 
 pub(crate) fn get_bucket(txn: &WriteTransaction, name: &str) -> Result<BucketRecord> {
@@ -139,7 +139,9 @@ pub(crate) fn get_inode(txn: &WriteTransaction, ino: u64) -> Result<ObjectRecord
     Ok(rec)
 }
 
-/// Writes attributes and, when `with_data`, the data of an inode.
+/// Writes attributes and, when `with_data`, the data of an inode. Empty data has no
+/// `INODE_DATA` row (every reader takes a missing row as empty): a new empty file, what NFS
+/// creates most, writes one table fewer.
 pub(crate) fn put_inode(
     txn: &WriteTransaction,
     ino: u64,
@@ -150,9 +152,20 @@ pub(crate) fn put_inode(
     t.insert(ino, codec::encode(rec)?.as_slice())?;
     if with_data {
         let mut d = txn.open_table(INODE_DATA)?;
-        d.insert(ino, codec::encode(&rec.data)?.as_slice())?;
+        if is_empty(&rec.data) {
+            d.remove(ino)?;
+        } else {
+            d.insert(ino, codec::encode(&rec.data)?.as_slice())?;
+        }
     }
     Ok(())
+}
+
+fn is_empty(d: &Data) -> bool {
+    match d {
+        Data::Inline(v) => v.is_empty(),
+        Data::Chunks(c) => c.is_empty(),
+    }
 }
 
 pub(crate) fn lookup(txn: &WriteTransaction, bucket_id: u64, key: &str) -> Result<Option<u64>> {
@@ -298,7 +311,8 @@ pub(crate) fn link_object(
         }
         None => next_counter(txn, "next_ino")?,
     };
-    put_inode(txn, ino, rec, true)?;
+    // A new inode has no data row to replace: an empty one needs none.
+    put_inode(txn, ino, rec, existing.is_some() || !is_empty(&rec.data))?;
     {
         let mut entries = txn.open_table(ENTRIES)?;
         entries.insert(tables::entry_key(bucket.id, key).as_slice(), ino)?;
