@@ -113,22 +113,17 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = sock.set_nodelay(true);
-    let (rd, mut wr) = sock.into_split();
+    let (rd, wr) = sock.into_split();
     let mut rd = BufReader::with_capacity(64 << 10, rd);
     // Calls run concurrently (a client pipelines: the Linux client keeps many calls in flight
-    // on one connection, and concurrent metadata calls share one group commit); replies go
-    // out as they are ready, matched by xid. Bounded per connection and in all, so clients
-    // cannot make the gateway hold more than that many records.
+    // on one connection, and concurrent metadata calls share one group commit); each call
+    // writes its own reply when it is ready (one at a time), matched by xid. Bounded per
+    // connection and in all, so clients cannot make the gateway hold more than that many
+    // records.
     let mine = Arc::new(tokio::sync::Semaphore::new(PER_CONNECTION));
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<rpc::Reply>>(PER_CONNECTION);
-    let mut writer = tokio::spawn(async move {
-        while let Some(Some(reply)) = rx.recv().await {
-            if let Err(e) = rpc::write_record(&mut wr, &reply).await {
-                tracing::debug!(%peer, error = %e, "nfs reply not sent");
-                return;
-            }
-        }
-    });
+    let wr = Arc::new(tokio::sync::Mutex::new(wr));
+    // Told when a reply cannot be sent or a record is not a call: the connection ends.
+    let broken = Arc::new(tokio::sync::Notify::new());
     loop {
         // Wait for room before reading the next record, so a flood waits in the socket.
         let (Ok(local), Ok(global)) = (
@@ -140,8 +135,7 @@ async fn connection(
         let mut buf = Vec::new();
         let got = tokio::select! {
             _ = stopped(&mut stop) => break,
-            // The writer stops on an unreadable record or a dead socket: so does the reader.
-            _ = &mut writer => return,
+            _ = broken.notified() => return,
             r = rpc::read_record(&mut rd, &mut buf) => r,
         };
         match got {
@@ -154,20 +148,28 @@ async fn connection(
                 break;
             }
         }
-        let (gw, tx) = (gw.clone(), tx.clone());
+        let (gw, wr, broken) = (gw.clone(), wr.clone(), broken.clone());
         tokio::spawn(async move {
             let reply = gw.call(&buf, peer.ip()).await;
             drop(buf);
-            if reply.is_none() {
-                tracing::info!(%peer, "unreadable RPC record, closing the connection");
+            match reply {
+                None => {
+                    tracing::info!(%peer, "unreadable RPC record, closing the connection");
+                    broken.notify_one();
+                }
+                Some(r) => {
+                    let mut w = wr.lock().await;
+                    if let Err(e) = rpc::write_record(&mut *w, &r).await {
+                        tracing::debug!(%peer, error = %e, "nfs reply not sent");
+                        broken.notify_one();
+                    }
+                }
             }
-            let _ = tx.send(reply).await;
             drop((local, global));
         });
     }
     // Let the calls under way answer, then close.
-    drop(tx);
-    let _ = writer.await;
+    let _ = mine.acquire_many(PER_CONNECTION as u32).await;
 }
 
 /// The caller of one RPC: the principal, and whom its handles are minted for.
