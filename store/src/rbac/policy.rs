@@ -68,6 +68,11 @@ pub struct Policy {
 
 /// Bindings every deployment has: admins hold `admin`, service users hold `system`.
 pub fn builtin_bindings() -> Vec<BindingRecord> {
+    BUILTIN_BINDINGS.to_vec()
+}
+
+/// [`builtin_bindings`], built once: every request's principal is resolved against them.
+static BUILTIN_BINDINGS: std::sync::LazyLock<Vec<BindingRecord>> = std::sync::LazyLock::new(|| {
     let b = |group: &str, role: &str| BindingRecord {
         subject: Subject::Group(group.into()),
         role: role.into(),
@@ -75,7 +80,7 @@ pub fn builtin_bindings() -> Vec<BindingRecord> {
         created_ms: 0,
     };
     vec![b(ALL_ADMIN_USERS, "admin"), b(ALL_SERVICE_USERS, "system")]
-}
+});
 
 impl Policy {
     /// A policy with the built-in roles and the given custom parts.
@@ -145,7 +150,7 @@ impl Policy {
             self.groups_of(user_id, admin.is_some(), kind)
         };
         let mut grants = Vec::new();
-        for b in builtin_bindings().iter().chain(&self.bindings) {
+        for b in BUILTIN_BINDINGS.iter().chain(&self.bindings) {
             let via = match &b.subject {
                 // No binding can name the guest: it is nobody in particular.
                 Subject::User(u) if u == user_id && user_id != GUEST_ID => {
