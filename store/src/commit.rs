@@ -61,7 +61,7 @@ impl Committer {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
     {
-        self.submit(f, true).await
+        self.submit(f, true, false).await
     }
 
     /// Runs `f` inside the next group transaction and returns its result once that transaction
@@ -71,24 +71,16 @@ impl Committer {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
     {
-        self.submit(f, false).await
+        self.submit(f, false, false).await
     }
 
     /// Returns once every mutation answered before it is durable (at once if nothing deferred
     /// is pending).
     pub async fn barrier(&self) -> Result<()> {
-        self.submit_as(|_| Ok(()), true, true).await
+        self.submit(|_| Ok(()), true, true).await
     }
 
-    async fn submit<T, F>(&self, f: F, durable: bool) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
-    {
-        self.submit_as(f, durable, false).await
-    }
-
-    async fn submit_as<T, F>(&self, f: F, durable: bool, barrier: bool) -> Result<T>
+    async fn submit<T, F>(&self, f: F, durable: bool, barrier: bool) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,

@@ -24,6 +24,11 @@ const SLOTS: usize = 16;
 
 type Task = JoinHandle<Result<Vec<u8>>>;
 
+/// Reads and verifies chunk `h` on a blocking thread.
+pub(crate) fn read_task(blobs: Arc<BlobStore>, h: Hash, len: u32) -> Task {
+    tokio::task::spawn_blocking(move || blobs.read_chunk(&h, len))
+}
+
 #[derive(Default)]
 pub struct ReadAhead {
     slots: Mutex<VecDeque<(Hash, Task)>>,
@@ -65,8 +70,7 @@ impl ReadAhead {
                 return Ok(buf);
             }
         }
-        let blobs = blobs.clone();
-        tokio::task::spawn_blocking(move || blobs.read_chunk(&h, len))
+        read_task(blobs.clone(), h, len)
             .await
             .map_err(StoreError::internal)?
     }

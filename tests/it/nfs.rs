@@ -619,6 +619,54 @@ pub(crate) async fn create(
     }
 }
 
+pub(crate) async fn mkdir(c: &mut Conn, dir: &nfs_fh3, name: &str) -> Result<nfs_fh3, nfsstat3> {
+    match c
+        .mkdir(&MKDIR3args {
+            where_: dirop(dir, name),
+            attributes: sattr3::default(),
+        })
+        .await
+        .expect("rpc")
+    {
+        Nfs3Result::Ok(ok) => match ok.obj {
+            Nfs3Option::Some(h) => Ok(h),
+            Nfs3Option::None => panic!("mkdir without a handle"),
+        },
+        Nfs3Result::Err((s, _)) => Err(s),
+    }
+}
+
+pub(crate) async fn rename(
+    c: &mut Conn,
+    (from_dir, from): (&nfs_fh3, &str),
+    (to_dir, to): (&nfs_fh3, &str),
+) -> Result<(), nfsstat3> {
+    match c
+        .rename(&RENAME3args {
+            from: dirop(from_dir, from),
+            to: dirop(to_dir, to),
+        })
+        .await
+        .expect("rpc")
+    {
+        Nfs3Result::Ok(_) => Ok(()),
+        Nfs3Result::Err((s, _)) => Err(s),
+    }
+}
+
+pub(crate) async fn remove(c: &mut Conn, dir: &nfs_fh3, name: &str) -> Result<(), nfsstat3> {
+    match c
+        .remove(&REMOVE3args {
+            object: dirop(dir, name),
+        })
+        .await
+        .expect("rpc")
+    {
+        Nfs3Result::Ok(_) => Ok(()),
+        Nfs3Result::Err((s, _)) => Err(s),
+    }
+}
+
 pub(crate) async fn write(
     c: &mut Conn,
     f: &nfs_fh3,
@@ -705,19 +753,7 @@ async fn nfs_writes_are_s3_objects() {
     );
 
     // mkdir → a folder marker S3 lists with a delimiter.
-    let made = c
-        .mkdir(&MKDIR3args {
-            where_: dirop(&root, "docs"),
-            attributes: sattr3::default(),
-        })
-        .await
-        .expect("rpc");
-    let Nfs3Result::Ok(made) = made else {
-        panic!("mkdir failed")
-    };
-    let Nfs3Option::Some(docs) = made.obj else {
-        panic!("mkdir without handle")
-    };
+    let docs = mkdir(&mut c, &root, "docs").await.expect("mkdir");
     let listed = srv
         .client()
         .list_objects_v2()
@@ -807,14 +843,9 @@ async fn nfs_writes_are_s3_objects() {
     assert!(matches!(commit, Nfs3Result::Ok(_)));
 
     // RENAME keeps the file id; REMOVE; RMDIR refuses a non-empty directory.
-    let renamed = c
-        .rename(&RENAME3args {
-            from: dirop(&docs, "big.bin"),
-            to: dirop(&root, "small.bin"),
-        })
+    rename(&mut c, (&docs, "big.bin"), (&root, "small.bin"))
         .await
-        .expect("rpc");
-    assert!(matches!(renamed, Nfs3Result::Ok(_)));
+        .expect("rename");
     let (_, moved) = lookup(&mut c, &root, "small.bin").await.expect("moved");
     assert_eq!(moved.fileid, a.fileid);
     assert_eq!(getattr(&mut c, &f).await.expect("old handle").size, 10);
@@ -833,13 +864,7 @@ async fn nfs_writes_are_s3_objects() {
         c.rmdir(&rmdir("docs")).await.expect("rpc"),
         Nfs3Result::Err((nfsstat3::NFS3ERR_NOTEMPTY, _))
     ));
-    let removed = c
-        .remove(&REMOVE3args {
-            object: dirop(&docs, "keep.txt"),
-        })
-        .await
-        .expect("rpc");
-    assert!(matches!(removed, Nfs3Result::Ok(_)));
+    remove(&mut c, &docs, "keep.txt").await.expect("remove");
     assert!(matches!(
         c.rmdir(&rmdir("docs")).await.expect("rpc"),
         Nfs3Result::Ok(_)

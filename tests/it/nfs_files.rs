@@ -7,7 +7,10 @@ use nfs3_client::nfs3_types::nfs3::*;
 use nfs3_client::nfs3_types::xdr_codec::Opaque;
 
 use crate::common::*;
-use crate::nfs::{Conn, create, dirop, getattr, lookup, mount, read_all, s3_get, share, write};
+use crate::nfs::{
+    Conn, create, dirop, getattr, lookup, mkdir, mount, read_all, remove, rename, s3_get, share,
+    write,
+};
 
 /// A share `name` mounted by the admin (peer 127.0.0.1), and its root handle.
 async fn writer(srv: &TestServer, name: &str) -> (Conn, nfs_fh3) {
@@ -186,13 +189,7 @@ async fn nfs_symlinks_are_objects_with_the_link_mode() {
         Some(nfsstat3::NFS3ERR_INVAL)
     );
 
-    let gone = c
-        .remove(&REMOVE3args {
-            object: dirop(&root, "latest"),
-        })
-        .await
-        .expect("rpc");
-    assert!(matches!(gone, Nfs3Result::Ok(_)));
+    remove(&mut c, &root, "latest").await.expect("remove");
     assert_eq!(
         readlink(&mut c, &l).await.err(),
         Some(nfsstat3::NFS3ERR_STALE)
@@ -437,13 +434,7 @@ async fn nfs_unstable_write_past_the_quota_is_dquot() {
     commit(&mut c, &f).await.expect("commit");
     assert!(read_all(&mut c, &f).await == bytes(60_000, 1));
     // Unstable writes to a file that is gone: STALE at once.
-    let gone = c
-        .remove(&REMOVE3args {
-            object: dirop(&root, "f"),
-        })
-        .await
-        .expect("rpc");
-    assert!(matches!(gone, Nfs3Result::Ok(_)));
+    remove(&mut c, &root, "f").await.expect("remove");
     assert_eq!(
         write_as(&mut c, &f, 0, b"x", stable_how::UNSTABLE)
             .await
@@ -511,12 +502,7 @@ async fn nfs_mount_tokens_act_as_their_user() {
         b"tina was here"
     );
     // A subdirectory mount with the token, as libnfs does for a URL's parent.
-    c.mkdir(&MKDIR3args {
-        where_: dirop(&root, "sub"),
-        attributes: sattr3::default(),
-    })
-    .await
-    .expect("rpc");
+    mkdir(&mut c, &root, "sub").await.expect("mkdir");
     mount(&srv, &format!("tok@{token}/sub"))
         .await
         .expect("token mount of a subdirectory");
@@ -598,17 +584,8 @@ async fn nfs_bad_names_and_offsets_are_refused_and_setattr_fields_are_independen
         assert_eq!(got.err(), Some(want), "create {name:?}");
         let got = symlink(&mut c, &root, name, b"t").await;
         assert_eq!(got.err(), Some(want), "symlink {name:?}");
-        let made = c
-            .mkdir(&MKDIR3args {
-                where_: dirop(&root, name),
-                attributes: sattr3::default(),
-            })
-            .await
-            .expect("rpc");
-        assert!(
-            matches!(made, Nfs3Result::Err((s, _)) if s == want),
-            "mkdir {name:?}"
-        );
+        let made = mkdir(&mut c, &root, name).await;
+        assert_eq!(made.err(), Some(want), "mkdir {name:?}");
     }
     let listed = srv
         .client()
@@ -666,20 +643,7 @@ async fn nfs_bad_names_and_offsets_are_refused_and_setattr_fields_are_independen
 async fn nfs_async_metadata_is_visible_at_once_and_kept_by_a_clean_stop() {
     let srv = TestServer::start_with(|c| c.nfs.async_ = Some(true)).await;
     let (mut c, root) = writer(&srv, "fast").await;
-    let made = c
-        .mkdir(&MKDIR3args {
-            where_: dirop(&root, "d"),
-            attributes: sattr3::default(),
-        })
-        .await
-        .expect("rpc");
-    let d = match made {
-        Nfs3Result::Ok(ok) => match ok.obj {
-            Nfs3Option::Some(h) => h,
-            Nfs3Option::None => panic!("mkdir without a handle"),
-        },
-        Nfs3Result::Err((s, _)) => panic!("mkdir: {s:?}"),
-    };
+    let d = mkdir(&mut c, &root, "d").await.expect("mkdir");
     for i in 0..50 {
         create(
             &mut c,
@@ -699,21 +663,10 @@ async fn nfs_async_metadata_is_visible_at_once_and_kept_by_a_clean_stop() {
     .await
     .expect("create");
     write(&mut c, &f, 0, b"kept").await.expect("write");
-    let renamed = c
-        .rename(&RENAME3args {
-            from: dirop(&d, "f0"),
-            to: dirop(&root, "moved"),
-        })
+    rename(&mut c, (&d, "f0"), (&root, "moved"))
         .await
-        .expect("rpc");
-    assert!(matches!(renamed, Nfs3Result::Ok(_)));
-    let removed = c
-        .remove(&REMOVE3args {
-            object: dirop(&d, "f1"),
-        })
-        .await
-        .expect("rpc");
-    assert!(matches!(removed, Nfs3Result::Ok(_)));
+        .expect("rename");
+    remove(&mut c, &d, "f1").await.expect("remove");
     let listed = |srv: &TestServer| {
         let client = srv.client();
         async move {

@@ -270,10 +270,9 @@ impl Store {
                     match p {
                         Piece::Inline(b) => Ok(b),
                         Piece::Chunk(h, len, from, to) => {
-                            let buf =
-                                tokio::task::spawn_blocking(move || blobs.read_chunk(&h, len))
-                                    .await
-                                    .map_err(StoreError::internal)??;
+                            let buf = crate::readahead::read_task(blobs, h, len)
+                                .await
+                                .map_err(StoreError::internal)??;
                             Ok(Bytes::from(buf).slice(from..to))
                         }
                     }

@@ -57,6 +57,19 @@ async fn put(s: &Store, b: &str, k: &str, d: Vec<u8>) {
         .expect("put");
 }
 
+/// Share `name`, created by the admin.
+async fn make_share(s: &Store, name: &str) {
+    s.create_share(
+        &admin(),
+        crate::ops::NewShare {
+            name: name.into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("share");
+}
+
 fn chunk_rows(s: &Store) -> usize {
     use redb::{ReadableDatabase, ReadableTableMetadata};
     let txn = s.db().begin_read().expect("txn");
@@ -223,15 +236,7 @@ async fn share_buckets_refuse_file_directory_conflicts() {
         s.create_bucket(&admin(), "fs+team").await.is_err(),
         "shares are not plain buckets"
     );
-    s.create_share(
-        &admin(),
-        crate::ops::NewShare {
-            name: "team".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("share");
+    make_share(&s, "team").await;
     put(&s, "fs+team", "a/b.txt", b"x".to_vec()).await;
     for bad in ["a", "a/b.txt/c", "a//c", "a/./c"] {
         let r = s
@@ -255,22 +260,14 @@ async fn share_buckets_refuse_file_directory_conflicts() {
 /// vector: after each, the bytes read back match, and removing the file leaves no chunk row.
 #[tokio::test]
 async fn fs_writes_patch_chunks_like_a_byte_vector() {
-    use crate::ops::{FsCreate, FsSetAttr, NewShare};
+    use crate::ops::{FsCreate, FsSetAttr};
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = StoreConfig::new(dir.path());
     cfg.chunk_size = 4096;
     cfg.inline_max = 1000;
     let s = Store::open(cfg).unwrap().0;
     let a = admin();
-    s.create_share(
-        &a,
-        NewShare {
-            name: "w".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    make_share(&s, "w").await;
     let share = s.fs_share(&a, "w").await.unwrap();
     let f = s
         .fs_create(
@@ -347,21 +344,13 @@ async fn fs_writes_patch_chunks_like_a_byte_vector() {
 /// byte lands, none is lost to a concurrent patch.
 #[tokio::test]
 async fn fs_concurrent_writes_to_one_file_all_land() {
-    use crate::ops::{FsCreate, FsSetAttr, NewShare};
+    use crate::ops::{FsCreate, FsSetAttr};
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = StoreConfig::new(dir.path());
     cfg.chunk_size = 64 << 10;
     let s = Store::open(cfg).unwrap().0;
     let a = admin();
-    s.create_share(
-        &a,
-        NewShare {
-            name: "c".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    make_share(&s, "c").await;
     let root = s.fs_share(&a, "c").await.unwrap().root;
     let f = s
         .fs_create(
@@ -398,7 +387,7 @@ async fn fs_concurrent_writes_to_one_file_all_land() {
 /// 2^20 inode numbers at its next start. A clean stop skips none.
 #[tokio::test]
 async fn inode_numbers_are_not_reused_after_an_unclean_stop() {
-    use crate::ops::{FsCreate, FsSetAttr, NewShare};
+    use crate::ops::{FsCreate, FsSetAttr};
     let dir = tempfile::tempdir().unwrap();
     let open_async = || {
         let mut cfg = StoreConfig::new(dir.path());
@@ -425,15 +414,7 @@ async fn inode_numbers_are_not_reused_after_an_unclean_stop() {
         }
     };
     let s = open_async();
-    s.create_share(
-        &a,
-        NewShare {
-            name: "w".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    make_share(&s, "w").await;
     let (s, first) = create(s, "a").await;
     // Stopped without `close`: no clean-stop record.
     drop(s);

@@ -65,18 +65,23 @@ pub(crate) fn mark_closed(db: &redb::Database) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn next_counter(txn: &WriteTransaction, name: &str) -> Result<u64> {
-    let mut t = txn.open_table(META)?;
-    let cur = match t.get(name)? {
+/// A counter's value in META (0 before its first use).
+fn counter(meta: &impl ReadableTable<&'static str, &'static [u8]>, name: &str) -> Result<u64> {
+    match meta.get(name)? {
         Some(v) => {
             let b: [u8; 8] = v
                 .value()
                 .try_into()
                 .map_err(|_| StoreError::Corrupt(format!("counter {name}")))?;
-            u64::from_le_bytes(b)
+            Ok(u64::from_le_bytes(b))
         }
-        None => 0,
-    };
+        None => Ok(0),
+    }
+}
+
+pub(crate) fn next_counter(txn: &WriteTransaction, name: &str) -> Result<u64> {
+    let mut t = txn.open_table(META)?;
+    let cur = counter(&t, name)?;
     let next = cur + 1;
     t.insert(name, next.to_le_bytes().as_slice())?;
     Ok(next)
