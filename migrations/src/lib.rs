@@ -8,6 +8,7 @@
 //! - `m0002_identity`: users, names, groups, roles, bindings; credentials become derived.
 //! - `m0003_shares`: file shares and NFS peers.
 //! - `m0004_nfs`: directory inode numbers for the NFS view.
+//! - `m0005_dir_times`: change times of the NFS view's directories.
 //!
 //! Invariant: this crate depends on redb only. A step uses frozen copies of the table definitions
 //! and value types it needs, never the live ones in `gatehouse-store`, so old steps keep meaning
@@ -17,11 +18,12 @@ mod m0001_initial;
 mod m0002_identity;
 mod m0003_shares;
 mod m0004_nfs;
+mod m0005_dir_times;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_VERSION: u64 = 4;
+pub const CURRENT_VERSION: u64 = 5;
 
 /// The `meta` table: string keys, raw byte values. Frozen: every schema has it.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -70,6 +72,7 @@ const STEPS: &[Step] = &[
     m0002_identity::apply,
     m0003_shares::apply,
     m0004_nfs::apply,
+    m0005_dir_times::apply,
 ];
 
 /// Reads the stored schema version; 0 means a new, empty file.
@@ -138,8 +141,8 @@ mod tests {
     fn new_file_is_migrated_and_rerun_is_a_noop() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Database::create(dir.path().join("m.redb")).expect("create");
-        assert_eq!(migrate(&db).expect("migrate"), Outcome { from: 0, to: 4 });
-        assert_eq!(migrate(&db).expect("again"), Outcome { from: 4, to: 4 });
+        assert_eq!(migrate(&db).expect("migrate"), Outcome { from: 0, to: 5 });
+        assert_eq!(migrate(&db).expect("again"), Outcome { from: 5, to: 5 });
         assert_eq!(schema_version(&db).expect("version"), CURRENT_VERSION);
     }
 

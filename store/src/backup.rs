@@ -87,6 +87,7 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::PEERS,
         tables::DIR_INODES,
         tables::DIR_PATHS,
+        tables::DIR_TIMES,
     ))
 }
 

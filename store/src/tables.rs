@@ -43,6 +43,10 @@ pub const PEERS: TableDefinition<&str, &[u8]> = TableDefinition::new("peers");
 pub const DIR_INODES: TableDefinition<&[u8], u64> = TableDefinition::new("dir_inodes");
 /// inode number → bucket id (8 bytes BE) ++ directory path: the reverse of [`DIR_INODES`].
 pub const DIR_PATHS: TableDefinition<u64, &[u8]> = TableDefinition::new("dir_paths");
+/// bucket id (8 bytes BE) ++ directory path → Unix ns when an entry last appeared in or left
+/// that directory of a share (see `txn::entry_added`): its NFS mtime/ctime when newer than its
+/// marker's, so clients see the listing change.
+pub const DIR_TIMES: TableDefinition<&[u8], u64> = TableDefinition::new("dir_times");
 
 pub fn entry_key(bucket_id: u64, key: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(8 + key.len());

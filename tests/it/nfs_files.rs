@@ -8,8 +8,8 @@ use nfs3_client::nfs3_types::xdr_codec::Opaque;
 
 use crate::common::*;
 use crate::nfs::{
-    Conn, create, dirop, getattr, lookup, mkdir, mount, read_all, remove, rename, s3_get, share,
-    write,
+    Conn, create, dirop, getattr, lookup, mkdir, mount, read_all, remove, rename, s3_get, s3_put,
+    share, write,
 };
 
 /// A share `name` mounted by the admin (peer 127.0.0.1), and its root handle.
@@ -748,4 +748,141 @@ async fn nfs_read_ahead_never_serves_replaced_bytes() {
         .and_then(|v| v.parse().ok())
         .expect("nfs bytes sent");
     assert!(sent >= (5 * mib) as f64, "{sent}");
+}
+
+/// A directory's mtime and ctime move whenever its listing changes, by either protocol: that
+/// is how an NFS client (Linux's cached READDIR pages and negative lookups) learns that a name
+/// appeared or went. A time set on a directory shows until the next change.
+#[tokio::test]
+async fn nfs_directory_times_follow_listing_changes_from_both_protocols() {
+    let srv = TestServer::start().await;
+    let (mut c, root) = writer(&srv, "times").await;
+    let stamp = |a: &fattr3| {
+        assert_eq!(
+            (a.mtime.seconds, a.mtime.nseconds),
+            (a.ctime.seconds, a.ctime.nseconds),
+            "ctime follows mtime"
+        );
+        (a.mtime.seconds, a.mtime.nseconds)
+    };
+    let mut c2 = mount(&srv, "times").await.expect("second mount");
+    let root0 = stamp(&getattr(&mut c, &root).await.expect("getattr"));
+
+    // Each step changes exactly the listings it should; every other directory keeps its time.
+    let d = mkdir(&mut c, &root, "d").await.expect("mkdir");
+    let root1 = stamp(&getattr(&mut c, &root).await.expect("getattr"));
+    assert!(root1 > root0, "mkdir d changes /");
+    let d0 = stamp(&getattr(&mut c, &d).await.expect("getattr"));
+
+    // Two creates in a row (same clock tick or not) give two different times.
+    let made = c
+        .create(&CREATE3args {
+            where_: dirop(&d, "one"),
+            how: createhow3::UNCHECKED(sattr3::default()),
+        })
+        .await
+        .expect("rpc");
+    let Nfs3Result::Ok(made) = made else {
+        panic!("create one");
+    };
+    let Nfs3Option::Some(after) = made.dir_wcc.after else {
+        panic!("CREATE returns the directory's attributes after");
+    };
+    let d1 = stamp(&after);
+    assert!(d1 > d0, "create one changes d (wcc)");
+    create(&mut c, &d, "two", createhow3::UNCHECKED(sattr3::default()))
+        .await
+        .expect("create two");
+    let d2 = stamp(&getattr(&mut c2, &d).await.expect("getattr"));
+    assert!(
+        d2 > d1,
+        "create two changes d again, seen by another client"
+    );
+    assert_eq!(
+        stamp(&getattr(&mut c, &root).await.expect("getattr")),
+        root1
+    );
+
+    // S3 adds a name under d: d changes; / does not (d was there).
+    s3_put(&srv, "fs+times", "d/three", b"3".to_vec()).await;
+    let d3 = stamp(&getattr(&mut c2, &d).await.expect("getattr"));
+    assert!(d3 > d2, "an S3 PUT of a new key changes its directory");
+    assert_eq!(
+        stamp(&getattr(&mut c, &root).await.expect("getattr")),
+        root1
+    );
+    // Overwriting an existing key changes the file, not the listing.
+    s3_put(&srv, "fs+times", "d/three", b"33".to_vec()).await;
+    assert_eq!(stamp(&getattr(&mut c2, &d).await.expect("getattr")), d3);
+
+    // An S3 PUT deep under a new prefix makes `e` appear in /.
+    s3_put(&srv, "fs+times", "e/f/g", b"g".to_vec()).await;
+    let root2 = stamp(&getattr(&mut c, &root).await.expect("getattr"));
+    assert!(root2 > root1, "a new implicit directory changes /");
+    let (e, _) = lookup(&mut c, &root, "e").await.expect("lookup e");
+    let e0 = stamp(&getattr(&mut c, &e).await.expect("getattr"));
+
+    // S3 DELETE of the last key under e/f/ makes e/f go: e changes.
+    srv.client()
+        .delete_object()
+        .bucket("fs+times")
+        .key("e/f/g")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(
+        getattr(&mut c, &e).await.err(),
+        Some(nfsstat3::NFS3ERR_STALE),
+        "e went with its last key"
+    );
+    let root3 = stamp(&getattr(&mut c, &root).await.expect("getattr"));
+    assert!(root3 > root2, "e leaving changes /");
+    assert!(e0 > root0);
+
+    // NFS REMOVE and RENAME across directories change both ends.
+    remove(&mut c, &d, "one").await.expect("remove");
+    let d4 = stamp(&getattr(&mut c2, &d).await.expect("getattr"));
+    assert!(d4 > d3, "remove changes d");
+    rename(&mut c, (&d, "two"), (&root, "two"))
+        .await
+        .expect("rename");
+    let d5 = stamp(&getattr(&mut c2, &d).await.expect("getattr"));
+    let root4 = stamp(&getattr(&mut c2, &root).await.expect("getattr"));
+    assert!(d5 > d4 && root4 > root3, "rename changes both directories");
+
+    // A directory renamed keeps its own time under its new name.
+    mkdir(&mut c, &root, "m").await.expect("mkdir m");
+    rename(&mut c, (&root, "d"), (&root, "dd"))
+        .await
+        .expect("rename d");
+    assert_eq!(
+        stamp(&getattr(&mut c, &d).await.expect("getattr renamed d")),
+        d5,
+        "the handle of d keeps working and its time moved with it"
+    );
+
+    // A time set on a directory shows until its listing changes again.
+    let set = c
+        .setattr(&SETATTR3args {
+            object: d.clone(),
+            new_attributes: sattr3 {
+                mtime: set_mtime::SET_TO_CLIENT_TIME(nfstime3 {
+                    seconds: 1_000_000_000,
+                    nseconds: 0,
+                }),
+                ..sattr3::default()
+            },
+            guard: Nfs3Option::None,
+        })
+        .await
+        .expect("rpc");
+    assert!(matches!(set, Nfs3Result::Ok(_)), "setattr on a directory");
+    assert_eq!(
+        stamp(&getattr(&mut c, &d).await.expect("getattr")),
+        (1_000_000_000, 0)
+    );
+    create(&mut c, &d, "four", createhow3::UNCHECKED(sattr3::default()))
+        .await
+        .expect("create four");
+    assert!(stamp(&getattr(&mut c, &d).await.expect("getattr")) > (1_000_000_000, 0));
 }

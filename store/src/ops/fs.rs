@@ -23,7 +23,9 @@ use crate::error::{Result, StoreError};
 use crate::model::{BucketKind, BucketRecord, Data, ObjectRecord, Principal, ShareRecord};
 use crate::naming::{share_bucket, validate_share_name};
 use crate::rbac::{Resource, Verb, authorize};
-use crate::tables::{self, BUCKETS, DIR_INODES, DIR_PATHS, ENTRIES, INODE_DATA, INODES, SHARES};
+use crate::tables::{
+    self, BUCKETS, DIR_INODES, DIR_PATHS, DIR_TIMES, ENTRIES, INODE_DATA, INODES, SHARES,
+};
 use crate::{Store, codec, deny, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +48,9 @@ pub struct FsAttr {
     pub ino: u64,
     pub kind: FsKind,
     pub size: u64,
-    /// Unix milliseconds: `x-amz-meta-mtime` when set, else the object's write time.
-    pub mtime_ms: i64,
+    /// Unix nanoseconds: `x-amz-meta-mtime` when set, else the object's write time; for a
+    /// directory, the last change of its listing when that is later.
+    pub mtime_ns: i64,
     /// Permission bits: `x-amz-meta-mode` when set, else 0644 (files) / 0755 (directories).
     pub mode: u32,
     /// From `x-amz-meta-uid`/`gid` (attributes only, never identity); default 0.
@@ -615,19 +618,28 @@ pub(super) fn dir_attr(
             .transpose()?,
         None => None,
     };
-    Ok(match rec {
+    let mut attr = match rec {
         Some(r) => attr_from_record(ino, FsKind::Dir, &r),
         None => FsAttr {
             ino,
             kind: FsKind::Dir,
             size: DIR_SIZE,
-            mtime_ms: b.created_ms,
+            mtime_ns: b.created_ms.saturating_mul(1_000_000),
             mode: 0o755,
             uid: 0,
             gid: 0,
             nlink: 2,
         },
-    })
+    };
+    if let Some(t) = rtxn
+        .open_table(DIR_TIMES)?
+        .get(tables::entry_key(b.id, path).as_slice())?
+    {
+        attr.mtime_ns = attr
+            .mtime_ns
+            .max(i64::try_from(t.value()).unwrap_or(i64::MAX));
+    }
+    Ok(attr)
 }
 
 /// POSIX attributes from an object record: `x-amz-meta-mode/uid/gid/mtime` (s3fs convention:
@@ -645,10 +657,10 @@ pub(super) fn attr_from_record(ino: u64, kind: FsKind, r: &ObjectRecord) -> FsAt
         (FsKind::File, Some(m)) if m & S_IFMT == S_IFLNK => FsKind::Symlink,
         (k, _) => k,
     };
-    let mtime_ms = meta("mtime")
+    let mtime_ns = meta("mtime")
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1.0e12)
-        .map_or(r.mtime_ms, |s| (s * 1000.0) as i64);
+        .map_or(r.mtime_ms.saturating_mul(1_000_000), |s| (s * 1e9) as i64);
     let (size, default_mode, nlink) = match kind {
         FsKind::File => (r.size, 0o644, 1),
         FsKind::Symlink => (r.size, 0o777, 1),
@@ -658,7 +670,7 @@ pub(super) fn attr_from_record(ino: u64, kind: FsKind, r: &ObjectRecord) -> FsAt
         ino,
         kind,
         size,
-        mtime_ms,
+        mtime_ns,
         mode: num("mode").map_or(default_mode, |m| m & 0o7777),
         uid: num("uid").unwrap_or(0),
         gid: num("gid").unwrap_or(0),

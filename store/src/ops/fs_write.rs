@@ -26,7 +26,7 @@ use crate::error::{Result, StoreError};
 use crate::model::{BucketRecord, ChunkRef, Data, ObjectRecord, Principal};
 use crate::rbac::{Resource, Verb, authorize};
 use crate::stage::{StageError, StageOptions};
-use crate::tables::{self, CHUNKS, DIR_INODES, DIR_PATHS, ENTRIES, INODE_DATA, INODES};
+use crate::tables::{self, CHUNKS, DIR_INODES, DIR_PATHS, DIR_TIMES, ENTRIES, INODE_DATA, INODES};
 use crate::{Store, codec, deny, now_ms};
 
 /// Per-inode locks for patches; an entry lives while someone holds or waits for it.
@@ -469,9 +469,12 @@ impl Store {
             }
             txn::check_share_conflicts(t, &b, &dst)?;
             txn::unlink_object(t, &mut b, &dst)?;
-            let mut entries = t.open_table(ENTRIES)?;
-            entries.remove(tables::entry_key(b.id, &src).as_slice())?;
-            entries.insert(tables::entry_key(b.id, &dst).as_slice(), ino)?;
+            t.open_table(ENTRIES)?
+                .remove(tables::entry_key(b.id, &src).as_slice())?;
+            txn::entry_removed(t, &b, &src)?;
+            txn::entry_added(t, &b, &dst)?;
+            t.open_table(ENTRIES)?
+                .insert(tables::entry_key(b.id, &dst).as_slice(), ino)?;
             Ok(())
         })
         .await
@@ -689,6 +692,16 @@ impl Store {
                         rec.meta.user.retain(|(k, _)| k != "mtime");
                     }
                     apply_meta(&mut rec, &attrs);
+                    if is_dir && attrs.mtime_ms.is_some() {
+                        // A time set on a directory shows until its listing next changes.
+                        let path = t
+                            .open_table(DIR_PATHS)?
+                            .get(ino)?
+                            .map(|v| v.value().to_vec());
+                        if let Some(path) = path {
+                            t.open_table(DIR_TIMES)?.remove(path.as_slice())?;
+                        }
+                    }
                     txn::put_inode(t, ino, &rec, changes_data)?;
                     Ok(attr_from_record(ino, FsKind::File, &rec))
                 })
@@ -1033,17 +1046,46 @@ fn rename_dir(
         }
         (collect(&dirs, &dp)?, rows)
     };
+    // Change times: of the directories the move leaves and enters, and the moved ones' own.
+    let times = {
+        let t = t.open_table(DIR_TIMES)?;
+        let p = tables::entry_key(bid, &sp);
+        let mut rows = Vec::new();
+        for e in t.range(p.as_slice()..)? {
+            let (k, v) = e?;
+            if !k.value().starts_with(&p) {
+                break;
+            }
+            let k = k.value().to_vec();
+            rows.push((tables::entry_key(bid, &renamed(&k)?), k, v.value()));
+        }
+        rows
+    };
     // The target's marker (an empty directory) goes.
     drop(entries);
     if !target.is_empty() {
         txn::unlink_object(t, b, &dp)?;
     }
-    let mut entries = t.open_table(ENTRIES)?;
-    for (old, _, _) in &moves {
-        entries.remove(old.as_slice())?;
+    {
+        let mut entries = t.open_table(ENTRIES)?;
+        for (old, _, _) in &moves {
+            entries.remove(old.as_slice())?;
+        }
     }
-    for (_, new, ino) in &moves {
-        entries.insert(new.as_slice(), *ino)?;
+    txn::entry_removed(t, b, &sp)?;
+    txn::entry_added(t, b, &dp)?;
+    {
+        let mut entries = t.open_table(ENTRIES)?;
+        for (_, new, ino) in &moves {
+            entries.insert(new.as_slice(), *ino)?;
+        }
+        let mut dir_times = t.open_table(DIR_TIMES)?;
+        for (_, old, _) in &times {
+            dir_times.remove(old.as_slice())?;
+        }
+        for (new, _, at) in times {
+            dir_times.insert(new.as_slice(), at)?;
+        }
     }
     let mut dirs = t.open_table(DIR_INODES)?;
     let mut paths = t.open_table(DIR_PATHS)?;

@@ -505,6 +505,8 @@ fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
                 .remove(key.as_slice())?;
             wtxn.open_table(crate::tables::DIR_PATHS)?.remove(ino)?;
         }
+        wtxn.open_table(crate::tables::DIR_TIMES)?
+            .retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
     }
     let doomed: Vec<String> = {
         let uploads = wtxn.open_table(UPLOADS)?;

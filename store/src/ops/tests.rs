@@ -322,7 +322,7 @@ async fn fs_writes_patch_chunks_like_a_byte_vector() {
         ..Default::default()
     };
     let set = s.fs_setattr(&a, "fs+w", f.ino, old).await.unwrap();
-    assert_eq!((set.mtime_ms, set.mode), (1_000_000, 0o600));
+    assert_eq!((set.mtime_ns, set.mode), (1_000_000_000_000, 0o600));
     let written = s
         .fs_write(&a, "fs+w", f.ino, 0, Bytes::from_static(b"z"))
         .await
@@ -331,7 +331,7 @@ async fn fs_writes_patch_chunks_like_a_byte_vector() {
         Some(b) => *b = b'z',
         None => model.push(b'z'),
     }
-    assert!(written.mtime_ms > 1_000_000, "a write moves mtime");
+    assert!(written.mtime_ns > 1_000_000_000_000, "a write moves mtime");
     assert_eq!(written.mode, 0o600, "and keeps the mode");
     // The S3 view reads the same bytes.
     let info = s.get_object(&a, "fs+w", "f").unwrap();

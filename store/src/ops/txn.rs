@@ -7,7 +7,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use crate::codec;
 use crate::error::{Result, StoreError};
 use crate::model::{BucketKind, BucketRecord, ChunkRef, Data, ObjectRecord};
-use crate::tables::{self, BUCKETS, CHUNKS, ENTRIES, INODE_DATA, INODES, META};
+use crate::tables::{self, BUCKETS, CHUNKS, DIR_TIMES, ENTRIES, INODE_DATA, INODES, META};
 
 pub(crate) fn get_bucket(txn: &WriteTransaction, name: &str) -> Result<BucketRecord> {
     let t = txn.open_table(BUCKETS)?;
@@ -314,7 +314,10 @@ pub(crate) fn link_object(
             bucket.object_count = bucket.object_count.saturating_sub(1);
             ino
         }
-        None => next_counter(txn, "next_ino")?,
+        None => {
+            entry_added(txn, bucket, key)?;
+            next_counter(txn, "next_ino")?
+        }
     };
     // A new inode has no data row to replace: an empty one needs none.
     put_inode(txn, ino, rec, existing.is_some() || !is_empty(&rec.data))?;
@@ -348,8 +351,81 @@ pub(crate) fn unlink_object(
         let mut entries = txn.open_table(ENTRIES)?;
         entries.remove(tables::entry_key(bucket.id, key).as_slice())?;
     }
+    entry_removed(txn, bucket, key)?;
     bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);
     bucket.object_count = bucket.object_count.saturating_sub(1);
     put_bucket(txn, bucket)?;
     Ok(true)
+}
+
+/// The directory whose listing shows `key`: `a/b/` for `a/b/c` and for the marker `a/b/c/`,
+/// `""` (the root) for `c`.
+pub(crate) fn containing_dir(key: &str) -> &str {
+    let body = key.strip_suffix('/').unwrap_or(key);
+    match body.rfind('/') {
+        Some(i) => &key[..=i],
+        None => "",
+    }
+}
+
+/// Whether any entry of bucket `bucket_id` starts with `path` (the root always does).
+fn dir_in_use(txn: &WriteTransaction, bucket_id: u64, path: &str) -> Result<bool> {
+    let prefix = tables::entry_key(bucket_id, path);
+    let entries = txn.open_table(ENTRIES)?;
+    let mut it = entries.range(prefix.as_slice()..)?;
+    Ok(match it.next() {
+        Some(e) => e?.0.value().starts_with(&prefix),
+        None => false,
+    })
+}
+
+/// Records that directory `path`'s listing changed now: its change time moves forward, by at
+/// least 1 ns, so two changes in one clock tick still look different to a client.
+fn dir_touched(txn: &WriteTransaction, bucket_id: u64, path: &str) -> Result<()> {
+    let k = tables::entry_key(bucket_id, path);
+    let mut t = txn.open_table(DIR_TIMES)?;
+    let last = t.get(k.as_slice())?.map_or(0, |v| v.value());
+    t.insert(k.as_slice(), now_ns().max(last + 1))?;
+    Ok(())
+}
+
+/// Unix nanoseconds now.
+pub(crate) fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// Call before entry `key` is inserted into share `b`: its directory changes, and so does
+/// each parent of a directory that the new entry brings into being (`a/b/c` with no `a/`
+/// yet makes `a` appear in the root). Buckets that are not shares have no directories.
+pub(crate) fn entry_added(txn: &WriteTransaction, b: &BucketRecord, key: &str) -> Result<()> {
+    if b.kind != BucketKind::Share {
+        return Ok(());
+    }
+    let mut dir = containing_dir(key);
+    loop {
+        let appears = !dir.is_empty() && !dir_in_use(txn, b.id, dir)?;
+        dir_touched(txn, b.id, dir)?;
+        if !appears {
+            return Ok(());
+        }
+        dir = containing_dir(dir);
+    }
+}
+
+/// Call after entry `key` was removed from share `b`: the mirror of [`entry_added`], for the
+/// directories that go with their last entry (their change times go too).
+pub(crate) fn entry_removed(txn: &WriteTransaction, b: &BucketRecord, key: &str) -> Result<()> {
+    if b.kind != BucketKind::Share {
+        return Ok(());
+    }
+    let mut dir = containing_dir(key);
+    while !dir.is_empty() && !dir_in_use(txn, b.id, dir)? {
+        txn.open_table(DIR_TIMES)?
+            .remove(tables::entry_key(b.id, dir).as_slice())?;
+        dir = containing_dir(dir);
+    }
+    dir_touched(txn, b.id, dir)
 }

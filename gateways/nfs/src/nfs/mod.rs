@@ -97,16 +97,16 @@ fn name<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], Garbage> {
     r.opaque(4096)
 }
 
-fn time(ms: i64) -> nfstime3 {
-    let ms = ms.max(0);
+fn time(ns: i64) -> nfstime3 {
+    let ns = ns.max(0);
     nfstime3 {
-        seconds: u32::try_from(ms / 1000).unwrap_or(u32::MAX),
-        nseconds: ((ms % 1000) * 1_000_000) as u32,
+        seconds: u32::try_from(ns / 1_000_000_000).unwrap_or(u32::MAX),
+        nseconds: (ns % 1_000_000_000) as u32,
     }
 }
 
 fn fattr(bucket_id: u64, a: &FsAttr) -> fattr3 {
-    let t = time(a.mtime_ms);
+    let t = time(a.mtime_ns);
     fattr3 {
         type_: match a.kind {
             FsKind::File => ftype3::NF3REG,

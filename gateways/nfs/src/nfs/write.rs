@@ -71,7 +71,7 @@ pub(super) async fn setattr(
     if let Some((sec, nsec)) = guard {
         match gw.store.fs_getattr(&c.principal, &bucket, h.ino) {
             Ok(a) => {
-                let t = time(a.mtime_ms);
+                let t = time(a.mtime_ns);
                 if (t.seconds, t.nseconds) != (sec, nsec) {
                     fail(
                         out,
@@ -188,7 +188,7 @@ async fn buffer(
         .size
         .max(wb.buffered_end(h.bucket_id, h.ino).unwrap_or(0))
         .max(end);
-    attr.mtime_ms = gatehouse_store::now_unix_ms();
+    attr.mtime_ns = gatehouse_store::now_unix_ms().saturating_mul(1_000_000);
     Ok(attr)
 }
 
