@@ -141,6 +141,8 @@ struct Inner {
     readahead: readahead::ReadAhead,
     /// Decoded manifests of the files the file view reads.
     manifests: readahead::Manifests,
+    /// Principals of NFS peer addresses (see `ops::peers`).
+    peer_principals: ops::PeerPrincipals,
 }
 
 impl Store {
@@ -194,6 +196,7 @@ impl Store {
                 file_locks: ops::FileLocks::default(),
                 readahead: readahead::ReadAhead::default(),
                 manifests: readahead::Manifests::default(),
+                peer_principals: Default::default(),
             }),
         };
         store.reload_policy()?;

@@ -124,6 +124,7 @@ impl Store {
             .policy
             .write()
             .map_err(|_| StoreError::internal("lock"))? = policy;
+        self.inner.peer_principals.invalidate();
         Ok(())
     }
 

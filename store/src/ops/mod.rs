@@ -25,6 +25,7 @@ pub use lifecycle::{ExpirySweep, MAX_RULES};
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
 pub use objects::{CopyOptions, ObjectInfo, PutOptions};
+pub(crate) use peers::PeerPrincipals;
 pub use peers::{PeerInfo, PeerNet, parse_peer_address};
 pub use shares::{CreatedShare, MAX_SHARE_QUOTA, NewShare, ShareInfo, SweepStats};
 pub use storage::{BucketUsage, DiskSpace, STORAGE_PANEL, StorageStatus};

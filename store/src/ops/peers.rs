@@ -115,6 +115,51 @@ pub fn parse_peer_address(s: &str) -> Result<PeerNet> {
     Ok(net)
 }
 
+/// Principals of peer addresses, resolved once per identity epoch: the NFS gateway asks for
+/// every call, and a resolution is a read transaction plus the policy walk. Any change that can
+/// alter a peer's principal (peers, users, roles, groups, bindings) calls [`invalidate`] after
+/// it commits; an entry is kept under the epoch read *before* its resolution began, so a
+/// resolution racing a change is never served after the change is answered.
+///
+/// [`invalidate`]: PeerPrincipals::invalidate
+#[derive(Default)]
+pub(crate) struct PeerPrincipals {
+    epoch: std::sync::atomic::AtomicU64,
+    known: std::sync::Mutex<(u64, std::collections::HashMap<IpAddr, Option<Principal>>)>,
+}
+
+/// Distinct client addresses remembered before the map starts over.
+const PEER_PRINCIPALS_MAX: usize = 1024;
+
+impl PeerPrincipals {
+    fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn invalidate(&self) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn get(&self, epoch: u64, ip: IpAddr) -> Option<Option<Principal>> {
+        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        (known.0 == epoch).then(|| known.1.get(&ip).cloned())?
+    }
+
+    fn put(&self, epoch: u64, ip: IpAddr, p: Option<Principal>) {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        if known.0 != epoch {
+            if known.0 > epoch {
+                return; // resolved under an older epoch than what is kept
+            }
+            *known = (epoch, Default::default());
+        }
+        if known.1.len() >= PEER_PRINCIPALS_MAX {
+            known.1.clear();
+        }
+        known.1.insert(ip, p);
+    }
+}
+
 impl Store {
     pub fn list_peers(&self, p: &Principal) -> Result<Vec<PeerInfo>> {
         self.may_read(p, Resource::Users, "peers-mgmt")?;
@@ -179,6 +224,7 @@ impl Store {
                 })
             })
             .await?;
+        self.inner.peer_principals.invalidate();
         audit(
             p,
             "peer.add",
@@ -200,6 +246,7 @@ impl Store {
                 Ok(())
             })
             .await?;
+        self.inner.peer_principals.invalidate();
         audit(p, "peer.remove", &address);
         Ok(())
     }
@@ -209,6 +256,17 @@ impl Store {
     /// NFS gateway.
     pub fn peer_principal(&self, ip: IpAddr) -> Result<Option<Principal>> {
         let ip = ip.to_canonical();
+        let cache = &self.inner.peer_principals;
+        let epoch = cache.epoch();
+        if let Some(hit) = cache.get(epoch, ip) {
+            return Ok(hit);
+        }
+        let found = self.resolve_peer(ip)?;
+        cache.put(epoch, ip, found.clone());
+        Ok(found)
+    }
+
+    fn resolve_peer(&self, ip: IpAddr) -> Result<Option<Principal>> {
         let txn = self.db().begin_read()?;
         let peers = txn.open_table(PEERS)?;
         let r: PeerRecord = match peers.get(ip.to_string().as_str())? {
@@ -303,6 +361,32 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("ip")
+    }
+
+    #[test]
+    fn peer_principals_never_serve_a_resolution_from_before_a_change() {
+        let cache = PeerPrincipals::default();
+        let guest = crate::rbac::Policy::default().guest();
+        // What is kept for an address: the user id it resolved to, if any.
+        let kept = |e: u64, a: &str| cache.get(e, ip(a)).map(|p| p.map(|p| p.user_id));
+        let gid = || Some(Some(guest.user_id.clone()));
+        let e0 = cache.epoch();
+        cache.put(e0, ip("10.0.0.1"), Some(guest.clone()));
+        assert_eq!(kept(e0, "10.0.0.1"), gid());
+        assert_eq!(kept(e0, "10.0.0.2"), None, "not resolved yet");
+        // A change commits while a resolution that began under e0 is still running.
+        cache.invalidate();
+        let e1 = cache.epoch();
+        assert_eq!(kept(e1, "10.0.0.1"), None, "dropped by the change");
+        cache.put(e1, ip("10.0.0.1"), None);
+        cache.put(e0, ip("10.0.0.2"), Some(guest.clone()));
+        assert_eq!(
+            kept(e1, "10.0.0.2"),
+            None,
+            "the late, older result is not kept"
+        );
+        assert_eq!(kept(e1, "10.0.0.1"), Some(None));
+        assert_eq!(kept(e0, "10.0.0.1"), None, "an old epoch finds nothing");
     }
 
     #[test]

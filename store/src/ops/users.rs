@@ -169,6 +169,7 @@ impl Store {
                 Ok((chosen, 0, true))
             })
             .await?;
+        self.inner.peer_principals.invalidate();
         let (name, generation, created) = out;
         let (access_key, secret_key) = if generation == 0 {
             (ak0, sk0)
