@@ -3,13 +3,16 @@
 //! BLAKE3 check in turn), and the decoded manifests of the files being read (a 1 GiB file's
 //! manifest is 1,024 entries, decoded again for every READ otherwise).
 //!
-//! A read that touches chunk *i* of a manifest starts reading and verifying chunk *i + 1* on a
-//! blocking thread; the next read that needs that chunk takes the running (or finished) task
-//! instead of starting its own. Keyed by chunk hash, so whatever changed in the meantime, the
-//! bytes are still the verified bytes of that hash. Bounded: at most [`SLOTS`] chunks are held
-//! or in flight; the oldest unclaimed one is dropped first.
+//! A read that touches chunk *i* of a manifest starts verifying chunk *i + 1* on a blocking
+//! thread; the next read that needs that chunk takes the running (or finished) task instead of
+//! starting its own. What a task yields is the chunk file, open, its bytes verified
+//! ([`BlobStore::open_verified`]): the reply is sent from the file's pages. Keyed by chunk
+//! hash, so whatever changed in the meantime, the file still holds the verified bytes of that
+//! hash. Bounded: at most [`SLOTS`] chunks are held or in flight; the oldest unclaimed one is
+//! dropped first.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::sync::{Arc, Mutex};
 
 use tokio::task::JoinHandle;
@@ -29,9 +32,14 @@ pub(crate) fn read_task(blobs: Arc<BlobStore>, h: Hash, len: u32) -> Task {
     tokio::task::spawn_blocking(move || blobs.read_chunk(&h, len))
 }
 
+/// Verifies chunk `h` on a blocking thread, yielding it open.
+fn verify_task(blobs: Arc<BlobStore>, h: Hash, len: u32) -> JoinHandle<Result<Arc<File>>> {
+    tokio::task::spawn_blocking(move || blobs.open_verified(&h, len).map(Arc::new))
+}
+
 #[derive(Default)]
 pub struct ReadAhead {
-    slots: Mutex<VecDeque<(Hash, Task)>>,
+    slots: Mutex<VecDeque<(Hash, JoinHandle<Result<Arc<File>>>)>>,
 }
 
 impl ReadAhead {
@@ -45,16 +53,12 @@ impl ReadAhead {
             // Unclaimed: a reader that stopped or went elsewhere. Its task finishes unobserved.
             slots.pop_front();
         }
-        let blobs = blobs.clone();
-        slots.push_back((
-            h,
-            tokio::task::spawn_blocking(move || blobs.read_chunk(&h, len)),
-        ));
+        slots.push_back((h, verify_task(blobs.clone(), h, len)));
     }
 
-    /// Chunk `h`: the prefetched bytes if a read-ahead holds them (waiting for it to finish),
-    /// else read and verified now.
-    pub async fn take(&self, blobs: &Arc<BlobStore>, h: Hash, len: u32) -> Result<Vec<u8>> {
+    /// Chunk `h`, verified and open: the read-ahead's if one holds it (waiting for it to
+    /// finish), else verified now.
+    pub async fn take(&self, blobs: &Arc<BlobStore>, h: Hash, len: u32) -> Result<Arc<File>> {
         let task = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             slots
@@ -66,11 +70,11 @@ impl ReadAhead {
         if let Some(t) = task {
             // A prefetch that failed (a passing I/O error, a chunk rewritten since) is tried
             // again rather than handed on.
-            if let Ok(Ok(buf)) = t.await {
-                return Ok(buf);
+            if let Ok(Ok(f)) = t.await {
+                return Ok(f);
             }
         }
-        read_task(blobs.clone(), h, len)
+        verify_task(blobs.clone(), h, len)
             .await
             .map_err(StoreError::internal)?
     }
@@ -143,11 +147,22 @@ mod tests {
         assert_eq!(ra.held(), SLOTS);
         // The newest is held, and claiming it empties its slot; the two oldest were dropped
         // but still read on demand.
+        let bytes = |f: Arc<File>| {
+            let mut v = vec![0u8; f.metadata().expect("len").len() as usize];
+            std::os::unix::fs::FileExt::read_exact_at(&*f, &mut v, 0).expect("read");
+            v
+        };
         let (h, b) = &hashes[SLOTS + 1];
-        assert_eq!(&ra.take(&blobs, *h, b.len() as u32).await.expect("take"), b);
+        assert_eq!(
+            &bytes(ra.take(&blobs, *h, b.len() as u32).await.expect("take")),
+            b
+        );
         assert_eq!(ra.held(), SLOTS - 1);
         let (h, b) = &hashes[0];
-        assert_eq!(&ra.take(&blobs, *h, b.len() as u32).await.expect("take"), b);
+        assert_eq!(
+            &bytes(ra.take(&blobs, *h, b.len() as u32).await.expect("take")),
+            b
+        );
         // A chunk whose bytes do not match its hash is an error, prefetched or not.
         let bogus = [7u8; 32];
         ra.start(&blobs, bogus, 10);

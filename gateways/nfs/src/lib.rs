@@ -159,7 +159,7 @@ async fn connection(
                 }
                 Some(r) => {
                     let mut w = wr.lock().await;
-                    if let Err(e) = rpc::write_record(&mut *w, &r).await {
+                    if let Err(e) = rpc::send_record(&mut w, &r).await {
                         tracing::debug!(%peer, error = %e, "nfs reply not sent");
                         broken.notify_one();
                     }

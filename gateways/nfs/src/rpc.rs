@@ -1,7 +1,10 @@
 //! ONC RPC v2 (RFC 5531) over TCP: record marking, the CALL header with its credentials, and
 //! the REPLY envelopes.
 
-use tokio::io::{AsyncRead, AsyncReadExt};
+use gatehouse_store::ops::FsData;
+use tokio::io::{AsyncRead, AsyncReadExt, Interest};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
 
 use crate::xdr::{Garbage, Reader, put_u32};
 
@@ -54,53 +57,98 @@ pub async fn read_record(
     }
 }
 
-/// One reply record: `body`, then `tail` (a READ's data, sent from the chunk it was read into
-/// without copying) and the XDR padding that follows it.
+/// One reply record: `body`, then `tail` (a READ's data: bytes sent without copying them into
+/// one buffer, or a verified range of a chunk file sent with `sendfile`) and the XDR padding
+/// that follows it.
 #[derive(Debug, Default)]
 pub struct Reply {
     pub body: Vec<u8>,
-    pub tail: bytes::Bytes,
+    pub tail: FsData,
 }
 
 impl From<Vec<u8>> for Reply {
     fn from(body: Vec<u8>) -> Self {
         Reply {
             body,
-            tail: bytes::Bytes::new(),
+            tail: FsData::default(),
         }
     }
 }
 
 impl Reply {
-    fn pad(&self) -> usize {
-        (4 - self.tail.len() % 4) % 4
+    fn pad(&self) -> &'static [u8] {
+        &[0u8; 3][..(4 - self.tail.len() % 4) % 4]
     }
 
     pub fn len(&self) -> usize {
-        self.body.len() + self.tail.len() + self.pad()
+        self.body.len() + self.tail.len() + self.pad().len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    fn mark(&self) -> [u8; 4] {
+        (0x8000_0000 | self.len() as u32).to_be_bytes()
+    }
 }
 
-/// Sends `reply` as one record (a single last fragment): the mark, the body, the tail and its
-/// padding in vectored writes, without copying any of them into one buffer.
+/// Sends `reply` as one record (a single last fragment) on a connection: a file tail goes from
+/// the file's pages to the socket (`sendfile`), between the header and the padding.
+pub async fn send_record(w: &mut OwnedWriteHalf, reply: &Reply) -> std::io::Result<()> {
+    let FsData::File { file, offset, len } = &reply.tail else {
+        return write_record(w, reply).await;
+    };
+    write_parts(w, &[&reply.mark(), &reply.body]).await?;
+    send_file(w.as_ref(), file, *offset, *len).await?;
+    write_parts(w, &[reply.pad()]).await
+}
+
+/// `len` bytes of `file` from `offset` to socket `sock`, as the socket takes them.
+async fn send_file(
+    sock: &TcpStream,
+    file: &std::fs::File,
+    mut offset: u64,
+    mut left: usize,
+) -> std::io::Result<()> {
+    while left > 0 {
+        sock.writable().await?;
+        let sent = sock.try_io(Interest::WRITABLE, || {
+            rustix::fs::sendfile(sock, file, Some(&mut offset), left).map_err(Into::into)
+        });
+        match sent {
+            // The file ended early: the record cannot be finished, so the connection ends.
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => left = left.saturating_sub(n),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Sends `reply` as one record to any writer: the mark, the body, the tail (read out of its
+/// file if it is one) and its padding in vectored writes.
 pub async fn write_record(
     w: &mut (impl tokio::io::AsyncWrite + Unpin),
     reply: &Reply,
 ) -> std::io::Result<()> {
+    let tail = reply.tail.to_bytes()?;
+    write_parts(w, &[&reply.mark(), &reply.body, &tail, reply.pad()]).await
+}
+
+/// Writes `parts` in order with vectored writes, however little each write takes.
+async fn write_parts(
+    w: &mut (impl tokio::io::AsyncWrite + Unpin),
+    parts: &[&[u8]],
+) -> std::io::Result<()> {
     use tokio::io::AsyncWriteExt as _;
-    let mark = (0x8000_0000 | reply.len() as u32).to_be_bytes();
-    let pad = [0u8; 3];
-    let parts: [&[u8]; 4] = [&mark, &reply.body, &reply.tail, &pad[..reply.pad()]];
     let total: usize = parts.iter().map(|p| p.len()).sum();
     let mut sent = 0;
     while sent < total {
         // The slices not yet (fully) sent.
         let mut skip = sent;
-        let mut bufs = Vec::with_capacity(4);
+        let mut bufs = Vec::with_capacity(parts.len());
         for p in parts {
             if skip >= p.len() {
                 skip -= p.len();
@@ -338,12 +386,61 @@ mod tests {
     async fn reply_tail_is_sent_after_the_body_and_padded() {
         let reply = Reply {
             body: b"head".to_vec(),
-            tail: bytes::Bytes::from_static(b"tailx"),
+            tail: FsData::Bytes(bytes::Bytes::from_static(b"tailx")),
         };
         assert_eq!(reply.len(), 12);
         let mut sent = Trickle(Vec::new());
         write_record(&mut sent, &reply).await.expect("write");
         assert_eq!(sent.0, b"\x80\0\0\x0cheadtailx\0\0\0");
+    }
+
+    #[tokio::test]
+    async fn a_file_tail_is_sent_from_the_file_between_header_and_padding() {
+        use tokio::io::AsyncReadExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("chunk");
+        // Big enough that the socket takes it in several sendfile calls.
+        let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).expect("write");
+        let file = std::sync::Arc::new(std::fs::File::open(&path).expect("open"));
+        let (offset, len) = (3usize, content.len() - 8);
+        let reply = Reply {
+            body: b"head".to_vec(),
+            tail: FsData::File {
+                file,
+                offset: offset as u64,
+                len,
+            },
+        };
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let reader = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.expect("accept");
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).await.expect("read");
+            got
+        });
+        let (_, mut w) = TcpStream::connect(addr)
+            .await
+            .expect("connect")
+            .into_split();
+        send_record(&mut w, &reply).await.expect("send");
+        drop(w);
+        let got = reader.await.expect("reader");
+        let pad = (4 - len % 4) % 4;
+        assert_eq!(got.len(), 4 + 4 + len + pad);
+        assert_eq!(
+            got[..4],
+            (0x8000_0000u32 | (4 + len + pad) as u32).to_be_bytes()
+        );
+        assert_eq!(&got[4..8], b"head");
+        assert!(
+            got[8..8 + len] == content[offset..offset + len],
+            "file bytes"
+        );
+        assert!(got[8 + len..].iter().all(|b| *b == 0));
     }
 
     #[test]

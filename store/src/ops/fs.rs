@@ -89,8 +89,52 @@ pub struct FsDirPage {
 #[derive(Debug, Clone)]
 pub struct FsRead {
     pub attr: FsAttr,
-    pub data: Bytes,
+    pub data: FsData,
     pub eof: bool,
+}
+
+/// The bytes of a read: in memory, or a range of a chunk file whose bytes were verified (a
+/// large read is sent from the file's pages with `sendfile`, never copied out).
+#[derive(Debug, Clone)]
+pub enum FsData {
+    Bytes(Bytes),
+    File {
+        file: std::sync::Arc<std::fs::File>,
+        offset: u64,
+        len: usize,
+    },
+}
+
+impl Default for FsData {
+    fn default() -> Self {
+        FsData::Bytes(Bytes::new())
+    }
+}
+
+impl FsData {
+    pub fn len(&self) -> usize {
+        match self {
+            FsData::Bytes(b) => b.len(),
+            FsData::File { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes in memory, read from the chunk file if they are not (a blocking read of
+    /// pages the verification just brought into the page cache).
+    pub fn to_bytes(&self) -> std::io::Result<Bytes> {
+        match self {
+            FsData::Bytes(b) => Ok(b.clone()),
+            FsData::File { file, offset, len } => {
+                let mut buf = vec![0u8; *len];
+                std::os::unix::fs::FileExt::read_exact_at(&**file, &mut buf, *offset)?;
+                Ok(buf.into())
+            }
+        }
+    }
 }
 
 /// Space of a share: its quota and what its objects use.
@@ -316,16 +360,16 @@ impl Store {
         let start = offset.min(attr.size);
         let end = offset.saturating_add(u64::from(count)).min(attr.size);
         let data = if end <= start {
-            Bytes::new()
-        } else if let Some(b) = self.read_in_chunk(&data, start..end).await? {
-            b
+            FsData::default()
+        } else if let Some(d) = self.read_in_chunk(&data, start..end).await? {
+            d
         } else {
             let mut pieces: Vec<Bytes> = Vec::new();
             let mut s = std::pin::pin!(self.read_data(&data, start..end));
             while let Some(piece) = s.next().await {
                 pieces.push(piece?);
             }
-            match pieces.len() {
+            FsData::Bytes(match pieces.len() {
                 0 => Bytes::new(),
                 1 => pieces.swap_remove(0),
                 _ => {
@@ -335,7 +379,7 @@ impl Store {
                     }
                     buf.freeze()
                 }
-            }
+            })
         };
         Ok(FsRead {
             eof: end >= attr.size,
@@ -344,15 +388,15 @@ impl Store {
         })
     }
 
-    /// A read inside one chunk (the common aligned READ): that chunk's bytes as read and
-    /// verified, not a copy. A read that reaches the chunk's end (what a sequential reader
-    /// does; a random 4 KiB reader rarely) has the next chunk read ahead. `None` when the range
-    /// is inline or spans chunks.
+    /// A read inside one chunk (the common aligned READ): that range of the chunk file, whose
+    /// bytes were verified, not a copy. A read that reaches the chunk's end (what a sequential
+    /// reader does; a random 4 KiB reader rarely) has the next chunk verified ahead. `None`
+    /// when the range is inline or spans chunks.
     async fn read_in_chunk(
         &self,
         data: &Data,
         range: std::ops::Range<u64>,
-    ) -> Result<Option<Bytes>> {
+    ) -> Result<Option<FsData>> {
         let Data::Chunks(chunks) = data else {
             return Ok(None);
         };
@@ -369,14 +413,18 @@ impl Store {
                 {
                     self.inner.readahead.start(blobs, n.hash, n.len);
                 }
-                let buf = self.inner.readahead.take(blobs, c.hash, c.len).await?;
-                let (from, to) = ((range.start - at) as usize, (range.end - at) as usize);
-                // A small piece is copied, so a reply waiting to be sent does not hold its
-                // whole chunk; a large one is sent from the chunk itself.
-                if (to - from) < buf.len() / 4 {
-                    return Ok(Some(Bytes::copy_from_slice(&buf[from..to])));
+                let file = self.inner.readahead.take(blobs, c.hash, c.len).await?;
+                let data = FsData::File {
+                    file,
+                    offset: range.start - at,
+                    len: (range.end - range.start) as usize,
+                };
+                // A small piece is read out now (from pages just verified, so in memory);
+                // a large one is sent from the file.
+                if data.len() < c.len as usize / 4 {
+                    return Ok(Some(FsData::Bytes(data.to_bytes()?)));
                 }
-                return Ok(Some(Bytes::from(buf).slice(from..to)));
+                return Ok(Some(data));
             }
             at = next;
         }

@@ -18,7 +18,9 @@ mod users;
 pub(crate) use access::drop_bucket_bindings;
 pub use access::{BindingInfo, GroupInfo, PanelInfo, RoleInfo, SubjectRef};
 pub use buckets::BucketInfo;
-pub use fs::{FsAccess, FsAttr, FsDirEntry, FsDirPage, FsKind, FsRead, FsShare, FsStat, MAX_LINK};
+pub use fs::{
+    FsAccess, FsAttr, FsData, FsDirEntry, FsDirPage, FsKind, FsRead, FsShare, FsStat, MAX_LINK,
+};
 pub(crate) use fs_write::FileLocks;
 pub use fs_write::{FsCreate, FsSetAttr};
 pub use lifecycle::{ExpirySweep, MAX_RULES};

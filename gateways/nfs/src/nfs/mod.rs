@@ -58,7 +58,7 @@ pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> rpc::Reply
     }
     let mut r = Reader::new(args);
     let mut out = rpc::accepted(xid, Accept::Success);
-    let mut tail = bytes::Bytes::new();
+    let mut tail = gatehouse_store::ops::FsData::default();
     let res = match c.proc_ {
         1 => read::getattr(gw, &caller, &mut r, &mut out),
         2 => write::setattr(gw, &caller, &mut r, &mut out).await,

@@ -145,7 +145,7 @@ pub(super) async fn read(
     c: &Caller,
     r: &mut Reader<'_>,
     out: &mut Vec<u8>,
-    tail: &mut bytes::Bytes,
+    tail: &mut gatehouse_store::ops::FsData,
 ) -> Result<(), Garbage> {
     let raw = fh(r)?;
     let offset = r.u64()?;
