@@ -32,14 +32,17 @@ pub(crate) fn read_task(blobs: Arc<BlobStore>, h: Hash, len: u32) -> Task {
     tokio::task::spawn_blocking(move || blobs.read_chunk(&h, len))
 }
 
+/// A chunk being verified on a blocking thread; it yields the chunk file, open.
+type Verifying = JoinHandle<Result<Arc<File>>>;
+
 /// Verifies chunk `h` on a blocking thread, yielding it open.
-fn verify_task(blobs: Arc<BlobStore>, h: Hash, len: u32) -> JoinHandle<Result<Arc<File>>> {
+fn verify_task(blobs: Arc<BlobStore>, h: Hash, len: u32) -> Verifying {
     tokio::task::spawn_blocking(move || blobs.open_verified(&h, len).map(Arc::new))
 }
 
 #[derive(Default)]
 pub struct ReadAhead {
-    slots: Mutex<VecDeque<(Hash, JoinHandle<Result<Arc<File>>>)>>,
+    slots: Mutex<VecDeque<(Hash, Verifying)>>,
 }
 
 impl ReadAhead {
