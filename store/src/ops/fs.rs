@@ -59,6 +59,20 @@ pub struct FsAttr {
     pub nlink: u32,
 }
 
+/// What CREATE or SYMLINK made: the new node, and its directory as that same commit left it
+/// (the reply's post-operation attributes, without another read; `None`: not known).
+#[derive(Debug, Clone)]
+pub struct FsMade {
+    pub attr: FsAttr,
+    pub dir: Option<FsAttr>,
+}
+
+impl From<FsAttr> for FsMade {
+    fn from(attr: FsAttr) -> Self {
+        FsMade { attr, dir: None }
+    }
+}
+
 /// A live share, ready to be walked.
 #[derive(Debug, Clone)]
 pub struct FsShare {
@@ -651,43 +665,64 @@ pub(super) fn dir_attr(
     path: &str,
     ino: u64,
 ) -> Result<FsAttr> {
-    let marker = if path.is_empty() {
-        None
-    } else {
-        rtxn.open_table(ENTRIES)?
-            .get(tables::entry_key(b.id, path).as_slice())?
-            .map(|v| v.value())
-    };
-    let rec = match marker {
-        Some(m) => rtxn
-            .open_table(INODES)?
-            .get(m)?
-            .map(|v| codec::decode::<ObjectRecord>(v.value()))
-            .transpose()?,
-        None => None,
-    };
-    let mut attr = match rec {
-        Some(r) => attr_from_record(ino, FsKind::Dir, &r),
-        None => FsAttr {
-            ino,
-            kind: FsKind::Dir,
-            size: DIR_SIZE,
-            mtime_ns: b.created_ms.saturating_mul(1_000_000),
-            mode: 0o755,
-            uid: 0,
-            gid: 0,
-            nlink: 2,
-        },
-    };
-    if let Some(t) = rtxn
-        .open_table(DIR_TIMES)?
-        .get(tables::entry_key(b.id, path).as_slice())?
-    {
-        attr.mtime_ns = attr
-            .mtime_ns
-            .max(i64::try_from(t.value()).unwrap_or(i64::MAX));
+    DirTables {
+        entries: &rtxn.open_table(ENTRIES)?,
+        inodes: &rtxn.open_table(INODES)?,
+        times: &rtxn.open_table(DIR_TIMES)?,
     }
-    Ok(attr)
+    .attr(b, path, ino)
+}
+
+/// The tables a directory's attributes come from, opened by a read or a write transaction.
+pub(super) struct DirTables<'a, E, I, T> {
+    pub entries: &'a E,
+    pub inodes: &'a I,
+    pub times: &'a T,
+}
+
+impl<E, I, T> DirTables<'_, E, I, T>
+where
+    E: ReadableTable<&'static [u8], u64>,
+    I: ReadableTable<u64, &'static [u8]>,
+    T: ReadableTable<&'static [u8], u64>,
+{
+    /// Directory `path` (inode `ino`) of bucket `b`: its marker's attributes, else defaults
+    /// with the bucket's creation time; its mtime is its listing's last change when later.
+    pub fn attr(&self, b: &BucketRecord, path: &str, ino: u64) -> Result<FsAttr> {
+        let key = tables::entry_key(b.id, path);
+        let marker = if path.is_empty() {
+            None
+        } else {
+            self.entries.get(key.as_slice())?.map(|v| v.value())
+        };
+        let rec = match marker {
+            Some(m) => self
+                .inodes
+                .get(m)?
+                .map(|v| codec::decode::<ObjectRecord>(v.value()))
+                .transpose()?,
+            None => None,
+        };
+        let mut attr = match rec {
+            Some(r) => attr_from_record(ino, FsKind::Dir, &r),
+            None => FsAttr {
+                ino,
+                kind: FsKind::Dir,
+                size: DIR_SIZE,
+                mtime_ns: b.created_ms.saturating_mul(1_000_000),
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                nlink: 2,
+            },
+        };
+        if let Some(t) = self.times.get(key.as_slice())? {
+            attr.mtime_ns = attr
+                .mtime_ns
+                .max(i64::try_from(t.value()).unwrap_or(i64::MAX));
+        }
+        Ok(attr)
+    }
 }
 
 /// POSIX attributes from an object record: `x-amz-meta-mode/uid/gid/mtime` (s3fs convention:

@@ -18,8 +18,8 @@ use md5::{Digest as _, Md5};
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::fs::{
-    FsAttr, FsKind, MAX_LINK, S_IFLNK, S_IFMT, attr_from_record, attr_of, check_name, dir_attr,
-    dir_path, live_bucket, regular_file,
+    DirTables, FsAttr, FsKind, FsMade, MAX_LINK, S_IFLNK, S_IFMT, attr_from_record, attr_of,
+    check_name, dir_attr, dir_path, live_bucket, regular_file,
 };
 use super::txn;
 use crate::error::{Result, StoreError};
@@ -154,6 +154,22 @@ fn empty_record() -> ObjectRecord {
     }
 }
 
+/// Directory `path` (inode `ino`) as write transaction `t` has it: the post-operation
+/// attributes of a reply, from the commit that changed it.
+fn dir_attr_in(
+    t: &redb::WriteTransaction,
+    b: &BucketRecord,
+    path: &str,
+    ino: u64,
+) -> Result<FsAttr> {
+    DirTables {
+        entries: &t.open_table(ENTRIES)?,
+        inodes: &t.open_table(INODES)?,
+        times: &t.open_table(DIR_TIMES)?,
+    }
+    .attr(b, path, ino)
+}
+
 /// Whether any entry starts with `prefix` (bucket-id-prefixed key bytes).
 fn prefix_used(t: &impl ReadableTable<&'static [u8], u64>, prefix: &[u8]) -> Result<bool> {
     let mut it = t.range(prefix..)?;
@@ -239,14 +255,14 @@ impl Store {
         name: &str,
         how: FsCreate,
         attrs: FsSetAttr,
-    ) -> Result<FsAttr> {
+    ) -> Result<FsMade> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
         check_name(name)?;
         let (_, path) = self.fs_dir(bucket, dir)?;
         let key = format!("{path}{name}");
         crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
         let bucket_s = bucket.to_string();
-        let (ino, rec) = self
+        let (ino, rec, dir_after) = self
             .fs_commit(move |t| {
                 let mut b = txn::get_bucket(t, &bucket_s)?;
                 if let Some(ino) = txn::lookup(t, b.id, &key)? {
@@ -258,8 +274,10 @@ impl Store {
                             .any(|(k, x)| k == VERIFIER_META && *x == hex::encode(v))
                     };
                     return match how {
-                        FsCreate::Unchecked => Ok((ino, rec)),
-                        FsCreate::Exclusive(v) if same_verifier(&v) => Ok((ino, rec)),
+                        FsCreate::Unchecked => Ok((ino, rec, dir_attr_in(t, &b, &path, dir)?)),
+                        FsCreate::Exclusive(v) if same_verifier(&v) => {
+                            Ok((ino, rec, dir_attr_in(t, &b, &path, dir)?))
+                        }
                         _ => Err(StoreError::Conflict(format!("{key:?} exists"))),
                     };
                 }
@@ -275,10 +293,13 @@ impl Store {
                     set_meta(&mut rec, VERIFIER_META, hex::encode(v));
                 }
                 let ino = txn::link_object(t, &mut b, &key, &rec)?;
-                Ok((ino, rec))
+                Ok((ino, rec, dir_attr_in(t, &b, &path, dir)?))
             })
             .await?;
-        Ok(attr_from_record(ino, FsKind::File, &rec))
+        Ok(FsMade {
+            attr: attr_from_record(ino, FsKind::File, &rec),
+            dir: Some(dir_after),
+        })
     }
 
     /// Creates the marker `path/name/` (what S3 clients see as a folder).
@@ -326,7 +347,7 @@ impl Store {
         name: &str,
         target: &[u8],
         attrs: FsSetAttr,
-    ) -> Result<FsAttr> {
+    ) -> Result<FsMade> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
         check_name(name)?;
         if target.is_empty() || target.len() > MAX_LINK || target.contains(&0) {
@@ -340,7 +361,7 @@ impl Store {
         let bucket_s = bucket.to_string();
         let target = target.to_vec();
         let limit = self.inner.cfg.max_size;
-        let (ino, rec) = self
+        let (ino, rec, dir_after) = self
             .fs_commit(move |t| {
                 let mut b = txn::get_bucket(t, &bucket_s)?;
                 if txn::lookup(t, b.id, &key)?.is_some()
@@ -360,10 +381,13 @@ impl Store {
                 set_meta(&mut rec, "mode", (S_IFLNK | 0o777).to_string());
                 apply_meta(&mut rec, &attrs);
                 let ino = txn::link_object(t, &mut b, &key, &rec)?;
-                Ok((ino, rec))
+                Ok((ino, rec, dir_attr_in(t, &b, &path, dir)?))
             })
             .await?;
-        Ok(attr_from_record(ino, FsKind::File, &rec))
+        Ok(FsMade {
+            attr: attr_from_record(ino, FsKind::File, &rec),
+            dir: Some(dir_after),
+        })
     }
 
     /// Removes file `name` (a directory → `IsADirectory`).

@@ -19,7 +19,8 @@ pub(crate) use access::drop_bucket_bindings;
 pub use access::{BindingInfo, GroupInfo, PanelInfo, RoleInfo, SubjectRef};
 pub use buckets::BucketInfo;
 pub use fs::{
-    FsAccess, FsAttr, FsData, FsDirEntry, FsDirPage, FsKind, FsRead, FsShare, FsStat, MAX_LINK,
+    FsAccess, FsAttr, FsData, FsDirEntry, FsDirPage, FsKind, FsMade, FsRead, FsShare, FsStat,
+    MAX_LINK,
 };
 pub(crate) use fs_write::FileLocks;
 pub use fs_write::{FsCreate, FsSetAttr};

@@ -279,7 +279,8 @@ async fn fs_writes_patch_chunks_like_a_byte_vector() {
             FsSetAttr::default(),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .attr;
     let mut model: Vec<u8> = Vec::new();
     let mut x: u64 = 0x1234_5678_9abc_def1;
     let mut rnd = |n: u64| {
@@ -365,7 +366,8 @@ async fn fs_concurrent_writes_to_one_file_all_land() {
             FsSetAttr::default(),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .attr;
     let piece = 100_000usize;
     let writes = (0..16u8).map(|i| {
         let (s, a) = (s.clone(), a.clone());
@@ -415,7 +417,8 @@ async fn inode_numbers_are_not_reused_after_an_unclean_stop() {
                     FsSetAttr::default(),
                 )
                 .await
-                .unwrap();
+                .unwrap()
+                .attr;
             (s, f.ino)
         }
     };

@@ -13,7 +13,7 @@
 use std::net::IpAddr;
 
 use gatehouse_store::StoreError;
-use gatehouse_store::ops::{FsAttr, FsCreate, FsDirPage, FsKind, FsSetAttr, MAX_LINK};
+use gatehouse_store::ops::{FsAttr, FsCreate, FsDirPage, FsKind, FsMade, FsSetAttr, MAX_LINK};
 use nfs3_types::nfs3::*;
 use nfs3_types::xdr_codec::{List, Opaque, Pack, Void};
 use sha2::{Digest, Sha256};

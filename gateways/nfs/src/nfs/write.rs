@@ -275,6 +275,7 @@ pub(super) async fn create(
         gw.store
             .fs_mkdir(&c.principal, &bucket, h.ino, nm, attrs)
             .await
+            .map(FsMade::from)
     } else {
         let meta_only = FsSetAttr {
             size: None,
@@ -286,14 +287,15 @@ pub(super) async fn create(
             .await
         {
             // UNCHECKED/GUARDED may carry a size (0: truncate an existing file).
-            Ok(a) if attrs.size.is_some_and(|s| s != a.size) => {
+            Ok(m) if attrs.size.is_some_and(|s| s != m.attr.size) => {
                 let size_only = FsSetAttr {
                     size: attrs.size,
                     ..FsSetAttr::default()
                 };
                 gw.store
-                    .fs_setattr(&c.principal, &bucket, a.ino, size_only)
+                    .fs_setattr(&c.principal, &bucket, m.attr.ino, size_only)
                     .await
+                    .map(|attr| FsMade { attr, ..m })
             }
             other => other,
         }
@@ -317,11 +319,17 @@ fn made_reply(
     c: &Caller,
     bucket: &str,
     dir: &crate::handle::Handle,
-    made: Result<FsAttr, StoreError>,
+    made: Result<FsMade, StoreError>,
     op: &str,
     out: &mut Vec<u8>,
 ) {
-    let dir_after = gw.store.fs_getattr(&c.principal, bucket, dir.ino).ok();
+    let (made, dir_after) = match made {
+        Ok(FsMade { attr, dir: Some(d) }) => (Ok(attr), Some(d)),
+        other => (
+            other.map(|m| m.attr),
+            gw.store.fs_getattr(&c.principal, bucket, dir.ino).ok(),
+        ),
+    };
     let dir_wcc = wcc_after(dir.bucket_id, dir_after.as_ref());
     match made {
         Ok(a) => {
