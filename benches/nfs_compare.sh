@@ -7,6 +7,10 @@
 #
 #   benches/nfs_compare.sh [bench args...]        e.g. --size-mib 256 --files 2000 --stable file_sync
 #
+# CLIENT=libnfs: instead of the bench, Debian's libnfs `nfs-cp` (several READs/WRITEs in flight,
+# as a real client keeps them) copies a ${LIBNFS_MIB:-1024} MiB file of random bytes in and out of each
+# server; the bytes are compared. Bench args are ignored then.
+#
 # Environment: GH_ASYNC=1 (also measure a gatehouse with `nfs.async: true`), BENCH_DIR (data of both servers, default /var/tmp/gh-nfs-bench: keep it on the
 # disk you want to measure, not tmpfs), ROUNDS (default 2), NS, KEEP=1 (keep BENCH_DIR),
 # CARGO_TARGET_DIR. Raw output of every run goes to $BENCH_DIR.logs/.
@@ -134,6 +138,26 @@ fi
 
 # (d) The runs, alternately.
 rows=()
+libnfs_src="$dir/libnfs-src.bin"
+if [ "${CLIENT:-}" = libnfs ]; then
+  command -v nfs-cp >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q libnfs-utils >/dev/null
+  head -c "$((${LIBNFS_MIB:-1024} << 20))" /dev/urandom >"$libnfs_src"
+fi
+# `nfs-cp` in and out of one server: prints the bench's kind of result table.
+libnfs_run() { # $1 label, $2 round, $3 nfs port, $4 mount port, $5 export
+  local url="nfs://127.0.0.1$5/libnfs-$1-$2.bin?nfsport=$3&mountport=$4&version=3" t0 t1 t2 mib
+  mib=${LIBNFS_MIB:-1024}
+  t0=$(date +%s.%N)
+  in_ns nfs-cp "$libnfs_src" "$url" >/dev/null
+  t1=$(date +%s.%N)
+  in_ns nfs-cp "$url" "$dir/libnfs-back.bin" >/dev/null
+  t2=$(date +%s.%N)
+  cmp -s "$libnfs_src" "$dir/libnfs-back.bin" || { echo "$1: bytes differ after nfs-cp" >&2; exit 1; }
+  rm -f "$dir/libnfs-back.bin"
+  echo "| server | nfs-cp in (MB/s) | nfs-cp out (MB/s) |"
+  awk -v l="$1" -v m="$mib" -v a="$t0" -v b="$t1" -v c="$t2" \
+    'BEGIN { printf "| %s | %.0f | %.0f |\n", l, m * 1.048576 / (b - a), m * 1.048576 / (c - b) }'
+}
 run() { # $1 label, $2 round, $3 pid, then bench args
   local label=$1 round=$2 pid=$3 log
   shift 3
@@ -141,7 +165,12 @@ run() { # $1 label, $2 round, $3 pid, then bench args
   sync
   sleep 2
   echo "== $label round $round" >&2
-  in_ns "$bench" --host 127.0.0.1 --label "$label" --server-pid "$pid" "$@" | tee "$log" >&2
+  if [ "${CLIENT:-}" = libnfs ]; then
+    # bench args: --nfs-port N --mount-port M --export E
+    libnfs_run "$label" "$round" "$2" "$4" "$6" | tee "$log" >&2
+  else
+    in_ns "$bench" --host 127.0.0.1 --label "$label" --server-pid "$pid" "$@" | tee "$log" >&2
+  fi
   rows+=("$(tail -1 "$log" | sed "s/^| $label |/| $label | $round |/")")
 }
 for r in $(seq "$rounds"); do
@@ -160,6 +189,11 @@ ga_hwm=
 gn_hwm=$(hwm "$ganesha_pid")
 
 # (f) Markdown.
+if [ "${CLIENT:-}" = libnfs ]; then
+  client_desc="libnfs \`nfs-cp\` $(dpkg-query -W -f='${Version}' libnfs-utils) of ${LIBNFS_MIB:-1024} MiB of random bytes in and out, compared"
+else
+  client_desc="\`cargo bench --bench nfs${*:+ -- $*}\` (nfs3_client, one TCP connection, one request in flight)"
+fi
 head_row=$(sed -n '/^| server |/p' "$logs/gatehouse-1.txt" | sed 's/^| server |/| server | round |/')
 fs=$(df -hT "$dir" | awk 'NR==2{print $1" "$2" ("$3")"}')
 echo
@@ -168,8 +202,8 @@ echo
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
   "$(free -g | awk '/Mem:/{print $2}') GiB RAM, data on $fs, kernel $(uname -r)." \
   "gatehouse $("$gh" --version | awk '{print $2}') (release build), NFS-Ganesha" \
-  "$(dpkg-query -W -f='${Version}' nfs-ganesha) (FSAL_VFS). Client: \`cargo bench --bench nfs${*:+ -- $*}\`" \
-  "(nfs3_client, one TCP connection, one request in flight), both servers in one network namespace, loopback."
+  "$(dpkg-query -W -f='${Version}' nfs-ganesha) (FSAL_VFS). Client: $client_desc," \
+  "both servers in one network namespace, loopback."
 echo
 echo "$head_row"
 echo "|---|---:|$(printf -- '---:|%.0s' $(seq $(($(tr -cd '|' <<<"$head_row" | wc -c) - 3))))"
@@ -177,5 +211,7 @@ printf '%s\n' "${rows[@]}"
 echo
 echo "Peak RSS (VmHWM) over all rounds: gatehouse $gh_hwm$ga_hwm, ganesha $gn_hwm."
 echo
-echo "WRITE replies (\`committed\`):"
-grep -h 'committed=' "$logs"/*-1.txt | sed 's/^info /- /'
+if [ "${CLIENT:-}" != libnfs ]; then
+  echo "WRITE replies (\`committed\`):"
+  grep -h 'committed=' "$logs"/*-1.txt | sed 's/^info /- /'
+fi
