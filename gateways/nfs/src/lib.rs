@@ -121,7 +121,9 @@ async fn connection(
     // connection and in all, so clients cannot make the gateway hold more than that many
     // records.
     let mine = Arc::new(tokio::sync::Semaphore::new(PER_CONNECTION));
-    let wr = Arc::new(tokio::sync::Mutex::new(wr));
+    // `None` once a reply was cut short: a record that stops midway cannot be resynchronised
+    // (the client would read the next reply as the rest of it), so nothing more is sent.
+    let wr = Arc::new(tokio::sync::Mutex::new(Some(wr)));
     // Told when a reply cannot be sent or a record is not a call: the connection ends.
     let broken = Arc::new(tokio::sync::Notify::new());
     loop {
@@ -159,8 +161,12 @@ async fn connection(
                 }
                 Some(r) => {
                     let mut w = wr.lock().await;
-                    if let Err(e) = rpc::send_record(&mut w, &r).await {
-                        tracing::debug!(%peer, error = %e, "nfs reply not sent");
+                    if let Some(sock) = w.as_mut()
+                        && let Err(e) = rpc::send_record(sock, &r).await
+                    {
+                        // Dropping the write half ends the stream (FIN) after what was sent.
+                        *w = None;
+                        tracing::info!(%peer, error = %e, "nfs reply not sent, closing the connection");
                         broken.notify_one();
                     }
                 }

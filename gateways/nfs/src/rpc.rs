@@ -441,6 +441,28 @@ mod tests {
             "file bytes"
         );
         assert!(got[8 + len..].iter().all(|b| *b == 0));
+
+        // A file shorter than its reply promised is an error, not a short record passed off
+        // as whole (the connection then closes: see `connection`).
+        let short = Reply {
+            body: b"head".to_vec(),
+            tail: FsData::File {
+                file: std::sync::Arc::new(std::fs::File::open(&path).expect("open")),
+                offset: (content.len() - 10) as u64,
+                len: 100,
+            },
+        };
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let (_, mut w) = TcpStream::connect(addr)
+            .await
+            .expect("connect")
+            .into_split();
+        let _peer = l.accept().await.expect("accept");
+        let err = send_record(&mut w, &short).await.expect_err("short file");
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
     }
 
     #[test]

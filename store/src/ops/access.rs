@@ -88,6 +88,9 @@ impl Store {
 
     /// Rebuilds the snapshot from the tables (after every change of roles, groups, bindings).
     pub(crate) fn reload_policy(&self) -> Result<()> {
+        // Before (a failed reload still drops cached principals) and after (a principal
+        // resolved with the old snapshot meanwhile is not kept).
+        self.inner.peer_principals.invalidate();
         let txn = self.db().begin_read()?;
         let mut roles = Vec::new();
         for e in txn.open_table(ROLES)?.iter()? {

@@ -725,6 +725,24 @@ where
     }
 }
 
+/// `x-amz-meta-mtime` (decimal seconds, as s3fs and rclone write it) in ns: digits after the
+/// point are taken as written (`1.123` is 1,123,000,000 ns exactly); other float forms through
+/// f64, rounded. `None`: not a time from 0 to 10^12 s.
+fn meta_time_ns(v: &str) -> Option<i64> {
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if digits(int) && (frac.is_empty() || digits(frac)) && int.len() <= 12 {
+        let secs: i64 = int.parse().ok()?;
+        let mut ns = 0i64;
+        for (i, b) in frac.bytes().take(9).enumerate() {
+            ns += i64::from(b - b'0') * 10i64.pow(8 - i as u32);
+        }
+        return (secs < 1_000_000_000_000).then_some(secs * 1_000_000_000 + ns);
+    }
+    let s: f64 = v.parse().ok()?;
+    (s.is_finite() && (0.0..1.0e12).contains(&s)).then(|| (s * 1e9).round() as i64)
+}
+
 /// POSIX attributes from an object record: `x-amz-meta-mode/uid/gid/mtime` (s3fs convention:
 /// decimal numbers, mtime in seconds, fractional allowed as rclone writes it) when present.
 pub(super) fn attr_from_record(ino: u64, kind: FsKind, r: &ObjectRecord) -> FsAttr {
@@ -741,9 +759,8 @@ pub(super) fn attr_from_record(ino: u64, kind: FsKind, r: &ObjectRecord) -> FsAt
         (k, _) => k,
     };
     let mtime_ns = meta("mtime")
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1.0e12)
-        .map_or(r.mtime_ms.saturating_mul(1_000_000), |s| (s * 1e9) as i64);
+        .and_then(meta_time_ns)
+        .unwrap_or(r.mtime_ms.saturating_mul(1_000_000));
     let (size, default_mode, nlink) = match kind {
         FsKind::File => (r.size, 0o644, 1),
         FsKind::Symlink => (r.size, 0o777, 1),
@@ -764,6 +781,38 @@ pub(super) fn attr_from_record(ino: u64, kind: FsKind, r: &ObjectRecord) -> FsAt
 #[cfg(test)]
 mod tests {
     use super::parent_path;
+
+    #[test]
+    fn meta_times_keep_their_digits() {
+        use super::meta_time_ns;
+        assert_eq!(
+            meta_time_ns("1700000000.123"),
+            Some(1_700_000_000_123_000_000)
+        );
+        assert_eq!(
+            meta_time_ns("1700000000.123456789"),
+            Some(1_700_000_000_123_456_789)
+        );
+        assert_eq!(
+            meta_time_ns("1700000000.1234567891"),
+            Some(1_700_000_000_123_456_789)
+        );
+        assert_eq!(meta_time_ns("1700000000"), Some(1_700_000_000_000_000_000));
+        assert_eq!(meta_time_ns("1.5e3"), Some(1_500_000_000_000));
+        for bad in [
+            "",
+            ".",
+            "x",
+            "-1",
+            "1e13",
+            "NaN",
+            "inf",
+            "12.3.4",
+            "1000000000000",
+        ] {
+            assert_eq!(meta_time_ns(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn parents() {

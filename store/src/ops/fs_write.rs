@@ -1104,6 +1104,12 @@ fn rename_dir(
             entries.insert(new.as_slice(), *ino)?;
         }
         let mut dir_times = t.open_table(DIR_TIMES)?;
+        // The replaced (empty) target's rows go; the moved directories' rows replace them.
+        dir_times.retain_in(
+            tables::entry_key(bid, &dp).as_slice()
+                ..tables::entry_key(bid, &format!("{dst}0")).as_slice(),
+            |_, _| false,
+        )?;
         for (_, old, _) in &times {
             dir_times.remove(old.as_slice())?;
         }

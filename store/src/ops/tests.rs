@@ -442,3 +442,71 @@ async fn inode_numbers_are_not_reused_after_an_unclean_stop() {
     }
     s.close();
 }
+
+/// Directory change times are kept only for directories that exist: a removed directory
+/// (marker or implicit) and the empty target a directory is renamed over leave no row.
+#[tokio::test]
+async fn directory_times_go_with_their_directories() {
+    use crate::ops::{FsCreate, FsSetAttr};
+    use redb::ReadableDatabase as _;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(StoreConfig::new(dir.path())).unwrap().0;
+    let a = admin();
+    make_share(&s, "t").await;
+    let root = s.fs_share(&a, "t").await.unwrap().root.ino;
+    let rows = |s: &Store| {
+        let r = s.db().begin_read().unwrap();
+        let t = r.open_table(crate::tables::DIR_TIMES).unwrap();
+        let mut keys: Vec<String> = redb::ReadableTable::iter(&t)
+            .unwrap()
+            .map(|e| String::from_utf8_lossy(&e.unwrap().0.value()[8..]).into_owned())
+            .collect();
+        keys.sort();
+        keys
+    };
+    let d = s
+        .fs_mkdir(&a, "fs+t", root, "d", FsSetAttr::default())
+        .await
+        .unwrap();
+    s.fs_create(
+        &a,
+        "fs+t",
+        d.ino,
+        "f",
+        FsCreate::Guarded,
+        FsSetAttr::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows(&s), ["", "d/"]);
+    s.fs_remove(&a, "fs+t", d.ino, "f").await.unwrap();
+    s.fs_rmdir(&a, "fs+t", root, "d").await.unwrap();
+    assert_eq!(rows(&s), [""], "rmdir leaves no row behind");
+
+    // Renaming x (never changed: no row) over the empty directory y (changed once): y's row
+    // goes rather than becoming x's.
+    s.fs_mkdir(&a, "fs+t", root, "x", FsSetAttr::default())
+        .await
+        .unwrap();
+    let y = s
+        .fs_mkdir(&a, "fs+t", root, "y", FsSetAttr::default())
+        .await
+        .unwrap();
+    s.fs_create(
+        &a,
+        "fs+t",
+        y.ino,
+        "g",
+        FsCreate::Guarded,
+        FsSetAttr::default(),
+    )
+    .await
+    .unwrap();
+    s.fs_remove(&a, "fs+t", y.ino, "g").await.unwrap();
+    assert_eq!(rows(&s), ["", "y/"]);
+    s.fs_rename(&a, "fs+t", (root, "x"), (root, "y"))
+        .await
+        .unwrap();
+    assert_eq!(rows(&s), [""]);
+    s.close();
+}

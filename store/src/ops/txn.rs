@@ -421,6 +421,11 @@ pub(crate) fn entry_removed(txn: &WriteTransaction, b: &BucketRecord, key: &str)
     if b.kind != BucketKind::Share {
         return Ok(());
     }
+    // A removed marker whose directory is now gone takes that directory's time with it.
+    if key.ends_with('/') && !dir_in_use(txn, b.id, key)? {
+        txn.open_table(DIR_TIMES)?
+            .remove(tables::entry_key(b.id, key).as_slice())?;
+    }
     let mut dir = containing_dir(key);
     while !dir.is_empty() && !dir_in_use(txn, b.id, dir)? {
         txn.open_table(DIR_TIMES)?
