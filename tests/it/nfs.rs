@@ -158,6 +158,16 @@ pub(crate) async fn read_all(c: &mut Conn, h: &nfs_fh3) -> Vec<u8> {
     }
 }
 
+pub(crate) async fn s3_delete(srv: &TestServer, bucket: &str, key: &str) {
+    srv.client()
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("s3 delete");
+}
+
 pub(crate) async fn s3_put(srv: &TestServer, bucket: &str, key: &str, data: Vec<u8>) {
     srv.client()
         .put_object()
@@ -313,13 +323,7 @@ async fn nfs_reads_what_s3_wrote() {
     assert!(matches!(rd, Nfs3Result::Err((nfsstat3::NFS3ERR_ISDIR, _))));
 
     // An S3 delete makes the held handle stale.
-    srv.client()
-        .delete_object()
-        .bucket("fs+docs")
-        .key("readme.txt")
-        .send()
-        .await
-        .expect("delete");
+    s3_delete(&srv, "fs+docs", "readme.txt").await;
     assert_eq!(
         getattr(&mut c, &rh).await.err(),
         Some(nfsstat3::NFS3ERR_STALE)

@@ -8,8 +8,8 @@ use nfs3_client::nfs3_types::xdr_codec::Opaque;
 
 use crate::common::*;
 use crate::nfs::{
-    Conn, create, dirop, getattr, lookup, mkdir, mount, read_all, remove, rename, s3_get, s3_put,
-    share, write,
+    Conn, create, dirop, getattr, lookup, mkdir, mount, read_all, remove, rename, s3_delete,
+    s3_get, s3_put, share, write,
 };
 
 /// A share `name` mounted by the admin (peer 127.0.0.1), and its root handle.
@@ -72,6 +72,28 @@ async fn read_at(c: &mut Conn, h: &nfs_fh3, offset: u64, count: u32) -> Result<V
         .expect("rpc")
     {
         Nfs3Result::Ok(ok) => Ok(ok.data.to_vec()),
+        Nfs3Result::Err((s, _)) => Err(s),
+    }
+}
+
+/// SETATTR of the mtime alone (SET_TO_CLIENT_TIME, whole seconds).
+async fn set_mtime_to(c: &mut Conn, h: &nfs_fh3, seconds: u32) -> Result<(), nfsstat3> {
+    let set = c
+        .setattr(&SETATTR3args {
+            object: h.clone(),
+            new_attributes: sattr3 {
+                mtime: set_mtime::SET_TO_CLIENT_TIME(nfstime3 {
+                    seconds,
+                    nseconds: 0,
+                }),
+                ..sattr3::default()
+            },
+            guard: Nfs3Option::None,
+        })
+        .await
+        .expect("rpc");
+    match set {
+        Nfs3Result::Ok(_) => Ok(()),
         Nfs3Result::Err((s, _)) => Err(s),
     }
 }
@@ -617,21 +639,9 @@ async fn nfs_bad_names_and_offsets_are_refused_and_setattr_fields_are_independen
     let zero = chmod(&mut c, &f, 0).await.expect("chmod 000");
     assert_eq!(zero.mode, 0);
     assert_eq!(getattr(&mut c, &f).await.expect("getattr").mode, 0);
-    let set = c
-        .setattr(&SETATTR3args {
-            object: f.clone(),
-            new_attributes: sattr3 {
-                mtime: set_mtime::SET_TO_CLIENT_TIME(nfstime3 {
-                    seconds: 1_000_000_000,
-                    nseconds: 0,
-                }),
-                ..sattr3::default()
-            },
-            guard: Nfs3Option::None,
-        })
+    set_mtime_to(&mut c, &f, 1_000_000_000)
         .await
-        .expect("rpc");
-    assert!(matches!(set, Nfs3Result::Ok(_)));
+        .expect("setattr mtime");
     let a = getattr(&mut c, &f).await.expect("getattr");
     assert_eq!((a.mode, a.mtime.seconds, a.size), (0, 1_000_000_000, 4));
 }
@@ -823,13 +833,7 @@ async fn nfs_directory_times_follow_listing_changes_from_both_protocols() {
     let e0 = stamp(&getattr(&mut c, &e).await.expect("getattr"));
 
     // S3 DELETE of the last key under e/f/ makes e/f go: e changes.
-    srv.client()
-        .delete_object()
-        .bucket("fs+times")
-        .key("e/f/g")
-        .send()
-        .await
-        .expect("delete");
+    s3_delete(&srv, "fs+times", "e/f/g").await;
     assert_eq!(
         getattr(&mut c, &e).await.err(),
         Some(nfsstat3::NFS3ERR_STALE),
@@ -862,21 +866,9 @@ async fn nfs_directory_times_follow_listing_changes_from_both_protocols() {
     );
 
     // A time set on a directory shows until its listing changes again.
-    let set = c
-        .setattr(&SETATTR3args {
-            object: d.clone(),
-            new_attributes: sattr3 {
-                mtime: set_mtime::SET_TO_CLIENT_TIME(nfstime3 {
-                    seconds: 1_000_000_000,
-                    nseconds: 0,
-                }),
-                ..sattr3::default()
-            },
-            guard: Nfs3Option::None,
-        })
+    set_mtime_to(&mut c, &d, 1_000_000_000)
         .await
-        .expect("rpc");
-    assert!(matches!(set, Nfs3Result::Ok(_)), "setattr on a directory");
+        .expect("setattr on a directory");
     assert_eq!(
         stamp(&getattr(&mut c, &d).await.expect("getattr")),
         (1_000_000_000, 0)

@@ -590,8 +590,9 @@ pub(super) fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// `a/b/` → `a/`; `a/` → `` ; the root is its own parent.
-fn parent_path(path: &str) -> &str {
+/// The directory whose listing shows `path`: `a/b/` → `a/`, `a/b/c` → `a/b/`, `a/` → `` ;
+/// the root is its own parent.
+pub(super) fn parent_path(path: &str) -> &str {
     let body = path.strip_suffix('/').unwrap_or(path);
     match body.rfind('/') {
         Some(i) => &path[..=i],
@@ -631,13 +632,7 @@ fn dir_exists(rtxn: &ReadTransaction, b: &BucketRecord, path: &str) -> Result<bo
     if path.is_empty() {
         return Ok(true);
     }
-    let prefix = tables::entry_key(b.id, path);
-    let t = rtxn.open_table(ENTRIES)?;
-    let mut it = t.range(prefix.as_slice()..)?;
-    Ok(match it.next() {
-        Some(e) => e?.0.value().starts_with(&prefix),
-        None => false,
-    })
+    super::txn::prefix_used(&rtxn.open_table(ENTRIES)?, &tables::entry_key(b.id, path))
 }
 
 pub(super) fn attr_of(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Result<FsAttr> {
@@ -820,5 +815,7 @@ mod tests {
         assert_eq!(parent_path("a/"), "");
         assert_eq!(parent_path("a/b/"), "a/");
         assert_eq!(parent_path("a/b/c/"), "a/b/");
+        assert_eq!(parent_path("a/b/c"), "a/b/", "a file's directory");
+        assert_eq!(parent_path("c"), "");
     }
 }

@@ -21,7 +21,7 @@ use super::fs::{
     DirTables, FsAttr, FsKind, FsMade, MAX_LINK, S_IFLNK, S_IFMT, attr_from_record, attr_of,
     check_name, dir_attr, dir_path, live_bucket, regular_file,
 };
-use super::txn;
+use super::txn::{self, prefix_used};
 use crate::error::{Result, StoreError};
 use crate::model::{BucketRecord, ChunkRef, Data, ObjectRecord, Principal};
 use crate::rbac::{Resource, Verb, authorize};
@@ -168,15 +168,6 @@ fn dir_attr_in(
         times: &t.open_table(DIR_TIMES)?,
     }
     .attr(b, path, ino)
-}
-
-/// Whether any entry starts with `prefix` (bucket-id-prefixed key bytes).
-fn prefix_used(t: &impl ReadableTable<&'static [u8], u64>, prefix: &[u8]) -> Result<bool> {
-    let mut it = t.range(prefix..)?;
-    Ok(match it.next() {
-        Some(e) => e?.0.value().starts_with(prefix),
-        None => false,
-    })
 }
 
 /// ETag of data written through the file view: MD5 for inline data (as S3 computes it); for

@@ -464,20 +464,21 @@ async fn directory_times_go_with_their_directories() {
         keys.sort();
         keys
     };
+    let file = |dir: u64, name: &'static str| {
+        s.fs_create(
+            &a,
+            "fs+t",
+            dir,
+            name,
+            FsCreate::Guarded,
+            FsSetAttr::default(),
+        )
+    };
     let d = s
         .fs_mkdir(&a, "fs+t", root, "d", FsSetAttr::default())
         .await
         .unwrap();
-    s.fs_create(
-        &a,
-        "fs+t",
-        d.ino,
-        "f",
-        FsCreate::Guarded,
-        FsSetAttr::default(),
-    )
-    .await
-    .unwrap();
+    file(d.ino, "f").await.unwrap();
     assert_eq!(rows(&s), ["", "d/"]);
     s.fs_remove(&a, "fs+t", d.ino, "f").await.unwrap();
     s.fs_rmdir(&a, "fs+t", root, "d").await.unwrap();
@@ -492,16 +493,7 @@ async fn directory_times_go_with_their_directories() {
         .fs_mkdir(&a, "fs+t", root, "y", FsSetAttr::default())
         .await
         .unwrap();
-    s.fs_create(
-        &a,
-        "fs+t",
-        y.ino,
-        "g",
-        FsCreate::Guarded,
-        FsSetAttr::default(),
-    )
-    .await
-    .unwrap();
+    file(y.ino, "g").await.unwrap();
     s.fs_remove(&a, "fs+t", y.ino, "g").await.unwrap();
     assert_eq!(rows(&s), ["", "y/"]);
     s.fs_rename(&a, "fs+t", (root, "x"), (root, "y"))

@@ -4,6 +4,7 @@
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
+use super::fs::parent_path;
 use crate::codec;
 use crate::error::{Result, StoreError};
 use crate::model::{BucketKind, BucketRecord, ChunkRef, Data, ObjectRecord};
@@ -358,25 +359,24 @@ pub(crate) fn unlink_object(
     Ok(true)
 }
 
-/// The directory whose listing shows `key`: `a/b/` for `a/b/c` and for the marker `a/b/c/`,
-/// `""` (the root) for `c`.
-pub(crate) fn containing_dir(key: &str) -> &str {
-    let body = key.strip_suffix('/').unwrap_or(key);
-    match body.rfind('/') {
-        Some(i) => &key[..=i],
-        None => "",
-    }
-}
-
-/// Whether any entry of bucket `bucket_id` starts with `path` (the root always does).
-fn dir_in_use(txn: &WriteTransaction, bucket_id: u64, path: &str) -> Result<bool> {
-    let prefix = tables::entry_key(bucket_id, path);
-    let entries = txn.open_table(ENTRIES)?;
-    let mut it = entries.range(prefix.as_slice()..)?;
+/// Whether any entry starts with `prefix` (bucket-id-prefixed key bytes).
+pub(crate) fn prefix_used(
+    t: &impl ReadableTable<&'static [u8], u64>,
+    prefix: &[u8],
+) -> Result<bool> {
+    let mut it = t.range(prefix..)?;
     Ok(match it.next() {
-        Some(e) => e?.0.value().starts_with(&prefix),
+        Some(e) => e?.0.value().starts_with(prefix),
         None => false,
     })
+}
+
+/// Whether any entry of bucket `bucket_id` starts with `path`.
+fn dir_in_use(txn: &WriteTransaction, bucket_id: u64, path: &str) -> Result<bool> {
+    prefix_used(
+        &txn.open_table(ENTRIES)?,
+        &tables::entry_key(bucket_id, path),
+    )
 }
 
 /// Records that directory `path`'s listing changed now: its change time moves forward, by at
@@ -404,14 +404,14 @@ pub(crate) fn entry_added(txn: &WriteTransaction, b: &BucketRecord, key: &str) -
     if b.kind != BucketKind::Share {
         return Ok(());
     }
-    let mut dir = containing_dir(key);
+    let mut dir = parent_path(key);
     loop {
         let appears = !dir.is_empty() && !dir_in_use(txn, b.id, dir)?;
         dir_touched(txn, b.id, dir)?;
         if !appears {
             return Ok(());
         }
-        dir = containing_dir(dir);
+        dir = parent_path(dir);
     }
 }
 
@@ -426,11 +426,11 @@ pub(crate) fn entry_removed(txn: &WriteTransaction, b: &BucketRecord, key: &str)
         txn.open_table(DIR_TIMES)?
             .remove(tables::entry_key(b.id, key).as_slice())?;
     }
-    let mut dir = containing_dir(key);
+    let mut dir = parent_path(key);
     while !dir.is_empty() && !dir_in_use(txn, b.id, dir)? {
         txn.open_table(DIR_TIMES)?
             .remove(tables::entry_key(b.id, dir).as_slice())?;
-        dir = containing_dir(dir);
+        dir = parent_path(dir);
     }
     dir_touched(txn, b.id, dir)
 }
