@@ -2,20 +2,28 @@
 //! moment in one write transaction, so N concurrent small writes pay one fsync, not N.
 //!
 //! A mutation sent with [`Committer::write_deferred`] (the file view's metadata under
-//! `nfs.async`) is answered once its transaction is committed and visible, before it is
-//! durable: a batch of only such mutations commits with `Durability::None`, and the thread makes
-//! everything durable within the configured window (an empty durable commit when nothing else
-//! came), at the next durable mutation, at a [`Committer::barrier`], or when it stops,
-//! whichever is first. A batch that drops a chunk's last reference is always durable (GC
-//! must never delete a chunk file a crash could bring back into use).
+//! `nfs.async`) is not durable when it is answered. It runs at once on the caller's thread in
+//! the *open* transaction, shared with the commit thread under one lock, and is answered before
+//! that transaction commits; when the commit thread holds the lock (it is committing) the
+//! mutation is queued to it instead and answered once its batch is committed. Readers never see
+//! less than was answered: every read transaction of the store begins with [`Committer::settle`],
+//! which commits the open transaction first (`Durability::None`) when it holds anything. The
+//! commit thread makes everything durable within the configured window (committing the open
+//! transaction, or an empty durable commit), at the next durable mutation, at a
+//! [`Committer::barrier`], or when it stops, whichever is first. A transaction that drops a
+//! chunk's last reference is always committed durable (GC must never delete a chunk file a
+//! crash could bring back into use). Decision 0011 gives the reasons and the cost: a failed
+//! commit loses the deferred mutations answered from that transaction, as a crash would.
 //!
 //! Contract for a mutation closure: check every precondition *before* it writes; if it returns a
 //! user-level error (`NoSuchKey`, `BucketNotEmpty`, …) it must have written nothing, so the rest
 //! of the batch can still commit. An internal/storage error poisons the batch: it is aborted and
-//! every member is told so (nothing half-applied becomes visible).
+//! every member is told so (nothing half-applied becomes visible). A closure must not read
+//! through the store (it has the transaction).
 
-use std::sync::Arc;
-use std::sync::mpsc;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -35,23 +43,116 @@ struct Queued {
     barrier: bool,
 }
 
+enum Msg {
+    Job(Queued),
+    /// The open transaction or the pending window changed: look at the deadline again.
+    Tick,
+}
+
 /// Upper bound of mutations per transaction; keeps one commit's latency bounded.
 const MAX_BATCH: usize = 512;
+/// Upper bound of answered mutations the open transaction holds before it is committed.
+const MAX_OPEN: usize = 1024;
+
+thread_local! {
+    /// Set while this thread runs mutation closures or is the commit thread: a read from here
+    /// must not wait for the lock this thread holds.
+    static IN_COMMIT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Deferred mutations answered but not committed.
+struct Open {
+    txn: WriteTransaction,
+    /// When the first of them was answered.
+    since: Instant,
+    answered: usize,
+    /// One of them dropped a chunk's last reference: commit durable.
+    freed: bool,
+}
+
+#[derive(Default)]
+struct State {
+    open: Option<Open>,
+    /// When the oldest commit that is not durable yet was made.
+    pending: Option<Instant>,
+    stopped: bool,
+}
+
+struct Shared {
+    db: Arc<Database>,
+    state: Mutex<State>,
+    /// `state.open` holds answered mutations (read without the lock by [`Committer::settle`]).
+    dirty: AtomicBool,
+    /// The commit thread holds the lock for a batch (maybe an fsync): queue, do not wait.
+    committing: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Commits the open transaction (durable if asked or if it freed a chunk). Called with the
+    /// lock held.
+    fn commit_open(&self, st: &mut State, durable: bool) -> bool {
+        let Some(o) = st.open.take() else {
+            return true;
+        };
+        let durable = durable || o.freed;
+        let mut txn = o.txn;
+        let _ = txn.set_durability(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        });
+        let done = txn.commit();
+        // Only now: a reader that sees `false` must find the commit made.
+        self.dirty.store(false, Ordering::Release);
+        match done {
+            Ok(()) => {
+                if durable {
+                    st.pending = None;
+                } else {
+                    st.pending = Some(st.pending.map_or(o.since, |p| p.min(o.since)));
+                }
+                true
+            }
+            Err(e) => {
+                tracing::error!(
+                    error = %e,
+                    lost = o.answered,
+                    "committing nfs.async changes failed: the answered changes are lost, as in a crash"
+                );
+                false
+            }
+        }
+    }
+}
 
 pub struct Committer {
-    tx: mpsc::Sender<Queued>,
+    tx: mpsc::Sender<Msg>,
+    shared: Arc<Shared>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
 impl Committer {
     /// `window`: how long a deferred mutation may stay not yet durable.
     pub fn start(db: Arc<Database>, window: Duration) -> Self {
-        let (tx, rx) = mpsc::channel::<Queued>();
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let shared = Arc::new(Shared {
+            db,
+            state: Mutex::new(State::default()),
+            dirty: AtomicBool::new(false),
+            committing: AtomicBool::new(false),
+        });
+        let s = shared.clone();
         let thread = thread::Builder::new()
             .name("gatehouse-commit".into())
-            .spawn(move || run(db, rx, window))
+            .spawn(move || run(&s, rx, window))
             .ok();
-        Committer { tx, thread }
+        Committer { tx, shared, thread }
     }
 
     /// Runs `f` inside the next group transaction and returns its result once that transaction
@@ -64,14 +165,91 @@ impl Committer {
         self.submit(f, true, false).await
     }
 
-    /// Runs `f` inside the next group transaction and returns its result once that transaction
-    /// is committed (visible to every reader), durable within the window given to `start`.
+    /// Runs `f` in the open transaction and returns its result at once, visible to every
+    /// reader (they settle first), durable within the window given to `start`.
     pub async fn write_deferred<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
     {
-        self.submit(f, false, false).await
+        match self.run_inline(f) {
+            Ok(r) => r,
+            Err(f) => self.submit(f, false, false).await,
+        }
+    }
+
+    /// `f` on this thread in the open transaction, or `f` back when the commit thread is busy.
+    fn run_inline<T, F>(&self, f: F) -> std::result::Result<Result<T>, F>
+    where
+        F: FnOnce(&WriteTransaction) -> Result<T>,
+    {
+        let sh = &self.shared;
+        if sh.committing.load(Ordering::Acquire) || IN_COMMIT.get() {
+            return Err(f);
+        }
+        let mut st = sh.lock();
+        if st.stopped {
+            return Err(f);
+        }
+        let mut opened = false;
+        if st.open.is_none() {
+            match sh.db.begin_write() {
+                Ok(txn) => {
+                    st.open = Some(Open {
+                        txn,
+                        since: Instant::now(),
+                        answered: 0,
+                        freed: false,
+                    });
+                    opened = true;
+                }
+                Err(e) => return Ok(Err(e.into())),
+            }
+        }
+        let Some(o) = st.open.as_mut() else {
+            return Err(f);
+        };
+        let _ = crate::ops::txn::take_freed();
+        IN_COMMIT.set(true);
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&o.txn)));
+        IN_COMMIT.set(false);
+        o.freed |= crate::ops::txn::take_freed();
+        let r = match ran {
+            Ok(r) => r,
+            Err(panic) => {
+                // Half a mutation must never commit: drop the transaction, as on a storage error.
+                abort_open(sh, &mut st);
+                drop(st);
+                std::panic::resume_unwind(panic);
+            }
+        };
+        if poisons(&r) {
+            abort_open(sh, &mut st);
+            return Ok(r);
+        }
+        o.answered += 1;
+        let full = o.answered >= MAX_OPEN;
+        sh.dirty.store(true, Ordering::Release);
+        if full && !sh.commit_open(&mut st, false) {
+            return Ok(Err(StoreError::internal("the commit failed")));
+        }
+        drop(st);
+        if opened {
+            // The commit thread must make it durable within the window.
+            let _ = self.tx.send(Msg::Tick);
+        }
+        Ok(r)
+    }
+
+    /// Makes every answered mutation visible to readers: commits the open transaction when it
+    /// holds any. Cheap when it holds none. Every read transaction of the store starts here.
+    pub fn settle(&self) {
+        let sh = &self.shared;
+        if !sh.dirty.load(Ordering::Acquire) || IN_COMMIT.get() {
+            return;
+        }
+        let mut st = sh.lock();
+        sh.commit_open(&mut st, false);
     }
 
     /// Returns once every mutation answered before it is durable (at once if nothing deferred
@@ -88,10 +266,7 @@ impl Committer {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |txn| {
             let r = f(txn);
-            let poison = matches!(
-                r,
-                Err(StoreError::Internal(_) | StoreError::NoSpace | StoreError::Corrupt(_))
-            );
+            let poison = poisons(&r);
             let reply: Reply = Box::new(move |commit_err: Option<&StoreError>| {
                 let out = match commit_err {
                     Some(e) => Err(clone_err(e)),
@@ -102,17 +277,17 @@ impl Committer {
             (reply, poison)
         });
         self.tx
-            .send(Queued {
+            .send(Msg::Job(Queued {
                 job,
                 durable,
                 barrier,
-            })
+            }))
             .map_err(|_| StoreError::internal("the commit thread has stopped"))?;
         rx.await
             .map_err(|_| StoreError::internal("the commit thread dropped a request"))?
     }
 
-    /// Stops the thread after it has drained the queue.
+    /// Stops the thread after it has drained the queue and made everything durable.
     pub fn stop(&mut self) {
         let (tx, _) = mpsc::channel();
         drop(std::mem::replace(&mut self.tx, tx));
@@ -128,6 +303,29 @@ impl Drop for Committer {
     }
 }
 
+/// Drops the open transaction after a storage error or a panic in one of its mutations.
+fn abort_open(sh: &Shared, st: &mut State) {
+    if let Some(o) = st.open.take() {
+        if o.answered > 0 {
+            tracing::error!(
+                lost = o.answered,
+                "a storage error aborted the open transaction: its answered nfs.async changes \
+                 are lost, as in a crash"
+            );
+        }
+        let _ = o.txn.abort();
+    }
+    sh.dirty.store(false, Ordering::Release);
+}
+
+/// An internal or storage error: the transaction must not commit.
+fn poisons<T>(r: &Result<T>) -> bool {
+    matches!(
+        r,
+        Err(StoreError::Internal(_) | StoreError::NoSpace | StoreError::Corrupt(_))
+    )
+}
+
 fn clone_err(e: &StoreError) -> StoreError {
     match e {
         StoreError::NoSpace => StoreError::NoSpace,
@@ -135,102 +333,136 @@ fn clone_err(e: &StoreError) -> StoreError {
     }
 }
 
-fn run(db: Arc<Database>, rx: mpsc::Receiver<Queued>, window: Duration) {
-    // When the oldest commit that is not durable yet was made.
-    let mut pending: Option<Instant> = None;
+fn run(sh: &Shared, rx: mpsc::Receiver<Msg>, window: Duration) {
+    IN_COMMIT.set(true);
     loop {
-        let first = match pending {
+        // The earliest moment something answered must be durable.
+        let due = {
+            let st = sh.lock();
+            let since = match (&st.open, st.pending) {
+                (Some(o), Some(p)) => Some(o.since.min(p)),
+                (Some(o), None) => Some(o.since),
+                (None, p) => p,
+            };
+            since.map(|s| s + window)
+        };
+        let msg = match due {
             None => match rx.recv() {
-                Ok(q) => q,
+                Ok(m) => m,
                 Err(_) => break,
             },
-            Some(since) => match rx.recv_timeout(window.saturating_sub(since.elapsed())) {
-                Ok(q) => q,
+            Some(due) => match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
+                Ok(m) => m,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    // On failure (a full disk, say) try again a window later, not at once.
-                    pending = (!persist(&db)).then(Instant::now);
+                    make_durable(sh);
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             },
         };
+        let Msg::Job(first) = msg else { continue };
         let mut queued = vec![first];
         while queued.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(q) => queued.push(q),
+                Ok(Msg::Job(q)) => queued.push(q),
+                Ok(Msg::Tick) => {}
                 Err(_) => break,
             }
         }
-        if pending.is_none() && queued.iter().all(|q| q.barrier) {
-            // Everything before these barriers is durable already: answer them without a
-            // commit (their jobs write nothing; the transaction only lets them run).
-            match db.begin_write() {
-                Ok(txn) => {
-                    let replies: Vec<Reply> = queued.into_iter().map(|q| (q.job)(&txn).0).collect();
-                    let _ = txn.abort();
-                    for r in replies {
-                        r(None);
-                    }
-                }
-                Err(e) => {
-                    let err = StoreError::from(e);
-                    for q in queued {
-                        fail_job(q.job, &err, &db);
-                    }
-                }
-            }
-            continue;
-        }
-        let mut durable = queued.iter().any(|q| q.durable)
-            || pending.is_some_and(|since| since.elapsed() >= window);
-        let jobs = queued.into_iter().map(|q| q.job);
-        let mut txn = match db.begin_write() {
-            Ok(t) => t,
-            Err(e) => {
-                let err = StoreError::from(e);
-                for j in jobs {
-                    // Fail each job without running it against a transaction.
-                    fail_job(j, &err, &db);
-                }
-                continue;
-            }
-        };
-        let _ = crate::ops::txn::take_freed();
-        let mut replies = Vec::new();
-        let mut poisoned = false;
-        for j in jobs {
-            let (reply, poison) = j(&txn);
-            poisoned |= poison;
-            replies.push(reply);
-        }
-        durable |= crate::ops::txn::take_freed();
-        let _ = txn.set_durability(if durable {
-            Durability::Immediate
-        } else {
-            Durability::None
-        });
-        let outcome = if poisoned {
-            let _ = txn.abort();
-            Some(StoreError::Internal(
-                "a storage error aborted the transaction".into(),
-            ))
-        } else {
-            txn.commit().err().map(StoreError::from)
-        };
-        if let Some(e) = &outcome {
-            tracing::warn!(error = %e, "group commit failed");
-        } else if durable {
-            pending = None;
-        } else if pending.is_none() {
-            pending = Some(Instant::now());
-        }
+        sh.committing.store(true, Ordering::Release);
+        let mut st = sh.lock();
+        let (replies, outcome) = run_batch(sh, &mut st, queued, window);
+        drop(st);
+        sh.committing.store(false, Ordering::Release);
         for r in replies {
             r(outcome.as_ref());
         }
     }
-    if pending.is_some() {
-        persist(&db);
+    let mut st = sh.lock();
+    st.stopped = true;
+    if st.open.is_some() {
+        sh.commit_open(&mut st, true);
+    } else if st.pending.is_some() {
+        persist(&sh.db);
     }
+}
+
+/// The window has passed: commit the open transaction durable, or make the earlier
+/// non-durable commits durable. On failure (a full disk, say) try again a window later.
+fn make_durable(sh: &Shared) {
+    let mut st = sh.lock();
+    let ok = if st.open.is_some() {
+        sh.commit_open(&mut st, true)
+    } else if st.pending.is_some() {
+        persist(&sh.db)
+    } else {
+        true
+    };
+    st.pending = (!ok).then(Instant::now);
+}
+
+/// The replies of a batch and what went wrong with its commit, if anything.
+type Answers = (Vec<Reply>, Option<StoreError>);
+
+/// One batch of queued mutations, in the open transaction when there is one; with the lock
+/// held. Returns the replies to send once the lock is released.
+fn run_batch(sh: &Shared, st: &mut State, queued: Vec<Queued>, window: Duration) -> Answers {
+    let db = &sh.db;
+    if st.pending.is_none() && st.open.is_none() && queued.iter().all(|q| q.barrier) {
+        // Everything before these barriers is durable already: answer them without a
+        // commit (their jobs write nothing; the transaction only lets them run).
+        return match db.begin_write() {
+            Ok(txn) => {
+                let replies: Vec<Reply> = queued.into_iter().map(|q| (q.job)(&txn).0).collect();
+                let _ = txn.abort();
+                (replies, None)
+            }
+            Err(e) => fail_all(queued, &StoreError::from(e), db),
+        };
+    }
+    let mut durable = queued.iter().any(|q| q.durable)
+        || st.pending.is_some_and(|since| since.elapsed() >= window);
+    let (mut txn, lost) = match st.open.take() {
+        Some(o) => {
+            durable |= o.freed || o.since.elapsed() >= window;
+            (o.txn, o.answered)
+        }
+        None => match db.begin_write() {
+            Ok(t) => (t, 0),
+            Err(e) => return fail_all(queued, &StoreError::from(e), db),
+        },
+    };
+    let _ = crate::ops::txn::take_freed();
+    let mut replies = Vec::new();
+    let mut poisoned = false;
+    for q in queued {
+        let (reply, poison) = (q.job)(&txn);
+        poisoned |= poison;
+        replies.push(reply);
+    }
+    durable |= crate::ops::txn::take_freed();
+    let _ = txn.set_durability(if durable {
+        Durability::Immediate
+    } else {
+        Durability::None
+    });
+    let outcome = if poisoned {
+        let _ = txn.abort();
+        Some(StoreError::Internal(
+            "a storage error aborted the transaction".into(),
+        ))
+    } else {
+        txn.commit().err().map(StoreError::from)
+    };
+    sh.dirty.store(false, Ordering::Release);
+    if let Some(e) = &outcome {
+        tracing::warn!(error = %e, lost_async_changes = lost, "group commit failed");
+    } else if durable {
+        st.pending = None;
+    } else if st.pending.is_none() {
+        st.pending = Some(Instant::now());
+    }
+    (replies, outcome)
 }
 
 /// An empty durable commit: makes every earlier non-durable commit durable.
@@ -248,14 +480,18 @@ fn persist(db: &Database) -> bool {
     }
 }
 
-/// A job must always be answered; without a transaction we run it against a throwaway one if
+/// Every job must be answered; without a transaction we run each against a throwaway one if
 /// possible, else drop it (its caller sees "dropped a request").
-fn fail_job(j: Job, err: &StoreError, db: &Database) {
-    if let Ok(txn) = db.begin_write() {
-        let (reply, _) = j(&txn);
-        let _ = txn.abort();
-        reply(Some(err));
+fn fail_all(queued: Vec<Queued>, err: &StoreError, db: &Database) -> Answers {
+    let mut out = Vec::new();
+    for q in queued {
+        if let Ok(txn) = db.begin_write() {
+            let (reply, _) = (q.job)(&txn);
+            let _ = txn.abort();
+            out.push(reply);
+        }
     }
+    (out, Some(clone_err(err)))
 }
 
 #[cfg(test)]
@@ -297,7 +533,8 @@ mod tests {
         let c = Committer::start(db.clone(), window);
         c.write(put(1)).await.expect("durable write");
         c.write_deferred(put(2)).await.expect("deferred write");
-        // Visible to readers at once...
+        // Visible to readers at once (the store's readers settle first)...
+        c.settle();
         let r = db.begin_read().expect("read");
         assert!(r.open_table(T).expect("t").get(2).expect("get").is_some());
         drop(r);
@@ -338,6 +575,7 @@ mod tests {
         })
         .await
         .expect("decref");
+        c.settle();
         let copy = path.with_extension("crash2");
         std::fs::copy(&path, &copy).expect("copy");
         let db2 = Database::create(&copy).expect("open copy");
@@ -357,5 +595,64 @@ mod tests {
         c.write_deferred(put(5)).await.expect("deferred write");
         c.stop();
         assert!(after_crash(&path, 5));
+    }
+
+    fn present(c: &Committer, db: &Database, k: u64) -> bool {
+        c.settle();
+        let r = db.begin_read().expect("read");
+        match r.open_table(T) {
+            Ok(t) => t.get(k).expect("get").is_some(),
+            Err(_) => false,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn every_answered_deferred_write_is_seen_by_the_next_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Arc::new(Database::create(dir.path().join("db.redb")).expect("db"));
+        let c = Arc::new(Committer::start(db.clone(), Duration::from_millis(50)));
+        let mut tasks = Vec::new();
+        for w in 0..8u64 {
+            let (c, db) = (c.clone(), db.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in 0..300u64 {
+                    let k = w * 1000 + i;
+                    if i % 50 == 0 {
+                        c.write(put(k)).await.expect("durable write");
+                    } else {
+                        c.write_deferred(put(k)).await.expect("deferred write");
+                    }
+                    assert!(present(&c, &db, k), "write {k} answered but not seen");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_deferred_write_leaves_the_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.redb");
+        let db = Arc::new(Database::create(&path).expect("db"));
+        let c = Committer::start(db.clone(), Duration::from_millis(50));
+        c.write_deferred(put(1)).await.expect("deferred write");
+        // A user-level error (it wrote nothing) does not disturb what was answered before...
+        let r = c
+            .write_deferred(|_| Err::<(), _>(StoreError::NoSuchKey))
+            .await;
+        assert!(matches!(r, Err(StoreError::NoSuchKey)), "{r:?}");
+        assert!(present(&c, &db, 1));
+        // ...a storage error is reported to its caller, and writes after it work.
+        let r = c
+            .write_deferred(|_| Err::<(), _>(StoreError::internal("disk")))
+            .await;
+        assert!(matches!(r, Err(StoreError::Internal(_))), "{r:?}");
+        c.write_deferred(put(2)).await.expect("deferred write");
+        assert!(present(&c, &db, 2));
+        let mut c = c;
+        c.stop();
+        assert!(after_crash(&path, 1) && after_crash(&path, 2));
     }
 }

@@ -225,7 +225,10 @@ impl Store {
         self.inner.master.derive_key(purpose)
     }
 
+    /// The database, for a read transaction: what was answered before is committed first
+    /// (see [`commit::Committer::settle`]). Every read of the store goes through here.
     fn db(&self) -> &Database {
+        self.inner.committer.settle();
         &self.inner.db
     }
 
@@ -234,8 +237,9 @@ impl Store {
         let this = self.clone();
         let grace = grace.unwrap_or(self.inner.cfg.gc_grace);
         let stats = tokio::task::spawn_blocking(move || {
-            let db = this.inner.db.clone();
-            this.inner.blobs.gc(grace, &|h| chunk_referenced(&db, h))
+            this.inner
+                .blobs
+                .gc(grace, &|h| chunk_referenced(this.db(), h))
         })
         .await
         .map_err(StoreError::internal)??;

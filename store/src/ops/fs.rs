@@ -603,36 +603,76 @@ pub(super) fn parent_path(path: &str) -> &str {
 /// The path of directory inode `ino` in bucket `b`: stale when it is not one of `b`'s
 /// directories or nothing is left under it; not-a-directory when it is a file.
 pub(super) fn dir_path(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Result<String> {
-    let Some(v) = rtxn.open_table(DIR_PATHS)?.get(ino)? else {
-        return Err(match rtxn.open_table(INODES)?.get(ino)? {
-            Some(_) => StoreError::NotADirectory(format!("inode {ino}")),
-            None => StoreError::Stale,
-        });
-    };
-    live_dir_path(rtxn, b, v.value())
+    DirPaths {
+        paths: &rtxn.open_table(DIR_PATHS)?,
+        inodes: &rtxn.open_table(INODES)?,
+        entries: &rtxn.open_table(ENTRIES)?,
+    }
+    .path(b, ino)
 }
 
 /// The path in a `DIR_PATHS` row, if that directory is in bucket `b` and still exists.
 fn live_dir_path(rtxn: &ReadTransaction, b: &BucketRecord, raw: &[u8]) -> Result<String> {
+    live_path(&rtxn.open_table(ENTRIES)?, b, raw)
+}
+
+/// The tables a directory's path comes from, opened by a read or a write transaction.
+pub(super) struct DirPaths<'a, P, I, E> {
+    pub paths: &'a P,
+    pub inodes: &'a I,
+    pub entries: &'a E,
+}
+
+impl<P, I, E> DirPaths<'_, P, I, E>
+where
+    P: ReadableTable<u64, &'static [u8]>,
+    I: ReadableTable<u64, &'static [u8]>,
+    E: ReadableTable<&'static [u8], u64>,
+{
+    /// See [`dir_path`].
+    pub fn path(&self, b: &BucketRecord, ino: u64) -> Result<String> {
+        let Some(v) = self.paths.get(ino)? else {
+            return Err(match self.inodes.get(ino)? {
+                Some(_) => StoreError::NotADirectory(format!("inode {ino}")),
+                None => StoreError::Stale,
+            });
+        };
+        live_path(self.entries, b, v.value())
+    }
+}
+
+fn live_path(
+    entries: &impl ReadableTable<&'static [u8], u64>,
+    b: &BucketRecord,
+    raw: &[u8],
+) -> Result<String> {
     if raw.len() < 8 || raw[..8] != b.id.to_be_bytes() {
         return Err(StoreError::Stale);
     }
     let path = std::str::from_utf8(&raw[8..])
         .map_err(|_| StoreError::Corrupt("non-UTF-8 directory path".into()))?
         .to_string();
-    if !dir_exists(rtxn, b, &path)? {
+    if !dir_exists_in(entries, b, &path)? {
         return Err(StoreError::Stale);
     }
     Ok(path)
 }
 
+fn dir_exists(rtxn: &ReadTransaction, b: &BucketRecord, path: &str) -> Result<bool> {
+    dir_exists_in(&rtxn.open_table(ENTRIES)?, b, path)
+}
+
 /// The root always exists; another directory while some key (its marker included) starts
 /// with its path.
-fn dir_exists(rtxn: &ReadTransaction, b: &BucketRecord, path: &str) -> Result<bool> {
+fn dir_exists_in(
+    entries: &impl ReadableTable<&'static [u8], u64>,
+    b: &BucketRecord,
+    path: &str,
+) -> Result<bool> {
     if path.is_empty() {
         return Ok(true);
     }
-    super::txn::prefix_used(&rtxn.open_table(ENTRIES)?, &tables::entry_key(b.id, path))
+    super::txn::prefix_used(entries, &tables::entry_key(b.id, path))
 }
 
 pub(super) fn attr_of(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Result<FsAttr> {

@@ -18,8 +18,8 @@ use md5::{Digest as _, Md5};
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::fs::{
-    DirTables, FsAttr, FsKind, FsMade, MAX_LINK, S_IFLNK, S_IFMT, attr_from_record, attr_of,
-    check_name, dir_attr, dir_path, live_bucket, regular_file,
+    DirPaths, DirTables, FsAttr, FsKind, FsMade, MAX_LINK, S_IFLNK, S_IFMT, attr_from_record,
+    attr_of, check_name, dir_attr, dir_path, live_bucket, regular_file,
 };
 use super::txn::{self, prefix_used};
 use crate::error::{Result, StoreError};
@@ -156,6 +156,25 @@ fn empty_record() -> ObjectRecord {
 
 /// Directory `path` (inode `ino`) as write transaction `t` has it: the post-operation
 /// attributes of a reply, from the commit that changed it.
+/// [`super::fs::live_bucket`] in a write transaction.
+fn live_bucket_in(t: &redb::WriteTransaction, bucket: &str) -> Result<BucketRecord> {
+    match txn::get_bucket(t, bucket) {
+        Ok(b) if b.kind == crate::model::BucketKind::Share => Ok(b),
+        Ok(_) | Err(StoreError::NoSuchBucket) => Err(StoreError::Stale),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`super::fs::dir_path`] in a write transaction.
+fn dir_path_in(t: &redb::WriteTransaction, b: &BucketRecord, ino: u64) -> Result<String> {
+    DirPaths {
+        paths: &t.open_table(DIR_PATHS)?,
+        inodes: &t.open_table(INODES)?,
+        entries: &t.open_table(ENTRIES)?,
+    }
+    .path(b, ino)
+}
+
 fn dir_attr_in(
     t: &redb::WriteTransaction,
     b: &BucketRecord,
@@ -249,14 +268,18 @@ impl Store {
     ) -> Result<FsMade> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
         check_name(name)?;
-        let (_, path) = self.fs_dir(bucket, dir)?;
-        let key = format!("{path}{name}");
-        crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
         let bucket_s = bucket.to_string();
+        let name = name.to_string();
+        // The directory is looked up in the transaction: under `nfs.async` a read outside it
+        // would first commit the creates answered before (see `commit`).
         let (ino, rec, dir_after) = self
             .fs_commit(move |t| {
-                let mut b = txn::get_bucket(t, &bucket_s)?;
-                if let Some(ino) = txn::lookup(t, b.id, &key)? {
+                let mut b = live_bucket_in(t, &bucket_s)?;
+                let path = dir_path_in(t, &b, dir)?;
+                let key = format!("{path}{name}");
+                crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
+                let existing = txn::lookup(t, b.id, &key)?;
+                if let Some(ino) = existing {
                     let rec = txn::get_inode(t, ino)?;
                     let same_verifier = |v: &[u8; 8]| {
                         rec.meta
@@ -276,14 +299,14 @@ impl Store {
                 if prefix_used(&t.open_table(ENTRIES)?, &sub)? {
                     return Err(StoreError::Conflict(format!("{key:?} is a directory")));
                 }
-                txn::check_share_conflicts(t, &b, &key)?;
-                txn::check_quota(t, &b, &key, 0, 0)?;
+                // No share conflict is possible beyond that one: `name` has no `/` and its
+                // directory exists, so no ancestor is a file. An empty file needs no room.
                 let mut rec = empty_record();
                 apply_meta(&mut rec, &attrs);
                 if let FsCreate::Exclusive(v) = how {
                     set_meta(&mut rec, VERIFIER_META, hex::encode(v));
                 }
-                let ino = txn::link_object(t, &mut b, &key, &rec)?;
+                let ino = txn::link_at(t, &mut b, &key, &rec, existing)?;
                 Ok((ino, rec, dir_attr_in(t, &b, &path, dir)?))
             })
             .await?;

@@ -148,8 +148,8 @@ impl Store {
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Send,
     {
-        let db = self.inner.db.clone();
-        let referenced = move |h: &crate::blobs::Hash| crate::chunk_referenced(&db, h);
+        let store = self.clone();
+        let referenced = move |h: &crate::blobs::Hash| crate::chunk_referenced(store.db(), h);
         stage::stage(
             &self.inner.blobs,
             self.inner.cfg.chunk_size,
@@ -163,8 +163,8 @@ impl Store {
 
     /// Drops staged data that will not be committed, removing the chunk files it created.
     pub(crate) fn discard(&self, staged: Staged) {
-        let db = self.inner.db.clone();
-        staged.discard(&move |h| crate::chunk_referenced(&db, h));
+        let store = self.clone();
+        staged.discard(&move |h| crate::chunk_referenced(store.db(), h));
     }
 
     /// Links a record whose chunks are pinned by the caller: takes their references and

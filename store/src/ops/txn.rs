@@ -228,7 +228,7 @@ pub(crate) fn check_quota(
     size: u64,
     total_limit: u64,
 ) -> Result<()> {
-    if bucket.quota_bytes == 0 && total_limit == 0 {
+    if size == 0 || (bucket.quota_bytes == 0 && total_limit == 0) {
         return Ok(());
     }
     let replaced = match lookup(txn, bucket.id, key)? {
@@ -306,6 +306,18 @@ pub(crate) fn link_object(
     rec: &ObjectRecord,
 ) -> Result<u64> {
     let existing = lookup(txn, bucket.id, key)?;
+    link_at(txn, bucket, key, rec, existing)
+}
+
+/// [`link_object`] when the caller has just looked `key` up in this transaction: `existing`
+/// is what it found.
+pub(crate) fn link_at(
+    txn: &WriteTransaction,
+    bucket: &mut BucketRecord,
+    key: &str,
+    rec: &ObjectRecord,
+    existing: Option<u64>,
+) -> Result<u64> {
     let ino = match existing {
         Some(ino) => {
             let old = get_inode(txn, ino)?;
