@@ -75,6 +75,9 @@ struct State {
     open: Option<Open>,
     /// When the oldest commit that is not durable yet was made.
     pending: Option<Instant>,
+    /// Answered changes were lost (a failed commit): the next transaction skips the inode
+    /// numbers they may have handed out.
+    lost: bool,
     stopped: bool,
 }
 
@@ -125,16 +128,27 @@ impl Shared {
                     lost = o.answered,
                     "committing nfs.async changes failed: the answered changes are lost, as in a crash"
                 );
+                st.lost = true;
                 false
             }
         }
+    }
+
+    /// A new write transaction; the first after a loss moves the inode counter on.
+    fn begin(&self, st: &mut State) -> Result<WriteTransaction> {
+        let txn = self.db.begin_write()?;
+        if st.lost {
+            crate::ops::txn::skip_lost_inos(&txn)?;
+            st.lost = false;
+        }
+        Ok(txn)
     }
 }
 
 pub struct Committer {
     tx: mpsc::Sender<Msg>,
     shared: Arc<Shared>,
-    thread: Option<thread::JoinHandle<()>>,
+    thread: Option<thread::JoinHandle<bool>>,
 }
 
 impl Committer {
@@ -184,7 +198,8 @@ impl Committer {
         F: FnOnce(&WriteTransaction) -> Result<T>,
     {
         let sh = &self.shared;
-        if sh.committing.load(Ordering::Acquire) || IN_COMMIT.get() {
+        if sh.committing.load(Ordering::Acquire) || IN_COMMIT.get() || self.thread.is_none() {
+            // Without a commit thread nothing would make it durable: the queue reports that.
             return Err(f);
         }
         let mut st = sh.lock();
@@ -193,7 +208,7 @@ impl Committer {
         }
         let mut opened = false;
         if st.open.is_none() {
-            match sh.db.begin_write() {
+            match sh.begin(&mut st) {
                 Ok(txn) => {
                     st.open = Some(Open {
                         txn,
@@ -203,7 +218,7 @@ impl Committer {
                     });
                     opened = true;
                 }
-                Err(e) => return Ok(Err(e.into())),
+                Err(e) => return Ok(Err(e)),
             }
         }
         let Some(o) = st.open.as_mut() else {
@@ -287,12 +302,14 @@ impl Committer {
             .map_err(|_| StoreError::internal("the commit thread dropped a request"))?
     }
 
-    /// Stops the thread after it has drained the queue and made everything durable.
-    pub fn stop(&mut self) {
+    /// Stops the thread after it has drained the queue; says whether everything answered is
+    /// durable (false: some was lost, or the thread never ran).
+    pub fn stop(&mut self) -> bool {
         let (tx, _) = mpsc::channel();
         drop(std::mem::replace(&mut self.tx, tx));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or(false),
+            None => false,
         }
     }
 }
@@ -312,6 +329,7 @@ fn abort_open(sh: &Shared, st: &mut State) {
                 "a storage error aborted the open transaction: its answered nfs.async changes \
                  are lost, as in a crash"
             );
+            st.lost = true;
         }
         let _ = o.txn.abort();
     }
@@ -333,7 +351,8 @@ fn clone_err(e: &StoreError) -> StoreError {
     }
 }
 
-fn run(sh: &Shared, rx: mpsc::Receiver<Msg>, window: Duration) {
+/// The commit thread; returns whether everything answered was made durable.
+fn run(sh: &Shared, rx: mpsc::Receiver<Msg>, window: Duration) -> bool {
     IN_COMMIT.set(true);
     loop {
         // The earliest moment something answered must be durable.
@@ -380,16 +399,20 @@ fn run(sh: &Shared, rx: mpsc::Receiver<Msg>, window: Duration) {
     }
     let mut st = sh.lock();
     st.stopped = true;
-    if st.open.is_some() {
-        sh.commit_open(&mut st, true);
+    let durable = if st.open.is_some() {
+        sh.commit_open(&mut st, true)
     } else if st.pending.is_some() {
-        persist(&sh.db);
-    }
+        persist(&sh.db)
+    } else {
+        true
+    };
+    durable && !st.lost
 }
 
 /// The window has passed: commit the open transaction durable, or make the earlier
 /// non-durable commits durable. On failure (a full disk, say) try again a window later.
 fn make_durable(sh: &Shared) {
+    sh.committing.store(true, Ordering::Release);
     let mut st = sh.lock();
     let ok = if st.open.is_some() {
         sh.commit_open(&mut st, true)
@@ -399,6 +422,8 @@ fn make_durable(sh: &Shared) {
         true
     };
     st.pending = (!ok).then(Instant::now);
+    drop(st);
+    sh.committing.store(false, Ordering::Release);
 }
 
 /// The replies of a batch and what went wrong with its commit, if anything.
@@ -420,17 +445,14 @@ fn run_batch(sh: &Shared, st: &mut State, queued: Vec<Queued>, window: Duration)
             Err(e) => fail_all(queued, &StoreError::from(e), db),
         };
     }
+    // What was answered from the open transaction commits on its own first: a storage error
+    // in this batch must not take it along.
+    sh.commit_open(st, false);
     let mut durable = queued.iter().any(|q| q.durable)
         || st.pending.is_some_and(|since| since.elapsed() >= window);
-    let (mut txn, lost) = match st.open.take() {
-        Some(o) => {
-            durable |= o.freed || o.since.elapsed() >= window;
-            (o.txn, o.answered)
-        }
-        None => match db.begin_write() {
-            Ok(t) => (t, 0),
-            Err(e) => return fail_all(queued, &StoreError::from(e), db),
-        },
+    let mut txn = match sh.begin(st) {
+        Ok(t) => t,
+        Err(e) => return fail_all(queued, &e, db),
     };
     let _ = crate::ops::txn::take_freed();
     let mut replies = Vec::new();
@@ -454,9 +476,8 @@ fn run_batch(sh: &Shared, st: &mut State, queued: Vec<Queued>, window: Duration)
     } else {
         txn.commit().err().map(StoreError::from)
     };
-    sh.dirty.store(false, Ordering::Release);
     if let Some(e) = &outcome {
-        tracing::warn!(error = %e, lost_async_changes = lost, "group commit failed");
+        tracing::warn!(error = %e, "group commit failed");
     } else if durable {
         st.pending = None;
     } else if st.pending.is_none() {
@@ -651,8 +672,27 @@ mod tests {
         assert!(matches!(r, Err(StoreError::Internal(_))), "{r:?}");
         c.write_deferred(put(2)).await.expect("deferred write");
         assert!(present(&c, &db, 2));
+        // A storage error while answered changes wait in the open transaction loses them, as
+        // a crash would; the inode numbers they may have handed out are never used again.
+        c.write_deferred(put(3)).await.expect("deferred write");
+        let _ = c
+            .write_deferred(|_| Err::<(), _>(StoreError::internal("disk")))
+            .await;
+        assert!(!present(&c, &db, 3));
+        c.write_deferred(put(4)).await.expect("deferred write");
+        assert!(present(&c, &db, 4));
+        let next_ino = {
+            let r = db.begin_read().expect("read");
+            let meta = r.open_table(crate::tables::META).expect("meta");
+            let v = meta
+                .get("next_ino")
+                .expect("get")
+                .map(|v| v.value().to_vec());
+            v.map(|b| u64::from_le_bytes(b.try_into().expect("u64")))
+        };
+        assert!(next_ino >= Some(1 << 20), "{next_ino:?}");
         let mut c = c;
-        c.stop();
-        assert!(after_crash(&path, 1) && after_crash(&path, 2));
+        assert!(c.stop(), "a clean stop");
+        assert!(after_crash(&path, 1) && after_crash(&path, 2) && after_crash(&path, 4));
     }
 }

@@ -294,8 +294,10 @@ impl Store {
     /// Call last at shutdown.
     pub fn close(self) {
         if let Ok(mut inner) = Arc::try_unwrap(self.inner) {
-            inner.committer.stop();
-            if let Err(e) = ops::txn::mark_closed(&inner.db) {
+            if !inner.committer.stop() {
+                // The next start treats this stop as unclean (and skips inode numbers).
+                tracing::warn!("some answered changes were not made durable at stop");
+            } else if let Err(e) = ops::txn::mark_closed(&inner.db) {
                 tracing::warn!(error = %e, "recording a clean stop failed");
             }
         }

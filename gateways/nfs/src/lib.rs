@@ -152,7 +152,9 @@ async fn connection(
         }
         let (gw, wr, broken) = (gw.clone(), wr.clone(), broken.clone());
         tokio::spawn(async move {
-            let reply = gw.call(&buf, peer.ip()).await;
+            // Boxed: the call's future holds every procedure's state; the task stays small to
+            // spawn.
+            let reply = Box::pin(gw.call(&buf, peer.ip())).await;
             drop(buf);
             match reply {
                 None => {

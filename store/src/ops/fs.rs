@@ -603,12 +603,24 @@ pub(super) fn parent_path(path: &str) -> &str {
 /// The path of directory inode `ino` in bucket `b`: stale when it is not one of `b`'s
 /// directories or nothing is left under it; not-a-directory when it is a file.
 pub(super) fn dir_path(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Result<String> {
-    DirPaths {
+    let found = DirPaths {
         paths: &rtxn.open_table(DIR_PATHS)?,
-        inodes: &rtxn.open_table(INODES)?,
         entries: &rtxn.open_table(ENTRIES)?,
     }
-    .path(b, ino)
+    .path(b, ino)?;
+    match found {
+        Some(path) => Ok(path),
+        None => Err(not_a_dir(rtxn.open_table(INODES)?.get(ino)?.is_some(), ino)),
+    }
+}
+
+/// Inode `ino` has no directory row: a file when it has an inode row, else gone.
+pub(super) fn not_a_dir(is_file: bool, ino: u64) -> StoreError {
+    if is_file {
+        StoreError::NotADirectory(format!("inode {ino}"))
+    } else {
+        StoreError::Stale
+    }
 }
 
 /// The path in a `DIR_PATHS` row, if that directory is in bucket `b` and still exists.
@@ -617,27 +629,22 @@ fn live_dir_path(rtxn: &ReadTransaction, b: &BucketRecord, raw: &[u8]) -> Result
 }
 
 /// The tables a directory's path comes from, opened by a read or a write transaction.
-pub(super) struct DirPaths<'a, P, I, E> {
+pub(super) struct DirPaths<'a, P, E> {
     pub paths: &'a P,
-    pub inodes: &'a I,
     pub entries: &'a E,
 }
 
-impl<P, I, E> DirPaths<'_, P, I, E>
+impl<P, E> DirPaths<'_, P, E>
 where
     P: ReadableTable<u64, &'static [u8]>,
-    I: ReadableTable<u64, &'static [u8]>,
     E: ReadableTable<&'static [u8], u64>,
 {
-    /// See [`dir_path`].
-    pub fn path(&self, b: &BucketRecord, ino: u64) -> Result<String> {
-        let Some(v) = self.paths.get(ino)? else {
-            return Err(match self.inodes.get(ino)? {
-                Some(_) => StoreError::NotADirectory(format!("inode {ino}")),
-                None => StoreError::Stale,
-            });
-        };
-        live_path(self.entries, b, v.value())
+    /// See [`dir_path`]; `None` when `ino` is no directory at all (see [`not_a_dir`]).
+    pub fn path(&self, b: &BucketRecord, ino: u64) -> Result<Option<String>> {
+        match self.paths.get(ino)? {
+            Some(v) => live_path(self.entries, b, v.value()).map(Some),
+            None => Ok(None),
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use redb::{ReadableDatabase, ReadableTable};
 
 use super::fs::{
     DirPaths, DirTables, FsAttr, FsKind, FsMade, MAX_LINK, S_IFLNK, S_IFMT, attr_from_record,
-    attr_of, check_name, dir_attr, dir_path, live_bucket, regular_file,
+    attr_of, check_name, dir_attr, dir_path, live_bucket, not_a_dir, regular_file,
 };
 use super::txn::{self, prefix_used};
 use crate::error::{Result, StoreError};
@@ -165,16 +165,6 @@ fn live_bucket_in(t: &redb::WriteTransaction, bucket: &str) -> Result<BucketReco
     }
 }
 
-/// [`super::fs::dir_path`] in a write transaction.
-fn dir_path_in(t: &redb::WriteTransaction, b: &BucketRecord, ino: u64) -> Result<String> {
-    DirPaths {
-        paths: &t.open_table(DIR_PATHS)?,
-        inodes: &t.open_table(INODES)?,
-        entries: &t.open_table(ENTRIES)?,
-    }
-    .path(b, ino)
-}
-
 fn dir_attr_in(
     t: &redb::WriteTransaction,
     b: &BucketRecord,
@@ -275,10 +265,27 @@ impl Store {
         let (ino, rec, dir_after) = self
             .fs_commit(move |t| {
                 let mut b = live_bucket_in(t, &bucket_s)?;
-                let path = dir_path_in(t, &b, dir)?;
-                let key = format!("{path}{name}");
-                crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
-                let existing = txn::lookup(t, b.id, &key)?;
+                // One ENTRIES table for the directory, the name and the name as a directory.
+                let (path, key, existing, is_dir) = {
+                    let entries = t.open_table(ENTRIES)?;
+                    let found = DirPaths {
+                        paths: &t.open_table(DIR_PATHS)?,
+                        entries: &entries,
+                    }
+                    .path(&b, dir)?;
+                    let Some(path) = found else {
+                        let is_file = t.open_table(INODES)?.get(dir)?.is_some();
+                        return Err(not_a_dir(is_file, dir));
+                    };
+                    let key = format!("{path}{name}");
+                    crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
+                    let existing = entries
+                        .get(tables::entry_key(b.id, &key).as_slice())?
+                        .map(|v| v.value());
+                    let sub = tables::entry_key(b.id, &format!("{key}/"));
+                    let is_dir = prefix_used(&entries, &sub)?;
+                    (path, key, existing, is_dir)
+                };
                 if let Some(ino) = existing {
                     let rec = txn::get_inode(t, ino)?;
                     let same_verifier = |v: &[u8; 8]| {
@@ -295,8 +302,7 @@ impl Store {
                         _ => Err(StoreError::Conflict(format!("{key:?} exists"))),
                     };
                 }
-                let sub = tables::entry_key(b.id, &format!("{key}/"));
-                if prefix_used(&t.open_table(ENTRIES)?, &sub)? {
+                if is_dir {
                     return Err(StoreError::Conflict(format!("{key:?} is a directory")));
                 }
                 // No share conflict is possible beyond that one: `name` has no `/` and its

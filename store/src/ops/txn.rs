@@ -38,24 +38,29 @@ pub(crate) fn mark_open(db: &redb::Database) -> Result<bool> {
         let mut meta = t.open_table(META)?;
         let unclean = meta.get(OPEN)?.is_some_and(|v| v.value() != [0u8]);
         if unclean {
-            let cur = match meta.get("next_ino")? {
-                Some(v) => u64::from_le_bytes(
-                    v.value()
-                        .try_into()
-                        .map_err(|_| StoreError::Corrupt("counter next_ino".into()))?,
-                ),
-                None => 0,
-            };
-            meta.insert(
-                "next_ino",
-                cur.saturating_add(INO_GAP).to_le_bytes().as_slice(),
-            )?;
+            skip_inos(&mut meta)?;
         }
         meta.insert(OPEN, [1u8].as_slice())?;
         unclean
     };
     t.commit()?;
     Ok(unclean)
+}
+
+/// Moves `next_ino` on by [`INO_GAP`]: the numbers below may be in client handles already.
+fn skip_inos(meta: &mut Table<&'static str, &'static [u8]>) -> Result<()> {
+    let cur = counter(meta, "next_ino")?;
+    meta.insert(
+        "next_ino",
+        cur.saturating_add(INO_GAP).to_le_bytes().as_slice(),
+    )?;
+    Ok(())
+}
+
+/// After answered changes were lost without a restart (a failed commit under `nfs.async`):
+/// the inode numbers they handed out must not name other files.
+pub(crate) fn skip_lost_inos(txn: &WriteTransaction) -> Result<()> {
+    skip_inos(&mut txn.open_table(META)?)
 }
 
 /// Records a clean stop (every commit durable).
