@@ -88,6 +88,9 @@ struct Shared {
     dirty: AtomicBool,
     /// The commit thread holds the lock for a batch (maybe an fsync): queue, do not wait.
     committing: AtomicBool,
+    /// A commit that dropped a chunk's last reference is visible but not durable yet: see
+    /// [`Committer::settle_durable`]. Written under the lock.
+    freed_undurable: AtomicBool,
 }
 
 impl Shared {
@@ -97,13 +100,11 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Commits the open transaction (durable if asked or if it freed a chunk). Called with the
-    /// lock held.
+    /// Commits the open transaction, durable if asked. Called with the lock held.
     fn commit_open(&self, st: &mut State, durable: bool) -> bool {
         let Some(o) = st.open.take() else {
             return true;
         };
-        let durable = durable || o.freed;
         let mut txn = o.txn;
         let _ = txn.set_durability(if durable {
             Durability::Immediate
@@ -116,9 +117,12 @@ impl Shared {
         match done {
             Ok(()) => {
                 if durable {
-                    st.pending = None;
+                    self.made_durable(st);
                 } else {
                     st.pending = Some(st.pending.map_or(o.since, |p| p.min(o.since)));
+                    if o.freed {
+                        self.freed_undurable.store(true, Ordering::Release);
+                    }
                 }
                 true
             }
@@ -134,14 +138,23 @@ impl Shared {
         }
     }
 
-    /// A new write transaction; the first after a loss moves the inode counter on.
+    /// Everything committed so far is durable.
+    fn made_durable(&self, st: &mut State) {
+        st.pending = None;
+        self.freed_undurable.store(false, Ordering::Release);
+    }
+
+    /// A new write transaction. After a loss the inode counter moves on first, in a durable
+    /// transaction of its own (were it part of this one, an abort would undo it).
     fn begin(&self, st: &mut State) -> Result<WriteTransaction> {
-        let txn = self.db.begin_write()?;
         if st.lost {
-            crate::ops::txn::skip_lost_inos(&txn)?;
+            let t = self.db.begin_write()?;
+            crate::ops::txn::skip_lost_inos(&t)?;
+            t.commit()?;
             st.lost = false;
+            self.made_durable(st);
         }
-        Ok(txn)
+        Ok(self.db.begin_write()?)
     }
 }
 
@@ -160,6 +173,7 @@ impl Committer {
             state: Mutex::new(State::default()),
             dirty: AtomicBool::new(false),
             committing: AtomicBool::new(false),
+            freed_undurable: AtomicBool::new(false),
         });
         let s = shared.clone();
         let thread = thread::Builder::new()
@@ -265,6 +279,27 @@ impl Committer {
         }
         let mut st = sh.lock();
         sh.commit_open(&mut st, false);
+    }
+
+    /// [`Self::settle`], and what freed chunks is durable too: for readers that delete chunk
+    /// files nothing refers to (GC, a discarded upload), which must never act on a row count a
+    /// crash could roll back. May fsync; other readers do not wait for that.
+    pub fn settle_durable(&self) {
+        let sh = &self.shared;
+        if IN_COMMIT.get()
+            || !(sh.dirty.load(Ordering::Acquire) || sh.freed_undurable.load(Ordering::Acquire))
+        {
+            return;
+        }
+        let mut st = sh.lock();
+        if st.open.as_ref().is_some_and(|o| o.freed) {
+            sh.commit_open(&mut st, true);
+        } else {
+            sh.commit_open(&mut st, false);
+            if sh.freed_undurable.load(Ordering::Acquire) && persist(&sh.db) {
+                sh.made_durable(&mut st);
+            }
+        }
     }
 
     /// Returns once every mutation answered before it is durable (at once if nothing deferred
@@ -414,14 +449,14 @@ fn run(sh: &Shared, rx: mpsc::Receiver<Msg>, window: Duration) -> bool {
 fn make_durable(sh: &Shared) {
     sh.committing.store(true, Ordering::Release);
     let mut st = sh.lock();
-    let ok = if st.open.is_some() {
-        sh.commit_open(&mut st, true)
-    } else if st.pending.is_some() {
-        persist(&sh.db)
+    // Readers find nothing to settle while the fsync runs: the open transaction commits
+    // without one first.
+    let ok = sh.commit_open(&mut st, false) && (st.pending.is_none() || persist(&sh.db));
+    if ok {
+        sh.made_durable(&mut st);
     } else {
-        true
-    };
-    st.pending = (!ok).then(Instant::now);
+        st.pending = Some(Instant::now());
+    }
     drop(st);
     sh.committing.store(false, Ordering::Release);
 }
@@ -479,7 +514,7 @@ fn run_batch(sh: &Shared, st: &mut State, queued: Vec<Queued>, window: Duration)
     if let Some(e) = &outcome {
         tracing::warn!(error = %e, "group commit failed");
     } else if durable {
-        st.pending = None;
+        sh.made_durable(st);
     } else if st.pending.is_none() {
         st.pending = Some(Instant::now());
     }
@@ -580,8 +615,9 @@ mod tests {
         assert!(after_crash(&path, 6));
         c.barrier().await.expect("barrier with nothing pending");
 
-        // A deferred batch that drops a chunk's last reference is durable at once: GC may
-        // delete that chunk's file as soon as it sees the row gone.
+        // A deferred change that drops a chunk's last reference is durable before a reader
+        // that deletes chunk files (GC) sees the row gone; other readers see it without
+        // waiting for that.
         let h = [9u8; 32];
         c.write(move |t| {
             t.open_table(crate::tables::CHUNKS)?
@@ -590,6 +626,22 @@ mod tests {
         })
         .await
         .expect("chunk row");
+        let chunk_row_after_crash = || {
+            let copy = path.with_extension("crash2");
+            std::fs::copy(&path, &copy).expect("copy");
+            let db2 = Database::create(&copy).expect("open copy");
+            let r = db2.begin_read().expect("read");
+            let row = r
+                .open_table(crate::tables::CHUNKS)
+                .expect("chunks")
+                .get(&h)
+                .expect("get")
+                .map(|v| v.value());
+            drop(r);
+            drop(db2);
+            let _ = std::fs::remove_file(&copy);
+            row
+        };
         c.write_deferred(move |t| {
             let mut chunks = t.open_table(crate::tables::CHUNKS)?;
             crate::ops::txn::decref(&mut chunks, &[crate::model::ChunkRef { hash: h, len: 10 }])
@@ -597,19 +649,26 @@ mod tests {
         .await
         .expect("decref");
         c.settle();
-        let copy = path.with_extension("crash2");
-        std::fs::copy(&path, &copy).expect("copy");
-        let db2 = Database::create(&copy).expect("open copy");
-        let r = db2.begin_read().expect("read");
-        let row = r
+        let r = db.begin_read().expect("read");
+        let visible = r
             .open_table(crate::tables::CHUNKS)
             .expect("chunks")
             .get(&h)
             .expect("get")
-            .map(|v| v.value());
-        assert_eq!(row, None, "the freeing commit was not durable");
+            .is_some();
         drop(r);
-        drop(db2);
+        assert!(!visible, "a reader still sees the freed chunk's row");
+        assert_eq!(
+            chunk_row_after_crash(),
+            Some((1, 10)),
+            "settle alone fsynced"
+        );
+        c.settle_durable();
+        assert_eq!(
+            chunk_row_after_crash(),
+            None,
+            "the freeing commit was not durable"
+        );
 
         // Stopping makes them durable as well.
         let mut c = c;
@@ -679,6 +738,10 @@ mod tests {
             .write_deferred(|_| Err::<(), _>(StoreError::internal("disk")))
             .await;
         assert!(!present(&c, &db, 3));
+        // (A transaction after the loss that fails as well does not undo that.)
+        let _ = c
+            .write_deferred(|_| Err::<(), _>(StoreError::internal("disk")))
+            .await;
         c.write_deferred(put(4)).await.expect("deferred write");
         assert!(present(&c, &db, 4));
         let next_ino = {

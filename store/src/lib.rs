@@ -232,6 +232,13 @@ impl Store {
         &self.inner.db
     }
 
+    /// The database, for a reader that deletes chunk files no row refers to: what freed
+    /// chunks is durable first (see [`commit::Committer::settle_durable`]).
+    fn db_durable(&self) -> &Database {
+        self.inner.committer.settle_durable();
+        &self.inner.db
+    }
+
     /// Deletes unreferenced chunk files older than `grace` (config default when `None`).
     pub async fn gc(&self, grace: Option<Duration>) -> Result<GcStats> {
         let this = self.clone();
@@ -239,7 +246,7 @@ impl Store {
         let stats = tokio::task::spawn_blocking(move || {
             this.inner
                 .blobs
-                .gc(grace, &|h| chunk_referenced(this.db(), h))
+                .gc(grace, &|h| chunk_referenced(this.db_durable(), h))
         })
         .await
         .map_err(StoreError::internal)??;

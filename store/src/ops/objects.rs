@@ -149,7 +149,8 @@ impl Store {
         S: Stream<Item = std::result::Result<Bytes, E>> + Send,
     {
         let store = self.clone();
-        let referenced = move |h: &crate::blobs::Hash| crate::chunk_referenced(store.db(), h);
+        let referenced =
+            move |h: &crate::blobs::Hash| crate::chunk_referenced(store.db_durable(), h);
         stage::stage(
             &self.inner.blobs,
             self.inner.cfg.chunk_size,
@@ -164,7 +165,7 @@ impl Store {
     /// Drops staged data that will not be committed, removing the chunk files it created.
     pub(crate) fn discard(&self, staged: Staged) {
         let store = self.clone();
-        staged.discard(&move |h| crate::chunk_referenced(store.db(), h));
+        staged.discard(&move |h| crate::chunk_referenced(store.db_durable(), h));
     }
 
     /// Links a record whose chunks are pinned by the caller: takes their references and
