@@ -1,19 +1,21 @@
-//! Group commit: one thread owns redb's single writer and applies every queued mutation of a
-//! moment in one write transaction, so N concurrent small writes pay one fsync, not N.
+//! Group commit: one thread applies every queued mutation of a moment in one write
+//! transaction, so N concurrent small writes pay one fsync, not N. redb's single writer is
+//! used under one lock, by that thread and by deferred mutations.
 //!
 //! A mutation sent with [`Committer::write_deferred`] (the file view's metadata under
 //! `nfs.async`) is not durable when it is answered. It runs at once on the caller's thread in
-//! the *open* transaction, shared with the commit thread under one lock, and is answered before
+//! the *open* transaction, shared with the commit thread under the lock, and is answered before
 //! that transaction commits; when the commit thread holds the lock (it is committing) the
 //! mutation is queued to it instead and answered once its batch is committed. Readers never see
 //! less than was answered: every read transaction of the store begins with [`Committer::settle`],
 //! which commits the open transaction first (`Durability::None`) when it holds anything. The
-//! commit thread makes everything durable within the configured window (committing the open
-//! transaction, or an empty durable commit), at the next durable mutation, at a
-//! [`Committer::barrier`], or when it stops, whichever is first. A transaction that drops a
-//! chunk's last reference is always committed durable (GC must never delete a chunk file a
-//! crash could bring back into use). Decision 0011 gives the reasons and the cost: a failed
-//! commit loses the deferred mutations answered from that transaction, as a crash would.
+//! commit thread makes everything durable within the configured window, at the next durable
+//! mutation, at a [`Committer::barrier`], or when it stops, whichever is first. A commit that
+//! drops a chunk's last reference is durable before any reader that deletes chunk files looks
+//! ([`Committer::settle_durable`]; a queued batch that does so commits durable): GC must never
+//! delete a chunk file a crash could bring back into use. Decision 0011 gives the reasons and
+//! the cost: a failed commit loses the deferred mutations answered from that transaction, as a
+//! crash would.
 //!
 //! Contract for a mutation closure: check every precondition *before* it writes; if it returns a
 //! user-level error (`NoSuchKey`, `BucketNotEmpty`, …) it must have written nothing, so the rest

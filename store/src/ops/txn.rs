@@ -105,14 +105,15 @@ pub(crate) fn incref(chunks: &mut Table<&[u8; 32], (u64, u64)>, refs: &[ChunkRef
 }
 
 thread_local! {
-    /// Set when [`decref`] drops a chunk's last reference on this thread (the commit thread).
+    /// Set when [`decref`] drops a chunk's last reference on this thread (the commit thread,
+    /// or a deferred mutation's caller).
     static FREED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Whether a chunk lost its last reference on this thread since the last call (and resets).
-/// The commit thread makes such a transaction durable even when its mutations were deferred:
-/// GC deletes a chunk file once no visible row refers to it, so a row count of zero must
-/// never be one a crash can roll back.
+/// The committer makes such a commit durable before GC looks, even when its mutations were
+/// deferred: GC deletes a chunk file once no visible row refers to it, so a row count of zero
+/// it acts on must never be one a crash can roll back.
 pub(crate) fn take_freed() -> bool {
     FREED.with(|f| f.replace(false))
 }
