@@ -709,6 +709,51 @@ async fn nfs_async_metadata_is_visible_at_once_and_kept_by_a_clean_stop() {
     assert_eq!(read_all(&mut c, &f).await, b"kept");
 }
 
+/// `nfs.async` answers before it commits; every read commits what was answered first. With
+/// four clients creating and removing at once, what each was told is what S3 shows next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nfs_async_answers_are_what_s3_sees_next_with_clients_racing() {
+    let srv = TestServer::start_with(|c| c.nfs.async_ = Some(true)).await;
+    let _ = writer(&srv, "race").await;
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let mut c = mount(&srv, "race").await.expect("mount");
+        let root = c.root_nfs_fh3();
+        let s3 = srv.client();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..40 {
+                let name = format!("w{w}-{i}");
+                create(
+                    &mut c,
+                    &root,
+                    &name,
+                    createhow3::UNCHECKED(sattr3::default()),
+                )
+                .await
+                .expect("create");
+                let head = s3.head_object().bucket("fs+race").key(&name).send().await;
+                assert!(head.is_ok(), "{name} answered but not in S3: {head:?}");
+                if i % 2 == 0 {
+                    remove(&mut c, &root, &name).await.expect("remove");
+                    let head = s3.head_object().bucket("fs+race").key(&name).send().await;
+                    assert!(head.is_err(), "{name} removed but still in S3");
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("client task");
+    }
+    let listed = srv
+        .client()
+        .list_objects_v2()
+        .bucket("fs+race")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.key_count(), Some(4 * 20));
+}
+
 /// Reading chunk i reads chunk i + 1 ahead (by its hash): a file replaced in between is read
 /// with its new bytes, never the old chunk read ahead.
 #[tokio::test]
