@@ -102,29 +102,22 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Commits the open transaction, durable if asked. Called with the lock held.
-    fn commit_open(&self, st: &mut State, durable: bool) -> bool {
+    /// Commits the open transaction without an fsync (made durable within the window). Called
+    /// with the lock held.
+    fn commit_open(&self, st: &mut State) -> bool {
         let Some(o) = st.open.take() else {
             return true;
         };
         let mut txn = o.txn;
-        let _ = txn.set_durability(if durable {
-            Durability::Immediate
-        } else {
-            Durability::None
-        });
+        let _ = txn.set_durability(Durability::None);
         let done = txn.commit();
         // Only now: a reader that sees `false` must find the commit made.
         self.dirty.store(false, Ordering::Release);
         match done {
             Ok(()) => {
-                if durable {
-                    self.made_durable(st);
-                } else {
-                    st.pending = Some(st.pending.map_or(o.since, |p| p.min(o.since)));
-                    if o.freed {
-                        self.freed_undurable.store(true, Ordering::Release);
-                    }
+                st.pending = Some(st.pending.map_or(o.since, |p| p.min(o.since)));
+                if o.freed {
+                    self.freed_undurable.store(true, Ordering::Release);
                 }
                 true
             }
@@ -138,6 +131,16 @@ impl Shared {
                 false
             }
         }
+    }
+
+    /// Commits the open transaction, then makes every commit durable. Readers find nothing to
+    /// settle while the fsync runs. Called with the lock held.
+    fn all_durable(&self, st: &mut State) -> bool {
+        let ok = self.commit_open(st) && (st.pending.is_none() || persist(&self.db));
+        if ok {
+            self.made_durable(st);
+        }
+        ok
     }
 
     /// Everything committed so far is durable.
@@ -261,7 +264,7 @@ impl Committer {
         o.answered += 1;
         let full = o.answered >= MAX_OPEN;
         sh.dirty.store(true, Ordering::Release);
-        if full && !sh.commit_open(&mut st, false) {
+        if full && !sh.commit_open(&mut st) {
             return Ok(Err(StoreError::internal("the commit failed")));
         }
         drop(st);
@@ -280,7 +283,7 @@ impl Committer {
             return;
         }
         let mut st = sh.lock();
-        sh.commit_open(&mut st, false);
+        sh.commit_open(&mut st);
     }
 
     /// [`Self::settle`], and what freed chunks is durable too: for readers that delete chunk
@@ -294,13 +297,9 @@ impl Committer {
             return;
         }
         let mut st = sh.lock();
-        if st.open.as_ref().is_some_and(|o| o.freed) {
-            sh.commit_open(&mut st, true);
-        } else {
-            sh.commit_open(&mut st, false);
-            if sh.freed_undurable.load(Ordering::Acquire) && persist(&sh.db) {
-                sh.made_durable(&mut st);
-            }
+        sh.commit_open(&mut st);
+        if sh.freed_undurable.load(Ordering::Acquire) {
+            sh.all_durable(&mut st);
         }
     }
 
@@ -436,27 +435,15 @@ fn run(sh: &Shared, rx: mpsc::Receiver<Msg>, window: Duration) -> bool {
     }
     let mut st = sh.lock();
     st.stopped = true;
-    let durable = if st.open.is_some() {
-        sh.commit_open(&mut st, true)
-    } else if st.pending.is_some() {
-        persist(&sh.db)
-    } else {
-        true
-    };
-    durable && !st.lost
+    sh.all_durable(&mut st) && !st.lost
 }
 
-/// The window has passed: commit the open transaction durable, or make the earlier
-/// non-durable commits durable. On failure (a full disk, say) try again a window later.
+/// The window has passed: make everything durable. On failure (a full disk, say) try again a
+/// window later.
 fn make_durable(sh: &Shared) {
     sh.committing.store(true, Ordering::Release);
     let mut st = sh.lock();
-    // Readers find nothing to settle while the fsync runs: the open transaction commits
-    // without one first.
-    let ok = sh.commit_open(&mut st, false) && (st.pending.is_none() || persist(&sh.db));
-    if ok {
-        sh.made_durable(&mut st);
-    } else {
+    if !sh.all_durable(&mut st) {
         st.pending = Some(Instant::now());
     }
     drop(st);
@@ -466,8 +453,8 @@ fn make_durable(sh: &Shared) {
 /// The replies of a batch and what went wrong with its commit, if anything.
 type Answers = (Vec<Reply>, Option<StoreError>);
 
-/// One batch of queued mutations, in the open transaction when there is one; with the lock
-/// held. Returns the replies to send once the lock is released.
+/// One batch of queued mutations, in a transaction of its own (the open one commits first);
+/// with the lock held. Returns the replies to send once the lock is released.
 fn run_batch(sh: &Shared, st: &mut State, queued: Vec<Queued>, window: Duration) -> Answers {
     let db = &sh.db;
     if st.pending.is_none() && st.open.is_none() && queued.iter().all(|q| q.barrier) {
@@ -484,7 +471,7 @@ fn run_batch(sh: &Shared, st: &mut State, queued: Vec<Queued>, window: Duration)
     }
     // What was answered from the open transaction commits on its own first: a storage error
     // in this batch must not take it along.
-    sh.commit_open(st, false);
+    sh.commit_open(st);
     let mut durable = queued.iter().any(|q| q.durable)
         || st.pending.is_some_and(|since| since.elapsed() >= window);
     let mut txn = match sh.begin(st) {
@@ -566,20 +553,33 @@ mod tests {
         }
     }
 
-    /// What a crash at this moment would leave: a copy of the file, opened on its own.
-    fn after_crash(path: &std::path::Path, k: u64) -> bool {
+    /// `read` on what a crash at this moment would leave: a copy of the file, opened on its own.
+    fn in_crash_copy<R>(path: &std::path::Path, read: impl FnOnce(&Database) -> R) -> R {
         let copy = path.with_extension("crash");
         std::fs::copy(path, &copy).expect("copy");
         let db = Database::create(&copy).expect("open copy");
-        let r = db.begin_read().expect("read");
-        let found = match r.open_table(T) {
-            Ok(t) => t.get(k).expect("get").is_some(),
-            Err(_) => false,
-        };
-        drop(r);
+        let out = read(&db);
         drop(db);
         let _ = std::fs::remove_file(&copy);
-        found
+        out
+    }
+
+    fn has(db: &Database, k: u64) -> bool {
+        let r = db.begin_read().expect("read");
+        match r.open_table(T) {
+            Ok(t) => t.get(k).expect("get").is_some(),
+            Err(_) => false,
+        }
+    }
+
+    fn after_crash(path: &std::path::Path, k: u64) -> bool {
+        in_crash_copy(path, |db| has(db, k))
+    }
+
+    fn chunk_row(db: &Database, h: &[u8; 32]) -> Option<(u64, u64)> {
+        let r = db.begin_read().expect("read");
+        let t = r.open_table(crate::tables::CHUNKS).expect("chunks");
+        t.get(h).expect("get").map(|v| v.value())
     }
 
     #[tokio::test]
@@ -592,10 +592,7 @@ mod tests {
         c.write(put(1)).await.expect("durable write");
         c.write_deferred(put(2)).await.expect("deferred write");
         // Visible to readers at once (the store's readers settle first)...
-        c.settle();
-        let r = db.begin_read().expect("read");
-        assert!(r.open_table(T).expect("t").get(2).expect("get").is_some());
-        drop(r);
+        assert!(present(&c, &db, 2));
         // ...not yet durable (a crash now keeps only the durable write)...
         assert!(after_crash(&path, 1));
         assert!(
@@ -628,22 +625,7 @@ mod tests {
         })
         .await
         .expect("chunk row");
-        let chunk_row_after_crash = || {
-            let copy = path.with_extension("crash2");
-            std::fs::copy(&path, &copy).expect("copy");
-            let db2 = Database::create(&copy).expect("open copy");
-            let r = db2.begin_read().expect("read");
-            let row = r
-                .open_table(crate::tables::CHUNKS)
-                .expect("chunks")
-                .get(&h)
-                .expect("get")
-                .map(|v| v.value());
-            drop(r);
-            drop(db2);
-            let _ = std::fs::remove_file(&copy);
-            row
-        };
+        let chunk_row_after_crash = || in_crash_copy(&path, |d| chunk_row(d, &h));
         c.write_deferred(move |t| {
             let mut chunks = t.open_table(crate::tables::CHUNKS)?;
             crate::ops::txn::decref(&mut chunks, &[crate::model::ChunkRef { hash: h, len: 10 }])
@@ -651,14 +633,7 @@ mod tests {
         .await
         .expect("decref");
         c.settle();
-        let r = db.begin_read().expect("read");
-        let visible = r
-            .open_table(crate::tables::CHUNKS)
-            .expect("chunks")
-            .get(&h)
-            .expect("get")
-            .is_some();
-        drop(r);
+        let visible = chunk_row(&db, &h).is_some();
         assert!(!visible, "a reader still sees the freed chunk's row");
         assert_eq!(
             chunk_row_after_crash(),
@@ -681,11 +656,7 @@ mod tests {
 
     fn present(c: &Committer, db: &Database, k: u64) -> bool {
         c.settle();
-        let r = db.begin_read().expect("read");
-        match r.open_table(T) {
-            Ok(t) => t.get(k).expect("get").is_some(),
-            Err(_) => false,
-        }
+        has(db, k)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -552,12 +552,16 @@ impl Store {
 }
 
 pub(super) fn live_bucket(rtxn: &ReadTransaction, bucket: &str) -> Result<BucketRecord> {
-    let b: BucketRecord = codec::decode(
-        rtxn.open_table(BUCKETS)?
-            .get(bucket)?
-            .ok_or(StoreError::Stale)?
-            .value(),
-    )?;
+    live_bucket_in(&rtxn.open_table(BUCKETS)?, bucket)
+}
+
+/// Share bucket `bucket` from a BUCKETS table (of a read or a write transaction): anything
+/// else, or nothing, is stale.
+pub(super) fn live_bucket_in(
+    buckets: &impl ReadableTable<&'static str, &'static [u8]>,
+    bucket: &str,
+) -> Result<BucketRecord> {
+    let b: BucketRecord = codec::decode(buckets.get(bucket)?.ok_or(StoreError::Stale)?.value())?;
     if b.kind != BucketKind::Share {
         return Err(StoreError::Stale);
     }

@@ -19,14 +19,16 @@ use redb::{ReadableDatabase, ReadableTable};
 
 use super::fs::{
     DirPaths, DirTables, FsAttr, FsKind, FsMade, MAX_LINK, S_IFLNK, S_IFMT, attr_from_record,
-    attr_of, check_name, dir_attr, dir_path, live_bucket, not_a_dir, regular_file,
+    attr_of, check_name, dir_attr, dir_path, live_bucket, live_bucket_in, not_a_dir, regular_file,
 };
 use super::txn::{self, prefix_used};
 use crate::error::{Result, StoreError};
 use crate::model::{BucketRecord, ChunkRef, Data, ObjectRecord, Principal};
 use crate::rbac::{Resource, Verb, authorize};
 use crate::stage::{StageError, StageOptions};
-use crate::tables::{self, CHUNKS, DIR_INODES, DIR_PATHS, DIR_TIMES, ENTRIES, INODE_DATA, INODES};
+use crate::tables::{
+    self, BUCKETS, CHUNKS, DIR_INODES, DIR_PATHS, DIR_TIMES, ENTRIES, INODE_DATA, INODES,
+};
 use crate::{Store, codec, deny, now_ms};
 
 /// Per-inode locks for patches; an entry lives while someone holds or waits for it.
@@ -156,15 +158,6 @@ fn empty_record() -> ObjectRecord {
 
 /// Directory `path` (inode `ino`) as write transaction `t` has it: the post-operation
 /// attributes of a reply, from the commit that changed it.
-/// [`super::fs::live_bucket`] in a write transaction.
-fn live_bucket_in(t: &redb::WriteTransaction, bucket: &str) -> Result<BucketRecord> {
-    match txn::get_bucket(t, bucket) {
-        Ok(b) if b.kind == crate::model::BucketKind::Share => Ok(b),
-        Ok(_) | Err(StoreError::NoSuchBucket) => Err(StoreError::Stale),
-        Err(e) => Err(e),
-    }
-}
-
 fn dir_attr_in(
     t: &redb::WriteTransaction,
     b: &BucketRecord,
@@ -264,7 +257,7 @@ impl Store {
         // would first commit the creates answered before (see `commit`).
         let (ino, rec, dir_after) = self
             .fs_commit(move |t| {
-                let mut b = live_bucket_in(t, &bucket_s)?;
+                let mut b = live_bucket_in(&t.open_table(BUCKETS)?, &bucket_s)?;
                 // One ENTRIES table for the directory, the name and the name as a directory.
                 let (path, key, existing, is_dir) = {
                     let entries = t.open_table(ENTRIES)?;
