@@ -2,6 +2,7 @@
 
 use redb::{ReadableDatabase, ReadableTable};
 
+use super::ns::Ns;
 use super::txn;
 use crate::error::{Result, StoreError};
 use crate::model::{BucketKind, BucketRecord, Principal, UploadRecord};
@@ -74,7 +75,7 @@ impl Store {
                     }
                 }
                 let rec = BucketRecord {
-                    id: txn::next_counter(txn, "next_bucket_id")?,
+                    id: txn::next_counter(&mut Ns::new(txn), "next_bucket_id")?,
                     name,
                     kind,
                     owner,
@@ -84,7 +85,7 @@ impl Store {
                     object_count: 0,
                     lifecycle: Vec::new(),
                 };
-                txn::put_bucket(txn, &rec)?;
+                txn::put_bucket(&mut Ns::new(txn), &rec)?;
                 Ok(rec.into())
             })
             .await
@@ -109,7 +110,7 @@ impl Store {
         self.inner
             .committer
             .write(move |txn| {
-                let b = txn::get_bucket(txn, &name)?;
+                let b = txn::get_bucket(&Ns::new(txn), &name)?;
                 {
                     let entries = txn.open_table(ENTRIES)?;
                     let start = b.id.to_be_bytes();
@@ -162,7 +163,7 @@ impl Store {
                     return Ok(());
                 }
                 let rec = BucketRecord {
-                    id: txn::next_counter(txn, "next_bucket_id")?,
+                    id: txn::next_counter(&mut Ns::new(txn), "next_bucket_id")?,
                     name: naming::SYSTEM_BUCKET.to_string(),
                     kind: BucketKind::System,
                     owner,
@@ -172,7 +173,7 @@ impl Store {
                     object_count: 0,
                     lifecycle: Vec::new(),
                 };
-                txn::put_bucket(txn, &rec)
+                txn::put_bucket(&mut Ns::new(txn), &rec)
             })
             .await
     }

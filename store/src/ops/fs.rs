@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
 
 use super::list::{ListEntry, ListQuery};
+use super::ns::Ns;
 use super::txn;
 use crate::error::{Result, StoreError};
 use crate::model::{BucketKind, BucketRecord, Data, ObjectRecord, Principal, ShareRecord};
@@ -515,31 +516,29 @@ impl Store {
         self.inner
             .committer
             .write(move |t| {
+                let mut ns = Ns::new(t);
                 let mut out = Vec::with_capacity(paths.len());
                 for path in &paths {
                     let key = tables::entry_key(bucket_id, path);
-                    let found = t
-                        .open_table(DIR_INODES)?
-                        .get(key.as_slice())?
-                        .map(|v| v.value());
+                    let found = ns.dir_inodes()?.get(key.as_slice())?.map(|v| v.value());
                     let ino = match found {
                         Some(ino) => ino,
                         None => {
                             let marker = if path.is_empty() {
                                 None
                             } else {
-                                txn::lookup(t, bucket_id, path)?
+                                txn::lookup(&ns, bucket_id, path)?
                             };
                             let taken = match marker {
-                                Some(m) => t.open_table(DIR_PATHS)?.get(m)?.is_some(),
+                                Some(m) => ns.dir_paths()?.get(m)?.is_some(),
                                 None => true,
                             };
                             let ino = match marker {
                                 Some(m) if !taken => m,
-                                _ => txn::next_counter(t, "next_ino")?,
+                                _ => txn::next_counter(&mut ns, "next_ino")?,
                             };
-                            t.open_table(DIR_INODES)?.insert(key.as_slice(), ino)?;
-                            t.open_table(DIR_PATHS)?.insert(ino, key.as_slice())?;
+                            ns.dir_inodes_mut()?.insert(key.as_slice(), ino)?;
+                            ns.dir_paths_mut()?.insert(ino, key.as_slice())?;
                             ino
                         }
                     };

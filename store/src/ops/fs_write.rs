@@ -21,14 +21,13 @@ use super::fs::{
     DirPaths, DirTables, FsAttr, FsKind, FsMade, MAX_LINK, S_IFLNK, S_IFMT, attr_from_record,
     attr_of, check_name, dir_attr, dir_path, live_bucket, live_bucket_in, not_a_dir, regular_file,
 };
+use super::ns::Ns;
 use super::txn::{self, prefix_used};
 use crate::error::{Result, StoreError};
 use crate::model::{BucketRecord, ChunkRef, Data, ObjectRecord, Principal};
 use crate::rbac::{Resource, Verb, authorize};
 use crate::stage::{StageError, StageOptions};
-use crate::tables::{
-    self, BUCKETS, CHUNKS, DIR_INODES, DIR_PATHS, DIR_TIMES, ENTRIES, INODE_DATA, INODES,
-};
+use crate::tables::{self, INODE_DATA, INODES};
 use crate::{Store, codec, deny, now_ms};
 
 /// Per-inode locks for patches; an entry lives while someone holds or waits for it.
@@ -158,16 +157,11 @@ fn empty_record() -> ObjectRecord {
 
 /// Directory `path` (inode `ino`) as write transaction `t` has it: the post-operation
 /// attributes of a reply, from the commit that changed it.
-fn dir_attr_in(
-    t: &redb::WriteTransaction,
-    b: &BucketRecord,
-    path: &str,
-    ino: u64,
-) -> Result<FsAttr> {
+fn dir_attr_in(ns: &Ns, b: &BucketRecord, path: &str, ino: u64) -> Result<FsAttr> {
     DirTables {
-        entries: &t.open_table(ENTRIES)?,
-        inodes: &t.open_table(INODES)?,
-        times: &t.open_table(DIR_TIMES)?,
+        entries: ns.entries()?,
+        inodes: ns.inodes()?,
+        times: ns.dir_times()?,
     }
     .attr(b, path, ino)
 }
@@ -257,30 +251,24 @@ impl Store {
         // would first commit the creates answered before (see `commit`).
         let (ino, rec, dir_after) = self
             .fs_commit(move |t| {
-                let mut b = live_bucket_in(&t.open_table(BUCKETS)?, &bucket_s)?;
-                // One ENTRIES table for the directory, the name and the name as a directory.
-                let (path, key, existing, is_dir) = {
-                    let entries = t.open_table(ENTRIES)?;
-                    let found = DirPaths {
-                        paths: &t.open_table(DIR_PATHS)?,
-                        entries: &entries,
-                    }
-                    .path(&b, dir)?;
-                    let Some(path) = found else {
-                        let is_file = t.open_table(INODES)?.get(dir)?.is_some();
-                        return Err(not_a_dir(is_file, dir));
-                    };
-                    let key = format!("{path}{name}");
-                    crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
-                    let existing = entries
-                        .get(tables::entry_key(b.id, &key).as_slice())?
-                        .map(|v| v.value());
-                    let sub = tables::entry_key(b.id, &format!("{key}/"));
-                    let is_dir = prefix_used(&entries, &sub)?;
-                    (path, key, existing, is_dir)
+                let mut ns = Ns::new(t);
+                let mut b = live_bucket_in(ns.buckets()?, &bucket_s)?;
+                let found = DirPaths {
+                    paths: ns.dir_paths()?,
+                    entries: ns.entries()?,
+                }
+                .path(&b, dir)?;
+                let Some(path) = found else {
+                    let is_file = ns.inodes()?.get(dir)?.is_some();
+                    return Err(not_a_dir(is_file, dir));
                 };
+                let key = format!("{path}{name}");
+                crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
+                let existing = txn::lookup(&ns, b.id, &key)?;
+                let sub = tables::entry_key(b.id, &format!("{key}/"));
+                let is_dir = prefix_used(ns.entries()?, &sub)?;
                 if let Some(ino) = existing {
-                    let rec = txn::get_inode(t, ino)?;
+                    let rec = txn::get_inode(&ns, ino)?;
                     let same_verifier = |v: &[u8; 8]| {
                         rec.meta
                             .user
@@ -288,9 +276,9 @@ impl Store {
                             .any(|(k, x)| k == VERIFIER_META && *x == hex::encode(v))
                     };
                     return match how {
-                        FsCreate::Unchecked => Ok((ino, rec, dir_attr_in(t, &b, &path, dir)?)),
+                        FsCreate::Unchecked => Ok((ino, rec, dir_attr_in(&ns, &b, &path, dir)?)),
                         FsCreate::Exclusive(v) if same_verifier(&v) => {
-                            Ok((ino, rec, dir_attr_in(t, &b, &path, dir)?))
+                            Ok((ino, rec, dir_attr_in(&ns, &b, &path, dir)?))
                         }
                         _ => Err(StoreError::Conflict(format!("{key:?} exists"))),
                     };
@@ -305,8 +293,8 @@ impl Store {
                 if let FsCreate::Exclusive(v) = how {
                     set_meta(&mut rec, VERIFIER_META, hex::encode(v));
                 }
-                let ino = txn::link_at(t, &mut b, &key, &rec, existing)?;
-                Ok((ino, rec, dir_attr_in(t, &b, &path, dir)?))
+                let ino = txn::link_at(&mut ns, &mut b, &key, &rec, existing)?;
+                Ok((ino, rec, dir_attr_in(&ns, &b, &path, dir)?))
             })
             .await?;
         Ok(FsMade {
@@ -331,17 +319,18 @@ impl Store {
         crate::naming::validate_key(crate::model::BucketKind::Share, &marker)?;
         let (bucket_s, m) = (bucket.to_string(), marker.clone());
         self.fs_commit(move |t| {
-            let mut b = txn::get_bucket(t, &bucket_s)?;
+            let mut ns = Ns::new(t);
+            let mut b = txn::get_bucket(&ns, &bucket_s)?;
             let file = &m[..m.len() - 1];
-            if txn::lookup(t, b.id, file)?.is_some()
-                || prefix_used(&t.open_table(ENTRIES)?, &tables::entry_key(b.id, &m))?
+            if txn::lookup(&ns, b.id, file)?.is_some()
+                || prefix_used(ns.entries()?, &tables::entry_key(b.id, &m))?
             {
                 return Err(StoreError::Conflict(format!("{file:?} exists")));
             }
-            txn::check_share_conflicts(t, &b, &m)?;
+            txn::check_share_conflicts(&ns, &b, &m)?;
             let mut rec = empty_record();
             apply_meta(&mut rec, &attrs);
-            txn::link_object(t, &mut b, &m, &rec)
+            txn::link_object(&mut ns, &mut b, &m, &rec)
         })
         .await?;
         let ino = self.dir_inos(b.id, vec![marker.clone()]).await?[0];
@@ -376,25 +365,23 @@ impl Store {
         let limit = self.inner.cfg.max_size;
         let (ino, rec, dir_after) = self
             .fs_commit(move |t| {
-                let mut b = txn::get_bucket(t, &bucket_s)?;
-                if txn::lookup(t, b.id, &key)?.is_some()
-                    || prefix_used(
-                        &t.open_table(ENTRIES)?,
-                        &tables::entry_key(b.id, &format!("{key}/")),
-                    )?
+                let mut ns = Ns::new(t);
+                let mut b = txn::get_bucket(&ns, &bucket_s)?;
+                if txn::lookup(&ns, b.id, &key)?.is_some()
+                    || prefix_used(ns.entries()?, &tables::entry_key(b.id, &format!("{key}/")))?
                 {
                     return Err(StoreError::Conflict(format!("{key:?} exists")));
                 }
-                txn::check_share_conflicts(t, &b, &key)?;
-                txn::check_quota(t, &b, &key, target.len() as u64, limit)?;
+                txn::check_share_conflicts(&ns, &b, &key)?;
+                txn::check_quota(&ns, &b, &key, target.len() as u64, limit)?;
                 let mut rec = empty_record();
                 rec.size = target.len() as u64;
                 rec.data = Data::Inline(target);
                 rec.etag = etag_of(&rec.data);
                 set_meta(&mut rec, "mode", (S_IFLNK | 0o777).to_string());
                 apply_meta(&mut rec, &attrs);
-                let ino = txn::link_object(t, &mut b, &key, &rec)?;
-                Ok((ino, rec, dir_attr_in(t, &b, &path, dir)?))
+                let ino = txn::link_object(&mut ns, &mut b, &key, &rec)?;
+                Ok((ino, rec, dir_attr_in(&ns, &b, &path, dir)?))
             })
             .await?;
         Ok(FsMade {
@@ -411,16 +398,17 @@ impl Store {
         let key = format!("{path}{name}");
         let bucket_s = bucket.to_string();
         self.fs_commit(move |t| {
-            let mut b = txn::get_bucket(t, &bucket_s)?;
-            if txn::lookup(t, b.id, &key)?.is_none() {
+            let mut ns = Ns::new(t);
+            let mut b = txn::get_bucket(&ns, &bucket_s)?;
+            if txn::lookup(&ns, b.id, &key)?.is_none() {
                 let sub = tables::entry_key(b.id, &format!("{key}/"));
-                return Err(if prefix_used(&t.open_table(ENTRIES)?, &sub)? {
+                return Err(if prefix_used(ns.entries()?, &sub)? {
                     StoreError::IsADirectory(key)
                 } else {
                     StoreError::NoSuchKey
                 });
             }
-            txn::unlink_object(t, &mut b, &key).map(drop)
+            txn::unlink_object(&mut ns, &mut b, &key).map(drop)
         })
         .await
     }
@@ -433,8 +421,9 @@ impl Store {
         let file = format!("{path}{name}");
         let bucket_s = bucket.to_string();
         self.fs_commit(move |t| {
-            let mut b = txn::get_bucket(t, &bucket_s)?;
-            if txn::lookup(t, b.id, &file)?.is_some() {
+            let mut ns = Ns::new(t);
+            let mut b = txn::get_bucket(&ns, &bucket_s)?;
+            if txn::lookup(&ns, b.id, &file)?.is_some() {
                 return Err(StoreError::NotADirectory(file));
             }
             let marker = format!("{file}/");
@@ -442,8 +431,7 @@ impl Store {
             let mut others = false;
             let mut has_marker = false;
             {
-                let entries = t.open_table(ENTRIES)?;
-                for e in entries.range(prefix.as_slice()..)? {
+                for e in ns.entries()?.range(prefix.as_slice()..)? {
                     let (k, _) = e?;
                     let k = k.value();
                     if !k.starts_with(&prefix) {
@@ -463,7 +451,7 @@ impl Store {
             if !has_marker {
                 return Err(StoreError::NoSuchKey);
             }
-            txn::unlink_object(t, &mut b, &marker).map(drop)
+            txn::unlink_object(&mut ns, &mut b, &marker).map(drop)
         })
         .await
     }
@@ -488,11 +476,12 @@ impl Store {
         crate::naming::validate_key(crate::model::BucketKind::Share, &dst)?;
         let bucket_s = bucket.to_string();
         self.fs_commit(move |t| {
-            let mut b = txn::get_bucket(t, &bucket_s)?;
-            let Some(ino) = txn::lookup(t, b.id, &src)? else {
+            let mut ns = Ns::new(t);
+            let mut b = txn::get_bucket(&ns, &bucket_s)?;
+            let Some(ino) = txn::lookup(&ns, b.id, &src)? else {
                 let sub = tables::entry_key(b.id, &format!("{src}/"));
-                return if prefix_used(&t.open_table(ENTRIES)?, &sub)? {
-                    rename_dir(t, &mut b, &src, &dst)
+                return if prefix_used(ns.entries()?, &sub)? {
+                    rename_dir(&mut ns, &mut b, &src, &dst)
                 } else {
                     Err(StoreError::NoSuchKey)
                 };
@@ -501,16 +490,16 @@ impl Store {
                 return Ok(());
             }
             let dsub = tables::entry_key(b.id, &format!("{dst}/"));
-            if prefix_used(&t.open_table(ENTRIES)?, &dsub)? {
+            if prefix_used(ns.entries()?, &dsub)? {
                 return Err(StoreError::IsADirectory(dst));
             }
-            txn::check_share_conflicts(t, &b, &dst)?;
-            txn::unlink_object(t, &mut b, &dst)?;
-            t.open_table(ENTRIES)?
+            txn::check_share_conflicts(&ns, &b, &dst)?;
+            txn::unlink_object(&mut ns, &mut b, &dst)?;
+            ns.entries_mut()?
                 .remove(tables::entry_key(b.id, &src).as_slice())?;
-            txn::entry_removed(t, &b, &src)?;
-            txn::entry_added(t, &b, &dst)?;
-            t.open_table(ENTRIES)?
+            txn::entry_removed(&mut ns, &b, &src)?;
+            txn::entry_added(&mut ns, &b, &dst)?;
+            ns.entries_mut()?
                 .insert(tables::entry_key(b.id, &dst).as_slice(), ino)?;
             Ok(())
         })
@@ -699,26 +688,25 @@ impl Store {
             let limit = self.inner.cfg.max_size;
             let res = self
                 .commit_as(data_write, move |t| {
-                    let mut rec = txn::get_inode(t, ino).map_err(|_| StoreError::Stale)?;
+                    let mut ns = Ns::new(t);
+                    let mut rec = txn::get_inode(&ns, ino).map_err(|_| StoreError::Stale)?;
                     if codec::encode(&rec.data)? != old_enc || rec.size != old_rec.size {
                         return Err(StoreError::Conflict(RACED.into()));
                     }
-                    let mut b = txn::get_bucket(t, &bucket_s)?;
+                    let mut b = txn::get_bucket(&ns, &bucket_s)?;
                     if changes_data {
                         let usage = b
                             .usage_bytes
                             .saturating_sub(rec.size)
                             .saturating_add(new_size);
                         txn::ensure_room(&b, new_size.saturating_sub(rec.size), limit, || {
-                            txn::total_usage(t)
+                            txn::total_usage(&ns)
                         })?;
-                        {
-                            let mut chunks = t.open_table(CHUNKS)?;
-                            txn::incref(&mut chunks, new_data.chunks())?;
-                            txn::decref(&mut chunks, rec.data.chunks())?;
-                        }
+                        let chunks = ns.chunks_mut()?;
+                        txn::incref(chunks, new_data.chunks())?;
+                        txn::decref(chunks, rec.data.chunks())?;
                         b.usage_bytes = usage;
-                        txn::put_bucket(t, &b)?;
+                        txn::put_bucket(&mut ns, &b)?;
                         rec.size = new_size;
                         rec.etag = etag_of(&new_data);
                         rec.data = new_data;
@@ -731,15 +719,12 @@ impl Store {
                     apply_meta(&mut rec, &attrs);
                     if is_dir && attrs.mtime_ms.is_some() {
                         // A time set on a directory shows until its listing next changes.
-                        let path = t
-                            .open_table(DIR_PATHS)?
-                            .get(ino)?
-                            .map(|v| v.value().to_vec());
+                        let path = ns.dir_paths()?.get(ino)?.map(|v| v.value().to_vec());
                         if let Some(path) = path {
-                            t.open_table(DIR_TIMES)?.remove(path.as_slice())?;
+                            ns.dir_times_mut()?.remove(path.as_slice())?;
                         }
                     }
-                    txn::put_inode(t, ino, &rec, changes_data)?;
+                    txn::put_inode(&mut ns, ino, &rec, changes_data)?;
                     Ok(attr_from_record(ino, FsKind::File, &rec))
                 })
                 .await;
@@ -1025,12 +1010,7 @@ impl Store {
 /// Renames directory `src` (no trailing slash) to `dst`: every entry under `src/` moves under
 /// `dst/`, and the recorded directory inodes with them, so handles of the directory and of
 /// everything below it stay valid. All checks come before the first change.
-fn rename_dir(
-    t: &redb::WriteTransaction,
-    b: &mut BucketRecord,
-    src: &str,
-    dst: &str,
-) -> Result<()> {
+fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result<()> {
     if src == dst {
         return Ok(());
     }
@@ -1040,10 +1020,10 @@ fn rename_dir(
             "cannot move {src:?} into itself"
         )));
     }
-    if txn::lookup(t, b.id, dst)?.is_some() {
+    if txn::lookup(ns, b.id, dst)?.is_some() {
         return Err(StoreError::NotADirectory(dst.to_string()));
     }
-    txn::check_share_conflicts(t, b, &dp)?;
+    txn::check_share_conflicts(ns, b, &dp)?;
     let bid = b.id;
     let collect = |table: &redb::Table<&[u8], u64>, prefix: &str| -> Result<Vec<(Vec<u8>, u64)>> {
         let p = tables::entry_key(bid, prefix);
@@ -1057,12 +1037,12 @@ fn rename_dir(
         }
         Ok(out)
     };
-    let entries = t.open_table(ENTRIES)?;
-    let target = collect(&entries, &dp)?;
+    let entries = ns.entries()?;
+    let target = collect(entries, &dp)?;
     if target.iter().any(|(k, _)| k.len() > 8 + dp.len()) {
         return Err(StoreError::BucketNotEmpty);
     }
-    let moving = collect(&entries, &sp)?;
+    let moving = collect(entries, &sp)?;
     let renamed = |k: &[u8]| -> Result<String> {
         let rest = std::str::from_utf8(&k[8 + sp.len()..])
             .map_err(|_| StoreError::Corrupt("non-UTF-8 key in entries".into()))?;
@@ -1076,16 +1056,16 @@ fn rename_dir(
     }
     // Directory rows are renamed after the first change, so decode them all now.
     let dir_rows = {
-        let dirs = t.open_table(DIR_INODES)?;
+        let dirs = ns.dir_inodes()?;
         let mut rows = Vec::new();
-        for (k, ino) in collect(&dirs, &sp)? {
+        for (k, ino) in collect(dirs, &sp)? {
             rows.push((k.clone(), tables::entry_key(bid, &renamed(&k)?), ino));
         }
-        (collect(&dirs, &dp)?, rows)
+        (collect(dirs, &dp)?, rows)
     };
     // Change times: of the directories the move leaves and enters, and the moved ones' own.
     let times = {
-        let t = t.open_table(DIR_TIMES)?;
+        let t = ns.dir_times()?;
         let p = tables::entry_key(bid, &sp);
         let mut rows = Vec::new();
         for e in t.range(p.as_slice()..)? {
@@ -1099,24 +1079,21 @@ fn rename_dir(
         rows
     };
     // The target's marker (an empty directory) goes.
-    drop(entries);
     if !target.is_empty() {
-        txn::unlink_object(t, b, &dp)?;
+        txn::unlink_object(ns, b, &dp)?;
     }
-    {
-        let mut entries = t.open_table(ENTRIES)?;
-        for (old, _, _) in &moves {
-            entries.remove(old.as_slice())?;
-        }
+    let entries = ns.entries_mut()?;
+    for (old, _, _) in &moves {
+        entries.remove(old.as_slice())?;
     }
-    txn::entry_removed(t, b, &sp)?;
-    txn::entry_added(t, b, &dp)?;
+    txn::entry_removed(ns, b, &sp)?;
+    txn::entry_added(ns, b, &dp)?;
     {
-        let mut entries = t.open_table(ENTRIES)?;
+        let entries = ns.entries_mut()?;
         for (_, new, ino) in &moves {
             entries.insert(new.as_slice(), *ino)?;
         }
-        let mut dir_times = t.open_table(DIR_TIMES)?;
+        let dir_times = ns.dir_times_mut()?;
         // The replaced (empty) target's rows go; the moved directories' rows replace them.
         dir_times.retain_in(
             tables::entry_key(bid, &dp).as_slice()
@@ -1130,17 +1107,21 @@ fn rename_dir(
             dir_times.insert(new.as_slice(), at)?;
         }
     }
-    let mut dirs = t.open_table(DIR_INODES)?;
-    let mut paths = t.open_table(DIR_PATHS)?;
-    for (k, ino) in dir_rows.0 {
+    let dirs = ns.dir_inodes_mut()?;
+    for (k, _) in &dir_rows.0 {
         dirs.remove(k.as_slice())?;
-        paths.remove(ino)?;
     }
     for (old, _, _) in &dir_rows.1 {
         dirs.remove(old.as_slice())?;
     }
+    for (_, new, ino) in &dir_rows.1 {
+        dirs.insert(new.as_slice(), *ino)?;
+    }
+    let paths = ns.dir_paths_mut()?;
+    for (_, ino) in dir_rows.0 {
+        paths.remove(ino)?;
+    }
     for (_, new, ino) in dir_rows.1 {
-        dirs.insert(new.as_slice(), ino)?;
         paths.insert(ino, new.as_slice())?;
     }
     Ok(())

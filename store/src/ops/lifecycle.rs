@@ -18,6 +18,7 @@ use crate::rbac::{Resource, Verb, authorize};
 use crate::tables::{self, BUCKETS, ENTRIES, INODES, UPLOADS};
 use crate::{Store, StoreError, codec, deny};
 
+use super::ns::Ns;
 use super::txn;
 
 const DAY_MS: i64 = 86_400_000;
@@ -50,9 +51,10 @@ impl Store {
         self.inner
             .committer
             .write(move |t| {
-                let mut b = txn::get_bucket(t, &name)?;
+                let mut ns = Ns::new(t);
+                let mut b = txn::get_bucket(&ns, &name)?;
                 b.lifecycle = rules;
-                txn::put_bucket(t, &b)
+                txn::put_bucket(&mut ns, &b)
             })
             .await?;
         super::audit_action(p, "bucket.lifecycle.put", bucket);
@@ -186,7 +188,8 @@ impl Store {
                 .inner
                 .committer
                 .write(move |t| {
-                    let mut b = match txn::get_bucket(t, &name) {
+                    let mut ns = Ns::new(t);
+                    let mut b = match txn::get_bucket(&ns, &name) {
                         Ok(b) => b,
                         Err(StoreError::NoSuchBucket) => return Ok(0),
                         Err(e) => return Err(e),
@@ -194,9 +197,9 @@ impl Store {
                     let mut n = 0;
                     for k in &keys {
                         // Re-check: it may have been overwritten since the scan.
-                        if let Some(ino) = txn::lookup(t, b.id, k)?
-                            && txn::get_inode(t, ino)?.mtime_ms <= cutoff
-                            && txn::unlink_object(t, &mut b, k)?
+                        if let Some(ino) = txn::lookup(&ns, b.id, k)?
+                            && txn::get_inode(&ns, ino)?.mtime_ms <= cutoff
+                            && txn::unlink_object(&mut ns, &mut b, k)?
                         {
                             n += 1;
                         }

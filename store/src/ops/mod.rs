@@ -8,6 +8,7 @@ mod fs_write;
 mod lifecycle;
 mod list;
 mod multipart;
+mod ns;
 mod objects;
 mod peers;
 mod shares;

@@ -9,6 +9,7 @@ use futures_util::Stream;
 use md5::{Digest as _, Md5};
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
+use super::ns::Ns;
 use super::objects::{ObjectInfo, PutOptions, verify_staged};
 use super::txn;
 use crate::checksum::ChecksumAlgorithm;
@@ -141,7 +142,7 @@ impl Store {
         self.inner
             .committer
             .write(move |t| {
-                txn::get_bucket(t, &rec.bucket)?;
+                txn::get_bucket(&Ns::new(t), &rec.bucket)?;
                 let mut uploads = t.open_table(UPLOADS)?;
                 uploads.insert(id.as_str(), codec::encode(&rec)?.as_slice())?;
                 Ok(())
@@ -343,8 +344,8 @@ impl Store {
             .committer
             .write(move |t| {
                 let u = get_upload(t, &id, &bucket, &key)?;
-                let mut b = txn::get_bucket(t, &bucket)?;
-                txn::check_share_conflicts(t, &b, &key)?;
+                let mut b = txn::get_bucket(&Ns::new(t), &bucket)?;
+                txn::check_share_conflicts(&Ns::new(t), &b, &key)?;
                 let mut records = Vec::with_capacity(parts.len());
                 {
                     let table = t.open_table(UPLOAD_PARTS)?;
@@ -423,13 +424,13 @@ impl Store {
                     parts: sizes,
                     data: Data::Chunks(manifest),
                 };
-                txn::check_quota(t, &b, &key, rec.size, limit)?;
+                txn::check_quota(&Ns::new(t), &b, &key, rec.size, limit)?;
                 {
                     let mut chunks = t.open_table(CHUNKS)?;
                     txn::incref(&mut chunks, rec.data.chunks())?;
                 }
                 drop_upload(t, &id)?;
-                let ino = txn::link_object(t, &mut b, &key, &rec)?;
+                let ino = txn::link_object(&mut Ns::new(t), &mut b, &key, &rec)?;
                 Ok(ObjectInfo {
                     key,
                     ino,

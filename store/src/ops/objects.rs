@@ -6,13 +6,14 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt, stream};
 use redb::ReadableDatabase;
 
+use super::ns::Ns;
 use super::txn;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{Result, StoreError};
 use crate::model::{BucketRecord, ChecksumValue, Data, ObjectMeta, ObjectRecord, Principal};
 use crate::rbac::{Resource, Verb, authorize};
 use crate::stage::{self, StageError, StageOptions, Staged};
-use crate::tables::{self, BUCKETS, CHUNKS, ENTRIES, INODE_DATA, INODES};
+use crate::tables::{self, BUCKETS, ENTRIES, INODE_DATA, INODES};
 use crate::{Store, codec, deny, naming, now_ms};
 
 /// What a writer asserts and sets besides the bytes.
@@ -181,14 +182,12 @@ impl Store {
         self.inner
             .committer
             .write(move |t| {
-                let mut b = txn::get_bucket(t, &bucket)?;
-                txn::check_share_conflicts(t, &b, &key)?;
-                txn::check_quota(t, &b, &key, rec.size, limit)?;
-                {
-                    let mut chunks = t.open_table(CHUNKS)?;
-                    txn::incref(&mut chunks, rec.data.chunks())?;
-                }
-                let ino = txn::link_object(t, &mut b, &key, &rec)?;
+                let mut ns = Ns::new(t);
+                let mut b = txn::get_bucket(&ns, &bucket)?;
+                txn::check_share_conflicts(&ns, &b, &key)?;
+                txn::check_quota(&ns, &b, &key, rec.size, limit)?;
+                txn::incref(ns.chunks_mut()?, rec.data.chunks())?;
+                let ino = txn::link_object(&mut ns, &mut b, &key, &rec)?;
                 Ok(ObjectInfo {
                     key,
                     ino,
@@ -302,10 +301,11 @@ impl Store {
         self.inner
             .committer
             .write(move |t| {
-                let mut b = txn::get_bucket(t, &bucket)?;
+                let mut ns = Ns::new(t);
+                let mut b = txn::get_bucket(&ns, &bucket)?;
                 let mut out = Vec::with_capacity(keys.len());
                 for k in keys {
-                    out.push(txn::unlink_object(t, &mut b, &k));
+                    out.push(txn::unlink_object(&mut ns, &mut b, &k));
                 }
                 Ok(out)
             })
@@ -336,12 +336,13 @@ impl Store {
         self.inner
             .committer
             .write(move |t| {
-                let sbr = txn::get_bucket(t, &sb)?;
-                let ino = txn::lookup(t, sbr.id, &sk)?.ok_or(StoreError::NoSuchKey)?;
-                let src = txn::get_inode(t, ino)?;
+                let mut ns = Ns::new(t);
+                let sbr = txn::get_bucket(&ns, &sb)?;
+                let ino = txn::lookup(&ns, sbr.id, &sk)?.ok_or(StoreError::NoSuchKey)?;
+                let src = txn::get_inode(&ns, ino)?;
                 check(&src)?;
-                let mut b = txn::get_bucket(t, &db)?;
-                txn::check_share_conflicts(t, &b, &dk)?;
+                let mut b = txn::get_bucket(&ns, &db)?;
+                txn::check_share_conflicts(&ns, &b, &dk)?;
                 let mut rec = src;
                 rec.mtime_ms = now_ms();
                 if let Some(m) = opts.replace_meta {
@@ -350,13 +351,10 @@ impl Store {
                 if let Some(tags) = opts.replace_tags {
                     rec.tags = tags;
                 }
-                txn::check_quota(t, &b, &dk, rec.size, limit)?;
-                {
-                    let mut chunks = t.open_table(CHUNKS)?;
-                    txn::incref(&mut chunks, rec.data.chunks())?;
-                }
+                txn::check_quota(&ns, &b, &dk, rec.size, limit)?;
+                txn::incref(ns.chunks_mut()?, rec.data.chunks())?;
                 // Copy onto itself: link_object drops the old references after we took ours.
-                let ino = txn::link_object(t, &mut b, &dk, &rec)?;
+                let ino = txn::link_object(&mut ns, &mut b, &dk, &rec)?;
                 Ok(ObjectInfo {
                     key: dk,
                     ino,
@@ -379,11 +377,12 @@ impl Store {
         self.inner
             .committer
             .write(move |t| {
-                let b = txn::get_bucket(t, &bucket)?;
-                let ino = txn::lookup(t, b.id, &key)?.ok_or(StoreError::NoSuchKey)?;
-                let mut rec = txn::get_inode(t, ino)?;
+                let mut ns = Ns::new(t);
+                let b = txn::get_bucket(&ns, &bucket)?;
+                let ino = txn::lookup(&ns, b.id, &key)?.ok_or(StoreError::NoSuchKey)?;
+                let mut rec = txn::get_inode(&ns, ino)?;
                 rec.tags = tags;
-                txn::put_inode(t, ino, &rec, false)
+                txn::put_inode(&mut ns, ino, &rec, false)
             })
             .await
     }

@@ -21,6 +21,7 @@ use crate::rbac::{Resource, Scope, Verb, authorize};
 use crate::tables::{BINDINGS, BUCKETS, ENTRIES, INODE_DATA, INODES, SHARES, UPLOADS};
 use crate::{Store, StoreError, codec, deny, now_ms};
 
+use super::ns::Ns;
 use super::txn;
 use super::users::audit;
 
@@ -184,7 +185,7 @@ impl Store {
                 };
                 let mut b = b;
                 b.quota_bytes = req.quota_bytes;
-                txn::put_bucket(wtxn, &b)?;
+                txn::put_bucket(&mut Ns::new(wtxn), &b)?;
                 let rec = ShareRecord {
                     name: req.name.clone(),
                     description: req.description,
@@ -319,7 +320,7 @@ impl Store {
                 let b = s.parked_bucket.take().ok_or_else(|| {
                     StoreError::Corrupt(format!("deleted share {name_s} has no parked bucket"))
                 })?;
-                txn::put_bucket(wtxn, &b)?;
+                txn::put_bucket(&mut Ns::new(wtxn), &b)?;
                 s.deleted_ms = None;
                 if s.deleted_reason.take().as_deref() == Some("expired") || s.expires_ms <= now {
                     // An expired share comes back with a fresh lifetime.
@@ -434,7 +435,7 @@ fn new_bucket(
     now: i64,
 ) -> Result<BucketRecord> {
     Ok(BucketRecord {
-        id: txn::next_counter(wtxn, "next_bucket_id")?,
+        id: txn::next_counter(&mut Ns::new(wtxn), "next_bucket_id")?,
         name: bucket.to_string(),
         kind: BucketKind::Share,
         owner: owner.to_string(),
@@ -458,7 +459,7 @@ fn tombstone(
         live_share(&t, name)?
     };
     let bucket = share_bucket(name);
-    let b = txn::get_bucket(wtxn, &bucket)?;
+    let b = txn::get_bucket(&Ns::new(wtxn), &bucket)?;
     wtxn.open_table(BUCKETS)?.remove(bucket.as_str())?;
     s.deleted_ms = Some(now);
     s.deleted_reason = Some(reason.to_string());
@@ -485,7 +486,7 @@ fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
                 .collect::<std::result::Result<_, _>>()?
         };
         for (key, ino) in inos {
-            let old = txn::get_inode(wtxn, ino)?;
+            let old = txn::get_inode(&Ns::new(wtxn), ino)?;
             let mut chunks = wtxn.open_table(crate::tables::CHUNKS)?;
             txn::decref(&mut chunks, old.data.chunks())?;
             wtxn.open_table(INODES)?.remove(ino)?;

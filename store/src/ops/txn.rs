@@ -4,21 +4,22 @@
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
+use super::ns::Ns;
+
 use super::fs::parent_path;
 use crate::codec;
 use crate::error::{Result, StoreError};
 use crate::model::{BucketKind, BucketRecord, ChunkRef, Data, ObjectRecord};
-use crate::tables::{self, BUCKETS, CHUNKS, DIR_TIMES, ENTRIES, INODE_DATA, INODES, META};
+use crate::tables::{self, META};
 
-pub(crate) fn get_bucket(txn: &WriteTransaction, name: &str) -> Result<BucketRecord> {
-    let t = txn.open_table(BUCKETS)?;
-    let v = t.get(name)?.ok_or(StoreError::NoSuchBucket)?;
+pub(crate) fn get_bucket(ns: &Ns, name: &str) -> Result<BucketRecord> {
+    let v = ns.buckets()?.get(name)?.ok_or(StoreError::NoSuchBucket)?;
     codec::decode(v.value())
 }
 
-pub(crate) fn put_bucket(txn: &WriteTransaction, b: &BucketRecord) -> Result<()> {
-    let mut t = txn.open_table(BUCKETS)?;
-    t.insert(b.name.as_str(), codec::encode(b)?.as_slice())?;
+pub(crate) fn put_bucket(ns: &mut Ns, b: &BucketRecord) -> Result<()> {
+    ns.buckets_mut()?
+        .insert(b.name.as_str(), codec::encode(b)?.as_slice())?;
     Ok(())
 }
 
@@ -85,9 +86,9 @@ fn counter(meta: &impl ReadableTable<&'static str, &'static [u8]>, name: &str) -
     }
 }
 
-pub(crate) fn next_counter(txn: &WriteTransaction, name: &str) -> Result<u64> {
-    let mut t = txn.open_table(META)?;
-    let cur = counter(&t, name)?;
+pub(crate) fn next_counter(ns: &mut Ns, name: &str) -> Result<u64> {
+    let t = ns.meta_mut()?;
+    let cur = counter(t, name)?;
     let next = cur + 1;
     t.insert(name, next.to_le_bytes().as_slice())?;
     Ok(next)
@@ -138,14 +139,13 @@ pub(crate) fn decref(chunks: &mut Table<&[u8; 32], (u64, u64)>, refs: &[ChunkRef
 }
 
 /// An inode's attributes and data.
-pub(crate) fn get_inode(txn: &WriteTransaction, ino: u64) -> Result<ObjectRecord> {
-    let t = txn.open_table(INODES)?;
-    let v = t
+pub(crate) fn get_inode(ns: &Ns, ino: u64) -> Result<ObjectRecord> {
+    let v = ns
+        .inodes()?
         .get(ino)?
         .ok_or_else(|| StoreError::Corrupt(format!("entry points at missing inode {ino}")))?;
     let mut rec: ObjectRecord = codec::decode(v.value())?;
-    let d = txn.open_table(INODE_DATA)?;
-    if let Some(v) = d.get(ino)? {
+    if let Some(v) = ns.data()?.get(ino)? {
         rec.data = codec::decode(v.value())?;
     }
     Ok(rec)
@@ -154,16 +154,11 @@ pub(crate) fn get_inode(txn: &WriteTransaction, ino: u64) -> Result<ObjectRecord
 /// Writes attributes and, when `with_data`, the data of an inode. Empty data has no
 /// `INODE_DATA` row (every reader takes a missing row as empty): a new empty file, what NFS
 /// creates most, writes one table fewer.
-pub(crate) fn put_inode(
-    txn: &WriteTransaction,
-    ino: u64,
-    rec: &ObjectRecord,
-    with_data: bool,
-) -> Result<()> {
-    let mut t = txn.open_table(INODES)?;
-    t.insert(ino, codec::encode(rec)?.as_slice())?;
+pub(crate) fn put_inode(ns: &mut Ns, ino: u64, rec: &ObjectRecord, with_data: bool) -> Result<()> {
+    ns.inodes_mut()?
+        .insert(ino, codec::encode(rec)?.as_slice())?;
     if with_data {
-        let mut d = txn.open_table(INODE_DATA)?;
+        let d = ns.data_mut()?;
         if is_empty(&rec.data) {
             d.remove(ino)?;
         } else {
@@ -180,22 +175,18 @@ fn is_empty(d: &Data) -> bool {
     }
 }
 
-pub(crate) fn lookup(txn: &WriteTransaction, bucket_id: u64, key: &str) -> Result<Option<u64>> {
-    let t = txn.open_table(ENTRIES)?;
+pub(crate) fn lookup(ns: &Ns, bucket_id: u64, key: &str) -> Result<Option<u64>> {
+    let t = ns.entries()?;
     Ok(t.get(tables::entry_key(bucket_id, key).as_slice())?
         .map(|v| v.value()))
 }
 
 /// In share buckets a key may not be both a file and a directory: `a` and `a/x` cannot coexist.
-pub(crate) fn check_share_conflicts(
-    txn: &WriteTransaction,
-    b: &BucketRecord,
-    key: &str,
-) -> Result<()> {
+pub(crate) fn check_share_conflicts(ns: &Ns, b: &BucketRecord, key: &str) -> Result<()> {
     if b.kind != BucketKind::Share {
         return Ok(());
     }
-    let t = txn.open_table(ENTRIES)?;
+    let t = ns.entries()?;
     // An ancestor stored as a file?
     let body = key.strip_suffix('/').unwrap_or(key);
     for (i, ch) in body.char_indices() {
@@ -228,7 +219,7 @@ pub(crate) fn check_share_conflicts(
 /// (`s3.max_size`), 0 meaning none. `size` more bytes must fit once `key`'s current object, if
 /// any, is replaced. Call before taking chunk references, so a refusal writes nothing.
 pub(crate) fn check_quota(
-    txn: &WriteTransaction,
+    ns: &Ns,
     bucket: &BucketRecord,
     key: &str,
     size: u64,
@@ -237,12 +228,12 @@ pub(crate) fn check_quota(
     if size == 0 || (bucket.quota_bytes == 0 && total_limit == 0) {
         return Ok(());
     }
-    let replaced = match lookup(txn, bucket.id, key)? {
-        Some(ino) => get_inode(txn, ino)?.size,
+    let replaced = match lookup(ns, bucket.id, key)? {
+        Some(ino) => get_inode(ns, ino)?.size,
         None => 0,
     };
     ensure_room(bucket, size.saturating_sub(replaced), total_limit, || {
-        total_usage(txn)
+        total_usage(ns)
     })
 }
 
@@ -277,8 +268,8 @@ pub(crate) fn ensure_room(
 
 /// Logical bytes held by every bucket, deleted shares awaiting purge included (their data is
 /// still on disk). One pass over the bucket and share records: their number, not the objects'.
-pub(crate) fn total_usage(txn: &WriteTransaction) -> Result<u64> {
-    sum_usage(&txn.open_table(BUCKETS)?, &txn.open_table(tables::SHARES)?)
+pub(crate) fn total_usage(ns: &Ns) -> Result<u64> {
+    sum_usage(ns.buckets()?, &ns.txn().open_table(tables::SHARES)?)
 }
 
 /// [`total_usage`] over any transaction's tables.
@@ -306,19 +297,19 @@ pub(crate) fn sum_usage(
 /// are dropped, the inode number is kept so NFS handles stay valid). `rec`'s chunks must already
 /// carry one reference taken by the caller. Updates the bucket's usage counters.
 pub(crate) fn link_object(
-    txn: &WriteTransaction,
+    ns: &mut Ns,
     bucket: &mut BucketRecord,
     key: &str,
     rec: &ObjectRecord,
 ) -> Result<u64> {
-    let existing = lookup(txn, bucket.id, key)?;
-    link_at(txn, bucket, key, rec, existing)
+    let existing = lookup(ns, bucket.id, key)?;
+    link_at(ns, bucket, key, rec, existing)
 }
 
 /// [`link_object`] when the caller has just looked `key` up in this transaction: `existing`
 /// is what it found.
 pub(crate) fn link_at(
-    txn: &WriteTransaction,
+    ns: &mut Ns,
     bucket: &mut BucketRecord,
     key: &str,
     rec: &ObjectRecord,
@@ -326,54 +317,42 @@ pub(crate) fn link_at(
 ) -> Result<u64> {
     let ino = match existing {
         Some(ino) => {
-            let old = get_inode(txn, ino)?;
-            let mut chunks = txn.open_table(CHUNKS)?;
-            decref(&mut chunks, old.data.chunks())?;
+            let old = get_inode(ns, ino)?;
+            decref(ns.chunks_mut()?, old.data.chunks())?;
             bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);
             bucket.object_count = bucket.object_count.saturating_sub(1);
             ino
         }
         None => {
-            entry_added(txn, bucket, key)?;
-            next_counter(txn, "next_ino")?
+            entry_added(ns, bucket, key)?;
+            next_counter(ns, "next_ino")?
         }
     };
     // A new inode has no data row to replace: an empty one needs none.
-    put_inode(txn, ino, rec, existing.is_some() || !is_empty(&rec.data))?;
-    {
-        let mut entries = txn.open_table(ENTRIES)?;
-        entries.insert(tables::entry_key(bucket.id, key).as_slice(), ino)?;
-    }
+    put_inode(ns, ino, rec, existing.is_some() || !is_empty(&rec.data))?;
+    ns.entries_mut()?
+        .insert(tables::entry_key(bucket.id, key).as_slice(), ino)?;
     bucket.usage_bytes += rec.size;
     bucket.object_count += 1;
-    put_bucket(txn, bucket)?;
+    put_bucket(ns, bucket)?;
     Ok(ino)
 }
 
 /// Removes `key`; returns whether it existed.
-pub(crate) fn unlink_object(
-    txn: &WriteTransaction,
-    bucket: &mut BucketRecord,
-    key: &str,
-) -> Result<bool> {
-    let Some(ino) = lookup(txn, bucket.id, key)? else {
+pub(crate) fn unlink_object(ns: &mut Ns, bucket: &mut BucketRecord, key: &str) -> Result<bool> {
+    let Some(ino) = lookup(ns, bucket.id, key)? else {
         return Ok(false);
     };
-    let old = get_inode(txn, ino)?;
-    {
-        let mut chunks = txn.open_table(CHUNKS)?;
-        decref(&mut chunks, old.data.chunks())?;
-        let mut inodes = txn.open_table(INODES)?;
-        inodes.remove(ino)?;
-        let mut data = txn.open_table(INODE_DATA)?;
-        data.remove(ino)?;
-        let mut entries = txn.open_table(ENTRIES)?;
-        entries.remove(tables::entry_key(bucket.id, key).as_slice())?;
-    }
-    entry_removed(txn, bucket, key)?;
+    let old = get_inode(ns, ino)?;
+    decref(ns.chunks_mut()?, old.data.chunks())?;
+    ns.inodes_mut()?.remove(ino)?;
+    ns.data_mut()?.remove(ino)?;
+    ns.entries_mut()?
+        .remove(tables::entry_key(bucket.id, key).as_slice())?;
+    entry_removed(ns, bucket, key)?;
     bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);
     bucket.object_count = bucket.object_count.saturating_sub(1);
-    put_bucket(txn, bucket)?;
+    put_bucket(ns, bucket)?;
     Ok(true)
 }
 
@@ -390,18 +369,15 @@ pub(crate) fn prefix_used(
 }
 
 /// Whether any entry of bucket `bucket_id` starts with `path`.
-fn dir_in_use(txn: &WriteTransaction, bucket_id: u64, path: &str) -> Result<bool> {
-    prefix_used(
-        &txn.open_table(ENTRIES)?,
-        &tables::entry_key(bucket_id, path),
-    )
+fn dir_in_use(ns: &Ns, bucket_id: u64, path: &str) -> Result<bool> {
+    prefix_used(ns.entries()?, &tables::entry_key(bucket_id, path))
 }
 
 /// Records that directory `path`'s listing changed now: its change time moves forward, by at
 /// least 1 ns, so two changes in one clock tick still look different to a client.
-fn dir_touched(txn: &WriteTransaction, bucket_id: u64, path: &str) -> Result<()> {
+fn dir_touched(ns: &mut Ns, bucket_id: u64, path: &str) -> Result<()> {
     let k = tables::entry_key(bucket_id, path);
-    let mut t = txn.open_table(DIR_TIMES)?;
+    let t = ns.dir_times_mut()?;
     let last = t.get(k.as_slice())?.map_or(0, |v| v.value());
     t.insert(k.as_slice(), now_ns().max(last + 1))?;
     Ok(())
@@ -418,14 +394,14 @@ pub(crate) fn now_ns() -> u64 {
 /// Call before entry `key` is inserted into share `b`: its directory changes, and so does
 /// each parent of a directory that the new entry brings into being (`a/b/c` with no `a/`
 /// yet makes `a` appear in the root). Buckets that are not shares have no directories.
-pub(crate) fn entry_added(txn: &WriteTransaction, b: &BucketRecord, key: &str) -> Result<()> {
+pub(crate) fn entry_added(ns: &mut Ns, b: &BucketRecord, key: &str) -> Result<()> {
     if b.kind != BucketKind::Share {
         return Ok(());
     }
     let mut dir = parent_path(key);
     loop {
-        let appears = !dir.is_empty() && !dir_in_use(txn, b.id, dir)?;
-        dir_touched(txn, b.id, dir)?;
+        let appears = !dir.is_empty() && !dir_in_use(ns, b.id, dir)?;
+        dir_touched(ns, b.id, dir)?;
         if !appears {
             return Ok(());
         }
@@ -435,20 +411,20 @@ pub(crate) fn entry_added(txn: &WriteTransaction, b: &BucketRecord, key: &str) -
 
 /// Call after entry `key` was removed from share `b`: the mirror of [`entry_added`], for the
 /// directories that go with their last entry (their change times go too).
-pub(crate) fn entry_removed(txn: &WriteTransaction, b: &BucketRecord, key: &str) -> Result<()> {
+pub(crate) fn entry_removed(ns: &mut Ns, b: &BucketRecord, key: &str) -> Result<()> {
     if b.kind != BucketKind::Share {
         return Ok(());
     }
     // A removed marker whose directory is now gone takes that directory's time with it.
-    if key.ends_with('/') && !dir_in_use(txn, b.id, key)? {
-        txn.open_table(DIR_TIMES)?
+    if key.ends_with('/') && !dir_in_use(ns, b.id, key)? {
+        ns.dir_times_mut()?
             .remove(tables::entry_key(b.id, key).as_slice())?;
     }
     let mut dir = parent_path(key);
-    while !dir.is_empty() && !dir_in_use(txn, b.id, dir)? {
-        txn.open_table(DIR_TIMES)?
+    while !dir.is_empty() && !dir_in_use(ns, b.id, dir)? {
+        ns.dir_times_mut()?
             .remove(tables::entry_key(b.id, dir).as_slice())?;
         dir = parent_path(dir);
     }
-    dir_touched(txn, b.id, dir)
+    dir_touched(ns, b.id, dir)
 }
