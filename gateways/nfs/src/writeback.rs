@@ -284,12 +284,13 @@ fn insert(extents: &mut BTreeMap<u64, Vec<u8>>, offset: u64, data: &[u8]) -> usi
         && o <= offset
         && let Some(d) = extents.get_mut(&o)
     {
+        // `at` is within the extent or at its end (it touches the write): overwrite what it
+        // holds, then append the rest without filling first.
         let at = (offset - o) as usize;
         let before = d.len();
-        if d.len() < at + data.len() {
-            d.resize(at + data.len(), 0);
-        }
-        d[at..at + data.len()].copy_from_slice(data);
+        let inside = before.saturating_sub(at).min(data.len());
+        d[at..at + inside].copy_from_slice(&data[..inside]);
+        d.extend_from_slice(&data[inside..]);
         return d.len() - before;
     }
     let held: usize = touching.iter().map(|o| extents[o].len()).sum();

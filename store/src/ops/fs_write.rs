@@ -776,47 +776,58 @@ impl Store {
             // An extent may go on from the window before: start where that one ended.
             let wstart = extents[i].0.max(pos) / chunk * chunk;
             let wend = (wstart + chunk).min(new_size);
+            // The window goes on the end of the current run, or starts the next one.
+            let continues = matches!(&run, Some((s, buf))
+                if s + buf.len() as u64 == wstart && buf.len() < RUN_MAX);
+            if !continues {
+                if let Some((s, buf)) = run.take() {
+                    self.stage_run(&mut cur, s, buf.freeze(), &mut pins).await?;
+                }
+                let want = ((last_end - wstart) as usize).min(RUN_MAX) + chunk as usize;
+                run = Some((wstart, BytesMut::with_capacity(want)));
+            }
+            let Some((_, buf)) = run.as_mut() else {
+                return Err(StoreError::Internal("no run to stage into".into()));
+            };
+            let base = buf.len();
             // The window's bytes: old content (or zeros past the old end), then every extent
-            // overlapping it laid over.
-            let mut win = BytesMut::zeroed((wend - wstart) as usize);
+            // overlapping it laid over. Extents never overlap, so when they cover the whole
+            // window they are its bytes in order, appended without filling first.
             let covered: u64 = extents[i..]
                 .iter()
                 .take_while(|(o, _)| *o < wend)
                 .map(|(o, d)| (o + d.len() as u64).min(wend) - (*o).max(wstart))
                 .sum();
-            if covered < wend - wstart && wstart < old_size {
-                let mut at = 0;
-                let mut st = std::pin::pin!(self.read_data(data, wstart..wend.min(old_size)));
-                while let Some(piece) = st.next().await {
-                    let piece = piece?;
-                    win[at..at + piece.len()].copy_from_slice(&piece);
-                    at += piece.len();
+            let whole = covered == wend - wstart;
+            if !whole {
+                buf.resize(base + (wend - wstart) as usize, 0);
+                if wstart < old_size {
+                    let mut at = base;
+                    let mut st = std::pin::pin!(self.read_data(data, wstart..wend.min(old_size)));
+                    while let Some(piece) = st.next().await {
+                        let piece = piece?;
+                        buf[at..at + piece.len()].copy_from_slice(&piece);
+                        at += piece.len();
+                    }
                 }
             }
             while i < extents.len() && extents[i].0 < wend {
                 let (o, d) = &extents[i];
                 let from = (*o).max(wstart);
                 let to = (o + d.len() as u64).min(wend);
-                win[(from - wstart) as usize..(to - wstart) as usize]
-                    .copy_from_slice(&d[(from - o) as usize..(to - o) as usize]);
+                let bytes = &d[(from - o) as usize..(to - o) as usize];
+                if whole {
+                    buf.extend_from_slice(bytes);
+                } else {
+                    let at = base + (from - wstart) as usize;
+                    buf[at..at + bytes.len()].copy_from_slice(bytes);
+                }
                 if o + d.len() as u64 > wend {
                     break; // the extent goes on into the next window
                 }
                 i += 1;
             }
             pos = wend;
-            run = match run {
-                Some((s, mut buf)) if s + buf.len() as u64 == wstart && buf.len() < RUN_MAX => {
-                    buf.extend_from_slice(&win);
-                    Some((s, buf))
-                }
-                other => {
-                    if let Some((s, buf)) = other {
-                        self.stage_run(&mut cur, s, buf.freeze(), &mut pins).await?;
-                    }
-                    Some((wstart, win))
-                }
-            };
         }
         if let Some((s, buf)) = run {
             self.stage_run(&mut cur, s, buf.freeze(), &mut pins).await?;
