@@ -783,7 +783,7 @@ impl Store {
                 if let Some((s, buf)) = run.take() {
                     self.stage_run(&mut cur, s, buf.freeze(), &mut pins).await?;
                 }
-                let want = ((last_end - wstart) as usize).min(RUN_MAX) + chunk as usize;
+                let want = (last_end.saturating_sub(wstart) as usize).min(RUN_MAX) + chunk as usize;
                 run = Some((wstart, BytesMut::with_capacity(want)));
             }
             let Some((_, buf)) = run.as_mut() else {
