@@ -50,7 +50,7 @@ pub async fn read_record(
         }
         // Read into spare capacity: a 1 MiB WRITE is not zero-filled first. The extra room
         // lets `read_to_end` see the end of the fragment without growing the buffer.
-        buf.reserve_exact(len + 32);
+        buf.reserve(len + 32);
         let got = (&mut *r).take(len as u64).read_to_end(buf).await?;
         if got < len {
             return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());

@@ -783,7 +783,7 @@ impl Store {
                 if let Some((s, buf)) = run.take() {
                     self.stage_run(&mut cur, s, buf.freeze(), &mut pins).await?;
                 }
-                let want = (last_end.saturating_sub(wstart) as usize).min(RUN_MAX) + chunk as usize;
+                let want = run_len(&extents[i..], wstart, chunk, new_size);
                 run = Some((wstart, BytesMut::with_capacity(want)));
             }
             let Some((_, buf)) = run.as_mut() else {
@@ -1153,8 +1153,51 @@ enum Patch {
 /// Longest run of adjacent windows [`Store::stage_extents`] holds before staging it.
 const RUN_MAX: usize = 8 << 20;
 
+/// The bytes a run of [`Store::stage_extents`] starting at window `wstart` will hold, as room to
+/// reserve: its windows stay adjacent while each next extent starts in the window after the
+/// last; the run stops one window past [`RUN_MAX`]. Only a hint: a run outgrowing it grows.
+fn run_len(extents: &[(u64, Bytes)], wstart: u64, chunk: u64, new_size: u64) -> usize {
+    let cap = wstart.saturating_add((RUN_MAX as u64).saturating_add(chunk));
+    let mut end = wstart.saturating_add(chunk).min(new_size);
+    for (o, d) in extents {
+        if *o / chunk * chunk > end || end >= cap {
+            break;
+        }
+        let ext_end = o.saturating_add(d.len() as u64);
+        end = end.max(ext_end.div_ceil(chunk).saturating_mul(chunk).min(new_size));
+    }
+    (end.min(cap) - wstart) as usize
+}
+
 enum Part {
     Old(u64, u64),
     Zeros(u64),
     Bytes(Bytes),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    fn ext(o: u64, len: u64) -> (u64, Bytes) {
+        (o, Bytes::from(vec![1u8; len as usize]))
+    }
+
+    #[test]
+    fn a_run_reserves_what_its_adjacent_windows_hold() {
+        // A sequential writer's 16 MiB: the run stops one window past RUN_MAX.
+        let seq: Vec<_> = (0..16).map(|i| ext(i * MIB, MIB)).collect();
+        assert_eq!(run_len(&seq, 0, MIB, 16 * MIB), RUN_MAX + MIB as usize);
+        // Scattered 4 KiB writes, one per chunk: one window each.
+        let scattered: Vec<_> = (0..16).map(|i| ext(i * 10 * MIB + 4096, 4096)).collect();
+        assert_eq!(run_len(&scattered, 0, MIB, 200 * MIB), MIB as usize);
+        // Two extents in adjacent windows, the file ending inside the second.
+        let two = [ext(MIB / 2, MIB), ext(MIB + MIB / 2, 100)];
+        assert_eq!(
+            run_len(&two, 0, MIB, MIB + MIB / 2 + 100),
+            (MIB + MIB / 2 + 100) as usize
+        );
+    }
 }
