@@ -7,8 +7,9 @@
 //! that the file's data is still what the patch was computed from, and retries otherwise, so
 //! concurrent writers never lose each other's bytes. Patches of one inode take turns (a lock per
 //! inode), so a client sending many WRITEs to one file at once does not make them retry each
-//! other; the check remains for changes from S3. Small writes are not buffered yet: each one
-//! re-hashes the chunk it lands in.
+//! other; the check remains for changes from S3. The store does not buffer small writes: the NFS
+//! gateway's write-back buffer collects them and hands them over as extents
+//! ([`Store::fs_write_extents`]), so each touched chunk window is rebuilt once per flush.
 
 use std::sync::Arc;
 
