@@ -136,7 +136,7 @@ impl Store {
                     }
                 }
                 for id in doomed {
-                    super::multipart::drop_upload(txn, &id)?;
+                    super::multipart::drop_upload(&mut Ns::new(txn), &id)?;
                 }
                 let mut t = txn.open_table(BUCKETS)?;
                 t.remove(name.as_str())?;

@@ -74,7 +74,8 @@ fn get_upload(t: &WriteTransaction, id: &str, bucket: &str, key: &str) -> Result
 }
 
 /// Removes an upload and drops the references its parts hold.
-pub(crate) fn drop_upload(t: &WriteTransaction, id: &str) -> Result<()> {
+pub(crate) fn drop_upload(ns: &mut Ns, id: &str) -> Result<()> {
+    let t = ns.txn();
     let prefix = tables::parts_prefix(id);
     let mut doomed: Vec<(Vec<u8>, Vec<ChunkRef>)> = Vec::new();
     {
@@ -89,9 +90,9 @@ pub(crate) fn drop_upload(t: &WriteTransaction, id: &str) -> Result<()> {
         }
     }
     let mut parts = t.open_table(UPLOAD_PARTS)?;
-    let mut chunks = t.open_table(CHUNKS)?;
+    let chunks = ns.chunks_mut()?;
     for (k, refs) in doomed {
-        txn::decref(&mut chunks, &refs)?;
+        txn::decref(chunks, &refs)?;
         parts.remove(k.as_slice())?;
     }
     let mut uploads = t.open_table(UPLOADS)?;
@@ -344,8 +345,9 @@ impl Store {
             .committer
             .write(move |t| {
                 let u = get_upload(t, &id, &bucket, &key)?;
-                let mut b = txn::get_bucket(&Ns::new(t), &bucket)?;
-                txn::check_share_conflicts(&Ns::new(t), &b, &key)?;
+                let mut ns = Ns::new(t);
+                let mut b = txn::get_bucket(&ns, &bucket)?;
+                txn::check_share_conflicts(&ns, &b, &key)?;
                 let mut records = Vec::with_capacity(parts.len());
                 {
                     let table = t.open_table(UPLOAD_PARTS)?;
@@ -424,13 +426,10 @@ impl Store {
                     parts: sizes,
                     data: Data::Chunks(manifest),
                 };
-                txn::check_quota(&Ns::new(t), &b, &key, rec.size, limit)?;
-                {
-                    let mut chunks = t.open_table(CHUNKS)?;
-                    txn::incref(&mut chunks, rec.data.chunks())?;
-                }
-                drop_upload(t, &id)?;
-                let ino = txn::link_object(&mut Ns::new(t), &mut b, &key, &rec)?;
+                txn::check_quota(&ns, &b, &key, rec.size, limit)?;
+                txn::incref(ns.chunks_mut()?, rec.data.chunks())?;
+                drop_upload(&mut ns, &id)?;
+                let ino = txn::link_object(&mut ns, &mut b, &key, &rec)?;
                 Ok(ObjectInfo {
                     key,
                     ino,
@@ -453,7 +452,7 @@ impl Store {
             .committer
             .write(move |t| {
                 get_upload(t, &id, &bucket, &key)?;
-                drop_upload(t, &id)
+                drop_upload(&mut Ns::new(t), &id)
             })
             .await
     }

@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::model::{BindingRecord, BucketKind, BucketRecord, ShareRecord, Subject};
 use crate::naming::{share_alias, share_bucket, validate_share_name};
 use crate::rbac::{Resource, Scope, Verb, authorize};
-use crate::tables::{BINDINGS, BUCKETS, ENTRIES, INODE_DATA, INODES, SHARES, UPLOADS};
+use crate::tables::{BINDINGS, BUCKETS, SHARES, UPLOADS};
 use crate::{Store, StoreError, codec, deny, now_ms};
 
 use super::ns::Ns;
@@ -475,38 +475,38 @@ fn tombstone(
 fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
     let bucket = share_bucket(&s.name);
     let mut removed = 0;
+    let mut ns = Ns::new(wtxn);
     if let Some(b) = &s.parked_bucket {
         let start = b.id.to_be_bytes();
         let end = (b.id + 1).to_be_bytes();
-        let inos: Vec<(Vec<u8>, u64)> = {
-            let entries = wtxn.open_table(ENTRIES)?;
-            entries
-                .range(start.as_slice()..end.as_slice())?
-                .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
-                .collect::<std::result::Result<_, _>>()?
-        };
+        let inos: Vec<(Vec<u8>, u64)> = ns
+            .entries()?
+            .range(start.as_slice()..end.as_slice())?
+            .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
+            .collect::<std::result::Result<_, _>>()?;
         for (key, ino) in inos {
-            let old = txn::get_inode(&Ns::new(wtxn), ino)?;
-            let mut chunks = wtxn.open_table(crate::tables::CHUNKS)?;
-            txn::decref(&mut chunks, old.data.chunks())?;
-            wtxn.open_table(INODES)?.remove(ino)?;
-            wtxn.open_table(INODE_DATA)?.remove(ino)?;
-            wtxn.open_table(ENTRIES)?.remove(key.as_slice())?;
+            let old = txn::get_inode(&ns, ino)?;
+            txn::decref(ns.chunks_mut()?, old.data.chunks())?;
+            ns.inodes_mut()?.remove(ino)?;
+            ns.data_mut()?.remove(ino)?;
+            ns.entries_mut()?.remove(key.as_slice())?;
             removed += 1;
         }
         // The NFS view's directory inodes of this bucket.
-        let dirs: Vec<(Vec<u8>, u64)> = {
-            let t = wtxn.open_table(crate::tables::DIR_INODES)?;
-            t.range(start.as_slice()..end.as_slice())?
-                .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
-                .collect::<std::result::Result<_, _>>()?
-        };
-        for (key, ino) in dirs {
-            wtxn.open_table(crate::tables::DIR_INODES)?
-                .remove(key.as_slice())?;
-            wtxn.open_table(crate::tables::DIR_PATHS)?.remove(ino)?;
+        let dirs: Vec<(Vec<u8>, u64)> = ns
+            .dir_inodes()?
+            .range(start.as_slice()..end.as_slice())?
+            .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
+            .collect::<std::result::Result<_, _>>()?;
+        let dir_inodes = ns.dir_inodes_mut()?;
+        for (key, _) in &dirs {
+            dir_inodes.remove(key.as_slice())?;
         }
-        wtxn.open_table(crate::tables::DIR_TIMES)?
+        let dir_paths = ns.dir_paths_mut()?;
+        for (_, ino) in dirs {
+            dir_paths.remove(ino)?;
+        }
+        ns.dir_times_mut()?
             .retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
     }
     let doomed: Vec<String> = {
@@ -522,8 +522,9 @@ fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
         v
     };
     for id in doomed {
-        super::multipart::drop_upload(wtxn, &id)?;
+        super::multipart::drop_upload(&mut ns, &id)?;
     }
+    drop(ns);
     super::drop_bucket_bindings(wtxn, &bucket)?;
     wtxn.open_table(SHARES)?.remove(s.name.as_str())?;
     Ok(removed)
