@@ -1,7 +1,7 @@
 //! Request headers that ask for features gatehouse does not have: server-side encryption
-//! (SSE-S3, SSE-KMS, SSE-C, also on a copy source), object lock and storage classes other than
-//! STANDARD. A request carrying one is refused before any handler runs, so a client that asks
-//! for protection never gets a 200 that quietly stored its data without it.
+//! (SSE-S3, SSE-KMS, SSE-C, also on a copy source), object lock, storage classes other than
+//! STANDARD, website redirects. A request carrying one is refused before any handler runs, so
+//! a client that asks for protection never gets a 200 that quietly stored its data without it.
 
 use http::HeaderMap;
 
@@ -18,6 +18,10 @@ const REFUSED_PREFIXES: &[(&str, &str)] = &[
     ),
     ("x-amz-object-lock-", "object lock"),
     ("x-amz-bypass-governance-retention", "object lock"),
+    (
+        "x-amz-website-redirect-location",
+        "website hosting (redirects)",
+    ),
 ];
 
 /// The one storage class there is; `x-amz-storage-class: STANDARD` is accepted.
@@ -105,6 +109,7 @@ mod tests {
             ),
             (E::DeleteObject, "x-amz-bypass-governance-retention", "true"),
             (E::PutObject, "x-amz-storage-class", "GLACIER"),
+            (E::PutObject, "x-amz-website-redirect-location", "/other"),
             (E::CreateBucket, "x-amz-bucket-object-lock-enabled", "true"),
         ] {
             let e = run(ep, &[(name, value)]).unwrap_err();
