@@ -11,6 +11,9 @@ STEP is one of:
     sync-down BUCKET PREFIX DIR    download every key under PREFIX/ into DIR
     count BUCKET                   print the number of keys (ListObjectsV2, pages of 7)
     presign BUCKET KEY             print a presigned GET URL
+    cp-remote BUCKET KEY BUCKET2 KEY2  server-side copy (CopyObject)
+    buckets                        print every bucket name ListBuckets returns (paginated by 1)
+    ls-bucket BUCKET               list the bucket's first keys (ListObjectsV2)
     rm-recursive BUCKET            delete every key (DeleteObjects in batches)
     rb BUCKET                      delete the bucket
 
@@ -91,6 +94,17 @@ def main():
     elif step == "presign":
         bucket, key = args
         print(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=600))
+    elif step == "cp-remote":
+        src_bucket, src_key, bucket, key = args
+        s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": src_bucket, "Key": src_key})
+    elif step == "buckets":
+        pages = s3.get_paginator("list_buckets").paginate(PaginationConfig={"PageSize": 1})
+        for page in pages:
+            for b in page.get("Buckets", []):
+                print(b["Name"])
+    elif step == "ls-bucket":
+        (bucket,) = args
+        s3.list_objects_v2(Bucket=bucket, MaxKeys=5)
     elif step == "rm-recursive":
         (bucket,) = args
         n = 0

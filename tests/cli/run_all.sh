@@ -139,6 +139,9 @@ op() {
         presign) "${aws[@]}" --endpoint-url "$EP" s3 presign "s3://$1/$2" --expires-in 600 ;;
         rm-recursive) "${aws[@]}" --endpoint-url "$EP" s3 rm --recursive "s3://$1" ;;
         rb) "${aws[@]}" --endpoint-url "$EP" s3 rb "s3://$1" ;;
+        cp-remote) "${aws[@]}" --endpoint-url "$EP" s3 cp "s3://$1/$2" "s3://$3/$4" ;;
+        buckets) "${aws[@]}" --endpoint-url "$EP" s3 ls | awk '{print $3}' ;;
+        ls-bucket) "${aws[@]}" --endpoint-url "$EP" s3 ls "s3://$1" ;;
       esac
       ;;
     rclone)
@@ -151,6 +154,9 @@ op() {
         count) "$RCLONE" lsf -R --files-only "gh:$1" >"$work/ls.out" && wc -l <"$work/ls.out" ;;
         rm-recursive) "$RCLONE" delete "gh:$1" ;;
         rb) "$RCLONE" rmdir "gh:$1" ;;
+        cp-remote) "$RCLONE" copyto "gh:$1/$2" "gh:$3/$4" ;;
+        buckets) "$RCLONE" lsd gh: | awk '{print $NF}' ;;
+        ls-bucket) "$RCLONE" lsf "gh:$1" ;;
       esac
       ;;
     boto3) "$BOTO3_PYTHON" "$BOTO3_SEQ" --endpoint "$EP" "$o" "$@" ;;
@@ -211,8 +217,20 @@ s_share() {
   rm -f "$work/$c.share.back"
   op "$c" get "$alias" docs/top.txt "$work/$c.share.back" && cmp "$work/tree/top.txt" "$work/$c.share.back"
 }
+# Then, by the same alias, a server-side copy inside the share (issue 17: it once failed with
+# NoSuchBucket), and every bucket name the client lists is one it accepts in its next call (the
+# listing once named shares fs+<name>, which botocore refuses).
+s_share_names() {
+  local c=$1 alias="fs--ci-$1-share" names
+  op "$c" cp-remote "$alias" docs/top.txt "$alias" docs/copy.txt || return 1
+  raw "$EP/fs%2Bci-$c-share?list-type=2" | grep -q '<Key>docs/copy.txt</Key>' || return 1
+  names=$(op "$c" buckets) || { echo "$names"; return 1; }
+  echo "listed: $(echo $names)"
+  echo "$names" | grep -qx "$alias" || return 1
+  for b in $names; do op "$c" ls-bucket "$b" >/dev/null || { echo "cannot list $b"; return 1; }; done
+}
 export -f op raw bucket_exists bucket_gone raw_key_count s_mb s_put s_get s_cmp s_sync_up \
-  s_sync_down s_diff s_count s_presign s_rm_recursive s_rb s_share
+  s_sync_down s_diff s_count s_presign s_rm_recursive s_rb s_share s_share_names
 
 pass=0
 fail=0
@@ -262,6 +280,7 @@ for c in $CLIENTS; do
   fi
   if [ -n "$ADMIN" ]; then
     step "$c" "share via its fs-- alias" s_share "$c"
+    step "$c" "copy in the share, every listed bucket name usable" s_share_names "$c"
   fi
   step "$c" "recursive remove" s_rm_recursive "$c" "$b"
   step "$c" "remove bucket" s_rb "$c" "$b"

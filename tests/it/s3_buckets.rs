@@ -135,7 +135,8 @@ async fn bucket_names_follow_the_rules() {
         r.text()
             .await
             .expect("t")
-            .contains("<Name>fs+team-files</Name>")
+            .contains("<Name>fs--team-files</Name>"),
+        "ListBuckets names a share by its alias (decision 0012)"
     );
     srv.stop().await;
 }

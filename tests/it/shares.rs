@@ -172,7 +172,7 @@ async fn guest_read_on_and_off_for_an_ordinary_user() {
     let names: Vec<_> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
     assert_eq!(
         names,
-        ["fs+open"],
+        ["fs--open"],
         "only the guest-readable share is listed"
     );
     let me = store

@@ -140,6 +140,7 @@ impl From<AuthError> for ApiError {
             AuthError::Missing => (S::UNAUTHORIZED, "auth.missing"),
             AuthError::InvalidAccessKeyId => (S::UNAUTHORIZED, "auth.unknown_access_key"),
             AuthError::SignatureDoesNotMatch => (S::FORBIDDEN, "auth.bad_signature"),
+            AuthError::HeadersNotSigned(_) => (S::FORBIDDEN, "auth.unsigned_headers"),
             AuthError::RequestTimeTooSkewed => (S::FORBIDDEN, "auth.clock_skew"),
             AuthError::Expired => (S::FORBIDDEN, "auth.expired"),
             AuthError::AuthorizationHeaderMalformed(_)

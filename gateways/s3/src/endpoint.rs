@@ -39,6 +39,86 @@ pub enum Endpoint {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    /// GET of a bucket configuration gatehouse has no way to set: answered as AWS answers a
+    /// bucket where it was never configured.
+    GetBucketConfig(BucketConfig),
+    /// DELETE of such a configuration: there is none, so the bucket already is as asked.
+    DeleteBucketConfig(BucketConfig),
+}
+
+/// Bucket sub-resources that can never be configured here (PUT is NotImplemented).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketConfig {
+    Tagging,
+    Cors,
+    Policy,
+    Encryption,
+    ObjectLock,
+    Replication,
+    Website,
+    OwnershipControls,
+    PublicAccessBlock,
+    Logging,
+    Notification,
+    Accelerate,
+    RequestPayment,
+}
+
+impl BucketConfig {
+    /// Every one, with its query sub-resource name.
+    pub const ALL: [(BucketConfig, &'static str); 13] = [
+        (BucketConfig::Tagging, "tagging"),
+        (BucketConfig::Cors, "cors"),
+        (BucketConfig::Policy, "policy"),
+        (BucketConfig::Encryption, "encryption"),
+        (BucketConfig::ObjectLock, "object-lock"),
+        (BucketConfig::Replication, "replication"),
+        (BucketConfig::Website, "website"),
+        (BucketConfig::OwnershipControls, "ownershipControls"),
+        (BucketConfig::PublicAccessBlock, "publicAccessBlock"),
+        (BucketConfig::Logging, "logging"),
+        (BucketConfig::Notification, "notification"),
+        (BucketConfig::Accelerate, "accelerate"),
+        (BucketConfig::RequestPayment, "requestPayment"),
+    ];
+
+    /// Whether AWS has a DELETE for it (DeleteBucketTagging, DeleteBucketCors, ...).
+    fn deletable(self) -> bool {
+        use BucketConfig as C;
+        matches!(
+            self,
+            C::Tagging
+                | C::Cors
+                | C::Policy
+                | C::Encryption
+                | C::Replication
+                | C::Website
+                | C::OwnershipControls
+                | C::PublicAccessBlock
+        )
+    }
+
+    fn names(self) -> (&'static str, &'static str) {
+        use BucketConfig as C;
+        match self {
+            C::Tagging => ("GetBucketTagging", "DeleteBucketTagging"),
+            C::Cors => ("GetBucketCors", "DeleteBucketCors"),
+            C::Policy => ("GetBucketPolicy", "DeleteBucketPolicy"),
+            C::Encryption => ("GetBucketEncryption", "DeleteBucketEncryption"),
+            C::ObjectLock => ("GetObjectLockConfiguration", "-"),
+            C::Replication => ("GetBucketReplication", "DeleteBucketReplication"),
+            C::Website => ("GetBucketWebsite", "DeleteBucketWebsite"),
+            C::OwnershipControls => (
+                "GetBucketOwnershipControls",
+                "DeleteBucketOwnershipControls",
+            ),
+            C::PublicAccessBlock => ("GetPublicAccessBlock", "DeletePublicAccessBlock"),
+            C::Logging => ("GetBucketLogging", "-"),
+            C::Notification => ("GetBucketNotificationConfiguration", "-"),
+            C::Accelerate => ("GetBucketAccelerateConfiguration", "-"),
+            C::RequestPayment => ("GetBucketRequestPayment", "-"),
+        }
+    }
 }
 
 impl Endpoint {
@@ -76,30 +156,20 @@ impl Endpoint {
             Endpoint::CompleteMultipartUpload => "CompleteMultipartUpload",
             Endpoint::AbortMultipartUpload => "AbortMultipartUpload",
             Endpoint::ListParts => "ListParts",
+            Endpoint::GetBucketConfig(c) => c.names().0,
+            Endpoint::DeleteBucketConfig(c) => c.names().1,
         }
     }
 }
 
-/// Bucket sub-resources we do not implement: answered with `NotImplemented`, never mistaken
-/// for an object or listing operation.
+/// Bucket sub-resources we do not implement at all (beyond [`BucketConfig`], whose GET and
+/// DELETE answer): answered with `NotImplemented`, never mistaken for an object or listing
+/// operation.
 const UNSUPPORTED_BUCKET: &[&str] = &[
-    "policy",
-    "cors",
-    "website",
-    "logging",
-    "notification",
-    "replication",
-    "encryption",
-    "object-lock",
-    "ownershipControls",
-    "publicAccessBlock",
-    "requestPayment",
-    "accelerate",
     "analytics",
     "inventory",
     "metrics",
     "intelligent-tiering",
-    "tagging",
     "policyStatus",
     "session",
 ];
@@ -129,6 +199,16 @@ pub fn parse(
     if !key {
         if *method == Method::GET && q.has("versioning") {
             return Ok(E::GetBucketVersioning);
+        }
+        if let Some((config, sub)) = BucketConfig::ALL.iter().find(|(_, s)| q.has(s)) {
+            return match *method {
+                Method::GET => Ok(E::GetBucketConfig(*config)),
+                Method::DELETE if config.deletable() => Ok(E::DeleteBucketConfig(*config)),
+                Method::PUT => Err(S3Error::not_implemented(&format!(
+                    "setting the ?{sub} bucket sub-resource"
+                ))),
+                _ => Err(S3Error::method_not_allowed()),
+            };
         }
         if let Some(sub) = UNSUPPORTED_BUCKET.iter().find(|s| q.has(s)) {
             return Err(S3Error::not_implemented(&format!(
@@ -237,7 +317,17 @@ mod tests {
             ep(Method::GET, true, true, "tagging"),
             Some(E::GetObjectTagging)
         );
-        assert_eq!(ep(Method::GET, true, false, "policy"), None);
+        assert_eq!(
+            ep(Method::GET, true, false, "policy"),
+            Some(E::GetBucketConfig(BucketConfig::Policy))
+        );
+        assert_eq!(
+            ep(Method::DELETE, true, false, "cors"),
+            Some(E::DeleteBucketConfig(BucketConfig::Cors))
+        );
+        assert_eq!(ep(Method::PUT, true, false, "tagging"), None);
+        assert_eq!(ep(Method::DELETE, true, false, "object-lock"), None);
+        assert_eq!(ep(Method::GET, true, false, "analytics"), None);
         assert_eq!(ep(Method::PATCH, true, true, ""), None);
     }
 }

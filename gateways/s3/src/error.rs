@@ -223,6 +223,10 @@ impl From<StoreError> for S3Error {
 
 impl From<AuthError> for S3Error {
     fn from(e: AuthError) -> Self {
-        S3Error::new(e.http_status(), e.s3_code(), e.to_string())
+        let err = S3Error::new(e.http_status(), e.s3_code(), e.to_string());
+        match e {
+            AuthError::HeadersNotSigned(names) => err.with("HeadersNotSigned", names),
+            _ => err,
+        }
     }
 }

@@ -5,6 +5,7 @@
 //!   aws-chunked body decoder.
 //! - `request`: addressing (path / virtual host), the parsed request context.
 //! - `endpoint`: method + query → the S3 operation ([`Endpoint`]).
+//! - `refusals`: headers asking for features we lack (SSE, object lock, storage classes).
 //! - `handlers/`: one module per family of operations, each a few lines over `store::ops`.
 //! - `error`: the S3 error type and the one mapping table from store errors.
 //! - `xml`, `util`: rendering and small HTTP helpers.
@@ -19,6 +20,7 @@ mod body;
 mod endpoint;
 mod error;
 mod handlers;
+mod refusals;
 mod request;
 mod util;
 mod xml;
@@ -35,7 +37,7 @@ use gatehouse_store::Store;
 use gatehouse_store::metrics::RequestRecord;
 use http::{HeaderValue, header};
 
-pub use endpoint::Endpoint;
+pub use endpoint::{BucketConfig, Endpoint};
 pub use error::S3Error;
 
 /// Settings of the S3 gateway.

@@ -33,10 +33,21 @@ pub fn address(
 }
 
 /// A share bucket's alias (`fs--<share>`, for clients that reject `+`) names `fs+<share>`.
-fn canonical(bucket: String) -> String {
+/// Every place a bucket name arrives (path, Host, `x-amz-copy-source`) goes through this.
+pub(crate) fn canonical(bucket: String) -> String {
     match gatehouse_store::naming::canonical_bucket(&bucket) {
         std::borrow::Cow::Borrowed(_) => bucket,
         std::borrow::Cow::Owned(c) => c,
+    }
+}
+
+/// The name S3 answers carry for a bucket (ListBuckets): a share bucket `fs+<share>` as its
+/// alias `fs--<share>`, which bucket-name checks of botocore (aws CLI, boto3) and other SDKs
+/// accept, so a listed name works in the client's next call; other buckets as themselves.
+pub(crate) fn listed_name(bucket: &str) -> String {
+    match bucket.strip_prefix(gatehouse_store::naming::SHARE_PREFIX) {
+        Some(share) => gatehouse_store::naming::share_alias(share),
+        None => bucket.to_string(),
     }
 }
 
@@ -64,6 +75,20 @@ pub fn vhost_bucket(headers: &HeaderMap, domains: &[String]) -> Option<String> {
 /// Header value as text, if present and valid.
 pub fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The `Content-Encoding` an object keeps: the header as sent, minus its `aws-chunked` token
+/// (transfer framing, which S3 strips); `None` when nothing else is left. The other tokens and
+/// their spacing stay verbatim (`aws-chunked, gzip` → `gzip`; `gzip, br` stays `gzip, br`).
+pub fn stored_content_encoding(h: &HeaderMap) -> Option<String> {
+    let raw = header(h, "content-encoding")?;
+    let kept: Vec<&str> = raw
+        .split(',')
+        .filter(|t| !t.trim().eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    let joined = kept.join(",");
+    let joined = joined.trim();
+    (!joined.is_empty()).then(|| joined.to_string())
 }
 
 pub struct Ctx {
@@ -109,5 +134,21 @@ mod tests {
         assert_eq!(a, (Some("fs+team".into()), None));
         let a = address(&hm("localhost"), "/fs--team/a/b.txt", &d).expect("ok");
         assert_eq!(a, (Some("fs+team".into()), Some("a/b.txt".into())));
+    }
+
+    #[test]
+    fn content_encoding_kept_verbatim_minus_aws_chunked() {
+        let enc = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::CONTENT_ENCODING, v.parse().expect("value"));
+            stored_content_encoding(&h)
+        };
+        assert_eq!(enc("aws-chunked,gzip").as_deref(), Some("gzip"));
+        assert_eq!(enc("gzip, aws-chunked").as_deref(), Some("gzip"));
+        assert_eq!(enc("gzip, deflate").as_deref(), Some("gzip, deflate"));
+        assert_eq!(enc("gzip, AWS-Chunked, br").as_deref(), Some("gzip, br"));
+        assert_eq!(enc("aws-chunked"), None);
+        assert_eq!(enc("  "), None);
+        assert_eq!(stored_content_encoding(&HeaderMap::new()), None);
     }
 }

@@ -14,7 +14,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::percent_decode_str;
 use subtle::ConstantTimeEq;
 
-use super::sigv4::{AuthError, Authenticated, PayloadMode, RequestParts};
+use super::sigv4::{AuthError, Authenticated, MAX_EXPIRES, PayloadMode, RequestParts};
 
 /// Sub-resources that are part of the canonical resource, in S3's list.
 const SUBRESOURCES: &[&str] = &[
@@ -90,6 +90,12 @@ pub fn try_authenticate(
                 .unwrap_or(0);
             if now_s > exp {
                 return Err(AuthError::Expired);
+            }
+            // Like SigV4's X-Amz-Expires: a presigned URL lives at most 7 days.
+            if exp - now_s > MAX_EXPIRES {
+                return Err(AuthError::AuthorizationQueryParametersError(
+                    "Expires must be at most 604800 seconds (7 days) after the current time".into(),
+                ));
             }
             verify(
                 req,

@@ -22,7 +22,28 @@ pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934c
 /// S3 rejects requests whose clock differs from ours by more than this.
 const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 /// Longest presigned URL lifetime S3 allows (7 days).
-const MAX_EXPIRES: u64 = 604_800;
+pub(crate) const MAX_EXPIRES: u64 = 604_800;
+
+/// The `x-amz-*` headers a SigV4 request may carry without listing them in its signed headers.
+/// Every other `x-amz-*` header must be signed, or the request is refused (AWS's rule: "There
+/// were headers present in the request which were not signed"). These are exempt because they
+/// cannot change what a request does: `x-amz-content-sha256` and `x-amz-date` enter the string
+/// to sign by other routes; `x-amz-security-token` is ignored here (no session credentials);
+/// the aws-chunked framing headers (`x-amz-decoded-content-length`, `x-amz-trailer`,
+/// `x-amz-sdk-checksum-algorithm`) can only make a body fail its checks; `x-amz-user-agent` and
+/// `x-amz-checksum-mode` are left out of presigned URLs by aws-sdk-rust's signer (its
+/// `presigning_header_exclusion`), and the latter only adds checksum headers to a GET's answer.
+/// botocore (aws CLI v1/v2, boto3) and aws-sdk-go (rclone) sign every other `x-amz-*` header.
+const MAY_BE_UNSIGNED: &[&str] = &[
+    "x-amz-content-sha256",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-decoded-content-length",
+    "x-amz-trailer",
+    "x-amz-sdk-checksum-algorithm",
+    "x-amz-user-agent",
+    "x-amz-checksum-mode",
+];
 
 /// AWS UriEncode: everything but `A-Z a-z 0-9 - . _ ~` becomes `%XX` (uppercase hex).
 const AWS_QUERY: &AsciiSet = &NON_ALPHANUMERIC
@@ -152,12 +173,18 @@ pub enum AuthError {
     IncompleteBody,
     #[error("Invalid aws-chunked body: {0}")]
     InvalidChunk(String),
+    /// A correctly signed request that carries `x-amz-*` headers its signature does not cover;
+    /// holds their names, comma-separated (S3's `<HeadersNotSigned>`).
+    #[error("There were headers present in the request which were not signed")]
+    HeadersNotSigned(String),
 }
 
 impl AuthError {
     pub fn s3_code(&self) -> &'static str {
         match self {
-            AuthError::Missing | AuthError::Expired => "AccessDenied",
+            AuthError::Missing | AuthError::Expired | AuthError::HeadersNotSigned(_) => {
+                "AccessDenied"
+            }
             AuthError::InvalidAccessKeyId => "InvalidAccessKeyId",
             AuthError::SignatureDoesNotMatch => "SignatureDoesNotMatch",
             AuthError::RequestTimeTooSkewed => "RequestTimeTooSkewed",
@@ -175,7 +202,8 @@ impl AuthError {
             | AuthError::Expired
             | AuthError::InvalidAccessKeyId
             | AuthError::SignatureDoesNotMatch
-            | AuthError::RequestTimeTooSkewed => 403,
+            | AuthError::RequestTimeTooSkewed
+            | AuthError::HeadersNotSigned(_) => 403,
             AuthError::AuthorizationHeaderMalformed(_)
             | AuthError::AuthorizationQueryParametersError(_)
             | AuthError::InvalidArgument(_)
@@ -448,6 +476,9 @@ fn verify(
         let lines = [req.method, uri, query, &headers, signed, content];
         let computed = request_signature(&key, lines, amz_date, &scope);
         if bool::from(computed.as_bytes().ct_eq(signature.as_bytes())) {
+            if let Some(unsigned) = unsigned_amz_headers(req.headers, &names) {
+                return Err(AuthError::HeadersNotSigned(unsigned));
+            }
             return Ok(Authenticated {
                 access_key: cred.access_key.to_string(),
                 payload,
@@ -455,6 +486,16 @@ fn verify(
         }
     }
     Err(AuthError::SignatureDoesNotMatch)
+}
+
+/// The `x-amz-*` headers present but neither signed nor exempt ([`MAY_BE_UNSIGNED`]), if any.
+fn unsigned_amz_headers(headers: &HeaderMap, signed: &[&str]) -> Option<String> {
+    let unsigned: Vec<&str> = headers
+        .keys()
+        .map(http::HeaderName::as_str)
+        .filter(|n| n.starts_with("x-amz-") && !MAY_BE_UNSIGNED.contains(n) && !signed.contains(n))
+        .collect();
+    (!unsigned.is_empty()).then(|| unsigned.join(","))
 }
 
 /// Hex signature of a canonical request given as its six lines: method, URI, query, headers
@@ -1067,6 +1108,57 @@ pub(crate) mod tests {
         assert_eq!(
             (err.s3_code(), err.http_status(), err.to_string().as_str()),
             ("AccessDenied", 403, "Request has expired")
+        );
+    }
+
+    #[test]
+    fn unsigned_amz_headers_are_refused() {
+        let now = SystemTime::now();
+        let mut h = headers(&[("host", "localhost:9000"), ("x-amz-meta-a", "1")]);
+        sign_request_v4("PUT", "/b/k", None, &mut h, UNSIGNED_PAYLOAD, &params(now)).unwrap();
+        assert!(run("PUT", "/b/k", None, &h, now).is_ok());
+        // Added after signing: a captured request must not become a copy or gain metadata.
+        for (name, value) in [
+            ("x-amz-copy-source", "/other/secret"),
+            ("x-amz-meta-b", "2"),
+            ("x-amz-tagging", "a=b"),
+            ("x-amz-server-side-encryption", "AES256"),
+        ] {
+            let mut extra = h.clone();
+            extra.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static(value),
+            );
+            let err = run("PUT", "/b/k", None, &extra, now).unwrap_err();
+            assert_eq!(err, AuthError::HeadersNotSigned(name.to_string()), "{name}");
+            assert_eq!((err.s3_code(), err.http_status()), ("AccessDenied", 403));
+        }
+        // Exempt ones pass unsigned; so do headers outside the x-amz- family.
+        let mut extra = h.clone();
+        for name in [
+            "x-amz-user-agent",
+            "x-amz-security-token",
+            "x-amzn-trace-id",
+            "user-agent",
+        ] {
+            extra.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("x"),
+            );
+        }
+        assert!(run("PUT", "/b/k", None, &extra, now).is_ok());
+        // Presigned: the URL signs only host, so any x-amz-* header sent with it is unsigned.
+        let query = presign_url("PUT", "/b/k", None, "localhost:9000", 60, &params(now)).unwrap();
+        let plain = headers(&[("host", "localhost:9000")]);
+        assert!(run("PUT", "/b/k", Some(&query), &plain, now).is_ok());
+        let mut copy = plain.clone();
+        copy.insert("x-amz-copy-source", HeaderValue::from_static("/o/k"));
+        copy.insert("x-amz-meta-z", HeaderValue::from_static("1"));
+        assert_eq!(
+            run("PUT", "/b/k", Some(&query), &copy, now),
+            Err(AuthError::HeadersNotSigned(
+                "x-amz-copy-source,x-amz-meta-z".into()
+            ))
         );
     }
 

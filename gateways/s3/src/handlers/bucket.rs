@@ -3,29 +3,73 @@
 use axum::body::Body;
 use axum::response::Response;
 use gatehouse_store::Store;
+use gatehouse_store::rbac::{Resource, Verb};
 use http::{HeaderValue, StatusCode};
 
 use super::{empty, owner, xml_body, xml_ok};
 use crate::S3State;
 use crate::auth::PayloadMode;
+use crate::endpoint::BucketConfig;
 use crate::error::S3Error;
 use crate::request::Ctx;
 use crate::util;
 use crate::xml::XmlWriter;
 
-pub fn list_buckets(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
-    let buckets = s.list_buckets(&ctx.principal)?;
+/// Most buckets one ListBuckets page holds (AWS: `max-buckets` is 1 to 10000).
+const MAX_BUCKETS: usize = 10_000;
+
+/// ListBuckets, paged as AWS pages it (`max-buckets`, `continuation-token`, `prefix`,
+/// `bucket-region`). Share buckets are listed under their `fs--<share>` alias, the spelling
+/// every S3 client accepts back (docs/decisions/0012); pages and prefixes follow that name.
+pub fn list_buckets(state: &S3State, ctx: &Ctx) -> Result<Response, S3Error> {
+    let q = &ctx.query;
+    let max = match q.get("max-buckets") {
+        None => MAX_BUCKETS,
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_BUCKETS).contains(n))
+            .ok_or_else(|| {
+                S3Error::invalid_argument("max-buckets must be an integer between 1 and 10000")
+            })?,
+    };
+    let prefix = q.get("prefix").unwrap_or("");
+    let after = q.get("continuation-token").filter(|t| !t.is_empty());
+    let region = &state.inner.cfg.region;
+    let other_region = q.get("bucket-region").is_some_and(|r| r != region);
+    let mut names: Vec<(String, i64)> = state
+        .inner
+        .store
+        .list_buckets(&ctx.principal)?
+        .into_iter()
+        .map(|b| (crate::request::listed_name(&b.name), b.created_ms))
+        .filter(|(n, _)| n.starts_with(prefix) && after.is_none_or(|a| n.as_str() > a))
+        .collect();
+    if other_region {
+        names.clear();
+    }
+    names.sort_unstable();
+    let more = names.len() > max;
+    names.truncate(max);
     let mut w = XmlWriter::new();
     w.open_root("ListAllMyBucketsResult");
-    owner(&mut w, "Owner", &ctx.principal.user_id);
     w.open("Buckets");
-    for b in buckets {
+    for (name, created_ms) in &names {
         w.open("Bucket");
-        w.elem("Name", &b.name);
-        w.elem("CreationDate", &util::iso8601(b.created_ms));
+        w.elem("Name", name);
+        w.elem("CreationDate", &util::iso8601(*created_ms));
+        w.elem("BucketRegion", region);
         w.close("Bucket");
     }
     w.close("Buckets");
+    owner(&mut w, "Owner", &ctx.principal.user_id);
+    if more && let Some((last, _)) = names.last() {
+        w.elem("ContinuationToken", last);
+    }
+    if q.has("prefix") {
+        w.elem("Prefix", prefix);
+    }
     w.close("ListAllMyBucketsResult");
     Ok(xml_ok(w))
 }
@@ -127,4 +171,74 @@ pub fn put_acl(s: &Store, ctx: &Ctx, object: bool) -> Result<Response, S3Error> 
         s.head_bucket(&ctx.principal, ctx.bucket())?;
     }
     Ok(empty(StatusCode::OK))
+}
+
+/// GET of a bucket configuration that cannot be set here: what AWS answers for a bucket where
+/// it was never configured (a 404 naming the missing configuration, or the empty document of
+/// a feature that is off). Reading it needs the same permission as reading the bucket.
+pub fn get_config(s: &Store, ctx: &Ctx, which: BucketConfig) -> Result<Response, S3Error> {
+    use BucketConfig as C;
+    s.head_bucket(&ctx.principal, ctx.bucket())?;
+    let (code, message) = match which {
+        C::Tagging => ("NoSuchTagSet", "The TagSet does not exist"),
+        C::Cors => (
+            "NoSuchCORSConfiguration",
+            "The CORS configuration does not exist",
+        ),
+        C::Policy => ("NoSuchBucketPolicy", "The bucket policy does not exist"),
+        C::Encryption => (
+            "ServerSideEncryptionConfigurationNotFoundError",
+            "The server side encryption configuration was not found",
+        ),
+        C::ObjectLock => (
+            "ObjectLockConfigurationNotFoundError",
+            "Object Lock configuration does not exist for this bucket",
+        ),
+        C::Replication => (
+            "ReplicationConfigurationNotFoundError",
+            "The replication configuration was not found",
+        ),
+        C::Website => (
+            "NoSuchWebsiteConfiguration",
+            "The specified bucket does not have a website configuration",
+        ),
+        C::OwnershipControls => (
+            "OwnershipControlsNotFoundError",
+            "The bucket ownership controls were not found",
+        ),
+        C::PublicAccessBlock => (
+            "NoSuchPublicAccessBlockConfiguration",
+            "The public access block configuration was not found",
+        ),
+        C::Logging => return Ok(empty_doc("BucketLoggingStatus")),
+        C::Notification => return Ok(empty_doc("NotificationConfiguration")),
+        C::Accelerate => return Ok(empty_doc("AccelerateConfiguration")),
+        C::RequestPayment => {
+            let mut w = XmlWriter::new();
+            w.open_root("RequestPaymentConfiguration");
+            w.elem("Payer", "BucketOwner");
+            w.close("RequestPaymentConfiguration");
+            return Ok(xml_ok(w));
+        }
+    };
+    Err(S3Error::new(404, code, message).with("BucketName", ctx.bucket()))
+}
+
+fn empty_doc(root: &str) -> Response {
+    let mut w = XmlWriter::new();
+    w.open_root(root);
+    w.close(root);
+    xml_ok(w)
+}
+
+/// DELETE of such a configuration: there is none, so after the permission check (the one
+/// changing the bucket's settings needs) the bucket already is as asked: 204, as AWS answers.
+pub fn delete_config(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    s.may(
+        &ctx.principal,
+        Verb::Put,
+        Resource::Buckets(Some(ctx.bucket())),
+    )?;
+    s.head_bucket(&ctx.principal, ctx.bucket())?;
+    Ok(empty(StatusCode::NO_CONTENT))
 }

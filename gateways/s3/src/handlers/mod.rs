@@ -86,6 +86,9 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
         Ok(ep) => ep,
         Err(e) => return (Err(e), "-", who, bucket),
     };
+    if let Err(e) = crate::refusals::check(ep, &parts.headers) {
+        return (Err(e), ep.name(), who, bucket);
+    }
     let ctx = Ctx {
         principal,
         bucket: bucket.clone(),
@@ -107,7 +110,7 @@ async fn run(
     let s = &state.inner.store;
     use Endpoint as E;
     match ep {
-        E::ListBuckets => bucket::list_buckets(s, &ctx),
+        E::ListBuckets => bucket::list_buckets(state, &ctx),
         E::CreateBucket => bucket::create(state, &ctx, body, &payload).await,
         E::DeleteBucket => bucket::delete(s, &ctx).await,
         E::HeadBucket => bucket::head(state, &ctx),
@@ -137,6 +140,8 @@ async fn run(
         E::CompleteMultipartUpload => multipart::complete(s, &ctx, body, &payload).await,
         E::AbortMultipartUpload => multipart::abort(s, &ctx).await,
         E::ListParts => multipart::list_parts(s, &ctx),
+        E::GetBucketConfig(c) => bucket::get_config(s, &ctx, c),
+        E::DeleteBucketConfig(_) => bucket::delete_config(s, &ctx),
     }
 }
 

@@ -42,15 +42,7 @@ pub(crate) fn object_meta(h: &HeaderMap) -> Result<ObjectMeta, S3Error> {
     }
     Ok(ObjectMeta {
         content_type: get("content-type"),
-        // aws-chunked is transfer framing, not a property of the stored object.
-        content_encoding: header(h, "content-encoding").and_then(|e| {
-            let rest: Vec<&str> = e
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("aws-chunked"))
-                .collect();
-            (!rest.is_empty()).then(|| rest.join(","))
-        }),
+        content_encoding: crate::request::stored_content_encoding(h),
         content_disposition: get("content-disposition"),
         content_language: get("content-language"),
         cache_control: get("cache-control"),
@@ -389,7 +381,9 @@ pub(crate) fn copy_source(ctx: &Ctx) -> Result<(String, String), S3Error> {
     let decoded = util::decode(path, false)?;
     let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
     match decoded.split_once('/') {
-        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_string(), k.to_string())),
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => {
+            Ok((crate::request::canonical(b.to_string()), k.to_string()))
+        }
         _ => Err(S3Error::invalid_argument(
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
         )),

@@ -1,0 +1,840 @@
+//! Issue 17, S3 edges: unsigned `x-amz-*` headers, SigV2 presigned lifetime, refused SSE /
+//! object lock / storage classes, unconfigured bucket sub-resources, ListBuckets paging and
+//! share aliases, `fs--` in `x-amz-copy-source`, Content-Encoding kept verbatim, ListObjects
+//! v1 `<Prefix>` under `encoding-type=url`.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, ObjectLockMode, ServerSideEncryption, StorageClass,
+};
+use base64::Engine;
+use gatehouse_s3::auth::{SigningParams, sign_request_v4};
+use gatehouse_store::ops::NewShare;
+
+use crate::common::*;
+
+/// A raw SigV4 request signed over `signed` headers, then sent with `unsigned` added on top:
+/// what a party replaying a captured request could send.
+async fn replayed(
+    srv: &TestServer,
+    method: &str,
+    path: &str,
+    signed: &[(&str, &str)],
+    unsigned: &[(&str, &str)],
+    body: &[u8],
+) -> reqwest::Response {
+    use sha2::Digest;
+    let mut headers = http::HeaderMap::new();
+    headers.insert("host", srv.addr.to_string().parse().expect("host"));
+    for (k, v) in signed {
+        headers.insert(
+            http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+            v.parse().expect("value"),
+        );
+    }
+    let hash = hex::encode(sha2::Sha256::digest(body));
+    let params = SigningParams {
+        access_key: &srv.access,
+        secret_key: &srv.secret,
+        region: "us-east-1",
+        time: SystemTime::now(),
+    };
+    sign_request_v4(method, path, None, &mut headers, &hash, &params).expect("sign");
+    let mut req = reqwest::Client::new().request(method.parse().expect("m"), srv.url(path));
+    for (k, v) in headers.iter().filter(|(k, _)| k.as_str() != "host") {
+        req = req.header(k.as_str(), v.as_bytes());
+    }
+    for (k, v) in unsigned {
+        req = req.header(*k, *v);
+    }
+    req.body(body.to_vec()).send().await.expect("send")
+}
+
+async fn exists(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> bool {
+    c.head_object().bucket(bucket).key(key).send().await.is_ok()
+}
+
+#[tokio::test]
+async fn unsigned_amz_headers_are_refused_before_anything_happens() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("edges").send().await.expect("mb");
+    c.put_object()
+        .bucket("edges")
+        .key("secret.txt")
+        .body(ByteStream::from_static(b"top secret"))
+        .send()
+        .await
+        .expect("put");
+
+    // A captured signed PUT, replayed with an unsigned header added.
+    for (name, value) in [
+        ("x-amz-copy-source", "/edges/secret.txt"),
+        ("x-amz-meta-injected", "1"),
+        ("x-amz-tagging", "a=b"),
+    ] {
+        let r = replayed(
+            &srv,
+            "PUT",
+            "/edges/victim.txt",
+            &[],
+            &[(name, value)],
+            b"mine",
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 403, "{name}");
+        let text = r.text().await.expect("t");
+        assert!(text.contains("<Code>AccessDenied</Code>"), "{text}");
+        assert!(
+            text.contains("There were headers present in the request which were not signed"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("<HeadersNotSigned>{name}</HeadersNotSigned>")),
+            "{text}"
+        );
+        assert!(
+            !exists(&c, "edges", "victim.txt").await,
+            "{name}: nothing stored"
+        );
+    }
+    // Signed, the same headers work.
+    let r = replayed(
+        &srv,
+        "PUT",
+        "/edges/victim.txt",
+        &[("x-amz-meta-ok", "1"), ("x-amz-tagging", "a=b")],
+        &[],
+        b"mine",
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let head = c
+        .head_object()
+        .bucket("edges")
+        .key("victim.txt")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(
+        head.metadata()
+            .and_then(|m| m.get("ok"))
+            .map(String::as_str),
+        Some("1")
+    );
+
+    // A presigned PUT URL (signs only host): extra x-amz-* headers are unsigned.
+    let url = srv.presign("PUT", "/edges/pre.txt", 300, SystemTime::now());
+    let http = reqwest::Client::new();
+    for (name, value) in [
+        ("x-amz-copy-source", "/edges/secret.txt"),
+        ("x-amz-meta-injected", "1"),
+        ("x-amz-tagging", "a=b"),
+    ] {
+        let r = http
+            .put(&url)
+            .header(name, value)
+            .body("presigned")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status().as_u16(), 403, "{name}");
+        let text = r.text().await.expect("t");
+        assert!(text.contains("<HeadersNotSigned>"), "{text}");
+        assert!(
+            !exists(&c, "edges", "pre.txt").await,
+            "{name}: nothing stored"
+        );
+    }
+    let r = http.put(&url).body("presigned").send().await.expect("send");
+    assert_eq!(r.status().as_u16(), 200);
+    let got = c
+        .get_object()
+        .bucket("edges")
+        .key("pre.txt")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(body_bytes(got).await, b"presigned");
+
+    // The SDK's own presigned PUT, sent with the headers it says to send.
+    let cfg =
+        aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(60)).expect("cfg");
+    let pre = c
+        .put_object()
+        .bucket("edges")
+        .key("sdk-pre.txt")
+        .content_type("text/plain")
+        .presigned(cfg)
+        .await
+        .expect("presign");
+    let mut req = http.put(pre.uri());
+    for (k, v) in pre.headers() {
+        req = req.header(k, v);
+    }
+    let r = req.body("sdk presigned").send().await.expect("send");
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+
+    // The SDK's ordinary calls sign what they send: metadata, tagging, copy, multipart.
+    c.put_object()
+        .bucket("edges")
+        .key("sdk.txt")
+        .metadata("k", "v")
+        .tagging("t=1")
+        .body(ByteStream::from_static(b"sdk"))
+        .send()
+        .await
+        .expect("sdk put with metadata and tags");
+    c.copy_object()
+        .bucket("edges")
+        .key("sdk-copy.txt")
+        .copy_source("edges/sdk.txt")
+        .send()
+        .await
+        .expect("sdk copy");
+    let up = c
+        .create_multipart_upload()
+        .bucket("edges")
+        .key("mp.bin")
+        .metadata("m", "1")
+        .send()
+        .await
+        .expect("create upload");
+    let id = up.upload_id().expect("id");
+    let part = c
+        .upload_part()
+        .bucket("edges")
+        .key("mp.bin")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from(bytes(1000, 7)))
+        .send()
+        .await
+        .expect("part");
+    c.complete_multipart_upload()
+        .bucket("edges")
+        .key("mp.bin")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().expect("etag"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn sigv2_presigned_urls_live_at_most_seven_days() {
+    use hmac::{Hmac, KeyInit, Mac};
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("v2life").send().await.expect("mb");
+    c.put_object()
+        .bucket("v2life")
+        .key("k")
+        .body(ByteStream::from_static(b"v2"))
+        .send()
+        .await
+        .expect("put");
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("now")
+        .as_secs();
+    let get = |expires: u64| {
+        let sts = format!("GET\n\n\n{expires}\n/v2life/k");
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(srv.secret.as_bytes()).expect("key");
+        mac.update(sts.as_bytes());
+        let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let sig = percent_encoding::utf8_percent_encode(&sig, percent_encoding::NON_ALPHANUMERIC);
+        let url = format!(
+            "{}?AWSAccessKeyId={}&Signature={sig}&Expires={expires}",
+            srv.url("/v2life/k"),
+            srv.access
+        );
+        async move { reqwest::get(url).await.expect("get") }
+    };
+    assert_eq!(get(now + 6 * 86_400).await.status().as_u16(), 200);
+    let r = get(now + 8 * 86_400).await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(
+        r.text()
+            .await
+            .expect("t")
+            .contains("AuthorizationQueryParametersError")
+    );
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn encryption_object_lock_and_storage_classes_are_refused() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("plain").send().await.expect("mb");
+    let put = || {
+        c.put_object()
+            .bucket("plain")
+            .key("k")
+            .body(ByteStream::from_static(b"data"))
+    };
+    let not_impl = |r: Result<(), String>, what: &str| {
+        assert_eq!(r, Err("NotImplemented".to_string()), "{what}");
+    };
+    let key_b64 = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let key_md5 = {
+        use md5::Digest;
+        base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest([7u8; 32]))
+    };
+    not_impl(
+        put()
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| code(&e)),
+        "SSE-S3 put",
+    );
+    not_impl(
+        put()
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(&key_b64)
+            .sse_customer_key_md5(&key_md5)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| code(&e)),
+        "SSE-C put",
+    );
+    not_impl(
+        put()
+            .storage_class(StorageClass::Glacier)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| code(&e)),
+        "GLACIER put",
+    );
+    not_impl(
+        put()
+            .object_lock_mode(ObjectLockMode::Compliance)
+            .object_lock_retain_until_date(aws_sdk_s3::primitives::DateTime::from_secs(
+                4_000_000_000,
+            ))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| code(&e)),
+        "object lock put",
+    );
+    assert!(!exists(&c, "plain", "k").await, "nothing was stored");
+    put()
+        .storage_class(StorageClass::Standard)
+        .send()
+        .await
+        .expect("STANDARD is the storage class there is");
+    not_impl(
+        c.get_object()
+            .bucket("plain")
+            .key("k")
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(&key_b64)
+            .sse_customer_key_md5(&key_md5)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| code(&e)),
+        "SSE-C get",
+    );
+    not_impl(
+        c.copy_object()
+            .bucket("plain")
+            .key("k2")
+            .copy_source("plain/k")
+            .copy_source_sse_customer_algorithm("AES256")
+            .copy_source_sse_customer_key(&key_b64)
+            .copy_source_sse_customer_key_md5(&key_md5)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| code(&e)),
+        "copy with SSE-C source",
+    );
+    not_impl(
+        c.copy_object()
+            .bucket("plain")
+            .key("k2")
+            .copy_source("plain/k")
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| code(&e)),
+        "copy with SSE-KMS",
+    );
+    assert!(!exists(&c, "plain", "k2").await);
+    not_impl(
+        c.create_multipart_upload()
+            .bucket("plain")
+            .key("mp")
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| code(&e)),
+        "SSE multipart",
+    );
+    let up = c
+        .create_multipart_upload()
+        .bucket("plain")
+        .key("mp")
+        .send()
+        .await
+        .expect("create");
+    let id = up.upload_id().expect("id");
+    not_impl(
+        c.upload_part()
+            .bucket("plain")
+            .key("mp")
+            .upload_id(id)
+            .part_number(1)
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(&key_b64)
+            .sse_customer_key_md5(&key_md5)
+            .body(ByteStream::from_static(b"p"))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| code(&e)),
+        "SSE-C part",
+    );
+    not_impl(
+        c.upload_part_copy()
+            .bucket("plain")
+            .key("mp")
+            .upload_id(id)
+            .part_number(1)
+            .copy_source("plain/k")
+            .copy_source_sse_customer_algorithm("AES256")
+            .copy_source_sse_customer_key(&key_b64)
+            .copy_source_sse_customer_key_md5(&key_md5)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| code(&e)),
+        "SSE-C part copy",
+    );
+    not_impl(
+        c.delete_object()
+            .bucket("plain")
+            .key("k")
+            .bypass_governance_retention(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| code(&e)),
+        "bypass governance",
+    );
+    assert!(exists(&c, "plain", "k").await, "not deleted");
+    not_impl(
+        c.create_bucket()
+            .bucket("locked")
+            .object_lock_enabled_for_bucket(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| code(&e)),
+        "object-lock bucket",
+    );
+    assert!(c.head_bucket().bucket("locked").send().await.is_err());
+    // The message names the header.
+    let r = srv
+        .signed(
+            "PUT",
+            "/plain/named",
+            None,
+            &[("x-amz-server-side-encryption-customer-algorithm", "AES256")],
+            b"x".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 501);
+    let text = r.text().await.expect("t");
+    assert!(
+        text.contains("x-amz-server-side-encryption-customer-algorithm"),
+        "{text}"
+    );
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn unconfigured_bucket_subresources_answer_as_aws() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("sub").send().await.expect("mb");
+    let e = |r: Result<(), String>| r.expect_err("an error");
+    macro_rules! code_of {
+        ($call:expr) => {
+            e($call.send().await.map(|_| ()).map_err(|e| code(&e)))
+        };
+    }
+    assert_eq!(
+        code_of!(c.get_bucket_tagging().bucket("sub")),
+        "NoSuchTagSet"
+    );
+    assert_eq!(
+        code_of!(c.get_bucket_cors().bucket("sub")),
+        "NoSuchCORSConfiguration"
+    );
+    assert_eq!(
+        code_of!(c.get_bucket_policy().bucket("sub")),
+        "NoSuchBucketPolicy"
+    );
+    assert_eq!(
+        code_of!(c.get_bucket_encryption().bucket("sub")),
+        "ServerSideEncryptionConfigurationNotFoundError"
+    );
+    assert_eq!(
+        code_of!(c.get_object_lock_configuration().bucket("sub")),
+        "ObjectLockConfigurationNotFoundError"
+    );
+    assert_eq!(
+        code_of!(c.get_bucket_replication().bucket("sub")),
+        "ReplicationConfigurationNotFoundError"
+    );
+    assert_eq!(
+        code_of!(c.get_bucket_website().bucket("sub")),
+        "NoSuchWebsiteConfiguration"
+    );
+    let r = srv.signed("GET", "/sub", Some("policy"), &[], vec![]).await;
+    assert_eq!(r.status().as_u16(), 404);
+    // Features that are off answer with their empty document.
+    let logging = c
+        .get_bucket_logging()
+        .bucket("sub")
+        .send()
+        .await
+        .expect("logging");
+    assert!(logging.logging_enabled().is_none());
+    // Setting one is not implemented; deleting one that is not there is done.
+    assert_eq!(
+        code_of!(
+            c.put_bucket_tagging().bucket("sub").tagging(
+                aws_sdk_s3::types::Tagging::builder()
+                    .set_tag_set(Some(vec![]))
+                    .build()
+                    .expect("tagging")
+            )
+        ),
+        "NotImplemented"
+    );
+    c.delete_bucket_cors()
+        .bucket("sub")
+        .send()
+        .await
+        .expect("nothing to delete");
+    c.delete_bucket_tagging()
+        .bucket("sub")
+        .send()
+        .await
+        .expect("nothing to delete");
+    // The bucket must exist, and the caller must be allowed to read it.
+    assert_eq!(
+        code_of!(c.get_bucket_tagging().bucket("nonesuch")),
+        "NoSuchBucket"
+    );
+    let bob = srv.new_user("bob").await;
+    let b = client_with(srv.addr, &bob.access_key, &bob.secret_key);
+    assert_eq!(code_of!(b.get_bucket_cors().bucket("sub")), "AccessDenied");
+    assert_eq!(
+        code_of!(b.delete_bucket_cors().bucket("sub")),
+        "AccessDenied"
+    );
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn list_buckets_pages_and_every_listed_name_is_usable() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    for b in ["bk1", "bk2", "bk3", "bk4", "ck1"] {
+        c.create_bucket().bucket(b).send().await.expect("mb");
+    }
+    srv.store()
+        .create_share(
+            &srv.admin(),
+            NewShare {
+                name: "team-files".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("share");
+    let all: Vec<String> = c
+        .list_buckets()
+        .send()
+        .await
+        .expect("list")
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_string))
+        .collect();
+    assert!(all.contains(&"fs--team-files".to_string()), "{all:?}");
+    assert!(!all.iter().any(|n| n.contains('+')), "{all:?}");
+    // Every listed name works in the same client's next calls.
+    for name in &all {
+        c.put_object()
+            .bucket(name)
+            .key("probe.txt")
+            .body(ByteStream::from_static(b"probe"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put into {name}: {e:?}"));
+        let l = c
+            .list_objects_v2()
+            .bucket(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("list {name}: {e:?}"));
+        assert_eq!(l.key_count(), Some(1), "{name}");
+        let o = c
+            .get_object()
+            .bucket(name)
+            .key("probe.txt")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("get from {name}: {e:?}"));
+        assert_eq!(body_bytes(o).await, b"probe");
+    }
+    // Pages of two, in name order, until no continuation token.
+    let mut paged = Vec::new();
+    let mut token: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let out = c
+            .list_buckets()
+            .max_buckets(2)
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .expect("page");
+        pages += 1;
+        assert!(out.buckets().len() <= 2);
+        paged.extend(
+            out.buckets()
+                .iter()
+                .filter_map(|b| b.name().map(str::to_string)),
+        );
+        match out.continuation_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(paged, sorted);
+    assert_eq!(pages, all.len().div_ceil(2));
+    let b = c.list_buckets().prefix("b").send().await.expect("prefix");
+    assert_eq!(b.prefix(), Some("b"));
+    let names: Vec<_> = b.buckets().iter().filter_map(|b| b.name()).collect();
+    assert_eq!(names, ["bk1", "bk2", "bk3", "bk4"]);
+    let r = srv
+        .signed("GET", "/", Some("max-buckets=0"), &[], vec![])
+        .await;
+    assert_eq!(r.status().as_u16(), 400);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn copy_source_takes_the_share_alias() {
+    let srv = TestServer::start().await;
+    let admin = srv.admin();
+    srv.store()
+        .create_share(
+            &admin,
+            NewShare {
+                name: "team".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("share");
+    let c = srv.client();
+    c.put_object()
+        .bucket("fs--team")
+        .key("a.txt")
+        .body(ByteStream::from(bytes(6 << 20, 3)))
+        .send()
+        .await
+        .expect("put");
+    c.copy_object()
+        .bucket("fs--team")
+        .key("b.txt")
+        .copy_source("fs--team/a.txt")
+        .send()
+        .await
+        .expect("admin copies within the share by its alias");
+    // A writer on the share only (no rights anywhere else).
+    let w = srv.new_user("writer").await;
+    srv.store()
+        .bind(
+            &admin,
+            gatehouse_store::ops::SubjectRef::User(w.user_id.clone()),
+            "bucket-write",
+            gatehouse_store::rbac::Scope::Bucket("fs+team".into()),
+        )
+        .await
+        .expect("bind");
+    let wc = client_with(srv.addr, &w.access_key, &w.secret_key);
+    wc.copy_object()
+        .bucket("fs--team")
+        .key("c.txt")
+        .copy_source("fs--team/a.txt")
+        .send()
+        .await
+        .expect("writer copies by the alias");
+    let up = wc
+        .create_multipart_upload()
+        .bucket("fs--team")
+        .key("d.bin")
+        .send()
+        .await
+        .expect("create");
+    let id = up.upload_id().expect("id");
+    let part = wc
+        .upload_part_copy()
+        .bucket("fs--team")
+        .key("d.bin")
+        .upload_id(id)
+        .part_number(1)
+        .copy_source("fs--team/a.txt")
+        .send()
+        .await
+        .expect("part copy by the alias");
+    let etag = part
+        .copy_part_result()
+        .and_then(|p| p.e_tag())
+        .expect("etag")
+        .to_string();
+    wc.complete_multipart_upload()
+        .bucket("fs--team")
+        .key("d.bin")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(CompletedPart::builder().part_number(1).e_tag(etag).build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    for k in ["b.txt", "c.txt", "d.bin"] {
+        let o = c
+            .get_object()
+            .bucket("fs+team")
+            .key(k)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(body_bytes(o).await, bytes(6 << 20, 3), "{k}");
+    }
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn content_encoding_is_kept_verbatim() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("enc").send().await.expect("mb");
+    for (sent, kept) in [
+        ("gzip, deflate", Some("gzip, deflate")),
+        ("aws-chunked,gzip", Some("gzip")),
+        ("aws-chunked", None),
+    ] {
+        let r = srv
+            .signed(
+                "PUT",
+                "/enc/k",
+                None,
+                &[("content-encoding", sent)],
+                b"x".to_vec(),
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 200, "{sent}");
+        let h = c
+            .head_object()
+            .bucket("enc")
+            .key("k")
+            .send()
+            .await
+            .expect("head");
+        assert_eq!(h.content_encoding(), kept, "{sent}");
+    }
+    // The SDK adds aws-chunked to its own value when it streams with a checksum trailer.
+    c.put_object()
+        .bucket("enc")
+        .key("sdk")
+        .content_encoding("br")
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+        .body(ByteStream::from_static(b"zz"))
+        .send()
+        .await
+        .expect("put");
+    let h = c
+        .head_object()
+        .bucket("enc")
+        .key("sdk")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(h.content_encoding(), Some("br"));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn list_objects_v1_prefix_under_url_encoding() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("lv1").send().await.expect("mb");
+    c.put_object()
+        .bucket("lv1")
+        .key("a b/c d")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("put");
+    // What botocore sends for list_objects(Prefix='a b/'): encoding-type=url, always.
+    let r = srv
+        .signed(
+            "GET",
+            "/lv1",
+            Some("encoding-type=url&prefix=a%20b%2F&delimiter=%2F"),
+            &[],
+            vec![],
+        )
+        .await;
+    let text = r.text().await.expect("t");
+    assert!(text.contains("<Prefix>a b/</Prefix>"), "{text}");
+    assert!(text.contains("<Delimiter>/</Delimiter>"), "{text}");
+    assert!(text.contains("<Key>a%20b/c%20d</Key>"), "{text}");
+    // ListObjectsV2 encodes Prefix (botocore decodes it there).
+    let r = srv
+        .signed(
+            "GET",
+            "/lv1",
+            Some("list-type=2&encoding-type=url&prefix=a%20b%2F"),
+            &[],
+            vec![],
+        )
+        .await;
+    let text = r.text().await.expect("t");
+    assert!(text.contains("<Prefix>a%20b/</Prefix>"), "{text}");
+    srv.stop().await;
+}
