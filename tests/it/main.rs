@@ -5,6 +5,7 @@ mod admin_api;
 mod admin_explorer;
 mod backup;
 mod common;
+mod conditional_writes;
 mod fsck;
 mod identity;
 mod lifecycle;

@@ -28,7 +28,7 @@ pub use fs_write::{FsCreate, FsSetAttr};
 pub use lifecycle::{ExpirySweep, MAX_RULES};
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{CompletePart, PartInfo, UploadInfo};
-pub use objects::{CopyOptions, ObjectInfo, PutOptions};
+pub use objects::{CopyOptions, ObjectInfo, PutOptions, WriteCondition, etag_in_list};
 pub(crate) use peers::PeerPrincipals;
 pub use peers::{PeerInfo, PeerNet, parse_peer_address};
 pub use shares::{CreatedShare, MAX_SHARE_QUOTA, NewShare, ShareInfo, SweepStats};

@@ -10,7 +10,7 @@ use md5::{Digest as _, Md5};
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::ns::Ns;
-use super::objects::{ObjectInfo, PutOptions, verify_staged};
+use super::objects::{ObjectInfo, PutOptions, WriteCondition, current_etag, verify_staged};
 use super::txn;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{Result, StoreError};
@@ -321,7 +321,7 @@ impl Store {
     }
 
     /// CompleteMultipartUpload: checks order, ETags and sizes, then links the object whose
-    /// manifest is the concatenation of the listed parts'.
+    /// manifest is the concatenation of the listed parts', if `cond` holds for the key then.
     pub async fn complete_upload(
         &self,
         p: &Principal,
@@ -329,8 +329,10 @@ impl Store {
         key: &str,
         upload_id: &str,
         parts: Vec<CompletePart>,
+        cond: WriteCondition,
     ) -> Result<ObjectInfo> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        cond.authorize(p, bucket)?;
         if parts.is_empty() {
             return Err(StoreError::InvalidPart("no parts were listed".into()));
         }
@@ -347,6 +349,7 @@ impl Store {
                 let u = get_upload(t, &id, &bucket, &key)?;
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &bucket)?;
+                cond.check(current_etag(&ns, b.id, &key)?.as_deref())?;
                 txn::check_share_conflicts(&ns, &b, &key)?;
                 let mut records = Vec::with_capacity(parts.len());
                 {
