@@ -20,6 +20,10 @@ pub const CHUNKS: TableDefinition<&[u8; 32], (u64, u64)> = TableDefinition::new(
 pub const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
 /// upload id ++ 0x00 ++ part number (4 bytes BE) → [`crate::model::PartRecord`].
 pub const UPLOAD_PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("upload_parts");
+/// upload id → [`crate::model::CompletedUploadRecord`]: completions remembered for a day, so a
+/// retried CompleteMultipartUpload gets the same answer (swept by the expiry sweeper).
+pub const COMPLETED_UPLOADS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("completed_uploads");
 /// access key → [`crate::model::CredentialRef`] (the secret is derived, never stored).
 pub const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
 /// user id (16 hex) → [`crate::model::UserRecord`].

@@ -10,6 +10,7 @@ mod fsck;
 mod identity;
 mod lifecycle;
 mod metrics;
+mod multipart_promises;
 mod nfs;
 mod nfs_files;
 mod quotas;

@@ -12,10 +12,11 @@ use redb::{ReadableDatabase, ReadableTable};
 
 use crate::error::Result;
 use crate::model::{
-    BucketKind, BucketRecord, LifecycleRule, ObjectRecord, Principal, UploadRecord,
+    BucketKind, BucketRecord, CompletedUploadRecord, LifecycleRule, ObjectRecord, Principal,
+    UploadRecord,
 };
 use crate::rbac::{Resource, Verb, authorize};
-use crate::tables::{self, BUCKETS, ENTRIES, INODES, UPLOADS};
+use crate::tables::{self, BUCKETS, COMPLETED_UPLOADS, ENTRIES, INODES, UPLOADS};
 use crate::{Store, StoreError, codec, deny};
 
 use super::ns::Ns;
@@ -33,6 +34,8 @@ pub struct ExpirySweep {
     pub scanned: u64,
     pub expired: u64,
     pub uploads_aborted: u64,
+    /// Completed uploads forgotten (older than [`super::multipart::COMPLETION_KEPT_MS`]).
+    pub completions_forgotten: u64,
     /// The deletion budget ran out: more objects are due.
     pub budget_exhausted: bool,
 }
@@ -129,6 +132,7 @@ impl Store {
                 }
             }
         }
+        stats.completions_forgotten = self.forget_completions(now_ms, budget).await?;
         if stats.budget_exhausted {
             tracing::warn!(
                 target: "audit",
@@ -209,6 +213,42 @@ impl Store {
                 .await?;
         }
         Ok((scanned, deleted, more))
+    }
+
+    /// Forgets completed uploads older than [`super::multipart::COMPLETION_KEPT_MS`], at most
+    /// `budget` per sweep (the rest next time), in batches of [`BATCH`].
+    async fn forget_completions(&self, now_ms: i64, budget: u64) -> Result<u64> {
+        let cutoff = now_ms.saturating_sub(super::multipart::COMPLETION_KEPT_MS);
+        let ids: Vec<String> = {
+            let rtxn = self.db().begin_read()?;
+            let t = rtxn.open_table(COMPLETED_UPLOADS)?;
+            let mut v = Vec::new();
+            for e in t.iter()? {
+                if v.len() as u64 == budget {
+                    break;
+                }
+                let (k, val) = e?;
+                let c: CompletedUploadRecord = codec::decode(val.value())?;
+                if c.completed_ms <= cutoff {
+                    v.push(k.value().to_string());
+                }
+            }
+            v
+        };
+        for batch in ids.chunks(BATCH) {
+            let batch = batch.to_vec();
+            self.inner
+                .committer
+                .write(move |t| {
+                    let mut table = t.open_table(COMPLETED_UPLOADS)?;
+                    for id in &batch {
+                        table.remove(id.as_str())?;
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(ids.len() as u64)
     }
 
     async fn abort_old_uploads(&self, bucket: &str, prefix: &str, cutoff: i64) -> Result<u64> {

@@ -27,7 +27,7 @@ pub(crate) use fs_write::FileLocks;
 pub use fs_write::{FsCreate, FsSetAttr};
 pub use lifecycle::{ExpirySweep, MAX_RULES};
 pub use list::{ListEntry, ListPage, ListQuery};
-pub use multipart::{CompletePart, PartInfo, UploadInfo};
+pub use multipart::{COMPLETION_KEPT_MS, CompletePart, Completion, PartInfo, UploadInfo};
 pub use objects::{CopyOptions, ObjectInfo, PutOptions, WriteCondition, etag_in_list};
 pub(crate) use peers::PeerPrincipals;
 pub use peers::{PeerInfo, PeerNet, parse_peer_address};

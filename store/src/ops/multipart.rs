@@ -10,20 +10,24 @@ use md5::{Digest as _, Md5};
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::ns::Ns;
-use super::objects::{ObjectInfo, PutOptions, WriteCondition, current_etag, verify_staged};
+use super::objects::{PutOptions, WriteCondition, current_etag, verify_staged};
 use super::txn;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{Result, StoreError};
 use crate::model::{
-    ChecksumValue, ChunkRef, Data, ObjectMeta, ObjectRecord, PartRecord, Principal, UploadRecord,
+    ChecksumValue, ChunkRef, CompletedUploadRecord, Data, ObjectMeta, ObjectRecord, PartRecord,
+    Principal, UploadRecord,
 };
 use crate::rbac::{Resource, Verb, authorize};
 use crate::stage::{StageError, StageOptions, Staged};
-use crate::tables::{self, CHUNKS, UPLOAD_PARTS, UPLOADS};
+use crate::tables::{self, CHUNKS, COMPLETED_UPLOADS, UPLOAD_PARTS, UPLOADS};
 use crate::{Store, codec, deny, naming, now_ms};
 
 pub const MIN_PART_SIZE: u64 = 5 << 20;
 pub const MAX_PART_NUMBER: u32 = 10_000;
+/// How long a completed upload is remembered for retried completions (at least a day; the
+/// expiry sweeper forgets it afterwards).
+pub const COMPLETION_KEPT_MS: i64 = 86_400_000;
 
 #[derive(Debug, Clone)]
 pub struct UploadInfo {
@@ -43,6 +47,15 @@ pub struct PartInfo {
     pub etag: String,
     pub mtime_ms: i64,
     pub checksum: Option<String>,
+}
+
+/// What CompleteMultipartUpload answers: the same for the first completion and for a retry of
+/// it with the same part list.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// Unquoted `<md5 of part md5s>-<n>`.
+    pub etag: String,
+    pub checksum: Option<ChecksumValue>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +111,45 @@ pub(crate) fn drop_upload(ns: &mut Ns, id: &str) -> Result<()> {
     let mut uploads = t.open_table(UPLOADS)?;
     uploads.remove(id)?;
     Ok(())
+}
+
+/// Names one part list: the same list (ETags compared without quotes, case-insensitively) gives
+/// the same digest.
+fn parts_digest(parts: &[CompletePart]) -> String {
+    let mut h = blake3::Hasher::new();
+    for p in parts {
+        h.update(&p.part_number.to_be_bytes());
+        h.update(
+            p.etag
+                .trim()
+                .trim_matches('"')
+                .to_ascii_lowercase()
+                .as_bytes(),
+        );
+        h.update(&[0]);
+    }
+    h.finalize().to_hex().to_string()
+}
+
+/// A retried completion of upload `id`: the answer it got, if `bucket/key` and the part list
+/// are the ones it was completed with; otherwise `NoSuchUpload`.
+fn completed_before(
+    t: &WriteTransaction,
+    id: &str,
+    bucket: &str,
+    key: &str,
+    digest: &str,
+) -> Result<Completion> {
+    let table = t.open_table(COMPLETED_UPLOADS)?;
+    let v = table.get(id)?.ok_or(StoreError::NoSuchUpload)?;
+    let c: CompletedUploadRecord = codec::decode(v.value())?;
+    if c.bucket != bucket || c.key != key || c.parts_digest != digest {
+        return Err(StoreError::NoSuchUpload);
+    }
+    Ok(Completion {
+        etag: c.etag,
+        checksum: c.checksum,
+    })
 }
 
 fn new_upload_id() -> Result<String> {
@@ -322,6 +374,8 @@ impl Store {
 
     /// CompleteMultipartUpload: checks order, ETags and sizes, then links the object whose
     /// manifest is the concatenation of the listed parts', if `cond` holds for the key then.
+    /// The completion is remembered for [`COMPLETION_KEPT_MS`]: the same request again (a
+    /// retry after a lost reply) gets the same answer; another part list gets `NoSuchUpload`.
     pub async fn complete_upload(
         &self,
         p: &Principal,
@@ -330,7 +384,7 @@ impl Store {
         upload_id: &str,
         parts: Vec<CompletePart>,
         cond: WriteCondition,
-    ) -> Result<ObjectInfo> {
+    ) -> Result<Completion> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
         cond.authorize(p, bucket)?;
         if parts.is_empty() {
@@ -343,10 +397,17 @@ impl Store {
         }
         let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         let limit = self.inner.cfg.max_size;
+        let digest = parts_digest(&parts);
         self.inner
             .committer
             .write(move |t| {
-                let u = get_upload(t, &id, &bucket, &key)?;
+                let u = match get_upload(t, &id, &bucket, &key) {
+                    Ok(u) => u,
+                    Err(StoreError::NoSuchUpload) => {
+                        return completed_before(t, &id, &bucket, &key, &digest);
+                    }
+                    Err(e) => return Err(e),
+                };
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &bucket)?;
                 cond.check(current_etag(&ns, b.id, &key)?.as_deref())?;
@@ -432,11 +493,20 @@ impl Store {
                 txn::check_quota(&ns, &b, &key, rec.size, limit)?;
                 txn::incref(ns.chunks_mut()?, rec.data.chunks())?;
                 drop_upload(&mut ns, &id)?;
-                let ino = txn::link_object(&mut ns, &mut b, &key, &rec)?;
-                Ok(ObjectInfo {
+                txn::link_object(&mut ns, &mut b, &key, &rec)?;
+                let done = CompletedUploadRecord {
+                    bucket,
                     key,
-                    ino,
-                    record: rec,
+                    etag: rec.etag,
+                    checksum: rec.checksum,
+                    parts_digest: digest,
+                    completed_ms: rec.mtime_ms,
+                };
+                t.open_table(COMPLETED_UPLOADS)?
+                    .insert(id.as_str(), codec::encode(&done)?.as_slice())?;
+                Ok(Completion {
+                    etag: done.etag,
+                    checksum: done.checksum,
                 })
             })
             .await

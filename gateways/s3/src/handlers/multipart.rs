@@ -190,8 +190,8 @@ pub async fn complete(
     );
     w.elem("Bucket", ctx.bucket());
     w.elem("Key", ctx.key());
-    w.elem("ETag", &util::quote_etag(&info.record.etag));
-    if let Some(ck) = &info.record.checksum
+    w.elem("ETag", &util::quote_etag(&info.etag));
+    if let Some(ck) = &info.checksum
         && let Some(alg) = ChecksumAlgorithm::parse(&ck.algorithm)
     {
         w.elem(&format!("Checksum{}", alg.name()), &ck.value);
