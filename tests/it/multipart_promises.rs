@@ -132,3 +132,101 @@ async fn retried_completion_answers_the_same_for_a_day() {
         .expect("get");
     assert_eq!(got.e_tag(), Some(etag.as_str()));
 }
+
+/// fsck of a stopped server's data directory: refcounts and counters agree with a recount.
+async fn stop_and_fsck(srv: TestServer) {
+    let dir = srv.stop().await;
+    let path = dir.path().to_path_buf();
+    let report = tokio::task::spawn_blocking(move || gatehouse_store::fsck::fsck(&path, false))
+        .await
+        .expect("join")
+        .expect("fsck");
+    assert!(report.clean(), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_uploaded_twice_is_the_last_one_uploaded() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket(B).send().await.expect("mb");
+    let id = create(&c, "twice").await;
+
+    // One after the other: the second upload replaces the first.
+    let first = part(&c, "twice", &id, 1, bytes(5 << 20, 10))
+        .await
+        .expect("a");
+    let second = part(&c, "twice", &id, 1, bytes(5 << 20, 11))
+        .await
+        .expect("b");
+    assert_ne!(first, second);
+
+    // Racing: the same part number from two uploads at once (different bytes), and an
+    // identical retry of part 3 racing its original.
+    let race = |n: i32, seed: u64| {
+        let (c, id) = (c.clone(), id.clone());
+        tokio::spawn(async move { part(&c, "twice", &id, n, bytes(5 << 20, seed)).await })
+    };
+    let (x, y, r1, r2) = (race(2, 20), race(2, 21), race(3, 30), race(3, 30));
+    let (x, y) = (
+        x.await.expect("j").expect("x"),
+        y.await.expect("j").expect("y"),
+    );
+    let (r1, r2) = (
+        r1.await.expect("j").expect("r1"),
+        r2.await.expect("j").expect("r2"),
+    );
+    assert_eq!(r1, r2);
+    let listed = c
+        .list_parts()
+        .bucket(B)
+        .key("twice")
+        .upload_id(&id)
+        .send()
+        .await
+        .expect("list");
+    let tags: Vec<(i32, String)> = listed
+        .parts()
+        .iter()
+        .map(|p| {
+            (
+                p.part_number().unwrap_or(0),
+                p.e_tag().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(tags.len(), 3, "{tags:?}");
+    assert_eq!(tags[0], (1, second.clone()));
+    let winner = tags[1].1.clone();
+    assert!(
+        winner == x || winner == y,
+        "{winner} is neither {x} nor {y}"
+    );
+    let (loser, seed) = if winner == x { (y, 20) } else { (x, 21) };
+
+    // The replaced uploads are not parts any more; the last ones are.
+    assert_eq!(
+        complete(&c, "twice", &id, &[(1, &first), (2, &winner), (3, &r1)]).await,
+        Err("InvalidPart".into())
+    );
+    assert_eq!(
+        complete(&c, "twice", &id, &[(1, &second), (2, &loser), (3, &r1)]).await,
+        Err("InvalidPart".into())
+    );
+    complete(&c, "twice", &id, &[(1, &second), (2, &winner), (3, &r1)])
+        .await
+        .expect("the last uploads");
+    let got = body_bytes(
+        c.get_object()
+            .bucket(B)
+            .key("twice")
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
+    let mut want = bytes(5 << 20, 11);
+    want.extend(bytes(5 << 20, seed));
+    want.extend(bytes(5 << 20, 30));
+    assert!(got == want, "content is the last uploads'");
+    stop_and_fsck(srv).await;
+}
