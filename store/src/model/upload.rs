@@ -12,6 +12,10 @@ pub struct UploadRecord {
     /// Flexible checksum algorithm announced at CreateMultipartUpload, if any.
     pub checksum_algorithm: Option<String>,
     pub owner: String,
+    /// Its parts' bytes are in the bucket's `usage_bytes` (counted against quotas while they
+    /// wait; Complete and Abort release them). False for uploads begun before parts counted.
+    #[serde(default)]
+    pub parts_counted: bool,
 }
 
 /// An uploaded part. It holds one reference on each of its chunks until the upload completes

@@ -273,7 +273,7 @@ impl Store {
                 .write(move |t| {
                     for id in &batch {
                         if t.open_table(UPLOADS)?.get(id.as_str())?.is_some() {
-                            super::multipart::drop_upload(&mut Ns::new(t), id)?;
+                            super::multipart::abort_in(&mut Ns::new(t), id)?;
                         }
                     }
                     Ok(())

@@ -20,7 +20,7 @@ use crate::model::{
 };
 use crate::rbac::{Resource, Verb, authorize};
 use crate::stage::{StageError, StageOptions, Staged};
-use crate::tables::{self, CHUNKS, COMPLETED_UPLOADS, UPLOAD_PARTS, UPLOADS};
+use crate::tables::{self, COMPLETED_UPLOADS, UPLOAD_PARTS, UPLOADS};
 use crate::{Store, codec, deny, naming, now_ms};
 
 pub const MIN_PART_SIZE: u64 = 5 << 20;
@@ -86,11 +86,14 @@ fn get_upload(t: &WriteTransaction, id: &str, bucket: &str, key: &str) -> Result
     Ok(u)
 }
 
-/// Removes an upload and drops the references its parts hold.
-pub(crate) fn drop_upload(ns: &mut Ns, id: &str) -> Result<()> {
+/// Removes an upload and drops the references its parts hold. Returns the bytes its parts
+/// held in their bucket's `usage_bytes` (0 for an upload begun before parts counted): the
+/// caller gives them back to the bucket, unless the bucket itself is going away.
+pub(crate) fn drop_upload(ns: &mut Ns, id: &str) -> Result<u64> {
     let t = ns.txn();
     let prefix = tables::parts_prefix(id);
     let mut doomed: Vec<(Vec<u8>, Vec<ChunkRef>)> = Vec::new();
+    let mut bytes = 0u64;
     {
         let parts = t.open_table(UPLOAD_PARTS)?;
         for e in parts.range(prefix.as_slice()..)? {
@@ -99,9 +102,14 @@ pub(crate) fn drop_upload(ns: &mut Ns, id: &str) -> Result<()> {
                 break;
             }
             let p: PartRecord = codec::decode(v.value())?;
+            bytes = bytes.saturating_add(p.size);
             doomed.push((k.value().to_vec(), p.chunks));
         }
     }
+    let counted = match t.open_table(UPLOADS)?.get(id)? {
+        Some(v) => codec::decode::<UploadRecord>(v.value())?.parts_counted,
+        None => false,
+    };
     let mut parts = t.open_table(UPLOAD_PARTS)?;
     let chunks = ns.chunks_mut()?;
     for (k, refs) in doomed {
@@ -110,6 +118,48 @@ pub(crate) fn drop_upload(ns: &mut Ns, id: &str) -> Result<()> {
     }
     let mut uploads = t.open_table(UPLOADS)?;
     uploads.remove(id)?;
+    Ok(if counted { bytes } else { 0 })
+}
+
+/// Bytes upload `id`'s parts hold in their bucket's usage now (what [`drop_upload`] would
+/// give back), read without changing anything.
+fn held_bytes(t: &WriteTransaction, u: &UploadRecord, id: &str) -> Result<u64> {
+    if !u.parts_counted {
+        return Ok(0);
+    }
+    let prefix = tables::parts_prefix(id);
+    let parts = t.open_table(UPLOAD_PARTS)?;
+    let mut bytes = 0u64;
+    for e in parts.range(prefix.as_slice()..)? {
+        let (k, v) = e?;
+        if !k.value().starts_with(&prefix) {
+            break;
+        }
+        bytes = bytes.saturating_add(codec::decode::<PartRecord>(v.value())?.size);
+    }
+    Ok(bytes)
+}
+
+/// Aborts upload `id` (which must exist): drops it and gives its parts' bytes back to its
+/// bucket. Abort and the abort-incomplete sweep both end here.
+pub(crate) fn abort_in(ns: &mut Ns, id: &str) -> Result<()> {
+    let bucket = {
+        let v = ns.txn().open_table(UPLOADS)?;
+        let v = v.get(id)?.ok_or(StoreError::NoSuchUpload)?;
+        codec::decode::<UploadRecord>(v.value())?.bucket
+    };
+    let released = drop_upload(ns, id)?;
+    if released > 0 {
+        // A deleted share's parked bucket keeps its counters until it is purged.
+        match txn::get_bucket(ns, &bucket) {
+            Ok(mut b) => {
+                b.usage_bytes = b.usage_bytes.saturating_sub(released);
+                txn::put_bucket(ns, &b)?;
+            }
+            Err(StoreError::NoSuchBucket) => {}
+            Err(e) => return Err(e),
+        }
+    }
     Ok(())
 }
 
@@ -190,6 +240,7 @@ impl Store {
             tags,
             checksum_algorithm: checksum.map(|c| c.name().to_string()),
             owner: p.user_id.clone(),
+            parts_counted: true,
         };
         let info = upload_info(&id, &rec);
         self.inner
@@ -223,7 +274,10 @@ impl Store {
     {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
         check_part_number(part_number)?;
-        self.upload_exists(upload_id, bucket, key)?;
+        let u = self.upload_exists(upload_id, bucket, key)?;
+        if let Some(n) = opts.declared_size {
+            self.precheck_part_room(&u, upload_id, part_number, n)?;
+        }
         let staged = self
             .stage(
                 body,
@@ -310,6 +364,33 @@ impl Store {
         }
     }
 
+    /// The quota check of [`Self::commit_part`], made before the body is read from its
+    /// declared size: a part that cannot fit is refused at once.
+    fn precheck_part_room(
+        &self,
+        u: &UploadRecord,
+        id: &str,
+        part_number: u32,
+        size: u64,
+    ) -> Result<()> {
+        let limit = self.inner.cfg.max_size;
+        let b = self.bucket_record(&u.bucket)?;
+        if !u.parts_counted || (b.quota_bytes == 0 && limit == 0) {
+            return Ok(());
+        }
+        let replaced = {
+            let txn = self.db().begin_read()?;
+            let parts = txn.open_table(UPLOAD_PARTS)?;
+            match parts.get(tables::part_key(id, part_number).as_slice())? {
+                Some(v) => codec::decode::<PartRecord>(v.value())?.size,
+                None => 0,
+            }
+        };
+        txn::ensure_room(&b, size.saturating_sub(replaced), limit, || {
+            self.total_usage()
+        })
+    }
+
     fn upload_exists(&self, id: &str, bucket: &str, key: &str) -> Result<UploadRecord> {
         let txn = self.db().begin_read()?;
         let uploads = txn.open_table(UPLOADS)?;
@@ -347,10 +428,11 @@ impl Store {
             checksum: rec.checksum.clone(),
         };
         let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
+        let limit = self.inner.cfg.max_size;
         self.inner
             .committer
             .write(move |t| {
-                get_upload(t, &id, &bucket, &key)?;
+                let u = get_upload(t, &id, &bucket, &key)?;
                 let pk = tables::part_key(&id, part_number);
                 let old: Option<PartRecord> = {
                     let parts = t.open_table(UPLOAD_PARTS)?;
@@ -359,10 +441,30 @@ impl Store {
                         None => None,
                     }
                 };
-                let mut chunks = t.open_table(CHUNKS)?;
-                txn::incref(&mut chunks, &rec.chunks)?;
-                if let Some(old) = old {
-                    txn::decref(&mut chunks, &old.chunks)?;
+                let mut ns = Ns::new(t);
+                // The part's bytes count against the limits now, replacing an earlier upload
+                // of the same number (a retry): checked before anything is written.
+                let mut b = if u.parts_counted {
+                    let b = txn::get_bucket(&ns, &bucket)?;
+                    let replaced = old.as_ref().map_or(0, |o| o.size);
+                    txn::ensure_room(&b, rec.size.saturating_sub(replaced), limit, || {
+                        txn::total_usage(&ns)
+                    })?;
+                    Some(b)
+                } else {
+                    None
+                };
+                let chunks = ns.chunks_mut()?;
+                txn::incref(chunks, &rec.chunks)?;
+                if let Some(old) = &old {
+                    txn::decref(chunks, &old.chunks)?;
+                }
+                if let Some(b) = &mut b {
+                    b.usage_bytes = b
+                        .usage_bytes
+                        .saturating_sub(old.as_ref().map_or(0, |o| o.size))
+                        .saturating_add(rec.size);
+                    txn::put_bucket(&mut ns, b)?;
                 }
                 let mut parts = t.open_table(UPLOAD_PARTS)?;
                 parts.insert(pk.as_slice(), codec::encode(&rec)?.as_slice())?;
@@ -490,9 +592,13 @@ impl Store {
                     parts: sizes,
                     data: Data::Chunks(manifest),
                 };
-                txn::check_quota(&ns, &b, &key, rec.size, limit)?;
+                // The parts' bytes (all of them: those not listed are dropped) are in the
+                // bucket's usage already; they become the object's.
+                let held = held_bytes(t, &u, &id)?;
+                txn::check_quota_releasing(&ns, &b, &key, rec.size, held, limit)?;
                 txn::incref(ns.chunks_mut()?, rec.data.chunks())?;
-                drop_upload(&mut ns, &id)?;
+                let released = drop_upload(&mut ns, &id)?;
+                b.usage_bytes = b.usage_bytes.saturating_sub(released);
                 txn::link_object(&mut ns, &mut b, &key, &rec)?;
                 let done = CompletedUploadRecord {
                     bucket,
@@ -525,7 +631,7 @@ impl Store {
             .committer
             .write(move |t| {
                 get_upload(t, &id, &bucket, &key)?;
-                drop_upload(&mut Ns::new(t), &id)
+                abort_in(&mut Ns::new(t), &id)
             })
             .await
     }

@@ -225,6 +225,19 @@ pub(crate) fn check_quota(
     size: u64,
     total_limit: u64,
 ) -> Result<()> {
+    check_quota_releasing(ns, bucket, key, size, 0, total_limit)
+}
+
+/// [`check_quota`] for a write that also gives back `released` bytes the bucket's usage holds
+/// (the parts of the upload that CompleteMultipartUpload consumes).
+pub(crate) fn check_quota_releasing(
+    ns: &Ns,
+    bucket: &BucketRecord,
+    key: &str,
+    size: u64,
+    released: u64,
+    total_limit: u64,
+) -> Result<()> {
     if size == 0 || (bucket.quota_bytes == 0 && total_limit == 0) {
         return Ok(());
     }
@@ -232,9 +245,12 @@ pub(crate) fn check_quota(
         Some(ino) => get_inode(ns, ino)?.size,
         None => 0,
     };
-    ensure_room(bucket, size.saturating_sub(replaced), total_limit, || {
-        total_usage(ns)
-    })
+    ensure_room(
+        bucket,
+        size.saturating_sub(replaced.saturating_add(released)),
+        total_limit,
+        || total_usage(ns),
+    )
 }
 
 /// The one quota rule, for every write path (S3, multipart, copy, NFS; at commit and ahead of
