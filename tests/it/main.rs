@@ -22,6 +22,7 @@ mod s3_checksums;
 mod s3_listing;
 mod s3_multipart;
 mod s3_objects;
+mod share_markers;
 mod shares;
 mod startup;
 mod tls;

@@ -187,16 +187,17 @@ pub(crate) fn check_share_conflicts(ns: &Ns, b: &BucketRecord, key: &str) -> Res
         return Ok(());
     }
     let t = ns.entries()?;
-    // An ancestor stored as a file?
+    // An ancestor stored as a file? For a folder marker `K/`, `K` itself is one.
     let body = key.strip_suffix('/').unwrap_or(key);
-    for (i, ch) in body.char_indices() {
-        if ch == '/'
-            && t.get(tables::entry_key(b.id, &body[..i]).as_slice())?
-                .is_some()
-        {
+    let ancestors = body
+        .char_indices()
+        .filter(|&(_, ch)| ch == '/')
+        .map(|(i, _)| &body[..i])
+        .chain(key.ends_with('/').then_some(body));
+    for dir in ancestors {
+        if t.get(tables::entry_key(b.id, dir).as_slice())?.is_some() {
             return Err(StoreError::InvalidKey(format!(
-                "{:?} is a file, so it cannot be a directory",
-                &body[..i]
+                "{dir:?} is a file, so it cannot be a directory"
             )));
         }
     }
