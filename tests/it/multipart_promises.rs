@@ -377,6 +377,13 @@ async fn parts_count_against_the_server_limit_and_fsck_counts_them() {
     .await;
     let c = srv.client();
     c.create_bucket().bucket(B).send().await.expect("mb");
+    c.put_object()
+        .bucket(B)
+        .key("src")
+        .body(ByteStream::from(vec![1u8; MIB]))
+        .send()
+        .await
+        .expect("src");
     let id = create(&c, B, "a").await;
     part(&c, B, "a", &id, 1, bytes(5 * MIB, 1))
         .await
@@ -398,7 +405,20 @@ async fn parts_count_against_the_server_limit_and_fsck_counts_them() {
         .await
         .expect_err("parts hold the room");
     assert_eq!(code(&e), "QuotaExceeded");
-    assert_eq!(srv.store().total_usage().expect("total"), 10 * MIB as u64);
+    // UploadPartCopy is a part like any other: 1 MiB fits exactly, a second one does not.
+    let copy_part = |n: i32| {
+        c.upload_part_copy()
+            .bucket(B)
+            .key("a")
+            .upload_id(&id)
+            .part_number(n)
+            .copy_source(format!("{B}/src"))
+            .send()
+    };
+    copy_part(3).await.expect("fits exactly");
+    let e = copy_part(4).await.expect_err("over the limit");
+    assert_eq!(code(&e), "QuotaExceeded");
+    assert_eq!(srv.store().total_usage().expect("total"), 12 * MIB as u64);
     // Left in progress: fsck's recount includes the parts.
     stop_and_fsck(srv).await;
 }

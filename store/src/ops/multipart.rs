@@ -327,7 +327,7 @@ impl Store {
         check_part_number(part_number)?;
         let source = self.get_object(p, src.0, src.1)?;
         check(&source.record)?;
-        self.upload_exists(upload_id, bucket, key)?;
+        let u = self.upload_exists(upload_id, bucket, key)?;
         let range = match range {
             Some(r) if r.end > source.record.size || r.start >= r.end => {
                 return Err(StoreError::InvalidRange);
@@ -335,6 +335,7 @@ impl Store {
             Some(r) => r,
             None => 0..source.record.size,
         };
+        self.precheck_part_room(&u, upload_id, part_number, range.end - range.start)?;
         let body = self.read_data(&source.record.data, range);
         let staged = self
             .stage(
