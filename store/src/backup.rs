@@ -78,6 +78,7 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::UPLOADS,
         tables::UPLOAD_PARTS,
         tables::COMPLETED_UPLOADS,
+        tables::COMPLETED_BY_TIME,
         tables::CREDENTIALS,
         tables::USERS,
         tables::USER_NAMES,

@@ -12,11 +12,12 @@ use redb::{ReadableDatabase, ReadableTable};
 
 use crate::error::Result;
 use crate::model::{
-    BucketKind, BucketRecord, CompletedUploadRecord, LifecycleRule, ObjectRecord, Principal,
-    UploadRecord,
+    BucketKind, BucketRecord, LifecycleRule, ObjectRecord, Principal, UploadRecord,
 };
 use crate::rbac::{Resource, Verb, authorize};
-use crate::tables::{self, BUCKETS, COMPLETED_UPLOADS, ENTRIES, INODES, UPLOADS};
+use crate::tables::{
+    self, BUCKETS, COMPLETED_BY_TIME, COMPLETED_UPLOADS, ENTRIES, INODES, UPLOADS,
+};
 use crate::{Store, StoreError, codec, deny};
 
 use super::ns::Ns;
@@ -216,39 +217,41 @@ impl Store {
     }
 
     /// Forgets completed uploads older than [`super::multipart::COMPLETION_KEPT_MS`], at most
-    /// `budget` per sweep (the rest next time), in batches of [`BATCH`].
+    /// `budget` per sweep (the rest next time), in batches of [`BATCH`]. Reads only due rows:
+    /// the time index is in completion order.
     async fn forget_completions(&self, now_ms: i64, budget: u64) -> Result<u64> {
         let cutoff = now_ms.saturating_sub(super::multipart::COMPLETION_KEPT_MS);
-        let ids: Vec<String> = {
+        if cutoff < 0 {
+            return Ok(0);
+        }
+        // Every key of a completion at or before `cutoff` is below this one.
+        let end = tables::completed_key(cutoff.saturating_add(1), "");
+        let due: Vec<(Vec<u8>, String)> = {
             let rtxn = self.db().begin_read()?;
-            let t = rtxn.open_table(COMPLETED_UPLOADS)?;
+            let t = rtxn.open_table(COMPLETED_BY_TIME)?;
             let mut v = Vec::new();
-            for e in t.iter()? {
-                if v.len() as u64 == budget {
-                    break;
-                }
-                let (k, val) = e?;
-                let c: CompletedUploadRecord = codec::decode(val.value())?;
-                if c.completed_ms <= cutoff {
-                    v.push(k.value().to_string());
-                }
+            for e in t.range(..end.as_slice())?.take(budget as usize) {
+                let (k, id) = e?;
+                v.push((k.value().to_vec(), id.value().to_string()));
             }
             v
         };
-        for batch in ids.chunks(BATCH) {
+        for batch in due.chunks(BATCH) {
             let batch = batch.to_vec();
             self.inner
                 .committer
                 .write(move |t| {
-                    let mut table = t.open_table(COMPLETED_UPLOADS)?;
-                    for id in &batch {
-                        table.remove(id.as_str())?;
+                    let mut by_time = t.open_table(COMPLETED_BY_TIME)?;
+                    let mut completed = t.open_table(COMPLETED_UPLOADS)?;
+                    for (k, id) in &batch {
+                        by_time.remove(k.as_slice())?;
+                        completed.remove(id.as_str())?;
                     }
                     Ok(())
                 })
                 .await?;
         }
-        Ok(ids.len() as u64)
+        Ok(due.len() as u64)
     }
 
     async fn abort_old_uploads(&self, bucket: &str, prefix: &str, cutoff: i64) -> Result<u64> {

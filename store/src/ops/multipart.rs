@@ -20,7 +20,7 @@ use crate::model::{
 };
 use crate::rbac::{Resource, Verb, authorize};
 use crate::stage::{StageError, StageOptions, Staged};
-use crate::tables::{self, COMPLETED_UPLOADS, UPLOAD_PARTS, UPLOADS};
+use crate::tables::{self, COMPLETED_BY_TIME, COMPLETED_UPLOADS, UPLOAD_PARTS, UPLOADS};
 use crate::{Store, codec, deny, naming, now_ms};
 
 pub const MIN_PART_SIZE: u64 = 5 << 20;
@@ -611,6 +611,10 @@ impl Store {
                 };
                 t.open_table(COMPLETED_UPLOADS)?
                     .insert(id.as_str(), codec::encode(&done)?.as_slice())?;
+                t.open_table(COMPLETED_BY_TIME)?.insert(
+                    tables::completed_key(done.completed_ms, &id).as_slice(),
+                    id.as_str(),
+                )?;
                 Ok(Completion {
                     etag: done.etag,
                     checksum: done.checksum,
