@@ -506,3 +506,50 @@ pub(crate) fn verify_staged(staged: &Staged, opts: &PutOptions) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_conditions_follow_s3() {
+        let none = WriteCondition::default();
+        assert!(none.is_empty());
+        assert!(none.check(None).is_ok() && none.check(Some("a")).is_ok());
+
+        let create = WriteCondition {
+            if_none_match: true,
+            ..Default::default()
+        };
+        assert!(create.check(None).is_ok());
+        assert!(matches!(
+            create.check(Some("a")),
+            Err(StoreError::PreconditionFailed)
+        ));
+
+        let swap = WriteCondition {
+            if_match: Some("\"abc\"".into()),
+            ..Default::default()
+        };
+        assert!(swap.check(Some("abc")).is_ok());
+        assert!(matches!(
+            swap.check(Some("abd")),
+            Err(StoreError::PreconditionFailed)
+        ));
+        assert!(matches!(swap.check(None), Err(StoreError::NoSuchKey)));
+
+        let any = WriteCondition {
+            if_match: Some("*".into()),
+            ..Default::default()
+        };
+        assert!(any.check(Some("x")).is_ok());
+        assert!(matches!(any.check(None), Err(StoreError::NoSuchKey)));
+    }
+
+    #[test]
+    fn etag_lists() {
+        assert!(etag_in_list("\"abc\", W/\"def\"", "def"));
+        assert!(etag_in_list("abc", "abc"));
+        assert!(!etag_in_list("\"abc\"", "ab"));
+    }
+}
