@@ -77,6 +77,8 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::CHUNKS,
         tables::UPLOADS,
         tables::UPLOAD_PARTS,
+        tables::COMPLETED_UPLOADS,
+        tables::COMPLETED_BY_TIME,
         tables::CREDENTIALS,
         tables::USERS,
         tables::USER_NAMES,

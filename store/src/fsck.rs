@@ -17,8 +17,8 @@ use serde::Serialize;
 use crate::blobs::{BlobStore, Hash};
 use crate::codec;
 use crate::error::{Result, StoreError};
-use crate::model::{BucketRecord, Data, ObjectRecord, PartRecord, ShareRecord};
-use crate::tables::{BUCKETS, CHUNKS, ENTRIES, INODE_DATA, INODES, SHARES, UPLOAD_PARTS};
+use crate::model::{BucketRecord, Data, ObjectRecord, PartRecord, ShareRecord, UploadRecord};
+use crate::tables::{BUCKETS, CHUNKS, ENTRIES, INODE_DATA, INODES, SHARES, UPLOAD_PARTS, UPLOADS};
 
 /// What fsck found (and, with repair, fixed).
 #[derive(Debug, Default, Serialize)]
@@ -159,9 +159,34 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
             }
         }
     }
+    // Parts of uploads in progress count in their bucket's usage (uploads begun before parts
+    // counted do not: `parts_counted`).
+    let bucket_ids: HashMap<&str, u64> = names
+        .iter()
+        .filter(|(_, n)| counters.contains_key(n.as_str()))
+        .map(|(id, n)| (n.as_str(), *id))
+        .collect();
+    let mut counted_uploads: HashMap<String, u64> = HashMap::new();
+    for e in rtxn.open_table(UPLOADS)?.iter()? {
+        let (k, v) = e?;
+        let u: UploadRecord = codec::decode(v.value())?;
+        if let (true, Some(id)) = (u.parts_counted, bucket_ids.get(u.bucket.as_str())) {
+            counted_uploads.insert(k.value().to_string(), *id);
+        }
+    }
     for e in rtxn.open_table(UPLOAD_PARTS)?.iter()? {
-        let (_, v) = e?;
+        let (k, v) = e?;
         let p: PartRecord = codec::decode(v.value())?;
+        let upload = k.value().split(|b| *b == 0).next().unwrap_or_default();
+        if let Some(id) = std::str::from_utf8(upload)
+            .ok()
+            .and_then(|u| counted_uploads.get(u))
+        {
+            usage
+                .entry(*id)
+                .or_insert(Usage { bytes: 0, count: 0 })
+                .bytes += p.size;
+        }
         for c in &p.chunks {
             let r = refs.entry(c.hash).or_insert((0, c.len));
             r.0 += 1;

@@ -20,6 +20,14 @@ pub const CHUNKS: TableDefinition<&[u8; 32], (u64, u64)> = TableDefinition::new(
 pub const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
 /// upload id ++ 0x00 ++ part number (4 bytes BE) → [`crate::model::PartRecord`].
 pub const UPLOAD_PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("upload_parts");
+/// upload id → [`crate::model::CompletedUploadRecord`]: completions remembered for a day, so a
+/// retried CompleteMultipartUpload gets the same answer (swept by the expiry sweeper).
+pub const COMPLETED_UPLOADS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("completed_uploads");
+/// [`completed_key`] → upload id: [`COMPLETED_UPLOADS`] in completion order, so the sweeper
+/// reads only the rows that are due.
+pub const COMPLETED_BY_TIME: TableDefinition<&[u8], &str> =
+    TableDefinition::new("completed_by_time");
 /// access key → [`crate::model::CredentialRef`] (the secret is derived, never stored).
 pub const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
 /// user id (16 hex) → [`crate::model::UserRecord`].
@@ -60,6 +68,14 @@ pub fn part_key(upload_id: &str, part: u32) -> Vec<u8> {
     k.extend_from_slice(upload_id.as_bytes());
     k.push(0);
     k.extend_from_slice(&part.to_be_bytes());
+    k
+}
+
+/// Completion time (Unix ms, 8 bytes BE; before 1970 counts as 0) ++ upload id.
+pub fn completed_key(completed_ms: i64, upload_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + upload_id.len());
+    k.extend_from_slice(&completed_ms.max(0).to_be_bytes());
+    k.extend_from_slice(upload_id.as_bytes());
     k
 }
 

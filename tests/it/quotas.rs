@@ -77,8 +77,8 @@ async fn max_size_holds_on_put_copy_and_multipart_and_counters_stay_exact() {
         .expect_err("copy over the limit");
     assert_eq!(code(&e), "QuotaExceeded");
 
-    // Multipart: parts are accepted, the completion that would pass the limit is refused and
-    // the upload stays completable later (nothing half-written).
+    // Multipart: parts count as they are uploaded, so the part that would pass the limit is
+    // refused (not the completion), and the upload goes on once there is room.
     c.delete_object()
         .bucket("qta")
         .key("d")
@@ -93,25 +93,38 @@ async fn max_size_holds_on_put_copy_and_multipart_and_counters_stay_exact() {
         .await
         .expect("create");
     let id = up.upload_id().expect("id").to_string();
-    let mut parts = Vec::new();
-    for n in 1..=2 {
-        let p = c
-            .upload_part()
+    let upload = |n: i32| {
+        c.upload_part()
             .bucket("qta")
             .key("mp")
             .upload_id(&id)
             .part_number(n)
             .body(ByteStream::from(vec![n as u8; 5 * MIB]))
             .send()
-            .await
-            .expect("part");
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(p.e_tag().expect("etag"))
-                .build(),
-        );
-    }
+    };
+    let mut parts = Vec::new();
+    let p = upload(1).await.expect("5 MiB fits next to a's 7");
+    parts.push(
+        CompletedPart::builder()
+            .part_number(1)
+            .e_tag(p.e_tag().expect("etag"))
+            .build(),
+    );
+    let e = upload(2).await.expect_err("5 MiB more does not fit");
+    assert_eq!(code(&e), "QuotaExceeded");
+    c.delete_object()
+        .bucket("qta")
+        .key("a")
+        .send()
+        .await
+        .expect("delete a");
+    let p = upload(2).await.expect("fits now");
+    parts.push(
+        CompletedPart::builder()
+            .part_number(2)
+            .e_tag(p.e_tag().expect("etag"))
+            .build(),
+    );
     let complete = || {
         c.complete_multipart_upload()
             .bucket("qta")
@@ -124,16 +137,6 @@ async fn max_size_holds_on_put_copy_and_multipart_and_counters_stay_exact() {
             )
             .send()
     };
-    let e = complete()
-        .await
-        .expect_err("10 MiB more does not fit next to a's 7");
-    assert_eq!(code(&e), "QuotaExceeded");
-    c.delete_object()
-        .bucket("qta")
-        .key("a")
-        .send()
-        .await
-        .expect("delete a");
     complete().await.expect("fits now");
     // An aborted upload leaves the counters as they were.
     let up = c

@@ -52,11 +52,7 @@ pub fn quote_etag(etag: &str) -> String {
 
 /// Does an `If-Match`/`If-None-Match` list (`"a", "b"` or `*`) contain this ETag?
 pub fn etag_list_matches(list: &str, etag: &str) -> bool {
-    list.split(',').any(|t| {
-        let t = t.trim();
-        let t = t.strip_prefix("W/").unwrap_or(t);
-        t == "*" || t.trim_matches('"') == etag
-    })
+    gatehouse_store::ops::etag_in_list(list, etag)
 }
 
 /// Percent-decodes a path or query component. `plus_is_space` for query strings.

@@ -13,4 +13,4 @@ pub use identity::{
 };
 pub use object::{ChecksumValue, ChunkRef, Data, ObjectMeta, ObjectRecord};
 pub use share::{PeerRecord, ShareRecord};
-pub use upload::{PartRecord, UploadRecord};
+pub use upload::{CompletedUploadRecord, PartRecord, UploadRecord};

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{ChunkRef, ObjectMeta};
+use super::{ChecksumValue, ChunkRef, ObjectMeta};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UploadRecord {
@@ -12,6 +12,10 @@ pub struct UploadRecord {
     /// Flexible checksum algorithm announced at CreateMultipartUpload, if any.
     pub checksum_algorithm: Option<String>,
     pub owner: String,
+    /// Its parts' bytes are in the bucket's `usage_bytes` (counted against quotas while they
+    /// wait; Complete and Abort release them). False for uploads begun before parts counted.
+    #[serde(default)]
+    pub parts_counted: bool,
 }
 
 /// An uploaded part. It holds one reference on each of its chunks until the upload completes
@@ -24,4 +28,19 @@ pub struct PartRecord {
     pub mtime_ms: i64,
     pub chunks: Vec<ChunkRef>,
     pub checksum: Option<String>,
+}
+
+/// A completed upload, kept for a day after CompleteMultipartUpload so that the same request
+/// sent again (a retry after a lost reply) answers 200 with the same ETag.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompletedUploadRecord {
+    pub bucket: String,
+    pub key: String,
+    /// The object's ETag as completed (unquoted).
+    pub etag: String,
+    pub checksum: Option<ChecksumValue>,
+    /// BLAKE3 (hex) of the part list the completion named: only the same list gets the answer.
+    pub parts_digest: String,
+    /// Unix milliseconds.
+    pub completed_ms: i64,
 }

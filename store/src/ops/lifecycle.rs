@@ -15,7 +15,9 @@ use crate::model::{
     BucketKind, BucketRecord, LifecycleRule, ObjectRecord, Principal, UploadRecord,
 };
 use crate::rbac::{Resource, Verb, authorize};
-use crate::tables::{self, BUCKETS, ENTRIES, INODES, UPLOADS};
+use crate::tables::{
+    self, BUCKETS, COMPLETED_BY_TIME, COMPLETED_UPLOADS, ENTRIES, INODES, UPLOADS,
+};
 use crate::{Store, StoreError, codec, deny};
 
 use super::ns::Ns;
@@ -33,6 +35,8 @@ pub struct ExpirySweep {
     pub scanned: u64,
     pub expired: u64,
     pub uploads_aborted: u64,
+    /// Completed uploads forgotten (older than [`super::multipart::COMPLETION_KEPT_MS`]).
+    pub completions_forgotten: u64,
     /// The deletion budget ran out: more objects are due.
     pub budget_exhausted: bool,
 }
@@ -129,6 +133,7 @@ impl Store {
                 }
             }
         }
+        stats.completions_forgotten = self.forget_completions(now_ms, budget).await?;
         if stats.budget_exhausted {
             tracing::warn!(
                 target: "audit",
@@ -211,6 +216,44 @@ impl Store {
         Ok((scanned, deleted, more))
     }
 
+    /// Forgets completed uploads older than [`super::multipart::COMPLETION_KEPT_MS`], at most
+    /// `budget` per sweep (the rest next time), in batches of [`BATCH`]. Reads only due rows:
+    /// the time index is in completion order.
+    async fn forget_completions(&self, now_ms: i64, budget: u64) -> Result<u64> {
+        let cutoff = now_ms.saturating_sub(super::multipart::COMPLETION_KEPT_MS);
+        if cutoff < 0 {
+            return Ok(0);
+        }
+        // Every key of a completion at or before `cutoff` is below this one.
+        let end = tables::completed_key(cutoff.saturating_add(1), "");
+        let due: Vec<(Vec<u8>, String)> = {
+            let rtxn = self.db().begin_read()?;
+            let t = rtxn.open_table(COMPLETED_BY_TIME)?;
+            let mut v = Vec::new();
+            for e in t.range(..end.as_slice())?.take(budget as usize) {
+                let (k, id) = e?;
+                v.push((k.value().to_vec(), id.value().to_string()));
+            }
+            v
+        };
+        for batch in due.chunks(BATCH) {
+            let batch = batch.to_vec();
+            self.inner
+                .committer
+                .write(move |t| {
+                    let mut by_time = t.open_table(COMPLETED_BY_TIME)?;
+                    let mut completed = t.open_table(COMPLETED_UPLOADS)?;
+                    for (k, id) in &batch {
+                        by_time.remove(k.as_slice())?;
+                        completed.remove(id.as_str())?;
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(due.len() as u64)
+    }
+
     async fn abort_old_uploads(&self, bucket: &str, prefix: &str, cutoff: i64) -> Result<u64> {
         let ids: Vec<String> = {
             let rtxn = self.db().begin_read()?;
@@ -233,7 +276,7 @@ impl Store {
                 .write(move |t| {
                     for id in &batch {
                         if t.open_table(UPLOADS)?.get(id.as_str())?.is_some() {
-                            super::multipart::drop_upload(&mut Ns::new(t), id)?;
+                            super::multipart::abort_in(&mut Ns::new(t), id)?;
                         }
                     }
                     Ok(())

@@ -10,20 +10,24 @@ use md5::{Digest as _, Md5};
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::ns::Ns;
-use super::objects::{ObjectInfo, PutOptions, verify_staged};
+use super::objects::{PutOptions, WriteCondition, current_etag, verify_staged};
 use super::txn;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{Result, StoreError};
 use crate::model::{
-    ChecksumValue, ChunkRef, Data, ObjectMeta, ObjectRecord, PartRecord, Principal, UploadRecord,
+    ChecksumValue, ChunkRef, CompletedUploadRecord, Data, ObjectMeta, ObjectRecord, PartRecord,
+    Principal, UploadRecord,
 };
 use crate::rbac::{Resource, Verb, authorize};
 use crate::stage::{StageError, StageOptions, Staged};
-use crate::tables::{self, CHUNKS, UPLOAD_PARTS, UPLOADS};
+use crate::tables::{self, COMPLETED_BY_TIME, COMPLETED_UPLOADS, UPLOAD_PARTS, UPLOADS};
 use crate::{Store, codec, deny, naming, now_ms};
 
 pub const MIN_PART_SIZE: u64 = 5 << 20;
 pub const MAX_PART_NUMBER: u32 = 10_000;
+/// How long a completed upload is remembered for retried completions (at least a day; the
+/// expiry sweeper forgets it afterwards).
+pub const COMPLETION_KEPT_MS: i64 = 86_400_000;
 
 #[derive(Debug, Clone)]
 pub struct UploadInfo {
@@ -43,6 +47,15 @@ pub struct PartInfo {
     pub etag: String,
     pub mtime_ms: i64,
     pub checksum: Option<String>,
+}
+
+/// What CompleteMultipartUpload answers: the same for the first completion and for a retry of
+/// it with the same part list.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// Unquoted `<md5 of part md5s>-<n>`.
+    pub etag: String,
+    pub checksum: Option<ChecksumValue>,
 }
 
 #[derive(Debug, Clone)]
@@ -73,11 +86,14 @@ fn get_upload(t: &WriteTransaction, id: &str, bucket: &str, key: &str) -> Result
     Ok(u)
 }
 
-/// Removes an upload and drops the references its parts hold.
-pub(crate) fn drop_upload(ns: &mut Ns, id: &str) -> Result<()> {
+/// Removes an upload and drops the references its parts hold. Returns the bytes its parts
+/// held in their bucket's `usage_bytes` (0 for an upload begun before parts counted): the
+/// caller gives them back to the bucket, unless the bucket itself is going away.
+pub(crate) fn drop_upload(ns: &mut Ns, id: &str) -> Result<u64> {
     let t = ns.txn();
     let prefix = tables::parts_prefix(id);
     let mut doomed: Vec<(Vec<u8>, Vec<ChunkRef>)> = Vec::new();
+    let mut bytes = 0u64;
     {
         let parts = t.open_table(UPLOAD_PARTS)?;
         for e in parts.range(prefix.as_slice()..)? {
@@ -86,9 +102,14 @@ pub(crate) fn drop_upload(ns: &mut Ns, id: &str) -> Result<()> {
                 break;
             }
             let p: PartRecord = codec::decode(v.value())?;
+            bytes = bytes.saturating_add(p.size);
             doomed.push((k.value().to_vec(), p.chunks));
         }
     }
+    let counted = match t.open_table(UPLOADS)?.get(id)? {
+        Some(v) => codec::decode::<UploadRecord>(v.value())?.parts_counted,
+        None => false,
+    };
     let mut parts = t.open_table(UPLOAD_PARTS)?;
     let chunks = ns.chunks_mut()?;
     for (k, refs) in doomed {
@@ -97,7 +118,88 @@ pub(crate) fn drop_upload(ns: &mut Ns, id: &str) -> Result<()> {
     }
     let mut uploads = t.open_table(UPLOADS)?;
     uploads.remove(id)?;
+    Ok(if counted { bytes } else { 0 })
+}
+
+/// Bytes upload `id`'s parts hold in their bucket's usage now (what [`drop_upload`] would
+/// give back), read without changing anything.
+fn held_bytes(t: &WriteTransaction, u: &UploadRecord, id: &str) -> Result<u64> {
+    if !u.parts_counted {
+        return Ok(0);
+    }
+    let prefix = tables::parts_prefix(id);
+    let parts = t.open_table(UPLOAD_PARTS)?;
+    let mut bytes = 0u64;
+    for e in parts.range(prefix.as_slice()..)? {
+        let (k, v) = e?;
+        if !k.value().starts_with(&prefix) {
+            break;
+        }
+        bytes = bytes.saturating_add(codec::decode::<PartRecord>(v.value())?.size);
+    }
+    Ok(bytes)
+}
+
+/// Aborts upload `id` (which must exist): drops it and gives its parts' bytes back to its
+/// bucket. Abort and the abort-incomplete sweep both end here.
+pub(crate) fn abort_in(ns: &mut Ns, id: &str) -> Result<()> {
+    let bucket = {
+        let v = ns.txn().open_table(UPLOADS)?;
+        let v = v.get(id)?.ok_or(StoreError::NoSuchUpload)?;
+        codec::decode::<UploadRecord>(v.value())?.bucket
+    };
+    let released = drop_upload(ns, id)?;
+    if released > 0 {
+        // A deleted share's parked bucket keeps its counters until it is purged.
+        match txn::get_bucket(ns, &bucket) {
+            Ok(mut b) => {
+                b.usage_bytes = b.usage_bytes.saturating_sub(released);
+                txn::put_bucket(ns, &b)?;
+            }
+            Err(StoreError::NoSuchBucket) => {}
+            Err(e) => return Err(e),
+        }
+    }
     Ok(())
+}
+
+/// Names one part list: the same list (ETags compared without quotes, case-insensitively) gives
+/// the same digest.
+fn parts_digest(parts: &[CompletePart]) -> String {
+    let mut h = blake3::Hasher::new();
+    for p in parts {
+        h.update(&p.part_number.to_be_bytes());
+        h.update(
+            p.etag
+                .trim()
+                .trim_matches('"')
+                .to_ascii_lowercase()
+                .as_bytes(),
+        );
+        h.update(&[0]);
+    }
+    h.finalize().to_hex().to_string()
+}
+
+/// A retried completion of upload `id`: the answer it got, if `bucket/key` and the part list
+/// are the ones it was completed with; otherwise `NoSuchUpload`.
+fn completed_before(
+    t: &WriteTransaction,
+    id: &str,
+    bucket: &str,
+    key: &str,
+    digest: &str,
+) -> Result<Completion> {
+    let table = t.open_table(COMPLETED_UPLOADS)?;
+    let v = table.get(id)?.ok_or(StoreError::NoSuchUpload)?;
+    let c: CompletedUploadRecord = codec::decode(v.value())?;
+    if c.bucket != bucket || c.key != key || c.parts_digest != digest {
+        return Err(StoreError::NoSuchUpload);
+    }
+    Ok(Completion {
+        etag: c.etag,
+        checksum: c.checksum,
+    })
 }
 
 fn new_upload_id() -> Result<String> {
@@ -138,6 +240,7 @@ impl Store {
             tags,
             checksum_algorithm: checksum.map(|c| c.name().to_string()),
             owner: p.user_id.clone(),
+            parts_counted: true,
         };
         let info = upload_info(&id, &rec);
         self.inner
@@ -171,7 +274,10 @@ impl Store {
     {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
         check_part_number(part_number)?;
-        self.upload_exists(upload_id, bucket, key)?;
+        let u = self.upload_exists(upload_id, bucket, key)?;
+        if let Some(n) = opts.declared_size {
+            self.precheck_part_room(&u, upload_id, part_number, n)?;
+        }
         let staged = self
             .stage(
                 body,
@@ -221,7 +327,7 @@ impl Store {
         check_part_number(part_number)?;
         let source = self.get_object(p, src.0, src.1)?;
         check(&source.record)?;
-        self.upload_exists(upload_id, bucket, key)?;
+        let u = self.upload_exists(upload_id, bucket, key)?;
         let range = match range {
             Some(r) if r.end > source.record.size || r.start >= r.end => {
                 return Err(StoreError::InvalidRange);
@@ -229,6 +335,7 @@ impl Store {
             Some(r) => r,
             None => 0..source.record.size,
         };
+        self.precheck_part_room(&u, upload_id, part_number, range.end - range.start)?;
         let body = self.read_data(&source.record.data, range);
         let staged = self
             .stage(
@@ -256,6 +363,33 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// The quota check of [`Self::commit_part`], made before the body is read from its
+    /// declared size: a part that cannot fit is refused at once.
+    fn precheck_part_room(
+        &self,
+        u: &UploadRecord,
+        id: &str,
+        part_number: u32,
+        size: u64,
+    ) -> Result<()> {
+        let limit = self.inner.cfg.max_size;
+        let b = self.bucket_record(&u.bucket)?;
+        if !u.parts_counted || (b.quota_bytes == 0 && limit == 0) {
+            return Ok(());
+        }
+        let replaced = {
+            let txn = self.db().begin_read()?;
+            let parts = txn.open_table(UPLOAD_PARTS)?;
+            match parts.get(tables::part_key(id, part_number).as_slice())? {
+                Some(v) => codec::decode::<PartRecord>(v.value())?.size,
+                None => 0,
+            }
+        };
+        txn::ensure_room(&b, size.saturating_sub(replaced), limit, || {
+            self.total_usage()
+        })
     }
 
     fn upload_exists(&self, id: &str, bucket: &str, key: &str) -> Result<UploadRecord> {
@@ -295,10 +429,11 @@ impl Store {
             checksum: rec.checksum.clone(),
         };
         let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
+        let limit = self.inner.cfg.max_size;
         self.inner
             .committer
             .write(move |t| {
-                get_upload(t, &id, &bucket, &key)?;
+                let u = get_upload(t, &id, &bucket, &key)?;
                 let pk = tables::part_key(&id, part_number);
                 let old: Option<PartRecord> = {
                     let parts = t.open_table(UPLOAD_PARTS)?;
@@ -307,10 +442,30 @@ impl Store {
                         None => None,
                     }
                 };
-                let mut chunks = t.open_table(CHUNKS)?;
-                txn::incref(&mut chunks, &rec.chunks)?;
-                if let Some(old) = old {
-                    txn::decref(&mut chunks, &old.chunks)?;
+                let mut ns = Ns::new(t);
+                // The part's bytes count against the limits now, replacing an earlier upload
+                // of the same number (a retry): checked before anything is written.
+                let mut b = if u.parts_counted {
+                    let b = txn::get_bucket(&ns, &bucket)?;
+                    let replaced = old.as_ref().map_or(0, |o| o.size);
+                    txn::ensure_room(&b, rec.size.saturating_sub(replaced), limit, || {
+                        txn::total_usage(&ns)
+                    })?;
+                    Some(b)
+                } else {
+                    None
+                };
+                let chunks = ns.chunks_mut()?;
+                txn::incref(chunks, &rec.chunks)?;
+                if let Some(old) = &old {
+                    txn::decref(chunks, &old.chunks)?;
+                }
+                if let Some(b) = &mut b {
+                    b.usage_bytes = b
+                        .usage_bytes
+                        .saturating_sub(old.as_ref().map_or(0, |o| o.size))
+                        .saturating_add(rec.size);
+                    txn::put_bucket(&mut ns, b)?;
                 }
                 let mut parts = t.open_table(UPLOAD_PARTS)?;
                 parts.insert(pk.as_slice(), codec::encode(&rec)?.as_slice())?;
@@ -321,7 +476,9 @@ impl Store {
     }
 
     /// CompleteMultipartUpload: checks order, ETags and sizes, then links the object whose
-    /// manifest is the concatenation of the listed parts'.
+    /// manifest is the concatenation of the listed parts', if `cond` holds for the key then.
+    /// The completion is remembered for [`COMPLETION_KEPT_MS`]: the same request again (a
+    /// retry after a lost reply) gets the same answer; another part list gets `NoSuchUpload`.
     pub async fn complete_upload(
         &self,
         p: &Principal,
@@ -329,8 +486,10 @@ impl Store {
         key: &str,
         upload_id: &str,
         parts: Vec<CompletePart>,
-    ) -> Result<ObjectInfo> {
+        cond: WriteCondition,
+    ) -> Result<Completion> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        cond.authorize(p, bucket)?;
         if parts.is_empty() {
             return Err(StoreError::InvalidPart("no parts were listed".into()));
         }
@@ -341,12 +500,20 @@ impl Store {
         }
         let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         let limit = self.inner.cfg.max_size;
+        let digest = parts_digest(&parts);
         self.inner
             .committer
             .write(move |t| {
-                let u = get_upload(t, &id, &bucket, &key)?;
+                let u = match get_upload(t, &id, &bucket, &key) {
+                    Ok(u) => u,
+                    Err(StoreError::NoSuchUpload) => {
+                        return completed_before(t, &id, &bucket, &key, &digest);
+                    }
+                    Err(e) => return Err(e),
+                };
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &bucket)?;
+                cond.check(current_etag(&ns, b.id, &key)?.as_deref())?;
                 txn::check_share_conflicts(&ns, &b, &key)?;
                 let mut records = Vec::with_capacity(parts.len());
                 {
@@ -426,14 +593,31 @@ impl Store {
                     parts: sizes,
                     data: Data::Chunks(manifest),
                 };
-                txn::check_quota(&ns, &b, &key, rec.size, limit)?;
+                // The parts' bytes (all of them: those not listed are dropped) are in the
+                // bucket's usage already; they become the object's.
+                let held = held_bytes(t, &u, &id)?;
+                txn::check_quota_releasing(&ns, &b, &key, rec.size, held, limit)?;
                 txn::incref(ns.chunks_mut()?, rec.data.chunks())?;
-                drop_upload(&mut ns, &id)?;
-                let ino = txn::link_object(&mut ns, &mut b, &key, &rec)?;
-                Ok(ObjectInfo {
+                let released = drop_upload(&mut ns, &id)?;
+                b.usage_bytes = b.usage_bytes.saturating_sub(released);
+                txn::link_object(&mut ns, &mut b, &key, &rec)?;
+                let done = CompletedUploadRecord {
+                    bucket,
                     key,
-                    ino,
-                    record: rec,
+                    etag: rec.etag,
+                    checksum: rec.checksum,
+                    parts_digest: digest,
+                    completed_ms: rec.mtime_ms,
+                };
+                t.open_table(COMPLETED_UPLOADS)?
+                    .insert(id.as_str(), codec::encode(&done)?.as_slice())?;
+                t.open_table(COMPLETED_BY_TIME)?.insert(
+                    tables::completed_key(done.completed_ms, &id).as_slice(),
+                    id.as_str(),
+                )?;
+                Ok(Completion {
+                    etag: done.etag,
+                    checksum: done.checksum,
                 })
             })
             .await
@@ -452,7 +636,7 @@ impl Store {
             .committer
             .write(move |t| {
                 get_upload(t, &id, &bucket, &key)?;
-                drop_upload(&mut Ns::new(t), &id)
+                abort_in(&mut Ns::new(t), &id)
             })
             .await
     }

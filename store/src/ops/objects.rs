@@ -31,6 +31,70 @@ pub struct PutOptions {
     /// The body's size as the client declared it: a write that cannot fit the quotas is
     /// refused before any byte is read (the commit checks again with the real size).
     pub declared_size: Option<u64>,
+    /// `If-Match` / `If-None-Match` of the write, decided inside the commit.
+    pub condition: WriteCondition,
+}
+
+/// What a conditional write (PutObject, CopyObject's destination, CompleteMultipartUpload)
+/// asks of the key's current object. It is decided inside the commit that would replace the
+/// object, so two racing writers cannot both pass, and it never reads with the caller's
+/// permissions: a write-only caller's `If-None-Match: *` is honoured all the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteCondition {
+    /// `If-Match`: the current object's ETag must be one of these (comma-separated, quotes
+    /// ignored; `*` = any object). No object → `NoSuchKey`, as S3 answers.
+    pub if_match: Option<String>,
+    /// `If-None-Match: *`: the key must hold no object.
+    pub if_none_match: bool,
+}
+
+impl WriteCondition {
+    pub fn is_empty(&self) -> bool {
+        self.if_match.is_none() && !self.if_none_match
+    }
+
+    /// Whether a write may replace `current` (the key's ETag now, `None` when it is free).
+    pub(crate) fn check(&self, current: Option<&str>) -> Result<()> {
+        if let Some(list) = &self.if_match {
+            let Some(etag) = current else {
+                return Err(StoreError::NoSuchKey);
+            };
+            if !etag_in_list(list, etag) {
+                return Err(StoreError::PreconditionFailed);
+            }
+        }
+        if self.if_none_match && current.is_some() {
+            return Err(StoreError::PreconditionFailed);
+        }
+        Ok(())
+    }
+
+    /// The caller may write; `If-Match` also reveals whether an ETag is current, so it needs
+    /// read permission as well, as on S3 (`s3:GetObject`). `If-None-Match: *` needs only write.
+    pub(crate) fn authorize(&self, p: &Principal, bucket: &str) -> Result<()> {
+        if self.if_match.is_some() {
+            deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `etag` (unquoted) is in an `If-Match`/`If-None-Match` list: comma-separated,
+/// quoted or not, weak tags compared as strong ones, `*` matching any.
+pub fn etag_in_list(list: &str, etag: &str) -> bool {
+    list.split(',').any(|t| {
+        let t = t.trim();
+        let t = t.strip_prefix("W/").unwrap_or(t);
+        t == "*" || t.trim_matches('"') == etag
+    })
+}
+
+/// The ETag of `key`'s current object inside a write transaction (`None` when free).
+pub(crate) fn current_etag(ns: &Ns, bucket_id: u64, key: &str) -> Result<Option<String>> {
+    Ok(match txn::lookup(ns, bucket_id, key)? {
+        Some(ino) => Some(txn::get_inode(ns, ino)?.etag),
+        None => None,
+    })
 }
 
 /// An object as readers see it.
@@ -48,6 +112,8 @@ pub struct CopyOptions {
     pub replace_meta: Option<ObjectMeta>,
     /// `Some` = tagging directive REPLACE.
     pub replace_tags: Option<Vec<(String, String)>>,
+    /// `If-Match` / `If-None-Match` on the destination.
+    pub condition: WriteCondition,
 }
 
 impl Store {
@@ -68,8 +134,11 @@ impl Store {
         S: Stream<Item = std::result::Result<Bytes, E>> + Send,
     {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        opts.condition.authorize(p, bucket)?;
         let b = self.bucket_record(bucket)?;
         naming::validate_key(b.kind, key)?;
+        // Early answers save reading a body that would be refused; the commit decides.
+        self.precheck_condition(bucket, key, &opts.condition)?;
         if let Some(n) = opts.declared_size {
             self.precheck_room(&b, key, n)?;
         }
@@ -94,6 +163,7 @@ impl Store {
             value: crate::checksum::base64(v),
             kind: "FULL_OBJECT".into(),
         });
+        let condition = opts.condition;
         let rec = ObjectRecord {
             size: staged.size,
             etag: staged.md5_hex(),
@@ -104,7 +174,7 @@ impl Store {
             parts: Vec::new(),
             data: staged.data.clone(),
         };
-        match self.commit_new_object(bucket, key, rec).await {
+        match self.commit_new_object(bucket, key, rec, condition).await {
             Ok(info) => {
                 drop(staged);
                 Ok(info)
@@ -113,6 +183,23 @@ impl Store {
                 self.discard(staged);
                 Err(e.into())
             }
+        }
+    }
+
+    /// The condition check of the commit, made early against the committed state.
+    pub(crate) fn precheck_condition(
+        &self,
+        bucket: &str,
+        key: &str,
+        cond: &WriteCondition,
+    ) -> Result<()> {
+        if cond.is_empty() {
+            return Ok(());
+        }
+        match self.read_object(bucket, key) {
+            Ok(o) => cond.check(Some(&o.record.etag)),
+            Err(StoreError::NoSuchKey) => cond.check(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -170,12 +257,13 @@ impl Store {
     }
 
     /// Links a record whose chunks are pinned by the caller: takes their references and
-    /// replaces whatever `key` held, in one transaction.
+    /// replaces whatever `key` held, in one transaction, if `cond` holds there and then.
     pub(crate) async fn commit_new_object(
         &self,
         bucket: &str,
         key: &str,
         rec: ObjectRecord,
+        cond: WriteCondition,
     ) -> Result<ObjectInfo> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
         let limit = self.inner.cfg.max_size;
@@ -184,6 +272,7 @@ impl Store {
             .write(move |t| {
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &bucket)?;
+                cond.check(current_etag(&ns, b.id, &key)?.as_deref())?;
                 txn::check_share_conflicts(&ns, &b, &key)?;
                 txn::check_quota(&ns, &b, &key, rec.size, limit)?;
                 txn::incref(ns.chunks_mut()?, rec.data.chunks())?;
@@ -324,6 +413,7 @@ impl Store {
     ) -> Result<ObjectInfo> {
         deny(authorize(p, Verb::Get, Resource::Objects(src.0)))?;
         deny(authorize(p, Verb::Put, Resource::Objects(dst.0)))?;
+        opts.condition.authorize(p, dst.0)?;
         let dst_bucket = self.bucket_record(dst.0)?;
         naming::validate_key(dst_bucket.kind, dst.1)?;
         let (sb, sk, db, dk) = (
@@ -342,6 +432,8 @@ impl Store {
                 let src = txn::get_inode(&ns, ino)?;
                 check(&src)?;
                 let mut b = txn::get_bucket(&ns, &db)?;
+                opts.condition
+                    .check(current_etag(&ns, b.id, &dk)?.as_deref())?;
                 txn::check_share_conflicts(&ns, &b, &dk)?;
                 let mut rec = src;
                 rec.mtime_ms = now_ms();
@@ -413,4 +505,51 @@ pub(crate) fn verify_staged(staged: &Staged, opts: &PutOptions) -> Result<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_conditions_follow_s3() {
+        let none = WriteCondition::default();
+        assert!(none.is_empty());
+        assert!(none.check(None).is_ok() && none.check(Some("a")).is_ok());
+
+        let create = WriteCondition {
+            if_none_match: true,
+            ..Default::default()
+        };
+        assert!(create.check(None).is_ok());
+        assert!(matches!(
+            create.check(Some("a")),
+            Err(StoreError::PreconditionFailed)
+        ));
+
+        let swap = WriteCondition {
+            if_match: Some("\"abc\"".into()),
+            ..Default::default()
+        };
+        assert!(swap.check(Some("abc")).is_ok());
+        assert!(matches!(
+            swap.check(Some("abd")),
+            Err(StoreError::PreconditionFailed)
+        ));
+        assert!(matches!(swap.check(None), Err(StoreError::NoSuchKey)));
+
+        let any = WriteCondition {
+            if_match: Some("*".into()),
+            ..Default::default()
+        };
+        assert!(any.check(Some("x")).is_ok());
+        assert!(matches!(any.check(None), Err(StoreError::NoSuchKey)));
+    }
+
+    #[test]
+    fn etag_lists() {
+        assert!(etag_in_list("\"abc\", W/\"def\"", "def"));
+        assert!(etag_in_list("abc", "abc"));
+        assert!(!etag_in_list("\"abc\"", "ab"));
+    }
 }

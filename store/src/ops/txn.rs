@@ -187,16 +187,17 @@ pub(crate) fn check_share_conflicts(ns: &Ns, b: &BucketRecord, key: &str) -> Res
         return Ok(());
     }
     let t = ns.entries()?;
-    // An ancestor stored as a file?
+    // An ancestor stored as a file? For a folder marker `K/`, `K` itself is one.
     let body = key.strip_suffix('/').unwrap_or(key);
-    for (i, ch) in body.char_indices() {
-        if ch == '/'
-            && t.get(tables::entry_key(b.id, &body[..i]).as_slice())?
-                .is_some()
-        {
+    let ancestors = body
+        .char_indices()
+        .filter(|&(_, ch)| ch == '/')
+        .map(|(i, _)| &body[..i])
+        .chain(key.ends_with('/').then_some(body));
+    for dir in ancestors {
+        if t.get(tables::entry_key(b.id, dir).as_slice())?.is_some() {
             return Err(StoreError::InvalidKey(format!(
-                "{:?} is a file, so it cannot be a directory",
-                &body[..i]
+                "{dir:?} is a file, so it cannot be a directory"
             )));
         }
     }
@@ -225,6 +226,19 @@ pub(crate) fn check_quota(
     size: u64,
     total_limit: u64,
 ) -> Result<()> {
+    check_quota_releasing(ns, bucket, key, size, 0, total_limit)
+}
+
+/// [`check_quota`] for a write that also gives back `released` bytes the bucket's usage holds
+/// (the parts of the upload that CompleteMultipartUpload consumes).
+pub(crate) fn check_quota_releasing(
+    ns: &Ns,
+    bucket: &BucketRecord,
+    key: &str,
+    size: u64,
+    released: u64,
+    total_limit: u64,
+) -> Result<()> {
     if size == 0 || (bucket.quota_bytes == 0 && total_limit == 0) {
         return Ok(());
     }
@@ -232,9 +246,12 @@ pub(crate) fn check_quota(
         Some(ino) => get_inode(ns, ino)?.size,
         None => 0,
     };
-    ensure_room(bucket, size.saturating_sub(replaced), total_limit, || {
-        total_usage(ns)
-    })
+    ensure_room(
+        bucket,
+        size.saturating_sub(replaced.saturating_add(released)),
+        total_limit,
+        || total_usage(ns),
+    )
 }
 
 /// The one quota rule, for every write path (S3, multipart, copy, NFS; at commit and ahead of

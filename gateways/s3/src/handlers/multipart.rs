@@ -6,7 +6,7 @@ use gatehouse_store::ops::CompletePart;
 use gatehouse_store::{ChecksumAlgorithm, Store};
 use http::{HeaderName, HeaderValue, StatusCode};
 
-use super::object::{copy_conditions, copy_source, object_meta};
+use super::object::{copy_conditions, copy_source, object_meta, write_condition};
 use super::{empty, owner, xml_body, xml_ok};
 use crate::auth::PayloadMode;
 use crate::body::{checksum_plan, integrity, payload_stream, stage_error, trailer_check};
@@ -150,6 +150,7 @@ pub async fn complete(
     body: Body,
     payload: &PayloadMode,
 ) -> Result<Response, S3Error> {
+    let condition = write_condition(&ctx.headers)?;
     let doc = xml_body(ctx, body, payload, 4 << 20).await?;
     if doc.name != "CompleteMultipartUpload" {
         return Err(S3Error::malformed_xml());
@@ -178,6 +179,7 @@ pub async fn complete(
             ctx.key(),
             upload_id(ctx),
             parts,
+            condition,
         )
         .await?;
     let mut w = XmlWriter::new();
@@ -188,8 +190,8 @@ pub async fn complete(
     );
     w.elem("Bucket", ctx.bucket());
     w.elem("Key", ctx.key());
-    w.elem("ETag", &util::quote_etag(&info.record.etag));
-    if let Some(ck) = &info.record.checksum
+    w.elem("ETag", &util::quote_etag(&info.etag));
+    if let Some(ck) = &info.checksum
         && let Some(alg) = ChecksumAlgorithm::parse(&ck.algorithm)
     {
         w.elem(&format!("Checksum{}", alg.name()), &ck.value);

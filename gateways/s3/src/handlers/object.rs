@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use gatehouse_store::model::{ObjectMeta, ObjectRecord};
-use gatehouse_store::ops::CopyOptions;
+use gatehouse_store::ops::{CopyOptions, WriteCondition};
 use gatehouse_store::{Store, StoreError};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
@@ -99,13 +99,7 @@ pub async fn put(
     let mut opts = integrity(&ctx.headers, payload, &plan)?;
     opts.meta = object_meta(&ctx.headers)?;
     opts.tags = parse_tag_header(&ctx.headers)?;
-    if let Some(inm) = ctx.header("if-none-match")
-        && inm.trim() == "*"
-        && s.get_object(&ctx.principal, ctx.bucket(), ctx.key())
-            .is_ok()
-    {
-        return Err(S3Error::precondition_failed());
-    }
+    opts.condition = write_condition(&ctx.headers)?;
     let (stream, trailers) = payload_stream(body, payload, &ctx.headers);
     let info = s
         .put_object(
@@ -423,6 +417,28 @@ pub(crate) fn copy_conditions(
     }
 }
 
+/// `If-Match` / `If-None-Match` of a write (PutObject, CopyObject's destination,
+/// CompleteMultipartUpload), handed to the store, which decides them inside its commit.
+/// S3 takes only `*` in `If-None-Match` on writes.
+pub(crate) fn write_condition(h: &HeaderMap) -> Result<WriteCondition, S3Error> {
+    let if_none_match = match header(h, "if-none-match").map(str::trim) {
+        None => false,
+        Some("*") => true,
+        Some(_) => {
+            return Err(S3Error::new(
+                501,
+                "NotImplemented",
+                "A header you provided implies functionality that is not implemented: If-None-Match on a write takes only *",
+            )
+            .with("Header", "If-None-Match"));
+        }
+    };
+    Ok(WriteCondition {
+        if_match: header(h, "if-match").map(str::to_string),
+        if_none_match,
+    })
+}
+
 pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     let (sb, sk) = copy_source(ctx)?;
     let replace = ctx
@@ -455,6 +471,7 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
             CopyOptions {
                 replace_meta,
                 replace_tags,
+                condition: write_condition(&ctx.headers)?,
             },
             copy_conditions(&ctx.headers),
         )
