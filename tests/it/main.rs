@@ -5,6 +5,7 @@ mod admin_api;
 mod admin_explorer;
 mod backup;
 mod common;
+mod exposure;
 mod fsck;
 mod identity;
 mod lifecycle;
