@@ -3,10 +3,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aws_sdk_s3::primitives::ByteStream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -334,6 +336,109 @@ impl Drop for Spawned {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test]
+async fn under_umask_022_data_is_private_logs_are_plain_and_metrics_have_the_process() {
+    let srv = Spawned::start("umask 022", "", &["--nfs-listen", "off"]);
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("private-bits")
+        .send()
+        .await
+        .expect("mb");
+    c.put_object()
+        .bucket("private-bits")
+        .key("big")
+        .body(ByteStream::from(bytes(300 << 10, 3)))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(mode(&srv.data), 0o700, "data dir");
+    assert_eq!(mode(&srv.data.join("meta.redb")), 0o600, "meta.redb");
+    let blobs = srv.data.join("blobs");
+    assert_eq!(mode(&blobs), 0o700, "blobs");
+    assert_eq!(mode(&blobs.join("tmp")), 0o700, "blobs/tmp");
+    let mut chunks = Vec::new();
+    let mut stack = vec![blobs.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                assert_eq!(mode(&p), 0o700, "{}", p.display());
+                stack.push(p);
+            } else {
+                chunks.push(p);
+            }
+        }
+    }
+    assert!(!chunks.is_empty(), "a 300 KiB object wrote chunk files");
+    for f in &chunks {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+
+    let metrics = reqwest::get(format!("http://{}/metrics", srv.admin))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("body");
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+    ] {
+        let value: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing:\n{metrics}"))
+            .parse()
+            .expect("a number");
+        assert!(value > 0.0, "{name} = {value}");
+    }
+    let rss: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+        .and_then(|v| v.parse().ok())
+        .expect("rss");
+    assert!(rss > 1e6, "a running server holds more than 1 MB: {rss}");
+    let start: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("process_start_time_seconds "))
+        .and_then(|v| v.parse().ok())
+        .expect("start");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    assert!(
+        (now - start).abs() < 120.0,
+        "started just now: {start} vs {now}"
+    );
+    // Another request after the scrape, so its log line is surely written.
+    let health = reqwest::get(format!("http://{}/api/info", srv.admin))
+        .await
+        .expect("info");
+    assert!(health.status().is_success());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = srv.log();
+    assert!(log.contains("path=/api/info"), "{log}");
+    assert!(!log.contains('\x1b'), "ANSI escapes in a piped log:\n{log}");
+    assert!(
+        !log.contains("path=/metrics"),
+        "a scrape is logged at info:\n{log}"
+    );
+    assert!(log.contains("the NFS listener is off"), "{log}");
 }
 
 #[tokio::test]
