@@ -113,7 +113,9 @@ async fn connection(
     match tls {
         None => serve_io(sock, peer, app, limits, stop, what).await,
         Some(acceptor) => {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(sock)).await {
+            // The handshake is part of the wait for the first request header.
+            let bound = HANDSHAKE_TIMEOUT.min(limits.header_timeout);
+            match tokio::time::timeout(bound, acceptor.accept(sock)).await {
                 Ok(Ok(tls)) => serve_io(tls, peer, app, limits, stop, what).await,
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

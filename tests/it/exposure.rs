@@ -488,3 +488,30 @@ async fn idle_sockets_past_the_open_file_limit_do_not_starve_other_clients() {
         "the cap was reached and said so"
     );
 }
+
+#[tokio::test]
+async fn a_silent_tls_connection_is_closed_within_the_header_timeout() {
+    let certs = tempfile::tempdir().expect("tmp");
+    if crate::tls::make_certs(certs.path()).is_none() {
+        eprintln!("SKIPPED: openssl not installed (the CI installs it)");
+        return;
+    }
+    let srv = TestServer::start_with(|raw| {
+        raw.tls = Some(gatehouse::config::RawTls {
+            cert_file: certs.path().join("cert.pem"),
+            key_file: certs.path().join("key.pem"),
+        });
+        raw.s3.header_timeout_secs = Some(1);
+    })
+    .await;
+    // No ClientHello: the handshake's bound is the header timeout (1 s), not 10 s.
+    let mut silent = TcpStream::connect(srv.addr).await.expect("connect");
+    let t = closed_within(&mut silent, Duration::from_secs(5))
+        .await
+        .expect("closed");
+    assert!(
+        t >= Duration::from_millis(800) && t < Duration::from_secs(3),
+        "{t:?}"
+    );
+    srv.stop().await;
+}
