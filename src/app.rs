@@ -91,6 +91,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         None => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    warn_if_caps_exceed(&cfg, open_files);
     let mut tasks = Vec::new();
     if let Some(l) = nfs_listener {
         let limits = gatehouse_nfs::Limits {
@@ -248,6 +249,26 @@ fn connection_cap(configured: Option<usize>, open_files: Option<u64>) -> usize {
             open_files.map_or(usize::MAX, |n| usize::try_from(n / 4).unwrap_or(usize::MAX));
         DEFAULT_MAX_CONNECTIONS.min(quarter.max(16))
     })
+}
+
+/// Configured caps that together reach the open-file limit let a connection flood exhaust the
+/// descriptors that requests need for chunk files: said once at start.
+fn warn_if_caps_exceed(cfg: &Config, open_files: Option<u64>) {
+    let Some(limit) = open_files else { return };
+    let on = |addr: Option<SocketAddr>, cap: Option<usize>| {
+        addr.map_or(0, |_| connection_cap(cap, open_files) as u64)
+    };
+    let total = on(cfg.s3_listen, cfg.s3_limits.max_connections)
+        + on(cfg.admin_listen, cfg.admin_limits.max_connections)
+        + on(cfg.nfs_listen, cfg.nfs_max_connections);
+    if total >= limit {
+        tracing::warn!(
+            connections = total,
+            open_files = limit,
+            "the listeners' max_connections add up to the open-file limit or more: a flood of \
+             connections can leave requests without descriptors; lower them or raise LimitNOFILE"
+        );
+    }
 }
 
 /// Raises the soft open-file limit to the hard limit (a server with thousands of clients and

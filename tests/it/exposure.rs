@@ -515,3 +515,49 @@ async fn a_silent_tls_connection_is_closed_within_the_header_timeout() {
     );
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn running_out_of_descriptors_backs_off_and_keeps_serving() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let lim = getrlimit(Resource::Nofile);
+    if lim.current.is_some_and(|n| n < 2048) {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: lim.maximum,
+                maximum: lim.maximum,
+            },
+        );
+    }
+    // A cap above the limit (configured so): accept runs into EMFILE.
+    let srv = Spawned::start(
+        "ulimit -n 256",
+        "s3:\n  header_timeout_secs: 3\n  max_connections: 2000\n",
+        &["--nfs-listen", "off"],
+    );
+    assert!(
+        srv.log().contains("add up to the open-file limit"),
+        "{}",
+        srv.log()
+    );
+    let t = Instant::now();
+    let mut idle = Vec::new();
+    for _ in 0..400 {
+        idle.push(TcpStream::connect(srv.s3).await.expect("connect"));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The idle ones time out, the loop accepts again: a signed request is answered.
+    tokio::time::timeout(Duration::from_secs(30), srv.client().list_buckets().send())
+        .await
+        .expect("answered in time")
+        .expect("list buckets");
+    let log = srv.log();
+    let failures = log.matches("accept failed").count();
+    assert!(failures >= 1, "EMFILE was reached:\n{log}");
+    let secs = t.elapsed().as_secs() as usize;
+    assert!(
+        failures <= secs + 2,
+        "{failures} accept-failure lines in {secs} s: not rate-limited"
+    );
+    drop(idle);
+}
