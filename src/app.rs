@@ -15,14 +15,15 @@ use gatehouse_store::{Store, StoreConfig};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_MAX_CONNECTIONS};
 
 /// A started server. Dropping it does not stop it; call [`Running::shutdown`].
 pub struct Running {
-    pub s3_addr: SocketAddr,
-    pub admin_addr: SocketAddr,
+    /// The bound addresses; `None` for a listener configured `off`.
+    pub s3_addr: Option<SocketAddr>,
+    pub admin_addr: Option<SocketAddr>,
     /// NFSv3 + MOUNT + PORTMAP GETPORT, one port.
-    pub nfs_addr: SocketAddr,
+    pub nfs_addr: Option<SocketAddr>,
     /// User id of the bootstrap admin (`<data-dir>/admin_ed25519`).
     pub admin_user_id: String,
     pub store: Store,
@@ -52,6 +53,7 @@ impl Running {
 }
 
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
+    let open_files = raise_open_file_limit();
     let mut sc = StoreConfig::new(&cfg.data_dir);
     sc.chunk_size = cfg.chunk_size;
     sc.inline_max = cfg.inline_max;
@@ -77,60 +79,75 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     }
     let (admin_user_id, new_admin) = bootstrap(&store, &cfg).await?;
 
-    let listener = tokio::net::TcpListener::bind(cfg.s3_listen)
-        .await
-        .with_context(|| format!("binding the S3 listener on {}", cfg.s3_listen))?;
-    let s3_addr = listener.local_addr()?;
-    let admin_listener = tokio::net::TcpListener::bind(cfg.admin_listen)
-        .await
-        .with_context(|| format!("binding the admin listener on {}", cfg.admin_listen))?;
-    let admin_addr = admin_listener.local_addr()?;
-    let nfs_listener = tokio::net::TcpListener::bind(cfg.nfs_listen)
-        .await
-        .with_context(|| format!("binding the NFS listener on {}", cfg.nfs_listen))?;
-    let nfs_addr = nfs_listener.local_addr()?;
+    let s3_listener = bind(cfg.s3_listen, "S3").await?;
+    let s3_addr = local_addr(&s3_listener)?;
+    let admin_listener = bind(cfg.admin_listen, "admin").await?;
+    let admin_addr = local_addr(&admin_listener)?;
+    let nfs_listener = bind(cfg.nfs_listen, "NFS").await?;
+    let nfs_addr = local_addr(&nfs_listener)?;
     let (stop, stop_rx) = watch::channel(false);
     let tls = match &cfg.tls {
         Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
         None => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let nfs_task = tokio::spawn(gatehouse_nfs::serve(
-        nfs_listener,
-        store.clone(),
-        stop_rx.clone(),
-    ));
-    let admin_app = gatehouse_admin::router(AdminState::new(
-        store.clone(),
-        AdminConfig {
-            region: cfg.region.clone(),
-            s3_endpoint: cfg
-                .s3_public_url
-                .clone()
-                .unwrap_or_else(|| format!("{scheme}://{s3_addr}")),
-            max_size: cfg.max_size,
-            login_max_failures: cfg.login_max_failures,
-            login_lockout: cfg.login_lockout,
-            secure_cookie: tls.is_some(),
-            nfs_endpoint: nfs_addr.to_string(),
-        },
-    ));
-    let admin_task = serve(
-        admin_listener,
-        admin_app,
-        tls.clone(),
-        stop_rx.clone(),
-        "admin",
-    )?;
-    let state = S3State::new(
-        store.clone(),
-        S3Config {
-            region: cfg.region.clone(),
-            domains: cfg.domains.clone(),
-        },
-    );
-    let app = gatehouse_s3::router(state);
-    let s3_task = serve(listener, app, tls.clone(), stop_rx.clone(), "S3")?;
+    warn_if_caps_exceed(&cfg, open_files);
+    let mut tasks = Vec::new();
+    if let Some(l) = nfs_listener {
+        let limits = gatehouse_nfs::Limits {
+            max_connections: connection_cap(cfg.nfs_max_connections, open_files),
+            idle_timeout: cfg.nfs_idle_timeout,
+        };
+        tasks.push(tokio::spawn(gatehouse_nfs::serve(
+            l,
+            store.clone(),
+            limits,
+            stop_rx.clone(),
+        )));
+    }
+    if let Some(l) = admin_listener {
+        let admin_app = gatehouse_admin::router(AdminState::new(
+            store.clone(),
+            AdminConfig {
+                region: cfg.region.clone(),
+                // With S3 off and no public_url there is no endpoint to name.
+                s3_endpoint: cfg.s3_public_url.clone().unwrap_or_else(|| match s3_addr {
+                    Some(a) => format!("{scheme}://{a}"),
+                    None => String::new(),
+                }),
+                max_size: cfg.max_size,
+                login_max_failures: cfg.login_max_failures,
+                login_lockout: cfg.login_lockout,
+                secure_cookie: tls.is_some(),
+                nfs_endpoint: nfs_addr.map(|a| a.to_string()).unwrap_or_default(),
+            },
+        ));
+        tasks.push(crate::listen::spawn(
+            l,
+            admin_app,
+            tls.clone(),
+            http_limits(&cfg.admin_limits, open_files),
+            stop_rx.clone(),
+            "admin",
+        ));
+    }
+    if let Some(l) = s3_listener {
+        let state = S3State::new(
+            store.clone(),
+            S3Config {
+                region: cfg.region.clone(),
+                domains: cfg.domains.clone(),
+            },
+        );
+        tasks.push(crate::listen::spawn(
+            l,
+            gatehouse_s3::router(state),
+            tls.clone(),
+            http_limits(&cfg.s3_limits, open_files),
+            stop_rx.clone(),
+            "S3",
+        ));
+    }
     let sweep_store = store.clone();
     let mut sweep_rx = stop_rx.clone();
     // Expired shares are tombstoned, and tombstones past retention purged, within a minute.
@@ -169,7 +186,16 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             }
         }
     });
-    tracing::info!(%s3_addr, %admin_addr, %nfs_addr, data_dir = %cfg.data_dir.display(), "gatehouse serving S3, NFSv3 and the admin API");
+    let shown = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
+    tracing::info!(
+        s3_addr = %shown(s3_addr),
+        admin_addr = %shown(admin_addr),
+        nfs_addr = %shown(nfs_addr),
+        data_dir = %cfg.data_dir.display(),
+        "gatehouse serving"
+    );
+    tasks.push(gc_task);
+    tasks.push(sweep_task);
     Ok(Running {
         s3_addr,
         admin_addr,
@@ -178,46 +204,96 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         store,
         new_admin,
         stop,
-        tasks: vec![s3_task, admin_task, nfs_task, gc_task, sweep_task],
+        tasks,
     })
 }
 
-/// Serves `app` on `listener` (over TLS when configured) until the stop signal.
-fn serve(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
-    stop: watch::Receiver<bool>,
-    what: &'static str,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let mut rx = stop.clone();
-    let shutdown = async move {
-        let _stopped = rx.wait_for(|s| *s).await.map(|_| ());
-    };
-    // With the peer address (axum's ConnectInfo): web sign-in lockouts count per client.
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    Ok(match tls {
-        None => tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "{what} listener failed");
-            }
-        }),
-        Some(cfg) => {
-            // The no-op tap_io is what gives any listener axum's ConnectInfo<SocketAddr>.
-            let l = axum::serve::ListenerExt::tap_io(
-                crate::tls::TlsListener::new(listener, cfg, stop)?,
-                |_| {},
-            );
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(l, app).with_graceful_shutdown(shutdown).await {
-                    tracing::error!(error = %e, "{what} listener failed");
-                }
-            })
+/// Binds a listener unless it is off.
+async fn bind(
+    addr: Option<SocketAddr>,
+    what: &str,
+) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    match addr {
+        None => {
+            tracing::info!("the {what} listener is off");
+            Ok(None)
         }
+        Some(a) => tokio::net::TcpListener::bind(a)
+            .await
+            .map(Some)
+            .with_context(|| format!("binding the {what} listener on {a}")),
+    }
+}
+
+fn local_addr(l: &Option<tokio::net::TcpListener>) -> anyhow::Result<Option<SocketAddr>> {
+    Ok(match l {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
     })
+}
+
+fn http_limits(l: &crate::config::HttpLimits, open_files: Option<u64>) -> crate::listen::Limits {
+    crate::listen::Limits {
+        max_connections: connection_cap(l.max_connections, open_files),
+        header_timeout: l.header_timeout,
+        idle_timeout: l.idle_timeout,
+    }
+}
+
+/// A listener's connection cap: as configured, else [`DEFAULT_MAX_CONNECTIONS`] but no more
+/// than a quarter of the open-file limit, so the three listeners together leave room for the
+/// database, chunk files and the accept loops themselves.
+fn connection_cap(configured: Option<usize>, open_files: Option<u64>) -> usize {
+    configured.unwrap_or_else(|| {
+        let quarter =
+            open_files.map_or(usize::MAX, |n| usize::try_from(n / 4).unwrap_or(usize::MAX));
+        DEFAULT_MAX_CONNECTIONS.min(quarter.max(16))
+    })
+}
+
+/// Configured caps that together reach the open-file limit let a connection flood exhaust the
+/// descriptors that requests need for chunk files: said once at start.
+fn warn_if_caps_exceed(cfg: &Config, open_files: Option<u64>) {
+    let Some(limit) = open_files else { return };
+    let on = |addr: Option<SocketAddr>, cap: Option<usize>| {
+        addr.map_or(0, |_| connection_cap(cap, open_files) as u64)
+    };
+    let total = on(cfg.s3_listen, cfg.s3_limits.max_connections)
+        + on(cfg.admin_listen, cfg.admin_limits.max_connections)
+        + on(cfg.nfs_listen, cfg.nfs_max_connections);
+    if total >= limit {
+        tracing::warn!(
+            connections = total,
+            open_files = limit,
+            "the listeners' max_connections add up to the open-file limit or more: a flood of \
+             connections can leave requests without descriptors; lower them or raise LimitNOFILE"
+        );
+    }
+}
+
+/// Raises the soft open-file limit to the hard limit (a server with thousands of clients and
+/// chunk files needs more than the usual 1024) and logs what is in force. `None`: unlimited.
+fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let lim = getrlimit(Resource::Nofile);
+    let mut current = lim.current;
+    if lim.current != lim.maximum {
+        let raised = Rlimit {
+            current: lim.maximum,
+            maximum: lim.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => current = lim.maximum,
+            Err(e) => {
+                tracing::warn!(error = %e, soft = ?lim.current, hard = ?lim.maximum, "could not raise the open-file limit")
+            }
+        }
+    }
+    match current {
+        Some(n) => tracing::info!(open_files = n, "open-file limit"),
+        None => tracing::info!("open-file limit: unlimited"),
+    }
+    current
 }
 
 const SHARE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);

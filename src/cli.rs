@@ -26,13 +26,13 @@ pub enum Command {
         /// Data directory (overrides the config file).
         #[arg(long)]
         data_dir: Option<PathBuf>,
-        /// S3 listen address ADDR:PORT (overrides the config file).
+        /// S3 listen address ADDR:PORT, or `off` (overrides the config file).
         #[arg(long)]
         s3_listen: Option<String>,
-        /// Admin API listen address ADDR:PORT (overrides the config file).
+        /// Admin API listen address ADDR:PORT, or `off` (overrides the config file).
         #[arg(long)]
         admin_listen: Option<String>,
-        /// NFSv3/MOUNT listen address ADDR:PORT (overrides the config file).
+        /// NFSv3/MOUNT listen address ADDR:PORT, or `off` (overrides the config file).
         #[arg(long)]
         nfs_listen: Option<String>,
     },

@@ -53,19 +53,25 @@ pub struct RawTls {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
-    /// Listen address of the admin API and web page. Default `127.0.0.1:8080`.
+    /// Listen address of the admin API and web page, or `off`. Default `127.0.0.1:8080`.
     pub listen: Option<String>,
     /// Failed web sign-ins per access key (and per client address) before a lockout.
     /// Default 5.
     pub login_max_failures: Option<u32>,
     /// Seconds a sign-in lockout lasts. Default 900 (15 minutes).
     pub login_lockout_secs: Option<u64>,
+    /// Connections served at once; see [`HttpLimits`]. Default 4096 (less under a low open-file limit).
+    pub max_connections: Option<usize>,
+    /// Seconds a request header may take to arrive complete. Default 30.
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a connection with no request under way may stay silent. Default 120.
+    pub idle_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawS3 {
-    /// Listen address of the S3 gateway. Default `127.0.0.1:9000`.
+    /// Listen address of the S3 gateway, or `off`. Default `127.0.0.1:9000`.
     pub listen: Option<String>,
     /// Region reported to clients. Default `us-east-1`.
     pub region: Option<String>,
@@ -77,6 +83,12 @@ pub struct RawS3 {
     /// `/api/info` and used in presigned URLs. Default `http://<s3.listen>`, which is no use to
     /// a remote client when listening on `0.0.0.0`.
     pub public_url: Option<String>,
+    /// Connections served at once; see [`HttpLimits`]. Default 4096 (less under a low open-file limit).
+    pub max_connections: Option<usize>,
+    /// Seconds a request header may take to arrive complete. Default 30.
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a connection with no request under way may stay silent. Default 120.
+    pub idle_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +96,7 @@ pub struct RawS3 {
 pub struct RawNfs {
     /// Listen address of NFSv3 + MOUNT (+ PORTMAP GETPORT), one TCP port for all three.
     /// Default `127.0.0.1:12049`; use `0.0.0.0:2049` to serve clients with default options.
+    /// `off`: no NFS.
     pub listen: Option<String>,
     /// Like knfsd's `async` export option: metadata changes over NFS (create, mkdir, remove,
     /// rename, setattr, symlink) are answered before they are durable, and made durable within
@@ -91,6 +104,12 @@ pub struct RawNfs {
     /// still follows FILE_SYNC / COMMIT. Default false: every change durable before its reply.
     #[serde(rename = "async")]
     pub async_: Option<bool>,
+    /// Connections served at once (further clients wait to be accepted). Default 4096 (less
+    /// under a low open-file limit).
+    pub max_connections: Option<usize>,
+    /// Seconds a connection with no call under way may stay silent before it is closed (the
+    /// client reconnects when it needs to). Default 360, as knfsd.
+    pub idle_timeout_secs: Option<u64>,
 }
 
 /// How long an `nfs.async` metadata change may stay not yet durable.
@@ -166,13 +185,37 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
+/// Bounds of one HTTP listener (S3 or admin), plain or TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Connections served (or in their TLS handshake) at once; further clients wait in the
+    /// kernel's accept queue until one closes. `None`: [`DEFAULT_MAX_CONNECTIONS`], lowered to
+    /// fit the open-file limit.
+    pub max_connections: Option<usize>,
+    /// From the first byte of a request to its complete header.
+    pub header_timeout: Duration,
+    /// Silence with no request under way before the connection is closed. Longer than the
+    /// SDKs' pool idle times (aws-sdk-rust: 90 s), so a client rarely reuses a connection that
+    /// the server is closing.
+    pub idle_timeout: Duration,
+}
+
+/// Connections per listener unless configured (and the open-file limit allows).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
-    pub s3_listen: SocketAddr,
-    pub admin_listen: SocketAddr,
-    pub nfs_listen: SocketAddr,
+    /// `None`: the listener is off.
+    pub s3_listen: Option<SocketAddr>,
+    pub admin_listen: Option<SocketAddr>,
+    pub nfs_listen: Option<SocketAddr>,
+    pub s3_limits: HttpLimits,
+    pub admin_limits: HttpLimits,
+    /// `nfs.max_connections`; `None` as in [`HttpLimits::max_connections`].
+    pub nfs_max_connections: Option<usize>,
+    pub nfs_idle_timeout: Duration,
     /// `nfs.async`: see [`RawNfs::async_`].
     pub nfs_async: bool,
     pub admin_peers: Option<Vec<String>>,
@@ -240,14 +283,16 @@ impl Config {
             line(format!("  key_file: {}", q(&k.display().to_string())));
         }
         line("admin:".into());
-        line(format!("  listen: {}", q(&self.admin_listen.to_string())));
+        line(format!("  listen: {}", q(&listen_text(self.admin_listen))));
+        limits_yaml(&mut line, &self.admin_limits);
         line(format!("  login_max_failures: {}", self.login_max_failures));
         line(format!(
             "  login_lockout_secs: {}",
             self.login_lockout.as_secs()
         ));
         line("s3:".into());
-        line(format!("  listen: {}", q(&self.s3_listen.to_string())));
+        line(format!("  listen: {}", q(&listen_text(self.s3_listen))));
+        limits_yaml(&mut line, &self.s3_limits);
         line(format!("  region: {}", q(&self.region)));
         line(format!(
             "  domains: [{}]",
@@ -272,8 +317,18 @@ impl Config {
             self.gc_interval.as_secs()
         ));
         line("nfs:".into());
-        line(format!("  listen: {}", q(&self.nfs_listen.to_string())));
+        line(format!("  listen: {}", q(&listen_text(self.nfs_listen))));
         line(format!("  async: {}", self.nfs_async));
+        match self.nfs_max_connections {
+            Some(n) => line(format!("  max_connections: {n}")),
+            None => {
+                line("  # max_connections: not set (4096, less under a low open-file limit)".into())
+            }
+        }
+        line(format!(
+            "  idle_timeout_secs: {}",
+            self.nfs_idle_timeout.as_secs()
+        ));
         line("log:".into());
         line(format!("  level: {}", q(&self.log_level)));
         line(format!(
@@ -282,6 +337,65 @@ impl Config {
         ));
         y
     }
+}
+
+/// A listen address as the config spells it: `ADDR:PORT` or `off`.
+pub fn listen_text(a: Option<SocketAddr>) -> String {
+    a.map_or_else(|| "off".into(), |a| a.to_string())
+}
+
+fn limits_yaml(line: &mut impl FnMut(String), l: &HttpLimits) {
+    match l.max_connections {
+        Some(n) => line(format!("  max_connections: {n}")),
+        None => {
+            line("  # max_connections: not set (4096, less under a low open-file limit)".into())
+        }
+    }
+    line(format!(
+        "  header_timeout_secs: {}",
+        l.header_timeout.as_secs()
+    ));
+    line(format!("  idle_timeout_secs: {}", l.idle_timeout.as_secs()));
+}
+
+/// `ADDR:PORT`, or `off` (the listener is not started).
+fn parse_listen(what: &str, text: &str) -> anyhow::Result<Option<SocketAddr>> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .with_context(|| format!("{what} listen address {text:?} is not ADDR:PORT or off"))
+}
+
+fn max_connections(what: &str, n: Option<usize>) -> anyhow::Result<Option<usize>> {
+    if let Some(n) = n
+        && !(1..=1_000_000).contains(&n)
+    {
+        bail!("{what}.max_connections must be between 1 and 1000000");
+    }
+    Ok(n)
+}
+
+fn timeout(what: &str, secs: Option<u64>, default: u64) -> anyhow::Result<Duration> {
+    let s = secs.unwrap_or(default);
+    if !(1..=86_400).contains(&s) {
+        bail!("{what} must be between 1 and 86400 seconds");
+    }
+    Ok(Duration::from_secs(s))
+}
+
+fn http_limits(
+    what: &str,
+    max: Option<usize>,
+    header: Option<u64>,
+    idle: Option<u64>,
+) -> anyhow::Result<HttpLimits> {
+    Ok(HttpLimits {
+        max_connections: max_connections(what, max)?,
+        header_timeout: timeout(&format!("{what}.header_timeout_secs"), header, 30)?,
+        idle_timeout: timeout(&format!("{what}.idle_timeout_secs"), idle, 120)?,
+    })
 }
 
 /// Command-line overrides, applied after the file.
@@ -306,25 +420,36 @@ impl RawConfig {
             .clone()
             .or(self.s3.listen)
             .unwrap_or_else(|| "127.0.0.1:9000".into());
-        let s3_listen: SocketAddr = listen
-            .parse()
-            .with_context(|| format!("s3 listen address {listen:?} is not ADDR:PORT"))?;
+        let s3_listen = parse_listen("s3", &listen)?;
         let admin = o
             .admin_listen
             .clone()
             .or(self.admin.listen)
             .unwrap_or_else(|| "127.0.0.1:8080".into());
-        let admin_listen: SocketAddr = admin
-            .parse()
-            .with_context(|| format!("admin listen address {admin:?} is not ADDR:PORT"))?;
+        let admin_listen = parse_listen("admin", &admin)?;
         let nfs = o
             .nfs_listen
             .clone()
             .or(self.nfs.listen)
             .unwrap_or_else(|| "127.0.0.1:12049".into());
-        let nfs_listen: SocketAddr = nfs
-            .parse()
-            .with_context(|| format!("nfs listen address {nfs:?} is not ADDR:PORT"))?;
+        let nfs_listen = parse_listen("nfs", &nfs)?;
+        if s3_listen.is_none() && admin_listen.is_none() && nfs_listen.is_none() {
+            bail!("s3, admin and nfs listeners are all off: nothing to serve");
+        }
+        let s3_limits = http_limits(
+            "s3",
+            self.s3.max_connections,
+            self.s3.header_timeout_secs,
+            self.s3.idle_timeout_secs,
+        )?;
+        let admin_limits = http_limits(
+            "admin",
+            self.admin.max_connections,
+            self.admin.header_timeout_secs,
+            self.admin.idle_timeout_secs,
+        )?;
+        let nfs_max_connections = max_connections("nfs", self.nfs.max_connections)?;
+        let nfs_idle_timeout = timeout("nfs.idle_timeout_secs", self.nfs.idle_timeout_secs, 360)?;
         if let Some(t) = &self.enrolment_token
             && t.len() < 16
         {
@@ -383,6 +508,10 @@ impl RawConfig {
             s3_listen,
             admin_listen,
             nfs_listen,
+            s3_limits,
+            admin_limits,
+            nfs_max_connections,
+            nfs_idle_timeout,
             nfs_async: self.nfs.async_.unwrap_or(false),
             admin_peers: self.admin_peers,
             enrolment_token: self.enrolment_token,
@@ -468,7 +597,7 @@ mod tests {
             })
             .expect("valid");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
-        assert_eq!(c.s3_listen.port(), 9100);
+        assert_eq!(c.s3_listen.map(|a| a.port()), Some(9100));
         assert_eq!(c.max_size, 100 << 30);
         assert_eq!(c.chunk_size, 2 << 20);
         assert_eq!(c.login_max_failures, 5);
@@ -479,7 +608,57 @@ mod tests {
         let c = raw.validate(&Overrides::default()).expect("valid");
         assert_eq!(c.login_max_failures, 3);
         assert_eq!(c.login_lockout, Duration::from_secs(60));
-        assert_eq!(c.nfs_listen.to_string(), "127.0.0.1:12049");
+        assert_eq!(
+            c.nfs_listen.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:12049")
+        );
         assert!(serde_norway::from_str::<RawConfig>("bogus: 1").is_err());
+    }
+
+    #[test]
+    fn listeners_can_be_off_and_connection_limits_are_read() {
+        let raw: RawConfig = serde_norway::from_str(
+            "nfs:\n  listen: off\n  idle_timeout_secs: 60\n  max_connections: 7\nadmin:\n  listen: \"off\"\ns3:\n  max_connections: 10\n  header_timeout_secs: 5\n",
+        )
+        .expect("yaml");
+        let c = raw.validate(&Overrides::default()).expect("valid");
+        assert_eq!((c.nfs_listen, c.admin_listen), (None, None));
+        assert_eq!(c.nfs_idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.nfs_max_connections, Some(7));
+        assert_eq!(
+            c.s3_limits,
+            HttpLimits {
+                max_connections: Some(10),
+                header_timeout: Duration::from_secs(5),
+                idle_timeout: Duration::from_secs(120),
+            }
+        );
+        assert_eq!(c.admin_limits.max_connections, None);
+        assert_eq!(c.admin_limits.header_timeout, Duration::from_secs(30));
+        let shown = c.to_yaml();
+        assert!(shown.contains("listen: \"off\""), "{shown}");
+        let back: RawConfig = serde_norway::from_str(&shown).expect("yaml");
+        let b = back.validate(&Overrides::default()).expect("valid");
+        assert_eq!(format!("{b:?}"), format!("{c:?}"));
+        // The command line switches one off too; all three off is refused.
+        let o = Overrides {
+            s3_listen: Some("off".into()),
+            ..Overrides::default()
+        };
+        let err =
+            serde_norway::from_str::<RawConfig>("nfs:\n  listen: off\nadmin:\n  listen: off\n")
+                .expect("yaml")
+                .validate(&o)
+                .expect_err("nothing to serve");
+        assert!(format!("{err:#}").contains("all off"), "{err:#}");
+        for bad in [
+            "s3:\n  max_connections: 0\n",
+            "admin:\n  header_timeout_secs: 0\n",
+            "nfs:\n  idle_timeout_secs: 100000\n",
+            "s3:\n  listen: of\n",
+        ] {
+            let raw: RawConfig = serde_norway::from_str(bad).expect("yaml");
+            assert!(raw.validate(&Overrides::default()).is_err(), "{bad}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! # Layout
 //! - `main.rs`: parse the CLI, set up logging, load config, call [`app::start`].
 //! - [`config`]: YAML → validated [`config::Config`]; [`app`]: wiring and shutdown;
+//!   [`listen`]: the HTTP listeners' accept loop (connection caps, header and idle timeouts);
 //!   [`bench`]: the S3 load generator; [`client`]: the admin API client behind `role`,
 //!   `group`, `user`, `bucket`, `object`, `status`, `keygen`, `join`; `telemetry`,
 //!   `shutdown`, `cli`.
@@ -14,6 +15,7 @@ pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod listen;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;

@@ -1,6 +1,6 @@
 use clap::Parser;
 use gatehouse::cli::{Cli, Command};
-use gatehouse::config::{Overrides, RawConfig};
+use gatehouse::config::{Overrides, RawConfig, listen_text};
 use gatehouse::{app, bench, client, shutdown, telemetry};
 
 /// mimalloc: the server allocates and frees many small, short-lived buffers per request from
@@ -158,8 +158,8 @@ fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
         "{}: valid (data_dir {}, S3 on {}, admin API on {})",
         file.display(),
         cfg.data_dir.display(),
-        cfg.s3_listen,
-        cfg.admin_listen
+        listen_text(cfg.s3_listen),
+        listen_text(cfg.admin_listen)
     );
     Ok(())
 }
@@ -190,7 +190,7 @@ async fn serve(
             running.admin_user_id,
             data_dir.join("admin.credentials").display(),
             data_dir.join("admin.credentials").display(),
-            running.s3_addr
+            listen_text(running.s3_addr)
         );
     }
     running.run_until(shutdown::signal()).await;

@@ -37,7 +37,13 @@ pub async fn backup(ctx: &Ctx, to: &Path) -> anyhow::Result<()> {
 }
 
 async fn download_and_unpack(ctx: &Ctx, tmp: &Path, to: &Path) -> anyhow::Result<(u64, u64)> {
-    let mut f = tokio::fs::File::create(tmp)
+    // The archive holds the master key and every object: private (0600) whatever the umask.
+    let mut f = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(gatehouse_store::private::FILE_MODE)
+        .open(tmp)
         .await
         .with_context(|| format!("creating {}", tmp.display()))?;
     let bytes = ctx.api.get_to("/api/backup", &mut f).await?;

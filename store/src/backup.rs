@@ -113,7 +113,7 @@ impl Store {
     fn try_snapshot(&self) -> Result<Option<Snapshot>> {
         let data_dir = &self.inner.cfg.data_dir;
         let tmp = data_dir.join(format!("backup-tmp-{}", random_suffix()));
-        fs::create_dir_all(&tmp)?;
+        crate::private::create_dir_all(&tmp)?;
         let mut pins = Pins::new(self.inner.blobs.clone());
         let mut files = Vec::new();
         let guard = TmpDir(tmp.clone());
@@ -278,9 +278,9 @@ pub fn unpack_tar(r: &mut impl Read, dir: &Path) -> Result<u64> {
         }
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)?;
+            crate::private::create_dir_all(parent)?;
         }
-        let mut f = open_new(&path, parse_octal(&h[100..108]).unwrap_or(0o644) as u32)?;
+        let mut f = open_new(&path)?;
         let copied = io::copy(&mut r.by_ref().take(len), &mut f)?;
         if copied != len {
             return Err(bad_archive(&format!("{name} is truncated")));
@@ -296,13 +296,9 @@ pub fn unpack_tar(r: &mut impl Read, dir: &Path) -> Result<u64> {
     }
 }
 
-fn open_new(path: &Path, mode: u32) -> Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    Ok(fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode & 0o777)
-        .open(path)?)
+/// A new file of a restored data directory: private, whatever mode the backup recorded.
+fn open_new(path: &Path) -> Result<File> {
+    Ok(crate::private::file_options().create_new(true).open(path)?)
 }
 
 fn parse_octal(field: &[u8]) -> Result<u64> {
@@ -335,7 +331,7 @@ pub fn ensure_empty_dir(dir: &Path) -> Result<()> {
             Ok(())
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir_all(dir)?;
+            crate::private::create_dir_all(dir)?;
             Ok(())
         }
         Err(e) => Err(StoreError::io(e)),
@@ -359,15 +355,11 @@ pub fn restore_dir(from: &Path, to: &Path) -> Result<crate::fsck::FsckReport> {
             let name = rel.join(e.file_name());
             let ft = e.file_type()?;
             if ft.is_dir() {
-                fs::create_dir_all(to.join(&name))?;
+                crate::private::create_dir_all(&to.join(&name))?;
                 stack.push(name);
             } else if ft.is_file() {
-                let mode = {
-                    use std::os::unix::fs::PermissionsExt;
-                    e.metadata()?.permissions().mode()
-                };
                 let mut src = File::open(e.path())?;
-                let mut dst = open_new(&to.join(&name), mode)?;
+                let mut dst = open_new(&to.join(&name))?;
                 io::copy(&mut src, &mut dst)?;
                 dst.sync_all()?;
             }

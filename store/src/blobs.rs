@@ -109,7 +109,7 @@ impl BlobStore {
     /// Opens (creating) `root`; leftovers in `root/tmp` from a crash are removed.
     pub fn open(root: &Path) -> Result<Self> {
         let tmp = root.join("tmp");
-        fs::create_dir_all(&tmp)?;
+        crate::private::create_dir_all(&tmp)?;
         for e in fs::read_dir(&tmp)? {
             let e = e?;
             let _ = fs::remove_file(e.path());
@@ -147,7 +147,7 @@ impl BlobStore {
             .parent()
             .ok_or_else(|| StoreError::internal("chunk path has no parent"))?;
         if !dir.exists() {
-            fs::create_dir_all(dir)?;
+            crate::private::create_dir_all(dir)?;
             // Make the new directory entries durable (ab/ in root, cd/ in ab/).
             if let Some(up) = dir.parent() {
                 sync_dir(up)?;
@@ -164,7 +164,10 @@ impl BlobStore {
             seq
         ));
         let res = (|| -> io::Result<()> {
-            let mut f = File::create(&tmp)?;
+            let mut f = crate::private::file_options()
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
             f.write_all(data)?;
             f.sync_data()?;
             fs::rename(&tmp, &path)?;

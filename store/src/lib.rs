@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod model;
 pub mod naming;
 pub mod ops;
+pub mod private;
 pub mod rbac;
 mod readahead;
 pub mod stage;
@@ -148,9 +149,16 @@ struct Inner {
 impl Store {
     /// Opens or creates `<data_dir>/meta.redb` and `<data_dir>/blobs/`, migrating the schema.
     pub fn open(cfg: StoreConfig) -> Result<(Store, OpenReport)> {
-        std::fs::create_dir_all(&cfg.data_dir)?;
+        private::create_dir_all(&cfg.data_dir)?;
+        private::warn_if_shared(&cfg.data_dir, "700");
         let db_path = cfg.data_dir.join("meta.redb");
         let created = !db_path.exists();
+        if created {
+            // Made private before redb initialises it (redb takes an empty file as new).
+            private::file_options().create_new(true).open(&db_path)?;
+        } else {
+            private::warn_if_shared(&db_path, "600");
+        }
         let db = Database::builder()
             .set_cache_size(cfg.db_cache_bytes)
             .create(&db_path)

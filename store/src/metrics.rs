@@ -241,7 +241,78 @@ impl Metrics {
                 c.load(Ordering::Relaxed)
             );
         }
+        process_metrics(&mut out);
         out
+    }
+}
+
+/// The standard Prometheus process metrics (the names client libraries export), read from
+/// `/proc/self`. Where there is no `/proc`, a metric is left out rather than reported as 0.
+fn process_metrics(out: &mut String) {
+    let mut gauge = |name: &str, kind: &str, help: &str, v: f64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+        );
+    };
+    let ticks = rustix::param::clock_ticks_per_second() as f64;
+    // Fields after the command name, which is in parentheses and may hold anything.
+    let stat = std::fs::read_to_string("/proc/self/stat").ok();
+    let fields: Vec<&str> = stat
+        .as_deref()
+        .and_then(|s| s.rsplit_once(')'))
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // proc(5): utime is field 14, stime 15, starttime 22, rss 24; `state` (3) is index 0 here.
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+    if let (Some(u), Some(s)) = (field(14), field(15))
+        && ticks > 0.0
+    {
+        gauge(
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            (u + s) as f64 / ticks,
+        );
+    }
+    if let Some(pages) = field(24) {
+        gauge(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            (pages * rustix::param::page_size() as u64) as f64,
+        );
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        gauge(
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            dir.count() as f64,
+        );
+    }
+    if let Some(max) = rustix::process::getrlimit(rustix::process::Resource::Nofile).current {
+        gauge(
+            "process_max_fds",
+            "gauge",
+            "Maximum number of open file descriptors.",
+            max as f64,
+        );
+    }
+    let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    });
+    if let (Some(boot), Some(start)) = (boot, field(22))
+        && ticks > 0.0
+    {
+        gauge(
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since unix epoch in seconds.",
+            boot as f64 + start as f64 / ticks,
+        );
     }
 }
 

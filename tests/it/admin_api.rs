@@ -131,7 +131,11 @@ pub(crate) async fn reply(resp: reqwest::Response) -> Reply {
 }
 
 pub(crate) fn admin_addr(srv: &TestServer) -> std::net::SocketAddr {
-    srv.running.as_ref().expect("running").admin_addr
+    srv.running
+        .as_ref()
+        .expect("running")
+        .admin_addr
+        .expect("admin listener on")
 }
 
 fn admin_user_id(srv: &TestServer) -> String {

@@ -44,8 +44,8 @@ impl TestServer {
         let running = app::start(config_from(raw, dir.path()))
             .await
             .expect("server starts");
-        let addr = running.s3_addr;
-        let nfs_addr = running.nfs_addr;
+        let addr = running.s3_addr.expect("S3 listener on");
+        let nfs_addr = running.nfs_addr.expect("NFS listener on");
         let (access, secret) = read_credentials(&dir.path().join("admin.credentials"));
         TestServer {
             running: Some(running),

@@ -6,6 +6,7 @@ mod admin_explorer;
 mod backup;
 mod common;
 mod conditional_writes;
+mod exposure;
 mod fsck;
 mod identity;
 mod lifecycle;

@@ -215,7 +215,11 @@ async fn nfs_reads_what_s3_wrote() {
     // Every call is counted in /metrics, with its status (NOENT is 2).
     let text = reqwest::get(format!(
         "http://{}/metrics",
-        srv.running.as_ref().expect("running").admin_addr
+        srv.running
+            .as_ref()
+            .expect("running")
+            .admin_addr
+            .expect("admin listener on")
     ))
     .await
     .expect("scrape")

@@ -12,7 +12,11 @@ use crate::common::*;
 fn base(srv: &TestServer) -> String {
     format!(
         "http://{}",
-        srv.running.as_ref().expect("running").admin_addr
+        srv.running
+            .as_ref()
+            .expect("running")
+            .admin_addr
+            .expect("admin listener on")
     )
 }
 
@@ -488,7 +492,12 @@ async fn over_tls_the_cookie_is_secure_and_lockouts_see_the_client() {
         raw.admin.login_max_failures = Some(2);
     })
     .await;
-    let addr = srv.running.as_ref().expect("running").admin_addr;
+    let addr = srv
+        .running
+        .as_ref()
+        .expect("running")
+        .admin_addr
+        .expect("admin listener on");
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(&ca).expect("ca") {
         roots.add(c.expect("pem")).expect("root");

@@ -100,15 +100,26 @@ pub async fn log_request(
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
         });
-    tracing::info!(
-        request_id = %id,
-        method = %method,
-        path = %path,
-        principal = who.get().as_deref().unwrap_or("-"),
-        status,
-        error = code,
-        ms = started.elapsed().as_millis() as u64,
-        "admin"
-    );
+    // Scrapes and health probes arrive every few seconds: logged at debug unless they fail.
+    let routine = matches!(route.as_str(), "/metrics" | "/api/health") && status < 400;
+    macro_rules! line {
+        ($level:ident) => {
+            tracing::$level!(
+                request_id = %id,
+                method = %method,
+                path = %path,
+                principal = who.get().as_deref().unwrap_or("-"),
+                status,
+                error = code,
+                ms = started.elapsed().as_millis() as u64,
+                "admin"
+            )
+        };
+    }
+    if routine {
+        line!(debug);
+    } else {
+        line!(info);
+    }
     resp
 }

@@ -38,9 +38,16 @@ use tokio::task::JoinSet;
 use crate::handle::{Bearer, Handle, Signer, principal_tag};
 use crate::rpc::{Accept, RecordError};
 
-/// Connections served at once: each may hold one bounded record, so this bounds the memory
-/// clients can make the gateway hold. Further connections are closed at accept.
-pub const MAX_CONNECTIONS: usize = 1024;
+/// What the accept loop enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once; further clients wait in the kernel's accept queue until one
+    /// closes. Memory stays bounded by [`IN_FLIGHT`] whatever this is.
+    pub max_connections: usize,
+    /// A connection with no call under way that sends nothing for this long is closed (knfsd
+    /// closes idle connections after 6 minutes; the client reconnects when it needs to).
+    pub idle_timeout: std::time::Duration,
+}
 /// Calls one connection may have under way at once.
 pub const PER_CONNECTION: usize = 32;
 /// Calls under way across all connections: with records capped at 1 MiB + 64 KiB, this bounds
@@ -48,7 +55,12 @@ pub const PER_CONNECTION: usize = 32;
 pub const IN_FLIGHT: usize = 128;
 
 /// Serves until `stop` turns true, then lets each connection finish its current call.
-pub async fn serve(listener: TcpListener, store: Store, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    store: Store,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) {
     let port = listener.local_addr().map_or(0, |a| a.port());
     let gw = Arc::new(Gateway::new(store, port));
     let flusher = tokio::spawn({
@@ -64,21 +76,35 @@ pub async fn serve(listener: TcpListener, store: Store, mut stop: watch::Receive
             }
         }
     });
+    let max = limits.max_connections.max(1);
     let mut conns = JoinSet::new();
     let conn_stop = stop.clone();
+    let (mut warned_full, mut warned_error) = (None, None);
     loop {
+        if conns.len() >= max {
+            // At the cap: accept nothing until a connection ends; clients wait in the queue.
+            if once_a_second(&mut warned_full) {
+                tracing::warn!(
+                    limit = max,
+                    "nfs listener at its connection limit: new clients wait to be accepted"
+                );
+            }
+            tokio::select! {
+                _ = stopped(&mut stop) => break,
+                Some(_) = conns.join_next() => continue,
+            }
+        }
         tokio::select! {
             _ = stopped(&mut stop) => break,
             accepted = listener.accept() => match accepted {
-                Ok((sock, peer)) if conns.len() >= MAX_CONNECTIONS => {
-                    tracing::warn!(%peer, limit = MAX_CONNECTIONS, "too many nfs connections, closing a new one");
-                    drop(sock);
-                }
                 Ok((sock, peer)) => {
-                    conns.spawn(connection(gw.clone(), sock, peer, conn_stop.clone()));
+                    conns.spawn(connection(gw.clone(), sock, peer, limits.idle_timeout, conn_stop.clone()));
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "nfs accept failed");
+                    // Out of descriptors and the like: back off rather than spin.
+                    if once_a_second(&mut warned_error) {
+                        tracing::warn!(error = %e, "nfs accept failed; retrying");
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
             },
@@ -101,6 +127,16 @@ pub async fn serve(listener: TcpListener, store: Store, mut stop: watch::Receive
         .await;
 }
 
+/// True at most once a second (for a log line that could repeat fast).
+fn once_a_second(last: &mut Option<std::time::Instant>) -> bool {
+    let now = std::time::Instant::now();
+    if last.is_some_and(|t| now.duration_since(t) < std::time::Duration::from_secs(1)) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
 /// Resolves once the stop signal is set (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await.map(|_| ());
@@ -110,6 +146,7 @@ async fn connection(
     gw: Arc<Gateway>,
     sock: TcpStream,
     peer: SocketAddr,
+    idle_timeout: std::time::Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = sock.set_nodelay(true);
@@ -126,7 +163,7 @@ async fn connection(
     let wr = Arc::new(tokio::sync::Mutex::new(Some(wr)));
     // Told when a reply cannot be sent or a record is not a call: the connection ends.
     let broken = Arc::new(tokio::sync::Notify::new());
-    loop {
+    'conn: loop {
         // Wait for room before reading the next record, so a flood waits in the socket.
         let (Ok(local), Ok(global)) = (
             mine.clone().acquire_owned().await,
@@ -135,10 +172,24 @@ async fn connection(
             break;
         };
         let mut buf = Vec::new();
-        let got = tokio::select! {
-            _ = stopped(&mut stop) => break,
-            _ = broken.notified() => return,
-            r = rpc::read_record(&mut rd, &mut buf) => r,
+        let got = {
+            let read = rpc::read_record(&mut rd, &mut buf);
+            tokio::pin!(read);
+            loop {
+                tokio::select! {
+                    _ = stopped(&mut stop) => break 'conn,
+                    _ = broken.notified() => return,
+                    r = &mut read => break r,
+                    _ = tokio::time::sleep(idle_timeout) => {
+                        // Calls under way (this loop holds one permit itself): not idle.
+                        if mine.available_permits() + 1 < PER_CONNECTION {
+                            continue;
+                        }
+                        tracing::debug!(%peer, "closing an idle nfs connection");
+                        break 'conn;
+                    }
+                }
+            }
         };
         match got {
             Ok(()) => {}
