@@ -838,3 +838,211 @@ async fn list_objects_v1_prefix_under_url_encoding() {
     assert!(text.contains("<Prefix>a%20b/</Prefix>"), "{text}");
     srv.stop().await;
 }
+
+/// Buckets behave as AWS buckets with ACLs disabled: an ACL that says what gatehouse does (the
+/// owner's full control) is accepted, anything wider is refused with AccessControlListNotSupported
+/// and nothing is created or changed; reading an ACL still reports the owner's FULL_CONTROL.
+#[tokio::test]
+async fn acls_other_than_the_owners_full_control_are_refused() {
+    use aws_sdk_s3::types::{
+        AccessControlPolicy, BucketCannedAcl, Grant, Grantee, ObjectCannedAcl, Permission, Type,
+    };
+    const REFUSED: &str = "AccessControlListNotSupported";
+    let srv = TestServer::start().await;
+    let c = srv.client();
+
+    // CreateBucket.
+    let e = c
+        .create_bucket()
+        .bucket("acl-public")
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .expect_err("public bucket");
+    assert_eq!(code(&e), REFUSED);
+    let e = c
+        .create_bucket()
+        .bucket("acl-public")
+        .grant_read("uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"")
+        .send()
+        .await
+        .expect_err("granted bucket");
+    assert_eq!(code(&e), REFUSED);
+    assert!(c.head_bucket().bucket("acl-public").send().await.is_err());
+    c.create_bucket()
+        .bucket("acl")
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .expect("private bucket");
+
+    // PutObject, CopyObject, CreateMultipartUpload.
+    for (key, acl) in [
+        ("private", ObjectCannedAcl::Private),
+        ("owner-full", ObjectCannedAcl::BucketOwnerFullControl),
+    ] {
+        c.put_object()
+            .bucket("acl")
+            .key(key)
+            .acl(acl)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .expect("accepted canned ACL");
+    }
+    for acl in [
+        ObjectCannedAcl::PublicRead,
+        ObjectCannedAcl::PublicReadWrite,
+        ObjectCannedAcl::AuthenticatedRead,
+        ObjectCannedAcl::BucketOwnerRead,
+    ] {
+        let e = c
+            .put_object()
+            .bucket("acl")
+            .key("public")
+            .acl(acl.clone())
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .expect_err("wider ACL");
+        assert_eq!(code(&e), REFUSED, "{acl:?}");
+    }
+    let e = c
+        .put_object()
+        .bucket("acl")
+        .key("public")
+        .grant_full_control("id=\"someone-else\"")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("grant header");
+    assert_eq!(code(&e), REFUSED);
+    let e = c
+        .copy_object()
+        .bucket("acl")
+        .key("public")
+        .copy_source("acl/private")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .expect_err("public copy");
+    assert_eq!(code(&e), REFUSED);
+    let e = c
+        .create_multipart_upload()
+        .bucket("acl")
+        .key("public")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .expect_err("public upload");
+    assert_eq!(code(&e), REFUSED);
+    assert!(!exists(&c, "acl", "public").await);
+    let ups = c
+        .list_multipart_uploads()
+        .bucket("acl")
+        .send()
+        .await
+        .expect("uploads");
+    assert!(ups.uploads().is_empty());
+
+    // PutBucketAcl / PutObjectAcl: canned, then the XML policy GetBucketAcl returns.
+    let got = c.get_bucket_acl().bucket("acl").send().await.expect("acl");
+    let owner = got.owner().cloned().expect("owner");
+    let owner_id = owner.id().expect("owner id").to_string();
+    assert_eq!(got.grants().len(), 1);
+    assert_eq!(got.grants()[0].permission(), Some(&Permission::FullControl));
+    let grant =
+        |grantee: Grantee, p: Permission| Grant::builder().grantee(grantee).permission(p).build();
+    let me = Grantee::builder()
+        .r#type(Type::CanonicalUser)
+        .id(&owner_id)
+        .build()
+        .expect("grantee");
+    let everyone = Grantee::builder()
+        .r#type(Type::Group)
+        .uri("http://acs.amazonaws.com/groups/global/AllUsers")
+        .build()
+        .expect("grantee");
+    let owner_only = AccessControlPolicy::builder()
+        .owner(owner.clone())
+        .grants(grant(me.clone(), Permission::FullControl))
+        .build();
+    let public = AccessControlPolicy::builder()
+        .owner(owner.clone())
+        .grants(grant(me.clone(), Permission::FullControl))
+        .grants(grant(everyone, Permission::Read))
+        .build();
+    c.put_bucket_acl()
+        .bucket("acl")
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .expect("canned private");
+    c.put_bucket_acl()
+        .bucket("acl")
+        .access_control_policy(owner_only.clone())
+        .send()
+        .await
+        .expect("owner-only policy");
+    let e = c
+        .put_bucket_acl()
+        .bucket("acl")
+        .acl(BucketCannedAcl::PublicReadWrite)
+        .send()
+        .await
+        .expect_err("public bucket ACL");
+    assert_eq!(code(&e), REFUSED);
+    let e = c
+        .put_bucket_acl()
+        .bucket("acl")
+        .access_control_policy(public.clone())
+        .send()
+        .await
+        .expect_err("public policy");
+    assert_eq!(code(&e), REFUSED);
+    c.put_object_acl()
+        .bucket("acl")
+        .key("private")
+        .acl(ObjectCannedAcl::BucketOwnerFullControl)
+        .send()
+        .await
+        .expect("canned object ACL");
+    c.put_object_acl()
+        .bucket("acl")
+        .key("private")
+        .access_control_policy(owner_only)
+        .send()
+        .await
+        .expect("owner-only object policy");
+    let e = c
+        .put_object_acl()
+        .bucket("acl")
+        .key("private")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .expect_err("public object ACL");
+    assert_eq!(code(&e), REFUSED);
+    let e = c
+        .put_object_acl()
+        .bucket("acl")
+        .key("private")
+        .access_control_policy(public)
+        .send()
+        .await
+        .expect_err("public object policy");
+    assert_eq!(code(&e), REFUSED);
+
+    // Reading still reports the owner's full control and nothing else.
+    let got = c
+        .get_object_acl()
+        .bucket("acl")
+        .key("private")
+        .send()
+        .await
+        .expect("object acl");
+    assert_eq!(got.grants().len(), 1);
+    assert_eq!(got.grants()[0].permission(), Some(&Permission::FullControl));
+    let grantee = got.grants()[0].grantee().expect("grantee");
+    assert_eq!(grantee.id(), Some(owner_id.as_str()));
+}

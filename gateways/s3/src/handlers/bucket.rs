@@ -163,12 +163,43 @@ pub fn get_acl(s: &Store, ctx: &Ctx, object: bool) -> Result<Response, S3Error> 
     Ok(xml_ok(w))
 }
 
-/// Accepted and ignored (canned ACLs are not a permission model here).
-pub fn put_acl(s: &Store, ctx: &Ctx, object: bool) -> Result<Response, S3Error> {
+/// PutBucketAcl / PutObjectAcl: accepted only when the ACL is the owner's full control, which
+/// is what the bucket or object already has (`crate::acl`); the headers were judged before the
+/// handler ran, a body is judged here. Anything wider is refused, never ignored.
+pub async fn put_acl(
+    s: &Store,
+    ctx: &Ctx,
+    object: bool,
+    body: Body,
+    payload: &PayloadMode,
+) -> Result<Response, S3Error> {
     if object {
         s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?;
     } else {
         s.head_bucket(&ctx.principal, ctx.bucket())?;
+    }
+    let bytes = crate::body::read_small(body, payload, &ctx.headers, 64 * 1024).await?;
+    let canned = ctx.headers.contains_key("x-amz-acl");
+    match (canned, bytes.iter().all(u8::is_ascii_whitespace)) {
+        (true, true) => {}
+        (true, false) => {
+            return Err(S3Error::new(
+                400,
+                "UnexpectedContent",
+                "This request does not support content when an ACL header is given",
+            ));
+        }
+        (false, true) => {
+            return Err(S3Error::new(
+                400,
+                "MissingSecurityHeader",
+                "Your request was missing a required header: x-amz-acl, or an AccessControlPolicy body",
+            ));
+        }
+        (false, false) => {
+            let doc = crate::xml::parse(&bytes).ok_or_else(S3Error::malformed_xml)?;
+            crate::acl::check_policy(&doc, &ctx.principal.user_id)?;
+        }
     }
     Ok(empty(StatusCode::OK))
 }

@@ -86,7 +86,9 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
         Ok(ep) => ep,
         Err(e) => return (Err(e), "-", who, bucket),
     };
-    if let Err(e) = crate::refusals::check(ep, &parts.headers) {
+    if let Err(e) = crate::refusals::check(ep, &parts.headers)
+        .and_then(|()| crate::acl::check_headers(ep, &parts.headers))
+    {
         return (Err(e), ep.name(), who, bucket);
     }
     let ctx = Ctx {
@@ -117,7 +119,9 @@ async fn run(
         E::GetBucketLocation => bucket::location(state, &ctx),
         E::GetBucketVersioning => bucket::versioning(s, &ctx),
         E::GetBucketAcl | E::GetObjectAcl => bucket::get_acl(s, &ctx, ep == E::GetObjectAcl),
-        E::PutBucketAcl | E::PutObjectAcl => bucket::put_acl(s, &ctx, ep == E::PutObjectAcl),
+        E::PutBucketAcl | E::PutObjectAcl => {
+            bucket::put_acl(s, &ctx, ep == E::PutObjectAcl, body, &payload).await
+        }
         E::ListObjects => list::list_v1(s, &ctx),
         E::ListObjectsV2 => list::list_v2(s, &ctx),
         E::ListObjectVersions => list::list_versions(s, &ctx),
