@@ -1046,3 +1046,114 @@ async fn acls_other_than_the_owners_full_control_are_refused() {
     let grantee = got.grants()[0].grantee().expect("grantee");
     assert_eq!(grantee.id(), Some(owner_id.as_str()));
 }
+
+/// Answers that name the bucket carry the name the client addressed: a share addressed as
+/// `fs--team` is `fs--team` in ListObjects `<Name>`, multipart `<Bucket>` and the
+/// CompleteMultipartUpload `<Location>`, not `fs+team` (which botocore refuses to send back).
+#[tokio::test]
+async fn answers_name_the_bucket_as_the_client_addressed_it() {
+    let srv = TestServer::start().await;
+    srv.store()
+        .create_share(
+            &srv.admin(),
+            NewShare {
+                name: "team".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("share");
+    let c = srv.client();
+    c.put_object()
+        .bucket("fs--team")
+        .key("a.txt")
+        .body(ByteStream::from_static(b"a"))
+        .send()
+        .await
+        .expect("put");
+    let v2 = c
+        .list_objects_v2()
+        .bucket("fs--team")
+        .send()
+        .await
+        .expect("v2");
+    assert_eq!(v2.name(), Some("fs--team"));
+    let v1 = c
+        .list_objects()
+        .bucket("fs--team")
+        .send()
+        .await
+        .expect("v1");
+    assert_eq!(v1.name(), Some("fs--team"));
+    let vs = c
+        .list_object_versions()
+        .bucket("fs--team")
+        .send()
+        .await
+        .expect("versions");
+    assert_eq!(vs.name(), Some("fs--team"));
+
+    let up = c
+        .create_multipart_upload()
+        .bucket("fs--team")
+        .key("big.bin")
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(up.bucket(), Some("fs--team"));
+    let id = up.upload_id().expect("id").to_string();
+    let part = c
+        .upload_part()
+        .bucket("fs--team")
+        .key("big.bin")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"part"))
+        .send()
+        .await
+        .expect("part");
+    let parts = c
+        .list_parts()
+        .bucket("fs--team")
+        .key("big.bin")
+        .upload_id(&id)
+        .send()
+        .await
+        .expect("list parts");
+    assert_eq!(parts.bucket(), Some("fs--team"));
+    let ups = c
+        .list_multipart_uploads()
+        .bucket("fs--team")
+        .send()
+        .await
+        .expect("list uploads");
+    assert_eq!(ups.bucket(), Some("fs--team"));
+    let done = c
+        .complete_multipart_upload()
+        .bucket("fs--team")
+        .key("big.bin")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().expect("etag"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    assert_eq!(done.bucket(), Some("fs--team"));
+    assert_eq!(done.location(), Some("/fs--team/big.bin"));
+
+    // Addressed by its canonical name, the answers say that name.
+    let r = srv
+        .signed("GET", "/fs%2Bteam", Some("list-type=2"), &[], vec![])
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("<Name>fs+team</Name>"), "{body}");
+}

@@ -97,7 +97,7 @@ pub async fn create(
         .create_bucket(&ctx.principal, ctx.bucket())
         .await?;
     let mut r = empty(StatusCode::OK);
-    if let Ok(v) = HeaderValue::from_str(&format!("/{}", ctx.bucket())) {
+    if let Ok(v) = HeaderValue::from_str(&format!("/{}", ctx.named_bucket())) {
         r.headers_mut().insert(http::header::LOCATION, v);
     }
     Ok(r)
@@ -252,7 +252,7 @@ pub fn get_config(s: &Store, ctx: &Ctx, which: BucketConfig) -> Result<Response,
             return Ok(xml_ok(w));
         }
     };
-    Err(S3Error::new(404, code, message).with("BucketName", ctx.bucket()))
+    Err(S3Error::new(404, code, message).with("BucketName", ctx.named_bucket()))
 }
 
 fn empty_doc(root: &str) -> Response {

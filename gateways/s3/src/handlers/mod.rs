@@ -35,10 +35,11 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
     let store = &state.inner.store;
 
     let addressed = request::address(&parts.headers, &raw_path, &state.inner.cfg.domains);
-    let (bucket, key) = match addressed {
+    let (named, key) = match addressed {
         Ok(a) => a,
         Err(e) => return (Err(e), "-", None, None),
     };
+    let bucket = named.clone().map(request::canonical);
     let lookup = |ak: &str| store.lookup_credential(ak).ok().flatten().map(|(s, _)| s);
     let rp = RequestParts {
         method: parts.method.as_str(),
@@ -94,6 +95,7 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
     let ctx = Ctx {
         principal,
         bucket: bucket.clone(),
+        named,
         key,
         query,
         headers: parts.headers,

@@ -54,7 +54,7 @@ pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         .await?;
     let mut w = XmlWriter::new();
     w.open_root("InitiateMultipartUploadResult");
-    w.elem("Bucket", ctx.bucket());
+    w.elem("Bucket", ctx.named_bucket());
     w.elem("Key", ctx.key());
     w.elem("UploadId", &u.upload_id);
     w.close("InitiateMultipartUploadResult");
@@ -184,9 +184,9 @@ pub async fn complete(
     w.open_root("CompleteMultipartUploadResult");
     w.elem(
         "Location",
-        &format!("/{}/{}", ctx.bucket(), util::url_encode(ctx.key())),
+        &format!("/{}/{}", ctx.named_bucket(), util::url_encode(ctx.key())),
     );
-    w.elem("Bucket", ctx.bucket());
+    w.elem("Bucket", ctx.named_bucket());
     w.elem("Key", ctx.key());
     w.elem("ETag", &util::quote_etag(&info.record.etag));
     if let Some(ck) = &info.record.checksum
@@ -231,7 +231,7 @@ pub fn list_parts(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     )?;
     let mut w = XmlWriter::new();
     w.open_root("ListPartsResult");
-    w.elem("Bucket", ctx.bucket());
+    w.elem("Bucket", ctx.named_bucket());
     w.elem("Key", ctx.key());
     w.elem("UploadId", &u.upload_id);
     owner(&mut w, "Initiator", &u.owner);
@@ -281,7 +281,7 @@ pub fn list_uploads(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     )?;
     let mut w = XmlWriter::new();
     w.open_root("ListMultipartUploadsResult");
-    w.elem("Bucket", ctx.bucket());
+    w.elem("Bucket", ctx.named_bucket());
     w.elem("KeyMarker", key_marker.unwrap_or(""));
     w.elem("UploadIdMarker", id_marker.unwrap_or(""));
     if let Some(last) = uploads.last() {
