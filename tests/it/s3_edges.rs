@@ -1,7 +1,8 @@
 //! Issue 17, S3 edges: unsigned `x-amz-*` headers, SigV2 presigned lifetime, refused SSE /
 //! object lock / storage classes, unconfigured bucket sub-resources, ListBuckets paging and
 //! share aliases, `fs--` in `x-amz-copy-source`, Content-Encoding kept verbatim, ListObjects
-//! v1 `<Prefix>` under `encoding-type=url`.
+//! v1 `<Prefix>` under `encoding-type=url`, ACLs as on an ACL-disabled bucket, answers naming
+//! the bucket as addressed, `x-amz-tagging` on CreateMultipartUpload.
 
 use std::time::{Duration, SystemTime};
 
@@ -1156,4 +1157,102 @@ async fn answers_name_the_bucket_as_the_client_addressed_it() {
     assert_eq!(r.status().as_u16(), 200);
     let body = r.text().await.expect("body");
     assert!(body.contains("<Name>fs+team</Name>"), "{body}");
+}
+
+/// `x-amz-tagging` on CreateMultipartUpload is judged as on PutObject, and the tags land on the
+/// completed object.
+#[tokio::test]
+async fn multipart_upload_tags_are_validated_and_kept() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("mptags").send().await.expect("mb");
+    let eleven: Vec<String> = (0..11).map(|i| format!("k{i}=v")).collect();
+    let long_key = format!("{}=v", "k".repeat(129));
+    for (bad, want) in [
+        (eleven.join("&"), "BadRequest"),
+        ("a=1&a=2".to_string(), "InvalidTag"),
+        (long_key, "InvalidTag"),
+    ] {
+        let e = c
+            .create_multipart_upload()
+            .bucket("mptags")
+            .key("t.bin")
+            .tagging(&bad)
+            .send()
+            .await
+            .expect_err("bad tags");
+        assert_eq!(code(&e), want, "{bad}");
+    }
+    let ups = c
+        .list_multipart_uploads()
+        .bucket("mptags")
+        .send()
+        .await
+        .expect("uploads");
+    assert!(ups.uploads().is_empty(), "a refused upload was created");
+
+    let up = c
+        .create_multipart_upload()
+        .bucket("mptags")
+        .key("t.bin")
+        .tagging("team=blue&stage=a%20b")
+        .send()
+        .await
+        .expect("create");
+    let id = up.upload_id().expect("id").to_string();
+    let part = c
+        .upload_part()
+        .bucket("mptags")
+        .key("t.bin")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"tagged"))
+        .send()
+        .await
+        .expect("part");
+    c.complete_multipart_upload()
+        .bucket("mptags")
+        .key("t.bin")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().expect("etag"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    let tags = c
+        .get_object_tagging()
+        .bucket("mptags")
+        .key("t.bin")
+        .send()
+        .await
+        .expect("tags");
+    let mut got: Vec<(String, String)> = tags
+        .tag_set()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("stage".to_string(), "a b".to_string()),
+            ("team".to_string(), "blue".to_string())
+        ]
+    );
+    let head = c
+        .head_object()
+        .bucket("mptags")
+        .key("t.bin")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.tag_count(), Some(2));
 }

@@ -6,7 +6,7 @@ use gatehouse_store::ops::CompletePart;
 use gatehouse_store::{ChecksumAlgorithm, Store};
 use http::{HeaderName, HeaderValue, StatusCode};
 
-use super::object::{copy_conditions, copy_source, object_meta};
+use super::object::{copy_conditions, copy_source, object_meta, parse_tag_header};
 use super::{empty, owner, xml_body, xml_ok};
 use crate::auth::PayloadMode;
 use crate::body::{checksum_plan, integrity, payload_stream, stage_error, trailer_check};
@@ -39,10 +39,7 @@ fn set(r: &mut Response, name: &str, value: &str) {
 
 pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     let meta = object_meta(&ctx.headers)?;
-    let tags = match ctx.header("x-amz-tagging") {
-        Some(t) => util::Query::parse(Some(t))?.0,
-        None => Vec::new(),
-    };
+    let tags = parse_tag_header(&ctx.headers)?;
     let alg = match ctx.header("x-amz-checksum-algorithm") {
         Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
             S3Error::invalid_request(format!("Checksum algorithm {a} is not supported"))
