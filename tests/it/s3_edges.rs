@@ -1256,3 +1256,74 @@ async fn multipart_upload_tags_are_validated_and_kept() {
         .expect("head");
     assert_eq!(head.tag_count(), Some(2));
 }
+
+/// Setting an ACL, even the owner-only one that changes nothing, is a write: a reader gets
+/// AccessDenied on PutObjectAcl, a writer may set an object's ACL but not the bucket's.
+#[tokio::test]
+async fn setting_an_acl_needs_write_permission() {
+    use aws_sdk_s3::types::{BucketCannedAcl, ObjectCannedAcl};
+    let srv = TestServer::start().await;
+    let admin = srv.admin();
+    let c = srv.client();
+    c.create_bucket().bucket("aclrw").send().await.expect("mb");
+    c.put_object()
+        .bucket("aclrw")
+        .key("o")
+        .body(ByteStream::from_static(b"o"))
+        .send()
+        .await
+        .expect("put");
+    let mut clients = Vec::new();
+    for (user, role) in [("reader", "bucket-read"), ("writer", "bucket-write")] {
+        let u = srv.new_user(user).await;
+        srv.store()
+            .bind(
+                &admin,
+                gatehouse_store::ops::SubjectRef::User(u.user_id.clone()),
+                role,
+                gatehouse_store::rbac::Scope::Bucket("aclrw".into()),
+            )
+            .await
+            .expect("bind");
+        clients.push(client_with(srv.addr, &u.access_key, &u.secret_key));
+    }
+    let (reader, writer) = (&clients[0], &clients[1]);
+    reader
+        .get_object_acl()
+        .bucket("aclrw")
+        .key("o")
+        .send()
+        .await
+        .expect("a reader reads the ACL");
+    let e = reader
+        .put_object_acl()
+        .bucket("aclrw")
+        .key("o")
+        .acl(ObjectCannedAcl::Private)
+        .send()
+        .await
+        .expect_err("a reader sets no ACL");
+    assert_eq!(code(&e), "AccessDenied");
+    writer
+        .put_object_acl()
+        .bucket("aclrw")
+        .key("o")
+        .acl(ObjectCannedAcl::Private)
+        .send()
+        .await
+        .expect("a writer sets an object's ACL");
+    let e = writer
+        .put_bucket_acl()
+        .bucket("aclrw")
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .expect_err("a writer does not set the bucket's ACL");
+    assert_eq!(code(&e), "AccessDenied");
+    c.put_bucket_acl()
+        .bucket("aclrw")
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .expect("the admin does");
+}

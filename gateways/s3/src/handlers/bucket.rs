@@ -173,9 +173,17 @@ pub async fn put_acl(
     body: Body,
     payload: &PayloadMode,
 ) -> Result<Response, S3Error> {
+    // Setting an ACL is a write (s3:PutObjectAcl / s3:PutBucketAcl), even one that changes
+    // nothing: a reader is told no, not handed a 200.
     if object {
+        s.may(&ctx.principal, Verb::Put, Resource::Objects(ctx.bucket()))?;
         s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?;
     } else {
+        s.may(
+            &ctx.principal,
+            Verb::Put,
+            Resource::Buckets(Some(ctx.bucket())),
+        )?;
         s.head_bucket(&ctx.principal, ctx.bucket())?;
     }
     let bytes = crate::body::read_small(body, payload, &ctx.headers, 64 * 1024).await?;
