@@ -1,7 +1,8 @@
 //! Issue 17, S3 edges: unsigned `x-amz-*` headers, SigV2 presigned lifetime, refused SSE /
 //! object lock / storage classes, unconfigured bucket sub-resources, ListBuckets paging and
 //! share aliases, `fs--` in `x-amz-copy-source`, Content-Encoding kept verbatim, ListObjects
-//! v1 `<Prefix>` under `encoding-type=url`.
+//! v1 `<Prefix>` under `encoding-type=url`, ACLs as on an ACL-disabled bucket, answers naming
+//! the bucket as addressed, `x-amz-tagging` on CreateMultipartUpload.
 
 use std::time::{Duration, SystemTime};
 
@@ -837,4 +838,492 @@ async fn list_objects_v1_prefix_under_url_encoding() {
     let text = r.text().await.expect("t");
     assert!(text.contains("<Prefix>a%20b/</Prefix>"), "{text}");
     srv.stop().await;
+}
+
+/// Buckets behave as AWS buckets with ACLs disabled: an ACL that says what gatehouse does (the
+/// owner's full control) is accepted, anything wider is refused with AccessControlListNotSupported
+/// and nothing is created or changed; reading an ACL still reports the owner's FULL_CONTROL.
+#[tokio::test]
+async fn acls_other_than_the_owners_full_control_are_refused() {
+    use aws_sdk_s3::types::{
+        AccessControlPolicy, BucketCannedAcl, Grant, Grantee, ObjectCannedAcl, Permission, Type,
+    };
+    const REFUSED: &str = "AccessControlListNotSupported";
+    let srv = TestServer::start().await;
+    let c = srv.client();
+
+    // CreateBucket.
+    let e = c
+        .create_bucket()
+        .bucket("acl-public")
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .expect_err("public bucket");
+    assert_eq!(code(&e), REFUSED);
+    let e = c
+        .create_bucket()
+        .bucket("acl-public")
+        .grant_read("uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"")
+        .send()
+        .await
+        .expect_err("granted bucket");
+    assert_eq!(code(&e), REFUSED);
+    assert!(c.head_bucket().bucket("acl-public").send().await.is_err());
+    c.create_bucket()
+        .bucket("acl")
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .expect("private bucket");
+
+    // PutObject, CopyObject, CreateMultipartUpload.
+    for (key, acl) in [
+        ("private", ObjectCannedAcl::Private),
+        ("owner-full", ObjectCannedAcl::BucketOwnerFullControl),
+    ] {
+        c.put_object()
+            .bucket("acl")
+            .key(key)
+            .acl(acl)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .expect("accepted canned ACL");
+    }
+    for acl in [
+        ObjectCannedAcl::PublicRead,
+        ObjectCannedAcl::PublicReadWrite,
+        ObjectCannedAcl::AuthenticatedRead,
+        ObjectCannedAcl::BucketOwnerRead,
+    ] {
+        let e = c
+            .put_object()
+            .bucket("acl")
+            .key("public")
+            .acl(acl.clone())
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .expect_err("wider ACL");
+        assert_eq!(code(&e), REFUSED, "{acl:?}");
+    }
+    let e = c
+        .put_object()
+        .bucket("acl")
+        .key("public")
+        .grant_full_control("id=\"someone-else\"")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("grant header");
+    assert_eq!(code(&e), REFUSED);
+    let e = c
+        .copy_object()
+        .bucket("acl")
+        .key("public")
+        .copy_source("acl/private")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .expect_err("public copy");
+    assert_eq!(code(&e), REFUSED);
+    let e = c
+        .create_multipart_upload()
+        .bucket("acl")
+        .key("public")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .expect_err("public upload");
+    assert_eq!(code(&e), REFUSED);
+    assert!(!exists(&c, "acl", "public").await);
+    let ups = c
+        .list_multipart_uploads()
+        .bucket("acl")
+        .send()
+        .await
+        .expect("uploads");
+    assert!(ups.uploads().is_empty());
+
+    // PutBucketAcl / PutObjectAcl: canned, then the XML policy GetBucketAcl returns.
+    let got = c.get_bucket_acl().bucket("acl").send().await.expect("acl");
+    let owner = got.owner().cloned().expect("owner");
+    let owner_id = owner.id().expect("owner id").to_string();
+    assert_eq!(got.grants().len(), 1);
+    assert_eq!(got.grants()[0].permission(), Some(&Permission::FullControl));
+    let grant =
+        |grantee: Grantee, p: Permission| Grant::builder().grantee(grantee).permission(p).build();
+    let me = Grantee::builder()
+        .r#type(Type::CanonicalUser)
+        .id(&owner_id)
+        .build()
+        .expect("grantee");
+    let everyone = Grantee::builder()
+        .r#type(Type::Group)
+        .uri("http://acs.amazonaws.com/groups/global/AllUsers")
+        .build()
+        .expect("grantee");
+    let owner_only = AccessControlPolicy::builder()
+        .owner(owner.clone())
+        .grants(grant(me.clone(), Permission::FullControl))
+        .build();
+    let public = AccessControlPolicy::builder()
+        .owner(owner.clone())
+        .grants(grant(me.clone(), Permission::FullControl))
+        .grants(grant(everyone, Permission::Read))
+        .build();
+    c.put_bucket_acl()
+        .bucket("acl")
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .expect("canned private");
+    c.put_bucket_acl()
+        .bucket("acl")
+        .access_control_policy(owner_only.clone())
+        .send()
+        .await
+        .expect("owner-only policy");
+    let e = c
+        .put_bucket_acl()
+        .bucket("acl")
+        .acl(BucketCannedAcl::PublicReadWrite)
+        .send()
+        .await
+        .expect_err("public bucket ACL");
+    assert_eq!(code(&e), REFUSED);
+    let e = c
+        .put_bucket_acl()
+        .bucket("acl")
+        .access_control_policy(public.clone())
+        .send()
+        .await
+        .expect_err("public policy");
+    assert_eq!(code(&e), REFUSED);
+    c.put_object_acl()
+        .bucket("acl")
+        .key("private")
+        .acl(ObjectCannedAcl::BucketOwnerFullControl)
+        .send()
+        .await
+        .expect("canned object ACL");
+    c.put_object_acl()
+        .bucket("acl")
+        .key("private")
+        .access_control_policy(owner_only)
+        .send()
+        .await
+        .expect("owner-only object policy");
+    let e = c
+        .put_object_acl()
+        .bucket("acl")
+        .key("private")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .expect_err("public object ACL");
+    assert_eq!(code(&e), REFUSED);
+    let e = c
+        .put_object_acl()
+        .bucket("acl")
+        .key("private")
+        .access_control_policy(public)
+        .send()
+        .await
+        .expect_err("public object policy");
+    assert_eq!(code(&e), REFUSED);
+
+    // Reading still reports the owner's full control and nothing else.
+    let got = c
+        .get_object_acl()
+        .bucket("acl")
+        .key("private")
+        .send()
+        .await
+        .expect("object acl");
+    assert_eq!(got.grants().len(), 1);
+    assert_eq!(got.grants()[0].permission(), Some(&Permission::FullControl));
+    let grantee = got.grants()[0].grantee().expect("grantee");
+    assert_eq!(grantee.id(), Some(owner_id.as_str()));
+}
+
+/// Answers that name the bucket carry the name the client addressed: a share addressed as
+/// `fs--team` is `fs--team` in ListObjects `<Name>`, multipart `<Bucket>` and the
+/// CompleteMultipartUpload `<Location>`, not `fs+team` (which botocore refuses to send back).
+#[tokio::test]
+async fn answers_name_the_bucket_as_the_client_addressed_it() {
+    let srv = TestServer::start().await;
+    srv.store()
+        .create_share(
+            &srv.admin(),
+            NewShare {
+                name: "team".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("share");
+    let c = srv.client();
+    c.put_object()
+        .bucket("fs--team")
+        .key("a.txt")
+        .body(ByteStream::from_static(b"a"))
+        .send()
+        .await
+        .expect("put");
+    let v2 = c
+        .list_objects_v2()
+        .bucket("fs--team")
+        .send()
+        .await
+        .expect("v2");
+    assert_eq!(v2.name(), Some("fs--team"));
+    let v1 = c
+        .list_objects()
+        .bucket("fs--team")
+        .send()
+        .await
+        .expect("v1");
+    assert_eq!(v1.name(), Some("fs--team"));
+    let vs = c
+        .list_object_versions()
+        .bucket("fs--team")
+        .send()
+        .await
+        .expect("versions");
+    assert_eq!(vs.name(), Some("fs--team"));
+
+    let up = c
+        .create_multipart_upload()
+        .bucket("fs--team")
+        .key("big.bin")
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(up.bucket(), Some("fs--team"));
+    let id = up.upload_id().expect("id").to_string();
+    let part = c
+        .upload_part()
+        .bucket("fs--team")
+        .key("big.bin")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"part"))
+        .send()
+        .await
+        .expect("part");
+    let parts = c
+        .list_parts()
+        .bucket("fs--team")
+        .key("big.bin")
+        .upload_id(&id)
+        .send()
+        .await
+        .expect("list parts");
+    assert_eq!(parts.bucket(), Some("fs--team"));
+    let ups = c
+        .list_multipart_uploads()
+        .bucket("fs--team")
+        .send()
+        .await
+        .expect("list uploads");
+    assert_eq!(ups.bucket(), Some("fs--team"));
+    let done = c
+        .complete_multipart_upload()
+        .bucket("fs--team")
+        .key("big.bin")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().expect("etag"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    assert_eq!(done.bucket(), Some("fs--team"));
+    assert_eq!(done.location(), Some("/fs--team/big.bin"));
+
+    // Addressed by its canonical name, the answers say that name.
+    let r = srv
+        .signed("GET", "/fs%2Bteam", Some("list-type=2"), &[], vec![])
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("<Name>fs+team</Name>"), "{body}");
+}
+
+/// `x-amz-tagging` on CreateMultipartUpload is judged as on PutObject, and the tags land on the
+/// completed object.
+#[tokio::test]
+async fn multipart_upload_tags_are_validated_and_kept() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("mptags").send().await.expect("mb");
+    let eleven: Vec<String> = (0..11).map(|i| format!("k{i}=v")).collect();
+    let long_key = format!("{}=v", "k".repeat(129));
+    for (bad, want) in [
+        (eleven.join("&"), "BadRequest"),
+        ("a=1&a=2".to_string(), "InvalidTag"),
+        (long_key, "InvalidTag"),
+    ] {
+        let e = c
+            .create_multipart_upload()
+            .bucket("mptags")
+            .key("t.bin")
+            .tagging(&bad)
+            .send()
+            .await
+            .expect_err("bad tags");
+        assert_eq!(code(&e), want, "{bad}");
+    }
+    let ups = c
+        .list_multipart_uploads()
+        .bucket("mptags")
+        .send()
+        .await
+        .expect("uploads");
+    assert!(ups.uploads().is_empty(), "a refused upload was created");
+
+    let up = c
+        .create_multipart_upload()
+        .bucket("mptags")
+        .key("t.bin")
+        .tagging("team=blue&stage=a%20b")
+        .send()
+        .await
+        .expect("create");
+    let id = up.upload_id().expect("id").to_string();
+    let part = c
+        .upload_part()
+        .bucket("mptags")
+        .key("t.bin")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"tagged"))
+        .send()
+        .await
+        .expect("part");
+    c.complete_multipart_upload()
+        .bucket("mptags")
+        .key("t.bin")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().expect("etag"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    let tags = c
+        .get_object_tagging()
+        .bucket("mptags")
+        .key("t.bin")
+        .send()
+        .await
+        .expect("tags");
+    let mut got: Vec<(String, String)> = tags
+        .tag_set()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("stage".to_string(), "a b".to_string()),
+            ("team".to_string(), "blue".to_string())
+        ]
+    );
+    let head = c
+        .head_object()
+        .bucket("mptags")
+        .key("t.bin")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.tag_count(), Some(2));
+}
+
+/// Setting an ACL, even the owner-only one that changes nothing, is a write: a reader gets
+/// AccessDenied on PutObjectAcl, a writer may set an object's ACL but not the bucket's.
+#[tokio::test]
+async fn setting_an_acl_needs_write_permission() {
+    use aws_sdk_s3::types::{BucketCannedAcl, ObjectCannedAcl};
+    let srv = TestServer::start().await;
+    let admin = srv.admin();
+    let c = srv.client();
+    c.create_bucket().bucket("aclrw").send().await.expect("mb");
+    c.put_object()
+        .bucket("aclrw")
+        .key("o")
+        .body(ByteStream::from_static(b"o"))
+        .send()
+        .await
+        .expect("put");
+    let mut clients = Vec::new();
+    for (user, role) in [("reader", "bucket-read"), ("writer", "bucket-write")] {
+        let u = srv.new_user(user).await;
+        srv.store()
+            .bind(
+                &admin,
+                gatehouse_store::ops::SubjectRef::User(u.user_id.clone()),
+                role,
+                gatehouse_store::rbac::Scope::Bucket("aclrw".into()),
+            )
+            .await
+            .expect("bind");
+        clients.push(client_with(srv.addr, &u.access_key, &u.secret_key));
+    }
+    let (reader, writer) = (&clients[0], &clients[1]);
+    reader
+        .get_object_acl()
+        .bucket("aclrw")
+        .key("o")
+        .send()
+        .await
+        .expect("a reader reads the ACL");
+    let e = reader
+        .put_object_acl()
+        .bucket("aclrw")
+        .key("o")
+        .acl(ObjectCannedAcl::Private)
+        .send()
+        .await
+        .expect_err("a reader sets no ACL");
+    assert_eq!(code(&e), "AccessDenied");
+    writer
+        .put_object_acl()
+        .bucket("aclrw")
+        .key("o")
+        .acl(ObjectCannedAcl::Private)
+        .send()
+        .await
+        .expect("a writer sets an object's ACL");
+    let e = writer
+        .put_bucket_acl()
+        .bucket("aclrw")
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .expect_err("a writer does not set the bucket's ACL");
+    assert_eq!(code(&e), "AccessDenied");
+    c.put_bucket_acl()
+        .bucket("aclrw")
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .expect("the admin does");
 }

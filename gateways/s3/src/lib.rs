@@ -15,6 +15,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod acl;
 pub mod auth;
 mod body;
 mod endpoint;

@@ -6,7 +6,9 @@ use crate::error::S3Error;
 use crate::util::{self, Query};
 
 /// Splits the request into bucket and key. Virtual-host style when the Host header is
-/// `<bucket>.<domain>` for a configured domain; path style otherwise.
+/// `<bucket>.<domain>` for a configured domain; path style otherwise. The bucket is returned as
+/// the client named it (`fs--team` stays `fs--team`): [`canonical`] gives the stored name, and
+/// answers that name the bucket echo the client's spelling ([`Ctx::named_bucket`]).
 pub fn address(
     headers: &HeaderMap,
     raw_path: &str,
@@ -18,7 +20,7 @@ pub fn address(
         let key = (!path.is_empty())
             .then(|| util::decode(path, false))
             .transpose()?;
-        return Ok((Some(canonical(b)), key));
+        return Ok((Some(b), key));
     }
     if path.is_empty() {
         return Ok((None, None));
@@ -29,7 +31,7 @@ pub fn address(
     };
     let bucket = util::decode(b, false)?;
     let key = k.map(|k| util::decode(k, false)).transpose()?;
-    Ok((Some(canonical(bucket)), key))
+    Ok((Some(bucket), key))
 }
 
 /// A share bucket's alias (`fs--<share>`, for clients that reject `+`) names `fs+<share>`.
@@ -93,7 +95,10 @@ pub fn stored_content_encoding(h: &HeaderMap) -> Option<String> {
 
 pub struct Ctx {
     pub principal: gatehouse_store::Principal,
+    /// The bucket's stored name (`fs+team` for a share addressed as `fs--team`).
     pub bucket: Option<String>,
+    /// The bucket as the client addressed it, for answers that name it.
+    pub named: Option<String>,
     pub key: Option<String>,
     pub query: Query,
     pub headers: HeaderMap,
@@ -102,6 +107,12 @@ pub struct Ctx {
 impl Ctx {
     pub fn bucket(&self) -> &str {
         self.bucket.as_deref().unwrap_or("")
+    }
+    /// The bucket as the client addressed it: what ListObjects `<Name>`, multipart `<Bucket>`,
+    /// CreateBucket `Location` and the like carry, so a client gets back the name it used
+    /// (`fs--team`, not `fs+team`, which botocore would refuse in its next call).
+    pub fn named_bucket(&self) -> &str {
+        self.named.as_deref().unwrap_or_else(|| self.bucket())
     }
     pub fn key(&self) -> &str {
         self.key.as_deref().unwrap_or("")
@@ -133,7 +144,10 @@ mod tests {
         let a = address(&hm("localhost"), "/fs%2Bteam/", &d).expect("ok");
         assert_eq!(a, (Some("fs+team".into()), None));
         let a = address(&hm("localhost"), "/fs--team/a/b.txt", &d).expect("ok");
-        assert_eq!(a, (Some("fs+team".into()), Some("a/b.txt".into())));
+        assert_eq!(a, (Some("fs--team".into()), Some("a/b.txt".into())));
+        assert_eq!(canonical("fs--team".into()), "fs+team");
+        let a = address(&hm("fs--team.localhost"), "/k", &d).expect("ok");
+        assert_eq!(a, (Some("fs--team".into()), Some("k".into())));
     }
 
     #[test]

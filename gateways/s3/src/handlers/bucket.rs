@@ -97,7 +97,7 @@ pub async fn create(
         .create_bucket(&ctx.principal, ctx.bucket())
         .await?;
     let mut r = empty(StatusCode::OK);
-    if let Ok(v) = HeaderValue::from_str(&format!("/{}", ctx.bucket())) {
+    if let Ok(v) = HeaderValue::from_str(&format!("/{}", ctx.named_bucket())) {
         r.headers_mut().insert(http::header::LOCATION, v);
     }
     Ok(r)
@@ -163,12 +163,51 @@ pub fn get_acl(s: &Store, ctx: &Ctx, object: bool) -> Result<Response, S3Error> 
     Ok(xml_ok(w))
 }
 
-/// Accepted and ignored (canned ACLs are not a permission model here).
-pub fn put_acl(s: &Store, ctx: &Ctx, object: bool) -> Result<Response, S3Error> {
+/// PutBucketAcl / PutObjectAcl: accepted only when the ACL is the owner's full control, which
+/// is what the bucket or object already has (`crate::acl`); the headers were judged before the
+/// handler ran, a body is judged here. Anything wider is refused, never ignored.
+pub async fn put_acl(
+    s: &Store,
+    ctx: &Ctx,
+    object: bool,
+    body: Body,
+    payload: &PayloadMode,
+) -> Result<Response, S3Error> {
+    // Setting an ACL is a write (s3:PutObjectAcl / s3:PutBucketAcl), even one that changes
+    // nothing: a reader is told no, not handed a 200.
     if object {
+        s.may(&ctx.principal, Verb::Put, Resource::Objects(ctx.bucket()))?;
         s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?;
     } else {
+        s.may(
+            &ctx.principal,
+            Verb::Put,
+            Resource::Buckets(Some(ctx.bucket())),
+        )?;
         s.head_bucket(&ctx.principal, ctx.bucket())?;
+    }
+    let bytes = crate::body::read_small(body, payload, &ctx.headers, 64 * 1024).await?;
+    let canned = ctx.headers.contains_key("x-amz-acl");
+    match (canned, bytes.iter().all(u8::is_ascii_whitespace)) {
+        (true, true) => {}
+        (true, false) => {
+            return Err(S3Error::new(
+                400,
+                "UnexpectedContent",
+                "This request does not support content when an ACL header is given",
+            ));
+        }
+        (false, true) => {
+            return Err(S3Error::new(
+                400,
+                "MissingSecurityHeader",
+                "Your request was missing a required header: x-amz-acl, or an AccessControlPolicy body",
+            ));
+        }
+        (false, false) => {
+            let doc = crate::xml::parse(&bytes).ok_or_else(S3Error::malformed_xml)?;
+            crate::acl::check_policy(&doc, &ctx.principal.user_id)?;
+        }
     }
     Ok(empty(StatusCode::OK))
 }
@@ -221,7 +260,7 @@ pub fn get_config(s: &Store, ctx: &Ctx, which: BucketConfig) -> Result<Response,
             return Ok(xml_ok(w));
         }
     };
-    Err(S3Error::new(404, code, message).with("BucketName", ctx.bucket()))
+    Err(S3Error::new(404, code, message).with("BucketName", ctx.named_bucket()))
 }
 
 fn empty_doc(root: &str) -> Response {

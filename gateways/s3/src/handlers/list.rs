@@ -80,7 +80,7 @@ fn page(s: &Store, ctx: &Ctx, c: &Common, after: Option<String>) -> Result<ListP
 /// Prefix, and boto3 tests run against AWS (ceph/s3-tests `test_bucket_list_prefix_*`) expect
 /// `list_objects` to hand back the prefix unchanged.
 fn header_fields(w: &mut XmlWriter, ctx: &Ctx, c: &Common, encode_prefix: bool) {
-    w.elem("Name", ctx.bucket());
+    w.elem("Name", ctx.named_bucket());
     w.elem("Prefix", &enc(c.url && encode_prefix, &c.prefix));
     if let Some(d) = &c.delimiter {
         w.elem("Delimiter", &enc(c.url, d));

@@ -35,10 +35,11 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
     let store = &state.inner.store;
 
     let addressed = request::address(&parts.headers, &raw_path, &state.inner.cfg.domains);
-    let (bucket, key) = match addressed {
+    let (named, key) = match addressed {
         Ok(a) => a,
         Err(e) => return (Err(e), "-", None, None),
     };
+    let bucket = named.clone().map(request::canonical);
     let lookup = |ak: &str| store.lookup_credential(ak).ok().flatten().map(|(s, _)| s);
     let rp = RequestParts {
         method: parts.method.as_str(),
@@ -86,12 +87,15 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
         Ok(ep) => ep,
         Err(e) => return (Err(e), "-", who, bucket),
     };
-    if let Err(e) = crate::refusals::check(ep, &parts.headers) {
+    if let Err(e) = crate::refusals::check(ep, &parts.headers)
+        .and_then(|()| crate::acl::check_headers(ep, &parts.headers))
+    {
         return (Err(e), ep.name(), who, bucket);
     }
     let ctx = Ctx {
         principal,
         bucket: bucket.clone(),
+        named,
         key,
         query,
         headers: parts.headers,
@@ -117,7 +121,9 @@ async fn run(
         E::GetBucketLocation => bucket::location(state, &ctx),
         E::GetBucketVersioning => bucket::versioning(s, &ctx),
         E::GetBucketAcl | E::GetObjectAcl => bucket::get_acl(s, &ctx, ep == E::GetObjectAcl),
-        E::PutBucketAcl | E::PutObjectAcl => bucket::put_acl(s, &ctx, ep == E::PutObjectAcl),
+        E::PutBucketAcl | E::PutObjectAcl => {
+            bucket::put_acl(s, &ctx, ep == E::PutObjectAcl, body, &payload).await
+        }
         E::ListObjects => list::list_v1(s, &ctx),
         E::ListObjectsV2 => list::list_v2(s, &ctx),
         E::ListObjectVersions => list::list_versions(s, &ctx),

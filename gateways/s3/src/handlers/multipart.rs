@@ -6,7 +6,7 @@ use gatehouse_store::ops::CompletePart;
 use gatehouse_store::{ChecksumAlgorithm, Store};
 use http::{HeaderName, HeaderValue, StatusCode};
 
-use super::object::{copy_conditions, copy_source, object_meta, write_condition};
+use super::object::{copy_conditions, copy_source, object_meta, parse_tag_header, write_condition};
 use super::{empty, owner, xml_body, xml_ok};
 use crate::auth::PayloadMode;
 use crate::body::{checksum_plan, integrity, payload_stream, stage_error, trailer_check};
@@ -39,10 +39,7 @@ fn set(r: &mut Response, name: &str, value: &str) {
 
 pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     let meta = object_meta(&ctx.headers)?;
-    let tags = match ctx.header("x-amz-tagging") {
-        Some(t) => util::Query::parse(Some(t))?.0,
-        None => Vec::new(),
-    };
+    let tags = parse_tag_header(&ctx.headers)?;
     let alg = match ctx.header("x-amz-checksum-algorithm") {
         Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
             S3Error::invalid_request(format!("Checksum algorithm {a} is not supported"))
@@ -54,7 +51,7 @@ pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         .await?;
     let mut w = XmlWriter::new();
     w.open_root("InitiateMultipartUploadResult");
-    w.elem("Bucket", ctx.bucket());
+    w.elem("Bucket", ctx.named_bucket());
     w.elem("Key", ctx.key());
     w.elem("UploadId", &u.upload_id);
     w.close("InitiateMultipartUploadResult");
@@ -186,9 +183,9 @@ pub async fn complete(
     w.open_root("CompleteMultipartUploadResult");
     w.elem(
         "Location",
-        &format!("/{}/{}", ctx.bucket(), util::url_encode(ctx.key())),
+        &format!("/{}/{}", ctx.named_bucket(), util::url_encode(ctx.key())),
     );
-    w.elem("Bucket", ctx.bucket());
+    w.elem("Bucket", ctx.named_bucket());
     w.elem("Key", ctx.key());
     w.elem("ETag", &util::quote_etag(&info.etag));
     if let Some(ck) = &info.checksum
@@ -233,7 +230,7 @@ pub fn list_parts(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     )?;
     let mut w = XmlWriter::new();
     w.open_root("ListPartsResult");
-    w.elem("Bucket", ctx.bucket());
+    w.elem("Bucket", ctx.named_bucket());
     w.elem("Key", ctx.key());
     w.elem("UploadId", &u.upload_id);
     owner(&mut w, "Initiator", &u.owner);
@@ -283,7 +280,7 @@ pub fn list_uploads(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     )?;
     let mut w = XmlWriter::new();
     w.open_root("ListMultipartUploadsResult");
-    w.elem("Bucket", ctx.bucket());
+    w.elem("Bucket", ctx.named_bucket());
     w.elem("KeyMarker", key_marker.unwrap_or(""));
     w.elem("UploadIdMarker", id_marker.unwrap_or(""));
     if let Some(last) = uploads.last() {

@@ -52,7 +52,7 @@ pub(crate) fn object_meta(h: &HeaderMap) -> Result<ObjectMeta, S3Error> {
 }
 
 /// `x-amz-tagging` / tag sets: URL query form `k1=v1&k2=v2`.
-fn parse_tag_header(h: &HeaderMap) -> Result<Vec<(String, String)>, S3Error> {
+pub(super) fn parse_tag_header(h: &HeaderMap) -> Result<Vec<(String, String)>, S3Error> {
     let Some(raw) = header(h, "x-amz-tagging") else {
         return Ok(Vec::new());
     };

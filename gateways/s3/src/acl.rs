@@ -1,0 +1,222 @@
+//! S3 ACLs, which are not the permission model here (RBAC is): every bucket behaves as an AWS
+//! bucket with ACLs disabled (Object Ownership "bucket owner enforced"). Reading an ACL reports
+//! the owner's FULL_CONTROL; setting one is accepted only when it says exactly that (the canned
+//! `private` or `bucket-owner-full-control`, or an XML policy granting the owner FULL_CONTROL
+//! and nothing else). Anything wider is refused with AWS's 400 AccessControlListNotSupported,
+//! never stored and ignored.
+
+use http::HeaderMap;
+
+use crate::endpoint::Endpoint;
+use crate::error::S3Error;
+use crate::request::header;
+use crate::xml::Node;
+
+/// Canned ACLs that describe what a gatehouse bucket or object already is: its owner has full
+/// control and nobody else gets anything through an ACL.
+const ACCEPTED_CANNED: &[&str] = &["private", "bucket-owner-full-control"];
+
+/// Object Ownership setting of a bucket with ACLs disabled, the only one there is.
+const OWNERSHIP: &str = "BucketOwnerEnforced";
+
+/// Operations that take `x-amz-acl` / `x-amz-grant-*` (AWS API reference).
+fn takes_acl(ep: Endpoint) -> bool {
+    matches!(
+        ep,
+        Endpoint::PutObject
+            | Endpoint::CopyObject
+            | Endpoint::CreateMultipartUpload
+            | Endpoint::CreateBucket
+            | Endpoint::PutBucketAcl
+            | Endpoint::PutObjectAcl
+    )
+}
+
+/// `Err` when the request's headers ask for an ACL other than the owner's full control: a
+/// canned ACL outside [`ACCEPTED_CANNED`], any `x-amz-grant-*` header, or (CreateBucket) an
+/// `x-amz-object-ownership` other than `BucketOwnerEnforced`.
+pub fn check_headers(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
+    if !takes_acl(ep) {
+        return Ok(());
+    }
+    if let Some(canned) = header(h, "x-amz-acl") {
+        let canned = canned.trim();
+        if !ACCEPTED_CANNED.contains(&canned) {
+            return Err(not_supported(
+                "x-amz-acl",
+                &format!("x-amz-acl: {canned} grants more than the owner's full control"),
+            ));
+        }
+    }
+    if let Some(name) = h
+        .keys()
+        .map(http::HeaderName::as_str)
+        .find(|n| n.starts_with("x-amz-grant-"))
+    {
+        return Err(not_supported(name, &format!("{name} grants access by ACL")));
+    }
+    if ep == Endpoint::CreateBucket
+        && let Some(own) = header(h, "x-amz-object-ownership")
+        && own.trim() != OWNERSHIP
+    {
+        return Err(not_supported(
+            "x-amz-object-ownership",
+            &format!(
+                "x-amz-object-ownership: {} would enable ACLs; buckets here are {OWNERSHIP}",
+                own.trim()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `Err` unless an `AccessControlPolicy` body grants FULL_CONTROL to `owner` (the canonical ID
+/// GetBucketAcl/GetObjectAcl report) and nothing else.
+pub fn check_policy(doc: &Node, owner: &str) -> Result<(), S3Error> {
+    let malformed = || {
+        S3Error::new(
+            400,
+            "MalformedACLError",
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        )
+    };
+    if doc.name != "AccessControlPolicy" {
+        return Err(malformed());
+    }
+    if let Some(id) = doc.child("Owner").and_then(|o| o.child_text("ID"))
+        && id.trim() != owner
+    {
+        return Err(not_supported(
+            "Owner",
+            &format!("the policy names owner {}, not {owner}", id.trim()),
+        ));
+    }
+    let grants: Vec<&Node> = doc
+        .child("AccessControlList")
+        .ok_or_else(malformed)?
+        .children_named("Grant")
+        .collect();
+    let owner_full_control = |g: &&Node| {
+        let Some(grantee) = g.child("Grantee") else {
+            return false;
+        };
+        g.child_text("Permission").map(str::trim) == Some("FULL_CONTROL")
+            && grantee.child_text("ID").map(str::trim) == Some(owner)
+            && grantee.child("URI").is_none()
+            && grantee.child("EmailAddress").is_none()
+    };
+    if grants.is_empty() || !grants.iter().all(owner_full_control) {
+        return Err(not_supported(
+            "AccessControlList",
+            "the policy grants something other than the owner's FULL_CONTROL",
+        ));
+    }
+    Ok(())
+}
+
+fn not_supported(what: &str, detail: &str) -> S3Error {
+    S3Error::new(
+        400,
+        "AccessControlListNotSupported",
+        format!(
+            "The bucket does not allow ACLs: {detail}. Access is governed by RBAC roles; the only \
+             ACLs accepted are private and bucket-owner-full-control"
+        ),
+    )
+    .with("ArgumentName", what.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(ep: Endpoint, pairs: &[(&str, &str)]) -> Result<(), S3Error> {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.insert(
+                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        check_headers(ep, &h)
+    }
+
+    #[test]
+    fn owner_only_acl_headers_pass_others_are_refused() {
+        use Endpoint as E;
+        for ep in [
+            E::PutObject,
+            E::CopyObject,
+            E::CreateMultipartUpload,
+            E::CreateBucket,
+            E::PutBucketAcl,
+            E::PutObjectAcl,
+        ] {
+            assert!(run(ep, &[("x-amz-acl", "private")]).is_ok());
+            assert!(run(ep, &[("x-amz-acl", "bucket-owner-full-control")]).is_ok());
+            for bad in [
+                ("x-amz-acl", "public-read"),
+                ("x-amz-acl", "bucket-owner-read"),
+                ("x-amz-acl", "authenticated-read"),
+                (
+                    "x-amz-grant-read",
+                    "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"",
+                ),
+                ("x-amz-grant-full-control", "id=\"abc\""),
+            ] {
+                let e = run(ep, &[bad]).unwrap_err();
+                assert_eq!(
+                    (e.status.as_u16(), e.code),
+                    (400, "AccessControlListNotSupported"),
+                    "{ep:?} {bad:?}"
+                );
+            }
+        }
+        assert!(
+            run(
+                E::CreateBucket,
+                &[("x-amz-object-ownership", "BucketOwnerEnforced")]
+            )
+            .is_ok()
+        );
+        assert!(
+            run(
+                E::CreateBucket,
+                &[("x-amz-object-ownership", "ObjectWriter")]
+            )
+            .is_err()
+        );
+        // Operations that take no ACL are not judged by one.
+        assert!(run(E::GetObject, &[("x-amz-acl", "public-read")]).is_ok());
+    }
+
+    fn policy(grants: &str) -> Node {
+        let doc = format!(
+            "<AccessControlPolicy xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Owner><ID>me</ID></Owner><AccessControlList>{grants}</AccessControlList></AccessControlPolicy>"
+        );
+        crate::xml::parse(doc.as_bytes()).unwrap()
+    }
+
+    const OWNER_FULL: &str = "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\"><ID>me</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant>";
+
+    #[test]
+    fn only_the_owners_full_control_policy_passes() {
+        assert!(check_policy(&policy(OWNER_FULL), "me").is_ok());
+        let public = "<Grant><Grantee xsi:type=\"Group\"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant>";
+        let other =
+            "<Grant><Grantee><ID>you</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant>";
+        let read = "<Grant><Grantee><ID>me</ID></Grantee><Permission>READ</Permission></Grant>";
+        for bad in [
+            format!("{OWNER_FULL}{public}"),
+            format!("{OWNER_FULL}{other}"),
+            read.to_string(),
+            String::new(),
+        ] {
+            let e = check_policy(&policy(&bad), "me").unwrap_err();
+            assert_eq!(e.code, "AccessControlListNotSupported", "{bad}");
+        }
+        assert!(check_policy(&policy(OWNER_FULL), "someone-else").is_err());
+        let e = check_policy(&crate::xml::parse(b"<Tagging/>").unwrap(), "me").unwrap_err();
+        assert_eq!(e.code, "MalformedACLError");
+    }
+}
