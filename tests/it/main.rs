@@ -4,6 +4,7 @@
 mod admin_api;
 mod admin_explorer;
 mod backup;
+mod cli_errors;
 mod common;
 mod fsck;
 mod identity;
