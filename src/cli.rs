@@ -173,6 +173,27 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// Every flag and argument a `--help` lists says what it is.
+    #[test]
+    fn every_listed_flag_has_a_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                if a.is_hide_set() || a.get_help().is_some() {
+                    continue;
+                }
+                missing.push(format!("{path} {}", a.get_id()));
+            }
+            for sc in cmd.get_subcommands() {
+                walk(sc, &format!("{path} {}", sc.get_name()), missing);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "gatehouse", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
     #[test]
     fn global_flags_before_or_after_the_subcommand() {
         for argv in [
