@@ -2,6 +2,7 @@
 //! with real clients (aws-sdk-s3, plain HTTP for presigned URLs and raw signed requests).
 
 mod admin_api;
+mod admin_console;
 mod admin_explorer;
 mod backup;
 mod cli_errors;
