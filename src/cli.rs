@@ -135,8 +135,12 @@ fn refuse_data_dir(_: &str) -> Result<PathBuf, String> {
     Err("this command reads a config file, not a data directory (use --config)".into())
 }
 
-fn refuse_json(_: &str) -> Result<bool, String> {
-    Err("this command has no JSON output".into())
+/// Lets the flag's implicit default (`false`) through; `--json` itself is refused.
+fn refuse_json(v: &str) -> Result<bool, String> {
+    match v {
+        "false" => Ok(false),
+        _ => Err("this command has no JSON output".into()),
+    }
 }
 
 /// The client flags given on the command line before an offline verb (`gatehouse --server X

@@ -222,6 +222,9 @@ fn offline_verbs_list_and_accept_only_their_own_flags() {
             assert!(words > 2, "{verb}: {line:?} has no help text");
         }
     }
+    // Without them, they run (the flags' own defaults pass).
+    let o = run(&["show-config"]);
+    assert!(o.status.success(), "{o:?}");
     let o = run(&["restore", "--help"]);
     let help = String::from_utf8_lossy(&o.stdout);
     assert!(
