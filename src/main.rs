@@ -105,6 +105,15 @@ fn fsck(dir: &std::path::Path, repair: bool, json: bool) -> std::process::ExitCo
         Ok(r) => r,
         Err(e) => return error::report(&anyhow::anyhow!("fsck: {e}"), json),
     };
+    let code = if r.damaged() {
+        2
+    } else if r.clean() || r.repaired {
+        0
+    } else {
+        1
+    };
+    // `gatehouse fsck | head`: a reader that stops early does not turn damage into exit 0.
+    client::output::exit_code_on_closed_pipe(code);
     if json {
         match serde_json::to_string_pretty(&r) {
             Ok(s) => println!("{s}"),
@@ -155,13 +164,6 @@ fn fsck(dir: &std::path::Path, repair: bool, json: bool) -> std::process::ExitCo
         };
         println!("{verdict}");
     }
-    let code = if r.damaged() {
-        2
-    } else if r.clean() || r.repaired {
-        0
-    } else {
-        1
-    };
     std::process::ExitCode::from(code)
 }
 
@@ -238,7 +240,11 @@ async fn serve(
     let data_dir = cfg.data_dir.clone();
     let running = app::start(cfg).await?;
     if let Some((ak, sk)) = &running.new_admin {
-        println!(
+        // Not through `println!` (which ends the process on a closed stdout): a server keeps
+        // running whoever reads its stdout; the credential is in the file either way.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stdout(),
             "Bootstrap admin (user id {}) credentials (shown once; also saved with mode 0600):\n  access key: {ak}\n  secret key: {sk}\n  file:       {}\nUse it with: AWS_SHARED_CREDENTIALS_FILE={} aws --endpoint-url http://{} s3 ls",
             running.admin_user_id,
             data_dir.join("admin.credentials").display(),

@@ -6,6 +6,7 @@
 //! every client module; `main.rs` imports it for the offline verbs.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use serde::Serialize;
 
@@ -20,8 +21,9 @@ macro_rules! println {
     };
 }
 
-/// Writes one line to stdout. A closed pipe ends the process with exit 0 (the reader has what
-/// it wanted); any other write error ends it with exit 1 and the reason on stderr.
+/// Writes one line to stdout. A closed pipe ends the process quietly with exit 0 (the reader
+/// has what it wanted; see [`exit_code_on_closed_pipe`]); any other write error ends it with
+/// exit 1 and the reason on stderr.
 pub fn line(args: std::fmt::Arguments<'_>) {
     let mut out = std::io::stdout().lock();
     let r = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
@@ -38,9 +40,18 @@ pub fn text(text: &str) {
     }
 }
 
+/// The exit code when the reader closes stdout early: 0, unless the command already knows
+/// a verdict it must not lose that way (`fsck`'s).
+static CLOSED_PIPE_EXIT: AtomicU8 = AtomicU8::new(0);
+
+/// Sets the exit code of a closed stdout (see [`CLOSED_PIPE_EXIT`]).
+pub fn exit_code_on_closed_pipe(code: u8) {
+    CLOSED_PIPE_EXIT.store(code, Ordering::Relaxed);
+}
+
 fn stdout_failed(e: &std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
-        std::process::exit(0);
+        std::process::exit(i32::from(CLOSED_PIPE_EXIT.load(Ordering::Relaxed)));
     }
     eprintln!("gatehouse: writing to standard output: {e}");
     std::process::exit(1);

@@ -252,3 +252,51 @@ fn offline_verbs_list_and_accept_only_their_own_flags() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
     }
 }
+
+/// Every regular file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fsck_into_a_closed_pipe_keeps_its_verdict() {
+    let srv = TestServer::start().await;
+    let s3 = srv.client();
+    s3.create_bucket().bucket("fsckpipe").send().await.expect("create");
+    s3.put_object()
+        .bucket("fsckpipe")
+        .key("big")
+        .body(vec![1u8; 256 << 10].into())
+        .send()
+        .await
+        .expect("put");
+    let dir = srv.stop().await;
+    let chunk = files_under(&dir.path().join("blobs"))
+        .into_iter()
+        .next()
+        .expect("a chunk file");
+    let mut bytes = std::fs::read(&chunk).expect("read");
+    bytes[0] ^= 0xff;
+    std::fs::write(&chunk, &bytes).expect("corrupt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["fsck", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "damage stays exit 2: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
