@@ -197,6 +197,15 @@ async fn a_closed_pipe_ends_the_command_quietly() {
             o.status
         );
     }
+    // A backup streamed to a reader that stops early is cut short: that is a failure.
+    let args = ["--data-dir", dd.as_str(), "backup", "--to", "-"];
+    let o = tokio::task::block_in_place(|| run_into_closed_pipe(&srv, &h, &args));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("backup is incomplete") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
     srv.stop().await;
 }
 
@@ -271,7 +280,11 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
 async fn fsck_into_a_closed_pipe_keeps_its_verdict() {
     let srv = TestServer::start().await;
     let s3 = srv.client();
-    s3.create_bucket().bucket("fsckpipe").send().await.expect("create");
+    s3.create_bucket()
+        .bucket("fsckpipe")
+        .send()
+        .await
+        .expect("create");
     s3.put_object()
         .bucket("fsckpipe")
         .key("big")
