@@ -2,14 +2,22 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "gatehouse", version, about = "S3 and NFSv3 over one store")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "S3 and NFSv3 over one store",
+    after_help = crate::client::error::EXIT_CODES_HELP
+)]
 pub struct Cli {
     /// Flags of the client commands (`--server`, `--credentials`, `--data-dir`, `--json`),
     /// accepted before or after the subcommand. `serve` and `bench` keep their own
-    /// `--data-dir` and `--credentials`.
+    /// `--data-dir` and `--credentials`; the offline verbs (`fsck`, `restore`, `check-config`,
+    /// `show-config`) declare their own flags under the same ids, which keeps clap from
+    /// propagating these into them (and out of their `--help`), and refuse the server flags
+    /// ([`NoServer`]).
     #[command(flatten)]
     pub client: crate::client::ClientOpts,
     #[command(subcommand)]
@@ -41,12 +49,16 @@ pub enum Command {
     CheckConfig {
         /// YAML configuration file.
         file: PathBuf,
+        #[command(flatten)]
+        offline: NotAClient,
     },
     /// Print the effective configuration (defaults filled in) as YAML that --config accepts.
     ShowConfig {
         /// YAML configuration file [default: none, the embedded defaults].
         #[arg(long)]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        offline: NotAClient,
     },
     /// Check a stopped server's data directory (`--data-dir`, default ./gatehouse-data): chunk
     /// hashes, refcounts, orphans, missing chunks per object, usage counters. Exit 0 clean
@@ -55,18 +67,102 @@ pub enum Command {
         /// Fix what can be fixed without losing data (refcounts, counters, orphan files).
         #[arg(long)]
         repair: bool,
+        /// The data directory to check (the server must be stopped) [default: ./gatehouse-data]
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// The report as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        offline: NoServer,
     },
     /// Restore a backup (a directory from `gatehouse backup --to`, a tar file, or `-` for a tar
     /// on standard input) into a new, empty data directory (`--data-dir`), then fsck it.
     Restore {
+        /// The backup: a directory written by `gatehouse backup --to DIR`, a tar file, or `-`
+        /// to read a tar (from `gatehouse backup --to -`) on standard input.
         #[arg(long, value_name = "DIR|FILE|-")]
         from: PathBuf,
+        /// The data directory to restore into: new, or empty (required).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// The result as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        offline: NoServer,
     },
     /// Load generator: measure any S3 endpoint with one client.
     Bench(Box<crate::bench::BenchArgs>),
     /// Client commands: talk to a server's admin API.
     #[command(flatten)]
     Client(crate::client::ClientCommand),
+}
+
+/// `--server` and `--credentials` on a verb that talks to no server: accepted by the grammar
+/// (the client's global flags would otherwise be propagated here), hidden from its help, and
+/// refused when given, so a flag never silently does nothing.
+#[derive(Debug, Clone, Args)]
+pub struct NoServer {
+    #[arg(long, hide = true, value_parser = refuse_server)]
+    server: Option<String>,
+    #[arg(long, hide = true, value_parser = refuse_credentials)]
+    credentials: Option<PathBuf>,
+}
+
+/// [`NoServer`] plus `--data-dir` and `--json`, for the verbs that read only a config file.
+#[derive(Debug, Clone, Args)]
+pub struct NotAClient {
+    #[command(flatten)]
+    no_server: NoServer,
+    #[arg(long, hide = true, value_parser = refuse_data_dir)]
+    data_dir: Option<PathBuf>,
+    #[arg(long, hide = true, value_parser = refuse_json)]
+    json: bool,
+}
+
+const OFFLINE: &str = "this command talks to no server (client flags belong to client commands)";
+
+fn refuse_server(_: &str) -> Result<String, String> {
+    Err(OFFLINE.into())
+}
+
+fn refuse_credentials(_: &str) -> Result<PathBuf, String> {
+    Err(OFFLINE.into())
+}
+
+fn refuse_data_dir(_: &str) -> Result<PathBuf, String> {
+    Err("this command reads a config file, not a data directory (use --config)".into())
+}
+
+/// Lets the flag's implicit default (`false`) through; `--json` itself is refused.
+fn refuse_json(v: &str) -> Result<bool, String> {
+    match v {
+        "false" => Ok(false),
+        _ => Err("this command has no JSON output".into()),
+    }
+}
+
+/// The client flags given on the command line before an offline verb (`gatehouse --server X
+/// fsck`), which clap accepts as global flags: the caller refuses them.
+pub fn misplaced_client_flags(m: &clap::ArgMatches) -> Vec<&'static str> {
+    let offline = matches!(
+        m.subcommand_name(),
+        Some("fsck" | "restore" | "check-config" | "show-config")
+    );
+    if !offline {
+        return Vec::new();
+    }
+    let given = |id: &str| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    let mut flags = vec![("server", "--server"), ("credentials", "--credentials")];
+    if matches!(m.subcommand_name(), Some("check-config" | "show-config")) {
+        flags.extend([("data_dir", "--data-dir"), ("json", "--json")]);
+    }
+    flags
+        .into_iter()
+        .filter(|(id, _)| given(id))
+        .map(|(_, f)| f)
+        .collect()
 }
 
 #[cfg(test)]
@@ -79,6 +175,27 @@ mod tests {
     #[test]
     fn grammar_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every flag and argument a `--help` lists says what it is.
+    #[test]
+    fn every_listed_flag_has_a_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                if a.is_hide_set() || a.get_help().is_some() {
+                    continue;
+                }
+                missing.push(format!("{path} {}", a.get_id()));
+            }
+            for sc in cmd.get_subcommands() {
+                walk(sc, &format!("{path} {}", sc.get_name()), missing);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "gatehouse", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
     }
 
     #[test]

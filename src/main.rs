@@ -1,6 +1,9 @@
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use gatehouse::cli::{Cli, Command};
+use gatehouse::client::error::{self, ClientError};
 use gatehouse::config::{Overrides, RawConfig, listen_text};
+// stdout lines that end quietly on a closed pipe (`gatehouse fsck | head`).
+use gatehouse::println;
 use gatehouse::{app, bench, client, shutdown, telemetry};
 
 /// mimalloc: the server allocates and frees many small, short-lived buffers per request from
@@ -10,7 +13,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let json = match &cli.command {
+        Command::Fsck { json, .. } | Command::Restore { json, .. } => *json,
+        _ => cli.client.json,
+    };
     let res = match cli.command {
         Command::Serve {
             config,
@@ -19,50 +29,91 @@ async fn main() -> std::process::ExitCode {
             admin_listen,
             nfs_listen,
         } => serve(config, data_dir, s3_listen, admin_listen, nfs_listen).await,
-        Command::CheckConfig { file } => check_config(&file),
-        Command::ShowConfig { config } => (|| {
+        Command::CheckConfig { file, .. } => check_config(&file),
+        Command::ShowConfig { config, .. } => (|| {
             let raw = match &config {
                 Some(p) => RawConfig::load(p)?,
                 None => RawConfig::default(),
             };
-            print!("{}", raw.validate(&Overrides::default())?.to_yaml());
+            client::output::text(&raw.validate(&Overrides::default())?.to_yaml());
             Ok(())
         })(),
-        Command::Restore { from } => match cli.client.data_dir.clone() {
-            Some(to) => restore(&from, &to),
-            None => Err(anyhow::anyhow!(
-                "restore needs --data-dir NEW: an empty or new directory to restore into"
-            )),
+        Command::Restore {
+            from,
+            data_dir,
+            json,
+            ..
+        } => match data_dir {
+            Some(to) => restore(&from, &to, json),
+            None => Err(ClientError::usage(
+                "restore needs --data-dir NEW: an empty or new directory to restore into",
+            )
+            .into()),
         },
-        Command::Fsck { repair } => {
-            let dir = cli
-                .client
-                .data_dir
-                .clone()
-                .unwrap_or_else(|| "./gatehouse-data".into());
-            return fsck(&dir, repair, cli.client.json);
+        Command::Fsck {
+            repair,
+            data_dir,
+            json,
+            ..
+        } => {
+            let dir = data_dir.unwrap_or_else(|| "./gatehouse-data".into());
+            return fsck(&dir, repair, json);
         }
         Command::Bench(args) => bench::run(*args).await,
         Command::Client(cmd) => client::run(&cli.client, cmd).await,
     };
     match res {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("gatehouse: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
+        Err(e) => error::report(&e, json),
     }
+}
+
+/// The command line, or the exit code of a refusal: clap's own message and exit 2, or under
+/// `--json` the `{"error": "cli.usage", …}` object; `--help`/`--version` exit 0.
+fn parse() -> Result<Cli, std::process::ExitCode> {
+    let json = std::env::args_os()
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let refuse = |e: clap::Error| {
+        if json && e.use_stderr() {
+            error::report_usage_json(&e.render().to_string())
+        } else {
+            e.exit()
+        }
+    };
+    let mut cmd = Cli::command();
+    let m = cmd
+        .try_get_matches_from_mut(std::env::args_os())
+        .map_err(refuse)?;
+    let misplaced = gatehouse::cli::misplaced_client_flags(&m);
+    if let Some(flag) = misplaced.first() {
+        let e = cmd.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!(
+                "{flag} belongs to client commands; `{}` talks to no server",
+                m.subcommand_name().unwrap_or_default()
+            ),
+        );
+        return Err(refuse(e));
+    }
+    Cli::from_arg_matches(&m).map_err(refuse)
 }
 
 /// Runs fsck and turns its verdict into the exit code (0 clean, 1 problems, 2 damage).
 fn fsck(dir: &std::path::Path, repair: bool, json: bool) -> std::process::ExitCode {
     let r = match gatehouse_store::fsck::fsck(dir, repair) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("gatehouse fsck: {e}");
-            return std::process::ExitCode::from(1);
-        }
+        Err(e) => return error::report(&anyhow::anyhow!("fsck: {e}"), json),
     };
+    let code = if r.damaged() {
+        2
+    } else if r.clean() || r.repaired {
+        0
+    } else {
+        1
+    };
+    // `gatehouse fsck | head`: a reader that stops early does not turn damage into exit 0.
+    client::output::exit_code_on_closed_pipe(code);
     if json {
         match serde_json::to_string_pretty(&r) {
             Ok(s) => println!("{s}"),
@@ -113,17 +164,10 @@ fn fsck(dir: &std::path::Path, repair: bool, json: bool) -> std::process::ExitCo
         };
         println!("{verdict}");
     }
-    let code = if r.damaged() {
-        2
-    } else if r.clean() || r.repaired {
-        0
-    } else {
-        1
-    };
     std::process::ExitCode::from(code)
 }
 
-fn restore(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+fn restore(from: &std::path::Path, to: &std::path::Path, json: bool) -> anyhow::Result<()> {
     use gatehouse_store::backup;
     let report = if from == std::path::Path::new("-") {
         backup::unpack_tar(&mut std::io::stdin().lock(), to)?;
@@ -141,6 +185,17 @@ fn restore(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
             to.display(),
             to.display()
         );
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "data_dir": to,
+                "objects": report.objects,
+                "chunks_verified": report.chunks_verified,
+            })
+        );
+        return Ok(());
     }
     println!(
         "Restored into {}: {} objects, {} chunks verified; start it with gatehouse serve --data-dir {}",
@@ -185,7 +240,11 @@ async fn serve(
     let data_dir = cfg.data_dir.clone();
     let running = app::start(cfg).await?;
     if let Some((ak, sk)) = &running.new_admin {
-        println!(
+        // Not through `println!` (which ends the process on a closed stdout): a server keeps
+        // running whoever reads its stdout; the credential is in the file either way.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stdout(),
             "Bootstrap admin (user id {}) credentials (shown once; also saved with mode 0600):\n  access key: {ak}\n  secret key: {sk}\n  file:       {}\nUse it with: AWS_SHARED_CREDENTIALS_FILE={} aws --endpoint-url http://{} s3 ls",
             running.admin_user_id,
             data_dir.join("admin.credentials").display(),

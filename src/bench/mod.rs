@@ -57,6 +57,7 @@ pub struct BenchArgs {
     /// An aws credentials file ([default] profile), e.g. <data-dir>/admin.credentials.
     #[arg(long)]
     pub credentials: Option<PathBuf>,
+    /// Region the requests are signed for.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
     /// Bucket to use (created if missing; default: a new ghbench-<time> bucket, removed after).
@@ -77,30 +78,40 @@ pub struct BenchArgs {
     /// Small objects to PUT (and GET).
     #[arg(long, default_value_t = 20_000)]
     pub objects: usize,
+    /// Size of each small object.
     #[arg(long, default_value = "4Ki", value_parser = size)]
     pub object_size: u64,
     /// Requests in flight for the small-object and ranged phases.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// ListObjectsV2 pages to request in `list`.
     #[arg(long, default_value_t = 300)]
     pub list_pages: usize,
+    /// Keys per list page (max-keys).
     #[arg(long, default_value_t = 1000)]
     pub page_keys: usize,
+    /// List requests in flight.
     #[arg(long, default_value_t = 4)]
     pub list_concurrency: usize,
+    /// Size of the large object (`mpu-put`, `get-large`, `get-range`).
     #[arg(long, default_value = "1Gi", value_parser = size)]
     pub large_size: u64,
+    /// Multipart part size in `mpu-put`.
     #[arg(long, default_value = "16Mi", value_parser = size)]
     pub part_size: u64,
+    /// Parts uploaded in flight in `mpu-put`.
     #[arg(long, default_value_t = 8)]
     pub part_concurrency: usize,
+    /// Bytes per ranged GET in `get-range`.
     #[arg(long, default_value = "1Mi", value_parser = size)]
     pub range_size: u64,
+    /// Ranged GETs in `get-range`.
     #[arg(long, default_value_t = 2000)]
     pub range_ops: usize,
     /// Concurrent single PUTs in `put-concurrent`.
     #[arg(long, default_value_t = 8)]
     pub uploads: usize,
+    /// Size of each object in `put-concurrent`.
     #[arg(long, default_value = "256Mi", value_parser = size)]
     pub upload_size: u64,
     /// Leave the bucket and its objects in place.

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use anyhow::{Context, anyhow, bail, ensure};
+use anyhow::{Context, anyhow, bail};
 use bytes::Bytes;
 use gatehouse_s3::auth::sigv4::{SigningParams, sign_request_v4};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::credentials::Credentials;
+use super::error::{ClientError, Exit, OutputClosed};
 use super::progress::Progress;
 
 type Body = BoxBody<Bytes, std::io::Error>;
@@ -44,14 +45,16 @@ impl Api {
     pub fn new(server: &str, creds: Option<Credentials>) -> anyhow::Result<Api> {
         let uri: http::Uri = server
             .parse()
-            .with_context(|| format!("--server {server:?} is not a URL"))?;
-        ensure!(
-            uri.scheme_str() == Some("http"),
-            "--server {server}: only http:// URLs are supported (put TLS in a proxy in front)"
-        );
+            .map_err(|_| ClientError::usage(format!("--server {server:?} is not a URL")))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(ClientError::usage(format!(
+                "--server {server}: only http:// URLs are supported (put TLS in a proxy in front)"
+            ))
+            .into());
+        }
         let authority = uri
             .authority()
-            .with_context(|| format!("--server {server} has no host"))?
+            .ok_or_else(|| ClientError::usage(format!("--server {server} has no host")))?
             .to_string();
         let prefix = uri.path().trim_end_matches('/').to_string();
         Ok(Api {
@@ -108,11 +111,12 @@ impl Api {
         let mut req = Request::builder().method(method).uri(url).body(body)?;
         *req.headers_mut() = headers;
         self.http.request(req).await.map_err(|e| {
-            anyhow!(
+            ClientError::unreachable(format!(
                 "cannot reach the server at {}: {}",
                 self.server(),
                 root_cause(&e)
-            )
+            ))
+            .into()
         })
     }
 
@@ -235,12 +239,12 @@ impl Api {
         while let Some(frame) = body.frame().await {
             let frame = frame.context("the download was cut off")?;
             if let Ok(data) = frame.into_data() {
-                out.write_all(&data).await?;
+                out.write_all(&data).await.map_err(closed_or)?;
                 written += data.len() as u64;
                 progress.add(data.len() as u64);
             }
         }
-        out.flush().await?;
+        out.flush().await.map_err(closed_or)?;
         if let Some(t) = total
             && t != written
         {
@@ -277,9 +281,24 @@ pub fn query(pairs: &[(&str, Option<&str>)]) -> String {
         .join("&")
 }
 
-/// The server's own words: its JSON `message` when there is one.
+/// A write to the download's destination failed: a reader that closed its pipe is no failure.
+fn closed_or(e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        OutputClosed.into()
+    } else {
+        anyhow::Error::new(e).context("writing the download")
+    }
+}
+
+/// The server's own words: its JSON `message` (and `error` code) when there is one; the exit
+/// class from the status.
 fn server_error(status: StatusCode, body: &[u8]) -> anyhow::Error {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let code = parsed
+        .as_ref()
+        .and_then(|v| v.get("error"))
+        .and_then(Value::as_str)
+        .map_or_else(|| format!("http.{}", status.as_u16()), str::to_string);
     let message = parsed
         .as_ref()
         .and_then(|v| v.get("message"))
@@ -289,12 +308,18 @@ fn server_error(status: StatusCode, body: &[u8]) -> anyhow::Error {
             let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
             format!("HTTP {status}: {}", text.trim())
         });
-    match status {
-        StatusCode::UNAUTHORIZED => anyhow!(
-            "{message} (give --credentials FILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or --data-dir)"
+    let (exit, message) = match status {
+        StatusCode::UNAUTHORIZED => (
+            Exit::Denied,
+            format!(
+                "{message} (give --credentials FILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or --data-dir)"
+            ),
         ),
-        _ => anyhow!("{message}"),
-    }
+        StatusCode::FORBIDDEN => (Exit::Denied, message),
+        StatusCode::NOT_FOUND => (Exit::NotFound, message),
+        _ => (Exit::Other, message),
+    };
+    ClientError::new(exit, code, message).into()
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {

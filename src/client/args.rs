@@ -54,6 +54,7 @@ pub enum ClientCommand {
     /// the chunks it references and the key files, into an empty DIR, or `-` for a tar stream
     /// on standard output.
     Backup {
+        /// A new or empty directory, or `-` for a tar stream on standard output.
         #[arg(long, value_name = "DIR|-")]
         to: std::path::PathBuf,
     },
@@ -105,6 +106,7 @@ pub enum RoleCmd {
     List,
     /// Create a custom role: the verbs it allows on the resources.
     Create {
+        /// The new role's name.
         name: String,
         /// Comma-separated: get, list, put, delete, create, or *.
         #[arg(long)]
@@ -112,27 +114,36 @@ pub enum RoleCmd {
         /// Comma-separated: buckets, objects, panels, users, groups, roles, bindings, shares, or *.
         #[arg(long)]
         resources: String,
+        /// What the role is for (shown by `role list`).
         #[arg(long, default_value = "")]
         description: String,
     },
     /// Delete a custom role (refused while bindings use it).
-    Delete { name: String },
+    Delete {
+        /// The custom role.
+        name: String,
+    },
     /// Give a role to a user (id or name).
     Bind {
+        /// User id or name.
         user: String,
+        /// Built-in (admin, bucket-admin, bucket-write, bucket-read, …) or custom role.
         role: String,
         #[command(flatten)]
         scope: ScopeArgs,
     },
     /// Take a role binding away from a user.
     Unbind {
+        /// User id or name.
         user: String,
+        /// The bound role.
         role: String,
         #[command(flatten)]
         scope: ScopeArgs,
     },
     /// List role bindings (all, or those that apply to one user).
     Bindings {
+        /// Only the bindings that apply to this user (id or name), directly or via a group.
         #[arg(long)]
         user: Option<String>,
     },
@@ -144,28 +155,50 @@ pub enum GroupCmd {
     List,
     /// Create a custom group.
     Create {
+        /// The new group's name.
         name: String,
+        /// What the group is for (shown by `group list`).
         #[arg(long, default_value = "")]
         description: String,
     },
     /// Delete a custom group (refused while bindings name it).
-    Delete { name: String },
+    Delete {
+        /// The custom group.
+        name: String,
+    },
     /// List a group's members.
-    Members { group: String },
+    Members {
+        /// Group name.
+        group: String,
+    },
     /// Add a user (id or name) to a custom group.
-    AddMember { group: String, user: String },
+    AddMember {
+        /// Custom group name.
+        group: String,
+        /// User id or name.
+        user: String,
+    },
     /// Remove a user from a custom group.
-    RemoveMember { group: String, user: String },
+    RemoveMember {
+        /// Custom group name.
+        group: String,
+        /// User id or name.
+        user: String,
+    },
     /// Give a role to a group.
     Bind {
+        /// Group name.
         group: String,
+        /// Built-in or custom role.
         role: String,
         #[command(flatten)]
         scope: ScopeArgs,
     },
     /// Take a role binding away from a group.
     Unbind {
+        /// Group name.
         group: String,
+        /// The bound role.
         role: String,
         #[command(flatten)]
         scope: ScopeArgs,
@@ -177,55 +210,87 @@ pub enum UserCmd {
     /// List users.
     List,
     /// Show a user (id or name) [default: yourself].
-    Show { who: Option<String> },
+    Show {
+        /// User id or name [default: yourself].
+        who: Option<String>,
+    },
     /// Register a public key under a name (admin); prints the new S3 credentials.
     Register {
         /// The public key file (OpenSSH `ssh-ed25519 …` line, e.g. id_ed25519.pub).
         #[arg(long, value_name = "FILE")]
         pubkey: PathBuf,
+        /// The user's name (a label; the id comes from the key).
         #[arg(long)]
         name: String,
     },
     /// Remove a user: credentials, group memberships and bindings (their data stays).
-    Remove { who: String },
+    Remove {
+        /// User id or name.
+        who: String,
+    },
     /// New S3 credentials for a user [default: yourself]; the old ones stop working.
-    Rotate { who: Option<String> },
+    Rotate {
+        /// User id or name [default: yourself].
+        who: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BucketCmd {
     /// Create a bucket.
-    Create { name: String },
+    Create {
+        /// Bucket name (S3 rules: 3-63 lowercase letters, digits, '-' and '.').
+        name: String,
+    },
     /// List the buckets you can see.
     List,
     /// Delete an empty bucket.
-    Delete { name: String },
+    Delete {
+        /// Bucket name.
+        name: String,
+    },
     /// Show a bucket's owner, usage and quota.
-    Info { name: String },
+    Info {
+        /// Bucket name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ObjectCmd {
     /// Upload FILE as BUCKET/KEY.
     Put {
+        /// Bucket name.
         bucket: String,
+        /// Object key.
         key: String,
+        /// Local file to upload.
         file: PathBuf,
     },
     /// Download BUCKET/KEY to FILE (`-` for standard output).
     Get {
+        /// Bucket name.
         bucket: String,
+        /// Object key.
         key: String,
+        /// Local file to write, or `-` for standard output.
         file: PathBuf,
     },
     /// List the objects of a bucket.
     List {
+        /// Bucket name.
         bucket: String,
+        /// Only keys starting with this.
         #[arg(long, default_value = "")]
         prefix: String,
     },
     /// Delete BUCKET/KEY.
-    Delete { bucket: String, key: String },
+    Delete {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -234,6 +299,7 @@ pub enum ShareCmd {
     Create {
         /// DNS-safe: lowercase letters, digits and '-', at most 63 characters.
         name: String,
+        /// What the share is for (shown by `share info`).
         #[arg(long, default_value = "")]
         description: String,
         /// 0 = unlimited; sizes like 10Gi, 500Mi, 1T; at most 1Ti.
@@ -248,18 +314,31 @@ pub enum ShareCmd {
     },
     /// List shares (with --deleted: the deleted ones you could restore).
     List {
+        /// List the deleted shares that can still be restored instead.
         #[arg(long)]
         deleted: bool,
     },
     /// Show one share: bucket, S3 alias, quota and usage, expiry.
-    Info { name: String },
+    Info {
+        /// Share name (without `fs+`).
+        name: String,
+    },
     /// Delete a share: hidden at once, data kept for tombstone_retention_days.
-    Delete { name: String },
+    Delete {
+        /// Share name (without `fs+`).
+        name: String,
+    },
     /// Bring back a deleted share with its content.
-    Restore { name: String },
+    Restore {
+        /// Share name (without `fs+`).
+        name: String,
+    },
     /// How to mount a share over NFSv3: export path, port, options, Linux/macOS commands, a
     /// libnfs URL (`--json`: export_path, port, mount_options, linux, macos, libnfs_url).
-    MountInfo { name: String },
+    MountInfo {
+        /// Share name (without `fs+`).
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,14 +348,19 @@ pub enum PeerCmd {
     Add {
         /// One IPv4 or IPv6 address, or a CIDR block (10.0.0.0/24, fd00::/64).
         address: String,
+        /// User id or name that requests from this address act as.
         user: String,
+        /// Free text, e.g. which machine this is.
         #[arg(long, default_value = "")]
         description: String,
     },
     /// List peers.
     List,
     /// Remove a peer.
-    Remove { address: String },
+    Remove {
+        /// The address or CIDR block as added.
+        address: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

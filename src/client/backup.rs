@@ -6,12 +6,19 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::Ctx;
+use super::error::OutputClosed;
 
 pub async fn backup(ctx: &Ctx, to: &Path) -> anyhow::Result<()> {
     if to == Path::new("-") {
         let mut out = tokio::io::stdout();
-        ctx.api.get_to("/api/backup", &mut out).await?;
-        return Ok(());
+        // Unlike `object get … - | head`, a reader that stops early leaves a backup cut short:
+        // a failure, not the quiet end of a closed pipe.
+        return match ctx.api.get_to("/api/backup", &mut out).await {
+            Err(e) if e.is::<OutputClosed>() => Err(anyhow::anyhow!(
+                "standard output was closed before the backup was complete: the backup is incomplete"
+            )),
+            r => r.map(|_| ()),
+        };
     }
     gatehouse_store::backup::ensure_empty_dir(to)?;
     let parent = to

@@ -51,10 +51,13 @@ pub fn resolve(opts: &ClientOpts) -> anyhow::Result<Credentials> {
     if default.exists() {
         return read_file(&default);
     }
-    bail!(
+    Err(super::error::ClientError::new(
+        super::error::Exit::Denied,
+        "cli.no_credentials",
         "no credentials: give --credentials FILE, set AWS_ACCESS_KEY_ID and \
-         AWS_SECRET_ACCESS_KEY, or point --data-dir at the server's data directory"
+         AWS_SECRET_ACCESS_KEY, or point --data-dir at the server's data directory",
     )
+    .into())
 }
 
 /// Reads the `[default]` profile (or keys before any section) of an aws credentials file.

@@ -8,17 +8,24 @@
 //! - `access` (role, group), `users` (user, status, keygen, join), `storage` (bucket, object,
 //!   storage status), `shares` (share), `peers` (peer):
 //!   one function per command, each one request (or two) and its rendering.
-//! - `output`: tables and `--json`; `progress`: the stderr progress line.
+//! - `output`: tables and `--json`, every stdout line (quiet on a closed pipe); `progress`:
+//!   the stderr progress line.
+//! - `error`: exit codes and the `--json` error object on stderr.
 //!
 //! The client decides nothing about access: the server answers, and a refusal is shown with
 //! the server's reason.
+
+// First, so its `println!` (stdout that ends quietly on a closed pipe) is the one every module
+// below uses.
+#[macro_use]
+pub mod output;
 
 mod access;
 mod api;
 pub mod args;
 mod backup;
 mod credentials;
-mod output;
+pub mod error;
 mod peers;
 mod progress;
 mod shares;

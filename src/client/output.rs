@@ -1,6 +1,61 @@
 //! Human output (aligned tables, key/value blocks, sizes, UTC times) and `--json` output.
+//!
+//! Every line the client prints reaches stdout through [`line`]: a reader that closes the pipe
+//! early (`gatehouse … | head`) ends the command quietly instead of a panic. `client/mod.rs`
+//! declares this module first with `#[macro_use]`, so the `println!` below replaces std's in
+//! every client module; `main.rs` imports it for the offline verbs.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use serde::Serialize;
+
+/// std's `println!`, but through [`line`]: a closed stdout ends the process quietly.
+#[macro_export]
+macro_rules! println {
+    () => {
+        $crate::client::output::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::client::output::line(format_args!($($arg)*))
+    };
+}
+
+/// Writes one line to stdout. A closed pipe ends the process quietly with exit 0 (the reader
+/// has what it wanted; see [`exit_code_on_closed_pipe`]); any other write error ends it with
+/// exit 1 and the reason on stderr.
+pub fn line(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let r = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+    if let Err(e) = r {
+        stdout_failed(&e);
+    }
+}
+
+/// Writes `text` as it is (no newline added), like [`line`] on failure.
+pub fn text(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        stdout_failed(&e);
+    }
+}
+
+/// The exit code when the reader closes stdout early: 0, unless the command already knows
+/// a verdict it must not lose that way (`fsck`'s).
+static CLOSED_PIPE_EXIT: AtomicU8 = AtomicU8::new(0);
+
+/// Sets the exit code of a closed stdout (see [`CLOSED_PIPE_EXIT`]).
+pub fn exit_code_on_closed_pipe(code: u8) {
+    CLOSED_PIPE_EXIT.store(code, Ordering::Relaxed);
+}
+
+fn stdout_failed(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(i32::from(CLOSED_PIPE_EXIT.load(Ordering::Relaxed)));
+    }
+    eprintln!("gatehouse: writing to standard output: {e}");
+    std::process::exit(1);
+}
 
 /// Pretty JSON on stdout.
 pub fn json(v: &impl Serialize) -> anyhow::Result<()> {

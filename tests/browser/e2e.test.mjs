@@ -3,8 +3,9 @@
 //
 // Covers: wrong secret, sign-in and cookie flags, CSRF refusal, panels per caller, share
 // create/browse/delete/restore, folders and breadcrumb, upload by file input and by drop,
-// download link, delete, presigned link, pagination, groups and members, bindings, user
-// registration, sign-out.
+// download link, delete, presigned link, pagination, object details (metadata and tags),
+// bucket create and delete, groups and members, bindings, user registration, rotation and
+// removal, peers and mount tokens, the single-tab strip hidden, sign-out.
 //
 // Run by tests/it/web_browser.rs (cargo test), or alone:
 //   GATEHOUSE_BIN=target/debug/gatehouse node --test tests/browser/e2e.test.mjs
@@ -124,7 +125,9 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
 
   // The admin sees every panel this page has.
   const panels = await page.locator('#panel-nav button').evaluateAll((bs) => bs.map((b) => b.dataset.panel));
-  for (const p of ['s3', 'shares', 'bindings', 'groups', 'users', 'storage']) assert.ok(panels.includes(p), `panel ${p} shown`);
+  for (const p of ['s3', 'shares', 'bindings', 'groups', 'users', 'peers-mgmt', 'storage']) assert.ok(panels.includes(p), `panel ${p} shown`);
+  // One tab (Data): no tab strip.
+  assert.equal(await page.isHidden('nav.tabs'), true, 'a single tab shows no tab strip');
 
   // A cookie request that changes something needs the CSRF token.
   const csrf = await page.evaluate(async () => {
@@ -229,11 +232,51 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
   await page.locator('#breadcrumb button').first().click();
   await page.locator('#objects-table td.file', { hasText: 'hello.txt' }).waitFor();
 
+  // Details: an object written over S3 with user metadata and tags shows both.
+  const info = await (await fetch(srv.base + '/api/info')).json();
+  const s3put = await fetch(`${info.s3_endpoint}/${bucket}/tagged.txt`, {
+    method: 'PUT',
+    headers: {
+      Authorization: basic, 'Content-Type': 'text/markdown', 'x-amz-meta-owner': 'alice', 'x-amz-tagging': 'team=blue&stage=draft',
+    },
+    body: 'tagged bytes',
+  });
+  assert.equal(s3put.status, 200, await s3put.text());
+  await page.click('#bucket-refresh');
+  await page.locator('#objects-table tr', { hasText: 'tagged.txt' }).getByRole('button', { name: 'Details' }).click();
+  await page.locator('#object-details').waitFor();
+  assert.equal(await page.textContent('#details-key'), 'tagged.txt');
+  assert.match(await page.textContent('#details-fields'), /Content-Type\s*text\/markdown/);
+  assert.match(await page.textContent('#details-fields'), /12 bytes/);
+  assert.match(await page.textContent('#details-metadata'), /owner\s*alice/);
+  const tagText = await page.textContent('#details-tags');
+  assert.match(tagText, /team\s*blue/);
+  assert.match(tagText, /stage\s*draft/);
+  await page.click('#details-close');
+  await page.locator('#object-details').waitFor({ state: 'hidden' });
+
   const shot = path.join(tmp, 'browser-e2e.png');
   await page.screenshot({ path: shot, fullPage: true });
   fs.mkdirSync(path.dirname(shotCopy), { recursive: true });
   fs.copyFileSync(shot, shotCopy);
   console.error(`screenshot: ${shotCopy}`);
+
+  // Buckets: create one from the Objects panel (it becomes the one shown); deleting it while
+  // it holds an object is refused with the server's reason; emptied, it goes.
+  assert.equal(await page.isHidden('#bucket-delete'), sharesApi, 'a share bucket goes with its share');
+  await page.fill('#bucket-name', 'e2e-made-here');
+  await page.click('#bucket-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#bucket-select').value === 'e2e-made-here');
+  assert.equal((await signedApi('GET', '/api/buckets/e2e-made-here')).status, 200);
+  assert.equal((await signedApi('PUT', '/api/buckets/e2e-made-here/objects/keep.txt', 'x')).status, 200);
+  await page.click('#bucket-delete');
+  await page.locator('#flash-text', { hasText: 'store.bucket_not_empty' }).waitFor();
+  assert.equal((await signedApi('GET', '/api/buckets/e2e-made-here')).status, 200, 'still there');
+  assert.equal((await signedApi('DELETE', '/api/buckets/e2e-made-here/objects/keep.txt')).status, 204);
+  await page.click('#bucket-delete');
+  await page.locator('#flash-text', { hasText: 'Deleted bucket e2e-made-here' }).waitFor();
+  await page.locator('#bucket-select option[value="e2e-made-here"]').waitFor({ state: 'detached' });
+  assert.equal((await signedApi('GET', '/api/buckets/e2e-made-here')).status, 404);
 
   // Panels beyond objects: a group, a role bound to it on the share's bucket, then unbound.
   await page.click('#panel-nav button[data-panel=groups]');
@@ -269,6 +312,53 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
   };
   assert.match(bob.access_key, /^[A-Z0-9]{20}$/);
   await page.locator('#users-table td', { hasText: 'bob' }).first().waitFor();
+
+  // Rotate bob: new credentials shown once, the old ones refused at once.
+  await page.locator('#users-table tr[data-user="bob"]').getByRole('button', { name: 'Rotate' }).click();
+  await page.locator('#user-created-what', { hasText: 'New credentials of' }).waitFor();
+  const rotated = {
+    access_key: await page.textContent('#user-created-ak'),
+    secret_key: await page.textContent('#user-created-sk'),
+  };
+  assert.notEqual(rotated.secret_key, bob.secret_key);
+  const oldBasic = 'Basic ' + Buffer.from(`${bob.access_key}:${bob.secret_key}`).toString('base64');
+  const oldMe = await fetch(srv.base + '/api/me', { headers: { Authorization: oldBasic } });
+  assert.ok([401, 403].includes(oldMe.status), `old credentials refused (${oldMe.status})`);
+  Object.assign(bob, rotated);
+
+  // Remove a user registered elsewhere.
+  const dave = crypto.generateKeyPairSync('ed25519').publicKey;
+  const daveHex = Buffer.from(dave.export({ format: 'jwk' }).x, 'base64url').toString('hex');
+  assert.equal((await signedApi('POST', '/api/users', { name: 'dave', public_key: daveHex })).status, 201);
+  await page.click('#panel-nav button[data-panel=users]');
+  const daveRow = page.locator('#users-table tr[data-user="dave"]');
+  await daveRow.getByRole('button', { name: 'Remove' }).click();
+  await daveRow.waitFor({ state: 'detached' });
+  assert.equal((await signedApi('GET', '/api/users/dave')).status, 404);
+  // No Remove button on one's own row, nor on the service user's (the server refuses it).
+  const selfRow = page.locator('#users-table tr', { hasText: srv.access });
+  assert.equal(await selfRow.getByRole('button', { name: 'Remove' }).count(), 0);
+  const svcRow = page.locator('#users-table tr', { hasText: 'service' });
+  assert.equal(await svcRow.getByRole('button', { name: 'Remove' }).count(), 0);
+
+  // Peers: add a block for bob, see it, remove it; the admin's own mount token on request.
+  await page.click('#panel-nav button[data-panel="peers-mgmt"]');
+  await page.fill('#peer-address', '10.9.8.0/24');
+  await page.fill('#peer-user', 'bob');
+  await page.fill('#peer-description', 'lab');
+  await page.click('#peer-form button[type=submit]');
+  const peer = page.locator('#peers-table tr[data-peer="10.9.8.0/24"]');
+  await peer.waitFor();
+  assert.match(await peer.textContent(), /bob.*lab/);
+  const adminToken = (await page.evaluate(async () => (await fetch('/api/me/nfs-token')).json())).token;
+  const card = page.locator('#panel-peers-mgmt .mount-token');
+  assert.doesNotMatch(await card.textContent(), new RegExp(adminToken), 'hidden until asked');
+  await card.getByRole('button', { name: 'Show' }).click();
+  assert.equal(await card.locator('code.token').textContent(), adminToken);
+  assert.match(await card.textContent(), new RegExp(':/SHARE@' + adminToken));
+  await peer.getByRole('button', { name: 'Remove' }).click();
+  await peer.waitFor({ state: 'detached' });
+  assert.equal((await (await signedApi('GET', '/api/peers')).json()).length, 0);
 
   // Bob joins e2e-team and leaves it again.
   await page.click('#panel-nav button[data-panel=groups]');
@@ -314,8 +404,15 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
   assert.match(await page.textContent('#who'), /bob/);
   const bobPanels = await page.locator('#panel-nav button').evaluateAll((bs) => bs.map((b) => b.dataset.panel));
   assert.deepEqual(bobPanels, ['s3', 'shares']);
+  // Bob's own mount token, in the Shares panel: his, not the admin's.
+  await page.click('#panel-nav button[data-panel=shares]');
+  const bobCard = page.locator('#panel-shares .mount-token');
+  await bobCard.getByRole('button', { name: 'Show' }).click();
+  const bobToken = (await page.evaluate(async () => (await fetch('/api/me/nfs-token')).json())).token;
+  assert.equal(await bobCard.locator('code.token').textContent(), bobToken);
+  assert.notEqual(bobToken, adminToken);
   await page.click('#sign-out');
   await page.locator('#signin').waitFor();
 
-  assert.deepEqual(consoleErrors.filter((e) => !/status of 40[13]/.test(e)), [], 'no script errors');
+  assert.deepEqual(consoleErrors.filter((e) => !/status of 40[139]/.test(e)), [], 'no script errors');
 });

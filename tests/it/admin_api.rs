@@ -1035,7 +1035,7 @@ async fn cli_register_bind_status_buckets_and_a_3mib_round_trip() {
         ],
     )
     .await;
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(4), "denied: exit 4");
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(
         e.starts_with("gatehouse: access denied: ") && e.contains("roles"),
@@ -1138,7 +1138,11 @@ async fn cli_join_writes_working_credentials() {
         ],
     )
     .await;
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "a wrong enrolment token is a denial: exit 4"
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("wrong enrolment token"));
     srv.stop().await;
 }

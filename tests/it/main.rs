@@ -2,8 +2,10 @@
 //! with real clients (aws-sdk-s3, plain HTTP for presigned URLs and raw signed requests).
 
 mod admin_api;
+mod admin_console;
 mod admin_explorer;
 mod backup;
+mod cli_errors;
 mod common;
 mod conditional_writes;
 mod exposure;

@@ -10,12 +10,13 @@
 (() => {
   const PAGE_SIZE = 100;
   // Panels this page has a view for, in the order they are listed.
-  const VIEWS = ['s3', 'shares', 'bindings', 'groups', 'users', 'storage'];
+  const VIEWS = ['s3', 'shares', 'bindings', 'groups', 'users', 'peers-mgmt', 'storage'];
 
   let session = null;
   let presignAvailable = true;
   let current = null;
   let allowedPanels = new Set();
+  let me = null;
 
   const $ = (id) => document.getElementById(id);
 
@@ -194,7 +195,10 @@
   });
 
   async function enterApp() {
-    const me = await api('GET', '/api/me');
+    me = await api('GET', '/api/me');
+    // A tab strip with one tab says nothing: it appears when a second tab exists.
+    $('tabs').hidden = $('tabs').querySelectorAll('.tab').length < 2;
+    mountToken = null;
     $('who').textContent = 'Signed in as ' + me.name + (me.admin ? ' (admin)' : '');
     $('sign-out').hidden = false;
     $('signin').hidden = true;
@@ -236,7 +240,7 @@
   // ----- objects -----
 
   // starts[i] is the continuation token of page i (null for the first).
-  const browse = { bucket: null, prefix: '', starts: [null], page: 0 };
+  const browse = { bucket: null, prefix: '', starts: [null], page: 0, kinds: new Map() };
 
   async function loadBuckets(bucket) {
     const buckets = await attempt(() => api('GET', '/api/buckets'));
@@ -248,6 +252,7 @@
       select.append(el('option', { value: b.name, text: label }));
     }
     const names = buckets.map((b) => b.name);
+    browse.kinds = new Map(buckets.map((b) => [b.name, b.kind]));
     const want = bucket || browse.bucket;
     if (bucket && !names.includes(bucket)) flash('Bucket ' + bucket + ' is not visible to you.');
     const chosen = names.includes(want) ? want : names[0] || null;
@@ -257,8 +262,15 @@
     browse.bucket = chosen;
     select.value = chosen || '';
     $('dropzone').hidden = !chosen;
+    showBucketDelete();
+    $('object-details').hidden = true;
     resetPages();
     await listObjects();
+  }
+
+  // A share's bucket goes with its share (Shares panel); plain buckets are deleted here.
+  function showBucketDelete() {
+    $('bucket-delete').hidden = !browse.bucket || browse.kinds.get(browse.bucket) !== 'plain';
   }
 
   function resetPages() {
@@ -269,10 +281,31 @@
   $('bucket-select').addEventListener('change', async () => {
     browse.bucket = $('bucket-select').value;
     browse.prefix = '';
+    $('object-details').hidden = true;
+    showBucketDelete();
     resetPages();
     await listObjects();
   });
   $('bucket-refresh').addEventListener('click', () => loadBuckets());
+
+  $('bucket-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const name = $('bucket-name').value.trim();
+    if (await attempt(() => api('POST', '/api/buckets', { name })) === undefined) return;
+    flash('Created bucket ' + name + '.', true);
+    $('bucket-form').reset();
+    await loadBuckets(name);
+  });
+
+  $('bucket-delete').addEventListener('click', async () => {
+    const name = browse.bucket;
+    if (!name) return;
+    if (!window.confirm('Delete bucket ' + name + '? Only an empty bucket can be deleted.')) return;
+    if (await attempt(() => api('DELETE', '/api/buckets/' + encodeURIComponent(name))) === undefined) return;
+    flash('Deleted bucket ' + name + '.', true);
+    browse.bucket = null;
+    await loadBuckets();
+  });
 
   async function goTo(prefix) {
     browse.prefix = prefix;
@@ -333,6 +366,7 @@
     const bucket = browse.bucket;
     const name = o.key.slice(browse.prefix.length);
     const actions = el('td', { class: 'actions' },
+      el('button', { type: 'button', class: 'quiet', text: 'Details', onclick: () => showDetails(bucket, o.key) }),
       el('a', { href: objectUrl(bucket, o.key), download: name.split('/').pop() || 'download', text: 'Download' }),
       presignAvailable ? el('button', { type: 'button', class: 'quiet presign', text: 'Copy link', onclick: () => copyLink(bucket, o.key) }) : null,
       el('button', {
@@ -353,6 +387,46 @@
       el('td', { text: fmtTime(o.modified_ms) }),
       actions);
   }
+
+  // Object details: attributes, HTTP metadata, x-amz-meta-* and tags.
+  async function showDetails(bucket, key) {
+    const path = '/api/buckets/' + encodeURIComponent(bucket) + '/metadata/' + encodePath(key);
+    const m = await attempt(() => api('GET', path));
+    if (!m) return;
+    $('details-key').textContent = key;
+    const fields = [
+      ['Size', fmtBytes(m.size) + ' (' + m.size + ' bytes)'],
+      ['ETag', m.etag],
+      ['Modified', fmtTime(m.modified_ms)],
+      ['Content-Type', m.content_type],
+      ['Content-Encoding', m.content_encoding],
+      ['Content-Disposition', m.content_disposition],
+      ['Content-Language', m.content_language],
+      ['Cache-Control', m.cache_control],
+      ['Expires', m.expires],
+      ['Checksum', m.checksum ? m.checksum.algorithm + ' ' + m.checksum.value + ' (' + m.checksum.kind + ')' : null],
+      ['Parts', m.parts ? String(m.parts) : null],
+    ];
+    const fbody = $('details-fields').tBodies[0];
+    clear(fbody);
+    for (const [k, v] of fields) {
+      if (v === null || v === undefined || v === '') continue;
+      fbody.append(el('tr', {}, el('th', { text: k }), el('td', {}, el('code', { text: v }))));
+    }
+    const pairs = (table, none, rows) => {
+      const body = $(table).tBodies[0];
+      clear(body);
+      for (const [k, v] of rows) body.append(el('tr', {}, el('td', { text: k }), el('td', { text: v })));
+      $(table).hidden = rows.length === 0;
+      $(none).hidden = rows.length > 0;
+    };
+    pairs('details-metadata', 'details-metadata-none', m.metadata.map((x) => [x.name, x.value]));
+    pairs('details-tags', 'details-tags-none', m.tags.map((x) => [x.key, x.value]));
+    $('object-details').hidden = false;
+    $('object-details').scrollIntoView({ block: 'nearest' });
+  }
+
+  $('details-close').addEventListener('click', () => { $('object-details').hidden = true; });
 
   $('page-next').addEventListener('click', async () => {
     browse.page += 1;
@@ -455,6 +529,7 @@
   // ----- shares -----
 
   async function loadShares() {
+    await loadMountToken();
     const deleted = $('shares-deleted').checked;
     const tbody = $('shares-table').tBodies[0];
     let shares;
@@ -697,14 +772,55 @@
     const tbody = $('users-table').tBodies[0];
     clear(tbody);
     for (const u of users || []) {
-      tbody.append(el('tr', {},
+      const self = me && u.user_id === me.user_id;
+      const actions = el('td', { class: 'actions' },
+        el('button', { type: 'button', class: 'quiet', text: 'Rotate', onclick: () => rotateUser(u, self) }),
+        // Not oneself (from this page: it would end the session it runs in), nor a service
+        // user (the server manages those and refuses).
+        self || u.kind === 'service' ? null : el('button', { type: 'button', class: 'danger', text: 'Remove', onclick: () => removeUser(u) }));
+      tbody.append(el('tr', { 'data-user': u.name },
         el('td', {}, u.name, u.admin ? el('span', { class: 'badge', text: 'admin' }) : null),
         el('td', {}, el('code', { text: u.user_id })),
         el('td', { text: u.kind }),
         el('td', {}, el('code', { text: u.access_key })),
         el('td', { text: (u.groups || []).join(', ') }),
-        el('td', { text: fmtTime(u.created_ms) })));
+        el('td', { text: fmtTime(u.created_ms) }),
+        actions));
     }
+  }
+
+  function showCredentials(what, r) {
+    $('user-created-what').textContent = what;
+    $('user-created-name').textContent = r.name;
+    $('user-created-ak').textContent = r.access_key;
+    $('user-created-sk').textContent = r.secret_key;
+    $('user-created').hidden = false;
+  }
+
+  // New credentials: the old key stops working and the user's sessions end (ours too, when
+  // they are our own: the page then asks to sign in again with the new ones).
+  async function rotateUser(u, self) {
+    const warn = self
+      ? 'Rotate your own credentials? This session ends; sign in again with the new ones.'
+      : 'Rotate the credentials of ' + u.name + '? The old access key stops working at once.';
+    if (!window.confirm(warn)) return;
+    const r = await attempt(() => api('POST', '/api/users/' + encodeURIComponent(u.user_id) + '/rotate'));
+    if (!r) return;
+    showCredentials('New credentials of', r);
+    if (self) {
+      flash('These are your new credentials: note them, then sign in again.', true);
+      return;
+    }
+    flash('Rotated the credentials of ' + u.name + '.', true);
+    await loadUsers();
+  }
+
+  async function removeUser(u) {
+    if (!window.confirm('Remove ' + u.name + '? Their credentials, memberships and bindings go; their data stays.')) return;
+    if (await attempt(() => api('DELETE', '/api/users/' + encodeURIComponent(u.user_id))) === undefined) return;
+    flash('Removed ' + u.name + '.', true);
+    $('user-created').hidden = true;
+    await loadUsers();
   }
 
   $('user-form').addEventListener('submit', async (ev) => {
@@ -712,14 +828,103 @@
     const body = { name: $('user-name').value.trim(), public_key: $('user-key').value.trim() };
     const r = await attempt(() => api('POST', '/api/users', body));
     if (!r) return;
-    $('user-created-name').textContent = r.name;
-    $('user-created-ak').textContent = r.access_key;
-    $('user-created-sk').textContent = r.secret_key;
-    $('user-created').hidden = false;
+    showCredentials('Credentials of', r);
     flash(r.created ? 'Registered ' + r.name + '.' : r.name + ' was already registered with this key.', true);
     $('user-form').reset();
     await loadUsers();
   });
+
+  // ----- peers and mount tokens -----
+
+  async function loadPeers() {
+    await loadMountToken();
+    const peers = await attempt(() => api('GET', '/api/peers'));
+    const tbody = $('peers-table').tBodies[0];
+    clear(tbody);
+    if (!peers) return;
+    $('peers-empty').hidden = peers.length > 0;
+    for (const p of peers) {
+      tbody.append(el('tr', { 'data-peer': p.address },
+        el('td', {}, el('code', { text: p.address })),
+        el('td', { title: p.user_id, text: p.name || p.user_id }),
+        el('td', { text: p.description || '' }),
+        el('td', { text: fmtTime(p.created_ms) }),
+        el('td', { class: 'actions' }, el('button', {
+          type: 'button',
+          class: 'danger',
+          text: 'Remove',
+          onclick: async () => {
+            if (!window.confirm('Remove peer ' + p.address + '? Its clients become the guest.')) return;
+            if (await attempt(() => api('DELETE', '/api/peers/' + encodeURIComponent(p.address))) === undefined) return;
+            flash('Removed peer ' + p.address + '.', true);
+            await loadPeers();
+          },
+        }))));
+    }
+  }
+
+  $('peer-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const body = {
+      address: $('peer-address').value.trim(),
+      user: $('peer-user').value.trim(),
+      description: $('peer-description').value.trim(),
+    };
+    const p = await attempt(() => api('POST', '/api/peers', body));
+    if (!p) return;
+    flash('Peer ' + p.address + ' acts as ' + (p.name || p.user_id) + '.', true);
+    $('peer-form').reset();
+    await loadPeers();
+  });
+
+  // The signed-in user's own NFS mount token (a secret like an S3 key: shown on request).
+  let mountToken = null;
+
+  async function loadMountToken() {
+    if (!mountToken) {
+      const [t, info] = await Promise.all([
+        api('GET', '/api/me/nfs-token').catch(() => null),
+        api('GET', '/api/info').catch(() => null),
+      ]);
+      if (!t) return;
+      mountToken = { token: t.token, nfs: info ? info.nfs_endpoint : '' };
+    }
+    for (const card of document.querySelectorAll('.mount-token')) renderMountToken(card);
+  }
+
+  function renderMountToken(card) {
+    clear(card);
+    const value = el('code', { class: 'token', text: '••••••••' });
+    const example = el('code', { text: 'HOST:/SHARE@TOKEN' });
+    const show = el('button', {
+      type: 'button',
+      class: 'quiet',
+      text: 'Show',
+      onclick: () => {
+        const hidden = show.textContent === 'Show';
+        value.textContent = hidden ? mountToken.token : '••••••••';
+        example.textContent = hidden ? hostOf(mountToken.nfs) + ':/SHARE@' + mountToken.token : 'HOST:/SHARE@TOKEN';
+        show.textContent = hidden ? 'Hide' : 'Show';
+      },
+    });
+    card.append(
+      el('h2', { text: 'Your NFS mount token' }),
+      el('p', {}, value, ' ', show),
+      el('p', { class: 'muted small' },
+        'Mount a share as yourself from any address with ', example,
+        ' (port ' + portOf(mountToken.nfs) + ', also for mountport). It is a secret like your S3 key; rotating your credentials replaces it.'));
+    card.hidden = false;
+  }
+
+  function hostOf(endpoint) {
+    const i = (endpoint || '').lastIndexOf(':');
+    return i > 0 ? endpoint.slice(0, i) : 'HOST';
+  }
+
+  function portOf(endpoint) {
+    const i = (endpoint || '').lastIndexOf(':');
+    return i > 0 ? endpoint.slice(i + 1) : '2049';
+  }
 
   // ----- storage -----
 
@@ -756,6 +961,7 @@
     bindings: () => loadBindings(),
     groups: () => loadGroups(),
     users: () => loadUsers(),
+    'peers-mgmt': () => loadPeers(),
     storage: () => loadStorage(),
   };
 

@@ -120,6 +120,11 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/api/buckets/{bucket}", buckets::info),
         ep(Delete, "/api/buckets/{bucket}", buckets::delete),
         ep(Post, "/api/buckets/{bucket}/presign", objects::presign),
+        ep(
+            Get,
+            "/api/buckets/{bucket}/metadata/{*key}",
+            objects::metadata,
+        ),
         ep(Get, "/api/buckets/{bucket}/objects", objects::list),
         ep(Get, "/api/buckets/{bucket}/objects/{*key}", objects::get),
         ep(Put, "/api/buckets/{bucket}/objects/{*key}", objects::put),

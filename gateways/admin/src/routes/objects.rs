@@ -103,6 +103,81 @@ pub async fn list(
     }))
 }
 
+#[derive(Serialize)]
+struct Named<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct Tag<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    size: u64,
+    etag: &'a str,
+    modified_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_encoding: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_disposition: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_language: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_control: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires: Option<&'a str>,
+    metadata: Vec<Named<'a>>,
+    tags: Vec<Tag<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum: Option<&'a gatehouse_store::model::ChecksumValue>,
+    parts: usize,
+}
+
+/// `GET /api/buckets/{b}/metadata/{*key}`: what HeadObject and GetObjectTagging tell, as JSON
+/// (the console's object details). Same permission as reading the object.
+pub async fn metadata(
+    State(st): State<AdminState>,
+    c: Caller,
+    Param((bucket, key)): Param<(String, String)>,
+) -> ApiResult<Response> {
+    let info = st.store.get_object(&c.principal, &bucket, &key)?;
+    let r = &info.record;
+    let m = &r.meta;
+    Ok(json::ok(&Metadata {
+        bucket: &bucket,
+        key: &info.key,
+        size: r.size,
+        etag: &r.etag,
+        modified_ms: r.mtime_ms,
+        content_type: m.content_type.as_deref(),
+        content_encoding: m.content_encoding.as_deref(),
+        content_disposition: m.content_disposition.as_deref(),
+        content_language: m.content_language.as_deref(),
+        cache_control: m.cache_control.as_deref(),
+        expires: m.expires.as_deref(),
+        metadata: m
+            .user
+            .iter()
+            .map(|(name, value)| Named { name, value })
+            .collect(),
+        tags: r
+            .tags
+            .iter()
+            .map(|(key, value)| Tag { key, value })
+            .collect(),
+        checksum: r.checksum.as_ref(),
+        parts: r.parts.len(),
+    }))
+}
+
 fn encode_token(after: &str) -> String {
     URL_SAFE_NO_PAD.encode(after)
 }
