@@ -23,5 +23,6 @@ mod s3_objects;
 mod shares;
 mod startup;
 mod tls;
+mod trust_edges;
 mod web_browser;
 mod web_session;
