@@ -112,6 +112,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             login_max_failures: cfg.login_max_failures,
             login_lockout: cfg.login_lockout,
             secure_cookie: tls.is_some(),
+            trusted_proxies: cfg.trusted_proxies.clone(),
             nfs_endpoint: nfs_addr.to_string(),
         },
     ));

@@ -101,3 +101,75 @@ async fn admin_peers_names_cannot_be_taken_by_another_key() {
         .expect_err("mallory is no admin");
     assert_eq!(code(&e), "AccessDenied");
 }
+
+/// `POST /api/session` from this host, claiming `forwarded_for` in `X-Forwarded-For`.
+async fn sign_in_via(srv: &TestServer, forwarded_for: &str, access: &str, secret: &str) -> u16 {
+    let addr = srv.running.as_ref().expect("running").admin_addr;
+    reqwest::Client::new()
+        .post(format!("http://{addr}/api/session"))
+        .header("x-forwarded-for", forwarded_for)
+        .header("content-type", "application/json")
+        .body(serde_json::json!({"access_key": access, "secret_key": secret}).to_string())
+        .send()
+        .await
+        .expect("sign-in")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn an_address_lockout_never_locks_out_a_right_secret_and_proxies_are_trusted_by_config() {
+    let srv = TestServer::start_with(|c| {
+        c.admin.login_max_failures = Some(3);
+        c.admin.trusted_proxies = Some(vec!["127.0.0.0/8".into()]);
+    })
+    .await;
+    let bob = srv.new_user("bob").await;
+    // Somebody behind the proxy sprays made-up keys from 192.0.2.1 until it is locked.
+    for i in 0..3 {
+        let s = sign_in_via(&srv, "192.0.2.1", &format!("AKSPRAY{i}"), "guess").await;
+        assert_eq!(s, 401, "failure {i}");
+    }
+    assert_eq!(
+        sign_in_via(&srv, "192.0.2.1", &bob.access_key, "guess").await,
+        429,
+        "the address is locked for wrong secrets"
+    );
+    assert_eq!(
+        sign_in_via(&srv, "192.0.2.1", &bob.access_key, &bob.secret_key).await,
+        200,
+        "bob's right secret signs in: his key is not locked"
+    );
+    // Another client behind the same proxy is another address.
+    assert_eq!(
+        sign_in_via(&srv, "192.0.2.2", "AKOTHER", "guess").await,
+        401
+    );
+    // A client cannot pick its address: the proxy's appended hop is the one believed.
+    assert_eq!(
+        sign_in_via(&srv, "192.0.2.9, 192.0.2.1", "AKOTHER", "guess").await,
+        429
+    );
+    // Bob's own key locked: refused even with the right secret, from anywhere.
+    for _ in 0..3 {
+        sign_in_via(&srv, "198.51.100.7", &bob.access_key, "guess").await;
+    }
+    assert_eq!(
+        sign_in_via(&srv, "198.51.100.8", &bob.access_key, &bob.secret_key).await,
+        429
+    );
+}
+
+#[tokio::test]
+async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let srv = TestServer::start_with(|c| c.admin.login_max_failures = Some(3)).await;
+    for i in 0..3 {
+        let fake = format!("192.0.2.{i}");
+        assert_eq!(sign_in_via(&srv, &fake, "AKSPRAY", "guess").await, 401);
+    }
+    assert_eq!(
+        sign_in_via(&srv, "192.0.2.200", "AKELSE", "guess").await,
+        429,
+        "a made-up X-Forwarded-For does not escape the lock on 127.0.0.1"
+    );
+}

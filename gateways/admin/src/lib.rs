@@ -59,6 +59,9 @@ pub struct AdminConfig {
     /// Mark the session cookie `Secure`: set when the admin listener speaks TLS (a `Secure`
     /// cookie would never come back over plain HTTP).
     pub secure_cookie: bool,
+    /// Proxies whose `X-Forwarded-For` names the client (config `admin.trusted_proxies`);
+    /// from any other peer the header is ignored.
+    pub trusted_proxies: Vec<gatehouse_store::ops::PeerNet>,
 }
 
 impl AdminConfig {
