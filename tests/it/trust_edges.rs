@@ -173,3 +173,199 @@ async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
         "a made-up X-Forwarded-For does not escape the lock on 127.0.0.1"
     );
 }
+
+/// A user bound `s3-user` (globally), and an SDK client with its keys.
+async fn s3_user(srv: &TestServer, name: &str) -> aws_sdk_s3::Client {
+    use gatehouse_store::ops::SubjectRef;
+    let u = srv.new_user(name).await;
+    srv.store()
+        .bind(
+            &srv.admin(),
+            SubjectRef::User(name.into()),
+            "s3-user",
+            gatehouse_store::rbac::Scope::Global,
+        )
+        .await
+        .expect("bind s3-user");
+    client_with(srv.addr, &u.access_key, &u.secret_key)
+}
+
+async fn bucket_names(c: &aws_sdk_s3::Client) -> Vec<String> {
+    c.list_buckets()
+        .send()
+        .await
+        .expect("ListBuckets")
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn s3_users_own_what_they_create_and_see_nothing_else() {
+    use aws_sdk_s3::primitives::ByteStream;
+    let srv = TestServer::start().await;
+    let alice = s3_user(&srv, "alice").await;
+    let bob = s3_user(&srv, "bob").await;
+    srv.client()
+        .create_bucket()
+        .bucket("admins")
+        .send()
+        .await
+        .expect("admin bucket");
+
+    alice
+        .create_bucket()
+        .bucket("alice-b")
+        .send()
+        .await
+        .expect("alice creates");
+    alice
+        .put_object()
+        .bucket("alice-b")
+        .key("k")
+        .body(ByteStream::from_static(b"alice's"))
+        .send()
+        .await
+        .expect("alice writes her bucket");
+    bob.create_bucket()
+        .bucket("bob-b")
+        .send()
+        .await
+        .expect("bob creates");
+    assert_eq!(bucket_names(&alice).await, ["alice-b"]);
+    assert_eq!(bucket_names(&bob).await, ["bob-b"]);
+
+    // Bob cannot see or touch alice's bucket.
+    let e = bob
+        .get_object()
+        .bucket("alice-b")
+        .key("k")
+        .send()
+        .await
+        .expect_err("get");
+    assert_eq!(code(&e), "AccessDenied");
+    let e = bob
+        .put_object()
+        .bucket("alice-b")
+        .key("x")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("put");
+    assert_eq!(code(&e), "AccessDenied");
+    let e = bob
+        .list_objects_v2()
+        .bucket("alice-b")
+        .send()
+        .await
+        .expect_err("list");
+    assert_eq!(code(&e), "AccessDenied");
+    let e = bob
+        .delete_bucket()
+        .bucket("alice-b")
+        .send()
+        .await
+        .expect_err("delete");
+    assert_eq!(code(&e), "AccessDenied");
+    let e = bob
+        .get_object()
+        .bucket("admins")
+        .key("k")
+        .send()
+        .await
+        .expect_err("admins");
+    assert_eq!(code(&e), "AccessDenied");
+    let e = bob
+        .create_bucket()
+        .bucket("alice-b")
+        .send()
+        .await
+        .expect_err("taken");
+    assert_eq!(code(&e), "BucketAlreadyExists");
+    // Nor anything administrative.
+    let e = bob
+        .create_bucket()
+        .bucket("fs+sneaky")
+        .send()
+        .await
+        .expect_err("share");
+    assert_ne!(code(&e), "");
+
+    // The owner's binding is listed, and goes with the bucket.
+    let owner_bindings = |bucket: &'static str| {
+        let b = srv
+            .store()
+            .list_bindings(&srv.admin(), Some("alice"))
+            .expect("bindings");
+        b.into_iter()
+            .filter(|b| b.role == "bucket-admin" && b.scope.as_deref() == Some(bucket))
+            .count()
+    };
+    assert_eq!(owner_bindings("alice-b"), 1);
+    alice
+        .delete_object()
+        .bucket("alice-b")
+        .key("k")
+        .send()
+        .await
+        .expect("delete object");
+    alice
+        .delete_bucket()
+        .bucket("alice-b")
+        .send()
+        .await
+        .expect("alice deletes her bucket");
+    assert_eq!(owner_bindings("alice-b"), 0);
+    assert!(bucket_names(&alice).await.is_empty());
+
+    // A later bucket of the same name belongs to its new creator alone; no grant carries over,
+    // not the old owner's nor one an admin had scoped to the old bucket.
+    let carol = s3_user(&srv, "carol").await;
+    srv.store()
+        .bind(
+            &srv.admin(),
+            gatehouse_store::ops::SubjectRef::User("carol".into()),
+            "bucket-read",
+            gatehouse_store::rbac::Scope::Bucket("bob-b".into()),
+        )
+        .await
+        .expect("carol reads bob-b");
+    assert_eq!(bucket_names(&carol).await, ["bob-b"]);
+    bob.delete_bucket()
+        .bucket("bob-b")
+        .send()
+        .await
+        .expect("bob deletes");
+    bob.create_bucket()
+        .bucket("alice-b")
+        .send()
+        .await
+        .expect("bob takes the name");
+    alice
+        .create_bucket()
+        .bucket("bob-b")
+        .send()
+        .await
+        .expect("alice takes bob's");
+    let e = alice
+        .list_objects_v2()
+        .bucket("alice-b")
+        .send()
+        .await
+        .expect_err("old owner");
+    assert_eq!(code(&e), "AccessDenied");
+    assert!(
+        bucket_names(&carol).await.is_empty(),
+        "carol's scoped grant died"
+    );
+    let e = carol
+        .list_objects_v2()
+        .bucket("bob-b")
+        .send()
+        .await
+        .expect_err("carol");
+    assert_eq!(code(&e), "AccessDenied");
+    assert_eq!(bucket_names(&alice).await, ["bob-b"]);
+    assert_eq!(bucket_names(&bob).await, ["alice-b"]);
+}

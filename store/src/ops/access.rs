@@ -585,6 +585,29 @@ fn count_bindings(
     Ok(n)
 }
 
+/// Adds a binding in a write transaction (a bucket's or a share's creator becoming its
+/// `bucket-admin`); a binding that exists already is left as it is.
+pub(crate) fn put_binding(
+    wtxn: &redb::WriteTransaction,
+    subject: Subject,
+    role: &str,
+    scope: &Scope,
+    now: i64,
+) -> Result<()> {
+    let key = BindingRecord::key(&subject, role, scope);
+    let mut t = wtxn.open_table(BINDINGS)?;
+    if t.get(key.as_str())?.is_none() {
+        let rec = BindingRecord {
+            subject,
+            role: role.to_string(),
+            scope: scope.clone(),
+            created_ms: now,
+        };
+        t.insert(key.as_str(), codec::encode(&rec)?.as_slice())?;
+    }
+    Ok(())
+}
+
 /// Removes the bindings scoped to a bucket (when the bucket is deleted), in its transaction.
 pub(crate) fn drop_bucket_bindings(txn: &redb::WriteTransaction, bucket: &str) -> Result<()> {
     let scope = Scope::Bucket(bucket.to_string());
