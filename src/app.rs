@@ -76,6 +76,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         );
     }
     let (admin_user_id, new_admin) = bootstrap(&store, &cfg).await?;
+    store.log_space()?;
 
     let listener = tokio::net::TcpListener::bind(cfg.s3_listen)
         .await

@@ -369,3 +369,202 @@ async fn s3_users_own_what_they_create_and_see_nothing_else() {
     assert_eq!(bucket_names(&alice).await, ["bob-b"]);
     assert_eq!(bucket_names(&bob).await, ["alice-b"]);
 }
+
+/// FSSTAT of a share's root over NFS (mounted as the admin's registered peer address).
+async fn fsstat(srv: &TestServer, share: &str) -> nfs3_client::nfs3_types::nfs3::FSSTAT3resok {
+    use nfs3_client::nfs3_types::nfs3::{FSSTAT3args, Nfs3Result};
+    let mut c = crate::nfs::mount(srv, share).await.expect("mount");
+    let root = c.root_nfs_fh3();
+    let Nfs3Result::Ok(st) = c.fsstat(&FSSTAT3args { fsroot: root }).await.expect("rpc") else {
+        panic!("fsstat failed")
+    };
+    st
+}
+
+async fn new_share(srv: &TestServer, name: &str, quota: u64) -> gatehouse_store::ops::CreatedShare {
+    srv.store()
+        .create_share(
+            &srv.admin(),
+            gatehouse_store::ops::NewShare {
+                name: name.into(),
+                quota_bytes: quota,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create share")
+}
+
+/// The CLI binary as the bootstrap admin.
+async fn gatehouse_cli(srv: &TestServer, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    cmd.args(args)
+        .env(
+            "GATEHOUSE_SERVER",
+            format!(
+                "http://{}",
+                srv.running.as_ref().expect("running").admin_addr
+            ),
+        )
+        .env("AWS_ACCESS_KEY_ID", &srv.access)
+        .env("AWS_SECRET_ACCESS_KEY", &srv.secret)
+        .current_dir(srv.data_dir());
+    tokio::task::spawn_blocking(move || cmd.output().expect("runs the binary"))
+        .await
+        .expect("join")
+}
+
+/// `GET /api/storage` with the bootstrap admin's keys (HTTP Basic).
+async fn storage_json(srv: &TestServer) -> serde_json::Value {
+    use base64::Engine as _;
+    let addr = srv.running.as_ref().expect("running").admin_addr;
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", srv.access, srv.secret));
+    let r = reqwest::Client::new()
+        .get(format!("http://{addr}/api/storage"))
+        .header("authorization", format!("Basic {basic}"))
+        .send()
+        .await
+        .expect("storage");
+    assert_eq!(r.status(), 200);
+    serde_json::from_slice(&r.bytes().await.expect("body")).expect("json")
+}
+
+#[tokio::test]
+async fn fsstat_reports_the_room_a_write_really_has() {
+    // The documented default: s3.max_size 1 GiB, whatever the disk.
+    let srv = TestServer::start().await;
+    let admin_id = srv.admin().user_id;
+    srv.store()
+        .add_peer(&srv.admin(), "127.0.0.1", &admin_id, "")
+        .await
+        .expect("peer");
+    new_share(&srv, "open", 0).await;
+    crate::nfs::s3_put(&srv, "fs+open", "a", bytes(100_000, 1)).await;
+    let st = fsstat(&srv, "open").await;
+    let disk_free = storage_json(&srv).await["disk"]["free_bytes"]
+        .as_u64()
+        .expect("disk");
+    assert_eq!(
+        st.tbytes - st.fbytes,
+        100_000,
+        "used is what the share holds"
+    );
+    assert_eq!(st.fbytes, st.abytes);
+    assert!(
+        st.fbytes <= (1 << 30) - 100_000,
+        "df shows no more than the server's 1 GiB can take: {} free",
+        st.fbytes
+    );
+    assert!(
+        st.fbytes == (1 << 30) - 100_000 || st.fbytes.abs_diff(disk_free) < 64 << 20,
+        "the server limit or the disk binds: {} vs disk {disk_free}",
+        st.fbytes
+    );
+
+    // A share quota binds when it is the smallest.
+    new_share(&srv, "small", 150_000).await;
+    crate::nfs::s3_put(&srv, "fs+small", "a", bytes(60_000, 2)).await;
+    let st = fsstat(&srv, "small").await;
+    assert_eq!((st.tbytes, st.fbytes, st.abytes), (150_000, 90_000, 90_000));
+
+    // What the storage status says about the same: which limit binds.
+    let s = storage_json(&srv).await;
+    let small = s["buckets"]
+        .as_array()
+        .expect("buckets")
+        .iter()
+        .find(|b| b["name"] == "fs+small")
+        .expect("fs+small")
+        .clone();
+    assert_eq!(small["binding"], "quota");
+    assert_eq!(small["available_bytes"], 90_000);
+    assert_eq!(s["total_bytes_limit"], 1u64 << 30);
+    assert!(s["available_bytes"].as_u64().expect("room") <= (1 << 30) - 160_000);
+}
+
+#[tokio::test]
+async fn a_small_server_limit_binds_fsstat_and_warns_about_bigger_share_quotas() {
+    let srv = TestServer::start_with(|raw| {
+        raw.s3.max_size = Some(gatehouse::config::Size(1_000_000));
+    })
+    .await;
+    let admin_id = srv.admin().user_id;
+    srv.store()
+        .add_peer(&srv.admin(), "127.0.0.1", &admin_id, "")
+        .await
+        .expect("peer");
+    let fits = new_share(&srv, "fits", 500_000).await;
+    assert!(fits.warnings.is_empty(), "{:?}", fits.warnings);
+    let big = new_share(&srv, "big", 10 << 20).await;
+    assert_eq!(big.warnings.len(), 1, "{:?}", big.warnings);
+    assert!(
+        big.warnings[0].contains("s3.max_size"),
+        "{}",
+        big.warnings[0]
+    );
+    crate::nfs::s3_put(&srv, "fs+fits", "a", bytes(300_000, 3)).await;
+    // The share allows 10 MiB, the server 1 MB of which 300 kB are held elsewhere.
+    let st = fsstat(&srv, "big").await;
+    assert_eq!(
+        (st.tbytes, st.fbytes, st.abytes),
+        (700_000, 700_000, 700_000)
+    );
+    let s = storage_json(&srv).await;
+    assert_eq!(s["binding"], "server");
+    assert_eq!(s["available_bytes"], 700_000);
+
+    // The CLI prints the warning (as the admin API carries it).
+    let out = gatehouse_cli(&srv, &["share", "create", "bigger", "--quota", "5Mi"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: the quota 5.0 MiB is more than the server may still hold"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_small_disk_binds_fsstat_and_the_start_says_so() {
+    let Some(mnt) = Tmpfs::mount("32m") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (not root)");
+        return;
+    };
+    let config = mnt.path().join("small-disk.yaml");
+    let data = mnt.path().join("data");
+    std::fs::write(&config, format!("data_dir: {}\n", data.display())).expect("config");
+    let log = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || crate::identity::run_binary_until_serving(&config)
+    })
+    .await
+    .expect("join");
+    let line = log
+        .lines()
+        .find(|l| l.contains("s3.max_size 1.0 GiB"))
+        .unwrap_or_else(|| panic!("no start-up space line:\n{log}"));
+    assert!(
+        line.contains("disk free") && line.contains("disk binds"),
+        "{line}"
+    );
+    assert!(
+        line.contains("WARN"),
+        "a limit the disk cannot hold warns: {line}"
+    );
+
+    let dir = tempfile::tempdir_in(mnt.path()).expect("tmp");
+    let srv = TestServer::start_in(dir).await;
+    let admin_id = srv.admin().user_id;
+    srv.store()
+        .add_peer(&srv.admin(), "127.0.0.1", &admin_id, "")
+        .await
+        .expect("peer");
+    new_share(&srv, "team", 0).await;
+    let st = fsstat(&srv, "team").await;
+    assert!(
+        st.fbytes <= 32 << 20,
+        "df shows the disk's room: {}",
+        st.fbytes
+    );
+    assert_eq!(storage_json(&srv).await["binding"], "disk");
+}

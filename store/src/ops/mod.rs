@@ -32,7 +32,7 @@ pub use objects::{CopyOptions, ObjectInfo, PutOptions};
 pub(crate) use peers::PeerPrincipals;
 pub use peers::{PeerInfo, PeerNet, parse_peer_address};
 pub use shares::{CreatedShare, MAX_SHARE_QUOTA, NewShare, ShareInfo, SweepStats};
-pub use storage::{BucketUsage, DiskSpace, STORAGE_PANEL, StorageStatus};
+pub use storage::{Binding, BucketUsage, DiskSpace, Room, STORAGE_PANEL, StorageStatus, room};
 pub(crate) use users::Nonces;
 pub(crate) use users::audit as audit_action;
 pub use users::{

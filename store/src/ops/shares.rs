@@ -71,6 +71,8 @@ pub struct CreatedShare {
     #[serde(flatten)]
     pub share: ShareInfo,
     pub restored: bool,
+    /// Said to whoever created it, e.g. a quota the server cannot give (the share is created).
+    pub warnings: Vec<String>,
 }
 
 /// What one sweep did.
@@ -227,9 +229,14 @@ impl Store {
             },
             &rec.name,
         );
+        let warnings = self
+            .quota_warning(b.quota_bytes, b.usage_bytes)?
+            .into_iter()
+            .collect();
         Ok(CreatedShare {
             share: self.share_info(&rec, Some(&b)),
             restored,
+            warnings,
         })
     }
 
