@@ -63,6 +63,9 @@ pub enum ClientCommand {
     /// Storage: usage per bucket, the configured limit, disk space (admin or storage panel).
     #[command(subcommand)]
     Storage(StorageCmd),
+    /// Collect unreferenced chunk files now (admin): the disk space of deleted objects comes
+    /// back at once instead of after the GC grace period. Writes in flight are safe.
+    Gc,
     /// The server and who you are on it: user id, name, admin (and how matched), groups.
     Status,
     /// Create your identity: an Ed25519 key pair (OpenSSH format); prints your user id.

@@ -303,3 +303,29 @@ pub async fn storage(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
         }
     }
 }
+
+#[derive(Deserialize)]
+struct GcRun {
+    scanned_chunks: u64,
+    deleted_chunks: u64,
+    freed_bytes: u64,
+}
+
+/// `gc`: `POST /api/gc`.
+pub async fn gc(ctx: &Ctx) -> anyhow::Result<()> {
+    let v = ctx
+        .api
+        .call(Method::POST, "/api/gc", "", None::<&Value>)
+        .await?;
+    if ctx.json {
+        return output::json(&v);
+    }
+    let r: GcRun = serde_json::from_value(v)?;
+    println!(
+        "Deleted {} of {} chunk files, {} freed",
+        r.deleted_chunks,
+        r.scanned_chunks,
+        size(r.freed_bytes)
+    );
+    Ok(())
+}

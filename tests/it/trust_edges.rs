@@ -568,3 +568,207 @@ async fn a_small_disk_binds_fsstat_and_the_start_says_so() {
     );
     assert_eq!(storage_json(&srv).await["binding"], "disk");
 }
+
+/// Bytes of the chunk files under `<data>/blobs`.
+fn blob_bytes(dir: &std::path::Path) -> u64 {
+    let mut n = 0;
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    for e in rd.flatten() {
+        let md = e.metadata().expect("metadata");
+        n += if md.is_dir() {
+            blob_bytes(&e.path())
+        } else {
+            md.len()
+        };
+    }
+    n
+}
+
+#[tokio::test]
+async fn gc_frees_deleted_objects_at_once_and_a_write_in_flight_survives() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use bytes::Bytes;
+    let srv = TestServer::start().await; // GC grace 15 min, interval 1 h: the defaults.
+    let blobs = srv.data_dir().join("blobs");
+    let c = srv.client();
+    c.create_bucket().bucket("gcb").send().await.expect("mb");
+    for i in 0..3 {
+        c.put_object()
+            .bucket("gcb")
+            .key(format!("o{i}"))
+            .body(ByteStream::from(bytes(3 << 20, 100 + i)))
+            .send()
+            .await
+            .expect("put");
+    }
+    c.put_object()
+        .bucket("gcb")
+        .key("kept")
+        .body(ByteStream::from(bytes(1 << 20, 99)))
+        .send()
+        .await
+        .expect("put");
+    for i in 0..3 {
+        c.delete_object()
+            .bucket("gcb")
+            .key(format!("o{i}"))
+            .send()
+            .await
+            .expect("delete");
+    }
+    let before = blob_bytes(&blobs);
+    assert!(
+        before >= 10 << 20,
+        "deleted chunks wait for the grace period: {before}"
+    );
+
+    // A write in flight: its first chunks are on disk, pinned, not yet committed.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<Bytes, std::io::Error>(b), rx))
+    });
+    let store = srv.store().clone();
+    let admin = srv.admin();
+    let writer = tokio::spawn(async move {
+        store
+            .put_object(&admin, "gcb", "in-flight", body, Default::default(), |_| {
+                Ok(())
+            })
+            .await
+            .map_err(|e| format!("{e:?}"))
+    });
+    let data = bytes(5 << 20, 7);
+    let files_before = srv.chunk_files();
+    let mut sent = 0;
+    for piece in data.chunks(256 << 10) {
+        if sent >= 3 << 20 {
+            break;
+        }
+        tx.send(Bytes::copy_from_slice(piece)).await.expect("send");
+        sent += piece.len();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while srv.chunk_files() < files_before + 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer staged no chunks"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // `gatehouse gc`, as the admin: the deleted objects' space comes back now.
+    let before = blob_bytes(&blobs);
+    let out = gatehouse_cli(&srv, &["gc"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("Deleted "), "{stdout}");
+    let after = blob_bytes(&blobs);
+    assert!(
+        after + (9 << 20) <= before,
+        "9 MiB of deleted objects freed at once: {before} -> {after}"
+    );
+
+    // The write in flight finishes and reads back whole; the kept object too.
+    for piece in data[sent..].chunks(256 << 10) {
+        tx.send(Bytes::copy_from_slice(piece)).await.expect("send");
+    }
+    drop(tx);
+    writer
+        .await
+        .expect("join")
+        .expect("the in-flight write commits");
+    let got = c
+        .get_object()
+        .bucket("gcb")
+        .key("in-flight")
+        .send()
+        .await
+        .expect("get");
+    assert!(
+        body_bytes(got).await == data,
+        "the in-flight write is intact"
+    );
+    let got = c
+        .get_object()
+        .bucket("gcb")
+        .key("kept")
+        .send()
+        .await
+        .expect("get");
+    assert!(body_bytes(got).await == bytes(1 << 20, 99));
+
+    // Not for an ordinary account.
+    let alice = srv.new_user("alice").await;
+    let addr = srv.running.as_ref().expect("running").admin_addr;
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", alice.access_key, alice.secret_key));
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/api/gc"))
+        .header("authorization", format!("Basic {basic}"))
+        .send()
+        .await
+        .expect("gc");
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn a_full_disk_collects_garbage_so_freed_space_comes_back_soon() {
+    use aws_sdk_s3::primitives::ByteStream;
+    let Some(mnt) = Tmpfs::mount("24m") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (not root)");
+        return;
+    };
+    let dir = tempfile::tempdir_in(mnt.path()).expect("tmp");
+    let srv = TestServer::start_in(dir).await;
+    let c = srv.client();
+    c.create_bucket().bucket("full").send().await.expect("mb");
+    for i in 0..2 {
+        c.put_object()
+            .bucket("full")
+            .key(format!("o{i}"))
+            .body(ByteStream::from(bytes(9 << 20, 200 + i)))
+            .send()
+            .await
+            .expect("put");
+        c.delete_object()
+            .bucket("full")
+            .key(format!("o{i}"))
+            .send()
+            .await
+            .expect("delete");
+    }
+    // 18 MiB of deleted chunks wait for the grace period; the disk cannot take 9 more.
+    let put = || {
+        c.put_object()
+            .bucket("full")
+            .key("new")
+            .body(ByteStream::from(bytes(9 << 20, 300)))
+            .send()
+    };
+    let e = put().await.expect_err("the disk is full");
+    assert_eq!(code(&e), "InsufficientStorage");
+    // That failure started a GC: the same write soon succeeds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match put().await {
+            Ok(_) => break,
+            Err(e) => {
+                assert_eq!(code(&e), "InsufficientStorage");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "space never came back"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}

@@ -5,6 +5,7 @@ mod access;
 mod buckets;
 mod fs;
 mod fs_write;
+mod gc;
 mod lifecycle;
 mod list;
 mod multipart;
@@ -25,6 +26,7 @@ pub use fs::{
 };
 pub(crate) use fs_write::FileLocks;
 pub use fs_write::{FsCreate, FsSetAttr};
+pub(crate) use gc::GcTrigger;
 pub use lifecycle::{ExpirySweep, MAX_RULES};
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{CompletePart, PartInfo, UploadInfo};

@@ -1,3 +1,4 @@
+//! `POST /api/gc`: collect unreferenced chunk files now.
 //! `GET /api/storage`: usage per bucket, the configured total limit, the disk's free space, and
 //! for the server and each bucket the room left and which limit binds it.
 
@@ -87,5 +88,21 @@ pub async fn status(State(st): State<AdminState>, c: Caller) -> ApiResult<Respon
         object_count: s.object_count,
         buckets: s.buckets.into_iter().map(Bucket::from).collect(),
         disk: s.disk.map(Disk::from),
+    }))
+}
+
+#[derive(Serialize)]
+struct GcRun {
+    scanned_chunks: u64,
+    deleted_chunks: u64,
+    freed_bytes: u64,
+}
+
+pub async fn gc(State(st): State<AdminState>, c: Caller) -> ApiResult<Response> {
+    let s = st.store.collect_garbage(&c.principal).await?;
+    Ok(json::ok(&GcRun {
+        scanned_chunks: s.scanned,
+        deleted_chunks: s.deleted,
+        freed_bytes: s.deleted_bytes,
     }))
 }
