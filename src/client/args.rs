@@ -112,7 +112,8 @@ pub enum RoleCmd {
         /// Comma-separated: get, list, put, delete, create, or *.
         #[arg(long)]
         verbs: String,
-        /// Comma-separated: buckets, objects, panels, users, groups, roles, bindings, shares, or *.
+        /// Comma-separated: buckets, objects, panels, users, groups, roles, bindings, shares,
+        /// backup, storage, or *.
         #[arg(long)]
         resources: String,
         #[arg(long, default_value = "")]

@@ -411,6 +411,7 @@ impl Store {
         scope: Scope,
     ) -> Result<BindingInfo> {
         deny(authorize(p, Verb::Create, Resource::Bindings))?;
+        let scope = canonical_scope(scope);
         let pol = self.policy();
         let Some(def) = pol.roles.get(role) else {
             return Err(StoreError::NoSuchRole(truncate(role, 80)));
@@ -494,6 +495,7 @@ impl Store {
         scope: Scope,
     ) -> Result<()> {
         deny(authorize(p, Verb::Delete, Resource::Bindings))?;
+        let scope = canonical_scope(scope);
         let role_s = role.to_string();
         let desc = self
             .inner
@@ -614,6 +616,15 @@ pub(crate) fn drop_bucket_bindings(txn: &redb::WriteTransaction, bucket: &str) -
     txn.open_table(BINDINGS)?
         .retain(|_, v| codec::decode::<BindingRecord>(v).map_or(true, |b| b.scope != scope))?;
     Ok(())
+}
+
+/// A bucket scope names the bucket as stored: `fs--<share>` (the alias botocore clients use)
+/// is the share's bucket `fs+<share>`.
+fn canonical_scope(scope: Scope) -> Scope {
+    match scope {
+        Scope::Bucket(b) => Scope::Bucket(crate::naming::canonical_bucket(&b).into_owned()),
+        other => other,
+    }
 }
 
 fn describe(b: &BindingInfo) -> String {
