@@ -79,7 +79,8 @@ pub enum ClientCommand {
         /// The server's enrolment token.
         #[arg(long, env = "GATEHOUSE_ENROLMENT_TOKEN", hide_env_values = true)]
         token: String,
-        /// Your user name (the server adds a suffix if another key holds it).
+        /// Your user name (the server adds a suffix if another key holds it; names listed in
+        /// admin_peers are refused).
         #[arg(long)]
         name: String,
         /// Your private key [default: ~/.gatehouse/id_ed25519]
