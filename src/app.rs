@@ -78,6 +78,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         );
     }
     let (admin_user_id, new_admin) = bootstrap(&store, &cfg).await?;
+    store.log_space()?;
 
     let s3_listener = bind(cfg.s3_listen, "S3").await?;
     let s3_addr = local_addr(&s3_listener)?;
@@ -119,6 +120,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 login_max_failures: cfg.login_max_failures,
                 login_lockout: cfg.login_lockout,
                 secure_cookie: tls.is_some(),
+                trusted_proxies: cfg.trusted_proxies.clone(),
                 nfs_endpoint: nfs_addr.map(|a| a.to_string()).unwrap_or_default(),
             },
         ));

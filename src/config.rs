@@ -66,6 +66,9 @@ pub struct RawAdmin {
     pub header_timeout_secs: Option<u64>,
     /// Seconds a connection with no request under way may stay silent. Default 120.
     pub idle_timeout_secs: Option<u64>,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client for
+    /// sign-in lockouts. Default none: the header is ignored.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -222,6 +225,8 @@ pub struct Config {
     pub enrolment_token: Option<String>,
     pub login_max_failures: u32,
     pub login_lockout: Duration,
+    /// `admin.trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<gatehouse_store::ops::PeerNet>,
     /// (certificate chain, private key) PEM files when the listeners speak TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub object_expiry: Duration,
@@ -289,6 +294,14 @@ impl Config {
         line(format!(
             "  login_lockout_secs: {}",
             self.login_lockout.as_secs()
+        ));
+        line(format!(
+            "  trusted_proxies: [{}]",
+            self.trusted_proxies
+                .iter()
+                .map(|n| q(&n.to_string()))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         line("s3:".into());
         line(format!("  listen: {}", q(&listen_text(self.s3_listen))));
@@ -479,6 +492,16 @@ impl RawConfig {
             .admin
             .login_lockout_secs
             .map_or(AdminConfig::DEFAULT_LOGIN_LOCKOUT, Duration::from_secs);
+        let trusted_proxies = self
+            .admin
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                gatehouse_store::ops::parse_peer_address(p)
+                    .map_err(|e| anyhow::anyhow!("admin.trusted_proxies: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let object_expiry_days = self.object_expiry_days.unwrap_or(9125);
         if object_expiry_days > 36_500 {
             bail!("object_expiry_days must be at most 36500 (0 = never)");
@@ -517,6 +540,7 @@ impl RawConfig {
             enrolment_token: self.enrolment_token,
             login_max_failures,
             login_lockout,
+            trusted_proxies,
             tls: self.tls.map(|t| (t.cert_file, t.key_file)),
             object_expiry: Duration::from_secs(u64::from(object_expiry_days) * 86_400),
             share_expiry: Duration::from_secs(u64::from(share_expiry_days) * 86_400),

@@ -64,6 +64,9 @@ pub enum ClientCommand {
     /// Storage: usage per bucket, the configured limit, disk space (admin or storage panel).
     #[command(subcommand)]
     Storage(StorageCmd),
+    /// Collect unreferenced chunk files now (admin): the disk space of deleted objects comes
+    /// back at once instead of after the GC grace period. Writes in flight are safe.
+    Gc,
     /// The server and who you are on it: user id, name, admin (and how matched), groups.
     Status,
     /// Create your identity: an Ed25519 key pair (OpenSSH format); prints your user id.
@@ -77,7 +80,8 @@ pub enum ClientCommand {
         /// The server's enrolment token.
         #[arg(long, env = "GATEHOUSE_ENROLMENT_TOKEN", hide_env_values = true)]
         token: String,
-        /// Your user name (the server adds a suffix if another key holds it).
+        /// Your user name (the server adds a suffix if another key holds it; names listed in
+        /// admin_peers are refused).
         #[arg(long)]
         name: String,
         /// Your private key [default: ~/.gatehouse/id_ed25519]
@@ -111,7 +115,8 @@ pub enum RoleCmd {
         /// Comma-separated: get, list, put, delete, create, or *.
         #[arg(long)]
         verbs: String,
-        /// Comma-separated: buckets, objects, panels, users, groups, roles, bindings, shares, or *.
+        /// Comma-separated: buckets, objects, panels, users, groups, roles, bindings, shares,
+        /// backup, storage, or *.
         #[arg(long)]
         resources: String,
         /// What the role is for (shown by `role list`).

@@ -82,6 +82,7 @@ pub async fn run(opts: &ClientOpts, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Peer(c) => peers::peer(&Ctx::signed(opts)?, c).await,
         ClientCommand::Backup { to } => backup::backup(&Ctx::signed(opts)?, &to).await,
         ClientCommand::Storage(c) => storage::storage(&Ctx::signed(opts)?, c).await,
+        ClientCommand::Gc => storage::gc(&Ctx::signed(opts)?).await,
         ClientCommand::Status => users::status(&Ctx::signed(opts)?).await,
         ClientCommand::Keygen { out } => users::keygen(opts.json, out),
         ClientCommand::Join {

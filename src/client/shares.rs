@@ -103,6 +103,9 @@ pub async fn share(ctx: &Ctx, cmd: ShareCmd) -> anyhow::Result<()> {
                 return output::json(&v);
             }
             let restored = v.get("restored").and_then(Value::as_bool) == Some(true);
+            for w in v["warnings"].as_array().into_iter().flatten() {
+                eprintln!("warning: {}", w.as_str().unwrap_or_default());
+            }
             let s: Share = serde_json::from_value(v)?;
             if restored {
                 println!(

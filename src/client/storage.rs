@@ -196,6 +196,8 @@ fn object_path(bucket: &str, key: &str) -> String {
 struct Storage {
     total_bytes_limit: u64,
     used_bytes: u64,
+    available_bytes: Option<u64>,
+    binding: String,
     object_count: u64,
     buckets: Vec<BucketUsage>,
     disk: Option<Disk>,
@@ -209,6 +211,16 @@ struct BucketUsage {
     object_count: u64,
     quota_bytes: u64,
     quota_pct: Option<f64>,
+    available_bytes: Option<u64>,
+    binding: String,
+}
+
+/// `1.0 GiB (server limit)`: the room a write has and which limit binds it.
+fn room(available: Option<u64>, binding: &str) -> String {
+    match available {
+        Some(a) => format!("{} ({binding} limit)", size(a)),
+        None => "unlimited".into(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -243,15 +255,18 @@ pub async fn storage(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
                 },
                 s.object_count
             );
-            output::fields(&[(
-                "disk",
-                match s.disk {
-                    Some(d) => {
-                        format!("{} free of {}", size(d.free_bytes), size(d.total_bytes))
-                    }
-                    None => "unknown".into(),
-                },
-            )]);
+            output::fields(&[
+                (
+                    "disk",
+                    match s.disk {
+                        Some(d) => {
+                            format!("{} free of {}", size(d.free_bytes), size(d.total_bytes))
+                        }
+                        None => "unknown".into(),
+                    },
+                ),
+                ("room left", room(s.available_bytes, &s.binding)),
+            ]);
             println!();
             let rows: Vec<Vec<String>> = s
                 .buckets
@@ -267,15 +282,50 @@ pub async fn storage(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
                             size(b.quota_bytes)
                         },
                         b.quota_pct.map_or("-".into(), |p| format!("{p:.1}%")),
+                        room(b.available_bytes, &b.binding),
                         b.name,
                     ]
                 })
                 .collect();
             output::table(
-                &["KIND", "OBJECTS", "USED", "QUOTA", "QUOTA%", "NAME"],
+                &[
+                    "KIND",
+                    "OBJECTS",
+                    "USED",
+                    "QUOTA",
+                    "QUOTA%",
+                    "ROOM LEFT",
+                    "NAME",
+                ],
                 &rows,
             );
             Ok(())
         }
     }
+}
+
+#[derive(Deserialize)]
+struct GcRun {
+    scanned_chunks: u64,
+    deleted_chunks: u64,
+    freed_bytes: u64,
+}
+
+/// `gc`: `POST /api/gc`.
+pub async fn gc(ctx: &Ctx) -> anyhow::Result<()> {
+    let v = ctx
+        .api
+        .call(Method::POST, "/api/gc", "", None::<&Value>)
+        .await?;
+    if ctx.json {
+        return output::json(&v);
+    }
+    let r: GcRun = serde_json::from_value(v)?;
+    println!(
+        "Deleted {} of {} chunk files, {} freed",
+        r.deleted_chunks,
+        r.scanned_chunks,
+        size(r.freed_bytes)
+    );
+    Ok(())
 }

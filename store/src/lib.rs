@@ -144,6 +144,8 @@ struct Inner {
     manifests: readahead::Manifests,
     /// Principals of NFS peer addresses (see `ops::peers`).
     peer_principals: ops::PeerPrincipals,
+    /// A background GC after a full disk is running (see `ops::gc`).
+    gc_trigger: ops::GcTrigger,
 }
 
 impl Store {
@@ -205,6 +207,7 @@ impl Store {
                 readahead: readahead::ReadAhead::default(),
                 manifests: readahead::Manifests::default(),
                 peer_principals: Default::default(),
+                gc_trigger: Default::default(),
             }),
         };
         store.reload_policy()?;

@@ -259,7 +259,7 @@ async fn name_collisions_get_suffixes_and_one_key_is_one_user() {
 }
 
 /// Runs the real binary until it is serving and returns everything it logged.
-fn run_binary_until_serving(config: &std::path::Path) -> String {
+pub(crate) fn run_binary_until_serving(config: &std::path::Path) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["serve", "--config"])
         .arg(config)

@@ -30,5 +30,6 @@ mod share_markers;
 mod shares;
 mod startup;
 mod tls;
+mod trust_edges;
 mod web_browser;
 mod web_session;

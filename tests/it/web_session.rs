@@ -207,9 +207,14 @@ async fn lockout_after_failures_even_with_the_right_secret_then_expires() {
             .unwrap_or("")
             .contains("try again")
     );
-    // The client address is locked out too: another key from it fares no better.
-    let r = b.sign_in(&bob.access_key, &bob.secret_key).await;
+    // The client address is locked out too: another key's wrong secret is refused as locked,
+    // but its right secret signs in (its own key is not locked).
+    let r = b.sign_in(&bob.access_key, "wrong-secret").await;
     assert_eq!((r.status, r.code()), (429, "auth.locked_out"));
+    let r = Browser::new(&srv)
+        .sign_in(&bob.access_key, &bob.secret_key)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
     // Signed API calls are not sign-ins: they go on working.
     let basic =
         base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", srv.access, srv.secret));
@@ -458,7 +463,7 @@ async fn objects_from_the_page_origin_are_downloads_never_rendered() {
 }
 
 /// Sign-in over HTTPS (the admin listener with `tls:`): the cookie is also `Secure`, and the
-/// listener still knows the client's address (a lockout from 127.0.0.1 covers other keys).
+/// listener still knows the client's address (a lockout from 127.0.0.1 covers other keys' wrong secrets).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_tls_the_cookie_is_secure_and_lockouts_see_the_client() {
     use std::sync::Arc;
@@ -551,8 +556,13 @@ async fn over_tls_the_cookie_is_secure_and_lockouts_see_the_client() {
     }
     let bob = srv.new_user("bob").await;
     assert_eq!(
-        sign_in(bob.access_key, bob.secret_key).await.0,
+        sign_in(bob.access_key.clone(), "wrong".into()).await.0,
         429,
-        "the address 127.0.0.1 is locked out, whatever the key"
+        "the address 127.0.0.1 is locked out for wrong secrets, whatever the key"
+    );
+    assert_eq!(
+        sign_in(bob.access_key, bob.secret_key).await.0,
+        200,
+        "a right secret for a key that is not locked still signs in"
     );
 }

@@ -75,10 +75,15 @@ pub fn identify(store: &Store, parts: &Parts) -> Result<Caller, ApiError> {
             None
         }
     };
+    // A signature covers the URI as sent, before a share alias in it was resolved.
+    let uri = parts
+        .extensions
+        .get::<crate::share_alias::SignedUri>()
+        .map_or(&parts.uri, |s| &s.0);
     let rp = RequestParts {
         method: parts.method.as_str(),
-        raw_path: parts.uri.path(),
-        raw_query: parts.uri.query(),
+        raw_path: uri.path(),
+        raw_query: uri.query(),
         headers,
     };
     let outcome = authenticate(&rp, SystemTime::now(), &lookup);

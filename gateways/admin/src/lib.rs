@@ -19,6 +19,7 @@
 //! - `web`: the web page (`/`, `/assets/…`), plain HTML/JS/CSS from `web/` embedded in the
 //!   binary and served with a strict Content-Security-Policy.
 //! - `request_log`: request ids and one log line per request.
+//! - `share_alias`: `/api/buckets/fs--<share>/…` is routed as the share's bucket `fs+<share>`.
 //!
 //! Invariant: no access decision is made here. Every store operation calls
 //! `gatehouse_store::rbac::authorize` itself; this crate only authenticates, calls, renders.
@@ -31,6 +32,7 @@ pub mod json;
 mod request_log;
 mod routes;
 pub mod session;
+mod share_alias;
 mod web;
 
 pub use routes::route_list;
@@ -59,6 +61,9 @@ pub struct AdminConfig {
     /// Mark the session cookie `Secure`: set when the admin listener speaks TLS (a `Secure`
     /// cookie would never come back over plain HTTP).
     pub secure_cookie: bool,
+    /// Proxies whose `X-Forwarded-For` names the client (config `admin.trusted_proxies`);
+    /// from any other peer the header is ignored.
+    pub trusted_proxies: Vec<gatehouse_store::ops::PeerNet>,
 }
 
 impl AdminConfig {
@@ -92,10 +97,14 @@ impl AdminState {
 /// with `into_make_service_with_connect_info::<SocketAddr>()` so sign-in lockouts can count
 /// per client address (without it they count per access key only).
 pub fn router(state: AdminState) -> Router {
-    routes::table()
+    let api = routes::table()
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             request_log::log_request,
         ))
-        .with_state(state)
+        .with_state(state);
+    // Resolved before the inner router matches the path (see `share_alias`).
+    Router::new()
+        .fallback_service(api)
+        .layer(axum::middleware::map_request(share_alias::resolve))
 }

@@ -7,8 +7,15 @@
 //! memory only, so a restart signs everybody out.
 //!
 //! Lockout: failed sign-ins are counted per access key and per client address; at
-//! `max_failures` within one lockout period that key (or address) is refused for the lockout
-//! period, even with the right secret. A success clears both counters.
+//! `max_failures` within one lockout period that key (or address) is locked for the lockout
+//! period. A locked key is refused even with the right secret. A locked address only refuses
+//! wrong credentials: a correct secret for a key that is not itself locked still signs in, so
+//! failures by others behind one address (a NAT, a proxy) never lock a user out. A wrong guess
+//! from a locked address still counts against its key. A success clears its key's counter
+//! only: one valid account cannot reset its address's count between guesses at others.
+//!
+//! The client address is the connection's peer, or, when that peer is a configured trusted
+//! proxy (`admin.trusted_proxies`), the nearest untrusted address in `X-Forwarded-For`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -127,15 +134,20 @@ impl Sessions {
         lock(&self.live).remove(id);
     }
 
-    /// Time left on a lockout of this key or address, if any.
-    pub fn locked_out(&self, access_key: &str, addr: Option<IpAddr>) -> Option<Duration> {
+    /// Time left on a lockout of this access key, if any.
+    pub fn key_locked_out(&self, access_key: &str) -> Option<Duration> {
+        self.locked(&Subject::Key(access_key.to_string()))
+    }
+
+    /// Time left on a lockout of this client address, if any.
+    pub fn addr_locked_out(&self, addr: Option<IpAddr>) -> Option<Duration> {
+        self.locked(&Subject::Addr(addr?))
+    }
+
+    fn locked(&self, s: &Subject) -> Option<Duration> {
         let now = Instant::now();
-        let failures = lock(&self.failures);
-        subjects(access_key, addr)
-            .filter_map(|s| failures.get(&s)?.locked_until)
-            .filter(|&t| t > now)
-            .map(|t| t - now)
-            .max()
+        let t = lock(&self.failures).get(s)?.locked_until?;
+        (t > now).then(|| t - now)
     }
 
     /// Counts a failed sign-in; locks the key (or address) out when it reaches the limit.
@@ -163,13 +175,52 @@ impl Sessions {
         }
     }
 
-    /// A successful sign-in clears the counters of its key and address.
-    pub fn succeeded(&self, access_key: &str, addr: Option<IpAddr>) {
-        let mut failures = lock(&self.failures);
-        for s in subjects(access_key, addr) {
-            failures.remove(&s);
+    /// A successful sign-in clears the counter of its key (not of its address).
+    pub fn succeeded(&self, access_key: &str) {
+        lock(&self.failures).remove(&Subject::Key(access_key.to_string()));
+    }
+}
+
+/// The address a sign-in comes from: the connection's `peer`, unless that peer is one of the
+/// `trusted` proxies; then `X-Forwarded-For` is read from its right end (the hop the trusted
+/// proxy appended) leftwards, skipping further trusted proxies, and the first other address is
+/// the client. An entry that is not an address ends the walk at the last trusted hop: a
+/// client-supplied prefix of the header is never believed.
+pub fn client_addr(
+    peer: Option<IpAddr>,
+    headers: &http::HeaderMap,
+    trusted: &[gatehouse_store::ops::PeerNet],
+) -> Option<IpAddr> {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let mut addr = peer?.to_canonical();
+    if !is_trusted(addr) {
+        return Some(addr);
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        let Some(ip) = parse_hop(hop) else {
+            break;
+        };
+        addr = ip;
+        if !is_trusted(ip) {
+            break;
         }
     }
+    Some(addr)
+}
+
+/// One `X-Forwarded-For` entry: an address, optionally with a port (`1.2.3.4:5`, `[::1]:5`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        .map(|ip| ip.to_canonical())
 }
 
 fn subjects(access_key: &str, addr: Option<IpAddr>) -> impl Iterator<Item = Subject> {
@@ -222,30 +273,36 @@ mod tests {
         for _ in 0..2 {
             s.failed("AK", Some(ip));
         }
-        assert!(s.locked_out("AK", Some(ip)).is_none());
+        assert!(s.key_locked_out("AK").is_none());
+        assert!(s.addr_locked_out(Some(ip)).is_none());
         s.failed("AK", Some(ip));
-        assert!(s.locked_out("AK", None).is_some(), "the key is locked");
-        assert!(
-            s.locked_out("OTHER", Some(ip)).is_some(),
-            "so is the address"
-        );
-        assert!(s.locked_out("OTHER", None).is_none());
+        assert!(s.key_locked_out("AK").is_some(), "the key is locked");
+        assert!(s.addr_locked_out(Some(ip)).is_some(), "so is the address");
+        assert!(s.key_locked_out("OTHER").is_none(), "not another key");
+        assert!(s.addr_locked_out(None).is_none());
     }
 
     #[test]
-    fn success_clears_and_lockout_expires() {
+    fn success_clears_its_key_only_and_lockout_expires() {
         let s = Sessions::new(2, Duration::from_millis(50));
-        s.failed("AK", None);
-        s.succeeded("AK", None);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        s.failed("AK", Some(ip));
+        s.succeeded("AK");
         s.failed("AK", None);
         assert!(
-            s.locked_out("AK", None).is_none(),
-            "the success reset the count"
+            s.key_locked_out("AK").is_none(),
+            "the success reset the key's count"
+        );
+        s.failed("OTHER", Some(ip));
+        assert!(
+            s.addr_locked_out(Some(ip)).is_some(),
+            "the success did not reset the address's count"
         );
         s.failed("AK", None);
-        assert!(s.locked_out("AK", None).is_some());
+        assert!(s.key_locked_out("AK").is_some());
         std::thread::sleep(Duration::from_millis(60));
-        assert!(s.locked_out("AK", None).is_none());
+        assert!(s.key_locked_out("AK").is_none());
+        assert!(s.addr_locked_out(Some(ip)).is_none());
     }
 
     #[test]
@@ -263,6 +320,47 @@ mod tests {
             "a dead session stays dead"
         );
         assert!(s.check("nope", now("secret")).unwrap().is_none());
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        use gatehouse_store::ops::parse_peer_address;
+        let trusted = [parse_peer_address("10.0.0.0/8").unwrap()];
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        let mut h = http::HeaderMap::new();
+        h.insert("x-forwarded-for", "6.6.6.6, 192.0.2.7".parse().unwrap());
+        assert_eq!(
+            client_addr(ip("203.0.113.9"), &h, &trusted),
+            ip("203.0.113.9"),
+            "an untrusted peer's header is ignored"
+        );
+        assert_eq!(
+            client_addr(ip("10.1.2.3"), &h, &trusted),
+            ip("192.0.2.7"),
+            "the hop the trusted proxy appended, not the client's own prefix"
+        );
+        h.insert("x-forwarded-for", "192.0.2.7, 10.9.9.9".parse().unwrap());
+        assert_eq!(
+            client_addr(ip("10.1.2.3"), &h, &trusted),
+            ip("192.0.2.7"),
+            "a chain of trusted proxies is skipped"
+        );
+        h.insert("x-forwarded-for", "192.0.2.7, junk".parse().unwrap());
+        assert_eq!(
+            client_addr(ip("10.1.2.3"), &h, &trusted),
+            ip("10.1.2.3"),
+            "garbage stops the walk at the last trusted hop"
+        );
+        h.insert("x-forwarded-for", "[2001:db8::1]:443".parse().unwrap());
+        assert_eq!(
+            client_addr(ip("::ffff:10.1.2.3"), &h, &trusted),
+            ip("2001:db8::1")
+        );
+        assert_eq!(client_addr(None, &h, &trusted), None);
+        assert_eq!(
+            client_addr(ip("10.1.2.3"), &http::HeaderMap::new(), &[]),
+            ip("10.1.2.3")
+        );
     }
 
     #[test]

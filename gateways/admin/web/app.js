@@ -940,6 +940,11 @@
     $('storage-disk').textContent = st.disk
       ? fmtBytes(st.disk.free_bytes) + ' of ' + fmtBytes(st.disk.total_bytes)
       : 'unknown';
+    // The room a write really has, and which limit binds it (quota, server, disk).
+    const room = (x) => x.available_bytes === null || x.available_bytes === undefined
+      ? 'unlimited'
+      : fmtBytes(x.available_bytes) + ' (' + x.binding + ' limit)';
+    $('storage-room').textContent = room(st);
     const tbody = $('storage-table').tBodies[0];
     clear(tbody);
     for (const b of st.buckets) {
@@ -951,7 +956,8 @@
         el('td', { text: b.kind }),
         el('td', { class: 'num', text: fmtBytes(b.used_bytes) }),
         el('td', { class: 'num', text: String(b.object_count) }),
-        el('td', { class: 'num', text: quota })));
+        el('td', { class: 'num', text: quota }),
+        el('td', { class: 'num', text: room(b) })));
     }
   }
 

@@ -411,6 +411,7 @@ impl Store {
         scope: Scope,
     ) -> Result<BindingInfo> {
         deny(authorize(p, Verb::Create, Resource::Bindings))?;
+        let scope = canonical_scope(scope);
         let pol = self.policy();
         let Some(def) = pol.roles.get(role) else {
             return Err(StoreError::NoSuchRole(truncate(role, 80)));
@@ -494,6 +495,7 @@ impl Store {
         scope: Scope,
     ) -> Result<()> {
         deny(authorize(p, Verb::Delete, Resource::Bindings))?;
+        let scope = canonical_scope(scope);
         let role_s = role.to_string();
         let desc = self
             .inner
@@ -585,12 +587,44 @@ fn count_bindings(
     Ok(n)
 }
 
+/// Adds a binding in a write transaction (a bucket's or a share's creator becoming its
+/// `bucket-admin`); a binding that exists already is left as it is.
+pub(crate) fn put_binding(
+    wtxn: &redb::WriteTransaction,
+    subject: Subject,
+    role: &str,
+    scope: &Scope,
+    now: i64,
+) -> Result<()> {
+    let key = BindingRecord::key(&subject, role, scope);
+    let mut t = wtxn.open_table(BINDINGS)?;
+    if t.get(key.as_str())?.is_none() {
+        let rec = BindingRecord {
+            subject,
+            role: role.to_string(),
+            scope: scope.clone(),
+            created_ms: now,
+        };
+        t.insert(key.as_str(), codec::encode(&rec)?.as_slice())?;
+    }
+    Ok(())
+}
+
 /// Removes the bindings scoped to a bucket (when the bucket is deleted), in its transaction.
 pub(crate) fn drop_bucket_bindings(txn: &redb::WriteTransaction, bucket: &str) -> Result<()> {
     let scope = Scope::Bucket(bucket.to_string());
     txn.open_table(BINDINGS)?
         .retain(|_, v| codec::decode::<BindingRecord>(v).map_or(true, |b| b.scope != scope))?;
     Ok(())
+}
+
+/// A bucket scope names the bucket as stored: `fs--<share>` (the alias botocore clients use)
+/// is the share's bucket `fs+<share>`.
+fn canonical_scope(scope: Scope) -> Scope {
+    match scope {
+        Scope::Bucket(b) => Scope::Bucket(crate::naming::canonical_bucket(&b).into_owned()),
+        other => other,
+    }
 }
 
 fn describe(b: &BindingInfo) -> String {

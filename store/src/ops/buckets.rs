@@ -1,12 +1,17 @@
 //! Buckets: create, delete (only when empty), head, list.
+//!
+//! Whoever creates a bucket owns it: the record names them and, in the same commit, they are
+//! bound `bucket-admin` on it (as a share's creator is), so a user who may only create buckets
+//! (the built-in `s3-user` role) can use and delete its own buckets and nobody else's. Deleting
+//! the bucket drops every binding scoped to it, so a later bucket of that name starts bare.
 
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::ns::Ns;
 use super::txn;
 use crate::error::{Result, StoreError};
-use crate::model::{BucketKind, BucketRecord, Principal, UploadRecord};
-use crate::rbac::{Resource, Verb, authorize};
+use crate::model::{BucketKind, BucketRecord, Principal, Subject, UploadRecord};
+use crate::rbac::{Resource, Scope, Verb, authorize};
 use crate::tables::{BUCKETS, ENTRIES, UPLOADS};
 use crate::{Store, codec, deny, naming, now_ms};
 
@@ -60,7 +65,8 @@ impl Store {
         }
         let name = name.to_string();
         let owner = p.user_id.clone();
-        self.inner
+        let created = self
+            .inner
             .committer
             .write(move |txn| {
                 {
@@ -74,22 +80,32 @@ impl Store {
                         });
                     }
                 }
+                let now = now_ms();
+                super::access::put_binding(
+                    txn,
+                    Subject::User(owner.clone()),
+                    "bucket-admin",
+                    &Scope::Bucket(name.clone()),
+                    now,
+                )?;
                 let rec = BucketRecord {
                     id: txn::next_counter(&mut Ns::new(txn), "next_bucket_id")?,
                     name,
                     kind,
                     owner,
-                    created_ms: now_ms(),
+                    created_ms: now,
                     quota_bytes: 0,
                     usage_bytes: 0,
                     object_count: 0,
                     lifecycle: Vec::new(),
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)?;
-                Ok(rec.into())
+                Ok(BucketInfo::from(rec))
             })
-            .await
-            .inspect(|b: &BucketInfo| super::users::audit(p, "bucket.create", &b.name))
+            .await?;
+        super::users::audit(p, "bucket.create", &created.name);
+        self.reload_policy()?;
+        Ok(created)
     }
 
     /// Deletes an empty bucket; its unfinished multipart uploads are aborted with it.
@@ -184,7 +200,8 @@ impl Store {
         self.bucket_record(name).map(Into::into)
     }
 
-    /// Buckets the caller may list, in name order.
+    /// Buckets the caller may list, in name order: an owner's own, any its bindings reach;
+    /// nobody else's.
     pub fn list_buckets(&self, p: &Principal) -> Result<Vec<BucketInfo>> {
         let txn = self.db().begin_read()?;
         let t = txn.open_table(BUCKETS)?;

@@ -159,6 +159,8 @@ pub struct FsStat {
     pub quota_bytes: u64,
     pub used_bytes: u64,
     pub object_count: u64,
+    /// Room left for writes: share quota, server limit or disk, whichever is least.
+    pub room: super::Room,
 }
 
 /// What the principal's bindings allow on a share's objects, now.
@@ -478,6 +480,7 @@ impl Store {
         let rtxn = self.db().begin_read()?;
         let b = live_bucket(&rtxn, bucket)?;
         Ok(FsStat {
+            room: self.bucket_room(&rtxn, &b)?,
             quota_bytes: b.quota_bytes,
             used_bytes: b.usage_bytes,
             object_count: b.object_count,

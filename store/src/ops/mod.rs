@@ -5,6 +5,7 @@ mod access;
 mod buckets;
 mod fs;
 mod fs_write;
+mod gc;
 mod lifecycle;
 mod list;
 mod multipart;
@@ -25,6 +26,7 @@ pub use fs::{
 };
 pub(crate) use fs_write::FileLocks;
 pub use fs_write::{FsCreate, FsSetAttr};
+pub(crate) use gc::GcTrigger;
 pub use lifecycle::{ExpirySweep, MAX_RULES};
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{COMPLETION_KEPT_MS, CompletePart, Completion, PartInfo, UploadInfo};
@@ -32,7 +34,7 @@ pub use objects::{CopyOptions, ObjectInfo, PutOptions, WriteCondition, etag_in_l
 pub(crate) use peers::PeerPrincipals;
 pub use peers::{PeerInfo, PeerNet, parse_peer_address};
 pub use shares::{CreatedShare, MAX_SHARE_QUOTA, NewShare, ShareInfo, SweepStats};
-pub use storage::{BucketUsage, DiskSpace, STORAGE_PANEL, StorageStatus};
+pub use storage::{Binding, BucketUsage, DiskSpace, Room, STORAGE_PANEL, StorageStatus, room};
 pub(crate) use users::Nonces;
 pub(crate) use users::audit as audit_action;
 pub use users::{

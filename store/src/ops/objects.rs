@@ -239,7 +239,7 @@ impl Store {
         let store = self.clone();
         let referenced =
             move |h: &crate::blobs::Hash| crate::chunk_referenced(store.db_durable(), h);
-        stage::stage(
+        let staged = stage::stage(
             &self.inner.blobs,
             self.inner.cfg.chunk_size,
             self.inner.cfg.inline_max,
@@ -247,7 +247,12 @@ impl Store {
             opts,
             &referenced,
         )
-        .await
+        .await;
+        if let Err(StageError::Store(StoreError::NoSpace)) = &staged {
+            // Deleted objects may have left chunk files behind: free them now.
+            self.gc_soon();
+        }
+        staged
     }
 
     /// Drops staged data that will not be committed, removing the chunk files it created.

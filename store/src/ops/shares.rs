@@ -71,6 +71,8 @@ pub struct CreatedShare {
     #[serde(flatten)]
     pub share: ShareInfo,
     pub restored: bool,
+    /// Said to whoever created it, e.g. a quota the server cannot give (the share is created).
+    pub warnings: Vec<String>,
 }
 
 /// What one sweep did.
@@ -201,10 +203,16 @@ impl Store {
                 wtxn.open_table(SHARES)?
                     .insert(req.name.as_str(), codec::encode(&rec)?.as_slice())?;
                 let scope = Scope::Bucket(bucket.clone());
-                put_binding(wtxn, Subject::User(owner), "bucket-admin", &scope, now)?;
+                super::access::put_binding(
+                    wtxn,
+                    Subject::User(owner),
+                    "bucket-admin",
+                    &scope,
+                    now,
+                )?;
                 let everyone = Subject::Group("everyone".into());
                 if guest_read {
-                    put_binding(wtxn, everyone, "bucket-read", &scope, now)?;
+                    super::access::put_binding(wtxn, everyone, "bucket-read", &scope, now)?;
                 } else {
                     remove_binding(wtxn, &everyone, "bucket-read", &scope)?;
                 }
@@ -221,9 +229,14 @@ impl Store {
             },
             &rec.name,
         );
+        let warnings = self
+            .quota_warning(b.quota_bytes, b.usage_bytes)?
+            .into_iter()
+            .collect();
         Ok(CreatedShare {
             share: self.share_info(&rec, Some(&b)),
             restored,
+            warnings,
         })
     }
 
@@ -528,27 +541,6 @@ fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
     super::drop_bucket_bindings(wtxn, &bucket)?;
     wtxn.open_table(SHARES)?.remove(s.name.as_str())?;
     Ok(removed)
-}
-
-fn put_binding(
-    wtxn: &redb::WriteTransaction,
-    subject: Subject,
-    role: &str,
-    scope: &Scope,
-    now: i64,
-) -> Result<()> {
-    let key = BindingRecord::key(&subject, role, scope);
-    let mut t = wtxn.open_table(BINDINGS)?;
-    if t.get(key.as_str())?.is_none() {
-        let rec = BindingRecord {
-            subject,
-            role: role.to_string(),
-            scope: scope.clone(),
-            created_ms: now,
-        };
-        t.insert(key.as_str(), codec::encode(&rec)?.as_slice())?;
-    }
-    Ok(())
 }
 
 fn remove_binding(

@@ -1,23 +1,91 @@
 //! Access questions asked ahead of time (may this caller do that?), and the storage status the
 //! Storage panel shows: usage per bucket from the counters kept in each bucket's record, and the
 //! free space of the filesystem holding the data directory.
+//!
+//! Room: what may still be written is the smallest of three remainders: the bucket's (share's)
+//! quota, the server's total (`s3.max_size`) and the disk's free space. [`Room`] names which one
+//! binds; `storage status`, the web page, share creation and NFS FSSTAT (what `df` shows on a
+//! mount) all answer from it, so none of them promises more than a write would get.
 
 use redb::{ReadableDatabase, ReadableTable};
+use serde::Serialize;
 
 use crate::error::{Result, StoreError};
 use crate::model::{BucketKind, BucketRecord, Principal};
 use crate::rbac::{Resource, Verb, authorize};
-use crate::tables::BUCKETS;
+use crate::tables::{BUCKETS, SHARES};
 use crate::{Store, codec, deny, naming};
 
 /// The admin panel that shows [`StorageStatus`]; reading it needs `get` on this panel (admins,
 /// or a `panel-viewer` binding scoped to it).
 pub const STORAGE_PANEL: &str = "storage";
 
+/// The limit that leaves the least room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Binding {
+    /// The bucket's or share's quota.
+    Quota,
+    /// The server's total, `s3.max_size`.
+    Server,
+    /// The free space of the disk under the data directory.
+    Disk,
+    /// No limit applies (none set, and the disk could not be asked).
+    None,
+}
+
+impl Binding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Binding::Quota => "quota",
+            Binding::Server => "server",
+            Binding::Disk => "disk",
+            Binding::None => "none",
+        }
+    }
+}
+
+/// Room left for writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Room {
+    /// Bytes that may still be written; `u64::MAX` when [`Binding::None`].
+    pub available_bytes: u64,
+    pub binding: Binding,
+}
+
+/// The smallest remainder of the limits that apply: a bucket quota `(limit, used)` when it has
+/// one, the server's total `(limit, used)` (limit 0: none), the disk's free bytes when known.
+/// On a tie the narrower scope names it (quota, then server, then disk).
+pub fn room(quota: Option<(u64, u64)>, server: (u64, u64), disk_free: Option<u64>) -> Room {
+    let quota = quota
+        .filter(|(limit, _)| *limit > 0)
+        .map(|(limit, used)| (limit.saturating_sub(used), Binding::Quota));
+    let server = (server.0 > 0).then(|| (server.0.saturating_sub(server.1), Binding::Server));
+    let disk = disk_free.map(|f| (f, Binding::Disk));
+    [quota, server, disk]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(left, _)| *left)
+        .map_or(
+            Room {
+                available_bytes: u64::MAX,
+                binding: Binding::None,
+            },
+            |(available_bytes, binding)| Room {
+                available_bytes,
+                binding,
+            },
+        )
+}
+
 #[derive(Debug, Clone)]
 pub struct StorageStatus {
     /// Logical bytes of all current objects (dedup does not reduce it).
     pub used_bytes: u64,
+    /// `s3.max_size`; 0 = unlimited.
+    pub max_size_bytes: u64,
+    /// Room left on the server as a whole (server limit or disk).
+    pub room: Room,
     pub object_count: u64,
     /// Every bucket, in name order.
     pub buckets: Vec<BucketUsage>,
@@ -35,6 +103,8 @@ pub struct BucketUsage {
     pub quota_bytes: u64,
     /// Share of the quota used, in percent (one decimal); `None` without a quota.
     pub quota_pct: Option<f64>,
+    /// Room left in this bucket: its quota, the server's or the disk's, whichever is least.
+    pub room: Room,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -81,16 +151,22 @@ impl Store {
         }
     }
 
-    /// Usage of every bucket and of the disk under the data directory.
+    /// Usage of every bucket and of the disk under the data directory, and which limit binds.
     pub fn storage_status(&self, p: &Principal) -> Result<StorageStatus> {
         self.may(p, Verb::Get, Resource::Panels(Some(STORAGE_PANEL)))?;
         let txn = self.db().begin_read()?;
         let t = txn.open_table(BUCKETS)?;
+        let disk = disk_space(self.data_dir());
+        let max_size = self.inner.cfg.max_size;
+        let server_used = super::txn::sum_usage(&t, &txn.open_table(SHARES)?)?;
+        let disk_free = disk.map(|d| d.free_bytes);
         let mut out = StorageStatus {
             used_bytes: 0,
+            max_size_bytes: max_size,
+            room: room(None, (max_size, server_used), disk_free),
             object_count: 0,
             buckets: Vec::new(),
-            disk: disk_space(self.data_dir()),
+            disk,
         };
         for e in t.iter()? {
             let (_, v) = e?;
@@ -99,6 +175,11 @@ impl Store {
             out.object_count = out.object_count.saturating_add(b.object_count);
             out.buckets.push(BucketUsage {
                 quota_pct: quota_pct(b.usage_bytes, b.quota_bytes),
+                room: room(
+                    Some((b.quota_bytes, b.usage_bytes)),
+                    (max_size, server_used),
+                    disk_free,
+                ),
                 name: b.name,
                 kind: b.kind,
                 used_bytes: b.usage_bytes,
@@ -107,6 +188,106 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Room left in one bucket (FSSTAT; no authorization: the caller has done it).
+    pub(crate) fn bucket_room(
+        &self,
+        rtxn: &redb::ReadTransaction,
+        b: &BucketRecord,
+    ) -> Result<Room> {
+        let used = super::txn::sum_usage(&rtxn.open_table(BUCKETS)?, &rtxn.open_table(SHARES)?)?;
+        Ok(room(
+            Some((b.quota_bytes, b.usage_bytes)),
+            (self.inner.cfg.max_size, used),
+            disk_space(self.data_dir()).map(|d| d.free_bytes),
+        ))
+    }
+
+    /// Room left on the server as a whole, and the bytes it holds.
+    pub fn server_room(&self) -> Result<(u64, Room)> {
+        let rtxn = self.db().begin_read()?;
+        let used = super::txn::sum_usage(&rtxn.open_table(BUCKETS)?, &rtxn.open_table(SHARES)?)?;
+        Ok((
+            used,
+            room(
+                None,
+                (self.inner.cfg.max_size, used),
+                disk_space(self.data_dir()).map(|d| d.free_bytes),
+            ),
+        ))
+    }
+
+    /// One line at start-up: the server's limit (`s3.max_size`) next to the disk's free space,
+    /// so a 1 GiB default on a large disk (or a limit the disk cannot hold) is no surprise.
+    pub fn log_space(&self) -> Result<()> {
+        let (used, r) = self.server_room()?;
+        let max = self.inner.cfg.max_size;
+        let disk = disk_space(self.data_dir());
+        let limit = if max == 0 {
+            "unlimited".to_string()
+        } else {
+            human(max)
+        };
+        let free = disk.map_or("unknown".to_string(), |d| human(d.free_bytes));
+        let line = format!(
+            "storage: s3.max_size {limit} ({} used), disk free {free} under {}; room for {} more ({} binds)",
+            human(used),
+            self.data_dir().display(),
+            if r.binding == Binding::None {
+                "unlimited".to_string()
+            } else {
+                human(r.available_bytes)
+            },
+            r.binding.as_str(),
+        );
+        match disk {
+            Some(d) if max > 0 && max.saturating_sub(used) > d.free_bytes => {
+                tracing::warn!("{line}: the disk fills before s3.max_size is reached")
+            }
+            _ => tracing::info!("{line}"),
+        }
+        Ok(())
+    }
+
+    /// What to tell whoever sets a quota of `quota` bytes on a bucket holding `held` bytes,
+    /// if the server cannot give it that much (the quota would promise more than a write
+    /// gets).
+    pub(crate) fn quota_warning(&self, quota: u64, held: u64) -> Result<Option<String>> {
+        if quota == 0 {
+            return Ok(None);
+        }
+        let (_, r) = self.server_room()?;
+        let wanted = quota.saturating_sub(held);
+        Ok(
+            (r.binding != Binding::None && wanted > r.available_bytes).then(|| {
+                format!(
+                    "the quota {} is more than the server may still hold: {} more ({})",
+                    human(quota),
+                    human(r.available_bytes),
+                    match r.binding {
+                        Binding::Server => "s3.max_size binds; raise it in the config",
+                        _ => "the disk's free space binds",
+                    }
+                )
+            }),
+        )
+    }
+}
+
+/// `1.5 GiB`: binary units, one decimal.
+fn human(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
     }
 }
 
@@ -131,7 +312,39 @@ fn disk_space(dir: &std::path::Path) -> Option<DiskSpace> {
 
 #[cfg(test)]
 mod tests {
-    use super::quota_pct;
+    use super::{Binding, Room, human, quota_pct, room};
+
+    #[test]
+    fn the_smallest_remainder_binds() {
+        let r = |available_bytes, binding| Room {
+            available_bytes,
+            binding,
+        };
+        // A 10 GiB share on a 1 GiB server with a big disk: the server binds.
+        assert_eq!(
+            room(Some((10 << 30, 0)), (1 << 30, 100), Some(1 << 40)),
+            r((1 << 30) - 100, Binding::Server)
+        );
+        assert_eq!(
+            room(Some((1000, 400)), (1 << 30, 0), Some(1 << 40)),
+            r(600, Binding::Quota)
+        );
+        assert_eq!(room(None, (0, 5), Some(77)), r(77, Binding::Disk));
+        assert_eq!(room(Some((0, 9)), (0, 9), Some(77)), r(77, Binding::Disk));
+        assert_eq!(room(Some((10, 20)), (100, 20), None), r(0, Binding::Quota));
+        assert_eq!(room(None, (0, 0), None), r(u64::MAX, Binding::None));
+        assert_eq!(
+            room(Some((50, 0)), (50, 0), Some(50)).binding,
+            Binding::Quota
+        );
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(0), "0 B");
+        assert_eq!(human(1 << 30), "1.0 GiB");
+        assert_eq!(human(1536), "1.5 KiB");
+    }
 
     #[test]
     fn quota_percentages() {

@@ -61,6 +61,17 @@ pub struct JoinRequest {
     pub token: String,
 }
 
+/// Who is registering a key: decides whether a name listed in `admin_peers` may be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Registrar {
+    /// The server itself at start-up (bootstrap admin, service users): any free name.
+    Server,
+    /// An admin (`user register`): an `admin_peers` name only while nobody holds it.
+    Admin,
+    /// Self-service `join`: never an `admin_peers` name.
+    SelfService,
+}
+
 /// Open join nonces → when they were issued.
 #[derive(Default)]
 pub(crate) struct Nonces(Mutex<HashMap<String, Instant>>);
@@ -118,14 +129,18 @@ impl Store {
     }
 
     /// Registers a key under a name, or returns the existing user of that key. A name taken
-    /// by another key gets the first free suffix (`laptop` → `laptop-2`).
+    /// by another key gets the first free suffix (`laptop` → `laptop-2`), except a name that
+    /// `admin_peers` lists (it makes its holder admin): that one is refused to every key but
+    /// its holder's, to self-service joins always, and a suffixed name is never one either.
     async fn register_inner(
         &self,
         pk: PublicKey,
         name: String,
         kind: UserKind,
+        registrar: Registrar,
     ) -> Result<Registered> {
         let user_id = pk.user_id();
+        let reserved = self.policy().admin_peers.clone();
         let master_creds = |g| self.inner.master.s3_credentials(&pk, g);
         let (ak0, sk0) = master_creds(0);
         let id = user_id.clone();
@@ -138,9 +153,23 @@ impl Store {
                     return Ok((u.name, u.generation, false));
                 }
                 let mut names = txn.open_table(USER_NAMES)?;
+                if registrar != Registrar::Server && reserved.lists(&name) {
+                    if registrar == Registrar::SelfService {
+                        return Err(StoreError::AccessDenied(format!(
+                            "the name {name} is reserved: admin_peers lists it, so only an admin can register it"
+                        )));
+                    }
+                    if names.get(name.as_str())?.is_some() {
+                        return Err(StoreError::Conflict(format!(
+                            "the name {name} is listed in admin_peers and another key holds it"
+                        )));
+                    }
+                }
                 let mut chosen = name.clone();
                 let mut n = 2;
-                while names.get(chosen.as_str())?.is_some() {
+                while names.get(chosen.as_str())?.is_some()
+                    || (registrar != Registrar::Server && chosen != name && reserved.lists(&chosen))
+                {
                     chosen = format!("{name}-{n}");
                     n += 1;
                     if n > 10_000 {
@@ -203,7 +232,7 @@ impl Store {
             PublicKey::parse(public_key).map_err(|e| StoreError::InvalidArgument(e.to_string()))?;
         validate_user_name(name)?;
         let r = self
-            .register_inner(pk, name.to_string(), UserKind::Person)
+            .register_inner(pk, name.to_string(), UserKind::Person, Registrar::Admin)
             .await?;
         audit(p, "user.register", &format!("{} ({})", r.name, r.user_id));
         Ok(r)
@@ -212,7 +241,7 @@ impl Store {
     /// The server's own users at start-up (the bootstrap admin). Not reachable from gateways.
     pub async fn register_local_user(&self, pk: PublicKey, name: &str) -> Result<Registered> {
         validate_user_name(name)?;
-        self.register_inner(pk, name.to_string(), UserKind::Person)
+        self.register_inner(pk, name.to_string(), UserKind::Person, Registrar::Server)
             .await
     }
 
@@ -225,6 +254,7 @@ impl Store {
             kp.public(),
             format!("{SERVICE_PREFIX}{name}"),
             UserKind::Service,
+            Registrar::Server,
         )
         .await
     }
@@ -258,6 +288,7 @@ impl Store {
 
     /// Self-service join: nonce (single use, 5 minutes), enrolment token, signature, then
     /// registration. Joining again with the same key returns the same user's credentials.
+    /// A name listed in `admin_peers` is refused to every new key (see docs/decisions/0015).
     pub async fn join(&self, req: JoinRequest) -> Result<Registered> {
         let issued = {
             let mut open = self
@@ -298,7 +329,8 @@ impl Store {
                 "the signature does not match the public key: the client must hold the private key",
             );
         }
-        self.register_inner(pk, req.name, UserKind::Person).await
+        self.register_inner(pk, req.name, UserKind::Person, Registrar::SelfService)
+            .await
     }
 
     /// Access key → (secret, principal), resolved against the current policy. `None` for an

@@ -66,11 +66,14 @@ pub enum Resource<'a> {
     Shares(Option<&'a str>),
     /// A whole-server backup (every bucket, every user's record).
     Backup,
+    /// The server's storage itself: `create` runs a chunk garbage collection now.
+    Storage,
 }
 
 /// The resource words a rule may name.
 pub const RESOURCE_KINDS: &[&str] = &[
     "buckets", "objects", "panels", "users", "groups", "roles", "bindings", "shares", "backup",
+    "storage",
 ];
 
 impl Resource<'_> {
@@ -85,6 +88,7 @@ impl Resource<'_> {
             Resource::Bindings => "bindings",
             Resource::Shares(_) => "shares",
             Resource::Backup => "backup",
+            Resource::Storage => "storage",
         }
     }
 

@@ -45,6 +45,11 @@ pub struct Grant {
 pub struct AdminPeers(pub Vec<String>);
 
 impl AdminPeers {
+    /// Whether `name` is an entry, so that a user holding it as a name is admin.
+    pub fn lists(&self, name: &str) -> bool {
+        self.0.iter().any(|e| e == name)
+    }
+
     pub fn matches(&self, user_id: &str, name: &str) -> Option<AdminMatch> {
         if self.0.iter().any(|e| e == user_id) {
             Some(AdminMatch::PeerId)

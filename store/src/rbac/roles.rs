@@ -86,6 +86,7 @@ pub const BUILTIN_ROLES: &[&str] = &[
     "bucket-read",
     "system",
     "panel-viewer",
+    "s3-user",
 ];
 
 pub fn builtin_roles() -> Vec<RoleDef> {
@@ -138,6 +139,12 @@ pub fn builtin_roles() -> Vec<RoleDef> {
             "panel-viewer",
             "View admin panels (scope a binding with --panel-scope)",
             vec![Rule::of(&["get", "list"], &["panels"])],
+            false,
+        ),
+        def(
+            "s3-user",
+            "An ordinary S3 account: may create buckets, and owns (bucket-admin) what it creates; sees nothing else",
+            vec![Rule::of(&["create"], &["buckets"])],
             false,
         ),
     ]

@@ -90,6 +90,7 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/api/me/nfs-token", info::nfs_token),
         ep(Get, "/api/panels", info::panels),
         ep(Get, "/api/storage", storage::status),
+        ep(Post, "/api/gc", storage::gc),
         ep(Get, "/api/backup", backup::backup),
         ep(Get, "/metrics", info::metrics),
         ep(Get, "/api/users", users::list),

@@ -50,24 +50,32 @@ impl Signed {
     }
 }
 
-/// The client's address, when the listener records it.
+/// The client's address, when the listener records it: the peer, or what a trusted proxy
+/// says in `X-Forwarded-For` ([`session::client_addr`]).
 pub struct ClientAddr(pub Option<IpAddr>);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+impl axum::extract::FromRequestParts<AdminState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &AdminState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientAddr(session::client_addr(
+            peer,
+            &parts.headers,
+            &st.cfg.trusted_proxies,
+        )))
     }
 }
 
 /// `POST /api/session {"access_key","secret_key"}`: 200 with the CSRF token and a cookie;
-/// 401 on a wrong key or secret; 429 while the key or the address is locked out.
+/// 401 on a wrong key or secret; 429 while the key is locked out, or for a wrong key or
+/// secret while the address is.
 pub async fn sign_in(
     State(st): State<AdminState>,
     ClientAddr(addr): ClientAddr,
@@ -75,22 +83,30 @@ pub async fn sign_in(
     body: Body,
 ) -> ApiResult<Response> {
     let b: SignIn = json::read(None, body).await?;
-    if let Some(left) = st.sessions.locked_out(&b.access_key, addr) {
+    let locked = |left: std::time::Duration| {
         tracing::info!(target: "audit", access_key = %b.access_key, ?addr, "web sign-in refused: locked out");
-        return Err(ApiError::new(
+        ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "auth.locked_out",
             format!(
                 "too many failed sign-ins: try again in {} minute(s)",
                 left.as_secs().div_ceil(60).max(1)
             ),
-        ));
+        )
+    };
+    // A locked key is refused whatever the secret; a locked address only refuses wrong ones.
+    if let Some(left) = st.sessions.key_locked_out(&b.access_key) {
+        return Err(locked(left));
     }
+    let addr_locked = st.sessions.addr_locked_out(addr);
     let found = st.store.lookup_credential(&b.access_key)?;
     let principal = match found {
         Some((secret, p)) if session::same_secret(&b.secret_key, &secret) => p,
         _ => {
             st.sessions.failed(&b.access_key, addr);
+            if let Some(left) = addr_locked {
+                return Err(locked(left));
+            }
             tracing::info!(target: "audit", access_key = %b.access_key, ?addr, "web sign-in failed");
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -99,7 +115,7 @@ pub async fn sign_in(
             ));
         }
     };
-    st.sessions.succeeded(&b.access_key, addr);
+    st.sessions.succeeded(&b.access_key);
     // Signing in again replaces the browser's previous session rather than leaving it live.
     if let Some(old) = session::cookie_id(&headers) {
         st.sessions.end(old);

@@ -1,8 +1,10 @@
-//! `GET /api/storage`: usage per bucket, the configured total limit, the disk's free space.
+//! `POST /api/gc`: collect unreferenced chunk files now.
+//! `GET /api/storage`: usage per bucket, the configured total limit, the disk's free space, and
+//! for the server and each bucket the room left and which limit binds it.
 
 use axum::extract::State;
 use axum::response::Response;
-use gatehouse_store::ops::{BucketUsage, DiskSpace};
+use gatehouse_store::ops::{Binding, BucketUsage, DiskSpace, Room};
 use serde::Serialize;
 
 use super::buckets::kind_name;
@@ -16,6 +18,10 @@ struct Status {
     /// Config `s3.max_size`.
     total_bytes_limit: u64,
     used_bytes: u64,
+    /// Bytes the server may still take (`null`: no limit known).
+    available_bytes: Option<u64>,
+    /// Which limit leaves the least room: "server", "disk" or "none".
+    binding: Binding,
     object_count: u64,
     buckets: Vec<Bucket>,
     /// `null` when the filesystem could not be asked.
@@ -32,6 +38,14 @@ struct Bucket {
     quota_bytes: u64,
     /// `null` without a quota.
     quota_pct: Option<f64>,
+    /// Bytes this bucket may still take (`null`: no limit known).
+    available_bytes: Option<u64>,
+    /// Which limit leaves the least room: "quota", "server", "disk" or "none".
+    binding: Binding,
+}
+
+fn available(r: Room) -> Option<u64> {
+    (r.binding != Binding::None).then_some(r.available_bytes)
 }
 
 #[derive(Serialize)]
@@ -49,6 +63,8 @@ impl From<BucketUsage> for Bucket {
             object_count: b.object_count,
             quota_bytes: b.quota_bytes,
             quota_pct: b.quota_pct,
+            available_bytes: available(b.room),
+            binding: b.room.binding,
         }
     }
 }
@@ -65,10 +81,28 @@ impl From<DiskSpace> for Disk {
 pub async fn status(State(st): State<AdminState>, c: Caller) -> ApiResult<Response> {
     let s = st.store.storage_status(&c.principal)?;
     Ok(json::ok(&Status {
-        total_bytes_limit: st.cfg.max_size,
+        total_bytes_limit: s.max_size_bytes,
         used_bytes: s.used_bytes,
+        available_bytes: available(s.room),
+        binding: s.room.binding,
         object_count: s.object_count,
         buckets: s.buckets.into_iter().map(Bucket::from).collect(),
         disk: s.disk.map(Disk::from),
+    }))
+}
+
+#[derive(Serialize)]
+struct GcRun {
+    scanned_chunks: u64,
+    deleted_chunks: u64,
+    freed_bytes: u64,
+}
+
+pub async fn gc(State(st): State<AdminState>, c: Caller) -> ApiResult<Response> {
+    let s = st.store.collect_garbage(&c.principal).await?;
+    Ok(json::ok(&GcRun {
+        scanned_chunks: s.scanned,
+        deleted_chunks: s.deleted,
+        freed_bytes: s.deleted_bytes,
     }))
 }

@@ -191,13 +191,15 @@ pub(super) fn fsstat(
     };
     let res: FSSTAT3res = match gw.store.fs_stat(&c.principal, &bucket) {
         Ok(s) => {
-            // An unlimited share reports the largest quota a share may have.
-            let total = if s.quota_bytes == 0 {
-                gatehouse_store::ops::MAX_SHARE_QUOTA.max(s.used_bytes)
+            // What `df` shows: the room a write really has (share quota, server limit or disk,
+            // whichever is least) on top of what the share holds. With no limit known at all,
+            // the largest quota a share may have.
+            let free = if s.room.binding == gatehouse_store::ops::Binding::None {
+                gatehouse_store::ops::MAX_SHARE_QUOTA.saturating_sub(s.used_bytes)
             } else {
-                s.quota_bytes.max(s.used_bytes)
+                s.room.available_bytes
             };
-            let free = total - s.used_bytes;
+            let total = s.used_bytes.saturating_add(free);
             let files = 1u64 << 32;
             Nfs3Result::Ok(FSSTAT3resok {
                 obj_attributes: dir_attr(gw, c, &bucket, h.bucket_id, h.ino),
