@@ -104,7 +104,12 @@ async fn admin_peers_names_cannot_be_taken_by_another_key() {
 
 /// `POST /api/session` from this host, claiming `forwarded_for` in `X-Forwarded-For`.
 async fn sign_in_via(srv: &TestServer, forwarded_for: &str, access: &str, secret: &str) -> u16 {
-    let addr = srv.running.as_ref().expect("running").admin_addr.expect("admin listener");
+    let addr = srv
+        .running
+        .as_ref()
+        .expect("running")
+        .admin_addr
+        .expect("admin listener");
     reqwest::Client::new()
         .post(format!("http://{addr}/api/session"))
         .header("x-forwarded-for", forwarded_for)
@@ -403,7 +408,11 @@ async fn gatehouse_cli(srv: &TestServer, args: &[&str]) -> std::process::Output 
             "GATEHOUSE_SERVER",
             format!(
                 "http://{}",
-                srv.running.as_ref().expect("running").admin_addr.expect("admin listener")
+                srv.running
+                    .as_ref()
+                    .expect("running")
+                    .admin_addr
+                    .expect("admin listener")
             ),
         )
         .env("AWS_ACCESS_KEY_ID", &srv.access)
@@ -417,7 +426,12 @@ async fn gatehouse_cli(srv: &TestServer, args: &[&str]) -> std::process::Output 
 /// `GET /api/storage` with the bootstrap admin's keys (HTTP Basic).
 async fn storage_json(srv: &TestServer) -> serde_json::Value {
     use base64::Engine as _;
-    let addr = srv.running.as_ref().expect("running").admin_addr.expect("admin listener");
+    let addr = srv
+        .running
+        .as_ref()
+        .expect("running")
+        .admin_addr
+        .expect("admin listener");
     let basic =
         base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", srv.access, srv.secret));
     let r = reqwest::Client::new()
@@ -707,7 +721,12 @@ async fn gc_frees_deleted_objects_at_once_and_a_write_in_flight_survives() {
 
     // Not for an ordinary account.
     let alice = srv.new_user("alice").await;
-    let addr = srv.running.as_ref().expect("running").admin_addr.expect("admin listener");
+    let addr = srv
+        .running
+        .as_ref()
+        .expect("running")
+        .admin_addr
+        .expect("admin listener");
     use base64::Engine as _;
     let basic = base64::engine::general_purpose::STANDARD
         .encode(format!("{}:{}", alice.access_key, alice.secret_key));
@@ -856,7 +875,12 @@ async fn share_aliases_work_in_admin_paths_and_role_bind() {
 
     // Basic auth too, and the object is the share's.
     use base64::Engine as _;
-    let addr = srv.running.as_ref().expect("running").admin_addr.expect("admin listener");
+    let addr = srv
+        .running
+        .as_ref()
+        .expect("running")
+        .admin_addr
+        .expect("admin listener");
     let basic =
         base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", srv.access, srv.secret));
     let r = reqwest::Client::new()
