@@ -88,7 +88,7 @@ for t in "${TARGETS[@]}"; do
     "$work" "$FUZZ_DIR/corpus/$t" >"$tmp/log" 2>&1
   rc=$?
   set -e
-  grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY)|^==[0-9]+== ERROR|panicked at' "$tmp/log" || true
+  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY)|^==[0-9]+== ERROR|panicked at' "$tmp/log" || true
   if [ $rc -ne 0 ]; then
     echo "!! fuzz: $t FAILED (exit $rc); last lines of its log:"
     tail -n 40 "$tmp/log"
