@@ -33,7 +33,7 @@ BIN=$CARGO_TARGET_DIR/$TRIPLE/release
 
 build() {
   echo "== fuzz: building targets (libFuzzer, sancov, $TRIPLE)"
-  nice -n 19 cargo build --locked --release --target "$TRIPLE" --bins
+  nice -n 19 cargo build --release --target "$TRIPLE" --bins
 }
 
 # A scratch TMPDIR per process: the targets' store lives there (in memory where /dev/shm is
