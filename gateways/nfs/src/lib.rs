@@ -17,6 +17,8 @@
 //! store stays free of NFS types.
 
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handle;
 mod mount;
 mod nfs;
