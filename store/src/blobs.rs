@@ -8,6 +8,10 @@
 //! only after the referencing transaction committed (or failed). GC holds the pin lock while it
 //! decides and deletes, and checks the chunks table in a read transaction begun under that lock,
 //! so a chunk is deleted only if no committed row and no in-flight writer refers to it.
+//!
+//! Readers pin too ([`Pins::for_reading`]): a GET streaming a large object opens its chunk
+//! files one after another, long after it read the manifest, and the object may be deleted or
+//! overwritten meanwhile. Its pins keep the files until the response ends.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -52,6 +56,28 @@ impl Pins {
     pub fn absorb(&mut self, mut other: Pins) {
         self.hashes.append(&mut other.hashes);
         self.created.append(&mut other.created);
+    }
+
+    /// Pins the chunks a reader is about to open (one lock for all of them), then checks that
+    /// each file is still there. `None` when one is not: it was collected between the reader's
+    /// look at the manifest and this pin (its object was deleted or overwritten meanwhile), so
+    /// the reader should read the object again. When `Some`, every file stays until the pins
+    /// are dropped: GC and aborted writers delete only under the pin lock, only unpinned files.
+    pub fn for_reading(blobs: &Arc<BlobStore>, hashes: &[Hash]) -> Result<Option<Pins>> {
+        let mut pins = Pins::new(blobs.clone());
+        {
+            let mut map = blobs.lock_pins();
+            for h in hashes {
+                *map.entry(*h).or_insert(0) += 1;
+            }
+        }
+        pins.hashes.extend_from_slice(hashes);
+        for h in hashes {
+            if !blobs.path(h).try_exists()? {
+                return Ok(None);
+            }
+        }
+        Ok(Some(pins))
     }
 
     pub fn mark_created(&mut self, h: Hash) {

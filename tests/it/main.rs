@@ -18,6 +18,7 @@ mod nfs;
 mod nfs_files;
 mod quotas;
 mod rbac;
+mod readers_in_flight;
 mod s3_auth;
 mod s3_bad_input;
 mod s3_buckets;
