@@ -8,6 +8,10 @@
 //! only after the referencing transaction committed (or failed). GC holds the pin lock while it
 //! decides and deletes, and checks the chunks table in a read transaction begun under that lock,
 //! so a chunk is deleted only if no committed row and no in-flight writer refers to it.
+//!
+//! Readers pin too ([`Pins::for_reading`]): a GET streaming a large object opens its chunk
+//! files one after another, long after it read the manifest, and the object may be deleted or
+//! overwritten meanwhile. Its pins keep the files until the response ends.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -26,6 +30,10 @@ pub struct BlobStore {
     tmp: PathBuf,
     pins: Mutex<HashMap<Hash, usize>>,
     tmp_seq: AtomicU64,
+    /// Chunk files deleted so far (by GC or an aborted write), counted under the pin lock
+    /// before each deletion: a reader that saw the same count before reading its manifest
+    /// and after pinning knows no file was deleted in between.
+    deletions: AtomicU64,
 }
 
 /// Hashes pinned by one staged write; unpinned when dropped.
@@ -54,6 +62,39 @@ impl Pins {
         self.created.append(&mut other.created);
     }
 
+    /// Pins the chunks a reader is about to open (one lock for all of them) and makes sure each
+    /// file is still there. `since`: [`BlobStore::deletions`] read before the manifest was.
+    /// The manifest's files existed when it was read (metadata never exists without its
+    /// blob), so when nothing was deleted since, they are there; otherwise each is looked for.
+    /// `None` when one is gone: it was collected between the reader's look at the manifest and
+    /// this pin (its object was deleted or overwritten meanwhile), so the reader should read
+    /// the object again. When `Some`, every file stays until the pins are dropped: GC and
+    /// aborted writers delete only under the pin lock, only unpinned files.
+    pub fn for_reading(
+        blobs: &Arc<BlobStore>,
+        hashes: &[Hash],
+        since: u64,
+    ) -> Result<Option<Pins>> {
+        let mut pins = Pins::new(blobs.clone());
+        let deleted = {
+            let mut map = blobs.lock_pins();
+            for h in hashes {
+                *map.entry(*h).or_insert(0) += 1;
+            }
+            blobs.deletions.load(Ordering::Relaxed) != since
+        };
+        pins.hashes.extend_from_slice(hashes);
+        if !deleted {
+            return Ok(Some(pins));
+        }
+        for h in hashes {
+            if !blobs.path(h).try_exists()? {
+                return Ok(None);
+            }
+        }
+        Ok(Some(pins))
+    }
+
     pub fn mark_created(&mut self, h: Hash) {
         self.created.push(h);
     }
@@ -70,6 +111,7 @@ impl Pins {
             if pins.contains_key(&h) || referenced(&h)? {
                 continue;
             }
+            blobs.deletions.fetch_add(1, Ordering::Relaxed);
             match fs::remove_file(blobs.path(&h)) {
                 Ok(()) => removed += 1,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -119,12 +161,20 @@ impl BlobStore {
             tmp,
             pins: Mutex::new(HashMap::new()),
             tmp_seq: AtomicU64::new(0),
+            deletions: AtomicU64::new(0),
         })
     }
 
     fn lock_pins(&self) -> MutexGuard<'_, HashMap<Hash, usize>> {
         // A panic while holding this lock cannot leave the map inconsistent (single inserts).
         self.pins.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many chunk files were deleted so far (see [`Pins::for_reading`]).
+    pub fn deletions(&self) -> u64 {
+        // Read under the pin lock: ordered with the deletions, which count under it.
+        let _pins = self.lock_pins();
+        self.deletions.load(Ordering::Relaxed)
     }
 
     fn pin(&self, h: Hash) {
@@ -265,6 +315,7 @@ impl BlobStore {
                     if pins.contains_key(&h) || referenced(&h)? {
                         continue;
                     }
+                    self.deletions.fetch_add(1, Ordering::Relaxed);
                     fs::remove_file(e.path())?;
                     drop(pins);
                     stats.deleted += 1;
@@ -330,4 +381,55 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 fn mismatch(h: &Hash) -> StoreError {
     StoreError::Corrupt(format!("chunk {} does not match its hash", hex::encode(h)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(blobs: &BlobStore, seed: u8) -> Hash {
+        let bytes = vec![seed; 1000];
+        let h = *blake3::hash(&bytes).as_bytes();
+        blobs.write_chunk(&h, &bytes).expect("write");
+        h
+    }
+
+    #[test]
+    fn a_reader_pin_keeps_its_files_and_notices_one_collected_before_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blobs = Arc::new(BlobStore::open(&dir.path().join("blobs")).expect("blobs"));
+        let unreferenced = |_: &Hash| Ok(false);
+        let (a, b) = (chunk(&blobs, 1), chunk(&blobs, 2));
+
+        // Pinned by a reader: GC (nothing references it any more) leaves it.
+        let since = blobs.deletions();
+        let pins = Pins::for_reading(&blobs, &[a, a], since)
+            .expect("pin")
+            .expect("present");
+        let collected = blobs.gc(Duration::ZERO, &unreferenced).expect("gc");
+        assert_eq!(collected.deleted, 1, "b goes, a stays");
+        assert!(blobs.path(&a).exists() && !blobs.path(&b).exists());
+
+        // A reader that read its manifest before b was collected finds out after pinning.
+        assert!(
+            Pins::for_reading(&blobs, &[b], since)
+                .expect("pin")
+                .is_none()
+        );
+        // One that read it after the deletion (the file is gone for good: the object went
+        // with it) would not have b in its manifest; with a it is fine, files looked for.
+        assert!(
+            Pins::for_reading(&blobs, &[a], since)
+                .expect("pin")
+                .is_some()
+        );
+
+        // Once the reader is done, a is collected (its pin was counted twice, released twice).
+        drop(pins);
+        assert_eq!(
+            blobs.gc(Duration::ZERO, &unreferenced).expect("gc").deleted,
+            1
+        );
+        assert!(!blobs.path(&a).exists());
+    }
 }

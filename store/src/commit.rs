@@ -25,7 +25,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,11 @@ use tokio::sync::oneshot;
 use crate::error::{Result, StoreError};
 
 type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&WriteTransaction) -> (Reply, bool) + Send>;
+/// A queued mutation; yields its reply and, when it failed with a storage error, that error
+/// (the batch must not commit).
+type Job = Box<dyn FnOnce(&WriteTransaction) -> (Reply, Option<StoreError>) + Send>;
+/// What to do when a mutation failed because the disk is full (see [`Committer::on_no_space`]).
+type OnNoSpace = Box<dyn Fn() + Send + Sync>;
 
 struct Queued {
     job: Job,
@@ -167,6 +171,7 @@ pub struct Committer {
     tx: mpsc::Sender<Msg>,
     shared: Arc<Shared>,
     thread: Option<thread::JoinHandle<bool>>,
+    on_no_space: OnceLock<OnNoSpace>,
 }
 
 impl Committer {
@@ -185,7 +190,27 @@ impl Committer {
             .name("gatehouse-commit".into())
             .spawn(move || run(&s, rx, window))
             .ok();
-        Committer { tx, shared, thread }
+        Committer {
+            tx,
+            shared,
+            thread,
+            on_no_space: OnceLock::new(),
+        }
+    }
+
+    /// `f` runs on the writer's task (so it may spawn on the runtime) whenever a mutation is
+    /// answered `NoSpace`: the disk filled while its transaction wrote or committed. Set once.
+    pub fn on_no_space(&self, f: impl Fn() + Send + Sync + 'static) {
+        let _ = self.on_no_space.set(Box::new(f));
+    }
+
+    fn noticed<T>(&self, r: Result<T>) -> Result<T> {
+        if matches!(r, Err(StoreError::NoSpace))
+            && let Some(f) = self.on_no_space.get()
+        {
+            f();
+        }
+        r
     }
 
     /// Runs `f` inside the next group transaction and returns its result once that transaction
@@ -195,7 +220,8 @@ impl Committer {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
     {
-        self.submit(f, true, false).await
+        let r = self.submit(f, true, false).await;
+        self.noticed(r)
     }
 
     /// Runs `f` in the open transaction and returns its result at once, visible to every
@@ -205,10 +231,11 @@ impl Committer {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
     {
-        match self.run_inline(f) {
+        let r = match self.run_inline(f) {
             Ok(r) => r,
             Err(f) => self.submit(f, false, false).await,
-        }
+        };
+        self.noticed(r)
     }
 
     /// `f` on this thread in the open transaction, or `f` back when the commit thread is busy.
@@ -306,7 +333,8 @@ impl Committer {
     /// Returns once every mutation answered before it is durable (at once if nothing deferred
     /// is pending).
     pub async fn barrier(&self) -> Result<()> {
-        self.submit(|_| Ok(()), true, true).await
+        let r = self.submit(|_| Ok(()), true, true).await;
+        self.noticed(r)
     }
 
     async fn submit<T, F>(&self, f: F, durable: bool, barrier: bool) -> Result<T>
@@ -317,7 +345,10 @@ impl Committer {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |txn| {
             let r = f(txn);
-            let poison = poisons(&r);
+            let poison = match &r {
+                Err(e) if poisons(&r) => Some(clone_err(e)),
+                _ => None,
+            };
             let reply: Reply = Box::new(move |commit_err: Option<&StoreError>| {
                 let out = match commit_err {
                     Some(e) => Err(clone_err(e)),
@@ -480,10 +511,13 @@ fn run_batch(sh: &Shared, st: &mut State, queued: Vec<Queued>, window: Duration)
     };
     let _ = crate::ops::txn::take_freed();
     let mut replies = Vec::new();
-    let mut poisoned = false;
+    let mut poisoned: Option<StoreError> = None;
     for q in queued {
         let (reply, poison) = (q.job)(&txn);
-        poisoned |= poison;
+        // A full disk is told as such to every member (their writes failed for that reason).
+        if !matches!(poisoned, Some(StoreError::NoSpace)) {
+            poisoned = poison.or(poisoned);
+        }
         replies.push(reply);
     }
     durable |= crate::ops::txn::take_freed();
@@ -492,11 +526,12 @@ fn run_batch(sh: &Shared, st: &mut State, queued: Vec<Queued>, window: Duration)
     } else {
         Durability::None
     });
-    let outcome = if poisoned {
+    let outcome = if let Some(e) = poisoned {
         let _ = txn.abort();
-        Some(StoreError::Internal(
-            "a storage error aborted the transaction".into(),
-        ))
+        Some(match e {
+            StoreError::NoSpace => StoreError::NoSpace,
+            _ => StoreError::Internal("a storage error aborted the transaction".into()),
+        })
     } else {
         txn.commit().err().map(StoreError::from)
     };

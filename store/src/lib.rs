@@ -210,6 +210,14 @@ impl Store {
                 gc_trigger: Default::default(),
             }),
         };
+        // A full disk met by the metadata commit frees garbage like one met while staging.
+        // Weak: the committer lives in `Inner` and must not keep it alive.
+        let weak = Arc::downgrade(&store.inner);
+        store.inner.committer.on_no_space(move || {
+            if let Some(inner) = weak.upgrade() {
+                Store { inner }.gc_soon();
+            }
+        });
         store.reload_policy()?;
         Ok((
             store,

@@ -10,6 +10,7 @@ mod common;
 mod conditional_writes;
 mod exposure;
 mod fsck;
+mod gc_edges;
 mod identity;
 mod lifecycle;
 mod metrics;

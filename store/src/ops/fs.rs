@@ -363,26 +363,58 @@ impl Store {
         count: u32,
     ) -> Result<FsRead> {
         deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
-        let (attr, data) = {
-            let rtxn = self.db().begin_read()?;
-            let b = live_bucket(&rtxn, bucket)?;
-            let attr = attr_of(&rtxn, &b, ino)?;
-            regular_file(&attr)?;
-            let data = match rtxn.open_table(INODE_DATA)?.get(ino)? {
-                Some(d) => self.inner.manifests.decode(ino, d.value())?,
-                None => Default::default(),
+        // The chunks are opened after the manifest's read transaction ended, unpinned: a READ
+        // holds nothing between calls, and pinning for each one would tax every READ for a
+        // race microseconds wide. When the file was removed or rewritten and its old chunks
+        // collected in that window, the read fails; then the file is looked at again and
+        // answers what a READ after the change would (`Stale`, or the new bytes). Chunk files
+        // already open (by read-ahead) stay readable after GC unlinks them.
+        let (mut attr, mut data) = self.fs_read_manifest(bucket, ino)?;
+        let mut tries = 0;
+        loop {
+            let err = match self.fs_read_range(attr, &data, offset, count).await {
+                Ok(r) => return Ok(r),
+                Err(e) => e,
             };
-            (attr, data)
+            tries += 1;
+            let (a, d) = self.fs_read_manifest(bucket, ino)?;
+            let hashes = |d: &Data| d.chunks().iter().map(|c| c.hash).collect::<Vec<_>>();
+            if tries >= 3 || hashes(&d) == hashes(&data) {
+                return Err(err); // the same chunks: not that race
+            }
+            (attr, data) = (a, d);
+        }
+    }
+
+    /// File `ino`'s attributes and manifest, for a READ.
+    fn fs_read_manifest(&self, bucket: &str, ino: u64) -> Result<(FsAttr, std::sync::Arc<Data>)> {
+        let rtxn = self.db().begin_read()?;
+        let b = live_bucket(&rtxn, bucket)?;
+        let attr = attr_of(&rtxn, &b, ino)?;
+        regular_file(&attr)?;
+        let data = match rtxn.open_table(INODE_DATA)?.get(ino)? {
+            Some(d) => self.inner.manifests.decode(ino, d.value())?,
+            None => Default::default(),
         };
+        Ok((attr, data))
+    }
+
+    async fn fs_read_range(
+        &self,
+        attr: FsAttr,
+        data: &Data,
+        offset: u64,
+        count: u32,
+    ) -> Result<FsRead> {
         let start = offset.min(attr.size);
         let end = offset.saturating_add(u64::from(count)).min(attr.size);
         let data = if end <= start {
             FsData::default()
-        } else if let Some(d) = self.read_in_chunk(&data, start..end).await? {
+        } else if let Some(d) = self.read_in_chunk(data, start..end).await? {
             d
         } else {
             let mut pieces: Vec<Bytes> = Vec::new();
-            let mut s = std::pin::pin!(self.read_data(&data, start..end));
+            let mut s = std::pin::pin!(self.read_data(data, start..end));
             while let Some(piece) = s.next().await {
                 pieces.push(piece?);
             }

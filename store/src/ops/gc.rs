@@ -37,8 +37,9 @@ impl Store {
         Ok(stats)
     }
 
-    /// A write found the disk full: collect garbage now in the background, so that space
-    /// freed by deletes comes back soon. At most one such run at a time.
+    /// A write found the disk full (staging its chunks, or committing its metadata): collect
+    /// garbage now in the background, so that space freed by deletes comes back soon. At most
+    /// one such run at a time.
     pub(crate) fn gc_soon(&self) {
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;

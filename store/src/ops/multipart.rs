@@ -325,7 +325,7 @@ impl Store {
     ) -> Result<PartInfo> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
         check_part_number(part_number)?;
-        let source = self.get_object(p, src.0, src.1)?;
+        let (source, pins) = self.open_object(p, src.0, src.1)?;
         check(&source.record)?;
         let u = self.upload_exists(upload_id, bucket, key)?;
         let range = match range {
@@ -336,7 +336,7 @@ impl Store {
             None => 0..source.record.size,
         };
         self.precheck_part_room(&u, upload_id, part_number, range.end - range.start)?;
-        let body = self.read_data(&source.record.data, range);
+        let body = self.read_data_pinned(&source.record.data, range, pins);
         let staged = self
             .stage(
                 body,

@@ -8,6 +8,7 @@ use redb::ReadableDatabase;
 
 use super::ns::Ns;
 use super::txn;
+use crate::blobs::Pins;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{Result, StoreError};
 use crate::model::{BucketRecord, ChecksumValue, Data, ObjectMeta, ObjectRecord, Principal};
@@ -297,6 +298,46 @@ impl Store {
         self.read_object(bucket, key)
     }
 
+    /// GetObject for a reader of the bytes: the object and its chunk files pinned, so they
+    /// stay until the pins are dropped (hand them to [`Store::read_data_pinned`]) even if the
+    /// object is deleted or overwritten and GC runs while the body is still streaming.
+    ///
+    /// Why pin, then check that the files are there: GC decides under the pin lock against
+    /// committed state, and the manifest was read before the pin, so a delete and a GC may
+    /// both fall between the two. A file present after our pin is one GC can no longer take;
+    /// a missing one means exactly that race happened, and the object is read again (its
+    /// newer state: the new version, or `NoSuchKey`). Pinning inside the manifest's read
+    /// transaction would not help (GC looks at a newer snapshot), and taking the pin lock
+    /// around that transaction would stall every writer's pins behind a database read. The
+    /// files are looked for only when some chunk file was deleted since just before the
+    /// manifest was read (a deletion counter; GC deletes rarely). So the cost is two pin-lock
+    /// turns and one map entry per chunk, and as many again to unpin; inline objects pin
+    /// nothing.
+    pub fn open_object(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(ObjectInfo, Pins)> {
+        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        // Each retry needs another delete (or overwrite) and GC between two reads microseconds
+        // apart; a few in a row mean something else is wrong.
+        for _ in 0..4 {
+            let since = self.inner.blobs.deletions();
+            let info = self.read_object(bucket, key)?;
+            let hashes: Vec<_> = info.record.data.chunks().iter().map(|c| c.hash).collect();
+            if hashes.is_empty() {
+                return Ok((info, Pins::new(self.inner.blobs.clone())));
+            }
+            if let Some(pins) = Pins::for_reading(&self.inner.blobs, &hashes, since)? {
+                return Ok((info, pins));
+            }
+        }
+        Err(StoreError::Internal(format!(
+            "the chunks of {bucket}/{key} kept disappearing while it was opened"
+        )))
+    }
+
     fn read_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
         let txn = self.db().begin_read()?;
         let buckets = txn.open_table(BUCKETS)?;
@@ -373,6 +414,20 @@ impl Store {
                 }
             })
             .buffered(2)
+    }
+
+    /// [`Store::read_data`] holding `pins` (from [`Store::open_object`]) until the stream is
+    /// dropped: the chunk files it has not opened yet survive a delete and GC meanwhile.
+    pub fn read_data_pinned(
+        &self,
+        data: &Data,
+        range: Range<u64>,
+        pins: Pins,
+    ) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
+        self.read_data(data, range).map(move |piece| {
+            let _held = &pins;
+            piece
+        })
     }
 
     /// DeleteObject: succeeds whether or not the key existed (S3 semantics).

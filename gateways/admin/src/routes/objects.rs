@@ -256,7 +256,7 @@ pub async fn get(
     Param((bucket, key)): Param<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let info = st.store.get_object(&c.principal, &bucket, &key)?;
+    let (info, pins) = st.store.open_object(&c.principal, &bucket, &key)?;
     let rec = &info.record;
     let range = match headers.get(http::header::RANGE) {
         Some(v) => parse_range(v.to_str().unwrap_or(""), rec.size)?,
@@ -266,7 +266,7 @@ pub async fn get(
         Some(r) => (StatusCode::PARTIAL_CONTENT, r),
         None => (StatusCode::OK, 0..rec.size),
     };
-    let stream = st.store.read_data(&rec.data, span.clone());
+    let stream = st.store.read_data_pinned(&rec.data, span.clone(), pins);
     let mut resp = (status, Body::from_stream(stream)).into_response();
     let h = resp.headers_mut();
     h.insert(

@@ -196,7 +196,14 @@ fn meta_headers(r: &mut Response, rec: &ObjectRecord) {
 }
 
 pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
-    let info = s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?;
+    // A GET pins the chunks it will stream until its body is dropped (a delete and GC
+    // meanwhile cannot cut it short); a HEAD reads none.
+    let (info, pins) = if head {
+        (s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?, None)
+    } else {
+        let (info, pins) = s.open_object(&ctx.principal, ctx.bucket(), ctx.key())?;
+        (info, Some(pins))
+    };
     let rec = &info.record;
     let size = rec.size;
     if let Err(e) = check_conditions(&ctx.headers, rec) {
@@ -249,10 +256,9 @@ pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
         (None, None) => None,
     };
     let (start, end) = range.map_or((0, size), |r| (r.start, r.end));
-    let body = if head {
-        Body::empty()
-    } else {
-        Body::from_stream(s.read_data(&rec.data, start..end))
+    let body = match pins {
+        None => Body::empty(),
+        Some(pins) => Body::from_stream(s.read_data_pinned(&rec.data, start..end, pins)),
     };
     let status = if range.is_some() && (part_number.is_none() || !rec.parts.is_empty()) {
         StatusCode::PARTIAL_CONTENT

@@ -1,0 +1,210 @@
+//! GC edges (issue 17, wave 2): a reader in flight keeps its data (a GET streaming a large
+//! object that is deleted and garbage-collected meanwhile still sends every byte; once it ends,
+//! GC frees the chunks), and a full disk met by the metadata commit starts a GC run too.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+
+use crate::common::*;
+
+/// `POST /api/gc` as the bootstrap admin.
+async fn gc_now(srv: &TestServer) {
+    use base64::Engine as _;
+    let addr = srv
+        .running
+        .as_ref()
+        .expect("running")
+        .admin_addr
+        .expect("admin listener");
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", srv.access, srv.secret));
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/api/gc"))
+        .header("authorization", format!("Basic {basic}"))
+        .send()
+        .await
+        .expect("gc");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+}
+
+#[tokio::test]
+async fn a_get_in_flight_survives_delete_and_gc_and_its_chunks_are_freed_after() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("rdb").send().await.expect("mb");
+    // 48 chunks: far more than the socket buffers hold, so most of them are still unopened
+    // when the first bytes arrive.
+    let data = bytes(48 << 20, 41);
+    c.put_object()
+        .bucket("rdb")
+        .key("big")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .expect("put");
+    let files = srv.chunk_files();
+    assert!(files >= 48, "{files} chunk files");
+
+    let got = c
+        .get_object()
+        .bucket("rdb")
+        .key("big")
+        .send()
+        .await
+        .expect("get");
+    let mut body = got.body;
+    let mut received = Vec::with_capacity(data.len());
+    while received.len() < 64 << 10 {
+        let piece = body.next().await.expect("more body").expect("first bytes");
+        received.extend_from_slice(&piece);
+    }
+
+    // The object goes away and GC runs at once while the GET is still streaming.
+    c.delete_object()
+        .bucket("rdb")
+        .key("big")
+        .send()
+        .await
+        .expect("delete");
+    gc_now(&srv).await;
+    let kept = srv.chunk_files();
+
+    while let Some(piece) = body.next().await {
+        received.extend_from_slice(&piece.expect("the rest of the body arrives"));
+    }
+    assert_eq!(received.len(), data.len(), "every byte arrived");
+    assert!(received == data, "and they are the object's bytes");
+    assert_eq!(kept, files, "GC kept the chunks of the object being read");
+    drop(body);
+
+    // The GET is over: its pins are gone, so the next GC frees the chunks.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        gc_now(&srv).await;
+        if srv.chunk_files() == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} chunk files stayed after the GET ended",
+            srv.chunk_files()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let e = c
+        .get_object()
+        .bucket("rdb")
+        .key("big")
+        .send()
+        .await
+        .expect_err("deleted");
+    assert_eq!(code(&e), "NoSuchKey");
+}
+
+/// Fills the file system holding `dir` to the last byte with a file in `dir`.
+fn fill_disk(dir: &std::path::Path) -> std::fs::File {
+    use std::io::Write;
+    let mut f = std::fs::File::create(dir.join("filler")).expect("filler");
+    for block in [1 << 20, 64 << 10, 4 << 10, 512, 1] {
+        let buf = vec![0u8; block];
+        while f.write_all(&buf).is_ok() {}
+    }
+    f
+}
+
+/// A write whose metadata commit meets a full disk starts a GC run, as one that meets it while
+/// staging chunks does. redb 4 then refuses every later write until the database is opened
+/// again (its "previous I/O error" latch): what comes back at once is the disk space, and a
+/// restart finds room to commit.
+#[tokio::test]
+async fn a_full_disk_at_the_metadata_commit_collects_garbage() {
+    let Some(mnt) = Tmpfs::mount("24m") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (not root)");
+        return;
+    };
+    let dir = tempfile::tempdir_in(mnt.path()).expect("tmp");
+    let srv = TestServer::start_in(dir).await;
+    let c = srv.client();
+    c.create_bucket().bucket("meta").send().await.expect("mb");
+    // 6 MiB of deleted chunks wait for the grace period (15 min).
+    c.put_object()
+        .bucket("meta")
+        .key("junk")
+        .body(ByteStream::from(bytes(6 << 20, 77)))
+        .send()
+        .await
+        .expect("put");
+    c.delete_object()
+        .bucket("meta")
+        .key("junk")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(srv.chunk_files(), 6);
+    let filler = fill_disk(mnt.path());
+
+    // Inline objects (60 KiB, under inline_max): staging writes no file, only the database
+    // grows, so the refusal comes from the commit.
+    let small = |i: u64| {
+        c.put_object()
+            .bucket("meta")
+            .key(format!("small-{i}"))
+            .body(ByteStream::from(bytes(60 << 10, i)))
+            .send()
+    };
+    let mut i = 0;
+    let e = loop {
+        match small(i).await {
+            Ok(_) => i += 1,
+            Err(e) => break e,
+        }
+        assert!(i < 400, "the disk never filled");
+    };
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    assert_eq!(status, Some(507), "{e:?}");
+    assert!(
+        srv.chunk_files() <= 6,
+        "staging an inline object wrote no chunk"
+    );
+
+    // That refusal started a GC: the deleted object's chunk files go within seconds.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while srv.chunk_files() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the commit's full disk started no GC: {} chunk files stay",
+            srv.chunk_files()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Opened again, the database commits in the space GC freed.
+    let dir = srv.stop().await;
+    let srv = TestServer::start_in(dir).await;
+    let c = srv.client();
+    c.put_object()
+        .bucket("meta")
+        .key("after-restart")
+        .body(ByteStream::from(bytes(60 << 10, 999)))
+        .send()
+        .await
+        .expect("a write after the restart");
+    let got = c
+        .get_object()
+        .bucket("meta")
+        .key("after-restart")
+        .send()
+        .await
+        .expect("get");
+    assert!(body_bytes(got).await == bytes(60 << 10, 999));
+    let e = c
+        .get_object()
+        .bucket("meta")
+        .key(format!("small-{i}"))
+        .send()
+        .await
+        .expect_err("the refused write left nothing");
+    assert_eq!(code(&e), "NoSuchKey");
+    drop(filler);
+}
