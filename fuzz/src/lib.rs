@@ -199,6 +199,7 @@ fn make_env() -> Result<Env, Box<dyn std::error::Error>> {
             login_max_failures: gatehouse_admin::AdminConfig::DEFAULT_LOGIN_MAX_FAILURES,
             login_lockout: gatehouse_admin::AdminConfig::DEFAULT_LOGIN_LOCKOUT,
             secure_cookie: false,
+            trusted_proxies: Vec::new(),
             nfs_endpoint: "127.0.0.1:2049".into(),
         },
     ));
