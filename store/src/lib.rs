@@ -144,6 +144,8 @@ struct Inner {
     manifests: readahead::Manifests,
     /// Principals of NFS peer addresses (see `ops::peers`).
     peer_principals: ops::PeerPrincipals,
+    /// Secrets and principals of access keys (see `ops::credential_cache`).
+    credentials: ops::CredentialCache,
     /// A background GC after a full disk is running (see `ops::gc`).
     gc_trigger: ops::GcTrigger,
 }
@@ -207,6 +209,7 @@ impl Store {
                 readahead: readahead::ReadAhead::default(),
                 manifests: readahead::Manifests::default(),
                 peer_principals: Default::default(),
+                credentials: Default::default(),
                 gc_trigger: Default::default(),
             }),
         };

@@ -3,6 +3,7 @@
 
 mod access;
 mod buckets;
+mod credential_cache;
 mod fs;
 mod fs_write;
 mod gc;
@@ -20,6 +21,7 @@ mod users;
 pub(crate) use access::drop_bucket_bindings;
 pub use access::{BindingInfo, GroupInfo, PanelInfo, RoleInfo, SubjectRef};
 pub use buckets::BucketInfo;
+pub(crate) use credential_cache::CredentialCache;
 pub use fs::{
     FsAccess, FsAttr, FsData, FsDirEntry, FsDirPage, FsKind, FsMade, FsRead, FsShare, FsStat,
     MAX_LINK,

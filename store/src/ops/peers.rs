@@ -132,7 +132,7 @@ pub(crate) struct PeerPrincipals {
 const PEER_PRINCIPALS_MAX: usize = 1024;
 
 impl PeerPrincipals {
-    fn epoch(&self) -> u64 {
+    pub(crate) fn epoch(&self) -> u64 {
         self.epoch.load(std::sync::atomic::Ordering::SeqCst)
     }
 

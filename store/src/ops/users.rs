@@ -350,14 +350,35 @@ impl Store {
         if u.generation != cref.generation {
             return Ok(None);
         }
-        let (ak, sk) = self.credentials_of(&u)?;
-        if ak != access_key {
-            return Ok(None);
-        }
-        Ok(Some((
-            sk,
-            self.policy().resolve(&cref.user_id, &u.name, u.kind),
-        )))
+        // The epoch before resolving: a principal resolved while a change commits is kept
+        // under the older epoch and so never served after it (see `ops::credential_cache`).
+        let epoch = self.inner.peer_principals.epoch();
+        let cache = &self.inner.credentials;
+        let sk = match cache.get(access_key, &cref.user_id, u.generation, epoch) {
+            Some(hit) => {
+                if let Some(principal) = hit.principal {
+                    return Ok(Some((hit.secret, principal)));
+                }
+                hit.secret
+            }
+            None => {
+                let (ak, sk) = self.credentials_of(&u)?;
+                if ak != access_key {
+                    return Ok(None);
+                }
+                sk
+            }
+        };
+        let principal = self.policy().resolve(&cref.user_id, &u.name, u.kind);
+        cache.put(
+            access_key,
+            &cref.user_id,
+            u.generation,
+            &sk,
+            epoch,
+            &principal,
+        );
+        Ok(Some((sk, principal)))
     }
 
     /// New credentials for a user (the user themself, or an admin); the old ones stop working
