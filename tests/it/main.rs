@@ -33,3 +33,4 @@ mod tls;
 mod trust_edges;
 mod web_browser;
 mod web_session;
+mod review_fixes;

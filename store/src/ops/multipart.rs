@@ -142,23 +142,23 @@ fn held_bytes(t: &WriteTransaction, u: &UploadRecord, id: &str) -> Result<u64> {
 
 /// Aborts upload `id` (which must exist): drops it and gives its parts' bytes back to its
 /// bucket. Abort and the abort-incomplete sweep both end here.
+///
+/// The bucket must be live: an upload of a deleted share (its bucket record parked in the
+/// share record, counters and all) is `NoSuchBucket`, as UploadPart and Complete answer, and
+/// stays until the share is purged (its parts dropped with it) or restored (and can be aborted
+/// then). Dropping it now would leave its bytes in the parked counters, which a restore would
+/// bring back as usage nothing holds. Nothing is written before that check.
 pub(crate) fn abort_in(ns: &mut Ns, id: &str) -> Result<()> {
     let bucket = {
         let v = ns.txn().open_table(UPLOADS)?;
         let v = v.get(id)?.ok_or(StoreError::NoSuchUpload)?;
         codec::decode::<UploadRecord>(v.value())?.bucket
     };
+    let mut b = txn::get_bucket(ns, &bucket)?;
     let released = drop_upload(ns, id)?;
     if released > 0 {
-        // A deleted share's parked bucket keeps its counters until it is purged.
-        match txn::get_bucket(ns, &bucket) {
-            Ok(mut b) => {
-                b.usage_bytes = b.usage_bytes.saturating_sub(released);
-                txn::put_bucket(ns, &b)?;
-            }
-            Err(StoreError::NoSuchBucket) => {}
-            Err(e) => return Err(e),
-        }
+        b.usage_bytes = b.usage_bytes.saturating_sub(released);
+        txn::put_bucket(ns, &b)?;
     }
     Ok(())
 }
