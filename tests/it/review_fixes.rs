@@ -94,3 +94,74 @@ async fn an_upload_in_a_deleted_share_is_not_aborted_behind_its_counters() {
     assert_eq!(share_used(&srv, "parked"), 0);
     stop_and_fsck(srv).await;
 }
+
+/// A request through the S3 port with `Authorization: Bearer access:secret` and raw headers
+/// (repeated names and bytes that are not text allowed).
+async fn bearer(
+    srv: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    body: &'static [u8],
+) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .request(method, srv.url(path))
+        .header(
+            "authorization",
+            format!("Bearer {}:{}", srv.access, srv.secret),
+        );
+    for (n, v) in headers {
+        req = req.header(
+            *n,
+            reqwest::header::HeaderValue::from_bytes(v).expect("value"),
+        );
+    }
+    req.body(body).send().await.expect("send")
+}
+
+/// Conditions and refusals judge every value of a header: an `If-Match` whose value is not
+/// plain text used to pass for no condition at all (the object was overwritten), and a second
+/// `x-amz-storage-class` line went unseen (GLACIER asked for, a 200 given).
+#[tokio::test]
+async fn a_garbled_or_repeated_header_is_not_a_missing_one() {
+    use reqwest::Method;
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("hdr").send().await.expect("mb");
+    let put = bearer(&srv, Method::PUT, "/hdr/k", &[], b"first").await;
+    assert_eq!(put.status().as_u16(), 200);
+
+    let r = bearer(
+        &srv,
+        Method::PUT,
+        "/hdr/k",
+        &[("if-match", b"\"\xff\"")],
+        b"second",
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 412);
+    let got = c
+        .get_object()
+        .bucket("hdr")
+        .key("k")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(body_bytes(got).await, b"first");
+
+    let r = bearer(
+        &srv,
+        Method::PUT,
+        "/hdr/cold",
+        &[
+            ("x-amz-storage-class", b"STANDARD"),
+            ("x-amz-storage-class", b"GLACIER"),
+        ],
+        b"x",
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 501);
+    assert!(r.text().await.expect("text").contains("GLACIER"));
+    let head = c.head_object().bucket("hdr").key("cold").send().await;
+    assert!(head.is_err(), "nothing stored");
+}

@@ -9,7 +9,7 @@ use http::HeaderMap;
 
 use crate::endpoint::Endpoint;
 use crate::error::S3Error;
-use crate::request::header;
+use crate::request::header_values;
 use crate::xml::Node;
 
 /// Canned ACLs that describe what a gatehouse bucket or object already is: its owner has full
@@ -39,14 +39,16 @@ pub fn check_headers(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
     if !takes_acl(ep) {
         return Ok(());
     }
-    if let Some(canned) = header(h, "x-amz-acl") {
-        let canned = canned.trim();
-        if !ACCEPTED_CANNED.contains(&canned) {
-            return Err(not_supported(
-                "x-amz-acl",
-                &format!("x-amz-acl: {canned} grants more than the owner's full control"),
-            ));
-        }
+    if let Some(canned) =
+        header_values(h, "x-amz-acl").find(|c| !ACCEPTED_CANNED.contains(&c.trim()))
+    {
+        return Err(not_supported(
+            "x-amz-acl",
+            &format!(
+                "x-amz-acl: {} grants more than the owner's full control",
+                canned.trim()
+            ),
+        ));
     }
     if let Some(name) = h
         .keys()
@@ -56,8 +58,8 @@ pub fn check_headers(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
         return Err(not_supported(name, &format!("{name} grants access by ACL")));
     }
     if ep == Endpoint::CreateBucket
-        && let Some(own) = header(h, "x-amz-object-ownership")
-        && own.trim() != OWNERSHIP
+        && let Some(own) =
+            header_values(h, "x-amz-object-ownership").find(|o| o.trim() != OWNERSHIP)
     {
         return Err(not_supported(
             "x-amz-object-ownership",
@@ -131,14 +133,8 @@ mod tests {
     use super::*;
 
     fn run(ep: Endpoint, pairs: &[(&str, &str)]) -> Result<(), S3Error> {
-        let mut h = HeaderMap::new();
-        for (n, v) in pairs {
-            h.insert(
-                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        check_headers(ep, &h)
+        let pairs: Vec<(&str, &[u8])> = pairs.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        check_headers(ep, &crate::request::header_map(&pairs))
     }
 
     #[test]
@@ -218,5 +214,25 @@ mod tests {
         assert!(check_policy(&policy(OWNER_FULL), "someone-else").is_err());
         let e = check_policy(&crate::xml::parse(b"<Tagging/>").unwrap(), "me").unwrap_err();
         assert_eq!(e.code, "MalformedACLError");
+    }
+
+    #[test]
+    fn every_value_of_a_repeated_or_garbled_header_is_judged() {
+        use crate::request::header_map;
+        for pairs in [
+            vec![
+                ("x-amz-acl", &b"private"[..]),
+                ("x-amz-acl", b"public-read"),
+            ],
+            vec![("x-amz-acl", &b"public-read\xff"[..])],
+            vec![
+                ("x-amz-object-ownership", &b"BucketOwnerEnforced"[..]),
+                ("x-amz-object-ownership", b"ObjectWriter"),
+            ],
+            vec![("x-amz-object-ownership", &b"ObjectWriter\xe9"[..])],
+        ] {
+            let e = check_headers(Endpoint::CreateBucket, &header_map(&pairs)).unwrap_err();
+            assert_eq!(e.code, "AccessControlListNotSupported", "{pairs:?}");
+        }
     }
 }

@@ -13,7 +13,7 @@ use super::{empty, xml_body, xml_ok};
 use crate::auth::PayloadMode;
 use crate::body::{checksum_plan, integrity, payload_stream, stage_error, trailer_check};
 use crate::error::S3Error;
-use crate::request::{Ctx, header};
+use crate::request::{Ctx, header, header_list};
 use crate::util::{self, ByteRange};
 use crate::xml::XmlWriter;
 
@@ -131,8 +131,8 @@ fn set(r: &mut Response, name: &str, value: &str) {
 /// The outcome of GET/HEAD conditional headers (RFC 9110 §13.2.2 order, as S3 applies it).
 fn check_conditions(h: &HeaderMap, rec: &ObjectRecord) -> Result<(), S3Error> {
     let modified = util::system_time(rec.mtime_ms - rec.mtime_ms.rem_euclid(1000));
-    let if_match = header(h, "if-match");
-    if let Some(m) = if_match
+    let if_match = header_list(h, "if-match");
+    if let Some(m) = &if_match
         && !util::etag_list_matches(m, &rec.etag)
     {
         return Err(S3Error::precondition_failed());
@@ -143,8 +143,8 @@ fn check_conditions(h: &HeaderMap, rec: &ObjectRecord) -> Result<(), S3Error> {
     {
         return Err(S3Error::precondition_failed());
     }
-    let if_none = header(h, "if-none-match");
-    if let Some(m) = if_none
+    let if_none = header_list(h, "if-none-match");
+    if let Some(m) = &if_none
         && util::etag_list_matches(m, &rec.etag)
     {
         return Err(not_modified(rec));
@@ -388,8 +388,8 @@ pub(crate) fn copy_source(ctx: &Ctx) -> Result<(String, String), S3Error> {
 pub(crate) fn copy_conditions(
     h: &HeaderMap,
 ) -> impl FnOnce(&ObjectRecord) -> Result<(), StoreError> + Send + 'static {
-    let if_match = header(h, "x-amz-copy-source-if-match").map(str::to_string);
-    let if_none = header(h, "x-amz-copy-source-if-none-match").map(str::to_string);
+    let if_match = header_list(h, "x-amz-copy-source-if-match");
+    let if_none = header_list(h, "x-amz-copy-source-if-none-match");
     let unmod = header(h, "x-amz-copy-source-if-unmodified-since").and_then(util::parse_http_date);
     let modsince = header(h, "x-amz-copy-source-if-modified-since").and_then(util::parse_http_date);
     move |rec: &ObjectRecord| {
@@ -421,9 +421,9 @@ pub(crate) fn copy_conditions(
 /// CompleteMultipartUpload), handed to the store, which decides them inside its commit.
 /// S3 takes only `*` in `If-None-Match` on writes.
 pub(crate) fn write_condition(h: &HeaderMap) -> Result<WriteCondition, S3Error> {
-    let if_none_match = match header(h, "if-none-match").map(str::trim) {
+    let if_none_match = match header_list(h, "if-none-match") {
         None => false,
-        Some("*") => true,
+        Some(l) if l.split(',').all(|t| t.trim() == "*") => true,
         Some(_) => {
             return Err(S3Error::new(
                 501,
@@ -434,7 +434,7 @@ pub(crate) fn write_condition(h: &HeaderMap) -> Result<WriteCondition, S3Error> 
         }
     };
     Ok(WriteCondition {
-        if_match: header(h, "if-match").map(str::to_string),
+        if_match: header_list(h, "if-match"),
         if_none_match,
     })
 }
@@ -529,4 +529,33 @@ pub async fn delete_tags(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     s.set_object_tags(&ctx.principal, ctx.bucket(), ctx.key(), Vec::new())
         .await?;
     Ok(empty(StatusCode::NO_CONTENT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::header_map;
+
+    #[test]
+    fn write_conditions_see_every_value() {
+        // A value that is not text is a condition that matches no ETag, not an absent one.
+        let c = write_condition(&header_map(&[("if-match", b"\"\xff\"")])).unwrap();
+        assert!(c.if_match.is_some());
+        // Field lines of a list header combine (RFC 9110 section 5.3).
+        let c = write_condition(&header_map(&[
+            ("if-match", b"\"a\""),
+            ("if-match", b"\"b\""),
+        ]))
+        .unwrap();
+        assert_eq!(c.if_match.as_deref(), Some("\"a\", \"b\""));
+        let star = write_condition(&header_map(&[("if-none-match", b"*")])).unwrap();
+        assert!(star.if_none_match);
+        for bad in [
+            &[("if-none-match", &b"*"[..]), ("if-none-match", b"\"x\"")][..],
+            &[("if-none-match", &b"\xff"[..])][..],
+        ] {
+            let e = write_condition(&header_map(bad)).unwrap_err();
+            assert_eq!(e.code, "NotImplemented");
+        }
+    }
 }
