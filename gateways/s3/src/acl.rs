@@ -93,19 +93,28 @@ pub fn check_policy(doc: &Node, owner: &str) -> Result<(), S3Error> {
             &format!("the policy names owner {}, not {owner}", id.trim()),
         ));
     }
-    let grants: Vec<&Node> = doc
-        .child("AccessControlList")
-        .ok_or_else(malformed)?
-        .children_named("Grant")
-        .collect();
+    // One list, one grantee (named by ID alone) and one permission per grant: a second
+    // AccessControlList, Grantee or Permission (which no schema-valid policy has) must not
+    // carry a wider grant past a check that reads only the first.
+    let mut lists = doc.children_named("AccessControlList");
+    let (Some(list), None) = (lists.next(), lists.next()) else {
+        return Err(malformed());
+    };
+    let grants: Vec<&Node> = list.children_named("Grant").collect();
+    fn one<'n>(n: &'n Node, name: &'n str) -> Option<&'n Node> {
+        let mut it = n.children_named(name);
+        it.next().filter(|_| it.next().is_none())
+    }
     let owner_full_control = |g: &&Node| {
-        let Some(grantee) = g.child("Grantee") else {
+        let (Some(grantee), Some(permission)) = (one(g, "Grantee"), one(g, "Permission")) else {
             return false;
         };
-        g.child_text("Permission").map(str::trim) == Some("FULL_CONTROL")
-            && grantee.child_text("ID").map(str::trim) == Some(owner)
-            && grantee.child("URI").is_none()
-            && grantee.child("EmailAddress").is_none()
+        permission.text.trim() == "FULL_CONTROL"
+            && grantee
+                .children
+                .iter()
+                .all(|c| c.name == "ID" || c.name == "DisplayName")
+            && one(grantee, "ID").map(|id| id.text.trim()) == Some(owner)
     };
     if grants.is_empty() || !grants.iter().all(owner_full_control) {
         return Err(not_supported(
@@ -202,8 +211,17 @@ mod tests {
         let other =
             "<Grant><Grantee><ID>you</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant>";
         let read = "<Grant><Grantee><ID>me</ID></Grantee><Permission>READ</Permission></Grant>";
+        let hidden = [
+            // A second grantee or permission inside the owner's grant.
+            "<Grant><Grantee><ID>me</ID></Grantee><Grantee><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>FULL_CONTROL</Permission></Grant>",
+            "<Grant><Grantee><ID>me</ID></Grantee><Permission>FULL_CONTROL</Permission><Permission>READ</Permission></Grant>",
+            "<Grant><Grantee><ID>me</ID><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>FULL_CONTROL</Permission></Grant>",
+        ];
         for bad in [
             format!("{OWNER_FULL}{public}"),
+            hidden[0].to_string(),
+            hidden[1].to_string(),
+            hidden[2].to_string(),
             format!("{OWNER_FULL}{other}"),
             read.to_string(),
             String::new(),
@@ -212,6 +230,12 @@ mod tests {
             assert_eq!(e.code, "AccessControlListNotSupported", "{bad}");
         }
         assert!(check_policy(&policy(OWNER_FULL), "someone-else").is_err());
+        // A second list is not read past.
+        let two = format!(
+            "<AccessControlPolicy><AccessControlList>{OWNER_FULL}</AccessControlList><AccessControlList>{public}</AccessControlList></AccessControlPolicy>"
+        );
+        let e = check_policy(&crate::xml::parse(two.as_bytes()).unwrap(), "me").unwrap_err();
+        assert_eq!(e.code, "MalformedACLError");
         let e = check_policy(&crate::xml::parse(b"<Tagging/>").unwrap(), "me").unwrap_err();
         assert_eq!(e.code, "MalformedACLError");
     }
