@@ -15,8 +15,8 @@ use super::txn;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{Result, StoreError};
 use crate::model::{
-    ChecksumValue, ChunkRef, CompletedUploadRecord, Data, ObjectMeta, ObjectRecord, PartRecord,
-    Principal, UploadRecord,
+    ChecksumValue, CompletedUploadRecord, Data, ObjectMeta, ObjectRecord, PartRecord, Principal,
+    UploadRecord,
 };
 use crate::rbac::{Resource, Verb, authorize};
 use crate::stage::{StageError, StageOptions, Staged};
@@ -86,39 +86,51 @@ fn get_upload(t: &WriteTransaction, id: &str, bucket: &str, key: &str) -> Result
     Ok(u)
 }
 
+/// Upload `id`'s parts, as (key in [`UPLOAD_PARTS`], record), in part order.
+fn parts_of(t: &WriteTransaction, id: &str) -> Result<Vec<(Vec<u8>, PartRecord)>> {
+    let prefix = tables::parts_prefix(id);
+    let parts = t.open_table(UPLOAD_PARTS)?;
+    let mut out = Vec::new();
+    for e in parts.range(prefix.as_slice()..)? {
+        let (k, v) = e?;
+        if !k.value().starts_with(&prefix) {
+            break;
+        }
+        out.push((k.value().to_vec(), codec::decode(v.value())?));
+    }
+    Ok(out)
+}
+
+/// Bytes `parts` hold in their bucket's usage: their sizes if the upload counts its parts
+/// (`parts_counted`), else 0.
+fn counted_bytes(u: &UploadRecord, parts: &[(Vec<u8>, PartRecord)]) -> u64 {
+    if !u.parts_counted {
+        return 0;
+    }
+    parts
+        .iter()
+        .fold(0u64, |sum, (_, p)| sum.saturating_add(p.size))
+}
+
 /// Removes an upload and drops the references its parts hold. Returns the bytes its parts
 /// held in their bucket's `usage_bytes` (0 for an upload begun before parts counted): the
 /// caller gives them back to the bucket, unless the bucket itself is going away.
 pub(crate) fn drop_upload(ns: &mut Ns, id: &str) -> Result<u64> {
     let t = ns.txn();
-    let prefix = tables::parts_prefix(id);
-    let mut doomed: Vec<(Vec<u8>, Vec<ChunkRef>)> = Vec::new();
-    let mut bytes = 0u64;
-    {
-        let parts = t.open_table(UPLOAD_PARTS)?;
-        for e in parts.range(prefix.as_slice()..)? {
-            let (k, v) = e?;
-            if !k.value().starts_with(&prefix) {
-                break;
-            }
-            let p: PartRecord = codec::decode(v.value())?;
-            bytes = bytes.saturating_add(p.size);
-            doomed.push((k.value().to_vec(), p.chunks));
-        }
-    }
-    let counted = match t.open_table(UPLOADS)?.get(id)? {
-        Some(v) => codec::decode::<UploadRecord>(v.value())?.parts_counted,
-        None => false,
+    let doomed = parts_of(t, id)?;
+    let held = match t.open_table(UPLOADS)?.get(id)? {
+        Some(v) => counted_bytes(&codec::decode(v.value())?, &doomed),
+        None => 0,
     };
     let mut parts = t.open_table(UPLOAD_PARTS)?;
     let chunks = ns.chunks_mut()?;
-    for (k, refs) in doomed {
-        txn::decref(chunks, &refs)?;
+    for (k, p) in doomed {
+        txn::decref(chunks, &p.chunks)?;
         parts.remove(k.as_slice())?;
     }
     let mut uploads = t.open_table(UPLOADS)?;
     uploads.remove(id)?;
-    Ok(if counted { bytes } else { 0 })
+    Ok(held)
 }
 
 /// Bytes upload `id`'s parts hold in their bucket's usage now (what [`drop_upload`] would
@@ -127,17 +139,7 @@ fn held_bytes(t: &WriteTransaction, u: &UploadRecord, id: &str) -> Result<u64> {
     if !u.parts_counted {
         return Ok(0);
     }
-    let prefix = tables::parts_prefix(id);
-    let parts = t.open_table(UPLOAD_PARTS)?;
-    let mut bytes = 0u64;
-    for e in parts.range(prefix.as_slice()..)? {
-        let (k, v) = e?;
-        if !k.value().starts_with(&prefix) {
-            break;
-        }
-        bytes = bytes.saturating_add(codec::decode::<PartRecord>(v.value())?.size);
-    }
-    Ok(bytes)
+    Ok(counted_bytes(u, &parts_of(t, id)?))
 }
 
 /// Aborts upload `id` (which must exist): drops it and gives its parts' bytes back to its
