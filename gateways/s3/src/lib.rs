@@ -150,7 +150,7 @@ async fn dispatch(State(state): State<S3State>, req: Request<Body>) -> Response 
         Ok(r) => r,
         Err(e) => {
             // The error goes out after the body the client is still sending has been read.
-            cut_short = !waits_for_continue && !refused_body::drain(&unread).await;
+            cut_short = !waits_for_continue && !refused_body::drain(&unread, bytes_in).await;
             if e.status.is_server_error() {
                 tracing::warn!(code = e.code, message = %e.message, "S3 request failed");
             }

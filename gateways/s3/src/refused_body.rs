@@ -20,6 +20,8 @@ use http_body_util::BodyExt as _;
 pub const MAX_DRAIN: u64 = 16 << 20;
 /// Longest wait for them.
 const DRAIN_TIME: Duration = Duration::from_secs(10);
+/// Longest pause between two pieces of them: a client that sends nothing more is not waited on.
+const DRAIN_IDLE: Duration = Duration::from_secs(1);
 
 /// Where a body dropped unfinished is left for [`drain`].
 pub type Slot = Arc<Mutex<Option<Body>>>;
@@ -78,19 +80,23 @@ impl Drop for Returning {
 }
 
 /// Reads and discards what the handler left of the body, at most [`MAX_DRAIN`] bytes within
-/// [`DRAIN_TIME`]. `true` when the body was read to its end (the connection can stay open);
-/// `false` when it was cut short (close the connection). Nothing left: `true`.
-pub async fn drain(slot: &Slot) -> bool {
+/// [`DRAIN_TIME`], pausing at most [`DRAIN_IDLE`]. `true` when the body was read to its end
+/// (the connection can stay open); `false` when it was cut short, or not begun because the
+/// declared `Content-Length` is over the bound (close the connection). Nothing left: `true`.
+pub async fn drain(slot: &Slot, declared: u64) -> bool {
     let Some(mut body) = slot.lock().ok().and_then(|mut s| s.take()) else {
         return true;
     };
+    if declared > MAX_DRAIN {
+        return false;
+    }
     let read = async {
         let mut left = MAX_DRAIN;
         loop {
-            match body.frame().await {
-                None => return true,
-                Some(Err(_)) => return false,
-                Some(Ok(frame)) => {
+            match tokio::time::timeout(DRAIN_IDLE, body.frame()).await {
+                Err(_) | Ok(Some(Err(_))) => return false,
+                Ok(None) => return true,
+                Ok(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
                         let n = data.len() as u64;
                         if n > left {
@@ -116,7 +122,7 @@ mod tests {
         let (body, slot) = Returning::wrap(Body::from(vec![7u8; 1000]));
         drop(body);
         assert!(slot.lock().unwrap().is_some());
-        assert!(drain(&slot).await);
+        assert!(drain(&slot, 1000).await);
         assert!(slot.lock().unwrap().is_none());
 
         // Read to the end: nothing to give back.
@@ -128,6 +134,10 @@ mod tests {
         // Over the bound: cut short, so the caller closes the connection.
         let (body, slot) = Returning::wrap(Body::from(vec![0u8; MAX_DRAIN as usize + 1]));
         drop(body);
-        assert!(!drain(&slot).await);
+        assert!(!drain(&slot, 0).await);
+        // Declared over the bound: not read at all.
+        let (body, slot) = Returning::wrap(Body::from(vec![0u8; 10]));
+        drop(body);
+        assert!(!drain(&slot, MAX_DRAIN + 1).await);
     }
 }
