@@ -219,3 +219,47 @@ async fn an_early_refusal_reaches_a_client_still_sending() {
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     assert!(answer.contains("QuotaExceeded"), "{answer}");
 }
+
+/// No object here has versions: a request naming one (`versionId` other than `null`) used to
+/// act on the current object, so deleting "an old version" deleted the live object.
+#[tokio::test]
+async fn a_version_that_does_not_exist_is_not_the_current_object() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("ver").send().await.expect("mb");
+    c.put_object()
+        .bucket("ver")
+        .key("k")
+        .body(ByteStream::from_static(b"live"))
+        .send()
+        .await
+        .expect("put");
+    let e = c
+        .delete_object()
+        .bucket("ver")
+        .key("k")
+        .version_id("3HL4kqtJlcpXroDTDmJ")
+        .send()
+        .await
+        .expect_err("no such version");
+    assert_eq!(code(&e), "NoSuchVersion");
+    let e = c
+        .get_object()
+        .bucket("ver")
+        .key("k")
+        .version_id("3HL4kqtJlcpXroDTDmJ")
+        .send()
+        .await
+        .expect_err("no such version");
+    assert_eq!(code(&e), "NoSuchVersion");
+    // `null` is the current object, as on a bucket that was never versioned.
+    let got = c
+        .get_object()
+        .bucket("ver")
+        .key("k")
+        .version_id("null")
+        .send()
+        .await
+        .expect("null version");
+    assert_eq!(body_bytes(got).await, b"live");
+}

@@ -366,11 +366,7 @@ pub(crate) fn copy_source(ctx: &Ctx) -> Result<(String, String), S3Error> {
         && let Some(id) = v.strip_prefix("versionId=")
         && id != "null"
     {
-        return Err(S3Error::new(
-            404,
-            "NoSuchVersion",
-            "The specified version does not exist.",
-        ));
+        return Err(S3Error::no_such_version());
     }
     let decoded = util::decode(path, false)?;
     let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
