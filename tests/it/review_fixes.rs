@@ -263,3 +263,64 @@ async fn a_version_that_does_not_exist_is_not_the_current_object() {
         .expect("null version");
     assert_eq!(body_bytes(got).await, b"live");
 }
+
+/// A completion is remembered for the bucket it happened in: after that bucket is deleted and
+/// another is created under its name, a retry of the old Complete used to answer 200 with the
+/// ETag of an object the new bucket never held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_completion_does_not_answer_for_a_new_bucket_of_the_same_name() {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("again").send().await.expect("mb");
+    let id = c
+        .create_multipart_upload()
+        .bucket("again")
+        .key("k")
+        .send()
+        .await
+        .expect("create")
+        .upload_id()
+        .expect("id")
+        .to_string();
+    let etag = c
+        .upload_part()
+        .bucket("again")
+        .key("k")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"part"))
+        .send()
+        .await
+        .expect("part")
+        .e_tag()
+        .expect("etag")
+        .to_string();
+    let list = CompletedMultipartUpload::builder()
+        .parts(CompletedPart::builder().part_number(1).e_tag(&etag).build())
+        .build();
+    let complete = || {
+        c.complete_multipart_upload()
+            .bucket("again")
+            .key("k")
+            .upload_id(&id)
+            .multipart_upload(list.clone())
+            .send()
+    };
+    complete().await.expect("complete");
+    complete().await.expect("a retry in the same bucket");
+    c.delete_object()
+        .bucket("again")
+        .key("k")
+        .send()
+        .await
+        .expect("rm");
+    c.delete_bucket().bucket("again").send().await.expect("rb");
+    c.create_bucket()
+        .bucket("again")
+        .send()
+        .await
+        .expect("mb again");
+    let e = complete().await.expect_err("another bucket");
+    assert_eq!(code(&e), "NoSuchUpload");
+}

@@ -183,8 +183,9 @@ fn parts_digest(parts: &[CompletePart]) -> String {
     h.finalize().to_hex().to_string()
 }
 
-/// A retried completion of upload `id`: the answer it got, if `bucket/key` and the part list
-/// are the ones it was completed with; otherwise `NoSuchUpload`.
+/// A retried completion of upload `id`: the answer it got, if `bucket/key` (the same bucket,
+/// not one created since under its name) and the part list are the ones it was completed
+/// with; otherwise `NoSuchUpload`.
 fn completed_before(
     t: &WriteTransaction,
     id: &str,
@@ -195,7 +196,12 @@ fn completed_before(
     let table = t.open_table(COMPLETED_UPLOADS)?;
     let v = table.get(id)?.ok_or(StoreError::NoSuchUpload)?;
     let c: CompletedUploadRecord = codec::decode(v.value())?;
-    if c.bucket != bucket || c.key != key || c.parts_digest != digest {
+    let live_id = txn::get_bucket(&Ns::new(t), bucket)?.id;
+    if c.bucket != bucket
+        || c.bucket_id.is_some_and(|b| b != live_id)
+        || c.key != key
+        || c.parts_digest != digest
+    {
         return Err(StoreError::NoSuchUpload);
     }
     Ok(Completion {
@@ -605,6 +611,7 @@ impl Store {
                 txn::link_object(&mut ns, &mut b, &key, &rec)?;
                 let done = CompletedUploadRecord {
                     bucket,
+                    bucket_id: Some(b.id),
                     key,
                     etag: rec.etag,
                     checksum: rec.checksum,
