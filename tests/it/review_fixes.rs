@@ -252,6 +252,42 @@ async fn a_version_that_does_not_exist_is_not_the_current_object() {
         .await
         .expect_err("no such version");
     assert_eq!(code(&e), "NoSuchVersion");
+    // DeleteObjects: the entry naming a version gets NoSuchVersion; the plain one is deleted.
+    c.put_object()
+        .bucket("ver")
+        .key("other")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("put other");
+    let id = |k: &str, v: Option<&str>| {
+        aws_sdk_s3::types::ObjectIdentifier::builder()
+            .key(k)
+            .set_version_id(v.map(str::to_string))
+            .build()
+            .expect("identifier")
+    };
+    let out = c
+        .delete_objects()
+        .bucket("ver")
+        .delete(
+            aws_sdk_s3::types::Delete::builder()
+                .objects(id("k", Some("3HL4kqtJlcpXroDTDmJ")))
+                .objects(id("other", None))
+                .build()
+                .expect("delete"),
+        )
+        .send()
+        .await
+        .expect("delete objects");
+    let errors: Vec<_> = out
+        .errors()
+        .iter()
+        .map(|e| (e.key().unwrap_or(""), e.code().unwrap_or("")))
+        .collect();
+    assert_eq!(errors, [("k", "NoSuchVersion")]);
+    let deleted: Vec<_> = out.deleted().iter().filter_map(|d| d.key()).collect();
+    assert_eq!(deleted, ["other"]);
     // `null` is the current object, as on a bucket that was never versioned.
     let got = c
         .get_object()

@@ -314,25 +314,44 @@ pub async fn delete_many(
     let quiet = doc
         .child_text("Quiet")
         .is_some_and(|q| q.trim().eq_ignore_ascii_case("true"));
-    let keys: Vec<String> = doc
+    // (key, names a version other than `null`): no object has one, so such an entry gets
+    // NoSuchVersion and its key's current object is left alone.
+    let entries: Vec<(String, bool)> = doc
         .children_named("Object")
         .map(|o| {
+            let other_version = o
+                .child_text("VersionId")
+                .is_some_and(|v| v.trim() != "null");
             o.child_text("Key")
-                .map(str::to_string)
+                .map(|k| (k.to_string(), other_version))
                 .ok_or_else(S3Error::malformed_xml)
         })
         .collect::<Result<_, _>>()?;
-    if keys.is_empty() || keys.len() > 1000 {
+    if entries.is_empty() || entries.len() > 1000 {
         return Err(
             S3Error::malformed_xml().with("Detail", "between 1 and 1000 objects per request")
         );
     }
-    let results = s
-        .delete_objects(&ctx.principal, ctx.bucket(), keys.clone())
-        .await?;
+    let current: Vec<String> = entries
+        .iter()
+        .filter(|(_, v)| !v)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut deleted = s
+        .delete_objects(&ctx.principal, ctx.bucket(), current)
+        .await?
+        .into_iter();
     let mut w = XmlWriter::new();
     w.open_root("DeleteResult");
-    for (k, r) in keys.iter().zip(results) {
+    for (k, other_version) in &entries {
+        let r = if *other_version {
+            Err(S3Error::no_such_version())
+        } else {
+            deleted
+                .next()
+                .ok_or_else(S3Error::internal)?
+                .map_err(S3Error::from)
+        };
         match r {
             Ok(_) => {
                 if !quiet {
@@ -342,7 +361,6 @@ pub async fn delete_many(
                 }
             }
             Err(e) => {
-                let e = S3Error::from(e);
                 w.open("Error");
                 w.elem("Key", k);
                 w.elem("Code", e.code);
