@@ -4,6 +4,7 @@
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::common::*;
+use crate::multipart_promises::stop_and_fsck;
 
 const MIB: usize = 1 << 20;
 
@@ -12,16 +13,6 @@ fn share_used(srv: &TestServer, share: &str) -> u64 {
         .show_share(&srv.admin(), share)
         .expect("share")
         .used_bytes
-}
-
-async fn stop_and_fsck(srv: TestServer) {
-    let dir = srv.stop().await;
-    let path = dir.path().to_path_buf();
-    let report = tokio::task::spawn_blocking(move || gatehouse_store::fsck::fsck(&path, false))
-        .await
-        .expect("join")
-        .expect("fsck");
-    assert!(report.clean(), "{report:?}");
 }
 
 /// An upload's parts count in its share's usage. Aborting it while the share is deleted used
