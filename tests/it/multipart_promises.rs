@@ -147,7 +147,7 @@ async fn retried_completion_answers_the_same_for_a_day() {
 }
 
 /// fsck of a stopped server's data directory: refcounts and counters agree with a recount.
-async fn stop_and_fsck(srv: TestServer) {
+pub(crate) async fn stop_and_fsck(srv: TestServer) {
     let dir = srv.stop().await;
     let path = dir.path().to_path_buf();
     let report = tokio::task::spawn_blocking(move || gatehouse_store::fsck::fsck(&path, false))

@@ -9,7 +9,7 @@ use http::HeaderMap;
 
 use crate::endpoint::Endpoint;
 use crate::error::S3Error;
-use crate::request::header;
+use crate::request::header_values;
 use crate::xml::Node;
 
 /// Canned ACLs that describe what a gatehouse bucket or object already is: its owner has full
@@ -39,14 +39,16 @@ pub fn check_headers(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
     if !takes_acl(ep) {
         return Ok(());
     }
-    if let Some(canned) = header(h, "x-amz-acl") {
-        let canned = canned.trim();
-        if !ACCEPTED_CANNED.contains(&canned) {
-            return Err(not_supported(
-                "x-amz-acl",
-                &format!("x-amz-acl: {canned} grants more than the owner's full control"),
-            ));
-        }
+    if let Some(canned) =
+        header_values(h, "x-amz-acl").find(|c| !ACCEPTED_CANNED.contains(&c.trim()))
+    {
+        return Err(not_supported(
+            "x-amz-acl",
+            &format!(
+                "x-amz-acl: {} grants more than the owner's full control",
+                canned.trim()
+            ),
+        ));
     }
     if let Some(name) = h
         .keys()
@@ -56,8 +58,8 @@ pub fn check_headers(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
         return Err(not_supported(name, &format!("{name} grants access by ACL")));
     }
     if ep == Endpoint::CreateBucket
-        && let Some(own) = header(h, "x-amz-object-ownership")
-        && own.trim() != OWNERSHIP
+        && let Some(own) =
+            header_values(h, "x-amz-object-ownership").find(|o| o.trim() != OWNERSHIP)
     {
         return Err(not_supported(
             "x-amz-object-ownership",
@@ -91,19 +93,28 @@ pub fn check_policy(doc: &Node, owner: &str) -> Result<(), S3Error> {
             &format!("the policy names owner {}, not {owner}", id.trim()),
         ));
     }
-    let grants: Vec<&Node> = doc
-        .child("AccessControlList")
-        .ok_or_else(malformed)?
-        .children_named("Grant")
-        .collect();
+    // One list, one grantee (named by ID alone) and one permission per grant: a second
+    // AccessControlList, Grantee or Permission (which no schema-valid policy has) must not
+    // carry a wider grant past a check that reads only the first.
+    let mut lists = doc.children_named("AccessControlList");
+    let (Some(list), None) = (lists.next(), lists.next()) else {
+        return Err(malformed());
+    };
+    let grants: Vec<&Node> = list.children_named("Grant").collect();
+    fn one<'n>(n: &'n Node, name: &'n str) -> Option<&'n Node> {
+        let mut it = n.children_named(name);
+        it.next().filter(|_| it.next().is_none())
+    }
     let owner_full_control = |g: &&Node| {
-        let Some(grantee) = g.child("Grantee") else {
+        let (Some(grantee), Some(permission)) = (one(g, "Grantee"), one(g, "Permission")) else {
             return false;
         };
-        g.child_text("Permission").map(str::trim) == Some("FULL_CONTROL")
-            && grantee.child_text("ID").map(str::trim) == Some(owner)
-            && grantee.child("URI").is_none()
-            && grantee.child("EmailAddress").is_none()
+        permission.text.trim() == "FULL_CONTROL"
+            && grantee
+                .children
+                .iter()
+                .all(|c| c.name == "ID" || c.name == "DisplayName")
+            && one(grantee, "ID").map(|id| id.text.trim()) == Some(owner)
     };
     if grants.is_empty() || !grants.iter().all(owner_full_control) {
         return Err(not_supported(
@@ -131,14 +142,8 @@ mod tests {
     use super::*;
 
     fn run(ep: Endpoint, pairs: &[(&str, &str)]) -> Result<(), S3Error> {
-        let mut h = HeaderMap::new();
-        for (n, v) in pairs {
-            h.insert(
-                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        check_headers(ep, &h)
+        let pairs: Vec<(&str, &[u8])> = pairs.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        check_headers(ep, &crate::request::header_map(&pairs))
     }
 
     #[test]
@@ -206,8 +211,17 @@ mod tests {
         let other =
             "<Grant><Grantee><ID>you</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant>";
         let read = "<Grant><Grantee><ID>me</ID></Grantee><Permission>READ</Permission></Grant>";
+        let hidden = [
+            // A second grantee or permission inside the owner's grant.
+            "<Grant><Grantee><ID>me</ID></Grantee><Grantee><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>FULL_CONTROL</Permission></Grant>",
+            "<Grant><Grantee><ID>me</ID></Grantee><Permission>FULL_CONTROL</Permission><Permission>READ</Permission></Grant>",
+            "<Grant><Grantee><ID>me</ID><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>FULL_CONTROL</Permission></Grant>",
+        ];
         for bad in [
             format!("{OWNER_FULL}{public}"),
+            hidden[0].to_string(),
+            hidden[1].to_string(),
+            hidden[2].to_string(),
             format!("{OWNER_FULL}{other}"),
             read.to_string(),
             String::new(),
@@ -216,7 +230,33 @@ mod tests {
             assert_eq!(e.code, "AccessControlListNotSupported", "{bad}");
         }
         assert!(check_policy(&policy(OWNER_FULL), "someone-else").is_err());
+        // A second list is not read past.
+        let two = format!(
+            "<AccessControlPolicy><AccessControlList>{OWNER_FULL}</AccessControlList><AccessControlList>{public}</AccessControlList></AccessControlPolicy>"
+        );
+        let e = check_policy(&crate::xml::parse(two.as_bytes()).unwrap(), "me").unwrap_err();
+        assert_eq!(e.code, "MalformedACLError");
         let e = check_policy(&crate::xml::parse(b"<Tagging/>").unwrap(), "me").unwrap_err();
         assert_eq!(e.code, "MalformedACLError");
+    }
+
+    #[test]
+    fn every_value_of_a_repeated_or_garbled_header_is_judged() {
+        use crate::request::header_map;
+        for pairs in [
+            vec![
+                ("x-amz-acl", &b"private"[..]),
+                ("x-amz-acl", b"public-read"),
+            ],
+            vec![("x-amz-acl", &b"public-read\xff"[..])],
+            vec![
+                ("x-amz-object-ownership", &b"BucketOwnerEnforced"[..]),
+                ("x-amz-object-ownership", b"ObjectWriter"),
+            ],
+            vec![("x-amz-object-ownership", &b"ObjectWriter\xe9"[..])],
+        ] {
+            let e = check_headers(Endpoint::CreateBucket, &header_map(&pairs)).unwrap_err();
+            assert_eq!(e.code, "AccessControlListNotSupported", "{pairs:?}");
+        }
     }
 }

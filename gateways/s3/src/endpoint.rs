@@ -244,6 +244,18 @@ pub fn parse(
             "the ?{sub} object sub-resource"
         )));
     }
+    // No object has versions here: `versionId=null` names the current one, as on an AWS bucket
+    // that was never versioned; another id names a version that does not exist, so it must
+    // never reach the current object (a DELETE of an old version deleting the live one).
+    match q.get("versionId") {
+        Some("") => {
+            return Err(S3Error::invalid_argument(
+                "Version id cannot be the empty string",
+            ));
+        }
+        Some(v) if v != "null" => return Err(S3Error::no_such_version()),
+        _ => {}
+    }
     let copy = headers.contains_key("x-amz-copy-source");
     match *method {
         Method::GET if q.has("tagging") => Ok(E::GetObjectTagging),
@@ -329,5 +341,13 @@ mod tests {
         assert_eq!(ep(Method::DELETE, true, false, "object-lock"), None);
         assert_eq!(ep(Method::GET, true, false, "analytics"), None);
         assert_eq!(ep(Method::PATCH, true, true, ""), None);
+        assert_eq!(
+            ep(Method::DELETE, true, true, "versionId=null"),
+            Some(E::DeleteObject)
+        );
+        for q in ["versionId=3HL4kqtJlcpXroDTDmJ", "versionId=", "versionId"] {
+            assert_eq!(ep(Method::DELETE, true, true, q), None, "{q}");
+            assert_eq!(ep(Method::GET, true, true, q), None, "{q}");
+        }
     }
 }

@@ -36,6 +36,14 @@ impl S3Error {
     pub fn invalid_argument(msg: impl Into<String>) -> Self {
         Self::new(400, "InvalidArgument", msg)
     }
+    /// A version other than `null` named (no object here has other versions).
+    pub fn no_such_version() -> Self {
+        Self::new(
+            404,
+            "NoSuchVersion",
+            "The specified version does not exist.",
+        )
+    }
     pub fn invalid_request(msg: impl Into<String>) -> Self {
         Self::new(400, "InvalidRequest", msg)
     }

@@ -6,6 +6,7 @@
 //! - `request`: addressing (path / virtual host), the parsed request context.
 //! - `endpoint`: method + query → the S3 operation ([`Endpoint`]).
 //! - `refusals`: headers asking for features we lack (SSE, object lock, storage classes).
+//! - `refused_body`: the unread rest of a refused request's body, read before the error goes out.
 //! - `handlers/`: one module per family of operations, each a few lines over `store::ops`.
 //! - `error`: the S3 error type and the one mapping table from store errors.
 //! - `xml`, `util`: rendering and small HTTP helpers.
@@ -22,6 +23,7 @@ mod endpoint;
 mod error;
 mod handlers;
 mod refusals;
+mod refused_body;
 mod request;
 mod util;
 mod xml;
@@ -128,6 +130,14 @@ async fn dispatch(State(state): State<S3State>, req: Request<Body>) -> Response 
     let path = req.uri().path().to_string();
     let close_after = expects_continue_without_body(req.headers());
     let bytes_in = content_length(req.headers());
+    // A client waiting for 100 Continue sends nothing more after an early answer: no drain.
+    let waits_for_continue = req
+        .headers()
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let (parts, body) = req.into_parts();
+    let (body, unread) = refused_body::Returning::wrap(body);
+    let req = Request::from_parts(parts, body);
     // Everything logged while handling carries the request id.
     let span = tracing::info_span!("s3", request_id = %request_id);
     let (result, op, principal, bucket) = {
@@ -135,9 +145,12 @@ async fn dispatch(State(state): State<S3State>, req: Request<Body>) -> Response 
         handlers::handle(&state, req).instrument(span).await
     };
     let mut error_code = None;
+    let mut cut_short = false;
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => {
+            // The error goes out after the body the client is still sending has been read.
+            cut_short = !waits_for_continue && !refused_body::drain(&unread, bytes_in).await;
             if e.status.is_server_error() {
                 tracing::warn!(code = e.code, message = %e.message, "S3 request failed");
             }
@@ -161,7 +174,7 @@ async fn dispatch(State(state): State<S3State>, req: Request<Body>) -> Response 
         h.insert("x-amz-id-2", v);
     }
     h.insert("server", HeaderValue::from_static("gatehouse"));
-    if close_after {
+    if close_after || cut_short {
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     tracing::info!(

@@ -7,7 +7,7 @@ use http::HeaderMap;
 
 use crate::endpoint::Endpoint;
 use crate::error::S3Error;
-use crate::request::header;
+use crate::request::header_values;
 
 /// Header-name prefixes refused on every operation, with what they ask for.
 const REFUSED_PREFIXES: &[(&str, &str)] = &[
@@ -35,9 +35,7 @@ pub fn check(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
             return Err(refused(name, what));
         }
     }
-    if let Some(class) = header(h, "x-amz-storage-class")
-        && class.trim() != STANDARD
-    {
+    if let Some(class) = header_values(h, "x-amz-storage-class").find(|c| c.trim() != STANDARD) {
         return Err(S3Error::new(
             501,
             "NotImplemented",
@@ -49,8 +47,8 @@ pub fn check(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
         .with("Header", "x-amz-storage-class"));
     }
     if ep == Endpoint::CreateBucket
-        && header(h, "x-amz-bucket-object-lock-enabled")
-            .is_some_and(|v| !v.trim().eq_ignore_ascii_case("false"))
+        && header_values(h, "x-amz-bucket-object-lock-enabled")
+            .any(|v| !v.trim().eq_ignore_ascii_case("false"))
     {
         return Err(refused("x-amz-bucket-object-lock-enabled", "object lock"));
     }
@@ -71,14 +69,8 @@ mod tests {
     use super::*;
 
     fn run(ep: Endpoint, pairs: &[(&str, &str)]) -> Result<(), S3Error> {
-        let mut h = HeaderMap::new();
-        for (n, v) in pairs {
-            h.insert(
-                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        check(ep, &h)
+        let pairs: Vec<(&str, &[u8])> = pairs.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        check(ep, &crate::request::header_map(&pairs))
     }
 
     #[test]
@@ -127,6 +119,25 @@ mod tests {
         ] {
             assert!(run(E::CreateBucket, &[ok]).is_ok(), "{ok:?}");
             assert!(run(E::PutObject, &[ok]).is_ok(), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn every_value_of_a_repeated_or_garbled_header_is_judged() {
+        use crate::request::header_map;
+        for pairs in [
+            vec![
+                ("x-amz-storage-class", &b"STANDARD"[..]),
+                ("x-amz-storage-class", b"GLACIER"),
+            ],
+            vec![("x-amz-storage-class", &b"GLACIER\xff"[..])],
+            vec![
+                ("x-amz-bucket-object-lock-enabled", &b"false"[..]),
+                ("x-amz-bucket-object-lock-enabled", b"true"),
+            ],
+        ] {
+            let e = check(Endpoint::CreateBucket, &header_map(&pairs)).unwrap_err();
+            assert_eq!(e.code, "NotImplemented", "{pairs:?}");
         }
     }
 }

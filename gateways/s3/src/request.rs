@@ -79,6 +79,27 @@ pub fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Every value of header `name`, a repeated header's too, each as text: bytes outside visible
+/// ASCII become U+FFFD, so a value that is not plain text is judged (and refused, or matches
+/// nothing) instead of passing for an absent header as it does through [`header`]. For headers
+/// that ask for something: a check must see every value a handler or a client might act on.
+pub fn header_values<'a>(
+    h: &'a HeaderMap,
+    name: &str,
+) -> impl Iterator<Item = std::borrow::Cow<'a, str>> + use<'a> {
+    h.get_all(name.to_string())
+        .into_iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+}
+
+/// A list-valued header (`If-Match`, `If-None-Match`, their `x-amz-copy-source-` forms): its
+/// field lines joined with `, `, as RFC 9110 §5.3 combines them; values as in
+/// [`header_values`]. `None` when absent.
+pub fn header_list(h: &HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<_> = header_values(h, name).collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}
+
 /// The `Content-Encoding` an object keeps: the header as sent, minus its `aws-chunked` token
 /// (transfer framing, which S3 strips); `None` when nothing else is left. The other tokens and
 /// their spacing stay verbatim (`aws-chunked, gzip` → `gzip`; `gzip, br` stays `gzip, br`).
@@ -120,6 +141,20 @@ impl Ctx {
     pub fn header(&self, name: &str) -> Option<&str> {
         header(&self.headers, name)
     }
+}
+
+/// Test headers from `(name, value)` pairs; a name given twice is sent twice. Values are raw
+/// bytes, so a test can send what is not text.
+#[cfg(test)]
+pub(crate) fn header_map(pairs: &[(&str, &[u8])]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (n, v) in pairs {
+        h.append(
+            http::HeaderName::from_bytes(n.as_bytes()).expect("name"),
+            http::HeaderValue::from_bytes(v).expect("value"),
+        );
+    }
+    h
 }
 
 #[cfg(test)]

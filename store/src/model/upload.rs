@@ -35,6 +35,10 @@ pub struct PartRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CompletedUploadRecord {
     pub bucket: String,
+    /// The bucket's id then: a bucket deleted and created again under the name is another
+    /// bucket, whose retries get no answer from this one. `None` in records from before it.
+    #[serde(default)]
+    pub bucket_id: Option<u64>,
     pub key: String,
     /// The object's ETag as completed (unquoted).
     pub etag: String,

@@ -276,7 +276,11 @@ impl Store {
                 .write(move |t| {
                     for id in &batch {
                         if t.open_table(UPLOADS)?.get(id.as_str())?.is_some() {
-                            super::multipart::abort_in(&mut Ns::new(t), id)?;
+                            // A share deleted since the scan keeps its uploads (abort_in).
+                            match super::multipart::abort_in(&mut Ns::new(t), id) {
+                                Ok(()) | Err(StoreError::NoSuchBucket) => {}
+                                Err(e) => return Err(e),
+                            }
                         }
                     }
                     Ok(())

@@ -15,8 +15,8 @@ use super::txn;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{Result, StoreError};
 use crate::model::{
-    ChecksumValue, ChunkRef, CompletedUploadRecord, Data, ObjectMeta, ObjectRecord, PartRecord,
-    Principal, UploadRecord,
+    ChecksumValue, CompletedUploadRecord, Data, ObjectMeta, ObjectRecord, PartRecord, Principal,
+    UploadRecord,
 };
 use crate::rbac::{Resource, Verb, authorize};
 use crate::stage::{StageError, StageOptions, Staged};
@@ -86,39 +86,51 @@ fn get_upload(t: &WriteTransaction, id: &str, bucket: &str, key: &str) -> Result
     Ok(u)
 }
 
+/// Upload `id`'s parts, as (key in [`UPLOAD_PARTS`], record), in part order.
+fn parts_of(t: &WriteTransaction, id: &str) -> Result<Vec<(Vec<u8>, PartRecord)>> {
+    let prefix = tables::parts_prefix(id);
+    let parts = t.open_table(UPLOAD_PARTS)?;
+    let mut out = Vec::new();
+    for e in parts.range(prefix.as_slice()..)? {
+        let (k, v) = e?;
+        if !k.value().starts_with(&prefix) {
+            break;
+        }
+        out.push((k.value().to_vec(), codec::decode(v.value())?));
+    }
+    Ok(out)
+}
+
+/// Bytes `parts` hold in their bucket's usage: their sizes if the upload counts its parts
+/// (`parts_counted`), else 0.
+fn counted_bytes(u: &UploadRecord, parts: &[(Vec<u8>, PartRecord)]) -> u64 {
+    if !u.parts_counted {
+        return 0;
+    }
+    parts
+        .iter()
+        .fold(0u64, |sum, (_, p)| sum.saturating_add(p.size))
+}
+
 /// Removes an upload and drops the references its parts hold. Returns the bytes its parts
 /// held in their bucket's `usage_bytes` (0 for an upload begun before parts counted): the
 /// caller gives them back to the bucket, unless the bucket itself is going away.
 pub(crate) fn drop_upload(ns: &mut Ns, id: &str) -> Result<u64> {
     let t = ns.txn();
-    let prefix = tables::parts_prefix(id);
-    let mut doomed: Vec<(Vec<u8>, Vec<ChunkRef>)> = Vec::new();
-    let mut bytes = 0u64;
-    {
-        let parts = t.open_table(UPLOAD_PARTS)?;
-        for e in parts.range(prefix.as_slice()..)? {
-            let (k, v) = e?;
-            if !k.value().starts_with(&prefix) {
-                break;
-            }
-            let p: PartRecord = codec::decode(v.value())?;
-            bytes = bytes.saturating_add(p.size);
-            doomed.push((k.value().to_vec(), p.chunks));
-        }
-    }
-    let counted = match t.open_table(UPLOADS)?.get(id)? {
-        Some(v) => codec::decode::<UploadRecord>(v.value())?.parts_counted,
-        None => false,
+    let doomed = parts_of(t, id)?;
+    let held = match t.open_table(UPLOADS)?.get(id)? {
+        Some(v) => counted_bytes(&codec::decode(v.value())?, &doomed),
+        None => 0,
     };
     let mut parts = t.open_table(UPLOAD_PARTS)?;
     let chunks = ns.chunks_mut()?;
-    for (k, refs) in doomed {
-        txn::decref(chunks, &refs)?;
+    for (k, p) in doomed {
+        txn::decref(chunks, &p.chunks)?;
         parts.remove(k.as_slice())?;
     }
     let mut uploads = t.open_table(UPLOADS)?;
     uploads.remove(id)?;
-    Ok(if counted { bytes } else { 0 })
+    Ok(held)
 }
 
 /// Bytes upload `id`'s parts hold in their bucket's usage now (what [`drop_upload`] would
@@ -127,38 +139,28 @@ fn held_bytes(t: &WriteTransaction, u: &UploadRecord, id: &str) -> Result<u64> {
     if !u.parts_counted {
         return Ok(0);
     }
-    let prefix = tables::parts_prefix(id);
-    let parts = t.open_table(UPLOAD_PARTS)?;
-    let mut bytes = 0u64;
-    for e in parts.range(prefix.as_slice()..)? {
-        let (k, v) = e?;
-        if !k.value().starts_with(&prefix) {
-            break;
-        }
-        bytes = bytes.saturating_add(codec::decode::<PartRecord>(v.value())?.size);
-    }
-    Ok(bytes)
+    Ok(counted_bytes(u, &parts_of(t, id)?))
 }
 
 /// Aborts upload `id` (which must exist): drops it and gives its parts' bytes back to its
 /// bucket. Abort and the abort-incomplete sweep both end here.
+///
+/// The bucket must be live: an upload of a deleted share (its bucket record parked in the
+/// share record, counters and all) is `NoSuchBucket`, as UploadPart and Complete answer, and
+/// stays until the share is purged (its parts dropped with it) or restored (and can be aborted
+/// then). Dropping it now would leave its bytes in the parked counters, which a restore would
+/// bring back as usage nothing holds. Nothing is written before that check.
 pub(crate) fn abort_in(ns: &mut Ns, id: &str) -> Result<()> {
     let bucket = {
         let v = ns.txn().open_table(UPLOADS)?;
         let v = v.get(id)?.ok_or(StoreError::NoSuchUpload)?;
         codec::decode::<UploadRecord>(v.value())?.bucket
     };
+    let mut b = txn::get_bucket(ns, &bucket)?;
     let released = drop_upload(ns, id)?;
     if released > 0 {
-        // A deleted share's parked bucket keeps its counters until it is purged.
-        match txn::get_bucket(ns, &bucket) {
-            Ok(mut b) => {
-                b.usage_bytes = b.usage_bytes.saturating_sub(released);
-                txn::put_bucket(ns, &b)?;
-            }
-            Err(StoreError::NoSuchBucket) => {}
-            Err(e) => return Err(e),
-        }
+        b.usage_bytes = b.usage_bytes.saturating_sub(released);
+        txn::put_bucket(ns, &b)?;
     }
     Ok(())
 }
@@ -181,8 +183,9 @@ fn parts_digest(parts: &[CompletePart]) -> String {
     h.finalize().to_hex().to_string()
 }
 
-/// A retried completion of upload `id`: the answer it got, if `bucket/key` and the part list
-/// are the ones it was completed with; otherwise `NoSuchUpload`.
+/// A retried completion of upload `id`: the answer it got, if `bucket/key` (the same bucket,
+/// not one created since under its name) and the part list are the ones it was completed
+/// with; otherwise `NoSuchUpload`.
 fn completed_before(
     t: &WriteTransaction,
     id: &str,
@@ -193,7 +196,12 @@ fn completed_before(
     let table = t.open_table(COMPLETED_UPLOADS)?;
     let v = table.get(id)?.ok_or(StoreError::NoSuchUpload)?;
     let c: CompletedUploadRecord = codec::decode(v.value())?;
-    if c.bucket != bucket || c.key != key || c.parts_digest != digest {
+    let live_id = txn::get_bucket(&Ns::new(t), bucket)?.id;
+    if c.bucket != bucket
+        || c.bucket_id.is_some_and(|b| b != live_id)
+        || c.key != key
+        || c.parts_digest != digest
+    {
         return Err(StoreError::NoSuchUpload);
     }
     Ok(Completion {
@@ -603,6 +611,7 @@ impl Store {
                 txn::link_object(&mut ns, &mut b, &key, &rec)?;
                 let done = CompletedUploadRecord {
                     bucket,
+                    bucket_id: Some(b.id),
                     key,
                     etag: rec.etag,
                     checksum: rec.checksum,

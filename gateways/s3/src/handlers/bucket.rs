@@ -179,12 +179,7 @@ pub async fn put_acl(
         s.may(&ctx.principal, Verb::Put, Resource::Objects(ctx.bucket()))?;
         s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?;
     } else {
-        s.may(
-            &ctx.principal,
-            Verb::Put,
-            Resource::Buckets(Some(ctx.bucket())),
-        )?;
-        s.head_bucket(&ctx.principal, ctx.bucket())?;
+        may_configure(s, ctx)?;
     }
     let bytes = crate::body::read_small(body, payload, &ctx.headers, 64 * 1024).await?;
     let canned = ctx.headers.contains_key("x-amz-acl");
@@ -273,11 +268,18 @@ fn empty_doc(root: &str) -> Response {
 /// DELETE of such a configuration: there is none, so after the permission check (the one
 /// changing the bucket's settings needs) the bucket already is as asked: 204, as AWS answers.
 pub fn delete_config(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    may_configure(s, ctx)?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// Changing a bucket's settings (its ACL, a configuration) is `put` on the bucket, as
+/// s3:PutBucketAcl and the like are; the bucket must exist.
+fn may_configure(s: &Store, ctx: &Ctx) -> Result<(), S3Error> {
     s.may(
         &ctx.principal,
         Verb::Put,
         Resource::Buckets(Some(ctx.bucket())),
     )?;
     s.head_bucket(&ctx.principal, ctx.bucket())?;
-    Ok(empty(StatusCode::NO_CONTENT))
+    Ok(())
 }

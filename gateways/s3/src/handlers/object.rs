@@ -13,7 +13,7 @@ use super::{empty, xml_body, xml_ok};
 use crate::auth::PayloadMode;
 use crate::body::{checksum_plan, integrity, payload_stream, stage_error, trailer_check};
 use crate::error::S3Error;
-use crate::request::{Ctx, header};
+use crate::request::{Ctx, header, header_list};
 use crate::util::{self, ByteRange};
 use crate::xml::XmlWriter;
 
@@ -131,8 +131,8 @@ fn set(r: &mut Response, name: &str, value: &str) {
 /// The outcome of GET/HEAD conditional headers (RFC 9110 §13.2.2 order, as S3 applies it).
 fn check_conditions(h: &HeaderMap, rec: &ObjectRecord) -> Result<(), S3Error> {
     let modified = util::system_time(rec.mtime_ms - rec.mtime_ms.rem_euclid(1000));
-    let if_match = header(h, "if-match");
-    if let Some(m) = if_match
+    let if_match = header_list(h, "if-match");
+    if let Some(m) = &if_match
         && !util::etag_list_matches(m, &rec.etag)
     {
         return Err(S3Error::precondition_failed());
@@ -143,8 +143,8 @@ fn check_conditions(h: &HeaderMap, rec: &ObjectRecord) -> Result<(), S3Error> {
     {
         return Err(S3Error::precondition_failed());
     }
-    let if_none = header(h, "if-none-match");
-    if let Some(m) = if_none
+    let if_none = header_list(h, "if-none-match");
+    if let Some(m) = &if_none
         && util::etag_list_matches(m, &rec.etag)
     {
         return Err(not_modified(rec));
@@ -320,25 +320,44 @@ pub async fn delete_many(
     let quiet = doc
         .child_text("Quiet")
         .is_some_and(|q| q.trim().eq_ignore_ascii_case("true"));
-    let keys: Vec<String> = doc
+    // (key, names a version other than `null`): no object has one, so such an entry gets
+    // NoSuchVersion and its key's current object is left alone.
+    let entries: Vec<(String, bool)> = doc
         .children_named("Object")
         .map(|o| {
+            let other_version = o
+                .child_text("VersionId")
+                .is_some_and(|v| v.trim() != "null");
             o.child_text("Key")
-                .map(str::to_string)
+                .map(|k| (k.to_string(), other_version))
                 .ok_or_else(S3Error::malformed_xml)
         })
         .collect::<Result<_, _>>()?;
-    if keys.is_empty() || keys.len() > 1000 {
+    if entries.is_empty() || entries.len() > 1000 {
         return Err(
             S3Error::malformed_xml().with("Detail", "between 1 and 1000 objects per request")
         );
     }
-    let results = s
-        .delete_objects(&ctx.principal, ctx.bucket(), keys.clone())
-        .await?;
+    let current: Vec<String> = entries
+        .iter()
+        .filter(|(_, v)| !v)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut deleted = s
+        .delete_objects(&ctx.principal, ctx.bucket(), current)
+        .await?
+        .into_iter();
     let mut w = XmlWriter::new();
     w.open_root("DeleteResult");
-    for (k, r) in keys.iter().zip(results) {
+    for (k, other_version) in &entries {
+        let r = if *other_version {
+            Err(S3Error::no_such_version())
+        } else {
+            deleted
+                .next()
+                .ok_or_else(S3Error::internal)?
+                .map_err(S3Error::from)
+        };
         match r {
             Ok(_) => {
                 if !quiet {
@@ -348,7 +367,6 @@ pub async fn delete_many(
                 }
             }
             Err(e) => {
-                let e = S3Error::from(e);
                 w.open("Error");
                 w.elem("Key", k);
                 w.elem("Code", e.code);
@@ -372,11 +390,7 @@ pub(crate) fn copy_source(ctx: &Ctx) -> Result<(String, String), S3Error> {
         && let Some(id) = v.strip_prefix("versionId=")
         && id != "null"
     {
-        return Err(S3Error::new(
-            404,
-            "NoSuchVersion",
-            "The specified version does not exist.",
-        ));
+        return Err(S3Error::no_such_version());
     }
     let decoded = util::decode(path, false)?;
     let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
@@ -394,8 +408,8 @@ pub(crate) fn copy_source(ctx: &Ctx) -> Result<(String, String), S3Error> {
 pub(crate) fn copy_conditions(
     h: &HeaderMap,
 ) -> impl FnOnce(&ObjectRecord) -> Result<(), StoreError> + Send + 'static {
-    let if_match = header(h, "x-amz-copy-source-if-match").map(str::to_string);
-    let if_none = header(h, "x-amz-copy-source-if-none-match").map(str::to_string);
+    let if_match = header_list(h, "x-amz-copy-source-if-match");
+    let if_none = header_list(h, "x-amz-copy-source-if-none-match");
     let unmod = header(h, "x-amz-copy-source-if-unmodified-since").and_then(util::parse_http_date);
     let modsince = header(h, "x-amz-copy-source-if-modified-since").and_then(util::parse_http_date);
     move |rec: &ObjectRecord| {
@@ -427,9 +441,9 @@ pub(crate) fn copy_conditions(
 /// CompleteMultipartUpload), handed to the store, which decides them inside its commit.
 /// S3 takes only `*` in `If-None-Match` on writes.
 pub(crate) fn write_condition(h: &HeaderMap) -> Result<WriteCondition, S3Error> {
-    let if_none_match = match header(h, "if-none-match").map(str::trim) {
+    let if_none_match = match header_list(h, "if-none-match") {
         None => false,
-        Some("*") => true,
+        Some(l) if l.split(',').all(|t| t.trim() == "*") => true,
         Some(_) => {
             return Err(S3Error::new(
                 501,
@@ -440,7 +454,7 @@ pub(crate) fn write_condition(h: &HeaderMap) -> Result<WriteCondition, S3Error> 
         }
     };
     Ok(WriteCondition {
-        if_match: header(h, "if-match").map(str::to_string),
+        if_match: header_list(h, "if-match"),
         if_none_match,
     })
 }
@@ -535,4 +549,33 @@ pub async fn delete_tags(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     s.set_object_tags(&ctx.principal, ctx.bucket(), ctx.key(), Vec::new())
         .await?;
     Ok(empty(StatusCode::NO_CONTENT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::header_map;
+
+    #[test]
+    fn write_conditions_see_every_value() {
+        // A value that is not text is a condition that matches no ETag, not an absent one.
+        let c = write_condition(&header_map(&[("if-match", b"\"\xff\"")])).unwrap();
+        assert!(c.if_match.is_some());
+        // Field lines of a list header combine (RFC 9110 section 5.3).
+        let c = write_condition(&header_map(&[
+            ("if-match", b"\"a\""),
+            ("if-match", b"\"b\""),
+        ]))
+        .unwrap();
+        assert_eq!(c.if_match.as_deref(), Some("\"a\", \"b\""));
+        let star = write_condition(&header_map(&[("if-none-match", b"*")])).unwrap();
+        assert!(star.if_none_match);
+        for bad in [
+            &[("if-none-match", &b"*"[..]), ("if-none-match", b"\"x\"")][..],
+            &[("if-none-match", &b"\xff"[..])][..],
+        ] {
+            let e = write_condition(&header_map(bad)).unwrap_err();
+            assert_eq!(e.code, "NotImplemented");
+        }
+    }
 }
