@@ -18,6 +18,7 @@ mod nfs;
 mod nfs_files;
 mod quotas;
 mod rbac;
+mod review_edges;
 mod s3_auth;
 mod s3_bad_input;
 mod s3_buckets;

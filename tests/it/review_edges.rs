@@ -1,0 +1,141 @@
+//! Review of issue 17's edges (wave 2): a client that stops sending a request body, or stops
+//! reading a response, cannot hold a connection (and its slot under the cap) for ever.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_sdk_s3::primitives::ByteStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::common::*;
+
+/// Reads what the server sends on `s` until it closes or `limit` passes: (bytes, closed).
+async fn read_until_closed(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
+    let end = Instant::now() + limit;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tokio::time::timeout_at(end.into(), s.read(&mut buf)).await {
+            Err(_) => return (got, false),
+            Ok(Ok(0)) | Ok(Err(_)) => return (got, true),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_request_body_is_answered_and_closed_after_the_idle_timeout() {
+    let srv = TestServer::start_with(|raw| {
+        raw.s3.idle_timeout_secs = Some(1);
+        raw.admin.idle_timeout_secs = Some(1);
+    })
+    .await;
+    srv.client()
+        .create_bucket()
+        .bucket("stall")
+        .send()
+        .await
+        .expect("bucket");
+
+    // S3: a presigned PUT whose body stops after 10 of 1000 bytes.
+    let url = srv.presign("PUT", "/stall/k", 600, SystemTime::now());
+    let pq = url.split_once(&srv.addr.to_string()).expect("url").1;
+    let mut s = TcpStream::connect(srv.addr).await.expect("connect");
+    let head = format!(
+        "PUT {pq} HTTP/1.1\r\nHost: {}\r\nContent-Length: 1000\r\n\r\n",
+        srv.addr
+    );
+    s.write_all(head.as_bytes()).await.expect("write");
+    s.write_all(&[b'x'; 10]).await.expect("write");
+    let (got, closed) = read_until_closed(&mut s, Duration::from_secs(6)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(closed, "a stalled upload kept its connection: {text:?}");
+    assert!(text.starts_with("HTTP/1.1 400"), "{text:?}");
+    assert!(text.contains("IncompleteBody"), "{text:?}");
+    assert!(
+        srv.client()
+            .head_object()
+            .bucket("stall")
+            .key("k")
+            .send()
+            .await
+            .is_err(),
+        "nothing was stored"
+    );
+
+    // Admin: the unauthenticated sign-in reads a body too.
+    let admin = crate::admin_api::admin_addr(&srv);
+    let mut s = TcpStream::connect(admin).await.expect("connect");
+    s.write_all(
+        b"POST /api/session HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{\"access_key\"",
+    )
+    .await
+    .expect("write");
+    let (got, closed) = read_until_closed(&mut s, Duration::from_secs(6)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(closed, "a stalled sign-in kept its connection: {text:?}");
+    assert!(text.starts_with("HTTP/1.1 4"), "{text:?}");
+
+    // A slow body that keeps coming is not cut: 4 pieces 0.6 s apart (2.4 s > the timeout).
+    let url = srv.presign("PUT", "/stall/slow", 600, SystemTime::now());
+    let pq = url.split_once(&srv.addr.to_string()).expect("url").1;
+    let mut s = TcpStream::connect(srv.addr).await.expect("connect");
+    let head = format!(
+        "PUT {pq} HTTP/1.1\r\nHost: {}\r\nContent-Length: 4\r\n\r\n",
+        srv.addr
+    );
+    s.write_all(head.as_bytes()).await.expect("write");
+    for b in b"slow" {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        s.write_all(&[*b]).await.expect("write");
+    }
+    let mut buf = [0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("answered")
+        .expect("read");
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_a_response_is_disconnected() {
+    let srv = TestServer::start_with(|raw| {
+        raw.s3.idle_timeout_secs = Some(1);
+    })
+    .await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("big")
+        .send()
+        .await
+        .expect("bucket");
+    let len = 24 << 20;
+    c.put_object()
+        .bucket("big")
+        .key("k")
+        .body(ByteStream::from(bytes(len, 7)))
+        .send()
+        .await
+        .expect("put");
+
+    // A small receive window, and nothing read for 4 s: the server gives up on the client.
+    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+    sock.set_recv_buffer_size(4096).expect("rcvbuf");
+    let mut s = sock.connect(srv.addr).await.expect("connect");
+    let url = srv.presign("GET", "/big/k", 600, SystemTime::now());
+    let pq = url.split_once(&srv.addr.to_string()).expect("url").1;
+    let head = format!("GET {pq} HTTP/1.1\r\nHost: {}\r\n\r\n", srv.addr);
+    s.write_all(head.as_bytes()).await.expect("write");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (got, closed) = read_until_closed(&mut s, Duration::from_secs(3)).await;
+    assert!(closed, "the connection stayed open");
+    assert!(
+        got.len() < len,
+        "the whole object ({} bytes) was still sent",
+        got.len()
+    );
+    srv.stop().await;
+}
