@@ -139,3 +139,49 @@ async fn a_client_that_stops_reading_a_response_is_disconnected() {
     );
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn presigning_with_the_s3_listener_off_is_a_clear_conflict() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = gatehouse::config::RawConfig::default()
+        .validate(&gatehouse::config::Overrides {
+            data_dir: Some(dir.path().to_path_buf()),
+            s3_listen: Some("off".into()),
+            admin_listen: Some("127.0.0.1:0".into()),
+            nfs_listen: Some("off".into()),
+        })
+        .expect("config");
+    let running = gatehouse::app::start(cfg).await.expect("starts");
+    let admin = running.admin_addr.expect("admin on");
+    let (ak, sk) = read_credentials(&dir.path().join("admin.credentials"));
+    let http = reqwest::Client::new();
+    let call = |path: &str, body: serde_json::Value| {
+        http.post(format!("http://{admin}{path}"))
+            .basic_auth(&ak, Some(&sk))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let r = call("/api/buckets", serde_json::json!({"name": "nos3"}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 201);
+    let r = call(
+        "/api/buckets/nos3/presign",
+        serde_json::json!({"key": "k", "method": "GET"}),
+    )
+    .await
+    .expect("send");
+    let status = r.status().as_u16();
+    let body: serde_json::Value =
+        serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"], "api.no_s3_endpoint", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("s3.public_url")),
+        "{body}"
+    );
+    running.shutdown().await;
+}
