@@ -185,3 +185,65 @@ async fn presigning_with_the_s3_listener_off_is_a_clear_conflict() {
     );
     running.shutdown().await;
 }
+
+/// One NULL call (program 100003, version 3, procedure 0, AUTH_NONE) as a record.
+fn nfs_null_call(xid: u32) -> Vec<u8> {
+    let mut body = Vec::new();
+    for w in [xid, 0, 2, 100_003, 3, 0, 0, 0, 0, 0] {
+        body.extend_from_slice(&w.to_be_bytes());
+    }
+    let mut rec = (0x8000_0000u32 | body.len() as u32).to_be_bytes().to_vec();
+    rec.extend_from_slice(&body);
+    rec
+}
+
+#[tokio::test]
+async fn nfs_idle_clock_stops_when_a_record_begins_and_a_trickled_record_is_cut() {
+    let srv = TestServer::start_with(|raw| {
+        raw.nfs.idle_timeout_secs = Some(2);
+    })
+    .await;
+    // Idle 1.4 s, then a call that takes 1 s to arrive: 2.4 s after the connection opened
+    // but 1 s after its first byte. It is answered.
+    let mut s = TcpStream::connect(srv.nfs_addr).await.expect("connect");
+    let call = nfs_null_call(7);
+    tokio::time::sleep(Duration::from_millis(1400)).await;
+    s.write_all(&call[..20]).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    s.write_all(&call[20..]).await.expect("write");
+    let mut mark = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(3), s.read_exact(&mut mark))
+        .await
+        .expect("answered in time")
+        .expect("the call was answered, not the connection closed mid-record");
+    let mut reply = vec![0u8; (u32::from_be_bytes(mark) & 0x7fff_ffff) as usize];
+    s.read_exact(&mut reply).await.expect("reply");
+    assert_eq!(&reply[..4], &7u32.to_be_bytes());
+
+    // A record trickled a byte every 300 ms is cut about 2 s after it began.
+    let mut s = TcpStream::connect(srv.nfs_addr).await.expect("connect");
+    let started = Instant::now();
+    let mut cut = false;
+    for b in nfs_null_call(8) {
+        if s.write_all(&[b]).await.is_err() {
+            cut = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if started.elapsed() > Duration::from_secs(6) {
+            break;
+        }
+    }
+    if !cut {
+        cut = read_until_closed(&mut s, Duration::from_millis(500))
+            .await
+            .1;
+    }
+    assert!(cut, "a trickled record kept the connection");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    srv.stop().await;
+}
