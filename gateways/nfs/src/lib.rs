@@ -179,7 +179,7 @@ async fn connection(
                 _ = stopped(&mut stop) => break 'conn,
                 _ = broken.notified() => return,
                 r = rd.fill_buf() => match r {
-                    Ok(b) if b.is_empty() => break 'conn,
+                    Ok([]) => break 'conn,
                     Ok(_) => break,
                     Err(e) => {
                         tracing::debug!(%peer, error = %e, "nfs connection ended");
