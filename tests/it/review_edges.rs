@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::common::*;
+use crate::exposure::nfs_null_call;
 
 /// Reads what the server sends on `s` until it closes or `limit` passes: (bytes, closed).
 async fn read_until_closed(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
@@ -184,17 +185,6 @@ async fn presigning_with_the_s3_listener_off_is_a_clear_conflict() {
         "{body}"
     );
     running.shutdown().await;
-}
-
-/// One NULL call (program 100003, version 3, procedure 0, AUTH_NONE) as a record.
-fn nfs_null_call(xid: u32) -> Vec<u8> {
-    let mut body = Vec::new();
-    for w in [xid, 0, 2, 100_003, 3, 0, 0, 0, 0, 0] {
-        body.extend_from_slice(&w.to_be_bytes());
-    }
-    let mut rec = (0x8000_0000u32 | body.len() as u32).to_be_bytes().to_vec();
-    rec.extend_from_slice(&body);
-    rec
 }
 
 #[tokio::test]
