@@ -367,8 +367,10 @@ impl http_body::Body for Tracked {
 struct Inbound {
     body: Incoming,
     timeout: Duration,
-    /// Armed while the handler waits for the next piece.
+    /// The deadline for the next piece, made at the first wait and reset for each later one.
     wait: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// A wait is under way (the deadline is set for it).
+    armed: bool,
     stalled: bool,
 }
 
@@ -378,6 +380,7 @@ impl Inbound {
             body,
             timeout,
             wait: None,
+            armed: false,
             stalled: false,
         }
     }
@@ -412,17 +415,25 @@ impl http_body::Body for Inbound {
         }
         match Pin::new(&mut self.body).poll_frame(cx) {
             Poll::Ready(frame) => {
-                self.wait = None;
+                self.armed = false;
                 Poll::Ready(frame.map(|r| r.map_err(Into::into)))
             }
             Poll::Pending => {
                 let timeout = self.timeout;
-                let wait = self
-                    .wait
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                let this = &mut *self;
+                let due = tokio::time::Instant::now() + timeout;
+                let wait = match &mut this.wait {
+                    Some(w) => {
+                        if !this.armed {
+                            w.as_mut().reset(due);
+                        }
+                        w
+                    }
+                    None => this.wait.insert(Box::pin(tokio::time::sleep_until(due))),
+                };
+                this.armed = true;
                 if wait.as_mut().poll(cx).is_ready() {
-                    self.stalled = true;
-                    self.wait = None;
+                    this.stalled = true;
                     return Poll::Ready(Some(Err(Box::new(BodyStalled(timeout)))));
                 }
                 Poll::Pending
