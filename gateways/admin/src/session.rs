@@ -218,15 +218,18 @@ pub fn client_addr(
     if !is_trusted(addr) {
         return Some(addr);
     }
-    let hops: Vec<&str> = headers
+    // Split as bytes: a client-supplied prefix with bytes that are not text must not hide the
+    // hops a proxy appended after it in the same header line.
+    let hops: Vec<&[u8]> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
         .collect();
     for hop in hops.iter().rev() {
-        let Some(ip) = parse_hop(hop) else {
+        let Some(ip) = std::str::from_utf8(hop)
+            .ok()
+            .and_then(|h| parse_hop(h.trim()))
+        else {
             break;
         };
         addr = ip;
@@ -399,6 +402,15 @@ mod tests {
             client_addr(ip("10.1.2.3"), &h, &trusted),
             ip("10.1.2.3"),
             "garbage stops the walk at the last trusted hop"
+        );
+        h.insert(
+            "x-forwarded-for",
+            http::HeaderValue::from_bytes(b"\xff\xfe, 192.0.2.7").unwrap(),
+        );
+        assert_eq!(
+            client_addr(ip("10.1.2.3"), &h, &trusted),
+            ip("192.0.2.7"),
+            "a prefix that is not text does not hide the hop the proxy appended"
         );
         h.insert("x-forwarded-for", "[2001:db8::1]:443".parse().unwrap());
         assert_eq!(
