@@ -9,7 +9,8 @@
 //! that keeps bytes moving is served: uploads and downloads have no overall deadline.
 //! Accept errors (out of descriptors and
 //! the like) back off and keep serving. On the stop signal each connection finishes the request
-//! under way and closes; the listener task ends when the last one has.
+//! under way and closes (or is closed `drain` after the signal); the listener task ends when the
+//! last one has.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -35,7 +36,14 @@ pub struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
+    /// After the stop signal, how long requests under way may take to finish before their
+    /// connections are closed anyway, so a stop ends in time (systemd's `TimeoutStopSec`).
+    pub drain: Duration,
 }
+
+/// [`Limits::drain`] of the server: half of the unit's `TimeoutStopSec=60`, leaving the rest
+/// for closing the store.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
 /// Serves `app` on `listener` (over TLS when `tls` is set) until `stop` turns true.
 pub fn spawn(
@@ -170,6 +178,9 @@ async fn serve_io<I>(
     let conn = builder.serve_connection_with_upgrades(io, svc);
     tokio::pin!(conn);
     let mut draining = false;
+    // Far off until the stop signal sets it.
+    let drain_end = tokio::time::sleep(Duration::from_secs(86_400 * 365));
+    tokio::pin!(drain_end);
     loop {
         tokio::select! {
             r = conn.as_mut() => {
@@ -180,7 +191,12 @@ async fn serve_io<I>(
             }
             _ = stopped(&mut stop), if !draining => {
                 draining = true;
+                drain_end.as_mut().reset(tokio::time::Instant::now() + limits.drain);
                 conn.as_mut().graceful_shutdown();
+            }
+            _ = &mut drain_end, if draining => {
+                tracing::info!(%peer, "{what}: stopping: closing a connection whose request did not finish in time");
+                break;
             }
             why = act.expired(&limits) => {
                 tracing::debug!(%peer, "{what}: closing the connection: {why}");

@@ -237,3 +237,62 @@ async fn nfs_idle_clock_stops_when_a_record_begins_and_a_trickled_record_is_cut(
     );
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_stop_ends_within_the_drain_limit_while_a_slow_upload_goes_on() {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/up",
+        post(|body: axum::body::Body| async move {
+            axum::body::to_bytes(body, 1 << 20)
+                .await
+                .map_or(0, |b| b.len())
+                .to_string()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let limits = gatehouse::listen::Limits {
+        max_connections: 4,
+        header_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(5),
+        drain: Duration::from_secs(1),
+    };
+    let task = gatehouse::listen::spawn(listener, app, None, limits, stop_rx, "test");
+    // An upload that keeps coming, a byte every 200 ms (100 bytes: 20 s).
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n")
+        .await
+        .expect("write");
+    let trickle = tokio::spawn(async move {
+        for _ in 0..100 {
+            if s.write_all(b"x").await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        false
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t = Instant::now();
+    stop.send(true).expect("stop");
+    tokio::time::timeout(Duration::from_secs(4), task)
+        .await
+        .expect("the listener stopped within the drain limit")
+        .expect("join");
+    assert!(
+        t.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_secs(3), trickle)
+            .await
+            .expect("the upload was cut")
+            .expect("join"),
+        "the connection was closed"
+    );
+}
