@@ -6,11 +6,10 @@
 //! waits on the client at most `idle_timeout` at a time, as nginx's `client_body_timeout` and
 //! `send_timeout`: a request body that stops arriving ends in an error the handler answers
 //! (S3: 400), and a response the client stops reading closes the connection. A slow client
-//! that keeps bytes moving is served: uploads and downloads have no overall deadline.
-//! Accept errors (out of descriptors and
-//! the like) back off and keep serving. On the stop signal each connection finishes the request
-//! under way and closes (or is closed `drain` after the signal); the listener task ends when the
-//! last one has.
+//! that keeps bytes moving is served: uploads and downloads have no overall deadline. Accept
+//! errors (out of descriptors and the like) back off and keep serving. On the stop signal each
+//! connection finishes the request under way and closes (or is closed `drain` after the
+//! signal); the listener task ends when the last one has.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
