@@ -239,6 +239,7 @@ fn http_limits(l: &crate::config::HttpLimits, open_files: Option<u64>) -> crate:
         max_connections: connection_cap(l.max_connections, open_files),
         header_timeout: l.header_timeout,
         idle_timeout: l.idle_timeout,
+        drain: crate::listen::DRAIN_LIMIT,
     }
 }
 

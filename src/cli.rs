@@ -14,8 +14,8 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     /// Flags of the client commands (`--server`, `--credentials`, `--data-dir`, `--json`),
     /// accepted before or after the subcommand. `serve` and `bench` keep their own
-    /// `--data-dir` and `--credentials`; the offline verbs (`fsck`, `restore`, `check-config`,
-    /// `show-config`) declare their own flags under the same ids, which keeps clap from
+    /// `--data-dir` and `--credentials`; `serve` and the offline verbs (`fsck`, `restore`,
+    /// `check-config`, `show-config`) declare their own flags under the same ids, which keeps clap from
     /// propagating these into them (and out of their `--help`), and refuse the server flags
     /// ([`NoServer`]).
     #[command(flatten)]
@@ -43,6 +43,11 @@ pub enum Command {
         /// NFSv3/MOUNT listen address ADDR:PORT, or `off` (overrides the config file).
         #[arg(long)]
         nfs_listen: Option<String>,
+        #[command(flatten)]
+        offline: NoServer,
+        /// `--json` is the client's; the server's JSON logs are `log.format: json`.
+        #[arg(long, hide = true, value_parser = refuse_json)]
+        json: bool,
     },
     /// Validate a configuration file: prints what is wrong and exits non-zero, or says it is
     /// valid. Nothing is started or written.
@@ -148,7 +153,7 @@ fn refuse_json(v: &str) -> Result<bool, String> {
 pub fn misplaced_client_flags(m: &clap::ArgMatches) -> Vec<&'static str> {
     let offline = matches!(
         m.subcommand_name(),
-        Some("fsck" | "restore" | "check-config" | "show-config")
+        Some("serve" | "fsck" | "restore" | "check-config" | "show-config")
     );
     if !offline {
         return Vec::new();
@@ -157,6 +162,9 @@ pub fn misplaced_client_flags(m: &clap::ArgMatches) -> Vec<&'static str> {
     let mut flags = vec![("server", "--server"), ("credentials", "--credentials")];
     if matches!(m.subcommand_name(), Some("check-config" | "show-config")) {
         flags.extend([("data_dir", "--data-dir"), ("json", "--json")]);
+    }
+    if m.subcommand_name() == Some("serve") {
+        flags.push(("json", "--json"));
     }
     flags
         .into_iter()
@@ -233,6 +241,32 @@ mod tests {
                 cli.command,
                 Command::Client(ClientCommand::Role(RoleCmd::List))
             ));
+        }
+    }
+
+    #[test]
+    fn serve_neither_lists_nor_takes_the_client_flags() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let serve = cmd.find_subcommand_mut("serve").expect("serve");
+        let help = serve.render_long_help().to_string();
+        for flag in ["--server", "--credentials", "--json"] {
+            assert!(!help.contains(flag), "serve --help lists {flag}:\n{help}");
+        }
+        assert!(help.contains("--data-dir"), "{help}");
+        for argv in [
+            &["gatehouse", "serve", "--server", "http://h:1"][..],
+            &["gatehouse", "serve", "--credentials", "/c"][..],
+            &["gatehouse", "serve", "--json"][..],
+        ] {
+            assert!(Cli::try_parse_from(argv).is_err(), "{argv:?} accepted");
+        }
+        for argv in [
+            &["gatehouse", "--server", "http://h:1", "serve"][..],
+            &["gatehouse", "--json", "serve"][..],
+        ] {
+            let m = Cli::command().try_get_matches_from(argv).expect("parses");
+            assert!(!misplaced_client_flags(&m).is_empty(), "{argv:?} accepted");
         }
     }
 

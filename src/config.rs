@@ -64,7 +64,8 @@ pub struct RawAdmin {
     pub max_connections: Option<usize>,
     /// Seconds a request header may take to arrive complete. Default 30.
     pub header_timeout_secs: Option<u64>,
-    /// Seconds a connection with no request under way may stay silent. Default 120.
+    /// Seconds a connection with no request under way may stay silent, and the longest pause
+    /// in a request body or in reading a response. Default 120.
     pub idle_timeout_secs: Option<u64>,
     /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client for
     /// sign-in lockouts. Default none: the header is ignored.
@@ -90,7 +91,8 @@ pub struct RawS3 {
     pub max_connections: Option<usize>,
     /// Seconds a request header may take to arrive complete. Default 30.
     pub header_timeout_secs: Option<u64>,
-    /// Seconds a connection with no request under way may stay silent. Default 120.
+    /// Seconds a connection with no request under way may stay silent, and the longest pause
+    /// in a request body or in reading a response. Default 120.
     pub idle_timeout_secs: Option<u64>,
 }
 
@@ -199,7 +201,8 @@ pub struct HttpLimits {
     pub header_timeout: Duration,
     /// Silence with no request under way before the connection is closed. Longer than the
     /// SDKs' pool idle times (aws-sdk-rust: 90 s), so a client rarely reuses a connection that
-    /// the server is closing.
+    /// the server is closing. Also the longest the server waits on a client during a request:
+    /// for the next piece of a request body, or for room to send the response.
     pub idle_timeout: Duration,
 }
 

@@ -2,9 +2,14 @@
 //! bounded: at most `max_connections` connections at once (counting TLS handshakes; further
 //! clients wait in the kernel's accept queue until one closes), a request header must arrive
 //! complete within `header_timeout` of its first byte, and a connection with no request under
-//! way that stays silent for `idle_timeout` is closed. Accept errors (out of descriptors and
-//! the like) back off and keep serving. On the stop signal each connection finishes the request
-//! under way and closes; the listener task ends when the last one has.
+//! way that stays silent for `idle_timeout` is closed. While a request is under way the server
+//! waits on the client at most `idle_timeout` at a time, as nginx's `client_body_timeout` and
+//! `send_timeout`: a request body that stops arriving ends in an error the handler answers
+//! (S3: 400), and a response the client stops reading closes the connection. A slow client
+//! that keeps bytes moving is served: uploads and downloads have no overall deadline. Accept
+//! errors (out of descriptors and the like) back off and keep serving. On the stop signal each
+//! connection finishes the request under way and closes (or is closed `drain` after the
+//! signal); the listener task ends when the last one has.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -30,7 +35,14 @@ pub struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
+    /// After the stop signal, how long requests under way may take to finish before their
+    /// connections are closed anyway, so a stop ends in time (systemd's `TimeoutStopSec`).
+    pub drain: Duration,
 }
+
+/// [`Limits::drain`] of the server: half of the unit's `TimeoutStopSec=60`, leaving the rest
+/// for closing the store.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
 /// Serves `app` on `listener` (over TLS when `tls` is set) until `stop` turns true.
 pub fn spawn(
@@ -145,6 +157,7 @@ async fn serve_io<I>(
             let guard = InFlight::start(&act);
             // axum's ConnectInfo: web sign-in lockouts count per client address.
             req.extensions_mut().insert(ConnectInfo(peer));
+            let req = req.map(|body| Inbound::new(body, limits.idle_timeout));
             let mut app = app.clone();
             async move {
                 let resp = tower::Service::call(&mut app, req).await;
@@ -164,6 +177,9 @@ async fn serve_io<I>(
     let conn = builder.serve_connection_with_upgrades(io, svc);
     tokio::pin!(conn);
     let mut draining = false;
+    // Far off until the stop signal sets it.
+    let drain_end = tokio::time::sleep(Duration::from_secs(86_400 * 365));
+    tokio::pin!(drain_end);
     loop {
         tokio::select! {
             r = conn.as_mut() => {
@@ -174,7 +190,12 @@ async fn serve_io<I>(
             }
             _ = stopped(&mut stop), if !draining => {
                 draining = true;
+                drain_end.as_mut().reset(tokio::time::Instant::now() + limits.drain);
                 conn.as_mut().graceful_shutdown();
+            }
+            _ = &mut drain_end, if draining => {
+                tracing::info!(%peer, "{what}: stopping: closing a connection whose request did not finish in time");
+                break;
             }
             why = act.expired(&limits) => {
                 tracing::debug!(%peer, "{what}: closing the connection: {why}");
@@ -199,7 +220,11 @@ struct Activity {
     head_started: AtomicU64,
     /// Requests whose header was read and whose response has not been sent yet.
     in_flight: AtomicU32,
-    /// Told when a header starts arriving, so the watchdog takes up the shorter deadline.
+    /// 1 + milliseconds since `base` of a write that could not go out (the client's receive
+    /// window is full); 0 when writes are going out.
+    write_blocked: AtomicU64,
+    /// Told when a header starts arriving or a write blocks, so the watchdog takes up the
+    /// new deadline.
     wake: Notify,
 }
 
@@ -211,6 +236,7 @@ impl Activity {
             // A new connection owes its first request header from the start.
             head_started: AtomicU64::new(1),
             in_flight: AtomicU32::new(0),
+            write_blocked: AtomicU64::new(0),
             wake: Notify::new(),
         }
     }
@@ -240,8 +266,30 @@ impl Activity {
     }
 
     fn wrote(&self, n: usize) {
+        self.write_blocked.store(0, Ordering::Release);
         if n > 0 {
             self.last_io.store(self.now_ms(), Ordering::Relaxed);
+        }
+    }
+
+    /// A write (or flush) found the connection full.
+    fn write_pending(&self) {
+        let now = self.now_ms();
+        if self
+            .write_blocked
+            .compare_exchange(0, now + 1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Notes a poll of the write side: progress, or a client not reading.
+    fn write_poll<T>(&self, r: &Poll<std::io::Result<T>>, written: impl FnOnce(&T) -> usize) {
+        match r {
+            Poll::Ready(Ok(v)) => self.wrote(written(v)),
+            Poll::Pending => self.write_pending(),
+            Poll::Ready(Err(_)) => {}
         }
     }
 
@@ -250,8 +298,16 @@ impl Activity {
         loop {
             let now = Instant::now();
             let (when, why) = if self.in_flight.load(Ordering::Acquire) > 0 {
-                // A request is under way: look again later.
-                (now + limits.idle_timeout, None)
+                match self.write_blocked.load(Ordering::Acquire) {
+                    // A request is under way: look again later (its body bounds its own waits).
+                    0 => (now + limits.idle_timeout, None),
+                    // The client has stopped taking the response.
+                    t => (
+                        self.at((t - 1).max(self.last_io.load(Ordering::Relaxed)))
+                            + limits.idle_timeout,
+                        Some("the client stopped reading the response"),
+                    ),
+                }
             } else {
                 match self.head_started.load(Ordering::Acquire) {
                     0 => (
@@ -321,6 +377,94 @@ impl http_body::Body for Tracked {
     }
 }
 
+/// A request body whose client may pause at most `timeout` between two pieces of it; then
+/// the handler reading it gets an error (and the connection closes, its body unread).
+struct Inbound {
+    body: Incoming,
+    timeout: Duration,
+    /// The deadline for the next piece, made at the first wait and reset for each later one.
+    wait: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// A wait is under way (the deadline is set for it).
+    armed: bool,
+    stalled: bool,
+}
+
+impl Inbound {
+    fn new(body: Incoming, timeout: Duration) -> Self {
+        Inbound {
+            body,
+            timeout,
+            wait: None,
+            armed: false,
+            stalled: false,
+        }
+    }
+}
+
+/// What a handler reading a stalled request body gets.
+#[derive(Debug)]
+struct BodyStalled(Duration);
+
+impl std::fmt::Display for BodyStalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no request body data for {} s: the socket was not read from within the timeout",
+            self.0.as_secs()
+        )
+    }
+}
+
+impl std::error::Error for BodyStalled {}
+
+impl http_body::Body for Inbound {
+    type Data = bytes::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if self.stalled {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.body).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                self.armed = false;
+                Poll::Ready(frame.map(|r| r.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let timeout = self.timeout;
+                let this = &mut *self;
+                let due = tokio::time::Instant::now() + timeout;
+                let wait = match &mut this.wait {
+                    Some(w) => {
+                        if !this.armed {
+                            w.as_mut().reset(due);
+                        }
+                        w
+                    }
+                    None => this.wait.insert(Box::pin(tokio::time::sleep_until(due))),
+                };
+                this.armed = true;
+                if wait.as_mut().poll(cx).is_ready() {
+                    this.stalled = true;
+                    return Poll::Ready(Some(Err(Box::new(BodyStalled(timeout)))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.stalled || self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// The connection's stream, noting when bytes move.
 struct Watched<I> {
     inner: I,
@@ -349,9 +493,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            self.act.wrote(n);
-        }
+        self.act.write_poll(&r, |n| *n);
         r
     }
 
@@ -361,9 +503,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = r {
-            self.act.wrote(n);
-        }
+        self.act.write_poll(&r, |n| *n);
         r
     }
 
@@ -372,7 +512,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        self.act.write_poll(&r, |_| 0);
+        r
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

@@ -28,6 +28,7 @@ async fn main() -> std::process::ExitCode {
             s3_listen,
             admin_listen,
             nfs_listen,
+            ..
         } => serve(config, data_dir, s3_listen, admin_listen, nfs_listen).await,
         Command::CheckConfig { file, .. } => check_config(&file),
         Command::ShowConfig { config, .. } => (|| {

@@ -395,6 +395,10 @@ test('web page: sign in, share, upload, sign out', { skip: missing || false, tim
   await page.locator('#signin').waitFor();
   const after = await page.evaluate(async () => (await fetch('/api/me')).status);
   assert.equal(after, 401);
+  // The secrets shown to the admin (bob's rotated key, the admin's mount token) left the page.
+  const leftover = await page.evaluate(() => document.body.textContent);
+  assert.ok(!leftover.includes(bob.secret_key), 'a shown-once secret key outlived sign-out');
+  assert.ok(!leftover.includes(adminToken), "the admin's mount token outlived sign-out");
 
   // A user who is not admin sees only the panels open to everybody.
   await page.fill('#access-key', bob.access_key);

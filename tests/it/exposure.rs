@@ -151,7 +151,7 @@ async fn http_connection_cap_makes_new_clients_wait_not_fail() {
 }
 
 /// One NULL call (program 100003, version 3, procedure 0, AUTH_NONE) as a record.
-fn nfs_null_call(xid: u32) -> Vec<u8> {
+pub(crate) fn nfs_null_call(xid: u32) -> Vec<u8> {
     let mut body = Vec::new();
     for w in [xid, 0, 2, 100_003, 3, 0, 0, 0, 0, 0] {
         body.extend_from_slice(&w.to_be_bytes());

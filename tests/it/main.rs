@@ -19,6 +19,7 @@ mod nfs;
 mod nfs_files;
 mod quotas;
 mod rbac;
+mod review_edges;
 mod review_fixes;
 mod s3_auth;
 mod s3_bad_input;

@@ -151,6 +151,13 @@
 
   function showSignIn(message) {
     session = null;
+    // Whoever signs in next in this tab must not find the last one's secrets in the page.
+    forgetCredentials();
+    mountToken = null;
+    for (const card of document.querySelectorAll('.mount-token')) {
+      clear(card);
+      card.hidden = true;
+    }
     $('loading').hidden = true;
     $('app').hidden = true;
     $('sign-out').hidden = true;
@@ -789,6 +796,12 @@
     }
   }
 
+  // The shown-once secret leaves the page, not just the view.
+  function forgetCredentials() {
+    for (const id of ['user-created-name', 'user-created-ak', 'user-created-sk']) $(id).textContent = '';
+    $('user-created').hidden = true;
+  }
+
   function showCredentials(what, r) {
     $('user-created-what').textContent = what;
     $('user-created-name').textContent = r.name;
@@ -819,7 +832,7 @@
     if (!window.confirm('Remove ' + u.name + '? Their credentials, memberships and bindings go; their data stays.')) return;
     if (await attempt(() => api('DELETE', '/api/users/' + encodeURIComponent(u.user_id))) === undefined) return;
     flash('Removed ' + u.name + '.', true);
-    $('user-created').hidden = true;
+    forgetCredentials();
     await loadUsers();
   }
 

@@ -32,7 +32,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use gatehouse_store::{Principal, Store, StoreError};
-use tokio::io::BufReader;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -174,23 +174,39 @@ async fn connection(
             break;
         };
         let mut buf = Vec::new();
-        let got = {
-            let read = rpc::read_record(&mut rd, &mut buf);
-            tokio::pin!(read);
-            loop {
-                tokio::select! {
-                    _ = stopped(&mut stop) => break 'conn,
-                    _ = broken.notified() => return,
-                    r = &mut read => break r,
-                    _ = tokio::time::sleep(idle_timeout) => {
-                        // Calls under way (this loop holds one permit itself): not idle.
-                        if mine.available_permits() + 1 < PER_CONNECTION {
-                            continue;
-                        }
-                        tracing::debug!(%peer, "closing an idle nfs connection");
+        // Idle: waiting for the first byte of the next record. The idle clock runs only
+        // here, so a record that starts late in an idle spell is not cut while it arrives.
+        loop {
+            tokio::select! {
+                _ = stopped(&mut stop) => break 'conn,
+                _ = broken.notified() => return,
+                r = rd.fill_buf() => match r {
+                    Ok([]) => break 'conn,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "nfs connection ended");
                         break 'conn;
                     }
+                },
+                _ = tokio::time::sleep(idle_timeout) => {
+                    // Calls under way (this loop holds one permit itself): not idle.
+                    if mine.available_permits() + 1 < PER_CONNECTION {
+                        continue;
+                    }
+                    tracing::debug!(%peer, "closing an idle nfs connection");
+                    break 'conn;
                 }
+            }
+        }
+        // A record that has begun must be complete within the idle timeout: a client cannot
+        // hold the connection by trickling one.
+        let got = tokio::select! {
+            _ = stopped(&mut stop) => break 'conn,
+            _ = broken.notified() => return,
+            r = rpc::read_record(&mut rd, &mut buf) => r,
+            _ = tokio::time::sleep(idle_timeout) => {
+                tracing::debug!(%peer, "closing an nfs connection: a record took too long to arrive");
+                break 'conn;
             }
         };
         match got {

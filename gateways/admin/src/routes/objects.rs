@@ -482,6 +482,16 @@ fn presigned_url(
     expires: u64,
     signer: &SigningParams<'_>,
 ) -> ApiResult<String> {
+    if endpoint.is_empty() {
+        // The S3 listener is off and no s3.public_url names another way in: a URL would
+        // point nowhere. A setting of this server, not a fault: 409 with what to change.
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "api.no_s3_endpoint",
+            "this server has no S3 endpoint to presign for: its S3 listener is off and \
+             s3.public_url is not set",
+        ));
+    }
     let uri: http::Uri = endpoint
         .parse()
         .map_err(|e| StoreError::Internal(format!("s3_endpoint is not a URL: {e}")))?;
