@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
 use gatehouse_admin::{AdminConfig, AdminState};
@@ -16,6 +17,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, DEFAULT_MAX_CONNECTIONS};
+
+/// How long a stop waits for the last tasks to let go of the store before closing it.
+const STORE_RELEASE_LIMIT: Duration = Duration::from_secs(10);
 
 /// A started server. Dropping it does not stop it; call [`Running::shutdown`].
 pub struct Running {
@@ -39,6 +43,19 @@ impl Running {
         let _ = self.stop.send(true);
         for t in self.tasks {
             let _ = t.await;
+        }
+        // A connection task that has finished its last request may still be dropping its
+        // handle of the store; the database closes (and a clean stop is recorded) only once
+        // this is the last one. Bounded: a handle still held after this is reported.
+        let deadline = tokio::time::Instant::now() + STORE_RELEASE_LIMIT;
+        while self.store.handles() > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if self.store.handles() > 1 {
+            tracing::warn!(
+                handles = self.store.handles() - 1,
+                "the store is still held at stop; it closes when they are dropped"
+            );
         }
         self.store.close();
     }

@@ -319,8 +319,15 @@ impl Store {
         Ok(g)
     }
 
+    /// How many handles of this store exist (this one included). Shutdown waits for it to reach
+    /// one before [`Store::close`]: a finished connection task may still be dropping its handle.
+    pub fn handles(&self) -> usize {
+        Arc::strong_count(&self.inner)
+    }
+
     /// Stops the commit thread after the queued writes are durable, and records a clean stop.
-    /// Call last at shutdown.
+    /// Call last at shutdown, when this is the only handle left ([`Store::handles`]); with
+    /// others still held it does nothing (the database closes when the last one drops).
     pub fn close(self) {
         if let Ok(mut inner) = Arc::try_unwrap(self.inner) {
             if !inner.committer.stop() {
