@@ -497,7 +497,6 @@ impl Store {
         cond: WriteCondition,
     ) -> Result<Completion> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
-        cond.authorize(p, bucket)?;
         if parts.is_empty() {
             return Err(StoreError::InvalidPart("no parts were listed".into()));
         }
