@@ -10,22 +10,10 @@ use crate::common::*;
 
 /// `POST /api/gc` as the bootstrap admin.
 async fn gc_now(srv: &TestServer) {
-    use base64::Engine as _;
-    let addr = srv
-        .running
-        .as_ref()
-        .expect("running")
-        .admin_addr
-        .expect("admin listener");
-    let basic =
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", srv.access, srv.secret));
-    let r = reqwest::Client::new()
-        .post(format!("http://{addr}/api/gc"))
-        .header("authorization", format!("Basic {basic}"))
-        .send()
-        .await
-        .expect("gc");
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let (status, body) = crate::admin_api::Api::admin(srv)
+        .basic("POST", "/api/gc", Vec::new())
+        .await;
+    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test]

@@ -425,23 +425,11 @@ async fn gatehouse_cli(srv: &TestServer, args: &[&str]) -> std::process::Output 
 
 /// `GET /api/storage` with the bootstrap admin's keys (HTTP Basic).
 async fn storage_json(srv: &TestServer) -> serde_json::Value {
-    use base64::Engine as _;
-    let addr = srv
-        .running
-        .as_ref()
-        .expect("running")
-        .admin_addr
-        .expect("admin listener");
-    let basic =
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", srv.access, srv.secret));
-    let r = reqwest::Client::new()
-        .get(format!("http://{addr}/api/storage"))
-        .header("authorization", format!("Basic {basic}"))
-        .send()
-        .await
-        .expect("storage");
-    assert_eq!(r.status(), 200);
-    serde_json::from_slice(&r.bytes().await.expect("body")).expect("json")
+    let (status, body) = crate::admin_api::Api::admin(srv)
+        .basic("GET", "/api/storage", Vec::new())
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 #[tokio::test]
