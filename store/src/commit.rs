@@ -97,9 +97,21 @@ struct Shared {
     /// A commit that dropped a chunk's last reference is visible but not durable yet: see
     /// [`Committer::settle_durable`]. Written under the lock.
     freed_undurable: AtomicBool,
+    /// A transaction failed with [`crate::error::DATABASE_FAILED`]: writes fail until a restart.
+    database_failed: AtomicBool,
 }
 
 impl Shared {
+    /// Notes an error of a transaction: redb refusing writes after an earlier I/O error is
+    /// remembered for `GET /api/health` (answers pass it on rewrapped, so it is told by text).
+    fn note(&self, e: &StoreError) {
+        if let StoreError::Internal(m) = e
+            && m.contains(crate::error::DATABASE_FAILED)
+        {
+            self.database_failed.store(true, Ordering::Release);
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state
             .lock()
@@ -184,6 +196,7 @@ impl Committer {
             dirty: AtomicBool::new(false),
             committing: AtomicBool::new(false),
             freed_undurable: AtomicBool::new(false),
+            database_failed: AtomicBool::new(false),
         });
         let s = shared.clone();
         let thread = thread::Builder::new()
@@ -205,12 +218,22 @@ impl Committer {
     }
 
     fn noticed<T>(&self, r: Result<T>) -> Result<T> {
-        if matches!(r, Err(StoreError::NoSpace))
-            && let Some(f) = self.on_no_space.get()
-        {
-            f();
+        match &r {
+            Err(StoreError::NoSpace) => {
+                if let Some(f) = self.on_no_space.get() {
+                    f();
+                }
+            }
+            Err(e) => self.shared.note(e),
+            Ok(_) => {}
         }
         r
+    }
+
+    /// Whether the database has refused a write since it was opened (see
+    /// [`crate::error::DATABASE_FAILED`]); only a restart clears it.
+    pub fn database_failed(&self) -> bool {
+        self.shared.database_failed.load(Ordering::Acquire)
     }
 
     /// Runs `f` inside the next group transaction and returns its result once that transaction
@@ -507,13 +530,19 @@ fn run_batch(sh: &Shared, st: &mut State, queued: Vec<Queued>, window: Duration)
         || st.pending.is_some_and(|since| since.elapsed() >= window);
     let mut txn = match sh.begin(st) {
         Ok(t) => t,
-        Err(e) => return fail_all(queued, &e, db),
+        Err(e) => {
+            sh.note(&e);
+            return fail_all(queued, &e, db);
+        }
     };
     let _ = crate::ops::txn::take_freed();
     let mut replies = Vec::new();
     let mut poisoned: Option<StoreError> = None;
     for q in queued {
         let (reply, poison) = (q.job)(&txn);
+        if let Some(e) = &poison {
+            sh.note(e);
+        }
         // A full disk is told as such to every member (their writes failed for that reason).
         if !matches!(poisoned, Some(StoreError::NoSpace)) {
             poisoned = poison.or(poisoned);
@@ -535,6 +564,9 @@ fn run_batch(sh: &Shared, st: &mut State, queued: Vec<Queued>, window: Duration)
     } else {
         txn.commit().err().map(StoreError::from)
     };
+    if let Some(e) = &outcome {
+        sh.note(e);
+    }
     if let Some(e) = &outcome {
         tracing::warn!(error = %e, "group commit failed");
     } else if durable {

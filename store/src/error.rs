@@ -143,6 +143,13 @@ impl StoreError {
     }
 }
 
+/// What redb's `PreviousIo` becomes: after a failed write (a full disk at commit, say) the
+/// database refuses every later transaction until it is opened again. The commit thread notes
+/// it and `GET /api/health` reports it, so the server does not look healthy while every write
+/// fails.
+pub(crate) const DATABASE_FAILED: &str =
+    "the database refuses writes after an earlier I/O error (a full disk?); restart gatehouse";
+
 macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
@@ -150,6 +157,7 @@ macro_rules! from_redb {
                 let e: redb::Error = e.into();
                 match e {
                     redb::Error::Io(io) => StoreError::io(io),
+                    redb::Error::PreviousIo => StoreError::Internal(DATABASE_FAILED.into()),
                     other => StoreError::Internal(format!("database: {other}")),
                 }
             }

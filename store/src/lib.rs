@@ -280,13 +280,18 @@ impl Store {
         Ok(stats)
     }
 
-    /// What a health probe reports: the database answers a read, the chunk directory takes
-    /// a write.
+    /// What a health probe reports: the database answers a read and has not refused a write
+    /// since it was opened, the chunk directory takes a write.
     pub fn health(&self) -> StoreHealth {
         let database = gatehouse_migrations::schema_version(self.db()).map_err(|e| e.to_string());
+        let refused = self
+            .inner
+            .committer
+            .database_failed()
+            .then(|| error::DATABASE_FAILED.to_string());
         StoreHealth {
             schema_version: database.as_ref().ok().copied(),
-            database_error: database.err(),
+            database_error: database.err().or(refused),
             blobs_writable: self.inner.blobs.probe_writable(),
         }
     }

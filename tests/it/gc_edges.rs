@@ -167,6 +167,30 @@ async fn a_full_disk_at_the_metadata_commit_collects_garbage() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // Health tells the truth about writes: redb refuses every write after a failed one until
+    // it is opened again, and then `/api/health` must not say ok.
+    let write = c
+        .put_object()
+        .bucket("meta")
+        .key("after-gc")
+        .body(ByteStream::from(bytes(1 << 10, 998)))
+        .send()
+        .await;
+    let (status, body) = crate::admin_api::Api::admin(&srv)
+        .basic("GET", "/api/health", Vec::new())
+        .await;
+    match write {
+        Ok(_) => assert_eq!(status, 200, "writes work, health says so: {body}"),
+        Err(e) => {
+            assert_eq!(
+                status, 503,
+                "writes fail ({e:?}), health must say so: {body}"
+            );
+            let why = body["store"]["database_error"].as_str().unwrap_or_default();
+            assert!(why.contains("restart gatehouse"), "{body}");
+        }
+    }
+
     // Opened again, the database commits in the space GC freed.
     let dir = srv.stop().await;
     let srv = TestServer::start_in(dir).await;
