@@ -329,3 +329,38 @@ async fn complete_multipart_upload_conditions() {
         .expect("current etag");
     assert_eq!(get(&c, "mp").await, b"multipart body");
 }
+
+#[tokio::test]
+async fn delete_if_match_is_decided_in_the_commit_and_other_conditions_are_refused() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket(B).send().await.expect("mb");
+    let etag = put(&c, "gone", b"bytes").await.expect("put");
+    let delete = |h: Vec<(&'static str, String)>| {
+        let srv = &srv;
+        async move {
+            let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let r = srv
+                .signed("DELETE", "/cond/gone", None, &h, Vec::new())
+                .await;
+            let status = r.status().as_u16();
+            (status, r.text().await.expect("text"))
+        }
+    };
+    // Another ETag: 412, the object stays.
+    let (st, text) = delete(vec![("if-match", "\"0123\"".into())]).await;
+    assert_eq!(st, 412, "{text}");
+    assert_eq!(get(&c, "gone").await, b"bytes");
+    // Conditions a delete does not implement are refused by name, never ignored.
+    for h in ["if-none-match", "x-amz-if-match-size"] {
+        let (st, text) = delete(vec![(h, "*".into())]).await;
+        assert_eq!(st, 501, "{h}: {text}");
+        assert!(text.contains(h), "{text}");
+    }
+    assert_eq!(get(&c, "gone").await, b"bytes");
+    // The current ETag: deleted; then If-Match finds no object.
+    let (st, text) = delete(vec![("if-match", etag.clone())]).await;
+    assert_eq!(st, 204, "{text}");
+    let (st, text) = delete(vec![("if-match", etag)]).await;
+    assert_eq!(st, 404, "{text}");
+}

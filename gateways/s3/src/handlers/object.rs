@@ -301,8 +301,25 @@ pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
     Ok(r)
 }
 
+/// DeleteObject; `If-Match` is honoured in the commit. `If-None-Match` and the size and time
+/// conditions S3 offers directory buckets are refused: a delete never quietly ignores one.
 pub async fn delete(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
-    s.delete_object(&ctx.principal, ctx.bucket(), ctx.key())
+    for name in [
+        "if-none-match",
+        "x-amz-if-match-size",
+        "x-amz-if-match-last-modified-time",
+    ] {
+        if ctx.headers.contains_key(name) {
+            return Err(S3Error::new(
+                501,
+                "NotImplemented",
+                &format!("{name} on DeleteObject is not implemented; only If-Match is"),
+            )
+            .with("Header", name));
+        }
+    }
+    let cond = write_condition(&ctx.headers)?;
+    s.delete_object_if(&ctx.principal, ctx.bucket(), ctx.key(), cond)
         .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
