@@ -313,7 +313,7 @@ pub async fn delete(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
             return Err(S3Error::new(
                 501,
                 "NotImplemented",
-                &format!("{name} on DeleteObject is not implemented; only If-Match is"),
+                format!("{name} on DeleteObject is not implemented; only If-Match is"),
             )
             .with("Header", name));
         }
