@@ -1,6 +1,6 @@
 //! Request headers that ask for features gatehouse does not have: server-side encryption
 //! (SSE-S3, SSE-KMS, SSE-C, also on a copy source), object lock, storage classes other than
-//! STANDARD, website redirects. A request carrying one is refused before any handler runs, so
+//! STANDARD, website redirects, expected-bucket-owner checks. A request carrying one is refused before any handler runs, so
 //! a client that asks for protection never gets a 200 that quietly stored its data without it.
 
 use http::HeaderMap;
@@ -21,6 +21,16 @@ const REFUSED_PREFIXES: &[(&str, &str)] = &[
     (
         "x-amz-website-redirect-location",
         "website hosting (redirects)",
+    ),
+    // AWS answers 403 when the bucket's owning account differs; there are no accounts here,
+    // so the check could not be made: refused rather than passed unchecked.
+    (
+        "x-amz-expected-bucket-owner",
+        "bucket-owner checks (AWS accounts)",
+    ),
+    (
+        "x-amz-source-expected-bucket-owner",
+        "bucket-owner checks (AWS accounts)",
     ),
 ];
 
@@ -94,6 +104,12 @@ mod tests {
                 "a2V5",
             ),
             (E::CopyObject, "x-amz-object-lock-mode", "GOVERNANCE"),
+            (E::GetObject, "x-amz-expected-bucket-owner", "111122223333"),
+            (
+                E::CopyObject,
+                "x-amz-source-expected-bucket-owner",
+                "111122223333",
+            ),
             (
                 E::CreateMultipartUpload,
                 "x-amz-object-lock-legal-hold",
