@@ -6,13 +6,15 @@
 //! cargo bench --bench nfs -- --host 127.0.0.1 --nfs-port P --mount-port M --export /path \
 //!     [--label NAME] [--size-mib 1024] [--files 10000] [--random-ops 20000] \
 //!     [--random-file-mib 256] [--stable unstable|data_sync|file_sync] [--jobs N] [--server-pid PID] \
-//!     [--phases seq,create,random]
+//!     [--small-mib 64] [--phases seq,small,create,random]
 //! ```
 //!
 //! Phases, all in a fresh directory `nfsbench-<unix time>-<label>` under the export:
 //! - `seq-write`: CREATE, then WRITE `--size-mib` MiB of pseudo-random bytes (a new seed per
 //!   MiB, a new base seed per run, so nothing deduplicates) in 1 MiB requests, then one COMMIT.
 //! - `seq-read`: READ the file back in 1 MiB requests and compare every byte.
+//! - `small-write`: CREATE, then WRITE `--small-mib` MiB in sequential 4 KiB requests (what a
+//!   FUSE client without big writes sends), then one COMMIT.
 //! - `create`: `--files` CREATE (UNCHECKED, mode 0644) of empty files in one new directory.
 //! - `readdirplus`: READDIRPLUS of that directory (dircount 8 KiB, maxcount 64 KiB, like the
 //!   Linux client), paging by cookie until eof.
@@ -23,7 +25,10 @@
 //! `nfs3_client` has no pipelining. `--jobs N` spreads the `create` and `random-write` calls
 //! over N connections (like N processes on a Linux client, which would share one connection
 //! with N calls in flight). Rates use MB = 10^6 bytes. One line per phase, `result LABEL PHASE VALUE UNIT`,
-//! then a Markdown table row.
+//! then a Markdown table row. With `--server-pid`, the server's CPU time (user + system, all
+//! threads, from `/proc/PID/stat`) over each write phase is reported too, per WRITE for the
+//! 4 KiB phases (`small-cpu`, `random-cpu`, in µs) and per MiB for `seq-write` (`seq-cpu`, in
+//! ms): it includes the COMMIT and everything the server does in the background meanwhile.
 
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -88,6 +93,9 @@ struct Args {
     /// Number of random 4 KiB writes.
     #[arg(long, default_value_t = 20_000)]
     random_ops: usize,
+    /// MiB written in sequential 4 KiB WRITEs by the `small` phase.
+    #[arg(long, default_value_t = 64)]
+    small_mib: usize,
     /// Size of the file the random writes go into, in MiB.
     #[arg(long, default_value_t = 256)]
     random_file_mib: usize,
@@ -105,8 +113,8 @@ struct Args {
     #[arg(long)]
     privileged_port: bool,
     /// The phases to run, comma-separated (seq = seq-write and seq-read, create = create and
-    /// readdirplus, random = random-write); all by default.
-    #[arg(long, value_delimiter = ',', default_values_t = ["seq".to_string(), "create".into(), "random".into()])]
+    /// readdirplus, small = small-write, random = random-write); all by default.
+    #[arg(long, value_delimiter = ',', default_values_t = ["seq".to_string(), "small".into(), "create".into(), "random".into()])]
     phases: Vec<String>,
     /// Passed by `cargo bench` to every bench target; ignored.
     #[arg(long, hide = true)]
@@ -254,6 +262,18 @@ fn rss(pid: u32) -> Option<(f64, f64)> {
     Some((kib("VmHWM:")? / 1024.0, kib("VmRSS:")? / 1024.0))
 }
 
+/// CPU seconds (user + system, all threads) a process has used so far.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of the line (utime, stime) are the 12th and 13th after the name.
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // In USER_HZ ticks: 100 a second on every Linux architecture userspace sees.
+    Some(ticks / 100.0)
+}
+
 struct Bench {
     args: Args,
     conn: Conn,
@@ -277,6 +297,24 @@ impl Bench {
         self.results.push((phase, value, unit));
     }
 
+    fn cpu(&self) -> Option<f64> {
+        self.args.server_pid.and_then(cpu_seconds)
+    }
+
+    /// The server's CPU since `before`, scaled (`per` units of work, `scale` to the unit).
+    fn report_cpu(
+        &mut self,
+        phase: &'static str,
+        before: Option<f64>,
+        per: f64,
+        scale: f64,
+        unit: &'static str,
+    ) {
+        if let (Some(a), Some(b)) = (before, self.cpu()) {
+            self.report(phase, (b - a) * scale / per, unit);
+        }
+    }
+
     fn note_committed(&mut self, phase: &str, seen: &[stable_how]) {
         let mut kinds: Vec<String> = seen.iter().map(|s| format!("{s:?}")).collect();
         kinds.sort();
@@ -291,6 +329,7 @@ impl Bench {
     async fn seq_write(&mut self, f: &nfs_fh3) -> Result<()> {
         let mut buf = vec![0u8; MIB];
         let mut seen = Vec::new();
+        let cpu = self.cpu();
         let start = Instant::now();
         for i in 0..self.args.size_mib as u64 {
             block(self.seed, i, &mut buf);
@@ -303,6 +342,52 @@ impl Bench {
         let took = start.elapsed();
         self.note_committed("seq-write", &seen);
         self.report("seq-write", rate(self.args.size_mib * MIB, took), "MB/s");
+        let mib = self.args.size_mib as f64;
+        self.report_cpu("seq-cpu", cpu, mib, 1e3, "ms/MiB");
+        Ok(())
+    }
+
+    async fn small_write(&mut self) -> Result<()> {
+        let f = create_file(&mut self.conn, &self.dir, "small.bin").await?;
+        let seed = self.seed ^ 0x5A11_4B17;
+        let mut buf = vec![0u8; MIB];
+        let mut seen = Vec::new();
+        let ops = self.args.small_mib * MIB / PAGE;
+        let cpu = self.cpu();
+        let start = Instant::now();
+        for i in 0..self.args.small_mib as u64 {
+            block(seed, i, &mut buf);
+            for (k, page) in buf.chunks(PAGE).enumerate() {
+                let at = i * MIB as u64 + (k * PAGE) as u64;
+                let ok = write(&mut self.conn, &f, at, page, self.args.stable).await?;
+                if !seen.contains(&ok.committed) {
+                    seen.push(ok.committed);
+                }
+            }
+        }
+        commit(&mut self.conn, &f).await?;
+        let took = start.elapsed();
+        self.note_committed("small-write", &seen);
+        self.report("small-write", rate(self.args.small_mib * MIB, took), "MB/s");
+        self.report_cpu("small-cpu", cpu, ops as f64, 1e6, "µs/WRITE");
+        // The last 4 KiB read back.
+        if ops > 0 {
+            let last = (ops - 1) * PAGE;
+            let r = self
+                .conn
+                .read(&READ3args {
+                    file: f.clone(),
+                    offset: last as u64,
+                    count: PAGE as u32,
+                })
+                .await
+                .context("READ back")?;
+            let ok = status(r, "READ back")?;
+            ensure!(
+                ok.data[..] == buf[MIB - PAGE..],
+                "small-write: the last 4 KiB do not read back"
+            );
+        }
         Ok(())
     }
 
@@ -431,6 +516,7 @@ impl Bench {
         ensure!(pages > 0, "--random-file-mib must be at least 1");
         let jobs = self.extra.len() + 1;
         let (ops, stable, seed) = (self.args.random_ops, self.args.stable, self.seed);
+        let cpu = self.cpu();
         let start = Instant::now();
         let conns = std::iter::once(&mut self.conn).chain(self.extra.iter_mut());
         let runs = conns.enumerate().map(|(k, c)| {
@@ -498,6 +584,8 @@ impl Bench {
             self.args.random_ops as f64 / took.as_secs_f64(),
             "ops/s",
         );
+        let ops = self.args.random_ops.max(1) as f64;
+        self.report_cpu("random-cpu", cpu, ops, 1e6, "µs/WRITE");
         Ok(())
     }
 }
@@ -573,11 +661,15 @@ async fn main() -> Result<()> {
         results: Vec::new(),
     };
     let phase = |p: &str| b.args.phases.iter().any(|x| x == p);
-    let (seq, create, random) = (phase("seq"), phase("create"), phase("random"));
+    let (seq, small) = (phase("seq"), phase("small"));
+    let (create, random) = (phase("create"), phase("random"));
     if seq {
         let f = create_file(&mut b.conn, &b.dir, "seq.bin").await?;
         b.seq_write(&f).await?;
         b.seq_read(&f).await?;
+    }
+    if small {
+        b.small_write().await?;
     }
     if create {
         let d = b.create_many().await?;
@@ -596,7 +688,13 @@ async fn main() -> Result<()> {
     let cells: Vec<String> = b
         .results
         .iter()
-        .map(|(_, v, _)| format!("{v:.0}"))
+        .map(|(_, v, _)| {
+            if *v < 100.0 {
+                format!("{v:.1}")
+            } else {
+                format!("{v:.0}")
+            }
+        })
         .collect();
     println!("| server | {} |", head.join(" | "));
     println!("|---|{}", "---:|".repeat(head.len()));

@@ -11,7 +11,10 @@
 # as a real client keeps them) copies a ${LIBNFS_MIB:-1024} MiB file of random bytes in and out of each
 # server; the bytes are compared. Bench args are ignored then.
 #
-# Environment: GH_ASYNC=1 (also measure a gatehouse with `nfs.async: true`), BENCH_DIR (data of both servers, default /var/tmp/gh-nfs-bench: keep it on the
+# Environment: GH_BIN (the gatehouse binary to measure; default: build this tree's release
+# binary), BENCH_BIN (the bench binary; default: build it), GH_BASE (a second gatehouse binary,
+# e.g. the one before a change, measured as `gatehouse-base` in every round too),
+# GH_ASYNC=1 (also measure a gatehouse with `nfs.async: true`), BENCH_DIR (data of both servers, default /var/tmp/gh-nfs-bench: keep it on the
 # disk you want to measure, not tmpfs), ROUNDS (default 2), NS, KEEP=1 (keep BENCH_DIR),
 # CARGO_TARGET_DIR. Raw output of every run goes to $BENCH_DIR.logs/.
 set -euo pipefail
@@ -24,6 +27,7 @@ logs="$dir.logs"
 rounds=${ROUNDS:-2}
 gh_s3=19000 gh_admin=19001 gh_nfs=19002 # gatehouse: NFS and MOUNT share one port
 ga_s3=19010 ga_admin=19011 ga_nfs=19012 # gatehouse with nfs.async: true (GH_ASYNC=1)
+gb_s3=19020 gb_admin=19021 gb_nfs=19022 # the GH_BASE gatehouse
 gn_nfs=12049 gn_mnt=12050               # ganesha: two ports
 
 # (a) Ganesha, its VFS FSAL and rpcbind.
@@ -39,12 +43,16 @@ if pgrep -x rpcbind >/dev/null; then
 fi
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-cargo build --release -q
-bench=$(cargo bench --bench nfs --no-run --message-format=json 2>/dev/null |
-  grep -o '"executable":"[^"]*/deps/nfs-[^"]*"' | tail -1 | cut -d'"' -f4)
+if [ -z "${GH_BIN:-}" ]; then
+  cargo build --release -q
+fi
+gh=${GH_BIN:-$CARGO_TARGET_DIR/release/gatehouse}
+bench=${BENCH_BIN:-}
+if [ -z "$bench" ]; then
+  bench=$(cargo bench --bench nfs --no-run --message-format=json 2>/dev/null |
+    grep -o '"executable":"[^"]*/deps/nfs-[^"]*"' | tail -1 | cut -d'"' -f4)
+fi
 [ -x "$bench" ] || { echo "bench binary not found" >&2; exit 1; }
-gh=$PWD/target/release/gatehouse
-[ "$CARGO_TARGET_DIR" = "$PWD/target" ] || gh=$CARGO_TARGET_DIR/release/gatehouse
 
 rm -rf "$dir" "$logs"
 mkdir -p "$dir/gatehouse" "$dir/ganesha/export" "$logs" /var/run/ganesha
@@ -52,10 +60,10 @@ mkdir -p "$dir/gatehouse" "$dir/ganesha/export" "$logs" /var/run/ganesha
 ns_exec="nsenter --net=/run/netns/$NS"
 in_ns() { $ns_exec "$@"; }
 
-rpcbind_pid= ganesha_pid= gh_pid= ga_pid=
+rpcbind_pid= ganesha_pid= gh_pid= ga_pid= gb_pid=
 teardown() {
-  for p in $gh_pid $ga_pid $ganesha_pid $rpcbind_pid; do kill "$p" 2>/dev/null || true; done
-  for p in $gh_pid $ga_pid $ganesha_pid $rpcbind_pid; do wait "$p" 2>/dev/null || true; done
+  for p in $gh_pid $ga_pid $gb_pid $ganesha_pid $rpcbind_pid; do kill "$p" 2>/dev/null || true; done
+  for p in $gh_pid $ga_pid $gb_pid $ganesha_pid $rpcbind_pid; do wait "$p" 2>/dev/null || true; done
   ip netns del "$NS" 2>/dev/null || true
   [ "${KEEP:-}" = 1 ] || rm -rf "$dir"
 }
@@ -114,11 +122,11 @@ registered || { echo "ganesha did not start:"; tail "$logs/ganesha.log"; exit 1;
 # (c) gatehouse, one share, 127.0.0.1 a peer of the admin user (so the bench may write). With
 # GH_ASYNC=1 a second gatehouse runs with `nfs.async: true` too (metadata durable within 100 ms,
 # like knfsd's `async` export option; Ganesha's VFS backend does not sync metadata either).
-start_gh() { # $1 name, $2 s3 port, $3 admin port, $4 nfs port, $5 extra config; echoes the pid
-  local name=$1 s3=$2 admin=$3 nfs=$4 pid
+start_gh() { # $1 name, $2 s3 port, $3 admin port, $4 nfs port, $5 extra config, $6 binary; echoes the pid
+  local name=$1 s3=$2 admin=$3 nfs=$4 bin=${6:-$gh} pid
   mkdir -p "$dir/$name"
   printf 's3:\n  max_size: 1Ti\n%b' "$5" >"$dir/$name.yaml"
-  $ns_exec "$gh" serve --config "$dir/$name.yaml" --data-dir "$dir/$name" \
+  $ns_exec "$bin" serve --config "$dir/$name.yaml" --data-dir "$dir/$name" \
     --s3-listen "127.0.0.1:$s3" --admin-listen "127.0.0.1:$admin" --nfs-listen "127.0.0.1:$nfs" \
     >"$logs/$name.log" 2>&1 &
   pid=$!
@@ -134,6 +142,9 @@ start_gh() { # $1 name, $2 s3 port, $3 admin port, $4 nfs port, $5 extra config;
 gh_pid=$(start_gh gatehouse $gh_s3 $gh_admin $gh_nfs "")
 if [ "${GH_ASYNC:-}" = 1 ]; then
   ga_pid=$(start_gh gatehouse-async $ga_s3 $ga_admin $ga_nfs 'nfs:\n  async: true\n')
+fi
+if [ -n "${GH_BASE:-}" ]; then
+  gb_pid=$(start_gh gatehouse-base $gb_s3 $gb_admin $gb_nfs "" "$GH_BASE")
 fi
 
 # (d) The runs, alternately.
@@ -178,6 +189,9 @@ for r in $(seq "$rounds"); do
   if [ -n "$ga_pid" ]; then
     run gatehouse-async "$r" "$ga_pid" --nfs-port "$ga_nfs" --mount-port "$ga_nfs" --export /bench "$@"
   fi
+  if [ -n "$gb_pid" ]; then
+    run gatehouse-base "$r" "$gb_pid" --nfs-port "$gb_nfs" --mount-port "$gb_nfs" --export /bench "$@"
+  fi
   run ganesha "$r" "$ganesha_pid" --nfs-port "$gn_nfs" --mount-port "$gn_mnt" --export /export "$@"
 done
 
@@ -186,6 +200,7 @@ hwm() { awk '/VmHWM/{printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
 gh_hwm=$(hwm "$gh_pid")
 ga_hwm=
 [ -n "$ga_pid" ] && ga_hwm=", gatehouse-async $(hwm "$ga_pid")"
+[ -n "$gb_pid" ] && ga_hwm="$ga_hwm, gatehouse-base $(hwm "$gb_pid")"
 gn_hwm=$(hwm "$ganesha_pid")
 
 # (f) Markdown.
@@ -209,6 +224,33 @@ echo "$head_row"
 echo "|---|---:|$(printf -- '---:|%.0s' $(seq $(($(tr -cd '|' <<<"$head_row" | wc -c) - 3))))"
 printf '%s\n' "${rows[@]}"
 echo
+# Per phase: mean (min / median / max) of each server over the rounds, the ratio of the means
+# to Ganesha's, and in how many rounds each gatehouse beat the Ganesha run of its round (lower
+# is better for `*-cpu` and `readdirplus`).
+if [ "${CLIENT:-}" != libnfs ]; then
+  echo "| phase | server | mean | min / median / max | × Ganesha (means) | rounds won |"
+  echo "|---|---|---:|---:|---:|---:|"
+  cat "$logs"/*-[0-9]*.txt | awk -v rounds="$rounds" '
+    $1 == "result" { v[$2, $3, ++n[$2, $3]] = $4; unit[$3] = $5; if (!seen[$3]++) order[++np] = $3
+                     if (!lab[$2]++) labels[++nl] = $2 }
+    function sortv(a, k,   i, j, t) { for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t } }
+    END {
+      for (p = 1; p <= np; p++) {
+        ph = order[p]; lower = (ph ~ /cpu$/ || ph == "readdirplus")
+        gm = 0; for (r = 1; r <= n["ganesha", ph]; r++) gm += v["ganesha", ph, r]; if (n["ganesha", ph]) gm /= n["ganesha", ph]
+        for (l = 1; l <= nl; l++) {
+          lb = labels[l]; k = n[lb, ph]; if (!k) continue
+          s = 0; delete a; for (r = 1; r <= k; r++) { a[r] = v[lb, ph, r]; s += a[r] }
+          m = s / k; sortv(a, k); med = (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+          won = "-"
+          if (lb != "ganesha") { w = 0; for (r = 1; r <= k; r++) { x = v[lb, ph, r]; y = v["ganesha", ph, r]; if ((lower && x < y) || (!lower && x > y)) w++ }; won = w "/" k }
+          ratio = (lb != "ganesha" && gm > 0) ? sprintf("%.2f", m / gm) : "-"
+          printf "| %s (%s) | %s | %.1f | %.1f / %.1f / %.1f | %s | %s |\n", ph, unit[ph], lb, m, a[1], med, a[k], ratio, won
+        }
+      }
+    }'
+  echo
+fi
 echo "Peak RSS (VmHWM) over all rounds: gatehouse $gh_hwm$ga_hwm, ganesha $gn_hwm."
 echo
 if [ "${CLIENT:-}" != libnfs ]; then

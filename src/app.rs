@@ -44,6 +44,8 @@ impl Running {
         for t in self.tasks {
             let _ = t.await;
         }
+        // Access times read since the last batch (`Store::close` writes any noted after).
+        self.store.flush_atimes().await;
         // A connection task that has finished its last request may still be dropping its
         // handle of the store; the database closes (and a clean stop is recorded) only once
         // this is the last one. Bounded: a handle still held after this is reported.

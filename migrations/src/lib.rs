@@ -10,10 +10,12 @@
 //! - `m0004_nfs`: directory inode numbers for the NFS view.
 //! - `m0005_dir_times`: change times of the NFS view's directories.
 //! - `m0006_completed_uploads`: completed multipart uploads, kept a day for retried completions.
+//! - `m0007_dir_subdirs`: subdirectory counts of share directories (their NFS nlink).
 //!
-//! Invariant: this crate depends on redb only. A step uses frozen copies of the table definitions
-//! and value types it needs, never the live ones in `gatehouse-store`, so old steps keep meaning
-//! what they meant when they were written.
+//! Invariant: this crate depends on redb (and serde/rmp-serde, to read the records a step
+//! needs) only. A step uses frozen copies of the table definitions and value types it needs,
+//! never the live ones in `gatehouse-store`, so old steps keep meaning what they meant when they
+//! were written.
 
 mod m0001_initial;
 mod m0002_identity;
@@ -21,11 +23,12 @@ mod m0003_shares;
 mod m0004_nfs;
 mod m0005_dir_times;
 mod m0006_completed_uploads;
+mod m0007_dir_subdirs;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_VERSION: u64 = 6;
+pub const CURRENT_VERSION: u64 = 7;
 
 /// The `meta` table: string keys, raw byte values. Frozen: every schema has it.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -76,6 +79,7 @@ const STEPS: &[Step] = &[
     m0004_nfs::apply,
     m0005_dir_times::apply,
     m0006_completed_uploads::apply,
+    m0007_dir_subdirs::apply,
 ];
 
 /// Reads the stored schema version; 0 means a new, empty file.
@@ -144,8 +148,8 @@ mod tests {
     fn new_file_is_migrated_and_rerun_is_a_noop() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Database::create(dir.path().join("m.redb")).expect("create");
-        assert_eq!(migrate(&db).expect("migrate"), Outcome { from: 0, to: 6 });
-        assert_eq!(migrate(&db).expect("again"), Outcome { from: 6, to: 6 });
+        assert_eq!(migrate(&db).expect("migrate"), Outcome { from: 0, to: 7 });
+        assert_eq!(migrate(&db).expect("again"), Outcome { from: 7, to: 7 });
         assert_eq!(schema_version(&db).expect("version"), CURRENT_VERSION);
     }
 

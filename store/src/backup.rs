@@ -90,6 +90,7 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::DIR_INODES,
         tables::DIR_PATHS,
         tables::DIR_TIMES,
+        tables::DIR_SUBDIRS,
     ))
 }
 

@@ -229,6 +229,30 @@ impl BlobStore {
         res.map(|()| true).map_err(StoreError::io)
     }
 
+    /// An empty read-write file in `tmp/` without a name (`O_TMPFILE`; where the file system
+    /// has none, a named file removed at once): scratch space on the data disk that vanishes
+    /// when closed, crash included.
+    pub fn scratch_file(&self) -> Result<File> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
+        match rustix::fs::open(&self.tmp, flags, Mode::RUSR | Mode::WUSR) {
+            Ok(fd) => return Ok(File::from(fd)),
+            Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::ISDIR => {}
+            Err(e) => return Err(StoreError::io(io::Error::from(e))),
+        }
+        let seq = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
+        let path = self
+            .tmp
+            .join(format!("scratch.{}.{seq}", std::process::id()));
+        let f = crate::private::file_options()
+            .create_new(true)
+            .read(true)
+            .open(&path)
+            .map_err(StoreError::io)?;
+        fs::remove_file(&path).map_err(StoreError::io)?;
+        Ok(f)
+    }
+
     /// Reads a whole chunk and verifies its BLAKE3 hash. Blocking.
     pub fn read_chunk(&self, h: &Hash, len: u32) -> Result<Vec<u8>> {
         let mut f = self.open_chunk(h)?;

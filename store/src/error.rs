@@ -19,7 +19,9 @@ pub enum StoreError {
     NoSuchKey,
     #[error("invalid key: {0}")]
     InvalidKey(String),
-    #[error("key too long: at most 1024 bytes")]
+    #[error(
+        "key too long: at most 1024 bytes in a bucket, 4096 per path and 255 per name in a share"
+    )]
     KeyTooLong,
     #[error("the upload does not exist or was completed or aborted")]
     NoSuchUpload,
@@ -72,6 +74,12 @@ pub enum StoreError {
     NotADirectory(String),
     #[error("is a directory: {0}")]
     IsADirectory(String),
+    /// POSIX `EPERM` in the file view: e.g. a hard link to a directory.
+    #[error("operation not permitted: {0}")]
+    NotPermitted(String),
+    /// An inode already has the most names it may have (`LINK_MAX`).
+    #[error("too many links: {0}")]
+    TooManyLinks(String),
     #[error("no space left on the data disk")]
     NoSpace,
     #[error("quota exceeded: {0}")]
@@ -120,6 +128,8 @@ impl StoreError {
             StoreError::Stale => "fs.stale",
             StoreError::NotADirectory(_) => "fs.not_a_directory",
             StoreError::IsADirectory(_) => "fs.is_a_directory",
+            StoreError::NotPermitted(_) => "fs.not_permitted",
+            StoreError::TooManyLinks(_) => "fs.too_many_links",
             StoreError::NoSpace => "store.no_space",
             StoreError::QuotaExceeded(_) => "store.quota_exceeded",
             StoreError::Corrupt(_) => "store.corrupt",
@@ -134,7 +144,7 @@ impl StoreError {
 
     /// Maps an I/O error from the blob directory; a full disk is its own case so clients get a
     /// clear answer and the server keeps serving.
-    pub(crate) fn io(e: std::io::Error) -> Self {
+    pub fn io(e: std::io::Error) -> Self {
         if e.raw_os_error() == Some(28) || e.kind() == std::io::ErrorKind::StorageFull {
             StoreError::NoSpace
         } else {

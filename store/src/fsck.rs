@@ -3,10 +3,16 @@
 //! Checks, in one read transaction: every entry points at an inode; chunk refcounts equal the
 //! references held by object manifests and uploaded parts; every referenced chunk file exists
 //! and matches its BLAKE3 name (read in full); chunk files nobody references (orphans); bucket
-//! usage counters against a recount. `repair` fixes what can be fixed without losing data —
-//! refcounts, rows without referents, usage counters, dangling entries, orphan files — and
+//! usage counters against a recount; subdirectory counts of share directories (their NFS nlink)
+//! against a recount. `repair` fixes what can be fixed without losing data —
+//! refcounts, rows without referents, usage counters, subdirectory counts, dangling
+//! entries, orphan files — and
 //! never deletes a chunk that anything references. Missing or corrupt referenced chunks are
 //! damage: they are reported per object key and left for a restore.
+//!
+//! Hard links (decision 0021): an inode's bytes count once in its bucket's usage and its chunk
+//! references once, however many entries name it; names count one object each; each inode's
+//! `nlink` must equal the entries naming it (repair sets it).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -17,8 +23,12 @@ use serde::Serialize;
 use crate::blobs::{BlobStore, Hash};
 use crate::codec;
 use crate::error::{Result, StoreError};
-use crate::model::{BucketRecord, Data, ObjectRecord, PartRecord, ShareRecord, UploadRecord};
-use crate::tables::{BUCKETS, CHUNKS, ENTRIES, INODE_DATA, INODES, SHARES, UPLOAD_PARTS, UPLOADS};
+use crate::model::{
+    BucketKind, BucketRecord, Data, ObjectRecord, PartRecord, ShareRecord, UploadRecord,
+};
+use crate::tables::{
+    BUCKETS, CHUNKS, DIR_SUBDIRS, ENTRIES, INODE_DATA, INODES, SHARES, UPLOAD_PARTS, UPLOADS,
+};
 
 /// What fsck found (and, with repair, fixed).
 #[derive(Debug, Default, Serialize)]
@@ -32,6 +42,8 @@ pub struct FsckReport {
     pub corrupt_chunks: Vec<(String, String, String)>,
     /// Entries whose inode is gone: (bucket id, key).
     pub dangling_entries: Vec<(u64, String)>,
+    /// Inodes whose link count differs from the entries naming them: (inode, stored, counted).
+    pub nlink_mismatches: Vec<(u64, u32, u32)>,
     /// Chunk rows whose count differs from the references found.
     pub refcount_mismatches: u64,
     /// Chunk rows nothing refers to.
@@ -42,6 +54,8 @@ pub struct FsckReport {
     pub orphan_files: u64,
     /// Buckets whose usage counters differ from a recount.
     pub usage_mismatches: Vec<String>,
+    /// Share directories whose subdirectory count (nlink - 2) differs from a recount.
+    pub subdir_mismatches: u64,
     pub repaired: bool,
 }
 
@@ -56,10 +70,12 @@ impl FsckReport {
     pub fn clean(&self) -> bool {
         !self.damaged()
             && self.dangling_entries.is_empty()
+            && self.nlink_mismatches.is_empty()
             && self.refcount_mismatches == 0
             && self.unreferenced_rows == 0
             && self.missing_rows == 0
             && self.usage_mismatches.is_empty()
+            && self.subdir_mismatches == 0
     }
 }
 
@@ -103,9 +119,13 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
     // Bucket id → name, including deleted shares awaiting purge.
     let mut names: HashMap<u64, String> = HashMap::new();
     let mut counters: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut share_ids: Vec<u64> = Vec::new();
     for e in rtxn.open_table(BUCKETS)?.iter()? {
         let (_, v) = e?;
         let b: BucketRecord = codec::decode(v.value())?;
+        if b.kind == BucketKind::Share {
+            share_ids.push(b.id);
+        }
         counters.insert(b.name.clone(), (b.usage_bytes, b.object_count));
         names.insert(b.id, b.name);
     }
@@ -113,6 +133,7 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
         let (_, v) = e?;
         let s: ShareRecord = codec::decode(v.value())?;
         if let Some(b) = s.parked_bucket {
+            share_ids.push(b.id);
             names.insert(b.id, format!("{} (deleted)", b.name));
         }
     }
@@ -124,7 +145,8 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
     let entries = rtxn.open_table(ENTRIES)?;
     let inodes = rtxn.open_table(INODES)?;
     let data = rtxn.open_table(INODE_DATA)?;
-    let mut seen_inodes = std::collections::HashSet::new();
+    // Inode → (links it records, entries naming it).
+    let mut names_of: HashMap<u64, (u32, u32)> = HashMap::new();
     for e in entries.iter()? {
         let (k, v) = e?;
         let k = k.value();
@@ -137,11 +159,13 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
         let rec: ObjectRecord = codec::decode(rec.value())?;
         report.objects += 1;
         let u = usage.entry(id).or_insert(Usage { bytes: 0, count: 0 });
-        u.bytes += rec.size;
         u.count += 1;
-        if !seen_inodes.insert(ino) {
-            continue; // a second name of the same inode holds no extra references
+        let seen = names_of.entry(ino).or_insert((rec.links(), 0));
+        seen.1 += 1;
+        if seen.1 > 1 {
+            continue; // a second name (hard link): its bytes and references are the inode's
         }
+        u.bytes += rec.size;
         if let Some(d) = data.get(ino)? {
             let d: Data = codec::decode(d.value())?;
             for c in d.chunks() {
@@ -159,6 +183,12 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
             }
         }
     }
+    report.nlink_mismatches = names_of
+        .iter()
+        .filter(|(_, (stored, counted))| stored != counted)
+        .map(|(ino, (stored, counted))| (*ino, *stored, *counted))
+        .collect();
+    report.nlink_mismatches.sort();
     // Parts of uploads in progress count in their bucket's usage (uploads begun before parts
     // counted do not: `parts_counted`).
     let bucket_ids: HashMap<&str, u64> = names
@@ -263,7 +293,24 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
         }
     }
     report.usage_mismatches.sort();
-    drop((entries, inodes, data, chunks));
+
+    // Subdirectory counts: recounted from the keys, compared row by row.
+    let want_subdirs = subdir_counts(&entries, &inodes, &share_ids)?;
+    let mut fix_subdirs: Vec<(Vec<u8>, Option<u64>)> = Vec::new();
+    let subdirs = rtxn.open_table(DIR_SUBDIRS)?;
+    for e in subdirs.iter()? {
+        let (k, v) = e?;
+        if want_subdirs.get(k.value()) != Some(&v.value()) {
+            fix_subdirs.push((k.value().to_vec(), want_subdirs.get(k.value()).copied()));
+        }
+    }
+    for (k, n) in &want_subdirs {
+        if subdirs.get(k.as_slice())?.is_none() {
+            fix_subdirs.push((k.clone(), Some(*n)));
+        }
+    }
+    report.subdir_mismatches = fix_subdirs.len() as u64;
+    drop((entries, inodes, data, chunks, subdirs));
     drop(rtxn);
 
     if repair && (!report.clean() || report.orphan_files > 0) {
@@ -280,9 +327,30 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
                     }
                 }
             }
+            let mut d = wtxn.open_table(DIR_SUBDIRS)?;
+            for (k, n) in &fix_subdirs {
+                match n {
+                    Some(n) => d.insert(k.as_slice(), *n)?,
+                    None => d.remove(k.as_slice())?,
+                };
+            }
             let mut e = wtxn.open_table(ENTRIES)?;
             for (id, key) in &report.dangling_entries {
                 e.remove(crate::tables::entry_key(*id, key).as_slice())?;
+            }
+            let mut inodes = wtxn.open_table(INODES)?;
+            for (ino, _, counted) in &report.nlink_mismatches {
+                let fixed = match inodes.get(*ino)? {
+                    Some(v) => {
+                        let mut rec: ObjectRecord = codec::decode(v.value())?;
+                        rec.nlink = *counted;
+                        Some(codec::encode(&rec)?)
+                    }
+                    None => None,
+                };
+                if let Some(v) = fixed {
+                    inodes.insert(*ino, v.as_slice())?;
+                }
             }
             let mut b = wtxn.open_table(BUCKETS)?;
             for (name, bytes, count) in &fix_usage {
@@ -313,6 +381,43 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
         report.repaired = true;
     }
     Ok(report)
+}
+
+/// How many subdirectories each directory of shares `ids` has, as `DIR_SUBDIRS` keys it (no
+/// key: none). A key makes each directory it lies under (and a marker `a/b/` its own); keys
+/// under one directory are contiguous in byte order, so a directory not under the previous key
+/// is new, and counts once in its parent. Dangling entries (no inode) are left out: repair
+/// removes them.
+fn subdir_counts(
+    entries: &impl ReadableTable<&'static [u8], u64>,
+    inodes: &impl ReadableTable<u64, &'static [u8]>,
+    ids: &[u64],
+) -> Result<HashMap<Vec<u8>, u64>> {
+    let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
+    for id in ids {
+        let start = id.to_be_bytes();
+        let mut prev: Vec<u8> = Vec::new();
+        for e in entries.range(start.as_slice()..)? {
+            let (k, ino) = e?;
+            let Some(path) = k.value().strip_prefix(start.as_slice()) else {
+                break;
+            };
+            if inodes.get(ino.value())?.is_none() {
+                continue;
+            }
+            let mut parent_end = 0;
+            for (i, _) in path.iter().enumerate().filter(|(_, c)| **c == b'/') {
+                if !prev.starts_with(&path[..=i]) {
+                    let mut key = start.to_vec();
+                    key.extend_from_slice(&path[..parent_end]);
+                    *counts.entry(key).or_default() += 1;
+                }
+                parent_end = i + 1;
+            }
+            prev = path.to_vec();
+        }
+    }
+    Ok(counts)
 }
 
 fn split_entry(k: &[u8]) -> Result<(u64, String)> {

@@ -16,6 +16,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod atime;
 pub mod backup;
 pub mod blobs;
 pub mod checksum;
@@ -148,6 +149,8 @@ struct Inner {
     credentials: ops::CredentialCache,
     /// A background GC after a full disk is running (see `ops::gc`).
     gc_trigger: ops::GcTrigger,
+    /// Access times noted by READs, written in batches (see `atime`).
+    atimes: Arc<atime::Atimes>,
 }
 
 impl Store {
@@ -211,6 +214,7 @@ impl Store {
                 peer_principals: Default::default(),
                 credentials: Default::default(),
                 gc_trigger: Default::default(),
+                atimes: Default::default(),
             }),
         };
         // A full disk met by the metadata commit frees garbage like one met while staging.
@@ -335,7 +339,22 @@ impl Store {
     /// others still held it does nothing (the database closes when the last one drops).
     pub fn close(self) {
         if let Ok(mut inner) = Arc::try_unwrap(self.inner) {
-            if !inner.committer.stop() {
+            let stopped = inner.committer.stop();
+            // Access times noted since the last batch (see `atime`), in a last transaction.
+            if !inner.atimes.is_empty() {
+                let written = inner
+                    .db
+                    .begin_write()
+                    .map_err(StoreError::from)
+                    .and_then(|t| {
+                        inner.atimes.write(&t)?;
+                        t.commit().map_err(StoreError::from)
+                    });
+                if let Err(e) = written {
+                    tracing::warn!(error = %e, "writing access times at stop failed");
+                }
+            }
+            if !stopped {
                 // The next start treats this stop as unclean (and skips inode numbers).
                 tracing::warn!("some answered changes were not made durable at stop");
             } else if let Err(e) = ops::txn::mark_closed(&inner.db) {
@@ -356,6 +375,11 @@ pub(crate) fn chunk_referenced(db: &Database, h: &blobs::Hash) -> Result<bool> {
 /// The wall clock in Unix milliseconds, as the store records times.
 pub fn now_unix_ms() -> i64 {
     now_ms()
+}
+
+/// The wall clock in Unix nanoseconds, as the file view keeps times (decision 0023).
+pub fn now_unix_ns() -> i64 {
+    i64::try_from(ops::txn::now_ns()).unwrap_or(i64::MAX)
 }
 
 pub(crate) fn now_ms() -> i64 {

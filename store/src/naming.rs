@@ -9,7 +9,13 @@ pub const SHARE_PREFIX: &str = "fs+";
 pub const RESERVED_ALIAS_PREFIX: &str = "fs--";
 /// The reserved system bucket.
 pub const SYSTEM_BUCKET: &str = "gatehouse-system";
+/// Longest key of a plain (or the system) bucket: S3's limit, which S3 clients expect.
 pub const MAX_KEY_LEN: usize = 1024;
+/// Longest path in a share: Linux `PATH_MAX`. A path is a key without a directory marker's
+/// trailing `/`, so a directory whose path has 4,096 bytes can still have its marker.
+pub const MAX_SHARE_PATH: usize = 4096;
+/// Longest name (one path segment) in a share: `NAME_MAX`.
+pub const MAX_NAME: usize = 255;
 
 /// Validates a bucket name and tells which kind of bucket it names.
 pub fn bucket_kind(name: &str) -> Result<BucketKind> {
@@ -124,9 +130,7 @@ pub fn validate_key(kind: BucketKind, key: &str) -> Result<()> {
     if key.is_empty() {
         return Err(StoreError::InvalidKey("the key is empty".into()));
     }
-    if key.len() > MAX_KEY_LEN {
-        return Err(StoreError::KeyTooLong);
-    }
+    check_key_len(kind, key)?;
     // XML 1.0 cannot carry these, so listings could not return the key.
     if key.chars().any(|c| {
         (c < ' ' && c != '\t' && c != '\n' && c != '\r') || c == '\u{FFFE}' || c == '\u{FFFF}'
@@ -137,6 +141,21 @@ pub fn validate_key(kind: BucketKind, key: &str) -> Result<()> {
     }
     if kind == BucketKind::Share {
         validate_share_path(key)?;
+    }
+    Ok(())
+}
+
+/// The one length rule for keys (docs/decisions/0024): a share holds paths of up to
+/// [`MAX_SHARE_PATH`] bytes, any other bucket keys of up to [`MAX_KEY_LEN`] (S3's limit).
+/// Also for keys only looked up (an NFS LOOKUP of a too-long path is `NAMETOOLONG`, not
+/// "not found").
+pub fn check_key_len(kind: BucketKind, key: &str) -> Result<()> {
+    let too_long = match kind {
+        BucketKind::Share => key.strip_suffix('/').unwrap_or(key).len() > MAX_SHARE_PATH,
+        BucketKind::Plain | BucketKind::System => key.len() > MAX_KEY_LEN,
+    };
+    if too_long {
+        return Err(StoreError::KeyTooLong);
     }
     Ok(())
 }
@@ -160,10 +179,8 @@ fn validate_share_path(key: &str) -> Result<()> {
                 "'.' and '..' segments are not allowed in a share".into(),
             ));
         }
-        if seg.len() > 255 {
-            return Err(StoreError::InvalidKey(
-                "a path segment is longer than 255 bytes".into(),
-            ));
+        if seg.len() > MAX_NAME {
+            return Err(StoreError::KeyTooLong);
         }
         if seg.contains('\0') {
             return Err(StoreError::InvalidKey("NUL in a path segment".into()));
@@ -241,7 +258,39 @@ mod tests {
         assert!(validate_key(BucketKind::Share, "a//b").is_err());
         assert!(validate_key(BucketKind::Share, "a/../b").is_err());
         assert!(validate_key(BucketKind::Share, "a/b/").is_ok());
-        assert!(validate_key(BucketKind::Plain, &"k".repeat(1025)).is_err());
+        assert!(validate_key(BucketKind::Plain, &"k".repeat(1024)).is_ok());
+        assert!(matches!(
+            validate_key(BucketKind::Plain, &"k".repeat(1025)),
+            Err(StoreError::KeyTooLong)
+        ));
+        // A share: paths up to 4,096 bytes (a marker's slash not counted), names up to 255.
+        let path = |len: usize| {
+            let mut p = "d".repeat(200);
+            while p.len() + 201 <= len {
+                p.push('/');
+                p.push_str(&"d".repeat(200));
+            }
+            let rest = len - p.len() - 1;
+            p.push('/');
+            p.push_str(&"f".repeat(rest));
+            assert_eq!(p.len(), len);
+            p
+        };
+        assert!(validate_key(BucketKind::Share, &path(4096)).is_ok());
+        assert!(validate_key(BucketKind::Share, &format!("{}/", path(4096))).is_ok());
+        assert!(matches!(
+            validate_key(BucketKind::Share, &path(4097)),
+            Err(StoreError::KeyTooLong)
+        ));
+        assert!(matches!(
+            validate_key(BucketKind::Plain, &path(4000)),
+            Err(StoreError::KeyTooLong)
+        ));
+        assert!(validate_key(BucketKind::Share, &format!("a/{}", "n".repeat(255))).is_ok());
+        assert!(matches!(
+            validate_key(BucketKind::Share, &format!("a/{}", "n".repeat(256))),
+            Err(StoreError::KeyTooLong)
+        ));
         assert!(validate_key(BucketKind::Plain, "bad\u{1}key").is_err());
         assert!(validate_key(BucketKind::Plain, "").is_err());
     }

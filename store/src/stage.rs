@@ -114,6 +114,16 @@ where
                 c.update(&data);
             }
             while !data.is_empty() {
+                if buf.is_empty() && data.len() >= chunk_size {
+                    // A whole chunk at a chunk boundary (the file view's flushes): sent as it
+                    // is, not copied.
+                    let full = data.split_to(chunk_size);
+                    if writes.len() >= WRITES_IN_FLIGHT {
+                        collect_one(&mut writes, &mut chunks, &mut pins).await?;
+                    }
+                    writes.push_back(spawn_write(blobs.clone(), full));
+                    continue;
+                }
                 let room = chunk_size - buf.len();
                 let take = room.min(data.len());
                 buf.extend_from_slice(&data.split_to(take));

@@ -56,6 +56,11 @@ pub const DIR_PATHS: TableDefinition<u64, &[u8]> = TableDefinition::new("dir_pat
 /// marker's, so clients see the listing change.
 pub const DIR_TIMES: TableDefinition<&[u8], u64> = TableDefinition::new("dir_times");
 
+/// bucket id (8 bytes BE) ++ directory path → how many subdirectories that directory of a
+/// share has (no row: none). Kept by `txn::entry_added`/`entry_removed` as directories appear
+/// and vanish; a directory's NFS nlink is 2 + this (find(1) counts on it to skip leaves).
+pub const DIR_SUBDIRS: TableDefinition<&[u8], u64> = TableDefinition::new("dir_subdirs");
+
 pub fn entry_key(bucket_id: u64, key: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(8 + key.len());
     k.extend_from_slice(&bucket_id.to_be_bytes());

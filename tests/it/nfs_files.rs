@@ -8,22 +8,9 @@ use nfs3_client::nfs3_types::xdr_codec::Opaque;
 
 use crate::common::*;
 use crate::nfs::{
-    Conn, create, dirop, getattr, lookup, mkdir, mount, read_all, remove, rename, s3_delete,
-    s3_get, s3_put, share, write,
+    Conn, admin_mount, commit, create, dirop, getattr, lookup, mkdir, mount, read_all, remove,
+    rename, s3_delete, s3_get, s3_put, share, write, write_as, writer,
 };
-
-/// A share `name` mounted by the admin (peer 127.0.0.1), and its root handle.
-async fn writer(srv: &TestServer, name: &str) -> (Conn, nfs_fh3) {
-    share(srv, name, false).await;
-    let admin_id = srv.admin().user_id;
-    srv.store()
-        .add_peer(&srv.admin(), "127.0.0.1", &admin_id, "")
-        .await
-        .expect("peer");
-    let c = mount(srv, name).await.expect("mount");
-    let root = c.root_nfs_fh3();
-    (c, root)
-}
 
 async fn symlink(
     c: &mut Conn,
@@ -238,52 +225,6 @@ async fn nfs_sparse_write_past_the_end_zero_fills() {
     assert_eq!(s3_get(&srv, "fs+sparse", "s").await, all);
 }
 
-/// One WRITE with the given stability; the reply's `committed` and verifier.
-async fn write_as(
-    c: &mut Conn,
-    f: &nfs_fh3,
-    offset: u64,
-    data: &[u8],
-    stable: stable_how,
-) -> Result<(stable_how, [u8; 8], fattr3), nfsstat3> {
-    match c
-        .write(&WRITE3args {
-            file: f.clone(),
-            offset,
-            count: data.len() as u32,
-            stable,
-            data: Opaque::borrowed(data),
-        })
-        .await
-        .expect("rpc")
-    {
-        Nfs3Result::Ok(ok) => {
-            assert_eq!(ok.count as usize, data.len());
-            let after = match ok.file_wcc.after {
-                Nfs3Option::Some(a) => a,
-                Nfs3Option::None => panic!("write without attributes"),
-            };
-            Ok((ok.committed, ok.verf.0, after))
-        }
-        Nfs3Result::Err((s, _)) => Err(s),
-    }
-}
-
-async fn commit(c: &mut Conn, f: &nfs_fh3) -> Result<[u8; 8], nfsstat3> {
-    match c
-        .commit(&COMMIT3args {
-            file: f.clone(),
-            offset: 0,
-            count: 0,
-        })
-        .await
-        .expect("rpc")
-    {
-        Nfs3Result::Ok(ok) => Ok(ok.verf.0),
-        Nfs3Result::Err((s, _)) => Err(s),
-    }
-}
-
 /// UNSTABLE writes are answered UNSTABLE with the server's verifier and buffered; COMMIT (same
 /// verifier) makes them what S3 reads. Random 4 KiB writes over four chunks, overlapping
 /// ones, a FILE_SYNC write in between and READs (which see the buffered bytes) all end as the
@@ -434,13 +375,7 @@ async fn nfs_unstable_write_past_the_quota_is_dquot() {
         )
         .await
         .expect("share");
-    let admin_id = srv.admin().user_id;
-    srv.store()
-        .add_peer(&srv.admin(), "127.0.0.1", &admin_id, "")
-        .await
-        .expect("peer");
-    let mut c = mount(&srv, "small").await.expect("mount");
-    let root = c.root_nfs_fh3();
+    let (mut c, root) = admin_mount(&srv, "small").await;
     let f = create(&mut c, &root, "f", createhow3::UNCHECKED(sattr3::default()))
         .await
         .expect("create");
@@ -899,25 +834,27 @@ async fn nfs_directory_times_follow_listing_changes_from_both_protocols() {
     let root4 = stamp(&getattr(&mut c2, &root).await.expect("getattr"));
     assert!(d5 > d4 && root4 > root3, "rename changes both directories");
 
-    // A directory renamed keeps its own time under its new name.
+    // A directory renamed keeps its own mtime under its new name; its ctime moves (the
+    // rename changed it: decision 0023).
     mkdir(&mut c, &root, "m").await.expect("mkdir m");
     rename(&mut c, (&root, "d"), (&root, "dd"))
         .await
         .expect("rename d");
+    let moved = getattr(&mut c, &d).await.expect("getattr renamed d");
     assert_eq!(
-        stamp(&getattr(&mut c, &d).await.expect("getattr renamed d")),
+        (moved.mtime.seconds, moved.mtime.nseconds),
         d5,
-        "the handle of d keeps working and its time moved with it"
+        "the handle of d keeps working and its mtime moved with it"
     );
+    assert!((moved.ctime.seconds, moved.ctime.nseconds) > d5);
 
-    // A time set on a directory shows until its listing changes again.
+    // A time set on a directory shows until its listing changes again (the set moves ctime).
     set_mtime_to(&mut c, &d, 1_000_000_000)
         .await
         .expect("setattr on a directory");
-    assert_eq!(
-        stamp(&getattr(&mut c, &d).await.expect("getattr")),
-        (1_000_000_000, 0)
-    );
+    let set = getattr(&mut c, &d).await.expect("getattr");
+    assert_eq!((set.mtime.seconds, set.mtime.nseconds), (1_000_000_000, 0));
+    assert!((set.ctime.seconds, set.ctime.nseconds) > d5);
     create(&mut c, &d, "four", createhow3::UNCHECKED(sattr3::default()))
         .await
         .expect("create four");

@@ -466,7 +466,7 @@ fn nfs_rpc(out: &Path) {
 }
 
 fn nfs_handle(out: &Path) {
-    use gatehouse_nfs::handle::{Bearer, Handle, Signer, principal_tag};
+    use gatehouse_nfs::handle::{Bearer, Handle, Signer, address_tag, principal_tag};
     let s = Signer::new([7u8; 32]);
     let h = Handle {
         bucket_id: 3,
@@ -477,7 +477,16 @@ fn nfs_handle(out: &Path) {
         out,
         "nfs_handle",
         "address",
-        &s.mint(h, &Bearer::Address(principal_tag("0123456789abcdef"))),
+        &s.mint(
+            h,
+            &Bearer::Address(address_tag(std::net::Ipv4Addr::new(192, 0, 2, 1).into())),
+        ),
+    );
+    write(
+        out,
+        "nfs_handle",
+        "principal-v1",
+        &s.mint(h, &Bearer::Principal(principal_tag("0123456789abcdef"))),
     );
     write(
         out,

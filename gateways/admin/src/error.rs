@@ -114,6 +114,8 @@ impl From<StoreError> for ApiError {
             | E::InvalidArgument(_)
             | E::NotADirectory(_)
             | E::IsADirectory(_)
+            | E::NotPermitted(_)
+            | E::TooManyLinks(_)
             | E::Body(_) => S::BAD_REQUEST,
             E::EntityTooLarge(_) => S::PAYLOAD_TOO_LARGE,
             E::InvalidRange => S::RANGE_NOT_SATISFIABLE,

@@ -15,17 +15,19 @@ pub fn nfsstat(e: &StoreError) -> nfsstat3 {
         E::AccessDenied(_) => N::NFS3ERR_ACCES,
         E::NotADirectory(_) => N::NFS3ERR_NOTDIR,
         E::IsADirectory(_) => N::NFS3ERR_ISDIR,
+        E::NotPermitted(_) => N::NFS3ERR_PERM,
+        E::TooManyLinks(_) => N::NFS3ERR_MLINK,
         E::KeyTooLong => N::NFS3ERR_NAMETOOLONG,
         E::QuotaExceeded(_) => N::NFS3ERR_DQUOT,
         E::NoSpace => N::NFS3ERR_NOSPC,
         E::EntityTooLarge(_) => N::NFS3ERR_FBIG,
         E::Conflict(_) | E::BucketAlreadyOwnedByYou | E::BucketAlreadyExists => N::NFS3ERR_EXIST,
         E::BucketNotEmpty => N::NFS3ERR_NOTEMPTY,
-        E::InvalidKey(_)
-        | E::InvalidBucketName(_)
-        | E::InvalidArgument(_)
-        | E::InvalidRange
-        | E::PreconditionFailed => N::NFS3ERR_INVAL,
+        E::InvalidKey(_) | E::InvalidBucketName(_) | E::InvalidArgument(_) | E::InvalidRange => {
+            N::NFS3ERR_INVAL
+        }
+        // The one precondition of the file view: SETATTR's guard (sattrguard3).
+        E::PreconditionFailed => N::NFS3ERR_NOT_SYNC,
         E::BadDigest
         | E::ChecksumMismatch { .. }
         | E::ContentSha256Mismatch

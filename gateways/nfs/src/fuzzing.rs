@@ -3,6 +3,7 @@
 //! decoding and its store call — on one record, without a socket.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use gatehouse_store::Store;
 
@@ -30,7 +31,7 @@ impl Harness {
     pub async fn flush(&self) {
         self.gw
             .writeback
-            .flush_older(&self.gw.store, std::time::Duration::ZERO)
+            .flush_older(&self.gw.store, Duration::ZERO, Duration::ZERO)
             .await;
     }
 }

@@ -1,19 +1,25 @@
 //! File handles: opaque to clients, signed by us.
 //!
-//! Two layouts, both within NFSv3's 64 bytes, both ending in HMAC-SHA256 over the bytes
-//! before it (first 16 bytes):
-//! - version 1, 45 bytes, for a caller known by address (a registered peer, or the guest):
-//!   `1 | bucket id (8, BE) | inode (8, BE) | generation (4, BE) | principal tag (8) | MAC`.
+//! Layouts, all within NFSv3's 64 bytes, all ending in HMAC-SHA256 over the bytes before it
+//! (first 16 bytes):
+//! - version 3, 45 bytes, minted for a caller known by address (a registered peer, or the
+//!   guest): `3 | bucket id (8, BE) | inode (8, BE) | generation (4, BE) | address tag (8) |
+//!   MAC` ([`address_tag`]: SHA-256 over the address's 4 or 16 bytes). Bound to the client's address, not to whom that address stands for: when
+//!   `peer add`/`peer remove` changes the address's principal, the handles it holds stay
+//!   valid and the next call runs as the new principal, RBAC deciding (docs/decisions/0025).
 //! - version 2, 49 bytes, minted through a mount token (`/<share>@<token>`):
 //!   `2 | bucket id | inode | generation | user id (8 raw bytes) | credential generation (4,
 //!   BE) | MAC`. The handle names its user: whoever presents it acts as that user while the
 //!   user's credential generation is unchanged (a rotation revokes token and handles).
+//! - version 1, 45 bytes, minted before version 3 existed: the version-3 layout with the tag of
+//!   the principal (first 8 bytes of SHA-256 of its user id) instead of the address. Still
+//!   accepted, from a caller whose principal is that one, so clients keep their mounts across
+//!   the upgrade; never minted any more.
 //!
 //! - The key is derived from the store's master key (`derive_key("nfs-handle")`), so handles
 //!   survive restarts and a forged or altered handle fails the MAC (→ `NFS3ERR_BADHANDLE`).
-//! - A version-1 handle is bound to the principal it was minted for (first 8 bytes of
-//!   SHA-256 of its user id): presented by another principal it is a bad handle, so a handle
-//!   replayed from elsewhere does not reach a share around the principal check.
+//! - A handle presented from another address than the one it was minted for is a bad handle,
+//!   so a handle replayed from elsewhere does not reach a share around the principal check.
 //! - Inode numbers are never reused, so `generation` is 0 today; it is reserved for a future
 //!   where they could be (restoring into a fresh store) and is covered by the MAC.
 
@@ -21,8 +27,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-const V_ADDRESS: u8 = 1;
+const V_PRINCIPAL: u8 = 1;
 const V_TOKEN: u8 = 2;
+const V_ADDRESS: u8 = 3;
 pub const LEN: usize = 45;
 pub const TOKEN_LEN: usize = 49;
 const MAC: usize = 16;
@@ -37,8 +44,11 @@ pub struct Handle {
 /// Whom a handle is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bearer {
-    /// The principal resolved from the caller's address: its tag ([`principal_tag`]).
+    /// The caller's address: its tag ([`address_tag`]).
     Address([u8; 8]),
+    /// The principal an address stood for, as version-1 handles name it ([`principal_tag`]):
+    /// verified, never minted by the gateway (tests and fuzz seeds mint old handles with it).
+    Principal([u8; 8]),
     /// A user through a mount token: the user id's 8 bytes and its credential generation.
     Token { user: [u8; 8], generation: u32 },
 }
@@ -48,6 +58,20 @@ pub fn principal_tag(user_id: &str) -> [u8; 8] {
     let mut h = Sha256::new();
     h.update(b"gatehouse-nfs-principal\0");
     h.update(user_id.as_bytes());
+    let d = h.finalize();
+    let mut tag = [0u8; 8];
+    tag.copy_from_slice(&d[..8]);
+    tag
+}
+
+/// The 8-byte tag of a client address (IPv4-mapped IPv6 addresses count as their IPv4).
+pub fn address_tag(ip: std::net::IpAddr) -> [u8; 8] {
+    let mut h = Sha256::new();
+    h.update(b"gatehouse-nfs-address\0");
+    match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => h.update(v4.octets()),
+        std::net::IpAddr::V6(v6) => h.update(v6.octets()),
+    }
     let d = h.finalize();
     let mut tag = [0u8; 8];
     tag.copy_from_slice(&d[..8]);
@@ -80,13 +104,14 @@ impl Signer {
         let mut out = Vec::with_capacity(TOKEN_LEN);
         out.push(match bearer {
             Bearer::Address(_) => V_ADDRESS,
+            Bearer::Principal(_) => V_PRINCIPAL,
             Bearer::Token { .. } => V_TOKEN,
         });
         out.extend_from_slice(&h.bucket_id.to_be_bytes());
         out.extend_from_slice(&h.ino.to_be_bytes());
         out.extend_from_slice(&h.generation.to_be_bytes());
         match bearer {
-            Bearer::Address(tag) => out.extend_from_slice(tag),
+            Bearer::Address(tag) | Bearer::Principal(tag) => out.extend_from_slice(tag),
             Bearer::Token { user, generation } => {
                 out.extend_from_slice(user);
                 out.extend_from_slice(&generation.to_be_bytes());
@@ -102,7 +127,7 @@ impl Signer {
     fn open(&self, raw: &[u8]) -> Option<(Handle, Bearer)> {
         let version = *raw.first()?;
         let len = match version {
-            V_ADDRESS => LEN,
+            V_ADDRESS | V_PRINCIPAL => LEN,
             V_TOKEN => TOKEN_LEN,
             _ => return None,
         };
@@ -128,13 +153,15 @@ impl Signer {
         };
         let mut who = [0u8; 8];
         who.copy_from_slice(&body[21..29]);
-        let bearer = if version == V_ADDRESS {
-            Bearer::Address(who)
-        } else {
-            b4.copy_from_slice(&body[29..33]);
-            Bearer::Token {
-                user: who,
-                generation: u32::from_be_bytes(b4),
+        let bearer = match version {
+            V_ADDRESS => Bearer::Address(who),
+            V_PRINCIPAL => Bearer::Principal(who),
+            _ => {
+                b4.copy_from_slice(&body[29..33]);
+                Bearer::Token {
+                    user: who,
+                    generation: u32::from_be_bytes(b4),
+                }
             }
         };
         Some((h, bearer))
@@ -145,7 +172,8 @@ impl Signer {
     pub fn verify(&self, raw: &[u8], bearer: &Bearer) -> Option<Handle> {
         let (h, minted_for) = self.open(raw)?;
         let same = match (minted_for, bearer) {
-            (Bearer::Address(a), Bearer::Address(b)) => bool::from(a.ct_eq(b)),
+            (Bearer::Address(a), Bearer::Address(b))
+            | (Bearer::Principal(a), Bearer::Principal(b)) => bool::from(a.ct_eq(b)),
             (
                 Bearer::Token { user, generation },
                 Bearer::Token {
@@ -161,6 +189,9 @@ impl Signer {
     /// The mount-token user a genuine version-2 handle names (the caller of a call that
     /// carries it acts as that user, if the generation is still current).
     pub fn token_of(&self, raw: &[u8]) -> Option<([u8; 8], u32)> {
+        if raw.first() != Some(&V_TOKEN) {
+            return None; // not one: no MAC to compute
+        }
         match self.open(raw)? {
             (_, Bearer::Token { user, generation }) => Some((user, generation)),
             _ => None,
@@ -175,7 +206,7 @@ mod tests {
     #[test]
     fn round_trip_and_every_altered_byte_is_refused() {
         let s = Signer::new([7u8; 32]);
-        let alice = principal_tag("a1b2c3d4e5f60718");
+        let alice = address_tag("192.0.2.1".parse().expect("ip"));
         let h = Handle {
             bucket_id: 42,
             ino: 1234,
@@ -194,17 +225,48 @@ mod tests {
     }
 
     #[test]
-    fn bound_to_principal_and_key() {
+    fn bound_to_address_and_key() {
         let s = Signer::new([7u8; 32]);
         let h = Handle {
             bucket_id: 1,
             ino: 2,
             generation: 0,
         };
-        let alice = Bearer::Address(principal_tag("alice"));
+        let here = address_tag("10.0.0.7".parse().expect("ip"));
+        let alice = Bearer::Address(here);
         let raw = s.mint(h, &alice);
+        assert_eq!(raw[0], V_ADDRESS);
         assert_eq!(
-            s.verify(&raw, &Bearer::Address(principal_tag("guest"))),
+            s.verify(
+                &raw,
+                &Bearer::Address(address_tag("10.0.0.8".parse().expect("ip")))
+            ),
+            None
+        );
+        // The same address, however written.
+        assert_eq!(
+            s.verify(
+                &raw,
+                &Bearer::Address(address_tag("::ffff:10.0.0.7".parse().expect("ip")))
+            ),
+            Some(h)
+        );
+        // An address handle is not a principal handle, even with the same tag bytes.
+        assert_eq!(s.verify(&raw, &Bearer::Principal(here)), None);
+
+        // Version 1 (before handles followed the address): still verified for its principal.
+        let old = s.mint(h, &Bearer::Principal(principal_tag("alice")));
+        assert_eq!((old.len(), old[0]), (LEN, V_PRINCIPAL));
+        assert_eq!(
+            s.verify(&old, &Bearer::Principal(principal_tag("alice"))),
+            Some(h)
+        );
+        assert_eq!(
+            s.verify(&old, &Bearer::Principal(principal_tag("guest"))),
+            None
+        );
+        assert_eq!(
+            s.verify(&old, &Bearer::Address(principal_tag("alice"))),
             None
         );
         assert_eq!(Signer::new([8u8; 32]).verify(&raw, &alice), None);

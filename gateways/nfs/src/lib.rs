@@ -3,7 +3,7 @@
 //! # Layout
 //! - [`rpc`]: ONC RPC record marking, the CALL header (AUTH_NONE/AUTH_UNIX), reply envelopes.
 //! - `xdr`: bounded argument decoding by hand (replies are packed with `nfs3_types`).
-//! - [`handle`]: HMAC-signed file handles bound to a principal.
+//! - [`handle`]: HMAC-signed file handles bound to the client's address (or a mount token).
 //! - `portmap`, `mount`, `nfs/` (read, readdir, write): one function per procedure, each one
 //!   store call.
 //! - `error`: the one `StoreError → nfsstat3` table.
@@ -37,7 +37,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::handle::{Bearer, Handle, Signer, principal_tag};
+use crate::handle::{Bearer, Handle, Signer, address_tag, principal_tag};
 use crate::rpc::{Accept, RecordError};
 
 /// What the accept loop enforces.
@@ -68,12 +68,12 @@ pub async fn serve(
     let flusher = tokio::spawn({
         let gw = gw.clone();
         async move {
-            let mut tick = tokio::time::interval(writeback::AGE_MAX / 4);
+            let mut tick = tokio::time::interval(writeback::IDLE_MAX / 4);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
                 gw.writeback
-                    .flush_older(&gw.store, writeback::AGE_MAX)
+                    .flush_older(&gw.store, writeback::IDLE_MAX, writeback::AGE_MAX)
                     .await;
             }
         }
@@ -124,9 +124,8 @@ pub async fn serve(
     }
     // What clients wrote UNSTABLE and did not COMMIT yet is committed before we stop.
     flusher.abort();
-    gw.writeback
-        .flush_older(&gw.store, std::time::Duration::ZERO)
-        .await;
+    let zero = std::time::Duration::ZERO;
+    gw.writeback.flush_older(&gw.store, zero, zero).await;
 }
 
 /// True at most once a second (for a log line that could repeat fast).
@@ -253,6 +252,9 @@ async fn connection(
 pub(crate) struct Caller {
     pub principal: Principal,
     pub bearer: Bearer,
+    /// Whether version-1 handles (minted before handles followed the address) verify for
+    /// this caller's principal: address callers only.
+    pub legacy: bool,
 }
 
 pub(crate) struct Gateway {
@@ -330,14 +332,19 @@ impl Gateway {
         }
     }
 
-    /// Who is calling from `ip`, resolved now from the current peers and policy.
+    /// Who is calling from `ip`, resolved now from the current peers and policy. Its handles
+    /// are bound to `ip`, not to the principal: a `peer add`/`peer remove` changes who the
+    /// next call runs as, not which handles it may present.
     pub(crate) fn caller(&self, ip: IpAddr) -> Result<Caller, StoreError> {
         let principal = match self.store.peer_principal(ip)? {
             Some(p) => p,
             None => self.store.guest_principal(),
         };
-        let bearer = Bearer::Address(principal_tag(&principal.user_id));
-        Ok(Caller { principal, bearer })
+        Ok(Caller {
+            principal,
+            bearer: Bearer::Address(address_tag(ip)),
+            legacy: true,
+        })
     }
 
     /// Who is calling with handle `raw`: the mount-token user a token handle names while that
@@ -349,6 +356,7 @@ impl Gateway {
             return Ok(Caller {
                 principal,
                 bearer: Bearer::Token { user, generation },
+                legacy: false,
             });
         }
         self.caller(ip)
@@ -366,6 +374,7 @@ impl Gateway {
         Ok(Some(Caller {
             principal,
             bearer: Bearer::Token { user, generation },
+            legacy: false,
         }))
     }
 
@@ -391,6 +400,13 @@ impl Gateway {
         let h = self
             .signer
             .verify(raw, &c.bearer)
+            .or_else(|| {
+                // Version 1: bound to the principal the address stood for when it was minted.
+                let old = c
+                    .legacy
+                    .then(|| Bearer::Principal(principal_tag(&c.principal.user_id)))?;
+                self.signer.verify(raw, &old)
+            })
             .ok_or(nfsstat3::NFS3ERR_BADHANDLE)?;
         if let Some(name) = self.bucket_cache().get(&h.bucket_id) {
             return Ok((name.clone(), h));

@@ -2,32 +2,47 @@
 //!
 //! An UNSTABLE WRITE is checked (the caller may put, the inode is a file, the growth fits the
 //! quotas) and kept here; its reply says UNSTABLE with the server's write verifier. The bytes
-//! reach the store in one commit per file when: the client sends COMMIT for the file; a
-//! FILE_SYNC/DATA_SYNC write to it arrives (kept in order); the file's buffer passes
-//! [`FILE_MAX`] or all buffers pass [`TOTAL_MAX`]; any other procedure names a handle in the
-//! same share (so READ, GETATTR, LOOKUP, READDIR, SETATTR, RENAME see what was written); it
-//! has been buffered for [`AGE_MAX`] (so S3 sees it soon); the server stops. A flush writes each
-//! chunk-sized window once, however many 4 KiB writes landed in it.
+//! wait in a scratch file of the store's data disk ([`Store::fs_scratch_file`]: unnamed, sparse,
+//! at their own offsets, so they sit in the page cache, not in the server's memory, as a local
+//! file system's dirty pages would); only the written ranges are kept in memory. They reach the
+//! store in one commit per file when: the client sends COMMIT for the file; a FILE_SYNC or
+//! DATA_SYNC write to it arrives (kept in order); the file's buffer passes [`FILE_SOON`] while
+//! dense (a background flush, so receiving overlaps hashing and disk) or [`FILE_HARD`] (the
+//! writer waits), or all buffers pass [`TOTAL_MAX`]; any other procedure names a handle in the
+//! same share (so READ, GETATTR, LOOKUP, READDIR, SETATTR, RENAME see what was written); the
+//! file had no write for [`IDLE_MAX`] or has been buffered for [`AGE_MAX`] (so S3 sees it
+//! soon); the server stops. A flush writes each chunk-sized window once, however many 4 KiB
+//! writes landed in it, which is why a sparse buffer (random writes: few bytes per window) is
+//! not flushed early: each flush would rewrite every window again.
 //!
 //! A flush that fails (a quota filled by someone else meanwhile, a full disk) keeps its
 //! status for the file's next COMMIT; a file deleted meanwhile drops its bytes, as a local
 //! file system would. Per-file flush locks keep flushes of one file in write order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::os::unix::fs::FileExt as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use gatehouse_store::ops::{FsAttr, FsExtents};
 use gatehouse_store::{Principal, Store, StoreError};
 use nfs3_types::nfs3::nfsstat3;
 
-/// A file's buffer past this many bytes starts flushing in the background while the writer
-/// goes on (receiving overlaps hashing and disk).
-pub const FILE_MAX: usize = 16 << 20;
-/// A file's buffer past this many bytes (its writer outruns the flushes), or all buffers
-/// together past [`TOTAL_MAX`]: the writer waits for its file's flush (back-pressure).
-pub const FILE_HARD: usize = 32 << 20;
-pub const TOTAL_MAX: usize = 128 << 20;
+/// A file's buffer past this many bytes, dense (at least half of every chunk window it touches
+/// written), starts flushing in the background while the writer goes on.
+pub const FILE_SOON: u64 = 16 << 20;
+/// A file's buffer past this many bytes, or all buffers together past [`TOTAL_MAX`]: the writer
+/// waits for its file's flush (back-pressure). Bytes on disk (page cache), not in memory.
+pub const FILE_HARD: u64 = 256 << 20;
+pub const TOTAL_MAX: u64 = 1 << 30;
+/// A buffered file with no write for this long is flushed by the background task...
+pub const IDLE_MAX: Duration = Duration::from_secs(1);
+/// ...and one written all along, once its oldest buffered write is this old.
+pub const AGE_MAX: Duration = Duration::from_secs(5);
+/// The window a flush rewrites per touched chunk (the store's default chunk size); only used
+/// to tell dense buffers from sparse ones.
+const WINDOW: u64 = 1 << 20;
 
 /// What a write left behind it ([`WriteBack::add`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,29 +53,49 @@ pub enum Room {
     /// Flush the file before answering.
     FlushNow,
 }
-/// Buffered bytes older than this are flushed by the background task.
-pub const AGE_MAX: Duration = Duration::from_secs(1);
 
 type Key = (u64, u64);
 
+/// What the check of an earlier write to a buffer found: the file's attributes then, and the
+/// size up to which its growth fit the quotas. A later write to the same buffer by the same
+/// principal that stays within it needs no new check (the flush's commit checks again).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub attr: FsAttr,
+    pub room_to: u64,
+}
+
+/// One file's buffered writes.
 struct Pending {
     bucket: String,
     /// The principal of the last write; the flush commits as that principal.
     principal: Principal,
-    /// Offset → bytes, sorted, never overlapping (a later write replaces what it covers).
-    extents: BTreeMap<u64, Vec<u8>>,
-    bytes: usize,
+    /// The bytes, each at its own offset.
+    file: Arc<File>,
+    /// Written ranges, start → end: sorted, disjoint, touching ones merged.
+    ranges: BTreeMap<u64, u64>,
+    /// Chunk windows the ranges touch.
+    windows: HashSet<u64>,
+    bytes: u64,
     /// The end of the furthest buffered write.
     end: u64,
     since: Instant,
+    last: Instant,
     /// A background flush was started for these bytes.
     flush_started: bool,
+    /// Taken by a flush: a writer that finds this starts over with the file's next buffer.
+    taken: bool,
+    checked: Option<Checked>,
 }
+
+/// A file's buffer: its own lock, so one file's (possibly 1 MiB) write into its scratch file
+/// does not hold up other files.
+type Slot = Arc<Mutex<Pending>>;
 
 #[derive(Default)]
 struct State {
-    files: HashMap<Key, Pending>,
-    total: usize,
+    files: HashMap<Key, Slot>,
+    total: u64,
     /// Statuses of failed flushes, reported by the file's next COMMIT.
     failed: HashMap<Key, nfsstat3>,
 }
@@ -93,60 +128,119 @@ impl WriteBack {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Inner {
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
     /// Nothing buffered and no flush under way.
     pub fn is_empty(&self) -> bool {
-        self.state().files.is_empty()
-            && self
-                .flushing
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .is_empty()
+        self.state().files.is_empty() && lock(&self.flushing).is_empty()
     }
 
     /// The end of the furthest buffered write to a file, if any.
     pub fn buffered_end(&self, bucket_id: u64, ino: u64) -> Option<u64> {
-        self.state().files.get(&(bucket_id, ino)).map(|p| p.end)
+        let slot = self.state().files.get(&(bucket_id, ino)).cloned()?;
+        let p = lock(&slot);
+        (!p.taken).then_some(p.end)
     }
 
-    /// Keeps one write; says whether the file should be flushed now, soon, or not yet.
-    pub fn add(
+    /// The attributes an earlier check of this file's buffer found, if `principal` wrote last
+    /// and growing the file to `grows_to` stays within what that check allowed.
+    pub fn checked(
         &self,
         bucket_id: u64,
-        bucket: &str,
         ino: u64,
         principal: &Principal,
-        offset: u64,
-        data: &[u8],
-    ) -> Room {
-        let mut st = self.state();
-        let p = st.files.entry((bucket_id, ino)).or_insert_with(|| Pending {
-            bucket: bucket.to_string(),
-            principal: principal.clone(),
-            extents: BTreeMap::new(),
-            bytes: 0,
-            end: 0,
-            since: Instant::now(),
-            flush_started: false,
-        });
-        p.principal = principal.clone();
-        let grew = insert(&mut p.extents, offset, data);
-        p.bytes += grew;
-        p.end = p.end.max(offset + data.len() as u64);
-        let file_bytes = p.bytes;
-        let soon = file_bytes >= FILE_MAX && !p.flush_started;
-        p.flush_started |= soon;
-        st.total += grew;
-        if file_bytes >= FILE_HARD || st.total >= TOTAL_MAX {
-            Room::FlushNow
-        } else if soon {
-            Room::FlushSoon
-        } else {
-            Room::Plenty
+        grows_to: u64,
+    ) -> Option<FsAttr> {
+        let slot = self.state().files.get(&(bucket_id, ino)).cloned()?;
+        let p = lock(&slot);
+        let c = p.checked.as_ref()?;
+        let same = same_principal(&p.principal, principal);
+        (!p.taken && same && grows_to <= c.room_to).then(|| c.attr.clone())
+    }
+
+    /// Keeps one write (`data` at `offset` of the file) and the check it passed, if it made a
+    /// new one; says whether the file should be flushed now, soon, or not yet. An error: the
+    /// scratch file could not take the bytes (a full disk).
+    pub fn add(
+        &self,
+        store: &Store,
+        (bucket_id, bucket, ino): (u64, &str, u64),
+        principal: &Principal,
+        (offset, data): (u64, &[u8]),
+        checked: Option<Checked>,
+    ) -> Result<Room, StoreError> {
+        let key = (bucket_id, ino);
+        let end = offset + data.len() as u64;
+        loop {
+            let slot = {
+                let mut st = self.state();
+                match st.files.get(&key) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let now = Instant::now();
+                        let s = Arc::new(Mutex::new(Pending {
+                            bucket: bucket.to_string(),
+                            principal: principal.clone(),
+                            file: Arc::new(store.fs_scratch_file()?),
+                            ranges: BTreeMap::new(),
+                            windows: HashSet::new(),
+                            bytes: 0,
+                            end: 0,
+                            since: now,
+                            last: now,
+                            flush_started: false,
+                            taken: false,
+                            checked: None,
+                        }));
+                        st.files.insert(key, s.clone());
+                        s
+                    }
+                }
+            };
+            let mut p = lock(&slot);
+            if p.taken {
+                continue; // flushed meanwhile: this write goes into the file's next buffer
+            }
+            p.file.write_all_at(data, offset).map_err(StoreError::io)?;
+            if !same_principal(&p.principal, principal) {
+                p.principal = principal.clone();
+            }
+            if let Some(c) = &checked {
+                p.checked = Some(c.clone());
+            }
+            let grew = insert(&mut p.ranges, offset, end);
+            p.bytes += grew;
+            for w in offset / WINDOW..end.div_ceil(WINDOW) {
+                p.windows.insert(w);
+            }
+            p.end = p.end.max(end);
+            p.last = Instant::now();
+            let file_bytes = p.bytes;
+            let dense = file_bytes.saturating_mul(2) >= p.windows.len() as u64 * WINDOW;
+            let soon = file_bytes >= FILE_SOON && dense && !p.flush_started;
+            p.flush_started |= soon;
+            // Counted while the buffer is held, so a flush taking it subtracts these bytes
+            // only after they were added (lock order: a buffer, then the state).
+            let total = {
+                let mut st = self.state();
+                st.total += grew;
+                st.total
+            };
+            drop(p);
+            return Ok(if file_bytes >= FILE_HARD || total >= TOTAL_MAX {
+                Room::FlushNow
+            } else if soon {
+                Room::FlushSoon
+            } else {
+                Room::Plenty
+            });
         }
     }
 
@@ -156,16 +250,39 @@ impl Inner {
     }
 
     fn flush_lock(&self, key: Key) -> Arc<tokio::sync::Mutex<()>> {
-        let mut m = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
-        m.entry(key).or_default().clone()
+        lock(&self.flushing).entry(key).or_default().clone()
     }
 
-    fn release_lock(&self, key: Key, lock: Arc<tokio::sync::Mutex<()>>) {
-        let mut m = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
-        drop(lock);
+    fn release_lock(&self, key: Key, l: Arc<tokio::sync::Mutex<()>>) {
+        let mut m = lock(&self.flushing);
+        drop(l);
         if m.get(&key).is_some_and(|l| Arc::strong_count(l) == 1) {
             m.remove(&key);
         }
+    }
+
+    /// Takes a file's buffer out (writes that come after start its next one).
+    fn take(&self, key: Key) -> Option<(String, Principal, FsExtents)> {
+        let slot = self.state().files.remove(&key)?;
+        let mut p = lock(&slot);
+        p.taken = true;
+        let bytes = p.bytes;
+        let ranges: Vec<(u64, u64)> = std::mem::take(&mut p.ranges)
+            .into_iter()
+            .map(|(s, e)| (s, e - s))
+            .collect();
+        let taken = (
+            std::mem::take(&mut p.bucket),
+            p.principal.clone(),
+            FsExtents {
+                file: p.file.clone(),
+                ranges,
+            },
+        );
+        drop(p);
+        let mut st = self.state();
+        st.total = st.total.saturating_sub(bytes);
+        Some(taken)
     }
 
     /// Commits one file's buffered writes. A failure is returned and also kept for the file's
@@ -177,27 +294,14 @@ impl Inner {
         ino: u64,
     ) -> Result<(), nfsstat3> {
         let key = (bucket_id, ino);
-        let lock = self.flush_lock(key);
+        let l = self.flush_lock(key);
         let res = {
-            let _turn = lock.lock().await;
-            let taken = {
-                let mut st = self.state();
-                let p = st.files.remove(&key);
-                if let Some(p) = &p {
-                    st.total = st.total.saturating_sub(p.bytes);
-                }
-                p
-            };
-            match taken {
+            let _turn = l.lock().await;
+            match self.take(key) {
                 None => Ok(()),
-                Some(p) => {
-                    let extents: Vec<(u64, Bytes)> = p
-                        .extents
-                        .into_iter()
-                        .map(|(o, d)| (o, Bytes::from(d)))
-                        .collect();
+                Some((bucket, principal, extents)) => {
                     match store
-                        .fs_write_extents(&p.principal, &p.bucket, ino, extents)
+                        .fs_write_extents(&principal, &bucket, ino, extents)
                         .await
                     {
                         Ok(_) => Ok(()),
@@ -213,7 +317,7 @@ impl Inner {
                 }
             }
         };
-        self.release_lock(key, lock);
+        self.release_lock(key, l);
         res
     }
 
@@ -228,9 +332,7 @@ impl Inner {
             .map(|(_, i)| *i)
             .collect();
         inos.extend(
-            self.flushing
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
+            lock(&self.flushing)
                 .keys()
                 .filter(|(b, _)| *b == bucket_id)
                 .map(|(_, i)| *i),
@@ -242,100 +344,62 @@ impl Inner {
         }
     }
 
-    /// Flushes the files buffered for longer than `age` (all of them with `Duration::ZERO`).
-    pub async fn flush_older(&self, store: &Store, age: Duration) {
+    /// Flushes the files idle for `idle` or buffered for `age` (all with `Duration::ZERO`).
+    pub async fn flush_older(&self, store: &Store, idle: Duration, age: Duration) {
         let now = Instant::now();
-        let keys: Vec<Key> = self
+        let slots: Vec<(Key, Slot)> = self
             .state()
             .files
             .iter()
-            .filter(|(_, p)| now.duration_since(p.since) >= age)
-            .map(|(k, _)| *k)
+            .map(|(k, s)| (*k, s.clone()))
             .collect();
-        for (b, i) in keys {
-            let _ = self.flush_file(store, b, i).await;
+        for (k, slot) in slots {
+            let due = {
+                let p = lock(&slot);
+                now.duration_since(p.last) >= idle || now.duration_since(p.since) >= age
+            };
+            if due {
+                let _ = self.flush_file(store, k.0, k.1).await;
+            }
         }
     }
 }
 
-/// Lays `data` at `offset` over the extents, merging with the ones it touches or overlaps so
-/// they stay sorted, disjoint and as few as possible. Returns how many more bytes are held.
-fn insert(extents: &mut BTreeMap<u64, Vec<u8>>, offset: u64, data: &[u8]) -> usize {
-    if data.is_empty() {
+/// The same principal: the same user with the same rules (a policy change resolves new ones).
+fn same_principal(a: &Principal, b: &Principal) -> bool {
+    a.user_id == b.user_id && Arc::ptr_eq(&a.grants, &b.grants)
+}
+
+/// Adds `[start, end)` to the ranges, merging with the ones it touches or overlaps so they stay
+/// sorted, disjoint and as few as possible. Returns how many more bytes are covered.
+fn insert(ranges: &mut BTreeMap<u64, u64>, start: u64, end: u64) -> u64 {
+    if start >= end {
         return 0;
     }
-    let end = offset + data.len() as u64;
-    // The extents that touch [offset, end]: the one starting at or before offset (if it
-    // reaches offset) and every one starting inside.
-    let mut start = offset;
-    if let Some((&o, d)) = extents.range(..=offset).next_back()
-        && o + d.len() as u64 >= offset
+    let (mut lo, mut hi) = (start, end);
+    // The range starting at or before `start` that reaches it, then every one starting inside.
+    if let Some((&s, &e)) = ranges.range(..=start).next_back()
+        && e >= start
     {
-        start = o;
+        lo = s;
     }
-    let touching: Vec<u64> = extents.range(start..=end).map(|(&o, _)| o).collect();
-    if touching.is_empty() {
-        extents.insert(offset, data.to_vec());
-        return data.len();
+    let touching: Vec<(u64, u64)> = ranges.range(lo..=end).map(|(&s, &e)| (s, e)).collect();
+    let mut held = 0;
+    for (s, e) in touching {
+        ranges.remove(&s);
+        held += e - s;
+        hi = hi.max(e);
     }
-    // One extent, starting at or before the write (an append, an overwrite inside it): in
-    // place, so a sequential writer's extent grows without being copied again.
-    if let [o] = touching[..]
-        && o <= offset
-        && let Some(d) = extents.get_mut(&o)
-    {
-        // `at` is within the extent or at its end (it touches the write): overwrite what it
-        // holds, then append the rest without filling first.
-        let at = (offset - o) as usize;
-        let before = d.len();
-        let inside = before.saturating_sub(at).min(data.len());
-        d[at..at + inside].copy_from_slice(&data[..inside]);
-        d.extend_from_slice(&data[inside..]);
-        return d.len() - before;
-    }
-    let held: usize = touching.iter().map(|o| extents[o].len()).sum();
-    let mut merged_end = end;
-    for o in &touching {
-        merged_end = merged_end.max(o + extents[o].len() as u64);
-    }
-    let mut buf = vec![0u8; (merged_end - start) as usize];
-    for o in touching {
-        if let Some(d) = extents.remove(&o) {
-            let at = (o - start) as usize;
-            buf[at..at + d.len()].copy_from_slice(&d);
-        }
-    }
-    let at = (offset - start) as usize;
-    buf[at..at + data.len()].copy_from_slice(data);
-    let grew = buf.len() - held;
-    extents.insert(start, buf);
-    grew
+    ranges.insert(lo, hi);
+    (hi - lo) - held
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn model(writes: &[(u64, &[u8])]) -> (BTreeMap<u64, Vec<u8>>, Vec<Option<u8>>) {
-        let mut ext = BTreeMap::new();
-        let mut flat: Vec<Option<u8>> = Vec::new();
-        let mut held = 0;
-        for (o, d) in writes {
-            held += insert(&mut ext, *o, d);
-            assert_eq!(held, ext.values().map(Vec::len).sum::<usize>());
-            let end = *o as usize + d.len();
-            if flat.len() < end {
-                flat.resize(end, None);
-            }
-            for (i, b) in d.iter().enumerate() {
-                flat[*o as usize + i] = Some(*b);
-            }
-        }
-        (ext, flat)
-    }
-
     #[test]
-    fn extents_stay_disjoint_and_hold_the_last_write() {
+    fn ranges_stay_disjoint_and_count_what_they_cover() {
         let mut seed = 7u64;
         let mut rnd = |n: u64| {
             seed ^= seed << 13;
@@ -344,27 +408,24 @@ mod tests {
             seed % n
         };
         for _ in 0..200 {
-            let writes: Vec<(u64, Vec<u8>)> = (0..20)
-                .map(|k| {
-                    let len = 1 + rnd(40) as usize;
-                    (rnd(200), vec![k as u8 + 1; len])
-                })
-                .collect();
-            let refs: Vec<(u64, &[u8])> = writes.iter().map(|(o, d)| (*o, d.as_slice())).collect();
-            let (ext, flat) = model(&refs);
-            let mut last_end = 0;
-            for (o, d) in &ext {
-                assert!(
-                    *o > last_end || (*o == 0 && last_end == 0),
-                    "touching extents merge"
-                );
-                last_end = o + d.len() as u64;
-                for (i, b) in d.iter().enumerate() {
-                    assert_eq!(flat[*o as usize + i], Some(*b));
+            let mut ranges = BTreeMap::new();
+            let mut flat = vec![false; 260];
+            let mut held = 0;
+            for _ in 0..20 {
+                let (o, len) = (rnd(200), 1 + rnd(40));
+                held += insert(&mut ranges, o, o + len);
+                for b in &mut flat[o as usize..(o + len) as usize] {
+                    *b = true;
+                }
+                assert_eq!(held, flat.iter().filter(|b| **b).count() as u64);
+                let mut last_end = None;
+                for (s, e) in &ranges {
+                    assert!(s < e);
+                    assert!(last_end.is_none_or(|l| *s > l), "touching ranges merge");
+                    assert!(flat[*s as usize..*e as usize].iter().all(|b| *b));
+                    last_end = Some(*e);
                 }
             }
-            let held: usize = ext.values().map(Vec::len).sum();
-            assert_eq!(held, flat.iter().filter(|b| b.is_some()).count());
         }
     }
 }

@@ -205,9 +205,11 @@ impl From<StoreError> for S3Error {
                 "The lifecycle configuration does not exist",
             ),
             // File-view errors come from NFS operations, which S3 never calls.
-            E::Stale | E::NotADirectory(_) | E::IsADirectory(_) => {
-                S3Error::invalid_argument(e.to_string())
-            }
+            E::Stale
+            | E::NotADirectory(_)
+            | E::IsADirectory(_)
+            | E::NotPermitted(_)
+            | E::TooManyLinks(_) => S3Error::invalid_argument(e.to_string()),
             E::Conflict(m) => S3Error::new(409, "OperationAborted", m),
             E::AccessDenied(m) => S3Error::access_denied(format!("Access Denied: {m}")),
             E::NoSpace => S3Error::new(

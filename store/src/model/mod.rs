@@ -11,6 +11,6 @@ pub use identity::{
     AdminMatch, BindingRecord, CredentialRef, GroupRecord, Principal, RoleRecord, Subject,
     UserKind, UserRecord,
 };
-pub use object::{ChecksumValue, ChunkRef, Data, ObjectMeta, ObjectRecord};
+pub use object::{ChecksumValue, ChunkRef, Data, FileTimes, ObjectMeta, ObjectRecord};
 pub use share::{PeerRecord, ShareRecord};
 pub use upload::{CompletedUploadRecord, PartRecord, UploadRecord};

@@ -9,7 +9,7 @@ pub struct ChunkRef {
 }
 
 /// Where an object's bytes are: inline in the record (small objects) or a chunk manifest.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Data {
     Inline(#[serde(with = "serde_bytes_vec")] Vec<u8>),
     Chunks(Vec<ChunkRef>),
@@ -68,6 +68,29 @@ pub struct ObjectRecord {
     /// never decode manifests or inline bytes. Empty in records read by listings.
     #[serde(skip)]
     pub data: Data,
+    /// Names (entries) that link to this inode. 0 in records written before hard links: read
+    /// through [`ObjectRecord::links`] as 1.
+    #[serde(default)]
+    pub nlink: u32,
+    /// The file view's times, kept apart once the file view has touched the inode; `None` for
+    /// an object as S3 wrote it, whose times derive from its metadata and write time.
+    #[serde(default)]
+    pub times: Option<FileTimes>,
+}
+
+impl ObjectRecord {
+    /// How many names link to this inode (at least 1).
+    pub fn links(&self) -> u32 {
+        self.nlink.max(1)
+    }
+}
+
+/// Access, modification and change times of an inode, Unix nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileTimes {
+    pub atime_ns: i64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
 }
 
 mod serde_hash {

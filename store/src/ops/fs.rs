@@ -21,11 +21,14 @@ use super::list::{ListEntry, ListQuery};
 use super::ns::Ns;
 use super::txn;
 use crate::error::{Result, StoreError};
-use crate::model::{BucketKind, BucketRecord, Data, ObjectRecord, Principal, ShareRecord};
+use crate::model::{
+    BucketKind, BucketRecord, Data, FileTimes, ObjectRecord, Principal, ShareRecord,
+};
 use crate::naming::{share_bucket, validate_share_name};
 use crate::rbac::{Resource, Verb, authorize};
 use crate::tables::{
-    self, BUCKETS, DIR_INODES, DIR_PATHS, DIR_TIMES, ENTRIES, INODE_DATA, INODES, SHARES,
+    self, BUCKETS, DIR_INODES, DIR_PATHS, DIR_SUBDIRS, DIR_TIMES, ENTRIES, INODE_DATA, INODES,
+    SHARES,
 };
 use crate::{Store, codec, deny, now_ms};
 
@@ -36,11 +39,51 @@ pub enum FsKind {
     /// An object whose content is the link target and whose `x-amz-meta-mode` carries the
     /// `S_IFLNK` type bits (s3fs's convention, so s3fs mounts see the same link).
     Symlink,
+    /// Special files: empty objects whose `x-amz-meta-mode` carries their type bits and whose
+    /// `x-amz-meta-rdev` (a Linux `dev_t`, decimal) their device numbers, as s3fs keeps them.
+    Fifo,
+    Socket,
+    CharDev,
+    BlockDev,
 }
 
-/// `S_IFMT` and `S_IFLNK`: the type bits a `mode` value may carry.
+impl FsKind {
+    /// The `S_IFMT` bits of this kind.
+    pub fn type_bits(self) -> u32 {
+        match self {
+            FsKind::File => S_IFREG,
+            FsKind::Dir => S_IFDIR,
+            FsKind::Symlink => S_IFLNK,
+            FsKind::Fifo => S_IFIFO,
+            FsKind::Socket => S_IFSOCK,
+            FsKind::CharDev => S_IFCHR,
+            FsKind::BlockDev => S_IFBLK,
+        }
+    }
+
+    /// The kind of an object whose mode carries type bits `bits` (`S_IFMT` of a mode):
+    /// `None` for a regular file, a directory or no type at all.
+    fn special(bits: u32) -> Option<FsKind> {
+        Some(match bits {
+            S_IFLNK => FsKind::Symlink,
+            S_IFIFO => FsKind::Fifo,
+            S_IFSOCK => FsKind::Socket,
+            S_IFCHR => FsKind::CharDev,
+            S_IFBLK => FsKind::BlockDev,
+            _ => return None,
+        })
+    }
+}
+
+/// `S_IFMT` and the type bits a `mode` value may carry (POSIX values, as Linux has them).
 pub(super) const S_IFMT: u32 = 0o170_000;
+pub(super) const S_IFSOCK: u32 = 0o140_000;
 pub(super) const S_IFLNK: u32 = 0o120_000;
+pub(super) const S_IFREG: u32 = 0o100_000;
+pub(super) const S_IFBLK: u32 = 0o060_000;
+pub(super) const S_IFDIR: u32 = 0o040_000;
+pub(super) const S_IFCHR: u32 = 0o020_000;
+pub(super) const S_IFIFO: u32 = 0o010_000;
 
 /// Attributes of a file or directory as the file view shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,15 +92,21 @@ pub struct FsAttr {
     pub ino: u64,
     pub kind: FsKind,
     pub size: u64,
-    /// Unix nanoseconds: `x-amz-meta-mtime` when set, else the object's write time; for a
-    /// directory, the last change of its listing when that is later.
+    /// Unix nanoseconds. A file the file view has touched keeps all three (`FileTimes`); an
+    /// object as S3 wrote it has mtime = `x-amz-meta-mtime` when set, else its write time,
+    /// atime = mtime and ctime = its write time. A directory's mtime and ctime are its
+    /// listing's last change when that is later.
+    pub atime_ns: i64,
     pub mtime_ns: i64,
+    pub ctime_ns: i64,
     /// Permission bits: `x-amz-meta-mode` when set, else 0644 (files) / 0755 (directories).
     pub mode: u32,
     /// From `x-amz-meta-uid`/`gid` (attributes only, never identity); default 0.
     pub uid: u32,
     pub gid: u32,
     pub nlink: u32,
+    /// Device numbers (major, minor) of a character or block device; (0, 0) otherwise.
+    pub rdev: (u32, u32),
 }
 
 /// What CREATE or SYMLINK made: the new node, and its directory as that same commit left it
@@ -152,17 +201,6 @@ impl FsData {
     }
 }
 
-/// Space of a share: its quota and what its objects use.
-#[derive(Debug, Clone, Copy)]
-pub struct FsStat {
-    /// 0 = unlimited.
-    pub quota_bytes: u64,
-    pub used_bytes: u64,
-    pub object_count: u64,
-    /// Room left for writes: share quota, server limit or disk, whichever is least.
-    pub room: super::Room,
-}
-
 /// What the principal's bindings allow on a share's objects, now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FsAccess {
@@ -232,7 +270,9 @@ impl Store {
         deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
         let rtxn = self.db().begin_read()?;
         let b = live_bucket(&rtxn, bucket)?;
-        attr_of(&rtxn, &b, ino)
+        let mut a = attr_of(&rtxn, &b, ino)?;
+        self.atime_shown([&mut a]);
+        Ok(a)
     }
 
     /// `name` in directory `dir`; `.` is the directory, `..` its parent (the root's is itself).
@@ -261,11 +301,14 @@ impl Store {
             }
             check_name(name)?;
             let key = format!("{path}{name}");
+            crate::naming::check_key_len(BucketKind::Share, &key)?;
             if let Some(ino) = rtxn
                 .open_table(ENTRIES)?
                 .get(tables::entry_key(b.id, &key).as_slice())?
             {
-                return file_attr(&rtxn, ino.value());
+                let mut a = file_attr(&rtxn, ino.value())?;
+                self.atime_shown([&mut a]);
+                return Ok(a);
             }
             let sub = format!("{key}/");
             if !dir_exists(&rtxn, &b, &sub)? {
@@ -313,6 +356,18 @@ impl Store {
         let inos = self.dir_inos(b.id, dirs.clone()).await?;
         let rtxn = self.db().begin_read()?;
         let entries_t = rtxn.open_table(ENTRIES)?;
+        // Opened once for the page: a listing of many directories reads each one's attributes.
+        let (inodes_t, times_t, subdirs_t) = (
+            rtxn.open_table(INODES)?,
+            rtxn.open_table(DIR_TIMES)?,
+            rtxn.open_table(DIR_SUBDIRS)?,
+        );
+        let dirs_t = DirTables {
+            entries: &entries_t,
+            inodes: &inodes_t,
+            times: &times_t,
+            subdirs: &subdirs_t,
+        };
         let mut out = Vec::with_capacity(page.entries.len());
         let mut dir_inos = inos[1..].iter();
         for e in page.entries {
@@ -326,7 +381,7 @@ impl Store {
                     out.push(FsDirEntry {
                         name,
                         position,
-                        attr: dir_attr(&rtxn, &b, &sub, ino)?,
+                        attr: dirs_t.attr(&b, &sub, ino)?,
                     });
                 }
                 ListEntry::Object { key, record } => {
@@ -345,8 +400,9 @@ impl Store {
                 }
             }
         }
+        self.atime_shown(out.iter_mut().map(|e| &mut e.attr));
         Ok(FsDirPage {
-            dir: dir_attr(&rtxn, &b, &path, dir)?,
+            dir: dirs_t.attr(&b, &path, dir)?,
             parent_ino: inos[0],
             entries: out,
             eof: !page.truncated,
@@ -373,7 +429,15 @@ impl Store {
         let mut tries = 0;
         loop {
             let err = match self.fs_read_range(attr, &data, offset, count).await {
-                Ok(r) => return Ok(r),
+                Ok(mut r) => {
+                    if count > 0 {
+                        // A read of nothing is no access (as Linux's read(2) of 0 bytes).
+                        self.atime_read(&mut r.attr);
+                    } else {
+                        self.atime_shown([&mut r.attr]);
+                    }
+                    return Ok(r);
+                }
                 Err(e) => e,
             };
             tries += 1;
@@ -507,16 +571,18 @@ impl Store {
         Ok(buf.freeze())
     }
 
-    pub fn fs_stat(&self, p: &Principal, bucket: &str) -> Result<FsStat> {
+    /// What `df` shows for a share (FSSTAT): what it holds, with the room a write has.
+    pub fn fs_stat(&self, p: &Principal, bucket: &str) -> Result<super::SpaceView> {
         deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
         let rtxn = self.db().begin_read()?;
         let b = live_bucket(&rtxn, bucket)?;
-        Ok(FsStat {
-            room: self.bucket_room(&rtxn, &b)?,
-            quota_bytes: b.quota_bytes,
-            used_bytes: b.usage_bytes,
-            object_count: b.object_count,
-        })
+        let (room, disk) = self.bucket_room(&rtxn, &b)?;
+        Ok(super::SpaceView::new(
+            b.usage_bytes,
+            b.object_count,
+            room,
+            disk,
+        ))
     }
 
     /// What the caller may do with the share's objects (for NFS ACCESS): decided by the same
@@ -613,6 +679,9 @@ pub(super) fn regular_file(attr: &FsAttr) -> Result<()> {
             "inode {} is a symbolic link",
             attr.ino
         ))),
+        FsKind::Fifo | FsKind::Socket | FsKind::CharDev | FsKind::BlockDev => Err(
+            StoreError::InvalidArgument(format!("inode {} is a special file", attr.ino)),
+        ),
     }
 }
 
@@ -622,7 +691,7 @@ pub(super) fn check_name(name: &str) -> Result<()> {
             "{name:?} is not a file name (one path segment, no / or NUL)"
         )));
     }
-    if name.len() > 255 {
+    if name.len() > crate::naming::MAX_NAME {
         return Err(StoreError::KeyTooLong);
     }
     Ok(())
@@ -749,6 +818,7 @@ pub(super) fn dir_attr(
         entries: &rtxn.open_table(ENTRIES)?,
         inodes: &rtxn.open_table(INODES)?,
         times: &rtxn.open_table(DIR_TIMES)?,
+        subdirs: &rtxn.open_table(DIR_SUBDIRS)?,
     }
     .attr(b, path, ino)
 }
@@ -758,6 +828,8 @@ pub(super) struct DirTables<'a, E, I, T> {
     pub entries: &'a E,
     pub inodes: &'a I,
     pub times: &'a T,
+    /// [`DIR_SUBDIRS`]: the same key and value types as `times`.
+    pub subdirs: &'a T,
 }
 
 impl<E, I, T> DirTables<'_, E, I, T>
@@ -767,11 +839,14 @@ where
     T: ReadableTable<&'static [u8], u64>,
 {
     /// Directory `path` (inode `ino`) of bucket `b`: its marker's attributes, else defaults
-    /// with the bucket's creation time; its mtime is its listing's last change when later.
+    /// with the bucket's creation time; its mtime is its listing's last change when later;
+    /// nlink 2 + its subdirectories (its `.` and its name in the parent, and each child's
+    /// `..`), as POSIX filesystems count and find(1) relies on.
     pub fn attr(&self, b: &BucketRecord, path: &str, ino: u64) -> Result<FsAttr> {
         let key = tables::entry_key(b.id, path);
+        // The root has no key: a record set on it (SETATTR) is kept under its own inode.
         let marker = if path.is_empty() {
-            None
+            self.inodes.get(ino)?.map(|_| ino)
         } else {
             self.entries.get(key.as_slice())?.map(|v| v.value())
         };
@@ -785,29 +860,46 @@ where
         };
         let mut attr = match rec {
             Some(r) => attr_from_record(ino, FsKind::Dir, &r),
-            None => FsAttr {
-                ino,
-                kind: FsKind::Dir,
-                size: DIR_SIZE,
-                mtime_ns: b.created_ms.saturating_mul(1_000_000),
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-                nlink: 2,
-            },
+            None => {
+                let t = b.created_ms.saturating_mul(1_000_000);
+                FsAttr {
+                    ino,
+                    kind: FsKind::Dir,
+                    size: DIR_SIZE,
+                    atime_ns: t,
+                    mtime_ns: t,
+                    ctime_ns: t,
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                    nlink: 2,
+                    rdev: (0, 0),
+                }
+            }
         };
         if let Some(t) = self.times.get(key.as_slice())? {
-            attr.mtime_ns = attr
-                .mtime_ns
-                .max(i64::try_from(t.value()).unwrap_or(i64::MAX));
+            let t = i64::try_from(t.value()).unwrap_or(i64::MAX);
+            // A listing change after the record's last change is the mtime now, even over a
+            // time set in the future: a set time shows until the listing next changes.
+            attr.mtime_ns = if t > attr.ctime_ns {
+                t
+            } else {
+                attr.mtime_ns.max(t)
+            };
+            attr.ctime_ns = attr.ctime_ns.max(t);
         }
+        let subdirs = self.subdirs.get(key.as_slice())?.map_or(0, |v| v.value());
+        attr.nlink = u32::try_from(subdirs.saturating_add(2)).unwrap_or(u32::MAX);
         Ok(attr)
     }
 }
 
+/// Seconds a float `x-amz-meta-mtime` may have: what Unix ns in an i64 hold (year 2262).
+const MAX_META_SECS: f64 = 9_223_372_036.0;
+
 /// `x-amz-meta-mtime` (decimal seconds, as s3fs and rclone write it) in ns: digits after the
 /// point are taken as written (`1.123` is 1,123,000,000 ns exactly); other float forms through
-/// f64, rounded. `None`: not a time from 0 to 10^12 s.
+/// f64, rounded. `None`: not a time from 0 to what i64 ns hold (2262).
 fn meta_time_ns(v: &str) -> Option<i64> {
     let (int, frac) = v.split_once('.').unwrap_or((v, ""));
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -817,14 +909,31 @@ fn meta_time_ns(v: &str) -> Option<i64> {
         for (i, b) in frac.bytes().take(9).enumerate() {
             ns += i64::from(b - b'0') * 10i64.pow(8 - i as u32);
         }
-        return (secs < 1_000_000_000_000).then_some(secs * 1_000_000_000 + ns);
+        // Past 2262 (i64 ns) a time cannot be kept: no time, as a malformed one.
+        return secs
+            .checked_mul(1_000_000_000)
+            .and_then(|n| n.checked_add(ns));
     }
     let s: f64 = v.parse().ok()?;
-    (s.is_finite() && (0.0..1.0e12).contains(&s)).then(|| (s * 1e9).round() as i64)
+    (s.is_finite() && (0.0..MAX_META_SECS).contains(&s)).then(|| (s * 1e9).round() as i64)
 }
 
-/// POSIX attributes from an object record: `x-amz-meta-mode/uid/gid/mtime` (s3fs convention:
-/// decimal numbers, mtime in seconds, fractional allowed as rclone writes it) when present.
+/// `ns` (≥ 0: NFSv3 times are unsigned) as `x-amz-meta-mtime` writes it: decimal seconds, up
+/// to 9 digits after the point (none for a whole second), which [`meta_time_ns`] reads back
+/// exactly.
+pub(super) fn meta_time(ns: i64) -> String {
+    let (secs, frac) = (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000));
+    if frac == 0 {
+        return secs.to_string();
+    }
+    let digits = format!("{frac:09}");
+    format!("{secs}.{}", digits.trim_end_matches('0'))
+}
+
+/// POSIX attributes from an object record: `x-amz-meta-mode/uid/gid/rdev` (s3fs convention:
+/// decimal numbers) when present; times from the record's [`FileTimes`] when the file view
+/// keeps them, else `x-amz-meta-mtime` (seconds, fractional allowed as rclone writes it) and
+/// the write time.
 pub(super) fn attr_from_record(ino: u64, kind: FsKind, r: &ObjectRecord) -> FsAttr {
     let meta = |name: &str| {
         r.meta
@@ -835,27 +944,83 @@ pub(super) fn attr_from_record(ino: u64, kind: FsKind, r: &ObjectRecord) -> FsAt
     };
     let num = |name: &str| meta(name).and_then(|v| v.parse::<u32>().ok());
     let kind = match (kind, num("mode")) {
-        (FsKind::File, Some(m)) if m & S_IFMT == S_IFLNK => FsKind::Symlink,
+        (FsKind::File, Some(m)) => FsKind::special(m & S_IFMT).unwrap_or(FsKind::File),
         (k, _) => k,
     };
-    let mtime_ns = meta("mtime")
-        .and_then(meta_time_ns)
-        .unwrap_or(r.mtime_ms.saturating_mul(1_000_000));
+    let FileTimes {
+        atime_ns,
+        mtime_ns,
+        ctime_ns,
+    } = file_times(r);
     let (size, default_mode, nlink) = match kind {
-        FsKind::File => (r.size, 0o644, 1),
-        FsKind::Symlink => (r.size, 0o777, 1),
+        FsKind::Symlink => (r.size, 0o777, r.links()),
         FsKind::Dir => (DIR_SIZE, 0o755, 2),
+        FsKind::File => (r.size, 0o644, r.links()),
+        _ => (0, 0o644, r.links()),
+    };
+    let rdev = match kind {
+        FsKind::CharDev | FsKind::BlockDev => meta("rdev")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or((0, 0), dev_numbers),
+        _ => (0, 0),
     };
     FsAttr {
         ino,
         kind,
         size,
+        atime_ns,
         mtime_ns,
+        ctime_ns,
         mode: num("mode").map_or(default_mode, |m| m & 0o7777),
         uid: num("uid").unwrap_or(0),
         gid: num("gid").unwrap_or(0),
         nlink,
+        rdev,
     }
+}
+
+/// The times the file view shows for `r`: kept in its [`FileTimes`], or derived from an
+/// object as S3 wrote it (mtime = `x-amz-meta-mtime` when set, else the write time; atime =
+/// mtime; ctime = the write time).
+pub(crate) fn file_times(r: &ObjectRecord) -> FileTimes {
+    if let Some(t) = r.times {
+        return t;
+    }
+    let written_ns = r.mtime_ms.saturating_mul(1_000_000);
+    let m = r
+        .meta
+        .user
+        .iter()
+        .find(|(k, _)| k == "mtime")
+        .and_then(|(_, v)| meta_time_ns(v.trim()))
+        .unwrap_or(written_ns);
+    FileTimes {
+        atime_ns: m,
+        mtime_ns: m,
+        ctime_ns: written_ns,
+    }
+}
+
+/// Records a change of inode `r` at `now_ns`: its ctime moves (POSIX: every change of an
+/// inode, data or attributes); atime and mtime stay as shown so far. Returns the times now
+/// kept, for a caller that also moves mtime or atime.
+pub(super) fn inode_changed(r: &mut ObjectRecord, now_ns: i64) -> &mut FileTimes {
+    let mut t = file_times(r);
+    t.ctime_ns = now_ns;
+    r.times.insert(t)
+}
+
+/// (major, minor) of a Linux `dev_t` (glibc's `gnu_dev_major`/`gnu_dev_minor` encoding).
+pub fn dev_numbers(dev: u64) -> (u32, u32) {
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    (major as u32, minor as u32)
+}
+
+/// The Linux `dev_t` of (major, minor) (glibc's `gnu_dev_makedev`).
+pub fn dev_value(major: u32, minor: u32) -> u64 {
+    let (major, minor) = (u64::from(major), u64::from(minor));
+    ((major & 0xfff) << 8) | ((major & !0xfff) << 32) | (minor & 0xff) | ((minor & !0xff) << 12)
 }
 
 #[cfg(test)]
@@ -889,9 +1054,45 @@ mod tests {
             "inf",
             "12.3.4",
             "1000000000000",
+            // From an S3 client: seconds whose ns overflow an i64 (a panic in a debug build,
+            // a wrapped, negative time in a release one).
+            "99999999999",
+            "9223372037",
+            "99999999999.5",
+            "9.3e9",
         ] {
             assert_eq!(meta_time_ns(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn meta_times_are_written_as_they_are_read() {
+        use super::{meta_time, meta_time_ns};
+        for (ns, text) in [
+            (1_700_000_000_123_456_789, "1700000000.123456789"),
+            (1_700_000_000_120_000_000, "1700000000.12"),
+            (1_700_000_000_000_000_000, "1700000000"),
+            (1, "0.000000001"),
+        ] {
+            assert_eq!(meta_time(ns), text);
+            assert_eq!(meta_time_ns(text), Some(ns));
+        }
+    }
+
+    #[test]
+    fn device_numbers_round_trip() {
+        use super::{dev_numbers, dev_value};
+        for (ma, mi) in [
+            (0, 0),
+            (1, 3),
+            (8, 1),
+            (259, 65_536),
+            (4095, 255),
+            (70_000, 1 << 20),
+        ] {
+            assert_eq!(dev_numbers(dev_value(ma, mi)), (ma, mi));
+        }
+        assert_eq!(dev_value(1, 3), 259, "/dev/null as Linux numbers it");
     }
 
     #[test]

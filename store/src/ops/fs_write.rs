@@ -11,21 +11,24 @@
 //! gateway's write-back buffer collects them and hands them over as extents
 //! ([`Store::fs_write_extents`]), so each touched chunk window is rebuilt once per flush.
 
+use super::storage::TIGHT_FLUSH_PIECE;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{StreamExt, stream};
 use md5::{Digest as _, Md5};
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::fs::{
     DirPaths, DirTables, FsAttr, FsKind, FsMade, MAX_LINK, S_IFLNK, S_IFMT, attr_from_record,
-    attr_of, check_name, dir_attr, dir_path, live_bucket, live_bucket_in, not_a_dir, regular_file,
+    attr_of, check_name, dir_attr, dir_path, file_times, inode_changed, live_bucket,
+    live_bucket_in, meta_time, regular_file,
 };
+use super::fs_link::{check_free, dir_key};
 use super::ns::Ns;
 use super::txn::{self, prefix_used};
 use crate::error::{Result, StoreError};
-use crate::model::{BucketRecord, ChunkRef, Data, ObjectRecord, Principal};
+use crate::model::{BucketRecord, ChunkRef, Data, FileTimes, ObjectRecord, Principal};
 use crate::rbac::{Resource, Verb, authorize};
 use crate::stage::{StageError, StageOptions};
 use crate::tables::{self, INODE_DATA, INODES};
@@ -80,6 +83,15 @@ impl Drop for FileGuard<'_> {
     }
 }
 
+/// What [`Store::fs_write_extents`] writes: each range (offset, length) holds its bytes at the
+/// same offset of `file` (a sparse scratch file, [`Store::fs_scratch_file`]). Ranges are sorted,
+/// not empty and do not overlap.
+#[derive(Debug, Clone)]
+pub struct FsExtents {
+    pub file: Arc<std::fs::File>,
+    pub ranges: Vec<(u64, u64)>,
+}
+
 /// How CREATE treats an existing name (NFSv3 `createmode3`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsCreate {
@@ -92,7 +104,10 @@ pub enum FsCreate {
     Exclusive([u8; 8]),
 }
 
-/// Attributes to set; `None` leaves one alone. Stored as `x-amz-meta-mode/uid/gid/mtime`.
+/// Attributes to set; `None` (or [`FsTime::Leave`]) leaves one alone. Stored as
+/// `x-amz-meta-mode/uid/gid`; times in the record's [`FileTimes`], mtime also as
+/// `x-amz-meta-mtime` (for S3 tools). Setting any of them moves the ctime (a client never sets
+/// it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FsSetAttr {
     pub mode: Option<u32>,
@@ -100,8 +115,52 @@ pub struct FsSetAttr {
     pub gid: Option<u32>,
     /// Truncate or extend (zeros).
     pub size: Option<u64>,
-    /// Unix ms.
-    pub mtime_ms: Option<i64>,
+    pub atime: FsTime,
+    pub mtime: FsTime,
+    /// NFSv3 `sattrguard3`: the change applies only while the inode's ctime is this (Unix
+    /// ns), decided inside the commit that makes it; otherwise `PreconditionFailed`.
+    pub guard_ctime: Option<i64>,
+}
+
+/// One time a SETATTR may set (NFSv3 `time_how`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FsTime {
+    #[default]
+    Leave,
+    /// The server's clock when the change commits (`SET_TO_SERVER_TIME`).
+    Server,
+    /// This time, Unix ns (`SET_TO_CLIENT_TIME`, nanoseconds kept).
+    Client(i64),
+}
+
+impl FsTime {
+    /// The time to set, if any, when the change happens at `now_ns`.
+    fn at(self, now_ns: i64) -> Option<i64> {
+        match self {
+            FsTime::Leave => None,
+            FsTime::Server => Some(now_ns),
+            FsTime::Client(t) => Some(t),
+        }
+    }
+}
+
+impl FsSetAttr {
+    /// Whether this sets an attribute besides the size (a change of the inode: its ctime moves).
+    /// `PreconditionFailed` unless the guard, if any, names ctime `ctime_ns`.
+    fn check_guard(&self, ctime_ns: i64) -> Result<()> {
+        match self.guard_ctime {
+            Some(g) if g != ctime_ns => Err(StoreError::PreconditionFailed),
+            _ => Ok(()),
+        }
+    }
+
+    fn sets_attrs(&self) -> bool {
+        self.mode.is_some()
+            || self.uid.is_some()
+            || self.gid.is_some()
+            || self.atime != FsTime::Leave
+            || self.mtime != FsTime::Leave
+    }
 }
 
 const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
@@ -109,14 +168,25 @@ const VERIFIER_META: &str = "nfs-create-verifier";
 /// The commit found the data changed since the patch was computed: compute again.
 const RACED: &str = "fs.write raced with another change";
 
-fn set_meta(rec: &mut ObjectRecord, name: &str, value: String) {
+pub(super) fn set_meta(rec: &mut ObjectRecord, name: &str, value: String) {
     match rec.meta.user.iter_mut().find(|(k, _)| k == name) {
         Some((_, v)) => *v = value,
         None => rec.meta.user.push((name.to_string(), value)),
     }
 }
 
+/// Applies mode, uid, gid, atime and mtime of `a` to `rec` now: the ctime moves when any is
+/// set (POSIX: a change of the inode).
 fn apply_meta(rec: &mut ObjectRecord, a: &FsSetAttr) {
+    apply_meta_at(rec, a, crate::now_unix_ns());
+}
+
+/// [`apply_meta`] at `now` (a create's attributes: at its creation time, so all three times of
+/// a new file are one).
+fn apply_meta_at(rec: &mut ObjectRecord, a: &FsSetAttr, now: i64) {
+    if !a.sets_attrs() {
+        return;
+    }
     if let Some(m) = a.mode {
         // chmod changes permissions, never the type bits a link (or an s3fs file) carries.
         let kind = rec
@@ -134,35 +204,50 @@ fn apply_meta(rec: &mut ObjectRecord, a: &FsSetAttr) {
     if let Some(g) = a.gid {
         set_meta(rec, "gid", g.to_string());
     }
-    if let Some(t) = a.mtime_ms {
-        set_meta(
-            rec,
-            "mtime",
-            format!("{}.{:03}", t.div_euclid(1000), t.rem_euclid(1000)),
-        );
+    let t = inode_changed(rec, now);
+    if let Some(at) = a.atime.at(now) {
+        t.atime_ns = at;
+    }
+    if let Some(m) = a.mtime.at(now) {
+        t.mtime_ns = m;
+        // S3 tools (rclone, s3fs) read a file's modification time here.
+        set_meta(rec, "mtime", meta_time(m));
     }
 }
 
-fn empty_record() -> ObjectRecord {
+/// A new empty record, all three times now (POSIX: a created file's atime, mtime, ctime).
+pub(super) fn empty_record() -> ObjectRecord {
+    new_record(crate::now_unix_ns())
+}
+
+/// A new empty record created at `now`.
+pub(super) fn new_record(now: i64) -> ObjectRecord {
     ObjectRecord {
         size: 0,
         etag: EMPTY_MD5.into(),
-        mtime_ms: now_ms(),
+        mtime_ms: now.div_euclid(1_000_000),
         meta: Default::default(),
         tags: Vec::new(),
         checksum: None,
         parts: Vec::new(),
         data: Data::default(),
+        nlink: 1,
+        times: Some(FileTimes {
+            atime_ns: now,
+            mtime_ns: now,
+            ctime_ns: now,
+        }),
     }
 }
 
 /// Directory `path` (inode `ino`) as write transaction `t` has it: the post-operation
 /// attributes of a reply, from the commit that changed it.
-fn dir_attr_in(ns: &Ns, b: &BucketRecord, path: &str, ino: u64) -> Result<FsAttr> {
+pub(super) fn dir_attr_in(ns: &Ns, b: &BucketRecord, path: &str, ino: u64) -> Result<FsAttr> {
     DirTables {
         entries: ns.entries()?,
         inodes: ns.inodes()?,
         times: ns.dir_times()?,
+        subdirs: ns.dir_subdirs()?,
     }
     .attr(b, path, ino)
 }
@@ -188,6 +273,8 @@ impl Store {
     /// metadata change answered so far (the file's CREATE, a truncate) is durable when this
     /// returns. Without `nfs.async` everything already is.
     pub async fn fs_sync(&self) -> Result<()> {
+        // Access times noted by READs are written too (see `atime`).
+        self.flush_atimes().await;
         if self.inner.cfg.fs_async.is_some() {
             self.inner.committer.barrier().await?;
         }
@@ -196,7 +283,7 @@ impl Store {
 
     /// A file-view metadata change: durable before its answer, or under `nfs.async` within
     /// the configured window.
-    async fn fs_commit<T, F>(&self, f: F) -> Result<T>
+    pub(super) async fn fs_commit<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&redb::WriteTransaction) -> Result<T> + Send + 'static,
@@ -254,17 +341,7 @@ impl Store {
             .fs_commit(move |t| {
                 let mut ns = Ns::new(t);
                 let mut b = live_bucket_in(ns.buckets()?, &bucket_s)?;
-                let found = DirPaths {
-                    paths: ns.dir_paths()?,
-                    entries: ns.entries()?,
-                }
-                .path(&b, dir)?;
-                let Some(path) = found else {
-                    let is_file = ns.inodes()?.get(dir)?.is_some();
-                    return Err(not_a_dir(is_file, dir));
-                };
-                let key = format!("{path}{name}");
-                crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
+                let (path, key) = dir_key(&ns, &b, dir, &name)?;
                 let existing = txn::lookup(&ns, b.id, &key)?;
                 let sub = tables::entry_key(b.id, &format!("{key}/"));
                 let is_dir = prefix_used(ns.entries()?, &sub)?;
@@ -276,9 +353,15 @@ impl Store {
                             .iter()
                             .any(|(k, x)| k == VERIFIER_META && *x == hex::encode(v))
                     };
+                    // CREATE makes a regular file: an existing symbolic link, FIFO, socket or
+                    // device is not one (knfsd answers EXIST too); handing it back would be a
+                    // yes to another request.
+                    let regular = attr_from_record(ino, FsKind::File, &rec).kind == FsKind::File;
                     return match how {
-                        FsCreate::Unchecked => Ok((ino, rec, dir_attr_in(&ns, &b, &path, dir)?)),
-                        FsCreate::Exclusive(v) if same_verifier(&v) => {
+                        FsCreate::Unchecked if regular => {
+                            Ok((ino, rec, dir_attr_in(&ns, &b, &path, dir)?))
+                        }
+                        FsCreate::Exclusive(v) if regular && same_verifier(&v) => {
                             Ok((ino, rec, dir_attr_in(&ns, &b, &path, dir)?))
                         }
                         _ => Err(StoreError::Conflict(format!("{key:?} exists"))),
@@ -289,8 +372,9 @@ impl Store {
                 }
                 // No share conflict is possible beyond that one: `name` has no `/` and its
                 // directory exists, so no ancestor is a file. An empty file needs no room.
-                let mut rec = empty_record();
-                apply_meta(&mut rec, &attrs);
+                let now = crate::now_unix_ns();
+                let mut rec = new_record(now);
+                apply_meta_at(&mut rec, &attrs, now);
                 if let FsCreate::Exclusive(v) = how {
                     set_meta(&mut rec, VERIFIER_META, hex::encode(v));
                 }
@@ -329,8 +413,9 @@ impl Store {
                 return Err(StoreError::Conflict(format!("{file:?} exists")));
             }
             txn::check_share_conflicts(&ns, &b, &m)?;
-            let mut rec = empty_record();
-            apply_meta(&mut rec, &attrs);
+            let now = crate::now_unix_ns();
+            let mut rec = new_record(now);
+            apply_meta_at(&mut rec, &attrs, now);
             txn::link_object(&mut ns, &mut b, &m, &rec)
         })
         .await?;
@@ -368,19 +453,15 @@ impl Store {
             .fs_commit(move |t| {
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &bucket_s)?;
-                if txn::lookup(&ns, b.id, &key)?.is_some()
-                    || prefix_used(ns.entries()?, &tables::entry_key(b.id, &format!("{key}/")))?
-                {
-                    return Err(StoreError::Conflict(format!("{key:?} exists")));
-                }
-                txn::check_share_conflicts(&ns, &b, &key)?;
+                check_free(&ns, &b, &key)?;
                 txn::check_quota(&ns, &b, &key, target.len() as u64, limit)?;
-                let mut rec = empty_record();
+                let now = crate::now_unix_ns();
+                let mut rec = new_record(now);
                 rec.size = target.len() as u64;
                 rec.data = Data::Inline(target);
                 rec.etag = etag_of(&rec.data);
                 set_meta(&mut rec, "mode", (S_IFLNK | 0o777).to_string());
-                apply_meta(&mut rec, &attrs);
+                apply_meta_at(&mut rec, &attrs, now);
                 let ino = txn::link_object(&mut ns, &mut b, &key, &rec)?;
                 Ok((ino, rec, dir_attr_in(&ns, &b, &path, dir)?))
             })
@@ -482,12 +563,17 @@ impl Store {
             let Some(ino) = txn::lookup(&ns, b.id, &src)? else {
                 let sub = tables::entry_key(b.id, &format!("{src}/"));
                 return if prefix_used(ns.entries()?, &sub)? {
-                    rename_dir(&mut ns, &mut b, &src, &dst)
+                    rename_dir(&mut ns, &mut b, &src, &dst)?;
+                    if src != dst {
+                        renamed_dir_changed(&mut ns, &b, &format!("{dst}/"))?;
+                    }
+                    Ok(())
                 } else {
                     Err(StoreError::NoSuchKey)
                 };
             };
-            if src == dst {
+            // Two names of one inode (or one name twice): POSIX rename(2) does nothing.
+            if src == dst || txn::lookup(&ns, b.id, &dst)? == Some(ino) {
                 return Ok(());
             }
             let dsub = tables::entry_key(b.id, &format!("{dst}/"));
@@ -495,6 +581,7 @@ impl Store {
                 return Err(StoreError::IsADirectory(dst));
             }
             txn::check_share_conflicts(&ns, &b, &dst)?;
+            // A replaced name that is a hard link takes only itself away (decision 0021).
             txn::unlink_object(&mut ns, &mut b, &dst)?;
             ns.entries_mut()?
                 .remove(tables::entry_key(b.id, &src).as_slice())?;
@@ -502,6 +589,10 @@ impl Store {
             txn::entry_added(&mut ns, &b, &dst)?;
             ns.entries_mut()?
                 .insert(tables::entry_key(b.id, &dst).as_slice(), ino)?;
+            // The renamed inode changed (POSIX: its ctime moves).
+            let mut rec = txn::get_inode(&ns, ino)?;
+            inode_changed(&mut rec, crate::now_unix_ns());
+            txn::put_inode(&mut ns, ino, &rec, false)?;
             Ok(())
         })
         .await
@@ -530,35 +621,81 @@ impl Store {
 
     /// Writes many extents of file `ino` in one commit (a write-back buffer's flush): each
     /// chunk-sized window they touch is rebuilt and hashed once, however many small writes
-    /// landed in it. `extents` are (offset, bytes), sorted and not overlapping.
+    /// landed in it. The bytes are read from `extents.file` as the windows are built, so memory
+    /// stays bounded by one run of windows however much was buffered.
     pub async fn fs_write_extents(
         &self,
         p: &Principal,
         bucket: &str,
         ino: u64,
-        extents: Vec<(u64, Bytes)>,
+        extents: FsExtents,
     ) -> Result<FsAttr> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
         let mut end = 0u64;
-        for (off, data) in &extents {
-            if *off < end {
+        for (off, len) in &extents.ranges {
+            if *off < end || *len == 0 {
                 return Err(StoreError::InvalidArgument(
-                    "write extents overlap or are out of order".into(),
+                    "write extents overlap, are empty or are out of order".into(),
                 ));
             }
-            end = self.write_end(*off, data.len() as u64)?;
+            end = self.write_end(*off, *len)?;
         }
-        if extents.is_empty() {
+        if extents.ranges.is_empty() {
             return self.fs_getattr(p, bucket, ino);
         }
-        self.patch(
-            bucket,
-            ino,
-            Patch::Extents(extents),
-            FsSetAttr::default(),
-            true,
-        )
-        .await
+        // The buffered bytes stay in the scratch file until the commit, and the chunk files
+        // take them again before it: on a disk without room for both, the flush goes in pieces,
+        // each committed and then punched out of the scratch file, so no more than one piece is
+        // on the disk twice (the reserve FSSTAT keeps covers it) and a write that FSSTAT's
+        // free space promised fits.
+        let buffered: u64 = extents.ranges.iter().map(|r| r.1).sum();
+        let tight = super::storage::disk_space(self.data_dir())
+            .is_none_or(|d| d.free_bytes < buffered.saturating_mul(2).saturating_add(64 << 20));
+        if !tight || buffered <= TIGHT_FLUSH_PIECE {
+            return self
+                .patch(
+                    bucket,
+                    ino,
+                    Patch::Extents(extents),
+                    FsSetAttr::default(),
+                    true,
+                )
+                .await;
+        }
+        let mut last = None;
+        for piece in pieces(&extents.ranges, TIGHT_FLUSH_PIECE) {
+            let part = FsExtents {
+                file: extents.file.clone(),
+                ranges: piece.clone(),
+            };
+            let attr = self
+                .patch(
+                    bucket,
+                    ino,
+                    Patch::Extents(part),
+                    FsSetAttr::default(),
+                    true,
+                )
+                .await?;
+            for (off, len) in piece {
+                // Best effort: a file system without hole punching keeps the bytes until the
+                // scratch file closes, as it would without this.
+                let _ = rustix::fs::fallocate(
+                    &*extents.file,
+                    rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
+                    off,
+                    len,
+                );
+            }
+            last = Some(attr);
+        }
+        last.ok_or_else(|| StoreError::internal("a flush of no pieces"))
+    }
+
+    /// An empty scratch file on the data disk, gone when closed (no name): where a write-back
+    /// buffer keeps bytes for [`Self::fs_write_extents`] (page cache, not process memory).
+    pub fn fs_scratch_file(&self) -> Result<std::fs::File> {
+        self.inner.blobs.scratch_file()
     }
 
     /// Whether a write of `[offset, end)` to file `ino` may go ahead: the caller may put, the
@@ -576,8 +713,9 @@ impl Store {
         self.write_end(grows_to, 0)?;
         let rtxn = self.db().begin_read()?;
         let b = live_bucket(&rtxn, bucket)?;
-        let attr = attr_of(&rtxn, &b, ino)?;
+        let mut attr = attr_of(&rtxn, &b, ino)?;
         regular_file(&attr)?;
+        self.atime_shown([&mut attr]);
         if grows_to > attr.size {
             txn::ensure_room(&b, grows_to - attr.size, self.inner.cfg.max_size, || {
                 self.total_usage()
@@ -586,7 +724,8 @@ impl Store {
         Ok(attr)
     }
 
-    /// SETATTR: size (truncate or extend with zeros), mode, uid, gid, mtime.
+    /// SETATTR: size (truncate or extend with zeros), mode, uid, gid, atime, mtime. Any of
+    /// them moves the ctime; a size (even the same) moves the mtime too, as ftruncate does.
     pub async fn fs_setattr(
         &self,
         p: &Principal,
@@ -595,6 +734,17 @@ impl Store {
         attrs: FsSetAttr,
     ) -> Result<FsAttr> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        let is_dir = {
+            let rtxn = self.db().begin_read()?;
+            let b = live_bucket(&rtxn, bucket)?;
+            attr_of(&rtxn, &b, ino)?.kind == FsKind::Dir
+        };
+        if is_dir {
+            if attrs.size.is_some() {
+                return Err(StoreError::IsADirectory(format!("inode {ino}")));
+            }
+            return self.dir_setattr(bucket, ino, attrs).await;
+        }
         let patch = match attrs.size {
             Some(s) if s > self.inner.cfg.max_object_size => {
                 return Err(StoreError::EntityTooLarge(format!("{s} bytes")));
@@ -603,6 +753,83 @@ impl Store {
             None => Patch::None,
         };
         self.patch(bucket, ino, patch, attrs, false).await
+    }
+
+    /// SETATTR of directory `ino`: its attributes live in its marker object (`path/`). An
+    /// implicit directory (keys under it, no marker) gets its marker in the same commit, so
+    /// chmod, chown and times stick and S3 sees the folder object. The root, which has no key,
+    /// keeps its record under its own inode number, with no entry. A time set shows until the
+    /// listing next changes (see decision 0009).
+    async fn dir_setattr(&self, bucket: &str, ino: u64, attrs: FsSetAttr) -> Result<FsAttr> {
+        if !attrs.sets_attrs() {
+            let rtxn = self.db().begin_read()?;
+            let b = live_bucket(&rtxn, bucket)?;
+            let a = attr_of(&rtxn, &b, ino)?;
+            attrs.check_guard(a.ctime_ns)?;
+            return Ok(a);
+        }
+        let bucket_s = bucket.to_string();
+        self.fs_commit(move |t| {
+            let mut ns = Ns::new(t);
+            let mut b = live_bucket_in(ns.buckets()?, &bucket_s)?;
+            let found = DirPaths {
+                paths: ns.dir_paths()?,
+                entries: ns.entries()?,
+            }
+            .path(&b, ino)?;
+            let Some(path) = found else {
+                return Err(StoreError::Stale);
+            };
+            let shown = dir_attr_in(&ns, &b, &path, ino)?;
+            attrs.check_guard(shown.ctime_ns)?;
+            let marker = if path.is_empty() {
+                ns.inodes()?.get(ino)?.map(|_| ino)
+            } else {
+                txn::lookup(&ns, b.id, &path)?
+            };
+            match marker {
+                Some(m) => {
+                    let mut rec = txn::get_inode(&ns, m)?;
+                    // The mtime shown (its listing's last change, when later) is kept: the
+                    // record's ctime moves past that change, after which it would not show.
+                    let mut times = file_times(&rec);
+                    times.mtime_ns = shown.mtime_ns;
+                    rec.times = Some(times);
+                    apply_meta(&mut rec, &attrs);
+                    txn::put_inode(&mut ns, m, &rec, false)?;
+                }
+                None => {
+                    // The new record starts from what the directory showed.
+                    let mut rec = empty_record();
+                    rec.times = Some(FileTimes {
+                        atime_ns: shown.atime_ns,
+                        mtime_ns: shown.mtime_ns,
+                        ctime_ns: shown.ctime_ns,
+                    });
+                    apply_meta(&mut rec, &attrs);
+                    if path.is_empty() {
+                        txn::put_inode(&mut ns, ino, &rec, false)?;
+                    } else {
+                        // The parent's listing does not change: it showed this directory.
+                        let parent = tables::entry_key(b.id, super::fs::parent_path(&path));
+                        let before = ns.dir_times()?.get(parent.as_slice())?.map(|v| v.value());
+                        txn::link_object(&mut ns, &mut b, &path, &rec)?;
+                        let times = ns.dir_times_mut()?;
+                        match before {
+                            Some(v) => times.insert(parent.as_slice(), v)?,
+                            None => times.remove(parent.as_slice())?,
+                        };
+                    }
+                }
+            }
+            if attrs.mtime != FsTime::Leave {
+                // A time set on a directory shows until its listing next changes.
+                ns.dir_times_mut()?
+                    .remove(tables::entry_key(b.id, &path).as_slice())?;
+            }
+            dir_attr_in(&ns, &b, &path, ino)
+        })
+        .await
     }
 
     /// Applies `patch` and `attrs` to inode `ino`. `data_write`: a WRITE's bytes, durable before
@@ -634,7 +861,8 @@ impl Store {
                     rec,
                     data,
                     attr.kind == FsKind::Dir,
-                    attr.kind == FsKind::Symlink,
+                    // A link or a special file: no data a write or a size could change.
+                    !matches!(attr.kind, FsKind::File | FsKind::Dir),
                 )
             };
             if is_dir && !matches!(patch, Patch::None) {
@@ -642,16 +870,14 @@ impl Store {
             }
             if is_link && !matches!(patch, Patch::None) {
                 return Err(StoreError::InvalidArgument(format!(
-                    "inode {ino} is a symbolic link: its target is set by SYMLINK only"
+                    "inode {ino} is a symbolic link (its target is set by SYMLINK only) or a special file"
                 )));
             }
+            if is_dir {
+                // A directory's attributes are set by `dir_setattr`; it has no data.
+                return Err(StoreError::IsADirectory(format!("inode {ino}")));
+            }
             let Some(old_rec) = old_rec else {
-                if is_dir {
-                    // An implicit directory has no record to keep attributes in.
-                    let rtxn = self.db().begin_read()?;
-                    let b = live_bucket(&rtxn, bucket)?;
-                    return attr_of(&rtxn, &b, ino);
-                }
                 return Err(StoreError::Stale);
             };
             // Refuse before staging what the quota cannot take (an extend of gigabytes of
@@ -659,8 +885,9 @@ impl Store {
             let grows_to = match &patch {
                 Patch::Write { end, .. } => (*end).max(old_rec.size),
                 Patch::Extents(x) => x
+                    .ranges
                     .last()
-                    .map_or(0, |(o, d)| o + d.len() as u64)
+                    .map_or(0, |(o, len)| o + len)
                     .max(old_rec.size),
                 Patch::Resize(s) => *s,
                 Patch::None => old_rec.size,
@@ -684,16 +911,19 @@ impl Store {
                 None => (old_data.clone(), old_rec.size, Vec::new()),
             };
             let bucket_s = bucket.to_string();
-            let old_enc = codec::encode(&old_data)?;
+            // Compared with what the commit finds, as values (no encoding of either manifest).
+            let old_manifest = old_data;
             let changes_data = !matches!(patch, Patch::None);
             let limit = self.inner.cfg.max_size;
+            let atimes = self.inner.atimes.clone();
             let res = self
                 .commit_as(data_write, move |t| {
                     let mut ns = Ns::new(t);
                     let mut rec = txn::get_inode(&ns, ino).map_err(|_| StoreError::Stale)?;
-                    if codec::encode(&rec.data)? != old_enc || rec.size != old_rec.size {
+                    if rec.data != old_manifest || rec.size != old_rec.size {
                         return Err(StoreError::Conflict(RACED.into()));
                     }
+                    attrs.check_guard(file_times(&rec).ctime_ns)?;
                     let mut b = txn::get_bucket(&ns, &bucket_s)?;
                     if changes_data {
                         let usage = b
@@ -714,16 +944,18 @@ impl Store {
                         rec.mtime_ms = now_ms();
                         rec.checksum = None;
                         rec.parts.clear();
-                        // New content is modified now, whatever mtime was set before.
+                        // New content is modified now, whatever mtime was set before; a
+                        // truncate or extend is a change of the data too (as ftruncate).
                         rec.meta.user.retain(|(k, _)| k != "mtime");
+                        let now = crate::now_unix_ns();
+                        inode_changed(&mut rec, now).mtime_ns = now;
                     }
                     apply_meta(&mut rec, &attrs);
-                    if is_dir && attrs.mtime_ms.is_some() {
-                        // A time set on a directory shows until its listing next changes.
-                        let path = ns.dir_paths()?.get(ino)?.map(|v| v.value().to_vec());
-                        if let Some(path) = path {
-                            ns.dir_times_mut()?.remove(path.as_slice())?;
-                        }
+                    if attrs.atime != FsTime::Leave {
+                        // A READ's pending atime must not land over the one set here: forgot
+                        // in this transaction, so a batch (also written in one) is before or
+                        // after it, never across (see `atime`).
+                        atimes.forget(ino);
                     }
                     txn::put_inode(&mut ns, ino, &rec, changes_data)?;
                     Ok(attr_from_record(ino, FsKind::File, &rec))
@@ -733,13 +965,9 @@ impl Store {
                 (Err(StoreError::Conflict(m)), pins) if m == RACED => {
                     pins.into_iter().for_each(|s| self.discard(s));
                 }
-                (Ok(a), pins) => {
+                (Ok(mut a), pins) => {
                     drop(pins);
-                    if is_dir {
-                        let rtxn = self.db().begin_read()?;
-                        let b = live_bucket(&rtxn, bucket)?;
-                        return attr_of(&rtxn, &b, ino);
-                    }
+                    self.atime_shown([&mut a]);
                     return Ok(a);
                 }
                 (Err(e), pins) => {
@@ -754,15 +982,18 @@ impl Store {
     }
 
     /// Stages many extents: the chunk-sized windows they touch, each rebuilt once (old bytes
-    /// where no extent covers it, zeros past the old end) and staged in runs of adjacent
-    /// windows of at most [`RUN_MAX`] bytes, so memory stays bounded whatever was buffered.
+    /// where no extent covers it, zeros past the old end, then the extents' bytes read from
+    /// their file) and staged in runs of adjacent windows of at most [`RUN_MAX`] bytes, so
+    /// memory stays bounded whatever was buffered.
     async fn stage_extents(
         &self,
         rec: &ObjectRecord,
         data: &Data,
-        extents: &[(u64, Bytes)],
+        x: &FsExtents,
     ) -> Result<Option<(Data, u64, Vec<crate::stage::Staged>)>> {
-        let Some(last_end) = extents.last().map(|(o, d)| o + d.len() as u64) else {
+        use std::os::unix::fs::FileExt as _;
+        let extents = &x.ranges[..];
+        let Some(last_end) = extents.last().map(|(o, len)| o + len) else {
             return Ok(None);
         };
         let chunk = self.inner.cfg.chunk_size as u64;
@@ -771,7 +1002,7 @@ impl Store {
         let mut cur = rec.clone();
         cur.data = data.clone();
         let mut pins = Vec::new();
-        let mut run: Option<(u64, BytesMut)> = None;
+        let mut run: Option<(u64, Vec<u8>)> = None;
         let (mut i, mut pos) = (0, 0u64);
         while i < extents.len() {
             // An extent may go on from the window before: start where that one ended.
@@ -782,22 +1013,23 @@ impl Store {
                 if s + buf.len() as u64 == wstart && buf.len() < RUN_MAX);
             if !continues {
                 if let Some((s, buf)) = run.take() {
-                    self.stage_run(&mut cur, s, buf.freeze(), &mut pins).await?;
+                    self.stage_run(&mut cur, s, buf.into(), &mut pins).await?;
                 }
                 let want = run_len(&extents[i..], wstart, chunk, new_size);
-                run = Some((wstart, BytesMut::with_capacity(want)));
+                run = Some((wstart, Vec::with_capacity(want)));
             }
             let Some((_, buf)) = run.as_mut() else {
                 return Err(StoreError::Internal("no run to stage into".into()));
             };
             let base = buf.len();
-            // The window's bytes: old content (or zeros past the old end), then every extent
-            // overlapping it laid over. Extents never overlap, so when they cover the whole
-            // window they are its bytes in order, appended without filling first.
+            // Extents never overlap, so they cover the whole window when their lengths in it
+            // add up to it: then they are its bytes in order, read straight into the run.
+            // Otherwise the window starts as the old content (zeros past the old end) and the
+            // extents are laid over it.
             let covered: u64 = extents[i..]
                 .iter()
                 .take_while(|(o, _)| *o < wend)
-                .map(|(o, d)| (o + d.len() as u64).min(wend) - (*o).max(wstart))
+                .map(|(o, len)| (o + len).min(wend) - (*o).max(wstart))
                 .sum();
             let whole = covered == wend - wstart;
             if !whole {
@@ -813,17 +1045,18 @@ impl Store {
                 }
             }
             while i < extents.len() && extents[i].0 < wend {
-                let (o, d) = &extents[i];
-                let from = (*o).max(wstart);
-                let to = (o + d.len() as u64).min(wend);
-                let bytes = &d[(from - o) as usize..(to - o) as usize];
+                let (o, len) = extents[i];
+                let from = o.max(wstart);
+                let to = (o + len).min(wend);
                 if whole {
-                    buf.extend_from_slice(bytes);
+                    append_from(&x.file, from, to - from, buf)?;
                 } else {
                     let at = base + (from - wstart) as usize;
-                    buf[at..at + bytes.len()].copy_from_slice(bytes);
+                    x.file
+                        .read_exact_at(&mut buf[at..at + (to - from) as usize], from)
+                        .map_err(StoreError::io)?;
                 }
-                if o + d.len() as u64 > wend {
+                if o + len > wend {
                     break; // the extent goes on into the next window
                 }
                 i += 1;
@@ -831,7 +1064,7 @@ impl Store {
             pos = wend;
         }
         if let Some((s, buf)) = run {
-            self.stage_run(&mut cur, s, buf.freeze(), &mut pins).await?;
+            self.stage_run(&mut cur, s, buf.into(), &mut pins).await?;
         }
         Ok(Some((cur.data, new_size, pins)))
     }
@@ -1019,6 +1252,19 @@ impl Store {
     }
 }
 
+/// A renamed directory (now at `path`) changed: its marker's ctime moves; an implicit one has
+/// no record, so its change time (mtime and ctime, decision 0009) moves instead.
+fn renamed_dir_changed(ns: &mut Ns, b: &BucketRecord, path: &str) -> Result<()> {
+    match txn::lookup(ns, b.id, path)? {
+        Some(m) => {
+            let mut rec = txn::get_inode(ns, m)?;
+            inode_changed(&mut rec, crate::now_unix_ns());
+            txn::put_inode(ns, m, &rec, false)
+        }
+        None => txn::dir_touched(ns, b.id, path),
+    }
+}
+
 /// Renames directory `src` (no trailing slash) to `dst`: every entry under `src/` moves under
 /// `dst/`, and the recorded directory inodes with them, so handles of the directory and of
 /// everything below it stay valid. All checks come before the first change.
@@ -1075,9 +1321,9 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
         }
         (collect(dirs, &dp)?, rows)
     };
-    // Change times: of the directories the move leaves and enters, and the moved ones' own.
-    let times = {
-        let t = ns.dir_times()?;
+    // Change times and subdirectory counts: of the directories the move leaves and enters
+    // (kept by entry_removed/entry_added), and the moved ones' own (moved here).
+    let moved_rows = |t: &redb::Table<&[u8], u64>| -> Result<Vec<MovedRow>> {
         let p = tables::entry_key(bid, &sp);
         let mut rows = Vec::new();
         for e in t.range(p.as_slice()..)? {
@@ -1088,8 +1334,10 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
             let k = k.value().to_vec();
             rows.push((tables::entry_key(bid, &renamed(&k)?), k, v.value()));
         }
-        rows
+        Ok(rows)
     };
+    let times = moved_rows(ns.dir_times()?)?;
+    let subdirs = moved_rows(ns.dir_subdirs()?)?;
     // The target's marker (an empty directory) goes.
     if !target.is_empty() {
         txn::unlink_object(ns, b, &dp)?;
@@ -1105,20 +1353,11 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
         for (_, new, ino) in &moves {
             entries.insert(new.as_slice(), *ino)?;
         }
-        let dir_times = ns.dir_times_mut()?;
-        // The replaced (empty) target's rows go; the moved directories' rows replace them.
-        dir_times.retain_in(
-            tables::entry_key(bid, &dp).as_slice()
-                ..tables::entry_key(bid, &format!("{dst}0")).as_slice(),
-            |_, _| false,
-        )?;
-        for (_, old, _) in &times {
-            dir_times.remove(old.as_slice())?;
-        }
-        for (new, _, at) in times {
-            dir_times.insert(new.as_slice(), at)?;
-        }
     }
+    // The replaced (empty) target's rows go; the moved directories' rows replace them.
+    let target_rows = tables::entry_key(bid, &dp)..tables::entry_key(bid, &format!("{dst}0"));
+    move_rows(ns.dir_times_mut()?, &target_rows, times)?;
+    move_rows(ns.dir_subdirs_mut()?, &target_rows, subdirs)?;
     let dirs = ns.dir_inodes_mut()?;
     for (k, _) in &dir_rows.0 {
         dirs.remove(k.as_slice())?;
@@ -1139,6 +1378,27 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
     Ok(())
 }
 
+/// A per-directory row of a moved directory tree: (new key, old key, value).
+type MovedRow = (Vec<u8>, Vec<u8>, u64);
+
+/// Per-directory rows of a moved directory tree: those in `cleared` go, then each row moves.
+fn move_rows(
+    table: &mut redb::Table<&[u8], u64>,
+    cleared: &std::ops::Range<Vec<u8>>,
+    rows: Vec<MovedRow>,
+) -> Result<()> {
+    table.retain_in(cleared.start.as_slice()..cleared.end.as_slice(), |_, _| {
+        false
+    })?;
+    for (_, old, _) in &rows {
+        table.remove(old.as_slice())?;
+    }
+    for (new, _, v) in rows {
+        table.insert(new.as_slice(), v)?;
+    }
+    Ok(())
+}
+
 enum Patch {
     None,
     Write {
@@ -1147,24 +1407,63 @@ enum Patch {
         data: Bytes,
     },
     /// Sorted, not overlapping (see [`Store::fs_write_extents`]).
-    Extents(Vec<(u64, Bytes)>),
+    Extents(FsExtents),
     Resize(u64),
 }
 
+/// Appends `len` bytes of `file` from `offset` to `buf`, read into its spare room (not zeroed
+/// first). Whoever flushes a scratch file is its only user, so its position is ours to move.
+fn append_from(file: &std::fs::File, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<()> {
+    use std::io::{Read as _, Seek as _};
+    let mut f = file;
+    f.seek(std::io::SeekFrom::Start(offset))
+        .map_err(StoreError::io)?;
+    buf.reserve(len as usize);
+    let got = f.take(len).read_to_end(buf).map_err(StoreError::io)?;
+    if got as u64 != len {
+        return Err(StoreError::internal(
+            "a write-back scratch file ended early",
+        ));
+    }
+    Ok(())
+}
+
 /// Longest run of adjacent windows [`Store::stage_extents`] holds before staging it.
-const RUN_MAX: usize = 8 << 20;
+const RUN_MAX: usize = 4 << 20;
+
+/// `ranges` (sorted, disjoint) cut into pieces of at most `max` bytes each, a range split where
+/// a piece fills up.
+fn pieces(ranges: &[(u64, u64)], max: u64) -> Vec<Vec<(u64, u64)>> {
+    let mut out: Vec<Vec<(u64, u64)>> = vec![Vec::new()];
+    let mut room = max;
+    for &(mut off, mut len) in ranges {
+        while len > 0 {
+            if room == 0 {
+                out.push(Vec::new());
+                room = max;
+            }
+            let take = len.min(room);
+            if let Some(piece) = out.last_mut() {
+                piece.push((off, take));
+            }
+            (off, len, room) = (off + take, len - take, room - take);
+        }
+    }
+    out.retain(|p| !p.is_empty());
+    out
+}
 
 /// The bytes a run of [`Store::stage_extents`] starting at window `wstart` will hold, as room to
 /// reserve: its windows stay adjacent while each next extent starts in the window after the
 /// last; the run stops one window past [`RUN_MAX`]. Only a hint: a run outgrowing it grows.
-fn run_len(extents: &[(u64, Bytes)], wstart: u64, chunk: u64, new_size: u64) -> usize {
+fn run_len(extents: &[(u64, u64)], wstart: u64, chunk: u64, new_size: u64) -> usize {
     let cap = wstart.saturating_add((RUN_MAX as u64).saturating_add(chunk));
     let mut end = wstart.saturating_add(chunk).min(new_size);
-    for (o, d) in extents {
+    for (o, len) in extents {
         if *o / chunk * chunk > end || end >= cap {
             break;
         }
-        let ext_end = o.saturating_add(d.len() as u64);
+        let ext_end = o.saturating_add(*len);
         end = end.max(ext_end.div_ceil(chunk).saturating_mul(chunk).min(new_size));
     }
     (end.min(cap) - wstart) as usize
@@ -1182,8 +1481,25 @@ mod tests {
 
     const MIB: u64 = 1 << 20;
 
-    fn ext(o: u64, len: u64) -> (u64, Bytes) {
-        (o, Bytes::from(vec![1u8; len as usize]))
+    #[test]
+    fn pieces_hold_at_most_their_size_and_cover_every_byte_once() {
+        let p = super::pieces(&[(0, 10), (20, 3), (30, 9)], 4);
+        assert_eq!(
+            p,
+            vec![
+                vec![(0, 4)],
+                vec![(4, 4)],
+                vec![(8, 2), (20, 2)],
+                vec![(22, 1), (30, 3)],
+                vec![(33, 4)],
+                vec![(37, 2)],
+            ]
+        );
+        assert!(super::pieces(&[], 4).is_empty());
+    }
+
+    fn ext(o: u64, len: u64) -> (u64, u64) {
+        (o, len)
     }
 
     #[test]

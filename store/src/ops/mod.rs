@@ -5,6 +5,7 @@ mod access;
 mod buckets;
 mod credential_cache;
 mod fs;
+mod fs_link;
 mod fs_write;
 mod gc;
 mod lifecycle;
@@ -22,12 +23,14 @@ pub(crate) use access::drop_bucket_bindings;
 pub use access::{BindingInfo, GroupInfo, PanelInfo, RoleInfo, SubjectRef};
 pub use buckets::BucketInfo;
 pub(crate) use credential_cache::CredentialCache;
+pub(crate) use fs::file_times;
 pub use fs::{
-    FsAccess, FsAttr, FsData, FsDirEntry, FsDirPage, FsKind, FsMade, FsRead, FsShare, FsStat,
-    MAX_LINK,
+    FsAccess, FsAttr, FsData, FsDirEntry, FsDirPage, FsKind, FsMade, FsRead, FsShare, MAX_LINK,
+    dev_numbers, dev_value,
 };
+pub use fs_link::{FsSpecial, LINK_MAX};
 pub(crate) use fs_write::FileLocks;
-pub use fs_write::{FsCreate, FsSetAttr};
+pub use fs_write::{FsCreate, FsExtents, FsSetAttr, FsTime};
 pub(crate) use gc::GcTrigger;
 pub use lifecycle::{ExpirySweep, MAX_RULES};
 pub use list::{ListEntry, ListPage, ListQuery};
@@ -36,7 +39,10 @@ pub use objects::{CopyOptions, ObjectInfo, PutOptions, WriteCondition, etag_in_l
 pub(crate) use peers::PeerPrincipals;
 pub use peers::{PeerInfo, PeerNet, parse_peer_address};
 pub use shares::{CreatedShare, MAX_SHARE_QUOTA, NewShare, ShareInfo, SweepStats};
-pub use storage::{Binding, BucketUsage, DiskSpace, Room, STORAGE_PANEL, StorageStatus, room};
+pub use storage::{
+    Binding, BucketUsage, DiskSpace, FILES_UNCOUNTED, Room, STORAGE_PANEL, SpaceView,
+    StorageStatus, room,
+};
 pub(crate) use users::Nonces;
 pub(crate) use users::audit as audit_action;
 pub use users::{

@@ -507,6 +507,7 @@ impl Store {
         }
         let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         let limit = self.inner.cfg.max_size;
+        let atimes = self.inner.atimes.clone();
         let digest = parts_digest(&parts);
         self.inner
             .committer
@@ -599,6 +600,8 @@ impl Store {
                     checksum,
                     parts: sizes,
                     data: Data::Chunks(manifest),
+                    nlink: 1,
+                    times: None,
                 };
                 // The parts' bytes (all of them: those not listed are dropped) are in the
                 // bucket's usage already; they become the object's.
@@ -607,7 +610,10 @@ impl Store {
                 txn::incref(ns.chunks_mut()?, rec.data.chunks())?;
                 let released = drop_upload(&mut ns, &id)?;
                 b.usage_bytes = b.usage_bytes.saturating_sub(released);
-                txn::link_object(&mut ns, &mut b, &key, &rec)?;
+                let ino = txn::link_object(&mut ns, &mut b, &key, &rec)?;
+                // A replaced file keeps its inode number: a READ's atime noted for the old
+                // content is not the new object's (see `atime`).
+                atimes.forget(ino);
                 let done = CompletedUploadRecord {
                     bucket,
                     bucket_id: Some(b.id),

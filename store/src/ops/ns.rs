@@ -89,6 +89,8 @@ namespace_tables! {
     dir_inodes, dir_inodes_mut: DIR_INODES<&'static [u8], u64>;
     /// [`tables::DIR_TIMES`]: when a directory's listing last changed.
     dir_times, dir_times_mut: DIR_TIMES<&'static [u8], u64>;
+    /// [`tables::DIR_SUBDIRS`]: how many subdirectories a directory has.
+    dir_subdirs, dir_subdirs_mut: DIR_SUBDIRS<&'static [u8], u64>;
 }
 
 impl<'t> Ns<'t> {

@@ -164,6 +164,8 @@ impl Store {
             checksum,
             parts: Vec::new(),
             data: staged.data.clone(),
+            nlink: 1,
+            times: None,
         };
         match self.commit_new_object(bucket, key, rec, condition).await {
             Ok(info) => {
@@ -263,6 +265,7 @@ impl Store {
     ) -> Result<ObjectInfo> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
         let limit = self.inner.cfg.max_size;
+        let atimes = self.inner.atimes.clone();
         self.inner
             .committer
             .write(move |t| {
@@ -273,6 +276,9 @@ impl Store {
                 txn::check_quota(&ns, &b, &key, rec.size, limit)?;
                 txn::incref(ns.chunks_mut()?, rec.data.chunks())?;
                 let ino = txn::link_object(&mut ns, &mut b, &key, &rec)?;
+                // A replaced file keeps its inode number: a READ's atime noted for the old
+                // content is not the new object's (see `atime`).
+                atimes.forget(ino);
                 Ok(ObjectInfo {
                     key,
                     ino,
@@ -498,6 +504,7 @@ impl Store {
             dst.1.to_string(),
         );
         let limit = self.inner.cfg.max_size;
+        let atimes = self.inner.atimes.clone();
         self.inner
             .committer
             .write(move |t| {
@@ -512,16 +519,24 @@ impl Store {
                 txn::check_share_conflicts(&ns, &b, &dk)?;
                 let mut rec = src;
                 rec.mtime_ms = now_ms();
+                // A new object as S3 wrote it: its file times derive from this write and its
+                // metadata (decision 0023), not the source's.
+                rec.times = None;
                 if let Some(m) = opts.replace_meta {
                     rec.meta = m;
                 }
                 if let Some(tags) = opts.replace_tags {
                     rec.tags = tags;
                 }
+                // A copy is a new file with one name, even of a hard-linked source.
+                rec.nlink = 1;
                 txn::check_quota(&ns, &b, &dk, rec.size, limit)?;
                 txn::incref(ns.chunks_mut()?, rec.data.chunks())?;
                 // Copy onto itself: link_object drops the old references after we took ours.
                 let ino = txn::link_object(&mut ns, &mut b, &dk, &rec)?;
+                // A replaced file keeps its inode number: a READ's atime noted for the old
+                // content is not the new object's (see `atime`).
+                atimes.forget(ino);
                 Ok(ObjectInfo {
                     key: dk,
                     ino,

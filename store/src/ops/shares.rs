@@ -482,8 +482,8 @@ fn tombstone(
     Ok(s)
 }
 
-/// Removes a tombstoned share for good: its entries (dropping their chunk references; the
-/// chunk GC deletes the files), its NFS directory inodes, its unfinished uploads, the bindings scoped to its bucket, and
+/// Removes a tombstoned share for good: its entries and inodes (dropping their chunk references,
+/// once per inode; the chunk GC deletes the files), its NFS directory inodes, its unfinished uploads, the bindings scoped to its bucket, and
 /// the share record. Returns the number of entries removed.
 fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
     let bucket = share_bucket(&s.name);
@@ -497,11 +497,15 @@ fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
             .range(start.as_slice()..end.as_slice())?
             .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
             .collect::<std::result::Result<_, _>>()?;
+        // Chunk references are held once per inode, however many names (hard links) it has.
+        let mut gone = std::collections::HashSet::new();
         for (key, ino) in inos {
-            let old = txn::get_inode(&ns, ino)?;
-            txn::decref(ns.chunks_mut()?, old.data.chunks())?;
-            ns.inodes_mut()?.remove(ino)?;
-            ns.data_mut()?.remove(ino)?;
+            if gone.insert(ino) {
+                let old = txn::get_inode(&ns, ino)?;
+                txn::decref(ns.chunks_mut()?, old.data.chunks())?;
+                ns.inodes_mut()?.remove(ino)?;
+                ns.data_mut()?.remove(ino)?;
+            }
             ns.entries_mut()?.remove(key.as_slice())?;
             removed += 1;
         }
@@ -516,10 +520,16 @@ fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
             dir_inodes.remove(key.as_slice())?;
         }
         let dir_paths = ns.dir_paths_mut()?;
+        for (_, ino) in &dirs {
+            dir_paths.remove(*ino)?;
+        }
+        // The root's attributes, kept under its directory inode (decision 0023).
         for (_, ino) in dirs {
-            dir_paths.remove(ino)?;
+            ns.inodes_mut()?.remove(ino)?;
         }
         ns.dir_times_mut()?
+            .retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
+        ns.dir_subdirs_mut()?
             .retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
     }
     let doomed: Vec<String> = {

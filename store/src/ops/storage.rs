@@ -6,6 +6,7 @@
 //! quota, the server's total (`s3.max_size`) and the disk's free space. [`Room`] names which one
 //! binds; `storage status`, the web page, share creation and NFS FSSTAT (what `df` shows on a
 //! mount) all answer from it, so none of them promises more than a write would get.
+//! [`SpaceView`] is the one place that turns it into what `df` shows.
 
 use redb::{ReadableDatabase, ReadableTable};
 use serde::Serialize;
@@ -107,11 +108,69 @@ pub struct BucketUsage {
     pub room: Room,
 }
 
+/// The most of an NFS write-back flush held twice on a tight disk (see `Store::fs_write_extents`).
+pub(crate) const TIGHT_FLUSH_PIECE: u64 = 4 << 20;
+
 #[derive(Debug, Clone, Copy)]
 pub struct DiskSpace {
     /// Bytes an unprivileged process may still write.
     pub free_bytes: u64,
     pub total_bytes: u64,
+    /// Inodes an unprivileged process may still create, and the filesystem's total (0: the
+    /// filesystem does not count them, as btrfs does not).
+    pub free_files: u64,
+    pub total_files: u64,
+}
+
+impl DiskSpace {
+    /// What writes may still take of the free bytes: all but a reserve for what a write needs
+    /// besides its data on the same disk (the database growing, chunk files' last blocks, the
+    /// partial chunk a flush replaces until GC collects it, and the piece of an NFS write-back
+    /// flush whose bytes are on the disk twice, in the scratch file and in chunk files, until
+    /// it commits: at most [`TIGHT_FLUSH_PIECE`] + 2 MiB when the disk is tight): 1/64 of the
+    /// filesystem, at least 16 MiB and at most 1 GiB. Measured on a 64 MiB tmpfs: a file of all
+    /// the free bytes fits (docs/decisions/0024). The same idea as the blocks ext4 keeps for
+    /// root, which `f_bavail` already leaves out.
+    pub fn writable_bytes(&self) -> u64 {
+        let reserve = (self.total_bytes / 64).clamp(16 << 20, 1 << 30);
+        self.free_bytes.saturating_sub(reserve)
+    }
+}
+
+/// Files a share may still take where the disk does not count inodes (or cannot be asked):
+/// the store itself has no limit on the number of files (a file is rows in the database, and
+/// its data chunk files shared by content), so this is a stand-in large enough never to bind,
+/// the same for every share, and below 2^32 for 32-bit `statvfs` callers.
+pub const FILES_UNCOUNTED: u64 = (1 << 32) - 1;
+
+/// What FSSTAT (`df` on a mount) shows for a share: its bytes and files, with room for more.
+/// `df` computes Size = Used + Avail from these, so total = used + free exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpaceView {
+    pub total_bytes: u64,
+    pub free_bytes: u64,
+    pub total_files: u64,
+    pub free_files: u64,
+}
+
+impl SpaceView {
+    /// A share holding `used` bytes in `files` files, with `room` for writes and the disk as
+    /// `disk` (if known). Free bytes: the room (share quota, `s3.max_size` or disk, whichever
+    /// is least); with no limit known at all, as much as the counters can say. Free files: the
+    /// disk's free inodes (a file's data chunks take inodes there), else [`FILES_UNCOUNTED`].
+    pub fn new(used: u64, files: u64, room: Room, disk: Option<DiskSpace>) -> SpaceView {
+        let free_bytes = room.available_bytes.min(u64::MAX - used);
+        let free_files = match disk {
+            Some(d) if d.total_files > 0 => d.free_files,
+            _ => FILES_UNCOUNTED,
+        };
+        SpaceView {
+            total_bytes: used + free_bytes,
+            free_bytes,
+            total_files: files.saturating_add(free_files),
+            free_files,
+        }
+    }
 }
 
 impl Store {
@@ -159,7 +218,7 @@ impl Store {
         let disk = disk_space(self.data_dir());
         let max_size = self.inner.cfg.max_size;
         let server_used = super::txn::sum_usage(&t, &txn.open_table(SHARES)?)?;
-        let disk_free = disk.map(|d| d.free_bytes);
+        let disk_free = disk.map(|d| d.writable_bytes());
         let mut out = StorageStatus {
             used_bytes: 0,
             max_size_bytes: max_size,
@@ -190,17 +249,22 @@ impl Store {
         Ok(out)
     }
 
-    /// Room left in one bucket (FSSTAT; no authorization: the caller has done it).
+    /// Room left in one bucket, and the disk as it was asked for it (FSSTAT; no
+    /// authorization: the caller has done it).
     pub(crate) fn bucket_room(
         &self,
         rtxn: &redb::ReadTransaction,
         b: &BucketRecord,
-    ) -> Result<Room> {
+    ) -> Result<(Room, Option<DiskSpace>)> {
         let used = super::txn::sum_usage(&rtxn.open_table(BUCKETS)?, &rtxn.open_table(SHARES)?)?;
-        Ok(room(
-            Some((b.quota_bytes, b.usage_bytes)),
-            (self.inner.cfg.max_size, used),
-            disk_space(self.data_dir()).map(|d| d.free_bytes),
+        let disk = disk_space(self.data_dir());
+        Ok((
+            room(
+                Some((b.quota_bytes, b.usage_bytes)),
+                (self.inner.cfg.max_size, used),
+                disk.map(|d| d.writable_bytes()),
+            ),
+            disk,
         ))
     }
 
@@ -213,7 +277,7 @@ impl Store {
             room(
                 None,
                 (self.inner.cfg.max_size, used),
-                disk_space(self.data_dir()).map(|d| d.free_bytes),
+                disk_space(self.data_dir()).map(|d| d.writable_bytes()),
             ),
         ))
     }
@@ -297,11 +361,13 @@ fn quota_pct(used: u64, quota: u64) -> Option<f64> {
 
 /// statvfs of the data directory. A failure is not the caller's problem: it is logged and the
 /// status shows no disk figures.
-fn disk_space(dir: &std::path::Path) -> Option<DiskSpace> {
+pub(crate) fn disk_space(dir: &std::path::Path) -> Option<DiskSpace> {
     match rustix::fs::statvfs(dir) {
         Ok(s) => Some(DiskSpace {
             free_bytes: s.f_bavail.saturating_mul(s.f_frsize),
             total_bytes: s.f_blocks.saturating_mul(s.f_frsize),
+            free_files: s.f_favail,
+            total_files: s.f_files,
         }),
         Err(e) => {
             tracing::warn!(error = %e, dir = %dir.display(), "statvfs of the data directory failed");
@@ -312,7 +378,47 @@ fn disk_space(dir: &std::path::Path) -> Option<DiskSpace> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Binding, Room, human, quota_pct, room};
+    use super::{Binding, DiskSpace, FILES_UNCOUNTED, Room, SpaceView, human, quota_pct, room};
+
+    #[test]
+    fn df_sees_used_plus_room() {
+        let r = |available_bytes, binding| Room {
+            available_bytes,
+            binding,
+        };
+        let disk = DiskSpace {
+            free_bytes: 500,
+            total_bytes: 1000,
+            free_files: 70,
+            total_files: 100,
+        };
+        assert_eq!(
+            SpaceView::new(300, 4, r(200, Binding::Quota), Some(disk)),
+            SpaceView {
+                total_bytes: 500,
+                free_bytes: 200,
+                total_files: 74,
+                free_files: 70,
+            }
+        );
+        // Nothing known: the counters' limit, never more than they can hold.
+        let none = SpaceView::new(300, 4, r(u64::MAX, Binding::None), None);
+        assert_eq!(
+            (none.total_bytes, none.free_bytes),
+            (u64::MAX, u64::MAX - 300)
+        );
+        assert_eq!(none.free_files, FILES_UNCOUNTED);
+        // A filesystem that counts no inodes.
+        let btrfs = DiskSpace {
+            total_files: 0,
+            free_files: 0,
+            ..disk
+        };
+        assert_eq!(
+            SpaceView::new(0, 0, r(500, Binding::Disk), Some(btrfs)).free_files,
+            FILES_UNCOUNTED
+        );
+    }
 
     #[test]
     fn the_smallest_remainder_binds() {

@@ -6,7 +6,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::ns::Ns;
 
-use super::fs::parent_path;
+use super::fs::{inode_changed, parent_path};
 use crate::codec;
 use crate::error::{Result, StoreError};
 use crate::model::{BucketKind, BucketRecord, ChunkRef, Data, ObjectRecord};
@@ -145,10 +145,16 @@ pub(crate) fn get_inode(ns: &Ns, ino: u64) -> Result<ObjectRecord> {
         .get(ino)?
         .ok_or_else(|| StoreError::Corrupt(format!("entry points at missing inode {ino}")))?;
     let mut rec: ObjectRecord = codec::decode(v.value())?;
-    if let Some(v) = ns.data()?.get(ino)? {
-        rec.data = codec::decode(v.value())?;
-    }
+    rec.data = inode_data(ns, ino)?;
     Ok(rec)
+}
+
+/// An inode's data alone (a missing row is empty data).
+fn inode_data(ns: &Ns, ino: u64) -> Result<Data> {
+    match ns.data()?.get(ino)? {
+        Some(v) => codec::decode(v.value()),
+        None => Ok(Data::default()),
+    }
 }
 
 /// Writes attributes and, when `with_data`, the data of an inode. Empty data has no
@@ -242,8 +248,12 @@ pub(crate) fn check_quota_releasing(
     if size == 0 || (bucket.quota_bytes == 0 && total_limit == 0) {
         return Ok(());
     }
+    // A key that breaks out of a hard link frees nothing: its bytes stay with the other names.
     let replaced = match lookup(ns, bucket.id, key)? {
-        Some(ino) => get_inode(ns, ino)?.size,
+        Some(ino) => {
+            let old = inode_attrs(ns, ino)?;
+            if old.links() > 1 { 0 } else { old.size }
+        }
         None => 0,
     };
     ensure_room(
@@ -324,7 +334,12 @@ pub(crate) fn link_object(
 }
 
 /// [`link_object`] when the caller has just looked `key` up in this transaction: `existing`
-/// is what it found.
+/// is what it found. Every replace of a key goes through here (S3 PUT, CopyObject,
+/// CompleteMultipartUpload, the file view's creates).
+///
+/// A key whose inode has other names (hard links, decision 0021) breaks out: the other names
+/// keep the inode, its data and its bytes in the usage; the inode loses one link (its ctime
+/// moves) and `key` gets a new inode holding `rec`. `rec` is stored with one link.
 pub(crate) fn link_at(
     ns: &mut Ns,
     bucket: &mut BucketRecord,
@@ -332,21 +347,38 @@ pub(crate) fn link_at(
     rec: &ObjectRecord,
     existing: Option<u64>,
 ) -> Result<u64> {
-    let ino = match existing {
+    let (ino, reused) = match existing {
         Some(ino) => {
-            let old = get_inode(ns, ino)?;
-            decref(ns.chunks_mut()?, old.data.chunks())?;
-            bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);
+            let mut old = inode_attrs(ns, ino)?;
             bucket.object_count = bucket.object_count.saturating_sub(1);
-            ino
+            if old.links() > 1 {
+                drop_link(ns, ino, &mut old)?;
+                // The name now leads to another inode: its directory changed, as after a
+                // rename over it (clients revalidate cached lookups by the directory's times).
+                entry_added(ns, bucket, key)?;
+                (next_counter(ns, "next_ino")?, false)
+            } else {
+                let data = inode_data(ns, ino)?;
+                decref(ns.chunks_mut()?, data.chunks())?;
+                bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);
+                (ino, true)
+            }
         }
         None => {
             entry_added(ns, bucket, key)?;
-            next_counter(ns, "next_ino")?
+            (next_counter(ns, "next_ino")?, false)
         }
     };
     // A new inode has no data row to replace: an empty one needs none.
-    put_inode(ns, ino, rec, existing.is_some() || !is_empty(&rec.data))?;
+    let with_data = reused || !is_empty(&rec.data);
+    if rec.nlink > 1 {
+        // A copy of a linked inode's record (CopyObject) is a new file with one name.
+        let mut one = rec.clone();
+        one.nlink = 1;
+        put_inode(ns, ino, &one, with_data)?;
+    } else {
+        put_inode(ns, ino, rec, with_data)?;
+    }
     ns.entries_mut()?
         .insert(tables::entry_key(bucket.id, key).as_slice(), ino)?;
     bucket.usage_bytes += rec.size;
@@ -355,19 +387,42 @@ pub(crate) fn link_at(
     Ok(ino)
 }
 
-/// Removes `key`; returns whether it existed.
+/// An inode's attributes without its data (the manifest is not decoded).
+pub(crate) fn inode_attrs(ns: &Ns, ino: u64) -> Result<ObjectRecord> {
+    let v = ns
+        .inodes()?
+        .get(ino)?
+        .ok_or_else(|| StoreError::Corrupt(format!("entry points at missing inode {ino}")))?;
+    codec::decode(v.value())
+}
+
+/// One name of inode `ino` (`old`, its attributes, with more than one link) went away: it
+/// keeps its data and its bytes in the usage, loses a link, and its ctime moves.
+fn drop_link(ns: &mut Ns, ino: u64, old: &mut ObjectRecord) -> Result<()> {
+    old.nlink = old.links() - 1;
+    inode_changed(old, crate::now_unix_ns());
+    put_inode(ns, ino, old, false)
+}
+
+/// Removes `key`; returns whether it existed. An inode with other names (hard links) stays,
+/// with its data, one link fewer; the last name takes the inode and its chunk references.
 pub(crate) fn unlink_object(ns: &mut Ns, bucket: &mut BucketRecord, key: &str) -> Result<bool> {
     let Some(ino) = lookup(ns, bucket.id, key)? else {
         return Ok(false);
     };
-    let old = get_inode(ns, ino)?;
-    decref(ns.chunks_mut()?, old.data.chunks())?;
-    ns.inodes_mut()?.remove(ino)?;
-    ns.data_mut()?.remove(ino)?;
+    let mut old = inode_attrs(ns, ino)?;
+    if old.links() > 1 {
+        drop_link(ns, ino, &mut old)?;
+    } else {
+        let data = inode_data(ns, ino)?;
+        decref(ns.chunks_mut()?, data.chunks())?;
+        ns.inodes_mut()?.remove(ino)?;
+        ns.data_mut()?.remove(ino)?;
+        bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);
+    }
     ns.entries_mut()?
         .remove(tables::entry_key(bucket.id, key).as_slice())?;
     entry_removed(ns, bucket, key)?;
-    bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);
     bucket.object_count = bucket.object_count.saturating_sub(1);
     put_bucket(ns, bucket)?;
     Ok(true)
@@ -392,7 +447,7 @@ fn dir_in_use(ns: &Ns, bucket_id: u64, path: &str) -> Result<bool> {
 
 /// Records that directory `path`'s listing changed now: its change time moves forward, by at
 /// least 1 ns, so two changes in one clock tick still look different to a client.
-fn dir_touched(ns: &mut Ns, bucket_id: u64, path: &str) -> Result<()> {
+pub(crate) fn dir_touched(ns: &mut Ns, bucket_id: u64, path: &str) -> Result<()> {
     let k = tables::entry_key(bucket_id, path);
     let t = ns.dir_times_mut()?;
     let last = t.get(k.as_slice())?.map_or(0, |v| v.value());
@@ -408,40 +463,80 @@ pub(crate) fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// Counts one more (`up`) or one fewer subdirectory of directory `dir` of bucket `bucket_id`
+/// (no row while it has none).
+fn subdir_counted(ns: &mut Ns, bucket_id: u64, dir: &str, up: bool) -> Result<()> {
+    let k = tables::entry_key(bucket_id, dir);
+    let t = ns.dir_subdirs_mut()?;
+    let n = t.get(k.as_slice())?.map_or(0, |v| v.value());
+    let n = if up {
+        n.saturating_add(1)
+    } else {
+        n.saturating_sub(1)
+    };
+    if n == 0 {
+        t.remove(k.as_slice())?;
+    } else {
+        t.insert(k.as_slice(), n)?;
+    }
+    Ok(())
+}
+
 /// Call before entry `key` is inserted into share `b`: its directory changes, and so does
 /// each parent of a directory that the new entry brings into being (`a/b/c` with no `a/`
-/// yet makes `a` appear in the root). Buckets that are not shares have no directories.
+/// yet makes `a` appear in the root), which counts one more subdirectory. A marker (`a/b/`)
+/// brings its own directory into being too. Buckets that are not shares have no directories.
 pub(crate) fn entry_added(ns: &mut Ns, b: &BucketRecord, key: &str) -> Result<()> {
     if b.kind != BucketKind::Share {
         return Ok(());
     }
+    // Whether a directory under `dir` (the one the loop looks at) appears with this entry.
+    let mut child_appears = key.ends_with('/') && !dir_in_use(ns, b.id, key)?;
     let mut dir = parent_path(key);
     loop {
+        if child_appears {
+            subdir_counted(ns, b.id, dir, true)?;
+        }
         let appears = !dir.is_empty() && !dir_in_use(ns, b.id, dir)?;
         dir_touched(ns, b.id, dir)?;
         if !appears {
             return Ok(());
         }
+        child_appears = true;
         dir = parent_path(dir);
     }
 }
 
 /// Call after entry `key` was removed from share `b`: the mirror of [`entry_added`], for the
-/// directories that go with their last entry (their change times go too).
+/// directories that go with their last entry (their change times and counts go too).
 pub(crate) fn entry_removed(ns: &mut Ns, b: &BucketRecord, key: &str) -> Result<()> {
     if b.kind != BucketKind::Share {
         return Ok(());
     }
-    // A removed marker whose directory is now gone takes that directory's time with it.
-    if key.ends_with('/') && !dir_in_use(ns, b.id, key)? {
-        ns.dir_times_mut()?
-            .remove(tables::entry_key(b.id, key).as_slice())?;
+    // A removed marker whose directory is now gone takes that directory's rows with it.
+    let mut child_gone = key.ends_with('/') && !dir_in_use(ns, b.id, key)?;
+    if child_gone {
+        dir_forgotten(ns, b.id, key)?;
     }
     let mut dir = parent_path(key);
-    while !dir.is_empty() && !dir_in_use(ns, b.id, dir)? {
-        ns.dir_times_mut()?
-            .remove(tables::entry_key(b.id, dir).as_slice())?;
+    loop {
+        if child_gone {
+            subdir_counted(ns, b.id, dir, false)?;
+        }
+        if dir.is_empty() || dir_in_use(ns, b.id, dir)? {
+            break;
+        }
+        dir_forgotten(ns, b.id, dir)?;
+        child_gone = true;
         dir = parent_path(dir);
     }
     dir_touched(ns, b.id, dir)
+}
+
+/// Directory `dir` is gone: its change time and subdirectory count with it.
+fn dir_forgotten(ns: &mut Ns, bucket_id: u64, dir: &str) -> Result<()> {
+    let k = tables::entry_key(bucket_id, dir);
+    ns.dir_times_mut()?.remove(k.as_slice())?;
+    ns.dir_subdirs_mut()?.remove(k.as_slice())?;
+    Ok(())
 }

@@ -4,11 +4,12 @@
 //! An UNSTABLE WRITE is checked and buffered (`crate::writeback`), answered UNSTABLE with the
 //! write verifier, and committed by COMMIT, by a later procedure on its share, or within a
 //! second; a FILE_SYNC or DATA_SYNC WRITE is committed (group commit, fsync) before it is
-//! answered. LINK and MKNOD answer `NFS3ERR_NOTSUPP`.
+//! answered. Every procedure of RFC 1813 is served; none answers `NFS3ERR_NOTSUPP`, which the
+//! Linux client cannot name (its internal errno 524); docs/OPERATIONS.md lists each answer.
 //!
 //! Layout: this file dispatches and holds the shared packing helpers; `read` (attributes,
 //! lookup, access, read, fsstat/fsinfo/pathconf), `readdir` (READDIR, READDIRPLUS, cookies),
-//! `write` (setattr, write, commit, create/mkdir, remove/rmdir, rename).
+//! `write` (setattr, write, commit, create/mkdir, remove/rmdir, rename), `link` (LINK, MKNOD).
 
 use std::net::IpAddr;
 
@@ -18,6 +19,7 @@ use nfs3_types::nfs3::*;
 use nfs3_types::xdr_codec::{List, Opaque, Pack, Void};
 use sha2::{Digest, Sha256};
 
+mod link;
 mod read;
 mod readdir;
 mod write;
@@ -28,7 +30,8 @@ use crate::{Caller, Gateway, MAX_COOKIES, error};
 
 /// Largest READ and READDIR reply we build, and what FSINFO advertises.
 const MAX_IO: u32 = 1 << 20;
-const NAME_MAX: usize = 255;
+/// Longest name in a share (PATHCONF's `name_max`): the store's rule.
+const NAME_MAX: usize = gatehouse_store::naming::MAX_NAME;
 const COOKIE_DOT: u64 = 1;
 const COOKIE_DOTDOT: u64 = 2;
 
@@ -70,16 +73,18 @@ pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> rpc::Reply
         8 => write::create(gw, &caller, &c.cred, &mut r, &mut out, false).await,
         9 => write::create(gw, &caller, &c.cred, &mut r, &mut out, true).await,
         10 => write::symlink(gw, &caller, &c.cred, &mut r, &mut out).await,
+        11 => link::mknod(gw, &caller, &c.cred, &mut r, &mut out).await,
         12 => write::remove(gw, &caller, &mut r, &mut out, false).await,
         13 => write::remove(gw, &caller, &mut r, &mut out, true).await,
         14 => write::rename(gw, &caller, &mut r, &mut out).await,
+        15 => link::link(gw, &caller, &mut r, &mut out).await,
         16 => readdir::readdir(gw, &caller, &mut r, &mut out, false).await,
         17 => readdir::readdir(gw, &caller, &mut r, &mut out, true).await,
         18 => read::fsstat(gw, &caller, &mut r, &mut out),
         19 => read::fsinfo(gw, &caller, &mut r, &mut out),
         20 => read::pathconf(gw, &caller, &mut r, &mut out),
         21 => write::commit(gw, &caller, &mut r, &mut out).await,
-        p => not_supported(p, &mut out),
+        _ => return rpc::accepted(xid, Accept::ProcUnavail).into(),
     };
     match res {
         Ok(()) => rpc::Reply { body: out, tail },
@@ -106,12 +111,15 @@ fn time(ns: i64) -> nfstime3 {
 }
 
 fn fattr(bucket_id: u64, a: &FsAttr) -> fattr3 {
-    let t = time(a.mtime_ns);
     fattr3 {
         type_: match a.kind {
             FsKind::File => ftype3::NF3REG,
             FsKind::Dir => ftype3::NF3DIR,
             FsKind::Symlink => ftype3::NF3LNK,
+            FsKind::Fifo => ftype3::NF3FIFO,
+            FsKind::Socket => ftype3::NF3SOCK,
+            FsKind::CharDev => ftype3::NF3CHR,
+            FsKind::BlockDev => ftype3::NF3BLK,
         },
         mode: a.mode,
         nlink: a.nlink,
@@ -119,12 +127,15 @@ fn fattr(bucket_id: u64, a: &FsAttr) -> fattr3 {
         gid: a.gid,
         size: a.size,
         used: a.size.div_ceil(4096) * 4096,
-        rdev: specdata3::default(),
+        rdev: specdata3 {
+            specdata1: a.rdev.0,
+            specdata2: a.rdev.1,
+        },
         fsid: bucket_id,
         fileid: a.ino,
-        atime: t,
-        mtime: t,
-        ctime: t,
+        atime: time(a.atime_ns),
+        mtime: time(a.mtime_ns),
+        ctime: time(a.ctime_ns),
     }
 }
 
@@ -159,17 +170,6 @@ fn no_attr() -> post_op_attr {
 fn status(op: &str, e: &StoreError) -> nfsstat3 {
     error::log(op, e);
     error::nfsstat(e)
-}
-
-/// LINK and MKNOD: one key cannot share an inode with another (DESIGN §4: an object is its
-/// key), and devices, sockets and FIFOs have no meaning in a bucket.
-fn not_supported(proc_: u32, out: &mut Vec<u8>) -> Result<(), Garbage> {
-    pack(out, &nfsstat3::NFS3ERR_NOTSUPP);
-    if proc_ == 15 {
-        pack(out, &no_attr());
-    }
-    pack(out, &no_wcc());
-    Ok(())
 }
 
 fn no_wcc() -> wcc_data {

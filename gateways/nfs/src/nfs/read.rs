@@ -190,25 +190,17 @@ pub(super) fn fsstat(
         return Ok(());
     };
     let res: FSSTAT3res = match gw.store.fs_stat(&c.principal, &bucket) {
-        Ok(s) => {
+        Ok(v) => {
             // What `df` shows: the room a write really has (share quota, server limit or disk,
-            // whichever is least) on top of what the share holds. With no limit known at all,
-            // the largest quota a share may have.
-            let free = if s.room.binding == gatehouse_store::ops::Binding::None {
-                gatehouse_store::ops::MAX_SHARE_QUOTA.saturating_sub(s.used_bytes)
-            } else {
-                s.room.available_bytes
-            };
-            let total = s.used_bytes.saturating_add(free);
-            let files = 1u64 << 32;
+            // whichever is least) on top of what the share holds; the store decides it.
             Nfs3Result::Ok(FSSTAT3resok {
                 obj_attributes: dir_attr(gw, c, &bucket, h.bucket_id, h.ino),
-                tbytes: total,
-                fbytes: free,
-                abytes: free,
-                tfiles: files,
-                ffiles: files.saturating_sub(s.object_count),
-                afiles: files.saturating_sub(s.object_count),
+                tbytes: v.total_bytes,
+                fbytes: v.free_bytes,
+                abytes: v.free_bytes,
+                tfiles: v.total_files,
+                ffiles: v.free_files,
+                afiles: v.free_files,
                 invarsec: 0,
             })
         }
@@ -248,7 +240,8 @@ pub(super) fn fsinfo(
                 seconds: 0,
                 nseconds: 1_000_000,
             },
-            properties: FSF3_HOMOGENEOUS | FSF3_CANSETTIME,
+            // Hard links (LINK) and symbolic links (SYMLINK) are served.
+            properties: FSF3_LINK | FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME,
         }),
         Err(e) => Nfs3Result::Err((
             status("fsinfo", &e),
@@ -274,7 +267,7 @@ pub(super) fn pathconf(
     let res: PATHCONF3res = match gw.store.fs_getattr(&c.principal, &bucket, h.ino) {
         Ok(a) => Nfs3Result::Ok(PATHCONF3resok {
             obj_attributes: Nfs3Option::Some(fattr(h.bucket_id, &a)),
-            linkmax: 1,
+            linkmax: gatehouse_store::ops::LINK_MAX,
             name_max: NAME_MAX as u32,
             no_trunc: true,
             chown_restricted: true,

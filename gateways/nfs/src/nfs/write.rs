@@ -2,7 +2,8 @@
 //! rename.
 
 use super::*;
-use crate::writeback::Room;
+use crate::writeback::{Checked, Room};
+use gatehouse_store::ops::FsTime;
 
 fn opt_u32(r: &mut Reader<'_>) -> Result<Option<u32>, Garbage> {
     match r.u32()? {
@@ -12,8 +13,26 @@ fn opt_u32(r: &mut Reader<'_>) -> Result<Option<u32>, Garbage> {
     }
 }
 
-/// `sattr3`: each field set or not, independently; atime is accepted and not kept.
-fn sattr(r: &mut Reader<'_>) -> Result<FsSetAttr, Garbage> {
+/// `set_atime`/`set_mtime`: DONT_CHANGE, SET_TO_SERVER_TIME, or SET_TO_CLIENT_TIME with the
+/// client's seconds and nanoseconds (kept exactly; nanoseconds past 999,999,999 are no time).
+fn set_time(r: &mut Reader<'_>) -> Result<FsTime, Garbage> {
+    Ok(match r.u32()? {
+        0 => FsTime::Leave,
+        1 => FsTime::Server,
+        2 => {
+            let secs = i64::from(r.u32()?);
+            let nanos = r.u32()?;
+            if nanos >= 1_000_000_000 {
+                return Err(Garbage);
+            }
+            FsTime::Client(secs * 1_000_000_000 + i64::from(nanos))
+        }
+        _ => return Err(Garbage),
+    })
+}
+
+/// `sattr3`: each field set or not, independently.
+pub(super) fn sattr(r: &mut Reader<'_>) -> Result<FsSetAttr, Garbage> {
     let mode = opt_u32(r)?;
     let uid = opt_u32(r)?;
     let gid = opt_u32(r)?;
@@ -22,30 +41,21 @@ fn sattr(r: &mut Reader<'_>) -> Result<FsSetAttr, Garbage> {
         1 => Some(r.u64()?),
         _ => return Err(Garbage),
     };
-    let mut times = [None, None];
-    for t in &mut times {
-        *t = match r.u32()? {
-            0 => None,
-            1 => Some(gatehouse_store::now_unix_ms()),
-            2 => {
-                let secs = i64::from(r.u32()?);
-                let nanos = i64::from(r.u32()?);
-                Some(secs * 1000 + nanos / 1_000_000)
-            }
-            _ => return Err(Garbage),
-        };
-    }
+    let atime = set_time(r)?;
+    let mtime = set_time(r)?;
     Ok(FsSetAttr {
         mode,
         uid,
         gid,
         size,
-        mtime_ms: times[1],
+        atime,
+        mtime,
+        guard_ctime: None,
     })
 }
 
 /// A name for something new: too long → NAMETOOLONG, not UTF-8 → INVAL.
-fn new_name(raw: &[u8]) -> Result<&str, nfsstat3> {
+pub(super) fn new_name(raw: &[u8]) -> Result<&str, nfsstat3> {
     if raw.len() > NAME_MAX {
         return Err(nfsstat3::NFS3ERR_NAMETOOLONG);
     }
@@ -59,34 +69,20 @@ pub(super) async fn setattr(
     out: &mut Vec<u8>,
 ) -> Result<(), Garbage> {
     let raw = fh(r)?;
-    let attrs = sattr(r)?;
-    let guard = match r.u32()? {
+    let mut attrs = sattr(r)?;
+    // sattrguard3: the change applies only if the object's ctime is the client's (RFC 1813),
+    // decided by the store inside the commit that makes the change (NOT_SYNC otherwise).
+    attrs.guard_ctime = match r.u32()? {
         0 => None,
-        1 => Some((r.u32()?, r.u32()?)),
+        1 => {
+            let (sec, nsec) = (r.u32()?, r.u32()?);
+            Some(i64::from(sec) * 1_000_000_000 + i64::from(nsec))
+        }
         _ => return Err(Garbage),
     };
     let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
         return Ok(());
     };
-    if let Some((sec, nsec)) = guard {
-        match gw.store.fs_getattr(&c.principal, &bucket, h.ino) {
-            Ok(a) => {
-                let t = time(a.mtime_ns);
-                if (t.seconds, t.nseconds) != (sec, nsec) {
-                    fail(
-                        out,
-                        nfsstat3::NFS3ERR_NOT_SYNC,
-                        &wcc_after(h.bucket_id, Some(&a)),
-                    );
-                    return Ok(());
-                }
-            }
-            Err(e) => {
-                fail(out, status("setattr", &e), &no_wcc());
-                return Ok(());
-            }
-        }
-    }
     let res: SETATTR3res = match gw
         .store
         .fs_setattr(&c.principal, &bucket, h.ino, attrs)
@@ -95,7 +91,21 @@ pub(super) async fn setattr(
         Ok(a) => Nfs3Result::Ok(SETATTR3resok {
             obj_wcc: wcc_after(h.bucket_id, Some(&a)),
         }),
-        Err(e) => Nfs3Result::Err((status("setattr", &e), SETATTR3resfail { obj_wcc: no_wcc() })),
+        Err(e) => {
+            // A guard that did not hold: the attributes the client must compare with.
+            let now = match e {
+                StoreError::PreconditionFailed => {
+                    gw.store.fs_getattr(&c.principal, &bucket, h.ino).ok()
+                }
+                _ => None,
+            };
+            Nfs3Result::Err((
+                status("setattr", &e),
+                SETATTR3resfail {
+                    obj_wcc: wcc_after(h.bucket_id, now.as_ref()),
+                },
+            ))
+        }
     };
     pack(out, &res);
     Ok(())
@@ -160,8 +170,15 @@ pub(super) async fn write(
     Ok(())
 }
 
+/// Growth an UNSTABLE write's check allows ahead of the write itself, so a writer appending
+/// 4 KiB at a time is checked once per this many bytes rather than at every write.
+const CHECK_AHEAD: u64 = 8 << 20;
+
 /// An UNSTABLE write: checked now (may put, a file, fits the quotas counting what is already
-/// buffered for it), kept in the write-back buffer; the attributes include it.
+/// buffered for it), kept in the write-back buffer; the attributes include it. The check is
+/// made once for a run of writes of one principal to one buffer: for growth up to
+/// [`CHECK_AHEAD`] past the write when that fits (else exactly), and again when a write goes
+/// further; the flush's commit checks the quotas again in any case.
 async fn buffer(
     gw: &Gateway,
     c: &Caller,
@@ -175,11 +192,29 @@ async fn buffer(
         .checked_add(data.len() as u64)
         .ok_or(nfsstat3::NFS3ERR_FBIG)?;
     let grows_to = end.max(wb.buffered_end(h.bucket_id, h.ino).unwrap_or(0));
-    let mut attr = gw
-        .store
-        .fs_write_check(&c.principal, bucket, h.ino, grows_to)
+    let (mut attr, fresh) = match wb.checked(h.bucket_id, h.ino, &c.principal, grows_to) {
+        Some(a) => (a, None),
+        None => {
+            let check = |to| gw.store.fs_write_check(&c.principal, bucket, h.ino, to);
+            let ahead = grows_to.saturating_add(CHECK_AHEAD);
+            let (a, room_to) = match check(ahead) {
+                Ok(a) => (a, ahead),
+                Err(_) => (check(grows_to).map_err(|e| status("write", &e))?, grows_to),
+            };
+            let room_to = room_to.max(a.size);
+            (a.clone(), Some(Checked { attr: a, room_to }))
+        }
+    };
+    let room = wb
+        .add(
+            &gw.store,
+            (h.bucket_id, bucket, h.ino),
+            &c.principal,
+            (offset, data),
+            fresh,
+        )
         .map_err(|e| status("write", &e))?;
-    match wb.add(h.bucket_id, bucket, h.ino, &c.principal, offset, data) {
+    match room {
         Room::Plenty => {}
         Room::FlushSoon => wb.flush_later(&gw.store, h.bucket_id, h.ino),
         Room::FlushNow => wb.flush_file(&gw.store, h.bucket_id, h.ino).await?,
@@ -188,7 +223,9 @@ async fn buffer(
         .size
         .max(wb.buffered_end(h.bucket_id, h.ino).unwrap_or(0))
         .max(end);
-    attr.mtime_ns = gatehouse_store::now_unix_ms().saturating_mul(1_000_000);
+    // A write moves mtime and ctime.
+    attr.mtime_ns = gatehouse_store::now_unix_ns();
+    attr.ctime_ns = attr.mtime_ns;
     Ok(attr)
 }
 
@@ -314,7 +351,7 @@ pub(super) async fn create(
 
 /// The reply of CREATE, MKDIR and SYMLINK: the new handle and attributes, or the status; the
 /// directory's attributes after, either way.
-fn made_reply(
+pub(super) fn made_reply(
     gw: &Gateway,
     c: &Caller,
     bucket: &str,
