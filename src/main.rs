@@ -144,6 +144,11 @@ fn fsck(dir: &std::path::Path, repair: bool, json: bool) -> std::process::ExitCo
         for b in &r.usage_mismatches {
             println!("  usage counters of {b} differ from a recount");
         }
+        if let Some((stored, counted)) = r.usage_total_mismatch {
+            println!(
+                "  the server's total usage records {stored} bytes, its buckets hold {counted}"
+            );
+        }
         for (ino, stored, counted) in &r.nlink_mismatches {
             println!("  inode {ino} records {stored} links, {counted} entries name it");
         }

@@ -11,6 +11,7 @@
 //! - `m0005_dir_times`: change times of the NFS view's directories.
 //! - `m0006_completed_uploads`: completed multipart uploads, kept a day for retried completions.
 //! - `m0007_dir_subdirs`: subdirectory counts of share directories (their NFS nlink).
+//! - `m0008_usage_total`: the running total of bytes held that `s3.max_size` is checked against.
 //!
 //! Invariant: this crate depends on redb (and serde/rmp-serde, to read the records a step
 //! needs) only. A step uses frozen copies of the table definitions and value types it needs,
@@ -24,11 +25,12 @@ mod m0004_nfs;
 mod m0005_dir_times;
 mod m0006_completed_uploads;
 mod m0007_dir_subdirs;
+mod m0008_usage_total;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_VERSION: u64 = 7;
+pub const CURRENT_VERSION: u64 = 8;
 
 /// The `meta` table: string keys, raw byte values. Frozen: every schema has it.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -80,6 +82,7 @@ const STEPS: &[Step] = &[
     m0005_dir_times::apply,
     m0006_completed_uploads::apply,
     m0007_dir_subdirs::apply,
+    m0008_usage_total::apply,
 ];
 
 /// Reads the stored schema version; 0 means a new, empty file.
@@ -148,8 +151,8 @@ mod tests {
     fn new_file_is_migrated_and_rerun_is_a_noop() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Database::create(dir.path().join("m.redb")).expect("create");
-        assert_eq!(migrate(&db).expect("migrate"), Outcome { from: 0, to: 7 });
-        assert_eq!(migrate(&db).expect("again"), Outcome { from: 7, to: 7 });
+        assert_eq!(migrate(&db).expect("migrate"), Outcome { from: 0, to: 8 });
+        assert_eq!(migrate(&db).expect("again"), Outcome { from: 8, to: 8 });
         assert_eq!(schema_version(&db).expect("version"), CURRENT_VERSION);
     }
 

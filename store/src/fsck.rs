@@ -27,7 +27,7 @@ use crate::model::{
     BucketKind, BucketRecord, Data, ObjectRecord, PartRecord, ShareRecord, UploadRecord,
 };
 use crate::tables::{
-    BUCKETS, CHUNKS, DIR_SUBDIRS, ENTRIES, INODE_DATA, INODES, SHARES, UPLOAD_PARTS, UPLOADS,
+    BUCKETS, CHUNKS, DIR_SUBDIRS, ENTRIES, INODE_DATA, INODES, META, SHARES, UPLOAD_PARTS, UPLOADS,
 };
 
 /// What fsck found (and, with repair, fixed).
@@ -56,6 +56,9 @@ pub struct FsckReport {
     pub usage_mismatches: Vec<String>,
     /// Share directories whose subdirectory count (nlink - 2) differs from a recount.
     pub subdir_mismatches: u64,
+    /// The server's running total of bytes held (what `s3.max_size` is checked against) when
+    /// it differs from the sum of every bucket's usage, live and parked: (stored, counted).
+    pub usage_total_mismatch: Option<(u64, u64)>,
     pub repaired: bool,
 }
 
@@ -76,6 +79,7 @@ impl FsckReport {
             && self.missing_rows == 0
             && self.usage_mismatches.is_empty()
             && self.subdir_mismatches == 0
+            && self.usage_total_mismatch.is_none()
     }
 }
 
@@ -129,10 +133,13 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
         counters.insert(b.name.clone(), (b.usage_bytes, b.object_count));
         names.insert(b.id, b.name);
     }
+    // Bytes held by deleted shares awaiting purge (their counters are checked on restore).
+    let mut parked_bytes = 0u64;
     for e in rtxn.open_table(SHARES)?.iter()? {
         let (_, v) = e?;
         let s: ShareRecord = codec::decode(v.value())?;
         if let Some(b) = s.parked_bucket {
+            parked_bytes = parked_bytes.saturating_add(b.usage_bytes);
             share_ids.push(b.id);
             names.insert(b.id, format!("{} (deleted)", b.name));
         }
@@ -293,6 +300,16 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
         }
     }
     report.usage_mismatches.sort();
+    // The running total: every live bucket's usage as repair leaves it, and the parked ones.
+    let fixed: HashMap<&str, u64> = fix_usage.iter().map(|(n, b, _)| (n.as_str(), *b)).collect();
+    let counted_total = counters
+        .iter()
+        .map(|(name, (bytes, _))| fixed.get(name.as_str()).copied().unwrap_or(*bytes))
+        .fold(parked_bytes, u64::saturating_add);
+    let stored_total = crate::ops::txn::read_usage_total(&rtxn.open_table(META)?)?;
+    if stored_total != counted_total {
+        report.usage_total_mismatch = Some((stored_total, counted_total));
+    }
 
     // Subdirectory counts: recounted from the keys, compared row by row.
     let want_subdirs = subdir_counts(&entries, &inodes, &share_ids)?;
@@ -351,6 +368,12 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
                 if let Some(v) = fixed {
                     inodes.insert(*ino, v.as_slice())?;
                 }
+            }
+            if let Some((_, counted)) = report.usage_total_mismatch {
+                wtxn.open_table(META)?.insert(
+                    crate::ops::txn::USAGE_TOTAL,
+                    counted.to_le_bytes().as_slice(),
+                )?;
             }
             let mut b = wtxn.open_table(BUCKETS)?;
             for (name, bytes, count) in &fix_usage {

@@ -171,3 +171,145 @@ async fn max_size_holds_on_put_copy_and_multipart_and_counters_stay_exact() {
     assert_eq!(bytes, 10 * MIB as u64);
     assert_eq!(srv.store().total_usage().expect("total"), bytes);
 }
+
+/// The server's total (what `s3.max_size` is checked against) is a running count kept in the
+/// transaction of every change, not a sum over the buckets: a deleted share's bytes still count
+/// while it waits for purge, a restore (by `share restore` or by creating the name again)
+/// counts them once, a purge and a bucket delete free them; a restart keeps the count and
+/// fsck's recount agrees with it.
+#[tokio::test]
+async fn max_size_total_follows_shares_parked_restored_and_purged() {
+    let srv = TestServer::start_with(|raw| raw.s3.max_size = Some(Size(12 * MIB as u64))).await;
+    let c = srv.client();
+    c.create_bucket().bucket("qta").send().await.expect("mb");
+    put(&c, "plain", 4 * MIB).await.expect("fits");
+    crate::nfs::share(&srv, "tot", false).await;
+    crate::nfs::s3_put(&srv, "fs+tot", "six", vec![1u8; 6 * MIB]).await;
+    assert_eq!(put(&c, "x", 3 * MIB).await, Err("QuotaExceeded".into()));
+
+    let store = srv.store();
+    let admin = srv.admin();
+    // Deleted, the share's 6 MiB are still on disk: still counted.
+    store.delete_share(&admin, "tot").await.expect("delete");
+    assert_eq!(put(&c, "x", 3 * MIB).await, Err("QuotaExceeded".into()));
+    // Back by creating the name again: counted once (4 + 6 + 2 = 12 fits, one byte more not).
+    let back = store
+        .create_share(
+            &admin,
+            gatehouse_store::ops::NewShare {
+                name: "tot".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create again");
+    assert!(back.restored, "{back:?}");
+    put(&c, "two", 2 * MIB).await.expect("12 MiB in all fits");
+    assert_eq!(put(&c, "one", 1).await, Err("QuotaExceeded".into()));
+    // Deleted and restored by name: still once.
+    store.delete_share(&admin, "tot").await.expect("delete");
+    store.restore_share(&admin, "tot").await.expect("restore");
+    assert_eq!(put(&c, "one", 1).await, Err("QuotaExceeded".into()));
+
+    // A restart keeps the running count.
+    let dir = srv.stop().await;
+    let srv =
+        TestServer::start_in_with(dir, |raw| raw.s3.max_size = Some(Size(12 * MIB as u64))).await;
+    let c = srv.client();
+    assert_eq!(put(&c, "one", 1).await, Err("QuotaExceeded".into()));
+
+    // Purged: its 6 MiB are free (4 + 2 + 5 = 11).
+    srv.store()
+        .delete_share(&srv.admin(), "tot")
+        .await
+        .expect("delete");
+    let swept = srv
+        .store()
+        .sweep_shares(gatehouse_store::now_unix_ms() + 400 * 86_400_000)
+        .await
+        .expect("sweep");
+    assert_eq!(swept.purged, 1);
+    put(&c, "five", 5 * MIB)
+        .await
+        .expect("the purged share's room");
+    // A deleted bucket frees what it held (its objects deleted first, as S3 requires).
+    c.create_bucket().bucket("other").send().await.expect("mb");
+    for k in ["plain", "two", "five"] {
+        c.delete_object()
+            .bucket("qta")
+            .key(k)
+            .send()
+            .await
+            .expect("rm");
+    }
+    c.delete_bucket().bucket("qta").send().await.expect("rb");
+    c.put_object()
+        .bucket("other")
+        .key("big")
+        .body(ByteStream::from(vec![3u8; 11 * MIB]))
+        .send()
+        .await
+        .expect("the whole server is free again");
+    crate::multipart_promises::stop_and_fsck(srv).await;
+}
+
+/// A store from before the running total (schema 7, no `usage_total`) gets it from the
+/// migration, deleted shares' bytes included: the limit holds on the first write after the
+/// upgrade.
+#[tokio::test]
+async fn max_size_total_of_an_upgraded_store() {
+    let srv = TestServer::start_with(|raw| raw.s3.max_size = Some(Size(12 * MIB as u64))).await;
+    let c = srv.client();
+    c.create_bucket().bucket("qta").send().await.expect("mb");
+    put(&c, "plain", 4 * MIB).await.expect("fits");
+    crate::nfs::share(&srv, "gone", false).await;
+    crate::nfs::s3_put(&srv, "fs+gone", "six", vec![1u8; 6 * MIB]).await;
+    srv.store()
+        .delete_share(&srv.admin(), "gone")
+        .await
+        .expect("delete");
+    let dir = srv.stop().await;
+    {
+        let db = redb::Database::open(dir.path().join("meta.redb")).expect("open");
+        let t = db.begin_write().expect("write");
+        t.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta"))
+            .expect("meta")
+            .remove("usage_total")
+            .expect("remove")
+            .expect("schema 8 keeps the total");
+        t.commit().expect("commit");
+        gatehouse_migrations::force_schema_version(&db, 7).expect("version");
+    }
+    let srv =
+        TestServer::start_in_with(dir, |raw| raw.s3.max_size = Some(Size(12 * MIB as u64))).await;
+    let c = srv.client();
+    assert_eq!(put(&c, "x", 3 * MIB).await, Err("QuotaExceeded".into()));
+    put(&c, "x", 2 * MIB).await.expect("4 + 6 + 2 fits");
+    crate::multipart_promises::stop_and_fsck(srv).await;
+}
+
+/// fsck recounts the server's total: a wrong one is reported with both numbers and repaired.
+#[tokio::test]
+async fn fsck_finds_and_repairs_a_wrong_server_total() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("qta").send().await.expect("mb");
+    put(&c, "a", 3 * MIB).await.expect("put");
+    let dir = srv.stop().await;
+    {
+        let db = redb::Database::open(dir.path().join("meta.redb")).expect("open");
+        let t = db.begin_write().expect("write");
+        t.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta"))
+            .expect("meta")
+            .insert("usage_total", 5u64.to_le_bytes().as_slice())
+            .expect("insert");
+        t.commit().expect("commit");
+    }
+    let r = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
+    assert_eq!(r.usage_total_mismatch, Some((5, 3 * MIB as u64)), "{r:?}");
+    assert!(!r.clean());
+    let r = gatehouse_store::fsck::fsck(dir.path(), true).expect("repair");
+    assert!(r.repaired, "{r:?}");
+    let r = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
+    assert!(r.clean(), "{r:?}");
+}

@@ -154,8 +154,7 @@ impl Store {
                 for id in doomed {
                     super::multipart::drop_upload(&mut Ns::new(txn), &id)?;
                 }
-                let mut t = txn.open_table(BUCKETS)?;
-                t.remove(name.as_str())?;
+                txn::remove_bucket(&mut Ns::new(txn), &name)?;
                 // A later bucket of the same name must not inherit grants.
                 super::drop_bucket_bindings(txn, &name)?;
                 Ok(())

@@ -215,10 +215,7 @@ impl Store {
     /// Logical bytes held by every bucket and every deleted share awaiting purge.
     pub fn total_usage(&self) -> Result<u64> {
         let rtxn = self.db().begin_read()?;
-        txn::sum_usage(
-            &rtxn.open_table(crate::tables::BUCKETS)?,
-            &rtxn.open_table(crate::tables::SHARES)?,
-        )
+        txn::read_usage_total(&rtxn.open_table(crate::tables::META)?)
     }
 
     pub(crate) async fn stage<S, E>(

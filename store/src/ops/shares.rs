@@ -187,7 +187,13 @@ impl Store {
                 };
                 let mut b = b;
                 b.quota_bytes = req.quota_bytes;
-                txn::put_bucket(&mut Ns::new(wtxn), &b)?;
+                let mut ns = Ns::new(wtxn);
+                if restored {
+                    // Unparked: put_bucket counts its bytes again as a live bucket's.
+                    txn::add_usage_total(&mut ns, -i128::from(b.usage_bytes))?;
+                }
+                txn::put_bucket(&mut ns, &b)?;
+                drop(ns);
                 let rec = ShareRecord {
                     name: req.name.clone(),
                     description: req.description,
@@ -333,7 +339,11 @@ impl Store {
                 let b = s.parked_bucket.take().ok_or_else(|| {
                     StoreError::Corrupt(format!("deleted share {name_s} has no parked bucket"))
                 })?;
-                txn::put_bucket(&mut Ns::new(wtxn), &b)?;
+                let mut ns = Ns::new(wtxn);
+                // Unparked: put_bucket counts its bytes again as a live bucket's.
+                txn::add_usage_total(&mut ns, -i128::from(b.usage_bytes))?;
+                txn::put_bucket(&mut ns, &b)?;
+                drop(ns);
                 s.deleted_ms = None;
                 if s.deleted_reason.take().as_deref() == Some("expired") || s.expires_ms <= now {
                     // An expired share comes back with a fresh lifetime.
@@ -472,8 +482,11 @@ fn tombstone(
         live_share(&t, name)?
     };
     let bucket = share_bucket(name);
-    let b = txn::get_bucket(&Ns::new(wtxn), &bucket)?;
-    wtxn.open_table(BUCKETS)?.remove(bucket.as_str())?;
+    let mut ns = Ns::new(wtxn);
+    let b = txn::remove_bucket(&mut ns, &bucket)?.ok_or(StoreError::NoSuchBucket)?;
+    // Parked, its bytes are still on disk: they still count in the server's total.
+    txn::add_usage_total(&mut ns, i128::from(b.usage_bytes))?;
+    drop(ns);
     s.deleted_ms = Some(now);
     s.deleted_reason = Some(reason.to_string());
     s.parked_bucket = Some(b);
@@ -546,6 +559,10 @@ fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
     };
     for id in doomed {
         super::multipart::drop_upload(&mut ns, &id)?;
+    }
+    // Its bytes (the parts' included) leave the server's total with the parked record.
+    if let Some(b) = &s.parked_bucket {
+        txn::add_usage_total(&mut ns, -i128::from(b.usage_bytes))?;
     }
     drop(ns);
     super::drop_bucket_bindings(wtxn, &bucket)?;

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::error::{Result, StoreError};
 use crate::model::{BucketKind, BucketRecord, Principal};
 use crate::rbac::{Resource, Verb, authorize};
-use crate::tables::{BUCKETS, SHARES};
+use crate::tables::{BUCKETS, META};
 use crate::{Store, codec, deny, naming};
 
 /// The admin panel that shows [`StorageStatus`]; reading it needs `get` on this panel (admins,
@@ -217,7 +217,7 @@ impl Store {
         let t = txn.open_table(BUCKETS)?;
         let disk = disk_space(self.data_dir());
         let max_size = self.inner.cfg.max_size;
-        let server_used = super::txn::sum_usage(&t, &txn.open_table(SHARES)?)?;
+        let server_used = super::txn::read_usage_total(&txn.open_table(META)?)?;
         let disk_free = disk.map(|d| d.writable_bytes());
         let mut out = StorageStatus {
             used_bytes: 0,
@@ -256,7 +256,7 @@ impl Store {
         rtxn: &redb::ReadTransaction,
         b: &BucketRecord,
     ) -> Result<(Room, Option<DiskSpace>)> {
-        let used = super::txn::sum_usage(&rtxn.open_table(BUCKETS)?, &rtxn.open_table(SHARES)?)?;
+        let used = super::txn::read_usage_total(&rtxn.open_table(META)?)?;
         let disk = disk_space(self.data_dir());
         Ok((
             room(
@@ -271,7 +271,7 @@ impl Store {
     /// Room left on the server as a whole, and the bytes it holds.
     pub fn server_room(&self) -> Result<(u64, Room)> {
         let rtxn = self.db().begin_read()?;
-        let used = super::txn::sum_usage(&rtxn.open_table(BUCKETS)?, &rtxn.open_table(SHARES)?)?;
+        let used = super::txn::read_usage_total(&rtxn.open_table(META)?)?;
         Ok((
             used,
             room(

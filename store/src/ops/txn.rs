@@ -17,9 +17,48 @@ pub(crate) fn get_bucket(ns: &Ns, name: &str) -> Result<BucketRecord> {
     codec::decode(v.value())
 }
 
+/// Stores a live bucket record. The server's running total ([`USAGE_TOTAL`]) moves by the
+/// change in its `usage_bytes`: every change of a live bucket's usage comes through here.
 pub(crate) fn put_bucket(ns: &mut Ns, b: &BucketRecord) -> Result<()> {
-    ns.buckets_mut()?
-        .insert(b.name.as_str(), codec::encode(b)?.as_slice())?;
+    let old = ns
+        .buckets_mut()?
+        .insert(b.name.as_str(), codec::encode(b)?.as_slice())?
+        .map(|v| codec::decode::<BucketRecord>(v.value()))
+        .transpose()?
+        .map_or(0, |o| o.usage_bytes);
+    if old != b.usage_bytes {
+        add_usage_total(ns, i128::from(b.usage_bytes) - i128::from(old))?;
+    }
+    Ok(())
+}
+
+/// Removes a live bucket record (a deleted bucket; a share's bucket parked by its tombstone),
+/// its usage leaving the running total; returns it.
+pub(crate) fn remove_bucket(ns: &mut Ns, name: &str) -> Result<Option<BucketRecord>> {
+    let old = ns
+        .buckets_mut()?
+        .remove(name)?
+        .map(|v| codec::decode::<BucketRecord>(v.value()))
+        .transpose()?;
+    if let Some(b) = &old {
+        add_usage_total(ns, -i128::from(b.usage_bytes))?;
+    }
+    Ok(old)
+}
+
+/// META key: the logical bytes held by every bucket record, live (`buckets`) or parked in a
+/// deleted share awaiting purge (`shares`), kept in the same transaction as every change of
+/// them, so checking `s3.max_size` costs one read, not a pass over the buckets. Set by
+/// migration m0008; fsck recounts it.
+pub const USAGE_TOTAL: &str = "usage_total";
+
+/// Moves [`USAGE_TOTAL`] by `delta` (parking or unparking a share's bucket, purging one, and
+/// [`put_bucket`]/[`remove_bucket`]).
+pub(crate) fn add_usage_total(ns: &mut Ns, delta: i128) -> Result<()> {
+    let t = ns.meta_mut()?;
+    let cur = counter(t, USAGE_TOTAL)?;
+    let next = u64::try_from((i128::from(cur) + delta).max(0)).unwrap_or(u64::MAX);
+    t.insert(USAGE_TOTAL, next.to_le_bytes().as_slice())?;
     Ok(())
 }
 
@@ -294,30 +333,16 @@ pub(crate) fn ensure_room(
 }
 
 /// Logical bytes held by every bucket, deleted shares awaiting purge included (their data is
-/// still on disk). One pass over the bucket and share records: their number, not the objects'.
+/// still on disk): the running total, one read.
 pub(crate) fn total_usage(ns: &Ns) -> Result<u64> {
-    sum_usage(ns.buckets()?, &ns.txn().open_table(tables::SHARES)?)
+    counter(ns.meta()?, USAGE_TOTAL)
 }
 
-/// [`total_usage`] over any transaction's tables.
-pub(crate) fn sum_usage(
-    buckets: &impl ReadableTable<&'static str, &'static [u8]>,
-    shares: &impl ReadableTable<&'static str, &'static [u8]>,
+/// [`total_usage`] in any transaction.
+pub(crate) fn read_usage_total(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
 ) -> Result<u64> {
-    let mut used = 0u64;
-    for e in buckets.iter()? {
-        let (_, v) = e?;
-        let b: BucketRecord = codec::decode(v.value())?;
-        used = used.saturating_add(b.usage_bytes);
-    }
-    for e in shares.iter()? {
-        let (_, v) = e?;
-        let s: crate::model::ShareRecord = codec::decode(v.value())?;
-        if let Some(b) = s.parked_bucket {
-            used = used.saturating_add(b.usage_bytes);
-        }
-    }
-    Ok(used)
+    counter(meta, USAGE_TOTAL)
 }
 
 /// Links `key` to a new record, replacing what was there (the replaced data's chunk references
