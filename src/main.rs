@@ -149,6 +149,11 @@ fn fsck(dir: &std::path::Path, repair: bool, json: bool) -> std::process::ExitCo
                 "  the server's total usage records {stored} bytes, its buckets hold {counted}"
             );
         }
+        if let Some(((rows, bytes), (want_rows, want_bytes))) = r.chunk_totals_mismatch {
+            println!(
+                "  the chunk totals record {rows} chunks of {bytes} bytes, the rows are {want_rows} of {want_bytes}"
+            );
+        }
         for (ino, stored, counted) in &r.nlink_mismatches {
             println!("  inode {ino} records {stored} links, {counted} entries name it");
         }

@@ -11,7 +11,7 @@
 //! - `m0005_dir_times`: change times of the NFS view's directories.
 //! - `m0006_completed_uploads`: completed multipart uploads, kept a day for retried completions.
 //! - `m0007_dir_subdirs`: subdirectory counts of share directories (their NFS nlink).
-//! - `m0008_usage_total`: the running total of bytes held that `s3.max_size` is checked against.
+//! - `m0008_running_totals`: running totals (bytes held, for `s3.max_size`; chunk rows and bytes, for metrics).
 //!
 //! Invariant: this crate depends on redb (and serde/rmp-serde, to read the records a step
 //! needs) only. A step uses frozen copies of the table definitions and value types it needs,
@@ -25,7 +25,7 @@ mod m0004_nfs;
 mod m0005_dir_times;
 mod m0006_completed_uploads;
 mod m0007_dir_subdirs;
-mod m0008_usage_total;
+mod m0008_running_totals;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
@@ -82,7 +82,7 @@ const STEPS: &[Step] = &[
     m0005_dir_times::apply,
     m0006_completed_uploads::apply,
     m0007_dir_subdirs::apply,
-    m0008_usage_total::apply,
+    m0008_running_totals::apply,
 ];
 
 /// Reads the stored schema version; 0 means a new, empty file.

@@ -694,8 +694,8 @@ mod tests {
         .expect("chunk row");
         let chunk_row_after_crash = || in_crash_copy(&path, |d| chunk_row(d, &h));
         c.write_deferred(move |t| {
-            let mut chunks = t.open_table(crate::tables::CHUNKS)?;
-            crate::ops::txn::decref(&mut chunks, &[crate::model::ChunkRef { hash: h, len: 10 }])
+            let mut ns = crate::ops::ns::Ns::new(t);
+            crate::ops::txn::decref(&mut ns, &[crate::model::ChunkRef { hash: h, len: 10 }])
         })
         .await
         .expect("decref");

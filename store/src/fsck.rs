@@ -59,6 +59,9 @@ pub struct FsckReport {
     /// The server's running total of bytes held (what `s3.max_size` is checked against) when
     /// it differs from the sum of every bucket's usage, live and parked: (stored, counted).
     pub usage_total_mismatch: Option<(u64, u64)>,
+    /// The running chunk totals (rows, bytes; what metrics report) when they differ from the
+    /// rows as repair leaves them: (stored, counted).
+    pub chunk_totals_mismatch: Option<((u64, u64), (u64, u64))>,
     pub repaired: bool,
 }
 
@@ -80,6 +83,7 @@ impl FsckReport {
             && self.usage_mismatches.is_empty()
             && self.subdir_mismatches == 0
             && self.usage_total_mismatch.is_none()
+            && self.chunk_totals_mismatch.is_none()
     }
 }
 
@@ -235,6 +239,8 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
 
     // Rows against references.
     let mut fix_rows: Vec<(Hash, Option<(u64, u64)>)> = Vec::new();
+    // The chunk totals as the rows stand after repair: one row per referenced chunk.
+    let (mut want_rows, mut want_bytes) = (0u64, 0u64);
     let chunks = rtxn.open_table(CHUNKS)?;
     for e in chunks.iter()? {
         let (k, v) = e?;
@@ -244,6 +250,7 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
             None => {
                 report.unreferenced_rows += 1;
                 fix_rows.push((h, None));
+                continue;
             }
             Some((want, _)) if *want != n => {
                 report.refcount_mismatches += 1;
@@ -251,11 +258,26 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
             }
             Some(_) => {}
         }
+        want_rows += 1;
+        want_bytes = want_bytes.saturating_add(len);
     }
     for (h, (n, len)) in &refs {
         if chunks.get(h)?.is_none() {
             report.missing_rows += 1;
             fix_rows.push((*h, Some((*n, u64::from(*len)))));
+            want_rows += 1;
+            want_bytes = want_bytes.saturating_add(u64::from(*len));
+        }
+    }
+    {
+        use crate::ops::txn::{CHUNK_BYTES, CHUNK_ROWS, read_counter};
+        let meta = rtxn.open_table(META)?;
+        let stored = (
+            read_counter(&meta, CHUNK_ROWS)?,
+            read_counter(&meta, CHUNK_BYTES)?,
+        );
+        if stored != (want_rows, want_bytes) {
+            report.chunk_totals_mismatch = Some((stored, (want_rows, want_bytes)));
         }
     }
 
@@ -369,11 +391,16 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
                     inodes.insert(*ino, v.as_slice())?;
                 }
             }
-            if let Some((_, counted)) = report.usage_total_mismatch {
-                wtxn.open_table(META)?.insert(
-                    crate::ops::txn::USAGE_TOTAL,
-                    counted.to_le_bytes().as_slice(),
-                )?;
+            {
+                use crate::ops::txn::{CHUNK_BYTES, CHUNK_ROWS, USAGE_TOTAL};
+                let mut meta = wtxn.open_table(META)?;
+                if let Some((_, counted)) = report.usage_total_mismatch {
+                    meta.insert(USAGE_TOTAL, counted.to_le_bytes().as_slice())?;
+                }
+                if let Some((_, (rows, bytes))) = report.chunk_totals_mismatch {
+                    meta.insert(CHUNK_ROWS, rows.to_le_bytes().as_slice())?;
+                    meta.insert(CHUNK_BYTES, bytes.to_le_bytes().as_slice())?;
+                }
             }
             let mut b = wtxn.open_table(BUCKETS)?;
             for (name, bytes, count) in &fix_usage {

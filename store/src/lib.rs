@@ -305,12 +305,16 @@ impl Store {
         &self.inner.metrics
     }
 
-    /// Gauges for a metrics scrape: one pass over buckets and chunk rows (not objects).
+    /// Gauges for a metrics scrape: the chunk totals kept in META (two rows, however many
+    /// chunks) and one pass over the bucket records (their number, not the objects').
     pub fn storage_gauges(&self) -> Result<metrics::StorageGauges> {
         use redb::ReadableTable;
         let txn = self.db().begin_read()?;
+        let meta = txn.open_table(tables::META)?;
         let mut g = metrics::StorageGauges {
             limit_bytes: self.inner.cfg.max_size,
+            chunks: ops::txn::read_counter(&meta, ops::txn::CHUNK_ROWS)?,
+            chunk_bytes: ops::txn::read_counter(&meta, ops::txn::CHUNK_BYTES)?,
             ..Default::default()
         };
         for e in txn.open_table(tables::BUCKETS)?.iter()? {
@@ -319,11 +323,6 @@ impl Store {
             g.buckets += 1;
             g.objects += b.object_count;
             g.used_bytes += b.usage_bytes;
-        }
-        for e in txn.open_table(tables::CHUNKS)?.iter()? {
-            let (_, v) = e?;
-            g.chunks += 1;
-            g.chunk_bytes += v.value().1;
         }
         Ok(g)
     }

@@ -92,6 +92,12 @@ async fn metrics_count_requests_errors_bytes_and_storage() {
     // The same 2 MiB twice is stored once: the dedup ratio shows it.
     let ratio = value(&text, "gatehouse_dedup_ratio").expect("ratio");
     assert!(ratio >= 1.9, "dedup ratio {ratio}");
+    // Kept as chunk rows come and go (not recounted per scrape): the bytes stored once.
+    assert_eq!(
+        value(&text, "gatehouse_chunk_bytes"),
+        Some(big.len() as f64),
+        "{text}"
+    );
     assert_eq!(
         value(&text, "gatehouse_storage_limit_bytes"),
         Some((1u64 << 30) as f64)

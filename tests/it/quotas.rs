@@ -288,7 +288,8 @@ async fn max_size_total_of_an_upgraded_store() {
     crate::multipart_promises::stop_and_fsck(srv).await;
 }
 
-/// fsck recounts the server's total: a wrong one is reported with both numbers and repaired.
+/// fsck recounts the server's running totals (bytes held, chunk rows): a wrong one is reported
+/// with both numbers and repaired.
 #[tokio::test]
 async fn fsck_finds_and_repairs_a_wrong_server_total() {
     let srv = TestServer::start().await;
@@ -303,10 +304,20 @@ async fn fsck_finds_and_repairs_a_wrong_server_total() {
             .expect("meta")
             .insert("usage_total", 5u64.to_le_bytes().as_slice())
             .expect("insert");
+        t.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta"))
+            .expect("meta")
+            .insert("chunk_rows", 9u64.to_le_bytes().as_slice())
+            .expect("insert");
         t.commit().expect("commit");
     }
     let r = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
     assert_eq!(r.usage_total_mismatch, Some((5, 3 * MIB as u64)), "{r:?}");
+    // 3 MiB of one byte value: three identical 1 MiB chunks, stored once.
+    assert_eq!(
+        r.chunk_totals_mismatch,
+        Some(((9, MIB as u64), (1, MIB as u64))),
+        "{r:?}"
+    );
     assert!(!r.clean());
     let r = gatehouse_store::fsck::fsck(dir.path(), true).expect("repair");
     assert!(r.repaired, "{r:?}");

@@ -933,9 +933,8 @@ impl Store {
                         txn::ensure_room(&b, new_size.saturating_sub(rec.size), limit, || {
                             txn::total_usage(&ns)
                         })?;
-                        let chunks = ns.chunks_mut()?;
-                        txn::incref(chunks, new_data.chunks())?;
-                        txn::decref(chunks, rec.data.chunks())?;
+                        txn::incref(&mut ns, new_data.chunks())?;
+                        txn::decref(&mut ns, rec.data.chunks())?;
                         b.usage_bytes = usage;
                         txn::put_bucket(&mut ns, &b)?;
                         rec.size = new_size;

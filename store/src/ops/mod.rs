@@ -11,7 +11,7 @@ mod gc;
 mod lifecycle;
 mod list;
 mod multipart;
-mod ns;
+pub(crate) mod ns;
 mod objects;
 mod peers;
 mod shares;

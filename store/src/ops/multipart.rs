@@ -123,9 +123,8 @@ pub(crate) fn drop_upload(ns: &mut Ns, id: &str) -> Result<u64> {
         None => 0,
     };
     let mut parts = t.open_table(UPLOAD_PARTS)?;
-    let chunks = ns.chunks_mut()?;
     for (k, p) in doomed {
-        txn::decref(chunks, &p.chunks)?;
+        txn::decref(ns, &p.chunks)?;
         parts.remove(k.as_slice())?;
     }
     let mut uploads = t.open_table(UPLOADS)?;
@@ -463,10 +462,9 @@ impl Store {
                 } else {
                     None
                 };
-                let chunks = ns.chunks_mut()?;
-                txn::incref(chunks, &rec.chunks)?;
+                txn::incref(&mut ns, &rec.chunks)?;
                 if let Some(old) = &old {
-                    txn::decref(chunks, &old.chunks)?;
+                    txn::decref(&mut ns, &old.chunks)?;
                 }
                 if let Some(b) = &mut b {
                     b.usage_bytes = b
@@ -607,7 +605,7 @@ impl Store {
                 // bucket's usage already; they become the object's.
                 let held = held_bytes(t, &u, &id)?;
                 txn::check_quota_releasing(&ns, &b, &key, rec.size, held, limit)?;
-                txn::incref(ns.chunks_mut()?, rec.data.chunks())?;
+                txn::incref(&mut ns, rec.data.chunks())?;
                 let released = drop_upload(&mut ns, &id)?;
                 b.usage_bytes = b.usage_bytes.saturating_sub(released);
                 let ino = txn::link_object(&mut ns, &mut b, &key, &rec)?;

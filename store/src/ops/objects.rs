@@ -271,7 +271,7 @@ impl Store {
                 cond.check(current_etag(&ns, b.id, &key)?.as_deref())?;
                 txn::check_share_conflicts(&ns, &b, &key)?;
                 txn::check_quota(&ns, &b, &key, rec.size, limit)?;
-                txn::incref(ns.chunks_mut()?, rec.data.chunks())?;
+                txn::incref(&mut ns, rec.data.chunks())?;
                 let ino = txn::link_object(&mut ns, &mut b, &key, &rec)?;
                 // A replaced file keeps its inode number: a READ's atime noted for the old
                 // content is not the new object's (see `atime`).
@@ -528,7 +528,7 @@ impl Store {
                 // A copy is a new file with one name, even of a hard-linked source.
                 rec.nlink = 1;
                 txn::check_quota(&ns, &b, &dk, rec.size, limit)?;
-                txn::incref(ns.chunks_mut()?, rec.data.chunks())?;
+                txn::incref(&mut ns, rec.data.chunks())?;
                 // Copy onto itself: link_object drops the old references after we took ours.
                 let ino = txn::link_object(&mut ns, &mut b, &dk, &rec)?;
                 // A replaced file keeps its inode number: a READ's atime noted for the old

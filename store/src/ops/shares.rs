@@ -515,7 +515,7 @@ fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
         for (key, ino) in inos {
             if gone.insert(ino) {
                 let old = txn::get_inode(&ns, ino)?;
-                txn::decref(ns.chunks_mut()?, old.data.chunks())?;
+                txn::decref(&mut ns, old.data.chunks())?;
                 ns.inodes_mut()?.remove(ino)?;
                 ns.data_mut()?.remove(ino)?;
             }

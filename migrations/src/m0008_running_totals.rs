@@ -1,8 +1,9 @@
-//! Schema 8: the server's running total of logical bytes held (META `usage_total`): the sum of
-//! `usage_bytes` over every bucket record, live ones and those parked in deleted shares
-//! awaiting purge. Writes keep it in their own transaction from now on, so checking
-//! `s3.max_size` reads one row instead of every bucket record; computed here once from the
-//! records. Frozen: later schemas add steps, never edit this one.
+//! Schema 8: running totals in META, kept by every write in its own transaction from now on and
+//! computed here once: `usage_total`, the sum of `usage_bytes` over every bucket record (live
+//! ones and those parked in deleted shares awaiting purge), so checking `s3.max_size` reads one
+//! row instead of every bucket record; `chunk_rows` and `chunk_bytes`, how many chunk rows
+//! exist and the bytes they name, so a metrics scrape reads two rows instead of every chunk
+//! row. Frozen: later schemas add steps, never edit this one.
 
 use redb::{ReadableTable, TableDefinition};
 use serde::Deserialize;
@@ -12,6 +13,8 @@ use crate::MigrationError;
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
 const SHARES: TableDefinition<&str, &[u8]> = TableDefinition::new("shares");
+/// BLAKE3 → (references, length).
+const CHUNKS: TableDefinition<&[u8; 32], (u64, u64)> = TableDefinition::new("chunks");
 
 /// The field of a bucket record this step reads (schema 7 layout: version byte 1, then
 /// rmp-serde with named fields; the others are ignored).
@@ -51,7 +54,15 @@ pub(crate) fn apply(txn: &redb::WriteTransaction) -> Result<(), MigrationError> 
             total = total.saturating_add(b.usage_bytes);
         }
     }
-    txn.open_table(META)?
-        .insert("usage_total", total.to_le_bytes().as_slice())?;
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    for e in txn.open_table(CHUNKS)?.iter()? {
+        let (_, v) = e?;
+        rows += 1;
+        bytes = bytes.saturating_add(v.value().1);
+    }
+    let mut meta = txn.open_table(META)?;
+    meta.insert("usage_total", total.to_le_bytes().as_slice())?;
+    meta.insert("chunk_rows", rows.to_le_bytes().as_slice())?;
+    meta.insert("chunk_bytes", bytes.to_le_bytes().as_slice())?;
     Ok(())
 }
