@@ -96,6 +96,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             "migrated the database schema"
         );
     }
+    store.metrics().set_access_every(cfg.log_access_every);
     let (admin_user_id, new_admin) = bootstrap(&store, &cfg).await?;
     store.log_space()?;
 

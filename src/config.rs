@@ -144,6 +144,10 @@ pub struct RawLog {
     pub level: Option<String>,
     /// `text` or `json`. Default `text`.
     pub format: Option<String>,
+    /// Access lines (one per S3 or admin request, target `access`): one request in N gets
+    /// one, and every failed request (status >= 400); 0: none (each request then costs the
+    /// decision only). Default 1: every request.
+    pub access_every: Option<u64>,
 }
 
 /// A byte size written as `100Gi`, `500Mi`, `10G`, `64Ki` or plain bytes.
@@ -248,6 +252,8 @@ pub struct Config {
     pub gc_interval: Duration,
     pub log_level: String,
     pub log_json: bool,
+    /// `log.access_every`.
+    pub log_access_every: u64,
 }
 
 impl Config {
@@ -350,6 +356,10 @@ impl Config {
         line(format!(
             "  format: {}",
             if self.log_json { "json" } else { "text" }
+        ));
+        line(format!(
+            "  access_every: {} # an access line for one request in N and every failure; 0: none",
+            self.log_access_every
         ));
         y
     }
@@ -560,6 +570,7 @@ impl RawConfig {
             gc_interval: Duration::from_secs(self.storage.gc_interval_secs.unwrap_or(3600).max(1)),
             log_level: self.log.level.unwrap_or_else(|| "info".into()),
             log_json: format == "json",
+            log_access_every: self.log.access_every.unwrap_or(1),
         })
     }
 }

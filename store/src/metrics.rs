@@ -47,6 +47,8 @@ pub struct StorageGauges {
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<Requests>,
+    /// Which requests get an access line ([`Metrics::access_line`]).
+    access: AccessLog,
     pub gc_runs: AtomicU64,
     pub gc_deleted_chunks: AtomicU64,
     pub gc_deleted_bytes: AtomicU64,
@@ -67,7 +69,41 @@ pub struct RequestRecord<'a> {
     pub bytes_out: u64,
 }
 
+/// The access-line policy (`log.access_every`): one request in N gets a line, every failed
+/// one (status ≥ 400) too; 0 writes none. Lines go to the `access` target, apart from the
+/// operational log. Deciding costs one or two relaxed atomics, no formatting.
+#[derive(Default)]
+struct AccessLog {
+    /// N, stored as N + 1 so that the default (0) means every request.
+    every_plus_one: AtomicU64,
+    seen: AtomicU64,
+}
+
 impl Metrics {
+    /// Sets the access-line policy: a line for one request in `every` (and for every failed
+    /// one); 0: none. Every request gets one until this is called.
+    pub fn set_access_every(&self, every: u64) {
+        self.access
+            .every_plus_one
+            .store(every.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// Whether a finished request with this status gets an access line.
+    pub fn access_line(&self, status: u16) -> bool {
+        match self.access.every_plus_one.load(Ordering::Relaxed) {
+            0 | 2 => true,
+            1 => false,
+            n => {
+                status >= 400
+                    || self
+                        .access
+                        .seen
+                        .fetch_add(1, Ordering::Relaxed)
+                        .is_multiple_of(n - 1)
+            }
+        }
+    }
+
     pub fn record(&self, r: RequestRecord<'_>) {
         let mut m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         *m.by_op

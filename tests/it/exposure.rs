@@ -568,3 +568,71 @@ async fn running_out_of_descriptors_backs_off_and_keeps_serving() {
     );
     drop(idle);
 }
+
+/// Access lines (target `access`, apart from the operational log): `log.access_every: N` writes
+/// one for one request in N and for every failed request; 0 writes none, failures included.
+#[tokio::test]
+async fn access_lines_follow_log_access_every() {
+    async fn traffic(srv: &Spawned) {
+        let c = srv.client();
+        c.create_bucket().bucket("acc").send().await.expect("mb");
+        for i in 0..8 {
+            c.put_object()
+                .bucket("acc")
+                .key(format!("k{i}"))
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+                .expect("put");
+        }
+        for _ in 0..2 {
+            c.get_object()
+                .bucket("acc")
+                .key("missing")
+                .send()
+                .await
+                .expect_err("404");
+        }
+    }
+    // Lines come through a pipe: wait for `want` (and a little longer, for extras).
+    async fn access_lines(srv: &Spawned, want: usize) -> Vec<String> {
+        let lines = || -> Vec<String> {
+            srv.log()
+                .lines()
+                .filter(|l| l.contains(" access: "))
+                .map(str::to_string)
+                .collect()
+        };
+        let until = Instant::now() + Duration::from_secs(5);
+        while lines().len() < want && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        lines()
+    }
+
+    let every = Spawned::start("true", "", &["--nfs-listen", "off"]);
+    traffic(&every).await;
+    assert_eq!(access_lines(&every, 11).await.len(), 11, "{}", every.log());
+
+    let third = Spawned::start(
+        "true",
+        "log:\n  access_every: 3\n",
+        &["--nfs-listen", "off"],
+    );
+    traffic(&third).await;
+    let lines = access_lines(&third, 5).await;
+    // Nine successes: the 1st, 4th and 7th; both 404s.
+    assert_eq!(lines.len(), 5, "{lines:#?}");
+    assert_eq!(lines.iter().filter(|l| l.contains("status=404")).count(), 2);
+
+    let none = Spawned::start(
+        "true",
+        "log:\n  access_every: 0\n",
+        &["--nfs-listen", "off"],
+    );
+    traffic(&none).await;
+    assert_eq!(access_lines(&none, 1).await, Vec::<String>::new());
+    // The operational log is still there.
+    assert!(none.log().contains("gatehouse serving"));
+}

@@ -1,5 +1,6 @@
-//! One log line per request (request id, method, path, principal, status, error code,
-//! milliseconds) and the `x-request-id` response header.
+//! One access line per request (request id, method, path, principal, status, error code,
+//! milliseconds; target `access`, as `log.access_every` decides) and the `x-request-id`
+//! response header.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -102,9 +103,14 @@ pub async fn log_request(
         });
     // Scrapes and health probes arrive every few seconds: logged at debug unless they fail.
     let routine = matches!(route.as_str(), "/metrics" | "/api/health") && status < 400;
+    // The access line (`log.access_every`; target `access`, apart from the operational log).
+    if !state.store.metrics().access_line(status) {
+        return resp;
+    }
     macro_rules! line {
         ($level:ident) => {
             tracing::$level!(
+                target: "access",
                 request_id = %id,
                 method = %method,
                 path = %path,

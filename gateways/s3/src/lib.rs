@@ -177,17 +177,21 @@ async fn dispatch(State(state): State<S3State>, req: Request<Body>) -> Response 
     if close_after || cut_short {
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    tracing::info!(
-        request_id = %request_id,
-        principal = principal.as_deref().unwrap_or("-"),
-        op = op,
-        bucket = bucket.as_deref().unwrap_or("-"),
-        method = %method,
-        status,
-        latency_us = started.elapsed().as_micros() as u64,
-        bytes_in,
-        bytes_out = content_length(resp.headers()),
-        "s3"
-    );
+    // The access line (`log.access_every`; target `access`, apart from the operational log).
+    if state.inner.store.metrics().access_line(status) {
+        tracing::info!(
+            target: "access",
+            request_id = %request_id,
+            principal = principal.as_deref().unwrap_or("-"),
+            op = op,
+            bucket = bucket.as_deref().unwrap_or("-"),
+            method = %method,
+            status,
+            latency_us = started.elapsed().as_micros() as u64,
+            bytes_in,
+            bytes_out = content_length(resp.headers()),
+            "s3"
+        );
+    }
     resp
 }
