@@ -12,6 +12,7 @@
 //! - `m0006_completed_uploads`: completed multipart uploads, kept a day for retried completions.
 //! - `m0007_dir_subdirs`: subdirectory counts of share directories (their NFS nlink).
 //! - `m0008_running_totals`: running totals (bytes held, for `s3.max_size`; chunk rows and bytes, for metrics).
+//! - `m0009_expiry_index`: object expiry's due-time index, every live bucket marked to be entered.
 //!
 //! Invariant: this crate depends on redb (and serde/rmp-serde, to read the records a step
 //! needs) only. A step uses frozen copies of the table definitions and value types it needs,
@@ -26,11 +27,12 @@ mod m0005_dir_times;
 mod m0006_completed_uploads;
 mod m0007_dir_subdirs;
 mod m0008_running_totals;
+mod m0009_expiry_index;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_VERSION: u64 = 8;
+pub const CURRENT_VERSION: u64 = 9;
 
 /// The `meta` table: string keys, raw byte values. Frozen: every schema has it.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -83,6 +85,7 @@ const STEPS: &[Step] = &[
     m0006_completed_uploads::apply,
     m0007_dir_subdirs::apply,
     m0008_running_totals::apply,
+    m0009_expiry_index::apply,
 ];
 
 /// Reads the stored schema version; 0 means a new, empty file.
@@ -151,8 +154,8 @@ mod tests {
     fn new_file_is_migrated_and_rerun_is_a_noop() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Database::create(dir.path().join("m.redb")).expect("create");
-        assert_eq!(migrate(&db).expect("migrate"), Outcome { from: 0, to: 8 });
-        assert_eq!(migrate(&db).expect("again"), Outcome { from: 8, to: 8 });
+        assert_eq!(migrate(&db).expect("migrate"), Outcome { from: 0, to: 9 });
+        assert_eq!(migrate(&db).expect("again"), Outcome { from: 9, to: 9 });
         assert_eq!(schema_version(&db).expect("version"), CURRENT_VERSION);
     }
 

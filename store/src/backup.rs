@@ -91,6 +91,8 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::DIR_PATHS,
         tables::DIR_TIMES,
         tables::DIR_SUBDIRS,
+        tables::EXPIRY_DUE,
+        tables::EXPIRY_REBUILD,
     ))
 }
 

@@ -188,6 +188,8 @@ impl Store {
             .map_err(|e| StoreError::Internal(format!("master key: {e}")))?;
         let db = Arc::new(db);
         let unclean = ops::txn::mark_open(&db)?;
+        let expiry_days = u32::try_from(cfg.object_expiry.as_secs() / 86_400).unwrap_or(u32::MAX);
+        ops::expiry_index::configure(&db, expiry_days)?;
         if unclean {
             tracing::warn!(
                 "the previous run did not stop cleanly (or this is a backup of a running server); \

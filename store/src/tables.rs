@@ -102,3 +102,12 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     }
     None
 }
+/// Object expiry's due-time index (decision 0028): due time in Unix ms (8 bytes BE) ++ bucket id
+/// (8 bytes BE) ++ key → nothing. A row is a hint, not a promise: at its time the sweeper looks
+/// at the object under the rules then, and expires it, moves the row to the object's later due
+/// time, or drops it. Every object a rule applies to has a row at or before its due time.
+pub const EXPIRY_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("expiry_due");
+/// Buckets whose objects are being entered into [`EXPIRY_DUE`] again after their rules changed
+/// (a lifecycle configuration, `object_expiry_days`, a share restored): bucket id → the last key
+/// entered (empty: none yet). The sweeper works through it in bounded steps.
+pub const EXPIRY_REBUILD: TableDefinition<u64, &[u8]> = TableDefinition::new("expiry_rebuild");

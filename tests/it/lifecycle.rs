@@ -238,3 +238,214 @@ async fn a_clock_that_jumps_backwards_expires_nothing() {
     assert_eq!(s.expired, 0);
     assert_eq!(keys(&c, "back").await, ["k"]);
 }
+
+/// A 30-day rule on `logs/` of bucket `b`, put with aws-sdk-s3.
+async fn logs_rule(c: &aws_sdk_s3::Client, b: &str) {
+    let cfg = BucketLifecycleConfiguration::builder()
+        .rules(
+            rule("logs-30d", "logs/")
+                .expiration(LifecycleExpiration::builder().days(30).build())
+                .build()
+                .expect("rule"),
+        )
+        .build()
+        .expect("cfg");
+    c.put_bucket_lifecycle_configuration()
+        .bucket(b)
+        .lifecycle_configuration(cfg)
+        .send()
+        .await
+        .expect("put lifecycle");
+}
+
+/// The sweeper reads what is due, not every entry: with 300 objects under a 30-day rule a
+/// sweep a day later looks at no row; at day 31 it looks at the due ones only. A rule put after
+/// the objects exist enters them (in bounded steps) before they can fall due.
+#[tokio::test]
+async fn expiry_reads_what_is_due_not_every_object() {
+    let srv = TestServer::start_with(|raw| raw.object_expiry_days = Some(0)).await;
+    let c = srv.client();
+    c.create_bucket().bucket("due").send().await.expect("mb");
+    for i in 0..200 {
+        put(&c, "due", &format!("keep/{i:03}")).await;
+    }
+    for i in 0..100 {
+        put(&c, "due", &format!("logs/{i:03}")).await;
+    }
+    let store = srv.store();
+    let now = gatehouse_store::now_unix_ms();
+    // No rule yet: nothing is indexed, nothing looked at.
+    let s = store
+        .sweep_expiry(now + 400 * DAY, 10_000)
+        .await
+        .expect("s");
+    assert_eq!((s.entered, s.scanned, s.expired), (0, 0, 0), "{s:?}");
+    // A rule on objects that exist: the sweep enters the bucket's 300 keys once.
+    logs_rule(&c, "due").await;
+    let s = store.sweep_expiry(now + DAY, 10_000).await.expect("s");
+    assert_eq!((s.entered, s.scanned, s.expired), (300, 0, 0), "{s:?}");
+    // Quiet sweeps cost nothing per object.
+    let s = store.sweep_expiry(now + 2 * DAY, 10_000).await.expect("s");
+    assert_eq!((s.entered, s.scanned, s.expired), (0, 0, 0), "{s:?}");
+    let s = store.sweep_expiry(now + 31 * DAY, 10_000).await.expect("s");
+    assert_eq!((s.scanned, s.expired), (100, 100), "{s:?}");
+    assert_eq!(keys(&c, "due").await.len(), 200);
+    let s = store.sweep_expiry(now + 32 * DAY, 10_000).await.expect("s");
+    assert_eq!((s.scanned, s.expired), (0, 0), "{s:?}");
+}
+
+/// `object_expiry_days` changed between starts: the objects already stored follow the new
+/// value (entered again after a restart), in both directions.
+#[tokio::test]
+async fn object_expiry_days_changed_between_restarts() {
+    let srv = TestServer::start_with(|raw| raw.object_expiry_days = Some(0)).await;
+    let c = srv.client();
+    c.create_bucket().bucket("cfg").send().await.expect("mb");
+    put(&c, "cfg", "a").await;
+    let now = gatehouse_store::now_unix_ms();
+    let s = srv
+        .store()
+        .sweep_expiry(now + 11 * DAY, 100)
+        .await
+        .expect("s");
+    assert_eq!(s.expired, 0);
+    let dir = srv.stop().await;
+    let srv = TestServer::start_in_with(dir, |raw| raw.object_expiry_days = Some(10)).await;
+    let c = srv.client();
+    put(&c, "cfg", "b").await;
+    let s = srv
+        .store()
+        .sweep_expiry(now + 9 * DAY, 100)
+        .await
+        .expect("s");
+    assert_eq!(s.expired, 0, "{s:?}");
+    // Back to never: the rows written under 10 days expire nothing.
+    let dir = srv.stop().await;
+    let srv = TestServer::start_in_with(dir, |raw| raw.object_expiry_days = Some(0)).await;
+    let s = srv
+        .store()
+        .sweep_expiry(now + 11 * DAY, 100)
+        .await
+        .expect("s");
+    assert_eq!(s.expired, 0, "{s:?}");
+    assert_eq!(keys(&srv.client(), "cfg").await, ["a", "b"]);
+    let dir = srv.stop().await;
+    let srv = TestServer::start_in_with(dir, |raw| raw.object_expiry_days = Some(10)).await;
+    let s = srv
+        .store()
+        .sweep_expiry(now + 11 * DAY, 100)
+        .await
+        .expect("s");
+    assert_eq!(
+        s.expired, 2,
+        "both, the one from before any rule too: {s:?}"
+    );
+    assert!(keys(&srv.client(), "cfg").await.is_empty());
+}
+
+/// Names that move: an NFS rename into a rule's prefix falls due by that rule, one out of it
+/// does not; so does a directory renamed into it, and a hard link's new name. A restored share's
+/// objects are entered again.
+#[tokio::test]
+async fn renames_links_and_restored_shares_follow_the_rules_of_their_names() {
+    let srv = TestServer::start_with(|raw| raw.object_expiry_days = Some(0)).await;
+    crate::nfs::share(&srv, "life", false).await;
+    let admin_id = srv.admin().user_id;
+    srv.store()
+        .add_peer(&srv.admin(), "127.0.0.1", &admin_id, "")
+        .await
+        .expect("peer");
+    let c = srv.client();
+    for k in ["logs/out", "in", "d/x", "d/y", "target"] {
+        crate::nfs::s3_put(&srv, "fs+life", k, b"x".to_vec()).await;
+    }
+    logs_rule(&c, "fs+life").await;
+    let store = srv.store();
+    let now = gatehouse_store::now_unix_ms();
+    store.sweep_expiry(now, 10).await.expect("entered");
+    let mut m = crate::nfs::mount(&srv, "life").await.expect("mount");
+    let root = m.root_nfs_fh3();
+    let (logs, _) = crate::nfs::lookup(&mut m, &root, "logs")
+        .await
+        .expect("logs");
+    crate::nfs::rename(&mut m, (&root, "in"), (&logs, "in"))
+        .await
+        .expect("in");
+    crate::nfs::rename(&mut m, (&logs, "out"), (&root, "out"))
+        .await
+        .expect("out");
+    crate::nfs::rename(&mut m, (&root, "d"), (&logs, "d"))
+        .await
+        .expect("dir");
+    let (target, _) = crate::nfs::lookup(&mut m, &root, "target")
+        .await
+        .expect("t");
+    let link = m
+        .link(&nfs3_client::nfs3_types::nfs3::LINK3args {
+            file: target,
+            link: crate::nfs::dirop(&logs, "link"),
+        })
+        .await
+        .expect("rpc");
+    assert!(matches!(
+        link,
+        nfs3_client::nfs3_types::nfs3::Nfs3Result::Ok(_)
+    ));
+    drop(m);
+    let s = store.sweep_expiry(now + 31 * DAY, 100).await.expect("s");
+    assert_eq!(s.expired, 4, "{s:?}");
+    assert_eq!(keys(&c, "fs+life").await, ["out", "target"]);
+
+    // A deleted share's rows go while it is parked; restored, its objects are entered again.
+    crate::nfs::s3_put(&srv, "fs+life", "logs/again", b"x".to_vec()).await;
+    store
+        .delete_share(&srv.admin(), "life")
+        .await
+        .expect("delete");
+    let s = store.sweep_expiry(now + 31 * DAY, 100).await.expect("s");
+    assert_eq!(s.expired, 0, "parked: {s:?}");
+    store
+        .restore_share(&srv.admin(), "life")
+        .await
+        .expect("restore");
+    let s = store.sweep_expiry(now + 31 * DAY, 100).await.expect("s");
+    assert_eq!(s.expired, 1, "{s:?}");
+    assert_eq!(keys(&c, "fs+life").await, ["out", "target"]);
+    crate::multipart_promises::stop_and_fsck(srv).await;
+}
+
+/// A store from before the index (schema 8): its buckets are entered by the first sweeps after
+/// the upgrade, so objects written before it expire on time.
+#[tokio::test]
+async fn objects_from_before_the_index_expire_after_an_upgrade() {
+    let srv = TestServer::start_with(|raw| raw.object_expiry_days = Some(0)).await;
+    let c = srv.client();
+    c.create_bucket().bucket("old").send().await.expect("mb");
+    logs_rule(&c, "old").await;
+    put(&c, "old", "logs/a").await;
+    put(&c, "old", "keep").await;
+    let dir = srv.stop().await;
+    {
+        let db = redb::Database::open(dir.path().join("meta.redb")).expect("open");
+        let t = db.begin_write().expect("write");
+        assert!(
+            t.delete_table(redb::TableDefinition::<&[u8], ()>::new("expiry_due"))
+                .expect("delete")
+        );
+        assert!(
+            t.delete_table(redb::TableDefinition::<u64, &[u8]>::new("expiry_rebuild"))
+                .expect("delete")
+        );
+        t.commit().expect("commit");
+        gatehouse_migrations::force_schema_version(&db, 8).expect("version");
+    }
+    let srv = TestServer::start_in_with(dir, |raw| raw.object_expiry_days = Some(0)).await;
+    let now = gatehouse_store::now_unix_ms();
+    let s = srv
+        .store()
+        .sweep_expiry(now + 31 * DAY, 100)
+        .await
+        .expect("s");
+    assert_eq!((s.entered, s.expired), (2, 1), "{s:?}");
+    assert_eq!(keys(&srv.client(), "old").await, ["keep"]);
+}

@@ -110,6 +110,7 @@ impl Store {
                 txn::entry_added(&mut ns, &b, &key)?;
                 ns.entries_mut()?
                     .insert(tables::entry_key(b.id, &key).as_slice(), file)?;
+                super::expiry_index::schedule(&mut ns, &b, &key, rec.mtime_ms)?;
                 // A name more; the bytes are the inode's, counted once already.
                 b.object_count += 1;
                 txn::put_bucket(&mut ns, &b)?;

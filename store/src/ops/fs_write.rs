@@ -593,6 +593,8 @@ impl Store {
             let mut rec = txn::get_inode(&ns, ino)?;
             inode_changed(&mut rec, crate::now_unix_ns());
             txn::put_inode(&mut ns, ino, &rec, false)?;
+            // Its new name falls due by the rules for that name.
+            super::expiry_index::schedule(&mut ns, &b, &dst, rec.mtime_ms)?;
             Ok(())
         })
         .await
@@ -1351,6 +1353,14 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
         let entries = ns.entries_mut()?;
         for (_, new, ino) in &moves {
             entries.insert(new.as_slice(), *ino)?;
+        }
+    }
+    // The moved keys fall due by the rules for their new names (when any rule applies).
+    if super::expiry_index::any_rule(b, super::expiry_index::global_days(ns)?) {
+        for (_, new, ino) in &moves {
+            let mtime = txn::inode_attrs(ns, *ino)?.mtime_ms;
+            let key = String::from_utf8_lossy(&new[8..]).into_owned();
+            super::expiry_index::schedule(ns, b, &key, mtime)?;
         }
     }
     // The replaced (empty) target's rows go; the moved directories' rows replace them.

@@ -2,36 +2,43 @@
 //! multipart uploads, by key prefix) and the server-wide `object_expiry_days`, applied by one
 //! sweeper in small, bounded steps.
 //!
-//! The sweeper never holds a write transaction for long (deletions commit in batches of
-//! [`BATCH`]) and one sweep deletes at most `budget` objects: a clock that jumps years ahead
-//! cannot empty the store in one go — the bound is hit, logged, and the next sweep continues
-//! (by then an operator can see the warning and fix the clock). Rule evaluation is stateless
-//! (object mtime vs now), so a restart simply starts scanning again.
+//! The sweeper finds objects through the due-time index (`expiry_index`, decision 0028), never
+//! holds a write transaction for long (rows are looked at in batches of [`BATCH`]) and one sweep
+//! deletes at most `budget` objects: a clock that jumps years ahead cannot empty the store in
+//! one go — the bound is hit, logged, and the next sweep continues (by then an operator can see
+//! the warning and fix the clock). Each row is checked against the rules as they are then
+//! (object mtime vs now), so nothing is lost across restarts.
 
 use redb::{ReadableDatabase, ReadableTable};
 
 use crate::error::Result;
-use crate::model::{
-    BucketKind, BucketRecord, LifecycleRule, ObjectRecord, Principal, UploadRecord,
-};
+use crate::model::{BucketKind, BucketRecord, LifecycleRule, Principal, UploadRecord};
 use crate::rbac::{Resource, Verb, authorize};
-use crate::tables::{
-    self, BUCKETS, COMPLETED_BY_TIME, COMPLETED_UPLOADS, ENTRIES, INODES, UPLOADS,
-};
+use crate::tables::{self, BUCKETS, COMPLETED_BY_TIME, COMPLETED_UPLOADS, UPLOADS};
 use crate::{Store, StoreError, codec, deny};
 
 use super::ns::Ns;
 use super::txn;
 
-const DAY_MS: i64 = 86_400_000;
-/// Deletions per write transaction.
+use super::expiry_index::{self, DAY_MS};
+
+/// Due rows looked at per write transaction.
 const BATCH: usize = 256;
+/// Due rows looked at per sweep at most (the rest next time).
+const SCAN_PER_SWEEP: u64 = 100_000;
+/// Entries entered into the due-time index per write transaction, and per sweep, while a
+/// bucket's rules changed.
+const REBUILD_BATCH: usize = 2048;
+const REBUILD_PER_SWEEP: u64 = 200_000;
 /// Lifecycle rules per bucket (S3's limit).
 pub const MAX_RULES: usize = 1000;
 
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExpirySweep {
+    /// Objects entered into the due-time index again (buckets whose rules changed).
+    pub entered: u64,
+    /// Due rows looked at.
     pub scanned: u64,
     pub expired: u64,
     pub uploads_aborted: u64,
@@ -58,7 +65,10 @@ impl Store {
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &name)?;
                 b.lifecycle = rules;
-                txn::put_bucket(&mut ns, &b)
+                txn::put_bucket(&mut ns, &b)?;
+                drop(ns);
+                // Objects may fall due sooner now: enter them again.
+                expiry_index::mark_rebuild(t, b.id)
             })
             .await?;
         super::audit_action(p, "bucket.lifecycle.put", bucket);
@@ -80,9 +90,40 @@ impl Store {
     }
 
     /// Applies every bucket's rules and `object_expiry_days` as of `now_ms`, deleting at most
-    /// `budget` objects.
+    /// `budget` objects. Objects are found through the due-time index (decision 0028): the
+    /// work is what is due, not every entry. Buckets whose rules changed are entered into it
+    /// first, at most [`REBUILD_PER_SWEEP`] entries per sweep.
     pub async fn sweep_expiry(&self, now_ms: i64, budget: u64) -> Result<ExpirySweep> {
-        let global_days = (self.inner.cfg.object_expiry.as_secs() / 86_400) as u32;
+        let mut stats = ExpirySweep::default();
+        while stats.entered < REBUILD_PER_SWEEP {
+            let step = self
+                .inner
+                .committer
+                .write(|t| expiry_index::rebuild_step(t, REBUILD_BATCH))
+                .await?;
+            match step {
+                None => break,
+                // A mark dropped (no rule, bucket gone) counts as one, so the loop is bounded.
+                Some(n) => stats.entered += n.max(1),
+            }
+        }
+        loop {
+            let left = budget.saturating_sub(stats.expired);
+            let pass = self
+                .inner
+                .committer
+                .write(move |t| expiry_index::expire_due(t, now_ms, BATCH, left))
+                .await?;
+            stats.scanned += pass.rows;
+            stats.expired += pass.expired;
+            if pass.budget_hit {
+                stats.budget_exhausted = true;
+                break;
+            }
+            if !pass.more || stats.scanned >= SCAN_PER_SWEEP {
+                break;
+            }
+        }
         let buckets: Vec<BucketRecord> = {
             let rtxn = self.db().begin_read()?;
             let t = rtxn.open_table(BUCKETS)?;
@@ -93,43 +134,15 @@ impl Store {
             }
             v
         };
-        let mut stats = ExpirySweep::default();
         for b in buckets {
             if b.kind == BucketKind::System {
                 continue;
             }
-            let mut rules: Vec<LifecycleRule> =
-                b.lifecycle.iter().filter(|r| r.enabled).cloned().collect();
-            if global_days > 0 {
-                rules.push(LifecycleRule {
-                    id: "object_expiry_days".into(),
-                    prefix: String::new(),
-                    enabled: true,
-                    expiration_days: Some(global_days),
-                    abort_incomplete_days: None,
-                });
-            }
-            for r in &rules {
+            for r in b.lifecycle.iter().filter(|r| r.enabled) {
                 if let Some(days) = r.abort_incomplete_days {
                     stats.uploads_aborted += self
                         .abort_old_uploads(&b.name, &r.prefix, now_ms - i64::from(days) * DAY_MS)
                         .await?;
-                }
-                let Some(days) = r.expiration_days else {
-                    continue;
-                };
-                let cutoff = now_ms.saturating_sub(i64::from(days).saturating_mul(DAY_MS));
-                let left = budget.saturating_sub(stats.expired);
-                if left == 0 {
-                    stats.budget_exhausted = true;
-                    break;
-                }
-                let (scanned, expired, more) =
-                    self.expire_prefix(&b, &r.prefix, cutoff, left).await?;
-                stats.scanned += scanned;
-                stats.expired += expired;
-                if more {
-                    stats.budget_exhausted = true;
                 }
             }
         }
@@ -145,75 +158,6 @@ impl Store {
             tracing::info!(target: "audit", expired = stats.expired, uploads_aborted = stats.uploads_aborted, "expiry sweep");
         }
         Ok(stats)
-    }
-
-    /// Deletes objects under `prefix` last modified before `cutoff`, at most `budget`.
-    /// Returns (scanned, deleted, more due).
-    async fn expire_prefix(
-        &self,
-        b: &BucketRecord,
-        prefix: &str,
-        cutoff: i64,
-        budget: u64,
-    ) -> Result<(u64, u64, bool)> {
-        let start = tables::entry_key(b.id, prefix);
-        let end = tables::prefix_successor(&start);
-        let mut due: Vec<String> = Vec::new();
-        let mut scanned = 0;
-        let mut more = false;
-        {
-            let rtxn = self.db().begin_read()?;
-            let entries = rtxn.open_table(ENTRIES)?;
-            let inodes = rtxn.open_table(INODES)?;
-            let range = match &end {
-                Some(e) => entries.range(start.as_slice()..e.as_slice())?,
-                None => entries.range(start.as_slice()..)?,
-            };
-            for e in range {
-                let (k, v) = e?;
-                scanned += 1;
-                let Some(rec) = inodes.get(v.value())? else {
-                    continue;
-                };
-                let rec: ObjectRecord = codec::decode(rec.value())?;
-                if rec.mtime_ms <= cutoff {
-                    if due.len() as u64 == budget {
-                        more = true;
-                        break;
-                    }
-                    let key = String::from_utf8_lossy(&k.value()[8..]).into_owned();
-                    due.push(key);
-                }
-            }
-        }
-        let mut deleted = 0;
-        for batch in due.chunks(BATCH) {
-            let (name, keys) = (b.name.clone(), batch.to_vec());
-            deleted += self
-                .inner
-                .committer
-                .write(move |t| {
-                    let mut ns = Ns::new(t);
-                    let mut b = match txn::get_bucket(&ns, &name) {
-                        Ok(b) => b,
-                        Err(StoreError::NoSuchBucket) => return Ok(0),
-                        Err(e) => return Err(e),
-                    };
-                    let mut n = 0;
-                    for k in &keys {
-                        // Re-check: it may have been overwritten since the scan.
-                        if let Some(ino) = txn::lookup(&ns, b.id, k)?
-                            && txn::get_inode(&ns, ino)?.mtime_ms <= cutoff
-                            && txn::unlink_object(&mut ns, &mut b, k)?
-                        {
-                            n += 1;
-                        }
-                    }
-                    Ok(n)
-                })
-                .await?;
-        }
-        Ok((scanned, deleted, more))
     }
 
     /// Forgets completed uploads older than [`super::multipart::COMPLETION_KEPT_MS`], at most

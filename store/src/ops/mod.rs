@@ -4,6 +4,7 @@
 mod access;
 mod buckets;
 mod credential_cache;
+pub(crate) mod expiry_index;
 mod fs;
 mod fs_link;
 mod fs_write;

@@ -91,6 +91,8 @@ namespace_tables! {
     dir_times, dir_times_mut: DIR_TIMES<&'static [u8], u64>;
     /// [`tables::DIR_SUBDIRS`]: how many subdirectories a directory has.
     dir_subdirs, dir_subdirs_mut: DIR_SUBDIRS<&'static [u8], u64>;
+    /// [`tables::EXPIRY_DUE`]: objects by the time a rule may expire them.
+    expiry_due, expiry_due_mut: EXPIRY_DUE<&'static [u8], ()>;
 }
 
 impl<'t> Ns<'t> {

@@ -194,6 +194,10 @@ impl Store {
                 }
                 txn::put_bucket(&mut ns, &b)?;
                 drop(ns);
+                if restored {
+                    // Its objects' rows were dropped while it was parked.
+                    super::expiry_index::mark_rebuild(wtxn, b.id)?;
+                }
                 let rec = ShareRecord {
                     name: req.name.clone(),
                     description: req.description,
@@ -344,6 +348,8 @@ impl Store {
                 txn::add_usage_total(&mut ns, -i128::from(b.usage_bytes))?;
                 txn::put_bucket(&mut ns, &b)?;
                 drop(ns);
+                // Its objects' rows were dropped while it was parked.
+                super::expiry_index::mark_rebuild(wtxn, b.id)?;
                 s.deleted_ms = None;
                 if s.deleted_reason.take().as_deref() == Some("expired") || s.expires_ms <= now {
                     // An expired share comes back with a fresh lifetime.

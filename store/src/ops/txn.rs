@@ -447,6 +447,7 @@ pub(crate) fn link_at(
     }
     ns.entries_mut()?
         .insert(tables::entry_key(bucket.id, key).as_slice(), ino)?;
+    super::expiry_index::schedule(ns, bucket, key, rec.mtime_ms)?;
     bucket.usage_bytes += rec.size;
     bucket.object_count += 1;
     put_bucket(ns, bucket)?;

@@ -1,0 +1,252 @@
+//! Object expiry's due-time index (decision 0028): which objects a rule may expire, in the order
+//! they fall due, so the sweeper reads only what is due instead of walking every entry.
+//!
+//! Every write that links a key to a record (PUT, copy, completion, a file-view create, a hard
+//! link, a rename) enters it at its due time: `mtime + days`, the least `days` of the bucket's
+//! enabled expiration rules whose prefix the key has and the server's `object_expiry_days`. A
+//! row is a hint: when it falls due the sweeper looks at the key under the rules as they are
+//! then and expires it, moves the row to a later due time (the object was overwritten, a rule
+//! lengthened) or drops it (the key is gone, no rule applies). So writes that only move an
+//! object's due time later need no row, and deletes need not find theirs.
+//!
+//! When rules change in a way that can make objects due sooner — a lifecycle configuration put,
+//! `object_expiry_days` changed between starts, a deleted share restored — the bucket is marked
+//! in `expiry_rebuild` and the sweeper enters its objects again in bounded steps, resuming
+//! after the last key it entered.
+
+use std::collections::HashMap;
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::ns::Ns;
+use super::txn;
+use crate::codec;
+use crate::error::Result;
+use crate::model::{BucketKind, BucketRecord};
+use crate::tables::{self, BUCKETS, EXPIRY_REBUILD, META};
+
+pub(crate) const DAY_MS: i64 = 86_400_000;
+/// META key: the `object_expiry_days` the write paths use (0: none), set at start.
+const GLOBAL_DAYS: &str = "expiry_global_days";
+
+/// Days after its last modification at which `key` of `b` expires: the least of the bucket's
+/// enabled expiration rules for the key's prefix and the server's `global_days` (0: none).
+pub(crate) fn days_for(b: &BucketRecord, key: &str, global_days: u32) -> Option<u32> {
+    if b.kind == BucketKind::System {
+        return None;
+    }
+    b.lifecycle
+        .iter()
+        .filter(|r| r.enabled && key.starts_with(r.prefix.as_str()))
+        .filter_map(|r| r.expiration_days)
+        .chain((global_days > 0).then_some(global_days))
+        .min()
+}
+
+/// Whether any key of `b` can have a due time.
+pub(crate) fn any_rule(b: &BucketRecord, global_days: u32) -> bool {
+    b.kind != BucketKind::System
+        && (global_days > 0
+            || b.lifecycle
+                .iter()
+                .any(|r| r.enabled && r.expiration_days.is_some()))
+}
+
+/// The row of `key` of bucket `bucket_id` due at `due_ms` (before 1970: at 0).
+pub(crate) fn row_key(due_ms: i64, bucket_id: u64, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(16 + key.len());
+    k.extend_from_slice(&(due_ms.max(0) as u64).to_be_bytes());
+    k.extend_from_slice(&bucket_id.to_be_bytes());
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// (due ms, bucket id, key) of a row; `None` for a row this build did not write.
+pub(crate) fn parse_row(k: &[u8]) -> Option<(i64, u64, String)> {
+    let due = i64::try_from(u64::from_be_bytes(k.get(..8)?.try_into().ok()?)).ok()?;
+    let id = u64::from_be_bytes(k.get(8..16)?.try_into().ok()?);
+    let key = std::str::from_utf8(k.get(16..)?).ok()?;
+    Some((due, id, key.to_string()))
+}
+
+/// The `object_expiry_days` the write paths use, as set at start.
+pub(crate) fn global_days(ns: &Ns) -> Result<u32> {
+    let d = txn::read_counter(ns.meta()?, GLOBAL_DAYS)?;
+    Ok(u32::try_from(d).unwrap_or(u32::MAX))
+}
+
+/// Enters `key` of `b`, last modified at `mtime_ms`, at its due time, if a rule applies.
+pub(crate) fn schedule(ns: &mut Ns, b: &BucketRecord, key: &str, mtime_ms: i64) -> Result<()> {
+    if b.kind == BucketKind::System {
+        return Ok(());
+    }
+    if let Some(days) = days_for(b, key, global_days(ns)?) {
+        let due = mtime_ms.saturating_add(i64::from(days).saturating_mul(DAY_MS));
+        ns.expiry_due_mut()?
+            .insert(row_key(due, b.id, key).as_slice(), ())?;
+    }
+    Ok(())
+}
+
+/// Marks bucket `id` to have its objects entered again (its rules changed), from the start.
+pub(crate) fn mark_rebuild(t: &WriteTransaction, id: u64) -> Result<()> {
+    t.open_table(EXPIRY_REBUILD)?.insert(id, [].as_slice())?;
+    Ok(())
+}
+
+/// At start: records `object_expiry_days` for the write paths and the sweeper; when it differs
+/// from what the index was built for, every live bucket is entered again.
+pub(crate) fn configure(db: &redb::Database, days: u32) -> Result<()> {
+    let t = db.begin_write()?;
+    let changed = {
+        let mut meta = t.open_table(META)?;
+        let was = txn::read_counter(&meta, GLOBAL_DAYS)?;
+        if was != u64::from(days) {
+            meta.insert(GLOBAL_DAYS, u64::from(days).to_le_bytes().as_slice())?;
+        }
+        was != u64::from(days)
+    };
+    if !changed {
+        t.abort()?;
+        return Ok(());
+    }
+    let ids: Vec<u64> = live_buckets(&t)?.into_keys().collect();
+    for id in ids {
+        mark_rebuild(&t, id)?;
+    }
+    t.commit()?;
+    Ok(())
+}
+
+/// Live buckets by id (system bucket left out).
+pub(crate) fn live_buckets(t: &WriteTransaction) -> Result<HashMap<u64, BucketRecord>> {
+    let mut out = HashMap::new();
+    for e in t.open_table(BUCKETS)?.iter()? {
+        let (_, v) = e?;
+        let b: BucketRecord = codec::decode(v.value())?;
+        if b.kind != BucketKind::System {
+            out.insert(b.id, b);
+        }
+    }
+    Ok(out)
+}
+
+/// One step of a rebuild: enters up to `batch` objects of the first marked bucket after its
+/// cursor. Returns how many entries it looked at, or `None` when no bucket is marked.
+pub(crate) fn rebuild_step(t: &WriteTransaction, batch: usize) -> Result<Option<u64>> {
+    let first = t
+        .open_table(EXPIRY_REBUILD)?
+        .first()?
+        .map(|(k, v)| (k.value(), v.value().to_vec()));
+    let Some((id, cursor)) = first else {
+        return Ok(None);
+    };
+    let bucket = live_buckets(t)?.remove(&id);
+    let mut ns = Ns::new(t);
+    let global = global_days(&ns)?;
+    let Some(b) = bucket.filter(|b| any_rule(b, global)) else {
+        drop(ns);
+        t.open_table(EXPIRY_REBUILD)?.remove(id)?;
+        return Ok(Some(0));
+    };
+    let start = tables::entry_key(id, "");
+    let from = [start.as_slice(), cursor.as_slice()].concat();
+    let end = (id + 1).to_be_bytes();
+    let mut found: Vec<(Vec<u8>, u64)> = Vec::with_capacity(batch);
+    for e in ns.entries()?.range(from.as_slice()..end.as_slice())? {
+        let (k, v) = e?;
+        let k = k.value();
+        // The cursor's own key was entered by the step before.
+        if !cursor.is_empty() && k == from.as_slice() {
+            continue;
+        }
+        if found.len() == batch {
+            break;
+        }
+        found.push((k[8..].to_vec(), v.value()));
+    }
+    for (key, ino) in &found {
+        let mtime = txn::inode_attrs(&ns, *ino)?.mtime_ms;
+        schedule(&mut ns, &b, &String::from_utf8_lossy(key), mtime)?;
+    }
+    drop(ns);
+    let mut rebuild = t.open_table(EXPIRY_REBUILD)?;
+    match found.last() {
+        Some((last, _)) if found.len() == batch => {
+            rebuild.insert(id, last.as_slice())?;
+        }
+        _ => {
+            rebuild.remove(id)?;
+        }
+    }
+    Ok(Some(found.len() as u64))
+}
+
+/// What one pass over due rows did.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct DuePass {
+    pub rows: u64,
+    pub expired: u64,
+    /// Rows due are left: the pass stopped at its batch or at the deletion budget.
+    pub more: bool,
+    pub budget_hit: bool,
+}
+
+/// Looks at up to `batch` rows due at `now_ms`: expires what the rules say is due (at most
+/// `budget`), moves the others to their due time, drops the rest.
+pub(crate) fn expire_due(
+    t: &WriteTransaction,
+    now_ms: i64,
+    batch: usize,
+    budget: u64,
+) -> Result<DuePass> {
+    let mut buckets = live_buckets(t)?;
+    let mut ns = Ns::new(t);
+    let global = global_days(&ns)?;
+    // Every row due at `now_ms` sorts below this one.
+    let end = row_key(now_ms.saturating_add(1), 0, "");
+    let rows: Vec<Vec<u8>> = ns
+        .expiry_due()?
+        .range(..end.as_slice())?
+        .take(batch)
+        .map(|e| e.map(|(k, _)| k.value().to_vec()))
+        .collect::<std::result::Result<_, _>>()?;
+    let mut pass = DuePass {
+        rows: rows.len() as u64,
+        more: rows.len() == batch,
+        ..Default::default()
+    };
+    for row in rows {
+        ns.expiry_due_mut()?.remove(row.as_slice())?;
+        let Some((_, id, key)) = parse_row(&row) else {
+            continue;
+        };
+        // Its bucket deleted (a deleted share's is parked: a restore enters it again).
+        let Some(b) = buckets.get_mut(&id) else {
+            continue;
+        };
+        let Some(ino) = txn::lookup(&ns, id, &key)? else {
+            continue;
+        };
+        let Some(days) = days_for(b, &key, global) else {
+            continue;
+        };
+        let mtime = txn::inode_attrs(&ns, ino)?.mtime_ms;
+        let due = mtime.saturating_add(i64::from(days).saturating_mul(DAY_MS));
+        if due > now_ms {
+            ns.expiry_due_mut()?
+                .insert(row_key(due, id, &key).as_slice(), ())?;
+        } else if pass.expired < budget {
+            if txn::unlink_object(&mut ns, b, &key)? {
+                pass.expired += 1;
+            }
+        } else {
+            // Due, past the budget: kept for the next sweep.
+            ns.expiry_due_mut()?.insert(row.as_slice(), ())?;
+            pass.budget_hit = true;
+            pass.more = true;
+            break;
+        }
+    }
+    Ok(pass)
+}
