@@ -1,6 +1,7 @@
 //! Schema 9: object expiry's due-time index (`expiry_due`: due ms BE ++ bucket id BE ++ key →
-//! nothing) and the buckets still to be entered into it (`expiry_rebuild`: bucket id → last key
-//! entered). This step creates both and marks every live bucket, so the server's sweeper enters
+//! nothing), the same for multipart uploads and abort-incomplete rules (`abort_due`: due ms BE
+//! ++ upload id → nothing) and the buckets still to be entered into them (`expiry_rebuild`:
+//! bucket id → last key entered). This step creates both and marks every live bucket, so the server's sweeper enters
 //! the existing objects in bounded steps after the upgrade rather than here in one transaction.
 //! Frozen: later schemas add steps, never edit this one.
 
@@ -11,6 +12,7 @@ use crate::MigrationError;
 
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
 const EXPIRY_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("expiry_due");
+const ABORT_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("abort_due");
 const EXPIRY_REBUILD: TableDefinition<u64, &[u8]> = TableDefinition::new("expiry_rebuild");
 
 /// The fields of a bucket record this step reads (schema 8 layout: version byte 1, then
@@ -40,6 +42,7 @@ fn decode(bytes: &[u8]) -> Result<Bucket, MigrationError> {
 
 pub(crate) fn apply(txn: &redb::WriteTransaction) -> Result<(), MigrationError> {
     txn.open_table(EXPIRY_DUE)?;
+    txn.open_table(ABORT_DUE)?;
     let mut ids = Vec::new();
     for e in txn.open_table(BUCKETS)?.iter()? {
         let (_, v) = e?;

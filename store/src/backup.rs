@@ -92,6 +92,7 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::DIR_TIMES,
         tables::DIR_SUBDIRS,
         tables::EXPIRY_DUE,
+        tables::ABORT_DUE,
         tables::EXPIRY_REBUILD,
     ))
 }

@@ -107,6 +107,9 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 /// at the object under the rules then, and expires it, moves the row to the object's later due
 /// time, or drops it. Every object a rule applies to has a row at or before its due time.
 pub const EXPIRY_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("expiry_due");
+/// Multipart uploads by the time an abort-incomplete rule may abort them (decision 0028): due
+/// time in Unix ms (8 bytes BE) ++ upload id → nothing; hints, as in [`EXPIRY_DUE`].
+pub const ABORT_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("abort_due");
 /// Buckets whose objects are being entered into [`EXPIRY_DUE`] again after their rules changed
 /// (a lifecycle configuration, `object_expiry_days`, a share restored): bucket id → the last key
 /// entered (empty: none yet). The sweeper works through it in bounded steps.

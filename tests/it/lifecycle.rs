@@ -449,3 +449,70 @@ async fn objects_from_before_the_index_expire_after_an_upgrade() {
     assert_eq!((s.entered, s.expired), (2, 1), "{s:?}");
     assert_eq!(keys(&srv.client(), "old").await, ["keep"]);
 }
+
+/// Abort-incomplete rules find uploads through their own due-time index: an upload begun
+/// before the rule is entered when the rule is put; one under another prefix is left alone; a
+/// quiet sweep aborts nothing and a due one aborts only what is due.
+#[tokio::test]
+async fn abort_incomplete_rules_follow_uploads_begun_before_and_after() {
+    let srv = TestServer::start_with(|raw| raw.object_expiry_days = Some(0)).await;
+    let c = srv.client();
+    c.create_bucket().bucket("ups").send().await.expect("mb");
+    let create = |key: &'static str| {
+        let c = c.clone();
+        async move {
+            c.create_multipart_upload()
+                .bucket("ups")
+                .key(key)
+                .send()
+                .await
+                .expect("mpu")
+                .upload_id()
+                .expect("id")
+                .to_string()
+        }
+    };
+    let before = create("tmp/before").await;
+    let cfg = BucketLifecycleConfiguration::builder()
+        .rules(
+            rule("tmp-7d", "tmp/")
+                .abort_incomplete_multipart_upload(
+                    AbortIncompleteMultipartUpload::builder()
+                        .days_after_initiation(7)
+                        .build(),
+                )
+                .build()
+                .expect("rule"),
+        )
+        .build()
+        .expect("cfg");
+    c.put_bucket_lifecycle_configuration()
+        .bucket("ups")
+        .lifecycle_configuration(cfg)
+        .send()
+        .await
+        .expect("put lifecycle");
+    let after = create("tmp/after").await;
+    let other = create("keep/other").await;
+    let store = srv.store();
+    let now = gatehouse_store::now_unix_ms();
+    let s = store.sweep_expiry(now + 6 * DAY, 100).await.expect("s");
+    assert_eq!(s.uploads_aborted, 0, "{s:?}");
+    let s = store.sweep_expiry(now + 8 * DAY, 100).await.expect("s");
+    assert_eq!(s.uploads_aborted, 2, "{s:?}");
+    let listed = c
+        .list_multipart_uploads()
+        .bucket("ups")
+        .send()
+        .await
+        .expect("list");
+    let ids: Vec<&str> = listed
+        .uploads()
+        .iter()
+        .filter_map(|u| u.upload_id())
+        .collect();
+    assert_eq!(ids, [other.as_str()]);
+    assert!(!ids.contains(&before.as_str()) && !ids.contains(&after.as_str()));
+    let s = store.sweep_expiry(now + 9 * DAY, 100).await.expect("s");
+    assert_eq!(s.uploads_aborted, 0, "{s:?}");
+}

@@ -22,8 +22,8 @@ use super::ns::Ns;
 use super::txn;
 use crate::codec;
 use crate::error::Result;
-use crate::model::{BucketKind, BucketRecord};
-use crate::tables::{self, BUCKETS, EXPIRY_REBUILD, META};
+use crate::model::{BucketKind, BucketRecord, UploadRecord};
+use crate::tables::{self, ABORT_DUE, BUCKETS, EXPIRY_REBUILD, META, UPLOADS};
 
 pub(crate) const DAY_MS: i64 = 86_400_000;
 /// META key: the `object_expiry_days` the write paths use (0: none), set at start.
@@ -41,6 +41,44 @@ pub(crate) fn days_for(b: &BucketRecord, key: &str, global_days: u32) -> Option<
         .filter_map(|r| r.expiration_days)
         .chain((global_days > 0).then_some(global_days))
         .min()
+}
+
+/// Days after its initiation at which an incomplete upload of `key` to `b` is aborted: the least
+/// of the bucket's enabled abort-incomplete rules for the key's prefix.
+pub(crate) fn abort_days_for(b: &BucketRecord, key: &str) -> Option<u32> {
+    if b.kind == BucketKind::System {
+        return None;
+    }
+    b.lifecycle
+        .iter()
+        .filter(|r| r.enabled && key.starts_with(r.prefix.as_str()))
+        .filter_map(|r| r.abort_incomplete_days)
+        .min()
+}
+
+/// Enters upload `id` (of `key` to `b`, begun at `initiated_ms`) at its abort time, if a rule
+/// applies.
+pub(crate) fn schedule_upload(
+    t: &WriteTransaction,
+    b: &BucketRecord,
+    id: &str,
+    u: &UploadRecord,
+) -> Result<()> {
+    if let Some(days) = abort_days_for(b, &u.key) {
+        let due = u
+            .initiated_ms
+            .saturating_add(i64::from(days).saturating_mul(DAY_MS));
+        t.open_table(ABORT_DUE)?
+            .insert(upload_row(due, id).as_slice(), ())?;
+    }
+    Ok(())
+}
+
+fn upload_row(due_ms: i64, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + id.len());
+    k.extend_from_slice(&(due_ms.max(0) as u64).to_be_bytes());
+    k.extend_from_slice(id.as_bytes());
+    k
 }
 
 /// Whether any key of `b` can have a due time.
@@ -142,6 +180,29 @@ pub(crate) fn rebuild_step(t: &WriteTransaction, batch: usize) -> Result<Option<
         return Ok(None);
     };
     let bucket = live_buckets(t)?.remove(&id);
+    if cursor.is_empty()
+        && let Some(b) = &bucket
+        && b.lifecycle
+            .iter()
+            .any(|r| r.abort_incomplete_days.is_some())
+    {
+        // Its uploads first (few: one pass over the upload table per rule change).
+        let mine: Vec<(String, UploadRecord)> = {
+            let uploads = t.open_table(UPLOADS)?;
+            let mut v = Vec::new();
+            for e in uploads.iter()? {
+                let (k, val) = e?;
+                let u: UploadRecord = codec::decode(val.value())?;
+                if u.bucket == b.name {
+                    v.push((k.value().to_string(), u));
+                }
+            }
+            v
+        };
+        for (uid, u) in &mine {
+            schedule_upload(t, b, uid, u)?;
+        }
+    }
     let mut ns = Ns::new(t);
     let global = global_days(&ns)?;
     let Some(b) = bucket.filter(|b| any_rule(b, global)) else {
@@ -249,4 +310,52 @@ pub(crate) fn expire_due(
         }
     }
     Ok(pass)
+}
+
+/// Looks at up to `batch` upload rows due at `now_ms`: aborts the uploads a rule says are due
+/// (their parts' bytes go back to the bucket), moves the others to their due time, drops the
+/// rest (upload completed or gone, bucket deleted or parked, rule removed). Returns (rows looked
+/// at, uploads aborted).
+pub(crate) fn abort_due(t: &WriteTransaction, now_ms: i64, batch: usize) -> Result<(u64, u64)> {
+    let end = upload_row(now_ms.saturating_add(1), "");
+    let rows: Vec<Vec<u8>> = t
+        .open_table(ABORT_DUE)?
+        .range(..end.as_slice())?
+        .take(batch)
+        .map(|e| e.map(|(k, _)| k.value().to_vec()))
+        .collect::<std::result::Result<_, _>>()?;
+    let mut aborted = 0;
+    for row in &rows {
+        t.open_table(ABORT_DUE)?.remove(row.as_slice())?;
+        let Some(id) = row.get(8..).and_then(|r| std::str::from_utf8(r).ok()) else {
+            continue;
+        };
+        let u: UploadRecord = {
+            let uploads = t.open_table(UPLOADS)?;
+            let Some(v) = uploads.get(id)? else {
+                continue;
+            };
+            codec::decode(v.value())?
+        };
+        let b = match txn::get_bucket(&Ns::new(t), &u.bucket) {
+            Ok(b) => b,
+            // A deleted share's bucket is parked: a restore enters its uploads again.
+            Err(crate::StoreError::NoSuchBucket) => continue,
+            Err(e) => return Err(e),
+        };
+        let Some(days) = abort_days_for(&b, &u.key) else {
+            continue;
+        };
+        let due = u
+            .initiated_ms
+            .saturating_add(i64::from(days).saturating_mul(DAY_MS));
+        if due > now_ms {
+            t.open_table(ABORT_DUE)?
+                .insert(upload_row(due, id).as_slice(), ())?;
+        } else {
+            super::multipart::abort_in(&mut Ns::new(t), id)?;
+            aborted += 1;
+        }
+    }
+    Ok((rows.len() as u64, aborted))
 }

@@ -9,18 +9,18 @@
 //! the warning and fix the clock). Each row is checked against the rules as they are then
 //! (object mtime vs now), so nothing is lost across restarts.
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableDatabase;
 
 use crate::error::Result;
-use crate::model::{BucketKind, BucketRecord, LifecycleRule, Principal, UploadRecord};
+use crate::model::{LifecycleRule, Principal};
 use crate::rbac::{Resource, Verb, authorize};
-use crate::tables::{self, BUCKETS, COMPLETED_BY_TIME, COMPLETED_UPLOADS, UPLOADS};
-use crate::{Store, StoreError, codec, deny};
+use crate::tables::{self, COMPLETED_BY_TIME, COMPLETED_UPLOADS};
+use crate::{Store, StoreError, deny};
 
 use super::ns::Ns;
 use super::txn;
 
-use super::expiry_index::{self, DAY_MS};
+use super::expiry_index;
 
 /// Due rows looked at per write transaction.
 const BATCH: usize = 256;
@@ -124,26 +124,16 @@ impl Store {
                 break;
             }
         }
-        let buckets: Vec<BucketRecord> = {
-            let rtxn = self.db().begin_read()?;
-            let t = rtxn.open_table(BUCKETS)?;
-            let mut v = Vec::new();
-            for e in t.iter()? {
-                let (_, val) = e?;
-                v.push(codec::decode(val.value())?);
-            }
-            v
-        };
-        for b in buckets {
-            if b.kind == BucketKind::System {
-                continue;
-            }
-            for r in b.lifecycle.iter().filter(|r| r.enabled) {
-                if let Some(days) = r.abort_incomplete_days {
-                    stats.uploads_aborted += self
-                        .abort_old_uploads(&b.name, &r.prefix, now_ms - i64::from(days) * DAY_MS)
-                        .await?;
-                }
+        // Uploads due for their abort-incomplete rules, through their own due-time index.
+        loop {
+            let (rows, aborted) = self
+                .inner
+                .committer
+                .write(move |t| expiry_index::abort_due(t, now_ms, BATCH))
+                .await?;
+            stats.uploads_aborted += aborted;
+            if rows < BATCH as u64 {
+                break;
             }
         }
         stats.completions_forgotten = self.forget_completions(now_ms, budget).await?;
@@ -196,42 +186,6 @@ impl Store {
                 .await?;
         }
         Ok(due.len() as u64)
-    }
-
-    async fn abort_old_uploads(&self, bucket: &str, prefix: &str, cutoff: i64) -> Result<u64> {
-        let ids: Vec<String> = {
-            let rtxn = self.db().begin_read()?;
-            let t = rtxn.open_table(UPLOADS)?;
-            let mut v = Vec::new();
-            for e in t.iter()? {
-                let (k, val) = e?;
-                let u: UploadRecord = codec::decode(val.value())?;
-                if u.bucket == bucket && u.key.starts_with(prefix) && u.initiated_ms <= cutoff {
-                    v.push(k.value().to_string());
-                }
-            }
-            v
-        };
-        let n = ids.len() as u64;
-        for batch in ids.chunks(BATCH) {
-            let batch = batch.to_vec();
-            self.inner
-                .committer
-                .write(move |t| {
-                    for id in &batch {
-                        if t.open_table(UPLOADS)?.get(id.as_str())?.is_some() {
-                            // A share deleted since the scan keeps its uploads (abort_in).
-                            match super::multipart::abort_in(&mut Ns::new(t), id) {
-                                Ok(()) | Err(StoreError::NoSuchBucket) => {}
-                                Err(e) => return Err(e),
-                            }
-                        }
-                    }
-                    Ok(())
-                })
-                .await?;
-        }
-        Ok(n)
     }
 }
 

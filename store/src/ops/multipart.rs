@@ -253,10 +253,10 @@ impl Store {
         self.inner
             .committer
             .write(move |t| {
-                txn::get_bucket(&Ns::new(t), &rec.bucket)?;
-                let mut uploads = t.open_table(UPLOADS)?;
-                uploads.insert(id.as_str(), codec::encode(&rec)?.as_slice())?;
-                Ok(())
+                let b = txn::get_bucket(&Ns::new(t), &rec.bucket)?;
+                t.open_table(UPLOADS)?
+                    .insert(id.as_str(), codec::encode(&rec)?.as_slice())?;
+                super::expiry_index::schedule_upload(t, &b, &id, &rec)
             })
             .await?;
         Ok(info)
