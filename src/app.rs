@@ -195,13 +195,22 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let gc_store = store.clone();
     let mut rx = stop_rx;
     let interval = cfg.gc_interval;
+    // After an unclean stop, one walk over every chunk file finds what uncommitted writes left;
+    // otherwise each round reads only the chunks freed since (decision 0028).
+    let mut walk = report.unclean;
     let gc_task = tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = async { rx.wait_for(|s| *s).await.map(|_| ()) } => break,
                 _ = tokio::time::sleep(interval) => {
-                    match gc_store.gc(None).await {
-                        Ok(s) => tracing::info!(scanned = s.scanned, deleted = s.deleted, bytes = s.deleted_bytes, "chunk GC"),
+                    let (what, run) = if std::mem::take(&mut walk) {
+                        ("chunk GC (a walk after an unclean stop)", gc_store.gc(None).await)
+                    } else {
+                        ("chunk GC", gc_store.gc_freed().await)
+                    };
+                    match run {
+                        Ok(s) if s.deleted > 0 || s.scanned > 0 => tracing::info!(scanned = s.scanned, deleted = s.deleted, bytes = s.deleted_bytes, "{what}"),
+                        Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "chunk GC failed"),
                     }
                 }

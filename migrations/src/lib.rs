@@ -12,7 +12,7 @@
 //! - `m0006_completed_uploads`: completed multipart uploads, kept a day for retried completions.
 //! - `m0007_dir_subdirs`: subdirectory counts of share directories (their NFS nlink).
 //! - `m0008_running_totals`: running totals (bytes held, for `s3.max_size`; chunk rows and bytes, for metrics).
-//! - `m0009_expiry_index`: object expiry's due-time index, every live bucket marked to be entered.
+//! - `m0009_due_indexes`: due-time indexes (object expiry, upload aborts, freed chunks for GC); every live bucket marked to be entered.
 //!
 //! Invariant: this crate depends on redb (and serde/rmp-serde, to read the records a step
 //! needs) only. A step uses frozen copies of the table definitions and value types it needs,
@@ -27,7 +27,7 @@ mod m0005_dir_times;
 mod m0006_completed_uploads;
 mod m0007_dir_subdirs;
 mod m0008_running_totals;
-mod m0009_expiry_index;
+mod m0009_due_indexes;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
@@ -85,7 +85,7 @@ const STEPS: &[Step] = &[
     m0006_completed_uploads::apply,
     m0007_dir_subdirs::apply,
     m0008_running_totals::apply,
-    m0009_expiry_index::apply,
+    m0009_due_indexes::apply,
 ];
 
 /// Reads the stored schema version; 0 means a new, empty file.

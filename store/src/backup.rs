@@ -93,6 +93,7 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::DIR_SUBDIRS,
         tables::EXPIRY_DUE,
         tables::ABORT_DUE,
+        tables::CHUNK_FREED,
         tables::EXPIRY_REBUILD,
     ))
 }

@@ -350,6 +350,37 @@ impl BlobStore {
         Ok(stats)
     }
 
+    /// Deletes the files of `hashes` that no committed row and no in-flight writer refers to
+    /// (as [`BlobStore::gc`] decides, for named chunks instead of a walk); a file already gone
+    /// is fine.
+    pub fn delete_unreferenced(
+        &self,
+        hashes: &[Hash],
+        referenced: &dyn Fn(&Hash) -> Result<bool>,
+    ) -> Result<GcStats> {
+        let mut stats = GcStats::default();
+        for h in hashes {
+            stats.scanned += 1;
+            let pins = self.lock_pins();
+            if pins.contains_key(h) || referenced(h)? {
+                continue;
+            }
+            let path = self.path(h);
+            let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            self.deletions.fetch_add(1, Ordering::Relaxed);
+            match fs::remove_file(&path) {
+                Ok(()) => {
+                    stats.deleted += 1;
+                    stats.deleted_bytes += len;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io(e)),
+            }
+            drop(pins);
+        }
+        Ok(stats)
+    }
+
     /// Whether a file can be created (and removed) where chunks are staged: the disk is
     /// mounted, writable and not full.
     pub fn probe_writable(&self) -> bool {

@@ -118,6 +118,9 @@ pub struct OpenReport {
     pub created: bool,
     pub migrated_from: u64,
     pub schema_version: u64,
+    /// The previous run did not stop cleanly: chunk files written for changes that never
+    /// committed may be left, which only a full GC walk ([`Store::gc`]) finds.
+    pub unclean: bool,
 }
 
 /// A cheap-to-clone handle on the store.
@@ -234,6 +237,7 @@ impl Store {
                 created,
                 migrated_from: outcome.from,
                 schema_version: outcome.to,
+                unclean,
             },
         ))
     }
@@ -267,7 +271,69 @@ impl Store {
         &self.inner.db
     }
 
-    /// Deletes unreferenced chunk files older than `grace` (config default when `None`).
+    /// Deletes the files of chunks freed (their last reference gone) more than the GC grace ago,
+    /// unless a row came back for them meanwhile: the work is what was freed, read from
+    /// `chunk_freed`, not every chunk file. Failed writes remove what they created themselves;
+    /// after a crash, [`Store::gc`] walks the files once.
+    pub async fn gc_freed(&self) -> Result<GcStats> {
+        const BATCH: usize = 4096;
+        let grace = i64::try_from(self.inner.cfg.gc_grace.as_millis()).unwrap_or(i64::MAX);
+        let before = now_ms().saturating_sub(grace);
+        let end = (before.max(0) as u64).saturating_add(1).to_be_bytes();
+        let mut total = GcStats::default();
+        loop {
+            let this = self.clone();
+            let (stats, rows) = tokio::task::spawn_blocking(move || -> Result<_> {
+                let rows: Vec<Vec<u8>> = {
+                    let txn = this.db_durable().begin_read()?;
+                    let t = txn.open_table(tables::CHUNK_FREED)?;
+                    t.range(..end.as_slice())?
+                        .take(BATCH)
+                        .map(|e| e.map(|(k, _)| k.value().to_vec()))
+                        .collect::<std::result::Result<_, _>>()?
+                };
+                let hashes: Vec<blobs::Hash> = rows
+                    .iter()
+                    .filter_map(|r| r.get(8..40).and_then(|h| h.try_into().ok()))
+                    .collect();
+                let stats = this
+                    .inner
+                    .blobs
+                    .delete_unreferenced(&hashes, &|h| chunk_referenced(this.db_durable(), h))?;
+                Ok((stats, rows))
+            })
+            .await
+            .map_err(StoreError::internal)??;
+            let n = rows.len();
+            if n > 0 {
+                self.inner
+                    .committer
+                    .write(move |t| {
+                        let mut freed = t.open_table(tables::CHUNK_FREED)?;
+                        for r in &rows {
+                            freed.remove(r.as_slice())?;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+            }
+            total.scanned += stats.scanned;
+            total.deleted += stats.deleted;
+            total.deleted_bytes += stats.deleted_bytes;
+            if n < BATCH {
+                break;
+            }
+        }
+        use std::sync::atomic::Ordering::Relaxed;
+        let m = &self.inner.metrics;
+        m.gc_runs.fetch_add(1, Relaxed);
+        m.gc_deleted_chunks.fetch_add(total.deleted, Relaxed);
+        m.gc_deleted_bytes.fetch_add(total.deleted_bytes, Relaxed);
+        Ok(total)
+    }
+
+    /// Walks every chunk file and deletes the unreferenced ones older than `grace` (config
+    /// default when `None`): `gatehouse gc`, after a full disk, and once after an unclean stop.
     pub async fn gc(&self, grace: Option<Duration>) -> Result<GcStats> {
         let this = self.clone();
         let grace = grace.unwrap_or(self.inner.cfg.gc_grace);

@@ -110,6 +110,10 @@ pub const EXPIRY_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("expiry_
 /// Multipart uploads by the time an abort-incomplete rule may abort them (decision 0028): due
 /// time in Unix ms (8 bytes BE) ++ upload id → nothing; hints, as in [`EXPIRY_DUE`].
 pub const ABORT_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("abort_due");
+/// Chunks whose last reference went (their row removed), by when: freed time in Unix ms (8
+/// bytes BE) ++ hash → nothing. Written in the transaction that removes the row; the chunk GC
+/// reads the ones older than its grace and deletes their files unless a row came back.
+pub const CHUNK_FREED: TableDefinition<&[u8], ()> = TableDefinition::new("chunk_freed");
 /// Buckets whose objects are being entered into [`EXPIRY_DUE`] again after their rules changed
 /// (a lifecycle configuration, `object_expiry_days`, a share restored): bucket id → the last key
 /// entered (empty: none yet). The sweeper works through it in bounded steps.

@@ -220,3 +220,102 @@ async fn a_full_disk_at_the_metadata_commit_collects_garbage() {
     assert_eq!(code(&e), "NoSuchKey");
     drop(filler);
 }
+
+/// The periodic GC reads the chunks freed since its last round, not every chunk file: a file
+/// nothing refers to and nothing freed (what a crash between a chunk write and its commit
+/// leaves) stays after a clean start's rounds, while a deleted object's chunks go; after an
+/// unclean stop the first round walks the files once and removes it.
+#[tokio::test]
+async fn periodic_gc_reads_freed_chunks_and_walks_once_after_an_unclean_stop() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let orphan_dir = dir.path().join("blobs/ab/cd");
+    let orphan = orphan_dir.join(format!("abcd{}", "0".repeat(60)));
+    let fast = |raw: &mut gatehouse::config::RawConfig| {
+        raw.storage.gc_interval_secs = Some(1);
+        raw.storage.gc_grace_secs = Some(0);
+    };
+    let srv = TestServer::start_in_with(dir, fast).await;
+    let c = srv.client();
+    c.create_bucket().bucket("gcb").send().await.expect("mb");
+    for k in ["a", "b"] {
+        c.put_object()
+            .bucket("gcb")
+            .key(k)
+            .body(ByteStream::from(bytes(2 << 20, u64::from(k.as_bytes()[0]))))
+            .send()
+            .await
+            .expect("put");
+    }
+    std::fs::create_dir_all(&orphan_dir).expect("dir");
+    std::fs::write(&orphan, b"left by a crash").expect("orphan");
+    c.delete_object()
+        .bucket("gcb")
+        .key("a")
+        .send()
+        .await
+        .expect("rm");
+    let chunk_files = |d: &std::path::Path| -> usize {
+        let mut n = 0;
+        let mut stack = vec![d.join("blobs")];
+        while let Some(p) = stack.pop() {
+            for e in std::fs::read_dir(&p).expect("read_dir") {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    if p.file_name().is_some_and(|n| n != "tmp") {
+                        stack.push(p);
+                    }
+                } else {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    // a's two chunks go within a few rounds; b's two and the orphan stay.
+    let until = Instant::now() + Duration::from_secs(10);
+    while chunk_files(&srv.data_dir()) > 3 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(chunk_files(&srv.data_dir()), 3);
+    assert!(
+        orphan.exists(),
+        "a clean start's rounds do not walk the files"
+    );
+
+    // As after kill -9: the store is marked open.
+    let dir = srv.stop().await;
+    {
+        let db = redb::Database::open(dir.path().join("meta.redb")).expect("open");
+        let t = db.begin_write().expect("write");
+        t.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta"))
+            .expect("meta")
+            .insert("open", [1u8].as_slice())
+            .expect("insert");
+        t.commit().expect("commit");
+    }
+    let srv = TestServer::start_in_with(dir, fast).await;
+    let until = Instant::now() + Duration::from_secs(10);
+    while orphan.exists() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !orphan.exists(),
+        "the walk after an unclean stop removes it"
+    );
+    assert_eq!(chunk_files(&srv.data_dir()), 2);
+    let got = srv
+        .client()
+        .get_object()
+        .bucket("gcb")
+        .key("b")
+        .send()
+        .await
+        .expect("b")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes();
+    assert_eq!(got.len(), 2 << 20);
+}

@@ -93,6 +93,8 @@ namespace_tables! {
     dir_subdirs, dir_subdirs_mut: DIR_SUBDIRS<&'static [u8], u64>;
     /// [`tables::EXPIRY_DUE`]: objects by the time a rule may expire them.
     expiry_due, expiry_due_mut: EXPIRY_DUE<&'static [u8], ()>;
+    /// [`tables::CHUNK_FREED`]: chunks whose last reference went.
+    chunk_freed, chunk_freed_mut: CHUNK_FREED<&'static [u8], ()>;
 }
 
 impl<'t> Ns<'t> {

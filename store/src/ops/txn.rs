@@ -185,10 +185,11 @@ pub(crate) fn take_freed() -> bool {
     FREED.with(|f| f.replace(false))
 }
 
-/// Drops one reference on each chunk; a row whose last reference goes is removed (the chunk
-/// GC deletes its file later).
+/// Drops one reference on each chunk; a row whose last reference goes is removed and the chunk
+/// entered in `chunk_freed` (the chunk GC deletes its file after its grace).
 pub(crate) fn decref(ns: &mut Ns, refs: &[ChunkRef]) -> Result<()> {
     let (mut rows, mut bytes) = (0i128, 0i128);
+    let mut freed: Vec<[u8; 32]> = Vec::new();
     let chunks = ns.chunks_mut()?;
     for c in refs {
         let cur = chunks.get(&c.hash)?.map(|v| v.value());
@@ -200,11 +201,19 @@ pub(crate) fn decref(ns: &mut Ns, refs: &[ChunkRef]) -> Result<()> {
                 chunks.remove(&c.hash)?;
                 rows -= 1;
                 bytes -= i128::from(len);
+                freed.push(c.hash);
                 FREED.with(|f| f.set(true));
             }
             None => {
                 tracing::warn!(chunk = %hex::encode(c.hash), "refcount underflow ignored");
             }
+        }
+    }
+    if !freed.is_empty() {
+        let now = (crate::now_unix_ms().max(0) as u64).to_be_bytes();
+        let t = ns.chunk_freed_mut()?;
+        for h in freed {
+            t.insert([now.as_slice(), h.as_slice()].concat().as_slice(), ())?;
         }
     }
     add_chunk_totals(ns, rows, bytes)

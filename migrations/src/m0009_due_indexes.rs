@@ -1,7 +1,9 @@
 //! Schema 9: object expiry's due-time index (`expiry_due`: due ms BE ++ bucket id BE ++ key →
 //! nothing), the same for multipart uploads and abort-incomplete rules (`abort_due`: due ms BE
 //! ++ upload id → nothing) and the buckets still to be entered into them (`expiry_rebuild`:
-//! bucket id → last key entered). This step creates both and marks every live bucket, so the server's sweeper enters
+//! bucket id → last key entered), and the chunks whose last reference went, by when
+//! (`chunk_freed`: freed ms BE ++ hash → nothing), which the chunk GC reads instead of walking
+//! every chunk file. This step creates them and marks every live bucket, so the server's sweeper enters
 //! the existing objects in bounded steps after the upgrade rather than here in one transaction.
 //! Frozen: later schemas add steps, never edit this one.
 
@@ -13,6 +15,7 @@ use crate::MigrationError;
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
 const EXPIRY_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("expiry_due");
 const ABORT_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("abort_due");
+const CHUNK_FREED: TableDefinition<&[u8], ()> = TableDefinition::new("chunk_freed");
 const EXPIRY_REBUILD: TableDefinition<u64, &[u8]> = TableDefinition::new("expiry_rebuild");
 
 /// The fields of a bucket record this step reads (schema 8 layout: version byte 1, then
@@ -43,6 +46,7 @@ fn decode(bytes: &[u8]) -> Result<Bucket, MigrationError> {
 pub(crate) fn apply(txn: &redb::WriteTransaction) -> Result<(), MigrationError> {
     txn.open_table(EXPIRY_DUE)?;
     txn.open_table(ABORT_DUE)?;
+    txn.open_table(CHUNK_FREED)?;
     let mut ids = Vec::new();
     for e in txn.open_table(BUCKETS)?.iter()? {
         let (_, v) = e?;
