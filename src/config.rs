@@ -135,6 +135,10 @@ pub struct RawStorage {
     pub gc_grace_secs: Option<u64>,
     /// Seconds between GC runs. Default 3600.
     pub gc_interval_secs: Option<u64>,
+    /// What a write has on disk when it is answered: `always` (chunk files and metadata
+    /// fsynced), `metadata` (metadata only) or `never` (durable within a second). Default
+    /// `always`.
+    pub fsync: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -250,6 +254,8 @@ pub struct Config {
     pub db_cache: usize,
     pub gc_grace: Duration,
     pub gc_interval: Duration,
+    /// `storage.fsync`.
+    pub fsync: gatehouse_store::Fsync,
     pub log_level: String,
     pub log_json: bool,
     /// `log.access_every`.
@@ -337,6 +343,10 @@ impl Config {
         line(format!(
             "  gc_interval_secs: {}",
             self.gc_interval.as_secs()
+        ));
+        line(format!(
+            "  fsync: {} # always | metadata | never: what an answered write has on disk",
+            self.fsync.name()
         ));
         line("nfs:".into());
         line(format!("  listen: {}", q(&listen_text(self.nfs_listen))));
@@ -531,6 +541,10 @@ impl RawConfig {
             Some(u) => Some(validate_public_url(&u)?),
             None => None,
         };
+        let fsync: gatehouse_store::Fsync = match &self.storage.fsync {
+            Some(s) => s.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            None => gatehouse_store::Fsync::Always,
+        };
         let format = self.log.format.unwrap_or_else(|| "text".into());
         if format != "text" && format != "json" {
             bail!("log.format must be text or json");
@@ -568,6 +582,7 @@ impl RawConfig {
             db_cache: self.storage.db_cache.map_or(32 << 20, |s| s.0) as usize,
             gc_grace: Duration::from_secs(self.storage.gc_grace_secs.unwrap_or(900)),
             gc_interval: Duration::from_secs(self.storage.gc_interval_secs.unwrap_or(3600).max(1)),
+            fsync,
             log_level: self.log.level.unwrap_or_else(|| "info".into()),
             log_json: format == "json",
             log_access_every: self.log.access_every.unwrap_or(1),

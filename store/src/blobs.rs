@@ -26,6 +26,9 @@ use crate::error::{Result, StoreError};
 pub type Hash = [u8; 32];
 
 pub struct BlobStore {
+    /// Chunk files (and their directory entries) are fsynced before the metadata naming them
+    /// commits (`storage.fsync: always`); otherwise left to the OS.
+    pub sync_data: bool,
     root: PathBuf,
     tmp: PathBuf,
     pins: Mutex<HashMap<Hash, usize>>,
@@ -157,6 +160,7 @@ impl BlobStore {
             let _ = fs::remove_file(e.path());
         }
         Ok(BlobStore {
+            sync_data: true,
             root: root.to_path_buf(),
             tmp,
             pins: Mutex::new(HashMap::new()),
@@ -199,7 +203,7 @@ impl BlobStore {
         if !dir.exists() {
             crate::private::create_dir_all(dir)?;
             // Make the new directory entries durable (ab/ in root, cd/ in ab/).
-            if let Some(up) = dir.parent() {
+            if let Some(up) = dir.parent().filter(|_| self.sync_data) {
                 sync_dir(up)?;
                 if let Some(top) = up.parent() {
                     sync_dir(top)?;
@@ -219,9 +223,14 @@ impl BlobStore {
                 .truncate(true)
                 .open(&tmp)?;
             f.write_all(data)?;
-            f.sync_data()?;
+            if self.sync_data {
+                f.sync_data()?;
+            }
             fs::rename(&tmp, &path)?;
-            sync_dir(dir)
+            if self.sync_data {
+                sync_dir(dir)?;
+            }
+            Ok(())
         })();
         if res.is_err() {
             let _ = fs::remove_file(&tmp);

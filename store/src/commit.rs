@@ -184,11 +184,23 @@ pub struct Committer {
     shared: Arc<Shared>,
     thread: Option<thread::JoinHandle<bool>>,
     on_no_space: OnceLock<OnNoSpace>,
+    /// `storage.fsync: never`.
+    relaxed: bool,
 }
 
+/// How long a write may stay not yet durable under `storage.fsync: never`.
+pub const RELAXED_WINDOW: Duration = Duration::from_secs(1);
+
 impl Committer {
-    /// `window`: how long a deferred mutation may stay not yet durable.
-    pub fn start(db: Arc<Database>, window: Duration) -> Self {
+    /// `window`: how long a deferred mutation may stay not yet durable. `relaxed`
+    /// (`storage.fsync: never`): every mutation is answered once visible, as deferred ones are,
+    /// and made durable within `window.max(RELAXED_WINDOW)`.
+    pub fn start(db: Arc<Database>, window: Duration, relaxed: bool) -> Self {
+        let window = if relaxed {
+            window.max(RELAXED_WINDOW)
+        } else {
+            window
+        };
         let (tx, rx) = mpsc::channel::<Msg>();
         let shared = Arc::new(Shared {
             db,
@@ -208,6 +220,7 @@ impl Committer {
             shared,
             thread,
             on_no_space: OnceLock::new(),
+            relaxed,
         }
     }
 
@@ -237,13 +250,13 @@ impl Committer {
     }
 
     /// Runs `f` inside the next group transaction and returns its result once that transaction
-    /// is durable.
+    /// is durable (under `storage.fsync: never`, once committed: durable within the window).
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
     {
-        let r = self.submit(f, true, false).await;
+        let r = self.submit(f, !self.relaxed, false).await;
         self.noticed(r)
     }
 
@@ -649,13 +662,28 @@ mod tests {
         t.get(h).expect("get").map(|v| v.value())
     }
 
+    /// `storage.fsync: never`: an ordinary write is answered once committed and visible, not
+    /// yet durable, and durable within the relaxed window with nothing else sent.
+    #[tokio::test]
+    async fn relaxed_writes_are_answered_visible_and_durable_within_a_second() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.redb");
+        let db = Arc::new(Database::create(&path).expect("db"));
+        let c = Committer::start(db.clone(), Duration::ZERO, true);
+        c.write(put(1)).await.expect("write");
+        assert!(present(&c, &db, 1));
+        assert!(!after_crash(&path, 1), "durable before the answer");
+        tokio::time::sleep(RELAXED_WINDOW * 2).await;
+        assert!(after_crash(&path, 1), "not durable after the window");
+    }
+
     #[tokio::test]
     async fn deferred_writes_are_visible_at_once_and_durable_within_the_window() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("db.redb");
         let db = Arc::new(Database::create(&path).expect("db"));
         let window = Duration::from_millis(300);
-        let c = Committer::start(db.clone(), window);
+        let c = Committer::start(db.clone(), window, false);
         c.write(put(1)).await.expect("durable write");
         c.write_deferred(put(2)).await.expect("deferred write");
         // Visible to readers at once (the store's readers settle first)...
@@ -730,7 +758,11 @@ mod tests {
     async fn every_answered_deferred_write_is_seen_by_the_next_read() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Arc::new(Database::create(dir.path().join("db.redb")).expect("db"));
-        let c = Arc::new(Committer::start(db.clone(), Duration::from_millis(50)));
+        let c = Arc::new(Committer::start(
+            db.clone(),
+            Duration::from_millis(50),
+            false,
+        ));
         let mut tasks = Vec::new();
         for w in 0..8u64 {
             let (c, db) = (c.clone(), db.clone());
@@ -756,7 +788,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("db.redb");
         let db = Arc::new(Database::create(&path).expect("db"));
-        let c = Committer::start(db.clone(), Duration::from_millis(50));
+        let c = Committer::start(db.clone(), Duration::from_millis(50), false);
         c.write_deferred(put(1)).await.expect("deferred write");
         // A user-level error (it wrote nothing) does not disturb what was answered before...
         let r = c

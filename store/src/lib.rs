@@ -77,6 +77,51 @@ pub struct StoreConfig {
     /// rather than before the answer. `None` (the default): durable before the answer, as RFC
     /// 1813 asks. Data written through the file view is durable per WRITE/COMMIT either way.
     pub fs_async: Option<Duration>,
+    /// `storage.fsync`: what is on disk when a write is answered.
+    pub fsync: Fsync,
+}
+
+/// `storage.fsync` (as Garage's `data_fsync`/`metadata_fsync`): what a write has made durable
+/// when it is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fsync {
+    /// Chunk files and the metadata commit are fsynced before the answer (the default): an
+    /// answered write survives a crash or power loss.
+    #[default]
+    Always,
+    /// The metadata commit is fsynced before the answer; chunk files are left to the OS. After
+    /// a power loss (not a process crash) an answered object may read back as an error (its
+    /// chunk fails verification or is missing; fsck names it).
+    Metadata,
+    /// Neither: commits are answered when visible and made durable within
+    /// [`commit::RELAXED_WINDOW`] by the commit thread; chunk files are left to the OS. A
+    /// crash, `kill -9` included, loses the writes of about the last second; the database stays
+    /// consistent (it reopens at its last durable commit).
+    Never,
+}
+
+impl Fsync {
+    pub fn name(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::Metadata => "metadata",
+            Fsync::Never => "never",
+        }
+    }
+}
+
+impl std::str::FromStr for Fsync {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "always" => Ok(Fsync::Always),
+            "metadata" => Ok(Fsync::Metadata),
+            "never" => Ok(Fsync::Never),
+            _ => Err(format!(
+                "storage.fsync must be always, metadata or never, not {s:?}"
+            )),
+        }
+    }
 }
 
 impl StoreConfig {
@@ -94,6 +139,7 @@ impl StoreConfig {
             share_expiry: Duration::from_secs(365 * 86_400),
             tombstone_retention: Duration::from_secs(90 * 86_400),
             fs_async: None,
+            fsync: Fsync::Always,
         }
     }
 }
@@ -186,7 +232,9 @@ impl Store {
             })?;
         let outcome =
             gatehouse_migrations::migrate(&db).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let blobs = Arc::new(blobs::BlobStore::open(&cfg.data_dir.join("blobs"))?);
+        let mut blobs = blobs::BlobStore::open(&cfg.data_dir.join("blobs"))?;
+        blobs.sync_data = cfg.fsync == Fsync::Always;
+        let blobs = Arc::new(blobs);
         let master = identity::MasterKey::load_or_create(&cfg.data_dir.join("master.key"))
             .map_err(|e| StoreError::Internal(format!("master key: {e}")))?;
         let db = Arc::new(db);
@@ -200,8 +248,11 @@ impl Store {
                  uncommitted are skipped"
             );
         }
-        let committer =
-            commit::Committer::start(db.clone(), cfg.fs_async.unwrap_or(Duration::ZERO));
+        let committer = commit::Committer::start(
+            db.clone(),
+            cfg.fs_async.unwrap_or(Duration::ZERO),
+            cfg.fsync == Fsync::Never,
+        );
         let store = Store {
             inner: Arc::new(Inner {
                 db,

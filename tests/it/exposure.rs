@@ -247,18 +247,29 @@ async fn listeners_switched_off_bind_nothing() {
 
 /// The built binary, started through `sh -c '<prefix>; exec gatehouse serve …'`, its stderr
 /// collected. Killed when dropped.
-struct Spawned {
+/// The real binary, started by `sh -c PREFIX; exec gatehouse serve ...` on a data directory of
+/// its own, its stderr collected.
+pub(crate) struct Spawned {
     child: std::process::Child,
     stderr: Arc<Mutex<String>>,
     s3: SocketAddr,
     admin: SocketAddr,
     data: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Spawned {
-    fn start(prefix: &str, yaml: &str, args: &[&str]) -> Spawned {
-        let dir = tempfile::tempdir().expect("tmp");
+    pub(crate) fn start(prefix: &str, yaml: &str, args: &[&str]) -> Spawned {
+        Self::start_in(tempfile::tempdir().expect("tmp"), prefix, yaml, args)
+    }
+
+    /// [`Spawned::start`] on `dir` (its `data` and `config.yaml`), e.g. one a killed server left.
+    pub(crate) fn start_in(
+        dir: tempfile::TempDir,
+        prefix: &str,
+        yaml: &str,
+        args: &[&str],
+    ) -> Spawned {
         let data = dir.path().join("data");
         let config = dir.path().join("config.yaml");
         std::fs::write(&config, yaml).expect("config");
@@ -317,15 +328,22 @@ impl Spawned {
             child,
             stderr,
             data,
-            _dir: dir,
+            dir: Some(dir),
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.stderr.lock().expect("lock").clone()
     }
 
-    fn client(&self) -> aws_sdk_s3::Client {
+    /// SIGKILL, as `kill -9`: no shutdown runs. Returns the directory for a restart.
+    pub(crate) fn kill9(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.dir.take().expect("dir")
+    }
+
+    pub(crate) fn client(&self) -> aws_sdk_s3::Client {
         let (ak, sk) = read_credentials(&self.data.join("admin.credentials"));
         client_with(self.s3, &ak, &sk)
     }

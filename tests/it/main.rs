@@ -8,6 +8,7 @@ mod backup;
 mod cli_errors;
 mod common;
 mod conditional_writes;
+mod durability;
 mod exposure;
 mod fsck;
 mod gc_edges;
