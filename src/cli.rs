@@ -68,18 +68,29 @@ pub enum Command {
     /// Check a stopped server's data directory (`--data-dir`, default ./gatehouse-data): chunk
     /// hashes, refcounts, orphans, missing chunks per object, usage counters. Exit 0 clean
     /// (or fully repaired), 1 problems left, 2 damage (missing or corrupt data).
+    /// With `--server URL`: check that running server through its admin API instead (a read
+    /// snapshot, so writers go on; chunk files read at `--rate-mib`; nothing repaired, and files
+    /// no row names are not counted: writes in flight have them).
     Fsck {
         /// Fix what can be fixed without losing data (refcounts, counters, orphan files).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "server")]
         repair: bool,
-        /// The data directory to check (the server must be stopped) [default: ./gatehouse-data]
+        /// The data directory to check (the server must be stopped) [default: ./gatehouse-data];
+        /// with --server, where admin.credentials is.
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
         /// The report as JSON on standard output.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        offline: NoServer,
+        /// Admin API of a running server to check online (admin credentials).
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// Credentials for --server: an aws credentials file ([default] profile).
+        #[arg(long, value_name = "FILE", requires = "server")]
+        credentials: Option<PathBuf>,
+        /// Chunk bytes an online check reads per second, in MiB [default: 64].
+        #[arg(long, value_name = "MIB", requires = "server")]
+        rate_mib: Option<u64>,
     },
     /// Restore a backup (a directory from `gatehouse backup --to`, a tar file, or `-` for a tar
     /// on standard input) into a new, empty data directory (`--data-dir`), then fsck it.
@@ -151,9 +162,10 @@ fn refuse_json(v: &str) -> Result<bool, String> {
 /// The client flags given on the command line before an offline verb (`gatehouse --server X
 /// fsck`), which clap accepts as global flags: the caller refuses them.
 pub fn misplaced_client_flags(m: &clap::ArgMatches) -> Vec<&'static str> {
+    // `fsck` takes `--server` and `--credentials` itself (online check).
     let offline = matches!(
         m.subcommand_name(),
-        Some("serve" | "fsck" | "restore" | "check-config" | "show-config")
+        Some("serve" | "restore" | "check-config" | "show-config")
     );
     if !offline {
         return Vec::new();

@@ -59,6 +59,26 @@ async fn main() -> std::process::ExitCode {
             repair,
             data_dir,
             json,
+            server: Some(server),
+            credentials,
+            rate_mib,
+        } => {
+            let _ = repair; // refused with --server by clap
+            let opts = client::ClientOpts {
+                server: server.clone(),
+                credentials,
+                data_dir,
+                json,
+            };
+            return match client::fsck_online(&opts, rate_mib).await {
+                Ok(r) => fsck_verdict(&server, &r, json),
+                Err(e) => error::report(&e.context("fsck"), json),
+            };
+        }
+        Command::Fsck {
+            repair,
+            data_dir,
+            json,
             ..
         } => {
             let dir = data_dir.unwrap_or_else(|| "./gatehouse-data".into());
@@ -101,7 +121,18 @@ fn parse() -> Result<Cli, std::process::ExitCode> {
         );
         return Err(refuse(e));
     }
-    Cli::from_arg_matches(&m).map_err(refuse)
+    let mut cli = Cli::from_arg_matches(&m).map_err(refuse)?;
+    // `fsck` goes online only for a `--server` given on the command line, not for the client
+    // flag's default or GATEHOUSE_SERVER.
+    if let Command::Fsck { server, .. } = &mut cli.command {
+        let given = m.subcommand_matches("fsck").is_some_and(|f| {
+            f.value_source("server") == Some(clap::parser::ValueSource::CommandLine)
+        });
+        if !given {
+            *server = None;
+        }
+    }
+    Ok(cli)
 }
 
 /// Runs fsck and turns its verdict into the exit code (0 clean, 1 problems, 2 damage).
@@ -110,6 +141,16 @@ fn fsck(dir: &std::path::Path, repair: bool, json: bool) -> std::process::ExitCo
         Ok(r) => r,
         Err(e) => return error::report(&anyhow::anyhow!("fsck: {e}"), json),
     };
+    fsck_verdict(&dir.display().to_string(), &r, json)
+}
+
+/// Prints an fsck report of `what` (a data directory, or a server checked online) and turns its
+/// verdict into the exit code.
+fn fsck_verdict(
+    what: &str,
+    r: &gatehouse_store::fsck::FsckReport,
+    json: bool,
+) -> std::process::ExitCode {
     let code = if r.damaged() {
         2
     } else if r.clean() || r.repaired {
@@ -120,17 +161,14 @@ fn fsck(dir: &std::path::Path, repair: bool, json: bool) -> std::process::ExitCo
     // `gatehouse fsck | head`: a reader that stops early does not turn damage into exit 0.
     client::output::exit_code_on_closed_pipe(code);
     if json {
-        match serde_json::to_string_pretty(&r) {
+        match serde_json::to_string_pretty(r) {
             Ok(s) => println!("{s}"),
             Err(e) => eprintln!("gatehouse fsck: {e}"),
         }
     } else {
         println!(
             "{}: {} objects, {} chunks verified ({} bytes)",
-            dir.display(),
-            r.objects,
-            r.chunks_verified,
-            r.bytes_verified
+            what, r.objects, r.chunks_verified, r.bytes_verified
         );
         for (b, k, h) in &r.missing_chunks {
             println!("  MISSING chunk {h} of {b}/{k}");

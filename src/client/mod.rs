@@ -30,6 +30,7 @@ mod peers;
 mod progress;
 mod shares;
 mod storage;
+pub use storage::fsck_online;
 mod users;
 
 pub use args::{ClientCommand, ClientOpts};

@@ -329,3 +329,19 @@ pub async fn gc(ctx: &Ctx) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `gatehouse fsck --server URL`: `POST /api/fsck` on a running server, its report.
+pub async fn fsck_online(
+    opts: &super::ClientOpts,
+    rate_mib: Option<u64>,
+) -> anyhow::Result<gatehouse_store::fsck::FsckReport> {
+    let ctx = Ctx::signed(opts)?;
+    let q = rate_mib
+        .map(|r| format!("rate_mib={r}"))
+        .unwrap_or_default();
+    let v = ctx
+        .api
+        .call(Method::POST, "/api/fsck", &q, None::<&Value>)
+        .await?;
+    serde_json::from_value(v).context("the server's fsck report")
+}

@@ -31,7 +31,7 @@ use crate::tables::{
 };
 
 /// What fsck found (and, with repair, fixed).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
 pub struct FsckReport {
     pub objects: u64,
     pub chunks_verified: u64,
@@ -121,9 +121,122 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
         )));
     }
     let blobs = BlobStore::open(&data_dir.join("blobs"))?;
-    let mut report = FsckReport::default();
+    let (mut report, fixes) = check(&db.begin_read()?, &blobs, &Pace::Offline)?;
+    let Fixes {
+        rows: fix_rows,
+        subdirs: fix_subdirs,
+        usage: fix_usage,
+        orphans,
+    } = fixes;
 
-    let rtxn = db.begin_read()?;
+    if repair && (!report.clean() || report.orphan_files > 0) {
+        let wtxn = db.begin_write()?;
+        {
+            let mut t = wtxn.open_table(CHUNKS)?;
+            for (h, v) in &fix_rows {
+                match v {
+                    Some(v) => {
+                        t.insert(h, *v)?;
+                    }
+                    None => {
+                        t.remove(h)?;
+                    }
+                }
+            }
+            let mut d = wtxn.open_table(DIR_SUBDIRS)?;
+            for (k, n) in &fix_subdirs {
+                match n {
+                    Some(n) => d.insert(k.as_slice(), *n)?,
+                    None => d.remove(k.as_slice())?,
+                };
+            }
+            let mut e = wtxn.open_table(ENTRIES)?;
+            for (id, key) in &report.dangling_entries {
+                e.remove(crate::tables::entry_key(*id, key).as_slice())?;
+            }
+            let mut inodes = wtxn.open_table(INODES)?;
+            for (ino, _, counted) in &report.nlink_mismatches {
+                let fixed = match inodes.get(*ino)? {
+                    Some(v) => {
+                        let mut rec: ObjectRecord = codec::decode(v.value())?;
+                        rec.nlink = *counted;
+                        Some(codec::encode(&rec)?)
+                    }
+                    None => None,
+                };
+                if let Some(v) = fixed {
+                    inodes.insert(*ino, v.as_slice())?;
+                }
+            }
+            {
+                use crate::ops::txn::{CHUNK_BYTES, CHUNK_ROWS, USAGE_TOTAL};
+                let mut meta = wtxn.open_table(META)?;
+                if let Some((_, counted)) = report.usage_total_mismatch {
+                    meta.insert(USAGE_TOTAL, counted.to_le_bytes().as_slice())?;
+                }
+                if let Some((_, (rows, bytes))) = report.chunk_totals_mismatch {
+                    meta.insert(CHUNK_ROWS, rows.to_le_bytes().as_slice())?;
+                    meta.insert(CHUNK_BYTES, bytes.to_le_bytes().as_slice())?;
+                }
+            }
+            let mut b = wtxn.open_table(BUCKETS)?;
+            for (name, bytes, count) in &fix_usage {
+                let rec = match b.get(name.as_str())? {
+                    Some(v) => {
+                        let mut rec: BucketRecord = codec::decode(v.value())?;
+                        rec.usage_bytes = *bytes;
+                        rec.object_count = *count;
+                        Some(rec)
+                    }
+                    None => None,
+                };
+                if let Some(rec) = rec {
+                    b.insert(name.as_str(), codec::encode(&rec)?.as_slice())?;
+                }
+            }
+        }
+        wtxn.commit()?;
+        // Only files that no row references now (the commit above) are removed.
+        for h in &orphans {
+            let path = blobs.path(h);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io(e)),
+            }
+        }
+        report.repaired = true;
+    }
+    Ok(report)
+}
+
+/// What repair would write, found by [`check`].
+struct Fixes {
+    rows: Vec<(Hash, Option<(u64, u64)>)>,
+    subdirs: Vec<(Vec<u8>, Option<u64>)>,
+    usage: Vec<(String, u64, u64)>,
+    orphans: Vec<Hash>,
+}
+
+/// How [`check`] reads chunk files: offline at full speed, every file looked at; online
+/// (a running server) at a bounded rate, a chunk found missing or damaged asked about again
+/// (it may have been freed and collected since the snapshot), files no row names not counted
+/// (they may be writes in flight).
+enum Pace<'a> {
+    Offline,
+    Online {
+        bytes_per_sec: u64,
+        still_referenced: &'a dyn Fn(&Hash) -> Result<bool>,
+    },
+}
+
+/// Every check of fsck, against one read transaction (a snapshot: writers go on).
+fn check(
+    rtxn: &redb::ReadTransaction,
+    blobs: &BlobStore,
+    pace: &Pace,
+) -> Result<(FsckReport, Fixes)> {
+    let mut report = FsckReport::default();
     // Bucket id → name, including deleted shares awaiting purge.
     let mut names: HashMap<u64, String> = HashMap::new();
     let mut counters: BTreeMap<String, (u64, u64)> = BTreeMap::new();
@@ -282,31 +395,54 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
     }
 
     // Every referenced chunk file: present and whole.
+    let started = std::time::Instant::now();
     for (h, (_, len)) in &refs {
         let (bucket, key) = owner.get(h).cloned().unwrap_or_default();
-        match blobs.read_chunk(h, *len) {
+        let found = match blobs.read_chunk(h, *len) {
             Ok(bytes) => {
                 report.chunks_verified += 1;
                 report.bytes_verified += bytes.len() as u64;
+                None
             }
-            Err(StoreError::Corrupt(m)) if m.contains("missing") => {
-                report.missing_chunks.push((bucket, key, hex::encode(h)));
-            }
-            Err(StoreError::Corrupt(_)) => {
-                report.corrupt_chunks.push((bucket, key, hex::encode(h)));
-            }
+            Err(StoreError::Corrupt(m)) if m.contains("missing") => Some(true),
+            Err(StoreError::Corrupt(_)) => Some(false),
             Err(e) => return Err(e),
+        };
+        if let Pace::Online {
+            bytes_per_sec,
+            still_referenced,
+        } = pace
+        {
+            // Ahead of the rate: wait until the bytes read so far are due.
+            let due = std::time::Duration::from_secs_f64(
+                report.bytes_verified as f64 / (*bytes_per_sec).max(1) as f64,
+            );
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+            // Freed and collected since the snapshot: not damage.
+            if found.is_some() && !still_referenced(h)? {
+                continue;
+            }
+        }
+        match found {
+            Some(true) => report.missing_chunks.push((bucket, key, hex::encode(h))),
+            Some(false) => report.corrupt_chunks.push((bucket, key, hex::encode(h))),
+            None => {}
         }
     }
     report.missing_chunks.sort();
     report.corrupt_chunks.sort();
 
-    // Files nobody references.
-    let orphans: Vec<Hash> = blobs
-        .all_chunks()?
-        .into_iter()
-        .filter(|h| !refs.contains_key(h))
-        .collect();
+    // Files nobody references (online: not looked for, a write in flight has such files).
+    let orphans: Vec<Hash> = match pace {
+        Pace::Offline => blobs
+            .all_chunks()?
+            .into_iter()
+            .filter(|h| !refs.contains_key(h))
+            .collect(),
+        Pace::Online { .. } => Vec::new(),
+    };
     report.orphan_files = orphans.len() as u64;
 
     // Usage counters.
@@ -349,88 +485,15 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
         }
     }
     report.subdir_mismatches = fix_subdirs.len() as u64;
-    drop((entries, inodes, data, chunks, subdirs));
-    drop(rtxn);
-
-    if repair && (!report.clean() || report.orphan_files > 0) {
-        let wtxn = db.begin_write()?;
-        {
-            let mut t = wtxn.open_table(CHUNKS)?;
-            for (h, v) in &fix_rows {
-                match v {
-                    Some(v) => {
-                        t.insert(h, *v)?;
-                    }
-                    None => {
-                        t.remove(h)?;
-                    }
-                }
-            }
-            let mut d = wtxn.open_table(DIR_SUBDIRS)?;
-            for (k, n) in &fix_subdirs {
-                match n {
-                    Some(n) => d.insert(k.as_slice(), *n)?,
-                    None => d.remove(k.as_slice())?,
-                };
-            }
-            let mut e = wtxn.open_table(ENTRIES)?;
-            for (id, key) in &report.dangling_entries {
-                e.remove(crate::tables::entry_key(*id, key).as_slice())?;
-            }
-            let mut inodes = wtxn.open_table(INODES)?;
-            for (ino, _, counted) in &report.nlink_mismatches {
-                let fixed = match inodes.get(*ino)? {
-                    Some(v) => {
-                        let mut rec: ObjectRecord = codec::decode(v.value())?;
-                        rec.nlink = *counted;
-                        Some(codec::encode(&rec)?)
-                    }
-                    None => None,
-                };
-                if let Some(v) = fixed {
-                    inodes.insert(*ino, v.as_slice())?;
-                }
-            }
-            {
-                use crate::ops::txn::{CHUNK_BYTES, CHUNK_ROWS, USAGE_TOTAL};
-                let mut meta = wtxn.open_table(META)?;
-                if let Some((_, counted)) = report.usage_total_mismatch {
-                    meta.insert(USAGE_TOTAL, counted.to_le_bytes().as_slice())?;
-                }
-                if let Some((_, (rows, bytes))) = report.chunk_totals_mismatch {
-                    meta.insert(CHUNK_ROWS, rows.to_le_bytes().as_slice())?;
-                    meta.insert(CHUNK_BYTES, bytes.to_le_bytes().as_slice())?;
-                }
-            }
-            let mut b = wtxn.open_table(BUCKETS)?;
-            for (name, bytes, count) in &fix_usage {
-                let rec = match b.get(name.as_str())? {
-                    Some(v) => {
-                        let mut rec: BucketRecord = codec::decode(v.value())?;
-                        rec.usage_bytes = *bytes;
-                        rec.object_count = *count;
-                        Some(rec)
-                    }
-                    None => None,
-                };
-                if let Some(rec) = rec {
-                    b.insert(name.as_str(), codec::encode(&rec)?.as_slice())?;
-                }
-            }
-        }
-        wtxn.commit()?;
-        // Only files that no row references now (the commit above) are removed.
-        for h in &orphans {
-            let path = blobs.path(h);
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(StoreError::io(e)),
-            }
-        }
-        report.repaired = true;
-    }
-    Ok(report)
+    Ok((
+        report,
+        Fixes {
+            rows: fix_rows,
+            subdirs: fix_subdirs,
+            usage: fix_usage,
+            orphans,
+        },
+    ))
 }
 
 /// How many subdirectories each directory of shares `ids` has, as `DIR_SUBDIRS` keys it (no
@@ -478,4 +541,36 @@ fn split_entry(k: &[u8]) -> Result<(u64, String)> {
         u64::from_be_bytes(*id),
         String::from_utf8_lossy(key).into_owned(),
     ))
+}
+
+impl crate::Store {
+    /// fsck of this running server (`gatehouse fsck --server`, `POST /api/fsck`; administrators):
+    /// the same checks against one read snapshot, so writers go on; chunk files read at most
+    /// `bytes_per_sec`. Repairs nothing (stop the server and run `gatehouse fsck --repair`);
+    /// files no row names are not counted (writes in flight have them).
+    pub async fn fsck_online(
+        &self,
+        p: &crate::Principal,
+        bytes_per_sec: u64,
+    ) -> Result<FsckReport> {
+        // As `gatehouse gc`: `create` on `storage` (administrators).
+        crate::deny(crate::rbac::authorize(
+            p,
+            crate::rbac::Verb::Create,
+            crate::rbac::Resource::Storage,
+        ))?;
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let db = this.db_durable();
+            let rtxn = db.begin_read()?;
+            let referenced = |h: &Hash| crate::chunk_referenced(this.db_durable(), h);
+            let pace = Pace::Online {
+                bytes_per_sec,
+                still_referenced: &referenced,
+            };
+            check(&rtxn, &this.inner.blobs, &pace).map(|(r, _)| r)
+        })
+        .await
+        .map_err(StoreError::internal)?
+    }
 }

@@ -255,3 +255,100 @@ async fn kill_9_during_uploads_leaves_every_acknowledged_object_and_nothing_else
         acked.len()
     );
 }
+
+/// `gatehouse fsck --server` (and `POST /api/fsck`): the running server checked from a snapshot
+/// while a writer goes on — clean after ordinary use, a corrupt chunk named by its object (exit
+/// 2), a bounded read rate, `--repair` refused with `--server`, administrators only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fsck_online_checks_a_running_server_while_it_takes_writes() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("live").send().await.expect("mb");
+    for i in 0..4u64 {
+        c.put_object()
+            .bucket("live")
+            .key(format!("obj{i}"))
+            .body(ByteStream::from(bytes((2 << 20) + 5, i)))
+            .send()
+            .await
+            .expect("put");
+    }
+    let url = format!("http://{}", crate::admin_api::admin_addr(&srv));
+    let online = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        cmd.args(["fsck", "--server", &url, "--data-dir"])
+            .arg(srv.data_dir())
+            .args(extra)
+            .stdin(Stdio::null());
+        cmd
+    };
+    let o = tokio::task::spawn_blocking({
+        let mut cmd = online(&["--json"]);
+        move || cmd.output().expect("runs")
+    })
+    .await
+    .expect("join");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(
+        (v["objects"].as_u64(), v["chunks_verified"].as_u64()),
+        (Some(4), Some(12)),
+        "{v}"
+    );
+
+    // At 1 MiB/s the 12 MiB take about 12 s; a PUT meanwhile is not held up.
+    let slow = tokio::task::spawn_blocking({
+        let mut cmd = online(&["--rate-mib", "1"]);
+        move || {
+            let t = std::time::Instant::now();
+            let o = cmd.output().expect("runs");
+            (o, t.elapsed())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t = std::time::Instant::now();
+    c.put_object()
+        .bucket("live")
+        .key("during")
+        .body(ByteStream::from(bytes(3 << 20, 9)))
+        .send()
+        .await
+        .expect("put during fsck");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let (o, took) = slow.await.expect("join");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        took >= Duration::from_secs(8),
+        "the rate bounds the reads: {took:?}"
+    );
+
+    // A damaged chunk on disk: named by its object, exit 2.
+    let files = chunk_files(&srv.data_dir());
+    let victim = files
+        .iter()
+        .find(|f| std::fs::metadata(f).is_ok_and(|m| m.len() > 1000))
+        .expect("a full chunk");
+    let mut b = std::fs::read(victim).expect("read");
+    b[10] ^= 0x55;
+    std::fs::write(victim, &b).expect("corrupt");
+    let o = tokio::task::spawn_blocking({
+        let mut cmd = online(&[]);
+        move || cmd.output().expect("runs")
+    })
+    .await
+    .expect("join");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("CORRUPT chunk"), "{}", text(&o));
+
+    // Repair needs the server stopped; the API is for administrators.
+    let o = online(&["--repair"]).output().expect("runs");
+    assert!(!o.status.success());
+    let (status, _) = crate::admin_api::Api::with(&srv, "nobody", "wrong")
+        .basic("POST", "/api/fsck", Vec::new())
+        .await;
+    assert!(status == 401 || status == 403, "{status}");
+    let (status, body) = crate::admin_api::Api::admin(&srv)
+        .basic("POST", "/api/fsck?rate_mib=0", Vec::new())
+        .await;
+    assert_eq!(status, 400, "{body}");
+}

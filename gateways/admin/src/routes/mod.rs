@@ -91,6 +91,7 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/api/panels", info::panels),
         ep(Get, "/api/storage", storage::status),
         ep(Post, "/api/gc", storage::gc),
+        ep(Post, "/api/fsck", storage::fsck),
         ep(Get, "/api/backup", backup::backup),
         ep(Get, "/metrics", info::metrics),
         ep(Get, "/api/users", users::list),

@@ -1,4 +1,5 @@
 //! `POST /api/gc`: collect unreferenced chunk files now.
+//! `POST /api/fsck`: fsck of the running server (a read snapshot, chunk reads at a bounded rate).
 //! `GET /api/storage`: usage per bucket, the configured total limit, the disk's free space, and
 //! for the server and each bucket the room left and which limit binds it.
 
@@ -105,4 +106,29 @@ pub async fn gc(State(st): State<AdminState>, c: Caller) -> ApiResult<Response> 
         deleted_chunks: s.deleted,
         freed_bytes: s.deleted_bytes,
     }))
+}
+
+/// Chunk bytes an online fsck reads per second unless `rate_mib` says otherwise.
+const FSCK_RATE_MIB: u64 = 64;
+
+pub async fn fsck(
+    State(st): State<AdminState>,
+    c: Caller,
+    q: crate::json::Query,
+) -> ApiResult<Response> {
+    q.only(&["rate_mib"])?;
+    let rate = match q.get("rate_mib") {
+        None => FSCK_RATE_MIB,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|r| (1..=1 << 20).contains(r))
+            .ok_or_else(|| {
+                crate::error::ApiError::invalid_request(format!(
+                    "rate_mib must be a whole number of MiB per second from 1 to 1048576, not {v:?}"
+                ))
+            })?,
+    };
+    let r = st.store.fsck_online(&c.principal, rate << 20).await?;
+    Ok(json::ok(&r))
 }
