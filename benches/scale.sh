@@ -43,6 +43,8 @@ stop() { # $1 pid, $2 signal option (default TERM); waits until it is gone
   while kill -0 "$1" 2>/dev/null; do sleep 0.01; done
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Nanoseconds on CPU of the live threads (/proc/PID/schedstat is the main thread's only).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
 rss_mib() { awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
 declare -A pid
@@ -68,10 +70,10 @@ for i in "${!bins[@]}"; do
   cpu_put[$i]=$(awk -v n="$n" -v c="$((c1 - c0))" 'BEGIN{printf "%.0f", c * 10000 / n}')
 done
 for i in "${!bins[@]}"; do
-  c0=$(cpu_ticks "${pid[$i]}")
+  c0=$(cpu_ns "${pid[$i]}")
   sleep "$idle"
-  c1=$(cpu_ticks "${pid[$i]}")
-  idle_pct[$i]=$(awk -v c="$((c1 - c0))" -v s="$idle" 'BEGIN{printf "%.3f", c / s}')
+  c1=$(cpu_ns "${pid[$i]}")
+  idle_pct[$i]=$(awk -v c="$((c1 - c0))" -v s="$idle" 'BEGIN{printf "%.4f", c / s / 1e7}')
   idle_rss[$i]=$(rss_mib "${pid[$i]}")
 done
 for i in "${!bins[@]}"; do

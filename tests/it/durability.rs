@@ -15,7 +15,14 @@ const OBJECTS: u64 = 12;
 
 /// Every second object is chunked (2 MiB), the others inline.
 fn body(i: u64) -> Vec<u8> {
-    bytes(if i.is_multiple_of(2) { (2 << 20) + 77 } else { 100 }, i)
+    bytes(
+        if i.is_multiple_of(2) {
+            (2 << 20) + 77
+        } else {
+            100
+        },
+        i,
+    )
 }
 
 async fn put_all(srv: &Spawned, prefix: &str) {

@@ -259,7 +259,8 @@ async fn logs_rule(c: &aws_sdk_s3::Client, b: &str) {
 }
 
 /// The sweeper reads what is due, not every entry: with 300 objects under a 30-day rule a
-/// sweep a day later looks at no row; at day 31 it looks at the due ones only. A rule put after
+/// sweep a day later looks at no row; at day 31 it looks at the due ones only, and deleted
+/// objects left no row behind. A rule put after
 /// the objects exist enters them (in bounded steps) before they can fall due.
 #[tokio::test]
 async fn expiry_reads_what_is_due_not_every_object() {
@@ -287,8 +288,17 @@ async fn expiry_reads_what_is_due_not_every_object() {
     // Quiet sweeps cost nothing per object.
     let s = store.sweep_expiry(now + 2 * DAY, 10_000).await.expect("s");
     assert_eq!((s.entered, s.scanned, s.expired), (0, 0, 0), "{s:?}");
+    // Deleted objects take their rows with them: the sweep looks at the 50 left.
+    for i in 0..50 {
+        c.delete_object()
+            .bucket("due")
+            .key(format!("logs/{i:03}"))
+            .send()
+            .await
+            .expect("rm");
+    }
     let s = store.sweep_expiry(now + 31 * DAY, 10_000).await.expect("s");
-    assert_eq!((s.scanned, s.expired), (100, 100), "{s:?}");
+    assert_eq!((s.scanned, s.expired), (50, 50), "{s:?}");
     assert_eq!(keys(&c, "due").await.len(), 200);
     let s = store.sweep_expiry(now + 32 * DAY, 10_000).await.expect("s");
     assert_eq!((s.scanned, s.expired), (0, 0), "{s:?}");
@@ -515,4 +525,26 @@ async fn abort_incomplete_rules_follow_uploads_begun_before_and_after() {
     assert!(!ids.contains(&before.as_str()) && !ids.contains(&after.as_str()));
     let s = store.sweep_expiry(now + 9 * DAY, 100).await.expect("s");
     assert_eq!(s.uploads_aborted, 0, "{s:?}");
+}
+
+/// Objects due past the 180-day horizon get no row when written (the default 25-year
+/// `object_expiry_days` costs no row per object); the sweeper enters every bucket again every
+/// 90 days, so such an object still expires on time.
+#[tokio::test]
+async fn an_object_due_past_the_horizon_still_expires_on_time() {
+    let srv = TestServer::start_with(|raw| raw.object_expiry_days = Some(400)).await;
+    let c = srv.client();
+    c.create_bucket().bucket("far").send().await.expect("mb");
+    put(&c, "far", "k").await;
+    let store = srv.store();
+    let now = gatehouse_store::now_unix_ms();
+    let s = store.sweep_expiry(now + DAY, 100).await.expect("s");
+    assert_eq!((s.scanned, s.expired), (0, 0), "no row yet: {s:?}");
+    let s = store.sweep_expiry(now + 250 * DAY, 100).await.expect("s");
+    assert_eq!((s.entered, s.expired), (1, 0), "entered within the horizon: {s:?}");
+    let s = store.sweep_expiry(now + 399 * DAY, 100).await.expect("s");
+    assert_eq!(s.expired, 0, "{s:?}");
+    let s = store.sweep_expiry(now + 401 * DAY, 100).await.expect("s");
+    assert_eq!((s.scanned, s.expired), (1, 1), "{s:?}");
+    assert!(keys(&c, "far").await.is_empty());
 }

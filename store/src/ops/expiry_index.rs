@@ -9,6 +9,10 @@
 //! lengthened) or drops it (the key is gone, no rule applies). So writes that only move an
 //! object's due time later need no row, and deletes need not find theirs.
 //!
+//! Only objects due within [`HORIZON_MS`] (180 days) get a row; every 90 days every bucket
+//! with a rule is entered again, so the rest get theirs in time. The default
+//! `object_expiry_days` (25 years) thus costs no row per object.
+//!
 //! When rules change in a way that can make objects due sooner — a lifecycle configuration put,
 //! `object_expiry_days` changed between starts, a deleted share restored — the bucket is marked
 //! in `expiry_rebuild` and the sweeper enters its objects again in bounded steps, resuming
@@ -28,6 +32,12 @@ use crate::tables::{self, ABORT_DUE, BUCKETS, EXPIRY_REBUILD, META, UPLOADS};
 pub(crate) const DAY_MS: i64 = 86_400_000;
 /// META key: the `object_expiry_days` the write paths use (0: none), set at start.
 const GLOBAL_DAYS: &str = "expiry_global_days";
+/// Only objects due within this of now have a row: the default `object_expiry_days` (25 years)
+/// then costs no row per object. Every [`HORIZON_MS`] / 2 the sweeper enters every bucket again
+/// ([`due_for_horizon_rebuild`]), so an object comes within the horizon before it is due.
+pub(crate) const HORIZON_MS: i64 = 180 * DAY_MS;
+/// META key: when every bucket was last marked to be entered again for the horizon.
+const HORIZON_MARKED: &str = "expiry_horizon_marked_ms";
 
 /// Days after its last modification at which `key` of `b` expires: the least of the bucket's
 /// enabled expiration rules for the key's prefix and the server's `global_days` (0: none).
@@ -113,17 +123,87 @@ pub(crate) fn global_days(ns: &Ns) -> Result<u32> {
     Ok(u32::try_from(d).unwrap_or(u32::MAX))
 }
 
-/// Enters `key` of `b`, last modified at `mtime_ms`, at its due time, if a rule applies.
+/// Enters `key` of `b`, last modified at `mtime_ms`, at its due time, if a rule applies and
+/// that time is within [`HORIZON_MS`] of now.
 pub(crate) fn schedule(ns: &mut Ns, b: &BucketRecord, key: &str, mtime_ms: i64) -> Result<()> {
+    schedule_at(ns, b, key, mtime_ms, crate::now_unix_ms())
+}
+
+/// [`schedule`] with the sweeper's clock.
+fn schedule_at(ns: &mut Ns, b: &BucketRecord, key: &str, mtime_ms: i64, now: i64) -> Result<()> {
     if b.kind == BucketKind::System {
         return Ok(());
     }
     if let Some(days) = days_for(b, key, global_days(ns)?) {
         let due = mtime_ms.saturating_add(i64::from(days).saturating_mul(DAY_MS));
-        ns.expiry_due_mut()?
-            .insert(row_key(due, b.id, key).as_slice(), ())?;
+        enter(ns, due, b.id, key, now)?;
     }
     Ok(())
+}
+
+/// Writes the row of `key` due at `due` unless that is past the horizon from `now`.
+fn enter(ns: &mut Ns, due: i64, bucket_id: u64, key: &str, now: i64) -> Result<()> {
+    if due <= now.saturating_add(HORIZON_MS) {
+        ns.expiry_due_mut()?
+            .insert(row_key(due, bucket_id, key).as_slice(), ())?;
+    }
+    Ok(())
+}
+
+/// Marks every live bucket a rule applies to, when the last such marking is
+/// [`HORIZON_MS`] / 2 old (or never happened): objects whose due time was past the horizon
+/// when they were written get their rows before they are due. Returns whether it marked.
+pub(crate) fn due_for_horizon_rebuild(t: &WriteTransaction, now: i64) -> Result<bool> {
+    let last = {
+        let meta = t.open_table(META)?;
+        i64::try_from(txn::read_counter(&meta, HORIZON_MARKED)?).unwrap_or(0)
+    };
+    if now.saturating_sub(last) < HORIZON_MS / 2 {
+        return Ok(false);
+    }
+    let global = {
+        let meta = t.open_table(META)?;
+        u32::try_from(txn::read_counter(&meta, GLOBAL_DAYS)?).unwrap_or(u32::MAX)
+    };
+    let ids: Vec<u64> = live_buckets(t)?
+        .into_values()
+        .filter(|b| any_rule(b, global))
+        .map(|b| b.id)
+        .collect();
+    for id in ids {
+        mark_rebuild(t, id)?;
+    }
+    t.open_table(META)?
+        .insert(HORIZON_MARKED, (now.max(0) as u64).to_le_bytes().as_slice())?;
+    Ok(true)
+}
+
+/// Removes the row [`schedule`] wrote for `key` of `b` last modified at `mtime_ms` (the name
+/// goes or is replaced), so deleted objects leave no rows behind. Under rules changed since,
+/// the row may not be found: it is dropped when it falls due.
+pub(crate) fn unschedule(ns: &mut Ns, b: &BucketRecord, key: &str, mtime_ms: i64) -> Result<()> {
+    if b.kind == BucketKind::System {
+        return Ok(());
+    }
+    if let Some(days) = days_for(b, key, global_days(ns)?) {
+        let due = mtime_ms.saturating_add(i64::from(days).saturating_mul(DAY_MS));
+        // Past the horizon now, it had none (it could only be entered while within it).
+        if due <= crate::now_unix_ms().saturating_add(HORIZON_MS) {
+            ns.expiry_due_mut()?
+                .remove(row_key(due, b.id, key).as_slice())?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether [`due_for_horizon_rebuild`] would mark anything at `now` (read only, so a quiet
+/// sweep writes nothing).
+pub(crate) fn horizon_rebuild_due(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    now: i64,
+) -> Result<bool> {
+    let last = i64::try_from(txn::read_counter(meta, HORIZON_MARKED)?).unwrap_or(0);
+    Ok(now.saturating_sub(last) >= HORIZON_MS / 2)
 }
 
 /// Marks bucket `id` to have its objects entered again (its rules changed), from the start.
@@ -170,8 +250,9 @@ pub(crate) fn live_buckets(t: &WriteTransaction) -> Result<HashMap<u64, BucketRe
 }
 
 /// One step of a rebuild: enters up to `batch` objects of the first marked bucket after its
-/// cursor. Returns how many entries it looked at, or `None` when no bucket is marked.
-pub(crate) fn rebuild_step(t: &WriteTransaction, batch: usize) -> Result<Option<u64>> {
+/// cursor (those due within the horizon from `now`). Returns how many entries it looked at, or
+/// `None` when no bucket is marked.
+pub(crate) fn rebuild_step(t: &WriteTransaction, batch: usize, now: i64) -> Result<Option<u64>> {
     let first = t
         .open_table(EXPIRY_REBUILD)?
         .first()?
@@ -228,7 +309,7 @@ pub(crate) fn rebuild_step(t: &WriteTransaction, batch: usize) -> Result<Option<
     }
     for (key, ino) in &found {
         let mtime = txn::inode_attrs(&ns, *ino)?.mtime_ms;
-        schedule(&mut ns, &b, &String::from_utf8_lossy(key), mtime)?;
+        schedule_at(&mut ns, &b, &String::from_utf8_lossy(key), mtime, now)?;
     }
     drop(ns);
     let mut rebuild = t.open_table(EXPIRY_REBUILD)?;
@@ -295,8 +376,7 @@ pub(crate) fn expire_due(
         let mtime = txn::inode_attrs(&ns, ino)?.mtime_ms;
         let due = mtime.saturating_add(i64::from(days).saturating_mul(DAY_MS));
         if due > now_ms {
-            ns.expiry_due_mut()?
-                .insert(row_key(due, id, &key).as_slice(), ())?;
+            enter(&mut ns, due, id, &key, now_ms)?;
         } else if pass.expired < budget {
             if txn::unlink_object(&mut ns, b, &key)? {
                 pass.expired += 1;

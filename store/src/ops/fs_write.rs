@@ -593,7 +593,8 @@ impl Store {
             let mut rec = txn::get_inode(&ns, ino)?;
             inode_changed(&mut rec, crate::now_unix_ns());
             txn::put_inode(&mut ns, ino, &rec, false)?;
-            // Its new name falls due by the rules for that name.
+            // Its new name falls due by the rules for that name; the old one's row goes.
+            super::expiry_index::unschedule(&mut ns, &b, &src, rec.mtime_ms)?;
             super::expiry_index::schedule(&mut ns, &b, &dst, rec.mtime_ms)?;
             Ok(())
         })
@@ -1355,10 +1356,13 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
             entries.insert(new.as_slice(), *ino)?;
         }
     }
-    // The moved keys fall due by the rules for their new names (when any rule applies).
+    // The moved keys fall due by the rules for their new names (when any rule applies); the
+    // old names' rows go.
     if super::expiry_index::any_rule(b, super::expiry_index::global_days(ns)?) {
-        for (_, new, ino) in &moves {
+        for (old, new, ino) in &moves {
             let mtime = txn::inode_attrs(ns, *ino)?.mtime_ms;
+            let old_key = String::from_utf8_lossy(&old[8..]).into_owned();
+            super::expiry_index::unschedule(ns, b, &old_key, mtime)?;
             let key = String::from_utf8_lossy(&new[8..]).into_owned();
             super::expiry_index::schedule(ns, b, &key, mtime)?;
         }

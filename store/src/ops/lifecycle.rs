@@ -95,11 +95,23 @@ impl Store {
     /// first, at most [`REBUILD_PER_SWEEP`] entries per sweep.
     pub async fn sweep_expiry(&self, now_ms: i64, budget: u64) -> Result<ExpirySweep> {
         let mut stats = ExpirySweep::default();
+        // Every 90 days every bucket with a rule is entered again: objects written with a due
+        // time past the horizon get their rows before they are due.
+        let horizon_due = {
+            let rtxn = self.db().begin_read()?;
+            expiry_index::horizon_rebuild_due(&rtxn.open_table(crate::tables::META)?, now_ms)?
+        };
+        if horizon_due {
+            self.inner
+                .committer
+                .write(move |t| expiry_index::due_for_horizon_rebuild(t, now_ms))
+                .await?;
+        }
         while stats.entered < REBUILD_PER_SWEEP {
             let step = self
                 .inner
                 .committer
-                .write(|t| expiry_index::rebuild_step(t, REBUILD_BATCH))
+                .write(move |t| expiry_index::rebuild_step(t, REBUILD_BATCH, now_ms))
                 .await?;
             match step {
                 None => break,

@@ -425,6 +425,7 @@ pub(crate) fn link_at(
     let (ino, reused) = match existing {
         Some(ino) => {
             let mut old = inode_attrs(ns, ino)?;
+            super::expiry_index::unschedule(ns, bucket, key, old.mtime_ms)?;
             bucket.object_count = bucket.object_count.saturating_sub(1);
             if old.links() > 1 {
                 drop_link(ns, ino, &mut old)?;
@@ -487,6 +488,7 @@ pub(crate) fn unlink_object(ns: &mut Ns, bucket: &mut BucketRecord, key: &str) -
         return Ok(false);
     };
     let mut old = inode_attrs(ns, ino)?;
+    super::expiry_index::unschedule(ns, bucket, key, old.mtime_ms)?;
     if old.links() > 1 {
         drop_link(ns, ino, &mut old)?;
     } else {
