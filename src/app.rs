@@ -86,6 +86,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     sc.tombstone_retention = cfg.tombstone_retention;
     sc.fs_async = cfg.nfs_async.then_some(crate::config::NFS_ASYNC_WINDOW);
     sc.fsync = cfg.fsync;
+    sc.quick_repair = cfg.quick_repair;
     let (store, report) = Store::open(sc)
         .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
     if report.created {

@@ -99,6 +99,8 @@ struct Shared {
     freed_undurable: AtomicBool,
     /// A transaction failed with [`crate::error::DATABASE_FAILED`]: writes fail until a restart.
     database_failed: AtomicBool,
+    /// `storage.quick_repair`: commits record redb's allocator state ([`begin_write`]).
+    quick_repair: bool,
 }
 
 impl Shared {
@@ -152,7 +154,8 @@ impl Shared {
     /// Commits the open transaction, then makes every commit durable. Readers find nothing to
     /// settle while the fsync runs. Called with the lock held.
     fn all_durable(&self, st: &mut State) -> bool {
-        let ok = self.commit_open(st) && (st.pending.is_none() || persist(&self.db));
+        let ok =
+            self.commit_open(st) && (st.pending.is_none() || persist(&self.db, self.quick_repair));
         if ok {
             self.made_durable(st);
         }
@@ -169,14 +172,26 @@ impl Shared {
     /// transaction of its own (were it part of this one, an abort would undo it).
     fn begin(&self, st: &mut State) -> Result<WriteTransaction> {
         if st.lost {
-            let t = self.db.begin_write()?;
+            let t = begin_write(&self.db, self.quick_repair)?;
             crate::ops::txn::skip_lost_inos(&t)?;
             t.commit()?;
             st.lost = false;
             self.made_durable(st);
         }
-        Ok(self.db.begin_write()?)
+        Ok(begin_write(&self.db, self.quick_repair)?)
     }
+}
+
+/// A write transaction that, with `quick`, records redb's allocator state with its commit
+/// (quick-repair), so the open after a crash does not walk the whole file to rebuild it
+/// (decision 0030). Every durable commit of the store goes through here.
+pub(crate) fn begin_write(
+    db: &Database,
+    quick: bool,
+) -> std::result::Result<WriteTransaction, redb::TransactionError> {
+    let mut t = db.begin_write()?;
+    t.set_quick_repair(quick);
+    Ok(t)
 }
 
 pub struct Committer {
@@ -195,7 +210,8 @@ impl Committer {
     /// `window`: how long a deferred mutation may stay not yet durable. `relaxed`
     /// (`storage.fsync: never`): every mutation is answered once visible, as deferred ones are,
     /// and made durable within `window.max(RELAXED_WINDOW)`.
-    pub fn start(db: Arc<Database>, window: Duration, relaxed: bool) -> Self {
+    /// `quick_repair`: `storage.quick_repair` ([`begin_write`]).
+    pub fn start(db: Arc<Database>, window: Duration, relaxed: bool, quick_repair: bool) -> Self {
         let window = if relaxed {
             window.max(RELAXED_WINDOW)
         } else {
@@ -209,6 +225,7 @@ impl Committer {
             committing: AtomicBool::new(false),
             freed_undurable: AtomicBool::new(false),
             database_failed: AtomicBool::new(false),
+            quick_repair,
         });
         let s = shared.clone();
         let thread = thread::Builder::new()
@@ -591,8 +608,8 @@ fn run_batch(sh: &Shared, st: &mut State, queued: Vec<Queued>, window: Duration)
 }
 
 /// An empty durable commit: makes every earlier non-durable commit durable.
-fn persist(db: &Database) -> bool {
-    let done = match db.begin_write() {
+fn persist(db: &Database, quick: bool) -> bool {
+    let done = match begin_write(db, quick) {
         Ok(t) => t.commit().map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
@@ -669,7 +686,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("db.redb");
         let db = Arc::new(Database::create(&path).expect("db"));
-        let c = Committer::start(db.clone(), Duration::ZERO, true);
+        let c = Committer::start(db.clone(), Duration::ZERO, true, true);
         c.write(put(1)).await.expect("write");
         assert!(present(&c, &db, 1));
         assert!(!after_crash(&path, 1), "durable before the answer");
@@ -683,7 +700,7 @@ mod tests {
         let path = dir.path().join("db.redb");
         let db = Arc::new(Database::create(&path).expect("db"));
         let window = Duration::from_millis(300);
-        let c = Committer::start(db.clone(), window, false);
+        let c = Committer::start(db.clone(), window, false, true);
         c.write(put(1)).await.expect("durable write");
         c.write_deferred(put(2)).await.expect("deferred write");
         // Visible to readers at once (the store's readers settle first)...
@@ -762,6 +779,7 @@ mod tests {
             db.clone(),
             Duration::from_millis(50),
             false,
+            true,
         ));
         let mut tasks = Vec::new();
         for w in 0..8u64 {
@@ -788,7 +806,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("db.redb");
         let db = Arc::new(Database::create(&path).expect("db"));
-        let c = Committer::start(db.clone(), Duration::from_millis(50), false);
+        let c = Committer::start(db.clone(), Duration::from_millis(50), false, true);
         c.write_deferred(put(1)).await.expect("deferred write");
         // A user-level error (it wrote nothing) does not disturb what was answered before...
         let r = c

@@ -79,6 +79,10 @@ pub struct StoreConfig {
     pub fs_async: Option<Duration>,
     /// `storage.fsync`: what is on disk when a write is answered.
     pub fsync: Fsync,
+    /// `storage.quick_repair`: every commit records redb's allocator state, so opening after a
+    /// crash takes milliseconds however large the database (off: the open after a crash walks
+    /// the whole file; commits are cheaper). Default on (decision 0030).
+    pub quick_repair: bool,
 }
 
 /// `storage.fsync` (as Garage's `data_fsync`/`metadata_fsync`): what a write has made durable
@@ -140,6 +144,7 @@ impl StoreConfig {
             tombstone_retention: Duration::from_secs(90 * 86_400),
             fs_async: None,
             fsync: Fsync::Always,
+            quick_repair: true,
         }
     }
 }
@@ -252,6 +257,7 @@ impl Store {
             db.clone(),
             cfg.fs_async.unwrap_or(Duration::ZERO),
             cfg.fsync == Fsync::Never,
+            cfg.quick_repair,
         );
         let store = Store {
             inner: Arc::new(Inner {
@@ -460,9 +466,7 @@ impl Store {
             let stopped = inner.committer.stop();
             // Access times noted since the last batch (see `atime`), in a last transaction.
             if !inner.atimes.is_empty() {
-                let written = inner
-                    .db
-                    .begin_write()
+                let written = commit::begin_write(&inner.db, inner.cfg.quick_repair)
                     .map_err(StoreError::from)
                     .and_then(|t| {
                         inner.atimes.write(&t)?;

@@ -37,6 +37,40 @@ fn rule(id: &str, prefix: &str) -> aws_sdk_s3::types::builders::LifecycleRuleBui
         .status(ExpirationStatus::Enabled)
 }
 
+/// Objects under `prefix` expire `days` after their last change.
+fn expire_rule(id: &str, prefix: &str, days: i32) -> LifecycleRule {
+    rule(id, prefix)
+        .expiration(LifecycleExpiration::builder().days(days).build())
+        .build()
+        .expect("rule")
+}
+
+/// Uploads under `prefix` are aborted `days` after they began.
+fn abort_rule(id: &str, prefix: &str, days: i32) -> LifecycleRule {
+    rule(id, prefix)
+        .abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder()
+                .days_after_initiation(days)
+                .build(),
+        )
+        .build()
+        .expect("rule")
+}
+
+/// PutBucketLifecycleConfiguration with `rules`.
+async fn put_rules(c: &aws_sdk_s3::Client, bucket: &str, rules: Vec<LifecycleRule>) {
+    let cfg = BucketLifecycleConfiguration::builder()
+        .set_rules(Some(rules))
+        .build()
+        .expect("cfg");
+    c.put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(cfg)
+        .send()
+        .await
+        .expect("put lifecycle");
+}
+
 #[tokio::test]
 async fn lifecycle_rules_expire_by_prefix_and_abort_old_uploads() {
     let srv = TestServer::start().await;
@@ -49,31 +83,15 @@ async fn lifecycle_rules_expire_by_prefix_and_abort_old_uploads() {
         .await
         .expect_err("none yet");
     assert_eq!(code(&e), "NoSuchLifecycleConfiguration");
-    let cfg = BucketLifecycleConfiguration::builder()
-        .rules(
-            rule("logs-30d", "logs/")
-                .expiration(LifecycleExpiration::builder().days(30).build())
-                .build()
-                .expect("rule"),
-        )
-        .rules(
-            rule("uploads-7d", "")
-                .abort_incomplete_multipart_upload(
-                    AbortIncompleteMultipartUpload::builder()
-                        .days_after_initiation(7)
-                        .build(),
-                )
-                .build()
-                .expect("rule"),
-        )
-        .build()
-        .expect("cfg");
-    c.put_bucket_lifecycle_configuration()
-        .bucket("life")
-        .lifecycle_configuration(cfg)
-        .send()
-        .await
-        .expect("put lifecycle");
+    put_rules(
+        &c,
+        "life",
+        vec![
+            expire_rule("logs-30d", "logs/", 30),
+            abort_rule("uploads-7d", "", 7),
+        ],
+    )
+    .await;
     let got = c
         .get_bucket_lifecycle_configuration()
         .bucket("life")
@@ -241,21 +259,7 @@ async fn a_clock_that_jumps_backwards_expires_nothing() {
 
 /// A 30-day rule on `logs/` of bucket `b`, put with aws-sdk-s3.
 async fn logs_rule(c: &aws_sdk_s3::Client, b: &str) {
-    let cfg = BucketLifecycleConfiguration::builder()
-        .rules(
-            rule("logs-30d", "logs/")
-                .expiration(LifecycleExpiration::builder().days(30).build())
-                .build()
-                .expect("rule"),
-        )
-        .build()
-        .expect("cfg");
-    c.put_bucket_lifecycle_configuration()
-        .bucket(b)
-        .lifecycle_configuration(cfg)
-        .send()
-        .await
-        .expect("put lifecycle");
+    put_rules(c, b, vec![expire_rule("logs-30d", "logs/", 30)]).await;
 }
 
 /// The sweeper reads what is due, not every entry: with 300 objects under a 30-day rule a
@@ -483,25 +487,7 @@ async fn abort_incomplete_rules_follow_uploads_begun_before_and_after() {
         }
     };
     let before = create("tmp/before").await;
-    let cfg = BucketLifecycleConfiguration::builder()
-        .rules(
-            rule("tmp-7d", "tmp/")
-                .abort_incomplete_multipart_upload(
-                    AbortIncompleteMultipartUpload::builder()
-                        .days_after_initiation(7)
-                        .build(),
-                )
-                .build()
-                .expect("rule"),
-        )
-        .build()
-        .expect("cfg");
-    c.put_bucket_lifecycle_configuration()
-        .bucket("ups")
-        .lifecycle_configuration(cfg)
-        .send()
-        .await
-        .expect("put lifecycle");
+    put_rules(&c, "ups", vec![abort_rule("tmp-7d", "tmp/", 7)]).await;
     let after = create("tmp/after").await;
     let other = create("keep/other").await;
     let store = srv.store();
@@ -541,7 +527,11 @@ async fn an_object_due_past_the_horizon_still_expires_on_time() {
     let s = store.sweep_expiry(now + DAY, 100).await.expect("s");
     assert_eq!((s.scanned, s.expired), (0, 0), "no row yet: {s:?}");
     let s = store.sweep_expiry(now + 250 * DAY, 100).await.expect("s");
-    assert_eq!((s.entered, s.expired), (1, 0), "entered within the horizon: {s:?}");
+    assert_eq!(
+        (s.entered, s.expired),
+        (1, 0),
+        "entered within the horizon: {s:?}"
+    );
     let s = store.sweep_expiry(now + 399 * DAY, 100).await.expect("s");
     assert_eq!(s.expired, 0, "{s:?}");
     let s = store.sweep_expiry(now + 401 * DAY, 100).await.expect("s");

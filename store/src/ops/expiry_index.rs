@@ -215,17 +215,28 @@ pub(crate) fn mark_rebuild(t: &WriteTransaction, id: u64) -> Result<()> {
 /// At start: records `object_expiry_days` for the write paths and the sweeper; when it differs
 /// from what the index was built for, every live bucket is entered again.
 pub(crate) fn configure(db: &redb::Database, days: u32) -> Result<()> {
-    let t = db.begin_write()?;
-    let changed = {
+    let t = crate::commit::begin_write(db, true)?;
+    let (changed, first) = {
         let mut meta = t.open_table(META)?;
         let was = txn::read_counter(&meta, GLOBAL_DAYS)?;
         if was != u64::from(days) {
             meta.insert(GLOBAL_DAYS, u64::from(days).to_le_bytes().as_slice())?;
         }
-        was != u64::from(days)
+        // A new store (or one just migrated, whose buckets m0009 marked): the first pass for
+        // the horizon is due 90 days from now.
+        let first = txn::read_counter(&meta, HORIZON_MARKED)? == 0;
+        if first {
+            let now = crate::now_unix_ms().max(0) as u64;
+            meta.insert(HORIZON_MARKED, now.to_le_bytes().as_slice())?;
+        }
+        (was != u64::from(days), first)
     };
     if !changed {
-        t.abort()?;
+        if first {
+            t.commit()?;
+        } else {
+            t.abort()?;
+        }
         return Ok(());
     }
     let ids: Vec<u64> = live_buckets(&t)?.into_keys().collect();

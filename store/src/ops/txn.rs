@@ -73,7 +73,7 @@ const INO_GAP: u64 = 1 << 20;
 /// `nfs.async` may have handed out inode numbers (in replies, so in client handles) whose
 /// commits never became durable, and a number must never name a second file.
 pub(crate) fn mark_open(db: &redb::Database) -> Result<bool> {
-    let t = db.begin_write()?;
+    let t = crate::commit::begin_write(db, true)?;
     let unclean = {
         let mut meta = t.open_table(META)?;
         let unclean = meta.get(OPEN)?.is_some_and(|v| v.value() != [0u8]);
@@ -105,7 +105,7 @@ pub(crate) fn skip_lost_inos(txn: &WriteTransaction) -> Result<()> {
 
 /// Records a clean stop (every commit durable).
 pub(crate) fn mark_closed(db: &redb::Database) -> Result<()> {
-    let t = db.begin_write()?;
+    let t = crate::commit::begin_write(db, true)?;
     t.open_table(META)?.insert(OPEN, [0u8].as_slice())?;
     t.commit()?;
     Ok(())
