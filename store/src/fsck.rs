@@ -464,7 +464,8 @@ fn check(
         .iter()
         .map(|(name, (bytes, _))| fixed.get(name.as_str()).copied().unwrap_or(*bytes))
         .fold(parked_bytes, u64::saturating_add);
-    let stored_total = crate::ops::txn::read_usage_total(&rtxn.open_table(META)?)?;
+    let stored_total =
+        crate::ops::txn::read_counter(&rtxn.open_table(META)?, crate::ops::txn::USAGE_TOTAL)?;
     if stored_total != counted_total {
         report.usage_total_mismatch = Some((stored_total, counted_total));
     }

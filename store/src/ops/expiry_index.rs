@@ -75,9 +75,7 @@ pub(crate) fn schedule_upload(
     u: &UploadRecord,
 ) -> Result<()> {
     if let Some(days) = abort_days_for(b, &u.key) {
-        let due = u
-            .initiated_ms
-            .saturating_add(i64::from(days).saturating_mul(DAY_MS));
+        let due = due_at(u.initiated_ms, days);
         t.open_table(ABORT_DUE)?
             .insert(upload_row(due, id).as_slice(), ())?;
     }
@@ -98,6 +96,11 @@ pub(crate) fn any_rule(b: &BucketRecord, global_days: u32) -> bool {
             || b.lifecycle
                 .iter()
                 .any(|r| r.enabled && r.expiration_days.is_some()))
+}
+
+/// When something last changed at `since_ms` falls due `days` later.
+fn due_at(since_ms: i64, days: u32) -> i64 {
+    since_ms.saturating_add(i64::from(days).saturating_mul(DAY_MS))
 }
 
 /// The row of `key` of bucket `bucket_id` due at `due_ms` (before 1970: at 0).
@@ -135,7 +138,7 @@ fn schedule_at(ns: &mut Ns, b: &BucketRecord, key: &str, mtime_ms: i64, now: i64
         return Ok(());
     }
     if let Some(days) = days_for(b, key, global_days(ns)?) {
-        let due = mtime_ms.saturating_add(i64::from(days).saturating_mul(DAY_MS));
+        let due = due_at(mtime_ms, days);
         enter(ns, due, b.id, key, now)?;
     }
     Ok(())
@@ -154,11 +157,7 @@ fn enter(ns: &mut Ns, due: i64, bucket_id: u64, key: &str, now: i64) -> Result<(
 /// [`HORIZON_MS`] / 2 old (or never happened): objects whose due time was past the horizon
 /// when they were written get their rows before they are due. Returns whether it marked.
 pub(crate) fn due_for_horizon_rebuild(t: &WriteTransaction, now: i64) -> Result<bool> {
-    let last = {
-        let meta = t.open_table(META)?;
-        i64::try_from(txn::read_counter(&meta, HORIZON_MARKED)?).unwrap_or(0)
-    };
-    if now.saturating_sub(last) < HORIZON_MS / 2 {
+    if !horizon_rebuild_due(&t.open_table(META)?, now)? {
         return Ok(false);
     }
     let global = {
@@ -186,7 +185,7 @@ pub(crate) fn unschedule(ns: &mut Ns, b: &BucketRecord, key: &str, mtime_ms: i64
         return Ok(());
     }
     if let Some(days) = days_for(b, key, global_days(ns)?) {
-        let due = mtime_ms.saturating_add(i64::from(days).saturating_mul(DAY_MS));
+        let due = due_at(mtime_ms, days);
         // Past the horizon now, it had none (it could only be entered while within it).
         if due <= crate::now_unix_ms().saturating_add(HORIZON_MS) {
             ns.expiry_due_mut()?
@@ -385,7 +384,7 @@ pub(crate) fn expire_due(
             continue;
         };
         let mtime = txn::inode_attrs(&ns, ino)?.mtime_ms;
-        let due = mtime.saturating_add(i64::from(days).saturating_mul(DAY_MS));
+        let due = due_at(mtime, days);
         if due > now_ms {
             enter(&mut ns, due, id, &key, now_ms)?;
         } else if pass.expired < budget {
@@ -437,9 +436,7 @@ pub(crate) fn abort_due(t: &WriteTransaction, now_ms: i64, batch: usize) -> Resu
         let Some(days) = abort_days_for(&b, &u.key) else {
             continue;
         };
-        let due = u
-            .initiated_ms
-            .saturating_add(i64::from(days).saturating_mul(DAY_MS));
+        let due = due_at(u.initiated_ms, days);
         if due > now_ms {
             t.open_table(ABORT_DUE)?
                 .insert(upload_row(due, id).as_slice(), ())?;

@@ -215,7 +215,7 @@ impl Store {
     /// Logical bytes held by every bucket and every deleted share awaiting purge.
     pub fn total_usage(&self) -> Result<u64> {
         let rtxn = self.db().begin_read()?;
-        txn::read_usage_total(&rtxn.open_table(crate::tables::META)?)
+        txn::read_counter(&rtxn.open_table(crate::tables::META)?, txn::USAGE_TOTAL)
     }
 
     pub(crate) async fn stage<S, E>(

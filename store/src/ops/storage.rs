@@ -217,7 +217,8 @@ impl Store {
         let t = txn.open_table(BUCKETS)?;
         let disk = disk_space(self.data_dir());
         let max_size = self.inner.cfg.max_size;
-        let server_used = super::txn::read_usage_total(&txn.open_table(META)?)?;
+        let server_used =
+            super::txn::read_counter(&txn.open_table(META)?, super::txn::USAGE_TOTAL)?;
         let disk_free = disk.map(|d| d.writable_bytes());
         let mut out = StorageStatus {
             used_bytes: 0,
@@ -256,7 +257,7 @@ impl Store {
         rtxn: &redb::ReadTransaction,
         b: &BucketRecord,
     ) -> Result<(Room, Option<DiskSpace>)> {
-        let used = super::txn::read_usage_total(&rtxn.open_table(META)?)?;
+        let used = super::txn::read_counter(&rtxn.open_table(META)?, super::txn::USAGE_TOTAL)?;
         let disk = disk_space(self.data_dir());
         Ok((
             room(
@@ -271,7 +272,7 @@ impl Store {
     /// Room left on the server as a whole, and the bytes it holds.
     pub fn server_room(&self) -> Result<(u64, Room)> {
         let rtxn = self.db().begin_read()?;
-        let used = super::txn::read_usage_total(&rtxn.open_table(META)?)?;
+        let used = super::txn::read_counter(&rtxn.open_table(META)?, super::txn::USAGE_TOTAL)?;
         Ok((
             used,
             room(

@@ -55,10 +55,21 @@ pub const USAGE_TOTAL: &str = "usage_total";
 /// Moves [`USAGE_TOTAL`] by `delta` (parking or unparking a share's bucket, purging one, and
 /// [`put_bucket`]/[`remove_bucket`]).
 pub(crate) fn add_usage_total(ns: &mut Ns, delta: i128) -> Result<()> {
-    let t = ns.meta_mut()?;
-    let cur = counter(t, USAGE_TOTAL)?;
-    let next = u64::try_from((i128::from(cur) + delta).max(0)).unwrap_or(u64::MAX);
-    t.insert(USAGE_TOTAL, next.to_le_bytes().as_slice())?;
+    add_to_counter(ns.meta_mut()?, USAGE_TOTAL, delta)
+}
+
+/// Moves the running total `name` of META by `delta`, floored at 0: the one place the running
+/// totals ([`USAGE_TOTAL`], [`CHUNK_ROWS`], [`CHUNK_BYTES`]) change.
+fn add_to_counter(
+    meta: &mut Table<&'static str, &'static [u8]>,
+    name: &str,
+    delta: i128,
+) -> Result<()> {
+    if delta == 0 {
+        return Ok(());
+    }
+    let next = u64::try_from((i128::from(counter(meta, name)?) + delta).max(0)).unwrap_or(u64::MAX);
+    meta.insert(name, next.to_le_bytes().as_slice())?;
     Ok(())
 }
 
@@ -163,12 +174,8 @@ fn add_chunk_totals(ns: &mut Ns, rows: i128, bytes: i128) -> Result<()> {
         return Ok(());
     }
     let meta = ns.meta_mut()?;
-    for (key, delta) in [(CHUNK_ROWS, rows), (CHUNK_BYTES, bytes)] {
-        let cur = counter(meta, key)?;
-        let next = u64::try_from((i128::from(cur) + delta).max(0)).unwrap_or(u64::MAX);
-        meta.insert(key, next.to_le_bytes().as_slice())?;
-    }
-    Ok(())
+    add_to_counter(meta, CHUNK_ROWS, rows)?;
+    add_to_counter(meta, CHUNK_BYTES, bytes)
 }
 
 thread_local! {
@@ -378,13 +385,6 @@ pub(crate) fn ensure_room(
 /// still on disk): the running total, one read.
 pub(crate) fn total_usage(ns: &Ns) -> Result<u64> {
     counter(ns.meta()?, USAGE_TOTAL)
-}
-
-/// [`total_usage`] in any transaction.
-pub(crate) fn read_usage_total(
-    meta: &impl ReadableTable<&'static str, &'static [u8]>,
-) -> Result<u64> {
-    counter(meta, USAGE_TOTAL)
 }
 
 /// A running total or counter of META in any transaction (0 before its first use).
