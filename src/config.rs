@@ -131,6 +131,10 @@ pub struct RawStorage {
     pub max_object_size: Option<Size>,
     /// Memory for the metadata database's page cache. Default `32Mi`.
     pub db_cache: Option<Size>,
+    /// Memory for whole chunks on their way to disk, across all uploads and NFS flushes
+    /// (each upload also fills one chunk of its own). At least twice `chunk_size`. Default
+    /// `16Mi`.
+    pub write_buffer: Option<Size>,
     /// Seconds an unreferenced chunk is kept before GC may delete it. Default 900.
     pub gc_grace_secs: Option<u64>,
     /// Seconds between GC runs. Default 3600.
@@ -256,6 +260,7 @@ pub struct Config {
     pub inline_max: usize,
     pub max_object_size: u64,
     pub db_cache: usize,
+    pub write_buffer: usize,
     pub gc_grace: Duration,
     pub gc_interval: Duration,
     /// `storage.fsync`.
@@ -344,7 +349,14 @@ impl Config {
         line(format!("  chunk_size: {}", self.chunk_size));
         line(format!("  inline_max: {}", self.inline_max));
         line(format!("  max_object_size: {}", self.max_object_size));
-        line(format!("  db_cache: {}", self.db_cache));
+        line(format!(
+            "  db_cache: {} # metadata page cache",
+            self.db_cache
+        ));
+        line(format!(
+            "  write_buffer: {} # chunks on their way to disk, all uploads together",
+            self.write_buffer
+        ));
         line(format!("  gc_grace_secs: {}", self.gc_grace.as_secs()));
         line(format!(
             "  gc_interval_secs: {}",
@@ -507,6 +519,15 @@ impl RawConfig {
         if !(64 << 10..=64 << 20).contains(&chunk_size) {
             bail!("storage.chunk_size must be between 64Ki and 64Mi");
         }
+        let write_buffer = self
+            .storage
+            .write_buffer
+            .map_or(gatehouse_store::blobs::DEFAULT_WRITE_BUFFER as u64, |s| s.0);
+        if write_buffer < 2 * chunk_size || write_buffer > 16 << 30 {
+            bail!(
+                "storage.write_buffer must be at least twice storage.chunk_size, and at most 16Gi"
+            );
+        }
         let inline_max = self.storage.inline_max.map_or(64 << 10, |s| s.0);
         if inline_max > 1 << 20 {
             bail!("storage.inline_max must be at most 1Mi");
@@ -587,6 +608,7 @@ impl RawConfig {
             inline_max: inline_max as usize,
             max_object_size: self.storage.max_object_size.map_or(5 << 30, |s| s.0),
             db_cache: self.storage.db_cache.map_or(32 << 20, |s| s.0) as usize,
+            write_buffer: write_buffer as usize,
             gc_grace: Duration::from_secs(self.storage.gc_grace_secs.unwrap_or(900)),
             gc_interval: Duration::from_secs(self.storage.gc_interval_secs.unwrap_or(3600).max(1)),
             fsync,

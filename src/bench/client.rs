@@ -1,6 +1,8 @@
 //! A minimal S3 client for the load generator: path-style requests over hyper, signed with
-//! SigV4 (`UNSIGNED-PAYLOAD` for bodies, the empty-body hash otherwise), as any SDK would send
-//! them. Small enough that the client's own CPU stays out of the measurements' way.
+//! SigV4, as an SDK would send them: bodies either as `UNSIGNED-PAYLOAD` (SDKs over HTTPS) or,
+//! with `Payload::Signed`, with their SHA-256 signed and an `x-amz-checksum-crc32` header, as
+//! boto3 sends every PutObject and UploadPart over plain HTTP. Small enough that the client's
+//! own CPU stays out of the measurements' way.
 
 use std::convert::Infallible;
 use std::time::SystemTime;
@@ -8,6 +10,7 @@ use std::time::SystemTime;
 use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
 use gatehouse_s3::auth::sigv4::{SigningParams, sign_request_v4};
+use gatehouse_store::checksum::ChecksumAlgorithm;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
@@ -18,6 +21,17 @@ use hyper_util::rt::TokioExecutor;
 
 pub type Body = BoxBody<Bytes, Infallible>;
 
+/// How object bodies are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Payload {
+    /// `x-amz-content-sha256: UNSIGNED-PAYLOAD` (SDKs over HTTPS; the server hashes for MD5
+    /// and BLAKE3 only).
+    Unsigned,
+    /// The body's SHA-256 signed and its CRC32 in `x-amz-checksum-crc32`, as boto3 sends over
+    /// HTTP: the server hashes every byte for SHA-256, CRC32, MD5 and BLAKE3.
+    Signed,
+}
+
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 pub struct S3Client {
@@ -27,6 +41,7 @@ pub struct S3Client {
     access_key: String,
     secret_key: String,
     region: String,
+    payload: Payload,
 }
 
 pub struct Reply {
@@ -106,6 +121,7 @@ impl S3Client {
         access_key: &str,
         secret_key: &str,
         region: &str,
+        payload: Payload,
     ) -> anyhow::Result<Self> {
         let uri: http::Uri = endpoint.parse().context("endpoint URL")?;
         ensure!(
@@ -125,10 +141,36 @@ impl S3Client {
             access_key: access_key.into(),
             secret_key: secret_key.into(),
             region: region.into(),
+            payload,
         })
     }
 
-    /// Sends a signed request and returns the response with its body unread.
+    /// An object body from its frames, with the headers and payload hash `payload` asks for.
+    fn object_body(&self, frames: Vec<Bytes>) -> (Body, u64, HeaderMap, String) {
+        let len = frames.iter().map(|f| f.len() as u64).sum();
+        let mut headers = HeaderMap::new();
+        let hash = match self.payload {
+            Payload::Unsigned => "UNSIGNED-PAYLOAD".to_string(),
+            Payload::Signed => {
+                use sha2::Digest as _;
+                let mut sha = sha2::Sha256::new();
+                let mut crc = ChecksumAlgorithm::Crc32.hasher();
+                for f in &frames {
+                    sha.update(f);
+                    crc.update(f);
+                }
+                if let Ok(v) = HeaderValue::from_str(&crc.finish_base64()) {
+                    headers.insert("x-amz-checksum-crc32", v);
+                }
+                hex::encode(sha.finalize())
+            }
+        };
+        (self::frames(frames), len, headers, hash)
+    }
+
+    /// Sends a signed request and returns the response with its body unread. A body is sent
+    /// as `UNSIGNED-PAYLOAD` unless `payload_hash` gives its SHA-256.
+    #[allow(clippy::too_many_arguments)]
     pub async fn send(
         &self,
         method: Method,
@@ -137,15 +179,16 @@ impl S3Client {
         mut headers: HeaderMap,
         body: Body,
         len: Option<u64>,
+        payload_hash: Option<&str>,
     ) -> anyhow::Result<http::Response<Incoming>> {
         headers.insert(http::header::HOST, self.host.clone());
         if let Some(n) = len {
             headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(n));
         }
-        let payload = if len.unwrap_or(0) > 0 {
-            "UNSIGNED-PAYLOAD"
-        } else {
-            EMPTY_SHA256
+        let payload = match payload_hash {
+            Some(h) => h,
+            None if len.unwrap_or(0) > 0 => "UNSIGNED-PAYLOAD",
+            None => EMPTY_SHA256,
         };
         let q = (!query.is_empty()).then_some(query);
         sign_request_v4(
@@ -180,7 +223,24 @@ impl S3Client {
         body: Body,
         len: Option<u64>,
     ) -> anyhow::Result<Reply> {
-        let resp = self.send(method, path, query, headers, body, len).await?;
+        self.call_hashed(method, path, query, headers, body, len, None)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn call_hashed(
+        &self,
+        method: Method,
+        path: &str,
+        query: &str,
+        headers: HeaderMap,
+        body: Body,
+        len: Option<u64>,
+        payload_hash: Option<&str>,
+    ) -> anyhow::Result<Reply> {
+        let resp = self
+            .send(method, path, query, headers, body, len, payload_hash)
+            .await?;
         let (parts, body) = resp.into_parts();
         let body = body.collect().await?.to_bytes();
         Ok(Reply {
@@ -215,15 +275,10 @@ impl S3Client {
             .map(drop)
     }
 
-    pub async fn put(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Body,
-        len: u64,
-    ) -> anyhow::Result<String> {
+    pub async fn put(&self, bucket: &str, key: &str, frames: Vec<Bytes>) -> anyhow::Result<String> {
         let path = format!("/{bucket}/{key}");
-        self.call(Method::PUT, &path, "", HeaderMap::new(), body, Some(len))
+        let (body, len, h, hash) = self.object_body(frames);
+        self.call_hashed(Method::PUT, &path, "", h, body, Some(len), Some(&hash))
             .await?
             .ok("PutObject")?
             .etag()
@@ -307,12 +362,12 @@ impl S3Client {
         key: &str,
         upload_id: &str,
         part: u32,
-        body: Body,
-        len: u64,
+        frames: Vec<Bytes>,
     ) -> anyhow::Result<String> {
         let path = format!("/{bucket}/{key}");
         let q = format!("partNumber={part}&uploadId={}", uri_encode(upload_id));
-        self.call(Method::PUT, &path, &q, HeaderMap::new(), body, Some(len))
+        let (body, len, h, hash) = self.object_body(frames);
+        self.call_hashed(Method::PUT, &path, &q, h, body, Some(len), Some(&hash))
             .await?
             .ok("UploadPart")?
             .etag()

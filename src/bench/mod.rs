@@ -114,6 +114,10 @@ pub struct BenchArgs {
     /// Size of each object in `put-concurrent`.
     #[arg(long, default_value = "256Mi", value_parser = size)]
     pub upload_size: u64,
+    /// How object bodies are sent: `unsigned` (UNSIGNED-PAYLOAD, as SDKs send over HTTPS) or
+    /// `signed` (SHA-256 signed plus a CRC32 checksum header, as boto3 sends over HTTP).
+    #[arg(long, value_enum, default_value = "unsigned")]
+    pub payload: client::Payload,
     /// Leave the bucket and its objects in place.
     #[arg(long)]
     pub keep: bool,
@@ -173,7 +177,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         (Some(a), Some(s), None) => (a.clone(), s.clone()),
         _ => bail!("give --credentials FILE or --access-key and --secret-key"),
     };
-    let s3 = Arc::new(S3Client::new(&args.endpoint, &ak, &sk, &args.region)?);
+    let s3 = Arc::new(S3Client::new(
+        &args.endpoint,
+        &ak,
+        &sk,
+        &args.region,
+        args.payload,
+    )?);
     let probe = args.pid.map(ServerProbe::new).transpose()?;
     let (bucket, own_bucket) = match &args.bucket {
         Some(b) => (b.clone(), false),
@@ -200,7 +210,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         large_done: false,
     };
     println!(
-        "gatehouse bench: {} at {} — bucket {}, {} small objects of {} B at concurrency {}, large object {} MiB in {} MiB parts, {}×{} MiB concurrent PUTs",
+        "gatehouse bench: {} at {} — bucket {}, {} small objects of {} B at concurrency {}, large object {} MiB in {} MiB parts, {}×{} MiB concurrent PUTs, {} payloads",
         ctx.args.label,
         ctx.args.endpoint,
         ctx.bucket,
@@ -211,6 +221,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ctx.args.part_size >> 20,
         ctx.args.uploads,
         ctx.args.upload_size >> 20,
+        match ctx.args.payload {
+            client::Payload::Unsigned => "unsigned",
+            client::Payload::Signed => "signed",
+        },
     );
     if let Some(p) = &ctx.probe
         && !p.peak_is_per_phase()
@@ -428,8 +442,7 @@ async fn put_small(ctx: &Ctx, deadline: Instant) -> anyhow::Result<Measured> {
         let body = pool.small(SMALL_SEED ^ seed, i as u64, size);
         async move {
             let n = body.len() as u64;
-            s3.put(&bucket, &small_key(i), client::full(body), n)
-                .await?;
+            s3.put(&bucket, &small_key(i), vec![body]).await?;
             Ok(n)
         }
     })
@@ -518,14 +531,7 @@ async fn mpu_put(ctx: &Ctx, deadline: Instant) -> anyhow::Result<Measured> {
         let n: u64 = frames.iter().map(|f| f.len() as u64).sum();
         async move {
             let etag = s3
-                .upload_part(
-                    &bucket,
-                    LARGE_KEY,
-                    &id,
-                    i as u32 + 1,
-                    client::frames(frames),
-                    n,
-                )
+                .upload_part(&bucket, LARGE_KEY, &id, i as u32 + 1, frames)
                 .await?;
             if let Ok(mut e) = etags.lock() {
                 e[i] = etag;
@@ -559,6 +565,7 @@ async fn get_large(ctx: &Ctx) -> anyhow::Result<Measured> {
             "",
             HeaderMap::new(),
             client::empty(),
+            None,
             None,
         )
         .await?;
@@ -625,13 +632,7 @@ async fn put_concurrent(ctx: &Ctx, deadline: Instant) -> anyhow::Result<Measured
         let (s3, bucket) = (s3.clone(), bucket.clone());
         let frames = pool.frames((0xc0 + i as u64) ^ seed, len, 0, len);
         async move {
-            s3.put(
-                &bucket,
-                &format!("concurrent/{i}"),
-                client::frames(frames),
-                len,
-            )
-            .await?;
+            s3.put(&bucket, &format!("concurrent/{i}"), frames).await?;
             Ok(len)
         }
     })

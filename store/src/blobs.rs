@@ -37,7 +37,21 @@ pub struct BlobStore {
     /// before each deletion: a reader that saw the same count before reading its manifest
     /// and after pinning knows no file was deleted in between.
     deletions: AtomicU64,
+    /// Memory for whole chunks on their way to disk, across every write
+    /// (`storage.write_buffer`), in KiB: a staged body takes a chunk's worth when it hands a
+    /// filled chunk to its write and gets it back when the file is written. Uploads beyond it
+    /// wait, their bodies held back by TCP. (Each body also fills one chunk of its own; a
+    /// budget over those would let a few stalled clients hold up everyone's uploads.)
+    pub write_budget: Arc<tokio::sync::Semaphore>,
+    /// Chunk buffers written and free for the next chunk (see [`BlobStore::chunk_buffer`]).
+    spare: Mutex<Vec<bytes::BytesMut>>,
 }
+
+/// Spare chunk buffers kept, at most: enough for the write budget's chunks in flight.
+const SPARE_BUFFERS: usize = 24;
+
+/// The default of `storage.write_buffer`.
+pub const DEFAULT_WRITE_BUFFER: usize = 16 << 20;
 
 /// Hashes pinned by one staged write; unpinned when dropped.
 pub struct Pins {
@@ -166,7 +180,34 @@ impl BlobStore {
             pins: Mutex::new(HashMap::new()),
             tmp_seq: AtomicU64::new(0),
             deletions: AtomicU64::new(0),
+            write_budget: Arc::new(tokio::sync::Semaphore::new(DEFAULT_WRITE_BUFFER >> 10)),
+            spare: Mutex::new(Vec::new()),
         })
+    }
+
+    /// An empty buffer for one chunk of `size` bytes: a written chunk's buffer when one is
+    /// spare, else a new one. Reusing them keeps large uploads from allocating (and the
+    /// kernel from zeroing) a fresh megabyte per chunk, and the allocator from holding on to
+    /// freed ones.
+    pub fn chunk_buffer(&self, size: usize) -> bytes::BytesMut {
+        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match spare {
+            Some(b) if b.capacity() >= size => b,
+            _ => bytes::BytesMut::with_capacity(size),
+        }
+    }
+
+    /// Takes back a written chunk's bytes for reuse, when nothing else holds them.
+    pub fn recycle(&self, data: bytes::Bytes, size: usize) {
+        if let Ok(mut b) = data.try_into_mut()
+            && b.capacity() == size
+        {
+            b.clear();
+            let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+            if spare.len() < SPARE_BUFFERS {
+                spare.push(b);
+            }
+        }
     }
 
     fn lock_pins(&self) -> MutexGuard<'_, HashMap<Hash, usize>> {

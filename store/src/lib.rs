@@ -25,6 +25,7 @@ mod commit;
 pub mod error;
 pub mod fsck;
 pub mod identity;
+mod md5_lanes;
 pub mod metrics;
 pub mod model;
 pub mod naming;
@@ -62,6 +63,9 @@ pub struct StoreConfig {
     /// redb page cache. redb's own default is 1 GiB, which would dominate the server's memory;
     /// the hot metadata of a single node fits in far less, and the OS page cache backs the rest.
     pub db_cache_bytes: usize,
+    /// Memory for whole chunks on their way to disk (`storage.write_buffer`; at least two
+    /// chunks are allowed whatever it says).
+    pub write_buffer: usize,
     /// Shared secret a self-service join must present; `None` disables joining.
     pub enrolment_token: Option<String>,
     /// Total logical bytes the server may hold (`s3.max_size`); 0 = unlimited.
@@ -137,6 +141,7 @@ impl StoreConfig {
             gc_grace: Duration::from_secs(15 * 60),
             max_object_size: 5 << 30,
             db_cache_bytes: 32 << 20,
+            write_buffer: blobs::DEFAULT_WRITE_BUFFER,
             enrolment_token: None,
             max_size: 0,
             object_expiry: Duration::from_secs(9125 * 86_400),
@@ -239,6 +244,9 @@ impl Store {
             gatehouse_migrations::migrate(&db).map_err(|e| StoreError::Internal(e.to_string()))?;
         let mut blobs = blobs::BlobStore::open(&cfg.data_dir.join("blobs"))?;
         blobs.sync_data = cfg.fsync == Fsync::Always;
+        blobs.write_budget = Arc::new(tokio::sync::Semaphore::new(
+            cfg.write_buffer.max(2 * cfg.chunk_size) >> 10,
+        ));
         let blobs = Arc::new(blobs);
         let master = identity::MasterKey::load_or_create(&cfg.data_dir.join("master.key"))
             .map_err(|e| StoreError::Internal(format!("master key: {e}")))?;

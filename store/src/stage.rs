@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use md5::{Digest as _, Md5};
-use sha2::Sha256;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
 
 use crate::blobs::{BlobStore, Pins};
 use crate::checksum::{ChecksumAlgorithm, ChecksumHasher};
 use crate::error::{Result, StoreError};
+use crate::md5_lanes::Md5;
 use crate::model::{ChunkRef, Data};
 
 /// Chunk writes in flight per stream: enough to overlap fsync latency, bounded for memory.
@@ -93,6 +94,11 @@ where
         Default::default();
     let mut chunks: Vec<ChunkRef> = Vec::new();
     let mut pins = Pins::new(blobs.clone());
+    // A chunk's share of the write budget, taken when it is handed to its write.
+    let budget = |n: usize| {
+        let kib = u32::try_from(n.div_ceil(1024)).unwrap_or(u32::MAX);
+        blobs.write_budget.clone().acquire_many_owned(kib)
+    };
 
     let result: std::result::Result<(), StageError<E>> = async {
         while let Some(item) = body.next().await {
@@ -105,7 +111,7 @@ where
                 ))));
             }
             if let Some(m) = md5.as_mut() {
-                m.update(&data);
+                m.update(&data).await;
             }
             if let Some(s) = sha.as_mut() {
                 s.update(&data);
@@ -121,19 +127,26 @@ where
                     if writes.len() >= WRITES_IN_FLIGHT {
                         collect_one(&mut writes, &mut chunks, &mut pins).await?;
                     }
-                    writes.push_back(spawn_write(blobs.clone(), full));
+                    let permit = budget(chunk_size).await.map_err(StoreError::internal)?;
+                    writes.push_back(spawn_write(blobs.clone(), full, chunk_size, Some(permit)));
                     continue;
                 }
                 let room = chunk_size - buf.len();
                 let take = room.min(data.len());
+                if buf.len() + take > buf.capacity() && buf.capacity() < chunk_size {
+                    // Past the first small buffer: a whole chunk's, from the spare ones.
+                    let mut whole = blobs.chunk_buffer(chunk_size);
+                    whole.extend_from_slice(&buf);
+                    buf = whole;
+                }
                 buf.extend_from_slice(&data.split_to(take));
                 if buf.len() == chunk_size {
-                    let full =
-                        std::mem::replace(&mut buf, BytesMut::with_capacity(chunk_size)).freeze();
+                    let full = std::mem::replace(&mut buf, blobs.chunk_buffer(chunk_size)).freeze();
                     if writes.len() >= WRITES_IN_FLIGHT {
                         collect_one(&mut writes, &mut chunks, &mut pins).await?;
                     }
-                    writes.push_back(spawn_write(blobs.clone(), full));
+                    let permit = budget(chunk_size).await.map_err(StoreError::internal)?;
+                    writes.push_back(spawn_write(blobs.clone(), full, chunk_size, Some(permit)));
                 }
             }
         }
@@ -162,7 +175,26 @@ where
         Data::Inline(buf.to_vec())
     } else {
         if !buf.is_empty() {
-            writes.push_back(spawn_write(blobs.clone(), buf.freeze()));
+            let permit = budget(buf.len()).await.map_err(StoreError::internal);
+            match permit {
+                Ok(p) => writes.push_back(spawn_write(
+                    blobs.clone(),
+                    buf.freeze(),
+                    chunk_size,
+                    Some(p),
+                )),
+                Err(e) => {
+                    for h in writes {
+                        if let Ok(Ok((_, p))) = h.await {
+                            pins.absorb(p);
+                        }
+                    }
+                    if let Err(d) = pins.discard(referenced) {
+                        tracing::warn!(error = %d, "could not remove the chunks of an aborted write");
+                    }
+                    return Err(e.into());
+                }
+            }
         }
         while !writes.is_empty() {
             if let Err(e) = collect_one(&mut writes, &mut chunks, &mut pins).await {
@@ -179,9 +211,23 @@ where
         }
         Data::Chunks(chunks)
     };
+    let md5 = match md5 {
+        Some(m) => match m.finish().await {
+            Some(d) => d,
+            None => {
+                if let Err(d) = pins.discard(referenced) {
+                    tracing::warn!(error = %d, "could not remove the chunks of an aborted write");
+                }
+                return Err(StageError::Store(StoreError::internal(
+                    "the MD5 hashing thread stopped",
+                )));
+            }
+        },
+        None => [0; 16],
+    };
     Ok(Staged {
         size,
-        md5: md5.map_or([0; 16], |m| m.finalize().into()),
+        md5,
         sha256: sha.map(|s| s.finalize().into()),
         checksum: ck.map(|c| (c.algorithm(), c.finish_raw())),
         data,
@@ -189,21 +235,25 @@ where
     })
 }
 
-fn spawn_write(blobs: Arc<BlobStore>, data: Bytes) -> JoinHandle<Result<(ChunkRef, Pins)>> {
+/// Hashes and writes one chunk on the blocking pool; `permit`, its share of the write budget,
+/// goes back when the file is written.
+fn spawn_write(
+    blobs: Arc<BlobStore>,
+    data: Bytes,
+    chunk_size: usize,
+    permit: Option<OwnedSemaphorePermit>,
+) -> JoinHandle<Result<(ChunkRef, Pins)>> {
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let hash: [u8; 32] = *blake3::hash(&data).as_bytes();
         let mut pins = Pins::new(blobs.clone());
         pins.add(hash);
         if blobs.write_chunk(&hash, &data)? {
             pins.mark_created(hash);
         }
-        Ok((
-            ChunkRef {
-                hash,
-                len: data.len() as u32,
-            },
-            pins,
-        ))
+        let len = data.len() as u32;
+        blobs.recycle(data, chunk_size);
+        Ok((ChunkRef { hash, len }, pins))
     })
 }
 

@@ -301,12 +301,16 @@ impl Spawned {
             let stderr = stderr.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if line.contains("gatehouse serving") {
-                        let _ = tx.send(line.clone());
+                    // Kept before it is announced: whoever hears of the start line finds it
+                    // in the log.
+                    {
+                        let mut s = stderr.lock().expect("lock");
+                        s.push_str(&line);
+                        s.push('\n');
                     }
-                    let mut s = stderr.lock().expect("lock");
-                    s.push_str(&line);
-                    s.push('\n');
+                    if line.contains("gatehouse serving") {
+                        let _ = tx.send(line);
+                    }
                 }
             });
         }
