@@ -43,15 +43,21 @@ pub struct BlobStore {
     /// wait, their bodies held back by TCP. (Each body also fills one chunk of its own; a
     /// budget over those would let a few stalled clients hold up everyone's uploads.)
     pub write_budget: Arc<tokio::sync::Semaphore>,
+    /// Memory for whole chunks read for S3 GETs (`storage.read_buffer`), in KiB, held until
+    /// the bytes are sent; readers past it read verified files in small pieces instead of
+    /// waiting (`readahead::chunk_bytes`).
+    pub read_budget: Arc<tokio::sync::Semaphore>,
     /// Chunk buffers written and free for the next chunk (see [`BlobStore::chunk_buffer`]).
     spare: Mutex<Vec<bytes::BytesMut>>,
 }
 
-/// Spare chunk buffers kept, at most: enough for the write budget's chunks in flight.
-const SPARE_BUFFERS: usize = 24;
+/// Spare chunk buffers kept, at most (8 MiB of the default 1 MiB chunks).
+const SPARE_BUFFERS: usize = 8;
 
 /// The default of `storage.write_buffer`.
 pub const DEFAULT_WRITE_BUFFER: usize = 16 << 20;
+/// The default of `storage.read_buffer`.
+pub const DEFAULT_READ_BUFFER: usize = 8 << 20;
 
 /// Hashes pinned by one staged write; unpinned when dropped.
 pub struct Pins {
@@ -181,6 +187,7 @@ impl BlobStore {
             tmp_seq: AtomicU64::new(0),
             deletions: AtomicU64::new(0),
             write_budget: Arc::new(tokio::sync::Semaphore::new(DEFAULT_WRITE_BUFFER >> 10)),
+            read_budget: Arc::new(tokio::sync::Semaphore::new(DEFAULT_READ_BUFFER >> 10)),
             spare: Mutex::new(Vec::new()),
         })
     }
@@ -305,8 +312,15 @@ impl BlobStore {
 
     /// Reads a whole chunk and verifies its BLAKE3 hash. Blocking.
     pub fn read_chunk(&self, h: &Hash, len: u32) -> Result<Vec<u8>> {
+        self.read_chunk_into(h, len, Vec::with_capacity(len as usize))
+    }
+
+    /// [`BlobStore::read_chunk`] into `buf` (emptied first), allocated by the caller: a
+    /// buffer allocated on a blocking-pool thread would grow that thread's allocator heap, one
+    /// per thread, and the pool has many.
+    pub fn read_chunk_into(&self, h: &Hash, len: u32, mut buf: Vec<u8>) -> Result<Vec<u8>> {
+        buf.clear();
         let mut f = self.open_chunk(h)?;
-        let mut buf = Vec::with_capacity(len as usize);
         f.read_to_end(&mut buf)?;
         if buf.len() != len as usize || blake3::hash(&buf).as_bytes() != h {
             return Err(mismatch(h));

@@ -66,6 +66,8 @@ pub struct StoreConfig {
     /// Memory for whole chunks on their way to disk (`storage.write_buffer`; at least two
     /// chunks are allowed whatever it says).
     pub write_buffer: usize,
+    /// Memory for whole chunks read for S3 GETs (`storage.read_buffer`).
+    pub read_buffer: usize,
     /// Shared secret a self-service join must present; `None` disables joining.
     pub enrolment_token: Option<String>,
     /// Total logical bytes the server may hold (`s3.max_size`); 0 = unlimited.
@@ -142,6 +144,7 @@ impl StoreConfig {
             max_object_size: 5 << 30,
             db_cache_bytes: 32 << 20,
             write_buffer: blobs::DEFAULT_WRITE_BUFFER,
+            read_buffer: blobs::DEFAULT_READ_BUFFER,
             enrolment_token: None,
             max_size: 0,
             object_expiry: Duration::from_secs(9125 * 86_400),
@@ -247,6 +250,7 @@ impl Store {
         blobs.write_budget = Arc::new(tokio::sync::Semaphore::new(
             cfg.write_buffer.max(2 * cfg.chunk_size) >> 10,
         ));
+        blobs.read_budget = Arc::new(tokio::sync::Semaphore::new(cfg.read_buffer >> 10));
         let blobs = Arc::new(blobs);
         let master = identity::MasterKey::load_or_create(&cfg.data_dir.join("master.key"))
             .map_err(|e| StoreError::Internal(format!("master key: {e}")))?;

@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use tokio::task::JoinHandle;
 
 use crate::blobs::{BlobStore, Hash};
@@ -29,15 +30,108 @@ type Task = JoinHandle<Result<Vec<u8>>>;
 
 /// Reads and verifies chunk `h` on a blocking thread.
 pub(crate) fn read_task(blobs: Arc<BlobStore>, h: Hash, len: u32) -> Task {
-    tokio::task::spawn_blocking(move || blobs.read_chunk(&h, len))
+    let buf = Vec::with_capacity(len as usize);
+    tokio::task::spawn_blocking(move || blobs.read_chunk_into(&h, len, buf))
 }
 
 /// A chunk being verified on a blocking thread; it yields the chunk file, open.
 type Verifying = JoinHandle<Result<Arc<File>>>;
 
 /// Verifies chunk `h` on a blocking thread, yielding it open.
-fn verify_task(blobs: Arc<BlobStore>, h: Hash, len: u32) -> Verifying {
+pub(crate) fn verify_task(blobs: Arc<BlobStore>, h: Hash, len: u32) -> Verifying {
     tokio::task::spawn_blocking(move || blobs.open_verified(&h, len).map(Arc::new))
+}
+
+/// What a reader sends of one chunk: its bytes read whole (while the whole-chunk budget lasts),
+/// or the verified file, to be read in pieces.
+pub(crate) enum ChunkBytes {
+    Whole(Bytes),
+    File(Arc<File>, usize, usize),
+}
+
+/// Pieces read from a verified chunk file when the whole-chunk budget is spent.
+const READ_PIECE: usize = 128 << 10;
+
+/// A chunk buffer holding its share of `BlobStore::read_budget` until the last `Bytes` of it
+/// is dropped (sent, or the request gone).
+struct Budgeted {
+    buf: Vec<u8>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Budgeted {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+/// Bytes `from..to` of chunk `h`, verified before any is sent. Whole chunks are read into
+/// memory (one pass: read and BLAKE3) while `BlobStore::read_budget` has room; past it, the
+/// chunk is verified through a small buffer and its range read again in `READ_PIECE`s, so
+/// many concurrent readers cost a little more CPU instead of a chunk of memory each. Never
+/// waits for the budget: a slow reader holding some cannot stall the others.
+pub(crate) async fn chunk_bytes(
+    blobs: Arc<BlobStore>,
+    h: Hash,
+    len: u32,
+    from: usize,
+    to: usize,
+) -> Result<ChunkBytes> {
+    let kib = len.div_ceil(1024).max(1);
+    match blobs.read_budget.clone().try_acquire_many_owned(kib) {
+        Ok(permit) => {
+            let buf = read_task(blobs, h, len)
+                .await
+                .map_err(StoreError::internal)??;
+            let whole = Bytes::from_owner(Budgeted {
+                buf,
+                _permit: permit,
+            });
+            Ok(ChunkBytes::Whole(whole.slice(from..to)))
+        }
+        Err(_) => {
+            let f = verify_task(blobs, h, len)
+                .await
+                .map_err(StoreError::internal)??;
+            Ok(ChunkBytes::File(f, from, to))
+        }
+    }
+}
+
+impl ChunkBytes {
+    /// The bytes, as a stream of pieces.
+    pub(crate) fn into_stream(self) -> futures_util::stream::BoxStream<'static, Result<Bytes>> {
+        use futures_util::StreamExt;
+        match self {
+            ChunkBytes::Whole(b) => futures_util::stream::once(async move { Ok(b) }).boxed(),
+            ChunkBytes::File(f, from, to) => {
+                futures_util::stream::unfold((f, from), move |(f, at)| async move {
+                    if at >= to {
+                        return None;
+                    }
+                    let n = READ_PIECE.min(to - at);
+                    let file = f.clone();
+                    // Allocated here, not on the blocking thread (see `read_chunk_into`).
+                    let mut v = vec![0u8; n];
+                    let piece = tokio::task::spawn_blocking(move || {
+                        use std::os::unix::fs::FileExt;
+                        file.read_exact_at(&mut v, at as u64)
+                            .map(|()| Bytes::from(v))
+                    })
+                    .await;
+                    let item = match piece {
+                        Ok(Ok(b)) => Ok(b),
+                        Ok(Err(e)) => Err(StoreError::io(e)),
+                        Err(e) => Err(StoreError::internal(e)),
+                    };
+                    // After an error nothing more is read.
+                    let next = if item.is_ok() { at + n } else { to };
+                    Some((item, (f, next)))
+                })
+                .boxed()
+            }
+        }
+    }
 }
 
 #[derive(Default)]

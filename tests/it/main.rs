@@ -5,6 +5,7 @@ mod admin_api;
 mod admin_console;
 mod admin_explorer;
 mod backup;
+mod buffers;
 mod cli_errors;
 mod common;
 mod conditional_writes;

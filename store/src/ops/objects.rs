@@ -13,6 +13,7 @@ use crate::checksum::ChecksumAlgorithm;
 use crate::error::{Result, StoreError};
 use crate::model::{BucketRecord, ChecksumValue, Data, ObjectMeta, ObjectRecord, Principal};
 use crate::rbac::{Resource, Verb, authorize};
+use crate::readahead::ChunkBytes;
 use crate::stage::{self, StageError, StageOptions, Staged};
 use crate::tables::{self, BUCKETS, ENTRIES, INODE_DATA, INODES};
 use crate::{Store, codec, deny, naming, now_ms};
@@ -362,7 +363,8 @@ impl Store {
     }
 
     /// The bytes `range` of an object's data, chunk by chunk, each chunk's BLAKE3 verified
-    /// before any of it is sent. Reads one chunk ahead.
+    /// before any of it is sent. Reads one chunk ahead; whole chunks in memory while
+    /// `storage.read_buffer` lasts, verified files read in pieces past it.
     pub fn read_data(
         &self,
         data: &Data,
@@ -396,17 +398,18 @@ impl Store {
                 let blobs = blobs.clone();
                 async move {
                     match p {
-                        Piece::Inline(b) => Ok(b),
+                        Piece::Inline(b) => Ok(ChunkBytes::Whole(b)),
                         Piece::Chunk(h, len, from, to) => {
-                            let buf = crate::readahead::read_task(blobs, h, len)
-                                .await
-                                .map_err(StoreError::internal)??;
-                            Ok(Bytes::from(buf).slice(from..to))
+                            crate::readahead::chunk_bytes(blobs, h, len, from, to).await
                         }
                     }
                 }
             })
             .buffered(2)
+            .flat_map(|c| match c {
+                Ok(c) => c.into_stream(),
+                Err(e) => stream::once(async move { Err(e) }).boxed(),
+            })
     }
 
     /// [`Store::read_data`] holding `pins` (from [`Store::open_object`]) until the stream is
