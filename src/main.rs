@@ -187,6 +187,11 @@ fn fsck_verdict(
                 "  the server's total usage records {stored} bytes, its buckets hold {counted}"
             );
         }
+        if let Some((stored, counted)) = r.live_objects_mismatch {
+            println!(
+                "  the server's object total records {stored} objects, its buckets hold {counted}"
+            );
+        }
         if let Some(((rows, bytes), (want_rows, want_bytes))) = r.chunk_totals_mismatch {
             println!(
                 "  the chunk totals record {rows} chunks of {bytes} bytes, the rows are {want_rows} of {want_bytes}"

@@ -13,6 +13,7 @@
 //! - `m0007_dir_subdirs`: subdirectory counts of share directories (their NFS nlink).
 //! - `m0008_running_totals`: running totals (bytes held, for `s3.max_size`; chunk rows and bytes, for metrics).
 //! - `m0009_due_indexes`: due-time indexes (object expiry, upload aborts, freed chunks for GC); every live bucket marked to be entered.
+//! - `m0010_live_objects`: the running total of objects in live buckets, for metrics.
 //!
 //! Invariant: this crate depends on redb (and serde/rmp-serde, to read the records a step
 //! needs) only. A step uses frozen copies of the table definitions and value types it needs,
@@ -28,11 +29,12 @@ mod m0006_completed_uploads;
 mod m0007_dir_subdirs;
 mod m0008_running_totals;
 mod m0009_due_indexes;
+mod m0010_live_objects;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_VERSION: u64 = 9;
+pub const CURRENT_VERSION: u64 = 10;
 
 /// The `meta` table: string keys, raw byte values. Frozen: every schema has it.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -86,6 +88,7 @@ const STEPS: &[Step] = &[
     m0007_dir_subdirs::apply,
     m0008_running_totals::apply,
     m0009_due_indexes::apply,
+    m0010_live_objects::apply,
 ];
 
 /// Reads the stored schema version; 0 means a new, empty file.
@@ -154,8 +157,20 @@ mod tests {
     fn new_file_is_migrated_and_rerun_is_a_noop() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Database::create(dir.path().join("m.redb")).expect("create");
-        assert_eq!(migrate(&db).expect("migrate"), Outcome { from: 0, to: 9 });
-        assert_eq!(migrate(&db).expect("again"), Outcome { from: 9, to: 9 });
+        assert_eq!(
+            migrate(&db).expect("migrate"),
+            Outcome {
+                from: 0,
+                to: CURRENT_VERSION
+            }
+        );
+        assert_eq!(
+            migrate(&db).expect("again"),
+            Outcome {
+                from: CURRENT_VERSION,
+                to: CURRENT_VERSION
+            }
+        );
         assert_eq!(schema_version(&db).expect("version"), CURRENT_VERSION);
     }
 

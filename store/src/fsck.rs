@@ -59,6 +59,10 @@ pub struct FsckReport {
     /// The server's running total of bytes held (what `s3.max_size` is checked against) when
     /// it differs from the sum of every bucket's usage, live and parked: (stored, counted).
     pub usage_total_mismatch: Option<(u64, u64)>,
+    /// The running total of objects in live buckets (what metrics report) when it differs
+    /// from the sum of their object counts as repair leaves them: (stored, counted).
+    #[serde(default)]
+    pub live_objects_mismatch: Option<(u64, u64)>,
     /// The running chunk totals (rows, bytes; what metrics report) when they differ from the
     /// rows as repair leaves them: (stored, counted).
     pub chunk_totals_mismatch: Option<((u64, u64), (u64, u64))>,
@@ -83,6 +87,7 @@ impl FsckReport {
             && self.usage_mismatches.is_empty()
             && self.subdir_mismatches == 0
             && self.usage_total_mismatch.is_none()
+            && self.live_objects_mismatch.is_none()
             && self.chunk_totals_mismatch.is_none()
     }
 }
@@ -169,10 +174,13 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
                 }
             }
             {
-                use crate::ops::txn::{CHUNK_BYTES, CHUNK_ROWS, USAGE_TOTAL};
+                use crate::ops::txn::{CHUNK_BYTES, CHUNK_ROWS, LIVE_OBJECTS, USAGE_TOTAL};
                 let mut meta = wtxn.open_table(META)?;
                 if let Some((_, counted)) = report.usage_total_mismatch {
                     meta.insert(USAGE_TOTAL, counted.to_le_bytes().as_slice())?;
+                }
+                if let Some((_, counted)) = report.live_objects_mismatch {
+                    meta.insert(LIVE_OBJECTS, counted.to_le_bytes().as_slice())?;
                 }
                 if let Some((_, (rows, bytes))) = report.chunk_totals_mismatch {
                     meta.insert(CHUNK_ROWS, rows.to_le_bytes().as_slice())?;
@@ -468,6 +476,17 @@ fn check(
         crate::ops::txn::read_counter(&rtxn.open_table(META)?, crate::ops::txn::USAGE_TOTAL)?;
     if stored_total != counted_total {
         report.usage_total_mismatch = Some((stored_total, counted_total));
+    }
+    let fixed_count: HashMap<&str, u64> =
+        fix_usage.iter().map(|(n, _, c)| (n.as_str(), *c)).collect();
+    let counted_objects = counters
+        .iter()
+        .map(|(name, (_, count))| fixed_count.get(name.as_str()).copied().unwrap_or(*count))
+        .fold(0, u64::saturating_add);
+    let stored_objects =
+        crate::ops::txn::read_counter(&rtxn.open_table(META)?, crate::ops::txn::LIVE_OBJECTS)?;
+    if stored_objects != counted_objects {
+        report.live_objects_mismatch = Some((stored_objects, counted_objects));
     }
 
     // Subdirectory counts: recounted from the keys, compared row by row.

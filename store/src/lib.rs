@@ -445,23 +445,18 @@ impl Store {
     /// Gauges for a metrics scrape: the chunk totals kept in META (two rows, however many
     /// chunks) and one pass over the bucket records (their number, not the objects').
     pub fn storage_gauges(&self) -> Result<metrics::StorageGauges> {
-        use redb::ReadableTable;
+        use redb::ReadableTableMetadata;
         let txn = self.db().begin_read()?;
         let meta = txn.open_table(tables::META)?;
-        let mut g = metrics::StorageGauges {
+        // Running totals and a table length: a few rows, however many objects and buckets.
+        Ok(metrics::StorageGauges {
             limit_bytes: self.inner.cfg.max_size,
             chunks: ops::txn::read_counter(&meta, ops::txn::CHUNK_ROWS)?,
             chunk_bytes: ops::txn::read_counter(&meta, ops::txn::CHUNK_BYTES)?,
-            ..Default::default()
-        };
-        for e in txn.open_table(tables::BUCKETS)?.iter()? {
-            let (_, v) = e?;
-            let b: model::BucketRecord = codec::decode(v.value())?;
-            g.buckets += 1;
-            g.objects += b.object_count;
-            g.used_bytes += b.usage_bytes;
-        }
-        Ok(g)
+            objects: ops::txn::read_counter(&meta, ops::txn::LIVE_OBJECTS)?,
+            used_bytes: ops::txn::read_counter(&meta, ops::txn::USAGE_TOTAL)?,
+            buckets: txn.open_table(tables::BUCKETS)?.len()?,
+        })
     }
 
     /// How many handles of this store exist (this one included). Shutdown waits for it to reach

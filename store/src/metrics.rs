@@ -209,7 +209,7 @@ impl Metrics {
         let gauges = [
             (
                 "gatehouse_storage_used_bytes",
-                "Logical bytes stored (dedup does not reduce it).",
+                "Logical bytes stored (dedup does not reduce it), deleted shares awaiting purge included: what s3.max_size is checked against.",
                 g.used_bytes,
             ),
             (

@@ -189,9 +189,18 @@ async fn max_size_total_follows_shares_parked_restored_and_purged() {
 
     let store = srv.store();
     let admin = srv.admin();
+    // The metrics' gauges are running totals too: objects in live buckets, bytes held.
+    let g = store.storage_gauges().expect("gauges");
+    assert_eq!((g.objects, g.used_bytes), (2, 10 * MIB as u64));
+    let buckets = g.buckets;
     // Deleted, the share's 6 MiB are still on disk: still counted.
     store.delete_share(&admin, "tot").await.expect("delete");
     assert_eq!(put(&c, "x", 3 * MIB).await, Err("QuotaExceeded".into()));
+    let g = store.storage_gauges().expect("gauges");
+    assert_eq!(
+        (g.objects, g.buckets, g.used_bytes),
+        (1, buckets - 1, 10 * MIB as u64)
+    );
     // Back by creating the name again: counted once (4 + 6 + 2 = 12 fits, one byte more not).
     let back = store
         .create_share(
@@ -308,10 +317,15 @@ async fn fsck_finds_and_repairs_a_wrong_server_total() {
             .expect("meta")
             .insert("chunk_rows", 9u64.to_le_bytes().as_slice())
             .expect("insert");
+        t.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta"))
+            .expect("meta")
+            .insert("live_objects", 7u64.to_le_bytes().as_slice())
+            .expect("insert");
         t.commit().expect("commit");
     }
     let r = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
     assert_eq!(r.usage_total_mismatch, Some((5, 3 * MIB as u64)), "{r:?}");
+    assert_eq!(r.live_objects_mismatch, Some((7, 1)), "{r:?}");
     // 3 MiB of one byte value: three identical 1 MiB chunks, stored once.
     assert_eq!(
         r.chunk_totals_mismatch,

@@ -17,17 +17,22 @@ pub(crate) fn get_bucket(ns: &Ns, name: &str) -> Result<BucketRecord> {
     codec::decode(v.value())
 }
 
-/// Stores a live bucket record. The server's running total ([`USAGE_TOTAL`]) moves by the
-/// change in its `usage_bytes`: every change of a live bucket's usage comes through here.
+/// Stores a live bucket record. The server's running totals ([`USAGE_TOTAL`],
+/// [`LIVE_OBJECTS`]) move by the change in its `usage_bytes` and `object_count`: every change
+/// of a live bucket's counts comes through here.
 pub(crate) fn put_bucket(ns: &mut Ns, b: &BucketRecord) -> Result<()> {
-    let old = ns
+    let (old_bytes, old_objects) = ns
         .buckets_mut()?
         .insert(b.name.as_str(), codec::encode(b)?.as_slice())?
         .map(|v| codec::decode::<BucketRecord>(v.value()))
         .transpose()?
-        .map_or(0, |o| o.usage_bytes);
-    if old != b.usage_bytes {
-        add_usage_total(ns, i128::from(b.usage_bytes) - i128::from(old))?;
+        .map_or((0, 0), |o| (o.usage_bytes, o.object_count));
+    if old_bytes != b.usage_bytes {
+        add_usage_total(ns, i128::from(b.usage_bytes) - i128::from(old_bytes))?;
+    }
+    if old_objects != b.object_count {
+        let delta = i128::from(b.object_count) - i128::from(old_objects);
+        add_to_counter(ns.meta_mut()?, LIVE_OBJECTS, delta)?;
     }
     Ok(())
 }
@@ -42,6 +47,7 @@ pub(crate) fn remove_bucket(ns: &mut Ns, name: &str) -> Result<Option<BucketReco
         .transpose()?;
     if let Some(b) = &old {
         add_usage_total(ns, -i128::from(b.usage_bytes))?;
+        add_to_counter(ns.meta_mut()?, LIVE_OBJECTS, -i128::from(b.object_count))?;
     }
     Ok(old)
 }
@@ -52,6 +58,11 @@ pub(crate) fn remove_bucket(ns: &mut Ns, name: &str) -> Result<Option<BucketReco
 /// migration m0008; fsck recounts it.
 pub const USAGE_TOTAL: &str = "usage_total";
 
+/// META key: the objects in live buckets (the sum of their `object_count`), kept by
+/// [`put_bucket`]/[`remove_bucket`], so a metrics scrape reads one row. Set by migration
+/// m0010; fsck recounts it.
+pub const LIVE_OBJECTS: &str = "live_objects";
+
 /// Moves [`USAGE_TOTAL`] by `delta` (parking or unparking a share's bucket, purging one, and
 /// [`put_bucket`]/[`remove_bucket`]).
 pub(crate) fn add_usage_total(ns: &mut Ns, delta: i128) -> Result<()> {
@@ -59,7 +70,7 @@ pub(crate) fn add_usage_total(ns: &mut Ns, delta: i128) -> Result<()> {
 }
 
 /// Moves the running total `name` of META by `delta`, floored at 0: the one place the running
-/// totals ([`USAGE_TOTAL`], [`CHUNK_ROWS`], [`CHUNK_BYTES`]) change.
+/// totals ([`USAGE_TOTAL`], [`LIVE_OBJECTS`], [`CHUNK_ROWS`], [`CHUNK_BYTES`]) change.
 fn add_to_counter(
     meta: &mut Table<&'static str, &'static [u8]>,
     name: &str,
