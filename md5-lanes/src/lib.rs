@@ -81,78 +81,79 @@ const K: [u32; 64] = [
     0xeb86_d391,
 ];
 
-/// The 64 steps of one block: `$step!(function, a, b, c, d, message word, shift, step)`, in
-/// the order of RFC 1321 §3.4. Every kernel expands this, so the schedule has one home.
+/// The 64 steps of one block: `$step!(ops, m, function, a, b, c, d, message word, shift,
+/// step)`, in the order of RFC 1321 §3.4, `ops` naming the kernel's vector operations and `m`
+/// its message words. Every kernel expands this, so the schedule has one home.
 #[cfg(target_arch = "x86_64")]
 macro_rules! md5_steps {
-    ($step:ident, $a:ident, $b:ident, $c:ident, $d:ident) => {
-        $step!(f, $a, $b, $c, $d, 0, 7, 0);
-        $step!(f, $d, $a, $b, $c, 1, 12, 1);
-        $step!(f, $c, $d, $a, $b, 2, 17, 2);
-        $step!(f, $b, $c, $d, $a, 3, 22, 3);
-        $step!(f, $a, $b, $c, $d, 4, 7, 4);
-        $step!(f, $d, $a, $b, $c, 5, 12, 5);
-        $step!(f, $c, $d, $a, $b, 6, 17, 6);
-        $step!(f, $b, $c, $d, $a, 7, 22, 7);
-        $step!(f, $a, $b, $c, $d, 8, 7, 8);
-        $step!(f, $d, $a, $b, $c, 9, 12, 9);
-        $step!(f, $c, $d, $a, $b, 10, 17, 10);
-        $step!(f, $b, $c, $d, $a, 11, 22, 11);
-        $step!(f, $a, $b, $c, $d, 12, 7, 12);
-        $step!(f, $d, $a, $b, $c, 13, 12, 13);
-        $step!(f, $c, $d, $a, $b, 14, 17, 14);
-        $step!(f, $b, $c, $d, $a, 15, 22, 15);
+    ($step:ident, $ops:ident, $m:ident, $a:ident, $b:ident, $c:ident, $d:ident) => {
+        $step!($ops, $m, f, $a, $b, $c, $d, 0, 7, 0);
+        $step!($ops, $m, f, $d, $a, $b, $c, 1, 12, 1);
+        $step!($ops, $m, f, $c, $d, $a, $b, 2, 17, 2);
+        $step!($ops, $m, f, $b, $c, $d, $a, 3, 22, 3);
+        $step!($ops, $m, f, $a, $b, $c, $d, 4, 7, 4);
+        $step!($ops, $m, f, $d, $a, $b, $c, 5, 12, 5);
+        $step!($ops, $m, f, $c, $d, $a, $b, 6, 17, 6);
+        $step!($ops, $m, f, $b, $c, $d, $a, 7, 22, 7);
+        $step!($ops, $m, f, $a, $b, $c, $d, 8, 7, 8);
+        $step!($ops, $m, f, $d, $a, $b, $c, 9, 12, 9);
+        $step!($ops, $m, f, $c, $d, $a, $b, 10, 17, 10);
+        $step!($ops, $m, f, $b, $c, $d, $a, 11, 22, 11);
+        $step!($ops, $m, f, $a, $b, $c, $d, 12, 7, 12);
+        $step!($ops, $m, f, $d, $a, $b, $c, 13, 12, 13);
+        $step!($ops, $m, f, $c, $d, $a, $b, 14, 17, 14);
+        $step!($ops, $m, f, $b, $c, $d, $a, 15, 22, 15);
 
-        $step!(g, $a, $b, $c, $d, 1, 5, 16);
-        $step!(g, $d, $a, $b, $c, 6, 9, 17);
-        $step!(g, $c, $d, $a, $b, 11, 14, 18);
-        $step!(g, $b, $c, $d, $a, 0, 20, 19);
-        $step!(g, $a, $b, $c, $d, 5, 5, 20);
-        $step!(g, $d, $a, $b, $c, 10, 9, 21);
-        $step!(g, $c, $d, $a, $b, 15, 14, 22);
-        $step!(g, $b, $c, $d, $a, 4, 20, 23);
-        $step!(g, $a, $b, $c, $d, 9, 5, 24);
-        $step!(g, $d, $a, $b, $c, 14, 9, 25);
-        $step!(g, $c, $d, $a, $b, 3, 14, 26);
-        $step!(g, $b, $c, $d, $a, 8, 20, 27);
-        $step!(g, $a, $b, $c, $d, 13, 5, 28);
-        $step!(g, $d, $a, $b, $c, 2, 9, 29);
-        $step!(g, $c, $d, $a, $b, 7, 14, 30);
-        $step!(g, $b, $c, $d, $a, 12, 20, 31);
+        $step!($ops, $m, g, $a, $b, $c, $d, 1, 5, 16);
+        $step!($ops, $m, g, $d, $a, $b, $c, 6, 9, 17);
+        $step!($ops, $m, g, $c, $d, $a, $b, 11, 14, 18);
+        $step!($ops, $m, g, $b, $c, $d, $a, 0, 20, 19);
+        $step!($ops, $m, g, $a, $b, $c, $d, 5, 5, 20);
+        $step!($ops, $m, g, $d, $a, $b, $c, 10, 9, 21);
+        $step!($ops, $m, g, $c, $d, $a, $b, 15, 14, 22);
+        $step!($ops, $m, g, $b, $c, $d, $a, 4, 20, 23);
+        $step!($ops, $m, g, $a, $b, $c, $d, 9, 5, 24);
+        $step!($ops, $m, g, $d, $a, $b, $c, 14, 9, 25);
+        $step!($ops, $m, g, $c, $d, $a, $b, 3, 14, 26);
+        $step!($ops, $m, g, $b, $c, $d, $a, 8, 20, 27);
+        $step!($ops, $m, g, $a, $b, $c, $d, 13, 5, 28);
+        $step!($ops, $m, g, $d, $a, $b, $c, 2, 9, 29);
+        $step!($ops, $m, g, $c, $d, $a, $b, 7, 14, 30);
+        $step!($ops, $m, g, $b, $c, $d, $a, 12, 20, 31);
 
-        $step!(h, $a, $b, $c, $d, 5, 4, 32);
-        $step!(h, $d, $a, $b, $c, 8, 11, 33);
-        $step!(h, $c, $d, $a, $b, 11, 16, 34);
-        $step!(h, $b, $c, $d, $a, 14, 23, 35);
-        $step!(h, $a, $b, $c, $d, 1, 4, 36);
-        $step!(h, $d, $a, $b, $c, 4, 11, 37);
-        $step!(h, $c, $d, $a, $b, 7, 16, 38);
-        $step!(h, $b, $c, $d, $a, 10, 23, 39);
-        $step!(h, $a, $b, $c, $d, 13, 4, 40);
-        $step!(h, $d, $a, $b, $c, 0, 11, 41);
-        $step!(h, $c, $d, $a, $b, 3, 16, 42);
-        $step!(h, $b, $c, $d, $a, 6, 23, 43);
-        $step!(h, $a, $b, $c, $d, 9, 4, 44);
-        $step!(h, $d, $a, $b, $c, 12, 11, 45);
-        $step!(h, $c, $d, $a, $b, 15, 16, 46);
-        $step!(h, $b, $c, $d, $a, 2, 23, 47);
+        $step!($ops, $m, h, $a, $b, $c, $d, 5, 4, 32);
+        $step!($ops, $m, h, $d, $a, $b, $c, 8, 11, 33);
+        $step!($ops, $m, h, $c, $d, $a, $b, 11, 16, 34);
+        $step!($ops, $m, h, $b, $c, $d, $a, 14, 23, 35);
+        $step!($ops, $m, h, $a, $b, $c, $d, 1, 4, 36);
+        $step!($ops, $m, h, $d, $a, $b, $c, 4, 11, 37);
+        $step!($ops, $m, h, $c, $d, $a, $b, 7, 16, 38);
+        $step!($ops, $m, h, $b, $c, $d, $a, 10, 23, 39);
+        $step!($ops, $m, h, $a, $b, $c, $d, 13, 4, 40);
+        $step!($ops, $m, h, $d, $a, $b, $c, 0, 11, 41);
+        $step!($ops, $m, h, $c, $d, $a, $b, 3, 16, 42);
+        $step!($ops, $m, h, $b, $c, $d, $a, 6, 23, 43);
+        $step!($ops, $m, h, $a, $b, $c, $d, 9, 4, 44);
+        $step!($ops, $m, h, $d, $a, $b, $c, 12, 11, 45);
+        $step!($ops, $m, h, $c, $d, $a, $b, 15, 16, 46);
+        $step!($ops, $m, h, $b, $c, $d, $a, 2, 23, 47);
 
-        $step!(i, $a, $b, $c, $d, 0, 6, 48);
-        $step!(i, $d, $a, $b, $c, 7, 10, 49);
-        $step!(i, $c, $d, $a, $b, 14, 15, 50);
-        $step!(i, $b, $c, $d, $a, 5, 21, 51);
-        $step!(i, $a, $b, $c, $d, 12, 6, 52);
-        $step!(i, $d, $a, $b, $c, 3, 10, 53);
-        $step!(i, $c, $d, $a, $b, 10, 15, 54);
-        $step!(i, $b, $c, $d, $a, 1, 21, 55);
-        $step!(i, $a, $b, $c, $d, 8, 6, 56);
-        $step!(i, $d, $a, $b, $c, 15, 10, 57);
-        $step!(i, $c, $d, $a, $b, 6, 15, 58);
-        $step!(i, $b, $c, $d, $a, 13, 21, 59);
-        $step!(i, $a, $b, $c, $d, 4, 6, 60);
-        $step!(i, $d, $a, $b, $c, 11, 10, 61);
-        $step!(i, $c, $d, $a, $b, 2, 15, 62);
-        $step!(i, $b, $c, $d, $a, 9, 21, 63);
+        $step!($ops, $m, i, $a, $b, $c, $d, 0, 6, 48);
+        $step!($ops, $m, i, $d, $a, $b, $c, 7, 10, 49);
+        $step!($ops, $m, i, $c, $d, $a, $b, 14, 15, 50);
+        $step!($ops, $m, i, $b, $c, $d, $a, 5, 21, 51);
+        $step!($ops, $m, i, $a, $b, $c, $d, 12, 6, 52);
+        $step!($ops, $m, i, $d, $a, $b, $c, 3, 10, 53);
+        $step!($ops, $m, i, $c, $d, $a, $b, 10, 15, 54);
+        $step!($ops, $m, i, $b, $c, $d, $a, 1, 21, 55);
+        $step!($ops, $m, i, $a, $b, $c, $d, 8, 6, 56);
+        $step!($ops, $m, i, $d, $a, $b, $c, 15, 10, 57);
+        $step!($ops, $m, i, $c, $d, $a, $b, 6, 15, 58);
+        $step!($ops, $m, i, $b, $c, $d, $a, 13, 21, 59);
+        $step!($ops, $m, i, $a, $b, $c, $d, 4, 6, 60);
+        $step!($ops, $m, i, $d, $a, $b, $c, 11, 10, 61);
+        $step!($ops, $m, i, $c, $d, $a, $b, 2, 15, 62);
+        $step!($ops, $m, i, $b, $c, $d, $a, 9, 21, 63);
     };
 }
 
@@ -196,6 +197,7 @@ impl Kernel {
 /// Compresses the same number of whole blocks into each state: `data[i]` into `states[i]`.
 /// At most `kernel.lanes()` messages; every slice is as long as the first and a multiple of
 /// `BLOCK`.
+#[allow(unsafe_code)] // the three kernel calls below, each behind `detect`
 pub fn compress_lanes(kernel: Kernel, states: &mut [State], data: &[&[u8]]) {
     assert_eq!(states.len(), data.len());
     assert!(states.len() <= kernel.lanes());
@@ -205,58 +207,47 @@ pub fn compress_lanes(kernel: Kernel, states: &mut [State], data: &[&[u8]]) {
     assert!(len.is_multiple_of(BLOCK) && data.iter().all(|d| d.len() == len));
     let blocks = len / BLOCK;
     match kernel {
+        // SAFETY (each arm): `detect` found the kernel's instructions on this CPU, and every
+        // slice holds `blocks * BLOCK` bytes (checked above).
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 if (2..=8).contains(&states.len()) => {
-            let mut st = [[0u32; 4]; 8];
-            let mut ptrs = [data[0].as_ptr(); 8];
-            for (l, (s, d)) in states.iter().zip(data).enumerate() {
-                st[l] = *s;
-                ptrs[l] = d.as_ptr();
-            }
-            // SAFETY: as below, with AVX-512VL.
-            #[allow(unsafe_code)]
-            unsafe {
-                x86::x8vl(&mut st, &ptrs, blocks)
-            };
-            states.copy_from_slice(&st[..states.len()]);
-        }
+        Kernel::Avx512 if (2..=8).contains(&states.len()) => unsafe {
+            in_lanes(states, data, blocks, x86::x8vl)
+        },
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 if states.len() > 1 => {
-            let mut st = [[0u32; 4]; 16];
-            let mut ptrs = [data[0].as_ptr(); 16];
-            for (l, (s, d)) in states.iter().zip(data).enumerate() {
-                st[l] = *s;
-                ptrs[l] = d.as_ptr();
-            }
-            // SAFETY: `detect` found AVX-512F; every pointer in `ptrs` is the start of a slice
-            // of `blocks * BLOCK` bytes (unused lanes repeat the first slice).
-            #[allow(unsafe_code)]
-            unsafe {
-                x86::x16(&mut st, &ptrs, blocks)
-            };
-            states.copy_from_slice(&st[..states.len()]);
-        }
+        Kernel::Avx512 if states.len() > 1 => unsafe { in_lanes(states, data, blocks, x86::x16) },
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 if states.len() > 1 => {
-            let mut st = [[0u32; 4]; 8];
-            let mut ptrs = [data[0].as_ptr(); 8];
-            for (l, (s, d)) in states.iter().zip(data).enumerate() {
-                st[l] = *s;
-                ptrs[l] = d.as_ptr();
-            }
-            // SAFETY: as above, with AVX2.
-            #[allow(unsafe_code)]
-            unsafe {
-                x86::x8(&mut st, &ptrs, blocks)
-            };
-            states.copy_from_slice(&st[..states.len()]);
-        }
+        Kernel::Avx2 if states.len() > 1 => unsafe { in_lanes(states, data, blocks, x86::x8) },
         _ => {
             for (s, d) in states.iter_mut().zip(data) {
                 compress(s, d);
             }
         }
     }
+}
+
+/// Runs `kernel` over `states.len()` messages (at most `N`), the unused lanes repeating the
+/// first message and their results dropped.
+///
+/// # Safety
+/// This CPU has the instructions of `kernel`, and every slice of `data` holds `blocks * BLOCK`
+/// bytes.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+unsafe fn in_lanes<const N: usize>(
+    states: &mut [State],
+    data: &[&[u8]],
+    blocks: usize,
+    kernel: unsafe fn(&mut [State; N], &[*const u8; N], usize),
+) {
+    let mut st = [[0u32; 4]; N];
+    let mut ptrs = [data[0].as_ptr(); N];
+    for (l, (s, d)) in states.iter().zip(data).enumerate() {
+        st[l] = *s;
+        ptrs[l] = d.as_ptr();
+    }
+    // SAFETY: the caller's promise; every pointer starts one of the slices.
+    unsafe { kernel(&mut st, &ptrs, blocks) };
+    states.copy_from_slice(&st[..states.len()]);
 }
 
 /// Compresses whole blocks of one message (the `md-5` crate's compressor).
@@ -297,249 +288,204 @@ mod x86 {
 
     use super::{BLOCK, K, State};
 
-    /// 16 messages, `blocks` blocks each, lane `l` reading from `ptrs[l]`.
-    ///
-    /// # Safety
-    /// The CPU has AVX-512F, and each pointer starts `blocks * BLOCK` readable bytes.
-    #[target_feature(enable = "avx512f")]
-    #[allow(unsafe_code)]
-    pub(super) unsafe fn x16(states: &mut [State; 16], ptrs: &[*const u8; 16], blocks: usize) {
-        let column = |w: usize| {
-            let v: [u32; 16] = std::array::from_fn(|l| states[l][w]);
-            // SAFETY: `v` is 64 readable bytes.
-            unsafe { _mm512_loadu_si512(v.as_ptr().cast()) }
-        };
-        let (mut a, mut b, mut c, mut d) = (column(0), column(1), column(2), column(3));
-        let addr: [i64; 16] = std::array::from_fn(|l| ptrs[l] as i64);
-        // SAFETY: `addr` is 128 readable bytes.
-        let lo = unsafe { _mm512_loadu_si512(addr.as_ptr().cast()) };
-        let hi = unsafe { _mm512_loadu_si512(addr[8..].as_ptr().cast()) };
-
-        macro_rules! f {
-            ($x:expr, $y:expr, $z:expr) => {
-                _mm512_ternarylogic_epi32::<0xCA>($x, $y, $z)
-            };
-        }
-        macro_rules! g {
-            ($x:expr, $y:expr, $z:expr) => {
-                _mm512_ternarylogic_epi32::<0xE4>($x, $y, $z)
-            };
-        }
-        macro_rules! h {
-            ($x:expr, $y:expr, $z:expr) => {
-                _mm512_ternarylogic_epi32::<0x96>($x, $y, $z)
-            };
-        }
-        macro_rules! i {
-            ($x:expr, $y:expr, $z:expr) => {
-                _mm512_ternarylogic_epi32::<0x39>($x, $y, $z)
-            };
-        }
-        for blk in 0..blocks {
-            let mut m = [_mm512_setzero_si512(); 16];
-            for (w, mw) in m.iter_mut().enumerate() {
-                let off = _mm512_set1_epi64((blk * BLOCK + w * 4) as i64);
-                // SAFETY: each address is inside its lane's `blocks * BLOCK` bytes; the base
-                // is null, so the offsets are the addresses themselves.
-                let (l, h) = unsafe {
-                    (
-                        _mm512_i64gather_epi32::<1>(_mm512_add_epi64(lo, off), std::ptr::null()),
-                        _mm512_i64gather_epi32::<1>(_mm512_add_epi64(hi, off), std::ptr::null()),
+    /// One MD5 step on vectors of lanes: `a = b + rotl(a + fun(b, c, d) + K[i] + m[g], s)`.
+    macro_rules! step {
+        ($ops:ident, $m:ident, $fun:ident, $a:ident, $b:ident, $c:ident, $d:ident, $g:expr, $s:literal, $i:expr) => {
+            $a = $ops!(
+                add,
+                $b,
+                $ops!(
+                    rotl $s,
+                    $ops!(
+                        add,
+                        $ops!(add, $a, $ops!($fun, $b, $c, $d)),
+                        $ops!(add, $ops!(splat, K[$i]), $m[$g])
                     )
-                };
-                *mw = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(l), h);
-            }
-            let (a0, b0, c0, d0) = (a, b, c, d);
-            macro_rules! step {
-                ($f:ident, $a:ident, $b:ident, $c:ident, $d:ident, $g:expr, $s:literal, $i:expr) => {
-                    $a = _mm512_add_epi32(
-                        $b,
-                        _mm512_rol_epi32::<$s>(_mm512_add_epi32(
-                            _mm512_add_epi32($a, $f!($b, $c, $d)),
-                            _mm512_add_epi32(_mm512_set1_epi32(K[$i] as i32), m[$g]),
-                        )),
-                    );
-                };
-            }
-            md5_steps!(step, a, b, c, d);
-            a = _mm512_add_epi32(a, a0);
-            b = _mm512_add_epi32(b, b0);
-            c = _mm512_add_epi32(c, c0);
-            d = _mm512_add_epi32(d, d0);
-        }
-        for (w, v) in [a, b, c, d].into_iter().enumerate() {
-            let mut out = [0u32; 16];
-            // SAFETY: `out` is 64 writable bytes.
-            unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), v) };
-            for (l, s) in states.iter_mut().enumerate() {
-                s[w] = out[l];
-            }
-        }
+                )
+            );
+        };
     }
 
-    /// 8 messages, as `x16`.
-    ///
-    /// # Safety
-    /// The CPU has AVX2, and each pointer starts `blocks * BLOCK` readable bytes.
-    #[target_feature(enable = "avx2")]
-    #[allow(unsafe_code)]
-    pub(super) unsafe fn x8(states: &mut [State; 8], ptrs: &[*const u8; 8], blocks: usize) {
-        let column = |w: usize| {
-            let v: [u32; 8] = std::array::from_fn(|l| states[l][w]);
-            // SAFETY: `v` is 32 readable bytes.
-            unsafe { _mm256_loadu_si256(v.as_ptr().cast()) }
-        };
-        let (mut a, mut b, mut c, mut d) = (column(0), column(1), column(2), column(3));
-        let addr: [i64; 8] = std::array::from_fn(|l| ptrs[l] as i64);
-        // SAFETY: `addr` is 64 readable bytes.
-        let lo = unsafe { _mm256_loadu_si256(addr.as_ptr().cast()) };
-        let hi = unsafe { _mm256_loadu_si256(addr[4..].as_ptr().cast()) };
-        let ones = _mm256_set1_epi32(-1);
-
-        macro_rules! f {
-            // d ^ (b & (c ^ d))
-            ($x:expr, $y:expr, $z:expr) => {
-                _mm256_xor_si256($z, _mm256_and_si256($x, _mm256_xor_si256($y, $z)))
-            };
-        }
-        macro_rules! g {
-            // c ^ (d & (b ^ c))
-            ($x:expr, $y:expr, $z:expr) => {
-                _mm256_xor_si256($y, _mm256_and_si256($z, _mm256_xor_si256($x, $y)))
-            };
-        }
-        macro_rules! h {
-            ($x:expr, $y:expr, $z:expr) => {
-                _mm256_xor_si256(_mm256_xor_si256($x, $y), $z)
-            };
-        }
-        macro_rules! i {
-            // c ^ (b | !d)
-            ($x:expr, $y:expr, $z:expr) => {
-                _mm256_xor_si256($y, _mm256_or_si256($x, _mm256_xor_si256($z, ones)))
-            };
-        }
-        for blk in 0..blocks {
-            let mut m = [_mm256_setzero_si256(); 16];
-            for (w, mw) in m.iter_mut().enumerate() {
-                let off = _mm256_set1_epi64x((blk * BLOCK + w * 4) as i64);
-                // SAFETY: as in `x16`.
-                let (l, h) = unsafe {
+    /// A kernel: `$lanes` messages, `blocks` blocks each, lane `l` reading from `ptrs[l]`,
+    /// with the vector operations of `$ops`: the skeleton every width shares.
+    macro_rules! kernel {
+        ($(#[$doc:meta])* $name:ident, $features:literal, $lanes:literal, $ops:ident) => {
+            $(#[$doc])*
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn $name(
+                states: &mut [State; $lanes],
+                ptrs: &[*const u8; $lanes],
+                blocks: usize,
+            ) {
+                let mut col = [[0u32; $lanes]; 4];
+                for (w, c) in col.iter_mut().enumerate() {
+                    for (l, x) in c.iter_mut().enumerate() {
+                        *x = states[l][w];
+                    }
+                }
+                // SAFETY: each column is `$lanes` readable words.
+                let (mut a, mut b, mut c, mut d) = unsafe {
                     (
-                        _mm256_i64gather_epi32::<1>(std::ptr::null(), _mm256_add_epi64(lo, off)),
-                        _mm256_i64gather_epi32::<1>(std::ptr::null(), _mm256_add_epi64(hi, off)),
+                        $ops!(load, col[0]),
+                        $ops!(load, col[1]),
+                        $ops!(load, col[2]),
+                        $ops!(load, col[3]),
                     )
                 };
-                *mw = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(l), h);
+                let addr: [i64; $lanes] = std::array::from_fn(|l| ptrs[l] as i64);
+                // SAFETY: `addr` is `$lanes` readable addresses.
+                let addr = unsafe { $ops!(addresses, addr) };
+                for blk in 0..blocks {
+                    let mut m = [$ops!(splat, 0); 16];
+                    for (w, mw) in m.iter_mut().enumerate() {
+                        // SAFETY: each lane's word `w` of block `blk` lies inside the
+                        // `blocks * BLOCK` bytes its pointer starts.
+                        *mw = unsafe { $ops!(gather, addr, blk * BLOCK + w * 4) };
+                    }
+                    let (a0, b0, c0, d0) = (a, b, c, d);
+                    md5_steps!(step, $ops, m, a, b, c, d);
+                    a = $ops!(add, a, a0);
+                    b = $ops!(add, b, b0);
+                    c = $ops!(add, c, c0);
+                    d = $ops!(add, d, d0);
+                }
+                for (w, v) in [a, b, c, d].into_iter().enumerate() {
+                    let mut out = [0u32; $lanes];
+                    // SAFETY: `out` is `$lanes` writable words.
+                    unsafe { $ops!(store, out, v) };
+                    for (l, s) in states.iter_mut().enumerate() {
+                        s[w] = out[l];
+                    }
+                }
             }
-            let (a0, b0, c0, d0) = (a, b, c, d);
-            macro_rules! step {
-                ($f:ident, $a:ident, $b:ident, $c:ident, $d:ident, $g:expr, $s:literal, $i:expr) => {
-                    let x = _mm256_add_epi32(
-                        _mm256_add_epi32($a, $f!($b, $c, $d)),
-                        _mm256_add_epi32(_mm256_set1_epi32(K[$i] as i32), m[$g]),
-                    );
-                    $a = _mm256_add_epi32(
-                        $b,
-                        _mm256_or_si256(
-                            _mm256_slli_epi32::<$s>(x),
-                            _mm256_srli_epi32::<{ 32 - $s }>(x),
-                        ),
-                    );
-                };
-            }
-            md5_steps!(step, a, b, c, d);
-            a = _mm256_add_epi32(a, a0);
-            b = _mm256_add_epi32(b, b0);
-            c = _mm256_add_epi32(c, c0);
-            d = _mm256_add_epi32(d, d0);
-        }
-        for (w, v) in [a, b, c, d].into_iter().enumerate() {
-            let mut out = [0u32; 8];
-            // SAFETY: `out` is 32 writable bytes.
-            unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
-            for (l, s) in states.iter_mut().enumerate() {
-                s[w] = out[l];
-            }
-        }
+        };
     }
 
-    /// 8 messages in 256-bit registers, with AVX-512VL's ternary logic and rotates: the
-    /// cheaper form of `x16` when no more than 8 messages are in flight.
-    ///
-    /// # Safety
-    /// The CPU has AVX2 and AVX-512VL, and each pointer starts `blocks * BLOCK` readable bytes.
-    #[target_feature(enable = "avx2,avx512f,avx512vl")]
-    #[allow(unsafe_code)]
-    pub(super) unsafe fn x8vl(states: &mut [State; 8], ptrs: &[*const u8; 8], blocks: usize) {
-        let column = |w: usize| {
-            let v: [u32; 8] = std::array::from_fn(|l| states[l][w]);
-            // SAFETY: `v` is 32 readable bytes.
-            unsafe { _mm256_loadu_si256(v.as_ptr().cast()) }
+    /// 16 lanes of AVX-512F: ternary logic for the round functions, native rotates. Addresses
+    /// are gathered with a null base, so the offsets are the addresses themselves.
+    macro_rules! avx512 {
+        (add, $x:expr, $y:expr) => {
+            _mm512_add_epi32($x, $y)
         };
-        let (mut a, mut b, mut c, mut d) = (column(0), column(1), column(2), column(3));
-        let addr: [i64; 8] = std::array::from_fn(|l| ptrs[l] as i64);
-        // SAFETY: `addr` is 64 readable bytes.
-        let lo = unsafe { _mm256_loadu_si256(addr.as_ptr().cast()) };
-        let hi = unsafe { _mm256_loadu_si256(addr[4..].as_ptr().cast()) };
-        macro_rules! f {
-            ($x:expr, $y:expr, $z:expr) => {
-                _mm256_ternarylogic_epi32::<0xCA>($x, $y, $z)
-            };
-        }
-        macro_rules! g {
-            ($x:expr, $y:expr, $z:expr) => {
-                _mm256_ternarylogic_epi32::<0xE4>($x, $y, $z)
-            };
-        }
-        macro_rules! h {
-            ($x:expr, $y:expr, $z:expr) => {
-                _mm256_ternarylogic_epi32::<0x96>($x, $y, $z)
-            };
-        }
-        macro_rules! i {
-            ($x:expr, $y:expr, $z:expr) => {
-                _mm256_ternarylogic_epi32::<0x39>($x, $y, $z)
-            };
-        }
-        for blk in 0..blocks {
-            let mut m = [_mm256_setzero_si256(); 16];
-            for (w, mw) in m.iter_mut().enumerate() {
-                let off = _mm256_set1_epi64x((blk * BLOCK + w * 4) as i64);
-                // SAFETY: as in `x16`.
-                let (l, h) = unsafe {
-                    (
-                        _mm256_i64gather_epi32::<1>(std::ptr::null(), _mm256_add_epi64(lo, off)),
-                        _mm256_i64gather_epi32::<1>(std::ptr::null(), _mm256_add_epi64(hi, off)),
-                    )
-                };
-                *mw = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(l), h);
-            }
-            let (a0, b0, c0, d0) = (a, b, c, d);
-            macro_rules! step {
-                ($f:ident, $a:ident, $b:ident, $c:ident, $d:ident, $g:expr, $s:literal, $i:expr) => {
-                    let x = _mm256_add_epi32(
-                        _mm256_add_epi32($a, $f!($b, $c, $d)),
-                        _mm256_add_epi32(_mm256_set1_epi32(K[$i] as i32), m[$g]),
-                    );
-                    $a = _mm256_add_epi32($b, _mm256_rol_epi32::<$s>(x));
-                };
-            }
-            md5_steps!(step, a, b, c, d);
-            a = _mm256_add_epi32(a, a0);
-            b = _mm256_add_epi32(b, b0);
-            c = _mm256_add_epi32(c, c0);
-            d = _mm256_add_epi32(d, d0);
-        }
-        for (w, v) in [a, b, c, d].into_iter().enumerate() {
-            let mut out = [0u32; 8];
-            // SAFETY: `out` is 32 writable bytes.
-            unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
-            for (l, s) in states.iter_mut().enumerate() {
-                s[w] = out[l];
-            }
-        }
+        (splat, $k:expr) => {
+            _mm512_set1_epi32($k as i32)
+        };
+        (rotl $s:literal, $x:expr) => {
+            _mm512_rol_epi32::<$s>($x)
+        };
+        (f, $x:expr, $y:expr, $z:expr) => {
+            _mm512_ternarylogic_epi32::<0xCA>($x, $y, $z)
+        };
+        (g, $x:expr, $y:expr, $z:expr) => {
+            _mm512_ternarylogic_epi32::<0xE4>($x, $y, $z)
+        };
+        (h, $x:expr, $y:expr, $z:expr) => {
+            _mm512_ternarylogic_epi32::<0x96>($x, $y, $z)
+        };
+        (i, $x:expr, $y:expr, $z:expr) => {
+            _mm512_ternarylogic_epi32::<0x39>($x, $y, $z)
+        };
+        (load, $v:expr) => {
+            _mm512_loadu_si512($v.as_ptr().cast())
+        };
+        (store, $out:expr, $v:expr) => {
+            _mm512_storeu_si512($out.as_mut_ptr().cast(), $v)
+        };
+        (addresses, $a:expr) => {
+            (
+                _mm512_loadu_si512($a.as_ptr().cast()),
+                _mm512_loadu_si512($a[8..].as_ptr().cast()),
+            )
+        };
+        (gather, $a:expr, $off:expr) => {{
+            let off = _mm512_set1_epi64($off as i64);
+            let lo = _mm512_i64gather_epi32::<1>(_mm512_add_epi64($a.0, off), std::ptr::null());
+            let hi = _mm512_i64gather_epi32::<1>(_mm512_add_epi64($a.1, off), std::ptr::null());
+            _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+        }};
     }
+
+    /// 8 lanes of AVX2: the round functions and rotates from plain logic and shifts.
+    macro_rules! avx2 {
+        (add, $x:expr, $y:expr) => {
+            _mm256_add_epi32($x, $y)
+        };
+        (splat, $k:expr) => {
+            _mm256_set1_epi32($k as i32)
+        };
+        (rotl $s:literal, $x:expr) => {{
+            let x = $x;
+            _mm256_or_si256(
+                _mm256_slli_epi32::<$s>(x),
+                _mm256_srli_epi32::<{ 32 - $s }>(x),
+            )
+        }};
+        // d ^ (b & (c ^ d))
+        (f, $x:expr, $y:expr, $z:expr) => {
+            _mm256_xor_si256($z, _mm256_and_si256($x, _mm256_xor_si256($y, $z)))
+        };
+        // c ^ (d & (b ^ c))
+        (g, $x:expr, $y:expr, $z:expr) => {
+            _mm256_xor_si256($y, _mm256_and_si256($z, _mm256_xor_si256($x, $y)))
+        };
+        (h, $x:expr, $y:expr, $z:expr) => {
+            _mm256_xor_si256(_mm256_xor_si256($x, $y), $z)
+        };
+        // c ^ (b | !d)
+        (i, $x:expr, $y:expr, $z:expr) => {
+            _mm256_xor_si256(
+                $y,
+                _mm256_or_si256($x, _mm256_xor_si256($z, _mm256_set1_epi32(-1))),
+            )
+        };
+        (load, $v:expr) => {
+            _mm256_loadu_si256($v.as_ptr().cast())
+        };
+        (store, $out:expr, $v:expr) => {
+            _mm256_storeu_si256($out.as_mut_ptr().cast(), $v)
+        };
+        (addresses, $a:expr) => {
+            (
+                _mm256_loadu_si256($a.as_ptr().cast()),
+                _mm256_loadu_si256($a[4..].as_ptr().cast()),
+            )
+        };
+        (gather, $a:expr, $off:expr) => {{
+            let off = _mm256_set1_epi64x($off as i64);
+            let lo = _mm256_i64gather_epi32::<1>(std::ptr::null(), _mm256_add_epi64($a.0, off));
+            let hi = _mm256_i64gather_epi32::<1>(std::ptr::null(), _mm256_add_epi64($a.1, off));
+            _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(lo), hi)
+        }};
+    }
+
+    /// 8 lanes in 256-bit registers with AVX-512VL's ternary logic and rotates.
+    macro_rules! avx512vl {
+        (rotl $s:literal, $x:expr) => { _mm256_rol_epi32::<$s>($x) };
+        (f, $x:expr, $y:expr, $z:expr) => { _mm256_ternarylogic_epi32::<0xCA>($x, $y, $z) };
+        (g, $x:expr, $y:expr, $z:expr) => { _mm256_ternarylogic_epi32::<0xE4>($x, $y, $z) };
+        (h, $x:expr, $y:expr, $z:expr) => { _mm256_ternarylogic_epi32::<0x96>($x, $y, $z) };
+        (i, $x:expr, $y:expr, $z:expr) => { _mm256_ternarylogic_epi32::<0x39>($x, $y, $z) };
+        ($($rest:tt)*) => { avx2!($($rest)*) };
+    }
+
+    kernel!(
+        /// # Safety
+        /// The CPU has AVX-512F, and each pointer starts `blocks * BLOCK` readable bytes.
+        x16, "avx512f", 16, avx512
+    );
+    kernel!(
+        /// # Safety
+        /// The CPU has AVX2, and each pointer starts `blocks * BLOCK` readable bytes.
+        x8, "avx2", 8, avx2
+    );
+    kernel!(
+        /// The cheaper form of `x16` when no more than 8 messages are in flight.
+        ///
+        /// # Safety
+        /// The CPU has AVX2 and AVX-512VL, and each pointer starts `blocks * BLOCK` readable
+        /// bytes.
+        x8vl, "avx2,avx512f,avx512vl", 8, avx512vl
+    );
 }
 
 #[cfg(test)]

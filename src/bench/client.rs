@@ -51,6 +51,16 @@ pub struct Reply {
 }
 
 impl Reply {
+    async fn read(resp: http::Response<Incoming>) -> anyhow::Result<Self> {
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+
     fn ok(self, what: &str) -> anyhow::Result<Self> {
         if !self.status.is_success() {
             bail!(
@@ -223,31 +233,10 @@ impl S3Client {
         body: Body,
         len: Option<u64>,
     ) -> anyhow::Result<Reply> {
-        self.call_hashed(method, path, query, headers, body, len, None)
-            .await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn call_hashed(
-        &self,
-        method: Method,
-        path: &str,
-        query: &str,
-        headers: HeaderMap,
-        body: Body,
-        len: Option<u64>,
-        payload_hash: Option<&str>,
-    ) -> anyhow::Result<Reply> {
         let resp = self
-            .send(method, path, query, headers, body, len, payload_hash)
+            .send(method, path, query, headers, body, len, None)
             .await?;
-        let (parts, body) = resp.into_parts();
-        let body = body.collect().await?.to_bytes();
-        Ok(Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
+        Reply::read(resp).await
     }
 
     pub async fn create_bucket(&self, bucket: &str) -> anyhow::Result<()> {
@@ -278,10 +267,10 @@ impl S3Client {
     pub async fn put(&self, bucket: &str, key: &str, frames: Vec<Bytes>) -> anyhow::Result<String> {
         let path = format!("/{bucket}/{key}");
         let (body, len, h, hash) = self.object_body(frames);
-        self.call_hashed(Method::PUT, &path, "", h, body, Some(len), Some(&hash))
-            .await?
-            .ok("PutObject")?
-            .etag()
+        let resp = self
+            .send(Method::PUT, &path, "", h, body, Some(len), Some(&hash))
+            .await?;
+        Reply::read(resp).await?.ok("PutObject")?.etag()
     }
 
     pub async fn get(
@@ -367,10 +356,10 @@ impl S3Client {
         let path = format!("/{bucket}/{key}");
         let q = format!("partNumber={part}&uploadId={}", uri_encode(upload_id));
         let (body, len, h, hash) = self.object_body(frames);
-        self.call_hashed(Method::PUT, &path, &q, h, body, Some(len), Some(&hash))
-            .await?
-            .ok("UploadPart")?
-            .etag()
+        let resp = self
+            .send(Method::PUT, &path, &q, h, body, Some(len), Some(&hash))
+            .await?;
+        Reply::read(resp).await?.ok("UploadPart")?.etag()
     }
 
     pub async fn complete_multipart(
