@@ -294,6 +294,20 @@ impl S3Client {
             .body)
     }
 
+    /// HeadObject; returns the Content-Length.
+    pub async fn head(&self, bucket: &str, key: &str) -> anyhow::Result<u64> {
+        let path = format!("/{bucket}/{key}");
+        let r = self
+            .call(Method::HEAD, &path, "", HeaderMap::new(), empty(), None)
+            .await?
+            .ok("HeadObject")?;
+        Ok(r.headers
+            .get(http::header::CONTENT_LENGTH)
+            .context("no Content-Length")?
+            .to_str()?
+            .parse()?)
+    }
+
     /// One ListObjectsV2 page; returns the keys on it.
     pub async fn list_page(
         &self,

@@ -31,6 +31,7 @@ use measure::{Latencies, PhaseResult, ServerProbe};
 const PHASES: &[&str] = &[
     "put-small",
     "get-small",
+    "head-small",
     "list",
     "mpu-put",
     "get-large",
@@ -118,6 +119,15 @@ pub struct BenchArgs {
     /// `signed` (SHA-256 signed plus a CRC32 checksum header, as boto3 sends over HTTP).
     #[arg(long, value_enum, default_value = "unsigned")]
     pub payload: client::Payload,
+    /// Small objects already in `--bucket` from an earlier `--keep` run with the same `--seed`
+    /// and `--object-size`: `put-small` adds the rest up to `--objects`, and `get-small`,
+    /// `head-small` and `list` use them all (measuring a store as it grows).
+    #[arg(long, default_value_t = 0)]
+    pub stored: usize,
+    /// Seed of the payloads (default: from the clock, so runs differ); give the one printed by
+    /// the run that stored the objects when using `--stored`.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Leave the bucket and its objects in place.
     #[arg(long)]
     pub keep: bool,
@@ -199,18 +209,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut ctx = Ctx {
         s3,
         pool: Arc::new(Pool::new(0x6a7e)),
-        seed: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos() as u64,
+        seed: args.seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos() as u64
+        }),
         bucket,
         probe,
+        small: args.stored,
         args,
-        small: 0,
         large_done: false,
     };
     println!(
-        "gatehouse bench: {} at {} — bucket {}, {} small objects of {} B at concurrency {}, large object {} MiB in {} MiB parts, {}×{} MiB concurrent PUTs, {} payloads",
+        "gatehouse bench: {} at {} — bucket {}, {} small objects of {} B at concurrency {}, large object {} MiB in {} MiB parts, {}×{} MiB concurrent PUTs, {} payloads, seed {}",
         ctx.args.label,
         ctx.args.endpoint,
         ctx.bucket,
@@ -225,6 +237,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             client::Payload::Unsigned => "unsigned",
             client::Payload::Signed => "signed",
         },
+        ctx.seed,
     );
     if let Some(p) = &ctx.probe
         && !p.peak_is_per_phase()
@@ -255,7 +268,7 @@ async fn run_phase(ctx: &mut Ctx, name: &str) -> anyhow::Result<Option<PhaseResu
     let (label, ops, bytes, mut lat) = match name {
         "put-small" => {
             let (n, b, l) = put_small(ctx, deadline).await?;
-            ctx.small = n;
+            ctx.small = ctx.args.stored + n;
             (
                 format!(
                     "put-small {} B c={}",
@@ -280,6 +293,13 @@ async fn run_phase(ctx: &mut Ctx, name: &str) -> anyhow::Result<Option<PhaseResu
                 b,
                 l,
             )
+        }
+        "head-small" => {
+            if ctx.small == 0 {
+                return skip(name, "no small objects (run put-small)");
+            }
+            let (n, b, l) = head_small(ctx, deadline).await?;
+            (format!("head-small c={}", ctx.args.concurrency), n, b, l)
         }
         "list" => {
             if ctx.small == 0 {
@@ -437,7 +457,10 @@ async fn put_small(ctx: &Ctx, deadline: Instant) -> anyhow::Result<Measured> {
     let (s3, pool, bucket) = (ctx.s3.clone(), ctx.pool.clone(), ctx.bucket.clone());
     let seed = ctx.seed;
     let size = ctx.args.object_size as usize;
-    workers(ctx.args.concurrency, ctx.args.objects, deadline, move |i| {
+    let first = ctx.args.stored;
+    let todo = ctx.args.objects.saturating_sub(first);
+    workers(ctx.args.concurrency, todo, deadline, move |i| {
+        let i = first + i;
         let (s3, bucket) = (s3.clone(), bucket.clone());
         let body = pool.small(SMALL_SEED ^ seed, i as u64, size);
         async move {
@@ -462,6 +485,22 @@ async fn get_small(ctx: &Ctx, deadline: Instant) -> anyhow::Result<Measured> {
             let got = s3.get(&bucket, &small_key(k), None).await?;
             ensure!(got == want, "{} came back different", small_key(k));
             Ok(got.len() as u64)
+        }
+    })
+    .await
+}
+
+async fn head_small(ctx: &Ctx, deadline: Instant) -> anyhow::Result<Measured> {
+    let (s3, bucket) = (ctx.s3.clone(), ctx.bucket.clone());
+    let (size, stored) = (ctx.args.object_size, ctx.small);
+    workers(ctx.args.concurrency, stored, deadline, move |i| {
+        // Another fixed permutation than get-small's.
+        let k = (i as u64 * 7_907 + 29) as usize % stored;
+        let (s3, bucket) = (s3.clone(), bucket.clone());
+        async move {
+            let len = s3.head(&bucket, &small_key(k)).await?;
+            ensure!(len == size, "{}: Content-Length {len}", small_key(k));
+            Ok(0)
         }
     })
     .await
