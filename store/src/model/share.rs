@@ -27,6 +27,10 @@ pub struct ShareRecord {
     /// The bucket record, parked while tombstoned.
     #[serde(default)]
     pub parked_bucket: Option<BucketRecord>,
+    /// Set once the sweep has started removing its entries in bounded steps: a share half
+    /// purged cannot be restored.
+    #[serde(default)]
+    pub purging: bool,
 }
 
 /// `peers`: client address → this. A registered peer is a host the network vouches for: NFS

@@ -86,7 +86,7 @@ pub struct SweepStats {
 const MAX_DESCRIPTION: usize = 1024;
 
 impl Store {
-    fn retention_ms(&self) -> i64 {
+    pub(crate) fn retention_ms(&self) -> i64 {
         i64::try_from(self.inner.cfg.tombstone_retention.as_millis()).unwrap_or(i64::MAX)
     }
 
@@ -209,6 +209,7 @@ impl Store {
                     deleted_ms: None,
                     deleted_reason: None,
                     parked_bucket: None,
+                    purging: false,
                 };
                 wtxn.open_table(SHARES)?
                     .insert(req.name.as_str(), codec::encode(&rec)?.as_slice())?;
@@ -335,7 +336,7 @@ impl Store {
                         "share {name_s} is not deleted"
                     )));
                 };
-                if deleted.saturating_add(retention) <= now {
+                if deleted.saturating_add(retention) <= now || s.purging {
                     return Err(StoreError::NoSuchShare(format!(
                         "{name_s} (its retention has passed; the data is gone)"
                     )));
@@ -403,32 +404,26 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        for name in purge {
-            let share = name.clone();
-            let n = self
-                .inner
-                .committer
-                .write(move |wtxn| {
-                    let s: ShareRecord = {
-                        let t = wtxn.open_table(SHARES)?;
-                        let Some(v) = t.get(name.as_str())? else {
-                            return Ok(None);
-                        };
-                        codec::decode(v.value())?
-                    };
-                    // Re-check inside the transaction: it may have been restored meanwhile.
-                    match s.deleted_ms {
-                        Some(d) if d.saturating_add(retention) <= now_ms => {
-                            purge_in(wtxn, &s).map(Some)
+        for share in purge {
+            // In transactions of at most PURGE_STEP entries each, so a share of millions of
+            // files never holds the writer for long; the last one removes the rest.
+            let mut removed = 0u64;
+            loop {
+                let step = self
+                    .purge_step(&share, now_ms, retention, PURGE_STEP)
+                    .await?;
+                match step {
+                    None => break,
+                    Some((n, done)) => {
+                        removed += n;
+                        if done {
+                            tracing::info!(target: "audit", share = %share, entries = removed, "share purged");
+                            stats.purged += 1;
+                            stats.entries_removed += removed;
+                            break;
                         }
-                        _ => Ok(None),
                     }
-                })
-                .await?;
-            if let Some(n) = n {
-                tracing::info!(target: "audit", share = %share, entries = n, "share purged");
-                stats.purged += 1;
-                stats.entries_removed += n;
+                }
             }
         }
         if stats.purged > 0 {
@@ -440,6 +435,47 @@ impl Store {
         m.shares_expired.fetch_add(stats.expired as u64, Relaxed);
         m.shares_purged.fetch_add(stats.purged as u64, Relaxed);
         Ok(stats)
+    }
+
+    /// One bounded step of purging tombstoned share `name`: removes up to `limit` of its
+    /// entries and, when none are left, the rest of it. `None` when there is nothing to purge
+    /// (gone, restored, or not yet past `retention` at `now_ms`); else the entries removed and
+    /// whether the share is gone.
+    pub(crate) async fn purge_step(
+        &self,
+        name: &str,
+        now_ms: i64,
+        retention: i64,
+        limit: usize,
+    ) -> Result<Option<(u64, bool)>> {
+        let name = name.to_string();
+        self.inner
+            .committer
+            .write(move |wtxn| {
+                let mut s: ShareRecord = {
+                    let t = wtxn.open_table(SHARES)?;
+                    let Some(v) = t.get(name.as_str())? else {
+                        return Ok(None);
+                    };
+                    codec::decode(v.value())?
+                };
+                // Re-check inside the transaction: it may have been restored meanwhile.
+                match s.deleted_ms {
+                    Some(d) if d.saturating_add(retention) <= now_ms => {}
+                    _ => return Ok(None),
+                }
+                let n = purge_entries(wtxn, &s, limit)?;
+                if n < limit as u64 {
+                    return Ok(Some((n + purge_in(wtxn, &s)?, true)));
+                }
+                if !s.purging {
+                    s.purging = true;
+                    wtxn.open_table(SHARES)?
+                        .insert(name.as_str(), codec::encode(&s)?.as_slice())?;
+                }
+                Ok(Some((n, false)))
+            })
+            .await
     }
 }
 
@@ -506,28 +542,11 @@ fn tombstone(
 /// the share record. Returns the number of entries removed.
 fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
     let bucket = share_bucket(&s.name);
-    let mut removed = 0;
+    let removed = purge_entries(wtxn, s, usize::MAX)?;
     let mut ns = Ns::new(wtxn);
     if let Some(b) = &s.parked_bucket {
         let start = b.id.to_be_bytes();
         let end = (b.id + 1).to_be_bytes();
-        let inos: Vec<(Vec<u8>, u64)> = ns
-            .entries()?
-            .range(start.as_slice()..end.as_slice())?
-            .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
-            .collect::<std::result::Result<_, _>>()?;
-        // Chunk references are held once per inode, however many names (hard links) it has.
-        let mut gone = std::collections::HashSet::new();
-        for (key, ino) in inos {
-            if gone.insert(ino) {
-                let old = txn::get_inode(&ns, ino)?;
-                txn::decref(&mut ns, old.data.chunks())?;
-                ns.inodes_mut()?.remove(ino)?;
-                ns.data_mut()?.remove(ino)?;
-            }
-            ns.entries_mut()?.remove(key.as_slice())?;
-            removed += 1;
-        }
         // The NFS view's directory inodes of this bucket.
         let dirs: Vec<(Vec<u8>, u64)> = ns
             .dir_inodes()?
@@ -573,6 +592,50 @@ fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
     drop(ns);
     super::drop_bucket_bindings(wtxn, &bucket)?;
     wtxn.open_table(SHARES)?.remove(s.name.as_str())?;
+    Ok(removed)
+}
+
+/// Entries a purge step removes at most (with their inodes and chunk references).
+const PURGE_STEP: usize = 10_000;
+
+/// Removes up to `limit` entries of a tombstoned share's parked bucket, the first in key order,
+/// with their inodes and chunk references; returns how many. An inode with names still left
+/// (hard links past this step) keeps its data until its last name goes.
+fn purge_entries(wtxn: &redb::WriteTransaction, s: &ShareRecord, limit: usize) -> Result<u64> {
+    let Some(b) = &s.parked_bucket else {
+        return Ok(0);
+    };
+    let mut ns = Ns::new(wtxn);
+    let start = b.id.to_be_bytes();
+    let end = (b.id + 1).to_be_bytes();
+    let names: Vec<(Vec<u8>, u64)> = ns
+        .entries()?
+        .range(start.as_slice()..end.as_slice())?
+        .take(limit)
+        .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
+        .collect::<std::result::Result<_, _>>()?;
+    let mut removed = 0;
+    for (key, ino) in names {
+        ns.entries_mut()?.remove(key.as_slice())?;
+        removed += 1;
+        // Chunk references are held once per inode, however many names (hard links) it
+        // has: dropped with its last name.
+        let Some(old) = ns.inodes()?.get(ino)?.map(|v| v.value().to_vec()) else {
+            continue; // already gone with an earlier name
+        };
+        let rec: crate::model::ObjectRecord = codec::decode(&old)?;
+        if rec.nlink > 1 {
+            let mut rec = rec;
+            rec.nlink -= 1;
+            ns.inodes_mut()?
+                .insert(ino, codec::encode(&rec)?.as_slice())?;
+            continue;
+        }
+        let old = txn::get_inode(&ns, ino)?;
+        txn::decref(&mut ns, old.data.chunks())?;
+        ns.inodes_mut()?.remove(ino)?;
+        ns.data_mut()?.remove(ino)?;
+    }
     Ok(removed)
 }
 

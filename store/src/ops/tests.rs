@@ -729,6 +729,54 @@ async fn linked_inodes_are_purged_once_and_fsck_checks_their_link_count() {
     assert!(r.clean(), "{r:?}");
 }
 
+/// A share's purge goes in bounded steps (issue 19): after one step of two entries the share is
+/// half purged and cannot be restored; the sweep removes the rest, hard-linked inode included,
+/// and leaves nothing for fsck to find.
+#[tokio::test]
+async fn a_share_is_purged_in_bounded_steps_and_not_restored_half_way() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(dir.path());
+    make_share(&s, "big").await;
+    for i in 0..7u8 {
+        put(
+            &s,
+            "fs+big",
+            &format!("d/f{i}"),
+            data(70_000 + usize::from(i), i),
+        )
+        .await;
+    }
+    let root = s.fs_share(&admin(), "big").await.expect("share").root.ino;
+    let d = s.fs_lookup(&admin(), "fs+big", root, "d").await.expect("d");
+    let f0 = s
+        .fs_lookup(&admin(), "fs+big", d.ino, "f0")
+        .await
+        .expect("f0");
+    s.fs_link(&admin(), "fs+big", f0.ino, root, "link")
+        .await
+        .expect("link");
+    s.delete_share(&admin(), "big").await.expect("delete");
+    let far = crate::now_ms() + (400 << 40);
+    let retention = s.retention_ms();
+    let step = s.purge_step("big", far, retention, 2).await.expect("step");
+    assert_eq!(step, Some((2, false)));
+    let e = s
+        .restore_share(&admin(), "big")
+        .await
+        .expect_err("half purged");
+    assert!(matches!(e, StoreError::NoSuchShare(_)), "{e:?}");
+    let stats = s.sweep_shares(far).await.expect("sweep");
+    assert_eq!((stats.purged, stats.entries_removed), (1, 6));
+    assert_eq!(
+        chunk_rows(&s),
+        0,
+        "every reference dropped, the linked inode's once"
+    );
+    drop(s);
+    let r = crate::fsck::fsck(dir.path(), false).expect("fsck");
+    assert!(r.clean(), "{r:?}");
+}
+
 /// Review (issue 18): a pseudo-random mix of S3 and file-view changes over a small namespace
 /// (hard links, renames of files and directories, markers, implicit directories, copies,
 /// deletes) leaves every incrementally kept count as a recount finds it: fsck stays clean
