@@ -20,6 +20,9 @@
 //!   Linux client), paging by cookie until eof.
 //! - `random-write`: a `--random-file-mib` file is written sequentially and committed (not
 //!   timed), then `--random-ops` WRITEs of 4 KiB at random 4 KiB-aligned offsets and one COMMIT.
+//! - `rename` (with `create`): RENAME of that directory of `--files` entries to a new name.
+//! - `list-dir` (given `--list-dir NAME`): READDIRPLUS, paging as above, of an existing
+//!   directory of the export (e.g. one filled through S3), with the server's CPU.
 //!
 //! Every request waits for its reply before the next one is sent on its connection:
 //! `nfs3_client` has no pipelining. `--jobs N` spreads the `create` and `random-write` calls
@@ -112,8 +115,13 @@ struct Args {
     /// Connect from a privileged source port (< 1024, needs root).
     #[arg(long)]
     privileged_port: bool,
+    /// An existing directory under the export for the `list-dir` phase.
+    #[arg(long)]
+    list_dir: Option<String>,
     /// The phases to run, comma-separated (seq = seq-write and seq-read, create = create and
-    /// readdirplus, small = small-write, random = random-write); all by default.
+    /// readdirplus, small = small-write, random = random-write, rename = create then a RENAME
+    /// of its directory, list-dir = READDIRPLUS of `--list-dir`); seq, small, create and
+    /// random by default.
     #[arg(long, value_delimiter = ',', default_values_t = ["seq".to_string(), "small".into(), "create".into(), "random".into()])]
     phases: Vec<String>,
     /// Passed by `cargo bench` to every bench target; ignored.
@@ -454,6 +462,18 @@ impl Bench {
     }
 
     async fn readdirplus(&mut self, d: &nfs_fh3) -> Result<()> {
+        let names = self.list(d, "readdirplus").await?;
+        ensure!(
+            names == self.args.files,
+            "READDIRPLUS listed {names} files, expected {}",
+            self.args.files
+        );
+        Ok(())
+    }
+
+    /// READDIRPLUS of `d` to its end; reports the time (and the server's CPU) as `phase`;
+    /// returns the entries listed.
+    async fn list(&mut self, d: &nfs_fh3, phase: &'static str) -> Result<usize> {
         let mut cookie = 0;
         let mut cookieverf = cookieverf3::default();
         let mut names = 0usize;
@@ -489,16 +509,57 @@ impl Bench {
             );
         }
         let took = start.elapsed();
-        ensure!(
-            names == self.args.files,
-            "READDIRPLUS listed {names} files, expected {}",
-            self.args.files
-        );
         println!(
-            "info {} readdirplus: {names} entries in {pages} pages",
+            "info {} {phase}: {names} entries in {pages} pages",
             self.args.label
         );
-        self.report("readdirplus", took.as_secs_f64() * 1e3, "ms");
+        self.report(phase, took.as_secs_f64() * 1e3, "ms");
+        Ok(names)
+    }
+
+    /// RENAME of directory `name` (in the run's directory) to `name.renamed`.
+    async fn rename_dir(&mut self, name: &str) -> Result<()> {
+        let before = self.cpu();
+        let start = Instant::now();
+        let to = format!("{name}.renamed");
+        let r = self
+            .conn
+            .rename(&RENAME3args {
+                from: diropargs3 {
+                    dir: self.dir.clone(),
+                    name: name.as_bytes().into(),
+                },
+                to: diropargs3 {
+                    dir: self.dir.clone(),
+                    name: to.as_bytes().into(),
+                },
+            })
+            .await
+            .context("RENAME")?;
+        status(r, "RENAME")?;
+        let took = start.elapsed();
+        self.report("rename", took.as_secs_f64() * 1e3, "ms");
+        self.report_cpu("rename-cpu", before, 1.0, 1e3, "ms");
+        Ok(())
+    }
+
+    /// READDIRPLUS of `--list-dir`, looked up under the export's root.
+    async fn list_dir(&mut self, root: &nfs_fh3, name: &str) -> Result<()> {
+        let r = self
+            .conn
+            .lookup(&LOOKUP3args {
+                what: diropargs3 {
+                    dir: root.clone(),
+                    name: name.as_bytes().into(),
+                },
+            })
+            .await
+            .context("LOOKUP")?;
+        let d = status(r, name)?.object;
+        let before = self.cpu();
+        let names = self.list(&d, "list-dir").await?;
+        self.report_cpu("list-dir-cpu", before, 1.0, 1e3, "ms");
+        self.report("list-dir-entries", names as f64, "entries");
         Ok(())
     }
 
@@ -663,6 +724,7 @@ async fn main() -> Result<()> {
     let phase = |p: &str| b.args.phases.iter().any(|x| x == p);
     let (seq, small) = (phase("seq"), phase("small"));
     let (create, random) = (phase("create"), phase("random"));
+    let (rename, list_dir) = (phase("rename"), phase("list-dir"));
     if seq {
         let f = create_file(&mut b.conn, &b.dir, "seq.bin").await?;
         b.seq_write(&f).await?;
@@ -671,9 +733,20 @@ async fn main() -> Result<()> {
     if small {
         b.small_write().await?;
     }
-    if create {
+    if create || rename {
         let d = b.create_many().await?;
         b.readdirplus(&d).await?;
+        if rename {
+            b.rename_dir("files").await?;
+        }
+    }
+    if list_dir {
+        let name = b
+            .args
+            .list_dir
+            .clone()
+            .context("list-dir needs --list-dir NAME")?;
+        b.list_dir(&root, &name).await?;
     }
     if random {
         b.random_write().await?;
