@@ -34,7 +34,7 @@ cpu() { awk '{print ($14 + $15) / 100}' "/proc/$pid/stat"; }
 export AWS_SHARED_CREDENTIALS_FILE="$creds" AWS_CONFIG_FILE=/dev/null AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
 c0=$(cpu) t0=$(date +%s%N)
 listed=$(aws --endpoint-url "http://127.0.0.1:$s3" s3api list-objects-v2 --bucket fs--big --prefix small/ \
-  --delimiter / --query 'length(Contents)' --output text)
+  --delimiter / --query 'length(Contents)' --output text | awk '{s += $1} END {print s}')
 t1=$(date +%s%N) c1=$(cpu)
 echo "S3 ListObjectsV2 delimiter /: $listed keys of small/ in $(((t1 - t0) / 1000000)) ms, server CPU $(echo "$c1 - $c0" | bc) s"
 

@@ -154,70 +154,42 @@ where
     }
     .await;
     if let Err(e) = result {
-        // Let in-flight writes finish, then remove what this body wrote: a failed upload
-        // (bad digest, broken stream, full disk) leaves no bytes behind.
-        for h in writes {
-            if let Ok(Ok((_, p))) = h.await {
-                pins.absorb(p);
-            }
-        }
-        if let Err(d) = pins.discard(referenced) {
-            tracing::warn!(error = %d, "could not remove the chunks of an aborted write");
-        }
+        abandon(writes, pins, referenced).await;
         return Err(e);
     }
 
-    let data = if chunks.is_empty()
-        && writes.is_empty()
-        && opts.allow_inline
-        && buf.len() <= inline_max
-    {
-        Data::Inline(buf.to_vec())
-    } else {
-        if !buf.is_empty() {
-            let permit = budget(buf.len()).await.map_err(StoreError::internal);
-            match permit {
-                Ok(p) => writes.push_back(spawn_write(
-                    blobs.clone(),
-                    buf.freeze(),
-                    chunk_size,
-                    Some(p),
-                )),
-                Err(e) => {
-                    for h in writes {
-                        if let Ok(Ok((_, p))) = h.await {
-                            pins.absorb(p);
-                        }
+    let data =
+        if chunks.is_empty() && writes.is_empty() && opts.allow_inline && buf.len() <= inline_max {
+            Data::Inline(buf.to_vec())
+        } else {
+            if !buf.is_empty() {
+                let permit = budget(buf.len()).await.map_err(StoreError::internal);
+                match permit {
+                    Ok(p) => writes.push_back(spawn_write(
+                        blobs.clone(),
+                        buf.freeze(),
+                        chunk_size,
+                        Some(p),
+                    )),
+                    Err(e) => {
+                        abandon(writes, pins, referenced).await;
+                        return Err(e.into());
                     }
-                    if let Err(d) = pins.discard(referenced) {
-                        tracing::warn!(error = %d, "could not remove the chunks of an aborted write");
-                    }
-                    return Err(e.into());
                 }
             }
-        }
-        while !writes.is_empty() {
-            if let Err(e) = collect_one(&mut writes, &mut chunks, &mut pins).await {
-                for h in writes {
-                    if let Ok(Ok((_, p))) = h.await {
-                        pins.absorb(p);
-                    }
+            while !writes.is_empty() {
+                if let Err(e) = collect_one(&mut writes, &mut chunks, &mut pins).await {
+                    abandon(writes, pins, referenced).await;
+                    return Err(e);
                 }
-                if let Err(d) = pins.discard(referenced) {
-                    tracing::warn!(error = %d, "could not remove the chunks of an aborted write");
-                }
-                return Err(e);
             }
-        }
-        Data::Chunks(chunks)
-    };
+            Data::Chunks(chunks)
+        };
     let md5 = match md5 {
         Some(m) => match m.finish().await {
             Some(d) => d,
             None => {
-                if let Err(d) = pins.discard(referenced) {
-                    tracing::warn!(error = %d, "could not remove the chunks of an aborted write");
-                }
+                abandon(Default::default(), pins, referenced).await;
                 return Err(StageError::Store(StoreError::internal(
                     "the MD5 hashing thread stopped",
                 )));
@@ -233,6 +205,23 @@ where
         data,
         pins,
     })
+}
+
+/// Gives up on a body: lets its in-flight writes finish, then removes what it wrote, so a
+/// failed upload (bad digest, broken stream, full disk) leaves no bytes behind.
+async fn abandon(
+    writes: std::collections::VecDeque<JoinHandle<Result<(ChunkRef, Pins)>>>,
+    mut pins: Pins,
+    referenced: &(dyn Fn(&crate::blobs::Hash) -> Result<bool> + Sync),
+) {
+    for h in writes {
+        if let Ok(Ok((_, p))) = h.await {
+            pins.absorb(p);
+        }
+    }
+    if let Err(d) = pins.discard(referenced) {
+        tracing::warn!(error = %d, "could not remove the chunks of an aborted write");
+    }
 }
 
 /// Hashes and writes one chunk on the blocking pool; `permit`, its share of the write budget,
