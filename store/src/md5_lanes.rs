@@ -24,7 +24,7 @@ const HANDOFF: u64 = 128 << 10;
 const QUEUED_BLOCKS: usize = (256 << 10) / BLOCK;
 /// Blocks run per lane in one kernel call: a body arriving meanwhile waits at most this long.
 const STEP_BLOCKS: usize = 1024;
-/// How long a lone body waits for company when other bodies are open (once per kernel call).
+/// How long a lone body waits for company right after a round with several (once).
 const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// The MD5 of one body, fed in order.
@@ -229,8 +229,9 @@ fn run(kernel: Kernel, rx: mpsc::Receiver<Msg>) {
     let bodies = &mut all.0;
     // Bodies with queued bytes, in turn order.
     let mut turn: VecDeque<u64> = VecDeque::new();
-    // Whether this round already waited for a second body.
+    // Whether this round already waited for a second body; bodies the last kernel call ran.
     let mut waited = false;
+    let mut last_served = 0usize;
     let handle = |msg: Msg, bodies: &mut HashMap<u64, Body>, turn: &mut VecDeque<u64>| match msg {
         Msg::Open { id, state, room } => {
             bodies.insert(
@@ -281,9 +282,10 @@ fn run(kernel: Kernel, rx: mpsc::Receiver<Msg>) {
         // those with bytes.
         let mut seen = std::collections::HashSet::new();
         turn.retain(|id| bodies.get(id).is_some_and(|b| !b.queue.is_empty()) && seen.insert(*id));
-        if turn.len() == 1 && bodies.len() > 1 && !waited {
-            // One body has bytes and others are open: their next frames are usually a few
-            // microseconds away, and hashing together costs a fraction of hashing alone.
+        if turn.len() == 1 && last_served > 1 && !waited {
+            // One body has bytes and the last round had company: the others' next frames
+            // are usually a few microseconds away, and hashing together costs a fraction of
+            // hashing alone. (Only then: a lone body beside a stalled one never waits twice.)
             waited = true;
             if let Ok(m) = rx.recv_timeout(GATHER_WAIT) {
                 handle(m, bodies, &mut turn);
@@ -311,6 +313,7 @@ fn run(kernel: Kernel, rx: mpsc::Receiver<Msg>) {
             }
         }
         kernel::compress_lanes(kernel, &mut states, &data);
+        last_served = states.len();
         drop(data);
         for (id, st) in ids.iter().zip(states) {
             let Some(b) = bodies.get_mut(id) else {
