@@ -725,6 +725,10 @@ async fn main() -> Result<()> {
     let (seq, small) = (phase("seq"), phase("small"));
     let (create, random) = (phase("create"), phase("random"));
     let (rename, list_dir) = (phase("rename"), phase("list-dir"));
+    ensure!(
+        list_dir == b.args.list_dir.is_some(),
+        "--list-dir NAME and the list-dir phase go together"
+    );
     if seq {
         let f = create_file(&mut b.conn, &b.dir, "seq.bin").await?;
         b.seq_write(&f).await?;

@@ -467,27 +467,29 @@ fn check(
     }
     report.usage_mismatches.sort();
     // The running total: every live bucket's usage as repair leaves it, and the parked ones.
-    let fixed: HashMap<&str, u64> = fix_usage.iter().map(|(n, b, _)| (n.as_str(), *b)).collect();
-    let counted_total = counters
+    // The running totals, from every live bucket's counters as repair leaves them (and the
+    // parked ones' bytes), in one pass.
+    let fixed: HashMap<&str, (u64, u64)> = fix_usage
         .iter()
-        .map(|(name, (bytes, _))| fixed.get(name.as_str()).copied().unwrap_or(*bytes))
-        .fold(parked_bytes, u64::saturating_add);
-    let stored_total =
-        crate::ops::txn::read_counter(&rtxn.open_table(META)?, crate::ops::txn::USAGE_TOTAL)?;
+        .map(|(n, b, c)| (n.as_str(), (*b, *c)))
+        .collect();
+    let (counted_total, counted_objects) =
+        counters
+            .iter()
+            .fold((parked_bytes, 0u64), |(bytes, objects), (name, stored)| {
+                let (b, c) = fixed.get(name.as_str()).copied().unwrap_or(*stored);
+                (bytes.saturating_add(b), objects.saturating_add(c))
+            });
+    let meta = rtxn.open_table(META)?;
+    let stored_total = crate::ops::txn::read_counter(&meta, crate::ops::txn::USAGE_TOTAL)?;
     if stored_total != counted_total {
         report.usage_total_mismatch = Some((stored_total, counted_total));
     }
-    let fixed_count: HashMap<&str, u64> =
-        fix_usage.iter().map(|(n, _, c)| (n.as_str(), *c)).collect();
-    let counted_objects = counters
-        .iter()
-        .map(|(name, (_, count))| fixed_count.get(name.as_str()).copied().unwrap_or(*count))
-        .fold(0, u64::saturating_add);
-    let stored_objects =
-        crate::ops::txn::read_counter(&rtxn.open_table(META)?, crate::ops::txn::LIVE_OBJECTS)?;
+    let stored_objects = crate::ops::txn::read_counter(&meta, crate::ops::txn::LIVE_OBJECTS)?;
     if stored_objects != counted_objects {
         report.live_objects_mismatch = Some((stored_objects, counted_objects));
     }
+    drop(meta);
 
     // Subdirectory counts: recounted from the keys, compared row by row.
     let want_subdirs = subdir_counts(&entries, &inodes, &share_ids)?;

@@ -466,7 +466,8 @@ impl Store {
                 }
                 let n = purge_entries(wtxn, &s, limit)?;
                 if n < limit as u64 {
-                    return Ok(Some((n + purge_in(wtxn, &s)?, true)));
+                    purge_rest(wtxn, &s)?;
+                    return Ok(Some((n, true)));
                 }
                 if !s.purging {
                     s.purging = true;
@@ -541,8 +542,15 @@ fn tombstone(
 /// once per inode; the chunk GC deletes the files), its NFS directory inodes, its unfinished uploads, the bindings scoped to its bucket, and
 /// the share record. Returns the number of entries removed.
 fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
-    let bucket = share_bucket(&s.name);
     let removed = purge_entries(wtxn, s, usize::MAX)?;
+    purge_rest(wtxn, s)?;
+    Ok(removed)
+}
+
+/// What is left of a tombstoned share once its entries are gone ([`purge_entries`]): its NFS
+/// directory inodes, unfinished uploads, bindings, bytes in the server's total, and record.
+fn purge_rest(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<()> {
+    let bucket = share_bucket(&s.name);
     let mut ns = Ns::new(wtxn);
     if let Some(b) = &s.parked_bucket {
         let start = b.id.to_be_bytes();
@@ -592,7 +600,7 @@ fn purge_in(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<u64> {
     drop(ns);
     super::drop_bucket_bindings(wtxn, &bucket)?;
     wtxn.open_table(SHARES)?.remove(s.name.as_str())?;
-    Ok(removed)
+    Ok(())
 }
 
 /// Entries a purge step removes at most (with their inodes and chunk references).
