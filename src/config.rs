@@ -376,13 +376,15 @@ impl Config {
             self.fsync.name()
         ));
         line(format!("  quick_repair: {}", self.quick_repair));
-        // The fixed bounds of the server's other buffers and caches (decision 0031).
-        line(
-            "  # fixed: 16 chunks read ahead for NFS READs, 8 decoded manifests, 8 spare chunk \
-             buffers, 256 KiB per upload queued for MD5, 16384 pending access times; NFS \
-             write-back waits in scratch files on the data disk (256 MiB per file, 1 GiB in all)"
-                .into(),
-        );
+        // The fixed bounds of the server's other buffers and caches (decisions 0031, 0032).
+        line(format!(
+            "  # fixed: {} threads for blocking work, freed memory back to the kernel after {} ms (MIMALLOC_PURGE_DELAY), \
+             16 chunks read ahead for NFS READs, 8 decoded manifests, 8 spare chunk buffers, \
+             256 KiB per upload queued for MD5, 16384 pending access times; NFS write-back \
+             waits in scratch files on the data disk (256 MiB per file, 1 GiB in all)",
+            crate::app::BLOCKING_THREADS,
+            gatehouse_alloc_tune::purge_delay_ms(),
+        ));
         line("nfs:".into());
         line(format!("  listen: {}", q(&listen_text(self.nfs_listen))));
         line(format!("  async: {}", self.nfs_async));

@@ -7,12 +7,24 @@ use gatehouse::println;
 use gatehouse::{app, bench, client, shutdown, telemetry};
 
 /// mimalloc: the server allocates and frees many small, short-lived buffers per request from
-/// several threads; glibc's malloc spent a third of an NFS worker's time on them.
+/// several threads; glibc's malloc spent a third of an NFS worker's time on them. Its options
+/// are set first thing in `main` (decision 0032).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: gatehouse_alloc_tune::MiMalloc = gatehouse_alloc_tune::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    gatehouse_alloc_tune::start();
+    let rt = match app::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gatehouse: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(run())
+}
+
+async fn run() -> std::process::ExitCode {
     // No transparent huge pages for this process: mimalloc asks for them on its arenas, and
     // each touched 2 MiB then stays resident whole (peak RSS over the NFS benchmark ~75 MiB
     // with them, ~45 without; decision 0026). Best effort: a kernel without THP says no.
