@@ -34,9 +34,16 @@ pub const KEY_FILES: &[&str] = &[
 /// written as an archive. Dropping it removes the temporary database and unpins the chunks.
 pub struct Snapshot {
     tmp: PathBuf,
-    files: Vec<(String, PathBuf)>,
-    _pins: Pins,
+    files: Vec<(String, Source)>,
+    pins: Pins,
     pub chunks: u64,
+}
+
+/// Where an archive member's bytes come from.
+enum Source {
+    File(PathBuf),
+    /// A pinned chunk, opened through its backend when written.
+    Chunk(Hash),
 }
 
 impl Drop for Snapshot {
@@ -131,17 +138,16 @@ impl Store {
             copy_all(&rtxn, &wtxn)?;
             wtxn.commit()?;
             drop(copy);
-            files.push(("meta.redb".to_string(), db_path));
+            files.push(("meta.redb".to_string(), Source::File(db_path)));
             let mut n = 0u64;
             for e in rtxn.open_table(tables::CHUNKS)?.iter()? {
                 let (k, _) = e?;
                 let h: Hash = *k.value();
                 pins.add(h);
-                let path = self.inner.blobs.path(&h);
-                if !path.exists() {
+                if !self.inner.blobs.contains(&h)? {
                     return Ok(None);
                 }
-                files.push((archive_name_of_chunk(&h), path));
+                files.push((archive_name_of_chunk(&h), Source::Chunk(h)));
                 n += 1;
             }
             n
@@ -149,14 +155,14 @@ impl Store {
         for f in KEY_FILES {
             let p = data_dir.join(f);
             if p.exists() {
-                files.push((f.to_string(), p));
+                files.push((f.to_string(), Source::File(p)));
             }
         }
         std::mem::forget(guard);
         Ok(Some(Snapshot {
             tmp,
             files,
-            _pins: pins,
+            pins,
             chunks,
         }))
     }
@@ -183,8 +189,11 @@ fn archive_name_of_chunk(h: &Hash) -> String {
 impl Snapshot {
     /// Writes the archive (blocking): the database first, then chunks, then key files.
     pub fn write_tar(&self, w: &mut impl Write) -> Result<()> {
-        for (name, path) in &self.files {
-            let mut f = File::open(path)?;
+        for (name, source) in &self.files {
+            let mut f = match source {
+                Source::File(path) => File::open(path)?,
+                Source::Chunk(h) => self.pins.blobs().open_chunk(h)?,
+            };
             let len = f.metadata()?.len();
             let mode = if KEY_FILES.contains(&name.as_str()) && name != "admin_ed25519.pub" {
                 0o600

@@ -84,6 +84,10 @@ pub enum StoreError {
     NoSpace,
     #[error("quota exceeded: {0}")]
     QuotaExceeded(String),
+    /// The chunk backend (a remote object store) is down, slow or refusing: nothing was
+    /// stored or read; the client should retry (S3 `503 SlowDown`, NFS `JUKEBOX`).
+    #[error("the chunk backend is unavailable: {0}")]
+    Unavailable(String),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
     #[error("the request body could not be read: {0}")]
@@ -132,6 +136,7 @@ impl StoreError {
             StoreError::TooManyLinks(_) => "fs.too_many_links",
             StoreError::NoSpace => "store.no_space",
             StoreError::QuotaExceeded(_) => "store.quota_exceeded",
+            StoreError::Unavailable(_) => "store.backend_unavailable",
             StoreError::Corrupt(_) => "store.corrupt",
             StoreError::Body(_) => "store.body",
             StoreError::Internal(_) => "store.internal",

@@ -206,12 +206,7 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
         wtxn.commit()?;
         // Only files that no row references now (the commit above) are removed.
         for h in &orphans {
-            let path = blobs.path(h);
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(StoreError::io(e)),
-            }
+            blobs.remove_unchecked(h)?;
         }
         report.repaired = true;
     }

@@ -122,6 +122,7 @@ impl From<StoreError> for ApiError {
             E::PreconditionFailed => S::PRECONDITION_FAILED,
             E::AccessDenied(_) | E::QuotaExceeded(_) => S::FORBIDDEN,
             E::NoSpace => S::INSUFFICIENT_STORAGE,
+            E::Unavailable(_) => S::SERVICE_UNAVAILABLE,
             E::Corrupt(_) | E::Internal(_) => {
                 let mut err = ApiError::internal(&e.to_string());
                 err.code = e.code();

@@ -20,6 +20,8 @@ pub fn nfsstat(e: &StoreError) -> nfsstat3 {
         E::KeyTooLong => N::NFS3ERR_NAMETOOLONG,
         E::QuotaExceeded(_) => N::NFS3ERR_DQUOT,
         E::NoSpace => N::NFS3ERR_NOSPC,
+        // The chunk backend is down or slow: "try again later", the client retries.
+        E::Unavailable(_) => N::NFS3ERR_JUKEBOX,
         E::EntityTooLarge(_) => N::NFS3ERR_FBIG,
         E::Conflict(_) | E::BucketAlreadyOwnedByYou | E::BucketAlreadyExists => N::NFS3ERR_EXIST,
         E::BucketNotEmpty => N::NFS3ERR_NOTEMPTY,

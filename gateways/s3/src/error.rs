@@ -218,6 +218,10 @@ impl From<StoreError> for S3Error {
                 "The server has no space left to store the data; nothing was stored.",
             ),
             E::QuotaExceeded(m) => S3Error::new(403, "QuotaExceeded", m),
+            E::Unavailable(m) => {
+                tracing::warn!(error = %m, "chunk backend unavailable");
+                S3Error::new(503, "SlowDown", "Please reduce your request rate.")
+            }
             E::Body(m) => S3Error::new(
                 400,
                 "IncompleteBody",

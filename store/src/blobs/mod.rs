@@ -1,8 +1,9 @@
-//! Content-addressed chunk files: `blobs/ab/cd/<blake3 hex>`.
+//! Content-addressed chunks: what may be removed when, and bytes checked against their names.
+//! Where the bytes live is a [`ChunkStore`] backend (`local`: files under `blobs/`).
 //!
-//! Crash safety: a chunk is written to `blobs/tmp/`, fsynced, renamed into place and its
-//! directory fsynced, all before the metadata that names it commits. So a blob may exist without
-//! metadata (garbage, collected by [`BlobStore::gc`]) but metadata never exists without its blob.
+//! Crash safety: a chunk is durable in its backend before the metadata that names it commits.
+//! So a chunk may exist without metadata (garbage, collected by [`BlobStore::gc`]) but metadata
+//! never exists without its chunk.
 //!
 //! Races with GC: a writer *pins* a hash before it looks for or writes the file and unpins it
 //! only after the referencing transaction committed (or failed). GC holds the pin lock while it
@@ -13,15 +14,19 @@
 //! files one after another, long after it read the manifest, and the object may be deleted or
 //! overwritten meanwhile. Its pins keep the files until the response ends.
 
+pub mod chunk_store;
+pub mod local;
+
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use crate::error::{Result, StoreError};
+pub use chunk_store::{ChunkInfo, ChunkStore};
 
 pub type Hash = [u8; 32];
 
@@ -29,7 +34,8 @@ pub struct BlobStore {
     /// Chunk files (and their directory entries) are fsynced before the metadata naming them
     /// commits (`storage.fsync: always`); otherwise left to the OS.
     pub sync_data: bool,
-    root: PathBuf,
+    backend: Arc<dyn ChunkStore>,
+    /// `blobs/tmp`: chunks on their way into the local backend, NFS scratch files.
     tmp: PathBuf,
     pins: Mutex<HashMap<Hash, usize>>,
     tmp_seq: AtomicU64,
@@ -111,11 +117,16 @@ impl Pins {
             return Ok(Some(pins));
         }
         for h in hashes {
-            if !blobs.path(h).try_exists()? {
+            if !blobs.backend.contains(h)? {
                 return Ok(None);
             }
         }
         Ok(Some(pins))
+    }
+
+    /// The chunk store these pins hold chunks in.
+    pub fn blobs(&self) -> &Arc<BlobStore> {
+        &self.blobs
     }
 
     pub fn mark_created(&mut self, h: Hash) {
@@ -135,10 +146,8 @@ impl Pins {
                 continue;
             }
             blobs.deletions.fetch_add(1, Ordering::Relaxed);
-            match fs::remove_file(blobs.path(&h)) {
-                Ok(()) => removed += 1,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(StoreError::io(e)),
+            if blobs.backend.remove(&h)?.is_some() {
+                removed += 1;
             }
             drop(pins);
         }
@@ -171,8 +180,18 @@ pub struct GcStats {
 }
 
 impl BlobStore {
-    /// Opens (creating) `root`; leftovers in `root/tmp` from a crash are removed.
+    /// Opens (creating) `root` with chunks in files under it (the `local` backend); leftovers
+    /// in `root/tmp` from a crash are removed.
     pub fn open(root: &Path) -> Result<Self> {
+        Self::with_backend(root, |root| Ok(Arc::new(local::LocalDir::new(root))))
+    }
+
+    /// Opens (creating) `root` for scratch space, with chunks in the backend `backend` makes
+    /// (given `root`, whose `tmp/` exists by then).
+    pub fn with_backend(
+        root: &Path,
+        backend: impl FnOnce(&Path) -> Result<Arc<dyn ChunkStore>>,
+    ) -> Result<Self> {
         let tmp = root.join("tmp");
         crate::private::create_dir_all(&tmp)?;
         for e in fs::read_dir(&tmp)? {
@@ -181,7 +200,7 @@ impl BlobStore {
         }
         Ok(BlobStore {
             sync_data: true,
-            root: root.to_path_buf(),
+            backend: backend(root)?,
             tmp,
             pins: Mutex::new(HashMap::new()),
             tmp_seq: AtomicU64::new(0),
@@ -233,57 +252,21 @@ impl BlobStore {
         *self.lock_pins().entry(h).or_insert(0) += 1;
     }
 
-    pub fn path(&self, h: &Hash) -> PathBuf {
-        let hex = hex::encode(h);
-        self.root.join(&hex[0..2]).join(&hex[2..4]).join(hex)
+    /// The backend's name (`local`, `s3`).
+    pub fn backend_kind(&self) -> &'static str {
+        self.backend.kind()
     }
 
-    /// Writes one chunk durably unless it is already there; returns whether it created the file.
-    /// Blocking; call from a blocking pool. The caller must have pinned `h`.
+    /// Whether chunk `h` is stored.
+    pub fn contains(&self, h: &Hash) -> Result<bool> {
+        self.backend.contains(h)
+    }
+
+    /// Writes one chunk durably (per `storage.fsync`) unless it is already there; returns
+    /// whether it stored it. Blocking; call from a blocking pool. The caller must have pinned
+    /// `h`.
     pub fn write_chunk(&self, h: &Hash, data: &[u8]) -> Result<bool> {
-        let path = self.path(h);
-        if path.exists() {
-            return Ok(false);
-        }
-        let dir = path
-            .parent()
-            .ok_or_else(|| StoreError::internal("chunk path has no parent"))?;
-        if !dir.exists() {
-            crate::private::create_dir_all(dir)?;
-            // Make the new directory entries durable (ab/ in root, cd/ in ab/).
-            if let Some(up) = dir.parent().filter(|_| self.sync_data) {
-                sync_dir(up)?;
-                if let Some(top) = up.parent() {
-                    sync_dir(top)?;
-                }
-            }
-        }
-        let seq = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
-        let tmp = self.tmp.join(format!(
-            "{}.{}.{}",
-            hex::encode(&h[..8]),
-            std::process::id(),
-            seq
-        ));
-        let res = (|| -> io::Result<()> {
-            let mut f = crate::private::file_options()
-                .create(true)
-                .truncate(true)
-                .open(&tmp)?;
-            f.write_all(data)?;
-            if self.sync_data {
-                f.sync_data()?;
-            }
-            fs::rename(&tmp, &path)?;
-            if self.sync_data {
-                sync_dir(dir)?;
-            }
-            Ok(())
-        })();
-        if res.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        res.map(|()| true).map_err(StoreError::io)
+        self.backend.put(h, data, self.sync_data)
     }
 
     /// An empty read-write file in `tmp/` without a name (`O_TMPFILE`; where the file system
@@ -359,14 +342,9 @@ impl BlobStore {
         Ok(f)
     }
 
-    fn open_chunk(&self, h: &Hash) -> Result<File> {
-        File::open(self.path(h)).map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                StoreError::Corrupt(format!("chunk {} is missing", hex::encode(h)))
-            } else {
-                StoreError::io(e)
-            }
-        })
+    /// Chunk `h`, open, unverified (callers check what they read against `h`).
+    pub fn open_chunk(&self, h: &Hash) -> Result<File> {
+        self.backend.open(h)
     }
 
     /// Deletes chunk files that no committed row and no in-flight writer refers to, and that
@@ -379,38 +357,24 @@ impl BlobStore {
     ) -> Result<GcStats> {
         let mut stats = GcStats::default();
         let now = SystemTime::now();
-        for l1 in read_dirs(&self.root)? {
-            if l1.file_name().and_then(|n| n.to_str()) == Some("tmp") {
-                continue;
+        self.backend.visit(&mut |c| {
+            stats.scanned += 1;
+            let age = now.duration_since(c.stored).unwrap_or_default();
+            if age < grace {
+                return Ok(());
             }
-            for l2 in read_dirs(&l1)? {
-                for e in fs::read_dir(&l2)? {
-                    let e = e?;
-                    let Some(h) = parse_hash(&e.file_name().to_string_lossy()) else {
-                        continue;
-                    };
-                    stats.scanned += 1;
-                    let md = e.metadata()?;
-                    let age = md
-                        .modified()
-                        .ok()
-                        .and_then(|m| now.duration_since(m).ok())
-                        .unwrap_or_default();
-                    if age < grace {
-                        continue;
-                    }
-                    let pins = self.lock_pins();
-                    if pins.contains_key(&h) || referenced(&h)? {
-                        continue;
-                    }
-                    self.deletions.fetch_add(1, Ordering::Relaxed);
-                    fs::remove_file(e.path())?;
-                    drop(pins);
-                    stats.deleted += 1;
-                    stats.deleted_bytes += md.len();
-                }
+            let pins = self.lock_pins();
+            if pins.contains_key(&c.hash) || referenced(&c.hash)? {
+                return Ok(());
             }
-        }
+            self.deletions.fetch_add(1, Ordering::Relaxed);
+            if let Some(len) = self.backend.remove(&c.hash)? {
+                stats.deleted += 1;
+                stats.deleted_bytes += len;
+            }
+            drop(pins);
+            Ok(())
+        })?;
         Ok(stats)
     }
 
@@ -429,73 +393,43 @@ impl BlobStore {
             if pins.contains_key(h) || referenced(h)? {
                 continue;
             }
-            let path = self.path(h);
-            let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             self.deletions.fetch_add(1, Ordering::Relaxed);
-            match fs::remove_file(&path) {
-                Ok(()) => {
-                    stats.deleted += 1;
-                    stats.deleted_bytes += len;
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(StoreError::io(e)),
+            if let Some(len) = self.backend.remove(h)? {
+                stats.deleted += 1;
+                stats.deleted_bytes += len;
             }
             drop(pins);
         }
         Ok(stats)
     }
 
-    /// Whether a file can be created (and removed) where chunks are staged: the disk is
-    /// mounted, writable and not full.
+    /// Whether a chunk could be stored now: the disk is mounted, writable and not full (and a
+    /// remote backend answers).
     pub fn probe_writable(&self) -> bool {
         let p = self.tmp.join(format!(
             "probe-{}",
-            self.tmp_seq
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            self.tmp_seq.fetch_add(1, Ordering::Relaxed)
         ));
         let ok = fs::write(&p, b"probe").is_ok();
         let _ = fs::remove_file(&p);
-        ok
+        ok && self.backend.probe()
     }
 
-    /// Every chunk file present (for fsck and tests).
+    /// Removes chunk `h` whatever refers to it (fsck's repair of chunks nothing references,
+    /// the server stopped); its length, or `None` when it was not there.
+    pub fn remove_unchecked(&self, h: &Hash) -> Result<Option<u64>> {
+        self.backend.remove(h)
+    }
+
+    /// Every chunk stored (for fsck and tests).
     pub fn all_chunks(&self) -> Result<Vec<Hash>> {
         let mut out = Vec::new();
-        for l1 in read_dirs(&self.root)? {
-            if l1.file_name().and_then(|n| n.to_str()) == Some("tmp") {
-                continue;
-            }
-            for l2 in read_dirs(&l1)? {
-                for e in fs::read_dir(&l2)? {
-                    if let Some(h) = parse_hash(&e?.file_name().to_string_lossy()) {
-                        out.push(h);
-                    }
-                }
-            }
-        }
+        self.backend.visit(&mut |c| {
+            out.push(c.hash);
+            Ok(())
+        })?;
         Ok(out)
     }
-}
-
-fn read_dirs(p: &Path) -> Result<Vec<PathBuf>> {
-    let mut v = Vec::new();
-    for e in fs::read_dir(p)? {
-        let e = e?;
-        if e.file_type()?.is_dir() {
-            v.push(e.path());
-        }
-    }
-    Ok(v)
-}
-
-fn parse_hash(name: &str) -> Option<Hash> {
-    let mut h = [0u8; 32];
-    hex::decode_to_slice(name, &mut h).ok()?;
-    Some(h)
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 fn mismatch(h: &Hash) -> StoreError {
@@ -527,7 +461,7 @@ mod tests {
             .expect("present");
         let collected = blobs.gc(Duration::ZERO, &unreferenced).expect("gc");
         assert_eq!(collected.deleted, 1, "b goes, a stays");
-        assert!(blobs.path(&a).exists() && !blobs.path(&b).exists());
+        assert!(blobs.contains(&a).expect("a") && !blobs.contains(&b).expect("b"));
 
         // A reader that read its manifest before b was collected finds out after pinning.
         assert!(
@@ -549,6 +483,6 @@ mod tests {
             blobs.gc(Duration::ZERO, &unreferenced).expect("gc").deleted,
             1
         );
-        assert!(!blobs.path(&a).exists());
+        assert!(!blobs.contains(&a).expect("a"));
     }
 }
