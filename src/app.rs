@@ -103,6 +103,20 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     sc.fs_async = cfg.nfs_async.then_some(crate::config::NFS_ASYNC_WINDOW);
     sc.fsync = cfg.fsync;
     sc.quick_repair = cfg.quick_repair;
+    if let Some(b) = &cfg.backend {
+        let cache = cfg.data_dir.join("blobs").join("cache");
+        let s3 = b.s3.clone();
+        let store = tokio::task::spawn_blocking(move || {
+            gatehouse_chunks_s3::S3Backend::connect(&s3, &cache)
+        })
+        .await
+        .context("connecting to the chunk backend")??;
+        tracing::info!(backend = %b.s3.location(), "chunks in a remote backend");
+        sc.backend = Some(gatehouse_store::blobs::ChunkBackend {
+            store,
+            location: b.s3.location(),
+        });
+    }
     let (store, report) = Store::open(sc)
         .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
     if report.created {

@@ -151,6 +151,10 @@ pub struct RawStorage {
     /// not walk the whole metadata file (milliseconds instead of seconds at millions of
     /// objects), at the cost of a second sync per commit. Default `true`.
     pub quick_repair: Option<bool>,
+    /// Where chunks live: `kind: local` (default) or `kind: s3` with its endpoint.
+    pub backend: Option<crate::config_backend::RawBackend>,
+    /// The local read cache of a remote backend.
+    pub cache: Option<crate::config_backend::RawCache>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -272,6 +276,8 @@ pub struct Config {
     pub fsync: gatehouse_store::Fsync,
     /// `storage.quick_repair`.
     pub quick_repair: bool,
+    /// `storage.backend` when remote; `None`: chunk files under `data_dir/blobs`.
+    pub backend: Option<crate::config_backend::Backend>,
     pub log_level: String,
     pub log_json: bool,
     /// `log.access_every`.
@@ -376,6 +382,7 @@ impl Config {
             self.fsync.name()
         ));
         line(format!("  quick_repair: {}", self.quick_repair));
+        crate::config_backend::yaml(&self.backend, &mut line);
         // The fixed bounds of the server's other buffers and caches (decisions 0031, 0032).
         line(format!(
             "  # fixed: {} threads for blocking work, freed memory back to the kernel after {} ms (MIMALLOC_PURGE_DELAY), \
@@ -487,7 +494,7 @@ impl RawConfig {
         serde_norway::from_str(&text).with_context(|| format!("parsing config {}", path.display()))
     }
 
-    pub fn validate(self, o: &Overrides) -> anyhow::Result<Config> {
+    pub fn validate(mut self, o: &Overrides) -> anyhow::Result<Config> {
         let listen = o
             .s3_listen
             .clone()
@@ -553,6 +560,10 @@ impl RawConfig {
         if read_buffer > 16 << 30 {
             bail!("storage.read_buffer must be at most 16Gi");
         }
+        let backend = crate::config_backend::validate(
+            self.storage.backend.take(),
+            self.storage.cache.take(),
+        )?;
         let inline_max = self.storage.inline_max.map_or(64 << 10, |s| s.0);
         if inline_max > 1 << 20 {
             bail!("storage.inline_max must be at most 1Mi");
@@ -639,6 +650,7 @@ impl RawConfig {
             gc_interval: Duration::from_secs(self.storage.gc_interval_secs.unwrap_or(3600).max(1)),
             fsync,
             quick_repair: self.storage.quick_repair.unwrap_or(true),
+            backend,
             log_level: self.log.level.unwrap_or_else(|| "info".into()),
             log_json: format == "json",
             log_access_every: self.log.access_every.unwrap_or(1),

@@ -15,6 +15,7 @@ pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod config_backend;
 pub mod listen;
 pub mod shutdown;
 pub mod telemetry;

@@ -136,6 +136,9 @@ impl Store {
                 .map_err(|e| StoreError::Internal(format!("backup database: {e}")))?;
             let wtxn = copy.begin_write()?;
             copy_all(&rtxn, &wtxn)?;
+            // The archive carries the chunks (from whichever backend): restored, they are
+            // files in the new data directory.
+            crate::blobs::set_location(&wtxn, crate::blobs::LOCAL)?;
             wtxn.commit()?;
             drop(copy);
             files.push(("meta.redb".to_string(), Source::File(db_path)));

@@ -125,6 +125,13 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
             gatehouse_migrations::CURRENT_VERSION
         )));
     }
+    let location = crate::blobs::recorded_location(&db.begin_read()?)?;
+    if location != crate::blobs::LOCAL {
+        return Err(StoreError::InvalidArgument(format!(
+            "this data directory's chunks are in {location}: check it through the running \
+             server (gatehouse fsck --server URL)"
+        )));
+    }
     let blobs = BlobStore::open(&data_dir.join("blobs"))?;
     let (mut report, fixes) = check(&db.begin_read()?, &blobs, &Pace::Offline)?;
     let Fixes {

@@ -68,6 +68,8 @@ pub struct StoreConfig {
     pub write_buffer: usize,
     /// Memory for whole chunks read for S3 GETs (`storage.read_buffer`).
     pub read_buffer: usize,
+    /// Where chunks live (`storage.backend`); `None`: files under `<data_dir>/blobs/`.
+    pub backend: Option<blobs::ChunkBackend>,
     /// Shared secret a self-service join must present; `None` disables joining.
     pub enrolment_token: Option<String>,
     /// Total logical bytes the server may hold (`s3.max_size`); 0 = unlimited.
@@ -144,6 +146,7 @@ impl StoreConfig {
             max_object_size: 5 << 30,
             db_cache_bytes: 32 << 20,
             write_buffer: blobs::DEFAULT_WRITE_BUFFER,
+            backend: None,
             read_buffer: blobs::DEFAULT_READ_BUFFER,
             enrolment_token: None,
             max_size: 0,
@@ -245,7 +248,17 @@ impl Store {
             })?;
         let outcome =
             gatehouse_migrations::migrate(&db).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let mut blobs = blobs::BlobStore::open(&cfg.data_dir.join("blobs"))?;
+        let mut blobs = match &cfg.backend {
+            None => {
+                blobs::check_location(&db, blobs::LOCAL)?;
+                blobs::BlobStore::open(&cfg.data_dir.join("blobs"))?
+            }
+            Some(b) => {
+                blobs::check_location(&db, &b.location)?;
+                let store = b.store.clone();
+                blobs::BlobStore::with_backend(&cfg.data_dir.join("blobs"), |_| Ok(store))?
+            }
+        };
         blobs.sync_data = cfg.fsync == Fsync::Always;
         blobs.write_budget = Arc::new(tokio::sync::Semaphore::new(
             cfg.write_buffer.max(2 * cfg.chunk_size) >> 10,

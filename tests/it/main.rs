@@ -6,6 +6,7 @@ mod admin_console;
 mod admin_explorer;
 mod backup;
 mod buffers;
+mod chunk_backend;
 mod cli_errors;
 mod common;
 mod conditional_writes;

@@ -261,10 +261,9 @@ pub(crate) struct Gateway {
     pub store: Store,
     pub signer: Signer,
     pub port: u16,
-    /// WRITE/COMMIT verifier: new for every start of the server (RFC 1813), so a client that
-    /// wrote UNSTABLE before a restart sees it change at COMMIT and writes again.
-    pub write_verifier: [u8; 8],
-    /// UNSTABLE writes not committed yet.
+    /// UNSTABLE writes not committed yet, and the WRITE/COMMIT verifier: new for every start
+    /// of the server (RFC 1813), so a client that wrote UNSTABLE before a restart sees it
+    /// change at COMMIT and writes again.
     pub writeback: writeback::WriteBack,
     /// Permits for calls under way, across connections ([`IN_FLIGHT`]).
     in_flight: Arc<tokio::sync::Semaphore>,
@@ -285,7 +284,6 @@ impl Gateway {
             store,
             signer,
             port,
-            write_verifier: (gatehouse_store::now_unix_ms() as u64).to_be_bytes(),
             writeback: writeback::WriteBack::default(),
             in_flight: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)),
             buckets: Mutex::new(HashMap::new()),

@@ -15,9 +15,11 @@
 //! writes landed in it, which is why a sparse buffer (random writes: few bytes per window) is
 //! not flushed early: each flush would rewrite every window again.
 //!
-//! A flush that fails (a quota filled by someone else meanwhile, a full disk) keeps its
-//! status for the file's next COMMIT; a file deleted meanwhile drops its bytes, as a local
-//! file system would. Per-file flush locks keep flushes of one file in write order.
+//! A flush that fails (a quota filled by someone else meanwhile, a full disk, a chunk backend
+//! that does not answer) keeps its status for the file's next COMMIT, and its bytes are gone:
+//! so the write verifier changes (RFC 1813 §3.3.7), and a client that retries its COMMIT (as
+//! it does after `JUKEBOX`) is told to send its uncommitted writes again instead of being told
+//! they are safe. A file deleted meanwhile drops its bytes, as a local file system would. Per-file flush locks keep flushes of one file in write order.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
@@ -101,11 +103,23 @@ struct State {
 }
 
 /// Cheap to clone: a background flush holds one.
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub(crate) struct WriteBack(Arc<Inner>);
 
-#[derive(Default)]
+impl Default for WriteBack {
+    fn default() -> Self {
+        WriteBack(Arc::new(Inner {
+            verifier: std::sync::atomic::AtomicU64::new(gatehouse_store::now_unix_ms() as u64),
+            state: Mutex::default(),
+            flushing: Mutex::default(),
+        }))
+    }
+}
+
 pub(crate) struct Inner {
+    /// The WRITE/COMMIT verifier: new at every start of the server and whenever buffered
+    /// bytes are lost (see the module's notes).
+    verifier: std::sync::atomic::AtomicU64,
     state: Mutex<State>,
     /// One lock per file being flushed, so two flushes of it commit in order.
     flushing: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
@@ -119,6 +133,13 @@ impl std::ops::Deref for WriteBack {
 }
 
 impl WriteBack {
+    /// The verifier WRITE and COMMIT replies carry now.
+    pub fn verifier(&self) -> [u8; 8] {
+        self.verifier
+            .load(std::sync::atomic::Ordering::Acquire)
+            .to_be_bytes()
+    }
+
     /// Flushes one file in the background (a failure is kept for its COMMIT).
     pub fn flush_later(&self, store: &Store, bucket_id: u64, ino: u64) {
         let (wb, store) = (self.clone(), store.clone());
@@ -311,6 +332,10 @@ impl Inner {
                             crate::error::log("write-back flush", &e);
                             let s = crate::error::nfsstat(&e);
                             self.state().failed.insert(key, s);
+                            // The bytes are gone: clients must send what they have not had
+                            // committed again.
+                            self.verifier
+                                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                             Err(s)
                         }
                     }

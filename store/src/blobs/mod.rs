@@ -30,6 +30,74 @@ pub use chunk_store::{ChunkInfo, ChunkStore};
 
 pub type Hash = [u8; 32];
 
+/// A chunk backend and where it keeps the chunks (`local`, `s3 <endpoint>/<bucket>/<prefix>`).
+#[derive(Clone)]
+pub struct ChunkBackend {
+    pub store: Arc<dyn ChunkStore>,
+    pub location: String,
+}
+
+impl std::fmt::Debug for ChunkBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.location)
+    }
+}
+
+/// The META key naming where a data directory's chunks are.
+const LOCATION_KEY: &str = "chunk_backend";
+/// Where chunks are when the database says nothing (every data directory before issue 20).
+pub const LOCAL: &str = "local";
+
+/// Where `db` says its chunks are.
+pub fn recorded_location(rtxn: &redb::ReadTransaction) -> Result<String> {
+    let meta = match rtxn.open_table(crate::tables::META) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(LOCAL.into()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(meta
+        .get(LOCATION_KEY)?
+        .map(|v| String::from_utf8_lossy(v.value()).into_owned())
+        .unwrap_or_else(|| LOCAL.into()))
+}
+
+/// Records where a database's chunks are (a backup's copy, whose archive carries them).
+pub(crate) fn set_location(wtxn: &redb::WriteTransaction, location: &str) -> Result<()> {
+    wtxn.open_table(crate::tables::META)?
+        .insert(LOCATION_KEY, location.as_bytes())?;
+    Ok(())
+}
+
+/// Checks the configured backend is the one this data directory's chunks are in, recording it
+/// on first use. A store with chunks cannot switch backends by configuration alone (its chunks
+/// would be missing): that is `gatehouse storage migrate`'s job.
+pub(crate) fn check_location(db: &redb::Database, location: &str) -> Result<()> {
+    use redb::{ReadableDatabase, ReadableTableMetadata};
+    let recorded = recorded_location(&db.begin_read()?)?;
+    if recorded == location {
+        return Ok(());
+    }
+    let has_chunks = {
+        let r = db.begin_read()?;
+        match r.open_table(crate::tables::CHUNKS) {
+            Ok(t) => t.len()? > 0,
+            Err(redb::TableError::TableDoesNotExist(_)) => false,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if has_chunks {
+        return Err(StoreError::InvalidArgument(format!(
+            "this data directory's chunks are in {recorded}, but storage.backend names \
+             {location}: configure the backend they are in"
+        )));
+    }
+    let w = db.begin_write()?;
+    w.open_table(crate::tables::META)?
+        .insert(LOCATION_KEY, location.as_bytes())?;
+    w.commit()?;
+    Ok(())
+}
+
 pub struct BlobStore {
     /// Chunk files (and their directory entries) are fsynced before the metadata naming them
     /// commits (`storage.fsync: always`); otherwise left to the OS.

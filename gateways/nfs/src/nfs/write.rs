@@ -162,7 +162,7 @@ pub(super) async fn write(
             } else {
                 stable_how::FILE_SYNC
             },
-            verf: writeverf3(gw.write_verifier),
+            verf: writeverf3(gw.writeback.verifier()),
         }),
         Err(s) => Nfs3Result::Err((s, WRITE3resfail { file_wcc: no_wcc() })),
     };
@@ -263,7 +263,7 @@ pub(super) async fn commit(
     }) {
         Ok(a) => Nfs3Result::Ok(COMMIT3resok {
             file_wcc: wcc_after(h.bucket_id, Some(&a)),
-            verf: writeverf3(gw.write_verifier),
+            verf: writeverf3(gw.writeback.verifier()),
         }),
         Err(s) => Nfs3Result::Err((s, COMMIT3resfail { file_wcc: no_wcc() })),
     };

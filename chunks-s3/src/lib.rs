@@ -1,0 +1,405 @@
+//! A chunk backend in any S3-compatible object store (Ceph RGW, MinIO, Garage, AWS S3, …),
+//! with a local read cache (decision 0033).
+//!
+//! Chunk `h` is the object `<prefix>chunks/<hex of h>`. A put stores the object (its `200`
+//! is the backend's durability promise) before the metadata naming it commits, like a local
+//! file's fsync; the bytes also go into the cache. A read is served from the cache, or
+//! fetched, checked against its hash and kept there; the cache holds at most `cache_max`
+//! bytes, least recently used out first. Objects are never changed once stored, and only this
+//! node's GC removes them, so a cached chunk is the stored one.
+//!
+//! The store calls its backend from blocking threads (and a few places from async tasks that
+//! block briefly on local files); the client here is async, so each call runs on a small
+//! runtime of the backend's own and the caller waits for its answer.
+//!
+//! Faults: a backend that does not answer within the timeouts, answers 5xx or cannot be
+//! reached makes a call fail with `StoreError::Unavailable` (S3 clients get `503 SlowDown`,
+//! NFS clients `JUKEBOX`; both retry) after the client's own retries; nothing is recorded as
+//! stored. A refusal (403) is `Internal`, with the backend's words.
+
+mod cache;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::{Credentials, Region, timeout::TimeoutConfig};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use gatehouse_store::StoreError;
+use gatehouse_store::blobs::{ChunkInfo, ChunkStore, Hash};
+
+use cache::Cache;
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Where the chunks go: `storage.backend` with `kind: s3`.
+#[derive(Clone)]
+pub struct S3BackendConfig {
+    /// `http(s)://host:port` of the S3 service; requests are path-style.
+    pub endpoint: String,
+    pub bucket: String,
+    /// Prefix of every object this node writes (`node-a/`); several nodes may share a bucket.
+    pub prefix: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: String,
+    /// Bytes of chunks kept in the local read cache.
+    pub cache_max: u64,
+}
+
+impl std::fmt::Debug for S3BackendConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3BackendConfig")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("region", &self.region)
+            .field("access_key", &self.access_key)
+            .field("cache_max", &self.cache_max)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3BackendConfig {
+    /// Names the place the chunks live, for the data directory's record of its backend.
+    pub fn location(&self) -> String {
+        format!(
+            "s3 {}/{}/{}",
+            self.endpoint.trim_end_matches('/'),
+            self.bucket,
+            self.prefix
+        )
+    }
+}
+
+/// How long one attempt may take to connect, and a whole call with its retries.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct S3Backend {
+    client: Client,
+    bucket: String,
+    /// `<prefix>chunks/`
+    key_prefix: String,
+    cache: Cache,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl S3Backend {
+    /// Connects and checks the bucket answers to these credentials (a clear error at start
+    /// otherwise). `cache_dir` holds the read cache (created; its files are kept across
+    /// restarts).
+    pub fn connect(cfg: &S3BackendConfig, cache_dir: &Path) -> Result<Arc<Self>> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("chunks-s3")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Internal(format!("chunk backend runtime: {e}")))?;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .endpoint_url(&cfg.endpoint)
+            .force_path_style(true)
+            .region(Region::new(cfg.region.clone()))
+            .credentials_provider(Credentials::new(
+                &cfg.access_key,
+                &cfg.secret_key,
+                None,
+                None,
+                "gatehouse-config",
+            ))
+            .http_client(http)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .operation_timeout(OPERATION_TIMEOUT)
+                    .build(),
+            )
+            // Bytes are checked by their BLAKE3 names on every read; no extra checksum
+            // headers the backend might not know.
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            )
+            .response_checksum_validation(
+                aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+            )
+            .build();
+        let backend = S3Backend {
+            client: Client::from_conf(conf),
+            bucket: cfg.bucket.clone(),
+            key_prefix: format!("{}chunks/", cfg.prefix),
+            cache: Cache::open(cache_dir, cfg.cache_max)?,
+            rt: Some(rt),
+        };
+        let client = backend.client.clone();
+        let bucket = backend.bucket.clone();
+        backend
+            .run(async move { client.head_bucket().bucket(&bucket).send().await })
+            .map_err(|e| match classify(&e) {
+                Fault::NotFound => StoreError::Internal(format!(
+                    "chunk backend {}: bucket {} does not exist",
+                    cfg.endpoint, cfg.bucket
+                )),
+                Fault::Refused(m) => StoreError::Internal(format!(
+                    "chunk backend {} refused access to bucket {} ({m}): check \
+                     storage.backend's access key and secret",
+                    cfg.endpoint, cfg.bucket
+                )),
+                Fault::Unavailable(m) => StoreError::Internal(format!(
+                    "chunk backend {} cannot be reached ({m})",
+                    cfg.endpoint
+                )),
+            })?;
+        Ok(Arc::new(backend))
+    }
+
+    fn key(&self, h: &Hash) -> String {
+        format!("{}{}", self.key_prefix, hex::encode(h))
+    }
+
+    /// Runs `fut` on the backend's runtime and waits for it, from any thread.
+    fn run<T: Send + 'static>(
+        &self,
+        fut: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> T {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let rt = self
+            .rt
+            .as_ref()
+            .expect("runtime lives as long as the backend");
+        rt.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv().expect("the backend's runtime answers every call")
+    }
+
+    /// The stored length of chunk `h`, or `None`.
+    fn head(&self, h: &Hash) -> Result<Option<u64>> {
+        let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key(h));
+        match self.run(async move { client.head_object().bucket(bucket).key(key).send().await }) {
+            Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
+            Err(e) => match classify(&e) {
+                Fault::NotFound => Ok(None),
+                f => Err(f.into_error("HEAD", h)),
+            },
+        }
+    }
+}
+
+impl Drop for S3Backend {
+    fn drop(&mut self) {
+        // May be dropped inside another runtime (the server's): do not block there.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl ChunkStore for S3Backend {
+    fn kind(&self) -> &'static str {
+        "s3"
+    }
+
+    fn put(&self, h: &Hash, data: &[u8], _durable: bool) -> Result<bool> {
+        // In the cache means stored: the cache only takes chunks the backend acknowledged.
+        if self.cache.contains(h) || self.head(h)?.is_some() {
+            return Ok(false);
+        }
+        let body = ByteStream::from(data.to_vec());
+        let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key(h));
+        self.run(async move {
+            client
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .content_type("application/octet-stream")
+                .body(body)
+                .send()
+                .await
+        })
+        .map_err(|e| classify(&e).into_error("PUT", h))?;
+        self.cache.insert(h, data);
+        Ok(true)
+    }
+
+    fn contains(&self, h: &Hash) -> Result<bool> {
+        Ok(self.cache.contains(h) || self.head(h)?.is_some())
+    }
+
+    fn open(&self, h: &Hash) -> Result<File> {
+        if let Some(f) = self.cache.open_chunk(h) {
+            return Ok(f);
+        }
+        let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key(h));
+        let (mut tmp, tmp_path) = self.cache.temp_file(h)?;
+        let want = *h;
+        let fetched = self.run(async move {
+            let out = client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| classify(&e).into_error("GET", &want))?;
+            let mut body = out.body;
+            let mut hasher = blake3::Hasher::new();
+            let mut len = 0u64;
+            while let Some(piece) = body.try_next().await.map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "chunk {}: the backend's answer broke off ({e})",
+                    hex::encode(want)
+                ))
+            })? {
+                hasher.update(&piece);
+                len += piece.len() as u64;
+                tmp.write_all(&piece).map_err(StoreError::io)?;
+            }
+            if hasher.finalize().as_bytes() != &want {
+                return Err(StoreError::Corrupt(format!(
+                    "chunk {} in the backend does not match its hash",
+                    hex::encode(want)
+                )));
+            }
+            Ok(len)
+        });
+        match fetched {
+            Ok(len) => self.cache.adopt(h, &tmp_path, len),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp_path);
+                Err(e)
+            }
+        }
+    }
+
+    fn remove(&self, h: &Hash) -> Result<Option<u64>> {
+        self.cache.remove(h);
+        let Some(len) = self.head(h)? else {
+            return Ok(None);
+        };
+        let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key(h));
+        self.run(async move { client.delete_object().bucket(bucket).key(key).send().await })
+            .map_err(|e| classify(&e).into_error("DELETE", h))?;
+        Ok(Some(len))
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(ChunkInfo) -> Result<()>) -> Result<()> {
+        let mut token: Option<String> = None;
+        loop {
+            let (client, bucket, prefix) = (
+                self.client.clone(),
+                self.bucket.clone(),
+                self.key_prefix.clone(),
+            );
+            let t = token.take();
+            let page = self
+                .run(async move {
+                    client
+                        .list_objects_v2()
+                        .bucket(bucket)
+                        .prefix(prefix)
+                        .set_continuation_token(t)
+                        .send()
+                        .await
+                })
+                .map_err(|e| classify(&e).into_error("LIST", &[0; 32]))?;
+            for o in page.contents() {
+                let Some(name) = o.key().and_then(|k| k.strip_prefix(&self.key_prefix)) else {
+                    continue;
+                };
+                let mut hash = [0u8; 32];
+                if hex::decode_to_slice(name, &mut hash).is_err() {
+                    continue;
+                }
+                let stored = o
+                    .last_modified()
+                    .and_then(|t| SystemTime::try_from(*t).ok())
+                    // No time: taken as new, so the GC leaves it alone.
+                    .unwrap_or_else(SystemTime::now);
+                f(ChunkInfo {
+                    hash,
+                    len: o.size().unwrap_or(0).max(0) as u64,
+                    stored,
+                })?;
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated().unwrap_or(false) => token = Some(t.to_string()),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn probe(&self) -> bool {
+        let (client, bucket) = (self.client.clone(), self.bucket.clone());
+        self.run(async move { client.head_bucket().bucket(bucket).send().await })
+            .is_ok()
+    }
+}
+
+/// What a failed call means for the store.
+enum Fault {
+    NotFound,
+    /// The backend answered and said no (403, 400, …): retrying will not help.
+    Refused(String),
+    /// No answer, a broken one, or a 5xx: try again later.
+    Unavailable(String),
+}
+
+impl Fault {
+    fn into_error(self, what: &str, h: &Hash) -> StoreError {
+        match self {
+            Fault::NotFound => StoreError::Corrupt(format!(
+                "chunk {} is missing in the backend",
+                hex::encode(h)
+            )),
+            Fault::Refused(m) => StoreError::Internal(format!("chunk backend refused {what}: {m}")),
+            Fault::Unavailable(m) => StoreError::Unavailable(format!("{what}: {m}")),
+        }
+    }
+}
+
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(e: &SdkError<E, HttpResponse>) -> Fault {
+    match e {
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            let code = se.err().code().unwrap_or("");
+            if status == 404 || code == "NoSuchKey" || code == "NotFound" || code == "NoSuchBucket"
+            {
+                Fault::NotFound
+            } else if status >= 500 || code == "SlowDown" || code == "ServiceUnavailable" {
+                Fault::Unavailable(format!("{status} {code}"))
+            } else {
+                let msg = se.err().message().unwrap_or("");
+                Fault::Refused(format!("{status} {code} {msg}").trim().to_string())
+            }
+        }
+        SdkError::ResponseError(r) => {
+            let status = r.raw().status().as_u16();
+            if status == 404 {
+                Fault::NotFound
+            } else {
+                Fault::Unavailable(format!("unreadable answer, status {status}"))
+            }
+        }
+        SdkError::TimeoutError(_) => Fault::Unavailable("timed out".into()),
+        SdkError::DispatchFailure(d) => Fault::Unavailable(if d.is_io() {
+            "connection failed".into()
+        } else if d.is_timeout() {
+            "timed out".into()
+        } else {
+            format!("{d:?}")
+        }),
+        other => Fault::Unavailable(format!("{other:?}")),
+    }
+}

@@ -1,0 +1,433 @@
+//! Chunks in a remote S3 service (issue 20): a real s3s-fs (`cargo install s3s-fs --version
+//! 0.14.1 --features binary`; `S3S_FS=path` or `s3s-fs` on PATH) holds gatehouse's chunks.
+//! What a user sees must not change: bytes round-trip, dedup, GC, fsck and backup work; a
+//! dead backend is `503 SlowDown` and the server recovers by itself when it returns.
+//!
+//! Without s3s-fs the tests say so loudly and pass — unless `GATEHOUSE_S3S_TEST=required`
+//! (set by `.ci/run`), where a missing s3s-fs fails them.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use gatehouse::config::RawConfig;
+
+use crate::common::*;
+
+const AK: &str = "backendak";
+const SK: &str = "backendsecret0123456789";
+const BUCKET: &str = "ghchunks";
+
+fn s3s_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("S3S_FS") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("s3s-fs"))
+        .find(|p| p.is_file())
+}
+
+/// A running s3s-fs with one bucket, restartable on its port.
+struct S3sFs {
+    bin: PathBuf,
+    root: tempfile::TempDir,
+    addr: SocketAddr,
+    child: Option<Child>,
+}
+
+impl S3sFs {
+    /// `None` (after saying so) when s3s-fs is not installed and not required.
+    fn start() -> Option<S3sFs> {
+        let Some(bin) = s3s_binary() else {
+            let required = std::env::var("GATEHOUSE_S3S_TEST").is_ok_and(|v| v == "required");
+            assert!(
+                !required,
+                "GATEHOUSE_S3S_TEST=required but no s3s-fs (S3S_FS or PATH)"
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!!!!! CHUNK BACKEND TEST SKIPPED: no s3s-fs (cargo install s3s-fs --version 0.14.1 --features binary) !!!!!\n"
+            );
+            return None;
+        };
+        let root = tempfile::tempdir().expect("s3s root");
+        std::fs::create_dir(root.path().join(BUCKET)).expect("bucket dir");
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port");
+        let mut s = S3sFs {
+            bin,
+            root,
+            addr,
+            child: None,
+        };
+        s.resume();
+        Some(s)
+    }
+
+    fn resume(&mut self) {
+        let child = Command::new(&self.bin)
+            .args(["--host", "127.0.0.1", "--port"])
+            .arg(self.addr.port().to_string())
+            .args(["--access-key", AK, "--secret-key", SK])
+            .arg(self.root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start s3s-fs");
+        self.child = Some(child);
+        let t0 = Instant::now();
+        while TcpStream::connect(self.addr).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "s3s-fs did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// A client of the backend itself, to look at what gatehouse stored there.
+    fn client(&self) -> aws_sdk_s3::Client {
+        client_with(self.addr, AK, SK)
+    }
+
+    async fn chunk_objects(&self) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client()
+                .list_objects_v2()
+                .bucket(BUCKET)
+                .prefix("node-a/chunks/")
+                .set_continuation_token(token)
+                .send()
+                .await
+                .expect("list the backend");
+            for o in page.contents() {
+                out.push((
+                    o.key().unwrap_or_default().to_string(),
+                    o.size().unwrap_or(0),
+                ));
+            }
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                return out;
+            }
+        }
+    }
+}
+
+impl Drop for S3sFs {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn backend_config(s3s: &S3sFs, dir: &Path, secret: &str, cache: &str) -> RawConfig {
+    let key_file = dir.join("backend.secret");
+    std::fs::write(&key_file, format!("{secret}\n")).expect("secret file");
+    let yaml = format!(
+        "storage:\n  gc_grace_secs: 0\n  backend:\n    kind: s3\n    endpoint: http://{}\n    \
+         bucket: {BUCKET}\n    prefix: node-a/\n    access_key: {AK}\n    secret_key_file: {}\n  \
+         cache:\n    max_size: {cache}\n",
+        s3s.addr,
+        key_file.display()
+    );
+    let f = dir.join("backend.yaml");
+    std::fs::write(&f, yaml).expect("config");
+    RawConfig::load(&f).expect("config parses")
+}
+
+async fn start_on(s3s: &S3sFs, cache: &str) -> TestServer {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = backend_config(s3s, dir.path(), SK, cache);
+    TestServer::start_in_with(dir, move |r| *r = raw).await
+}
+
+async fn put(c: &aws_sdk_s3::Client, bucket: &str, key: &str, data: &[u8]) {
+    c.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(data.to_vec()))
+        .send()
+        .await
+        .expect("put");
+}
+
+async fn get(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    body_bytes(
+        c.get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await
+}
+
+/// Whether an fsck report names missing or corrupt chunks.
+fn damaged(report: &serde_json::Value) -> bool {
+    ["missing_chunks", "corrupt_chunks"]
+        .iter()
+        .any(|f| !report[f].as_array().is_some_and(|a| a.is_empty()))
+}
+
+fn cache_files(srv: &TestServer) -> usize {
+    count_files(&srv.data_dir().join("blobs/cache"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chunks_live_in_the_backend_and_everything_still_works() {
+    let Some(s3s) = S3sFs::start() else { return };
+    // A cache of two chunks: most reads below go to the backend.
+    let srv = start_on(&s3s, "2Mi").await;
+    let c = srv.client();
+    c.create_bucket().bucket("data").send().await.expect("mb");
+
+    // 5 MiB + 1 KiB: six chunks, stored in the backend, none as files of the data directory.
+    let big = bytes((5 << 20) + 1024, 7);
+    put(&c, "data", "big", &big).await;
+    let stored = s3s.chunk_objects().await;
+    assert_eq!(stored.len(), 6, "{stored:?}");
+    assert_eq!(
+        stored.iter().map(|(_, n)| *n as usize).sum::<usize>(),
+        big.len()
+    );
+    assert!(cache_files(&srv) <= 2, "the cache keeps to its bound");
+    assert_eq!(get(&c, "data", "big").await, big);
+
+    // Dedup: the same bytes under another key store nothing new.
+    put(&c, "data", "copy", &big).await;
+    assert_eq!(s3s.chunk_objects().await.len(), 6);
+
+    // A read with an empty cache fetches, checks and caches again.
+    for d in std::fs::read_dir(srv.data_dir().join("blobs/cache")).expect("cache dir") {
+        let d = d.expect("entry").path();
+        if d.is_dir() && !d.ends_with("tmp") {
+            std::fs::remove_dir_all(d).expect("empty the cache");
+        }
+    }
+    let ranged = c
+        .get_object()
+        .bucket("data")
+        .key("copy")
+        .range("bytes=3000000-3000099")
+        .send()
+        .await
+        .expect("ranged get");
+    assert_eq!(body_bytes(ranged).await, big[3_000_000..3_000_100]);
+    assert_eq!(get(&c, "data", "copy").await, big);
+
+    // fsck of the running server reads every chunk back from the backend: clean.
+    let (status, body) = crate::admin_api::Api::admin(&srv)
+        .basic("POST", "/api/fsck", Vec::new())
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!damaged(&body), "{body}");
+
+    // A damaged chunk object in the backend is found by fsck, and a GET of it refuses to
+    // send wrong bytes.
+    let (victim, _) = s3s.chunk_objects().await[0].clone();
+    s3s.client()
+        .put_object()
+        .bucket(BUCKET)
+        .key(&victim)
+        .body(ByteStream::from(vec![0u8; 1 << 20]))
+        .send()
+        .await
+        .expect("damage a chunk");
+    // (evict the good copy from the cache so the damaged one is what a read meets)
+    let hex = victim.rsplit('/').next().expect("hash").to_string();
+    let _ = std::fs::remove_file(
+        srv.data_dir()
+            .join("blobs/cache")
+            .join(&hex[..2])
+            .join(&hex),
+    );
+    let (status, body) = crate::admin_api::Api::admin(&srv)
+        .basic("POST", "/api/fsck", Vec::new())
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(damaged(&body), "{body}");
+    // Put it right again (the bytes it should hold), for the rest of the test.
+    let idx = (0..6)
+        .find(|i| {
+            let end = ((i + 1) << 20).min(big.len());
+            blake3::hash(&big[i << 20..end]).to_hex().as_str() == hex
+        })
+        .expect("which chunk");
+    let end = ((idx + 1) << 20).min(big.len());
+    s3s.client()
+        .put_object()
+        .bucket(BUCKET)
+        .key(&victim)
+        .body(ByteStream::from(big[idx << 20..end].to_vec()))
+        .send()
+        .await
+        .expect("repair the chunk");
+
+    // Deleting both keys frees the chunks; GC removes the objects from the backend.
+    c.delete_object()
+        .bucket("data")
+        .key("big")
+        .send()
+        .await
+        .expect("rm");
+    assert_eq!(
+        s3s.chunk_objects().await.len(),
+        6,
+        "still referenced by copy"
+    );
+    c.delete_object()
+        .bucket("data")
+        .key("copy")
+        .send()
+        .await
+        .expect("rm");
+    let (status, body) = crate::admin_api::Api::admin(&srv)
+        .basic("POST", "/api/gc", Vec::new())
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        s3s.chunk_objects().await.is_empty(),
+        "GC emptied the backend"
+    );
+    assert_eq!(cache_files(&srv), 0, "and the cache");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_backend_is_slowdown_and_the_server_recovers_by_itself() {
+    let Some(mut s3s) = S3sFs::start() else {
+        return;
+    };
+    let srv = start_on(&s3s, "64Mi").await;
+    let c = srv.client();
+    c.create_bucket().bucket("data").send().await.expect("mb");
+    let before = bytes(3 << 20, 1);
+    put(&c, "data", "before", &before).await;
+
+    s3s.stop();
+    let during = bytes(2 << 20, 2);
+    let err = c
+        .put_object()
+        .bucket("data")
+        .key("during")
+        .body(ByteStream::from(during.clone()))
+        .send()
+        .await
+        .expect_err("no backend, no write");
+    assert_eq!(code(&err), "SlowDown", "{err:?}");
+    // Nothing half-visible: the key does not exist.
+    let miss = c
+        .head_object()
+        .bucket("data")
+        .key("during")
+        .send()
+        .await
+        .expect_err("not stored");
+    assert!(
+        format!("{miss:?}").contains("404") || code(&miss) == "NotFound",
+        "{miss:?}"
+    );
+    // Cached chunks still read; small objects (inline in the database) still write.
+    assert_eq!(get(&c, "data", "before").await, before);
+    put(&c, "data", "small", b"inline bytes").await;
+
+    // NFS: UNSTABLE writes wait on the data disk; the COMMIT that must store them in the
+    // backend says "try again later" (JUKEBOX), and succeeds once the backend is back.
+    let (mut nfs, root) = crate::nfs::writer(&srv, "files").await;
+    let f = crate::nfs::create(
+        &mut nfs,
+        &root,
+        "doc.bin",
+        nfs3_client::nfs3_types::nfs3::createhow3::UNCHECKED(Default::default()),
+    )
+    .await
+    .expect("create");
+    let doc = bytes(3 << 20, 4);
+    let mut written = [0u8; 8];
+    for (i, piece) in doc.chunks(64 << 10).enumerate() {
+        written = crate::nfs::write_as(
+            &mut nfs,
+            &f,
+            (i as u64) << 16,
+            piece,
+            nfs3_client::nfs3_types::nfs3::stable_how::UNSTABLE,
+        )
+        .await
+        .expect("unstable write")
+        .1;
+    }
+    assert_eq!(
+        crate::nfs::commit(&mut nfs, &f).await,
+        Err(nfs3_client::nfs3_types::nfs3::nfsstat3::NFS3ERR_JUKEBOX)
+    );
+
+    s3s.resume();
+    // The client retries its COMMIT: the answer's verifier differs from its WRITEs' (the
+    // buffered bytes did not survive the failed flush), so, as RFC 1813 says, it sends them
+    // again and commits again. A verifier that stayed the same would be a silent loss.
+    let verf = crate::nfs::commit(&mut nfs, &f).await.expect("commit");
+    assert_ne!(verf, written, "the lost writes must be asked for again");
+    for (i, piece) in doc.chunks(64 << 10).enumerate() {
+        written = crate::nfs::write_as(
+            &mut nfs,
+            &f,
+            (i as u64) << 16,
+            piece,
+            nfs3_client::nfs3_types::nfs3::stable_how::UNSTABLE,
+        )
+        .await
+        .expect("unstable write")
+        .1;
+    }
+    assert_eq!(crate::nfs::commit(&mut nfs, &f).await, Ok(written));
+    assert_eq!(crate::nfs::read_all(&mut nfs, &f).await, doc);
+    assert_eq!(crate::nfs::s3_get(&srv, "fs+files", "doc.bin").await, doc);
+    put(&c, "data", "during", &during).await;
+    assert_eq!(get(&c, "data", "during").await, during);
+    assert_eq!(get(&c, "data", "small").await, b"inline bytes");
+    let (status, body) = crate::admin_api::Api::admin(&srv)
+        .basic("POST", "/api/fsck", Vec::new())
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!damaged(&body), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_credentials_or_a_switched_backend_are_clear_start_errors() {
+    let Some(s3s) = S3sFs::start() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = backend_config(&s3s, dir.path(), "not-the-secret", "8Mi");
+    let err = match gatehouse::app::start(config_from(raw, dir.path())).await {
+        Ok(_) => panic!("started with wrong backend credentials"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("refused access"), "{err}");
+
+    // A data directory whose chunks are local files cannot be pointed at the backend.
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("data").send().await.expect("mb");
+    put(&c, "data", "k", &bytes(2 << 20, 3)).await;
+    let dir = srv.stop().await;
+    let raw = backend_config(&s3s, dir.path(), SK, "8Mi");
+    let err = match gatehouse::app::start(config_from(raw, dir.path())).await {
+        Ok(_) => panic!("started with chunks in the wrong place"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("chunks are in local"), "{err}");
+}
