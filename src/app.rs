@@ -103,19 +103,21 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     sc.fs_async = cfg.nfs_async.then_some(crate::config::NFS_ASYNC_WINDOW);
     sc.fsync = cfg.fsync;
     sc.quick_repair = cfg.quick_repair;
+    let mut remote = None;
     if let Some(b) = &cfg.backend {
         let cache = cfg.data_dir.join("blobs").join("cache");
         let s3 = b.s3.clone();
-        let store = tokio::task::spawn_blocking(move || {
+        let backend = tokio::task::spawn_blocking(move || {
             gatehouse_chunks_s3::S3Backend::connect(&s3, &cache)
         })
         .await
         .context("connecting to the chunk backend")??;
         tracing::info!(backend = %b.s3.location(), "chunks in a remote backend");
         sc.backend = Some(gatehouse_store::blobs::ChunkBackend {
-            store,
+            store: backend.clone(),
             location: b.s3.location(),
         });
+        remote = Some((backend, b.snapshot_every, b.snapshots_kept));
     }
     let (store, report) = Store::open(sc)
         .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
@@ -224,6 +226,16 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             }
         }
     });
+    // Metadata snapshots shipped to a remote chunk backend (decision 0034).
+    if let Some((backend, Some(every), keep)) = remote {
+        tasks.push(tokio::spawn(gatehouse_chunks_s3::snapshots::ship_every(
+            store.clone(),
+            backend,
+            every,
+            keep,
+            stop_rx.clone(),
+        )));
+    }
     let gc_store = store.clone();
     let mut rx = stop_rx;
     let interval = cfg.gc_interval;

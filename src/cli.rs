@@ -97,8 +97,24 @@ pub enum Command {
     Restore {
         /// The backup: a directory written by `gatehouse backup --to DIR`, a tar file, or `-`
         /// to read a tar (from `gatehouse backup --to -`) on standard input.
-        #[arg(long, value_name = "DIR|FILE|-")]
-        from: PathBuf,
+        #[arg(
+            long,
+            value_name = "DIR|FILE|-",
+            required_unless_present = "from_backend"
+        )]
+        from: Option<PathBuf>,
+        /// Restore from the metadata snapshots a server ships to its chunk backend
+        /// (`storage.backend: s3` in `--config`): the newest, or `--snapshot`. The chunks
+        /// stay in the backend; the restored node uses them where they are.
+        #[arg(long, conflicts_with = "from", requires = "config")]
+        from_backend: bool,
+        /// The server's config file naming the backend (with `--from-backend`).
+        #[arg(long, value_name = "FILE", requires = "from_backend")]
+        config: Option<PathBuf>,
+        /// Which shipped snapshot (its key or file name, from the list printed on failure);
+        /// default the newest.
+        #[arg(long, value_name = "NAME", requires = "from_backend")]
+        snapshot: Option<String>,
         /// The data directory to restore into: new, or empty (required).
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,

@@ -563,6 +563,7 @@ impl RawConfig {
         let backend = crate::config_backend::validate(
             self.storage.backend.take(),
             self.storage.cache.take(),
+            self.storage.gc_grace_secs.unwrap_or(900),
         )?;
         let inline_max = self.storage.inline_max.map_or(64 << 10, |s| s.0);
         if inline_max > 1 << 20 {

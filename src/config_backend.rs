@@ -24,6 +24,10 @@ pub struct RawBackend {
     pub access_key_file: Option<PathBuf>,
     pub secret_key: Option<String>,
     pub secret_key_file: Option<PathBuf>,
+    /// Seconds between metadata snapshots shipped to the backend; 0: none. Default 300.
+    pub snapshot_every_secs: Option<u64>,
+    /// Snapshots kept in the backend, newest first. Default 24.
+    pub snapshots_kept: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -37,16 +41,24 @@ pub struct RawCache {
 #[derive(Debug, Clone)]
 pub struct Backend {
     pub s3: S3BackendConfig,
+    /// How often the metadata is shipped to the backend (`None`: never).
+    pub snapshot_every: Option<std::time::Duration>,
+    pub snapshots_kept: usize,
     pub access_key_file: Option<PathBuf>,
     pub secret_key_file: Option<PathBuf>,
 }
 
 const DEFAULT_CACHE: u64 = 1 << 30;
+const DEFAULT_SNAPSHOT_EVERY: u64 = 300;
+const DEFAULT_SNAPSHOTS_KEPT: usize = 24;
 
 /// `None`: the local directory.
+/// `gc_grace_secs`: a chunk freed after the newest snapshot must outlive it, so snapshots
+/// need the GC's grace to be at least two of their intervals.
 pub fn validate(
     backend: Option<RawBackend>,
     cache: Option<RawCache>,
+    gc_grace_secs: u64,
 ) -> anyhow::Result<Option<Backend>> {
     let b = backend.unwrap_or_default();
     match b.kind.as_deref().unwrap_or("local") {
@@ -103,6 +115,18 @@ pub fn validate(
             let cache_max = cache
                 .and_then(|c| c.max_size)
                 .map_or(DEFAULT_CACHE, |s| s.0);
+            let every = b.snapshot_every_secs.unwrap_or(DEFAULT_SNAPSHOT_EVERY);
+            if every > 0 && gc_grace_secs < 2 * every {
+                bail!(
+                    "storage.gc_grace_secs ({gc_grace_secs}) must be at least twice \
+                     storage.backend.snapshot_every_secs ({every}): chunks freed after the newest \
+                     shipped snapshot must outlive it (or set snapshot_every_secs: 0)"
+                );
+            }
+            let kept = b.snapshots_kept.unwrap_or(DEFAULT_SNAPSHOTS_KEPT);
+            if kept == 0 {
+                bail!("storage.backend.snapshots_kept must be at least 1");
+            }
             Ok(Some(Backend {
                 s3: S3BackendConfig {
                     endpoint: endpoint.trim_end_matches('/').to_string(),
@@ -113,6 +137,8 @@ pub fn validate(
                     secret_key,
                     cache_max,
                 },
+                snapshot_every: (every > 0).then(|| std::time::Duration::from_secs(every)),
+                snapshots_kept: kept,
                 access_key_file: b.access_key_file,
                 secret_key_file: b.secret_key_file,
             }))
@@ -166,6 +192,11 @@ pub fn yaml(b: &Option<Backend>, line: &mut dyn FnMut(String)) {
         )),
         None => line("    # secret_key: set, not shown".into()),
     }
+    line(format!(
+        "    snapshot_every_secs: {} # metadata shipped to the backend; 0: never",
+        b.snapshot_every.map_or(0, |d| d.as_secs())
+    ));
+    line(format!("    snapshots_kept: {}", b.snapshots_kept));
     line("  cache:".into());
     line(format!(
         "    max_size: {} # chunks kept on the local disk for reads",
@@ -184,7 +215,7 @@ mod tests {
             cache: Option<RawCache>,
         }
         let s: S = serde_norway::from_str(yaml)?;
-        validate(s.backend, s.cache)
+        validate(s.backend, s.cache, 900)
     }
 
     #[test]
@@ -210,6 +241,13 @@ mod tests {
             .expect("s3");
         assert_eq!(b.s3.region, "us-east-1");
         assert_eq!(b.s3.cache_max, DEFAULT_CACHE);
+        assert_eq!(b.snapshot_every, Some(std::time::Duration::from_secs(300)));
+        assert!(
+            err(&format!(
+                "{base}, access_key: a, secret_key: s, snapshot_every_secs: 600}}"
+            ))
+            .contains("twice")
+        );
         let mut shown = Vec::new();
         yaml(&Some(b), &mut |l| shown.push(l));
         assert!(!shown.join("\n").contains("secret_key: \"s\""), "{shown:?}");

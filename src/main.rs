@@ -57,13 +57,23 @@ async fn run() -> std::process::ExitCode {
         })(),
         Command::Restore {
             from,
+            from_backend,
+            config,
+            snapshot,
             data_dir,
             json,
             ..
-        } => match data_dir {
-            Some(to) => restore(&from, &to, json),
-            None => Err(ClientError::usage(
+        } => match (data_dir, from, config) {
+            (None, _, _) => Err(ClientError::usage(
                 "restore needs --data-dir NEW: an empty or new directory to restore into",
+            )
+            .into()),
+            (Some(to), _, Some(config)) if from_backend => {
+                gatehouse::restore_remote::run(&config, snapshot.as_deref(), &to, json)
+            }
+            (Some(to), Some(from), _) => restore(&from, &to, json),
+            (Some(_), None, _) => Err(ClientError::usage(
+                "restore needs --from BACKUP or --from-backend --config FILE",
             )
             .into()),
         },

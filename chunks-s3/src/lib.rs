@@ -18,6 +18,7 @@
 //! stored. A refusal (403) is `Internal`, with the backend's words.
 
 mod cache;
+pub mod snapshots;
 
 use std::fs::File;
 use std::io::Write;
@@ -85,6 +86,7 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct S3Backend {
     client: Client,
     bucket: String,
+    prefix: String,
     /// `<prefix>chunks/`
     key_prefix: String,
     cache: Cache,
@@ -139,6 +141,7 @@ impl S3Backend {
         let backend = S3Backend {
             client: Client::from_conf(conf),
             bucket: cfg.bucket.clone(),
+            prefix: cfg.prefix.clone(),
             key_prefix: format!("{}chunks/", cfg.prefix),
             cache: Cache::open(cache_dir, cfg.cache_max)?,
             rt: Some(rt),

@@ -112,7 +112,7 @@ impl Store {
         // A chunk dropped by a delete right after our read transaction could be collected
         // before we pin it (only when older than the GC grace): then take a newer view.
         for _ in 0..3 {
-            if let Some(s) = self.try_snapshot()? {
+            if let Some(s) = self.try_snapshot(true)? {
                 crate::ops::audit_action(p, "backup", &format!("{} chunks", s.chunks));
                 return Ok(s);
             }
@@ -122,7 +122,17 @@ impl Store {
         ))
     }
 
-    fn try_snapshot(&self) -> Result<Option<Snapshot>> {
+    /// The database (and key files) without chunks, for a node whose chunks live in a remote
+    /// backend already: shipped there as a disaster-recovery point (`restore --from-backend`).
+    /// The copy keeps its record of where the chunks are. Internal: the server ships it.
+    pub fn metadata_snapshot(&self) -> Result<Snapshot> {
+        self.try_snapshot(false)?
+            .ok_or_else(|| StoreError::internal("a snapshot without chunks cannot miss one"))
+    }
+
+    /// `with_chunks`: the archive carries every chunk the copy references (pinned meanwhile),
+    /// and the copy says they are local files; `None` when one vanished under us.
+    fn try_snapshot(&self, with_chunks: bool) -> Result<Option<Snapshot>> {
         let data_dir = &self.inner.cfg.data_dir;
         let tmp = data_dir.join(format!("backup-tmp-{}", random_suffix()));
         crate::private::create_dir_all(&tmp)?;
@@ -138,12 +148,18 @@ impl Store {
             copy_all(&rtxn, &wtxn)?;
             // The archive carries the chunks (from whichever backend): restored, they are
             // files in the new data directory.
-            crate::blobs::set_location(&wtxn, crate::blobs::LOCAL)?;
+            if with_chunks {
+                crate::blobs::set_location(&wtxn, crate::blobs::LOCAL)?;
+            }
             wtxn.commit()?;
             drop(copy);
             files.push(("meta.redb".to_string(), Source::File(db_path)));
             let mut n = 0u64;
-            for e in rtxn.open_table(tables::CHUNKS)?.iter()? {
+            for e in rtxn
+                .open_table(tables::CHUNKS)?
+                .iter()?
+                .take_while(|_| with_chunks)
+            {
                 let (k, _) = e?;
                 let h: Hash = *k.value();
                 pins.add(h);
@@ -357,6 +373,18 @@ pub fn ensure_empty_dir(dir: &Path) -> Result<()> {
 
 /// Restores a backup directory (an unpacked archive) into a new data directory, then checks
 /// the result with fsck. `to` must be empty or absent.
+/// The chunks a (stopped or restored) data directory's database names.
+pub fn chunks_named(dir: &Path) -> Result<Vec<Hash>> {
+    let db = Database::open(dir.join("meta.redb"))
+        .map_err(|e| StoreError::Corrupt(format!("{}: {e}", dir.display())))?;
+    let rtxn = db.begin_read()?;
+    let mut out = Vec::new();
+    for e in rtxn.open_table(tables::CHUNKS)?.iter()? {
+        out.push(*e?.0.value());
+    }
+    Ok(out)
+}
+
 pub fn restore_dir(from: &Path, to: &Path) -> Result<crate::fsck::FsckReport> {
     if !from.join("meta.redb").is_file() {
         return Err(StoreError::InvalidArgument(format!(

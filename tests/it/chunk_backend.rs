@@ -136,18 +136,27 @@ impl Drop for S3sFs {
 }
 
 fn backend_config(s3s: &S3sFs, dir: &Path, secret: &str, cache: &str) -> RawConfig {
+    let f = config_file(s3s, dir, secret, cache, 0);
+    RawConfig::load(&f).expect("config parses")
+}
+
+/// The config file of a node with its chunks in `s3s`; `snapshot_every` seconds between
+/// shipped metadata snapshots (0: none, and then no GC grace).
+fn config_file(s3s: &S3sFs, dir: &Path, secret: &str, cache: &str, snapshot_every: u64) -> PathBuf {
     let key_file = dir.join("backend.secret");
     std::fs::write(&key_file, format!("{secret}\n")).expect("secret file");
+    let grace = if snapshot_every == 0 { 0 } else { 900 };
     let yaml = format!(
-        "storage:\n  gc_grace_secs: 0\n  backend:\n    kind: s3\n    endpoint: http://{}\n    \
-         bucket: {BUCKET}\n    prefix: node-a/\n    access_key: {AK}\n    secret_key_file: {}\n  \
+        "storage:\n  gc_grace_secs: {grace}\n  backend:\n    kind: s3\n    endpoint: http://{}\n    \
+         bucket: {BUCKET}\n    prefix: node-a/\n    access_key: {AK}\n    secret_key_file: {}\n    \
+         snapshot_every_secs: {snapshot_every}\n  \
          cache:\n    max_size: {cache}\n",
         s3s.addr,
         key_file.display()
     );
     let f = dir.join("backend.yaml");
     std::fs::write(&f, yaml).expect("config");
-    RawConfig::load(&f).expect("config parses")
+    f
 }
 
 async fn start_on(s3s: &S3sFs, cache: &str) -> TestServer {
@@ -430,4 +439,99 @@ async fn wrong_credentials_or_a_switched_backend_are_clear_start_errors() {
         Err(e) => format!("{e:#}"),
     };
     assert!(err.contains("chunks are in local"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_node_comes_back_elsewhere_from_its_shipped_metadata() {
+    let Some(s3s) = S3sFs::start() else { return };
+    let etc = tempfile::tempdir().expect("config dir");
+    let cfg = config_file(&s3s, etc.path(), SK, "8Mi", 1);
+    let raw = RawConfig::load(&cfg).expect("config");
+    let srv =
+        TestServer::start_in_with(tempfile::tempdir().expect("node a"), move |r| *r = raw).await;
+    let c = srv.client();
+    c.create_bucket().bucket("keep").send().await.expect("mb");
+    let objects: Vec<(String, Vec<u8>)> = vec![
+        ("big".into(), bytes((3 << 20) + 5, 11)),
+        ("small".into(), b"held in the database itself".to_vec()),
+        ("dir/two-chunks".into(), bytes(2 << 20, 12)),
+    ];
+    for (k, v) in &objects {
+        put(&c, "keep", k, v).await;
+    }
+    let acked = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+
+    // Wait for a snapshot taken after the last acknowledgement.
+    let t0 = Instant::now();
+    loop {
+        let page = s3s
+            .client()
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .prefix("node-a/meta/")
+            .send()
+            .await
+            .expect("list snapshots");
+        let newest = page
+            .contents()
+            .iter()
+            .filter_map(|o| {
+                o.key()?
+                    .rsplit('/')
+                    .next()?
+                    .strip_suffix(".tar")?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .max();
+        if newest.is_some_and(|t| t > acked) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no snapshot shipped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The machine is lost: its data directory with it.
+    let dir = srv.stop().await;
+    drop(dir);
+
+    let new = tempfile::tempdir().expect("node b");
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["restore", "--from-backend", "--config"])
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(new.path())
+        .output()
+        .expect("restore runs");
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("all in the backend"), "{said}");
+
+    let raw = RawConfig::load(&cfg).expect("config");
+    let srv = TestServer::start_in_with(new, move |r| *r = raw).await;
+    let c = srv.client();
+    for (k, v) in &objects {
+        assert_eq!(&get(&c, "keep", k).await, v, "{k}");
+    }
+
+    // Without a backend in the config, or into a directory that is not empty: clear refusals.
+    let o = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["restore", "--from-backend", "--config"])
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(srv.data_dir())
+        .output()
+        .expect("runs");
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not empty"),
+        "{o:?}"
+    );
 }

@@ -1,0 +1,191 @@
+//! Metadata snapshots shipped next to the chunks (decision 0034): `<prefix>meta/<ms>.tar`,
+//! the database and key files as `gatehouse backup` writes them, without chunks (they are in
+//! the same bucket already). The newest `keep` stay; `restore --from-backend` brings a node
+//! back from one.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use aws_sdk_s3::primitives::ByteStream;
+use gatehouse_store::StoreError;
+
+use crate::{Result, S3Backend, classify};
+
+/// One shipped snapshot.
+#[derive(Debug, Clone)]
+pub struct ShippedSnapshot {
+    /// Its object key (`<prefix>meta/<ms since the epoch, 20 digits>.tar`).
+    pub key: String,
+    pub bytes: u64,
+    /// When it was taken (from its name).
+    pub taken_ms: u64,
+}
+
+impl S3Backend {
+    fn meta_prefix(&self) -> String {
+        format!("{}meta/", self.prefix)
+    }
+
+    /// Uploads `file` (a snapshot archive taken at `taken_ms`), then removes all but the
+    /// newest `keep`. Returns the new snapshot's key.
+    pub fn ship_snapshot(&self, file: &Path, taken_ms: u64, keep: usize) -> Result<String> {
+        let key = format!("{}{taken_ms:020}.tar", self.meta_prefix());
+        let (client, bucket, k, path) = (
+            self.client.clone(),
+            self.bucket.clone(),
+            key.clone(),
+            file.to_path_buf(),
+        );
+        self.run(async move {
+            let body = ByteStream::from_path(&path)
+                .await
+                .map_err(|e| StoreError::Internal(format!("snapshot file: {e}")))?;
+            client
+                .put_object()
+                .bucket(bucket)
+                .key(k)
+                .content_type("application/x-tar")
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| classify(&e).into_error("PUT snapshot", &[0; 32]))?;
+            Ok::<_, StoreError>(())
+        })?;
+        let all = self.snapshots()?;
+        for old in all.iter().rev().skip(keep.max(1)) {
+            let (client, bucket, k) = (self.client.clone(), self.bucket.clone(), old.key.clone());
+            self.run(async move { client.delete_object().bucket(bucket).key(k).send().await })
+                .map_err(|e| classify(&e).into_error("DELETE snapshot", &[0; 32]))?;
+        }
+        Ok(key)
+    }
+
+    /// The snapshots in the backend, oldest first.
+    pub fn snapshots(&self) -> Result<Vec<ShippedSnapshot>> {
+        let prefix = self.meta_prefix();
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let (client, bucket, p, t) = (
+                self.client.clone(),
+                self.bucket.clone(),
+                prefix.clone(),
+                token.take(),
+            );
+            let page = self
+                .run(async move {
+                    client
+                        .list_objects_v2()
+                        .bucket(bucket)
+                        .prefix(p)
+                        .set_continuation_token(t)
+                        .send()
+                        .await
+                })
+                .map_err(|e| classify(&e).into_error("LIST snapshots", &[0; 32]))?;
+            for o in page.contents() {
+                let Some(key) = o.key() else { continue };
+                let Some(ms) = key
+                    .strip_prefix(&prefix)
+                    .and_then(|n| n.strip_suffix(".tar"))
+                    .and_then(|n| n.parse::<u64>().ok())
+                else {
+                    continue;
+                };
+                out.push(ShippedSnapshot {
+                    key: key.to_string(),
+                    bytes: o.size().unwrap_or(0).max(0) as u64,
+                    taken_ms: ms,
+                });
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated().unwrap_or(false) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        out.sort_by_key(|s| s.taken_ms);
+        Ok(out)
+    }
+
+    /// Downloads snapshot `key` into the file `to` (created).
+    pub fn fetch_snapshot(&self, key: &str, to: &Path) -> Result<u64> {
+        let mut f = std::fs::File::create(to).map_err(StoreError::io)?;
+        let (client, bucket, k) = (self.client.clone(), self.bucket.clone(), key.to_string());
+        self.run(async move {
+            let out = client
+                .get_object()
+                .bucket(bucket)
+                .key(k)
+                .send()
+                .await
+                .map_err(|e| classify(&e).into_error("GET snapshot", &[0; 32]))?;
+            let mut body = out.body;
+            let mut n = 0u64;
+            while let Some(piece) = body
+                .try_next()
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("snapshot download broke off: {e}")))?
+            {
+                std::io::Write::write_all(&mut f, &piece).map_err(StoreError::io)?;
+                n += piece.len() as u64;
+            }
+            f.sync_all().map_err(StoreError::io)?;
+            Ok(n)
+        })
+    }
+}
+
+/// Milliseconds since the epoch now (a snapshot's name).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Ships a metadata snapshot every `every` until `stop` turns true: the first one right after
+/// start. A failed round is logged and tried again at the next.
+pub async fn ship_every(
+    store: gatehouse_store::Store,
+    backend: std::sync::Arc<S3Backend>,
+    every: std::time::Duration,
+    keep: usize,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let dir = store.config().data_dir.clone();
+    loop {
+        let (store, backend, dir) = (store.clone(), backend.clone(), dir.clone());
+        let t0 = std::time::Instant::now();
+        let round = tokio::task::spawn_blocking(move || -> Result<(String, u64)> {
+            let taken = now_ms();
+            let snap = store.metadata_snapshot()?;
+            let tmp = dir.join(format!("ship-{taken}.tar.tmp"));
+            let res = (|| {
+                let mut f =
+                    std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(StoreError::io)?);
+                snap.write_tar(&mut f)?;
+                drop(f);
+                drop(snap);
+                let bytes = std::fs::metadata(&tmp).map_err(StoreError::io)?.len();
+                let key = backend.ship_snapshot(&tmp, taken, keep)?;
+                Ok((key, bytes))
+            })();
+            let _ = std::fs::remove_file(&tmp);
+            res
+        })
+        .await;
+        match round {
+            Ok(Ok((key, bytes))) => tracing::info!(
+                key = %key,
+                bytes,
+                ms = t0.elapsed().as_millis() as u64,
+                "metadata snapshot shipped"
+            ),
+            Ok(Err(e)) => tracing::warn!(error = %e, "metadata snapshot not shipped"),
+            Err(e) => tracing::warn!(error = %e, "metadata snapshot task failed"),
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
