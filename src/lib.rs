@@ -17,7 +17,7 @@ pub mod client;
 pub mod config;
 pub mod config_backend;
 pub mod listen;
-pub mod restore_remote;
+pub mod remote_backend;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;

@@ -93,6 +93,9 @@ pub fn spawn(
                     }
                 },
             };
+            // Replies go out as written: a streamed body's first piece must not wait behind
+            // Nagle for the ACK of the headers, which a client delays by up to 40 ms.
+            let _ = sock.set_nodelay(true);
             tokio::spawn(connection(
                 sock,
                 peer,

@@ -69,7 +69,7 @@ async fn run() -> std::process::ExitCode {
             )
             .into()),
             (Some(to), _, Some(config)) if from_backend => {
-                gatehouse::restore_remote::run(&config, snapshot.as_deref(), &to, json)
+                gatehouse::remote_backend::restore(&config, snapshot.as_deref(), &to, json)
             }
             (Some(to), Some(from), _) => restore(&from, &to, json),
             (Some(_), None, _) => Err(ClientError::usage(

@@ -372,4 +372,16 @@ pub enum PeerCmd {
 pub enum StorageCmd {
     /// Used and free space: the server's limit, the disk, and every bucket.
     Status,
+    /// Moves a stopped server's chunk files into the remote backend its config names
+    /// (`storage.backend: s3`): each checked against its hash, resumable (run it again after
+    /// an interruption); the data directory then keeps its chunks there. Talks to no server.
+    Migrate {
+        /// Required: the direction (the only one there is).
+        #[arg(long, required = true)]
+        to_backend: bool,
+        /// The config file with the target `storage.backend`; `--data-dir` overrides its
+        /// `data_dir`.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }

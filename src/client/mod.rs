@@ -82,6 +82,13 @@ pub async fn run(opts: &ClientOpts, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Share(c) => shares::share(&Ctx::signed(opts)?, c).await,
         ClientCommand::Peer(c) => peers::peer(&Ctx::signed(opts)?, c).await,
         ClientCommand::Backup { to } => backup::backup(&Ctx::signed(opts)?, &to).await,
+        ClientCommand::Storage(args::StorageCmd::Migrate { config, .. }) => {
+            let (dir, json) = (opts.data_dir.clone(), opts.json);
+            tokio::task::spawn_blocking(move || {
+                crate::remote_backend::migrate(&config, dir.as_deref(), json)
+            })
+            .await?
+        }
         ClientCommand::Storage(c) => storage::storage(&Ctx::signed(opts)?, c).await,
         ClientCommand::Gc => storage::gc(&Ctx::signed(opts)?).await,
         ClientCommand::Status => users::status(&Ctx::signed(opts)?).await,

@@ -231,6 +231,8 @@ struct Disk {
 
 pub async fn storage(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
     match cmd {
+        // Offline (`client::run` runs it without a server).
+        StorageCmd::Migrate { .. } => anyhow::bail!("storage migrate talks to no server"),
         StorageCmd::Status => {
             let v: Value = ctx.api.get("/api/storage", "").await?;
             if ctx.json {

@@ -427,11 +427,14 @@ async fn wrong_credentials_or_a_switched_backend_are_clear_start_errors() {
     };
     assert!(err.contains("refused access"), "{err}");
 
-    // A data directory whose chunks are local files cannot be pointed at the backend.
+    // A data directory whose chunks are local files cannot be pointed at the backend...
     let srv = TestServer::start().await;
     let c = srv.client();
     c.create_bucket().bucket("data").send().await.expect("mb");
-    put(&c, "data", "k", &bytes(2 << 20, 3)).await;
+    let (k1, k2) = (bytes((2 << 20) + 9, 3), bytes(3 << 20, 5));
+    put(&c, "data", "k1", &k1).await;
+    put(&c, "data", "k2", &k2).await;
+    put(&c, "data", "tiny", b"inline").await;
     let dir = srv.stop().await;
     let raw = backend_config(&s3s, dir.path(), SK, "8Mi");
     let err = match gatehouse::app::start(config_from(raw, dir.path())).await {
@@ -439,6 +442,51 @@ async fn wrong_credentials_or_a_switched_backend_are_clear_start_errors() {
         Err(e) => format!("{e:#}"),
     };
     assert!(err.contains("chunks are in local"), "{err}");
+
+    // ...until `storage migrate --to-backend` moves them there (checked, then the local files
+    // go); a second run has nothing left to do.
+    let cfg = dir.path().join("backend.yaml");
+    let migrate = || {
+        Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(["storage", "migrate", "--to-backend", "--config"])
+            .arg(&cfg)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .expect("migrate runs")
+    };
+    let o = migrate();
+    let said = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        said.contains("6 chunks") && said.contains("6 stored now"),
+        "{said}"
+    );
+    assert_eq!(s3s.chunk_objects().await.len(), 6);
+    let local_chunks = std::fs::read_dir(dir.path().join("blobs"))
+        .expect("blobs")
+        .filter(|e| {
+            let n = e.as_ref().expect("entry").file_name();
+            n != "tmp" && n != "cache"
+        })
+        .map(|e| count_files(&e.expect("entry").path()))
+        .sum::<usize>();
+    assert_eq!(local_chunks, 0, "the local chunk files are gone");
+    let o = migrate();
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains("already keeps"),
+        "{o:?}"
+    );
+    let raw = backend_config(&s3s, dir.path(), SK, "8Mi");
+    let srv = TestServer::start_in_with(dir, move |r| *r = raw).await;
+    let c = srv.client();
+    assert_eq!(get(&c, "data", "k1").await, k1);
+    assert_eq!(get(&c, "data", "k2").await, k2);
+    assert_eq!(get(&c, "data", "tiny").await, b"inline");
 }
 
 #[tokio::test(flavor = "multi_thread")]

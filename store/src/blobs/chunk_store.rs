@@ -45,6 +45,12 @@ pub trait ChunkStore: Send + Sync + 'static {
     /// Calls `f` for every stored chunk, in no particular order.
     fn visit(&self, f: &mut dyn FnMut(ChunkInfo) -> Result<()>) -> Result<()>;
 
+    /// How many chunks one streamed read keeps in flight: enough to cover the time one takes
+    /// to arrive (a local file: 2; a network round trip per chunk: more).
+    fn read_depth(&self) -> usize {
+        2
+    }
+
     /// Whether a chunk could be stored now (the disk is writable and not full; the cluster
     /// answers).
     fn probe(&self) -> bool;

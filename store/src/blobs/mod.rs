@@ -16,6 +16,7 @@
 
 pub mod chunk_store;
 pub mod local;
+pub mod migrate;
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -323,6 +324,11 @@ impl BlobStore {
     /// The backend's name (`local`, `s3`).
     pub fn backend_kind(&self) -> &'static str {
         self.backend.kind()
+    }
+
+    /// Chunks one streamed read keeps in flight ([`ChunkStore::read_depth`]).
+    pub fn read_depth(&self) -> usize {
+        self.backend.read_depth().max(1)
     }
 
     /// Whether chunk `h` is stored.

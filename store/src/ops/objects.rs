@@ -393,6 +393,7 @@ impl Store {
             }
         };
         let blobs = self.inner.blobs.clone();
+        let depth = blobs.read_depth();
         stream::iter(pieces)
             .map(move |p| {
                 let blobs = blobs.clone();
@@ -405,7 +406,7 @@ impl Store {
                     }
                 }
             })
-            .buffered(2)
+            .buffered(depth)
             .flat_map(|c| match c {
                 Ok(c) => c.into_stream(),
                 Err(e) => stream::once(async move { Err(e) }).boxed(),

@@ -1,27 +1,87 @@
-//! `gatehouse restore --from-backend`: a node brought back on another machine from the
-//! metadata snapshots its server shipped to the chunk backend (decision 0034). The chunks stay
-//! in the backend; the restored data directory records them there, so `gatehouse serve` with
-//! the same `storage.backend` serves them.
+//! The offline verbs of a remote chunk backend (`storage.backend: s3`, decisions 0033-0034):
+//!
+//! - `gatehouse restore --from-backend`: a node brought back on another machine from the
+//!   metadata snapshots its server shipped to the backend. The chunks stay in the backend; the
+//!   restored data directory records them there, so `gatehouse serve` with the same
+//!   `storage.backend` serves them.
+//! - `gatehouse storage migrate --to-backend`: a stopped server's chunk files moved into the
+//!   backend, resumably, each checked against its hash.
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use gatehouse_chunks_s3::S3Backend;
 
-use crate::config::{Overrides, RawConfig};
+use crate::config::{Config, Overrides, RawConfig};
 use crate::println;
 
-pub fn run(config: &Path, snapshot: Option<&str>, to: &Path, json: bool) -> anyhow::Result<()> {
+/// The config at `config` (with `data_dir` overriding its own) and its remote backend.
+fn load(
+    config: &Path,
+    data_dir: Option<&Path>,
+) -> anyhow::Result<(Config, crate::config_backend::Backend)> {
     let cfg = RawConfig::load(config)?.validate(&Overrides {
-        data_dir: Some(to.to_path_buf()),
+        data_dir: data_dir.map(Path::to_path_buf),
         ..Overrides::default()
     })?;
-    let Some(b) = cfg.backend else {
+    let Some(b) = cfg.backend.clone() else {
         bail!(
-            "{} names no remote storage.backend (kind: s3): nothing was shipped anywhere",
+            "{} names no remote storage.backend (kind: s3)",
             config.display()
         );
     };
+    Ok((cfg, b))
+}
+
+/// `gatehouse storage migrate --to-backend --config FILE [--data-dir DIR]`.
+pub fn migrate(config: &Path, data_dir: Option<&Path>, json: bool) -> anyhow::Result<()> {
+    let (cfg, b) = load(config, data_dir)?;
+    let dir = cfg.data_dir;
+    if !dir.join("meta.redb").is_file() {
+        bail!(
+            "{} holds no meta.redb: not a gatehouse data directory",
+            dir.display()
+        );
+    }
+    let backend = S3Backend::connect(&b.s3, &dir.join("blobs").join("cache"))?;
+    let location = b.s3.location();
+    let mut last = std::time::Instant::now();
+    let report =
+        gatehouse_store::blobs::migrate::migrate(&dir, &*backend, &location, &mut |done, all| {
+            if !json && (last.elapsed().as_secs() >= 2 || done == all) {
+                last = std::time::Instant::now();
+                eprintln!("{done}/{all} chunks in {location}");
+            }
+        })?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    if report.already_switched {
+        println!(
+            "{} already keeps its chunks in {location}; {} leftover local files removed",
+            dir.display(),
+            report.local_files_removed
+        );
+    } else {
+        println!(
+            "{}: {} chunks in {location} ({} stored now, {} bytes; {} were there already); \
+             {} local files removed. Start it with gatehouse serve --config {}",
+            dir.display(),
+            report.chunks,
+            report.uploaded,
+            report.uploaded_bytes,
+            report.present,
+            report.local_files_removed,
+            config.display()
+        );
+    }
+    Ok(())
+}
+
+/// `gatehouse restore --from-backend --config FILE --data-dir NEW [--snapshot NAME]`.
+pub fn restore(config: &Path, snapshot: Option<&str>, to: &Path, json: bool) -> anyhow::Result<()> {
+    let (_, b) = load(config, Some(to))?;
     if to.exists() && to.read_dir()?.next().is_some() {
         bail!(
             "{} is not empty: restore into a new or empty directory",
