@@ -38,6 +38,9 @@ use cache::Cache;
 
 type Result<T> = std::result::Result<T, StoreError>;
 
+/// What [`S3Backend::list_prefix`] calls per object: name after the prefix, length, modified.
+type ListedObject<'a> = dyn FnMut(&str, u64, Option<SystemTime>) -> Result<()> + 'a;
+
 /// Where the chunks go: `storage.backend` with `kind: s3`.
 #[derive(Clone)]
 pub struct S3BackendConfig {
@@ -191,6 +194,48 @@ impl S3Backend {
         rx.recv().expect("the backend's runtime answers every call")
     }
 
+    /// Calls `f` with (the name after `prefix`, length, last modified) of every object under
+    /// `prefix`, page by page.
+    fn list_prefix(
+        &self,
+        prefix: &str,
+        f: &mut ListedObject<'_>,
+    ) -> Result<()> {
+        let mut token: Option<String> = None;
+        loop {
+            let (client, bucket, p, t) = (
+                self.client.clone(),
+                self.bucket.clone(),
+                prefix.to_string(),
+                token.take(),
+            );
+            let page = self
+                .run(async move {
+                    client
+                        .list_objects_v2()
+                        .bucket(bucket)
+                        .prefix(p)
+                        .set_continuation_token(t)
+                        .send()
+                        .await
+                })
+                .map_err(|e| classify(&e).into_error("LIST", &[0; 32]))?;
+            for o in page.contents() {
+                let Some(name) = o.key().and_then(|k| k.strip_prefix(prefix)) else {
+                    continue;
+                };
+                let stored = o
+                    .last_modified()
+                    .and_then(|t| SystemTime::try_from(*t).ok());
+                f(name, o.size().unwrap_or(0).max(0) as u64, stored)?;
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated().unwrap_or(false) => token = Some(t.to_string()),
+                _ => return Ok(()),
+            }
+        }
+    }
+
     /// The stored length of chunk `h`, or `None`.
     fn head(&self, h: &Hash) -> Result<Option<u64>> {
         let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key(h));
@@ -218,12 +263,13 @@ impl ChunkStore for S3Backend {
         "s3"
     }
 
-    fn put(&self, h: &Hash, data: &[u8], _durable: bool) -> Result<bool> {
+    fn put(&self, h: &Hash, data: &bytes::Bytes, _durable: bool) -> Result<bool> {
         // In the cache means stored: the cache only takes chunks the backend acknowledged.
         if self.cache.contains(h) || self.head(h)?.is_some() {
             return Ok(false);
         }
-        let body = ByteStream::from(data.to_vec());
+        // The chunk buffer itself, not a copy: it is recycled only once this call returns.
+        let body = ByteStream::from(data.clone());
         let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key(h));
         let tls = self.tls;
         self.run(async move {
@@ -315,49 +361,18 @@ impl ChunkStore for S3Backend {
     }
 
     fn visit(&self, f: &mut dyn FnMut(ChunkInfo) -> Result<()>) -> Result<()> {
-        let mut token: Option<String> = None;
-        loop {
-            let (client, bucket, prefix) = (
-                self.client.clone(),
-                self.bucket.clone(),
-                self.key_prefix.clone(),
-            );
-            let t = token.take();
-            let page = self
-                .run(async move {
-                    client
-                        .list_objects_v2()
-                        .bucket(bucket)
-                        .prefix(prefix)
-                        .set_continuation_token(t)
-                        .send()
-                        .await
-                })
-                .map_err(|e| classify(&e).into_error("LIST", &[0; 32]))?;
-            for o in page.contents() {
-                let Some(name) = o.key().and_then(|k| k.strip_prefix(&self.key_prefix)) else {
-                    continue;
-                };
-                let mut hash = [0u8; 32];
-                if hex::decode_to_slice(name, &mut hash).is_err() {
-                    continue;
-                }
-                let stored = o
-                    .last_modified()
-                    .and_then(|t| SystemTime::try_from(*t).ok())
-                    // No time: taken as new, so the GC leaves it alone.
-                    .unwrap_or_else(SystemTime::now);
-                f(ChunkInfo {
-                    hash,
-                    len: o.size().unwrap_or(0).max(0) as u64,
-                    stored,
-                })?;
+        self.list_prefix(&self.key_prefix, &mut |name, len, stored| {
+            let mut hash = [0u8; 32];
+            if hex::decode_to_slice(name, &mut hash).is_err() {
+                return Ok(());
             }
-            match page.next_continuation_token() {
-                Some(t) if page.is_truncated().unwrap_or(false) => token = Some(t.to_string()),
-                _ => return Ok(()),
-            }
-        }
+            f(ChunkInfo {
+                hash,
+                len,
+                // No time: taken as new, so the GC leaves it alone.
+                stored: stored.unwrap_or_else(SystemTime::now),
+            })
+        })
     }
 
     fn probe(&self) -> bool {

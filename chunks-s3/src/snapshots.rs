@@ -64,45 +64,19 @@ impl S3Backend {
     pub fn snapshots(&self) -> Result<Vec<ShippedSnapshot>> {
         let prefix = self.meta_prefix();
         let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let (client, bucket, p, t) = (
-                self.client.clone(),
-                self.bucket.clone(),
-                prefix.clone(),
-                token.take(),
-            );
-            let page = self
-                .run(async move {
-                    client
-                        .list_objects_v2()
-                        .bucket(bucket)
-                        .prefix(p)
-                        .set_continuation_token(t)
-                        .send()
-                        .await
-                })
-                .map_err(|e| classify(&e).into_error("LIST snapshots", &[0; 32]))?;
-            for o in page.contents() {
-                let Some(key) = o.key() else { continue };
-                let Some(ms) = key
-                    .strip_prefix(&prefix)
-                    .and_then(|n| n.strip_suffix(".tar"))
-                    .and_then(|n| n.parse::<u64>().ok())
-                else {
-                    continue;
-                };
+        self.list_prefix(&prefix, &mut |name, bytes, _| {
+            if let Some(ms) = name
+                .strip_suffix(".tar")
+                .and_then(|n| n.parse::<u64>().ok())
+            {
                 out.push(ShippedSnapshot {
-                    key: key.to_string(),
-                    bytes: o.size().unwrap_or(0).max(0) as u64,
+                    key: format!("{prefix}{name}"),
+                    bytes,
                     taken_ms: ms,
                 });
             }
-            match page.next_continuation_token() {
-                Some(t) if page.is_truncated().unwrap_or(false) => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
+            Ok(())
+        })?;
         out.sort_by_key(|s| s.taken_ms);
         Ok(out)
     }

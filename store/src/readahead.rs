@@ -233,7 +233,7 @@ mod tests {
         for i in 0..(SLOTS + 2) {
             let bytes = vec![i as u8; 1000 + i];
             let h = *blake3::hash(&bytes).as_bytes();
-            blobs.write_chunk(&h, &bytes).expect("write");
+            blobs.write_chunk(&h, &bytes.clone().into()).expect("write");
             hashes.push((h, bytes));
         }
         let ra = ReadAhead::default();

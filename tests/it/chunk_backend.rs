@@ -187,6 +187,28 @@ async fn get(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
     .await
 }
 
+/// `data` written UNSTABLE in 64 KiB WRITEs; the write verifier of the last.
+async fn write_unstable(
+    nfs: &mut crate::nfs::Conn,
+    f: &nfs3_client::nfs3_types::nfs3::nfs_fh3,
+    data: &[u8],
+) -> [u8; 8] {
+    let mut verf = [0u8; 8];
+    for (i, piece) in data.chunks(64 << 10).enumerate() {
+        verf = crate::nfs::write_as(
+            nfs,
+            f,
+            (i as u64) << 16,
+            piece,
+            nfs3_client::nfs3_types::nfs3::stable_how::UNSTABLE,
+        )
+        .await
+        .expect("unstable write")
+        .1;
+    }
+    verf
+}
+
 /// Whether an fsck report names missing or corrupt chunks.
 fn damaged(report: &serde_json::Value) -> bool {
     ["missing_chunks", "corrupt_chunks"]
@@ -367,19 +389,7 @@ async fn a_dead_backend_is_slowdown_and_the_server_recovers_by_itself() {
     .await
     .expect("create");
     let doc = bytes(3 << 20, 4);
-    let mut written = [0u8; 8];
-    for (i, piece) in doc.chunks(64 << 10).enumerate() {
-        written = crate::nfs::write_as(
-            &mut nfs,
-            &f,
-            (i as u64) << 16,
-            piece,
-            nfs3_client::nfs3_types::nfs3::stable_how::UNSTABLE,
-        )
-        .await
-        .expect("unstable write")
-        .1;
-    }
+    let mut written = write_unstable(&mut nfs, &f, &doc).await;
     assert_eq!(
         crate::nfs::commit(&mut nfs, &f).await,
         Err(nfs3_client::nfs3_types::nfs3::nfsstat3::NFS3ERR_JUKEBOX)
@@ -391,18 +401,7 @@ async fn a_dead_backend_is_slowdown_and_the_server_recovers_by_itself() {
     // again and commits again. A verifier that stayed the same would be a silent loss.
     let verf = crate::nfs::commit(&mut nfs, &f).await.expect("commit");
     assert_ne!(verf, written, "the lost writes must be asked for again");
-    for (i, piece) in doc.chunks(64 << 10).enumerate() {
-        written = crate::nfs::write_as(
-            &mut nfs,
-            &f,
-            (i as u64) << 16,
-            piece,
-            nfs3_client::nfs3_types::nfs3::stable_how::UNSTABLE,
-        )
-        .await
-        .expect("unstable write")
-        .1;
-    }
+    written = write_unstable(&mut nfs, &f, &doc).await;
     assert_eq!(crate::nfs::commit(&mut nfs, &f).await, Ok(written));
     assert_eq!(crate::nfs::read_all(&mut nfs, &f).await, doc);
     assert_eq!(crate::nfs::s3_get(&srv, "fs+files", "doc.bin").await, doc);

@@ -30,7 +30,7 @@ pub trait ChunkStore: Send + Sync + 'static {
     /// Stores `data` as chunk `h` unless it is there already; returns whether it stored it.
     /// With `durable`, the chunk survives a crash (or a lost node) once this returns: the
     /// metadata naming it commits only after.
-    fn put(&self, h: &Hash, data: &[u8], durable: bool) -> Result<bool>;
+    fn put(&self, h: &Hash, data: &bytes::Bytes, durable: bool) -> Result<bool>;
 
     /// Whether chunk `h` is stored.
     fn contains(&self, h: &Hash) -> Result<bool>;

@@ -53,7 +53,7 @@ impl ChunkStore for LocalDir {
         "local"
     }
 
-    fn put(&self, h: &Hash, data: &[u8], durable: bool) -> Result<bool> {
+    fn put(&self, h: &Hash, data: &bytes::Bytes, durable: bool) -> Result<bool> {
         let path = self.path(h);
         if path.exists() {
             return Ok(false);

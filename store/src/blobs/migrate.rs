@@ -75,9 +75,9 @@ pub fn migrate(
                         hex::encode(h)
                     )));
                 }
-                target.put(h, &bytes, true)?;
                 report.uploaded += 1;
                 report.uploaded_bytes += bytes.len() as u64;
+                target.put(h, &bytes.into(), true)?;
             }
             progress(i as u64 + 1, report.chunks);
         }

@@ -339,7 +339,7 @@ impl BlobStore {
     /// Writes one chunk durably (per `storage.fsync`) unless it is already there; returns
     /// whether it stored it. Blocking; call from a blocking pool. The caller must have pinned
     /// `h`.
-    pub fn write_chunk(&self, h: &Hash, data: &[u8]) -> Result<bool> {
+    pub fn write_chunk(&self, h: &Hash, data: &bytes::Bytes) -> Result<bool> {
         self.backend.put(h, data, self.sync_data)
     }
 
@@ -517,7 +517,7 @@ mod tests {
     fn chunk(blobs: &BlobStore, seed: u8) -> Hash {
         let bytes = vec![seed; 1000];
         let h = *blake3::hash(&bytes).as_bytes();
-        blobs.write_chunk(&h, &bytes).expect("write");
+        blobs.write_chunk(&h, &bytes.into()).expect("write");
         h
     }
 
