@@ -117,6 +117,9 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             store: backend.clone(),
             location: b.s3.location(),
         });
+        if b.snapshot_every.is_some() {
+            sc.min_gc_grace = cfg.gc_grace;
+        }
         remote = Some((backend, b.snapshot_every, b.snapshots_kept));
     }
     let (store, report) = Store::open(sc)

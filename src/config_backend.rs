@@ -116,7 +116,7 @@ pub fn validate(
                 .and_then(|c| c.max_size)
                 .map_or(DEFAULT_CACHE, |s| s.0);
             let every = b.snapshot_every_secs.unwrap_or(DEFAULT_SNAPSHOT_EVERY);
-            if every > 0 && gc_grace_secs < 2 * every {
+            if every > 0 && gc_grace_secs < every.saturating_mul(2) {
                 bail!(
                     "storage.gc_grace_secs ({gc_grace_secs}) must be at least twice \
                      storage.backend.snapshot_every_secs ({every}): chunks freed after the newest \

@@ -124,6 +124,11 @@ impl Cache {
         self.dir.join(&hex[0..2]).join(hex)
     }
 
+    /// The cached copy's length.
+    pub fn len_of(&self, h: &Hash) -> Option<u64> {
+        self.lock().entries.get(h).map(|e| e.0)
+    }
+
     pub fn contains(&self, h: &Hash) -> bool {
         self.lock().entries.contains_key(h)
     }

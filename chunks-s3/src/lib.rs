@@ -196,11 +196,7 @@ impl S3Backend {
 
     /// Calls `f` with (the name after `prefix`, length, last modified) of every object under
     /// `prefix`, page by page.
-    fn list_prefix(
-        &self,
-        prefix: &str,
-        f: &mut ListedObject<'_>,
-    ) -> Result<()> {
+    fn list_prefix(&self, prefix: &str, f: &mut ListedObject<'_>) -> Result<()> {
         let mut token: Option<String> = None;
         loop {
             let (client, bucket, p, t) = (
@@ -264,8 +260,9 @@ impl ChunkStore for S3Backend {
     }
 
     fn put(&self, h: &Hash, data: &bytes::Bytes, _durable: bool) -> Result<bool> {
-        // In the cache means stored: the cache only takes chunks the backend acknowledged.
-        if self.cache.contains(h) || self.head(h)?.is_some() {
+        // Asked of the backend itself: a cached copy proves the bytes, not that the object is
+        // still stored (GC may have removed it, the cache may be another location's).
+        if self.head(h)?.is_some() {
             return Ok(false);
         }
         // The chunk buffer itself, not a copy: it is recycled only once this call returns.
@@ -295,7 +292,7 @@ impl ChunkStore for S3Backend {
     }
 
     fn contains(&self, h: &Hash) -> Result<bool> {
-        Ok(self.cache.contains(h) || self.head(h)?.is_some())
+        Ok(self.head(h)?.is_some())
     }
 
     /// A cache miss costs a round trip: keep 8 chunks of a stream on their way (each on a
@@ -349,15 +346,19 @@ impl ChunkStore for S3Backend {
         }
     }
 
+    /// One DELETE (S3's is idempotent and does not say whether the object was there): the
+    /// length reported is the cached copy's, or 0.
     fn remove(&self, h: &Hash) -> Result<Option<u64>> {
+        let len = self.cache.len_of(h).unwrap_or(0);
         self.cache.remove(h);
-        let Some(len) = self.head(h)? else {
-            return Ok(None);
-        };
         let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key(h));
         self.run(async move { client.delete_object().bucket(bucket).key(key).send().await })
             .map_err(|e| classify(&e).into_error("DELETE", h))?;
         Ok(Some(len))
+    }
+
+    fn forget_cached(&self, h: &Hash) {
+        self.cache.remove(h);
     }
 
     fn visit(&self, f: &mut dyn FnMut(ChunkInfo) -> Result<()>) -> Result<()> {
@@ -409,10 +410,20 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(e: &SdkError<E, HttpRespo
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
             let code = se.err().code().unwrap_or("");
-            if status == 404 || code == "NoSuchKey" || code == "NotFound" || code == "NoSuchBucket"
-            {
+            if code == "NoSuchBucket" {
+                Fault::Refused(format!(
+                    "{status} NoSuchBucket: the backend's bucket is gone"
+                ))
+            } else if status == 404 || code == "NoSuchKey" || code == "NotFound" {
                 Fault::NotFound
-            } else if status >= 500 || code == "SlowDown" || code == "ServiceUnavailable" {
+            } else if status >= 500
+                || status == 429
+                || status == 408
+                || matches!(
+                    code,
+                    "SlowDown" | "ServiceUnavailable" | "RequestTimeout" | "OperationAborted"
+                )
+            {
                 Fault::Unavailable(format!("{status} {code}"))
             } else {
                 let msg = se.err().message().unwrap_or("");

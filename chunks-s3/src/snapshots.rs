@@ -46,6 +46,8 @@ impl S3Backend {
                 .key(k)
                 .content_type("application/x-tar")
                 .body(body)
+                .customize()
+                .config_override(long_transfer())
                 .send()
                 .await
                 .map_err(|e| classify(&e).into_error("PUT snapshot", &[0; 32]))?;
@@ -90,6 +92,8 @@ impl S3Backend {
                 .get_object()
                 .bucket(bucket)
                 .key(k)
+                .customize()
+                .config_override(long_transfer())
                 .send()
                 .await
                 .map_err(|e| classify(&e).into_error("GET snapshot", &[0; 32]))?;
@@ -109,6 +113,18 @@ impl S3Backend {
     }
 }
 
+/// A snapshot is the whole database: its transfer gets an hour, not the chunk calls' minute
+/// (a 1 GB file at 20 MB/s would never ship within those).
+fn long_transfer() -> aws_sdk_s3::config::Builder {
+    let hour = std::time::Duration::from_secs(3600);
+    aws_sdk_s3::config::Builder::default().timeout_config(
+        aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+            .operation_timeout(hour)
+            .operation_attempt_timeout(hour)
+            .build(),
+    )
+}
+
 /// Milliseconds since the epoch now (a snapshot's name).
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -126,6 +142,16 @@ pub async fn ship_every(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let dir = store.config().data_dir.clone();
+    // What a crash in the middle of a round left (each as large as the database).
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("ship-") && name.ends_with(".tar.tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     loop {
         let (store, backend, dir) = (store.clone(), backend.clone(), dir.clone());
         let t0 = std::time::Instant::now();

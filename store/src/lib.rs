@@ -70,6 +70,10 @@ pub struct StoreConfig {
     pub read_buffer: usize,
     /// Where chunks live (`storage.backend`); `None`: files under `<data_dir>/blobs/`.
     pub backend: Option<blobs::ChunkBackend>,
+    /// No chunk is deleted sooner than this after it was freed, whatever a caller asks, and
+    /// a walk leaves chunks freed recently to the freed-chunk rounds: metadata snapshots
+    /// shipped to the backend name them (decision 0034). Zero when none are shipped.
+    pub min_gc_grace: Duration,
     /// Shared secret a self-service join must present; `None` disables joining.
     pub enrolment_token: Option<String>,
     /// Total logical bytes the server may hold (`s3.max_size`); 0 = unlimited.
@@ -147,6 +151,7 @@ impl StoreConfig {
             db_cache_bytes: 32 << 20,
             write_buffer: blobs::DEFAULT_WRITE_BUFFER,
             backend: None,
+            min_gc_grace: Duration::ZERO,
             read_buffer: blobs::DEFAULT_READ_BUFFER,
             enrolment_token: None,
             max_size: 0,
@@ -418,11 +423,30 @@ impl Store {
     /// default when `None`): `gatehouse gc`, after a full disk, and once after an unclean stop.
     pub async fn gc(&self, grace: Option<Duration>) -> Result<GcStats> {
         let this = self.clone();
-        let grace = grace.unwrap_or(self.inner.cfg.gc_grace);
+        let min = self.inner.cfg.min_gc_grace;
+        let grace = grace.unwrap_or(self.inner.cfg.gc_grace).max(min);
         let stats = tokio::task::spawn_blocking(move || {
-            this.inner
-                .blobs
-                .gc(grace, &|h| chunk_referenced(this.db_durable(), h))
+            // With snapshots shipped, a chunk freed lately may be named by the newest one:
+            // the walk leaves every chunk still waiting in `chunk_freed` to `gc_freed`, which
+            // deletes by the time it was freed, not stored.
+            let waiting: std::collections::HashSet<blobs::Hash> = if min.is_zero() {
+                Default::default()
+            } else {
+                use redb::ReadableTable as _;
+                let txn = this.db_durable().begin_read()?;
+                let t = txn.open_table(tables::CHUNK_FREED)?;
+                let mut set = std::collections::HashSet::new();
+                for e in t.iter()? {
+                    let (k, _) = e?;
+                    if let Some(h) = k.value().get(8..40).and_then(|h| h.try_into().ok()) {
+                        set.insert(h);
+                    }
+                }
+                set
+            };
+            this.inner.blobs.gc(grace, &|h| {
+                Ok(waiting.contains(h) || chunk_referenced(this.db_durable(), h)?)
+            })
         })
         .await
         .map_err(StoreError::internal)??;

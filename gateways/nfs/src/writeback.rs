@@ -109,7 +109,11 @@ pub(crate) struct WriteBack(Arc<Inner>);
 impl Default for WriteBack {
     fn default() -> Self {
         WriteBack(Arc::new(Inner {
-            verifier: std::sync::atomic::AtomicU64::new(gatehouse_store::now_unix_ms() as u64),
+            // The start time in the high bits, bumps in the low 16: a restart never hands out
+            // a verifier an earlier run used, however many bumps that run made.
+            verifier: std::sync::atomic::AtomicU64::new(
+                (gatehouse_store::now_unix_ms() as u64) << 16,
+            ),
             state: Mutex::default(),
             flushing: Mutex::default(),
         }))

@@ -45,6 +45,10 @@ pub trait ChunkStore: Send + Sync + 'static {
     /// Calls `f` for every stored chunk, in no particular order.
     fn visit(&self, f: &mut dyn FnMut(ChunkInfo) -> Result<()>) -> Result<()>;
 
+    /// Drops a local copy of chunk `h` that did not match its hash, so the next open fetches
+    /// it again (a backend with a cache; the local directory has nothing else to read).
+    fn forget_cached(&self, _h: &Hash) {}
+
     /// How many chunks one streamed read keeps in flight: enough to cover the time one takes
     /// to arrive (a local file: 2; a network round trip per chunk: more).
     fn read_depth(&self) -> usize {

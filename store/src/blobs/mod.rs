@@ -5,10 +5,13 @@
 //! So a chunk may exist without metadata (garbage, collected by [`BlobStore::gc`]) but metadata
 //! never exists without its chunk.
 //!
-//! Races with GC: a writer *pins* a hash before it looks for or writes the file and unpins it
-//! only after the referencing transaction committed (or failed). GC holds the pin lock while it
-//! decides and deletes, and checks the chunks table in a read transaction begun under that lock,
-//! so a chunk is deleted only if no committed row and no in-flight writer refers to it.
+//! Races with GC: a writer *pins* a hash before it looks for or writes the chunk and unpins it
+//! only after the referencing transaction committed (or failed). GC decides under the pin lock,
+//! checking the chunks table in a read transaction begun under that lock, so a chunk is removed
+//! only if no committed row and no in-flight writer refers to it; the removal itself runs
+//! outside the lock (a remote DELETE may take seconds), with the chunk marked as being removed:
+//! a writer of it waits for the removal and stores it again, a reader pinning it treats it as
+//! gone.
 //!
 //! Readers pin too ([`Pins::for_reading`]): a GET streaming a large object opens its chunk
 //! files one after another, long after it read the manifest, and the object may be deleted or
@@ -106,7 +109,9 @@ pub struct BlobStore {
     backend: Arc<dyn ChunkStore>,
     /// `blobs/tmp`: chunks on their way into the local backend, NFS scratch files.
     tmp: PathBuf,
-    pins: Mutex<HashMap<Hash, usize>>,
+    pins: Mutex<PinTable>,
+    /// Signalled when a removal under way ends (see [`PinTable::removing`]).
+    removed: std::sync::Condvar,
     tmp_seq: AtomicU64,
     /// Chunk files deleted so far (by GC or an aborted write), counted under the pin lock
     /// before each deletion: a reader that saw the same count before reading its manifest
@@ -133,6 +138,19 @@ const SPARE_BUFFERS: usize = 8;
 pub const DEFAULT_WRITE_BUFFER: usize = 16 << 20;
 /// The default of `storage.read_buffer`.
 pub const DEFAULT_READ_BUFFER: usize = 8 << 20;
+
+/// Who holds which chunk, under one lock.
+#[derive(Default)]
+struct PinTable {
+    /// Hash → how many holders (writers before their commit, readers until their response
+    /// ends).
+    counts: HashMap<Hash, usize>,
+    /// Chunks decided for removal (unpinned and unreferenced, under this lock) whose removal
+    /// is under way outside it: a remote DELETE may take seconds, and the lock must not be
+    /// held that long. A writer of one of them waits until it is gone, then stores it again;
+    /// a reader pinning one treats it as gone.
+    removing: std::collections::HashSet<Hash>,
+}
 
 /// Hashes pinned by one staged write; unpinned when dropped.
 pub struct Pins {
@@ -174,14 +192,20 @@ impl Pins {
         since: u64,
     ) -> Result<Option<Pins>> {
         let mut pins = Pins::new(blobs.clone());
-        let deleted = {
+        let (deleted, removing) = {
             let mut map = blobs.lock_pins();
             for h in hashes {
-                *map.entry(*h).or_insert(0) += 1;
+                *map.counts.entry(*h).or_insert(0) += 1;
             }
-            blobs.deletions.load(Ordering::Relaxed) != since
+            (
+                blobs.deletions.load(Ordering::Relaxed) != since,
+                hashes.iter().any(|h| map.removing.contains(h)),
+            )
         };
         pins.hashes.extend_from_slice(hashes);
+        if removing {
+            return Ok(None);
+        }
         if !deleted {
             return Ok(Some(pins));
         }
@@ -210,15 +234,9 @@ impl Pins {
         drop(self);
         let mut removed = 0;
         for h in created {
-            let pins = blobs.lock_pins();
-            if pins.contains_key(&h) || referenced(&h)? {
-                continue;
-            }
-            blobs.deletions.fetch_add(1, Ordering::Relaxed);
-            if blobs.backend.remove(&h)?.is_some() {
+            if let Some(Some(_)) = blobs.remove_if_unused(&h, referenced)? {
                 removed += 1;
             }
-            drop(pins);
         }
         Ok(removed)
     }
@@ -231,10 +249,10 @@ impl Drop for Pins {
         }
         let mut pins = self.blobs.lock_pins();
         for h in &self.hashes {
-            if let Some(n) = pins.get_mut(h) {
+            if let Some(n) = pins.counts.get_mut(h) {
                 *n -= 1;
                 if *n == 0 {
-                    pins.remove(h);
+                    pins.counts.remove(h);
                 }
             }
         }
@@ -271,7 +289,8 @@ impl BlobStore {
             sync_data: true,
             backend: backend(root)?,
             tmp,
-            pins: Mutex::new(HashMap::new()),
+            pins: Mutex::new(PinTable::default()),
+            removed: std::sync::Condvar::new(),
             tmp_seq: AtomicU64::new(0),
             deletions: AtomicU64::new(0),
             write_budget: Arc::new(tokio::sync::Semaphore::new(DEFAULT_WRITE_BUFFER >> 10)),
@@ -305,7 +324,7 @@ impl BlobStore {
         }
     }
 
-    fn lock_pins(&self) -> MutexGuard<'_, HashMap<Hash, usize>> {
+    fn lock_pins(&self) -> MutexGuard<'_, PinTable> {
         // A panic while holding this lock cannot leave the map inconsistent (single inserts).
         self.pins.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -318,7 +337,7 @@ impl BlobStore {
     }
 
     fn pin(&self, h: Hash) {
-        *self.lock_pins().entry(h).or_insert(0) += 1;
+        *self.lock_pins().counts.entry(h).or_insert(0) += 1;
     }
 
     /// The backend's name (`local`, `s3`).
@@ -340,6 +359,12 @@ impl BlobStore {
     /// whether it stored it. Blocking; call from a blocking pool. The caller must have pinned
     /// `h`.
     pub fn write_chunk(&self, h: &Hash, data: &bytes::Bytes) -> Result<bool> {
+        // A removal of `h` decided before our pin finishes first; none can start now.
+        let mut pins = self.lock_pins();
+        while pins.removing.contains(h) {
+            pins = self.removed.wait(pins).unwrap_or_else(|p| p.into_inner());
+        }
+        drop(pins);
         self.backend.put(h, data, self.sync_data)
     }
 
@@ -375,14 +400,27 @@ impl BlobStore {
     /// [`BlobStore::read_chunk`] into `buf` (emptied first), allocated by the caller: a
     /// buffer allocated on a blocking-pool thread would grow that thread's allocator heap, one
     /// per thread, and the pool has many.
-    pub fn read_chunk_into(&self, h: &Hash, len: u32, mut buf: Vec<u8>) -> Result<Vec<u8>> {
-        buf.clear();
-        let mut f = self.open_chunk(h)?;
-        f.read_to_end(&mut buf)?;
-        if buf.len() != len as usize || blake3::hash(&buf).as_bytes() != h {
-            return Err(mismatch(h));
+    pub fn read_chunk_into(&self, h: &Hash, len: u32, buf: Vec<u8>) -> Result<Vec<u8>> {
+        let mut buf = Some(buf);
+        self.checked(h, || {
+            let mut b = buf.take().unwrap_or_default();
+            b.clear();
+            let mut f = self.open_chunk(h)?;
+            f.read_to_end(&mut b)?;
+            Ok((b.len() == len as usize && blake3::hash(&b).as_bytes() == h).then_some(b))
+        })
+    }
+
+    /// `read` (an open-and-check of chunk `h`: `None` when the bytes do not match), and once
+    /// more after a mismatch with the backend's local copy dropped
+    /// ([`ChunkStore::forget_cached`]): a cache file damaged by a crash is fetched again
+    /// rather than failing every read of it.
+    fn checked<T>(&self, h: &Hash, mut read: impl FnMut() -> Result<Option<T>>) -> Result<T> {
+        if let Some(v) = read()? {
+            return Ok(v);
         }
-        Ok(buf)
+        self.backend.forget_cached(h);
+        read()?.ok_or_else(|| mismatch(h))
     }
 
     /// Chunk `h`, open, after its `len` bytes were read and found to match the hash: for a
@@ -394,31 +432,53 @@ impl BlobStore {
         thread_local! {
             static PIECE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 128 << 10]);
         }
-        let mut f = self.open_chunk(h)?;
-        let mut hasher = blake3::Hasher::new();
-        let mut total = 0u64;
-        PIECE.with_borrow_mut(|piece| -> Result<()> {
-            loop {
-                match f.read(piece) {
-                    Ok(0) => return Ok(()),
-                    Ok(n) => {
-                        hasher.update(&piece[..n]);
-                        total += n as u64;
+        self.checked(h, || {
+            let mut f = self.open_chunk(h)?;
+            let mut hasher = blake3::Hasher::new();
+            let mut total = 0u64;
+            PIECE.with_borrow_mut(|piece| -> Result<()> {
+                loop {
+                    match f.read(piece) {
+                        Ok(0) => return Ok(()),
+                        Ok(n) => {
+                            hasher.update(&piece[..n]);
+                            total += n as u64;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e.into()),
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e.into()),
                 }
-            }
-        })?;
-        if total != u64::from(len) || hasher.finalize().as_bytes() != h {
-            return Err(mismatch(h));
-        }
-        Ok(f)
+            })?;
+            Ok((total == u64::from(len) && hasher.finalize().as_bytes() == h).then_some(f))
+        })
     }
 
     /// Chunk `h`, open, unverified (callers check what they read against `h`).
     pub fn open_chunk(&self, h: &Hash) -> Result<File> {
         self.backend.open(h)
+    }
+
+    /// Removes chunk `h` unless it is pinned, being removed already or `referenced` (a read
+    /// transaction begun inside the call, under the pin lock): decided under the lock,
+    /// removed outside it. `None`: kept; `Some(len)`: what the backend said it removed.
+    fn remove_if_unused(
+        &self,
+        h: &Hash,
+        referenced: &dyn Fn(&Hash) -> Result<bool>,
+    ) -> Result<Option<Option<u64>>> {
+        {
+            let mut pins = self.lock_pins();
+            if pins.counts.contains_key(h) || pins.removing.contains(h) || referenced(h)? {
+                return Ok(None);
+            }
+            pins.removing.insert(*h);
+            // Counted before the removal: a reader that saw the old count re-checks.
+            self.deletions.fetch_add(1, Ordering::Relaxed);
+        }
+        let res = self.backend.remove(h);
+        self.lock_pins().removing.remove(h);
+        self.removed.notify_all();
+        res.map(Some)
     }
 
     /// Deletes chunk files that no committed row and no in-flight writer refers to, and that
@@ -437,16 +497,11 @@ impl BlobStore {
             if age < grace {
                 return Ok(());
             }
-            let pins = self.lock_pins();
-            if pins.contains_key(&c.hash) || referenced(&c.hash)? {
-                return Ok(());
-            }
-            self.deletions.fetch_add(1, Ordering::Relaxed);
-            if let Some(len) = self.backend.remove(&c.hash)? {
+            if let Some(Some(len)) = self.remove_if_unused(&c.hash, referenced)? {
                 stats.deleted += 1;
-                stats.deleted_bytes += len;
+                // The listing's length: a remote backend's DELETE does not say.
+                stats.deleted_bytes += len.max(c.len);
             }
-            drop(pins);
             Ok(())
         })?;
         Ok(stats)
@@ -463,16 +518,10 @@ impl BlobStore {
         let mut stats = GcStats::default();
         for h in hashes {
             stats.scanned += 1;
-            let pins = self.lock_pins();
-            if pins.contains_key(h) || referenced(h)? {
-                continue;
-            }
-            self.deletions.fetch_add(1, Ordering::Relaxed);
-            if let Some(len) = self.backend.remove(h)? {
+            if let Some(Some(len)) = self.remove_if_unused(h, referenced)? {
                 stats.deleted += 1;
                 stats.deleted_bytes += len;
             }
-            drop(pins);
         }
         Ok(stats)
     }
@@ -558,5 +607,100 @@ mod tests {
             1
         );
         assert!(!blobs.contains(&a).expect("a"));
+    }
+
+    /// A local directory whose removals wait at a gate: a remote DELETE in slow motion.
+    struct SlowRemove {
+        inner: local::LocalDir,
+        gate: Arc<(Mutex<(bool, bool)>, std::sync::Condvar)>, // (entered, open)
+    }
+
+    impl ChunkStore for SlowRemove {
+        fn kind(&self) -> &'static str {
+            "slow"
+        }
+        fn put(&self, h: &Hash, d: &bytes::Bytes, durable: bool) -> Result<bool> {
+            self.inner.put(h, d, durable)
+        }
+        fn contains(&self, h: &Hash) -> Result<bool> {
+            self.inner.contains(h)
+        }
+        fn open(&self, h: &Hash) -> Result<File> {
+            self.inner.open(h)
+        }
+        fn remove(&self, h: &Hash) -> Result<Option<u64>> {
+            let (m, cv) = &*self.gate;
+            let mut g = m.lock().expect("gate");
+            g.0 = true;
+            cv.notify_all();
+            while !g.1 {
+                g = cv.wait(g).expect("gate");
+            }
+            drop(g);
+            self.inner.remove(h)
+        }
+        fn visit(&self, f: &mut dyn FnMut(ChunkInfo) -> Result<()>) -> Result<()> {
+            self.inner.visit(f)
+        }
+        fn probe(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_removal_under_way_holds_no_lock_but_writers_wait_and_readers_see_it_gone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let gate = Arc::new((Mutex::new((false, false)), std::sync::Condvar::new()));
+        let g = gate.clone();
+        let blobs = Arc::new(
+            BlobStore::with_backend(&dir.path().join("blobs"), move |root| {
+                Ok(Arc::new(SlowRemove {
+                    inner: local::LocalDir::new(root),
+                    gate: g,
+                }))
+            })
+            .expect("blobs"),
+        );
+        let h = chunk(&blobs, 7);
+        let since = blobs.deletions();
+        let gc = {
+            let b = blobs.clone();
+            std::thread::spawn(move || b.gc(Duration::ZERO, &|_| Ok(false)).expect("gc"))
+        };
+        {
+            let (m, cv) = &*gate;
+            let mut g = m.lock().expect("gate");
+            while !g.0 {
+                g = cv.wait(g).expect("gate");
+            }
+        }
+        // The removal is under way: the pin lock is free (this would hang otherwise), a
+        // reader that pins the chunk is told it is gone...
+        assert!(
+            Pins::for_reading(&blobs, &[h], since)
+                .expect("pin")
+                .is_none()
+        );
+        // ...and a writer of the same bytes waits for the removal, then stores them again.
+        let writer = {
+            let b = blobs.clone();
+            std::thread::spawn(move || {
+                let mut pins = Pins::new(b.clone());
+                pins.add(h);
+                let stored = b.write_chunk(&h, &vec![7u8; 1000].into()).expect("write");
+                (stored, pins)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!writer.is_finished(), "the writer waits for the removal");
+        {
+            let (m, cv) = &*gate;
+            m.lock().expect("gate").1 = true;
+            cv.notify_all();
+        }
+        assert_eq!(gc.join().expect("gc thread").deleted, 1);
+        let (stored, _pins) = writer.join().expect("writer thread");
+        assert!(stored, "stored again after the removal");
+        assert!(blobs.contains(&h).expect("contains"));
     }
 }
