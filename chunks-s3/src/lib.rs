@@ -17,6 +17,7 @@
 //! NFS clients `JUKEBOX`; both retry) after the client's own retries; nothing is recorded as
 //! stored. A refusal (403) is `Internal`, with the backend's words.
 
+mod breaker;
 mod cache;
 pub mod snapshots;
 
@@ -95,6 +96,7 @@ pub struct S3Backend {
     cache: Cache,
     /// The endpoint is `https`.
     tls: bool,
+    breaker: breaker::Breaker,
     rt: Option<tokio::runtime::Runtime>,
 }
 
@@ -150,6 +152,7 @@ impl S3Backend {
             key_prefix: format!("{}chunks/", cfg.prefix),
             cache: Cache::open(cache_dir, cfg.cache_max)?,
             tls: cfg.endpoint.starts_with("https://"),
+            breaker: breaker::Breaker::default(),
             rt: Some(rt),
         };
         let client = backend.client.clone();
@@ -254,12 +257,9 @@ impl Drop for S3Backend {
     }
 }
 
-impl ChunkStore for S3Backend {
-    fn kind(&self) -> &'static str {
-        "s3"
-    }
-
-    fn put(&self, h: &Hash, data: &bytes::Bytes, _durable: bool) -> Result<bool> {
+/// The calls themselves; [`ChunkStore`] puts them behind the breaker.
+impl S3Backend {
+    fn put_now(&self, h: &Hash, data: &bytes::Bytes) -> Result<bool> {
         // Asked of the backend itself: a cached copy proves the bytes, not that the object is
         // still stored (GC may have removed it, the cache may be another location's).
         if self.head(h)?.is_some() {
@@ -291,20 +291,11 @@ impl ChunkStore for S3Backend {
         Ok(true)
     }
 
-    fn contains(&self, h: &Hash) -> Result<bool> {
+    fn contains_now(&self, h: &Hash) -> Result<bool> {
         Ok(self.head(h)?.is_some())
     }
 
-    /// A cache miss costs a round trip: keep 8 chunks of a stream on their way (each on a
-    /// blocking thread, within the read budget).
-    fn read_depth(&self) -> usize {
-        8
-    }
-
-    fn open(&self, h: &Hash) -> Result<File> {
-        if let Some(f) = self.cache.open_chunk(h) {
-            return Ok(f);
-        }
+    fn fetch(&self, h: &Hash) -> Result<File> {
         let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key(h));
         let (mut tmp, tmp_path) = self.cache.temp_file(h)?;
         let want = *h;
@@ -348,7 +339,7 @@ impl ChunkStore for S3Backend {
 
     /// One DELETE (S3's is idempotent and does not say whether the object was there): the
     /// length reported is the cached copy's, or 0.
-    fn remove(&self, h: &Hash) -> Result<Option<u64>> {
+    fn remove_now(&self, h: &Hash) -> Result<Option<u64>> {
         let len = self.cache.len_of(h).unwrap_or(0);
         self.cache.remove(h);
         let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key(h));
@@ -357,11 +348,7 @@ impl ChunkStore for S3Backend {
         Ok(Some(len))
     }
 
-    fn forget_cached(&self, h: &Hash) {
-        self.cache.remove(h);
-    }
-
-    fn visit(&self, f: &mut dyn FnMut(ChunkInfo) -> Result<()>) -> Result<()> {
+    fn visit_now(&self, f: &mut dyn FnMut(ChunkInfo) -> Result<()>) -> Result<()> {
         self.list_prefix(&self.key_prefix, &mut |name, len, stored| {
             let mut hash = [0u8; 32];
             if hex::decode_to_slice(name, &mut hash).is_err() {
@@ -375,8 +362,57 @@ impl ChunkStore for S3Backend {
             })
         })
     }
+}
 
+impl ChunkStore for S3Backend {
+    fn kind(&self) -> &'static str {
+        "s3"
+    }
+
+    fn put(&self, h: &Hash, data: &bytes::Bytes, _durable: bool) -> Result<bool> {
+        self.breaker.admit()?;
+        self.breaker.record(self.put_now(h, data))
+    }
+
+    fn contains(&self, h: &Hash) -> Result<bool> {
+        self.breaker.admit()?;
+        self.breaker.record(self.contains_now(h))
+    }
+
+    /// A cache miss costs a round trip: keep 8 chunks of a stream on their way (each on a
+    /// blocking thread, within the read budget).
+    fn read_depth(&self) -> usize {
+        8
+    }
+
+    fn open(&self, h: &Hash) -> Result<File> {
+        // A cached chunk reads whatever the service is doing.
+        if let Some(f) = self.cache.open_chunk(h) {
+            return Ok(f);
+        }
+        self.breaker.admit()?;
+        self.breaker.record(self.fetch(h))
+    }
+
+    fn remove(&self, h: &Hash) -> Result<Option<u64>> {
+        self.breaker.admit()?;
+        self.breaker.record(self.remove_now(h))
+    }
+
+    fn forget_cached(&self, h: &Hash) {
+        self.cache.remove(h);
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(ChunkInfo) -> Result<()>) -> Result<()> {
+        self.breaker.admit()?;
+        self.breaker.record(self.visit_now(f))
+    }
+
+    /// False at once while the breaker is open (a health check costs no wait then).
     fn probe(&self) -> bool {
+        if !self.breaker.closed() {
+            return false;
+        }
         let (client, bucket) = (self.client.clone(), self.bucket.clone());
         self.run(async move { client.head_bucket().bucket(bucket).send().await })
             .is_ok()

@@ -15,11 +15,13 @@
 //! writes landed in it, which is why a sparse buffer (random writes: few bytes per window) is
 //! not flushed early: each flush would rewrite every window again.
 //!
-//! A flush that fails (a quota filled by someone else meanwhile, a full disk, a chunk backend
-//! that does not answer) keeps its status for the file's next COMMIT, and its bytes are gone:
-//! so the write verifier changes (RFC 1813 §3.3.7), and a client that retries its COMMIT (as
-//! it does after `JUKEBOX`) is told to send its uncommitted writes again instead of being told
-//! they are safe. A file deleted meanwhile drops its bytes, as a local file system would. Per-file flush locks keep flushes of one file in write order.
+//! A flush the chunk service could not take (down or slow: `JUKEBOX`) puts the buffer back
+//! for the client's next COMMIT, unless writes arrived meanwhile. Any other failed flush (a
+//! quota filled by someone else meanwhile, a full disk, or that case) keeps its status for the
+//! file's next COMMIT, and its bytes are gone: so the write verifier changes (RFC 1813
+//! §3.3.7), and a client that retries its COMMIT is told to send its uncommitted writes again
+//! instead of being told they are safe. A file deleted meanwhile drops its bytes, as a local
+//! file system would. Per-file flush locks keep flushes of one file in write order.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
@@ -286,18 +288,16 @@ impl Inner {
         }
     }
 
-    /// Takes a file's buffer out (writes that come after start its next one).
-    fn take(&self, key: Key) -> Option<(String, Principal, FsExtents)> {
+    /// Takes a file's buffer out (writes that come after start its next one); the slot comes
+    /// along so a flush the chunk service could not take can put it back.
+    fn take(&self, key: Key) -> Option<(Slot, String, Principal, FsExtents)> {
         let slot = self.state().files.remove(&key)?;
         let mut p = lock(&slot);
         p.taken = true;
         let bytes = p.bytes;
-        let ranges: Vec<(u64, u64)> = std::mem::take(&mut p.ranges)
-            .into_iter()
-            .map(|(s, e)| (s, e - s))
-            .collect();
+        let ranges: Vec<(u64, u64)> = p.ranges.iter().map(|(s, e)| (*s, e - s)).collect();
         let taken = (
-            std::mem::take(&mut p.bucket),
+            p.bucket.clone(),
             p.principal.clone(),
             FsExtents {
                 file: p.file.clone(),
@@ -307,7 +307,26 @@ impl Inner {
         drop(p);
         let mut st = self.state();
         st.total = st.total.saturating_sub(bytes);
-        Some(taken)
+        drop(st);
+        Some((slot.clone(), taken.0, taken.1, taken.2))
+    }
+
+    /// Puts a taken buffer back after a flush that could not reach the chunk service, unless
+    /// writes after the take started a new one (then it cannot be merged: false).
+    fn put_back(&self, key: Key, slot: Slot) -> bool {
+        let bytes = {
+            let mut p = lock(&slot);
+            p.taken = false;
+            p.flush_started = false;
+            p.bytes
+        };
+        let mut st = self.state();
+        if st.files.contains_key(&key) {
+            return false;
+        }
+        st.files.insert(key, slot);
+        st.total += bytes;
+        true
     }
 
     /// Commits one file's buffered writes. A failure is returned and also kept for the file's
@@ -324,7 +343,7 @@ impl Inner {
             let _turn = l.lock().await;
             match self.take(key) {
                 None => Ok(()),
-                Some((bucket, principal, extents)) => {
+                Some((slot, bucket, principal, extents)) => {
                     match store
                         .fs_write_extents(&principal, &bucket, ino, extents)
                         .await
@@ -332,6 +351,12 @@ impl Inner {
                         Ok(_) => Ok(()),
                         // Deleted meanwhile (by NFS or S3): its unstable bytes go with it.
                         Err(StoreError::Stale | StoreError::NoSuchBucket) => Ok(()),
+                        // The chunk service is down or slow: the bytes stay buffered for the
+                        // client's next COMMIT (it retries after JUKEBOX), nothing is lost.
+                        Err(e @ StoreError::Unavailable(_)) if self.put_back(key, slot.clone()) => {
+                            crate::error::log("write-back flush (kept for a retry)", &e);
+                            Err(crate::error::nfsstat(&e))
+                        }
                         Err(e) => {
                             crate::error::log("write-back flush", &e);
                             let s = crate::error::nfsstat(&e);
