@@ -84,8 +84,8 @@ impl S3BackendConfig {
 
 /// How long one attempt may take to connect, and a whole call with its retries.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct S3Backend {
     client: Client,
