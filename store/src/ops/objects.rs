@@ -247,9 +247,18 @@ impl Store {
     }
 
     /// Drops staged data that will not be committed, removing the chunk files it created.
+    /// With a remote backend the removals are network calls: they run on the blocking pool,
+    /// not on the async task that gave up (the local directory's are done before returning,
+    /// so a failed upload has left nothing behind when its error is answered).
     pub(crate) fn discard(&self, staged: Staged) {
         let store = self.clone();
-        staged.discard(&move |h| crate::chunk_referenced(store.db_durable(), h));
+        let run = move || staged.discard(&move |h| crate::chunk_referenced(store.db_durable(), h));
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) if self.inner.blobs.backend_kind() != crate::blobs::LOCAL => {
+                rt.spawn_blocking(run);
+            }
+            _ => run(),
+        }
     }
 
     /// Links a record whose chunks are pinned by the caller: takes their references and
