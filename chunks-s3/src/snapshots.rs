@@ -155,7 +155,8 @@ pub async fn ship_every(
     loop {
         let (store, backend, dir) = (store.clone(), backend.clone(), dir.clone());
         let t0 = std::time::Instant::now();
-        let round = tokio::task::spawn_blocking(move || -> Result<(String, u64)> {
+        let metrics_store = store.clone();
+        let round = tokio::task::spawn_blocking(move || -> Result<(String, u64, u64)> {
             let taken = now_ms();
             let snap = store.metadata_snapshot()?;
             let tmp = dir.join(format!("ship-{taken}.tar.tmp"));
@@ -167,14 +168,25 @@ pub async fn ship_every(
                 drop(snap);
                 let bytes = std::fs::metadata(&tmp).map_err(StoreError::io)?.len();
                 let key = backend.ship_snapshot(&tmp, taken, keep)?;
-                Ok((key, bytes))
+                Ok((key, bytes, taken))
             })();
             let _ = std::fs::remove_file(&tmp);
             res
         })
         .await;
+        let m = metrics_store.metrics();
+        use std::sync::atomic::Ordering::Relaxed;
+        match &round {
+            Ok(Ok((_, _, taken))) => {
+                m.snapshot_taken_ms.store(*taken, Relaxed);
+                m.snapshots_shipped.fetch_add(1, Relaxed);
+            }
+            _ => {
+                m.snapshot_failures.fetch_add(1, Relaxed);
+            }
+        }
         match round {
-            Ok(Ok((key, bytes))) => tracing::info!(
+            Ok(Ok((key, bytes, _))) => tracing::info!(
                 key = %key,
                 bytes,
                 ms = t0.elapsed().as_millis() as u64,

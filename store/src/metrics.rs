@@ -55,6 +55,11 @@ pub struct Metrics {
     pub sweeper_runs: AtomicU64,
     pub shares_expired: AtomicU64,
     pub shares_purged: AtomicU64,
+    /// When the newest metadata snapshot shipped to a remote chunk backend was taken (ms since
+    /// the epoch; 0: none yet), and the counts of rounds shipped and failed (decision 0034).
+    pub snapshot_taken_ms: AtomicU64,
+    pub snapshots_shipped: AtomicU64,
+    pub snapshot_failures: AtomicU64,
 }
 
 /// One finished request.
@@ -269,12 +274,32 @@ impl Metrics {
                 "Tombstoned shares purged.",
                 &self.shares_purged,
             ),
+            (
+                "gatehouse_metadata_snapshots_shipped_total",
+                "Metadata snapshots shipped to the remote chunk backend.",
+                &self.snapshots_shipped,
+            ),
+            (
+                "gatehouse_metadata_snapshot_failures_total",
+                "Rounds that failed to ship a metadata snapshot.",
+                &self.snapshot_failures,
+            ),
         ];
         for (name, help, c) in counters {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
                 c.load(Ordering::Relaxed)
+            );
+        }
+        let taken = self.snapshot_taken_ms.load(Ordering::Relaxed);
+        if taken > 0 {
+            // What restoring from the backend would lose now: alert when it grows past a few
+            // intervals.
+            let age = (crate::now_unix_ms() as u64).saturating_sub(taken) as f64 / 1000.0;
+            let _ = writeln!(
+                out,
+                "# HELP gatehouse_metadata_snapshot_age_seconds Age of the newest metadata snapshot in the backend.\n# TYPE gatehouse_metadata_snapshot_age_seconds gauge\ngatehouse_metadata_snapshot_age_seconds {age}"
             );
         }
         process_metrics(&mut out);

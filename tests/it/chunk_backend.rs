@@ -560,6 +560,27 @@ async fn a_lost_node_comes_back_elsewhere_from_its_shipped_metadata() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Operators see how old the newest shipped snapshot is.
+    let metrics = reqwest::get(format!(
+        "http://{}/metrics",
+        crate::admin_api::admin_addr(&srv)
+    ))
+    .await
+    .expect("metrics")
+    .text()
+    .await
+    .expect("metrics text");
+    let age: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("gatehouse_metadata_snapshot_age_seconds "))
+        .and_then(|v| v.parse().ok())
+        .expect("snapshot age in /metrics");
+    assert!((0.0..30.0).contains(&age), "{age}");
+    assert!(
+        !metrics.contains("gatehouse_metadata_snapshots_shipped_total 0"),
+        "{metrics}"
+    );
+
     // The machine is lost: its data directory with it.
     let dir = srv.stop().await;
     drop(dir);
