@@ -88,8 +88,13 @@ pub fn restore(config: &Path, snapshot: Option<&str>, to: &Path, json: bool) -> 
             to.display()
         );
     }
-    // The cache of this connection lives beside the restore and goes with it.
-    let scratch = std::env::temp_dir().join(format!("gatehouse-restore-{}", std::process::id()));
+    // The download and this connection's cache live beside the restore (the same file
+    // system, which has room for the database; /tmp may not) and go with it.
+    let beside = match to.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let scratch = beside.join(format!(".gatehouse-restore-{}", std::process::id()));
     let res = (|| {
         let backend = S3Backend::connect(&b.s3, &scratch.join("cache"))?;
         let all = backend.snapshots()?;
