@@ -79,7 +79,7 @@ pub(crate) async fn stage<S, E>(
     inline_max: usize,
     body: S,
     opts: &StageOptions,
-    referenced: &(dyn Fn(&crate::blobs::Hash) -> Result<bool> + Sync),
+    referenced: &Referenced,
 ) -> std::result::Result<Staged, StageError<E>>
 where
     S: Stream<Item = std::result::Result<Bytes, E>> + Send,
@@ -207,20 +207,37 @@ where
     })
 }
 
+/// Whether a chunk is referenced by a committed row (a read transaction of its own): what
+/// decides, under the pin lock, that an aborted write's chunk may go.
+pub(crate) type Referenced =
+    std::sync::Arc<dyn Fn(&crate::blobs::Hash) -> Result<bool> + Send + Sync>;
+
 /// Gives up on a body: lets its in-flight writes finish, then removes what it wrote, so a
 /// failed upload (bad digest, broken stream, full disk) leaves no bytes behind.
+/// With a remote chunk backend the removals are network calls: they run on the blocking pool,
+/// not on this async task (the local directory's are done before the error is answered).
 async fn abandon(
     writes: std::collections::VecDeque<JoinHandle<Result<(ChunkRef, Pins)>>>,
     mut pins: Pins,
-    referenced: &(dyn Fn(&crate::blobs::Hash) -> Result<bool> + Sync),
+    referenced: &Referenced,
 ) {
     for h in writes {
         if let Ok(Ok((_, p))) = h.await {
             pins.absorb(p);
         }
     }
-    if let Err(d) = pins.discard(referenced) {
-        tracing::warn!(error = %d, "could not remove the chunks of an aborted write");
+    let remote = pins.blobs().backend_kind() != crate::blobs::LOCAL;
+    let referenced = referenced.clone();
+    let discard = move || {
+        if let Err(d) = pins.discard(&*referenced) {
+            tracing::warn!(error = %d, "could not remove the chunks of an aborted write");
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) if remote => {
+            rt.spawn_blocking(discard);
+        }
+        _ => discard(),
     }
 }
 

@@ -228,8 +228,9 @@ impl Store {
         S: Stream<Item = std::result::Result<Bytes, E>> + Send,
     {
         let store = self.clone();
-        let referenced =
-            move |h: &crate::blobs::Hash| crate::chunk_referenced(store.db_durable(), h);
+        let referenced: stage::Referenced = std::sync::Arc::new(move |h: &crate::blobs::Hash| {
+            crate::chunk_referenced(store.db_durable(), h)
+        });
         let staged = stage::stage(
             &self.inner.blobs,
             self.inner.cfg.chunk_size,
