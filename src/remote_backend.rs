@@ -37,17 +37,12 @@ fn load(
 pub fn migrate(config: &Path, data_dir: Option<&Path>, json: bool) -> anyhow::Result<()> {
     let (cfg, b) = load(config, data_dir)?;
     let dir = cfg.data_dir;
-    if !dir.join("meta.redb").is_file() {
-        bail!(
-            "{} holds no meta.redb: not a gatehouse data directory",
-            dir.display()
-        );
-    }
-    let backend = S3Backend::connect(&b.s3, &dir.join("blobs").join("cache"))?;
     let location = b.s3.location();
+    let cache = dir.join("blobs").join("cache");
+    let connect = || S3Backend::connect(&b.s3, &cache);
     let mut last = std::time::Instant::now();
     let report =
-        gatehouse_store::blobs::migrate::migrate(&dir, &*backend, &location, &mut |done, all| {
+        gatehouse_store::blobs::migrate::migrate(&dir, connect, &location, &mut |done, all| {
             if !json && (last.elapsed().as_secs() >= 2 || done == all) {
                 last = std::time::Instant::now();
                 eprintln!("{done}/{all} chunks in {location}");

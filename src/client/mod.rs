@@ -83,6 +83,14 @@ pub async fn run(opts: &ClientOpts, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Peer(c) => peers::peer(&Ctx::signed(opts)?, c).await,
         ClientCommand::Backup { to } => backup::backup(&Ctx::signed(opts)?, &to).await,
         ClientCommand::Storage(args::StorageCmd::Migrate { config, .. }) => {
+            // It reads the data directory itself: credentials would be used by nothing.
+            if opts.credentials.is_some() {
+                return Err(error::ClientError::usage(
+                    "storage migrate talks to no server: --credentials does not apply (stop \
+                     the server, give --config and --data-dir)",
+                )
+                .into());
+            }
             let (dir, json) = (opts.data_dir.clone(), opts.json);
             tokio::task::spawn_blocking(move || {
                 crate::remote_backend::migrate(&config, dir.as_deref(), json)

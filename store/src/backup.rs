@@ -375,8 +375,7 @@ pub fn ensure_empty_dir(dir: &Path) -> Result<()> {
 /// the result with fsck. `to` must be empty or absent.
 /// The chunks a (stopped or restored) data directory's database names.
 pub fn chunks_named(dir: &Path) -> Result<Vec<Hash>> {
-    let db = Database::open(dir.join("meta.redb"))
-        .map_err(|e| StoreError::Corrupt(format!("{}: {e}", dir.display())))?;
+    let db = crate::fsck::open_stopped(dir)?;
     let rtxn = db.begin_read()?;
     let mut out = Vec::new();
     for e in rtxn.open_table(tables::CHUNKS)?.iter()? {

@@ -97,9 +97,9 @@ struct Usage {
     count: u64,
 }
 
-/// Checks `data_dir` (and repairs it when `repair`). Fails if the database is in use or its
-/// schema is not this build's.
-pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
+/// The database of a data directory no server has open (fsck, `storage migrate`, a restore's
+/// check): a clear error when it is missing, in use or unreadable.
+pub fn open_stopped(data_dir: &Path) -> Result<Database> {
     let db_path = data_dir.join("meta.redb");
     if !db_path.exists() {
         return Err(StoreError::InvalidArgument(format!(
@@ -107,7 +107,7 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
             db_path.display()
         )));
     }
-    let db = Database::open(&db_path).map_err(|e| match e {
+    Database::open(&db_path).map_err(|e| match e {
         redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Conflict(format!(
             "{} is open in a running gatehouse: stop the server first",
             db_path.display()
@@ -116,7 +116,13 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
             "{} cannot be opened ({other}); restore it from a backup",
             db_path.display()
         )),
-    })?;
+    })
+}
+
+/// Checks `data_dir` (and repairs it when `repair`). Fails if the database is in use or its
+/// schema is not this build's.
+pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
+    let db = open_stopped(data_dir)?;
     let version = gatehouse_migrations::schema_version(&db)
         .map_err(|e| StoreError::Internal(e.to_string()))?;
     if version != gatehouse_migrations::CURRENT_VERSION {

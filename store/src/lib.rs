@@ -379,10 +379,8 @@ impl Store {
                         .map(|e| e.map(|(k, _)| k.value().to_vec()))
                         .collect::<std::result::Result<_, _>>()?
                 };
-                let hashes: Vec<blobs::Hash> = rows
-                    .iter()
-                    .filter_map(|r| r.get(8..40).and_then(|h| h.try_into().ok()))
-                    .collect();
+                let hashes: Vec<blobs::Hash> =
+                    rows.iter().filter_map(|r| tables::freed_hash(r)).collect();
                 let stats = this
                     .inner
                     .blobs
@@ -438,7 +436,7 @@ impl Store {
                 let mut set = std::collections::HashSet::new();
                 for e in t.iter()? {
                     let (k, _) = e?;
-                    if let Some(h) = k.value().get(8..40).and_then(|h| h.try_into().ok()) {
+                    if let Some(h) = tables::freed_hash(k.value()) {
                         set.insert(h);
                     }
                 }

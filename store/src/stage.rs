@@ -3,6 +3,7 @@
 //! a metadata transaction; a `Staged` dropped without commit leaves only unreferenced chunks
 //! that GC removes.
 
+pub(crate) use crate::blobs::Referenced;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -52,11 +53,10 @@ impl Staged {
         hex::encode(self.md5)
     }
 
-    /// Gives up on this data: removes the chunk files it created that nothing refers to.
-    pub(crate) fn discard(self, referenced: &dyn Fn(&crate::blobs::Hash) -> Result<bool>) {
-        if let Err(e) = self.pins.discard(referenced) {
-            tracing::warn!(error = %e, "could not remove the chunks of an aborted write");
-        }
+    /// Gives up on this data: removes the chunks it created that nothing refers to
+    /// ([`Pins::discard_soon`]).
+    pub(crate) fn discard(self, referenced: Referenced) {
+        self.pins.discard_soon(referenced);
     }
 }
 
@@ -207,15 +207,8 @@ where
     })
 }
 
-/// Whether a chunk is referenced by a committed row (a read transaction of its own): what
-/// decides, under the pin lock, that an aborted write's chunk may go.
-pub(crate) type Referenced =
-    std::sync::Arc<dyn Fn(&crate::blobs::Hash) -> Result<bool> + Send + Sync>;
-
 /// Gives up on a body: lets its in-flight writes finish, then removes what it wrote, so a
 /// failed upload (bad digest, broken stream, full disk) leaves no bytes behind.
-/// With a remote chunk backend the removals are network calls: they run on the blocking pool,
-/// not on this async task (the local directory's are done before the error is answered).
 async fn abandon(
     writes: std::collections::VecDeque<JoinHandle<Result<(ChunkRef, Pins)>>>,
     mut pins: Pins,
@@ -226,19 +219,7 @@ async fn abandon(
             pins.absorb(p);
         }
     }
-    let remote = pins.blobs().backend_kind() != crate::blobs::LOCAL;
-    let referenced = referenced.clone();
-    let discard = move || {
-        if let Err(d) = pins.discard(&*referenced) {
-            tracing::warn!(error = %d, "could not remove the chunks of an aborted write");
-        }
-    };
-    match tokio::runtime::Handle::try_current() {
-        Ok(rt) if remote => {
-            rt.spawn_blocking(discard);
-        }
-        _ => discard(),
-    }
+    pins.discard_soon(referenced.clone());
 }
 
 /// Hashes and writes one chunk on the blocking pool; `permit`, its share of the write budget,

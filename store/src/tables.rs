@@ -114,6 +114,11 @@ pub const ABORT_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("abort_du
 /// bytes BE) ++ hash → nothing. Written in the transaction that removes the row; the chunk GC
 /// reads the ones older than its grace and deletes their files unless a row came back.
 pub const CHUNK_FREED: TableDefinition<&[u8], ()> = TableDefinition::new("chunk_freed");
+
+/// The hash of a [`CHUNK_FREED`] key.
+pub fn freed_hash(key: &[u8]) -> Option<[u8; 32]> {
+    key.get(8..40).and_then(|h| h.try_into().ok())
+}
 /// Buckets whose objects are being entered into [`EXPIRY_DUE`] again after their rules changed
 /// (a lifecycle configuration, `object_expiry_days`, a share restored): bucket id → the last key
 /// entered (empty: none yet). The sweeper works through it in bounded steps.

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{ReadableDatabase, ReadableTable};
 
 use super::chunk_store::ChunkStore;
 use super::local::LocalDir;
@@ -29,22 +29,18 @@ pub struct MigrateReport {
     pub already_switched: bool,
 }
 
-/// Moves the chunks of the stopped data directory `data_dir` into `target` (which names itself
-/// `location`). `progress` is called after each chunk with (done, total).
-pub fn migrate(
+/// Moves the chunks of the stopped data directory `data_dir` into the backend `connect` makes
+/// (called only once the database is known to be free: a running server's cache is not
+/// touched), which names itself `location`. `progress` is called after each chunk with
+/// (done, total).
+pub fn migrate<B: ChunkStore + ?Sized>(
     data_dir: &Path,
-    target: &dyn ChunkStore,
+    connect: impl FnOnce() -> Result<std::sync::Arc<B>>,
     location: &str,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<MigrateReport> {
-    let db_path = data_dir.join("meta.redb");
-    let db = Database::open(&db_path).map_err(|e| match e {
-        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Conflict(format!(
-            "{} is open in a running gatehouse: stop the server first",
-            db_path.display()
-        )),
-        other => StoreError::Corrupt(format!("{}: {other}", db_path.display())),
-    })?;
+    let db = crate::fsck::open_stopped(data_dir)?;
+    let target = connect()?;
     let mut report = MigrateReport::default();
     let recorded = recorded_location(&db.begin_read()?)?;
     let local = LocalDir::new(&data_dir.join("blobs"));
@@ -64,20 +60,21 @@ pub fn migrate(
         };
         report.chunks = hashes.len() as u64;
         for (i, (h, _)) in hashes.iter().enumerate() {
-            if target.contains(h)? {
-                report.present += 1;
-            } else {
-                let mut bytes = Vec::new();
-                std::io::Read::read_to_end(&mut local.open(h)?, &mut bytes)?;
-                if blake3::hash(&bytes).as_bytes() != h {
-                    return Err(StoreError::Corrupt(format!(
-                        "chunk {} does not match its hash: run gatehouse fsck first",
-                        hex::encode(h)
-                    )));
-                }
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut local.open(h)?, &mut bytes)?;
+            if blake3::hash(&bytes).as_bytes() != h {
+                return Err(StoreError::Corrupt(format!(
+                    "chunk {} does not match its hash: run gatehouse fsck first",
+                    hex::encode(h)
+                )));
+            }
+            let len = bytes.len() as u64;
+            // `put` asks the backend first: what an earlier run stored is not sent again.
+            if target.put(h, &bytes.into(), true)? {
                 report.uploaded += 1;
-                report.uploaded_bytes += bytes.len() as u64;
-                target.put(h, &bytes.into(), true)?;
+                report.uploaded_bytes += len;
+            } else {
+                report.present += 1;
             }
             progress(i as u64 + 1, report.chunks);
         }

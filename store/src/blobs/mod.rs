@@ -139,6 +139,10 @@ pub const DEFAULT_WRITE_BUFFER: usize = 16 << 20;
 /// The default of `storage.read_buffer`.
 pub const DEFAULT_READ_BUFFER: usize = 8 << 20;
 
+/// Whether a chunk is referenced by a committed row (a read transaction of its own): what
+/// decides, under the pin lock, that an aborted write's chunk may go.
+pub type Referenced = Arc<dyn Fn(&Hash) -> Result<bool> + Send + Sync>;
+
 /// Who holds which chunk, under one lock.
 #[derive(Default)]
 struct PinTable {
@@ -224,6 +228,24 @@ impl Pins {
 
     pub fn mark_created(&mut self, h: Hash) {
         self.created.push(h);
+    }
+
+    /// [`Pins::discard`] for a write given up on: at once for the local directory (a failed
+    /// upload has left nothing behind when its error is answered), on the blocking pool for a
+    /// remote backend, whose removals are network calls an async task must not wait for.
+    pub fn discard_soon(self, referenced: Referenced) {
+        let remote = self.blobs.backend_kind() != LOCAL;
+        let run = move || {
+            if let Err(e) = self.discard(&*referenced) {
+                tracing::warn!(error = %e, "could not remove the chunks of an aborted write");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) if remote => {
+                rt.spawn_blocking(run);
+            }
+            _ => run(),
+        }
     }
 
     /// Aborts a write: unpins, then deletes the chunk files this writer created that nothing

@@ -227,10 +227,7 @@ impl Store {
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Send,
     {
-        let store = self.clone();
-        let referenced: stage::Referenced = std::sync::Arc::new(move |h: &crate::blobs::Hash| {
-            crate::chunk_referenced(store.db_durable(), h)
-        });
+        let referenced = self.referenced();
         let staged = stage::stage(
             &self.inner.blobs,
             self.inner.cfg.chunk_size,
@@ -247,21 +244,18 @@ impl Store {
         staged
     }
 
-    /// Drops staged data that will not be committed, removing the chunk files it created.
-    /// With a remote backend the removals are network calls: they run on the blocking pool,
-    /// not on the async task that gave up (the local directory's are done before returning,
-    /// so a failed upload has left nothing behind when its error is answered).
+    /// Drops staged data that will not be committed, removing the chunks it created.
     pub(crate) fn discard(&self, staged: Staged) {
-        let store = self.clone();
-        let run = move || staged.discard(&move |h| crate::chunk_referenced(store.db_durable(), h));
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) if self.inner.blobs.backend_kind() != crate::blobs::LOCAL => {
-                rt.spawn_blocking(run);
-            }
-            _ => run(),
-        }
+        staged.discard(self.referenced());
     }
 
+    /// [`crate::chunk_referenced`] against this store, for the GC decisions of aborted writes.
+    fn referenced(&self) -> stage::Referenced {
+        let store = self.clone();
+        std::sync::Arc::new(move |h: &crate::blobs::Hash| {
+            crate::chunk_referenced(store.db_durable(), h)
+        })
+    }
     /// Links a record whose chunks are pinned by the caller: takes their references and
     /// replaces whatever `key` held, in one transaction, if `cond` holds there and then.
     pub(crate) async fn commit_new_object(
