@@ -19,7 +19,10 @@
 
 mod breaker;
 mod cache;
+pub mod remote;
 pub mod snapshots;
+
+use remote::{Fault, classify};
 
 use std::fs::File;
 use std::io::Write;
@@ -28,9 +31,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::config::{Credentials, Region, timeout::TimeoutConfig};
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use gatehouse_store::StoreError;
 use gatehouse_store::blobs::{ChunkInfo, ChunkStore, Hash};
@@ -111,40 +111,19 @@ impl S3Backend {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Internal(format!("chunk backend runtime: {e}")))?;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let conf = aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .endpoint_url(&cfg.endpoint)
-            .force_path_style(true)
-            .region(Region::new(cfg.region.clone()))
-            .credentials_provider(Credentials::new(
-                &cfg.access_key,
-                &cfg.secret_key,
-                None,
-                None,
-                "gatehouse-config",
-            ))
-            .http_client(http)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .operation_timeout(OPERATION_TIMEOUT)
-                    .build(),
-            )
-            // Bytes are checked by their BLAKE3 names on every read; no extra checksum
-            // headers the backend might not know.
-            .request_checksum_calculation(
-                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
-            )
-            .response_checksum_validation(
-                aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
-            )
-            .build();
+        let conf = remote::config(
+            &remote::Endpoint {
+                url: &cfg.endpoint,
+                region: &cfg.region,
+                access_key: &cfg.access_key,
+                secret_key: &cfg.secret_key,
+            },
+            remote::Timeouts {
+                connect: CONNECT_TIMEOUT,
+                attempt: ATTEMPT_TIMEOUT,
+                operation: OPERATION_TIMEOUT,
+            },
+        );
         let backend = S3Backend {
             client: Client::from_conf(conf),
             bucket: cfg.bucket.clone(),
@@ -419,15 +398,6 @@ impl ChunkStore for S3Backend {
     }
 }
 
-/// What a failed call means for the store.
-enum Fault {
-    NotFound,
-    /// The backend answered and said no (403, 400, …): retrying will not help.
-    Refused(String),
-    /// No answer, a broken one, or a 5xx: try again later.
-    Unavailable(String),
-}
-
 impl Fault {
     fn into_error(self, what: &str, h: &Hash) -> StoreError {
         match self {
@@ -438,50 +408,5 @@ impl Fault {
             Fault::Refused(m) => StoreError::Internal(format!("chunk backend refused {what}: {m}")),
             Fault::Unavailable(m) => StoreError::Unavailable(format!("{what}: {m}")),
         }
-    }
-}
-
-fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(e: &SdkError<E, HttpResponse>) -> Fault {
-    match e {
-        SdkError::ServiceError(se) => {
-            let status = se.raw().status().as_u16();
-            let code = se.err().code().unwrap_or("");
-            if code == "NoSuchBucket" {
-                Fault::Refused(format!(
-                    "{status} NoSuchBucket: the backend's bucket is gone"
-                ))
-            } else if status == 404 || code == "NoSuchKey" || code == "NotFound" {
-                Fault::NotFound
-            } else if status >= 500
-                || status == 429
-                || status == 408
-                || matches!(
-                    code,
-                    "SlowDown" | "ServiceUnavailable" | "RequestTimeout" | "OperationAborted"
-                )
-            {
-                Fault::Unavailable(format!("{status} {code}"))
-            } else {
-                let msg = se.err().message().unwrap_or("");
-                Fault::Refused(format!("{status} {code} {msg}").trim().to_string())
-            }
-        }
-        SdkError::ResponseError(r) => {
-            let status = r.raw().status().as_u16();
-            if status == 404 {
-                Fault::NotFound
-            } else {
-                Fault::Unavailable(format!("unreadable answer, status {status}"))
-            }
-        }
-        SdkError::TimeoutError(_) => Fault::Unavailable("timed out".into()),
-        SdkError::DispatchFailure(d) => Fault::Unavailable(if d.is_io() {
-            "connection failed".into()
-        } else if d.is_timeout() {
-            "timed out".into()
-        } else {
-            format!("{d:?}")
-        }),
-        other => Fault::Unavailable(format!("{other:?}")),
     }
 }

@@ -14,6 +14,7 @@
 //! - `m0008_running_totals`: running totals (bytes held, for `s3.max_size`; chunk rows and bytes, for metrics).
 //! - `m0009_due_indexes`: due-time indexes (object expiry, upload aborts, freed chunks for GC); every live bucket marked to be entered.
 //! - `m0010_live_objects`: the running total of objects in live buckets, for metrics.
+//! - `m0011_replication`: bucket replication's connections, rules and queue.
 //!
 //! Invariant: this crate depends on redb (and serde/rmp-serde, to read the records a step
 //! needs) only. A step uses frozen copies of the table definitions and value types it needs,
@@ -30,6 +31,7 @@ mod m0007_dir_subdirs;
 mod m0008_running_totals;
 mod m0009_due_indexes;
 mod m0010_live_objects;
+mod m0011_replication;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
@@ -89,6 +91,7 @@ const STEPS: &[Step] = &[
     m0008_running_totals::apply,
     m0009_due_indexes::apply,
     m0010_live_objects::apply,
+    m0011_replication::apply,
 ];
 
 /// Reads the stored schema version; 0 means a new, empty file.

@@ -66,6 +66,10 @@ pub enum StoreError {
     NoSuchShare(String),
     #[error("no such peer: {0}")]
     NoSuchPeer(String),
+    #[error("the bucket has no replication configuration")]
+    NoSuchReplicationConfiguration,
+    #[error("no such replication connection: {0}")]
+    NoSuchConnection(String),
     #[error("{0}")]
     Conflict(String),
     #[error("the file or directory no longer exists")]
@@ -128,6 +132,8 @@ impl StoreError {
             StoreError::NoSuchLifecycleConfiguration => "store.no_such_lifecycle",
             StoreError::NoSuchShare(_) => "share.no_such_share",
             StoreError::NoSuchPeer(_) => "peer.no_such_peer",
+            StoreError::NoSuchReplicationConfiguration => "replication.no_such_rule",
+            StoreError::NoSuchConnection(_) => "replication.no_such_connection",
             StoreError::Conflict(_) => "store.conflict",
             StoreError::Stale => "fs.stale",
             StoreError::NotADirectory(_) => "fs.not_a_directory",

@@ -33,6 +33,7 @@ pub mod ops;
 pub mod private;
 pub mod rbac;
 mod readahead;
+pub mod replication;
 pub mod stage;
 mod tables;
 
@@ -221,6 +222,8 @@ struct Inner {
     gc_trigger: ops::GcTrigger,
     /// Access times noted by READs, written in batches (see `atime`).
     atimes: Arc<atime::Atimes>,
+    /// What the replication worker is doing now (see `replication`).
+    replication_live: replication::Live,
 }
 
 impl Store {
@@ -307,6 +310,7 @@ impl Store {
                 credentials: Default::default(),
                 gc_trigger: Default::default(),
                 atimes: Default::default(),
+                replication_live: Default::default(),
             }),
         };
         // A full disk met by the metadata commit frees garbage like one met while staging.

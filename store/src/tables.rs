@@ -123,3 +123,38 @@ pub fn freed_hash(key: &[u8]) -> Option<[u8; 32]> {
 /// (a lifecycle configuration, `object_expiry_days`, a share restored): bucket id → the last key
 /// entered (empty: none yet). The sweeper works through it in bounded steps.
 pub const EXPIRY_REBUILD: TableDefinition<u64, &[u8]> = TableDefinition::new("expiry_rebuild");
+
+/// Replication connections (decision 0036): name → [`crate::model::ConnectionRecord`].
+pub const REPL_CONNECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("repl_connections");
+/// Replication rules: bucket id → [`crate::model::RuleRecord`] (one rule per bucket).
+pub const REPL_RULES: TableDefinition<u64, &[u8]> = TableDefinition::new("repl_rules");
+/// The replication queue: bucket id (8 bytes BE) ++ sequence number (8 bytes BE) →
+/// [`crate::model::QueueRow`]. One row per key at most ([`REPL_LATEST`] names it): a later
+/// change of a key replaces its row, so the queue holds each key once, in the order of its
+/// last change.
+pub const REPL_QUEUE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("repl_queue");
+/// bucket id (8 bytes BE) ++ key → the sequence number of the key's row in [`REPL_QUEUE`].
+pub const REPL_LATEST: TableDefinition<&[u8], u64> = TableDefinition::new("repl_latest");
+/// Names of the inodes of a replicated share: bucket id (8 bytes BE) ++ inode (8 bytes BE) ++
+/// key → nothing. A file-view write names only the inode; this finds the keys to send.
+pub const REPL_NAMES: TableDefinition<&[u8], ()> = TableDefinition::new("repl_names");
+/// Keys whose send the target refused for good: bucket id (8 bytes BE) ++ key →
+/// [`crate::model::FailedRow`]; a later change of the key queues it again.
+pub const REPL_FAILED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("repl_failed");
+
+/// bucket id (8 bytes BE) ++ sequence number (8 bytes BE).
+pub fn queue_key(bucket_id: u64, seq: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&bucket_id.to_be_bytes());
+    k[8..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// bucket id (8 bytes BE) ++ inode (8 bytes BE) ++ key.
+pub fn name_key(bucket_id: u64, ino: u64, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(16 + key.len());
+    k.extend_from_slice(&bucket_id.to_be_bytes());
+    k.extend_from_slice(&ino.to_be_bytes());
+    k.extend_from_slice(key.as_bytes());
+    k
+}

@@ -96,6 +96,8 @@ impl From<StoreError> for ApiError {
             | E::NoSuchShare(_)
             | E::NoSuchLifecycleConfiguration
             | E::NoSuchPeer(_)
+            | E::NoSuchReplicationConfiguration
+            | E::NoSuchConnection(_)
             | E::Stale => S::NOT_FOUND,
             E::BucketAlreadyOwnedByYou
             | E::BucketAlreadyExists

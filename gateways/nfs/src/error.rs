@@ -46,6 +46,8 @@ pub fn nfsstat(e: &StoreError) -> nfsstat3 {
         | E::NoSuchRole(_)
         | E::NoSuchBinding(_)
         | E::NoSuchPeer(_)
+        | E::NoSuchReplicationConfiguration
+        | E::NoSuchConnection(_)
         | E::NoSuchLifecycleConfiguration
         | E::Internal(_) => N::NFS3ERR_SERVERFAULT,
     }

@@ -198,7 +198,13 @@ impl From<StoreError> for S3Error {
             | E::NoSuchRole(_)
             | E::NoSuchBinding(_)
             | E::NoSuchShare(_)
-            | E::NoSuchPeer(_) => S3Error::invalid_argument(e.to_string()),
+            | E::NoSuchPeer(_)
+            | E::NoSuchConnection(_) => S3Error::invalid_argument(e.to_string()),
+            E::NoSuchReplicationConfiguration => S3Error::new(
+                404,
+                "ReplicationConfigurationNotFoundError",
+                "The replication configuration was not found",
+            ),
             E::NoSuchLifecycleConfiguration => S3Error::new(
                 404,
                 "NoSuchLifecycleConfiguration",

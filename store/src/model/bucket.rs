@@ -26,6 +26,10 @@ pub struct BucketRecord {
     /// S3 lifecycle rules (`PUT /{bucket}?lifecycle`), applied by the sweeper.
     #[serde(default)]
     pub lifecycle: Vec<LifecycleRule>,
+    /// The bucket has a replication rule: its writes enter the replication queue (decision
+    /// 0036). Set and cleared with the rule, in its transaction.
+    #[serde(default)]
+    pub replicated: bool,
 }
 
 /// One lifecycle rule: what this server implements of S3's (expiration by age and the abort of

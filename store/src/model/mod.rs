@@ -3,6 +3,7 @@
 mod bucket;
 mod identity;
 mod object;
+mod replication;
 mod share;
 mod upload;
 
@@ -12,5 +13,6 @@ pub use identity::{
     UserKind, UserRecord,
 };
 pub use object::{ChecksumValue, ChunkRef, Data, FileTimes, ObjectMeta, ObjectRecord};
+pub use replication::{ConnectionRecord, FailedRow, QueueRow, ReplOp, RuleRecord};
 pub use share::{PeerRecord, ShareRecord};
 pub use upload::{CompletedUploadRecord, PartRecord, UploadRecord};

@@ -98,6 +98,7 @@ impl Store {
                     usage_bytes: 0,
                     object_count: 0,
                     lifecycle: Vec::new(),
+                    replicated: false,
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)?;
                 Ok(BucketInfo::from(rec))
@@ -187,6 +188,7 @@ impl Store {
                     usage_bytes: 0,
                     object_count: 0,
                     lifecycle: Vec::new(),
+                    replicated: false,
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)
             })

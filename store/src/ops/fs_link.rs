@@ -111,6 +111,9 @@ impl Store {
                 ns.entries_mut()?
                     .insert(tables::entry_key(b.id, &key).as_slice(), file)?;
                 super::expiry_index::schedule(&mut ns, &b, &key, rec.mtime_ms)?;
+                if b.replicated {
+                    crate::replication::queue::key_added(&mut ns, &b, &key, file)?;
+                }
                 // A name more; the bytes are the inode's, counted once already.
                 b.object_count += 1;
                 txn::put_bucket(&mut ns, &b)?;

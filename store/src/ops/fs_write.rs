@@ -589,6 +589,9 @@ impl Store {
             txn::entry_added(&mut ns, &b, &dst)?;
             ns.entries_mut()?
                 .insert(tables::entry_key(b.id, &dst).as_slice(), ino)?;
+            if b.replicated {
+                crate::replication::queue::key_renamed(&mut ns, &b, &src, &dst, ino)?;
+            }
             // The renamed inode changed (POSIX: its ctime moves).
             let mut rec = txn::get_inode(&ns, ino)?;
             inode_changed(&mut rec, crate::now_unix_ns());
@@ -800,6 +803,9 @@ impl Store {
                     rec.times = Some(times);
                     apply_meta(&mut rec, &attrs);
                     txn::put_inode(&mut ns, m, &rec, false)?;
+                    if b.replicated {
+                        crate::replication::queue::inode_changed(&mut ns, &b, m)?;
+                    }
                 }
                 None => {
                     // The new record starts from what the directory showed.
@@ -960,6 +966,9 @@ impl Store {
                         atimes.forget(ino);
                     }
                     txn::put_inode(&mut ns, ino, &rec, changes_data)?;
+                    if b.replicated {
+                        crate::replication::queue::inode_changed(&mut ns, &b, ino)?;
+                    }
                     Ok(attr_from_record(ino, FsKind::File, &rec))
                 })
                 .await;
@@ -1354,6 +1363,13 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
         let entries = ns.entries_mut()?;
         for (_, new, ino) in &moves {
             entries.insert(new.as_slice(), *ino)?;
+        }
+    }
+    if b.replicated {
+        for (old, new, ino) in &moves {
+            let old_key = String::from_utf8_lossy(&old[8..]).into_owned();
+            let key = String::from_utf8_lossy(&new[8..]).into_owned();
+            crate::replication::queue::key_renamed(ns, b, &old_key, &key, *ino)?;
         }
     }
     // The moved keys fall due by the rules for their new names (when any rule applies); the

@@ -95,6 +95,16 @@ namespace_tables! {
     expiry_due, expiry_due_mut: EXPIRY_DUE<&'static [u8], ()>;
     /// [`tables::CHUNK_FREED`]: chunks whose last reference went.
     chunk_freed, chunk_freed_mut: CHUNK_FREED<&'static [u8], ()>;
+    /// [`tables::REPL_RULES`]: replication rules and their running totals.
+    repl_rules, repl_rules_mut: REPL_RULES<u64, &'static [u8]>;
+    /// [`tables::REPL_QUEUE`]: keys waiting to be replicated.
+    repl_queue, repl_queue_mut: REPL_QUEUE<&'static [u8], &'static [u8]>;
+    /// [`tables::REPL_LATEST`]: a key's row in the queue.
+    repl_latest, repl_latest_mut: REPL_LATEST<&'static [u8], u64>;
+    /// [`tables::REPL_NAMES`]: the keys of a replicated share's inodes.
+    repl_names, repl_names_mut: REPL_NAMES<&'static [u8], ()>;
+    /// [`tables::REPL_FAILED`]: keys the target refused.
+    repl_failed, repl_failed_mut: REPL_FAILED<&'static [u8], &'static [u8]>;
 }
 
 impl<'t> Ns<'t> {

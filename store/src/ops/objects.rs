@@ -318,6 +318,15 @@ impl Store {
         key: &str,
     ) -> Result<(ObjectInfo, Pins)> {
         deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        self.open_object_unchecked(bucket, key)
+    }
+
+    /// [`Store::open_object`] for the server's own readers (replication), who ask no one.
+    pub(crate) fn open_object_unchecked(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(ObjectInfo, Pins)> {
         // Each retry needs another delete (or overwrite) and GC between two reads microseconds
         // apart; a few in a row mean something else is wrong.
         for _ in 0..4 {
@@ -569,7 +578,16 @@ impl Store {
                 let ino = txn::lookup(&ns, b.id, &key)?.ok_or(StoreError::NoSuchKey)?;
                 let mut rec = txn::get_inode(&ns, ino)?;
                 rec.tags = tags;
-                txn::put_inode(&mut ns, ino, &rec, false)
+                txn::put_inode(&mut ns, ino, &rec, false)?;
+                if b.replicated {
+                    crate::replication::queue::enqueue(
+                        &mut ns,
+                        &b,
+                        &key,
+                        crate::model::ReplOp::Put,
+                    )?;
+                }
+                Ok(())
             })
             .await
     }

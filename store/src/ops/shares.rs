@@ -510,6 +510,7 @@ fn new_bucket(
         usage_bytes: 0,
         object_count: 0,
         lifecycle: Vec::new(),
+        replicated: false,
     })
 }
 

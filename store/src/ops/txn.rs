@@ -49,6 +49,13 @@ pub(crate) fn remove_bucket(ns: &mut Ns, name: &str) -> Result<Option<BucketReco
         add_usage_total(ns, -i128::from(b.usage_bytes))?;
         add_to_counter(ns.meta_mut()?, LIVE_OBJECTS, -i128::from(b.object_count))?;
     }
+    let mut old = old;
+    if let Some(b) = old.as_mut().filter(|b| b.replicated) {
+        // Its replication rule goes with it, queue and all (a restored share has none).
+        ns.repl_rules_mut()?.remove(b.id)?;
+        crate::replication::queue::clear_bucket(ns, b.id)?;
+        b.replicated = false;
+    }
     Ok(old)
 }
 
@@ -469,6 +476,9 @@ pub(crate) fn link_at(
     ns.entries_mut()?
         .insert(tables::entry_key(bucket.id, key).as_slice(), ino)?;
     super::expiry_index::schedule(ns, bucket, key, rec.mtime_ms)?;
+    if bucket.replicated {
+        crate::replication::queue::key_linked(ns, bucket, key, ino, rec, existing)?;
+    }
     bucket.usage_bytes += rec.size;
     bucket.object_count += 1;
     put_bucket(ns, bucket)?;
@@ -512,6 +522,9 @@ pub(crate) fn unlink_object(ns: &mut Ns, bucket: &mut BucketRecord, key: &str) -
     ns.entries_mut()?
         .remove(tables::entry_key(bucket.id, key).as_slice())?;
     entry_removed(ns, bucket, key)?;
+    if bucket.replicated {
+        crate::replication::queue::key_unlinked(ns, bucket, key, ino)?;
+    }
     bucket.object_count = bucket.object_count.saturating_sub(1);
     put_bucket(ns, bucket)?;
     Ok(true)

@@ -68,12 +68,24 @@ pub enum Resource<'a> {
     Backup,
     /// The server's storage itself: `create` runs a chunk garbage collection now.
     Storage,
+    /// Bucket replication: `None` the connections and rules (configured with a global
+    /// grant), `Some(bucket)` one bucket's rule (`get` its status, `put` pause/resume).
+    Replication(Option<&'a str>),
 }
 
 /// The resource words a rule may name.
 pub const RESOURCE_KINDS: &[&str] = &[
-    "buckets", "objects", "panels", "users", "groups", "roles", "bindings", "shares", "backup",
+    "buckets",
+    "objects",
+    "panels",
+    "users",
+    "groups",
+    "roles",
+    "bindings",
+    "shares",
+    "backup",
     "storage",
+    "replication",
 ];
 
 impl Resource<'_> {
@@ -89,6 +101,7 @@ impl Resource<'_> {
             Resource::Shares(_) => "shares",
             Resource::Backup => "backup",
             Resource::Storage => "storage",
+            Resource::Replication(_) => "replication",
         }
     }
 
@@ -97,6 +110,7 @@ impl Resource<'_> {
         match self {
             Resource::Buckets(b) => *b,
             Resource::Objects(b) => Some(b),
+            Resource::Replication(b) => *b,
             _ => None,
         }
     }
@@ -119,6 +133,8 @@ impl fmt::Display for Resource<'_> {
             Resource::Panels(Some(p)) => write!(f, "panel {p}"),
             Resource::Shares(None) => f.write_str("shares"),
             Resource::Shares(Some(s)) => write!(f, "share {s}"),
+            Resource::Replication(None) => f.write_str("replication"),
+            Resource::Replication(Some(b)) => write!(f, "replication of bucket {b}"),
             other => f.write_str(other.kind()),
         }
     }

@@ -111,6 +111,7 @@ pub fn builtin_roles() -> Vec<RoleDef> {
             vec![
                 Rule::of(&["create", "delete", "get", "list"], &["buckets"]),
                 objects_rw.clone(),
+                Rule::of(&["get", "put"], &["replication"]),
             ],
             false,
         ),
@@ -139,6 +140,12 @@ pub fn builtin_roles() -> Vec<RoleDef> {
             "panel-viewer",
             "View admin panels (scope a binding with --panel-scope)",
             vec![Rule::of(&["get", "list"], &["panels"])],
+            false,
+        ),
+        def(
+            "replication-operator",
+            "See a bucket's replication and pause/resume it (scope a binding with --bucket)",
+            vec![Rule::of(&["get", "put"], &["replication"])],
             false,
         ),
         def(

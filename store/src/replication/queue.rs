@@ -1,0 +1,175 @@
+//! The replication queue's writes, made in the transaction of the change they record (so a
+//! crash loses no change and a key's rows follow its changes in order). Called from the three
+//! places the namespace changes (`txn::link_at`, `txn::unlink_object`, and the file view's
+//! writes of an inode through [`inode_changed`]) only for buckets whose record says
+//! `replicated`: other buckets pay one bool test.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use redb::ReadableTable;
+
+use crate::codec;
+use crate::error::Result;
+use crate::model::{BucketKind, BucketRecord, ObjectRecord, QueueRow, ReplOp, RuleRecord};
+use crate::ops::ns::Ns;
+use crate::ops::txn;
+use crate::tables;
+
+/// User metadata name (`x-amz-meta-gatehouse-replica`) a replicated write carries: the node
+/// that sent it. A write carrying it is not queued again (no ping-pong between two sites).
+pub const REPLICA_MARKER: &str = "gatehouse-replica";
+
+/// META counter of queue sequence numbers.
+const SEQ: &str = "repl_seq";
+
+/// Something was queued since the worker last looked (a hint: it also polls).
+static QUEUED: AtomicBool = AtomicBool::new(false);
+
+/// Whether anything was queued since the last call (and resets).
+pub(crate) fn take_queued() -> bool {
+    QUEUED.swap(false, Ordering::AcqRel)
+}
+
+pub(crate) fn read_rule(ns: &Ns, bucket_id: u64) -> Result<Option<RuleRecord>> {
+    ns.repl_rules()?
+        .get(bucket_id)?
+        .map(|v| codec::decode(v.value()))
+        .transpose()
+}
+
+pub(crate) fn write_rule(ns: &mut Ns, bucket_id: u64, rule: &RuleRecord) -> Result<()> {
+    ns.repl_rules_mut()?
+        .insert(bucket_id, codec::encode(rule)?.as_slice())?;
+    Ok(())
+}
+
+/// `key` now names inode `ino` holding `rec` (`replaced`: the inode it named before).
+pub(crate) fn key_linked(
+    ns: &mut Ns,
+    b: &BucketRecord,
+    key: &str,
+    ino: u64,
+    rec: &ObjectRecord,
+    replaced: Option<u64>,
+) -> Result<()> {
+    if b.kind == BucketKind::Share {
+        if let Some(old) = replaced {
+            ns.repl_names_mut()?
+                .remove(tables::name_key(b.id, old, key).as_slice())?;
+        }
+        ns.repl_names_mut()?
+            .insert(tables::name_key(b.id, ino, key).as_slice(), ())?;
+    }
+    if rec.meta.user.iter().any(|(k, _)| k == REPLICA_MARKER) {
+        return Ok(());
+    }
+    enqueue(ns, b, key, ReplOp::Put)
+}
+
+/// `key`, which named inode `ino`, is gone.
+pub(crate) fn key_unlinked(ns: &mut Ns, b: &BucketRecord, key: &str, ino: u64) -> Result<()> {
+    if b.kind == BucketKind::Share {
+        ns.repl_names_mut()?
+            .remove(tables::name_key(b.id, ino, key).as_slice())?;
+    }
+    enqueue(ns, b, key, ReplOp::Delete)
+}
+
+/// A new name `key` for inode `ino` (a hard link): sent as a put.
+pub(crate) fn key_added(ns: &mut Ns, b: &BucketRecord, key: &str, ino: u64) -> Result<()> {
+    if b.kind == BucketKind::Share {
+        ns.repl_names_mut()?
+            .insert(tables::name_key(b.id, ino, key).as_slice(), ())?;
+    }
+    enqueue(ns, b, key, ReplOp::Put)
+}
+
+/// Inode `ino` moved from name `src` to `dst` (a rename): the target deletes the one and gets
+/// the other.
+pub(crate) fn key_renamed(
+    ns: &mut Ns,
+    b: &BucketRecord,
+    src: &str,
+    dst: &str,
+    ino: u64,
+) -> Result<()> {
+    key_unlinked(ns, b, src, ino)?;
+    key_added(ns, b, dst, ino)
+}
+
+/// Inode `ino`'s data or attributes changed through the file view (which names inodes, not
+/// keys): every key naming it is queued.
+pub(crate) fn inode_changed(ns: &mut Ns, b: &BucketRecord, ino: u64) -> Result<()> {
+    let prefix = tables::name_key(b.id, ino, "");
+    let mut keys = Vec::new();
+    for e in ns.repl_names()?.range(prefix.as_slice()..)? {
+        let (k, _) = e?;
+        let Some(key) = k.value().strip_prefix(prefix.as_slice()) else {
+            break;
+        };
+        keys.push(String::from_utf8_lossy(key).into_owned());
+    }
+    for key in keys {
+        enqueue(ns, b, &key, ReplOp::Put)?;
+    }
+    Ok(())
+}
+
+/// Queues `key` in `b`'s rule (if it has one and the key is in its prefix): a row the key
+/// already had is replaced, so the queue holds each key once, at its last change.
+pub(crate) fn enqueue(ns: &mut Ns, b: &BucketRecord, key: &str, op: ReplOp) -> Result<()> {
+    let Some(mut rule) = read_rule(ns, b.id)? else {
+        return Ok(());
+    };
+    if !key.starts_with(rule.prefix.as_str()) || (op == ReplOp::Delete && !rule.deletes) {
+        return Ok(());
+    }
+    let lk = tables::entry_key(b.id, key);
+    let prev = ns.repl_latest()?.get(lk.as_slice())?.map(|v| v.value());
+    let mut changed = false;
+    match prev {
+        Some(s) => {
+            ns.repl_queue_mut()?
+                .remove(tables::queue_key(b.id, s).as_slice())?;
+        }
+        None => {
+            rule.queued += 1;
+            changed = true;
+        }
+    }
+    if ns.repl_failed_mut()?.remove(lk.as_slice())?.is_some() {
+        rule.failed = rule.failed.saturating_sub(1);
+        changed = true;
+    }
+    let seq = txn::next_counter(ns, SEQ)?;
+    let row = QueueRow {
+        key: key.to_string(),
+        op,
+        enqueued_ms: crate::now_ms(),
+    };
+    ns.repl_queue_mut()?.insert(
+        tables::queue_key(b.id, seq).as_slice(),
+        codec::encode(&row)?.as_slice(),
+    )?;
+    ns.repl_latest_mut()?.insert(lk.as_slice(), seq)?;
+    if changed {
+        write_rule(ns, b.id, &rule)?;
+    }
+    QUEUED.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// Removes every queue, latest, name and failure row of bucket `id` (its rule went).
+pub(crate) fn clear_bucket(ns: &mut Ns, id: u64) -> Result<()> {
+    let lo = id.to_be_bytes();
+    let hi = id.saturating_add(1).to_be_bytes();
+    ns.repl_queue_mut()?
+        .retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+    ns.repl_latest_mut()?
+        .retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+    ns.repl_names_mut()?
+        .retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+    ns.repl_failed_mut()?
+        .retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+    Ok(())
+}
