@@ -239,6 +239,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             stop_rx.clone(),
         )));
     }
+    // Bucket replication (decision 0036): idle, a look at the rules a second, until one exists.
+    tasks.push(tokio::spawn(gatehouse_replication::run(
+        store.clone(),
+        stop_rx.clone(),
+    )));
     let gc_store = store.clone();
     let mut rx = stop_rx;
     let interval = cfg.gc_interval;

@@ -456,6 +456,8 @@ pub const JSON_ENDPOINTS: &[(&str, &str)] = &[
     ("POST", "/api/buckets/fuzz/presign"),
     ("POST", "/api/shares"),
     ("POST", "/api/peers"),
+    ("POST", "/api/replication/connections"),
+    ("PUT", "/api/replication/rules/fuzz"),
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -61,6 +61,11 @@ pub enum ClientCommand {
     /// NFS peers: client addresses or CIDR blocks the network vouches for, each acting as one user (admin).
     #[command(subcommand)]
     Peer(PeerCmd),
+    /// Bucket replication to another S3 service: connections and rules (admin), status and
+    /// pause/resume (admin, or a `replication` grant on the bucket, e.g. the role
+    /// replication-operator bound with --bucket).
+    #[command(subcommand)]
+    Replication(ReplicationCmd),
     /// Storage: usage per bucket, the configured limit, disk space (admin or storage panel).
     #[command(subcommand)]
     Storage(StorageCmd),
@@ -116,7 +121,7 @@ pub enum RoleCmd {
         #[arg(long)]
         verbs: String,
         /// Comma-separated: buckets, objects, panels, users, groups, roles, bindings, shares,
-        /// backup, storage, or *.
+        /// backup, storage, replication, or *.
         #[arg(long)]
         resources: String,
         /// What the role is for (shown by `role list`).
@@ -365,6 +370,96 @@ pub enum PeerCmd {
     Remove {
         /// The address or CIDR block as added.
         address: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReplicationCmd {
+    /// Named remote S3 endpoints with their credentials (admin; the secret is never shown).
+    #[command(subcommand)]
+    Connection(ConnectionCmd),
+    /// One rule per bucket: where its changes go (admin).
+    #[command(subcommand)]
+    Rule(ReplicationRuleCmd),
+    /// Stop sending a bucket's changes (they keep being queued).
+    Pause {
+        /// Bucket name (a share's bucket as `fs+NAME` or `fs--NAME`).
+        bucket: String,
+    },
+    /// Send a paused bucket's changes again, the queued ones first.
+    Resume {
+        /// Bucket name (a share's bucket as `fs+NAME` or `fs--NAME`).
+        bucket: String,
+    },
+    /// Per rule: state, queued, in flight, replicated and failed counts, lag, last error
+    /// (every rule you may see, or one bucket's with the keys that failed).
+    Status {
+        /// Only this bucket's rule.
+        bucket: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionCmd {
+    /// Add a connection (or replace the one of that name).
+    Add {
+        /// 1-63 of a-z, 0-9, '-', '_', '.', starting with a letter or digit.
+        name: String,
+        /// The remote S3 service: an http:// or https:// URL.
+        #[arg(long, value_name = "URL")]
+        endpoint: String,
+        /// Access key on the remote service.
+        #[arg(long, value_name = "AK")]
+        access_key: String,
+        /// A file holding the secret key (a trailing newline is ignored), or `-` for standard
+        /// input. Never given on the command line, where other users could read it.
+        #[arg(long, value_name = "FILE|-")]
+        secret_key_file: PathBuf,
+        /// Region to sign for [default: us-east-1].
+        #[arg(long, value_name = "R")]
+        region: Option<String>,
+    },
+    /// List connections.
+    List,
+    /// Remove a connection (refused while a rule uses it).
+    Remove {
+        /// Connection name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReplicationRuleCmd {
+    /// Replicate BUCKET to a bucket on a connection (replaces BUCKET's rule if it has one,
+    /// keeping its queue and counts).
+    Add {
+        /// Bucket name (a share's bucket as `fs+NAME` or `fs--NAME`).
+        bucket: String,
+        /// The connection to send through.
+        #[arg(long, value_name = "NAME")]
+        connection: String,
+        /// The bucket on the connection's endpoint.
+        #[arg(long, value_name = "B")]
+        target_bucket: String,
+        /// Only keys starting with this.
+        #[arg(long, value_name = "P", default_value = "")]
+        prefix: String,
+        /// Replicate deletes too.
+        #[arg(long)]
+        deletes: bool,
+        /// Send only changes from now on, not the objects already in the bucket (a new rule).
+        #[arg(long)]
+        no_existing: bool,
+        /// Add the rule paused: changes are queued, none sent until `replication resume`.
+        #[arg(long)]
+        paused: bool,
+    },
+    /// List rules.
+    List,
+    /// Remove BUCKET's rule and its queue (changes not sent yet are not sent).
+    Remove {
+        /// Bucket name.
+        bucket: String,
     },
 }
 

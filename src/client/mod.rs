@@ -1,12 +1,12 @@
 //! The command-line client of the admin API: `role`, `group`, `user`, `bucket`, `object`,
-//! `share`, `peer`, `storage`, `backup`, `status`, `keygen`, `join`.
+//! `share`, `peer`, `replication`, `storage`, `backup`, `status`, `keygen`, `join`.
 //!
 //! # Layout
 //! - `args`: the commands' grammar (clap); `cli.rs` mounts it.
 //! - `api`: signed requests over hyper, JSON, streamed uploads/downloads.
 //! - `credentials`: which credentials sign (flag, env, data directory) and the aws file format.
 //! - `access` (role, group), `users` (user, status, keygen, join), `storage` (bucket, object,
-//!   storage status), `shares` (share), `peers` (peer):
+//!   storage status), `shares` (share), `peers` (peer), `replication` (replication):
 //!   one function per command, each one request (or two) and its rendering.
 //! - `output`: tables and `--json`, every stdout line (quiet on a closed pipe); `progress`:
 //!   the stderr progress line.
@@ -28,6 +28,7 @@ mod credentials;
 pub mod error;
 mod peers;
 mod progress;
+mod replication;
 mod shares;
 mod storage;
 pub use storage::fsck_online;
@@ -81,6 +82,7 @@ pub async fn run(opts: &ClientOpts, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Object(c) => storage::object(&Ctx::signed(opts)?, c).await,
         ClientCommand::Share(c) => shares::share(&Ctx::signed(opts)?, c).await,
         ClientCommand::Peer(c) => peers::peer(&Ctx::signed(opts)?, c).await,
+        ClientCommand::Replication(c) => replication::replication(&Ctx::signed(opts)?, c).await,
         ClientCommand::Backup { to } => backup::backup(&Ctx::signed(opts)?, &to).await,
         ClientCommand::Storage(args::StorageCmd::Migrate { config, .. }) => {
             // It reads the data directory itself: credentials would be used by nothing.

@@ -6,132 +6,41 @@
 //! Without s3s-fs the tests say so loudly and pass — unless `GATEHOUSE_S3S_TEST=required`
 //! (set by `.ci/run`), where a missing s3s-fs fails them.
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 use gatehouse::config::RawConfig;
 
 use crate::common::*;
+use crate::s3s_peer::{AK, S3sFs, SK};
 
-const AK: &str = "backendak";
-const SK: &str = "backendsecret0123456789";
 const BUCKET: &str = "ghchunks";
 
-fn s3s_binary() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("S3S_FS") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("s3s-fs"))
-        .find(|p| p.is_file())
-}
-
-/// A running s3s-fs with one bucket, restartable on its port.
-struct S3sFs {
-    bin: PathBuf,
-    root: tempfile::TempDir,
-    addr: SocketAddr,
-    child: Option<Child>,
-}
-
-impl S3sFs {
-    /// `None` (after saying so) when s3s-fs is not installed and not required.
-    fn start() -> Option<S3sFs> {
-        let Some(bin) = s3s_binary() else {
-            let required = std::env::var("GATEHOUSE_S3S_TEST").is_ok_and(|v| v == "required");
-            assert!(
-                !required,
-                "GATEHOUSE_S3S_TEST=required but no s3s-fs (S3S_FS or PATH)"
-            );
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!! CHUNK BACKEND TEST SKIPPED: no s3s-fs (cargo install s3s-fs --version 0.14.1 --features binary) !!!!!\n"
-            );
-            return None;
-        };
-        let root = tempfile::tempdir().expect("s3s root");
-        std::fs::create_dir(root.path().join(BUCKET)).expect("bucket dir");
-        let addr = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port");
-        let mut s = S3sFs {
-            bin,
-            root,
-            addr,
-            child: None,
-        };
-        s.resume();
-        Some(s)
-    }
-
-    fn resume(&mut self) {
-        let child = Command::new(&self.bin)
-            .args(["--host", "127.0.0.1", "--port"])
-            .arg(self.addr.port().to_string())
-            .args(["--access-key", AK, "--secret-key", SK])
-            .arg(self.root.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start s3s-fs");
-        self.child = Some(child);
-        let t0 = Instant::now();
-        while TcpStream::connect(self.addr).is_err() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "s3s-fs did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+async fn chunk_objects(s3s: &S3sFs) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = s3s
+            .client()
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .prefix("node-a/chunks/")
+            .set_continuation_token(token)
+            .send()
+            .await
+            .expect("list the backend");
+        for o in page.contents() {
+            out.push((
+                o.key().unwrap_or_default().to_string(),
+                o.size().unwrap_or(0),
+            ));
         }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        token = page.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            return out;
         }
-    }
-
-    /// A client of the backend itself, to look at what gatehouse stored there.
-    fn client(&self) -> aws_sdk_s3::Client {
-        client_with(self.addr, AK, SK)
-    }
-
-    async fn chunk_objects(&self) -> Vec<(String, i64)> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client()
-                .list_objects_v2()
-                .bucket(BUCKET)
-                .prefix("node-a/chunks/")
-                .set_continuation_token(token)
-                .send()
-                .await
-                .expect("list the backend");
-            for o in page.contents() {
-                out.push((
-                    o.key().unwrap_or_default().to_string(),
-                    o.size().unwrap_or(0),
-                ));
-            }
-            token = page.next_continuation_token().map(str::to_string);
-            if token.is_none() {
-                return out;
-            }
-        }
-    }
-}
-
-impl Drop for S3sFs {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
@@ -241,7 +150,9 @@ fn cache_files(srv: &TestServer) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chunks_live_in_the_backend_and_everything_still_works() {
-    let Some(s3s) = S3sFs::start() else { return };
+    let Some(s3s) = S3sFs::start(&[BUCKET]) else {
+        return;
+    };
     // A cache of two chunks: most reads below go to the backend.
     let srv = start_on(&s3s, "2Mi").await;
     let c = srv.client();
@@ -250,7 +161,7 @@ async fn chunks_live_in_the_backend_and_everything_still_works() {
     // 5 MiB + 1 KiB: six chunks, stored in the backend, none as files of the data directory.
     let big = bytes((5 << 20) + 1024, 7);
     put(&c, "data", "big", &big).await;
-    let stored = s3s.chunk_objects().await;
+    let stored = chunk_objects(&s3s).await;
     assert_eq!(stored.len(), 6, "{stored:?}");
     assert_eq!(
         stored.iter().map(|(_, n)| *n as usize).sum::<usize>(),
@@ -261,7 +172,7 @@ async fn chunks_live_in_the_backend_and_everything_still_works() {
 
     // Dedup: the same bytes under another key store nothing new.
     put(&c, "data", "copy", &big).await;
-    assert_eq!(s3s.chunk_objects().await.len(), 6);
+    assert_eq!(chunk_objects(&s3s).await.len(), 6);
 
     // A read with an empty cache fetches, checks and caches again.
     for d in std::fs::read_dir(srv.data_dir().join("blobs/cache")).expect("cache dir") {
@@ -290,7 +201,7 @@ async fn chunks_live_in_the_backend_and_everything_still_works() {
 
     // A damaged chunk object in the backend is found by fsck, and a GET of it refuses to
     // send wrong bytes.
-    let (victim, _) = s3s.chunk_objects().await[0].clone();
+    let (victim, _) = chunk_objects(&s3s).await[0].clone();
     s3s.client()
         .put_object()
         .bucket(BUCKET)
@@ -337,7 +248,7 @@ async fn chunks_live_in_the_backend_and_everything_still_works() {
         .await
         .expect("rm");
     assert_eq!(
-        s3s.chunk_objects().await.len(),
+        chunk_objects(&s3s).await.len(),
         6,
         "still referenced by copy"
     );
@@ -352,7 +263,7 @@ async fn chunks_live_in_the_backend_and_everything_still_works() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(
-        s3s.chunk_objects().await.is_empty(),
+        chunk_objects(&s3s).await.is_empty(),
         "GC emptied the backend"
     );
     assert_eq!(cache_files(&srv), 0, "and the cache");
@@ -360,7 +271,7 @@ async fn chunks_live_in_the_backend_and_everything_still_works() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dead_backend_is_slowdown_and_the_server_recovers_by_itself() {
-    let Some(mut s3s) = S3sFs::start() else {
+    let Some(mut s3s) = S3sFs::start(&[BUCKET]) else {
         return;
     };
     let srv = start_on(&s3s, "64Mi").await;
@@ -433,7 +344,9 @@ async fn a_dead_backend_is_slowdown_and_the_server_recovers_by_itself() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_credentials_or_a_switched_backend_are_clear_start_errors() {
-    let Some(s3s) = S3sFs::start() else { return };
+    let Some(s3s) = S3sFs::start(&[BUCKET]) else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let raw = backend_config(&s3s, dir.path(), "not-the-secret", "8Mi");
     let err = match gatehouse::app::start(config_from(raw, dir.path())).await {
@@ -481,7 +394,7 @@ async fn wrong_credentials_or_a_switched_backend_are_clear_start_errors() {
         said.contains("6 chunks") && said.contains("6 stored now"),
         "{said}"
     );
-    assert_eq!(s3s.chunk_objects().await.len(), 6);
+    assert_eq!(chunk_objects(&s3s).await.len(), 6);
     let local_chunks = std::fs::read_dir(dir.path().join("blobs"))
         .expect("blobs")
         .filter(|e| {
@@ -506,7 +419,9 @@ async fn wrong_credentials_or_a_switched_backend_are_clear_start_errors() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_node_comes_back_elsewhere_from_its_shipped_metadata() {
-    let Some(s3s) = S3sFs::start() else { return };
+    let Some(s3s) = S3sFs::start(&[BUCKET]) else {
+        return;
+    };
     let etc = tempfile::tempdir().expect("config dir");
     let cfg = config_file(&s3s, etc.path(), SK, "8Mi", 1);
     let raw = RawConfig::load(&cfg).expect("config");

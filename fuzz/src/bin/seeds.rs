@@ -273,6 +273,8 @@ fn admin_json(out: &Path) {
         ("POST /api/buckets/fuzz/presign", r#"{"key":"obj","method":"GET","expires_secs":3600}"#.into()),
         ("POST /api/shares", r#"{"name":"team-files","description":"d","quota_bytes":1048576,"expires":"2030-01-01","guest_read":false}"#.into()),
         ("POST /api/peers", r#"{"address":"10.1.2.0/24","user":"admin","description":"lab"}"#.into()),
+        ("POST /api/replication/connections", r#"{"name":"site-b","endpoint":"https://s3.example.net","region":"eu-west-3","access_key":"ak","secret_key":"sk"}"#.into()),
+        ("PUT /api/replication/rules/fuzz", r#"{"connection":"site-b","target_bucket":"fuzz-copy","prefix":"logs/","deletes":true,"existing":false,"paused":true}"#.into()),
     ];
     assert_eq!(bodies.len(), JSON_ENDPOINTS.len());
     for (line, body) in bodies {

@@ -6,7 +6,8 @@
 //! - `routes/`: the route table (`routes/mod.rs`, which lists every endpoint) and one module
 //!   per family: `info` (health, info, me, panels, the OpenAPI document), `users` (users,
 //!   self-service join), `access` (groups, roles, bindings), `buckets`, `objects` (streamed
-//!   bodies, ranges, presigned S3 URLs), `storage` (usage and disk space).
+//!   bodies, ranges, presigned S3 URLs), `storage` (usage and disk space), `replication`
+//!   (connections, rules, status, pause/resume).
 //! - `openapi.json` (beside `src/`): the hand-written OpenAPI 3.1 document of every route; a
 //!   unit test checks it against the route table.
 //! - `auth`: the [`Caller`](auth::Caller) extractor: S3 credentials (SigV4, presigned, Basic,
@@ -19,7 +20,8 @@
 //! - `web`: the web page (`/`, `/assets/…`), plain HTML/JS/CSS from `web/` embedded in the
 //!   binary and served with a strict Content-Security-Policy.
 //! - `request_log`: request ids and one log line per request.
-//! - `share_alias`: `/api/buckets/fs--<share>/…` is routed as the share's bucket `fs+<share>`.
+//! - `share_alias`: `/api/buckets/fs--<share>/…` (and `/api/replication/rules/fs--<share>/…`)
+//!   is routed as the share's bucket `fs+<share>`.
 //!
 //! Invariant: no access decision is made here. Every store operation calls
 //! `gatehouse_store::rbac::authorize` itself; this crate only authenticates, calls, renders.

@@ -1,7 +1,8 @@
 //! `fs--<share>` in an admin API bucket path: the alias of share bucket `fs+<share>` that
 //! botocore-based clients (aws CLI, boto3) use, since they refuse `+`. A request for
-//! `/api/buckets/fs--team/...` is routed as `/api/buckets/fs+team/...`, so every bucket
-//! handler sees the canonical name, as the S3 gateway's addressing does. The URI as sent is
+//! `/api/buckets/fs--team/...` is routed as `/api/buckets/fs+team/...` (and
+//! `/api/replication/rules/fs--team/...` as `.../fs+team/...`), so every bucket handler sees
+//! the canonical name, as the S3 gateway's addressing does. The URI as sent is
 //! kept in [`SignedUri`]: a SigV4 signature covers that one.
 
 use axum::extract::Request;
@@ -12,9 +13,10 @@ use http::Uri;
 #[derive(Clone)]
 pub struct SignedUri(pub Uri);
 
-const BUCKETS: &str = "/api/buckets/";
+/// The paths whose next segment names a bucket.
+const BUCKET_PATHS: &[&str] = &["/api/buckets/", "/api/replication/rules/"];
 
-/// Resolves an alias in the bucket segment of `/api/buckets/<bucket>[/...]`.
+/// Resolves an alias in the bucket segment of a [`BUCKET_PATHS`] path.
 pub async fn resolve(mut req: Request) -> Request {
     if let Some(uri) = canonical_uri(req.uri()) {
         let sent = std::mem::replace(req.uri_mut(), uri);
@@ -25,7 +27,9 @@ pub async fn resolve(mut req: Request) -> Request {
 
 /// The URI with its bucket alias resolved, if it has one.
 fn canonical_uri(uri: &Uri) -> Option<Uri> {
-    let rest = uri.path().strip_prefix(BUCKETS)?;
+    let (base, rest) = BUCKET_PATHS
+        .iter()
+        .find_map(|b| Some((*b, uri.path().strip_prefix(b)?)))?;
     let (bucket, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     if !bucket.starts_with(RESERVED_ALIAS_PREFIX) {
         return None;
@@ -35,8 +39,8 @@ fn canonical_uri(uri: &Uri) -> Option<Uri> {
         return None;
     }
     let pq = match uri.query() {
-        Some(q) => format!("{BUCKETS}{canonical}{tail}?{q}"),
-        None => format!("{BUCKETS}{canonical}{tail}"),
+        Some(q) => format!("{base}{canonical}{tail}?{q}"),
+        None => format!("{base}{canonical}{tail}"),
     };
     let mut parts = uri.clone().into_parts();
     parts.path_and_query = Some(pq.parse().ok()?);
@@ -61,6 +65,11 @@ mod tests {
         assert_eq!(c("/api/buckets/fs--"), None);
         assert_eq!(c("/api/buckets/plain/objects/k"), None);
         assert_eq!(c("/api/shares/fs--team"), None);
+        assert_eq!(
+            c("/api/replication/rules/fs--team/pause").as_deref(),
+            Some("/api/replication/rules/fs+team/pause")
+        );
+        assert_eq!(c("/api/replication/connections/fs--team"), None);
         assert_eq!(c("/api/buckets"), None);
     }
 }

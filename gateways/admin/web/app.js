@@ -10,7 +10,7 @@
 (() => {
   const PAGE_SIZE = 100;
   // Panels this page has a view for, in the order they are listed.
-  const VIEWS = ['s3', 'shares', 'bindings', 'groups', 'users', 'peers-mgmt', 'storage'];
+  const VIEWS = ['s3', 'shares', 'bindings', 'groups', 'users', 'peers-mgmt', 'replication', 'storage'];
 
   let session = null;
   let presignAvailable = true;
@@ -212,6 +212,7 @@
     $('loading').hidden = true;
     $('app').hidden = false;
     const allowed = new Set(me.panels.filter((p) => p.allowed).map((p) => p.id));
+    if (!me.panels.some((p) => p.id === 'replication') && await replicationVisible()) allowed.add('replication');
     allowedPanels = allowed;
     const nav = $('panel-nav');
     clear(nav);
@@ -939,6 +940,162 @@
     return i > 0 ? endpoint.slice(i + 1) : '2049';
   }
 
+  // ----- replication -----
+
+  // The server lists no Replication panel: it is shown to admins and to whoever may see a
+  // rule (a `replication` grant on a bucket), on a server that has the API.
+  async function replicationVisible() {
+    try {
+      const rules = await api('GET', '/api/replication/rules');
+      return me.admin || rules.length > 0;
+    } catch (_) {
+      return false;
+    }
+  }
+
+  function ruleState(r) {
+    if (r.paused) return 'paused';
+    return r.backfilling ? 'backfilling' : 'active';
+  }
+
+  function rulePath(bucket) {
+    return '/api/replication/rules/' + encodeURIComponent(bucket);
+  }
+
+  async function loadReplication() {
+    // The configuration part only for whoever may list connections (admins).
+    let connections = null;
+    try {
+      connections = await api('GET', '/api/replication/connections');
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 403)) showError(err);
+    }
+    const rules = await attempt(() => api('GET', '/api/replication/rules'));
+    const admin = connections !== null;
+    $('replication-admin').hidden = !admin;
+    const tbody = $('replication-table').tBodies[0];
+    clear(tbody);
+    if (rules) {
+      $('replication-empty').hidden = rules.length > 0;
+      for (const r of rules) tbody.append(ruleRow(r, admin));
+    }
+    if (!admin) return;
+    const ctbody = $('connections-table').tBodies[0];
+    clear(ctbody);
+    $('connections-empty').hidden = connections.length > 0;
+    for (const c of connections) ctbody.append(connectionRow(c));
+    const csel = $('rule-connection');
+    const keepConn = csel.value;
+    clear(csel);
+    for (const c of connections) csel.append(el('option', { value: c.name, text: c.name }));
+    if (keepConn) csel.value = keepConn;
+    const buckets = await api('GET', '/api/buckets').catch(() => []);
+    const bsel = $('rule-bucket');
+    const keepBucket = bsel.value;
+    clear(bsel);
+    for (const b of buckets) {
+      if (b.kind === 'system') continue;
+      bsel.append(el('option', { value: b.name, text: b.name }));
+    }
+    if (keepBucket) bsel.value = keepBucket;
+  }
+
+  function ruleRow(r, admin) {
+    const paused = r.paused;
+    const actions = el('td', { class: 'actions' },
+      el('button', {
+        type: 'button',
+        class: 'quiet',
+        text: paused ? 'Resume' : 'Pause',
+        onclick: async () => {
+          const verb = paused ? 'resume' : 'pause';
+          if (await attempt(() => api('POST', rulePath(r.bucket) + '/' + verb)) === undefined) return;
+          flash((paused ? 'Resumed' : 'Paused') + ' replication of ' + r.bucket + '.', true);
+          await loadReplication();
+        },
+      }),
+      admin ? el('button', {
+        type: 'button',
+        class: 'danger',
+        text: 'Remove',
+        onclick: async () => {
+          if (!window.confirm('Remove the replication rule of ' + r.bucket + '? Changes not sent yet are not sent.')) return;
+          if (await attempt(() => api('DELETE', rulePath(r.bucket))) === undefined) return;
+          flash('Removed the replication rule of ' + r.bucket + '.', true);
+          await loadReplication();
+        },
+      }) : null);
+    const target = r.connection + '/' + r.target_bucket + (r.prefix ? ' (keys ' + r.prefix + '…)' : '');
+    return el('tr', { 'data-rule': r.bucket },
+      el('td', {}, r.bucket, r.deletes ? el('span', { class: 'badge', text: 'deletes' }) : null),
+      el('td', {}, el('code', { text: target })),
+      el('td', { class: 'state', text: ruleState(r) }),
+      el('td', { class: 'num', text: String(r.queued) }),
+      el('td', { class: 'num', text: String(r.in_flight) }),
+      el('td', { class: 'num', title: fmtBytes(r.replicated_bytes), text: String(r.replicated) }),
+      el('td', { class: 'num', text: String(r.failed) }),
+      el('td', { class: 'num', text: r.lag_seconds.toFixed(1) + ' s' }),
+      el('td', { class: 'error-text', text: r.last_error || '' }),
+      actions);
+  }
+
+  function connectionRow(c) {
+    return el('tr', { 'data-connection': c.name },
+      el('td', { text: c.name }),
+      el('td', {}, el('code', { text: c.endpoint })),
+      el('td', { text: c.region }),
+      el('td', {}, el('code', { text: c.access_key })),
+      el('td', { text: fmtTime(c.created_ms) }),
+      el('td', { class: 'actions' }, el('button', {
+        type: 'button',
+        class: 'danger',
+        text: 'Remove',
+        onclick: async () => {
+          if (!window.confirm('Remove connection ' + c.name + '?')) return;
+          if (await attempt(() => api('DELETE', '/api/replication/connections/' + encodeURIComponent(c.name))) === undefined) return;
+          flash('Removed connection ' + c.name + '.', true);
+          await loadReplication();
+        },
+      })));
+  }
+
+  $('replication-refresh').addEventListener('click', () => loadReplication());
+
+  $('rule-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const bucket = $('rule-bucket').value;
+    const body = {
+      connection: $('rule-connection').value,
+      target_bucket: $('rule-target').value.trim(),
+      prefix: $('rule-prefix').value,
+      deletes: $('rule-deletes').checked,
+      existing: $('rule-existing').checked,
+    };
+    const r = await attempt(() => api('PUT', rulePath(bucket), body));
+    if (!r) return;
+    flash('Replicating ' + r.bucket + ' to ' + r.connection + '/' + r.target_bucket + '.', true);
+    $('rule-form').reset();
+    await loadReplication();
+  });
+
+  $('connection-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const body = {
+      name: $('connection-name').value.trim(),
+      endpoint: $('connection-endpoint').value.trim(),
+      region: $('connection-region').value.trim(),
+      access_key: $('connection-access-key').value.trim(),
+      secret_key: $('connection-secret-key').value,
+    };
+    // The secret leaves the form whatever the answer: the server keeps it sealed.
+    $('connection-secret-key').value = '';
+    const c = await attempt(() => api('POST', '/api/replication/connections', body));
+    if (!c) return;
+    flash('Added connection ' + c.name + '.', true);
+    $('connection-form').reset();
+    await loadReplication();
+  });
+
   // ----- storage -----
 
   async function loadStorage() {
@@ -981,6 +1138,7 @@
     groups: () => loadGroups(),
     users: () => loadUsers(),
     'peers-mgmt': () => loadPeers(),
+    replication: () => loadReplication(),
     storage: () => loadStorage(),
   };
 

@@ -425,9 +425,10 @@ impl Store {
         };
         match &scope {
             Scope::Global => {}
-            Scope::Bucket(_) if !touches(&["buckets", "objects"]) => {
+            Scope::Bucket(_) if !touches(&["buckets", "objects", "replication"]) => {
                 return Err(StoreError::InvalidArgument(format!(
-                    "role {role} grants nothing on buckets or objects; a bucket scope would give nothing"
+                    "role {role} grants nothing on buckets, objects or replication; a bucket \
+                     scope would give nothing"
                 )));
             }
             Scope::Panel(panel) => {

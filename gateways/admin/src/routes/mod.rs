@@ -13,6 +13,7 @@ mod buckets;
 mod info;
 mod objects;
 mod peers;
+mod replication;
 mod session;
 mod shares;
 mod storage;
@@ -143,6 +144,52 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/api/peers", peers::list),
         ep(Post, "/api/peers", peers::add),
         ep(Delete, "/api/peers/{address}", peers::remove),
+        ep(
+            Get,
+            "/api/replication/connections",
+            replication::list_connections,
+        ),
+        ep(
+            Post,
+            "/api/replication/connections",
+            replication::add_connection,
+        ),
+        ep(
+            Delete,
+            "/api/replication/connections/{name}",
+            replication::remove_connection,
+        ),
+        ep(Get, "/api/replication/rules", replication::list_rules),
+        ep(
+            Get,
+            "/api/replication/rules/{bucket}",
+            replication::show_rule,
+        ),
+        ep(
+            Put,
+            "/api/replication/rules/{bucket}",
+            replication::set_rule,
+        ),
+        ep(
+            Delete,
+            "/api/replication/rules/{bucket}",
+            replication::remove_rule,
+        ),
+        ep(
+            Post,
+            "/api/replication/rules/{bucket}/pause",
+            replication::pause,
+        ),
+        ep(
+            Post,
+            "/api/replication/rules/{bucket}/resume",
+            replication::resume,
+        ),
+        ep(
+            Get,
+            "/api/replication/rules/{bucket}/failed",
+            replication::failed,
+        ),
     ]
 }
 

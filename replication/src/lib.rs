@@ -1,0 +1,252 @@
+//! Bucket replication's worker (decision 0036): reads each rule's queue from the store in
+//! order and sends the keys' current state to the rule's target, an S3 bucket behind a named
+//! connection. At least once: a row leaves the queue only after the target answered; a crash
+//! or a restart sends it again. Ordered per key: the queue holds a key once, at its last
+//! change, and a key is never in flight twice.
+//!
+//! Faults: no answer, a 5xx, 429/408, or a refusal of the connection as a whole (403, a
+//! missing target bucket, wrong keys) hold the rule back and retry with a doubling pause
+//! (1 s to 5 min); a refusal of one key (400s such as a key too long for the target) marks
+//! that key failed until it changes again, and the rule goes on.
+
+mod send;
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::Client;
+use gatehouse_chunks_s3::remote;
+use gatehouse_store::Store;
+use gatehouse_store::replication::{Outcome, Remote};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Keys being sent at once, over every rule.
+const MAX_IN_FLIGHT: usize = 8;
+/// Rows read from one rule's queue per look.
+const LOOK_AHEAD: usize = 64;
+/// Keys entered per backfill transaction.
+const BACKFILL_STEP: usize = 1000;
+/// How often the worker looks when nothing told it to.
+const IDLE_LOOK: Duration = Duration::from_secs(1);
+/// How often it checks whether something was queued.
+const TICK: Duration = Duration::from_millis(25);
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+const TIMEOUTS: remote::Timeouts = remote::Timeouts {
+    connect: Duration::from_secs(5),
+    attempt: Duration::from_secs(300),
+    operation: Duration::from_secs(900),
+};
+
+/// A send that did not reach a verdict on the key: try again after a pause.
+#[derive(Debug)]
+pub(crate) struct Retry(pub String);
+
+struct Done {
+    bucket_id: u64,
+    seq: u64,
+    key: String,
+    result: Result<Outcome, Retry>,
+}
+
+struct Backoff {
+    until: Instant,
+    pause: Duration,
+}
+
+/// Runs until `stop` turns true; sends in flight then are dropped (their rows stay queued).
+pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
+    let mut w = Worker {
+        marker: store.replication().node_id(),
+        store,
+        clients: HashMap::new(),
+        in_flight: HashSet::new(),
+        tasks: JoinSet::new(),
+        backoff: HashMap::new(),
+    };
+    let mut last_look = Instant::now() - IDLE_LOOK;
+    loop {
+        let due = w.store.replication().take_queued() || last_look.elapsed() >= IDLE_LOOK;
+        if due {
+            last_look = Instant::now();
+            if let Err(e) = w.look().await {
+                tracing::warn!(error = %e, "replication: reading the queue failed");
+            }
+        }
+        tokio::select! {
+            _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => break,
+            Some(done) = w.tasks.join_next(), if !w.tasks.is_empty() => {
+                if let Ok(done) = done {
+                    w.finish(done).await;
+                }
+                // A slot freed: look again now.
+                last_look = Instant::now() - IDLE_LOOK;
+            }
+            _ = tokio::time::sleep(TICK) => {}
+        }
+    }
+    w.tasks.abort_all();
+}
+
+struct Worker {
+    store: Store,
+    marker: String,
+    /// Per connection name: what it was built from, and the client.
+    clients: HashMap<String, (String, Client)>,
+    in_flight: HashSet<(u64, String)>,
+    tasks: JoinSet<Done>,
+    backoff: HashMap<u64, Backoff>,
+}
+
+impl Worker {
+    async fn look(&mut self) -> gatehouse_store::Result<()> {
+        let rules = self.store.replication().rules()?;
+        for r in rules {
+            if r.rule.paused {
+                continue;
+            }
+            if r.rule.backfill.is_some() {
+                self.store
+                    .replication()
+                    .backfill_step(r.bucket_id, BACKFILL_STEP)
+                    .await?;
+            }
+            if self
+                .backoff
+                .get(&r.bucket_id)
+                .is_some_and(|b| b.until > Instant::now())
+            {
+                continue;
+            }
+            if self.in_flight.len() >= MAX_IN_FLIGHT {
+                break;
+            }
+            let client = match self.client(&r.rule.connection) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.failed(
+                        r.bucket_id,
+                        format!("connection {}: {e}", r.rule.connection),
+                    );
+                    continue;
+                }
+            };
+            for p in self.store.replication().pending(r.bucket_id, LOOK_AHEAD)? {
+                if self.in_flight.len() >= MAX_IN_FLIGHT {
+                    break;
+                }
+                let k = (r.bucket_id, p.row.key.clone());
+                if self.in_flight.contains(&k) {
+                    continue;
+                }
+                self.in_flight.insert(k);
+                self.store
+                    .replication()
+                    .live()
+                    .update(r.bucket_id, |l| l.in_flight += 1);
+                let job = send::Job {
+                    store: self.store.clone(),
+                    client: client.clone(),
+                    rule: r.rule.clone(),
+                    key: p.row.key.clone(),
+                    op: p.row.op,
+                    marker: self.marker.clone(),
+                };
+                let (bucket_id, seq, key) = (r.bucket_id, p.seq, p.row.key);
+                self.tasks.spawn(async move {
+                    Done {
+                        bucket_id,
+                        seq,
+                        key,
+                        result: job.run().await,
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self, d: Done) {
+        self.in_flight.remove(&(d.bucket_id, d.key.clone()));
+        let live = self.store.replication();
+        live.live().update(d.bucket_id, |l| {
+            l.in_flight = l.in_flight.saturating_sub(1);
+        });
+        match d.result {
+            Ok(outcome) => {
+                if let Outcome::Refused(e) = &outcome {
+                    tracing::warn!(bucket_id = d.bucket_id, key = %d.key, error = %e, "replication: the target refused a key");
+                } else {
+                    self.backoff.remove(&d.bucket_id);
+                    live.live().update(d.bucket_id, |l| {
+                        l.last_error = None;
+                        l.retry_at_ms = None;
+                    });
+                }
+                if let Err(e) = live.finished(d.bucket_id, d.seq, &d.key, outcome).await {
+                    tracing::warn!(error = %e, "replication: recording a send failed (it is sent again)");
+                }
+            }
+            Err(Retry(e)) => self.failed(d.bucket_id, e),
+        }
+    }
+
+    /// A send or a connection failed: the rule waits, twice as long as last time.
+    fn failed(&mut self, bucket_id: u64, error: String) {
+        // Sends already under way when the first failed fail too: one pause for them all.
+        if let Some(b) = self.backoff.get(&bucket_id)
+            && b.until > Instant::now()
+        {
+            self.store
+                .replication()
+                .live()
+                .update(bucket_id, |l| l.last_error = Some(error));
+            return;
+        }
+        let pause = self
+            .backoff
+            .get(&bucket_id)
+            .map_or(FIRST_BACKOFF, |b| (b.pause * 2).min(MAX_BACKOFF));
+        self.backoff.insert(
+            bucket_id,
+            Backoff {
+                until: Instant::now() + pause,
+                pause,
+            },
+        );
+        let retry_at = gatehouse_store::now_unix_ms() + pause.as_millis() as i64;
+        tracing::warn!(bucket_id, error = %error, retry_in_s = pause.as_secs_f64(), "replication: send failed, retrying later");
+        self.store.replication().live().update(bucket_id, |l| {
+            l.last_error = Some(error);
+            l.retry_at_ms = Some(retry_at);
+        });
+    }
+
+    /// The client of connection `name`, built again when the connection changed.
+    fn client(&mut self, name: &str) -> gatehouse_store::Result<Client> {
+        let r: Remote = self.store.replication().remote(name)?;
+        let print = format!(
+            "{}\n{}\n{}\n{}",
+            r.endpoint, r.region, r.access_key, r.secret_key
+        );
+        if let Some((p, c)) = self.clients.get(name)
+            && *p == print
+        {
+            return Ok(c.clone());
+        }
+        let conf = remote::config(
+            &remote::Endpoint {
+                url: &r.endpoint,
+                region: &r.region,
+                access_key: &r.access_key,
+                secret_key: &r.secret_key,
+            },
+            TIMEOUTS,
+        );
+        let c = Client::from_conf(conf);
+        self.clients.insert(name.to_string(), (print, c.clone()));
+        Ok(c)
+    }
+}

@@ -1,0 +1,520 @@
+//! Bucket replication (issue 20) against real S3 servers gatehouse's worker did not write the
+//! other side of: a second gatehouse instance and s3s-fs. What a user sees: objects, their
+//! metadata, tags and multipart ETags arrive at the target; deletes follow when the rule says
+//! so; a two-way pair does not echo; a target that is down, or a source restarted meanwhile,
+//! loses nothing; pause holds changes back and resume sends them.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Tag, Tagging};
+use gatehouse_store::replication::{RuleSpec, RuleStatus};
+
+use crate::common::*;
+use crate::s3s_peer::{AK, S3sFs, SK};
+
+/// Connects `src` to `dst` (its admin's keys) as connection `name`.
+async fn connect(src: &TestServer, name: &str, endpoint: &str, ak: &str, sk: &str) {
+    src.store()
+        .replication()
+        .add_connection(&src.admin(), name, endpoint, "us-east-1", ak, sk)
+        .await
+        .expect("add connection");
+}
+
+async fn rule(src: &TestServer, bucket: &str, conn: &str, target: &str, deletes: bool) {
+    src.store()
+        .replication()
+        .set_rule(
+            &src.admin(),
+            bucket,
+            RuleSpec {
+                connection: conn.into(),
+                target_bucket: target.into(),
+                deletes,
+                existing: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("set rule");
+}
+
+fn status(srv: &TestServer, bucket: &str) -> RuleStatus {
+    srv.store()
+        .replication()
+        .status(&srv.admin(), bucket)
+        .expect("status")
+}
+
+/// Waits until `bucket`'s queue is empty and nothing is in flight.
+async fn drained(srv: &TestServer, bucket: &str, within: Duration) -> RuleStatus {
+    let t0 = Instant::now();
+    loop {
+        let s = status(srv, bucket);
+        if s.queued == 0 && s.in_flight == 0 && !s.backfilling {
+            return s;
+        }
+        assert!(t0.elapsed() < within, "replication did not drain: {s:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn get(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    match c.get_object().bucket(bucket).key(key).send().await {
+        Ok(o) => Some(body_bytes(o).await),
+        Err(e) => {
+            assert_eq!(code(&e), "NoSuchKey", "{e:?}");
+            None
+        }
+    }
+}
+
+async fn put(c: &aws_sdk_s3::Client, bucket: &str, key: &str, data: Vec<u8>) {
+    c.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(data))
+        .send()
+        .await
+        .expect("put");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replication_to_a_second_gatehouse_carries_bytes_metadata_tags_parts_and_deletes() {
+    let a = TestServer::start().await;
+    let b = TestServer::start().await;
+    let (ca, cb) = (a.client(), b.client());
+    ca.create_bucket().bucket("src").send().await.expect("src");
+    cb.create_bucket().bucket("dst").send().await.expect("dst");
+    // There before the rule: the backfill sends it.
+    put(&ca, "src", "old/one", bytes(1000, 1)).await;
+    connect(
+        &a,
+        "site-b",
+        &format!("http://{}", b.addr),
+        &b.access,
+        &b.secret,
+    )
+    .await;
+    rule(&a, "src", "site-b", "dst", true).await;
+    drained(&a, "src", Duration::from_secs(20)).await;
+    assert_eq!(get(&cb, "dst", "old/one").await, Some(bytes(1000, 1)));
+
+    // A put with metadata and tags, a multipart upload, a tag change, a delete.
+    ca.put_object()
+        .bucket("src")
+        .key("doc.json")
+        .content_type("application/json")
+        .cache_control("max-age=60")
+        .metadata("colour", "blue")
+        .tagging("team=a&tier=gold")
+        .body(ByteStream::from(b"{\"a\":1}".to_vec()))
+        .send()
+        .await
+        .expect("put doc");
+    let up = ca
+        .create_multipart_upload()
+        .bucket("src")
+        .key("big.bin")
+        .content_type("application/x-big")
+        .send()
+        .await
+        .expect("create mpu");
+    let id = up.upload_id().expect("id");
+    let parts = [bytes(5 << 20, 2), bytes(1 << 20, 3)];
+    let mut done = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let r = ca
+            .upload_part()
+            .bucket("src")
+            .key("big.bin")
+            .upload_id(id)
+            .part_number(i as i32 + 1)
+            .body(ByteStream::from(p.clone()))
+            .send()
+            .await
+            .expect("part");
+        done.push(
+            CompletedPart::builder()
+                .part_number(i as i32 + 1)
+                .e_tag(r.e_tag().expect("etag"))
+                .build(),
+        );
+    }
+    let fin = ca
+        .complete_multipart_upload()
+        .bucket("src")
+        .key("big.bin")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    ca.delete_object()
+        .bucket("src")
+        .key("old/one")
+        .send()
+        .await
+        .expect("delete");
+    drained(&a, "src", Duration::from_secs(20)).await;
+
+    let doc = cb
+        .get_object()
+        .bucket("dst")
+        .key("doc.json")
+        .send()
+        .await
+        .expect("doc at the target");
+    assert_eq!(doc.content_type(), Some("application/json"));
+    assert_eq!(doc.cache_control(), Some("max-age=60"));
+    let meta = doc.metadata().cloned().unwrap_or_default();
+    assert_eq!(meta.get("colour").map(String::as_str), Some("blue"));
+    assert!(
+        meta.contains_key("gatehouse-replica"),
+        "a replica is marked: {meta:?}"
+    );
+    assert_eq!(body_bytes(doc).await, b"{\"a\":1}");
+    let tags = cb
+        .get_object_tagging()
+        .bucket("dst")
+        .key("doc.json")
+        .send()
+        .await
+        .expect("tags");
+    let mut t: Vec<_> = tags
+        .tag_set()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    t.sort();
+    assert_eq!(
+        t,
+        [("team".into(), "a".into()), ("tier".into(), "gold".into())]
+    );
+
+    // Sent as multipart with the same parts: the same ETag.
+    let big = cb
+        .head_object()
+        .bucket("dst")
+        .key("big.bin")
+        .send()
+        .await
+        .expect("big at the target");
+    assert_eq!(big.e_tag(), fin.e_tag());
+    assert_eq!(big.content_type(), Some("application/x-big"));
+    let mut all = parts[0].clone();
+    all.extend_from_slice(&parts[1]);
+    assert_eq!(get(&cb, "dst", "big.bin").await, Some(all));
+    assert_eq!(
+        get(&cb, "dst", "old/one").await,
+        None,
+        "the delete followed"
+    );
+
+    // A tag change alone is sent too.
+    ca.put_object_tagging()
+        .bucket("src")
+        .key("doc.json")
+        .tagging(
+            Tagging::builder()
+                .tag_set(Tag::builder().key("team").value("b").build().expect("tag"))
+                .build()
+                .expect("tagging"),
+        )
+        .send()
+        .await
+        .expect("retag");
+    let s = drained(&a, "src", Duration::from_secs(20)).await;
+    let tags = cb
+        .get_object_tagging()
+        .bucket("dst")
+        .key("doc.json")
+        .send()
+        .await
+        .expect("tags");
+    assert_eq!(tags.tag_set().len(), 1);
+    assert_eq!(tags.tag_set()[0].value(), "b");
+    assert_eq!(s.failed, 0);
+    assert!(s.replicated >= 5, "{s:?}");
+    assert!(s.last_error.is_none(), "{s:?}");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_way_replication_does_not_echo() {
+    let a = TestServer::start().await;
+    let b = TestServer::start().await;
+    let (ca, cb) = (a.client(), b.client());
+    ca.create_bucket().bucket("both").send().await.expect("a");
+    cb.create_bucket().bucket("both").send().await.expect("b");
+    connect(
+        &a,
+        "to-b",
+        &format!("http://{}", b.addr),
+        &b.access,
+        &b.secret,
+    )
+    .await;
+    connect(
+        &b,
+        "to-a",
+        &format!("http://{}", a.addr),
+        &a.access,
+        &a.secret,
+    )
+    .await;
+    rule(&a, "both", "to-b", "both", true).await;
+    rule(&b, "both", "to-a", "both", true).await;
+
+    put(&ca, "both", "from-a", b"A".to_vec()).await;
+    put(&cb, "both", "from-b", b"B".to_vec()).await;
+    drained(&a, "both", Duration::from_secs(20)).await;
+    drained(&b, "both", Duration::from_secs(20)).await;
+    // Give an echo time to happen, then look: each side sent exactly its own write.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (sa, sb) = (
+        drained(&a, "both", Duration::from_secs(5)).await,
+        drained(&b, "both", Duration::from_secs(5)).await,
+    );
+    assert_eq!(sa.replicated, 1, "A sent only its own write: {sa:?}");
+    assert_eq!(sb.replicated, 1, "B sent only its own write: {sb:?}");
+    assert_eq!(get(&cb, "both", "from-a").await, Some(b"A".to_vec()));
+    assert_eq!(get(&ca, "both", "from-b").await, Some(b"B".to_vec()));
+
+    // A delete on one side reaches the other, and stops there.
+    ca.delete_object()
+        .bucket("both")
+        .key("from-b")
+        .send()
+        .await
+        .expect("delete");
+    drained(&a, "both", Duration::from_secs(20)).await;
+    assert_eq!(get(&cb, "both", "from-b").await, None);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drained(&b, "both", Duration::from_secs(20)).await;
+    assert_eq!(get(&ca, "both", "from-a").await, Some(b"A".to_vec()));
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn paused_rule_holds_changes_until_resumed() {
+    let a = TestServer::start().await;
+    let b = TestServer::start().await;
+    let (ca, cb) = (a.client(), b.client());
+    ca.create_bucket()
+        .bucket("pause-me")
+        .send()
+        .await
+        .expect("a");
+    cb.create_bucket()
+        .bucket("pause-me")
+        .send()
+        .await
+        .expect("b");
+    connect(&a, "b", &format!("http://{}", b.addr), &b.access, &b.secret).await;
+    rule(&a, "pause-me", "b", "pause-me", false).await;
+    a.store()
+        .replication()
+        .set_paused(&a.admin(), "pause-me", true)
+        .await
+        .expect("pause");
+    put(&ca, "pause-me", "held", b"x".to_vec()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let s = status(&a, "pause-me");
+    assert!(s.paused);
+    assert_eq!(s.queued, 1, "{s:?}");
+    assert_eq!(
+        get(&cb, "pause-me", "held").await,
+        None,
+        "nothing is sent while paused"
+    );
+    a.store()
+        .replication()
+        .set_paused(&a.admin(), "pause-me", false)
+        .await
+        .expect("resume");
+    drained(&a, "pause-me", Duration::from_secs(20)).await;
+    assert_eq!(get(&cb, "pause-me", "held").await, Some(b"x".to_vec()));
+    // Deletes are not sent by this rule.
+    ca.delete_object()
+        .bucket("pause-me")
+        .key("held")
+        .send()
+        .await
+        .expect("delete");
+    drained(&a, "pause-me", Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(get(&cb, "pause-me", "held").await, Some(b"x".to_vec()));
+    a.stop().await;
+    b.stop().await;
+}
+
+/// s3s-fs as the target, stopped mid-queue and the source restarted meanwhile: every change
+/// arrives once the target is back, with the right bytes; a key the target cannot take is
+/// counted failed and does not hold the others back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn target_down_and_source_restarted_lose_nothing() {
+    let Some(mut s3s) = S3sFs::start(&["replica"]) else {
+        return;
+    };
+    let a = TestServer::start().await;
+    let ca = a.client();
+    ca.create_bucket().bucket("src").send().await.expect("src");
+    connect(&a, "s3s", &format!("http://{}", s3s.addr), AK, SK).await;
+    rule(&a, "src", "s3s", "replica", true).await;
+    put(&ca, "src", "first", bytes(300, 1)).await;
+    drained(&a, "src", Duration::from_secs(20)).await;
+    assert_eq!(
+        get(&s3s.client(), "replica", "first").await,
+        Some(bytes(300, 1))
+    );
+
+    s3s.stop();
+    for i in 0..20 {
+        put(&ca, "src", &format!("k{i:02}"), bytes(10_000 + i, i as u64)).await;
+    }
+    ca.delete_object()
+        .bucket("src")
+        .key("first")
+        .send()
+        .await
+        .expect("delete");
+    // The target is down: the rule backs off and says why.
+    let t0 = Instant::now();
+    let s = loop {
+        let s = status(&a, "src");
+        if s.last_error.is_some() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no error shown: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(s.queued, 21, "{s:?}");
+    assert!(s.lag_seconds >= 0.0);
+
+    // The source stops and starts again: the queue is in its database.
+    let dir = a.stop().await;
+    let a = TestServer::start_in(dir).await;
+    assert_eq!(status(&a, "src").queued, 21);
+    s3s.resume();
+    // Back within the longest pause the outage could have caused (a few seconds here).
+    let s = drained(&a, "src", Duration::from_secs(30)).await;
+    let c = s3s.client();
+    for i in 0..20 {
+        assert_eq!(
+            get(&c, "replica", &format!("k{i:02}")).await,
+            Some(bytes(10_000 + i, i as u64)),
+            "k{i:02}"
+        );
+    }
+    assert_eq!(get(&c, "replica", "first").await, None);
+    assert_eq!(s.failed, 0);
+    a.stop().await;
+}
+
+/// A share replicated: files written over NFS (created, then changed in place, renamed and
+/// removed) reach the target as objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nfs_writes_in_a_replicated_share_reach_the_target() {
+    use nfs3_client::nfs3_types::nfs3::{createhow3, sattr3};
+    let a = TestServer::start().await;
+    let b = TestServer::start().await;
+    let cb = b.client();
+    cb.create_bucket().bucket("mirror").send().await.expect("b");
+    let (mut c, root) = crate::nfs::writer(&a, "docs").await;
+    connect(&a, "b", &format!("http://{}", b.addr), &b.access, &b.secret).await;
+    rule(&a, "fs+docs", "b", "mirror", true).await;
+
+    let f = crate::nfs::create(
+        &mut c,
+        &root,
+        "notes.txt",
+        createhow3::UNCHECKED(sattr3::default()),
+    )
+    .await
+    .expect("create");
+    crate::nfs::write(&mut c, &f, 0, b"hello world")
+        .await
+        .expect("write");
+    drained(&a, "fs+docs", Duration::from_secs(20)).await;
+    assert_eq!(
+        get(&cb, "mirror", "notes.txt").await,
+        Some(b"hello world".to_vec())
+    );
+    // Changed in place (the file view names the inode, not the key).
+    crate::nfs::write(&mut c, &f, 6, b"WORLD")
+        .await
+        .expect("write");
+    drained(&a, "fs+docs", Duration::from_secs(20)).await;
+    assert_eq!(
+        get(&cb, "mirror", "notes.txt").await,
+        Some(b"hello WORLD".to_vec())
+    );
+    // Renamed: the old name goes, the new one comes.
+    crate::nfs::rename(&mut c, (&root, "notes.txt"), (&root, "final.txt"))
+        .await
+        .expect("rename");
+    drained(&a, "fs+docs", Duration::from_secs(20)).await;
+    assert_eq!(get(&cb, "mirror", "notes.txt").await, None);
+    assert_eq!(
+        get(&cb, "mirror", "final.txt").await,
+        Some(b"hello WORLD".to_vec())
+    );
+    // ...and still changes in place under its new name.
+    crate::nfs::write(&mut c, &f, 0, b"HELLO")
+        .await
+        .expect("write");
+    drained(&a, "fs+docs", Duration::from_secs(20)).await;
+    assert_eq!(
+        get(&cb, "mirror", "final.txt").await,
+        Some(b"HELLO WORLD".to_vec())
+    );
+    crate::nfs::remove(&mut c, &root, "final.txt")
+        .await
+        .expect("remove");
+    let s = drained(&a, "fs+docs", Duration::from_secs(20)).await;
+    assert_eq!(get(&cb, "mirror", "final.txt").await, None);
+    assert_eq!(s.failed, 0, "{s:?}");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A key the target refuses (a 2,000-byte share path into a plain bucket, whose keys stop at
+/// 1,024 bytes) is counted failed with the target's words; the rest go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_the_target_refuses_is_failed_and_the_rest_go_on() {
+    let a = TestServer::start().await;
+    let b = TestServer::start().await;
+    let cb = b.client();
+    cb.create_bucket().bucket("plain").send().await.expect("b");
+    crate::nfs::share(&a, "deep", false).await;
+    connect(&a, "b", &format!("http://{}", b.addr), &b.access, &b.secret).await;
+    rule(&a, "fs+deep", "b", "plain", false).await;
+    let long = format!("{}/x", vec!["d".repeat(200); 10].join("/"));
+    let ca = a.client();
+    put(&ca, "fs+deep", &long, b"deep".to_vec()).await;
+    put(&ca, "fs+deep", "short", b"ok".to_vec()).await;
+    let s = drained(&a, "fs+deep", Duration::from_secs(20)).await;
+    assert_eq!(s.failed, 1, "{s:?}");
+    assert_eq!(get(&cb, "plain", "short").await, Some(b"ok".to_vec()));
+    let failed = a
+        .store()
+        .replication()
+        .failed_keys(&a.admin(), "fs+deep", 10)
+        .expect("failed keys");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].key, long);
+    assert!(failed[0].error.contains("KeyTooLong"), "{:?}", failed[0]);
+    a.stop().await;
+    b.stop().await;
+}
