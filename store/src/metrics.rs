@@ -382,3 +382,64 @@ fn escape(s: &str) -> String {
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
+
+/// Bucket replication's per-rule figures (decision 0036), labelled by source bucket.
+pub fn render_replication(rules: &[crate::replication::RuleStatus]) -> String {
+    let mut out = String::new();
+    if rules.is_empty() {
+        return out;
+    }
+    type Pick = fn(&crate::replication::RuleStatus) -> f64;
+    let series: [(&str, &str, &str, Pick); 7] = [
+        (
+            "gatehouse_replication_queued",
+            "gauge",
+            "Keys waiting to be sent.",
+            |r| r.queued as f64,
+        ),
+        (
+            "gatehouse_replication_in_flight",
+            "gauge",
+            "Keys being sent now.",
+            |r| r.in_flight as f64,
+        ),
+        (
+            "gatehouse_replication_replicated_total",
+            "counter",
+            "Keys sent since the rule was added.",
+            |r| r.replicated as f64,
+        ),
+        (
+            "gatehouse_replication_replicated_bytes_total",
+            "counter",
+            "Object bytes sent since the rule was added.",
+            |r| r.replicated_bytes as f64,
+        ),
+        (
+            "gatehouse_replication_failed",
+            "gauge",
+            "Keys the target refused (until they change again).",
+            |r| r.failed as f64,
+        ),
+        (
+            "gatehouse_replication_lag_seconds",
+            "gauge",
+            "Age of the oldest change not sent yet.",
+            |r| r.lag_seconds,
+        ),
+        (
+            "gatehouse_replication_paused",
+            "gauge",
+            "1 while the rule is paused.",
+            |r| f64::from(u8::from(r.paused)),
+        ),
+    ];
+    for (name, kind, help, pick) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for r in rules {
+            let bucket = r.bucket.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(out, "{name}{{bucket=\"{bucket}\"}} {}", pick(r));
+        }
+    }
+    out
+}

@@ -242,6 +242,33 @@ async fn replication_to_a_second_gatehouse_carries_bytes_metadata_tags_parts_and
     assert_eq!(s.failed, 0);
     assert!(s.replicated >= 5, "{s:?}");
     assert!(s.last_error.is_none(), "{s:?}");
+    // The same figures in /metrics, per rule.
+    let admin = a
+        .running
+        .as_ref()
+        .and_then(|r| r.admin_addr)
+        .expect("admin");
+    let m = reqwest::get(format!("http://{admin}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        m.contains(&format!(
+            "gatehouse_replication_replicated_total{{bucket=\"src\"}} {}",
+            s.replicated
+        )),
+        "{m}"
+    );
+    assert!(
+        m.contains("gatehouse_replication_queued{bucket=\"src\"} 0"),
+        "{m}"
+    );
+    assert!(
+        m.contains("gatehouse_replication_lag_seconds{bucket=\"src\"} 0"),
+        "{m}"
+    );
     a.stop().await;
     b.stop().await;
 }
@@ -515,6 +542,148 @@ async fn a_key_the_target_refuses_is_failed_and_the_rest_go_on() {
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].key, long);
     assert!(failed[0].error.contains("KeyTooLong"), "{:?}", failed[0]);
+    a.stop().await;
+    b.stop().await;
+}
+
+/// The AWS PutBucketReplication document, its destination naming a connection, sets the
+/// bucket's rule; GetBucketReplication shows it; what is not built is refused; delete removes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn put_bucket_replication_xml_sets_the_rule() {
+    use aws_sdk_s3::types::{
+        DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination,
+        ExistingObjectReplication, ExistingObjectReplicationStatus, ReplicationConfiguration,
+        ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus,
+    };
+    let a = TestServer::start().await;
+    let b = TestServer::start().await;
+    let (ca, cb) = (a.client(), b.client());
+    ca.create_bucket()
+        .bucket("xml-src")
+        .send()
+        .await
+        .expect("a");
+    cb.create_bucket()
+        .bucket("xml-dst")
+        .send()
+        .await
+        .expect("b");
+    put(&ca, "xml-src", "logs/before", b"1".to_vec()).await;
+    connect(
+        &a,
+        "site-b",
+        &format!("http://{}", b.addr),
+        &b.access,
+        &b.secret,
+    )
+    .await;
+    let conf = |dest: &str| {
+        ReplicationConfiguration::builder()
+            .role("arn:aws:iam::123456789012:role/unused")
+            .rules(
+                ReplicationRule::builder()
+                    .id("r1")
+                    .priority(1)
+                    .status(ReplicationRuleStatus::Enabled)
+                    .filter(ReplicationRuleFilter::builder().prefix("logs/").build())
+                    .destination(Destination::builder().bucket(dest).build().expect("dest"))
+                    .delete_marker_replication(
+                        DeleteMarkerReplication::builder()
+                            .status(DeleteMarkerReplicationStatus::Enabled)
+                            .build(),
+                    )
+                    .existing_object_replication(
+                        ExistingObjectReplication::builder()
+                            .status(ExistingObjectReplicationStatus::Enabled)
+                            .build()
+                            .expect("existing"),
+                    )
+                    .build()
+                    .expect("rule"),
+            )
+            .build()
+            .expect("conf")
+    };
+    // An AWS bucket ARN names no connection: refused, with how to name one.
+    let e = ca
+        .put_bucket_replication()
+        .bucket("xml-src")
+        .replication_configuration(conf("arn:aws:s3:::xml-dst"))
+        .send()
+        .await
+        .expect_err("aws arn");
+    assert_eq!(code(&e), "InvalidArgument");
+    ca.put_bucket_replication()
+        .bucket("xml-src")
+        .replication_configuration(conf("arn:gatehouse:replication::site-b:xml-dst"))
+        .send()
+        .await
+        .expect("put replication");
+    let got = ca
+        .get_bucket_replication()
+        .bucket("xml-src")
+        .send()
+        .await
+        .expect("get replication");
+    let c = got.replication_configuration().expect("conf");
+    let r = &c.rules()[0];
+    assert_eq!(
+        r.destination().map(|d| d.bucket()),
+        Some("arn:gatehouse:replication::site-b:xml-dst")
+    );
+    assert_eq!(r.status(), &ReplicationRuleStatus::Enabled);
+    put(&ca, "xml-src", "logs/after", b"2".to_vec()).await;
+    put(&ca, "xml-src", "other/skipped", b"3".to_vec()).await;
+    drained(&a, "xml-src", Duration::from_secs(20)).await;
+    assert_eq!(
+        get(&cb, "xml-dst", "logs/before").await,
+        Some(b"1".to_vec())
+    );
+    assert_eq!(get(&cb, "xml-dst", "logs/after").await, Some(b"2".to_vec()));
+    assert_eq!(
+        get(&cb, "xml-dst", "other/skipped").await,
+        None,
+        "outside the prefix"
+    );
+
+    // A bucket user cannot configure replication.
+    let u = a.new_user("writer").await;
+    a.store()
+        .bind(
+            &a.admin(),
+            gatehouse_store::ops::SubjectRef::User(u.user_id.clone()),
+            "bucket-admin",
+            gatehouse_store::rbac::Scope::Bucket("xml-src".into()),
+        )
+        .await
+        .expect("bind");
+    let cu = client_with(a.addr, &u.access_key, &u.secret_key);
+    let e = cu
+        .put_bucket_replication()
+        .bucket("xml-src")
+        .replication_configuration(conf("arn:gatehouse:replication::site-b:xml-dst"))
+        .send()
+        .await
+        .expect_err("only admins configure");
+    assert_eq!(code(&e), "AccessDenied");
+    // ...but a bucket admin sees it.
+    cu.get_bucket_replication()
+        .bucket("xml-src")
+        .send()
+        .await
+        .expect("bucket admin reads the rule");
+    ca.delete_bucket_replication()
+        .bucket("xml-src")
+        .send()
+        .await
+        .expect("delete replication");
+    let e = ca
+        .get_bucket_replication()
+        .bucket("xml-src")
+        .send()
+        .await
+        .expect_err("gone");
+    assert_eq!(code(&e), "ReplicationConfigurationNotFoundError");
     a.stop().await;
     b.stop().await;
 }

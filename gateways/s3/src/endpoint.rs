@@ -28,6 +28,9 @@ pub enum Endpoint {
     GetBucketLifecycleConfiguration,
     PutBucketLifecycleConfiguration,
     DeleteBucketLifecycle,
+    GetBucketReplication,
+    PutBucketReplication,
+    DeleteBucketReplication,
     GetObjectTagging,
     PutObjectTagging,
     DeleteObjectTagging,
@@ -54,7 +57,6 @@ pub enum BucketConfig {
     Policy,
     Encryption,
     ObjectLock,
-    Replication,
     Website,
     OwnershipControls,
     PublicAccessBlock,
@@ -66,13 +68,12 @@ pub enum BucketConfig {
 
 impl BucketConfig {
     /// Every one, with its query sub-resource name.
-    pub const ALL: [(BucketConfig, &'static str); 13] = [
+    pub const ALL: [(BucketConfig, &'static str); 12] = [
         (BucketConfig::Tagging, "tagging"),
         (BucketConfig::Cors, "cors"),
         (BucketConfig::Policy, "policy"),
         (BucketConfig::Encryption, "encryption"),
         (BucketConfig::ObjectLock, "object-lock"),
-        (BucketConfig::Replication, "replication"),
         (BucketConfig::Website, "website"),
         (BucketConfig::OwnershipControls, "ownershipControls"),
         (BucketConfig::PublicAccessBlock, "publicAccessBlock"),
@@ -91,7 +92,6 @@ impl BucketConfig {
                 | C::Cors
                 | C::Policy
                 | C::Encryption
-                | C::Replication
                 | C::Website
                 | C::OwnershipControls
                 | C::PublicAccessBlock
@@ -106,7 +106,6 @@ impl BucketConfig {
             C::Policy => ("GetBucketPolicy", "DeleteBucketPolicy"),
             C::Encryption => ("GetBucketEncryption", "DeleteBucketEncryption"),
             C::ObjectLock => ("GetObjectLockConfiguration", "-"),
-            C::Replication => ("GetBucketReplication", "DeleteBucketReplication"),
             C::Website => ("GetBucketWebsite", "DeleteBucketWebsite"),
             C::OwnershipControls => (
                 "GetBucketOwnershipControls",
@@ -145,6 +144,9 @@ impl Endpoint {
             Endpoint::GetBucketLifecycleConfiguration => "GetBucketLifecycleConfiguration",
             Endpoint::PutBucketLifecycleConfiguration => "PutBucketLifecycleConfiguration",
             Endpoint::DeleteBucketLifecycle => "DeleteBucketLifecycle",
+            Endpoint::GetBucketReplication => "GetBucketReplication",
+            Endpoint::PutBucketReplication => "PutBucketReplication",
+            Endpoint::DeleteBucketReplication => "DeleteBucketReplication",
             Endpoint::GetObjectTagging => "GetObjectTagging",
             Endpoint::PutObjectTagging => "PutObjectTagging",
             Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
@@ -199,6 +201,14 @@ pub fn parse(
     if !key {
         if *method == Method::GET && q.has("versioning") {
             return Ok(E::GetBucketVersioning);
+        }
+        if q.has("replication") {
+            return match *method {
+                Method::GET => Ok(E::GetBucketReplication),
+                Method::PUT => Ok(E::PutBucketReplication),
+                Method::DELETE => Ok(E::DeleteBucketReplication),
+                _ => Err(S3Error::method_not_allowed()),
+            };
         }
         if let Some((config, sub)) = BucketConfig::ALL.iter().find(|(_, s)| q.has(s)) {
             return match *method {

@@ -142,15 +142,22 @@ fn admin_match_name(m: AdminMatch) -> &'static str {
 /// admin listener on a trusted network, as by default on loopback).
 pub async fn metrics(State(st): State<AdminState>) -> Response {
     let store = st.store.clone();
-    let gauges = tokio::task::spawn_blocking(move || store.storage_gauges())
-        .await
-        .ok()
-        .and_then(|r| {
-            r.map_err(|e| tracing::warn!(error = %e, "metrics gauges"))
-                .ok()
-        })
+    let (gauges, rules) = tokio::task::spawn_blocking(move || {
+        (store.storage_gauges(), store.replication().all_statuses())
+    })
+    .await
+    .unwrap_or_else(|e| {
+        let e = || gatehouse_store::StoreError::Internal(e.to_string());
+        (Err(e()), Err(e()))
+    });
+    let gauges = gauges
+        .map_err(|e| tracing::warn!(error = %e, "metrics gauges"))
         .unwrap_or_default();
-    let body = st.store.metrics().render(&gauges);
+    let rules = rules
+        .map_err(|e| tracing::warn!(error = %e, "replication metrics"))
+        .unwrap_or_default();
+    let mut body = st.store.metrics().render(&gauges);
+    body.push_str(&gatehouse_store::metrics::render_replication(&rules));
     let mut resp = Response::new(axum::body::Body::from(body));
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -228,10 +228,6 @@ pub fn get_config(s: &Store, ctx: &Ctx, which: BucketConfig) -> Result<Response,
             "ObjectLockConfigurationNotFoundError",
             "Object Lock configuration does not exist for this bucket",
         ),
-        C::Replication => (
-            "ReplicationConfigurationNotFoundError",
-            "The replication configuration was not found",
-        ),
         C::Website => (
             "NoSuchWebsiteConfiguration",
             "The specified bucket does not have a website configuration",

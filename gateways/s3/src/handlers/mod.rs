@@ -5,6 +5,7 @@ mod lifecycle;
 mod list;
 mod multipart;
 mod object;
+mod replication;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -137,6 +138,9 @@ async fn run(
         E::GetBucketLifecycleConfiguration => lifecycle::get(s, &ctx),
         E::PutBucketLifecycleConfiguration => lifecycle::put(s, &ctx, body, &payload).await,
         E::DeleteBucketLifecycle => lifecycle::delete(s, &ctx).await,
+        E::GetBucketReplication => replication::get(s, &ctx),
+        E::PutBucketReplication => replication::put(s, &ctx, body, &payload).await,
+        E::DeleteBucketReplication => replication::delete(s, &ctx).await,
         E::GetObjectTagging => object::get_tags(s, &ctx),
         E::PutObjectTagging => object::put_tags(s, &ctx, body, &payload).await,
         E::DeleteObjectTagging => object::delete_tags(s, &ctx).await,
