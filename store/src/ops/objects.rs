@@ -544,6 +544,11 @@ impl Store {
                 }
                 // A copy is a new file with one name, even of a hard-linked source.
                 rec.nlink = 1;
+                // ...written here: a replica's marker (decision 0036) is not copied with it,
+                // or a replicated bucket would not send the copy.
+                rec.meta
+                    .user
+                    .retain(|(k, _)| k != crate::replication::REPLICA_MARKER);
                 txn::check_quota(&ns, &b, &dk, rec.size, limit)?;
                 txn::incref(&mut ns, rec.data.chunks())?;
                 // Copy onto itself: link_object drops the old references after we took ours.
