@@ -177,9 +177,9 @@ for ((i = 0; i < total; i++)); do
     "http://127.0.0.1:$a_s3/src/steady/$(printf '%06d' "$i")" >>"$dir/codes" &
 done
 wait_children() { for p in $(jobs -p); do [ "$p" = "$sampler" ] || wait "$p" || true; done; }
+late=$(((${EPOCHREALTIME/[.,]/} - start_us - (total - 1) * 1000000 / rate) / 1000))
 wait_children
 t_last=$(now)
-late=$(((${EPOCHREALTIME/[.,]/} - start_us) / 1000 - steady_secs * 1000))
 while :; do
   read -r q f r rb fail l < <(counts)
   [ "$q" = 0 ] && [ "$f" = 0 ] && [ $((r - r0 + fail - fail0)) -ge "$total" ] && break

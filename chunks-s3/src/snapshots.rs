@@ -27,32 +27,52 @@ impl S3Backend {
     }
 
     /// Uploads `file` (a snapshot archive taken at `taken_ms`), then removes all but the
-    /// newest `keep`. Returns the new snapshot's key.
+    /// newest `keep`. Returns the new snapshot's key. A file past [`MULTIPART_ABOVE`] goes as a
+    /// multipart upload in [`PART`]-sized parts (a single PUT stops at 5 GiB, and a broken
+    /// transfer then costs one part, not the whole file).
     pub fn ship_snapshot(&self, file: &Path, taken_ms: u64, keep: usize) -> Result<String> {
+        self.ship_snapshot_in_parts(file, taken_ms, keep, MULTIPART_ABOVE, PART)
+    }
+
+    /// [`S3Backend::ship_snapshot`] with the sizes given (tests use small ones).
+    pub fn ship_snapshot_in_parts(
+        &self,
+        file: &Path,
+        taken_ms: u64,
+        keep: usize,
+        multipart_above: u64,
+        part: u64,
+    ) -> Result<String> {
         let key = format!("{}{taken_ms:020}.tar", self.meta_prefix());
+        let size = std::fs::metadata(file).map_err(StoreError::io)?.len();
         let (client, bucket, k, path) = (
             self.client.clone(),
             self.bucket.clone(),
             key.clone(),
             file.to_path_buf(),
         );
-        self.run(async move {
-            let body = ByteStream::from_path(&path)
-                .await
-                .map_err(|e| StoreError::Internal(format!("snapshot file: {e}")))?;
-            client
-                .put_object()
-                .bucket(bucket)
-                .key(k)
-                .content_type("application/x-tar")
-                .body(body)
-                .customize()
-                .config_override(long_transfer())
-                .send()
-                .await
-                .map_err(|e| classify(&e).into_error("PUT snapshot", &[0; 32]))?;
-            Ok::<_, StoreError>(())
-        })?;
+        if size > multipart_above {
+            let part = part.max(size.div_ceil(9_000)).max(5 << 20);
+            self.run(put_in_parts(client, bucket, k, path, size, part))?;
+        } else {
+            self.run(async move {
+                let body = ByteStream::from_path(&path)
+                    .await
+                    .map_err(|e| StoreError::Internal(format!("snapshot file: {e}")))?;
+                client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(k)
+                    .content_type("application/x-tar")
+                    .body(body)
+                    .customize()
+                    .config_override(long_transfer())
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e).into_error("PUT snapshot", &[0; 32]))?;
+                Ok::<_, StoreError>(())
+            })?;
+        }
         let all = self.snapshots()?;
         for old in all.iter().rev().skip(keep.max(1)) {
             let (client, bucket, k) = (self.client.clone(), self.bucket.clone(), old.key.clone());
@@ -111,6 +131,97 @@ impl S3Backend {
             Ok(n)
         })
     }
+}
+
+/// Snapshots larger than this go as multipart uploads.
+pub const MULTIPART_ABOVE: u64 = 512 << 20;
+/// Their part size (more for a file that would need over 9,000 parts).
+pub const PART: u64 = 64 << 20;
+
+/// `path` (`size` bytes) as the object `key`, in parts of `part` bytes; an upload that fails is
+/// aborted (best effort) so it leaves no parts behind.
+async fn put_in_parts(
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    path: std::path::PathBuf,
+    size: u64,
+    part: u64,
+) -> Result<()> {
+    use aws_sdk_s3::primitives::Length;
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let created = client
+        .create_multipart_upload()
+        .bucket(&bucket)
+        .key(&key)
+        .content_type("application/x-tar")
+        .send()
+        .await
+        .map_err(|e| classify(&e).into_error("CreateMultipartUpload snapshot", &[0; 32]))?;
+    let id = created
+        .upload_id()
+        .ok_or_else(|| StoreError::Internal("snapshot upload: no upload id".into()))?
+        .to_string();
+    let sent: Result<Vec<CompletedPart>> = async {
+        let mut done = Vec::new();
+        let mut off = 0u64;
+        let mut n = 1i32;
+        while off < size {
+            let len = part.min(size - off);
+            let body = ByteStream::read_from()
+                .path(&path)
+                .offset(off)
+                .length(Length::Exact(len))
+                .build()
+                .await
+                .map_err(|e| StoreError::Internal(format!("snapshot file: {e}")))?;
+            let r = client
+                .upload_part()
+                .bucket(&bucket)
+                .key(&key)
+                .upload_id(&id)
+                .part_number(n)
+                .body(body)
+                .customize()
+                .config_override(long_transfer())
+                .send()
+                .await
+                .map_err(|e| classify(&e).into_error("UploadPart snapshot", &[0; 32]))?;
+            done.push(
+                CompletedPart::builder()
+                    .part_number(n)
+                    .set_e_tag(r.e_tag().map(str::to_string))
+                    .build(),
+            );
+            off += len;
+            n += 1;
+        }
+        client
+            .complete_multipart_upload()
+            .bucket(&bucket)
+            .key(&key)
+            .upload_id(&id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(done.clone()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify(&e).into_error("CompleteMultipartUpload snapshot", &[0; 32]))?;
+        Ok(done)
+    }
+    .await;
+    if sent.is_err() {
+        let _ = client
+            .abort_multipart_upload()
+            .bucket(&bucket)
+            .key(&key)
+            .upload_id(&id)
+            .send()
+            .await;
+    }
+    sent.map(drop)
 }
 
 /// A snapshot is the whole database: its transfer gets an hour, not the chunk calls' minute

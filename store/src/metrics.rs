@@ -131,6 +131,13 @@ impl Metrics {
         b.1 += r.bytes_out;
     }
 
+    /// Seconds since the newest metadata snapshot shipped to a remote chunk backend was taken;
+    /// `None` before the first (or without snapshots).
+    pub fn snapshot_age_seconds(&self) -> Option<f64> {
+        let taken = self.snapshot_taken_ms.load(Ordering::Relaxed);
+        (taken > 0).then(|| (crate::now_unix_ms() as u64).saturating_sub(taken) as f64 / 1000.0)
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self, g: &StorageGauges) -> String {
         let mut out = String::with_capacity(4096);
@@ -292,11 +299,9 @@ impl Metrics {
                 c.load(Ordering::Relaxed)
             );
         }
-        let taken = self.snapshot_taken_ms.load(Ordering::Relaxed);
-        if taken > 0 {
+        if let Some(age) = self.snapshot_age_seconds() {
             // What restoring from the backend would lose now: alert when it grows past a few
             // intervals.
-            let age = (crate::now_unix_ms() as u64).saturating_sub(taken) as f64 / 1000.0;
             let _ = writeln!(
                 out,
                 "# HELP gatehouse_metadata_snapshot_age_seconds Age of the newest metadata snapshot in the backend.\n# TYPE gatehouse_metadata_snapshot_age_seconds gauge\ngatehouse_metadata_snapshot_age_seconds {age}"

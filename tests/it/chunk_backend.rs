@@ -495,6 +495,23 @@ async fn a_lost_node_comes_back_elsewhere_from_its_shipped_metadata() {
         !metrics.contains("gatehouse_metadata_snapshots_shipped_total 0"),
         "{metrics}"
     );
+    // ...and so does a health probe.
+    let health: serde_json::Value = serde_json::from_str(
+        &reqwest::get(format!(
+            "http://{}/api/health",
+            crate::admin_api::admin_addr(&srv)
+        ))
+        .await
+        .expect("health")
+        .text()
+        .await
+        .expect("health text"),
+    )
+    .expect("health json");
+    let age = health["metadata_snapshot_age_seconds"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no snapshot age in {health}"));
+    assert!((0.0..30.0).contains(&age), "{age}");
 
     // The machine is lost: its data directory with it.
     let dir = srv.stop().await;
@@ -533,4 +550,49 @@ async fn a_lost_node_comes_back_elsewhere_from_its_shipped_metadata() {
         String::from_utf8_lossy(&o.stderr).contains("not empty"),
         "{o:?}"
     );
+}
+
+/// A metadata snapshot larger than a single PUT should carry goes up in parts and comes back
+/// byte for byte (the real threshold is 512 MiB; this one is shrunk to 1 MiB).
+#[test]
+fn large_snapshot_ships_in_parts_and_fetches_whole() {
+    let Some(s3s) = S3sFs::start(&[BUCKET]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let backend = gatehouse_chunks_s3::S3Backend::connect(
+        &gatehouse_chunks_s3::S3BackendConfig {
+            endpoint: format!("http://{}", s3s.addr),
+            bucket: BUCKET.into(),
+            prefix: "node-a/".into(),
+            region: "us-east-1".into(),
+            access_key: AK.into(),
+            secret_key: SK.into(),
+            cache_max: 1 << 20,
+        },
+        &dir.path().join("cache"),
+    )
+    .expect("connect");
+    let data = bytes(12 << 20, 7);
+    let file = dir.path().join("snap.tar");
+    std::fs::write(&file, &data).expect("write");
+    let key = backend
+        .ship_snapshot_in_parts(&file, 1_000, 3, 1 << 20, 5 << 20)
+        .expect("ship in parts");
+    let listed = backend.snapshots().expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].bytes, data.len() as u64);
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let head = rt
+        .block_on(s3s.client().head_object().bucket(BUCKET).key(&key).send())
+        .expect("head");
+    assert!(
+        head.e_tag()
+            .is_some_and(|e| e.trim_matches('"').ends_with("-3")),
+        "three parts: {:?}",
+        head.e_tag()
+    );
+    let back = dir.path().join("back.tar");
+    backend.fetch_snapshot(&key, &back).expect("fetch");
+    assert!(std::fs::read(&back).expect("read") == data, "bytes differ");
 }

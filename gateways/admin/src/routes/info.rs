@@ -25,6 +25,10 @@ struct Health {
     status: &'static str,
     version: &'static str,
     store: gatehouse_store::StoreHealth,
+    /// With metadata snapshots shipped to a remote chunk backend: the age of the newest one,
+    /// what a restore from the backend would lose now (absent before the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata_snapshot_age_seconds: Option<f64>,
 }
 
 /// Health for load balancers and probes: 200 while the store reads and writes, 503 otherwise.
@@ -49,6 +53,7 @@ pub async fn health(State(st): State<AdminState>) -> Response {
             status: if ok { "ok" } else { "degraded" },
             version: VERSION,
             store: h,
+            metadata_snapshot_age_seconds: st.store.metrics().snapshot_age_seconds(),
         },
     )
 }
