@@ -19,6 +19,7 @@
 #   benches/replication.sh [BIN [TARGET]]   BIN: gatehouse binary (default target/release/gatehouse,
 #                                            not built here); TARGET: gatehouse (default) or s3s-fs
 #
+# FSYNC=always|metadata|never sets storage.fsync of both gatehouse servers (default: theirs, always).
 # s3s-fs: $S3S_FS, else `s3s-fs` on PATH, else /tmp/s3stest/bin/s3s-fs. Prints a summary and one
 # `RESULT` line per figure (key=value) for collecting several runs. Needs curl (>= 7.75), jq.
 set -euo pipefail
@@ -51,6 +52,7 @@ key_of() { awk -F' *= *' "/^aws_$1/{print \$2; exit}" "$2"; }
 
 start_gatehouse() { # $1 name, $2 S3 port (admin port + 1); echoes the pid
   printf 's3:\n  max_size: 1Ti\nlog:\n  level: warn\n' >"$dir/$1.yaml"
+  [ -z "${FSYNC:-}" ] || printf 'storage:\n  fsync: %s\n' "$FSYNC" >>"$dir/$1.yaml"
   "$gh" serve --config "$dir/$1.yaml" --data-dir "$dir/$1" --s3-listen "127.0.0.1:$2" \
     --admin-listen "127.0.0.1:$(($2 + 1))" --nfs-listen off >"$dir/$1.log" 2>&1 &
   echo $!
@@ -139,15 +141,14 @@ burst large "$large_n" "$(bytes_of "$large_size")" --phases put-concurrent --upl
   --upload-size "$large_size"
 
 # ---- 2. baseline: the same PUTs straight to the target, 8 in flight ----
-tb=(--endpoint "http://127.0.0.1:$t_s3" --access-key "$t_ak" --secret-key "$t_sk" --bucket plain --keep --pid "$t_pid")
-[ "$target" = s3s-fs ] && mkdir -p "$dir/s3s-fs/plain"
+tb=(--endpoint "http://127.0.0.1:$t_s3" --access-key "$t_ak" --secret-key "$t_sk" --keep --pid "$t_pid")
 for ph in small large; do
   if [ $ph = small ]; then
     args=(--phases put-small --objects "$small_n" --object-size "$small_size" --concurrency 8)
   else # put-concurrent runs --uploads at once: 8 per call
     args=(--phases put-concurrent --uploads 8 --upload-size "$large_size")
   fi
-  row=$("$gh" bench "${tb[@]}" --label "target plain" "${args[@]}" | grep -E '^\| put-')
+  row=$("$gh" bench "${tb[@]}" --bucket "plain-$ph" --label "target plain" "${args[@]}" | grep -E '^\| put-')
   echo "baseline $ph, PUT straight to the target, 8 in flight: $row"
   echo "$row" | awk -F'|' -v tgt="$target" -v ph="$ph" '{gsub(/ /, ""); printf "RESULT target=%s figure=plain-%s obj_per_s=%s mb_per_s=%s\n", tgt, ph, $5, $6}'
 done
@@ -176,7 +177,7 @@ for ((i = 0; i < total; i++)); do
     -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T "$dir/body" \
     "http://127.0.0.1:$a_s3/src/steady/$(printf '%06d' "$i")" >>"$dir/codes" &
 done
-wait_children() { for p in $(jobs -p); do [ "$p" = "$sampler" ] || wait "$p" || true; done; }
+wait_children() { for p in $(jobs -p); do [ "$p" = "$sampler" ] || [ "$p" = "$t_pid" ] || wait "$p" || true; done; }
 late=$(((${EPOCHREALTIME/[.,]/} - start_us - (total - 1) * 1000000 / rate) / 1000))
 wait_children
 t_last=$(now)

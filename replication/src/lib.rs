@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// Keys being sent at once, over every rule.
-const MAX_IN_FLIGHT: usize = 8;
+const MAX_IN_FLIGHT: usize = 32;
 /// Rows read from one rule's queue per look.
 const LOOK_AHEAD: usize = 64;
 /// Keys entered per backfill transaction.
@@ -46,7 +46,6 @@ pub(crate) struct Retry(pub String);
 
 struct Done {
     bucket_id: u64,
-    seq: u64,
     key: String,
     result: Result<Outcome, Retry>,
 }
@@ -79,7 +78,7 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
             _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => break,
             Some(done) = w.tasks.join_next(), if !w.tasks.is_empty() => {
                 if let Ok(done) = done {
-                    w.finish(done).await;
+                    w.finish(done);
                 }
                 // A slot freed: look again now.
                 last_look = Instant::now() - IDLE_LOOK;
@@ -155,12 +154,25 @@ impl Worker {
                     marker: self.marker.clone(),
                 };
                 let (bucket_id, seq, key) = (r.bucket_id, p.seq, p.row.key);
+                let store = self.store.clone();
+                // The outcome is recorded here, in the send's own task, before the key counts
+                // as done: eight sends finishing together commit together (the committer
+                // batches them) rather than one after another in the loop.
                 self.tasks.spawn(async move {
+                    let result = job.run().await;
+                    if let Ok(outcome) = &result {
+                        if let Err(e) = store
+                            .replication()
+                            .finished(bucket_id, seq, &key, outcome.clone())
+                            .await
+                        {
+                            tracing::warn!(error = %e, "replication: recording a send failed (it is sent again)");
+                        }
+                    }
                     Done {
                         bucket_id,
-                        seq,
                         key,
-                        result: job.run().await,
+                        result,
                     }
                 });
             }
@@ -168,7 +180,7 @@ impl Worker {
         Ok(())
     }
 
-    async fn finish(&mut self, d: Done) {
+    fn finish(&mut self, d: Done) {
         self.in_flight.remove(&(d.bucket_id, d.key.clone()));
         let live = self.store.replication();
         live.live().update(d.bucket_id, |l| {
@@ -184,9 +196,6 @@ impl Worker {
                         l.last_error = None;
                         l.retry_at_ms = None;
                     });
-                }
-                if let Err(e) = live.finished(d.bucket_id, d.seq, &d.key, outcome).await {
-                    tracing::warn!(error = %e, "replication: recording a send failed (it is sent again)");
                 }
             }
             Err(Retry(e)) => self.failed(d.bucket_id, e),

@@ -277,6 +277,18 @@ impl Committer {
         self.noticed(r)
     }
 
+    /// Runs `f` inside the next group transaction and returns its result once committed, not
+    /// waiting for it to be durable (the next durable commit makes it so): for records whose
+    /// loss in a crash only repeats work, such as a replication send's outcome.
+    pub async fn write_not_durable<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
+    {
+        let r = self.submit(f, false, false).await;
+        self.noticed(r)
+    }
+
     /// Runs `f` in the open transaction and returns its result at once, visible to every
     /// reader (they settle first), durable within the window given to `start`.
     pub async fn write_deferred<T, F>(&self, f: F) -> Result<T>

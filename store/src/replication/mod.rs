@@ -571,7 +571,9 @@ impl Replication<'_> {
     }
 
     /// Records how the send of row `seq` (key `key`) of bucket `id` ended. A row replaced
-    /// meanwhile by a later change of the key stays queued (that change is sent next).
+    /// meanwhile by a later change of the key stays queued (that change is sent next). Not
+    /// waited on to be durable: lost in a crash, the row is sent again, which repeats a put of
+    /// the same state or a delete of a missing key.
     pub async fn finished(
         &self,
         bucket_id: u64,
@@ -583,7 +585,7 @@ impl Replication<'_> {
         self.store
             .inner
             .committer
-            .write(move |t| {
+            .write_not_durable(move |t| {
                 let mut ns = Ns::new(t);
                 let Some(mut rule) = queue::read_rule(&ns, bucket_id)? else {
                     return Ok(());
