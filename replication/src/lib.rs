@@ -160,14 +160,13 @@ impl Worker {
                 // batches them) rather than one after another in the loop.
                 self.tasks.spawn(async move {
                     let result = job.run().await;
-                    if let Ok(outcome) = &result {
-                        if let Err(e) = store
+                    if let Ok(outcome) = &result
+                        && let Err(e) = store
                             .replication()
                             .finished(bucket_id, seq, &key, outcome.clone())
                             .await
-                        {
-                            tracing::warn!(error = %e, "replication: recording a send failed (it is sent again)");
-                        }
+                    {
+                        tracing::warn!(error = %e, "replication: recording a send failed (it is sent again)");
                     }
                     Done {
                         bucket_id,
