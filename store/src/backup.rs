@@ -102,6 +102,12 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::ABORT_DUE,
         tables::CHUNK_FREED,
         tables::EXPIRY_REBUILD,
+        tables::REPL_CONNECTIONS,
+        tables::REPL_RULES,
+        tables::REPL_QUEUE,
+        tables::REPL_LATEST,
+        tables::REPL_NAMES,
+        tables::REPL_FAILED,
     ))
 }
 

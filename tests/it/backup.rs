@@ -50,6 +50,31 @@ async fn backup_during_writes_restores_one_consistent_instant() {
             .expect("put");
     }
     let user = srv.new_user("kept").await;
+    // A replication connection and rule travel with the backup (paused: the target is made up).
+    let repl = srv.store().replication();
+    repl.add_connection(
+        &srv.admin(),
+        "offsite",
+        "http://127.0.0.1:1",
+        "",
+        "AKOFFSITE",
+        "offsite-secret",
+    )
+    .await
+    .expect("connection");
+    repl.set_rule(
+        &srv.admin(),
+        "bkp",
+        gatehouse_store::replication::RuleSpec {
+            connection: "offsite".into(),
+            target_bucket: "bkp-copy".into(),
+            paused: true,
+            existing: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("rule");
 
     // A writer keeps creating and deleting while the backup runs.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -164,6 +189,16 @@ async fn backup_during_writes_restores_one_consistent_instant() {
 
     for d in [newd, tard] {
         let srv = TestServer::start_in(d).await;
+        // The rule came back with its queue, and the sealed secret opens (the master key
+        // travelled with the data).
+        let repl = srv.store().replication();
+        let st = repl.status(&srv.admin(), "bkp").expect("rule restored");
+        assert!(st.paused && st.target_bucket == "bkp-copy", "{st:?}");
+        assert!(st.queued > 0, "{st:?}");
+        assert_eq!(
+            repl.remote("offsite").expect("remote").secret_key,
+            "offsite-secret"
+        );
         // The same admin credentials work (the master key travelled with the data).
         let c = srv.client();
         let all = everything(&c, "bkp").await;
