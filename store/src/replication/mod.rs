@@ -385,12 +385,7 @@ impl Replication<'_> {
     pub fn status(&self, p: &Principal, bucket: &str) -> Result<RuleStatus> {
         deny(authorize(p, Verb::Get, Resource::Replication(Some(bucket))))?;
         let txn = self.store.db().begin_read()?;
-        let b: crate::model::BucketRecord = codec::decode(
-            txn.open_table(BUCKETS)?
-                .get(bucket)?
-                .ok_or(StoreError::NoSuchBucket)?
-                .value(),
-        )?;
+        let b = bucket_in(&txn, bucket)?;
         let rule: RuleRecord = codec::decode(
             txn.open_table(REPL_RULES)?
                 .get(b.id)?
@@ -467,12 +462,7 @@ impl Replication<'_> {
     pub fn failed_keys(&self, p: &Principal, bucket: &str, limit: usize) -> Result<Vec<FailedKey>> {
         deny(authorize(p, Verb::Get, Resource::Replication(Some(bucket))))?;
         let txn = self.store.db().begin_read()?;
-        let b: crate::model::BucketRecord = codec::decode(
-            txn.open_table(BUCKETS)?
-                .get(bucket)?
-                .ok_or(StoreError::NoSuchBucket)?
-                .value(),
-        )?;
+        let b = bucket_in(&txn, bucket)?;
         let t = txn.open_table(tables::REPL_FAILED)?;
         let lo = b.id.to_be_bytes();
         let hi = b.id.saturating_add(1).to_be_bytes();
@@ -683,6 +673,16 @@ impl Replication<'_> {
             })
             .await
     }
+}
+
+/// Bucket `name`'s record as `txn` sees it.
+fn bucket_in(txn: &redb::ReadTransaction, name: &str) -> Result<crate::model::BucketRecord> {
+    codec::decode(
+        txn.open_table(BUCKETS)?
+            .get(name)?
+            .ok_or(StoreError::NoSuchBucket)?
+            .value(),
+    )
 }
 
 fn connection_info(r: &ConnectionRecord) -> ConnectionInfo {

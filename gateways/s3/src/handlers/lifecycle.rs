@@ -100,22 +100,7 @@ fn parse_rule(r: &Node) -> Result<LifecycleRule, S3Error> {
             _ => return Err(S3Error::malformed_xml()),
         }
     }
-    let prefix = match (r.child("Filter"), r.child_text("Prefix")) {
-        (Some(f), None) => {
-            if let Some(other) = f.children.iter().find(|c| c.name != "Prefix") {
-                return Err(S3Error::not_implemented(&format!(
-                    "the lifecycle filter {}",
-                    other.name
-                )));
-            }
-            f.child_text("Prefix").unwrap_or("").to_string()
-        }
-        (None, Some(p)) => p.to_string(),
-        (None, None) => String::new(),
-        (Some(_), Some(_)) => {
-            return Err(S3Error::malformed_xml());
-        }
-    };
+    let prefix = super::rule_prefix(r, "lifecycle")?;
     let enabled = match r.child_text("Status").map(str::trim) {
         Some("Enabled") => true,
         Some("Disabled") => false,

@@ -165,6 +165,26 @@ pub(crate) fn xml_ok(w: XmlWriter) -> Response {
     r
 }
 
+/// The key prefix a lifecycle or replication `<Rule>` applies to: `<Filter><Prefix>` or the
+/// older bare `<Prefix>` (not both); any other filter (tags, sizes, `And`) is `NotImplemented`
+/// for `what` ("lifecycle", "replication"), never ignored.
+pub(crate) fn rule_prefix(rule: &crate::xml::Node, what: &str) -> Result<String, S3Error> {
+    match (rule.child("Filter"), rule.child_text("Prefix")) {
+        (Some(f), None) => {
+            if let Some(other) = f.children.iter().find(|c| c.name != "Prefix") {
+                return Err(S3Error::not_implemented(&format!(
+                    "the {what} filter {}",
+                    other.name
+                )));
+            }
+            Ok(f.child_text("Prefix").unwrap_or("").to_string())
+        }
+        (None, Some(p)) => Ok(p.to_string()),
+        (None, None) => Ok(String::new()),
+        (Some(_), Some(_)) => Err(S3Error::malformed_xml()),
+    }
+}
+
 pub(crate) fn empty(status: StatusCode) -> Response {
     (status, Body::empty()).into_response()
 }

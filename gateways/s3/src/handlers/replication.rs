@@ -126,20 +126,7 @@ fn parse(doc: &Node) -> Result<RuleSpec, S3Error> {
             _ => return Err(S3Error::malformed_xml()),
         }
     }
-    let prefix = match (rule.child("Filter"), rule.child_text("Prefix")) {
-        (Some(f), None) => {
-            if let Some(other) = f.children.iter().find(|c| c.name != "Prefix") {
-                return Err(S3Error::not_implemented(&format!(
-                    "the replication filter {}",
-                    other.name
-                )));
-            }
-            f.child_text("Prefix").unwrap_or("").to_string()
-        }
-        (None, Some(p)) => p.to_string(),
-        (None, None) => String::new(),
-        (Some(_), Some(_)) => return Err(S3Error::malformed_xml()),
-    };
+    let prefix = super::rule_prefix(rule, "replication")?;
     let enabled = status(Some(rule), "Rule")?.ok_or_else(S3Error::malformed_xml)?;
     let dest = rule
         .child("Destination")
