@@ -23,6 +23,8 @@ use tokio::task::JoinSet;
 
 /// Keys being sent at once, over every rule.
 const MAX_IN_FLIGHT: usize = 32;
+/// Keys of one rule sent at once: the others keep a share of the slots.
+const PER_RULE: u32 = 16;
 /// Rows read from one rule's queue per look.
 const LOOK_AHEAD: usize = 64;
 /// Keys entered per backfill transaction.
@@ -42,7 +44,24 @@ const TIMEOUTS: remote::Timeouts = remote::Timeouts {
 
 /// A send that did not reach a verdict on the key: try again after a pause.
 #[derive(Debug)]
-pub(crate) struct Retry(pub String);
+pub(crate) struct Retry {
+    pub msg: String,
+    /// The object could not be read here (not the target's fault).
+    pub local: bool,
+}
+
+impl Retry {
+    pub(crate) fn remote(msg: String) -> Retry {
+        Retry { msg, local: false }
+    }
+    pub(crate) fn local(msg: String) -> Retry {
+        Retry { msg, local: true }
+    }
+}
+
+/// Tries of a key whose object cannot be read here before it is counted failed (it would
+/// otherwise stay at the head of its rule's queue for ever).
+const LOCAL_TRIES: u32 = 5;
 
 struct Done {
     bucket_id: u64,
@@ -63,6 +82,9 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
         clients: HashMap::new(),
         in_flight: HashSet::new(),
         tasks: JoinSet::new(),
+        running: HashMap::new(),
+        local_tries: HashMap::new(),
+        turn: 0,
         backoff: HashMap::new(),
     };
     let mut last_look = Instant::now() - IDLE_LOOK;
@@ -76,9 +98,22 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => break,
-            Some(done) = w.tasks.join_next(), if !w.tasks.is_empty() => {
-                if let Ok(done) = done {
-                    w.finish(done);
+            Some(joined) = w.tasks.join_next_with_id(), if !w.tasks.is_empty() => {
+                match joined {
+                    Ok((id, done)) => {
+                        w.running.remove(&id);
+                        w.finish(done);
+                    }
+                    // A send that panicked: its key is free again, the rule pauses.
+                    Err(e) => {
+                        if let Some((bucket_id, key)) = w.running.remove(&e.id()) {
+                            w.finish(Done {
+                                bucket_id,
+                                key,
+                                result: Err(Retry::remote(format!("the send failed: {e}"))),
+                            });
+                        }
+                    }
                 }
                 // A slot freed: look again now.
                 last_look = Instant::now() - IDLE_LOOK;
@@ -96,12 +131,24 @@ struct Worker {
     clients: HashMap<String, (String, Client)>,
     in_flight: HashSet<(u64, String)>,
     tasks: JoinSet<Done>,
+    /// Which key each task sends (for a task that panics).
+    running: HashMap<tokio::task::Id, (u64, String)>,
+    /// Failed reads of a key here so far.
+    local_tries: HashMap<(u64, String), u32>,
+    /// Which rule is looked at first: each look starts one further, so a busy rule does not
+    /// take every free slot from the others.
+    turn: usize,
     backoff: HashMap<u64, Backoff>,
 }
 
 impl Worker {
     async fn look(&mut self) -> gatehouse_store::Result<()> {
-        let rules = self.store.replication().rules()?;
+        let mut rules = self.store.replication().rules()?;
+        if !rules.is_empty() {
+            self.turn = self.turn.wrapping_add(1);
+            let n = self.turn % rules.len();
+            rules.rotate_left(n);
+        }
         for r in rules {
             if r.rule.paused {
                 continue;
@@ -133,7 +180,9 @@ impl Worker {
                 }
             };
             for p in self.store.replication().pending(r.bucket_id, LOOK_AHEAD)? {
-                if self.in_flight.len() >= MAX_IN_FLIGHT {
+                if self.in_flight.len() >= MAX_IN_FLIGHT
+                    || self.store.replication().live().get(r.bucket_id).in_flight >= PER_RULE
+                {
                     break;
                 }
                 let k = (r.bucket_id, p.row.key.clone());
@@ -155,25 +204,41 @@ impl Worker {
                 };
                 let (bucket_id, seq, key) = (r.bucket_id, p.seq, p.row.key);
                 let store = self.store.clone();
+                let tries = self
+                    .local_tries
+                    .get(&(bucket_id, key.clone()))
+                    .copied()
+                    .unwrap_or(0);
                 // The outcome is recorded here, in the send's own task, before the key counts
-                // as done: eight sends finishing together commit together (the committer
-                // batches them) rather than one after another in the loop.
-                self.tasks.spawn(async move {
-                    let result = job.run().await;
+                // as done: sends finishing together commit together (the committer batches
+                // them) rather than one after another in the loop.
+                let task_key = key.clone();
+                let handle = self.tasks.spawn(async move {
+                    let mut result = job.run().await;
+                    if let Err(r) = &result
+                        && r.local
+                        && tries + 1 >= LOCAL_TRIES
+                    {
+                        result = Ok(Outcome::Refused(format!(
+                            "could not be read here in {LOCAL_TRIES} tries: {}",
+                            r.msg
+                        )));
+                    }
                     if let Ok(outcome) = &result
                         && let Err(e) = store
                             .replication()
-                            .finished(bucket_id, seq, &key, outcome.clone())
+                            .finished(bucket_id, seq, &task_key, outcome.clone())
                             .await
                     {
                         tracing::warn!(error = %e, "replication: recording a send failed (it is sent again)");
                     }
                     Done {
                         bucket_id,
-                        key,
+                        key: task_key,
                         result,
                     }
                 });
+                self.running.insert(handle.id(), (bucket_id, key));
             }
         }
         Ok(())
@@ -187,6 +252,7 @@ impl Worker {
         });
         match d.result {
             Ok(outcome) => {
+                self.local_tries.remove(&(d.bucket_id, d.key.clone()));
                 if let Outcome::Refused(e) = &outcome {
                     tracing::warn!(bucket_id = d.bucket_id, key = %d.key, error = %e, "replication: the target refused a key");
                 } else {
@@ -197,7 +263,15 @@ impl Worker {
                     });
                 }
             }
-            Err(Retry(e)) => self.failed(d.bucket_id, e),
+            Err(r) => {
+                if r.local {
+                    *self
+                        .local_tries
+                        .entry((d.bucket_id, d.key.clone()))
+                        .or_insert(0) += 1;
+                }
+                self.failed(d.bucket_id, r.msg)
+            }
         }
     }
 

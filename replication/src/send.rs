@@ -13,7 +13,7 @@ use gatehouse_store::Store;
 use gatehouse_store::blobs::Pins;
 use gatehouse_store::model::{ObjectRecord, ReplOp, RuleRecord};
 use gatehouse_store::ops::ObjectInfo;
-use gatehouse_store::replication::{Outcome, REPLICA_MARKER};
+use gatehouse_store::replication::{Outcome, REPLICA_HEADER, REPLICA_MARKER};
 use http_body::Frame;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -45,33 +45,47 @@ pub(crate) struct Job {
 
 impl Job {
     pub async fn run(self) -> Result<Outcome, Retry> {
-        let opened = match self.op {
-            ReplOp::Delete => None,
-            ReplOp::Put => {
-                let (store, bucket, key) = (
-                    self.store.clone(),
-                    self.rule.bucket.clone(),
-                    self.key.clone(),
-                );
-                tokio::task::spawn_blocking(move || store.replication().open(&bucket, &key))
-                    .await
-                    .map_err(|e| Retry(format!("reading the object: {e}")))?
-                    .map_err(|e| Retry(format!("reading {}: {e}", self.key)))?
-            }
+        // The key's state now, whatever the row says: a row only says what changed last here.
+        let (store, bucket, key) = (
+            self.store.clone(),
+            self.rule.bucket.clone(),
+            self.key.clone(),
+        );
+        let opened = tokio::task::spawn_blocking(move || store.replication().open(&bucket, &key))
+            .await
+            .map_err(|e| Retry::local(format!("reading the object: {e}")))?
+            .map_err(|e| Retry::local(format!("reading {}: {e}", self.key)))?;
+        let replica = |info: &ObjectInfo| {
+            info.record
+                .meta
+                .user
+                .iter()
+                .any(|(k, _)| k == REPLICA_MARKER)
         };
-        match opened {
-            Some((info, pins)) => self.put(info, pins).await,
-            None if self.rule.deletes => self.delete().await,
-            None => Ok(Outcome::Skipped),
+        match (self.op, opened) {
+            // What the key holds came from the other site (its write replaced this site's
+            // change): sending this site's older change would undo it there.
+            (_, Some((info, _))) if replica(&info) => Ok(Outcome::Skipped),
+            (ReplOp::Put, Some((info, pins))) => self.put(info, pins).await,
+            // Written again since, by a write that queued nothing: leave the target's copy.
+            (ReplOp::Delete, Some(_)) => Ok(Outcome::Skipped),
+            (_, None) if self.rule.deletes => self.delete().await,
+            (_, None) => Ok(Outcome::Skipped),
         }
     }
 
     async fn delete(&self) -> Result<Outcome, Retry> {
+        let marker = self.marker.clone();
         let r = self
             .client
             .delete_object()
             .bucket(&self.rule.target_bucket)
             .key(&self.key)
+            .customize()
+            // A gatehouse target does not send this delete back (other services ignore it).
+            .mutate_request(move |req| {
+                req.headers_mut().insert(REPLICA_HEADER, marker.clone());
+            })
             .send()
             .await;
         match r {
@@ -97,7 +111,8 @@ impl Job {
         r.map(|()| Outcome::Sent { bytes: rec.size })
             .or_else(|e| match e {
                 Failure::Key(m) => Ok(Outcome::Refused(m)),
-                Failure::Retry(m) => Err(Retry(m)),
+                Failure::Retry(m) => Err(Retry::remote(m)),
+                Failure::Local(m) => Err(Retry::local(m)),
             })
     }
 
@@ -124,7 +139,7 @@ impl Job {
         let mut buf = Vec::with_capacity(rec.size as usize);
         let mut s = std::pin::pin!(self.store.read_data(&rec.data, 0..rec.size));
         while let Some(piece) = s.next().await {
-            buf.extend_from_slice(&piece.map_err(|e| Failure::Retry(format!("reading: {e}")))?);
+            buf.extend_from_slice(&piece.map_err(|e| Failure::Local(format!("reading: {e}")))?);
         }
         Ok(Bytes::from(buf))
     }
@@ -303,13 +318,17 @@ enum Failure {
     /// The target refused this key for good.
     Key(String),
     Retry(String),
+    /// Reading the object here failed (a chunk missing or damaged, the chunk backend away).
+    Local(String),
 }
 
-/// Part sizes for an object of `size` bytes sent without its own parts.
+/// Part sizes for an object of `size` bytes sent without its own parts: [`SPLIT_PART`], or more
+/// for an object that would need over S3's 10,000 parts.
 fn split(size: u64) -> Vec<u64> {
-    let mut v = vec![SPLIT_PART; (size / SPLIT_PART) as usize];
-    if !size.is_multiple_of(SPLIT_PART) {
-        v.push(size % SPLIT_PART);
+    let part = SPLIT_PART.max(size.div_ceil(10_000));
+    let mut v = vec![part; (size / part) as usize];
+    if !size.is_multiple_of(part) {
+        v.push(size % part);
     }
     v
 }
@@ -388,7 +407,7 @@ fn verdict<E: ProvideErrorMetadata + std::fmt::Debug>(
     }
     match failure(e, what) {
         Failure::Key(m) => Ok(Outcome::Refused(m)),
-        Failure::Retry(m) => Err(Retry(m)),
+        Failure::Retry(m) | Failure::Local(m) => Err(Retry::remote(m)),
     }
 }
 
@@ -400,6 +419,9 @@ mod tests {
     fn split_covers_the_object() {
         assert_eq!(split(SPLIT_PART * 2 + 5), vec![SPLIT_PART, SPLIT_PART, 5]);
         assert_eq!(split(SPLIT_PART), vec![SPLIT_PART]);
+        let huge = 1u64 << 40;
+        let parts = split(huge);
+        assert!(parts.len() <= 10_000 && parts.iter().sum::<u64>() == huge);
     }
 
     #[test]

@@ -388,7 +388,9 @@ fn escape(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Bucket replication's per-rule figures (decision 0036), labelled by source bucket.
+/// Bucket replication's per-rule figures (decision 0036), labelled by the source bucket's id
+/// (`gatehouse replication status --json` shows it beside the name): `/metrics` needs no
+/// credentials, so bucket and share names stay off it.
 pub fn render_replication(rules: &[crate::replication::RuleStatus]) -> String {
     let mut out = String::new();
     if rules.is_empty() {
@@ -442,8 +444,7 @@ pub fn render_replication(rules: &[crate::replication::RuleStatus]) -> String {
     for (name, kind, help, pick) in series {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for r in rules {
-            let bucket = r.bucket.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = writeln!(out, "{name}{{bucket=\"{bucket}\"}} {}", pick(r));
+            let _ = writeln!(out, "{name}{{bucket_id=\"{}\"}} {}", r.bucket_id, pick(r));
         }
     }
     out

@@ -254,20 +254,29 @@ async fn replication_to_a_second_gatehouse_carries_bytes_metadata_tags_parts_and
         .text()
         .await
         .expect("text");
+    let id = s.bucket_id;
     assert!(
         m.contains(&format!(
-            "gatehouse_replication_replicated_total{{bucket=\"src\"}} {}",
+            "gatehouse_replication_replicated_total{{bucket_id=\"{id}\"}} {}",
             s.replicated
         )),
         "{m}"
     );
     assert!(
-        m.contains("gatehouse_replication_queued{bucket=\"src\"} 0"),
+        m.contains(&format!(
+            "gatehouse_replication_queued{{bucket_id=\"{id}\"}} 0"
+        )),
         "{m}"
     );
     assert!(
-        m.contains("gatehouse_replication_lag_seconds{bucket=\"src\"} 0"),
+        m.contains(&format!(
+            "gatehouse_replication_lag_seconds{{bucket_id=\"{id}\"}} 0"
+        )),
         "{m}"
+    );
+    assert!(
+        !m.contains("\"src\""),
+        "no bucket names on the open page: {m}"
     );
     a.stop().await;
     b.stop().await;
@@ -324,7 +333,11 @@ async fn two_way_replication_does_not_echo() {
     drained(&a, "both", Duration::from_secs(20)).await;
     assert_eq!(get(&cb, "both", "from-b").await, None);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    drained(&b, "both", Duration::from_secs(20)).await;
+    let sb = drained(&b, "both", Duration::from_secs(20)).await;
+    assert_eq!(
+        sb.replicated, 1,
+        "B did not send A's delete back (it came marked): {sb:?}"
+    );
     assert_eq!(get(&ca, "both", "from-a").await, Some(b"A".to_vec()));
     a.stop().await;
     b.stop().await;
@@ -684,6 +697,124 @@ async fn put_bucket_replication_xml_sets_the_rule() {
         .await
         .expect_err("gone");
     assert_eq!(code(&e), "ReplicationConfigurationNotFoundError");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Review fixes (session 14): a share rule without existing objects still finds the old files
+/// NFS changes; a two-way pair does not let an older queued delete undo the other site's newer
+/// write; an ordinary writer cannot opt out of replication with the marker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replication_edges_found_in_review() {
+    use nfs3_client::nfs3_types::nfs3::{createhow3, sattr3};
+    let a = TestServer::start().await;
+    let b = TestServer::start().await;
+    let (ca, cb) = (a.client(), b.client());
+
+    // 1. A file already in the share, a rule that does not send existing objects (the AWS
+    //    document's default): an NFS write to the old file is still sent.
+    cb.create_bucket().bucket("mirror").send().await.expect("b");
+    let (mut c, root) = crate::nfs::writer(&a, "old").await;
+    let f = crate::nfs::create(
+        &mut c,
+        &root,
+        "kept.txt",
+        createhow3::UNCHECKED(sattr3::default()),
+    )
+    .await
+    .expect("create");
+    crate::nfs::write(&mut c, &f, 0, b"before the rule")
+        .await
+        .expect("write");
+    connect(&a, "b", &format!("http://{}", b.addr), &b.access, &b.secret).await;
+    a.store()
+        .replication()
+        .set_rule(
+            &a.admin(),
+            "fs+old",
+            RuleSpec {
+                connection: "b".into(),
+                target_bucket: "mirror".into(),
+                existing: false,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("rule");
+    drained(&a, "fs+old", Duration::from_secs(20)).await;
+    assert_eq!(
+        get(&cb, "mirror", "kept.txt").await,
+        None,
+        "existing objects not sent"
+    );
+    crate::nfs::write(&mut c, &f, 0, b"BEFORE")
+        .await
+        .expect("write");
+    drained(&a, "fs+old", Duration::from_secs(20)).await;
+    assert_eq!(
+        get(&cb, "mirror", "kept.txt").await,
+        Some(b"BEFORE the rule".to_vec())
+    );
+
+    // 2. Two ways; A's rule paused holds a delete of k; B's user writes k anew, which reaches
+    //    A; resumed, A must not delete B's new k.
+    ca.create_bucket().bucket("duo").send().await.expect("a");
+    cb.create_bucket().bucket("duo").send().await.expect("b");
+    connect(&b, "a", &format!("http://{}", a.addr), &a.access, &a.secret).await;
+    rule(&a, "duo", "b", "duo", true).await;
+    rule(&b, "duo", "a", "duo", true).await;
+    put(&ca, "duo", "k", b"one".to_vec()).await;
+    drained(&a, "duo", Duration::from_secs(20)).await;
+    assert_eq!(get(&cb, "duo", "k").await, Some(b"one".to_vec()));
+    a.store()
+        .replication()
+        .set_paused(&a.admin(), "duo", true)
+        .await
+        .expect("pause");
+    ca.delete_object()
+        .bucket("duo")
+        .key("k")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(status(&a, "duo").queued, 1);
+    put(&cb, "duo", "k", b"two".to_vec()).await;
+    drained(&b, "duo", Duration::from_secs(20)).await;
+    assert_eq!(get(&ca, "duo", "k").await, Some(b"two".to_vec()));
+    assert_eq!(status(&a, "duo").queued, 0, "the older delete was dropped");
+    a.store()
+        .replication()
+        .set_paused(&a.admin(), "duo", false)
+        .await
+        .expect("resume");
+    drained(&a, "duo", Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(get(&cb, "duo", "k").await, Some(b"two".to_vec()));
+    assert_eq!(get(&ca, "duo", "k").await, Some(b"two".to_vec()));
+
+    // 3. A writer without the replication grant sends the marker: it is dropped, and the
+    //    object is replicated like any other.
+    let u = a.new_user("plainwriter").await;
+    a.store()
+        .bind(
+            &a.admin(),
+            gatehouse_store::ops::SubjectRef::User(u.user_id.clone()),
+            "bucket-write",
+            gatehouse_store::rbac::Scope::Bucket("duo".into()),
+        )
+        .await
+        .expect("bind");
+    let cu = client_with(a.addr, &u.access_key, &u.secret_key);
+    cu.put_object()
+        .bucket("duo")
+        .key("sneaky")
+        .metadata("gatehouse-replica", "not-really")
+        .body(ByteStream::from(b"x".to_vec()))
+        .send()
+        .await
+        .expect("put");
+    drained(&a, "duo", Duration::from_secs(20)).await;
+    assert_eq!(get(&cb, "duo", "sneaky").await, Some(b"x".to_vec()));
     a.stop().await;
     b.stop().await;
 }

@@ -38,9 +38,14 @@ pub struct RuleRecord {
     pub replicated_bytes: u64,
     /// Keys whose last send was refused for good (kept in `repl_failed` until written again).
     pub failed: u64,
-    /// Backfill of the objects present when the rule was added: the key to enter next
-    /// (`Some("")`: from the start), `None` once every key was entered.
+    /// Backfill of the keys present when the rule was added: the key to enter next
+    /// (`Some("")`: from the start), `None` once every key was entered. A share is always
+    /// walked (its inode-to-keys index needs every key); its keys are queued only with
+    /// `backfill_queues`.
     pub backfill: Option<String>,
+    /// The backfill queues the keys it enters (the rule asked for existing objects).
+    #[serde(default)]
+    pub backfill_queues: bool,
 }
 
 /// What a queued key asks the target to do with it.

@@ -965,6 +965,7 @@ impl Store {
                         // after it, never across (see `atime`).
                         atimes.forget(ino);
                     }
+                    crate::replication::queue::make_local(&mut rec);
                     txn::put_inode(&mut ns, ino, &rec, changes_data)?;
                     if b.replicated {
                         crate::replication::queue::inode_changed(&mut ns, &b, ino)?;

@@ -231,11 +231,12 @@ impl Store {
         p: &Principal,
         bucket: &str,
         key: &str,
-        meta: ObjectMeta,
+        mut meta: ObjectMeta,
         tags: Vec<(String, String)>,
         checksum: Option<ChecksumAlgorithm>,
     ) -> Result<UploadInfo> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        crate::replication::accept_marker(p, bucket, &mut meta);
         let b = self.bucket_record(bucket)?;
         naming::validate_key(b.kind, key)?;
         let id = new_upload_id()?;

@@ -120,13 +120,14 @@ impl Store {
         bucket: &str,
         key: &str,
         body: S,
-        opts: PutOptions,
+        mut opts: PutOptions,
         late_check: impl FnOnce(&Staged) -> Result<()>,
     ) -> std::result::Result<ObjectInfo, StageError<E>>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Send,
     {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        crate::replication::accept_marker(p, bucket, &mut opts.meta);
         let b = self.bucket_record(bucket)?;
         naming::validate_key(b.kind, key)?;
         // Early answers save reading a body that would be refused; the commit decides.
@@ -583,14 +584,20 @@ impl Store {
                 let ino = txn::lookup(&ns, b.id, &key)?.ok_or(StoreError::NoSuchKey)?;
                 let mut rec = txn::get_inode(&ns, ino)?;
                 rec.tags = tags;
+                crate::replication::queue::make_local(&mut rec);
                 txn::put_inode(&mut ns, ino, &rec, false)?;
                 if b.replicated {
-                    crate::replication::queue::enqueue(
-                        &mut ns,
-                        &b,
-                        &key,
-                        crate::model::ReplOp::Put,
-                    )?;
+                    // Tags belong to the inode: every name of a hard-linked file changed.
+                    if b.kind == crate::model::BucketKind::Share {
+                        crate::replication::queue::inode_changed(&mut ns, &b, ino)?;
+                    } else {
+                        crate::replication::queue::enqueue(
+                            &mut ns,
+                            &b,
+                            &key,
+                            crate::model::ReplOp::Put,
+                        )?;
+                    }
                 }
                 Ok(())
             })

@@ -505,6 +505,17 @@ fn drop_link(ns: &mut Ns, ino: u64, old: &mut ObjectRecord) -> Result<()> {
 /// Removes `key`; returns whether it existed. An inode with other names (hard links) stays,
 /// with its data, one link fewer; the last name takes the inode and its chunk references.
 pub(crate) fn unlink_object(ns: &mut Ns, bucket: &mut BucketRecord, key: &str) -> Result<bool> {
+    unlink_as(ns, bucket, key, false)
+}
+
+/// [`unlink_object`]; `replica`: the delete came from the other site of a replication pair,
+/// so it is not queued back there (decision 0036).
+pub(crate) fn unlink_as(
+    ns: &mut Ns,
+    bucket: &mut BucketRecord,
+    key: &str,
+    replica: bool,
+) -> Result<bool> {
     let Some(ino) = lookup(ns, bucket.id, key)? else {
         return Ok(false);
     };
@@ -523,7 +534,7 @@ pub(crate) fn unlink_object(ns: &mut Ns, bucket: &mut BucketRecord, key: &str) -
         .remove(tables::entry_key(bucket.id, key).as_slice())?;
     entry_removed(ns, bucket, key)?;
     if bucket.replicated {
-        crate::replication::queue::key_unlinked(ns, bucket, key, ino)?;
+        crate::replication::queue::key_unlinked(ns, bucket, key, ino, replica)?;
     }
     bucket.object_count = bucket.object_count.saturating_sub(1);
     put_bucket(ns, bucket)?;

@@ -29,7 +29,7 @@ use crate::tables::{self, BUCKETS, REPL_CONNECTIONS, REPL_QUEUE, REPL_RULES};
 use crate::{Store, blobs::Pins, deny};
 
 pub use live::{Live, LiveRule};
-pub use queue::REPLICA_MARKER;
+pub use queue::{REPLICA_HEADER, REPLICA_MARKER};
 
 /// What a connection shows: never its secret.
 #[derive(Debug, Clone, Serialize)]
@@ -73,6 +73,9 @@ pub struct RuleSpec {
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleStatus {
     pub bucket: String,
+    /// The bucket's id: what `/metrics` labels the rule's series with (bucket names stay off
+    /// that unauthenticated page).
+    pub bucket_id: u64,
     pub connection: String,
     pub target_bucket: String,
     pub prefix: String,
@@ -124,6 +127,18 @@ pub enum Outcome {
 pub struct ActiveRule {
     pub bucket_id: u64,
     pub rule: RuleRecord,
+}
+
+/// A write's replica marker ([`REPLICA_MARKER`]) is taken as one only from a writer that may
+/// `put` on `replication` of the bucket (the other site's worker, through a user given that
+/// grant); from anyone else it is dropped, so an ordinary writer cannot keep an object from
+/// being replicated.
+pub(crate) fn accept_marker(p: &Principal, bucket: &str, meta: &mut crate::model::ObjectMeta) {
+    if meta.user.iter().any(|(k, _)| k == REPLICA_MARKER)
+        && !authorize(p, Verb::Put, Resource::Replication(Some(bucket))).allowed
+    {
+        meta.user.retain(|(k, _)| k != REPLICA_MARKER);
+    }
 }
 
 /// Connection names: 1-63 of `a-z 0-9 - _ .`, starting with a letter or digit.
@@ -305,10 +320,20 @@ impl Replication<'_> {
                 }
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &name)?;
+                if b.kind == BucketKind::System {
+                    return Err(StoreError::InvalidArgument(
+                        "the system bucket is not replicated".into(),
+                    ));
+                }
+                // A share's keys are all walked once, for the inode-to-keys index its file-view
+                // writes are found through; they are queued only when existing objects are to
+                // be sent.
+                let walk = spec.existing || b.kind == BucketKind::Share;
                 let mut rule = queue::read_rule(&ns, b.id)?.unwrap_or_else(|| RuleRecord {
                     bucket: name.clone(),
                     created_ms: crate::now_ms(),
-                    backfill: spec.existing.then(String::new),
+                    backfill: walk.then(String::new),
+                    backfill_queues: spec.existing,
                     ..RuleRecord::default()
                 });
                 rule.connection = spec.connection;
@@ -439,6 +464,7 @@ impl Replication<'_> {
         };
         let lag = oldest.map_or(0.0, |ms| (crate::now_ms() - ms).max(0) as f64 / 1000.0);
         Ok(RuleStatus {
+            bucket_id: id,
             bucket: rule.bucket,
             connection: rule.connection,
             target_bucket: rule.target_bucket,
@@ -477,6 +503,26 @@ impl Replication<'_> {
             });
         }
         Ok(out)
+    }
+
+    /// DeleteObject from the other site of a replication pair ([`REPLICA_HEADER`]): removes
+    /// `key` without queuing the delete back. From a caller without `put` on `replication` of
+    /// the bucket it is an ordinary delete.
+    pub async fn delete_replica(&self, p: &Principal, bucket: &str, key: &str) -> Result<bool> {
+        if !authorize(p, Verb::Put, Resource::Replication(Some(bucket))).allowed {
+            return self.store.delete_object(p, bucket, key).await;
+        }
+        deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.store
+            .inner
+            .committer
+            .write(move |t| {
+                let mut ns = Ns::new(t);
+                let mut b = txn::get_bucket(&ns, &bucket)?;
+                txn::unlink_as(&mut ns, &mut b, &key, true)
+            })
+            .await
     }
 
     // ---- the worker's side (crate gatehouse-replication; no principal: the server's own) ----
@@ -631,12 +677,19 @@ impl Replication<'_> {
                     return Ok(false);
                 };
                 let b = txn::get_bucket(&ns, &rule.bucket)?;
-                let start = if cursor.as_str() < rule.prefix.as_str() {
-                    rule.prefix.clone()
+                // Only the prefix's keys when they are all it is for; a share's whole namespace
+                // otherwise (its index).
+                let scope = if b.kind == BucketKind::Share {
+                    ""
+                } else {
+                    rule.prefix.as_str()
+                };
+                let start = if cursor.as_str() < scope {
+                    scope.to_string()
                 } else {
                     cursor
                 };
-                let within = tables::entry_key(b.id, &rule.prefix);
+                let within = tables::entry_key(b.id, scope);
                 let mut found = Vec::new();
                 let mut next = None;
                 for e in ns
@@ -656,11 +709,14 @@ impl Replication<'_> {
                     found.push((key, v.value()));
                 }
                 for (key, ino) in found {
-                    let rec: ObjectRecord = txn::inode_attrs(&ns, ino)?;
                     if b.kind == BucketKind::Share {
                         ns.repl_names_mut()?
                             .insert(tables::name_key(b.id, ino, &key).as_slice(), ())?;
                     }
+                    if !rule.backfill_queues || !key.starts_with(rule.prefix.as_str()) {
+                        continue;
+                    }
+                    let rec: ObjectRecord = txn::inode_attrs(&ns, ino)?;
                     if !rec.meta.user.iter().any(|(k, _)| k == REPLICA_MARKER) {
                         queue::enqueue(&mut ns, &b, &key, crate::model::ReplOp::Put)?;
                     }

@@ -19,6 +19,10 @@ use crate::tables;
 /// that sent it. A write carrying it is not queued again (no ping-pong between two sites).
 pub const REPLICA_MARKER: &str = "gatehouse-replica";
 
+/// Request header a replicated DELETE carries (a DELETE has no metadata): the sending node. A
+/// gatehouse target honours it from a caller with the replication grant on the bucket.
+pub const REPLICA_HEADER: &str = "x-gatehouse-replica";
+
 /// META counter of queue sequence numbers.
 const SEQ: &str = "repl_seq";
 
@@ -61,16 +65,61 @@ pub(crate) fn key_linked(
             .insert(tables::name_key(b.id, ino, key).as_slice(), ())?;
     }
     if rec.meta.user.iter().any(|(k, _)| k == REPLICA_MARKER) {
-        return Ok(());
+        // The other site's write: what this site had queued for the key is older than it and
+        // must not overwrite or delete it there.
+        return dequeue(ns, b, key);
     }
     enqueue(ns, b, key, ReplOp::Put)
 }
 
-/// `key`, which named inode `ino`, is gone.
-pub(crate) fn key_unlinked(ns: &mut Ns, b: &BucketRecord, key: &str, ino: u64) -> Result<()> {
+/// Drops `key`'s queued row and failure, if any.
+fn dequeue(ns: &mut Ns, b: &BucketRecord, key: &str) -> Result<()> {
+    let Some(mut rule) = read_rule(ns, b.id)? else {
+        return Ok(());
+    };
+    let lk = tables::entry_key(b.id, key);
+    let mut changed = false;
+    let latest = ns
+        .repl_latest_mut()?
+        .remove(lk.as_slice())?
+        .map(|v| v.value());
+    if let Some(seq) = latest {
+        ns.repl_queue_mut()?
+            .remove(tables::queue_key(b.id, seq).as_slice())?;
+        rule.queued = rule.queued.saturating_sub(1);
+        changed = true;
+    }
+    if ns.repl_failed_mut()?.remove(lk.as_slice())?.is_some() {
+        rule.failed = rule.failed.saturating_sub(1);
+        changed = true;
+    }
+    if changed {
+        write_rule(ns, b.id, &rule)?;
+    }
+    Ok(())
+}
+
+/// A local change of a record that came from the other site makes it this site's own:
+/// without the marker, it is sent (and not mistaken for a replica again).
+pub(crate) fn make_local(rec: &mut ObjectRecord) {
+    rec.meta.user.retain(|(k, _)| k != REPLICA_MARKER);
+}
+
+/// `key`, which named inode `ino`, is gone (`replica`: deleted by the other site, which is
+/// not told again; what was queued here for the key is older than that delete and goes).
+pub(crate) fn key_unlinked(
+    ns: &mut Ns,
+    b: &BucketRecord,
+    key: &str,
+    ino: u64,
+    replica: bool,
+) -> Result<()> {
     if b.kind == BucketKind::Share {
         ns.repl_names_mut()?
             .remove(tables::name_key(b.id, ino, key).as_slice())?;
+    }
+    if replica {
+        return dequeue(ns, b, key);
     }
     enqueue(ns, b, key, ReplOp::Delete)
 }
@@ -93,7 +142,7 @@ pub(crate) fn key_renamed(
     dst: &str,
     ino: u64,
 ) -> Result<()> {
-    key_unlinked(ns, b, src, ino)?;
+    key_unlinked(ns, b, src, ino, false)?;
     key_added(ns, b, dst, ino)
 }
 
@@ -121,12 +170,20 @@ pub(crate) fn enqueue(ns: &mut Ns, b: &BucketRecord, key: &str, op: ReplOp) -> R
     let Some(mut rule) = read_rule(ns, b.id)? else {
         return Ok(());
     };
+    let lk = tables::entry_key(b.id, key);
+    let mut changed = false;
+    // A key that changes again is not failed any more, whether or not this change is sent.
+    if ns.repl_failed_mut()?.remove(lk.as_slice())?.is_some() {
+        rule.failed = rule.failed.saturating_sub(1);
+        changed = true;
+    }
     if !key.starts_with(rule.prefix.as_str()) || (op == ReplOp::Delete && !rule.deletes) {
+        if changed {
+            write_rule(ns, b.id, &rule)?;
+        }
         return Ok(());
     }
-    let lk = tables::entry_key(b.id, key);
     let prev = ns.repl_latest()?.get(lk.as_slice())?.map(|v| v.value());
-    let mut changed = false;
     match prev {
         Some(s) => {
             ns.repl_queue_mut()?
@@ -136,10 +193,6 @@ pub(crate) fn enqueue(ns: &mut Ns, b: &BucketRecord, key: &str, op: ReplOp) -> R
             rule.queued += 1;
             changed = true;
         }
-    }
-    if ns.repl_failed_mut()?.remove(lk.as_slice())?.is_some() {
-        rule.failed = rule.failed.saturating_sub(1);
-        changed = true;
     }
     let seq = txn::next_counter(ns, SEQ)?;
     let row = QueueRow {

@@ -319,8 +319,19 @@ pub async fn delete(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         }
     }
     let cond = write_condition(&ctx.headers)?;
-    s.delete_object_if(&ctx.principal, ctx.bucket(), ctx.key(), cond)
-        .await?;
+    if cond.is_empty()
+        && ctx
+            .headers
+            .contains_key(gatehouse_store::replication::REPLICA_HEADER)
+    {
+        // The other site of a replication pair: not sent back there (decision 0036).
+        s.replication()
+            .delete_replica(&ctx.principal, ctx.bucket(), ctx.key())
+            .await?;
+    } else {
+        s.delete_object_if(&ctx.principal, ctx.bucket(), ctx.key(), cond)
+            .await?;
+    }
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
