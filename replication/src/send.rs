@@ -34,6 +34,25 @@ const TAG: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// `req` (a PutObject or CreateMultipartUpload builder: the same setters) for the rule's target
+/// key, carrying the object's content headers, user metadata with this node's replica marker,
+/// and tags.
+macro_rules! carry {
+    ($job:expr, $rec:expr, $req:expr) => {{
+        let m = &$rec.meta;
+        $req.bucket(&$job.rule.target_bucket)
+            .key(&$job.key)
+            .set_content_type(m.content_type.clone())
+            .set_content_encoding(m.content_encoding.clone())
+            .set_content_disposition(m.content_disposition.clone())
+            .set_content_language(m.content_language.clone())
+            .set_cache_control(m.cache_control.clone())
+            .set_expires(expires(m.expires.as_deref()))
+            .set_metadata(Some($job.user_meta($rec)))
+            .set_tagging(tagging(&$rec.tags))
+    }};
+}
+
 pub(crate) struct Job {
     pub store: Store,
     pub client: Client,
@@ -151,21 +170,8 @@ impl Job {
         } else {
             self.body(rec, 0..rec.size)
         };
-        let m = &rec.meta;
-        let mut req = self
-            .client
-            .put_object()
-            .bucket(&self.rule.target_bucket)
-            .key(&self.key)
+        let mut req = carry!(self, rec, self.client.put_object())
             .content_length(rec.size as i64)
-            .set_content_type(m.content_type.clone())
-            .set_content_encoding(m.content_encoding.clone())
-            .set_content_disposition(m.content_disposition.clone())
-            .set_content_language(m.content_language.clone())
-            .set_cache_control(m.cache_control.clone())
-            .set_expires(expires(m.expires.as_deref()))
-            .set_metadata(Some(self.user_meta(rec)))
-            .set_tagging(tagging(&rec.tags))
             .body(body);
         // A single PUT's ETag is its MD5: the target checks the bytes against it.
         if let Some(md5) = md5_of(&rec.etag) {
@@ -183,20 +189,7 @@ impl Job {
         parts: &[u64],
     ) -> Result<(), Failure> {
         let rec = &info.record;
-        let m = &rec.meta;
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.rule.target_bucket)
-            .key(&self.key)
-            .set_content_type(m.content_type.clone())
-            .set_content_encoding(m.content_encoding.clone())
-            .set_content_disposition(m.content_disposition.clone())
-            .set_content_language(m.content_language.clone())
-            .set_cache_control(m.cache_control.clone())
-            .set_expires(expires(m.expires.as_deref()))
-            .set_metadata(Some(self.user_meta(rec)))
-            .set_tagging(tagging(&rec.tags))
+        let created = carry!(self, rec, self.client.create_multipart_upload())
             .send()
             .await
             .map_err(|e| failure(&e, "CreateMultipartUpload"))?;
