@@ -27,6 +27,8 @@ const MAX_IN_FLIGHT: usize = 32;
 const PER_RULE: u32 = 16;
 /// Rows read from one rule's queue per look.
 const LOOK_AHEAD: usize = 64;
+/// Rows of a removed rule cleared per transaction.
+const PURGE_STEP: usize = 10_000;
 /// Keys entered per backfill transaction.
 const BACKFILL_STEP: usize = 1000;
 /// How often the worker looks when nothing told it to.
@@ -150,6 +152,20 @@ impl Worker {
             rules.rotate_left(n);
         }
         for r in rules {
+            if r.rule.removing {
+                // A removed rule's rows, a bounded step per look.
+                for _ in 0..5 {
+                    if !self
+                        .store
+                        .replication()
+                        .purge_step(r.bucket_id, PURGE_STEP)
+                        .await?
+                    {
+                        break;
+                    }
+                }
+                continue;
+            }
             if r.rule.paused {
                 continue;
             }

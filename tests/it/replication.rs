@@ -392,6 +392,59 @@ async fn paused_rule_holds_changes_until_resumed() {
     drained(&a, "pause-me", Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(get(&cb, "pause-me", "held").await, Some(b"x".to_vec()));
+    // Removed, with changes still queued: gone at once for users, its rows cleared by the
+    // worker; a new rule for the bucket is taken once they are.
+    a.store()
+        .replication()
+        .set_paused(&a.admin(), "pause-me", true)
+        .await
+        .expect("pause");
+    for i in 0..30 {
+        put(&ca, "pause-me", &format!("q{i}"), b"q".to_vec()).await;
+    }
+    a.store()
+        .replication()
+        .remove_rule(&a.admin(), "pause-me")
+        .await
+        .expect("remove");
+    let e = a
+        .store()
+        .replication()
+        .status(&a.admin(), "pause-me")
+        .expect_err("no rule");
+    assert!(
+        matches!(
+            e,
+            gatehouse_store::StoreError::NoSuchReplicationConfiguration
+        ),
+        "{e:?}"
+    );
+    let t0 = Instant::now();
+    loop {
+        let spec = RuleSpec {
+            connection: "b".into(),
+            target_bucket: "pause-me".into(),
+            ..Default::default()
+        };
+        match a
+            .store()
+            .replication()
+            .set_rule(&a.admin(), "pause-me", spec)
+            .await
+        {
+            Ok(()) => break,
+            Err(gatehouse_store::StoreError::Conflict(_)) => {
+                assert!(t0.elapsed() < Duration::from_secs(10), "never cleared");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(
+        status(&a, "pause-me").queued,
+        0,
+        "the old queue went with the old rule"
+    );
     a.stop().await;
     b.stop().await;
 }

@@ -46,6 +46,10 @@ pub struct RuleRecord {
     /// The backfill queues the keys it enters (the rule asked for existing objects).
     #[serde(default)]
     pub backfill_queues: bool,
+    /// Removed (or its bucket deleted): inert, its rows being cleared by the worker in
+    /// bounded steps; the record goes with the last of them.
+    #[serde(default)]
+    pub removing: bool,
 }
 
 /// What a queued key asks the target to do with it.

@@ -51,9 +51,9 @@ pub(crate) fn remove_bucket(ns: &mut Ns, name: &str) -> Result<Option<BucketReco
     }
     let mut old = old;
     if let Some(b) = old.as_mut().filter(|b| b.replicated) {
-        // Its replication rule goes with it, queue and all (a restored share has none).
-        ns.repl_rules_mut()?.remove(b.id)?;
-        crate::replication::queue::clear_bucket(ns, b.id)?;
+        // Its replication rule goes with it, queue and all (a restored share has none): the
+        // worker clears the rows in bounded steps.
+        crate::replication::queue::retire(ns, b.id)?;
         b.replicated = false;
     }
     Ok(old)

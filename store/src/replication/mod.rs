@@ -277,7 +277,7 @@ impl Replication<'_> {
                 for e in t.open_table(REPL_RULES)?.iter()? {
                     let (_, v) = e?;
                     let r: RuleRecord = codec::decode(v.value())?;
-                    if r.connection == n {
+                    if r.connection == n && !r.removing {
                         return Err(StoreError::Conflict(format!(
                             "connection {n} is used by the replication rule of bucket {} \
                              (remove that rule first)",
@@ -329,6 +329,14 @@ impl Replication<'_> {
                 // writes are found through; they are queued only when existing objects are to
                 // be sent.
                 let walk = spec.existing || b.kind == BucketKind::Share;
+                if let Some(old) = queue::read_rule(&ns, b.id)?
+                    && old.removing
+                {
+                    return Err(StoreError::Conflict(format!(
+                        "the previous replication rule of {name} is still being cleared; \
+                         try again in a moment"
+                    )));
+                }
                 let mut rule = queue::read_rule(&ns, b.id)?.unwrap_or_else(|| RuleRecord {
                     bucket: name.clone(),
                     created_ms: crate::now_ms(),
@@ -364,10 +372,10 @@ impl Replication<'_> {
             .write(move |t| {
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &name)?;
-                if ns.repl_rules_mut()?.remove(b.id)?.is_none() {
+                if !queue::read_rule(&ns, b.id)?.is_some_and(|r| !r.removing) {
                     return Err(StoreError::NoSuchReplicationConfiguration);
                 }
-                queue::clear_bucket(&mut ns, b.id)?;
+                queue::retire(&mut ns, b.id)?;
                 b.replicated = false;
                 txn::put_bucket(&mut ns, &b)?;
                 Ok(b.id)
@@ -389,6 +397,7 @@ impl Replication<'_> {
                 let mut ns = Ns::new(t);
                 let b = txn::get_bucket(&ns, &name)?;
                 let mut rule = queue::read_rule(&ns, b.id)?
+                    .filter(|r| !r.removing)
                     .ok_or(StoreError::NoSuchReplicationConfiguration)?;
                 rule.paused = paused;
                 queue::write_rule(&mut ns, b.id, &rule)
@@ -417,6 +426,9 @@ impl Replication<'_> {
                 .ok_or(StoreError::NoSuchReplicationConfiguration)?
                 .value(),
         )?;
+        if rule.removing {
+            return Err(StoreError::NoSuchReplicationConfiguration);
+        }
         let queue = txn.open_table(REPL_QUEUE)?;
         self.status_of(b.id, rule, &queue)
     }
@@ -429,7 +441,9 @@ impl Replication<'_> {
         for e in txn.open_table(REPL_RULES)?.iter()? {
             let (k, v) = e?;
             let rule: RuleRecord = codec::decode(v.value())?;
-            if authorize(p, Verb::Get, Resource::Replication(Some(&rule.bucket))).allowed {
+            if !rule.removing
+                && authorize(p, Verb::Get, Resource::Replication(Some(&rule.bucket))).allowed
+            {
                 out.push(self.status_of(k.value(), rule, &queue)?);
             }
         }
@@ -443,7 +457,10 @@ impl Replication<'_> {
         let mut out = Vec::new();
         for e in txn.open_table(REPL_RULES)?.iter()? {
             let (k, v) = e?;
-            out.push(self.status_of(k.value(), codec::decode(v.value())?, &queue)?);
+            let rule: RuleRecord = codec::decode(v.value())?;
+            if !rule.removing {
+                out.push(self.status_of(k.value(), rule, &queue)?);
+            }
         }
         Ok(out)
     }
@@ -522,6 +539,16 @@ impl Replication<'_> {
                 let mut b = txn::get_bucket(&ns, &bucket)?;
                 txn::unlink_as(&mut ns, &mut b, &key, true)
             })
+            .await
+    }
+
+    /// Clears at most `limit` rows of bucket `id`'s retired rule (see `queue::retire`);
+    /// returns whether rows remain.
+    pub async fn purge_step(&self, bucket_id: u64, limit: usize) -> Result<bool> {
+        self.store
+            .inner
+            .committer
+            .write(move |t| queue::purge_step(&mut Ns::new(t), bucket_id, limit))
             .await
     }
 
@@ -623,7 +650,8 @@ impl Replication<'_> {
             .committer
             .write_not_durable(move |t| {
                 let mut ns = Ns::new(t);
-                let Some(mut rule) = queue::read_rule(&ns, bucket_id)? else {
+                let Some(mut rule) = queue::read_rule(&ns, bucket_id)?.filter(|r| !r.removing)
+                else {
                     return Ok(());
                 };
                 let current = ns

@@ -212,17 +212,48 @@ pub(crate) fn enqueue(ns: &mut Ns, b: &BucketRecord, key: &str, op: ReplOp) -> R
     Ok(())
 }
 
-/// Removes every queue, latest, name and failure row of bucket `id` (its rule went).
-pub(crate) fn clear_bucket(ns: &mut Ns, id: u64) -> Result<()> {
+/// Retires bucket `id`'s rule (removed, or its bucket deleted): the record stays, inert, until
+/// the worker has cleared its rows in bounded steps ([`purge_step`]); a share's index may hold
+/// a row per file.
+pub(crate) fn retire(ns: &mut Ns, id: u64) -> Result<()> {
+    if let Some(mut rule) = read_rule(ns, id)? {
+        rule.removing = true;
+        rule.paused = true;
+        rule.backfill = None;
+        write_rule(ns, id, &rule)?;
+    }
+    Ok(())
+}
+
+/// Removes at most `limit` rows of a retired rule's queue, latest, name and failure rows;
+/// the rule record too once none is left. Returns whether rows remain.
+pub(crate) fn purge_step(ns: &mut Ns, id: u64, limit: usize) -> Result<bool> {
     let lo = id.to_be_bytes();
     let hi = id.saturating_add(1).to_be_bytes();
-    ns.repl_queue_mut()?
-        .retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
-    ns.repl_latest_mut()?
-        .retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
-    ns.repl_names_mut()?
-        .retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
-    ns.repl_failed_mut()?
-        .retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
-    Ok(())
+    let range = lo.as_slice()..hi.as_slice();
+    let mut left = limit;
+    macro_rules! purge {
+        ($get:ident, $get_mut:ident) => {{
+            let keys: Vec<Vec<u8>> = ns
+                .$get()?
+                .range(range.clone())?
+                .take(left)
+                .map(|e| e.map(|(k, _)| k.value().to_vec()))
+                .collect::<std::result::Result<_, _>>()?;
+            left -= keys.len();
+            let t = ns.$get_mut()?;
+            for k in keys {
+                t.remove(k.as_slice())?;
+            }
+        }};
+    }
+    purge!(repl_queue, repl_queue_mut);
+    purge!(repl_latest, repl_latest_mut);
+    purge!(repl_names, repl_names_mut);
+    purge!(repl_failed, repl_failed_mut);
+    if left == 0 {
+        return Ok(true);
+    }
+    ns.repl_rules_mut()?.remove(id)?;
+    Ok(false)
 }
