@@ -372,7 +372,7 @@ impl Replication<'_> {
             .write(move |t| {
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &name)?;
-                if !queue::read_rule(&ns, b.id)?.is_some_and(|r| !r.removing) {
+                if queue::read_rule(&ns, b.id)?.is_none_or(|r| r.removing) {
                     return Err(StoreError::NoSuchReplicationConfiguration);
                 }
                 queue::retire(&mut ns, b.id)?;
