@@ -2,7 +2,8 @@
 //! refused connection, a 5xx after the SDK's retries), calls fail at once with
 //! `Unavailable` for a while instead of each waiting out its own timeouts on one of the
 //! server's few blocking threads. The window doubles with each failure in a row (1 s up to
-//! 30 s); when it ends, calls go through again, and the first answer closes it.
+//! 30 s); when it ends, one call goes through as a probe while the others still fail at once,
+//! so only that one waits if the service is still away; its answer closes the breaker.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -21,6 +22,8 @@ pub struct Breaker {
 struct State {
     failures: u32,
     open_until: Option<Instant>,
+    /// A call let through after the window is under way (half open).
+    probing: bool,
 }
 
 impl Breaker {
@@ -28,25 +31,32 @@ impl Breaker {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `Err(Unavailable)` while the breaker is open.
+    /// `Err(Unavailable)` while the breaker is open, or while the one call let through after
+    /// the window (the probe) has not answered. A call admitted must be [`Breaker::record`]ed.
     pub fn admit(&self) -> Result<(), StoreError> {
-        match self.lock().open_until {
-            Some(t) if Instant::now() < t => Err(StoreError::Unavailable(
+        let mut s = self.lock();
+        match s.open_until {
+            None => Ok(()),
+            Some(t) if Instant::now() >= t && !s.probing => {
+                s.probing = true;
+                Ok(())
+            }
+            Some(_) => Err(StoreError::Unavailable(
                 "the backend did not answer lately; not asking again yet".into(),
             )),
-            _ => Ok(()),
         }
     }
 
-    /// Whether calls go through now.
+    /// Whether calls go through now (without taking the probe's turn).
     pub fn closed(&self) -> bool {
-        self.admit().is_ok()
+        self.lock().open_until.is_none()
     }
 
     /// Notes how a call went: an unanswered one opens (or widens) the window, any answer
     /// closes it.
     pub fn record<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
         let mut s = self.lock();
+        s.probing = false;
         match &r {
             Err(StoreError::Unavailable(_)) => {
                 s.failures = s.failures.saturating_add(1);
@@ -79,5 +89,21 @@ mod tests {
         assert!(b.closed());
         let _ = b.record(Ok(()));
         assert!(b.closed());
+    }
+
+    #[test]
+    fn after_the_window_one_call_probes_and_the_others_still_fail_fast() {
+        let b = Breaker::default();
+        let _ = b.record::<()>(Err(StoreError::Unavailable("x".into())));
+        b.lock().open_until = Some(Instant::now());
+        assert!(b.admit().is_ok(), "the probe goes through");
+        assert!(b.admit().is_err(), "others do not wait behind it");
+        assert!(!b.closed());
+        let _ = b.record::<()>(Err(StoreError::Unavailable("still away".into())));
+        assert!(b.admit().is_err(), "a longer window");
+        b.lock().open_until = Some(Instant::now());
+        assert!(b.admit().is_ok());
+        let _ = b.record(Ok(()));
+        assert!(b.closed() && b.admit().is_ok() && b.admit().is_ok());
     }
 }

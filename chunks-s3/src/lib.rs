@@ -387,14 +387,18 @@ impl ChunkStore for S3Backend {
         self.breaker.record(self.visit_now(f))
     }
 
-    /// False at once while the breaker is open (a health check costs no wait then).
+    /// False at once while the breaker is open (a health check costs no wait then); after its
+    /// window the check is the probe whose answer closes it, so a health probe alone brings
+    /// the backend back when nothing else asks.
     fn probe(&self) -> bool {
-        if !self.breaker.closed() {
+        if self.breaker.admit().is_err() {
             return false;
         }
         let (client, bucket) = (self.client.clone(), self.bucket.clone());
-        self.run(async move { client.head_bucket().bucket(bucket).send().await })
-            .is_ok()
+        let r = self
+            .run(async move { client.head_bucket().bucket(bucket).send().await })
+            .map_err(|e| classify(&e).into_error("HEAD bucket", &[0; 32]));
+        self.breaker.record(r).is_ok()
     }
 }
 
