@@ -48,7 +48,8 @@ impl Breaker {
     }
 
     /// Whether calls go through now (without taking the probe's turn).
-    pub fn closed(&self) -> bool {
+    #[cfg(test)]
+    fn closed(&self) -> bool {
         self.lock().open_until.is_none()
     }
 
