@@ -11,6 +11,8 @@
 
 mod send;
 
+pub use send::WHOLE;
+
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -22,7 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// Keys being sent at once, over every rule.
-const MAX_IN_FLIGHT: usize = 32;
+pub const MAX_IN_FLIGHT: usize = 32;
 /// Keys of one rule sent at once: the others keep a share of the slots.
 const PER_RULE: u32 = 16;
 /// Rows read from one rule's queue per look.

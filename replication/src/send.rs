@@ -21,7 +21,7 @@ use crate::Retry;
 
 /// Objects up to this size are read whole and sent as one retryable body (at most 32 in
 /// flight: 32 MiB); larger ones stream.
-const WHOLE: u64 = 1 << 20;
+pub const WHOLE: u64 = 1 << 20;
 /// A single PUT takes at most this much (S3's limit); larger objects without parts go in
 /// parts of [`SPLIT_PART`].
 const MAX_SINGLE: u64 = 5 << 30;
