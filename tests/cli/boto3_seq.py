@@ -16,6 +16,9 @@ STEP is one of:
     ls-bucket BUCKET               list the bucket's first keys (ListObjectsV2)
     rm-recursive BUCKET            delete every key (DeleteObjects in batches)
     rb BUCKET                      delete the bucket
+    put-replication BUCKET ARN     PutBucketReplication, one rule to the destination ARN
+    get-replication BUCKET         print GetBucketReplication's destination
+    delete-replication BUCKET      DeleteBucketReplication
 
 Credentials and region come from the environment (AWS_SHARED_CREDENTIALS_FILE,
 AWS_DEFAULT_REGION), exactly as for the aws CLI.
@@ -123,6 +126,31 @@ def main():
     elif step == "rb":
         (bucket,) = args
         s3.delete_bucket(Bucket=bucket)
+    elif step == "put-replication":
+        bucket, arn = args
+        s3.put_bucket_replication(
+            Bucket=bucket,
+            ReplicationConfiguration={
+                "Role": "arn:aws:iam::1:role/r",
+                "Rules": [
+                    {
+                        "ID": "r",
+                        "Priority": 1,
+                        "Status": "Enabled",
+                        "Filter": {"Prefix": ""},
+                        "Destination": {"Bucket": arn},
+                        "DeleteMarkerReplication": {"Status": "Disabled"},
+                    }
+                ],
+            },
+        )
+    elif step == "get-replication":
+        (bucket,) = args
+        conf = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
+        print(conf["Rules"][0]["Destination"]["Bucket"])
+    elif step == "delete-replication":
+        (bucket,) = args
+        s3.delete_bucket_replication(Bucket=bucket)
     else:
         ap.error(f"unknown step {step}")
     return 0

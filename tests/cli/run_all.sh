@@ -13,7 +13,10 @@
 # Sequence: make bucket; 64 MiB random file up (multipart, checked by its ETag's -N suffix) and
 # back down, cmp; sync of a tree (nested dirs, spaces, UTF-8, an empty file) up and back, diff -r;
 # recursive listing in pages of 7, key count; presign + curl, cmp (not rclone: `rclone link` is
-# not for S3); recursive remove; remove bucket. Each step prints `ok   CLIENT STEP` or
+# not for S3); bucket replication set with the client's PutBucketReplication (to a copy bucket
+# on the same server, through a connection made with the gatehouse CLI), a new object arriving
+# there, Get/DeleteBucketReplication (not rclone: it has no such call); recursive remove; remove
+# bucket. Each step prints `ok   CLIENT STEP` or
 # `FAIL CLIENT STEP` and the step's output; the last line is `N passed, M failed`, and the exit
 # status is nonzero if any step failed (the server log's tail is printed then).
 set -uo pipefail
@@ -142,6 +145,10 @@ op() {
         cp-remote) "${aws[@]}" --endpoint-url "$EP" s3 cp "s3://$1/$2" "s3://$3/$4" ;;
         buckets) "${aws[@]}" --endpoint-url "$EP" s3 ls | awk '{print $3}' ;;
         ls-bucket) "${aws[@]}" --endpoint-url "$EP" s3 ls "s3://$1" ;;
+        put-replication) "${aws[@]}" --endpoint-url "$EP" s3api put-bucket-replication --bucket "$1" \
+          --replication-configuration "{\"Role\":\"arn:aws:iam::1:role/r\",\"Rules\":[{\"ID\":\"r\",\"Priority\":1,\"Status\":\"Enabled\",\"Filter\":{\"Prefix\":\"\"},\"Destination\":{\"Bucket\":\"$2\"},\"DeleteMarkerReplication\":{\"Status\":\"Disabled\"}}]}" ;;
+        get-replication) "${aws[@]}" --endpoint-url "$EP" s3api get-bucket-replication --bucket "$1" ;;
+        delete-replication) "${aws[@]}" --endpoint-url "$EP" s3api delete-bucket-replication --bucket "$1" ;;
       esac
       ;;
     rclone)
@@ -206,6 +213,30 @@ s_rm_recursive() {
   [ "$n" = 0 ]
 }
 s_rb() { op "$1" rb "$2" && bucket_gone "$2"; }
+# Bucket replication through the client's own PutBucketReplication (the AWS document; its
+# destination names a connection, here one back to this same server), then a new object
+# arrives in the copy, GetBucketReplication shows the rule, DeleteBucketReplication removes it.
+s_replication() {
+  local c=$1 b=$2 copy="$2-copy" conn="ci-$1-self" k
+  printf '%s\n' "$SK" >"$work/self.secret"
+  "$bin" --server "$ADMIN" --credentials "$creds" replication connection add "$conn" \
+    --endpoint "$EP" --access-key "$AK" --secret-key-file "$work/self.secret" || return 1
+  op "$c" mb "$copy" || return 1
+  op "$c" put-replication "$b" "arn:gatehouse:replication::$conn:$copy" || return 1
+  op "$c" get-replication "$b" | tee /dev/stderr | grep -q "arn:gatehouse:replication::$conn:$copy" || return 1
+  op "$c" put "$work/tree/top.txt" "$b" replicated/top.txt || return 1
+  for _ in $(seq 100); do
+    k=$(raw -o /dev/null -w '%{http_code}' "$EP/$copy/replicated/top.txt")
+    [ "$k" = 200 ] && break
+    sleep 0.1
+  done
+  echo "copy: $k"
+  [ "$k" = 200 ] || return 1
+  raw "$EP/$copy/replicated/top.txt" | cmp - "$work/tree/top.txt" || return 1
+  op "$c" delete-replication "$b" || return 1
+  "$bin" --server "$ADMIN" --credentials "$creds" replication status "$b" && return 1
+  "$bin" --server "$ADMIN" --credentials "$creds" replication connection remove "$conn"
+}
 # A file share made with the gatehouse CLI, used through its alias fs--<name> (botocore refuses
 # the canonical fs+<name> before sending anything), checked under fs+<name> with curl.
 s_share() {
@@ -230,7 +261,7 @@ s_share_names() {
   for b in $names; do op "$c" ls-bucket "$b" >/dev/null || { echo "cannot list $b"; return 1; }; done
 }
 export -f op raw bucket_exists bucket_gone raw_key_count s_mb s_put s_get s_cmp s_sync_up \
-  s_sync_down s_diff s_count s_presign s_rm_recursive s_rb s_share s_share_names
+  s_sync_down s_diff s_count s_presign s_rm_recursive s_rb s_share s_share_names s_replication
 
 pass=0
 fail=0
@@ -277,6 +308,9 @@ for c in $CLIENTS; do
   step "$c" "recursive list count" s_count "$c" "$b"
   if [ "$c" != rclone ]; then
     step "$c" "presign + curl + cmp" s_presign "$c" "$b"
+  fi
+  if [ -n "$ADMIN" ] && [ "$c" != rclone ] && "$bin" replication --help >/dev/null 2>&1; then
+    step "$c" "bucket replication via Put/Get/DeleteBucketReplication" s_replication "$c" "$b"
   fi
   if [ -n "$ADMIN" ]; then
     step "$c" "share via its fs-- alias" s_share "$c"
