@@ -222,6 +222,9 @@ fn fsck_verdict(
         for (ino, stored, counted) in &r.nlink_mismatches {
             println!("  inode {ino} records {stored} links, {counted} entries name it");
         }
+        for m in &r.replication_mismatches {
+            println!("  {m}");
+        }
         let counts = [
             (r.refcount_mismatches, "chunk refcounts wrong"),
             (r.unreferenced_rows, "chunk rows without referents"),

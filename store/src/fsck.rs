@@ -66,6 +66,10 @@ pub struct FsckReport {
     /// The running chunk totals (rows, bytes; what metrics report) when they differ from the
     /// rows as repair leaves them: (stored, counted).
     pub chunk_totals_mismatch: Option<((u64, u64), (u64, u64))>,
+    /// Bucket replication's rows that disagree with each other or with a recount (decision
+    /// 0036), one line each.
+    #[serde(default)]
+    pub replication_mismatches: Vec<String>,
     pub repaired: bool,
 }
 
@@ -89,6 +93,7 @@ impl FsckReport {
             && self.usage_total_mismatch.is_none()
             && self.live_objects_mismatch.is_none()
             && self.chunk_totals_mismatch.is_none()
+            && self.replication_mismatches.is_empty()
     }
 }
 
@@ -141,6 +146,7 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
     let blobs = BlobStore::open(&data_dir.join("blobs"))?;
     let (mut report, fixes) = check(&db.begin_read()?, &blobs, &Pace::Offline)?;
     let Fixes {
+        replication: fix_replication,
         rows: fix_rows,
         subdirs: fix_subdirs,
         usage: fix_usage,
@@ -200,6 +206,7 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
                     meta.insert(CHUNK_BYTES, bytes.to_le_bytes().as_slice())?;
                 }
             }
+            crate::replication::check::repair(&wtxn, &fix_replication)?;
             let mut b = wtxn.open_table(BUCKETS)?;
             for (name, bytes, count) in &fix_usage {
                 let rec = match b.get(name.as_str())? {
@@ -228,6 +235,7 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
 
 /// What repair would write, found by [`check`].
 struct Fixes {
+    replication: crate::replication::check::Fixes,
     rows: Vec<(Hash, Option<(u64, u64)>)>,
     subdirs: Vec<(Vec<u8>, Option<u64>)>,
     usage: Vec<(String, u64, u64)>,
@@ -515,9 +523,12 @@ fn check(
         }
     }
     report.subdir_mismatches = fix_subdirs.len() as u64;
+    let (replication_mismatches, fix_replication) = crate::replication::check::check(rtxn)?;
+    report.replication_mismatches = replication_mismatches;
     Ok((
         report,
         Fixes {
+            replication: fix_replication,
             rows: fix_rows,
             subdirs: fix_subdirs,
             usage: fix_usage,

@@ -9,6 +9,7 @@
 //! with `get` and the rule paused or resumed with `put` on `replication` of its bucket, which
 //! a binding scoped to that bucket can give (the two tiers of the product docs).
 
+pub(crate) mod check;
 mod live;
 pub(crate) mod queue;
 mod seal;
