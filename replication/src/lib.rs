@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 
 /// Keys being sent at once, over every rule.
 pub const MAX_IN_FLIGHT: usize = 32;
-/// Keys of one rule sent at once: the others keep a share of the slots.
+/// Keys of one rule sent at once while other rules are active: they keep a share of the slots.
 const PER_RULE: u32 = 16;
 /// Rows read from one rule's queue per look.
 const LOOK_AHEAD: usize = 64;
@@ -103,23 +103,11 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => break,
             Some(joined) = w.tasks.join_next_with_id(), if !w.tasks.is_empty() => {
-                match joined {
-                    Ok((id, done)) => {
-                        w.running.remove(&id);
-                        w.finish(done);
-                    }
-                    // A send that panicked: its key is free again, the rule pauses.
-                    Err(e) => {
-                        if let Some((bucket_id, key)) = w.running.remove(&e.id()) {
-                            w.finish(Done {
-                                bucket_id,
-                                key,
-                                result: Err(Retry::remote(format!("the send failed: {e}"))),
-                            });
-                        }
-                    }
+                w.joined(joined);
+                // Every other send that has finished too, then one look for all the slots.
+                while let Some(joined) = w.tasks.try_join_next_with_id() {
+                    w.joined(joined);
                 }
-                // A slot freed: look again now.
                 last_look = Instant::now() - IDLE_LOOK;
             }
             _ = tokio::time::sleep(TICK) => {}
@@ -146,13 +134,53 @@ struct Worker {
 }
 
 impl Worker {
+    /// A send's task ended (or panicked: its key is free again, the rule pauses).
+    fn joined(&mut self, joined: Result<(tokio::task::Id, Done), tokio::task::JoinError>) {
+        match joined {
+            Ok((id, done)) => {
+                self.running.remove(&id);
+                self.finish(done);
+            }
+            Err(e) => {
+                if let Some((bucket_id, key)) = self.running.remove(&e.id()) {
+                    self.finish(Done {
+                        bucket_id,
+                        key,
+                        result: Err(Retry::remote(format!("the send failed: {e}"))),
+                    });
+                }
+            }
+        }
+    }
+
+    /// `f` on the blocking pool: the store's reads may wait for a commit (under `nfs.async`
+    /// every read settles the open transaction first), which an async task must not.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> gatehouse_store::Result<T> + Send + 'static,
+    ) -> gatehouse_store::Result<T> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| gatehouse_store::StoreError::Internal(format!("replication read: {e}")))?
+    }
+
     async fn look(&mut self) -> gatehouse_store::Result<()> {
-        let mut rules = self.store.replication().rules()?;
+        let mut rules = self.read(|s| s.replication().rules()).await?;
         if !rules.is_empty() {
             self.turn = self.turn.wrapping_add(1);
             let n = self.turn % rules.len();
             rules.rotate_left(n);
         }
+        let active = rules
+            .iter()
+            .filter(|r| !r.rule.removing && !r.rule.paused)
+            .count();
+        let per_rule = if active > 1 {
+            PER_RULE
+        } else {
+            MAX_IN_FLIGHT as u32
+        };
         for r in rules {
             if r.rule.removing {
                 // A removed rule's rows, a bounded step per look.
@@ -187,7 +215,7 @@ impl Worker {
             if self.in_flight.len() >= MAX_IN_FLIGHT {
                 break;
             }
-            let client = match self.client(&r.rule.connection) {
+            let client = match self.client(&r.rule.connection).await {
                 Ok(c) => c,
                 Err(e) => {
                     self.failed(
@@ -197,9 +225,13 @@ impl Worker {
                     continue;
                 }
             };
-            for p in self.store.replication().pending(r.bucket_id, LOOK_AHEAD)? {
+            let id = r.bucket_id;
+            for p in self
+                .read(move |s| s.replication().pending(id, LOOK_AHEAD))
+                .await?
+            {
                 if self.in_flight.len() >= MAX_IN_FLIGHT
-                    || self.store.replication().live().get(r.bucket_id).in_flight >= PER_RULE
+                    || self.store.replication().live().get(r.bucket_id).in_flight >= per_rule
                 {
                     break;
                 }
@@ -325,8 +357,9 @@ impl Worker {
     }
 
     /// The client of connection `name`, built again when the connection changed.
-    fn client(&mut self, name: &str) -> gatehouse_store::Result<Client> {
-        let r: Remote = self.store.replication().remote(name)?;
+    async fn client(&mut self, name: &str) -> gatehouse_store::Result<Client> {
+        let n = name.to_string();
+        let r: Remote = self.read(move |s| s.replication().remote(&n)).await?;
         let print = format!(
             "{}\n{}\n{}\n{}",
             r.endpoint, r.region, r.access_key, r.secret_key
