@@ -12,6 +12,8 @@ use gatehouse_store::StoreError;
 
 const FIRST: Duration = Duration::from_secs(1);
 const LONGEST: Duration = Duration::from_secs(30);
+/// A probe not recorded after this long (its caller never came back) no longer holds the turn.
+const PROBE_LIMIT: Duration = Duration::from_secs(120);
 
 #[derive(Default)]
 pub struct Breaker {
@@ -22,8 +24,8 @@ pub struct Breaker {
 struct State {
     failures: u32,
     open_until: Option<Instant>,
-    /// A call let through after the window is under way (half open).
-    probing: bool,
+    /// When the call let through after the window (half open) started, while it is under way.
+    probing: Option<Instant>,
 }
 
 impl Breaker {
@@ -35,15 +37,31 @@ impl Breaker {
     /// the window (the probe) has not answered. A call admitted must be [`Breaker::record`]ed.
     pub fn admit(&self) -> Result<(), StoreError> {
         let mut s = self.lock();
+        let now = Instant::now();
+        let probe_free = s
+            .probing
+            .is_none_or(|started| now.duration_since(started) > PROBE_LIMIT);
         match s.open_until {
             None => Ok(()),
-            Some(t) if Instant::now() >= t && !s.probing => {
-                s.probing = true;
+            Some(t) if now >= t && probe_free => {
+                s.probing = Some(now);
                 Ok(())
             }
             Some(_) => Err(StoreError::Unavailable(
                 "the backend did not answer lately; not asking again yet".into(),
             )),
+        }
+    }
+
+    /// `Err(Unavailable)` unless the breaker is closed: for a long call made of many (a listing
+    /// whose callback makes calls of its own), which must not take the probe's turn.
+    pub fn admit_closed(&self) -> Result<(), StoreError> {
+        if self.lock().open_until.is_none() {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(
+                "the backend did not answer lately; not asking again yet".into(),
+            ))
         }
     }
 
@@ -57,7 +75,7 @@ impl Breaker {
     /// closes it.
     pub fn record<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
         let mut s = self.lock();
-        s.probing = false;
+        s.probing = None;
         match &r {
             Err(StoreError::Unavailable(_)) => {
                 s.failures = s.failures.saturating_add(1);

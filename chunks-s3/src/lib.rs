@@ -383,7 +383,9 @@ impl ChunkStore for S3Backend {
     }
 
     fn visit(&self, f: &mut dyn FnMut(ChunkInfo) -> Result<()>) -> Result<()> {
-        self.breaker.admit()?;
+        // Its callback's removals go through the breaker themselves: the listing must not
+        // hold the probe's turn they would wait for.
+        self.breaker.admit_closed()?;
         self.breaker.record(self.visit_now(f))
     }
 

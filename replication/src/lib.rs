@@ -146,7 +146,7 @@ impl Worker {
                     self.finish(Done {
                         bucket_id,
                         key,
-                        result: Err(Retry::remote(format!("the send failed: {e}"))),
+                        result: Err(Retry::local(format!("the send failed: {e}"))),
                     });
                 }
             }
@@ -196,14 +196,16 @@ impl Worker {
                 }
                 continue;
             }
-            if r.rule.paused {
-                continue;
-            }
+            // The walk goes on while paused: a share's index must be complete for its file-view
+            // changes to be queued at all.
             if r.rule.backfill.is_some() {
                 self.store
                     .replication()
                     .backfill_step(r.bucket_id, BACKFILL_STEP)
                     .await?;
+            }
+            if r.rule.paused {
+                continue;
             }
             if self
                 .backoff
@@ -264,7 +266,16 @@ impl Worker {
                 // them) rather than one after another in the loop.
                 let task_key = key.clone();
                 let handle = self.tasks.spawn(async move {
-                    let mut result = job.run().await;
+                    // A key that could not be read here, or whose send panicked, this many
+                    // times is given up (counted failed) rather than tried for ever.
+                    let mut result = if tries >= LOCAL_TRIES {
+                        Ok(Outcome::Refused(format!(
+                            "given up after {LOCAL_TRIES} tries that failed here (a damaged \
+                             object, or the send failing)"
+                        )))
+                    } else {
+                        job.run().await
+                    };
                     if let Err(r) = &result
                         && r.local
                         && tries + 1 >= LOCAL_TRIES

@@ -72,8 +72,8 @@ impl Job {
         );
         let opened = tokio::task::spawn_blocking(move || store.replication().open(&bucket, &key))
             .await
-            .map_err(|e| Retry::local(format!("reading the object: {e}")))?
-            .map_err(|e| Retry::local(format!("reading {}: {e}", self.key)))?;
+            .map_err(|e| Retry::remote(format!("reading the object: {e}")))?
+            .map_err(|e| read_failure(e, &self.key))?;
         let replica = |info: &ObjectInfo| {
             info.record
                 .meta
@@ -158,7 +158,10 @@ impl Job {
         let mut buf = Vec::with_capacity(rec.size as usize);
         let mut s = std::pin::pin!(self.store.read_data(&rec.data, 0..rec.size));
         while let Some(piece) = s.next().await {
-            buf.extend_from_slice(&piece.map_err(|e| Failure::Local(format!("reading: {e}")))?);
+            buf.extend_from_slice(&piece.map_err(|e| match read_failure(e, &self.key) {
+                Retry { msg, local: true } => Failure::Local(msg),
+                Retry { msg, .. } => Failure::Retry(msg),
+            })?);
         }
         Ok(Bytes::from(buf))
     }
@@ -313,6 +316,16 @@ enum Failure {
     Retry(String),
     /// Reading the object here failed (a chunk missing or damaged, the chunk backend away).
     Local(String),
+}
+
+/// A failed read of the object here: damage (a chunk missing or wrong) counts toward giving
+/// the key up; anything else (the chunk backend away, a busy database) is only waited out.
+fn read_failure(e: gatehouse_store::StoreError, key: &str) -> Retry {
+    let local = matches!(e, gatehouse_store::StoreError::Corrupt(_));
+    Retry {
+        msg: format!("reading {key}: {e}"),
+        local,
+    }
 }
 
 /// Part sizes for an object of `size` bytes sent without its own parts: [`SPLIT_PART`], or more

@@ -809,6 +809,31 @@ async fn replication_edges_found_in_review() {
         Some(b"BEFORE the rule".to_vec())
     );
 
+    // A replica (written with the marker by a user holding the grant) renamed over NFS here is
+    // this site's own file under its new name: sent.
+    ca.put_object()
+        .bucket("fs+old")
+        .key("rep.txt")
+        .metadata("gatehouse-replica", "elsewhere")
+        .body(ByteStream::from(b"from elsewhere".to_vec()))
+        .send()
+        .await
+        .expect("replica put");
+    drained(&a, "fs+old", Duration::from_secs(20)).await;
+    assert_eq!(
+        get(&cb, "mirror", "rep.txt").await,
+        None,
+        "a replica is not sent on"
+    );
+    crate::nfs::rename(&mut c, (&root, "rep.txt"), (&root, "renamed.txt"))
+        .await
+        .expect("rename");
+    drained(&a, "fs+old", Duration::from_secs(20)).await;
+    assert_eq!(
+        get(&cb, "mirror", "renamed.txt").await,
+        Some(b"from elsewhere".to_vec())
+    );
+
     // 2. Two ways; A's rule paused holds a delete of k; B's user writes k anew, which reaches
     //    A; resumed, A must not delete B's new k.
     ca.create_bucket().bucket("duo").send().await.expect("a");

@@ -106,6 +106,8 @@ impl Store {
                 }
                 rec.nlink = rec.links() + 1;
                 super::fs::inode_changed(&mut rec, crate::now_unix_ns());
+                // A replica linked here is this site's own from now on (its new name is sent).
+                crate::replication::queue::make_local(&mut rec);
                 txn::put_inode(&mut ns, file, &rec, false)?;
                 txn::entry_added(&mut ns, &b, &key)?;
                 ns.entries_mut()?

@@ -592,9 +592,11 @@ impl Store {
             if b.replicated {
                 crate::replication::queue::key_renamed(&mut ns, &b, &src, &dst, ino)?;
             }
-            // The renamed inode changed (POSIX: its ctime moves).
+            // The renamed inode changed (POSIX: its ctime moves); a replica renamed here is this
+            // site's own from now on (its new name is sent).
             let mut rec = txn::get_inode(&ns, ino)?;
             inode_changed(&mut rec, crate::now_unix_ns());
+            crate::replication::queue::make_local(&mut rec);
             txn::put_inode(&mut ns, ino, &rec, false)?;
             // Its new name falls due by the rules for that name; the old one's row goes.
             super::expiry_index::unschedule(&mut ns, &b, &src, rec.mtime_ms)?;
@@ -802,6 +804,7 @@ impl Store {
                     times.mtime_ns = shown.mtime_ns;
                     rec.times = Some(times);
                     apply_meta(&mut rec, &attrs);
+                    crate::replication::queue::make_local(&mut rec);
                     txn::put_inode(&mut ns, m, &rec, false)?;
                     if b.replicated {
                         crate::replication::queue::inode_changed(&mut ns, &b, m)?;
@@ -1370,6 +1373,12 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
         for (old, new, ino) in &moves {
             let old_key = String::from_utf8_lossy(&old[8..]).into_owned();
             let key = String::from_utf8_lossy(&new[8..]).into_owned();
+            // A replica moved here is this site's own from now on (its new name is sent).
+            let mut rec = txn::inode_attrs(ns, *ino)?;
+            if crate::replication::queue::is_replica(&rec) {
+                crate::replication::queue::make_local(&mut rec);
+                txn::put_inode(ns, *ino, &rec, false)?;
+            }
             crate::replication::queue::key_renamed(ns, b, &old_key, &key, *ino)?;
         }
     }

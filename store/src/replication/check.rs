@@ -24,10 +24,9 @@ pub(crate) struct Fixes {
     flags: Vec<(String, bool)>,
 }
 
+/// The bucket id a row's key starts with (0, which no bucket has, for a key too short).
 fn bucket_of(k: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&k[..8.min(k.len())]);
-    u64::from_be_bytes(b)
+    k.first_chunk::<8>().map_or(0, |b| u64::from_be_bytes(*b))
 }
 
 /// The mismatches found (one line each) and their fixes.
@@ -53,9 +52,20 @@ pub(crate) fn check(rtxn: &redb::ReadTransaction) -> Result<(Vec<String>, Fixes)
         if retired(id) {
             continue;
         }
-        let row: QueueRow = codec::decode(v.value())?;
+        let (Ok(row), Some(seq)) = (
+            codec::decode::<QueueRow>(v.value()),
+            k.get(8..16)
+                .and_then(|s| s.try_into().ok())
+                .map(u64::from_be_bytes),
+        ) else {
+            found.push(format!(
+                "queue row {} of bucket {id} is unreadable",
+                hex::encode(k)
+            ));
+            fixes.stale_queue.push(k.to_vec());
+            continue;
+        };
         let lk = entry_key(id, &row.key);
-        let seq = u64::from_be_bytes(k[8..16].try_into().unwrap_or([0; 8]));
         if !live(id) || latest_t.get(lk.as_slice())?.map(|v| v.value()) != Some(seq) {
             found.push(format!("queue row {id}/{seq} ({}) is stale", row.key));
             fixes.stale_queue.push(k.to_vec());

@@ -138,6 +138,15 @@ pub(crate) fn accept_marker(p: &Principal, bucket: &str, meta: &mut crate::model
     if meta.user.iter().any(|(k, _)| k == REPLICA_MARKER)
         && !authorize(p, Verb::Put, Resource::Replication(Some(bucket))).allowed
     {
+        // Said, not silent: a replication peer's user without the grant makes two sites
+        // send each other's writes back and forth.
+        tracing::warn!(
+            user = %p.name,
+            bucket,
+            "a write carried the replica marker from a user without `put` on `replication` of \
+             the bucket: the marker was dropped and the object will be replicated (give the \
+             other site's replication user the replication-operator role on this bucket)"
+        );
         meta.user.retain(|(k, _)| k != REPLICA_MARKER);
     }
 }
@@ -608,10 +617,16 @@ impl Replication<'_> {
             .take(limit)
         {
             let (k, v) = e?;
-            let mut seq = [0u8; 8];
-            seq.copy_from_slice(&k.value()[8..16]);
+            let Some(seq) = k
+                .value()
+                .get(8..16)
+                .and_then(|s| s.try_into().ok())
+                .map(u64::from_be_bytes)
+            else {
+                continue;
+            };
             out.push(Pending {
-                seq: u64::from_be_bytes(seq),
+                seq,
                 row: codec::decode(v.value())?,
             });
         }
@@ -742,11 +757,17 @@ impl Replication<'_> {
                         ns.repl_names_mut()?
                             .insert(tables::name_key(b.id, ino, &key).as_slice(), ())?;
                     }
-                    if !rule.backfill_queues || !key.starts_with(rule.prefix.as_str()) {
+                    if !key.starts_with(rule.prefix.as_str()) {
                         continue;
                     }
                     let rec: ObjectRecord = txn::inode_attrs(&ns, ino)?;
-                    if !rec.meta.user.iter().any(|(k, _)| k == REPLICA_MARKER) {
+                    // Without existing objects, a file the walk had not reached when the file
+                    // view changed it (it found no name to queue then) is queued now.
+                    let changed_ms = rec
+                        .times
+                        .map_or(rec.mtime_ms, |t| t.ctime_ns.div_euclid(1_000_000));
+                    let wanted = rule.backfill_queues || changed_ms >= rule.created_ms;
+                    if wanted && !queue::is_replica(&rec) {
                         queue::enqueue(&mut ns, &b, &key, crate::model::ReplOp::Put)?;
                     }
                 }

@@ -99,6 +99,11 @@ fn dequeue(ns: &mut Ns, b: &BucketRecord, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether `rec` came from the other site of a replication pair.
+pub(crate) fn is_replica(rec: &ObjectRecord) -> bool {
+    rec.meta.user.iter().any(|(k, _)| k == REPLICA_MARKER)
+}
+
 /// A local change of a record that came from the other site makes it this site's own:
 /// without the marker, it is sent (and not mistaken for a replica again).
 pub(crate) fn make_local(rec: &mut ObjectRecord) {
