@@ -40,6 +40,35 @@ async fn rule(src: &TestServer, bucket: &str, conn: &str, target: &str, deletes:
         .expect("set rule");
 }
 
+/// Two servers: A with bucket `bucket` replicating (as connection `b`) to B's bucket of the
+/// same name, with `deletes`; the rule paused when `paused`.
+async fn pair(
+    bucket: &str,
+    deletes: bool,
+    paused: bool,
+) -> (
+    TestServer,
+    TestServer,
+    aws_sdk_s3::Client,
+    aws_sdk_s3::Client,
+) {
+    let a = TestServer::start().await;
+    let b = TestServer::start().await;
+    let (ca, cb) = (a.client(), b.client());
+    ca.create_bucket().bucket(bucket).send().await.expect("a");
+    cb.create_bucket().bucket(bucket).send().await.expect("b");
+    connect(&a, "b", &format!("http://{}", b.addr), &b.access, &b.secret).await;
+    rule(&a, bucket, "b", bucket, deletes).await;
+    if paused {
+        a.store()
+            .replication()
+            .set_paused(&a.admin(), bucket, true)
+            .await
+            .expect("pause");
+    }
+    (a, b, ca, cb)
+}
+
 fn status(srv: &TestServer, bucket: &str) -> RuleStatus {
     srv.store()
         .replication()
@@ -345,26 +374,7 @@ async fn two_way_replication_does_not_echo() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn paused_rule_holds_changes_until_resumed() {
-    let a = TestServer::start().await;
-    let b = TestServer::start().await;
-    let (ca, cb) = (a.client(), b.client());
-    ca.create_bucket()
-        .bucket("pause-me")
-        .send()
-        .await
-        .expect("a");
-    cb.create_bucket()
-        .bucket("pause-me")
-        .send()
-        .await
-        .expect("b");
-    connect(&a, "b", &format!("http://{}", b.addr), &b.access, &b.secret).await;
-    rule(&a, "pause-me", "b", "pause-me", false).await;
-    a.store()
-        .replication()
-        .set_paused(&a.admin(), "pause-me", true)
-        .await
-        .expect("pause");
+    let (a, b, ca, cb) = pair("pause-me", false, true).await;
     put(&ca, "pause-me", "held", b"x".to_vec()).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let s = status(&a, "pause-me");
@@ -902,26 +912,7 @@ async fn replication_edges_found_in_review() {
 /// and the rest of the queue is sent once the rule resumes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fsck_checks_and_repairs_the_replication_rows() {
-    let a = TestServer::start().await;
-    let b = TestServer::start().await;
-    let (ca, cb) = (a.client(), b.client());
-    ca.create_bucket()
-        .bucket("checked")
-        .send()
-        .await
-        .expect("a");
-    cb.create_bucket()
-        .bucket("checked")
-        .send()
-        .await
-        .expect("b");
-    connect(&a, "b", &format!("http://{}", b.addr), &b.access, &b.secret).await;
-    rule(&a, "checked", "b", "checked", true).await;
-    a.store()
-        .replication()
-        .set_paused(&a.admin(), "checked", true)
-        .await
-        .expect("pause");
+    let (a, b, ca, cb) = pair("checked", true, true).await;
     for k in ["k1", "k2", "k3"] {
         put(&ca, "checked", k, k.as_bytes().to_vec()).await;
     }
