@@ -185,24 +185,33 @@ impl Worker {
             if r.rule.removing {
                 // A removed rule's rows, a bounded step per look.
                 for _ in 0..5 {
-                    if !self
+                    match self
                         .store
                         .replication()
                         .purge_step(r.bucket_id, PURGE_STEP)
-                        .await?
+                        .await
                     {
-                        break;
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        // One rule's trouble does not stop the others' sends.
+                        Err(e) => {
+                            tracing::warn!(bucket_id = r.bucket_id, error = %e, "replication: clearing a removed rule's rows failed");
+                            break;
+                        }
                     }
                 }
                 continue;
             }
             // The walk goes on while paused: a share's index must be complete for its file-view
             // changes to be queued at all.
-            if r.rule.backfill.is_some() {
-                self.store
+            if r.rule.backfill.is_some()
+                && let Err(e) = self
+                    .store
                     .replication()
                     .backfill_step(r.bucket_id, BACKFILL_STEP)
-                    .await?;
+                    .await
+            {
+                tracing::warn!(bucket_id = r.bucket_id, error = %e, "replication: entering existing keys failed (tried again at the next look)");
             }
             if r.rule.paused {
                 continue;
