@@ -702,7 +702,13 @@ async fn put_bucket_replication_xml_sets_the_rule() {
         .await
         .expect("get replication");
     let c = got.replication_configuration().expect("conf");
+    assert_eq!(
+        c.role(),
+        "arn:aws:iam::123456789012:role/unused",
+        "the role is shown back"
+    );
     let r = &c.rules()[0];
+    assert_eq!(r.id(), Some("r1"), "the rule's ID is shown back");
     assert_eq!(
         r.destination().map(|d| d.bucket()),
         Some("arn:gatehouse:replication::site-b:xml-dst")

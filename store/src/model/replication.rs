@@ -46,6 +46,11 @@ pub struct RuleRecord {
     /// The backfill queues the keys it enters (the rule asked for existing objects).
     #[serde(default)]
     pub backfill_queues: bool,
+    /// The AWS document's rule `ID` and `Role` (see `RuleSpec::xml_id`).
+    #[serde(default)]
+    pub xml_id: String,
+    #[serde(default)]
+    pub xml_role: String,
     /// Removed (or its bucket deleted): inert, its rows being cleared by the worker in
     /// bounded steps; the record goes with the last of them.
     #[serde(default)]

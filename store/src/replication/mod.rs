@@ -68,6 +68,11 @@ pub struct RuleSpec {
     /// Enter the objects already in the bucket (a new rule only).
     pub existing: bool,
     pub paused: bool,
+    /// From an AWS `PutBucketReplication` document: its rule `ID` and `Role`, kept and shown
+    /// back by `GetBucketReplication` (the role is not assumed: the connection's keys are
+    /// used). Empty from the CLI and the admin API.
+    pub xml_id: String,
+    pub xml_role: String,
 }
 
 /// A rule with its counts: what `replication status` shows.
@@ -95,6 +100,11 @@ pub struct RuleStatus {
     /// While backing off: Unix ms of the next attempt.
     pub retry_at_ms: Option<i64>,
     pub created_ms: i64,
+    /// See [`RuleSpec::xml_id`]; not part of the JSON status.
+    #[serde(skip)]
+    pub xml_id: String,
+    #[serde(skip)]
+    pub xml_role: String,
 }
 
 /// A key the target refused for good.
@@ -359,6 +369,8 @@ impl Replication<'_> {
                 rule.prefix = spec.prefix;
                 rule.deletes = spec.deletes;
                 rule.paused = spec.paused;
+                rule.xml_id = spec.xml_id;
+                rule.xml_role = spec.xml_role;
                 queue::write_rule(&mut ns, b.id, &rule)?;
                 if !b.replicated {
                     b.replicated = true;
@@ -508,6 +520,8 @@ impl Replication<'_> {
             last_error: live.last_error,
             retry_at_ms: live.retry_at_ms,
             created_ms: rule.created_ms,
+            xml_id: rule.xml_id,
+            xml_role: rule.xml_role,
         })
     }
 

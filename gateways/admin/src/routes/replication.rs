@@ -119,6 +119,7 @@ pub async fn set_rule(
             deletes: b.deletes,
             existing: b.existing,
             paused: b.paused,
+            ..RuleSpec::default()
         },
     )
     .await?;

@@ -21,16 +21,32 @@ use crate::request::Ctx;
 use crate::xml::{Node, XmlWriter};
 
 const ARN_PREFIX: &str = "arn:gatehouse:replication::";
-/// What GetBucketReplication shows as the role: the server's own worker.
+/// What GetBucketReplication shows as the role when none was given (a rule from the CLI or the
+/// admin API): the server's own worker. A given role is kept and shown back, not assumed: the
+/// connection's keys are what the worker sends with.
 const ROLE: &str = "arn:gatehouse:iam:::role/replication";
 
 pub fn get(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     let r = s.replication().status(&ctx.principal, ctx.bucket())?;
     let mut w = XmlWriter::new();
     w.open_root("ReplicationConfiguration");
-    w.elem("Role", ROLE);
+    w.elem(
+        "Role",
+        if r.xml_role.is_empty() {
+            ROLE
+        } else {
+            &r.xml_role
+        },
+    );
     w.open("Rule");
-    w.elem("ID", "gatehouse");
+    w.elem(
+        "ID",
+        if r.xml_id.is_empty() {
+            "gatehouse"
+        } else {
+            &r.xml_id
+        },
+    );
     w.elem("Priority", "1");
     w.elem("Status", if r.paused { "Disabled" } else { "Enabled" });
     w.open("Filter");
@@ -169,6 +185,8 @@ fn parse(doc: &Node) -> Result<RuleSpec, S3Error> {
         deletes,
         existing,
         paused: !enabled,
+        xml_id: rule.child_text("ID").unwrap_or("").trim().to_string(),
+        xml_role: doc.child_text("Role").unwrap_or("").trim().to_string(),
     })
 }
 
