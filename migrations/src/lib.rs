@@ -15,6 +15,7 @@
 //! - `m0009_due_indexes`: due-time indexes (object expiry, upload aborts, freed chunks for GC); every live bucket marked to be entered.
 //! - `m0010_live_objects`: the running total of objects in live buckets, for metrics.
 //! - `m0011_replication`: bucket replication's connections, rules and queue.
+//! - `m0012_versions`: noncurrent object versions and delete markers.
 //!
 //! Invariant: this crate depends on redb (and serde/rmp-serde, to read the records a step
 //! needs) only. A step uses frozen copies of the table definitions and value types it needs,
@@ -32,11 +33,12 @@ mod m0008_running_totals;
 mod m0009_due_indexes;
 mod m0010_live_objects;
 mod m0011_replication;
+mod m0012_versions;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_VERSION: u64 = 11;
+pub const CURRENT_VERSION: u64 = 12;
 
 /// The `meta` table: string keys, raw byte values. Frozen: every schema has it.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -92,6 +94,7 @@ const STEPS: &[Step] = &[
     m0009_due_indexes::apply,
     m0010_live_objects::apply,
     m0011_replication::apply,
+    m0012_versions::apply,
 ];
 
 /// Reads the stored schema version; 0 means a new, empty file.

@@ -108,6 +108,7 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::REPL_LATEST,
         tables::REPL_NAMES,
         tables::REPL_FAILED,
+        tables::VERSIONS,
     ))
 }
 

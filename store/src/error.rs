@@ -17,6 +17,13 @@ pub enum StoreError {
     InvalidBucketName(String),
     #[error("the key does not exist")]
     NoSuchKey,
+    #[error("the version does not exist")]
+    NoSuchVersion,
+    #[error("invalid version id")]
+    InvalidVersionId,
+    /// The version a request named is a delete marker (S3 answers 405 with its headers).
+    #[error("the version is a delete marker")]
+    DeleteMarker { version_id: String, mtime_ms: i64 },
     #[error("invalid key: {0}")]
     InvalidKey(String),
     #[error(
@@ -110,6 +117,9 @@ impl StoreError {
             StoreError::BucketNotEmpty => "store.bucket_not_empty",
             StoreError::InvalidBucketName(_) => "store.invalid_bucket_name",
             StoreError::NoSuchKey => "store.not_found",
+            StoreError::NoSuchVersion => "store.no_such_version",
+            StoreError::InvalidVersionId => "store.invalid_version_id",
+            StoreError::DeleteMarker { .. } => "store.delete_marker",
             StoreError::InvalidKey(_) => "store.invalid_key",
             StoreError::KeyTooLong => "store.key_too_long",
             StoreError::NoSuchUpload => "store.no_such_upload",

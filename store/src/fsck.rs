@@ -28,6 +28,7 @@ use crate::model::{
 };
 use crate::tables::{
     BUCKETS, CHUNKS, DIR_SUBDIRS, ENTRIES, INODE_DATA, INODES, META, SHARES, UPLOAD_PARTS, UPLOADS,
+    VERSIONS,
 };
 
 /// What fsck found (and, with repair, fixed).
@@ -42,6 +43,13 @@ pub struct FsckReport {
     pub corrupt_chunks: Vec<(String, String, String)>,
     /// Entries whose inode is gone: (bucket id, key).
     pub dangling_entries: Vec<(u64, String)>,
+    /// Noncurrent versions (decision 0038) checked.
+    #[serde(default)]
+    pub versions: u64,
+    /// Version rows whose inode is gone: (bucket id, key, version id). Reported, never
+    /// removed by repair (a version is data someone kept on purpose).
+    #[serde(default)]
+    pub dangling_versions: Vec<(u64, String, String)>,
     /// Inodes whose link count differs from the entries naming them: (inode, stored, counted).
     pub nlink_mismatches: Vec<(u64, u32, u32)>,
     /// Chunk rows whose count differs from the references found.
@@ -84,6 +92,7 @@ impl FsckReport {
     pub fn clean(&self) -> bool {
         !self.damaged()
             && self.dangling_entries.is_empty()
+            && self.dangling_versions.is_empty()
             && self.nlink_mismatches.is_empty()
             && self.refcount_mismatches == 0
             && self.unreferenced_rows == 0
@@ -97,9 +106,13 @@ impl FsckReport {
     }
 }
 
+#[derive(Default)]
 struct Usage {
     bytes: u64,
     count: u64,
+    /// Noncurrent versions' bytes, and rows (versions and delete markers), decision 0038.
+    noncurrent: u64,
+    rows: u64,
 }
 
 /// The database of a data directory no server has open (fsck, `storage migrate`, a restore's
@@ -208,12 +221,14 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
             }
             crate::replication::check::repair(&wtxn, &fix_replication)?;
             let mut b = wtxn.open_table(BUCKETS)?;
-            for (name, bytes, count) in &fix_usage {
+            for (name, (bytes, count, noncurrent, rows)) in &fix_usage {
                 let rec = match b.get(name.as_str())? {
                     Some(v) => {
                         let mut rec: BucketRecord = codec::decode(v.value())?;
                         rec.usage_bytes = *bytes;
                         rec.object_count = *count;
+                        rec.noncurrent_bytes = *noncurrent;
+                        rec.version_rows = *rows;
                         Some(rec)
                     }
                     None => None,
@@ -238,9 +253,12 @@ struct Fixes {
     replication: crate::replication::check::Fixes,
     rows: Vec<(Hash, Option<(u64, u64)>)>,
     subdirs: Vec<(Vec<u8>, Option<u64>)>,
-    usage: Vec<(String, u64, u64)>,
+    usage: Vec<(String, Counts)>,
     orphans: Vec<Hash>,
 }
+
+/// A bucket's counters: usage bytes, objects, noncurrent bytes, version rows.
+type Counts = (u64, u64, u64, u64);
 
 /// How [`check`] reads chunk files: offline at full speed, every file looked at; online
 /// (a running server) at a bounded rate, a chunk found missing or damaged asked about again
@@ -263,7 +281,7 @@ fn check(
     let mut report = FsckReport::default();
     // Bucket id → name, including deleted shares awaiting purge.
     let mut names: HashMap<u64, String> = HashMap::new();
-    let mut counters: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut counters: BTreeMap<String, Counts> = BTreeMap::new();
     let mut share_ids: Vec<u64> = Vec::new();
     for e in rtxn.open_table(BUCKETS)?.iter()? {
         let (_, v) = e?;
@@ -271,7 +289,15 @@ fn check(
         if b.kind == BucketKind::Share {
             share_ids.push(b.id);
         }
-        counters.insert(b.name.clone(), (b.usage_bytes, b.object_count));
+        counters.insert(
+            b.name.clone(),
+            (
+                b.usage_bytes,
+                b.object_count,
+                b.noncurrent_bytes,
+                b.version_rows,
+            ),
+        );
         names.insert(b.id, b.name);
     }
     // Bytes held by deleted shares awaiting purge (their counters are checked on restore).
@@ -306,7 +332,7 @@ fn check(
         };
         let rec: ObjectRecord = codec::decode(rec.value())?;
         report.objects += 1;
-        let u = usage.entry(id).or_insert(Usage { bytes: 0, count: 0 });
+        let u = usage.entry(id).or_default();
         u.count += 1;
         let seen = names_of.entry(ino).or_insert((rec.links(), 0));
         seen.1 += 1;
@@ -326,6 +352,46 @@ fn check(
                             .cloned()
                             .unwrap_or_else(|| format!("bucket #{id}")),
                         key.clone(),
+                    )
+                });
+            }
+        }
+    }
+    // Noncurrent versions and delete markers: each version's inode holds its own references
+    // and bytes (decision 0038).
+    for e in rtxn.open_table(VERSIONS)?.iter()? {
+        let (k, v) = e?;
+        let k = k.value();
+        let id = k
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(|| StoreError::Corrupt("malformed versions key".into()))?;
+        let key = crate::tables::split_version_key(k)
+            .map(|(key, _)| key.to_string())
+            .unwrap_or_default();
+        let row: crate::model::VersionRow = codec::decode(v.value())?;
+        let u = usage.entry(id).or_default();
+        u.rows += 1;
+        let Some(vino) = row.inode else { continue };
+        if inodes.get(vino)?.is_none() {
+            report.dangling_versions.push((id, key, row.version_id));
+            continue;
+        }
+        u.bytes += row.size;
+        u.noncurrent += row.size;
+        report.versions += 1;
+        if let Some(d) = data.get(vino)? {
+            let d: Data = codec::decode(d.value())?;
+            for c in d.chunks() {
+                refs.entry(c.hash).or_insert((0, c.len)).0 += 1;
+                owner.entry(c.hash).or_insert_with(|| {
+                    (
+                        names
+                            .get(&id)
+                            .cloned()
+                            .unwrap_or_else(|| format!("bucket #{id}")),
+                        format!("{key} (version {})", row.version_id),
                     )
                 });
             }
@@ -360,10 +426,7 @@ fn check(
             .ok()
             .and_then(|u| counted_uploads.get(u))
         {
-            usage
-                .entry(*id)
-                .or_insert(Usage { bytes: 0, count: 0 })
-                .bytes += p.size;
+            usage.entry(*id).or_default().bytes += p.size;
         }
         for c in &p.chunks {
             let r = refs.entry(c.hash).or_insert((0, c.len));
@@ -470,30 +533,29 @@ fn check(
     report.orphan_files = orphans.len() as u64;
 
     // Usage counters.
-    let mut fix_usage: Vec<(String, u64, u64)> = Vec::new();
+    let mut fix_usage: Vec<(String, Counts)> = Vec::new();
     for (id, name) in &names {
-        let Some((bytes, count)) = counters.get(name) else {
+        let Some(stored) = counters.get(name) else {
             continue; // a deleted share: its parked counters are checked on restore
         };
-        let (want_b, want_c) = usage.get(id).map_or((0, 0), |u| (u.bytes, u.count));
-        if (*bytes, *count) != (want_b, want_c) {
+        let want = usage
+            .get(id)
+            .map_or((0, 0, 0, 0), |u| (u.bytes, u.count, u.noncurrent, u.rows));
+        if *stored != want {
             report.usage_mismatches.push(name.clone());
-            fix_usage.push((name.clone(), want_b, want_c));
+            fix_usage.push((name.clone(), want));
         }
     }
     report.usage_mismatches.sort();
     // The running total: every live bucket's usage as repair leaves it, and the parked ones.
     // The running totals, from every live bucket's counters as repair leaves them (and the
     // parked ones' bytes), in one pass.
-    let fixed: HashMap<&str, (u64, u64)> = fix_usage
-        .iter()
-        .map(|(n, b, c)| (n.as_str(), (*b, *c)))
-        .collect();
+    let fixed: HashMap<&str, Counts> = fix_usage.iter().map(|(n, c)| (n.as_str(), *c)).collect();
     let (counted_total, counted_objects) =
         counters
             .iter()
             .fold((parked_bytes, 0u64), |(bytes, objects), (name, stored)| {
-                let (b, c) = fixed.get(name.as_str()).copied().unwrap_or(*stored);
+                let (b, c, _, _) = fixed.get(name.as_str()).copied().unwrap_or(*stored);
                 (bytes.saturating_add(b), objects.saturating_add(c))
             });
     let meta = rtxn.open_table(META)?;

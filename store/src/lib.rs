@@ -36,6 +36,7 @@ mod readahead;
 pub mod replication;
 pub mod stage;
 mod tables;
+pub mod versioning;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};

@@ -158,3 +158,36 @@ pub fn name_key(bucket_id: u64, ino: u64, key: &str) -> Vec<u8> {
     k.extend_from_slice(key.as_bytes());
     k
 }
+
+/// Noncurrent versions and delete markers of versioned buckets (decision 0038): bucket id
+/// (8 bytes BE) ++ key ++ 0x00 ++ (u64::MAX − seq) (8 bytes BE) → [`crate::model::VersionRow`].
+/// Keys hold no 0x00 (naming refuses control characters), so each key's rows are contiguous,
+/// before those of any longer key it prefixes, newest first: ListObjectVersions' order.
+pub const VERSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("versions");
+
+/// The [`VERSIONS`] key of version `seq` of `key`.
+pub fn version_key(bucket_id: u64, key: &str, seq: u64) -> Vec<u8> {
+    let mut k = version_prefix(bucket_id, key);
+    k.extend_from_slice(&(u64::MAX - seq).to_be_bytes());
+    k
+}
+
+/// The first bytes of every [`VERSIONS`] key of `key`.
+pub fn version_prefix(bucket_id: u64, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17 + key.len());
+    k.extend_from_slice(&bucket_id.to_be_bytes());
+    k.extend_from_slice(key.as_bytes());
+    k.push(0);
+    k
+}
+
+/// (key, seq) of a [`VERSIONS`] key (the bucket id is skipped).
+pub fn split_version_key(k: &[u8]) -> Option<(&str, u64)> {
+    if k.len() < 17 {
+        return None;
+    }
+    let (head, seq) = k.split_at(k.len() - 8);
+    let key = head.get(8..head.len() - 1)?;
+    let seq = u64::MAX - u64::from_be_bytes(seq.try_into().ok()?);
+    Some((std::str::from_utf8(key).ok()?, seq))
+}

@@ -44,5 +44,6 @@ mod shares;
 mod startup;
 mod tls;
 mod trust_edges;
+mod versioning;
 mod web_browser;
 mod web_session;

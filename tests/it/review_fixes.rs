@@ -211,8 +211,9 @@ async fn an_early_refusal_reaches_a_client_still_sending() {
     assert!(answer.contains("QuotaExceeded"), "{answer}");
 }
 
-/// No object here has versions: a request naming one (`versionId` other than `null`) used to
-/// act on the current object, so deleting "an old version" deleted the live object.
+/// A request naming a version the object does not have (`versionId` other than `null`) used
+/// to act on the current object, so deleting "an old version" deleted the live object. Such an
+/// id is not one this server makes: refused as AWS refuses it ("Invalid version id specified").
 #[tokio::test]
 async fn a_version_that_does_not_exist_is_not_the_current_object() {
     let srv = TestServer::start().await;
@@ -233,7 +234,7 @@ async fn a_version_that_does_not_exist_is_not_the_current_object() {
         .send()
         .await
         .expect_err("no such version");
-    assert_eq!(code(&e), "NoSuchVersion");
+    assert_eq!(code(&e), "InvalidArgument");
     let e = c
         .get_object()
         .bucket("ver")
@@ -242,8 +243,18 @@ async fn a_version_that_does_not_exist_is_not_the_current_object() {
         .send()
         .await
         .expect_err("no such version");
+    assert_eq!(code(&e), "InvalidArgument");
+    // A well-formed id that no version has: NoSuchVersion on a read.
+    let e = c
+        .get_object()
+        .bucket("ver")
+        .key("k")
+        .version_id("00000000000000070123456789abcdef")
+        .send()
+        .await
+        .expect_err("no such version");
     assert_eq!(code(&e), "NoSuchVersion");
-    // DeleteObjects: the entry naming a version gets NoSuchVersion; the plain one is deleted.
+    // DeleteObjects: the entry naming a bad version id gets an error; the plain one is deleted.
     c.put_object()
         .bucket("ver")
         .key("other")
@@ -276,7 +287,7 @@ async fn a_version_that_does_not_exist_is_not_the_current_object() {
         .iter()
         .map(|e| (e.key().unwrap_or(""), e.code().unwrap_or("")))
         .collect();
-    assert_eq!(errors, [("k", "NoSuchVersion")]);
+    assert_eq!(errors, [("k", "InvalidArgument")]);
     let deleted: Vec<_> = out.deleted().iter().filter_map(|d| d.key()).collect();
     assert_eq!(deleted, ["other"]);
     // `null` is the current object, as on a bucket that was never versioned.

@@ -88,6 +88,8 @@ impl From<StoreError> for ApiError {
         let status = match &e {
             E::NoSuchBucket
             | E::NoSuchKey
+            | E::NoSuchVersion
+            | E::DeleteMarker { .. }
             | E::NoSuchUpload
             | E::NoSuchUser(_)
             | E::NoSuchGroup(_)
@@ -114,6 +116,7 @@ impl From<StoreError> for ApiError {
             | E::ContentSha256Mismatch
             | E::IncompleteBody
             | E::InvalidArgument(_)
+            | E::InvalidVersionId
             | E::NotADirectory(_)
             | E::IsADirectory(_)
             | E::NotPermitted(_)

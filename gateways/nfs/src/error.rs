@@ -9,7 +9,7 @@ pub fn nfsstat(e: &StoreError) -> nfsstat3 {
     use StoreError as E;
     use nfsstat3 as N;
     match e {
-        E::NoSuchKey => N::NFS3ERR_NOENT,
+        E::NoSuchKey | E::NoSuchVersion | E::DeleteMarker { .. } => N::NFS3ERR_NOENT,
         // The share or the inode went away under a handle the client holds.
         E::Stale | E::NoSuchBucket | E::NoSuchShare(_) => N::NFS3ERR_STALE,
         E::AccessDenied(_) => N::NFS3ERR_ACCES,
@@ -25,9 +25,11 @@ pub fn nfsstat(e: &StoreError) -> nfsstat3 {
         E::EntityTooLarge(_) => N::NFS3ERR_FBIG,
         E::Conflict(_) | E::BucketAlreadyOwnedByYou | E::BucketAlreadyExists => N::NFS3ERR_EXIST,
         E::BucketNotEmpty => N::NFS3ERR_NOTEMPTY,
-        E::InvalidKey(_) | E::InvalidBucketName(_) | E::InvalidArgument(_) | E::InvalidRange => {
-            N::NFS3ERR_INVAL
-        }
+        E::InvalidKey(_)
+        | E::InvalidBucketName(_)
+        | E::InvalidArgument(_)
+        | E::InvalidRange
+        | E::InvalidVersionId => N::NFS3ERR_INVAL,
         // The one precondition of the file view: SETATTR's guard (sattrguard3).
         E::PreconditionFailed => N::NFS3ERR_NOT_SYNC,
         E::BadDigest

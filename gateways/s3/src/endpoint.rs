@@ -13,6 +13,7 @@ pub enum Endpoint {
     HeadBucket,
     GetBucketLocation,
     GetBucketVersioning,
+    PutBucketVersioning,
     GetBucketAcl,
     PutBucketAcl,
     ListObjects,
@@ -129,6 +130,7 @@ impl Endpoint {
             Endpoint::HeadBucket => "HeadBucket",
             Endpoint::GetBucketLocation => "GetBucketLocation",
             Endpoint::GetBucketVersioning => "GetBucketVersioning",
+            Endpoint::PutBucketVersioning => "PutBucketVersioning",
             Endpoint::GetBucketAcl => "GetBucketAcl",
             Endpoint::PutBucketAcl => "PutBucketAcl",
             Endpoint::ListObjects => "ListObjects",
@@ -230,9 +232,7 @@ pub fn parse(
             Method::PUT if q.has("lifecycle") => Ok(E::PutBucketLifecycleConfiguration),
             Method::GET if q.has("lifecycle") => Ok(E::GetBucketLifecycleConfiguration),
             Method::DELETE if q.has("lifecycle") => Ok(E::DeleteBucketLifecycle),
-            Method::PUT if q.has("versioning") => {
-                Err(S3Error::not_implemented("bucket versioning"))
-            }
+            Method::PUT if q.has("versioning") => Ok(E::PutBucketVersioning),
             Method::PUT => Ok(E::CreateBucket),
             Method::DELETE => Ok(E::DeleteBucket),
             Method::HEAD => Ok(E::HeadBucket),
@@ -254,17 +254,12 @@ pub fn parse(
             "the ?{sub} object sub-resource"
         )));
     }
-    // No object has versions here: `versionId=null` names the current one, as on an AWS bucket
-    // that was never versioned; another id names a version that does not exist, so it must
-    // never reach the current object (a DELETE of an old version deleting the live one).
-    match q.get("versionId") {
-        Some("") => {
-            return Err(S3Error::invalid_argument(
-                "Version id cannot be the empty string",
-            ));
-        }
-        Some(v) if v != "null" => return Err(S3Error::no_such_version()),
-        _ => {}
+    // `versionId` is read by the handlers (the store decides whether the version exists); an
+    // empty one is never a version.
+    if q.get("versionId") == Some("") {
+        return Err(S3Error::invalid_argument(
+            "Version id cannot be the empty string",
+        ));
     }
     let copy = headers.contains_key("x-amz-copy-source");
     match *method {
@@ -355,7 +350,15 @@ mod tests {
             ep(Method::DELETE, true, true, "versionId=null"),
             Some(E::DeleteObject)
         );
-        for q in ["versionId=3HL4kqtJlcpXroDTDmJ", "versionId=", "versionId"] {
+        assert_eq!(
+            ep(Method::GET, true, true, "versionId=3HL4kqtJlcpXroDTDmJ"),
+            Some(E::GetObject)
+        );
+        assert_eq!(
+            ep(Method::PUT, true, false, "versioning"),
+            Some(E::PutBucketVersioning)
+        );
+        for q in ["versionId=", "versionId"] {
             assert_eq!(ep(Method::DELETE, true, true, q), None, "{q}");
             assert_eq!(ep(Method::GET, true, true, q), None, "{q}");
         }

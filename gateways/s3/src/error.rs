@@ -14,6 +14,8 @@ pub struct S3Error {
     pub message: String,
     /// Extra elements for the body, such as `<BucketName>`.
     pub extra: Vec<(&'static str, String)>,
+    /// Response headers the error carries (`x-amz-delete-marker`, `x-amz-version-id`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl S3Error {
@@ -23,7 +25,13 @@ impl S3Error {
             code,
             message: message.into(),
             extra: Vec::new(),
+            headers: Vec::new(),
         }
+    }
+    /// Adds a response header.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.extra.push((name, value.into()));
@@ -36,7 +44,7 @@ impl S3Error {
     pub fn invalid_argument(msg: impl Into<String>) -> Self {
         Self::new(400, "InvalidArgument", msg)
     }
-    /// A version other than `null` named (no object here has other versions).
+    /// A version id that names no version of the key.
     pub fn no_such_version() -> Self {
         Self::new(
             404,
@@ -96,6 +104,11 @@ impl S3Error {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/xml"),
         );
+        for (k, v) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                resp.headers_mut().insert(*k, v);
+            }
+        }
         resp
     }
 }
@@ -128,6 +141,15 @@ impl From<StoreError> for S3Error {
                 format!("The specified bucket is not valid: {m}"),
             ),
             E::NoSuchKey => S3Error::new(404, "NoSuchKey", "The specified key does not exist."),
+            E::NoSuchVersion => S3Error::no_such_version(),
+            E::InvalidVersionId => S3Error::invalid_argument("Invalid version id specified"),
+            E::DeleteMarker {
+                version_id,
+                mtime_ms,
+            } => S3Error::method_not_allowed()
+                .header("x-amz-delete-marker", "true")
+                .header("x-amz-version-id", version_id)
+                .header("last-modified", crate::util::http_date(mtime_ms)),
             E::InvalidKey(m) => {
                 S3Error::new(400, "InvalidArgument", format!("Invalid object key: {m}"))
             }

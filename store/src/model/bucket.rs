@@ -20,8 +20,10 @@ pub struct BucketRecord {
     pub created_ms: i64,
     /// 0 = unlimited.
     pub quota_bytes: u64,
-    /// Logical bytes of current objects (dedup does not reduce it).
+    /// Logical bytes the bucket holds (dedup does not reduce it): current objects, and in a
+    /// versioned bucket every noncurrent version too (quotas count every stored version).
     pub usage_bytes: u64,
+    /// Current objects (names in `entries`).
     pub object_count: u64,
     /// S3 lifecycle rules (`PUT /{bucket}?lifecycle`), applied by the sweeper.
     #[serde(default)]
@@ -30,6 +32,32 @@ pub struct BucketRecord {
     /// 0036). Set and cleared with the rule, in its transaction.
     #[serde(default)]
     pub replicated: bool,
+    /// S3 versioning (decision 0038): never set, Enabled or Suspended.
+    #[serde(default)]
+    pub versioning: Versioning,
+    /// The part of `usage_bytes` held by noncurrent versions.
+    #[serde(default)]
+    pub noncurrent_bytes: u64,
+    /// Rows in `versions`: noncurrent versions and delete markers.
+    #[serde(default)]
+    pub version_rows: u64,
+}
+
+/// A bucket's versioning state, as S3 names it. Once versioning was enabled a bucket never
+/// returns to `Unversioned` (S3 offers Suspended only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    #[default]
+    Unversioned,
+    Enabled,
+    Suspended,
+}
+
+impl Versioning {
+    /// Whether writes here may keep what they replace (Enabled or Suspended).
+    pub fn is_on(self) -> bool {
+        self != Versioning::Unversioned
+    }
 }
 
 /// One lifecycle rule: what this server implements of S3's (expiration by age and the abort of

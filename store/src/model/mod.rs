@@ -6,8 +6,9 @@ mod object;
 mod replication;
 mod share;
 mod upload;
+mod version;
 
-pub use bucket::{BucketKind, BucketRecord, LifecycleRule};
+pub use bucket::{BucketKind, BucketRecord, LifecycleRule, Versioning};
 pub use identity::{
     AdminMatch, BindingRecord, CredentialRef, GroupRecord, Principal, RoleRecord, Subject,
     UserKind, UserRecord,
@@ -16,3 +17,4 @@ pub use object::{ChecksumValue, ChunkRef, Data, FileTimes, ObjectMeta, ObjectRec
 pub use replication::{ConnectionRecord, FailedRow, QueueRow, ReplOp, RuleRecord};
 pub use share::{PeerRecord, ShareRecord};
 pub use upload::{CompletedUploadRecord, PartRecord, UploadRecord};
+pub use version::VersionRow;

@@ -76,6 +76,10 @@ pub struct ObjectRecord {
     /// an object as S3 wrote it, whose times derive from its metadata and write time.
     #[serde(default)]
     pub times: Option<FileTimes>,
+    /// The S3 version id of this object (decision 0038); `None` is the `null` version (written
+    /// while the bucket was unversioned or suspended).
+    #[serde(default)]
+    pub version_id: Option<String>,
 }
 
 impl ObjectRecord {

@@ -47,4 +47,7 @@ pub struct CompletedUploadRecord {
     pub parts_digest: String,
     /// Unix milliseconds.
     pub completed_ms: i64,
+    /// The version id the completion made (a versioned bucket).
+    #[serde(default)]
+    pub version_id: Option<String>,
 }

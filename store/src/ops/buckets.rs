@@ -99,6 +99,9 @@ impl Store {
                     object_count: 0,
                     lifecycle: Vec::new(),
                     replicated: false,
+                    versioning: crate::model::Versioning::Unversioned,
+                    noncurrent_bytes: 0,
+                    version_rows: 0,
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)?;
                 Ok(BucketInfo::from(rec))
@@ -132,10 +135,17 @@ impl Store {
                     let entries = txn.open_table(ENTRIES)?;
                     let start = b.id.to_be_bytes();
                     let end = (b.id + 1).to_be_bytes();
+                    // Noncurrent versions and delete markers count: S3 deletes only a
+                    // bucket with no version of anything left.
+                    let versions = txn.open_table(crate::tables::VERSIONS)?;
                     if entries
                         .range(start.as_slice()..end.as_slice())?
                         .next()
                         .is_some()
+                        || versions
+                            .range(start.as_slice()..end.as_slice())?
+                            .next()
+                            .is_some()
                     {
                         return Err(StoreError::BucketNotEmpty);
                     }
@@ -189,6 +199,9 @@ impl Store {
                     object_count: 0,
                     lifecycle: Vec::new(),
                     replicated: false,
+                    versioning: crate::model::Versioning::Unversioned,
+                    noncurrent_bytes: 0,
+                    version_rows: 0,
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)
             })

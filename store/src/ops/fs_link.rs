@@ -172,7 +172,7 @@ impl Store {
                     let (major, minor) = node.rdev;
                     set_meta(&mut rec, "rdev", dev_value(major, minor).to_string());
                 }
-                let ino = txn::link_at(&mut ns, &mut b, &key, &rec, None)?;
+                let ino = txn::link_at(&mut ns, &mut b, &key, &mut rec, None)?;
                 Ok((ino, rec, dir_attr_in(&ns, &b, &path, dir)?))
             })
             .await?;

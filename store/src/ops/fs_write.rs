@@ -237,6 +237,7 @@ pub(super) fn new_record(now: i64) -> ObjectRecord {
             mtime_ns: now,
             ctime_ns: now,
         }),
+        version_id: None,
     }
 }
 
@@ -378,7 +379,7 @@ impl Store {
                 if let FsCreate::Exclusive(v) = how {
                     set_meta(&mut rec, VERIFIER_META, hex::encode(v));
                 }
-                let ino = txn::link_at(&mut ns, &mut b, &key, &rec, existing)?;
+                let ino = txn::link_at(&mut ns, &mut b, &key, &mut rec, existing)?;
                 Ok((ino, rec, dir_attr_in(&ns, &b, &path, dir)?))
             })
             .await?;
@@ -416,7 +417,7 @@ impl Store {
             let now = crate::now_unix_ns();
             let mut rec = new_record(now);
             apply_meta_at(&mut rec, &attrs, now);
-            txn::link_object(&mut ns, &mut b, &m, &rec)
+            txn::link_object(&mut ns, &mut b, &m, &mut rec)
         })
         .await?;
         let ino = self.dir_inos(b.id, vec![marker.clone()]).await?[0];
@@ -462,7 +463,7 @@ impl Store {
                 rec.etag = etag_of(&rec.data);
                 set_meta(&mut rec, "mode", (S_IFLNK | 0o777).to_string());
                 apply_meta_at(&mut rec, &attrs, now);
-                let ino = txn::link_object(&mut ns, &mut b, &key, &rec)?;
+                let ino = txn::link_object(&mut ns, &mut b, &key, &mut rec)?;
                 Ok((ino, rec, dir_attr_in(&ns, &b, &path, dir)?))
             })
             .await?;
@@ -825,7 +826,7 @@ impl Store {
                         // The parent's listing does not change: it showed this directory.
                         let parent = tables::entry_key(b.id, super::fs::parent_path(&path));
                         let before = ns.dir_times()?.get(parent.as_slice())?.map(|v| v.value());
-                        txn::link_object(&mut ns, &mut b, &path, &rec)?;
+                        txn::link_object(&mut ns, &mut b, &path, &mut rec)?;
                         let times = ns.dir_times_mut()?;
                         match before {
                             Some(v) => times.insert(parent.as_slice(), v)?,

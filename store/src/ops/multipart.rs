@@ -56,6 +56,8 @@ pub struct Completion {
     /// Unquoted `<md5 of part md5s>-<n>`.
     pub etag: String,
     pub checksum: Option<ChecksumValue>,
+    /// The version id made (a versioned bucket).
+    pub version_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -206,6 +208,7 @@ fn completed_before(
     Ok(Completion {
         etag: c.etag,
         checksum: c.checksum,
+        version_id: c.version_id,
     })
 }
 
@@ -327,13 +330,16 @@ impl Store {
         key: &str,
         upload_id: &str,
         part_number: u32,
-        src: (&str, &str),
+        src: (&str, &str, Option<&str>),
         range: Option<Range<u64>>,
         check: impl FnOnce(&ObjectRecord) -> Result<()>,
     ) -> Result<PartInfo> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
         check_part_number(part_number)?;
-        let (source, pins) = self.open_object(p, src.0, src.1)?;
+        let (source, pins) = match src.2 {
+            Some(id) => self.open_version(p, src.0, src.1, id)?,
+            None => self.open_object(p, src.0, src.1)?,
+        };
         check(&source.record)?;
         let u = self.upload_exists(upload_id, bucket, key)?;
         let range = match range {
@@ -590,7 +596,7 @@ impl Store {
                     }),
                     _ => None,
                 };
-                let rec = ObjectRecord {
+                let mut rec = ObjectRecord {
                     size: sizes.iter().sum(),
                     etag: format!("{}-{}", hex::encode(md5_cat.finalize()), records.len()),
                     mtime_ms: now_ms(),
@@ -601,6 +607,7 @@ impl Store {
                     data: Data::Chunks(manifest),
                     nlink: 1,
                     times: None,
+                    version_id: None,
                 };
                 // The parts' bytes (all of them: those not listed are dropped) are in the
                 // bucket's usage already; they become the object's.
@@ -609,7 +616,7 @@ impl Store {
                 txn::incref(&mut ns, rec.data.chunks())?;
                 let released = drop_upload(&mut ns, &id)?;
                 b.usage_bytes = b.usage_bytes.saturating_sub(released);
-                let ino = txn::link_object(&mut ns, &mut b, &key, &rec)?;
+                let ino = txn::link_object(&mut ns, &mut b, &key, &mut rec)?;
                 // A replaced file keeps its inode number: a READ's atime noted for the old
                 // content is not the new object's (see `atime`).
                 atimes.forget(ino);
@@ -621,6 +628,7 @@ impl Store {
                     checksum: rec.checksum,
                     parts_digest: digest,
                     completed_ms: rec.mtime_ms,
+                    version_id: rec.version_id,
                 };
                 t.open_table(COMPLETED_UPLOADS)?
                     .insert(id.as_str(), codec::encode(&done)?.as_slice())?;
@@ -631,6 +639,7 @@ impl Store {
                 Ok(Completion {
                     etag: done.etag,
                     checksum: done.checksum,
+                    version_id: done.version_id,
                 })
             })
             .await

@@ -105,6 +105,8 @@ namespace_tables! {
     repl_names, repl_names_mut: REPL_NAMES<&'static [u8], ()>;
     /// [`tables::REPL_FAILED`]: keys the target refused.
     repl_failed, repl_failed_mut: REPL_FAILED<&'static [u8], &'static [u8]>;
+    /// [`tables::VERSIONS`]: noncurrent versions and delete markers.
+    versions, versions_mut: VERSIONS<&'static [u8], &'static [u8]>;
 }
 
 impl<'t> Ns<'t> {

@@ -107,6 +107,8 @@ pub struct CopyOptions {
     pub replace_tags: Option<Vec<(String, String)>>,
     /// `If-Match` / `If-None-Match` on the destination.
     pub condition: WriteCondition,
+    /// `?versionId=` of the copy source (`None`: its current version).
+    pub source_version: Option<String>,
 }
 
 impl Store {
@@ -168,6 +170,7 @@ impl Store {
             data: staged.data.clone(),
             nlink: 1,
             times: None,
+            version_id: None,
         };
         match self.commit_new_object(bucket, key, rec, condition).await {
             Ok(info) => {
@@ -263,7 +266,7 @@ impl Store {
         &self,
         bucket: &str,
         key: &str,
-        rec: ObjectRecord,
+        mut rec: ObjectRecord,
         cond: WriteCondition,
     ) -> Result<ObjectInfo> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
@@ -278,7 +281,7 @@ impl Store {
                 txn::check_share_conflicts(&ns, &b, &key)?;
                 txn::check_quota(&ns, &b, &key, rec.size, limit)?;
                 txn::incref(&mut ns, rec.data.chunks())?;
-                let ino = txn::link_object(&mut ns, &mut b, &key, &rec)?;
+                let ino = txn::link_object(&mut ns, &mut b, &key, &mut rec)?;
                 // A replaced file keeps its inode number: a READ's atime noted for the old
                 // content is not the new object's (see `atime`).
                 atimes.forget(ino);
@@ -525,7 +528,18 @@ impl Store {
             .write(move |t| {
                 let mut ns = Ns::new(t);
                 let sbr = txn::get_bucket(&ns, &sb)?;
-                let ino = txn::lookup(&ns, sbr.id, &sk)?.ok_or(StoreError::NoSuchKey)?;
+                let (ino, _) = crate::versioning::resolve_in(
+                    &ns,
+                    &sbr,
+                    &sk,
+                    opts.source_version.as_deref(),
+                )
+                .map_err(|e| match e {
+                    StoreError::DeleteMarker { .. } => StoreError::InvalidArgument(
+                        "The source of a copy request may not specifically refer to a delete marker by version id.".into(),
+                    ),
+                    e => e,
+                })?;
                 let src = txn::get_inode(&ns, ino)?;
                 check(&src)?;
                 let mut b = txn::get_bucket(&ns, &db)?;
@@ -553,7 +567,7 @@ impl Store {
                 txn::check_quota(&ns, &b, &dk, rec.size, limit)?;
                 txn::incref(&mut ns, rec.data.chunks())?;
                 // Copy onto itself: link_object drops the old references after we took ours.
-                let ino = txn::link_object(&mut ns, &mut b, &dk, &rec)?;
+                let ino = txn::link_object(&mut ns, &mut b, &dk, &mut rec)?;
                 // A replaced file keeps its inode number: a READ's atime noted for the old
                 // content is not the new object's (see `atime`).
                 atimes.forget(ino);
@@ -574,6 +588,18 @@ impl Store {
         key: &str,
         tags: Vec<(String, String)>,
     ) -> Result<()> {
+        self.set_version_tags(p, bucket, key, None, tags).await
+    }
+
+    /// Put/DeleteObjectTagging of version `version` (`None`: the current one).
+    pub async fn set_version_tags(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+        version: Option<String>,
+        tags: Vec<(String, String)>,
+    ) -> Result<()> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.inner
@@ -581,12 +607,13 @@ impl Store {
             .write(move |t| {
                 let mut ns = Ns::new(t);
                 let b = txn::get_bucket(&ns, &bucket)?;
-                let ino = txn::lookup(&ns, b.id, &key)?.ok_or(StoreError::NoSuchKey)?;
+                let (ino, current) =
+                    crate::versioning::resolve_in(&ns, &b, &key, version.as_deref())?;
                 let mut rec = txn::get_inode(&ns, ino)?;
                 rec.tags = tags;
                 crate::replication::queue::make_local(&mut rec);
                 txn::put_inode(&mut ns, ino, &rec, false)?;
-                if b.replicated {
+                if b.replicated && current {
                     // Tags belong to the inode: every name of a hard-linked file changed.
                     if b.kind == crate::model::BucketKind::Share {
                         crate::replication::queue::inode_changed(&mut ns, &b, ino)?;

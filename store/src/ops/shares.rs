@@ -511,6 +511,9 @@ fn new_bucket(
         object_count: 0,
         lifecycle: Vec::new(),
         replicated: false,
+        versioning: crate::model::Versioning::Unversioned,
+        noncurrent_bytes: 0,
+        version_rows: 0,
     })
 }
 
@@ -644,6 +647,27 @@ fn purge_entries(wtxn: &redb::WriteTransaction, s: &ShareRecord, limit: usize) -
         txn::decref(&mut ns, old.data.chunks())?;
         ns.inodes_mut()?.remove(ino)?;
         ns.data_mut()?.remove(ino)?;
+    }
+    // Then its noncurrent versions and delete markers (decision 0038), in the same budget.
+    let rows: Vec<(Vec<u8>, Option<u64>)> = ns
+        .versions()?
+        .range(start.as_slice()..end.as_slice())?
+        .take(limit.saturating_sub(removed as usize))
+        .map(|e| {
+            let (k, v) = e?;
+            let row: crate::model::VersionRow = codec::decode(v.value())?;
+            Ok((k.value().to_vec(), row.inode))
+        })
+        .collect::<Result<_>>()?;
+    for (k, vino) in rows {
+        ns.versions_mut()?.remove(k.as_slice())?;
+        removed += 1;
+        if let Some(vino) = vino {
+            let old = txn::get_inode(&ns, vino)?;
+            txn::decref(&mut ns, old.data.chunks())?;
+            ns.inodes_mut()?.remove(vino)?;
+            ns.data_mut()?.remove(vino)?;
+        }
     }
     Ok(removed)
 }

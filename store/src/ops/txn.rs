@@ -9,7 +9,7 @@ use super::ns::Ns;
 use super::fs::{inode_changed, parent_path};
 use crate::codec;
 use crate::error::{Result, StoreError};
-use crate::model::{BucketKind, BucketRecord, ChunkRef, Data, ObjectRecord};
+use crate::model::{BucketKind, BucketRecord, ChunkRef, Data, ObjectRecord, Versioning};
 use crate::tables::{self, META};
 
 pub(crate) fn get_bucket(ns: &Ns, name: &str) -> Result<BucketRecord> {
@@ -354,11 +354,17 @@ pub(crate) fn check_quota_releasing(
     if size == 0 || (bucket.quota_bytes == 0 && total_limit == 0) {
         return Ok(());
     }
-    // A key that breaks out of a hard link frees nothing: its bytes stay with the other names.
+    // A key that breaks out of a hard link frees nothing: its bytes stay with the other names;
+    // nor does one whose version a versioned bucket keeps.
     let replaced = match lookup(ns, bucket.id, key)? {
         Some(ino) => {
             let old = inode_attrs(ns, ino)?;
-            if old.links() > 1 { 0 } else { old.size }
+            let kept = match bucket.versioning {
+                Versioning::Unversioned => false,
+                Versioning::Enabled => true,
+                Versioning::Suspended => old.version_id.is_some(),
+            };
+            if old.links() > 1 || kept { 0 } else { old.size }
         }
         None => 0,
     };
@@ -420,7 +426,7 @@ pub(crate) fn link_object(
     ns: &mut Ns,
     bucket: &mut BucketRecord,
     key: &str,
-    rec: &ObjectRecord,
+    rec: &mut ObjectRecord,
 ) -> Result<u64> {
     let existing = lookup(ns, bucket.id, key)?;
     link_at(ns, bucket, key, rec, existing)
@@ -433,11 +439,14 @@ pub(crate) fn link_object(
 /// A key whose inode has other names (hard links, decision 0021) breaks out: the other names
 /// keep the inode, its data and its bytes in the usage; the inode loses one link (its ctime
 /// moves) and `key` gets a new inode holding `rec`. `rec` is stored with one link.
+///
+/// In a versioned bucket (decision 0038) the replaced version is kept as a noncurrent one
+/// and `rec` gets its version id (`None`, the null version, while versioning is suspended).
 pub(crate) fn link_at(
     ns: &mut Ns,
     bucket: &mut BucketRecord,
     key: &str,
-    rec: &ObjectRecord,
+    rec: &mut ObjectRecord,
     existing: Option<u64>,
 ) -> Result<u64> {
     let (ino, reused) = match existing {
@@ -445,6 +454,8 @@ pub(crate) fn link_at(
             let mut old = inode_attrs(ns, ino)?;
             super::expiry_index::unschedule(ns, bucket, key, old.mtime_ms)?;
             bucket.object_count = bucket.object_count.saturating_sub(1);
+            let kept = bucket.versioning.is_on()
+                && crate::versioning::rows::keep_replaced(ns, bucket, key, ino, &old)?;
             if old.links() > 1 {
                 drop_link(ns, ino, &mut old)?;
                 // The name now leads to another inode: its directory changed, as after a
@@ -452,9 +463,11 @@ pub(crate) fn link_at(
                 entry_added(ns, bucket, key)?;
                 (next_counter(ns, "next_ino")?, false)
             } else {
-                let data = inode_data(ns, ino)?;
-                decref(ns, data.chunks())?;
-                bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);
+                if !kept {
+                    let data = inode_data(ns, ino)?;
+                    decref(ns, data.chunks())?;
+                    bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);
+                }
                 (ino, true)
             }
         }
@@ -463,16 +476,19 @@ pub(crate) fn link_at(
             (next_counter(ns, "next_ino")?, false)
         }
     };
+    rec.version_id = match bucket.versioning {
+        Versioning::Enabled => Some(crate::versioning::rows::new_version(ns)?.1),
+        Versioning::Suspended => {
+            crate::versioning::rows::drop_null_row(ns, bucket, key)?;
+            None
+        }
+        Versioning::Unversioned => None,
+    };
     // A new inode has no data row to replace: an empty one needs none.
     let with_data = reused || !is_empty(&rec.data);
-    if rec.nlink > 1 {
-        // A copy of a linked inode's record (CopyObject) is a new file with one name.
-        let mut one = rec.clone();
-        one.nlink = 1;
-        put_inode(ns, ino, &one, with_data)?;
-    } else {
-        put_inode(ns, ino, rec, with_data)?;
-    }
+    // A copy of a linked inode's record (CopyObject) is a new file with one name.
+    rec.nlink = 1;
+    put_inode(ns, ino, rec, with_data)?;
     ns.entries_mut()?
         .insert(tables::entry_key(bucket.id, key).as_slice(), ino)?;
     super::expiry_index::schedule(ns, bucket, key, rec.mtime_ms)?;
@@ -504,6 +520,7 @@ fn drop_link(ns: &mut Ns, ino: u64, old: &mut ObjectRecord) -> Result<()> {
 
 /// Removes `key`; returns whether it existed. An inode with other names (hard links) stays,
 /// with its data, one link fewer; the last name takes the inode and its chunk references.
+/// In a versioned bucket the removed version is kept and a delete marker made (decision 0038).
 pub(crate) fn unlink_object(ns: &mut Ns, bucket: &mut BucketRecord, key: &str) -> Result<bool> {
     unlink_as(ns, bucket, key, false)
 }
@@ -516,19 +533,69 @@ pub(crate) fn unlink_as(
     key: &str,
     replica: bool,
 ) -> Result<bool> {
-    let Some(ino) = lookup(ns, bucket.id, key)? else {
-        return Ok(false);
+    Ok(unlink_marking(ns, bucket, key, replica, false)?.0)
+}
+
+/// Removes `key` (whether it existed is returned) and, in a versioned bucket, makes a delete
+/// marker (its id is returned): when the key existed, or always when `always_mark` (an S3
+/// DELETE makes a marker for a key that has no current version too).
+pub(crate) fn unlink_marking(
+    ns: &mut Ns,
+    bucket: &mut BucketRecord,
+    key: &str,
+    replica: bool,
+    always_mark: bool,
+) -> Result<(bool, Option<String>)> {
+    let existed = match lookup(ns, bucket.id, key)? {
+        Some(ino) => {
+            let old = inode_attrs(ns, ino)?;
+            remove_name(
+                ns,
+                bucket,
+                key,
+                ino,
+                old,
+                bucket.versioning.is_on(),
+                replica,
+            )?;
+            true
+        }
+        None => false,
     };
-    let mut old = inode_attrs(ns, ino)?;
+    let marker = if bucket.versioning.is_on() && (existed || always_mark) {
+        Some(crate::versioning::rows::add_marker(ns, bucket, key)?)
+    } else {
+        None
+    };
+    if existed || marker.is_some() {
+        put_bucket(ns, bucket)?;
+    }
+    Ok((existed, marker))
+}
+
+/// Removes name `key` of inode `ino` (attributes `old`); `keep`: the version it names is kept
+/// as a noncurrent one (a versioned bucket). The caller stores the bucket record.
+pub(crate) fn remove_name(
+    ns: &mut Ns,
+    bucket: &mut BucketRecord,
+    key: &str,
+    ino: u64,
+    mut old: ObjectRecord,
+    keep: bool,
+    replica: bool,
+) -> Result<()> {
     super::expiry_index::unschedule(ns, bucket, key, old.mtime_ms)?;
+    let kept = keep && crate::versioning::rows::keep_replaced(ns, bucket, key, ino, &old)?;
     if old.links() > 1 {
         drop_link(ns, ino, &mut old)?;
     } else {
-        let data = inode_data(ns, ino)?;
-        decref(ns, data.chunks())?;
+        if !kept {
+            let data = inode_data(ns, ino)?;
+            decref(ns, data.chunks())?;
+            bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);
+        }
         ns.inodes_mut()?.remove(ino)?;
         ns.data_mut()?.remove(ino)?;
-        bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);
     }
     ns.entries_mut()?
         .remove(tables::entry_key(bucket.id, key).as_slice())?;
@@ -537,8 +604,7 @@ pub(crate) fn unlink_as(
         crate::replication::queue::key_unlinked(ns, bucket, key, ino, replica)?;
     }
     bucket.object_count = bucket.object_count.saturating_sub(1);
-    put_bucket(ns, bucket)?;
-    Ok(true)
+    Ok(())
 }
 
 /// Whether any entry starts with `prefix` (bucket-id-prefixed key bytes).

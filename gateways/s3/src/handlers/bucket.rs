@@ -135,14 +135,6 @@ pub fn location(state: &S3State, ctx: &Ctx) -> Result<Response, S3Error> {
     Ok(xml_ok(w))
 }
 
-pub fn versioning(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
-    s.head_bucket(&ctx.principal, ctx.bucket())?;
-    let mut w = XmlWriter::new();
-    w.open_root("VersioningConfiguration");
-    w.close("VersioningConfiguration");
-    Ok(xml_ok(w))
-}
-
 /// ACLs are not the permission model here (RBAC is); report the owner's full control.
 pub fn get_acl(s: &Store, ctx: &Ctx, object: bool) -> Result<Response, S3Error> {
     if object {

@@ -1,4 +1,5 @@
-//! ListObjects (v1), ListObjectsV2 and ListObjectVersions over one store listing.
+//! ListObjects (v1) and ListObjectsV2 over one store listing (ListObjectVersions is in
+//! `versioning`).
 
 use axum::response::Response;
 use base64::Engine;
@@ -12,14 +13,14 @@ use crate::request::Ctx;
 use crate::util;
 use crate::xml::XmlWriter;
 
-struct Common {
-    prefix: String,
-    delimiter: Option<String>,
-    max_keys: usize,
-    url: bool,
+pub(super) struct Common {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub max_keys: usize,
+    pub url: bool,
 }
 
-fn common(ctx: &Ctx, max_name: &str) -> Result<Common, S3Error> {
+pub(super) fn common(ctx: &Ctx, max_name: &str) -> Result<Common, S3Error> {
     let max_keys = match ctx.query.get(max_name) {
         None => 1000,
         Some(v) => v
@@ -53,7 +54,7 @@ fn common(ctx: &Ctx, max_name: &str) -> Result<Common, S3Error> {
     })
 }
 
-fn enc(url: bool, s: &str) -> String {
+pub(super) fn enc(url: bool, s: &str) -> String {
     if url {
         util::url_encode(s)
     } else {
@@ -79,7 +80,7 @@ fn page(s: &Store, ctx: &Ctx, c: &Common, after: Option<String>) -> Result<ListP
 /// (`decode_list_object`) decodes Delimiter, Marker, NextMarker, Key and CommonPrefixes but not
 /// Prefix, and boto3 tests run against AWS (ceph/s3-tests `test_bucket_list_prefix_*`) expect
 /// `list_objects` to hand back the prefix unchanged.
-fn header_fields(w: &mut XmlWriter, ctx: &Ctx, c: &Common, encode_prefix: bool) {
+pub(super) fn header_fields(w: &mut XmlWriter, ctx: &Ctx, c: &Common, encode_prefix: bool) {
     w.elem("Name", ctx.named_bucket());
     w.elem("Prefix", &enc(c.url && encode_prefix, &c.prefix));
     if let Some(d) = &c.delimiter {
@@ -173,50 +174,5 @@ pub fn list_v2(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     }
     entries(&mut w, ctx, &c, &p, fetch_owner);
     w.close("ListBucketResult");
-    Ok(xml_ok(w))
-}
-
-/// Unversioned buckets: every current object is the one version `null`.
-pub fn list_versions(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
-    let c = common(ctx, "max-keys")?;
-    let key_marker = ctx.query.get("key-marker").filter(|m| !m.is_empty());
-    let p = page(s, ctx, &c, key_marker.map(str::to_string))?;
-    let mut w = XmlWriter::new();
-    w.open_root("ListVersionsResult");
-    header_fields(&mut w, ctx, &c, true);
-    w.elem("KeyMarker", &enc(c.url, key_marker.unwrap_or("")));
-    w.elem(
-        "VersionIdMarker",
-        ctx.query.get("version-id-marker").unwrap_or(""),
-    );
-    w.elem("IsTruncated", if p.truncated { "true" } else { "false" });
-    if p.truncated
-        && let Some(last) = p.last()
-    {
-        w.elem("NextKeyMarker", &enc(c.url, last));
-        w.elem("NextVersionIdMarker", "null");
-    }
-    for e in &p.entries {
-        if let ListEntry::Object { key, record } = e {
-            w.open("Version");
-            w.elem("Key", &enc(c.url, key));
-            w.elem("VersionId", "null");
-            w.elem("IsLatest", "true");
-            w.elem("LastModified", &util::iso8601(record.mtime_ms));
-            w.elem("ETag", &util::quote_etag(&record.etag));
-            w.elem("Size", &record.size.to_string());
-            owner(&mut w, "Owner", &ctx.principal.user_id);
-            w.elem("StorageClass", "STANDARD");
-            w.close("Version");
-        }
-    }
-    for e in &p.entries {
-        if let ListEntry::Prefix(pfx) = e {
-            w.open("CommonPrefixes");
-            w.elem("Prefix", &enc(c.url, pfx));
-            w.close("CommonPrefixes");
-        }
-    }
-    w.close("ListVersionsResult");
     Ok(xml_ok(w))
 }

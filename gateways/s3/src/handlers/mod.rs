@@ -6,6 +6,7 @@ mod list;
 mod multipart;
 mod object;
 mod replication;
+mod versioning;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -120,14 +121,15 @@ async fn run(
         E::DeleteBucket => bucket::delete(s, &ctx).await,
         E::HeadBucket => bucket::head(state, &ctx),
         E::GetBucketLocation => bucket::location(state, &ctx),
-        E::GetBucketVersioning => bucket::versioning(s, &ctx),
+        E::GetBucketVersioning => versioning::get(s, &ctx),
+        E::PutBucketVersioning => versioning::put(s, &ctx, body, &payload).await,
         E::GetBucketAcl | E::GetObjectAcl => bucket::get_acl(s, &ctx, ep == E::GetObjectAcl),
         E::PutBucketAcl | E::PutObjectAcl => {
             bucket::put_acl(s, &ctx, ep == E::PutObjectAcl, body, &payload).await
         }
         E::ListObjects => list::list_v1(s, &ctx),
         E::ListObjectsV2 => list::list_v2(s, &ctx),
-        E::ListObjectVersions => list::list_versions(s, &ctx),
+        E::ListObjectVersions => versioning::list(s, &ctx),
         E::ListMultipartUploads => multipart::list_uploads(s, &ctx),
         E::DeleteObjects => object::delete_many(s, &ctx, body, &payload).await,
         E::PutObject => object::put(s, &ctx, body, &payload).await,

@@ -96,7 +96,7 @@ pub async fn upload_part(
 
 pub async fn upload_part_copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     let n = part_number(ctx)?;
-    let (sb, sk) = copy_source(ctx)?;
+    let (sb, sk, sv) = copy_source(ctx)?;
     let range = match ctx.header("x-amz-copy-source-range") {
         None => None,
         Some(r) => {
@@ -128,7 +128,7 @@ pub async fn upload_part_copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error>
             ctx.key(),
             upload_id(ctx),
             n,
-            (&sb, &sk),
+            (&sb, &sk, sv.as_deref()),
             range,
             check,
         )
@@ -138,7 +138,16 @@ pub async fn upload_part_copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error>
     w.elem("LastModified", &util::iso8601(part.mtime_ms));
     w.elem("ETag", &util::quote_etag(&part.etag));
     w.close("CopyPartResult");
-    Ok(xml_ok(w))
+    let mut r = xml_ok(w);
+    if let Some(v) = &sv
+        && let (Ok(n), Ok(v)) = (
+            http::HeaderName::try_from("x-amz-copy-source-version-id"),
+            http::HeaderValue::from_str(v),
+        )
+    {
+        r.headers_mut().insert(n, v);
+    }
+    Ok(r)
 }
 
 pub async fn complete(
@@ -194,7 +203,13 @@ pub async fn complete(
         w.elem(&format!("Checksum{}", alg.name()), &ck.value);
     }
     w.close("CompleteMultipartUploadResult");
-    Ok(xml_ok(w))
+    let mut r = xml_ok(w);
+    if let Some(v) = &info.version_id
+        && let Ok(v) = http::HeaderValue::from_str(v)
+    {
+        r.headers_mut().insert("x-amz-version-id", v);
+    }
+    Ok(r)
 }
 
 pub async fn abort(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {

@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use gatehouse_store::model::{ObjectMeta, ObjectRecord};
 use gatehouse_store::ops::{CopyOptions, WriteCondition};
+use gatehouse_store::versioning::Deleted;
 use gatehouse_store::{Store, StoreError};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
@@ -114,6 +115,7 @@ pub async fn put(
         .map_err(stage_error)?;
     let mut r = empty(StatusCode::OK);
     set(&mut r, "etag", &util::quote_etag(&info.record.etag));
+    version_header(&mut r, &info.record);
     if let Some(ck) = &info.record.checksum
         && let Some(alg) = gatehouse_store::ChecksumAlgorithm::parse(&ck.algorithm)
     {
@@ -122,7 +124,34 @@ pub async fn put(
     Ok(r)
 }
 
-fn set(r: &mut Response, name: &str, value: &str) {
+/// `x-amz-version-id` of a record that has a version id (a versioned bucket's write).
+pub(crate) fn version_header(r: &mut Response, rec: &ObjectRecord) {
+    if let Some(v) = &rec.version_id {
+        set(r, "x-amz-version-id", v);
+    }
+}
+
+/// The `versionId` a request names, if any.
+fn version_param(ctx: &Ctx) -> Option<&str> {
+    ctx.query.get("versionId")
+}
+
+/// A miss on a key whose latest version is a delete marker answers with the marker's id
+/// (`x-amz-delete-marker: true`), as S3 does.
+fn missing(s: &Store, ctx: &Ctx, e: StoreError) -> S3Error {
+    let err = S3Error::from(e);
+    if err.code != "NoSuchKey" {
+        return err;
+    }
+    match s.latest_marker(ctx.bucket(), ctx.key()) {
+        Ok(Some(m)) => err
+            .header("x-amz-delete-marker", "true")
+            .header("x-amz-version-id", m.version_id),
+        _ => err,
+    }
+}
+
+pub(crate) fn set(r: &mut Response, name: &str, value: &str) {
     if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::from_str(value)) {
         r.headers_mut().insert(n, v);
     }
@@ -198,11 +227,18 @@ fn meta_headers(r: &mut Response, rec: &ObjectRecord) {
 pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
     // A GET pins the chunks it will stream until its body is dropped (a delete and GC
     // meanwhile cannot cut it short); a HEAD reads none.
-    let (info, pins) = if head {
-        (s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?, None)
-    } else {
-        let (info, pins) = s.open_object(&ctx.principal, ctx.bucket(), ctx.key())?;
-        (info, Some(pins))
+    let (p, b, k) = (&ctx.principal, ctx.bucket(), ctx.key());
+    let (info, pins) = match (version_param(ctx), head) {
+        (None, true) => (s.get_object(p, b, k).map_err(|e| missing(s, ctx, e))?, None),
+        (None, false) => {
+            let (info, pins) = s.open_object(p, b, k).map_err(|e| missing(s, ctx, e))?;
+            (info, Some(pins))
+        }
+        (Some(v), true) => (s.get_version(p, b, k, v)?, None),
+        (Some(v), false) => {
+            let (info, pins) = s.open_version(p, b, k, v)?;
+            (info, Some(pins))
+        }
     };
     let rec = &info.record;
     let size = rec.size;
@@ -267,6 +303,11 @@ pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
     };
     let mut r = (status, body).into_response();
     meta_headers(&mut r, rec);
+    match (&rec.version_id, version_param(ctx)) {
+        (Some(v), _) => set(&mut r, "x-amz-version-id", v),
+        (None, Some(_)) => set(&mut r, "x-amz-version-id", "null"),
+        (None, None) => {}
+    }
     set(&mut r, "content-length", &(end - start).to_string());
     if status == StatusCode::PARTIAL_CONTENT {
         set(
@@ -319,11 +360,29 @@ pub async fn delete(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         }
     }
     let cond = write_condition(&ctx.headers)?;
+    if let Some(v) = version_param(ctx) {
+        if !cond.is_empty() {
+            return Err(
+                S3Error::not_implemented("If-Match on a delete of a version")
+                    .with("Header", "If-Match"),
+            );
+        }
+        let d = s
+            .delete_version(&ctx.principal, ctx.bucket(), ctx.key(), v)
+            .await?;
+        return Ok(deleted_response(&d));
+    }
     if cond.is_empty()
-        && ctx
+        && !ctx
             .headers
             .contains_key(gatehouse_store::replication::REPLICA_HEADER)
     {
+        let d = s
+            .delete_current(&ctx.principal, ctx.bucket(), ctx.key())
+            .await?;
+        return Ok(deleted_response(&d));
+    }
+    if cond.is_empty() {
         // The other site of a replication pair: not sent back there (decision 0036).
         s.replication()
             .delete_replica(&ctx.principal, ctx.bucket(), ctx.key())
@@ -333,6 +392,17 @@ pub async fn delete(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
             .await?;
     }
     Ok(empty(StatusCode::NO_CONTENT))
+}
+
+fn deleted_response(d: &Deleted) -> Response {
+    let mut r = empty(StatusCode::NO_CONTENT);
+    if let Some(v) = &d.version_id {
+        set(&mut r, "x-amz-version-id", v);
+    }
+    if d.delete_marker {
+        set(&mut r, "x-amz-delete-marker", "true");
+    }
+    r
 }
 
 pub async fn delete_many(
@@ -348,16 +418,12 @@ pub async fn delete_many(
     let quiet = doc
         .child_text("Quiet")
         .is_some_and(|q| q.trim().eq_ignore_ascii_case("true"));
-    // (key, names a version other than `null`): no object has one, so such an entry gets
-    // NoSuchVersion and its key's current object is left alone.
-    let entries: Vec<(String, bool)> = doc
+    let entries: Vec<(String, Option<String>)> = doc
         .children_named("Object")
         .map(|o| {
-            let other_version = o
-                .child_text("VersionId")
-                .is_some_and(|v| v.trim() != "null");
+            let version = o.child_text("VersionId").map(|v| v.trim().to_string());
             o.child_text("Key")
-                .map(|k| (k.to_string(), other_version))
+                .map(|k| (k.to_string(), version))
                 .ok_or_else(S3Error::malformed_xml)
         })
         .collect::<Result<_, _>>()?;
@@ -366,37 +432,37 @@ pub async fn delete_many(
             S3Error::malformed_xml().with("Detail", "between 1 and 1000 objects per request")
         );
     }
-    let current: Vec<String> = entries
-        .iter()
-        .filter(|(_, v)| !v)
-        .map(|(k, _)| k.clone())
-        .collect();
-    let mut deleted = s
-        .delete_objects(&ctx.principal, ctx.bucket(), current)
-        .await?
-        .into_iter();
+    let outcomes = s
+        .delete_versions(&ctx.principal, ctx.bucket(), entries.clone())
+        .await?;
     let mut w = XmlWriter::new();
     w.open_root("DeleteResult");
-    for (k, other_version) in &entries {
-        let r = if *other_version {
-            Err(S3Error::no_such_version())
-        } else {
-            deleted
-                .next()
-                .ok_or_else(S3Error::internal)?
-                .map_err(S3Error::from)
-        };
-        match r {
-            Ok(_) => {
+    for ((k, asked), r) in entries.iter().zip(outcomes) {
+        match r.map_err(S3Error::from) {
+            Ok(d) => {
                 if !quiet {
                     w.open("Deleted");
                     w.elem("Key", k);
+                    if let Some(v) = asked {
+                        w.elem("VersionId", v);
+                        if d.delete_marker {
+                            w.elem("DeleteMarker", "true");
+                        }
+                    } else if d.delete_marker {
+                        w.elem("DeleteMarker", "true");
+                        if let Some(v) = &d.version_id {
+                            w.elem("DeleteMarkerVersionId", v);
+                        }
+                    }
                     w.close("Deleted");
                 }
             }
             Err(e) => {
                 w.open("Error");
                 w.elem("Key", k);
+                if let Some(v) = asked {
+                    w.elem("VersionId", v);
+                }
                 w.elem("Code", e.code);
                 w.elem("Message", &e.message);
                 w.close("Error");
@@ -407,25 +473,32 @@ pub async fn delete_many(
     Ok(xml_ok(w))
 }
 
-/// `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, URL-encoded.
-pub(crate) fn copy_source(ctx: &Ctx) -> Result<(String, String), S3Error> {
+/// `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, URL-encoded: (bucket, key, version).
+pub(crate) fn copy_source(ctx: &Ctx) -> Result<(String, String, Option<String>), S3Error> {
     let raw = ctx.header("x-amz-copy-source").unwrap_or("");
-    let (path, version) = match raw.split_once('?') {
+    let (path, query) = match raw.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (raw, None),
     };
-    if let Some(v) = version
-        && let Some(id) = v.strip_prefix("versionId=")
-        && id != "null"
-    {
-        return Err(S3Error::no_such_version());
-    }
+    let version = match query {
+        None => None,
+        Some(q) => match q.strip_prefix("versionId=") {
+            Some("") | None => {
+                return Err(S3Error::invalid_argument(
+                    "The copy source's query may only name a versionId",
+                ));
+            }
+            Some(v) => Some(util::decode(v, false)?),
+        },
+    };
     let decoded = util::decode(path, false)?;
     let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
     match decoded.split_once('/') {
-        Some((b, k)) if !b.is_empty() && !k.is_empty() => {
-            Ok((crate::request::canonical(b.to_string()), k.to_string()))
-        }
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((
+            crate::request::canonical(b.to_string()),
+            k.to_string(),
+            version,
+        )),
         _ => Err(S3Error::invalid_argument(
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
         )),
@@ -488,7 +561,7 @@ pub(crate) fn write_condition(h: &HeaderMap) -> Result<WriteCondition, S3Error> 
 }
 
 pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
-    let (sb, sk) = copy_source(ctx)?;
+    let (sb, sk, sv) = copy_source(ctx)?;
     let replace = ctx
         .header("x-amz-metadata-directive")
         .map(|d| d.trim().to_ascii_uppercase());
@@ -506,7 +579,12 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         Some("REPLACE") => Some(parse_tag_header(&ctx.headers)?),
         Some(_) => return Err(S3Error::invalid_argument("Unknown tagging directive.")),
     };
-    if sb == ctx.bucket() && sk == ctx.key() && replace_meta.is_none() && replace_tags.is_none() {
+    if sb == ctx.bucket()
+        && sk == ctx.key()
+        && sv.is_none()
+        && replace_meta.is_none()
+        && replace_tags.is_none()
+    {
         return Err(S3Error::invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
         ));
@@ -520,6 +598,7 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
                 replace_meta,
                 replace_tags,
                 condition: write_condition(&ctx.headers)?,
+                source_version: sv.clone(),
             },
             copy_conditions(&ctx.headers),
         )
@@ -529,11 +608,19 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     w.elem("LastModified", &util::iso8601(info.record.mtime_ms));
     w.elem("ETag", &util::quote_etag(&info.record.etag));
     w.close("CopyObjectResult");
-    Ok(xml_ok(w))
+    let mut r = xml_ok(w);
+    version_header(&mut r, &info.record);
+    if let Some(v) = &sv {
+        set(&mut r, "x-amz-copy-source-version-id", v);
+    }
+    Ok(r)
 }
 
 pub fn get_tags(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
-    let info = s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?;
+    let info = match version_param(ctx) {
+        Some(v) => s.get_version(&ctx.principal, ctx.bucket(), ctx.key(), v)?,
+        None => s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?,
+    };
     let mut w = XmlWriter::new();
     w.open_root("Tagging");
     w.open("TagSet");
@@ -545,7 +632,9 @@ pub fn get_tags(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     }
     w.close("TagSet");
     w.close("Tagging");
-    Ok(xml_ok(w))
+    let mut r = xml_ok(w);
+    tagged_version(&mut r, ctx, &info.record);
+    Ok(r)
 }
 
 pub async fn put_tags(
@@ -568,15 +657,42 @@ pub async fn put_tags(
         })
         .collect::<Result<_, _>>()?;
     validate_tags(&tags)?;
-    s.set_object_tags(&ctx.principal, ctx.bucket(), ctx.key(), tags)
-        .await?;
-    Ok(empty(StatusCode::OK))
+    set_tags(s, ctx, tags, StatusCode::OK).await
 }
 
 pub async fn delete_tags(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
-    s.set_object_tags(&ctx.principal, ctx.bucket(), ctx.key(), Vec::new())
-        .await?;
-    Ok(empty(StatusCode::NO_CONTENT))
+    set_tags(s, ctx, Vec::new(), StatusCode::NO_CONTENT).await
+}
+
+async fn set_tags(
+    s: &Store,
+    ctx: &Ctx,
+    tags: Vec<(String, String)>,
+    status: StatusCode,
+) -> Result<Response, S3Error> {
+    let version = version_param(ctx).map(str::to_string);
+    s.set_version_tags(
+        &ctx.principal,
+        ctx.bucket(),
+        ctx.key(),
+        version.clone(),
+        tags,
+    )
+    .await?;
+    let mut r = empty(status);
+    if let Some(v) = version {
+        set(&mut r, "x-amz-version-id", &v);
+    }
+    Ok(r)
+}
+
+/// `x-amz-version-id` of a tagging answer: the version read.
+fn tagged_version(r: &mut Response, ctx: &Ctx, rec: &ObjectRecord) {
+    match (&rec.version_id, version_param(ctx)) {
+        (Some(v), _) => set(r, "x-amz-version-id", v),
+        (None, Some(_)) => set(r, "x-amz-version-id", "null"),
+        (None, None) => {}
+    }
 }
 
 #[cfg(test)]

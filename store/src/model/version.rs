@@ -1,0 +1,21 @@
+use serde::{Deserialize, Serialize};
+
+/// One noncurrent version of a key, or a delete marker (decision 0038): a row of `versions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRow {
+    /// As S3 shows it: an id, or `null`.
+    pub version_id: String,
+    /// The version's inode (its attributes and data, as a current object's); `None`: a delete
+    /// marker.
+    pub inode: Option<u64>,
+    /// When the version was written (a marker: when the delete was made), Unix ms.
+    pub mtime_ms: i64,
+    /// Logical bytes (0 for a marker).
+    pub size: u64,
+}
+
+impl VersionRow {
+    pub fn is_marker(&self) -> bool {
+        self.inode.is_none()
+    }
+}

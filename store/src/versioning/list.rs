@@ -1,0 +1,253 @@
+//! ListObjectVersions: `entries` (each key's current version) merged with `versions` (the
+//! rest, newest first) in key order, one range scan each, seeking past common prefixes. A page
+//! reads the rows it returns (and, per key, its current version), not the bucket.
+
+use std::ops::Bound;
+
+use redb::{ReadableDatabase, ReadableTable};
+
+use super::rows;
+use crate::error::{Result, StoreError};
+use crate::model::{BucketRecord, ObjectRecord, Principal};
+use crate::rbac::{Resource, Verb, authorize};
+use crate::tables::{self, BUCKETS, ENTRIES, INODES, VERSIONS};
+use crate::{Store, codec, deny};
+
+#[derive(Debug, Clone, Default)]
+pub struct VersionsQuery {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    /// Start after this key (all of its versions, or those after `version_id_marker`).
+    pub key_marker: Option<String>,
+    pub version_id_marker: Option<String>,
+    pub max_keys: usize,
+}
+
+/// One line of the listing, in AWS order (keys ascending, each key's versions newest first).
+#[derive(Debug, Clone)]
+pub enum VersionItem {
+    /// `record.data` is not loaded.
+    Version {
+        key: String,
+        version_id: String,
+        is_latest: bool,
+        record: Box<ObjectRecord>,
+    },
+    DeleteMarker {
+        key: String,
+        version_id: String,
+        is_latest: bool,
+        mtime_ms: i64,
+    },
+    Prefix(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VersionsPage {
+    pub items: Vec<VersionItem>,
+    pub truncated: bool,
+    /// Where the next page starts (set when truncated).
+    pub next_key_marker: Option<String>,
+    pub next_version_id_marker: Option<String>,
+}
+
+/// A lower bound in key space.
+enum From {
+    At(Vec<u8>),
+    After(Vec<u8>),
+}
+
+impl Store {
+    pub fn list_versions(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        q: &VersionsQuery,
+    ) -> Result<VersionsPage> {
+        deny(authorize(p, Verb::List, Resource::Objects(bucket)))?;
+        let txn = self.db().begin_read()?;
+        let b: BucketRecord = codec::decode(
+            txn.open_table(BUCKETS)?
+                .get(bucket)?
+                .ok_or(StoreError::NoSuchBucket)?
+                .value(),
+        )?;
+        let mut page = VersionsPage::default();
+        if q.max_keys == 0 {
+            return Ok(page);
+        }
+        let entries = txn.open_table(ENTRIES)?;
+        let inodes = txn.open_table(INODES)?;
+        let versions = txn.open_table(VERSIONS)?;
+        let delim = q.delimiter.as_deref().filter(|d| !d.is_empty());
+        let want = q.max_keys + 1;
+        let mut found: Vec<VersionItem> = Vec::new();
+
+        let versions_of = |key: &str| -> Result<Vec<VersionItem>> {
+            let mut out = Vec::new();
+            let current = entries.get(tables::entry_key(b.id, key).as_slice())?;
+            if let Some(ino) = current {
+                let ino = ino.value();
+                let v = inodes
+                    .get(ino)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("missing inode {ino}")))?;
+                let record: ObjectRecord = codec::decode(v.value())?;
+                out.push(VersionItem::Version {
+                    key: key.to_string(),
+                    version_id: rows::shown_id(&record),
+                    is_latest: true,
+                    record: Box::new(record),
+                });
+            }
+            for (_, row) in rows::rows_of(&versions, b.id, key)? {
+                let is_latest = out.is_empty();
+                out.push(match row.inode {
+                    None => VersionItem::DeleteMarker {
+                        key: key.to_string(),
+                        version_id: row.version_id,
+                        is_latest,
+                        mtime_ms: row.mtime_ms,
+                    },
+                    Some(vino) => {
+                        let v = inodes
+                            .get(vino)?
+                            .ok_or_else(|| StoreError::Corrupt(format!("missing inode {vino}")))?;
+                        VersionItem::Version {
+                            key: key.to_string(),
+                            version_id: row.version_id,
+                            is_latest,
+                            record: Box::new(codec::decode(v.value())?),
+                        }
+                    }
+                });
+            }
+            Ok(out)
+        };
+
+        let mut from = From::At(q.prefix.as_bytes().to_vec());
+        if let Some(km) = q.key_marker.as_deref().filter(|k| !k.is_empty()) {
+            if km.as_bytes() >= q.prefix.as_bytes() {
+                from = From::After(km.as_bytes().to_vec());
+            }
+            // The rest of the marker key's versions, after the one named.
+            if let Some(vm) = q.version_id_marker.as_deref().filter(|v| !v.is_empty())
+                && km.starts_with(q.prefix.as_str())
+                && !delim.is_some_and(|d| km[q.prefix.len()..].contains(d))
+            {
+                let all = versions_of(km)?;
+                if let Some(i) = all.iter().position(|it| item_id(it) == Some(vm)) {
+                    found.extend(all.into_iter().skip(i + 1));
+                }
+            }
+        }
+        let prefix_end = tables::prefix_successor(q.prefix.as_bytes());
+        while found.len() < want {
+            let Some(key) = next_key(&entries, &versions, b.id, &from, prefix_end.as_deref())?
+            else {
+                break;
+            };
+            if let Some(d) = delim
+                && let Some(pos) = key[q.prefix.len()..].find(d)
+            {
+                let cp = &key[..q.prefix.len() + pos + d.len()];
+                if q.key_marker.as_deref().is_none_or(|m| cp > m) {
+                    found.push(VersionItem::Prefix(cp.to_string()));
+                }
+                match tables::prefix_successor(cp.as_bytes()) {
+                    Some(n) => from = From::At(n),
+                    None => break,
+                }
+                continue;
+            }
+            found.extend(versions_of(&key)?);
+            from = From::After(key.into_bytes());
+        }
+        if found.len() > q.max_keys {
+            found.truncate(q.max_keys);
+            page.truncated = true;
+            match found.last() {
+                Some(VersionItem::Prefix(p)) => page.next_key_marker = Some(p.clone()),
+                Some(
+                    VersionItem::Version {
+                        key, version_id, ..
+                    }
+                    | VersionItem::DeleteMarker {
+                        key, version_id, ..
+                    },
+                ) => {
+                    page.next_key_marker = Some(key.clone());
+                    page.next_version_id_marker = Some(version_id.clone());
+                }
+                None => {}
+            }
+        }
+        page.items = found;
+        Ok(page)
+    }
+}
+
+fn item_id(it: &VersionItem) -> Option<&str> {
+    match it {
+        VersionItem::Version { version_id, .. } | VersionItem::DeleteMarker { version_id, .. } => {
+            Some(version_id)
+        }
+        VersionItem::Prefix(_) => None,
+    }
+}
+
+/// The smallest key at or after `from` (and before `end`, the prefix's successor) that has a
+/// current version or a row in `versions`.
+fn next_key(
+    entries: &impl ReadableTable<&'static [u8], u64>,
+    versions: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    bucket_id: u64,
+    from: &From,
+    end: Option<&[u8]>,
+) -> Result<Option<String>> {
+    let id = bucket_id.to_be_bytes();
+    let with_id = |k: &[u8]| [id.as_slice(), k].concat();
+    let hi = match end {
+        Some(e) => Bound::Excluded(with_id(e)),
+        None => Bound::Excluded((bucket_id + 1).to_be_bytes().to_vec()),
+    };
+    let hi_ref = match &hi {
+        Bound::Excluded(h) => Bound::Excluded(h.as_slice()),
+        _ => Bound::Unbounded,
+    };
+    // entries: keys are id ++ key.
+    let (elo, vlo) = match from {
+        From::At(k) => (Bound::Included(with_id(k)), with_id(k)),
+        // Every row of key k is k ++ 0x00 ++ seq: the first row after them is at k ++ 0x01.
+        From::After(k) => (
+            Bound::Excluded(with_id(k)),
+            with_id(&[k.as_slice(), &[1]].concat()),
+        ),
+    };
+    let elo_ref = match &elo {
+        Bound::Included(v) => Bound::Included(v.as_slice()),
+        Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    let from_entries = match entries.range::<&[u8]>((elo_ref, hi_ref))?.next() {
+        Some(e) => Some(e?.0.value()[8..].to_vec()),
+        None => None,
+    };
+    let from_versions = match versions
+        .range::<&[u8]>((Bound::Included(vlo.as_slice()), hi_ref))?
+        .next()
+    {
+        Some(e) => {
+            let (k, _) = e?;
+            let (key, _) = tables::split_version_key(k.value())
+                .ok_or_else(|| StoreError::Corrupt("malformed versions key".into()))?;
+            Some(key.as_bytes().to_vec())
+        }
+        None => None,
+    };
+    let next = match (from_entries, from_versions) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    next.map(|k| String::from_utf8(k).map_err(|_| StoreError::Corrupt("non-UTF-8 key".into())))
+        .transpose()
+}

@@ -1,0 +1,317 @@
+//! S3 versioning (decision 0038): a bucket's setting, reads and deletes by version id,
+//! delete markers, and the version listing. `entries` stays the current version of each key,
+//! so plain reads, listings and the NFS view cost what they cost in an unversioned bucket;
+//! table `versions` holds the rest, written by [`rows`] in the transaction of each change.
+
+mod list;
+pub(crate) mod rows;
+
+use redb::ReadableDatabase;
+
+pub use list::{VersionItem, VersionsPage, VersionsQuery};
+pub use rows::parse_id;
+
+use crate::blobs::Pins;
+use crate::error::{Result, StoreError};
+use crate::model::{BucketRecord, ObjectRecord, Principal, ReplOp, VersionRow, Versioning};
+use crate::ops::ObjectInfo;
+use crate::ops::ns::Ns;
+use crate::ops::txn;
+use crate::rbac::{Resource, Verb, authorize};
+use crate::tables::{self, BUCKETS, ENTRIES, INODE_DATA, INODES, VERSIONS};
+use crate::{Store, codec, deny};
+
+/// What a delete did, as S3 reports it (`x-amz-version-id`, `x-amz-delete-marker`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// The version removed or the marker made; `None` in an unversioned bucket.
+    pub version_id: Option<String>,
+    /// A delete marker was made, or the version removed was one.
+    pub delete_marker: bool,
+}
+
+impl Store {
+    /// PutBucketVersioning: `Enabled` or `Suspended` (a bucket never goes back to unversioned).
+    pub async fn set_versioning(&self, p: &Principal, bucket: &str, to: Versioning) -> Result<()> {
+        deny(authorize(p, Verb::Put, Resource::Buckets(Some(bucket))))?;
+        if to == Versioning::Unversioned {
+            return Err(StoreError::InvalidArgument(
+                "versioning can be Enabled or Suspended, not switched off".into(),
+            ));
+        }
+        let bucket = bucket.to_string();
+        self.inner
+            .committer
+            .write(move |t| {
+                let mut ns = Ns::new(t);
+                let mut b = txn::get_bucket(&ns, &bucket)?;
+                if b.kind == crate::model::BucketKind::System {
+                    return Err(StoreError::AccessDenied("the system bucket".into()));
+                }
+                b.versioning = to;
+                txn::put_bucket(&mut ns, &b)
+            })
+            .await
+    }
+
+    /// GetBucketVersioning.
+    pub fn versioning(&self, p: &Principal, bucket: &str) -> Result<Versioning> {
+        deny(authorize(p, Verb::Get, Resource::Buckets(Some(bucket))))?;
+        Ok(self.bucket_record(bucket)?.versioning)
+    }
+
+    /// GetObject/HeadObject of version `id` (`null` included): the object, or
+    /// `DeleteMarker` when that version is one, `NoSuchVersion` when the key has no such
+    /// version.
+    pub fn get_version(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+        id: &str,
+    ) -> Result<ObjectInfo> {
+        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        self.read_version(bucket, key, id)
+    }
+
+    /// [`Store::get_version`] with the chunks pinned for reading (see
+    /// [`Store::open_object`]).
+    pub fn open_version(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+        id: &str,
+    ) -> Result<(ObjectInfo, Pins)> {
+        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        for _ in 0..4 {
+            let since = self.inner.blobs.deletions();
+            let info = self.read_version(bucket, key, id)?;
+            let hashes: Vec<_> = info.record.data.chunks().iter().map(|c| c.hash).collect();
+            if hashes.is_empty() {
+                return Ok((info, Pins::new(self.inner.blobs.clone())));
+            }
+            if let Some(pins) = Pins::for_reading(&self.inner.blobs, &hashes, since)? {
+                return Ok((info, pins));
+            }
+        }
+        Err(StoreError::Internal(format!(
+            "the chunks of {bucket}/{key} kept disappearing while it was opened"
+        )))
+    }
+
+    pub(crate) fn read_version(&self, bucket: &str, key: &str, id: &str) -> Result<ObjectInfo> {
+        let txn = self.db().begin_read()?;
+        let b: BucketRecord = codec::decode(
+            txn.open_table(BUCKETS)?
+                .get(bucket)?
+                .ok_or(StoreError::NoSuchBucket)?
+                .value(),
+        )?;
+        let inodes = txn.open_table(INODES)?;
+        let read = |ino: u64| -> Result<ObjectInfo> {
+            let v = inodes
+                .get(ino)?
+                .ok_or_else(|| StoreError::Corrupt(format!("missing inode {ino}")))?;
+            let mut record: ObjectRecord = codec::decode(v.value())?;
+            if let Some(d) = txn.open_table(INODE_DATA)?.get(ino)? {
+                record.data = codec::decode(d.value())?;
+            }
+            Ok(ObjectInfo {
+                key: key.to_string(),
+                ino,
+                record,
+            })
+        };
+        if let Some(ino) = txn
+            .open_table(ENTRIES)?
+            .get(tables::entry_key(b.id, key).as_slice())?
+        {
+            let info = read(ino.value())?;
+            if rows::names(&info.record, id) {
+                return Ok(info);
+            }
+        }
+        match rows::find_row(&txn.open_table(VERSIONS)?, b.id, key, id)? {
+            Some((_, row)) => match row.inode {
+                Some(vino) => {
+                    let mut info = read(vino)?;
+                    // The record of a version kept before it had an id shows `null`.
+                    info.record.version_id = (row.version_id != "null").then_some(row.version_id);
+                    Ok(info)
+                }
+                None => Err(StoreError::DeleteMarker {
+                    version_id: row.version_id,
+                    mtime_ms: row.mtime_ms,
+                }),
+            },
+            None => Err(rows::no_such_version(id)),
+        }
+    }
+
+    /// The delete marker that is `key`'s latest version, if it is one (a GET of the key
+    /// answers 404 with its id). Asked only after a miss.
+    pub fn latest_marker(&self, bucket: &str, key: &str) -> Result<Option<VersionRow>> {
+        let txn = self.db().begin_read()?;
+        let Some(b) = txn.open_table(BUCKETS)?.get(bucket)? else {
+            return Ok(None);
+        };
+        let b: BucketRecord = codec::decode(b.value())?;
+        if b.version_rows == 0 {
+            return Ok(None);
+        }
+        Ok(rows::newest_row(&txn.open_table(VERSIONS)?, b.id, key)?
+            .map(|(_, r)| r)
+            .filter(VersionRow::is_marker))
+    }
+
+    /// DeleteObjects, each entry with or without a version id, in one transaction.
+    pub async fn delete_versions(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        items: Vec<(String, Option<String>)>,
+    ) -> Result<Vec<Result<Deleted>>> {
+        deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
+        let bucket = bucket.to_string();
+        self.inner
+            .committer
+            .write(move |t| {
+                let mut ns = Ns::new(t);
+                let mut b = txn::get_bucket(&ns, &bucket)?;
+                let mut out = Vec::with_capacity(items.len());
+                for (key, id) in items {
+                    out.push(match id {
+                        Some(id) => delete_version_in(&mut ns, &mut b, &key, &id),
+                        None => delete_current_in(&mut ns, &mut b, &key),
+                    });
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// DeleteObject of version `id`: that version goes for good (a delete marker too); if it
+    /// was current, the newest remaining version becomes current. A version the key does not
+    /// have deletes nothing and succeeds (as S3 answers).
+    pub async fn delete_version(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+        id: &str,
+    ) -> Result<Deleted> {
+        let mut r = self
+            .delete_versions(p, bucket, vec![(key.to_string(), Some(id.to_string()))])
+            .await?;
+        r.pop()
+            .unwrap_or_else(|| Err(StoreError::Internal("no outcome".into())))
+    }
+
+    /// DeleteObject without a version id: in a versioned bucket, a delete marker.
+    pub async fn delete_current(&self, p: &Principal, bucket: &str, key: &str) -> Result<Deleted> {
+        let mut r = self
+            .delete_versions(p, bucket, vec![(key.to_string(), None)])
+            .await?;
+        r.pop()
+            .unwrap_or_else(|| Err(StoreError::Internal("no outcome".into())))
+    }
+}
+
+/// A delete without a version id inside a transaction.
+pub(crate) fn delete_current_in(ns: &mut Ns, b: &mut BucketRecord, key: &str) -> Result<Deleted> {
+    if !b.versioning.is_on() {
+        txn::unlink_object(ns, b, key)?;
+        return Ok(Deleted::default());
+    }
+    let (_, marker) = txn::unlink_marking(ns, b, key, false, true)?;
+    Ok(Deleted {
+        delete_marker: marker.is_some(),
+        version_id: marker,
+    })
+}
+
+/// A delete of version `id` of `key` inside a transaction.
+pub(crate) fn delete_version_in(
+    ns: &mut Ns,
+    b: &mut BucketRecord,
+    key: &str,
+    id: &str,
+) -> Result<Deleted> {
+    if id.is_empty() {
+        return Err(StoreError::InvalidVersionId);
+    }
+    if id != "null" && rows::parse_id(id).is_none() {
+        return Err(StoreError::InvalidVersionId);
+    }
+    let gone = Deleted {
+        version_id: Some(id.to_string()),
+        delete_marker: false,
+    };
+    if let Some(ino) = txn::lookup(ns, b.id, key)? {
+        let cur = txn::inode_attrs(ns, ino)?;
+        if rows::names(&cur, id) {
+            txn::remove_name(ns, b, key, ino, cur, false, false)?;
+            rows::promote_newest(ns, b, key)?;
+            txn::put_bucket(ns, b)?;
+            requeue(ns, b, key)?;
+            return Ok(gone);
+        }
+    }
+    let Some((k, row)) = rows::find_row(ns.versions()?, b.id, key, id)? else {
+        return Ok(gone);
+    };
+    rows::remove_row(ns, b, &k, &row)?;
+    let promoted = rows::promote_newest(ns, b, key)?;
+    txn::put_bucket(ns, b)?;
+    if promoted {
+        requeue(ns, b, key)?;
+    }
+    Ok(Deleted {
+        version_id: Some(id.to_string()),
+        delete_marker: row.is_marker(),
+    })
+}
+
+/// A key whose current version changed by a version-addressed delete: replication sends its
+/// state now (the object, or its deletion).
+fn requeue(ns: &mut Ns, b: &BucketRecord, key: &str) -> Result<()> {
+    if !b.replicated {
+        return Ok(());
+    }
+    let op = if txn::lookup(ns, b.id, key)?.is_some() {
+        ReplOp::Put
+    } else {
+        ReplOp::Delete
+    };
+    crate::replication::queue::enqueue(ns, b, key, op)
+}
+
+/// The inode of version `id` of `key` (`None`: the current version) inside a write
+/// transaction, and whether it is the current one. A delete marker is `DeleteMarker`.
+pub(crate) fn resolve_in(
+    ns: &Ns,
+    b: &BucketRecord,
+    key: &str,
+    id: Option<&str>,
+) -> Result<(u64, bool)> {
+    let current = txn::lookup(ns, b.id, key)?;
+    let Some(id) = id else {
+        return current.map(|ino| (ino, true)).ok_or(StoreError::NoSuchKey);
+    };
+    if let Some(ino) = current
+        && rows::names(&txn::inode_attrs(ns, ino)?, id)
+    {
+        return Ok((ino, true));
+    }
+    match rows::find_row(ns.versions()?, b.id, key, id)? {
+        Some((_, row)) => match row.inode {
+            Some(vino) => Ok((vino, false)),
+            None => Err(StoreError::DeleteMarker {
+                version_id: row.version_id,
+                mtime_ms: row.mtime_ms,
+            }),
+        },
+        None => Err(rows::no_such_version(id)),
+    }
+}

@@ -1,0 +1,257 @@
+//! The rows of `versions` inside a write transaction: keeping what a write replaces, delete
+//! markers, removing one version, and putting the newest version back as current. Every write
+//! path reaches these through `ops::txn` (link, unlink) or the version-addressed operations of
+//! this module, so a version is kept or freed in the transaction of the change.
+
+use redb::ReadableTable;
+
+use crate::codec;
+use crate::error::{Result, StoreError};
+use crate::model::{BucketRecord, ObjectRecord, VersionRow, Versioning};
+use crate::ops::ns::Ns;
+use crate::ops::txn;
+use crate::tables;
+
+/// META key: the last version sequence number handed out (ids and row order come from it).
+const NEXT_VERSION: &str = "next_version";
+
+/// A new version id: the sequence number (16 hex digits, so ids sort as they were made)
+/// and 16 random hex digits (ids of one bucket cannot be guessed from another's).
+pub(crate) fn new_version(ns: &mut Ns) -> Result<(u64, String)> {
+    let seq = txn::next_counter(ns, NEXT_VERSION)?;
+    let mut r = [0u8; 8];
+    getrandom::fill(&mut r).map_err(|e| StoreError::Internal(format!("no randomness: {e}")))?;
+    Ok((seq, format!("{seq:016x}{:016x}", u64::from_le_bytes(r))))
+}
+
+/// The sequence number of a version id this server made (`None`: not one of ours, so no
+/// version has it).
+pub fn parse_id(id: &str) -> Option<u64> {
+    if id.len() != 32
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        return None;
+    }
+    u64::from_str_radix(&id[..16], 16).ok()
+}
+
+/// Whether `id` (as a request names it; `null` for the null version) is `rec`'s.
+pub(crate) fn names(rec: &ObjectRecord, id: &str) -> bool {
+    match &rec.version_id {
+        Some(v) => v == id,
+        None => id == "null",
+    }
+}
+
+/// The id S3 shows for a record's version.
+pub(crate) fn shown_id(rec: &ObjectRecord) -> String {
+    rec.version_id.clone().unwrap_or_else(|| "null".into())
+}
+
+/// Keeps the version `key` holds now (inode `ino`, attributes `old`) as a noncurrent version
+/// before a write or delete replaces it; returns whether it was kept. Not kept: the `null`
+/// version while versioning is suspended (a new null version replaces it, as in S3).
+///
+/// The version gets a new inode (the key keeps `ino`, so NFS handles stay with the name): its
+/// data moves there, or, when other names still link `ino` (hard links), is shared by taking
+/// one more reference on each chunk. Its bytes stay in the bucket's usage, now noncurrent.
+pub(crate) fn keep_replaced(
+    ns: &mut Ns,
+    b: &mut BucketRecord,
+    key: &str,
+    ino: u64,
+    old: &ObjectRecord,
+) -> Result<bool> {
+    if b.versioning == Versioning::Suspended && old.version_id.is_none() {
+        return Ok(false);
+    }
+    let mut kept = txn::get_inode(ns, ino)?;
+    kept.nlink = 1;
+    let vino = txn::next_counter(ns, "next_ino")?;
+    if old.links() > 1 {
+        txn::incref(ns, kept.data.chunks())?;
+        b.usage_bytes += old.size;
+    }
+    txn::put_inode(ns, vino, &kept, true)?;
+    // A version written before versioning (null) has no sequence number yet: it is the newest
+    // of the key's noncurrent versions, so the next number orders it right.
+    let seq = match old.version_id.as_deref().and_then(parse_id) {
+        Some(seq) => seq,
+        None => new_version(ns)?.0,
+    };
+    let row = VersionRow {
+        version_id: shown_id(old),
+        inode: Some(vino),
+        mtime_ms: old.mtime_ms,
+        size: old.size,
+    };
+    put_row(ns, b, key, seq, &row)?;
+    b.noncurrent_bytes += old.size;
+    Ok(true)
+}
+
+fn put_row(ns: &mut Ns, b: &mut BucketRecord, key: &str, seq: u64, row: &VersionRow) -> Result<()> {
+    let k = tables::version_key(b.id, key, seq);
+    if ns
+        .versions_mut()?
+        .insert(k.as_slice(), codec::encode(row)?.as_slice())?
+        .is_none()
+    {
+        b.version_rows += 1;
+    }
+    Ok(())
+}
+
+/// Adds a delete marker as `key`'s newest version: an id while versioning is enabled, the
+/// `null` version (replacing a null one) while suspended. Returns its id.
+pub(crate) fn add_marker(ns: &mut Ns, b: &mut BucketRecord, key: &str) -> Result<String> {
+    let (seq, id) = new_version(ns)?;
+    let id = if b.versioning == Versioning::Enabled {
+        id
+    } else {
+        drop_null_row(ns, b, key)?;
+        "null".to_string()
+    };
+    let row = VersionRow {
+        version_id: id.clone(),
+        inode: None,
+        mtime_ms: crate::now_unix_ms(),
+        size: 0,
+    };
+    put_row(ns, b, key, seq, &row)?;
+    Ok(id)
+}
+
+/// `key`'s rows, newest first, as (table key, row).
+pub(crate) fn rows_of(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    bucket_id: u64,
+    key: &str,
+) -> Result<Vec<(Vec<u8>, VersionRow)>> {
+    let lo = tables::version_prefix(bucket_id, key);
+    let hi = tables::prefix_successor(&lo);
+    let mut out = Vec::new();
+    let range = match &hi {
+        Some(hi) => t.range::<&[u8]>(lo.as_slice()..hi.as_slice())?,
+        None => t.range::<&[u8]>(lo.as_slice()..)?,
+    };
+    for e in range {
+        let (k, v) = e?;
+        out.push((k.value().to_vec(), codec::decode(v.value())?));
+    }
+    Ok(out)
+}
+
+/// `key`'s newest row, if any.
+pub(crate) fn newest_row(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    bucket_id: u64,
+    key: &str,
+) -> Result<Option<(Vec<u8>, VersionRow)>> {
+    let lo = tables::version_prefix(bucket_id, key);
+    let mut range = t.range::<&[u8]>(lo.as_slice()..)?;
+    match range.next() {
+        Some(e) => {
+            let (k, v) = e?;
+            if !k.value().starts_with(&lo) {
+                return Ok(None);
+            }
+            Ok(Some((k.value().to_vec(), codec::decode(v.value())?)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The row of version `id` of `key` (`null` included), if it exists.
+pub(crate) fn find_row(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    bucket_id: u64,
+    key: &str,
+    id: &str,
+) -> Result<Option<(Vec<u8>, VersionRow)>> {
+    if id == "null" {
+        return Ok(rows_of(t, bucket_id, key)?
+            .into_iter()
+            .find(|(_, r)| r.version_id == "null"));
+    }
+    let Some(seq) = parse_id(id) else {
+        return Ok(None);
+    };
+    let k = tables::version_key(bucket_id, key, seq);
+    Ok(match t.get(k.as_slice())? {
+        Some(v) => {
+            let row: VersionRow = codec::decode(v.value())?;
+            (row.version_id == id).then_some((k, row))
+        }
+        None => None,
+    })
+}
+
+/// Removes the noncurrent `null` version of `key`, if there is one (a new null version
+/// replaces it).
+pub(crate) fn drop_null_row(ns: &mut Ns, b: &mut BucketRecord, key: &str) -> Result<()> {
+    if let Some((k, row)) = find_row(ns.versions()?, b.id, key, "null")? {
+        remove_row(ns, b, &k, &row)?;
+    }
+    Ok(())
+}
+
+/// Removes one row and, for a version, its inode and chunk references.
+pub(crate) fn remove_row(
+    ns: &mut Ns,
+    b: &mut BucketRecord,
+    k: &[u8],
+    row: &VersionRow,
+) -> Result<()> {
+    ns.versions_mut()?.remove(k)?;
+    b.version_rows = b.version_rows.saturating_sub(1);
+    if let Some(vino) = row.inode {
+        let rec = txn::get_inode(ns, vino)?;
+        txn::decref(ns, rec.data.chunks())?;
+        ns.inodes_mut()?.remove(vino)?;
+        ns.data_mut()?.remove(vino)?;
+        b.usage_bytes = b.usage_bytes.saturating_sub(row.size);
+        b.noncurrent_bytes = b.noncurrent_bytes.saturating_sub(row.size);
+    }
+    Ok(())
+}
+
+/// When `key` has no current version and its newest row is a version (not a marker), that
+/// version becomes current again (S3: deleting the current version or the newest delete
+/// marker reveals the one before). Returns whether one did.
+pub(crate) fn promote_newest(ns: &mut Ns, b: &mut BucketRecord, key: &str) -> Result<bool> {
+    if txn::lookup(ns, b.id, key)?.is_some() {
+        return Ok(false);
+    }
+    let Some((k, row)) = newest_row(ns.versions()?, b.id, key)? else {
+        return Ok(false);
+    };
+    let Some(vino) = row.inode else {
+        return Ok(false);
+    };
+    // A share path that became a directory meanwhile stays a directory: the version stays
+    // noncurrent (a GET by its id still reads it).
+    if txn::check_share_conflicts(ns, b, key).is_err() {
+        return Ok(false);
+    }
+    ns.versions_mut()?.remove(k.as_slice())?;
+    b.version_rows = b.version_rows.saturating_sub(1);
+    b.noncurrent_bytes = b.noncurrent_bytes.saturating_sub(row.size);
+    txn::entry_added(ns, b, key)?;
+    ns.entries_mut()?
+        .insert(tables::entry_key(b.id, key).as_slice(), vino)?;
+    b.object_count += 1;
+    crate::ops::expiry_index::schedule(ns, b, key, row.mtime_ms)?;
+    Ok(true)
+}
+
+/// The error for a version id a request names that nothing here has.
+pub(crate) fn no_such_version(id: &str) -> StoreError {
+    if id == "null" || parse_id(id).is_some() {
+        StoreError::NoSuchVersion
+    } else {
+        StoreError::InvalidVersionId
+    }
+}
