@@ -109,6 +109,7 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::REPL_NAMES,
         tables::REPL_FAILED,
         tables::VERSIONS,
+        tables::NONCURRENT_DUE,
     ))
 }
 

@@ -191,3 +191,9 @@ pub fn split_version_key(k: &[u8]) -> Option<(&str, u64)> {
     let seq = u64::MAX - u64::from_be_bytes(seq.try_into().ok()?);
     Some((std::str::from_utf8(key).ok()?, seq))
 }
+
+/// Keys of versioned buckets that may have a noncurrent version or a lone delete marker due
+/// for a lifecycle rule (decision 0038): due time in Unix ms (8 bytes BE) ++ bucket id (8 bytes
+/// BE) ++ key → nothing. Hints, as in [`EXPIRY_DUE`]: at its time the sweeper looks at the
+/// key's versions under the rules then.
+pub const NONCURRENT_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("noncurrent_due");

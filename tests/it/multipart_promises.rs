@@ -343,6 +343,9 @@ async fn parts_count_against_a_share_quota_as_they_are_uploaded() {
                 enabled: true,
                 expiration_days: None,
                 abort_incomplete_days: Some(1),
+                noncurrent_days: None,
+                newer_noncurrent: None,
+                expired_object_delete_marker: false,
             }],
         )
         .await

@@ -709,3 +709,192 @@ async fn versioning_configuration_is_checked() {
         .expect("get");
     assert_eq!(st.status(), None, "nothing was applied");
 }
+
+/// Lifecycle rules for versions: NoncurrentVersionExpiration (with NewerNoncurrentVersions)
+/// and ExpiredObjectDeleteMarker, applied by the sweeper at an injected time; a rule put after
+/// the versions were made applies to them too.
+#[tokio::test]
+async fn lifecycle_expires_noncurrent_versions_and_lone_markers() {
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+        LifecycleRuleFilter, NoncurrentVersionExpiration,
+    };
+    const DAY: i64 = 86_400_000;
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("lcv").send().await.expect("mb");
+    set_versioning(&c, "lcv", BucketVersioningStatus::Enabled).await;
+    // Four versions of k (three noncurrent), and a key deleted: one version and its marker.
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(
+            put(&c, "lcv", "k", format!("v{i}").as_bytes())
+                .await
+                .expect("id"),
+        );
+    }
+    put(&c, "lcv", "gone", b"g").await;
+    c.delete_object()
+        .bucket("lcv")
+        .key("gone")
+        .send()
+        .await
+        .expect("rm");
+    // A DELETE of a key that never was: a delete marker alone.
+    c.delete_object()
+        .bucket("lcv")
+        .key("solo")
+        .send()
+        .await
+        .expect("rm");
+    // The rule comes after: the versions already there are entered by the rebuild.
+    let rules = vec![
+        LifecycleRule::builder()
+            .id("old-versions")
+            .filter(LifecycleRuleFilter::builder().prefix("").build())
+            .status(ExpirationStatus::Enabled)
+            .noncurrent_version_expiration(
+                NoncurrentVersionExpiration::builder()
+                    .noncurrent_days(10)
+                    .newer_noncurrent_versions(1)
+                    .build(),
+            )
+            .build()
+            .expect("rule"),
+        LifecycleRule::builder()
+            .id("markers")
+            .filter(LifecycleRuleFilter::builder().prefix("").build())
+            .status(ExpirationStatus::Enabled)
+            .expiration(
+                LifecycleExpiration::builder()
+                    .expired_object_delete_marker(true)
+                    .build(),
+            )
+            .build()
+            .expect("rule"),
+    ];
+    c.put_bucket_lifecycle_configuration()
+        .bucket("lcv")
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .set_rules(Some(rules))
+                .build()
+                .expect("cfg"),
+        )
+        .send()
+        .await
+        .expect("put lifecycle");
+    let got = c
+        .get_bucket_lifecycle_configuration()
+        .bucket("lcv")
+        .send()
+        .await
+        .expect("get");
+    let nve = got.rules()[0]
+        .noncurrent_version_expiration()
+        .expect("kept");
+    assert_eq!(
+        (nve.noncurrent_days(), nve.newer_noncurrent_versions()),
+        (Some(10), Some(1))
+    );
+    assert_eq!(
+        got.rules()[1]
+            .expiration()
+            .and_then(|e| e.expired_object_delete_marker()),
+        Some(true)
+    );
+
+    let store = srv.store();
+    let now = gatehouse_store::now_unix_ms();
+    let s = store
+        .sweep_expiry(now + 5 * DAY, 10_000)
+        .await
+        .expect("sweep");
+    // The lone marker goes at once (the first sweep after the rule).
+    assert_eq!(s.versions_expired, 1, "{s:?}");
+    assert_eq!(all_versions(&c, "lcv").await.len(), 4 + 2);
+    let s = store
+        .sweep_expiry(now + 11 * DAY, 10_000)
+        .await
+        .expect("sweep");
+    // k: the current version and the newest noncurrent one stay (NewerNoncurrentVersions 1);
+    // the two older go. gone: its one noncurrent version is the newest, so it stays, and so
+    // does its marker (not alone).
+    let left: Vec<(String, String)> = all_versions(&c, "lcv")
+        .await
+        .into_iter()
+        .map(|(k, v, _, _)| (k, v))
+        .collect();
+    assert_eq!(s.versions_expired, 2, "{s:?}");
+    assert_eq!(left.len(), 4, "{left:?}");
+    let k_ids: Vec<&str> = left
+        .iter()
+        .filter(|(k, _)| k == "k")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(k_ids, vec![ids[3].as_str(), ids[2].as_str()]);
+    let s = store
+        .sweep_expiry(now + 12 * DAY, 10_000)
+        .await
+        .expect("sweep");
+    assert_eq!(s.versions_expired, 0, "{s:?}");
+    let b = store.head_bucket(&srv.admin(), "lcv").expect("head");
+    assert_eq!(b.usage_bytes, 2 + 2 + 1, "v3, v2 and gone's version");
+
+    // Once gone's version is deleted by hand, its marker is alone: the next sweep takes it.
+    let versions = c
+        .list_object_versions()
+        .bucket("lcv")
+        .prefix("gone")
+        .send()
+        .await
+        .expect("list");
+    let gv = versions.versions()[0].version_id().expect("id").to_string();
+    c.delete_object()
+        .bucket("lcv")
+        .key("gone")
+        .version_id(&gv)
+        .send()
+        .await
+        .expect("delete version");
+    let s = store
+        .sweep_expiry(now + 13 * DAY, 10_000)
+        .await
+        .expect("sweep");
+    assert_eq!(s.versions_expired, 1, "{s:?}");
+    assert!(all_versions(&c, "lcv").await.iter().all(|(k, ..)| k == "k"));
+
+    // Bad configurations are refused whole.
+    let e = c
+        .put_bucket_lifecycle_configuration()
+        .bucket("lcv")
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(
+                    LifecycleRule::builder()
+                        .filter(LifecycleRuleFilter::builder().prefix("").build())
+                        .status(ExpirationStatus::Enabled)
+                        .expiration(
+                            LifecycleExpiration::builder()
+                                .days(3)
+                                .expired_object_delete_marker(true)
+                                .build(),
+                        )
+                        .build()
+                        .expect("rule"),
+                )
+                .build()
+                .expect("cfg"),
+        )
+        .send()
+        .await
+        .expect_err("Days with ExpiredObjectDeleteMarker");
+    assert_eq!(code(&e), "InvalidArgument");
+    let got = c
+        .get_bucket_lifecycle_configuration()
+        .bucket("lcv")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(got.rules().len(), 2, "the old rules stay");
+}

@@ -71,4 +71,15 @@ pub struct LifecycleRule {
     pub expiration_days: Option<u32>,
     /// Abort multipart uploads this many days after they were initiated.
     pub abort_incomplete_days: Option<u32>,
+    /// NoncurrentVersionExpiration: delete a noncurrent version this many days after it
+    /// became noncurrent (decision 0038)...
+    #[serde(default)]
+    pub noncurrent_days: Option<u32>,
+    /// ...keeping this many newer noncurrent versions of the key whatever their age.
+    #[serde(default)]
+    pub newer_noncurrent: Option<u32>,
+    /// Expiration's ExpiredObjectDeleteMarker: remove a delete marker that is a key's only
+    /// version left.
+    #[serde(default)]
+    pub expired_object_delete_marker: bool,
 }

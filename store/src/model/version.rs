@@ -12,10 +12,23 @@ pub struct VersionRow {
     pub mtime_ms: i64,
     /// Logical bytes (0 for a marker).
     pub size: u64,
+    /// When it became noncurrent, Unix ms (lifecycle's NoncurrentDays count from it); 0 in a
+    /// delete marker: its `mtime_ms` counts.
+    #[serde(default)]
+    pub noncurrent_ms: i64,
 }
 
 impl VersionRow {
     pub fn is_marker(&self) -> bool {
         self.inode.is_none()
+    }
+
+    /// Since when the version has been noncurrent.
+    pub fn noncurrent_since(&self) -> i64 {
+        if self.noncurrent_ms > 0 {
+            self.noncurrent_ms
+        } else {
+            self.mtime_ms
+        }
     }
 }

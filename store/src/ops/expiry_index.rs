@@ -36,6 +36,8 @@ const GLOBAL_DAYS: &str = "expiry_global_days";
 /// then costs no row per object. Every [`HORIZON_MS`] / 2 the sweeper enters every bucket again
 /// ([`due_for_horizon_rebuild`]), so an object comes within the horizon before it is due.
 pub(crate) const HORIZON_MS: i64 = 180 * DAY_MS;
+/// First byte of an `expiry_rebuild` cursor in its second pass, over the bucket's versions.
+const VERSIONS_PASS: u8 = 1;
 /// META key: when every bucket was last marked to be entered again for the horizon.
 const HORIZON_MARKED: &str = "expiry_horizon_marked_ms";
 
@@ -296,11 +298,36 @@ pub(crate) fn rebuild_step(t: &WriteTransaction, batch: usize, now: i64) -> Resu
     }
     let mut ns = Ns::new(t);
     let global = global_days(&ns)?;
-    let Some(b) = bucket.filter(|b| any_rule(b, global)) else {
+    let versions_rule = bucket
+        .as_ref()
+        .is_some_and(crate::versioning::expiry::any_rule);
+    let Some(b) = bucket.filter(|b| any_rule(b, global) || versions_rule) else {
         drop(ns);
         t.open_table(EXPIRY_REBUILD)?.remove(id)?;
         return Ok(Some(0));
     };
+    // Second pass (decision 0038): the keys with noncurrent versions or delete markers, the
+    // cursor marked by a leading 0x01 (no key starts with a control character).
+    if let Some(vcursor) = cursor.strip_prefix(&[VERSIONS_PASS]) {
+        let (last, n) = crate::versioning::expiry::rebuild_step(&mut ns, &b, vcursor, batch, now)?;
+        drop(ns);
+        let mut rebuild = t.open_table(EXPIRY_REBUILD)?;
+        match last {
+            Some(last) => {
+                rebuild.insert(id, [&[VERSIONS_PASS], last.as_slice()].concat().as_slice())?;
+            }
+            None => {
+                rebuild.remove(id)?;
+            }
+        }
+        return Ok(Some(n as u64));
+    }
+    if !any_rule(&b, global) {
+        drop(ns);
+        t.open_table(EXPIRY_REBUILD)?
+            .insert(id, [VERSIONS_PASS].as_slice())?;
+        return Ok(Some(0));
+    }
     let start = tables::entry_key(id, "");
     let from = [start.as_slice(), cursor.as_slice()].concat();
     let end = (id + 1).to_be_bytes();
@@ -326,6 +353,9 @@ pub(crate) fn rebuild_step(t: &WriteTransaction, batch: usize, now: i64) -> Resu
     match found.last() {
         Some((last, _)) if found.len() == batch => {
             rebuild.insert(id, last.as_slice())?;
+        }
+        _ if versions_rule => {
+            rebuild.insert(id, [VERSIONS_PASS].as_slice())?;
         }
         _ => {
             rebuild.remove(id)?;

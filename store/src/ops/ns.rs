@@ -107,6 +107,8 @@ namespace_tables! {
     repl_failed, repl_failed_mut: REPL_FAILED<&'static [u8], &'static [u8]>;
     /// [`tables::VERSIONS`]: noncurrent versions and delete markers.
     versions, versions_mut: VERSIONS<&'static [u8], &'static [u8]>;
+    /// [`tables::NONCURRENT_DUE`]: keys with versions a lifecycle rule may expire.
+    noncurrent_due, noncurrent_due_mut: NONCURRENT_DUE<&'static [u8], ()>;
 }
 
 impl<'t> Ns<'t> {

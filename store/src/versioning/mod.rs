@@ -3,6 +3,7 @@
 //! so plain reads, listings and the NFS view cost what they cost in an unversioned bucket;
 //! table `versions` holds the rest, written by [`rows`] in the transaction of each change.
 
+pub(crate) mod expiry;
 mod list;
 pub(crate) mod rows;
 

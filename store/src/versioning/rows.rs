@@ -86,9 +86,11 @@ pub(crate) fn keep_replaced(
         inode: Some(vino),
         mtime_ms: old.mtime_ms,
         size: old.size,
+        noncurrent_ms: crate::now_unix_ms(),
     };
     put_row(ns, b, key, seq, &row)?;
     b.noncurrent_bytes += old.size;
+    super::expiry::became_noncurrent(ns, b, key, row.noncurrent_ms)?;
     Ok(true)
 }
 
@@ -119,8 +121,10 @@ pub(crate) fn add_marker(ns: &mut Ns, b: &mut BucketRecord, key: &str) -> Result
         inode: None,
         mtime_ms: crate::now_unix_ms(),
         size: 0,
+        noncurrent_ms: 0,
     };
     put_row(ns, b, key, seq, &row)?;
+    super::expiry::marker_may_be_alone(ns, b, key)?;
     Ok(id)
 }
 
@@ -215,7 +219,13 @@ pub(crate) fn remove_row(
         b.usage_bytes = b.usage_bytes.saturating_sub(row.size);
         b.noncurrent_bytes = b.noncurrent_bytes.saturating_sub(row.size);
     }
+    super::expiry::marker_may_be_alone(ns, b, key_of(k))?;
     Ok(())
+}
+
+/// The key of a `versions` table key.
+fn key_of(k: &[u8]) -> &str {
+    tables::split_version_key(k).map_or("", |(key, _)| key)
 }
 
 /// When `key` has no current version and its newest row is a version (not a marker), that

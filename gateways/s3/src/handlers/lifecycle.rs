@@ -1,6 +1,8 @@
-//! `?lifecycle` on a bucket: Expiration (Days) and AbortIncompleteMultipartUpload rules with a
-//! prefix filter. What S3 has beyond that (transitions, dates, tag/size filters, noncurrent
-//! versions) is refused with `NotImplemented`, never silently ignored.
+//! `?lifecycle` on a bucket: Expiration (Days, ExpiredObjectDeleteMarker),
+//! NoncurrentVersionExpiration (NoncurrentDays, NewerNoncurrentVersions) and
+//! AbortIncompleteMultipartUpload rules with a prefix filter. What S3 has beyond that
+//! (transitions, dates, tag/size filters) is refused with `NotImplemented`, never silently
+//! ignored.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -31,6 +33,18 @@ pub fn get(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
             w.open("Expiration");
             w.elem("Days", &d.to_string());
             w.close("Expiration");
+        } else if r.expired_object_delete_marker {
+            w.open("Expiration");
+            w.elem("ExpiredObjectDeleteMarker", "true");
+            w.close("Expiration");
+        }
+        if let Some(d) = r.noncurrent_days {
+            w.open("NoncurrentVersionExpiration");
+            w.elem("NoncurrentDays", &d.to_string());
+            if let Some(n) = r.newer_noncurrent {
+                w.elem("NewerNoncurrentVersions", &n.to_string());
+            }
+            w.close("NoncurrentVersionExpiration");
         }
         if let Some(d) = r.abort_incomplete_days {
             w.open("AbortIncompleteMultipartUpload");
@@ -86,10 +100,10 @@ fn parse_rule(r: &Node) -> Result<LifecycleRule, S3Error> {
             | "Prefix"
             | "Status"
             | "Expiration"
+            | "NoncurrentVersionExpiration"
             | "AbortIncompleteMultipartUpload" => {}
             "Transition"
             | "Transitions"
-            | "NoncurrentVersionExpiration"
             | "NoncurrentVersionTransition"
             | "NoncurrentVersionTransitions" => {
                 return Err(S3Error::not_implemented(&format!(
@@ -106,18 +120,54 @@ fn parse_rule(r: &Node) -> Result<LifecycleRule, S3Error> {
         Some("Disabled") => false,
         _ => return Err(S3Error::malformed_xml()),
     };
-    let expiration_days = match r.child("Expiration") {
-        None => None,
+    let (expiration_days, expired_object_delete_marker) = match r.child("Expiration") {
+        None => (None, false),
         Some(e) => {
             if e.child("Date").is_some() {
                 return Err(S3Error::not_implemented("lifecycle Expiration by Date"));
             }
-            match e.child("Days") {
+            let marker = match e.child_text("ExpiredObjectDeleteMarker").map(str::trim) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => return Err(S3Error::malformed_xml()),
+            };
+            let days = match e.child("Days") {
                 Some(d) => Some(days(d, "Days")?),
-                // ExpiredObjectDeleteMarker alone: nothing to do without versioning.
                 None if e.child("ExpiredObjectDeleteMarker").is_some() => None,
                 None => return Err(S3Error::malformed_xml()),
+            };
+            if days.is_some() && marker {
+                return Err(S3Error::invalid_argument(
+                    "ExpiredObjectDeleteMarker cannot be specified with Days or Date in a Lifecycle Expiration Policy",
+                ));
             }
+            (days, marker)
+        }
+    };
+    let (noncurrent_days, newer_noncurrent) = match r.child("NoncurrentVersionExpiration") {
+        None => (None, None),
+        Some(n) => {
+            let d = days(
+                n.child("NoncurrentDays")
+                    .ok_or_else(S3Error::malformed_xml)?,
+                "NoncurrentDays",
+            )?;
+            let newer = match n.child("NewerNoncurrentVersions") {
+                None => None,
+                Some(v) => Some(
+                    v.text
+                        .trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=100).contains(n))
+                        .ok_or_else(|| {
+                            S3Error::invalid_argument(
+                                "NewerNoncurrentVersions must be between 1 and 100",
+                            )
+                        })?,
+                ),
+            };
+            (Some(d), newer)
         }
     };
     let abort_incomplete_days = match r.child("AbortIncompleteMultipartUpload") {
@@ -134,5 +184,8 @@ fn parse_rule(r: &Node) -> Result<LifecycleRule, S3Error> {
         enabled,
         expiration_days,
         abort_incomplete_days,
+        noncurrent_days,
+        newer_noncurrent,
+        expired_object_delete_marker,
     })
 }

@@ -1,0 +1,245 @@
+//! Lifecycle for versions (decision 0038): NoncurrentVersionExpiration (NoncurrentDays,
+//! NewerNoncurrentVersions) and ExpiredObjectDeleteMarker, through their own due-time index
+//! (`noncurrent_due`), so a sweep reads what is due, as object expiry does (decision 0028).
+//!
+//! A key is entered when one of its versions becomes noncurrent (at that time plus the rule's
+//! days) and, under an ExpiredObjectDeleteMarker rule, when a delete marker may have become its
+//! only version (now). A row is a hint: when it falls due the sweeper looks at the key's rows
+//! under the rules then, removes what is due, and enters the key again at its next due time.
+//! A rule put later enters every key with versions through the bucket's rebuild
+//! (`expiry_index::rebuild_step`), due at once.
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::rows;
+use crate::error::Result;
+use crate::model::{BucketKind, BucketRecord};
+use crate::ops::expiry_index::{DAY_MS, live_buckets, parse_row, row_key};
+use crate::ops::ns::Ns;
+use crate::ops::txn;
+
+/// (NoncurrentDays, NewerNoncurrentVersions) for `key`: the enabled rule for its prefix with
+/// the fewest days.
+pub(crate) fn noncurrent_rule(b: &BucketRecord, key: &str) -> Option<(u32, u32)> {
+    if b.kind == BucketKind::System {
+        return None;
+    }
+    b.lifecycle
+        .iter()
+        .filter(|r| r.enabled && key.starts_with(r.prefix.as_str()))
+        .filter_map(|r| {
+            r.noncurrent_days
+                .map(|d| (d, r.newer_noncurrent.unwrap_or(0)))
+        })
+        .min_by_key(|(d, _)| *d)
+}
+
+/// Whether a lone delete marker of `key` is removed (ExpiredObjectDeleteMarker).
+pub(crate) fn marker_rule(b: &BucketRecord, key: &str) -> bool {
+    b.kind != BucketKind::System
+        && b.lifecycle.iter().any(|r| {
+            r.enabled && r.expired_object_delete_marker && key.starts_with(r.prefix.as_str())
+        })
+}
+
+/// Whether the bucket has any rule for versions (its keys with versions are entered when
+/// its rules change).
+pub(crate) fn any_rule(b: &BucketRecord) -> bool {
+    b.lifecycle
+        .iter()
+        .any(|r| r.enabled && (r.noncurrent_days.is_some() || r.expired_object_delete_marker))
+}
+
+pub(crate) fn enter(ns: &mut Ns, due_ms: i64, bucket_id: u64, key: &str) -> Result<()> {
+    ns.noncurrent_due_mut()?
+        .insert(row_key(due_ms, bucket_id, key).as_slice(), ())?;
+    Ok(())
+}
+
+/// A version of `key` became noncurrent at `at_ms`.
+pub(crate) fn became_noncurrent(
+    ns: &mut Ns,
+    b: &BucketRecord,
+    key: &str,
+    at_ms: i64,
+) -> Result<()> {
+    if let Some((days, _)) = noncurrent_rule(b, key) {
+        enter(
+            ns,
+            at_ms.saturating_add(i64::from(days).saturating_mul(DAY_MS)),
+            b.id,
+            key,
+        )?;
+    }
+    Ok(())
+}
+
+/// A delete marker was made or a version removed: under an ExpiredObjectDeleteMarker rule the
+/// key is looked at on the next sweep.
+pub(crate) fn marker_may_be_alone(ns: &mut Ns, b: &BucketRecord, key: &str) -> Result<()> {
+    if marker_rule(b, key) {
+        enter(ns, crate::now_unix_ms(), b.id, key)?;
+    }
+    Ok(())
+}
+
+/// What one pass over due rows did.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Pass {
+    pub rows: u64,
+    /// Versions and markers removed.
+    pub removed: u64,
+    pub more: bool,
+    pub budget_hit: bool,
+}
+
+/// Looks at up to `batch` keys due at `now_ms`: removes the noncurrent versions and lone
+/// delete markers the rules say are due (at most `budget`), enters each key again at its next
+/// due time.
+pub(crate) fn expire_due(
+    t: &WriteTransaction,
+    now_ms: i64,
+    batch: usize,
+    budget: u64,
+) -> Result<Pass> {
+    let mut buckets = live_buckets(t)?;
+    let mut ns = Ns::new(t);
+    let end = row_key(now_ms.saturating_add(1), 0, "");
+    let due: Vec<Vec<u8>> = ns
+        .noncurrent_due()?
+        .range(..end.as_slice())?
+        .take(batch)
+        .map(|e| e.map(|(k, _)| k.value().to_vec()))
+        .collect::<std::result::Result<_, _>>()?;
+    let mut pass = Pass {
+        rows: due.len() as u64,
+        more: due.len() == batch,
+        ..Default::default()
+    };
+    let mut touched: Vec<u64> = Vec::new();
+    for row in due {
+        if pass.removed >= budget {
+            pass.budget_hit = true;
+            pass.more = true;
+            break;
+        }
+        ns.noncurrent_due_mut()?.remove(row.as_slice())?;
+        let Some((_, id, key)) = parse_row(&row) else {
+            continue;
+        };
+        let Some(b) = buckets.get_mut(&id) else {
+            continue;
+        };
+        let left = budget - pass.removed;
+        let (removed, next) = expire_key(&mut ns, b, &key, now_ms, left)?;
+        pass.removed += removed;
+        if removed > 0 && !touched.contains(&id) {
+            touched.push(id);
+        }
+        if let Some(next) = next {
+            enter(&mut ns, next, id, &key)?;
+        }
+    }
+    for id in touched {
+        if let Some(b) = buckets.get(&id) {
+            txn::put_bucket(&mut ns, b)?;
+        }
+    }
+    Ok(pass)
+}
+
+/// Applies the rules to `key`'s versions at `now_ms`, removing at most `budget`; returns how
+/// many went and when the key is due next (if ever).
+fn expire_key(
+    ns: &mut Ns,
+    b: &mut BucketRecord,
+    key: &str,
+    now_ms: i64,
+    budget: u64,
+) -> Result<(u64, Option<i64>)> {
+    let current = txn::lookup(ns, b.id, key)?.is_some();
+    let all = rows::rows_of(ns.versions()?, b.id, key)?;
+    let mut removed = 0u64;
+    let mut next: Option<i64> = None;
+    if let Some((days, newer)) = noncurrent_rule(b, key) {
+        let span = i64::from(days).saturating_mul(DAY_MS);
+        // Without a current version the newest row is the latest (a delete marker): not
+        // noncurrent.
+        let skip = usize::from(!current);
+        for (i, (k, row)) in all.iter().enumerate().skip(skip) {
+            if i - skip < newer as usize {
+                continue; // one of the newest NewerNoncurrentVersions: kept
+            }
+            let due = row.noncurrent_since().saturating_add(span);
+            if due > now_ms {
+                next = Some(next.map_or(due, |n: i64| n.min(due)));
+            } else if removed < budget {
+                rows::remove_row(ns, b, k, row)?;
+                removed += 1;
+            } else {
+                next = Some(now_ms);
+            }
+        }
+    }
+    // A delete marker left as the key's only version goes.
+    if marker_rule(b, key) && !current {
+        let left = rows::rows_of(ns.versions()?, b.id, key)?;
+        if let [(k, row)] = left.as_slice()
+            && row.is_marker()
+        {
+            if removed < budget {
+                rows::remove_row(ns, b, k, row)?;
+                removed += 1;
+            } else {
+                next = Some(now_ms);
+            }
+        }
+    }
+    Ok((removed, next))
+}
+
+/// Enters up to `batch` keys with versions of bucket `b` after `cursor` (a key; empty: from
+/// the start), due at `now_ms`; returns the last key entered and how many were.
+pub(crate) fn rebuild_step(
+    ns: &mut Ns,
+    b: &BucketRecord,
+    cursor: &[u8],
+    batch: usize,
+    now_ms: i64,
+) -> Result<(Option<Vec<u8>>, usize)> {
+    if !any_rule(b) {
+        return Ok((None, 0));
+    }
+    let id = b.id.to_be_bytes();
+    // After every row of the cursor's key (key ++ 0x00 ++ seq) comes key ++ 0x01.
+    let from = if cursor.is_empty() {
+        id.to_vec()
+    } else {
+        [id.as_slice(), cursor, &[1]].concat()
+    };
+    let end = (b.id + 1).to_be_bytes();
+    let mut keys: Vec<String> = Vec::new();
+    for e in ns.versions()?.range(from.as_slice()..end.as_slice())? {
+        let (k, _) = e?;
+        let Some((key, _)) = crate::tables::split_version_key(k.value()) else {
+            continue;
+        };
+        if keys.last().map(String::as_str) == Some(key) {
+            continue;
+        }
+        if keys.len() == batch {
+            break;
+        }
+        keys.push(key.to_string());
+    }
+    for k in &keys {
+        enter(ns, now_ms, b.id, k)?;
+    }
+    let n = keys.len();
+    Ok((
+        (n == batch)
+            .then(|| keys.pop().map(String::into_bytes))
+            .flatten(),
+        n,
+    ))
+}
