@@ -45,5 +45,6 @@ mod startup;
 mod tls;
 mod trust_edges;
 mod versioning;
+mod versioning_admin;
 mod web_browser;
 mod web_session;

@@ -1,4 +1,4 @@
-//! Buckets: list, create, info, delete (only when empty).
+//! Buckets: list, create, info (with the versioning state), delete (only when empty).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -24,6 +24,9 @@ pub struct Bucket {
     object_count: u64,
     /// 0 = unlimited.
     quota_bytes: u64,
+    /// "unversioned", "enabled" or "suspended"; shown by `GET /api/buckets/{bucket}` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    versioning: Option<&'static str>,
 }
 
 impl From<BucketInfo> for Bucket {
@@ -36,6 +39,7 @@ impl From<BucketInfo> for Bucket {
             usage_bytes: b.usage_bytes,
             object_count: b.object_count,
             quota_bytes: b.quota_bytes,
+            versioning: None,
         }
     }
 }
@@ -77,7 +81,11 @@ pub async fn info(
     Param(bucket): Param<String>,
 ) -> ApiResult<Response> {
     let info = st.store.head_bucket(&c.principal, &bucket)?;
-    Ok(json::ok(&Bucket::from(info)))
+    let versioning = st.store.versioning(&c.principal, &bucket)?;
+    Ok(json::ok(&Bucket {
+        versioning: Some(super::versions::status_name(versioning)),
+        ..Bucket::from(info)
+    }))
 }
 
 pub async fn delete(

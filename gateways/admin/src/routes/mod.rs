@@ -18,6 +18,7 @@ mod session;
 mod shares;
 mod storage;
 mod users;
+mod versions;
 
 use axum::Router;
 use axum::extract::Request;
@@ -123,6 +124,18 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/api/buckets/{bucket}", buckets::info),
         ep(Delete, "/api/buckets/{bucket}", buckets::delete),
         ep(Post, "/api/buckets/{bucket}/presign", objects::presign),
+        ep(
+            Get,
+            "/api/buckets/{bucket}/versioning",
+            versions::get_versioning,
+        ),
+        ep(
+            Put,
+            "/api/buckets/{bucket}/versioning",
+            versions::set_versioning,
+        ),
+        ep(Get, "/api/buckets/{bucket}/versions", versions::list),
+        ep(Post, "/api/buckets/{bucket}/restore", versions::restore),
         ep(
             Get,
             "/api/buckets/{bucket}/metadata/{*key}",

@@ -247,16 +247,21 @@ pub async fn put(
     }))
 }
 
-/// `GET /api/buckets/{b}/objects/{key}`: the bytes, streamed, each chunk verified by the store.
-/// A single `Range: bytes=…` is honoured (206); a browser saving the reply gets the key's
-/// last segment as file name.
+/// `GET /api/buckets/{b}/objects/{key}[?version_id=]`: the bytes (of the current version, or
+/// of the one named), streamed, each chunk verified by the store. A single `Range: bytes=…`
+/// is honoured (206); a browser saving the reply gets the key's last segment as file name.
 pub async fn get(
     State(st): State<AdminState>,
     c: Caller,
     Param((bucket, key)): Param<(String, String)>,
+    q: Query,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (info, pins) = st.store.open_object(&c.principal, &bucket, &key)?;
+    q.only(&["version_id"])?;
+    let (info, pins) = match q.get("version_id") {
+        Some(id) => st.store.open_version(&c.principal, &bucket, &key, id)?,
+        None => st.store.open_object(&c.principal, &bucket, &key)?,
+    };
     let rec = &info.record;
     let range = match headers.get(http::header::RANGE) {
         Some(v) => parse_range(v.to_str().unwrap_or(""), rec.size)?,
@@ -382,13 +387,26 @@ const RFC8187: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'|')
     .remove(b'~');
 
-/// Succeeds whether or not the key existed (as on S3).
+/// `DELETE /api/buckets/{b}/objects/{key}[?version_id=]`: the key (in a versioned bucket, a
+/// delete marker hides it and its versions stay), or that one version for good. Succeeds
+/// whether or not the key or version existed (as on S3).
 pub async fn delete(
     State(st): State<AdminState>,
     c: Caller,
     Param((bucket, key)): Param<(String, String)>,
+    q: Query,
 ) -> ApiResult<Response> {
-    st.store.delete_object(&c.principal, &bucket, &key).await?;
+    q.only(&["version_id"])?;
+    match q.get("version_id") {
+        Some(id) => {
+            st.store
+                .delete_version(&c.principal, &bucket, &key, id)
+                .await?;
+        }
+        None => {
+            st.store.delete_object(&c.principal, &bucket, &key).await?;
+        }
+    }
     Ok(json::no_content())
 }
 
