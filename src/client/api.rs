@@ -216,12 +216,13 @@ impl Api {
     pub async fn get_to<W: tokio::io::AsyncWrite + Unpin>(
         &self,
         path: &str,
+        query: &str,
         out: &mut W,
     ) -> anyhow::Result<u64> {
         let empty = hex::encode(Sha256::digest(b""));
         let body = Empty::new().map_err(|never| match never {}).boxed();
         let resp = self
-            .send(Method::GET, path, "", HeaderMap::new(), body, &empty)
+            .send(Method::GET, path, query, HeaderMap::new(), body, &empty)
             .await?;
         let status = resp.status();
         if !status.is_success() {

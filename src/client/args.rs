@@ -44,7 +44,7 @@ pub enum ClientCommand {
     /// Buckets.
     #[command(subcommand)]
     Bucket(BucketCmd),
-    /// Objects: upload, download, list, delete.
+    /// Objects: upload, download, list, delete, and their versions.
     #[command(subcommand)]
     Object(ObjectCmd),
     /// File shares: buckets `fs+<name>` with a quota and an expiry, exported over NFS.
@@ -259,11 +259,30 @@ pub enum BucketCmd {
         /// Bucket name.
         name: String,
     },
-    /// Show a bucket's owner, usage and quota.
+    /// Show a bucket's owner, usage, quota and versioning state.
     Info {
         /// Bucket name.
         name: String,
     },
+    /// S3 versioning: `enable` keeps every version of every key from now on, `suspend` stops
+    /// making new ones (those kept stay), `status` shows the state. A bucket never returns to
+    /// unversioned.
+    Versioning {
+        /// Bucket name.
+        bucket: String,
+        /// enable, suspend or status.
+        action: VersioningAction,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VersioningAction {
+    /// Keep every version from now on.
+    Enable,
+    /// Make no new versions; the kept ones stay.
+    Suspend,
+    /// Show the state.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -285,6 +304,9 @@ pub enum ObjectCmd {
         key: String,
         /// Local file to write, or `-` for standard output.
         file: PathBuf,
+        /// This version instead of the current one (an id from `object versions`).
+        #[arg(long, value_name = "ID")]
+        version_id: Option<String>,
     },
     /// List the objects of a bucket.
     List {
@@ -294,12 +316,32 @@ pub enum ObjectCmd {
         #[arg(long, default_value = "")]
         prefix: String,
     },
-    /// Delete BUCKET/KEY.
+    /// Delete BUCKET/KEY (in a versioned bucket a delete marker hides it; its versions stay).
     Delete {
         /// Bucket name.
         bucket: String,
         /// Object key.
         key: String,
+        /// Delete this one version (or delete marker) for good instead.
+        #[arg(long, value_name = "ID")]
+        version_id: Option<String>,
+    },
+    /// The versions and delete markers of BUCKET/KEY, newest first.
+    Versions {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
+    /// Make version ID of BUCKET/KEY current again (a new version copied from it; the others
+    /// stay).
+    Restore {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+        /// The version to restore (an id from `object versions`).
+        version_id: String,
     },
 }
 

@@ -13,7 +13,7 @@ pub async fn backup(ctx: &Ctx, to: &Path) -> anyhow::Result<()> {
         let mut out = tokio::io::stdout();
         // Unlike `object get … - | head`, a reader that stops early leaves a backup cut short:
         // a failure, not the quiet end of a closed pipe.
-        return match ctx.api.get_to("/api/backup", &mut out).await {
+        return match ctx.api.get_to("/api/backup", "", &mut out).await {
             Err(e) if e.is::<OutputClosed>() => Err(anyhow::anyhow!(
                 "standard output was closed before the backup was complete: the backup is incomplete"
             )),
@@ -53,7 +53,7 @@ async fn download_and_unpack(ctx: &Ctx, tmp: &Path, to: &Path) -> anyhow::Result
         .open(tmp)
         .await
         .with_context(|| format!("creating {}", tmp.display()))?;
-    let bytes = ctx.api.get_to("/api/backup", &mut f).await?;
+    let bytes = ctx.api.get_to("/api/backup", "", &mut f).await?;
     f.sync_all().await?;
     drop(f);
     let (path, dir) = (tmp.to_path_buf(), to.to_path_buf());

@@ -1,4 +1,5 @@
-//! `bucket …`, `object …` and `storage status`.
+//! `bucket …` (with `bucket versioning`), `object …` (with `object versions` and `restore`)
+//! and `storage status`.
 
 use std::path::Path;
 
@@ -9,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::api::{key_path, query, seg};
-use super::args::{BucketCmd, ObjectCmd, StorageCmd};
-use super::output::{self, size, time_ms};
+use super::args::{BucketCmd, ObjectCmd, StorageCmd, VersioningAction};
+use super::output::{self, size, time_ms, yes_no};
 
 #[derive(Deserialize)]
 struct Bucket {
@@ -21,6 +22,8 @@ struct Bucket {
     usage_bytes: u64,
     object_count: u64,
     quota_bytes: u64,
+    /// Sent by `bucket info` only.
+    versioning: Option<String>,
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -101,7 +104,29 @@ pub async fn bucket(ctx: &Ctx, cmd: BucketCmd) -> anyhow::Result<()> {
                         size(b.quota_bytes)
                     },
                 ),
+                ("versioning", b.versioning.unwrap_or_default()),
             ]);
+            Ok(())
+        }
+        BucketCmd::Versioning { bucket, action } => {
+            let path = format!("/api/buckets/{}/versioning", seg(&bucket));
+            let v = match action {
+                VersioningAction::Status => ctx.api.get(&path, "").await?,
+                VersioningAction::Enable | VersioningAction::Suspend => {
+                    let status = if action == VersioningAction::Enable {
+                        "enabled"
+                    } else {
+                        "suspended"
+                    };
+                    let body = json!({ "status": status });
+                    ctx.api.call(Method::PUT, &path, "", Some(&body)).await?
+                }
+            };
+            if ctx.json {
+                return output::json(&v);
+            }
+            let status = v.get("status").and_then(Value::as_str).unwrap_or("?");
+            println!("Versioning of {bucket}: {status}");
             Ok(())
         }
     }
@@ -122,17 +147,23 @@ pub async fn object(ctx: &Ctx, cmd: ObjectCmd) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        ObjectCmd::Get { bucket, key, file } => {
+        ObjectCmd::Get {
+            bucket,
+            key,
+            file,
+            version_id,
+        } => {
             let path = object_path(&bucket, &key);
+            let q = query(&[("version_id", version_id.as_deref())]);
             if file == Path::new("-") {
                 let mut out = tokio::io::stdout();
-                ctx.api.get_to(&path, &mut out).await?;
+                ctx.api.get_to(&path, &q, &mut out).await?;
                 return Ok(());
             }
             let mut out = tokio::fs::File::create(&file)
                 .await
                 .with_context(|| format!("creating {}", file.display()))?;
-            let n = match ctx.api.get_to(&path, &mut out).await {
+            let n = match ctx.api.get_to(&path, &q, &mut out).await {
                 Ok(n) => n,
                 Err(e) => {
                     drop(out);
@@ -143,12 +174,13 @@ pub async fn object(ctx: &Ctx, cmd: ObjectCmd) -> anyhow::Result<()> {
             };
             out.sync_all().await?;
             if ctx.json {
-                return output::json(
-                    &json!({ "bucket": bucket, "key": key, "size": n, "file": file }),
-                );
+                return output::json(&json!({
+                    "bucket": bucket, "key": key, "version_id": version_id, "size": n, "file": file,
+                }));
             }
+            let version = version_id.map_or(String::new(), |v| format!(" version {v}"));
             println!(
-                "Downloaded {bucket}/{key} to {} ({})",
+                "Downloaded {bucket}/{key}{version} to {} ({})",
                 file.display(),
                 size(n)
             );
@@ -180,12 +212,106 @@ pub async fn object(ctx: &Ctx, cmd: ObjectCmd) -> anyhow::Result<()> {
             output::table(&["MODIFIED", "SIZE", "KEY"], &rows);
             Ok(())
         }
-        ObjectCmd::Delete { bucket, key } => {
+        ObjectCmd::Delete {
+            bucket,
+            key,
+            version_id,
+        } => {
             let path = object_path(&bucket, &key);
-            ctx.api.call(Method::DELETE, &path, "", None::<&()>).await?;
-            ctx.done(|| println!("Deleted {bucket}/{key}"))
+            let q = query(&[("version_id", version_id.as_deref())]);
+            ctx.api.call(Method::DELETE, &path, &q, None::<&()>).await?;
+            ctx.done(|| match version_id {
+                Some(v) => println!("Deleted version {v} of {bucket}/{key}"),
+                None => println!("Deleted {bucket}/{key}"),
+            })
+        }
+        ObjectCmd::Versions { bucket, key } => versions(ctx, &bucket, &key).await,
+        ObjectCmd::Restore {
+            bucket,
+            key,
+            version_id,
+        } => {
+            let path = format!("/api/buckets/{}/restore", seg(&bucket));
+            let body = json!({ "key": key, "version_id": version_id });
+            let v = ctx.api.call(Method::POST, &path, "", Some(&body)).await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let now = v
+                .get("version_id")
+                .and_then(Value::as_str)
+                .unwrap_or("null");
+            println!("Restored version {version_id} of {bucket}/{key} as current (version {now})");
+            Ok(())
         }
     }
+}
+
+#[derive(Deserialize, serde::Serialize)]
+struct Version {
+    version_id: String,
+    is_latest: bool,
+    delete_marker: bool,
+    size: u64,
+    etag: Option<String>,
+    modified_ms: i64,
+}
+
+#[derive(Deserialize)]
+struct Versions {
+    versions: Vec<Version>,
+    truncated: bool,
+    next_key_marker: Option<String>,
+    next_version_id_marker: Option<String>,
+}
+
+/// `object versions`: every version and delete marker of one key, newest first, a page at a
+/// time.
+async fn versions(ctx: &Ctx, bucket: &str, key: &str) -> anyhow::Result<()> {
+    let path = format!("/api/buckets/{}/versions", seg(bucket));
+    let mut all = Vec::new();
+    let mut marker: Option<(String, String)> = None;
+    loop {
+        let q = query(&[
+            ("key", Some(key)),
+            ("key_marker", marker.as_ref().map(|m| m.0.as_str())),
+            ("version_id_marker", marker.as_ref().map(|m| m.1.as_str())),
+        ]);
+        let page: Versions = ctx.api.get(&path, &q).await?;
+        all.extend(page.versions);
+        match (page.next_key_marker, page.next_version_id_marker) {
+            (Some(k), Some(v)) if page.truncated => marker = Some((k, v)),
+            _ => break,
+        }
+    }
+    if ctx.json {
+        return output::json(&all);
+    }
+    let rows: Vec<Vec<String>> = all
+        .into_iter()
+        .map(|v| {
+            vec![
+                time_ms(v.modified_ms),
+                if v.delete_marker {
+                    "-".into()
+                } else {
+                    size(v.size)
+                },
+                yes_no(v.is_latest).into(),
+                if v.delete_marker {
+                    "delete marker".into()
+                } else {
+                    "-".into()
+                },
+                v.version_id,
+            ]
+        })
+        .collect();
+    output::table(
+        &["MODIFIED", "SIZE", "LATEST", "MARKER", "VERSION ID"],
+        &rows,
+    );
+    Ok(())
 }
 
 fn object_path(bucket: &str, key: &str) -> String {

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::admin_api::{Api, Reply, admin_addr, err};
+use crate::admin_api::{Api, Reply, admin_addr, cli, err, ok};
 use crate::common::*;
 
 /// A GET of the admin API with Bearer credentials: status and the raw body (a download is
@@ -387,5 +387,131 @@ async fn versions_are_refused_without_rights_on_the_bucket() {
     assert_eq!(lines(&r)[1].0, v1);
     let r = api.call("GET", "/api/buckets/kept/versioning", None).await;
     assert_eq!(r.1["status"], "enabled");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_versioning_and_versions() {
+    let srv = TestServer::start().await;
+    let api = Api::admin(&srv);
+    let r = api
+        .call("POST", "/api/buckets", Some(json!({ "name": "clivers" })))
+        .await;
+    assert_eq!(r.0, 201, "{r:?}");
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    let creds = srv.data_dir().join("admin.credentials");
+    let creds = creds.to_str().expect("utf-8").to_string();
+    let run = async |args: &[&str]| {
+        let mut all = vec!["--credentials", creds.as_str()];
+        all.extend_from_slice(args);
+        cli(&srv, h, &[], &all).await
+    };
+
+    // The setting.
+    let out = ok(&run(&["bucket", "versioning", "clivers", "status"]).await);
+    assert_eq!(out.trim(), "Versioning of clivers: unversioned");
+    let out = ok(&run(&["bucket", "versioning", "clivers", "enable"]).await);
+    assert_eq!(out.trim(), "Versioning of clivers: enabled");
+    let out = ok(&run(&["bucket", "info", "clivers"]).await);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("versioning:") && l.ends_with("enabled")),
+        "{out}"
+    );
+    let out = ok(&run(&["--json", "bucket", "versioning", "clivers", "status"]).await);
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["status"], "enabled");
+    let o = run(&["bucket", "versioning", "clivers", "off"]).await;
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let o = run(&["bucket", "versioning", "no-such-bucket", "enable"]).await;
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+
+    // Two versions: newest first, the latest marked.
+    let v1 = id(&put(&srv, "clivers", "notes.md", "one").await);
+    let v2 = id(&put(&srv, "clivers", "notes.md", "version two").await);
+    put(&srv, "clivers", "notes.md.old", "not a version").await;
+    let out = ok(&run(&["object", "versions", "clivers", "notes.md"]).await);
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(rows.len(), 3, "a header and two versions: {out}");
+    for col in ["MODIFIED", "SIZE", "LATEST", "MARKER", "VERSION ID"] {
+        assert!(rows[0].contains(col), "{col}: {out}");
+    }
+    let cells = |row: &str| {
+        row.split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        cells(rows[1])[1..],
+        ["11 B", "yes", "-", v2.as_str()],
+        "{out}"
+    );
+    assert_eq!(
+        cells(rows[2])[1..],
+        ["3 B", "no", "-", v1.as_str()],
+        "{out}"
+    );
+
+    // An old version downloaded, then restored as current.
+    let file = h.join("old.md");
+    let file = file.to_str().expect("utf-8");
+    let out = ok(&run(&[
+        "object",
+        "get",
+        "clivers",
+        "notes.md",
+        file,
+        "--version-id",
+        &v1,
+    ])
+    .await);
+    assert!(out.contains(&format!("version {v1}")), "{out}");
+    assert_eq!(std::fs::read(file).expect("file"), b"one");
+    let out = ok(&run(&["object", "restore", "clivers", "notes.md", &v1]).await);
+    assert!(
+        out.starts_with(&format!("Restored version {v1} of clivers/notes.md")),
+        "{out}"
+    );
+    let out = ok(&run(&["object", "get", "clivers", "notes.md", "-"]).await);
+    assert_eq!(out, "one");
+
+    // A delete leaves a marker on top; deleting the marker brings the key back.
+    ok(&run(&["object", "delete", "clivers", "notes.md"]).await);
+    let out = ok(&run(&["object", "versions", "clivers", "notes.md"]).await);
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(rows.len(), 5, "{out}");
+    let top = cells(rows[1]);
+    assert_eq!(top[1..4], ["-", "yes", "delete marker"], "{out}");
+    let marker = top[4].clone();
+    let o = run(&["object", "get", "clivers", "notes.md", "-"]).await;
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    let out = ok(&run(&[
+        "object",
+        "delete",
+        "clivers",
+        "notes.md",
+        "--version-id",
+        &marker,
+    ])
+    .await);
+    assert!(out.contains(&format!("Deleted version {marker}")), "{out}");
+    let out = ok(&run(&["object", "get", "clivers", "notes.md", "-"]).await);
+    assert_eq!(out, "one");
+    let out = ok(&run(&["--json", "object", "versions", "clivers", "notes.md"]).await);
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    let ids: Vec<&str> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|x| x["version_id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 3, "{out}");
+    assert_eq!(ids[1..], [v2.as_str(), v1.as_str()], "{out}");
+
+    let out = ok(&run(&["bucket", "versioning", "clivers", "suspend"]).await);
+    assert_eq!(out.trim(), "Versioning of clivers: suspended");
     srv.stop().await;
 }
