@@ -110,6 +110,7 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::REPL_FAILED,
         tables::VERSIONS,
         tables::NONCURRENT_DUE,
+        tables::INODE_VERSIONS,
     ))
 }
 

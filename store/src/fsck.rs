@@ -27,8 +27,8 @@ use crate::model::{
     BucketKind, BucketRecord, Data, ObjectRecord, PartRecord, ShareRecord, UploadRecord,
 };
 use crate::tables::{
-    BUCKETS, CHUNKS, DIR_SUBDIRS, ENTRIES, INODE_DATA, INODES, META, SHARES, UPLOAD_PARTS, UPLOADS,
-    VERSIONS,
+    BUCKETS, CHUNKS, DIR_SUBDIRS, ENTRIES, INODE_DATA, INODE_VERSIONS, INODES, META, SHARES,
+    UPLOAD_PARTS, UPLOADS, VERSIONS,
 };
 
 /// What fsck found (and, with repair, fixed).
@@ -359,7 +359,14 @@ fn check(
     }
     // Noncurrent versions and delete markers: each version's inode holds its own references
     // and bytes (decision 0038).
-    for e in rtxn.open_table(VERSIONS)?.iter()? {
+    // Those the file view kept with an inode (`inode_versions`) likewise.
+    let by_key = rtxn.open_table(VERSIONS)?;
+    let by_inode = rtxn.open_table(INODE_VERSIONS)?;
+    let rows = by_key
+        .iter()?
+        .map(|e| (true, e))
+        .chain(by_inode.iter()?.map(|e| (false, e)));
+    for (keyed, e) in rows {
         let (k, v) = e?;
         let k = k.value();
         let id = k
@@ -367,9 +374,17 @@ fn check(
             .and_then(|b| b.try_into().ok())
             .map(u64::from_be_bytes)
             .ok_or_else(|| StoreError::Corrupt("malformed versions key".into()))?;
-        let key = crate::tables::split_version_key(k)
-            .map(|(key, _)| key.to_string())
-            .unwrap_or_default();
+        let key = if keyed {
+            crate::tables::split_version_key(k)
+                .map(|(key, _)| key.to_string())
+                .unwrap_or_default()
+        } else {
+            let ino = k
+                .get(8..16)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_be_bytes);
+            format!("(inode {ino})")
+        };
         let row: crate::model::VersionRow = codec::decode(v.value())?;
         let u = usage.entry(id).or_default();
         u.rows += 1;

@@ -197,3 +197,18 @@ pub fn split_version_key(k: &[u8]) -> Option<(&str, u64)> {
 /// BE) ++ key → nothing. Hints, as in [`EXPIRY_DUE`]: at its time the sweeper looks at the
 /// key's versions under the rules then.
 pub const NONCURRENT_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("noncurrent_due");
+
+/// Versions the file view kept of a file in a versioned share (decision 0038): bucket id (8
+/// bytes BE) ++ inode (8 bytes BE) ++ (u64::MAX − seq) (8 bytes BE) →
+/// [`crate::model::VersionRow`]. An NFS write names an inode, not a key, so what it replaces
+/// is kept with the inode; they are versions of whichever key names it, and move to
+/// [`VERSIONS`] under that key when the name is replaced or removed.
+pub const INODE_VERSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("inode_versions");
+
+/// The first 16 bytes of every [`INODE_VERSIONS`] key of inode `ino`.
+pub fn inode_version_prefix(bucket_id: u64, ino: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&bucket_id.to_be_bytes());
+    k[8..].copy_from_slice(&ino.to_be_bytes());
+    k
+}

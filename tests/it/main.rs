@@ -46,5 +46,6 @@ mod tls;
 mod trust_edges;
 mod versioning;
 mod versioning_admin;
+mod versioning_nfs;
 mod web_browser;
 mod web_session;

@@ -582,8 +582,9 @@ impl Store {
                 return Err(StoreError::IsADirectory(dst));
             }
             txn::check_share_conflicts(&ns, &b, &dst)?;
-            // A replaced name that is a hard link takes only itself away (decision 0021).
-            txn::unlink_object(&mut ns, &mut b, &dst)?;
+            // A replaced name that is a hard link takes only itself away (decision 0021); in a
+            // versioned share what it held stays as a noncurrent version (decision 0038).
+            txn::unlink_replaced(&mut ns, &mut b, &dst)?;
             ns.entries_mut()?
                 .remove(tables::entry_key(b.id, &src).as_slice())?;
             txn::entry_removed(&mut ns, &b, &src)?;
@@ -602,6 +603,12 @@ impl Store {
             // Its new name falls due by the rules for that name; the old one's row goes.
             super::expiry_index::unschedule(&mut ns, &b, &src, rec.mtime_ms)?;
             super::expiry_index::schedule(&mut ns, &b, &dst, rec.mtime_ms)?;
+            if b.versioning.is_on() {
+                // S3 sees a move as a copy and a delete: the old name gets a delete marker over
+                // its versions (the file's own history moves with it).
+                crate::versioning::rows::add_marker(&mut ns, &mut b, &src)?;
+                txn::put_bucket(&mut ns, &b)?;
+            }
             Ok(())
         })
         .await
@@ -938,6 +945,19 @@ impl Store {
                     }
                     attrs.check_guard(file_times(&rec).ctime_ns)?;
                     let mut b = txn::get_bucket(&ns, &bucket_s)?;
+                    if changes_data && b.versioning.is_on() {
+                        // A versioned share keeps what a run of writes replaces (decision
+                        // 0038), once per run.
+                        if let Some(id) = crate::versioning::rows::keep_inode_version(
+                            &mut ns,
+                            &mut b,
+                            ino,
+                            &rec,
+                            now_ms(),
+                        )? {
+                            rec.version_id = Some(id);
+                        }
+                    }
                     if changes_data {
                         let usage = b
                             .usage_bytes
@@ -1356,7 +1376,7 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
     let subdirs = moved_rows(ns.dir_subdirs()?)?;
     // The target's marker (an empty directory) goes.
     if !target.is_empty() {
-        txn::unlink_object(ns, b, &dp)?;
+        txn::unlink_replaced(ns, b, &dp)?;
     }
     let entries = ns.entries_mut()?;
     for (old, _, _) in &moves {
@@ -1382,6 +1402,15 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
             }
             crate::replication::queue::key_renamed(ns, b, &old_key, &key, *ino)?;
         }
+    }
+    if b.versioning.is_on() {
+        // Each old name gets a delete marker over its versions, as a move seen over S3 is a
+        // copy and a delete (decision 0038).
+        for (old, _, _) in &moves {
+            let old_key = String::from_utf8_lossy(&old[8..]).into_owned();
+            crate::versioning::rows::add_marker(ns, b, &old_key)?;
+        }
+        txn::put_bucket(ns, b)?;
     }
     // The moved keys fall due by the rules for their new names (when any rule applies); the
     // old names' rows go.

@@ -109,6 +109,8 @@ namespace_tables! {
     versions, versions_mut: VERSIONS<&'static [u8], &'static [u8]>;
     /// [`tables::NONCURRENT_DUE`]: keys with versions a lifecycle rule may expire.
     noncurrent_due, noncurrent_due_mut: NONCURRENT_DUE<&'static [u8], ()>;
+    /// [`tables::INODE_VERSIONS`]: versions the file view kept of an inode.
+    inode_versions, inode_versions_mut: INODE_VERSIONS<&'static [u8], &'static [u8]>;
 }
 
 impl<'t> Ns<'t> {

@@ -649,18 +649,28 @@ fn purge_entries(wtxn: &redb::WriteTransaction, s: &ShareRecord, limit: usize) -
         ns.data_mut()?.remove(ino)?;
     }
     // Then its noncurrent versions and delete markers (decision 0038), in the same budget.
-    let rows: Vec<(Vec<u8>, Option<u64>)> = ns
-        .versions()?
-        .range(start.as_slice()..end.as_slice())?
-        .take(limit.saturating_sub(removed as usize))
-        .map(|e| {
+    let mut rows: Vec<(bool, Vec<u8>, Option<u64>)> = Vec::new();
+    for keyed in [true, false] {
+        let t = if keyed {
+            ns.versions()?
+        } else {
+            ns.inode_versions()?
+        };
+        for e in t
+            .range(start.as_slice()..end.as_slice())?
+            .take(limit.saturating_sub(removed as usize + rows.len()))
+        {
             let (k, v) = e?;
             let row: crate::model::VersionRow = codec::decode(v.value())?;
-            Ok((k.value().to_vec(), row.inode))
-        })
-        .collect::<Result<_>>()?;
-    for (k, vino) in rows {
-        ns.versions_mut()?.remove(k.as_slice())?;
+            rows.push((keyed, k.value().to_vec(), row.inode));
+        }
+    }
+    for (keyed, k, vino) in rows {
+        if keyed {
+            ns.versions_mut()?.remove(k.as_slice())?;
+        } else {
+            ns.inode_versions_mut()?.remove(k.as_slice())?;
+        }
         removed += 1;
         if let Some(vino) = vino {
             let old = txn::get_inode(&ns, vino)?;

@@ -454,6 +454,7 @@ pub(crate) fn link_at(
             let mut old = inode_attrs(ns, ino)?;
             super::expiry_index::unschedule(ns, bucket, key, old.mtime_ms)?;
             bucket.object_count = bucket.object_count.saturating_sub(1);
+            crate::versioning::rows::settle_inode_versions(ns, bucket, key, ino, old.links())?;
             let kept = bucket.versioning.is_on()
                 && crate::versioning::rows::keep_replaced(ns, bucket, key, ino, &old)?;
             if old.links() > 1 {
@@ -573,6 +574,19 @@ pub(crate) fn unlink_marking(
     Ok((existed, marker))
 }
 
+/// Removes `key` because another name takes its place (a rename over it): in a versioned
+/// bucket what it held is kept as a noncurrent version, with no delete marker (the key gets a
+/// current version at once). Returns whether it existed.
+pub(crate) fn unlink_replaced(ns: &mut Ns, bucket: &mut BucketRecord, key: &str) -> Result<bool> {
+    let Some(ino) = lookup(ns, bucket.id, key)? else {
+        return Ok(false);
+    };
+    let old = inode_attrs(ns, ino)?;
+    remove_name(ns, bucket, key, ino, old, bucket.versioning.is_on(), false)?;
+    put_bucket(ns, bucket)?;
+    Ok(true)
+}
+
 /// Removes name `key` of inode `ino` (attributes `old`); `keep`: the version it names is kept
 /// as a noncurrent one (a versioned bucket). The caller stores the bucket record.
 pub(crate) fn remove_name(
@@ -585,6 +599,7 @@ pub(crate) fn remove_name(
     replica: bool,
 ) -> Result<()> {
     super::expiry_index::unschedule(ns, bucket, key, old.mtime_ms)?;
+    crate::versioning::rows::settle_inode_versions(ns, bucket, key, ino, old.links())?;
     let kept = keep && crate::versioning::rows::keep_replaced(ns, bucket, key, ino, &old)?;
     if old.links() > 1 {
         drop_link(ns, ino, &mut old)?;

@@ -10,7 +10,7 @@ use super::rows;
 use crate::error::{Result, StoreError};
 use crate::model::{BucketRecord, ObjectRecord, Principal};
 use crate::rbac::{Resource, Verb, authorize};
-use crate::tables::{self, BUCKETS, ENTRIES, INODES, VERSIONS};
+use crate::tables::{self, BUCKETS, ENTRIES, INODE_VERSIONS, INODES, VERSIONS};
 use crate::{Store, codec, deny};
 
 #[derive(Debug, Clone, Default)]
@@ -79,6 +79,7 @@ impl Store {
         let entries = txn.open_table(ENTRIES)?;
         let inodes = txn.open_table(INODES)?;
         let versions = txn.open_table(VERSIONS)?;
+        let inode_versions = txn.open_table(INODE_VERSIONS)?;
         let delim = q.delimiter.as_deref().filter(|d| !d.is_empty());
         let want = q.max_keys + 1;
         let mut found: Vec<VersionItem> = Vec::new();
@@ -86,6 +87,7 @@ impl Store {
         let versions_of = |key: &str| -> Result<Vec<VersionItem>> {
             let mut out = Vec::new();
             let current = entries.get(tables::entry_key(b.id, key).as_slice())?;
+            let mut kept = Vec::new();
             if let Some(ino) = current {
                 let ino = ino.value();
                 let v = inodes
@@ -98,8 +100,12 @@ impl Store {
                     is_latest: true,
                     record: Box::new(record),
                 });
+                // Versions the file view kept of the current inode come next: newer than any
+                // the key had before the inode was linked to it.
+                kept = rows::inode_rows(&inode_versions, b.id, ino)?;
             }
-            for (_, row) in rows::rows_of(&versions, b.id, key)? {
+            kept.extend(rows::rows_of(&versions, b.id, key)?);
+            for (_, row) in kept {
                 let is_latest = out.is_empty();
                 out.push(match row.inode {
                     None => VersionItem::DeleteMarker {

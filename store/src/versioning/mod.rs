@@ -19,7 +19,7 @@ use crate::ops::ObjectInfo;
 use crate::ops::ns::Ns;
 use crate::ops::txn;
 use crate::rbac::{Resource, Verb, authorize};
-use crate::tables::{self, BUCKETS, ENTRIES, INODE_DATA, INODES, VERSIONS};
+use crate::tables::{self, BUCKETS, ENTRIES, INODE_DATA, INODE_VERSIONS, INODES, VERSIONS};
 use crate::{Store, codec, deny};
 
 /// What a delete did, as S3 reports it (`x-amz-version-id`, `x-amz-delete-marker`).
@@ -124,6 +124,7 @@ impl Store {
                 record,
             })
         };
+        let mut kept = None;
         if let Some(ino) = txn
             .open_table(ENTRIES)?
             .get(tables::entry_key(b.id, key).as_slice())?
@@ -132,8 +133,12 @@ impl Store {
             if rows::names(&info.record, id) {
                 return Ok(info);
             }
+            kept = rows::find_inode_row(&txn.open_table(INODE_VERSIONS)?, b.id, info.ino, id)?;
         }
-        match rows::find_row(&txn.open_table(VERSIONS)?, b.id, key, id)? {
+        if kept.is_none() {
+            kept = rows::find_row(&txn.open_table(VERSIONS)?, b.id, key, id)?;
+        }
+        match kept {
             Some((_, row)) => match row.inode {
                 Some(vino) => {
                     let mut info = read(vino)?;
@@ -249,6 +254,7 @@ pub(crate) fn delete_version_in(
         version_id: Some(id.to_string()),
         delete_marker: false,
     };
+    let mut found = None;
     if let Some(ino) = txn::lookup(ns, b.id, key)? {
         let cur = txn::inode_attrs(ns, ino)?;
         if rows::names(&cur, id) {
@@ -258,11 +264,17 @@ pub(crate) fn delete_version_in(
             requeue(ns, b, key)?;
             return Ok(gone);
         }
+        found = rows::find_inode_row(ns.inode_versions()?, b.id, ino, id)?
+            .map(|(k, r)| (rows::Place::Inode, k, r));
     }
-    let Some((k, row)) = rows::find_row(ns.versions()?, b.id, key, id)? else {
+    if found.is_none() {
+        found =
+            rows::find_row(ns.versions()?, b.id, key, id)?.map(|(k, r)| (rows::Place::Key, k, r));
+    }
+    let Some((place, k, row)) = found else {
         return Ok(gone);
     };
-    rows::remove_row(ns, b, &k, &row)?;
+    rows::remove_at(ns, b, place, &k, &row)?;
     let promoted = rows::promote_newest(ns, b, key)?;
     txn::put_bucket(ns, b)?;
     if promoted {
@@ -300,12 +312,17 @@ pub(crate) fn resolve_in(
     let Some(id) = id else {
         return current.map(|ino| (ino, true)).ok_or(StoreError::NoSuchKey);
     };
-    if let Some(ino) = current
-        && rows::names(&txn::inode_attrs(ns, ino)?, id)
-    {
-        return Ok((ino, true));
+    let mut kept = None;
+    if let Some(ino) = current {
+        if rows::names(&txn::inode_attrs(ns, ino)?, id) {
+            return Ok((ino, true));
+        }
+        kept = rows::find_inode_row(ns.inode_versions()?, b.id, ino, id)?;
     }
-    match rows::find_row(ns.versions()?, b.id, key, id)? {
+    if kept.is_none() {
+        kept = rows::find_row(ns.versions()?, b.id, key, id)?;
+    }
+    match kept {
         Some((_, row)) => match row.inode {
             Some(vino) => Ok((vino, false)),
             None => Err(StoreError::DeleteMarker {

@@ -202,14 +202,36 @@ pub(crate) fn drop_null_row(ns: &mut Ns, b: &mut BucketRecord, key: &str) -> Res
     Ok(())
 }
 
-/// Removes one row and, for a version, its inode and chunk references.
+/// Removes one row of `versions` and, for a version, its inode and chunk references.
 pub(crate) fn remove_row(
     ns: &mut Ns,
     b: &mut BucketRecord,
     k: &[u8],
     row: &VersionRow,
 ) -> Result<()> {
-    ns.versions_mut()?.remove(k)?;
+    remove_at(ns, b, Place::Key, k, row)
+}
+
+/// Which table a version row is in: `versions` (by key) or `inode_versions` (kept by the file
+/// view with the inode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    Key,
+    Inode,
+}
+
+/// Removes one row of either table and, for a version, its inode and chunk references.
+pub(crate) fn remove_at(
+    ns: &mut Ns,
+    b: &mut BucketRecord,
+    place: Place,
+    k: &[u8],
+    row: &VersionRow,
+) -> Result<()> {
+    match place {
+        Place::Key => ns.versions_mut()?.remove(k)?,
+        Place::Inode => ns.inode_versions_mut()?.remove(k)?,
+    };
     b.version_rows = b.version_rows.saturating_sub(1);
     if let Some(vino) = row.inode {
         let rec = txn::get_inode(ns, vino)?;
@@ -219,8 +241,117 @@ pub(crate) fn remove_row(
         b.usage_bytes = b.usage_bytes.saturating_sub(row.size);
         b.noncurrent_bytes = b.noncurrent_bytes.saturating_sub(row.size);
     }
-    super::expiry::marker_may_be_alone(ns, b, key_of(k))?;
+    if place == Place::Key {
+        super::expiry::marker_may_be_alone(ns, b, key_of(k))?;
+    }
     Ok(())
+}
+
+/// The file view ends a quiet spell of a file: its content is kept as a version before the
+/// first change after [`SETTLE_MS`] without one (decision 0038: at most one version per flush
+/// of buffered writes, not one per WRITE call).
+pub(crate) const SETTLE_MS: i64 = 2_000;
+
+/// The file view is about to replace the data of inode `ino` (`old`, its record with data) in
+/// versioned share `b`: keeps the content as a version of the inode, unless it is empty, was
+/// changed less than [`SETTLE_MS`] ago (the same run of writes) or versioning is suspended
+/// (the null version is written in place). The kept copy takes its own chunk references; the
+/// caller drops the current's as it replaces them. Returns the id the current version gets.
+pub(crate) fn keep_inode_version(
+    ns: &mut Ns,
+    b: &mut BucketRecord,
+    ino: u64,
+    old: &ObjectRecord,
+    now_ms: i64,
+) -> Result<Option<String>> {
+    if b.versioning != Versioning::Enabled
+        || old.size == 0
+        || now_ms.saturating_sub(old.mtime_ms) < SETTLE_MS
+    {
+        return Ok(None);
+    }
+    let mut kept = old.clone();
+    kept.nlink = 1;
+    let vino = txn::next_counter(ns, "next_ino")?;
+    txn::incref(ns, kept.data.chunks())?;
+    txn::put_inode(ns, vino, &kept, true)?;
+    let seq = match old.version_id.as_deref().and_then(parse_id) {
+        Some(seq) => seq,
+        None => new_version(ns)?.0,
+    };
+    let row = VersionRow {
+        version_id: shown_id(old),
+        inode: Some(vino),
+        mtime_ms: old.mtime_ms,
+        size: old.size,
+        noncurrent_ms: now_ms,
+    };
+    let mut k = tables::inode_version_prefix(b.id, ino).to_vec();
+    k.extend_from_slice(&(u64::MAX - seq).to_be_bytes());
+    ns.inode_versions_mut()?
+        .insert(k.as_slice(), codec::encode(&row)?.as_slice())?;
+    b.version_rows += 1;
+    b.usage_bytes += old.size;
+    b.noncurrent_bytes += old.size;
+    Ok(Some(new_version(ns)?.1))
+}
+
+/// The versions the file view kept of inode `ino`, newest first, as (table key, row).
+pub(crate) fn inode_rows(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    bucket_id: u64,
+    ino: u64,
+) -> Result<Vec<(Vec<u8>, VersionRow)>> {
+    let lo = tables::inode_version_prefix(bucket_id, ino);
+    let mut out = Vec::new();
+    for e in t.range::<&[u8]>(lo.as_slice()..)? {
+        let (k, v) = e?;
+        if !k.value().starts_with(&lo) {
+            break;
+        }
+        out.push((k.value().to_vec(), codec::decode(v.value())?));
+    }
+    Ok(out)
+}
+
+/// Name `key` of inode `ino` is replaced or removed: the versions the file view kept of the
+/// inode become versions of the key (an inode with other names keeps them: they are theirs
+/// too).
+pub(crate) fn settle_inode_versions(
+    ns: &mut Ns,
+    b: &BucketRecord,
+    key: &str,
+    ino: u64,
+    links: u32,
+) -> Result<()> {
+    if links > 1 || b.kind != crate::model::BucketKind::Share {
+        return Ok(());
+    }
+    for (k, row) in inode_rows(ns.inode_versions()?, b.id, ino)? {
+        ns.inode_versions_mut()?.remove(k.as_slice())?;
+        let seq = k
+            .get(16..24)
+            .and_then(|s| s.try_into().ok())
+            .map_or(0, |s| u64::MAX - u64::from_be_bytes(s));
+        ns.versions_mut()?.insert(
+            tables::version_key(b.id, key, seq).as_slice(),
+            codec::encode(&row)?.as_slice(),
+        )?;
+        super::expiry::became_noncurrent(ns, b, key, row.noncurrent_since())?;
+    }
+    Ok(())
+}
+
+/// Version `id` among those the file view kept of inode `ino`.
+pub(crate) fn find_inode_row(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    bucket_id: u64,
+    ino: u64,
+    id: &str,
+) -> Result<Option<(Vec<u8>, VersionRow)>> {
+    Ok(inode_rows(t, bucket_id, ino)?
+        .into_iter()
+        .find(|(_, r)| r.version_id == id))
 }
 
 /// The key of a `versions` table key.
