@@ -515,3 +515,9 @@ async fn cli_versioning_and_versions() {
     assert_eq!(out.trim(), "Versioning of clivers: suspended");
     srv.stop().await;
 }
+
+/// The console's versioning setting and versions view: `tests/browser/versions.test.mjs`.
+#[test]
+fn console_versions_view_in_chromium() {
+    crate::web_browser::run_in_chromium("versions.test.mjs");
+}

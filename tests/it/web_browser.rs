@@ -1,5 +1,6 @@
 //! The web page in a real browser: runs `tests/browser/e2e.test.mjs` (Node's test runner,
-//! playwright-core driving Debian's headless Chromium) against the built binary.
+//! playwright-core driving Debian's headless Chromium) against the built binary; other
+//! scripts there through [`run_in_chromium`] (`versions.test.mjs`: `versioning_admin.rs`).
 //!
 //! Without Chromium, Node or `tests/browser/node_modules` (`npm ci` there) the test says so
 //! loudly and passes — unless `GATEHOUSE_BROWSER_TEST=required` (set by `.ci/run`), where a
@@ -11,6 +12,11 @@ use std::process::Command;
 
 #[test]
 fn web_page_end_to_end_in_chromium() {
+    run_in_chromium("e2e.test.mjs");
+}
+
+/// Runs `tests/browser/<script>` with Node's test runner; fails unless it ran and passed.
+pub(crate) fn run_in_chromium(script: &str) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = repo.join("tests/browser");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -41,7 +47,7 @@ fn web_page_end_to_end_in_chromium() {
     }
     let out = Command::new("node")
         .arg("--test")
-        .arg("e2e.test.mjs")
+        .arg(script)
         .current_dir(&dir)
         .env("GATEHOUSE_BIN", env!("CARGO_BIN_EXE_gatehouse"))
         .env("CHROMIUM", &chromium)
@@ -53,9 +59,12 @@ fn web_page_end_to_end_in_chromium() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "browser test failed:\n{text}");
+    assert!(
+        out.status.success(),
+        "browser test {script} failed:\n{text}"
+    );
     assert!(
         !text.contains("# pass 0") && text.contains("# fail 0"),
-        "the browser test did not run:\n{text}"
+        "the browser test {script} did not run:\n{text}"
     );
 }

@@ -272,8 +272,9 @@
     $('dropzone').hidden = !chosen;
     showBucketDelete();
     $('object-details').hidden = true;
+    $('object-versions').hidden = true;
     resetPages();
-    await listObjects();
+    await Promise.all([listObjects(), loadVersioning()]);
   }
 
   // A share's bucket goes with its share (Shares panel); plain buckets are deleted here.
@@ -290,9 +291,10 @@
     browse.bucket = $('bucket-select').value;
     browse.prefix = '';
     $('object-details').hidden = true;
+    $('object-versions').hidden = true;
     showBucketDelete();
     resetPages();
-    await listObjects();
+    await Promise.all([listObjects(), loadVersioning()]);
   });
   $('bucket-refresh').addEventListener('click', () => loadBuckets());
 
@@ -375,6 +377,7 @@
     const name = o.key.slice(browse.prefix.length);
     const actions = el('td', { class: 'actions' },
       el('button', { type: 'button', class: 'quiet', text: 'Details', onclick: () => showDetails(bucket, o.key) }),
+      el('button', { type: 'button', class: 'quiet', text: 'Versions', onclick: () => showVersions(bucket, o.key) }),
       el('a', { href: objectUrl(bucket, o.key), download: name.split('/').pop() || 'download', text: 'Download' }),
       presignAvailable ? el('button', { type: 'button', class: 'quiet presign', text: 'Copy link', onclick: () => copyLink(bucket, o.key) }) : null,
       el('button', {
@@ -386,6 +389,10 @@
           if (await attempt(() => api('DELETE', objectUrl(bucket, o.key))) !== undefined) {
             flash('Deleted ' + o.key + '.', true);
             await listObjects();
+            // In a versioned bucket the delete left a marker: the open versions view shows it.
+            if (!$('object-versions').hidden && versionsShown.bucket === bucket && versionsShown.key === o.key) {
+              await showVersions(bucket, o.key);
+            }
           }
         },
       }));
@@ -435,6 +442,105 @@
   }
 
   $('details-close').addEventListener('click', () => { $('object-details').hidden = true; });
+
+  // ----- versioning -----
+
+  function bucketPath(bucket) {
+    return '/api/buckets/' + encodeURIComponent(bucket);
+  }
+
+  // The bucket's setting, beside the bucket picker; hidden where the caller may not read it.
+  let versioningState = null;
+
+  async function loadVersioning() {
+    const bucket = browse.bucket;
+    versioningState = null;
+    $('versioning').hidden = true;
+    if (!bucket || browse.kinds.get(bucket) === 'system') return;
+    let v;
+    try {
+      v = await api('GET', bucketPath(bucket) + '/versioning');
+    } catch (err) {
+      if (!(err instanceof ApiError && (err.status === 403 || isMissingRoute(err)))) showError(err);
+      return;
+    }
+    if (bucket !== browse.bucket) return;
+    versioningState = v.status;
+    $('versioning-state').textContent = v.status;
+    $('versioning-toggle').textContent = v.status === 'enabled' ? 'Suspend' : 'Enable';
+    $('versioning').hidden = false;
+  }
+
+  $('versioning-toggle').addEventListener('click', async () => {
+    const bucket = browse.bucket;
+    if (!bucket) return;
+    const to = versioningState === 'enabled' ? 'suspended' : 'enabled';
+    const warn = to === 'enabled'
+      ? 'Enable versioning of ' + bucket + '? Every write and delete then keeps what it replaces (and counts in the bucket\'s usage).'
+      : 'Suspend versioning of ' + bucket + '? The versions kept so far stay; new writes replace what they overwrite.';
+    if (!window.confirm(warn)) return;
+    const v = await attempt(() => api('PUT', bucketPath(bucket) + '/versioning', { status: to }));
+    if (!v) return;
+    flash('Versioning of ' + bucket + ': ' + v.status + '.', true);
+    await loadVersioning();
+  });
+
+  // The versions of one key: download one, make one current again, delete one for good.
+  const versionsShown = { bucket: null, key: null };
+
+  async function showVersions(bucket, key) {
+    const page = await attempt(() => api('GET', bucketPath(bucket) + '/versions?' + new URLSearchParams({ key })));
+    if (!page) return;
+    versionsShown.bucket = bucket;
+    versionsShown.key = key;
+    $('versions-key').textContent = key;
+    const tbody = $('versions-table').tBodies[0];
+    clear(tbody);
+    for (const v of page.versions) tbody.append(versionRow(bucket, key, v));
+    $('versions-none').hidden = page.versions.length > 0;
+    $('versions-more').hidden = !page.truncated;
+    $('object-versions').hidden = false;
+    $('object-versions').scrollIntoView({ block: 'nearest' });
+  }
+
+  function versionRow(bucket, key, v) {
+    const url = objectUrl(bucket, key) + '?version_id=' + encodeURIComponent(v.version_id);
+    const actions = el('td', { class: 'actions' },
+      v.delete_marker ? null : el('a', { href: url, download: key.split('/').pop() || 'download', text: 'Download' }),
+      v.delete_marker || v.is_latest ? null : el('button', {
+        type: 'button',
+        class: 'quiet',
+        text: 'Restore',
+        onclick: () => restoreVersion(bucket, key, v),
+      }),
+      el('button', { type: 'button', class: 'danger', text: 'Delete', onclick: () => deleteVersion(bucket, key, v) }));
+    return el('tr', { 'data-version': v.version_id, class: v.delete_marker ? 'marker' : null },
+      el('td', {}, el('code', { text: v.version_id }),
+        v.is_latest ? el('span', { class: 'badge', text: 'latest' }) : null,
+        v.delete_marker ? el('span', { class: 'badge', text: 'delete marker' }) : null),
+      el('td', { text: fmtTime(v.modified_ms) }),
+      el('td', { class: 'num', title: v.delete_marker ? null : v.size + ' bytes', text: v.delete_marker ? '' : fmtBytes(v.size) }),
+      actions);
+  }
+
+  async function restoreVersion(bucket, key, v) {
+    if (!window.confirm('Make version ' + v.version_id + ' of ' + key + ' current again? It is copied as a new version; the others stay.')) return;
+    const r = await attempt(() => api('POST', bucketPath(bucket) + '/restore', { key, version_id: v.version_id }));
+    if (!r) return;
+    flash('Restored ' + key + ' from version ' + v.version_id + '.', true);
+    await Promise.all([showVersions(bucket, key), listObjects()]);
+  }
+
+  async function deleteVersion(bucket, key, v) {
+    const what = v.delete_marker ? 'the delete marker ' + v.version_id : 'version ' + v.version_id;
+    if (!window.confirm('Delete ' + what + ' of ' + key + ' for good?')) return;
+    const url = objectUrl(bucket, key) + '?version_id=' + encodeURIComponent(v.version_id);
+    if (await attempt(() => api('DELETE', url)) === undefined) return;
+    flash('Deleted ' + what + ' of ' + key + '.', true);
+    await Promise.all([showVersions(bucket, key), listObjects()]);
+  }
+
+  $('versions-close').addEventListener('click', () => { $('object-versions').hidden = true; });
 
   $('page-next').addEventListener('click', async () => {
     browse.page += 1;
