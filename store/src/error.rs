@@ -24,6 +24,19 @@ pub enum StoreError {
     /// The version a request named is a delete marker (S3 answers 405 with its headers).
     #[error("the version is a delete marker")]
     DeleteMarker { version_id: String, mtime_ms: i64 },
+    /// The bucket's state does not allow the request (object lock without versioning,
+    /// suspending versioning under object lock).
+    #[error("invalid bucket state: {0}")]
+    InvalidBucketState(String),
+    /// A request S3 answers `InvalidRequest` (e.g. object lock headers on a bucket without it).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The bucket has no object lock configuration.
+    #[error("the bucket has no object lock configuration")]
+    NoObjectLockConfiguration,
+    /// The version has no retention (or legal hold) to show.
+    #[error("the object has no object lock configuration")]
+    NoObjectLock,
     #[error("invalid key: {0}")]
     InvalidKey(String),
     #[error(
@@ -120,6 +133,10 @@ impl StoreError {
             StoreError::NoSuchVersion => "store.no_such_version",
             StoreError::InvalidVersionId => "store.invalid_version_id",
             StoreError::DeleteMarker { .. } => "store.delete_marker",
+            StoreError::InvalidBucketState(_) => "store.invalid_bucket_state",
+            StoreError::InvalidRequest(_) => "store.invalid_request",
+            StoreError::NoObjectLockConfiguration => "lock.no_configuration",
+            StoreError::NoObjectLock => "lock.none",
             StoreError::InvalidKey(_) => "store.invalid_key",
             StoreError::KeyTooLong => "store.key_too_long",
             StoreError::NoSuchUpload => "store.no_such_upload",

@@ -50,6 +50,10 @@ pub struct FsckReport {
     /// removed by repair (a version is data someone kept on purpose).
     #[serde(default)]
     pub dangling_versions: Vec<(u64, String, String)>,
+    /// Versions under object lock now (decision 0039): checked like any other, never removed
+    /// by repair.
+    #[serde(default)]
+    pub locked_versions: u64,
     /// Inodes whose link count differs from the entries naming them: (inode, stored, counted).
     pub nlink_mismatches: Vec<(u64, u32, u32)>,
     /// Chunk rows whose count differs from the references found.
@@ -279,6 +283,7 @@ fn check(
     pace: &Pace,
 ) -> Result<(FsckReport, Fixes)> {
     let mut report = FsckReport::default();
+    let now = crate::now_unix_ms();
     // Bucket id → name, including deleted shares awaiting purge.
     let mut names: HashMap<u64, String> = HashMap::new();
     let mut counters: BTreeMap<String, Counts> = BTreeMap::new();
@@ -332,6 +337,9 @@ fn check(
         };
         let rec: ObjectRecord = codec::decode(rec.value())?;
         report.objects += 1;
+        if crate::locks::is_locked(&rec, now) {
+            report.locked_versions += 1;
+        }
         let u = usage.entry(id).or_default();
         u.count += 1;
         let seen = names_of.entry(ino).or_insert((rec.links(), 0));
@@ -389,9 +397,12 @@ fn check(
         let u = usage.entry(id).or_default();
         u.rows += 1;
         let Some(vino) = row.inode else { continue };
-        if inodes.get(vino)?.is_none() {
+        let Some(attrs) = inodes.get(vino)? else {
             report.dangling_versions.push((id, key, row.version_id));
             continue;
+        };
+        if crate::locks::is_locked(&codec::decode::<ObjectRecord>(attrs.value())?, now) {
+            report.locked_versions += 1;
         }
         u.bytes += row.size;
         u.noncurrent += row.size;

@@ -25,6 +25,7 @@ mod commit;
 pub mod error;
 pub mod fsck;
 pub mod identity;
+pub mod locks;
 mod md5_lanes;
 pub mod metrics;
 pub mod model;

@@ -24,6 +24,7 @@ mod nfs_files;
 mod nfs_links;
 mod nfs_times;
 mod nfs_writeback;
+mod object_lock;
 mod quotas;
 mod rbac;
 mod replication;

@@ -90,6 +90,8 @@ impl From<StoreError> for ApiError {
             | E::NoSuchKey
             | E::NoSuchVersion
             | E::DeleteMarker { .. }
+            | E::NoObjectLockConfiguration
+            | E::NoObjectLock
             | E::NoSuchUpload
             | E::NoSuchUser(_)
             | E::NoSuchGroup(_)
@@ -104,6 +106,7 @@ impl From<StoreError> for ApiError {
             E::BucketAlreadyOwnedByYou
             | E::BucketAlreadyExists
             | E::BucketNotEmpty
+            | E::InvalidBucketState(_)
             | E::Conflict(_) => S::CONFLICT,
             E::InvalidBucketName(_)
             | E::InvalidKey(_)
@@ -117,6 +120,7 @@ impl From<StoreError> for ApiError {
             | E::IncompleteBody
             | E::InvalidArgument(_)
             | E::InvalidVersionId
+            | E::InvalidRequest(_)
             | E::NotADirectory(_)
             | E::IsADirectory(_)
             | E::NotPermitted(_)

@@ -29,7 +29,8 @@ pub fn nfsstat(e: &StoreError) -> nfsstat3 {
         | E::InvalidBucketName(_)
         | E::InvalidArgument(_)
         | E::InvalidRange
-        | E::InvalidVersionId => N::NFS3ERR_INVAL,
+        | E::InvalidVersionId
+        | E::InvalidRequest(_) => N::NFS3ERR_INVAL,
         // The one precondition of the file view: SETATTR's guard (sattrguard3).
         E::PreconditionFailed => N::NFS3ERR_NOT_SYNC,
         E::BadDigest
@@ -51,6 +52,9 @@ pub fn nfsstat(e: &StoreError) -> nfsstat3 {
         | E::NoSuchReplicationConfiguration
         | E::NoSuchConnection(_)
         | E::NoSuchLifecycleConfiguration
+        | E::NoObjectLockConfiguration
+        | E::NoObjectLock
+        | E::InvalidBucketState(_)
         | E::Internal(_) => N::NFS3ERR_SERVERFAULT,
     }
 }

@@ -29,6 +29,12 @@ pub enum Endpoint {
     GetBucketLifecycleConfiguration,
     PutBucketLifecycleConfiguration,
     DeleteBucketLifecycle,
+    GetObjectLockConfiguration,
+    PutObjectLockConfiguration,
+    GetObjectRetention,
+    PutObjectRetention,
+    GetObjectLegalHold,
+    PutObjectLegalHold,
     GetBucketReplication,
     PutBucketReplication,
     DeleteBucketReplication,
@@ -57,7 +63,6 @@ pub enum BucketConfig {
     Cors,
     Policy,
     Encryption,
-    ObjectLock,
     Website,
     OwnershipControls,
     PublicAccessBlock,
@@ -69,12 +74,11 @@ pub enum BucketConfig {
 
 impl BucketConfig {
     /// Every one, with its query sub-resource name.
-    pub const ALL: [(BucketConfig, &'static str); 12] = [
+    pub const ALL: [(BucketConfig, &'static str); 11] = [
         (BucketConfig::Tagging, "tagging"),
         (BucketConfig::Cors, "cors"),
         (BucketConfig::Policy, "policy"),
         (BucketConfig::Encryption, "encryption"),
-        (BucketConfig::ObjectLock, "object-lock"),
         (BucketConfig::Website, "website"),
         (BucketConfig::OwnershipControls, "ownershipControls"),
         (BucketConfig::PublicAccessBlock, "publicAccessBlock"),
@@ -106,7 +110,6 @@ impl BucketConfig {
             C::Cors => ("GetBucketCors", "DeleteBucketCors"),
             C::Policy => ("GetBucketPolicy", "DeleteBucketPolicy"),
             C::Encryption => ("GetBucketEncryption", "DeleteBucketEncryption"),
-            C::ObjectLock => ("GetObjectLockConfiguration", "-"),
             C::Website => ("GetBucketWebsite", "DeleteBucketWebsite"),
             C::OwnershipControls => (
                 "GetBucketOwnershipControls",
@@ -146,6 +149,12 @@ impl Endpoint {
             Endpoint::GetBucketLifecycleConfiguration => "GetBucketLifecycleConfiguration",
             Endpoint::PutBucketLifecycleConfiguration => "PutBucketLifecycleConfiguration",
             Endpoint::DeleteBucketLifecycle => "DeleteBucketLifecycle",
+            Endpoint::GetObjectLockConfiguration => "GetObjectLockConfiguration",
+            Endpoint::PutObjectLockConfiguration => "PutObjectLockConfiguration",
+            Endpoint::GetObjectRetention => "GetObjectRetention",
+            Endpoint::PutObjectRetention => "PutObjectRetention",
+            Endpoint::GetObjectLegalHold => "GetObjectLegalHold",
+            Endpoint::PutObjectLegalHold => "PutObjectLegalHold",
             Endpoint::GetBucketReplication => "GetBucketReplication",
             Endpoint::PutBucketReplication => "PutBucketReplication",
             Endpoint::DeleteBucketReplication => "DeleteBucketReplication",
@@ -177,14 +186,7 @@ const UNSUPPORTED_BUCKET: &[&str] = &[
     "policyStatus",
     "session",
 ];
-const UNSUPPORTED_OBJECT: &[&str] = &[
-    "retention",
-    "legal-hold",
-    "torrent",
-    "restore",
-    "select",
-    "attributes",
-];
+const UNSUPPORTED_OBJECT: &[&str] = &["torrent", "restore", "select", "attributes"];
 
 pub fn parse(
     method: &Method,
@@ -203,6 +205,13 @@ pub fn parse(
     if !key {
         if *method == Method::GET && q.has("versioning") {
             return Ok(E::GetBucketVersioning);
+        }
+        if q.has("object-lock") {
+            return match *method {
+                Method::GET => Ok(E::GetObjectLockConfiguration),
+                Method::PUT => Ok(E::PutObjectLockConfiguration),
+                _ => Err(S3Error::method_not_allowed()),
+            };
         }
         if q.has("replication") {
             return match *method {
@@ -263,6 +272,11 @@ pub fn parse(
     }
     let copy = headers.contains_key("x-amz-copy-source");
     match *method {
+        Method::GET if q.has("retention") => Ok(E::GetObjectRetention),
+        Method::PUT if q.has("retention") => Ok(E::PutObjectRetention),
+        Method::GET if q.has("legal-hold") => Ok(E::GetObjectLegalHold),
+        Method::PUT if q.has("legal-hold") => Ok(E::PutObjectLegalHold),
+        _ if q.has("retention") || q.has("legal-hold") => Err(S3Error::method_not_allowed()),
         Method::GET if q.has("tagging") => Ok(E::GetObjectTagging),
         Method::PUT if q.has("tagging") => Ok(E::PutObjectTagging),
         Method::DELETE if q.has("tagging") => Ok(E::DeleteObjectTagging),
@@ -344,6 +358,18 @@ mod tests {
         );
         assert_eq!(ep(Method::PUT, true, false, "tagging"), None);
         assert_eq!(ep(Method::DELETE, true, false, "object-lock"), None);
+        assert_eq!(
+            ep(Method::PUT, true, false, "object-lock"),
+            Some(E::PutObjectLockConfiguration)
+        );
+        assert_eq!(
+            ep(Method::PUT, true, true, "retention"),
+            Some(E::PutObjectRetention)
+        );
+        assert_eq!(
+            ep(Method::GET, true, true, "legal-hold"),
+            Some(E::GetObjectLegalHold)
+        );
         assert_eq!(ep(Method::GET, true, false, "analytics"), None);
         assert_eq!(ep(Method::PATCH, true, true, ""), None);
         assert_eq!(

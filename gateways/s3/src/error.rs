@@ -142,6 +142,18 @@ impl From<StoreError> for S3Error {
             ),
             E::NoSuchKey => S3Error::new(404, "NoSuchKey", "The specified key does not exist."),
             E::NoSuchVersion => S3Error::no_such_version(),
+            E::InvalidBucketState(m) => S3Error::new(409, "InvalidBucketState", m),
+            E::InvalidRequest(m) => S3Error::invalid_request(m),
+            E::NoObjectLockConfiguration => S3Error::new(
+                404,
+                "ObjectLockConfigurationNotFoundError",
+                "Object Lock configuration does not exist for this bucket",
+            ),
+            E::NoObjectLock => S3Error::new(
+                404,
+                "NoSuchObjectLockConfiguration",
+                "The specified object does not have a ObjectLock configuration",
+            ),
             E::InvalidVersionId => S3Error::invalid_argument("Invalid version id specified"),
             E::DeleteMarker {
                 version_id,

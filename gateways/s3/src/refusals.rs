@@ -1,5 +1,6 @@
 //! Request headers that ask for features gatehouse does not have: server-side encryption
-//! (SSE-S3, SSE-KMS, SSE-C, also on a copy source), object lock, storage classes other than
+//! (SSE-S3, SSE-KMS, SSE-C, also on a copy source), object lock on operations that do not take
+//! it (decision 0039: writes, deletes and CreateBucket do), storage classes other than
 //! STANDARD, website redirects, expected-bucket-owner checks. A request carrying one is refused before any handler runs, so
 //! a client that asks for protection never gets a 200 that quietly stored its data without it.
 
@@ -16,8 +17,6 @@ const REFUSED_PREFIXES: &[(&str, &str)] = &[
         "x-amz-copy-source-server-side-encryption",
         "server-side encryption (SSE-C) of the copy source",
     ),
-    ("x-amz-object-lock-", "object lock"),
-    ("x-amz-bypass-governance-retention", "object lock"),
     (
         "x-amz-website-redirect-location",
         "website hosting (redirects)",
@@ -34,6 +33,27 @@ const REFUSED_PREFIXES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Object lock headers (decision 0039) and the operations that carry them out; on any other
+/// operation they are refused.
+const LOCK_HEADERS: &[(&str, &[Endpoint])] = &[
+    (
+        "x-amz-object-lock-",
+        &[
+            Endpoint::PutObject,
+            Endpoint::CopyObject,
+            Endpoint::CreateMultipartUpload,
+        ],
+    ),
+    (
+        "x-amz-bypass-governance-retention",
+        &[
+            Endpoint::DeleteObject,
+            Endpoint::DeleteObjects,
+            Endpoint::PutObjectRetention,
+        ],
+    ),
+];
+
 /// The one storage class there is; `x-amz-storage-class: STANDARD` is accepted.
 const STANDARD: &str = "STANDARD";
 
@@ -43,6 +63,11 @@ pub fn check(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
     for name in h.keys().map(http::HeaderName::as_str) {
         if let Some((_, what)) = REFUSED_PREFIXES.iter().find(|(p, _)| name.starts_with(p)) {
             return Err(refused(name, what));
+        }
+        if let Some((_, takers)) = LOCK_HEADERS.iter().find(|(p, _)| name.starts_with(p))
+            && !takers.contains(&ep)
+        {
+            return Err(refused(name, &format!("object lock on {}", ep.name())));
         }
     }
     if let Some(class) = header_values(h, "x-amz-storage-class").find(|c| c.trim() != STANDARD) {
@@ -56,11 +81,11 @@ pub fn check(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
         )
         .with("Header", "x-amz-storage-class"));
     }
-    if ep == Endpoint::CreateBucket
-        && header_values(h, "x-amz-bucket-object-lock-enabled")
-            .any(|v| !v.trim().eq_ignore_ascii_case("false"))
-    {
-        return Err(refused("x-amz-bucket-object-lock-enabled", "object lock"));
+    if ep != Endpoint::CreateBucket && h.contains_key("x-amz-bucket-object-lock-enabled") {
+        return Err(refused(
+            "x-amz-bucket-object-lock-enabled",
+            &format!("object lock on {}", ep.name()),
+        ));
     }
     Ok(())
 }
@@ -103,7 +128,7 @@ mod tests {
                 "x-amz-copy-source-server-side-encryption-customer-key",
                 "a2V5",
             ),
-            (E::CopyObject, "x-amz-object-lock-mode", "GOVERNANCE"),
+            (E::UploadPart, "x-amz-object-lock-mode", "GOVERNANCE"),
             (E::GetObject, "x-amz-expected-bucket-owner", "111122223333"),
             (
                 E::CopyObject,
@@ -111,14 +136,14 @@ mod tests {
                 "111122223333",
             ),
             (
-                E::CreateMultipartUpload,
+                E::CompleteMultipartUpload,
                 "x-amz-object-lock-legal-hold",
                 "ON",
             ),
-            (E::DeleteObject, "x-amz-bypass-governance-retention", "true"),
+            (E::GetObject, "x-amz-bypass-governance-retention", "true"),
             (E::PutObject, "x-amz-storage-class", "GLACIER"),
             (E::PutObject, "x-amz-website-redirect-location", "/other"),
-            (E::CreateBucket, "x-amz-bucket-object-lock-enabled", "true"),
+            (E::PutObject, "x-amz-bucket-object-lock-enabled", "true"),
         ] {
             let e = run(ep, &[(name, value)]).unwrap_err();
             assert_eq!(
@@ -128,13 +153,20 @@ mod tests {
             );
             assert!(e.message.starts_with(name), "{}", e.message);
         }
-        for ok in [
-            ("x-amz-storage-class", "STANDARD"),
-            ("x-amz-bucket-object-lock-enabled", "false"),
-            ("x-amz-meta-a", "1"),
-        ] {
+        for ok in [("x-amz-storage-class", "STANDARD"), ("x-amz-meta-a", "1")] {
             assert!(run(E::CreateBucket, &[ok]).is_ok(), "{ok:?}");
             assert!(run(E::PutObject, &[ok]).is_ok(), "{ok:?}");
+        }
+        // The operations that carry object lock out take its headers (decision 0039).
+        for (ep, name) in [
+            (E::CreateBucket, "x-amz-bucket-object-lock-enabled"),
+            (E::PutObject, "x-amz-object-lock-mode"),
+            (E::CopyObject, "x-amz-object-lock-retain-until-date"),
+            (E::CreateMultipartUpload, "x-amz-object-lock-legal-hold"),
+            (E::DeleteObject, "x-amz-bypass-governance-retention"),
+            (E::DeleteObjects, "x-amz-bypass-governance-retention"),
+        ] {
+            assert!(run(ep, &[(name, "x")]).is_ok(), "{name} on {ep:?}");
         }
     }
 
@@ -147,10 +179,6 @@ mod tests {
                 ("x-amz-storage-class", b"GLACIER"),
             ],
             vec![("x-amz-storage-class", &b"GLACIER\xff"[..])],
-            vec![
-                ("x-amz-bucket-object-lock-enabled", &b"false"[..]),
-                ("x-amz-bucket-object-lock-enabled", b"true"),
-            ],
         ] {
             let e = check(Endpoint::CreateBucket, &header_map(&pairs)).unwrap_err();
             assert_eq!(e.code, "NotImplemented", "{pairs:?}");

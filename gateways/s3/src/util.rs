@@ -195,3 +195,11 @@ mod tests {
         assert!(!etag_list_matches("\"abc\"", "abd"));
     }
 }
+
+/// An RFC 3339 / ISO 8601 date-time (`2030-01-01T00:00:00Z`, with or without fractions) as
+/// Unix ms.
+pub fn parse_iso8601(s: &str) -> Option<i64> {
+    let t = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+        .ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}

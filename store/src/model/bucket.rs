@@ -41,6 +41,25 @@ pub struct BucketRecord {
     /// Rows in `versions`: noncurrent versions and delete markers.
     #[serde(default)]
     pub version_rows: u64,
+    /// Object lock (decision 0039): `Some` once enabled (it cannot be turned off), with the
+    /// default retention of new versions, if any.
+    #[serde(default)]
+    pub object_lock: Option<ObjectLockConfig>,
+}
+
+/// A bucket's object lock configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectLockConfig {
+    pub default: Option<DefaultRetention>,
+}
+
+/// The retention a new version gets when its writer asks for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultRetention {
+    pub mode: crate::model::LockMode,
+    /// Exactly one of `days` and `years` is set.
+    pub days: Option<u32>,
+    pub years: Option<u32>,
 }
 
 /// A bucket's versioning state, as S3 names it. Once versioning was enabled a bucket never

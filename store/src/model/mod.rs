@@ -8,12 +8,16 @@ mod share;
 mod upload;
 mod version;
 
-pub use bucket::{BucketKind, BucketRecord, LifecycleRule, Versioning};
+pub use bucket::{
+    BucketKind, BucketRecord, DefaultRetention, LifecycleRule, ObjectLockConfig, Versioning,
+};
 pub use identity::{
     AdminMatch, BindingRecord, CredentialRef, GroupRecord, Principal, RoleRecord, Subject,
     UserKind, UserRecord,
 };
-pub use object::{ChecksumValue, ChunkRef, Data, FileTimes, ObjectMeta, ObjectRecord};
+pub use object::{
+    ChecksumValue, ChunkRef, Data, FileTimes, LockMode, ObjectMeta, ObjectRecord, Retention,
+};
 pub use replication::{ConnectionRecord, FailedRow, QueueRow, ReplOp, RuleRecord};
 pub use share::{PeerRecord, ShareRecord};
 pub use upload::{CompletedUploadRecord, PartRecord, UploadRecord};

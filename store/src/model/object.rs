@@ -80,6 +80,45 @@ pub struct ObjectRecord {
     /// while the bucket was unversioned or suspended).
     #[serde(default)]
     pub version_id: Option<String>,
+    /// Object lock retention of this version (decision 0039).
+    #[serde(default)]
+    pub retention: Option<Retention>,
+    /// Object lock legal hold of this version.
+    #[serde(default)]
+    pub legal_hold: bool,
+}
+
+/// S3 object lock modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LockMode {
+    /// Removable before its date by a principal granted `bypass-governance` who asks to.
+    Governance,
+    /// Removable by nobody before its date.
+    Compliance,
+}
+
+impl LockMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockMode::Governance => "GOVERNANCE",
+            LockMode::Compliance => "COMPLIANCE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LockMode> {
+        match s {
+            "GOVERNANCE" => Some(LockMode::Governance),
+            "COMPLIANCE" => Some(LockMode::Compliance),
+            _ => None,
+        }
+    }
+}
+
+/// A version's retention: kept until `until_ms` (Unix ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub mode: LockMode,
+    pub until_ms: i64,
 }
 
 impl ObjectRecord {

@@ -16,6 +16,9 @@ pub struct UploadRecord {
     /// wait; Complete and Abort release them). False for uploads begun before parts counted.
     #[serde(default)]
     pub parts_counted: bool,
+    /// `x-amz-object-lock-*` of CreateMultipartUpload, applied at completion.
+    #[serde(default)]
+    pub lock: crate::locks::LockRequest,
 }
 
 /// An uploaded part. It holds one reference on each of its chunks until the upload completes

@@ -42,6 +42,17 @@ impl From<BucketRecord> for BucketInfo {
 
 impl Store {
     pub async fn create_bucket(&self, p: &Principal, name: &str) -> Result<BucketInfo> {
+        self.create_bucket_with(p, name, false).await
+    }
+
+    /// CreateBucket; `object_lock`: `x-amz-bucket-object-lock-enabled: true` (object lock on,
+    /// and with it versioning, decision 0039).
+    pub async fn create_bucket_with(
+        &self,
+        p: &Principal,
+        name: &str,
+        object_lock: bool,
+    ) -> Result<BucketInfo> {
         let kind = naming::bucket_kind(name)?;
         if kind == BucketKind::Share {
             // Tools that create the bucket before writing (rclone) get the usual answer for an
@@ -99,9 +110,14 @@ impl Store {
                     object_count: 0,
                     lifecycle: Vec::new(),
                     replicated: false,
-                    versioning: crate::model::Versioning::Unversioned,
+                    versioning: if object_lock {
+                        crate::model::Versioning::Enabled
+                    } else {
+                        crate::model::Versioning::Unversioned
+                    },
                     noncurrent_bytes: 0,
                     version_rows: 0,
+                    object_lock: object_lock.then(crate::model::ObjectLockConfig::default),
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)?;
                 Ok(BucketInfo::from(rec))
@@ -202,6 +218,7 @@ impl Store {
                     versioning: crate::model::Versioning::Unversioned,
                     noncurrent_bytes: 0,
                     version_rows: 0,
+                    object_lock: None,
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)
             })

@@ -238,6 +238,8 @@ pub(super) fn new_record(now: i64) -> ObjectRecord {
             ctime_ns: now,
         }),
         version_id: None,
+        retention: None,
+        legal_hold: false,
     }
 }
 
@@ -491,6 +493,7 @@ impl Store {
                     StoreError::NoSuchKey
                 });
             }
+            crate::locks::check_file_view_key(&ns, &b, &key)?;
             txn::unlink_object(&mut ns, &mut b, &key).map(drop)
         })
         .await
@@ -582,6 +585,8 @@ impl Store {
                 return Err(StoreError::IsADirectory(dst));
             }
             txn::check_share_conflicts(&ns, &b, &dst)?;
+            crate::locks::check_file_view_key(&ns, &b, &src)?;
+            crate::locks::check_file_view_key(&ns, &b, &dst)?;
             // A replaced name that is a hard link takes only itself away (decision 0021); in a
             // versioned share what it held stays as a noncurrent version (decision 0038).
             txn::unlink_replaced(&mut ns, &mut b, &dst)?;
@@ -945,6 +950,9 @@ impl Store {
                     }
                     attrs.check_guard(file_times(&rec).ctime_ns)?;
                     let mut b = txn::get_bucket(&ns, &bucket_s)?;
+                    if b.object_lock.is_some() {
+                        crate::locks::check_file_view(&rec)?;
+                    }
                     if changes_data && b.versioning.is_on() {
                         // A versioned share keeps what a run of writes replaces (decision
                         // 0038), once per run.

@@ -229,6 +229,7 @@ fn check_part_number(n: u32) -> Result<()> {
 }
 
 impl Store {
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_upload(
         &self,
         p: &Principal,
@@ -237,11 +238,17 @@ impl Store {
         mut meta: ObjectMeta,
         tags: Vec<(String, String)>,
         checksum: Option<ChecksumAlgorithm>,
+        lock: crate::locks::LockRequest,
     ) -> Result<UploadInfo> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
         crate::replication::accept_marker(p, bucket, &mut meta);
         let b = self.bucket_record(bucket)?;
         naming::validate_key(b.kind, key)?;
+        if b.object_lock.is_none() && !lock.is_empty() {
+            return Err(StoreError::InvalidRequest(
+                "Bucket is missing Object Lock Configuration".into(),
+            ));
+        }
         let id = new_upload_id()?;
         let rec = UploadRecord {
             bucket: bucket.to_string(),
@@ -252,6 +259,7 @@ impl Store {
             checksum_algorithm: checksum.map(|c| c.name().to_string()),
             owner: p.user_id.clone(),
             parts_counted: true,
+            lock,
         };
         let info = upload_info(&id, &rec);
         self.inner
@@ -608,9 +616,12 @@ impl Store {
                     nlink: 1,
                     times: None,
                     version_id: None,
+                    retention: None,
+                    legal_hold: false,
                 };
                 // The parts' bytes (all of them: those not listed are dropped) are in the
                 // bucket's usage already; they become the object's.
+                crate::locks::apply_to_new(&b, &u.lock, &mut rec, crate::now_unix_ms())?;
                 let held = held_bytes(t, &u, &id)?;
                 txn::check_quota_releasing(&ns, &b, &key, rec.size, held, limit)?;
                 txn::incref(&mut ns, rec.data.chunks())?;

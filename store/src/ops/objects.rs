@@ -35,6 +35,8 @@ pub struct PutOptions {
     pub declared_size: Option<u64>,
     /// `If-Match` / `If-None-Match` of the write, decided inside the commit.
     pub condition: WriteCondition,
+    /// `x-amz-object-lock-*` of the write (decision 0039).
+    pub lock: crate::locks::LockRequest,
 }
 
 /// What a conditional write (PutObject, CopyObject's destination, CompleteMultipartUpload)
@@ -109,6 +111,8 @@ pub struct CopyOptions {
     pub condition: WriteCondition,
     /// `?versionId=` of the copy source (`None`: its current version).
     pub source_version: Option<String>,
+    /// `x-amz-object-lock-*` of the copy (the source's lock is not copied).
+    pub lock: crate::locks::LockRequest,
 }
 
 impl Store {
@@ -159,6 +163,7 @@ impl Store {
             kind: "FULL_OBJECT".into(),
         });
         let condition = opts.condition;
+        let lock = opts.lock;
         let rec = ObjectRecord {
             size: staged.size,
             etag: staged.md5_hex(),
@@ -171,8 +176,13 @@ impl Store {
             nlink: 1,
             times: None,
             version_id: None,
+            retention: None,
+            legal_hold: false,
         };
-        match self.commit_new_object(bucket, key, rec, condition).await {
+        match self
+            .commit_new_object(bucket, key, rec, condition, lock)
+            .await
+        {
             Ok(info) => {
                 drop(staged);
                 Ok(info)
@@ -268,6 +278,7 @@ impl Store {
         key: &str,
         mut rec: ObjectRecord,
         cond: WriteCondition,
+        lock: crate::locks::LockRequest,
     ) -> Result<ObjectInfo> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
         let limit = self.inner.cfg.max_size;
@@ -279,6 +290,7 @@ impl Store {
                 let mut b = txn::get_bucket(&ns, &bucket)?;
                 cond.check(current_etag(&ns, b.id, &key)?.as_deref())?;
                 txn::check_share_conflicts(&ns, &b, &key)?;
+                crate::locks::apply_to_new(&b, &lock, &mut rec, crate::now_unix_ms())?;
                 txn::check_quota(&ns, &b, &key, rec.size, limit)?;
                 txn::incref(&mut ns, rec.data.chunks())?;
                 let ino = txn::link_object(&mut ns, &mut b, &key, &mut rec)?;
@@ -557,8 +569,10 @@ impl Store {
                 if let Some(tags) = opts.replace_tags {
                     rec.tags = tags;
                 }
-                // A copy is a new file with one name, even of a hard-linked source.
+                // A copy is a new file with one name, even of a hard-linked source; its lock
+                // is the one asked for (or the bucket's default), never the source's.
                 rec.nlink = 1;
+                crate::locks::apply_to_new(&b, &opts.lock, &mut rec, crate::now_unix_ms())?;
                 // ...written here: a replica's marker (decision 0036) is not copied with it,
                 // or a replicated bucket would not send the copy.
                 rec.meta

@@ -514,6 +514,7 @@ fn new_bucket(
         versioning: crate::model::Versioning::Unversioned,
         noncurrent_bytes: 0,
         version_rows: 0,
+        object_lock: None,
     })
 }
 
@@ -530,6 +531,15 @@ fn tombstone(
     };
     let bucket = share_bucket(name);
     let mut ns = Ns::new(wtxn);
+    // A share holding a locked version is not deleted (its purge would destroy it): the
+    // delete waits until no lock is left (decision 0039).
+    if let Ok(b) = txn::get_bucket(&ns, &bucket)
+        && crate::locks::any_locked(&ns, &b)?
+    {
+        return Err(StoreError::AccessDenied(format!(
+            "share {name} holds versions under object lock; it can be deleted once no lock is left"
+        )));
+    }
     let b = txn::remove_bucket(&mut ns, &bucket)?.ok_or(StoreError::NoSuchBucket)?;
     // Parked, its bytes are still on disk: they still count in the server's total.
     txn::add_usage_total(&mut ns, i128::from(b.usage_bytes))?;

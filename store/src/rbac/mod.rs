@@ -28,10 +28,20 @@ pub enum Verb {
     Put,
     Delete,
     Create,
+    /// Removing or shortening an object lock's GOVERNANCE retention (decision 0039): a verb of
+    /// its own, so object access does not grant it.
+    BypassGovernance,
 }
 
 impl Verb {
-    pub const ALL: [Verb; 5] = [Verb::Get, Verb::List, Verb::Put, Verb::Delete, Verb::Create];
+    pub const ALL: [Verb; 6] = [
+        Verb::Get,
+        Verb::List,
+        Verb::Put,
+        Verb::Delete,
+        Verb::Create,
+        Verb::BypassGovernance,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -40,6 +50,7 @@ impl Verb {
             Verb::Put => "put",
             Verb::Delete => "delete",
             Verb::Create => "create",
+            Verb::BypassGovernance => "bypass-governance",
         }
     }
 

@@ -46,7 +46,7 @@ impl Rule {
         for v in &verbs {
             if v != "*" && Verb::parse(v).is_none() {
                 return Err(StoreError::InvalidArgument(format!(
-                    "unknown verb {v:?} (verbs: get, list, put, delete, create, *)"
+                    "unknown verb {v:?} (verbs: get, list, put, delete, create, bypass-governance, *)"
                 )));
             }
         }

@@ -170,7 +170,18 @@ fn expire_key(
             if i - skip < newer as usize {
                 continue; // one of the newest NewerNoncurrentVersions: kept
             }
-            let due = row.noncurrent_since().saturating_add(span);
+            let mut due = row.noncurrent_since().saturating_add(span);
+            // A locked version waits for its lock (decision 0039): its retention's end, or a
+            // day at a time while a legal hold lasts.
+            if let Some(vino) = row.inode {
+                let rec = txn::inode_attrs(ns, vino)?;
+                if crate::locks::is_locked(&rec, now_ms) {
+                    due = due.max(match rec.retention {
+                        Some(r) if !rec.legal_hold => r.until_ms,
+                        _ => now_ms.saturating_add(DAY_MS),
+                    });
+                }
+            }
             if due > now_ms {
                 next = Some(next.map_or(due, |n: i64| n.min(due)));
             } else if removed < budget {

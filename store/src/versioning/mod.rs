@@ -49,6 +49,11 @@ impl Store {
                 if b.kind == crate::model::BucketKind::System {
                     return Err(StoreError::AccessDenied("the system bucket".into()));
                 }
+                if b.object_lock.is_some() && to != Versioning::Enabled {
+                    return Err(StoreError::InvalidBucketState(
+                        "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
+                    ));
+                }
                 b.versioning = to;
                 txn::put_bucket(&mut ns, &b)
             })
@@ -177,8 +182,10 @@ impl Store {
         p: &Principal,
         bucket: &str,
         items: Vec<(String, Option<String>)>,
+        bypass_governance: bool,
     ) -> Result<Vec<Result<Deleted>>> {
         deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
+        let bypass = crate::locks::may_bypass(p, bucket, bypass_governance);
         let bucket = bucket.to_string();
         self.inner
             .committer
@@ -188,7 +195,7 @@ impl Store {
                 let mut out = Vec::with_capacity(items.len());
                 for (key, id) in items {
                     out.push(match id {
-                        Some(id) => delete_version_in(&mut ns, &mut b, &key, &id),
+                        Some(id) => delete_version_in(&mut ns, &mut b, &key, &id, bypass),
                         None => delete_current_in(&mut ns, &mut b, &key),
                     });
                 }
@@ -206,9 +213,15 @@ impl Store {
         bucket: &str,
         key: &str,
         id: &str,
+        bypass_governance: bool,
     ) -> Result<Deleted> {
         let mut r = self
-            .delete_versions(p, bucket, vec![(key.to_string(), Some(id.to_string()))])
+            .delete_versions(
+                p,
+                bucket,
+                vec![(key.to_string(), Some(id.to_string()))],
+                bypass_governance,
+            )
             .await?;
         r.pop()
             .unwrap_or_else(|| Err(StoreError::Internal("no outcome".into())))
@@ -217,7 +230,7 @@ impl Store {
     /// DeleteObject without a version id: in a versioned bucket, a delete marker.
     pub async fn delete_current(&self, p: &Principal, bucket: &str, key: &str) -> Result<Deleted> {
         let mut r = self
-            .delete_versions(p, bucket, vec![(key.to_string(), None)])
+            .delete_versions(p, bucket, vec![(key.to_string(), None)], false)
             .await?;
         r.pop()
             .unwrap_or_else(|| Err(StoreError::Internal("no outcome".into())))
@@ -243,6 +256,7 @@ pub(crate) fn delete_version_in(
     b: &mut BucketRecord,
     key: &str,
     id: &str,
+    bypass: bool,
 ) -> Result<Deleted> {
     if id.is_empty() {
         return Err(StoreError::InvalidVersionId);
@@ -258,6 +272,7 @@ pub(crate) fn delete_version_in(
     if let Some(ino) = txn::lookup(ns, b.id, key)? {
         let cur = txn::inode_attrs(ns, ino)?;
         if rows::names(&cur, id) {
+            crate::locks::check_remove(&cur, bypass, crate::now_unix_ms())?;
             txn::remove_name(ns, b, key, ino, cur, false, false)?;
             rows::promote_newest(ns, b, key)?;
             txn::put_bucket(ns, b)?;
@@ -274,6 +289,9 @@ pub(crate) fn delete_version_in(
     let Some((place, k, row)) = found else {
         return Ok(gone);
     };
+    if let Some(vino) = row.inode {
+        crate::locks::check_remove(&txn::inode_attrs(ns, vino)?, bypass, crate::now_unix_ms())?;
+    }
     rows::remove_at(ns, b, place, &k, &row)?;
     let promoted = rows::promote_newest(ns, b, key)?;
     txn::put_bucket(ns, b)?;

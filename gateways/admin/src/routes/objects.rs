@@ -400,7 +400,7 @@ pub async fn delete(
     match q.get("version_id") {
         Some(id) => {
             st.store
-                .delete_version(&c.principal, &bucket, &key, id)
+                .delete_version(&c.principal, &bucket, &key, id, false)
                 .await?;
         }
         None => {

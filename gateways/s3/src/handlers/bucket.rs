@@ -91,10 +91,11 @@ pub async fn create(
             return Err(S3Error::malformed_xml());
         }
     }
+    let lock = super::lock::bucket_lock_enabled(&ctx.headers)?;
     state
         .inner
         .store
-        .create_bucket(&ctx.principal, ctx.bucket())
+        .create_bucket_with(&ctx.principal, ctx.bucket(), lock)
         .await?;
     let mut r = empty(StatusCode::OK);
     if let Ok(v) = HeaderValue::from_str(&format!("/{}", ctx.named_bucket())) {
@@ -215,10 +216,6 @@ pub fn get_config(s: &Store, ctx: &Ctx, which: BucketConfig) -> Result<Response,
         C::Encryption => (
             "ServerSideEncryptionConfigurationNotFoundError",
             "The server side encryption configuration was not found",
-        ),
-        C::ObjectLock => (
-            "ObjectLockConfigurationNotFoundError",
-            "Object Lock configuration does not exist for this bucket",
         ),
         C::Website => (
             "NoSuchWebsiteConfiguration",

@@ -3,6 +3,7 @@
 mod bucket;
 mod lifecycle;
 mod list;
+mod lock;
 mod multipart;
 mod object;
 mod replication;
@@ -140,6 +141,12 @@ async fn run(
         E::GetBucketLifecycleConfiguration => lifecycle::get(s, &ctx),
         E::PutBucketLifecycleConfiguration => lifecycle::put(s, &ctx, body, &payload).await,
         E::DeleteBucketLifecycle => lifecycle::delete(s, &ctx).await,
+        E::GetObjectLockConfiguration => lock::get_config(s, &ctx),
+        E::PutObjectLockConfiguration => lock::put_config(s, &ctx, body, &payload).await,
+        E::GetObjectRetention => lock::get_retention(s, &ctx),
+        E::PutObjectRetention => lock::put_retention(s, &ctx, body, &payload).await,
+        E::GetObjectLegalHold => lock::get_legal_hold(s, &ctx),
+        E::PutObjectLegalHold => lock::put_legal_hold(s, &ctx, body, &payload).await,
         E::GetBucketReplication => replication::get(s, &ctx),
         E::PutBucketReplication => replication::put(s, &ctx, body, &payload).await,
         E::DeleteBucketReplication => replication::delete(s, &ctx).await,

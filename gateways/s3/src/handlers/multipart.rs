@@ -47,7 +47,15 @@ pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         None => None,
     };
     let u = s
-        .create_upload(&ctx.principal, ctx.bucket(), ctx.key(), meta, tags, alg)
+        .create_upload(
+            &ctx.principal,
+            ctx.bucket(),
+            ctx.key(),
+            meta,
+            tags,
+            alg,
+            super::lock::lock_request(&ctx.headers)?,
+        )
         .await?;
     let mut w = XmlWriter::new();
     w.open_root("InitiateMultipartUploadResult");

@@ -101,6 +101,7 @@ pub async fn put(
     opts.meta = object_meta(&ctx.headers)?;
     opts.tags = parse_tag_header(&ctx.headers)?;
     opts.condition = write_condition(&ctx.headers)?;
+    opts.lock = super::lock::lock_request(&ctx.headers)?;
     let (stream, trailers) = payload_stream(body, payload, &ctx.headers);
     let info = s
         .put_object(
@@ -303,6 +304,7 @@ pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
     };
     let mut r = (status, body).into_response();
     meta_headers(&mut r, rec);
+    super::lock::lock_headers(&mut r, rec);
     match (&rec.version_id, version_param(ctx)) {
         (Some(v), _) => set(&mut r, "x-amz-version-id", v),
         (None, Some(_)) => set(&mut r, "x-amz-version-id", "null"),
@@ -368,7 +370,13 @@ pub async fn delete(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
             );
         }
         let d = s
-            .delete_version(&ctx.principal, ctx.bucket(), ctx.key(), v)
+            .delete_version(
+                &ctx.principal,
+                ctx.bucket(),
+                ctx.key(),
+                v,
+                super::lock::bypass_asked(&ctx.headers),
+            )
             .await?;
         return Ok(deleted_response(&d));
     }
@@ -433,7 +441,12 @@ pub async fn delete_many(
         );
     }
     let outcomes = s
-        .delete_versions(&ctx.principal, ctx.bucket(), entries.clone())
+        .delete_versions(
+            &ctx.principal,
+            ctx.bucket(),
+            entries.clone(),
+            super::lock::bypass_asked(&ctx.headers),
+        )
         .await?;
     let mut w = XmlWriter::new();
     w.open_root("DeleteResult");
@@ -599,6 +612,7 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
                 replace_tags,
                 condition: write_condition(&ctx.headers)?,
                 source_version: sv.clone(),
+                lock: super::lock::lock_request(&ctx.headers)?,
             },
             copy_conditions(&ctx.headers),
         )
