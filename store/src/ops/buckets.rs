@@ -21,9 +21,15 @@ pub struct BucketInfo {
     pub kind: BucketKind,
     pub created_ms: i64,
     pub owner: String,
+    /// Every byte the bucket holds: current objects and noncurrent versions.
     pub usage_bytes: u64,
+    /// The part of `usage_bytes` held by noncurrent versions (decision 0038).
+    pub noncurrent_bytes: u64,
     pub object_count: u64,
     pub quota_bytes: u64,
+    pub versioning: crate::model::Versioning,
+    /// Object lock is enabled (decision 0039).
+    pub object_lock: bool,
 }
 
 impl From<BucketRecord> for BucketInfo {
@@ -34,8 +40,11 @@ impl From<BucketRecord> for BucketInfo {
             created_ms: b.created_ms,
             owner: b.owner,
             usage_bytes: b.usage_bytes,
+            noncurrent_bytes: b.noncurrent_bytes,
             object_count: b.object_count,
             quota_bytes: b.quota_bytes,
+            versioning: b.versioning,
+            object_lock: b.object_lock.is_some(),
         }
     }
 }

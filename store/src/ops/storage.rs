@@ -98,7 +98,10 @@ pub struct StorageStatus {
 pub struct BucketUsage {
     pub name: String,
     pub kind: BucketKind,
+    /// Every byte held, noncurrent versions included.
     pub used_bytes: u64,
+    /// The part of `used_bytes` held by noncurrent versions (decision 0038).
+    pub noncurrent_bytes: u64,
     pub object_count: u64,
     /// 0 = unlimited.
     pub quota_bytes: u64,
@@ -243,6 +246,7 @@ impl Store {
                 name: b.name,
                 kind: b.kind,
                 used_bytes: b.usage_bytes,
+                noncurrent_bytes: b.noncurrent_bytes,
                 object_count: b.object_count,
                 quota_bytes: b.quota_bytes,
             });
