@@ -35,6 +35,7 @@ pub mod private;
 pub mod rbac;
 mod readahead;
 pub mod replication;
+pub mod snapshots;
 pub mod stage;
 mod tables;
 pub mod versioning;

@@ -17,8 +17,37 @@ pub const MAX_SHARE_PATH: usize = 4096;
 /// Longest name (one path segment) in a share: `NAME_MAX`.
 pub const MAX_NAME: usize = 255;
 
+/// Separates a share from a snapshot's name in a snapshot's bucket: `fs+<share>@<snapshot>`.
+pub const SNAPSHOT_SEP: char = '@';
+
+/// The bucket of snapshot `snap` of share `share` (decision 0040): `fs+<share>@<snap>`.
+pub fn snapshot_bucket(share: &str, snap: &str) -> String {
+    format!("{SHARE_PREFIX}{share}{SNAPSHOT_SEP}{snap}")
+}
+
+/// (share bucket, snapshot name) of a snapshot's bucket name.
+pub fn snapshot_parts(bucket: &str) -> Option<(&str, &str)> {
+    let rest = bucket.strip_prefix(SHARE_PREFIX)?;
+    let at = rest.find(SNAPSHOT_SEP)?;
+    Some((&bucket[..SHARE_PREFIX.len() + at], &rest[at + 1..]))
+}
+
+/// The alias of a snapshot's bucket for clients that reject `+` and `@`:
+/// `fs--<share>.<snapshot>` (neither name may hold a `.`).
+pub fn snapshot_alias(share: &str, snap: &str) -> String {
+    format!("{RESERVED_ALIAS_PREFIX}{share}.{snap}")
+}
+
 /// Validates a bucket name and tells which kind of bucket it names.
 pub fn bucket_kind(name: &str) -> Result<BucketKind> {
+    if let Some((share_bucket, snap)) = snapshot_parts(name) {
+        bucket_kind(share_bucket)?;
+        validate_share_name(snap).map_err(|e| match e {
+            StoreError::InvalidArgument(m) => StoreError::InvalidBucketName(m),
+            other => other,
+        })?;
+        return Ok(BucketKind::Share);
+    }
     if let Some(share) = name.strip_prefix(SHARE_PREFIX) {
         validate_share_name(share).map_err(|e| match e {
             StoreError::InvalidArgument(m) => StoreError::InvalidBucketName(m),
@@ -118,6 +147,14 @@ pub fn share_alias(share: &str) -> String {
 /// The canonical name of a bucket as a client named it: `fs--<share>` is `fs+<share>`;
 /// anything else is itself.
 pub fn canonical_bucket(name: &str) -> std::borrow::Cow<'_, str> {
+    if let Some((share, snap)) = name
+        .strip_prefix(RESERVED_ALIAS_PREFIX)
+        .and_then(|r| r.split_once('.'))
+        && !share.is_empty()
+        && !snap.is_empty()
+    {
+        return snapshot_bucket(share, snap).into();
+    }
     match name.strip_prefix(RESERVED_ALIAS_PREFIX) {
         Some(share) if !share.is_empty() => share_bucket(share).into(),
         _ => name.into(),

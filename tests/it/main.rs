@@ -42,6 +42,7 @@ mod s3_objects;
 mod s3s_peer;
 mod share_markers;
 mod shares;
+mod snapshots;
 mod startup;
 mod tls;
 mod trust_edges;

@@ -45,6 +45,12 @@ pub struct BucketRecord {
     /// default retention of new versions, if any.
     #[serde(default)]
     pub object_lock: Option<ObjectLockConfig>,
+    /// A share snapshot (decision 0040): the share bucket it was taken of. Read-only.
+    #[serde(default)]
+    pub snapshot_of: Option<String>,
+    /// A share: the logical bytes its snapshots hold (counted against its quota).
+    #[serde(default)]
+    pub snapshot_bytes: u64,
 }
 
 /// A bucket's object lock configuration.

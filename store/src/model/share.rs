@@ -27,6 +27,9 @@ pub struct ShareRecord {
     /// The bucket record, parked while tombstoned.
     #[serde(default)]
     pub parked_bucket: Option<BucketRecord>,
+    /// Its snapshots' bucket records, parked with it (decision 0040).
+    #[serde(default)]
+    pub parked_snapshots: Vec<BucketRecord>,
     /// Set once the sweep has started removing its entries in bounded steps: a share half
     /// purged cannot be restored.
     #[serde(default)]

@@ -127,6 +127,8 @@ impl Store {
                     noncurrent_bytes: 0,
                     version_rows: 0,
                     object_lock: object_lock.then(crate::model::ObjectLockConfig::default),
+                    snapshot_of: None,
+                    snapshot_bytes: 0,
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)?;
                 Ok(BucketInfo::from(rec))
@@ -228,6 +230,8 @@ impl Store {
                     noncurrent_bytes: 0,
                     version_rows: 0,
                     object_lock: None,
+                    snapshot_of: None,
+                    snapshot_bytes: 0,
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)
             })
@@ -249,7 +253,10 @@ impl Store {
         for e in t.iter()? {
             let (_, v) = e?;
             let b: BucketRecord = codec::decode(v.value())?;
-            if authorize(p, Verb::List, Resource::Buckets(Some(&b.name))).allowed {
+            // Snapshots are reached by name, not listed (decision 0040).
+            if b.snapshot_of.is_none()
+                && authorize(p, Verb::List, Resource::Buckets(Some(&b.name))).allowed
+            {
                 out.push(b.into());
             }
         }

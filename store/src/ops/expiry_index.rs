@@ -44,7 +44,8 @@ const HORIZON_MARKED: &str = "expiry_horizon_marked_ms";
 /// Days after its last modification at which `key` of `b` expires: the least of the bucket's
 /// enabled expiration rules for the key's prefix and the server's `global_days` (0: none).
 pub(crate) fn days_for(b: &BucketRecord, key: &str, global_days: u32) -> Option<u32> {
-    if b.kind == BucketKind::System {
+    // A snapshot keeps what it holds until it is deleted (decision 0040).
+    if b.kind == BucketKind::System || b.snapshot_of.is_some() {
         return None;
     }
     b.lifecycle
@@ -94,6 +95,7 @@ fn upload_row(due_ms: i64, id: &str) -> Vec<u8> {
 /// Whether any key of `b` can have a due time.
 pub(crate) fn any_rule(b: &BucketRecord, global_days: u32) -> bool {
     b.kind != BucketKind::System
+        && b.snapshot_of.is_none()
         && (global_days > 0
             || b.lifecycle
                 .iter()

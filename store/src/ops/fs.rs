@@ -253,6 +253,16 @@ impl Store {
         })
     }
 
+    /// The root directory of live share bucket `bucket` (a share or one of its snapshots): its
+    /// id and attributes, for the file view's `.snapshots` directory (decision 0040).
+    pub async fn fs_bucket_root(&self, p: &Principal, bucket: &str) -> Result<(u64, FsAttr)> {
+        deny(authorize(p, Verb::List, Resource::Objects(bucket)))?;
+        let b = live_bucket(&self.db().begin_read()?, bucket)?;
+        let ino = self.dir_inos(b.id, vec![String::new()]).await?[0];
+        let rtxn = self.db().begin_read()?;
+        Ok((b.id, dir_attr(&rtxn, &b, "", ino)?))
+    }
+
     /// The name of the share bucket with this id, if it is live (for handles, which carry ids).
     pub fn fs_bucket_name(&self, bucket_id: u64) -> Result<Option<String>> {
         let rtxn = self.db().begin_read()?;
@@ -290,6 +300,10 @@ impl Store {
             let path = dir_path(&rtxn, &b, dir)?;
             match name {
                 "." => return dir_attr(&rtxn, &b, &path, dir),
+                // The snapshots of a share, in its root (decision 0040); not listed there.
+                SNAPSHOTS_DIR if path.is_empty() && b.snapshot_of.is_none() => {
+                    return snapshots_attr(&rtxn, &b);
+                }
                 ".." => {
                     let parent = parent_path(&path).to_string();
                     drop(rtxn);
@@ -710,6 +724,12 @@ pub(super) fn parent_path(path: &str) -> &str {
 /// The path of directory inode `ino` in bucket `b`: stale when it is not one of `b`'s
 /// directories or nothing is left under it; not-a-directory when it is a file.
 pub(super) fn dir_path(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Result<String> {
+    if ino == SNAPSHOTS_INO {
+        return Err(StoreError::AccessDenied(
+            "the .snapshots directory is read-only (gatehouse share snapshot makes snapshots)"
+                .into(),
+        ));
+    }
     let found = DirPaths {
         paths: &rtxn.open_table(DIR_PATHS)?,
         entries: &rtxn.open_table(ENTRIES)?,
@@ -719,6 +739,26 @@ pub(super) fn dir_path(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Re
         Some(path) => Ok(path),
         None => Err(not_a_dir(rtxn.open_table(INODES)?.get(ino)?.is_some(), ino)),
     }
+}
+
+/// The hidden directory of a share's root that holds its snapshots (decision 0040).
+pub const SNAPSHOTS_DIR: &str = ".snapshots";
+/// Its inode number in the share (never handed out to anything else: numbers are counted up
+/// from 1).
+pub const SNAPSHOTS_INO: u64 = u64::MAX - 1;
+
+/// The `.snapshots` directory's attributes: the root's times, read-only.
+fn snapshots_attr(rtxn: &ReadTransaction, b: &BucketRecord) -> Result<FsAttr> {
+    let root = rtxn
+        .open_table(crate::tables::DIR_INODES)?
+        .get(tables::entry_key(b.id, "").as_slice())?
+        .map(|v| v.value())
+        .ok_or(StoreError::Stale)?;
+    let mut a = dir_attr(rtxn, b, "", root)?;
+    a.ino = SNAPSHOTS_INO;
+    a.mode = 0o555;
+    a.nlink = 2;
+    Ok(a)
 }
 
 /// Inode `ino` has no directory row: a file when it has an inode row, else gone.
@@ -790,6 +830,9 @@ fn dir_exists_in(
 }
 
 pub(super) fn attr_of(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Result<FsAttr> {
+    if ino == SNAPSHOTS_INO && b.snapshot_of.is_none() {
+        return snapshots_attr(rtxn, b);
+    }
     if let Some(v) = rtxn.open_table(DIR_PATHS)?.get(ino)? {
         let path = live_dir_path(rtxn, b, v.value())?;
         return dir_attr(rtxn, b, &path, ino);

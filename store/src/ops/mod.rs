@@ -27,7 +27,7 @@ pub(crate) use credential_cache::CredentialCache;
 pub(crate) use fs::file_times;
 pub use fs::{
     FsAccess, FsAttr, FsData, FsDirEntry, FsDirPage, FsKind, FsMade, FsRead, FsShare, MAX_LINK,
-    dev_numbers, dev_value,
+    SNAPSHOTS_DIR, SNAPSHOTS_INO, dev_numbers, dev_value,
 };
 pub use fs_link::{FsSpecial, LINK_MAX};
 pub(crate) use fs_write::FileLocks;

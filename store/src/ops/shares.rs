@@ -209,6 +209,7 @@ impl Store {
                     deleted_ms: None,
                     deleted_reason: None,
                     parked_bucket: None,
+                    parked_snapshots: Vec::new(),
                     purging: false,
                 };
                 wtxn.open_table(SHARES)?
@@ -348,6 +349,10 @@ impl Store {
                 // Unparked: put_bucket counts its bytes again as a live bucket's.
                 txn::add_usage_total(&mut ns, -i128::from(b.usage_bytes))?;
                 txn::put_bucket(&mut ns, &b)?;
+                for snap in std::mem::take(&mut s.parked_snapshots) {
+                    txn::add_usage_total(&mut ns, -i128::from(snap.usage_bytes))?;
+                    txn::put_bucket(&mut ns, &snap)?;
+                }
                 drop(ns);
                 // Its objects' rows were dropped while it was parked.
                 super::expiry_index::mark_rebuild(wtxn, b.id)?;
@@ -515,6 +520,8 @@ fn new_bucket(
         noncurrent_bytes: 0,
         version_rows: 0,
         object_lock: None,
+        snapshot_of: None,
+        snapshot_bytes: 0,
     })
 }
 
@@ -543,6 +550,13 @@ fn tombstone(
     let b = txn::remove_bucket(&mut ns, &bucket)?.ok_or(StoreError::NoSuchBucket)?;
     // Parked, its bytes are still on disk: they still count in the server's total.
     txn::add_usage_total(&mut ns, i128::from(b.usage_bytes))?;
+    // Its snapshots are parked with it (decision 0040).
+    let snaps = crate::snapshots::snapshots_of(ns.buckets()?, &bucket)?;
+    for snap in &snaps {
+        txn::remove_bucket(&mut ns, &snap.name)?;
+        txn::add_usage_total(&mut ns, i128::from(snap.usage_bytes))?;
+    }
+    s.parked_snapshots = snaps;
     drop(ns);
     s.deleted_ms = Some(now);
     s.deleted_reason = Some(reason.to_string());
@@ -611,6 +625,11 @@ fn purge_rest(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<()> {
     if let Some(b) = &s.parked_bucket {
         txn::add_usage_total(&mut ns, -i128::from(b.usage_bytes))?;
     }
+    // Its snapshots' last rows and bytes go too (their entries went in the steps before).
+    for snap in &s.parked_snapshots {
+        crate::snapshots::drop_bucket_contents(&mut ns, snap.id, usize::MAX)?;
+        txn::add_usage_total(&mut ns, -i128::from(snap.usage_bytes))?;
+    }
     drop(ns);
     super::drop_bucket_bindings(wtxn, &bucket)?;
     wtxn.open_table(SHARES)?.remove(s.name.as_str())?;
@@ -628,15 +647,23 @@ fn purge_entries(wtxn: &redb::WriteTransaction, s: &ShareRecord, limit: usize) -
         return Ok(0);
     };
     let mut ns = Ns::new(wtxn);
+    // Its snapshots' entries first, in the same budget (decision 0040).
+    let mut removed = 0u64;
+    for snap in &s.parked_snapshots {
+        let left = limit.saturating_sub(removed as usize);
+        if left == 0 {
+            return Ok(removed);
+        }
+        removed += crate::snapshots::drop_bucket_contents(&mut ns, snap.id, left)?;
+    }
     let start = b.id.to_be_bytes();
     let end = (b.id + 1).to_be_bytes();
     let names: Vec<(Vec<u8>, u64)> = ns
         .entries()?
         .range(start.as_slice()..end.as_slice())?
-        .take(limit)
+        .take(limit.saturating_sub(removed as usize))
         .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
         .collect::<std::result::Result<_, _>>()?;
-    let mut removed = 0;
     for (key, ino) in names {
         ns.entries_mut()?.remove(key.as_slice())?;
         removed += 1;

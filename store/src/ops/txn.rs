@@ -388,10 +388,12 @@ pub(crate) fn ensure_room(
     if grow == 0 {
         return Ok(());
     }
-    if bucket.quota_bytes > 0 && bucket.usage_bytes.saturating_add(grow) > bucket.quota_bytes {
+    // A share's snapshots hold their bytes against its quota (decision 0040).
+    let held = bucket.usage_bytes.saturating_add(bucket.snapshot_bytes);
+    if bucket.quota_bytes > 0 && held.saturating_add(grow) > bucket.quota_bytes {
         return Err(StoreError::QuotaExceeded(format!(
-            "{} holds {} of its {} bytes; this write needs {grow} more",
-            bucket.name, bucket.usage_bytes, bucket.quota_bytes
+            "{} holds {held} of its {} bytes; this write needs {grow} more",
+            bucket.name, bucket.quota_bytes
         )));
     }
     if total_limit > 0 {

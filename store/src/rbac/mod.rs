@@ -190,6 +190,23 @@ impl fmt::Display for Scope {
 /// The one decision point. `principal.grants` was resolved from the current policy when the
 /// request was authenticated.
 pub fn authorize(principal: &Principal, verb: Verb, resource: Resource<'_>) -> Decision {
+    // A share's snapshot (decision 0040) is read by whoever may read the share, and written by
+    // nobody.
+    if let Some((share, _)) = resource.bucket().and_then(crate::naming::snapshot_parts) {
+        if !matches!(verb, Verb::Get | Verb::List) {
+            return Decision {
+                allowed: false,
+                reason: format!("{resource} is a snapshot: read-only"),
+            };
+        }
+        let on_share = match resource {
+            Resource::Buckets(_) => Resource::Buckets(Some(share)),
+            Resource::Objects(_) => Resource::Objects(share),
+            Resource::Replication(_) => Resource::Replication(Some(share)),
+            other => other,
+        };
+        return authorize(principal, verb, on_share);
+    }
     let system = resource.bucket() == Some(SYSTEM_BUCKET);
     for g in principal.grants.iter() {
         if g.system_only != system || !g.scope.covers(&resource) {

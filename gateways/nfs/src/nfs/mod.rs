@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 mod link;
 mod read;
 mod readdir;
+mod snapshots;
 mod write;
 
 use crate::rpc::{self, Accept, Call, Cred};

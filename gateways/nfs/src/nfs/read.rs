@@ -41,6 +41,10 @@ pub(super) async fn lookup(
         fail(out, nfsstat3::NFS3ERR_NOENT, &no_attr());
         return Ok(());
     };
+    if h.ino == gatehouse_store::ops::SNAPSHOTS_INO {
+        super::snapshots::lookup(gw, c, &bucket, h, nm, out).await;
+        return Ok(());
+    }
     let res: LOOKUP3res = match gw.store.fs_lookup(&c.principal, &bucket, h.ino, nm).await {
         Ok(a) => Nfs3Result::Ok(LOOKUP3resok {
             object: nfs_fh3 {

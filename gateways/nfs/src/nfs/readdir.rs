@@ -71,6 +71,10 @@ pub(super) async fn readdir(
     let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
         return Ok(());
     };
+    if h.ino == gatehouse_store::ops::SNAPSHOTS_INO {
+        super::snapshots::readdir(gw, c, &bucket, h, cookie, plus, out).await;
+        return Ok(());
+    }
     let after = match resolve_cookie(gw, c, &bucket, h.ino, cookie).await {
         Ok(a) => a,
         Err(s) => {

@@ -1,0 +1,412 @@
+//! Share snapshots (decision 0040): a read-only, point-in-time copy of a whole share as of one
+//! commit, costing metadata only — its entries and inode records are copied, its chunks shared
+//! by one more reference each. A snapshot is a bucket `fs+<share>@<name>` (alias
+//! `fs--<share>.<name>`) that RBAC lets whoever may read the share read, and nobody write; the
+//! NFS view reaches it as `/<share>/.snapshots/<name>/`.
+
+use std::collections::HashMap;
+
+use redb::{ReadableDatabase, ReadableTable};
+
+use crate::codec;
+use crate::error::{Result, StoreError};
+use crate::model::{BucketKind, BucketRecord, Principal, Versioning};
+use crate::naming::{self, share_bucket, snapshot_alias, snapshot_bucket};
+use crate::ops::ns::Ns;
+use crate::ops::txn;
+use crate::rbac::{Resource, Verb, authorize};
+use crate::tables::{self, BUCKETS};
+use crate::{Store, deny};
+
+/// A snapshot as the admin API, CLI and page show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SnapshotInfo {
+    pub share: String,
+    pub name: String,
+    /// `fs+<share>@<name>`.
+    pub bucket: String,
+    /// `fs--<share>.<name>`, for clients that reject `+` and `@`.
+    pub alias: String,
+    pub created_ms: i64,
+    /// Logical bytes it holds (counted against the share's quota).
+    pub bytes: u64,
+    pub objects: u64,
+}
+
+fn info(share: &str, b: &BucketRecord) -> SnapshotInfo {
+    let name = naming::snapshot_parts(&b.name)
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_default();
+    SnapshotInfo {
+        share: share.to_string(),
+        alias: snapshot_alias(share, &name),
+        name,
+        bucket: b.name.clone(),
+        created_ms: b.created_ms,
+        bytes: b.usage_bytes,
+        objects: b.object_count,
+    }
+}
+
+/// What a restore from a snapshot did.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Restored {
+    /// Files put back as they were in the snapshot.
+    pub restored: u64,
+    /// Files under the restored path that the snapshot did not have, removed.
+    pub removed: u64,
+}
+
+impl Store {
+    /// Takes snapshot `name` (default: `snap-<unix seconds>`) of share `share` in one commit.
+    pub async fn create_snapshot(
+        &self,
+        p: &Principal,
+        share: &str,
+        name: Option<&str>,
+    ) -> Result<SnapshotInfo> {
+        naming::validate_share_name(share)?;
+        let sb = share_bucket(share);
+        deny(authorize(p, Verb::Create, Resource::Buckets(Some(&sb))))?;
+        let name = match name {
+            Some(n) => n.to_string(),
+            None => format!("snap-{}", crate::now_unix_ms().div_euclid(1000)),
+        };
+        naming::validate_share_name(&name).map_err(|_| {
+            StoreError::InvalidArgument(format!(
+                "invalid snapshot name {:?}: 1 to 63 lowercase letters, digits and '-'",
+                crate::rbac::roles::truncate(&name, 80)
+            ))
+        })?;
+        let share_s = share.to_string();
+        let created = self
+            .inner
+            .committer
+            .write(move |t| {
+                let mut ns = Ns::new(t);
+                let mut live = txn::get_bucket(&ns, &sb).map_err(|e| match e {
+                    StoreError::NoSuchBucket => StoreError::NoSuchShare(share_s.clone()),
+                    e => e,
+                })?;
+                let bucket = snapshot_bucket(&share_s, &name);
+                if ns.buckets()?.get(bucket.as_str())?.is_some() {
+                    return Err(StoreError::Conflict(format!(
+                        "share {share_s} already has a snapshot {name}"
+                    )));
+                }
+                let mut snap = BucketRecord {
+                    id: txn::next_counter(&mut ns, "next_bucket_id")?,
+                    name: bucket,
+                    kind: BucketKind::Share,
+                    owner: live.owner.clone(),
+                    created_ms: crate::now_unix_ms(),
+                    quota_bytes: 0,
+                    usage_bytes: 0,
+                    object_count: 0,
+                    lifecycle: Vec::new(),
+                    replicated: false,
+                    versioning: Versioning::Unversioned,
+                    noncurrent_bytes: 0,
+                    version_rows: 0,
+                    object_lock: None,
+                    snapshot_of: Some(sb.clone()),
+                    snapshot_bytes: 0,
+                };
+                copy_entries(&mut ns, &live, &mut snap)?;
+                txn::put_bucket(&mut ns, &snap)?;
+                live.snapshot_bytes = live.snapshot_bytes.saturating_add(snap.usage_bytes);
+                txn::put_bucket(&mut ns, &live)?;
+                Ok(info(&share_s, &snap))
+            })
+            .await?;
+        crate::ops::audit_action(p, "share.snapshot.create", &created.bucket);
+        Ok(created)
+    }
+
+    /// The snapshots of share `share`, oldest first.
+    pub fn list_snapshots(&self, p: &Principal, share: &str) -> Result<Vec<SnapshotInfo>> {
+        naming::validate_share_name(share)?;
+        let sb = share_bucket(share);
+        deny(authorize(p, Verb::Get, Resource::Buckets(Some(&sb))))?;
+        let rtxn = self.db().begin_read()?;
+        let mut out: Vec<SnapshotInfo> = snapshots_of(&rtxn.open_table(BUCKETS)?, &sb)?
+            .iter()
+            .map(|b| info(share, b))
+            .collect();
+        out.sort_by_key(|s| s.created_ms);
+        Ok(out)
+    }
+
+    /// Deletes snapshot `name` of `share`: its entries and inodes go, its chunk references
+    /// with them (the chunk GC frees what nothing else holds).
+    pub async fn delete_snapshot(&self, p: &Principal, share: &str, name: &str) -> Result<()> {
+        naming::validate_share_name(share)?;
+        let sb = share_bucket(share);
+        deny(authorize(p, Verb::Delete, Resource::Buckets(Some(&sb))))?;
+        let bucket = snapshot_bucket(share, name);
+        let b2 = bucket.clone();
+        self.inner
+            .committer
+            .write(move |t| {
+                let mut ns = Ns::new(t);
+                let snap = txn::get_bucket(&ns, &b2).map_err(|e| match e {
+                    StoreError::NoSuchBucket => {
+                        StoreError::InvalidArgument(format!("no snapshot {b2}"))
+                    }
+                    e => e,
+                })?;
+                drop_bucket_contents(&mut ns, snap.id, usize::MAX)?;
+                txn::remove_bucket(&mut ns, &b2)?;
+                if let Ok(mut live) = txn::get_bucket(&ns, &sb) {
+                    live.snapshot_bytes = live.snapshot_bytes.saturating_sub(snap.usage_bytes);
+                    txn::put_bucket(&mut ns, &live)?;
+                }
+                Ok(())
+            })
+            .await?;
+        crate::ops::audit_action(p, "share.snapshot.delete", &bucket);
+        Ok(())
+    }
+
+    /// Puts `path` (a file, a directory `a/b/`, or the whole share when empty) back as it was
+    /// in snapshot `name`: every file the snapshot has there replaces the live one (chunks
+    /// shared, nothing copied; a versioned share keeps what it replaced), and files there the
+    /// snapshot did not have are removed. One commit.
+    pub async fn restore_snapshot(
+        &self,
+        p: &Principal,
+        share: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<Restored> {
+        naming::validate_share_name(share)?;
+        let sb = share_bucket(share);
+        let bucket = snapshot_bucket(share, name);
+        deny(authorize(p, Verb::Get, Resource::Objects(&bucket)))?;
+        deny(authorize(p, Verb::Put, Resource::Objects(&sb)))?;
+        deny(authorize(p, Verb::Delete, Resource::Objects(&sb)))?;
+        let path = path.trim_start_matches('/').to_string();
+        let limit = self.inner.cfg.max_size;
+        let stats = self
+            .inner
+            .committer
+            .write(move |t| {
+                let mut ns = Ns::new(t);
+                let snap = txn::get_bucket(&ns, &bucket)?;
+                let mut live = txn::get_bucket(&ns, &sb)?;
+                // A file path names that file; anything else (a directory, "") a prefix.
+                let exact = !path.is_empty()
+                    && !path.ends_with('/')
+                    && txn::lookup(&ns, snap.id, &path)?.is_some();
+                let prefix = if exact || path.is_empty() || path.ends_with('/') {
+                    path.clone()
+                } else {
+                    format!("{path}/")
+                };
+                let wanted: Vec<(String, u64)> = if exact {
+                    vec![(path.clone(), txn::lookup(&ns, snap.id, &path)?.unwrap_or(0))]
+                } else {
+                    keys_under(&ns, snap.id, &prefix)?
+                };
+                if wanted.is_empty() && !exact {
+                    return Err(StoreError::NoSuchKey);
+                }
+                let mut out = Restored::default();
+                if !exact {
+                    let have: std::collections::HashSet<&str> =
+                        wanted.iter().map(|(k, _)| k.as_str()).collect();
+                    for (k, _) in keys_under(&ns, live.id, &prefix)? {
+                        if !have.contains(k.as_str()) {
+                            crate::locks::check_file_view_key(&ns, &live, &k)?;
+                            txn::unlink_object(&mut ns, &mut live, &k)?;
+                            out.removed += 1;
+                        }
+                    }
+                }
+                for (k, ino) in wanted {
+                    let mut rec = txn::get_inode(&ns, ino)?;
+                    rec.nlink = 1;
+                    rec.version_id = None;
+                    crate::locks::check_file_view_key(&ns, &live, &k)?;
+                    txn::check_share_conflicts(&ns, &live, &k)?;
+                    txn::check_quota(&ns, &live, &k, rec.size, limit)?;
+                    crate::locks::apply_to_new(
+                        &live,
+                        &crate::locks::LockRequest::default(),
+                        &mut rec,
+                        crate::now_unix_ms(),
+                    )?;
+                    txn::incref(&mut ns, rec.data.chunks())?;
+                    txn::link_object(&mut ns, &mut live, &k, &mut rec)?;
+                    out.restored += 1;
+                }
+                Ok(out)
+            })
+            .await?;
+        crate::ops::audit_action(p, "share.snapshot.restore", share);
+        Ok(stats)
+    }
+
+    /// The NFS view's `.snapshots` directory of share bucket `bucket`: its snapshots as
+    /// (name, bucket id, bucket name), oldest first.
+    pub fn fs_snapshots(&self, p: &Principal, bucket: &str) -> Result<Vec<(String, u64, String)>> {
+        deny(authorize(p, Verb::List, Resource::Objects(bucket)))?;
+        let rtxn = self.db().begin_read()?;
+        let mut v = snapshots_of(&rtxn.open_table(BUCKETS)?, bucket)?;
+        v.sort_by_key(|b| b.created_ms);
+        Ok(v.into_iter()
+            .map(|b| {
+                let name = naming::snapshot_parts(&b.name)
+                    .map(|(_, n)| n.to_string())
+                    .unwrap_or_default();
+                (name, b.id, b.name)
+            })
+            .collect())
+    }
+}
+
+/// The live snapshot buckets of share bucket `share_bucket`.
+pub(crate) fn snapshots_of(
+    buckets: &impl ReadableTable<&'static str, &'static [u8]>,
+    share_bucket: &str,
+) -> Result<Vec<BucketRecord>> {
+    let from = format!("{share_bucket}{}", naming::SNAPSHOT_SEP);
+    let mut out = Vec::new();
+    for e in buckets.range(from.as_str()..)? {
+        let (k, v) = e?;
+        if !k.value().starts_with(&from) {
+            break;
+        }
+        out.push(codec::decode(v.value())?);
+    }
+    Ok(out)
+}
+
+/// Every (key, inode) of bucket `id` under `prefix`.
+fn keys_under(ns: &Ns, id: u64, prefix: &str) -> Result<Vec<(String, u64)>> {
+    let lo = tables::entry_key(id, prefix);
+    let mut out = Vec::new();
+    for e in ns.entries()?.range(lo.as_slice()..)? {
+        let (k, v) = e?;
+        if !k.value().starts_with(&lo) {
+            break;
+        }
+        let key = std::str::from_utf8(&k.value()[8..])
+            .map_err(|_| StoreError::Corrupt("non-UTF-8 key in entries".into()))?;
+        out.push((key.to_string(), v.value()));
+    }
+    Ok(out)
+}
+
+/// Copies the current entries of share `live` into snapshot `snap`: a new inode per inode
+/// (hard links stay links), each chunk one more reference, and the directories' change times
+/// and subdirectory counts.
+fn copy_entries(ns: &mut Ns, live: &BucketRecord, snap: &mut BucketRecord) -> Result<()> {
+    let names = keys_under(ns, live.id, "")?;
+    let mut copies: HashMap<u64, u64> = HashMap::new();
+    let mut links: HashMap<u64, u32> = HashMap::new();
+    for (_, ino) in &names {
+        *links.entry(*ino).or_default() += 1;
+    }
+    for (key, ino) in &names {
+        let new = match copies.get(ino) {
+            Some(n) => *n,
+            None => {
+                let mut rec = txn::get_inode(ns, *ino)?;
+                rec.nlink = links.get(ino).copied().unwrap_or(1);
+                rec.version_id = None;
+                rec.retention = None;
+                rec.legal_hold = false;
+                let n = txn::next_counter(ns, "next_ino")?;
+                txn::incref(ns, rec.data.chunks())?;
+                txn::put_inode(ns, n, &rec, true)?;
+                snap.usage_bytes = snap.usage_bytes.saturating_add(rec.size);
+                copies.insert(*ino, n);
+                n
+            }
+        };
+        ns.entries_mut()?
+            .insert(tables::entry_key(snap.id, key).as_slice(), new)?;
+        snap.object_count += 1;
+    }
+    for table in [Dir::Times, Dir::Subdirs] {
+        let lo = live.id.to_be_bytes();
+        let hi = (live.id + 1).to_be_bytes();
+        let rows: Vec<(Vec<u8>, u64)> = {
+            let t = match table {
+                Dir::Times => ns.dir_times()?,
+                Dir::Subdirs => ns.dir_subdirs()?,
+            };
+            t.range(lo.as_slice()..hi.as_slice())?
+                .map(|e| e.map(|(k, v)| (k.value()[8..].to_vec(), v.value())))
+                .collect::<std::result::Result<_, _>>()?
+        };
+        let t = match table {
+            Dir::Times => ns.dir_times_mut()?,
+            Dir::Subdirs => ns.dir_subdirs_mut()?,
+        };
+        for (path, v) in rows {
+            t.insert(
+                [snap.id.to_be_bytes().as_slice(), &path]
+                    .concat()
+                    .as_slice(),
+                v,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+enum Dir {
+    Times,
+    Subdirs,
+}
+
+/// Removes up to `limit` entries of bucket `id` with their inodes (once per inode, its chunk
+/// references dropped), and when none are left its directory rows; returns how many entries
+/// went.
+pub(crate) fn drop_bucket_contents(ns: &mut Ns, id: u64, limit: usize) -> Result<u64> {
+    let lo = id.to_be_bytes();
+    let hi = (id + 1).to_be_bytes();
+    let names: Vec<(Vec<u8>, u64)> = ns
+        .entries()?
+        .range(lo.as_slice()..hi.as_slice())?
+        .take(limit)
+        .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
+        .collect::<std::result::Result<_, _>>()?;
+    let n = names.len() as u64;
+    for (k, ino) in names {
+        ns.entries_mut()?.remove(k.as_slice())?;
+        let Some(v) = ns.inodes()?.get(ino)?.map(|v| v.value().to_vec()) else {
+            continue;
+        };
+        let mut rec: crate::model::ObjectRecord = codec::decode(&v)?;
+        if rec.nlink > 1 {
+            rec.nlink -= 1;
+            ns.inodes_mut()?
+                .insert(ino, codec::encode(&rec)?.as_slice())?;
+            continue;
+        }
+        let rec = txn::get_inode(ns, ino)?;
+        txn::decref(ns, rec.data.chunks())?;
+        ns.inodes_mut()?.remove(ino)?;
+        ns.data_mut()?.remove(ino)?;
+    }
+    if (n as usize) < limit || limit == usize::MAX {
+        let dirs: Vec<(Vec<u8>, u64)> = ns
+            .dir_inodes()?
+            .range(lo.as_slice()..hi.as_slice())?
+            .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
+            .collect::<std::result::Result<_, _>>()?;
+        for (k, ino) in dirs {
+            ns.dir_inodes_mut()?.remove(k.as_slice())?;
+            ns.dir_paths_mut()?.remove(ino)?;
+            ns.inodes_mut()?.remove(ino)?;
+        }
+        ns.dir_times_mut()?
+            .retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+        ns.dir_subdirs_mut()?
+            .retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+    }
+    Ok(n)
+}
