@@ -977,3 +977,65 @@ async fn fsck_checks_and_repairs_the_replication_rows() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A versioned source replicating to a versioned target (decision 0038): each new version
+/// that reaches the target is a new version there, and a delete arrives as a delete marker,
+/// the versions before it kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn versions_and_delete_markers_reach_a_versioned_target() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let (a, b, ca, cb) = pair("vrep", true, false).await;
+    for c in [&ca, &cb] {
+        c.put_bucket_versioning()
+            .bucket("vrep")
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("versioning");
+    }
+    for body in [&b"one"[..], b"two", b"three"] {
+        put(&ca, "vrep", "k", body.to_vec()).await;
+        drained(&a, "vrep", Duration::from_secs(30)).await;
+    }
+    ca.delete_object()
+        .bucket("vrep")
+        .key("k")
+        .send()
+        .await
+        .expect("delete");
+    drained(&a, "vrep", Duration::from_secs(30)).await;
+    let l = cb
+        .list_object_versions()
+        .bucket("vrep")
+        .send()
+        .await
+        .expect("target versions");
+    let sizes: Vec<i64> = l
+        .versions()
+        .iter()
+        .map(|v| v.size().unwrap_or(-1))
+        .collect();
+    assert_eq!(
+        sizes,
+        vec![5, 3, 3],
+        "every version sent arrived as a version"
+    );
+    assert_eq!(l.delete_markers().len(), 1);
+    assert_eq!(l.delete_markers()[0].is_latest(), Some(true));
+    assert_eq!(get(&cb, "vrep", "k").await, None);
+    let oldest = l.versions()[2].version_id().expect("id");
+    let o = cb
+        .get_object()
+        .bucket("vrep")
+        .key("k")
+        .version_id(oldest)
+        .send()
+        .await
+        .expect("old version at the target");
+    assert_eq!(body_bytes(o).await, b"one");
+    drop((a, b));
+}
