@@ -48,6 +48,7 @@ mod tls;
 mod trust_edges;
 mod versioning;
 mod versioning_admin;
+mod versioning_durability;
 mod versioning_nfs;
 mod web_browser;
 mod web_session;
