@@ -549,8 +549,9 @@ async fn storage_status_counts_buckets_and_the_disk() {
     );
     assert_eq!(
         one,
-        json!({ "name": "one", "kind": "plain", "used_bytes": 71_000, "object_count": 2,
-                "quota_bytes": 0, "quota_pct": null, "binding": one["binding"] })
+        json!({ "name": "one", "kind": "plain", "used_bytes": 71_000, "noncurrent_bytes": 0,
+                "object_count": 2, "quota_bytes": 0, "quota_pct": null,
+                "binding": one["binding"] })
     );
     assert!(
         one["binding"] == "server" || one["binding"] == "disk",

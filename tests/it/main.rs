@@ -43,6 +43,7 @@ mod s3s_peer;
 mod share_markers;
 mod shares;
 mod snapshots;
+mod snapshots_admin;
 mod startup;
 mod tls;
 mod trust_edges;

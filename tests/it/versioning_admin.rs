@@ -1,6 +1,7 @@
 //! S3 versioning through the admin API, the CLI and the web console: a bucket's setting, the
 //! versions of a key (written with aws-sdk-s3), one version downloaded, restored as current
-//! and deleted, and the same refused to a user without rights on the bucket.
+//! and deleted, and the same refused to a user without rights on the bucket; object lock's
+//! setting and the bytes noncurrent versions hold.
 
 use serde_json::{Value, json};
 
@@ -387,6 +388,136 @@ async fn versions_are_refused_without_rights_on_the_bucket() {
     assert_eq!(lines(&r)[1].0, v1);
     let r = api.call("GET", "/api/buckets/kept/versioning", None).await;
     assert_eq!(r.1["status"], "enabled");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_lock_and_noncurrent_bytes_through_the_api() {
+    let srv = TestServer::start().await;
+    let api = Api::admin(&srv);
+    let r = api
+        .call("POST", "/api/buckets", Some(json!({ "name": "vault" })))
+        .await;
+    assert_eq!(r.0, 201, "{r:?}");
+    let r = api.call("GET", "/api/buckets/vault", None).await;
+    assert_eq!(
+        (
+            &r.1["versioning"],
+            &r.1["object_lock"],
+            &r.1["noncurrent_bytes"]
+        ),
+        (&json!("unversioned"), &json!(false), &json!(0)),
+        "{r:?}"
+    );
+    let lock = "/api/buckets/vault/object-lock";
+    let r = api.call("GET", lock, None).await;
+    assert_eq!(
+        r,
+        (
+            200,
+            json!({ "bucket": "vault", "enabled": false, "default_retention": null })
+        )
+    );
+    let governance = json!({ "default_retention": { "mode": "GOVERNANCE", "days": 2 } });
+    // Not without versioning enabled.
+    err(
+        &api.call("PUT", lock, Some(governance.clone())).await,
+        409,
+        "store.invalid_bucket_state",
+    );
+    let r = api
+        .call(
+            "PUT",
+            "/api/buckets/vault/versioning",
+            Some(json!({ "status": "enabled" })),
+        )
+        .await;
+    assert_eq!(r.0, 200, "{r:?}");
+    let r = api.call("PUT", lock, Some(governance.clone())).await;
+    assert_eq!(
+        r,
+        (
+            200,
+            json!({
+                "bucket": "vault",
+                "enabled": true,
+                "default_retention": { "mode": "GOVERNANCE", "days": 2 },
+            })
+        )
+    );
+    assert_eq!(api.call("GET", lock, None).await.1["enabled"], true);
+    err(
+        &api.call(
+            "PUT",
+            lock,
+            Some(json!({ "default_retention": { "mode": "FOREVER", "days": 2 } })),
+        )
+        .await,
+        400,
+        "api.invalid_request",
+    );
+    err(
+        &api.call(
+            "PUT",
+            lock,
+            Some(json!({ "default_retention": { "mode": "COMPLIANCE", "days": 1, "years": 1 } })),
+        )
+        .await,
+        400,
+        "store.invalid_argument",
+    );
+    // Cleared default retention: object lock stays on.
+    let r = api
+        .call("PUT", lock, Some(json!({ "default_retention": null })))
+        .await;
+    assert_eq!(
+        (&r.1["enabled"], &r.1["default_retention"]),
+        (&json!(true), &Value::Null),
+        "{r:?}"
+    );
+    err(
+        &api.call("GET", "/api/buckets/nowhere/object-lock", None)
+            .await,
+        404,
+        "store.no_such_bucket",
+    );
+
+    // Two writes of a key: the first is noncurrent, in bucket info and in the storage status.
+    put(&srv, "vault", "k", "0123456789").await;
+    put(&srv, "vault", "k", "abc").await;
+    let r = api.call("GET", "/api/buckets/vault", None).await;
+    assert_eq!(
+        (
+            &r.1["object_lock"],
+            &r.1["usage_bytes"],
+            &r.1["noncurrent_bytes"]
+        ),
+        (&json!(true), &json!(13), &json!(10)),
+        "{r:?}"
+    );
+    let r = api.call("GET", "/api/storage", None).await;
+    let row = r.1["buckets"]
+        .as_array()
+        .expect("buckets")
+        .iter()
+        .find(|b| b["name"] == "vault")
+        .cloned()
+        .expect("row");
+    assert_eq!(
+        (&row["used_bytes"], &row["noncurrent_bytes"]),
+        (&json!(13), &json!(10)),
+        "{row}"
+    );
+
+    // Nobody's user neither reads nor sets it.
+    let u = srv.new_user("outsider").await;
+    let who = Api::with(&srv, &u.access_key, &u.secret_key);
+    err(&who.call("GET", lock, None).await, 403, "rbac.denied");
+    err(
+        &who.call("PUT", lock, Some(governance)).await,
+        403,
+        "rbac.denied",
+    );
     srv.stop().await;
 }
 

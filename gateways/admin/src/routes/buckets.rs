@@ -1,4 +1,5 @@
-//! Buckets: list, create, info (with the versioning state), delete (only when empty).
+//! Buckets: list, create, info (each with its versioning, object lock and noncurrent bytes),
+//! delete (only when empty).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -22,11 +23,14 @@ pub struct Bucket {
     created_ms: i64,
     usage_bytes: u64,
     object_count: u64,
+    /// The part of `usage_bytes` held by noncurrent versions.
+    noncurrent_bytes: u64,
     /// 0 = unlimited.
     quota_bytes: u64,
-    /// "unversioned", "enabled" or "suspended"; shown by `GET /api/buckets/{bucket}` only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    versioning: Option<&'static str>,
+    /// "unversioned", "enabled" or "suspended".
+    versioning: &'static str,
+    /// Object lock is on (`GET /api/buckets/{bucket}/object-lock` has its default retention).
+    object_lock: bool,
 }
 
 impl From<BucketInfo> for Bucket {
@@ -37,9 +41,11 @@ impl From<BucketInfo> for Bucket {
             owner: b.owner,
             created_ms: b.created_ms,
             usage_bytes: b.usage_bytes,
+            noncurrent_bytes: b.noncurrent_bytes,
             object_count: b.object_count,
             quota_bytes: b.quota_bytes,
-            versioning: None,
+            versioning: super::versions::status_name(b.versioning),
+            object_lock: b.object_lock,
         }
     }
 }
@@ -81,11 +87,7 @@ pub async fn info(
     Param(bucket): Param<String>,
 ) -> ApiResult<Response> {
     let info = st.store.head_bucket(&c.principal, &bucket)?;
-    let versioning = st.store.versioning(&c.principal, &bucket)?;
-    Ok(json::ok(&Bucket {
-        versioning: Some(super::versions::status_name(versioning)),
-        ..Bucket::from(info)
-    }))
+    Ok(json::ok(&Bucket::from(info)))
 }
 
 pub async fn delete(

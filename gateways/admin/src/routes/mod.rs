@@ -11,11 +11,13 @@ mod access;
 mod backup;
 mod buckets;
 mod info;
+mod object_lock;
 mod objects;
 mod peers;
 mod replication;
 mod session;
 mod shares;
+mod snapshots;
 mod storage;
 mod users;
 mod versions;
@@ -134,6 +136,8 @@ fn endpoints() -> Vec<Endpoint> {
             "/api/buckets/{bucket}/versioning",
             versions::set_versioning,
         ),
+        ep(Get, "/api/buckets/{bucket}/object-lock", object_lock::get),
+        ep(Put, "/api/buckets/{bucket}/object-lock", object_lock::set),
         ep(Get, "/api/buckets/{bucket}/versions", versions::list),
         ep(Post, "/api/buckets/{bucket}/restore", versions::restore),
         ep(
@@ -154,6 +158,18 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/api/shares/{name}", shares::show),
         ep(Delete, "/api/shares/{name}", shares::delete),
         ep(Post, "/api/shares/{name}/restore", shares::restore),
+        ep(Get, "/api/shares/{name}/snapshots", snapshots::list),
+        ep(Post, "/api/shares/{name}/snapshots", snapshots::create),
+        ep(
+            Delete,
+            "/api/shares/{name}/snapshots/{snapshot}",
+            snapshots::delete,
+        ),
+        ep(
+            Post,
+            "/api/shares/{name}/snapshots/{snapshot}/restore",
+            snapshots::restore,
+        ),
         ep(Get, "/api/peers", peers::list),
         ep(Post, "/api/peers", peers::add),
         ep(Delete, "/api/peers/{address}", peers::remove),

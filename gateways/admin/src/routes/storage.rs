@@ -1,10 +1,14 @@
 //! `POST /api/gc`: collect unreferenced chunk files now.
 //! `POST /api/fsck`: fsck of the running server (a read snapshot, chunk reads at a bounded rate).
-//! `GET /api/storage`: usage per bucket, the configured total limit, the disk's free space, and
-//! for the server and each bucket the room left and which limit binds it.
+//! `GET /api/storage`: usage per bucket (with the part noncurrent versions hold, and for a share
+//! what its snapshots hold), the configured total limit, the disk's free space, and for the
+//! server and each bucket the room left and which limit binds it.
+
+use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::response::Response;
+use gatehouse_store::naming::snapshot_parts;
 use gatehouse_store::ops::{Binding, BucketUsage, DiskSpace, Room};
 use serde::Serialize;
 
@@ -33,7 +37,16 @@ struct Status {
 struct Bucket {
     name: String,
     kind: &'static str,
+    /// Every byte held, noncurrent versions included.
     used_bytes: u64,
+    /// The part of `used_bytes` held by noncurrent versions.
+    noncurrent_bytes: u64,
+    /// A share: the bytes its snapshots hold (each snapshot is a row of its own too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshot_bytes: Option<u64>,
+    /// A share snapshot's row: the share bucket it was taken of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshot_of: Option<String>,
     object_count: u64,
     /// 0 = unlimited.
     quota_bytes: u64,
@@ -58,9 +71,12 @@ struct Disk {
 impl From<BucketUsage> for Bucket {
     fn from(b: BucketUsage) -> Self {
         Bucket {
+            snapshot_bytes: None,
+            snapshot_of: snapshot_parts(&b.name).map(|(share, _)| share.to_string()),
             name: b.name,
             kind: kind_name(b.kind),
             used_bytes: b.used_bytes,
+            noncurrent_bytes: b.noncurrent_bytes,
             object_count: b.object_count,
             quota_bytes: b.quota_bytes,
             quota_pct: b.quota_pct,
@@ -79,6 +95,22 @@ impl From<DiskSpace> for Disk {
     }
 }
 
+/// Each share's row gets the sum of its snapshots' rows.
+fn with_snapshot_bytes(mut rows: Vec<Bucket>) -> Vec<Bucket> {
+    let mut held: HashMap<String, u64> = HashMap::new();
+    for r in &rows {
+        if let Some(share) = &r.snapshot_of {
+            *held.entry(share.clone()).or_default() += r.used_bytes;
+        }
+    }
+    for r in &mut rows {
+        if r.kind == "share" && r.snapshot_of.is_none() {
+            r.snapshot_bytes = Some(held.get(&r.name).copied().unwrap_or(0));
+        }
+    }
+    rows
+}
+
 pub async fn status(State(st): State<AdminState>, c: Caller) -> ApiResult<Response> {
     let s = st.store.storage_status(&c.principal)?;
     Ok(json::ok(&Status {
@@ -87,7 +119,7 @@ pub async fn status(State(st): State<AdminState>, c: Caller) -> ApiResult<Respon
         available_bytes: available(s.room),
         binding: s.room.binding,
         object_count: s.object_count,
-        buckets: s.buckets.into_iter().map(Bucket::from).collect(),
+        buckets: with_snapshot_bytes(s.buckets.into_iter().map(Bucket::from).collect()),
         disk: s.disk.map(Disk::from),
     }))
 }
