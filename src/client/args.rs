@@ -259,7 +259,8 @@ pub enum BucketCmd {
         /// Bucket name.
         name: String,
     },
-    /// Show a bucket's owner, usage, quota and versioning state.
+    /// Show a bucket's owner, usage (and the part noncurrent versions hold), quota,
+    /// versioning state and object lock.
     Info {
         /// Bucket name.
         name: String,
@@ -391,6 +392,45 @@ pub enum ShareCmd {
         /// Share name (without `fs+`).
         name: String,
     },
+    /// Snapshots: read-only copies of a whole share as of one moment (metadata only), read as
+    /// bucket `fs+SHARE@NAME` over S3 and under `/SHARE/.snapshots/NAME/` over NFS.
+    #[command(subcommand)]
+    Snapshot(SnapshotCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCmd {
+    /// Take a snapshot of SHARE now.
+    Create {
+        /// Share name (without `fs+`).
+        share: String,
+        /// 1-63 lowercase letters, digits and '-' [default: snap-<unix seconds>]
+        name: Option<String>,
+    },
+    /// List SHARE's snapshots, oldest first.
+    List {
+        /// Share name (without `fs+`).
+        share: String,
+    },
+    /// Delete a snapshot (what only it holds is freed).
+    Delete {
+        /// Share name (without `fs+`).
+        share: String,
+        /// Snapshot name.
+        name: String,
+    },
+    /// Put PATH back as snapshot NAME has it, in one call: a file (`a/b.txt`), a directory
+    /// (`dir/`), or the whole share (no PATH). Files there that the snapshot did not have are
+    /// removed.
+    Restore {
+        /// Share name (without `fs+`).
+        share: String,
+        /// Snapshot name.
+        name: String,
+        /// A file, a directory, or nothing for the whole share.
+        #[arg(default_value = "", hide_default_value = true)]
+        path: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -507,7 +547,8 @@ pub enum ReplicationRuleCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum StorageCmd {
-    /// Used and free space: the server's limit, the disk, and every bucket.
+    /// Used and free space: the server's limit, the disk, and every bucket (current and
+    /// noncurrent bytes, and what a share's snapshots hold).
     Status,
     /// Moves a stopped server's chunk files into the remote backend its config names
     /// (`storage.backend: s3`): each checked against its hash, resumable (run it again after

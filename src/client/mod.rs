@@ -6,8 +6,8 @@
 //! - `api`: signed requests over hyper, JSON, streamed uploads/downloads.
 //! - `credentials`: which credentials sign (flag, env, data directory) and the aws file format.
 //! - `access` (role, group), `users` (user, status, keygen, join), `storage` (bucket, object,
-//!   storage status), `shares` (share), `peers` (peer), `replication` (replication):
-//!   one function per command, each one request (or two) and its rendering.
+//!   storage status), `shares` (share, share snapshot), `peers` (peer), `replication`
+//!   (replication): one function per command, each one request (or two) and its rendering.
 //! - `output`: tables and `--json`, every stdout line (quiet on a closed pipe); `progress`:
 //!   the stderr progress line.
 //! - `error`: exit codes and the `--json` error object on stderr.

@@ -1,4 +1,4 @@
-//! `share …`.
+//! `share …` (with `share snapshot …`).
 
 use http::Method;
 use serde::Deserialize;
@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::api::{query, seg};
-use super::args::ShareCmd;
+use super::args::{ShareCmd, SnapshotCmd};
 use super::output::{self, size, time_ms, yes_no};
 
 #[derive(Deserialize)]
@@ -79,6 +79,7 @@ fn quota(q: u64) -> String {
 
 pub async fn share(ctx: &Ctx, cmd: ShareCmd) -> anyhow::Result<()> {
     match cmd {
+        ShareCmd::Snapshot(c) => snapshot(ctx, c).await,
         ShareCmd::Create {
             name,
             description,
@@ -272,6 +273,108 @@ pub async fn share(ctx: &Ctx, cmd: ShareCmd) -> anyhow::Result<()> {
                 s.name,
                 s.object_count,
                 size(s.used_bytes)
+            );
+            Ok(())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Snapshot {
+    share: String,
+    name: String,
+    bucket: String,
+    alias: String,
+    created_ms: i64,
+    bytes: u64,
+    objects: u64,
+}
+
+#[derive(Deserialize)]
+struct SnapshotRestored {
+    restored: u64,
+    removed: u64,
+}
+
+fn files(n: u64) -> String {
+    if n == 1 {
+        "1 file".into()
+    } else {
+        format!("{n} files")
+    }
+}
+
+/// `share snapshot …`.
+async fn snapshot(ctx: &Ctx, cmd: SnapshotCmd) -> anyhow::Result<()> {
+    let base = |share: &str| format!("/api/shares/{}/snapshots", seg(share));
+    match cmd {
+        SnapshotCmd::Create { share, name } => {
+            let body = json!({ "name": name });
+            let v = ctx
+                .api
+                .call(Method::POST, &base(&share), "", Some(&body))
+                .await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let s: Snapshot = serde_json::from_value(v)?;
+            println!(
+                "Created snapshot {} of share {} ({} in {} objects)",
+                s.name,
+                s.share,
+                size(s.bytes),
+                s.objects
+            );
+            println!(
+                "  S3 bucket: {}   (aws CLI / boto3: s3://{})",
+                s.bucket, s.alias
+            );
+            println!("  NFS: /{}/.snapshots/{}/", s.share, s.name);
+            Ok(())
+        }
+        SnapshotCmd::List { share } => {
+            let v: Value = ctx.api.get(&base(&share), "").await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let snaps: Vec<Snapshot> = serde_json::from_value(v)?;
+            let rows: Vec<Vec<String>> = snaps
+                .into_iter()
+                .map(|s| {
+                    vec![
+                        time_ms(s.created_ms),
+                        s.objects.to_string(),
+                        size(s.bytes),
+                        s.name,
+                        s.alias,
+                    ]
+                })
+                .collect();
+            output::table(&["CREATED", "OBJECTS", "SIZE", "NAME", "S3 ALIAS"], &rows);
+            Ok(())
+        }
+        SnapshotCmd::Delete { share, name } => {
+            let path = format!("{}/{}", base(&share), seg(&name));
+            ctx.api.call(Method::DELETE, &path, "", None::<&()>).await?;
+            ctx.done(|| println!("Deleted snapshot {name} of share {share}"))
+        }
+        SnapshotCmd::Restore { share, name, path } => {
+            let url = format!("{}/{}/restore", base(&share), seg(&name));
+            let body = json!({ "path": path });
+            let v = ctx.api.call(Method::POST, &url, "", Some(&body)).await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let r: SnapshotRestored = serde_json::from_value(v)?;
+            let what = if path.is_empty() {
+                format!("share {share}")
+            } else {
+                format!("{share}/{path}")
+            };
+            println!(
+                "Restored {what} from snapshot {name}: {} put back, {} removed",
+                files(r.restored),
+                files(r.removed)
             );
             Ok(())
         }

@@ -22,8 +22,43 @@ struct Bucket {
     usage_bytes: u64,
     object_count: u64,
     quota_bytes: u64,
-    /// Sent by `bucket info` only.
+    #[serde(default)]
+    noncurrent_bytes: u64,
     versioning: Option<String>,
+    #[serde(default)]
+    object_lock: bool,
+}
+
+/// `GET /api/buckets/{b}/object-lock`.
+#[derive(Deserialize)]
+struct ObjectLock {
+    enabled: bool,
+    default_retention: Option<DefaultRetention>,
+}
+
+#[derive(Deserialize)]
+struct DefaultRetention {
+    mode: String,
+    days: Option<u32>,
+    years: Option<u32>,
+}
+
+/// `off`, `on`, or `on, new versions kept 30 days (GOVERNANCE)`.
+fn lock_text(l: &ObjectLock) -> String {
+    if !l.enabled {
+        return "off".into();
+    }
+    let Some(d) = &l.default_retention else {
+        return "on, no default retention".into();
+    };
+    let period = match (d.days, d.years) {
+        (Some(1), _) => "1 day".to_string(),
+        (Some(n), _) => format!("{n} days"),
+        (None, Some(1)) => "1 year".to_string(),
+        (None, Some(n)) => format!("{n} years"),
+        (None, None) => "?".to_string(),
+    };
+    format!("on, new versions kept {period} ({})", d.mode)
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -89,6 +124,12 @@ pub async fn bucket(ctx: &Ctx, cmd: BucketCmd) -> anyhow::Result<()> {
                 return output::json(&v);
             }
             let b: Bucket = serde_json::from_value(v)?;
+            let lock = if b.object_lock {
+                let path = format!("/api/buckets/{}/object-lock", seg(&name));
+                lock_text(&ctx.api.get::<ObjectLock>(&path, "").await?)
+            } else {
+                "off".into()
+            };
             output::fields(&[
                 ("name", b.name),
                 ("kind", b.kind),
@@ -96,6 +137,7 @@ pub async fn bucket(ctx: &Ctx, cmd: BucketCmd) -> anyhow::Result<()> {
                 ("created", time_ms(b.created_ms)),
                 ("objects", b.object_count.to_string()),
                 ("size", size(b.usage_bytes)),
+                ("noncurrent", size(b.noncurrent_bytes)),
                 (
                     "quota",
                     if b.quota_bytes == 0 {
@@ -105,6 +147,7 @@ pub async fn bucket(ctx: &Ctx, cmd: BucketCmd) -> anyhow::Result<()> {
                     },
                 ),
                 ("versioning", b.versioning.unwrap_or_default()),
+                ("object lock", lock),
             ]);
             Ok(())
         }
@@ -334,6 +377,12 @@ struct BucketUsage {
     name: String,
     kind: String,
     used_bytes: u64,
+    #[serde(default)]
+    noncurrent_bytes: u64,
+    /// A share's row: what its snapshots hold.
+    snapshot_bytes: Option<u64>,
+    /// A snapshot's row: the share bucket it was taken of.
+    snapshot_of: Option<String>,
     object_count: u64,
     quota_bytes: u64,
     quota_pct: Option<f64>,
@@ -401,9 +450,16 @@ pub async fn storage(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
                 .into_iter()
                 .map(|b| {
                     vec![
-                        b.kind,
+                        if b.snapshot_of.is_some() {
+                            "snapshot".into()
+                        } else {
+                            b.kind
+                        },
                         b.object_count.to_string(),
                         size(b.used_bytes),
+                        size(b.used_bytes.saturating_sub(b.noncurrent_bytes)),
+                        size(b.noncurrent_bytes),
+                        b.snapshot_bytes.map_or("-".into(), size),
                         if b.quota_bytes == 0 {
                             "-".into()
                         } else {
@@ -420,6 +476,9 @@ pub async fn storage(ctx: &Ctx, cmd: StorageCmd) -> anyhow::Result<()> {
                     "KIND",
                     "OBJECTS",
                     "USED",
+                    "CURRENT",
+                    "NONCURRENT",
+                    "SNAPSHOTS",
                     "QUOTA",
                     "QUOTA%",
                     "ROOM LEFT",

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::admin_api::{Api, Reply, err};
+use crate::admin_api::{Api, Reply, cli, err, ok};
 use crate::common::*;
 
 /// `PUT bucket/key` through S3.
@@ -295,5 +295,197 @@ async fn snapshots_are_refused_without_rights_on_the_share() {
         get(&srv.client(), "fs+private", "a.txt").await.as_deref(),
         Ok("changed")
     );
+    srv.stop().await;
+}
+
+/// The cells of a table row (columns are two or more spaces apart).
+fn cells(row: &str) -> Vec<String> {
+    row.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_share_snapshots_and_storage_status() {
+    let srv = TestServer::start().await;
+    let api = Api::admin(&srv);
+    share_with_files(&srv, &api, "docs").await;
+    let s3 = srv.client();
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    let creds = srv.data_dir().join("admin.credentials");
+    let creds = creds.to_str().expect("utf-8").to_string();
+    let run = async |args: &[&str]| {
+        let mut all = vec!["--credentials", creds.as_str()];
+        all.extend_from_slice(args);
+        cli(&srv, h, &[], &all).await
+    };
+
+    // Create: where to read it.
+    let out = ok(&run(&["share", "snapshot", "create", "docs", "v1"]).await);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0], "Created snapshot v1 of share docs (9 B in 2 objects)",
+        "{out}"
+    );
+    assert!(
+        lines[1].contains("fs+docs@v1") && lines[1].contains("s3://fs--docs.v1"),
+        "{out}"
+    );
+    assert_eq!(lines[2].trim(), "NFS: /docs/.snapshots/v1/", "{out}");
+    let out = ok(&run(&["--json", "share", "snapshot", "create", "docs"]).await);
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    let auto = v["name"].as_str().expect("name").to_string();
+    assert!(auto.starts_with("snap-"), "{out}");
+    let o = run(&["share", "snapshot", "create", "nowhere", "x"]).await;
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+
+    // List: oldest first, with size and alias.
+    let out = ok(&run(&["share", "snapshot", "list", "docs"]).await);
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(rows.len(), 3, "a header and two snapshots: {out}");
+    for col in ["CREATED", "OBJECTS", "SIZE", "NAME", "S3 ALIAS"] {
+        assert!(rows[0].contains(col), "{col}: {out}");
+    }
+    assert_eq!(
+        cells(rows[1])[1..],
+        ["2", "9 B", "v1", "fs--docs.v1"],
+        "{out}"
+    );
+    assert_eq!(cells(rows[2])[3], auto, "{out}");
+
+    // The share changes; one call restores a file, another the whole share.
+    put(&s3, "fs+docs", "a.txt", "changed a lot").await;
+    put(&s3, "fs+docs", "extra.txt", "new").await;
+    let out = ok(&run(&["share", "snapshot", "restore", "docs", "v1", "a.txt"]).await);
+    assert_eq!(
+        out.trim(),
+        "Restored docs/a.txt from snapshot v1: 1 file put back, 0 files removed"
+    );
+    assert_eq!(get(&s3, "fs+docs", "a.txt").await.as_deref(), Ok("monday"));
+    assert_eq!(
+        keys(&srv, "fs+docs").await,
+        ["a.txt", "dir/b.txt", "extra.txt"]
+    );
+    let out = ok(&run(&["share", "snapshot", "restore", "docs", "v1"]).await);
+    assert_eq!(
+        out.trim(),
+        "Restored share docs from snapshot v1: 2 files put back, 1 file removed"
+    );
+    assert_eq!(keys(&srv, "fs+docs").await, ["a.txt", "dir/b.txt"]);
+    let o = run(&["share", "snapshot", "restore", "docs", "v1", "missing/"]).await;
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+
+    // Storage status: current, noncurrent and snapshot bytes per bucket; snapshots as rows.
+    let r = api
+        .call("POST", "/api/buckets", Some(json!({ "name": "hist" })))
+        .await;
+    assert_eq!(r.0, 201, "{r:?}");
+    let r = api
+        .call(
+            "PUT",
+            "/api/buckets/hist/versioning",
+            Some(json!({ "status": "enabled" })),
+        )
+        .await;
+    assert_eq!(r.0, 200, "{r:?}");
+    put(&s3, "hist", "k", "0123456789").await;
+    put(&s3, "hist", "k", "abc").await;
+    let out = ok(&run(&["storage", "status"]).await);
+    let table: Vec<&str> = out.lines().skip_while(|l| !l.starts_with("KIND")).collect();
+    let header = cells(table[0]);
+    for col in ["USED", "CURRENT", "NONCURRENT", "SNAPSHOTS"] {
+        assert!(header.iter().any(|c| c == col), "{col}: {out}");
+    }
+    let row = |name: &str| {
+        let r = table
+            .iter()
+            .map(|l| cells(l))
+            .find(|c| c.last().is_some_and(|n| n == name))
+            .unwrap_or_else(|| panic!("no row {name}: {out}"));
+        // KIND OBJECTS USED CURRENT NONCURRENT SNAPSHOTS …
+        r[..6].to_vec()
+    };
+    assert_eq!(
+        row("hist"),
+        ["plain", "1", "13 B", "3 B", "10 B", "-"],
+        "{out}"
+    );
+    assert_eq!(
+        row("fs+docs"),
+        ["share", "2", "9 B", "9 B", "0 B", "18 B"],
+        "{out}"
+    );
+    assert_eq!(
+        row("fs+docs@v1"),
+        ["snapshot", "2", "9 B", "9 B", "0 B", "-"],
+        "{out}"
+    );
+
+    // Bucket info: noncurrent bytes and object lock.
+    let out = ok(&run(&["bucket", "info", "hist"]).await);
+    let field = |out: &str, k: &str| {
+        out.lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("{k}:"))
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("no {k}: {out}"))
+    };
+    assert_eq!(field(&out, "noncurrent"), "10 B");
+    assert_eq!(field(&out, "object lock"), "off");
+    let r = api
+        .call(
+            "PUT",
+            "/api/buckets/hist/object-lock",
+            Some(json!({ "default_retention": { "mode": "COMPLIANCE", "days": 30 } })),
+        )
+        .await;
+    assert_eq!(r.0, 200, "{r:?}");
+    let out = ok(&run(&["bucket", "info", "hist"]).await);
+    assert_eq!(
+        field(&out, "object lock"),
+        "on, new versions kept 30 days (COMPLIANCE)"
+    );
+
+    // Delete, then it is gone.
+    let out = ok(&run(&["share", "snapshot", "delete", "docs", "v1"]).await);
+    assert_eq!(out.trim(), "Deleted snapshot v1 of share docs");
+    let out = ok(&run(&["--json", "share", "snapshot", "list", "docs"]).await);
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    let left: Vec<&str> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(left, [auto.as_str()], "{out}");
+
+    // Someone without rights on the share: refused (exit 4).
+    let u = srv.new_user("nobody").await;
+    let their = h.join("nobody.credentials");
+    std::fs::write(
+        &their,
+        format!(
+            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            u.access_key, u.secret_key
+        ),
+    )
+    .expect("write credentials");
+    let their = their.to_str().expect("utf-8");
+    for args in [
+        &["share", "snapshot", "list", "docs"][..],
+        &["share", "snapshot", "create", "docs", "theirs"],
+        &["share", "snapshot", "restore", "docs", &auto],
+    ] {
+        let mut all = vec!["--credentials", their];
+        all.extend_from_slice(args);
+        let o = cli(&srv, h, &[], &all).await;
+        assert_eq!(o.status.code(), Some(4), "{args:?}: {o:?}");
+        let why = String::from_utf8_lossy(&o.stderr);
+        assert!(why.contains("rbac.denied") || why.contains("denied"), "{why}");
+    }
     srv.stop().await;
 }
