@@ -5,6 +5,7 @@
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::ns::Ns;
+use crate::versioning::rows::Kept;
 
 use super::fs::{inode_changed, parent_path};
 use crate::codec;
@@ -457,16 +458,22 @@ pub(crate) fn link_at(
             super::expiry_index::unschedule(ns, bucket, key, old.mtime_ms)?;
             bucket.object_count = bucket.object_count.saturating_sub(1);
             crate::versioning::rows::settle_inode_versions(ns, bucket, key, ino, old.links())?;
-            let kept = bucket.versioning.is_on()
-                && crate::versioning::rows::keep_replaced(ns, bucket, key, ino, &old)?;
+            let kept = if bucket.versioning.is_on() {
+                crate::versioning::rows::keep_replaced(ns, bucket, key, ino, &old)?
+            } else {
+                Kept::Not
+            };
             if old.links() > 1 {
                 drop_link(ns, ino, &mut old)?;
                 // The name now leads to another inode: its directory changed, as after a
                 // rename over it (clients revalidate cached lookups by the directory's times).
                 entry_added(ns, bucket, key)?;
                 (next_counter(ns, "next_ino")?, false)
+            } else if kept == Kept::Moved {
+                // The old inode is the version's now (a plain bucket, decision 0038).
+                (next_counter(ns, "next_ino")?, false)
             } else {
-                if !kept {
+                if kept == Kept::Not {
                     let data = inode_data(ns, ino)?;
                     decref(ns, data.chunks())?;
                     bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);
@@ -602,11 +609,17 @@ pub(crate) fn remove_name(
 ) -> Result<()> {
     super::expiry_index::unschedule(ns, bucket, key, old.mtime_ms)?;
     crate::versioning::rows::settle_inode_versions(ns, bucket, key, ino, old.links())?;
-    let kept = keep && crate::versioning::rows::keep_replaced(ns, bucket, key, ino, &old)?;
+    let kept = if keep {
+        crate::versioning::rows::keep_replaced(ns, bucket, key, ino, &old)?
+    } else {
+        Kept::Not
+    };
     if old.links() > 1 {
         drop_link(ns, ino, &mut old)?;
+    } else if kept == Kept::Moved {
+        // The inode is the version's now.
     } else {
-        if !kept {
+        if kept == Kept::Not {
             let data = inode_data(ns, ino)?;
             decref(ns, data.chunks())?;
             bucket.usage_bytes = bucket.usage_bytes.saturating_sub(old.size);

@@ -50,31 +50,49 @@ pub(crate) fn shown_id(rec: &ObjectRecord) -> String {
     rec.version_id.clone().unwrap_or_else(|| "null".into())
 }
 
+/// How [`keep_replaced`] kept a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kept {
+    /// Not kept: the caller drops it as in an unversioned bucket.
+    Not,
+    /// Its record and data were copied to a new inode; the key keeps `ino`.
+    Copied,
+    /// Inode `ino` itself became the version's; the key needs a new inode.
+    Moved,
+}
+
 /// Keeps the version `key` holds now (inode `ino`, attributes `old`) as a noncurrent version
-/// before a write or delete replaces it; returns whether it was kept. Not kept: the `null`
-/// version while versioning is suspended (a new null version replaces it, as in S3).
+/// before a write or delete replaces it. Not kept: the `null` version while versioning is
+/// suspended (a new null version replaces it, as in S3).
 ///
-/// The version gets a new inode (the key keeps `ino`, so NFS handles stay with the name): its
-/// data moves there, or, when other names still link `ino` (hard links), is shared by taking
-/// one more reference on each chunk. Its bytes stay in the bucket's usage, now noncurrent.
+/// In a plain bucket (never exported over NFS) the inode itself moves to the version and the
+/// key gets a new one: nothing is copied. In a share the key keeps `ino`, so NFS handles stay
+/// with the name: the version gets a new inode, its data moved there, or, when other names
+/// still link `ino` (hard links), shared by one more reference on each chunk. Its bytes stay
+/// in the bucket's usage, now noncurrent.
 pub(crate) fn keep_replaced(
     ns: &mut Ns,
     b: &mut BucketRecord,
     key: &str,
     ino: u64,
     old: &ObjectRecord,
-) -> Result<bool> {
+) -> Result<Kept> {
     if b.versioning == Versioning::Suspended && old.version_id.is_none() {
-        return Ok(false);
+        return Ok(Kept::Not);
     }
-    let mut kept = txn::get_inode(ns, ino)?;
-    kept.nlink = 1;
-    let vino = txn::next_counter(ns, "next_ino")?;
-    if old.links() > 1 {
-        txn::incref(ns, kept.data.chunks())?;
-        b.usage_bytes += old.size;
-    }
-    txn::put_inode(ns, vino, &kept, true)?;
+    let (vino, how) = if b.kind != crate::model::BucketKind::Share && old.links() <= 1 {
+        (ino, Kept::Moved)
+    } else {
+        let mut kept = txn::get_inode(ns, ino)?;
+        kept.nlink = 1;
+        let vino = txn::next_counter(ns, "next_ino")?;
+        if old.links() > 1 {
+            txn::incref(ns, kept.data.chunks())?;
+            b.usage_bytes += old.size;
+        }
+        txn::put_inode(ns, vino, &kept, true)?;
+        (vino, Kept::Copied)
+    };
     // A version written before versioning (null) has no sequence number yet: it is the newest
     // of the key's noncurrent versions, so the next number orders it right.
     let seq = match old.version_id.as_deref().and_then(parse_id) {
@@ -91,7 +109,7 @@ pub(crate) fn keep_replaced(
     put_row(ns, b, key, seq, &row)?;
     b.noncurrent_bytes += old.size;
     super::expiry::became_noncurrent(ns, b, key, row.noncurrent_ms)?;
-    Ok(true)
+    Ok(how)
 }
 
 fn put_row(ns: &mut Ns, b: &mut BucketRecord, key: &str, seq: u64, row: &VersionRow) -> Result<()> {
