@@ -48,7 +48,11 @@ fn count_files(dir: &std::path::Path) -> usize {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
-    let files: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(100_000);
+    let files: usize = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(100_000);
     let tmp = tempfile::tempdir()?;
     let dir = args
         .next()
