@@ -485,7 +485,14 @@ async fn cli_share_snapshots_and_storage_status() {
         let o = cli(&srv, h, &[], &all).await;
         assert_eq!(o.status.code(), Some(4), "{args:?}: {o:?}");
         let why = String::from_utf8_lossy(&o.stderr);
-        assert!(why.contains("rbac.denied") || why.contains("denied"), "{why}");
+        assert!(why.contains("access denied"), "{why}");
     }
     srv.stop().await;
+}
+
+/// The console's Snapshots card, the Storage panel's bytes and the object lock state:
+/// `tests/browser/snapshots.test.mjs`.
+#[test]
+fn console_snapshots_card_in_chromium() {
+    crate::web_browser::run_in_chromium("snapshots.test.mjs");
 }

@@ -464,11 +464,26 @@
       if (!(err instanceof ApiError && (err.status === 403 || isMissingRoute(err)))) showError(err);
       return;
     }
+    // Object lock, read-only here: on or off, and the retention new versions get.
+    const lock = await api('GET', bucketPath(bucket) + '/object-lock').catch(() => null);
     if (bucket !== browse.bucket) return;
     versioningState = v.status;
     $('versioning-state').textContent = v.status;
     $('versioning-toggle').textContent = v.status === 'enabled' ? 'Suspend' : 'Enable';
+    // A bucket with object lock keeps versioning enabled (the server refuses to suspend it).
+    $('versioning-toggle').hidden = !!(lock && lock.enabled);
+    $('object-lock-state').textContent = lock ? lockText(lock) : 'unknown';
     $('versioning').hidden = false;
+  }
+
+  // "off", "on (no default retention)", "on, GOVERNANCE 30 days".
+  function lockText(lock) {
+    if (!lock.enabled) return 'off';
+    const d = lock.default_retention;
+    if (!d) return 'on (no default retention)';
+    const n = d.days || d.years;
+    const unit = d.days ? (n === 1 ? 'day' : 'days') : (n === 1 ? 'year' : 'years');
+    return 'on, ' + d.mode + ' ' + n + ' ' + unit;
   }
 
   $('versioning-toggle').addEventListener('click', async () => {
@@ -663,7 +678,84 @@
     $('shares-empty').hidden = shares.length > 0;
     $('shares-empty').textContent = deleted ? 'No deleted shares.' : 'No shares yet.';
     for (const s of shares) tbody.append(shareRow(s, names.get(s.owner)));
+    const open = snapshotsShown.share;
+    if (open && !$('snapshots-card').hidden) {
+      if (shares.some((s) => s.name === open && s.state !== 'deleted')) await showSnapshots(open);
+      else $('snapshots-card').hidden = true;
+    }
   }
+
+  // ----- share snapshots -----
+
+  const snapshotsShown = { share: null };
+
+  function snapshotsPath(share) {
+    return '/api/shares/' + encodeURIComponent(share) + '/snapshots';
+  }
+
+  async function showSnapshots(share) {
+    const snaps = await attempt(() => api('GET', snapshotsPath(share)));
+    if (!snaps) return;
+    if (snapshotsShown.share !== share) $('snapshot-path').value = '';
+    snapshotsShown.share = share;
+    $('snapshots-share').textContent = share;
+    $('snapshots-nfs').textContent = '/' + share + '/.snapshots/NAME/';
+    const tbody = $('snapshots-table').tBodies[0];
+    clear(tbody);
+    for (const snap of snaps) tbody.append(snapshotRow(share, snap));
+    $('snapshots-table').hidden = snaps.length === 0;
+    $('snapshots-none').hidden = snaps.length > 0;
+    $('snapshots-card').hidden = false;
+    $('snapshots-card').scrollIntoView({ block: 'nearest' });
+  }
+
+  function snapshotRow(share, snap) {
+    return el('tr', { 'data-snapshot': snap.name },
+      el('td', { text: snap.name }),
+      el('td', { text: fmtTime(snap.created_ms) }),
+      el('td', { class: 'num', title: snap.bytes + ' bytes', text: fmtBytes(snap.bytes) }),
+      el('td', { class: 'num', text: String(snap.objects) }),
+      el('td', {}, el('code', { title: snap.bucket, text: snap.alias })),
+      el('td', { class: 'actions' },
+        el('button', { type: 'button', class: 'quiet', text: 'Restore', onclick: () => restoreSnapshot(share, snap.name) }),
+        el('button', { type: 'button', class: 'danger', text: 'Delete', onclick: () => deleteSnapshot(share, snap.name) })));
+  }
+
+  // Restores the path in the card's field (empty: the whole share) from one snapshot.
+  async function restoreSnapshot(share, name) {
+    const path = $('snapshot-path').value.trim().replace(/^\/+/, '');
+    const what = path ? path + ' of ' + share : 'the whole share ' + share;
+    const warn = 'Restore ' + what + ' from snapshot ' + name + '? Files there are put back as the snapshot has them,'
+      + ' and files the snapshot did not have there are removed.';
+    if (!window.confirm(warn)) return;
+    const r = await attempt(() => api('POST', snapshotsPath(share) + '/' + encodeURIComponent(name) + '/restore', { path }));
+    if (!r) return;
+    const files = (n) => n + (n === 1 ? ' file' : ' files');
+    flash('Restored ' + (path || 'share ' + share) + ' from snapshot ' + name + ': '
+      + files(r.restored) + ' put back, ' + files(r.removed) + ' removed.', true);
+    await loadShares();
+  }
+
+  async function deleteSnapshot(share, name) {
+    if (!window.confirm('Delete snapshot ' + name + ' of ' + share + '? What only it holds is freed.')) return;
+    if (await attempt(() => api('DELETE', snapshotsPath(share) + '/' + encodeURIComponent(name))) === undefined) return;
+    flash('Deleted snapshot ' + name + ' of ' + share + '.', true);
+    await loadShares();
+  }
+
+  $('snapshot-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const share = snapshotsShown.share;
+    if (!share) return;
+    const name = $('snapshot-name').value.trim();
+    const snap = await attempt(() => api('POST', snapshotsPath(share), name ? { name } : {}));
+    if (!snap) return;
+    flash('Took snapshot ' + snap.name + ' of ' + share + ' (' + fmtBytes(snap.bytes) + ').', true);
+    $('snapshot-name').value = '';
+    await loadShares();
+  });
+
+  $('snapshots-close').addEventListener('click', () => { $('snapshots-card').hidden = true; });
 
   function shareRow(s, ownerName) {
     const actions = el('td', { class: 'actions' });
@@ -682,6 +774,7 @@
     } else {
       actions.append(
         el('button', { type: 'button', class: 'quiet', text: 'Browse', onclick: () => openPanel('s3', s.bucket) }),
+        el('button', { type: 'button', class: 'quiet', text: 'Snapshots', onclick: () => showSnapshots(s.name) }),
         el('button', {
           type: 'button',
           class: 'danger',
@@ -1227,10 +1320,13 @@
       const quota = b.quota_bytes
         ? fmtBytes(b.quota_bytes) + (b.quota_pct !== null && b.quota_pct !== undefined ? ' (' + b.quota_pct + ' %)' : '')
         : 'unlimited';
-      tbody.append(el('tr', {},
+      const snapshots = b.snapshot_bytes === null || b.snapshot_bytes === undefined ? '' : fmtBytes(b.snapshot_bytes);
+      tbody.append(el('tr', { 'data-bucket': b.name },
         el('td', { text: b.name }),
-        el('td', { text: b.kind }),
+        el('td', { text: b.snapshot_of ? 'snapshot' : b.kind }),
         el('td', { class: 'num', text: fmtBytes(b.used_bytes) }),
+        el('td', { class: 'num noncurrent', text: fmtBytes(b.noncurrent_bytes || 0) }),
+        el('td', { class: 'num snapshots', text: snapshots }),
         el('td', { class: 'num', text: String(b.object_count) }),
         el('td', { class: 'num', text: quota }),
         el('td', { class: 'num', text: room(b) })));
