@@ -117,7 +117,7 @@ pub enum RoleCmd {
     Create {
         /// The new role's name.
         name: String,
-        /// Comma-separated: get, list, put, delete, create, or *.
+        /// Comma-separated: get, list, put, delete, create, bypass-governance (object lock), or *.
         #[arg(long)]
         verbs: String,
         /// Comma-separated: buckets, objects, panels, users, groups, roles, bindings, shares,

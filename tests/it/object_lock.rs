@@ -160,13 +160,13 @@ async fn governance_compliance_and_legal_hold() {
     assert_eq!(h.object_lock_mode(), Some(&ObjectLockMode::Governance));
     assert!(h.object_lock_retain_until_date().is_some());
 
-    // A writer without bypass-governance cannot remove it, header or not.
+    // A writer without bypass-governance (bucket-write) cannot remove it, header or not.
     let u = srv.new_user("writer").await;
     srv.store()
         .bind(
             &srv.admin(),
             SubjectRef::User(u.user_id.clone()),
-            "bucket-admin",
+            "bucket-write",
             Scope::Bucket("locked".into()),
         )
         .await
@@ -227,6 +227,31 @@ async fn governance_compliance_and_legal_hold() {
         Err("AccessDenied".into()),
         "shortened"
     );
+    // GOVERNANCE to COMPLIANCE is a change of mode: it needs the bypass too (as S3).
+    let g2 = put(&c, "locked", "gov2").await;
+    assert_eq!(
+        retention(
+            &c,
+            "locked",
+            "gov2",
+            &g2,
+            ObjectLockRetentionMode::Compliance,
+            1
+        )
+        .await,
+        Err("AccessDenied".into()),
+        "mode changed without bypass"
+    );
+    retention(
+        &c,
+        "locked",
+        "gov2",
+        &g2,
+        ObjectLockRetentionMode::Governance,
+        3,
+    )
+    .await
+    .expect("extended in the same mode");
     assert_eq!(
         retention(
             &c,

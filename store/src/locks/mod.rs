@@ -54,9 +54,10 @@ pub(crate) fn check_remove(rec: &ObjectRecord, bypass: bool, now_ms: i64) -> Res
     }
 }
 
-/// May a version's retention go from `old` to `new` now? Extending is always allowed; a
-/// COMPLIANCE retention in force can be neither shortened, removed nor turned into GOVERNANCE;
-/// a GOVERNANCE one only with `bypass`.
+/// May a version's retention go from `old` to `new` now? Extending it in the same mode is
+/// always allowed; any other change of a retention in force — shortened, removed, or its mode
+/// changed — is refused for COMPLIANCE and needs `bypass` for GOVERNANCE (as S3 answers, even
+/// GOVERNANCE to COMPLIANCE).
 pub(crate) fn check_retention_change(
     old: Option<&Retention>,
     new: Option<&Retention>,
@@ -75,10 +76,7 @@ pub(crate) fn check_retention_change(
     };
     let weaker = match new {
         None => true,
-        Some(n) => {
-            n.until_ms < o.until_ms
-                || (o.mode == LockMode::Compliance && n.mode == LockMode::Governance)
-        }
+        Some(n) => n.until_ms < o.until_ms || n.mode != o.mode,
     };
     if !weaker {
         return Ok(());

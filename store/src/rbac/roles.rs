@@ -107,10 +107,12 @@ pub fn builtin_roles() -> Vec<RoleDef> {
         ),
         def(
             "bucket-admin",
-            "Bucket management: create/delete buckets, full object access",
+            "Bucket management: create/delete buckets, full object access, bypassing GOVERNANCE object lock retention",
             vec![
                 Rule::of(&["create", "delete", "get", "list"], &["buckets"]),
                 objects_rw.clone(),
+                // As an AWS bucket owner may (decision 0039); bucket-write may not.
+                Rule::of(&["bypass-governance"], &["objects"]),
                 Rule::of(&["get", "put"], &["replication"]),
             ],
             false,

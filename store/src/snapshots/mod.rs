@@ -151,7 +151,7 @@ impl Store {
                 let mut ns = Ns::new(t);
                 let snap = txn::get_bucket(&ns, &b2).map_err(|e| match e {
                     StoreError::NoSuchBucket => {
-                        StoreError::InvalidArgument(format!("no snapshot {b2}"))
+                        StoreError::NoSuchShare(format!("{b2} (no such snapshot)"))
                     }
                     e => e,
                 })?;

@@ -136,7 +136,11 @@ fn period(n: &crate::xml::Node) -> Result<u32, S3Error> {
         .parse()
         .map_err(|_| S3Error::malformed_xml())?;
     u32::try_from(v).ok().filter(|v| *v > 0).ok_or_else(|| {
-        S3Error::invalid_argument("Default retention period must be a positive integer value.")
+        S3Error::new(
+            400,
+            "InvalidRetentionPeriod",
+            "Default retention period must be a positive integer value.",
+        )
     })
 }
 
