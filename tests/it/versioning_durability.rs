@@ -728,3 +728,113 @@ fn headers_of<E>(
     };
     (get("x-amz-delete-marker"), get("x-amz-version-id"))
 }
+
+/// Object locks and share snapshots survive an online backup and a restore (decisions 0039,
+/// 0040): a COMPLIANCE version still refuses deletion on the restored server, a legal hold is
+/// still on, and a snapshot still reads its point-in-time bytes over S3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_and_restore_keep_locks_and_snapshots() {
+    use aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ObjectLockMode};
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("vault")
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .expect("mb");
+    let until = aws_sdk_s3::primitives::DateTime::from_secs(4_000_000_000);
+    let locked = c
+        .put_object()
+        .bucket("vault")
+        .key("deed")
+        .object_lock_mode(ObjectLockMode::Compliance)
+        .object_lock_retain_until_date(until)
+        .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+        .body(ByteStream::from_static(b"signed"))
+        .send()
+        .await
+        .expect("put")
+        .version_id()
+        .expect("id")
+        .to_string();
+    crate::nfs::share(&srv, "docs", false).await;
+    crate::nfs::s3_put(&srv, "fs+docs", "plan.txt", b"first plan".to_vec()).await;
+    srv.store()
+        .create_snapshot(&srv.admin(), "docs", Some("v1"))
+        .await
+        .expect("snapshot");
+    crate::nfs::s3_put(&srv, "fs+docs", "plan.txt", b"second plan".to_vec()).await;
+
+    let home = tempfile::tempdir().expect("home");
+    let creds = srv.data_dir().join("admin.credentials");
+    let bdir = home.path().join("backup");
+    let out = ok(&cli(
+        &srv,
+        home.path(),
+        &[],
+        &[
+            "--credentials",
+            creds.to_str().expect("utf-8"),
+            "backup",
+            "--to",
+            bdir.to_str().expect("utf-8"),
+        ],
+    )
+    .await);
+    assert!(out.contains("Backup written"), "{out}");
+    srv.stop().await;
+    let newd = tempfile::tempdir().expect("new");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["restore", "--from"])
+        .arg(&bdir)
+        .arg("--data-dir")
+        .arg(newd.path())
+        .output()
+        .expect("restore");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = gatehouse_store::fsck::fsck(newd.path(), false).expect("fsck");
+    assert!(r.clean(), "{r:?}");
+    assert_eq!(r.locked_versions, 1, "{r:?}");
+
+    let srv = TestServer::start_in(newd).await;
+    let c = srv.client();
+    let h = c
+        .head_object()
+        .bucket("vault")
+        .key("deed")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(h.object_lock_mode(), Some(&ObjectLockMode::Compliance));
+    assert_eq!(
+        h.object_lock_legal_hold_status(),
+        Some(&ObjectLockLegalHoldStatus::On)
+    );
+    let e = c
+        .delete_object()
+        .bucket("vault")
+        .key("deed")
+        .version_id(&locked)
+        .bypass_governance_retention(true)
+        .send()
+        .await
+        .expect_err("still locked");
+    assert_eq!(code(&e), "AccessDenied");
+    let snap = c
+        .get_object()
+        .bucket("fs--docs.v1")
+        .key("plan.txt")
+        .send()
+        .await
+        .expect("snapshot after restore");
+    assert_eq!(body_bytes(snap).await, b"first plan");
+    let live = c
+        .get_object()
+        .bucket("fs+docs")
+        .key("plan.txt")
+        .send()
+        .await
+        .expect("live");
+    assert_eq!(body_bytes(live).await, b"second plan");
+}
