@@ -389,6 +389,30 @@ if [ "${1:-}" = --guest ]; then
       "after peer remove: a write is refused: Permission denied" "after peer add: the same mount writes again, no remount"
   fi
 
+  section "share snapshots (.snapshots)"
+  # The host takes snapshot `k1` of the share (`gatehouse share snapshot create kc k1`) when
+  # asked; the share's file changes after it; the snapshot keeps its bytes, is read (and
+  # copied back) through the hidden .snapshots directory, and refuses writes.
+  echo "before the snapshot" >snapf
+  sync
+  if host_do snapshot; then
+    echo "after the snapshot" >snapf
+    sync
+    eq "ls of the share root does not list .snapshots" "" "$(ls -a "$M" | grep -x '.snapshots')"
+    eq "ls .snapshots lists the snapshot" "k1" "$(ls "$M/.snapshots" 2>&1)"
+    eq "a file in the snapshot has its bytes from then" "before the snapshot" \
+      "$(cat "$M/.snapshots/k1/kt/snapf" 2>&1)"
+    run "cp -a restores the file from the snapshot" cp -a "$M/.snapshots/k1/kt/snapf" "$T/snapf.restored"
+    eq "the restored copy has the snapshot's bytes" "before the snapshot" "$(cat "$T/snapf.restored" 2>&1)"
+    fails_with "a write into the snapshot is refused: Permission denied" "Permission denied" \
+      bash -c "echo x >'$M/.snapshots/k1/kt/snapf'"
+  else
+    not_checked "the host did not take the snapshot" "ls of the share root does not list .snapshots" \
+      "ls .snapshots lists the snapshot" "a file in the snapshot has its bytes from then" \
+      "cp -a restores the file from the snapshot" "the restored copy has the snapshot's bytes" \
+      "a write into the snapshot is refused: Permission denied"
+  fi
+
   section "errno names"
   # Through the uncached view the client does not know the name exists (an exclusive create
   # skips LOOKUP), so the server's own answer to LINK, MKNOD, MKDIR and SYMLINK is what shows.
@@ -466,6 +490,7 @@ serve_requests() {
       case "$r" in
         peer-remove) gh peer remove 127.0.0.1 ;;
         peer-add) gh peer add 127.0.0.1 admin ;;
+        snapshot) gh share snapshot create kc k1 ;;
         *) false ;;
       esac >/dev/null 2>&1
       echo $? >"$d/kc-done.tmp" && mv "$d/kc-done.tmp" "$d/kc-done"

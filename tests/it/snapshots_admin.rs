@@ -221,8 +221,8 @@ async fn snapshot_round_trip_through_the_api() {
     err(
         &api.call("DELETE", "/api/shares/team/snapshots/monday", None)
             .await,
-        400,
-        "store.invalid_argument",
+        404,
+        "share.no_such_share",
     );
     srv.stop().await;
 }

@@ -211,25 +211,62 @@ impl Store {
                 if wanted.is_empty() && !exact {
                     return Err(StoreError::NoSuchKey);
                 }
-                let mut out = Restored::default();
-                if !exact {
+                // Every check before the first write: a refusal changes nothing (the commit
+                // contract).
+                let to_remove: Vec<String> = if exact {
+                    Vec::new()
+                } else {
                     let have: std::collections::HashSet<&str> =
                         wanted.iter().map(|(k, _)| k.as_str()).collect();
-                    for (k, _) in keys_under(&ns, live.id, &prefix)? {
-                        if !have.contains(k.as_str()) {
-                            crate::locks::check_file_view_key(&ns, &live, &k)?;
-                            txn::unlink_object(&mut ns, &mut live, &k)?;
-                            out.removed += 1;
+                    keys_under(&ns, live.id, &prefix)?
+                        .into_iter()
+                        .map(|(k, _)| k)
+                        .filter(|k| !have.contains(k.as_str()))
+                        .collect()
+                };
+                for k in to_remove.iter().chain(wanted.iter().map(|(k, _)| k)) {
+                    crate::locks::check_file_view_key(&ns, &live, k)?;
+                }
+                if exact {
+                    txn::check_share_conflicts(&ns, &live, &path)?;
+                } else if let Some(body) = prefix.strip_suffix('/') {
+                    // Inside the prefix the snapshot's own tree replaces the live one; above it,
+                    // a live file where the snapshot has a directory is a conflict.
+                    txn::check_share_conflicts(&ns, &live, &format!("{body}/"))?;
+                }
+                let mut grow: i128 = 0;
+                let frees = !live.versioning.is_on();
+                for (k, ino) in &wanted {
+                    grow += i128::from(txn::inode_attrs(&ns, *ino)?.size);
+                    if frees && let Some(old) = txn::lookup(&ns, live.id, k)? {
+                        let old = txn::inode_attrs(&ns, old)?;
+                        if old.links() <= 1 {
+                            grow -= i128::from(old.size);
                         }
                     }
+                }
+                if frees {
+                    for k in &to_remove {
+                        if let Some(old) = txn::lookup(&ns, live.id, k)? {
+                            let old = txn::inode_attrs(&ns, old)?;
+                            if old.links() <= 1 {
+                                grow -= i128::from(old.size);
+                            }
+                        }
+                    }
+                }
+                txn::ensure_room(&live, u64::try_from(grow).unwrap_or(0), limit, || {
+                    txn::total_usage(&ns)
+                })?;
+                let mut out = Restored::default();
+                for k in &to_remove {
+                    txn::unlink_object(&mut ns, &mut live, k)?;
+                    out.removed += 1;
                 }
                 for (k, ino) in wanted {
                     let mut rec = txn::get_inode(&ns, ino)?;
                     rec.nlink = 1;
                     rec.version_id = None;
-                    crate::locks::check_file_view_key(&ns, &live, &k)?;
-                    txn::check_share_conflicts(&ns, &live, &k)?;
-                    txn::check_quota(&ns, &live, &k, rec.size, limit)?;
                     crate::locks::apply_to_new(
                         &live,
                         &crate::locks::LockRequest::default(),
