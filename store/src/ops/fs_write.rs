@@ -953,27 +953,31 @@ impl Store {
                     if b.object_lock.is_some() {
                         crate::locks::check_file_view(&rec)?;
                     }
-                    if changes_data && b.versioning.is_on() {
-                        // A versioned share keeps what a run of writes replaces (decision
-                        // 0038), once per run.
-                        if let Some(id) = crate::versioning::rows::keep_inode_version(
-                            &mut ns,
-                            &mut b,
-                            ino,
-                            &rec,
-                            now_ms(),
-                        )? {
-                            rec.version_id = Some(id);
-                        }
+                    // A versioned share keeps what a run of writes replaces (decision 0038),
+                    // once per run; the kept copy's bytes count, so the quota is asked for the
+                    // whole new size then. Checked before anything is written.
+                    let now = now_ms();
+                    let keeps =
+                        changes_data && crate::versioning::rows::keeps_inode_version(&b, &rec, now);
+                    if changes_data {
+                        let grow = if keeps {
+                            new_size
+                        } else {
+                            new_size.saturating_sub(rec.size)
+                        };
+                        txn::ensure_room(&b, grow, limit, || txn::total_usage(&ns))?;
+                    }
+                    if keeps {
+                        let id = crate::versioning::rows::keep_inode_version(
+                            &mut ns, &mut b, ino, &rec, now,
+                        )?;
+                        rec.version_id = Some(id);
                     }
                     if changes_data {
                         let usage = b
                             .usage_bytes
                             .saturating_sub(rec.size)
                             .saturating_add(new_size);
-                        txn::ensure_room(&b, new_size.saturating_sub(rec.size), limit, || {
-                            txn::total_usage(&ns)
-                        })?;
                         txn::incref(&mut ns, new_data.chunks())?;
                         txn::decref(&mut ns, rec.data.chunks())?;
                         b.usage_bytes = usage;

@@ -270,24 +270,26 @@ pub(crate) fn remove_at(
 /// of buffered writes, not one per WRITE call).
 pub(crate) const SETTLE_MS: i64 = 2_000;
 
-/// The file view is about to replace the data of inode `ino` (`old`, its record with data) in
-/// versioned share `b`: keeps the content as a version of the inode, unless it is empty, was
-/// changed less than [`SETTLE_MS`] ago (the same run of writes) or versioning is suspended
-/// (the null version is written in place). The kept copy takes its own chunk references; the
-/// caller drops the current's as it replaces them. Returns the id the current version gets.
+/// Whether the file view keeps the content of file `old` of share `b` as a version before it
+/// changes it now: versioning enabled, the content not empty, and not changed within
+/// [`SETTLE_MS`] (the same run of writes). Suspended shares write the null version in place.
+pub(crate) fn keeps_inode_version(b: &BucketRecord, old: &ObjectRecord, now_ms: i64) -> bool {
+    b.versioning == Versioning::Enabled
+        && old.size > 0
+        && now_ms.saturating_sub(old.mtime_ms) >= SETTLE_MS
+}
+
+/// Keeps the content of inode `ino` (`old`, its record with data) in versioned share `b` as a
+/// version of the inode, when [`keeps_inode_version`] said so. The kept copy takes its own
+/// chunk references; the caller drops the current's as it replaces them. Returns the id the
+/// current version gets.
 pub(crate) fn keep_inode_version(
     ns: &mut Ns,
     b: &mut BucketRecord,
     ino: u64,
     old: &ObjectRecord,
     now_ms: i64,
-) -> Result<Option<String>> {
-    if b.versioning != Versioning::Enabled
-        || old.size == 0
-        || now_ms.saturating_sub(old.mtime_ms) < SETTLE_MS
-    {
-        return Ok(None);
-    }
+) -> Result<String> {
     let mut kept = old.clone();
     kept.nlink = 1;
     let vino = txn::next_counter(ns, "next_ino")?;
@@ -311,7 +313,7 @@ pub(crate) fn keep_inode_version(
     b.version_rows += 1;
     b.usage_bytes += old.size;
     b.noncurrent_bytes += old.size;
-    Ok(Some(new_version(ns)?.1))
+    Ok(new_version(ns)?.1)
 }
 
 /// The versions the file view kept of inode `ino`, newest first, as (table key, row).
