@@ -151,6 +151,39 @@ def main():
     elif step == "delete-replication":
         (bucket,) = args
         s3.delete_bucket_replication(Bucket=bucket)
+    elif step == "put-versioning":
+        (bucket,) = args
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    elif step == "versions":
+        (bucket,) = args
+        out = s3.list_object_versions(Bucket=bucket)
+        for v in out.get("Versions", []):
+            print(v["Key"], v["VersionId"], "latest" if v["IsLatest"] else "old")
+        for m in out.get("DeleteMarkers", []):
+            print(m["Key"], m["VersionId"], "marker")
+    elif step == "get-version":
+        bucket, key, version, path = args
+        body = s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
+        with open(path, "wb") as f:
+            f.write(body)
+    elif step == "mb-lock":
+        (bucket,) = args
+        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    elif step == "put-locked":
+        path, bucket, key, until = args
+        with open(path, "rb") as f:
+            s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=f.read(),
+                ObjectLockMode="GOVERNANCE",
+                ObjectLockRetainUntilDate=until,
+            )
+    elif step == "delete-version":
+        bucket, key, version, bypass = args
+        s3.delete_object(
+            Bucket=bucket, Key=key, VersionId=version, BypassGovernanceRetention=bypass == "bypass"
+        )
     else:
         ap.error(f"unknown step {step}")
     return 0

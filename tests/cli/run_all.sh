@@ -149,6 +149,23 @@ op() {
           --replication-configuration "{\"Role\":\"arn:aws:iam::1:role/r\",\"Rules\":[{\"ID\":\"r\",\"Priority\":1,\"Status\":\"Enabled\",\"Filter\":{\"Prefix\":\"\"},\"Destination\":{\"Bucket\":\"$2\"},\"DeleteMarkerReplication\":{\"Status\":\"Disabled\"}}]}" ;;
         get-replication) "${aws[@]}" --endpoint-url "$EP" s3api get-bucket-replication --bucket "$1" ;;
         delete-replication) "${aws[@]}" --endpoint-url "$EP" s3api delete-bucket-replication --bucket "$1" ;;
+        put-versioning) "${aws[@]}" --endpoint-url "$EP" s3api put-bucket-versioning --bucket "$1" \
+          --versioning-configuration Status=Enabled ;;
+        versions) "${aws[@]}" --endpoint-url "$EP" s3api list-object-versions --bucket "$1" --output json |
+          python3 -c 'import json,sys; d=json.load(sys.stdin)
+for v in d.get("Versions",[]): print(v["Key"], v["VersionId"], "latest" if v["IsLatest"] else "old")
+for m in d.get("DeleteMarkers",[]): print(m["Key"], m["VersionId"], "marker")' ;;
+        get-version) "${aws[@]}" --endpoint-url "$EP" s3api get-object --bucket "$1" --key "$2" \
+          --version-id "$3" "$4" >/dev/null ;;
+        mb-lock) "${aws[@]}" --endpoint-url "$EP" s3api create-bucket --bucket "$1" --object-lock-enabled-for-bucket ;;
+        put-locked) "${aws[@]}" --endpoint-url "$EP" s3api put-object --body "$1" --bucket "$2" --key "$3" \
+          --object-lock-mode GOVERNANCE --object-lock-retain-until-date "$4" >/dev/null ;;
+        delete-version)
+          if [ "$4" = bypass ]; then
+            "${aws[@]}" --endpoint-url "$EP" s3api delete-object --bucket "$1" --key "$2" --version-id "$3" --bypass-governance-retention
+          else
+            "${aws[@]}" --endpoint-url "$EP" s3api delete-object --bucket "$1" --key "$2" --version-id "$3"
+          fi ;;
       esac
       ;;
     rclone)
@@ -260,8 +277,48 @@ s_share_names() {
   echo "$names" | grep -qx "$alias" || return 1
   for b in $names; do op "$c" ls-bucket "$b" >/dev/null || { echo "cannot list $b"; return 1; }; done
 }
+# Versioning (issue 21): two versions of one key, the old one read back by its id, a delete
+# that leaves a marker; then object lock: a GOVERNANCE version its delete cannot remove, that
+# the bypass header (as the admin, who may) does; then a share snapshot read back, through
+# its fs--<share>.<name> alias, after the share changed.
+s_versions() {
+  local c=$1 b="ci-$1-ver" ids old
+  op "$c" mb "$b" && op "$c" put-versioning "$b" || return 1
+  op "$c" put "$work/tree/top.txt" "$b" k || return 1
+  op "$c" put "$work/tree/a/b/c/d/deep.txt" "$b" k || return 1
+  ids=$(op "$c" versions "$b") || return 1
+  echo "$ids"
+  [ "$(echo "$ids" | grep -c '^k ')" = 2 ] || return 1
+  old=$(echo "$ids" | awk '$3 == "old" {print $2}')
+  rm -f "$work/$c.v.old"
+  op "$c" get-version "$b" k "$old" "$work/$c.v.old" && cmp "$work/tree/top.txt" "$work/$c.v.old" || return 1
+  op "$c" rm-recursive "$b" >/dev/null 2>&1
+  op "$c" versions "$b" | tee /dev/stderr | grep -q ' marker$'
+}
+s_lock() {
+  local c=$1 b="ci-$1-lock" id
+  op "$c" mb-lock "$b" || return 1
+  op "$c" put-locked "$work/tree/top.txt" "$b" held "2099-01-01T00:00:00Z" || return 1
+  id=$(op "$c" versions "$b" | awk '{print $2}')
+  echo "version $id"
+  if op "$c" delete-version "$b" held "$id" no; then echo "a locked version was deleted"; return 1; fi
+  op "$c" delete-version "$b" held "$id" bypass || return 1
+  [ -z "$(op "$c" versions "$b")" ]
+}
+s_snapshot() {
+  local c=$1 share="ci-$1-snap"
+  local alias="fs--$share"
+  "$bin" --server "$ADMIN" --credentials "$creds" share create "$share" || return 1
+  op "$c" sync-up "$work/tree" "$alias" tree || return 1
+  "$bin" --server "$ADMIN" --credentials "$creds" share snapshot create "$share" s1 || return 1
+  op "$c" put "$work/tree/top.txt" "$alias" tree/many/f1.txt || return 1
+  rm -rf "$work/$c.snap.back" && mkdir -p "$work/$c.snap.back"
+  op "$c" sync-down "$alias.s1" tree "$work/$c.snap.back" || return 1
+  diff -r "$work/tree" "$work/$c.snap.back"
+}
 export -f op raw bucket_exists bucket_gone raw_key_count s_mb s_put s_get s_cmp s_sync_up \
-  s_sync_down s_diff s_count s_presign s_rm_recursive s_rb s_share s_share_names s_replication
+  s_sync_down s_diff s_count s_presign s_rm_recursive s_rb s_share s_share_names s_replication \
+  s_versions s_lock s_snapshot
 
 pass=0
 fail=0
@@ -315,6 +372,13 @@ for c in $CLIENTS; do
   if [ -n "$ADMIN" ]; then
     step "$c" "share via its fs-- alias" s_share "$c"
     step "$c" "copy in the share, every listed bucket name usable" s_share_names "$c"
+  fi
+  if [ "$c" != rclone ]; then
+    step "$c" "versions: list, old one by id, delete marker" s_versions "$c"
+    step "$c" "object lock: GOVERNANCE holds, bypass removes" s_lock "$c"
+  fi
+  if [ -n "$ADMIN" ] && "$bin" share snapshot --help >/dev/null 2>&1; then
+    step "$c" "share snapshot read back through its alias" s_snapshot "$c"
   fi
   step "$c" "recursive remove" s_rm_recursive "$c" "$b"
   step "$c" "remove bucket" s_rb "$c" "$b"
