@@ -9,87 +9,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const bin = process.env.GATEHOUSE_BIN || path.join(repo, 'target', 'debug', 'gatehouse');
-const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-const required = process.env.GATEHOUSE_BROWSER_TEST === 'required';
-
-const missing = !fs.existsSync(chromiumPath) ? `no Chromium at ${chromiumPath}` : null;
-if (missing) {
-  const msg = `BROWSER TEST NOT RUN: ${missing} (apt-get install chromium chromium-driver)`;
-  if (required) throw new Error(msg + ' — GATEHOUSE_BROWSER_TEST=required');
-  console.error('\n!!!!! ' + msg + ' !!!!!\n');
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function startServer(dataDir) {
-  const port = await freePort();
-  const child = spawn(bin, [
-    'serve', '--data-dir', dataDir, '--s3-listen', '127.0.0.1:0', '--admin-listen', `127.0.0.1:${port}`, '--nfs-listen', '127.0.0.1:0',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr.on('data', (d) => { log += d; });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i += 1) {
-    if (child.exitCode !== null) throw new Error(`gatehouse exited: ${log}`);
-    try {
-      const r = await fetch(base + '/api/info');
-      if (r.ok) break;
-    } catch (_) { /* not up yet */ }
-    await sleep(50);
-  }
-  const creds = fs.readFileSync(path.join(dataDir, 'admin.credentials'), 'utf8');
-  const access = /aws_access_key_id\s*=\s*(\S+)/.exec(creds)[1];
-  const secret = /aws_secret_access_key\s*=\s*(\S+)/.exec(creds)[1];
-  return { child, base, access, secret };
-}
+import { missing, openPage } from './harness.mjs';
 
 test('web page: share snapshots, storage bytes and object lock', { skip: missing || false, timeout: 120_000 }, async (t) => {
-  const { chromium } = await import('playwright-core');
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-snapshots-'));
-  const srv = await startServer(path.join(tmp, 'data'));
-  const basic = 'Basic ' + Buffer.from(`${srv.access}:${srv.secret}`).toString('base64');
-  const signedApi = (method, p, body) => fetch(srv.base + p, {
-    method,
-    headers: { Authorization: basic, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
-  });
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  });
-  t.after(async () => {
-    await browser.close();
-    srv.child.kill('SIGTERM');
-    fs.rmSync(tmp, { recursive: true, force: true });
-  });
-  const page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
-  const consoleErrors = [];
-  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
-  page.on('pageerror', (e) => consoleErrors.push(String(e)));
-  const dialogs = [];
-  page.on('dialog', (d) => { dialogs.push(d.message()); d.accept(); });
+  const { srv, basic, signedApi, page, consoleErrors, dialogs } = await openPage(t, 'gatehouse-snapshots-');
 
   // A share with two files, written through the API.
   assert.equal((await signedApi('POST', '/api/shares', { name: 'team', guest_read: false })).status, 201);

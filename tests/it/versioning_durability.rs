@@ -167,6 +167,39 @@ async fn list_versions_raw(
     panic!("ListObjectVersions of {bucket} did not end");
 }
 
+/// An online backup of `srv` through the CLI (`gatehouse backup --to`), the server stopped,
+/// and the backup restored (`gatehouse restore --from`) into a new data directory.
+async fn backup_and_restore(srv: TestServer) -> tempfile::TempDir {
+    let home = tempfile::tempdir().expect("home");
+    let creds = srv.data_dir().join("admin.credentials");
+    let bdir = home.path().join("backup");
+    let out = ok(&cli(
+        &srv,
+        home.path(),
+        &[],
+        &[
+            "--credentials",
+            creds.to_str().expect("utf-8"),
+            "backup",
+            "--to",
+            bdir.to_str().expect("utf-8"),
+        ],
+    )
+    .await);
+    assert!(out.contains("Backup written"), "{out}");
+    srv.stop().await;
+    let newd = tempfile::tempdir().expect("new");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["restore", "--from"])
+        .arg(&bdir)
+        .arg("--data-dir")
+        .arg(newd.path())
+        .output()
+        .expect("restore");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    newd
+}
+
 fn content(key: &str, n: u32) -> Vec<u8> {
     // Every third body is chunked (over the inline limit, two 1 MiB chunks and a tail).
     let len = if n.is_multiple_of(3) {
@@ -251,34 +284,7 @@ async fn backup_and_restore_keep_every_version_marker_and_null_version() {
     let noncurrent = before.iter().filter(|l| !l.latest && !l.marker).count() as u64;
 
     // Online backup through the CLI, then the server goes away.
-    let home = tempfile::tempdir().expect("home");
-    let creds = srv.data_dir().join("admin.credentials");
-    let bdir = home.path().join("backup");
-    let out = ok(&cli(
-        &srv,
-        home.path(),
-        &[],
-        &[
-            "--credentials",
-            creds.to_str().expect("utf-8"),
-            "backup",
-            "--to",
-            bdir.to_str().expect("utf-8"),
-        ],
-    )
-    .await);
-    assert!(out.contains("Backup written"), "{out}");
-    srv.stop().await;
-
-    let newd = tempfile::tempdir().expect("new");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["restore", "--from"])
-        .arg(&bdir)
-        .arg("--data-dir")
-        .arg(newd.path())
-        .output()
-        .expect("restore");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let newd = backup_and_restore(srv).await;
 
     // fsck of the restored directory: clean, and it counted the noncurrent versions.
     let r = gatehouse_store::fsck::fsck(newd.path(), false).expect("fsck");
@@ -766,33 +772,7 @@ async fn backup_and_restore_keep_locks_and_snapshots() {
         .expect("snapshot");
     crate::nfs::s3_put(&srv, "fs+docs", "plan.txt", b"second plan".to_vec()).await;
 
-    let home = tempfile::tempdir().expect("home");
-    let creds = srv.data_dir().join("admin.credentials");
-    let bdir = home.path().join("backup");
-    let out = ok(&cli(
-        &srv,
-        home.path(),
-        &[],
-        &[
-            "--credentials",
-            creds.to_str().expect("utf-8"),
-            "backup",
-            "--to",
-            bdir.to_str().expect("utf-8"),
-        ],
-    )
-    .await);
-    assert!(out.contains("Backup written"), "{out}");
-    srv.stop().await;
-    let newd = tempfile::tempdir().expect("new");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["restore", "--from"])
-        .arg(&bdir)
-        .arg("--data-dir")
-        .arg(newd.path())
-        .output()
-        .expect("restore");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let newd = backup_and_restore(srv).await;
     let r = gatehouse_store::fsck::fsck(newd.path(), false).expect("fsck");
     assert!(r.clean(), "{r:?}");
     assert_eq!(r.locked_versions, 1, "{r:?}");
