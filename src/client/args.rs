@@ -117,7 +117,8 @@ pub enum RoleCmd {
     Create {
         /// The new role's name.
         name: String,
-        /// Comma-separated: get, list, put, delete, create, bypass-governance (object lock), or *.
+        /// Comma-separated: get, list, put, delete, create, lock and bypass-governance (object
+        /// lock), or *.
         #[arg(long)]
         verbs: String,
         /// Comma-separated: buckets, objects, panels, users, groups, roles, bindings, shares,

@@ -310,7 +310,8 @@ fn check(
     for e in rtxn.open_table(SHARES)?.iter()? {
         let (_, v) = e?;
         let s: ShareRecord = codec::decode(v.value())?;
-        if let Some(b) = s.parked_bucket {
+        // Its snapshots are parked with it (decision 0040).
+        for b in s.parked_bucket.into_iter().chain(s.parked_snapshots) {
             parked_bytes = parked_bytes.saturating_add(b.usage_bytes);
             share_ids.push(b.id);
             names.insert(b.id, format!("{} (deleted)", b.name));

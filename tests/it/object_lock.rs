@@ -180,6 +180,21 @@ async fn governance_compliance_and_legal_hold() {
         delete_version(&w, "locked", "gov", &g, true).await,
         Err("AccessDenied".into())
     );
+    // Nor can it lift or set a lock: that is the `lock` verb (bucket-admin's, not bucket-write's).
+    let e = w
+        .put_object_legal_hold()
+        .bucket("locked")
+        .key("gov")
+        .version_id(&g)
+        .legal_hold(
+            ObjectLockLegalHold::builder()
+                .status(ObjectLockLegalHoldStatus::On)
+                .build(),
+        )
+        .send()
+        .await
+        .expect_err("no lock verb");
+    assert_eq!(code(&e), "AccessDenied");
     // A DELETE without a version id only adds a delete marker: allowed.
     w.delete_object()
         .bucket("locked")

@@ -243,3 +243,46 @@ async fn snapshots_over_s3_and_nfs() {
     let report = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
     assert!(report.clean(), "{report:?}");
 }
+
+/// Found in review: creating buckets (s3-user) is not the right to snapshot someone's share,
+/// and a share deleted with its snapshot leaves a store fsck finds clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_rights_and_a_parked_snapshot_under_fsck() {
+    use gatehouse_store::ops::SubjectRef;
+    use gatehouse_store::rbac::Scope;
+    let srv = TestServer::start().await;
+    share(&srv, "kept", false).await;
+    let store = srv.store();
+    let u = srv.new_user("alice").await;
+    store
+        .bind(
+            &srv.admin(),
+            SubjectRef::User(u.user_id.clone()),
+            "s3-user",
+            Scope::Global,
+        )
+        .await
+        .expect("bind");
+    let alice = store
+        .lookup_credential(&u.access_key)
+        .expect("lookup")
+        .expect("alice")
+        .1;
+    let e = store
+        .create_snapshot(&alice, "kept", Some("mine"))
+        .await
+        .expect_err("not hers");
+    assert_eq!(e.code(), "rbac.denied", "{e}");
+    crate::nfs::s3_put(&srv, "fs+kept", "f.txt", b"kept bytes".to_vec()).await;
+    store
+        .create_snapshot(&srv.admin(), "kept", Some("s1"))
+        .await
+        .expect("snapshot");
+    store
+        .delete_share(&srv.admin(), "kept")
+        .await
+        .expect("delete share");
+    let dir = srv.stop().await;
+    let report = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
+    assert!(report.clean(), "{report:?}");
+}

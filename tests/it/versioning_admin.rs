@@ -262,7 +262,7 @@ async fn versioning_round_trip_through_the_api() {
         )
         .await,
         400,
-        "store.invalid_argument",
+        "store.invalid_request",
     );
     let r = api
         .call(

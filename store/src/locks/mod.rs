@@ -178,6 +178,15 @@ pub(crate) fn any_locked(ns: &Ns, b: &BucketRecord) -> Result<bool> {
     Ok(false)
 }
 
+/// A write asking for a lock (`x-amz-object-lock-*`) needs the `lock` verb, as AWS asks for
+/// s3:PutObjectRetention / s3:PutObjectLegalHold besides s3:PutObject.
+pub(crate) fn authorize_request(p: &Principal, bucket: &str, req: &LockRequest) -> Result<()> {
+    if req.is_empty() {
+        return Ok(());
+    }
+    deny(authorize(p, Verb::Lock, Resource::Objects(bucket)))
+}
+
 /// Whether `p` may bypass GOVERNANCE retention in `bucket` when a request asks to (`asked`:
 /// `x-amz-bypass-governance-retention: true`).
 pub fn may_bypass(p: &Principal, bucket: &str, asked: bool) -> bool {
@@ -245,7 +254,7 @@ impl Store {
         retention: Option<Retention>,
         bypass: bool,
     ) -> Result<Option<String>> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Lock, Resource::Objects(bucket)))?;
         self.change_lock(bucket, key, version, move |rec, now| {
             check_retention_change(rec.retention.as_ref(), retention.as_ref(), bypass, now)?;
             rec.retention = retention;
@@ -263,7 +272,7 @@ impl Store {
         version: Option<String>,
         on: bool,
     ) -> Result<Option<String>> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Lock, Resource::Objects(bucket)))?;
         self.change_lock(bucket, key, version, move |rec, _| {
             rec.legal_hold = on;
             Ok(())

@@ -444,8 +444,9 @@ impl Store {
         loop {
             let err = match self.fs_read_range(attr, &data, offset, count).await {
                 Ok(mut r) => {
-                    if count > 0 {
-                        // A read of nothing is no access (as Linux's read(2) of 0 bytes).
+                    // A read of nothing is no access (as Linux's read(2) of 0 bytes); a
+                    // snapshot's records stay as they were taken (decision 0040).
+                    if count > 0 && crate::naming::snapshot_parts(bucket).is_none() {
                         self.atime_read(&mut r.attr);
                     } else {
                         self.atime_shown([&mut r.attr]);

@@ -604,6 +604,7 @@ impl Store {
             let mut rec = txn::get_inode(&ns, ino)?;
             inode_changed(&mut rec, crate::now_unix_ns());
             crate::replication::queue::make_local(&mut rec);
+            crate::versioning::rows::renamed_to(&mut ns, &mut b, &dst, &mut rec)?;
             txn::put_inode(&mut ns, ino, &rec, false)?;
             // Its new name falls due by the rules for that name; the old one's row goes.
             super::expiry_index::unschedule(&mut ns, &b, &src, rec.mtime_ms)?;
@@ -1386,6 +1387,12 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
     };
     let times = moved_rows(ns.dir_times()?)?;
     let subdirs = moved_rows(ns.dir_subdirs()?)?;
+    // A locked file is read-only over NFS: not moved with its directory either (decision 0039).
+    if b.object_lock.is_some() {
+        for (_, _, ino) in &moves {
+            crate::locks::check_file_view(&txn::inode_attrs(ns, *ino)?)?;
+        }
+    }
     // The target's marker (an empty directory) goes.
     if !target.is_empty() {
         txn::unlink_replaced(ns, b, &dp)?;
@@ -1416,11 +1423,16 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
         }
     }
     if b.versioning.is_on() {
-        // Each old name gets a delete marker over its versions, as a move seen over S3 is a
-        // copy and a delete (decision 0038).
-        for (old, _, _) in &moves {
+        // Each old name gets a delete marker over its versions, and each moved file a new
+        // version id under its new name, as a move seen over S3 is a copy and a delete
+        // (decision 0038).
+        for (old, new, ino) in &moves {
             let old_key = String::from_utf8_lossy(&old[8..]).into_owned();
             crate::versioning::rows::add_marker(ns, b, &old_key)?;
+            let key = String::from_utf8_lossy(&new[8..]).into_owned();
+            let mut rec = txn::inode_attrs(ns, *ino)?;
+            crate::versioning::rows::renamed_to(ns, b, &key, &mut rec)?;
+            txn::put_inode(ns, *ino, &rec, false)?;
         }
         txn::put_bucket(ns, b)?;
     }

@@ -241,6 +241,7 @@ impl Store {
         lock: crate::locks::LockRequest,
     ) -> Result<UploadInfo> {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        crate::locks::authorize_request(p, bucket, &lock)?;
         crate::replication::accept_marker(p, bucket, &mut meta);
         let b = self.bucket_record(bucket)?;
         naming::validate_key(b.kind, key)?;

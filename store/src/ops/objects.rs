@@ -133,6 +133,7 @@ impl Store {
         S: Stream<Item = std::result::Result<Bytes, E>> + Send,
     {
         deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        crate::locks::authorize_request(p, bucket, &opts.lock)?;
         crate::replication::accept_marker(p, bucket, &mut opts.meta);
         let b = self.bucket_record(bucket)?;
         naming::validate_key(b.kind, key)?;
@@ -525,6 +526,7 @@ impl Store {
     ) -> Result<ObjectInfo> {
         deny(authorize(p, Verb::Get, Resource::Objects(src.0)))?;
         deny(authorize(p, Verb::Put, Resource::Objects(dst.0)))?;
+        crate::locks::authorize_request(p, dst.0, &opts.lock)?;
         let dst_bucket = self.bucket_record(dst.0)?;
         naming::validate_key(dst_bucket.kind, dst.1)?;
         let (sb, sk, db, dk) = (
@@ -547,7 +549,7 @@ impl Store {
                     opts.source_version.as_deref(),
                 )
                 .map_err(|e| match e {
-                    StoreError::DeleteMarker { .. } => StoreError::InvalidArgument(
+                    StoreError::DeleteMarker { .. } => StoreError::InvalidRequest(
                         "The source of a copy request may not specifically refer to a delete marker by version id.".into(),
                     ),
                     e => e,

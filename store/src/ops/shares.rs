@@ -394,6 +394,7 @@ impl Store {
         };
         let mut stats = SweepStats::default();
         for name in expire {
+            let name_for_log = name.clone();
             let r = self
                 .inner
                 .committer
@@ -406,6 +407,11 @@ impl Store {
                 }
                 // Restored or deleted in between: nothing to do.
                 Err(StoreError::NoSuchShare(_)) => {}
+                // A version under object lock keeps the share until no lock is left (decision
+                // 0039); the sweep goes on with the others.
+                Err(StoreError::AccessDenied(why)) => {
+                    tracing::warn!(target: "audit", share = %name_for_log, %why, "expired share kept: object lock");
+                }
                 Err(e) => return Err(e),
             }
         }

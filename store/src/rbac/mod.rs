@@ -31,16 +31,20 @@ pub enum Verb {
     /// Removing or shortening an object lock's GOVERNANCE retention (decision 0039): a verb of
     /// its own, so object access does not grant it.
     BypassGovernance,
+    /// Setting or lifting an object lock retention or legal hold (S3's PutObjectRetention and
+    /// PutObjectLegalHold, and the lock headers of writes): a verb of its own, as in AWS.
+    Lock,
 }
 
 impl Verb {
-    pub const ALL: [Verb; 6] = [
+    pub const ALL: [Verb; 7] = [
         Verb::Get,
         Verb::List,
         Verb::Put,
         Verb::Delete,
         Verb::Create,
         Verb::BypassGovernance,
+        Verb::Lock,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +55,7 @@ impl Verb {
             Verb::Delete => "delete",
             Verb::Create => "create",
             Verb::BypassGovernance => "bypass-governance",
+            Verb::Lock => "lock",
         }
     }
 

@@ -46,7 +46,7 @@ impl Rule {
         for v in &verbs {
             if v != "*" && Verb::parse(v).is_none() {
                 return Err(StoreError::InvalidArgument(format!(
-                    "unknown verb {v:?} (verbs: get, list, put, delete, create, bypass-governance, *)"
+                    "unknown verb {v:?} (verbs: get, list, put, delete, create, lock, bypass-governance, *)"
                 )));
             }
         }
@@ -107,12 +107,12 @@ pub fn builtin_roles() -> Vec<RoleDef> {
         ),
         def(
             "bucket-admin",
-            "Bucket management: create/delete buckets, full object access, bypassing GOVERNANCE object lock retention",
+            "Bucket management: create/delete buckets, full object access, object locks (setting them, bypassing GOVERNANCE)",
             vec![
                 Rule::of(&["create", "delete", "get", "list"], &["buckets"]),
                 objects_rw.clone(),
                 // As an AWS bucket owner may (decision 0039); bucket-write may not.
-                Rule::of(&["bypass-governance"], &["objects"]),
+                Rule::of(&["bypass-governance", "lock"], &["objects"]),
                 Rule::of(&["get", "put"], &["replication"]),
             ],
             false,

@@ -67,7 +67,10 @@ impl Store {
     ) -> Result<SnapshotInfo> {
         naming::validate_share_name(share)?;
         let sb = share_bucket(share);
+        // Who may make a snapshot may also delete it (a share's bucket-admin); creating buckets
+        // alone (s3-user) is not enough.
         deny(authorize(p, Verb::Create, Resource::Buckets(Some(&sb))))?;
+        deny(authorize(p, Verb::Delete, Resource::Buckets(Some(&sb))))?;
         let name = match name {
             Some(n) => n.to_string(),
             None => format!("snap-{}", crate::now_unix_ms().div_euclid(1000)),
@@ -208,7 +211,9 @@ impl Store {
                 } else {
                     keys_under(&ns, snap.id, &prefix)?
                 };
-                if wanted.is_empty() && !exact {
+                // A path the snapshot has nothing under is a mistake, not an order to empty
+                // it; the whole share restored from an empty snapshot is emptied.
+                if wanted.is_empty() && !exact && !prefix.is_empty() {
                     return Err(StoreError::NoSuchKey);
                 }
                 // Every check before the first write: a refusal changes nothing (the commit

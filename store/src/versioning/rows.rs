@@ -113,14 +113,34 @@ pub(crate) fn keep_replaced(
 }
 
 fn put_row(ns: &mut Ns, b: &mut BucketRecord, key: &str, seq: u64, row: &VersionRow) -> Result<()> {
-    let k = tables::version_key(b.id, key, seq);
-    if ns
-        .versions_mut()?
-        .insert(k.as_slice(), codec::encode(row)?.as_slice())?
-        .is_none()
-    {
-        b.version_rows += 1;
+    insert_row(ns, b, key, seq, row.clone())?;
+    b.version_rows += 1;
+    Ok(())
+}
+
+/// Inserts `row` as version `seq` of `key`, never over another row: when that place is taken
+/// (two names of one hard-linked inode kept the same version), the row gets a new sequence
+/// number and id of its own; a second `null` replaces the first. The caller counts the row.
+fn insert_row(
+    ns: &mut Ns,
+    b: &mut BucketRecord,
+    key: &str,
+    seq: u64,
+    mut row: VersionRow,
+) -> Result<()> {
+    let mut k = tables::version_key(b.id, key, seq);
+    if ns.versions()?.get(k.as_slice())?.is_some() {
+        if row.version_id == "null" {
+            drop_null_row(ns, b, key)?;
+        }
+        let (seq, id) = new_version(ns)?;
+        if row.version_id != "null" {
+            row.version_id = id;
+        }
+        k = tables::version_key(b.id, key, seq);
     }
+    ns.versions_mut()?
+        .insert(k.as_slice(), codec::encode(&row)?.as_slice())?;
     Ok(())
 }
 
@@ -316,6 +336,26 @@ pub(crate) fn keep_inode_version(
     Ok(new_version(ns)?.1)
 }
 
+/// A file moved to name `key` in versioned share `b` (a rename): S3 sees a copy and a delete,
+/// so the moved file is a new version of `key` — a fresh id (the `null` version, replacing a
+/// null row, while suspended) — never an old id filed among `key`'s versions out of order.
+pub(crate) fn renamed_to(
+    ns: &mut Ns,
+    b: &mut BucketRecord,
+    key: &str,
+    rec: &mut ObjectRecord,
+) -> Result<()> {
+    match b.versioning {
+        Versioning::Enabled => rec.version_id = Some(new_version(ns)?.1),
+        Versioning::Suspended => {
+            drop_null_row(ns, b, key)?;
+            rec.version_id = None;
+        }
+        Versioning::Unversioned => {}
+    }
+    Ok(())
+}
+
 /// The versions the file view kept of inode `ino`, newest first, as (table key, row).
 pub(crate) fn inode_rows(
     t: &impl ReadableTable<&'static [u8], &'static [u8]>,
@@ -339,7 +379,7 @@ pub(crate) fn inode_rows(
 /// too).
 pub(crate) fn settle_inode_versions(
     ns: &mut Ns,
-    b: &BucketRecord,
+    b: &mut BucketRecord,
     key: &str,
     ino: u64,
     links: u32,
@@ -353,10 +393,7 @@ pub(crate) fn settle_inode_versions(
             .get(16..24)
             .and_then(|s| s.try_into().ok())
             .map_or(0, |s| u64::MAX - u64::from_be_bytes(s));
-        ns.versions_mut()?.insert(
-            tables::version_key(b.id, key, seq).as_slice(),
-            codec::encode(&row)?.as_slice(),
-        )?;
+        insert_row(ns, b, key, seq, row.clone())?;
         super::expiry::became_noncurrent(ns, b, key, row.noncurrent_since())?;
     }
     Ok(())

@@ -460,6 +460,7 @@ pub async fn delete_many(
                         w.elem("VersionId", v);
                         if d.delete_marker {
                             w.elem("DeleteMarker", "true");
+                            w.elem("DeleteMarkerVersionId", v);
                         }
                     } else if d.delete_marker {
                         w.elem("DeleteMarker", "true");
