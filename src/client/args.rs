@@ -432,6 +432,14 @@ pub enum SnapshotCmd {
         #[arg(default_value = "", hide_default_value = true)]
         path: String,
     },
+    /// Keep SHARE's snapshots DAYS days (the sweeper deletes older ones), or `off`: until
+    /// deleted.
+    Retention {
+        /// Share name (without `fs+`).
+        share: String,
+        /// A number of days, or `off`.
+        days: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

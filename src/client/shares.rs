@@ -358,6 +358,27 @@ async fn snapshot(ctx: &Ctx, cmd: SnapshotCmd) -> anyhow::Result<()> {
             ctx.api.call(Method::DELETE, &path, "", None::<&()>).await?;
             ctx.done(|| println!("Deleted snapshot {name} of share {share}"))
         }
+        SnapshotCmd::Retention { share, days } => {
+            let days: Option<u32> = match days.as_str() {
+                "off" => None,
+                n => Some(n.parse().map_err(|_| {
+                    anyhow::anyhow!("retention is a number of days or `off`, not {n:?}")
+                })?),
+            };
+            let url = format!("/api/shares/{}/snapshot-retention", seg(&share));
+            let v = ctx
+                .api
+                .call(Method::PUT, &url, "", Some(&json!({ "days": days })))
+                .await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            match days {
+                Some(d) => println!("Snapshots of share {share} are kept {d} days"),
+                None => println!("Snapshots of share {share} are kept until deleted"),
+            }
+            Ok(())
+        }
         SnapshotCmd::Restore { share, name, path } => {
             let url = format!("{}/{}/restore", base(&share), seg(&name));
             let body = json!({ "path": path });

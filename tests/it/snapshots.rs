@@ -286,3 +286,62 @@ async fn snapshot_rights_and_a_parked_snapshot_under_fsck() {
     let report = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
     assert!(report.clean(), "{report:?}");
 }
+
+/// A share's snapshot retention (the CLI, as a user sets it): the sweeper deletes snapshots
+/// older than it, and only those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_retention_deletes_old_snapshots() {
+    use crate::admin_api::{cli, ok};
+    const DAY: i64 = 86_400_000;
+    let srv = TestServer::start().await;
+    share(&srv, "aged", false).await;
+    let store = srv.store();
+    crate::nfs::s3_put(&srv, "fs+aged", "f.txt", b"old".to_vec()).await;
+    store
+        .create_snapshot(&srv.admin(), "aged", Some("first"))
+        .await
+        .expect("snapshot");
+    let home = tempfile::tempdir().expect("home");
+    let creds = srv.data_dir().join("admin.credentials");
+    let out = ok(&cli(
+        &srv,
+        home.path(),
+        &[],
+        &[
+            "--credentials",
+            creds.to_str().expect("utf-8"),
+            "share",
+            "snapshot",
+            "retention",
+            "aged",
+            "7",
+        ],
+    )
+    .await);
+    assert!(out.contains("kept 7 days"), "{out}");
+    let now = gatehouse_store::now_unix_ms();
+    let s = store.sweep_shares(now + 6 * DAY).await.expect("sweep");
+    assert_eq!(s.snapshots_expired, 0);
+    assert_eq!(
+        store
+            .list_snapshots(&srv.admin(), "aged")
+            .expect("list")
+            .len(),
+        1
+    );
+    let s = store.sweep_shares(now + 8 * DAY).await.expect("sweep");
+    assert_eq!(s.snapshots_expired, 1);
+    assert!(
+        store
+            .list_snapshots(&srv.admin(), "aged")
+            .expect("list")
+            .is_empty()
+    );
+    let b = store.head_bucket(&srv.admin(), "fs+aged").expect("head");
+    assert_eq!(b.usage_bytes, 3, "the share keeps its own bytes");
+    let e = store
+        .set_snapshot_retention(&srv.admin(), "aged", Some(0))
+        .await
+        .expect_err("zero days");
+    assert_eq!(e.code(), "store.invalid_argument");
+}

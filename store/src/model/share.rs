@@ -30,6 +30,10 @@ pub struct ShareRecord {
     /// Its snapshots' bucket records, parked with it (decision 0040).
     #[serde(default)]
     pub parked_snapshots: Vec<BucketRecord>,
+    /// Snapshots older than this many days are deleted by the sweeper (`None`: kept until
+    /// deleted).
+    #[serde(default)]
+    pub snapshot_retention_days: Option<u32>,
     /// Set once the sweep has started removing its entries in bounded steps: a share half
     /// purged cannot be restored.
     #[serde(default)]

@@ -50,6 +50,8 @@ pub struct ShareInfo {
     pub deleted_ms: Option<i64>,
     /// When a tombstoned share's data will be purged.
     pub purge_after_ms: Option<i64>,
+    /// Snapshots older than this many days are deleted by the sweeper (decision 0040).
+    pub snapshot_retention_days: Option<u32>,
 }
 
 /// What a caller asks for when creating a share.
@@ -81,6 +83,8 @@ pub struct SweepStats {
     pub expired: usize,
     pub purged: usize,
     pub entries_removed: u64,
+    /// Snapshots deleted by their share's snapshot retention (decision 0040).
+    pub snapshots_expired: usize,
 }
 
 const MAX_DESCRIPTION: usize = 1024;
@@ -112,6 +116,7 @@ impl Store {
             state,
             deleted_ms: s.deleted_ms,
             purge_after_ms: s.deleted_ms.map(|d| d.saturating_add(self.retention_ms())),
+            snapshot_retention_days: s.snapshot_retention_days,
         }
     }
 
@@ -210,6 +215,7 @@ impl Store {
                     deleted_reason: None,
                     parked_bucket: None,
                     parked_snapshots: Vec::new(),
+                    snapshot_retention_days: None,
                     purging: false,
                 };
                 wtxn.open_table(SHARES)?
@@ -437,6 +443,7 @@ impl Store {
                 }
             }
         }
+        stats.snapshots_expired = self.expire_snapshots(now_ms).await?;
         if stats.purged > 0 {
             self.reload_policy()?;
         }

@@ -152,19 +152,11 @@ impl Store {
             .committer
             .write(move |t| {
                 let mut ns = Ns::new(t);
-                let snap = txn::get_bucket(&ns, &b2).map_err(|e| match e {
-                    StoreError::NoSuchBucket => {
-                        StoreError::NoSuchShare(format!("{b2} (no such snapshot)"))
-                    }
-                    e => e,
-                })?;
-                drop_bucket_contents(&mut ns, snap.id, usize::MAX)?;
-                txn::remove_bucket(&mut ns, &b2)?;
-                if let Ok(mut live) = txn::get_bucket(&ns, &sb) {
-                    live.snapshot_bytes = live.snapshot_bytes.saturating_sub(snap.usage_bytes);
-                    txn::put_bucket(&mut ns, &live)?;
+                if drop_snapshot(&mut ns, &b2, &sb)? {
+                    Ok(())
+                } else {
+                    Err(StoreError::NoSuchShare(format!("{b2} (no such snapshot)")))
                 }
-                Ok(())
             })
             .await?;
         crate::ops::audit_action(p, "share.snapshot.delete", &bucket);
@@ -289,6 +281,77 @@ impl Store {
         Ok(stats)
     }
 
+    /// Sets share `share`'s snapshot retention: snapshots older than `days` are deleted by the
+    /// sweeper (`None`: kept until deleted). The right to delete snapshots is asked.
+    pub async fn set_snapshot_retention(
+        &self,
+        p: &Principal,
+        share: &str,
+        days: Option<u32>,
+    ) -> Result<()> {
+        naming::validate_share_name(share)?;
+        let sb = share_bucket(share);
+        deny(authorize(p, Verb::Delete, Resource::Buckets(Some(&sb))))?;
+        if days == Some(0) {
+            return Err(StoreError::InvalidArgument(
+                "a snapshot retention is a positive number of days (or off)".into(),
+            ));
+        }
+        let share_s = share.to_string();
+        self.inner
+            .committer
+            .write(move |t| {
+                let mut shares = t.open_table(crate::tables::SHARES)?;
+                let mut s: crate::model::ShareRecord = match shares.get(share_s.as_str())? {
+                    Some(v) => codec::decode(v.value())?,
+                    None => return Err(StoreError::NoSuchShare(share_s.clone())),
+                };
+                if s.deleted_ms.is_some() {
+                    return Err(StoreError::NoSuchShare(share_s.clone()));
+                }
+                s.snapshot_retention_days = days;
+                shares.insert(share_s.as_str(), codec::encode(&s)?.as_slice())?;
+                Ok(())
+            })
+            .await?;
+        crate::ops::audit_action(p, "share.snapshot.retention", share);
+        Ok(())
+    }
+
+    /// Deletes the snapshots older than their share's snapshot retention at `now_ms`, each in a
+    /// transaction of its own; returns how many went.
+    pub(crate) async fn expire_snapshots(&self, now_ms: i64) -> Result<usize> {
+        let due: Vec<(String, String)> = {
+            let rtxn = self.db().begin_read()?;
+            let buckets = rtxn.open_table(BUCKETS)?;
+            let mut due = Vec::new();
+            for e in rtxn.open_table(crate::tables::SHARES)?.iter()? {
+                let (_, v) = e?;
+                let s: crate::model::ShareRecord = codec::decode(v.value())?;
+                let (None, Some(days)) = (s.deleted_ms, s.snapshot_retention_days) else {
+                    continue;
+                };
+                let cutoff = now_ms.saturating_sub(i64::from(days).saturating_mul(86_400_000));
+                for b in snapshots_of(&buckets, &share_bucket(&s.name))? {
+                    if b.created_ms <= cutoff {
+                        due.push((s.name.clone(), b.name));
+                    }
+                }
+            }
+            due
+        };
+        let n = due.len();
+        for (share, bucket) in due {
+            let sb = share_bucket(&share);
+            self.inner
+                .committer
+                .write(move |t| drop_snapshot(&mut Ns::new(t), &bucket, &sb).map(drop))
+                .await?;
+            tracing::info!(target: "audit", share = %share, "snapshot deleted by its share's snapshot retention");
+        }
+        Ok(n)
+    }
+
     /// The NFS view's `.snapshots` directory of share bucket `bucket`: its snapshots as
     /// (name, bucket id, bucket name), oldest first.
     pub fn fs_snapshots(&self, p: &Principal, bucket: &str) -> Result<Vec<(String, u64, String)>> {
@@ -305,6 +368,23 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Deletes snapshot bucket `bucket` of share bucket `share_bucket` (its entries, inodes and
+/// chunk references, its record, its bytes from the share's); `false` when there is none.
+fn drop_snapshot(ns: &mut Ns, bucket: &str, share_bucket: &str) -> Result<bool> {
+    let snap = match txn::get_bucket(ns, bucket) {
+        Ok(b) => b,
+        Err(StoreError::NoSuchBucket) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    drop_bucket_contents(ns, snap.id, usize::MAX)?;
+    txn::remove_bucket(ns, bucket)?;
+    if let Ok(mut live) = txn::get_bucket(ns, share_bucket) {
+        live.snapshot_bytes = live.snapshot_bytes.saturating_sub(snap.usage_bytes);
+        txn::put_bucket(ns, &live)?;
+    }
+    Ok(true)
 }
 
 /// The live snapshot buckets of share bucket `share_bucket`.

@@ -158,6 +158,11 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/api/shares/{name}", shares::show),
         ep(Delete, "/api/shares/{name}", shares::delete),
         ep(Post, "/api/shares/{name}/restore", shares::restore),
+        ep(
+            Put,
+            "/api/shares/{name}/snapshot-retention",
+            snapshots::retention,
+        ),
         ep(Get, "/api/shares/{name}/snapshots", snapshots::list),
         ep(Post, "/api/shares/{name}/snapshots", snapshots::create),
         ep(

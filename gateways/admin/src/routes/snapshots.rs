@@ -104,3 +104,29 @@ pub async fn restore(
         removed: r.removed,
     }))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionBody {
+    /// Days a snapshot is kept; `null` (or absent): until deleted.
+    #[serde(default)]
+    days: Option<u32>,
+}
+
+/// `PUT /api/shares/{share}/snapshot-retention` `{"days": N | null}`: the sweeper deletes the
+/// share's snapshots older than N days.
+pub async fn retention(
+    State(st): State<AdminState>,
+    c: Caller,
+    Param(share): Param<String>,
+    body: Body,
+) -> ApiResult<Response> {
+    let bytes = json::read_small(Some(&c.payload), body).await?;
+    let b: RetentionBody = serde_json::from_slice(&bytes).map_err(ApiError::invalid_json)?;
+    st.store
+        .set_snapshot_retention(&c.principal, &share, b.days)
+        .await?;
+    Ok(json::ok(
+        &serde_json::json!({ "share": share, "days": b.days }),
+    ))
+}
