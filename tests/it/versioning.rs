@@ -13,7 +13,8 @@ use aws_sdk_s3::types::{
 
 use crate::common::*;
 
-async fn set_versioning(c: &Client, b: &str, status: BucketVersioningStatus) {
+/// PutBucketVersioning with `status`.
+pub(crate) async fn set_versioning(c: &Client, b: &str, status: BucketVersioningStatus) {
     c.put_bucket_versioning()
         .bucket(b)
         .versioning_configuration(VersioningConfiguration::builder().status(status).build())

@@ -9,21 +9,13 @@ use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use aws_sdk_s3::types::BucketVersioningStatus;
 use md5::Digest as _;
 
 use crate::admin_api::{cli, ok};
 use crate::common::*;
 use crate::exposure::Spawned;
-
-async fn set_versioning(c: &Client, b: &str, status: BucketVersioningStatus) {
-    c.put_bucket_versioning()
-        .bucket(b)
-        .versioning_configuration(VersioningConfiguration::builder().status(status).build())
-        .send()
-        .await
-        .expect("put versioning");
-}
+use crate::versioning::set_versioning;
 
 /// PUT `body` to `key`; the version id the answer names (`None`: the null version).
 async fn put(c: &Client, b: &str, key: &str, body: &[u8]) -> Option<String> {
