@@ -18,7 +18,8 @@
 #   KEYS=10000 VERSIONS=100 PAIRS=8 SIZE=1Ki LIST_ROUNDS=5 LIST_PAGES=200 benches/versioning.sh BIN
 # (those are the defaults: ~4 min of fill, 1M versions, meta.redb ~2.2 GiB; then ~3 min).
 # KEYS ≥ 1000 (pages of 1000 keys); PYTHON (default /tmp/ghvenv/bin/python) needs botocore;
-# BENCH_DIR (default /var/tmp/gh-versioning) is emptied first; PORT (default 19700) and PORT+1.
+# BENCH_DIR (default /var/tmp/gh-versioning) is emptied first; PORT (default 19700) and PORT+1;
+# EXTRA_CONFIG: YAML appended to the server's config (e.g. $'storage:\n  db_cache: 512Mi\n').
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${1:?gatehouse binary}")
@@ -36,7 +37,7 @@ port=${PORT:-19700}
 rm -rf "$dir" && mkdir -p "$dir"
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null || true' EXIT
-printf 's3:\n  max_size: 1Ti\nlog:\n  level: warn\n' >"$dir/c.yaml"
+printf 's3:\n  max_size: 1Ti\nlog:\n  level: warn\n%s' "${EXTRA_CONFIG:-}" >"$dir/c.yaml"
 "$bin" serve --config "$dir/c.yaml" --data-dir "$dir/d" --s3-listen "127.0.0.1:$port" \
   --admin-listen "127.0.0.1:$((port + 1))" --nfs-listen off >>"$dir/log" 2>&1 &
 pid=$!
