@@ -85,6 +85,12 @@ export async function openPage(t, prefix) {
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
   const dialogs = [];
-  page.on('dialog', (d) => { dialogs.push(d.message()); d.accept(); });
-  return { srv, basic, signedApi, browser, page, consoleErrors, dialogs, tmp };
+  // A prompt gets the text `answerPrompt` set last (empty when none); confirms are accepted.
+  let nextPrompt = '';
+  const answerPrompt = (text) => { nextPrompt = text; };
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    d.accept(d.type() === 'prompt' ? nextPrompt : undefined);
+  });
+  return { srv, basic, signedApi, browser, page, consoleErrors, dialogs, answerPrompt, tmp };
 }

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { missing, openPage } from './harness.mjs';
 
 test('web page: share snapshots, storage bytes and object lock', { skip: missing || false, timeout: 120_000 }, async (t) => {
-  const { srv, basic, signedApi, page, consoleErrors, dialogs } = await openPage(t, 'gatehouse-snapshots-');
+  const { srv, basic, signedApi, page, consoleErrors, dialogs, answerPrompt } = await openPage(t, 'gatehouse-snapshots-');
 
   // A share with two files, written through the API.
   assert.equal((await signedApi('POST', '/api/shares', { name: 'team', guest_read: false })).status, 201);
@@ -122,6 +122,17 @@ test('web page: share snapshots, storage bytes and object lock', { skip: missing
   await page.locator('#object-lock-state', { hasText: 'off' }).waitFor();
   assert.equal(await page.textContent('#versioning-state'), 'unversioned');
   assert.equal(await page.isVisible('#versioning-toggle'), true);
+  // Not offered before versioning is enabled (the server would refuse it).
+  assert.equal(await page.isVisible('#object-lock-edit'), false);
+  // Enabled, the default retention can be set from the page: lock goes on.
+  await page.click('#versioning-toggle');
+  await page.locator('#versioning-state', { hasText: 'enabled' }).waitFor();
+  answerPrompt('COMPLIANCE 2y');
+  await page.click('#object-lock-edit');
+  await page.locator('#object-lock-state', { hasText: 'on, COMPLIANCE 2 years' }).waitFor();
+  const lockNow = await (await signedApi('GET', '/api/buckets/plain-one/object-lock')).json();
+  assert.deepEqual(lockNow.default_retention, { mode: 'COMPLIANCE', years: 2 });
+  assert.equal(await page.isVisible('#versioning-toggle'), false, 'no Suspend under lock');
 
   // Back to the share: delete the first snapshot; its bucket is gone.
   await page.click('#panel-nav button[data-panel=shares]');

@@ -473,6 +473,8 @@
     // A bucket with object lock keeps versioning enabled (the server refuses to suspend it).
     $('versioning-toggle').hidden = !!(lock && lock.enabled);
     $('object-lock-state').textContent = lock ? lockText(lock) : 'unknown';
+    // Setting a default retention turns object lock on; it needs versioning enabled first.
+    $('object-lock-edit').hidden = !lock || (!lock.enabled && v.status !== 'enabled');
     $('versioning').hidden = false;
   }
 
@@ -485,6 +487,35 @@
     const unit = d.days ? (n === 1 ? 'day' : 'days') : (n === 1 ? 'year' : 'years');
     return 'on, ' + d.mode + ' ' + n + ' ' + unit;
   }
+
+  // Object lock's default retention: "GOVERNANCE 30", "COMPLIANCE 1y", or empty for none. The
+  // first setting turns object lock on for good (the server says so and refuses to undo it).
+  $('object-lock-edit').addEventListener('click', async () => {
+    const bucket = browse.bucket;
+    if (!bucket) return;
+    const answer = window.prompt(
+      'Default retention of new versions in ' + bucket + ': GOVERNANCE or COMPLIANCE and a number of days ' +
+      '(e.g. "GOVERNANCE 30", or "COMPLIANCE 2y" for years); empty for none. ' +
+      'This turns object lock on, and it cannot be turned off.', '');
+    if (answer === null) return;
+    const text = answer.trim();
+    let body = { default_retention: null };
+    if (text) {
+      const m = /^(GOVERNANCE|COMPLIANCE)\s+(\d+)\s*([dy]?)$/i.exec(text);
+      if (!m) {
+        flash('Write the mode and a number of days, e.g. "GOVERNANCE 30" or "COMPLIANCE 2y".', false);
+        return;
+      }
+      const n = Number(m[2]);
+      body = { default_retention: m[3].toLowerCase() === 'y'
+        ? { mode: m[1].toUpperCase(), years: n }
+        : { mode: m[1].toUpperCase(), days: n } };
+    }
+    const r = await attempt(() => api('PUT', bucketPath(bucket) + '/object-lock', body));
+    if (!r) return;
+    flash('Object lock of ' + bucket + ': ' + lockText(r) + '.', true);
+    await loadVersioning();
+  });
 
   $('versioning-toggle').addEventListener('click', async () => {
     const bucket = browse.bucket;
