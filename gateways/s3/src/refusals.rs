@@ -21,6 +21,9 @@ const REFUSED_PREFIXES: &[(&str, &str)] = &[
         "x-amz-website-redirect-location",
         "website hosting (redirects)",
     ),
+    // MFA delete is not offered (decision 0038): a request carrying an MFA token is not
+    // carried out as if it had none.
+    ("x-amz-mfa", "MFA delete"),
     // AWS answers 403 when the bucket's owning account differs; there are no accounts here,
     // so the check could not be made: refused rather than passed unchecked.
     (
@@ -144,6 +147,7 @@ mod tests {
             (E::PutObject, "x-amz-storage-class", "GLACIER"),
             (E::PutObject, "x-amz-website-redirect-location", "/other"),
             (E::PutObject, "x-amz-bucket-object-lock-enabled", "true"),
+            (E::DeleteObject, "x-amz-mfa", "arn:aws:iam::1:mfa/u 123456"),
         ] {
             let e = run(ep, &[(name, value)]).unwrap_err();
             assert_eq!(

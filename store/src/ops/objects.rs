@@ -344,11 +344,23 @@ impl Store {
         bucket: &str,
         key: &str,
     ) -> Result<(ObjectInfo, Pins)> {
+        self.open_pinned(bucket, key, || self.read_object(bucket, key))
+    }
+
+    /// What `read` finds, its chunk files pinned (the reasons are [`Store::open_object`]'s):
+    /// read, pin, and read again if a chunk went meanwhile. Every opener of data for a body
+    /// (current object or an older version) goes through here.
+    pub(crate) fn open_pinned(
+        &self,
+        bucket: &str,
+        key: &str,
+        read: impl Fn() -> Result<ObjectInfo>,
+    ) -> Result<(ObjectInfo, Pins)> {
         // Each retry needs another delete (or overwrite) and GC between two reads microseconds
         // apart; a few in a row mean something else is wrong.
         for _ in 0..4 {
             let since = self.inner.blobs.deletions();
-            let info = self.read_object(bucket, key)?;
+            let info = read()?;
             let hashes: Vec<_> = info.record.data.chunks().iter().map(|c| c.hash).collect();
             if hashes.is_empty() {
                 return Ok((info, Pins::new(self.inner.blobs.clone())));
@@ -376,20 +388,7 @@ impl Store {
             .get(tables::entry_key(b.id, key).as_slice())?
             .ok_or(StoreError::NoSuchKey)?
             .value();
-        let inodes = txn.open_table(INODES)?;
-        let v = inodes
-            .get(ino)?
-            .ok_or_else(|| StoreError::Corrupt(format!("missing inode {ino}")))?;
-        let mut record: ObjectRecord = codec::decode(v.value())?;
-        let data = txn.open_table(INODE_DATA)?;
-        if let Some(d) = data.get(ino)? {
-            record.data = codec::decode(d.value())?;
-        }
-        Ok(ObjectInfo {
-            key: key.to_string(),
-            ino,
-            record,
-        })
+        read_inode(&txn, key, ino)
     }
 
     /// The bytes `range` of an object's data, chunk by chunk, each chunk's BLAKE3 verified
@@ -646,6 +645,23 @@ impl Store {
             })
             .await
     }
+}
+
+/// Inode `ino` (named `key`) with its data, in a read transaction.
+pub(crate) fn read_inode(txn: &redb::ReadTransaction, key: &str, ino: u64) -> Result<ObjectInfo> {
+    let v = txn
+        .open_table(INODES)?
+        .get(ino)?
+        .ok_or_else(|| StoreError::Corrupt(format!("missing inode {ino}")))?;
+    let mut record: ObjectRecord = codec::decode(v.value())?;
+    if let Some(d) = txn.open_table(INODE_DATA)?.get(ino)? {
+        record.data = codec::decode(d.value())?;
+    }
+    Ok(ObjectInfo {
+        key: key.to_string(),
+        ino,
+        record,
+    })
 }
 
 enum Piece {

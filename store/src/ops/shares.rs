@@ -594,30 +594,7 @@ fn purge_rest(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<()> {
     let bucket = share_bucket(&s.name);
     let mut ns = Ns::new(wtxn);
     if let Some(b) = &s.parked_bucket {
-        let start = b.id.to_be_bytes();
-        let end = (b.id + 1).to_be_bytes();
-        // The NFS view's directory inodes of this bucket.
-        let dirs: Vec<(Vec<u8>, u64)> = ns
-            .dir_inodes()?
-            .range(start.as_slice()..end.as_slice())?
-            .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
-            .collect::<std::result::Result<_, _>>()?;
-        let dir_inodes = ns.dir_inodes_mut()?;
-        for (key, _) in &dirs {
-            dir_inodes.remove(key.as_slice())?;
-        }
-        let dir_paths = ns.dir_paths_mut()?;
-        for (_, ino) in &dirs {
-            dir_paths.remove(*ino)?;
-        }
-        // The root's attributes, kept under its directory inode (decision 0023).
-        for (_, ino) in dirs {
-            ns.inodes_mut()?.remove(ino)?;
-        }
-        ns.dir_times_mut()?
-            .retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
-        ns.dir_subdirs_mut()?
-            .retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
+        drop_dir_rows(&mut ns, b.id)?;
     }
     let doomed: Vec<String> = {
         let uploads = wtxn.open_table(UPLOADS)?;
@@ -669,35 +646,9 @@ fn purge_entries(wtxn: &redb::WriteTransaction, s: &ShareRecord, limit: usize) -
         }
         removed += crate::snapshots::drop_bucket_contents(&mut ns, snap.id, left)?;
     }
+    removed += drop_entries(&mut ns, b.id, limit.saturating_sub(removed as usize))?;
     let start = b.id.to_be_bytes();
     let end = (b.id + 1).to_be_bytes();
-    let names: Vec<(Vec<u8>, u64)> = ns
-        .entries()?
-        .range(start.as_slice()..end.as_slice())?
-        .take(limit.saturating_sub(removed as usize))
-        .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
-        .collect::<std::result::Result<_, _>>()?;
-    for (key, ino) in names {
-        ns.entries_mut()?.remove(key.as_slice())?;
-        removed += 1;
-        // Chunk references are held once per inode, however many names (hard links) it
-        // has: dropped with its last name.
-        let Some(old) = ns.inodes()?.get(ino)?.map(|v| v.value().to_vec()) else {
-            continue; // already gone with an earlier name
-        };
-        let rec: crate::model::ObjectRecord = codec::decode(&old)?;
-        if rec.nlink > 1 {
-            let mut rec = rec;
-            rec.nlink -= 1;
-            ns.inodes_mut()?
-                .insert(ino, codec::encode(&rec)?.as_slice())?;
-            continue;
-        }
-        let old = txn::get_inode(&ns, ino)?;
-        txn::decref(&mut ns, old.data.chunks())?;
-        ns.inodes_mut()?.remove(ino)?;
-        ns.data_mut()?.remove(ino)?;
-    }
     // Then its noncurrent versions and delete markers (decision 0038), in the same budget.
     let mut rows: Vec<(bool, Vec<u8>, Option<u64>)> = Vec::new();
     for keyed in [true, false] {
@@ -730,6 +681,64 @@ fn purge_entries(wtxn: &redb::WriteTransaction, s: &ShareRecord, limit: usize) -
         }
     }
     Ok(removed)
+}
+
+/// Removes up to `limit` entries of bucket `id`, the first in key order, with their inodes and
+/// chunk references; returns how many. An inode with names still left (hard links past this
+/// step) keeps its data until its last name goes. (Share purges and snapshot deletion.)
+pub(crate) fn drop_entries(ns: &mut Ns, id: u64, limit: usize) -> Result<u64> {
+    let start = id.to_be_bytes();
+    let end = (id + 1).to_be_bytes();
+    let names: Vec<(Vec<u8>, u64)> = ns
+        .entries()?
+        .range(start.as_slice()..end.as_slice())?
+        .take(limit)
+        .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
+        .collect::<std::result::Result<_, _>>()?;
+    let n = names.len() as u64;
+    for (key, ino) in names {
+        ns.entries_mut()?.remove(key.as_slice())?;
+        // Chunk references are held once per inode, however many names (hard links) it
+        // has: dropped with its last name.
+        let Some(old) = ns.inodes()?.get(ino)?.map(|v| v.value().to_vec()) else {
+            continue; // already gone with an earlier name
+        };
+        let rec: crate::model::ObjectRecord = codec::decode(&old)?;
+        if rec.nlink > 1 {
+            let mut rec = rec;
+            rec.nlink -= 1;
+            ns.inodes_mut()?
+                .insert(ino, codec::encode(&rec)?.as_slice())?;
+            continue;
+        }
+        let old = txn::get_inode(ns, ino)?;
+        txn::decref(ns, old.data.chunks())?;
+        ns.inodes_mut()?.remove(ino)?;
+        ns.data_mut()?.remove(ino)?;
+    }
+    Ok(n)
+}
+
+/// Removes the NFS view's directory rows of bucket `id`: directory inodes (and the root's
+/// attributes kept under its inode, decision 0023), change times, subdirectory counts.
+pub(crate) fn drop_dir_rows(ns: &mut Ns, id: u64) -> Result<()> {
+    let start = id.to_be_bytes();
+    let end = (id + 1).to_be_bytes();
+    let dirs: Vec<(Vec<u8>, u64)> = ns
+        .dir_inodes()?
+        .range(start.as_slice()..end.as_slice())?
+        .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
+        .collect::<std::result::Result<_, _>>()?;
+    for (key, ino) in dirs {
+        ns.dir_inodes_mut()?.remove(key.as_slice())?;
+        ns.dir_paths_mut()?.remove(ino)?;
+        ns.inodes_mut()?.remove(ino)?;
+    }
+    ns.dir_times_mut()?
+        .retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
+    ns.dir_subdirs_mut()?
+        .retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
+    Ok(())
 }
 
 fn remove_binding(

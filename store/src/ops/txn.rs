@@ -457,8 +457,9 @@ pub(crate) fn link_at(
             let mut old = inode_attrs(ns, ino)?;
             super::expiry_index::unschedule(ns, bucket, key, old.mtime_ms)?;
             bucket.object_count = bucket.object_count.saturating_sub(1);
-            crate::versioning::rows::settle_inode_versions(ns, bucket, key, ino, old.links())?;
+            // (Versioning, once on, is never off again: an unversioned bucket has no rows.)
             let kept = if bucket.versioning.is_on() {
+                crate::versioning::rows::settle_inode_versions(ns, bucket, key, ino, old.links())?;
                 crate::versioning::rows::keep_replaced(ns, bucket, key, ino, &old)?
             } else {
                 Kept::Not
@@ -608,7 +609,9 @@ pub(crate) fn remove_name(
     replica: bool,
 ) -> Result<()> {
     super::expiry_index::unschedule(ns, bucket, key, old.mtime_ms)?;
-    crate::versioning::rows::settle_inode_versions(ns, bucket, key, ino, old.links())?;
+    if bucket.versioning.is_on() {
+        crate::versioning::rows::settle_inode_versions(ns, bucket, key, ino, old.links())?;
+    }
     let kept = if keep {
         crate::versioning::rows::keep_replaced(ns, bucket, key, ino, &old)?
     } else {

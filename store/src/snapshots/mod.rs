@@ -484,51 +484,13 @@ enum Dir {
     Subdirs,
 }
 
-/// Removes up to `limit` entries of bucket `id` with their inodes (once per inode, its chunk
-/// references dropped), and when none are left its directory rows; returns how many entries
-/// went.
+/// Removes up to `limit` entries of snapshot bucket `id` with their inodes (once per inode, its
+/// chunk references dropped), and when none are left its directory rows; returns how many
+/// entries went.
 pub(crate) fn drop_bucket_contents(ns: &mut Ns, id: u64, limit: usize) -> Result<u64> {
-    let lo = id.to_be_bytes();
-    let hi = (id + 1).to_be_bytes();
-    let names: Vec<(Vec<u8>, u64)> = ns
-        .entries()?
-        .range(lo.as_slice()..hi.as_slice())?
-        .take(limit)
-        .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
-        .collect::<std::result::Result<_, _>>()?;
-    let n = names.len() as u64;
-    for (k, ino) in names {
-        ns.entries_mut()?.remove(k.as_slice())?;
-        let Some(v) = ns.inodes()?.get(ino)?.map(|v| v.value().to_vec()) else {
-            continue;
-        };
-        let mut rec: crate::model::ObjectRecord = codec::decode(&v)?;
-        if rec.nlink > 1 {
-            rec.nlink -= 1;
-            ns.inodes_mut()?
-                .insert(ino, codec::encode(&rec)?.as_slice())?;
-            continue;
-        }
-        let rec = txn::get_inode(ns, ino)?;
-        txn::decref(ns, rec.data.chunks())?;
-        ns.inodes_mut()?.remove(ino)?;
-        ns.data_mut()?.remove(ino)?;
-    }
+    let n = crate::ops::shares::drop_entries(ns, id, limit)?;
     if (n as usize) < limit || limit == usize::MAX {
-        let dirs: Vec<(Vec<u8>, u64)> = ns
-            .dir_inodes()?
-            .range(lo.as_slice()..hi.as_slice())?
-            .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value())))
-            .collect::<std::result::Result<_, _>>()?;
-        for (k, ino) in dirs {
-            ns.dir_inodes_mut()?.remove(k.as_slice())?;
-            ns.dir_paths_mut()?.remove(ino)?;
-            ns.inodes_mut()?.remove(ino)?;
-        }
-        ns.dir_times_mut()?
-            .retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
-        ns.dir_subdirs_mut()?
-            .retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+        crate::ops::shares::drop_dir_rows(ns, id)?;
     }
     Ok(n)
 }

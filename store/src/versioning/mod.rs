@@ -14,12 +14,12 @@ pub use rows::parse_id;
 
 use crate::blobs::Pins;
 use crate::error::{Result, StoreError};
-use crate::model::{BucketRecord, ObjectRecord, Principal, ReplOp, VersionRow, Versioning};
+use crate::model::{BucketRecord, Principal, ReplOp, VersionRow, Versioning};
 use crate::ops::ObjectInfo;
 use crate::ops::ns::Ns;
 use crate::ops::txn;
 use crate::rbac::{Resource, Verb, authorize};
-use crate::tables::{self, BUCKETS, ENTRIES, INODE_DATA, INODE_VERSIONS, INODES, VERSIONS};
+use crate::tables::{self, BUCKETS, ENTRIES, INODE_VERSIONS, VERSIONS};
 use crate::{Store, codec, deny};
 
 /// What a delete did, as S3 reports it (`x-amz-version-id`, `x-amz-delete-marker`).
@@ -90,20 +90,7 @@ impl Store {
         id: &str,
     ) -> Result<(ObjectInfo, Pins)> {
         deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
-        for _ in 0..4 {
-            let since = self.inner.blobs.deletions();
-            let info = self.read_version(bucket, key, id)?;
-            let hashes: Vec<_> = info.record.data.chunks().iter().map(|c| c.hash).collect();
-            if hashes.is_empty() {
-                return Ok((info, Pins::new(self.inner.blobs.clone())));
-            }
-            if let Some(pins) = Pins::for_reading(&self.inner.blobs, &hashes, since)? {
-                return Ok((info, pins));
-            }
-        }
-        Err(StoreError::Internal(format!(
-            "the chunks of {bucket}/{key} kept disappearing while it was opened"
-        )))
+        self.open_pinned(bucket, key, || self.read_version(bucket, key, id))
     }
 
     pub(crate) fn read_version(&self, bucket: &str, key: &str, id: &str) -> Result<ObjectInfo> {
@@ -114,21 +101,7 @@ impl Store {
                 .ok_or(StoreError::NoSuchBucket)?
                 .value(),
         )?;
-        let inodes = txn.open_table(INODES)?;
-        let read = |ino: u64| -> Result<ObjectInfo> {
-            let v = inodes
-                .get(ino)?
-                .ok_or_else(|| StoreError::Corrupt(format!("missing inode {ino}")))?;
-            let mut record: ObjectRecord = codec::decode(v.value())?;
-            if let Some(d) = txn.open_table(INODE_DATA)?.get(ino)? {
-                record.data = codec::decode(d.value())?;
-            }
-            Ok(ObjectInfo {
-                key: key.to_string(),
-                ino,
-                record,
-            })
-        };
+        let read = |ino: u64| crate::ops::objects::read_inode(&txn, key, ino);
         let mut kept = None;
         if let Some(ino) = txn
             .open_table(ENTRIES)?

@@ -137,9 +137,18 @@ pub fn location(state: &S3State, ctx: &Ctx) -> Result<Response, S3Error> {
 }
 
 /// ACLs are not the permission model here (RBAC is); report the owner's full control.
+/// The object (or, with `versionId`, the version) an object ACL call names must exist.
+fn object_exists(s: &Store, ctx: &Ctx) -> Result<(), S3Error> {
+    match ctx.query.get("versionId") {
+        Some(v) => s.get_version(&ctx.principal, ctx.bucket(), ctx.key(), v)?,
+        None => s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?,
+    };
+    Ok(())
+}
+
 pub fn get_acl(s: &Store, ctx: &Ctx, object: bool) -> Result<Response, S3Error> {
     if object {
-        s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?;
+        object_exists(s, ctx)?;
     } else {
         s.head_bucket(&ctx.principal, ctx.bucket())?;
     }
@@ -170,7 +179,7 @@ pub async fn put_acl(
     // nothing: a reader is told no, not handed a 200.
     if object {
         s.may(&ctx.principal, Verb::Put, Resource::Objects(ctx.bucket()))?;
-        s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?;
+        object_exists(s, ctx)?;
     } else {
         may_configure(s, ctx)?;
     }
