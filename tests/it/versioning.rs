@@ -702,6 +702,24 @@ async fn versioning_configuration_is_checked() {
         let text = r.text().await.expect("body");
         assert!(text.contains(want), "{body}: {text}");
     }
+    // A small XML body's Content-MD5 and flexible checksum are checked, not just accepted.
+    let enable = b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";
+    for (name, value) in [
+        ("content-md5", "AAAAAAAAAAAAAAAAAAAAAA=="),
+        ("x-amz-checksum-crc32", "AAAAAA=="),
+    ] {
+        let r = srv
+            .signed(
+                "PUT",
+                "/cfg",
+                Some("versioning"),
+                &[(name, value)],
+                enable.to_vec(),
+            )
+            .await;
+        let text = r.text().await.expect("body");
+        assert!(text.contains("BadDigest"), "{name}: {text}");
+    }
     let st = c
         .get_bucket_versioning()
         .bucket("cfg")
@@ -709,6 +727,26 @@ async fn versioning_configuration_is_checked() {
         .await
         .expect("get");
     assert_eq!(st.status(), None, "nothing was applied");
+    let md5 = {
+        use base64::Engine;
+        use md5::Digest;
+        base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(enable))
+    };
+    let r = srv
+        .signed(
+            "PUT",
+            "/cfg",
+            Some("versioning"),
+            &[("content-md5", &md5)],
+            enable.to_vec(),
+        )
+        .await;
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
 }
 
 /// Lifecycle rules for versions: NoncurrentVersionExpiration (with NewerNoncurrentVersions)

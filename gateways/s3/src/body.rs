@@ -99,7 +99,11 @@ pub async fn read_small(
     headers: &HeaderMap,
     limit: usize,
 ) -> Result<Bytes, S3Error> {
-    let (mut s, _) = payload_stream(body, mode, headers);
+    // The integrity headers of a small body (Content-MD5, x-amz-checksum-*, also as a
+    // trailer) are checked as an object body's are: never accepted unchecked.
+    let plan = checksum_plan(headers)?;
+    let md5 = integrity(headers, mode, &plan)?.content_md5;
+    let (mut s, trailers) = payload_stream(body, mode, headers);
     let mut out = Vec::new();
     while let Some(chunk) = s.next().await {
         let chunk = chunk?;
@@ -113,6 +117,37 @@ pub async fn read_small(
         let got: [u8; 32] = sha2::Sha256::digest(&out).into();
         if &got != want {
             return Err(StoreError::ContentSha256Mismatch.into());
+        }
+    }
+    if let Some(want) = md5 {
+        use md5::Digest;
+        let got: [u8; 16] = md5::Md5::digest(&out).into();
+        if got != want {
+            return Err(StoreError::BadDigest.into());
+        }
+    }
+    if let Some(alg) = plan.algorithm {
+        let sent = match (&plan.expected_now, plan.from_trailer) {
+            (Some(v), _) => Some(v.clone()),
+            (None, Some(name)) => Some(
+                trailers
+                    .get(name)
+                    .and_then(|v| checksum::base64_decode(&v))
+                    .ok_or_else(|| {
+                        S3Error::invalid_request(format!(
+                            "the announced trailer {name} was not sent"
+                        ))
+                    })?,
+            ),
+            (None, None) => None,
+        };
+        let got = alg.digest(&out);
+        if sent.is_some_and(|sent| sent != got) {
+            return Err(StoreError::ChecksumMismatch {
+                algorithm: alg.name(),
+                computed: checksum::base64(&got),
+            }
+            .into());
         }
     }
     Ok(Bytes::from(out))
