@@ -271,7 +271,7 @@ pub fn parse(
         ));
     }
     let copy = headers.contains_key("x-amz-copy-source");
-    match *method {
+    let ep = match *method {
         Method::GET if q.has("retention") => Ok(E::GetObjectRetention),
         Method::PUT if q.has("retention") => Ok(E::PutObjectRetention),
         Method::GET if q.has("legal-hold") => Ok(E::GetObjectLegalHold),
@@ -297,7 +297,30 @@ pub fn parse(
         Method::DELETE if q.has("uploadId") => Ok(E::AbortMultipartUpload),
         Method::DELETE => Ok(E::DeleteObject),
         _ => Err(S3Error::method_not_allowed()),
+    }?;
+    // A version is named only to operations that act on one; elsewhere it would be ignored.
+    let takes_version = matches!(
+        ep,
+        E::GetObject
+            | E::HeadObject
+            | E::DeleteObject
+            | E::GetObjectTagging
+            | E::PutObjectTagging
+            | E::DeleteObjectTagging
+            | E::GetObjectAcl
+            | E::PutObjectAcl
+            | E::GetObjectRetention
+            | E::PutObjectRetention
+            | E::GetObjectLegalHold
+            | E::PutObjectLegalHold
+    );
+    if q.has("versionId") && !takes_version {
+        return Err(S3Error::invalid_request(format!(
+            "{} does not take a versionId (a copy names its source's in x-amz-copy-source)",
+            ep.name()
+        )));
     }
+    Ok(ep)
 }
 
 #[cfg(test)]
@@ -384,6 +407,14 @@ mod tests {
             ep(Method::PUT, true, false, "versioning"),
             Some(E::PutBucketVersioning)
         );
+        // Operations that act on no single version refuse a versionId rather than ignore it.
+        for (m, q) in [
+            (Method::PUT, "versionId=x"),
+            (Method::POST, "uploads&versionId=x"),
+            (Method::PUT, "partNumber=1&uploadId=u&versionId=x"),
+        ] {
+            assert_eq!(ep(m, true, true, q), None, "{q}");
+        }
         for q in ["versionId=", "versionId"] {
             assert_eq!(ep(Method::DELETE, true, true, q), None, "{q}");
             assert_eq!(ep(Method::GET, true, true, q), None, "{q}");
