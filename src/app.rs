@@ -411,6 +411,7 @@ async fn bootstrap(
         tracing::warn!("admin_peers is empty: nobody is admin");
     }
     store.set_admin_peers(peers)?;
+    store.set_block_public_access(cfg.block_public_access)?;
     store.log_admin_matches()?;
     let svc = store.ensure_service_user("gatehouse").await?;
     store.ensure_system_bucket(&svc.user_id).await?;

@@ -83,6 +83,10 @@ pub struct RawS3 {
     pub domains: Option<Vec<String>>,
     /// Total logical bytes the server may hold; writes past it get `QuotaExceeded`. Default `1Gi`.
     pub max_size: Option<Size>,
+    /// Every bucket behaves as if all four public access block flags were set: no bucket
+    /// policy may be public and none grants anonymous callers anything. Default `false`
+    /// (decision 0041).
+    pub block_public_access: Option<bool>,
     /// The S3 endpoint as clients reach it (`https://s3.example.org`), reported by
     /// `/api/info` and used in presigned URLs. Default `http://<s3.listen>`, which is no use to
     /// a remote client when listening on `0.0.0.0`.
@@ -262,6 +266,8 @@ pub struct Config {
     pub region: String,
     pub domains: Vec<String>,
     pub max_size: u64,
+    /// `s3.block_public_access`.
+    pub block_public_access: bool,
     /// Validated `s3.public_url` (scheme and authority, no path).
     pub s3_public_url: Option<String>,
     pub chunk_size: usize,
@@ -353,6 +359,10 @@ impl Config {
                 .join(", ")
         ));
         line(format!("  max_size: {}", self.max_size));
+        line(format!(
+            "  block_public_access: {}",
+            self.block_public_access
+        ));
         if let Some(u) = &self.s3_public_url {
             line(format!("  public_url: {}", q(u)));
         }
@@ -644,6 +654,7 @@ impl RawConfig {
             region: self.s3.region.unwrap_or_else(|| "us-east-1".into()),
             domains: self.s3.domains.unwrap_or_else(|| vec!["localhost".into()]),
             max_size: self.s3.max_size.map_or(1 << 30, |s| s.0),
+            block_public_access: self.s3.block_public_access.unwrap_or(false),
             s3_public_url,
             chunk_size: chunk_size as usize,
             inline_max: inline_max as usize,

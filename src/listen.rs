@@ -126,12 +126,12 @@ async fn connection(
     what: &'static str,
 ) {
     match tls {
-        None => serve_io(sock, peer, app, limits, stop, what).await,
+        None => serve_io(sock, peer, false, app, limits, stop, what).await,
         Some(acceptor) => {
             // The handshake is part of the wait for the first request header.
             let bound = HANDSHAKE_TIMEOUT.min(limits.header_timeout);
             match tokio::time::timeout(bound, acceptor.accept(sock)).await {
-                Ok(Ok(tls)) => serve_io(tls, peer, app, limits, stop, what).await,
+                Ok(Ok(tls)) => serve_io(tls, peer, true, app, limits, stop, what).await,
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
@@ -142,6 +142,7 @@ async fn connection(
 async fn serve_io<I>(
     io: I,
     peer: SocketAddr,
+    secure: bool,
     app: axum::Router,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
@@ -160,6 +161,9 @@ async fn serve_io<I>(
             let guard = InFlight::start(&act);
             // axum's ConnectInfo: web sign-in lockouts count per client address.
             req.extensions_mut().insert(ConnectInfo(peer));
+            // Bucket policies' aws:SecureTransport.
+            req.extensions_mut()
+                .insert(gatehouse_s3::Transport { secure });
             let req = req.map(|body| Inbound::new(body, limits.idle_timeout));
             let mut app = app.clone();
             async move {

@@ -16,6 +16,7 @@
 //! - `m0010_live_objects`: the running total of objects in live buckets, for metrics.
 //! - `m0011_replication`: bucket replication's connections, rules and queue.
 //! - `m0012_versions`: noncurrent object versions and delete markers.
+//! - `m0013_bucket_access`: bucket policies, public access blocks and CORS rules.
 //!
 //! Invariant: this crate depends on redb (and serde/rmp-serde, to read the records a step
 //! needs) only. A step uses frozen copies of the table definitions and value types it needs,
@@ -34,11 +35,12 @@ mod m0009_due_indexes;
 mod m0010_live_objects;
 mod m0011_replication;
 mod m0012_versions;
+mod m0013_bucket_access;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_VERSION: u64 = 12;
+pub const CURRENT_VERSION: u64 = 13;
 
 /// The `meta` table: string keys, raw byte values. Frozen: every schema has it.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -95,6 +97,7 @@ const STEPS: &[Step] = &[
     m0010_live_objects::apply,
     m0011_replication::apply,
     m0012_versions::apply,
+    m0013_bucket_access::apply,
 ];
 
 /// Reads the stored schema version; 0 means a new, empty file.

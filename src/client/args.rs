@@ -275,6 +275,30 @@ pub enum BucketCmd {
         /// enable, suspend or status.
         action: VersioningAction,
     },
+    /// The bucket policy (AWS policy language): `get` shows it, `private` removes it,
+    /// `public` lets anyone (unsigned requests too) read and list, `set FILE` applies a
+    /// policy document (`-` reads it from stdin).
+    Policy {
+        /// Bucket name.
+        bucket: String,
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// Show the preset (private, public, custom) and the document.
+    Get,
+    /// No policy: only role bindings decide.
+    Private,
+    /// Anyone may read every object and list the bucket.
+    Public,
+    /// Apply the policy document in FILE (`-` for stdin).
+    Set {
+        /// JSON policy document.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::api::{key_path, query, seg};
-use super::args::{BucketCmd, ObjectCmd, StorageCmd, VersioningAction};
+use super::args::{BucketCmd, ObjectCmd, PolicyAction, StorageCmd, VersioningAction};
 use super::output::{self, size, time_ms, yes_no};
 
 #[derive(Deserialize)]
@@ -170,6 +170,46 @@ pub async fn bucket(ctx: &Ctx, cmd: BucketCmd) -> anyhow::Result<()> {
             }
             let status = v.get("status").and_then(Value::as_str).unwrap_or("?");
             println!("Versioning of {bucket}: {status}");
+            Ok(())
+        }
+        BucketCmd::Policy { bucket, action } => {
+            let path = format!("/api/buckets/{}/policy", seg(&bucket));
+            let v = match action {
+                PolicyAction::Get => ctx.api.get(&path, "").await?,
+                PolicyAction::Private | PolicyAction::Public => {
+                    let preset = if matches!(action, PolicyAction::Public) {
+                        "public"
+                    } else {
+                        "private"
+                    };
+                    let body = json!({ "preset": preset });
+                    ctx.api.call(Method::PUT, &path, "", Some(&body)).await?
+                }
+                PolicyAction::Set { file } => {
+                    let doc = if file.as_os_str() == "-" {
+                        let mut s = String::new();
+                        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                        s
+                    } else {
+                        std::fs::read_to_string(&file)
+                            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?
+                    };
+                    let body = json!({ "policy": doc });
+                    ctx.api.call(Method::PUT, &path, "", Some(&body)).await?
+                }
+            };
+            if ctx.json {
+                return output::json(&v);
+            }
+            let preset = v.get("preset").and_then(Value::as_str).unwrap_or("?");
+            let public = v.get("public").and_then(Value::as_bool).unwrap_or(false);
+            println!(
+                "Policy of {bucket}: {preset}{}",
+                if public { " (public)" } else { "" }
+            );
+            if let Some(doc) = v.get("policy").and_then(Value::as_str) {
+                println!("{doc}");
+            }
             Ok(())
         }
     }

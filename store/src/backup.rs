@@ -111,6 +111,7 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::VERSIONS,
         tables::NONCURRENT_DUE,
         tables::INODE_VERSIONS,
+        tables::BUCKET_ACCESS,
     ))
 }
 

@@ -3,6 +3,24 @@
 
 use std::fmt;
 
+/// A bucket access setting (issue 22), named in [`StoreError::NoSuchBucketSetting`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketSetting {
+    Policy,
+    PublicAccessBlock,
+    Cors,
+}
+
+impl fmt::Display for BucketSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BucketSetting::Policy => "bucket policy",
+            BucketSetting::PublicAccessBlock => "public access block configuration",
+            BucketSetting::Cors => "CORS configuration",
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the bucket does not exist")]
@@ -34,6 +52,12 @@ pub enum StoreError {
     /// The bucket has no object lock configuration.
     #[error("the bucket has no object lock configuration")]
     NoObjectLockConfiguration,
+    /// The bucket has no such access setting (policy, public access block, CORS rules).
+    #[error("the bucket has no {0}")]
+    NoSuchBucketSetting(BucketSetting),
+    /// A bucket policy that does not parse or validate; the reason is shown to the client.
+    #[error("malformed policy: {0}")]
+    MalformedPolicy(String),
     /// The version has no retention (or legal hold) to show.
     #[error("the object has no object lock configuration")]
     NoObjectLock,
@@ -137,6 +161,8 @@ impl StoreError {
             StoreError::InvalidRequest(_) => "store.invalid_request",
             StoreError::NoObjectLockConfiguration => "lock.no_configuration",
             StoreError::NoObjectLock => "lock.none",
+            StoreError::NoSuchBucketSetting(_) => "access.no_setting",
+            StoreError::MalformedPolicy(_) => "access.malformed_policy",
             StoreError::InvalidKey(_) => "store.invalid_key",
             StoreError::KeyTooLong => "store.key_too_long",
             StoreError::NoSuchUpload => "store.no_such_upload",

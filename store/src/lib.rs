@@ -19,6 +19,7 @@
 mod atime;
 pub mod backup;
 pub mod blobs;
+pub mod bucket_access;
 pub mod checksum;
 mod codec;
 mod commit;
@@ -48,7 +49,7 @@ use redb::{Database, ReadableDatabase};
 
 pub use blobs::GcStats;
 pub use checksum::ChecksumAlgorithm;
-pub use error::{Result, StoreError};
+pub use error::{BucketSetting, Result, StoreError};
 pub use model::Principal;
 pub use stage::{StageError, StageOptions, Staged};
 
@@ -209,6 +210,8 @@ struct Inner {
     master: Arc<identity::MasterKey>,
     policy: RwLock<Arc<rbac::Policy>>,
     admin_peers: RwLock<rbac::policy::AdminPeers>,
+    /// `s3.block_public_access` (decision 0041).
+    block_all_public: std::sync::atomic::AtomicBool,
     nonces: ops::Nonces,
     metrics: metrics::Metrics,
     /// One lock per inode being patched through the file view (see `ops::fs_write`).
@@ -304,6 +307,7 @@ impl Store {
                 master: Arc::new(master),
                 policy: RwLock::new(Arc::new(rbac::Policy::default())),
                 admin_peers: RwLock::new(rbac::policy::AdminPeers::default()),
+                block_all_public: Default::default(),
                 nonces: ops::Nonces::default(),
                 metrics: metrics::Metrics::default(),
                 file_locks: ops::FileLocks::default(),

@@ -212,3 +212,9 @@ pub fn inode_version_prefix(bucket_id: u64, ino: u64) -> [u8; 16] {
     k[8..].copy_from_slice(&ino.to_be_bytes());
     k
 }
+
+/// Access settings of a bucket beyond RBAC bindings (issue 22): bucket name →
+/// [`crate::model::BucketAccessRecord`] (its policy, public access block, CORS rules). Kept
+/// apart from the bucket record, which every write reads, so a 20 KB policy costs nothing
+/// there; loaded whole into the policy snapshot that `rbac::authorize` reads.
+pub const BUCKET_ACCESS: TableDefinition<&str, &[u8]> = TableDefinition::new("bucket_access");

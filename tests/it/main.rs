@@ -5,6 +5,7 @@ mod admin_api;
 mod admin_console;
 mod admin_explorer;
 mod backup;
+mod bucket_policy;
 mod buffers;
 mod chunk_backend;
 mod cli_errors;

@@ -92,6 +92,7 @@ impl From<StoreError> for ApiError {
             | E::DeleteMarker { .. }
             | E::NoObjectLockConfiguration
             | E::NoObjectLock
+            | E::NoSuchBucketSetting(_)
             | E::NoSuchUpload
             | E::NoSuchUser(_)
             | E::NoSuchGroup(_)
@@ -121,6 +122,7 @@ impl From<StoreError> for ApiError {
             | E::InvalidArgument(_)
             | E::InvalidVersionId
             | E::InvalidRequest(_)
+            | E::MalformedPolicy(_)
             | E::NotADirectory(_)
             | E::IsADirectory(_)
             | E::NotPermitted(_)

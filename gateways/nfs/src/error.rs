@@ -54,6 +54,8 @@ pub fn nfsstat(e: &StoreError) -> nfsstat3 {
         | E::NoSuchLifecycleConfiguration
         | E::NoObjectLockConfiguration
         | E::NoObjectLock
+        | E::NoSuchBucketSetting(_)
+        | E::MalformedPolicy(_)
         | E::InvalidBucketState(_)
         | E::Internal(_) => N::NFS3ERR_SERVERFAULT,
     }

@@ -49,6 +49,16 @@ pub enum Endpoint {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    PutBucketPolicy,
+    GetBucketPolicy,
+    DeleteBucketPolicy,
+    GetBucketPolicyStatus,
+    PutPublicAccessBlock,
+    GetPublicAccessBlock,
+    DeletePublicAccessBlock,
+    PutBucketCors,
+    GetBucketCors,
+    DeleteBucketCors,
     /// GET of a bucket configuration gatehouse has no way to set: answered as AWS answers a
     /// bucket where it was never configured.
     GetBucketConfig(BucketConfig),
@@ -60,12 +70,9 @@ pub enum Endpoint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BucketConfig {
     Tagging,
-    Cors,
-    Policy,
     Encryption,
     Website,
     OwnershipControls,
-    PublicAccessBlock,
     Logging,
     Notification,
     Accelerate,
@@ -74,14 +81,11 @@ pub enum BucketConfig {
 
 impl BucketConfig {
     /// Every one, with its query sub-resource name.
-    pub const ALL: [(BucketConfig, &'static str); 11] = [
+    pub const ALL: [(BucketConfig, &'static str); 8] = [
         (BucketConfig::Tagging, "tagging"),
-        (BucketConfig::Cors, "cors"),
-        (BucketConfig::Policy, "policy"),
         (BucketConfig::Encryption, "encryption"),
         (BucketConfig::Website, "website"),
         (BucketConfig::OwnershipControls, "ownershipControls"),
-        (BucketConfig::PublicAccessBlock, "publicAccessBlock"),
         (BucketConfig::Logging, "logging"),
         (BucketConfig::Notification, "notification"),
         (BucketConfig::Accelerate, "accelerate"),
@@ -93,13 +97,7 @@ impl BucketConfig {
         use BucketConfig as C;
         matches!(
             self,
-            C::Tagging
-                | C::Cors
-                | C::Policy
-                | C::Encryption
-                | C::Website
-                | C::OwnershipControls
-                | C::PublicAccessBlock
+            C::Tagging | C::Encryption | C::Website | C::OwnershipControls
         )
     }
 
@@ -107,15 +105,12 @@ impl BucketConfig {
         use BucketConfig as C;
         match self {
             C::Tagging => ("GetBucketTagging", "DeleteBucketTagging"),
-            C::Cors => ("GetBucketCors", "DeleteBucketCors"),
-            C::Policy => ("GetBucketPolicy", "DeleteBucketPolicy"),
             C::Encryption => ("GetBucketEncryption", "DeleteBucketEncryption"),
             C::Website => ("GetBucketWebsite", "DeleteBucketWebsite"),
             C::OwnershipControls => (
                 "GetBucketOwnershipControls",
                 "DeleteBucketOwnershipControls",
             ),
-            C::PublicAccessBlock => ("GetPublicAccessBlock", "DeletePublicAccessBlock"),
             C::Logging => ("GetBucketLogging", "-"),
             C::Notification => ("GetBucketNotificationConfiguration", "-"),
             C::Accelerate => ("GetBucketAccelerateConfiguration", "-"),
@@ -169,6 +164,16 @@ impl Endpoint {
             Endpoint::CompleteMultipartUpload => "CompleteMultipartUpload",
             Endpoint::AbortMultipartUpload => "AbortMultipartUpload",
             Endpoint::ListParts => "ListParts",
+            Endpoint::PutBucketPolicy => "PutBucketPolicy",
+            Endpoint::GetBucketPolicy => "GetBucketPolicy",
+            Endpoint::DeleteBucketPolicy => "DeleteBucketPolicy",
+            Endpoint::GetBucketPolicyStatus => "GetBucketPolicyStatus",
+            Endpoint::PutPublicAccessBlock => "PutPublicAccessBlock",
+            Endpoint::GetPublicAccessBlock => "GetPublicAccessBlock",
+            Endpoint::DeletePublicAccessBlock => "DeletePublicAccessBlock",
+            Endpoint::PutBucketCors => "PutBucketCors",
+            Endpoint::GetBucketCors => "GetBucketCors",
+            Endpoint::DeleteBucketCors => "DeleteBucketCors",
             Endpoint::GetBucketConfig(c) => c.names().0,
             Endpoint::DeleteBucketConfig(c) => c.names().1,
         }
@@ -183,7 +188,6 @@ const UNSUPPORTED_BUCKET: &[&str] = &[
     "inventory",
     "metrics",
     "intelligent-tiering",
-    "policyStatus",
     "session",
 ];
 const UNSUPPORTED_OBJECT: &[&str] = &["torrent", "restore", "select", "attributes"];
@@ -218,6 +222,36 @@ pub fn parse(
                 Method::GET => Ok(E::GetBucketReplication),
                 Method::PUT => Ok(E::PutBucketReplication),
                 Method::DELETE => Ok(E::DeleteBucketReplication),
+                _ => Err(S3Error::method_not_allowed()),
+            };
+        }
+        if q.has("policy") {
+            return match *method {
+                Method::GET => Ok(E::GetBucketPolicy),
+                Method::PUT => Ok(E::PutBucketPolicy),
+                Method::DELETE => Ok(E::DeleteBucketPolicy),
+                _ => Err(S3Error::method_not_allowed()),
+            };
+        }
+        if q.has("policyStatus") {
+            return match *method {
+                Method::GET => Ok(E::GetBucketPolicyStatus),
+                _ => Err(S3Error::method_not_allowed()),
+            };
+        }
+        if q.has("cors") {
+            return match *method {
+                Method::GET => Ok(E::GetBucketCors),
+                Method::PUT => Ok(E::PutBucketCors),
+                Method::DELETE => Ok(E::DeleteBucketCors),
+                _ => Err(S3Error::method_not_allowed()),
+            };
+        }
+        if q.has("publicAccessBlock") {
+            return match *method {
+                Method::GET => Ok(E::GetPublicAccessBlock),
+                Method::PUT => Ok(E::PutPublicAccessBlock),
+                Method::DELETE => Ok(E::DeletePublicAccessBlock),
                 _ => Err(S3Error::method_not_allowed()),
             };
         }
@@ -373,11 +407,23 @@ mod tests {
         );
         assert_eq!(
             ep(Method::GET, true, false, "policy"),
-            Some(E::GetBucketConfig(BucketConfig::Policy))
+            Some(E::GetBucketPolicy)
+        );
+        assert_eq!(
+            ep(Method::PUT, true, false, "policy"),
+            Some(E::PutBucketPolicy)
+        );
+        assert_eq!(
+            ep(Method::GET, true, false, "policyStatus"),
+            Some(E::GetBucketPolicyStatus)
+        );
+        assert_eq!(
+            ep(Method::DELETE, true, false, "publicAccessBlock"),
+            Some(E::DeletePublicAccessBlock)
         );
         assert_eq!(
             ep(Method::DELETE, true, false, "cors"),
-            Some(E::DeleteBucketConfig(BucketConfig::Cors))
+            Some(E::DeleteBucketCors)
         );
         assert_eq!(ep(Method::PUT, true, false, "tagging"), None);
         assert_eq!(ep(Method::DELETE, true, false, "object-lock"), None);

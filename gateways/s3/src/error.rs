@@ -1,7 +1,7 @@
 //! S3 errors: one type, one exhaustive mapping from store errors, rendered as S3 XML.
 
 use axum::response::{IntoResponse, Response};
-use gatehouse_store::StoreError;
+use gatehouse_store::{BucketSetting, StoreError};
 use http::{HeaderValue, StatusCode};
 
 use crate::auth::AuthError;
@@ -154,6 +154,22 @@ impl From<StoreError> for S3Error {
                 "NoSuchObjectLockConfiguration",
                 "The specified object does not have a ObjectLock configuration",
             ),
+            E::NoSuchBucketSetting(BucketSetting::Policy) => S3Error::new(
+                404,
+                "NoSuchBucketPolicy",
+                "The bucket policy does not exist",
+            ),
+            E::NoSuchBucketSetting(BucketSetting::PublicAccessBlock) => S3Error::new(
+                404,
+                "NoSuchPublicAccessBlockConfiguration",
+                "The public access block configuration was not found",
+            ),
+            E::NoSuchBucketSetting(BucketSetting::Cors) => S3Error::new(
+                404,
+                "NoSuchCORSConfiguration",
+                "The CORS configuration does not exist",
+            ),
+            E::MalformedPolicy(m) => S3Error::new(400, "MalformedPolicy", m),
             E::InvalidVersionId => S3Error::invalid_argument("Invalid version id specified"),
             E::DeleteMarker {
                 version_id,

@@ -19,8 +19,10 @@
 mod acl;
 pub mod auth;
 mod body;
+mod cors;
 mod endpoint;
 mod error;
+mod facts;
 mod handlers;
 mod refusals;
 mod refused_body;
@@ -42,6 +44,13 @@ use http::{HeaderValue, header};
 
 pub use endpoint::{BucketConfig, Endpoint};
 pub use error::S3Error;
+
+/// How the connection a request came on was made: put in the request's extensions by the
+/// listener (bucket policies' `aws:SecureTransport`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Transport {
+    pub secure: bool,
+}
 
 /// Settings of the S3 gateway.
 #[derive(Debug, Clone)]
@@ -129,6 +138,11 @@ async fn dispatch(State(state): State<S3State>, req: Request<Body>) -> Response 
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let close_after = expects_continue_without_body(req.headers());
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let bytes_in = content_length(req.headers());
     // A client waiting for 100 Continue sends nothing more after an early answer: no drain.
     let waits_for_continue = req
@@ -158,6 +172,9 @@ async fn dispatch(State(state): State<S3State>, req: Request<Body>) -> Response 
             e.into_response_with(&path, &request_id)
         }
     };
+    if let (Some(origin), Some(b), false) = (&origin, &bucket, method == http::Method::OPTIONS) {
+        handlers::cors_headers(&state.inner.store, b, origin, method.as_str(), &mut resp);
+    }
     let status = resp.status().as_u16();
     state.inner.store.metrics().record(RequestRecord {
         protocol: "s3",

@@ -165,6 +165,14 @@ pub fn parse_range(h: &str, size: u64) -> Result<Option<ByteRange>, S3Error> {
     Ok(Some(ByteRange { start, end }))
 }
 
+/// An RFC 3339 / ISO 8601 date-time (`2030-01-01T00:00:00Z`, with or without fractions) as
+/// Unix ms.
+pub fn parse_iso8601(s: &str) -> Option<i64> {
+    let t = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+        .ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,12 +202,4 @@ mod tests {
         assert!(etag_list_matches("*", "x"));
         assert!(!etag_list_matches("\"abc\"", "abd"));
     }
-}
-
-/// An RFC 3339 / ISO 8601 date-time (`2030-01-01T00:00:00Z`, with or without fractions) as
-/// Unix ms.
-pub fn parse_iso8601(s: &str) -> Option<i64> {
-    let t = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
-        .ok()?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }

@@ -180,11 +180,16 @@ pub(crate) fn any_locked(ns: &Ns, b: &BucketRecord) -> Result<bool> {
 
 /// A write asking for a lock (`x-amz-object-lock-*`) needs the `lock` verb, as AWS asks for
 /// s3:PutObjectRetention / s3:PutObjectLegalHold besides s3:PutObject.
-pub(crate) fn authorize_request(p: &Principal, bucket: &str, req: &LockRequest) -> Result<()> {
+pub(crate) fn authorize_request(
+    p: &Principal,
+    bucket: &str,
+    key: &str,
+    req: &LockRequest,
+) -> Result<()> {
     if req.is_empty() {
         return Ok(());
     }
-    deny(authorize(p, Verb::Lock, Resource::Objects(bucket)))
+    deny(authorize(p, Verb::Lock, Resource::Object(bucket, key)))
 }
 
 /// Whether `p` may bypass GOVERNANCE retention in `bucket` when a request asks to (`asked`:
@@ -254,7 +259,7 @@ impl Store {
         retention: Option<Retention>,
         bypass: bool,
     ) -> Result<Option<String>> {
-        deny(authorize(p, Verb::Lock, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Lock, Resource::Object(bucket, key)))?;
         self.change_lock(bucket, key, version, move |rec, now| {
             check_retention_change(rec.retention.as_ref(), retention.as_ref(), bypass, now)?;
             rec.retention = retention;
@@ -272,7 +277,7 @@ impl Store {
         version: Option<String>,
         on: bool,
     ) -> Result<Option<String>> {
-        deny(authorize(p, Verb::Lock, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Lock, Resource::Object(bucket, key)))?;
         self.change_lock(bucket, key, version, move |rec, _| {
             rec.legal_hold = on;
             Ok(())

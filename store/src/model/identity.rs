@@ -112,10 +112,24 @@ pub struct Principal {
     pub groups: Vec<String>,
     /// The effective rules, each with the binding it came from.
     pub grants: Arc<[Grant]>,
+    /// An unsigned S3 request: no bindings at all; only a bucket policy can let it in.
+    pub anonymous: bool,
+    /// Every bucket's policy and public access settings, from the same snapshot as `grants`.
+    pub access: Arc<crate::rbac::AccessMap>,
+    /// What this request is (action, address, signing), set by the gateway.
+    pub facts: Arc<crate::rbac::RequestFacts>,
 }
 
 impl Principal {
     pub fn is_admin(&self) -> bool {
         self.admin.is_some()
+    }
+
+    /// This principal making the request `facts` describes.
+    pub fn with_facts(&self, facts: crate::rbac::RequestFacts) -> Principal {
+        Principal {
+            facts: Arc::new(facts),
+            ..self.clone()
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Plain records stored in redb (encoded by [`crate::codec`]). No behaviour beyond small helpers.
 
+mod access;
 mod bucket;
 mod identity;
 mod object;
@@ -8,6 +9,7 @@ mod share;
 mod upload;
 mod version;
 
+pub use access::{BucketAccessRecord, PublicAccessBlock};
 pub use bucket::{
     BucketKind, BucketRecord, DefaultRetention, LifecycleRule, ObjectLockConfig, Versioning,
 };

@@ -121,7 +121,8 @@ impl Store {
             .read()
             .map_err(|_| StoreError::internal("lock"))?
             .clone();
-        let policy = Arc::new(Policy::new(roles, groups, bindings, peers));
+        let access = self.load_access(&txn)?;
+        let policy = Arc::new(Policy::new(roles, groups, bindings, peers).with_access(access));
         *self
             .inner
             .policy

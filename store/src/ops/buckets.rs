@@ -195,6 +195,7 @@ impl Store {
                 txn::remove_bucket(&mut Ns::new(txn), &name)?;
                 // A later bucket of the same name must not inherit grants.
                 super::drop_bucket_bindings(txn, &name)?;
+                crate::bucket_access::forget(txn, &name)?;
                 Ok(())
             })
             .await?;

@@ -240,8 +240,8 @@ impl Store {
         checksum: Option<ChecksumAlgorithm>,
         lock: crate::locks::LockRequest,
     ) -> Result<UploadInfo> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
-        crate::locks::authorize_request(p, bucket, &lock)?;
+        deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
+        crate::locks::authorize_request(p, bucket, key, &lock)?;
         crate::replication::accept_marker(p, bucket, &mut meta);
         let b = self.bucket_record(bucket)?;
         naming::validate_key(b.kind, key)?;
@@ -292,7 +292,7 @@ impl Store {
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Send,
     {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
         check_part_number(part_number)?;
         let u = self.upload_exists(upload_id, bucket, key)?;
         if let Some(n) = opts.declared_size {
@@ -343,7 +343,7 @@ impl Store {
         range: Option<Range<u64>>,
         check: impl FnOnce(&ObjectRecord) -> Result<()>,
     ) -> Result<PartInfo> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
         check_part_number(part_number)?;
         let (source, pins) = match src.2 {
             Some(id) => self.open_version(p, src.0, src.1, id)?,
@@ -510,7 +510,7 @@ impl Store {
         parts: Vec<CompletePart>,
         cond: WriteCondition,
     ) -> Result<Completion> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
         if parts.is_empty() {
             return Err(StoreError::InvalidPart("no parts were listed".into()));
         }
@@ -664,7 +664,7 @@ impl Store {
         key: &str,
         upload_id: &str,
     ) -> Result<()> {
-        deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Delete, Resource::Object(bucket, key)))?;
         let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         self.inner
             .committer
@@ -685,7 +685,7 @@ impl Store {
         marker: u32,
         max: usize,
     ) -> Result<(UploadInfo, Vec<PartInfo>, bool)> {
-        deny(authorize(p, Verb::List, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::List, Resource::Object(bucket, key)))?;
         let u = self.upload_exists(upload_id, bucket, key)?;
         let txn = self.db().begin_read()?;
         let parts = txn.open_table(UPLOAD_PARTS)?;

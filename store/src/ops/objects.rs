@@ -132,8 +132,8 @@ impl Store {
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Send,
     {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
-        crate::locks::authorize_request(p, bucket, &opts.lock)?;
+        deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
+        crate::locks::authorize_request(p, bucket, key, &opts.lock)?;
         crate::replication::accept_marker(p, bucket, &mut opts.meta);
         let b = self.bucket_record(bucket)?;
         naming::validate_key(b.kind, key)?;
@@ -309,7 +309,7 @@ impl Store {
 
     /// GetObject/HeadObject metadata.
     pub fn get_object(&self, p: &Principal, bucket: &str, key: &str) -> Result<ObjectInfo> {
-        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Get, Resource::Object(bucket, key)))?;
         self.read_object(bucket, key)
     }
 
@@ -334,7 +334,7 @@ impl Store {
         bucket: &str,
         key: &str,
     ) -> Result<(ObjectInfo, Pins)> {
-        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Get, Resource::Object(bucket, key)))?;
         self.open_object_unchecked(bucket, key)
     }
 
@@ -477,7 +477,7 @@ impl Store {
         if cond.is_empty() {
             return self.delete_object(p, bucket, key).await;
         }
-        deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Delete, Resource::Object(bucket, key)))?;
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.inner
             .committer
@@ -497,7 +497,12 @@ impl Store {
         bucket: &str,
         keys: Vec<String>,
     ) -> Result<Vec<Result<bool>>> {
-        deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
+        let denied = crate::rbac::each_key(
+            p,
+            Verb::Delete,
+            bucket,
+            keys.iter().map(|k| (k.as_str(), None)),
+        )?;
         let bucket = bucket.to_string();
         self.inner
             .committer
@@ -505,8 +510,11 @@ impl Store {
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &bucket)?;
                 let mut out = Vec::with_capacity(keys.len());
-                for k in keys {
-                    out.push(txn::unlink_object(&mut ns, &mut b, &k));
+                for (k, denied) in keys.into_iter().zip(denied) {
+                    out.push(match denied {
+                        Some(e) => Err(e),
+                        None => txn::unlink_object(&mut ns, &mut b, &k),
+                    });
                 }
                 Ok(out)
             })
@@ -523,9 +531,9 @@ impl Store {
         opts: CopyOptions,
         check: impl FnOnce(&ObjectRecord) -> Result<()> + Send + 'static,
     ) -> Result<ObjectInfo> {
-        deny(authorize(p, Verb::Get, Resource::Objects(src.0)))?;
-        deny(authorize(p, Verb::Put, Resource::Objects(dst.0)))?;
-        crate::locks::authorize_request(p, dst.0, &opts.lock)?;
+        deny(authorize(p, Verb::Get, Resource::Object(src.0, src.1)))?;
+        deny(authorize(p, Verb::Put, Resource::Object(dst.0, dst.1)))?;
+        crate::locks::authorize_request(p, dst.0, dst.1, &opts.lock)?;
         let dst_bucket = self.bucket_record(dst.0)?;
         naming::validate_key(dst_bucket.kind, dst.1)?;
         let (sb, sk, db, dk) = (
@@ -615,7 +623,7 @@ impl Store {
         version: Option<String>,
         tags: Vec<(String, String)>,
     ) -> Result<()> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.inner
             .committer

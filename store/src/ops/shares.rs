@@ -622,6 +622,7 @@ fn purge_rest(wtxn: &redb::WriteTransaction, s: &ShareRecord) -> Result<()> {
     }
     drop(ns);
     super::drop_bucket_bindings(wtxn, &bucket)?;
+    crate::bucket_access::forget(wtxn, &bucket)?;
     wtxn.open_table(SHARES)?.remove(s.name.as_str())?;
     Ok(())
 }

@@ -186,7 +186,7 @@ impl Store {
     /// Whether `p` may `verb` (get or put) the object `bucket/key` later, e.g. through a
     /// presigned URL: allowed, the bucket exists, and the key is valid there.
     pub fn may_object(&self, p: &Principal, verb: Verb, bucket: &str, key: &str) -> Result<()> {
-        self.may(p, verb, Resource::Objects(bucket))?;
+        self.may(p, verb, Resource::Object(bucket, key))?;
         let b = self.bucket_record(bucket)?;
         naming::validate_key(b.kind, key)
     }

@@ -10,11 +10,13 @@
 //! The reserved system bucket is special: only grants of the `system` role reach it (not even
 //! `admin`'s `*:*`), and `system` reaches nothing else.
 
+pub mod bucket_access;
 pub mod policy;
 pub mod roles;
 
 use std::fmt;
 
+pub use bucket_access::{AccessMap, BucketAccess, RequestFacts};
 pub use policy::{Grant, Policy};
 pub use roles::{BUILTIN_ROLES, Rule};
 
@@ -72,6 +74,9 @@ pub enum Resource<'a> {
     Buckets(Option<&'a str>),
     /// Objects in one bucket.
     Objects(&'a str),
+    /// One object (bucket, key): the same rules as [`Resource::Objects`]; a bucket policy can
+    /// tell keys apart.
+    Object(&'a str, &'a str),
     /// An admin panel of the web page (`None`: the list of panels).
     Panels(Option<&'a str>),
     Users,
@@ -108,7 +113,7 @@ impl Resource<'_> {
     pub fn kind(&self) -> &'static str {
         match self {
             Resource::Buckets(_) => "buckets",
-            Resource::Objects(_) => "objects",
+            Resource::Objects(_) | Resource::Object(..) => "objects",
             Resource::Panels(_) => "panels",
             Resource::Users => "users",
             Resource::Groups => "groups",
@@ -125,7 +130,7 @@ impl Resource<'_> {
     pub fn bucket(&self) -> Option<&str> {
         match self {
             Resource::Buckets(b) => *b,
-            Resource::Objects(b) => Some(b),
+            Resource::Objects(b) | Resource::Object(b, _) => Some(b),
             Resource::Replication(b) => *b,
             _ => None,
         }
@@ -145,6 +150,7 @@ impl fmt::Display for Resource<'_> {
             Resource::Buckets(None) => f.write_str("buckets"),
             Resource::Buckets(Some(b)) => write!(f, "bucket {b}"),
             Resource::Objects(b) => write!(f, "objects in bucket {b}"),
+            Resource::Object(b, k) => write!(f, "object {k} in bucket {b}"),
             Resource::Panels(None) => f.write_str("panels"),
             Resource::Panels(Some(p)) => write!(f, "panel {p}"),
             Resource::Shares(None) => f.write_str("shares"),
@@ -193,7 +199,9 @@ impl fmt::Display for Scope {
 }
 
 /// The one decision point. `principal.grants` was resolved from the current policy when the
-/// request was authenticated.
+/// request was authenticated; the bucket policies it carries were current then too. An
+/// explicit Deny of a bucket policy beats every binding; its Allow grants what no binding does
+/// (decision 0041).
 pub fn authorize(principal: &Principal, verb: Verb, resource: Resource<'_>) -> Decision {
     // A share's snapshot (decision 0040) is read by whoever may read the share, and written by
     // nobody.
@@ -207,11 +215,66 @@ pub fn authorize(principal: &Principal, verb: Verb, resource: Resource<'_>) -> D
         let on_share = match resource {
             Resource::Buckets(_) => Resource::Buckets(Some(share)),
             Resource::Objects(_) => Resource::Objects(share),
+            Resource::Object(_, k) => Resource::Object(share, k),
             Resource::Replication(_) => Resource::Replication(Some(share)),
             other => other,
         };
         return authorize(principal, verb, on_share);
     }
+    let by_bindings = authorize_bindings(principal, verb, resource);
+    match bucket_access::decide(principal, verb, &resource) {
+        None => by_bindings,
+        Some(bucket_access::Verdict::Deny(reason)) => Decision {
+            allowed: false,
+            reason,
+        },
+        Some(bucket_access::Verdict::Allow(_)) if by_bindings.allowed => by_bindings,
+        Some(bucket_access::Verdict::Allow(reason)) => Decision {
+            allowed: true,
+            reason,
+        },
+    }
+}
+
+/// `verb` on each key of `bucket` (with the S3 action a key's item stands for, when it is not
+/// the request's own, e.g. `s3:DeleteObjectVersion` for an item of DeleteObjects naming a
+/// version): the refusal of each denied key, `None` for the allowed. When every key is
+/// denied, the request itself is refused with the first denial.
+pub fn each_key<'k>(
+    p: &Principal,
+    verb: Verb,
+    bucket: &str,
+    keys: impl Iterator<Item = (&'k str, Option<&'static str>)>,
+) -> crate::Result<Vec<Option<crate::StoreError>>> {
+    let mut out = Vec::new();
+    let mut first = None;
+    let mut any_allowed = false;
+    for (key, action) in keys {
+        let d = match action {
+            Some(a) => {
+                let mut facts = (*p.facts).clone();
+                facts.action = Some((a, verb));
+                authorize(&p.with_facts(facts), verb, Resource::Object(bucket, key))
+            }
+            None => authorize(p, verb, Resource::Object(bucket, key)),
+        };
+        if d.allowed {
+            any_allowed = true;
+            out.push(None);
+        } else {
+            tracing::warn!(target: "audit", reason = %d.reason, "denied");
+            first.get_or_insert_with(|| d.reason.clone());
+            out.push(Some(crate::StoreError::AccessDenied(d.reason)));
+        }
+    }
+    match first {
+        Some(reason) if !any_allowed => Err(crate::StoreError::AccessDenied(reason)),
+        _ => Ok(out),
+    }
+}
+
+/// The RBAC bindings' answer alone.
+fn authorize_bindings(principal: &Principal, verb: Verb, resource: Resource<'_>) -> Decision {
     let system = resource.bucket() == Some(SYSTEM_BUCKET);
     for g in principal.grants.iter() {
         if g.system_only != system || !g.scope.covers(&resource) {

@@ -5,11 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::Scope;
 use super::roles::{RoleDef, Rule, builtin_roles};
+use super::{AccessMap, RequestFacts, Scope};
 use crate::model::{AdminMatch, BindingRecord, Principal, Subject, UserKind};
 
 pub const EVERYONE: &str = "everyone";
+/// User id and name of the anonymous principal (see [`Policy::anonymous`]).
+pub const ANONYMOUS_ID: &str = "anonymous";
 /// User id and name of the guest principal (see [`Policy::guest`]).
 pub const GUEST_ID: &str = "guest";
 pub const ALL_ADMIN_USERS: &str = "all_admin_users";
@@ -69,6 +71,8 @@ pub struct Policy {
     /// Stored bindings (the built-in ones come from [`builtin_bindings`]).
     pub bindings: Vec<BindingRecord>,
     pub admin_peers: AdminPeers,
+    /// Bucket policies and public access settings (issue 22).
+    pub access: Arc<AccessMap>,
 }
 
 /// Bindings every deployment has: admins hold `admin`, service users hold `system`.
@@ -105,6 +109,29 @@ impl Policy {
             groups,
             bindings,
             admin_peers,
+            access: Arc::default(),
+        }
+    }
+
+    /// The same policy with these bucket access settings.
+    pub fn with_access(mut self, access: AccessMap) -> Policy {
+        self.access = Arc::new(access);
+        self
+    }
+
+    /// The principal of an unsigned S3 request: in no group, bound to nothing; only a bucket
+    /// policy can allow it anything (decision 0041).
+    pub fn anonymous(&self) -> Principal {
+        Principal {
+            user_id: ANONYMOUS_ID.to_string(),
+            name: ANONYMOUS_ID.to_string(),
+            admin: None,
+            service: false,
+            groups: Vec::new(),
+            grants: Arc::from(Vec::new()),
+            anonymous: true,
+            access: self.access.clone(),
+            facts: RequestFacts::none(),
         }
     }
 
@@ -184,6 +211,9 @@ impl Policy {
             service: kind == UserKind::Service,
             groups,
             grants: Arc::from(grants),
+            anonymous: false,
+            access: self.access.clone(),
+            facts: RequestFacts::none(),
         }
     }
 }

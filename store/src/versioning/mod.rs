@@ -76,7 +76,7 @@ impl Store {
         key: &str,
         id: &str,
     ) -> Result<ObjectInfo> {
-        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Get, Resource::Object(bucket, key)))?;
         self.read_version(bucket, key, id)
     }
 
@@ -89,7 +89,7 @@ impl Store {
         key: &str,
         id: &str,
     ) -> Result<(ObjectInfo, Pins)> {
-        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        deny(authorize(p, Verb::Get, Resource::Object(bucket, key)))?;
         self.open_pinned(bucket, key, || self.read_version(bucket, key, id))
     }
 
@@ -157,7 +157,15 @@ impl Store {
         items: Vec<(String, Option<String>)>,
         bypass_governance: bool,
     ) -> Result<Vec<Result<Deleted>>> {
-        deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
+        let denied = crate::rbac::each_key(
+            p,
+            Verb::Delete,
+            bucket,
+            items.iter().map(|(k, id)| {
+                let action = id.as_ref().map(|_| "s3:DeleteObjectVersion");
+                (k.as_str(), action)
+            }),
+        )?;
         let bypass = crate::locks::may_bypass(p, bucket, bypass_governance);
         let bucket = bucket.to_string();
         self.inner
@@ -166,10 +174,11 @@ impl Store {
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &bucket)?;
                 let mut out = Vec::with_capacity(items.len());
-                for (key, id) in items {
-                    out.push(match id {
-                        Some(id) => delete_version_in(&mut ns, &mut b, &key, &id, bypass),
-                        None => delete_current_in(&mut ns, &mut b, &key),
+                for ((key, id), denied) in items.into_iter().zip(denied) {
+                    out.push(match (denied, id) {
+                        (Some(e), _) => Err(e),
+                        (None, Some(id)) => delete_version_in(&mut ns, &mut b, &key, &id, bypass),
+                        (None, None) => delete_current_in(&mut ns, &mut b, &key),
                     });
                 }
                 Ok(out)

@@ -9,6 +9,7 @@
 
 mod access;
 mod backup;
+mod bucket_policy;
 mod buckets;
 mod info;
 mod object_lock;
@@ -136,6 +137,8 @@ fn endpoints() -> Vec<Endpoint> {
             "/api/buckets/{bucket}/versioning",
             versions::set_versioning,
         ),
+        ep(Get, "/api/buckets/{bucket}/policy", bucket_policy::get),
+        ep(Put, "/api/buckets/{bucket}/policy", bucket_policy::set),
         ep(Get, "/api/buckets/{bucket}/object-lock", object_lock::get),
         ep(Put, "/api/buckets/{bucket}/object-lock", object_lock::set),
         ep(Get, "/api/buckets/{bucket}/versions", versions::list),

@@ -217,11 +217,6 @@ pub fn get_config(s: &Store, ctx: &Ctx, which: BucketConfig) -> Result<Response,
     s.head_bucket(&ctx.principal, ctx.bucket())?;
     let (code, message) = match which {
         C::Tagging => ("NoSuchTagSet", "The TagSet does not exist"),
-        C::Cors => (
-            "NoSuchCORSConfiguration",
-            "The CORS configuration does not exist",
-        ),
-        C::Policy => ("NoSuchBucketPolicy", "The bucket policy does not exist"),
         C::Encryption => (
             "ServerSideEncryptionConfigurationNotFoundError",
             "The server side encryption configuration was not found",
@@ -233,10 +228,6 @@ pub fn get_config(s: &Store, ctx: &Ctx, which: BucketConfig) -> Result<Response,
         C::OwnershipControls => (
             "OwnershipControlsNotFoundError",
             "The bucket ownership controls were not found",
-        ),
-        C::PublicAccessBlock => (
-            "NoSuchPublicAccessBlockConfiguration",
-            "The public access block configuration was not found",
         ),
         C::Logging => return Ok(empty_doc("BucketLoggingStatus")),
         C::Notification => return Ok(empty_doc("NotificationConfiguration")),

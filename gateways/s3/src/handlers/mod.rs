@@ -1,5 +1,6 @@
 //! Authentication, routing and dispatch: one function per operation, each a thin adapter.
 
+mod access;
 mod bucket;
 mod lifecycle;
 mod list;
@@ -19,6 +20,7 @@ use crate::S3State;
 use crate::auth::{self, AuthError, PayloadMode, RequestParts};
 use crate::endpoint::{self, Endpoint};
 use crate::error::S3Error;
+use crate::facts;
 use crate::request::{self, Ctx};
 use crate::util::Query;
 use crate::xml::XmlWriter;
@@ -43,6 +45,15 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
         Err(e) => return (Err(e), "-", None, None),
     };
     let bucket = named.clone().map(request::canonical);
+    // A CORS preflight carries no credentials: answered from the bucket's rules alone.
+    if parts.method == http::Method::OPTIONS {
+        return (
+            preflight(store, bucket.as_deref(), &parts.headers),
+            "CorsPreflight",
+            None,
+            bucket,
+        );
+    }
     let lookup = |ak: &str| store.lookup_credential(ak).ok().flatten().map(|(s, _)| s);
     let rp = RequestParts {
         method: parts.method.as_str(),
@@ -56,25 +67,24 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
         Some(r) => r,
         None => auth::authenticate(&rp, now, &lookup),
     };
-    let authed = match authed {
-        Ok(a) => a,
-        Err(AuthError::Missing) => {
-            return (
-                Err(S3Error::access_denied(
-                    "Access Denied: the request is not signed",
-                )),
-                "-",
-                None,
-                bucket,
-            );
-        }
-        Err(e) => return (Err(e.into()), "-", None, bucket),
-    };
-    let principal: Principal = match store.lookup_credential(&authed.access_key) {
-        Ok(Some((_, p))) => p,
-        Ok(None) => return (Err(AuthError::InvalidAccessKeyId.into()), "-", None, bucket),
-        Err(e) => return (Err(e.into()), "-", None, bucket),
-    };
+    // An unsigned request is the anonymous principal: it reaches only what a bucket policy
+    // grants it (decision 0041).
+    let (principal, payload, signing): (Principal, PayloadMode, Option<facts::Signing>) =
+        match authed {
+            Ok(a) => match store.lookup_credential(&a.access_key) {
+                Ok(Some((_, p))) => {
+                    let signing = facts::Signing::of(
+                        &parts.headers,
+                        &Query::parse(raw_query.as_deref()).unwrap_or_default(),
+                    );
+                    (p, a.payload, Some(signing))
+                }
+                Ok(None) => return (Err(AuthError::InvalidAccessKeyId.into()), "-", None, bucket),
+                Err(e) => return (Err(e.into()), "-", None, bucket),
+            },
+            Err(AuthError::Missing) => (store.anonymous(), PayloadMode::Unsigned, None),
+            Err(e) => return (Err(e.into()), "-", None, bucket),
+        };
     let who = Some(principal.name.clone());
     let query = match Query::parse(raw_query.as_deref()) {
         Ok(q) => q,
@@ -95,15 +105,34 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
     {
         return (Err(e), ep.name(), who, bucket);
     }
+    if principal.anonymous && ep == Endpoint::ListBuckets {
+        return (
+            Err(S3Error::access_denied(
+                "Access Denied: the request is not signed",
+            )),
+            ep.name(),
+            who,
+            bucket,
+        );
+    }
+    let source_ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let secure = parts
+        .extensions
+        .get::<crate::Transport>()
+        .is_some_and(|t| t.secure);
+    let request_facts = facts::build(ep, &query, &parts.headers, source_ip, secure, signing);
     let ctx = Ctx {
-        principal,
+        principal: principal.with_facts(request_facts),
         bucket: bucket.clone(),
         named,
         key,
         query,
         headers: parts.headers,
     };
-    let res = run(state, ep, ctx, body, authed.payload).await;
+    let res = run(state, ep, ctx, body, payload).await;
     (res, ep.name(), who, bucket)
 }
 
@@ -159,8 +188,63 @@ async fn run(
         E::CompleteMultipartUpload => multipart::complete(s, &ctx, body, &payload).await,
         E::AbortMultipartUpload => multipart::abort(s, &ctx).await,
         E::ListParts => multipart::list_parts(s, &ctx),
+        E::PutBucketPolicy => access::put_policy(s, &ctx, body, &payload).await,
+        E::GetBucketPolicy => access::get_policy(s, &ctx),
+        E::DeleteBucketPolicy => access::delete_policy(s, &ctx).await,
+        E::GetBucketPolicyStatus => access::policy_status(s, &ctx),
+        E::PutPublicAccessBlock => access::put_block(s, &ctx, body, &payload).await,
+        E::GetPublicAccessBlock => access::get_block(s, &ctx),
+        E::DeletePublicAccessBlock => access::delete_block(s, &ctx).await,
+        E::PutBucketCors => access::put_cors(s, &ctx, body, &payload).await,
+        E::GetBucketCors => access::get_cors(s, &ctx),
+        E::DeleteBucketCors => access::delete_cors(s, &ctx).await,
         E::GetBucketConfig(c) => bucket::get_config(s, &ctx, c),
         E::DeleteBucketConfig(_) => bucket::delete_config(s, &ctx),
+    }
+}
+
+/// A CORS preflight (`OPTIONS`) answered from the bucket's rules (`crate::cors`).
+fn preflight(
+    store: &gatehouse_store::Store,
+    bucket: Option<&str>,
+    h: &http::HeaderMap,
+) -> Result<Response, S3Error> {
+    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
+    let config = bucket
+        .and_then(|b| store.cors_rules(b))
+        .and_then(|xml| crate::cors::CorsConfig::parse(xml.as_bytes()).ok());
+    match crate::cors::preflight_check(
+        config.as_ref(),
+        get("origin"),
+        get("access-control-request-method"),
+        get("access-control-request-headers"),
+    ) {
+        Ok(answer) => {
+            let mut r = empty(StatusCode::OK);
+            answer.apply_to(r.headers_mut());
+            Ok(r)
+        }
+        Err((status, code, message)) => Err(S3Error::new(status, code, message)),
+    }
+}
+
+/// The CORS headers of an actual cross-origin request (one carrying `Origin`) to `bucket`,
+/// when one of its rules matches; added to the answer, error or not, as S3 does.
+pub(crate) fn cors_headers(
+    store: &gatehouse_store::Store,
+    bucket: &str,
+    origin: &str,
+    method: &str,
+    resp: &mut Response,
+) {
+    let Some(xml) = store.cors_rules(bucket) else {
+        return;
+    };
+    let Ok(config) = crate::cors::CorsConfig::parse(xml.as_bytes()) else {
+        return;
+    };
+    if let Some(answer) = config.actual(origin, method) {
+        answer.apply_to(resp.headers_mut());
     }
 }
 

@@ -144,6 +144,13 @@ fn missing(s: &Store, ctx: &Ctx, e: StoreError) -> S3Error {
     if err.code != "NoSuchKey" {
         return err;
     }
+    // Whether a key exists is for those who may list the bucket (AWS answers 403 otherwise).
+    let list = gatehouse_store::rbac::Resource::Objects(ctx.bucket());
+    if s.may(&ctx.principal, gatehouse_store::rbac::Verb::List, list)
+        .is_err()
+    {
+        return S3Error::access_denied("Access Denied");
+    }
     match s.latest_marker(ctx.bucket(), ctx.key()) {
         Ok(Some(m)) => err
             .header("x-amz-delete-marker", "true")

@@ -1,0 +1,280 @@
+//! Bucket policies and public access inside the one decision (issue 22, decision 0041).
+//!
+//! [`authorize`](super::authorize) asks [`decide`] after the RBAC bindings: an explicit Deny
+//! in the bucket's policy refuses whatever the bindings allow; an Allow grants what the
+//! bindings do not (this is how anonymous callers reach anything at all); no matching
+//! statement leaves the bindings' answer. What a request is — its S3 action, its address, how
+//! it was signed, the values of its condition keys — travels with the principal as
+//! [`RequestFacts`], set by the gateway; the object key comes with the resource.
+//!
+//! Exceptions (decision 0041): an administrator may always read, replace or delete a bucket's
+//! policy (AWS's root-user escape from a policy that locks everyone out), and the system
+//! bucket never has a policy.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, LazyLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use gatehouse_policy::{BucketPolicy, Conditions, Outcome, Request, Subject, Target};
+
+use super::{Resource, Verb};
+use crate::model::{Principal, PublicAccessBlock};
+
+/// One bucket's compiled access settings.
+#[derive(Debug, Default)]
+pub struct BucketAccess {
+    pub policy: Option<Arc<BucketPolicy>>,
+    pub block: PublicAccessBlock,
+    /// CORS rules in the S3 gateway's canonical XML.
+    pub cors: Option<Arc<str>>,
+}
+
+/// Every bucket's access settings, as of the last change: part of the policy snapshot.
+#[derive(Debug, Default)]
+pub struct AccessMap {
+    pub buckets: HashMap<String, Arc<BucketAccess>>,
+    /// `s3.block_public_access`: the four public access block flags on for every bucket.
+    pub block_all_public: bool,
+}
+
+impl AccessMap {
+    pub fn bucket(&self, name: &str) -> Option<&Arc<BucketAccess>> {
+        self.buckets.get(name)
+    }
+
+    /// The flags in force for `bucket`: its own, or all of them under the server's switch.
+    pub fn block(&self, bucket: &str) -> PublicAccessBlock {
+        if self.block_all_public {
+            return PublicAccessBlock {
+                block_public_acls: true,
+                ignore_public_acls: true,
+                block_public_policy: true,
+                restrict_public_buckets: true,
+            };
+        }
+        self.bucket(bucket).map(|b| b.block).unwrap_or_default()
+    }
+}
+
+/// What the request is, beyond who asks: set by the gateway that received it.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFacts {
+    pub source_ip: Option<IpAddr>,
+    /// TLS (`aws:SecureTransport`).
+    pub secure: bool,
+    /// `s3:authType`: `REST-HEADER`, `REST-QUERY-STRING` or `POST`; `None` unsigned.
+    pub auth_type: Option<&'static str>,
+    /// `s3:signatureversion`: `AWS4-HMAC-SHA256` or `AWS`.
+    pub signature_version: Option<&'static str>,
+    /// The request's S3 action and the verb the store authorizes it with, e.g.
+    /// `("s3:GetObjectTagging", Verb::Get)`.
+    pub action: Option<(&'static str, Verb)>,
+    /// The action of a copy's source read (`s3:GetObject` or `s3:GetObjectVersion`).
+    pub source_action: Option<&'static str>,
+    /// Request-specific condition keys, lowercased (`s3:prefix`, `s3:x-amz-acl`,
+    /// `s3:requestobjecttag/<k>`, …) and their values.
+    pub values: Vec<(String, Vec<String>)>,
+}
+
+impl RequestFacts {
+    /// The facts of a request nobody described (internal calls).
+    pub fn none() -> Arc<RequestFacts> {
+        NONE.clone()
+    }
+}
+
+static NONE: LazyLock<Arc<RequestFacts>> = LazyLock::new(|| Arc::new(RequestFacts::default()));
+
+/// The policy's verdict, when it has one.
+pub enum Verdict {
+    Deny(String),
+    Allow(String),
+}
+
+/// The bucket policy's say on (`verb`, `resource`) for `p`; `None` when it has none.
+pub fn decide(p: &Principal, verb: Verb, resource: &Resource<'_>) -> Option<Verdict> {
+    let (bucket, key) = match *resource {
+        Resource::Buckets(Some(b)) => (b, None),
+        Resource::Objects(b) => (b, None),
+        Resource::Object(b, k) => (b, Some(k)),
+        _ => return None,
+    };
+    let access = p.access.bucket(bucket)?;
+    let policy = access.policy.as_ref()?;
+    let (actions, target) = actions_for(&p.facts, verb, resource, bucket, key);
+    if p.is_admin()
+        && actions.iter().all(|a| {
+            matches!(
+                *a,
+                "s3:GetBucketPolicy" | "s3:PutBucketPolicy" | "s3:DeleteBucketPolicy"
+            )
+        })
+    {
+        // An administrator can always repair a policy that locks everyone out.
+        return None;
+    }
+    let restrict =
+        p.anonymous && policy.is_public() && p.access.block(bucket).restrict_public_buckets;
+    let conditions = FactConditions { p };
+    let groups: &[String] = &p.groups;
+    let subject = Subject {
+        anonymous: p.anonymous,
+        user_id: &p.user_id,
+        user_name: &p.name,
+        groups,
+    };
+    let mut allowed = 0;
+    for &action in &actions {
+        let req = Request {
+            subject: Subject { ..subject },
+            action,
+            target: target_copy(&target),
+            conditions: &conditions,
+            ignore_public_allows: restrict,
+        };
+        match policy.evaluate(&req) {
+            Outcome::ExplicitDeny => {
+                return Some(Verdict::Deny(format!(
+                    "the policy of bucket {bucket} denies {action} to {}",
+                    p.name
+                )));
+            }
+            Outcome::Allow => allowed += 1,
+            Outcome::NoMatch => {}
+        }
+    }
+    // Several candidate actions (the precise one unknown): an Allow must cover each.
+    (allowed > 0 && allowed == actions.len()).then(|| {
+        Verdict::Allow(format!(
+            "the policy of bucket {bucket} allows {} to {}",
+            actions.join(","),
+            p.name
+        ))
+    })
+}
+
+fn target_copy<'a>(t: &Target<'a>) -> Target<'a> {
+    match *t {
+        Target::Bucket(b) => Target::Bucket(b),
+        Target::Object { bucket, key } => Target::Object { bucket, key },
+        Target::AnyObject(b) => Target::AnyObject(b),
+    }
+}
+
+/// The S3 action(s) a decision stands for, and what it acts on. The gateway's precise action
+/// when it describes this check; otherwise the action every such check implies (several
+/// candidates where one verb covers many bucket settings).
+fn actions_for<'a>(
+    facts: &RequestFacts,
+    verb: Verb,
+    resource: &Resource<'a>,
+    bucket: &'a str,
+    key: Option<&'a str>,
+) -> (Vec<&'static str>, Target<'a>) {
+    // Listing a bucket's objects is a bucket action (s3:ListBucket); the rest of `objects`
+    // act on objects.
+    let object_level = match resource {
+        Resource::Buckets(_) => false,
+        Resource::Objects(_) => verb != Verb::List,
+        _ => true,
+    };
+    let target = match (object_level, key) {
+        (false, _) => Target::Bucket(bucket),
+        (true, Some(key)) => Target::Object { bucket, key },
+        (true, None) => Target::AnyObject(bucket),
+    };
+    if let Some((action, v)) = facts.action
+        && v == verb
+        && object_level == object_action(action)
+    {
+        return (vec![action], target);
+    }
+    if verb == Verb::Get
+        && object_level
+        && let Some(action) = facts.source_action
+    {
+        return (vec![action], target);
+    }
+    let defaults: &[&'static str] = match (object_level, verb) {
+        (true, Verb::Get) => &["s3:GetObject"],
+        (true, Verb::Put | Verb::Create) => &["s3:PutObject"],
+        (true, Verb::Delete) => &["s3:DeleteObject"],
+        (true, Verb::List) => &["s3:ListMultipartUploadParts"],
+        (true, Verb::Lock) => &["s3:PutObjectRetention"],
+        (true, Verb::BypassGovernance) => &["s3:BypassGovernanceRetention"],
+        (false, Verb::List) => &["s3:ListBucket"],
+        (false, Verb::Get) => &[
+            "s3:ListBucket",
+            "s3:GetBucketVersioning",
+            "s3:GetLifecycleConfiguration",
+            "s3:GetBucketPolicy",
+        ],
+        (false, Verb::Put | Verb::Lock | Verb::BypassGovernance) => &[
+            "s3:PutBucketVersioning",
+            "s3:PutLifecycleConfiguration",
+            "s3:PutBucketPolicy",
+        ],
+        (false, Verb::Delete) => &["s3:DeleteBucket"],
+        (false, Verb::Create) => &["s3:CreateBucket"],
+    };
+    (defaults.to_vec(), target)
+}
+
+/// Whether an S3 action acts on objects (its resource is `arn:aws:s3:::bucket/key`).
+pub fn object_action(action: &str) -> bool {
+    let name = action.strip_prefix("s3:").unwrap_or(action);
+    [
+        "GetObject",
+        "PutObject",
+        "DeleteObject",
+        "RestoreObject",
+        "AbortMultipartUpload",
+        "ListMultipartUploadParts",
+        "BypassGovernanceRetention",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
+}
+
+/// The condition keys a request answers.
+struct FactConditions<'a> {
+    p: &'a Principal,
+}
+
+impl Conditions for FactConditions<'_> {
+    fn values(&self, key: &str) -> Option<Vec<Cow<'_, str>>> {
+        let f = &self.p.facts;
+        let one = |s: String| Some(vec![Cow::Owned(s)]);
+        match key {
+            "aws:sourceip" => f.source_ip.and_then(|ip| one(ip.to_string())),
+            "aws:securetransport" => one(f.secure.to_string()),
+            "aws:currenttime" => {
+                let now = time::OffsetDateTime::now_utc();
+                now.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+                    .and_then(one)
+            }
+            "aws:epochtime" => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .ok()
+                .and_then(|d| one(d.as_secs().to_string())),
+            "aws:username" if !self.p.anonymous => Some(vec![Cow::Borrowed(&self.p.name)]),
+            "aws:userid" if !self.p.anonymous => Some(vec![Cow::Borrowed(&self.p.user_id)]),
+            "aws:principaltype" => one(if self.p.anonymous {
+                "Anonymous"
+            } else {
+                "User"
+            }
+            .into()),
+            "s3:authtype" => f.auth_type.and_then(|t| one(t.into())),
+            "s3:signatureversion" => f.signature_version.and_then(|t| one(t.into())),
+            _ => f
+                .values
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.iter().map(|s| Cow::Borrowed(s.as_str())).collect()),
+        }
+    }
+}
