@@ -19,6 +19,12 @@ STEP is one of:
     put-replication BUCKET ARN     PutBucketReplication, one rule to the destination ARN
     get-replication BUCKET         print GetBucketReplication's destination
     delete-replication BUCKET      DeleteBucketReplication
+    put-policy BUCKET FILE         PutBucketPolicy with the JSON document in FILE
+    get-policy BUCKET              print GetBucketPolicy's document
+    policy-public BUCKET           print GetBucketPolicyStatus's IsPublic
+    delete-policy BUCKET           DeleteBucketPolicy
+    put-cors BUCKET ORIGIN         PutBucketCors: GET from ORIGIN
+    get-cors BUCKET                print the first rule's allowed origins
 
 Credentials and region come from the environment (AWS_SHARED_CREDENTIALS_FILE,
 AWS_DEFAULT_REGION), exactly as for the aws CLI.
@@ -184,6 +190,28 @@ def main():
         s3.delete_object(
             Bucket=bucket, Key=key, VersionId=version, BypassGovernanceRetention=bypass == "bypass"
         )
+    elif step == "put-policy":
+        bucket, path = args
+        with open(path) as f:
+            s3.put_bucket_policy(Bucket=bucket, Policy=f.read())
+    elif step == "get-policy":
+        (bucket,) = args
+        print(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    elif step == "policy-public":
+        (bucket,) = args
+        print(str(s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"]).lower())
+    elif step == "delete-policy":
+        (bucket,) = args
+        s3.delete_bucket_policy(Bucket=bucket)
+    elif step == "put-cors":
+        bucket, origin = args
+        s3.put_bucket_cors(
+            Bucket=bucket,
+            CORSConfiguration={"CORSRules": [{"AllowedOrigins": [origin], "AllowedMethods": ["GET"]}]},
+        )
+    elif step == "get-cors":
+        (bucket,) = args
+        print(" ".join(s3.get_bucket_cors(Bucket=bucket)["CORSRules"][0]["AllowedOrigins"]))
     else:
         ap.error(f"unknown step {step}")
     return 0

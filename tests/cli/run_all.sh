@@ -158,6 +158,15 @@ for m in d.get("DeleteMarkers",[]): print(m["Key"], m["VersionId"], "marker")' ;
         get-version) "${aws[@]}" --endpoint-url "$EP" s3api get-object --bucket "$1" --key "$2" \
           --version-id "$3" "$4" >/dev/null ;;
         mb-lock) "${aws[@]}" --endpoint-url "$EP" s3api create-bucket --bucket "$1" --object-lock-enabled-for-bucket ;;
+        put-policy) "${aws[@]}" --endpoint-url "$EP" s3api put-bucket-policy --bucket "$1" --policy "file://$2" ;;
+        get-policy) "${aws[@]}" --endpoint-url "$EP" s3api get-bucket-policy --bucket "$1" --query Policy --output text ;;
+        policy-public) "${aws[@]}" --endpoint-url "$EP" s3api get-bucket-policy-status --bucket "$1" \
+          --query PolicyStatus.IsPublic --output text | tr 'A-Z' 'a-z' ;;
+        delete-policy) "${aws[@]}" --endpoint-url "$EP" s3api delete-bucket-policy --bucket "$1" ;;
+        put-cors) "${aws[@]}" --endpoint-url "$EP" s3api put-bucket-cors --bucket "$1" \
+          --cors-configuration "{\"CORSRules\":[{\"AllowedOrigins\":[\"$2\"],\"AllowedMethods\":[\"GET\"]}]}" ;;
+        get-cors) "${aws[@]}" --endpoint-url "$EP" s3api get-bucket-cors --bucket "$1" \
+          --query 'CORSRules[0].AllowedOrigins' --output text ;;
         put-locked) "${aws[@]}" --endpoint-url "$EP" s3api put-object --body "$1" --bucket "$2" --key "$3" \
           --object-lock-mode GOVERNANCE --object-lock-retain-until-date "$4" >/dev/null ;;
         delete-version)
@@ -316,9 +325,30 @@ s_snapshot() {
   op "$c" sync-down "$alias.s1" tree "$work/$c.snap.back" || return 1
   diff -r "$work/tree" "$work/$c.snap.back"
 }
+# Bucket policy and CORS (issue 22): a public-read policy on one prefix, checked with unsigned
+# curl (the prefix readable, the rest not), read back, its status public, then removed (and
+# the object closed again); CORS rules answering a browser's preflight.
+s_policy() {
+  local c=$1 b="ci-$1-pol" code
+  op "$c" mb "$b" && op "$c" put "$work/tree/top.txt" "$b" pub/top.txt && op "$c" put "$work/tree/top.txt" "$b" priv/top.txt || return 1
+  printf '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::%s/pub/*"}]}' "$b" >"$work/$c.policy.json"
+  op "$c" put-policy "$b" "$work/$c.policy.json" || return 1
+  op "$c" get-policy "$b" | tee /dev/stderr | grep -q "arn:aws:s3:::$b/pub/" || return 1
+  [ "$(op "$c" policy-public "$b")" = true ] || return 1
+  curl -sS -o "$work/$c.anon" "$EP/$b/pub/top.txt" && cmp "$work/tree/top.txt" "$work/$c.anon" || return 1
+  code=$(curl -sS -o /dev/null -w '%{http_code}' "$EP/$b/priv/top.txt"); echo "private: $code"; [ "$code" = 403 ] || return 1
+  op "$c" delete-policy "$b" || return 1
+  code=$(curl -sS -o /dev/null -w '%{http_code}' "$EP/$b/pub/top.txt"); echo "after delete: $code"; [ "$code" = 403 ] || return 1
+  op "$c" put-cors "$b" "https://app.example.org" || return 1
+  [ "$(op "$c" get-cors "$b")" = "https://app.example.org" ] || return 1
+  curl -sS -D - -o /dev/null -X OPTIONS -H 'Origin: https://app.example.org' \
+    -H 'Access-Control-Request-Method: GET' "$EP/$b/pub/top.txt" | tr -d '\r' | tee /dev/stderr |
+    grep -qi '^access-control-allow-origin: https://app.example.org$' || return 1
+  op "$c" rm-recursive "$b" >/dev/null && op "$c" rb "$b"
+}
 export -f op raw bucket_exists bucket_gone raw_key_count s_mb s_put s_get s_cmp s_sync_up \
   s_sync_down s_diff s_count s_presign s_rm_recursive s_rb s_share s_share_names s_replication \
-  s_versions s_lock s_snapshot
+  s_versions s_lock s_snapshot s_policy
 
 pass=0
 fail=0
@@ -376,6 +406,7 @@ for c in $CLIENTS; do
   if [ "$c" != rclone ]; then
     step "$c" "versions: list, old one by id, delete marker" s_versions "$c"
     step "$c" "object lock: GOVERNANCE holds, bypass removes" s_lock "$c"
+    step "$c" "bucket policy opens a prefix to unsigned curl; CORS preflight" s_policy "$c"
   fi
   if [ -n "$ADMIN" ] && "$bin" share snapshot --help >/dev/null 2>&1; then
     step "$c" "share snapshot read back through its alias" s_snapshot "$c"

@@ -6,6 +6,7 @@ mod admin_console;
 mod admin_explorer;
 mod backup;
 mod bucket_policy;
+mod bucket_policy_admin;
 mod buffers;
 mod chunk_backend;
 mod cli_errors;

@@ -274,7 +274,7 @@
     $('object-details').hidden = true;
     $('object-versions').hidden = true;
     resetPages();
-    await Promise.all([listObjects(), loadVersioning()]);
+    await Promise.all([listObjects(), loadVersioning(), loadPolicy()]);
   }
 
   // A share's bucket goes with its share (Shares panel); plain buckets are deleted here.
@@ -294,7 +294,7 @@
     $('object-versions').hidden = true;
     showBucketDelete();
     resetPages();
-    await Promise.all([listObjects(), loadVersioning()]);
+    await Promise.all([listObjects(), loadVersioning(), loadPolicy()]);
   });
   $('bucket-refresh').addEventListener('click', () => loadBuckets());
 
@@ -529,6 +529,150 @@
     if (!v) return;
     flash('Versioning of ' + bucket + ': ' + v.status + '.', true);
     await loadVersioning();
+  });
+
+  // ----- bucket policy -----
+
+  // The bucket's policy as the server last answered ({bucket, preset, policy, public}), below
+  // the bucket picker; null while hidden (no bucket, or the caller may not read it).
+  let policyState = null;
+
+  async function loadPolicy() {
+    const bucket = browse.bucket;
+    policyState = null;
+    $('policy').hidden = true;
+    $('policy-editor').hidden = true;
+    if (!bucket || browse.kinds.get(bucket) === 'system') return;
+    let p;
+    try {
+      p = await api('GET', bucketPath(bucket) + '/policy');
+    } catch (err) {
+      if (!(err instanceof ApiError && (err.status === 403 || isMissingRoute(err)))) showError(err);
+      return;
+    }
+    if (bucket !== browse.bucket) return;
+    showPolicy(p);
+  }
+
+  function showPolicy(p) {
+    policyState = p;
+    $('policy-state').textContent = p.preset;
+    $('policy-public').textContent = p.public ? 'public' : 'not public';
+    $('policy-public').classList.toggle('public', !!p.public);
+    $('policy-public').title = p.public
+      ? 'The policy lets anyone, without credentials, reach this bucket'
+      : 'The policy grants nothing to callers without credentials';
+    $('policy-preset').value = p.preset;
+    // The editor opens again on the document as stored.
+    $('policy-editor').hidden = true;
+    $('policy').hidden = false;
+    choosePreset();
+  }
+
+  // A template for a bucket without a document: public read of one prefix.
+  function policyTemplate(bucket) {
+    return JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{
+        Sid: 'PublicReadOfPrefix',
+        Effect: 'Allow',
+        Principal: '*',
+        Action: ['s3:GetObject'],
+        Resource: ['arn:aws:s3:::' + bucket + '/public/*'],
+      }],
+    }, null, 2);
+  }
+
+  // A stored document to edit: compact JSON (as the presets are) is laid out on lines, which
+  // changes nothing else in it; any other text is shown exactly as it was put.
+  function policyText(doc) {
+    try {
+      const v = JSON.parse(doc);
+      if (JSON.stringify(v) === doc) return JSON.stringify(v, null, 2);
+    } catch (_) { /* shown as it is */ }
+    return doc;
+  }
+
+  // Whether a document plainly allows anyone (Principal "*"): only for the confirmation; the
+  // server decides what is public and answers with it.
+  function grantsEveryone(doc) {
+    let v;
+    try { v = JSON.parse(doc); } catch (_) { return false; }
+    const list = (x) => (Array.isArray(x) ? x : [x]);
+    const anyone = (p) => p === '*' || (p && typeof p === 'object' && list(p.AWS).includes('*'));
+    return !!v && typeof v === 'object' && list(v.Statement).some((st) => st && st.Effect === 'Allow' && anyone(st.Principal));
+  }
+
+  function policyError(message) {
+    $('policy-error').textContent = message || '';
+    $('policy-error').hidden = !message;
+    if (message) $('policy-document').setAttribute('aria-invalid', 'true');
+    else $('policy-document').removeAttribute('aria-invalid');
+  }
+
+  // The editor follows the selector: Custom opens it on the current document (a template
+  // naming the bucket when it has none). Save is offered when there is something to apply.
+  function choosePreset() {
+    const p = policyState;
+    if (!p) return;
+    const chosen = $('policy-preset').value;
+    policyError(null);
+    if (chosen === 'custom') {
+      if ($('policy-editor').hidden) {
+        $('policy-bucket').textContent = p.bucket;
+        $('policy-document').value = p.policy ? policyText(p.policy) : policyTemplate(p.bucket);
+        $('policy-editor').hidden = false;
+      }
+    } else {
+      $('policy-editor').hidden = true;
+    }
+    $('policy-save').disabled = chosen === p.preset && chosen !== 'custom';
+  }
+
+  $('policy-preset').addEventListener('change', choosePreset);
+
+  // Applies the choice. A document the server refuses (malformed, or public where the
+  // bucket's public access block forbids it) is told beside the editor and changes nothing.
+  $('policy-save').addEventListener('click', async () => {
+    const p = policyState;
+    if (!p) return;
+    const bucket = p.bucket;
+    const chosen = $('policy-preset').value;
+    let body;
+    let warn = null;
+    if (chosen === 'custom') {
+      body = { policy: $('policy-document').value };
+      if (!p.public && grantsEveryone(body.policy)) {
+        warn = 'This policy allows anyone ("*"), without credentials. Apply it to bucket ' + bucket + '?';
+      }
+    } else {
+      body = { preset: chosen };
+      if (chosen === 'public') {
+        warn = 'Make bucket ' + bucket + ' public? Anyone, without credentials, may then read every object in it and list it.';
+      } else if (p.preset === 'custom') {
+        warn = 'Make bucket ' + bucket + ' private? Its custom policy is removed: only role bindings decide who reaches it.';
+      } else {
+        warn = 'Make bucket ' + bucket + ' private? Requests without credentials are refused again.';
+      }
+    }
+    if (warn && !window.confirm(warn)) return;
+    policyError(null);
+    $('policy-save').disabled = true;
+    let r;
+    try {
+      r = await api('PUT', bucketPath(bucket) + '/policy', body);
+    } catch (err) {
+      $('policy-save').disabled = false;
+      if (chosen === 'custom' && err instanceof ApiError && (err.status === 400 || err.status === 403)) {
+        policyError(err.message);
+        $('policy-document').focus();
+      } else {
+        showError(err);
+      }
+      return;
+    }
+    flash('Policy of ' + bucket + ': ' + r.preset + (r.public ? ' (public)' : '') + '.', true);
+    if (bucket === browse.bucket) showPolicy(r);
   });
 
   // The versions of one key: download one, make one current again, delete one for good.

@@ -137,7 +137,8 @@ impl Store {
 
     /// DeleteBucketPolicy (no policy is no error, as on AWS).
     pub async fn delete_bucket_policy(&self, p: &Principal, bucket: &str) -> Result<()> {
-        deny(authorize(p, Verb::Delete, Resource::Buckets(Some(bucket))))?;
+        // Removing a setting changes the bucket's settings: `put`, as setting it is.
+        deny(authorize(p, Verb::Put, Resource::Buckets(Some(bucket))))?;
         self.bucket_record(bucket)?;
         self.change_access(bucket, |r| {
             r.policy = None;
@@ -187,7 +188,8 @@ impl Store {
 
     /// DeletePublicAccessBlock.
     pub async fn delete_public_access_block(&self, p: &Principal, bucket: &str) -> Result<()> {
-        deny(authorize(p, Verb::Delete, Resource::Buckets(Some(bucket))))?;
+        // Removing a setting changes the bucket's settings: `put`, as setting it is.
+        deny(authorize(p, Verb::Put, Resource::Buckets(Some(bucket))))?;
         self.bucket_record(bucket)?;
         self.change_access(bucket, |r| {
             r.public_access_block = None;
@@ -217,7 +219,8 @@ impl Store {
 
     /// DeleteBucketCors.
     pub async fn delete_bucket_cors(&self, p: &Principal, bucket: &str) -> Result<()> {
-        deny(authorize(p, Verb::Delete, Resource::Buckets(Some(bucket))))?;
+        // Removing a setting changes the bucket's settings: `put`, as setting it is.
+        deny(authorize(p, Verb::Put, Resource::Buckets(Some(bucket))))?;
         self.bucket_record(bucket)?;
         self.change_access(bucket, |r| {
             r.cors = None;

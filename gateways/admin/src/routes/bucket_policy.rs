@@ -86,7 +86,7 @@ pub async fn set(
     let b: SetBody = json::read(Some(&c.payload), body).await?;
     match (b.preset.as_deref(), b.policy) {
         (Some("private"), None) => {
-            let p = as_action(&c, "s3:DeleteBucketPolicy", Verb::Delete);
+            let p = as_action(&c, "s3:DeleteBucketPolicy", Verb::Put);
             st.store.delete_bucket_policy(&p, &bucket).await?;
         }
         (Some("public"), None) => {
