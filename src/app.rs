@@ -412,6 +412,7 @@ async fn bootstrap(
     }
     store.set_admin_peers(peers)?;
     store.set_block_public_access(cfg.block_public_access)?;
+    store.set_rate_limits(cfg.rate_limits.clone())?;
     store.log_admin_matches()?;
     let svc = store.ensure_service_user("gatehouse").await?;
     store.ensure_system_bucket(&svc.user_id).await?;

@@ -39,6 +39,36 @@ pub struct RawConfig {
     pub storage: RawStorage,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub rate_limits: RawRateLimits,
+}
+
+/// Request rates (issue 22): token buckets per client address (unsigned S3 requests, NFS
+/// guests) and per principal; over the rate S3 answers 503 SlowDown, the admin API 429, both
+/// with `Retry-After`; NFS calls are delayed instead.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimits {
+    /// Unsigned S3 requests per minute per client address (IPv6 per /64). Default 200.
+    pub anonymous_per_minute: Option<u32>,
+    /// Requests they may make at once before the rate applies. Default 50.
+    pub anonymous_burst: Option<u32>,
+    /// S3 and admin requests per minute per signed user; 0 = unlimited. Default 60000.
+    pub user_per_minute: Option<u32>,
+    /// Default 10000.
+    pub user_burst: Option<u32>,
+    /// Roles with a rate of their own (per minute; 0 = unlimited): a user gets the most
+    /// generous of its roles'. Default `{admin: 0, system: 0}`; entries given here add to or
+    /// replace those.
+    pub roles: Option<std::collections::BTreeMap<String, u32>>,
+    /// NFS calls per minute per principal (delayed, never failed); 0 = unlimited. Default 0:
+    /// a kernel client makes thousands of calls a second in ordinary use.
+    pub nfs_per_minute: Option<u32>,
+    /// Default: a tenth of a second's worth, at least 100.
+    pub nfs_burst: Option<u32>,
+    /// Principals and addresses tracked at once (24 bytes each, allocated at start). Default
+    /// 65536.
+    pub max_keys: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -288,6 +318,8 @@ pub struct Config {
     pub log_json: bool,
     /// `log.access_every`.
     pub log_access_every: u64,
+    /// `rate_limits`.
+    pub rate_limits: gatehouse_store::rates::RateConfig,
 }
 
 impl Config {
@@ -429,6 +461,30 @@ impl Config {
             "  access_every: {} # an access line for one request in N and every failure; 0: none",
             self.log_access_every
         ));
+        let r = &self.rate_limits;
+        line("rate_limits: # requests per minute; 0 = unlimited".into());
+        line(format!(
+            "  anonymous_per_minute: {}",
+            r.anonymous.per_minute
+        ));
+        line(format!("  anonymous_burst: {}", r.anonymous.burst));
+        line(format!("  user_per_minute: {}", r.user.per_minute));
+        line(format!("  user_burst: {}", r.user.burst));
+        line(format!(
+            "  roles: {{{}}}",
+            r.roles
+                .iter()
+                .map(|(k, v)| format!("{}: {v}", q(k)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        line(format!("  nfs_per_minute: {}", r.nfs.per_minute));
+        line(format!("  nfs_burst: {}", r.nfs.burst));
+        line(format!(
+            "  max_keys: {} # {} KiB at start",
+            r.max_keys,
+            r.max_keys * 24 / 1024
+        ));
         y
     }
 }
@@ -509,6 +565,7 @@ impl RawConfig {
     }
 
     pub fn validate(mut self, o: &Overrides) -> anyhow::Result<Config> {
+        let rate_limits = rate_limits(&self.rate_limits)?;
         let listen = o
             .s3_listen
             .clone()
@@ -670,8 +727,37 @@ impl RawConfig {
             log_level: self.log.level.unwrap_or_else(|| "info".into()),
             log_json: format == "json",
             log_access_every: self.log.access_every.unwrap_or(1),
+            rate_limits,
         })
     }
+}
+
+fn rate_limits(r: &RawRateLimits) -> anyhow::Result<gatehouse_store::rates::RateConfig> {
+    use gatehouse_store::rate_limit::Rate;
+    let d = gatehouse_store::rates::RateConfig::default();
+    let mut roles = d.roles.clone();
+    roles.extend(r.roles.clone().unwrap_or_default());
+    let nfs_per_minute = r.nfs_per_minute.unwrap_or(d.nfs.per_minute);
+    let max_keys = r.max_keys.unwrap_or(d.max_keys);
+    if !(64..=1 << 24).contains(&max_keys) {
+        bail!("rate_limits.max_keys {max_keys} is outside 64..=16777216");
+    }
+    Ok(gatehouse_store::rates::RateConfig {
+        anonymous: Rate {
+            per_minute: r.anonymous_per_minute.unwrap_or(d.anonymous.per_minute),
+            burst: r.anonymous_burst.unwrap_or(d.anonymous.burst),
+        },
+        user: Rate {
+            per_minute: r.user_per_minute.unwrap_or(d.user.per_minute),
+            burst: r.user_burst.unwrap_or(d.user.burst),
+        },
+        roles,
+        nfs: Rate {
+            per_minute: nfs_per_minute,
+            burst: r.nfs_burst.unwrap_or((nfs_per_minute / 600).max(100)),
+        },
+        max_keys,
+    })
 }
 
 /// `http(s)://host[:port]`, without a path: presigned URLs sign the path, so a prefix added by

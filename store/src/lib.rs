@@ -33,6 +33,8 @@ pub mod model;
 pub mod naming;
 pub mod ops;
 pub mod private;
+pub mod rate_limit;
+pub mod rates;
 pub mod rbac;
 mod readahead;
 pub mod replication;
@@ -210,6 +212,8 @@ struct Inner {
     master: Arc<identity::MasterKey>,
     policy: RwLock<Arc<rbac::Policy>>,
     admin_peers: RwLock<rbac::policy::AdminPeers>,
+    /// Rate limits (issue 22).
+    rates: RwLock<rates::Rates>,
     /// `s3.block_public_access` (decision 0041).
     block_all_public: std::sync::atomic::AtomicBool,
     nonces: ops::Nonces,
@@ -308,6 +312,7 @@ impl Store {
                 policy: RwLock::new(Arc::new(rbac::Policy::default())),
                 admin_peers: RwLock::new(rbac::policy::AdminPeers::default()),
                 block_all_public: Default::default(),
+                rates: Default::default(),
                 nonces: ops::Nonces::default(),
                 metrics: metrics::Metrics::default(),
                 file_locks: ops::FileLocks::default(),

@@ -25,6 +25,8 @@ STEP is one of:
     delete-policy BUCKET           DeleteBucketPolicy
     put-cors BUCKET ORIGIN         PutBucketCors: GET from ORIGIN
     get-cors BUCKET                print the first rule's allowed origins
+    post-upload FILE BUCKET PREFIX generate_presigned_post, then POST the form with urllib3;
+                                   prints the key S3 answered with
 
 Credentials and region come from the environment (AWS_SHARED_CREDENTIALS_FILE,
 AWS_DEFAULT_REGION), exactly as for the aws CLI.
@@ -212,6 +214,32 @@ def main():
     elif step == "get-cors":
         (bucket,) = args
         print(" ".join(s3.get_bucket_cors(Bucket=bucket)["CORSRules"][0]["AllowedOrigins"]))
+    elif step == "post-upload":
+        import urllib3
+        import xml.etree.ElementTree as ET
+
+        path, bucket, prefix = args
+        post = s3.generate_presigned_post(
+            bucket,
+            prefix + "/${filename}",
+            Fields={"success_action_status": "201"},
+            Conditions=[
+                {"success_action_status": "201"},
+                ["starts-with", "$key", prefix + "/"],
+                ["content-length-range", 1, 100 * MiB],
+            ],
+            ExpiresIn=600,
+        )
+        with open(path, "rb") as f:
+            data = f.read()
+        fields = dict(post["fields"])
+        fields["file"] = (os.path.basename(path), data, "application/octet-stream")
+        r = urllib3.PoolManager().request("POST", post["url"], fields=fields)
+        if r.status != 201:
+            print(r.status, r.data.decode(errors="replace"), file=sys.stderr)
+            return 1
+        root = ET.fromstring(r.data)
+        print(root.findtext("Key"))
     else:
         ap.error(f"unknown step {step}")
     return 0

@@ -42,6 +42,16 @@ impl FromRequestParts<AdminState> for Caller {
         if let Some(slot) = parts.extensions.get::<WhoSlot>() {
             slot.set(&caller.principal.name);
         }
+        // Rate limits (issue 22), counted per principal as S3 requests are.
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let addr = crate::session::client_addr(peer, &parts.headers, &state.cfg.trusted_proxies);
+        state
+            .store
+            .admit(&caller.principal, addr)
+            .map_err(ApiError::rate_limited)?;
         Ok(caller)
     }
 }

@@ -19,6 +19,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (429 over a rate limit).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -27,10 +29,24 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
     /// The request is well-formed JSON but asks for something inconsistent.
+    /// 429 with `Retry-After`: over the caller's request rate (issue 22).
+    pub fn rate_limited(retry_after: std::time::Duration) -> Self {
+        let secs = retry_after.as_secs().max(1);
+        ApiError {
+            retry_after: Some(secs),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "api.rate_limited",
+                format!("too many requests: retry after {secs} s"),
+            )
+        }
+    }
+
     pub fn invalid_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "api.invalid_request", message)
     }
@@ -184,6 +200,11 @@ impl IntoResponse for ApiError {
                 http::header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"gatehouse\""),
             );
+        }
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(http::header::RETRY_AFTER, v);
         }
         resp.extensions_mut().insert(ErrorCode(self.code));
         resp

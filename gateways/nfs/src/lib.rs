@@ -324,7 +324,16 @@ impl Gateway {
             (portmap::PROGRAM, _) => rpc::prog_mismatch(xid, 2, 2).into(),
             (nfs3_types::mount::PROGRAM, 3) => mount::call(self, call, args, ip).await.into(),
             (nfs3_types::mount::PROGRAM, _) => rpc::prog_mismatch(xid, 3, 3).into(),
-            (nfs3_types::nfs3::PROGRAM, 3) => nfs::call(self, call, args, ip).await,
+            (nfs3_types::nfs3::PROGRAM, 3) => {
+                // Rate limits (issue 22): an NFS call over its principal's rate waits.
+                if self.store.nfs_rate_limited()
+                    && let Ok(c) = self.caller(ip)
+                    && let Some(wait) = self.store.admit_nfs(&c.principal, ip)
+                {
+                    tokio::time::sleep(wait).await;
+                }
+                nfs::call(self, call, args, ip).await
+            }
             (nfs3_types::nfs3::PROGRAM, _) => rpc::prog_mismatch(xid, 3, 3).into(),
             _ => rpc::accepted(xid, Accept::ProgUnavail).into(),
         }

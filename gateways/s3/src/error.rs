@@ -19,6 +19,12 @@ pub struct S3Error {
 }
 
 impl S3Error {
+    /// 503 SlowDown with `Retry-After` (whole seconds): over the caller's request rate.
+    pub fn slow_down(retry_after: std::time::Duration) -> Self {
+        S3Error::new(503, "SlowDown", "Please reduce your request rate.")
+            .header("retry-after", retry_after.as_secs().max(1).to_string())
+    }
+
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         S3Error {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),

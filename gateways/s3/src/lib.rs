@@ -24,6 +24,7 @@ mod endpoint;
 mod error;
 mod facts;
 mod handlers;
+mod post_form;
 mod refusals;
 mod refused_body;
 mod request;

@@ -114,6 +114,9 @@ pub struct Principal {
     pub grants: Arc<[Grant]>,
     /// An unsigned S3 request: no bindings at all; only a bucket policy can let it in.
     pub anonymous: bool,
+    /// The most generous rate limit among its roles' own (requests per minute, 0 =
+    /// unlimited); `None`: the default for users (`crate::rates`).
+    pub rate_per_minute: Option<u32>,
     /// Every bucket's policy and public access settings, from the same snapshot as `grants`.
     pub access: Arc<crate::rbac::AccessMap>,
     /// What this request is (action, address, signing), set by the gateway.

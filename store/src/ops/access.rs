@@ -122,7 +122,11 @@ impl Store {
             .map_err(|_| StoreError::internal("lock"))?
             .clone();
         let access = self.load_access(&txn)?;
-        let policy = Arc::new(Policy::new(roles, groups, bindings, peers).with_access(access));
+        let policy = Arc::new(
+            Policy::new(roles, groups, bindings, peers)
+                .with_access(access)
+                .with_role_rates(self.role_rates()),
+        );
         *self
             .inner
             .policy

@@ -73,6 +73,8 @@ pub struct Policy {
     pub admin_peers: AdminPeers,
     /// Bucket policies and public access settings (issue 22).
     pub access: Arc<AccessMap>,
+    /// Roles with a rate limit of their own (requests per minute, 0 = unlimited).
+    pub role_rates: Arc<BTreeMap<String, u32>>,
 }
 
 /// Bindings every deployment has: admins hold `admin`, service users hold `system`.
@@ -110,7 +112,14 @@ impl Policy {
             bindings,
             admin_peers,
             access: Arc::default(),
+            role_rates: Arc::default(),
         }
+    }
+
+    /// The same policy with these role rate limits.
+    pub fn with_role_rates(mut self, rates: BTreeMap<String, u32>) -> Policy {
+        self.role_rates = Arc::new(rates);
+        self
     }
 
     /// The same policy with these bucket access settings.
@@ -130,6 +139,7 @@ impl Policy {
             groups: Vec::new(),
             grants: Arc::from(Vec::new()),
             anonymous: true,
+            rate_per_minute: None,
             access: self.access.clone(),
             facts: RequestFacts::none(),
         }
@@ -204,6 +214,11 @@ impl Policy {
                 });
             }
         }
+        // The most generous of its roles' own rates (0 = unlimited beats any number).
+        let rate_per_minute = grants
+            .iter()
+            .filter_map(|g| self.role_rates.get(&g.role).copied())
+            .reduce(|a, b| if a == 0 || b == 0 { 0 } else { a.max(b) });
         Principal {
             user_id: user_id.to_string(),
             name: name.to_string(),
@@ -212,6 +227,7 @@ impl Policy {
             groups,
             grants: Arc::from(grants),
             anonymous: false,
+            rate_per_minute,
             access: self.access.clone(),
             facts: RequestFacts::none(),
         }

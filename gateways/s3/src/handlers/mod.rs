@@ -7,6 +7,7 @@ mod list;
 mod lock;
 mod multipart;
 mod object;
+mod post;
 mod replication;
 mod versioning;
 
@@ -54,6 +55,27 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
             bucket,
         );
     }
+    // A browser upload (POST Object) is signed inside its form, not in its headers.
+    if let Some(b) = bucket.clone()
+        && post::is_post_object(
+            &parts.method,
+            key.is_some(),
+            raw_query.as_deref(),
+            &parts.headers,
+        )
+    {
+        let source_ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let secure = parts
+            .extensions
+            .get::<crate::Transport>()
+            .is_some_and(|t| t.secure);
+        let (res, who) =
+            post::post_object(state, &parts.headers, body, b, named, source_ip, secure).await;
+        return (res, "PostObject", who, bucket);
+    }
     let lookup = |ak: &str| store.lookup_credential(ak).ok().flatten().map(|(s, _)| s);
     let rp = RequestParts {
         method: parts.method.as_str(),
@@ -86,6 +108,14 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
             Err(e) => return (Err(e.into()), "-", None, bucket),
         };
     let who = Some(principal.name.clone());
+    let source_ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    // Rate limits (issue 22): per address for unsigned requests, per principal otherwise.
+    if let Err(retry) = store.admit(&principal, source_ip) {
+        return (Err(S3Error::slow_down(retry)), "-", who, bucket);
+    }
     let query = match Query::parse(raw_query.as_deref()) {
         Ok(q) => q,
         Err(e) => return (Err(e), "-", who, bucket),
@@ -115,10 +145,6 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
             bucket,
         );
     }
-    let source_ip = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
     let secure = parts
         .extensions
         .get::<crate::Transport>()
