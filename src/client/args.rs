@@ -275,6 +275,18 @@ pub enum BucketCmd {
         /// enable, suspend or status.
         action: VersioningAction,
     },
+    /// A bucket's (or share's `fs+<name>`) limits: bytes and objects (versions included), 0 =
+    /// unlimited; a limit not given is unchanged. Set by the storage operator (admin).
+    Quota {
+        /// Bucket name.
+        bucket: String,
+        /// Sizes like 10Gi, 500Mi; 0 = unlimited.
+        #[arg(long, value_parser = crate::config::parse_size)]
+        max_size: Option<u64>,
+        /// Objects, versions included; 0 = unlimited.
+        #[arg(long)]
+        max_objects: Option<u64>,
+    },
     /// The bucket policy (AWS policy language): `get` shows it, `private` removes it,
     /// `public` lets anyone (unsigned requests too) read and list, `set FILE` applies a
     /// policy document (`-` reads it from stdin).
@@ -383,6 +395,9 @@ pub enum ShareCmd {
         /// 0 = unlimited; sizes like 10Gi, 500Mi, 1T; at most 1Ti.
         #[arg(long, default_value = "0", value_parser = crate::config::parse_size)]
         quota: u64,
+        /// Objects the share may hold (versions included); 0 = unlimited.
+        #[arg(long, default_value = "0")]
+        max_objects: u64,
         /// YYYY-MM-DD or RFC 3339 [default: share_expiry_days from now]
         #[arg(long)]
         expires: Option<String>,

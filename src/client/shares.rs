@@ -17,6 +17,8 @@ struct Share {
     s3_alias: String,
     owner: String,
     quota_bytes: u64,
+    #[serde(default)]
+    max_objects: u64,
     used_bytes: u64,
     object_count: u64,
     guest_read: bool,
@@ -84,6 +86,7 @@ pub async fn share(ctx: &Ctx, cmd: ShareCmd) -> anyhow::Result<()> {
             name,
             description,
             quota: q,
+            max_objects,
             expires,
             no_guest_read,
         } => {
@@ -91,6 +94,7 @@ pub async fn share(ctx: &Ctx, cmd: ShareCmd) -> anyhow::Result<()> {
                 "name": name,
                 "description": description,
                 "quota_bytes": q,
+                "max_objects": max_objects,
                 "guest_read": !no_guest_read,
             });
             if let Some(e) = expires {
@@ -180,6 +184,14 @@ pub async fn share(ctx: &Ctx, cmd: ShareCmd) -> anyhow::Result<()> {
                     format!("{} in {} objects", size(s.used_bytes), s.object_count),
                 ),
                 ("Quota", quota(s.quota_bytes)),
+                (
+                    "Max objects",
+                    if s.max_objects == 0 {
+                        "unlimited".into()
+                    } else {
+                        s.max_objects.to_string()
+                    },
+                ),
                 ("Guest read", yes_no(s.guest_read).into()),
                 ("Created", time_ms(s.created_ms)),
                 ("Expires", time_ms(s.expires_ms)),

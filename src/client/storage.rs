@@ -23,6 +23,8 @@ struct Bucket {
     object_count: u64,
     quota_bytes: u64,
     #[serde(default)]
+    quota_objects: u64,
+    #[serde(default)]
     noncurrent_bytes: u64,
     versioning: Option<String>,
     #[serde(default)]
@@ -146,6 +148,14 @@ pub async fn bucket(ctx: &Ctx, cmd: BucketCmd) -> anyhow::Result<()> {
                         size(b.quota_bytes)
                     },
                 ),
+                (
+                    "max objects",
+                    if b.quota_objects == 0 {
+                        "unlimited".into()
+                    } else {
+                        b.quota_objects.to_string()
+                    },
+                ),
                 ("versioning", b.versioning.unwrap_or_default()),
                 ("object lock", lock),
             ]);
@@ -170,6 +180,43 @@ pub async fn bucket(ctx: &Ctx, cmd: BucketCmd) -> anyhow::Result<()> {
             }
             let status = v.get("status").and_then(Value::as_str).unwrap_or("?");
             println!("Versioning of {bucket}: {status}");
+            Ok(())
+        }
+        BucketCmd::Quota {
+            bucket,
+            max_size,
+            max_objects,
+        } => {
+            if max_size.is_none() && max_objects.is_none() {
+                anyhow::bail!("give --max-size and/or --max-objects");
+            }
+            let path = format!("/api/buckets/{}/quota", seg(&bucket));
+            let mut body = json!({});
+            if let Some(n) = max_size {
+                body["max_size_bytes"] = json!(n);
+            }
+            if let Some(n) = max_objects {
+                body["max_objects"] = json!(n);
+            }
+            let v = ctx.api.call(Method::PUT, &path, "", Some(&body)).await?;
+            if ctx.json {
+                return output::json(&v);
+            }
+            let b: Bucket = serde_json::from_value(v)?;
+            let limit = |n: u64, f: &dyn Fn(u64) -> String| {
+                if n == 0 {
+                    "unlimited".to_string()
+                } else {
+                    f(n)
+                }
+            };
+            println!(
+                "Limits of {bucket}: {} ({} held), {} objects ({} held)",
+                limit(b.quota_bytes, &size),
+                size(b.usage_bytes),
+                limit(b.quota_objects, &|n: u64| n.to_string()),
+                b.object_count
+            );
             Ok(())
         }
         BucketCmd::Policy { bucket, action } => {

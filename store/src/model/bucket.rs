@@ -51,6 +51,10 @@ pub struct BucketRecord {
     /// A share: the logical bytes its snapshots hold (counted against its quota).
     #[serde(default)]
     pub snapshot_bytes: u64,
+    /// Objects the bucket may hold (current objects plus noncurrent versions and delete
+    /// markers); 0 = unlimited (issue 22).
+    #[serde(default)]
+    pub quota_objects: u64,
 }
 
 /// A bucket's object lock configuration.

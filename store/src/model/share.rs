@@ -13,6 +13,9 @@ pub struct ShareRecord {
     pub owner: String,
     /// 0 = unlimited.
     pub quota_bytes: u64,
+    /// Objects the share may hold (0 = unlimited); its bucket record carries the same.
+    #[serde(default)]
+    pub max_objects: u64,
     /// Whether `everyone` got `bucket-read` on the share when it was created or restored.
     pub guest_read: bool,
     pub created_ms: i64,

@@ -27,6 +27,8 @@ pub struct BucketInfo {
     pub noncurrent_bytes: u64,
     pub object_count: u64,
     pub quota_bytes: u64,
+    /// Objects it may hold, versions included; 0 = unlimited.
+    pub quota_objects: u64,
     pub versioning: crate::model::Versioning,
     /// Object lock is enabled (decision 0039).
     pub object_lock: bool,
@@ -43,6 +45,7 @@ impl From<BucketRecord> for BucketInfo {
             noncurrent_bytes: b.noncurrent_bytes,
             object_count: b.object_count,
             quota_bytes: b.quota_bytes,
+            quota_objects: b.quota_objects,
             versioning: b.versioning,
             object_lock: b.object_lock.is_some(),
         }
@@ -129,6 +132,7 @@ impl Store {
                     object_lock: object_lock.then(crate::model::ObjectLockConfig::default),
                     snapshot_of: None,
                     snapshot_bytes: 0,
+                    quota_objects: 0,
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)?;
                 Ok(BucketInfo::from(rec))
@@ -203,6 +207,57 @@ impl Store {
         self.reload_policy()
     }
 
+    /// Sets a bucket's (or a share's) limits (issue 22): `quota_bytes` and `quota_objects`
+    /// (versions included), each 0 = unlimited, `None` = unchanged. A limit is the storage
+    /// operator's (`put` on `storage`), not the bucket owner's; a bucket already over a new
+    /// limit keeps what it holds and takes no more.
+    pub async fn set_bucket_quota(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        quota_bytes: Option<u64>,
+        quota_objects: Option<u64>,
+    ) -> Result<BucketInfo> {
+        deny(authorize(p, Verb::Put, Resource::Storage))?;
+        if bucket == naming::SYSTEM_BUCKET || naming::snapshot_parts(bucket).is_some() {
+            return Err(StoreError::AccessDenied(format!(
+                "bucket {bucket} takes no quota"
+            )));
+        }
+        let name = bucket.to_string();
+        self.inner
+            .committer
+            .write(move |t| {
+                let mut ns = Ns::new(t);
+                let mut b = txn::get_bucket(&ns, &name)?;
+                if let Some(q) = quota_bytes {
+                    b.quota_bytes = q;
+                }
+                if let Some(q) = quota_objects {
+                    b.quota_objects = q;
+                }
+                txn::put_bucket(&mut ns, &b)?;
+                drop(ns);
+                // A share keeps its limits in its record too (shown and restored from there).
+                if let Some(share) = name.strip_prefix(naming::SHARE_PREFIX) {
+                    let mut shares = t.open_table(crate::tables::SHARES)?;
+                    let rec = match shares.get(share)? {
+                        Some(v) => Some(codec::decode::<crate::model::ShareRecord>(v.value())?),
+                        None => None,
+                    };
+                    if let Some(mut rec) = rec {
+                        rec.quota_bytes = b.quota_bytes;
+                        rec.max_objects = b.quota_objects;
+                        shares.insert(share, codec::encode(&rec)?.as_slice())?;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        super::users::audit(p, "bucket.quota", bucket);
+        self.head_bucket(p, bucket)
+    }
+
     /// Creates the reserved system bucket if missing (start-up; owned by `owner`).
     pub async fn ensure_system_bucket(&self, owner: &str) -> Result<()> {
         let owner = owner.to_string();
@@ -233,6 +288,7 @@ impl Store {
                     object_lock: None,
                     snapshot_of: None,
                     snapshot_bytes: 0,
+                    quota_objects: 0,
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)
             })

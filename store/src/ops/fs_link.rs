@@ -99,6 +99,7 @@ impl Store {
                 };
                 let (path, key) = dir_key(&ns, &b, dir, &name)?;
                 check_free(&ns, &b, &key)?;
+                txn::check_object_room(&ns, &b, &key)?;
                 if rec.links() >= LINK_MAX {
                     return Err(StoreError::TooManyLinks(format!(
                         "inode {file} has {LINK_MAX} names"
@@ -159,6 +160,7 @@ impl Store {
                 let mut b = live_bucket_in(ns.buckets()?, &bucket_s)?;
                 let (path, key) = dir_key(&ns, &b, dir, &name)?;
                 check_free(&ns, &b, &key)?;
+                txn::check_object_room(&ns, &b, &key)?;
                 let mut rec = empty_record();
                 let mode = node.kind.type_bits() | (node.mode & 0o7777);
                 set_meta(&mut rec, "mode", mode.to_string());

@@ -374,7 +374,9 @@ impl Store {
                     return Err(StoreError::Conflict(format!("{key:?} is a directory")));
                 }
                 // No share conflict is possible beyond that one: `name` has no `/` and its
-                // directory exists, so no ancestor is a file. An empty file needs no room.
+                // directory exists, so no ancestor is a file. An empty file needs no bytes,
+                // but it is one more object.
+                txn::check_object_room(&ns, &b, &key)?;
                 let now = crate::now_unix_ns();
                 let mut rec = new_record(now);
                 apply_meta_at(&mut rec, &attrs, now);
@@ -416,6 +418,7 @@ impl Store {
                 return Err(StoreError::Conflict(format!("{file:?} exists")));
             }
             txn::check_share_conflicts(&ns, &b, &m)?;
+            txn::check_object_room(&ns, &b, &m)?;
             let now = crate::now_unix_ns();
             let mut rec = new_record(now);
             apply_meta_at(&mut rec, &attrs, now);

@@ -40,6 +40,8 @@ pub struct ShareInfo {
     pub owner: String,
     /// 0 = unlimited.
     pub quota_bytes: u64,
+    /// Objects it may hold (versions included); 0 = unlimited.
+    pub max_objects: u64,
     pub used_bytes: u64,
     pub object_count: u64,
     pub guest_read: bool,
@@ -60,6 +62,8 @@ pub struct NewShare {
     pub name: String,
     pub description: String,
     pub quota_bytes: u64,
+    /// Objects the share may hold (versions included); 0 = unlimited.
+    pub max_objects: u64,
     /// Unix ms; `None`: `share_expiry` from now.
     pub expires_ms: Option<i64>,
     /// `None`: on.
@@ -108,6 +112,7 @@ impl Store {
             s3_alias: share_alias(&s.name),
             owner: s.owner.clone(),
             quota_bytes: s.quota_bytes,
+            max_objects: s.max_objects,
             used_bytes: b.map_or(0, |b| b.usage_bytes),
             object_count: b.map_or(0, |b| b.object_count),
             guest_read: s.guest_read,
@@ -192,6 +197,7 @@ impl Store {
                 };
                 let mut b = b;
                 b.quota_bytes = req.quota_bytes;
+                b.quota_objects = req.max_objects;
                 let mut ns = Ns::new(wtxn);
                 if restored {
                     // Unparked: put_bucket counts its bytes again as a live bucket's.
@@ -208,6 +214,7 @@ impl Store {
                     description: req.description,
                     owner: owner.clone(),
                     quota_bytes: req.quota_bytes,
+                    max_objects: req.max_objects,
                     guest_read,
                     created_ms: now,
                     expires_ms,
@@ -535,6 +542,7 @@ fn new_bucket(
         object_lock: None,
         snapshot_of: None,
         snapshot_bytes: 0,
+        quota_objects: 0,
     })
 }
 

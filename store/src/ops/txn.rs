@@ -352,6 +352,7 @@ pub(crate) fn check_quota_releasing(
     released: u64,
     total_limit: u64,
 ) -> Result<()> {
+    check_object_room(ns, bucket, key)?;
     if size == 0 || (bucket.quota_bytes == 0 && total_limit == 0) {
         return Ok(());
     }
@@ -375,6 +376,32 @@ pub(crate) fn check_quota_releasing(
         total_limit,
         || total_usage(ns),
     )
+}
+
+/// The object-count rule (issue 22): a write that adds an object to `bucket` — a new key, or
+/// one more version where a versioned bucket keeps what it replaces — must fit its
+/// `quota_objects`, which counts current objects, noncurrent versions and delete markers.
+/// Checked inside the commit, before anything is written.
+pub(crate) fn check_object_room(ns: &Ns, bucket: &BucketRecord, key: &str) -> Result<()> {
+    if bucket.quota_objects == 0 {
+        return Ok(());
+    }
+    let adds = match lookup(ns, bucket.id, key)? {
+        None => true,
+        Some(ino) => match bucket.versioning {
+            Versioning::Unversioned => false,
+            Versioning::Enabled => true,
+            Versioning::Suspended => inode_attrs(ns, ino)?.version_id.is_some(),
+        },
+    };
+    let held = bucket.object_count.saturating_add(bucket.version_rows);
+    if adds && held >= bucket.quota_objects {
+        return Err(StoreError::QuotaExceeded(format!(
+            "{} holds {held} of its {} objects (versions included)",
+            bucket.name, bucket.quota_objects
+        )));
+    }
+    Ok(())
 }
 
 /// The one quota rule, for every write path (S3, multipart, copy, NFS; at commit and ahead of

@@ -114,6 +114,7 @@ impl Store {
                     object_lock: None,
                     snapshot_of: Some(sb.clone()),
                     snapshot_bytes: 0,
+                    quota_objects: 0,
                 };
                 copy_entries(&mut ns, &live, &mut snap)?;
                 txn::put_bucket(&mut ns, &snap)?;
@@ -255,6 +256,25 @@ impl Store {
                 txn::ensure_room(&live, u64::try_from(grow).unwrap_or(0), limit, || {
                     txn::total_usage(&ns)
                 })?;
+                // The object-count limit, for the objects the restore adds (new keys, or kept
+                // versions in a versioned share) less those it removes without keeping.
+                if live.quota_objects > 0 {
+                    let mut added: i128 = 0;
+                    for (k, _) in &wanted {
+                        let exists = txn::lookup(&ns, live.id, k)?.is_some();
+                        added += i128::from(!exists || live.versioning.is_on());
+                    }
+                    if frees {
+                        added -= to_remove.len() as i128;
+                    }
+                    let held = i128::from(live.object_count) + i128::from(live.version_rows);
+                    if added > 0 && held + added > i128::from(live.quota_objects) {
+                        return Err(StoreError::QuotaExceeded(format!(
+                            "{} holds {held} of its {} objects; the restore adds {added}",
+                            live.name, live.quota_objects
+                        )));
+                    }
+                }
                 let mut out = Restored::default();
                 for k in &to_remove {
                     txn::unlink_object(&mut ns, &mut live, k)?;

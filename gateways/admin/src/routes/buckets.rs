@@ -27,6 +27,8 @@ pub struct Bucket {
     noncurrent_bytes: u64,
     /// 0 = unlimited.
     quota_bytes: u64,
+    /// Objects it may hold, versions included; 0 = unlimited.
+    quota_objects: u64,
     /// "unversioned", "enabled" or "suspended".
     versioning: &'static str,
     /// Object lock is on (`GET /api/buckets/{bucket}/object-lock` has its default retention).
@@ -44,6 +46,7 @@ impl From<BucketInfo> for Bucket {
             noncurrent_bytes: b.noncurrent_bytes,
             object_count: b.object_count,
             quota_bytes: b.quota_bytes,
+            quota_objects: b.quota_objects,
             versioning: super::versions::status_name(b.versioning),
             object_lock: b.object_lock,
         }
@@ -97,4 +100,31 @@ pub async fn delete(
 ) -> ApiResult<Response> {
     st.store.delete_bucket(&c.principal, &bucket).await?;
     Ok(json::no_content())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuotaBody {
+    /// Bytes; 0 = unlimited; absent = unchanged.
+    #[serde(default)]
+    max_size_bytes: Option<u64>,
+    /// Objects, versions included; 0 = unlimited; absent = unchanged.
+    #[serde(default)]
+    max_objects: Option<u64>,
+}
+
+/// `PUT /api/buckets/{b}/quota` `{"max_size_bytes": n, "max_objects": n}` (either or both):
+/// the bucket's (or share's) limits, set by the storage operator; answers with the bucket.
+pub async fn set_quota(
+    State(st): State<AdminState>,
+    c: Caller,
+    Param(bucket): Param<String>,
+    body: axum::body::Body,
+) -> ApiResult<Response> {
+    let q: QuotaBody = json::read(Some(&c.payload), body).await?;
+    let info = st
+        .store
+        .set_bucket_quota(&c.principal, &bucket, q.max_size_bytes, q.max_objects)
+        .await?;
+    Ok(json::ok(&Bucket::from(info)))
 }

@@ -137,6 +137,7 @@ fn endpoints() -> Vec<Endpoint> {
             "/api/buckets/{bucket}/versioning",
             versions::set_versioning,
         ),
+        ep(Put, "/api/buckets/{bucket}/quota", buckets::set_quota),
         ep(Get, "/api/buckets/{bucket}/policy", bucket_policy::get),
         ep(Put, "/api/buckets/{bucket}/policy", bucket_policy::set),
         ep(Get, "/api/buckets/{bucket}/object-lock", object_lock::get),

@@ -19,6 +19,9 @@ struct CreateBody {
     description: String,
     #[serde(default)]
     quota_bytes: u64,
+    /// Objects the share may hold (versions included); 0 = unlimited.
+    #[serde(default)]
+    max_objects: u64,
     /// `YYYY-MM-DD` (midnight UTC) or RFC 3339.
     #[serde(default)]
     expires_at: Option<String>,
@@ -56,6 +59,7 @@ pub async fn create(State(st): State<AdminState>, c: Caller, body: Body) -> ApiR
                 name: b.name,
                 description: b.description,
                 quota_bytes: b.quota_bytes,
+                max_objects: b.max_objects,
                 expires_ms,
                 guest_read: b.guest_read,
             },
