@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 FUZZ_DIR=$PWD
 
-TARGETS=(sigv4 chunked s3_xml admin_json nfs_rpc nfs_handle)
+TARGETS=(sigv4 chunked s3_xml admin_json nfs_rpc nfs_handle bucket_policy cors post_form)
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 # SanitizerCoverage as cargo-fuzz passes it, minus `-Zsanitizer` (nightly only): inline 8-bit
 # edge counters + PC table (what libFuzzer's coverage feedback reads) and comparison tracing

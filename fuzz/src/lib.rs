@@ -554,3 +554,94 @@ pub mod rpc_build {
         reply.get(at + 4..at + 4 + len).map(<[u8]>::to_vec)
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// POST Object forms (the `post_form` target).
+// ---------------------------------------------------------------------------------------------
+
+/// The bucket the `post_form` target's forms are posted to.
+pub const POST_BUCKET: &str = "fuzz";
+
+/// The time the `post_form` target judges forms at: a minute after [`t0`] (the seeds' policies
+/// expire a day after it).
+pub fn post_now() -> std::time::SystemTime {
+    t0() + std::time::Duration::from_secs(60)
+}
+
+/// Placeholders in a `post_form` body, replaced by [`sign_post_form`] with the signature of the
+/// form's own `policy` field, so that the fuzzer can change the policy and still get past the
+/// signature check to the policy's conditions.
+pub const SIG4_PLACEHOLDER: &[u8] = b"@SIG4@";
+pub const SIG2_PLACEHOLDER: &[u8] = b"@SIG2@";
+
+/// The value of form field `name` in a `multipart/form-data` body, found the simple way: after
+/// `name="NAME"`, the blank line, up to the next CRLF `--`.
+fn form_field<'a>(body: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let tag = format!("name=\"{name}\"");
+    let at = find(body, tag.as_bytes())? + tag.len();
+    let start = at + find(&body[at..], b"\r\n\r\n")? + 4;
+    let len = find(&body[start..], b"\r\n--").unwrap_or(body.len() - start);
+    Some(&body[start..start + len])
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use hmac::{KeyInit as _, Mac as _};
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        return Vec::new();
+    };
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The SigV4 POST policy signature (hex) of `policy` as sent, with [`SK`].
+pub fn post_signature_v4(date: &str, region: &str, policy: &[u8]) -> String {
+    let key = gatehouse_s3::auth::sigv4::signing_key(SK, date, region);
+    hex::encode(hmac_sha256(&key, policy))
+}
+
+/// The SigV2 POST policy signature (base64) of `policy` as sent, with [`SK`].
+pub fn post_signature_v2(policy: &[u8]) -> String {
+    use base64::Engine as _;
+    use hmac::{KeyInit as _, Mac as _};
+    let Ok(mut mac) = hmac::Hmac::<sha1::Sha1>::new_from_slice(SK.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(policy);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// `body` with [`SIG4_PLACEHOLDER`] and [`SIG2_PLACEHOLDER`] replaced by the signatures of its
+/// `policy` field (SigV4 with the date and region of its `x-amz-credential` field).
+pub fn sign_post_form(body: &[u8]) -> Vec<u8> {
+    let has = |p: &[u8]| find(body, p).is_some();
+    if !has(SIG4_PLACEHOLDER) && !has(SIG2_PLACEHOLDER) {
+        return body.to_vec();
+    }
+    let policy = form_field(body, "policy").unwrap_or_default();
+    let credential = String::from_utf8_lossy(form_field(body, "x-amz-credential").unwrap_or_default());
+    let mut scope = credential.split('/').skip(1);
+    let (date, region) = (scope.next().unwrap_or(""), scope.next().unwrap_or(""));
+    let v4 = post_signature_v4(date, region, policy);
+    let v2 = post_signature_v2(policy);
+    let mut out = Vec::with_capacity(body.len() + 64);
+    let mut rest = body;
+    while let Some(i) = rest
+        .windows(SIG4_PLACEHOLDER.len())
+        .position(|w| w == SIG4_PLACEHOLDER || w == SIG2_PLACEHOLDER)
+    {
+        out.extend_from_slice(&rest[..i]);
+        let sig = if rest[i..].starts_with(SIG4_PLACEHOLDER) {
+            &v4
+        } else {
+            &v2
+        };
+        out.extend_from_slice(sig.as_bytes());
+        rest = &rest[i + SIG4_PLACEHOLDER.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}

@@ -25,6 +25,8 @@ struct Bucket {
     #[serde(default)]
     quota_objects: u64,
     #[serde(default)]
+    noncurrent_objects: u64,
+    #[serde(default)]
     noncurrent_bytes: u64,
     versioning: Option<String>,
     #[serde(default)]
@@ -215,7 +217,7 @@ pub async fn bucket(ctx: &Ctx, cmd: BucketCmd) -> anyhow::Result<()> {
                 limit(b.quota_bytes, &size),
                 size(b.usage_bytes),
                 limit(b.quota_objects, &|n: u64| n.to_string()),
-                b.object_count
+                b.object_count + b.noncurrent_objects
             );
             Ok(())
         }

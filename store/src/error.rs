@@ -55,6 +55,10 @@ pub enum StoreError {
     /// The bucket has no such access setting (policy, public access block, CORS rules).
     #[error("the bucket has no {0}")]
     NoSuchBucketSetting(BucketSetting),
+    /// An ACL on a bucket whose Object Ownership disables ACLs (S3's
+    /// AccessControlListNotSupported).
+    #[error("ACLs are not supported here: {0}")]
+    AclNotSupported(String),
     /// A bucket policy that does not parse or validate; the reason is shown to the client.
     #[error("malformed policy: {0}")]
     MalformedPolicy(String),
@@ -163,6 +167,7 @@ impl StoreError {
             StoreError::NoObjectLock => "lock.none",
             StoreError::NoSuchBucketSetting(_) => "access.no_setting",
             StoreError::MalformedPolicy(_) => "access.malformed_policy",
+            StoreError::AclNotSupported(_) => "access.acl_not_supported",
             StoreError::InvalidKey(_) => "store.invalid_key",
             StoreError::KeyTooLong => "store.key_too_long",
             StoreError::NoSuchUpload => "store.no_such_upload",

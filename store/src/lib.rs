@@ -16,6 +16,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod acls;
 mod atime;
 pub mod backup;
 pub mod blobs;

@@ -23,6 +23,7 @@ STEP is one of:
     get-policy BUCKET              print GetBucketPolicy's document
     policy-public BUCKET           print GetBucketPolicyStatus's IsPublic
     delete-policy BUCKET           DeleteBucketPolicy
+    put-public FILE BUCKET KEY     upload_file with the canned ACL public-read
     put-cors BUCKET ORIGIN         PutBucketCors: GET from ORIGIN
     get-cors BUCKET                print the first rule's allowed origins
     post-upload FILE BUCKET PREFIX generate_presigned_post, then POST the form with urllib3;
@@ -205,6 +206,9 @@ def main():
     elif step == "delete-policy":
         (bucket,) = args
         s3.delete_bucket_policy(Bucket=bucket)
+    elif step == "put-public":
+        path, bucket, key = args
+        s3.upload_file(path, bucket, key, ExtraArgs={"ACL": "public-read"}, Config=TRANSFER)
     elif step == "put-cors":
         bucket, origin = args
         s3.put_bucket_cors(

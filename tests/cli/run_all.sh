@@ -163,6 +163,7 @@ for m in d.get("DeleteMarkers",[]): print(m["Key"], m["VersionId"], "marker")' ;
         policy-public) "${aws[@]}" --endpoint-url "$EP" s3api get-bucket-policy-status --bucket "$1" \
           --query PolicyStatus.IsPublic --output text | tr 'A-Z' 'a-z' ;;
         delete-policy) "${aws[@]}" --endpoint-url "$EP" s3api delete-bucket-policy --bucket "$1" ;;
+        put-public) "${aws[@]}" --endpoint-url "$EP" s3 cp --no-progress --acl public-read "$1" "s3://$2/$3" ;;
         put-cors) "${aws[@]}" --endpoint-url "$EP" s3api put-bucket-cors --bucket "$1" \
           --cors-configuration "{\"CORSRules\":[{\"AllowedOrigins\":[\"$2\"],\"AllowedMethods\":[\"GET\"]}]}" ;;
         get-cors) "${aws[@]}" --endpoint-url "$EP" s3api get-bucket-cors --bucket "$1" \
@@ -339,6 +340,9 @@ s_policy() {
   code=$(curl -sS -o /dev/null -w '%{http_code}' "$EP/$b/priv/top.txt"); echo "private: $code"; [ "$code" = 403 ] || return 1
   op "$c" delete-policy "$b" || return 1
   code=$(curl -sS -o /dev/null -w '%{http_code}' "$EP/$b/pub/top.txt"); echo "after delete: $code"; [ "$code" = 403 ] || return 1
+  # A canned public-read ACL (decision 0042): that object alone opens to unsigned curl.
+  op "$c" put-public "$work/tree/top.txt" "$b" acl/open.txt || return 1
+  code=$(curl -sS -o /dev/null -w '%{http_code}' "$EP/$b/acl/open.txt"); echo "public-read: $code"; [ "$code" = 200 ] || return 1
   op "$c" put-cors "$b" "https://app.example.org" || return 1
   [ "$(op "$c" get-cors "$b")" = "https://app.example.org" ] || return 1
   curl -sS -D - -o /dev/null -X OPTIONS -H 'Origin: https://app.example.org' \

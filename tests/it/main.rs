@@ -1,6 +1,7 @@
 //! The one integration-test binary: starts the real server in-process on port 0 and drives it
 //! with real clients (aws-sdk-s3, plain HTTP for presigned URLs and raw signed requests).
 
+mod acls;
 mod admin_api;
 mod admin_console;
 mod admin_explorer;
@@ -28,6 +29,7 @@ mod nfs_times;
 mod nfs_writeback;
 mod object_lock;
 mod object_quotas;
+mod object_quotas_admin;
 mod post_object;
 mod post_object_browser;
 mod quotas;

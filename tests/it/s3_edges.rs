@@ -837,13 +837,15 @@ async fn list_objects_v1_prefix_under_url_encoding() {
     srv.stop().await;
 }
 
-/// Buckets behave as AWS buckets with ACLs disabled: an ACL that says what gatehouse does (the
-/// owner's full control) is accepted, anything wider is refused with AccessControlListNotSupported
-/// and nothing is created or changed; reading an ACL still reports the owner's FULL_CONTROL.
+/// A bucket with ACLs disabled (Object Ownership BucketOwnerEnforced, decision 0042): an ACL
+/// that says what the bucket already is (the owner's full control) is accepted, anything wider
+/// is refused with AccessControlListNotSupported and nothing is created or changed; reading an
+/// ACL reports the owner's FULL_CONTROL. (Buckets with ACLs in force: `acls.rs`.)
 #[tokio::test]
 async fn acls_other_than_the_owners_full_control_are_refused() {
     use aws_sdk_s3::types::{
-        AccessControlPolicy, BucketCannedAcl, Grant, Grantee, ObjectCannedAcl, Permission, Type,
+        AccessControlPolicy, BucketCannedAcl, Grant, Grantee, ObjectCannedAcl, ObjectOwnership,
+        Permission, Type,
     };
     const REFUSED: &str = "AccessControlListNotSupported";
     let srv = TestServer::start().await;
@@ -853,6 +855,7 @@ async fn acls_other_than_the_owners_full_control_are_refused() {
     let e = c
         .create_bucket()
         .bucket("acl-public")
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
         .acl(BucketCannedAcl::PublicRead)
         .send()
         .await
@@ -861,6 +864,7 @@ async fn acls_other_than_the_owners_full_control_are_refused() {
     let e = c
         .create_bucket()
         .bucket("acl-public")
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
         .grant_read("uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"")
         .send()
         .await
@@ -869,6 +873,7 @@ async fn acls_other_than_the_owners_full_control_are_refused() {
     assert!(c.head_bucket().bucket("acl-public").send().await.is_err());
     c.create_bucket()
         .bucket("acl")
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
         .acl(BucketCannedAcl::Private)
         .send()
         .await

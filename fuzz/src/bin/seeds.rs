@@ -35,6 +35,9 @@ fn write_all_and_exit() {
     admin_json(&out);
     nfs_rpc(&out);
     nfs_handle(&out);
+    bucket_policy(&out);
+    cors(&out);
+    post_form(&out);
     println!("seeds written under {}", out.display());
     std::process::exit(0);
 }
@@ -502,4 +505,281 @@ fn nfs_handle(out: &Path) {
             },
         ),
     );
+}
+
+fn bucket_policy(out: &Path) {
+    // A first line of context tokens (see fuzz_targets/bucket_policy.rs), then the document.
+    let docs: Vec<(&str, &str, String)> = vec![
+        (
+            "public-read",
+            "",
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:GetObjectVersion"],"Resource":"arn:aws:s3:::photos/*"}]}"#.into(),
+        ),
+        (
+            "users-groups-variables",
+            "u:bob i:00000000000000b2 g:devs k:home/bob/a.txt c:s3:prefix=home/bob/ c:aws:username=bob",
+            r#"{
+  "Version": "2012-10-17",
+  "Id": "home-directories",
+  "Statement": [
+    {"Sid": "List", "Effect": "Allow",
+     "Principal": {"AWS": ["bob", "arn:aws:iam::123456789012:group/devs", "arn:aws:iam:::user/dev/alice"]},
+     "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::photos",
+     "Condition": {"StringLike": {"s3:prefix": ["", "home/", "home/${aws:username}/*"]}}},
+    {"Sid": "Own", "Effect": "Allow",
+     "Principal": {"AWS": "00000000000000b2", "CanonicalUser": "00112233aabbccdd"},
+     "Action": ["s3:Get*", "s3:PutObject*", "s3:DeleteObject"],
+     "Resource": "arn:aws:s3:::photos/home/${aws:username}/*"},
+    {"Sid": "OthersNot", "Effect": "Deny", "NotPrincipal": {"AWS": ["alice", "bob"]},
+     "Action": "s3:*", "Resource": ["arn:aws:s3:::photos", "arn:aws:s3:::photos/home/*"]}
+  ]
+}"#.into(),
+        ),
+        (
+            "conditions",
+            "c:aws:sourceip=192.0.2.10 c:aws:securetransport=false c:aws:currenttime=2024-01-01T00:00:00Z c:s3:max-keys=10 c:s3:existingobjecttag/color=red c:s3:x-amz-acl=public-read",
+            r#"{"Version":"2012-10-17","Statement":[
+{"Sid":"Ip","Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"IpAddress":{"aws:SourceIp":["192.0.2.0/24","2001:db8::/32"]},"NotIpAddress":{"aws:SourceIp":"192.0.2.128/25"}}},
+{"Sid":"Tls","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::photos","arn:aws:s3:::photos/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}},
+{"Sid":"Window","Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::photos","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"},"DateLessThanEquals":{"aws:CurrentTime":"2030-12-31"},"NumericLessThanEquals":{"s3:max-keys":"100"},"NumericGreaterThan":{"s3:max-keys":0}}},
+{"Sid":"Tags","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"ForAnyValue:StringEqualsIgnoreCase":{"s3:ExistingObjectTag/color":["RED","blue"]},"StringNotEqualsIfExists":{"s3:x-amz-acl":"private"},"Null":{"aws:SourceVpc":"true"}}},
+{"Sid":"Arn","Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::photos/up/*","Condition":{"ArnLike":{"aws:SourceArn":"arn:aws:s3:::other-*"},"ForAllValues:StringLike":{"s3:RequestObjectTagKeys":["a*","b?"]},"BinaryEquals":{"s3:x-amz-content-sha256":"YWJj"}}}
+]}"#.into(),
+        ),
+        (
+            "version-2008-not-action",
+            "a:s3:ListAllMyBuckets a:s3:getobject",
+            r#"{"Version":"2008-10-17","Statement":{"Effect":"Deny","Principal":{"AWS":"*"},"NotAction":["s3:Get*","s3:List*"],"NotResource":"arn:aws:s3:::photos/public/${literal}*"}}"#.into(),
+        ),
+        (
+            "no-version-any-object",
+            "b:logs.example-1 k:a/b/c k:",
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*Object","Resource":"arn:aws:s3:::logs.example-1/*/?","Condition":{"StringEquals":{"aws:userid":"anonymous"}}},{"Effect":"Deny","Principal":{"AWS":"alice"},"Action":"s3:DeleteObject","Resource":"arn:aws:s3:::logs.*/a*"}]}"#.into(),
+        ),
+        (
+            "bad-duplicate-sid",
+            "",
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"a","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"},{"Sid":"a","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}]}"#.into(),
+        ),
+        (
+            "bad-not-principal-allow",
+            "",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}]}"#.into(),
+        ),
+        (
+            "bad-unknown-principal-other-bucket",
+            "u:carol",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["carol","dave"]},"Action":"s3:GetObject","Resource":"arn:aws:s3:::elsewhere/*"}]}"#.into(),
+        ),
+        (
+            "bad-duplicate-member",
+            "",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}]}"#.into(),
+        ),
+        (
+            "bad-action-resource-kind",
+            "",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:ListBucket","s3:NoSuchAction"],"Resource":"arn:aws:s3:::photos/*","Condition":{"StringEquals":{"ec2:Region":"x"}}}]}"#.into(),
+        ),
+    ];
+    for (name, line, doc) in docs {
+        write(out, "bucket_policy", name, format!("{line}\n{doc}").as_bytes());
+    }
+    // At the size limit exactly (parses), and one byte over it.
+    let statement = r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}"#;
+    let at_limit = |extra: usize| {
+        let frame = format!(r#"{{"Id":"","Statement":[{statement}]}}"#);
+        let pad = gatehouse_policy::MAX_POLICY_BYTES - frame.len() + extra;
+        format!(
+            "\n{{\"Id\":\"{}\",\n  \"Statement\": [ {statement} ]}}",
+            "x".repeat(pad)
+        )
+    };
+    write(out, "bucket_policy", "size-at-limit", at_limit(0).as_bytes());
+    write(out, "bucket_policy", "size-over-limit", at_limit(1).as_bytes());
+}
+
+fn cors(out: &Path) {
+    // A first line `ORIGIN METHOD REQUEST-HEADERS` (see fuzz_targets/cors.rs), then the document.
+    let docs: [(&str, &str, &str); 9] = [
+        (
+            "aws-example",
+            "http://www.example.com PUT content-type, x-amz-meta-a",
+            r#"<CORSConfiguration>
+ <CORSRule>
+   <AllowedOrigin>http://www.example.com</AllowedOrigin>
+   <AllowedMethod>PUT</AllowedMethod>
+   <AllowedMethod>POST</AllowedMethod>
+   <AllowedMethod>DELETE</AllowedMethod>
+   <AllowedHeader>*</AllowedHeader>
+ </CORSRule>
+ <CORSRule>
+   <AllowedOrigin>*</AllowedOrigin>
+   <AllowedMethod>GET</AllowedMethod>
+ </CORSRule>
+</CORSConfiguration>"#,
+        ),
+        (
+            "full-rule",
+            "https://app.example.org GET x-amz-date,authorization",
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><CORSRule><ID>rule-1 &amp; &#x263a;</ID><AllowedOrigin>https://*.example.org</AllowedOrigin><AllowedMethod>GET</AllowedMethod><AllowedMethod>HEAD</AllowedMethod><AllowedHeader>x-amz-*</AllowedHeader><AllowedHeader>Authorization</AllowedHeader><MaxAgeSeconds> +0003000 </MaxAgeSeconds><ExposeHeader>ETag</ExposeHeader><ExposeHeader>x-amz-request-id</ExposeHeader></CORSRule></CORSConfiguration>"#,
+        ),
+        (
+            "prefixed-cdata-comments",
+            "null DELETE",
+            "\u{feff}<?xml version=\"1.0\"?><!-- c --><s3:CORSConfiguration xmlns:s3=\"http://s3.amazonaws.com/doc/2006-03-01/\"><s3:CORSRule><?pi x?><s3:AllowedOrigin><![CDATA[null]]></s3:AllowedOrigin><s3:AllowedMethod>DELETE</s3:AllowedMethod><s3:AllowedHeader/></s3:CORSRule></s3:CORSConfiguration>\r\n",
+        ),
+        (
+            "escaped-values",
+            "http://a\tb OPTIONS",
+            "<CORSConfiguration><CORSRule><ID>&#13;\t&lt;id&gt;&quot;&apos;</ID><AllowedOrigin>http://a&#9;b*</AllowedOrigin><AllowedMethod>POST</AllowedMethod><ExposeHeader>x-a</ExposeHeader></CORSRule></CORSConfiguration>",
+        ),
+        (
+            "bad-method",
+            "http://x GET",
+            "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>get</AllowedMethod></CORSRule></CORSConfiguration>",
+        ),
+        (
+            "bad-two-wildcards",
+            "http://x GET",
+            "<CORSConfiguration><CORSRule><AllowedOrigin>*.*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><AllowedHeader>a b</AllowedHeader><ExposeHeader>x-*</ExposeHeader></CORSRule></CORSConfiguration>",
+        ),
+        (
+            "bad-max-age-twice",
+            "http://x GET",
+            "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><MaxAgeSeconds>1</MaxAgeSeconds><MaxAgeSeconds>2147483648</MaxAgeSeconds></CORSRule></CORSConfiguration>",
+        ),
+        (
+            "bad-doctype-nested",
+            "http://x GET",
+            "<!DOCTYPE CORSConfiguration><CORSConfiguration><CORSRule><AllowedOrigin><b>x</b></AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>",
+        ),
+        (
+            "no-request-line",
+            "",
+            "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>HEAD</AllowedMethod></CORSRule></CORSConfiguration>",
+        ),
+    ];
+    for (name, line, doc) in docs {
+        write(out, "cors", name, format!("{line}\n{doc}").as_bytes());
+    }
+}
+
+/// A `multipart/form-data` body with these fields (a `file` part last, when given).
+fn form_body(boundary: &str, fields: &[(&str, &str)], file: Option<(&str, &str)>) -> String {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    if let Some((filename, content)) = file {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: text/plain\r\n\r\n{content}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    body
+}
+
+fn post_form(out: &Path) {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let credential = format!("{AK}/20130524/us-east-1/s3/aws4_request");
+    let policy_v4 = b64(&format!(
+        r#"{{"expiration":"2013-05-25T00:00:00.000Z","conditions":[{{"bucket":"fuzz"}},["starts-with","$key","user/"],{{"acl":"public-read"}},{{"success_action_redirect":"http://example.com/done?a=1#top"}},["starts-with","$Content-Type","image/"],{{"x-amz-meta-uuid":"14365123651274"}},["starts-with","$x-amz-meta-tag",""],{{"x-amz-credential":"{credential}"}},{{"x-amz-algorithm":"AWS4-HMAC-SHA256"}},{{"x-amz-date":"20130524T000000Z"}},["content-length-range",1,64]]}}"#
+    ));
+    let v4_fields = [
+        ("key", "user/${filename}"),
+        ("acl", "public-read"),
+        ("success_action_redirect", "http://example.com/done?a=1#top"),
+        ("Content-Type", "image/jpeg"),
+        ("x-amz-meta-uuid", "14365123651274"),
+        ("X-Amz-Meta-Tag", "a"),
+        ("X-Amz-Credential", credential.as_str()),
+        ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+        ("X-Amz-Date", "20130524T000000Z"),
+        ("Policy", policy_v4.as_str()),
+        ("X-Amz-Signature", "@SIG4@"),
+    ];
+    let policy_v2 = b64(
+        r#"{"expiration":"2013-05-25T00:00:00Z","conditions":[["eq","$bucket","fuzz"],["starts-with","$key",""],{"success_action_status":"201"},["content-length-range","0","1048576"],["eq","$x-amz-meta-list","a,b"]]}"#,
+    );
+    let v2_fields = [
+        ("key", "${filename}"),
+        ("success_action_status", "201"),
+        ("x-amz-meta-list", "a"),
+        ("x-amz-meta-list", "b"),
+        ("AWSAccessKeyId", AK),
+        ("policy", policy_v2.as_str()),
+        ("signature", "@SIG2@"),
+        ("x-ignore-me", "whatever"),
+    ];
+    let expired = b64(r#"{"expiration":"2013-05-23T00:00:00Z","conditions":[]}"#);
+    let too_big = "x".repeat(20 * 1024);
+    let forms: Vec<(&str, String, &str, String)> = vec![
+        (
+            "v4-redirect",
+            "multipart/form-data; boundary=9431149156168".into(),
+            "7,1,0,300",
+            form_body("9431149156168", &v4_fields, Some(("C:\\photos\\cat.jpg", "GIF89a\r\n--9431149156"))),
+        ),
+        (
+            "v2-201",
+            "multipart/form-data; boundary=\"----WebKitFormBoundary7MA4YWxkTrZu0gW\"".into(),
+            "64",
+            form_body("----WebKitFormBoundary7MA4YWxkTrZu0gW", &v2_fields, Some(("a/b.txt", "hello\r\nworld"))),
+        ),
+        (
+            "anonymous-preamble-padding",
+            "Multipart/Form-Data; charset=utf-8; boundary=xyz".into(),
+            "1",
+            format!(
+                "preamble\r\n--xyz \t\r\nContent-Disposition: form-data; name=key\r\n\r\n${{filename}}.bin\r\n--xyz\r\nContent-Disposition: form-data;\r\n name=\"file\"; filename=\"\"\r\n\r\nbody\r\r\n--xy\r\n--xyz--\r\nepilogue"
+            ),
+        ),
+        (
+            "bad-expired",
+            "multipart/form-data; boundary=b".into(),
+            "3,5",
+            form_body(
+                "b",
+                &[("key", "k"), ("AWSAccessKeyId", AK), ("policy", expired.as_str()), ("signature", "@SIG2@")],
+                Some(("f", "")),
+            ),
+        ),
+        (
+            "bad-no-file",
+            "multipart/form-data; boundary=b".into(),
+            "",
+            form_body("b", &[("key", "k")], None),
+        ),
+        (
+            "bad-range-too-small",
+            "multipart/form-data; boundary=9431149156168".into(),
+            "2",
+            form_body("9431149156168", &v4_fields, Some(("cat.jpg", ""))),
+        ),
+        (
+            "bad-not-multipart",
+            "application/x-www-form-urlencoded".into(),
+            "",
+            "key=a&file=b".into(),
+        ),
+        (
+            "bad-pre-data-too-long",
+            "multipart/form-data; boundary=b".into(),
+            "4096",
+            form_body("b", &[("key", "k"), ("x-ignore-big", too_big.as_str())], Some(("f", "x"))),
+        ),
+    ];
+    for (name, content_type, sizes, body) in forms {
+        write(
+            out,
+            "post_form",
+            name,
+            format!("{content_type}\n{sizes}\n{body}").as_bytes(),
+        );
+    }
 }

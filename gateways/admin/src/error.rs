@@ -139,6 +139,7 @@ impl From<StoreError> for ApiError {
             | E::InvalidVersionId
             | E::InvalidRequest(_)
             | E::MalformedPolicy(_)
+            | E::AclNotSupported(_)
             | E::NotADirectory(_)
             | E::IsADirectory(_)
             | E::NotPermitted(_)

@@ -274,7 +274,7 @@
     $('object-details').hidden = true;
     $('object-versions').hidden = true;
     resetPages();
-    await Promise.all([listObjects(), loadVersioning(), loadPolicy()]);
+    await Promise.all([listObjects(), loadVersioning(), loadPolicy(), loadLimits()]);
   }
 
   // A share's bucket goes with its share (Shares panel); plain buckets are deleted here.
@@ -294,7 +294,7 @@
     $('object-versions').hidden = true;
     showBucketDelete();
     resetPages();
-    await Promise.all([listObjects(), loadVersioning(), loadPolicy()]);
+    await Promise.all([listObjects(), loadVersioning(), loadPolicy(), loadLimits()]);
   });
   $('bucket-refresh').addEventListener('click', () => loadBuckets());
 
@@ -388,7 +388,7 @@
           if (!window.confirm('Delete ' + o.key + '?')) return;
           if (await attempt(() => api('DELETE', objectUrl(bucket, o.key))) !== undefined) {
             flash('Deleted ' + o.key + '.', true);
-            await listObjects();
+            await Promise.all([listObjects(), loadLimits()]);
             // In a versioned bucket the delete left a marker: the open versions view shows it.
             if (!$('object-versions').hidden && versionsShown.bucket === bucket && versionsShown.key === o.key) {
               await showVersions(bucket, o.key);
@@ -675,6 +675,176 @@
     if (bucket === browse.bucket) showPolicy(r);
   });
 
+  // ----- bucket limits -----
+
+  // The bucket's limits (issue 22) as the server last answered: {bucket, quota_bytes,
+  // quota_objects, usage_bytes, object_count, versioning}, below the bucket picker; null while
+  // hidden. Only admins set limits (the storage operator's `put` on `storage`), so only they
+  // see the form; the system bucket and snapshots take none.
+  let limitsState = null;
+
+  const SIZE_UNITS = {
+    '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, p: 1e15,
+    ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30, ti: 2 ** 40, pi: 2 ** 50,
+  };
+
+  // "10Gi", "500 MiB", "2T", "1.5Gi", "1048576" → bytes (as the CLI's --max-size: Ki, Mi…
+  // are powers of 1024, K, M… of 1000); empty is 0 (unlimited). Throws a message otherwise.
+  function parseSize(text) {
+    const t = text.trim();
+    if (t === '') return 0;
+    const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]i?)?b?$/i.exec(t);
+    if (!m) throw new Error('Max size: write bytes or a size such as 500Mi, 10Gi or 2T, not "' + t + '".');
+    const n = Number(m[1]) * SIZE_UNITS[(m[2] || '').toLowerCase()];
+    if (!Number.isFinite(n) || n > Number.MAX_SAFE_INTEGER) throw new Error('Max size: ' + t + ' is too large.');
+    if (!m[2] && !Number.isInteger(n)) throw new Error('Max size: a number of bytes is a whole number.');
+    return Math.round(n);
+  }
+
+  function parseCount(text) {
+    const t = text.trim();
+    if (t === '') return 0;
+    if (!/^\d+$/.test(t)) throw new Error('Max objects: write a whole number (0 or empty for unlimited), not "' + t + '".');
+    const n = Number(t);
+    if (!Number.isSafeInteger(n)) throw new Error('Max objects: ' + t + ' is too large.');
+    return n;
+  }
+
+  // A limit as the input shows it: the largest binary unit that divides it ("10Gi"), else
+  // bytes; empty for unlimited. It reads back as the same number.
+  function sizeText(n) {
+    if (!n) return '';
+    const units = ['Pi', 'Ti', 'Gi', 'Mi', 'Ki'];
+    for (const u of units) {
+      const m = SIZE_UNITS[u.toLowerCase()];
+      if (n >= m && n % m === 0) return String(n / m) + u;
+    }
+    return String(n);
+  }
+
+  function limitsError(message, input) {
+    $('limits-error').textContent = message || '';
+    $('limits-error').hidden = !message;
+    for (const id of ['limits-size', 'limits-objects']) {
+      if (message && $(id) === input) $(id).setAttribute('aria-invalid', 'true');
+      else $(id).removeAttribute('aria-invalid');
+    }
+  }
+
+  function mayLimit(bucket) {
+    return !!(me && me.admin) && !!bucket && browse.kinds.get(bucket) !== 'system'
+      && !(bucket.startsWith('fs+') && bucket.includes('@'));
+  }
+
+  async function loadLimits() {
+    const bucket = browse.bucket;
+    if (!mayLimit(bucket)) {
+      limitsState = null;
+      $('limits').hidden = true;
+      return;
+    }
+    let b;
+    try {
+      b = await api('GET', bucketPath(bucket));
+    } catch (err) {
+      if (bucket === browse.bucket) {
+        limitsState = null;
+        $('limits').hidden = true;
+      }
+      if (!(err instanceof ApiError && (err.status === 403 || err.status === 404))) showError(err);
+      return;
+    }
+    if (bucket !== browse.bucket) return;
+    showLimits(b);
+  }
+
+  // Usage against the limits; the inputs take the limits unless something not saved yet is
+  // typed there for this same bucket.
+  function showLimits(b) {
+    const prev = limitsState;
+    const same = prev && prev.name === b.name;
+    limitsState = b;
+    const of = (used, limit) => used + (limit ? ' of ' + limit : ' (unlimited)');
+    $('limits-size-usage').textContent = of(fmtBytes(b.usage_bytes), b.quota_bytes ? fmtBytes(b.quota_bytes) : '');
+    $('limits-size-usage').title = b.usage_bytes + ' bytes' + (b.quota_bytes ? ' of ' + b.quota_bytes : '');
+    $('limits-objects-usage').textContent = of(String(b.object_count), b.quota_objects ? String(b.quota_objects) : '');
+    // The limit counts noncurrent versions and delete markers too; the count shown is of
+    // current objects.
+    $('limits-objects-usage').title = b.versioning && b.versioning !== 'unversioned'
+      ? 'current objects; the limit also counts noncurrent versions and delete markers'
+      : 'objects';
+    const fields = [['limits-size', sizeText(b.quota_bytes), prev && sizeText(prev.quota_bytes)],
+      ['limits-objects', b.quota_objects ? String(b.quota_objects) : '', prev && (prev.quota_objects ? String(prev.quota_objects) : '')]];
+    for (const [id, now, before] of fields) {
+      if (!same || $(id).value.trim() === before) $(id).value = now;
+    }
+    if (!same) limitsError(null);
+    $('limits').hidden = false;
+    limitsChanged();
+  }
+
+  // Save is offered when an input says something else than the limit in force.
+  function limitsChanged() {
+    const b = limitsState;
+    if (!b) return;
+    const size = $('limits-size').value.trim();
+    const count = $('limits-objects').value.trim();
+    let differs;
+    try {
+      differs = parseSize(size) !== b.quota_bytes || parseCount(count) !== b.quota_objects;
+    } catch (_) {
+      differs = true;
+    }
+    $('limits-save').disabled = !differs;
+  }
+
+  $('limits-size').addEventListener('input', limitsChanged);
+  $('limits-objects').addEventListener('input', limitsChanged);
+
+  // Sends only the limits that change (an absent one stays as it is). Input the page cannot
+  // read, or a refusal from the server, is told beside the form and changes nothing.
+  $('limits').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const b = limitsState;
+    if (!b) return;
+    const bucket = b.name;
+    const body = {};
+    let field = $('limits-size');
+    try {
+      const size = parseSize(field.value);
+      field = $('limits-objects');
+      const count = parseCount(field.value);
+      if (size !== b.quota_bytes) body.max_size_bytes = size;
+      if (count !== b.quota_objects) body.max_objects = count;
+    } catch (err) {
+      limitsError(err.message, field);
+      field.focus();
+      return;
+    }
+    limitsError(null);
+    if (Object.keys(body).length === 0) {
+      limitsChanged();
+      return;
+    }
+    $('limits-save').disabled = true;
+    let r;
+    try {
+      r = await api('PUT', bucketPath(bucket) + '/quota', body);
+    } catch (err) {
+      $('limits-save').disabled = false;
+      if (err instanceof ApiError && err.status !== 401) limitsError(err.message + ' (' + err.code + ')', null);
+      else showError(err);
+      return;
+    }
+    const said = (n, f) => (n ? f(n) : 'unlimited');
+    flash('Limits of ' + bucket + ': size ' + said(r.quota_bytes, fmtBytes) + ', objects ' + said(r.quota_objects, String) + '.', true);
+    if (bucket === browse.bucket) {
+      $('limits-size').value = sizeText(r.quota_bytes);
+      $('limits-objects').value = r.quota_objects ? String(r.quota_objects) : '';
+      showLimits(r);
+    }
+  });
+
   // The versions of one key: download one, make one current again, delete one for good.
   const versionsShown = { bucket: null, key: null };
 
@@ -718,7 +888,7 @@
     const r = await attempt(() => api('POST', bucketPath(bucket) + '/restore', { key, version_id: v.version_id }));
     if (!r) return;
     flash('Restored ' + key + ' from version ' + v.version_id + '.', true);
-    await Promise.all([showVersions(bucket, key), listObjects()]);
+    await Promise.all([showVersions(bucket, key), listObjects(), loadLimits()]);
   }
 
   async function deleteVersion(bucket, key, v) {
@@ -727,7 +897,7 @@
     const url = objectUrl(bucket, key) + '?version_id=' + encodeURIComponent(v.version_id);
     if (await attempt(() => api('DELETE', url)) === undefined) return;
     flash('Deleted ' + what + ' of ' + key + '.', true);
-    await Promise.all([showVersions(bucket, key), listObjects()]);
+    await Promise.all([showVersions(bucket, key), listObjects(), loadLimits()]);
   }
 
   $('versions-close').addEventListener('click', () => { $('object-versions').hidden = true; });
@@ -813,7 +983,8 @@
   async function uploadAll(files) {
     if (!browse.bucket || files.length === 0) return;
     for (const f of files) await upload(f);
-    await listObjects();
+    // The bucket's usage (beside its limits) changed too.
+    await Promise.all([listObjects(), loadLimits()]);
   }
 
   $('upload-input').addEventListener('change', async (ev) => {
@@ -973,7 +1144,7 @@
       el('td', {}, el('code', { text: s.s3_alias || s.bucket })),
       el('td', { title: s.owner, text: ownerName || s.owner || '' }),
       el('td', { class: 'num', text: fmtBytes(s.used_bytes || 0) + ' / ' + quota }),
-      el('td', { class: 'num', text: String(s.object_count || 0) }),
+      el('td', { class: 'num', text: String(s.object_count || 0) + (s.max_objects ? ' / ' + s.max_objects : '') }),
       el('td', { text: s.guest_read ? 'read' : 'no' }),
       el('td', { text: expires }),
       actions);
@@ -989,12 +1160,20 @@
       flash('The quota must be a positive number (or empty for unlimited).');
       return;
     }
+    const count = $('share-max-objects').value.trim();
+    const maxObjects = count === '' ? 0 : Number(count);
+    if (!/^\d*$/.test(count) || !Number.isSafeInteger(maxObjects)) {
+      flash('Max objects must be a whole number (or empty for unlimited).');
+      return;
+    }
     const body = {
       name: $('share-name').value.trim(),
       description: $('share-description').value.trim(),
       quota_bytes: quota,
       guest_read: $('share-guest').checked,
     };
+    // Sent only when set: a server without object limits still creates the share.
+    if (maxObjects > 0) body.max_objects = maxObjects;
     if ($('share-expires').value) body.expires_at = $('share-expires').value;
     const s = await attempt(() => api('POST', '/api/shares', body));
     if (!s) return;

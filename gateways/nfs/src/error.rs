@@ -56,6 +56,7 @@ pub fn nfsstat(e: &StoreError) -> nfsstat3 {
         | E::NoObjectLock
         | E::NoSuchBucketSetting(_)
         | E::MalformedPolicy(_)
+        | E::AclNotSupported(_)
         | E::InvalidBucketState(_)
         | E::Internal(_) => N::NFS3ERR_SERVERFAULT,
     }

@@ -59,6 +59,9 @@ pub enum Endpoint {
     PutBucketCors,
     GetBucketCors,
     DeleteBucketCors,
+    PutBucketOwnershipControls,
+    GetBucketOwnershipControls,
+    DeleteBucketOwnershipControls,
     /// GET of a bucket configuration gatehouse has no way to set: answered as AWS answers a
     /// bucket where it was never configured.
     GetBucketConfig(BucketConfig),
@@ -72,7 +75,6 @@ pub enum BucketConfig {
     Tagging,
     Encryption,
     Website,
-    OwnershipControls,
     Logging,
     Notification,
     Accelerate,
@@ -81,11 +83,10 @@ pub enum BucketConfig {
 
 impl BucketConfig {
     /// Every one, with its query sub-resource name.
-    pub const ALL: [(BucketConfig, &'static str); 8] = [
+    pub const ALL: [(BucketConfig, &'static str); 7] = [
         (BucketConfig::Tagging, "tagging"),
         (BucketConfig::Encryption, "encryption"),
         (BucketConfig::Website, "website"),
-        (BucketConfig::OwnershipControls, "ownershipControls"),
         (BucketConfig::Logging, "logging"),
         (BucketConfig::Notification, "notification"),
         (BucketConfig::Accelerate, "accelerate"),
@@ -95,10 +96,7 @@ impl BucketConfig {
     /// Whether AWS has a DELETE for it (DeleteBucketTagging, DeleteBucketCors, ...).
     fn deletable(self) -> bool {
         use BucketConfig as C;
-        matches!(
-            self,
-            C::Tagging | C::Encryption | C::Website | C::OwnershipControls
-        )
+        matches!(self, C::Tagging | C::Encryption | C::Website)
     }
 
     fn names(self) -> (&'static str, &'static str) {
@@ -107,10 +105,6 @@ impl BucketConfig {
             C::Tagging => ("GetBucketTagging", "DeleteBucketTagging"),
             C::Encryption => ("GetBucketEncryption", "DeleteBucketEncryption"),
             C::Website => ("GetBucketWebsite", "DeleteBucketWebsite"),
-            C::OwnershipControls => (
-                "GetBucketOwnershipControls",
-                "DeleteBucketOwnershipControls",
-            ),
             C::Logging => ("GetBucketLogging", "-"),
             C::Notification => ("GetBucketNotificationConfiguration", "-"),
             C::Accelerate => ("GetBucketAccelerateConfiguration", "-"),
@@ -174,6 +168,9 @@ impl Endpoint {
             Endpoint::PutBucketCors => "PutBucketCors",
             Endpoint::GetBucketCors => "GetBucketCors",
             Endpoint::DeleteBucketCors => "DeleteBucketCors",
+            Endpoint::PutBucketOwnershipControls => "PutBucketOwnershipControls",
+            Endpoint::GetBucketOwnershipControls => "GetBucketOwnershipControls",
+            Endpoint::DeleteBucketOwnershipControls => "DeleteBucketOwnershipControls",
             Endpoint::GetBucketConfig(c) => c.names().0,
             Endpoint::DeleteBucketConfig(c) => c.names().1,
         }
@@ -236,6 +233,14 @@ pub fn parse(
         if q.has("policyStatus") {
             return match *method {
                 Method::GET => Ok(E::GetBucketPolicyStatus),
+                _ => Err(S3Error::method_not_allowed()),
+            };
+        }
+        if q.has("ownershipControls") {
+            return match *method {
+                Method::GET => Ok(E::GetBucketOwnershipControls),
+                Method::PUT => Ok(E::PutBucketOwnershipControls),
+                Method::DELETE => Ok(E::DeleteBucketOwnershipControls),
                 _ => Err(S3Error::method_not_allowed()),
             };
         }

@@ -176,6 +176,11 @@ impl From<StoreError> for S3Error {
                 "The CORS configuration does not exist",
             ),
             E::MalformedPolicy(m) => S3Error::new(400, "MalformedPolicy", m),
+            E::AclNotSupported(m) => S3Error::new(
+                400,
+                "AccessControlListNotSupported",
+                format!("The bucket does not allow ACLs: {m}"),
+            ),
             E::InvalidVersionId => S3Error::invalid_argument("Invalid version id specified"),
             E::DeleteMarker {
                 version_id,

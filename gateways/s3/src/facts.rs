@@ -77,6 +77,10 @@ pub fn action(ep: Endpoint, version: bool) -> (&'static str, Verb) {
         E::PutBucketCors => ("s3:PutBucketCORS", V::Put),
         E::GetBucketCors => ("s3:GetBucketCORS", V::Get),
         E::DeleteBucketCors => ("s3:PutBucketCORS", V::Put),
+        E::GetBucketOwnershipControls => ("s3:GetBucketOwnershipControls", V::Get),
+        E::PutBucketOwnershipControls | E::DeleteBucketOwnershipControls => {
+            ("s3:PutBucketOwnershipControls", V::Put)
+        }
         E::GetBucketConfig(c) => (config_action(c, false), V::Get),
         E::DeleteBucketConfig(c) => (config_action(c, true), V::Put),
     }
@@ -92,8 +96,6 @@ fn config_action(c: BucketConfig, delete: bool) -> &'static str {
         (C::Encryption, true) => "s3:PutEncryptionConfiguration",
         (C::Website, false) => "s3:GetBucketWebsite",
         (C::Website, true) => "s3:DeleteBucketWebsite",
-        (C::OwnershipControls, false) => "s3:GetBucketOwnershipControls",
-        (C::OwnershipControls, true) => "s3:PutBucketOwnershipControls",
         (C::Logging, _) => "s3:GetBucketLogging",
         (C::Notification, _) => "s3:GetBucketNotification",
         (C::Accelerate, _) => "s3:GetAccelerateConfiguration",

@@ -88,6 +88,8 @@ impl Store {
                     policy,
                     block: r.public_access_block.unwrap_or_default(),
                     cors: r.cors.as_deref().map(Arc::from),
+                    acl: r.acl.clone(),
+                    ownership: r.ownership.unwrap_or_default(),
                 }),
             );
         }
@@ -253,7 +255,7 @@ impl Store {
 
     /// The bucket's row (an empty record when it has none); `NoSuchBucket` when it does not
     /// exist.
-    fn access_record(&self, bucket: &str) -> Result<BucketAccessRecord> {
+    pub(crate) fn access_record(&self, bucket: &str) -> Result<BucketAccessRecord> {
         self.bucket_record(bucket)?;
         let txn = self.db().begin_read()?;
         let t = txn.open_table(tables::BUCKET_ACCESS)?;
@@ -265,7 +267,7 @@ impl Store {
 
     /// Changes the bucket's row in one commit (a row left empty is removed), then the policy
     /// snapshot.
-    async fn change_access<F>(&self, bucket: &str, f: F) -> Result<()>
+    pub(crate) async fn change_access<F>(&self, bucket: &str, f: F) -> Result<()>
     where
         F: FnOnce(&mut BucketAccessRecord) -> Result<()> + Send + 'static,
     {

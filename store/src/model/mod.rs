@@ -9,7 +9,9 @@ mod share;
 mod upload;
 mod version;
 
-pub use access::{BucketAccessRecord, PublicAccessBlock};
+pub use access::{
+    Acl, AclGrant, AclPermission, BucketAccessRecord, Grantee, ObjectOwnership, PublicAccessBlock,
+};
 pub use bucket::{
     BucketKind, BucketRecord, DefaultRetention, LifecycleRule, ObjectLockConfig, Versioning,
 };

@@ -86,6 +86,9 @@ pub struct ObjectRecord {
     /// Object lock legal hold of this version.
     #[serde(default)]
     pub legal_hold: bool,
+    /// The object's (this version's) ACL beyond the owner's full control (decision 0042).
+    #[serde(default)]
+    pub acl: Option<crate::model::Acl>,
 }
 
 /// S3 object lock modes.

@@ -19,6 +19,9 @@ pub struct UploadRecord {
     /// `x-amz-object-lock-*` of CreateMultipartUpload, applied at completion.
     #[serde(default)]
     pub lock: crate::locks::LockRequest,
+    /// The object's ACL, given at CreateMultipartUpload (decision 0042).
+    #[serde(default)]
+    pub acl: Option<crate::model::Acl>,
 }
 
 /// An uploaded part. It holds one reference on each of its chunks until the upload completes

@@ -26,6 +26,9 @@ pub struct BucketInfo {
     /// The part of `usage_bytes` held by noncurrent versions (decision 0038).
     pub noncurrent_bytes: u64,
     pub object_count: u64,
+    /// Noncurrent versions and delete markers: with `object_count`, what `quota_objects`
+    /// counts.
+    pub noncurrent_objects: u64,
     pub quota_bytes: u64,
     /// Objects it may hold, versions included; 0 = unlimited.
     pub quota_objects: u64,
@@ -44,6 +47,7 @@ impl From<BucketRecord> for BucketInfo {
             usage_bytes: b.usage_bytes,
             noncurrent_bytes: b.noncurrent_bytes,
             object_count: b.object_count,
+            noncurrent_objects: b.version_rows,
             quota_bytes: b.quota_bytes,
             quota_objects: b.quota_objects,
             versioning: b.versioning,

@@ -240,6 +240,7 @@ pub(super) fn new_record(now: i64) -> ObjectRecord {
         version_id: None,
         retention: None,
         legal_hold: false,
+        acl: None,
     }
 }
 

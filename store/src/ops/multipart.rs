@@ -239,9 +239,11 @@ impl Store {
         tags: Vec<(String, String)>,
         checksum: Option<ChecksumAlgorithm>,
         lock: crate::locks::LockRequest,
+        acl: Option<crate::model::Acl>,
     ) -> Result<UploadInfo> {
         deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
         crate::locks::authorize_request(p, bucket, key, &lock)?;
+        self.accepts_acl(bucket, acl.as_ref())?;
         crate::replication::accept_marker(p, bucket, &mut meta);
         let b = self.bucket_record(bucket)?;
         naming::validate_key(b.kind, key)?;
@@ -261,6 +263,7 @@ impl Store {
             owner: p.user_id.clone(),
             parts_counted: true,
             lock,
+            acl,
         };
         let info = upload_info(&id, &rec);
         self.inner
@@ -619,6 +622,7 @@ impl Store {
                     version_id: None,
                     retention: None,
                     legal_hold: false,
+                    acl: u.acl.clone(),
                 };
                 // The parts' bytes (all of them: those not listed are dropped) are in the
                 // bucket's usage already; they become the object's.

@@ -22,6 +22,8 @@ use crate::{Store, codec, deny, naming, now_ms};
 #[derive(Debug, Clone, Default)]
 pub struct PutOptions {
     pub meta: ObjectMeta,
+    /// The new object's ACL (x-amz-acl / x-amz-grant-*; decision 0042); `None`: private.
+    pub acl: Option<crate::model::Acl>,
     pub tags: Vec<(String, String)>,
     /// `Content-MD5`: mismatch → `BadDigest`, nothing stored.
     pub content_md5: Option<[u8; 16]>,
@@ -103,6 +105,8 @@ pub struct ObjectInfo {
 /// How CopyObject builds the destination's metadata.
 #[derive(Debug, Clone, Default)]
 pub struct CopyOptions {
+    /// The copy's ACL (a copy never takes its source's; decision 0042); `None`: private.
+    pub acl: Option<crate::model::Acl>,
     /// `Some` = metadata directive REPLACE.
     pub replace_meta: Option<ObjectMeta>,
     /// `Some` = tagging directive REPLACE.
@@ -134,6 +138,7 @@ impl Store {
     {
         deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
         crate::locks::authorize_request(p, bucket, key, &opts.lock)?;
+        self.accepts_acl(bucket, opts.acl.as_ref())?;
         crate::replication::accept_marker(p, bucket, &mut opts.meta);
         let b = self.bucket_record(bucket)?;
         naming::validate_key(b.kind, key)?;
@@ -165,6 +170,7 @@ impl Store {
         });
         let condition = opts.condition;
         let lock = opts.lock;
+        let acl = opts.acl;
         let rec = ObjectRecord {
             size: staged.size,
             etag: staged.md5_hex(),
@@ -179,6 +185,7 @@ impl Store {
             version_id: None,
             retention: None,
             legal_hold: false,
+            acl,
         };
         match self
             .commit_new_object(bucket, key, rec, condition, lock)
@@ -309,8 +316,7 @@ impl Store {
 
     /// GetObject/HeadObject metadata.
     pub fn get_object(&self, p: &Principal, bucket: &str, key: &str) -> Result<ObjectInfo> {
-        deny(authorize(p, Verb::Get, Resource::Object(bucket, key)))?;
-        self.read_object(bucket, key)
+        self.read_or_deny(p, Verb::Get, bucket, key, || self.read_object(bucket, key))
     }
 
     /// GetObject for a reader of the bytes: the object and its chunk files pinned, so they
@@ -334,8 +340,9 @@ impl Store {
         bucket: &str,
         key: &str,
     ) -> Result<(ObjectInfo, Pins)> {
-        deny(authorize(p, Verb::Get, Resource::Object(bucket, key)))?;
-        self.open_object_unchecked(bucket, key)
+        self.read_or_deny(p, Verb::Get, bucket, key, || {
+            self.open_object_unchecked(bucket, key)
+        })
     }
 
     /// [`Store::open_object`] for the server's own readers (replication), who ask no one.
@@ -374,7 +381,7 @@ impl Store {
         )))
     }
 
-    fn read_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
+    pub(crate) fn read_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo> {
         let txn = self.db().begin_read()?;
         let buckets = txn.open_table(BUCKETS)?;
         let b: BucketRecord = codec::decode(
@@ -534,6 +541,7 @@ impl Store {
         deny(authorize(p, Verb::Get, Resource::Object(src.0, src.1)))?;
         deny(authorize(p, Verb::Put, Resource::Object(dst.0, dst.1)))?;
         crate::locks::authorize_request(p, dst.0, dst.1, &opts.lock)?;
+        self.accepts_acl(dst.0, opts.acl.as_ref())?;
         let dst_bucket = self.bucket_record(dst.0)?;
         naming::validate_key(dst_bucket.kind, dst.1)?;
         let (sb, sk, db, dk) = (
@@ -581,6 +589,7 @@ impl Store {
                 // A copy is a new file with one name, even of a hard-linked source; its lock
                 // is the one asked for (or the bucket's default), never the source's.
                 rec.nlink = 1;
+                rec.acl = opts.acl;
                 crate::locks::apply_to_new(&b, &opts.lock, &mut rec, crate::now_unix_ms())?;
                 // ...written here: a replica's marker (decision 0036) is not copied with it,
                 // or a replicated bucket would not send the copy.

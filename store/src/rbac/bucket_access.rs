@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use gatehouse_policy::{BucketPolicy, Conditions, Outcome, Request, Subject, Target};
 
 use super::{Resource, Verb};
-use crate::model::{Principal, PublicAccessBlock};
+use crate::model::{Acl, AclPermission, Grantee, ObjectOwnership, Principal, PublicAccessBlock};
 
 /// One bucket's compiled access settings.
 #[derive(Debug, Default)]
@@ -29,6 +29,9 @@ pub struct BucketAccess {
     pub block: PublicAccessBlock,
     /// CORS rules in the S3 gateway's canonical XML.
     pub cors: Option<Arc<str>>,
+    /// The bucket's ACL (decision 0042).
+    pub acl: Option<Acl>,
+    pub ownership: ObjectOwnership,
 }
 
 /// Every bucket's access settings, as of the last change: part of the policy snapshot.
@@ -93,16 +96,101 @@ pub enum Verdict {
     Allow(String),
 }
 
-/// The bucket policy's say on (`verb`, `resource`) for `p`; `None` when it has none.
-pub fn decide(p: &Principal, verb: Verb, resource: &Resource<'_>) -> Option<Verdict> {
+/// The say of the bucket's policy and ACLs (and, for an object, its ACL `object_acl`) on
+/// (`verb`, `resource`) for `p`; `None` when they have none. A policy's Deny first, then its
+/// Allow, then an ACL's grant.
+pub fn decide(
+    p: &Principal,
+    verb: Verb,
+    resource: &Resource<'_>,
+    object_acl: Option<&Acl>,
+) -> Option<Verdict> {
     let (bucket, key) = match *resource {
         Resource::Buckets(Some(b)) => (b, None),
         Resource::Objects(b) => (b, None),
         Resource::Object(b, k) => (b, Some(k)),
         _ => return None,
     };
-    let access = p.access.bucket(bucket)?;
-    let policy = access.policy.as_ref()?;
+    let access = p.access.bucket(bucket);
+    let by_policy = access
+        .and_then(|a| a.policy.as_ref())
+        .and_then(|policy| decide_policy(p, verb, resource, bucket, key, policy));
+    if by_policy.is_some() {
+        return by_policy;
+    }
+    let bucket_acl = access
+        .filter(|a| a.ownership != ObjectOwnership::BucketOwnerEnforced)
+        .and_then(|a| a.acl.as_ref());
+    let acls_on = access.is_none_or(|a| a.ownership != ObjectOwnership::BucketOwnerEnforced);
+    let object_acl = object_acl.filter(|_| acls_on);
+    if bucket_acl.is_none() && object_acl.is_none() {
+        return None;
+    }
+    let ignore_public = p.access.block(bucket).ignore_public_acls;
+    let (actions, _) = actions_for(&p.facts, verb, resource, bucket, key);
+    let granted = |acl: &Acl, object: bool| {
+        actions.iter().all(|a| {
+            acl_permission(a, object).is_some_and(|need| acl_grants(acl, p, need, ignore_public))
+        })
+    };
+    let via = if bucket_acl.is_some_and(|acl| granted(acl, false)) {
+        "bucket"
+    } else if object_acl.is_some_and(|acl| granted(acl, true)) {
+        "object"
+    } else {
+        return None;
+    };
+    Some(Verdict::Allow(format!(
+        "the {via} ACL of {bucket} grants {} to {}",
+        actions.join(","),
+        p.name
+    )))
+}
+
+/// The ACL permission an action needs: through the bucket's ACL (`object` false) or the
+/// object's own. S3: a bucket's READ lists it, its WRITE creates, overwrites and deletes its
+/// objects; an object's READ reads it; READ_ACP/WRITE_ACP read and replace the ACL itself.
+fn acl_permission(action: &str, object: bool) -> Option<AclPermission> {
+    use AclPermission as P;
+    let name = action.strip_prefix("s3:").unwrap_or(action);
+    match (object, name) {
+        (false, "ListBucket" | "ListBucketVersions" | "ListBucketMultipartUploads") => {
+            Some(P::Read)
+        }
+        (false, "PutObject" | "DeleteObject" | "DeleteObjectVersion" | "AbortMultipartUpload") => {
+            Some(P::Write)
+        }
+        (false, "GetBucketAcl") => Some(P::ReadAcp),
+        (false, "PutBucketAcl") => Some(P::WriteAcp),
+        (true, "GetObject" | "GetObjectVersion") => Some(P::Read),
+        (true, "GetObjectAcl" | "GetObjectVersionAcl") => Some(P::ReadAcp),
+        (true, "PutObjectAcl" | "PutObjectVersionAcl") => Some(P::WriteAcp),
+        _ => None,
+    }
+}
+
+/// Whether `acl` grants `need` to `p` (FULL_CONTROL grants everything).
+fn acl_grants(acl: &Acl, p: &Principal, need: AclPermission, ignore_public: bool) -> bool {
+    acl.grants.iter().any(|g| {
+        let who = match &g.grantee {
+            Grantee::AllUsers => !ignore_public,
+            Grantee::AuthenticatedUsers => !ignore_public && !p.anonymous,
+            Grantee::User(id) => !p.anonymous && *id == p.user_id,
+            Grantee::BucketOwner => false,
+        };
+        who && (g.permission == need || g.permission == AclPermission::FullControl)
+    })
+}
+
+/// The bucket policy's say.
+fn decide_policy(
+    p: &Principal,
+    verb: Verb,
+    resource: &Resource<'_>,
+    bucket: &str,
+    key: Option<&str>,
+    policy: &BucketPolicy,
+) -> Option<Verdict> {
     let (actions, target) = actions_for(&p.facts, verb, resource, bucket, key);
     if p.is_admin()
         && actions.iter().all(|a| {

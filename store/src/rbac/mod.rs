@@ -203,8 +203,18 @@ impl fmt::Display for Scope {
 /// explicit Deny of a bucket policy beats every binding; its Allow grants what no binding does
 /// (decision 0041).
 pub fn authorize(principal: &Principal, verb: Verb, resource: Resource<'_>) -> Decision {
-    // A share's snapshot (decision 0040) is read by whoever may read the share, and written by
-    // nobody.
+    authorize_with_acl(principal, verb, resource, None)
+}
+
+/// [`authorize`] with the ACL of the object the resource names (read by the caller from its
+/// record, decision 0042): a grant there allows what nothing else does, unless a bucket policy
+/// denies it.
+pub fn authorize_with_acl(
+    principal: &Principal,
+    verb: Verb,
+    resource: Resource<'_>,
+    object_acl: Option<&crate::model::Acl>,
+) -> Decision {
     if let Some((share, _)) = resource.bucket().and_then(crate::naming::snapshot_parts) {
         if !matches!(verb, Verb::Get | Verb::List) {
             return Decision {
@@ -219,10 +229,10 @@ pub fn authorize(principal: &Principal, verb: Verb, resource: Resource<'_>) -> D
             Resource::Replication(_) => Resource::Replication(Some(share)),
             other => other,
         };
-        return authorize(principal, verb, on_share);
+        return authorize_with_acl(principal, verb, on_share, object_acl);
     }
     let by_bindings = authorize_bindings(principal, verb, resource);
-    match bucket_access::decide(principal, verb, &resource) {
+    match bucket_access::decide(principal, verb, &resource, object_acl) {
         None => by_bindings,
         Some(bucket_access::Verdict::Deny(reason)) => Decision {
             allowed: false,

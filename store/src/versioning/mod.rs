@@ -76,8 +76,9 @@ impl Store {
         key: &str,
         id: &str,
     ) -> Result<ObjectInfo> {
-        deny(authorize(p, Verb::Get, Resource::Object(bucket, key)))?;
-        self.read_version(bucket, key, id)
+        self.read_or_deny(p, Verb::Get, bucket, key, || {
+            self.read_version(bucket, key, id)
+        })
     }
 
     /// [`Store::get_version`] with the chunks pinned for reading (see
@@ -89,8 +90,9 @@ impl Store {
         key: &str,
         id: &str,
     ) -> Result<(ObjectInfo, Pins)> {
-        deny(authorize(p, Verb::Get, Resource::Object(bucket, key)))?;
-        self.open_pinned(bucket, key, || self.read_version(bucket, key, id))
+        self.read_or_deny(p, Verb::Get, bucket, key, || {
+            self.open_pinned(bucket, key, || self.read_version(bucket, key, id))
+        })
     }
 
     pub(crate) fn read_version(&self, bucket: &str, key: &str, id: &str) -> Result<ObjectInfo> {

@@ -23,6 +23,8 @@ pub struct Bucket {
     created_ms: i64,
     usage_bytes: u64,
     object_count: u64,
+    /// Noncurrent versions and delete markers (counted by `quota_objects` too).
+    noncurrent_objects: u64,
     /// The part of `usage_bytes` held by noncurrent versions.
     noncurrent_bytes: u64,
     /// 0 = unlimited.
@@ -45,6 +47,7 @@ impl From<BucketInfo> for Bucket {
             usage_bytes: b.usage_bytes,
             noncurrent_bytes: b.noncurrent_bytes,
             object_count: b.object_count,
+            noncurrent_objects: b.noncurrent_objects,
             quota_bytes: b.quota_bytes,
             quota_objects: b.quota_objects,
             versioning: super::versions::status_name(b.versioning),

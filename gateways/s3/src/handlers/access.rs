@@ -162,3 +162,50 @@ pub async fn delete_cors(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     s.delete_bucket_cors(&ctx.principal, ctx.bucket()).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
+
+/// `<OwnershipControls><Rule><ObjectOwnership>…</ObjectOwnership></Rule></OwnershipControls>`
+/// (decision 0042: BucketOwnerEnforced turns ACLs off; the others keep them in force).
+pub async fn put_ownership(
+    s: &Store,
+    ctx: &Ctx,
+    body: Body,
+    payload: &PayloadMode,
+) -> Result<Response, S3Error> {
+    let doc = xml_body(ctx, body, payload, 64 * 1024).await?;
+    let rules: Vec<_> = doc.children_named("Rule").collect();
+    let value = match (doc.name.as_str(), rules.as_slice()) {
+        ("OwnershipControls", [rule]) if doc.children.len() == 1 => rule
+            .child_text("ObjectOwnership")
+            .filter(|_| rule.children.len() == 1),
+        _ => None,
+    }
+    .ok_or_else(S3Error::malformed_xml)?;
+    let to = gatehouse_store::model::ObjectOwnership::parse(value.trim())
+        .ok_or_else(S3Error::malformed_xml)?;
+    s.set_ownership(&ctx.principal, ctx.bucket(), Some(to))
+        .await?;
+    Ok(empty(StatusCode::OK))
+}
+
+pub fn get_ownership(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    let Some(o) = s.ownership(&ctx.principal, ctx.bucket())? else {
+        return Err(S3Error::new(
+            404,
+            "OwnershipControlsNotFoundError",
+            "The bucket ownership controls were not found",
+        )
+        .with("BucketName", ctx.named_bucket()));
+    };
+    let mut w = XmlWriter::new();
+    w.open_root("OwnershipControls");
+    w.open("Rule");
+    w.elem("ObjectOwnership", o.as_str());
+    w.close("Rule");
+    w.close("OwnershipControls");
+    Ok(xml_ok(w))
+}
+
+pub async fn delete_ownership(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    s.set_ownership(&ctx.principal, ctx.bucket(), None).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}

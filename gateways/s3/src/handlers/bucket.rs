@@ -92,11 +92,20 @@ pub async fn create(
         }
     }
     let lock = super::lock::bucket_lock_enabled(&ctx.headers)?;
-    state
-        .inner
-        .store
-        .create_bucket_with(&ctx.principal, ctx.bucket(), lock)
+    let acl = crate::acl::from_headers(&ctx.headers)?;
+    let ownership = crate::acl::ownership_header(&ctx.headers)?;
+    let s = &state.inner.store;
+    s.accepts_new_bucket_acl(ctx.bucket(), ownership, acl.as_ref())?;
+    s.create_bucket_with(&ctx.principal, ctx.bucket(), lock)
         .await?;
+    // The bucket's ownership first: an ACL asked for a BucketOwnerEnforced bucket is refused.
+    if let Some(o) = ownership {
+        s.set_ownership(&ctx.principal, ctx.bucket(), Some(o))
+            .await?;
+    }
+    if let Some(acl) = acl.filter(|a| !a.grants.is_empty()) {
+        s.set_bucket_acl(&ctx.principal, ctx.bucket(), acl).await?;
+    }
     let mut r = empty(StatusCode::OK);
     if let Ok(v) = HeaderValue::from_str(&format!("/{}", ctx.named_bucket())) {
         r.headers_mut().insert(http::header::LOCATION, v);
@@ -136,38 +145,38 @@ pub fn location(state: &S3State, ctx: &Ctx) -> Result<Response, S3Error> {
     Ok(xml_ok(w))
 }
 
-/// ACLs are not the permission model here (RBAC is); report the owner's full control.
-/// The object (or, with `versionId`, the version) an object ACL call names must exist.
-fn object_exists(s: &Store, ctx: &Ctx) -> Result<(), S3Error> {
-    match ctx.query.get("versionId") {
-        Some(v) => s.get_version(&ctx.principal, ctx.bucket(), ctx.key(), v)?,
-        None => s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?,
-    };
-    Ok(())
+/// The `versionId` an object ACL call names.
+fn version(ctx: &Ctx) -> Option<&str> {
+    ctx.query.get("versionId")
 }
 
+/// GetBucketAcl / GetObjectAcl (decision 0042): the owner's FULL_CONTROL, the stored grants,
+/// and an AllUsers READ where the bucket's policy lets anyone read (or list) it.
 pub fn get_acl(s: &Store, ctx: &Ctx, object: bool) -> Result<Response, S3Error> {
-    if object {
-        object_exists(s, ctx)?;
+    let (b, k) = (ctx.bucket(), ctx.key());
+    let (mut view, implied) = if object {
+        (
+            s.object_acl(&ctx.principal, b, k, version(ctx))?,
+            s.policy_public_read(b, Some(k)),
+        )
     } else {
-        s.head_bucket(&ctx.principal, ctx.bucket())?;
+        (
+            s.bucket_acl(&ctx.principal, b)?,
+            s.policy_public_read(b, None),
+        )
+    };
+    let read_all = gatehouse_store::model::AclGrant {
+        grantee: gatehouse_store::model::Grantee::AllUsers,
+        permission: gatehouse_store::model::AclPermission::Read,
+    };
+    if implied && !view.acl.grants.contains(&read_all) {
+        view.acl.grants.push(read_all);
     }
-    let id = &ctx.principal.user_id;
-    let mut w = XmlWriter::new();
-    w.open_root("AccessControlPolicy");
-    owner(&mut w, "Owner", id);
-    w.open("AccessControlList");
-    w.raw(&format!(
-        "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\"><ID>{id}</ID><DisplayName>{id}</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>"
-    ));
-    w.close("AccessControlList");
-    w.close("AccessControlPolicy");
-    Ok(xml_ok(w))
+    Ok(xml_ok(crate::acl::render(&view.owner, &view.acl)))
 }
 
-/// PutBucketAcl / PutObjectAcl: accepted only when the ACL is the owner's full control, which
-/// is what the bucket or object already has (`crate::acl`); the headers were judged before the
-/// handler ran, a body is judged here. Anything wider is refused, never ignored.
+/// PutBucketAcl / PutObjectAcl: a canned ACL or grant headers, or an `AccessControlPolicy`
+/// body (not both); stored and applied to the next request (decision 0042).
 pub async fn put_acl(
     s: &Store,
     ctx: &Ctx,
@@ -175,36 +184,41 @@ pub async fn put_acl(
     body: Body,
     payload: &PayloadMode,
 ) -> Result<Response, S3Error> {
-    // Setting an ACL is a write (s3:PutObjectAcl / s3:PutBucketAcl), even one that changes
-    // nothing: a reader is told no, not handed a 200.
-    if object {
-        s.may(&ctx.principal, Verb::Put, Resource::Objects(ctx.bucket()))?;
-        object_exists(s, ctx)?;
-    } else {
-        may_configure(s, ctx)?;
-    }
     let bytes = crate::body::read_small(body, payload, &ctx.headers, 64 * 1024).await?;
-    let canned = ctx.headers.contains_key("x-amz-acl");
-    match (canned, bytes.iter().all(u8::is_ascii_whitespace)) {
-        (true, true) => {}
-        (true, false) => {
+    let from_headers = crate::acl::from_headers(&ctx.headers)?;
+    let acl = match (from_headers, bytes.iter().all(u8::is_ascii_whitespace)) {
+        (Some(acl), true) => acl,
+        (Some(_), false) => {
             return Err(S3Error::new(
                 400,
                 "UnexpectedContent",
                 "This request does not support content when an ACL header is given",
             ));
         }
-        (false, true) => {
+        (None, true) => {
             return Err(S3Error::new(
                 400,
                 "MissingSecurityHeader",
                 "Your request was missing a required header: x-amz-acl, or an AccessControlPolicy body",
             ));
         }
-        (false, false) => {
+        (None, false) => {
             let doc = crate::xml::parse(&bytes).ok_or_else(S3Error::malformed_xml)?;
-            crate::acl::check_policy(&doc, &ctx.principal.user_id)?;
+            let owner = s.bucket_owner(&ctx.principal, ctx.bucket())?;
+            crate::acl::from_policy(&doc, &owner)?
         }
+    };
+    if object {
+        s.set_object_acl(
+            &ctx.principal,
+            ctx.bucket(),
+            ctx.key(),
+            version(ctx).map(str::to_string),
+            acl,
+        )
+        .await?;
+    } else {
+        s.set_bucket_acl(&ctx.principal, ctx.bucket(), acl).await?;
     }
     Ok(empty(StatusCode::OK))
 }
@@ -224,10 +238,6 @@ pub fn get_config(s: &Store, ctx: &Ctx, which: BucketConfig) -> Result<Response,
         C::Website => (
             "NoSuchWebsiteConfiguration",
             "The specified bucket does not have a website configuration",
-        ),
-        C::OwnershipControls => (
-            "OwnershipControlsNotFoundError",
-            "The bucket ownership controls were not found",
         ),
         C::Logging => return Ok(empty_doc("BucketLoggingStatus")),
         C::Notification => return Ok(empty_doc("NotificationConfiguration")),

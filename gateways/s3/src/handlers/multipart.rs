@@ -55,6 +55,7 @@ pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
             tags,
             alg,
             super::lock::lock_request(&ctx.headers)?,
+            crate::acl::from_headers(&ctx.headers)?,
         )
         .await?;
     let mut w = XmlWriter::new();

@@ -99,6 +99,7 @@ pub async fn put(
     let plan = checksum_plan(&ctx.headers)?;
     let mut opts = integrity(&ctx.headers, payload, &plan)?;
     opts.meta = object_meta(&ctx.headers)?;
+    opts.acl = crate::acl::from_headers(&ctx.headers)?;
     opts.tags = parse_tag_header(&ctx.headers)?;
     opts.condition = write_condition(&ctx.headers)?;
     opts.lock = super::lock::lock_request(&ctx.headers)?;
@@ -621,6 +622,7 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
                 condition: write_condition(&ctx.headers)?,
                 source_version: sv.clone(),
                 lock: super::lock::lock_request(&ctx.headers)?,
+                acl: crate::acl::from_headers(&ctx.headers)?,
             },
             copy_conditions(&ctx.headers),
         )
