@@ -35,6 +35,36 @@ impl Store {
         Ok(())
     }
 
+    /// The extra permissions a write's ACL and tags need (s3:PutObjectAcl,
+    /// s3:PutObjectTagging, besides s3:PutObject).
+    pub(crate) fn authorize_extras(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+        acl: Option<&Acl>,
+        tagged: bool,
+    ) -> Result<()> {
+        let target = Resource::Object(bucket, key);
+        if acl.is_some_and(|a| !a.grants.is_empty()) {
+            deny(crate::rbac::authorize_action(
+                p,
+                "s3:PutObjectAcl",
+                Verb::Put,
+                target,
+            ))?;
+        }
+        if tagged {
+            deny(crate::rbac::authorize_action(
+                p,
+                "s3:PutObjectTagging",
+                Verb::Put,
+                target,
+            ))?;
+        }
+        Ok(())
+    }
+
     /// Whether `bucket` accepts `acl`: ACLs in force (or the ACL grants nothing), and not a
     /// public one where a public access block refuses it. Asked before every write that
     /// carries an ACL (PutBucketAcl, PutObjectAcl, PutObject/CopyObject/CreateMultipartUpload
@@ -209,7 +239,7 @@ impl Store {
             Some(v) => self.read_version(bucket, key, v),
             None => self.read_object(bucket, key),
         };
-        self.read_or_deny(p, Verb::Put, bucket, key, read)?;
+        let seen = self.read_or_deny(p, Verb::Put, bucket, key, read)?.ino;
         self.accepts_acl(bucket, Some(&acl))?;
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.inner
@@ -218,6 +248,12 @@ impl Store {
                 let mut ns = Ns::new(t);
                 let b = txn::get_bucket(&ns, &bucket)?;
                 let (ino, _) = crate::versioning::resolve_in(&ns, &b, &key, version.as_deref())?;
+                // The object decided on, not one written over it since.
+                if ino != seen {
+                    return Err(StoreError::Conflict(format!(
+                        "{key} changed while its ACL was being set: try again"
+                    )));
+                }
                 let mut rec = txn::get_inode(&ns, ino)?;
                 rec.acl = (!acl.grants.is_empty()).then_some(acl);
                 txn::put_inode(&mut ns, ino, &rec, false)

@@ -335,3 +335,91 @@ async fn get_acl_shows_what_a_policy_implies() {
     let bucket = c.get_bucket_acl().bucket("pol").send().await.expect("acl");
     assert_eq!(groups(bucket.grants()), 0);
 }
+
+#[tokio::test]
+async fn a_write_grant_cannot_destroy_history() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("hist")
+        .send()
+        .await
+        .expect("create");
+    c.put_bucket_versioning()
+        .bucket("hist")
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning");
+    let v = c
+        .put_object()
+        .bucket("hist")
+        .key("k")
+        .body(ByteStream::from_static(b"v1"))
+        .send()
+        .await
+        .expect("put")
+        .version_id()
+        .expect("id")
+        .to_string();
+    c.put_bucket_acl()
+        .bucket("hist")
+        .acl(BucketCannedAcl::PublicReadWrite)
+        .send()
+        .await
+        .expect("acl");
+    let r = reqwest::Client::new()
+        .delete(srv.url(&format!("/hist/k?versionId={v}")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 403);
+    c.get_object()
+        .bucket("hist")
+        .key("k")
+        .version_id(&v)
+        .send()
+        .await
+        .expect("still there");
+}
+
+#[tokio::test]
+async fn create_bucket_takes_its_acl_and_ownership_in_one_step() {
+    let srv = TestServer::start().await;
+    // An ordinary S3 account (s3-user) creating its own bucket with both headers.
+    let u = srv.new_user("maker").await;
+    srv.store()
+        .bind(
+            &srv.admin(),
+            gatehouse_store::ops::SubjectRef::User(u.user_id.clone()),
+            "s3-user",
+            gatehouse_store::rbac::Scope::Global,
+        )
+        .await
+        .expect("bind");
+    let m = client_with(srv.addr, &u.access_key, &u.secret_key);
+    m.create_bucket()
+        .bucket("made")
+        .object_ownership(ObjectOwnership::ObjectWriter)
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .expect("create with acl");
+    assert_eq!(anonymous_status(&srv, "/made?list-type=2").await, 200);
+    let got = m
+        .get_bucket_ownership_controls()
+        .bucket("made")
+        .send()
+        .await
+        .expect("ownership");
+    assert_eq!(
+        got.ownership_controls()
+            .and_then(|o| o.rules().first())
+            .map(|r| r.object_ownership()),
+        Some(&ObjectOwnership::ObjectWriter)
+    );
+}

@@ -717,3 +717,92 @@ async fn cors_rules_answer_preflights_and_mark_actual_responses() {
         403
     );
 }
+
+#[tokio::test]
+async fn what_a_policy_cannot_be_used_for() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("edge")
+        .send()
+        .await
+        .expect("create");
+    // A header that needs a permission of its own (s3:PutObjectAcl) is judged as that.
+    let deny_acl = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:PutObjectAcl","Resource":"arn:aws:s3:::edge/*"}]}"#;
+    set_policy(&c, "edge", deny_acl).await.expect("policy");
+    put(&c, "edge", "plain", b"x").await;
+    let e = c
+        .put_object()
+        .bucket("edge")
+        .key("public")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("acl denied");
+    assert_eq!(code(&e), "AccessDenied");
+    assert_eq!(anonymous(&srv, "GET", "/edge/public").await.status(), 403);
+    // Callers nobody vouches for never manage the bucket's settings, whatever it allows.
+    let open = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::edge","arn:aws:s3:::edge/*"]}]}"#;
+    set_policy(&c, "edge", open).await.expect("policy");
+    let r = reqwest::Client::new()
+        .put(srv.url("/edge?policy"))
+        .body(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::edge/*"}]}"#)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        anonymous(&srv, "DELETE", "/edge?policy").await.status(),
+        403
+    );
+    assert_eq!(anonymous(&srv, "GET", "/edge?policy").await.status(), 403);
+    // ...while what it grants on objects and listings works.
+    assert_eq!(anonymous(&srv, "GET", "/edge/plain").await.status(), 200);
+    // A condition key no request here carries is refused, not kept to never match.
+    let referer = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::edge/*","Condition":{"StringNotLike":{"aws:Referer":"https://example.com/*"}}}]}"#;
+    assert_eq!(
+        set_policy(&c, "edge", referer).await,
+        Err("MalformedPolicy".into())
+    );
+    let tags = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::edge/*","Condition":{"StringEquals":{"s3:ExistingObjectTag/secret":"yes"}}}]}"#;
+    assert_eq!(
+        set_policy(&c, "edge", tags).await,
+        Err("MalformedPolicy".into())
+    );
+}
+
+#[tokio::test]
+async fn a_share_policy_names_the_share_as_s3_clients_do() {
+    let srv = TestServer::start().await;
+    srv.store()
+        .create_share(
+            &srv.admin(),
+            gatehouse_store::ops::NewShare {
+                name: "docs".into(),
+                guest_read: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("share");
+    let c = srv.client();
+    put(&c, "fs--docs", "pub/readme", b"read me").await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::fs--docs/pub/*"}]}"#;
+    set_policy(&c, "fs--docs", policy)
+        .await
+        .expect("the alias names the share");
+    assert_eq!(
+        anonymous(&srv, "GET", "/fs--docs/pub/readme")
+            .await
+            .status(),
+        200
+    );
+    let got = c
+        .get_bucket_policy()
+        .bucket("fs--docs")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(got.policy(), Some(policy));
+}

@@ -156,6 +156,15 @@ async fn a_bucket_holds_at_most_its_max_objects() {
     put(&c, "vers", "k").await.expect("first version");
     put(&c, "vers", "k").await.expect("second version");
     assert_eq!(put(&c, "vers", "k").await, Err("QuotaExceeded".into()));
+    // A delete marker for a key with no object is one more row: counted too.
+    let e = c
+        .delete_object()
+        .bucket("vers")
+        .key("never-written")
+        .send()
+        .await
+        .expect_err("marker over the limit");
+    assert_eq!(code(&e), "QuotaExceeded");
 
     // Only the storage operator sets limits, not a bucket's owner.
     let u = srv.new_user("owner").await;

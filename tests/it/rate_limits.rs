@@ -72,6 +72,17 @@ async fn unsigned_requests_are_limited_per_address() {
     assert_eq!(&statuses[..5], &[200; 5], "{statuses:?}");
     assert!(statuses[5..].contains(&503), "{statuses:?}");
     assert!(retry_after.is_some_and(|s| s >= 1), "{retry_after:?}");
+    // Requests that fail authentication count against the address as well.
+    let bogus = http
+        .get(srv.url("/pub/k"))
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=NOPE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00",
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(bogus.status(), 503);
     // Signed requests are not counted under the address: the admin goes on.
     for _ in 0..10 {
         c.get_object()

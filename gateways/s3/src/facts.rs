@@ -179,14 +179,20 @@ pub fn build(
         "x-amz-object-lock-retain-until-date",
         "x-amz-object-lock-legal-hold",
     ] {
-        if let Some(v) = headers.get(h).and_then(|v| v.to_str().ok()) {
+        // Every field line of a header, joined as one list (a second line must not slip past
+        // a condition that reads the first).
+        let lines: Vec<String> = crate::request::header_values(headers, h)
+            .map(|v| v.into_owned())
+            .collect();
+        if !lines.is_empty() {
+            let v = lines.join(", ");
             let key = match h {
                 "x-amz-object-lock-mode" => "s3:object-lock-mode",
                 "x-amz-object-lock-retain-until-date" => "s3:object-lock-retain-until-date",
                 "x-amz-object-lock-legal-hold" => "s3:object-lock-legal-hold",
                 other => &format!("s3:{other}"),
             };
-            put(key, v);
+            put(key, &v);
         }
     }
     if let Some(tagging) = headers.get("x-amz-tagging").and_then(|v| v.to_str().ok()) {

@@ -73,13 +73,15 @@ impl Store {
             let policy = match &r.policy {
                 // Validated when it was put; a principal removed since is no reason to lose
                 // the rest of it, so it is parsed leniently here.
-                Some(src) => match BucketPolicy::parse(src, &bucket, &Everyone) {
-                    Ok(p) => Some(Arc::new(p)),
-                    Err(e) => {
-                        tracing::error!(bucket = %bucket, reason = %e.reason, "stored bucket policy does not parse: it denies everything until replaced");
-                        Some(Arc::new(deny_all(&bucket)?))
+                Some(src) => {
+                    match BucketPolicy::parse(&share_arns(src, &bucket), &bucket, &Everyone) {
+                        Ok(p) => Some(Arc::new(p)),
+                        Err(e) => {
+                            tracing::error!(bucket = %bucket, reason = %e.reason, "stored bucket policy does not parse: it denies everything until replaced");
+                            Some(Arc::new(deny_all(&bucket)?))
+                        }
                     }
-                },
+                }
                 None => None,
             };
             buckets.insert(
@@ -104,16 +106,10 @@ impl Store {
     pub async fn put_bucket_policy(&self, p: &Principal, bucket: &str, json: &str) -> Result<()> {
         deny(authorize(p, Verb::Put, Resource::Buckets(Some(bucket))))?;
         self.settable(bucket)?;
-        // Decided before the object is read, so never supplied: refused rather than a
-        // statement that silently never matches.
-        if json.to_ascii_lowercase().contains("s3:existingobjecttag") {
-            return Err(StoreError::MalformedPolicy(
-                "the condition key s3:ExistingObjectTag is not supported by this server".into(),
-            ));
-        }
+        unsupported_condition_keys(json)?;
         let policy = {
             let txn = self.db().begin_read()?;
-            BucketPolicy::parse(json, bucket, &Names { txn: &txn })
+            BucketPolicy::parse(&share_arns(json, bucket), bucket, &Names { txn: &txn })
                 .map_err(|e| StoreError::MalformedPolicy(e.reason))?
         };
         if policy.is_public() && self.policy().access.block(bucket).block_public_policy {
@@ -234,6 +230,8 @@ impl Store {
     /// The CORS rules a browser's preflight is answered from: no principal (a preflight
     /// carries no credentials), `None` for a bucket without rules or that does not exist.
     pub fn cors_rules(&self, bucket: &str) -> Option<Arc<str>> {
+        // A deleted share keeps its settings while parked: not answered for.
+        self.bucket_record(bucket).ok()?;
         let bucket = match snapshot_parts(bucket) {
             Some((share, _)) => share,
             None => bucket,
@@ -310,6 +308,88 @@ pub fn preset_of(bucket: &str, policy: Option<&str>) -> &'static str {
         None => "private",
         Some(p) if p == public_preset(bucket) => "public",
         Some(_) => "custom",
+    }
+}
+
+/// Condition keys a request here answers (`rbac::bucket_access::FactConditions`, the S3
+/// gateway's `facts.rs`). Any other key would be absent from every request, so a statement
+/// using it would silently never match (or always, negated): refused at put instead.
+const SUPPORTED_KEYS: &[&str] = &[
+    "aws:sourceip",
+    "aws:securetransport",
+    "aws:currenttime",
+    "aws:epochtime",
+    "aws:username",
+    "aws:userid",
+    "aws:principaltype",
+    "s3:authtype",
+    "s3:signatureversion",
+    "s3:prefix",
+    "s3:delimiter",
+    "s3:max-keys",
+    "s3:versionid",
+    "s3:x-amz-acl",
+    "s3:x-amz-grant-read",
+    "s3:x-amz-grant-write",
+    "s3:x-amz-grant-read-acp",
+    "s3:x-amz-grant-write-acp",
+    "s3:x-amz-grant-full-control",
+    "s3:x-amz-copy-source",
+    "s3:x-amz-metadata-directive",
+    "s3:x-amz-server-side-encryption",
+    "s3:x-amz-storage-class",
+    "s3:x-amz-content-sha256",
+    "s3:object-lock-mode",
+    "s3:object-lock-retain-until-date",
+    "s3:object-lock-legal-hold",
+    "s3:requestobjecttagkeys",
+];
+
+/// MalformedPolicy naming the first condition key this server never supplies.
+fn unsupported_condition_keys(json: &str) -> Result<()> {
+    // The document's own validation (`gatehouse_policy`) reports malformed JSON.
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(json) else {
+        return Ok(());
+    };
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.iter().collect::<Vec<_>>(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    for st in statements {
+        let Some(serde_json::Value::Object(ops)) = st.get("Condition") else {
+            continue;
+        };
+        for keys in ops.values() {
+            let serde_json::Value::Object(keys) = keys else {
+                continue;
+            };
+            for key in keys.keys() {
+                let k = key.to_ascii_lowercase();
+                if !SUPPORTED_KEYS.contains(&k.as_str()) && !k.starts_with("s3:requestobjecttag/") {
+                    return Err(StoreError::MalformedPolicy(format!(
+                        "the condition key {key} is not supported by this server (it would never be present in a request)"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A share's policy may name its bucket as S3 clients do (`fs--X`, decision 0012) or as it is
+/// stored (`fs+X`): the alias is read as the bucket. The document is kept as written.
+fn share_arns<'a>(json: &'a str, bucket: &str) -> std::borrow::Cow<'a, str> {
+    match bucket.strip_prefix(crate::naming::SHARE_PREFIX) {
+        Some(share) => {
+            let alias = format!("arn:aws:s3:::{}", crate::naming::share_alias(share));
+            if json.contains(&alias) {
+                std::borrow::Cow::Owned(json.replace(&alias, &format!("arn:aws:s3:::{bucket}")))
+            } else {
+                std::borrow::Cow::Borrowed(json)
+            }
+        }
+        None => std::borrow::Cow::Borrowed(json),
     }
 }
 

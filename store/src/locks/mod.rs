@@ -186,10 +186,24 @@ pub(crate) fn authorize_request(
     key: &str,
     req: &LockRequest,
 ) -> Result<()> {
-    if req.is_empty() {
-        return Ok(());
+    let target = Resource::Object(bucket, key);
+    if req.retention.is_some() {
+        deny(crate::rbac::authorize_action(
+            p,
+            "s3:PutObjectRetention",
+            Verb::Lock,
+            target,
+        ))?;
     }
-    deny(authorize(p, Verb::Lock, Resource::Object(bucket, key)))
+    if req.legal_hold.is_some() {
+        deny(crate::rbac::authorize_action(
+            p,
+            "s3:PutObjectLegalHold",
+            Verb::Lock,
+            target,
+        ))?;
+    }
+    Ok(())
 }
 
 /// Whether `p` may bypass GOVERNANCE retention in `bucket` when a request asks to (`asked`:

@@ -58,7 +58,7 @@ impl From<BucketRecord> for BucketInfo {
 
 impl Store {
     pub async fn create_bucket(&self, p: &Principal, name: &str) -> Result<BucketInfo> {
-        self.create_bucket_with(p, name, false).await
+        self.create_bucket_with(p, name, false, None).await
     }
 
     /// CreateBucket; `object_lock`: `x-amz-bucket-object-lock-enabled: true` (object lock on,
@@ -68,6 +68,8 @@ impl Store {
         p: &Principal,
         name: &str,
         object_lock: bool,
+        // CreateBucket's ACL and Object Ownership (decision 0042), stored in the same commit.
+        access: Option<crate::model::BucketAccessRecord>,
     ) -> Result<BucketInfo> {
         let kind = naming::bucket_kind(name)?;
         if kind == BucketKind::Share {
@@ -139,6 +141,10 @@ impl Store {
                     quota_objects: 0,
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)?;
+                if let Some(a) = access.filter(|a| !a.is_empty()) {
+                    txn.open_table(crate::tables::BUCKET_ACCESS)?
+                        .insert(rec.name.as_str(), codec::encode(&a)?.as_slice())?;
+                }
                 Ok(BucketInfo::from(rec))
             })
             .await?;

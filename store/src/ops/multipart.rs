@@ -243,6 +243,7 @@ impl Store {
     ) -> Result<UploadInfo> {
         deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
         crate::locks::authorize_request(p, bucket, key, &lock)?;
+        self.authorize_extras(p, bucket, key, acl.as_ref(), !tags.is_empty())?;
         self.accepts_acl(bucket, acl.as_ref())?;
         crate::replication::accept_marker(p, bucket, &mut meta);
         let b = self.bucket_record(bucket)?;

@@ -138,6 +138,7 @@ impl Store {
     {
         deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
         crate::locks::authorize_request(p, bucket, key, &opts.lock)?;
+        self.authorize_extras(p, bucket, key, opts.acl.as_ref(), !opts.tags.is_empty())?;
         self.accepts_acl(bucket, opts.acl.as_ref())?;
         crate::replication::accept_marker(p, bucket, &mut opts.meta);
         let b = self.bucket_record(bucket)?;
@@ -541,6 +542,8 @@ impl Store {
         deny(authorize(p, Verb::Get, Resource::Object(src.0, src.1)))?;
         deny(authorize(p, Verb::Put, Resource::Object(dst.0, dst.1)))?;
         crate::locks::authorize_request(p, dst.0, dst.1, &opts.lock)?;
+        let tagged = opts.replace_tags.as_ref().is_some_and(|t| !t.is_empty());
+        self.authorize_extras(p, dst.0, dst.1, opts.acl.as_ref(), tagged)?;
         self.accepts_acl(dst.0, opts.acl.as_ref())?;
         let dst_bucket = self.bucket_record(dst.0)?;
         naming::validate_key(dst_bucket.kind, dst.1)?;

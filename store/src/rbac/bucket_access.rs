@@ -99,11 +99,15 @@ pub enum Verdict {
 /// The say of the bucket's policy and ACLs (and, for an object, its ACL `object_acl`) on
 /// (`verb`, `resource`) for `p`; `None` when they have none. A policy's Deny first, then its
 /// Allow, then an ACL's grant.
+///
+/// `allowed` is the bindings' answer: when they allow, only a Deny can change it, so grants
+/// are not looked for (and no reason is written).
 pub fn decide(
     p: &Principal,
     verb: Verb,
     resource: &Resource<'_>,
     object_acl: Option<&Acl>,
+    allowed: bool,
 ) -> Option<Verdict> {
     let (bucket, key) = match *resource {
         Resource::Buckets(Some(b)) => (b, None),
@@ -114,8 +118,8 @@ pub fn decide(
     let access = p.access.bucket(bucket);
     let by_policy = access
         .and_then(|a| a.policy.as_ref())
-        .and_then(|policy| decide_policy(p, verb, resource, bucket, key, policy));
-    if by_policy.is_some() {
+        .and_then(|policy| decide_policy(p, verb, resource, bucket, key, policy, allowed));
+    if by_policy.is_some() || allowed {
         return by_policy;
     }
     let bucket_acl = access
@@ -128,6 +132,7 @@ pub fn decide(
     }
     let ignore_public = p.access.block(bucket).ignore_public_acls;
     let (actions, _) = actions_for(&p.facts, verb, resource, bucket, key);
+    let actions: &[&str] = &actions;
     let granted = |acl: &Acl, object: bool| {
         actions.iter().all(|a| {
             acl_permission(a, object).is_some_and(|need| acl_grants(acl, p, need, ignore_public))
@@ -157,9 +162,9 @@ fn acl_permission(action: &str, object: bool) -> Option<AclPermission> {
         (false, "ListBucket" | "ListBucketVersions" | "ListBucketMultipartUploads") => {
             Some(P::Read)
         }
-        (false, "PutObject" | "DeleteObject" | "DeleteObjectVersion" | "AbortMultipartUpload") => {
-            Some(P::Write)
-        }
+        // Not DeleteObjectVersion: S3 gives that to a WRITE grantee only when it owns the
+        // bucket; a grant must not destroy history.
+        (false, "PutObject" | "DeleteObject" | "AbortMultipartUpload") => Some(P::Write),
         (false, "GetBucketAcl") => Some(P::ReadAcp),
         (false, "PutBucketAcl") => Some(P::WriteAcp),
         (true, "GetObject" | "GetObjectVersion") => Some(P::Read),
@@ -174,8 +179,8 @@ fn acl_grants(acl: &Acl, p: &Principal, need: AclPermission, ignore_public: bool
     acl.grants.iter().any(|g| {
         let who = match &g.grantee {
             Grantee::AllUsers => !ignore_public,
-            Grantee::AuthenticatedUsers => !ignore_public && !p.anonymous,
-            Grantee::User(id) => !p.anonymous && *id == p.user_id,
+            Grantee::AuthenticatedUsers => !ignore_public && !is_nobody(p),
+            Grantee::User(id) => !is_nobody(p) && *id == p.user_id,
             Grantee::BucketOwner => false,
         };
         who && (g.permission == need || g.permission == AclPermission::FullControl)
@@ -190,8 +195,10 @@ fn decide_policy(
     bucket: &str,
     key: Option<&str>,
     policy: &BucketPolicy,
+    allowed: bool,
 ) -> Option<Verdict> {
     let (actions, target) = actions_for(&p.facts, verb, resource, bucket, key);
+    let actions: &[&'static str] = &actions;
     if p.is_admin()
         && actions.iter().all(|a| {
             matches!(
@@ -203,18 +210,19 @@ fn decide_policy(
         // An administrator can always repair a policy that locks everyone out.
         return None;
     }
-    let restrict =
-        p.anonymous && policy.is_public() && p.access.block(bucket).restrict_public_buckets;
+    let nobody = is_nobody(p);
+    let restrict = nobody && policy.is_public() && p.access.block(bucket).restrict_public_buckets;
     let conditions = FactConditions { p };
     let groups: &[String] = &p.groups;
     let subject = Subject {
-        anonymous: p.anonymous,
+        // The NFS guest is nobody in particular too: only `*` names it, never a user name.
+        anonymous: nobody,
         user_id: &p.user_id,
         user_name: &p.name,
         groups,
     };
-    let mut allowed = 0;
-    for &action in &actions {
+    let mut allows = 0;
+    for &action in actions {
         let req = Request {
             subject: Subject { ..subject },
             action,
@@ -229,12 +237,24 @@ fn decide_policy(
                     p.name
                 )));
             }
-            Outcome::Allow => allowed += 1,
+            Outcome::Allow => allows += 1,
             Outcome::NoMatch => {}
         }
     }
-    // Several candidate actions (the precise one unknown): an Allow must cover each.
-    (allowed > 0 && allowed == actions.len()).then(|| {
+    // A bucket's settings (its policy among them) are never managed by callers nobody
+    // vouches for, whatever a policy allows (AWS refuses them to other accounts): only a
+    // listing or the bucket's location.
+    if nobody
+        && matches!(resource, Resource::Buckets(_))
+        && !actions
+            .iter()
+            .all(|a| matches!(*a, "s3:ListBucket" | "s3:GetBucketLocation"))
+    {
+        return None;
+    }
+    // Several candidate actions (the precise one unknown): an Allow must cover each. Its
+    // reason is written only when it decides (the bindings did not allow).
+    (!allowed && allows > 0 && allows == actions.len()).then(|| {
         Verdict::Allow(format!(
             "the policy of bucket {bucket} allows {} to {}",
             actions.join(","),
@@ -260,7 +280,7 @@ fn actions_for<'a>(
     resource: &Resource<'a>,
     bucket: &'a str,
     key: Option<&'a str>,
-) -> (Vec<&'static str>, Target<'a>) {
+) -> (Actions, Target<'a>) {
     // Listing a bucket's objects is a bucket action (s3:ListBucket); the rest of `objects`
     // act on objects.
     let object_level = match resource {
@@ -277,13 +297,13 @@ fn actions_for<'a>(
         && v == verb
         && object_level == object_action(action)
     {
-        return (vec![action], target);
+        return (Actions::One([action]), target);
     }
     if verb == Verb::Get
         && object_level
         && let Some(action) = facts.source_action
     {
-        return (vec![action], target);
+        return (Actions::One([action]), target);
     }
     let defaults: &[&'static str] = match (object_level, verb) {
         (true, Verb::Get) => &["s3:GetObject"],
@@ -307,7 +327,29 @@ fn actions_for<'a>(
         (false, Verb::Delete) => &["s3:DeleteBucket"],
         (false, Verb::Create) => &["s3:CreateBucket"],
     };
-    (defaults.to_vec(), target)
+    (Actions::Some(defaults), target)
+}
+
+/// The action(s) a decision stands for, without allocating.
+enum Actions {
+    One([&'static str; 1]),
+    Some(&'static [&'static str]),
+}
+
+impl std::ops::Deref for Actions {
+    type Target = [&'static str];
+    fn deref(&self) -> &[&'static str] {
+        match self {
+            Actions::One(a) => a,
+            Actions::Some(a) => a,
+        }
+    }
+}
+
+/// The anonymous principal or the NFS guest: callers nobody vouches for. Only `*` principals
+/// and AllUsers grants reach them, and RestrictPublicBuckets shuts them out of public policies.
+fn is_nobody(p: &Principal) -> bool {
+    p.anonymous || p.user_id == super::policy::GUEST_ID
 }
 
 /// Whether an S3 action acts on objects (its resource is `arn:aws:s3:::bucket/key`).

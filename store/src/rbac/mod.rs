@@ -206,6 +206,20 @@ pub fn authorize(principal: &Principal, verb: Verb, resource: Resource<'_>) -> D
     authorize_with_acl(principal, verb, resource, None)
 }
 
+/// [`authorize`] of one more S3 action a request needs besides its own (PutObject with
+/// `x-amz-acl` also needs s3:PutObjectAcl, with `x-amz-tagging` s3:PutObjectTagging, AWS): the
+/// bindings judge `verb`, a bucket policy judges `action`.
+pub fn authorize_action(
+    principal: &Principal,
+    action: &'static str,
+    verb: Verb,
+    resource: Resource<'_>,
+) -> Decision {
+    let mut facts = (*principal.facts).clone();
+    facts.action = Some((action, verb));
+    authorize(&principal.with_facts(facts), verb, resource)
+}
+
 /// [`authorize`] with the ACL of the object the resource names (read by the caller from its
 /// record, decision 0042): a grant there allows what nothing else does, unless a bucket policy
 /// denies it.
@@ -232,7 +246,7 @@ pub fn authorize_with_acl(
         return authorize_with_acl(principal, verb, on_share, object_acl);
     }
     let by_bindings = authorize_bindings(principal, verb, resource);
-    match bucket_access::decide(principal, verb, &resource, object_acl) {
+    match bucket_access::decide(principal, verb, &resource, object_acl, by_bindings.allowed) {
         None => by_bindings,
         Some(bucket_access::Verdict::Deny(reason)) => Decision {
             allowed: false,

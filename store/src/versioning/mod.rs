@@ -227,6 +227,19 @@ pub(crate) fn delete_current_in(ns: &mut Ns, b: &mut BucketRecord, key: &str) ->
         txn::unlink_object(ns, b, key)?;
         return Ok(Deleted::default());
     }
+    // A marker for a key with no current object only adds a row: it counts against
+    // `quota_objects` like any version (a delete of an existing object is always allowed).
+    if b.quota_objects > 0
+        && txn::lookup(ns, b.id, key)?.is_none()
+        && b.object_count.saturating_add(b.version_rows) >= b.quota_objects
+    {
+        return Err(StoreError::QuotaExceeded(format!(
+            "{} holds {} of its {} objects (versions and delete markers included)",
+            b.name,
+            b.object_count.saturating_add(b.version_rows),
+            b.quota_objects
+        )));
+    }
     let (_, marker) = txn::unlink_marking(ns, b, key, false, true)?;
     Ok(Deleted {
         delete_marker: marker.is_some(),

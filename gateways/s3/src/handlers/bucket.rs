@@ -95,17 +95,16 @@ pub async fn create(
     let acl = crate::acl::from_headers(&ctx.headers)?;
     let ownership = crate::acl::ownership_header(&ctx.headers)?;
     let s = &state.inner.store;
+    // The ACL and ownership are checked before, and stored with, the bucket: a refused one
+    // creates nothing.
     s.accepts_new_bucket_acl(ctx.bucket(), ownership, acl.as_ref())?;
-    s.create_bucket_with(&ctx.principal, ctx.bucket(), lock)
+    let access = gatehouse_store::model::BucketAccessRecord {
+        acl: acl.filter(|a| !a.grants.is_empty()),
+        ownership,
+        ..Default::default()
+    };
+    s.create_bucket_with(&ctx.principal, ctx.bucket(), lock, Some(access))
         .await?;
-    // The bucket's ownership first: an ACL asked for a BucketOwnerEnforced bucket is refused.
-    if let Some(o) = ownership {
-        s.set_ownership(&ctx.principal, ctx.bucket(), Some(o))
-            .await?;
-    }
-    if let Some(acl) = acl.filter(|a| !a.grants.is_empty()) {
-        s.set_bucket_acl(&ctx.principal, ctx.bucket(), acl).await?;
-    }
     let mut r = empty(StatusCode::OK);
     if let Ok(v) = HeaderValue::from_str(&format!("/{}", ctx.named_bucket())) {
         r.headers_mut().insert(http::header::LOCATION, v);

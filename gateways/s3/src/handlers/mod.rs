@@ -46,14 +46,23 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
         Err(e) => return (Err(e), "-", None, None),
     };
     let bucket = named.clone().map(request::canonical);
+    let source_ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    // What nobody vouches for — a preflight, a request that fails authentication — counts
+    // against its address's rate as an unsigned request does (issue 22).
+    let unvouched = |e: S3Error| match store.admit(&store.anonymous(), source_ip) {
+        Ok(()) => e,
+        Err(retry) => S3Error::slow_down(retry),
+    };
     // A CORS preflight carries no credentials: answered from the bucket's rules alone.
     if parts.method == http::Method::OPTIONS {
-        return (
-            preflight(store, bucket.as_deref(), &parts.headers),
-            "CorsPreflight",
-            None,
-            bucket,
-        );
+        let answer = match store.admit(&store.anonymous(), source_ip) {
+            Ok(()) => preflight(store, bucket.as_deref(), &parts.headers),
+            Err(retry) => Err(S3Error::slow_down(retry)),
+        };
+        return (answer, "CorsPreflight", None, bucket);
     }
     // A browser upload (POST Object) is signed inside its form, not in its headers.
     if let Some(b) = bucket.clone()
@@ -64,10 +73,6 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
             &parts.headers,
         )
     {
-        let source_ip = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
         let secure = parts
             .extensions
             .get::<crate::Transport>()
@@ -101,17 +106,16 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
                     );
                     (p, a.payload, Some(signing))
                 }
-                Ok(None) => return (Err(AuthError::InvalidAccessKeyId.into()), "-", None, bucket),
+                Ok(None) => {
+                    let e = unvouched(AuthError::InvalidAccessKeyId.into());
+                    return (Err(e), "-", None, bucket);
+                }
                 Err(e) => return (Err(e.into()), "-", None, bucket),
             },
             Err(AuthError::Missing) => (store.anonymous(), PayloadMode::Unsigned, None),
-            Err(e) => return (Err(e.into()), "-", None, bucket),
+            Err(e) => return (Err(unvouched(e.into())), "-", None, bucket),
         };
     let who = Some(principal.name.clone());
-    let source_ip = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
     // Rate limits (issue 22): per address for unsigned requests, per principal otherwise.
     if let Err(retry) = store.admit(&principal, source_ip) {
         return (Err(S3Error::slow_down(retry)), "-", who, bucket);
@@ -158,77 +162,79 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
         query,
         headers: parts.headers,
     };
-    let res = run(state, ep, ctx, body, payload).await;
+    let res = run(state, ep, &ctx, body, payload)
+        .await
+        .map_err(|e| object::hide_missing(store, &ctx, ep, e));
     (res, ep.name(), who, bucket)
 }
 
 async fn run(
     state: &S3State,
     ep: Endpoint,
-    ctx: Ctx,
+    ctx: &Ctx,
     body: Body,
     payload: PayloadMode,
 ) -> Result<Response, S3Error> {
     let s = &state.inner.store;
     use Endpoint as E;
     match ep {
-        E::ListBuckets => bucket::list_buckets(state, &ctx),
-        E::CreateBucket => bucket::create(state, &ctx, body, &payload).await,
-        E::DeleteBucket => bucket::delete(s, &ctx).await,
-        E::HeadBucket => bucket::head(state, &ctx),
-        E::GetBucketLocation => bucket::location(state, &ctx),
-        E::GetBucketVersioning => versioning::get(s, &ctx),
-        E::PutBucketVersioning => versioning::put(s, &ctx, body, &payload).await,
-        E::GetBucketAcl | E::GetObjectAcl => bucket::get_acl(s, &ctx, ep == E::GetObjectAcl),
+        E::ListBuckets => bucket::list_buckets(state, ctx),
+        E::CreateBucket => bucket::create(state, ctx, body, &payload).await,
+        E::DeleteBucket => bucket::delete(s, ctx).await,
+        E::HeadBucket => bucket::head(state, ctx),
+        E::GetBucketLocation => bucket::location(state, ctx),
+        E::GetBucketVersioning => versioning::get(s, ctx),
+        E::PutBucketVersioning => versioning::put(s, ctx, body, &payload).await,
+        E::GetBucketAcl | E::GetObjectAcl => bucket::get_acl(s, ctx, ep == E::GetObjectAcl),
         E::PutBucketAcl | E::PutObjectAcl => {
-            bucket::put_acl(s, &ctx, ep == E::PutObjectAcl, body, &payload).await
+            bucket::put_acl(s, ctx, ep == E::PutObjectAcl, body, &payload).await
         }
-        E::ListObjects => list::list_v1(s, &ctx),
-        E::ListObjectsV2 => list::list_v2(s, &ctx),
-        E::ListObjectVersions => versioning::list(s, &ctx),
-        E::ListMultipartUploads => multipart::list_uploads(s, &ctx),
-        E::DeleteObjects => object::delete_many(s, &ctx, body, &payload).await,
-        E::PutObject => object::put(s, &ctx, body, &payload).await,
-        E::CopyObject => object::copy(s, &ctx).await,
-        E::GetObject => object::get(s, &ctx, false),
-        E::HeadObject => object::get(s, &ctx, true),
-        E::DeleteObject => object::delete(s, &ctx).await,
-        E::GetBucketLifecycleConfiguration => lifecycle::get(s, &ctx),
-        E::PutBucketLifecycleConfiguration => lifecycle::put(s, &ctx, body, &payload).await,
-        E::DeleteBucketLifecycle => lifecycle::delete(s, &ctx).await,
-        E::GetObjectLockConfiguration => lock::get_config(s, &ctx),
-        E::PutObjectLockConfiguration => lock::put_config(s, &ctx, body, &payload).await,
-        E::GetObjectRetention => lock::get_retention(s, &ctx),
-        E::PutObjectRetention => lock::put_retention(s, &ctx, body, &payload).await,
-        E::GetObjectLegalHold => lock::get_legal_hold(s, &ctx),
-        E::PutObjectLegalHold => lock::put_legal_hold(s, &ctx, body, &payload).await,
-        E::GetBucketReplication => replication::get(s, &ctx),
-        E::PutBucketReplication => replication::put(s, &ctx, body, &payload).await,
-        E::DeleteBucketReplication => replication::delete(s, &ctx).await,
-        E::GetObjectTagging => object::get_tags(s, &ctx),
-        E::PutObjectTagging => object::put_tags(s, &ctx, body, &payload).await,
-        E::DeleteObjectTagging => object::delete_tags(s, &ctx).await,
-        E::CreateMultipartUpload => multipart::create(s, &ctx).await,
-        E::UploadPart => multipart::upload_part(s, &ctx, body, &payload).await,
-        E::UploadPartCopy => multipart::upload_part_copy(s, &ctx).await,
-        E::CompleteMultipartUpload => multipart::complete(s, &ctx, body, &payload).await,
-        E::AbortMultipartUpload => multipart::abort(s, &ctx).await,
-        E::ListParts => multipart::list_parts(s, &ctx),
-        E::PutBucketPolicy => access::put_policy(s, &ctx, body, &payload).await,
-        E::GetBucketPolicy => access::get_policy(s, &ctx),
-        E::DeleteBucketPolicy => access::delete_policy(s, &ctx).await,
-        E::GetBucketPolicyStatus => access::policy_status(s, &ctx),
-        E::PutPublicAccessBlock => access::put_block(s, &ctx, body, &payload).await,
-        E::GetPublicAccessBlock => access::get_block(s, &ctx),
-        E::DeletePublicAccessBlock => access::delete_block(s, &ctx).await,
-        E::PutBucketCors => access::put_cors(s, &ctx, body, &payload).await,
-        E::GetBucketOwnershipControls => access::get_ownership(s, &ctx),
-        E::PutBucketOwnershipControls => access::put_ownership(s, &ctx, body, &payload).await,
-        E::DeleteBucketOwnershipControls => access::delete_ownership(s, &ctx).await,
-        E::GetBucketCors => access::get_cors(s, &ctx),
-        E::DeleteBucketCors => access::delete_cors(s, &ctx).await,
-        E::GetBucketConfig(c) => bucket::get_config(s, &ctx, c),
-        E::DeleteBucketConfig(_) => bucket::delete_config(s, &ctx),
+        E::ListObjects => list::list_v1(s, ctx),
+        E::ListObjectsV2 => list::list_v2(s, ctx),
+        E::ListObjectVersions => versioning::list(s, ctx),
+        E::ListMultipartUploads => multipart::list_uploads(s, ctx),
+        E::DeleteObjects => object::delete_many(s, ctx, body, &payload).await,
+        E::PutObject => object::put(s, ctx, body, &payload).await,
+        E::CopyObject => object::copy(s, ctx).await,
+        E::GetObject => object::get(s, ctx, false),
+        E::HeadObject => object::get(s, ctx, true),
+        E::DeleteObject => object::delete(s, ctx).await,
+        E::GetBucketLifecycleConfiguration => lifecycle::get(s, ctx),
+        E::PutBucketLifecycleConfiguration => lifecycle::put(s, ctx, body, &payload).await,
+        E::DeleteBucketLifecycle => lifecycle::delete(s, ctx).await,
+        E::GetObjectLockConfiguration => lock::get_config(s, ctx),
+        E::PutObjectLockConfiguration => lock::put_config(s, ctx, body, &payload).await,
+        E::GetObjectRetention => lock::get_retention(s, ctx),
+        E::PutObjectRetention => lock::put_retention(s, ctx, body, &payload).await,
+        E::GetObjectLegalHold => lock::get_legal_hold(s, ctx),
+        E::PutObjectLegalHold => lock::put_legal_hold(s, ctx, body, &payload).await,
+        E::GetBucketReplication => replication::get(s, ctx),
+        E::PutBucketReplication => replication::put(s, ctx, body, &payload).await,
+        E::DeleteBucketReplication => replication::delete(s, ctx).await,
+        E::GetObjectTagging => object::get_tags(s, ctx),
+        E::PutObjectTagging => object::put_tags(s, ctx, body, &payload).await,
+        E::DeleteObjectTagging => object::delete_tags(s, ctx).await,
+        E::CreateMultipartUpload => multipart::create(s, ctx).await,
+        E::UploadPart => multipart::upload_part(s, ctx, body, &payload).await,
+        E::UploadPartCopy => multipart::upload_part_copy(s, ctx).await,
+        E::CompleteMultipartUpload => multipart::complete(s, ctx, body, &payload).await,
+        E::AbortMultipartUpload => multipart::abort(s, ctx).await,
+        E::ListParts => multipart::list_parts(s, ctx),
+        E::PutBucketPolicy => access::put_policy(s, ctx, body, &payload).await,
+        E::GetBucketPolicy => access::get_policy(s, ctx),
+        E::DeleteBucketPolicy => access::delete_policy(s, ctx).await,
+        E::GetBucketPolicyStatus => access::policy_status(s, ctx),
+        E::PutPublicAccessBlock => access::put_block(s, ctx, body, &payload).await,
+        E::GetPublicAccessBlock => access::get_block(s, ctx),
+        E::DeletePublicAccessBlock => access::delete_block(s, ctx).await,
+        E::PutBucketCors => access::put_cors(s, ctx, body, &payload).await,
+        E::GetBucketOwnershipControls => access::get_ownership(s, ctx),
+        E::PutBucketOwnershipControls => access::put_ownership(s, ctx, body, &payload).await,
+        E::DeleteBucketOwnershipControls => access::delete_ownership(s, ctx).await,
+        E::GetBucketCors => access::get_cors(s, ctx),
+        E::DeleteBucketCors => access::delete_cors(s, ctx).await,
+        E::GetBucketConfig(c) => bucket::get_config(s, ctx, c),
+        E::DeleteBucketConfig(_) => bucket::delete_config(s, ctx),
     }
 }
 

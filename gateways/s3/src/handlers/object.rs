@@ -138,6 +138,23 @@ fn version_param(ctx: &Ctx) -> Option<&str> {
     ctx.query.get("versionId")
 }
 
+/// A NoSuchKey from an object operation (tagging, ACL, retention, legal hold, copy, parts…)
+/// for a caller who may not list the bucket is AccessDenied: whether a key exists is for those
+/// who may list (AWS). GET and HEAD decide this themselves ([`missing`]).
+pub(crate) fn hide_missing(s: &Store, ctx: &Ctx, ep: crate::Endpoint, e: S3Error) -> S3Error {
+    use crate::Endpoint as E;
+    if e.code != "NoSuchKey" || matches!(ep, E::GetObject | E::HeadObject) {
+        return e;
+    }
+    let list = gatehouse_store::rbac::Resource::Objects(ctx.bucket());
+    if s.may(&ctx.principal, gatehouse_store::rbac::Verb::List, list)
+        .is_err()
+    {
+        return S3Error::access_denied("Access Denied");
+    }
+    e
+}
+
 /// A miss on a key whose latest version is a delete marker answers with the marker's id
 /// (`x-amz-delete-marker: true`), as S3 does.
 fn missing(s: &Store, ctx: &Ctx, e: StoreError) -> S3Error {

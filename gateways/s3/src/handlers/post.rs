@@ -153,7 +153,14 @@ pub async fn post_object(
     let now = std::time::SystemTime::now();
     let (form, file) = match post_form::parse(content_type, stream, &bucket, now, &lookup).await {
         Ok(f) => f,
-        Err(e) => return (Err(post_error(&e)), None),
+        Err(e) => {
+            // A form that fails its checks counts against its address's rate.
+            let err = match store.admit(&store.anonymous(), source_ip) {
+                Ok(()) => post_error(&e),
+                Err(retry) => S3Error::slow_down(retry),
+            };
+            return (Err(err), None);
+        }
     };
     let (principal, signing): (Principal, Option<Signing>) = match &form.auth {
         Auth::Anonymous => (store.anonymous(), None),
