@@ -1172,6 +1172,105 @@ async fn nfs_rbac_parity_with_s3() {
     }
 }
 
+/// A share's bucket policy (decision 0041) gives the same answer over S3 and NFS for
+/// statements about the whole share: one row per (binding, policy), the user acting through
+/// its S3 credentials and as the registered peer. (Statements about part of a share are
+/// decided per share over NFS for now: a Deny anywhere refuses the verb, an Allow of part
+/// grants nothing there.)
+#[tokio::test]
+async fn nfs_policy_parity_with_s3() {
+    let deny_writes = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::fs+p/*"}]}"#;
+    let deny_all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::fs+p","arn:aws:s3:::fs+p/*"]}]}"#;
+    let allow_user = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam:::user/u"},"Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::fs+p","arn:aws:s3:::fs+p/*"]}]}"#;
+    // (role, policy) → (may read, may write)
+    let table: [(Option<&str>, &str, bool, bool); 4] = [
+        (Some("bucket-write"), deny_writes, true, false),
+        (Some("bucket-admin"), deny_all, false, false),
+        (None, allow_user, true, false),
+        (Some("bucket-read"), allow_user, true, false),
+    ];
+    for (role, policy, read, write_ok) in table {
+        let srv = TestServer::start().await;
+        share(&srv, "p", false).await;
+        s3_put(&srv, "fs+p", "f.txt", b"data".to_vec()).await;
+        let u = srv.new_user("u").await;
+        if let Some(r) = role {
+            srv.store()
+                .bind(
+                    &srv.admin(),
+                    SubjectRef::User(u.user_id.clone()),
+                    r,
+                    Scope::Bucket("fs+p".into()),
+                )
+                .await
+                .expect("bind");
+        }
+        srv.client()
+            .put_bucket_policy()
+            .bucket("fs+p")
+            .policy(policy)
+            .send()
+            .await
+            .expect("policy");
+        srv.store()
+            .add_peer(&srv.admin(), "127.0.0.1", &u.user_id, "")
+            .await
+            .expect("peer");
+        let s3 = client_with(srv.addr, &u.access_key, &u.secret_key);
+        let s3_read = s3
+            .get_object()
+            .bucket("fs+p")
+            .key("f.txt")
+            .send()
+            .await
+            .is_ok();
+        let s3_write = s3
+            .put_object()
+            .bucket("fs+p")
+            .key("s3.txt")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .is_ok();
+        let (nfs_read, nfs_write) = match mount(&srv, "p").await {
+            Err(e) => {
+                assert!(matches!(mount_refusal(Err(e)), mountstat3::MNT3ERR_ACCES));
+                (false, false)
+            }
+            Ok(mut c) => {
+                let root = c.root_nfs_fh3();
+                let (f, _) = lookup(&mut c, &root, "f.txt").await.expect("lookup");
+                let r = read_all(&mut c, &f).await == b"data";
+                let w = match create(
+                    &mut c,
+                    &root,
+                    "nfs.txt",
+                    createhow3::UNCHECKED(sattr3::default()),
+                )
+                .await
+                {
+                    Ok(_) => true,
+                    Err(s) => {
+                        assert_eq!(s, nfsstat3::NFS3ERR_ACCES, "{role:?} {policy}");
+                        false
+                    }
+                };
+                (r, w)
+            }
+        };
+        assert_eq!(
+            (s3_read, s3_write),
+            (read, write_ok),
+            "S3 with {role:?} {policy}"
+        );
+        assert_eq!(
+            (nfs_read, nfs_write),
+            (read, write_ok),
+            "NFS with {role:?} {policy}"
+        );
+    }
+}
+
 /// `gatehouse share mount-info NAME --json` gives the export path, the port and commands that
 /// work against this server.
 #[tokio::test]
