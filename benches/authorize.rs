@@ -131,4 +131,68 @@ fn main() {
     time("same bucket, no policy anywhere (bindings only)", n, || {
         authorize(&plain, Verb::Get, Resource::Object("other98", "x")).allowed
     });
+
+    // benches/policy.sh's policy: 90 Allow statements for `*` pinned to 10.i.0.0/16, a Deny on
+    // keep/*, a public prefix; the bench's admin reading small/… from 127.0.0.1.
+    let mut st: Vec<String> = (0..90)
+        .map(|i| format!(r#"{{"Sid":"Team{i}","Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::pol/team{i}/*","Condition":{{"IpAddress":{{"aws:SourceIp":"10.{i}.0.0/16"}}}}}}"#))
+        .collect();
+    st.push(r#"{"Sid":"Keep","Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::pol/keep/*"}"#.into());
+    st.push(r#"{"Sid":"Public","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::pol/pub/*"}"#.into());
+    let doc = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        st.join(",")
+    );
+    let parsed = match BucketPolicy::parse(&doc, "pol", &Anyone) {
+        Ok(p) => p,
+        Err(e) => panic!("policy does not parse: {}", e.reason),
+    };
+    let mut buckets = HashMap::new();
+    buckets.insert(
+        "pol".to_string(),
+        Arc::new(BucketAccess {
+            policy: Some(Arc::new(parsed)),
+            ..BucketAccess::default()
+        }),
+    );
+    let admin_binding = vec![BindingRecord {
+        subject: Subject::User(uid.into()),
+        role: "admin".into(),
+        scope: Scope::Global,
+        created_ms: 0,
+    }];
+    let pol2 = Policy::new(
+        Vec::new(),
+        BTreeMap::new(),
+        admin_binding,
+        AdminPeers::default(),
+    )
+    .with_access(AccessMap {
+        buckets,
+        block_all_public: false,
+    });
+    let admin = pol2
+        .resolve(uid, "admin", UserKind::Person)
+        .with_facts(RequestFacts {
+            source_ip: Some("127.0.0.1".parse().expect("ip")),
+            action: Some(("s3:GetObject", Verb::Get)),
+            ..RequestFacts::default()
+        });
+    time(
+        "benches/policy.sh: admin GetObject pol/small/… (policy)",
+        n,
+        || authorize(&admin, Verb::Get, Resource::Object("pol", "small/00001234")).allowed,
+    );
+    time(
+        "benches/policy.sh: admin GetObject plain/small/… (none)",
+        n,
+        || {
+            authorize(
+                &admin,
+                Verb::Get,
+                Resource::Object("plain", "small/00001234"),
+            )
+            .allowed
+        },
+    );
 }

@@ -177,6 +177,7 @@ fn make_env() -> Result<Env, Box<dyn std::error::Error>> {
                     name: SHARE.into(),
                     description: String::new(),
                     quota_bytes: 16 << 20,
+                    max_objects: 0,
                     expires_ms: None,
                     guest_read: Some(false),
                 },
@@ -574,11 +575,11 @@ pub fn post_now() -> std::time::SystemTime {
 pub const SIG4_PLACEHOLDER: &[u8] = b"@SIG4@";
 pub const SIG2_PLACEHOLDER: &[u8] = b"@SIG2@";
 
-/// The value of form field `name` in a `multipart/form-data` body, found the simple way: after
-/// `name="NAME"`, the blank line, up to the next CRLF `--`.
+/// The value of form field `name` (lowercase) in a `multipart/form-data` body, found the simple
+/// way: after `name="NAME"` (in any case), the blank line, up to the next CRLF `--`.
 fn form_field<'a>(body: &'a [u8], name: &str) -> Option<&'a [u8]> {
     let tag = format!("name=\"{name}\"");
-    let at = find(body, tag.as_bytes())? + tag.len();
+    let at = find(&body.to_ascii_lowercase(), tag.as_bytes())? + tag.len();
     let start = at + find(&body[at..], b"\r\n\r\n")? + 4;
     let len = find(&body[start..], b"\r\n--").unwrap_or(body.len() - start);
     Some(&body[start..start + len])

@@ -112,6 +112,12 @@ impl Actions {
 impl Statement {
     #[inline]
     fn matches(&self, ctx: &Ctx<'_, '_>, req: &Request<'_>, action: Option<usize>) -> bool {
+        // About other keys altogether: the cheapest test first.
+        if let (Target::Object { key, .. }, Some(prefixes)) = (&req.target, &self.key_prefixes)
+            && !prefixes.iter().any(|p| key.starts_with(&**p))
+        {
+            return false;
+        }
         if !self.actions.matches(action, req.action) {
             return false;
         }

@@ -31,6 +31,8 @@ pub(crate) struct Statement {
     pub actions: Actions,
     pub resources: Resources,
     pub conditions: Vec<Condition>,
+    /// [`Resources::key_prefixes`]: an object key starting with none of them cannot match.
+    pub key_prefixes: Option<Box<[Box<str>]>>,
 }
 
 /// A parsed document.
@@ -282,6 +284,7 @@ fn statement(
         return Err(PolicyError::new(reason::NOT_APPLICABLE));
     }
 
+    let key_prefixes = resources.key_prefixes();
     Ok(Statement {
         sid,
         allow,
@@ -290,5 +293,6 @@ fn statement(
         actions,
         resources,
         conditions,
+        key_prefixes,
     })
 }

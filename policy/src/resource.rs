@@ -187,6 +187,34 @@ impl Resources {
         r
     }
 
+    /// The literal beginnings an object key must have to match the element, when every item
+    /// has one (`bucket/logs/*` → `logs/`); `None` when some item could match any key or
+    /// depends on the request (negated, `*`, variables, a leading wildcard). A cheap test
+    /// that lets evaluation skip statements about other prefixes.
+    pub(crate) fn key_prefixes(&self) -> Option<Box<[Box<str>]>> {
+        if self.negated {
+            return None;
+        }
+        let mut out = Vec::new();
+        for item in &self.items {
+            match item {
+                Resource::Static { keys, .. } => {
+                    for k in keys {
+                        if !k.vars.is_empty() {
+                            return None;
+                        }
+                        match k.toks.first() {
+                            Some(Tok::Lit(l)) => out.push(l.clone()),
+                            _ => return None,
+                        }
+                    }
+                }
+                Resource::Any | Resource::Dynamic(_) => return None,
+            }
+        }
+        Some(out.into_boxed_slice())
+    }
+
     /// Whether the element (before negation) matches the bucket.
     #[inline]
     pub(crate) fn hit_bucket(&self, ctx: &Ctx<'_, '_>, bucket: &str) -> bool {

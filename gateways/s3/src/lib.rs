@@ -31,6 +31,15 @@ mod request;
 mod util;
 mod xml;
 
+/// Entry points for the fuzz targets in `fuzz/` (not an API).
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::cors::{CorsConfig, preflight_check};
+    pub use crate::post_form::{
+        Auth, PostError, PostForm, parse as parse_post_form, success_response,
+    };
+}
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
