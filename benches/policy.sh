@@ -34,7 +34,7 @@ python3 - "$dir/policy.json" <<'EOF'
 import json, sys
 st = [{"Sid": f"Team{i}", "Effect": "Allow", "Principal": "*",
        "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"arn:aws:s3:::pol/team{i}/*",
-       "Condition": {"IpAddress": {"aws:SourceIp": f"10.{i}.0.0/16"}}} for i in range(90)]
+       "Condition": {"IpAddress": {"aws:SourceIp": f"10.{i}.0.0/16"}}} for i in range(int(__import__("os").environ.get("TEAMS", "90")))]
 st.append({"Sid": "Keep", "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
            "Resource": "arn:aws:s3:::pol/keep/*"})
 st.append({"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",

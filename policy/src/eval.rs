@@ -142,16 +142,85 @@ impl Statement {
     }
 }
 
-/// For each catalog action, the indices of the statements (denies, allows) it matches.
-pub(crate) fn index(denies: &[Statement], allows: &[Statement]) -> Box<[[Box<[u32]>; 2]]> {
-    let of = |list: &[Statement], action: usize| -> Box<[u32]> {
-        (0..list.len())
-            .filter(|&i| list[i].actions.matches(Some(action), ""))
-            .filter_map(|i| u32::try_from(i).ok())
-            .collect()
-    };
+/// The statements (indices into denies or allows) naming one action, and for object keys
+/// an index by the literal beginning their resources require: a request on a key looks only
+/// at the statements whose prefix the key has (a binary search per prefix length) and those
+/// with none, never touching the rest (a large policy's statements about other prefixes
+/// cost nothing but the search).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Candidates {
+    all: Box<[u32]>,
+    /// Statements without a key prefix: always looked at.
+    always: Box<[u32]>,
+    /// The distinct prefix lengths, in bytes.
+    lens: Box<[usize]>,
+    /// (prefix, statement), sorted by prefix; a statement with several prefixes is here once
+    /// per prefix.
+    keyed: Box<[(Box<[u8]>, u32)]>,
+}
+
+impl Candidates {
+    fn new(list: &[Statement], action: usize) -> Candidates {
+        let mut all = Vec::new();
+        let mut always = Vec::new();
+        let mut keyed: Vec<(Box<[u8]>, u32)> = Vec::new();
+        for (i, s) in list.iter().enumerate() {
+            let Ok(i) = u32::try_from(i) else { continue };
+            if !s.actions.matches(Some(action), "") {
+                continue;
+            }
+            all.push(i);
+            match &s.key_prefixes {
+                Some(ps) => {
+                    for p in ps.iter() {
+                        keyed.push((p.as_bytes().into(), i));
+                    }
+                }
+                None => always.push(i),
+            }
+        }
+        keyed.sort();
+        keyed.dedup();
+        let mut lens: Vec<usize> = keyed.iter().map(|(p, _)| p.len()).collect();
+        lens.sort_unstable();
+        lens.dedup();
+        Candidates {
+            all: all.into(),
+            always: always.into(),
+            lens: lens.into(),
+            keyed: keyed.into(),
+        }
+    }
+
+    /// Whether `hit` holds for a statement that may match `target`.
+    fn any(&self, target: &Target<'_>, mut hit: impl FnMut(u32) -> bool) -> bool {
+        let Target::Object { key, .. } = target else {
+            return self.all.iter().any(|&i| hit(i));
+        };
+        if self.always.iter().any(|&i| hit(i)) {
+            return true;
+        }
+        let key = key.as_bytes();
+        for &len in self.lens.iter() {
+            let Some(head) = key.get(..len) else { break };
+            let start = self.keyed.partition_point(|(p, _)| &**p < head);
+            for (p, i) in &self.keyed[start..] {
+                if &**p != head {
+                    break;
+                }
+                if hit(*i) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// For each catalog action, its candidate statements (denies, allows).
+pub(crate) fn index(denies: &[Statement], allows: &[Statement]) -> Box<[[Candidates; 2]]> {
     (0..catalog::ACTIONS.len())
-        .map(|a| [of(denies, a), of(allows, a)])
+        .map(|a| [Candidates::new(denies, a), Candidates::new(allows, a)])
         .collect()
 }
 
@@ -172,8 +241,8 @@ pub(crate) fn evaluate(policy: &BucketPolicy, req: &Request<'_>) -> Outcome {
         // A catalog action: only the statements naming it.
         Some(a) => {
             let [d, al] = &policy.by_action[a];
-            let denied = d.iter().any(|&i| deny(&policy.denies[i as usize]));
-            let allowed = || al.iter().any(|&i| allow(&policy.allows[i as usize]));
+            let denied = d.any(&req.target, |i| deny(&policy.denies[i as usize]));
+            let allowed = || al.any(&req.target, |i| allow(&policy.allows[i as usize]));
             (denied, !denied && allowed())
         }
         None => {

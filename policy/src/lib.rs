@@ -236,8 +236,8 @@ pub struct BucketPolicy {
     version: Option<String>,
     denies: Vec<parse::Statement>,
     allows: Vec<parse::Statement>,
-    /// For each catalog action, the indices of the `denies` and `allows` naming it.
-    by_action: Box<[[Box<[u32]>; 2]]>,
+    /// For each catalog action, the `denies` and `allows` naming it.
+    by_action: Box<[[eval::Candidates; 2]]>,
     public: bool,
 }
 
