@@ -1094,6 +1094,62 @@ async fn nfs_export_and_portmap() {
     );
 }
 
+/// What user `u` may do with share `p` (holding `f.txt` = "data"), asked over S3 (its
+/// credentials) and over NFS (as the registered peer 127.0.0.1): ((read, write) over S3,
+/// (read, write) over NFS). An NFS refusal is ACCES (or the mount's).
+async fn read_and_write_both_ways(
+    srv: &TestServer,
+    u: &gatehouse_store::ops::Registered,
+) -> ((bool, bool), (bool, bool)) {
+    srv.store()
+        .add_peer(&srv.admin(), "127.0.0.1", &u.user_id, "")
+        .await
+        .expect("peer");
+    let s3 = client_with(srv.addr, &u.access_key, &u.secret_key);
+    let s3_read = s3
+        .get_object()
+        .bucket("fs+p")
+        .key("f.txt")
+        .send()
+        .await
+        .is_ok();
+    let s3_write = s3
+        .put_object()
+        .bucket("fs+p")
+        .key("s3.txt")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .is_ok();
+    let nfs = match mount(srv, "p").await {
+        Err(e) => {
+            assert!(matches!(mount_refusal(Err(e)), mountstat3::MNT3ERR_ACCES));
+            (false, false)
+        }
+        Ok(mut c) => {
+            let root = c.root_nfs_fh3();
+            let (f, _) = lookup(&mut c, &root, "f.txt").await.expect("lookup");
+            let r = read_all(&mut c, &f).await == b"data";
+            let w = match create(
+                &mut c,
+                &root,
+                "nfs.txt",
+                createhow3::UNCHECKED(sattr3::default()),
+            )
+            .await
+            {
+                Ok(_) => true,
+                Err(s) => {
+                    assert_eq!(s, nfsstat3::NFS3ERR_ACCES);
+                    false
+                }
+            };
+            (r, w)
+        }
+    };
+    ((s3_read, s3_write), nfs)
+}
+
 /// The same binding gives the same answer over S3 and NFS: one row per role, the user acting
 /// once through its S3 credentials and once as the registered peer 127.0.0.1.
 #[tokio::test]
@@ -1121,52 +1177,7 @@ async fn nfs_rbac_parity_with_s3() {
                 .await
                 .expect("bind");
         }
-        srv.store()
-            .add_peer(&srv.admin(), "127.0.0.1", &u.user_id, "")
-            .await
-            .expect("peer");
-        let s3 = client_with(srv.addr, &u.access_key, &u.secret_key);
-        let s3_read = s3
-            .get_object()
-            .bucket("fs+p")
-            .key("f.txt")
-            .send()
-            .await
-            .is_ok();
-        let s3_write = s3
-            .put_object()
-            .bucket("fs+p")
-            .key("s3.txt")
-            .body(ByteStream::from_static(b"x"))
-            .send()
-            .await
-            .is_ok();
-        let (nfs_read, nfs_write) = match mount(&srv, "p").await {
-            Err(e) => {
-                assert!(matches!(mount_refusal(Err(e)), mountstat3::MNT3ERR_ACCES));
-                (false, false)
-            }
-            Ok(mut c) => {
-                let root = c.root_nfs_fh3();
-                let (f, _) = lookup(&mut c, &root, "f.txt").await.expect("lookup");
-                let r = read_all(&mut c, &f).await == b"data";
-                let w = match create(
-                    &mut c,
-                    &root,
-                    "nfs.txt",
-                    createhow3::UNCHECKED(sattr3::default()),
-                )
-                .await
-                {
-                    Ok(_) => true,
-                    Err(s) => {
-                        assert_eq!(s, nfsstat3::NFS3ERR_ACCES, "{role:?}");
-                        false
-                    }
-                };
-                (r, w)
-            }
-        };
+        let ((s3_read, s3_write), (nfs_read, nfs_write)) = read_and_write_both_ways(&srv, &u).await;
         assert_eq!((s3_read, s3_write), (read, write_ok), "S3 with {role:?}");
         assert_eq!((nfs_read, nfs_write), (read, write_ok), "NFS with {role:?}");
     }
@@ -1212,52 +1223,7 @@ async fn nfs_policy_parity_with_s3() {
             .send()
             .await
             .expect("policy");
-        srv.store()
-            .add_peer(&srv.admin(), "127.0.0.1", &u.user_id, "")
-            .await
-            .expect("peer");
-        let s3 = client_with(srv.addr, &u.access_key, &u.secret_key);
-        let s3_read = s3
-            .get_object()
-            .bucket("fs+p")
-            .key("f.txt")
-            .send()
-            .await
-            .is_ok();
-        let s3_write = s3
-            .put_object()
-            .bucket("fs+p")
-            .key("s3.txt")
-            .body(ByteStream::from_static(b"x"))
-            .send()
-            .await
-            .is_ok();
-        let (nfs_read, nfs_write) = match mount(&srv, "p").await {
-            Err(e) => {
-                assert!(matches!(mount_refusal(Err(e)), mountstat3::MNT3ERR_ACCES));
-                (false, false)
-            }
-            Ok(mut c) => {
-                let root = c.root_nfs_fh3();
-                let (f, _) = lookup(&mut c, &root, "f.txt").await.expect("lookup");
-                let r = read_all(&mut c, &f).await == b"data";
-                let w = match create(
-                    &mut c,
-                    &root,
-                    "nfs.txt",
-                    createhow3::UNCHECKED(sattr3::default()),
-                )
-                .await
-                {
-                    Ok(_) => true,
-                    Err(s) => {
-                        assert_eq!(s, nfsstat3::NFS3ERR_ACCES, "{role:?} {policy}");
-                        false
-                    }
-                };
-                (r, w)
-            }
-        };
+        let ((s3_read, s3_write), (nfs_read, nfs_write)) = read_and_write_both_ways(&srv, &u).await;
         assert_eq!(
             (s3_read, s3_write),
             (read, write_ok),
