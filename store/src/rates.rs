@@ -116,8 +116,8 @@ impl Store {
             Err(p) => p.into_inner(),
         };
         let (key, rate) = if p.anonymous || p.user_id == GUEST_ID {
-            let Some(ip) = addr else { return Ok(()) };
-            (Key::Address(ip), rates.cfg.anonymous)
+            drop(rates);
+            return self.admit_address(addr);
         } else {
             let rate = match p.rate_per_minute {
                 Some(n) => role_rate(n),
@@ -139,6 +139,23 @@ impl Store {
         match self.inner.rates.read() {
             Ok(r) => r.cfg.nfs.per_minute > 0,
             Err(p) => p.into_inner().cfg.nfs.per_minute > 0,
+        }
+    }
+
+    /// Counts one request nobody vouches for (unsigned, a preflight, one that failed
+    /// authentication) against its address's rate.
+    pub fn admit_address(&self, addr: Option<IpAddr>) -> Result<(), Duration> {
+        let Some(ip) = addr else { return Ok(()) };
+        let rates = match self.inner.rates.read() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        match rates
+            .limits
+            .check(Key::Address(ip), rates.cfg.anonymous, Instant::now())
+        {
+            Verdict::Allowed => Ok(()),
+            Verdict::Limited { retry_after } => Err(retry_after),
         }
     }
 

@@ -402,9 +402,20 @@ async fn create_bucket_takes_its_acl_and_ownership_in_one_step() {
         .await
         .expect("bind");
     let m = client_with(srv.addr, &u.access_key, &u.secret_key);
-    m.create_bucket()
+    // ObjectWriter (each object owned by its writer) cannot be honoured here: refused, and
+    // nothing created.
+    let e = m
+        .create_bucket()
         .bucket("made")
         .object_ownership(ObjectOwnership::ObjectWriter)
+        .send()
+        .await
+        .expect_err("ObjectWriter");
+    assert_eq!(code(&e), "NotImplemented");
+    assert!(m.head_bucket().bucket("made").send().await.is_err());
+    m.create_bucket()
+        .bucket("made")
+        .object_ownership(ObjectOwnership::BucketOwnerPreferred)
         .acl(BucketCannedAcl::PublicRead)
         .send()
         .await
@@ -420,6 +431,6 @@ async fn create_bucket_takes_its_acl_and_ownership_in_one_step() {
         got.ownership_controls()
             .and_then(|o| o.rules().first())
             .map(|r| r.object_ownership()),
-        Some(&ObjectOwnership::ObjectWriter)
+        Some(&ObjectOwnership::BucketOwnerPreferred)
     );
 }

@@ -64,12 +64,26 @@ pub fn ownership_header(
             "x-amz-object-ownership given more than once",
         ));
     }
-    gatehouse_store::model::ObjectOwnership::parse(v.trim())
-        .map(Some)
-        .ok_or_else(|| {
+    ownership(v.trim()).map(Some).map_err(|e| {
+        if e.code == "NotImplemented" {
+            e
+        } else {
             S3Error::invalid_argument(format!("Invalid x-amz-object-ownership header: {v}"))
                 .with("ArgumentName", "x-amz-object-ownership")
-        })
+        }
+    })
+}
+
+/// An Object Ownership value (header or OwnershipControls body). ObjectWriter — each object
+/// owned by its writer — is refused: objects here have no owner of their own, so it could
+/// not be honoured (decision 0042).
+pub fn ownership(v: &str) -> Result<gatehouse_store::model::ObjectOwnership, S3Error> {
+    if v == "ObjectWriter" {
+        return Err(S3Error::not_implemented(
+            "Object Ownership ObjectWriter (objects here are owned by their bucket's owner)",
+        ));
+    }
+    gatehouse_store::model::ObjectOwnership::parse(v).ok_or_else(S3Error::malformed_xml)
 }
 
 /// The ACL a request's headers ask for: `None` when they name none (the object or bucket is

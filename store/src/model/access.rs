@@ -121,10 +121,10 @@ pub enum ObjectOwnership {
     /// policies alone.
     BucketOwnerEnforced,
     /// ACLs in force; the bucket owner owns every object. The default (decision 0042).
+    /// (S3's ObjectWriter, the writer owning each object, is refused: objects here have no
+    /// owner of their own.)
     #[default]
     BucketOwnerPreferred,
-    /// ACLs in force (objects shown as the bucket owner's here too: decision 0042).
-    ObjectWriter,
 }
 
 impl ObjectOwnership {
@@ -132,7 +132,6 @@ impl ObjectOwnership {
         match self {
             ObjectOwnership::BucketOwnerEnforced => "BucketOwnerEnforced",
             ObjectOwnership::BucketOwnerPreferred => "BucketOwnerPreferred",
-            ObjectOwnership::ObjectWriter => "ObjectWriter",
         }
     }
 
@@ -140,7 +139,6 @@ impl ObjectOwnership {
         [
             ObjectOwnership::BucketOwnerEnforced,
             ObjectOwnership::BucketOwnerPreferred,
-            ObjectOwnership::ObjectWriter,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)

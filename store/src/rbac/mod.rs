@@ -275,11 +275,7 @@ pub fn each_key<'k>(
     let mut any_allowed = false;
     for (key, action) in keys {
         let d = match action {
-            Some(a) => {
-                let mut facts = (*p.facts).clone();
-                facts.action = Some((a, verb));
-                authorize(&p.with_facts(facts), verb, Resource::Object(bucket, key))
-            }
+            Some(a) => authorize_action(p, a, verb, Resource::Object(bucket, key)),
             None => authorize(p, verb, Resource::Object(bucket, key)),
         };
         if d.allowed {

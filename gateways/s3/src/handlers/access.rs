@@ -180,8 +180,7 @@ pub async fn put_ownership(
         _ => None,
     }
     .ok_or_else(S3Error::malformed_xml)?;
-    let to = gatehouse_store::model::ObjectOwnership::parse(value.trim())
-        .ok_or_else(S3Error::malformed_xml)?;
+    let to = crate::acl::ownership(value.trim())?;
     s.set_ownership(&ctx.principal, ctx.bucket(), Some(to))
         .await?;
     Ok(empty(StatusCode::OK))

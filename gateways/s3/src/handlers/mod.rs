@@ -52,13 +52,13 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
         .map(|c| c.0.ip());
     // What nobody vouches for — a preflight, a request that fails authentication — counts
     // against its address's rate as an unsigned request does (issue 22).
-    let unvouched = |e: S3Error| match store.admit(&store.anonymous(), source_ip) {
+    let unvouched = |e: S3Error| match store.admit_address(source_ip) {
         Ok(()) => e,
         Err(retry) => S3Error::slow_down(retry),
     };
     // A CORS preflight carries no credentials: answered from the bucket's rules alone.
     if parts.method == http::Method::OPTIONS {
-        let answer = match store.admit(&store.anonymous(), source_ip) {
+        let answer = match store.admit_address(source_ip) {
             Ok(()) => preflight(store, bucket.as_deref(), &parts.headers),
             Err(retry) => Err(S3Error::slow_down(retry)),
         };

@@ -685,20 +685,24 @@ pub async fn put_tags(
     payload: &PayloadMode,
 ) -> Result<Response, S3Error> {
     let doc = xml_body(ctx, body, payload, 64 * 1024).await?;
+    let tags = tagging_document(&doc)?;
+    validate_tags(&tags)?;
+    set_tags(s, ctx, tags, StatusCode::OK).await
+}
+
+/// The tags of a `<Tagging><TagSet><Tag>…` document (PutObjectTagging, POST's `tagging`).
+pub(crate) fn tagging_document(doc: &crate::xml::Node) -> Result<Vec<(String, String)>, S3Error> {
     let set = doc
         .child("TagSet")
         .filter(|_| doc.name == "Tagging")
         .ok_or_else(S3Error::malformed_xml)?;
-    let tags: Vec<(String, String)> = set
-        .children_named("Tag")
+    set.children_named("Tag")
         .map(|t| match (t.child_text("Key"), t.child_text("Value")) {
             (Some(k), Some(v)) => Ok((k.to_string(), v.to_string())),
             (Some(k), None) => Ok((k.to_string(), String::new())),
             _ => Err(S3Error::malformed_xml()),
         })
-        .collect::<Result<_, _>>()?;
-    validate_tags(&tags)?;
-    set_tags(s, ctx, tags, StatusCode::OK).await
+        .collect()
 }
 
 pub async fn delete_tags(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {

@@ -49,14 +49,6 @@ fn post_error(e: &PostError) -> S3Error {
     err
 }
 
-/// A key in the `Location` URL: everything but unreserved characters and `/` escaped.
-const KEY_IN_URL: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
-
 /// Form fields that are the POST protocol's own, not object headers.
 const PROTOCOL_FIELDS: &[&str] = &[
     "key",
@@ -111,26 +103,18 @@ fn headers_of(form: &PostForm) -> Result<HeaderMap, S3Error> {
     Ok(h)
 }
 
-/// The form's `tagging` field (a `<Tagging>` document) as `x-amz-tagging`'s query string.
+/// The form's `tagging` field (a `<Tagging>` document) as `x-amz-tagging`'s query string,
+/// read by the same parser as PutObjectTagging's body.
 fn tagging_query(xml: &str) -> Result<String, S3Error> {
     let doc = crate::xml::parse(xml.as_bytes()).ok_or_else(S3Error::malformed_xml)?;
-    let set = doc
-        .child("TagSet")
-        .filter(|_| doc.name == "Tagging")
-        .ok_or_else(S3Error::malformed_xml)?;
     let enc = |s: &str| {
         percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
     };
-    let mut pairs = Vec::new();
-    for t in set.children_named("Tag") {
-        let k = t.child_text("Key").ok_or_else(S3Error::malformed_xml)?;
-        pairs.push(format!(
-            "{}={}",
-            enc(k),
-            enc(t.child_text("Value").unwrap_or(""))
-        ));
-    }
-    Ok(pairs.join("&"))
+    Ok(super::object::tagging_document(&doc)?
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&"))
 }
 
 /// `POST /{bucket}` with a form: authenticate by the form's signature, then PutObject.
@@ -155,7 +139,7 @@ pub async fn post_object(
         Ok(f) => f,
         Err(e) => {
             // A form that fails its checks counts against its address's rate.
-            let err = match store.admit(&store.anonymous(), source_ip) {
+            let err = match store.admit_address(source_ip) {
                 Ok(()) => post_error(&e),
                 Err(retry) => S3Error::slow_down(retry),
             };
@@ -251,7 +235,7 @@ pub async fn post_object(
     let location = format!(
         "{scheme}://{host}/{}/{}",
         shown,
-        percent_encoding::utf8_percent_encode(&form.key, KEY_IN_URL)
+        crate::util::url_encode(&form.key)
     );
     let (status, loc, xml) = post_form::success_response(
         form.success_action_status,
