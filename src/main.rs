@@ -234,6 +234,10 @@ fn fsck_verdict(
                 "directory subdirectory counts (nlink) wrong",
             ),
             (
+                r.name_mismatches,
+                "rows of the file view's inode-to-names index wrong",
+            ),
+            (
                 r.orphan_files,
                 "orphan chunk files (left by interrupted writes; GC or --repair removes them)",
             ),

@@ -17,6 +17,8 @@
 //! - `m0011_replication`: bucket replication's connections, rules and queue.
 //! - `m0012_versions`: noncurrent object versions and delete markers.
 //! - `m0013_bucket_access`: bucket policies, public access blocks and CORS rules.
+//! - `m0014_inode_names`: the names of every share inode (was `repl_names`, replicated shares
+//!   only).
 //!
 //! Invariant: this crate depends on redb (and serde/rmp-serde, to read the records a step
 //! needs) only. A step uses frozen copies of the table definitions and value types it needs,
@@ -36,11 +38,12 @@ mod m0010_live_objects;
 mod m0011_replication;
 mod m0012_versions;
 mod m0013_bucket_access;
+mod m0014_inode_names;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_VERSION: u64 = 13;
+pub const CURRENT_VERSION: u64 = 14;
 
 /// The `meta` table: string keys, raw byte values. Frozen: every schema has it.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -98,6 +101,7 @@ const STEPS: &[Step] = &[
     m0011_replication::apply,
     m0012_versions::apply,
     m0013_bucket_access::apply,
+    m0014_inode_names::apply,
 ];
 
 /// Reads the stored schema version; 0 means a new, empty file.

@@ -82,6 +82,9 @@ pub struct FsckReport {
     /// 0036), one line each.
     #[serde(default)]
     pub replication_mismatches: Vec<String>,
+    /// Rows of the inode → names index (decision 0043) missing or naming no entry.
+    #[serde(default)]
+    pub name_mismatches: u64,
     pub repaired: bool,
 }
 
@@ -107,6 +110,7 @@ impl FsckReport {
             && self.live_objects_mismatch.is_none()
             && self.chunk_totals_mismatch.is_none()
             && self.replication_mismatches.is_empty()
+            && self.name_mismatches == 0
     }
 }
 
@@ -163,6 +167,7 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
     let blobs = BlobStore::open(&data_dir.join("blobs"))?;
     let (mut report, fixes) = check(&db.begin_read()?, &blobs, &Pace::Offline)?;
     let Fixes {
+        names: fix_names,
         replication: fix_replication,
         rows: fix_rows,
         subdirs: fix_subdirs,
@@ -224,6 +229,14 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
                 }
             }
             crate::replication::check::repair(&wtxn, &fix_replication)?;
+            let mut n = wtxn.open_table(crate::tables::INODE_NAMES)?;
+            for (row, wanted) in &fix_names {
+                if *wanted {
+                    n.insert(row.as_slice(), ())?;
+                } else {
+                    n.remove(row.as_slice())?;
+                }
+            }
             let mut b = wtxn.open_table(BUCKETS)?;
             for (name, (bytes, count, noncurrent, rows)) in &fix_usage {
                 let rec = match b.get(name.as_str())? {
@@ -254,6 +267,7 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
 
 /// What repair would write, found by [`check`].
 struct Fixes {
+    names: Vec<(Vec<u8>, bool)>,
     replication: crate::replication::check::Fixes,
     rows: Vec<(Hash, Option<(u64, u64)>)>,
     subdirs: Vec<(Vec<u8>, Option<u64>)>,
@@ -614,9 +628,17 @@ fn check(
     report.subdir_mismatches = fix_subdirs.len() as u64;
     let (replication_mismatches, fix_replication) = crate::replication::check::check(rtxn)?;
     report.replication_mismatches = replication_mismatches;
+    let fix_names = crate::ops::names::check(
+        &entries,
+        &inodes,
+        &rtxn.open_table(crate::tables::INODE_NAMES)?,
+        &share_ids,
+    )?;
+    report.name_mismatches = fix_names.len() as u64;
     Ok((
         report,
         Fixes {
+            names: fix_names,
             replication: fix_replication,
             rows: fix_rows,
             subdirs: fix_subdirs,

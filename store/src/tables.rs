@@ -135,9 +135,6 @@ pub const REPL_RULES: TableDefinition<u64, &[u8]> = TableDefinition::new("repl_r
 pub const REPL_QUEUE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("repl_queue");
 /// bucket id (8 bytes BE) ++ key → the sequence number of the key's row in [`REPL_QUEUE`].
 pub const REPL_LATEST: TableDefinition<&[u8], u64> = TableDefinition::new("repl_latest");
-/// Names of the inodes of a replicated share: bucket id (8 bytes BE) ++ inode (8 bytes BE) ++
-/// key → nothing. A file-view write names only the inode; this finds the keys to send.
-pub const REPL_NAMES: TableDefinition<&[u8], ()> = TableDefinition::new("repl_names");
 /// Keys whose send the target refused for good: bucket id (8 bytes BE) ++ key →
 /// [`crate::model::FailedRow`]; a later change of the key queues it again.
 pub const REPL_FAILED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("repl_failed");
@@ -150,7 +147,14 @@ pub fn queue_key(bucket_id: u64, seq: u64) -> [u8; 16] {
     k
 }
 
-/// bucket id (8 bytes BE) ++ inode (8 bytes BE) ++ key.
+/// The names of every share inode (the reverse of [`ENTRIES`] for share buckets, snapshots and
+/// parked shares included): bucket id (8 bytes BE) ++ inode (8 bytes BE) ++ key → nothing.
+/// The file view names inodes, not keys: this finds the keys a bucket policy decides on and
+/// replication sends (decision 0043). Kept by `ops::names` in the transaction of each change
+/// of `entries`; schema 14 built it.
+pub const INODE_NAMES: TableDefinition<&[u8], ()> = TableDefinition::new("inode_names");
+
+/// bucket id (8 bytes BE) ++ inode (8 bytes BE) ++ key: an [`INODE_NAMES`] row.
 pub fn name_key(bucket_id: u64, ino: u64, key: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(16 + key.len());
     k.extend_from_slice(&bucket_id.to_be_bytes());

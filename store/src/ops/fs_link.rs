@@ -114,8 +114,9 @@ impl Store {
                 ns.entries_mut()?
                     .insert(tables::entry_key(b.id, &key).as_slice(), file)?;
                 super::expiry_index::schedule(&mut ns, &b, &key, rec.mtime_ms)?;
+                super::names::set(&mut ns, &b, &key, file, None)?;
                 if b.replicated {
-                    crate::replication::queue::key_added(&mut ns, &b, &key, file)?;
+                    crate::replication::queue::key_added(&mut ns, &b, &key)?;
                 }
                 // A name more; the bytes are the inode's, counted once already.
                 b.object_count += 1;

@@ -600,8 +600,10 @@ impl Store {
             txn::entry_added(&mut ns, &b, &dst)?;
             ns.entries_mut()?
                 .insert(tables::entry_key(b.id, &dst).as_slice(), ino)?;
+            super::names::clear(&mut ns, &b, &src, ino)?;
+            super::names::set(&mut ns, &b, &dst, ino, None)?;
             if b.replicated {
-                crate::replication::queue::key_renamed(&mut ns, &b, &src, &dst, ino)?;
+                crate::replication::queue::key_renamed(&mut ns, &b, &src, &dst)?;
             }
             // The renamed inode changed (POSIX: its ctime moves); a replica renamed here is this
             // site's own from now on (its new name is sent).
@@ -1412,6 +1414,11 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
         for (_, new, ino) in &moves {
             entries.insert(new.as_slice(), *ino)?;
         }
+        let names = ns.inode_names_mut()?;
+        for (old, new, ino) in &moves {
+            names.remove(super::names::row(b.id, *ino, &old[8..]).as_slice())?;
+            names.insert(super::names::row(b.id, *ino, &new[8..]).as_slice(), ())?;
+        }
     }
     if b.replicated {
         for (old, new, ino) in &moves {
@@ -1423,7 +1430,7 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
                 crate::replication::queue::make_local(&mut rec);
                 txn::put_inode(ns, *ino, &rec, false)?;
             }
-            crate::replication::queue::key_renamed(ns, b, &old_key, &key, *ino)?;
+            crate::replication::queue::key_renamed(ns, b, &old_key, &key)?;
         }
     }
     if b.versioning.is_on() {

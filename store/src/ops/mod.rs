@@ -12,6 +12,7 @@ mod gc;
 mod lifecycle;
 mod list;
 mod multipart;
+pub(crate) mod names;
 pub(crate) mod ns;
 pub(crate) mod objects;
 mod peers;

@@ -101,8 +101,8 @@ namespace_tables! {
     repl_queue, repl_queue_mut: REPL_QUEUE<&'static [u8], &'static [u8]>;
     /// [`tables::REPL_LATEST`]: a key's row in the queue.
     repl_latest, repl_latest_mut: REPL_LATEST<&'static [u8], u64>;
-    /// [`tables::REPL_NAMES`]: the keys of a replicated share's inodes.
-    repl_names, repl_names_mut: REPL_NAMES<&'static [u8], ()>;
+    /// [`tables::INODE_NAMES`]: the keys of a share's inodes.
+    inode_names, inode_names_mut: INODE_NAMES<&'static [u8], ()>;
     /// [`tables::REPL_FAILED`]: keys the target refused.
     repl_failed, repl_failed_mut: REPL_FAILED<&'static [u8], &'static [u8]>;
     /// [`tables::VERSIONS`]: noncurrent versions and delete markers.

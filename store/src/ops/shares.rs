@@ -707,6 +707,8 @@ pub(crate) fn drop_entries(ns: &mut Ns, id: u64, limit: usize) -> Result<u64> {
     let n = names.len() as u64;
     for (key, ino) in names {
         ns.entries_mut()?.remove(key.as_slice())?;
+        ns.inode_names_mut()?
+            .remove(super::names::row(id, ino, &key[8..]).as_slice())?;
         // Chunk references are held once per inode, however many names (hard links) it
         // has: dropped with its last name.
         let Some(old) = ns.inodes()?.get(ino)?.map(|v| v.value().to_vec()) else {

@@ -530,8 +530,9 @@ pub(crate) fn link_at(
     ns.entries_mut()?
         .insert(tables::entry_key(bucket.id, key).as_slice(), ino)?;
     super::expiry_index::schedule(ns, bucket, key, rec.mtime_ms)?;
+    super::names::set(ns, bucket, key, ino, existing)?;
     if bucket.replicated {
-        crate::replication::queue::key_linked(ns, bucket, key, ino, rec, existing)?;
+        crate::replication::queue::key_linked(ns, bucket, key, rec)?;
     }
     bucket.usage_bytes += rec.size;
     bucket.object_count += 1;
@@ -660,8 +661,9 @@ pub(crate) fn remove_name(
     ns.entries_mut()?
         .remove(tables::entry_key(bucket.id, key).as_slice())?;
     entry_removed(ns, bucket, key)?;
+    super::names::clear(ns, bucket, key, ino)?;
     if bucket.replicated {
-        crate::replication::queue::key_unlinked(ns, bucket, key, ino, replica)?;
+        crate::replication::queue::key_unlinked(ns, bucket, key, replica)?;
     }
     bucket.object_count = bucket.object_count.saturating_sub(1);
     Ok(())

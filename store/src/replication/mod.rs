@@ -767,16 +767,13 @@ impl Replication<'_> {
                     found.push((key, v.value()));
                 }
                 for (key, ino) in found {
-                    if b.kind == BucketKind::Share {
-                        ns.repl_names_mut()?
-                            .insert(tables::name_key(b.id, ino, &key).as_slice(), ())?;
-                    }
                     if !key.starts_with(rule.prefix.as_str()) {
                         continue;
                     }
                     let rec: ObjectRecord = txn::inode_attrs(&ns, ino)?;
-                    // Without existing objects, a file the walk had not reached when the file
-                    // view changed it (it found no name to queue then) is queued now.
+                    // Without existing objects, a file the file view changed since the rule
+                    // began (queued then too, by its names) is queued: once, as the queue holds
+                    // a key once.
                     let changed_ms = rec
                         .times
                         .map_or(rec.mtime_ms, |t| t.ctime_ns.div_euclid(1_000_000));

@@ -10,7 +10,7 @@ use redb::ReadableTable;
 
 use crate::codec;
 use crate::error::Result;
-use crate::model::{BucketKind, BucketRecord, ObjectRecord, QueueRow, ReplOp, RuleRecord};
+use crate::model::{BucketRecord, ObjectRecord, QueueRow, ReplOp, RuleRecord};
 use crate::ops::ns::Ns;
 use crate::ops::txn;
 use crate::tables;
@@ -47,23 +47,13 @@ pub(crate) fn write_rule(ns: &mut Ns, bucket_id: u64, rule: &RuleRecord) -> Resu
     Ok(())
 }
 
-/// `key` now names inode `ino` holding `rec` (`replaced`: the inode it named before).
+/// `key` now names a record `rec`.
 pub(crate) fn key_linked(
     ns: &mut Ns,
     b: &BucketRecord,
     key: &str,
-    ino: u64,
     rec: &ObjectRecord,
-    replaced: Option<u64>,
 ) -> Result<()> {
-    if b.kind == BucketKind::Share {
-        if let Some(old) = replaced {
-            ns.repl_names_mut()?
-                .remove(tables::name_key(b.id, old, key).as_slice())?;
-        }
-        ns.repl_names_mut()?
-            .insert(tables::name_key(b.id, ino, key).as_slice(), ())?;
-    }
     if rec.meta.user.iter().any(|(k, _)| k == REPLICA_MARKER) {
         // The other site's write: what this site had queued for the key is older than it and
         // must not overwrite or delete it there.
@@ -110,60 +100,31 @@ pub(crate) fn make_local(rec: &mut ObjectRecord) {
     rec.meta.user.retain(|(k, _)| k != REPLICA_MARKER);
 }
 
-/// `key`, which named inode `ino`, is gone (`replica`: deleted by the other site, which is
-/// not told again; what was queued here for the key is older than that delete and goes).
-pub(crate) fn key_unlinked(
-    ns: &mut Ns,
-    b: &BucketRecord,
-    key: &str,
-    ino: u64,
-    replica: bool,
-) -> Result<()> {
-    if b.kind == BucketKind::Share {
-        ns.repl_names_mut()?
-            .remove(tables::name_key(b.id, ino, key).as_slice())?;
-    }
+/// `key` is gone (`replica`: deleted by the other site, which is not told again; what was
+/// queued here for the key is older than that delete and goes).
+pub(crate) fn key_unlinked(ns: &mut Ns, b: &BucketRecord, key: &str, replica: bool) -> Result<()> {
     if replica {
         return dequeue(ns, b, key);
     }
     enqueue(ns, b, key, ReplOp::Delete)
 }
 
-/// A new name `key` for inode `ino` (a hard link): sent as a put.
-pub(crate) fn key_added(ns: &mut Ns, b: &BucketRecord, key: &str, ino: u64) -> Result<()> {
-    if b.kind == BucketKind::Share {
-        ns.repl_names_mut()?
-            .insert(tables::name_key(b.id, ino, key).as_slice(), ())?;
-    }
+/// A new name `key` for an inode (a hard link): sent as a put.
+pub(crate) fn key_added(ns: &mut Ns, b: &BucketRecord, key: &str) -> Result<()> {
     enqueue(ns, b, key, ReplOp::Put)
 }
 
-/// Inode `ino` moved from name `src` to `dst` (a rename): the target deletes the one and gets
+/// An inode moved from name `src` to `dst` (a rename): the target deletes the one and gets
 /// the other.
-pub(crate) fn key_renamed(
-    ns: &mut Ns,
-    b: &BucketRecord,
-    src: &str,
-    dst: &str,
-    ino: u64,
-) -> Result<()> {
-    key_unlinked(ns, b, src, ino, false)?;
-    key_added(ns, b, dst, ino)
+pub(crate) fn key_renamed(ns: &mut Ns, b: &BucketRecord, src: &str, dst: &str) -> Result<()> {
+    key_unlinked(ns, b, src, false)?;
+    key_added(ns, b, dst)
 }
 
 /// Inode `ino`'s data or attributes changed through the file view (which names inodes, not
 /// keys): every key naming it is queued.
 pub(crate) fn inode_changed(ns: &mut Ns, b: &BucketRecord, ino: u64) -> Result<()> {
-    let prefix = tables::name_key(b.id, ino, "");
-    let mut keys = Vec::new();
-    for e in ns.repl_names()?.range(prefix.as_slice()..)? {
-        let (k, _) = e?;
-        let Some(key) = k.value().strip_prefix(prefix.as_slice()) else {
-            break;
-        };
-        keys.push(String::from_utf8_lossy(key).into_owned());
-    }
-    for key in keys {
+    for key in crate::ops::names::of_ns(ns, b.id, ino)? {
         enqueue(ns, b, &key, ReplOp::Put)?;
     }
     Ok(())
@@ -230,7 +191,7 @@ pub(crate) fn retire(ns: &mut Ns, id: u64) -> Result<()> {
     Ok(())
 }
 
-/// Removes at most `limit` rows of a retired rule's queue, latest, name and failure rows;
+/// Removes at most `limit` rows of a retired rule's queue, latest and failure rows;
 /// the rule record too once none is left. Returns whether rows remain.
 pub(crate) fn purge_step(ns: &mut Ns, id: u64, limit: usize) -> Result<bool> {
     let lo = id.to_be_bytes();
@@ -254,7 +215,6 @@ pub(crate) fn purge_step(ns: &mut Ns, id: u64, limit: usize) -> Result<bool> {
     }
     purge!(repl_queue, repl_queue_mut);
     purge!(repl_latest, repl_latest_mut);
-    purge!(repl_names, repl_names_mut);
     purge!(repl_failed, repl_failed_mut);
     if left == 0 {
         return Ok(true);

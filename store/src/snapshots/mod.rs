@@ -469,6 +469,7 @@ fn copy_entries(ns: &mut Ns, live: &BucketRecord, snap: &mut BucketRecord) -> Re
         };
         ns.entries_mut()?
             .insert(tables::entry_key(snap.id, key).as_slice(), new)?;
+        crate::ops::names::set(ns, snap, key, new, None)?;
         snap.object_count += 1;
     }
     for table in [Dir::Times, Dir::Subdirs] {

@@ -440,6 +440,7 @@ pub(crate) fn promote_newest(ns: &mut Ns, b: &mut BucketRecord, key: &str) -> Re
     txn::entry_added(ns, b, key)?;
     ns.entries_mut()?
         .insert(tables::entry_key(b.id, key).as_slice(), vino)?;
+    crate::ops::names::set(ns, b, key, vino, None)?;
     b.object_count += 1;
     crate::ops::expiry_index::schedule(ns, b, key, row.mtime_ms)?;
     Ok(true)
