@@ -25,6 +25,7 @@ mod nfs;
 mod nfs_dirs;
 mod nfs_files;
 mod nfs_links;
+mod nfs_policy;
 mod nfs_times;
 mod nfs_writeback;
 mod object_lock;

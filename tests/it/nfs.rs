@@ -1185,9 +1185,8 @@ async fn nfs_rbac_parity_with_s3() {
 
 /// A share's bucket policy (decision 0041) gives the same answer over S3 and NFS for
 /// statements about the whole share: one row per (binding, policy), the user acting through
-/// its S3 credentials and as the registered peer. (Statements about part of a share are
-/// decided per share over NFS for now: a Deny anywhere refuses the verb, an Allow of part
-/// grants nothing there.)
+/// its S3 credentials and as the registered peer. (Statements about part of a share, key by
+/// key: `nfs_policy.rs`, decision 0043.)
 #[tokio::test]
 async fn nfs_policy_parity_with_s3() {
     let deny_writes = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::fs+p/*"}]}"#;

@@ -18,7 +18,12 @@ use crate::nfs::{
 };
 
 /// LINK: `dir/name` names `file` too; the file's attributes after.
-async fn link(c: &mut Conn, file: &nfs_fh3, dir: &nfs_fh3, name: &str) -> Result<fattr3, nfsstat3> {
+pub(crate) async fn link(
+    c: &mut Conn,
+    file: &nfs_fh3,
+    dir: &nfs_fh3,
+    name: &str,
+) -> Result<fattr3, nfsstat3> {
     match c
         .link(&LINK3args {
             file: file.clone(),

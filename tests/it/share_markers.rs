@@ -75,7 +75,7 @@ async fn a_folder_marker_is_refused_over_a_file() {
 
     // The file view shows one entry per name.
     let store = srv.store();
-    let share = store.fs_share(&srv.admin(), "marks").await.expect("fs");
+    let share = store.fs_share(&srv.admin(), "marks", "").await.expect("fs");
     let page = store
         .fs_readdir(&srv.admin(), S, share.root.ino, None, 100)
         .await

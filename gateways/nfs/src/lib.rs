@@ -249,6 +249,18 @@ async fn connection(
 }
 
 /// The caller of one RPC: the principal, and whom its handles are minted for.
+/// `p` calling from `ip`: the address a bucket policy's `aws:SourceIp` sees (decision 0043).
+/// Only while some bucket has access settings (otherwise nothing would read it).
+fn from_address(mut p: Principal, ip: IpAddr) -> Principal {
+    if !p.access.buckets.is_empty() {
+        p.facts = std::sync::Arc::new(gatehouse_store::rbac::RequestFacts {
+            source_ip: Some(ip),
+            ..Default::default()
+        });
+    }
+    p
+}
+
 pub(crate) struct Caller {
     pub principal: Principal,
     pub bearer: Bearer,
@@ -348,7 +360,7 @@ impl Gateway {
             None => self.store.guest_principal(),
         };
         Ok(Caller {
-            principal,
+            principal: from_address(principal, ip),
             bearer: Bearer::Address(address_tag(ip)),
             legacy: true,
         })
@@ -361,7 +373,7 @@ impl Gateway {
             && let Some(principal) = self.store.nfs_token_user(&hex::encode(user), generation)?
         {
             return Ok(Caller {
-                principal,
+                principal: from_address(principal, ip),
                 bearer: Bearer::Token { user, generation },
                 legacy: false,
             });
@@ -369,11 +381,17 @@ impl Gateway {
         self.caller(ip)
     }
 
-    /// The caller a mount token stands for (`None`: not a valid, current token).
-    pub(crate) fn token_caller(&self, token: &str) -> Result<Option<Caller>, StoreError> {
+    /// The caller a mount token stands for (`None`: not a valid, current token), calling from
+    /// `ip`.
+    pub(crate) fn token_caller(
+        &self,
+        token: &str,
+        ip: IpAddr,
+    ) -> Result<Option<Caller>, StoreError> {
         let Some((principal, generation)) = self.store.nfs_token_principal(token)? else {
             return Ok(None);
         };
+        let principal = from_address(principal, ip);
         let mut user = [0u8; 8];
         if hex::decode_to_slice(&principal.user_id, &mut user).is_err() {
             return Ok(None);

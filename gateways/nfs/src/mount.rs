@@ -59,7 +59,7 @@ async fn mnt(gw: &Gateway, path: &[u8], ip: IpAddr) -> Result<Vec<u8>, mountstat
         return Err(mountstat3::MNT3ERR_NOENT);
     };
     let (name, caller) = match first.split_once('@') {
-        Some((name, token)) => match gw.token_caller(token) {
+        Some((name, token)) => match gw.token_caller(token, ip) {
             Ok(Some(c)) => (name, c),
             Ok(None) => {
                 tracing::info!(share = name, %ip, "nfs mount with an unknown or revoked token refused");
@@ -73,9 +73,13 @@ async fn mnt(gw: &Gateway, path: &[u8], ip: IpAddr) -> Result<Vec<u8>, mountstat
         error::log("mnt", &e);
         error::mountstat(&e)
     };
+    let segments: Vec<&str> = segments.collect();
+    // The directory mounted, as a listing's prefix (a share's policy may let the caller list
+    // only there).
+    let under: String = segments.iter().map(|s| format!("{s}/")).collect();
     let share = gw
         .store
-        .fs_share(&caller.principal, name)
+        .fs_share(&caller.principal, name, &under)
         .await
         .map_err(fail)?;
     gw.remember_bucket(share.bucket_id, &share.bucket);

@@ -17,6 +17,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
 
+use super::fs_gate::Gate;
 use super::list::{ListEntry, ListQuery};
 use super::ns::Ns;
 use super::txn;
@@ -25,12 +26,12 @@ use crate::model::{
     BucketKind, BucketRecord, Data, FileTimes, ObjectRecord, Principal, ShareRecord,
 };
 use crate::naming::{share_bucket, validate_share_name};
-use crate::rbac::{Resource, Verb, authorize};
+use crate::rbac::Verb;
 use crate::tables::{
     self, BUCKETS, DIR_INODES, DIR_PATHS, DIR_SUBDIRS, DIR_TIMES, ENTRIES, INODE_DATA, INODES,
     SHARES,
 };
-use crate::{Store, codec, deny, now_ms};
+use crate::{Store, codec, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsKind {
@@ -217,8 +218,9 @@ pub const MAX_LINK: usize = 4096;
 impl Store {
     /// A live share for the file view: unknown, deleted or expired → `NoSuchShare` (checked
     /// first, so that answer does not depend on the caller); then the caller must be allowed
-    /// to list the share's objects.
-    pub async fn fs_share(&self, p: &Principal, share: &str) -> Result<FsShare> {
+    /// to list the share's objects (under a policy: to list directory `under`, `""` the root or
+    /// `a/b/`, the one the mount names; decision 0043).
+    pub async fn fs_share(&self, p: &Principal, share: &str, under: &str) -> Result<FsShare> {
         validate_share_name(share).map_err(|_| StoreError::NoSuchShare(share.to_string()))?;
         let bucket = share_bucket(share);
         let b = {
@@ -241,7 +243,7 @@ impl Store {
             )?;
             b
         };
-        deny(authorize(p, Verb::List, Resource::Objects(&bucket)))?;
+        Gate::new(p, &[Verb::List], &bucket)?.listing(under)?;
         let ino = self.dir_inos(b.id, vec![String::new()]).await?[0];
         let rtxn = self.db().begin_read()?;
         let root = dir_attr(&rtxn, &b, "", ino)?;
@@ -256,7 +258,7 @@ impl Store {
     /// The root directory of live share bucket `bucket` (a share or one of its snapshots): its
     /// id and attributes, for the file view's `.snapshots` directory (decision 0040).
     pub async fn fs_bucket_root(&self, p: &Principal, bucket: &str) -> Result<(u64, FsAttr)> {
-        deny(authorize(p, Verb::List, Resource::Objects(bucket)))?;
+        Gate::new(p, &[Verb::List], bucket)?.listing("")?;
         let b = live_bucket(&self.db().begin_read()?, bucket)?;
         let ino = self.dir_inos(b.id, vec![String::new()]).await?[0];
         let rtxn = self.db().begin_read()?;
@@ -277,7 +279,7 @@ impl Store {
     }
 
     pub fn fs_getattr(&self, p: &Principal, bucket: &str, ino: u64) -> Result<FsAttr> {
-        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        self.fs_may(p, Verb::Get, bucket, ino)?;
         let rtxn = self.db().begin_read()?;
         let b = live_bucket(&rtxn, bucket)?;
         let mut a = attr_of(&rtxn, &b, ino)?;
@@ -293,19 +295,33 @@ impl Store {
         dir: u64,
         name: &str,
     ) -> Result<FsAttr> {
-        deny(authorize(p, Verb::List, Resource::Objects(bucket)))?;
+        let gate = Gate::new(p, &[Verb::List], bucket)?;
         let (b, path) = {
             let rtxn = self.db().begin_read()?;
             let b = live_bucket(&rtxn, bucket)?;
             let path = dir_path(&rtxn, &b, dir)?;
+            // Under a policy: a name in a directory the caller may list, or else what the
+            // caller may reach by itself (a file it may read, a directory it may list).
+            let listed = !gate.is_keyed() || gate.may_list(&path);
             match name {
-                "." => return dir_attr(&rtxn, &b, &path, dir),
+                "." => {
+                    if !listed {
+                        gate.listing(&path)?;
+                    }
+                    return dir_attr(&rtxn, &b, &path, dir);
+                }
                 // The snapshots of a share, in its root (decision 0040); not listed there.
                 SNAPSHOTS_DIR if path.is_empty() && b.snapshot_of.is_none() => {
+                    if !listed {
+                        gate.listing(&path)?;
+                    }
                     return snapshots_attr(&rtxn, &b);
                 }
                 ".." => {
                     let parent = parent_path(&path).to_string();
+                    if !listed {
+                        gate.listing(&parent)?;
+                    }
                     drop(rtxn);
                     let ino = self.dir_inos(b.id, vec![parent.clone()]).await?[0];
                     let rtxn = self.db().begin_read()?;
@@ -320,11 +336,18 @@ impl Store {
                 .open_table(ENTRIES)?
                 .get(tables::entry_key(b.id, &key).as_slice())?
             {
+                if !listed {
+                    gate.key(Verb::Get, &key)?;
+                }
                 let mut a = file_attr(&rtxn, ino.value())?;
                 self.atime_shown([&mut a]);
                 return Ok(a);
             }
             let sub = format!("{key}/");
+            if !listed {
+                // Whether the name exists is not told to a caller who may not list here.
+                gate.listing(&sub)?;
+            }
             if !dir_exists(&rtxn, &b, &sub)? {
                 return Err(StoreError::NoSuchKey);
             }
@@ -345,15 +368,22 @@ impl Store {
         after: Option<&str>,
         max: usize,
     ) -> Result<FsDirPage> {
-        deny(authorize(p, Verb::List, Resource::Objects(bucket)))?;
+        let gate = Gate::new(p, &[Verb::List], bucket)?;
         let (b, path) = {
             let rtxn = self.db().begin_read()?;
             let b = live_bucket(&rtxn, bucket)?;
             let path = dir_path(&rtxn, &b, dir)?;
             (b, path)
         };
+        gate.listing(&path)?;
+        // The listing an S3 browser makes of this folder, decided as that one would be.
+        let lister = if gate.is_keyed() {
+            std::borrow::Cow::Owned(super::fs_gate::listing_principal(p, &path))
+        } else {
+            std::borrow::Cow::Borrowed(p)
+        };
         let page = self.list_objects(
-            p,
+            &lister,
             bucket,
             &ListQuery {
                 prefix: path.clone(),
@@ -432,7 +462,7 @@ impl Store {
         offset: u64,
         count: u32,
     ) -> Result<FsRead> {
-        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        self.fs_may(p, Verb::Get, bucket, ino)?;
         // The chunks are opened after the manifest's read transaction ended, unpinned: a READ
         // holds nothing between calls, and pinning for each one would tax every READ for a
         // race microseconds wide. When the file was removed or rewritten and its old chunks
@@ -561,7 +591,7 @@ impl Store {
 
     /// The target of symbolic link `ino`.
     pub async fn fs_readlink(&self, p: &Principal, bucket: &str, ino: u64) -> Result<Bytes> {
-        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+        self.fs_may(p, Verb::Get, bucket, ino)?;
         let (attr, data) = {
             let rtxn = self.db().begin_read()?;
             let b = live_bucket(&rtxn, bucket)?;
@@ -587,8 +617,9 @@ impl Store {
     }
 
     /// What `df` shows for a share (FSSTAT): what it holds, with the room a write has.
-    pub fn fs_stat(&self, p: &Principal, bucket: &str) -> Result<super::SpaceView> {
-        deny(authorize(p, Verb::Get, Resource::Objects(bucket)))?;
+    /// Asked with any handle of the share (`ino`): allowed when that one's attributes are.
+    pub fn fs_stat(&self, p: &Principal, bucket: &str, ino: u64) -> Result<super::SpaceView> {
+        self.fs_may(p, Verb::Get, bucket, ino)?;
         let rtxn = self.db().begin_read()?;
         let b = live_bucket(&rtxn, bucket)?;
         let (room, disk) = self.bucket_room(&rtxn, &b)?;
@@ -600,10 +631,11 @@ impl Store {
         ))
     }
 
-    /// What the caller may do with the share's objects (for NFS ACCESS): decided by the same
-    /// `authorize()` every operation calls.
-    pub fn fs_access(&self, p: &Principal, bucket: &str) -> FsAccess {
-        let may = |v| authorize(p, v, Resource::Objects(bucket)).allowed;
+    /// What the caller may do with inode `ino` (for NFS ACCESS): decided by the same
+    /// `authorize()` every operation calls (under a policy, on the inode's keys; a
+    /// directory's delete is its marker's, as close as one answer for all its names gets).
+    pub fn fs_access(&self, p: &Principal, bucket: &str, ino: u64) -> FsAccess {
+        let may = |v| self.fs_may(p, v, bucket, ino).is_ok();
         FsAccess {
             get: may(Verb::Get),
             list: may(Verb::List),

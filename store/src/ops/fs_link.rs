@@ -15,13 +15,14 @@ use redb::ReadableTable;
 use super::fs::{
     DirPaths, FsKind, FsMade, attr_from_record, check_name, dev_value, live_bucket_in, not_a_dir,
 };
+use super::fs_gate::Gate;
 use super::fs_write::{dir_attr_in, empty_record, set_meta};
 use super::ns::Ns;
 use super::txn::{self, prefix_used};
 use crate::error::{Result, StoreError};
 use crate::model::{BucketKind, BucketRecord, Principal};
-use crate::rbac::{Resource, Verb, authorize};
-use crate::{Store, deny, tables};
+use crate::rbac::Verb;
+use crate::{Store, tables};
 
 /// Most names one inode may have (ext4's limit; PATHCONF's `linkmax`).
 pub const LINK_MAX: u32 = 65_000;
@@ -81,7 +82,7 @@ impl Store {
         dir: u64,
         name: &str,
     ) -> Result<FsMade> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        let gate = Gate::new(p, &[Verb::Put], bucket)?;
         check_name(name)?;
         let (bucket_s, name) = (bucket.to_string(), name.to_string());
         let (rec, dir_after) = self
@@ -98,6 +99,11 @@ impl Store {
                     None => return Err(StoreError::Stale),
                 };
                 let (path, key) = dir_key(&ns, &b, dir, &name)?;
+                // A new name of the same bytes: S3's CopyObject (read there, put here).
+                if gate.is_keyed() {
+                    gate.names(Verb::Get, &super::names::of_ns(&ns, b.id, file)?)?;
+                    gate.key(Verb::Put, &key)?;
+                }
                 check_free(&ns, &b, &key)?;
                 txn::check_object_room(&ns, &b, &key)?;
                 if rec.links() >= LINK_MAX {
@@ -142,7 +148,7 @@ impl Store {
         name: &str,
         node: FsSpecial,
     ) -> Result<FsMade> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        let gate = Gate::new(p, &[Verb::Put], bucket)?;
         check_name(name)?;
         let device = match node.kind {
             FsKind::CharDev | FsKind::BlockDev => true,
@@ -160,6 +166,7 @@ impl Store {
                 let mut ns = Ns::new(t);
                 let mut b = live_bucket_in(ns.buckets()?, &bucket_s)?;
                 let (path, key) = dir_key(&ns, &b, dir, &name)?;
+                gate.key(Verb::Put, &key)?;
                 check_free(&ns, &b, &key)?;
                 txn::check_object_room(&ns, &b, &key)?;
                 let mut rec = empty_record();

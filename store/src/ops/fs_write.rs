@@ -24,15 +24,16 @@ use super::fs::{
     attr_of, check_name, dir_attr, dir_path, file_times, inode_changed, live_bucket,
     live_bucket_in, meta_time, regular_file,
 };
+use super::fs_gate::Gate;
 use super::fs_link::{check_free, dir_key};
 use super::ns::Ns;
 use super::txn::{self, prefix_used};
 use crate::error::{Result, StoreError};
 use crate::model::{BucketRecord, ChunkRef, Data, FileTimes, ObjectRecord, Principal};
-use crate::rbac::{Resource, Verb, authorize};
+use crate::rbac::Verb;
 use crate::stage::{StageError, StageOptions};
 use crate::tables::{self, INODE_DATA, INODES};
-use crate::{Store, codec, deny, now_ms};
+use crate::{Store, codec, now_ms};
 
 /// Per-inode locks for patches; an entry lives while someone holds or waits for it.
 #[derive(Default)]
@@ -335,7 +336,7 @@ impl Store {
         how: FsCreate,
         attrs: FsSetAttr,
     ) -> Result<FsMade> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        let gate = Gate::new(p, &[Verb::Put], bucket)?;
         check_name(name)?;
         let bucket_s = bucket.to_string();
         let name = name.to_string();
@@ -346,6 +347,7 @@ impl Store {
                 let mut ns = Ns::new(t);
                 let mut b = live_bucket_in(ns.buckets()?, &bucket_s)?;
                 let (path, key) = dir_key(&ns, &b, dir, &name)?;
+                gate.key(Verb::Put, &key)?;
                 let existing = txn::lookup(&ns, b.id, &key)?;
                 let sub = tables::entry_key(b.id, &format!("{key}/"));
                 let is_dir = prefix_used(ns.entries()?, &sub)?;
@@ -403,11 +405,12 @@ impl Store {
         name: &str,
         attrs: FsSetAttr,
     ) -> Result<FsAttr> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        let gate = Gate::new(p, &[Verb::Put], bucket)?;
         check_name(name)?;
         let (b, path) = self.fs_dir(bucket, dir)?;
         let marker = format!("{path}{name}/");
         crate::naming::validate_key(crate::model::BucketKind::Share, &marker)?;
+        gate.key(Verb::Put, &marker)?;
         let (bucket_s, m) = (bucket.to_string(), marker.clone());
         self.fs_commit(move |t| {
             let mut ns = Ns::new(t);
@@ -443,7 +446,7 @@ impl Store {
         target: &[u8],
         attrs: FsSetAttr,
     ) -> Result<FsMade> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        let gate = Gate::new(p, &[Verb::Put], bucket)?;
         check_name(name)?;
         if target.is_empty() || target.len() > MAX_LINK || target.contains(&0) {
             return Err(StoreError::InvalidArgument(format!(
@@ -453,6 +456,7 @@ impl Store {
         let (_, path) = self.fs_dir(bucket, dir)?;
         let key = format!("{path}{name}");
         crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
+        gate.key(Verb::Put, &key)?;
         let bucket_s = bucket.to_string();
         let target = target.to_vec();
         let limit = self.inner.cfg.max_size;
@@ -481,10 +485,11 @@ impl Store {
 
     /// Removes file `name` (a directory → `IsADirectory`).
     pub async fn fs_remove(&self, p: &Principal, bucket: &str, dir: u64, name: &str) -> Result<()> {
-        deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
+        let gate = Gate::new(p, &[Verb::Delete], bucket)?;
         check_name(name)?;
         let (_, path) = self.fs_dir(bucket, dir)?;
         let key = format!("{path}{name}");
+        gate.key(Verb::Delete, &key)?;
         let bucket_s = bucket.to_string();
         self.fs_commit(move |t| {
             let mut ns = Ns::new(t);
@@ -505,10 +510,11 @@ impl Store {
 
     /// Removes directory `name`: only its marker may be left under it (else `BucketNotEmpty`).
     pub async fn fs_rmdir(&self, p: &Principal, bucket: &str, dir: u64, name: &str) -> Result<()> {
-        deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
+        let gate = Gate::new(p, &[Verb::Delete], bucket)?;
         check_name(name)?;
         let (_, path) = self.fs_dir(bucket, dir)?;
         let file = format!("{path}{name}");
+        gate.key(Verb::Delete, &format!("{file}/"))?;
         let bucket_s = bucket.to_string();
         self.fs_commit(move |t| {
             let mut ns = Ns::new(t);
@@ -556,8 +562,7 @@ impl Store {
         from: (u64, &str),
         to: (u64, &str),
     ) -> Result<()> {
-        deny(authorize(p, Verb::Delete, Resource::Objects(bucket)))?;
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        let gate = Gate::new(p, &[Verb::Delete, Verb::Put], bucket)?;
         check_name(from.1)?;
         check_name(to.1)?;
         let (_, fpath) = self.fs_dir(bucket, from.0)?;
@@ -571,7 +576,7 @@ impl Store {
             let Some(ino) = txn::lookup(&ns, b.id, &src)? else {
                 let sub = tables::entry_key(b.id, &format!("{src}/"));
                 return if prefix_used(ns.entries()?, &sub)? {
-                    rename_dir(&mut ns, &mut b, &src, &dst)?;
+                    rename_dir(&mut ns, &mut b, &src, &dst, &gate)?;
                     if src != dst {
                         renamed_dir_changed(&mut ns, &b, &format!("{dst}/"))?;
                     }
@@ -584,6 +589,8 @@ impl Store {
             if src == dst || txn::lookup(&ns, b.id, &dst)? == Some(ino) {
                 return Ok(());
             }
+            gate.key(Verb::Delete, &src)?;
+            gate.key(Verb::Put, &dst)?;
             let dsub = tables::entry_key(b.id, &format!("{dst}/"));
             if prefix_used(ns.entries()?, &dsub)? {
                 return Err(StoreError::IsADirectory(dst));
@@ -635,7 +642,7 @@ impl Store {
         offset: u64,
         data: Bytes,
     ) -> Result<FsAttr> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        self.fs_may(p, Verb::Put, bucket, ino)?;
         let end = self.write_end(offset, data.len() as u64)?;
         self.patch(
             bucket,
@@ -658,7 +665,7 @@ impl Store {
         ino: u64,
         extents: FsExtents,
     ) -> Result<FsAttr> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        self.fs_may(p, Verb::Put, bucket, ino)?;
         let mut end = 0u64;
         for (off, len) in &extents.ranges {
             if *off < end || *len == 0 {
@@ -737,7 +744,7 @@ impl Store {
         ino: u64,
         grows_to: u64,
     ) -> Result<FsAttr> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        self.fs_may(p, Verb::Put, bucket, ino)?;
         self.write_end(grows_to, 0)?;
         let rtxn = self.db().begin_read()?;
         let b = live_bucket(&rtxn, bucket)?;
@@ -761,7 +768,7 @@ impl Store {
         ino: u64,
         attrs: FsSetAttr,
     ) -> Result<FsAttr> {
-        deny(authorize(p, Verb::Put, Resource::Objects(bucket)))?;
+        self.fs_may(p, Verb::Put, bucket, ino)?;
         let is_dir = {
             let rtxn = self.db().begin_read()?;
             let b = live_bucket(&rtxn, bucket)?;
@@ -1323,7 +1330,7 @@ fn renamed_dir_changed(ns: &mut Ns, b: &BucketRecord, path: &str) -> Result<()> 
 /// Renames directory `src` (no trailing slash) to `dst`: every entry under `src/` moves under
 /// `dst/`, and the recorded directory inodes with them, so handles of the directory and of
 /// everything below it stay valid. All checks come before the first change.
-fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result<()> {
+fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str, gate: &Gate) -> Result<()> {
     if src == dst {
         return Ok(());
     }
@@ -1365,6 +1372,13 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str) -> Result
     for (k, ino) in &moving {
         let key = renamed(k)?;
         crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
+        if gate.is_keyed() {
+            // Each key moves as an S3 client moves it: deleted here, put there.
+            let old = std::str::from_utf8(&k[8..])
+                .map_err(|_| StoreError::Corrupt("non-UTF-8 key in entries".into()))?;
+            gate.key(Verb::Delete, old)?;
+            gate.key(Verb::Put, &key)?;
+        }
         moves.push((k.clone(), tables::entry_key(bid, &key), *ino));
     }
     // Directory rows are renamed after the first change, so decode them all now.

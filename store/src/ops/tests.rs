@@ -301,7 +301,7 @@ async fn fs_writes_patch_chunks_like_a_byte_vector() {
     let s = Store::open(cfg).unwrap().0;
     let a = admin();
     make_share(&s, "w").await;
-    let share = s.fs_share(&a, "w").await.unwrap();
+    let share = s.fs_share(&a, "w", "").await.unwrap();
     let f = s
         .fs_create(
             &a,
@@ -388,7 +388,7 @@ async fn fs_concurrent_writes_to_one_file_all_land() {
     let s = Store::open(cfg).unwrap().0;
     let a = admin();
     make_share(&s, "c").await;
-    let root = s.fs_share(&a, "c").await.unwrap().root;
+    let root = s.fs_share(&a, "c", "").await.unwrap().root;
     let f = s
         .fs_create(
             &a,
@@ -439,7 +439,7 @@ async fn inode_numbers_are_not_reused_after_an_unclean_stop() {
     let create = |s: Store, name: &'static str| {
         let a = a.clone();
         async move {
-            let root = s.fs_share(&a, "w").await.unwrap().root.ino;
+            let root = s.fs_share(&a, "w", "").await.unwrap().root.ino;
             let f = s
                 .fs_create(
                     &a,
@@ -469,7 +469,7 @@ async fn inode_numbers_are_not_reused_after_an_unclean_stop() {
         "{second} then {third}"
     );
     // What was created is all there (every commit durable at a stop, clean or not).
-    let root = s.fs_share(&a, "w").await.unwrap().root.ino;
+    let root = s.fs_share(&a, "w", "").await.unwrap().root.ino;
     for n in ["a", "b", "c"] {
         s.fs_lookup(&a, "fs+w", root, n).await.unwrap();
     }
@@ -486,7 +486,7 @@ async fn directory_times_go_with_their_directories() {
     let s = Store::open(StoreConfig::new(dir.path())).unwrap().0;
     let a = admin();
     make_share(&s, "t").await;
-    let root = s.fs_share(&a, "t").await.unwrap().root.ino;
+    let root = s.fs_share(&a, "t", "").await.unwrap().root.ino;
     let rows = |s: &Store| {
         let r = s.db().begin_read().unwrap();
         let t = r.open_table(crate::tables::DIR_TIMES).unwrap();
@@ -547,7 +547,7 @@ async fn read_path_cost() {
     let s = open(dir.path());
     let a = admin();
     make_share(&s, "r").await;
-    let share = s.fs_share(&a, "r").await.unwrap();
+    let share = s.fs_share(&a, "r", "").await.unwrap();
     let mut inos = Vec::new();
     for (name, len) in [("small", 4096usize), ("big", 4 << 20)] {
         let f = s
@@ -606,7 +606,7 @@ async fn read_atimes_are_batched_and_kept_by_close() {
     let (f, g, read_at) = {
         let s = open(dir.path());
         make_share(&s, "at").await;
-        let root = s.fs_share(&a, "at").await.unwrap().root.ino;
+        let root = s.fs_share(&a, "at", "").await.unwrap().root.ino;
         let mut inos = Vec::new();
         for name in ["f", "g"] {
             let made = s
@@ -679,7 +679,12 @@ async fn linked_inodes_are_purged_once_and_fsck_checks_their_link_count() {
     let s = open(dir.path());
     make_share(&s, "hl").await;
     put(&s, "fs+hl", "a", data(3 << 20, 9)).await;
-    let root = s.fs_share(&admin(), "hl").await.expect("share").root.ino;
+    let root = s
+        .fs_share(&admin(), "hl", "")
+        .await
+        .expect("share")
+        .root
+        .ino;
     let a = s.fs_lookup(&admin(), "fs+hl", root, "a").await.expect("a");
     let made = s
         .fs_link(&admin(), "fs+hl", a.ino, root, "b")
@@ -746,7 +751,12 @@ async fn a_share_is_purged_in_bounded_steps_and_not_restored_half_way() {
         )
         .await;
     }
-    let root = s.fs_share(&admin(), "big").await.expect("share").root.ino;
+    let root = s
+        .fs_share(&admin(), "big", "")
+        .await
+        .expect("share")
+        .root
+        .ino;
     let d = s.fs_lookup(&admin(), "fs+big", root, "d").await.expect("d");
     let f0 = s
         .fs_lookup(&admin(), "fs+big", d.ino, "f0")
@@ -808,7 +818,7 @@ async fn mixed_s3_and_file_view_changes_keep_every_count() {
         if round == 0 {
             make_share(&s, "mx").await;
         }
-        let root = s.fs_share(&a, "mx").await.expect("share").root.ino;
+        let root = s.fs_share(&a, "mx", "").await.expect("share").root.ino;
         // The directory inode of `path` (None when it is not a directory now).
         async fn dir_ino(s: &Store, root: u64, path: &str) -> Option<u64> {
             let mut ino = root;
@@ -964,7 +974,7 @@ async fn create_over_a_special_file_or_symlink_is_exist() {
     let s = open(dir.path());
     make_share(&s, "cs").await;
     let a = admin();
-    let root = s.fs_share(&a, "cs").await.expect("share").root.ino;
+    let root = s.fs_share(&a, "cs", "").await.expect("share").root.ino;
     let node = FsSpecial {
         kind: FsKind::Fifo,
         mode: 0o600,
@@ -1026,7 +1036,7 @@ async fn a_listing_change_moves_a_directory_mtime_set_in_the_future() {
     let s = open(dir.path());
     make_share(&s, "dt").await;
     let a = admin();
-    let root = s.fs_share(&a, "dt").await.expect("share").root.ino;
+    let root = s.fs_share(&a, "dt", "").await.expect("share").root.ino;
     let d = s
         .fs_mkdir(&a, "fs+dt", root, "d", FsSetAttr::default())
         .await
@@ -1088,7 +1098,7 @@ async fn a_replaced_object_does_not_take_the_old_contents_pending_atime() {
     let s = open(dir.path());
     make_share(&s, "ra").await;
     let a = admin();
-    let root = s.fs_share(&a, "ra").await.expect("share").root.ino;
+    let root = s.fs_share(&a, "ra", "").await.expect("share").root.ino;
     let f = s
         .fs_create(
             &a,
@@ -1138,7 +1148,7 @@ async fn a_setattr_guard_is_decided_in_its_commit() {
     let s = open(dir.path());
     let a = admin();
     make_share(&s, "g").await;
-    let root = s.fs_share(&a, "g").await.expect("share").root;
+    let root = s.fs_share(&a, "g", "").await.expect("share").root;
     let f = s
         .fs_create(
             &a,

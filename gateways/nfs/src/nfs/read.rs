@@ -96,7 +96,7 @@ pub(super) fn access(
             return Ok(());
         }
     };
-    let may = gw.store.fs_access(&c.principal, &bucket);
+    let may = gw.store.fs_access(&c.principal, &bucket, h.ino);
     let mut granted = 0;
     if may.get {
         granted |= ACCESS3_READ;
@@ -193,7 +193,7 @@ pub(super) fn fsstat(
     let Some((bucket, h)) = open(gw, c, raw, out, &no_attr()) else {
         return Ok(());
     };
-    let res: FSSTAT3res = match gw.store.fs_stat(&c.principal, &bucket) {
+    let res: FSSTAT3res = match gw.store.fs_stat(&c.principal, &bucket, h.ino) {
         Ok(v) => {
             // What `df` shows: the room a write really has (share quota, server limit or disk,
             // whichever is least) on top of what the share holds; the store decides it.
