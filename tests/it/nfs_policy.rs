@@ -337,3 +337,128 @@ async fn the_guest_gets_what_a_public_prefix_gives_over_nfs() {
     assert!(!verdict(write(&mut c, &a, 0, b"x").await, "write"));
     assert!(!verdict(remove(&mut c, &pub_dir, "a.txt").await, "remove"));
 }
+
+/// A store from before every share kept its inodes' names (schema 13: `repl_names`, for
+/// replicated shares only) gets them from the migration — live shares, snapshots, hard links
+/// and a deleted share awaiting purge — so fsck finds them right and a policy is decided by
+/// path at once; removing a row is found and repaired by fsck.
+#[tokio::test]
+async fn an_upgraded_store_knows_every_name() {
+    let srv = TestServer::start().await;
+    share(&srv, "p", false).await;
+    share(&srv, "gone", false).await;
+    for k in ["secret/s.txt", "open.txt"] {
+        s3_put(&srv, "fs+p", k, b"x".to_vec()).await;
+        s3_put(&srv, "fs+gone", k, b"x".to_vec()).await;
+    }
+    {
+        let (mut c, root) = crate::nfs::admin_mount(&srv, "p").await;
+        let open = lookup(&mut c, &root, "open.txt").await.expect("open").0;
+        link(&mut c, &open, &root, "second.txt")
+            .await
+            .expect("link");
+    }
+    srv.store()
+        .create_snapshot(&srv.admin(), "p", Some("before"))
+        .await
+        .expect("snapshot");
+    srv.store()
+        .delete_share(&srv.admin(), "gone")
+        .await
+        .expect("delete");
+    let dir = srv.stop().await;
+    let names = redb::TableDefinition::<&[u8], ()>::new("inode_names");
+    let rows = |db: &redb::Database| {
+        use redb::{ReadableDatabase, ReadableTableMetadata};
+        db.begin_read()
+            .expect("read")
+            .open_table(names)
+            .expect("table")
+            .len()
+            .expect("len")
+    };
+    {
+        let db = redb::Database::open(dir.path().join("meta.redb")).expect("open");
+        // 3 names in p, 3 in its snapshot, 2 in the deleted share.
+        assert_eq!(rows(&db), 8);
+        let t = db.begin_write().expect("write");
+        assert!(t.delete_table(names).expect("delete table"));
+        t.open_table(redb::TableDefinition::<&[u8], ()>::new("repl_names"))
+            .expect("old table");
+        t.commit().expect("commit");
+        gatehouse_migrations::force_schema_version(&db, 13).expect("version");
+    }
+    let srv = TestServer::start_in(dir).await;
+    let dir = srv.stop().await;
+    {
+        let db = redb::Database::open(dir.path().join("meta.redb")).expect("open");
+        assert_eq!(rows(&db), 8, "the migration found every name");
+        let r = db.begin_read().expect("read");
+        use redb::{ReadableDatabase, TableHandle};
+        assert!(
+            r.list_tables()
+                .expect("tables")
+                .all(|t| t.name() != "repl_names"),
+            "the old table is gone"
+        );
+    }
+    let report = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
+    assert!(report.clean(), "{report:?}");
+    // A lost row is found, and repair puts it back.
+    {
+        let db = redb::Database::open(dir.path().join("meta.redb")).expect("open");
+        let t = db.begin_write().expect("write");
+        {
+            use redb::ReadableTable;
+            let mut n = t.open_table(names).expect("table");
+            let first = n
+                .first()
+                .expect("first")
+                .map(|(k, _)| k.value().to_vec())
+                .expect("a row");
+            n.remove(first.as_slice()).expect("remove");
+        }
+        t.commit().expect("commit");
+    }
+    let report = gatehouse_store::fsck::fsck(dir.path(), true).expect("fsck");
+    assert_eq!(report.name_mismatches, 1);
+    let report = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
+    assert!(report.clean(), "{report:?}");
+    // And the names decide: the snapshot's secret is as unreadable as the share's.
+    let srv = TestServer::start_in(dir).await;
+    srv.client()
+        .put_bucket_policy()
+        .bucket("fs+p")
+        .policy(DENIES)
+        .send()
+        .await
+        .expect("policy");
+    let u = srv.new_user("u").await;
+    srv.store()
+        .bind(
+            &srv.admin(),
+            SubjectRef::User(u.user_id.clone()),
+            "bucket-read",
+            Scope::Bucket("fs+p".into()),
+        )
+        .await
+        .expect("bind");
+    srv.store()
+        .remove_peer(&srv.admin(), "127.0.0.1")
+        .await
+        .expect("admin peer gone");
+    srv.store()
+        .add_peer(&srv.admin(), "127.0.0.1", &u.user_id, "")
+        .await
+        .expect("peer");
+    let mut c = mount(&srv, "p").await.expect("mount");
+    let root = c.root_nfs_fh3();
+    for path in ["secret/s.txt", ".snapshots/before/secret/s.txt"] {
+        let h = walk(&mut c, &root, path).await.expect(path);
+        assert!(!verdict(read(&mut c, &h).await, path), "{path}");
+    }
+    for path in ["open.txt", "second.txt", ".snapshots/before/second.txt"] {
+        let h = walk(&mut c, &root, path).await.expect(path);
+        assert_eq!(read(&mut c, &h).await.expect(path), b"x", "{path}");
+    }
+}
