@@ -107,6 +107,7 @@ fn main() {
         target,
         conditions,
         ignore_public_allows: false,
+        denies_only: false,
     };
     let fixed: &'static Fixed = Box::leak(Box::new(fixed));
     let map: &'static HashMap<String, Vec<String>> = Box::leak(Box::new(map));

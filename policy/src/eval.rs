@@ -243,11 +243,12 @@ pub(crate) fn evaluate(policy: &BucketPolicy, req: &Request<'_>) -> Outcome {
             let [d, al] = &policy.by_action[a];
             let denied = d.any(&req.target, |i| deny(&policy.denies[i as usize]));
             let allowed = || al.any(&req.target, |i| allow(&policy.allows[i as usize]));
-            (denied, !denied && allowed())
+            (denied, !denied && !req.denies_only && allowed())
         }
         None => {
             let denied = policy.denies.iter().any(deny);
-            (denied, !denied && policy.allows.iter().any(allow))
+            let allowed = || policy.allows.iter().any(allow);
+            (denied, !denied && !req.denies_only && allowed())
         }
     };
     if denied {

@@ -31,6 +31,7 @@
 //!     target: Target::Object { bucket: "photos", key: "2024/cat.jpg" },
 //!     conditions: &NoConditions,
 //!     ignore_public_allows: false,
+//!     denies_only: false,
 //! };
 //! assert_eq!(policy.evaluate(&request), Outcome::Allow);
 //! ```
@@ -218,6 +219,9 @@ pub struct Request<'a> {
     /// RestrictPublicBuckets: statements whose Principal is public ("*") grant nothing
     /// (their Deny still applies). Set it when the setting is on and [`BucketPolicy::is_public`].
     pub ignore_public_allows: bool,
+    /// Only an explicit Deny matters (the caller is allowed otherwise already): Allow
+    /// statements are not looked at, and the answer is `ExplicitDeny` or `NoMatch`.
+    pub denies_only: bool,
 }
 
 /// The policy's verdict.

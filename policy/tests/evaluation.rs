@@ -471,3 +471,33 @@ fn policy_variables_in_resources() {
     );
     assert_eq!(eval(&p, &alice(), "s3:GetObject", obj("x")), NoMatch);
 }
+
+/// `denies_only` (the caller is allowed already): an Allow is not looked for, a Deny still
+/// answers.
+#[test]
+fn denies_only_answers_deny_or_nothing() {
+    let p = policy(&format!(
+        r#"{}, {{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::photos/private/*"}}"#,
+        allow_get(r#""*""#)
+    ));
+    let who = alice();
+    let run = |key: &str, denies_only: bool| {
+        p.evaluate(&gatehouse_policy::Request {
+            subject: gatehouse_policy::Subject {
+                anonymous: who.anonymous,
+                user_id: who.id,
+                user_name: who.name,
+                groups: &who.groups,
+            },
+            action: "s3:GetObject",
+            target: obj(key),
+            conditions: &NoConditions,
+            ignore_public_allows: false,
+            denies_only,
+        })
+    };
+    assert_eq!(run("a.jpg", false), Allow);
+    assert_eq!(run("a.jpg", true), NoMatch);
+    assert_eq!(run("private/a.jpg", false), ExplicitDeny);
+    assert_eq!(run("private/a.jpg", true), ExplicitDeny);
+}

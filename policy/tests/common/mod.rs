@@ -104,6 +104,7 @@ pub fn eval_with(
         target,
         conditions,
         ignore_public_allows,
+        denies_only: false,
     };
     p.evaluate(&req)
 }

@@ -229,6 +229,8 @@ fn decide_policy(
             target: target_copy(&target),
             conditions: &conditions,
             ignore_public_allows: restrict,
+            // The bindings allow: only a Deny can change that.
+            denies_only: allowed,
         };
         match policy.evaluate(&req) {
             Outcome::ExplicitDeny => {
