@@ -126,6 +126,35 @@ impl TestServer {
         extra: &[(&str, &str)],
         body: Vec<u8>,
     ) -> reqwest::Response {
+        let access = self.access.clone();
+        self.signed_by(&access, secret, method, path, query, extra, body)
+            .await
+    }
+
+    /// A bodiless request signed with another user's keys.
+    pub async fn signed_with_keys(
+        &self,
+        access: &str,
+        secret: &str,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+    ) -> reqwest::Response {
+        self.signed_by(access, secret, method, path, query, &[], Vec::new())
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn signed_by(
+        &self,
+        access: &str,
+        secret: &str,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        extra: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> reqwest::Response {
         use sha2::Digest;
         let mut headers = http::HeaderMap::new();
         let host = extra
@@ -150,7 +179,7 @@ impl TestServer {
             &mut headers,
             &hash,
             &SigningParams {
-                access_key: &self.access,
+                access_key: access,
                 secret_key: secret,
                 region: "us-east-1",
                 time: SystemTime::now(),

@@ -240,3 +240,84 @@ async fn a_share_limits_nfs_creations_too() {
     );
     assert_eq!(count(&srv.client(), "fs--tiny").await, 2);
 }
+
+/// `?quota` over S3 (the JSON of the product docs' server, MyFSIO): put, get with usage,
+/// enforced, deleted; bad documents refused; only the storage operator may set it.
+#[tokio::test]
+async fn the_quota_subresource_sets_shows_and_clears_limits() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("qta").send().await.expect("mb");
+    let none = srv.signed("GET", "/qta", Some("quota"), &[], vec![]).await;
+    assert_eq!(none.status(), 404);
+    assert!(
+        none.text()
+            .await
+            .expect("body")
+            .contains("NoSuchQuotaConfiguration")
+    );
+    for bad in [
+        &br#"{}"#[..],
+        br#"{"max_objects": -1}"#,
+        br#"{"max_objects": 2, "max_files": 1}"#,
+        br#"{"max_objects": "#,
+    ] {
+        let r = srv
+            .signed("PUT", "/qta", Some("quota"), &[], bad.to_vec())
+            .await;
+        assert_eq!(r.status(), 400, "{}", String::from_utf8_lossy(bad));
+        assert!(r.text().await.expect("body").contains("InvalidArgument"));
+    }
+    let r = srv
+        .signed(
+            "PUT",
+            "/qta",
+            Some("quota"),
+            &[("content-type", "application/json")],
+            br#"{"max_objects": 2}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    put(&c, "qta", "a").await.expect("first");
+    put(&c, "qta", "b").await.expect("second");
+    assert!(
+        put(&c, "qta", "c").await.is_err(),
+        "the third is one too many"
+    );
+    let got = srv.signed("GET", "/qta", Some("quota"), &[], vec![]).await;
+    assert_eq!(got.status(), 200);
+    assert_eq!(
+        got.headers()["content-type"].to_str().expect("type"),
+        "application/json"
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&got.bytes().await.expect("body")).expect("json");
+    assert_eq!(
+        v,
+        json!({"quota": {"max_size_bytes": null, "max_objects": 2}, "usage": {"bytes": 2, "objects": 2}})
+    );
+    // A user who may write the bucket may not lift its limits.
+    let u = srv.new_user("u").await;
+    srv.store()
+        .bind(
+            &srv.admin(),
+            gatehouse_store::ops::SubjectRef::User(u.user_id.clone()),
+            "bucket-admin",
+            gatehouse_store::rbac::Scope::Bucket("qta".into()),
+        )
+        .await
+        .expect("bind");
+    let as_u = srv
+        .signed_with_keys(&u.access_key, &u.secret_key, "DELETE", "/qta", Some("quota"))
+        .await;
+    assert_eq!(as_u.status(), 403);
+    let r = srv.signed("DELETE", "/qta", Some("quota"), &[], vec![]).await;
+    assert_eq!(r.status(), 204);
+    put(&c, "qta", "c").await.expect("no limit any more");
+    assert_eq!(
+        srv.signed("GET", "/qta", Some("quota"), &[], vec![])
+            .await
+            .status(),
+        404
+    );
+}

@@ -53,6 +53,10 @@ pub enum Endpoint {
     GetBucketPolicy,
     DeleteBucketPolicy,
     GetBucketPolicyStatus,
+    /// `?quota` (MyFSIO's JSON extension): a bucket's size and object-count limits.
+    GetBucketQuota,
+    PutBucketQuota,
+    DeleteBucketQuota,
     PutPublicAccessBlock,
     GetPublicAccessBlock,
     DeletePublicAccessBlock,
@@ -162,6 +166,9 @@ impl Endpoint {
             Endpoint::GetBucketPolicy => "GetBucketPolicy",
             Endpoint::DeleteBucketPolicy => "DeleteBucketPolicy",
             Endpoint::GetBucketPolicyStatus => "GetBucketPolicyStatus",
+            Endpoint::GetBucketQuota => "GetBucketQuota",
+            Endpoint::PutBucketQuota => "PutBucketQuota",
+            Endpoint::DeleteBucketQuota => "DeleteBucketQuota",
             Endpoint::PutPublicAccessBlock => "PutPublicAccessBlock",
             Endpoint::GetPublicAccessBlock => "GetPublicAccessBlock",
             Endpoint::DeletePublicAccessBlock => "DeletePublicAccessBlock",
@@ -233,6 +240,14 @@ pub fn parse(
         if q.has("policyStatus") {
             return match *method {
                 Method::GET => Ok(E::GetBucketPolicyStatus),
+                _ => Err(S3Error::method_not_allowed()),
+            };
+        }
+        if q.has("quota") {
+            return match *method {
+                Method::GET => Ok(E::GetBucketQuota),
+                Method::PUT => Ok(E::PutBucketQuota),
+                Method::DELETE => Ok(E::DeleteBucketQuota),
                 _ => Err(S3Error::method_not_allowed()),
             };
         }
@@ -421,6 +436,10 @@ mod tests {
         assert_eq!(
             ep(Method::GET, true, false, "policyStatus"),
             Some(E::GetBucketPolicyStatus)
+        );
+        assert_eq!(
+            ep(Method::PUT, true, false, "quota"),
+            Some(E::PutBucketQuota)
         );
         assert_eq!(
             ep(Method::DELETE, true, false, "publicAccessBlock"),

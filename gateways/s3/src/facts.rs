@@ -71,6 +71,10 @@ pub fn action(ep: Endpoint, version: bool) -> (&'static str, Verb) {
         E::GetBucketPolicy => ("s3:GetBucketPolicy", V::Get),
         E::DeleteBucketPolicy => ("s3:DeleteBucketPolicy", V::Put),
         E::GetBucketPolicyStatus => ("s3:GetBucketPolicyStatus", V::Get),
+        // Not AWS actions (MyFSIO's extension): a policy names them only through wildcards.
+        E::GetBucketQuota => ("s3:GetBucketQuota", V::Get),
+        E::PutBucketQuota => ("s3:PutBucketQuota", V::Put),
+        E::DeleteBucketQuota => ("s3:DeleteBucketQuota", V::Put),
         E::PutPublicAccessBlock => ("s3:PutBucketPublicAccessBlock", V::Put),
         E::GetPublicAccessBlock => ("s3:GetBucketPublicAccessBlock", V::Get),
         E::DeletePublicAccessBlock => ("s3:PutBucketPublicAccessBlock", V::Put),

@@ -8,6 +8,7 @@ mod lock;
 mod multipart;
 mod object;
 mod post;
+mod quota;
 mod replication;
 mod versioning;
 
@@ -224,6 +225,9 @@ async fn run(
         E::GetBucketPolicy => access::get_policy(s, ctx),
         E::DeleteBucketPolicy => access::delete_policy(s, ctx).await,
         E::GetBucketPolicyStatus => access::policy_status(s, ctx),
+        E::GetBucketQuota => quota::get(s, ctx),
+        E::PutBucketQuota => quota::put(s, ctx, body, &payload).await,
+        E::DeleteBucketQuota => quota::delete(s, ctx).await,
         E::PutPublicAccessBlock => access::put_block(s, ctx, body, &payload).await,
         E::GetPublicAccessBlock => access::get_block(s, ctx),
         E::DeletePublicAccessBlock => access::delete_block(s, ctx).await,
