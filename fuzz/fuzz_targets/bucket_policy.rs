@@ -156,9 +156,24 @@ fn verdicts(policy: &BucketPolicy, ctx: &Context<'_>, extra_action: &str) -> Vec
                     target,
                     conditions: &ctx.conditions,
                     ignore_public_allows,
+                    denies_only: false,
                 };
                 let v = policy.evaluate(&req(action, false));
                 let restricted = policy.evaluate(&req(action, true));
+                // Looking for a Deny only finds exactly the Deny a full evaluation finds.
+                let denies = policy.evaluate(&Request {
+                    denies_only: true,
+                    ..req(action, false)
+                });
+                assert_eq!(
+                    denies,
+                    if v == Outcome::ExplicitDeny {
+                        Outcome::ExplicitDeny
+                    } else {
+                        Outcome::NoMatch
+                    },
+                    "denies_only disagrees: {action} on {target:?}"
+                );
                 // RestrictPublicBuckets drops public grants and nothing else.
                 assert_eq!(
                     v == Outcome::ExplicitDeny,
@@ -195,6 +210,7 @@ fn verdicts(policy: &BucketPolicy, ctx: &Context<'_>, extra_action: &str) -> Vec
                     target,
                     conditions: &ctx.conditions,
                     ignore_public_allows: false,
+                    denies_only: false,
                 };
                 assert_eq!(
                     policy.evaluate(&req),
@@ -235,7 +251,9 @@ fuzz_target!(|data: &[u8]| {
     assert!(policy.statement_count() > 0);
 
     // One catalog action picked by the input, besides the fixed ones and the context's.
-    let pick = &ACTIONS[data.iter().fold(data.len(), |h, &b| h.wrapping_mul(31) ^ usize::from(b))
+    let pick = &ACTIONS[data
+        .iter()
+        .fold(data.len(), |h, &b| h.wrapping_mul(31) ^ usize::from(b))
         % ACTIONS.len()];
     let extra = format!("s3:{}", pick.name);
     let first = verdicts(&policy, &ctx, &extra);
@@ -243,7 +261,10 @@ fuzz_target!(|data: &[u8]| {
     // Parsed again from its own source: the same policy.
     let again = match BucketPolicy::parse(policy.source(), bucket, &ctx) {
         Ok(p) => p,
-        Err(e) => panic!("a parsed policy does not parse from its source: {}", e.reason),
+        Err(e) => panic!(
+            "a parsed policy does not parse from its source: {}",
+            e.reason
+        ),
     };
     assert_eq!(again.is_public(), policy.is_public());
     assert_eq!(format!("{again:?}"), format!("{policy:?}"));

@@ -27,7 +27,10 @@ fn check_answer(answer: &[(&'static str, String)], origin: &str) {
     let Some((name, value)) = answer.first() else {
         panic!("an empty CORS answer");
     };
-    assert_eq!(*name, ALLOW_ORIGIN, "the answer does not start with the origin");
+    assert_eq!(
+        *name, ALLOW_ORIGIN,
+        "the answer does not start with the origin"
+    );
     assert!(
         value == "*" || value == origin,
         "Access-Control-Allow-Origin {value:?} for origin {origin:?}"
@@ -85,7 +88,10 @@ fuzz_target!(|data: &[u8]| {
     // What GetBucketCors returns is taken back as it is.
     let xml_out = config.to_xml();
     match CorsConfig::parse(xml_out.as_bytes()) {
-        Ok(again) => assert_eq!(again, config, "to_xml changed the configuration:\n{xml_out}"),
+        Ok(again) => assert_eq!(
+            again, config,
+            "to_xml changed the configuration:\n{xml_out}"
+        ),
         Err(e) => panic!("to_xml is refused ({e}):\n{xml_out}"),
     }
 

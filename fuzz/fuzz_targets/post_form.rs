@@ -34,7 +34,13 @@ const MAX_PIECE_SIZES: usize = 16;
 type FileOutcome = Result<Vec<u8>, &'static str>;
 
 fn touch(e: &PostError) {
-    let _ = (e.code(), e.status(), e.message(), e.extra_elements(), e.to_string());
+    let _ = (
+        e.code(),
+        e.status(),
+        e.message(),
+        e.extra_elements(),
+        e.to_string(),
+    );
 }
 
 fn run(
@@ -112,7 +118,11 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let body = sign_post_form(body);
 
-    let whole = run(content_type, vec![Bytes::copy_from_slice(&body)], body.len());
+    let whole = run(
+        content_type,
+        vec![Bytes::copy_from_slice(&body)],
+        body.len(),
+    );
     let (pieces, max_piece) = split(&body, &sizes);
     let cut = run(content_type, pieces, max_piece);
     assert_eq!(

@@ -623,7 +623,8 @@ pub fn sign_post_form(body: &[u8]) -> Vec<u8> {
         return body.to_vec();
     }
     let policy = form_field(body, "policy").unwrap_or_default();
-    let credential = String::from_utf8_lossy(form_field(body, "x-amz-credential").unwrap_or_default());
+    let credential =
+        String::from_utf8_lossy(form_field(body, "x-amz-credential").unwrap_or_default());
     let mut scope = credential.split('/').skip(1);
     let (date, region) = (scope.next().unwrap_or(""), scope.next().unwrap_or(""));
     let v4 = post_signature_v4(date, region, policy);

@@ -583,7 +583,12 @@ fn bucket_policy(out: &Path) {
         ),
     ];
     for (name, line, doc) in docs {
-        write(out, "bucket_policy", name, format!("{line}\n{doc}").as_bytes());
+        write(
+            out,
+            "bucket_policy",
+            name,
+            format!("{line}\n{doc}").as_bytes(),
+        );
     }
     // At the size limit exactly (parses), and one byte over it.
     let statement = r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}"#;
@@ -595,8 +600,18 @@ fn bucket_policy(out: &Path) {
             "x".repeat(pad)
         )
     };
-    write(out, "bucket_policy", "size-at-limit", at_limit(0).as_bytes());
-    write(out, "bucket_policy", "size-over-limit", at_limit(1).as_bytes());
+    write(
+        out,
+        "bucket_policy",
+        "size-at-limit",
+        at_limit(0).as_bytes(),
+    );
+    write(
+        out,
+        "bucket_policy",
+        "size-over-limit",
+        at_limit(1).as_bytes(),
+    );
 }
 
 fn cors(out: &Path) {
@@ -723,13 +738,21 @@ fn post_form(out: &Path) {
             "v4-redirect",
             "multipart/form-data; boundary=9431149156168".into(),
             "7,1,0,300",
-            form_body("9431149156168", &v4_fields, Some(("C:\\photos\\cat.jpg", "GIF89a\r\n--9431149156"))),
+            form_body(
+                "9431149156168",
+                &v4_fields,
+                Some(("C:\\photos\\cat.jpg", "GIF89a\r\n--9431149156")),
+            ),
         ),
         (
             "v2-201",
             "multipart/form-data; boundary=\"----WebKitFormBoundary7MA4YWxkTrZu0gW\"".into(),
             "64",
-            form_body("----WebKitFormBoundary7MA4YWxkTrZu0gW", &v2_fields, Some(("a/b.txt", "hello\r\nworld"))),
+            form_body(
+                "----WebKitFormBoundary7MA4YWxkTrZu0gW",
+                &v2_fields,
+                Some(("a/b.txt", "hello\r\nworld")),
+            ),
         ),
         (
             "anonymous-preamble-padding",
@@ -745,7 +768,12 @@ fn post_form(out: &Path) {
             "3,5",
             form_body(
                 "b",
-                &[("key", "k"), ("AWSAccessKeyId", AK), ("policy", expired.as_str()), ("signature", "@SIG2@")],
+                &[
+                    ("key", "k"),
+                    ("AWSAccessKeyId", AK),
+                    ("policy", expired.as_str()),
+                    ("signature", "@SIG2@"),
+                ],
                 Some(("f", "")),
             ),
         ),
@@ -771,7 +799,11 @@ fn post_form(out: &Path) {
             "bad-pre-data-too-long",
             "multipart/form-data; boundary=b".into(),
             "4096",
-            form_body("b", &[("key", "k"), ("x-ignore-big", too_big.as_str())], Some(("f", "x"))),
+            form_body(
+                "b",
+                &[("key", "k"), ("x-ignore-big", too_big.as_str())],
+                Some(("f", "x")),
+            ),
         ),
     ];
     for (name, content_type, sizes, body) in forms {
