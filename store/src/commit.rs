@@ -752,7 +752,14 @@ mod tests {
         let chunk_row_after_crash = || in_crash_copy(&path, |d| chunk_row(d, &h));
         c.write_deferred(move |t| {
             let mut ns = crate::ops::ns::Ns::new(t);
-            crate::ops::txn::decref(&mut ns, &[crate::model::ChunkRef { hash: h, len: 10 }])
+            crate::ops::txn::decref(
+                &mut ns,
+                &[crate::model::ChunkRef {
+                    hash: h,
+                    len: 10,
+                    seal: None,
+                }],
+            )
         })
         .await
         .expect("decref");

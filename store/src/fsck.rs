@@ -366,7 +366,7 @@ fn check(
         if let Some(d) = data.get(ino)? {
             let d: Data = codec::decode(d.value())?;
             for c in d.chunks() {
-                let r = refs.entry(c.hash).or_insert((0, c.len));
+                let r = refs.entry(c.hash).or_insert((0, c.stored_len()));
                 r.0 += 1;
                 owner.entry(c.hash).or_insert_with(|| {
                     (
@@ -425,7 +425,7 @@ fn check(
         if let Some(d) = data.get(vino)? {
             let d: Data = codec::decode(d.value())?;
             for c in d.chunks() {
-                refs.entry(c.hash).or_insert((0, c.len)).0 += 1;
+                refs.entry(c.hash).or_insert((0, c.stored_len())).0 += 1;
                 owner.entry(c.hash).or_insert_with(|| {
                     (
                         names
@@ -470,7 +470,7 @@ fn check(
             usage.entry(*id).or_default().bytes += p.size;
         }
         for c in &p.chunks {
-            let r = refs.entry(c.hash).or_insert((0, c.len));
+            let r = refs.entry(c.hash).or_insert((0, c.stored_len()));
             r.0 += 1;
             owner
                 .entry(c.hash)

@@ -40,6 +40,7 @@ pub mod rbac;
 mod readahead;
 pub mod replication;
 pub mod snapshots;
+pub mod sse;
 pub mod stage;
 mod tables;
 pub mod versioning;
@@ -211,6 +212,8 @@ struct Inner {
     cfg: StoreConfig,
     /// `<data_dir>/master.key`: keys the S3 secrets and the service users' keypairs.
     master: Arc<identity::MasterKey>,
+    /// Encryption keys at rest, derived from the master key (decision 0044).
+    keyring: Arc<sse::Keyring>,
     policy: RwLock<Arc<rbac::Policy>>,
     admin_peers: RwLock<rbac::policy::AdminPeers>,
     /// Rate limits (issue 22).
@@ -309,6 +312,7 @@ impl Store {
                 blobs,
                 committer,
                 cfg,
+                keyring: Arc::new(sse::Keyring::new(master.derive_key("sse-root"))),
                 master: Arc::new(master),
                 policy: RwLock::new(Arc::new(rbac::Policy::default())),
                 admin_peers: RwLock::new(rbac::policy::AdminPeers::default()),

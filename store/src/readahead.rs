@@ -98,6 +98,32 @@ pub(crate) async fn chunk_bytes(
     }
 }
 
+/// Bytes `from..to` of sealed chunk `c` (decision 0044): its file read whole and verified,
+/// then opened with its domain's keys (a sealed chunk is authenticated as a whole, so it is
+/// never sent from its file in pieces).
+pub(crate) async fn sealed_chunk_bytes(
+    blobs: Arc<BlobStore>,
+    keyring: &crate::sse::Keyring,
+    c: &crate::model::ChunkRef,
+    seal: crate::sse::Seal,
+    from: usize,
+    to: usize,
+) -> Result<ChunkBytes> {
+    let sealer = keyring.sealer(seal.domain);
+    let mut buf = read_task(blobs, c.hash, c.stored_len())
+        .await
+        .map_err(StoreError::internal)??;
+    let buf = tokio::task::spawn_blocking(move || sealer.open(&seal, &mut buf).map(|()| buf))
+        .await
+        .map_err(StoreError::internal)??;
+    if to > buf.len() || from > to {
+        return Err(StoreError::Corrupt(
+            "a sealed chunk shorter than its record".into(),
+        ));
+    }
+    Ok(ChunkBytes::Whole(Bytes::from(buf).slice(from..to)))
+}
+
 impl ChunkBytes {
     /// The bytes, as a stream of pieces.
     pub(crate) fn into_stream(self) -> futures_util::stream::BoxStream<'static, Result<Bytes>> {
@@ -275,6 +301,7 @@ mod tests {
                     .map(|i| ChunkRef {
                         hash: [seed.wrapping_add(i as u8); 32],
                         len: 1 << 20,
+                        seal: None,
                     })
                     .collect(),
             )

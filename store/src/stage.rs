@@ -34,6 +34,8 @@ pub struct StageOptions {
     pub max_size: u64,
     /// Keep the data inline when the whole body is at most this long.
     pub allow_inline: bool,
+    /// Encrypt every chunk (and inline bytes) with this domain's keys (decision 0044).
+    pub seal: Option<Arc<crate::sse::Sealer>>,
 }
 
 /// Staged bytes and what was learnt while reading them.
@@ -128,7 +130,13 @@ where
                         collect_one(&mut writes, &mut chunks, &mut pins).await?;
                     }
                     let permit = budget(chunk_size).await.map_err(StoreError::internal)?;
-                    writes.push_back(spawn_write(blobs.clone(), full, chunk_size, Some(permit)));
+                    writes.push_back(spawn_write(
+                        blobs.clone(),
+                        full,
+                        chunk_size,
+                        Some(permit),
+                        opts.seal.clone(),
+                    ));
                     continue;
                 }
                 let room = chunk_size - buf.len();
@@ -146,7 +154,13 @@ where
                         collect_one(&mut writes, &mut chunks, &mut pins).await?;
                     }
                     let permit = budget(chunk_size).await.map_err(StoreError::internal)?;
-                    writes.push_back(spawn_write(blobs.clone(), full, chunk_size, Some(permit)));
+                    writes.push_back(spawn_write(
+                        blobs.clone(),
+                        full,
+                        chunk_size,
+                        Some(permit),
+                        opts.seal.clone(),
+                    ));
                 }
             }
         }
@@ -160,7 +174,20 @@ where
 
     let data =
         if chunks.is_empty() && writes.is_empty() && opts.allow_inline && buf.len() <= inline_max {
-            Data::Inline(buf.to_vec())
+            match &opts.seal {
+                None => Data::Inline(buf.to_vec()),
+                Some(sealer) => {
+                    let mut bytes = Vec::with_capacity(buf.len() + crate::sse::chunk::OVERHEAD);
+                    bytes.extend_from_slice(&buf);
+                    match sealer.seal(&mut bytes) {
+                        Ok(seal) => Data::Sealed { seal, bytes },
+                        Err(e) => {
+                            abandon(writes, pins, referenced).await;
+                            return Err(e.into());
+                        }
+                    }
+                }
+            }
         } else {
             if !buf.is_empty() {
                 let permit = budget(buf.len()).await.map_err(StoreError::internal);
@@ -170,6 +197,7 @@ where
                         buf.freeze(),
                         chunk_size,
                         Some(p),
+                        opts.seal.clone(),
                     )),
                     Err(e) => {
                         abandon(writes, pins, referenced).await;
@@ -222,25 +250,39 @@ async fn abandon(
     pins.discard_soon(referenced.clone());
 }
 
-/// Hashes and writes one chunk on the blocking pool; `permit`, its share of the write budget,
-/// goes back when the file is written.
+/// Hashes and writes one chunk on the blocking pool (sealed first when `seal` is given: its
+/// name is the hash of what is stored); `permit`, its share of the write budget, goes back when
+/// the file is written.
 fn spawn_write(
     blobs: Arc<BlobStore>,
     data: Bytes,
     chunk_size: usize,
     permit: Option<OwnedSemaphorePermit>,
+    seal: Option<Arc<crate::sse::Sealer>>,
 ) -> JoinHandle<Result<(ChunkRef, Pins)>> {
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let hash: [u8; 32] = *blake3::hash(&data).as_bytes();
+        let len = data.len() as u32;
+        let (stored, seal) = match seal {
+            None => (data, None),
+            Some(sealer) => {
+                let mut v = Vec::with_capacity(data.len() + crate::sse::chunk::OVERHEAD);
+                v.extend_from_slice(&data);
+                blobs.recycle(data, chunk_size);
+                let seal = sealer.seal(&mut v)?;
+                (Bytes::from(v), Some(seal))
+            }
+        };
+        let hash: [u8; 32] = *blake3::hash(&stored).as_bytes();
         let mut pins = Pins::new(blobs.clone());
         pins.add(hash);
-        if blobs.write_chunk(&hash, &data)? {
+        if blobs.write_chunk(&hash, &stored)? {
             pins.mark_created(hash);
         }
-        let len = data.len() as u32;
-        blobs.recycle(data, chunk_size);
-        Ok((ChunkRef { hash, len }, pins))
+        if seal.is_none() {
+            blobs.recycle(stored, chunk_size);
+        }
+        Ok((ChunkRef { hash, len, seal }, pins))
     })
 }
 

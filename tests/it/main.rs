@@ -14,6 +14,7 @@ mod cli_errors;
 mod common;
 mod conditional_writes;
 mod durability;
+mod encryption;
 mod exposure;
 mod fsck;
 mod gc_edges;

@@ -308,10 +308,18 @@ async fn the_quota_subresource_sets_shows_and_clears_limits() {
         .await
         .expect("bind");
     let as_u = srv
-        .signed_with_keys(&u.access_key, &u.secret_key, "DELETE", "/qta", Some("quota"))
+        .signed_with_keys(
+            &u.access_key,
+            &u.secret_key,
+            "DELETE",
+            "/qta",
+            Some("quota"),
+        )
         .await;
     assert_eq!(as_u.status(), 403);
-    let r = srv.signed("DELETE", "/qta", Some("quota"), &[], vec![]).await;
+    let r = srv
+        .signed("DELETE", "/qta", Some("quota"), &[], vec![])
+        .await;
     assert_eq!(r.status(), 204);
     put(&c, "qta", "c").await.expect("no limit any more");
     assert_eq!(

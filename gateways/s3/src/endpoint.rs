@@ -66,6 +66,9 @@ pub enum Endpoint {
     PutBucketOwnershipControls,
     GetBucketOwnershipControls,
     DeleteBucketOwnershipControls,
+    PutBucketEncryption,
+    GetBucketEncryption,
+    DeleteBucketEncryption,
     /// GET of a bucket configuration gatehouse has no way to set: answered as AWS answers a
     /// bucket where it was never configured.
     GetBucketConfig(BucketConfig),
@@ -77,7 +80,6 @@ pub enum Endpoint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BucketConfig {
     Tagging,
-    Encryption,
     Website,
     Logging,
     Notification,
@@ -87,9 +89,8 @@ pub enum BucketConfig {
 
 impl BucketConfig {
     /// Every one, with its query sub-resource name.
-    pub const ALL: [(BucketConfig, &'static str); 7] = [
+    pub const ALL: [(BucketConfig, &'static str); 6] = [
         (BucketConfig::Tagging, "tagging"),
-        (BucketConfig::Encryption, "encryption"),
         (BucketConfig::Website, "website"),
         (BucketConfig::Logging, "logging"),
         (BucketConfig::Notification, "notification"),
@@ -100,14 +101,13 @@ impl BucketConfig {
     /// Whether AWS has a DELETE for it (DeleteBucketTagging, DeleteBucketCors, ...).
     fn deletable(self) -> bool {
         use BucketConfig as C;
-        matches!(self, C::Tagging | C::Encryption | C::Website)
+        matches!(self, C::Tagging | C::Website)
     }
 
     fn names(self) -> (&'static str, &'static str) {
         use BucketConfig as C;
         match self {
             C::Tagging => ("GetBucketTagging", "DeleteBucketTagging"),
-            C::Encryption => ("GetBucketEncryption", "DeleteBucketEncryption"),
             C::Website => ("GetBucketWebsite", "DeleteBucketWebsite"),
             C::Logging => ("GetBucketLogging", "-"),
             C::Notification => ("GetBucketNotificationConfiguration", "-"),
@@ -167,6 +167,9 @@ impl Endpoint {
             Endpoint::DeleteBucketPolicy => "DeleteBucketPolicy",
             Endpoint::GetBucketPolicyStatus => "GetBucketPolicyStatus",
             Endpoint::GetBucketQuota => "GetBucketQuota",
+            Endpoint::PutBucketEncryption => "PutBucketEncryption",
+            Endpoint::GetBucketEncryption => "GetBucketEncryption",
+            Endpoint::DeleteBucketEncryption => "DeleteBucketEncryption",
             Endpoint::PutBucketQuota => "PutBucketQuota",
             Endpoint::DeleteBucketQuota => "DeleteBucketQuota",
             Endpoint::PutPublicAccessBlock => "PutPublicAccessBlock",
@@ -240,6 +243,14 @@ pub fn parse(
         if q.has("policyStatus") {
             return match *method {
                 Method::GET => Ok(E::GetBucketPolicyStatus),
+                _ => Err(S3Error::method_not_allowed()),
+            };
+        }
+        if q.has("encryption") {
+            return match *method {
+                Method::GET => Ok(E::GetBucketEncryption),
+                Method::PUT => Ok(E::PutBucketEncryption),
+                Method::DELETE => Ok(E::DeleteBucketEncryption),
                 _ => Err(S3Error::method_not_allowed()),
             };
         }

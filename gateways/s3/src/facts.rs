@@ -73,6 +73,10 @@ pub fn action(ep: Endpoint, version: bool) -> (&'static str, Verb) {
         E::GetBucketPolicyStatus => ("s3:GetBucketPolicyStatus", V::Get),
         // Not AWS actions (MyFSIO's extension): a policy names them only through wildcards.
         E::GetBucketQuota => ("s3:GetBucketQuota", V::Get),
+        E::PutBucketEncryption | E::DeleteBucketEncryption => {
+            ("s3:PutEncryptionConfiguration", V::Put)
+        }
+        E::GetBucketEncryption => ("s3:GetEncryptionConfiguration", V::Get),
         E::PutBucketQuota => ("s3:PutBucketQuota", V::Put),
         E::DeleteBucketQuota => ("s3:DeleteBucketQuota", V::Put),
         E::PutPublicAccessBlock => ("s3:PutBucketPublicAccessBlock", V::Put),
@@ -96,8 +100,6 @@ fn config_action(c: BucketConfig, delete: bool) -> &'static str {
     match (c, delete) {
         (C::Tagging, false) => "s3:GetBucketTagging",
         (C::Tagging, true) => "s3:PutBucketTagging",
-        (C::Encryption, false) => "s3:GetEncryptionConfiguration",
-        (C::Encryption, true) => "s3:PutEncryptionConfiguration",
         (C::Website, false) => "s3:GetBucketWebsite",
         (C::Website, true) => "s3:DeleteBucketWebsite",
         (C::Logging, _) => "s3:GetBucketLogging",

@@ -28,6 +28,7 @@ mod post_form;
 mod refusals;
 mod refused_body;
 mod request;
+mod sse;
 mod util;
 mod xml;
 

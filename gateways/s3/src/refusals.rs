@@ -1,5 +1,6 @@
 //! Request headers that ask for features gatehouse does not have: server-side encryption
-//! (SSE-S3, SSE-KMS, SSE-C, also on a copy source), object lock on operations that do not take
+//! beyond SSE-S3 (SSE-KMS, SSE-C, also on a copy source; `x-amz-server-side-encryption` itself
+//! is taken by the writes that carry it out, `crate::sse`), object lock on operations that do not take
 //! it (decision 0039: writes, deletes and CreateBucket do), storage classes other than
 //! STANDARD, website redirects, expected-bucket-owner checks. A request carrying one is refused before any handler runs, so
 //! a client that asks for protection never gets a 200 that quietly stored its data without it.
@@ -57,6 +58,14 @@ const LOCK_HEADERS: &[(&str, &[Endpoint])] = &[
     ),
 ];
 
+/// The operations that take `x-amz-server-side-encryption` (decision 0044; its value is judged
+/// by `crate::sse::asked`).
+const SSE_TAKERS: &[Endpoint] = &[
+    Endpoint::PutObject,
+    Endpoint::CopyObject,
+    Endpoint::CreateMultipartUpload,
+];
+
 /// The one storage class there is; `x-amz-storage-class: STANDARD` is accepted.
 const STANDARD: &str = "STANDARD";
 
@@ -64,6 +73,20 @@ const STANDARD: &str = "STANDARD";
 /// than STANDARD, or (CreateBucket) object lock on the new bucket. The message names the header.
 pub fn check(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
     for name in h.keys().map(http::HeaderName::as_str) {
+        if name == crate::sse::HEADER {
+            if SSE_TAKERS.contains(&ep) {
+                continue;
+            }
+            return Err(S3Error::new(
+                400,
+                "InvalidArgument",
+                format!(
+                    "{name} is not taken by {}: an object's encryption is given when it is written (PutObject, CopyObject, CreateMultipartUpload)",
+                    ep.name()
+                ),
+            )
+            .with("ArgumentName", name.to_string()));
+        }
         if let Some((_, what)) = REFUSED_PREFIXES.iter().find(|(p, _)| name.starts_with(p)) {
             return Err(refused(name, what));
         }
@@ -115,7 +138,11 @@ mod tests {
     fn refuses_what_it_cannot_keep() {
         use Endpoint as E;
         for (ep, name, value) in [
-            (E::PutObject, "x-amz-server-side-encryption", "AES256"),
+            (
+                E::PutObject,
+                "x-amz-server-side-encryption-aws-kms-key-id",
+                "k",
+            ),
             (
                 E::PutObject,
                 "x-amz-server-side-encryption-customer-key",
@@ -156,6 +183,14 @@ mod tests {
                 "{name}"
             );
             assert!(e.message.starts_with(name), "{}", e.message);
+        }
+        // SSE-S3 is given where an object is written, and refused elsewhere.
+        for ep in [E::PutObject, E::CopyObject, E::CreateMultipartUpload] {
+            assert!(run(ep, &[("x-amz-server-side-encryption", "AES256")]).is_ok());
+        }
+        for ep in [E::UploadPart, E::GetObject, E::CompleteMultipartUpload] {
+            let e = run(ep, &[("x-amz-server-side-encryption", "AES256")]).unwrap_err();
+            assert_eq!((e.status.as_u16(), e.code), (400, "InvalidArgument"));
         }
         for ok in [("x-amz-storage-class", "STANDARD"), ("x-amz-meta-a", "1")] {
             assert!(run(E::CreateBucket, &[ok]).is_ok(), "{ok:?}");

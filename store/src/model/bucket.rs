@@ -55,6 +55,10 @@ pub struct BucketRecord {
     /// markers); 0 = unlimited (issue 22).
     #[serde(default)]
     pub quota_objects: u64,
+    /// Default encryption of every write without encryption headers (S3's
+    /// PutBucketEncryption; NFS writes of a share too; decision 0044).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<crate::sse::BucketEncryption>,
 }
 
 /// A bucket's object lock configuration.

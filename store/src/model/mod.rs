@@ -19,6 +19,7 @@ pub use identity::{
     AdminMatch, BindingRecord, CredentialRef, GroupRecord, Principal, RoleRecord, Subject,
     UserKind, UserRecord,
 };
+pub(crate) use object::serde_hash as object_serde_hash;
 pub use object::{
     ChecksumValue, ChunkRef, Data, FileTimes, LockMode, ObjectMeta, ObjectRecord, Retention,
 };

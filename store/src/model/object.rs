@@ -5,7 +5,22 @@ use serde::{Deserialize, Serialize};
 pub struct ChunkRef {
     #[serde(with = "serde_hash")]
     pub hash: [u8; 32],
+    /// Bytes of content (the plaintext of a sealed chunk; its file has
+    /// [`crate::sse::chunk::OVERHEAD`] more: [`ChunkRef::stored_len`]).
     pub len: u32,
+    /// An encrypted chunk's domain and tag (decision 0044); `None`: stored as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<crate::sse::Seal>,
+}
+
+impl ChunkRef {
+    /// The length of the chunk's file: what its name hashes, what the chunk rows count.
+    pub fn stored_len(&self) -> u32 {
+        match self.seal {
+            Some(_) => self.len + crate::sse::chunk::OVERHEAD as u32,
+            None => self.len,
+        }
+    }
 }
 
 /// Where an object's bytes are: inline in the record (small objects) or a chunk manifest.
@@ -13,6 +28,13 @@ pub struct ChunkRef {
 pub enum Data {
     Inline(#[serde(with = "serde_bytes_vec")] Vec<u8>),
     Chunks(Vec<ChunkRef>),
+    /// A small object's bytes kept in its record, encrypted (ciphertext ‖ GCM tag; decision
+    /// 0044).
+    Sealed {
+        seal: crate::sse::Seal,
+        #[serde(with = "serde_bytes_vec")]
+        bytes: Vec<u8>,
+    },
 }
 
 impl Default for Data {
@@ -24,8 +46,27 @@ impl Default for Data {
 impl Data {
     pub fn chunks(&self) -> &[ChunkRef] {
         match self {
-            Data::Inline(_) => &[],
+            Data::Inline(_) | Data::Sealed { .. } => &[],
             Data::Chunks(c) => c,
+        }
+    }
+
+    /// Whether every byte is encrypted (and there is something: an empty object's bytes are
+    /// sealed too when it was written encrypted).
+    pub fn fully_sealed(&self) -> bool {
+        match self {
+            Data::Inline(_) => false,
+            Data::Sealed { .. } => true,
+            Data::Chunks(c) => !c.is_empty() && c.iter().all(|c| c.seal.is_some()),
+        }
+    }
+
+    /// Whether any of the bytes are encrypted.
+    pub fn is_sealed(&self) -> bool {
+        match self {
+            Data::Inline(_) => false,
+            Data::Sealed { .. } => true,
+            Data::Chunks(c) => c.iter().any(|c| c.seal.is_some()),
         }
     }
 }
@@ -89,6 +130,9 @@ pub struct ObjectRecord {
     /// The object's (this version's) ACL beyond the owner's full control (decision 0042).
     #[serde(default)]
     pub acl: Option<crate::model::Acl>,
+    /// How its bytes are encrypted at rest (decision 0044); `None`: stored as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<crate::sse::SseMode>,
 }
 
 /// S3 object lock modes.
@@ -139,7 +183,7 @@ pub struct FileTimes {
     pub ctime_ns: i64,
 }
 
-mod serde_hash {
+pub(crate) mod serde_hash {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
     pub fn serialize<S: Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {

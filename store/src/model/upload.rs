@@ -22,6 +22,10 @@ pub struct UploadRecord {
     /// The object's ACL, given at CreateMultipartUpload (decision 0042).
     #[serde(default)]
     pub acl: Option<crate::model::Acl>,
+    /// Encryption of every part and of the object (its header at CreateMultipartUpload, or
+    /// the bucket's default then; decision 0044).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<crate::sse::SseMode>,
 }
 
 /// An uploaded part. It holds one reference on each of its chunks until the upload completes
@@ -56,4 +60,7 @@ pub struct CompletedUploadRecord {
     /// The version id the completion made (a versioned bucket).
     #[serde(default)]
     pub version_id: Option<String>,
+    /// How the object is encrypted (decision 0044).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<crate::sse::SseMode>,
 }

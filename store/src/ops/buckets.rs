@@ -35,6 +35,8 @@ pub struct BucketInfo {
     pub versioning: crate::model::Versioning,
     /// Object lock is enabled (decision 0039).
     pub object_lock: bool,
+    /// Default encryption of new objects (decision 0044).
+    pub encryption: Option<crate::sse::BucketEncryption>,
 }
 
 impl From<BucketRecord> for BucketInfo {
@@ -52,6 +54,7 @@ impl From<BucketRecord> for BucketInfo {
             quota_objects: b.quota_objects,
             versioning: b.versioning,
             object_lock: b.object_lock.is_some(),
+            encryption: b.encryption,
         }
     }
 }
@@ -139,6 +142,7 @@ impl Store {
                     snapshot_of: None,
                     snapshot_bytes: 0,
                     quota_objects: 0,
+                    encryption: None,
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)?;
                 if let Some(a) = access.filter(|a| !a.is_empty()) {
@@ -299,6 +303,7 @@ impl Store {
                     snapshot_of: None,
                     snapshot_bytes: 0,
                     quota_objects: 0,
+                    encryption: None,
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)
             })

@@ -558,6 +558,10 @@ impl Store {
         let Data::Chunks(chunks) = data else {
             return Ok(None);
         };
+        // A sealed chunk is opened whole, in memory (`read_data`), never sent from its file.
+        if chunks.iter().any(|c| c.seal.is_some()) {
+            return Ok(None);
+        }
         let mut at = 0u64;
         for (i, c) in chunks.iter().enumerate() {
             let next = at + u64::from(c.len);

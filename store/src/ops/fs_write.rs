@@ -242,6 +242,7 @@ pub(super) fn new_record(now: i64) -> ObjectRecord {
         retention: None,
         legal_hold: false,
         acl: None,
+        sse: None,
     }
 }
 
@@ -260,9 +261,14 @@ pub(super) fn dir_attr_in(ns: &Ns, b: &BucketRecord, path: &str, ino: u64) -> Re
 /// ETag of data written through the file view: MD5 for inline data (as S3 computes it); for
 /// chunks, MD5 of the chunk hashes with a `-N` suffix, which S3 clients read as a multipart ETag
 /// (not an MD5 of the content, so they do not compare it with one).
-fn etag_of(data: &Data) -> String {
-    match data {
+fn etag_of(keyring: &crate::sse::Keyring, data: &Data) -> Result<String> {
+    Ok(match data {
         Data::Inline(v) => hex::encode(Md5::digest(v)),
+        Data::Sealed { seal, bytes } => {
+            let mut v = bytes.clone();
+            keyring.sealer(seal.domain).open(seal, &mut v)?;
+            hex::encode(Md5::digest(&v))
+        }
         Data::Chunks(c) => {
             let mut m = Md5::new();
             for r in c {
@@ -270,7 +276,7 @@ fn etag_of(data: &Data) -> String {
             }
             format!("{}-{}", hex::encode(m.finalize()), c.len())
         }
-    }
+    })
 }
 
 impl Store {
@@ -469,8 +475,10 @@ impl Store {
                 let now = crate::now_unix_ns();
                 let mut rec = new_record(now);
                 rec.size = target.len() as u64;
+                let rec_target = target.clone();
                 rec.data = Data::Inline(target);
-                rec.etag = etag_of(&rec.data);
+                // A link's target is a name: kept as names are, in the clear.
+                rec.etag = hex::encode(Md5::digest(&rec_target));
                 set_meta(&mut rec, "mode", (S_IFLNK | 0o777).to_string());
                 apply_meta_at(&mut rec, &attrs, now);
                 let ino = txn::link_object(&mut ns, &mut b, &key, &mut rec)?;
@@ -938,10 +946,15 @@ impl Store {
                     self.total_usage()
                 })?;
             }
+            // New bytes take the share's default encryption (decision 0044).
+            let seal = {
+                let rtxn = self.db().begin_read()?;
+                self.sealer_for(&live_bucket(&rtxn, bucket)?, None).1
+            };
             let staged = match &patch {
-                Patch::Extents(x) => self.stage_extents(&old_rec, &old_data, x).await?,
+                Patch::Extents(x) => self.stage_extents(&old_rec, &old_data, x, &seal).await?,
                 p => self
-                    .stage_patch(&old_rec, &old_data, p)
+                    .stage_patch(&old_rec, &old_data, p, &seal)
                     .await?
                     .map(|(d, s, pins)| (d, s, pins.into_iter().collect())),
             };
@@ -949,6 +962,7 @@ impl Store {
                 Some((d, s, pins)) => (d, s, pins),
                 None => (old_data.clone(), old_rec.size, Vec::new()),
             };
+            let new_etag = etag_of(self.keyring(), &new_data)?;
             let bucket_s = bucket.to_string();
             // Compared with what the commit finds, as values (no encoding of either manifest).
             let old_manifest = old_data;
@@ -997,7 +1011,9 @@ impl Store {
                         b.usage_bytes = usage;
                         txn::put_bucket(&mut ns, &b)?;
                         rec.size = new_size;
-                        rec.etag = etag_of(&new_data);
+                        rec.etag = new_etag;
+                        // Encrypted as S3 reports it only when every byte is (decision 0044).
+                        rec.sse = new_data.fully_sealed().then_some(crate::sse::SseMode::S3);
                         rec.data = new_data;
                         rec.mtime_ms = now_ms();
                         rec.checksum = None;
@@ -1052,6 +1068,7 @@ impl Store {
         rec: &ObjectRecord,
         data: &Data,
         x: &FsExtents,
+        seal: &Option<Arc<crate::sse::Sealer>>,
     ) -> Result<Option<(Data, u64, Vec<crate::stage::Staged>)>> {
         use std::os::unix::fs::FileExt as _;
         let extents = &x.ranges[..];
@@ -1075,7 +1092,8 @@ impl Store {
                 if s + buf.len() as u64 == wstart && buf.len() < RUN_MAX);
             if !continues {
                 if let Some((s, buf)) = run.take() {
-                    self.stage_run(&mut cur, s, buf.into(), &mut pins).await?;
+                    self.stage_run(&mut cur, s, buf.into(), &mut pins, seal)
+                        .await?;
                 }
                 let want = run_len(&extents[i..], wstart, chunk, new_size);
                 run = Some((wstart, Vec::with_capacity(want)));
@@ -1126,7 +1144,8 @@ impl Store {
             pos = wend;
         }
         if let Some((s, buf)) = run {
-            self.stage_run(&mut cur, s, buf.into(), &mut pins).await?;
+            self.stage_run(&mut cur, s, buf.into(), &mut pins, seal)
+                .await?;
         }
         Ok(Some((cur.data, new_size, pins)))
     }
@@ -1138,10 +1157,11 @@ impl Store {
         offset: u64,
         data: Bytes,
         pins: &mut Vec<crate::stage::Staged>,
+        seal: &Option<Arc<crate::sse::Sealer>>,
     ) -> Result<()> {
         let end = offset + data.len() as u64;
         let patch = Patch::Write { offset, end, data };
-        if let Some((d, size, staged)) = self.stage_patch(cur, &cur.data, &patch).await? {
+        if let Some((d, size, staged)) = self.stage_patch(cur, &cur.data, &patch, seal).await? {
             cur.data = d;
             cur.size = size;
             pins.extend(staged);
@@ -1155,6 +1175,7 @@ impl Store {
         rec: &ObjectRecord,
         data: &Data,
         patch: &Patch,
+        seal: &Option<Arc<crate::sse::Sealer>>,
     ) -> Result<Option<(Data, u64, Option<crate::stage::Staged>)>> {
         let old_size = rec.size;
         let (a, new_size) = match patch {
@@ -1171,6 +1192,8 @@ impl Store {
         match data {
             Data::Inline(v) if !v.is_empty() => pieces.push((0, v.len() as u64, None)),
             Data::Inline(_) => {}
+            Data::Sealed { .. } if old_size > 0 => pieces.push((0, old_size, None)),
+            Data::Sealed { .. } => {}
             Data::Chunks(c) => {
                 let mut off = 0;
                 for r in c {
@@ -1294,6 +1317,7 @@ impl Store {
                     checksum: None,
                     max_size: self.inner.cfg.max_object_size,
                     allow_inline: inline_ok,
+                    seal: seal.clone(),
                 },
             )
             .await
@@ -1303,6 +1327,10 @@ impl Store {
             })?;
         let new_data = match &staged.data {
             Data::Inline(v) => Data::Inline(v.clone()),
+            Data::Sealed { seal, bytes } => Data::Sealed {
+                seal: *seal,
+                bytes: bytes.clone(),
+            },
             Data::Chunks(c) => {
                 let mut all = keep_before;
                 all.extend_from_slice(c);

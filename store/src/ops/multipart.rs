@@ -37,6 +37,8 @@ pub struct UploadInfo {
     pub initiated_ms: i64,
     pub owner: String,
     pub checksum_algorithm: Option<String>,
+    /// The encryption of its parts and object (decision 0044).
+    pub sse: Option<crate::sse::SseMode>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +49,8 @@ pub struct PartInfo {
     pub etag: String,
     pub mtime_ms: i64,
     pub checksum: Option<String>,
+    /// Stored encrypted (decision 0044).
+    pub sse: Option<crate::sse::SseMode>,
 }
 
 /// What CompleteMultipartUpload answers: the same for the first completion and for a retry of
@@ -58,6 +62,8 @@ pub struct Completion {
     pub checksum: Option<ChecksumValue>,
     /// The version id made (a versioned bucket).
     pub version_id: Option<String>,
+    /// How the object is encrypted (decision 0044).
+    pub sse: Option<crate::sse::SseMode>,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +71,12 @@ pub struct CompletePart {
     pub part_number: u32,
     /// As the client sent it; quotes are ignored.
     pub etag: String,
+}
+
+/// A part's encryption, as its chunks are stored.
+fn part_sse(chunks: &[crate::model::ChunkRef]) -> Option<crate::sse::SseMode> {
+    (!chunks.is_empty() && chunks.iter().all(|c| c.seal.is_some()))
+        .then_some(crate::sse::SseMode::S3)
 }
 
 fn upload_info(id: &str, u: &UploadRecord) -> UploadInfo {
@@ -75,6 +87,7 @@ fn upload_info(id: &str, u: &UploadRecord) -> UploadInfo {
         initiated_ms: u.initiated_ms,
         owner: u.owner.clone(),
         checksum_algorithm: u.checksum_algorithm.clone(),
+        sse: u.sse,
     }
 }
 
@@ -209,6 +222,7 @@ fn completed_before(
         etag: c.etag,
         checksum: c.checksum,
         version_id: c.version_id,
+        sse: c.sse,
     })
 }
 
@@ -229,6 +243,17 @@ fn check_part_number(n: u32) -> Result<()> {
 }
 
 impl Store {
+    /// The keys an upload's parts are sealed with (its encryption, in its bucket's domain).
+    fn upload_sealer(
+        &self,
+        u: &UploadRecord,
+    ) -> Result<Option<std::sync::Arc<crate::sse::Sealer>>> {
+        if u.sse.is_none() {
+            return Ok(None);
+        }
+        Ok(self.sealer_for(&self.bucket_record(&u.bucket)?, u.sse).1)
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub async fn create_upload(
         &self,
@@ -240,6 +265,7 @@ impl Store {
         checksum: Option<ChecksumAlgorithm>,
         lock: crate::locks::LockRequest,
         acl: Option<crate::model::Acl>,
+        sse: Option<crate::sse::SseMode>,
     ) -> Result<UploadInfo> {
         deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
         crate::locks::authorize_request(p, bucket, key, &lock)?;
@@ -265,6 +291,7 @@ impl Store {
             parts_counted: true,
             lock,
             acl,
+            sse: sse.or(b.encryption.map(|e| e.mode)),
         };
         let info = upload_info(&id, &rec);
         self.inner
@@ -302,6 +329,7 @@ impl Store {
         if let Some(n) = opts.declared_size {
             self.precheck_part_room(&u, upload_id, part_number, n)?;
         }
+        let seal = self.upload_sealer(&u)?;
         let staged = self
             .stage(
                 body,
@@ -311,6 +339,7 @@ impl Store {
                     checksum: opts.checksum,
                     max_size: self.inner.cfg.max_object_size,
                     allow_inline: false,
+                    seal,
                 },
             )
             .await?;
@@ -363,6 +392,7 @@ impl Store {
             None => 0..source.record.size,
         };
         self.precheck_part_room(&u, upload_id, part_number, range.end - range.start)?;
+        let seal = self.upload_sealer(&u)?;
         let body = self.read_data_pinned(&source.record.data, range, pins);
         let staged = self
             .stage(
@@ -370,6 +400,7 @@ impl Store {
                 &StageOptions {
                     md5: true,
                     max_size: self.inner.cfg.max_object_size,
+                    seal,
                     ..Default::default()
                 },
             )
@@ -454,6 +485,7 @@ impl Store {
             etag: rec.md5.clone(),
             mtime_ms: rec.mtime_ms,
             checksum: rec.checksum.clone(),
+            sse: part_sse(&rec.chunks),
         };
         let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         let limit = self.inner.cfg.max_size;
@@ -624,6 +656,7 @@ impl Store {
                     retention: None,
                     legal_hold: false,
                     acl: u.acl.clone(),
+                    sse: u.sse,
                 };
                 // The parts' bytes (all of them: those not listed are dropped) are in the
                 // bucket's usage already; they become the object's.
@@ -646,6 +679,7 @@ impl Store {
                     parts_digest: digest,
                     completed_ms: rec.mtime_ms,
                     version_id: rec.version_id,
+                    sse: rec.sse,
                 };
                 t.open_table(COMPLETED_UPLOADS)?
                     .insert(id.as_str(), codec::encode(&done)?.as_slice())?;
@@ -657,6 +691,7 @@ impl Store {
                     etag: done.etag,
                     checksum: done.checksum,
                     version_id: done.version_id,
+                    sse: done.sse,
                 })
             })
             .await
@@ -718,6 +753,7 @@ impl Store {
                 size: r.size,
                 etag: r.md5,
                 mtime_ms: r.mtime_ms,
+                sse: part_sse(&r.chunks),
                 checksum: r.checksum,
             });
         }

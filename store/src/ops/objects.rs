@@ -11,7 +11,9 @@ use super::txn;
 use crate::blobs::Pins;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{Result, StoreError};
-use crate::model::{BucketRecord, ChecksumValue, Data, ObjectMeta, ObjectRecord, Principal};
+use crate::model::{
+    BucketRecord, ChecksumValue, ChunkRef, Data, ObjectMeta, ObjectRecord, Principal,
+};
 use crate::rbac::{Resource, Verb, authorize};
 use crate::readahead::ChunkBytes;
 use crate::stage::{self, StageError, StageOptions, Staged};
@@ -39,6 +41,9 @@ pub struct PutOptions {
     pub condition: WriteCondition,
     /// `x-amz-object-lock-*` of the write (decision 0039).
     pub lock: crate::locks::LockRequest,
+    /// `x-amz-server-side-encryption` of the write (decision 0044); `None`: the bucket's
+    /// default.
+    pub sse: Option<crate::sse::SseMode>,
 }
 
 /// What a conditional write (PutObject, CopyObject's destination, CompleteMultipartUpload)
@@ -117,6 +122,9 @@ pub struct CopyOptions {
     pub source_version: Option<String>,
     /// `x-amz-object-lock-*` of the copy (the source's lock is not copied).
     pub lock: crate::locks::LockRequest,
+    /// `x-amz-server-side-encryption` of the copy (decision 0044); `None`: the destination
+    /// bucket's default.
+    pub sse: Option<crate::sse::SseMode>,
 }
 
 impl Store {
@@ -148,6 +156,7 @@ impl Store {
         if let Some(n) = opts.declared_size {
             self.precheck_room(&b, key, n)?;
         }
+        let (sse, seal) = self.sealer_for(&b, opts.sse);
         let staged = self
             .stage(
                 body,
@@ -157,6 +166,7 @@ impl Store {
                     checksum: opts.checksum,
                     max_size: self.inner.cfg.max_object_size,
                     allow_inline: true,
+                    seal,
                 },
             )
             .await?;
@@ -187,6 +197,7 @@ impl Store {
             retention: None,
             legal_hold: false,
             acl,
+            sse,
         };
         match self
             .commit_new_object(bucket, key, rec, condition, lock)
@@ -413,6 +424,17 @@ impl Store {
                 let e = (range.end as usize).min(v.len());
                 vec![Piece::Inline(Bytes::copy_from_slice(&v[s..e]))]
             }
+            Data::Sealed { seal, bytes } => {
+                let mut v = bytes.clone();
+                match self.keyring().sealer(seal.domain).open(seal, &mut v) {
+                    Ok(()) => {
+                        let s = (range.start as usize).min(v.len());
+                        let e = (range.end as usize).min(v.len());
+                        vec![Piece::Inline(Bytes::from(v).slice(s..e))]
+                    }
+                    Err(e) => vec![Piece::Failed(e)],
+                }
+            }
             Data::Chunks(chunks) => {
                 let mut out = Vec::new();
                 let mut off = 0u64;
@@ -424,22 +446,33 @@ impl Store {
                     }
                     let from = range.start.saturating_sub(cs) as usize;
                     let to = (range.end.min(ce) - cs) as usize;
-                    out.push(Piece::Chunk(c.hash, c.len, from, to));
+                    out.push(Piece::Chunk(*c, from, to));
                 }
                 out
             }
         };
         let blobs = self.inner.blobs.clone();
+        let keyring = self.keyring().clone();
         let depth = blobs.read_depth();
         stream::iter(pieces)
             .map(move |p| {
                 let blobs = blobs.clone();
+                let keyring = keyring.clone();
                 async move {
                     match p {
                         Piece::Inline(b) => Ok(ChunkBytes::Whole(b)),
-                        Piece::Chunk(h, len, from, to) => {
-                            crate::readahead::chunk_bytes(blobs, h, len, from, to).await
-                        }
+                        Piece::Failed(e) => Err(e),
+                        Piece::Chunk(c, from, to) => match c.seal {
+                            None => {
+                                crate::readahead::chunk_bytes(blobs, c.hash, c.len, from, to).await
+                            }
+                            Some(seal) => {
+                                crate::readahead::sealed_chunk_bytes(
+                                    blobs, &keyring, &c, seal, from, to,
+                                )
+                                .await
+                            }
+                        },
                     }
                 }
             })
@@ -547,6 +580,41 @@ impl Store {
         self.accepts_acl(dst.0, opts.acl.as_ref())?;
         let dst_bucket = self.bucket_record(dst.0)?;
         naming::validate_key(dst_bucket.kind, dst.1)?;
+        // A copy shares the source's chunks (sealed ones keep their domain's keys). Asked to
+        // be encrypted, a copy of bytes that are not is encrypted now: read and staged again.
+        let restaged = match self.sealer_for(&dst_bucket, opts.sse) {
+            (Some(_), Some(seal)) => {
+                let (source, pins) = match opts.source_version.as_deref() {
+                    Some(id) => self.open_version(p, src.0, src.1, id)?,
+                    None => self.open_object(p, src.0, src.1)?,
+                };
+                if source.record.data.fully_sealed() {
+                    None
+                } else {
+                    let body =
+                        self.read_data_pinned(&source.record.data, 0..source.record.size, pins);
+                    let staged = self
+                        .stage(
+                            body,
+                            &StageOptions {
+                                max_size: self.inner.cfg.max_object_size,
+                                allow_inline: true,
+                                seal: Some(seal),
+                                ..Default::default()
+                            },
+                        )
+                        .await
+                        .map_err(|e| match e {
+                            StageError::Body(e) | StageError::Store(e) => e,
+                        })?;
+                    Some((source.ino, source.record.etag, staged))
+                }
+            }
+            _ => None,
+        };
+        let sealed_data = restaged
+            .as_ref()
+            .map(|(ino, etag, s)| (*ino, etag.clone(), s.data.clone()));
         let (sb, sk, db, dk) = (
             src.0.to_string(),
             src.1.to_string(),
@@ -555,7 +623,8 @@ impl Store {
         );
         let limit = self.inner.cfg.max_size;
         let atimes = self.inner.atimes.clone();
-        self.inner
+        let done = self
+            .inner
             .committer
             .write(move |t| {
                 let mut ns = Ns::new(t);
@@ -572,8 +641,18 @@ impl Store {
                     ),
                     e => e,
                 })?;
-                let src = txn::get_inode(&ns, ino)?;
+                let mut src = txn::get_inode(&ns, ino)?;
                 check(&src)?;
+                if let Some((read_ino, read_etag, data)) = sealed_data {
+                    // The bytes encrypted above are the source's still.
+                    if read_ino != ino || read_etag != src.etag {
+                        return Err(StoreError::Conflict(
+                            "the copy source changed while it was being copied; retry".into(),
+                        ));
+                    }
+                    src.data = data;
+                }
+                src.sse = src.data.fully_sealed().then_some(crate::sse::SseMode::S3);
                 let mut b = txn::get_bucket(&ns, &db)?;
                 opts.condition
                     .check(current_etag(&ns, b.id, &dk)?.as_deref())?;
@@ -612,7 +691,18 @@ impl Store {
                     record: rec,
                 })
             })
-            .await
+            .await;
+        match (done, restaged) {
+            (Ok(info), staged) => {
+                drop(staged);
+                Ok(info)
+            }
+            (Err(e), Some((_, _, staged))) => {
+                self.discard(staged);
+                Err(e)
+            }
+            (Err(e), None) => Err(e),
+        }
     }
 
     /// Put/DeleteObjectTagging (delete = empty set).
@@ -686,7 +776,10 @@ pub(crate) fn read_inode(txn: &redb::ReadTransaction, key: &str, ino: u64) -> Re
 
 enum Piece {
     Inline(Bytes),
-    Chunk([u8; 32], u32, usize, usize),
+    /// A chunk and the range of its content to send.
+    Chunk(ChunkRef, usize, usize),
+    /// Bytes that could not be read (a sealed inline object that does not open).
+    Failed(StoreError),
 }
 
 pub(crate) fn verify_staged(staged: &Staged, opts: &PutOptions) -> Result<()> {

@@ -543,6 +543,7 @@ fn new_bucket(
         snapshot_of: None,
         snapshot_bytes: 0,
         quota_objects: 0,
+        encryption: None,
     })
 }
 

@@ -178,8 +178,8 @@ pub(crate) fn incref(ns: &mut Ns, refs: &[ChunkRef]) -> Result<()> {
             Some(v) => v,
             None => {
                 rows += 1;
-                bytes += i128::from(c.len);
-                (0, u64::from(c.len))
+                bytes += i128::from(c.stored_len());
+                (0, u64::from(c.stored_len()))
             }
         };
         chunks.insert(&c.hash, (n + 1, len))?;
@@ -284,6 +284,7 @@ pub(crate) fn put_inode(ns: &mut Ns, ino: u64, rec: &ObjectRecord, with_data: bo
 fn is_empty(d: &Data) -> bool {
     match d {
         Data::Inline(v) => v.is_empty(),
+        Data::Sealed { .. } => false,
         Data::Chunks(c) => c.is_empty(),
     }
 }

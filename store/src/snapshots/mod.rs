@@ -115,6 +115,7 @@ impl Store {
                     snapshot_of: Some(sb.clone()),
                     snapshot_bytes: 0,
                     quota_objects: 0,
+                    encryption: None,
                 };
                 copy_entries(&mut ns, &live, &mut snap)?;
                 txn::put_bucket(&mut ns, &snap)?;

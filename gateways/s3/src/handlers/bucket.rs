@@ -230,10 +230,6 @@ pub fn get_config(s: &Store, ctx: &Ctx, which: BucketConfig) -> Result<Response,
     s.head_bucket(&ctx.principal, ctx.bucket())?;
     let (code, message) = match which {
         C::Tagging => ("NoSuchTagSet", "The TagSet does not exist"),
-        C::Encryption => (
-            "ServerSideEncryptionConfigurationNotFoundError",
-            "The server side encryption configuration was not found",
-        ),
         C::Website => (
             "NoSuchWebsiteConfiguration",
             "The specified bucket does not have a website configuration",

@@ -56,6 +56,7 @@ pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
             alg,
             super::lock::lock_request(&ctx.headers)?,
             crate::acl::from_headers(&ctx.headers)?,
+            crate::sse::asked(&ctx.headers)?,
         )
         .await?;
     let mut w = XmlWriter::new();
@@ -68,6 +69,7 @@ pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     if let Some(a) = alg {
         set(&mut r, "x-amz-checksum-algorithm", a.name());
     }
+    crate::sse::answer(&mut r, u.sse);
     Ok(r)
 }
 
@@ -100,6 +102,7 @@ pub async fn upload_part(
     if let (Some(alg), Some(v)) = (plan.algorithm, &part.checksum) {
         set(&mut r, alg.header(), v);
     }
+    crate::sse::answer(&mut r, part.sse);
     Ok(r)
 }
 
@@ -148,6 +151,7 @@ pub async fn upload_part_copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error>
     w.elem("ETag", &util::quote_etag(&part.etag));
     w.close("CopyPartResult");
     let mut r = xml_ok(w);
+    crate::sse::answer(&mut r, part.sse);
     if let Some(v) = &sv
         && let (Ok(n), Ok(v)) = (
             http::HeaderName::try_from("x-amz-copy-source-version-id"),
@@ -218,6 +222,7 @@ pub async fn complete(
     {
         r.headers_mut().insert("x-amz-version-id", v);
     }
+    crate::sse::answer(&mut r, info.sse);
     Ok(r)
 }
 

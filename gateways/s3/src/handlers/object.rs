@@ -103,6 +103,7 @@ pub async fn put(
     opts.tags = parse_tag_header(&ctx.headers)?;
     opts.condition = write_condition(&ctx.headers)?;
     opts.lock = super::lock::lock_request(&ctx.headers)?;
+    opts.sse = crate::sse::asked(&ctx.headers)?;
     let (stream, trailers) = payload_stream(body, payload, &ctx.headers);
     let info = s
         .put_object(
@@ -118,6 +119,7 @@ pub async fn put(
     let mut r = empty(StatusCode::OK);
     set(&mut r, "etag", &util::quote_etag(&info.record.etag));
     version_header(&mut r, &info.record);
+    crate::sse::answer(&mut r, info.record.sse);
     if let Some(ck) = &info.record.checksum
         && let Some(alg) = gatehouse_store::ChecksumAlgorithm::parse(&ck.algorithm)
     {
@@ -220,6 +222,7 @@ fn not_modified(rec: &ObjectRecord) -> S3Error {
 
 fn meta_headers(r: &mut Response, rec: &ObjectRecord) {
     set(r, "etag", &util::quote_etag(&rec.etag));
+    crate::sse::answer(r, rec.sse);
     set(r, "last-modified", &util::http_date(rec.mtime_ms));
     set(r, "accept-ranges", "bytes");
     let m = &rec.meta;
@@ -618,11 +621,13 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         Some("REPLACE") => Some(parse_tag_header(&ctx.headers)?),
         Some(_) => return Err(S3Error::invalid_argument("Unknown tagging directive.")),
     };
+    let sse = crate::sse::asked(&ctx.headers)?;
     if sb == ctx.bucket()
         && sk == ctx.key()
         && sv.is_none()
         && replace_meta.is_none()
         && replace_tags.is_none()
+        && sse.is_none()
     {
         return Err(S3Error::invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -640,6 +645,7 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
                 source_version: sv.clone(),
                 lock: super::lock::lock_request(&ctx.headers)?,
                 acl: crate::acl::from_headers(&ctx.headers)?,
+                sse,
             },
             copy_conditions(&ctx.headers),
         )
@@ -651,6 +657,7 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     w.close("CopyObjectResult");
     let mut r = xml_ok(w);
     version_header(&mut r, &info.record);
+    crate::sse::answer(&mut r, info.record.sse);
     if let Some(v) = &sv {
         set(&mut r, "x-amz-copy-source-version-id", v);
     }

@@ -1,0 +1,111 @@
+//! The key ring: every encryption key is derived from the master key (`master.key`), so the
+//! data directory's one secret (and a backup's) decides whether chunks can be read.
+//!
+//! ```text
+//! root        = HKDF-SHA256(master, "gatehouse-subkey", "sse-root")
+//! domain key  = BLAKE3-derive("gatehouse 2026 sse domain", root ‖ domain)
+//! name key    = BLAKE3-derive("gatehouse 2026 sse chunk tag", domain key)
+//! enc key     = BLAKE3-derive("gatehouse 2026 sse chunk key", domain key)
+//! tag         = BLAKE3-keyed(name key, plaintext)          (kept in the manifest)
+//! chunk key   = BLAKE3-keyed(enc key, tag)                 (never stored)
+//! ```
+//!
+//! Each chunk key seals exactly one plaintext (it is derived from it), so the fixed nonce is
+//! never reused with another message. The tag tells nothing without the domain key; equal tags
+//! mean equal plaintext within one domain only, which its dedup shows anyway.
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
+
+/// Who shares a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Domain {
+    /// SSE-S3 in the bucket with this id: the key follows the data (a copy into another bucket
+    /// shares the chunks and keeps reading them with this domain's key).
+    Bucket(u64),
+}
+
+impl Domain {
+    fn bytes(&self) -> [u8; 9] {
+        let mut b = [0u8; 9];
+        match self {
+            Domain::Bucket(id) => {
+                b[0] = 1;
+                b[1..].copy_from_slice(&id.to_be_bytes());
+            }
+        }
+        b
+    }
+}
+
+/// What a sealed chunk records beside its name and length: its domain and its tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seal {
+    pub domain: Domain,
+    #[serde(with = "crate::model::object_serde_hash")]
+    pub tag: [u8; 32],
+}
+
+/// The server's key ring: the root every domain key comes from.
+pub struct Keyring {
+    root: [u8; 32],
+}
+
+impl Drop for Keyring {
+    fn drop(&mut self) {
+        self.root.zeroize();
+    }
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keyring(..)")
+    }
+}
+
+impl Keyring {
+    pub fn new(root: [u8; 32]) -> Keyring {
+        Keyring { root }
+    }
+
+    /// The keys of `domain`.
+    pub fn sealer(&self, domain: Domain) -> Sealer {
+        let mut h = blake3::Hasher::new_derive_key("gatehouse 2026 sse domain");
+        h.update(&self.root);
+        h.update(&domain.bytes());
+        let mut key: [u8; 32] = *h.finalize().as_bytes();
+        let sealer = Sealer {
+            domain,
+            name_key: blake3::derive_key("gatehouse 2026 sse chunk tag", &key),
+            enc_key: blake3::derive_key("gatehouse 2026 sse chunk key", &key),
+        };
+        key.zeroize();
+        sealer
+    }
+}
+
+/// One domain's keys: seals chunks for it and opens them.
+pub struct Sealer {
+    pub(crate) domain: Domain,
+    pub(crate) name_key: [u8; 32],
+    pub(crate) enc_key: [u8; 32],
+}
+
+impl Drop for Sealer {
+    fn drop(&mut self) {
+        self.name_key.zeroize();
+        self.enc_key.zeroize();
+    }
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sealer({:?})", self.domain)
+    }
+}
+
+impl Sealer {
+    pub fn domain(&self) -> Domain {
+        self.domain
+    }
+}

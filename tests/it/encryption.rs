@@ -1,0 +1,524 @@
+//! Encryption at rest, SSE-S3 (issue 23, decision 0044), with aws-sdk-s3 and raw HTTP: the
+//! header on writes and answers, bucket default encryption, multipart, copies between modes,
+//! ranged reads, no plaintext in the data directory, dedup inside a bucket only, a damaged
+//! chunk detected (GET and fsck), another master key refused, SSE-KMS and bad values refused
+//! with nothing stored; NFS reads and writes of a share with default encryption.
+
+use std::path::{Path, PathBuf};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+};
+
+use crate::common::*;
+
+/// A body whose every 64-byte line says `marker`: found in any file holding it in the clear.
+fn marked(marker: &str, len: usize) -> Vec<u8> {
+    let line = format!("{marker}-{:0>width$}\n", "", width = 63 - marker.len() - 1);
+    line.as_bytes().iter().copied().cycle().take(len).collect()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Files of the data directory (chunks and the metadata file) holding `marker` in the clear.
+fn plaintext_in(dir: &Path, marker: &str) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(p).is_ok_and(|b| b.windows(marker.len()).any(|w| w == marker.as_bytes()))
+        })
+        .collect()
+}
+
+async fn get(c: &aws_sdk_s3::Client, b: &str, k: &str) -> (Vec<u8>, Option<ServerSideEncryption>) {
+    let o = c.get_object().bucket(b).key(k).send().await.expect("get");
+    let sse = o.server_side_encryption().cloned();
+    (body_bytes(o).await, sse)
+}
+
+#[tokio::test]
+async fn sse_s3_objects_are_encrypted_at_rest_and_read_back() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("enc").send().await.expect("mb");
+    // A large object (several chunks) and a small one (kept in its record).
+    let big = marked("BIGSECRET", 3 << 20);
+    let small = marked("SMALLSECRET", 300);
+    for (k, body) in [("big", &big), ("small", &small)] {
+        let put = c
+            .put_object()
+            .bucket("enc")
+            .key(k)
+            .body(ByteStream::from(body.clone()))
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(
+            put.server_side_encryption(),
+            Some(&ServerSideEncryption::Aes256)
+        );
+        // SSE-S3 ETags are the MD5 of the content, as AWS documents.
+        assert_eq!(
+            put.e_tag(),
+            Some(format!("\"{}\"", hex::encode(md5_of(body))).as_str())
+        );
+        let (got, sse) = get(&c, "enc", k).await;
+        assert_eq!(&got, body);
+        assert_eq!(sse, Some(ServerSideEncryption::Aes256));
+        let head = c
+            .head_object()
+            .bucket("enc")
+            .key(k)
+            .send()
+            .await
+            .expect("head");
+        assert_eq!(
+            head.server_side_encryption(),
+            Some(&ServerSideEncryption::Aes256)
+        );
+    }
+    // Ranged reads across a chunk boundary and inside the small one.
+    let r = c
+        .get_object()
+        .bucket("enc")
+        .key("big")
+        .range("bytes=1048000-1049999")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(body_bytes(r).await, &big[1_048_000..1_050_000]);
+    let r = c
+        .get_object()
+        .bucket("enc")
+        .key("small")
+        .range("bytes=10-19")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(body_bytes(r).await, &small[10..20]);
+    // A plain object next to them is plain, and says nothing.
+    c.put_object()
+        .bucket("enc")
+        .key("plain")
+        .body(ByteStream::from(marked("PLAINTEXT", 300)))
+        .send()
+        .await
+        .expect("put plain");
+    assert_eq!(get(&c, "enc", "plain").await.1, None);
+    let dir = srv.stop().await;
+    for marker in ["BIGSECRET", "SMALLSECRET"] {
+        assert_eq!(
+            plaintext_in(dir.path(), marker),
+            Vec::<PathBuf>::new(),
+            "{marker}"
+        );
+    }
+    assert!(
+        !plaintext_in(dir.path(), "PLAINTEXT").is_empty(),
+        "the search finds what is stored in the clear"
+    );
+    let report = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
+    assert!(report.clean(), "{report:?}");
+}
+
+fn md5_of(b: &[u8]) -> [u8; 16] {
+    use md5::Digest;
+    md5::Md5::digest(b).into()
+}
+
+#[tokio::test]
+async fn bucket_default_encryption_applies_to_every_write() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("dflt").send().await.expect("mb");
+    let missing = c
+        .get_bucket_encryption()
+        .bucket("dflt")
+        .send()
+        .await
+        .expect_err("none yet");
+    assert_eq!(
+        code(&missing),
+        "ServerSideEncryptionConfigurationNotFoundError"
+    );
+    let config = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(ServerSideEncryption::Aes256)
+                        .build()
+                        .expect("default"),
+                )
+                .build(),
+        )
+        .build()
+        .expect("config");
+    c.put_bucket_encryption()
+        .bucket("dflt")
+        .server_side_encryption_configuration(config)
+        .send()
+        .await
+        .expect("put encryption");
+    let got = c
+        .get_bucket_encryption()
+        .bucket("dflt")
+        .send()
+        .await
+        .expect("get encryption");
+    let rule = &got
+        .server_side_encryption_configuration()
+        .expect("config")
+        .rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .map(|d| d.sse_algorithm()),
+        Some(&ServerSideEncryption::Aes256)
+    );
+    // PutObject without a header, multipart, a copy of a plain object from another bucket.
+    c.put_object()
+        .bucket("dflt")
+        .key("put")
+        .body(ByteStream::from(marked("DEFAULTPUT", 2 << 20)))
+        .send()
+        .await
+        .expect("put");
+    let up = c
+        .create_multipart_upload()
+        .bucket("dflt")
+        .key("mpu")
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(
+        up.server_side_encryption(),
+        Some(&ServerSideEncryption::Aes256)
+    );
+    let id = up.upload_id().expect("id").to_string();
+    let mut parts = Vec::new();
+    let part_body = marked("MULTIPART", 5 << 20);
+    for n in 1..=2 {
+        let p = c
+            .upload_part()
+            .bucket("dflt")
+            .key("mpu")
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(part_body.clone()))
+            .send()
+            .await
+            .expect("part");
+        assert_eq!(
+            p.server_side_encryption(),
+            Some(&ServerSideEncryption::Aes256)
+        );
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().expect("etag"))
+                .build(),
+        );
+    }
+    let done = c
+        .complete_multipart_upload()
+        .bucket("dflt")
+        .key("mpu")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    assert_eq!(
+        done.server_side_encryption(),
+        Some(&ServerSideEncryption::Aes256)
+    );
+    c.create_bucket()
+        .bucket("clear")
+        .send()
+        .await
+        .expect("mb clear");
+    c.put_object()
+        .bucket("clear")
+        .key("src")
+        .body(ByteStream::from(marked("COPYSOURCE", 1 << 20)))
+        .send()
+        .await
+        .expect("put source");
+    let copied = c
+        .copy_object()
+        .bucket("dflt")
+        .key("copy")
+        .copy_source("clear/src")
+        .send()
+        .await
+        .expect("copy into the encrypted bucket");
+    assert_eq!(
+        copied.server_side_encryption(),
+        Some(&ServerSideEncryption::Aes256)
+    );
+    for (k, want) in [
+        ("put", marked("DEFAULTPUT", 2 << 20)),
+        ("copy", marked("COPYSOURCE", 1 << 20)),
+    ] {
+        let (got, sse) = get(&c, "dflt", k).await;
+        assert_eq!(got, want, "{k}");
+        assert_eq!(sse, Some(ServerSideEncryption::Aes256), "{k}");
+    }
+    let (got, _) = get(&c, "dflt", "mpu").await;
+    assert_eq!(got.len(), 10 << 20);
+    assert_eq!(&got[..5 << 20], &part_body[..]);
+    // An encrypted object copied into a bucket without a default stays encrypted (its chunks
+    // are shared, sealed), and says so.
+    let out = c
+        .copy_object()
+        .bucket("clear")
+        .key("from-dflt")
+        .copy_source("dflt/put")
+        .send()
+        .await
+        .expect("copy out");
+    assert_eq!(
+        out.server_side_encryption(),
+        Some(&ServerSideEncryption::Aes256)
+    );
+    assert_eq!(
+        get(&c, "clear", "from-dflt").await.0,
+        marked("DEFAULTPUT", 2 << 20)
+    );
+    // Without the default, new writes are stored as they are again.
+    c.delete_bucket_encryption()
+        .bucket("dflt")
+        .send()
+        .await
+        .expect("delete encryption");
+    c.put_object()
+        .bucket("dflt")
+        .key("after")
+        .body(ByteStream::from_static(b"after"))
+        .send()
+        .await
+        .expect("put after");
+    assert_eq!(get(&c, "dflt", "after").await.1, None);
+    assert_eq!(
+        get(&c, "dflt", "put").await.1,
+        Some(ServerSideEncryption::Aes256)
+    );
+    let dir = srv.stop().await;
+    for marker in ["DEFAULTPUT", "MULTIPART"] {
+        assert_eq!(
+            plaintext_in(dir.path(), marker),
+            Vec::<PathBuf>::new(),
+            "{marker}"
+        );
+    }
+    // The copy source stays in the clear in its own bucket; its encrypted copy is sealed.
+    assert_eq!(plaintext_in(dir.path(), "COPYSOURCE").len(), 1);
+    let report = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
+    assert!(report.clean(), "{report:?}");
+}
+
+/// Equal content dedups inside one bucket's key domain, and only there.
+#[tokio::test]
+async fn encrypted_chunks_dedup_inside_a_bucket_only() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    let body = marked("DEDUP", 2 << 20);
+    for b in ["one", "two"] {
+        c.create_bucket().bucket(b).send().await.expect("mb");
+    }
+    let put = |b: &'static str, k: &'static str| {
+        let c = c.clone();
+        let body = body.clone();
+        async move {
+            c.put_object()
+                .bucket(b)
+                .key(k)
+                .body(ByteStream::from(body))
+                .server_side_encryption(ServerSideEncryption::Aes256)
+                .send()
+                .await
+                .expect("put");
+        }
+    };
+    put("one", "a").await;
+    let after_one = srv.chunk_files();
+    put("one", "b").await;
+    assert_eq!(
+        srv.chunk_files(),
+        after_one,
+        "the same bytes in the same bucket dedup"
+    );
+    put("two", "a").await;
+    assert_eq!(
+        srv.chunk_files(),
+        after_one * 2,
+        "another bucket's chunks share nothing with the first's"
+    );
+}
+
+/// A flipped byte in an encrypted chunk is an error on GET and a finding of fsck; the data
+/// directory with another master key reads nothing (an error, never other bytes).
+#[tokio::test]
+async fn damaged_chunks_and_foreign_keys_fail_clearly() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("dmg").send().await.expect("mb");
+    for k in ["a", "b"] {
+        c.put_object()
+            .bucket("dmg")
+            .key(k)
+            .body(ByteStream::from(marked(&format!("DAMAGE{k}"), 1 << 20)))
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .send()
+            .await
+            .expect("put");
+    }
+    let dir = srv.stop().await;
+    // Another master key: the same directory reads nothing (the store asked directly: the
+    // S3 secrets change with the master key too).
+    let key_path = dir.path().join("master.key");
+    let real_key = std::fs::read(&key_path).expect("key");
+    std::fs::write(&key_path, format!("{}\n", "ab".repeat(32))).expect("other key");
+    let srv = TestServer::start_in(dir).await;
+    let info = srv
+        .store()
+        .get_object(&srv.admin(), "dmg", "a")
+        .expect("the record is metadata");
+    let mut read = std::pin::pin!(
+        srv.store()
+            .read_data(&info.record.data, 0..info.record.size)
+    );
+    let mut failed = false;
+    while let Some(piece) = futures_util::StreamExt::next(&mut read).await {
+        match piece {
+            Ok(b) => assert!(
+                !b.windows(6).any(|w| w == b"DAMAGE"),
+                "plaintext with a foreign key"
+            ),
+            Err(e) => {
+                assert!(e.to_string().contains("master key"), "{e}");
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed, "read with a foreign key");
+    let dir = srv.stop().await;
+    std::fs::write(&key_path, real_key).expect("key back");
+    // One chunk damaged on disk.
+    let victim = plaintext_free_chunk(dir.path());
+    let mut bytes = std::fs::read(&victim).expect("chunk");
+    bytes[100] ^= 0x40;
+    std::fs::write(&victim, bytes).expect("damage");
+    let report = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
+    assert_eq!(report.corrupt_chunks.len(), 1, "{report:?}");
+    let srv = TestServer::start_in(dir).await;
+    let c = srv.client();
+    let mut failed = 0;
+    for k in ["a", "b"] {
+        match c.get_object().bucket("dmg").key(k).send().await {
+            Ok(o) => match o.body.collect().await {
+                Ok(b) => assert_eq!(
+                    b.into_bytes().as_ref(),
+                    marked(&format!("DAMAGE{k}"), 1 << 20)
+                ),
+                Err(_) => failed += 1,
+            },
+            Err(_) => failed += 1,
+        }
+    }
+    assert_eq!(failed, 1, "the damaged object fails, the other reads");
+}
+
+fn plaintext_free_chunk(dir: &Path) -> PathBuf {
+    let blobs = dir.join("blobs");
+    files_under(&blobs)
+        .into_iter()
+        .find(|p| {
+            !p.strip_prefix(&blobs)
+                .is_ok_and(|r| r.components().any(|c| c.as_os_str() == "tmp"))
+        })
+        .expect("a chunk file")
+}
+
+/// What is not carried out is refused, and nothing is stored.
+#[tokio::test]
+async fn sse_kms_and_unknown_algorithms_are_refused() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("refs").send().await.expect("mb");
+    for (value, status, want) in [
+        ("aws:kms", 501, "NotImplemented"),
+        ("aws:kms:dsse", 501, "NotImplemented"),
+        ("AES128", 400, "InvalidArgument"),
+    ] {
+        let r = srv
+            .signed(
+                "PUT",
+                "/refs/k",
+                None,
+                &[("x-amz-server-side-encryption", value)],
+                b"data".to_vec(),
+            )
+            .await;
+        assert_eq!(r.status(), status, "{value}");
+        assert!(r.text().await.expect("body").contains(want), "{value}");
+    }
+    let r = srv
+        .signed(
+            "PUT",
+            "/refs",
+            Some("encryption"),
+            &[],
+            b"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status(), 501);
+    // The header on an operation that does not take it.
+    let r = srv
+        .signed(
+            "GET",
+            "/refs/k",
+            None,
+            &[("x-amz-server-side-encryption", "AES256")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let listed = c
+        .list_objects_v2()
+        .bucket("refs")
+        .send()
+        .await
+        .expect("list");
+    assert!(listed.contents().is_empty(), "nothing was stored");
+    assert!(
+        c.get_bucket_encryption()
+            .bucket("refs")
+            .send()
+            .await
+            .is_err(),
+        "no default was set"
+    );
+}
