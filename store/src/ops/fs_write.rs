@@ -346,6 +346,7 @@ impl Store {
         check_name(name)?;
         let bucket_s = bucket.to_string();
         let name = name.to_string();
+        let keyring = self.keyring().clone();
         // The directory is looked up in the transaction: under `nfs.async` a read outside it
         // would first commit the creates answered before (see `commit`).
         let (ino, rec, dir_after) = self
@@ -388,6 +389,16 @@ impl Store {
                 txn::check_object_room(&ns, &b, &key)?;
                 let now = crate::now_unix_ns();
                 let mut rec = new_record(now);
+                // In a share with default encryption even an empty file is stored (and shown
+                // to S3) encrypted, as every write there is (decision 0044).
+                if b.encryption.is_some() {
+                    let mut bytes = Vec::new();
+                    let seal = keyring
+                        .sealer(crate::sse::Domain::Bucket(b.id))
+                        .seal(&mut bytes)?;
+                    rec.data = Data::Sealed { seal, bytes };
+                    rec.sse = Some(crate::sse::SseMode::S3);
+                }
                 apply_meta_at(&mut rec, &attrs, now);
                 if let FsCreate::Exclusive(v) = how {
                     set_meta(&mut rec, VERIFIER_META, hex::encode(v));
