@@ -226,7 +226,7 @@ impl Worker {
             if self.in_flight.len() >= MAX_IN_FLIGHT {
                 break;
             }
-            let client = match self.client(&r.rule.connection).await {
+            let (client, tls) = match self.client(&r.rule.connection).await {
                 Ok(c) => c,
                 Err(e) => {
                     self.failed(
@@ -262,6 +262,7 @@ impl Worker {
                     key: p.row.key.clone(),
                     op: p.row.op,
                     marker: self.marker.clone(),
+                    tls,
                 };
                 let (bucket_id, seq, key) = (r.bucket_id, p.seq, p.row.key);
                 let store = self.store.clone();
@@ -376,18 +377,20 @@ impl Worker {
         });
     }
 
-    /// The client of connection `name`, built again when the connection changed.
-    async fn client(&mut self, name: &str) -> gatehouse_store::Result<Client> {
+    /// The client of connection `name`, built again when the connection changed, and whether
+    /// it speaks TLS (an `https://` endpoint).
+    async fn client(&mut self, name: &str) -> gatehouse_store::Result<(Client, bool)> {
         let n = name.to_string();
         let r: Remote = self.read(move |s| s.replication().remote(&n)).await?;
         let print = format!(
             "{}\n{}\n{}\n{}",
             r.endpoint, r.region, r.access_key, r.secret_key
         );
+        let tls = r.endpoint.to_ascii_lowercase().starts_with("https://");
         if let Some((p, c)) = self.clients.get(name)
             && *p == print
         {
-            return Ok(c.clone());
+            return Ok((c.clone(), tls));
         }
         let conf = remote::config(
             &remote::Endpoint {
@@ -400,6 +403,6 @@ impl Worker {
         );
         let c = Client::from_conf(conf);
         self.clients.insert(name.to_string(), (print, c.clone()));
-        Ok(c)
+        Ok((c, tls))
     }
 }

@@ -53,6 +53,12 @@ macro_rules! carry {
     }};
 }
 
+/// What a replica asks of the target's encryption: SSE-S3 for an object encrypted here.
+fn sse(rec: &ObjectRecord) -> Option<aws_sdk_s3::types::ServerSideEncryption> {
+    rec.sse
+        .map(|_| aws_sdk_s3::types::ServerSideEncryption::Aes256)
+}
+
 pub(crate) struct Job {
     pub store: Store,
     pub client: Client,
@@ -60,6 +66,8 @@ pub(crate) struct Job {
     pub key: String,
     pub op: ReplOp,
     pub marker: String,
+    /// The connection speaks TLS: only then do encrypted objects leave (decision 0044).
+    pub tls: bool,
 }
 
 impl Job {
@@ -115,6 +123,15 @@ impl Job {
 
     async fn put(&self, info: ObjectInfo, pins: Pins) -> Result<Outcome, Retry> {
         let rec = &info.record;
+        // An object stored encrypted goes out decrypted: over TLS only, and asked to be
+        // encrypted there too (SSE-S3; a target without it refuses, and the key is failed,
+        // rather than stored in the clear).
+        if rec.sse.is_some() && !self.tls {
+            return Ok(Outcome::Refused(
+                "an encrypted object is replicated over TLS only (the connection's endpoint is not https://)"
+                    .into(),
+            ));
+        }
         let parts = if !rec.parts.is_empty() {
             rec.parts.clone()
         } else if rec.size > MAX_SINGLE {
@@ -175,6 +192,7 @@ impl Job {
         };
         let mut req = carry!(self, rec, self.client.put_object())
             .content_length(rec.size as i64)
+            .set_server_side_encryption(sse(rec))
             .body(body);
         // A single PUT's ETag is its MD5: the target checks the bytes against it.
         if let Some(md5) = md5_of(&rec.etag) {
@@ -193,6 +211,7 @@ impl Job {
     ) -> Result<(), Failure> {
         let rec = &info.record;
         let created = carry!(self, rec, self.client.create_multipart_upload())
+            .set_server_side_encryption(sse(rec))
             .send()
             .await
             .map_err(|e| failure(&e, "CreateMultipartUpload"))?;

@@ -1039,3 +1039,35 @@ async fn versions_and_delete_markers_reach_a_versioned_target() {
     assert_eq!(body_bytes(o).await, b"one");
     drop((a, b));
 }
+
+/// An object stored encrypted (decision 0044) leaves only over TLS: to an `http://` target it
+/// is failed with the reason, never sent in the clear; a plain object of the same rule goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn encrypted_objects_are_not_replicated_without_tls() {
+    let (a, b, ca, cb) = pair("sealed", false, false).await;
+    ca.put_object()
+        .bucket("sealed")
+        .key("secret")
+        .body(ByteStream::from_static(b"secret bytes"))
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+        .send()
+        .await
+        .expect("put encrypted");
+    put(&ca, "sealed", "plain", b"plain bytes".to_vec()).await;
+    let s = drained(&a, "sealed", Duration::from_secs(20)).await;
+    assert_eq!(s.failed, 1, "{s:?}");
+    assert_eq!(
+        get(&cb, "sealed", "plain").await,
+        Some(b"plain bytes".to_vec())
+    );
+    assert_eq!(get(&cb, "sealed", "secret").await, None);
+    let failed = a
+        .store()
+        .replication()
+        .failed_keys(&a.admin(), "sealed", 10)
+        .expect("failed keys");
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].error.contains("TLS"), "{:?}", failed[0]);
+    a.stop().await;
+    b.stop().await;
+}
