@@ -266,11 +266,20 @@ fn spawn_write(
         let (stored, seal) = match seal {
             None => (data, None),
             Some(sealer) => {
-                let mut v = Vec::with_capacity(data.len() + crate::sse::chunk::OVERHEAD);
-                v.extend_from_slice(&data);
-                blobs.recycle(data, chunk_size);
-                let seal = sealer.seal(&mut v)?;
-                (Bytes::from(v), Some(seal))
+                // Sealed in its own buffer when nothing else holds it (chunk buffers have room
+                // for the tag), else in a copy.
+                let mut buf = match data.try_into_mut() {
+                    Ok(b) => b,
+                    Err(shared) => {
+                        let mut b = bytes::BytesMut::with_capacity(
+                            shared.len() + crate::sse::chunk::OVERHEAD,
+                        );
+                        b.extend_from_slice(&shared);
+                        b
+                    }
+                };
+                let seal = sealer.seal(&mut buf)?;
+                (buf.freeze(), Some(seal))
             }
         };
         let hash: [u8; 32] = *blake3::hash(&stored).as_bytes();
@@ -279,9 +288,7 @@ fn spawn_write(
         if blobs.write_chunk(&hash, &stored)? {
             pins.mark_created(hash);
         }
-        if seal.is_none() {
-            blobs.recycle(stored, chunk_size);
-        }
+        blobs.recycle(stored, chunk_size);
         Ok((ChunkRef { hash, len, seal }, pins))
     })
 }

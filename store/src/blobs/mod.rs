@@ -329,14 +329,15 @@ impl BlobStore {
         let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match spare {
             Some(b) if b.capacity() >= size => b,
-            _ => bytes::BytesMut::with_capacity(size),
+            // Room for an encrypted chunk's tag too: it is sealed in place (decision 0044).
+            _ => bytes::BytesMut::with_capacity(size + crate::sse::chunk::OVERHEAD),
         }
     }
 
     /// Takes back a written chunk's bytes for reuse, when nothing else holds them.
     pub fn recycle(&self, data: bytes::Bytes, size: usize) {
         if let Ok(mut b) = data.try_into_mut()
-            && b.capacity() == size
+            && (size..=size + crate::sse::chunk::OVERHEAD).contains(&b.capacity())
         {
             b.clear();
             let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());

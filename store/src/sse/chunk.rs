@@ -24,9 +24,13 @@ fn aead_key(sealer: &Sealer, tag: &[u8; 32]) -> Result<LessSafeKey> {
 }
 
 impl Sealer {
-    /// Seals `plain` in place (it becomes ciphertext ‖ tag); returns what the manifest keeps.
-    pub fn seal(&self, plain: &mut Vec<u8>) -> Result<Seal> {
-        let tag: [u8; 32] = *blake3::keyed_hash(&self.name_key, plain).as_bytes();
+    /// Seals `plain` in place (it becomes ciphertext ‖ tag: room for [`OVERHEAD`] more bytes
+    /// saves a copy); returns what the manifest keeps.
+    pub fn seal<B>(&self, plain: &mut B) -> Result<Seal>
+    where
+        B: AsMut<[u8]> + for<'a> Extend<&'a u8>,
+    {
+        let tag: [u8; 32] = *blake3::keyed_hash(&self.name_key, plain.as_mut()).as_bytes();
         let key = aead_key(self, &tag)?;
         key.seal_in_place_append_tag(Nonce::assume_unique_for_key([0; 12]), Aad::from(AAD), plain)
             .map_err(|_| StoreError::internal("AES-256-GCM seal"))?;
