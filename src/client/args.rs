@@ -287,6 +287,14 @@ pub enum BucketCmd {
         #[arg(long)]
         max_objects: Option<u64>,
     },
+    /// Default encryption of new objects (SSE-S3): `aes256` seals every new write (NFS writes
+    /// of a share too), `off` stops (objects keep how they were written), `status` shows it.
+    Encryption {
+        /// Bucket name (a share's is fs+<name>).
+        bucket: String,
+        /// aes256, off or status.
+        action: EncryptionAction,
+    },
     /// The bucket policy (AWS policy language): `get` shows it, `private` removes it,
     /// `public` lets anyone (unsigned requests too) read and list, `set FILE` applies a
     /// policy document (`-` reads it from stdin).
@@ -311,6 +319,16 @@ pub enum PolicyAction {
         /// JSON policy document.
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EncryptionAction {
+    /// Encrypt every new write (AES-256-GCM under keys derived from master.key).
+    Aes256,
+    /// No default: new writes stored as they come.
+    Off,
+    /// Show the setting.
+    Status,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::api::{key_path, query, seg};
-use super::args::{BucketCmd, ObjectCmd, PolicyAction, StorageCmd, VersioningAction};
+use super::args::{
+    BucketCmd, EncryptionAction, ObjectCmd, PolicyAction, StorageCmd, VersioningAction,
+};
 use super::output::{self, size, time_ms, yes_no};
 
 #[derive(Deserialize)]
@@ -31,6 +33,8 @@ struct Bucket {
     versioning: Option<String>,
     #[serde(default)]
     object_lock: bool,
+    #[serde(default)]
+    encryption: Option<String>,
 }
 
 /// `GET /api/buckets/{b}/object-lock`.
@@ -160,7 +164,30 @@ pub async fn bucket(ctx: &Ctx, cmd: BucketCmd) -> anyhow::Result<()> {
                 ),
                 ("versioning", b.versioning.unwrap_or_default()),
                 ("object lock", lock),
+                ("encryption", encryption_text(b.encryption.as_deref())),
             ]);
+            Ok(())
+        }
+        BucketCmd::Encryption { bucket, action } => {
+            let path = format!("/api/buckets/{}", seg(&bucket));
+            let v: Value = match action {
+                EncryptionAction::Status => ctx.api.get(&path, "").await?,
+                EncryptionAction::Aes256 | EncryptionAction::Off => {
+                    let alg = (action == EncryptionAction::Aes256).then_some("AES256");
+                    let body = json!({ "algorithm": alg });
+                    ctx.api
+                        .call(Method::PUT, &format!("{path}/encryption"), "", Some(&body))
+                        .await?
+                }
+            };
+            if ctx.json {
+                return output::json(&v);
+            }
+            let b: Bucket = serde_json::from_value(v)?;
+            println!(
+                "Default encryption of {bucket}: {}",
+                encryption_text(b.encryption.as_deref())
+            );
             Ok(())
         }
         BucketCmd::Versioning { bucket, action } => {
@@ -620,4 +647,13 @@ pub async fn fsck_online(
         .call(Method::POST, "/api/fsck", &q, None::<&Value>)
         .await?;
     serde_json::from_value(v).context("the server's fsck report")
+}
+
+/// A bucket's default encryption as the CLI shows it.
+fn encryption_text(e: Option<&str>) -> String {
+    match e {
+        Some("AES256") => "AES256 (SSE-S3: every new write encrypted)".into(),
+        Some(other) => other.to_string(),
+        None => "none".into(),
+    }
 }

@@ -614,3 +614,94 @@ async fn nfs_writes_into_an_encrypted_share_are_sealed() {
     let report = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
     assert!(report.clean(), "{report:?}");
 }
+
+/// The admin API and the CLI set, show and clear a bucket's default encryption (the same
+/// setting S3's PutBucketEncryption makes); a bucket admin may, a reader may not; SSE-KMS and
+/// unknown algorithms are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_encryption_through_the_api_and_the_cli() {
+    use crate::admin_api::{Api, cli, ok};
+    use serde_json::json;
+    let srv = TestServer::start().await;
+    let api = Api::admin(&srv);
+    let r = api
+        .call("POST", "/api/buckets", Some(json!({ "name": "viaapi" })))
+        .await;
+    assert_eq!(r.0, 201, "{r:?}");
+    assert_eq!(r.1["encryption"], json!(null));
+    let path = "/api/buckets/viaapi/encryption";
+    let r = api
+        .call("PUT", path, Some(json!({ "algorithm": "AES256" })))
+        .await;
+    assert_eq!((r.0, &r.1["encryption"]), (200, &json!("AES256")), "{r:?}");
+    // S3 sees the same setting, and applies it.
+    let c = srv.client();
+    let got = c
+        .get_bucket_encryption()
+        .bucket("viaapi")
+        .send()
+        .await
+        .expect("get encryption");
+    assert!(got.server_side_encryption_configuration().is_some());
+    c.put_object()
+        .bucket("viaapi")
+        .key("k")
+        .body(ByteStream::from_static(b"v"))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(
+        get(&c, "viaapi", "k").await.1,
+        Some(ServerSideEncryption::Aes256)
+    );
+    for bad in [
+        json!({ "algorithm": "aws:kms" }),
+        json!({ "algorithm": "DES" }),
+        json!({ "algo": "AES256" }),
+    ] {
+        let r = api.call("PUT", path, Some(bad.clone())).await;
+        assert_eq!(r.0, 400, "{bad} {r:?}");
+    }
+    // The CLI: status, off, aes256.
+    let home = tempfile::tempdir().expect("home");
+    let creds = srv.data_dir().join("admin.credentials");
+    let creds = creds.to_str().expect("utf-8").to_string();
+    let run = |args: &'static [&'static str]| {
+        let creds = creds.clone();
+        let home = home.path().to_path_buf();
+        let srv = &srv;
+        async move {
+            let mut all = vec![
+                "--credentials",
+                creds.as_str(),
+                "bucket",
+                "encryption",
+                "viaapi",
+            ];
+            all.extend_from_slice(args);
+            ok(&cli(srv, &home, &[], &all).await)
+        }
+    };
+    assert!(run(&["status"]).await.contains("AES256"));
+    assert!(run(&["off"]).await.contains("none"));
+    assert_eq!(
+        api.call("GET", "/api/buckets/viaapi", None).await.1["encryption"],
+        json!(null)
+    );
+    assert!(run(&["aes256"]).await.contains("AES256"));
+    // A reader of the bucket may not change it.
+    let u = srv.new_user("reader").await;
+    srv.store()
+        .bind(
+            &srv.admin(),
+            gatehouse_store::ops::SubjectRef::User(u.user_id.clone()),
+            "bucket-read",
+            gatehouse_store::rbac::Scope::Bucket("viaapi".into()),
+        )
+        .await
+        .expect("bind");
+    let r = Api::with(&srv, &u.access_key, &u.secret_key)
+        .call("PUT", path, Some(json!({ "algorithm": null })))
+        .await;
+    assert_eq!(r.0, 403, "{r:?}");
+}

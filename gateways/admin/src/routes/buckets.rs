@@ -35,6 +35,8 @@ pub struct Bucket {
     versioning: &'static str,
     /// Object lock is on (`GET /api/buckets/{bucket}/object-lock` has its default retention).
     object_lock: bool,
+    /// Default encryption of new objects: "AES256" (SSE-S3), or null (decision 0044).
+    encryption: Option<&'static str>,
 }
 
 impl From<BucketInfo> for Bucket {
@@ -52,6 +54,7 @@ impl From<BucketInfo> for Bucket {
             quota_objects: b.quota_objects,
             versioning: super::versions::status_name(b.versioning),
             object_lock: b.object_lock,
+            encryption: b.encryption.map(|e| e.mode.header()),
         }
     }
 }
@@ -129,5 +132,49 @@ pub async fn set_quota(
         .store
         .set_bucket_quota(&c.principal, &bucket, q.max_size_bytes, q.max_objects)
         .await?;
+    Ok(json::ok(&Bucket::from(info)))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EncryptionBody {
+    /// "AES256" (SSE-S3) or null (no default).
+    algorithm: Option<String>,
+}
+
+/// `PUT /api/buckets/{b}/encryption` `{"algorithm": "AES256" | null}`: the bucket's (or
+/// share's) default encryption, as S3's PutBucketEncryption sets it; answers with the bucket.
+pub async fn set_encryption(
+    State(st): State<AdminState>,
+    c: Caller,
+    Param(bucket): Param<String>,
+    body: axum::body::Body,
+) -> ApiResult<Response> {
+    use gatehouse_store::sse::{BucketEncryption, SseMode};
+    let e: EncryptionBody = json::read(Some(&c.payload), body).await?;
+    let enc = match e.algorithm.as_deref() {
+        None => None,
+        Some("AES256") => Some(BucketEncryption {
+            mode: SseMode::S3,
+            bucket_key: false,
+        }),
+        Some("aws:kms") | Some("aws:kms:dsse") => {
+            return Err(gatehouse_store::StoreError::InvalidArgument(
+                "SSE-KMS (aws:kms) is not implemented yet; AES256 (SSE-S3) is".into(),
+            )
+            .into());
+        }
+        Some(other) => {
+            return Err(gatehouse_store::StoreError::InvalidArgument(format!(
+                "unknown algorithm {:?}: AES256 or null",
+                other.chars().take(40).collect::<String>()
+            ))
+            .into());
+        }
+    };
+    st.store
+        .set_bucket_encryption(&c.principal, &bucket, enc)
+        .await?;
+    let info = st.store.head_bucket(&c.principal, &bucket)?;
     Ok(json::ok(&Bucket::from(info)))
 }

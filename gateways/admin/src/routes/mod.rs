@@ -138,6 +138,11 @@ fn endpoints() -> Vec<Endpoint> {
             versions::set_versioning,
         ),
         ep(Put, "/api/buckets/{bucket}/quota", buckets::set_quota),
+        ep(
+            Put,
+            "/api/buckets/{bucket}/encryption",
+            buckets::set_encryption,
+        ),
         ep(Get, "/api/buckets/{bucket}/policy", bucket_policy::get),
         ep(Put, "/api/buckets/{bucket}/policy", bucket_policy::set),
         ep(Get, "/api/buckets/{bucket}/object-lock", object_lock::get),
