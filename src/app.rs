@@ -103,6 +103,9 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     sc.fs_async = cfg.nfs_async.then_some(crate::config::NFS_ASYNC_WINDOW);
     sc.fsync = cfg.fsync;
     sc.quick_repair = cfg.quick_repair;
+    sc.master_secret =
+        gatehouse_store::master_wrap::OperatorSecret::given(cfg.master_secret_file.as_deref())
+            .map_err(anyhow::Error::msg)?;
     let mut remote = None;
     if let Some(b) = &cfg.backend {
         let cache = cfg.data_dir.join("blobs").join("cache");

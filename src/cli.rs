@@ -92,6 +92,20 @@ pub enum Command {
         #[arg(long, value_name = "MIB", requires = "server")]
         rate_mib: Option<u64>,
     },
+    /// Wrap `master.key` with an operator secret, or unwrap it (decision 0045). The secret comes
+    /// from GATEHOUSE_MASTER_SECRET or --secret-file (at least 32 bytes, e.g. `openssl rand -hex
+    /// 32`); the server then needs the same secret to start. The file is replaced atomically and
+    /// checked before the old one goes.
+    MasterKey {
+        /// wrap or unwrap.
+        action: MasterKeyAction,
+        /// The data directory [default: ./gatehouse-data].
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// A file (mode 0600) holding the secret, instead of GATEHOUSE_MASTER_SECRET.
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+    },
     /// Restore a backup (a directory from `gatehouse backup --to`, a tar file, or `-` for a tar
     /// on standard input) into a new, empty data directory (`--data-dir`), then fsck it.
     Restore {
@@ -322,4 +336,13 @@ mod tests {
         ]);
         assert!(r.is_err());
     }
+}
+
+/// What `gatehouse master-key` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MasterKeyAction {
+    /// Seal master.key with the operator secret.
+    Wrap,
+    /// Store master.key as it is again.
+    Unwrap,
 }

@@ -185,6 +185,9 @@ pub struct RawStorage {
     /// not walk the whole metadata file (milliseconds instead of seconds at millions of
     /// objects), at the cost of a second sync per commit. Default `true`.
     pub quick_repair: Option<bool>,
+    /// A file (mode 0600) holding the operator secret that wraps `master.key` (decision 0045;
+    /// or `GATEHOUSE_MASTER_SECRET`). Default: none, `master.key` stored as it is.
+    pub master_secret_file: Option<PathBuf>,
     /// Where chunks live: `kind: local` (default) or `kind: s3` with its endpoint.
     pub backend: Option<crate::config_backend::RawBackend>,
     /// The local read cache of a remote backend.
@@ -312,6 +315,8 @@ pub struct Config {
     pub fsync: gatehouse_store::Fsync,
     /// `storage.quick_repair`.
     pub quick_repair: bool,
+    /// `storage.master_secret_file`.
+    pub master_secret_file: Option<PathBuf>,
     /// `storage.backend` when remote; `None`: chunk files under `data_dir/blobs`.
     pub backend: Option<crate::config_backend::Backend>,
     pub log_level: String,
@@ -424,6 +429,12 @@ impl Config {
             self.fsync.name()
         ));
         line(format!("  quick_repair: {}", self.quick_repair));
+        match &self.master_secret_file {
+            Some(p) => line(format!("  master_secret_file: {}", p.display())),
+            None => line(
+                "  # master_secret_file: not set (master.key not wrapped, unless GATEHOUSE_MASTER_SECRET is)".into(),
+            ),
+        }
         crate::config_backend::yaml(&self.backend, &mut line);
         // The fixed bounds of the server's other buffers and caches (decisions 0031, 0032).
         line(format!(
@@ -723,6 +734,7 @@ impl RawConfig {
             gc_interval: Duration::from_secs(self.storage.gc_interval_secs.unwrap_or(3600).max(1)),
             fsync,
             quick_repair: self.storage.quick_repair.unwrap_or(true),
+            master_secret_file: self.storage.master_secret_file,
             backend,
             log_level: self.log.level.unwrap_or_else(|| "info".into()),
             log_json: format == "json",

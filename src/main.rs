@@ -1,5 +1,5 @@
 use clap::{CommandFactory, FromArgMatches};
-use gatehouse::cli::{Cli, Command};
+use gatehouse::cli::{self, Cli, Command};
 use gatehouse::client::error::{self, ClientError};
 use gatehouse::config::{Overrides, RawConfig, listen_text};
 // stdout lines that end quietly on a closed pipe (`gatehouse fsck | head`).
@@ -106,6 +106,15 @@ async fn run() -> std::process::ExitCode {
             let dir = data_dir.unwrap_or_else(|| "./gatehouse-data".into());
             return fsck(&dir, repair, json);
         }
+        Command::MasterKey {
+            action,
+            data_dir,
+            secret_file,
+        } => master_key(
+            action,
+            &data_dir.unwrap_or_else(|| "./gatehouse-data".into()),
+            secret_file.as_deref(),
+        ),
         Command::Bench(args) => bench::run(*args).await,
         Command::Client(cmd) => client::run(&cli.client, cmd).await,
     };
@@ -347,5 +356,75 @@ async fn serve(
         );
     }
     running.run_until(shutdown::signal()).await;
+    Ok(())
+}
+
+/// `gatehouse master-key wrap|unwrap`: rewrites `master.key` (a new file renamed over it, after
+/// the new content was read back with the secret), so a crash leaves the old or the new one.
+fn master_key(
+    action: cli::MasterKeyAction,
+    data_dir: &std::path::Path,
+    secret_file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use gatehouse_store::master_wrap::{self, OperatorSecret};
+    let secret = OperatorSecret::given(secret_file)
+        .map_err(anyhow::Error::msg)?
+        .with_context(|| {
+            format!(
+                "no operator secret: set {} or give --secret-file",
+                master_wrap::ENV
+            )
+        })?;
+    let path = data_dir.join("master.key");
+    let key = match action {
+        cli::MasterKeyAction::Wrap => {
+            gatehouse_store::identity::MasterKey::load_or_create_with(&path, None)
+        }
+        cli::MasterKeyAction::Unwrap => {
+            gatehouse_store::identity::MasterKey::load_or_create_with(&path, Some(&secret))
+        }
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = match action {
+        cli::MasterKeyAction::Wrap => {
+            master_wrap::wrap(key.bytes(), &secret).map_err(anyhow::Error::msg)?
+        }
+        cli::MasterKeyAction::Unwrap => master_wrap::plain(key.bytes()),
+    };
+    let tmp = data_dir.join("master.key.new");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    // Read back what would replace the key: it must give the same key.
+    let again = gatehouse_store::identity::MasterKey::load_or_create_with(
+        &tmp,
+        (action == cli::MasterKeyAction::Wrap).then_some(&secret),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    anyhow::ensure!(
+        again.bytes() == key.bytes(),
+        "the rewritten master key reads back differently"
+    );
+    std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
+    std::fs::File::open(data_dir)?.sync_all()?;
+    client::output::text(&match action {
+        cli::MasterKeyAction::Wrap => format!(
+            "{} is wrapped: start the server with the same secret ({} or storage.master_secret_file); keep the secret apart from the data directory and its backups",
+            path.display(),
+            master_wrap::ENV
+        ),
+        cli::MasterKeyAction::Unwrap => format!("{} is stored unwrapped", path.display()),
+    });
     Ok(())
 }

@@ -125,6 +125,15 @@ pub enum IdentityError {
         /// What is wrong with its content.
         reason: String,
     },
+    /// `master.key` and the operator secret (decision 0045) do not go together: wrapped without
+    /// a secret, a secret that does not open it, or a secret given for a key not wrapped.
+    #[error("{}: {reason}", path.display())]
+    MasterKeyWrap {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
     /// The operating system's random number generator failed.
     #[error("no randomness from the operating system: {0}")]
     Random(String),
@@ -610,8 +619,41 @@ impl MasterKey {
     /// A new key is written to a temporary file and hard-linked into place, so `path` never
     /// exists with partial content, and a concurrent creator loses cleanly (then loads).
     pub fn load_or_create(path: &Path) -> Result<MasterKey> {
+        MasterKey::load_or_create_with(path, None)
+    }
+
+    /// [`MasterKey::load_or_create`] with the operator's secret (decision 0045): a wrapped
+    /// file needs it, a new one is created wrapped by it, and a file not wrapped is refused
+    /// while one is given (`gatehouse master-key wrap` wraps it).
+    pub fn load_or_create_with(
+        path: &Path,
+        secret: Option<&crate::master_wrap::OperatorSecret>,
+    ) -> Result<MasterKey> {
+        let wrap_error = |reason: String| IdentityError::MasterKeyWrap {
+            path: path.to_path_buf(),
+            reason,
+        };
         match File::open(path) {
-            Ok(f) => return MasterKey::read_from(&f, path),
+            Ok(f) => {
+                let text = read_secret_file(&f, path, "reading master key")?;
+                return match (crate::master_wrap::is_wrapped(&text), secret) {
+                    (true, Some(s)) => crate::master_wrap::unwrap(&text, s)
+                        .map(|k| MasterKey(*k))
+                        .map_err(wrap_error),
+                    (true, None) => Err(wrap_error(format!(
+                        "the master key is wrapped by an operator secret: give it \
+                         ({} or storage.master_secret_file)",
+                        crate::master_wrap::ENV
+                    ))),
+                    (false, Some(_)) => Err(wrap_error(
+                        "an operator secret is given but the master key is not wrapped: run \
+                         `gatehouse master-key wrap --data-dir DIR` (with the same secret) first, \
+                         or start without the secret"
+                            .into(),
+                    )),
+                    (false, None) => MasterKey::parse(&text, path),
+                };
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_at(path, "opening master key", e)),
         }
@@ -619,7 +661,10 @@ impl MasterKey {
         getrandom::fill(&mut raw).map_err(|e| IdentityError::Random(e.to_string()))?;
         let key = MasterKey(raw);
         raw.zeroize();
-        let text = Zeroizing::new(format!("{}\n", hex::encode(key.0)));
+        let text = match secret {
+            Some(s) => crate::master_wrap::wrap(&key.0, s).map_err(wrap_error)?,
+            None => Zeroizing::new(format!("{}\n", hex::encode(key.0))),
+        };
 
         let mut tmp_name = path.as_os_str().to_owned();
         let mut tag = [0u8; 6];
@@ -636,15 +681,13 @@ impl MasterKey {
             }
             // Someone else created it first: theirs is the key.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let f = File::open(path).map_err(|e| io_at(path, "opening master key", e))?;
-                MasterKey::read_from(&f, path)
+                MasterKey::load_or_create_with(path, secret)
             }
             Err(e) => Err(io_at(path, "creating master key", e)),
         }
     }
 
-    fn read_from(f: &File, path: &Path) -> Result<MasterKey> {
-        let text = read_secret_file(f, path, "reading master key")?;
+    fn parse(text: &str, path: &Path) -> Result<MasterKey> {
         let malformed = |reason: String| IdentityError::MalformedMasterKey {
             path: path.to_path_buf(),
             reason,
@@ -675,6 +718,11 @@ impl MasterKey {
             &self.0,
             &[user_id.as_bytes(), &generation.to_be_bytes()],
         )
+    }
+
+    /// The key's bytes (`gatehouse master-key` rewrites the file with them).
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
     }
 
     /// A master key from its bytes (tests, tools).

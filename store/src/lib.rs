@@ -28,6 +28,7 @@ pub mod error;
 pub mod fsck;
 pub mod identity;
 pub mod locks;
+pub mod master_wrap;
 mod md5_lanes;
 pub mod metrics;
 pub mod model;
@@ -104,6 +105,8 @@ pub struct StoreConfig {
     /// crash takes milliseconds however large the database (off: the open after a crash walks
     /// the whole file; commits are cheaper). Default on (decision 0030).
     pub quick_repair: bool,
+    /// The operator's secret wrapping `master.key` (decision 0045), if given.
+    pub master_secret: Option<master_wrap::OperatorSecret>,
 }
 
 /// `storage.fsync` (as Garage's `data_fsync`/`metadata_fsync`): what a write has made durable
@@ -170,6 +173,7 @@ impl StoreConfig {
             fs_async: None,
             fsync: Fsync::Always,
             quick_repair: true,
+            master_secret: None,
         }
     }
 }
@@ -287,8 +291,11 @@ impl Store {
         ));
         blobs.read_budget = Arc::new(tokio::sync::Semaphore::new(cfg.read_buffer >> 10));
         let blobs = Arc::new(blobs);
-        let master = identity::MasterKey::load_or_create(&cfg.data_dir.join("master.key"))
-            .map_err(|e| StoreError::Internal(format!("master key: {e}")))?;
+        let master = identity::MasterKey::load_or_create_with(
+            &cfg.data_dir.join("master.key"),
+            cfg.master_secret.as_ref(),
+        )
+        .map_err(|e| StoreError::Internal(format!("master key: {e}")))?;
         let db = Arc::new(db);
         let unclean = ops::txn::mark_open(&db)?;
         let expiry_days = u32::try_from(cfg.object_expiry.as_secs() / 86_400).unwrap_or(u32::MAX);

@@ -705,3 +705,106 @@ async fn default_encryption_through_the_api_and_the_cli() {
         .await;
     assert_eq!(r.0, 403, "{r:?}");
 }
+
+/// `master.key` wrapped by an operator secret (decision 0045): `gatehouse master-key wrap`
+/// seals it; the server then refuses to start without the secret or with another one (a clear
+/// error, nothing served), and with it reads what was written before; `unwrap` undoes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrapped_master_key_needs_its_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("wrapped")
+        .send()
+        .await
+        .expect("mb");
+    c.put_object()
+        .bucket("wrapped")
+        .key("k")
+        .body(ByteStream::from(marked("WRAPPED", 100_000)))
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .send()
+        .await
+        .expect("put");
+    let dir = srv.stop().await;
+    let secrets = tempfile::tempdir().expect("secrets");
+    let write_secret = |name: &str, text: &str| {
+        let p = secrets.path().join(name);
+        std::fs::write(&p, text).expect("secret");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        p
+    };
+    let right = write_secret(
+        "right",
+        "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a6978\n",
+    );
+    let wrong = write_secret(
+        "wrong",
+        "ffffffffffffffffffffffffffffffffffffffffffffffff\n",
+    );
+    let short = write_secret("short", "tooshort\n");
+    let master_key = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .arg("master-key")
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env_remove(gatehouse_store::master_wrap::ENV)
+            .output()
+            .expect("runs")
+    };
+    let plain_text = std::fs::read_to_string(dir.path().join("master.key")).expect("key");
+    let out = master_key(&["wrap", "--secret-file", short.to_str().expect("utf-8")]);
+    assert!(!out.status.success(), "a short secret is refused");
+    let out = master_key(&["wrap", "--secret-file", right.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{out:?}");
+    let wrapped = std::fs::read_to_string(dir.path().join("master.key")).expect("key");
+    assert!(wrapped.starts_with(gatehouse_store::master_wrap::PREFIX));
+    assert!(
+        !wrapped.contains(plain_text.trim()),
+        "the key is not in the file in the clear"
+    );
+    // Without the secret, or with another one: no start, and the reason.
+    for secret in [None, Some(&wrong)] {
+        let mut raw = gatehouse::config::RawConfig::default();
+        raw.storage.master_secret_file = secret.cloned();
+        let e = gatehouse::app::start(config_from(raw, dir.path()))
+            .await
+            .err()
+            .expect("refused to start");
+        let msg = format!("{e:#}");
+        assert!(msg.contains("operator secret"), "{secret:?}: {msg}");
+    }
+    let srv = TestServer::start_in_with(dir, |raw| {
+        raw.storage.master_secret_file = Some(right.clone());
+    })
+    .await;
+    assert_eq!(
+        get(&srv.client(), "wrapped", "k").await.0,
+        marked("WRAPPED", 100_000)
+    );
+    let dir = srv.stop().await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args([
+            "master-key",
+            "unwrap",
+            "--secret-file",
+            right.to_str().expect("utf-8"),
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove(gatehouse_store::master_wrap::ENV)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("master.key")).expect("key"),
+        plain_text
+    );
+    let srv = TestServer::start_in(dir).await;
+    assert_eq!(
+        get(&srv.client(), "wrapped", "k").await.0,
+        marked("WRAPPED", 100_000)
+    );
+}
