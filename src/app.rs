@@ -199,6 +199,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             S3Config {
                 region: cfg.region.clone(),
                 domains: cfg.domains.clone(),
+                sse_c_over_http: cfg.sse_c_over_http,
             },
         );
         tasks.push(crate::listen::spawn(

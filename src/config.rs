@@ -117,6 +117,9 @@ pub struct RawS3 {
     /// policy may be public and none grants anonymous callers anything. Default `false`
     /// (decision 0041).
     pub block_public_access: Option<bool>,
+    /// Take customer-provided encryption keys (SSE-C) over plain HTTP. AWS refuses them there
+    /// (a key sent in the clear is a key given away): for test setups only. Default `false`.
+    pub sse_c_over_http: Option<bool>,
     /// The S3 endpoint as clients reach it (`https://s3.example.org`), reported by
     /// `/api/info` and used in presigned URLs. Default `http://<s3.listen>`, which is no use to
     /// a remote client when listening on `0.0.0.0`.
@@ -301,6 +304,8 @@ pub struct Config {
     pub max_size: u64,
     /// `s3.block_public_access`.
     pub block_public_access: bool,
+    /// `s3.sse_c_over_http`.
+    pub sse_c_over_http: bool,
     /// Validated `s3.public_url` (scheme and authority, no path).
     pub s3_public_url: Option<String>,
     pub chunk_size: usize,
@@ -400,6 +405,7 @@ impl Config {
             "  block_public_access: {}",
             self.block_public_access
         ));
+        line(format!("  sse_c_over_http: {}", self.sse_c_over_http));
         if let Some(u) = &self.s3_public_url {
             line(format!("  public_url: {}", q(u)));
         }
@@ -723,6 +729,7 @@ impl RawConfig {
             domains: self.s3.domains.unwrap_or_else(|| vec!["localhost".into()]),
             max_size: self.s3.max_size.map_or(1 << 30, |s| s.0),
             block_public_access: self.s3.block_public_access.unwrap_or(false),
+            sse_c_over_http: self.s3.sse_c_over_http.unwrap_or(false),
             s3_public_url,
             chunk_size: chunk_size as usize,
             inline_max: inline_max as usize,

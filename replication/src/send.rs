@@ -126,6 +126,15 @@ impl Job {
         // An object stored encrypted goes out decrypted: over TLS only, and asked to be
         // encrypted there too (SSE-S3; a target without it refuses, and the key is failed,
         // rather than stored in the clear).
+        if matches!(
+            rec.sse,
+            Some(gatehouse_store::sse::SseMode::Customer { .. })
+        ) {
+            return Ok(Outcome::Refused(
+                "an object encrypted with a customer-provided key (SSE-C) is not replicated: the server has no key"
+                    .into(),
+            ));
+        }
         if rec.sse.is_some() && !self.tls {
             return Ok(Outcome::Refused(
                 "an encrypted object is replicated over TLS only (the connection's endpoint is not https://)"

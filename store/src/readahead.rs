@@ -101,15 +101,17 @@ pub(crate) async fn chunk_bytes(
 /// Bytes `from..to` of sealed chunk `c` (decision 0044): its file read whole and verified,
 /// then opened with its domain's keys (a sealed chunk is authenticated as a whole, so it is
 /// never sent from its file in pieces).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn sealed_chunk_bytes(
     blobs: Arc<BlobStore>,
     keyring: &crate::sse::Keyring,
+    customer: Option<&crate::sse::CustomerKey>,
     c: &crate::model::ChunkRef,
     seal: crate::sse::Seal,
     from: usize,
     to: usize,
 ) -> Result<ChunkBytes> {
-    let sealer = keyring.sealer(seal.domain);
+    let sealer = keyring.opener(seal.domain, customer)?;
     let mut buf = read_task(blobs, c.hash, c.stored_len())
         .await
         .map_err(StoreError::internal)??;

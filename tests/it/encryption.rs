@@ -808,3 +808,293 @@ async fn a_wrapped_master_key_needs_its_secret() {
         marked("WRAPPED", 100_000)
     );
 }
+
+/// A customer-provided key: (base64 key, base64 MD5).
+fn customer_key(byte: u8) -> (String, String) {
+    use base64::Engine;
+    use md5::Digest;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = [byte; 32];
+    (b64.encode(key), b64.encode(md5::Md5::digest(key)))
+}
+
+/// SSE-C (customer-provided keys): stored sealed under the customer's key, which the server
+/// never keeps; read (GET, HEAD) only with that key (none: 400, another: 403); the ETag is no
+/// MD5 of the content; multipart parts each bring the key; copies to and from plain objects;
+/// fsck checks the chunks without the key; NFS cannot read it; over plain HTTP refused unless
+/// the test opt-out is on.
+#[tokio::test]
+async fn sse_c_objects_need_their_key() {
+    let srv = TestServer::start_with(|raw| raw.s3.sse_c_over_http = Some(true)).await;
+    let c = srv.client();
+    crate::nfs::share(&srv, "cust", false).await;
+    let (key, md5) = customer_key(7);
+    let (other, other_md5) = customer_key(8);
+    let body = marked("CUSTOMERKEY", (1 << 20) + 777);
+    let put = c
+        .put_object()
+        .bucket("fs--cust")
+        .key("c.bin")
+        .body(ByteStream::from(body.clone()))
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(put.sse_customer_algorithm(), Some("AES256"));
+    assert_eq!(put.sse_customer_key_md5(), Some(md5.as_str()));
+    assert_eq!(put.server_side_encryption(), None);
+    assert_ne!(
+        put.e_tag(),
+        Some(format!("\"{}\"", hex::encode(md5_of(&body))).as_str()),
+        "an SSE-C ETag is no MD5 of the content"
+    );
+    // Without the key, with another: refused; with it: the bytes, ranged too.
+    let e = c
+        .get_object()
+        .bucket("fs--cust")
+        .key("c.bin")
+        .send()
+        .await
+        .expect_err("no key");
+    assert_eq!(code(&e), "InvalidRequest");
+    let e = c
+        .get_object()
+        .bucket("fs--cust")
+        .key("c.bin")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&other)
+        .sse_customer_key_md5(&other_md5)
+        .send()
+        .await
+        .expect_err("another key");
+    assert_eq!(code(&e), "AccessDenied");
+    let e = c
+        .head_object()
+        .bucket("fs--cust")
+        .key("c.bin")
+        .send()
+        .await
+        .expect_err("HEAD without the key");
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(400));
+    let got = c
+        .get_object()
+        .bucket("fs--cust")
+        .key("c.bin")
+        .range("bytes=1048570-1048580")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .expect("ranged get with the key");
+    assert_eq!(got.sse_customer_key_md5(), Some(md5.as_str()));
+    assert_eq!(body_bytes(got).await, &body[1_048_570..1_048_581]);
+    // A key for an object without one is refused.
+    c.put_object()
+        .bucket("fs--cust")
+        .key("plain.txt")
+        .body(ByteStream::from_static(b"plain"))
+        .send()
+        .await
+        .expect("put plain");
+    let e = c
+        .get_object()
+        .bucket("fs--cust")
+        .key("plain.txt")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .expect_err("a key for a plain object");
+    assert_eq!(code(&e), "InvalidRequest");
+    // A wrong MD5 of the key.
+    let e = c
+        .put_object()
+        .bucket("fs--cust")
+        .key("bad")
+        .body(ByteStream::from_static(b"x"))
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&other_md5)
+        .send()
+        .await
+        .expect_err("wrong key md5");
+    assert_eq!(code(&e), "InvalidArgument");
+    // Multipart: every part brings the key.
+    let up = c
+        .create_multipart_upload()
+        .bucket("fs--cust")
+        .key("mpu")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .expect("create");
+    let id = up.upload_id().expect("id").to_string();
+    let part = marked("CUSTOMERPART", 5 << 20);
+    let e = c
+        .upload_part()
+        .bucket("fs--cust")
+        .key("mpu")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from(part.clone()))
+        .send()
+        .await
+        .expect_err("a part without the key");
+    assert_eq!(code(&e), "InvalidRequest");
+    let p1 = c
+        .upload_part()
+        .bucket("fs--cust")
+        .key("mpu")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from(part.clone()))
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .expect("part");
+    c.complete_multipart_upload()
+        .bucket("fs--cust")
+        .key("mpu")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(p1.e_tag().expect("etag"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    let got = c
+        .get_object()
+        .bucket("fs--cust")
+        .key("mpu")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .expect("get mpu");
+    assert_eq!(body_bytes(got).await, part);
+    // Copies: out to a plain object (the source's key given), and a plain one in.
+    let e = c
+        .copy_object()
+        .bucket("fs--cust")
+        .key("out-nokey")
+        .copy_source("fs--cust/c.bin")
+        .send()
+        .await
+        .expect_err("copy without the source's key");
+    assert_eq!(code(&e), "InvalidRequest");
+    c.copy_object()
+        .bucket("fs--cust")
+        .key("out.bin")
+        .copy_source("fs--cust/c.bin")
+        .copy_source_sse_customer_algorithm("AES256")
+        .copy_source_sse_customer_key(&key)
+        .copy_source_sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .expect("copy out");
+    assert_eq!(get(&c, "fs--cust", "out.bin").await, (body.clone(), None));
+    c.copy_object()
+        .bucket("fs--cust")
+        .key("in.txt")
+        .copy_source("fs--cust/plain.txt")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&other)
+        .sse_customer_key_md5(&other_md5)
+        .send()
+        .await
+        .expect("copy in");
+    let got = c
+        .get_object()
+        .bucket("fs--cust")
+        .key("in.txt")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&other)
+        .sse_customer_key_md5(&other_md5)
+        .send()
+        .await
+        .expect("get copy in");
+    assert_eq!(body_bytes(got).await, b"plain");
+    // NFS has no key: the file is there, its bytes are not readable.
+    let (mut nfs, root) = crate::nfs::admin_mount(&srv, "cust").await;
+    let (h, _) = crate::nfs::lookup(&mut nfs, &root, "c.bin")
+        .await
+        .expect("lookup");
+    let r = nfs
+        .read(&nfs3_client::nfs3_types::nfs3::READ3args {
+            file: h,
+            offset: 0,
+            count: 4096,
+        })
+        .await
+        .expect("rpc");
+    assert!(
+        matches!(
+            r,
+            nfs3_client::nfs3_types::nfs3::Nfs3Result::Err((
+                nfs3_client::nfs3_types::nfs3::nfsstat3::NFS3ERR_ACCES,
+                _
+            ))
+        ),
+        "an SSE-C file over NFS"
+    );
+    drop(nfs);
+    let dir = srv.stop().await;
+    // (c.bin was copied out to a plain object on purpose; the multipart object never was.)
+    assert_eq!(
+        plaintext_in(dir.path(), "CUSTOMERPART"),
+        Vec::<PathBuf>::new()
+    );
+    let report = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
+    assert!(
+        report.clean(),
+        "fsck checks SSE-C chunks without the key: {report:?}"
+    );
+}
+
+/// Without the test opt-out, a customer's key over plain HTTP is refused and nothing stored.
+#[tokio::test]
+async fn sse_c_needs_tls() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("tlsonly")
+        .send()
+        .await
+        .expect("mb");
+    let (key, md5) = customer_key(3);
+    let e = c
+        .put_object()
+        .bucket("tlsonly")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .expect_err("SSE-C over HTTP");
+    assert_eq!(code(&e), "InvalidRequest");
+    let listed = c
+        .list_objects_v2()
+        .bucket("tlsonly")
+        .send()
+        .await
+        .expect("list");
+    assert!(listed.contents().is_empty());
+}

@@ -70,6 +70,9 @@ pub struct S3Config {
     pub region: String,
     /// Domains for virtual-host addressing: `bucket.<domain>` names a bucket.
     pub domains: Vec<String>,
+    /// `s3.sse_c_over_http`: take customer-provided keys (SSE-C) over plain HTTP (test setups
+    /// only; AWS refuses them there).
+    pub sse_c_over_http: bool,
 }
 
 impl Default for S3Config {
@@ -77,6 +80,7 @@ impl Default for S3Config {
         S3Config {
             region: "us-east-1".into(),
             domains: vec!["localhost".into()],
+            sse_c_over_http: false,
         }
     }
 }

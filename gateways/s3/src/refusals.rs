@@ -11,6 +11,27 @@ use crate::endpoint::Endpoint;
 use crate::error::S3Error;
 use crate::request::header_values;
 
+/// SSE-C headers (decision 0044) and the operations that carry them (`crate::sse::customer`
+/// judges their values): a write's or read's own, and a copy source's.
+const CUSTOMER_HEADERS: &[(&str, &[Endpoint])] = &[
+    (
+        crate::sse::CUSTOMER,
+        &[
+            Endpoint::PutObject,
+            Endpoint::CopyObject,
+            Endpoint::CreateMultipartUpload,
+            Endpoint::UploadPart,
+            Endpoint::UploadPartCopy,
+            Endpoint::GetObject,
+            Endpoint::HeadObject,
+        ],
+    ),
+    (
+        crate::sse::SOURCE_CUSTOMER,
+        &[Endpoint::CopyObject, Endpoint::UploadPartCopy],
+    ),
+];
+
 /// Header-name prefixes refused on every operation, with what they ask for.
 const REFUSED_PREFIXES: &[(&str, &str)] = &[
     ("x-amz-server-side-encryption", "server-side encryption"),
@@ -73,6 +94,17 @@ const STANDARD: &str = "STANDARD";
 /// than STANDARD, or (CreateBucket) object lock on the new bucket. The message names the header.
 pub fn check(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
     for name in h.keys().map(http::HeaderName::as_str) {
+        if let Some((_, takers)) = CUSTOMER_HEADERS.iter().find(|(p, _)| name.starts_with(p)) {
+            if takers.contains(&ep) {
+                continue;
+            }
+            return Err(S3Error::new(
+                400,
+                "InvalidArgument",
+                format!("{name} is not taken by {}", ep.name()),
+            )
+            .with("ArgumentName", name.to_string()));
+        }
         if name == crate::sse::HEADER {
             if SSE_TAKERS.contains(&ep) {
                 continue;
@@ -143,21 +175,7 @@ mod tests {
                 "x-amz-server-side-encryption-aws-kms-key-id",
                 "k",
             ),
-            (
-                E::PutObject,
-                "x-amz-server-side-encryption-customer-key",
-                "a2V5",
-            ),
-            (
-                E::GetObject,
-                "x-amz-server-side-encryption-customer-algorithm",
-                "AES256",
-            ),
-            (
-                E::UploadPartCopy,
-                "x-amz-copy-source-server-side-encryption-customer-key",
-                "a2V5",
-            ),
+            (E::PutObject, "x-amz-server-side-encryption-context", "e30="),
             (E::UploadPart, "x-amz-object-lock-mode", "GOVERNANCE"),
             (E::GetObject, "x-amz-expected-bucket-owner", "111122223333"),
             (
@@ -191,6 +209,34 @@ mod tests {
         for ep in [E::UploadPart, E::GetObject, E::CompleteMultipartUpload] {
             let e = run(ep, &[("x-amz-server-side-encryption", "AES256")]).unwrap_err();
             assert_eq!((e.status.as_u16(), e.code), (400, "InvalidArgument"));
+        }
+        // SSE-C headers where a key is used (their values are judged by `crate::sse`).
+        for (ep, name) in [
+            (E::PutObject, "x-amz-server-side-encryption-customer-key"),
+            (
+                E::GetObject,
+                "x-amz-server-side-encryption-customer-algorithm",
+            ),
+            (
+                E::UploadPartCopy,
+                "x-amz-copy-source-server-side-encryption-customer-key",
+            ),
+        ] {
+            assert!(run(ep, &[(name, "x")]).is_ok(), "{name} on {ep:?}");
+        }
+        for (ep, name) in [
+            (E::DeleteObject, "x-amz-server-side-encryption-customer-key"),
+            (
+                E::PutObject,
+                "x-amz-copy-source-server-side-encryption-customer-key",
+            ),
+        ] {
+            let e = run(ep, &[(name, "x")]).unwrap_err();
+            assert_eq!(
+                (e.status.as_u16(), e.code),
+                (400, "InvalidArgument"),
+                "{name}"
+            );
         }
         for ok in [("x-amz-storage-class", "STANDARD"), ("x-amz-meta-a", "1")] {
             assert!(run(E::CreateBucket, &[ok]).is_ok(), "{ok:?}");

@@ -54,11 +54,118 @@ pub fn asked(h: &HeaderMap) -> Result<Option<SseMode>, S3Error> {
     }
 }
 
-/// `x-amz-server-side-encryption` on an answer about an object stored encrypted.
+/// Prefix of the SSE-C headers of a write or read (`-algorithm`, `-key`, `-key-MD5`).
+pub const CUSTOMER: &str = "x-amz-server-side-encryption-customer-";
+/// Prefix of a copy source's SSE-C headers.
+pub const SOURCE_CUSTOMER: &str = "x-amz-copy-source-server-side-encryption-customer-";
+
+/// The customer-provided key (SSE-C) a request brings under `prefix` ([`CUSTOMER`] or
+/// [`SOURCE_CUSTOMER`]): all three headers, AES256, a 256-bit key whose MD5 is the one given.
+pub fn customer(
+    h: &HeaderMap,
+    prefix: &str,
+) -> Result<Option<std::sync::Arc<gatehouse_store::sse::CustomerKey>>, S3Error> {
+    use base64::Engine as _;
+    use md5::Digest as _;
+    let one = |name: &str| -> Result<Option<String>, S3Error> {
+        let full = format!("{prefix}{name}");
+        let values: Vec<String> = header_values(h, &full)
+            .map(|v| v.trim().to_string())
+            .collect();
+        match values.as_slice() {
+            [] => Ok(None),
+            [v] => Ok(Some(v.clone())),
+            _ => Err(S3Error::invalid_argument(format!(
+                "{full} was given more than once"
+            ))),
+        }
+    };
+    let (alg, key, md5) = (one("algorithm")?, one("key")?, one("key-md5")?);
+    let (alg, key, md5) = match (alg, key, md5) {
+        (None, None, None) => return Ok(None),
+        (Some(a), Some(k), Some(m)) => (a, k, m),
+        _ => {
+            return Err(S3Error::invalid_argument(
+                "Requests specifying Server Side Encryption with Customer provided keys must provide the algorithm, the key and its MD5",
+            ));
+        }
+    };
+    if alg != "AES256" {
+        return Err(S3Error::invalid_argument(
+            "The requested encryption algorithm is not valid: AES256 is",
+        ));
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let raw = b64
+        .decode(key.as_bytes())
+        .ok()
+        .filter(|k| k.len() == 32)
+        .ok_or_else(|| {
+            S3Error::invalid_argument("The secret key was invalid for the specified algorithm")
+        })?;
+    let digest: [u8; 16] = md5::Md5::digest(&raw).into();
+    if b64.decode(md5.as_bytes()).ok().as_deref() != Some(digest.as_slice()) {
+        return Err(S3Error::invalid_argument(
+            "The calculated MD5 hash of the key did not match the hash that was provided",
+        ));
+    }
+    let mut k = zeroize::Zeroizing::new([0u8; 32]);
+    k.copy_from_slice(&raw);
+    Ok(Some(std::sync::Arc::new(
+        gatehouse_store::sse::CustomerKey {
+            key: k,
+            md5: digest,
+        },
+    )))
+}
+
+/// Whether the request carries SSE-C headers (of its own or of a copy source).
+pub fn customer_asked(h: &HeaderMap) -> bool {
+    h.keys()
+        .any(|n| n.as_str().starts_with(CUSTOMER) || n.as_str().starts_with(SOURCE_CUSTOMER))
+}
+
+/// What a write asks for, with its SSE-C key: both at once is refused, as AWS does.
+pub fn write(
+    h: &HeaderMap,
+) -> Result<
+    (
+        Option<SseMode>,
+        Option<std::sync::Arc<gatehouse_store::sse::CustomerKey>>,
+    ),
+    S3Error,
+> {
+    let (sse, key) = (asked(h)?, customer(h, CUSTOMER)?);
+    if sse.is_some() && key.is_some() {
+        return Err(S3Error::invalid_argument(
+            "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
+        ));
+    }
+    Ok((sse, key))
+}
+
+/// The encryption headers of an answer about an object stored encrypted: SSE-S3's
+/// `x-amz-server-side-encryption`, or SSE-C's algorithm and key MD5.
 pub fn answer(r: &mut Response, mode: Option<SseMode>) {
-    if let Some(m) = mode {
-        r.headers_mut()
-            .insert(HEADER, http::HeaderValue::from_static(m.header()));
+    use base64::Engine as _;
+    match mode {
+        Some(SseMode::S3) => {
+            r.headers_mut()
+                .insert(HEADER, http::HeaderValue::from_static("AES256"));
+        }
+        Some(SseMode::Customer { key_md5 }) => {
+            let h = r.headers_mut();
+            h.insert(
+                "x-amz-server-side-encryption-customer-algorithm",
+                http::HeaderValue::from_static("AES256"),
+            );
+            if let Ok(v) = http::HeaderValue::from_str(
+                &base64::engine::general_purpose::STANDARD.encode(key_md5),
+            ) {
+                h.insert("x-amz-server-side-encryption-customer-key-md5", v);
+            }
+        }
+        None => {}
     }
 }
 

@@ -243,15 +243,35 @@ fn check_part_number(n: u32) -> Result<()> {
 }
 
 impl Store {
-    /// The keys an upload's parts are sealed with (its encryption, in its bucket's domain).
+    /// The keys an upload's parts are sealed with (its encryption, in its bucket's domain); an
+    /// SSE-C upload's parts must each bring its key (AWS's rule), which is checked here.
     fn upload_sealer(
         &self,
         u: &UploadRecord,
+        customer: Option<&crate::sse::CustomerKey>,
     ) -> Result<Option<std::sync::Arc<crate::sse::Sealer>>> {
-        if u.sse.is_none() {
-            return Ok(None);
+        use crate::sse::SseMode;
+        match (u.sse, customer) {
+            (None, None) => Ok(None),
+            (Some(SseMode::Customer { key_md5 }), Some(k)) if k.md5 == key_md5 => Ok(self
+                .sealer_with(&self.bucket_record(&u.bucket)?, None, Some(k))
+                .1),
+            (Some(SseMode::Customer { .. }), Some(_)) => Err(StoreError::InvalidArgument(
+                "the customer-provided key is not the one the multipart upload was begun with"
+                    .into(),
+            )),
+            (Some(SseMode::Customer { .. }), None) => Err(StoreError::InvalidRequest(
+                "The multipart upload initiate requested encryption. Subsequent part requests \
+                 must include the appropriate encryption parameters."
+                    .into(),
+            )),
+            (_, Some(_)) => Err(StoreError::InvalidRequest(
+                "The multipart upload initiate did not request encryption with a customer key: \
+                 its parts take none"
+                    .into(),
+            )),
+            (Some(_), None) => Ok(self.sealer_for(&self.bucket_record(&u.bucket)?, u.sse).1),
         }
-        Ok(self.sealer_for(&self.bucket_record(&u.bucket)?, u.sse).1)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -266,6 +286,7 @@ impl Store {
         lock: crate::locks::LockRequest,
         acl: Option<crate::model::Acl>,
         sse: Option<crate::sse::SseMode>,
+        customer: Option<&crate::sse::CustomerKey>,
     ) -> Result<UploadInfo> {
         deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
         crate::locks::authorize_request(p, bucket, key, &lock)?;
@@ -291,7 +312,7 @@ impl Store {
             parts_counted: true,
             lock,
             acl,
-            sse: sse.or(b.encryption.map(|e| e.mode)),
+            sse: self.sealer_with(&b, sse, customer).0,
         };
         let info = upload_info(&id, &rec);
         self.inner
@@ -329,8 +350,9 @@ impl Store {
         if let Some(n) = opts.declared_size {
             self.precheck_part_room(&u, upload_id, part_number, n)?;
         }
-        let seal = self.upload_sealer(&u)?;
-        let staged = self
+        let seal = self.upload_sealer(&u, opts.customer_key.as_deref())?;
+        let customer_seal = seal.clone().filter(|_| opts.customer_key.is_some());
+        let mut staged = self
             .stage(
                 body,
                 &StageOptions {
@@ -346,6 +368,10 @@ impl Store {
         if let Err(e) = verify_staged(&staged, &opts).and_then(|()| late_check(&staged)) {
             self.discard(staged);
             return Err(e.into());
+        }
+        // An SSE-C part's ETag is no MD5 of its content (see `Sealer::customer_etag`).
+        if let Some(s) = &customer_seal {
+            staged.md5 = s.customer_etag(&staged.md5);
         }
         match self
             .commit_part(bucket, key, upload_id, part_number, &staged)
@@ -374,6 +400,7 @@ impl Store {
         part_number: u32,
         src: (&str, &str, Option<&str>),
         range: Option<Range<u64>>,
+        keys: crate::sse::CopyKeys,
         check: impl FnOnce(&ObjectRecord) -> Result<()>,
     ) -> Result<PartInfo> {
         deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
@@ -382,6 +409,7 @@ impl Store {
             Some(id) => self.open_version(p, src.0, src.1, id)?,
             None => self.open_object(p, src.0, src.1)?,
         };
+        crate::sse::CustomerKey::check(keys.source.as_deref(), source.record.sse)?;
         check(&source.record)?;
         let u = self.upload_exists(upload_id, bucket, key)?;
         let range = match range {
@@ -392,9 +420,10 @@ impl Store {
             None => 0..source.record.size,
         };
         self.precheck_part_room(&u, upload_id, part_number, range.end - range.start)?;
-        let seal = self.upload_sealer(&u)?;
-        let body = self.read_data_pinned(&source.record.data, range, pins);
-        let staged = self
+        let seal = self.upload_sealer(&u, keys.customer.as_deref())?;
+        let customer_seal = seal.clone().filter(|_| keys.customer.is_some());
+        let body = self.read_data_pinned_for(&source.record.data, range, pins, keys.source);
+        let mut staged = self
             .stage(
                 body,
                 &StageOptions {
@@ -408,6 +437,9 @@ impl Store {
             .map_err(|e| match e {
                 StageError::Body(e) | StageError::Store(e) => e,
             })?;
+        if let Some(s) = &customer_seal {
+            staged.md5 = s.customer_etag(&staged.md5);
+        }
         match self
             .commit_part(bucket, key, upload_id, part_number, &staged)
             .await

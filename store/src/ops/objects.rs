@@ -44,6 +44,8 @@ pub struct PutOptions {
     /// `x-amz-server-side-encryption` of the write (decision 0044); `None`: the bucket's
     /// default.
     pub sse: Option<crate::sse::SseMode>,
+    /// The customer's key of an SSE-C write (or of an UploadPart of an SSE-C upload).
+    pub customer_key: Option<std::sync::Arc<crate::sse::CustomerKey>>,
 }
 
 /// What a conditional write (PutObject, CopyObject's destination, CompleteMultipartUpload)
@@ -125,6 +127,10 @@ pub struct CopyOptions {
     /// `x-amz-server-side-encryption` of the copy (decision 0044); `None`: the destination
     /// bucket's default.
     pub sse: Option<crate::sse::SseMode>,
+    /// The copy's SSE-C key (`x-amz-server-side-encryption-customer-*`).
+    pub customer_key: Option<std::sync::Arc<crate::sse::CustomerKey>>,
+    /// The source's SSE-C key (`x-amz-copy-source-server-side-encryption-customer-*`).
+    pub source_customer_key: Option<std::sync::Arc<crate::sse::CustomerKey>>,
 }
 
 impl Store {
@@ -156,7 +162,8 @@ impl Store {
         if let Some(n) = opts.declared_size {
             self.precheck_room(&b, key, n)?;
         }
-        let (sse, seal) = self.sealer_for(&b, opts.sse);
+        let (sse, seal) = self.sealer_with(&b, opts.sse, opts.customer_key.as_deref());
+        let customer_seal = seal.clone().filter(|_| opts.customer_key.is_some());
         let staged = self
             .stage(
                 body,
@@ -182,9 +189,14 @@ impl Store {
         let condition = opts.condition;
         let lock = opts.lock;
         let acl = opts.acl;
+        // An SSE-C object's ETag is no MD5 of its content (see `Sealer::customer_etag`).
+        let etag = match &customer_seal {
+            Some(s) => hex::encode(s.customer_etag(&staged.md5)),
+            None => staged.md5_hex(),
+        };
         let rec = ObjectRecord {
             size: staged.size,
-            etag: staged.md5_hex(),
+            etag,
             mtime_ms: now_ms(),
             meta: opts.meta,
             tags: opts.tags,
@@ -418,6 +430,17 @@ impl Store {
         data: &Data,
         range: Range<u64>,
     ) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
+        self.read_data_for(data, range, None)
+    }
+
+    /// [`Store::read_data`] of an object that may be encrypted with a customer's key (SSE-C):
+    /// `customer` opens its chunks; without it they are refused.
+    pub fn read_data_for(
+        &self,
+        data: &Data,
+        range: Range<u64>,
+        customer: Option<std::sync::Arc<crate::sse::CustomerKey>>,
+    ) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
         let pieces: Vec<Piece> = match data {
             Data::Inline(v) => {
                 let s = (range.start as usize).min(v.len());
@@ -426,7 +449,11 @@ impl Store {
             }
             Data::Sealed { seal, bytes } => {
                 let mut v = bytes.clone();
-                match self.keyring().sealer(seal.domain).open(seal, &mut v) {
+                let opened = self
+                    .keyring()
+                    .opener(seal.domain, customer.as_deref())
+                    .and_then(|s| s.open(seal, &mut v));
+                match opened {
                     Ok(()) => {
                         let s = (range.start as usize).min(v.len());
                         let e = (range.end as usize).min(v.len());
@@ -458,6 +485,7 @@ impl Store {
             .map(move |p| {
                 let blobs = blobs.clone();
                 let keyring = keyring.clone();
+                let customer = customer.clone();
                 async move {
                     match p {
                         Piece::Inline(b) => Ok(ChunkBytes::Whole(b)),
@@ -468,7 +496,13 @@ impl Store {
                             }
                             Some(seal) => {
                                 crate::readahead::sealed_chunk_bytes(
-                                    blobs, &keyring, &c, seal, from, to,
+                                    blobs,
+                                    &keyring,
+                                    customer.as_deref(),
+                                    &c,
+                                    seal,
+                                    from,
+                                    to,
                                 )
                                 .await
                             }
@@ -491,7 +525,18 @@ impl Store {
         range: Range<u64>,
         pins: Pins,
     ) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
-        self.read_data(data, range).map(move |piece| {
+        self.read_data_pinned_for(data, range, pins, None)
+    }
+
+    /// [`Store::read_data_pinned`] with an SSE-C object's key (see [`Store::read_data_for`]).
+    pub fn read_data_pinned_for(
+        &self,
+        data: &Data,
+        range: Range<u64>,
+        pins: Pins,
+        customer: Option<std::sync::Arc<crate::sse::CustomerKey>>,
+    ) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
+        self.read_data_for(data, range, customer).map(move |piece| {
             let _held = &pins;
             piece
         })
@@ -581,40 +626,57 @@ impl Store {
         let dst_bucket = self.bucket_record(dst.0)?;
         naming::validate_key(dst_bucket.kind, dst.1)?;
         // A copy shares the source's chunks (sealed ones keep their domain's keys). Asked to
-        // be encrypted, a copy of bytes that are not is encrypted now: read and staged again.
-        let restaged = match self.sealer_for(&dst_bucket, opts.sse) {
-            (Some(_), Some(seal)) => {
-                let (source, pins) = match opts.source_version.as_deref() {
-                    Some(id) => self.open_version(p, src.0, src.1, id)?,
-                    None => self.open_object(p, src.0, src.1)?,
-                };
-                if source.record.data.fully_sealed() {
-                    None
-                } else {
-                    let body =
-                        self.read_data_pinned(&source.record.data, 0..source.record.size, pins);
-                    let staged = self
-                        .stage(
-                            body,
-                            &StageOptions {
-                                max_size: self.inner.cfg.max_object_size,
-                                allow_inline: true,
-                                seal: Some(seal),
-                                ..Default::default()
-                            },
-                        )
-                        .await
-                        .map_err(|e| match e {
-                            StageError::Body(e) | StageError::Store(e) => e,
-                        })?;
-                    Some((source.ino, source.record.etag, staged))
-                }
-            }
-            _ => None,
+        // be encrypted, a copy of bytes that are not is encrypted now: read and staged again;
+        // so is any copy from or to a customer's key (SSE-C), whose chunks only that key opens.
+        let (dst_sse, dst_seal) =
+            self.sealer_with(&dst_bucket, opts.sse, opts.customer_key.as_deref());
+        let (source, pins) = match opts.source_version.as_deref() {
+            Some(id) => self.open_version(p, src.0, src.1, id)?,
+            None => self.open_object(p, src.0, src.1)?,
+        };
+        crate::sse::CustomerKey::check(opts.source_customer_key.as_deref(), source.record.sse)?;
+        let from_customer = matches!(
+            source.record.sse,
+            Some(crate::sse::SseMode::Customer { .. })
+        );
+        let to_customer = opts.customer_key.is_some();
+        let restage = from_customer
+            || to_customer
+            || (dst_sse.is_some() && !source.record.data.fully_sealed());
+        let restaged = if restage {
+            let body = self.read_data_pinned_for(
+                &source.record.data,
+                0..source.record.size,
+                pins,
+                opts.source_customer_key.clone(),
+            );
+            let staged = self
+                .stage(
+                    body,
+                    &StageOptions {
+                        md5: true,
+                        max_size: self.inner.cfg.max_object_size,
+                        allow_inline: true,
+                        seal: dst_seal.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| match e {
+                    StageError::Body(e) | StageError::Store(e) => e,
+                })?;
+            let etag = match dst_seal.as_ref().filter(|_| to_customer) {
+                Some(s) => hex::encode(s.customer_etag(&staged.md5)),
+                None => staged.md5_hex(),
+            };
+            Some((source.ino, source.record.etag.clone(), staged, etag))
+        } else {
+            drop(pins);
+            None
         };
         let sealed_data = restaged
             .as_ref()
-            .map(|(ino, etag, s)| (*ino, etag.clone(), s.data.clone()));
+            .map(|(ino, etag, s, new_etag)| (*ino, etag.clone(), s.data.clone(), new_etag.clone()));
         let (sb, sk, db, dk) = (
             src.0.to_string(),
             src.1.to_string(),
@@ -643,16 +705,19 @@ impl Store {
                 })?;
                 let mut src = txn::get_inode(&ns, ino)?;
                 check(&src)?;
-                if let Some((read_ino, read_etag, data)) = sealed_data {
-                    // The bytes encrypted above are the source's still.
+                if let Some((read_ino, read_etag, data, new_etag)) = sealed_data {
+                    // The bytes staged above are the source's still.
                     if read_ino != ino || read_etag != src.etag {
                         return Err(StoreError::Conflict(
                             "the copy source changed while it was being copied; retry".into(),
                         ));
                     }
                     src.data = data;
+                    src.etag = new_etag;
+                    src.sse = dst_sse;
+                } else {
+                    src.sse = src.data.fully_sealed().then_some(crate::sse::SseMode::S3);
                 }
-                src.sse = src.data.fully_sealed().then_some(crate::sse::SseMode::S3);
                 let mut b = txn::get_bucket(&ns, &db)?;
                 opts.condition
                     .check(current_etag(&ns, b.id, &dk)?.as_deref())?;
@@ -697,7 +762,7 @@ impl Store {
                 drop(staged);
                 Ok(info)
             }
-            (Err(e), Some((_, _, staged))) => {
+            (Err(e), Some((_, _, staged, _))) => {
                 self.discard(staged);
                 Err(e)
             }

@@ -23,6 +23,9 @@ pub enum Domain {
     /// SSE-S3 in the bucket with this id: the key follows the data (a copy into another bucket
     /// shares the chunks and keeps reading them with this domain's key).
     Bucket(u64),
+    /// SSE-C in the bucket with this id: keys derived from the customer's key, which the
+    /// server never stores (so it cannot open these chunks without the request that has it).
+    Customer(u64),
 }
 
 impl Domain {
@@ -31,6 +34,10 @@ impl Domain {
         match self {
             Domain::Bucket(id) => {
                 b[0] = 1;
+                b[1..].copy_from_slice(&id.to_be_bytes());
+            }
+            Domain::Customer(id) => {
+                b[0] = 2;
                 b[1..].copy_from_slice(&id.to_be_bytes());
             }
         }
@@ -68,10 +75,40 @@ impl Keyring {
         Keyring { root }
     }
 
-    /// The keys of `domain`.
+    /// The keys of server-managed `domain` (a customer's domain has a sealer only from its key:
+    /// [`Sealer::customer`]).
     pub fn sealer(&self, domain: Domain) -> Sealer {
-        let mut h = blake3::Hasher::new_derive_key("gatehouse 2026 sse domain");
-        h.update(&self.root);
+        Sealer::derive("gatehouse 2026 sse domain", &self.root, domain)
+    }
+
+    /// The keys that open chunks of `domain`: the server's, or (SSE-C) those of the customer's
+    /// key this request brought — without it, refused (the server cannot open them).
+    pub fn opener(
+        &self,
+        domain: Domain,
+        customer: Option<&super::CustomerKey>,
+    ) -> crate::error::Result<Sealer> {
+        match (domain, customer) {
+            (Domain::Bucket(_), _) => Ok(self.sealer(domain)),
+            (Domain::Customer(b), Some(k)) => Ok(Sealer::customer(&k.key, b)),
+            (Domain::Customer(_), None) => Err(crate::error::StoreError::AccessDenied(
+                "encrypted with a customer-provided key (SSE-C): readable only with that key, \
+                 over S3"
+                    .into(),
+            )),
+        }
+    }
+}
+
+impl Sealer {
+    /// The keys of SSE-C domain `Customer(bucket)` under the customer's `key`.
+    pub fn customer(key: &[u8; 32], bucket: u64) -> Sealer {
+        Sealer::derive("gatehouse 2026 sse-c domain", key, Domain::Customer(bucket))
+    }
+
+    fn derive(context: &str, secret: &[u8; 32], domain: Domain) -> Sealer {
+        let mut h = blake3::Hasher::new_derive_key(context);
+        h.update(secret);
         h.update(&domain.bytes());
         let mut key: [u8; 32] = *h.finalize().as_bytes();
         let sealer = Sealer {

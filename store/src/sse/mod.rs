@@ -15,11 +15,27 @@ pub mod keys;
 
 pub use keys::{Domain, Keyring, Seal, Sealer};
 
+impl Sealer {
+    /// An SSE-C object's ETag from the MD5 of its content: keyed, so it is no fingerprint of
+    /// the content for whoever lists the bucket without the key (AWS: not an MD5 either).
+    pub fn customer_etag(&self, md5: &[u8; 16]) -> [u8; 16] {
+        let mut h = blake3::Hasher::new_keyed(&self.name_key);
+        h.update(b"etag");
+        h.update(md5);
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+        out
+    }
+}
+
 /// How an object is encrypted at rest, as S3 reports it (`x-amz-server-side-encryption`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SseMode {
     /// SSE-S3: `AES256`, keys the server manages (a bucket's domain under the master key).
     S3,
+    /// SSE-C: a key the customer sends with every request, never stored; only its MD5 is kept
+    /// (shown back, as AWS does, and checked against a key a request brings).
+    Customer { key_md5: [u8; 16] },
 }
 
 /// A bucket's default encryption (PutBucketEncryption).
@@ -35,7 +51,52 @@ impl SseMode {
     /// The `x-amz-server-side-encryption` value.
     pub fn header(self) -> &'static str {
         match self {
-            SseMode::S3 => "AES256",
+            SseMode::S3 | SseMode::Customer { .. } => "AES256",
+        }
+    }
+}
+
+/// The SSE-C keys of a copy: the destination's and the source's.
+#[derive(Debug, Clone, Default)]
+pub struct CopyKeys {
+    pub customer: Option<std::sync::Arc<CustomerKey>>,
+    pub source: Option<std::sync::Arc<CustomerKey>>,
+}
+
+/// A customer-provided key (SSE-C), as a request brings it.
+#[derive(Clone)]
+pub struct CustomerKey {
+    pub key: zeroize::Zeroizing<[u8; 32]>,
+    pub md5: [u8; 16],
+}
+
+impl std::fmt::Debug for CustomerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CustomerKey(md5 {})", hex::encode(self.md5))
+    }
+}
+
+impl CustomerKey {
+    /// Whether this is the key object `mode` was written with (`Err` says what AWS says).
+    pub fn check(
+        customer: Option<&CustomerKey>,
+        mode: Option<SseMode>,
+    ) -> crate::error::Result<()> {
+        use crate::error::StoreError;
+        match (mode, customer) {
+            (Some(SseMode::Customer { key_md5 }), Some(k)) if k.md5 == key_md5 => Ok(()),
+            (Some(SseMode::Customer { .. }), Some(_)) => Err(StoreError::AccessDenied(
+                "the customer-provided key is not the one the object was encrypted with".into(),
+            )),
+            (Some(SseMode::Customer { .. }), None) => Err(StoreError::InvalidRequest(
+                "The object was stored using a form of Server Side Encryption. The correct \
+                 parameters must be provided to retrieve the object."
+                    .into(),
+            )),
+            (_, Some(_)) => Err(StoreError::InvalidRequest(
+                "The encryption parameters are not applicable to this object.".into(),
+            )),
+            (_, None) => Ok(()),
         }
     }
 }
@@ -48,6 +109,23 @@ impl crate::Store {
         b: &crate::model::BucketRecord,
         asked: Option<SseMode>,
     ) -> (Option<SseMode>, Option<std::sync::Arc<Sealer>>) {
+        self.sealer_with(b, asked, None)
+    }
+
+    /// [`Store::sealer_for`] with the customer's key of an SSE-C write (it wins over any
+    /// default, as an explicit request's encryption does in S3).
+    pub(crate) fn sealer_with(
+        &self,
+        b: &crate::model::BucketRecord,
+        asked: Option<SseMode>,
+        customer: Option<&CustomerKey>,
+    ) -> (Option<SseMode>, Option<std::sync::Arc<Sealer>>) {
+        if let Some(k) = customer {
+            return (
+                Some(SseMode::Customer { key_md5: k.md5 }),
+                Some(std::sync::Arc::new(Sealer::customer(&k.key, b.id))),
+            );
+        }
         match asked.or(b.encryption.map(|e| e.mode)) {
             Some(SseMode::S3) => (
                 Some(SseMode::S3),
@@ -55,7 +133,8 @@ impl crate::Store {
                     self.inner.keyring.sealer(Domain::Bucket(b.id)),
                 )),
             ),
-            None => (None, None),
+            // Never a default, never asked without its key.
+            Some(SseMode::Customer { .. }) | None => (None, None),
         }
     }
 

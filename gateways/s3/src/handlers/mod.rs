@@ -140,6 +140,22 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
     {
         return (Err(e), ep.name(), who, bucket);
     }
+    // A customer's key (SSE-C) travels over TLS only, as AWS requires (`s3.sse_c_over_http`
+    // lifts it for test setups).
+    let over_tls = parts
+        .extensions
+        .get::<crate::Transport>()
+        .is_some_and(|t| t.secure);
+    if !over_tls && !state.inner.cfg.sse_c_over_http && crate::sse::customer_asked(&parts.headers) {
+        return (
+            Err(S3Error::invalid_request(
+                "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.",
+            )),
+            ep.name(),
+            who,
+            bucket,
+        );
+    }
     if principal.anonymous && ep == Endpoint::ListBuckets {
         return (
             Err(S3Error::access_denied(

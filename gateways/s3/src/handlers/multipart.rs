@@ -38,6 +38,7 @@ fn set(r: &mut Response, name: &str, value: &str) {
 }
 
 pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
+    let (sse, customer) = crate::sse::write(&ctx.headers)?;
     let meta = object_meta(&ctx.headers)?;
     let tags = parse_tag_header(&ctx.headers)?;
     let alg = match ctx.header("x-amz-checksum-algorithm") {
@@ -56,7 +57,8 @@ pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
             alg,
             super::lock::lock_request(&ctx.headers)?,
             crate::acl::from_headers(&ctx.headers)?,
-            crate::sse::asked(&ctx.headers)?,
+            sse,
+            customer.as_deref(),
         )
         .await?;
     let mut w = XmlWriter::new();
@@ -82,7 +84,8 @@ pub async fn upload_part(
     let n = part_number(ctx)?;
     crate::body::check_declared_size(&ctx.headers, s.config().max_object_size)?;
     let plan = checksum_plan(&ctx.headers)?;
-    let opts = integrity(&ctx.headers, payload, &plan)?;
+    let mut opts = integrity(&ctx.headers, payload, &plan)?;
+    opts.customer_key = crate::sse::customer(&ctx.headers, crate::sse::CUSTOMER)?;
     let (stream, trailers) = payload_stream(body, payload, &ctx.headers);
     let part = s
         .upload_part(
@@ -142,6 +145,10 @@ pub async fn upload_part_copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error>
             n,
             (&sb, &sk, sv.as_deref()),
             range,
+            gatehouse_store::sse::CopyKeys {
+                customer: crate::sse::customer(&ctx.headers, crate::sse::CUSTOMER)?,
+                source: crate::sse::customer(&ctx.headers, crate::sse::SOURCE_CUSTOMER)?,
+            },
             check,
         )
         .await?;

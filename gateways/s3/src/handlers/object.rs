@@ -103,7 +103,7 @@ pub async fn put(
     opts.tags = parse_tag_header(&ctx.headers)?;
     opts.condition = write_condition(&ctx.headers)?;
     opts.lock = super::lock::lock_request(&ctx.headers)?;
-    opts.sse = crate::sse::asked(&ctx.headers)?;
+    (opts.sse, opts.customer_key) = crate::sse::write(&ctx.headers)?;
     let (stream, trailers) = payload_stream(body, payload, &ctx.headers);
     let info = s
         .put_object(
@@ -270,6 +270,9 @@ pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
         }
     };
     let rec = &info.record;
+    // An SSE-C object is read only with its key (HEAD too), and a key is for such objects only.
+    let customer = crate::sse::customer(&ctx.headers, crate::sse::CUSTOMER)?;
+    gatehouse_store::sse::CustomerKey::check(customer.as_deref(), rec.sse)?;
     let size = rec.size;
     if let Err(e) = check_conditions(&ctx.headers, rec) {
         if e.status == StatusCode::NOT_MODIFIED {
@@ -323,7 +326,9 @@ pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
     let (start, end) = range.map_or((0, size), |r| (r.start, r.end));
     let body = match pins {
         None => Body::empty(),
-        Some(pins) => Body::from_stream(s.read_data_pinned(&rec.data, start..end, pins)),
+        Some(pins) => {
+            Body::from_stream(s.read_data_pinned_for(&rec.data, start..end, pins, customer))
+        }
     };
     let status = if range.is_some() && (part_number.is_none() || !rec.parts.is_empty()) {
         StatusCode::PARTIAL_CONTENT
@@ -621,13 +626,16 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         Some("REPLACE") => Some(parse_tag_header(&ctx.headers)?),
         Some(_) => return Err(S3Error::invalid_argument("Unknown tagging directive.")),
     };
-    let sse = crate::sse::asked(&ctx.headers)?;
+    let (sse, customer_key) = crate::sse::write(&ctx.headers)?;
+    let source_customer_key = crate::sse::customer(&ctx.headers, crate::sse::SOURCE_CUSTOMER)?;
     if sb == ctx.bucket()
         && sk == ctx.key()
         && sv.is_none()
         && replace_meta.is_none()
         && replace_tags.is_none()
         && sse.is_none()
+        && customer_key.is_none()
+        && source_customer_key.is_none()
     {
         return Err(S3Error::invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -646,6 +654,8 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
                 lock: super::lock::lock_request(&ctx.headers)?,
                 acl: crate::acl::from_headers(&ctx.headers)?,
                 sse,
+                customer_key,
+                source_customer_key,
             },
             copy_conditions(&ctx.headers),
         )
