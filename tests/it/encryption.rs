@@ -1098,3 +1098,9 @@ async fn sse_c_needs_tls() {
         .expect("list");
     assert!(listed.contents().is_empty());
 }
+
+/// The console's encryption setting, in headless Chromium (tests/browser/encryption.test.mjs).
+#[test]
+fn console_encryption_setting_in_chromium() {
+    crate::web_browser::run_in_chromium("encryption.test.mjs");
+}

@@ -466,7 +466,13 @@
     }
     // Object lock, read-only here: on or off, and the retention new versions get.
     const lock = await api('GET', bucketPath(bucket) + '/object-lock').catch(() => null);
+    // Default encryption of new writes (decision 0044), from the bucket's record.
+    const info = await api('GET', bucketPath(bucket)).catch(() => null);
     if (bucket !== browse.bucket) return;
+    encryptionState = info ? info.encryption : undefined;
+    $('encryption-state').textContent = info ? (info.encryption ? info.encryption + ' (SSE-S3)' : 'none') : 'unknown';
+    $('encryption-toggle').textContent = info && info.encryption ? 'Turn off' : 'Encrypt new writes';
+    $('encryption-toggle').hidden = !info;
     versioningState = v.status;
     $('versioning-state').textContent = v.status;
     $('versioning-toggle').textContent = v.status === 'enabled' ? 'Suspend' : 'Enable';
@@ -514,6 +520,23 @@
     const r = await attempt(() => api('PUT', bucketPath(bucket) + '/object-lock', body));
     if (!r) return;
     flash('Object lock of ' + bucket + ': ' + lockText(r) + '.', true);
+    await loadVersioning();
+  });
+
+  // The bucket's default encryption as last shown (a string, null for none, undefined unknown).
+  let encryptionState;
+
+  $('encryption-toggle').addEventListener('click', async () => {
+    const bucket = browse.bucket;
+    if (!bucket) return;
+    const on = !encryptionState;
+    const warn = on
+      ? 'Encrypt every new write to ' + bucket + ' (AES-256, keys derived from the server\'s master.key; NFS writes of a share too)? Objects written before stay as they are.'
+      : 'Stop encrypting new writes to ' + bucket + '? Objects written encrypted stay encrypted.';
+    if (!window.confirm(warn)) return;
+    const b = await attempt(() => api('PUT', bucketPath(bucket) + '/encryption', { algorithm: on ? 'AES256' : null }));
+    if (!b) return;
+    flash('Default encryption of ' + bucket + ': ' + (b.encryption || 'none') + '.', true);
     await loadVersioning();
   });
 

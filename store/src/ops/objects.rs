@@ -631,9 +631,10 @@ impl Store {
         let (dst_sse, dst_seal) =
             self.sealer_with(&dst_bucket, opts.sse, opts.customer_key.as_deref());
         let (source, pins) = match opts.source_version.as_deref() {
-            Some(id) => self.open_version(p, src.0, src.1, id)?,
-            None => self.open_object(p, src.0, src.1)?,
-        };
+            Some(id) => self.open_version(p, src.0, src.1, id),
+            None => self.open_object(p, src.0, src.1),
+        }
+        .map_err(copy_source_error)?;
         crate::sse::CustomerKey::check(opts.source_customer_key.as_deref(), source.record.sse)?;
         let from_customer = matches!(
             source.record.sse,
@@ -691,18 +692,9 @@ impl Store {
             .write(move |t| {
                 let mut ns = Ns::new(t);
                 let sbr = txn::get_bucket(&ns, &sb)?;
-                let (ino, _) = crate::versioning::resolve_in(
-                    &ns,
-                    &sbr,
-                    &sk,
-                    opts.source_version.as_deref(),
-                )
-                .map_err(|e| match e {
-                    StoreError::DeleteMarker { .. } => StoreError::InvalidRequest(
-                        "The source of a copy request may not specifically refer to a delete marker by version id.".into(),
-                    ),
-                    e => e,
-                })?;
+                let (ino, _) =
+                    crate::versioning::resolve_in(&ns, &sbr, &sk, opts.source_version.as_deref())
+                        .map_err(copy_source_error)?;
                 let mut src = txn::get_inode(&ns, ino)?;
                 check(&src)?;
                 if let Some((read_ino, read_etag, data, new_etag)) = sealed_data {
@@ -913,5 +905,15 @@ mod tests {
         assert!(etag_in_list("\"abc\", W/\"def\"", "def"));
         assert!(etag_in_list("abc", "abc"));
         assert!(!etag_in_list("\"abc\"", "ab"));
+    }
+}
+
+/// A copy source that is a delete marker, named by version id: what S3 answers.
+fn copy_source_error(e: StoreError) -> StoreError {
+    match e {
+        StoreError::DeleteMarker { .. } => StoreError::InvalidRequest(
+            "The source of a copy request may not specifically refer to a delete marker by version id.".into(),
+        ),
+        e => e,
     }
 }
