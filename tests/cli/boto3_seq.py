@@ -24,6 +24,12 @@ STEP is one of:
     policy-public BUCKET           print GetBucketPolicyStatus's IsPublic
     delete-policy BUCKET           DeleteBucketPolicy
     put-public FILE BUCKET KEY     upload_file with the canned ACL public-read
+    put-sse FILE BUCKET KEY        upload_file with ServerSideEncryption AES256
+    head-sse BUCKET KEY            print HeadObject's ServerSideEncryption
+    put-default-enc BUCKET         PutBucketEncryption: AES256 by default
+    get-default-enc BUCKET         print GetBucketEncryption's algorithm
+    put-sse-c FILE BUCKET KEY KEYF upload_file with the SSE-C key in file KEYF
+    get-sse-c BUCKET KEY FILE KEYF download_file with the SSE-C key in file KEYF
     put-cors BUCKET ORIGIN         PutBucketCors: GET from ORIGIN
     get-cors BUCKET                print the first rule's allowed origins
     post-upload FILE BUCKET PREFIX generate_presigned_post, then POST the form with urllib3;
@@ -206,6 +212,33 @@ def main():
     elif step == "delete-policy":
         (bucket,) = args
         s3.delete_bucket_policy(Bucket=bucket)
+    elif step == "put-sse":
+        path, bucket, key = args
+        s3.upload_file(path, bucket, key, Config=TRANSFER, ExtraArgs={"ServerSideEncryption": "AES256"})
+    elif step == "head-sse":
+        bucket, key = args
+        print(s3.head_object(Bucket=bucket, Key=key).get("ServerSideEncryption"))
+    elif step == "put-default-enc":
+        (bucket,) = args
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        )
+    elif step == "get-default-enc":
+        (bucket,) = args
+        c = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+        print(c["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"])
+    elif step in ("put-sse-c", "get-sse-c"):
+        with open(args[3], "rb") as f:
+            extra = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": f.read()}
+        if step == "put-sse-c":
+            path, bucket, key = args[:3]
+            s3.upload_file(path, bucket, key, Config=TRANSFER, ExtraArgs=extra)
+        else:
+            bucket, key, path = args[:3]
+            s3.download_file(bucket, key, path, Config=TRANSFER, ExtraArgs=extra)
     elif step == "put-public":
         path, bucket, key = args
         s3.upload_file(path, bucket, key, ExtraArgs={"ACL": "public-read"}, Config=TRANSFER)
