@@ -596,3 +596,49 @@ fn large_snapshot_ships_in_parts_and_fetches_whole() {
     backend.fetch_snapshot(&key, &back).expect("fetch");
     assert!(std::fs::read(&back).expect("read") == data, "bytes differ");
 }
+
+/// Encrypted objects (decision 0044) leave for the backend sealed: the backend's objects hold
+/// no plaintext (each is its chunk's ciphertext and tag), and the bytes still read back.
+#[tokio::test(flavor = "multi_thread")]
+async fn encrypted_chunks_leave_sealed() {
+    let Some(s3s) = S3sFs::start(&[BUCKET]) else {
+        return;
+    };
+    let srv = start_on(&s3s, "1Mi").await;
+    let c = srv.client();
+    c.create_bucket().bucket("sealed").send().await.expect("mb");
+    let line = b"BACKENDSECRET-0123456789abcdef0123456789abcdef0123456789abcdef\n";
+    let body: Vec<u8> = line.iter().copied().cycle().take(3 << 20).collect();
+    c.put_object()
+        .bucket("sealed")
+        .key("k")
+        .body(ByteStream::from(body.clone()))
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+        .send()
+        .await
+        .expect("put");
+    let stored = chunk_objects(&s3s).await;
+    assert_eq!(stored.len(), 3, "{stored:?}");
+    for (key, size) in &stored {
+        assert_eq!(
+            *size,
+            (1 << 20) + 16,
+            "{key}: the chunk's ciphertext and its tag"
+        );
+        let o = s3s
+            .client()
+            .get_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .expect("backend get");
+        let bytes = body_bytes(o).await;
+        assert!(
+            !bytes.windows(13).any(|w| w == b"BACKENDSECRET"),
+            "{key} holds plaintext"
+        );
+    }
+    assert_eq!(get(&c, "sealed", "k").await, body);
+    srv.stop().await;
+}
