@@ -1,6 +1,6 @@
 //! Every XML request body of the S3 gateway, through the real router as the admin: each input
 //! is sent as the body of CreateBucket, PutBucketLifecycleConfiguration, PutObjectTagging,
-//! DeleteObjects and CompleteMultipartUpload. None may answer 5xx.
+//! DeleteObjects, PutBucketEncryption and CompleteMultipartUpload. None may answer 5xx.
 #![no_main]
 use gatehouse_fuzz::{XML_ENDPOINTS, assert_not_server_error, env};
 use libfuzzer_sys::fuzz_target;

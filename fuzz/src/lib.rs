@@ -185,6 +185,7 @@ fn make_env() -> Result<Env, Box<dyn std::error::Error>> {
             .await?;
         store.create_bucket(&admin, BUCKET).await?;
         store.create_bucket(&admin, "fuzz-del").await?;
+        store.create_bucket(&admin, "fuzz-enc").await?;
         Ok::<_, Box<dyn std::error::Error>>((admin, reg))
     })?;
     let s3 = gatehouse_s3::router(gatehouse_s3::S3State::new(
@@ -438,6 +439,11 @@ pub const XML_ENDPOINTS: &[(&str, &str, &str)] = &[
     ("Tagging", "PUT", "/fuzz/obj?tagging"),
     ("Delete", "POST", "/fuzz-del?delete"),
     (
+        "ServerSideEncryptionConfiguration",
+        "PUT",
+        "/fuzz-enc?encryption",
+    ),
+    (
         "CompleteMultipartUpload",
         "POST",
         "/fuzz/mp?uploadId=00000000000000000000000000000000",
@@ -455,6 +461,7 @@ pub const JSON_ENDPOINTS: &[(&str, &str)] = &[
     ("POST", "/api/bindings"),
     ("POST", "/api/buckets"),
     ("POST", "/api/buckets/fuzz/presign"),
+    ("PUT", "/api/buckets/fuzz/encryption"),
     ("POST", "/api/shares"),
     ("POST", "/api/peers"),
     ("POST", "/api/replication/connections"),

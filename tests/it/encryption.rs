@@ -1104,3 +1104,142 @@ async fn sse_c_needs_tls() {
 fn console_encryption_setting_in_chromium() {
     crate::web_browser::run_in_chromium("encryption.test.mjs");
 }
+
+/// A backup of encrypted objects (SSE-S3 and SSE-C, plain beside them) restores into a new
+/// directory that reads them back (the archive carries `master.key`); the same restore with
+/// another `master.key` reads none of the encrypted bytes (an error, never other bytes); a
+/// damaged sealed chunk is an error over NFS READ too.
+#[tokio::test]
+async fn backups_carry_what_opens_the_data_and_nothing_opens_without_it() {
+    use crate::nfs::{create, lookup, write, writer};
+    use nfs3_client::nfs3_types::nfs3::{READ3args, createhow3, nfsstat3, sattr3};
+    let srv = TestServer::start_with(|raw| raw.s3.sse_c_over_http = Some(true)).await;
+    let c = srv.client();
+    c.create_bucket().bucket("bkup").send().await.expect("mb");
+    let (key, md5) = customer_key(5);
+    c.put_object()
+        .bucket("bkup")
+        .key("s3")
+        .body(ByteStream::from(marked("BACKUPS3", 200_000)))
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .send()
+        .await
+        .expect("sse-s3");
+    c.put_object()
+        .bucket("bkup")
+        .key("c")
+        .body(ByteStream::from(marked("BACKUPC", 5000)))
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .expect("sse-c");
+    // An encrypted share written over NFS, for the damaged-chunk read below.
+    let (mut nfs, root) = writer(&srv, "dmgshare").await;
+    srv.store()
+        .set_bucket_encryption(
+            &srv.admin(),
+            "fs+dmgshare",
+            Some(gatehouse_store::sse::BucketEncryption {
+                mode: gatehouse_store::sse::SseMode::S3,
+                bucket_key: false,
+            }),
+        )
+        .await
+        .expect("share encryption");
+    let f = create(
+        &mut nfs,
+        &root,
+        "f",
+        createhow3::UNCHECKED(sattr3::default()),
+    )
+    .await
+    .expect("create");
+    write(&mut nfs, &f, 0, &marked("NFSDAMAGE", 300_000))
+        .await
+        .expect("write");
+    drop(nfs);
+    let mut tar = Vec::new();
+    srv.store()
+        .backup_snapshot(&srv.admin())
+        .expect("snapshot")
+        .write_tar(&mut tar)
+        .expect("tar");
+    let dir = srv.stop().await;
+    let restore = |master: Option<&[u8]>| {
+        let unpacked = tempfile::tempdir().expect("unpacked");
+        gatehouse_store::backup::unpack_tar(&mut tar.as_slice(), unpacked.path()).expect("unpack");
+        if let Some(m) = master {
+            std::fs::write(unpacked.path().join("master.key"), m).expect("other key");
+        }
+        let restored = tempfile::tempdir().expect("restored");
+        let report = gatehouse_store::backup::restore_dir(unpacked.path(), restored.path())
+            .expect("restore");
+        assert!(
+            report.clean(),
+            "fsck of the restore needs no key: {report:?}"
+        );
+        restored
+    };
+    let srv =
+        TestServer::start_in_with(restore(None), |raw| raw.s3.sse_c_over_http = Some(true)).await;
+    let c = srv.client();
+    assert_eq!(get(&c, "bkup", "s3").await.0, marked("BACKUPS3", 200_000));
+    let got = c
+        .get_object()
+        .bucket("bkup")
+        .key("c")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .expect("sse-c after restore");
+    assert_eq!(body_bytes(got).await, marked("BACKUPC", 5000));
+    srv.stop().await;
+    // Another master key: the store opens (metadata is not encrypted) and reads no sealed byte.
+    let other = format!("{}\n", "cd".repeat(32));
+    let srv = TestServer::start_in(restore(Some(other.as_bytes()))).await;
+    let info = srv
+        .store()
+        .get_object(&srv.admin(), "bkup", "s3")
+        .expect("record");
+    let mut s = std::pin::pin!(
+        srv.store()
+            .read_data(&info.record.data, 0..info.record.size)
+    );
+    let first = futures_util::StreamExt::next(&mut s)
+        .await
+        .expect("a piece");
+    assert!(first.is_err(), "read with another master key");
+    srv.stop().await;
+    // A damaged sealed chunk of the share: NFS READ answers an error, not other bytes.
+    let blobs = dir.path().join("blobs");
+    for p in files_under(&blobs) {
+        let mut b = std::fs::read(&p).expect("chunk");
+        b[10] ^= 1;
+        std::fs::write(&p, b).expect("damage");
+    }
+    // (127.0.0.1 is still the admin's peer, as `writer` made it.)
+    let srv = TestServer::start_in(dir).await;
+    let mut nfs = crate::nfs::mount(&srv, "dmgshare").await.expect("mount");
+    let root = nfs.root_nfs_fh3();
+    let (h, _) = lookup(&mut nfs, &root, "f").await.expect("lookup");
+    let r = nfs
+        .read(&READ3args {
+            file: h,
+            offset: 0,
+            count: 4096,
+        })
+        .await
+        .expect("rpc");
+    match r {
+        nfs3_client::nfs3_types::nfs3::Nfs3Result::Err((s, _)) => {
+            assert_ne!(s, nfsstat3::NFS3ERR_ACCES, "a damaged chunk, not a refusal")
+        }
+        nfs3_client::nfs3_types::nfs3::Nfs3Result::Ok(ok) => {
+            panic!("read {} bytes of a damaged chunk", ok.data.len())
+        }
+    }
+}

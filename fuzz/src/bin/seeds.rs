@@ -224,7 +224,11 @@ fn chunked(out: &Path) {
 }
 
 fn s3_xml(out: &Path) {
-    let docs: [(&str, &str); 8] = [
+    let docs: [(&str, &str); 9] = [
+        (
+            "encryption",
+            r#"<ServerSideEncryptionConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>"#,
+        ),
         (
             "create-bucket",
             r#"<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>"#,
