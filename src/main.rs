@@ -377,6 +377,13 @@ fn master_key(
             )
         })?;
     let path = data_dir.join("master.key");
+    // Rewrites an existing key only: never makes one (a wrong --data-dir would otherwise get a
+    // fresh key, wrapped, and the message that all is well).
+    anyhow::ensure!(
+        path.is_file(),
+        "{} does not exist: not a gatehouse data directory (or not started yet)",
+        path.display()
+    );
     let key = match action {
         cli::MasterKeyAction::Wrap => {
             gatehouse_store::identity::MasterKey::load_or_create_with(&path, None)

@@ -55,8 +55,8 @@ macro_rules! carry {
 
 /// What a replica asks of the target's encryption: SSE-S3 for an object encrypted here.
 fn sse(rec: &ObjectRecord) -> Option<aws_sdk_s3::types::ServerSideEncryption> {
-    rec.sse
-        .map(|_| aws_sdk_s3::types::ServerSideEncryption::Aes256)
+    (rec.sse.is_some() || rec.data.is_sealed())
+        .then_some(aws_sdk_s3::types::ServerSideEncryption::Aes256)
 }
 
 pub(crate) struct Job {
@@ -135,7 +135,9 @@ impl Job {
                     .into(),
             ));
         }
-        if rec.sse.is_some() && !self.tls {
+        // Judged by the bytes (a file partly sealed by an NFS write reports no encryption).
+        let sealed = rec.sse.is_some() || rec.data.is_sealed();
+        if sealed && !self.tls {
             return Ok(Outcome::Refused(
                 "an encrypted object is replicated over TLS only (the connection's endpoint is not https://)"
                     .into(),

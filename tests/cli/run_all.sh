@@ -387,6 +387,10 @@ s_sse() {
     if op "$c" get "$b" customer.bin "$work/$c.nokey" 2>/dev/null; then
       echo "read without the key"; return 1
     fi
+    # 64 MiB: multipart, each part (and the completion) with the key.
+    op "$c" put-sse-c "$work/big.bin" "$b" customer-big.bin "$work/$c.key" || return 1
+    op "$c" get-sse-c "$b" customer-big.bin "$work/$c.ssec-big" "$work/$c.key" &&
+      cmp "$work/big.bin" "$work/$c.ssec-big" || return 1
   fi
   op "$c" rm-recursive "$b" >/dev/null && op "$c" rb "$b"
 }

@@ -755,6 +755,22 @@ async fn a_wrapped_master_key_needs_its_secret() {
             .expect("runs")
     };
     let plain_text = std::fs::read_to_string(dir.path().join("master.key")).expect("key");
+    // A directory without a master key gets none made.
+    let empty = tempfile::tempdir().expect("empty");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args([
+            "master-key",
+            "wrap",
+            "--secret-file",
+            right.to_str().expect("utf-8"),
+        ])
+        .arg("--data-dir")
+        .arg(empty.path())
+        .env_remove(gatehouse_store::master_wrap::ENV)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(!empty.path().join("master.key").exists());
     let out = master_key(&["wrap", "--secret-file", short.to_str().expect("utf-8")]);
     assert!(!out.status.success(), "a short secret is refused");
     let out = master_key(&["wrap", "--secret-file", right.to_str().expect("utf-8")]);
@@ -960,6 +976,12 @@ async fn sse_c_objects_need_their_key() {
         .send()
         .await
         .expect("part");
+    assert_eq!(
+        p1.sse_customer_key_md5(),
+        Some(md5.as_str()),
+        "the part answers as SSE-C"
+    );
+    assert_eq!(p1.server_side_encryption(), None);
     c.complete_multipart_upload()
         .bucket("fs--cust")
         .key("mpu")
@@ -1030,11 +1052,16 @@ async fn sse_c_objects_need_their_key() {
         .await
         .expect("get copy in");
     assert_eq!(body_bytes(got).await, b"plain");
-    // NFS has no key: the file is there, its bytes are not readable.
+    // NFS has no key: the file is there, its bytes are neither readable nor writable.
     let (mut nfs, root) = crate::nfs::admin_mount(&srv, "cust").await;
     let (h, _) = crate::nfs::lookup(&mut nfs, &root, "c.bin")
         .await
         .expect("lookup");
+    assert_eq!(
+        crate::nfs::write(&mut nfs, &h, 1 << 20, b"appended").await,
+        Err(nfs3_client::nfs3_types::nfs3::nfsstat3::NFS3ERR_ACCES),
+        "an append would mix keys"
+    );
     let r = nfs
         .read(&nfs3_client::nfs3_types::nfs3::READ3args {
             file: h,

@@ -209,6 +209,11 @@ async fn nfs_follows_a_policy_key_by_key() {
     rename(&mut c, (&root, "new.txt"), (&root, "renamed.txt"))
         .await
         .expect("rename at the top");
+    // A rename reads its source too (S3's copy and delete): out of secret/ no.
+    assert!(!verdict(
+        rename(&mut c, (&secret, "s.txt"), (&root, "stolen.txt")).await,
+        "rename out of secret/"
+    ));
     // A hard link reads its source and puts its name: of secret/s.txt no (S3's CopyObject
     // neither), of open.txt into ro/ no, of open.txt at the top yes.
     let s = lookup(&mut c, &secret, "s.txt").await.expect("s.txt").0;

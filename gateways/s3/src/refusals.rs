@@ -22,6 +22,8 @@ const CUSTOMER_HEADERS: &[(&str, &[Endpoint])] = &[
             Endpoint::CreateMultipartUpload,
             Endpoint::UploadPart,
             Endpoint::UploadPartCopy,
+            // s3transfer (aws CLI, boto3) sends the key here too: checked against the upload's.
+            Endpoint::CompleteMultipartUpload,
             Endpoint::GetObject,
             Endpoint::HeadObject,
         ],

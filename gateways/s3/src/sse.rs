@@ -99,6 +99,7 @@ pub fn customer(
     let raw = b64
         .decode(key.as_bytes())
         .ok()
+        .map(zeroize::Zeroizing::new)
         .filter(|k| k.len() == 32)
         .ok_or_else(|| {
             S3Error::invalid_argument("The secret key was invalid for the specified algorithm")

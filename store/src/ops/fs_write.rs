@@ -588,6 +588,11 @@ impl Store {
         let (_, tpath) = self.fs_dir(bucket, to.0)?;
         let (src, dst) = (format!("{fpath}{}", from.1), format!("{tpath}{}", to.1));
         crate::naming::validate_key(crate::model::BucketKind::Share, &dst)?;
+        // A move is S3's copy and delete: read and delete there, put here — decided before
+        // anything about either name is looked at, so a refusal tells nothing of them.
+        gate.key(Verb::Get, &src)?;
+        gate.key(Verb::Delete, &src)?;
+        gate.key(Verb::Put, &dst)?;
         let bucket_s = bucket.to_string();
         self.fs_commit(move |t| {
             let mut ns = Ns::new(t);
@@ -608,8 +613,6 @@ impl Store {
             if src == dst || txn::lookup(&ns, b.id, &dst)? == Some(ino) {
                 return Ok(());
             }
-            gate.key(Verb::Delete, &src)?;
-            gate.key(Verb::Put, &dst)?;
             let dsub = tables::entry_key(b.id, &format!("{dst}/"));
             if prefix_used(ns.entries()?, &dsub)? {
                 return Err(StoreError::IsADirectory(dst));
@@ -957,10 +960,21 @@ impl Store {
                     self.total_usage()
                 })?;
             }
-            // New bytes take the share's default encryption (decision 0044).
+            // An SSE-C file's bytes are written over S3 with its key only: the file view has none.
+            if matches!(old_rec.sse, Some(crate::sse::SseMode::Customer { .. }))
+                && !matches!(patch, Patch::None)
+            {
+                return Err(StoreError::AccessDenied(format!(
+                    "inode {ino} is encrypted with a customer-provided key (SSE-C): it is written \
+                     over S3 with that key only"
+                )));
+            }
+            // New bytes are sealed as the file's are (SSE-S3), or by the share's default
+            // (decision 0044): a write never leaves an encrypted file partly in the clear.
             let seal = {
                 let rtxn = self.db().begin_read()?;
-                self.sealer_for(&live_bucket(&rtxn, bucket)?, None).1
+                let asked = old_rec.sse.filter(|m| *m == crate::sse::SseMode::S3);
+                self.sealer_for(&live_bucket(&rtxn, bucket)?, asked).1
             };
             let staged = match &patch {
                 Patch::Extents(x) => self.stage_extents(&old_rec, &old_data, x, &seal).await?,
@@ -1412,9 +1426,10 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str, gate: &Ga
         let key = renamed(k)?;
         crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
         if gate.is_keyed() {
-            // Each key moves as an S3 client moves it: deleted here, put there.
+            // Each key moves as an S3 client moves it: read and deleted here, put there.
             let old = std::str::from_utf8(&k[8..])
                 .map_err(|_| StoreError::Corrupt("non-UTF-8 key in entries".into()))?;
+            gate.key(Verb::Get, old)?;
             gate.key(Verb::Delete, old)?;
             gate.key(Verb::Put, &key)?;
         }
@@ -1452,8 +1467,9 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str, gate: &Ga
             crate::locks::check_file_view(&txn::inode_attrs(ns, *ino)?)?;
         }
     }
-    // The target's marker (an empty directory) goes.
+    // The target's marker (an empty directory) goes: a delete of it.
     if !target.is_empty() {
+        gate.key(Verb::Delete, &dp)?;
         txn::unlink_replaced(ns, b, &dp)?;
     }
     let entries = ns.entries_mut()?;

@@ -6,7 +6,7 @@ mod buckets;
 mod credential_cache;
 pub(crate) mod expiry_index;
 mod fs;
-mod fs_gate;
+pub(crate) mod fs_gate;
 mod fs_link;
 mod fs_write;
 mod gc;

@@ -73,12 +73,6 @@ pub struct CompletePart {
     pub etag: String,
 }
 
-/// A part's encryption, as its chunks are stored.
-fn part_sse(chunks: &[crate::model::ChunkRef]) -> Option<crate::sse::SseMode> {
-    (!chunks.is_empty() && chunks.iter().all(|c| c.seal.is_some()))
-        .then_some(crate::sse::SseMode::S3)
-}
-
 fn upload_info(id: &str, u: &UploadRecord) -> UploadInfo {
     UploadInfo {
         upload_id: id.to_string(),
@@ -373,10 +367,7 @@ impl Store {
         if let Some(s) = &customer_seal {
             staged.md5 = s.customer_etag(&staged.md5);
         }
-        match self
-            .commit_part(bucket, key, upload_id, part_number, &staged)
-            .await
-        {
+        match self.commit_part(&u, upload_id, part_number, &staged).await {
             Ok(info) => {
                 drop(staged);
                 Ok(info)
@@ -440,10 +431,7 @@ impl Store {
         if let Some(s) = &customer_seal {
             staged.md5 = s.customer_etag(&staged.md5);
         }
-        match self
-            .commit_part(bucket, key, upload_id, part_number, &staged)
-            .await
-        {
+        match self.commit_part(&u, upload_id, part_number, &staged).await {
             Ok(info) => {
                 drop(staged);
                 Ok(info)
@@ -495,12 +483,12 @@ impl Store {
 
     async fn commit_part(
         &self,
-        bucket: &str,
-        key: &str,
+        u: &UploadRecord,
         upload_id: &str,
         part_number: u32,
         staged: &Staged,
     ) -> Result<PartInfo> {
+        let (bucket, key) = (u.bucket.as_str(), u.key.as_str());
         let rec = PartRecord {
             size: staged.size,
             md5: staged.md5_hex(),
@@ -517,7 +505,8 @@ impl Store {
             etag: rec.md5.clone(),
             mtime_ms: rec.mtime_ms,
             checksum: rec.checksum.clone(),
-            sse: part_sse(&rec.chunks),
+            // The upload's encryption (SSE-C answers with its own headers, not AES256's).
+            sse: u.sse.filter(|_| !rec.chunks.is_empty()),
         };
         let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         let limit = self.inner.cfg.max_size;
@@ -577,6 +566,7 @@ impl Store {
         upload_id: &str,
         parts: Vec<CompletePart>,
         cond: WriteCondition,
+        customer_md5: Option<[u8; 16]>,
     ) -> Result<Completion> {
         deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
         if parts.is_empty() {
@@ -601,6 +591,22 @@ impl Store {
                     }
                     Err(e) => return Err(e),
                 };
+                // An SSE-C key given here (s3transfer sends it) must be the upload's.
+                if let Some(m) = customer_md5 {
+                    match u.sse {
+                        Some(crate::sse::SseMode::Customer { key_md5 }) if key_md5 == m => {}
+                        Some(crate::sse::SseMode::Customer { .. }) => {
+                            return Err(StoreError::InvalidArgument(
+                                "the customer-provided key is not the one the multipart upload was begun with".into(),
+                            ));
+                        }
+                        _ => {
+                            return Err(StoreError::InvalidRequest(
+                                "The multipart upload initiate did not request encryption with a customer key".into(),
+                            ));
+                        }
+                    }
+                }
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &bucket)?;
                 cond.check(current_etag(&ns, b.id, &key)?.as_deref())?;
@@ -785,7 +791,7 @@ impl Store {
                 size: r.size,
                 etag: r.md5,
                 mtime_ms: r.mtime_ms,
-                sse: part_sse(&r.chunks),
+                sse: u.sse.filter(|_| !r.chunks.is_empty()),
                 checksum: r.checksum,
             });
         }

@@ -11,9 +11,9 @@ use crate::model::{BucketKind, BucketRecord};
 use crate::ops::ns::Ns;
 use crate::tables::{self, name_key};
 
-/// At most this many names are read for one decision: an inode has at most `LINK_MAX` (the
-/// file view's limit on hard links) and a marker one.
-pub(crate) const MAX_NAMES: usize = 4_096;
+/// Past this many names an inode's decision is refused rather than made on some of them (the
+/// file view allows `LINK_MAX` hard links; more can only come from a damaged index).
+pub(crate) const MAX_NAMES: usize = super::fs_link::LINK_MAX as usize + 1;
 
 /// `key` of bucket `b` now names inode `ino` (`replaced`: the inode it named before).
 pub(crate) fn set(
@@ -54,7 +54,8 @@ pub(crate) fn clear_in(
     Ok(())
 }
 
-/// The keys naming inode `ino` of bucket `bucket_id`, in key order (at most [`MAX_NAMES`]).
+/// The keys naming inode `ino` of bucket `bucket_id`, in key order; an error past
+/// [`MAX_NAMES`] (a decision is never made on part of them).
 pub(crate) fn of(
     table: &impl ReadableTable<&'static [u8], ()>,
     bucket_id: u64,
@@ -68,8 +69,10 @@ pub(crate) fn of(
             break;
         };
         keys.push(String::from_utf8_lossy(key).into_owned());
-        if keys.len() == MAX_NAMES {
-            break;
+        if keys.len() > MAX_NAMES {
+            return Err(crate::error::StoreError::Corrupt(format!(
+                "inode {ino} has more than {MAX_NAMES} names (fsck --repair rebuilds them)"
+            )));
         }
     }
     Ok(keys)

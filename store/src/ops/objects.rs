@@ -677,7 +677,9 @@ impl Store {
         };
         let sealed_data = restaged
             .as_ref()
-            .map(|(ino, etag, s, new_etag)| (*ino, etag.clone(), s.data.clone(), new_etag.clone()));
+            .map(|(_, _, s, new_etag)| (s.data.clone(), new_etag.clone()));
+        // What was decided above was decided on this source: the commit copies it or nothing.
+        let read = (source.ino, source.record.etag.clone());
         let (sb, sk, db, dk) = (
             src.0.to_string(),
             src.1.to_string(),
@@ -697,13 +699,12 @@ impl Store {
                         .map_err(copy_source_error)?;
                 let mut src = txn::get_inode(&ns, ino)?;
                 check(&src)?;
-                if let Some((read_ino, read_etag, data, new_etag)) = sealed_data {
-                    // The bytes staged above are the source's still.
-                    if read_ino != ino || read_etag != src.etag {
-                        return Err(StoreError::Conflict(
-                            "the copy source changed while it was being copied; retry".into(),
-                        ));
-                    }
+                if read.0 != ino || read.1 != src.etag {
+                    return Err(StoreError::Conflict(
+                        "the copy source changed while it was being copied; retry".into(),
+                    ));
+                }
+                if let Some((data, new_etag)) = sealed_data {
                     src.data = data;
                     src.etag = new_etag;
                     src.sse = dst_sse;

@@ -376,7 +376,8 @@ impl Store {
     /// The NFS view's `.snapshots` directory of share bucket `bucket`: its snapshots as
     /// (name, bucket id, bucket name), oldest first.
     pub fn fs_snapshots(&self, p: &Principal, bucket: &str) -> Result<Vec<(String, u64, String)>> {
-        deny(authorize(p, Verb::List, Resource::Objects(bucket)))?;
+        // A listing in the share's root (`.snapshots`), decided as the gate decides listings.
+        crate::ops::fs_gate::Gate::new(p, &[Verb::List], bucket)?.listing("")?;
         let rtxn = self.db().begin_read()?;
         let mut v = snapshots_of(&rtxn.open_table(BUCKETS)?, bucket)?;
         v.sort_by_key(|b| b.created_ms);

@@ -263,6 +263,17 @@ pub async fn get(
         None => st.store.open_object(&c.principal, &bucket, &key)?,
     };
     let rec = &info.record;
+    // The page has no customer's key (SSE-C): refused before any byte, not cut off midway.
+    if matches!(
+        rec.sse,
+        Some(gatehouse_store::sse::SseMode::Customer { .. })
+    ) {
+        return Err(gatehouse_store::StoreError::AccessDenied(
+            "encrypted with a customer-provided key (SSE-C): downloaded over S3 with that key only"
+                .into(),
+        )
+        .into());
+    }
     let range = match headers.get(http::header::RANGE) {
         Some(v) => parse_range(v.to_str().unwrap_or(""), rec.size)?,
         None => None,

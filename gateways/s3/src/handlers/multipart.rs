@@ -206,6 +206,7 @@ pub async fn complete(
             upload_id(ctx),
             parts,
             condition,
+            crate::sse::customer(&ctx.headers, crate::sse::CUSTOMER)?.map(|k| k.md5),
         )
         .await?;
     let mut w = XmlWriter::new();

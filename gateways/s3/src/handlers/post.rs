@@ -184,6 +184,15 @@ pub async fn post_object(
     {
         return (Err(e), who);
     }
+    // A customer's key (SSE-C) in a form field travels over TLS only, as in a header.
+    if !secure && !state.inner.cfg.sse_c_over_http && crate::sse::customer_asked(&put_headers) {
+        return (
+            Err(S3Error::invalid_request(
+                "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.",
+            )),
+            who,
+        );
+    }
     let query = Query::default();
     let request_facts = facts::build(
         Endpoint::PutObject,
