@@ -558,6 +558,7 @@ impl Store {
     /// manifest is the concatenation of the listed parts', if `cond` holds for the key then.
     /// The completion is remembered for [`COMPLETION_KEPT_MS`]: the same request again (a
     /// retry after a lost reply) gets the same answer; another part list gets `NoSuchUpload`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn complete_upload(
         &self,
         p: &Principal,
