@@ -825,6 +825,31 @@ async fn a_wrapped_master_key_needs_its_secret() {
     );
 }
 
+/// The three SSE-C setters of the aws-sdk-s3 request builders the tests use.
+trait SseC: Sized {
+    fn sse_c(self, key: &str, md5: &str) -> Self;
+}
+
+macro_rules! sse_c_builders {
+    ($($t:ty),*) => {
+        $(impl SseC for $t {
+            fn sse_c(self, key: &str, md5: &str) -> Self {
+                self.sse_customer_algorithm("AES256")
+                    .sse_customer_key(key)
+                    .sse_customer_key_md5(md5)
+            }
+        })*
+    };
+}
+
+sse_c_builders!(
+    aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+    aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder,
+    aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder,
+    aws_sdk_s3::operation::upload_part::builders::UploadPartFluentBuilder,
+    aws_sdk_s3::operation::copy_object::builders::CopyObjectFluentBuilder
+);
+
 /// A customer-provided key: (base64 key, base64 MD5).
 fn customer_key(byte: u8) -> (String, String) {
     use base64::Engine;
@@ -852,9 +877,7 @@ async fn sse_c_objects_need_their_key() {
         .bucket("fs--cust")
         .key("c.bin")
         .body(ByteStream::from(body.clone()))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&key)
-        .sse_customer_key_md5(&md5)
+        .sse_c(&key, &md5)
         .send()
         .await
         .expect("put");
@@ -879,9 +902,7 @@ async fn sse_c_objects_need_their_key() {
         .get_object()
         .bucket("fs--cust")
         .key("c.bin")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&other)
-        .sse_customer_key_md5(&other_md5)
+        .sse_c(&other, &other_md5)
         .send()
         .await
         .expect_err("another key");
@@ -899,9 +920,7 @@ async fn sse_c_objects_need_their_key() {
         .bucket("fs--cust")
         .key("c.bin")
         .range("bytes=1048570-1048580")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&key)
-        .sse_customer_key_md5(&md5)
+        .sse_c(&key, &md5)
         .send()
         .await
         .expect("ranged get with the key");
@@ -919,9 +938,7 @@ async fn sse_c_objects_need_their_key() {
         .get_object()
         .bucket("fs--cust")
         .key("plain.txt")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&key)
-        .sse_customer_key_md5(&md5)
+        .sse_c(&key, &md5)
         .send()
         .await
         .expect_err("a key for a plain object");
@@ -932,9 +949,7 @@ async fn sse_c_objects_need_their_key() {
         .bucket("fs--cust")
         .key("bad")
         .body(ByteStream::from_static(b"x"))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&key)
-        .sse_customer_key_md5(&other_md5)
+        .sse_c(&key, &other_md5)
         .send()
         .await
         .expect_err("wrong key md5");
@@ -944,9 +959,7 @@ async fn sse_c_objects_need_their_key() {
         .create_multipart_upload()
         .bucket("fs--cust")
         .key("mpu")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&key)
-        .sse_customer_key_md5(&md5)
+        .sse_c(&key, &md5)
         .send()
         .await
         .expect("create");
@@ -970,9 +983,7 @@ async fn sse_c_objects_need_their_key() {
         .upload_id(&id)
         .part_number(1)
         .body(ByteStream::from(part.clone()))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&key)
-        .sse_customer_key_md5(&md5)
+        .sse_c(&key, &md5)
         .send()
         .await
         .expect("part");
@@ -1003,9 +1014,7 @@ async fn sse_c_objects_need_their_key() {
         .get_object()
         .bucket("fs--cust")
         .key("mpu")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&key)
-        .sse_customer_key_md5(&md5)
+        .sse_c(&key, &md5)
         .send()
         .await
         .expect("get mpu");
@@ -1035,9 +1044,7 @@ async fn sse_c_objects_need_their_key() {
         .bucket("fs--cust")
         .key("in.txt")
         .copy_source("fs--cust/plain.txt")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&other)
-        .sse_customer_key_md5(&other_md5)
+        .sse_c(&other, &other_md5)
         .send()
         .await
         .expect("copy in");
@@ -1045,9 +1052,7 @@ async fn sse_c_objects_need_their_key() {
         .get_object()
         .bucket("fs--cust")
         .key("in.txt")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&other)
-        .sse_customer_key_md5(&other_md5)
+        .sse_c(&other, &other_md5)
         .send()
         .await
         .expect("get copy in");
@@ -1110,9 +1115,7 @@ async fn sse_c_needs_tls() {
         .bucket("tlsonly")
         .key("k")
         .body(ByteStream::from_static(b"x"))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&key)
-        .sse_customer_key_md5(&md5)
+        .sse_c(&key, &md5)
         .send()
         .await
         .expect_err("SSE-C over HTTP");
@@ -1156,9 +1159,7 @@ async fn backups_carry_what_opens_the_data_and_nothing_opens_without_it() {
         .bucket("bkup")
         .key("c")
         .body(ByteStream::from(marked("BACKUPC", 5000)))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&key)
-        .sse_customer_key_md5(&md5)
+        .sse_c(&key, &md5)
         .send()
         .await
         .expect("sse-c");
@@ -1217,9 +1218,7 @@ async fn backups_carry_what_opens_the_data_and_nothing_opens_without_it() {
         .get_object()
         .bucket("bkup")
         .key("c")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&key)
-        .sse_customer_key_md5(&md5)
+        .sse_c(&key, &md5)
         .send()
         .await
         .expect("sse-c after restore");

@@ -37,6 +37,9 @@ pub struct BucketInfo {
     pub object_lock: bool,
     /// Default encryption of new objects (decision 0044).
     pub encryption: Option<crate::sse::BucketEncryption>,
+    /// A share: the bytes its snapshots hold, counted against its size limit with
+    /// `usage_bytes`.
+    pub snapshot_bytes: u64,
 }
 
 impl From<BucketRecord> for BucketInfo {
@@ -55,6 +58,7 @@ impl From<BucketRecord> for BucketInfo {
             versioning: b.versioning,
             object_lock: b.object_lock.is_some(),
             encryption: b.encryption,
+            snapshot_bytes: b.snapshot_bytes,
         }
     }
 }

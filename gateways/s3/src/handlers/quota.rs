@@ -43,7 +43,8 @@ pub fn get(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
             "max_objects": limit(b.quota_objects),
         },
         "usage": {
-            "bytes": b.usage_bytes,
+            // What the size limit is checked against (a share's snapshots count too).
+            "bytes": b.usage_bytes + b.snapshot_bytes,
             "objects": b.object_count + b.noncurrent_objects,
         }
     });
