@@ -312,3 +312,83 @@ async fn an_anonymous_form_needs_a_policy_that_allows_it() {
         "{loc}"
     );
 }
+
+/// Encryption fields of a form (decision 0044): `x-amz-server-side-encryption: AES256` stores
+/// the upload encrypted (covered by the policy, as every field must be); a customer key
+/// (SSE-C) in form fields over plain HTTP is refused like one in headers, nothing stored.
+#[tokio::test]
+async fn form_encryption_fields_are_honoured_or_refused() {
+    use base64::Engine;
+    use md5::Digest;
+    let srv = TestServer::start().await;
+    srv.client()
+        .create_bucket()
+        .bucket("encdrop")
+        .send()
+        .await
+        .expect("create");
+    let upload = |extra_policy: &'static str, extra: Vec<(&'static str, String)>| {
+        let srv = &srv;
+        async move {
+            let mut fields = signed_fields(srv, &policy("encdrop", &expires_in(600), extra_policy));
+            for (k, v) in [
+                ("key", "uploads/${filename}".to_string()),
+                ("Content-Type", "image/png".to_string()),
+                ("success_action_status", "201".to_string()),
+                ("x-amz-meta-owner", "alice".to_string()),
+            ]
+            .into_iter()
+            .chain(extra)
+            {
+                fields.push((k.into(), v));
+            }
+            let pairs: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            post(srv, "encdrop", form(&pairs, "e.png", b"\x89PNG sealed")).await
+        }
+    };
+    let r = upload(
+        r#",{"x-amz-server-side-encryption":"AES256"}"#,
+        vec![("x-amz-server-side-encryption", "AES256".into())],
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        r.headers()
+            .get("x-amz-server-side-encryption")
+            .and_then(|v| v.to_str().ok()),
+        Some("AES256")
+    );
+    let head = srv
+        .client()
+        .head_object()
+        .bucket("encdrop")
+        .key("uploads/e.png")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(
+        head.server_side_encryption(),
+        Some(&aws_sdk_s3::types::ServerSideEncryption::Aes256)
+    );
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = [9u8; 32];
+    let r = upload(
+        r#",["starts-with","$x-amz-server-side-encryption-customer-algorithm",""],["starts-with","$x-amz-server-side-encryption-customer-key",""],["starts-with","$x-amz-server-side-encryption-customer-key-MD5",""]"#,
+        vec![
+            ("x-amz-server-side-encryption-customer-algorithm", "AES256".into()),
+            ("x-amz-server-side-encryption-customer-key", b64.encode(key)),
+            (
+                "x-amz-server-side-encryption-customer-key-MD5",
+                b64.encode(md5::Md5::digest(key)),
+            ),
+        ],
+    )
+    .await;
+    let status = r.status();
+    let text = r.text().await.expect("body");
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("secure connection"), "{text}");
+}
