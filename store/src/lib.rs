@@ -232,6 +232,8 @@ struct Inner {
     readahead: readahead::ReadAhead,
     /// Decoded manifests of the files the file view reads.
     manifests: readahead::Manifests,
+    /// Sealed chunks opened lately (their plaintext), for readers coming back for more.
+    opened: Arc<readahead::Opened>,
     /// Principals of NFS peer addresses (see `ops::peers`).
     peer_principals: ops::PeerPrincipals,
     /// Secrets and principals of access keys (see `ops::credential_cache`).
@@ -330,6 +332,7 @@ impl Store {
                 file_locks: ops::FileLocks::default(),
                 readahead: readahead::ReadAhead::default(),
                 manifests: readahead::Manifests::default(),
+                opened: Default::default(),
                 peer_principals: Default::default(),
                 credentials: Default::default(),
                 gc_trigger: Default::default(),

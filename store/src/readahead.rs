@@ -105,6 +105,7 @@ pub(crate) async fn chunk_bytes(
 pub(crate) async fn sealed_chunk_bytes(
     blobs: Arc<BlobStore>,
     keyring: &crate::sse::Keyring,
+    opened: &Opened,
     customer: Option<&crate::sse::CustomerKey>,
     c: &crate::model::ChunkRef,
     seal: crate::sse::Seal,
@@ -112,6 +113,17 @@ pub(crate) async fn sealed_chunk_bytes(
     to: usize,
 ) -> Result<ChunkBytes> {
     let sealer = keyring.opener(seal.domain, customer)?;
+    // Only server-managed domains are kept open: an SSE-C chunk's plaintext must not be found
+    // by a request without its key.
+    let keep = !matches!(seal.domain, crate::sse::Domain::Customer(_));
+    if keep && let Some(b) = opened.get(&c.hash) {
+        if to > b.len() || from > to {
+            return Err(StoreError::Corrupt(
+                "a sealed chunk shorter than its record".into(),
+            ));
+        }
+        return Ok(ChunkBytes::Whole(b.slice(from..to)));
+    }
     let mut buf = read_task(blobs, c.hash, c.stored_len())
         .await
         .map_err(StoreError::internal)??;
@@ -123,7 +135,45 @@ pub(crate) async fn sealed_chunk_bytes(
             "a sealed chunk shorter than its record".into(),
         ));
     }
-    Ok(ChunkBytes::Whole(Bytes::from(buf).slice(from..to)))
+    let b = Bytes::from(buf);
+    if keep {
+        opened.put(c.hash, b.clone());
+    }
+    Ok(ChunkBytes::Whole(b.slice(from..to)))
+}
+
+/// Sealed chunks opened lately (decision 0044), as plaintext: a reader that comes back for the
+/// next piece of a chunk (NFS READs smaller than a chunk, a ranged GET after another) does not
+/// read and decrypt the whole chunk again. Bounded to [`OPENED_BYTES`]; keyed by the chunk's
+/// name, which names one plaintext. Server-managed domains only (see `sealed_chunk_bytes`).
+#[derive(Default)]
+pub struct Opened {
+    recent: Mutex<VecDeque<(Hash, Bytes)>>,
+}
+
+/// Plaintext kept open, all chunks together (8 chunks of the default 1 MiB).
+const OPENED_BYTES: usize = 8 << 20;
+
+impl Opened {
+    fn get(&self, h: &Hash) -> Option<Bytes> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.iter().find(|(k, _)| k == h).map(|(_, b)| b.clone())
+    }
+
+    fn put(&self, h: Hash, b: Bytes) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if b.len() > OPENED_BYTES || recent.iter().any(|(k, _)| *k == h) {
+            return;
+        }
+        let mut held: usize = recent.iter().map(|(_, x)| x.len()).sum();
+        while held + b.len() > OPENED_BYTES {
+            match recent.pop_front() {
+                Some((_, x)) => held -= x.len(),
+                None => break,
+            }
+        }
+        recent.push_back((h, b));
+    }
 }
 
 impl ChunkBytes {
@@ -327,5 +377,19 @@ mod tests {
         }
         assert!(m.recent.lock().expect("lock").len() <= MANIFESTS);
         assert!(codec::decode::<Data>(b"").is_err() && m.decode(1, &[9u8; 2000]).is_err());
+    }
+
+    #[test]
+    fn opened_chunks_stay_within_their_bound() {
+        let o = Opened::default();
+        let mib = |n: u8| Bytes::from(vec![n; 1 << 20]);
+        for n in 0..9u8 {
+            o.put([n; 32], mib(n));
+        }
+        assert!(o.get(&[0; 32]).is_none(), "the oldest went");
+        assert_eq!(o.get(&[8; 32]).as_deref(), Some(&vec![8u8; 1 << 20][..]));
+        o.put([99; 32], Bytes::from(vec![0u8; super::OPENED_BYTES + 1]));
+        assert!(o.get(&[99; 32]).is_none(), "larger than the bound: not kept");
+        assert!(o.get(&[8; 32]).is_some(), "and nothing pushed out for it");
     }
 }

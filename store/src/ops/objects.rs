@@ -480,11 +480,13 @@ impl Store {
         };
         let blobs = self.inner.blobs.clone();
         let keyring = self.keyring().clone();
+        let opened = self.inner.opened.clone();
         let depth = blobs.read_depth();
         stream::iter(pieces)
             .map(move |p| {
                 let blobs = blobs.clone();
                 let keyring = keyring.clone();
+                let opened = opened.clone();
                 let customer = customer.clone();
                 async move {
                     match p {
@@ -498,6 +500,7 @@ impl Store {
                                 crate::readahead::sealed_chunk_bytes(
                                     blobs,
                                     &keyring,
+                                    &opened,
                                     customer.as_deref(),
                                     &c,
                                     seal,
