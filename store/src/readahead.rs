@@ -389,7 +389,10 @@ mod tests {
         assert!(o.get(&[0; 32]).is_none(), "the oldest went");
         assert_eq!(o.get(&[8; 32]).as_deref(), Some(&vec![8u8; 1 << 20][..]));
         o.put([99; 32], Bytes::from(vec![0u8; super::OPENED_BYTES + 1]));
-        assert!(o.get(&[99; 32]).is_none(), "larger than the bound: not kept");
+        assert!(
+            o.get(&[99; 32]).is_none(),
+            "larger than the bound: not kept"
+        );
         assert!(o.get(&[8; 32]).is_some(), "and nothing pushed out for it");
     }
 }

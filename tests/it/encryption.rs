@@ -138,6 +138,21 @@ async fn sse_s3_objects_are_encrypted_at_rest_and_read_back() {
     assert!(report.clean(), "{report:?}");
 }
 
+/// Bucket (or share bucket) `bucket` gets AES256 as its default encryption.
+async fn encrypt_by_default(srv: &TestServer, bucket: &str) {
+    srv.store()
+        .set_bucket_encryption(
+            &srv.admin(),
+            bucket,
+            Some(gatehouse_store::sse::BucketEncryption {
+                mode: gatehouse_store::sse::SseMode::S3,
+                bucket_key: false,
+            }),
+        )
+        .await
+        .expect("default encryption");
+}
+
 fn md5_of(b: &[u8]) -> [u8; 16] {
     use md5::Digest;
     md5::Md5::digest(b).into()
@@ -532,17 +547,7 @@ async fn nfs_writes_into_an_encrypted_share_are_sealed() {
     use nfs3_client::nfs3_types::nfs3::{createhow3, sattr3};
     let srv = TestServer::start().await;
     let (mut c, root) = writer(&srv, "vault").await;
-    srv.store()
-        .set_bucket_encryption(
-            &srv.admin(),
-            "fs+vault",
-            Some(gatehouse_store::sse::BucketEncryption {
-                mode: gatehouse_store::sse::SseMode::S3,
-                bucket_key: false,
-            }),
-        )
-        .await
-        .expect("share default encryption");
+    encrypt_by_default(&srv, "fs+vault").await;
     let big = marked("NFSVAULT", (2 << 20) + 4321);
     let f = create(
         &mut c,
@@ -1165,17 +1170,7 @@ async fn backups_carry_what_opens_the_data_and_nothing_opens_without_it() {
         .expect("sse-c");
     // An encrypted share written over NFS, for the damaged-chunk read below.
     let (mut nfs, root) = writer(&srv, "dmgshare").await;
-    srv.store()
-        .set_bucket_encryption(
-            &srv.admin(),
-            "fs+dmgshare",
-            Some(gatehouse_store::sse::BucketEncryption {
-                mode: gatehouse_store::sse::SseMode::S3,
-                bucket_key: false,
-            }),
-        )
-        .await
-        .expect("share encryption");
+    encrypt_by_default(&srv, "fs+dmgshare").await;
     let f = create(
         &mut nfs,
         &root,
