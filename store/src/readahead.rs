@@ -124,12 +124,16 @@ pub(crate) async fn sealed_chunk_bytes(
         }
         return Ok(ChunkBytes::Whole(b.slice(from..to)));
     }
-    let mut buf = read_task(blobs, c.hash, c.stored_len())
-        .await
-        .map_err(StoreError::internal)??;
-    let buf = tokio::task::spawn_blocking(move || sealer.open(&seal, &mut buf).map(|()| buf))
-        .await
-        .map_err(StoreError::internal)??;
+    // Read, verified and opened on one blocking thread (the buffer allocated here, see
+    // `read_chunk_into`).
+    let (h, len) = (c.hash, c.stored_len());
+    let buf = Vec::with_capacity(len as usize);
+    let buf = tokio::task::spawn_blocking(move || {
+        let mut buf = blobs.read_chunk_into(&h, len, buf)?;
+        sealer.open(&seal, &mut buf).map(|()| buf)
+    })
+    .await
+    .map_err(StoreError::internal)??;
     if to > buf.len() || from > to {
         return Err(StoreError::Corrupt(
             "a sealed chunk shorter than its record".into(),

@@ -633,56 +633,60 @@ impl Store {
         // so is any copy from or to a customer's key (SSE-C), whose chunks only that key opens.
         let (dst_sse, dst_seal) =
             self.sealer_with(&dst_bucket, opts.sse, opts.customer_key.as_deref());
-        let (source, pins) = match opts.source_version.as_deref() {
-            Some(id) => self.open_version(p, src.0, src.1, id),
-            None => self.open_object(p, src.0, src.1),
-        }
-        .map_err(copy_source_error)?;
-        crate::sse::CustomerKey::check(opts.source_customer_key.as_deref(), source.record.sse)?;
-        let from_customer = matches!(
-            source.record.sse,
-            Some(crate::sse::SseMode::Customer { .. })
-        );
+        // Only a copy that may be staged again (encryption asked, or a customer's key given)
+        // reads its source ahead; a plain copy shares the chunks in its commit alone.
         let to_customer = opts.customer_key.is_some();
-        let restage = from_customer
-            || to_customer
-            || (dst_sse.is_some() && !source.record.data.fully_sealed());
-        let restaged = if restage {
-            let body = self.read_data_pinned_for(
-                &source.record.data,
-                0..source.record.size,
-                pins,
-                opts.source_customer_key.clone(),
+        let may_restage = dst_sse.is_some() || to_customer || opts.source_customer_key.is_some();
+        // (the source read ahead: inode and ETag; what was staged from it, and its ETag)
+        let mut read: Option<(u64, String)> = None;
+        let mut restaged: Option<(Staged, String)> = None;
+        if may_restage {
+            let (source, pins) = match opts.source_version.as_deref() {
+                Some(id) => self.open_version(p, src.0, src.1, id),
+                None => self.open_object(p, src.0, src.1),
+            }
+            .map_err(copy_source_error)?;
+            crate::sse::CustomerKey::check(opts.source_customer_key.as_deref(), source.record.sse)?;
+            let from_customer = matches!(
+                source.record.sse,
+                Some(crate::sse::SseMode::Customer { .. })
             );
-            let staged = self
-                .stage(
-                    body,
-                    &StageOptions {
-                        md5: true,
-                        max_size: self.inner.cfg.max_object_size,
-                        allow_inline: true,
-                        seal: dst_seal.clone(),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| match e {
-                    StageError::Body(e) | StageError::Store(e) => e,
-                })?;
-            let etag = match dst_seal.as_ref().filter(|_| to_customer) {
-                Some(s) => hex::encode(s.customer_etag(&staged.md5)),
-                None => staged.md5_hex(),
-            };
-            Some((source.ino, source.record.etag.clone(), staged, etag))
-        } else {
-            drop(pins);
-            None
-        };
+            read = Some((source.ino, source.record.etag.clone()));
+            if from_customer
+                || to_customer
+                || (dst_sse.is_some() && !source.record.data.fully_sealed())
+            {
+                let body = self.read_data_pinned_for(
+                    &source.record.data,
+                    0..source.record.size,
+                    pins,
+                    opts.source_customer_key.clone(),
+                );
+                let staged = self
+                    .stage(
+                        body,
+                        &StageOptions {
+                            md5: true,
+                            max_size: self.inner.cfg.max_object_size,
+                            allow_inline: true,
+                            seal: dst_seal.clone(),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .map_err(|e| match e {
+                        StageError::Body(e) | StageError::Store(e) => e,
+                    })?;
+                let etag = match dst_seal.as_ref().filter(|_| to_customer) {
+                    Some(s) => hex::encode(s.customer_etag(&staged.md5)),
+                    None => staged.md5_hex(),
+                };
+                restaged = Some((staged, etag));
+            }
+        }
         let sealed_data = restaged
             .as_ref()
-            .map(|(_, _, s, new_etag)| (s.data.clone(), new_etag.clone()));
-        // What was decided above was decided on this source: the commit copies it or nothing.
-        let read = (source.ino, source.record.etag.clone());
+            .map(|(s, new_etag)| (s.data.clone(), new_etag.clone()));
         let (sb, sk, db, dk) = (
             src.0.to_string(),
             src.1.to_string(),
@@ -702,10 +706,16 @@ impl Store {
                         .map_err(copy_source_error)?;
                 let mut src = txn::get_inode(&ns, ino)?;
                 check(&src)?;
-                if read.0 != ino || read.1 != src.etag {
-                    return Err(StoreError::Conflict(
-                        "the copy source changed while it was being copied; retry".into(),
-                    ));
+                match &read {
+                    // What was decided above was decided on this source: it, or nothing.
+                    Some((i, etag)) if *i != ino || *etag != src.etag => {
+                        return Err(StoreError::Conflict(
+                            "the copy source changed while it was being copied; retry".into(),
+                        ));
+                    }
+                    Some(_) => {}
+                    // Not read ahead (no key given): an SSE-C source is refused here.
+                    None => crate::sse::CustomerKey::check(None, src.sse)?,
                 }
                 if let Some((data, new_etag)) = sealed_data {
                     src.data = data;
@@ -758,7 +768,7 @@ impl Store {
                 drop(staged);
                 Ok(info)
             }
-            (Err(e), Some((_, _, staged, _))) => {
+            (Err(e), Some((staged, _))) => {
                 self.discard(staged);
                 Err(e)
             }
