@@ -103,6 +103,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     sc.fs_async = cfg.nfs_async.then_some(crate::config::NFS_ASYNC_WINDOW);
     sc.fsync = cfg.fsync;
     sc.quick_repair = cfg.quick_repair;
+    sc.kms_min_pending_days = cfg.kms_min_pending_days;
+    sc.region = cfg.region.clone();
     sc.master_secret =
         gatehouse_store::master_wrap::OperatorSecret::given(cfg.master_secret_file.as_deref())
             .map_err(anyhow::Error::msg)?;
@@ -233,6 +235,24 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             }
         }
     });
+    // The key service (decision 0046): keys whose deletion is due lose their material within
+    // a second of it (an in-memory look when none is pending).
+    let kms_store = store.clone();
+    let mut kms_rx = stop_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = async { kms_rx.wait_for(|s| *s).await.map(|_| ()) } => break,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+                    match kms_store.kms().delete_due().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::warn!(keys = n, "key service: keys deleted at the end of their waiting period"),
+                        Err(e) => tracing::warn!(error = %e, "key service: deleting due keys failed"),
+                    }
+                }
+            }
+        }
+    }));
     // Metadata snapshots shipped to a remote chunk backend (decision 0034).
     if let Some((backend, Some(every), keep)) = remote {
         tasks.push(tokio::spawn(gatehouse_chunks_s3::snapshots::ship_every(

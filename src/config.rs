@@ -41,6 +41,17 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub rate_limits: RawRateLimits,
+    #[serde(default)]
+    pub kms: RawKms,
+}
+
+/// The key service (decision 0046).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKms {
+    /// The shortest waiting period of a key's scheduled deletion, in days (AWS KMS: 7). Test
+    /// setups may lower it to 0. Default 7.
+    pub min_pending_days: Option<u32>,
 }
 
 /// Request rates (issue 22): token buckets per client address (unsigned S3 requests, NFS
@@ -330,6 +341,8 @@ pub struct Config {
     pub log_access_every: u64,
     /// `rate_limits`.
     pub rate_limits: gatehouse_store::rates::RateConfig,
+    /// `kms.min_pending_days`.
+    pub kms_min_pending_days: u32,
 }
 
 impl Config {
@@ -477,6 +490,11 @@ impl Config {
         line(format!(
             "  access_every: {} # an access line for one request in N and every failure; 0: none",
             self.log_access_every
+        ));
+        line("kms:".into());
+        line(format!(
+            "  min_pending_days: {} # shortest wait of a key's scheduled deletion",
+            self.kms_min_pending_days
         ));
         let r = &self.rate_limits;
         line("rate_limits: # requests per minute; 0 = unlimited".into());
@@ -747,6 +765,19 @@ impl RawConfig {
             log_json: format == "json",
             log_access_every: self.log.access_every.unwrap_or(1),
             rate_limits,
+            kms_min_pending_days: {
+                let d = self
+                    .kms
+                    .min_pending_days
+                    .unwrap_or(gatehouse_store::kms::MIN_PENDING_DAYS);
+                if d > gatehouse_store::kms::MAX_PENDING_DAYS {
+                    anyhow::bail!(
+                        "kms.min_pending_days is at most {}",
+                        gatehouse_store::kms::MAX_PENDING_DAYS
+                    );
+                }
+                d
+            },
         })
     }
 }

@@ -19,6 +19,7 @@
 //! - `m0013_bucket_access`: bucket policies, public access blocks and CORS rules.
 //! - `m0014_inode_names`: the names of every share inode (was `repl_names`, replicated shares
 //!   only).
+//! - `m0015_kms`: the key service's keys and its audit log.
 //!
 //! Invariant: this crate depends on redb (and serde/rmp-serde, to read the records a step
 //! needs) only. A step uses frozen copies of the table definitions and value types it needs,
@@ -39,11 +40,12 @@ mod m0011_replication;
 mod m0012_versions;
 mod m0013_bucket_access;
 mod m0014_inode_names;
+mod m0015_kms;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_VERSION: u64 = 14;
+pub const CURRENT_VERSION: u64 = 15;
 
 /// The `meta` table: string keys, raw byte values. Frozen: every schema has it.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -102,6 +104,7 @@ const STEPS: &[Step] = &[
     m0012_versions::apply,
     m0013_bucket_access::apply,
     m0014_inode_names::apply,
+    m0015_kms::apply,
 ];
 
 /// Reads the stored schema version; 0 means a new, empty file.

@@ -220,6 +220,9 @@ async fn bind(ctx: &Ctx, kind: &str, who: &str, role: &str, s: &ScopeArgs) -> an
     if let Some(p) = &s.panel_scope {
         body["panel"] = json!(p);
     }
+    if let Some(k) = &s.kms_key {
+        body["key"] = json!(k);
+    }
     let v = ctx
         .api
         .call(Method::POST, "/api/bindings", "", Some(&body))
@@ -238,13 +241,15 @@ async fn unbind(ctx: &Ctx, kind: &str, who: &str, role: &str, s: &ScopeArgs) -> 
         ("role", Some(role)),
         ("bucket", s.bucket.as_deref()),
         ("panel", s.panel_scope.as_deref()),
+        ("key", s.kms_key.as_deref()),
     ]);
     ctx.api
         .call(Method::DELETE, "/api/bindings", &q, None::<&()>)
         .await?;
-    let scope = match (&s.bucket, &s.panel_scope) {
-        (Some(b), _) => format!("bucket {b}"),
-        (_, Some(p)) => format!("panel {p}"),
+    let scope = match (&s.bucket, &s.panel_scope, &s.kms_key) {
+        (Some(b), _, _) => format!("bucket {b}"),
+        (_, Some(p), _) => format!("panel {p}"),
+        (_, _, Some(k)) => format!("key {k}"),
         _ => "global".into(),
     };
     ctx.done(|| println!("Removed role {role} from {kind} {who} ({scope})"))

@@ -69,6 +69,11 @@ pub enum ClientCommand {
     /// Storage: usage per bucket, the configured limit, disk space (admin or storage panel).
     #[command(subcommand)]
     Storage(StorageCmd),
+    /// The key service's keys for SSE-KMS (decision 0046): create, list, describe, enable,
+    /// disable, rotate, schedule or cancel deletion, audit. Managing keys takes `manage` on
+    /// `kms` (role key-admin), using them `use` (role key-user, scoped with --kms-key).
+    #[command(subcommand)]
+    Key(KeyCmd),
     /// Collect unreferenced chunk files now (admin): the disk space of deleted objects comes
     /// back at once instead of after the GC grace period. Writes in flight are safe.
     Gc,
@@ -105,8 +110,53 @@ pub struct ScopeArgs {
     #[arg(long, value_name = "BUCKET", conflicts_with = "panel_scope")]
     pub bucket: Option<String>,
     /// Only on this admin panel (with the panel-viewer role).
-    #[arg(long, value_name = "PANEL")]
+    #[arg(long, value_name = "PANEL", conflicts_with = "kms_key")]
     pub panel_scope: Option<String>,
+    /// Only on this key of the key service (id, alias/<name> or ARN; with key-user or
+    /// key-admin).
+    #[arg(long, value_name = "KEY", conflicts_with = "bucket")]
+    pub kms_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Create a key (enabled, one material version); prints its id.
+    Create {
+        /// A name for it: alias/<NAME> names the key too.
+        #[arg(long)]
+        alias: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// The keys you may manage or use.
+    List,
+    /// One key: state, versions, deletion date.
+    Describe {
+        /// Key id, alias/<name> or ARN.
+        key: String,
+    },
+    /// Let the key seal and open data again.
+    Enable { key: String },
+    /// Stop the key: nothing sealed with it can be read or written until it is enabled.
+    Disable { key: String },
+    /// New key material for new writes; older material keeps opening what it sealed.
+    Rotate { key: String },
+    /// Delete the key after a waiting period (7-30 days, default 30): then whatever it
+    /// encrypted can never be read again. Cancellable until then.
+    ScheduleDeletion {
+        key: String,
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// Cancel a scheduled deletion (the key comes back disabled).
+    CancelDeletion { key: String },
+    /// The audit log: every use and change (of one key, or of all), newest first.
+    Audit {
+        /// Only this key.
+        key: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -287,13 +337,17 @@ pub enum BucketCmd {
         #[arg(long)]
         max_objects: Option<u64>,
     },
-    /// Default encryption of new objects (SSE-S3): `aes256` seals every new write (NFS writes
-    /// of a share too), `off` stops (objects keep how they were written), `status` shows it.
+    /// Default encryption of new objects: `aes256` (SSE-S3) or `aws-kms --key KEY` (SSE-KMS,
+    /// a key of the key service) seals every new write (NFS writes of a share too), `off`
+    /// stops (objects keep how they were written), `status` shows it.
     Encryption {
         /// Bucket name (a share's is fs+<name>).
         bucket: String,
-        /// aes256, off or status.
+        /// aes256, aws-kms, off or status.
         action: EncryptionAction,
+        /// The key of aws-kms: id, alias/<name> or ARN.
+        #[arg(long)]
+        key: Option<String>,
     },
     /// The bucket policy (AWS policy language): `get` shows it, `private` removes it,
     /// `public` lets anyone (unsigned requests too) read and list, `set FILE` applies a
@@ -325,6 +379,8 @@ pub enum PolicyAction {
 pub enum EncryptionAction {
     /// Encrypt every new write (AES-256-GCM under keys derived from master.key).
     Aes256,
+    /// Encrypt every new write under a key of the key service (with --key).
+    AwsKms,
     /// No default: new writes stored as they come.
     Off,
     /// Show the setting.

@@ -26,6 +26,7 @@ pub mod args;
 mod backup;
 mod credentials;
 pub mod error;
+mod keys;
 mod peers;
 mod progress;
 mod replication;
@@ -82,6 +83,7 @@ pub async fn run(opts: &ClientOpts, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Object(c) => storage::object(&Ctx::signed(opts)?, c).await,
         ClientCommand::Share(c) => shares::share(&Ctx::signed(opts)?, c).await,
         ClientCommand::Peer(c) => peers::peer(&Ctx::signed(opts)?, c).await,
+        ClientCommand::Key(c) => keys::key(&Ctx::signed(opts)?, c).await,
         ClientCommand::Replication(c) => replication::replication(&Ctx::signed(opts)?, c).await,
         ClientCommand::Backup { to } => backup::backup(&Ctx::signed(opts)?, &to).await,
         ClientCommand::Storage(args::StorageCmd::Migrate { config, .. }) => {

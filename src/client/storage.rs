@@ -35,6 +35,8 @@ struct Bucket {
     object_lock: bool,
     #[serde(default)]
     encryption: Option<String>,
+    #[serde(default)]
+    encryption_key: Option<String>,
 }
 
 /// `GET /api/buckets/{b}/object-lock`.
@@ -164,17 +166,34 @@ pub async fn bucket(ctx: &Ctx, cmd: BucketCmd) -> anyhow::Result<()> {
                 ),
                 ("versioning", b.versioning.unwrap_or_default()),
                 ("object lock", lock),
-                ("encryption", encryption_text(b.encryption.as_deref())),
+                (
+                    "encryption",
+                    match &b.encryption_key {
+                        Some(k) => format!("{} key {k}", encryption_text(b.encryption.as_deref())),
+                        None => encryption_text(b.encryption.as_deref()),
+                    },
+                ),
             ]);
             Ok(())
         }
-        BucketCmd::Encryption { bucket, action } => {
+        BucketCmd::Encryption {
+            bucket,
+            action,
+            key,
+        } => {
             let path = format!("/api/buckets/{}", seg(&bucket));
+            if key.is_some() != (action == EncryptionAction::AwsKms) {
+                anyhow::bail!("--key goes with aws-kms, and only with it");
+            }
             let v: Value = match action {
                 EncryptionAction::Status => ctx.api.get(&path, "").await?,
-                EncryptionAction::Aes256 | EncryptionAction::Off => {
-                    let alg = (action == EncryptionAction::Aes256).then_some("AES256");
-                    let body = json!({ "algorithm": alg });
+                EncryptionAction::Aes256 | EncryptionAction::AwsKms | EncryptionAction::Off => {
+                    let alg = match action {
+                        EncryptionAction::Aes256 => Some("AES256"),
+                        EncryptionAction::AwsKms => Some("aws:kms"),
+                        _ => None,
+                    };
+                    let body = json!({ "algorithm": alg, "key": key });
                     ctx.api
                         .call(Method::PUT, &format!("{path}/encryption"), "", Some(&body))
                         .await?
@@ -184,10 +203,16 @@ pub async fn bucket(ctx: &Ctx, cmd: BucketCmd) -> anyhow::Result<()> {
                 return output::json(&v);
             }
             let b: Bucket = serde_json::from_value(v)?;
-            println!(
-                "Default encryption of {bucket}: {}",
-                encryption_text(b.encryption.as_deref())
-            );
+            match &b.encryption_key {
+                Some(k) => println!(
+                    "Default encryption of {bucket}: {} (key {k})",
+                    encryption_text(b.encryption.as_deref())
+                ),
+                None => println!(
+                    "Default encryption of {bucket}: {}",
+                    encryption_text(b.encryption.as_deref())
+                ),
+            }
             Ok(())
         }
         BucketCmd::Versioning { bucket, action } => {
@@ -653,6 +678,7 @@ pub async fn fsck_online(
 fn encryption_text(e: Option<&str>) -> String {
     match e {
         Some("AES256") => "AES256 (SSE-S3: every new write encrypted)".into(),
+        Some("aws:kms") => "aws:kms (SSE-KMS: every new write encrypted under a key of the key service)".into(),
         Some(other) => other.to_string(),
         None => "none".into(),
     }

@@ -112,6 +112,8 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::NONCURRENT_DUE,
         tables::INODE_VERSIONS,
         tables::BUCKET_ACCESS,
+        tables::KMS_KEYS,
+        tables::KMS_AUDIT,
     ))
 }
 

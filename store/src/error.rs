@@ -25,6 +25,16 @@ impl fmt::Display for BucketSetting {
 pub enum StoreError {
     #[error("the bucket does not exist")]
     NoSuchBucket,
+    /// A key of the key service that does not exist (or whose material was deleted).
+    #[error("{0}")]
+    NoSuchKmsKey(String),
+    /// A key of the key service that is disabled.
+    #[error("{0}")]
+    KmsKeyDisabled(String),
+    /// A key of the key service in a state that does not allow the operation (pending
+    /// deletion, deleted).
+    #[error("{0}")]
+    KmsInvalidState(String),
     #[error("the bucket already exists and is yours")]
     BucketAlreadyOwnedByYou,
     #[error("the bucket name is taken")]
@@ -153,6 +163,9 @@ impl StoreError {
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::NoSuchBucket => "store.no_such_bucket",
+            StoreError::NoSuchKmsKey(_) => "kms.not_found",
+            StoreError::KmsKeyDisabled(_) => "kms.disabled",
+            StoreError::KmsInvalidState(_) => "kms.invalid_state",
             StoreError::BucketAlreadyOwnedByYou => "store.bucket_owned",
             StoreError::BucketAlreadyExists => "store.bucket_exists",
             StoreError::BucketNotEmpty => "store.bucket_not_empty",

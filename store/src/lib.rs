@@ -27,6 +27,7 @@ mod commit;
 pub mod error;
 pub mod fsck;
 pub mod identity;
+pub mod kms;
 pub mod locks;
 pub mod master_wrap;
 mod md5_lanes;
@@ -107,6 +108,11 @@ pub struct StoreConfig {
     pub quick_repair: bool,
     /// The operator's secret wrapping `master.key` (decision 0045), if given.
     pub master_secret: Option<master_wrap::OperatorSecret>,
+    /// `kms.min_pending_days`: the shortest waiting period a key's scheduled deletion may
+    /// have (default 7, AWS KMS's; test setups lower it).
+    pub kms_min_pending_days: u32,
+    /// The server's region (`s3.region`): named in the ARNs of its key service's keys.
+    pub region: String,
 }
 
 /// `storage.fsync` (as Garage's `data_fsync`/`metadata_fsync`): what a write has made durable
@@ -174,6 +180,8 @@ impl StoreConfig {
             fsync: Fsync::Always,
             quick_repair: true,
             master_secret: None,
+            kms_min_pending_days: kms::MIN_PENDING_DAYS,
+            region: "us-east-1".into(),
         }
     }
 }
@@ -218,6 +226,8 @@ struct Inner {
     master: Arc<identity::MasterKey>,
     /// Encryption keys at rest, derived from the master key (decision 0044).
     keyring: Arc<sse::Keyring>,
+    /// The key service's keys and its audit log's pending uses (decision 0046).
+    kms: kms::KeyService,
     policy: RwLock<Arc<rbac::Policy>>,
     admin_peers: RwLock<rbac::policy::AdminPeers>,
     /// Rate limits (issue 22).
@@ -323,6 +333,7 @@ impl Store {
                 cfg,
                 keyring: Arc::new(sse::Keyring::new(master.derive_key("sse-root"))),
                 master: Arc::new(master),
+                kms: Default::default(),
                 policy: RwLock::new(Arc::new(rbac::Policy::default())),
                 admin_peers: RwLock::new(rbac::policy::AdminPeers::default()),
                 block_all_public: Default::default(),
@@ -349,6 +360,7 @@ impl Store {
             }
         });
         store.reload_policy()?;
+        store.reload_kms()?;
         Ok((
             store,
             OpenReport {
@@ -538,6 +550,17 @@ impl Store {
         if let Ok(mut inner) = Arc::try_unwrap(self.inner) {
             let stopped = inner.committer.stop();
             // Access times noted since the last batch (see `atime`), in a last transaction.
+            if !inner.kms.audit.is_empty() {
+                let written = commit::begin_write(&inner.db, inner.cfg.quick_repair)
+                    .map_err(StoreError::from)
+                    .and_then(|t| {
+                        inner.kms.audit.write(&t)?;
+                        t.commit().map_err(StoreError::from)
+                    });
+                if let Err(e) = written {
+                    tracing::warn!(error = %e, "writing the key service's audit log at stop failed");
+                }
+            }
             if !inner.atimes.is_empty() {
                 let written = commit::begin_write(&inner.db, inner.cfg.quick_repair)
                     .map_err(StoreError::from)

@@ -164,6 +164,12 @@ impl Opened {
         recent.iter().find(|(k, _)| k == h).map(|(_, b)| b.clone())
     }
 
+    /// Forgets every opened chunk (a key of the key service changed state: what it opened is
+    /// not served from here afterwards).
+    pub(crate) fn clear(&self) {
+        self.recent.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     fn put(&self, h: Hash, b: Bytes) {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         if b.len() > OPENED_BYTES || recent.iter().any(|(k, _)| *k == h) {

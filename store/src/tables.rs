@@ -222,3 +222,12 @@ pub fn inode_version_prefix(bucket_id: u64, ino: u64) -> [u8; 16] {
 /// apart from the bucket record, which every write reads, so a 20 KB policy costs nothing
 /// there; loaded whole into the policy snapshot that `rbac::authorize` reads.
 pub const BUCKET_ACCESS: TableDefinition<&str, &[u8]> = TableDefinition::new("bucket_access");
+
+/// The key service's keys (decision 0046): key number → [`crate::kms::KeyRecord`] (its id,
+/// alias, state, the salts of its material versions). Few rows; loaded whole at start into
+/// the key ring.
+pub const KMS_KEYS: TableDefinition<u64, &[u8]> = TableDefinition::new("kms_keys");
+
+/// The key service's audit log: sequence → [`crate::kms::AuditEvent`], oldest first; trimmed
+/// to the newest [`crate::kms::AUDIT_KEEP`].
+pub const KMS_AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("kms_audit");

@@ -119,11 +119,14 @@ impl From<StoreError> for ApiError {
             | E::NoSuchPeer(_)
             | E::NoSuchReplicationConfiguration
             | E::NoSuchConnection(_)
+            | E::NoSuchKmsKey(_)
             | E::Stale => S::NOT_FOUND,
             E::BucketAlreadyOwnedByYou
             | E::BucketAlreadyExists
             | E::BucketNotEmpty
             | E::InvalidBucketState(_)
+            | E::KmsKeyDisabled(_)
+            | E::KmsInvalidState(_)
             | E::Conflict(_) => S::CONFLICT,
             E::InvalidBucketName(_)
             | E::InvalidKey(_)

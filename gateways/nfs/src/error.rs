@@ -13,6 +13,9 @@ pub fn nfsstat(e: &StoreError) -> nfsstat3 {
         // The share or the inode went away under a handle the client holds.
         E::Stale | E::NoSuchBucket | E::NoSuchShare(_) => N::NFS3ERR_STALE,
         E::AccessDenied(_) => N::NFS3ERR_ACCES,
+        // The file's key (SSE-KMS) is missing, disabled or being deleted: its bytes cannot be
+        // read or written now, as when the caller may not use the key.
+        E::NoSuchKmsKey(_) | E::KmsKeyDisabled(_) | E::KmsInvalidState(_) => N::NFS3ERR_ACCES,
         E::NotADirectory(_) => N::NFS3ERR_NOTDIR,
         E::IsADirectory(_) => N::NFS3ERR_ISDIR,
         E::NotPermitted(_) => N::NFS3ERR_PERM,

@@ -278,6 +278,10 @@ impl From<StoreError> for S3Error {
             | E::NotPermitted(_)
             | E::TooManyLinks(_) => S3Error::invalid_argument(e.to_string()),
             E::Conflict(m) => S3Error::new(409, "OperationAborted", m),
+            // As S3 answers for its key service's refusals (400, `KMS.` + KMS's exception).
+            E::NoSuchKmsKey(m) => S3Error::new(400, "KMS.NotFoundException", m),
+            E::KmsKeyDisabled(m) => S3Error::new(400, "KMS.DisabledException", m),
+            E::KmsInvalidState(m) => S3Error::new(400, "KMS.KMSInvalidStateException", m),
             E::AccessDenied(m) => S3Error::access_denied(format!("Access Denied: {m}")),
             E::NoSpace => S3Error::new(
                 507,

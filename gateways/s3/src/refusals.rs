@@ -1,6 +1,7 @@
-//! Request headers that ask for features gatehouse does not have: server-side encryption
-//! beyond SSE-S3 (SSE-KMS, SSE-C, also on a copy source; `x-amz-server-side-encryption` itself
-//! is taken by the writes that carry it out, `crate::sse`), object lock on operations that do not take
+//! Request headers that ask for features gatehouse does not have, or on operations that do
+//! not take them: server-side encryption headers (`x-amz-server-side-encryption` and SSE-KMS's
+//! are taken by the writes that carry them out, SSE-C's where a key is used, `crate::sse`;
+//! any other is refused), object lock on operations that do not take
 //! it (decision 0039: writes, deletes and CreateBucket do), storage classes other than
 //! STANDARD, website redirects, expected-bucket-owner checks. A request carrying one is refused before any handler runs, so
 //! a client that asks for protection never gets a 200 that quietly stored its data without it.
@@ -107,7 +108,7 @@ pub fn check(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
             )
             .with("ArgumentName", name.to_string()));
         }
-        if name == crate::sse::HEADER {
+        if name == crate::sse::HEADER || crate::sse::KMS_HEADERS.contains(&name) {
             if SSE_TAKERS.contains(&ep) {
                 continue;
             }
@@ -172,12 +173,7 @@ mod tests {
     fn refuses_what_it_cannot_keep() {
         use Endpoint as E;
         for (ep, name, value) in [
-            (
-                E::PutObject,
-                "x-amz-server-side-encryption-aws-kms-key-id",
-                "k",
-            ),
-            (E::PutObject, "x-amz-server-side-encryption-context", "e30="),
+            (E::PutObject, "x-amz-server-side-encryption-other", "k"),
             (E::UploadPart, "x-amz-object-lock-mode", "GOVERNANCE"),
             (E::GetObject, "x-amz-expected-bucket-owner", "111122223333"),
             (
@@ -204,13 +200,20 @@ mod tests {
             );
             assert!(e.message.starts_with(name), "{}", e.message);
         }
-        // SSE-S3 is given where an object is written, and refused elsewhere.
-        for ep in [E::PutObject, E::CopyObject, E::CreateMultipartUpload] {
-            assert!(run(ep, &[("x-amz-server-side-encryption", "AES256")]).is_ok());
-        }
-        for ep in [E::UploadPart, E::GetObject, E::CompleteMultipartUpload] {
-            let e = run(ep, &[("x-amz-server-side-encryption", "AES256")]).unwrap_err();
-            assert_eq!((e.status.as_u16(), e.code), (400, "InvalidArgument"));
+        // SSE-S3 and SSE-KMS are given where an object is written, and refused elsewhere.
+        for name in [
+            "x-amz-server-side-encryption",
+            "x-amz-server-side-encryption-aws-kms-key-id",
+            "x-amz-server-side-encryption-context",
+            "x-amz-server-side-encryption-bucket-key-enabled",
+        ] {
+            for ep in [E::PutObject, E::CopyObject, E::CreateMultipartUpload] {
+                assert!(run(ep, &[(name, "x")]).is_ok(), "{name} on {ep:?}");
+            }
+            for ep in [E::UploadPart, E::GetObject, E::CompleteMultipartUpload] {
+                let e = run(ep, &[(name, "x")]).unwrap_err();
+                assert_eq!((e.status.as_u16(), e.code), (400, "InvalidArgument"), "{name}");
+            }
         }
         // SSE-C headers where a key is used (their values are judged by `crate::sse`).
         for (ep, name) in [

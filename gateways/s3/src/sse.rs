@@ -2,8 +2,9 @@
 //! `x-amz-server-side-encryption` a write asks for, the same header on answers, and the
 //! bucket's default encryption document (Put/Get/DeleteBucketEncryption).
 //!
-//! SSE-S3 (`AES256`) is carried out; SSE-KMS (`aws:kms`, `aws:kms:dsse`) and SSE-C are refused
-//! as not implemented, never accepted and ignored.
+//! SSE-S3 (`AES256`), SSE-KMS (`aws:kms` with the key service's keys, decision 0046) and SSE-C
+//! are carried out; dual-layer SSE-KMS (`aws:kms:dsse`) is refused as not implemented, never
+//! accepted and ignored.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -18,15 +19,25 @@ use crate::request::{Ctx, header_values};
 use crate::xml::XmlWriter;
 
 pub const HEADER: &str = "x-amz-server-side-encryption";
+/// SSE-KMS: the key (id, ARN, `alias/<name>`, alias ARN).
+pub const KMS_KEY_ID: &str = "x-amz-server-side-encryption-aws-kms-key-id";
+/// SSE-KMS: the encryption context (base64 of a JSON object of strings).
+pub const KMS_CONTEXT: &str = "x-amz-server-side-encryption-context";
+/// SSE-KMS: S3 Bucket Keys.
+pub const BUCKET_KEY: &str = "x-amz-server-side-encryption-bucket-key-enabled";
+/// The SSE-KMS headers beside [`HEADER`]: taken by the writes that take it.
+pub const KMS_HEADERS: &[&str] = &[KMS_KEY_ID, KMS_CONTEXT, BUCKET_KEY];
 
-fn algorithm(value: &str) -> Result<SseMode, S3Error> {
+/// What an algorithm name asks for; SSE-KMS's key is filled in by the caller.
+fn algorithm(value: &str) -> Result<Option<SseMode>, S3Error> {
     match value {
-        "AES256" => Ok(SseMode::S3),
-        "aws:kms" | "aws:kms:dsse" => Err(S3Error::new(
+        "AES256" => Ok(Some(SseMode::S3)),
+        "aws:kms" => Ok(None),
+        "aws:kms:dsse" => Err(S3Error::new(
             501,
             "NotImplemented",
             format!(
-                "{value}: SSE-KMS is not implemented yet; AES256 (SSE-S3) is; the request was not carried out"
+                "{value}: dual-layer SSE-KMS is not implemented; aws:kms and AES256 are; the request was not carried out"
             ),
         )),
         _ => Err(S3Error::new(
@@ -37,20 +48,98 @@ fn algorithm(value: &str) -> Result<SseMode, S3Error> {
     }
 }
 
-/// The encryption a write asks for (`None`: the bucket's default).
-pub fn asked(h: &HeaderMap) -> Result<Option<SseMode>, S3Error> {
-    let values: Vec<String> = header_values(h, HEADER).map(|v| v.into_owned()).collect();
+/// One header's value, at most once.
+fn single(h: &HeaderMap, name: &str) -> Result<Option<String>, S3Error> {
+    let values: Vec<String> = header_values(h, name)
+        .map(|v| v.trim().to_string())
+        .collect();
     match values.as_slice() {
         [] => Ok(None),
-        [v] => algorithm(v.trim())
-            .map(Some)
-            .map_err(|e| e.with("ArgumentName", HEADER)),
-        _ => Err(S3Error::new(
+        [v] => Ok(Some(v.clone())),
+        _ => Err(
+            S3Error::invalid_argument(format!("{name} was given more than once"))
+                .with("ArgumentName", name),
+        ),
+    }
+}
+
+/// The key service's key a request or document names (`KMS.NotFoundException` when none).
+fn kms_key(s: &Store, name: &str) -> Result<u64, S3Error> {
+    match s.kms().find(name) {
+        Some(k) => Ok(k.num),
+        None => Err(S3Error::new(
             400,
-            "InvalidArgument",
-            "x-amz-server-side-encryption was given more than once",
-        )
-        .with("ArgumentName", HEADER)),
+            "KMS.NotFoundException",
+            format!("Invalid keyId {}", name.chars().take(256).collect::<String>()),
+        )),
+    }
+}
+
+/// An encryption context as S3 takes it: base64 of a JSON object whose values are strings.
+fn context(value: &str) -> Result<std::collections::BTreeMap<String, String>, S3Error> {
+    use base64::Engine as _;
+    let bad = || {
+        S3Error::invalid_argument("The encryption context is not valid: base64 of a JSON object of string values")
+            .with("ArgumentName", KMS_CONTEXT)
+    };
+    if value.len() > 8192 {
+        return Err(bad());
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(value.as_bytes())
+        .map_err(|_| bad())?;
+    serde_json::from_slice(&raw).map_err(|_| bad())
+}
+
+/// The encryption a write asks for (`None`: the bucket's default). `aws:kms` without a key
+/// id asks for the bucket's default key ([`gatehouse_store::kms::BUCKET_DEFAULT_KEY`]).
+pub fn asked(s: &Store, h: &HeaderMap) -> Result<Option<SseMode>, S3Error> {
+    let alg = single(h, HEADER)?;
+    let key_id = single(h, KMS_KEY_ID)?;
+    let ctx = single(h, KMS_CONTEXT)?;
+    let bucket_key = match single(h, BUCKET_KEY)?.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => {
+            return Err(S3Error::invalid_argument(format!("{BUCKET_KEY} is true or false"))
+                .with("ArgumentName", BUCKET_KEY));
+        }
+    };
+    let Some(alg) = alg else {
+        if key_id.is_some() || ctx.is_some() || bucket_key.is_some() {
+            return Err(S3Error::invalid_argument(format!(
+                "Server Side Encryption with AWS KMS managed key requires HTTP header {HEADER} : aws:kms"
+            ))
+            .with("ArgumentName", HEADER));
+        }
+        return Ok(None);
+    };
+    match algorithm(&alg).map_err(|e| e.with("ArgumentName", HEADER))? {
+        Some(mode) => {
+            if key_id.is_some() || ctx.is_some() {
+                return Err(S3Error::invalid_argument(format!(
+                    "Server Side Encryption with AWS KMS managed key requires HTTP header {HEADER} : aws:kms"
+                ))
+                .with("ArgumentName", HEADER));
+            }
+            Ok(Some(mode))
+        }
+        None => {
+            let key = match key_id.as_deref() {
+                Some(name) => kms_key(s, name)?,
+                None => gatehouse_store::kms::BUCKET_DEFAULT_KEY,
+            };
+            let context = match ctx.as_deref() {
+                Some(c) => SseMode::context_digest(&context(c)?),
+                None => [0; 16],
+            };
+            Ok(Some(SseMode::Kms {
+                key,
+                bucket_key: bucket_key.unwrap_or(false),
+                context,
+            }))
+        }
     }
 }
 
@@ -128,6 +217,7 @@ pub fn customer_asked(h: &HeaderMap) -> bool {
 
 /// What a write asks for, with its SSE-C key: both at once is refused, as AWS does.
 pub fn write(
+    s: &Store,
     h: &HeaderMap,
 ) -> Result<
     (
@@ -136,7 +226,7 @@ pub fn write(
     ),
     S3Error,
 > {
-    let (sse, key) = (asked(h)?, customer(h, CUSTOMER)?);
+    let (sse, key) = (asked(s, h)?, customer(h, CUSTOMER)?);
     if sse.is_some() && key.is_some() {
         return Err(S3Error::invalid_argument(
             "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
@@ -146,13 +236,28 @@ pub fn write(
 }
 
 /// The encryption headers of an answer about an object stored encrypted: SSE-S3's
-/// `x-amz-server-side-encryption`, or SSE-C's algorithm and key MD5.
-pub fn answer(r: &mut Response, mode: Option<SseMode>) {
+/// `x-amz-server-side-encryption`, SSE-KMS's with its key's ARN (and Bucket Key), or SSE-C's
+/// algorithm and key MD5.
+pub fn answer(s: &Store, r: &mut Response, mode: Option<SseMode>) {
     use base64::Engine as _;
     match mode {
         Some(SseMode::S3) => {
             r.headers_mut()
                 .insert(HEADER, http::HeaderValue::from_static("AES256"));
+        }
+        Some(SseMode::Kms {
+            key, bucket_key, ..
+        }) => {
+            let h = r.headers_mut();
+            h.insert(HEADER, http::HeaderValue::from_static("aws:kms"));
+            if let Some(k) = s.kms().get(key)
+                && let Ok(v) = http::HeaderValue::from_str(&s.kms().arn(&k))
+            {
+                h.insert(KMS_KEY_ID, v);
+            }
+            if bucket_key {
+                h.insert(BUCKET_KEY, http::HeaderValue::from_static("true"));
+            }
         }
         Some(SseMode::Customer { key_md5 }) => {
             let h = r.headers_mut();
@@ -170,6 +275,13 @@ pub fn answer(r: &mut Response, mode: Option<SseMode>) {
     }
 }
 
+/// A write's answer echoes the encryption context it gave (as S3 does).
+pub fn echo_context(r: &mut Response, h: &HeaderMap) {
+    if let Some(v) = h.get(KMS_CONTEXT) {
+        r.headers_mut().insert(KMS_CONTEXT, v.clone());
+    }
+}
+
 pub async fn put_bucket(
     s: &Store,
     ctx: &Ctx,
@@ -177,7 +289,7 @@ pub async fn put_bucket(
     payload: &PayloadMode,
 ) -> Result<Response, S3Error> {
     let doc = xml_body(ctx, body, payload, 64 * 1024).await?;
-    let enc = parse_config(&doc)?;
+    let enc = parse_config(s, &doc)?;
     s.set_bucket_encryption(&ctx.principal, ctx.bucket(), Some(enc))
         .await?;
     Ok(empty(StatusCode::OK))
@@ -200,6 +312,9 @@ pub fn get_bucket(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     w.open("Rule");
     w.open("ApplyServerSideEncryptionByDefault");
     w.elem("SSEAlgorithm", enc.mode.header());
+    if let Some(k) = enc.mode.kms_key().and_then(|k| s.kms().get(k)) {
+        w.elem("KMSMasterKeyID", &s.kms().arn(&k));
+    }
     w.close("ApplyServerSideEncryptionByDefault");
     w.elem(
         "BucketKeyEnabled",
@@ -219,7 +334,7 @@ pub async fn delete_bucket(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
 /// `<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>
 /// <SSEAlgorithm>AES256</SSEAlgorithm></…><BucketKeyEnabled>…</…></Rule></…>`: one rule;
 /// anything else in it is refused (MalformedXML), not ignored.
-fn parse_config(doc: &crate::xml::Node) -> Result<BucketEncryption, S3Error> {
+fn parse_config(s: &Store, doc: &crate::xml::Node) -> Result<BucketEncryption, S3Error> {
     let malformed = S3Error::malformed_xml;
     if doc.name != "ServerSideEncryptionConfiguration" {
         return Err(malformed());
@@ -252,21 +367,38 @@ fn parse_config(doc: &crate::xml::Node) -> Result<BucketEncryption, S3Error> {
         .child_text("SSEAlgorithm")
         .ok_or_else(malformed)?
         .trim();
-    let mode = match alg {
-        "AES256" | "aws:kms" | "aws:kms:dsse" => algorithm(alg)?,
-        _ => return Err(malformed()),
-    };
-    if by_default.child("KMSMasterKeyID").is_some() {
-        return Err(S3Error::new(
-            400,
-            "InvalidArgument",
-            "a KMSMasterKeyID is given only with aws:kms",
-        ));
-    }
+    let key_id = by_default.child_text("KMSMasterKeyID").map(str::trim);
     let bucket_key = match rule.child_text("BucketKeyEnabled").map(str::trim) {
         None | Some("false") => false,
         Some("true") => true,
         Some(_) => return Err(malformed()),
+    };
+    let mode = match (alg, key_id) {
+        ("AES256" | "aws:kms" | "aws:kms:dsse", _) => match algorithm(alg)? {
+            Some(m) if key_id.is_none() => m,
+            Some(_) => {
+                return Err(S3Error::new(
+                    400,
+                    "InvalidArgument",
+                    "a KMSMasterKeyID is given only with aws:kms",
+                ));
+            }
+            None => match key_id {
+                Some(k) if !k.is_empty() => SseMode::Kms {
+                    key: kms_key(s, k)?,
+                    bucket_key,
+                    context: [0; 16],
+                },
+                _ => {
+                    return Err(S3Error::new(
+                        400,
+                        "InvalidArgument",
+                        "aws:kms needs a KMSMasterKeyID: gatehouse has no AWS managed key; name a key of its key service (gatehouse key create)",
+                    ));
+                }
+            },
+        },
+        _ => return Err(malformed()),
     };
     Ok(BucketEncryption { mode, bucket_key })
 }

@@ -77,6 +77,7 @@ impl BindingRecord {
             Scope::Global => "global".to_string(),
             Scope::Bucket(b) => format!("bucket:{b}"),
             Scope::Panel(p) => format!("panel:{p}"),
+            Scope::Key(k) => format!("key:{k}"),
         };
         format!("{s}|{role}|{sc}")
     }

@@ -416,7 +416,7 @@ impl Store {
         scope: Scope,
     ) -> Result<BindingInfo> {
         deny(authorize(p, Verb::Create, Resource::Bindings))?;
-        let scope = canonical_scope(scope);
+        let scope = self.canonical_scope(scope)?;
         let pol = self.policy();
         let Some(def) = pol.roles.get(role) else {
             return Err(StoreError::NoSuchRole(truncate(role, 80)));
@@ -447,6 +447,13 @@ impl Store {
                 if !touches(&["panels"]) {
                     return Err(StoreError::InvalidArgument(format!(
                         "role {role} grants nothing on panels; use panel-viewer for panel scopes"
+                    )));
+                }
+            }
+            Scope::Key(_) => {
+                if !touches(&["kms"]) {
+                    return Err(StoreError::InvalidArgument(format!(
+                        "role {role} grants nothing on keys; a key scope would give nothing"
                     )));
                 }
             }
@@ -501,7 +508,7 @@ impl Store {
         scope: Scope,
     ) -> Result<()> {
         deny(authorize(p, Verb::Delete, Resource::Bindings))?;
-        let scope = canonical_scope(scope);
+        let scope = self.canonical_scope(scope)?;
         let role_s = role.to_string();
         let desc = self
             .inner
@@ -558,6 +565,7 @@ impl Store {
             Scope::Global => ("global", None),
             Scope::Bucket(x) => ("bucket", Some(x.clone())),
             Scope::Panel(x) => ("panel", Some(x.clone())),
+            Scope::Key(x) => ("key", Some(x.clone())),
         };
         BindingInfo {
             subject_kind,
@@ -626,10 +634,18 @@ pub(crate) fn drop_bucket_bindings(txn: &redb::WriteTransaction, bucket: &str) -
 
 /// A bucket scope names the bucket as stored: `fs--<share>` (the alias botocore clients use)
 /// is the share's bucket `fs+<share>`.
-fn canonical_scope(scope: Scope) -> Scope {
-    match scope {
-        Scope::Bucket(b) => Scope::Bucket(crate::naming::canonical_bucket(&b).into_owned()),
-        other => other,
+impl Store {
+    /// A scope as bindings keep it: a bucket by its stored name, a key by its id (however
+    /// the caller named it: alias, ARN).
+    fn canonical_scope(&self, scope: Scope) -> Result<Scope> {
+        Ok(match scope {
+            Scope::Bucket(b) => Scope::Bucket(crate::naming::canonical_bucket(&b).into_owned()),
+            Scope::Key(k) => match self.kms().find(&k) {
+                Some(rec) => Scope::Key(rec.id.clone()),
+                None => return Err(StoreError::NoSuchKmsKey(format!("no key {}", truncate(&k, 80)))),
+            },
+            other => other,
+        })
     }
 }
 

@@ -470,6 +470,9 @@ impl Store {
         // answers what a READ after the change would (`Stale`, or the new bytes). Chunk files
         // already open (by read-ahead) stay readable after GC unlinks them.
         let (mut attr, mut data) = self.fs_read_manifest(bucket, ino)?;
+        if data.is_sealed() {
+            self.kms_check_open(p, &data, (bucket, &format!("inode {ino}")))?;
+        }
         let mut tries = 0;
         loop {
             let err = match self.fs_read_range(attr, &data, offset, count).await {

@@ -667,6 +667,7 @@ impl Store {
         self.fs_may(p, Verb::Put, bucket, ino)?;
         let end = self.write_end(offset, data.len() as u64)?;
         self.patch(
+            p,
             bucket,
             ino,
             Patch::Write { offset, end, data },
@@ -711,6 +712,7 @@ impl Store {
         if !tight || buffered <= TIGHT_FLUSH_PIECE {
             return self
                 .patch(
+                    p,
                     bucket,
                     ino,
                     Patch::Extents(extents),
@@ -727,6 +729,7 @@ impl Store {
             };
             let attr = self
                 .patch(
+                    p,
                     bucket,
                     ino,
                     Patch::Extents(part),
@@ -772,6 +775,7 @@ impl Store {
         let b = live_bucket(&rtxn, bucket)?;
         let mut attr = attr_of(&rtxn, &b, ino)?;
         regular_file(&attr)?;
+        self.kms_may_write(p, &b)?;
         self.atime_shown([&mut attr]);
         if grows_to > attr.size {
             txn::ensure_room(&b, grows_to - attr.size, self.inner.cfg.max_size, || {
@@ -809,7 +813,7 @@ impl Store {
             Some(s) => Patch::Resize(s),
             None => Patch::None,
         };
-        self.patch(bucket, ino, patch, attrs, false).await
+        self.patch(p, bucket, ino, patch, attrs, false).await
     }
 
     /// SETATTR of directory `ino`: its attributes live in its marker object (`path/`). An
@@ -897,6 +901,7 @@ impl Store {
     /// the answer whatever `nfs.async` says (a SETATTR is metadata).
     async fn patch(
         &self,
+        p: &Principal,
         bucket: &str,
         ino: u64,
         patch: Patch,
@@ -973,8 +978,12 @@ impl Store {
             // (decision 0044): a write never leaves an encrypted file partly in the clear.
             let seal = {
                 let rtxn = self.db().begin_read()?;
-                let asked = old_rec.sse.filter(|m| *m == crate::sse::SseMode::S3);
-                self.sealer_for(&live_bucket(&rtxn, bucket)?, asked).1
+                let asked = old_rec
+                    .sse
+                    .filter(|m| !matches!(m, crate::sse::SseMode::Customer { .. }));
+                let name = format!("inode {ino}");
+                self.sealer_for(p, &live_bucket(&rtxn, bucket)?, &name, asked)?
+                    .1
             };
             let staged = match &patch {
                 Patch::Extents(x) => self.stage_extents(&old_rec, &old_data, x, &seal).await?,

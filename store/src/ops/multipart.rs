@@ -241,6 +241,7 @@ impl Store {
     /// SSE-C upload's parts must each bring its key (AWS's rule), which is checked here.
     fn upload_sealer(
         &self,
+        p: &Principal,
         u: &UploadRecord,
         customer: Option<&crate::sse::CustomerKey>,
     ) -> Result<Option<std::sync::Arc<crate::sse::Sealer>>> {
@@ -248,7 +249,7 @@ impl Store {
         match (u.sse, customer) {
             (None, None) => Ok(None),
             (Some(SseMode::Customer { key_md5 }), Some(k)) if k.md5 == key_md5 => Ok(self
-                .sealer_with(&self.bucket_record(&u.bucket)?, None, Some(k))
+                .sealer_with(p, &self.bucket_record(&u.bucket)?, &u.key, None, Some(k))?
                 .1),
             (Some(SseMode::Customer { .. }), Some(_)) => Err(StoreError::InvalidArgument(
                 "the customer-provided key is not the one the multipart upload was begun with"
@@ -264,7 +265,9 @@ impl Store {
                  its parts take none"
                     .into(),
             )),
-            (Some(_), None) => Ok(self.sealer_for(&self.bucket_record(&u.bucket)?, u.sse).1),
+            (Some(_), None) => Ok(self
+                .sealer_for(p, &self.bucket_record(&u.bucket)?, &u.key, u.sse)?
+                .1),
         }
     }
 
@@ -306,7 +309,7 @@ impl Store {
             parts_counted: true,
             lock,
             acl,
-            sse: self.sealer_with(&b, sse, customer).0,
+            sse: self.sealer_with(p, &b, key, sse, customer)?.0,
         };
         let info = upload_info(&id, &rec);
         self.inner
@@ -344,7 +347,7 @@ impl Store {
         if let Some(n) = opts.declared_size {
             self.precheck_part_room(&u, upload_id, part_number, n)?;
         }
-        let seal = self.upload_sealer(&u, opts.customer_key.as_deref())?;
+        let seal = self.upload_sealer(p, &u, opts.customer_key.as_deref())?;
         let customer_seal = seal.clone().filter(|_| opts.customer_key.is_some());
         let mut staged = self
             .stage(
@@ -411,7 +414,7 @@ impl Store {
             None => 0..source.record.size,
         };
         self.precheck_part_room(&u, upload_id, part_number, range.end - range.start)?;
-        let seal = self.upload_sealer(&u, keys.customer.as_deref())?;
+        let seal = self.upload_sealer(p, &u, keys.customer.as_deref())?;
         let customer_seal = seal.clone().filter(|_| keys.customer.is_some());
         let body = self.read_data_pinned_for(&source.record.data, range, pins, keys.source);
         let mut staged = self

@@ -162,7 +162,8 @@ impl Store {
         if let Some(n) = opts.declared_size {
             self.precheck_room(&b, key, n)?;
         }
-        let (sse, seal) = self.sealer_with(&b, opts.sse, opts.customer_key.as_deref());
+        let (sse, seal) =
+            self.sealer_with(p, &b, key, opts.sse, opts.customer_key.as_deref())?;
         let customer_seal = seal.clone().filter(|_| opts.customer_key.is_some());
         let staged = self
             .stage(
@@ -364,9 +365,12 @@ impl Store {
         bucket: &str,
         key: &str,
     ) -> Result<(ObjectInfo, Pins)> {
-        self.read_or_deny(p, Verb::Get, bucket, key, || {
+        let (info, pins) = self.read_or_deny(p, Verb::Get, bucket, key, || {
             self.open_object_unchecked(bucket, key)
-        })
+        })?;
+        // SSE-KMS: reading the bytes is using the key (AWS: kms:Decrypt).
+        self.kms_check_open(p, &info.record.data, (bucket, key))?;
+        Ok((info, pins))
     }
 
     /// [`Store::open_object`] for the server's own readers (replication), who ask no one.
@@ -632,7 +636,7 @@ impl Store {
         // be encrypted, a copy of bytes that are not is encrypted now: read and staged again;
         // so is any copy from or to a customer's key (SSE-C), whose chunks only that key opens.
         let (dst_sse, dst_seal) =
-            self.sealer_with(&dst_bucket, opts.sse, opts.customer_key.as_deref());
+            self.sealer_with(p, &dst_bucket, dst.1, opts.sse, opts.customer_key.as_deref())?;
         // Only a copy that may be staged again (encryption asked, or a customer's key given)
         // reads its source ahead; a plain copy shares the chunks in its commit alone.
         let to_customer = opts.customer_key.is_some();
@@ -652,8 +656,13 @@ impl Store {
                 Some(crate::sse::SseMode::Customer { .. })
             );
             read = Some((source.ino, source.record.etag.clone()));
+            // Into another key of the key service, or out of one: sealed again under the
+            // destination's (its key is what governs the copy).
+            let kms_changes = dst_sse.is_some()
+                && source.record.sse.and_then(|m| m.kms_key()) != dst_sse.and_then(|m| m.kms_key());
             if from_customer
                 || to_customer
+                || kms_changes
                 || (dst_sse.is_some() && !source.record.data.fully_sealed())
             {
                 let body = self.read_data_pinned_for(
@@ -695,6 +704,12 @@ impl Store {
         );
         let limit = self.inner.cfg.max_size;
         let atimes = self.inner.atimes.clone();
+        // A source sealed by the key service is read with its key (AWS: kms:Decrypt), even
+        // when the copy shares its chunks without reading them.
+        let kms_gate = {
+            let (store, p, sb, sk) = (self.clone(), p.clone(), sb.clone(), sk.clone());
+            move |d: &Data| store.kms_check_open(&p, d, (&sb, &sk))
+        };
         let done = self
             .inner
             .committer
@@ -715,14 +730,21 @@ impl Store {
                     }
                     Some(_) => {}
                     // Not read ahead (no key given): an SSE-C source is refused here.
-                    None => crate::sse::CustomerKey::check(None, src.sse)?,
+                    None => {
+                        crate::sse::CustomerKey::check(None, src.sse)?;
+                        kms_gate(&src.data)?;
+                    }
                 }
                 if let Some((data, new_etag)) = sealed_data {
                     src.data = data;
                     src.etag = new_etag;
                     src.sse = dst_sse;
-                } else {
-                    src.sse = src.data.fully_sealed().then_some(crate::sse::SseMode::S3);
+                } else if !src.data.fully_sealed() {
+                    src.sse = None;
+                } else if src.sse.and_then(|m| m.kms_key()).is_none() {
+                    // Shared chunks keep their keys: a copy of a key service's object stays
+                    // under its key; of other sealed bytes, server-managed keys.
+                    src.sse = Some(crate::sse::SseMode::S3);
                 }
                 let mut b = txn::get_bucket(&ns, &db)?;
                 opts.condition

@@ -328,6 +328,8 @@ fn actions_for<'a>(
         ],
         (false, Verb::Delete) => &["s3:DeleteBucket"],
         (false, Verb::Create) => &["s3:CreateBucket"],
+        // Verbs of the key service: never asked about a bucket (`decide` sees no bucket).
+        (_, Verb::Use | Verb::Manage) => &[],
     };
     (Actions::Some(defaults), target)
 }

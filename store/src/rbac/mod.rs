@@ -36,10 +36,16 @@ pub enum Verb {
     /// Setting or lifting an object lock retention or legal hold (S3's PutObjectRetention and
     /// PutObjectLegalHold, and the lock headers of writes): a verb of its own, as in AWS.
     Lock,
+    /// Encrypting and decrypting with a key of the key service (decision 0046): a verb of its
+    /// own, so reaching an object does not grant reading what a key it may not use sealed.
+    Use,
+    /// Administering a key of the key service: create, enable/disable, rotate, schedule or
+    /// cancel its deletion, read its audit log.
+    Manage,
 }
 
 impl Verb {
-    pub const ALL: [Verb; 7] = [
+    pub const ALL: [Verb; 9] = [
         Verb::Get,
         Verb::List,
         Verb::Put,
@@ -47,6 +53,8 @@ impl Verb {
         Verb::Create,
         Verb::BypassGovernance,
         Verb::Lock,
+        Verb::Use,
+        Verb::Manage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +66,8 @@ impl Verb {
             Verb::Create => "create",
             Verb::BypassGovernance => "bypass-governance",
             Verb::Lock => "lock",
+            Verb::Use => "use",
+            Verb::Manage => "manage",
         }
     }
 
@@ -92,6 +102,9 @@ pub enum Resource<'a> {
     /// Bucket replication: `None` the connections and rules (configured with a global
     /// grant), `Some(bucket)` one bucket's rule (`get` its status, `put` pause/resume).
     Replication(Option<&'a str>),
+    /// The key service (decision 0046): `None` its set of keys (`manage` creates one, lists
+    /// all), `Some(key id)` one key (`use` it, `manage` it).
+    Kms(Option<&'a str>),
 }
 
 /// The resource words a rule may name.
@@ -107,6 +120,7 @@ pub const RESOURCE_KINDS: &[&str] = &[
     "backup",
     "storage",
     "replication",
+    "kms",
 ];
 
 impl Resource<'_> {
@@ -123,6 +137,7 @@ impl Resource<'_> {
             Resource::Backup => "backup",
             Resource::Storage => "storage",
             Resource::Replication(_) => "replication",
+            Resource::Kms(_) => "kms",
         }
     }
 
@@ -157,6 +172,8 @@ impl fmt::Display for Resource<'_> {
             Resource::Shares(Some(s)) => write!(f, "share {s}"),
             Resource::Replication(None) => f.write_str("replication"),
             Resource::Replication(Some(b)) => write!(f, "replication of bucket {b}"),
+            Resource::Kms(None) => f.write_str("keys"),
+            Resource::Kms(Some(k)) => write!(f, "key {k}"),
             other => f.write_str(other.kind()),
         }
     }
@@ -176,6 +193,8 @@ pub enum Scope {
     Global,
     Bucket(String),
     Panel(String),
+    /// One key of the key service, by id (decision 0046).
+    Key(String),
 }
 
 impl Scope {
@@ -184,6 +203,7 @@ impl Scope {
             Scope::Global => true,
             Scope::Bucket(b) => r.bucket() == Some(b.as_str()),
             Scope::Panel(p) => r.panel() == Some(p.as_str()),
+            Scope::Key(k) => matches!(r, Resource::Kms(Some(x)) if *x == k.as_str()),
         }
     }
 }
@@ -194,6 +214,7 @@ impl fmt::Display for Scope {
             Scope::Global => f.write_str("global"),
             Scope::Bucket(b) => write!(f, "bucket {b}"),
             Scope::Panel(p) => write!(f, "panel {p}"),
+            Scope::Key(k) => write!(f, "key {k}"),
         }
     }
 }

@@ -87,6 +87,8 @@ pub const BUILTIN_ROLES: &[&str] = &[
     "system",
     "panel-viewer",
     "s3-user",
+    "key-user",
+    "key-admin",
 ];
 
 pub fn builtin_roles() -> Vec<RoleDef> {
@@ -154,6 +156,18 @@ pub fn builtin_roles() -> Vec<RoleDef> {
             "s3-user",
             "An ordinary S3 account: may create buckets, and owns (bucket-admin) what it creates; sees nothing else",
             vec![Rule::of(&["create"], &["buckets"])],
+            false,
+        ),
+        def(
+            "key-user",
+            "Encrypt and decrypt with the key service's keys (SSE-KMS); scope a binding with --key",
+            vec![Rule::of(&["use"], &["kms"])],
+            false,
+        ),
+        def(
+            "key-admin",
+            "Administer the key service's keys (create, enable/disable, rotate, schedule deletion, audit) without using them",
+            vec![Rule::of(&["manage"], &["kms"])],
             false,
         ),
     ]

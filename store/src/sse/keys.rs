@@ -26,19 +26,41 @@ pub enum Domain {
     /// SSE-C in the bucket with this id: keys derived from the customer's key, which the
     /// server never stores (so it cannot open these chunks without the request that has it).
     Customer(u64),
+    /// SSE-KMS (decision 0046): version `version` of the key service's key number `key`, in
+    /// the bucket with id `bucket`, under the encryption context whose digest is `context`
+    /// (zeros: none given). Keys derived from that version's material: deleting the key's
+    /// material leaves these chunks unreadable for good.
+    Kms {
+        key: u64,
+        version: u32,
+        bucket: u64,
+        context: [u8; 16],
+    },
 }
 
 impl Domain {
-    fn bytes(&self) -> [u8; 9] {
-        let mut b = [0u8; 9];
+    fn bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(37);
         match self {
             Domain::Bucket(id) => {
-                b[0] = 1;
-                b[1..].copy_from_slice(&id.to_be_bytes());
+                b.push(1);
+                b.extend_from_slice(&id.to_be_bytes());
             }
             Domain::Customer(id) => {
-                b[0] = 2;
-                b[1..].copy_from_slice(&id.to_be_bytes());
+                b.push(2);
+                b.extend_from_slice(&id.to_be_bytes());
+            }
+            Domain::Kms {
+                key,
+                version,
+                bucket,
+                context,
+            } => {
+                b.push(3);
+                b.extend_from_slice(&key.to_be_bytes());
+                b.extend_from_slice(&version.to_be_bytes());
+                b.extend_from_slice(&bucket.to_be_bytes());
+                b.extend_from_slice(context);
             }
         }
         b
@@ -56,7 +78,20 @@ pub struct Seal {
 /// The server's key ring: the root every domain key comes from.
 pub struct Keyring {
     root: [u8; 32],
+    /// The key service's materials: (key number, version) → material, for every key not
+    /// deleted (decision 0046). Swapped whole when a key changes.
+    kms: std::sync::RwLock<std::sync::Arc<KmsMaterials>>,
 }
+
+/// (key number, version) → material, and the key record (its state decides whether the
+/// material may be used now).
+type KmsMaterials = std::collections::HashMap<
+    (u64, u32),
+    (
+        zeroize::Zeroizing<[u8; 32]>,
+        std::sync::Arc<crate::kms::KeyRecord>,
+    ),
+>;
 
 impl Drop for Keyring {
     fn drop(&mut self) {
@@ -72,7 +107,54 @@ impl std::fmt::Debug for Keyring {
 
 impl Keyring {
     pub fn new(root: [u8; 32]) -> Keyring {
-        Keyring { root }
+        Keyring {
+            root,
+            kms: Default::default(),
+        }
+    }
+
+    /// Takes the materials of every key of `table` that still has them.
+    pub(crate) fn set_kms(&self, table: &crate::kms::KeyTable) {
+        let mut m = KmsMaterials::new();
+        for k in table.records() {
+            for v in &k.versions {
+                if let Some(salt) = &v.salt {
+                    let material = crate::kms::material(&self.root, k.num, v.version, salt);
+                    m.insert(
+                        (k.num, v.version),
+                        (zeroize::Zeroizing::new(material), k.clone()),
+                    );
+                }
+            }
+        }
+        let m = std::sync::Arc::new(m);
+        match self.kms.write() {
+            Ok(mut g) => *g = m,
+            Err(p) => *p.into_inner() = m,
+        }
+    }
+
+    /// The keys of SSE-KMS domain `domain` (its key's material must exist: a deleted key has
+    /// none).
+    pub(crate) fn kms_sealer(&self, domain: Domain) -> crate::error::Result<Sealer> {
+        let Domain::Kms { key, version, .. } = domain else {
+            return Err(crate::error::StoreError::internal("not an SSE-KMS domain"));
+        };
+        let materials = match self.kms.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        match materials.get(&(key, version)) {
+            Some((m, rec)) => {
+                // Disabled or pending deletion: nothing is sealed or opened with it, by anyone.
+                rec.usable()?;
+                Ok(Sealer::derive("gatehouse 2026 sse-kms domain", m, domain))
+            }
+            None => Err(crate::error::StoreError::NoSuchKmsKey(
+                "the key service's key this was encrypted with no longer exists (deleted):                  it cannot be decrypted"
+                    .into(),
+            )),
+        }
     }
 
     /// The keys of server-managed `domain` (a customer's domain has a sealer only from its key:
@@ -90,6 +172,7 @@ impl Keyring {
     ) -> crate::error::Result<Sealer> {
         match (domain, customer) {
             (Domain::Bucket(_), _) => Ok(self.sealer(domain)),
+            (Domain::Kms { .. }, _) => self.kms_sealer(domain),
             (Domain::Customer(b), Some(k)) => Ok(Sealer::customer(&k.key, b)),
             (Domain::Customer(_), None) => Err(crate::error::StoreError::AccessDenied(
                 "encrypted with a customer-provided key (SSE-C): readable only with that key, \

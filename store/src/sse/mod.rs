@@ -36,6 +36,14 @@ pub enum SseMode {
     /// SSE-C: a key the customer sends with every request, never stored; only its MD5 is kept
     /// (shown back, as AWS does, and checked against a key a request brings).
     Customer { key_md5: [u8; 16] },
+    /// SSE-KMS: `aws:kms`, the key service's key number `key` (decision 0046); `context`: the
+    /// digest of the encryption context the write gave (zeros: none), bound into the data's
+    /// keys; `bucket_key`: `BucketKeyEnabled` as asked (kept and shown).
+    Kms {
+        key: u64,
+        bucket_key: bool,
+        context: [u8; 16],
+    },
 }
 
 /// A bucket's default encryption (PutBucketEncryption).
@@ -52,7 +60,34 @@ impl SseMode {
     pub fn header(self) -> &'static str {
         match self {
             SseMode::S3 | SseMode::Customer { .. } => "AES256",
+            SseMode::Kms { .. } => "aws:kms",
         }
+    }
+
+    /// The key service's key number of an SSE-KMS mode.
+    pub fn kms_key(self) -> Option<u64> {
+        match self {
+            SseMode::Kms { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    /// The digest an encryption context is bound into the data's keys by: of its canonical
+    /// JSON (keys sorted), `None` for an empty one.
+    pub fn context_digest(context: &std::collections::BTreeMap<String, String>) -> [u8; 16] {
+        if context.is_empty() {
+            return [0; 16];
+        }
+        let mut h = blake3::Hasher::new_derive_key("gatehouse 2026 sse-kms context");
+        for (k, v) in context {
+            h.update(&(k.len() as u64).to_be_bytes());
+            h.update(k.as_bytes());
+            h.update(&(v.len() as u64).to_be_bytes());
+            h.update(v.as_bytes());
+        }
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+        out
     }
 }
 
@@ -102,40 +137,72 @@ impl CustomerKey {
 }
 
 impl crate::Store {
-    /// The encryption of a write into bucket `b`: what it asked for, else the bucket's default;
-    /// with the keys to seal it (`None`: stored as it is).
+    /// The encryption of a write by `p` of `object` into bucket `b`: what it asked for, else
+    /// the bucket's default; with the keys to seal it (`None`: stored as it is). An SSE-KMS
+    /// write needs its key usable and `use` of it (audited).
     pub(crate) fn sealer_for(
         &self,
+        p: &crate::model::Principal,
         b: &crate::model::BucketRecord,
+        object: &str,
         asked: Option<SseMode>,
-    ) -> (Option<SseMode>, Option<std::sync::Arc<Sealer>>) {
-        self.sealer_with(b, asked, None)
+    ) -> crate::Result<(Option<SseMode>, Option<std::sync::Arc<Sealer>>)> {
+        self.sealer_with(p, b, object, asked, None)
     }
 
     /// [`Store::sealer_for`] with the customer's key of an SSE-C write (it wins over any
     /// default, as an explicit request's encryption does in S3).
     pub(crate) fn sealer_with(
         &self,
+        p: &crate::model::Principal,
         b: &crate::model::BucketRecord,
+        object: &str,
         asked: Option<SseMode>,
         customer: Option<&CustomerKey>,
-    ) -> (Option<SseMode>, Option<std::sync::Arc<Sealer>>) {
+    ) -> crate::Result<(Option<SseMode>, Option<std::sync::Arc<Sealer>>)> {
         if let Some(k) = customer {
-            return (
+            return Ok((
                 Some(SseMode::Customer { key_md5: k.md5 }),
                 Some(std::sync::Arc::new(Sealer::customer(&k.key, b.id))),
-            );
+            ));
         }
-        match asked.or(b.encryption.map(|e| e.mode)) {
+        // `aws:kms` without a key id: the bucket's default key (there is no AWS managed key).
+        let asked = match asked {
+            Some(SseMode::Kms {
+                key: crate::kms::BUCKET_DEFAULT_KEY,
+                bucket_key,
+                context,
+            }) => match b.encryption.and_then(|e| e.mode.kms_key()) {
+                Some(key) => Some(SseMode::Kms {
+                    key,
+                    bucket_key,
+                    context,
+                }),
+                None => {
+                    return Err(crate::StoreError::InvalidArgument(
+                        "aws:kms without x-amz-server-side-encryption-aws-kms-key-id: gatehouse \
+                         has no AWS managed key; name a key of its key service, or give the \
+                         bucket a default one (PutBucketEncryption with a KMSMasterKeyID)"
+                            .into(),
+                    ));
+                }
+            },
+            other => other,
+        };
+        Ok(match asked.or(b.encryption.map(|e| e.mode)) {
             Some(SseMode::S3) => (
                 Some(SseMode::S3),
                 Some(std::sync::Arc::new(
                     self.inner.keyring.sealer(Domain::Bucket(b.id)),
                 )),
             ),
+            Some(mode @ SseMode::Kms { key, context, .. }) => (
+                Some(mode),
+                Some(self.kms_sealer(p, key, context, b, object)?),
+            ),
             // Never a default, never asked without its key.
             Some(SseMode::Customer { .. }) | None => (None, None),
-        }
+        })
     }
 
     /// The key ring (readers open sealed chunks with it).
@@ -170,6 +237,18 @@ impl crate::Store {
             return Err(crate::StoreError::AccessDenied(format!(
                 "bucket {bucket} takes no encryption setting"
             )));
+        }
+        if let Some(num) = enc.and_then(|e| e.mode.kms_key()) {
+            // A default no write could use is refused now, not at every write.
+            match self.kms().get(num) {
+                Some(k) if !matches!(k.state, crate::kms::KeyState::Deleted { .. }) => {}
+                Some(k) => k.usable()?,
+                None => {
+                    return Err(crate::StoreError::NoSuchKmsKey(format!(
+                        "key number {num}"
+                    )));
+                }
+            }
         }
         let name = bucket.to_string();
         self.inner

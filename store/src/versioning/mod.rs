@@ -90,9 +90,11 @@ impl Store {
         key: &str,
         id: &str,
     ) -> Result<(ObjectInfo, Pins)> {
-        self.read_or_deny(p, Verb::Get, bucket, key, || {
+        let (info, pins) = self.read_or_deny(p, Verb::Get, bucket, key, || {
             self.open_pinned(bucket, key, || self.read_version(bucket, key, id))
-        })
+        })?;
+        self.kms_check_open(p, &info.record.data, (bucket, key))?;
+        Ok((info, pins))
     }
 
     pub(crate) fn read_version(&self, bucket: &str, key: &str, id: &str) -> Result<ObjectInfo> {

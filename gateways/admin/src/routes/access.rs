@@ -218,6 +218,9 @@ struct BindingBody {
     role: String,
     bucket: Option<String>,
     panel: Option<String>,
+    /// A key of the key service (decision 0046): its id, alias or ARN.
+    #[serde(default)]
+    key: Option<String>,
 }
 
 impl BindingBody {
@@ -232,13 +235,14 @@ impl BindingBody {
                 ));
             }
         };
-        let scope = match (nonempty(self.bucket), nonempty(self.panel)) {
-            (None, None) => Scope::Global,
-            (Some(b), None) => Scope::Bucket(b),
-            (None, Some(p)) => Scope::Panel(p),
-            (Some(_), Some(_)) => {
+        let scope = match (nonempty(self.bucket), nonempty(self.panel), nonempty(self.key)) {
+            (None, None, None) => Scope::Global,
+            (Some(b), None, None) => Scope::Bucket(b),
+            (None, Some(p), None) => Scope::Panel(p),
+            (None, None, Some(k)) => Scope::Key(k),
+            _ => {
                 return Err(ApiError::invalid_request(
-                    "a binding is scoped to a bucket or a panel, not both",
+                    "a binding is scoped to one bucket, panel or key, not more",
                 ));
             }
         };
@@ -256,9 +260,9 @@ pub async fn bind(State(st): State<AdminState>, c: Caller, body: Body) -> ApiRes
     Ok(json::created(&info))
 }
 
-/// `DELETE /api/bindings?user=U|group=G&role=R[&bucket=B|&panel=P]`
+/// `DELETE /api/bindings?user=U|group=G&role=R[&bucket=B|&panel=P|&key=K]`
 pub async fn unbind(State(st): State<AdminState>, c: Caller, q: Query) -> ApiResult<Response> {
-    q.only(&["user", "group", "role", "bucket", "panel"])?;
+    q.only(&["user", "group", "role", "bucket", "panel", "key"])?;
     let own = |n: &str| q.get(n).map(str::to_string);
     let (subject, role, scope) = BindingBody {
         user: own("user"),
@@ -266,6 +270,7 @@ pub async fn unbind(State(st): State<AdminState>, c: Caller, q: Query) -> ApiRes
         role: own("role").unwrap_or_default(),
         bucket: own("bucket"),
         panel: own("panel"),
+        key: own("key"),
     }
     .resolve()?;
     st.store.unbind(&c.principal, subject, &role, scope).await?;

@@ -35,13 +35,31 @@ pub struct Bucket {
     versioning: &'static str,
     /// Object lock is on (`GET /api/buckets/{bucket}/object-lock` has its default retention).
     object_lock: bool,
-    /// Default encryption of new objects: "AES256" (SSE-S3), or null (decision 0044).
+    /// Default encryption of new objects: "AES256" (SSE-S3), "aws:kms" (SSE-KMS), or null
+    /// (decisions 0044, 0046).
     encryption: Option<&'static str>,
+    /// The key service's key of an "aws:kms" default: its id.
+    encryption_key: Option<String>,
+}
+
+impl Bucket {
+    /// The bucket as shown, its default key named by id.
+    pub(super) fn of(store: &gatehouse_store::Store, b: BucketInfo) -> Self {
+        let key = b
+            .encryption
+            .and_then(|e| e.mode.kms_key())
+            .and_then(|k| store.kms().get(k))
+            .map(|k| k.id.clone());
+        let mut out = Bucket::from(b);
+        out.encryption_key = key;
+        out
+    }
 }
 
 impl From<BucketInfo> for Bucket {
     fn from(b: BucketInfo) -> Self {
         Bucket {
+            encryption_key: None,
             name: b.name,
             kind: kind_name(b.kind),
             owner: b.owner,
@@ -73,7 +91,7 @@ pub async fn list(State(st): State<AdminState>, c: Caller) -> ApiResult<Response
         .store
         .list_buckets(&c.principal)?
         .into_iter()
-        .map(Bucket::from)
+        .map(|b| Bucket::of(&st.store, b))
         .collect();
     Ok(json::ok(&buckets))
 }
@@ -87,7 +105,7 @@ struct CreateBody {
 pub async fn create(State(st): State<AdminState>, c: Caller, body: Body) -> ApiResult<Response> {
     let b: CreateBody = json::read(Some(&c.payload), body).await?;
     let info = st.store.create_bucket(&c.principal, &b.name).await?;
-    Ok(json::created(&Bucket::from(info)))
+    Ok(json::created(&Bucket::of(&st.store, info)))
 }
 
 pub async fn info(
@@ -96,7 +114,7 @@ pub async fn info(
     Param(bucket): Param<String>,
 ) -> ApiResult<Response> {
     let info = st.store.head_bucket(&c.principal, &bucket)?;
-    Ok(json::ok(&Bucket::from(info)))
+    Ok(json::ok(&Bucket::of(&st.store, info)))
 }
 
 pub async fn delete(
@@ -132,14 +150,17 @@ pub async fn set_quota(
         .store
         .set_bucket_quota(&c.principal, &bucket, q.max_size_bytes, q.max_objects)
         .await?;
-    Ok(json::ok(&Bucket::from(info)))
+    Ok(json::ok(&Bucket::of(&st.store, info)))
 }
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EncryptionBody {
-    /// "AES256" (SSE-S3) or null (no default).
+    /// "AES256" (SSE-S3), "aws:kms" (SSE-KMS, with `key`) or null (no default).
     algorithm: Option<String>,
+    /// The key service's key of "aws:kms": id, `alias/<name>` or ARN.
+    #[serde(default)]
+    key: Option<String>,
 }
 
 /// `PUT /api/buckets/{b}/encryption` `{"algorithm": "AES256" | null}`: the bucket's (or
@@ -158,15 +179,28 @@ pub async fn set_encryption(
             mode: SseMode::S3,
             bucket_key: false,
         }),
-        Some("aws:kms") | Some("aws:kms:dsse") => {
-            return Err(gatehouse_store::StoreError::InvalidArgument(
-                "SSE-KMS (aws:kms) is not implemented yet; AES256 (SSE-S3) is".into(),
-            )
-            .into());
+        Some("aws:kms") => {
+            let name = e.key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
+                crate::error::ApiError::invalid_request("aws:kms needs key: a key of the key service")
+            })?;
+            let k = st.store.kms().find(name).ok_or_else(|| {
+                gatehouse_store::StoreError::NoSuchKmsKey(format!(
+                    "no key {}",
+                    name.chars().take(80).collect::<String>()
+                ))
+            })?;
+            Some(BucketEncryption {
+                mode: SseMode::Kms {
+                    key: k.num,
+                    bucket_key: false,
+                    context: [0; 16],
+                },
+                bucket_key: false,
+            })
         }
         Some(other) => {
             return Err(gatehouse_store::StoreError::InvalidArgument(format!(
-                "unknown algorithm {:?}: AES256 or null",
+                "unknown algorithm {:?}: AES256, aws:kms or null",
                 other.chars().take(40).collect::<String>()
             ))
             .into());
@@ -176,5 +210,5 @@ pub async fn set_encryption(
         .set_bucket_encryption(&c.principal, &bucket, enc)
         .await?;
     let info = st.store.head_bucket(&c.principal, &bucket)?;
-    Ok(json::ok(&Bucket::from(info)))
+    Ok(json::ok(&Bucket::of(&st.store, info)))
 }

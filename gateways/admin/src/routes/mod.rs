@@ -12,6 +12,7 @@ mod backup;
 mod bucket_policy;
 mod buckets;
 mod info;
+mod kms;
 mod object_lock;
 mod objects;
 mod peers;
@@ -143,6 +144,24 @@ fn endpoints() -> Vec<Endpoint> {
             "/api/buckets/{bucket}/encryption",
             buckets::set_encryption,
         ),
+        ep(Get, "/api/kms/keys", kms::list),
+        ep(Post, "/api/kms/keys", kms::create),
+        ep(Get, "/api/kms/keys/{key}", kms::describe),
+        ep(Post, "/api/kms/keys/{key}/enable", kms::enable),
+        ep(Post, "/api/kms/keys/{key}/disable", kms::disable),
+        ep(Post, "/api/kms/keys/{key}/rotate", kms::rotate),
+        ep(
+            Post,
+            "/api/kms/keys/{key}/schedule-deletion",
+            kms::schedule_deletion,
+        ),
+        ep(
+            Post,
+            "/api/kms/keys/{key}/cancel-deletion",
+            kms::cancel_deletion,
+        ),
+        ep(Get, "/api/kms/keys/{key}/audit", kms::key_audit),
+        ep(Get, "/api/kms/audit", kms::audit),
         ep(Get, "/api/buckets/{bucket}/policy", bucket_policy::get),
         ep(Put, "/api/buckets/{bucket}/policy", bucket_policy::set),
         ep(Get, "/api/buckets/{bucket}/object-lock", object_lock::get),

@@ -38,7 +38,7 @@ fn set(r: &mut Response, name: &str, value: &str) {
 }
 
 pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
-    let (sse, customer) = crate::sse::write(&ctx.headers)?;
+    let (sse, customer) = crate::sse::write(s, &ctx.headers)?;
     let meta = object_meta(&ctx.headers)?;
     let tags = parse_tag_header(&ctx.headers)?;
     let alg = match ctx.header("x-amz-checksum-algorithm") {
@@ -71,7 +71,8 @@ pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     if let Some(a) = alg {
         set(&mut r, "x-amz-checksum-algorithm", a.name());
     }
-    crate::sse::answer(&mut r, u.sse);
+    crate::sse::answer(s, &mut r, u.sse);
+    crate::sse::echo_context(&mut r, &ctx.headers);
     Ok(r)
 }
 
@@ -105,7 +106,7 @@ pub async fn upload_part(
     if let (Some(alg), Some(v)) = (plan.algorithm, &part.checksum) {
         set(&mut r, alg.header(), v);
     }
-    crate::sse::answer(&mut r, part.sse);
+    crate::sse::answer(s, &mut r, part.sse);
     Ok(r)
 }
 
@@ -158,7 +159,7 @@ pub async fn upload_part_copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error>
     w.elem("ETag", &util::quote_etag(&part.etag));
     w.close("CopyPartResult");
     let mut r = xml_ok(w);
-    crate::sse::answer(&mut r, part.sse);
+    crate::sse::answer(s, &mut r, part.sse);
     if let Some(v) = &sv
         && let (Ok(n), Ok(v)) = (
             http::HeaderName::try_from("x-amz-copy-source-version-id"),
@@ -230,7 +231,7 @@ pub async fn complete(
     {
         r.headers_mut().insert("x-amz-version-id", v);
     }
-    crate::sse::answer(&mut r, info.sse);
+    crate::sse::answer(s, &mut r, info.sse);
     Ok(r)
 }
 

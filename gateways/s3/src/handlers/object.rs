@@ -103,7 +103,7 @@ pub async fn put(
     opts.tags = parse_tag_header(&ctx.headers)?;
     opts.condition = write_condition(&ctx.headers)?;
     opts.lock = super::lock::lock_request(&ctx.headers)?;
-    (opts.sse, opts.customer_key) = crate::sse::write(&ctx.headers)?;
+    (opts.sse, opts.customer_key) = crate::sse::write(s, &ctx.headers)?;
     let (stream, trailers) = payload_stream(body, payload, &ctx.headers);
     let info = s
         .put_object(
@@ -119,7 +119,8 @@ pub async fn put(
     let mut r = empty(StatusCode::OK);
     set(&mut r, "etag", &util::quote_etag(&info.record.etag));
     version_header(&mut r, &info.record);
-    crate::sse::answer(&mut r, info.record.sse);
+    crate::sse::answer(s, &mut r, info.record.sse);
+    crate::sse::echo_context(&mut r, &ctx.headers);
     if let Some(ck) = &info.record.checksum
         && let Some(alg) = gatehouse_store::ChecksumAlgorithm::parse(&ck.algorithm)
     {
@@ -220,9 +221,9 @@ fn not_modified(rec: &ObjectRecord) -> S3Error {
     S3Error::new(304, "NotModified", "Not Modified").with("ETag", util::quote_etag(&rec.etag))
 }
 
-fn meta_headers(r: &mut Response, rec: &ObjectRecord) {
+fn meta_headers(s: &Store, r: &mut Response, rec: &ObjectRecord) {
     set(r, "etag", &util::quote_etag(&rec.etag));
-    crate::sse::answer(r, rec.sse);
+    crate::sse::answer(s, r, rec.sse);
     set(r, "last-modified", &util::http_date(rec.mtime_ms));
     set(r, "accept-ranges", "bytes");
     let m = &rec.meta;
@@ -336,7 +337,7 @@ pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
         StatusCode::OK
     };
     let mut r = (status, body).into_response();
-    meta_headers(&mut r, rec);
+    meta_headers(s, &mut r, rec);
     super::lock::lock_headers(&mut r, rec);
     match (&rec.version_id, version_param(ctx)) {
         (Some(v), _) => set(&mut r, "x-amz-version-id", v),
@@ -626,7 +627,7 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         Some("REPLACE") => Some(parse_tag_header(&ctx.headers)?),
         Some(_) => return Err(S3Error::invalid_argument("Unknown tagging directive.")),
     };
-    let (sse, customer_key) = crate::sse::write(&ctx.headers)?;
+    let (sse, customer_key) = crate::sse::write(s, &ctx.headers)?;
     let source_customer_key = crate::sse::customer(&ctx.headers, crate::sse::SOURCE_CUSTOMER)?;
     if sb == ctx.bucket()
         && sk == ctx.key()
@@ -667,7 +668,8 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     w.close("CopyObjectResult");
     let mut r = xml_ok(w);
     version_header(&mut r, &info.record);
-    crate::sse::answer(&mut r, info.record.sse);
+    crate::sse::answer(s, &mut r, info.record.sse);
+    crate::sse::echo_context(&mut r, &ctx.headers);
     if let Some(v) = &sv {
         set(&mut r, "x-amz-copy-source-version-id", v);
     }
