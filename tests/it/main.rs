@@ -15,6 +15,7 @@ mod common;
 mod conditional_writes;
 mod durability;
 mod encryption;
+mod kms;
 mod exposure;
 mod fsck;
 mod gc_edges;

@@ -266,8 +266,15 @@ fn etag_of(keyring: &crate::sse::Keyring, data: &Data) -> Result<String> {
         Data::Inline(v) => hex::encode(Md5::digest(v)),
         Data::Sealed { seal, bytes } => {
             let mut v = bytes.clone();
-            keyring.opener(seal.domain, None)?.open(seal, &mut v)?;
-            hex::encode(Md5::digest(&v))
+            let opener = keyring.opener(seal.domain, None)?;
+            opener.open(seal, &mut v)?;
+            let md5: [u8; 16] = Md5::digest(&v).into();
+            // SSE-KMS: keyed, as its S3 writes are (`objects::keyed_etag`).
+            if matches!(seal.domain, crate::sse::Domain::Kms { .. }) {
+                hex::encode(opener.keyed_etag(&md5))
+            } else {
+                hex::encode(md5)
+            }
         }
         Data::Chunks(c) => {
             let mut m = Md5::new();
@@ -347,6 +354,7 @@ impl Store {
         let bucket_s = bucket.to_string();
         let name = name.to_string();
         let keyring = self.keyring().clone();
+        let (store, who) = (self.clone(), p.clone());
         // The directory is looked up in the transaction: under `nfs.async` a read outside it
         // would first commit the creates answered before (see `commit`).
         let (ino, rec, dir_after) = self
@@ -391,13 +399,18 @@ impl Store {
                 let mut rec = new_record(now);
                 // In a share with default encryption even an empty file is stored (and shown
                 // to S3) encrypted, as every write there is (decision 0044).
-                if b.encryption.is_some() {
+                if let Some(enc) = b.encryption {
                     let mut bytes = Vec::new();
-                    let seal = keyring
-                        .sealer(crate::sse::Domain::Bucket(b.id))
-                        .seal(&mut bytes)?;
+                    let sealer = match enc.mode {
+                        // SSE-KMS: the key's current version, used by this caller (audited).
+                        crate::sse::SseMode::Kms { key: kms_key, .. } => {
+                            store.kms_sealer(&who, kms_key, [0; 16], &b, &key)?
+                        }
+                        _ => std::sync::Arc::new(keyring.sealer(crate::sse::Domain::Bucket(b.id))),
+                    };
+                    let seal = sealer.seal(&mut bytes)?;
                     rec.data = Data::Sealed { seal, bytes };
-                    rec.sse = Some(crate::sse::SseMode::S3);
+                    rec.sse = crate::sse::mode_of(&rec.data, Some(enc.mode));
                 }
                 apply_meta_at(&mut rec, &attrs, now);
                 if let FsCreate::Exclusive(v) = how {
@@ -1047,7 +1060,7 @@ impl Store {
                         rec.size = new_size;
                         rec.etag = new_etag;
                         // Encrypted as S3 reports it only when every byte is (decision 0044).
-                        rec.sse = new_data.fully_sealed().then_some(crate::sse::SseMode::S3);
+                        rec.sse = crate::sse::mode_of(&new_data, rec.sse);
                         rec.data = new_data;
                         rec.mtime_ms = now_ms();
                         rec.checksum = None;

@@ -348,7 +348,9 @@ impl Store {
             self.precheck_part_room(&u, upload_id, part_number, n)?;
         }
         let seal = self.upload_sealer(p, &u, opts.customer_key.as_deref())?;
-        let customer_seal = seal.clone().filter(|_| opts.customer_key.is_some());
+        let keyed = seal
+            .clone()
+            .filter(|_| super::objects::keyed_etag(u.sse));
         let mut staged = self
             .stage(
                 body,
@@ -366,9 +368,9 @@ impl Store {
             self.discard(staged);
             return Err(e.into());
         }
-        // An SSE-C part's ETag is no MD5 of its content (see `Sealer::customer_etag`).
-        if let Some(s) = &customer_seal {
-            staged.md5 = s.customer_etag(&staged.md5);
+        // An SSE-C or SSE-KMS part's ETag is no MD5 of its content (see `Sealer::keyed_etag`).
+        if let Some(s) = &keyed {
+            staged.md5 = s.keyed_etag(&staged.md5);
         }
         match self.commit_part(&u, upload_id, part_number, &staged).await {
             Ok(info) => {
@@ -415,7 +417,9 @@ impl Store {
         };
         self.precheck_part_room(&u, upload_id, part_number, range.end - range.start)?;
         let seal = self.upload_sealer(p, &u, keys.customer.as_deref())?;
-        let customer_seal = seal.clone().filter(|_| keys.customer.is_some());
+        let keyed = seal
+            .clone()
+            .filter(|_| super::objects::keyed_etag(u.sse));
         let body = self.read_data_pinned_for(&source.record.data, range, pins, keys.source);
         let mut staged = self
             .stage(
@@ -431,8 +435,8 @@ impl Store {
             .map_err(|e| match e {
                 StageError::Body(e) | StageError::Store(e) => e,
             })?;
-        if let Some(s) = &customer_seal {
-            staged.md5 = s.customer_etag(&staged.md5);
+        if let Some(s) = &keyed {
+            staged.md5 = s.keyed_etag(&staged.md5);
         }
         match self.commit_part(&u, upload_id, part_number, &staged).await {
             Ok(info) => {

@@ -164,7 +164,9 @@ impl Store {
         }
         let (sse, seal) =
             self.sealer_with(p, &b, key, opts.sse, opts.customer_key.as_deref())?;
-        let customer_seal = seal.clone().filter(|_| opts.customer_key.is_some());
+        // SSE-C and SSE-KMS objects' ETags are no MD5 of their content (AWS documents it; a
+        // listing without the key shows no fingerprint): keyed under their domain.
+        let keyed = seal.clone().filter(|_| keyed_etag(sse));
         let staged = self
             .stage(
                 body,
@@ -190,9 +192,8 @@ impl Store {
         let condition = opts.condition;
         let lock = opts.lock;
         let acl = opts.acl;
-        // An SSE-C object's ETag is no MD5 of its content (see `Sealer::customer_etag`).
-        let etag = match &customer_seal {
-            Some(s) => hex::encode(s.customer_etag(&staged.md5)),
+        let etag = match &keyed {
+            Some(s) => hex::encode(s.keyed_etag(&staged.md5)),
             None => staged.md5_hex(),
         };
         let rec = ObjectRecord {
@@ -686,8 +687,8 @@ impl Store {
                     .map_err(|e| match e {
                         StageError::Body(e) | StageError::Store(e) => e,
                     })?;
-                let etag = match dst_seal.as_ref().filter(|_| to_customer) {
-                    Some(s) => hex::encode(s.customer_etag(&staged.md5)),
+                let etag = match dst_seal.as_ref().filter(|_| keyed_etag(dst_sse)) {
+                    Some(s) => hex::encode(s.keyed_etag(&staged.md5)),
                     None => staged.md5_hex(),
                 };
                 restaged = Some((staged, etag));
@@ -739,12 +740,10 @@ impl Store {
                     src.data = data;
                     src.etag = new_etag;
                     src.sse = dst_sse;
-                } else if !src.data.fully_sealed() {
-                    src.sse = None;
-                } else if src.sse.and_then(|m| m.kms_key()).is_none() {
+                } else {
                     // Shared chunks keep their keys: a copy of a key service's object stays
                     // under its key; of other sealed bytes, server-managed keys.
-                    src.sse = Some(crate::sse::SseMode::S3);
+                    src.sse = crate::sse::mode_of(&src.data, src.sse);
                 }
                 let mut b = txn::get_bucket(&ns, &db)?;
                 opts.condition
@@ -952,4 +951,12 @@ fn copy_source_error(e: StoreError) -> StoreError {
         ),
         e => e,
     }
+}
+
+/// Whether an object written with `sse` has a keyed ETag rather than its MD5 (SSE-C, SSE-KMS).
+pub(crate) fn keyed_etag(sse: Option<crate::sse::SseMode>) -> bool {
+    matches!(
+        sse,
+        Some(crate::sse::SseMode::Customer { .. } | crate::sse::SseMode::Kms { .. })
+    )
 }

@@ -18,7 +18,7 @@ pub use keys::{Domain, Keyring, Seal, Sealer};
 impl Sealer {
     /// An SSE-C object's ETag from the MD5 of its content: keyed, so it is no fingerprint of
     /// the content for whoever lists the bucket without the key (AWS: not an MD5 either).
-    pub fn customer_etag(&self, md5: &[u8; 16]) -> [u8; 16] {
+    pub fn keyed_etag(&self, md5: &[u8; 16]) -> [u8; 16] {
         let mut h = blake3::Hasher::new_keyed(&self.name_key);
         h.update(b"etag");
         h.update(md5);
@@ -88,6 +88,40 @@ impl SseMode {
         let mut out = [0u8; 16];
         out.copy_from_slice(&h.finalize().as_bytes()[..16]);
         out
+    }
+}
+
+/// How an object whose bytes are `data` is encrypted, as S3 reports it (decision 0044: what
+/// its bytes are): `None` unless every byte is sealed; SSE-KMS when every byte is sealed by
+/// one key of the key service (keeping `prior`'s Bucket Key and context when it names that
+/// key); else SSE-S3. Never SSE-C: an SSE-C object's mode is set by its writes.
+pub(crate) fn mode_of(data: &crate::model::Data, prior: Option<SseMode>) -> Option<SseMode> {
+    use crate::model::Data;
+    if !data.fully_sealed() {
+        return None;
+    }
+    let mut domains = match data {
+        Data::Sealed { seal, .. } => vec![seal.domain],
+        Data::Chunks(c) => c.iter().filter_map(|c| c.seal.map(|s| s.domain)).collect(),
+        Data::Inline(_) => Vec::new(),
+    }
+    .into_iter();
+    let first = domains.next();
+    let one_key = match first {
+        Some(Domain::Kms { key, context, .. }) => domains
+            .all(|d| matches!(d, Domain::Kms { key: k, .. } if k == key))
+            .then_some((key, context)),
+        _ => None,
+    };
+    match (one_key, prior) {
+        (Some((key, _)), Some(p @ SseMode::Kms { key: k, .. })) if k == key => Some(p),
+        (Some((key, context)), _) => Some(SseMode::Kms {
+            key,
+            bucket_key: false,
+            context,
+        }),
+        (None, Some(p @ SseMode::Customer { .. })) => Some(p),
+        (None, _) => Some(SseMode::S3),
     }
 }
 
