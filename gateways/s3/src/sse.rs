@@ -407,13 +407,47 @@ fn parse_config(s: &Store, doc: &crate::xml::Node) -> Result<BucketEncryption, S
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<BucketEncryption, S3Error> {
-        parse_config(&crate::xml::parse(s.as_bytes()).expect("xml"))
+    /// A store on a fresh directory with one key, `alias/app`; the key's number.
+    fn store() -> (tempfile::TempDir, Store, u64) {
+        let dir = tempfile::tempdir().expect("dir");
+        let (s, _) =
+            Store::open(gatehouse_store::StoreConfig::new(dir.path())).expect("store");
+        let admin = gatehouse_store::rbac::Policy::new(
+            vec![],
+            Default::default(),
+            vec![],
+            gatehouse_store::rbac::policy::AdminPeers(vec!["admin".into()]),
+        )
+        .resolve(
+            "0123456789abcdef",
+            "admin",
+            gatehouse_store::model::UserKind::Person,
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        rt.block_on(s.kms().create(
+            &admin,
+            gatehouse_store::kms::KeySpec {
+                alias: Some("app".into()),
+                description: String::new(),
+            },
+        ))
+        .expect("key");
+        let num = s.kms().find("alias/app").expect("key").num;
+        (dir, s, num)
+    }
+
+    fn parse(s: &Store, doc: &str) -> Result<BucketEncryption, S3Error> {
+        parse_config(s, &crate::xml::parse(doc.as_bytes()).expect("xml"))
     }
 
     #[test]
     fn bucket_encryption_documents() {
+        let (_dir, s, num) = store();
         let ok = parse(
+            &s,
             "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>",
         )
         .ok();
@@ -424,9 +458,23 @@ mod tests {
                 bucket_key: true
             })
         );
+        let kms = parse(
+            &s,
+            "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>alias/app</KMSMasterKeyID></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>",
+        )
+        .ok();
+        assert_eq!(kms.map(|e| e.mode.kms_key()), Some(Some(num)));
         for (doc, code) in [
             (
                 "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>",
+                "InvalidArgument",
+            ),
+            (
+                "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>alias/none</KMSMasterKeyID></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>",
+                "KMS.NotFoundException",
+            ),
+            (
+                "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms:dsse</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>",
                 "NotImplemented",
             ),
             (
@@ -447,23 +495,68 @@ mod tests {
                 "MalformedXML",
             ),
         ] {
-            let e = parse(doc).err().expect(doc);
+            let e = parse(&s, doc).err().expect(doc);
             assert_eq!(e.code, code, "{doc}");
         }
     }
 
     #[test]
     fn write_headers() {
-        let h = |v: &str| crate::request::header_map(&[(HEADER, v.as_bytes())]);
-        assert_eq!(asked(&HeaderMap::new()).ok(), Some(None));
-        assert_eq!(asked(&h("AES256")).ok(), Some(Some(SseMode::S3)));
+        let (_dir, s, num) = store();
+        let h = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(&str, &[u8])> =
+                pairs.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+            crate::request::header_map(&pairs)
+        };
+        assert_eq!(asked(&s, &HeaderMap::new()).ok(), Some(None));
         assert_eq!(
-            asked(&h("aws:kms")).err().map(|e| e.code),
-            Some("NotImplemented")
+            asked(&s, &h(&[(HEADER, "AES256")])).ok(),
+            Some(Some(SseMode::S3))
         );
+        // aws:kms alone asks for the bucket's default key.
         assert_eq!(
-            asked(&h("aes256")).err().map(|e| e.code),
-            Some("InvalidArgument")
+            asked(&s, &h(&[(HEADER, "aws:kms")])).ok().flatten().and_then(|m| m.kms_key()),
+            Some(gatehouse_store::kms::BUCKET_DEFAULT_KEY)
         );
+        let with_key = asked(
+            &s,
+            &h(&[
+                (HEADER, "aws:kms"),
+                (KMS_KEY_ID, "alias/app"),
+                (BUCKET_KEY, "true"),
+                (KMS_CONTEXT, "eyJhIjoiYiJ9"),
+            ]),
+        )
+        .ok()
+        .flatten();
+        match with_key {
+            Some(SseMode::Kms {
+                key,
+                bucket_key,
+                context,
+            }) => {
+                assert_eq!((key, bucket_key), (num, true));
+                assert_ne!(context, [0; 16]);
+            }
+            other => panic!("{other:?}"),
+        }
+        for (pairs, code) in [
+            (vec![(HEADER, "aws:kms:dsse")], "NotImplemented"),
+            (vec![(HEADER, "aes256")], "InvalidArgument"),
+            (vec![(HEADER, "aws:kms"), (KMS_KEY_ID, "nope")], "KMS.NotFoundException"),
+            (vec![(HEADER, "AES256"), (KMS_KEY_ID, "alias/app")], "InvalidArgument"),
+            (vec![(KMS_KEY_ID, "alias/app")], "InvalidArgument"),
+            (vec![(HEADER, "aws:kms"), (BUCKET_KEY, "yes")], "InvalidArgument"),
+            // Context: not base64, base64 of no JSON object, a non-string value.
+            (vec![(HEADER, "aws:kms"), (KMS_CONTEXT, "!!")], "InvalidArgument"),
+            (vec![(HEADER, "aws:kms"), (KMS_CONTEXT, "WzFd")], "InvalidArgument"),
+            (vec![(HEADER, "aws:kms"), (KMS_CONTEXT, "eyJhIjoxfQ==")], "InvalidArgument"),
+        ] {
+            assert_eq!(
+                asked(&s, &h(&pairs)).err().map(|e| e.code),
+                Some(code),
+                "{pairs:?}"
+            );
+        }
     }
 }
