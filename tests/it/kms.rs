@@ -759,3 +759,9 @@ async fn keys_through_the_api_and_the_cli() {
     .await;
     assert!(out.contains("key"), "{out}");
 }
+
+/// The console's Keys panel, in headless Chromium (tests/browser/keys.test.mjs).
+#[test]
+fn console_keys_panel_in_chromium() {
+    crate::web_browser::run_in_chromium("keys.test.mjs");
+}

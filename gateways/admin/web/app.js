@@ -10,7 +10,7 @@
 (() => {
   const PAGE_SIZE = 100;
   // Panels this page has a view for, in the order they are listed.
-  const VIEWS = ['s3', 'shares', 'bindings', 'groups', 'users', 'peers-mgmt', 'replication', 'storage'];
+  const VIEWS = ['s3', 'shares', 'bindings', 'groups', 'users', 'peers-mgmt', 'replication', 'keys', 'storage'];
 
   let session = null;
   let presignAvailable = true;
@@ -213,6 +213,7 @@
     $('app').hidden = false;
     const allowed = new Set(me.panels.filter((p) => p.allowed).map((p) => p.id));
     if (!me.panels.some((p) => p.id === 'replication') && await replicationVisible()) allowed.add('replication');
+    if (await keysVisible()) allowed.add('keys');
     allowedPanels = allowed;
     const nav = $('panel-nav');
     clear(nav);
@@ -470,7 +471,9 @@
     const info = await api('GET', bucketPath(bucket)).catch(() => null);
     if (bucket !== browse.bucket) return;
     encryptionState = info ? info.encryption : undefined;
-    $('encryption-state').textContent = info ? (info.encryption ? info.encryption + ' (SSE-S3)' : 'none') : 'unknown';
+    $('encryption-state').textContent = !info ? 'unknown'
+      : info.encryption === 'aws:kms' ? 'aws:kms (SSE-KMS, key ' + (info.encryption_key || '?') + ')'
+        : info.encryption ? info.encryption + ' (SSE-S3)' : 'none';
     $('encryption-toggle').textContent = info && info.encryption ? 'Turn off' : 'Encrypt new writes';
     $('encryption-toggle').hidden = !info;
     versioningState = v.status;
@@ -1710,6 +1713,96 @@
     }
   }
 
+  // ----- keys (the key service, SSE-KMS) -----
+
+  // The Keys view is there for whoever may list keys (key admins, and users of some key).
+  async function keysVisible() {
+    try {
+      await api('GET', '/api/kms/keys');
+      return true;
+    } catch (_) {
+      return false;
+    }
+  }
+
+  function keyPath(k, action) {
+    return '/api/kms/keys/' + encodeURIComponent(k.id) + (action ? '/' + action : '');
+  }
+
+  async function keyAction(k, action, body, done) {
+    const r = await attempt(() => api('POST', keyPath(k, action), body));
+    if (!r) return;
+    flash(done(r), true);
+    await loadKeys();
+  }
+
+  async function loadKeys() {
+    const keys = await attempt(() => api('GET', '/api/kms/keys'));
+    const tbody = $('keys-table').tBodies[0];
+    clear(tbody);
+    if (!keys) return;
+    $('keys-empty').hidden = keys.length > 0;
+    for (const k of keys) {
+      const name = k.alias ? 'alias/' + k.alias : k.id;
+      const buttons = [];
+      const button = (text, onclick, cls) => buttons.push(el('button', { type: 'button', class: cls || 'quiet', text, onclick }));
+      if (k.state === 'Enabled') {
+        button('Rotate', () => keyAction(k, 'rotate', {}, (r) => name + ': new material, version ' + r.current_version + '.'));
+        button('Disable', async () => {
+          if (!window.confirm('Disable ' + name + '? Nothing encrypted with it can be read until it is enabled again.')) return;
+          await keyAction(k, 'disable', {}, () => name + ' is disabled.');
+        });
+      }
+      if (k.state === 'Disabled') button('Enable', () => keyAction(k, 'enable', {}, () => name + ' is enabled.'));
+      if (k.state === 'Enabled' || k.state === 'Disabled') {
+        button('Schedule deletion', async () => {
+          const days = window.prompt('Delete ' + name + ' after how many days (7-30)? Then what it encrypted can never be read.', '30');
+          if (days === null) return;
+          await keyAction(k, 'schedule-deletion', { days: Number(days) }, (r) => name + ' will be deleted on ' + fmtTime(r.deletion_due_ms) + '.');
+        }, 'danger');
+      }
+      if (k.state === 'PendingDeletion') button('Cancel deletion', () => keyAction(k, 'cancel-deletion', {}, () => name + ': deletion cancelled; the key is disabled.'));
+      button('Audit', () => loadKeyAudit(k, name));
+      tbody.append(el('tr', { 'data-key': k.id },
+        el('td', { title: k.arn }, el('code', { text: k.id })),
+        el('td', { text: k.alias ? 'alias/' + k.alias : '' }),
+        el('td', { class: 'key-state', text: k.state }),
+        el('td', { class: 'num', text: String(k.current_version) }),
+        el('td', { text: fmtTime(k.created_ms) + (k.creator ? ' by ' + k.creator : '') }),
+        el('td', { text: k.deletion_due_ms ? fmtTime(k.deletion_due_ms) : (k.deleted_ms ? 'deleted ' + fmtTime(k.deleted_ms) : '') }),
+        el('td', { class: 'actions' }, buttons)));
+    }
+  }
+
+  async function loadKeyAudit(k, name) {
+    const events = await attempt(() => api('GET', keyPath(k, 'audit') + '?limit=200'));
+    if (!events) return;
+    $('key-audit').hidden = false;
+    $('key-audit-title').textContent = 'Audit of ' + name;
+    const tbody = $('key-audit-table').tBodies[0];
+    clear(tbody);
+    for (const e of events) {
+      const target = e.bucket ? e.bucket + '/' + (e.object || '') : '';
+      tbody.append(el('tr', {},
+        el('td', { text: fmtTime(e.time_ms) }),
+        el('td', { title: e.actor_id, text: e.actor }),
+        el('td', { text: e.op }),
+        el('td', { class: 'num', text: e.version === null || e.version === undefined ? '' : String(e.version) }),
+        el('td', { text: target }),
+        el('td', { text: (e.allowed ? 'ok' : 'refused: ' + (e.reason || '')) + (e.count > 1 ? ' (x' + e.count + ')' : '') })));
+    }
+  }
+
+  $('key-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const body = { alias: $('key-alias').value.trim() || null, description: $('key-description').value.trim() };
+    const k = await attempt(() => api('POST', '/api/kms/keys', body));
+    if (!k) return;
+    flash('Created key ' + (k.alias ? 'alias/' + k.alias + ' (' + k.id + ')' : k.id) + '.', true);
+    $('key-form').reset();
+    await loadKeys();
+  });
+
   const LOADERS = {
     s3: (bucket) => loadBuckets(bucket),
     shares: () => loadShares(),
@@ -1718,6 +1811,7 @@
     users: () => loadUsers(),
     'peers-mgmt': () => loadPeers(),
     replication: () => loadReplication(),
+    keys: () => loadKeys(),
     storage: () => loadStorage(),
   };
 
