@@ -28,6 +28,9 @@ STEP is one of:
     head-sse BUCKET KEY            print HeadObject's ServerSideEncryption
     put-default-enc BUCKET         PutBucketEncryption: AES256 by default
     get-default-enc BUCKET         print GetBucketEncryption's algorithm
+    put-kms FILE BUCKET KEY KEYID  upload_file with SSE-KMS under key KEYID
+    head-kms BUCKET KEY            print HeadObject's ServerSideEncryption and SSEKMSKeyId
+    put-default-kms BUCKET KEYID   PutBucketEncryption: aws:kms with KEYID by default
     put-sse-c FILE BUCKET KEY KEYF upload_file with the SSE-C key in file KEYF
     get-sse-c BUCKET KEY FILE KEYF download_file with the SSE-C key in file KEYF
     put-cors BUCKET ORIGIN         PutBucketCors: GET from ORIGIN
@@ -230,6 +233,34 @@ def main():
         (bucket,) = args
         c = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
         print(c["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"])
+    elif step == "put-kms":
+        path, bucket, key, key_id = args
+        s3.upload_file(
+            path,
+            bucket,
+            key,
+            Config=TRANSFER,
+            ExtraArgs={"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_id},
+        )
+    elif step == "head-kms":
+        bucket, key = args
+        h = s3.head_object(Bucket=bucket, Key=key)
+        print(h.get("ServerSideEncryption"), h.get("SSEKMSKeyId"))
+    elif step == "put-default-kms":
+        bucket, key_id = args
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": key_id,
+                        }
+                    }
+                ]
+            },
+        )
     elif step in ("put-sse-c", "get-sse-c"):
         with open(args[3], "rb") as f:
             extra = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": f.read()}
