@@ -58,7 +58,10 @@ fn show(k: &Key) {
         ("alias", alias_text(k)),
         ("state", k.state.clone()),
         ("description", k.description.clone()),
-        ("created", format!("{} by {}", time_ms(k.created_ms), k.creator)),
+        (
+            "created",
+            format!("{} by {}", time_ms(k.created_ms), k.creator),
+        ),
         ("current version", k.current_version.to_string()),
         (
             "versions",
@@ -159,7 +162,9 @@ pub async fn key(ctx: &Ctx, cmd: KeyCmd) -> anyhow::Result<()> {
                 })
                 .collect();
             output::table(
-                &["SEQ", "TIME", "WHO", "OP", "KEY", "VERSION", "OBJECT", "OUTCOME"],
+                &[
+                    "SEQ", "TIME", "WHO", "OP", "KEY", "VERSION", "OBJECT", "OUTCOME",
+                ],
                 &rows,
             );
             return Ok(());

@@ -678,7 +678,9 @@ pub async fn fsck_online(
 fn encryption_text(e: Option<&str>) -> String {
     match e {
         Some("AES256") => "AES256 (SSE-S3: every new write encrypted)".into(),
-        Some("aws:kms") => "aws:kms (SSE-KMS: every new write encrypted under a key of the key service)".into(),
+        Some("aws:kms") => {
+            "aws:kms (SSE-KMS: every new write encrypted under a key of the key service)".into()
+        }
         Some(other) => other.to_string(),
         None => "none".into(),
     }

@@ -167,7 +167,10 @@ impl Opened {
     /// Forgets every opened chunk (a key of the key service changed state: what it opened is
     /// not served from here afterwards).
     pub(crate) fn clear(&self) {
-        self.recent.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     fn put(&self, h: Hash, b: Bytes) {

@@ -46,7 +46,11 @@ pub(crate) fn plaintext_in(dir: &Path, marker: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-pub(crate) async fn get(c: &aws_sdk_s3::Client, b: &str, k: &str) -> (Vec<u8>, Option<ServerSideEncryption>) {
+pub(crate) async fn get(
+    c: &aws_sdk_s3::Client,
+    b: &str,
+    k: &str,
+) -> (Vec<u8>, Option<ServerSideEncryption>) {
     let o = c.get_object().bucket(b).key(k).send().await.expect("get");
     let sse = o.server_side_encryption().cloned();
     (body_bytes(o).await, sse)

@@ -85,12 +85,27 @@ async fn sse_kms_objects_are_sealed_under_their_key_and_read_with_it() {
     let small = marked("KMSSMALL", 300);
     // By alias, by id, by ARN: one key.
     let arn = put_kms(&c, "kmsb", "big", "alias/app", big.clone()).await;
-    assert!(arn.starts_with("arn:aws:kms:") && arn.ends_with(&format!(":key/{id}")), "{arn}");
+    assert!(
+        arn.starts_with("arn:aws:kms:") && arn.ends_with(&format!(":key/{id}")),
+        "{arn}"
+    );
     assert_eq!(put_kms(&c, "kmsb", "small", &id, small.clone()).await, arn);
-    assert_eq!(put_kms(&c, "kmsb", "by-arn", &arn, small.clone()).await, arn);
+    assert_eq!(
+        put_kms(&c, "kmsb", "by-arn", &arn, small.clone()).await,
+        arn
+    );
     for (k, body) in [("big", &big), ("small", &small)] {
-        let o = c.get_object().bucket("kmsb").key(k).send().await.expect("get");
-        assert_eq!(o.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+        let o = c
+            .get_object()
+            .bucket("kmsb")
+            .key(k)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(
+            o.server_side_encryption(),
+            Some(&ServerSideEncryption::AwsKms)
+        );
         assert_eq!(o.ssekms_key_id(), Some(arn.as_str()));
         // An SSE-KMS ETag is no MD5 of the content (AWS documents it).
         assert_ne!(
@@ -99,7 +114,13 @@ async fn sse_kms_objects_are_sealed_under_their_key_and_read_with_it() {
             "{k}"
         );
         assert_eq!(&body_bytes(o).await, body, "{k}");
-        let h = c.head_object().bucket("kmsb").key(k).send().await.expect("head");
+        let h = c
+            .head_object()
+            .bucket("kmsb")
+            .key(k)
+            .send()
+            .await
+            .expect("head");
         assert_eq!(h.ssekms_key_id(), Some(arn.as_str()));
     }
     let r = c
@@ -139,7 +160,10 @@ async fn sse_kms_objects_are_sealed_under_their_key_and_read_with_it() {
             .send()
             .await
             .expect("part");
-        assert_eq!(r.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+        assert_eq!(
+            r.server_side_encryption(),
+            Some(&ServerSideEncryption::AwsKms)
+        );
         done.push(
             CompletedPart::builder()
                 .part_number(n)
@@ -152,13 +176,20 @@ async fn sse_kms_objects_are_sealed_under_their_key_and_read_with_it() {
         .bucket("kmsb")
         .key("mp")
         .upload_id(&uid)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
         .send()
         .await
         .expect("complete");
     assert_eq!(fin.ssekms_key_id(), Some(arn.as_str()));
     assert_eq!(fin.bucket_key_enabled(), Some(true));
-    assert_eq!(get(&c, "kmsb", "mp").await.0, [parts[0].clone(), parts[1].clone()].concat());
+    assert_eq!(
+        get(&c, "kmsb", "mp").await.0,
+        [parts[0].clone(), parts[1].clone()].concat()
+    );
     // An encryption context is taken, echoed and bound; a malformed one is refused.
     let ctx = base64_of(br#"{"project":"apollo"}"#);
     let put = c
@@ -227,12 +258,21 @@ async fn sse_kms_objects_are_sealed_under_their_key_and_read_with_it() {
     .await;
     assert_eq!(status, 400);
     assert!(
-        c.head_object().bucket("kmsb").key("refused").send().await.is_err(),
+        c.head_object()
+            .bucket("kmsb")
+            .key("refused")
+            .send()
+            .await
+            .is_err(),
         "nothing stored by a refused write"
     );
     let dir = srv.stop().await;
     for marker in ["KMSBIG", "KMSSMALL", "KMSPARTA", "KMSPARTB"] {
-        assert_eq!(plaintext_in(dir.path(), marker), Vec::<PathBuf>::new(), "{marker}");
+        assert_eq!(
+            plaintext_in(dir.path(), marker),
+            Vec::<PathBuf>::new(),
+            "{marker}"
+        );
     }
     let report = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
     assert!(report.clean(), "{report:?}");
@@ -267,10 +307,21 @@ async fn using_a_key_takes_its_own_grant() {
         .send()
         .await
         .expect("plain put");
-    let e = uc.get_object().bucket("grants").key("sealed").send().await.unwrap_err();
+    let e = uc
+        .get_object()
+        .bucket("grants")
+        .key("sealed")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
     // HEAD needs no key (AWS: kms:Decrypt is for the bytes).
-    uc.head_object().bucket("grants").key("sealed").send().await.expect("head");
+    uc.head_object()
+        .bucket("grants")
+        .key("sealed")
+        .send()
+        .await
+        .expect("head");
     let e = uc
         .put_object()
         .bucket("grants")
@@ -314,13 +365,44 @@ async fn using_a_key_takes_its_own_grant() {
     let a = srv.new_user("keyadmin").await;
     bind(&srv, &a, "key-admin", Scope::Global).await;
     bind(&srv, &a, "bucket-write", Scope::Bucket("grants".into())).await;
-    let admin_p = srv.store().lookup_credential(&a.access_key).expect("lookup").expect("user").1;
-    srv.store().kms().rotate(&admin_p, &k2).await.expect("key-admin rotates");
-    let e = user_client(&srv, &a).get_object().bucket("grants").key("sealed").send().await.unwrap_err();
+    let admin_p = srv
+        .store()
+        .lookup_credential(&a.access_key)
+        .expect("lookup")
+        .expect("user")
+        .1;
+    srv.store()
+        .kms()
+        .rotate(&admin_p, &k2)
+        .await
+        .expect("key-admin rotates");
+    let e = user_client(&srv, &a)
+        .get_object()
+        .bucket("grants")
+        .key("sealed")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
-    let writer_p = srv.store().lookup_credential(&u.access_key).expect("lookup").expect("user").1;
-    assert!(srv.store().kms().rotate(&writer_p, &k1).await.is_err(), "key-user manages nothing");
-    assert!(srv.store().kms().list(&writer_p).expect("list").iter().all(|k| k.id == k1), "sees its key only");
+    let writer_p = srv
+        .store()
+        .lookup_credential(&u.access_key)
+        .expect("lookup")
+        .expect("user")
+        .1;
+    assert!(
+        srv.store().kms().rotate(&writer_p, &k1).await.is_err(),
+        "key-user manages nothing"
+    );
+    assert!(
+        srv.store()
+            .kms()
+            .list(&writer_p)
+            .expect("list")
+            .iter()
+            .all(|k| k.id == k1),
+        "sees its key only"
+    );
     // NFS: a share whose default is key one; a peer acting as a user without the key is refused.
     let (mut nfs, root) = writer(&srv, "kmsshare").await;
     srv.store()
@@ -338,17 +420,36 @@ async fn using_a_key_takes_its_own_grant() {
         )
         .await
         .expect("share default");
-    let f = create(&mut nfs, &root, "f", createhow3::UNCHECKED(sattr3::default()))
+    let f = create(
+        &mut nfs,
+        &root,
+        "f",
+        createhow3::UNCHECKED(sattr3::default()),
+    )
+    .await
+    .expect("create");
+    write(&mut nfs, &f, 0, &marked("NFSKMS", 200_000))
         .await
-        .expect("create");
-    write(&mut nfs, &f, 0, &marked("NFSKMS", 200_000)).await.expect("write");
+        .expect("write");
     assert_eq!(read_all(&mut nfs, &f).await, marked("NFSKMS", 200_000));
-    assert_eq!(get(&c, "fs--kmsshare", "f").await.1, Some(ServerSideEncryption::AwsKms));
+    assert_eq!(
+        get(&c, "fs--kmsshare", "f").await.1,
+        Some(ServerSideEncryption::AwsKms)
+    );
     drop(nfs);
     // 127.0.0.1 now acts as a user who may read and write the share but not use the key.
     let nu = srv.new_user("nfsuser").await;
-    bind(&srv, &nu, "bucket-write", Scope::Bucket("fs+kmsshare".into())).await;
-    srv.store().remove_peer(&srv.admin(), "127.0.0.1").await.expect("unpeer");
+    bind(
+        &srv,
+        &nu,
+        "bucket-write",
+        Scope::Bucket("fs+kmsshare".into()),
+    )
+    .await;
+    srv.store()
+        .remove_peer(&srv.admin(), "127.0.0.1")
+        .await
+        .expect("unpeer");
     srv.store()
         .add_peer(&srv.admin(), "127.0.0.1", &nu.user_id, "")
         .await
@@ -357,22 +458,40 @@ async fn using_a_key_takes_its_own_grant() {
     let root = nfs.root_nfs_fh3();
     let (h, _) = lookup(&mut nfs, &root, "f").await.expect("lookup");
     let r = nfs
-        .read(&READ3args { file: h.clone(), offset: 0, count: 4096 })
+        .read(&READ3args {
+            file: h.clone(),
+            offset: 0,
+            count: 4096,
+        })
         .await
         .expect("rpc");
     match r {
-        nfs3_client::nfs3_types::nfs3::Nfs3Result::Err((s, _)) => assert_eq!(s, nfsstat3::NFS3ERR_ACCES),
+        nfs3_client::nfs3_types::nfs3::Nfs3Result::Err((s, _)) => {
+            assert_eq!(s, nfsstat3::NFS3ERR_ACCES)
+        }
         nfs3_client::nfs3_types::nfs3::Nfs3Result::Ok(_) => panic!("read without the key's use"),
     }
-    assert_eq!(write(&mut nfs, &h, 0, b"x").await, Err(nfsstat3::NFS3ERR_ACCES));
+    assert_eq!(
+        write(&mut nfs, &h, 0, b"x").await,
+        Err(nfsstat3::NFS3ERR_ACCES)
+    );
     // The audit log says who was refused.
-    let events = srv.store().kms().audit(&srv.admin(), Some(&k1), 1000).await.expect("audit");
+    let events = srv
+        .store()
+        .kms()
+        .audit(&srv.admin(), Some(&k1), 1000)
+        .await
+        .expect("audit");
     assert!(
-        events.iter().any(|e| !e.allowed && e.actor == "nfsuser" && e.op == "decrypt"),
+        events
+            .iter()
+            .any(|e| !e.allowed && e.actor == "nfsuser" && e.op == "decrypt"),
         "{events:?}"
     );
     assert!(
-        events.iter().any(|e| e.allowed && e.actor == "writer" && e.op == "encrypt"),
+        events
+            .iter()
+            .any(|e| e.allowed && e.actor == "writer" && e.op == "encrypt"),
         "{events:?}"
     );
 }
@@ -397,7 +516,13 @@ async fn a_keys_life_disable_rotate_delete() {
         .expect("sse-s3");
     // Disabled: nothing opens or seals with it.
     kms.set_enabled(&admin, &id, false).await.expect("disable");
-    let e = c.get_object().bucket("life").key("v1").send().await.unwrap_err();
+    let e = c
+        .get_object()
+        .bucket("life")
+        .key("v1")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "KMS.DisabledException");
     let e = c
         .put_object()
@@ -419,25 +544,53 @@ async fn a_keys_life_disable_rotate_delete() {
     assert_eq!(get(&c, "life", "v1").await.0, marked("LIFEV1", 5000));
     assert_eq!(get(&c, "life", "v2").await.0, marked("LIFEV2", 5000));
     let events = kms.audit(&admin, Some(&id), 100).await.expect("audit");
-    assert!(events.iter().any(|e| e.op == "encrypt" && e.version == Some(2)), "{events:?}");
-    assert!(events.iter().any(|e| e.op == "decrypt" && e.version == Some(1)), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.op == "encrypt" && e.version == Some(2)),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.op == "decrypt" && e.version == Some(1)),
+        "{events:?}"
+    );
     assert!(events.iter().any(|e| e.op == "rotate"), "{events:?}");
     // Pending deletion: unusable, and cancellable (back disabled).
-    let far = kms.schedule_deletion(&admin, &id, Some(30)).await.expect("schedule");
+    let far = kms
+        .schedule_deletion(&admin, &id, Some(30))
+        .await
+        .expect("schedule");
     assert_eq!(far.state, "PendingDeletion");
     assert!(far.deletion_due_ms.is_some());
-    let e = c.get_object().bucket("life").key("v1").send().await.unwrap_err();
+    let e = c
+        .get_object()
+        .bucket("life")
+        .key("v1")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "KMS.KMSInvalidStateException");
-    assert!(kms.schedule_deletion(&admin, &id, Some(31)).await.is_err(), "31 days");
+    assert!(
+        kms.schedule_deletion(&admin, &id, Some(31)).await.is_err(),
+        "31 days"
+    );
     let back = kms.cancel_deletion(&admin, &id).await.expect("cancel");
     assert_eq!(back.state, "Disabled");
     kms.set_enabled(&admin, &id, true).await.expect("enable");
     assert_eq!(get(&c, "life", "v1").await.0, marked("LIFEV1", 5000));
     // Deleted (a waiting period of 0 days, allowed by this server's kms.min_pending_days).
-    kms.schedule_deletion(&admin, &id, Some(0)).await.expect("schedule now");
+    kms.schedule_deletion(&admin, &id, Some(0))
+        .await
+        .expect("schedule now");
     let mut state = String::new();
     for _ in 0..50 {
-        state = kms.describe(&admin, &id).expect("describe").state.to_string();
+        state = kms
+            .describe(&admin, &id)
+            .expect("describe")
+            .state
+            .to_string();
         if state == "Deleted" {
             break;
         }
@@ -445,10 +598,19 @@ async fn a_keys_life_disable_rotate_delete() {
     }
     assert_eq!(state, "Deleted");
     for k in ["v1", "v2"] {
-        let e = c.get_object().bucket("life").key(k).send().await.unwrap_err();
+        let e = c
+            .get_object()
+            .bucket("life")
+            .key(k)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(code(&e), "KMS.NotFoundException", "{k}");
     }
-    assert!(kms.set_enabled(&admin, &id, true).await.is_err(), "a deleted key stays deleted");
+    assert!(
+        kms.set_enabled(&admin, &id, true).await.is_err(),
+        "a deleted key stays deleted"
+    );
     // Other objects are untouched; fsck (no key needed) is clean.
     assert_eq!(get(&c, "life", "s3").await.0, marked("LIFES3", 5000));
     let dir = srv.stop().await;
@@ -498,13 +660,37 @@ async fn copies_and_bucket_defaults_with_keys() {
         .send()
         .await
         .expect("plain copy");
-    assert_eq!(plain.ssekms_key_id(), Some(arn_a.as_str()), "stays under its key");
-    srv.store().kms().set_enabled(&admin, &a, false).await.expect("disable a");
-    assert_eq!(get(&c, "dst", "to-b").await, (body.clone(), Some(ServerSideEncryption::AwsKms)));
-    assert_eq!(get(&c, "dst", "to-s3").await, (body.clone(), Some(ServerSideEncryption::Aes256)));
-    let e = c.get_object().bucket("dst").key("plain-copy").send().await.unwrap_err();
+    assert_eq!(
+        plain.ssekms_key_id(),
+        Some(arn_a.as_str()),
+        "stays under its key"
+    );
+    srv.store()
+        .kms()
+        .set_enabled(&admin, &a, false)
+        .await
+        .expect("disable a");
+    assert_eq!(
+        get(&c, "dst", "to-b").await,
+        (body.clone(), Some(ServerSideEncryption::AwsKms))
+    );
+    assert_eq!(
+        get(&c, "dst", "to-s3").await,
+        (body.clone(), Some(ServerSideEncryption::Aes256))
+    );
+    let e = c
+        .get_object()
+        .bucket("dst")
+        .key("plain-copy")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "KMS.DisabledException");
-    srv.store().kms().set_enabled(&admin, &a, true).await.expect("enable a");
+    srv.store()
+        .kms()
+        .set_enabled(&admin, &a, true)
+        .await
+        .expect("enable a");
     // Plain bytes copied into a key.
     c.put_object()
         .bucket("src")
@@ -514,7 +700,10 @@ async fn copies_and_bucket_defaults_with_keys() {
         .await
         .expect("put clear");
     put_kms_copy(&c, "src/clear", "dst", "sealed-copy", &b).await;
-    assert_eq!(get(&c, "dst", "sealed-copy").await.1, Some(ServerSideEncryption::AwsKms));
+    assert_eq!(
+        get(&c, "dst", "sealed-copy").await.1,
+        Some(ServerSideEncryption::AwsKms)
+    );
     // A bucket default key: by alias, shown by ARN; writes without headers use it, and so
     // does aws:kms without a key id.
     let cfg = ServerSideEncryptionConfiguration::builder()
@@ -537,9 +726,19 @@ async fn copies_and_bucket_defaults_with_keys() {
         .send()
         .await
         .expect("put bucket encryption");
-    let got = c.get_bucket_encryption().bucket("dst").send().await.expect("get");
-    let rule = &got.server_side_encryption_configuration().expect("config").rules()[0];
-    let d = rule.apply_server_side_encryption_by_default().expect("default");
+    let got = c
+        .get_bucket_encryption()
+        .bucket("dst")
+        .send()
+        .await
+        .expect("get");
+    let rule = &got
+        .server_side_encryption_configuration()
+        .expect("config")
+        .rules()[0];
+    let d = rule
+        .apply_server_side_encryption_by_default()
+        .expect("default");
     assert_eq!(d.sse_algorithm(), &ServerSideEncryption::AwsKms);
     assert!(d.kms_master_key_id().is_some_and(|k| k.ends_with(&b)));
     let p = c
@@ -595,7 +794,11 @@ async fn backups_carry_the_keys() {
     let srv = TestServer::start().await;
     let c = srv.client();
     let id = new_key(&srv, "bk").await;
-    c.create_bucket().bucket("bkupkms").send().await.expect("mb");
+    c.create_bucket()
+        .bucket("bkupkms")
+        .send()
+        .await
+        .expect("mb");
     put_kms(&c, "bkupkms", "o", &id, marked("BACKUPKMS", 300_000)).await;
     let mut tar = Vec::new();
     srv.store()
@@ -616,8 +819,18 @@ async fn backups_carry_the_keys() {
     };
     let srv = TestServer::start_in(restore(None)).await;
     let c = srv.client();
-    assert_eq!(get(&c, "bkupkms", "o").await.0, marked("BACKUPKMS", 300_000));
-    assert_eq!(srv.store().kms().describe(&srv.admin(), "alias/bk").expect("key").id, id);
+    assert_eq!(
+        get(&c, "bkupkms", "o").await.0,
+        marked("BACKUPKMS", 300_000)
+    );
+    assert_eq!(
+        srv.store()
+            .kms()
+            .describe(&srv.admin(), "alias/bk")
+            .expect("key")
+            .id,
+        id
+    );
     srv.stop().await;
     let other = format!("{}\n", "ab".repeat(32));
     let srv = TestServer::start_in(restore(Some(other.as_bytes()))).await;
@@ -631,7 +844,9 @@ async fn backups_carry_the_keys() {
         pins,
         None
     ));
-    let first = futures_util::StreamExt::next(&mut s).await.expect("a piece");
+    let first = futures_util::StreamExt::next(&mut s)
+        .await
+        .expect("a piece");
     let e = first.expect_err("read with another master key");
     assert!(e.to_string().contains("does not decrypt"), "{e}");
 }
@@ -646,7 +861,11 @@ async fn keys_through_the_api_and_the_cli() {
     let srv = TestServer::start().await;
     let api = Api::admin(&srv);
     let r = api
-        .call("POST", "/api/kms/keys", Some(json!({ "alias": "alias/web", "description": "web" })))
+        .call(
+            "POST",
+            "/api/kms/keys",
+            Some(json!({ "alias": "alias/web", "description": "web" })),
+        )
         .await;
     assert_eq!(r.0, 201, "{r:?}");
     let id = r.1["id"].as_str().expect("id").to_string();
@@ -665,41 +884,92 @@ async fn keys_through_the_api_and_the_cli() {
     assert_eq!(r.1.as_array().map(Vec::len), Some(1), "{r:?}");
     let r = api.call("GET", "/api/kms/keys/alias%2Fweb", None).await;
     assert_eq!((r.0, r.1["id"].as_str()), (200, Some(id.as_str())), "{r:?}");
-    let r = api.call("POST", &format!("/api/kms/keys/{id}/rotate"), None).await;
+    let r = api
+        .call("POST", &format!("/api/kms/keys/{id}/rotate"), None)
+        .await;
     assert_eq!(r.1["current_version"], json!(2), "{r:?}");
-    let r = api.call("POST", &format!("/api/kms/keys/{id}/disable"), None).await;
+    let r = api
+        .call("POST", &format!("/api/kms/keys/{id}/disable"), None)
+        .await;
     assert_eq!(r.1["state"], json!("Disabled"), "{r:?}");
     let r = api
-        .call("POST", &format!("/api/kms/keys/{id}/schedule-deletion"), Some(json!({ "days": 3 })))
+        .call(
+            "POST",
+            &format!("/api/kms/keys/{id}/schedule-deletion"),
+            Some(json!({ "days": 3 })),
+        )
         .await;
     assert_eq!(r.0, 400, "3 days is below the 7-day minimum: {r:?}");
     let r = api
-        .call("POST", &format!("/api/kms/keys/{id}/schedule-deletion"), Some(json!({ "days": 7 })))
+        .call(
+            "POST",
+            &format!("/api/kms/keys/{id}/schedule-deletion"),
+            Some(json!({ "days": 7 })),
+        )
         .await;
     assert_eq!(r.1["state"], json!("PendingDeletion"), "{r:?}");
-    let r = api.call("POST", &format!("/api/kms/keys/{id}/rotate"), None).await;
+    let r = api
+        .call("POST", &format!("/api/kms/keys/{id}/rotate"), None)
+        .await;
     assert_eq!(r.0, 409, "no rotation while pending deletion: {r:?}");
-    let r = api.call("POST", &format!("/api/kms/keys/{id}/cancel-deletion"), None).await;
+    let r = api
+        .call("POST", &format!("/api/kms/keys/{id}/cancel-deletion"), None)
+        .await;
     assert_eq!(r.1["state"], json!("Disabled"), "{r:?}");
-    let r = api.call("POST", &format!("/api/kms/keys/{id}/enable"), None).await;
+    let r = api
+        .call("POST", &format!("/api/kms/keys/{id}/enable"), None)
+        .await;
     assert_eq!(r.1["state"], json!("Enabled"), "{r:?}");
-    let r = api.call("GET", "/api/kms/keys/00000000-0000-4000-8000-000000000000", None).await;
+    let r = api
+        .call(
+            "GET",
+            "/api/kms/keys/00000000-0000-4000-8000-000000000000",
+            None,
+        )
+        .await;
     assert_eq!(r.0, 404, "{r:?}");
-    let r = api.call("GET", &format!("/api/kms/keys/{id}/audit?limit=50"), None).await;
-    let ops: Vec<&str> = r.1.as_array().expect("events").iter().filter_map(|e| e["op"].as_str()).collect();
+    let r = api
+        .call("GET", &format!("/api/kms/keys/{id}/audit?limit=50"), None)
+        .await;
+    let ops: Vec<&str> =
+        r.1.as_array()
+            .expect("events")
+            .iter()
+            .filter_map(|e| e["op"].as_str())
+            .collect();
     assert_eq!(
         ops,
-        ["enable", "cancel-deletion", "schedule-deletion", "disable", "rotate", "create"],
+        [
+            "enable",
+            "cancel-deletion",
+            "schedule-deletion",
+            "disable",
+            "rotate",
+            "create"
+        ],
         "{r:?}"
     );
     // A bucket's default key through the API.
-    api.call("POST", "/api/buckets", Some(json!({ "name": "apikms" }))).await;
-    let r = api
-        .call("PUT", "/api/buckets/apikms/encryption", Some(json!({ "algorithm": "aws:kms", "key": "alias/web" })))
+    api.call("POST", "/api/buckets", Some(json!({ "name": "apikms" })))
         .await;
-    assert_eq!((r.0, &r.1["encryption"], r.1["encryption_key"].as_str()), (200, &json!("aws:kms"), Some(id.as_str())), "{r:?}");
     let r = api
-        .call("PUT", "/api/buckets/apikms/encryption", Some(json!({ "algorithm": "aws:kms", "key": "alias/none" })))
+        .call(
+            "PUT",
+            "/api/buckets/apikms/encryption",
+            Some(json!({ "algorithm": "aws:kms", "key": "alias/web" })),
+        )
+        .await;
+    assert_eq!(
+        (r.0, &r.1["encryption"], r.1["encryption_key"].as_str()),
+        (200, &json!("aws:kms"), Some(id.as_str())),
+        "{r:?}"
+    );
+    let r = api
+        .call(
+            "PUT",
+            "/api/buckets/apikms/encryption",
+            Some(json!({ "algorithm": "aws:kms", "key": "alias/none" })),
+        )
         .await;
     assert_eq!(r.0, 404, "{r:?}");
     // A user with nothing on keys may not list or create them; a binding scoped to the key
@@ -707,15 +977,31 @@ async fn keys_through_the_api_and_the_cli() {
     let u = srv.new_user("plainuser").await;
     let uapi = Api::with(&srv, &u.access_key, &u.secret_key);
     assert_eq!(uapi.call("GET", "/api/kms/keys", None).await.0, 403);
-    assert_eq!(uapi.call("POST", "/api/kms/keys", Some(json!({}))).await.0, 403);
+    assert_eq!(
+        uapi.call("POST", "/api/kms/keys", Some(json!({}))).await.0,
+        403
+    );
     let r = api
-        .call("POST", "/api/bindings", Some(json!({ "user": u.user_id, "role": "key-user", "key": "alias/web" })))
+        .call(
+            "POST",
+            "/api/bindings",
+            Some(json!({ "user": u.user_id, "role": "key-user", "key": "alias/web" })),
+        )
         .await;
     assert_eq!(r.0, 201, "{r:?}");
-    assert_eq!(r.1["scope"].as_str(), Some(id.as_str()), "kept by id: {r:?}");
+    assert_eq!(
+        r.1["scope"].as_str(),
+        Some(id.as_str()),
+        "kept by id: {r:?}"
+    );
     let r = uapi.call("GET", "/api/kms/keys", None).await;
     assert_eq!(r.1.as_array().map(Vec::len), Some(1), "{r:?}");
-    assert_eq!(uapi.call("POST", &format!("/api/kms/keys/{id}/disable"), None).await.0, 403);
+    assert_eq!(
+        uapi.call("POST", &format!("/api/kms/keys/{id}/disable"), None)
+            .await
+            .0,
+        403
+    );
     // The CLI.
     let home = tempfile::tempdir().expect("home");
     let creds = srv.data_dir().join("admin.credentials");
@@ -733,17 +1019,29 @@ async fn keys_through_the_api_and_the_cli() {
     };
     let v = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
     let out = run(v("key create --alias cli --description from-cli")).await;
-    assert!(out.contains("alias/cli") && out.contains("Enabled"), "{out}");
+    assert!(
+        out.contains("alias/cli") && out.contains("Enabled"),
+        "{out}"
+    );
     let out = run(v("key list")).await;
-    assert!(out.contains("alias/web") && out.contains("alias/cli"), "{out}");
+    assert!(
+        out.contains("alias/web") && out.contains("alias/cli"),
+        "{out}"
+    );
     let out = run(v("key rotate alias/cli")).await;
     assert!(out.contains("current version:  2"), "{out}");
     let out = run(v("key schedule-deletion alias/cli --days 7")).await;
-    assert!(out.contains("PendingDeletion") && out.contains("deletion due"), "{out}");
+    assert!(
+        out.contains("PendingDeletion") && out.contains("deletion due"),
+        "{out}"
+    );
     let out = run(v("key cancel-deletion alias/cli")).await;
     assert!(out.contains("Disabled"), "{out}");
     let out = run(v("key audit alias/cli")).await;
-    assert!(out.contains("cancel-deletion") && out.contains("rotate"), "{out}");
+    assert!(
+        out.contains("cancel-deletion") && out.contains("rotate"),
+        "{out}"
+    );
     let out = run(v("bucket encryption apikms aws-kms --key alias/cli")).await;
     assert!(out.contains("aws:kms"), "{out}");
     let out = run(v("bucket encryption apikms status")).await;

@@ -212,7 +212,11 @@ mod tests {
             }
             for ep in [E::UploadPart, E::GetObject, E::CompleteMultipartUpload] {
                 let e = run(ep, &[(name, "x")]).unwrap_err();
-                assert_eq!((e.status.as_u16(), e.code), (400, "InvalidArgument"), "{name}");
+                assert_eq!(
+                    (e.status.as_u16(), e.code),
+                    (400, "InvalidArgument"),
+                    "{name}"
+                );
             }
         }
         // SSE-C headers where a key is used (their values are judged by `crate::sse`).

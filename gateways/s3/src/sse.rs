@@ -70,7 +70,10 @@ fn kms_key(s: &Store, name: &str) -> Result<u64, S3Error> {
         None => Err(S3Error::new(
             400,
             "KMS.NotFoundException",
-            format!("Invalid keyId {}", name.chars().take(256).collect::<String>()),
+            format!(
+                "Invalid keyId {}",
+                name.chars().take(256).collect::<String>()
+            ),
         )),
     }
 }
@@ -79,8 +82,10 @@ fn kms_key(s: &Store, name: &str) -> Result<u64, S3Error> {
 fn context(value: &str) -> Result<std::collections::BTreeMap<String, String>, S3Error> {
     use base64::Engine as _;
     let bad = || {
-        S3Error::invalid_argument("The encryption context is not valid: base64 of a JSON object of string values")
-            .with("ArgumentName", KMS_CONTEXT)
+        S3Error::invalid_argument(
+            "The encryption context is not valid: base64 of a JSON object of string values",
+        )
+        .with("ArgumentName", KMS_CONTEXT)
     };
     if value.len() > 8192 {
         return Err(bad());
@@ -97,13 +102,19 @@ pub fn asked(s: &Store, h: &HeaderMap) -> Result<Option<SseMode>, S3Error> {
     let alg = single(h, HEADER)?;
     let key_id = single(h, KMS_KEY_ID)?;
     let ctx = single(h, KMS_CONTEXT)?;
-    let bucket_key = match single(h, BUCKET_KEY)?.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let bucket_key = match single(h, BUCKET_KEY)?
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None => None,
         Some("true") => Some(true),
         Some("false") => Some(false),
         Some(_) => {
-            return Err(S3Error::invalid_argument(format!("{BUCKET_KEY} is true or false"))
-                .with("ArgumentName", BUCKET_KEY));
+            return Err(
+                S3Error::invalid_argument(format!("{BUCKET_KEY} is true or false"))
+                    .with("ArgumentName", BUCKET_KEY),
+            );
         }
     };
     let Some(alg) = alg else {
@@ -410,8 +421,7 @@ mod tests {
     /// A store on a fresh directory with one key, `alias/app`; the key's number.
     fn store() -> (tempfile::TempDir, Store, u64) {
         let dir = tempfile::tempdir().expect("dir");
-        let (s, _) =
-            Store::open(gatehouse_store::StoreConfig::new(dir.path())).expect("store");
+        let (s, _) = Store::open(gatehouse_store::StoreConfig::new(dir.path())).expect("store");
         let admin = gatehouse_store::rbac::Policy::new(
             vec![],
             Default::default(),
@@ -504,8 +514,7 @@ mod tests {
     fn write_headers() {
         let (_dir, s, num) = store();
         let h = |pairs: &[(&str, &str)]| {
-            let pairs: Vec<(&str, &[u8])> =
-                pairs.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+            let pairs: Vec<(&str, &[u8])> = pairs.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
             crate::request::header_map(&pairs)
         };
         assert_eq!(asked(&s, &HeaderMap::new()).ok(), Some(None));
@@ -515,7 +524,10 @@ mod tests {
         );
         // aws:kms alone asks for the bucket's default key.
         assert_eq!(
-            asked(&s, &h(&[(HEADER, "aws:kms")])).ok().flatten().and_then(|m| m.kms_key()),
+            asked(&s, &h(&[(HEADER, "aws:kms")]))
+                .ok()
+                .flatten()
+                .and_then(|m| m.kms_key()),
             Some(gatehouse_store::kms::BUCKET_DEFAULT_KEY)
         );
         let with_key = asked(
@@ -543,14 +555,32 @@ mod tests {
         for (pairs, code) in [
             (vec![(HEADER, "aws:kms:dsse")], "NotImplemented"),
             (vec![(HEADER, "aes256")], "InvalidArgument"),
-            (vec![(HEADER, "aws:kms"), (KMS_KEY_ID, "nope")], "KMS.NotFoundException"),
-            (vec![(HEADER, "AES256"), (KMS_KEY_ID, "alias/app")], "InvalidArgument"),
+            (
+                vec![(HEADER, "aws:kms"), (KMS_KEY_ID, "nope")],
+                "KMS.NotFoundException",
+            ),
+            (
+                vec![(HEADER, "AES256"), (KMS_KEY_ID, "alias/app")],
+                "InvalidArgument",
+            ),
             (vec![(KMS_KEY_ID, "alias/app")], "InvalidArgument"),
-            (vec![(HEADER, "aws:kms"), (BUCKET_KEY, "yes")], "InvalidArgument"),
+            (
+                vec![(HEADER, "aws:kms"), (BUCKET_KEY, "yes")],
+                "InvalidArgument",
+            ),
             // Context: not base64, base64 of no JSON object, a non-string value.
-            (vec![(HEADER, "aws:kms"), (KMS_CONTEXT, "!!")], "InvalidArgument"),
-            (vec![(HEADER, "aws:kms"), (KMS_CONTEXT, "WzFd")], "InvalidArgument"),
-            (vec![(HEADER, "aws:kms"), (KMS_CONTEXT, "eyJhIjoxfQ==")], "InvalidArgument"),
+            (
+                vec![(HEADER, "aws:kms"), (KMS_CONTEXT, "!!")],
+                "InvalidArgument",
+            ),
+            (
+                vec![(HEADER, "aws:kms"), (KMS_CONTEXT, "WzFd")],
+                "InvalidArgument",
+            ),
+            (
+                vec![(HEADER, "aws:kms"), (KMS_CONTEXT, "eyJhIjoxfQ==")],
+                "InvalidArgument",
+            ),
         ] {
             assert_eq!(
                 asked(&s, &h(&pairs)).err().map(|e| e.code),

@@ -290,5 +290,4 @@ impl Store {
             .write(move |t| store.inner.kms.audit.write(t).map(|_| ()))
             .await
     }
-
 }

@@ -444,9 +444,7 @@ impl Keys<'_> {
                     for e in keys.iter()? {
                         let (_, v) = e?;
                         if codec::decode::<KeyRecord>(v.value())?.alias.as_deref() == Some(a) {
-                            return Err(StoreError::Conflict(format!(
-                                "alias/{a} already exists"
-                            )));
+                            return Err(StoreError::Conflict(format!("alias/{a} already exists")));
                         }
                     }
                 }
@@ -476,20 +474,24 @@ impl Keys<'_> {
         let k = self.managed(p, name)?;
         let num = k.num;
         let rec = self
-            .change(audit::Actor::of(p), if on { "enable" } else { "disable" }, move |keys| {
-                let mut rec = current(keys, num)?;
-                match rec.state {
-                    KeyState::Enabled | KeyState::Disabled => {
-                        rec.state = if on {
-                            KeyState::Enabled
-                        } else {
-                            KeyState::Disabled
+            .change(
+                audit::Actor::of(p),
+                if on { "enable" } else { "disable" },
+                move |keys| {
+                    let mut rec = current(keys, num)?;
+                    match rec.state {
+                        KeyState::Enabled | KeyState::Disabled => {
+                            rec.state = if on {
+                                KeyState::Enabled
+                            } else {
+                                KeyState::Disabled
+                            }
                         }
+                        _ => rec.usable()?,
                     }
-                    _ => rec.usable()?,
-                }
-                Ok(rec)
-            })
+                    Ok(rec)
+                },
+            )
             .await?;
         Ok(self.info(&rec))
     }
@@ -670,7 +672,11 @@ impl Store {
 
     /// Whether `p` may write into bucket `b` as its default encryption asks (for a write
     /// answered before it is sealed: an NFS write kept in the write-back buffer).
-    pub(crate) fn kms_may_write(&self, p: &Principal, b: &crate::model::BucketRecord) -> Result<()> {
+    pub(crate) fn kms_may_write(
+        &self,
+        p: &Principal,
+        b: &crate::model::BucketRecord,
+    ) -> Result<()> {
         let Some(num) = b.encryption.and_then(|e| e.mode.kms_key()) else {
             return Ok(());
         };
@@ -698,7 +704,14 @@ impl Store {
         let version = rec.current_version();
         let target = (b.name.as_str(), object);
         if let Err(e) = self.kms_may_use(p, &rec) {
-            self.kms_used(p, &rec, "encrypt", Some(version), target, Some(&e.to_string()));
+            self.kms_used(
+                p,
+                &rec,
+                "encrypt",
+                Some(version),
+                target,
+                Some(&e.to_string()),
+            );
             return Err(e);
         }
         let sealer = self.keyring().kms_sealer(crate::sse::Domain::Kms {
@@ -722,7 +735,9 @@ impl Store {
         let mut seen: Vec<(u64, u32)> = Vec::new();
         let domains = match data {
             crate::model::Data::Sealed { seal, .. } => vec![seal.domain],
-            crate::model::Data::Chunks(c) => c.iter().filter_map(|c| c.seal.map(|s| s.domain)).collect(),
+            crate::model::Data::Chunks(c) => {
+                c.iter().filter_map(|c| c.seal.map(|s| s.domain)).collect()
+            }
             crate::model::Data::Inline(_) => Vec::new(),
         };
         for d in domains {
@@ -737,7 +752,14 @@ impl Store {
                 return Err(StoreError::NoSuchKmsKey(format!("key number {key}")));
             };
             if let Err(e) = self.kms_may_use(p, &rec) {
-                self.kms_used(p, &rec, "decrypt", Some(version), target, Some(&e.to_string()));
+                self.kms_used(
+                    p,
+                    &rec,
+                    "decrypt",
+                    Some(version),
+                    target,
+                    Some(&e.to_string()),
+                );
                 return Err(e);
             }
             self.kms_used(p, &rec, "decrypt", Some(version), target, None);
@@ -767,10 +789,7 @@ mod tests {
         ] {
             assert!(matches!(parse_ref(&s), Some(Ref::Id(x)) if x == id), "{s}");
         }
-        for s in [
-            "alias/app",
-            "arn:aws:kms:us-east-1:111122223333:alias/app",
-        ] {
+        for s in ["alias/app", "arn:aws:kms:us-east-1:111122223333:alias/app"] {
             assert!(matches!(parse_ref(s), Some(Ref::Alias("app"))), "{s}");
         }
         assert!(parse_ref("arn:aws:s3:::bucket").is_none());

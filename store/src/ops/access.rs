@@ -642,7 +642,12 @@ impl Store {
             Scope::Bucket(b) => Scope::Bucket(crate::naming::canonical_bucket(&b).into_owned()),
             Scope::Key(k) => match self.kms().find(&k) {
                 Some(rec) => Scope::Key(rec.id.clone()),
-                None => return Err(StoreError::NoSuchKmsKey(format!("no key {}", truncate(&k, 80)))),
+                None => {
+                    return Err(StoreError::NoSuchKmsKey(format!(
+                        "no key {}",
+                        truncate(&k, 80)
+                    )));
+                }
             },
             other => other,
         })

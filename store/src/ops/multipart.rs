@@ -348,9 +348,7 @@ impl Store {
             self.precheck_part_room(&u, upload_id, part_number, n)?;
         }
         let seal = self.upload_sealer(p, &u, opts.customer_key.as_deref())?;
-        let keyed = seal
-            .clone()
-            .filter(|_| super::objects::keyed_etag(u.sse));
+        let keyed = seal.clone().filter(|_| super::objects::keyed_etag(u.sse));
         let mut staged = self
             .stage(
                 body,
@@ -417,9 +415,7 @@ impl Store {
         };
         self.precheck_part_room(&u, upload_id, part_number, range.end - range.start)?;
         let seal = self.upload_sealer(p, &u, keys.customer.as_deref())?;
-        let keyed = seal
-            .clone()
-            .filter(|_| super::objects::keyed_etag(u.sse));
+        let keyed = seal.clone().filter(|_| super::objects::keyed_etag(u.sse));
         let body = self.read_data_pinned_for(&source.record.data, range, pins, keys.source);
         let mut staged = self
             .stage(

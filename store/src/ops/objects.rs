@@ -162,8 +162,7 @@ impl Store {
         if let Some(n) = opts.declared_size {
             self.precheck_room(&b, key, n)?;
         }
-        let (sse, seal) =
-            self.sealer_with(p, &b, key, opts.sse, opts.customer_key.as_deref())?;
+        let (sse, seal) = self.sealer_with(p, &b, key, opts.sse, opts.customer_key.as_deref())?;
         // SSE-C and SSE-KMS objects' ETags are no MD5 of their content (AWS documents it; a
         // listing without the key shows no fingerprint): keyed under their domain.
         let keyed = seal.clone().filter(|_| keyed_etag(sse));
@@ -636,8 +635,13 @@ impl Store {
         // A copy shares the source's chunks (sealed ones keep their domain's keys). Asked to
         // be encrypted, a copy of bytes that are not is encrypted now: read and staged again;
         // so is any copy from or to a customer's key (SSE-C), whose chunks only that key opens.
-        let (dst_sse, dst_seal) =
-            self.sealer_with(p, &dst_bucket, dst.1, opts.sse, opts.customer_key.as_deref())?;
+        let (dst_sse, dst_seal) = self.sealer_with(
+            p,
+            &dst_bucket,
+            dst.1,
+            opts.sse,
+            opts.customer_key.as_deref(),
+        )?;
         // Only a copy that may be staged again (encryption asked, or a customer's key given)
         // reads its source ahead; a plain copy shares the chunks in its commit alone.
         let to_customer = opts.customer_key.is_some();

@@ -278,9 +278,7 @@ impl crate::Store {
                 Some(k) if !matches!(k.state, crate::kms::KeyState::Deleted { .. }) => {}
                 Some(k) => k.usable()?,
                 None => {
-                    return Err(crate::StoreError::NoSuchKmsKey(format!(
-                        "key number {num}"
-                    )));
+                    return Err(crate::StoreError::NoSuchKmsKey(format!("key number {num}")));
                 }
             }
         }

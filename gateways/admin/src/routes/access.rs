@@ -235,7 +235,11 @@ impl BindingBody {
                 ));
             }
         };
-        let scope = match (nonempty(self.bucket), nonempty(self.panel), nonempty(self.key)) {
+        let scope = match (
+            nonempty(self.bucket),
+            nonempty(self.panel),
+            nonempty(self.key),
+        ) {
             (None, None, None) => Scope::Global,
             (Some(b), None, None) => Scope::Bucket(b),
             (None, Some(p), None) => Scope::Panel(p),

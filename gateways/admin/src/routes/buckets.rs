@@ -181,7 +181,9 @@ pub async fn set_encryption(
         }),
         Some("aws:kms") => {
             let name = e.key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
-                crate::error::ApiError::invalid_request("aws:kms needs key: a key of the key service")
+                crate::error::ApiError::invalid_request(
+                    "aws:kms needs key: a key of the key service",
+                )
             })?;
             let k = st.store.kms().find(name).ok_or_else(|| {
                 gatehouse_store::StoreError::NoSuchKmsKey(format!(

@@ -40,7 +40,9 @@ pub async fn create(State(st): State<AdminState>, c: Caller, body: Body) -> ApiR
         alias: b.alias.filter(|a| !a.is_empty()),
         description: b.description.unwrap_or_default(),
     };
-    Ok(json::created(&st.store.kms().create(&c.principal, spec).await?))
+    Ok(json::created(
+        &st.store.kms().create(&c.principal, spec).await?,
+    ))
 }
 
 /// `GET /api/kms/keys/{key}`.
@@ -70,7 +72,10 @@ pub async fn disable(
     Param(key): Param<String>,
 ) -> ApiResult<Response> {
     Ok(json::ok(
-        &st.store.kms().set_enabled(&c.principal, &key, false).await?,
+        &st.store
+            .kms()
+            .set_enabled(&c.principal, &key, false)
+            .await?,
     ))
 }
 
@@ -151,5 +156,7 @@ pub async fn key_audit(
 /// `GET /api/kms/audit?limit=`: every key's newest events, newest first.
 pub async fn audit(State(st): State<AdminState>, c: Caller, q: Query) -> ApiResult<Response> {
     let n = limit(&q)?;
-    Ok(json::ok(&st.store.kms().audit(&c.principal, None, n).await?))
+    Ok(json::ok(
+        &st.store.kms().audit(&c.principal, None, n).await?,
+    ))
 }
