@@ -179,8 +179,7 @@ pub async fn key(ctx: &Ctx, cmd: KeyCmd) -> anyhow::Result<()> {
 }
 
 async fn post(ctx: &Ctx, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-    Ok(ctx
-        .api
+    ctx.api
         .call(Method::POST, path, "", body.as_ref().or(Some(&json!({}))))
-        .await?)
+        .await
 }

@@ -313,7 +313,7 @@ async fn using_a_key_takes_its_own_grant() {
         .key("sealed")
         .send()
         .await
-        .unwrap_err();
+        .expect_err("refused");
     assert_eq!(code(&e), "AccessDenied");
     // HEAD needs no key (AWS: kms:Decrypt is for the bytes).
     uc.head_object()
@@ -331,7 +331,7 @@ async fn using_a_key_takes_its_own_grant() {
         .ssekms_key_id(&k1)
         .send()
         .await
-        .unwrap_err();
+        .expect_err("refused");
     assert_eq!(code(&e), "AccessDenied");
     // key-user on key one: that key works, key two does not.
     bind(&srv, &u, "key-user", Scope::Key("alias/one".into())).await;
@@ -347,7 +347,7 @@ async fn using_a_key_takes_its_own_grant() {
         .ssekms_key_id(&k2)
         .send()
         .await
-        .unwrap_err();
+        .expect_err("refused");
     assert_eq!(code(&e), "AccessDenied");
     // A copy of the key's object needs the key too (AWS: kms:Decrypt on the source).
     let v = srv.new_user("viewer").await;
@@ -359,7 +359,7 @@ async fn using_a_key_takes_its_own_grant() {
         .copy_source("grants/sealed")
         .send()
         .await
-        .unwrap_err();
+        .expect_err("refused");
     assert_eq!(code(&e), "AccessDenied");
     // key-admin manages keys, and uses none.
     let a = srv.new_user("keyadmin").await;
@@ -382,7 +382,7 @@ async fn using_a_key_takes_its_own_grant() {
         .key("sealed")
         .send()
         .await
-        .unwrap_err();
+        .expect_err("refused");
     assert_eq!(code(&e), "AccessDenied");
     let writer_p = srv
         .store()
@@ -522,7 +522,7 @@ async fn a_keys_life_disable_rotate_delete() {
         .key("v1")
         .send()
         .await
-        .unwrap_err();
+        .expect_err("refused");
     assert_eq!(code(&e), "KMS.DisabledException");
     let e = c
         .put_object()
@@ -533,7 +533,7 @@ async fn a_keys_life_disable_rotate_delete() {
         .ssekms_key_id(&id)
         .send()
         .await
-        .unwrap_err();
+        .expect_err("refused");
     assert_eq!(code(&e), "KMS.DisabledException");
     kms.set_enabled(&admin, &id, true).await.expect("enable");
     assert_eq!(get(&c, "life", "v1").await.0, marked("LIFEV1", 5000));
@@ -570,7 +570,7 @@ async fn a_keys_life_disable_rotate_delete() {
         .key("v1")
         .send()
         .await
-        .unwrap_err();
+        .expect_err("refused");
     assert_eq!(code(&e), "KMS.KMSInvalidStateException");
     assert!(
         kms.schedule_deletion(&admin, &id, Some(31)).await.is_err(),
@@ -604,7 +604,7 @@ async fn a_keys_life_disable_rotate_delete() {
             .key(k)
             .send()
             .await
-            .unwrap_err();
+            .expect_err("refused");
         assert_eq!(code(&e), "KMS.NotFoundException", "{k}");
     }
     assert!(
@@ -684,7 +684,7 @@ async fn copies_and_bucket_defaults_with_keys() {
         .key("plain-copy")
         .send()
         .await
-        .unwrap_err();
+        .expect_err("refused");
     assert_eq!(code(&e), "KMS.DisabledException");
     srv.store()
         .kms()
