@@ -9,7 +9,10 @@
 # Server CPU per op is utime+stime from /proc over each phase. Prints the rows, then min /
 # median / max per side and the median ratio per phase.
 #
-#   benches/sse.sh BIN     KEYS=20000 PAIRS=6 SIZE=4Ki LARGE=1Gi PORT=19740 BENCH_DIR=/var/tmp/gh-sse AWS=aws
+# MODE=kms: `enc`'s default is SSE-KMS under a key made with `gatehouse key create` (decision
+# 0046) instead of SSE-S3.
+#
+#   benches/sse.sh BIN     KEYS=20000 PAIRS=6 SIZE=4Ki LARGE=1Gi PORT=19740 BENCH_DIR=/var/tmp/gh-sse AWS=aws MODE=s3
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${1:?gatehouse binary}")
@@ -36,8 +39,14 @@ s3api() {
 }
 s3api create-bucket --bucket plain >/dev/null
 s3api create-bucket --bucket enc >/dev/null
-s3api put-bucket-encryption --bucket enc --server-side-encryption-configuration \
-  '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
+if [ "${MODE:-s3}" = kms ]; then
+  "$bin" --server "http://127.0.0.1:$((port + 1))" --credentials "$creds" key create --alias bench >/dev/null
+  s3api put-bucket-encryption --bucket enc --server-side-encryption-configuration \
+    '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms","KMSMasterKeyID":"alias/bench"}}]}'
+else
+  s3api put-bucket-encryption --bucket enc --server-side-encryption-configuration \
+    '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
+fi
 phases=${PHASES:-put-small,get-small,mpu-put,get-large}
 bench() { # bucket, seed
   "$bin" bench --endpoint "http://127.0.0.1:$port" --credentials "$creds" --pid "$pid" \
