@@ -237,18 +237,20 @@ pub(crate) fn read(
 }
 
 impl Store {
-    /// Notes a use of key `rec` (see the module doc) and schedules its batch.
+    /// Notes a use of key `rec` by `p` (name, user id; see the module doc) and schedules its
+    /// batch.
     pub(crate) fn kms_used(
         &self,
-        p: &Principal,
+        p: (&str, &str),
         rec: &KeyRecord,
         op: &'static str,
         version: Option<u32>,
         target: (&str, &str),
         refused: Option<&str>,
     ) {
+        let (name, id) = p;
         let u = Use {
-            actor_id: p.user_id.clone(),
+            actor_id: id.to_string(),
             op,
             key_num: rec.num,
             version,
@@ -260,7 +262,7 @@ impl Store {
             .inner
             .kms
             .audit
-            .note(u, &p.name, &rec.id, refused.map(str::to_string))
+            .note(u, name, &rec.id, refused.map(str::to_string))
         {
             return;
         }

@@ -705,7 +705,7 @@ impl Store {
         let target = (b.name.as_str(), object);
         if let Err(e) = self.kms_may_use(p, &rec) {
             self.kms_used(
-                p,
+                (&p.name, &p.user_id),
                 &rec,
                 "encrypt",
                 Some(version),
@@ -720,8 +720,43 @@ impl Store {
             bucket: b.id,
             context,
         })?;
-        self.kms_used(p, &rec, "encrypt", Some(version), target, None);
+        self.kms_used(
+            (&p.name, &p.user_id),
+            &rec,
+            "encrypt",
+            Some(version),
+            target,
+            None,
+        );
         Ok(Arc::new(sealer))
+    }
+
+    /// The server's own read of `data` (object `target`) for `who` (replication): audited as
+    /// a use; whether the key opens is the key ring's call (a disabled key opens nothing).
+    pub(crate) fn kms_server_read(
+        &self,
+        who: &str,
+        data: &crate::model::Data,
+        target: (&str, &str),
+    ) {
+        let mut seen: Vec<(u64, u32)> = Vec::new();
+        for (key, version) in kms_domains(data) {
+            if seen.contains(&(key, version)) {
+                continue;
+            }
+            seen.push((key, version));
+            if let Some(rec) = self.kms().get(key) {
+                let refused = rec.usable().err().map(|e| e.to_string());
+                self.kms_used(
+                    (who, ""),
+                    &rec,
+                    "decrypt",
+                    Some(version),
+                    target,
+                    refused.as_deref(),
+                );
+            }
+        }
     }
 
     /// A read by `p` of the bytes of `data` (object `target`): every key of the key service
@@ -733,17 +768,7 @@ impl Store {
         target: (&str, &str),
     ) -> Result<()> {
         let mut seen: Vec<(u64, u32)> = Vec::new();
-        let domains = match data {
-            crate::model::Data::Sealed { seal, .. } => vec![seal.domain],
-            crate::model::Data::Chunks(c) => {
-                c.iter().filter_map(|c| c.seal.map(|s| s.domain)).collect()
-            }
-            crate::model::Data::Inline(_) => Vec::new(),
-        };
-        for d in domains {
-            let crate::sse::Domain::Kms { key, version, .. } = d else {
-                continue;
-            };
+        for (key, version) in kms_domains(data) {
             if seen.contains(&(key, version)) {
                 continue;
             }
@@ -753,7 +778,7 @@ impl Store {
             };
             if let Err(e) = self.kms_may_use(p, &rec) {
                 self.kms_used(
-                    p,
+                    (&p.name, &p.user_id),
                     &rec,
                     "decrypt",
                     Some(version),
@@ -762,10 +787,30 @@ impl Store {
                 );
                 return Err(e);
             }
-            self.kms_used(p, &rec, "decrypt", Some(version), target, None);
+            self.kms_used(
+                (&p.name, &p.user_id),
+                &rec,
+                "decrypt",
+                Some(version),
+                target,
+                None,
+            );
         }
         Ok(())
     }
+}
+
+/// The (key, version) of every chunk of `data` sealed by the key service.
+fn kms_domains(data: &crate::model::Data) -> impl Iterator<Item = (u64, u32)> + '_ {
+    let seals: Box<dyn Iterator<Item = crate::sse::Seal> + '_> = match data {
+        crate::model::Data::Sealed { seal, .. } => Box::new(std::iter::once(*seal)),
+        crate::model::Data::Chunks(c) => Box::new(c.iter().filter_map(|c| c.seal)),
+        crate::model::Data::Inline(_) => Box::new(std::iter::empty()),
+    };
+    seals.filter_map(|s| match s.domain {
+        crate::sse::Domain::Kms { key, version, .. } => Some((key, version)),
+        _ => None,
+    })
 }
 
 /// Key `num` as the write transaction has it.
