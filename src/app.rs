@@ -236,7 +236,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         }
     });
     // The key service (decision 0046): keys whose deletion is due lose their material within
-    // a second of it (an in-memory look when none is pending).
+    // a second of it (an in-memory look when none is pending); uses waiting for the audit log
+    // are written.
     let kms_store = store.clone();
     let mut kms_rx = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
@@ -244,6 +245,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             tokio::select! {
                 _ = async { kms_rx.wait_for(|s| *s).await.map(|_| ()) } => break,
                 _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+                    // Uses noted from where no batch could be scheduled (the commit thread).
+                    if let Err(e) = kms_store.flush_kms_audit().await {
+                        tracing::warn!(error = %e, "key service: writing the audit log failed");
+                    }
                     match kms_store.kms().delete_due().await {
                         Ok(0) => {}
                         Ok(n) => tracing::warn!(keys = n, "key service: keys deleted at the end of their waiting period"),

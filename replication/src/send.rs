@@ -135,6 +135,15 @@ impl Job {
                     .into(),
             ));
         }
+        // Under a key of the key service: its key decides who reads it, and a replica would
+        // escape that (AWS replicates SSE-KMS objects only when told to, under a replica key;
+        // decision 0046). Judged by the bytes, as below.
+        if rec.data.is_kms_sealed() {
+            return Ok(Outcome::Refused(
+                "an object encrypted under a key of the key service (SSE-KMS) is not replicated: a replica would not be governed by its key"
+                    .into(),
+            ));
+        }
         // Judged by the bytes (a file partly sealed by an NFS write reports no encryption).
         let sealed = rec.sse.is_some() || rec.data.is_sealed();
         if sealed && !self.tls {
@@ -205,8 +214,9 @@ impl Job {
             .content_length(rec.size as i64)
             .set_server_side_encryption(sse(rec))
             .body(body);
-        // A single PUT's ETag is its MD5: the target checks the bytes against it.
-        if let Some(md5) = md5_of(&rec.etag) {
+        // A single PUT's ETag is its MD5 (not an SSE-C object's keyed one): the target checks
+        // the bytes against it.
+        if let Some(md5) = md5_of(&rec.etag).filter(|_| !keyed_etag(rec)) {
             req = req.content_md5(md5);
         }
         let r = req.send().await;
@@ -392,6 +402,17 @@ fn expires(v: Option<&str>) -> Option<DateTime> {
 }
 
 /// base64 of the MD5 a single-PUT ETag (32 hex digits) is.
+/// Whether `rec`'s ETag is keyed rather than its content's MD5 (SSE-C, SSE-KMS).
+fn keyed_etag(rec: &ObjectRecord) -> bool {
+    matches!(
+        rec.sse,
+        Some(
+            gatehouse_store::sse::SseMode::Customer { .. }
+                | gatehouse_store::sse::SseMode::Kms { .. }
+        )
+    )
+}
+
 fn md5_of(etag: &str) -> Option<String> {
     if etag.len() != 32 {
         return None;

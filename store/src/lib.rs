@@ -554,7 +554,8 @@ impl Store {
                 let written = commit::begin_write(&inner.db, inner.cfg.quick_repair)
                     .map_err(StoreError::from)
                     .and_then(|t| {
-                        inner.kms.audit.write(&t)?;
+                        let (rows, lost) = inner.kms.audit.take();
+                        kms::audit::write(&t, &rows, lost)?;
                         t.commit().map_err(StoreError::from)
                     });
                 if let Err(e) = written {

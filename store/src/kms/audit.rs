@@ -132,7 +132,14 @@ impl Pending {
     }
 
     /// Notes a use; `true` when a batch must be scheduled.
-    fn note(&self, u: Use, actor: &str, key_id: &str, reason: Option<String>) -> bool {
+    fn note(
+        &self,
+        u: Use,
+        target: (&str, &str),
+        actor: &str,
+        key_id: &str,
+        reason: Option<String>,
+    ) -> bool {
         let mut b = self.lock();
         if let Some(&i) = b.index.get(&u) {
             b.rows[i].count += 1;
@@ -147,8 +154,8 @@ impl Pending {
                 op: u.op.into(),
                 key_id: key_id.into(),
                 version: u.version,
-                bucket: Some(u.bucket.clone()),
-                object: Some(u.object.clone()),
+                bucket: Some(target.0.to_string()),
+                object: Some(crate::rbac::roles::truncate(target.1, 1024)),
                 allowed: u.allowed,
                 reason,
                 count: 1,
@@ -164,38 +171,52 @@ impl Pending {
         self.lock().rows.is_empty() && self.lost.load(Ordering::Relaxed) == 0
     }
 
-    /// Writes the pending uses in `t` (taken out of memory there).
-    pub(crate) fn write(&self, t: &WriteTransaction) -> Result<usize> {
+    /// Takes the pending uses out of memory (with the count of those that found it full).
+    pub(crate) fn take(&self) -> (Vec<AuditEvent>, u64) {
         self.scheduled.store(false, Ordering::Release);
         let rows = std::mem::take(&mut *self.lock()).rows;
-        let lost = self.lost.swap(0, Ordering::Relaxed);
-        let n = rows.len();
-        for ev in &rows {
-            append(t, ev)?;
-        }
-        if lost > 0 {
-            append(
-                t,
-                &AuditEvent {
-                    seq: 0,
-                    time_ms: crate::now_unix_ms(),
-                    actor: "server".into(),
-                    actor_id: String::new(),
-                    op: "unrecorded".into(),
-                    key_id: String::new(),
-                    version: None,
-                    bucket: None,
-                    object: None,
-                    allowed: true,
-                    reason: Some(format!(
-                        "{lost} uses came while {MAX_PENDING} others waited to be written"
-                    )),
-                    count: lost,
-                },
-            )?;
-        }
-        Ok(n)
+        (rows, self.lost.swap(0, Ordering::Relaxed))
     }
+
+    /// Uses taken by [`Pending::take`] that could not be written: counted, so the next batch's
+    /// `unrecorded` row says so.
+    pub(crate) fn lost(&self, n: u64) {
+        self.lost.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A batch was asked for where none can be started (no runtime): the next use asks again.
+    fn unschedule(&self) {
+        self.scheduled.store(false, Ordering::Release);
+    }
+}
+
+/// Writes a batch taken by [`Pending::take`] in `t`.
+pub(crate) fn write(t: &WriteTransaction, rows: &[AuditEvent], lost: u64) -> Result<()> {
+    for ev in rows {
+        append(t, ev)?;
+    }
+    if lost > 0 {
+        append(
+            t,
+            &AuditEvent {
+                seq: 0,
+                time_ms: crate::now_unix_ms(),
+                actor: "server".into(),
+                actor_id: String::new(),
+                op: "unrecorded".into(),
+                key_id: String::new(),
+                version: None,
+                bucket: None,
+                object: None,
+                allowed: true,
+                reason: Some(format!(
+                    "{lost} uses were not recorded (more than {MAX_PENDING} waited to be written, or their batch failed)"
+                )),
+                count: lost,
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// Appends one row (and trims the oldest past [`AUDIT_KEEP`]).
@@ -254,20 +275,32 @@ impl Store {
             op,
             key_num: rec.num,
             version,
-            bucket: target.0.into(),
-            object: crate::rbac::roles::truncate(target.1, 1024),
+            // Refusals are one row per caller, key, operation and version within a batch
+            // (the first object named): a caller cannot flood the log with refused names.
+            bucket: if refused.is_none() {
+                target.0.into()
+            } else {
+                String::new()
+            },
+            object: if refused.is_none() {
+                crate::rbac::roles::truncate(target.1, 1024)
+            } else {
+                String::new()
+            },
             allowed: refused.is_none(),
         };
         if !self
             .inner
             .kms
             .audit
-            .note(u, name, &rec.id, refused.map(str::to_string))
+            .note(u, target, name, &rec.id, refused.map(str::to_string))
         {
             return;
         }
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return; // written by the next batch or at stop
+            // (the commit thread): the next use, the server's 1 s tick or the stop writes it.
+            self.inner.kms.audit.unschedule();
+            return;
         };
         let weak = std::sync::Arc::downgrade(&self.inner);
         rt.spawn(async move {
@@ -281,15 +314,22 @@ impl Store {
         });
     }
 
-    /// Writes the pending uses now.
-    pub(crate) async fn flush_kms_audit(&self) -> Result<()> {
+    /// Writes the pending uses now (taken out of memory first: a batch whose commit fails is
+    /// counted as unrecorded, never silently gone).
+    pub async fn flush_kms_audit(&self) -> Result<()> {
         if self.inner.kms.audit.is_empty() {
             return Ok(());
         }
-        let store = self.clone();
-        self.inner
+        let (rows, lost) = self.inner.kms.audit.take();
+        let n = rows.len() as u64 + lost;
+        let r = self
+            .inner
             .committer
-            .write(move |t| store.inner.kms.audit.write(t).map(|_| ()))
-            .await
+            .write(move |t| write(t, &rows, lost))
+            .await;
+        if r.is_err() {
+            self.inner.kms.audit.lost(n);
+        }
+        r
     }
 }

@@ -607,22 +607,26 @@ impl Keys<'_> {
             .filter(|k| matches!(k.state, KeyState::PendingDeletion { due_ms } if due_ms <= now))
             .map(|k| k.num)
             .collect();
+        let mut deleted = 0;
         for num in &due {
             let num = *num;
-            self.change(audit::Actor::server(), "delete", move |keys| {
-                let mut rec = current(keys, num)?;
-                if !matches!(rec.state, KeyState::PendingDeletion { due_ms } if due_ms <= now) {
-                    return Ok(rec); // cancelled meanwhile
-                }
-                rec.state = KeyState::Deleted { at_ms: now };
-                for v in &mut rec.versions {
-                    v.salt = None;
-                }
-                Ok(rec)
-            })
-            .await?;
+            let done = self
+                .change_if(audit::Actor::server(), "delete", move |keys| {
+                    let mut rec = current(keys, num)?;
+                    if !matches!(rec.state, KeyState::PendingDeletion { due_ms } if due_ms <= now)
+                    {
+                        return Ok(None); // cancelled meanwhile
+                    }
+                    rec.state = KeyState::Deleted { at_ms: now };
+                    for v in &mut rec.versions {
+                        v.salt = None;
+                    }
+                    Ok(Some(rec))
+                })
+                .await?;
+            deleted += usize::from(done.is_some());
         }
-        Ok(due.len())
+        Ok(deleted)
     }
 
     /// The key `name`, for who may manage it.
@@ -639,6 +643,24 @@ impl Keys<'_> {
     where
         F: FnOnce(&mut redb::Table<'_, u64, &'static [u8]>) -> Result<KeyRecord> + Send + 'static,
     {
+        self.change_if(actor, op, move |keys| f(keys).map(Some))
+            .await?
+            .ok_or_else(|| StoreError::internal("a key change made nothing"))
+    }
+
+    /// [`Keys::change`] where `f` may find nothing to do (`None`: nothing written, nothing
+    /// audited).
+    async fn change_if<F>(
+        &self,
+        actor: audit::Actor,
+        op: &'static str,
+        f: F,
+    ) -> Result<Option<Arc<KeyRecord>>>
+    where
+        F: FnOnce(&mut redb::Table<'_, u64, &'static [u8]>) -> Result<Option<KeyRecord>>
+            + Send
+            + 'static,
+    {
         let who = actor.clone();
         let rec = self
             .store
@@ -646,19 +668,37 @@ impl Keys<'_> {
             .committer
             .write(move |t| {
                 let mut keys = t.open_table(KMS_KEYS)?;
-                let rec = f(&mut keys)?;
+                let Some(rec) = f(&mut keys)? else {
+                    return Ok(None);
+                };
                 keys.insert(rec.num, codec::encode(&rec)?.as_slice())?;
                 audit::append(
                     t,
                     &AuditEvent::change(&actor, op, &rec, crate::now_unix_ms()),
                 )?;
-                Ok(rec)
+                Ok(Some(rec))
             })
             .await?;
-        self.store.reload_kms()?;
+        let Some(rec) = rec else {
+            return Ok(None);
+        };
+        // The change is committed: the table in memory must follow it (a second try before
+        // the error, which would leave the old state in force until the next change).
+        if let Err(e) = self.store.reload_kms() {
+            tracing::warn!(error = %e, "key service: reading the keys again failed; retrying");
+            self.store.reload_kms()?;
+        }
         self.store.inner.opened.clear();
         tracing::info!(target: "audit", actor = %who.name, actor_id = %who.id, action = %format!("kms.{op}"), resource = %rec.id, "admin action");
-        Ok(Arc::new(rec))
+        Ok(Some(Arc::new(rec)))
+    }
+}
+
+/// Key `num` as the write transaction has it.
+fn current(keys: &redb::Table<'_, u64, &'static [u8]>, num: u64) -> Result<KeyRecord> {
+    match keys.get(num)? {
+        Some(v) => codec::decode(v.value()),
+        None => Err(StoreError::NoSuchKmsKey(format!("key number {num}"))),
     }
 }
 
@@ -670,21 +710,37 @@ impl Store {
         deny(authorize(p, Verb::Use, Resource::Kms(Some(&rec.id))))
     }
 
-    /// Whether `p` may write into bucket `b` as its default encryption asks (for a write
-    /// answered before it is sealed: an NFS write kept in the write-back buffer).
+    /// Whether `p` may write file `object` of bucket `b` whose encryption is `file` (for a
+    /// write answered before it is sealed: an NFS write kept in the write-back buffer). The
+    /// flush seals under the file's own key, else the bucket's default; a refusal is audited.
     pub(crate) fn kms_may_write(
         &self,
         p: &Principal,
         b: &crate::model::BucketRecord,
+        object: &str,
+        file: Option<crate::sse::SseMode>,
     ) -> Result<()> {
-        let Some(num) = b.encryption.and_then(|e| e.mode.kms_key()) else {
+        let asked = file.filter(|m| !matches!(m, crate::sse::SseMode::Customer { .. }));
+        let Some(num) = asked
+            .or(b.encryption.map(|e| e.mode))
+            .and_then(|m| m.kms_key())
+        else {
             return Ok(());
         };
         let rec = self
             .kms()
             .get(num)
             .ok_or_else(|| StoreError::NoSuchKmsKey(format!("key number {num}")))?;
-        self.kms_may_use(p, &rec)
+        self.kms_may_use(p, &rec).inspect_err(|e| {
+            self.kms_used(
+                (&p.name, &p.user_id),
+                &rec,
+                "encrypt",
+                Some(rec.current_version()),
+                (&b.name, object),
+                Some(&e.to_string()),
+            );
+        })
     }
 
     /// The keys a write by `p` of `object` in bucket `b` is sealed with under key `num` (its
@@ -729,34 +785,6 @@ impl Store {
             None,
         );
         Ok(Arc::new(sealer))
-    }
-
-    /// The server's own read of `data` (object `target`) for `who` (replication): audited as
-    /// a use; whether the key opens is the key ring's call (a disabled key opens nothing).
-    pub(crate) fn kms_server_read(
-        &self,
-        who: &str,
-        data: &crate::model::Data,
-        target: (&str, &str),
-    ) {
-        let mut seen: Vec<(u64, u32)> = Vec::new();
-        for (key, version) in kms_domains(data) {
-            if seen.contains(&(key, version)) {
-                continue;
-            }
-            seen.push((key, version));
-            if let Some(rec) = self.kms().get(key) {
-                let refused = rec.usable().err().map(|e| e.to_string());
-                self.kms_used(
-                    (who, ""),
-                    &rec,
-                    "decrypt",
-                    Some(version),
-                    target,
-                    refused.as_deref(),
-                );
-            }
-        }
     }
 
     /// A read by `p` of the bytes of `data` (object `target`): every key of the key service
@@ -811,14 +839,6 @@ fn kms_domains(data: &crate::model::Data) -> impl Iterator<Item = (u64, u32)> + 
         crate::sse::Domain::Kms { key, version, .. } => Some((key, version)),
         _ => None,
     })
-}
-
-/// Key `num` as the write transaction has it.
-fn current(keys: &redb::Table<'_, u64, &'static [u8]>, num: u64) -> Result<KeyRecord> {
-    match keys.get(num)? {
-        Some(v) => codec::decode(v.value()),
-        None => Err(StoreError::NoSuchKmsKey(format!("key number {num}"))),
-    }
 }
 
 #[cfg(test)]

@@ -61,6 +61,16 @@ impl Data {
         }
     }
 
+    /// Whether any of the bytes are sealed under a key of the key service (SSE-KMS).
+    pub fn is_kms_sealed(&self) -> bool {
+        let kms = |s: &crate::sse::Seal| matches!(s.domain, crate::sse::Domain::Kms { .. });
+        match self {
+            Data::Inline(_) => false,
+            Data::Sealed { seal, .. } => kms(seal),
+            Data::Chunks(c) => c.iter().any(|c| c.seal.as_ref().is_some_and(kms)),
+        }
+    }
+
     /// Whether any of the bytes are encrypted.
     pub fn is_sealed(&self) -> bool {
         match self {

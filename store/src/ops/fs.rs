@@ -494,6 +494,9 @@ impl Store {
             if tries >= 3 || hashes(&d) == hashes(&data) {
                 return Err(err); // the same chunks: not that race
             }
+            if d.is_sealed() {
+                self.kms_check_open(p, &d, (bucket, &format!("inode {ino}")))?;
+            }
             (attr, data) = (a, d);
         }
     }
@@ -614,7 +617,11 @@ impl Store {
             };
             (attr, data)
         };
-        // Written inline by SYMLINK; an S3 client may have put a larger object with the mode.
+        // Written inline by SYMLINK; an S3 client may have put a larger object with the mode
+        // (sealed under a key of the key service, too: `use` of it first).
+        if data.is_sealed() {
+            self.kms_check_open(p, &data, (bucket, &format!("inode {ino}")))?;
+        }
         let mut buf = BytesMut::new();
         let mut s = std::pin::pin!(self.read_data(&data, 0..attr.size.min(MAX_LINK as u64)));
         while let Some(piece) = s.next().await {

@@ -411,6 +411,8 @@ impl Store {
                     let seal = sealer.seal(&mut bytes)?;
                     rec.data = Data::Sealed { seal, bytes };
                     rec.sse = crate::sse::mode_of(&rec.data, Some(enc.mode));
+                    // An SSE-KMS object's ETag is keyed (as its S3 writes' are).
+                    rec.etag = etag_of(&keyring, &rec.data)?;
                 }
                 apply_meta_at(&mut rec, &attrs, now);
                 if let FsCreate::Exclusive(v) = how {
@@ -788,7 +790,16 @@ impl Store {
         let b = live_bucket(&rtxn, bucket)?;
         let mut attr = attr_of(&rtxn, &b, ino)?;
         regular_file(&attr)?;
-        self.kms_may_write(p, &b)?;
+        // The key the flush will seal under (the file's own, else the share's default).
+        let file_sse = rtxn
+            .open_table(INODES)?
+            .get(ino)?
+            .map(|v| codec::decode::<ObjectRecord>(v.value()))
+            .transpose()?
+            .and_then(|r| r.sse);
+        if file_sse.is_some() || b.encryption.is_some() {
+            self.kms_may_write(p, &b, &format!("inode {ino}"), file_sse)?;
+        }
         self.atime_shown([&mut attr]);
         if grows_to > attr.size {
             txn::ensure_room(&b, grows_to - attr.size, self.inner.cfg.max_size, || {
@@ -989,12 +1000,18 @@ impl Store {
             }
             // New bytes are sealed as the file's are (SSE-S3), or by the share's default
             // (decision 0044): a write never leaves an encrypted file partly in the clear.
-            let seal = {
+            // Only a change of the bytes seals (a chmod or utimes uses no key); and rewriting
+            // bytes sealed under a key of the key service reads them: `use` of that key first
+            // (decision 0046).
+            let seal = if matches!(patch, Patch::None) {
+                None
+            } else {
+                let name = format!("inode {ino}");
+                self.kms_check_open(p, &old_data, (bucket, &name))?;
                 let rtxn = self.db().begin_read()?;
                 let asked = old_rec
                     .sse
                     .filter(|m| !matches!(m, crate::sse::SseMode::Customer { .. }));
-                let name = format!("inode {ino}");
                 self.sealer_for(p, &live_bucket(&rtxn, bucket)?, &name, asked)?
                     .1
             };
@@ -1009,7 +1026,11 @@ impl Store {
                 Some((d, s, pins)) => (d, s, pins),
                 None => (old_data.clone(), old_rec.size, Vec::new()),
             };
-            let new_etag = etag_of(self.keyring(), &new_data)?;
+            let new_etag = if matches!(patch, Patch::None) {
+                old_rec.etag.clone()
+            } else {
+                etag_of(self.keyring(), &new_data)?
+            };
             let bucket_s = bucket.to_string();
             // Compared with what the commit finds, as values (no encoding of either manifest).
             let old_manifest = old_data;

@@ -663,8 +663,11 @@ impl Store {
             read = Some((source.ino, source.record.etag.clone()));
             // Into another key of the key service, or out of one: sealed again under the
             // destination's (its key is what governs the copy).
+            // (or the same key under another encryption context or Bucket Key setting: the
+            // copy is what it asked for)
             let kms_changes = dst_sse.is_some()
-                && source.record.sse.and_then(|m| m.kms_key()) != dst_sse.and_then(|m| m.kms_key());
+                && (source.record.sse.and_then(|m| m.kms_key()) != dst_sse.and_then(|m| m.kms_key())
+                    || (dst_sse.and_then(|m| m.kms_key()).is_some() && source.record.sse != dst_sse));
             if from_customer
                 || to_customer
                 || kms_changes

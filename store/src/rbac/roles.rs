@@ -160,7 +160,7 @@ pub fn builtin_roles() -> Vec<RoleDef> {
         ),
         def(
             "key-user",
-            "Encrypt and decrypt with the key service's keys (SSE-KMS); scope a binding with --key",
+            "Encrypt and decrypt with the key service's keys (SSE-KMS); scope a binding with --kms-key",
             vec![Rule::of(&["use"], &["kms"])],
             false,
         ),

