@@ -613,8 +613,7 @@ impl Keys<'_> {
             let done = self
                 .change_if(audit::Actor::server(), "delete", move |keys| {
                     let mut rec = current(keys, num)?;
-                    if !matches!(rec.state, KeyState::PendingDeletion { due_ms } if due_ms <= now)
-                    {
+                    if !matches!(rec.state, KeyState::PendingDeletion { due_ms } if due_ms <= now) {
                         return Ok(None); // cancelled meanwhile
                     }
                     rec.state = KeyState::Deleted { at_ms: now };

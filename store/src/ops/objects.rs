@@ -666,8 +666,10 @@ impl Store {
             // (or the same key under another encryption context or Bucket Key setting: the
             // copy is what it asked for)
             let kms_changes = dst_sse.is_some()
-                && (source.record.sse.and_then(|m| m.kms_key()) != dst_sse.and_then(|m| m.kms_key())
-                    || (dst_sse.and_then(|m| m.kms_key()).is_some() && source.record.sse != dst_sse));
+                && (source.record.sse.and_then(|m| m.kms_key())
+                    != dst_sse.and_then(|m| m.kms_key())
+                    || (dst_sse.and_then(|m| m.kms_key()).is_some()
+                        && source.record.sse != dst_sse));
             if from_customer
                 || to_customer
                 || kms_changes
