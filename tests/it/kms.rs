@@ -475,6 +475,15 @@ async fn using_a_key_takes_its_own_grant() {
         write(&mut nfs, &h, 0, b"x").await,
         Err(nfsstat3::NFS3ERR_ACCES)
     );
+    // Attributes are no use of the key: chmod works without it.
+    let mode = nfs3_client::nfs3_types::nfs3::sattr3 {
+        mode: nfs3_client::nfs3_types::nfs3::set_mode3::Some(0o600),
+        ..Default::default()
+    };
+    let after = crate::nfs_times::setattr_guarded(&mut nfs, &h, mode, None)
+        .await
+        .expect("chmod without the key");
+    assert_eq!(after.mode & 0o777, 0o600);
     // The audit log says who was refused.
     let events = srv
         .store()
@@ -1042,6 +1051,17 @@ async fn keys_through_the_api_and_the_cli() {
         out.contains("cancel-deletion") && out.contains("rotate"),
         "{out}"
     );
+    // A disabled key is no bucket default (no write could use it).
+    let r = api
+        .call(
+            "PUT",
+            "/api/buckets/apikms/encryption",
+            Some(json!({ "algorithm": "aws:kms", "key": "alias/cli" })),
+        )
+        .await;
+    assert_eq!(r.0, 409, "{r:?}");
+    let out = run(v("key enable alias/cli")).await;
+    assert!(out.contains("Enabled"), "{out}");
     let out = run(v("bucket encryption apikms aws-kms --key alias/cli")).await;
     assert!(out.contains("aws:kms"), "{out}");
     let out = run(v("bucket encryption apikms status")).await;

@@ -35,7 +35,7 @@ async fn new_file(c: &mut Conn, dir: &nfs_fh3, name: &str) -> nfs_fh3 {
 }
 
 /// SETATTR with `attrs` and `guard`: the attributes after, or the status.
-async fn setattr_guarded(
+pub(crate) async fn setattr_guarded(
     c: &mut Conn,
     h: &nfs_fh3,
     attrs: sattr3,
