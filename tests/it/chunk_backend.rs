@@ -640,5 +640,50 @@ async fn encrypted_chunks_leave_sealed() {
         );
     }
     assert_eq!(get(&c, "sealed", "k").await, body);
+    // Under a key of the key service (decision 0046) too.
+    srv.store()
+        .kms()
+        .create(
+            &srv.admin(),
+            gatehouse_store::kms::KeySpec {
+                alias: Some("backend".into()),
+                description: String::new(),
+            },
+        )
+        .await
+        .expect("key");
+    let kbody: Vec<u8> = b"BACKENDKMS-0123456789abcdef0123456789abcdef0123456789abcdef0123\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(2 << 20)
+        .collect();
+    c.put_object()
+        .bucket("sealed")
+        .key("kms")
+        .body(ByteStream::from(kbody.clone()))
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        .ssekms_key_id("alias/backend")
+        .send()
+        .await
+        .expect("put sse-kms");
+    let stored = chunk_objects(&s3s).await;
+    assert_eq!(stored.len(), 5, "{stored:?}");
+    for (key, _) in &stored {
+        let o = s3s
+            .client()
+            .get_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .expect("backend get");
+        let bytes = body_bytes(o).await;
+        assert!(
+            !bytes.windows(10).any(|w| w == b"BACKENDKMS"),
+            "{key} holds plaintext"
+        );
+    }
+    assert_eq!(get(&c, "sealed", "kms").await, kbody);
     srv.stop().await;
 }

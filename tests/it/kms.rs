@@ -190,6 +190,29 @@ async fn sse_kms_objects_are_sealed_under_their_key_and_read_with_it() {
         get(&c, "kmsb", "mp").await.0,
         [parts[0].clone(), parts[1].clone()].concat()
     );
+    // Audited: reads of `big` per object; under Bucket Keys (`mp`) per bucket, no object named.
+    let events = srv
+        .store()
+        .kms()
+        .audit(&srv.admin(), Some(&id), 100)
+        .await
+        .expect("audit");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.op == "decrypt" && e.object.as_deref() == Some("big")),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e.op == "decrypt"
+            && e.bucket.as_deref() == Some("kmsb")
+            && e.object.is_none()),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e.object.as_deref() == Some("mp")),
+        "{events:?}"
+    );
     // An encryption context is taken, echoed and bound; a malformed one is refused.
     let ctx = base64_of(br#"{"project":"apollo"}"#);
     let put = c
@@ -503,6 +526,16 @@ async fn using_a_key_takes_its_own_grant() {
             .any(|e| e.allowed && e.actor == "writer" && e.op == "encrypt"),
         "{events:?}"
     );
+    // What NFS wrote under the key is nowhere on the disk in the clear.
+    drop(nfs);
+    let dir = srv.stop().await;
+    for marker in ["NFSKMS", "GRANTS"] {
+        assert_eq!(
+            plaintext_in(dir.path(), marker),
+            Vec::<PathBuf>::new(),
+            "{marker}"
+        );
+    }
 }
 
 /// Disable, rotate, schedule deletion, cancel, delete: what each does to reads and writes.

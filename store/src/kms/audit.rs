@@ -155,7 +155,9 @@ impl Pending {
                 key_id: key_id.into(),
                 version: u.version,
                 bucket: Some(target.0.to_string()),
-                object: Some(crate::rbac::roles::truncate(target.1, 1024)),
+                // (none: a use under S3 Bucket Keys, counted per bucket; `kms::audit_name`)
+                object: (!target.1.is_empty())
+                    .then(|| crate::rbac::roles::truncate(target.1, 1024)),
                 allowed: u.allowed,
                 reason,
                 count: 1,

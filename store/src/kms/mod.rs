@@ -701,6 +701,19 @@ fn current(keys: &redb::Table<'_, u64, &'static [u8]>, num: u64) -> Result<KeyRe
     }
 }
 
+/// The object name a use of an object written with `sse` is audited under: none with S3
+/// Bucket Keys (`BucketKeyEnabled`), whose point is that uses are per bucket rather than per
+/// object (AWS's KMS sees bucket-level calls then; here the audit log has one row per caller,
+/// key, version and bucket within each batch, with its count); else the object's key.
+pub(crate) fn audit_name(sse: Option<crate::sse::SseMode>, key: &str) -> &str {
+    match sse {
+        Some(crate::sse::SseMode::Kms {
+            bucket_key: true, ..
+        }) => "",
+        _ => key,
+    }
+}
+
 /// Uses of keys: sealing a write, opening a read (decision 0046).
 impl Store {
     /// Whether `p` may use key `rec` now: the key usable, `use` granted.

@@ -231,7 +231,13 @@ impl crate::Store {
             ),
             Some(mode @ SseMode::Kms { key, context, .. }) => (
                 Some(mode),
-                Some(self.kms_sealer(p, key, context, b, object)?),
+                Some(self.kms_sealer(
+                    p,
+                    key,
+                    context,
+                    b,
+                    crate::kms::audit_name(Some(mode), object),
+                )?),
             ),
             // Never a default, never asked without its key.
             Some(SseMode::Customer { .. }) | None => (None, None),
