@@ -125,6 +125,7 @@ pub enum KeyCmd {
         /// A name for it: alias/<NAME> names the key too.
         #[arg(long)]
         alias: Option<String>,
+        /// What the key is for.
         #[arg(long, default_value = "")]
         description: String,
     },
@@ -136,24 +137,39 @@ pub enum KeyCmd {
         key: String,
     },
     /// Let the key seal and open data again.
-    Enable { key: String },
+    Enable {
+        /// Key id, alias/<name> or ARN.
+        key: String,
+    },
     /// Stop the key: nothing sealed with it can be read or written until it is enabled.
-    Disable { key: String },
+    Disable {
+        /// Key id, alias/<name> or ARN.
+        key: String,
+    },
     /// New key material for new writes; older material keeps opening what it sealed.
-    Rotate { key: String },
+    Rotate {
+        /// Key id, alias/<name> or ARN.
+        key: String,
+    },
     /// Delete the key after a waiting period (7-30 days, default 30): then whatever it
     /// encrypted can never be read again. Cancellable until then.
     ScheduleDeletion {
+        /// Key id, alias/<name> or ARN.
         key: String,
+        /// The waiting period in days (7-30; kms.min_pending_days lowers the floor).
         #[arg(long)]
         days: Option<u32>,
     },
     /// Cancel a scheduled deletion (the key comes back disabled).
-    CancelDeletion { key: String },
+    CancelDeletion {
+        /// Key id, alias/<name> or ARN.
+        key: String,
+    },
     /// The audit log: every use and change (of one key, or of all), newest first.
     Audit {
-        /// Only this key.
+        /// Only this key (id, alias/<name> or ARN).
         key: Option<String>,
+        /// Most events shown.
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },

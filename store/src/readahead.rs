@@ -98,9 +98,9 @@ pub(crate) async fn chunk_bytes(
     }
 }
 
-/// Bytes `from..to` of sealed chunk `c` (decision 0044): its file read whole and verified,
-/// then opened with its domain's keys (a sealed chunk is authenticated as a whole, so it is
-/// never sent from its file in pieces).
+/// Bytes `from..to` of sealed chunk `c` (decision 0044): its file read whole and opened with
+/// its domain's keys, which authenticates it (a sealed chunk is authenticated as a whole, so
+/// it is never sent from its file in pieces).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn sealed_chunk_bytes(
     blobs: Arc<BlobStore>,
@@ -124,13 +124,19 @@ pub(crate) async fn sealed_chunk_bytes(
         }
         return Ok(ChunkBytes::Whole(b.slice(from..to)));
     }
-    // Read, verified and opened on one blocking thread (the buffer allocated here, see
+    // Read and opened (authenticated) on one blocking thread (the buffer allocated here, see
     // `read_chunk_into`).
     let (h, len) = (c.hash, c.stored_len());
     let buf = Vec::with_capacity(len as usize);
     let buf = tokio::task::spawn_blocking(move || {
-        let mut buf = blobs.read_chunk_into(&h, len, buf)?;
-        sealer.open(&seal, &mut buf).map(|()| buf)
+        // Authenticated by AES-GCM, not hashed again (see `read_sealed_into`); bytes that do
+        // not open twice are damaged, or sealed under another master key.
+        blobs
+            .read_sealed_into(&h, len, buf, |b| sealer.open(&seal, b).is_ok())
+            .map_err(|e| match e {
+                StoreError::Corrupt(_) => crate::sse::chunk::undecryptable(),
+                other => other,
+            })
     })
     .await
     .map_err(StoreError::internal)??;

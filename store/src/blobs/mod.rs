@@ -434,6 +434,29 @@ impl BlobStore {
         })
     }
 
+    /// Sealed chunk `h` (decision 0044) read whole into `buf` and handed to `open`, which
+    /// authenticates and decrypts it in place (AES-256-GCM): a sealed chunk needs no BLAKE3
+    /// pass on read — any changed byte fails its tag, and another chunk's bytes fail its key
+    /// (derived from the manifest's tag). `open` answers `false` for bytes that do not
+    /// authenticate; then, as after a hash mismatch, the backend's local copy is dropped and
+    /// the chunk read once more. fsck and backups still check the BLAKE3 name.
+    pub fn read_sealed_into(
+        &self,
+        h: &Hash,
+        len: u32,
+        buf: Vec<u8>,
+        mut open: impl FnMut(&mut Vec<u8>) -> bool,
+    ) -> Result<Vec<u8>> {
+        let mut buf = Some(buf);
+        self.checked(h, || {
+            let mut b = buf.take().unwrap_or_default();
+            b.clear();
+            let mut f = self.open_chunk(h)?;
+            f.read_to_end(&mut b)?;
+            Ok((b.len() == len as usize && open(&mut b)).then_some(b))
+        })
+    }
+
     /// `read` (an open-and-check of chunk `h`: `None` when the bytes do not match), and once
     /// more after a mismatch with the backend's local copy dropped
     /// ([`ChunkStore::forget_cached`]): a cache file damaged by a crash is fetched again
