@@ -129,10 +129,10 @@ pub(crate) async fn sealed_chunk_bytes(
     let (h, len) = (c.hash, c.stored_len());
     let buf = Vec::with_capacity(len as usize);
     let buf = tokio::task::spawn_blocking(move || {
-        // Authenticated by AES-GCM, not hashed again (see `read_sealed_into`); bytes that do
+        // Authenticated by AES-GCM, not hashed again (see `read_chunk_with`); bytes that do
         // not open twice are damaged, or sealed under another master key.
         blobs
-            .read_sealed_into(&h, len, buf, |b| sealer.open(&seal, b).is_ok())
+            .read_chunk_with(&h, len, buf, |b| sealer.open(&seal, b).is_ok())
             .map_err(|e| match e {
                 StoreError::Corrupt(_) => crate::sse::chunk::undecryptable(),
                 other => other,

@@ -424,23 +424,16 @@ impl BlobStore {
     /// buffer allocated on a blocking-pool thread would grow that thread's allocator heap, one
     /// per thread, and the pool has many.
     pub fn read_chunk_into(&self, h: &Hash, len: u32, buf: Vec<u8>) -> Result<Vec<u8>> {
-        let mut buf = Some(buf);
-        self.checked(h, || {
-            let mut b = buf.take().unwrap_or_default();
-            b.clear();
-            let mut f = self.open_chunk(h)?;
-            f.read_to_end(&mut b)?;
-            Ok((b.len() == len as usize && blake3::hash(&b).as_bytes() == h).then_some(b))
-        })
+        self.read_chunk_with(h, len, buf, |b| blake3::hash(b).as_bytes() == h)
     }
 
-    /// Sealed chunk `h` (decision 0044) read whole into `buf` and handed to `open`, which
-    /// authenticates and decrypts it in place (AES-256-GCM): a sealed chunk needs no BLAKE3
-    /// pass on read — any changed byte fails its tag, and another chunk's bytes fail its key
-    /// (derived from the manifest's tag). `open` answers `false` for bytes that do not
-    /// authenticate; then, as after a hash mismatch, the backend's local copy is dropped and
-    /// the chunk read once more. fsck and backups still check the BLAKE3 name.
-    pub fn read_sealed_into(
+    /// Chunk `h` read whole into `buf` and judged by `open` ([`BlobStore::read_chunk_into`]:
+    /// its BLAKE3; a sealed chunk (decision 0044): opened in place with AES-256-GCM, which
+    /// authenticates it, so it needs no BLAKE3 pass on read — any changed byte fails its tag,
+    /// and another chunk's bytes fail its key, derived from the manifest's tag). `open` answers
+    /// `false` for bytes that do not pass; then the backend's local copy is dropped and the
+    /// chunk read once more. fsck and backups still check every chunk's BLAKE3 name.
+    pub fn read_chunk_with(
         &self,
         h: &Hash,
         len: u32,

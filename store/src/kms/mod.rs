@@ -799,6 +799,18 @@ impl Store {
         Ok(Arc::new(sealer))
     }
 
+    /// [`Store::kms_check_open`] of an object opened for reading its bytes (audited under
+    /// its name, or per bucket under S3 Bucket Keys).
+    pub(crate) fn kms_check_object(
+        &self,
+        p: &Principal,
+        info: &crate::ops::ObjectInfo,
+        bucket: &str,
+    ) -> Result<()> {
+        let name = audit_name(info.record.sse, &info.key);
+        self.kms_check_open(p, &info.record.data, (bucket, name))
+    }
+
     /// A read by `p` of the bytes of `data` (object `target`): every key of the key service
     /// that sealed some of them must be usable and usable by `p`. Each use audited.
     pub(crate) fn kms_check_open(

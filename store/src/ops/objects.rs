@@ -369,11 +369,7 @@ impl Store {
             self.open_object_unchecked(bucket, key)
         })?;
         // SSE-KMS: reading the bytes is using the key (AWS: kms:Decrypt).
-        self.kms_check_open(
-            p,
-            &info.record.data,
-            (bucket, crate::kms::audit_name(info.record.sse, key)),
-        )?;
+        self.kms_check_object(p, &info, bucket)?;
         Ok((info, pins))
     }
 

@@ -93,11 +93,7 @@ impl Store {
         let (info, pins) = self.read_or_deny(p, Verb::Get, bucket, key, || {
             self.open_pinned(bucket, key, || self.read_version(bucket, key, id))
         })?;
-        self.kms_check_open(
-            p,
-            &info.record.data,
-            (bucket, crate::kms::audit_name(info.record.sse, key)),
-        )?;
+        self.kms_check_object(p, &info, bucket)?;
         Ok((info, pins))
     }
 
