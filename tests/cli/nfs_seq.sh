@@ -10,7 +10,8 @@
 # mount token) writes a file S3 reads; 127.0.0.1 becomes the admin's peer (admin API); a 64 MiB
 # random file goes in with nfs-cp and back out, cmp; the aws CLI reads the same bytes, cmp.
 # Then a bucket policy denying secret/* refuses that read to nfs-cat and the aws CLI alike, and
-# the product docs' ?quota is set, read and cleared with curl's SigV4.
+# the product docs' ?quota is set, read and cleared with curl's SigV4; a share whose default
+# encryption is a key of the key service takes nfs-cp writes sealed.
 # libnfs mounts a URL's parent directory and, given both ports, needs no portmapper.
 set -euo pipefail
 bin=$(realpath "$1")
@@ -121,3 +122,25 @@ curl -sf "${sig[@]}" "${empty[@]}" -X DELETE "$ep/fs--team?quota=" >/dev/null ||
 [ "$(curl -s -o /dev/null -w '%{http_code}' "${sig[@]}" "${empty[@]}" "$ep/fs--team?quota=")" = 404 ] ||
   fail "GET ?quota after DELETE"
 echo "ok   ?quota set, shown with usage and cleared (curl --aws-sigv4)"
+
+# SSE-KMS over NFS (decision 0046): a key made with the CLI is the share's default; nfs-cp
+# writes a file (sealed under the key), nfs-cat and the aws CLI read it back, HEAD says aws:kms,
+# the data directory holds no plaintext of it; with the key disabled nfs-cat is refused.
+g=("$bin" --server "http://127.0.0.1:$admin" --data-dir "$work/data")
+"${g[@]}" key create --alias nfs-seq >/dev/null || fail "key create"
+"${g[@]}" bucket encryption fs+team aws-kms --key alias/nfs-seq >/dev/null || fail "bucket encryption aws-kms"
+for _ in $(seq 4096); do echo "NFSKMSMARKER-0123456789abcdef0123456789abcdef0123456789abcdef"; done >"$work/kms.txt"
+nfs-cp "$work/kms.txt" "nfs://127.0.0.1/team/kms.txt$q" >/dev/null || fail "nfs-cp under the key"
+nfs-cat "nfs://127.0.0.1/team/kms.txt$q" | cmp - "$work/kms.txt" || fail "nfs-cat reads it back"
+"$AWS" --endpoint-url "$ep" s3 cp --no-progress s3://fs--team/kms.txt - | cmp - "$work/kms.txt" ||
+  fail "the aws CLI reads it"
+[ "$("$AWS" --endpoint-url "$ep" s3api head-object --bucket fs--team --key kms.txt \
+  --query ServerSideEncryption --output text)" = aws:kms ] || fail "HEAD says aws:kms"
+if grep -rlq NFSKMSMARKER "$work/data"; then fail "plaintext of the sealed file on disk"; fi
+"${g[@]}" key disable alias/nfs-seq >/dev/null || fail "key disable"
+if nfs-cat "nfs://127.0.0.1/team/kms.txt$q" >/dev/null 2>&1; then
+  fail "nfs-cat read under a disabled key"
+fi
+"${g[@]}" key enable alias/nfs-seq >/dev/null || fail "key enable"
+nfs-cat "nfs://127.0.0.1/team/kms.txt$q" | cmp - "$work/kms.txt" || fail "nfs-cat after enable"
+echo "ok   nfs-cp into a share whose default is a key: sealed, read back by nfs-cat and the aws CLI; refused while the key is disabled"
