@@ -549,19 +549,23 @@ impl Store {
     pub fn close(self) {
         if let Ok(mut inner) = Arc::try_unwrap(self.inner) {
             let stopped = inner.committer.stop();
-            // Access times noted since the last batch (see `atime`), in a last transaction.
+            // Uses of keys noted since the last batch (see `kms::audit`), in a last transaction.
             if !inner.kms.audit.is_empty() {
                 let written = commit::begin_write(&inner.db, inner.cfg.quick_repair)
                     .map_err(StoreError::from)
                     .and_then(|t| {
                         let (rows, lost) = inner.kms.audit.take();
+                        let n = rows.iter().map(|r| r.count).sum::<u64>() + lost;
                         kms::audit::write(&t, &rows, lost)?;
-                        t.commit().map_err(StoreError::from)
+                        t.commit().map_err(|e| {
+                            StoreError::Internal(format!("{e} ({n} uses not recorded)"))
+                        })
                     });
                 if let Err(e) = written {
                     tracing::warn!(error = %e, "writing the key service's audit log at stop failed");
                 }
             }
+            // Access times noted since the last batch (see `atime`), in a last transaction.
             if !inner.atimes.is_empty() {
                 let written = commit::begin_write(&inner.db, inner.cfg.quick_repair)
                     .map_err(StoreError::from)

@@ -129,12 +129,27 @@ pub(crate) async fn sealed_chunk_bytes(
     let (h, len) = (c.hash, c.stored_len());
     let buf = Vec::with_capacity(len as usize);
     let buf = tokio::task::spawn_blocking(move || {
-        // Authenticated by AES-GCM, not hashed again (see `read_chunk_with`); bytes that do
-        // not open twice are damaged, or sealed under another master key.
+        // Authenticated by AES-GCM, not hashed again (see `read_chunk_with`) — except an SSE-C
+        // chunk: whoever holds the customer's key can seal other bytes that open under it, so
+        // its name is checked as a plain chunk's. Bytes of the right length that do not open
+        // (twice) are damaged, or sealed under another master key: said so, with the chunk.
+        let customer = matches!(seal.domain, crate::sse::Domain::Customer(_));
+        let mut unopened = false;
         blobs
-            .read_chunk_with(&h, len, buf, |b| sealer.open(&seal, b).is_ok())
+            .read_chunk_with(&h, len, buf, |b| {
+                if customer && blake3::hash(b).as_bytes() != &h {
+                    return false;
+                }
+                let ok = sealer.open(&seal, b).is_ok();
+                unopened |= !ok;
+                ok
+            })
             .map_err(|e| match e {
-                StoreError::Corrupt(_) => crate::sse::chunk::undecryptable(),
+                StoreError::Corrupt(_) if unopened => StoreError::Corrupt(format!(
+                    "chunk {}: {}",
+                    hex::encode(h),
+                    crate::sse::chunk::undecryptable()
+                )),
                 other => other,
             })
     })

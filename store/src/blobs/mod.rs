@@ -432,7 +432,7 @@ impl BlobStore {
     /// authenticates it, so it needs no BLAKE3 pass on read — any changed byte fails its tag,
     /// and another chunk's bytes fail its key, derived from the manifest's tag). `open` answers
     /// `false` for bytes that do not pass; then the backend's local copy is dropped and the
-    /// chunk read once more. fsck and backups still check every chunk's BLAKE3 name.
+    /// chunk read once more. fsck (and so restores) still check every chunk's BLAKE3 name.
     pub fn read_chunk_with(
         &self,
         h: &Hash,

@@ -247,7 +247,8 @@ pub(crate) fn read(
     for e in log.iter()?.rev() {
         let (k, v) = e?;
         let mut ev: AuditEvent = codec::decode(v.value())?;
-        if key.is_some_and(|r| r.id != ev.key_id) {
+        // (a gap in the log, `unrecorded`, concerns every key)
+        if key.is_some_and(|r| r.id != ev.key_id) && ev.op != "unrecorded" {
             continue;
         }
         ev.seq = k.value();
@@ -323,7 +324,7 @@ impl Store {
             return Ok(());
         }
         let (rows, lost) = self.inner.kms.audit.take();
-        let n = rows.len() as u64 + lost;
+        let n = rows.iter().map(|r| r.count).sum::<u64>() + lost;
         let r = self
             .inner
             .committer

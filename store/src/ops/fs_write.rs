@@ -403,9 +403,13 @@ impl Store {
                     let mut bytes = Vec::new();
                     let sealer = match enc.mode {
                         // SSE-KMS: the key's current version, used by this caller (audited).
-                        crate::sse::SseMode::Kms { key: kms_key, .. } => {
-                            store.kms_sealer(&who, kms_key, [0; 16], &b, &key)?
-                        }
+                        crate::sse::SseMode::Kms { key: kms_key, .. } => store.kms_sealer(
+                            &who,
+                            kms_key,
+                            [0; 16],
+                            &b,
+                            crate::kms::audit_name(Some(enc.mode), &key),
+                        )?,
                         _ => std::sync::Arc::new(keyring.sealer(crate::sse::Domain::Bucket(b.id))),
                     };
                     let seal = sealer.seal(&mut bytes)?;
@@ -797,8 +801,17 @@ impl Store {
             .map(|v| codec::decode::<ObjectRecord>(v.value()))
             .transpose()?
             .and_then(|r| r.sse);
+        // An SSE-C file is written over S3 with its key only (as `patch` refuses it).
+        if matches!(file_sse, Some(crate::sse::SseMode::Customer { .. })) {
+            return Err(StoreError::AccessDenied(format!(
+                "inode {ino} is encrypted with a customer-provided key (SSE-C): it is written \
+                 over S3 with that key only"
+            )));
+        }
         if file_sse.is_some() || b.encryption.is_some() {
-            self.kms_may_write(p, &b, &format!("inode {ino}"), file_sse)?;
+            let name = format!("inode {ino}");
+            let audit = crate::kms::audit_name(file_sse.or(b.encryption.map(|e| e.mode)), &name);
+            self.kms_may_write(p, &b, audit, file_sse)?;
         }
         self.atime_shown([&mut attr]);
         if grows_to > attr.size {
@@ -1007,7 +1020,8 @@ impl Store {
                 None
             } else {
                 let name = format!("inode {ino}");
-                self.kms_check_open(p, &old_data, (bucket, &name))?;
+                let audit = crate::kms::audit_name(old_rec.sse, &name);
+                self.kms_check_open(p, &old_data, (bucket, audit))?;
                 let rtxn = self.db().begin_read()?;
                 let asked = old_rec
                     .sse

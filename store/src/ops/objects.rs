@@ -647,7 +647,7 @@ impl Store {
         let to_customer = opts.customer_key.is_some();
         let may_restage = dst_sse.is_some() || to_customer || opts.source_customer_key.is_some();
         // (the source read ahead: inode and ETag; what was staged from it, and its ETag)
-        let mut read: Option<(u64, String)> = None;
+        let mut read: Option<(u64, String, Option<crate::sse::SseMode>)> = None;
         let mut restaged: Option<(Staged, String)> = None;
         if may_restage {
             let (source, pins) = match opts.source_version.as_deref() {
@@ -660,7 +660,7 @@ impl Store {
                 source.record.sse,
                 Some(crate::sse::SseMode::Customer { .. })
             );
-            read = Some((source.ino, source.record.etag.clone()));
+            read = Some((source.ino, source.record.etag.clone(), source.record.sse));
             // Into another key of the key service, or out of one: sealed again under the
             // destination's (its key is what governs the copy).
             // (or the same key under another encryption context or Bucket Key setting: the
@@ -718,7 +718,9 @@ impl Store {
         // when the copy shares its chunks without reading them.
         let kms_gate = {
             let (store, p, sb, sk) = (self.clone(), p.clone(), sb.clone(), sk.clone());
-            move |d: &Data| store.kms_check_open(&p, d, (&sb, &sk))
+            move |r: &ObjectRecord| {
+                store.kms_check_open(&p, &r.data, (&sb, crate::kms::audit_name(r.sse, &sk)))
+            }
         };
         let done = self
             .inner
@@ -733,7 +735,9 @@ impl Store {
                 check(&src)?;
                 match &read {
                     // What was decided above was decided on this source: it, or nothing.
-                    Some((i, etag)) if *i != ino || *etag != src.etag => {
+                    // (its encryption too: a plaintext rewrite of the same bytes keeps the
+                    // ETag, and a copy asked to be encrypted must not share plaintext chunks)
+                    Some((i, etag, sse)) if *i != ino || *etag != src.etag || *sse != src.sse => {
                         return Err(StoreError::Conflict(
                             "the copy source changed while it was being copied; retry".into(),
                         ));
@@ -742,7 +746,7 @@ impl Store {
                     // Not read ahead (no key given): an SSE-C source is refused here.
                     None => {
                         crate::sse::CustomerKey::check(None, src.sse)?;
-                        kms_gate(&src.data)?;
+                        kms_gate(&src)?;
                     }
                 }
                 if let Some((data, new_etag)) = sealed_data {

@@ -1,7 +1,8 @@
 //! Sealing and opening one chunk: AES-256-GCM (ring) under a key derived from the plaintext's
 //! tag (see [`super::keys`]). What is stored is ciphertext ‖ 16-byte GCM tag; a flipped byte
-//! fails the open: an error, never wrong bytes (reads rely on it and skip the BLAKE3 check of
-//! the chunk's name, which fsck and backups still make).
+//! fails the open: an error, never wrong bytes (reads of server-managed domains rely on it and
+//! skip the BLAKE3 check of the chunk's name, which fsck and restores still make; SSE-C chunks
+//! keep it, since the customer's key could seal other bytes).
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use zeroize::Zeroize;
