@@ -143,6 +143,8 @@ pub async fn key(ctx: &Ctx, cmd: KeyCmd) -> anyhow::Result<()> {
                 .map(|e| {
                     let target = match (&e.bucket, &e.object) {
                         (Some(b), Some(o)) => format!("{b}/{o}"),
+                        // A use under S3 Bucket Keys, or a refusal: counted per bucket.
+                        (Some(b), None) if !b.is_empty() => format!("{b}/*"),
                         _ => "-".into(),
                     };
                     vec![
