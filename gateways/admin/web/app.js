@@ -1782,7 +1782,8 @@
     const tbody = $('key-audit-table').tBodies[0];
     clear(tbody);
     for (const e of events) {
-      const target = e.bucket ? e.bucket + '/' + (e.object || '') : '';
+      // (no object: uses under S3 Bucket Keys, counted per bucket)
+      const target = e.bucket ? e.bucket + '/' + (e.object === null || e.object === undefined ? '*' : e.object) : '';
       tbody.append(el('tr', {},
         el('td', { text: fmtTime(e.time_ms) }),
         el('td', { title: e.actor_id, text: e.actor }),
