@@ -157,6 +157,35 @@ async fn encrypt_by_default(srv: &TestServer, bucket: &str) {
         .expect("default encryption");
 }
 
+/// PutBucketEncryption through aws-sdk-s3: `alg` by default (with `key`, a KMSMasterKeyID).
+pub(crate) async fn put_bucket_default(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    alg: ServerSideEncryption,
+    key: Option<&str>,
+) {
+    let config = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(alg)
+                        .set_kms_master_key_id(key.map(str::to_string))
+                        .build()
+                        .expect("default"),
+                )
+                .build(),
+        )
+        .build()
+        .expect("config");
+    c.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(config)
+        .send()
+        .await
+        .expect("put encryption");
+}
+
 pub(crate) fn md5_of(b: &[u8]) -> [u8; 16] {
     use md5::Digest;
     md5::Md5::digest(b).into()
@@ -177,25 +206,7 @@ async fn bucket_default_encryption_applies_to_every_write() {
         code(&missing),
         "ServerSideEncryptionConfigurationNotFoundError"
     );
-    let config = ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::Aes256)
-                        .build()
-                        .expect("default"),
-                )
-                .build(),
-        )
-        .build()
-        .expect("config");
-    c.put_bucket_encryption()
-        .bucket("dflt")
-        .server_side_encryption_configuration(config)
-        .send()
-        .await
-        .expect("put encryption");
+    put_bucket_default(&c, "dflt", ServerSideEncryption::Aes256, None).await;
     let got = c
         .get_bucket_encryption()
         .bucket("dflt")

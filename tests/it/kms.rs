@@ -8,16 +8,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use gatehouse_store::kms::KeySpec;
 use gatehouse_store::ops::SubjectRef;
 use gatehouse_store::rbac::Scope;
 
 use crate::common::*;
-use crate::encryption::{get, marked, md5_of, plaintext_in};
+use crate::encryption::{get, marked, md5_of, plaintext_in, put_bucket_default};
 
 /// A key made by the admin; its id.
 async fn new_key(srv: &TestServer, alias: &str) -> String {
@@ -748,26 +745,7 @@ async fn copies_and_bucket_defaults_with_keys() {
     );
     // A bucket default key: by alias, shown by ARN; writes without headers use it, and so
     // does aws:kms without a key id.
-    let cfg = ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::AwsKms)
-                        .kms_master_key_id("alias/b")
-                        .build()
-                        .expect("default"),
-                )
-                .build(),
-        )
-        .build()
-        .expect("config");
-    c.put_bucket_encryption()
-        .bucket("dst")
-        .server_side_encryption_configuration(cfg)
-        .send()
-        .await
-        .expect("put bucket encryption");
+    put_bucket_default(&c, "dst", ServerSideEncryption::AwsKms, Some("alias/b")).await;
     let got = c
         .get_bucket_encryption()
         .bucket("dst")
