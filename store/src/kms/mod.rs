@@ -232,10 +232,12 @@ impl KeyTable {
         self.by_num.get(&num)
     }
 
-    /// The key a request names (id, ARN, alias), if it exists.
+    /// The key a request names (id, ARN, alias), if it exists. A bare name that is no key's
+    /// id is looked up as an alias too (MinIO and Ceph RGW take key names bare; AWS wants
+    /// `alias/`): ids win, and they are UUIDs.
     pub fn find(&self, name: &str) -> Option<&Arc<KeyRecord>> {
         let num = match parse_ref(name)? {
-            Ref::Id(id) => self.by_id.get(id)?,
+            Ref::Id(id) => self.by_id.get(id).or_else(|| self.by_alias.get(id))?,
             Ref::Alias(a) => self.by_alias.get(a)?,
         };
         self.by_num.get(num)
