@@ -194,42 +194,43 @@ impl Pending {
 
 /// Writes a batch taken by [`Pending::take`] in `t`.
 pub(crate) fn write(t: &WriteTransaction, rows: &[AuditEvent], lost: u64) -> Result<()> {
-    for ev in rows {
-        append(t, ev)?;
-    }
-    if lost > 0 {
-        append(
-            t,
-            &AuditEvent {
-                seq: 0,
-                time_ms: crate::now_unix_ms(),
-                actor: "server".into(),
-                actor_id: String::new(),
-                op: "unrecorded".into(),
-                key_id: String::new(),
-                version: None,
-                bucket: None,
-                object: None,
-                allowed: true,
-                reason: Some(format!(
-                    "{lost} uses were not recorded (more than {MAX_PENDING} waited to be written, or their batch failed)"
-                )),
-                count: lost,
-            },
-        )?;
-    }
-    Ok(())
+    let gap = (lost > 0).then(|| AuditEvent {
+        seq: 0,
+        time_ms: crate::now_unix_ms(),
+        actor: "server".into(),
+        actor_id: String::new(),
+        op: "unrecorded".into(),
+        key_id: String::new(),
+        version: None,
+        bucket: None,
+        object: None,
+        allowed: true,
+        reason: Some(format!(
+            "{lost} uses were not recorded (more than {MAX_PENDING} waited to be written, or their batch failed)"
+        )),
+        count: lost,
+    });
+    append_all(t, rows.iter().chain(gap.as_ref()))
 }
 
 /// Appends one row (and trims the oldest past [`AUDIT_KEEP`]).
 pub(crate) fn append(t: &WriteTransaction, ev: &AuditEvent) -> Result<()> {
+    append_all(t, std::iter::once(ev))
+}
+
+/// Appends rows in order — the table opened and its last sequence read once for the batch —
+/// then trims the oldest past [`AUDIT_KEEP`].
+fn append_all<'a>(t: &WriteTransaction, rows: impl Iterator<Item = &'a AuditEvent>) -> Result<()> {
     let mut log = t.open_table(KMS_AUDIT)?;
-    let seq = log.last()?.map_or(1, |(k, _)| k.value() + 1);
-    log.insert(seq, codec::encode(ev)?.as_slice())?;
-    if log.len()? > AUDIT_KEEP {
-        let first = log.first()?.map(|(k, _)| k.value());
-        if let Some(k) = first {
-            log.remove(k)?;
+    let mut seq = log.last()?.map_or(1, |(k, _)| k.value() + 1);
+    for ev in rows {
+        log.insert(seq, codec::encode(ev)?.as_slice())?;
+        seq += 1;
+    }
+    let over = log.len()?.saturating_sub(AUDIT_KEEP);
+    for _ in 0..over {
+        if log.pop_first()?.is_none() {
+            break;
         }
     }
     Ok(())
