@@ -120,9 +120,14 @@ pub struct VersionInfo {
 }
 
 impl KeyRecord {
+    /// The key's ARN in `region` (there are no accounts: `000000000000`).
+    pub fn arn(&self, region: &str) -> String {
+        format!("arn:aws:kms:{region}:000000000000:key/{}", self.id)
+    }
+
     pub fn info(&self, region: &str) -> KeyInfo {
         KeyInfo {
-            arn: format!("arn:aws:kms:{region}:000000000000:key/{}", self.id),
+            arn: self.arn(region),
             id: self.id.clone(),
             alias: self.alias.clone(),
             description: self.description.clone(),
@@ -360,7 +365,7 @@ impl Store {
 impl Keys<'_> {
     /// A key's ARN, as S3 answers name it (`x-amz-server-side-encryption-aws-kms-key-id`).
     pub fn arn(&self, rec: &KeyRecord) -> String {
-        rec.info(&self.store.inner.cfg.region).arn
+        rec.arn(&self.store.inner.cfg.region)
     }
 
     fn info(&self, rec: &KeyRecord) -> KeyInfo {
