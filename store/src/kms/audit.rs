@@ -222,10 +222,9 @@ pub(crate) fn append(t: &WriteTransaction, ev: &AuditEvent) -> Result<()> {
 /// then trims the oldest past [`AUDIT_KEEP`].
 fn append_all<'a>(t: &WriteTransaction, rows: impl Iterator<Item = &'a AuditEvent>) -> Result<()> {
     let mut log = t.open_table(KMS_AUDIT)?;
-    let mut seq = log.last()?.map_or(1, |(k, _)| k.value() + 1);
-    for ev in rows {
+    let first = log.last()?.map_or(1, |(k, _)| k.value() + 1);
+    for (seq, ev) in (first..).zip(rows) {
         log.insert(seq, codec::encode(ev)?.as_slice())?;
-        seq += 1;
     }
     let over = log.len()?.saturating_sub(AUDIT_KEEP);
     for _ in 0..over {
