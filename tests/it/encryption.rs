@@ -186,6 +186,50 @@ pub(crate) async fn put_bucket_default(
         .expect("put encryption");
 }
 
+/// Uploads `parts` (numbered from 1) into upload `id` of `(bucket, key)`, each answered with
+/// encryption `want`, and completes it.
+pub(crate) async fn upload_parts_and_complete(
+    c: &aws_sdk_s3::Client,
+    (bucket, key): (&str, &str),
+    id: &str,
+    parts: &[Vec<u8>],
+    want: &ServerSideEncryption,
+) -> aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput {
+    let mut done = Vec::new();
+    for (i, body) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let p = c
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .expect("part");
+        assert_eq!(p.server_side_encryption(), Some(want));
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().expect("etag"))
+                .build(),
+        );
+    }
+    c.complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete")
+}
+
 pub(crate) fn md5_of(b: &[u8]) -> [u8; 16] {
     use md5::Digest;
     md5::Md5::digest(b).into()
@@ -242,43 +286,15 @@ async fn bucket_default_encryption_applies_to_every_write() {
         Some(&ServerSideEncryption::Aes256)
     );
     let id = up.upload_id().expect("id").to_string();
-    let mut parts = Vec::new();
     let part_body = marked("MULTIPART", 5 << 20);
-    for n in 1..=2 {
-        let p = c
-            .upload_part()
-            .bucket("dflt")
-            .key("mpu")
-            .upload_id(&id)
-            .part_number(n)
-            .body(ByteStream::from(part_body.clone()))
-            .send()
-            .await
-            .expect("part");
-        assert_eq!(
-            p.server_side_encryption(),
-            Some(&ServerSideEncryption::Aes256)
-        );
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(p.e_tag().expect("etag"))
-                .build(),
-        );
-    }
-    let done = c
-        .complete_multipart_upload()
-        .bucket("dflt")
-        .key("mpu")
-        .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("complete");
+    let done = upload_parts_and_complete(
+        &c,
+        ("dflt", "mpu"),
+        &id,
+        &[part_body.clone(), part_body.clone()],
+        &ServerSideEncryption::Aes256,
+    )
+    .await;
     assert_eq!(
         done.server_side_encryption(),
         Some(&ServerSideEncryption::Aes256)

@@ -8,13 +8,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use aws_sdk_s3::types::ServerSideEncryption;
 use gatehouse_store::kms::KeySpec;
 use gatehouse_store::ops::SubjectRef;
 use gatehouse_store::rbac::Scope;
 
 use crate::common::*;
-use crate::encryption::{get, marked, md5_of, plaintext_in, put_bucket_default};
+use crate::encryption::{
+    get, marked, md5_of, plaintext_in, put_bucket_default, upload_parts_and_complete,
+};
 
 /// A key made by the admin; its id.
 async fn new_key(srv: &TestServer, alias: &str) -> String {
@@ -49,6 +51,28 @@ async fn put_kms(c: &aws_sdk_s3::Client, b: &str, k: &str, key: &str, body: Vec<
         Some(&ServerSideEncryption::AwsKms)
     );
     put.ssekms_key_id().expect("key id answered").to_string()
+}
+
+/// A PUT under `key` that must be refused: its error.
+async fn put_kms_refused(
+    c: &aws_sdk_s3::Client,
+    b: &str,
+    k: &str,
+    key: &str,
+    body: &'static [u8],
+) -> aws_sdk_s3::error::SdkError<
+    aws_sdk_s3::operation::put_object::PutObjectError,
+    aws_sdk_s3::config::http::HttpResponse,
+> {
+    c.put_object()
+        .bucket(b)
+        .key(k)
+        .body(ByteStream::from_static(body))
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id(key)
+        .send()
+        .await
+        .expect_err("refused")
 }
 
 async fn s3_error(r: reqwest::Response) -> (u16, String) {
@@ -146,43 +170,14 @@ async fn sse_kms_objects_are_sealed_under_their_key_and_read_with_it() {
     assert_eq!(up.bucket_key_enabled(), Some(true));
     let uid = up.upload_id().expect("id").to_string();
     let parts = [marked("KMSPARTA", 5 << 20), marked("KMSPARTB", 1000)];
-    let mut done = Vec::new();
-    for (i, p) in parts.iter().enumerate() {
-        let n = i as i32 + 1;
-        let r = c
-            .upload_part()
-            .bucket("kmsb")
-            .key("mp")
-            .upload_id(&uid)
-            .part_number(n)
-            .body(ByteStream::from(p.clone()))
-            .send()
-            .await
-            .expect("part");
-        assert_eq!(
-            r.server_side_encryption(),
-            Some(&ServerSideEncryption::AwsKms)
-        );
-        done.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(r.e_tag().expect("etag"))
-                .build(),
-        );
-    }
-    let fin = c
-        .complete_multipart_upload()
-        .bucket("kmsb")
-        .key("mp")
-        .upload_id(&uid)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(done))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("complete");
+    let fin = upload_parts_and_complete(
+        &c,
+        ("kmsb", "mp"),
+        &uid,
+        &parts,
+        &ServerSideEncryption::AwsKms,
+    )
+    .await;
     assert_eq!(fin.ssekms_key_id(), Some(arn.as_str()));
     assert_eq!(fin.bucket_key_enabled(), Some(true));
     assert_eq!(
@@ -344,32 +339,14 @@ async fn using_a_key_takes_its_own_grant() {
         .send()
         .await
         .expect("head");
-    let e = uc
-        .put_object()
-        .bucket("grants")
-        .key("new")
-        .body(ByteStream::from_static(b"n"))
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .ssekms_key_id(&k1)
-        .send()
-        .await
-        .expect_err("refused");
+    let e = put_kms_refused(&uc, "grants", "new", &k1, b"n").await;
     assert_eq!(code(&e), "AccessDenied");
     // key-user on key one: that key works, key two does not.
     bind(&srv, &u, "key-user", Scope::Key("alias/one".into())).await;
     let uc = user_client(&srv, &u);
     assert_eq!(get(&uc, "grants", "sealed").await.0, marked("GRANTS", 100));
     put_kms(&uc, "grants", "new", "alias/one", b"n".to_vec()).await;
-    let e = uc
-        .put_object()
-        .bucket("grants")
-        .key("other")
-        .body(ByteStream::from_static(b"o"))
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .ssekms_key_id(&k2)
-        .send()
-        .await
-        .expect_err("refused");
+    let e = put_kms_refused(&uc, "grants", "other", &k2, b"o").await;
     assert_eq!(code(&e), "AccessDenied");
     // A copy of the key's object needs the key too (AWS: kms:Decrypt on the source).
     let v = srv.new_user("viewer").await;
@@ -565,16 +542,7 @@ async fn a_keys_life_disable_rotate_delete() {
         .await
         .expect_err("refused");
     assert_eq!(code(&e), "KMS.DisabledException");
-    let e = c
-        .put_object()
-        .bucket("life")
-        .key("v2")
-        .body(ByteStream::from_static(b"x"))
-        .server_side_encryption(ServerSideEncryption::AwsKms)
-        .ssekms_key_id(&id)
-        .send()
-        .await
-        .expect_err("refused");
+    let e = put_kms_refused(&c, "life", "v2", &id, b"x").await;
     assert_eq!(code(&e), "KMS.DisabledException");
     kms.set_enabled(&admin, &id, true).await.expect("enable");
     assert_eq!(get(&c, "life", "v1").await.0, marked("LIFEV1", 5000));

@@ -478,29 +478,21 @@ impl Keys<'_> {
     /// Enables or disables a key. A disabled key neither seals nor opens anything until
     /// enabled again; a key pending deletion must be cancelled first.
     pub async fn set_enabled(&self, p: &Principal, name: &str, on: bool) -> Result<KeyInfo> {
-        let k = self.managed(p, name)?;
-        let num = k.num;
-        let rec = self
-            .change(
-                audit::Actor::of(p),
-                if on { "enable" } else { "disable" },
-                move |keys| {
-                    let mut rec = current(keys, num)?;
-                    match rec.state {
-                        KeyState::Enabled | KeyState::Disabled => {
-                            rec.state = if on {
-                                KeyState::Enabled
-                            } else {
-                                KeyState::Disabled
-                            }
-                        }
-                        _ => rec.usable()?,
+        let op = if on { "enable" } else { "disable" };
+        self.update(p, name, op, move |rec| {
+            match rec.state {
+                KeyState::Enabled | KeyState::Disabled => {
+                    rec.state = if on {
+                        KeyState::Enabled
+                    } else {
+                        KeyState::Disabled
                     }
-                    Ok(rec)
-                },
-            )
-            .await?;
-        Ok(self.info(&rec))
+                }
+                _ => rec.usable()?,
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Schedules a key's deletion after `days` (7–30; `None`: 30). Until then it is unusable
@@ -511,7 +503,7 @@ impl Keys<'_> {
         name: &str,
         days: Option<u32>,
     ) -> Result<KeyInfo> {
-        let k = self.managed(p, name)?;
+        self.managed(p, name)?; // (who may not, or no such key: said before the days)
         let days = days.unwrap_or(DEFAULT_PENDING_DAYS);
         let min = self.store.inner.cfg.kms_min_pending_days;
         if !(min..=MAX_PENDING_DAYS).contains(&days) {
@@ -520,63 +512,64 @@ impl Keys<'_> {
             )));
         }
         let due_ms = crate::now_unix_ms() + i64::from(days) * 86_400_000;
-        let num = k.num;
-        let rec = self
-            .change(audit::Actor::of(p), "schedule-deletion", move |keys| {
-                let mut rec = current(keys, num)?;
-                match rec.state {
-                    KeyState::Enabled | KeyState::Disabled => {
-                        rec.state = KeyState::PendingDeletion { due_ms }
-                    }
-                    _ => rec.usable()?,
+        self.update(p, name, "schedule-deletion", move |rec| {
+            match rec.state {
+                KeyState::Enabled | KeyState::Disabled => {
+                    rec.state = KeyState::PendingDeletion { due_ms }
                 }
-                Ok(rec)
-            })
-            .await?;
-        Ok(self.info(&rec))
+                _ => rec.usable()?,
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Cancels a pending deletion: the key comes back disabled (AWS KMS does the same).
     pub async fn cancel_deletion(&self, p: &Principal, name: &str) -> Result<KeyInfo> {
-        let k = self.managed(p, name)?;
-        let num = k.num;
-        let rec = self
-            .change(audit::Actor::of(p), "cancel-deletion", move |keys| {
-                let mut rec = current(keys, num)?;
-                match rec.state {
-                    KeyState::PendingDeletion { .. } => rec.state = KeyState::Disabled,
-                    _ => {
-                        return Err(StoreError::KmsInvalidState(format!(
-                            "{} is not pending deletion",
-                            rec.id
-                        )));
-                    }
-                }
-                Ok(rec)
-            })
-            .await?;
-        Ok(self.info(&rec))
+        self.update(p, name, "cancel-deletion", |rec| match rec.state {
+            KeyState::PendingDeletion { .. } => {
+                rec.state = KeyState::Disabled;
+                Ok(())
+            }
+            _ => Err(StoreError::KmsInvalidState(format!(
+                "{} is not pending deletion",
+                rec.id
+            ))),
+        })
+        .await
     }
 
     /// Rotates a key: a new material version for new writes; older versions keep opening what
     /// they sealed (nothing is rewritten).
     pub async fn rotate(&self, p: &Principal, name: &str) -> Result<KeyInfo> {
-        let k = self.managed(p, name)?;
-        let num = k.num;
         let salt: [u8; 32] = random()?;
         let now = crate::now_unix_ms();
+        self.update(p, name, "rotate", move |rec| {
+            if rec.state != KeyState::Enabled {
+                rec.usable()?;
+            }
+            let version = rec.current_version() + 1;
+            rec.versions.push(KeyVersion {
+                version,
+                created_ms: now,
+                salt: Some(salt),
+            });
+            Ok(())
+        })
+        .await
+    }
+
+    /// A change by `p` (who must manage key `name`) that `f` makes to the key's record as the
+    /// write transaction has it.
+    async fn update<F>(&self, p: &Principal, name: &str, op: &'static str, f: F) -> Result<KeyInfo>
+    where
+        F: FnOnce(&mut KeyRecord) -> Result<()> + Send + 'static,
+    {
+        let num = self.managed(p, name)?.num;
         let rec = self
-            .change(audit::Actor::of(p), "rotate", move |keys| {
+            .change(audit::Actor::of(p), op, move |keys| {
                 let mut rec = current(keys, num)?;
-                if rec.state != KeyState::Enabled {
-                    rec.usable()?;
-                }
-                let version = rec.current_version() + 1;
-                rec.versions.push(KeyVersion {
-                    version,
-                    created_ms: now,
-                    salt: Some(salt),
-                });
+                f(&mut rec)?;
                 Ok(rec)
             })
             .await?;

@@ -470,12 +470,15 @@ impl Store {
         // answers what a READ after the change would (`Stale`, or the new bytes). Chunk files
         // already open (by read-ahead) stay readable after GC unlinks them.
         let (mut attr, mut data) = self.fs_read_manifest(bucket, ino)?;
-        if data.is_sealed() {
+        // One pass over the manifest: whether a key must be asked, and (in `read_in_chunk`)
+        // whether a chunk file may be sent as it is.
+        let mut sealed = data.is_sealed();
+        if sealed {
             self.kms_check_open(p, &data, (bucket, &format!("inode {ino}")))?;
         }
         let mut tries = 0;
         loop {
-            let err = match self.fs_read_range(attr, &data, offset, count).await {
+            let err = match self.fs_read_range(attr, &data, sealed, offset, count).await {
                 Ok(mut r) => {
                     // A read of nothing is no access (as Linux's read(2) of 0 bytes); a
                     // snapshot's records stay as they were taken (decision 0040).
@@ -494,7 +497,8 @@ impl Store {
             if tries >= 3 || hashes(&d) == hashes(&data) {
                 return Err(err); // the same chunks: not that race
             }
-            if d.is_sealed() {
+            sealed = d.is_sealed();
+            if sealed {
                 self.kms_check_open(p, &d, (bucket, &format!("inode {ino}")))?;
             }
             (attr, data) = (a, d);
@@ -518,6 +522,7 @@ impl Store {
         &self,
         attr: FsAttr,
         data: &Data,
+        sealed: bool,
         offset: u64,
         count: u32,
     ) -> Result<FsRead> {
@@ -525,7 +530,7 @@ impl Store {
         let end = offset.saturating_add(u64::from(count)).min(attr.size);
         let data = if end <= start {
             FsData::default()
-        } else if let Some(d) = self.read_in_chunk(data, start..end).await? {
+        } else if !sealed && let Some(d) = self.read_in_chunk(data, start..end).await? {
             d
         } else {
             let mut pieces: Vec<Bytes> = Vec::new();
@@ -561,13 +566,11 @@ impl Store {
         data: &Data,
         range: std::ops::Range<u64>,
     ) -> Result<Option<FsData>> {
+        // (Not called for sealed data: a sealed chunk is opened whole, in memory, by
+        // `read_data`, never sent from its file.)
         let Data::Chunks(chunks) = data else {
             return Ok(None);
         };
-        // A sealed chunk is opened whole, in memory (`read_data`), never sent from its file.
-        if chunks.iter().any(|c| c.seal.is_some()) {
-            return Ok(None);
-        }
         let mut at = 0u64;
         for (i, c) in chunks.iter().enumerate() {
             let next = at + u64::from(c.len);
@@ -888,12 +891,34 @@ pub(super) fn attr_of(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Res
 }
 
 fn file_attr(rtxn: &ReadTransaction, ino: u64) -> Result<FsAttr> {
+    Ok(attr_from_record(
+        ino,
+        FsKind::File,
+        &file_record(rtxn, ino)?,
+    ))
+}
+
+fn file_record(rtxn: &ReadTransaction, ino: u64) -> Result<ObjectRecord> {
     let v = rtxn
         .open_table(INODES)?
         .get(ino)?
         .ok_or(StoreError::Stale)?;
-    let rec: ObjectRecord = codec::decode(v.value())?;
-    Ok(attr_from_record(ino, FsKind::File, &rec))
+    codec::decode(v.value())
+}
+
+/// [`attr_of`], with a file's encryption too (its record decoded once; `None` for the rest).
+pub(super) fn attr_and_sse(
+    rtxn: &ReadTransaction,
+    b: &BucketRecord,
+    ino: u64,
+) -> Result<(FsAttr, Option<crate::sse::SseMode>)> {
+    if (ino == SNAPSHOTS_INO && b.snapshot_of.is_none())
+        || rtxn.open_table(DIR_PATHS)?.get(ino)?.is_some()
+    {
+        return Ok((attr_of(rtxn, b, ino)?, None));
+    }
+    let rec = file_record(rtxn, ino)?;
+    Ok((attr_from_record(ino, FsKind::File, &rec), rec.sse))
 }
 
 /// A directory's attributes: its marker's metadata when it has one, else defaults with the

@@ -792,15 +792,9 @@ impl Store {
         self.write_end(grows_to, 0)?;
         let rtxn = self.db().begin_read()?;
         let b = live_bucket(&rtxn, bucket)?;
-        let mut attr = attr_of(&rtxn, &b, ino)?;
+        // (with the file's encryption: the key the flush seals under, else the share's default)
+        let (mut attr, file_sse) = super::fs::attr_and_sse(&rtxn, &b, ino)?;
         regular_file(&attr)?;
-        // The key the flush will seal under (the file's own, else the share's default).
-        let file_sse = rtxn
-            .open_table(INODES)?
-            .get(ino)?
-            .map(|v| codec::decode::<ObjectRecord>(v.value()))
-            .transpose()?
-            .and_then(|r| r.sse);
         // An SSE-C file is written over S3 with its key only (as `patch` refuses it).
         if matches!(file_sse, Some(crate::sse::SseMode::Customer { .. })) {
             return Err(StoreError::AccessDenied(format!(
