@@ -23,6 +23,10 @@
 //! - `rename` (with `create`): RENAME of that directory of `--files` entries to a new name.
 //! - `list-dir` (given `--list-dir NAME`): READDIRPLUS, paging as above, of an existing
 //!   directory of the export (e.g. one filled through S3), with the server's CPU.
+//! - `null` (not by default): `--null-calls` NFS NULL calls (procedure 0: no arguments, no
+//!   work), one at a time, with the server's CPU per call: the floor of any one request-reply
+//!   round trip on the machine (receive, wake-up, reply, and the reply's delivery to the
+//!   client, which a loopback send runs in the server's context), below which no procedure can go.
 //!
 //! Every request waits for its reply before the next one is sent on its connection:
 //! `nfs3_client` has no pipelining. `--jobs N` spreads the `create` and `random-write` calls
@@ -115,13 +119,16 @@ struct Args {
     /// Connect from a privileged source port (< 1024, needs root).
     #[arg(long)]
     privileged_port: bool,
+    /// NULL calls of the `null` phase.
+    #[arg(long, default_value_t = 50_000)]
+    null_calls: usize,
     /// An existing directory under the export for the `list-dir` phase.
     #[arg(long)]
     list_dir: Option<String>,
     /// The phases to run, comma-separated (seq = seq-write and seq-read, create = create and
     /// readdirplus, small = small-write, random = random-write, rename = create then a RENAME
-    /// of its directory, list-dir = READDIRPLUS of `--list-dir`); seq, small, create and
-    /// random by default.
+    /// of its directory, list-dir = READDIRPLUS of `--list-dir`, null = NULL calls); seq,
+    /// small, create and random by default.
     #[arg(long, value_delimiter = ',', default_values_t = ["seq".to_string(), "small".into(), "create".into(), "random".into()])]
     phases: Vec<String>,
     /// Passed by `cargo bench` to every bench target; ignored.
@@ -352,6 +359,23 @@ impl Bench {
         self.report("seq-write", rate(self.args.size_mib * MIB, took), "MB/s");
         let mib = self.args.size_mib as f64;
         self.report_cpu("seq-cpu", cpu, mib, 1e3, "ms/MiB");
+        Ok(())
+    }
+
+    /// NULL calls one at a time: calls/s and the server's CPU per call.
+    async fn null_calls(&mut self) -> Result<()> {
+        let n = self.args.null_calls.max(1);
+        for _ in 0..n.min(1000) {
+            self.conn.null().await.context("NULL")?; // warm-up, not counted
+        }
+        let cpu = self.cpu();
+        let start = Instant::now();
+        for _ in 0..n {
+            self.conn.null().await.context("NULL")?;
+        }
+        let took = start.elapsed().as_secs_f64();
+        self.report("null", n as f64 / took, "calls/s");
+        self.report_cpu("null-cpu", cpu, n as f64, 1e6, "µs/call");
         Ok(())
     }
 
@@ -724,11 +748,14 @@ async fn main() -> Result<()> {
     let phase = |p: &str| b.args.phases.iter().any(|x| x == p);
     let (seq, small) = (phase("seq"), phase("small"));
     let (create, random) = (phase("create"), phase("random"));
-    let (rename, list_dir) = (phase("rename"), phase("list-dir"));
+    let (rename, list_dir, null) = (phase("rename"), phase("list-dir"), phase("null"));
     ensure!(
         list_dir == b.args.list_dir.is_some(),
         "--list-dir NAME and the list-dir phase go together"
     );
+    if null {
+        b.null_calls().await?;
+    }
     if seq {
         let f = create_file(&mut b.conn, &b.dir, "seq.bin").await?;
         b.seq_write(&f).await?;
