@@ -505,7 +505,9 @@ mod tests {
                 "MalformedXML",
             ),
         ] {
-            let e = parse(&s, doc).err().expect(doc);
+            let Err(e) = parse(&s, doc) else {
+                panic!("accepted: {doc}")
+            };
             assert_eq!(e.code, code, "{doc}");
         }
     }

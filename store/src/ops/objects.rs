@@ -909,6 +909,24 @@ pub(crate) fn verify_staged(staged: &Staged, opts: &PutOptions) -> Result<()> {
     Ok(())
 }
 
+/// A copy source that is a delete marker, named by version id: what S3 answers.
+fn copy_source_error(e: StoreError) -> StoreError {
+    match e {
+        StoreError::DeleteMarker { .. } => StoreError::InvalidRequest(
+            "The source of a copy request may not specifically refer to a delete marker by version id.".into(),
+        ),
+        e => e,
+    }
+}
+
+/// Whether an object written with `sse` has a keyed ETag rather than its MD5 (SSE-C, SSE-KMS).
+pub(crate) fn keyed_etag(sse: Option<crate::sse::SseMode>) -> bool {
+    matches!(
+        sse,
+        Some(crate::sse::SseMode::Customer { .. } | crate::sse::SseMode::Kms { .. })
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -954,22 +972,4 @@ mod tests {
         assert!(etag_in_list("abc", "abc"));
         assert!(!etag_in_list("\"abc\"", "ab"));
     }
-}
-
-/// A copy source that is a delete marker, named by version id: what S3 answers.
-fn copy_source_error(e: StoreError) -> StoreError {
-    match e {
-        StoreError::DeleteMarker { .. } => StoreError::InvalidRequest(
-            "The source of a copy request may not specifically refer to a delete marker by version id.".into(),
-        ),
-        e => e,
-    }
-}
-
-/// Whether an object written with `sse` has a keyed ETag rather than its MD5 (SSE-C, SSE-KMS).
-pub(crate) fn keyed_etag(sse: Option<crate::sse::SseMode>) -> bool {
-    matches!(
-        sse,
-        Some(crate::sse::SseMode::Customer { .. } | crate::sse::SseMode::Kms { .. })
-    )
 }

@@ -155,6 +155,12 @@ impl Store {
         };
         let guest_read = req.guest_read.unwrap_or(true);
         let retention = self.retention_ms();
+        // A tombstone of this name past its retention that the sweep has not reached yet is
+        // purged first, in the sweep's bounded steps (decision 0028), so the create's own
+        // transaction does not remove a whole share's entries at once.
+        if self.tombstone_due(&req.name, now, retention)? {
+            self.purge_share(&req.name, now, retention).await?;
+        }
         let owner = p.user_id.clone();
         let (rec, b, restored) = self
             .inner
@@ -189,7 +195,8 @@ impl Store {
                         })?
                     }
                     Some(old) => {
-                        // Past retention but not swept yet: purge now, then start afresh.
+                        // Past retention since the purge above (or retention 0): whatever is
+                        // left goes now, then the share starts afresh.
                         purge_in(wtxn, &old)?;
                         new_bucket(wtxn, &bucket, &owner, now)?
                     }
@@ -429,37 +436,50 @@ impl Store {
             }
         }
         for share in purge {
-            // In transactions of at most PURGE_STEP entries each, so a share of millions of
-            // files never holds the writer for long; the last one removes the rest.
-            let mut removed = 0u64;
-            loop {
-                let step = self
-                    .purge_step(&share, now_ms, retention, PURGE_STEP)
-                    .await?;
-                match step {
-                    None => break,
-                    Some((n, done)) => {
-                        removed += n;
-                        if done {
-                            tracing::info!(target: "audit", share = %share, entries = removed, "share purged");
-                            stats.purged += 1;
-                            stats.entries_removed += removed;
-                            break;
-                        }
-                    }
-                }
+            if let Some(removed) = self.purge_share(&share, now_ms, retention).await? {
+                stats.purged += 1;
+                stats.entries_removed += removed;
             }
         }
         stats.snapshots_expired = self.expire_snapshots(now_ms).await?;
-        if stats.purged > 0 {
-            self.reload_policy()?;
-        }
         use std::sync::atomic::Ordering::Relaxed;
         let m = self.metrics();
         m.sweeper_runs.fetch_add(1, Relaxed);
         m.shares_expired.fetch_add(stats.expired as u64, Relaxed);
-        m.shares_purged.fetch_add(stats.purged as u64, Relaxed);
         Ok(stats)
+    }
+
+    /// Whether share `name` is a tombstone past `retention` at `now_ms` (one read).
+    fn tombstone_due(&self, name: &str, now_ms: i64, retention: i64) -> Result<bool> {
+        let rtxn = self.db().begin_read()?;
+        let Some(v) = rtxn.open_table(SHARES)?.get(name)? else {
+            return Ok(false);
+        };
+        let s: ShareRecord = codec::decode(v.value())?;
+        Ok(s.deleted_ms
+            .is_some_and(|d| d.saturating_add(retention) <= now_ms))
+    }
+
+    /// Purges tombstoned share `name` if it is past `retention` at `now_ms`, in transactions
+    /// of at most [`PURGE_STEP`] entries each, so a share of millions of files never holds the
+    /// writer for long; the last one removes the rest. The entries removed, when it was purged.
+    async fn purge_share(&self, name: &str, now_ms: i64, retention: i64) -> Result<Option<u64>> {
+        let mut removed = 0u64;
+        loop {
+            match self.purge_step(name, now_ms, retention, PURGE_STEP).await? {
+                None => return Ok(None),
+                Some((n, false)) => removed += n,
+                Some((n, true)) => {
+                    removed += n;
+                    tracing::info!(target: "audit", share = %name, entries = removed, "share purged");
+                    self.reload_policy()?;
+                    self.metrics()
+                        .shares_purged
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(Some(removed));
+                }
+            }
+        }
     }
 
     /// One bounded step of purging tombstoned share `name`: removes up to `limit` of its
