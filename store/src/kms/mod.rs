@@ -722,6 +722,28 @@ impl Store {
         deny(authorize(p, Verb::Use, Resource::Kms(Some(&rec.id))))
     }
 
+    /// [`Self::kms_may_use`], a refusal audited as `op` of `version` on `target` (the caller
+    /// audits the use once it has happened).
+    fn kms_may_use_audited(
+        &self,
+        p: &Principal,
+        rec: &KeyRecord,
+        op: &'static str,
+        version: u32,
+        target: (&str, &str),
+    ) -> Result<()> {
+        self.kms_may_use(p, rec).inspect_err(|e| {
+            self.kms_used(
+                (&p.name, &p.user_id),
+                rec,
+                op,
+                Some(version),
+                target,
+                Some(&e.to_string()),
+            );
+        })
+    }
+
     /// Whether `p` may write file `object` of bucket `b` whose encryption is `file` (for a
     /// write answered before it is sealed: an NFS write kept in the write-back buffer). The
     /// flush seals under the file's own key, else the bucket's default; a refusal is audited.
@@ -743,16 +765,7 @@ impl Store {
             .kms()
             .get(num)
             .ok_or_else(|| StoreError::NoSuchKmsKey(format!("key number {num}")))?;
-        self.kms_may_use(p, &rec).inspect_err(|e| {
-            self.kms_used(
-                (&p.name, &p.user_id),
-                &rec,
-                "encrypt",
-                Some(rec.current_version()),
-                (&b.name, object),
-                Some(&e.to_string()),
-            );
-        })
+        self.kms_may_use_audited(p, &rec, "encrypt", rec.current_version(), (&b.name, object))
     }
 
     /// The keys a write by `p` of `object` in bucket `b` is sealed with under key `num` (its
@@ -771,17 +784,7 @@ impl Store {
             .ok_or_else(|| StoreError::NoSuchKmsKey(format!("key number {num}")))?;
         let version = rec.current_version();
         let target = (b.name.as_str(), object);
-        if let Err(e) = self.kms_may_use(p, &rec) {
-            self.kms_used(
-                (&p.name, &p.user_id),
-                &rec,
-                "encrypt",
-                Some(version),
-                target,
-                Some(&e.to_string()),
-            );
-            return Err(e);
-        }
+        self.kms_may_use_audited(p, &rec, "encrypt", version, target)?;
         let sealer = self.keyring().kms_sealer(crate::sse::Domain::Kms {
             key: num,
             version,
@@ -828,17 +831,7 @@ impl Store {
             let Some(rec) = self.kms().get(key) else {
                 return Err(StoreError::NoSuchKmsKey(format!("key number {key}")));
             };
-            if let Err(e) = self.kms_may_use(p, &rec) {
-                self.kms_used(
-                    (&p.name, &p.user_id),
-                    &rec,
-                    "decrypt",
-                    Some(version),
-                    target,
-                    Some(&e.to_string()),
-                );
-                return Err(e);
-            }
+            self.kms_may_use_audited(p, &rec, "decrypt", version, target)?;
             self.kms_used(
                 (&p.name, &p.user_id),
                 &rec,

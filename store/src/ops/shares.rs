@@ -158,8 +158,10 @@ impl Store {
         // A tombstone of this name past its retention that the sweep has not reached yet is
         // purged first, in the sweep's bounded steps (decision 0028), so the create's own
         // transaction does not remove a whole share's entries at once.
-        if self.tombstone_due(&req.name, now, retention)? {
-            self.purge_share(&req.name, now, retention).await?;
+        if self.tombstone_due(&req.name, now, retention)?
+            && self.purge_share(&req.name, now, retention).await?.is_some()
+        {
+            self.reload_policy()?;
         }
         let owner = p.user_id.clone();
         let (rec, b, restored) = self
@@ -442,6 +444,9 @@ impl Store {
             }
         }
         stats.snapshots_expired = self.expire_snapshots(now_ms).await?;
+        if stats.purged > 0 {
+            self.reload_policy()?;
+        }
         use std::sync::atomic::Ordering::Relaxed;
         let m = self.metrics();
         m.sweeper_runs.fetch_add(1, Relaxed);
@@ -462,7 +467,8 @@ impl Store {
 
     /// Purges tombstoned share `name` if it is past `retention` at `now_ms`, in transactions
     /// of at most [`PURGE_STEP`] entries each, so a share of millions of files never holds the
-    /// writer for long; the last one removes the rest. The entries removed, when it was purged.
+    /// writer for long; the last one removes the rest. The entries removed, when it was purged
+    /// (the caller reloads the policy once for all it purged).
     async fn purge_share(&self, name: &str, now_ms: i64, retention: i64) -> Result<Option<u64>> {
         let mut removed = 0u64;
         loop {
@@ -472,7 +478,6 @@ impl Store {
                 Some((n, true)) => {
                     removed += n;
                     tracing::info!(target: "audit", share = %name, entries = removed, "share purged");
-                    self.reload_policy()?;
                     self.metrics()
                         .shares_purged
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
