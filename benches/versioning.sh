@@ -11,7 +11,8 @@
 #     ListObjectVersions pages of 1000 entries of `ver` next to ListObjectsV2 pages of 1000 keys
 #     of `plain` and of `ver`, rotated every round.
 # Server CPU per op is utime+stime of the server from /proc/PID/stat over each phase (10 ms
-# ticks). Every run starts from a fresh data directory. Prints Markdown rows, then a summary
+# ticks); bytes per PUT are the server's `wchar`/`rchar` of /proc/PID/io (what its read and
+# write system calls moved, redb's file I/O above all) around each put-small phase, / KEYS. Every run starts from a fresh data directory. Prints Markdown rows, then a summary
 # (min / median / max per side and the median ratio).
 #
 #   benches/versioning.sh BIN        e.g. benches/versioning.sh target/release/gatehouse
@@ -99,8 +100,12 @@ for rnd in range(1, rounds + 1):
         c0, t0 = cpu(), time.perf_counter()
         for _ in range(pages):
             if kind == "v2":
-                first = rng.randrange(1, keys - 1000 + 2)
-                q = f"list-type=2&max-keys=1000&prefix=small%2F&start-after=small%2F{first - 1:08d}"
+                # Keys are small/00000000 … small/{keys - 1}: a page of 1000 starts at most at
+                # keys - 1000.
+                first = rng.randrange(0, keys - 1000 + 1)
+                q = "list-type=2&max-keys=1000&prefix=small%2F"
+                if first > 0:
+                    q += f"&start-after=small%2F{first - 1:08d}"
             else:
                 # ~1000 / versions keys hold a page; start far enough from the end.
                 first = rng.randrange(1, keys - 1000 // versions - 1)
@@ -142,10 +147,17 @@ echo
 echo "| pair | bucket | phase | ops | seconds | ops/s | MB/s | p50 ms | p99 ms | server CPU ms/op | server peak RSS MiB |"
 echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 : >"$dir/pairs"
+: >"$dir/io"
+# The server's bytes read and written through system calls (sockets included): `rchar wchar`.
+io() { awk '/^rchar/ {r = $2} /^wchar/ {w = $2} END {print r, w}' "/proc/$pid/io"; }
 for p in $(seq 1 "$pairs"); do
   if [ $((p % 2)) -eq 1 ]; then order="plain ver"; else order="ver plain"; fi
   for b in $order; do
-    bench "$b" $((1000 + p)) put-small,get-small,list --list-pages 300 | sed "s/^/| $p /" |
+    read -r r0 w0 <<<"$(io)"
+    bench "$b" $((1000 + p)) put-small | sed "s/^/| $p /" | tee -a "$dir/pairs"
+    read -r r1 w1 <<<"$(io)"
+    echo "$b $(((w1 - w0) / keys)) $(((r1 - r0) / keys))" >>"$dir/io"
+    bench "$b" $((1000 + p)) get-small,list --stored "$keys" --list-pages 300 | sed "s/^/| $p /" |
       tee -a "$dir/pairs"
   done
 done
@@ -170,6 +182,17 @@ print(f"| {phase} | {f(po, 0)} | {f(vo, 0)} | {statistics.median(vo) / statistic
       f"| {f(pc, 3)} | {f(vc, 3)} | {statistics.median(vc) / statistics.median(pc):.2f} |")
 EOF
 done
+echo
+echo "| put-small, per PUT (median over the pairs) | plain | ver | ver − plain |"
+echo "|---|---:|---:|---:|"
+python3 - "$dir/io" <<'EOF'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+med = lambda b, i: statistics.median(int(r[i]) for r in rows if r[0] == b)
+for name, i in (("bytes written (wchar)", 1), ("bytes read (rchar)", 2)):
+    p, v = med("plain", i), med("ver", i)
+    print(f"| {name} | {p:.0f} | {v:.0f} | {v - p:.0f} |")
+EOF
 echo
 echo "| page | p50 ms min / med / max | server CPU ms/page min / med / max | median p50 against ListObjectsV2 of plain |"
 echo "|---|---|---|---:|"
