@@ -2,8 +2,8 @@
 # What S3 versioning costs (issue 21): one release-built server, one store, two buckets —
 # `plain` (never versioned, KEYS keys) and `ver` (versioning Enabled, VERSIONS versions of each
 # of the same KEYS keys) — measured alternately in pairs by the same clients:
-#   - `gatehouse bench --phases put-small,get-small,list` on each bucket in turn (PUT of every
-#     key: an overwrite in `plain`, one more version in `ver`; GET of every key's current
+#   - `gatehouse bench --phases put-small`, then `get-small,list`, on each bucket in turn (PUT
+#     of every key: an overwrite in `plain`, one more version in `ver`; GET of every key's current
 #     version; ListObjectsV2 pages of 1000 keys from spread start points), the order of the two
 #     sides swapped every pair (plain, ver, ver, plain, …);
 #   - a Python client (botocore's SigV4 signer, one keep-alive connection, one request at a
@@ -12,8 +12,9 @@
 #     of `plain` and of `ver`, rotated every round.
 # Server CPU per op is utime+stime of the server from /proc/PID/stat over each phase (10 ms
 # ticks); bytes per PUT are the server's `wchar`/`rchar` of /proc/PID/io (what its read and
-# write system calls moved, redb's file I/O above all) around each put-small phase, / KEYS. Every run starts from a fresh data directory. Prints Markdown rows, then a summary
-# (min / median / max per side and the median ratio).
+# write system calls moved, redb's file I/O above all) around each put-small phase, / KEYS.
+# Every run starts from a fresh data directory. Prints Markdown rows, then a summary (min /
+# median / max per side and the median ratio).
 #
 #   benches/versioning.sh BIN        e.g. benches/versioning.sh target/release/gatehouse
 #   KEYS=10000 VERSIONS=100 PAIRS=8 SIZE=1Ki LIST_ROUNDS=5 LIST_PAGES=200 benches/versioning.sh BIN
@@ -148,7 +149,7 @@ echo "| pair | bucket | phase | ops | seconds | ops/s | MB/s | p50 ms | p99 ms |
 echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 : >"$dir/pairs"
 : >"$dir/io"
-# The server's bytes read and written through system calls (sockets included): `rchar wchar`.
+# What the server's read and write system calls have moved so far: `rchar wchar`.
 io() { awk '/^rchar/ {r = $2} /^wchar/ {w = $2} END {print r, w}' "/proc/$pid/io"; }
 for p in $(seq 1 "$pairs"); do
   if [ $((p % 2)) -eq 1 ]; then order="plain ver"; else order="ver plain"; fi
