@@ -282,6 +282,26 @@ def main():
     elif step == "get-cors":
         (bucket,) = args
         print(" ".join(s3.get_bucket_cors(Bucket=bucket)["CORSRules"][0]["AllowedOrigins"]))
+    elif step == "sigv2":
+        # botocore's SigV2 signer (signature_version "s3"), path-style: it signs a bucket's own
+        # requests as `/bucket/` while it sends `/bucket`; object requests as sent.
+        (bucket,) = args
+        v2 = boto3.client(
+            "s3",
+            endpoint_url=a.endpoint,
+            config=Config(
+                signature_version="s3", s3={"addressing_style": "path"}, retries={"max_attempts": 1}
+            ),
+        )
+        v2.create_bucket(Bucket=bucket)
+        v2.put_object(Bucket=bucket, Key="v2/one", Body=b"signed with v2")
+        listed = [o["Key"] for o in v2.list_objects(Bucket=bucket).get("Contents", [])]
+        body = v2.get_object(Bucket=bucket, Key="v2/one")["Body"].read()
+        v2.delete_object(Bucket=bucket, Key="v2/one")
+        v2.delete_bucket(Bucket=bucket)
+        print(listed, body.decode())
+        if listed != ["v2/one"] or body != b"signed with v2":
+            return 1
     elif step == "post-upload":
         import urllib3
         import xml.etree.ElementTree as ET

@@ -437,9 +437,13 @@ s_post() {
   raw -o "$work/$c.post" "$EP/$b/$key" && cmp "$work/tree/a/one-mib-plus-one.bin" "$work/$c.post" || return 1
   op "$c" rm-recursive "$b" >/dev/null && op "$c" rb "$b"
 }
+# SigV2 header signatures as botocore makes them: make, put, list, get, delete.
+s_sigv2() {
+  "$BOTO3_PYTHON" "$BOTO3_SEQ" --endpoint "$EP" sigv2 "ci-$1-sigv2"
+}
 export -f op raw bucket_exists bucket_gone raw_key_count s_mb s_put s_get s_cmp s_sync_up \
   s_sync_down s_diff s_count s_presign s_rm_recursive s_rb s_share s_share_names s_replication \
-  s_versions s_lock s_snapshot s_policy s_post s_sse s_kms
+  s_versions s_lock s_snapshot s_policy s_post s_sse s_kms s_sigv2
 
 pass=0
 fail=0
@@ -501,6 +505,7 @@ for c in $CLIENTS; do
   fi
   if [ "$c" = boto3 ]; then
     step "$c" "presigned POST form upload (urllib3) read back" s_post "$c"
+    step "$c" "SigV2 (signature_version s3): bucket and object requests" s_sigv2 "$c"
   fi
   if [ "$c" != rclone ] && "$bin" show-config 2>/dev/null | grep -q sse_c_over_http; then
     step "$c" "SSE-S3 per object and by default, SSE-C with a key file" s_sse "$c"

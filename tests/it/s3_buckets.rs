@@ -18,12 +18,42 @@ async fn bucket_lifecycle() {
         .send()
         .await
         .expect("create");
-    let e = c
-        .create_bucket()
+    // Its owner re-creating it in us-east-1 (the server's region) gets 200 OK and the bucket's
+    // ACL reset to private, AWS's legacy rule there (the BucketAlreadyOwnedByYou reference).
+    c.put_bucket_acl()
+        .bucket("alpha")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .expect("public-read");
+    let grants = |c: aws_sdk_s3::Client| async move {
+        c.get_bucket_acl()
+            .bucket("alpha")
+            .send()
+            .await
+            .expect("acl")
+            .grants()
+            .len()
+    };
+    assert_eq!(grants(c.clone()).await, 2, "owner + AllUsers READ");
+    c.create_bucket()
         .bucket("alpha")
         .send()
         .await
-        .expect_err("dup");
+        .expect("re-create by its owner in us-east-1");
+    assert_eq!(
+        grants(c.clone()).await,
+        1,
+        "the ACL is back to the owner's alone"
+    );
+    // A re-create asking for what is not reset (object lock) still gets the 409.
+    let e = c
+        .create_bucket()
+        .bucket("alpha")
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .expect_err("dup with object lock");
     assert_eq!(code(&e), "BucketAlreadyOwnedByYou");
     c.head_bucket().bucket("alpha").send().await.expect("head");
     let names: Vec<String> = c

@@ -109,9 +109,10 @@ pub fn builtin_roles() -> Vec<RoleDef> {
         ),
         def(
             "bucket-admin",
-            "Bucket management: create/delete buckets, full object access, object locks (setting them, bypassing GOVERNANCE)",
+            "Bucket management: create/delete buckets and change their settings (versioning, policy, ACL, CORS, encryption, lifecycle, object lock), full object access, object locks (setting them, bypassing GOVERNANCE)",
             vec![
-                Rule::of(&["create", "delete", "get", "list"], &["buckets"]),
+                // `put`: a bucket's settings, as an AWS bucket owner may change them.
+                Rule::of(&["create", "delete", "get", "list", "put"], &["buckets"]),
                 objects_rw.clone(),
                 // As an AWS bucket owner may (decision 0039); bucket-write may not.
                 Rule::of(&["bypass-governance", "lock"], &["objects"]),

@@ -208,12 +208,30 @@ fn verify(
     for (k, v) in &amz {
         sts.push_str(&format!("{k}:{v}\n"));
     }
+    let head = sts.len();
     sts.push_str(&resource);
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
-        .map_err(|_| AuthError::SignatureDoesNotMatch)?;
-    mac.update(sts.as_bytes());
-    let want = B64.encode(mac.finalize().into_bytes());
-    if want.as_bytes().ct_eq(sig.trim().as_bytes()).into() {
+    let sign = |sts: &str| -> Result<bool, AuthError> {
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
+            .map_err(|_| AuthError::SignatureDoesNotMatch)?;
+        mac.update(sts.as_bytes());
+        let want = B64.encode(mac.finalize().into_bytes());
+        Ok(want.as_bytes().ct_eq(sig.trim().as_bytes()).into())
+    };
+    // A path-style request for a bucket itself (`/bucket`, no key) is also taken signed as
+    // `/bucket/`, the resource botocore's SigV2 signer uses for it (and the one a virtual-host
+    // request for the bucket has): the same bucket either way.
+    let bare_bucket = bucket_from_host.is_none()
+        && req
+            .raw_path
+            .strip_prefix('/')
+            .is_some_and(|b| !b.is_empty() && !b.contains('/'));
+    let ok = sign(&sts)? || {
+        bare_bucket && {
+            sts.insert(head + req.raw_path.len(), '/');
+            sign(&sts)?
+        }
+    };
+    if ok {
         Ok(Authenticated {
             access_key: ak.to_string(),
             payload: PayloadMode::Unsigned,

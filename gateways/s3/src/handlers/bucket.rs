@@ -2,8 +2,8 @@
 
 use axum::body::Body;
 use axum::response::Response;
-use gatehouse_store::Store;
 use gatehouse_store::rbac::{Resource, Verb};
+use gatehouse_store::{Store, StoreError};
 use http::{HeaderValue, StatusCode};
 
 use super::{empty, owner, xml_body, xml_ok};
@@ -98,13 +98,34 @@ pub async fn create(
     // The ACL and ownership are checked before, and stored with, the bucket: a refused one
     // creates nothing.
     s.accepts_new_bucket_acl(ctx.bucket(), ownership, acl.as_ref())?;
+    let reset_acl = acl.clone().unwrap_or_default();
     let access = gatehouse_store::model::BucketAccessRecord {
         acl: acl.filter(|a| !a.grants.is_empty()),
         ownership,
         ..Default::default()
     };
-    s.create_bucket_with(&ctx.principal, ctx.bucket(), lock, Some(access))
-        .await?;
+    match s
+        .create_bucket_with(&ctx.principal, ctx.bucket(), lock, Some(access))
+        .await
+    {
+        Ok(_) => {}
+        // The legacy rule of AWS's North Virginia region (the BucketAlreadyOwnedByYou
+        // reference): its owner re-creating a bucket there gets 200 OK, and the bucket's ACL
+        // is reset to the request's (private without ACL headers). A re-create that asks for
+        // object lock or an ownership setting still gets the 409: those are not reset.
+        Err(StoreError::BucketAlreadyOwnedByYou)
+            if state.inner.cfg.region == "us-east-1"
+                && !lock
+                && ownership.is_none()
+                && !ctx
+                    .bucket()
+                    .starts_with(gatehouse_store::naming::SHARE_PREFIX) =>
+        {
+            s.set_bucket_acl(&ctx.principal, ctx.bucket(), reset_acl)
+                .await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
     let mut r = empty(StatusCode::OK);
     if let Ok(v) = HeaderValue::from_str(&format!("/{}", ctx.named_bucket())) {
         r.headers_mut().insert(http::header::LOCATION, v);
