@@ -1296,3 +1296,41 @@ async fn backups_carry_what_opens_the_data_and_nothing_opens_without_it() {
         }
     }
 }
+
+/// A bucket policy may require SSE-C through `s3:x-amz-server-side-encryption-customer-algorithm`
+/// (found by the ceph s3-tests suite: the key was refused as one no request carries).
+#[tokio::test]
+async fn a_bucket_policy_may_require_sse_c() {
+    let srv = TestServer::start_with(|raw| raw.s3.sse_c_over_http = Some(true)).await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("ssec")
+        .send()
+        .await
+        .expect("bucket");
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::ssec/*","Condition":{"Null":{"s3:x-amz-server-side-encryption-customer-algorithm":"true"}}}]}"#;
+    c.put_bucket_policy()
+        .bucket("ssec")
+        .policy(policy)
+        .send()
+        .await
+        .expect("the policy is taken");
+    let e = c
+        .put_object()
+        .bucket("ssec")
+        .key("plain")
+        .body(ByteStream::from_static(b"plain"))
+        .send()
+        .await
+        .expect_err("a plain PUT is denied");
+    assert_eq!(code(&e), "AccessDenied");
+    let (key, md5) = customer_key(9);
+    c.put_object()
+        .bucket("ssec")
+        .key("sealed")
+        .body(ByteStream::from_static(b"sealed"))
+        .sse_c(&key, &md5)
+        .send()
+        .await
+        .expect("an SSE-C PUT is allowed");
+}

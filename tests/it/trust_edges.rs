@@ -333,6 +333,29 @@ async fn s3_users_own_what_they_create_and_see_nothing_else() {
         .await
         .expect_err("delete");
     assert_eq!(code(&e), "AccessDenied");
+    // A bucket nobody has is NoSuchBucket to anyone, as S3 answers it (found by the ceph
+    // s3-tests suite: a refusal came first); one that exists stays AccessDenied.
+    let e = bob
+        .list_objects_v2()
+        .bucket("nobody-has-this")
+        .send()
+        .await
+        .expect_err("list missing");
+    assert_eq!(code(&e), "NoSuchBucket");
+    let e = bob
+        .put_object()
+        .bucket("nobody-has-this")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("put missing");
+    assert_eq!(code(&e), "NoSuchBucket");
+    let status = reqwest::get(srv.url("/nobody-has-this/k"))
+        .await
+        .expect("anonymous GET")
+        .status();
+    assert_eq!(status, 404, "anonymous GET in a bucket nobody has");
     let e = bob
         .get_object()
         .bucket("admins")

@@ -179,6 +179,7 @@ pub fn build(
         "x-amz-copy-source",
         "x-amz-metadata-directive",
         "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-customer-algorithm",
         "x-amz-storage-class",
         "x-amz-content-sha256",
         "x-amz-object-lock-mode",

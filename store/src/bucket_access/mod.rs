@@ -337,6 +337,7 @@ const SUPPORTED_KEYS: &[&str] = &[
     "s3:x-amz-copy-source",
     "s3:x-amz-metadata-directive",
     "s3:x-amz-server-side-encryption",
+    "s3:x-amz-server-side-encryption-customer-algorithm",
     "s3:x-amz-storage-class",
     "s3:x-amz-content-sha256",
     "s3:object-lock-mode",

@@ -339,6 +339,13 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether no bucket (nor share, nor snapshot) has this name: S3 answers `NoSuchBucket` to
+    /// anyone who names one, where a refusal would otherwise be `AccessDenied`. The one read
+    /// without `authorize`, used only to pick that error; `false` when the store cannot tell.
+    pub fn bucket_missing(&self, name: &str) -> bool {
+        matches!(self.bucket_record(name), Err(StoreError::NoSuchBucket))
+    }
+
     pub(crate) fn bucket_record(&self, name: &str) -> Result<BucketRecord> {
         let txn = self.db().begin_read()?;
         let t = txn.open_table(BUCKETS)?;

@@ -15,7 +15,7 @@ mod versioning;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use gatehouse_store::Principal;
+use gatehouse_store::{Principal, Store};
 use http::{HeaderValue, StatusCode};
 
 use crate::S3State;
@@ -181,8 +181,23 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
     };
     let res = run(state, ep, &ctx, body, payload)
         .await
-        .map_err(|e| object::hide_missing(store, &ctx, ep, e));
+        .map_err(|e| object::hide_missing(store, &ctx, ep, e))
+        .map_err(|e| no_such_bucket(store, &ctx, ep, e));
     (res, ep.name(), who, bucket)
+}
+
+/// A refusal on a bucket nobody has is `NoSuchBucket` (404), as S3 answers it to anyone; a
+/// refused CreateBucket stays a refusal.
+fn no_such_bucket(store: &Store, ctx: &Ctx, ep: Endpoint, e: S3Error) -> S3Error {
+    if e.code != "AccessDenied" || matches!(ep, Endpoint::CreateBucket | Endpoint::ListBuckets) {
+        return e;
+    }
+    match ctx.bucket.as_deref() {
+        Some(b) if store.bucket_missing(b) => {
+            S3Error::from(gatehouse_store::StoreError::NoSuchBucket)
+        }
+        _ => e,
+    }
 }
 
 async fn run(
