@@ -276,8 +276,16 @@ impl Store {
         if first.allowed {
             return read();
         }
-        let Ok(found) = read() else {
-            return Err(deny(first).err().unwrap_or(StoreError::NoSuchKey));
+        let found = match read() {
+            Ok(found) => found,
+            // A key that is not there: those who may list the bucket (a binding, its policy or
+            // its ACL's READ) are told so, as S3 tells them; others are refused.
+            Err(StoreError::NoSuchKey)
+                if authorize(p, Verb::List, Resource::Objects(bucket)).allowed =>
+            {
+                return Err(StoreError::NoSuchKey);
+            }
+            Err(_) => return Err(deny(first).err().unwrap_or(StoreError::NoSuchKey)),
         };
         deny(authorize_with_acl(
             p,

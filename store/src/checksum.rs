@@ -70,6 +70,23 @@ impl ChecksumAlgorithm {
         }
     }
 
+    /// The CRC of two pieces one after the other from their CRCs (`b` of `b_len` bytes), in
+    /// the bytes [`ChecksumHasher::finish_raw`] gives: a full-object multipart checksum from
+    /// its parts'. `None` for the SHA algorithms (or values of the wrong width).
+    pub fn combine(self, a: &[u8], b: &[u8], b_len: u64) -> Option<Vec<u8>> {
+        let (crc, width) = match self {
+            ChecksumAlgorithm::Crc32 => (crc_fast::CrcAlgorithm::Crc32IsoHdlc, 4),
+            ChecksumAlgorithm::Crc32c => (crc_fast::CrcAlgorithm::Crc32Iscsi, 4),
+            ChecksumAlgorithm::Crc64Nvme => (crc_fast::CrcAlgorithm::Crc64Nvme, 8),
+            ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => return None,
+        };
+        let value = |v: &[u8]| -> Option<u64> {
+            (v.len() == width).then(|| v.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+        };
+        let both = crc_fast::checksum_combine(crc, value(a)?, value(b)?, b_len);
+        Some(both.to_be_bytes()[8 - width..].to_vec())
+    }
+
     /// Hashes a whole buffer (used for composite multipart checksums).
     pub fn digest(self, data: &[u8]) -> Vec<u8> {
         let mut h = self.hasher();
@@ -116,6 +133,50 @@ impl ChecksumHasher {
     /// The base64 form S3 puts in headers and XML.
     pub fn finish_base64(self) -> String {
         B64.encode(self.finish_raw())
+    }
+}
+
+/// What a multipart upload's checksum covers (`x-amz-checksum-type`): the whole object's bytes
+/// (a CRC combined from the parts' CRCs) or the parts' checksums (a checksum of checksums,
+/// shown with `-<parts>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumType {
+    FullObject,
+    Composite,
+}
+
+impl ChecksumType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChecksumType::FullObject => "FULL_OBJECT",
+            ChecksumType::Composite => "COMPOSITE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [ChecksumType::FullObject, ChecksumType::Composite]
+            .into_iter()
+            .find(|t| t.name() == s.trim())
+    }
+
+    /// S3's type for an algorithm named without one: CRC64NVME full-object, the rest
+    /// composite.
+    pub fn default_for(alg: ChecksumAlgorithm) -> Self {
+        if alg == ChecksumAlgorithm::Crc64Nvme {
+            ChecksumType::FullObject
+        } else {
+            ChecksumType::Composite
+        }
+    }
+
+    /// The pairs S3 takes: full-object for the CRCs, composite for all but CRC64NVME.
+    pub fn allowed(self, alg: ChecksumAlgorithm) -> bool {
+        match self {
+            ChecksumType::FullObject => {
+                !matches!(alg, ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256)
+            }
+            ChecksumType::Composite => alg != ChecksumAlgorithm::Crc64Nvme,
+        }
     }
 }
 

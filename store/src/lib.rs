@@ -54,7 +54,7 @@ use std::time::Duration;
 use redb::{Database, ReadableDatabase};
 
 pub use blobs::GcStats;
-pub use checksum::ChecksumAlgorithm;
+pub use checksum::{ChecksumAlgorithm, ChecksumType};
 pub use error::{BucketSetting, Result, StoreError};
 pub use model::Principal;
 pub use stage::{StageError, StageOptions, Staged};

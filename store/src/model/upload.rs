@@ -26,6 +26,10 @@ pub struct UploadRecord {
     /// the bucket's default then; decision 0044).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sse: Option<crate::sse::SseMode>,
+    /// `FULL_OBJECT` or `COMPOSITE` (`x-amz-checksum-type` at CreateMultipartUpload, or the
+    /// algorithm's default); absent: composite (uploads begun before full-object checksums).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
 }
 
 /// An uploaded part. It holds one reference on each of its chunks until the upload completes

@@ -37,7 +37,9 @@ pub use fs_write::{FsCreate, FsExtents, FsSetAttr, FsTime};
 pub(crate) use gc::GcTrigger;
 pub use lifecycle::{ExpirySweep, MAX_RULES};
 pub use list::{ListEntry, ListPage, ListQuery};
-pub use multipart::{COMPLETION_KEPT_MS, CompletePart, Completion, PartInfo, UploadInfo};
+pub use multipart::{
+    COMPLETION_KEPT_MS, ChecksumClaim, CompletePart, Completion, PartInfo, UploadInfo,
+};
 pub use objects::{CopyOptions, ObjectInfo, PutOptions, WriteCondition, etag_in_list};
 pub(crate) use peers::PeerPrincipals;
 pub use peers::{PeerInfo, PeerNet, parse_peer_address};

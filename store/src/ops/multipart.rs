@@ -12,7 +12,7 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use super::ns::Ns;
 use super::objects::{PutOptions, WriteCondition, current_etag, verify_staged};
 use super::txn;
-use crate::checksum::ChecksumAlgorithm;
+use crate::checksum::{ChecksumAlgorithm, ChecksumType};
 use crate::error::{Result, StoreError};
 use crate::model::{
     ChecksumValue, CompletedUploadRecord, Data, ObjectMeta, ObjectRecord, PartRecord, Principal,
@@ -66,11 +66,90 @@ pub struct Completion {
     pub sse: Option<crate::sse::SseMode>,
 }
 
+/// What a CompleteMultipartUpload says of the object's checksum: its `x-amz-checksum-<alg>`
+/// value and its `x-amz-checksum-type`, each checked against what the upload computes.
+#[derive(Debug, Clone, Default)]
+pub struct ChecksumClaim {
+    pub value: Option<(ChecksumAlgorithm, String)>,
+    pub kind: Option<ChecksumType>,
+}
+
 #[derive(Debug, Clone)]
 pub struct CompletePart {
     pub part_number: u32,
     /// As the client sent it; quotes are ignored.
     pub etag: String,
+}
+
+/// The object's checksum from its parts': their checksums' checksum (`-<parts>`), or the
+/// CRCs combined into the whole object's. `None` without an algorithm or a part's value.
+fn object_checksum(
+    alg: Option<ChecksumAlgorithm>,
+    kind: ChecksumType,
+    parts: Option<&[Vec<u8>]>,
+    sizes: &[u64],
+) -> Option<ChecksumValue> {
+    let (alg, parts) = (alg?, parts?);
+    let value = match kind {
+        ChecksumType::Composite => format!(
+            "{}-{}",
+            crate::checksum::base64(&alg.digest(&parts.concat())),
+            parts.len()
+        ),
+        ChecksumType::FullObject => {
+            let mut whole = parts.first()?.clone();
+            for (v, len) in parts.iter().zip(sizes).skip(1) {
+                whole = alg.combine(&whole, v, *len)?;
+            }
+            crate::checksum::base64(&whole)
+        }
+    };
+    Some(ChecksumValue {
+        algorithm: alg.name().to_string(),
+        value,
+        kind: kind.name().into(),
+    })
+}
+
+/// A completion's checksum headers against the upload's: the same type and algorithm, and the
+/// value the parts give (`-<parts>` on a composite value may be left off).
+fn check_claim(
+    claim: &ChecksumClaim,
+    alg: Option<ChecksumAlgorithm>,
+    kind: ChecksumType,
+    got: Option<&ChecksumValue>,
+) -> Result<()> {
+    if let Some(k) = claim.kind
+        && k != kind
+    {
+        return Err(StoreError::InvalidRequest(format!(
+            "The upload was created using the {} checksum mode. The complete request must use the same checksum mode.",
+            kind.name()
+        )));
+    }
+    let Some((claimed, value)) = &claim.value else {
+        return Ok(());
+    };
+    if alg != Some(*claimed) {
+        return Err(StoreError::InvalidRequest(format!(
+            "The upload was created using {} checksum. The complete request must use the same checksum algorithm.",
+            alg.map_or("no", ChecksumAlgorithm::name)
+        )));
+    }
+    let Some(got) = got else {
+        return Err(StoreError::InvalidRequest(format!(
+            "a part of the upload has no {} checksum to check the object's against",
+            claimed.name()
+        )));
+    };
+    let bare = |v: &str| v.trim().split('-').next().unwrap_or_default().to_string();
+    if bare(value) != bare(&got.value) {
+        return Err(StoreError::ChecksumMismatch {
+            algorithm: claimed.name(),
+            computed: got.value.clone(),
+        });
+    }
+    Ok(())
 }
 
 fn upload_info(id: &str, u: &UploadRecord) -> UploadInfo {
@@ -279,7 +358,7 @@ impl Store {
         key: &str,
         mut meta: ObjectMeta,
         tags: Vec<(String, String)>,
-        checksum: Option<ChecksumAlgorithm>,
+        checksum: Option<(ChecksumAlgorithm, ChecksumType)>,
         lock: crate::locks::LockRequest,
         acl: Option<crate::model::Acl>,
         sse: Option<crate::sse::SseMode>,
@@ -304,7 +383,8 @@ impl Store {
             initiated_ms: now_ms(),
             meta,
             tags,
-            checksum_algorithm: checksum.map(|c| c.name().to_string()),
+            checksum_algorithm: checksum.map(|(c, _)| c.name().to_string()),
+            checksum_type: checksum.map(|(_, t)| t.name().to_string()),
             owner: p.user_id.clone(),
             parts_counted: true,
             lock,
@@ -571,6 +651,7 @@ impl Store {
         parts: Vec<CompletePart>,
         cond: WriteCondition,
         customer_md5: Option<[u8; 16]>,
+        claim: ChecksumClaim,
     ) -> Result<Completion> {
         deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
         if parts.is_empty() {
@@ -650,39 +731,33 @@ impl Store {
                 let mut md5_cat = Md5::new();
                 let mut manifest = Vec::new();
                 let mut sizes = Vec::with_capacity(records.len());
-                let mut composite: Option<Vec<u8>> = Some(Vec::new());
+                let mut part_sums: Option<Vec<Vec<u8>>> = Some(Vec::new());
                 for r in &records {
                     let raw = hex::decode(&r.md5).map_err(StoreError::internal)?;
                     md5_cat.update(&raw);
                     manifest.extend_from_slice(&r.chunks);
                     sizes.push(r.size);
                     match (
-                        &mut composite,
+                        &mut part_sums,
                         r.checksum
                             .as_deref()
                             .and_then(crate::checksum::base64_decode),
                     ) {
-                        (Some(c), Some(v)) => c.extend_from_slice(&v),
-                        _ => composite = None,
+                        (Some(c), Some(v)) => c.push(v),
+                        _ => part_sums = None,
                     }
                 }
-                let checksum = match (
-                    u.checksum_algorithm
-                        .as_deref()
-                        .and_then(ChecksumAlgorithm::parse),
-                    composite,
-                ) {
-                    (Some(alg), Some(cat)) => Some(ChecksumValue {
-                        algorithm: alg.name().to_string(),
-                        value: format!(
-                            "{}-{}",
-                            crate::checksum::base64(&alg.digest(&cat)),
-                            records.len()
-                        ),
-                        kind: "COMPOSITE".into(),
-                    }),
-                    _ => None,
-                };
+                let alg = u
+                    .checksum_algorithm
+                    .as_deref()
+                    .and_then(ChecksumAlgorithm::parse);
+                let kind = u
+                    .checksum_type
+                    .as_deref()
+                    .and_then(ChecksumType::parse)
+                    .unwrap_or(ChecksumType::Composite);
+                let checksum = object_checksum(alg, kind, part_sums.as_deref(), &sizes);
+                check_claim(&claim, alg, kind, checksum.as_ref())?;
                 let mut rec = ObjectRecord {
                     size: sizes.iter().sum(),
                     etag: format!("{}-{}", hex::encode(md5_cat.finalize()), records.len()),

@@ -2,12 +2,12 @@
 
 use axum::body::Body;
 use axum::response::Response;
-use gatehouse_store::ops::CompletePart;
-use gatehouse_store::{ChecksumAlgorithm, Store};
+use gatehouse_store::ops::{ChecksumClaim, CompletePart};
+use gatehouse_store::{ChecksumAlgorithm, ChecksumType, Store};
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use super::object::{copy_conditions, copy_source, object_meta, parse_tag_header, write_condition};
-use super::{empty, owner, xml_body, xml_ok};
+use super::{empty, owner, xml_ok};
 use crate::auth::PayloadMode;
 use crate::body::{checksum_plan, integrity, payload_stream, stage_error, trailer_check};
 use crate::error::S3Error;
@@ -31,6 +31,19 @@ fn part_number(ctx: &Ctx) -> Result<u32, S3Error> {
         })
 }
 
+/// `x-amz-checksum-type` (`FULL_OBJECT` or `COMPOSITE`), if sent.
+fn checksum_type(ctx: &Ctx) -> Result<Option<ChecksumType>, S3Error> {
+    ctx.header("x-amz-checksum-type")
+        .map(|t| {
+            ChecksumType::parse(t).ok_or_else(|| {
+                S3Error::invalid_request(format!(
+                    "Value for x-amz-checksum-type header is invalid: {t}"
+                ))
+            })
+        })
+        .transpose()
+}
+
 fn set(r: &mut Response, name: &str, value: &str) {
     if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::from_str(value)) {
         r.headers_mut().insert(n, v);
@@ -47,6 +60,26 @@ pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         })?),
         None => None,
     };
+    let kind = checksum_type(ctx)?;
+    let checksum = match (alg, kind) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(S3Error::invalid_request(
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+            ));
+        }
+        (Some(a), k) => {
+            let k = k.unwrap_or(ChecksumType::default_for(a));
+            if !k.allowed(a) {
+                return Err(S3Error::invalid_request(format!(
+                    "The {} checksum type cannot be used with the {} checksum algorithm.",
+                    k.name(),
+                    a.name().to_ascii_lowercase()
+                )));
+            }
+            Some((a, k))
+        }
+    };
     let u = s
         .create_upload(
             &ctx.principal,
@@ -54,7 +87,7 @@ pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
             ctx.key(),
             meta,
             tags,
-            alg,
+            checksum,
             super::lock::lock_request(&ctx.headers)?,
             crate::acl::from_headers(&ctx.headers)?,
             sse,
@@ -68,8 +101,9 @@ pub async fn create(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     w.elem("UploadId", &u.upload_id);
     w.close("InitiateMultipartUploadResult");
     let mut r = xml_ok(w);
-    if let Some(a) = alg {
+    if let Some((a, k)) = checksum {
         set(&mut r, "x-amz-checksum-algorithm", a.name());
+        set(&mut r, "x-amz-checksum-type", k.name());
     }
     crate::sse::answer(s, &mut r, u.sse);
     crate::sse::echo_context(&mut r, &ctx.headers);
@@ -178,7 +212,30 @@ pub async fn complete(
     payload: &PayloadMode,
 ) -> Result<Response, S3Error> {
     let condition = write_condition(&ctx.headers)?;
-    let doc = xml_body(ctx, body, payload, 4 << 20).await?;
+    // The `x-amz-checksum-*` headers of a completion are the object's checksum (checked
+    // against the parts' by the store), not the XML body's.
+    let mut claim = ChecksumClaim {
+        kind: checksum_type(ctx)?,
+        ..Default::default()
+    };
+    let mut body_headers = ctx.headers.clone();
+    for alg in ChecksumAlgorithm::ALL {
+        if let Some(v) = body_headers.remove(alg.header()) {
+            let v = v.to_str().map_err(|_| {
+                S3Error::invalid_request(format!("Value for {} header is invalid.", alg.header()))
+            })?;
+            if claim.value.is_some() {
+                return Err(S3Error::invalid_request(
+                    "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+                ));
+            }
+            claim.value = Some((alg, v.trim().to_string()));
+        }
+    }
+    let doc = {
+        let bytes = crate::body::read_small(body, payload, &body_headers, 4 << 20).await?;
+        crate::xml::parse(&bytes).ok_or_else(S3Error::malformed_xml)?
+    };
     if doc.name != "CompleteMultipartUpload" {
         return Err(S3Error::malformed_xml());
     }
@@ -208,6 +265,7 @@ pub async fn complete(
             parts,
             condition,
             crate::sse::customer(&ctx.headers, crate::sse::CUSTOMER)?.map(|k| k.md5),
+            claim,
         )
         .await?;
     let mut w = XmlWriter::new();
@@ -223,6 +281,7 @@ pub async fn complete(
         && let Some(alg) = ChecksumAlgorithm::parse(&ck.algorithm)
     {
         w.elem(&format!("Checksum{}", alg.name()), &ck.value);
+        w.elem("ChecksumType", &ck.kind);
     }
     w.close("CompleteMultipartUploadResult");
     let mut r = xml_ok(w);
