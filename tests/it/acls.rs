@@ -152,6 +152,38 @@ async fn grants_name_users_by_id() {
         .await
         .expect_err("bob does not");
     assert_eq!(code(&e), "AccessDenied");
+    // Her READ also lets her copy it into a bucket she may write (found by the ceph s3-tests
+    // suite: CopyObject asked the bindings alone about its source); bob's copy is refused.
+    c.create_bucket()
+        .bucket("alices")
+        .send()
+        .await
+        .expect("create");
+    srv.store()
+        .bind(
+            &srv.admin(),
+            gatehouse_store::ops::SubjectRef::User("alice".into()),
+            "bucket-write",
+            gatehouse_store::rbac::Scope::Bucket("alices".into()),
+        )
+        .await
+        .expect("alice writes alices");
+    a.copy_object()
+        .bucket("alices")
+        .key("copy")
+        .copy_source("grants/for-alice")
+        .send()
+        .await
+        .expect("alice copies what she may read");
+    let e = b
+        .copy_object()
+        .bucket("alices")
+        .key("stolen")
+        .copy_source("grants/for-alice")
+        .send()
+        .await
+        .expect_err("bob may not");
+    assert_eq!(code(&e), "AccessDenied");
     // READ is not READ_ACP: alice may not see the ACL.
     let e = a
         .get_object_acl()

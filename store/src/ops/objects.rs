@@ -624,7 +624,16 @@ impl Store {
         opts: CopyOptions,
         check: impl FnOnce(&ObjectRecord) -> Result<()> + Send + 'static,
     ) -> Result<ObjectInfo> {
-        deny(authorize(p, Verb::Get, Resource::Object(src.0, src.1)))?;
+        if !authorize(p, Verb::Get, Resource::Object(src.0, src.1)).allowed {
+            // The source's own ACL may grant the read, as it does a GET (decision 0042).
+            self.read_or_deny(p, Verb::Get, src.0, src.1, || {
+                match opts.source_version.as_deref() {
+                    Some(id) => self.read_version(src.0, src.1, id),
+                    None => self.read_object(src.0, src.1),
+                }
+            })
+            .map_err(copy_source_error)?;
+        }
         deny(authorize(p, Verb::Put, Resource::Object(dst.0, dst.1)))?;
         crate::locks::authorize_request(p, dst.0, dst.1, &opts.lock)?;
         let tagged = opts.replace_tags.as_ref().is_some_and(|t| !t.is_empty());
