@@ -107,6 +107,10 @@ async fn lifecycle_rules_expire_by_prefix_and_abort_old_uploads() {
             .and_then(|a| a.days_after_initiation()),
         Some(7)
     );
+    assert!(
+        got.rules()[0].filter().is_some(),
+        "a Filter comes back as one"
+    );
 
     for k in ["logs/a", "logs/b", "keep/c", "logsx"] {
         put(&c, "life", k).await;
@@ -537,4 +541,32 @@ async fn an_object_due_past_the_horizon_still_expires_on_time() {
     let s = store.sweep_expiry(now + 401 * DAY, 100).await.expect("s");
     assert_eq!((s.scanned, s.expired), (1, 1), "{s:?}");
     assert!(keys(&c, "far").await.is_empty());
+}
+
+/// A rule given in S3's older form, its prefix as the rule's own `<Prefix>`, comes back in that
+/// form (found by the ceph s3-tests suite: it came back as `<Filter><Prefix>`).
+#[tokio::test]
+#[allow(deprecated)]
+async fn a_rule_prefix_in_the_older_form_comes_back_so() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("legacy").send().await.expect("mb");
+    let old = LifecycleRule::builder()
+        .id("old-form")
+        .prefix("tmp/")
+        .status(ExpirationStatus::Enabled)
+        .expiration(LifecycleExpiration::builder().days(3).build())
+        .build()
+        .expect("rule");
+    put_rules(&c, "legacy", vec![old]).await;
+    let got = c
+        .get_bucket_lifecycle_configuration()
+        .bucket("legacy")
+        .send()
+        .await
+        .expect("get");
+    let r = &got.rules()[0];
+    assert_eq!(r.prefix(), Some("tmp/"));
+    assert!(r.filter().is_none(), "{r:?}");
+    assert_eq!(r.expiration().and_then(|e| e.days()), Some(3));
 }

@@ -115,4 +115,8 @@ pub struct LifecycleRule {
     /// version left.
     #[serde(default)]
     pub expired_object_delete_marker: bool,
+    /// The prefix came as the rule's own `<Prefix>` (S3's older form, not `<Filter>`), and is
+    /// shown back that way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legacy_prefix: bool,
 }

@@ -25,9 +25,13 @@ pub fn get(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         if !r.id.is_empty() {
             w.elem("ID", &r.id);
         }
-        w.open("Filter");
-        w.elem("Prefix", &r.prefix);
-        w.close("Filter");
+        if r.legacy_prefix {
+            w.elem("Prefix", &r.prefix);
+        } else {
+            w.open("Filter");
+            w.elem("Prefix", &r.prefix);
+            w.close("Filter");
+        }
         w.elem("Status", if r.enabled { "Enabled" } else { "Disabled" });
         if let Some(d) = r.expiration_days {
             w.open("Expiration");
@@ -187,5 +191,6 @@ fn parse_rule(r: &Node) -> Result<LifecycleRule, S3Error> {
         noncurrent_days,
         newer_noncurrent,
         expired_object_delete_marker,
+        legacy_prefix: r.child("Filter").is_none() && r.child("Prefix").is_some(),
     })
 }
