@@ -295,6 +295,14 @@ def main():
         )
         v2.create_bucket(Bucket=bucket)
         v2.put_object(Bucket=bucket, Key="v2/one", Body=b"signed with v2")
+        # Sub-resources are signed as part of the resource (`?cors`, `?versioning`, ...).
+        rule = {"AllowedOrigins": ["https://v2.example.org"], "AllowedMethods": ["GET"]}
+        v2.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
+        origins = v2.get_bucket_cors(Bucket=bucket)["CORSRules"][0]["AllowedOrigins"]
+        v2.delete_bucket_cors(Bucket=bucket)
+        v2.get_bucket_versioning(Bucket=bucket)
+        if origins != ["https://v2.example.org"]:
+            return 1
         listed = [o["Key"] for o in v2.list_objects(Bucket=bucket).get("Contents", [])]
         body = v2.get_object(Bucket=bucket, Key="v2/one")["Body"].read()
         v2.delete_object(Bucket=bucket, Key="v2/one")

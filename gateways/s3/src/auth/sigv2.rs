@@ -16,16 +16,25 @@ use subtle::ConstantTimeEq;
 
 use super::sigv4::{AuthError, Authenticated, MAX_EXPIRES, PayloadMode, RequestParts};
 
-/// Sub-resources that are part of the canonical resource, in S3's list.
+/// Sub-resources that are part of the canonical resource: S3's list, as botocore's SigV2
+/// signer (`HmacV1Auth.QSAOfInterest`) includes them.
 const SUBRESOURCES: &[&str] = &[
+    "accelerate",
     "acl",
+    "analytics",
+    "cors",
+    "defaultObjectAcl",
     "delete",
+    "inventory",
     "lifecycle",
     "location",
     "logging",
+    "metrics",
     "notification",
+    "object-lock",
     "partNumber",
     "policy",
+    "replication",
     "requestPayment",
     "response-cache-control",
     "response-content-disposition",
@@ -33,6 +42,10 @@ const SUBRESOURCES: &[&str] = &[
     "response-content-language",
     "response-content-type",
     "response-expires",
+    "restore",
+    "select",
+    "select-type",
+    "storageClass",
     "tagging",
     "torrent",
     "uploadId",
