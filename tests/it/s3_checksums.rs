@@ -289,7 +289,8 @@ async fn every_streaming_payload_mode_stores_exactly_the_payload() {
 /// `x-amz-checksum-*` header was checked against its XML body, and `x-amz-checksum-type` was
 /// ignored): FULL_OBJECT CRCs are the whole object's, combined from the parts'; COMPOSITE
 /// values are the checksum of the parts' checksums with `-<parts>`; the completion's header
-/// is checked against them before anything is linked; pairs S3 refuses are refused.
+/// is checked against them before anything is linked, as is `x-amz-mp-object-size`; pairs S3
+/// refuses are refused.
 #[tokio::test]
 async fn multipart_checksums_full_object_and_composite() {
     use aws_sdk_s3::types::{ChecksumType, CompletedMultipartUpload, CompletedPart};
@@ -364,7 +365,18 @@ async fn multipart_checksums_full_object_and_composite() {
         };
         let e = complete(wrong).send().await.expect_err("a wrong checksum");
         assert_eq!(code(&e), "BadDigest", "{}", store_alg.name());
-        let ok = complete(want.clone()).send().await.expect("complete");
+        // x-amz-mp-object-size is checked too, not ignored.
+        let e = complete(want.clone())
+            .mpu_object_size(whole.len() as i64 + 1)
+            .send()
+            .await
+            .expect_err("a wrong object size");
+        assert_eq!(code(&e), "InvalidRequest", "{}", store_alg.name());
+        let ok = complete(want.clone())
+            .mpu_object_size(whole.len() as i64)
+            .send()
+            .await
+            .expect("complete");
         assert_eq!(ok.checksum_type(), Some(&ChecksumType::FullObject));
         let head = c
             .head_object()

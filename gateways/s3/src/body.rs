@@ -160,25 +160,34 @@ pub struct ChecksumPlan {
     pub from_trailer: Option<&'static str>,
 }
 
+/// The request's one `x-amz-checksum-<alg>` header and its value as sent (two: refused).
+pub fn checksum_header(headers: &HeaderMap) -> Result<Option<(ChecksumAlgorithm, &str)>, S3Error> {
+    let mut found = None;
+    for alg in ChecksumAlgorithm::ALL {
+        if let Some(v) = header(headers, alg.header()) {
+            if found.is_some() {
+                return Err(S3Error::invalid_request(
+                    "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+                ));
+            }
+            found = Some((alg, v));
+        }
+    }
+    Ok(found)
+}
+
 pub fn checksum_plan(headers: &HeaderMap) -> Result<ChecksumPlan, S3Error> {
     let mut plan = ChecksumPlan {
         algorithm: None,
         expected_now: None,
         from_trailer: None,
     };
-    for alg in ChecksumAlgorithm::ALL {
-        if let Some(v) = header(headers, alg.header()) {
-            if plan.algorithm.is_some() {
-                return Err(S3Error::invalid_request(
-                    "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
-                ));
-            }
-            let raw = checksum::base64_decode(v).ok_or_else(|| {
-                S3Error::invalid_request(format!("Value for {} header is invalid.", alg.header()))
-            })?;
-            plan.algorithm = Some(alg);
-            plan.expected_now = Some(raw);
-        }
+    if let Some((alg, v)) = checksum_header(headers)? {
+        let raw = checksum::base64_decode(v).ok_or_else(|| {
+            S3Error::invalid_request(format!("Value for {} header is invalid.", alg.header()))
+        })?;
+        plan.algorithm = Some(alg);
+        plan.expected_now = Some(raw);
     }
     if plan.algorithm.is_none()
         && let Some(t) = header(headers, "x-amz-trailer")

@@ -38,7 +38,7 @@ pub(crate) use gc::GcTrigger;
 pub use lifecycle::{ExpirySweep, MAX_RULES};
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{
-    COMPLETION_KEPT_MS, ChecksumClaim, CompletePart, Completion, PartInfo, UploadInfo,
+    COMPLETION_KEPT_MS, CompleteClaims, CompletePart, Completion, PartInfo, UploadInfo,
 };
 pub use objects::{CopyOptions, ObjectInfo, PutOptions, WriteCondition, etag_in_list};
 pub(crate) use peers::PeerPrincipals;

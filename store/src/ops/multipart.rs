@@ -66,12 +66,14 @@ pub struct Completion {
     pub sse: Option<crate::sse::SseMode>,
 }
 
-/// What a CompleteMultipartUpload says of the object's checksum: its `x-amz-checksum-<alg>`
-/// value and its `x-amz-checksum-type`, each checked against what the upload computes.
+/// What a CompleteMultipartUpload says of the object it makes, each checked against what the
+/// listed parts give before anything is linked: its `x-amz-checksum-<alg>` value, its
+/// `x-amz-checksum-type`, its `x-amz-mp-object-size`.
 #[derive(Debug, Clone, Default)]
-pub struct ChecksumClaim {
-    pub value: Option<(ChecksumAlgorithm, String)>,
-    pub kind: Option<ChecksumType>,
+pub struct CompleteClaims {
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
+    pub checksum_type: Option<ChecksumType>,
+    pub object_size: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -111,15 +113,24 @@ fn object_checksum(
     })
 }
 
-/// A completion's checksum headers against the upload's: the same type and algorithm, and the
-/// value the parts give (`-<parts>` on a composite value may be left off).
-fn check_claim(
-    claim: &ChecksumClaim,
+/// A completion's claims against the object its parts make: the same checksum type and
+/// algorithm, the value the parts give (`-<parts>` on a composite value may be left off), the
+/// size they add up to.
+fn check_claims(
+    claims: &CompleteClaims,
     alg: Option<ChecksumAlgorithm>,
     kind: ChecksumType,
     got: Option<&ChecksumValue>,
+    size: u64,
 ) -> Result<()> {
-    if let Some(k) = claim.kind
+    if let Some(want) = claims.object_size
+        && want != size
+    {
+        return Err(StoreError::InvalidRequest(format!(
+            "The provided 'x-amz-mp-object-size' header value {want} does not match what was computed: {size}"
+        )));
+    }
+    if let Some(k) = claims.checksum_type
         && k != kind
     {
         return Err(StoreError::InvalidRequest(format!(
@@ -127,7 +138,7 @@ fn check_claim(
             kind.name()
         )));
     }
-    let Some((claimed, value)) = &claim.value else {
+    let Some((claimed, value)) = &claims.checksum else {
         return Ok(());
     };
     if alg != Some(*claimed) {
@@ -651,7 +662,7 @@ impl Store {
         parts: Vec<CompletePart>,
         cond: WriteCondition,
         customer_md5: Option<[u8; 16]>,
-        claim: ChecksumClaim,
+        claims: CompleteClaims,
     ) -> Result<Completion> {
         deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
         if parts.is_empty() {
@@ -757,7 +768,7 @@ impl Store {
                     .and_then(ChecksumType::parse)
                     .unwrap_or(ChecksumType::Composite);
                 let checksum = object_checksum(alg, kind, part_sums.as_deref(), &sizes);
-                check_claim(&claim, alg, kind, checksum.as_ref())?;
+                check_claims(&claims, alg, kind, checksum.as_ref(), sizes.iter().sum())?;
                 let mut rec = ObjectRecord {
                     size: sizes.iter().sum(),
                     etag: format!("{}-{}", hex::encode(md5_cat.finalize()), records.len()),

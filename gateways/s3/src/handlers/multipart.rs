@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::response::Response;
-use gatehouse_store::ops::{ChecksumClaim, CompletePart};
+use gatehouse_store::ops::{CompleteClaims, CompletePart};
 use gatehouse_store::{ChecksumAlgorithm, ChecksumType, Store};
 use http::{HeaderName, HeaderValue, StatusCode};
 
@@ -212,25 +212,24 @@ pub async fn complete(
     payload: &PayloadMode,
 ) -> Result<Response, S3Error> {
     let condition = write_condition(&ctx.headers)?;
-    // The `x-amz-checksum-*` headers of a completion are the object's checksum (checked
-    // against the parts' by the store), not the XML body's.
-    let mut claim = ChecksumClaim {
-        kind: checksum_type(ctx)?,
+    // A completion's `x-amz-checksum-*` header is the object's checksum, and
+    // `x-amz-mp-object-size` its size: both checked by the store against what the parts give,
+    // not against the XML body.
+    let mut claims = CompleteClaims {
+        checksum_type: checksum_type(ctx)?,
         ..Default::default()
     };
     let mut body_headers = ctx.headers.clone();
-    for alg in ChecksumAlgorithm::ALL {
-        if let Some(v) = body_headers.remove(alg.header()) {
-            let v = v.to_str().map_err(|_| {
-                S3Error::invalid_request(format!("Value for {} header is invalid.", alg.header()))
-            })?;
-            if claim.value.is_some() {
-                return Err(S3Error::invalid_request(
-                    "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
-                ));
-            }
-            claim.value = Some((alg, v.trim().to_string()));
-        }
+    if let Some((alg, v)) = crate::body::checksum_header(&ctx.headers)? {
+        claims.checksum = Some((alg, v.trim().to_string()));
+        body_headers.remove(alg.header());
+    }
+    if let Some(v) = ctx.header("x-amz-mp-object-size") {
+        claims.object_size = Some(v.trim().parse().map_err(|_| {
+            S3Error::invalid_argument(format!(
+                "Value for x-amz-mp-object-size header is invalid: {v}"
+            ))
+        })?);
     }
     let doc = {
         let bytes = crate::body::read_small(body, payload, &body_headers, 4 << 20).await?;
@@ -265,7 +264,7 @@ pub async fn complete(
             parts,
             condition,
             crate::sse::customer(&ctx.headers, crate::sse::CUSTOMER)?.map(|k| k.md5),
-            claim,
+            claims,
         )
         .await?;
     let mut w = XmlWriter::new();
