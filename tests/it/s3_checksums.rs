@@ -285,6 +285,39 @@ async fn every_streaming_payload_mode_stores_exactly_the_payload() {
     srv.stop().await;
 }
 
+/// Part `n` of upload `id` of `mpck/key`, sent with its `alg` checksum, as CompleteMultipartUpload
+/// lists it (ETag and that checksum).
+async fn checksummed_part(
+    c: &aws_sdk_s3::Client,
+    (key, id): (&str, &str),
+    n: i32,
+    body: &[u8],
+    alg: Alg,
+) -> aws_sdk_s3::types::CompletedPart {
+    let p = c
+        .upload_part()
+        .bucket("mpck")
+        .key(key)
+        .upload_id(id)
+        .part_number(n)
+        .checksum_algorithm(ChecksumAlgorithm::from(alg.name()))
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .expect("part");
+    let part = aws_sdk_s3::types::CompletedPart::builder()
+        .part_number(n)
+        .e_tag(p.e_tag().expect("etag"));
+    match alg {
+        Alg::Crc32 => part.checksum_crc32(p.checksum_crc32().expect("crc32")),
+        Alg::Crc32c => part.checksum_crc32_c(p.checksum_crc32_c().expect("crc32c")),
+        Alg::Crc64Nvme => part.checksum_crc64_nvme(p.checksum_crc64_nvme().expect("crc64")),
+        Alg::Sha1 => part.checksum_sha1(p.checksum_sha1().expect("sha1")),
+        Alg::Sha256 => part.checksum_sha256(p.checksum_sha256().expect("sha256")),
+    }
+    .build()
+}
+
 /// A multipart upload's object checksum (found by the ceph s3-tests suite: the completion's
 /// `x-amz-checksum-*` header was checked against its XML body, and `x-amz-checksum-type` was
 /// ignored): FULL_OBJECT CRCs are the whole object's, combined from the parts'; COMPOSITE
@@ -293,7 +326,7 @@ async fn every_streaming_payload_mode_stores_exactly_the_payload() {
 /// refuses are refused.
 #[tokio::test]
 async fn multipart_checksums_full_object_and_composite() {
-    use aws_sdk_s3::types::{ChecksumType, CompletedMultipartUpload, CompletedPart};
+    use aws_sdk_s3::types::{ChecksumType, CompletedMultipartUpload};
     let srv = TestServer::start().await;
     let c = srv.client();
     c.create_bucket()
@@ -323,26 +356,7 @@ async fn multipart_checksums_full_object_and_composite() {
         let id = u.upload_id().expect("id");
         let mut parts = Vec::new();
         for (n, body) in [(1, &a), (2, &b)] {
-            let p = c
-                .upload_part()
-                .bucket("mpck")
-                .key(&key)
-                .upload_id(id)
-                .part_number(n)
-                .checksum_algorithm(alg.clone())
-                .body(ByteStream::from(body.clone()))
-                .send()
-                .await
-                .expect("part");
-            let mut part = CompletedPart::builder()
-                .part_number(n)
-                .e_tag(p.e_tag().expect("etag"));
-            part = match store_alg {
-                Alg::Crc32 => part.checksum_crc32(p.checksum_crc32().expect("crc")),
-                Alg::Crc32c => part.checksum_crc32_c(p.checksum_crc32_c().expect("crc")),
-                _ => part.checksum_crc64_nvme(p.checksum_crc64_nvme().expect("crc")),
-            };
-            parts.push(part.build());
+            parts.push(checksummed_part(&c, (&key, id), n, body, store_alg).await);
         }
         let done = CompletedMultipartUpload::builder()
             .set_parts(Some(parts))
@@ -406,19 +420,9 @@ async fn multipart_checksums_full_object_and_composite() {
         .expect("create");
     assert_eq!(u.checksum_type(), Some(&ChecksumType::Composite));
     let id = u.upload_id().expect("id");
-    let p = c
-        .upload_part()
-        .bucket("mpck")
-        .key("comp")
-        .upload_id(id)
-        .part_number(1)
-        .checksum_algorithm(ChecksumAlgorithm::Sha256)
-        .body(ByteStream::from(a.clone()))
-        .send()
-        .await
-        .expect("part");
-    let part_sum =
-        gatehouse_store::checksum::base64_decode(p.checksum_sha256().expect("sha")).expect("b64");
+    let part = checksummed_part(&c, ("comp", id), 1, &a, Alg::Sha256).await;
+    let part_sum = gatehouse_store::checksum::base64_decode(part.checksum_sha256().expect("sha"))
+        .expect("b64");
     let composite = format!("{}-1", b64_checksum(Alg::Sha256, &part_sum));
     let ok = c
         .complete_multipart_upload()
@@ -426,17 +430,7 @@ async fn multipart_checksums_full_object_and_composite() {
         .key("comp")
         .upload_id(id)
         .checksum_sha256(composite.trim_end_matches("-1"))
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .parts(
-                    CompletedPart::builder()
-                        .part_number(1)
-                        .e_tag(p.e_tag().expect("etag"))
-                        .checksum_sha256(p.checksum_sha256().expect("sha"))
-                        .build(),
-                )
-                .build(),
-        )
+        .multipart_upload(CompletedMultipartUpload::builder().parts(part).build())
         .send()
         .await
         .expect("complete");

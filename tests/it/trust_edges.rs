@@ -245,18 +245,8 @@ async fn s3_users_own_what_they_create_and_see_nothing_else() {
     // ceph s3-tests suite: the creator was refused every Put/Delete of a bucket setting).
     use aws_sdk_s3::types::{
         BucketVersioningStatus, CorsConfiguration, CorsRule, PublicAccessBlockConfiguration,
-        VersioningConfiguration,
     };
-    bob.put_bucket_versioning()
-        .bucket("bob-b")
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("bob enables versioning on his bucket");
+    crate::versioning::set_versioning(&bob, "bob-b", BucketVersioningStatus::Enabled).await;
     let cors = CorsConfiguration::builder()
         .cors_rules(
             CorsRule::builder()
