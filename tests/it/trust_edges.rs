@@ -987,3 +987,140 @@ async fn share_aliases_work_in_admin_paths_and_role_bind() {
         .expect("get");
     assert_eq!(r.status(), 404);
 }
+
+/// `x-amz-expected-bucket-owner` (and a copy's `x-amz-source-expected-bucket-owner`) is
+/// honoured: a request naming another owner than the bucket's is refused with 403 and does
+/// nothing, even for a caller who may otherwise do it; naming the real owner (the id S3 shows
+/// as the bucket's Owner) goes through.
+#[tokio::test]
+async fn expected_bucket_owner_is_checked() {
+    use aws_sdk_s3::primitives::ByteStream;
+    let srv = TestServer::start().await;
+    let alice = s3_user(&srv, "alice").await;
+    alice
+        .create_bucket()
+        .bucket("alice-b")
+        .send()
+        .await
+        .expect("create");
+    let owner = alice
+        .get_bucket_acl()
+        .bucket("alice-b")
+        .send()
+        .await
+        .expect("GetBucketAcl")
+        .owner()
+        .and_then(|o| o.id())
+        .expect("owner id")
+        .to_string();
+    let admin = srv.client();
+    let admin_id = admin
+        .list_buckets()
+        .send()
+        .await
+        .expect("ListBuckets")
+        .owner()
+        .and_then(|o| o.id())
+        .expect("admin's id")
+        .to_string();
+    assert_ne!(owner, admin_id);
+
+    alice
+        .put_object()
+        .bucket("alice-b")
+        .key("k")
+        .expected_bucket_owner(&owner)
+        .body(ByteStream::from_static(b"one"))
+        .send()
+        .await
+        .expect("PUT naming the real owner");
+    // The admin may write alice's bucket, but not while expecting itself as its owner.
+    let e = admin
+        .put_object()
+        .bucket("alice-b")
+        .key("k")
+        .expected_bucket_owner(&admin_id)
+        .body(ByteStream::from_static(b"two"))
+        .send()
+        .await
+        .expect_err("PUT naming another owner");
+    assert_eq!(code(&e), "AccessDenied");
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(403));
+    let got = alice
+        .get_object()
+        .bucket("alice-b")
+        .key("k")
+        .expected_bucket_owner(&owner)
+        .send()
+        .await
+        .expect("GET naming the real owner");
+    assert_eq!(
+        body_bytes(got).await,
+        b"one",
+        "the refused PUT wrote nothing"
+    );
+    for wrong in [admin_id.as_str(), "111122223333", ""] {
+        let e = alice
+            .head_object()
+            .bucket("alice-b")
+            .key("k")
+            .expected_bucket_owner(wrong)
+            .send()
+            .await
+            .expect_err("HEAD naming another owner");
+        assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(403));
+        let e = alice
+            .list_objects_v2()
+            .bucket("alice-b")
+            .expected_bucket_owner(wrong)
+            .send()
+            .await
+            .expect_err("LIST naming another owner");
+        assert_eq!(code(&e), "AccessDenied");
+    }
+
+    // A copy's source bucket is checked against x-amz-source-expected-bucket-owner.
+    admin
+        .create_bucket()
+        .bucket("admins")
+        .send()
+        .await
+        .expect("admin bucket");
+    let e = admin
+        .copy_object()
+        .bucket("admins")
+        .key("copy")
+        .copy_source("alice-b/k")
+        .expected_source_bucket_owner(&admin_id)
+        .send()
+        .await
+        .expect_err("copy from a source owned by someone else");
+    assert_eq!(code(&e), "AccessDenied");
+    admin
+        .copy_object()
+        .bucket("admins")
+        .key("copy")
+        .copy_source("alice-b/k")
+        .expected_source_bucket_owner(&owner)
+        .expected_bucket_owner(&admin_id)
+        .send()
+        .await
+        .expect("copy naming both real owners");
+    // Only copies have a source to check.
+    let e = admin
+        .get_object()
+        .bucket("admins")
+        .key("copy")
+        .customize()
+        .mutate_request({
+            let owner = owner.clone();
+            move |r| {
+                r.headers_mut()
+                    .insert("x-amz-source-expected-bucket-owner", owner.clone());
+            }
+        })
+        .send()
+        .await
+        .expect_err("a GET has no source");
+    assert_eq!(code(&e), "InvalidArgument");
+}

@@ -22,6 +22,7 @@ mod body;
 mod cors;
 mod endpoint;
 mod error;
+mod expected_owner;
 mod facts;
 mod handlers;
 mod post_form;

@@ -3,7 +3,7 @@
 //! are taken by the writes that carry them out, SSE-C's where a key is used, `crate::sse`;
 //! any other is refused), object lock on operations that do not take
 //! it (decision 0039: writes, deletes and CreateBucket do), storage classes other than
-//! STANDARD, website redirects, expected-bucket-owner checks. A request carrying one is refused before any handler runs, so
+//! STANDARD, website redirects. A request carrying one is refused before any handler runs, so
 //! a client that asks for protection never gets a 200 that quietly stored its data without it.
 
 use http::HeaderMap;
@@ -49,16 +49,6 @@ const REFUSED_PREFIXES: &[(&str, &str)] = &[
     // MFA delete is not offered (decision 0038): a request carrying an MFA token is not
     // carried out as if it had none.
     ("x-amz-mfa", "MFA delete"),
-    // AWS answers 403 when the bucket's owning account differs; there are no accounts here,
-    // so the check could not be made: refused rather than passed unchecked.
-    (
-        "x-amz-expected-bucket-owner",
-        "bucket-owner checks (AWS accounts)",
-    ),
-    (
-        "x-amz-source-expected-bucket-owner",
-        "bucket-owner checks (AWS accounts)",
-    ),
 ];
 
 /// Object lock headers (decision 0039) and the operations that carry them out; on any other
@@ -175,12 +165,6 @@ mod tests {
         for (ep, name, value) in [
             (E::PutObject, "x-amz-server-side-encryption-other", "k"),
             (E::UploadPart, "x-amz-object-lock-mode", "GOVERNANCE"),
-            (E::GetObject, "x-amz-expected-bucket-owner", "111122223333"),
-            (
-                E::CopyObject,
-                "x-amz-source-expected-bucket-owner",
-                "111122223333",
-            ),
             (
                 E::CompleteMultipartUpload,
                 "x-amz-object-lock-legal-hold",

@@ -346,6 +346,15 @@ impl Store {
         matches!(self.bucket_record(name), Err(StoreError::NoSuchBucket))
     }
 
+    /// Whether bucket `name` exists and `owner` (a user id) owns it: the check of S3's
+    /// `x-amz-expected-bucket-owner`, which refuses a request whose bucket someone else owns.
+    /// Read without `authorize`, like [`Store::bucket_missing`], and as safe: a caller who
+    /// guesses right still meets `authorize` next, so the answer tells it nothing a refusal
+    /// does not.
+    pub fn bucket_owned_by(&self, name: &str, owner: &str) -> bool {
+        self.bucket_record(name).is_ok_and(|b| b.owner == owner)
+    }
+
     pub(crate) fn bucket_record(&self, name: &str) -> Result<BucketRecord> {
         let txn = self.db().begin_read()?;
         let t = txn.open_table(BUCKETS)?;

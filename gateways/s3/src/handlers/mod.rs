@@ -12,6 +12,8 @@ mod quota;
 mod replication;
 mod versioning;
 
+pub(crate) use object::copy_source;
+
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
@@ -136,6 +138,7 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
         Err(e) => return (Err(e), "-", who, bucket),
     };
     if let Err(e) = crate::refusals::check(ep, &parts.headers)
+        .and_then(|()| crate::expected_owner::taken(ep, &parts.headers))
         .and_then(|()| crate::acl::check_headers(ep, &parts.headers))
     {
         return (Err(e), ep.name(), who, bucket);
@@ -179,8 +182,11 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
         query,
         headers: parts.headers,
     };
-    let res = run(state, ep, &ctx, body, payload)
-        .await
+    let res = match crate::expected_owner::check(store, ep, &ctx) {
+        Ok(()) => run(state, ep, &ctx, body, payload).await,
+        Err(e) => Err(e),
+    };
+    let res = res
         .map_err(|e| object::hide_missing(store, &ctx, ep, e))
         .map_err(|e| no_such_bucket(store, &ctx, ep, e));
     (res, ep.name(), who, bucket)
