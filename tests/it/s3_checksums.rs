@@ -455,3 +455,241 @@ async fn multipart_checksums_full_object_and_composite() {
         assert_eq!(code(&e), "InvalidRequest");
     }
 }
+
+/// GetObjectAttributes as the AWS reference describes it: the ETag unquoted, the object's
+/// checksum, a multipart object's part count and (only when its parts have checksums) its
+/// parts, paged; the size and storage class; a version by id; a bad attribute name refused.
+#[tokio::test]
+async fn get_object_attributes_answers_as_aws() {
+    use aws_sdk_s3::types::{
+        BucketVersioningStatus, ChecksumType, CompletedMultipartUpload, ObjectAttributes as A,
+    };
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("mpck").send().await.expect("mb");
+    let all = [
+        A::Etag,
+        A::Checksum,
+        A::ObjectParts,
+        A::StorageClass,
+        A::ObjectSize,
+    ];
+    let attrs = |key: &str| {
+        let mut r = c.get_object_attributes().bucket("mpck").key(key);
+        for a in &all {
+            r = r.object_attributes(a.clone());
+        }
+        r
+    };
+
+    // A single PUT with a SHA-256 checksum.
+    let small = bytes(1024, 61);
+    let put = c
+        .put_object()
+        .bucket("mpck")
+        .key("single")
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .body(ByteStream::from(small.clone()))
+        .send()
+        .await
+        .expect("put");
+    let got = attrs("single").send().await.expect("attributes");
+    assert_eq!(
+        got.e_tag(),
+        put.e_tag().map(|e| e.trim_matches('"')),
+        "unquoted"
+    );
+    assert_eq!(got.object_size(), Some(1024));
+    assert_eq!(got.storage_class().map(|s| s.as_str()), Some("STANDARD"));
+    let ck = got.checksum().expect("checksum");
+    assert_eq!(
+        ck.checksum_sha256(),
+        Some(b64_checksum(Alg::Sha256, &small).as_str())
+    );
+    assert_eq!(ck.checksum_type(), Some(&ChecksumType::FullObject));
+    assert!(got.object_parts().is_none(), "not a multipart object");
+    assert!(got.last_modified().is_some());
+    assert!(got.version_id().is_none());
+
+    // Only what was asked for.
+    let got = c
+        .get_object_attributes()
+        .bucket("mpck")
+        .key("single")
+        .object_attributes(A::ObjectSize)
+        .send()
+        .await
+        .expect("size only");
+    assert_eq!(got.object_size(), Some(1024));
+    assert!(got.e_tag().is_none() && got.checksum().is_none() && got.storage_class().is_none());
+
+    // Multipart with CRC32 part checksums (composite): the parts are listed, paged.
+    let part = 5 << 20;
+    let data = bytes(3 * part + 100, 62);
+    let up = c
+        .create_multipart_upload()
+        .bucket("mpck")
+        .key("parts")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .expect("create");
+    let id = up.upload_id().expect("id");
+    let mut done = Vec::new();
+    for (i, body) in data.chunks(part).enumerate() {
+        done.push(checksummed_part(&c, ("parts", id), i as i32 + 1, body, Alg::Crc32).await);
+    }
+    let sums: Vec<String> = done
+        .iter()
+        .map(|p| p.checksum_crc32().expect("crc").to_string())
+        .collect();
+    let complete = c
+        .complete_multipart_upload()
+        .bucket("mpck")
+        .key("parts")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    let got = attrs("parts").send().await.expect("attributes");
+    assert_eq!(got.object_size(), Some(data.len() as i64));
+    assert_eq!(got.e_tag(), complete.e_tag().map(|e| e.trim_matches('"')));
+    let ck = got.checksum().expect("checksum");
+    assert_eq!(ck.checksum_crc32(), complete.checksum_crc32());
+    assert_eq!(ck.checksum_type(), Some(&ChecksumType::Composite));
+    let parts = got.object_parts().expect("parts");
+    assert_eq!(parts.total_parts_count(), Some(4));
+    assert_eq!(parts.is_truncated(), Some(false));
+    let listed: Vec<(i32, i64, String)> = parts
+        .parts()
+        .iter()
+        .map(|p| {
+            (
+                p.part_number().unwrap_or_default(),
+                p.size().unwrap_or_default(),
+                p.checksum_crc32().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (1, part as i64, sums[0].clone()),
+            (2, part as i64, sums[1].clone()),
+            (3, part as i64, sums[2].clone()),
+            (4, 100, sums[3].clone()),
+        ]
+    );
+    let page = attrs("parts")
+        .max_parts(2)
+        .part_number_marker("1")
+        .send()
+        .await
+        .expect("a page");
+    let parts = page.object_parts().expect("parts");
+    assert_eq!(parts.is_truncated(), Some(true));
+    assert_eq!(parts.next_part_number_marker(), Some("3"));
+    assert_eq!(parts.max_parts(), Some(2));
+    let numbers: Vec<i32> = parts
+        .parts()
+        .iter()
+        .filter_map(|p| p.part_number())
+        .collect();
+    assert_eq!(numbers, [2, 3]);
+
+    // Multipart without checksums: the count only (AWS lists parts only with checksums).
+    let up = c
+        .create_multipart_upload()
+        .bucket("mpck")
+        .key("plain")
+        .send()
+        .await
+        .expect("create");
+    let id = up.upload_id().expect("id");
+    let mut done = Vec::new();
+    for (i, body) in data.chunks(part).enumerate() {
+        let p = c
+            .upload_part()
+            .bucket("mpck")
+            .key("plain")
+            .upload_id(id)
+            .part_number(i as i32 + 1)
+            .body(ByteStream::from(body.to_vec()))
+            .send()
+            .await
+            .expect("part");
+        done.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(i as i32 + 1)
+                .e_tag(p.e_tag().expect("etag"))
+                .build(),
+        );
+    }
+    c.complete_multipart_upload()
+        .bucket("mpck")
+        .key("plain")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    let got = attrs("plain").send().await.expect("attributes");
+    let parts = got.object_parts().expect("parts");
+    assert_eq!(parts.total_parts_count(), Some(4));
+    assert!(parts.parts().is_empty());
+    assert!(got.checksum().is_none());
+
+    // A version by id, after it was replaced.
+    crate::versioning::set_versioning(&c, "mpck", BucketVersioningStatus::Enabled).await;
+    let v1 = c
+        .put_object()
+        .bucket("mpck")
+        .key("v")
+        .body(ByteStream::from_static(b"one"))
+        .send()
+        .await
+        .expect("v1");
+    c.put_object()
+        .bucket("mpck")
+        .key("v")
+        .body(ByteStream::from_static(b"second"))
+        .send()
+        .await
+        .expect("v2");
+    let got = attrs("v")
+        .version_id(v1.version_id().expect("id"))
+        .send()
+        .await
+        .expect("v1's attributes");
+    assert_eq!(got.version_id(), v1.version_id());
+    assert_eq!(got.object_size(), Some(3));
+    let got = attrs("v").send().await.expect("current");
+    assert_eq!(got.object_size(), Some(6));
+
+    // Refusals: an unknown attribute, no attributes at all, a missing key.
+    let e = c
+        .get_object_attributes()
+        .bucket("mpck")
+        .key("single")
+        .object_attributes(A::from("Colour"))
+        .send()
+        .await
+        .expect_err("unknown attribute");
+    assert_eq!(code(&e), "InvalidArgument");
+    let r = srv
+        .signed("GET", "/mpck/single", Some("attributes"), &[], Vec::new())
+        .await;
+    assert_eq!(r.status().as_u16(), 400, "no x-amz-object-attributes");
+    let e = attrs("nothing-here").send().await.expect_err("missing");
+    assert_eq!(code(&e), "NoSuchKey");
+    srv.stop().await;
+}

@@ -39,6 +39,7 @@ pub enum Endpoint {
     PutBucketReplication,
     DeleteBucketReplication,
     GetObjectTagging,
+    GetObjectAttributes,
     PutObjectTagging,
     DeleteObjectTagging,
     GetObjectAcl,
@@ -152,6 +153,7 @@ impl Endpoint {
             Endpoint::PutBucketReplication => "PutBucketReplication",
             Endpoint::DeleteBucketReplication => "DeleteBucketReplication",
             Endpoint::GetObjectTagging => "GetObjectTagging",
+            Endpoint::GetObjectAttributes => "GetObjectAttributes",
             Endpoint::PutObjectTagging => "PutObjectTagging",
             Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
             Endpoint::GetObjectAcl => "GetObjectAcl",
@@ -197,7 +199,7 @@ const UNSUPPORTED_BUCKET: &[&str] = &[
     "intelligent-tiering",
     "session",
 ];
-const UNSUPPORTED_OBJECT: &[&str] = &["torrent", "restore", "select", "attributes"];
+const UNSUPPORTED_OBJECT: &[&str] = &["torrent", "restore", "select"];
 
 pub fn parse(
     method: &Method,
@@ -343,6 +345,7 @@ pub fn parse(
         Method::PUT if q.has("legal-hold") => Ok(E::PutObjectLegalHold),
         _ if q.has("retention") || q.has("legal-hold") => Err(S3Error::method_not_allowed()),
         Method::GET if q.has("tagging") => Ok(E::GetObjectTagging),
+        Method::GET if q.has("attributes") => Ok(E::GetObjectAttributes),
         Method::PUT if q.has("tagging") => Ok(E::PutObjectTagging),
         Method::DELETE if q.has("tagging") => Ok(E::DeleteObjectTagging),
         Method::GET if q.has("acl") => Ok(E::GetObjectAcl),
@@ -370,6 +373,7 @@ pub fn parse(
             | E::HeadObject
             | E::DeleteObject
             | E::GetObjectTagging
+            | E::GetObjectAttributes
             | E::PutObjectTagging
             | E::DeleteObjectTagging
             | E::GetObjectAcl

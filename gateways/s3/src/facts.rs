@@ -51,6 +51,10 @@ pub fn action(ep: Endpoint, version: bool) -> (&'static str, Verb) {
         E::GetBucketReplication => ("s3:GetReplicationConfiguration", V::Get),
         E::PutBucketReplication => ("s3:PutReplicationConfiguration", V::Create),
         E::DeleteBucketReplication => ("s3:PutReplicationConfiguration", V::Delete),
+        E::GetObjectAttributes => (
+            v("s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"),
+            V::Get,
+        ),
         E::GetObjectTagging => (
             v("s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
             V::Get,
@@ -265,6 +269,7 @@ mod tests {
             E::GetObjectLegalHold,
             E::PutObjectLegalHold,
             E::GetObjectTagging,
+            E::GetObjectAttributes,
             E::PutObjectTagging,
             E::DeleteObjectTagging,
             E::GetObjectAcl,

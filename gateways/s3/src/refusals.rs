@@ -27,6 +27,7 @@ const CUSTOMER_HEADERS: &[(&str, &[Endpoint])] = &[
             Endpoint::CompleteMultipartUpload,
             Endpoint::GetObject,
             Endpoint::HeadObject,
+            Endpoint::GetObjectAttributes,
         ],
     ),
     (

@@ -143,6 +143,11 @@ pub struct ObjectRecord {
     /// How its bytes are encrypted at rest (decision 0044); `None`: stored as they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sse: Option<crate::sse::SseMode>,
+    /// A multipart object's parts' checksums (base64, of `checksum`'s algorithm), one per
+    /// entry of `parts`, when every part had one; empty otherwise. GetObjectAttributes lists
+    /// them (decision 0049).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub part_checksums: Vec<String>,
 }
 
 /// S3 object lock modes.

@@ -243,6 +243,7 @@ pub(super) fn new_record(now: i64) -> ObjectRecord {
         legal_hold: false,
         acl: None,
         sse: None,
+        part_checksums: Vec::new(),
     }
 }
 
@@ -1094,6 +1095,7 @@ impl Store {
                         rec.mtime_ms = now_ms();
                         rec.checksum = None;
                         rec.parts.clear();
+                        rec.part_checksums.clear();
                         // New content is modified now, whatever mtime was set before; a
                         // truncate or extend is a change of the data too (as ftruncate).
                         rec.meta.user.retain(|(k, _)| k != "mtime");

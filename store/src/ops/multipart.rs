@@ -768,6 +768,10 @@ impl Store {
                     .and_then(ChecksumType::parse)
                     .unwrap_or(ChecksumType::Composite);
                 let checksum = object_checksum(alg, kind, part_sums.as_deref(), &sizes);
+                let part_checksums = match (&checksum, &part_sums) {
+                    (Some(_), Some(sums)) => sums.iter().map(|v| crate::checksum::base64(v)).collect(),
+                    _ => Vec::new(),
+                };
                 check_claims(&claims, alg, kind, checksum.as_ref(), sizes.iter().sum())?;
                 let mut rec = ObjectRecord {
                     size: sizes.iter().sum(),
@@ -785,6 +789,7 @@ impl Store {
                     legal_hold: false,
                     acl: u.acl.clone(),
                     sse: u.sse,
+                    part_checksums,
                 };
                 // The parts' bytes (all of them: those not listed are dropped) are in the
                 // bucket's usage already; they become the object's.

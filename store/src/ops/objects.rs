@@ -211,6 +211,7 @@ impl Store {
             legal_hold: false,
             acl,
             sse,
+            part_checksums: Vec::new(),
         };
         match self
             .commit_new_object(bucket, key, rec, condition, lock)

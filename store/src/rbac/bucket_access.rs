@@ -167,7 +167,11 @@ fn acl_permission(action: &str, object: bool) -> Option<AclPermission> {
         (false, "PutObject" | "DeleteObject" | "AbortMultipartUpload") => Some(P::Write),
         (false, "GetBucketAcl") => Some(P::ReadAcp),
         (false, "PutBucketAcl") => Some(P::WriteAcp),
-        (true, "GetObject" | "GetObjectVersion") => Some(P::Read),
+        // GetObjectAttributes needs READ on the object, as GetObject does (AWS).
+        (
+            true,
+            "GetObject" | "GetObjectVersion" | "GetObjectAttributes" | "GetObjectVersionAttributes",
+        ) => Some(P::Read),
         (true, "GetObjectAcl" | "GetObjectVersionAcl") => Some(P::ReadAcp),
         (true, "PutObjectAcl" | "PutObjectVersionAcl") => Some(P::WriteAcp),
         _ => None,

@@ -1,6 +1,7 @@
 //! Authentication, routing and dispatch: one function per operation, each a thin adapter.
 
 mod access;
+mod attributes;
 mod bucket;
 mod lifecycle;
 mod list;
@@ -250,6 +251,7 @@ async fn run(
         E::PutBucketReplication => replication::put(s, ctx, body, &payload).await,
         E::DeleteBucketReplication => replication::delete(s, ctx).await,
         E::GetObjectTagging => object::get_tags(s, ctx),
+        E::GetObjectAttributes => attributes::get(s, ctx),
         E::PutObjectTagging => object::put_tags(s, ctx, body, &payload).await,
         E::DeleteObjectTagging => object::delete_tags(s, ctx).await,
         E::CreateMultipartUpload => multipart::create(s, ctx).await,

@@ -137,7 +137,7 @@ pub(crate) fn version_header(r: &mut Response, rec: &ObjectRecord) {
 }
 
 /// The `versionId` a request names, if any.
-fn version_param(ctx: &Ctx) -> Option<&str> {
+pub(super) fn version_param(ctx: &Ctx) -> Option<&str> {
     ctx.query.get("versionId")
 }
 
@@ -146,7 +146,8 @@ fn version_param(ctx: &Ctx) -> Option<&str> {
 /// who may list (AWS). GET and HEAD decide this themselves ([`missing`]).
 pub(crate) fn hide_missing(s: &Store, ctx: &Ctx, ep: crate::Endpoint, e: S3Error) -> S3Error {
     use crate::Endpoint as E;
-    if e.code != "NoSuchKey" || matches!(ep, E::GetObject | E::HeadObject) {
+    if e.code != "NoSuchKey" || matches!(ep, E::GetObject | E::HeadObject | E::GetObjectAttributes)
+    {
         return e;
     }
     let list = gatehouse_store::rbac::Resource::Objects(ctx.bucket());
@@ -160,7 +161,7 @@ pub(crate) fn hide_missing(s: &Store, ctx: &Ctx, ep: crate::Endpoint, e: S3Error
 
 /// A miss on a key whose latest version is a delete marker answers with the marker's id
 /// (`x-amz-delete-marker: true`), as S3 does.
-fn missing(s: &Store, ctx: &Ctx, e: StoreError) -> S3Error {
+pub(super) fn missing(s: &Store, ctx: &Ctx, e: StoreError) -> S3Error {
     let err = S3Error::from(e);
     if err.code != "NoSuchKey" {
         return err;
