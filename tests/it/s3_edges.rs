@@ -532,11 +532,15 @@ async fn unconfigured_bucket_subresources_answer_as_aws() {
     // Setting one is not implemented; deleting one that is not there is done.
     assert_eq!(
         code_of!(
-            c.put_bucket_tagging().bucket("sub").tagging(
-                aws_sdk_s3::types::Tagging::builder()
-                    .set_tag_set(Some(vec![]))
+            c.put_bucket_website().bucket("sub").website_configuration(
+                aws_sdk_s3::types::WebsiteConfiguration::builder()
+                    .index_document(
+                        aws_sdk_s3::types::IndexDocument::builder()
+                            .suffix("index.html")
+                            .build()
+                            .expect("index")
+                    )
                     .build()
-                    .expect("tagging")
             )
         ),
         "NotImplemented"
@@ -1336,4 +1340,112 @@ async fn setting_an_acl_needs_write_permission() {
         .send()
         .await
         .expect("the admin does");
+}
+
+/// Bucket tagging: tags set, read back in order, replaced and deleted; refused as AWS refuses
+/// them (more than 50, a bad key or value, a key twice, the `aws:` namespace) with nothing
+/// changed; another user may neither read nor set them.
+#[tokio::test]
+async fn bucket_tags_round_trip_and_are_checked() {
+    use aws_sdk_s3::types::{Tag, Tagging};
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("tagged").send().await.expect("mb");
+    let tagging = |pairs: &[(&str, &str)]| {
+        Tagging::builder()
+            .set_tag_set(Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build().expect("tag"))
+                    .collect(),
+            ))
+            .build()
+            .expect("tagging")
+    };
+    let read = || async {
+        c.get_bucket_tagging()
+            .bucket("tagged")
+            .send()
+            .await
+            .map(|o| {
+                o.tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect::<Vec<_>>()
+            })
+    };
+    c.put_bucket_tagging()
+        .bucket("tagged")
+        .tagging(tagging(&[("team", "data"), ("cost centre", "a/b")]))
+        .send()
+        .await
+        .expect("PutBucketTagging");
+    assert_eq!(
+        read().await.expect("tags"),
+        [
+            ("team".to_string(), "data".to_string()),
+            ("cost centre".to_string(), "a/b".to_string())
+        ]
+    );
+    // A put replaces the whole set.
+    c.put_bucket_tagging()
+        .bucket("tagged")
+        .tagging(tagging(&[("env", "prod")]))
+        .send()
+        .await
+        .expect("replace");
+    assert_eq!(
+        read().await.expect("tags"),
+        [("env".to_string(), "prod".to_string())]
+    );
+    let fifty_one: Vec<(String, String)> = (0..51).map(|i| (format!("k{i}"), "v".into())).collect();
+    let fifty_one: Vec<(&str, &str)> = fifty_one
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    for bad in [
+        fifty_one,
+        vec![("k", "v"), ("k", "w")],
+        vec![("aws:owner", "me")],
+        vec![("bad<key", "v")],
+    ] {
+        let e = c
+            .put_bucket_tagging()
+            .bucket("tagged")
+            .tagging(tagging(&bad))
+            .send()
+            .await
+            .expect_err("refused");
+        assert_eq!(code(&e), "InvalidTag", "{bad:?}");
+    }
+    assert_eq!(
+        read().await.expect("unchanged"),
+        [("env".to_string(), "prod".to_string())]
+    );
+    // Others may not read or change them.
+    let bob = srv.new_user("bob").await;
+    let b = client_with(srv.addr, &bob.access_key, &bob.secret_key);
+    let e = b
+        .get_bucket_tagging()
+        .bucket("tagged")
+        .send()
+        .await
+        .expect_err("bob reads");
+    assert_eq!(code(&e), "AccessDenied");
+    let e = b
+        .put_bucket_tagging()
+        .bucket("tagged")
+        .tagging(tagging(&[("mine", "now")]))
+        .send()
+        .await
+        .expect_err("bob writes");
+    assert_eq!(code(&e), "AccessDenied");
+    c.delete_bucket_tagging()
+        .bucket("tagged")
+        .send()
+        .await
+        .expect("DeleteBucketTagging");
+    let e = read().await.expect_err("none left");
+    assert_eq!(code(&e), "NoSuchTagSet");
+    srv.stop().await;
 }

@@ -70,6 +70,9 @@ pub enum Endpoint {
     PutBucketEncryption,
     GetBucketEncryption,
     DeleteBucketEncryption,
+    PutBucketTagging,
+    GetBucketTagging,
+    DeleteBucketTagging,
     /// GET of a bucket configuration gatehouse has no way to set: answered as AWS answers a
     /// bucket where it was never configured.
     GetBucketConfig(BucketConfig),
@@ -80,7 +83,6 @@ pub enum Endpoint {
 /// Bucket sub-resources that can never be configured here (PUT is NotImplemented).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BucketConfig {
-    Tagging,
     Website,
     Logging,
     Notification,
@@ -90,8 +92,7 @@ pub enum BucketConfig {
 
 impl BucketConfig {
     /// Every one, with its query sub-resource name.
-    pub const ALL: [(BucketConfig, &'static str); 6] = [
-        (BucketConfig::Tagging, "tagging"),
+    pub const ALL: [(BucketConfig, &'static str); 5] = [
         (BucketConfig::Website, "website"),
         (BucketConfig::Logging, "logging"),
         (BucketConfig::Notification, "notification"),
@@ -99,16 +100,14 @@ impl BucketConfig {
         (BucketConfig::RequestPayment, "requestPayment"),
     ];
 
-    /// Whether AWS has a DELETE for it (DeleteBucketTagging, DeleteBucketCors, ...).
+    /// Whether AWS has a DELETE for it (DeleteBucketWebsite).
     fn deletable(self) -> bool {
-        use BucketConfig as C;
-        matches!(self, C::Tagging | C::Website)
+        matches!(self, BucketConfig::Website)
     }
 
     fn names(self) -> (&'static str, &'static str) {
         use BucketConfig as C;
         match self {
-            C::Tagging => ("GetBucketTagging", "DeleteBucketTagging"),
             C::Website => ("GetBucketWebsite", "DeleteBucketWebsite"),
             C::Logging => ("GetBucketLogging", "-"),
             C::Notification => ("GetBucketNotificationConfiguration", "-"),
@@ -183,6 +182,9 @@ impl Endpoint {
             Endpoint::PutBucketOwnershipControls => "PutBucketOwnershipControls",
             Endpoint::GetBucketOwnershipControls => "GetBucketOwnershipControls",
             Endpoint::DeleteBucketOwnershipControls => "DeleteBucketOwnershipControls",
+            Endpoint::PutBucketTagging => "PutBucketTagging",
+            Endpoint::GetBucketTagging => "GetBucketTagging",
+            Endpoint::DeleteBucketTagging => "DeleteBucketTagging",
             Endpoint::GetBucketConfig(c) => c.names().0,
             Endpoint::DeleteBucketConfig(c) => c.names().1,
         }
@@ -277,6 +279,14 @@ pub fn parse(
                 Method::GET => Ok(E::GetBucketCors),
                 Method::PUT => Ok(E::PutBucketCors),
                 Method::DELETE => Ok(E::DeleteBucketCors),
+                _ => Err(S3Error::method_not_allowed()),
+            };
+        }
+        if q.has("tagging") {
+            return match *method {
+                Method::GET => Ok(E::GetBucketTagging),
+                Method::PUT => Ok(E::PutBucketTagging),
+                Method::DELETE => Ok(E::DeleteBucketTagging),
                 _ => Err(S3Error::method_not_allowed()),
             };
         }
@@ -464,7 +474,11 @@ mod tests {
             ep(Method::DELETE, true, false, "cors"),
             Some(E::DeleteBucketCors)
         );
-        assert_eq!(ep(Method::PUT, true, false, "tagging"), None);
+        assert_eq!(
+            ep(Method::PUT, true, false, "tagging"),
+            Some(E::PutBucketTagging)
+        );
+        assert_eq!(ep(Method::PUT, true, false, "website"), None);
         assert_eq!(ep(Method::DELETE, true, false, "object-lock"), None);
         assert_eq!(
             ep(Method::PUT, true, false, "object-lock"),

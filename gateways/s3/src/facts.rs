@@ -93,6 +93,9 @@ pub fn action(ep: Endpoint, version: bool) -> (&'static str, Verb) {
         E::PutBucketOwnershipControls | E::DeleteBucketOwnershipControls => {
             ("s3:PutBucketOwnershipControls", V::Put)
         }
+        E::GetBucketTagging => ("s3:GetBucketTagging", V::Get),
+        // AWS: DeleteBucketTagging is allowed by s3:PutBucketTagging.
+        E::PutBucketTagging | E::DeleteBucketTagging => ("s3:PutBucketTagging", V::Put),
         E::GetBucketConfig(c) => (config_action(c, false), V::Get),
         E::DeleteBucketConfig(c) => (config_action(c, true), V::Put),
     }
@@ -102,8 +105,6 @@ pub fn action(ep: Endpoint, version: bool) -> (&'static str, Verb) {
 fn config_action(c: BucketConfig, delete: bool) -> &'static str {
     use BucketConfig as C;
     match (c, delete) {
-        (C::Tagging, false) => "s3:GetBucketTagging",
-        (C::Tagging, true) => "s3:PutBucketTagging",
         (C::Website, false) => "s3:GetBucketWebsite",
         (C::Website, true) => "s3:DeleteBucketWebsite",
         (C::Logging, _) => "s3:GetBucketLogging",
@@ -296,7 +297,8 @@ mod tests {
             E::PutObjectLockConfiguration,
             E::GetBucketPolicy,
             E::DeletePublicAccessBlock,
-            E::GetBucketConfig(BucketConfig::Tagging),
+            E::GetBucketTagging,
+            E::GetBucketConfig(BucketConfig::Website),
             E::GetBucketCors,
         ] {
             let (a, _) = action(ep, false);

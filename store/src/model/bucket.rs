@@ -59,6 +59,9 @@ pub struct BucketRecord {
     /// PutBucketEncryption; NFS writes of a share too; decision 0044).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<crate::sse::BucketEncryption>,
+    /// The bucket's own tags (S3's PutBucketTagging), in the order given; empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
 }
 
 /// A bucket's object lock configuration.

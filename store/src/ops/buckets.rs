@@ -40,6 +40,8 @@ pub struct BucketInfo {
     /// A share: the bytes its snapshots hold, counted against its size limit with
     /// `usage_bytes`.
     pub snapshot_bytes: u64,
+    /// The bucket's tags (S3 bucket tagging).
+    pub tags: Vec<(String, String)>,
 }
 
 impl From<BucketRecord> for BucketInfo {
@@ -59,6 +61,7 @@ impl From<BucketRecord> for BucketInfo {
             object_lock: b.object_lock.is_some(),
             encryption: b.encryption,
             snapshot_bytes: b.snapshot_bytes,
+            tags: b.tags,
         }
     }
 }
@@ -147,6 +150,7 @@ impl Store {
                     snapshot_bytes: 0,
                     quota_objects: 0,
                     encryption: None,
+                    tags: Vec::new(),
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)?;
                 if let Some(a) = access.filter(|a| !a.is_empty()) {
@@ -308,6 +312,7 @@ impl Store {
                     snapshot_bytes: 0,
                     quota_objects: 0,
                     encryption: None,
+                    tags: Vec::new(),
                 };
                 txn::put_bucket(&mut Ns::new(txn), &rec)
             })
@@ -344,6 +349,35 @@ impl Store {
     /// without `authorize`, used only to pick that error; `false` when the store cannot tell.
     pub fn bucket_missing(&self, name: &str) -> bool {
         matches!(self.bucket_record(name), Err(StoreError::NoSuchBucket))
+    }
+
+    /// Put/DeleteBucketTagging: the bucket's tags replaced (empty: none). Changing them is
+    /// changing the bucket's settings (`put` on the bucket); a snapshot is read-only, the
+    /// system bucket is no one's to tag. The gateway has validated them.
+    pub async fn set_bucket_tags(
+        &self,
+        p: &Principal,
+        name: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<()> {
+        deny(authorize(p, Verb::Put, Resource::Buckets(Some(name))))?;
+        let action = if tags.is_empty() {
+            "bucket.tagging.delete"
+        } else {
+            "bucket.tagging.put"
+        };
+        let bucket = name.to_string();
+        self.inner
+            .committer
+            .write(move |t| {
+                let mut ns = Ns::new(t);
+                let mut b = txn::get_bucket(&ns, &bucket)?;
+                b.tags = tags;
+                txn::put_bucket(&mut ns, &b)
+            })
+            .await?;
+        crate::ops::audit_action(p, action, name);
+        Ok(())
     }
 
     /// Whether bucket `name` exists and `owner` (a user id) owns it: the check of S3's

@@ -569,6 +569,7 @@ fn new_bucket(
         snapshot_bytes: 0,
         quota_objects: 0,
         encryption: None,
+        tags: Vec::new(),
     })
 }
 

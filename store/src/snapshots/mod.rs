@@ -116,6 +116,7 @@ impl Store {
                     snapshot_bytes: 0,
                     quota_objects: 0,
                     encryption: None,
+                    tags: Vec::new(),
                 };
                 copy_entries(&mut ns, &live, &mut snap)?;
                 txn::put_bucket(&mut ns, &snap)?;

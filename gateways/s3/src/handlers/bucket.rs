@@ -250,7 +250,6 @@ pub fn get_config(s: &Store, ctx: &Ctx, which: BucketConfig) -> Result<Response,
     use BucketConfig as C;
     s.head_bucket(&ctx.principal, ctx.bucket())?;
     let (code, message) = match which {
-        C::Tagging => ("NoSuchTagSet", "The TagSet does not exist"),
         C::Website => (
             "NoSuchWebsiteConfiguration",
             "The specified bucket does not have a website configuration",

@@ -11,6 +11,7 @@ mod object;
 mod post;
 mod quota;
 mod replication;
+mod tagging;
 mod versioning;
 
 pub(crate) use object::copy_source;
@@ -279,6 +280,9 @@ async fn run(
         E::DeleteBucketOwnershipControls => access::delete_ownership(s, ctx).await,
         E::GetBucketCors => access::get_cors(s, ctx),
         E::DeleteBucketCors => access::delete_cors(s, ctx).await,
+        E::GetBucketTagging => tagging::get(s, ctx),
+        E::PutBucketTagging => tagging::put(s, ctx, body, &payload).await,
+        E::DeleteBucketTagging => tagging::delete(s, ctx).await,
         E::GetBucketConfig(c) => bucket::get_config(s, ctx, c),
         E::DeleteBucketConfig(_) => bucket::delete_config(s, ctx),
     }
