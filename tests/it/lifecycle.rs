@@ -570,3 +570,278 @@ async fn a_rule_prefix_in_the_older_form_comes_back_so() {
     assert!(r.filter().is_none(), "{r:?}");
     assert_eq!(r.expiration().and_then(|e| e.days()), Some(3));
 }
+
+async fn put_sized(c: &aws_sdk_s3::Client, b: &str, k: &str, len: usize, tagging: Option<&str>) {
+    let mut r = c
+        .put_object()
+        .bucket(b)
+        .key(k)
+        .body(ByteStream::from(vec![b'x'; len]));
+    if let Some(t) = tagging {
+        r = r.tagging(t);
+    }
+    r.send().await.expect("put");
+}
+
+/// Expiration filtered by tags, by object size and by both with a prefix (`And`), and
+/// Expiration by Date: only the objects the filter selects expire, an object tagged later is
+/// expired once it is selected, the rules come back as they were put, and what S3 refuses is
+/// refused.
+#[tokio::test]
+async fn lifecycle_filters_by_tags_and_size_and_expires_by_date() {
+    use aws_sdk_s3::primitives::DateTime;
+    use aws_sdk_s3::types::{LifecycleRuleAndOperator, NoncurrentVersionExpiration, Tag, Tagging};
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("filt").send().await.expect("mb");
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().expect("tag");
+    let with = |id: &str, filter: LifecycleRuleFilter, exp: LifecycleExpiration| {
+        LifecycleRule::builder()
+            .id(id)
+            .filter(filter)
+            .status(ExpirationStatus::Enabled)
+            .expiration(exp)
+            .build()
+            .expect("rule")
+    };
+    let days = |d: i32| LifecycleExpiration::builder().days(d).build();
+    let date = |secs: i64| {
+        LifecycleExpiration::builder()
+            .date(DateTime::from_secs(secs))
+            .build()
+    };
+    let later = (gatehouse_store::now_unix_ms() / DAY + 11) * DAY;
+    put_rules(
+        &c,
+        "filt",
+        vec![
+            with(
+                "temp",
+                LifecycleRuleFilter::builder()
+                    .tag(tag("temp", "true"))
+                    .build(),
+                days(1),
+            ),
+            with(
+                "big-logs",
+                LifecycleRuleFilter::builder()
+                    .and(
+                        LifecycleRuleAndOperator::builder()
+                            .prefix("big/")
+                            .object_size_greater_than(10)
+                            .object_size_less_than(1000)
+                            .build(),
+                    )
+                    .build(),
+                days(1),
+            ),
+            // 2020-01-01: passed, so everything under old/ expires now.
+            with(
+                "old",
+                LifecycleRuleFilter::builder().prefix("old/").build(),
+                date(1_577_836_800),
+            ),
+            // Midnight ten or eleven days from now.
+            with(
+                "later",
+                LifecycleRuleFilter::builder().prefix("later/").build(),
+                date(later / 1000),
+            ),
+        ],
+    )
+    .await;
+    let got = c
+        .get_bucket_lifecycle_configuration()
+        .bucket("filt")
+        .send()
+        .await
+        .expect("get");
+    let rules = got.rules();
+    assert_eq!(rules.len(), 4);
+    let f0 = rules[0].filter().expect("filter");
+    assert_eq!(
+        f0.tag().map(|t| (t.key(), t.value())),
+        Some(("temp", "true"))
+    );
+    let and = rules[1].filter().and_then(|f| f.and()).expect("And");
+    assert_eq!(and.prefix(), Some("big/"));
+    assert_eq!(
+        (and.object_size_greater_than(), and.object_size_less_than()),
+        (Some(10), Some(1000))
+    );
+    assert_eq!(
+        rules[2]
+            .expiration()
+            .and_then(|e| e.date())
+            .map(|d| d.secs()),
+        Some(1_577_836_800)
+    );
+
+    put_sized(&c, "filt", "a-temp", 1, Some("temp=true")).await;
+    put_sized(&c, "filt", "b-untagged", 1, None).await;
+    put_sized(&c, "filt", "c-temp-false", 1, Some("temp=false")).await;
+    put_sized(&c, "filt", "big/small", 5, None).await;
+    put_sized(&c, "filt", "big/mid", 100, None).await;
+    put_sized(&c, "filt", "big/huge", 5000, None).await;
+    put_sized(&c, "filt", "other/mid", 100, None).await;
+    put_sized(&c, "filt", "old/x", 1, None).await;
+    put_sized(&c, "filt", "later/y", 1, None).await;
+    let store = srv.store();
+    let now = gatehouse_store::now_unix_ms();
+
+    // The past date: due at once; nothing else yet.
+    let s = store.sweep_expiry(now, 10_000).await.expect("sweep");
+    assert_eq!(s.expired, 1, "{s:?}");
+    let s = store
+        .sweep_expiry(now + 2 * DAY, 10_000)
+        .await
+        .expect("sweep");
+    assert_eq!(s.expired, 2, "{s:?}");
+    assert_eq!(
+        keys(&c, "filt").await,
+        [
+            "b-untagged",
+            "big/huge",
+            "big/small",
+            "c-temp-false",
+            "later/y",
+            "other/mid"
+        ]
+    );
+
+    // Tagged later: selected now, and its age is already past the rule's day.
+    c.put_object_tagging()
+        .bucket("filt")
+        .key("b-untagged")
+        .tagging(
+            Tagging::builder()
+                .tag_set(tag("temp", "true"))
+                .build()
+                .expect("tagging"),
+        )
+        .send()
+        .await
+        .expect("tag it");
+    let s = store
+        .sweep_expiry(now + 3 * DAY, 10_000)
+        .await
+        .expect("sweep");
+    assert_eq!(s.expired, 1, "{s:?}");
+    // The future date: not before it, at it.
+    let s = store
+        .sweep_expiry(later - DAY, 10_000)
+        .await
+        .expect("sweep");
+    assert_eq!(s.expired, 0, "{s:?}");
+    let s = store.sweep_expiry(later, 10_000).await.expect("sweep");
+    assert_eq!(s.expired, 1, "{s:?}");
+    assert_eq!(
+        keys(&c, "filt").await,
+        ["big/huge", "big/small", "c-temp-false", "other/mid"]
+    );
+
+    // Refused: Days with Date, a date not at midnight, sizes that select nothing, a tag
+    // filter on a rule that aborts uploads, and (not implemented) on noncurrent versions.
+    let refused = |rule: LifecycleRule| {
+        let c = c.clone();
+        async move {
+            let cfg = BucketLifecycleConfiguration::builder()
+                .rules(rule)
+                .build()
+                .expect("cfg");
+            let e = c
+                .put_bucket_lifecycle_configuration()
+                .bucket("filt")
+                .lifecycle_configuration(cfg)
+                .send()
+                .await
+                .expect_err("refused");
+            code(&e)
+        }
+    };
+    assert_eq!(
+        refused(with(
+            "both",
+            LifecycleRuleFilter::builder().prefix("").build(),
+            LifecycleExpiration::builder()
+                .days(1)
+                .date(DateTime::from_secs(1_577_836_800))
+                .build(),
+        ))
+        .await,
+        "InvalidArgument"
+    );
+    assert_eq!(
+        refused(with(
+            "noon",
+            LifecycleRuleFilter::builder().prefix("").build(),
+            date(1_577_836_800 + 43_200),
+        ))
+        .await,
+        "InvalidArgument"
+    );
+    assert_eq!(
+        refused(with(
+            "sizes",
+            LifecycleRuleFilter::builder()
+                .and(
+                    LifecycleRuleAndOperator::builder()
+                        .object_size_greater_than(100)
+                        .object_size_less_than(100)
+                        .build(),
+                )
+                .build(),
+            days(1),
+        ))
+        .await,
+        "InvalidArgument"
+    );
+    let tagged = || {
+        LifecycleRuleFilter::builder()
+            .tag(tag("temp", "true"))
+            .build()
+    };
+    assert_eq!(
+        refused(
+            LifecycleRule::builder()
+                .id("abort")
+                .filter(tagged())
+                .status(ExpirationStatus::Enabled)
+                .abort_incomplete_multipart_upload(
+                    AbortIncompleteMultipartUpload::builder()
+                        .days_after_initiation(1)
+                        .build()
+                )
+                .build()
+                .expect("rule")
+        )
+        .await,
+        "InvalidRequest"
+    );
+    assert_eq!(
+        refused(
+            LifecycleRule::builder()
+                .id("noncurrent")
+                .filter(tagged())
+                .status(ExpirationStatus::Enabled)
+                .noncurrent_version_expiration(
+                    NoncurrentVersionExpiration::builder()
+                        .noncurrent_days(1)
+                        .build()
+                )
+                .build()
+                .expect("rule")
+        )
+        .await,
+        "NotImplemented"
+    );
+    // Nothing refused replaced the rules in force.
+    let got = c
+        .get_bucket_lifecycle_configuration()
+        .bucket("filt")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(got.rules().len(), 4);
+    srv.stop().await;
+}

@@ -346,7 +346,7 @@ async fn parts_count_against_a_share_quota_as_they_are_uploaded() {
                 noncurrent_days: None,
                 newer_noncurrent: None,
                 expired_object_delete_marker: false,
-                legacy_prefix: false,
+                ..Default::default()
             }],
         )
         .await

@@ -594,7 +594,7 @@ async fn locks_hold_against_lifecycle_shares_and_nfs() {
                 noncurrent_days: Some(1),
                 newer_noncurrent: None,
                 expired_object_delete_marker: false,
-                legacy_prefix: false,
+                ..Default::default()
             }],
         )
         .await

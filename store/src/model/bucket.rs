@@ -96,9 +96,10 @@ impl Versioning {
     }
 }
 
-/// One lifecycle rule: what this server implements of S3's (expiration by age and the abort of
-/// incomplete multipart uploads, filtered by key prefix).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One lifecycle rule: what this server implements of S3's (expiration by age or date, of
+/// noncurrent versions and lone delete markers, and the abort of incomplete multipart uploads,
+/// filtered by key prefix, and expiration also by tags and object size).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LifecycleRule {
     pub id: String,
     pub prefix: String,
@@ -122,4 +123,47 @@ pub struct LifecycleRule {
     /// shown back that way.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub legacy_prefix: bool,
+    /// Expiration's `Date`: objects the rule selects expire at this time (Unix ms, midnight
+    /// UTC), whatever their age, and from then on as soon as they are written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_date_ms: Option<i64>,
+    /// What the rule's filter asks of an object beyond its key's prefix (decision 0049).
+    #[serde(default, skip_serializing_if = "ObjectFilter::is_empty")]
+    pub object: ObjectFilter,
+}
+
+/// A lifecycle filter's conditions on the object itself: tags it must all carry, and bounds on
+/// its size (both exclusive, as S3's `ObjectSizeGreaterThan` / `ObjectSizeLessThan`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectFilter {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_greater_than: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_less_than: Option<u64>,
+    /// The filter came as `<And>` (shown back that way).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub and: bool,
+}
+
+impl ObjectFilter {
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty() && self.size_greater_than.is_none() && self.size_less_than.is_none()
+    }
+
+    /// Whether an object of `size` bytes carrying `tags` passes.
+    pub fn passes(&self, size: u64, tags: &[(String, String)]) -> bool {
+        self.size_greater_than.is_none_or(|n| size > n)
+            && self.size_less_than.is_none_or(|n| size < n)
+            && self.tags.iter().all(|t| tags.contains(t))
+    }
+}
+
+impl LifecycleRule {
+    /// Whether the rule is on and its prefix is `key`'s: all a rule asks of a key name. An
+    /// object must also pass [`LifecycleRule::object`].
+    pub fn covers(&self, key: &str) -> bool {
+        self.enabled && key.starts_with(self.prefix.as_str())
+    }
 }

@@ -13,7 +13,8 @@ pub use access::{
     Acl, AclGrant, AclPermission, BucketAccessRecord, Grantee, ObjectOwnership, PublicAccessBlock,
 };
 pub use bucket::{
-    BucketKind, BucketRecord, DefaultRetention, LifecycleRule, ObjectLockConfig, Versioning,
+    BucketKind, BucketRecord, DefaultRetention, LifecycleRule, ObjectFilter, ObjectLockConfig,
+    Versioning,
 };
 pub use identity::{
     AdminMatch, BindingRecord, CredentialRef, GroupRecord, Principal, RoleRecord, Subject,

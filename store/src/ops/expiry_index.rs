@@ -2,9 +2,10 @@
 //! they fall due, so the sweeper reads only what is due instead of walking every entry.
 //!
 //! Every write that links a key to a record (PUT, copy, completion, a file-view create, a hard
-//! link, a rename) enters it at its due time: `mtime + days`, the least `days` of the bucket's
-//! enabled expiration rules whose prefix the key has and the server's `object_expiry_days`. A
-//! row is a hint: when it falls due the sweeper looks at the key under the rules as they are
+//! link, a rename) enters it at its due time: the earliest of `mtime + days` for the bucket's
+//! enabled expiration rules whose prefix the key has (and `Date` for a rule with one) and of
+//! the server's `object_expiry_days`. A rule's tag and size filter is not asked then (the row
+//! may come early), and a change of an object's tags enters it again. A row is a hint: when it falls due the sweeper looks at the key under the rules as they are
 //! then and expires it, moves the row to a later due time (the object was overwritten, a rule
 //! lengthened) or drops it (the key is gone, no rule applies). So writes that only move an
 //! object's due time later need no row, and deletes need not find theirs.
@@ -41,19 +42,41 @@ const VERSIONS_PASS: u8 = 1;
 /// META key: when every bucket was last marked to be entered again for the horizon.
 const HORIZON_MARKED: &str = "expiry_horizon_marked_ms";
 
-/// Days after its last modification at which `key` of `b` expires: the least of the bucket's
-/// enabled expiration rules for the key's prefix and the server's `global_days` (0: none).
-pub(crate) fn days_for(b: &BucketRecord, key: &str, global_days: u32) -> Option<u32> {
+/// When `key` of `b`, last modified at `mtime_ms`, expires: the earliest of what the bucket's
+/// enabled expiration rules for the key's prefix say (`mtime + Days`, or `Date`) and of the
+/// server's `global_days` (0: none). `object` is the object's (size, tags), to ask the rules'
+/// object filters; `None` (an index hint) takes every rule as passing them, so the answer is
+/// never later than the object's true due time.
+pub(crate) fn due_for(
+    b: &BucketRecord,
+    key: &str,
+    global_days: u32,
+    mtime_ms: i64,
+    object: Option<(u64, &[(String, String)])>,
+) -> Option<i64> {
     // A snapshot keeps what it holds until it is deleted (decision 0040).
     if b.kind == BucketKind::System || b.snapshot_of.is_some() {
         return None;
     }
     b.lifecycle
         .iter()
-        .filter(|r| r.enabled && key.starts_with(r.prefix.as_str()))
-        .filter_map(|r| r.expiration_days)
-        .chain((global_days > 0).then_some(global_days))
+        .filter(|r| r.covers(key))
+        .filter(|r| object.is_none_or(|(size, tags)| r.object.passes(size, tags)))
+        .filter_map(|r| match (r.expiration_days, r.expiration_date_ms) {
+            (Some(days), _) => Some(due_at(mtime_ms, days)),
+            (None, Some(date)) => Some(date),
+            (None, None) => None,
+        })
+        .chain((global_days > 0).then(|| due_at(mtime_ms, global_days)))
         .min()
+}
+
+/// Whether any of `b`'s enabled expiration rules filters by tags (a change of an object's tags
+/// enters it again).
+pub(crate) fn tag_rules(b: &BucketRecord) -> bool {
+    b.lifecycle
+        .iter()
+        .any(|r| r.enabled && !r.object.tags.is_empty())
 }
 
 /// Days after its initiation at which an incomplete upload of `key` to `b` is aborted: the least
@@ -64,7 +87,7 @@ pub(crate) fn abort_days_for(b: &BucketRecord, key: &str) -> Option<u32> {
     }
     b.lifecycle
         .iter()
-        .filter(|r| r.enabled && key.starts_with(r.prefix.as_str()))
+        .filter(|r| r.covers(key))
         .filter_map(|r| r.abort_incomplete_days)
         .min()
 }
@@ -97,9 +120,9 @@ pub(crate) fn any_rule(b: &BucketRecord, global_days: u32) -> bool {
     b.kind != BucketKind::System
         && b.snapshot_of.is_none()
         && (global_days > 0
-            || b.lifecycle
-                .iter()
-                .any(|r| r.enabled && r.expiration_days.is_some()))
+            || b.lifecycle.iter().any(|r| {
+                r.enabled && (r.expiration_days.is_some() || r.expiration_date_ms.is_some())
+            }))
 }
 
 /// When something last changed at `since_ms` falls due `days` later.
@@ -141,8 +164,7 @@ fn schedule_at(ns: &mut Ns, b: &BucketRecord, key: &str, mtime_ms: i64, now: i64
     if b.kind == BucketKind::System {
         return Ok(());
     }
-    if let Some(days) = days_for(b, key, global_days(ns)?) {
-        let due = due_at(mtime_ms, days);
+    if let Some(due) = due_for(b, key, global_days(ns)?, mtime_ms, None) {
         enter(ns, due, b.id, key, now)?;
     }
     Ok(())
@@ -188,8 +210,7 @@ pub(crate) fn unschedule(ns: &mut Ns, b: &BucketRecord, key: &str, mtime_ms: i64
     if b.kind == BucketKind::System {
         return Ok(());
     }
-    if let Some(days) = days_for(b, key, global_days(ns)?) {
-        let due = due_at(mtime_ms, days);
+    if let Some(due) = due_for(b, key, global_days(ns)?, mtime_ms, None) {
         // Past the horizon now, it had none (it could only be entered while within it).
         if due <= crate::now_unix_ms().saturating_add(HORIZON_MS) {
             ns.expiry_due_mut()?
@@ -412,11 +433,10 @@ pub(crate) fn expire_due(
         let Some(ino) = txn::lookup(&ns, id, &key)? else {
             continue;
         };
-        let Some(days) = days_for(b, &key, global) else {
+        let rec = txn::inode_attrs(&ns, ino)?;
+        let Some(due) = due_for(b, &key, global, rec.mtime_ms, Some((rec.size, &rec.tags))) else {
             continue;
         };
-        let mtime = txn::inode_attrs(&ns, ino)?.mtime_ms;
-        let due = due_at(mtime, days);
         if due > now_ms {
             enter(&mut ns, due, id, &key, now_ms)?;
         } else if pass.expired < budget {

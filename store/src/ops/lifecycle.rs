@@ -1,13 +1,13 @@
-//! Object expiry: S3 lifecycle rules per bucket (expiration by age, abort of incomplete
-//! multipart uploads, by key prefix) and the server-wide `object_expiry_days`, applied by one
-//! sweeper in small, bounded steps.
+//! Object expiry: S3 lifecycle rules per bucket (expiration by age or date, by key prefix,
+//! tags and size; abort of incomplete multipart uploads and version expiry by key prefix) and
+//! the server-wide `object_expiry_days`, applied by one sweeper in small, bounded steps.
 //!
 //! The sweeper finds objects through the due-time index (`expiry_index`, decision 0028), never
 //! holds a write transaction for long (rows are looked at in batches of [`BATCH`]) and one sweep
 //! deletes at most `budget` objects: a clock that jumps years ahead cannot empty the store in
 //! one go — the bound is hit, logged, and the next sweep continues (by then an operator can see
 //! the warning and fix the clock). Each row is checked against the rules as they are then
-//! (object mtime vs now), so nothing is lost across restarts.
+//! (object mtime, size and tags vs now), so nothing is lost across restarts.
 
 use redb::ReadableDatabase;
 
@@ -241,6 +241,7 @@ fn validate_rules(rules: &[LifecycleRule]) -> Result<()> {
             )));
         }
         if r.expiration_days.is_none()
+            && r.expiration_date_ms.is_none()
             && r.abort_incomplete_days.is_none()
             && r.noncurrent_days.is_none()
             && !r.expired_object_delete_marker
@@ -249,7 +250,14 @@ fn validate_rules(rules: &[LifecycleRule]) -> Result<()> {
                 "a rule needs an action: Expiration, NoncurrentVersionExpiration or AbortIncompleteMultipartUpload".into(),
             ));
         }
-        if r.expiration_days.is_some() && r.expired_object_delete_marker {
+        if r.expiration_days.is_some() && r.expiration_date_ms.is_some() {
+            return Err(StoreError::InvalidArgument(
+                "an Expiration has Days or Date, not both".into(),
+            ));
+        }
+        if (r.expiration_days.is_some() || r.expiration_date_ms.is_some())
+            && r.expired_object_delete_marker
+        {
             return Err(StoreError::InvalidArgument(
                 "ExpiredObjectDeleteMarker cannot be specified with Days or Date in a Lifecycle Expiration Policy".into(),
             ));
@@ -271,6 +279,31 @@ fn validate_rules(rules: &[LifecycleRule]) -> Result<()> {
             return Err(StoreError::InvalidArgument(
                 "Days must be a positive integer".into(),
             ));
+        }
+        let f = &r.object;
+        if !f.is_empty() && (r.abort_incomplete_days.is_some() || r.expired_object_delete_marker) {
+            return Err(StoreError::InvalidRequest(
+                "a rule filtering by tags or object size cannot abort incomplete multipart uploads or remove expired object delete markers (neither has tags or a size)".into(),
+            ));
+        }
+        if let (Some(gt), Some(lt)) = (f.size_greater_than, f.size_less_than)
+            && gt >= lt
+        {
+            return Err(StoreError::InvalidArgument(
+                "ObjectSizeGreaterThan must be less than ObjectSizeLessThan".into(),
+            ));
+        }
+        if f.size_less_than == Some(0) {
+            return Err(StoreError::InvalidArgument(
+                "ObjectSizeLessThan must be greater than 0".into(),
+            ));
+        }
+        for (i, (k, _)) in f.tags.iter().enumerate() {
+            if f.tags[..i].iter().any(|(o, _)| o == k) {
+                return Err(StoreError::InvalidRequest(
+                    "Duplicate Tag Keys are not allowed.".into(),
+                ));
+            }
         }
         if r.prefix.len() > 1024 {
             return Err(StoreError::InvalidArgument("the prefix is too long".into()));

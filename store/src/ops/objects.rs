@@ -853,6 +853,10 @@ impl Store {
                 rec.tags = tags;
                 crate::replication::queue::make_local(&mut rec);
                 txn::put_inode(&mut ns, ino, &rec, false)?;
+                if current && super::expiry_index::tag_rules(&b) {
+                    // A lifecycle rule's tag filter may select it now: looked at when due.
+                    super::expiry_index::schedule(&mut ns, &b, &key, rec.mtime_ms)?;
+                }
                 if b.replicated && current {
                     // Tags belong to the inode: every name of a hard-linked file changed.
                     if b.kind == crate::model::BucketKind::Share {

@@ -26,7 +26,7 @@ pub(crate) fn noncurrent_rule(b: &BucketRecord, key: &str) -> Option<(u32, u32)>
     }
     b.lifecycle
         .iter()
-        .filter(|r| r.enabled && key.starts_with(r.prefix.as_str()))
+        .filter(|r| r.covers(key))
         .filter_map(|r| {
             r.noncurrent_days
                 .map(|d| (d, r.newer_noncurrent.unwrap_or(0)))
@@ -37,9 +37,9 @@ pub(crate) fn noncurrent_rule(b: &BucketRecord, key: &str) -> Option<(u32, u32)>
 /// Whether a lone delete marker of `key` is removed (ExpiredObjectDeleteMarker).
 pub(crate) fn marker_rule(b: &BucketRecord, key: &str) -> bool {
     b.kind != BucketKind::System
-        && b.lifecycle.iter().any(|r| {
-            r.enabled && r.expired_object_delete_marker && key.starts_with(r.prefix.as_str())
-        })
+        && b.lifecycle
+            .iter()
+            .any(|r| r.expired_object_delete_marker && r.covers(key))
 }
 
 /// Whether the bucket has any rule for versions (its keys with versions are entered when

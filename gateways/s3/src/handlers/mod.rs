@@ -343,9 +343,10 @@ pub(crate) fn xml_ok(w: XmlWriter) -> Response {
     r
 }
 
-/// The key prefix a lifecycle or replication `<Rule>` applies to: `<Filter><Prefix>` or the
-/// older bare `<Prefix>` (not both); any other filter (tags, sizes, `And`) is `NotImplemented`
-/// for `what` ("lifecycle", "replication"), never ignored.
+/// The key prefix a replication `<Rule>` applies to: `<Filter><Prefix>` or the older bare
+/// `<Prefix>` (not both); any other filter (tags, `And`) is `NotImplemented` for `what`
+/// ("replication"), never ignored. (Lifecycle rules take tag and size filters:
+/// `lifecycle::filter`.)
 pub(crate) fn rule_prefix(rule: &crate::xml::Node, what: &str) -> Result<String, S3Error> {
     match (rule.child("Filter"), rule.child_text("Prefix")) {
         (Some(f), None) => {
