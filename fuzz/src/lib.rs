@@ -437,6 +437,7 @@ pub const XML_ENDPOINTS: &[(&str, &str, &str)] = &[
     ("CreateBucketConfiguration", "PUT", "/fuzz-new"),
     ("LifecycleConfiguration", "PUT", "/fuzz?lifecycle"),
     ("Tagging", "PUT", "/fuzz/obj?tagging"),
+    ("Tagging", "PUT", "/fuzz?tagging"),
     ("Delete", "POST", "/fuzz-del?delete"),
     (
         "ServerSideEncryptionConfiguration",
