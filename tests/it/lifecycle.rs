@@ -689,6 +689,71 @@ async fn lifecycle_filters_by_tags_and_size_and_expires_by_date() {
     let store = srv.store();
     let now = gatehouse_store::now_unix_ms();
 
+    // x-amz-expiration names the rule that expires an object first and when: its write time
+    // plus the rule's days rounded up to midnight UTC (as S3 computes it), or the rule's date.
+    let expiration = |k: &'static str| {
+        let c = c.clone();
+        async move {
+            c.head_object()
+                .bucket("filt")
+                .key(k)
+                .send()
+                .await
+                .expect("head")
+                .expiration()
+                .map(str::to_string)
+        }
+    };
+    let midnight_after = |ms: i64| ms.div_euclid(DAY) * DAY + DAY;
+    let http_date = |ms: i64| {
+        DateTime::from_millis(ms)
+            .fmt(aws_sdk_s3::primitives::DateTimeFormat::HttpDate)
+            .expect("date")
+    };
+    let head = expiration("a-temp").await.expect("a rule expires it");
+    let mtime = c
+        .head_object()
+        .bucket("filt")
+        .key("a-temp")
+        .send()
+        .await
+        .expect("head")
+        .last_modified()
+        .map(|t| t.to_millis().expect("ms"))
+        .expect("mtime");
+    let due = midnight_after(mtime + DAY);
+    assert!(
+        head == format!("expiry-date=\"{}\", rule-id=\"temp\"", http_date(due))
+            || head == format!("expiry-date=\"{}\", rule-id=\"temp\"", http_date(due + DAY)),
+        "{head}"
+    );
+    assert_eq!(
+        expiration("later/y").await.as_deref(),
+        Some(format!("expiry-date=\"{}\", rule-id=\"later\"", http_date(later)).as_str())
+    );
+    assert_eq!(expiration("b-untagged").await, None, "no rule selects it");
+    assert_eq!(expiration("big/small").await, None, "too small");
+    let put = c
+        .put_object()
+        .bucket("filt")
+        .key("big/again")
+        .body(ByteStream::from(vec![b'x'; 100]))
+        .send()
+        .await
+        .expect("put");
+    assert!(
+        put.expiration()
+            .is_some_and(|e| e.contains("rule-id=\"big-logs\"")),
+        "{:?}",
+        put.expiration()
+    );
+    c.delete_object()
+        .bucket("filt")
+        .key("big/again")
+        .send()
+        .await
+        .expect("delete");
+
     // The past date: due at once; nothing else yet.
     let s = store.sweep_expiry(now, 10_000).await.expect("sweep");
     assert_eq!(s.expired, 1, "{s:?}");

@@ -125,9 +125,50 @@ pub(crate) fn any_rule(b: &BucketRecord, global_days: u32) -> bool {
             }))
 }
 
-/// When something last changed at `since_ms` falls due `days` later.
-fn due_at(since_ms: i64, days: u32) -> i64 {
-    since_ms.saturating_add(i64::from(days).saturating_mul(DAY_MS))
+/// When something last changed at `since_ms` falls due `days` later: as S3 computes it, the
+/// time `days` later rounded up to the next midnight UTC.
+pub(crate) fn due_at(since_ms: i64, days: u32) -> i64 {
+    let t = since_ms.saturating_add(i64::from(days).saturating_mul(DAY_MS));
+    match t.rem_euclid(DAY_MS) {
+        0 => t,
+        r => t.saturating_add(DAY_MS - r),
+    }
+}
+
+/// What S3's `x-amz-expiration` says of an object: when the lifecycle rule that expires it
+/// first makes it due, and that rule's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expiration {
+    pub due_ms: i64,
+    pub rule_id: String,
+}
+
+/// The [`Expiration`] of `key` of `b` holding `rec`: the enabled rule that selects it (prefix,
+/// tags, size) and makes it due first. `None` without such a rule (the server's
+/// `object_expiry_days` is no lifecycle rule and is not shown).
+pub(crate) fn expiration_of(
+    b: &BucketRecord,
+    key: &str,
+    rec: &crate::model::ObjectRecord,
+) -> Option<Expiration> {
+    if b.lifecycle.is_empty() || b.kind == BucketKind::System || b.snapshot_of.is_some() {
+        return None;
+    }
+    b.lifecycle
+        .iter()
+        .filter(|r| r.covers(key) && r.object.passes(rec.size, &rec.tags))
+        .filter_map(|r| {
+            let due = match (r.expiration_days, r.expiration_date_ms) {
+                (Some(days), _) => due_at(rec.mtime_ms, days),
+                (None, Some(date)) => date,
+                (None, None) => return None,
+            };
+            Some(Expiration {
+                due_ms: due,
+                rule_id: r.id.clone(),
+            })
+        })
+        .min_by_key(|e| e.due_ms)
 }
 
 /// The row of `key` of bucket `bucket_id` due at `due_ms` (before 1970: at 0).

@@ -26,6 +26,7 @@ pub(crate) use access::drop_bucket_bindings;
 pub use access::{BindingInfo, GroupInfo, PanelInfo, RoleInfo, SubjectRef};
 pub use buckets::BucketInfo;
 pub(crate) use credential_cache::CredentialCache;
+pub use expiry_index::Expiration;
 pub(crate) use fs::file_times;
 pub use fs::{
     FsAccess, FsAttr, FsData, FsDirEntry, FsDirPage, FsKind, FsMade, FsRead, FsShare, MAX_LINK,

@@ -107,6 +107,9 @@ pub struct ObjectInfo {
     pub key: String,
     pub ino: u64,
     pub record: ObjectRecord,
+    /// When a lifecycle rule expires this (current) object, for `x-amz-expiration`; `None`
+    /// for versions read by id and objects no rule expires.
+    pub expiration: Option<super::expiry_index::Expiration>,
 }
 
 /// How CopyObject builds the destination's metadata.
@@ -331,10 +334,12 @@ impl Store {
                 // A replaced file keeps its inode number: a READ's atime noted for the old
                 // content is not the new object's (see `atime`).
                 atimes.forget(ino);
+                let expiration = super::expiry_index::expiration_of(&b, &key, &rec);
                 Ok(ObjectInfo {
                     key,
                     ino,
                     record: rec,
+                    expiration,
                 })
             })
             .await
@@ -424,7 +429,9 @@ impl Store {
             .get(tables::entry_key(b.id, key).as_slice())?
             .ok_or(StoreError::NoSuchKey)?
             .value();
-        read_inode(&txn, key, ino)
+        let mut info = read_inode(&txn, key, ino)?;
+        info.expiration = super::expiry_index::expiration_of(&b, key, &info.record);
+        Ok(info)
     }
 
     /// The bytes `range` of an object's data, chunk by chunk, each chunk's BLAKE3 verified
@@ -800,10 +807,12 @@ impl Store {
                 // A replaced file keeps its inode number: a READ's atime noted for the old
                 // content is not the new object's (see `atime`).
                 atimes.forget(ino);
+                let expiration = super::expiry_index::expiration_of(&b, &dk, &rec);
                 Ok(ObjectInfo {
                     key: dk,
                     ino,
                     record: rec,
+                    expiration,
                 })
             })
             .await;
@@ -890,6 +899,7 @@ pub(crate) fn read_inode(txn: &redb::ReadTransaction, key: &str, ino: u64) -> Re
         key: key.to_string(),
         ino,
         record,
+        expiration: None,
     })
 }
 

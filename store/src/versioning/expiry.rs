@@ -14,7 +14,7 @@ use redb::{ReadableTable, WriteTransaction};
 use super::rows;
 use crate::error::Result;
 use crate::model::{BucketKind, BucketRecord};
-use crate::ops::expiry_index::{DAY_MS, live_buckets, parse_row, row_key};
+use crate::ops::expiry_index::{DAY_MS, due_at, live_buckets, parse_row, row_key};
 use crate::ops::ns::Ns;
 use crate::ops::txn;
 
@@ -64,12 +64,7 @@ pub(crate) fn became_noncurrent(
     at_ms: i64,
 ) -> Result<()> {
     if let Some((days, _)) = noncurrent_rule(b, key) {
-        enter(
-            ns,
-            at_ms.saturating_add(i64::from(days).saturating_mul(DAY_MS)),
-            b.id,
-            key,
-        )?;
+        enter(ns, due_at(at_ms, days), b.id, key)?;
     }
     Ok(())
 }
@@ -162,7 +157,6 @@ fn expire_key(
     let mut removed = 0u64;
     let mut next: Option<i64> = None;
     if let Some((days, newer)) = noncurrent_rule(b, key) {
-        let span = i64::from(days).saturating_mul(DAY_MS);
         // Without a current version the newest row is the latest (a delete marker): not
         // noncurrent.
         let skip = usize::from(!current);
@@ -170,7 +164,7 @@ fn expire_key(
             if i - skip < newer as usize {
                 continue; // one of the newest NewerNoncurrentVersions: kept
             }
-            let mut due = row.noncurrent_since().saturating_add(span);
+            let mut due = due_at(row.noncurrent_since(), days);
             // A locked version waits for its lock (decision 0039): its retention's end, or a
             // day at a time while a legal hold lasts.
             if let Some(vino) = row.inode {

@@ -119,6 +119,7 @@ pub async fn put(
     let mut r = empty(StatusCode::OK);
     set(&mut r, "etag", &util::quote_etag(&info.record.etag));
     version_header(&mut r, &info.record);
+    expiration_header(&mut r, &info);
     crate::sse::answer(s, &mut r, info.record.sse);
     crate::sse::echo_context(&mut r, &ctx.headers);
     if let Some(ck) = &info.record.checksum
@@ -130,6 +131,21 @@ pub async fn put(
 }
 
 /// `x-amz-version-id` of a record that has a version id (a versioned bucket's write).
+/// `x-amz-expiration`: when a lifecycle rule expires the object, and which rule.
+fn expiration_header(r: &mut Response, info: &gatehouse_store::ops::ObjectInfo) {
+    if let Some(e) = &info.expiration {
+        set(
+            r,
+            "x-amz-expiration",
+            &format!(
+                "expiry-date=\"{}\", rule-id=\"{}\"",
+                util::http_date(e.due_ms),
+                e.rule_id
+            ),
+        );
+    }
+}
+
 pub(crate) fn version_header(r: &mut Response, rec: &ObjectRecord) {
     if let Some(v) = &rec.version_id {
         set(r, "x-amz-version-id", v);
@@ -339,6 +355,7 @@ pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
     };
     let mut r = (status, body).into_response();
     meta_headers(s, &mut r, rec);
+    expiration_header(&mut r, &info);
     super::lock::lock_headers(&mut r, rec);
     match (&rec.version_id, version_param(ctx)) {
         (Some(v), _) => set(&mut r, "x-amz-version-id", v),
@@ -669,6 +686,7 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     w.close("CopyObjectResult");
     let mut r = xml_ok(w);
     version_header(&mut r, &info.record);
+    expiration_header(&mut r, &info);
     crate::sse::answer(s, &mut r, info.record.sse);
     crate::sse::echo_context(&mut r, &ctx.headers);
     if let Some(v) = &sv {
