@@ -489,6 +489,32 @@ async fn conditions_see_the_request() {
         .send()
         .await
         .expect("header-signed");
+    // aws:Referer: anonymous reads only from pages of one site (the hotlinking policy of the
+    // AWS examples); aws:UserAgent likewise.
+    let referer = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject",
+        "Resource":"arn:aws:s3:::cond/*","Condition":{"StringLike":{"aws:Referer":"https://example.com/*"}}}]}"#;
+    set_policy(&c, "cond", referer).await.expect("policy");
+    let get_with = |h: &'static str, v: &'static str| {
+        let url = srv.url("/cond/x");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header(h, v)
+                .send()
+                .await
+                .expect("send")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(get_with("referer", "https://example.com/page").await, 200);
+    assert_eq!(get_with("referer", "https://elsewhere.example/").await, 403);
+    assert_eq!(anonymous(&srv, "GET", "/cond/x").await.status(), 403);
+    let agent = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject",
+        "Resource":"arn:aws:s3:::cond/*","Condition":{"StringEquals":{"aws:UserAgent":"backup-robot/1"}}}]}"#;
+    set_policy(&c, "cond", agent).await.expect("policy");
+    assert_eq!(get_with("user-agent", "backup-robot/1").await, 200);
+    assert_eq!(get_with("user-agent", "curl/8").await, 403);
 }
 
 #[tokio::test]
@@ -760,9 +786,9 @@ async fn what_a_policy_cannot_be_used_for() {
     // ...while what it grants on objects and listings works.
     assert_eq!(anonymous(&srv, "GET", "/edge/plain").await.status(), 200);
     // A condition key no request here carries is refused, not kept to never match.
-    let referer = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::edge/*","Condition":{"StringNotLike":{"aws:Referer":"https://example.com/*"}}}]}"#;
+    let vpce = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::edge/*","Condition":{"StringNotEquals":{"aws:SourceVpce":"vpce-1a2b3c4d"}}}]}"#;
     assert_eq!(
-        set_policy(&c, "edge", referer).await,
+        set_policy(&c, "edge", vpce).await,
         Err("MalformedPolicy".into())
     );
     let tags = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::edge/*","Condition":{"StringEquals":{"s3:ExistingObjectTag/secret":"yes"}}}]}"#;

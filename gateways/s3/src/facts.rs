@@ -207,6 +207,16 @@ pub fn build(
             put(key, &v);
         }
     }
+    // aws:Referer and aws:UserAgent: what the client says (AWS warns they are spoofable,
+    // and so are they here); every field line joined, as above.
+    for (h, key) in [("referer", "aws:referer"), ("user-agent", "aws:useragent")] {
+        let lines: Vec<String> = crate::request::header_values(headers, h)
+            .map(|v| v.into_owned())
+            .collect();
+        if !lines.is_empty() {
+            put(key, &lines.join(", "));
+        }
+    }
     if let Some(tagging) = headers.get("x-amz-tagging").and_then(|v| v.to_str().ok()) {
         request_tags(&mut values, tagging);
     }

@@ -317,6 +317,8 @@ pub fn preset_of(bucket: &str, policy: Option<&str>) -> &'static str {
 const SUPPORTED_KEYS: &[&str] = &[
     "aws:sourceip",
     "aws:securetransport",
+    "aws:referer",
+    "aws:useragent",
     "aws:currenttime",
     "aws:epochtime",
     "aws:username",
