@@ -282,6 +282,40 @@ def main():
     elif step == "get-cors":
         (bucket,) = args
         print(" ".join(s3.get_bucket_cors(Bucket=bucket)["CORSRules"][0]["AllowedOrigins"]))
+    elif step == "put-bucket-tags":
+        bucket, key, value = args
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": key, "Value": value}]})
+    elif step == "get-bucket-tags":
+        (bucket,) = args
+        print(" ".join(f"{t['Key']}={t['Value']}" for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]))
+    elif step == "attributes":
+        bucket, key = args
+        r = s3.get_object_attributes(Bucket=bucket, Key=key, ObjectAttributes=["ETag", "ObjectSize", "StorageClass"])
+        print(r["ObjectSize"], r["ETag"], r["StorageClass"])
+    elif step == "owner":
+        (bucket,) = args
+        print(s3.get_bucket_acl(Bucket=bucket)["Owner"]["ID"])
+    elif step == "head-as-owner":
+        bucket, key, owner = args
+        s3.head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
+    elif step == "put-lifecycle-tag":
+        bucket, tag_key, tag_value = args
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket,
+            LifecycleConfiguration={
+                "Rules": [
+                    {
+                        "ID": "tagged",
+                        "Status": "Enabled",
+                        "Filter": {"Tag": {"Key": tag_key, "Value": tag_value}},
+                        "Expiration": {"Days": 30},
+                    }
+                ]
+            },
+        )
+    elif step == "head-expiration":
+        bucket, key = args
+        print(s3.head_object(Bucket=bucket, Key=key).get("Expiration", ""))
     elif step == "sigv2":
         # botocore's SigV2 signer (signature_version "s3"), path-style: it signs a bucket's own
         # requests as `/bucket/` while it sends `/bucket`; object requests as sent.

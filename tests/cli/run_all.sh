@@ -189,6 +189,19 @@ for m in d.get("DeleteMarkers",[]): print(m["Key"], m["VersionId"], "marker")' ;
           --cors-configuration "{\"CORSRules\":[{\"AllowedOrigins\":[\"$2\"],\"AllowedMethods\":[\"GET\"]}]}" ;;
         get-cors) "${aws[@]}" --endpoint-url "$EP" s3api get-bucket-cors --bucket "$1" \
           --query 'CORSRules[0].AllowedOrigins' --output text ;;
+        put-bucket-tags) "${aws[@]}" --endpoint-url "$EP" s3api put-bucket-tagging --bucket "$1" \
+          --tagging "TagSet=[{Key=$2,Value=$3}]" ;;
+        get-bucket-tags) "${aws[@]}" --endpoint-url "$EP" s3api get-bucket-tagging --bucket "$1" \
+          --query 'TagSet[].[Key,Value]' --output text | tr '\t' '=' ;;
+        attributes) "${aws[@]}" --endpoint-url "$EP" s3api get-object-attributes --bucket "$1" --key "$2" \
+          --object-attributes ETag ObjectSize StorageClass --query '[ObjectSize,ETag,StorageClass]' --output text | tr '\t' ' ' ;;
+        owner) "${aws[@]}" --endpoint-url "$EP" s3api get-bucket-acl --bucket "$1" --query Owner.ID --output text ;;
+        head-as-owner) "${aws[@]}" --endpoint-url "$EP" s3api head-object --bucket "$1" --key "$2" \
+          --expected-bucket-owner "$3" >/dev/null ;;
+        put-lifecycle-tag) "${aws[@]}" --endpoint-url "$EP" s3api put-bucket-lifecycle-configuration --bucket "$1" \
+          --lifecycle-configuration "{\"Rules\":[{\"ID\":\"tagged\",\"Status\":\"Enabled\",\"Filter\":{\"Tag\":{\"Key\":\"$2\",\"Value\":\"$3\"}},\"Expiration\":{\"Days\":30}}]}" ;;
+        head-expiration) "${aws[@]}" --endpoint-url "$EP" s3api head-object --bucket "$1" --key "$2" \
+          --query Expiration --output text ;;
         put-locked) "${aws[@]}" --endpoint-url "$EP" s3api put-object --body "$1" --bucket "$2" --key "$3" \
           --object-lock-mode GOVERNANCE --object-lock-retain-until-date "$4" >/dev/null ;;
         delete-version)
@@ -437,13 +450,41 @@ s_post() {
   raw -o "$work/$c.post" "$EP/$b/$key" && cmp "$work/tree/a/one-mib-plus-one.bin" "$work/$c.post" || return 1
   op "$c" rm-recursive "$b" >/dev/null && op "$c" rb "$b"
 }
+# Session 22's S3 additions (decision 0049) as each client sends them: bucket tags set and read
+# back; GetObjectAttributes of a 1 MiB + 1 object (its size, unquoted ETag, STANDARD); a HEAD
+# expecting the real owner passes and one expecting another is refused; a lifecycle rule with
+# a tag filter shows on a tagged object as x-amz-expiration, not on an untagged one.
+s_s3_extras() {
+  local c=$1 b="ci-$1-extra" attrs owner exp
+  op "$c" mb "$b" || return 1
+  op "$c" put-bucket-tags "$b" team data || return 1
+  [ "$(op "$c" get-bucket-tags "$b")" = team=data ] || return 1
+  op "$c" put "$work/tree/a/one-mib-plus-one.bin" "$b" obj.bin || return 1
+  attrs=$(op "$c" attributes "$b" obj.bin) || return 1
+  echo "attributes: $attrs"
+  case $attrs in "1048577 "*" STANDARD") ;; *) return 1 ;; esac
+  case $attrs in *'"'*) echo "quoted ETag"; return 1 ;; esac
+  owner=$(op "$c" owner "$b") || return 1
+  op "$c" head-as-owner "$b" obj.bin "$owner" || return 1
+  if op "$c" head-as-owner "$b" obj.bin 111122223333 2>/dev/null; then
+    echo "another owner was not refused"; return 1
+  fi
+  op "$c" put-lifecycle-tag "$b" temp yes || return 1
+  raw -X PUT -H 'x-amz-tagging: temp=yes' --data-binary @"$work/tree/top.txt" "$EP/$b/tagged.txt" || return 1
+  exp=$(op "$c" head-expiration "$b" tagged.txt) || return 1
+  echo "expiration: $exp"
+  case $exp in *'rule-id="tagged"'*) ;; *) return 1 ;; esac
+  exp=$(op "$c" head-expiration "$b" obj.bin) || return 1
+  case $exp in *rule-id*) echo "untagged object expires: $exp"; return 1 ;; esac
+  op "$c" rm-recursive "$b" >/dev/null && op "$c" rb "$b"
+}
 # SigV2 header signatures as botocore makes them: make, put, list, get, delete.
 s_sigv2() {
   "$BOTO3_PYTHON" "$BOTO3_SEQ" --endpoint "$EP" sigv2 "ci-$1-sigv2"
 }
 export -f op raw bucket_exists bucket_gone raw_key_count s_mb s_put s_get s_cmp s_sync_up \
   s_sync_down s_diff s_count s_presign s_rm_recursive s_rb s_share s_share_names s_replication \
-  s_versions s_lock s_snapshot s_policy s_post s_sse s_kms s_sigv2
+  s_versions s_lock s_snapshot s_policy s_post s_sse s_kms s_sigv2 s_s3_extras
 
 pass=0
 fail=0
@@ -502,6 +543,7 @@ for c in $CLIENTS; do
     step "$c" "versions: list, old one by id, delete marker" s_versions "$c"
     step "$c" "object lock: GOVERNANCE holds, bypass removes" s_lock "$c"
     step "$c" "bucket policy opens a prefix to unsigned curl; CORS preflight" s_policy "$c"
+    step "$c" "bucket tags, GetObjectAttributes, expected owner, tag-filtered lifecycle" s_s3_extras "$c"
   fi
   if [ "$c" = boto3 ]; then
     step "$c" "presigned POST form upload (urllib3) read back" s_post "$c"
