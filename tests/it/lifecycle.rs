@@ -910,3 +910,29 @@ async fn lifecycle_filters_by_tags_and_size_and_expires_by_date() {
     assert_eq!(got.rules().len(), 4);
     srv.stop().await;
 }
+
+/// A rule put without an ID gets one, as S3 assigns it, and shows it back.
+#[tokio::test]
+async fn a_rule_without_an_id_gets_one() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("noid").send().await.expect("mb");
+    let rule = LifecycleRule::builder()
+        .filter(LifecycleRuleFilter::builder().prefix("tmp/").build())
+        .status(ExpirationStatus::Enabled)
+        .expiration(LifecycleExpiration::builder().days(3).build())
+        .build()
+        .expect("rule");
+    put_rules(&c, "noid", vec![rule.clone(), rule]).await;
+    let got = c
+        .get_bucket_lifecycle_configuration()
+        .bucket("noid")
+        .send()
+        .await
+        .expect("get");
+    let ids: Vec<&str> = got.rules().iter().filter_map(|r| r.id()).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.iter().all(|id| id.len() == 48), "{ids:?}");
+    assert_ne!(ids[0], ids[1]);
+    srv.stop().await;
+}

@@ -56,10 +56,17 @@ impl Store {
         &self,
         p: &Principal,
         bucket: &str,
-        rules: Vec<LifecycleRule>,
+        mut rules: Vec<LifecycleRule>,
     ) -> Result<()> {
         deny(authorize(p, Verb::Put, Resource::Buckets(Some(bucket))))?;
         validate_rules(&rules)?;
+        // A rule given without an ID gets one, as S3 assigns it (random, shown back).
+        for r in rules.iter_mut().filter(|r| r.id.is_empty()) {
+            let mut raw = [0u8; 24];
+            getrandom::fill(&mut raw)
+                .map_err(|e| StoreError::Internal(format!("no randomness: {e}")))?;
+            r.id = hex::encode(raw);
+        }
         let name = bucket.to_string();
         self.inner
             .committer
