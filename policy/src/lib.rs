@@ -232,6 +232,9 @@ pub enum Outcome {
     NoMatch,
 }
 
+/// The condition key prefix of an object's existing tags, lowercased as keys are.
+pub const EXISTING_OBJECT_TAG: &str = "s3:existingobjecttag/";
+
 /// A parsed, validated and compiled bucket policy.
 #[derive(Debug, Clone)]
 pub struct BucketPolicy {
@@ -243,6 +246,8 @@ pub struct BucketPolicy {
     /// For each catalog action, the `denies` and `allows` naming it.
     by_action: Box<[[eval::Candidates; 2]]>,
     public: bool,
+    /// Some condition reads `s3:ExistingObjectTag/<key>`.
+    existing_tags: bool,
 }
 
 impl BucketPolicy {
@@ -256,6 +261,11 @@ impl BucketPolicy {
         let public = doc.statements.iter().any(public::statement_is_public);
         let (allows, denies): (Vec<_>, Vec<_>) = doc.statements.into_iter().partition(|s| s.allow);
         let by_action = eval::index(&denies, &allows);
+        let existing_tags = denies.iter().chain(&allows).any(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.key.starts_with(EXISTING_OBJECT_TAG))
+        });
         Ok(BucketPolicy {
             source: json.to_owned(),
             bucket: bucket.to_owned(),
@@ -264,7 +274,14 @@ impl BucketPolicy {
             allows,
             by_action,
             public,
+            existing_tags,
         })
+    }
+
+    /// Whether a condition of the policy reads an object's existing tags
+    /// (`s3:ExistingObjectTag/<key>`): the caller must then give them with the request.
+    pub fn reads_existing_object_tags(&self) -> bool {
+        self.existing_tags
     }
 
     /// The JSON as given (GetBucketPolicy returns it verbatim).

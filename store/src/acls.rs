@@ -261,6 +261,34 @@ impl Store {
             .await
     }
 
+    /// `authorize(p, verb, Object(bucket, key))` for a change of an existing object (its tags,
+    /// retention, legal hold): under a policy with `s3:ExistingObjectTag` conditions, decided
+    /// on the tags of version `version` (`None`: the current one) as it is now; an object not
+    /// there has none.
+    pub(crate) fn authorize_existing(
+        &self,
+        p: &Principal,
+        verb: Verb,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<()> {
+        use crate::rbac::bucket_access::{reads_existing_tags, with_existing_tags};
+        if !reads_existing_tags(p, bucket) {
+            return deny(authorize(p, verb, Resource::Object(bucket, key)));
+        }
+        let found = match version {
+            Some(id) => self.read_version(bucket, key, id),
+            None => self.read_object(bucket, key),
+        };
+        let tags = found.map(|f| f.record.tags).unwrap_or_default();
+        deny(authorize(
+            &with_existing_tags(p, &tags),
+            verb,
+            Resource::Object(bucket, key),
+        ))
+    }
+
     /// Reads an object for `p`, who may `verb` it by bindings, policy or the object's own
     /// ACL. A caller refused without the ACL learns nothing from a missing object: it gets
     /// the refusal, not NoSuchKey.
@@ -272,6 +300,29 @@ impl Store {
         key: &str,
         read: impl FnOnce() -> Result<T>,
     ) -> Result<T> {
+        // A policy reading the object's existing tags decides on the object as read.
+        if crate::rbac::bucket_access::reads_existing_tags(p, bucket) {
+            let found = match read() {
+                Ok(found) => found,
+                Err(StoreError::NoSuchKey)
+                    if authorize(p, Verb::List, Resource::Objects(bucket)).allowed =>
+                {
+                    return Err(StoreError::NoSuchKey);
+                }
+                Err(_) => {
+                    let first = authorize(p, verb, Resource::Object(bucket, key));
+                    return Err(deny(first).err().unwrap_or(StoreError::NoSuchKey));
+                }
+            };
+            let tagged = crate::rbac::bucket_access::with_existing_tags(p, found.tags());
+            deny(authorize_with_acl(
+                &tagged,
+                verb,
+                Resource::Object(bucket, key),
+                found.acl(),
+            ))?;
+            return Ok(found);
+        }
         let first = authorize(p, verb, Resource::Object(bucket, key));
         if first.allowed {
             return read();
@@ -300,16 +351,24 @@ impl Store {
 /// What carries an object's ACL (an `ObjectInfo`, or one opened with its pins).
 pub(crate) trait HasAcl {
     fn acl(&self) -> Option<&Acl>;
+    /// The object's tags (a policy's `s3:ExistingObjectTag`).
+    fn tags(&self) -> &[(String, String)];
 }
 
 impl HasAcl for crate::ops::ObjectInfo {
     fn acl(&self) -> Option<&Acl> {
         self.record.acl.as_ref()
     }
+    fn tags(&self) -> &[(String, String)] {
+        &self.record.tags
+    }
 }
 
 impl HasAcl for (crate::ops::ObjectInfo, crate::blobs::Pins) {
     fn acl(&self) -> Option<&Acl> {
         self.0.record.acl.as_ref()
+    }
+    fn tags(&self) -> &[(String, String)] {
+        &self.0.record.tags
     }
 }

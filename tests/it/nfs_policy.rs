@@ -467,3 +467,80 @@ async fn an_upgraded_store_knows_every_name() {
         assert_eq!(read(&mut c, &h).await.expect(path), b"x", "{path}");
     }
 }
+
+/// `s3:ExistingObjectTag` over NFS: a policy denying reads of files tagged
+/// `security=private` refuses READ and GETATTR of such a file as S3 refuses its GET and HEAD,
+/// and lets the others be read; retagging the file over S3 opens it to NFS on the next call.
+#[tokio::test]
+async fn nfs_sees_the_tags_a_file_has() {
+    use aws_sdk_s3::types::{Tag, Tagging};
+    let srv = TestServer::start().await;
+    share(&srv, "t", false).await;
+    s3_put(&srv, "fs+t", "plain.txt", b"plain".to_vec()).await;
+    s3_put(&srv, "fs+t", "tagged.txt", b"tagged".to_vec()).await;
+    let admin = srv.client();
+    let tag = |v: &str| {
+        Tagging::builder()
+            .tag_set(
+                Tag::builder()
+                    .key("security")
+                    .value(v)
+                    .build()
+                    .expect("tag"),
+            )
+            .build()
+            .expect("tagging")
+    };
+    admin
+        .put_object_tagging()
+        .bucket("fs+t")
+        .key("tagged.txt")
+        .tagging(tag("private"))
+        .send()
+        .await
+        .expect("tag");
+    let u = srv.new_user("u").await;
+    srv.store()
+        .bind(
+            &srv.admin(),
+            SubjectRef::User(u.user_id.clone()),
+            "bucket-write",
+            Scope::Bucket("fs+t".into()),
+        )
+        .await
+        .expect("bind");
+    admin
+        .put_bucket_policy()
+        .bucket("fs+t")
+        .policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject",
+            "Resource":"arn:aws:s3:::fs+t/*","Condition":{"StringEquals":{"s3:ExistingObjectTag/security":"private"}}}]}"#,
+        )
+        .send()
+        .await
+        .expect("policy");
+    srv.store()
+        .add_peer(&srv.admin(), "127.0.0.1", &u.user_id, "")
+        .await
+        .expect("peer");
+    let s3 = client_with(srv.addr, &u.access_key, &u.secret_key);
+    let mut c = mount(&srv, "t").await.expect("mount");
+    let root = c.root_nfs_fh3();
+    for (key, want) in [("plain.txt", true), ("tagged.txt", false)] {
+        let s3_read = s3_verdict(s3.get_object().bucket("fs+t").key(key).send().await, key);
+        let h = walk(&mut c, &root, key).await.expect("lookup");
+        let nfs_read = verdict(read(&mut c, &h).await, key);
+        let nfs_attr = verdict(getattr(&mut c, &h).await, key);
+        assert_eq!((s3_read, nfs_read, nfs_attr), (want, want, want), "{key}");
+    }
+    admin
+        .put_object_tagging()
+        .bucket("fs+t")
+        .key("tagged.txt")
+        .tagging(tag("public"))
+        .send()
+        .await
+        .expect("retag");
+    let h = walk(&mut c, &root, "tagged.txt").await.expect("lookup");
+    assert_eq!(read(&mut c, &h).await.expect("readable now"), b"tagged");
+}

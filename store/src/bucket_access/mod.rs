@@ -369,7 +369,10 @@ fn unsupported_condition_keys(json: &str) -> Result<()> {
             };
             for key in keys.keys() {
                 let k = key.to_ascii_lowercase();
-                if !SUPPORTED_KEYS.contains(&k.as_str()) && !k.starts_with("s3:requestobjecttag/") {
+                if !SUPPORTED_KEYS.contains(&k.as_str())
+                    && !k.starts_with("s3:requestobjecttag/")
+                    && !k.starts_with(gatehouse_policy::EXISTING_OBJECT_TAG)
+                {
                     return Err(StoreError::MalformedPolicy(format!(
                         "the condition key {key} is not supported by this server (it would never be present in a request)"
                     )));

@@ -273,7 +273,7 @@ impl Store {
         retention: Option<Retention>,
         bypass: bool,
     ) -> Result<Option<String>> {
-        deny(authorize(p, Verb::Lock, Resource::Object(bucket, key)))?;
+        self.authorize_existing(p, Verb::Lock, bucket, key, version.as_deref())?;
         self.change_lock(bucket, key, version, move |rec, now| {
             check_retention_change(rec.retention.as_ref(), retention.as_ref(), bypass, now)?;
             rec.retention = retention;
@@ -291,7 +291,7 @@ impl Store {
         version: Option<String>,
         on: bool,
     ) -> Result<Option<String>> {
-        deny(authorize(p, Verb::Lock, Resource::Object(bucket, key)))?;
+        self.authorize_existing(p, Verb::Lock, bucket, key, version.as_deref())?;
         self.change_lock(bucket, key, version, move |rec, _| {
             rec.legal_hold = on;
             Ok(())

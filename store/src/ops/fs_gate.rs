@@ -71,15 +71,32 @@ impl Gate {
         crate::deny(authorize(&k.p, verb, Resource::Object(&k.bucket, key)))
     }
 
-    /// `verb` on each of `keys`, the names of one inode (none: the share as a whole).
-    pub fn names(&self, verb: Verb, keys: &[String]) -> Result<()> {
+    /// `verb` on each of `keys`, the names of one inode that carries `tags` (none: the share
+    /// as a whole). A policy reading existing tags sees the inode's, as S3's call on the
+    /// object would.
+    pub fn names(&self, verb: Verb, keys: &[String], tags: &[(String, String)]) -> Result<()> {
         let Some(k) = &self.keyed else {
             return Ok(());
         };
         if keys.is_empty() {
             return crate::deny(authorize(&k.p, verb, Resource::Objects(&k.bucket)));
         }
-        keys.iter().try_for_each(|key| self.key(verb, key))
+        let tagged;
+        let p = if self.reads_tags() {
+            tagged = crate::rbac::bucket_access::with_existing_tags(&k.p, tags);
+            &tagged
+        } else {
+            &k.p
+        };
+        keys.iter()
+            .try_for_each(|key| crate::deny(authorize(p, verb, Resource::Object(&k.bucket, key))))
+    }
+
+    /// Whether the policy deciding reads objects' existing tags (`s3:ExistingObjectTag`).
+    pub fn reads_tags(&self) -> bool {
+        self.keyed
+            .as_ref()
+            .is_some_and(|k| crate::rbac::bucket_access::reads_existing_tags(&k.p, &k.bucket))
     }
 
     /// Listing directory `path` (`""` the root, else `a/b/`).
@@ -153,7 +170,13 @@ impl Store {
             (None, verb) => {
                 let names =
                     super::names::of(&rtxn.open_table(crate::tables::INODE_NAMES)?, b.id, ino)?;
-                gate.names(verb, &names)
+                let tags = match rtxn.open_table(crate::tables::INODES)?.get(ino)? {
+                    Some(v) if gate.reads_tags() => {
+                        crate::codec::decode::<crate::model::ObjectRecord>(v.value())?.tags
+                    }
+                    _ => Vec::new(),
+                };
+                gate.names(verb, &names, &tags)
             }
         }
     }

@@ -101,7 +101,7 @@ impl Store {
                 let (path, key) = dir_key(&ns, &b, dir, &name)?;
                 // A new name of the same bytes: S3's CopyObject (read there, put here).
                 if gate.is_keyed() {
-                    gate.names(Verb::Get, &super::names::of_ns(&ns, b.id, file)?)?;
+                    gate.names(Verb::Get, &super::names::of_ns(&ns, b.id, file)?, &rec.tags)?;
                     gate.key(Verb::Put, &key)?;
                 }
                 check_free(&ns, &b, &key)?;

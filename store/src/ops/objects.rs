@@ -632,7 +632,9 @@ impl Store {
         opts: CopyOptions,
         check: impl FnOnce(&ObjectRecord) -> Result<()> + Send + 'static,
     ) -> Result<ObjectInfo> {
-        if !authorize(p, Verb::Get, Resource::Object(src.0, src.1)).allowed {
+        if crate::rbac::bucket_access::reads_existing_tags(p, src.0)
+            || !authorize(p, Verb::Get, Resource::Object(src.0, src.1)).allowed
+        {
             // The source's own ACL may grant the read, as it does a GET (decision 0042).
             self.read_or_deny(p, Verb::Get, src.0, src.1, || {
                 match opts.source_version.as_deref() {
@@ -849,7 +851,7 @@ impl Store {
         version: Option<String>,
         tags: Vec<(String, String)>,
     ) -> Result<()> {
-        deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
+        self.authorize_existing(p, Verb::Put, bucket, key, version.as_deref())?;
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.inner
             .committer

@@ -90,6 +90,34 @@ impl RequestFacts {
 
 static NONE: LazyLock<Arc<RequestFacts>> = LazyLock::new(|| Arc::new(RequestFacts::default()));
 
+/// Whether `bucket`'s policy (a snapshot's: its share's) has a condition on an object's
+/// existing tags (`s3:ExistingObjectTag/<key>`): an operation on an existing object reads it
+/// first and is decided for [`with_existing_tags`].
+pub fn reads_existing_tags(p: &Principal, bucket: &str) -> bool {
+    let on = crate::naming::snapshot_parts(bucket).map_or(bucket, |(share, _)| share);
+    p.access
+        .bucket(on)
+        .and_then(|a| a.policy.as_ref())
+        .is_some_and(|policy| policy.reads_existing_object_tags())
+}
+
+/// `p` making its request on an object that carries `tags`: `s3:ExistingObjectTag/<key>`
+/// answers with them (keys lowercased, as condition keys are).
+pub fn with_existing_tags(p: &Principal, tags: &[(String, String)]) -> Principal {
+    let mut facts = (*p.facts).clone();
+    facts.values.extend(tags.iter().map(|(k, v)| {
+        (
+            format!(
+                "{}{}",
+                gatehouse_policy::EXISTING_OBJECT_TAG,
+                k.to_lowercase()
+            ),
+            vec![v.clone()],
+        )
+    }));
+    p.with_facts(facts)
+}
+
 /// The policy's verdict, when it has one.
 pub enum Verdict {
     Deny(String),
