@@ -309,9 +309,11 @@ impl Store {
                 {
                     return Err(StoreError::NoSuchKey);
                 }
-                Err(_) => {
-                    let first = authorize(p, verb, Resource::Object(bucket, key));
-                    return Err(deny(first).err().unwrap_or(StoreError::NoSuchKey));
+                // Nothing to read the tags of: decided without them, the error kept for a
+                // caller allowed.
+                Err(e) => {
+                    deny(authorize(p, verb, Resource::Object(bucket, key)))?;
+                    return Err(e);
                 }
             };
             let tagged = crate::rbac::bucket_access::with_existing_tags(p, found.tags());
