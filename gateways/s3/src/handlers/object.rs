@@ -700,10 +700,17 @@ pub fn get_tags(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         Some(v) => s.get_version(&ctx.principal, ctx.bucket(), ctx.key(), v)?,
         None => s.get_object(&ctx.principal, ctx.bucket(), ctx.key())?,
     };
+    let mut r = xml_ok(tagging_xml(&info.record.tags));
+    tagged_version(&mut r, ctx, &info.record);
+    Ok(r)
+}
+
+/// The `<Tagging><TagSet>` document of `tags` (GetObjectTagging, GetBucketTagging).
+pub(crate) fn tagging_xml(tags: &[(String, String)]) -> XmlWriter {
     let mut w = XmlWriter::new();
     w.open_root("Tagging");
     w.open("TagSet");
-    for (k, v) in &info.record.tags {
+    for (k, v) in tags {
         w.open("Tag");
         w.elem("Key", k);
         w.elem("Value", v);
@@ -711,9 +718,7 @@ pub fn get_tags(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     }
     w.close("TagSet");
     w.close("Tagging");
-    let mut r = xml_ok(w);
-    tagged_version(&mut r, ctx, &info.record);
-    Ok(r)
+    w
 }
 
 pub async fn put_tags(

@@ -10,12 +10,11 @@ use axum::response::Response;
 use gatehouse_store::Store;
 use http::StatusCode;
 
-use super::object::tagging_document;
+use super::object::{tagging_document, tagging_xml};
 use super::{empty, xml_body, xml_ok};
 use crate::auth::PayloadMode;
 use crate::error::S3Error;
 use crate::request::Ctx;
-use crate::xml::XmlWriter;
 
 /// At most this many tags on a bucket.
 const MAX_TAGS: usize = 50;
@@ -28,18 +27,7 @@ pub fn get(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
                 .with("BucketName", ctx.named_bucket()),
         );
     }
-    let mut w = XmlWriter::new();
-    w.open_root("Tagging");
-    w.open("TagSet");
-    for (k, v) in &tags {
-        w.open("Tag");
-        w.elem("Key", k);
-        w.elem("Value", v);
-        w.close("Tag");
-    }
-    w.close("TagSet");
-    w.close("Tagging");
-    Ok(xml_ok(w))
+    Ok(xml_ok(tagging_xml(&tags)))
 }
 
 pub async fn put(
