@@ -224,7 +224,7 @@ fn chunked(out: &Path) {
 }
 
 fn s3_xml(out: &Path) {
-    let docs: [(&str, &str); 9] = [
+    let docs: [(&str, &str); 10] = [
         (
             "encryption",
             r#"<ServerSideEncryptionConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>"#,
@@ -240,6 +240,10 @@ fn s3_xml(out: &Path) {
         (
             "lifecycle-transition",
             r#"<LifecycleConfiguration><Rule><Filter><And><Prefix>a</Prefix></And></Filter><Status>Enabled</Status><Transition><Days>1</Days><StorageClass>GLACIER</StorageClass></Transition></Rule></LifecycleConfiguration>"#,
+        ),
+        (
+            "lifecycle-filters",
+            r#"<LifecycleConfiguration><Rule><ID>t</ID><Filter><And><Prefix>big/</Prefix><Tag><Key>temp</Key><Value>yes</Value></Tag><ObjectSizeGreaterThan>10</ObjectSizeGreaterThan><ObjectSizeLessThan>1000</ObjectSizeLessThan></And></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule><Rule><Filter><Tag><Key>k</Key><Value></Value></Tag></Filter><Status>Enabled</Status><Expiration><Date>2030-01-01T00:00:00.000Z</Date></Expiration></Rule></LifecycleConfiguration>"#,
         ),
         (
             "tagging",
@@ -278,6 +282,7 @@ fn admin_json(out: &Path) {
         ("POST /api/bindings", r#"{"user":"admin","role":"bucket-admin","bucket":"fuzz"}"#.into()),
         ("POST /api/buckets", r#"{"name":"made-by-fuzz"}"#.into()),
         ("POST /api/buckets/fuzz/presign", r#"{"key":"obj","method":"GET","expires_secs":3600}"#.into()),
+        ("PUT /api/buckets/fuzz/encryption", r#"{"algorithm":"aws:kms","key":"alias/fuzz"}"#.into()),
         ("POST /api/shares", r#"{"name":"team-files","description":"d","quota_bytes":1048576,"expires":"2030-01-01","guest_read":false}"#.into()),
         ("POST /api/peers", r#"{"address":"10.1.2.0/24","user":"admin","description":"lab"}"#.into()),
         ("POST /api/replication/connections", r#"{"name":"site-b","endpoint":"https://s3.example.net","region":"eu-west-3","access_key":"ak","secret_key":"sk"}"#.into()),
