@@ -1334,3 +1334,85 @@ async fn a_bucket_policy_may_require_sse_c() {
         .await
         .expect("an SSE-C PUT is allowed");
 }
+
+/// A part may repeat its upload's encryption header (boto3's SSE helpers send it on every
+/// part) and is sealed as the upload; a part asking for another encryption is refused and
+/// stores nothing.
+#[tokio::test]
+async fn a_part_repeats_its_uploads_encryption_or_is_refused() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("parts").send().await.expect("mb");
+    let up = c
+        .create_multipart_upload()
+        .bucket("parts")
+        .key("k")
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+        .send()
+        .await
+        .expect("create");
+    let id = up.upload_id().expect("id").to_string();
+    let part = |n: i32, sse: &'static str| {
+        let (c, id) = (c.clone(), id.clone());
+        async move {
+            c.upload_part()
+                .bucket("parts")
+                .key("k")
+                .upload_id(id)
+                .part_number(n)
+                .body(ByteStream::from(vec![b'x'; 5 << 20]))
+                .customize()
+                .mutate_request(move |r| {
+                    r.headers_mut().insert("x-amz-server-side-encryption", sse);
+                })
+                .send()
+                .await
+        }
+    };
+    let ok = part(1, "AES256")
+        .await
+        .expect("the upload's own encryption");
+    assert_eq!(
+        ok.server_side_encryption(),
+        Some(&aws_sdk_s3::types::ServerSideEncryption::Aes256)
+    );
+    let e = part(2, "aws:kms").await.expect_err("another encryption");
+    assert_eq!(code(&e), "InvalidArgument");
+    // An upload begun without encryption: a part asking for SSE-S3 is not sealed quietly.
+    let plain = c
+        .create_multipart_upload()
+        .bucket("parts")
+        .key("plain")
+        .send()
+        .await
+        .expect("create");
+    let e = c
+        .upload_part()
+        .bucket("parts")
+        .key("plain")
+        .upload_id(plain.upload_id().expect("id"))
+        .part_number(1)
+        .body(ByteStream::from_static(b"x"))
+        .customize()
+        .mutate_request(|r| {
+            r.headers_mut()
+                .insert("x-amz-server-side-encryption", "AES256");
+        })
+        .send()
+        .await
+        .expect_err("SSE-S3 on a plain upload's part");
+    assert_eq!(code(&e), "InvalidArgument");
+    assert!(
+        format!("{e:?}").contains("encrypted as its upload"),
+        "{e:?}"
+    );
+    let listed = c
+        .list_parts()
+        .bucket("parts")
+        .key("k")
+        .upload_id(&id)
+        .send()
+        .await
+        .expect("list parts");
+    assert_eq!(listed.parts().len(), 1, "the refused part stored nothing");
+}

@@ -79,6 +79,9 @@ const SSE_TAKERS: &[Endpoint] = &[
     Endpoint::PutObject,
     Endpoint::CopyObject,
     Endpoint::CreateMultipartUpload,
+    // The upload's own encryption repeated on a part (boto3's SSE-KMS helpers send it);
+    // another one is refused by the store.
+    Endpoint::UploadPart,
 ];
 
 /// The one storage class there is; `x-amz-storage-class: STANDARD` is accepted.
@@ -107,7 +110,7 @@ pub fn check(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
                 400,
                 "InvalidArgument",
                 format!(
-                    "{name} is not taken by {}: an object's encryption is given when it is written (PutObject, CopyObject, CreateMultipartUpload)",
+                    "{name} is not taken by {}: an object's encryption is given when it is written (PutObject, CopyObject, CreateMultipartUpload, and a part repeating its upload's)",
                     ep.name()
                 ),
             )
@@ -185,17 +188,23 @@ mod tests {
             );
             assert!(e.message.starts_with(name), "{}", e.message);
         }
-        // SSE-S3 and SSE-KMS are given where an object is written, and refused elsewhere.
+        // SSE-S3 and SSE-KMS are given where an object is written (a part may repeat its
+        // upload's, which the store checks), and refused elsewhere.
         for name in [
             "x-amz-server-side-encryption",
             "x-amz-server-side-encryption-aws-kms-key-id",
             "x-amz-server-side-encryption-context",
             "x-amz-server-side-encryption-bucket-key-enabled",
         ] {
-            for ep in [E::PutObject, E::CopyObject, E::CreateMultipartUpload] {
+            for ep in [
+                E::PutObject,
+                E::CopyObject,
+                E::CreateMultipartUpload,
+                E::UploadPart,
+            ] {
                 assert!(run(ep, &[(name, "x")]).is_ok(), "{name} on {ep:?}");
             }
-            for ep in [E::UploadPart, E::GetObject, E::CompleteMultipartUpload] {
+            for ep in [E::GetObject, E::CompleteMultipartUpload] {
                 let e = run(ep, &[(name, "x")]).unwrap_err();
                 assert_eq!(
                     (e.status.as_u16(), e.code),

@@ -326,6 +326,40 @@ fn check_part_number(n: u32) -> Result<()> {
     }
 }
 
+/// A part's own `x-amz-server-side-encryption` (and key): a part is sealed as its upload is,
+/// so it may repeat the upload's encryption, never ask for another.
+fn check_part_encryption(
+    asked: crate::sse::SseMode,
+    upload: Option<crate::sse::SseMode>,
+) -> Result<()> {
+    use crate::sse::SseMode;
+    let same = match (asked, upload) {
+        (SseMode::S3, Some(SseMode::S3)) => true,
+        (
+            SseMode::Kms {
+                key: a,
+                context: ca,
+                ..
+            },
+            Some(SseMode::Kms {
+                key: b,
+                context: cb,
+                ..
+            }),
+        ) => a == b && (ca == [0; 16] || ca == cb),
+        _ => false,
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidArgument(
+            "the part asks for another encryption than the multipart upload was begun with; \
+             a part is encrypted as its upload"
+                .into(),
+        ))
+    }
+}
+
 impl Store {
     /// The keys an upload's parts are sealed with (its encryption, in its bucket's domain); an
     /// SSE-C upload's parts must each bring its key (AWS's rule), which is checked here.
@@ -437,6 +471,9 @@ impl Store {
         let u = self.upload_exists(upload_id, bucket, key)?;
         if let Some(n) = opts.declared_size {
             self.precheck_part_room(&u, upload_id, part_number, n)?;
+        }
+        if let Some(asked) = opts.sse {
+            check_part_encryption(asked, u.sse)?;
         }
         let seal = self.upload_sealer(p, &u, opts.customer_key.as_deref())?;
         let keyed = seal.clone().filter(|_| super::objects::keyed_etag(u.sse));

@@ -120,7 +120,7 @@ pub async fn upload_part(
     crate::body::check_declared_size(&ctx.headers, s.config().max_object_size)?;
     let plan = checksum_plan(&ctx.headers)?;
     let mut opts = integrity(&ctx.headers, payload, &plan)?;
-    opts.customer_key = crate::sse::customer(&ctx.headers, crate::sse::CUSTOMER)?;
+    (opts.sse, opts.customer_key) = crate::sse::write(s, &ctx.headers)?;
     let (stream, trailers) = payload_stream(body, payload, &ctx.headers);
     let part = s
         .upload_part(
