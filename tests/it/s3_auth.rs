@@ -89,6 +89,14 @@ async fn presigned_get_put_delete_and_expiry() {
         .await
         .expect("get");
     assert_eq!(r.status().as_u16(), 400);
+    // Zero: expired as made (AWS: 403, as an expired URL).
+    let r = http
+        .get(get_url.replace("X-Amz-Expires=300", "X-Amz-Expires=0"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await.expect("t").contains("expired"));
 
     let del_url = srv.presign("DELETE", "/pre/up%20loaded.txt", 300, SystemTime::now());
     let r = http.delete(&del_url).send().await.expect("del");

@@ -394,10 +394,11 @@ fn auth_presigned(
         })?;
     let amz_date = get("X-Amz-Date").unwrap_or("");
     let time = parse_amz_date(amz_date).ok_or_else(|| query_error("X-Amz-Date is not ISO 8601"))?;
+    // 0 is a URL that expired as it was made (AWS answers it 403, as any expired one).
     let expires = get("X-Amz-Expires")
         .and_then(|v| v.parse::<u64>().ok())
-        .filter(|e| (1..=MAX_EXPIRES).contains(e))
-        .ok_or_else(|| query_error("X-Amz-Expires must be between 1 and 604800 seconds"))?;
+        .filter(|e| *e <= MAX_EXPIRES)
+        .ok_or_else(|| query_error("X-Amz-Expires must be between 0 and 604800 seconds"))?;
     let signed = get("X-Amz-SignedHeaders")
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
@@ -411,9 +412,10 @@ fn auth_presigned(
     if time.duration_since(now).is_ok_and(|ahead| ahead > MAX_SKEW) {
         return Err(AuthError::RequestTimeTooSkewed);
     }
-    if time
-        .checked_add(Duration::from_secs(expires))
-        .is_none_or(|end| now > end)
+    if expires == 0
+        || time
+            .checked_add(Duration::from_secs(expires))
+            .is_none_or(|end| now > end)
     {
         return Err(AuthError::Expired);
     }
