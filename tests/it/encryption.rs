@@ -1415,4 +1415,36 @@ async fn a_part_repeats_its_uploads_encryption_or_is_refused() {
         .await
         .expect("list parts");
     assert_eq!(listed.parts().len(), 1, "the refused part stored nothing");
+    // The completion may repeat it too.
+    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(1)
+                .e_tag(ok.e_tag().expect("etag"))
+                .build(),
+        )
+        .build();
+    let complete = |sse: &'static str| {
+        let (c, id, done) = (c.clone(), id.clone(), done.clone());
+        async move {
+            c.complete_multipart_upload()
+                .bucket("parts")
+                .key("k")
+                .upload_id(id)
+                .multipart_upload(done)
+                .customize()
+                .mutate_request(move |r| {
+                    r.headers_mut().insert("x-amz-server-side-encryption", sse);
+                })
+                .send()
+                .await
+        }
+    };
+    let e = complete("aws:kms").await.expect_err("another encryption");
+    assert_eq!(code(&e), "InvalidArgument");
+    let out = complete("AES256").await.expect("the upload's own");
+    assert_eq!(
+        out.server_side_encryption(),
+        Some(&aws_sdk_s3::types::ServerSideEncryption::Aes256)
+    );
 }

@@ -79,9 +79,10 @@ const SSE_TAKERS: &[Endpoint] = &[
     Endpoint::PutObject,
     Endpoint::CopyObject,
     Endpoint::CreateMultipartUpload,
-    // The upload's own encryption repeated on a part (boto3's SSE-KMS helpers send it);
-    // another one is refused by the store.
+    // The upload's own encryption repeated on a part or the completion (boto3's SSE-KMS
+    // helpers send it); another one is refused by the store.
     Endpoint::UploadPart,
+    Endpoint::CompleteMultipartUpload,
 ];
 
 /// The one storage class there is; `x-amz-storage-class: STANDARD` is accepted.
@@ -110,7 +111,7 @@ pub fn check(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
                 400,
                 "InvalidArgument",
                 format!(
-                    "{name} is not taken by {}: an object's encryption is given when it is written (PutObject, CopyObject, CreateMultipartUpload, and a part repeating its upload's)",
+                    "{name} is not taken by {}: an object's encryption is given when it is written (PutObject, CopyObject, CreateMultipartUpload, and a part or completion repeating its upload's)",
                     ep.name()
                 ),
             )
@@ -201,10 +202,11 @@ mod tests {
                 E::CopyObject,
                 E::CreateMultipartUpload,
                 E::UploadPart,
+                E::CompleteMultipartUpload,
             ] {
                 assert!(run(ep, &[(name, "x")]).is_ok(), "{name} on {ep:?}");
             }
-            for ep in [E::GetObject, E::CompleteMultipartUpload] {
+            for ep in [E::GetObject, E::UploadPartCopy] {
                 let e = run(ep, &[(name, "x")]).unwrap_err();
                 assert_eq!(
                     (e.status.as_u16(), e.code),

@@ -74,6 +74,8 @@ pub struct CompleteClaims {
     pub checksum: Option<(ChecksumAlgorithm, String)>,
     pub checksum_type: Option<ChecksumType>,
     pub object_size: Option<u64>,
+    /// `x-amz-server-side-encryption` (and key) repeated on the completion: the upload's.
+    pub sse: Option<crate::sse::SseMode>,
 }
 
 #[derive(Debug, Clone)]
@@ -326,8 +328,8 @@ fn check_part_number(n: u32) -> Result<()> {
     }
 }
 
-/// A part's own `x-amz-server-side-encryption` (and key): a part is sealed as its upload is,
-/// so it may repeat the upload's encryption, never ask for another.
+/// A part's or a completion's own `x-amz-server-side-encryption` (and key): a part is sealed as
+/// its upload is, so it may repeat the upload's encryption, never ask for another.
 fn check_part_encryption(
     asked: crate::sse::SseMode,
     upload: Option<crate::sse::SseMode>,
@@ -724,6 +726,9 @@ impl Store {
                     }
                     Err(e) => return Err(e),
                 };
+                if let Some(asked) = claims.sse {
+                    check_part_encryption(asked, u.sse)?;
+                }
                 // An SSE-C key given here (s3transfer sends it) must be the upload's.
                 if let Some(m) = customer_md5 {
                     match u.sse {

@@ -217,6 +217,7 @@ pub async fn complete(
     // not against the XML body.
     let mut claims = CompleteClaims {
         checksum_type: checksum_type(ctx)?,
+        sse: crate::sse::asked(s, &ctx.headers)?,
         ..Default::default()
     };
     let mut body_headers = ctx.headers.clone();
