@@ -5,8 +5,8 @@
 //! link, a rename) enters it at its due time: the earliest of `mtime + days` for the bucket's
 //! enabled expiration rules whose prefix the key has (and `Date` for a rule with one) and of
 //! the server's `object_expiry_days`. A rule's tag and size filter is not asked then (the row
-//! may come early), and a change of an object's tags enters it again. A row is a hint: when it falls due the sweeper looks at the key under the rules as they are
-//! then and expires it, moves the row to a later due time (the object was overwritten, a rule
+//! may come early), and a change of an object's tags enters it again. A row is a hint: when
+//! it falls due the sweeper looks at the key under the rules as they are then and expires it, moves the row to a later due time (the object was overwritten, a rule
 //! lengthened) or drops it (the key is gone, no rule applies). So writes that only move an
 //! object's due time later need no row, and deletes need not find theirs.
 //!
@@ -62,11 +62,7 @@ pub(crate) fn due_for(
         .iter()
         .filter(|r| r.covers(key))
         .filter(|r| object.is_none_or(|(size, tags)| r.object.passes(size, tags)))
-        .filter_map(|r| match (r.expiration_days, r.expiration_date_ms) {
-            (Some(days), _) => Some(due_at(mtime_ms, days)),
-            (None, Some(date)) => Some(date),
-            (None, None) => None,
-        })
+        .filter_map(|r| rule_due(r, mtime_ms))
         .chain((global_days > 0).then(|| due_at(mtime_ms, global_days)))
         .min()
 }
@@ -158,17 +154,21 @@ pub(crate) fn expiration_of(
         .iter()
         .filter(|r| r.covers(key) && r.object.passes(rec.size, &rec.tags))
         .filter_map(|r| {
-            let due = match (r.expiration_days, r.expiration_date_ms) {
-                (Some(days), _) => due_at(rec.mtime_ms, days),
-                (None, Some(date)) => date,
-                (None, None) => return None,
-            };
-            Some(Expiration {
-                due_ms: due,
+            rule_due(r, rec.mtime_ms).map(|due_ms| Expiration {
+                due_ms,
                 rule_id: r.id.clone(),
             })
         })
         .min_by_key(|e| e.due_ms)
+}
+
+/// When rule `r`'s Expiration makes an object last modified at `mtime_ms` due: its Days
+/// later, or its Date; `None` for a rule without one.
+fn rule_due(r: &crate::model::LifecycleRule, mtime_ms: i64) -> Option<i64> {
+    match (r.expiration_days, r.expiration_date_ms) {
+        (Some(days), _) => Some(due_at(mtime_ms, days)),
+        (None, date) => date,
+    }
 }
 
 /// The row of `key` of bucket `bucket_id` due at `due_ms` (before 1970: at 0).
