@@ -1106,6 +1106,26 @@ async fn expected_bucket_owner_is_checked() {
         .send()
         .await
         .expect("copy naming both real owners");
+    // Someone who may not read the bucket learns nothing about its owner: a right and a
+    // wrong guess meet the same refusal.
+    let bob = s3_user(&srv, "bob").await;
+    let mut answers = Vec::new();
+    for guess in [owner.as_str(), admin_id.as_str()] {
+        let e = bob
+            .get_object()
+            .bucket("alice-b")
+            .key("k")
+            .expected_bucket_owner(guess)
+            .send()
+            .await
+            .expect_err("bob may not read");
+        answers.push((
+            code(&e),
+            e.into_service_error().meta().message().map(str::to_string),
+        ));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].0, "AccessDenied");
     // Only copies have a source to check.
     let e = admin
         .get_object()

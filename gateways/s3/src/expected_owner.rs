@@ -4,10 +4,13 @@
 //! the user id S3 shows as the bucket's `Owner/ID` (ListBuckets, GetBucketAcl).
 //!
 //! Asked after the request is parsed and before its handler runs, so a refused write stores
-//! nothing. The answer tells a caller nothing it could not learn otherwise: a bucket it may not
-//! reach is `AccessDenied` (or `NoSuchBucket`) whether or not its guess is right.
+//! nothing. A wrong guess is answered as the request itself would be refused when the caller
+//! may not make it (the same `AccessDenied` as a right guess meets), and with a plain
+//! "Access Denied" only when it may: so the answer tells a caller who may not reach the bucket
+//! nothing about its owner.
 
 use gatehouse_store::Store;
+use gatehouse_store::rbac::{Resource, Verb};
 use http::HeaderMap;
 
 use crate::endpoint::Endpoint;
@@ -43,21 +46,37 @@ pub fn taken(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
 /// 403 AccessDenied when the request names an owner its bucket (or its copy source's bucket)
 /// does not have; every value of a repeated header must match.
 pub fn check(store: &Store, ep: Endpoint, ctx: &Ctx) -> Result<(), S3Error> {
-    if let Some(bucket) = ctx.bucket.as_deref() {
-        expect(store, bucket, &ctx.headers, HEADER)?;
+    if let Some(bucket) = ctx.bucket.as_deref()
+        && !owned_as_named(store, bucket, &ctx.headers, HEADER)
+    {
+        let verb = ctx.principal.facts.action.map_or(Verb::Get, |(_, v)| v);
+        return Err(refusal(store, ctx, verb, bucket, ctx.key.as_deref()));
     }
     if COPIES.contains(&ep) && ctx.headers.contains_key(SOURCE_HEADER) {
-        let (source, _, _) = crate::handlers::copy_source(ctx)?;
-        expect(store, &source, &ctx.headers, SOURCE_HEADER)?;
+        let (source, key, _) = crate::handlers::copy_source(ctx)?;
+        if !owned_as_named(store, &source, &ctx.headers, SOURCE_HEADER) {
+            // The source is read.
+            return Err(refusal(store, ctx, Verb::Get, &source, Some(&key)));
+        }
     }
     Ok(())
 }
 
-fn expect(store: &Store, bucket: &str, h: &HeaderMap, name: &str) -> Result<(), S3Error> {
-    match header_values(h, name).find(|owner| !store.bucket_owned_by(bucket, owner.trim())) {
-        None => Ok(()),
-        Some(_) => Err(S3Error::access_denied(format!(
-            "Access Denied: {bucket} is not owned by the account {name} names"
-        ))),
+/// Whether every value of header `name` names `bucket`'s owner.
+fn owned_as_named(store: &Store, bucket: &str, h: &HeaderMap, name: &str) -> bool {
+    header_values(h, name).all(|owner| store.bucket_owned_by(bucket, owner.trim()))
+}
+
+/// The refusal of a request whose expected owner is wrong: the request's own refusal when the
+/// caller may not `verb` `bucket` (`key`), as a right guess would meet it; else a plain 403.
+fn refusal(store: &Store, ctx: &Ctx, verb: Verb, bucket: &str, key: Option<&str>) -> S3Error {
+    let resource = match (key, verb) {
+        (Some(k), _) => Resource::Object(bucket, k),
+        (None, Verb::List) => Resource::Objects(bucket),
+        (None, _) => Resource::Buckets(Some(bucket)),
+    };
+    match store.may(&ctx.principal, verb, resource) {
+        Err(e) => S3Error::from(e),
+        Ok(()) => S3Error::access_denied("Access Denied"),
     }
 }
