@@ -691,5 +691,18 @@ async fn get_object_attributes_answers_as_aws() {
     assert_eq!(r.status().as_u16(), 400, "no x-amz-object-attributes");
     let e = attrs("nothing-here").send().await.expect_err("missing");
     assert_eq!(code(&e), "NoSuchKey");
+    // It needs the read too (AWS: s3:GetObject and s3:GetObjectAttributes): a Deny of
+    // s3:GetObject refuses it.
+    c.put_bucket_policy()
+        .bucket("mpck")
+        .policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::mpck/single"}]}"#,
+        )
+        .send()
+        .await
+        .expect("policy");
+    let e = attrs("single").send().await.expect_err("reads denied");
+    assert_eq!(code(&e), "AccessDenied");
+    attrs("parts").send().await.expect("another key");
     srv.stop().await;
 }

@@ -331,7 +331,19 @@ fn actions_for<'a>(
         && v == verb
         && object_level == object_action(action)
     {
-        return (Actions::One([action]), target);
+        // GetObjectAttributes needs the read as well as its own action (AWS: "you must have
+        // the s3:GetObject and s3:GetObjectAttributes permissions").
+        let both: Option<&'static [&'static str]> = match action {
+            "s3:GetObjectAttributes" => Some(&["s3:GetObject", "s3:GetObjectAttributes"]),
+            "s3:GetObjectVersionAttributes" => {
+                Some(&["s3:GetObjectVersion", "s3:GetObjectVersionAttributes"])
+            }
+            _ => None,
+        };
+        return match both {
+            Some(actions) => (Actions::Some(actions), target),
+            None => (Actions::One([action]), target),
+        };
     }
     if verb == Verb::Get
         && object_level

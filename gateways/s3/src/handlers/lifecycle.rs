@@ -283,11 +283,10 @@ fn filter(rule: &Node) -> Result<(String, ObjectFilter), S3Error> {
     for c in conditions {
         match c.name.as_str() {
             "Prefix" => prefix = c.text.clone(),
-            "Tag" => match (c.child_text("Key"), c.child_text("Value")) {
-                (Some(k), v) if !k.is_empty() => {
-                    object
-                        .tags
-                        .push((k.to_string(), v.unwrap_or("").to_string()));
+            // Key and Value both present (Value may be empty), as S3's schema has them.
+            "Tag" => match (c.child_text("Key"), c.child("Value")) {
+                (Some(k), Some(v)) if !k.is_empty() => {
+                    object.tags.push((k.to_string(), v.text.clone()));
                 }
                 _ => return Err(S3Error::malformed_xml()),
             },

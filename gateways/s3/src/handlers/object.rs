@@ -131,16 +131,23 @@ pub async fn put(
 }
 
 /// `x-amz-version-id` of a record that has a version id (a versioned bucket's write).
-/// `x-amz-expiration`: when a lifecycle rule expires the object, and which rule.
+/// `x-amz-expiration`: when a lifecycle rule expires the object, and which rule. Left out for a
+/// date an HTTP date cannot carry (past the year 9999: a rule of millions of days).
 fn expiration_header(r: &mut Response, info: &gatehouse_store::ops::ObjectInfo) {
-    if let Some(e) = &info.expiration {
+    /// 9999-12-31T23:59:59Z, the last instant an HTTP date can name.
+    const LAST_HTTP_DATE_MS: i64 = 253_402_300_799_000;
+    if let Some(e) = info
+        .expiration
+        .as_ref()
+        .filter(|e| (0..=LAST_HTTP_DATE_MS).contains(&e.due_ms))
+    {
         set(
             r,
             "x-amz-expiration",
             &format!(
                 "expiry-date=\"{}\", rule-id=\"{}\"",
                 util::http_date(e.due_ms),
-                e.rule_id
+                e.rule_id.replace('\\', "\\\\").replace('"', "\\\"")
             ),
         );
     }
