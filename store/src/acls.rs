@@ -261,6 +261,27 @@ impl Store {
             .await
     }
 
+    /// Inside a change's own transaction: under a policy reading existing tags, `verb` decided
+    /// again on object `key` of `bucket` as the transaction finds it (`rec`), since a decision
+    /// made before it ran saw the object as it was then. Nothing to do without such a policy.
+    pub(crate) fn decide_on_tags(
+        p: &Principal,
+        verb: Verb,
+        bucket: &str,
+        key: &str,
+        rec: &crate::model::ObjectRecord,
+    ) -> Result<()> {
+        if !crate::rbac::bucket_access::reads_existing_tags(p, bucket) {
+            return Ok(());
+        }
+        deny(authorize_with_acl(
+            &crate::rbac::bucket_access::with_existing_tags(p, &rec.tags),
+            verb,
+            Resource::Object(bucket, key),
+            rec.acl.as_ref(),
+        ))
+    }
+
     /// `authorize(p, verb, Object(bucket, key))` for a change of an existing object (its tags,
     /// retention, legal hold): under a policy with `s3:ExistingObjectTag` conditions, decided
     /// on the tags of version `version` (`None`: the current one) as it is now; an object not

@@ -936,3 +936,74 @@ async fn a_rule_without_an_id_gets_one() {
     assert_ne!(ids[0], ids[1]);
     srv.stop().await;
 }
+
+/// A rule of millions of days (due past the year 9999) answers PUT and HEAD without the
+/// x-amz-expiration header an HTTP date cannot carry, instead of failing them.
+#[tokio::test]
+async fn a_rule_due_past_year_9999_leaves_the_header_out() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("far").send().await.expect("mb");
+    put_rules(&c, "far", vec![expire_rule("far", "", 3_000_000)]).await;
+    let put = c
+        .put_object()
+        .bucket("far")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("put");
+    assert!(put.expiration().is_none());
+    let head = c
+        .head_object()
+        .bucket("far")
+        .key("k")
+        .send()
+        .await
+        .expect("head");
+    assert!(head.expiration().is_none());
+    srv.stop().await;
+}
+
+/// A file that an NFS write grows past a rule's ObjectSizeGreaterThan is expired once due,
+/// though its row was dropped while it was too small.
+#[tokio::test]
+async fn a_file_grown_over_nfs_comes_under_a_size_rule() {
+    let srv = TestServer::start().await;
+    let (mut c, root) = crate::nfs::writer(&srv, "grow").await;
+    let s3 = srv.client();
+    crate::nfs::s3_put(&srv, "fs+grow", "f.bin", b"tiny".to_vec()).await;
+    let rule = LifecycleRule::builder()
+        .id("big")
+        .filter(
+            LifecycleRuleFilter::builder()
+                .object_size_greater_than(100)
+                .build(),
+        )
+        .status(ExpirationStatus::Enabled)
+        .expiration(LifecycleExpiration::builder().days(1).build())
+        .build()
+        .expect("rule");
+    put_rules(&s3, "fs+grow", vec![rule]).await;
+    let store = srv.store();
+    let now = gatehouse_store::now_unix_ms();
+    // Too small when it falls due: its row goes.
+    let s = store
+        .sweep_expiry(now + 3 * DAY, 10_000)
+        .await
+        .expect("sweep");
+    assert_eq!(s.expired, 0, "{s:?}");
+    let (fh, _) = crate::nfs::lookup(&mut c, &root, "f.bin")
+        .await
+        .expect("lookup");
+    crate::nfs::write(&mut c, &fh, 0, &[b'x'; 4096])
+        .await
+        .expect("grow");
+    assert_eq!(keys(&s3, "fs+grow").await, ["f.bin"]);
+    let s = store
+        .sweep_expiry(now + 5 * DAY, 10_000)
+        .await
+        .expect("sweep");
+    assert_eq!(s.expired, 1, "{s:?}");
+    assert!(keys(&s3, "fs+grow").await.is_empty());
+}

@@ -245,6 +245,7 @@ pub fn build(
 /// `s3:RequestObjectTag/<key>` and `s3:RequestObjectTagKeys` from a URL-encoded tag set.
 pub fn request_tags(values: &mut Vec<(String, Vec<String>)>, tagging: &str) {
     let mut keys = Vec::new();
+    let mut tags = Vec::new();
     for pair in tagging.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let k = percent_encoding::percent_decode_str(&k.replace('+', " "))
@@ -253,9 +254,10 @@ pub fn request_tags(values: &mut Vec<(String, Vec<String>)>, tagging: &str) {
         let v = percent_encoding::percent_decode_str(&v.replace('+', " "))
             .decode_utf8_lossy()
             .into_owned();
-        values.push((format!("s3:requestobjecttag/{}", k.to_lowercase()), vec![v]));
+        tags.push((k.clone(), v));
         keys.push(k);
     }
+    gatehouse_store::rbac::bucket_access::merge_tag_values(values, "s3:requestobjecttag/", &tags);
     if !keys.is_empty() {
         values.push(("s3:requestobjecttagkeys".into(), keys));
     }

@@ -274,7 +274,7 @@ impl Store {
         bypass: bool,
     ) -> Result<Option<String>> {
         self.authorize_existing(p, Verb::Lock, bucket, key, version.as_deref())?;
-        self.change_lock(bucket, key, version, move |rec, now| {
+        self.change_lock(p, bucket, key, version, move |rec, now| {
             check_retention_change(rec.retention.as_ref(), retention.as_ref(), bypass, now)?;
             rec.retention = retention;
             Ok(())
@@ -292,7 +292,7 @@ impl Store {
         on: bool,
     ) -> Result<Option<String>> {
         self.authorize_existing(p, Verb::Lock, bucket, key, version.as_deref())?;
-        self.change_lock(bucket, key, version, move |rec, _| {
+        self.change_lock(p, bucket, key, version, move |rec, _| {
             rec.legal_hold = on;
             Ok(())
         })
@@ -302,12 +302,13 @@ impl Store {
     /// Changes the lock of one version in a transaction; returns the version's id.
     async fn change_lock(
         &self,
+        p: &Principal,
         bucket: &str,
         key: &str,
         version: Option<String>,
         f: impl FnOnce(&mut ObjectRecord, i64) -> Result<()> + Send + 'static,
     ) -> Result<Option<String>> {
-        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let (bucket, key, p) = (bucket.to_string(), key.to_string(), p.clone());
         self.inner
             .committer
             .write(move |t| {
@@ -320,6 +321,7 @@ impl Store {
                 }
                 let (ino, _) = crate::versioning::resolve_in(&ns, &b, &key, version.as_deref())?;
                 let mut rec = txn::inode_attrs(&ns, ino)?;
+                Store::decide_on_tags(&p, Verb::Lock, &bucket, &key, &rec)?;
                 f(&mut rec, crate::now_unix_ms())?;
                 txn::put_inode(&mut ns, ino, &rec, false)?;
                 Ok(rec.version_id.clone())

@@ -67,12 +67,33 @@ pub(crate) fn due_for(
         .min()
 }
 
-/// Whether any of `b`'s enabled expiration rules filters by tags (a change of an object's tags
-/// enters it again).
-pub(crate) fn tag_rules(b: &BucketRecord) -> bool {
+/// Whether any of `b`'s enabled expiration rules filters by tags or size: a change of an
+/// object's tags or size enters it again (its row may have been dropped while no rule
+/// selected it).
+pub(crate) fn object_filter_rules(b: &BucketRecord) -> bool {
     b.lifecycle
         .iter()
-        .any(|r| r.enabled && !r.object.tags.is_empty())
+        .any(|r| r.enabled && !r.object.is_empty())
+}
+
+/// Enters every name of inode `ino` of `b` (one for a plain bucket's object, each hard link of
+/// a share's file) at its due time, after a change of its tags or size under
+/// [`object_filter_rules`].
+pub(crate) fn reschedule_names(
+    ns: &mut Ns,
+    b: &BucketRecord,
+    key: Option<&str>,
+    ino: u64,
+    mtime_ms: i64,
+) -> Result<()> {
+    let names = match (b.kind, key) {
+        (BucketKind::Share, _) | (_, None) => super::names::of_ns(ns, b.id, ino)?,
+        (_, Some(k)) => vec![k.to_string()],
+    };
+    for name in names {
+        schedule(ns, b, &name, mtime_ms)?;
+    }
+    Ok(())
 }
 
 /// Days after its initiation at which an incomplete upload of `key` to `b` is aborted: the least

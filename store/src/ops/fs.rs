@@ -337,7 +337,12 @@ impl Store {
                 .get(tables::entry_key(b.id, &key).as_slice())?
             {
                 if !listed {
-                    gate.key(Verb::Get, &key)?;
+                    let tags = super::fs_gate::inode_tags(
+                        &gate,
+                        &rtxn.open_table(crate::tables::INODES)?,
+                        ino.value(),
+                    )?;
+                    gate.read(&key, &tags)?;
                 }
                 let mut a = file_attr(&rtxn, ino.value())?;
                 self.atime_shown([&mut a]);

@@ -71,9 +71,15 @@ impl Gate {
         crate::deny(authorize(&k.p, verb, Resource::Object(&k.bucket, key)))
     }
 
+    /// Reading `key` (S3's GetObject/HeadObject), an object carrying `tags`: a policy reading
+    /// existing tags sees them.
+    pub fn read(&self, key: &str, tags: &[(String, String)]) -> Result<()> {
+        self.names(Verb::Get, std::slice::from_ref(&key.to_string()), tags)
+    }
+
     /// `verb` on each of `keys`, the names of one inode that carries `tags` (none: the share
-    /// as a whole). A policy reading existing tags sees the inode's, as S3's call on the
-    /// object would.
+    /// as a whole). A policy reading existing tags sees them on reads, as S3's GetObject on
+    /// the object would (AWS gives the key to no write of an object's bytes).
     pub fn names(&self, verb: Verb, keys: &[String], tags: &[(String, String)]) -> Result<()> {
         let Some(k) = &self.keyed else {
             return Ok(());
@@ -82,7 +88,7 @@ impl Gate {
             return crate::deny(authorize(&k.p, verb, Resource::Objects(&k.bucket)));
         }
         let tagged;
-        let p = if self.reads_tags() {
+        let p = if verb == Verb::Get && self.reads_tags() {
             tagged = crate::rbac::bucket_access::with_existing_tags(&k.p, tags);
             &tagged
         } else {
@@ -133,6 +139,21 @@ pub(crate) fn listing_principal(p: &Principal, path: &str) -> Principal {
     p.with_facts(facts)
 }
 
+/// The tags of inode `ino` when `gate`'s policy reads existing tags (else none: not looked up).
+pub(crate) fn inode_tags(
+    gate: &Gate,
+    inodes: &impl redb::ReadableTable<u64, &'static [u8]>,
+    ino: u64,
+) -> Result<Vec<(String, String)>> {
+    if !gate.reads_tags() {
+        return Ok(Vec::new());
+    }
+    Ok(match inodes.get(ino)? {
+        Some(v) => crate::codec::decode::<crate::model::ObjectRecord>(v.value())?.tags,
+        None => Vec::new(),
+    })
+}
+
 impl Store {
     /// `verb` on inode `ino` of share bucket `bucket` (see [`Store::fs_gate_inode`]).
     pub(crate) fn fs_may(&self, p: &Principal, verb: Verb, bucket: &str, ino: u64) -> Result<()> {
@@ -170,12 +191,7 @@ impl Store {
             (None, verb) => {
                 let names =
                     super::names::of(&rtxn.open_table(crate::tables::INODE_NAMES)?, b.id, ino)?;
-                let tags = match rtxn.open_table(crate::tables::INODES)?.get(ino)? {
-                    Some(v) if gate.reads_tags() => {
-                        crate::codec::decode::<crate::model::ObjectRecord>(v.value())?.tags
-                    }
-                    _ => Vec::new(),
-                };
+                let tags = inode_tags(gate, &rtxn.open_table(crate::tables::INODES)?, ino)?;
                 gate.names(verb, &names, &tags)
             }
         }

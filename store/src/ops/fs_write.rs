@@ -629,6 +629,10 @@ impl Store {
                     Err(StoreError::NoSuchKey)
                 };
             };
+            // The read of the move, on the tags the file has (a policy reading them).
+            if gate.reads_tags() {
+                gate.read(&src, &txn::inode_attrs(&ns, ino)?.tags)?;
+            }
             // Two names of one inode (or one name twice): POSIX rename(2) does nothing.
             if src == dst || txn::lookup(&ns, b.id, &dst)? == Some(ino) {
                 return Ok(());
@@ -1111,6 +1115,16 @@ impl Store {
                     }
                     crate::replication::queue::make_local(&mut rec);
                     txn::put_inode(&mut ns, ino, &rec, changes_data)?;
+                    if changes_data && super::expiry_index::object_filter_rules(&b) {
+                        // A rule's size filter may select the file now.
+                        super::expiry_index::reschedule_names(
+                            &mut ns,
+                            &b,
+                            None,
+                            ino,
+                            rec.mtime_ms,
+                        )?;
+                    }
                     if b.replicated {
                         crate::replication::queue::inode_changed(&mut ns, &b, ino)?;
                     }
@@ -1483,6 +1497,9 @@ fn rename_dir(ns: &mut Ns, b: &mut BucketRecord, src: &str, dst: &str, gate: &Ga
             let old = std::str::from_utf8(&k[8..])
                 .map_err(|_| StoreError::Corrupt("non-UTF-8 key in entries".into()))?;
             gate.key(Verb::Get, old)?;
+            if gate.reads_tags() {
+                gate.read(old, &txn::inode_attrs(ns, *ino)?.tags)?;
+            }
             gate.key(Verb::Delete, old)?;
             gate.key(Verb::Put, &key)?;
         }

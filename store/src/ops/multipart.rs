@@ -330,9 +330,11 @@ fn check_part_number(n: u32) -> Result<()> {
 
 /// A part's or a completion's own `x-amz-server-side-encryption` (and key): a part is sealed as
 /// its upload is, so it may repeat the upload's encryption, never ask for another.
+/// `aws:kms` without a key id asks for the bucket's default key: `bucket_default` gives it.
 fn check_part_encryption(
     asked: crate::sse::SseMode,
     upload: Option<crate::sse::SseMode>,
+    bucket_default: impl FnOnce() -> Result<Option<u64>>,
 ) -> Result<()> {
     use crate::sse::SseMode;
     let same = match (asked, upload) {
@@ -348,7 +350,13 @@ fn check_part_encryption(
                 context: cb,
                 ..
             }),
-        ) => a == b && (ca == [0; 16] || ca == cb),
+        ) => {
+            let a = match a {
+                crate::kms::BUCKET_DEFAULT_KEY => bucket_default()?,
+                a => Some(a),
+            };
+            a == Some(b) && (ca == [0; 16] || ca == cb)
+        }
         _ => false,
     };
     if same {
@@ -475,7 +483,12 @@ impl Store {
             self.precheck_part_room(&u, upload_id, part_number, n)?;
         }
         if let Some(asked) = opts.sse {
-            check_part_encryption(asked, u.sse)?;
+            check_part_encryption(asked, u.sse, || {
+                Ok(self
+                    .bucket_record(&u.bucket)?
+                    .encryption
+                    .and_then(|e| e.mode.kms_key()))
+            })?;
         }
         let seal = self.upload_sealer(p, &u, opts.customer_key.as_deref())?;
         let keyed = seal.clone().filter(|_| super::objects::keyed_etag(u.sse));
@@ -727,7 +740,11 @@ impl Store {
                     Err(e) => return Err(e),
                 };
                 if let Some(asked) = claims.sse {
-                    check_part_encryption(asked, u.sse)?;
+                    check_part_encryption(asked, u.sse, || {
+                        Ok(txn::get_bucket(&Ns::new(t), &bucket)?
+                            .encryption
+                            .and_then(|e| e.mode.kms_key()))
+                    })?;
                 }
                 // An SSE-C key given here (s3transfer sends it) must be the upload's.
                 if let Some(m) = customer_md5 {

@@ -735,6 +735,7 @@ impl Store {
         let atimes = self.inner.atimes.clone();
         // A source sealed by the key service is read with its key (AWS: kms:Decrypt), even
         // when the copy shares its chunks without reading them.
+        let tag_p = p.clone();
         let kms_gate = {
             let (store, p, sb, sk) = (self.clone(), p.clone(), sb.clone(), sk.clone());
             move |r: &ObjectRecord| {
@@ -752,6 +753,7 @@ impl Store {
                         .map_err(copy_source_error)?;
                 let mut src = txn::get_inode(&ns, ino)?;
                 check(&src)?;
+                Store::decide_on_tags(&tag_p, Verb::Get, &sb, &sk, &src)?;
                 match &read {
                     // What was decided above was decided on this source: it, or nothing.
                     // (its encryption too: a plaintext rewrite of the same bytes keeps the
@@ -852,7 +854,7 @@ impl Store {
         tags: Vec<(String, String)>,
     ) -> Result<()> {
         self.authorize_existing(p, Verb::Put, bucket, key, version.as_deref())?;
-        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let (bucket, key, p) = (bucket.to_string(), key.to_string(), p.clone());
         self.inner
             .committer
             .write(move |t| {
@@ -861,12 +863,19 @@ impl Store {
                 let (ino, current) =
                     crate::versioning::resolve_in(&ns, &b, &key, version.as_deref())?;
                 let mut rec = txn::get_inode(&ns, ino)?;
+                Store::decide_on_tags(&p, Verb::Put, &bucket, &key, &rec)?;
                 rec.tags = tags;
                 crate::replication::queue::make_local(&mut rec);
                 txn::put_inode(&mut ns, ino, &rec, false)?;
-                if current && super::expiry_index::tag_rules(&b) {
+                if current && super::expiry_index::object_filter_rules(&b) {
                     // A lifecycle rule's tag filter may select it now: looked at when due.
-                    super::expiry_index::schedule(&mut ns, &b, &key, rec.mtime_ms)?;
+                    super::expiry_index::reschedule_names(
+                        &mut ns,
+                        &b,
+                        Some(&key),
+                        ino,
+                        rec.mtime_ms,
+                    )?;
                 }
                 if b.replicated && current {
                     // Tags belong to the inode: every name of a hard-linked file changed.

@@ -102,20 +102,32 @@ pub fn reads_existing_tags(p: &Principal, bucket: &str) -> bool {
 }
 
 /// `p` making its request on an object that carries `tags`: `s3:ExistingObjectTag/<key>`
-/// answers with them (keys lowercased, as condition keys are).
+/// answers with them (keys ASCII-lowercased, as the policy's condition keys are; tags whose
+/// keys differ only in case answer together, so none hides another).
 pub fn with_existing_tags(p: &Principal, tags: &[(String, String)]) -> Principal {
     let mut facts = (*p.facts).clone();
-    facts.values.extend(tags.iter().map(|(k, v)| {
-        (
-            format!(
-                "{}{}",
-                gatehouse_policy::EXISTING_OBJECT_TAG,
-                k.to_lowercase()
-            ),
-            vec![v.clone()],
-        )
-    }));
+    merge_tag_values(
+        &mut facts.values,
+        gatehouse_policy::EXISTING_OBJECT_TAG,
+        tags,
+    );
     p.with_facts(facts)
+}
+
+/// Adds `tags` to `values` as `<prefix><key>` condition keys (ASCII-lowercased), one entry
+/// per key with every value its case variants have.
+pub fn merge_tag_values(
+    values: &mut Vec<(String, Vec<String>)>,
+    prefix: &str,
+    tags: &[(String, String)],
+) {
+    for (k, v) in tags {
+        let name = format!("{prefix}{}", k.to_ascii_lowercase());
+        match values.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, vs)) => vs.push(v.clone()),
+            None => values.push((name, vec![v.clone()])),
+        }
+    }
 }
 
 /// The policy's verdict, when it has one.
