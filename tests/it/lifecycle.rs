@@ -753,6 +753,55 @@ async fn lifecycle_filters_by_tags_and_size_and_expires_by_date() {
         .send()
         .await
         .expect("delete");
+    // A completed multipart upload is told too.
+    let up = c
+        .create_multipart_upload()
+        .bucket("filt")
+        .key("big/parts")
+        .send()
+        .await
+        .expect("create");
+    let id = up.upload_id().expect("id");
+    let part = c
+        .upload_part()
+        .bucket("filt")
+        .key("big/parts")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from(vec![b'x'; 100]))
+        .send()
+        .await
+        .expect("part");
+    let done = c
+        .complete_multipart_upload()
+        .bucket("filt")
+        .key("big/parts")
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().expect("etag"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    assert!(
+        done.expiration()
+            .is_some_and(|e| e.contains("rule-id=\"big-logs\"")),
+        "{:?}",
+        done.expiration()
+    );
+    c.delete_object()
+        .bucket("filt")
+        .key("big/parts")
+        .send()
+        .await
+        .expect("delete");
 
     // The past date: due at once; nothing else yet.
     let s = store.sweep_expiry(now, 10_000).await.expect("sweep");

@@ -64,6 +64,9 @@ pub struct Completion {
     pub version_id: Option<String>,
     /// How the object is encrypted (decision 0044).
     pub sse: Option<crate::sse::SseMode>,
+    /// When a lifecycle rule expires the object (`x-amz-expiration`); `None` on a retry's
+    /// answer from the completion record.
+    pub expiration: Option<super::expiry_index::Expiration>,
 }
 
 /// What a CompleteMultipartUpload says of the object it makes, each checked against what the
@@ -309,6 +312,7 @@ fn completed_before(
         checksum: c.checksum,
         version_id: c.version_id,
         sse: c.sse,
+        expiration: None,
     })
 }
 
@@ -862,6 +866,7 @@ impl Store {
                 // A replaced file keeps its inode number: a READ's atime noted for the old
                 // content is not the new object's (see `atime`).
                 atimes.forget(ino);
+                let expiration = super::expiry_index::expiration_of(&b, &key, &rec);
                 let done = CompletedUploadRecord {
                     bucket,
                     bucket_id: Some(b.id),
@@ -884,6 +889,7 @@ impl Store {
                     checksum: done.checksum,
                     version_id: done.version_id,
                     sse: done.sse,
+                    expiration,
                 })
             })
             .await

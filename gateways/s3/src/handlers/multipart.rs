@@ -291,6 +291,7 @@ pub async fn complete(
         r.headers_mut().insert("x-amz-version-id", v);
     }
     crate::sse::answer(s, &mut r, info.sse);
+    super::object::expiration_header(&mut r, info.expiration.as_ref());
     Ok(r)
 }
 

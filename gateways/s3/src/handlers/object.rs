@@ -119,7 +119,7 @@ pub async fn put(
     let mut r = empty(StatusCode::OK);
     set(&mut r, "etag", &util::quote_etag(&info.record.etag));
     version_header(&mut r, &info.record);
-    expiration_header(&mut r, &info);
+    expiration_header(&mut r, info.expiration.as_ref());
     crate::sse::answer(s, &mut r, info.record.sse);
     crate::sse::echo_context(&mut r, &ctx.headers);
     if let Some(ck) = &info.record.checksum
@@ -133,14 +133,10 @@ pub async fn put(
 /// `x-amz-version-id` of a record that has a version id (a versioned bucket's write).
 /// `x-amz-expiration`: when a lifecycle rule expires the object, and which rule. Left out for a
 /// date an HTTP date cannot carry (past the year 9999: a rule of millions of days).
-fn expiration_header(r: &mut Response, info: &gatehouse_store::ops::ObjectInfo) {
+pub(super) fn expiration_header(r: &mut Response, e: Option<&gatehouse_store::ops::Expiration>) {
     /// 9999-12-31T23:59:59Z, the last instant an HTTP date can name.
     const LAST_HTTP_DATE_MS: i64 = 253_402_300_799_000;
-    if let Some(e) = info
-        .expiration
-        .as_ref()
-        .filter(|e| (0..=LAST_HTTP_DATE_MS).contains(&e.due_ms))
-    {
+    if let Some(e) = e.filter(|e| (0..=LAST_HTTP_DATE_MS).contains(&e.due_ms)) {
         set(
             r,
             "x-amz-expiration",
@@ -362,7 +358,7 @@ pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
     };
     let mut r = (status, body).into_response();
     meta_headers(s, &mut r, rec);
-    expiration_header(&mut r, &info);
+    expiration_header(&mut r, info.expiration.as_ref());
     super::lock::lock_headers(&mut r, rec);
     match (&rec.version_id, version_param(ctx)) {
         (Some(v), _) => set(&mut r, "x-amz-version-id", v),
@@ -693,7 +689,7 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     w.close("CopyObjectResult");
     let mut r = xml_ok(w);
     version_header(&mut r, &info.record);
-    expiration_header(&mut r, &info);
+    expiration_header(&mut r, info.expiration.as_ref());
     crate::sse::answer(s, &mut r, info.record.sse);
     crate::sse::echo_context(&mut r, &ctx.headers);
     if let Some(v) = &sv {
