@@ -855,7 +855,7 @@ async fn lifecycle_filters_by_tags_and_size_and_expires_by_date() {
     );
 
     // Refused: Days with Date, a date not at midnight, sizes that select nothing, a tag
-    // filter on a rule that aborts uploads, and (not implemented) on noncurrent versions.
+    // filter on a rule that aborts uploads or removes lone delete markers.
     let refused = |rule: LifecycleRule| {
         let c = c.clone();
         async move {
@@ -932,22 +932,23 @@ async fn lifecycle_filters_by_tags_and_size_and_expires_by_date() {
         .await,
         "InvalidRequest"
     );
+    // Nor a lone delete marker's removal (a marker has neither tags nor a size).
     assert_eq!(
         refused(
             LifecycleRule::builder()
-                .id("noncurrent")
+                .id("markers")
                 .filter(tagged())
                 .status(ExpirationStatus::Enabled)
-                .noncurrent_version_expiration(
-                    NoncurrentVersionExpiration::builder()
-                        .noncurrent_days(1)
+                .expiration(
+                    LifecycleExpiration::builder()
+                        .expired_object_delete_marker(true)
                         .build()
                 )
                 .build()
                 .expect("rule")
         )
         .await,
-        "NotImplemented"
+        "InvalidRequest"
     );
     // Nothing refused replaced the rules in force.
     let got = c
@@ -1055,4 +1056,121 @@ async fn a_file_grown_over_nfs_comes_under_a_size_rule() {
         .expect("sweep");
     assert_eq!(s.expired, 1, "{s:?}");
     assert!(keys(&s3, "fs+grow").await.is_empty());
+}
+
+/// NoncurrentVersionExpiration filtered by tags: only the noncurrent versions carrying the tag
+/// go; one tagged later (by version id) goes once it is; NewerNoncurrentVersions counts the
+/// versions the rule selects.
+#[tokio::test]
+async fn noncurrent_versions_expire_by_their_tags() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, NoncurrentVersionExpiration, Tag, Tagging};
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("ncv").send().await.expect("mb");
+    crate::versioning::set_versioning(&c, "ncv", BucketVersioningStatus::Enabled).await;
+    let rule = LifecycleRule::builder()
+        .id("tmp-versions")
+        .filter(
+            LifecycleRuleFilter::builder()
+                .tag(
+                    Tag::builder()
+                        .key("temp")
+                        .value("yes")
+                        .build()
+                        .expect("tag"),
+                )
+                .build(),
+        )
+        .status(ExpirationStatus::Enabled)
+        .noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(1)
+                .newer_noncurrent_versions(1)
+                .build(),
+        )
+        .build()
+        .expect("rule");
+    put_rules(&c, "ncv", vec![rule]).await;
+    // Oldest first: tagged, untagged, tagged, tagged, then the current one.
+    let mut ids = Vec::new();
+    for tagging in [
+        Some("temp=yes"),
+        None,
+        Some("temp=yes"),
+        Some("temp=yes"),
+        None,
+    ] {
+        let mut r = c
+            .put_object()
+            .bucket("ncv")
+            .key("k")
+            .body(ByteStream::from_static(b"v"));
+        if let Some(t) = tagging {
+            r = r.tagging(t);
+        }
+        ids.push(
+            r.send()
+                .await
+                .expect("put")
+                .version_id()
+                .expect("id")
+                .to_string(),
+        );
+    }
+    let versions = || async {
+        let out = c
+            .list_object_versions()
+            .bucket("ncv")
+            .send()
+            .await
+            .expect("versions");
+        let mut v: Vec<String> = out
+            .versions()
+            .iter()
+            .filter_map(|v| v.version_id().map(str::to_string))
+            .collect();
+        v.reverse(); // oldest first, as `ids`
+        v
+    };
+    let store = srv.store();
+    let now = gatehouse_store::now_unix_ms();
+    let s = store
+        .sweep_expiry(now + 3 * DAY, 10_000)
+        .await
+        .expect("sweep");
+    // The newest tagged noncurrent version (ids[3]) is kept by NewerNoncurrentVersions; the
+    // untagged one is not selected; the two older tagged ones go.
+    assert_eq!(s.versions_expired, 2, "{s:?}");
+    assert_eq!(
+        versions().await,
+        [ids[1].clone(), ids[3].clone(), ids[4].clone()]
+    );
+    // Tagging the untagged version brings it under the rule: it is older than ids[3], the one
+    // newer tagged version kept, so it goes.
+    c.put_object_tagging()
+        .bucket("ncv")
+        .key("k")
+        .version_id(&ids[1])
+        .tagging(
+            Tagging::builder()
+                .tag_set(
+                    Tag::builder()
+                        .key("temp")
+                        .value("yes")
+                        .build()
+                        .expect("tag"),
+                )
+                .build()
+                .expect("tagging"),
+        )
+        .send()
+        .await
+        .expect("tag the version");
+    let s = store
+        .sweep_expiry(now + 4 * DAY, 10_000)
+        .await
+        .expect("sweep");
+    assert_eq!(s.versions_expired, 1, "{s:?}");
+    assert_eq!(versions().await, [ids[3].clone(), ids[4].clone()]);
+    srv.stop().await;
 }

@@ -298,14 +298,6 @@ fn validate_rules(rules: &[LifecycleRule]) -> Result<()> {
                 "a rule filtering by tags or object size cannot abort incomplete multipart uploads or remove expired object delete markers (neither has tags or a size)".into(),
             ));
         }
-        // The gateway answers NotImplemented first; kept here so no caller gets versions
-        // expired that the filter would not select.
-        if !f.is_empty() && r.noncurrent_days.is_some() {
-            return Err(StoreError::InvalidRequest(
-                "a tag or object size filter on NoncurrentVersionExpiration is not implemented"
-                    .into(),
-            ));
-        }
         if let (Some(gt), Some(lt)) = (f.size_greater_than, f.size_less_than)
             && gt >= lt
         {

@@ -867,6 +867,11 @@ impl Store {
                 rec.tags = tags;
                 crate::replication::queue::make_local(&mut rec);
                 txn::put_inode(&mut ns, ino, &rec, false)?;
+                if !current && super::expiry_index::object_filter_rules(&b) {
+                    // A noncurrent version's new tags may bring it under a filtered
+                    // NoncurrentVersionExpiration: the key is looked at on the next sweep.
+                    crate::versioning::expiry::enter(&mut ns, crate::now_unix_ms(), b.id, &key)?;
+                }
                 if current && super::expiry_index::object_filter_rules(&b) {
                     // A lifecycle rule's tag filter may select it now: looked at when due.
                     super::expiry_index::reschedule_names(

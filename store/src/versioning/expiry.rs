@@ -1,4 +1,4 @@
-//! Lifecycle for versions (decision 0038): NoncurrentVersionExpiration (NoncurrentDays,
+//! Lifecycle for versions (decisions 0038, 0049): NoncurrentVersionExpiration (NoncurrentDays,
 //! NewerNoncurrentVersions) and ExpiredObjectDeleteMarker, through their own due-time index
 //! (`noncurrent_due`), so a sweep reads what is due, as object expiry does (decision 0028).
 //!
@@ -13,25 +13,29 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::rows;
 use crate::error::Result;
-use crate::model::{BucketKind, BucketRecord};
+use crate::model::{BucketKind, BucketRecord, LifecycleRule};
 use crate::ops::expiry_index::{DAY_MS, due_at, live_buckets, parse_row, row_key};
 use crate::ops::ns::Ns;
 use crate::ops::txn;
 
-/// (NoncurrentDays, NewerNoncurrentVersions) for `key`: the enabled rule for its prefix with
-/// the fewest days.
-pub(crate) fn noncurrent_rule(b: &BucketRecord, key: &str) -> Option<(u32, u32)> {
+/// The fewest NoncurrentDays of the enabled rules for `key`'s prefix: when a version that
+/// became noncurrent is looked at first (their tag and size filters are asked then).
+pub(crate) fn noncurrent_rule(b: &BucketRecord, key: &str) -> Option<u32> {
+    noncurrent_rules(b, key)
+        .iter()
+        .filter_map(|r| r.noncurrent_days)
+        .min()
+}
+
+/// The enabled NoncurrentVersionExpiration rules for `key`'s prefix.
+fn noncurrent_rules<'a>(b: &'a BucketRecord, key: &str) -> Vec<&'a LifecycleRule> {
     if b.kind == BucketKind::System {
-        return None;
+        return Vec::new();
     }
     b.lifecycle
         .iter()
-        .filter(|r| r.covers(key))
-        .filter_map(|r| {
-            r.noncurrent_days
-                .map(|d| (d, r.newer_noncurrent.unwrap_or(0)))
-        })
-        .min_by_key(|(d, _)| *d)
+        .filter(|r| r.covers(key) && r.noncurrent_days.is_some())
+        .collect()
 }
 
 /// Whether a lone delete marker of `key` is removed (ExpiredObjectDeleteMarker).
@@ -63,7 +67,7 @@ pub(crate) fn became_noncurrent(
     key: &str,
     at_ms: i64,
 ) -> Result<()> {
-    if let Some((days, _)) = noncurrent_rule(b, key) {
+    if let Some(days) = noncurrent_rule(b, key) {
         enter(ns, due_at(at_ms, days), b.id, key)?;
     }
     Ok(())
@@ -156,19 +160,52 @@ fn expire_key(
     let all = rows::rows_of(ns.versions()?, b.id, key)?;
     let mut removed = 0u64;
     let mut next: Option<i64> = None;
-    if let Some((days, newer)) = noncurrent_rule(b, key) {
+    // Owned: removing a version below changes `b`'s counters.
+    let rules: Vec<LifecycleRule> = noncurrent_rules(b, key).into_iter().cloned().collect();
+    if !rules.is_empty() {
+        let filtered = rules.iter().any(|r| !r.object.is_empty());
+        // Per rule, the noncurrent versions it selects that are newer than the one looked at:
+        // its NewerNoncurrentVersions are counted among those (a rule without a filter
+        // selects every version and delete marker).
+        let mut newer_seen = vec![0u32; rules.len()];
         // Without a current version the newest row is the latest (a delete marker): not
         // noncurrent.
         let skip = usize::from(!current);
-        for (i, (k, row)) in all.iter().enumerate().skip(skip) {
-            if i - skip < newer as usize {
-                continue; // one of the newest NewerNoncurrentVersions: kept
+        for (k, row) in all.iter().skip(skip) {
+            let rec = match row.inode {
+                Some(vino) if filtered => Some(txn::inode_attrs(ns, vino)?),
+                _ => None,
+            };
+            let mut due: Option<i64> = None;
+            for (r, seen) in rules.iter().zip(newer_seen.iter_mut()) {
+                // A delete marker has no tags or size: a filter never selects it.
+                let selected = r.object.is_empty()
+                    || rec
+                        .as_ref()
+                        .is_some_and(|rec| r.object.passes(rec.size, &rec.tags));
+                if !selected {
+                    continue;
+                }
+                *seen += 1;
+                if *seen <= r.newer_noncurrent.unwrap_or(0) {
+                    continue; // one of the rule's newest NewerNoncurrentVersions: kept
+                }
+                let d = due_at(
+                    row.noncurrent_since(),
+                    r.noncurrent_days.unwrap_or(u32::MAX),
+                );
+                due = Some(due.map_or(d, |x: i64| x.min(d)));
             }
-            let mut due = due_at(row.noncurrent_since(), days);
+            let Some(mut due) = due else {
+                continue; // no rule selects it (until its tags change)
+            };
             // A locked version waits for its lock (decision 0039): its retention's end, or a
             // day at a time while a legal hold lasts.
             if let Some(vino) = row.inode {
-                let rec = txn::inode_attrs(ns, vino)?;
+                let rec = match rec {
+                    Some(rec) => rec,
+                    None => txn::inode_attrs(ns, vino)?,
+                };
                 if crate::locks::is_locked(&rec, now_ms) {
                     due = due.max(match rec.retention {
                         Some(r) if !rec.legal_hold => r.until_ms,

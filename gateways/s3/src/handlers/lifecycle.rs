@@ -1,9 +1,8 @@
 //! `?lifecycle` on a bucket: Expiration (Days, Date, ExpiredObjectDeleteMarker),
 //! NoncurrentVersionExpiration (NoncurrentDays, NewerNoncurrentVersions) and
-//! AbortIncompleteMultipartUpload rules with a prefix filter, and for Expiration also a tag
-//! and object size filter (`Tag`, `ObjectSizeGreaterThan`, `ObjectSizeLessThan`, `And`). What
-//! S3 has beyond that (transitions, tag/size filters on noncurrent versions) is refused with
-//! `NotImplemented`, never silently ignored.
+//! AbortIncompleteMultipartUpload rules, filtered by prefix, and for the two expirations also
+//! by tags and object size (`Tag`, `ObjectSizeGreaterThan`, `ObjectSizeLessThan`, `And`).
+//! Transitions are refused with `NotImplemented`, never silently ignored.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -226,11 +225,6 @@ fn parse_rule(r: &Node) -> Result<LifecycleRule, S3Error> {
             "DaysAfterInitiation",
         )?),
     };
-    if !object.is_empty() && noncurrent_days.is_some() {
-        return Err(S3Error::not_implemented(
-            "a tag or object size filter on NoncurrentVersionExpiration",
-        ));
-    }
     Ok(LifecycleRule {
         id: r.child_text("ID").unwrap_or("").to_string(),
         prefix,
