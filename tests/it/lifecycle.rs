@@ -590,7 +590,7 @@ async fn put_sized(c: &aws_sdk_s3::Client, b: &str, k: &str, len: usize, tagging
 #[tokio::test]
 async fn lifecycle_filters_by_tags_and_size_and_expires_by_date() {
     use aws_sdk_s3::primitives::DateTime;
-    use aws_sdk_s3::types::{LifecycleRuleAndOperator, NoncurrentVersionExpiration, Tag, Tagging};
+    use aws_sdk_s3::types::{LifecycleRuleAndOperator, Tag, Tagging};
     let srv = TestServer::start().await;
     let c = srv.client();
     c.create_bucket().bucket("filt").send().await.expect("mb");
