@@ -8,7 +8,8 @@
 # the kernel client of Debian 12's kernel in a qemu VM (../shared/tools/nfs-kclient-vm.sh, or
 # $KCLIENT_VM). In the guest this same file runs with `--guest`: one bounded script that does what
 # people do on a mounted share (ln, mkfifo, a Unix socket, mknod, touch -a/-m, chmod/chown and
-# `stat -c %Z`, nanosecond times, mkdir, a 4,000-byte path, git, rsync, tar, df, a write past the
+# `stat -c %Z`, nanosecond times, mkdir, a 4,000-byte path, git, rsync, tar, two 12 MiB copies at
+# once read back after a remount, df, a write past the
 # quota, `gatehouse peer remove/add` on the host while mounted) and checks what the programs see:
 # stat fields, contents, and the errno text where something must fail; at the end, that no
 # program met an errno libc cannot name ("Unknown error 524" is NFS3ERR_NOTSUPP). Each check prints `PASS name` or `FAIL name: want/got`; a summary ends the
@@ -317,6 +318,35 @@ if [ "${1:-}" = --guest ]; then
   eqstat "tar x: stat -c %h = 2" 2 %h tx/file
   eq "tar x: the hard link's content" content "$(rd tx/sub/hard)"
   eq "tar x: types, modes, sizes and mtimes (ns) as in the tarball" "$(listing "$X")" "$(listing tx)"
+
+  section "large copies (the write-back's memory windows and scratch file)"
+  # Two 12 MiB files copied at once (the client keeps many 1 MiB WRITEs in flight, out of
+  # order): more windows than the server holds in memory, so some wait for flushes or go to
+  # its scratch file. Read back after a remount (nothing from the client's cache).
+  mkdir -p /tmp/m2
+  if b mount -i -t nfs -o "$NFSOPTS" "10.0.2.100:/$SHARE2" /tmp/m2 2>>"$ERRLOG"; then
+    head -c 12582912 /dev/urandom >/tmp/big1
+    head -c 12582912 /dev/urandom >/tmp/big2
+    b cp /tmp/big1 /tmp/m2/big1 2>>"$ERRLOG" &
+    cp1=$!
+    b cp /tmp/big2 /tmp/m2/big2 2>>"$ERRLOG"
+    rc2=$?
+    wait "$cp1"
+    rc1=$?
+    eq "two 12 MiB copies at once: both cp succeed" "0 0" "$rc1 $rc2"
+    run "umount after the copies (the client's writes flushed)" b umount /tmp/m2
+    if b mount -i -t nfs -o "$NFSOPTS" "10.0.2.100:/$SHARE2" /tmp/m2 2>>"$ERRLOG"; then
+      eq "two 12 MiB files copied at once read back as written" "same same" \
+        "$(cmp -s /tmp/big1 /tmp/m2/big1 && echo same) $(cmp -s /tmp/big2 /tmp/m2/big2 && echo same)"
+      rm -f /tmp/m2/big1 /tmp/m2/big2
+      b umount /tmp/m2
+    else
+      fail "mount the second share $SHARE2 again" "mount failed"
+    fi
+    rm -f /tmp/big1 /tmp/big2
+  else
+    not_checked "mount of $SHARE2 failed" "two 12 MiB files copied at once read back as written"
+  fi
 
   section "df and the quota (${QUOTA_K} KiB)"
   # (no process substitution: the guest has no /dev/fd)

@@ -626,6 +626,25 @@ async fn nfs_writes_into_an_encrypted_share_are_sealed() {
     )
     .await
     .expect("create empty");
+    // UNSTABLE writes wait in the write-back buffer (whole 1 MiB windows in memory, handed to
+    // the chunk writer, which seals a copy) until COMMIT.
+    let stream = marked("NFSSTREAM", (3 << 20) + 777);
+    let g = create(
+        &mut c,
+        &root,
+        "stream.bin",
+        createhow3::UNCHECKED(sattr3::default()),
+    )
+    .await
+    .expect("create stream");
+    let unstable = nfs3_client::nfs3_types::nfs3::stable_how::UNSTABLE;
+    for (i, piece) in stream.chunks(1 << 20).enumerate() {
+        crate::nfs::write_as(&mut c, &g, (i << 20) as u64, piece, unstable)
+            .await
+            .expect("write unstable");
+    }
+    crate::nfs::commit(&mut c, &g).await.expect("commit");
+    assert!(read_all(&mut c, &g).await == stream, "stream.bin over NFS");
     // The S3 view reads the same bytes and says they are encrypted.
     let s3 = srv.client();
     let (got, sse) = get(&s3, "fs--vault", "empty").await;
@@ -634,6 +653,7 @@ async fn nfs_writes_into_an_encrypted_share_are_sealed() {
     for (k, body) in [
         ("big.bin", want.clone()),
         ("note.txt", marked("NFSNOTE", 200)),
+        ("stream.bin", stream),
     ] {
         let (got, sse) = get(&s3, "fs--vault", k).await;
         assert_eq!(got, body, "{k}");
@@ -641,7 +661,7 @@ async fn nfs_writes_into_an_encrypted_share_are_sealed() {
     }
     drop(c);
     let dir = srv.stop().await;
-    for marker in ["NFSVAULT", "NFSNOTE", "PATCHED-IN-PLACE"] {
+    for marker in ["NFSVAULT", "NFSNOTE", "PATCHED-IN-PLACE", "NFSSTREAM"] {
         assert_eq!(
             plaintext_in(dir.path(), marker),
             Vec::<PathBuf>::new(),

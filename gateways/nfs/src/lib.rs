@@ -52,6 +52,9 @@ pub struct Limits {
 }
 /// Calls one connection may have under way at once.
 pub const PER_CONNECTION: usize = 32;
+/// 1 MiB windows of UNSTABLE writes held in memory across all files (the rest wait in scratch
+/// files on the data disk).
+pub const WRITE_BACK_MEMORY_WINDOWS: usize = writeback::MEMORY_WINDOWS;
 /// Calls under way across all connections: with records capped at 1 MiB + 64 KiB, this bounds
 /// what clients can make the gateway hold (~140 MiB).
 pub const IN_FLIGHT: usize = 128;

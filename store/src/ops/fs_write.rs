@@ -85,12 +85,54 @@ impl Drop for FileGuard<'_> {
 }
 
 /// What [`Store::fs_write_extents`] writes: each range (offset, length) holds its bytes at the
-/// same offset of `file` (a sparse scratch file, [`Store::fs_scratch_file`]). Ranges are sorted,
-/// not empty and do not overlap.
-#[derive(Debug, Clone)]
+/// same offset of `bytes` (a write-back buffer: a sparse scratch file,
+/// [`Store::fs_scratch_file`], or chunk-sized windows in memory). Ranges are sorted, not empty
+/// and do not overlap.
+#[derive(Clone)]
 pub struct FsExtents {
-    pub file: Arc<std::fs::File>,
+    pub bytes: Arc<dyn ExtentBytes>,
     pub ranges: Vec<(u64, u64)>,
+}
+
+impl std::fmt::Debug for FsExtents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FsExtents")
+            .field("ranges", &self.ranges)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a write-back buffer holds the bytes of [`FsExtents`], each at its own offset of the
+/// file, until a flush reads them.
+pub trait ExtentBytes: Send + Sync {
+    /// Reads the `buf.len()` bytes at `offset` (inside the extents).
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()>;
+    /// `[offset, offset + len)` as one piece held in memory, handed over without a copy, when
+    /// it is held so. Asked only for a chunk-sized window the extents cover whole.
+    fn whole(&self, _offset: u64, _len: u64) -> Option<Bytes> {
+        None
+    }
+    /// A flush committed `[offset, offset + len)`: what holds those bytes may let them go
+    /// (best effort).
+    fn release(&self, _offset: u64, _len: u64) {}
+}
+
+/// A sparse scratch file on the data disk ([`Store::fs_scratch_file`]).
+impl ExtentBytes for std::fs::File {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
+    }
+
+    /// Punched out: a file system without hole punching keeps the bytes until the scratch
+    /// file closes, as it would without this.
+    fn release(&self, offset: u64, len: u64) {
+        let _ = rustix::fs::fallocate(
+            self,
+            rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
+            offset,
+            len,
+        );
+    }
 }
 
 /// How CREATE treats an existing name (NFSv3 `createmode3`).
@@ -694,7 +736,11 @@ impl Store {
             p,
             bucket,
             ino,
-            Patch::Write { offset, end, data },
+            Patch::Write {
+                offset,
+                end,
+                data: vec![data],
+            },
             FsSetAttr::default(),
             true,
         )
@@ -725,9 +771,10 @@ impl Store {
         if extents.ranges.is_empty() {
             return self.fs_getattr(p, bucket, ino);
         }
-        // The buffered bytes stay in the scratch file until the commit, and the chunk files
-        // take them again before it: on a disk without room for both, the flush goes in pieces,
-        // each committed and then punched out of the scratch file, so no more than one piece is
+        // Buffered bytes may wait in a scratch file until the commit, and the chunk files take
+        // them again before it: on a disk without room for both (bytes held in memory are
+        // counted too, to be safe), the flush goes in pieces, each committed and then released
+        // (punched out of the scratch file), so no more than one piece is
         // on the disk twice (the reserve FSSTAT keeps covers it) and a write that FSSTAT's
         // free space promised fits.
         let buffered: u64 = extents.ranges.iter().map(|r| r.1).sum();
@@ -748,7 +795,7 @@ impl Store {
         let mut last = None;
         for piece in pieces(&extents.ranges, TIGHT_FLUSH_PIECE) {
             let part = FsExtents {
-                file: extents.file.clone(),
+                bytes: extents.bytes.clone(),
                 ranges: piece.clone(),
             };
             let attr = self
@@ -762,14 +809,7 @@ impl Store {
                 )
                 .await?;
             for (off, len) in piece {
-                // Best effort: a file system without hole punching keeps the bytes until the
-                // scratch file closes, as it would without this.
-                let _ = rustix::fs::fallocate(
-                    &*extents.file,
-                    rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
-                    off,
-                    len,
-                );
+                extents.bytes.release(off, len);
             }
             last = Some(attr);
         }
@@ -1152,9 +1192,11 @@ impl Store {
     }
 
     /// Stages many extents: the chunk-sized windows they touch, each rebuilt once (old bytes
-    /// where no extent covers it, zeros past the old end, then the extents' bytes read from
-    /// their file) and staged in runs of adjacent windows of at most [`RUN_MAX`] bytes, so
-    /// memory stays bounded whatever was buffered.
+    /// where no extent covers it, zeros past the old end, then the extents' bytes from where
+    /// the buffer holds them) in a chunk buffer of the store's spare ones — or, for a window the
+    /// extents cover whole and the buffer holds in memory, taken as it is, not copied — and
+    /// staged in runs of adjacent windows of at most [`RUN_MAX`] bytes, so memory stays bounded
+    /// whatever was buffered.
     async fn stage_extents(
         &self,
         rec: &ObjectRecord,
@@ -1162,7 +1204,6 @@ impl Store {
         x: &FsExtents,
         seal: &Option<Arc<crate::sse::Sealer>>,
     ) -> Result<Option<(Data, u64, Vec<crate::stage::Staged>)>> {
-        use std::os::unix::fs::FileExt as _;
         let extents = &x.ranges[..];
         let Some(last_end) = extents.last().map(|(o, len)| o + len) else {
             return Ok(None);
@@ -1173,71 +1214,76 @@ impl Store {
         let mut cur = rec.clone();
         cur.data = data.clone();
         let mut pins = Vec::new();
-        let mut run: Option<(u64, Vec<u8>)> = None;
+        let mut run: Option<Run> = None;
         let (mut i, mut pos) = (0, 0u64);
         while i < extents.len() {
             // An extent may go on from the window before: start where that one ended.
             let wstart = extents[i].0.max(pos) / chunk * chunk;
             let wend = (wstart + chunk).min(new_size);
             // The window goes on the end of the current run, or starts the next one.
-            let continues = matches!(&run, Some((s, buf))
-                if s + buf.len() as u64 == wstart && buf.len() < RUN_MAX);
+            let continues =
+                matches!(&run, Some(r) if r.end() == wstart && r.len() < RUN_MAX as u64);
             if !continues {
-                if let Some((s, buf)) = run.take() {
-                    self.stage_run(&mut cur, s, buf.into(), &mut pins, seal)
-                        .await?;
+                if let Some(r) = run.take() {
+                    self.stage_run(&mut cur, r, &mut pins, seal).await?;
                 }
-                let want = run_len(&extents[i..], wstart, chunk, new_size);
-                run = Some((wstart, Vec::with_capacity(want)));
+                run = Some(Run {
+                    start: wstart,
+                    windows: Vec::new(),
+                });
             }
-            let Some((_, buf)) = run.as_mut() else {
+            let Some(r) = run.as_mut() else {
                 return Err(StoreError::Internal("no run to stage into".into()));
             };
-            let base = buf.len();
             // Extents never overlap, so they cover the whole window when their lengths in it
-            // add up to it: then they are its bytes in order, read straight into the run.
-            // Otherwise the window starts as the old content (zeros past the old end) and the
-            // extents are laid over it.
+            // add up to it: then they are its bytes in order. Otherwise the window starts as the
+            // old content (zeros past the old end) and the extents are laid over it.
             let covered: u64 = extents[i..]
                 .iter()
                 .take_while(|(o, _)| *o < wend)
                 .map(|(o, len)| (o + len).min(wend) - (*o).max(wstart))
                 .sum();
-            let whole = covered == wend - wstart;
-            if !whole {
-                buf.resize(base + (wend - wstart) as usize, 0);
-                if wstart < old_size {
-                    let mut at = base;
-                    let mut st = std::pin::pin!(self.read_data(data, wstart..wend.min(old_size)));
-                    while let Some(piece) = st.next().await {
-                        let piece = piece?;
-                        buf[at..at + piece.len()].copy_from_slice(&piece);
-                        at += piece.len();
-                    }
+            let covers_window = covered == wend - wstart;
+            if let Some(window) = covers_window
+                .then(|| x.bytes.whole(wstart, wend - wstart))
+                .flatten()
+            {
+                r.windows.push(window);
+                while i < extents.len() && extents[i].0 + extents[i].1 <= wend {
+                    i += 1;
+                }
+                pos = wend;
+                continue;
+            }
+            let mut buf = self.inner.blobs.chunk_buffer(chunk as usize);
+            buf.resize((wend - wstart) as usize, 0);
+            if !covers_window && wstart < old_size {
+                let mut at = 0;
+                let mut st = std::pin::pin!(self.read_data(data, wstart..wend.min(old_size)));
+                while let Some(piece) = st.next().await {
+                    let piece = piece?;
+                    buf[at..at + piece.len()].copy_from_slice(&piece);
+                    at += piece.len();
                 }
             }
             while i < extents.len() && extents[i].0 < wend {
                 let (o, len) = extents[i];
                 let from = o.max(wstart);
                 let to = (o + len).min(wend);
-                if whole {
-                    append_from(&x.file, from, to - from, buf)?;
-                } else {
-                    let at = base + (from - wstart) as usize;
-                    x.file
-                        .read_exact_at(&mut buf[at..at + (to - from) as usize], from)
-                        .map_err(StoreError::io)?;
-                }
+                let at = (from - wstart) as usize;
+                x.bytes
+                    .read_exact_at(&mut buf[at..at + (to - from) as usize], from)
+                    .map_err(StoreError::io)?;
                 if o + len > wend {
                     break; // the extent goes on into the next window
                 }
                 i += 1;
             }
+            r.windows.push(buf.freeze());
             pos = wend;
         }
-        if let Some((s, buf)) = run {
-            self.stage_run(&mut cur, s, buf.into(), &mut pins, seal)
-                .await?;
+        if let Some(r) = run {
+            self.stage_run(&mut cur, r, &mut pins, seal).await?;
         }
         Ok(Some((cur.data, new_size, pins)))
     }
@@ -1246,13 +1292,16 @@ impl Store {
     async fn stage_run(
         &self,
         cur: &mut ObjectRecord,
-        offset: u64,
-        data: Bytes,
+        run: Run,
         pins: &mut Vec<crate::stage::Staged>,
         seal: &Option<Arc<crate::sse::Sealer>>,
     ) -> Result<()> {
-        let end = offset + data.len() as u64;
-        let patch = Patch::Write { offset, end, data };
+        let (offset, end) = (run.start, run.end());
+        let patch = Patch::Write {
+            offset,
+            end,
+            data: run.windows,
+        };
         if let Some((d, size, staged)) = self.stage_patch(cur, &cur.data, &patch, seal).await? {
             cur.data = d;
             cur.size = size;
@@ -1356,7 +1405,7 @@ impl Store {
                 if *offset > old_size {
                     parts.push(Part::Zeros(*offset - old_size.max(region_start)));
                 }
-                parts.push(Part::Bytes(bytes.clone()));
+                parts.extend(bytes.iter().map(|b| Part::Bytes(b.clone())));
                 if old_region_end > *end {
                     parts.push(Part::Old(*end, old_region_end));
                 }
@@ -1644,35 +1693,35 @@ fn move_rows(
 
 enum Patch {
     None,
+    /// `data`'s pieces, one after another from `offset`.
     Write {
         offset: u64,
         end: u64,
-        data: Bytes,
+        data: Vec<Bytes>,
     },
     /// Sorted, not overlapping (see [`Store::fs_write_extents`]).
     Extents(FsExtents),
     Resize(u64),
 }
 
-/// Appends `len` bytes of `file` from `offset` to `buf`, read into its spare room (not zeroed
-/// first). Whoever flushes a scratch file is its only user, so its position is ours to move.
-fn append_from(file: &std::fs::File, offset: u64, len: u64, buf: &mut Vec<u8>) -> Result<()> {
-    use std::io::{Read as _, Seek as _};
-    let mut f = file;
-    f.seek(std::io::SeekFrom::Start(offset))
-        .map_err(StoreError::io)?;
-    buf.reserve(len as usize);
-    let got = f.take(len).read_to_end(buf).map_err(StoreError::io)?;
-    if got as u64 != len {
-        return Err(StoreError::internal(
-            "a write-back scratch file ended early",
-        ));
-    }
-    Ok(())
-}
-
 /// Longest run of adjacent windows [`Store::stage_extents`] holds before staging it.
 const RUN_MAX: usize = 4 << 20;
+
+/// Adjacent windows of a flush on their way to one stage, from `start`.
+struct Run {
+    start: u64,
+    windows: Vec<Bytes>,
+}
+
+impl Run {
+    fn len(&self) -> u64 {
+        self.windows.iter().map(|w| w.len() as u64).sum()
+    }
+
+    fn end(&self) -> u64 {
+        self.start + self.len()
+    }
+}
 
 /// `ranges` (sorted, disjoint) cut into pieces of at most `max` bytes each, a range split where
 /// a piece fills up.
@@ -1696,22 +1745,6 @@ fn pieces(ranges: &[(u64, u64)], max: u64) -> Vec<Vec<(u64, u64)>> {
     out
 }
 
-/// The bytes a run of [`Store::stage_extents`] starting at window `wstart` will hold, as room to
-/// reserve: its windows stay adjacent while each next extent starts in the window after the
-/// last; the run stops one window past [`RUN_MAX`]. Only a hint: a run outgrowing it grows.
-fn run_len(extents: &[(u64, u64)], wstart: u64, chunk: u64, new_size: u64) -> usize {
-    let cap = wstart.saturating_add((RUN_MAX as u64).saturating_add(chunk));
-    let mut end = wstart.saturating_add(chunk).min(new_size);
-    for (o, len) in extents {
-        if *o / chunk * chunk > end || end >= cap {
-            break;
-        }
-        let ext_end = o.saturating_add(*len);
-        end = end.max(ext_end.div_ceil(chunk).saturating_mul(chunk).min(new_size));
-    }
-    (end.min(cap) - wstart) as usize
-}
-
 enum Part {
     Old(u64, u64),
     Zeros(u64),
@@ -1720,10 +1753,6 @@ enum Part {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    const MIB: u64 = 1 << 20;
-
     #[test]
     fn pieces_hold_at_most_their_size_and_cover_every_byte_once() {
         let p = super::pieces(&[(0, 10), (20, 3), (30, 9)], 4);
@@ -1739,25 +1768,5 @@ mod tests {
             ]
         );
         assert!(super::pieces(&[], 4).is_empty());
-    }
-
-    fn ext(o: u64, len: u64) -> (u64, u64) {
-        (o, len)
-    }
-
-    #[test]
-    fn a_run_reserves_what_its_adjacent_windows_hold() {
-        // A sequential writer's 16 MiB: the run stops one window past RUN_MAX.
-        let seq: Vec<_> = (0..16).map(|i| ext(i * MIB, MIB)).collect();
-        assert_eq!(run_len(&seq, 0, MIB, 16 * MIB), RUN_MAX + MIB as usize);
-        // Scattered 4 KiB writes, one per chunk: one window each.
-        let scattered: Vec<_> = (0..16).map(|i| ext(i * 10 * MIB + 4096, 4096)).collect();
-        assert_eq!(run_len(&scattered, 0, MIB, 200 * MIB), MIB as usize);
-        // Two extents in adjacent windows, the file ending inside the second.
-        let two = [ext(MIB / 2, MIB), ext(MIB + MIB / 2, 100)];
-        assert_eq!(
-            run_len(&two, 0, MIB, MIB + MIB / 2 + 100),
-            (MIB + MIB / 2 + 100) as usize
-        );
     }
 }

@@ -34,7 +34,7 @@ pub use fs::{
 };
 pub use fs_link::{FsSpecial, LINK_MAX};
 pub(crate) use fs_write::FileLocks;
-pub use fs_write::{FsCreate, FsExtents, FsSetAttr, FsTime};
+pub use fs_write::{ExtentBytes, FsCreate, FsExtents, FsSetAttr, FsTime};
 pub(crate) use gc::GcTrigger;
 pub use lifecycle::{ExpirySweep, MAX_RULES};
 pub use list::{ListEntry, ListPage, ListQuery};

@@ -205,6 +205,7 @@ async fn buffer(
             (a.clone(), Some(Checked { attr: a, room_to }))
         }
     };
+    wb.room_for(h.bucket_id, h.ino, offset, data.len()).await;
     let room = wb
         .add(
             &gw.store,

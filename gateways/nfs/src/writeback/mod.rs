@@ -1,12 +1,24 @@
 //! The write-back buffer behind UNSTABLE writes (RFC 1813 §3.3.7, §3.3.21).
 //!
 //! An UNSTABLE WRITE is checked (the caller may put, the inode is a file, the growth fits the
-//! quotas) and kept here; its reply says UNSTABLE with the server's write verifier. The bytes
-//! wait in a scratch file of the store's data disk ([`Store::fs_scratch_file`]: unnamed, sparse,
-//! at their own offsets, so they sit in the page cache, not in the server's memory, as a local
-//! file system's dirty pages would); only the written ranges are kept in memory. They reach the
+//! quotas) and kept here; its reply says UNSTABLE with the server's write verifier. Where the
+//! bytes wait ([`Held`]) is decided per 1 MiB window of the file: a window goes into memory
+//! when a write brings at least [`MEMORY_PIECE`] of it, or starts it while appending (where the
+//! buffer's furthest write ended), and one of the [`MEMORY_WINDOWS`] shared by all files is
+//! free; every later write into that window, of any size, goes there too. Window buffers are
+//! reused from write to write, so a stream of writes copies each byte once into pages already
+//! in memory, and a flush hands a whole window to the chunk writer without another copy (at the
+//! default chunk size; the chunk writer seals a copy on an encrypted share). Every other window
+//! — scattered small writes, windows past the budget — waits in a scratch file of the store's
+//! data disk ([`Store::fs_scratch_file`]: unnamed, sparse, at their own offsets, so they sit in
+//! the page cache, not in the server's memory, as a local file system's dirty pages would),
+//! made at its first use. A window is in one place or the other, never both; only the written
+//! ranges are kept besides. A write that would take a window while all are taken and flushes
+//! under way hold some waits for one, briefly ([`Inner::room_for`]); a buffer whose write found
+//! none flushes the windows it holds. They reach the
 //! store in one commit per file when: the client sends COMMIT for the file; a FILE_SYNC or
-//! DATA_SYNC write to it arrives (kept in order); the file's buffer passes [`FILE_SOON`] while
+//! DATA_SYNC write to it arrives (kept in order); the file's buffer passes [`FILE_SOON`] (or
+//! holds [`MEMORY_SOON`] windows in memory) while
 //! dense (a background flush, so receiving overlaps hashing and disk) or [`FILE_HARD`] (the
 //! writer waits), or all buffers pass [`TOTAL_MAX`]; any other procedure names a handle in the
 //! same share (so READ, GETATTR, LOOKUP, READDIR, SETATTR, RENAME see what was written); the
@@ -23,15 +35,17 @@
 //! instead of being told they are safe. A file deleted meanwhile drops its bytes, as a local
 //! file system would. Per-file flush locks keep flushes of one file in write order.
 
+mod held;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
-use std::os::unix::fs::FileExt as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use gatehouse_store::ops::{FsAttr, FsExtents};
 use gatehouse_store::{Principal, Store, StoreError};
 use nfs3_types::nfs3::nfsstat3;
+
+use held::{Held, WindowBudget};
 
 /// A file's buffer past this many bytes, dense (at least half of every chunk window it touches
 /// written), starts flushing in the background while the writer goes on.
@@ -44,11 +58,26 @@ pub const TOTAL_MAX: u64 = 1 << 30;
 pub const IDLE_MAX: Duration = Duration::from_secs(1);
 /// ...and one written all along, once its oldest buffered write is this old.
 pub const AGE_MAX: Duration = Duration::from_secs(5);
-/// The window a flush rewrites per touched chunk (the store's default chunk size); only used
-/// to tell dense buffers from sparse ones.
+/// The window a flush rewrites per touched chunk (the store's default chunk size): what tells
+/// dense buffers from sparse ones, and the size of a window held in memory.
 const WINDOW: u64 = 1 << 20;
+/// Windows held in memory across all buffers, at most (16 MiB); past it, writes wait in
+/// scratch files. Their buffers are kept for the next windows until none was taken for
+/// [`SPARE_KEPT`].
+pub const MEMORY_WINDOWS: usize = 16;
+/// A dense buffer holding this many windows in memory starts flushing in the background, so
+/// the next windows find room while it is written.
+pub const MEMORY_SOON: usize = MEMORY_WINDOWS / 2;
+/// Spare window buffers are kept while windows were taken this recently (a copy of many files
+/// flushes between them), then let go.
+const SPARE_KEPT: Duration = Duration::from_secs(5);
+/// The longest a write waits for a window in memory ([`Inner::room_for`]).
+const WINDOW_WAIT: Duration = Duration::from_millis(250);
+/// A piece of at least this much of a window takes a window in memory even when it does not
+/// start it (a client's writes arriving out of order, or in pieces of 64 KiB and more).
+const MEMORY_PIECE: u64 = WINDOW / 16;
 
-/// What a write left behind it ([`WriteBack::add`]).
+/// What a write left behind it ([`Inner::add`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Room {
     Plenty,
@@ -75,7 +104,7 @@ struct Pending {
     /// The principal of the last write; the flush commits as that principal.
     principal: Principal,
     /// The bytes, each at its own offset.
-    file: Arc<File>,
+    held: Arc<Held>,
     /// Written ranges, start → end: sorted, disjoint, touching ones merged.
     ranges: BTreeMap<u64, u64>,
     /// Chunk windows the ranges touch.
@@ -118,6 +147,7 @@ impl Default for WriteBack {
             ),
             state: Mutex::default(),
             flushing: Mutex::default(),
+            budget: Arc::default(),
         }))
     }
 }
@@ -129,6 +159,8 @@ pub(crate) struct Inner {
     state: Mutex<State>,
     /// One lock per file being flushed, so two flushes of it commit in order.
     flushing: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    /// The budget of windows held in memory, and their spare buffers.
+    budget: Arc<WindowBudget>,
 }
 
 impl std::ops::Deref for WriteBack {
@@ -215,7 +247,7 @@ impl Inner {
                         let s = Arc::new(Mutex::new(Pending {
                             bucket: bucket.to_string(),
                             principal: principal.clone(),
-                            file: Arc::new(store.fs_scratch_file()?),
+                            held: Arc::new(Held::new(self.budget.clone())),
                             ranges: BTreeMap::new(),
                             windows: HashSet::new(),
                             bytes: 0,
@@ -235,7 +267,10 @@ impl Inner {
             if p.taken {
                 continue; // flushed meanwhile: this write goes into the file's next buffer
             }
-            p.file.write_all_at(data, offset).map_err(StoreError::io)?;
+            let appending = offset == p.end;
+            let short = p
+                .held
+                .write(&|| store.fs_scratch_file(), offset, data, appending)?;
             if !same_principal(&p.principal, principal) {
                 p.principal = principal.clone();
             }
@@ -251,7 +286,12 @@ impl Inner {
             p.last = Instant::now();
             let file_bytes = p.bytes;
             let dense = file_bytes.saturating_mul(2) >= p.windows.len() as u64 * WINDOW;
-            let soon = file_bytes >= FILE_SOON && dense && !p.flush_started;
+            // (a file that found no window free flushes the ones it holds, so files streamed
+            // at once give windows back before any of them holds `MEMORY_SOON`)
+            let in_memory = p.held.in_memory();
+            let many =
+                file_bytes >= FILE_SOON || in_memory >= MEMORY_SOON || (short && in_memory > 0);
+            let soon = many && dense && !p.flush_started;
             p.flush_started |= soon;
             // Counted while the buffer is held, so a flush taking it subtracts these bytes
             // only after they were added (lock order: a buffer, then the state).
@@ -268,6 +308,42 @@ impl Inner {
             } else {
                 Room::Plenty
             });
+        }
+    }
+
+    /// Before a write that would take a window in memory ([`Held::write`]'s rule): while every
+    /// window is taken and flushes under way hold some (they give them back once written),
+    /// waits for one, up to [`WINDOW_WAIT`]; then the write takes a window or, still none,
+    /// goes to the scratch file. A writer faster than the disk is held back here instead of
+    /// writing each byte twice more (into the scratch file and out of it) on the way.
+    pub async fn room_for(&self, bucket_id: u64, ino: u64, offset: u64, len: usize) {
+        // (the common case, windows free, asks nothing more)
+        if !self.budget.worth_waiting() {
+            return;
+        }
+        let slot = self.state().files.get(&(bucket_id, ino)).cloned();
+        let wants = match slot {
+            Some(slot) => {
+                let p = lock(&slot);
+                Held::wants_window(Some(&p.held), offset, len as u64, offset == p.end)
+            }
+            // A new buffer starts at the write (as `add` makes it: its end is 0).
+            None => Held::wants_window(None, offset, len as u64, offset == 0),
+        };
+        if !wants {
+            return;
+        }
+        let until = tokio::time::Instant::now() + WINDOW_WAIT;
+        loop {
+            let returned = self.budget.returned.notified();
+            let mut returned = std::pin::pin!(returned);
+            returned.as_mut().enable();
+            if !self.budget.worth_waiting() {
+                return;
+            }
+            if tokio::time::timeout_at(until, returned).await.is_err() {
+                return;
+            }
         }
     }
 
@@ -294,13 +370,14 @@ impl Inner {
         let slot = self.state().files.remove(&key)?;
         let mut p = lock(&slot);
         p.taken = true;
+        p.held.flushing(true);
         let bytes = p.bytes;
         let ranges: Vec<(u64, u64)> = p.ranges.iter().map(|(s, e)| (*s, e - s)).collect();
         let taken = (
             p.bucket.clone(),
             p.principal.clone(),
             FsExtents {
-                file: p.file.clone(),
+                bytes: p.held.clone(),
                 ranges,
             },
         );
@@ -312,20 +389,23 @@ impl Inner {
     }
 
     /// Puts a taken buffer back after a flush that could not reach the chunk service, unless
-    /// writes after the take started a new one (then it cannot be merged: false).
+    /// writes after the take started a new one (then it cannot be merged) or the flush
+    /// committed part of it (in pieces, on a tight disk: what it released is no longer held):
+    /// false then.
     fn put_back(&self, key: Key, slot: Slot) -> bool {
-        let bytes = {
-            let mut p = lock(&slot);
-            p.taken = false;
-            p.flush_started = false;
-            p.bytes
-        };
+        let mut p = lock(&slot);
+        if p.held.released() {
+            return false;
+        }
         let mut st = self.state();
         if st.files.contains_key(&key) {
             return false;
         }
-        st.files.insert(key, slot);
-        st.total += bytes;
+        p.taken = false;
+        p.flush_started = false;
+        p.held.flushing(false);
+        st.files.insert(key, slot.clone());
+        st.total += p.bytes;
         true
     }
 
@@ -398,7 +478,8 @@ impl Inner {
         }
     }
 
-    /// Flushes the files idle for `idle` or buffered for `age` (all with `Duration::ZERO`).
+    /// Flushes the files idle for `idle` or buffered for `age` (all with `Duration::ZERO`);
+    /// when no window was taken for [`SPARE_KEPT`], lets the spare window buffers go.
     pub async fn flush_older(&self, store: &Store, idle: Duration, age: Duration) {
         let now = Instant::now();
         let slots: Vec<(Key, Slot)> = self
@@ -415,6 +496,9 @@ impl Inner {
             if due {
                 let _ = self.flush_file(store, k.0, k.1).await;
             }
+        }
+        if self.budget.idle_for(SPARE_KEPT) {
+            lock(&self.budget.spare).clear();
         }
     }
 }
@@ -450,17 +534,72 @@ fn insert(ranges: &mut BTreeMap<u64, u64>, start: u64, end: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::held::tests::{scratch_in, xorshift};
     use super::*;
+
+    /// A writer waits for a window only when it would take one and a flush holds some; not for
+    /// a write into a window it already holds.
+    #[tokio::test]
+    async fn a_writer_waits_only_for_a_window_it_would_take() {
+        let wb = WriteBack::default();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let scratch = scratch_in(dir.path());
+        let held = Held::new(wb.budget.clone());
+        held.write(&scratch, 0, &[5u8; 8192], true).expect("write");
+        let budget = &wb.budget;
+        lock(&budget.counts).taken = MEMORY_WINDOWS;
+        let slot = Arc::new(Mutex::new(Pending {
+            bucket: "b".into(),
+            principal: Principal {
+                user_id: "u".into(),
+                name: "u".into(),
+                admin: None,
+                service: false,
+                groups: Vec::new(),
+                grants: Arc::from(Vec::new()),
+                anonymous: false,
+                rate_per_minute: None,
+                access: Arc::default(),
+                facts: Arc::default(),
+            },
+            held: Arc::new(held),
+            ranges: BTreeMap::from([(0, 8192)]),
+            windows: HashSet::from([0]),
+            bytes: 8192,
+            end: 8192,
+            since: Instant::now(),
+            last: Instant::now(),
+            flush_started: false,
+            taken: false,
+            checked: None,
+        }));
+        wb.state().files.insert((1, 1), slot);
+        let t = Instant::now();
+        wb.room_for(1, 1, 8192, 65536).await;
+        wb.room_for(1, 1, 2 * WINDOW, 4096).await; // not appending: to the scratch file
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "{:?}",
+            t.elapsed()
+        );
+        // No flush holds windows: nothing to wait for.
+        wb.room_for(1, 1, 3 * WINDOW, WINDOW as usize).await;
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "{:?}",
+            t.elapsed()
+        );
+        lock(&budget.counts).flushing = 1;
+        wb.room_for(1, 1, 3 * WINDOW, WINDOW as usize).await;
+        assert!(t.elapsed() >= WINDOW_WAIT, "{:?}", t.elapsed());
+        // Back to what the buffer holds (one window), which its drop gives back.
+        lock(&budget.counts).flushing = 0;
+        lock(&budget.counts).taken = 1;
+    }
 
     #[test]
     fn ranges_stay_disjoint_and_count_what_they_cover() {
-        let mut seed = 7u64;
-        let mut rnd = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rnd = xorshift(7);
         for _ in 0..200 {
             let mut ranges = BTreeMap::new();
             let mut flat = vec![false; 260];
