@@ -125,6 +125,12 @@ impl Store {
         Ok(b.owner)
     }
 
+    /// The owner shown in a listing's `<Owner>` elements: every object is its bucket owner's
+    /// (decision 0042). For answers to a listing already authorized, so it asks nothing more.
+    pub fn listing_owner(&self, bucket: &str) -> Result<String> {
+        Ok(self.bucket_record(bucket)?.owner)
+    }
+
     /// Refuses, before a bucket is created, an ACL it would not take (CreateBucket with
     /// `x-amz-acl` and `x-amz-object-ownership`): nothing is created then.
     pub fn accepts_new_bucket_acl(

@@ -158,6 +158,15 @@ async fn anonymous_callers_get_only_what_a_policy_grants() {
     assert_eq!(r.text().await.expect("body"), "hello world");
     let r = anonymous(&srv, "HEAD", "/site/pub/index.html").await;
     assert_eq!(r.status(), 200);
+    // Response header overrides are for signed requests only (API_GetObject), not applied.
+    let r = anonymous(
+        &srv,
+        "GET",
+        "/site/pub/index.html?response-content-type=text/x-evil",
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.expect("body").contains("InvalidRequest"));
     // Only that prefix, only reads.
     assert_eq!(
         anonymous(&srv, "GET", "/site/private/key").await.status(),

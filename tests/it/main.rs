@@ -47,6 +47,7 @@ mod s3_bad_input;
 mod s3_buckets;
 mod s3_checksums;
 mod s3_edges;
+mod s3_inputs_kept;
 mod s3_listing;
 mod s3_multipart;
 mod s3_objects;

@@ -200,8 +200,27 @@ const UNSUPPORTED_BUCKET: &[&str] = &[
     "metrics",
     "intelligent-tiering",
     "session",
+    "metadataTable",
+    "metadataConfiguration",
+    "metadataInventoryTable",
+    "metadataJournalTable",
+    "abac",
 ];
-const UNSUPPORTED_OBJECT: &[&str] = &["torrent", "restore", "select"];
+const UNSUPPORTED_OBJECT: &[&str] = &["torrent", "restore", "select", "renameObject"];
+
+/// Bucket sub-resources that name an operation only with some methods (`GET ?location`,
+/// `POST ?delete`, ...): with any other method they are refused, not taken for CreateBucket,
+/// DeleteBucket or a listing.
+const BUCKET_SUBRESOURCES: &[&str] = &[
+    "acl",
+    "lifecycle",
+    "versioning",
+    "delete",
+    "location",
+    "uploads",
+    "versions",
+    "list-type",
+];
 
 pub fn parse(
     method: &Method,
@@ -319,9 +338,6 @@ pub fn parse(
             Method::GET if q.has("lifecycle") => Ok(E::GetBucketLifecycleConfiguration),
             Method::DELETE if q.has("lifecycle") => Ok(E::DeleteBucketLifecycle),
             Method::PUT if q.has("versioning") => Ok(E::PutBucketVersioning),
-            Method::PUT => Ok(E::CreateBucket),
-            Method::DELETE => Ok(E::DeleteBucket),
-            Method::HEAD => Ok(E::HeadBucket),
             Method::POST if q.has("delete") => Ok(E::DeleteObjects),
             Method::GET if q.has("location") => Ok(E::GetBucketLocation),
             Method::GET if q.has("acl") => Ok(E::GetBucketAcl),
@@ -331,6 +347,10 @@ pub fn parse(
             Method::GET if q.get("list-type").is_some() => Err(S3Error::invalid_argument(
                 "Invalid list type: list-type must be 2",
             )),
+            _ if BUCKET_SUBRESOURCES.iter().any(|s| q.has(s)) => Err(S3Error::method_not_allowed()),
+            Method::PUT => Ok(E::CreateBucket),
+            Method::DELETE => Ok(E::DeleteBucket),
+            Method::HEAD => Ok(E::HeadBucket),
             Method::GET => Ok(E::ListObjects),
             _ => Err(S3Error::method_not_allowed()),
         };
@@ -349,6 +369,7 @@ pub fn parse(
     }
     let copy = headers.contains_key("x-amz-copy-source");
     let ep = match *method {
+        _ if q.has("uploads") && *method != Method::POST => Err(S3Error::method_not_allowed()),
         Method::GET if q.has("retention") => Ok(E::GetObjectRetention),
         Method::PUT if q.has("retention") => Ok(E::PutObjectRetention),
         Method::GET if q.has("legal-hold") => Ok(E::GetObjectLegalHold),
@@ -360,6 +381,9 @@ pub fn parse(
         Method::DELETE if q.has("tagging") => Ok(E::DeleteObjectTagging),
         Method::GET if q.has("acl") => Ok(E::GetObjectAcl),
         Method::PUT if q.has("acl") => Ok(E::PutObjectAcl),
+        _ if q.has("acl") || q.has("attributes") || q.has("tagging") => {
+            Err(S3Error::method_not_allowed())
+        }
         Method::GET if q.has("uploadId") => Ok(E::ListParts),
         Method::GET => Ok(E::GetObject),
         Method::HEAD => Ok(E::HeadObject),
@@ -368,6 +392,11 @@ pub fn parse(
         } else {
             E::UploadPart
         }),
+        // A part without its upload, or an upload without a part number: never a whole
+        // object written over the key.
+        Method::PUT if q.has("partNumber") || q.has("uploadId") => Err(S3Error::invalid_request(
+            "UploadPart needs both partNumber and uploadId",
+        )),
         Method::PUT if copy => Ok(E::CopyObject),
         Method::PUT => Ok(E::PutObject),
         Method::POST if q.has("uploads") => Ok(E::CreateMultipartUpload),
@@ -518,5 +547,64 @@ mod tests {
             assert_eq!(ep(Method::DELETE, true, true, q), None, "{q}");
             assert_eq!(ep(Method::GET, true, true, q), None, "{q}");
         }
+    }
+
+    #[test]
+    fn a_sub_resource_with_the_wrong_method_is_refused_not_taken_for_another_operation() {
+        use Endpoint as E;
+        // Never CreateBucket, DeleteBucket, a listing, PutObject or DeleteObject.
+        for (m, q) in [
+            (Method::PUT, "uploads"),
+            (Method::PUT, "location"),
+            (Method::PUT, "versions"),
+            (Method::PUT, "delete"),
+            (Method::PUT, "metadataTable"),
+            (Method::PUT, "abac"),
+            (Method::DELETE, "versioning"),
+            (Method::DELETE, "acl"),
+            (Method::DELETE, "uploads"),
+            (Method::DELETE, "location"),
+            (Method::GET, "delete"),
+            (Method::GET, "metadataConfiguration"),
+        ] {
+            assert_eq!(ep(m.clone(), true, false, q), None, "{m} bucket ?{q}");
+        }
+        for (m, q) in [
+            (Method::PUT, "renameObject"),
+            (Method::PUT, "partNumber=1"),
+            (Method::PUT, "uploadId=u"),
+            (Method::PUT, "uploads"),
+            (Method::GET, "uploads"),
+            (Method::DELETE, "uploads"),
+            (Method::DELETE, "acl"),
+            (Method::PUT, "attributes"),
+            (Method::DELETE, "attributes"),
+            (Method::POST, "tagging"),
+        ] {
+            assert_eq!(ep(m.clone(), true, true, q), None, "{m} object ?{q}");
+        }
+        // What these sub-resources do name still works, and unknown parameters (an SDK's
+        // `x-id`) are no sub-resource.
+        assert_eq!(
+            ep(Method::PUT, true, false, "x-id=CreateBucket"),
+            Some(E::CreateBucket)
+        );
+        assert_eq!(
+            ep(Method::PUT, true, true, "x-id=PutObject"),
+            Some(E::PutObject)
+        );
+        assert_eq!(ep(Method::DELETE, true, false, ""), Some(E::DeleteBucket));
+        assert_eq!(
+            ep(Method::GET, true, false, "location"),
+            Some(E::GetBucketLocation)
+        );
+        assert_eq!(
+            ep(Method::POST, true, false, "delete"),
+            Some(E::DeleteObjects)
+        );
+        assert_eq!(
+            ep(Method::GET, true, true, "partNumber=2"),
+            Some(E::GetObject)
+        );
     }
 }

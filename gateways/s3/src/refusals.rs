@@ -50,6 +50,9 @@ const REFUSED_PREFIXES: &[(&str, &str)] = &[
     // MFA delete is not offered (decision 0038): a request carrying an MFA token is not
     // carried out as if it had none.
     ("x-amz-mfa", "MFA delete"),
+    // Appends to an object (directory buckets): without it the request would replace the
+    // whole object with the appended bytes.
+    ("x-amz-write-offset-bytes", "appending to an object"),
 ];
 
 /// Object lock headers (decision 0039) and the operations that carry them out; on any other
@@ -178,6 +181,7 @@ mod tests {
             (E::GetObject, "x-amz-bypass-governance-retention", "true"),
             (E::PutObject, "x-amz-storage-class", "GLACIER"),
             (E::PutObject, "x-amz-website-redirect-location", "/other"),
+            (E::PutObject, "x-amz-write-offset-bytes", "5"),
             (E::PutObject, "x-amz-bucket-object-lock-enabled", "true"),
             (E::DeleteObject, "x-amz-mfa", "arn:aws:iam::1:mfa/u 123456"),
         ] {

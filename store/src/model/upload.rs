@@ -42,6 +42,10 @@ pub struct PartRecord {
     pub mtime_ms: i64,
     pub chunks: Vec<ChunkRef>,
     pub checksum: Option<String>,
+    /// The algorithm of `checksum` (`CRC32`, …); `None` in records from before it was kept,
+    /// whose checksum is their upload's algorithm when it has one.
+    #[serde(default)]
+    pub checksum_algorithm: Option<String>,
 }
 
 /// A completed upload, kept for a day after CompleteMultipartUpload so that the same request

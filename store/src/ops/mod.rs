@@ -40,6 +40,7 @@ pub use lifecycle::{ExpirySweep, MAX_RULES};
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{
     COMPLETION_KEPT_MS, CompleteClaims, CompletePart, Completion, PartInfo, UploadInfo,
+    UploadsEntry, UploadsQuery,
 };
 pub use objects::{CopyOptions, ObjectInfo, PutOptions, WriteCondition, etag_in_list};
 pub(crate) use peers::PeerPrincipals;

@@ -41,8 +41,28 @@ pub struct UploadInfo {
     pub sse: Option<crate::sse::SseMode>,
 }
 
+/// What ListMultipartUploads asks for.
+#[derive(Debug, Clone, Default)]
+pub struct UploadsQuery<'a> {
+    pub prefix: &'a str,
+    pub delimiter: Option<&'a str>,
+    pub key_marker: Option<&'a str>,
+    pub upload_id_marker: Option<&'a str>,
+    pub max: usize,
+}
+
+/// One entry of a ListMultipartUploads page.
+#[derive(Debug, Clone)]
+pub enum UploadsEntry {
+    Upload(UploadInfo),
+    /// A common prefix: the keys of uploads that have the delimiter after the prefix.
+    Prefix(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct PartInfo {
+    /// The algorithm of `checksum` (`CRC32`, …).
+    pub checksum_algorithm: Option<String>,
     pub part_number: u32,
     pub size: u64,
     /// Hex MD5 (unquoted).
@@ -86,6 +106,57 @@ pub struct CompletePart {
     pub part_number: u32,
     /// As the client sent it; quotes are ignored.
     pub etag: String,
+    /// The part's `<Checksum…>` element, if sent: it must be the part's own.
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
+}
+
+/// UploadPart's checksum against its upload's (the API_UploadPart reference: "This checksum
+/// algorithm must be the same for all parts and it match the checksum value supplied in the
+/// CreateMultipartUpload request"); AWS's message. A part may carry one when its upload has
+/// none (SDKs add CRC32 to every part by default).
+fn check_part_algorithm(upload: Option<&str>, part: Option<ChecksumAlgorithm>) -> Result<()> {
+    let Some(want) = upload else {
+        return Ok(());
+    };
+    if part.is_some_and(|p| p.name().eq_ignore_ascii_case(want)) {
+        return Ok(());
+    }
+    Err(StoreError::InvalidRequest(format!(
+        "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+        want.to_ascii_lowercase(),
+        part.map_or("null".to_string(), |p| p.name().to_ascii_lowercase())
+    )))
+}
+
+/// A completion's part `cp` against the part stored (`rec`) in an upload of `upload_alg`
+/// (`composite`: its parts' checksums make the object's): a checksum sent must be the part's
+/// (`InvalidPart`, as AWS answers), and a composite upload's completion must send every one.
+fn check_completed_part(
+    cp: &CompletePart,
+    rec: &PartRecord,
+    upload_alg: Option<&str>,
+    composite: bool,
+) -> Result<()> {
+    match (&cp.checksum, upload_alg) {
+        (Some((alg, sent)), _) => {
+            let stored_alg = rec.checksum_algorithm.as_deref().or(upload_alg);
+            let same_alg = stored_alg.is_some_and(|a| a.eq_ignore_ascii_case(alg.name()));
+            if !same_alg || rec.checksum.as_deref() != Some(sent.trim()) {
+                return Err(StoreError::InvalidPart(format!(
+                    "part {}: the {} checksum sent is not the part's",
+                    cp.part_number,
+                    alg.name()
+                )));
+            }
+            Ok(())
+        }
+        (None, Some(a)) if composite => Err(StoreError::InvalidRequest(format!(
+            "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {} in the request.",
+            a.to_ascii_lowercase(),
+            cp.part_number
+        ))),
+        (None, _) => Ok(()),
+    }
 }
 
 /// The object's checksum from its parts': their checksums' checksum (`-<parts>`), or the
@@ -483,6 +554,7 @@ impl Store {
         deny(authorize(p, Verb::Put, Resource::Object(bucket, key)))?;
         check_part_number(part_number)?;
         let u = self.upload_exists(upload_id, bucket, key)?;
+        check_part_algorithm(u.checksum_algorithm.as_deref(), opts.checksum)?;
         if let Some(n) = opts.declared_size {
             self.precheck_part_room(&u, upload_id, part_number, n)?;
         }
@@ -571,6 +643,12 @@ impl Store {
                     md5: true,
                     max_size: self.inner.cfg.max_object_size,
                     seal,
+                    // The upload's checksum, computed here for the copied bytes (AWS answers
+                    // it in CopyPartResult), so the object's can be made from its parts'.
+                    checksum: u
+                        .checksum_algorithm
+                        .as_deref()
+                        .and_then(ChecksumAlgorithm::parse),
                     ..Default::default()
                 },
             )
@@ -648,6 +726,7 @@ impl Store {
                 .checksum
                 .as_ref()
                 .map(|(_, v)| crate::checksum::base64(v)),
+            checksum_algorithm: staged.checksum.as_ref().map(|(a, _)| a.name().to_string()),
         };
         let info = PartInfo {
             part_number,
@@ -655,6 +734,7 @@ impl Store {
             etag: rec.md5.clone(),
             mtime_ms: rec.mtime_ms,
             checksum: rec.checksum.clone(),
+            checksum_algorithm: rec.checksum_algorithm.clone(),
             // The upload's encryption (SSE-C answers with its own headers, not AES256's).
             sse: u.sse.filter(|_| !rec.chunks.is_empty()),
         };
@@ -790,6 +870,13 @@ impl Store {
                                 cp.part_number, rec.md5
                             )));
                         }
+                        check_completed_part(
+                            cp,
+                            &rec,
+                            u.checksum_algorithm.as_deref(),
+                            u.checksum_type.as_deref().and_then(ChecksumType::parse)
+                                != Some(ChecksumType::FullObject),
+                        )?;
                         records.push(rec);
                     }
                 }
@@ -953,21 +1040,21 @@ impl Store {
                 mtime_ms: r.mtime_ms,
                 sse: u.sse.filter(|_| !r.chunks.is_empty()),
                 checksum: r.checksum,
+                checksum_algorithm: r.checksum_algorithm.or(u.checksum_algorithm.clone()),
             });
         }
         Ok((upload_info(upload_id, &u), out, truncated))
     }
 
-    /// ListMultipartUploads in (key, upload id) order, after the markers, with a key prefix.
+    /// ListMultipartUploads: the bucket's uploads under `q.prefix` in key order (then by
+    /// initiation), from the markers on; with a delimiter, the keys that have it after the
+    /// prefix are rolled up into their common prefixes, each counted once against `max`.
     pub fn list_uploads(
         &self,
         p: &Principal,
         bucket: &str,
-        prefix: &str,
-        key_marker: Option<&str>,
-        upload_id_marker: Option<&str>,
-        max: usize,
-    ) -> Result<(Vec<UploadInfo>, bool)> {
+        q: &UploadsQuery<'_>,
+    ) -> Result<(Vec<UploadsEntry>, bool)> {
         deny(authorize(p, Verb::List, Resource::Objects(bucket)))?;
         self.bucket_record(bucket)?;
         let txn = self.db().begin_read()?;
@@ -976,7 +1063,7 @@ impl Store {
         for e in uploads.iter()? {
             let (k, v) = e?;
             let u: UploadRecord = codec::decode(v.value())?;
-            if u.bucket == bucket && u.key.starts_with(prefix) {
+            if u.bucket == bucket && u.key.starts_with(q.prefix) {
                 all.push(upload_info(k.value(), &u));
             }
         }
@@ -987,17 +1074,41 @@ impl Store {
                 b.upload_id.as_str(),
             ))
         });
-        let all: Vec<UploadInfo> = all
-            .into_iter()
-            .filter(|u| match (key_marker, upload_id_marker) {
+        let mut out = Vec::new();
+        let mut truncated = false;
+        for u in all {
+            let after_marker = match (q.key_marker, q.upload_id_marker) {
                 (Some(km), Some(im)) => {
                     u.key.as_str() > km || (u.key == km && u.upload_id.as_str() > im)
                 }
                 (Some(km), None) => u.key.as_str() > km,
                 _ => true,
-            })
-            .collect();
-        let truncated = all.len() > max;
-        Ok((all.into_iter().take(max).collect(), truncated))
+            };
+            if !after_marker {
+                continue;
+            }
+            let rolled = q.delimiter.filter(|d| !d.is_empty()).and_then(|d| {
+                let rest = &u.key[q.prefix.len()..];
+                rest.find(d)
+                    .map(|i| u.key[..q.prefix.len() + i + d.len()].to_string())
+            });
+            let entry = match rolled {
+                // A prefix a page ended on (its NextKeyMarker) is not listed again.
+                Some(cp) if Some(cp.as_str()) == q.key_marker => continue,
+                Some(cp) => {
+                    if matches!(out.last(), Some(UploadsEntry::Prefix(last)) if *last == cp) {
+                        continue;
+                    }
+                    UploadsEntry::Prefix(cp)
+                }
+                None => UploadsEntry::Upload(u),
+            };
+            if out.len() == q.max {
+                truncated = true;
+                break;
+            }
+            out.push(entry);
+        }
+        Ok((out, truncated))
     }
 }

@@ -565,32 +565,6 @@ impl Store {
         r.pop().unwrap_or(Ok(false))
     }
 
-    /// DeleteObject with `If-Match`: decided inside the commit that removes the object, as a
-    /// write's condition is (a different ETag → `PreconditionFailed`, no object → `NoSuchKey`,
-    /// nothing removed).
-    pub async fn delete_object_if(
-        &self,
-        p: &Principal,
-        bucket: &str,
-        key: &str,
-        cond: WriteCondition,
-    ) -> Result<bool> {
-        if cond.is_empty() {
-            return self.delete_object(p, bucket, key).await;
-        }
-        deny(authorize(p, Verb::Delete, Resource::Object(bucket, key)))?;
-        let (bucket, key) = (bucket.to_string(), key.to_string());
-        self.inner
-            .committer
-            .write(move |t| {
-                let mut ns = Ns::new(t);
-                let mut b = txn::get_bucket(&ns, &bucket)?;
-                cond.check(current_etag(&ns, b.id, &key)?.as_deref())?;
-                txn::unlink_object(&mut ns, &mut b, &key)
-            })
-            .await
-    }
-
     /// DeleteObjects: every key in one transaction; per-key outcome (true = existed).
     pub async fn delete_objects(
         &self,

@@ -16,7 +16,9 @@ use crate::blobs::Pins;
 use crate::error::{Result, StoreError};
 use crate::model::{BucketRecord, Principal, ReplOp, VersionRow, Versioning};
 use crate::ops::ObjectInfo;
+use crate::ops::WriteCondition;
 use crate::ops::ns::Ns;
+use crate::ops::objects::current_etag;
 use crate::ops::txn;
 use crate::rbac::{Resource, Verb, authorize};
 use crate::tables::{self, BUCKETS, ENTRIES, INODE_VERSIONS, VERSIONS};
@@ -29,6 +31,16 @@ pub struct Deleted {
     pub version_id: Option<String>,
     /// A delete marker was made, or the version removed was one.
     pub delete_marker: bool,
+}
+
+/// One object of a DeleteObjects request (or a DeleteObject).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteItem {
+    pub key: String,
+    pub version_id: Option<String>,
+    /// `<ETag>` (DeleteObjects) or `If-Match` (DeleteObject): the current object's ETag must
+    /// be one of these; not with a version id.
+    pub if_match: Option<String>,
 }
 
 impl Store {
@@ -158,16 +170,16 @@ impl Store {
         &self,
         p: &Principal,
         bucket: &str,
-        items: Vec<(String, Option<String>)>,
+        items: Vec<DeleteItem>,
         bypass_governance: bool,
     ) -> Result<Vec<Result<Deleted>>> {
         let denied = crate::rbac::each_key(
             p,
             Verb::Delete,
             bucket,
-            items.iter().map(|(k, id)| {
-                let action = id.as_ref().map(|_| "s3:DeleteObjectVersion");
-                (k.as_str(), action)
+            items.iter().map(|i| {
+                let action = i.version_id.as_ref().map(|_| "s3:DeleteObjectVersion");
+                (i.key.as_str(), action)
             }),
         )?;
         let bypass = crate::locks::may_bypass(p, bucket, bypass_governance);
@@ -178,11 +190,27 @@ impl Store {
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &bucket)?;
                 let mut out = Vec::with_capacity(items.len());
-                for ((key, id), denied) in items.into_iter().zip(denied) {
-                    out.push(match (denied, id) {
-                        (Some(e), _) => Err(e),
-                        (None, Some(id)) => delete_version_in(&mut ns, &mut b, &key, &id, bypass),
-                        (None, None) => delete_current_in(&mut ns, &mut b, &key),
+                for (item, denied) in items.into_iter().zip(denied) {
+                    let key = &item.key;
+                    out.push(match (denied, item.version_id, item.if_match) {
+                        (Some(e), _, _) => Err(e),
+                        // Refused before it gets here (the gateway answers NotImplemented).
+                        (None, Some(_), Some(_)) => Err(StoreError::InvalidRequest(
+                            "a delete of one version takes no ETag condition".into(),
+                        )),
+                        (None, Some(id), None) => {
+                            delete_version_in(&mut ns, &mut b, key, &id, bypass)
+                        }
+                        (None, None, if_match) => {
+                            let cond = WriteCondition {
+                                if_match,
+                                if_none_match: false,
+                            };
+                            match cond.check(current_etag(&ns, b.id, key)?.as_deref()) {
+                                Ok(()) => delete_current_in(&mut ns, &mut b, key),
+                                Err(e) => Err(e),
+                            }
+                        }
                     });
                 }
                 Ok(out)
@@ -205,7 +233,11 @@ impl Store {
             .delete_versions(
                 p,
                 bucket,
-                vec![(key.to_string(), Some(id.to_string()))],
+                vec![DeleteItem {
+                    key: key.to_string(),
+                    version_id: Some(id.to_string()),
+                    if_match: None,
+                }],
                 bypass_governance,
             )
             .await?;
@@ -213,11 +245,23 @@ impl Store {
             .unwrap_or_else(|| Err(StoreError::Internal("no outcome".into())))
     }
 
-    /// DeleteObject without a version id: in a versioned bucket, a delete marker.
-    pub async fn delete_current(&self, p: &Principal, bucket: &str, key: &str) -> Result<Deleted> {
-        let mut r = self
-            .delete_versions(p, bucket, vec![(key.to_string(), None)], false)
-            .await?;
+    /// DeleteObject without a version id: in a versioned bucket, a delete marker. With
+    /// `if_match` (`If-Match`), decided inside the commit that removes the object, as a write's
+    /// condition is: a different ETag → `PreconditionFailed`, no object → `NoSuchKey`, nothing
+    /// removed.
+    pub async fn delete_current(
+        &self,
+        p: &Principal,
+        bucket: &str,
+        key: &str,
+        if_match: Option<String>,
+    ) -> Result<Deleted> {
+        let item = DeleteItem {
+            key: key.to_string(),
+            version_id: None,
+            if_match,
+        };
+        let mut r = self.delete_versions(p, bucket, vec![item], false).await?;
         r.pop()
             .unwrap_or_else(|| Err(StoreError::Internal("no outcome".into())))
     }

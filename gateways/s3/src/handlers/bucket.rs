@@ -74,13 +74,43 @@ pub fn list_buckets(state: &S3State, ctx: &Ctx) -> Result<Response, S3Error> {
     Ok(xml_ok(w))
 }
 
+/// A CreateBucketConfiguration's elements against the server's `region`: AWS answers
+/// `IllegalLocationConstraintException` for a LocationConstraint other than the region the
+/// request was sent to (an empty one means us-east-1).
+fn location_constraint(doc: &crate::xml::Node, region: &str) -> Result<(), S3Error> {
+    for name in ["Location", "Bucket"] {
+        if doc.child(name).is_some() {
+            return Err(S3Error::not_implemented(&format!(
+                "<{name}> in CreateBucketConfiguration (directory buckets)"
+            )));
+        }
+    }
+    let asked = match doc.child_text("LocationConstraint").map(str::trim) {
+        None => return Ok(()),
+        Some("") => "us-east-1",
+        Some(l) => l,
+    };
+    if asked == region {
+        return Ok(());
+    }
+    Err(S3Error::new(
+        400,
+        "IllegalLocationConstraintException",
+        format!(
+            "The {asked} location constraint is incompatible for the region specific endpoint this request was sent to ({region})."
+        ),
+    ))
+}
+
 pub async fn create(
     state: &S3State,
     ctx: &Ctx,
     body: Body,
     payload: &PayloadMode,
 ) -> Result<Response, S3Error> {
-    // An optional CreateBucketConfiguration; any LocationConstraint is accepted (one node).
+    // An optional CreateBucketConfiguration: its LocationConstraint must be this server's
+    // region (a bucket is never where the client asked it not to be), and the directory
+    // bucket elements (`Location`, `Bucket`) are refused.
     let has_body = ctx
         .header("content-length")
         .is_some_and(|l| l.trim() != "0")
@@ -90,6 +120,7 @@ pub async fn create(
         if doc.name != "CreateBucketConfiguration" {
             return Err(S3Error::malformed_xml());
         }
+        location_constraint(&doc, &state.inner.cfg.region)?;
     }
     let lock = super::lock::bucket_lock_enabled(&ctx.headers)?;
     let acl = crate::acl::from_headers(&ctx.headers)?;

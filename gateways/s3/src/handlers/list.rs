@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gatehouse_store::Store;
 use gatehouse_store::ops::{ListEntry, ListPage, ListQuery};
 
-use super::{owner, xml_ok};
+use super::xml_ok;
 use crate::error::S3Error;
 use crate::request::Ctx;
 use crate::util;
@@ -92,7 +92,8 @@ pub(super) fn header_fields(w: &mut XmlWriter, ctx: &Ctx, c: &Common, encode_pre
     }
 }
 
-fn entries(w: &mut XmlWriter, ctx: &Ctx, c: &Common, p: &ListPage, with_owner: bool) {
+/// `owner`: the `<Owner>` each entry carries (the bucket's owner), if the listing shows it.
+fn entries(w: &mut XmlWriter, c: &Common, p: &ListPage, owner: Option<&str>) {
     for e in &p.entries {
         if let ListEntry::Object { key, record } = e {
             w.open("Contents");
@@ -103,8 +104,8 @@ fn entries(w: &mut XmlWriter, ctx: &Ctx, c: &Common, p: &ListPage, with_owner: b
                 w.elem("ChecksumAlgorithm", &ck.algorithm);
             }
             w.elem("Size", &record.size.to_string());
-            if with_owner {
-                owner(w, "Owner", &ctx.principal.user_id);
+            if let Some(id) = owner {
+                super::owner(w, "Owner", id);
             }
             w.elem("StorageClass", "STANDARD");
             w.close("Contents");
@@ -133,7 +134,8 @@ pub fn list_v1(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     {
         w.elem("NextMarker", &enc(c.url, last));
     }
-    entries(&mut w, ctx, &c, &p, true);
+    let owner = s.listing_owner(ctx.bucket())?;
+    entries(&mut w, &c, &p, Some(&owner));
     w.close("ListBucketResult");
     Ok(xml_ok(w))
 }
@@ -172,7 +174,11 @@ pub fn list_v2(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     {
         w.elem("NextContinuationToken", &URL_SAFE_NO_PAD.encode(last));
     }
-    entries(&mut w, ctx, &c, &p, fetch_owner);
+    let owner = match fetch_owner {
+        true => Some(s.listing_owner(ctx.bucket())?),
+        false => None,
+    };
+    entries(&mut w, &c, &p, owner.as_deref());
     w.close("ListBucketResult");
     Ok(xml_ok(w))
 }

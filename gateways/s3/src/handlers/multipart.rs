@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::response::Response;
-use gatehouse_store::ops::{CompleteClaims, CompletePart};
+use gatehouse_store::ops::{CompleteClaims, CompletePart, UploadsEntry, UploadsQuery};
 use gatehouse_store::{ChecksumAlgorithm, ChecksumType, Store};
 use http::{HeaderName, HeaderValue, StatusCode};
 
@@ -191,6 +191,14 @@ pub async fn upload_part_copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error>
     w.open_root("CopyPartResult");
     w.elem("LastModified", &util::iso8601(part.mtime_ms));
     w.elem("ETag", &util::quote_etag(&part.etag));
+    if let (Some(alg), Some(v)) = (
+        part.checksum_algorithm
+            .as_deref()
+            .and_then(ChecksumAlgorithm::parse),
+        &part.checksum,
+    ) {
+        w.elem(&format!("Checksum{}", alg.name()), v);
+    }
     w.close("CopyPartResult");
     let mut r = xml_ok(w);
     crate::sse::answer(s, &mut r, part.sse);
@@ -247,9 +255,22 @@ pub async fn complete(
                 .and_then(|n| n.trim().parse::<u32>().ok())
                 .ok_or_else(S3Error::malformed_xml)?;
             let etag = p.child_text("ETag").ok_or_else(S3Error::malformed_xml)?;
+            // `<ChecksumCRC32>` and the like: at most one, compared with the part's own.
+            let mut checksum = None;
+            for alg in ChecksumAlgorithm::ALL {
+                if let Some(v) = p.child_text(&format!("Checksum{}", alg.name())) {
+                    if checksum.is_some() {
+                        return Err(S3Error::invalid_request(format!(
+                            "part {n} carries more than one checksum"
+                        )));
+                    }
+                    checksum = Some((alg, v.trim().to_string()));
+                }
+            }
             Ok(CompletePart {
                 part_number: n,
                 etag: etag.to_string(),
+                checksum,
             })
         })
         .collect::<Result<_, S3Error>>()?;
@@ -364,39 +385,65 @@ pub fn list_parts(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
 }
 
 pub fn list_uploads(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
-    let max = bounded(ctx, "max-uploads")?;
-    let prefix = ctx.query.get("prefix").unwrap_or("");
+    use super::list::enc;
+    let c = super::list::common(ctx, "max-uploads")?;
     let key_marker = ctx.query.get("key-marker").filter(|m| !m.is_empty());
     let id_marker = ctx.query.get("upload-id-marker").filter(|m| !m.is_empty());
-    let (uploads, truncated) = s.list_uploads(
+    let (entries, truncated) = s.list_uploads(
         &ctx.principal,
         ctx.bucket(),
-        prefix,
-        key_marker,
-        id_marker,
-        max,
+        &UploadsQuery {
+            prefix: &c.prefix,
+            delimiter: c.delimiter.as_deref(),
+            key_marker,
+            upload_id_marker: id_marker,
+            max: c.max_keys,
+        },
     )?;
+    let bucket_owner = s.listing_owner(ctx.bucket())?;
     let mut w = XmlWriter::new();
     w.open_root("ListMultipartUploadsResult");
     w.elem("Bucket", ctx.named_bucket());
-    w.elem("KeyMarker", key_marker.unwrap_or(""));
+    w.elem("KeyMarker", &enc(c.url, key_marker.unwrap_or("")));
     w.elem("UploadIdMarker", id_marker.unwrap_or(""));
-    if let Some(last) = uploads.last() {
-        w.elem("NextKeyMarker", &last.key);
-        w.elem("NextUploadIdMarker", &last.upload_id);
+    match entries.last() {
+        Some(UploadsEntry::Upload(last)) => {
+            w.elem("NextKeyMarker", &enc(c.url, &last.key));
+            w.elem("NextUploadIdMarker", &last.upload_id);
+        }
+        Some(UploadsEntry::Prefix(p)) => w.elem("NextKeyMarker", &enc(c.url, p)),
+        None => {}
     }
-    w.elem("Prefix", prefix);
-    w.elem("MaxUploads", &max.to_string());
+    w.elem("Prefix", &enc(c.url, &c.prefix));
+    if let Some(d) = &c.delimiter {
+        w.elem("Delimiter", &enc(c.url, d));
+    }
+    w.elem("MaxUploads", &c.max_keys.to_string());
+    if c.url {
+        w.elem("EncodingType", "url");
+    }
     w.elem("IsTruncated", if truncated { "true" } else { "false" });
-    for u in uploads {
-        w.open("Upload");
-        w.elem("Key", &u.key);
-        w.elem("UploadId", &u.upload_id);
-        owner(&mut w, "Initiator", &u.owner);
-        owner(&mut w, "Owner", &u.owner);
-        w.elem("StorageClass", "STANDARD");
-        w.elem("Initiated", &util::iso8601(u.initiated_ms));
-        w.close("Upload");
+    for e in &entries {
+        if let UploadsEntry::Upload(u) = e {
+            w.open("Upload");
+            w.elem("Key", &enc(c.url, &u.key));
+            w.elem("UploadId", &u.upload_id);
+            owner(&mut w, "Initiator", &u.owner);
+            owner(&mut w, "Owner", &bucket_owner);
+            w.elem("StorageClass", "STANDARD");
+            w.elem("Initiated", &util::iso8601(u.initiated_ms));
+            if let Some(a) = &u.checksum_algorithm {
+                w.elem("ChecksumAlgorithm", a);
+            }
+            w.close("Upload");
+        }
+    }
+    for e in &entries {
+        if let UploadsEntry::Prefix(p) = e {
+            w.open("CommonPrefixes");
+            w.elem("Prefix", &enc(c.url, p));
+            w.close("CommonPrefixes");
+        }
     }
     w.close("ListMultipartUploadsResult");
     Ok(xml_ok(w))

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use gatehouse_store::model::{ObjectMeta, ObjectRecord};
 use gatehouse_store::ops::{CopyOptions, WriteCondition};
-use gatehouse_store::versioning::Deleted;
+use gatehouse_store::versioning::{DeleteItem, Deleted};
 use gatehouse_store::{Store, StoreError};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
@@ -274,6 +274,16 @@ fn meta_headers(s: &Store, r: &mut Response, rec: &ObjectRecord) {
     }
 }
 
+/// GetObject's `response-*` query parameters and the headers they set in the answer.
+const RESPONSE_OVERRIDES: [(&str, &str); 6] = [
+    ("response-content-type", "content-type"),
+    ("response-content-language", "content-language"),
+    ("response-expires", "expires"),
+    ("response-cache-control", "cache-control"),
+    ("response-content-disposition", "content-disposition"),
+    ("response-content-encoding", "content-encoding"),
+];
+
 pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
     // A GET pins the chunks it will stream until its body is dropped (a delete and GC
     // meanwhile cannot cut it short); a HEAD reads none.
@@ -291,6 +301,13 @@ pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
         }
     };
     let rec = &info.record;
+    // The API_GetObject reference: "You cannot use these response header values with an
+    // unsigned (anonymous) request."
+    if ctx.principal.anonymous && RESPONSE_OVERRIDES.iter().any(|(q, _)| ctx.query.has(q)) {
+        return Err(S3Error::invalid_request(
+            "Request specific response headers cannot be used for anonymous GET requests.",
+        ));
+    }
     // An SSE-C object is read only with its key (HEAD too), and a key is for such objects only.
     let customer = crate::sse::customer(&ctx.headers, crate::sse::CUSTOMER)?;
     gatehouse_store::sse::CustomerKey::check(customer.as_deref(), rec.sse)?;
@@ -383,15 +400,7 @@ pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
         set(&mut r, alg.header(), &ck.value);
         set(&mut r, "x-amz-checksum-type", &ck.kind);
     }
-    // response-* overrides.
-    for (q, h) in [
-        ("response-content-type", "content-type"),
-        ("response-content-language", "content-language"),
-        ("response-expires", "expires"),
-        ("response-cache-control", "cache-control"),
-        ("response-content-disposition", "content-disposition"),
-        ("response-content-encoding", "content-encoding"),
-    ] {
+    for (q, h) in RESPONSE_OVERRIDES {
         if let Some(v) = ctx.query.get(q) {
             set(&mut r, h, v);
         }
@@ -436,25 +445,20 @@ pub async fn delete(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         return Ok(deleted_response(&d));
     }
     if cond.is_empty()
-        && !ctx
+        && ctx
             .headers
             .contains_key(gatehouse_store::replication::REPLICA_HEADER)
     {
-        let d = s
-            .delete_current(&ctx.principal, ctx.bucket(), ctx.key())
-            .await?;
-        return Ok(deleted_response(&d));
-    }
-    if cond.is_empty() {
         // The other site of a replication pair: not sent back there (decision 0036).
         s.replication()
             .delete_replica(&ctx.principal, ctx.bucket(), ctx.key())
             .await?;
-    } else {
-        s.delete_object_if(&ctx.principal, ctx.bucket(), ctx.key(), cond)
-            .await?;
+        return Ok(empty(StatusCode::NO_CONTENT));
     }
-    Ok(empty(StatusCode::NO_CONTENT))
+    let d = s
+        .delete_current(&ctx.principal, ctx.bucket(), ctx.key(), cond.if_match)
+        .await?;
+    Ok(deleted_response(&d))
 }
 
 fn deleted_response(d: &Deleted) -> Response {
@@ -481,13 +485,30 @@ pub async fn delete_many(
     let quiet = doc
         .child_text("Quiet")
         .is_some_and(|q| q.trim().eq_ignore_ascii_case("true"));
-    let entries: Vec<(String, Option<String>)> = doc
+    let entries: Vec<DeleteItem> = doc
         .children_named("Object")
         .map(|o| {
-            let version = o.child_text("VersionId").map(|v| v.trim().to_string());
-            o.child_text("Key")
-                .map(|k| (k.to_string(), version))
-                .ok_or_else(S3Error::malformed_xml)
+            // Directory buckets' conditions: not carried out, so not taken.
+            for name in ["LastModifiedTime", "Size"] {
+                if o.child_text(name).is_some() {
+                    return Err(S3Error::not_implemented(&format!(
+                        "<{name}> in a DeleteObjects <Object> (only <ETag> is)"
+                    )));
+                }
+            }
+            let version_id = o.child_text("VersionId").map(|v| v.trim().to_string());
+            let if_match = o.child_text("ETag").map(|e| e.trim().to_string());
+            if version_id.is_some() && if_match.is_some() {
+                return Err(S3Error::not_implemented(
+                    "<ETag> with <VersionId> in a DeleteObjects <Object>",
+                ));
+            }
+            let key = o.child_text("Key").ok_or_else(S3Error::malformed_xml)?;
+            Ok(DeleteItem {
+                key: key.to_string(),
+                version_id,
+                if_match,
+            })
         })
         .collect::<Result<_, _>>()?;
     if entries.is_empty() || entries.len() > 1000 {
@@ -505,7 +526,15 @@ pub async fn delete_many(
         .await?;
     let mut w = XmlWriter::new();
     w.open_root("DeleteResult");
-    for ((k, asked), r) in entries.iter().zip(outcomes) {
+    for (
+        DeleteItem {
+            key: k,
+            version_id: asked,
+            ..
+        },
+        r,
+    ) in entries.iter().zip(outcomes)
+    {
         match r.map_err(S3Error::from) {
             Ok(d) => {
                 if !quiet {

@@ -90,6 +90,7 @@ pub fn list(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
             max_keys: c.max_keys,
         },
     )?;
+    let bucket_owner = s.listing_owner(ctx.bucket())?;
     let mut w = XmlWriter::new();
     w.open_root("ListVersionsResult");
     header_fields(&mut w, ctx, &c, true);
@@ -121,7 +122,7 @@ pub fn list(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
                     w.elem("ChecksumAlgorithm", &ck.algorithm);
                 }
                 w.elem("Size", &record.size.to_string());
-                owner(&mut w, "Owner", &ctx.principal.user_id);
+                owner(&mut w, "Owner", &bucket_owner);
                 w.elem("StorageClass", "STANDARD");
                 w.close("Version");
             }
@@ -136,7 +137,7 @@ pub fn list(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
                 w.elem("VersionId", version_id);
                 w.elem("IsLatest", latest(*is_latest));
                 w.elem("LastModified", &util::iso8601(*mtime_ms));
-                owner(&mut w, "Owner", &ctx.principal.user_id);
+                owner(&mut w, "Owner", &bucket_owner);
                 w.close("DeleteMarker");
             }
             VersionItem::Prefix(_) => {}
