@@ -566,3 +566,98 @@ async fn a_sub_resource_with_the_wrong_method_changes_nothing() {
     assert_eq!(body_bytes(got).await, b"kept");
     srv.stop().await;
 }
+
+/// CopyObject with `x-amz-checksum-algorithm` gives the copy that checksum of its bytes (here
+/// of a multipart source, whose own is composite), as the CopyObject reference says; an
+/// unknown algorithm is refused.
+#[tokio::test]
+async fn copy_object_computes_the_checksum_it_is_asked_for() {
+    use aws_sdk_s3::types::ChecksumMode;
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("copysum")
+        .send()
+        .await
+        .expect("mb");
+    let data = bytes((5 << 20) + 10, 3);
+    let u = c
+        .create_multipart_upload()
+        .bucket("copysum")
+        .key("src")
+        .send()
+        .await
+        .expect("create");
+    let id = u.upload_id().expect("id");
+    let mut parts = Vec::new();
+    for (n, piece) in [(1, &data[..5 << 20]), (2, &data[5 << 20..])] {
+        let p = c
+            .upload_part()
+            .bucket("copysum")
+            .key("src")
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(piece.to_vec()))
+            .send()
+            .await
+            .expect("part");
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().expect("etag"))
+                .build(),
+        );
+    }
+    c.complete_multipart_upload()
+        .bucket("copysum")
+        .key("src")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    c.copy_object()
+        .bucket("copysum")
+        .key("dst")
+        .copy_source("copysum/src")
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .expect("copy");
+    let h = c
+        .head_object()
+        .bucket("copysum")
+        .key("dst")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .expect("head");
+    let want = b64_checksum(Alg::Sha256, &data);
+    assert_eq!(h.checksum_sha256(), Some(want.as_str()));
+    let got = c
+        .get_object()
+        .bucket("copysum")
+        .key("dst")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(body_bytes(got).await, data);
+    let r = srv
+        .signed(
+            "PUT",
+            "/copysum/dst2",
+            None,
+            &[
+                ("x-amz-copy-source", "/copysum/src"),
+                ("x-amz-checksum-algorithm", "MD4"),
+            ],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    srv.stop().await;
+}

@@ -134,6 +134,9 @@ pub struct CopyOptions {
     pub customer_key: Option<std::sync::Arc<crate::sse::CustomerKey>>,
     /// The source's SSE-C key (`x-amz-copy-source-server-side-encryption-customer-*`).
     pub source_customer_key: Option<std::sync::Arc<crate::sse::CustomerKey>>,
+    /// `x-amz-checksum-algorithm`: the copy's full-object checksum of that algorithm,
+    /// computed from the bytes unless the source already has it.
+    pub checksum: Option<ChecksumAlgorithm>,
 }
 
 impl Store {
@@ -638,7 +641,10 @@ impl Store {
         // Only a copy that may be staged again (encryption asked, or a customer's key given)
         // reads its source ahead; a plain copy shares the chunks in its commit alone.
         let to_customer = opts.customer_key.is_some();
-        let may_restage = dst_sse.is_some() || to_customer || opts.source_customer_key.is_some();
+        let may_restage = dst_sse.is_some()
+            || to_customer
+            || opts.source_customer_key.is_some()
+            || opts.checksum.is_some();
         // (the source read ahead: inode and ETag; what was staged from it, and its ETag)
         let mut read: Option<(u64, String, Option<crate::sse::SseMode>)> = None;
         let mut restaged: Option<(Staged, String)> = None;
@@ -663,9 +669,18 @@ impl Store {
                     != dst_sse.and_then(|m| m.kms_key())
                     || (dst_sse.and_then(|m| m.kms_key()).is_some()
                         && source.record.sse != dst_sse));
+            // A checksum asked for that the source does not have as its whole object's.
+            let checksum_new = opts.checksum.is_some_and(|a| {
+                !source
+                    .record
+                    .checksum
+                    .as_ref()
+                    .is_some_and(|c| c.algorithm == a.name() && c.kind == "FULL_OBJECT")
+            });
             if from_customer
                 || to_customer
                 || kms_changes
+                || checksum_new
                 || (dst_sse.is_some() && !source.record.data.fully_sealed())
             {
                 let body = self.read_data_pinned_for(
@@ -682,6 +697,7 @@ impl Store {
                             max_size: self.inner.cfg.max_object_size,
                             allow_inline: true,
                             seal: dst_seal.clone(),
+                            checksum: opts.checksum,
                             ..Default::default()
                         },
                     )
@@ -696,9 +712,14 @@ impl Store {
                 restaged = Some((staged, etag));
             }
         }
-        let sealed_data = restaged
-            .as_ref()
-            .map(|(s, new_etag)| (s.data.clone(), new_etag.clone()));
+        let sealed_data = restaged.as_ref().map(|(s, new_etag)| {
+            let checksum = s.checksum.as_ref().map(|(a, v)| ChecksumValue {
+                algorithm: a.name().to_string(),
+                value: crate::checksum::base64(v),
+                kind: "FULL_OBJECT".into(),
+            });
+            (s.data.clone(), new_etag.clone(), checksum)
+        });
         let (sb, sk, db, dk) = (
             src.0.to_string(),
             src.1.to_string(),
@@ -744,10 +765,15 @@ impl Store {
                         kms_gate(&src)?;
                     }
                 }
-                if let Some((data, new_etag)) = sealed_data {
+                if let Some((data, new_etag, checksum)) = sealed_data {
                     src.data = data;
                     src.etag = new_etag;
                     src.sse = dst_sse;
+                    if checksum.is_some() {
+                        // The whole copy's, computed from its bytes: the parts' are not its.
+                        src.checksum = checksum;
+                        src.part_checksums = Vec::new();
+                    }
                 } else {
                     // Shared chunks keep their keys: a copy of a key service's object stays
                     // under its key; of other sealed bytes, server-managed keys.

@@ -707,6 +707,7 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
                 sse,
                 customer_key,
                 source_customer_key,
+                checksum: copy_checksum(ctx)?,
             },
             copy_conditions(&ctx.headers),
         )
@@ -725,6 +726,20 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         set(&mut r, "x-amz-copy-source-version-id", v);
     }
     Ok(r)
+}
+
+/// CopyObject's `x-amz-checksum-algorithm` (API_CopyObject: "Unrecognized or unsupported
+/// values will respond with the HTTP status code 400 Bad Request").
+fn copy_checksum(ctx: &Ctx) -> Result<Option<gatehouse_store::ChecksumAlgorithm>, S3Error> {
+    ctx.header("x-amz-checksum-algorithm")
+        .map(|a| {
+            gatehouse_store::ChecksumAlgorithm::parse(a.trim()).ok_or_else(|| {
+                S3Error::invalid_argument(format!(
+                    "Value for x-amz-checksum-algorithm header is invalid: {a}"
+                ))
+            })
+        })
+        .transpose()
 }
 
 pub fn get_tags(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
