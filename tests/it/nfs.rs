@@ -1375,3 +1375,34 @@ async fn nfs_pipelined_calls_all_answered() {
     }
     assert_eq!(xids, (100..140).collect());
 }
+
+/// Connections waiting for their next call hold none of the permits all calls share
+/// (`IN_FLIGHT`): with more idle mounts than that, a new connection's call is answered at
+/// once, not when idle connections time out.
+#[tokio::test]
+async fn nfs_idle_connections_leave_room_for_new_calls() {
+    let srv = TestServer::start().await;
+    let quick = std::time::Duration::from_secs(20);
+    let mut idle = Vec::new();
+    for xid in 0..(gatehouse_nfs::IN_FLIGHT + 8) as u32 {
+        let mut s = TcpStream::connect(srv.nfs_addr).await.expect("connect");
+        // One call each, so every connection is accepted and back to waiting for the next.
+        let r = tokio::time::timeout(quick, raw_reply(&mut s, &raw_call(xid, 100_003, 3, 0)))
+            .await
+            .unwrap_or_else(|_| panic!("connection {xid} starved behind idle ones"));
+        assert_eq!(r[5], 0);
+        idle.push(s);
+    }
+    let mut s = TcpStream::connect(srv.nfs_addr).await.expect("connect");
+    let r = tokio::time::timeout(quick, raw_reply(&mut s, &raw_call(9999, 100_003, 3, 0)))
+        .await
+        .expect("a new connection's NULL answered");
+    assert_eq!(r[5], 0);
+    // The idle ones still answer too.
+    for (xid, s) in idle.iter_mut().enumerate() {
+        assert_eq!(
+            raw_reply(s, &raw_call(xid as u32, 100_003, 3, 0)).await[5],
+            0
+        );
+    }
+}

@@ -860,3 +860,76 @@ async fn nfs_directory_times_follow_listing_changes_from_both_protocols() {
         .expect("create four");
     assert!(stamp(&getattr(&mut c, &d).await.expect("getattr")) > (1_000_000_000, 0));
 }
+
+/// READDIRPLUS through a mount token keeps to maxcount: a token's handles are longer than an
+/// address's (49 bytes, 52 on the wire), and each entry is counted with the handle it carries.
+#[tokio::test]
+async fn nfs_readdirplus_with_token_handles_keeps_to_maxcount() {
+    use crate::admin_api::Api;
+    use gatehouse_store::ops::SubjectRef;
+    use gatehouse_store::rbac::Scope;
+    use nfs3_client::nfs3_types::xdr_codec::Pack;
+
+    let srv = TestServer::start().await;
+    share(&srv, "long", false).await;
+    let tom = srv.new_user("tom").await;
+    srv.store()
+        .bind(
+            &srv.admin(),
+            SubjectRef::User(tom.user_id.clone()),
+            "bucket-read",
+            Scope::Bucket("fs+long".into()),
+        )
+        .await
+        .expect("bind");
+    // Names long enough that the entries a page asks the store for fill it.
+    for i in 0..40 {
+        let name = format!("a-rather-long-file-name-for-paging-{i:03}.txt");
+        s3_put(&srv, "fs+long", &name, b"x".to_vec()).await;
+    }
+    let r = Api::with(&srv, &tom.access_key, &tom.secret_key)
+        .call("GET", "/api/me/nfs-token", None)
+        .await;
+    assert_eq!(r.0, 200, "{r:?}");
+    let token = r.1["token"].as_str().expect("token").to_string();
+    let mut c = mount(&srv, &format!("long@{token}"))
+        .await
+        .expect("token mount");
+    let root = c.root_nfs_fh3();
+    // Every maxcount in a range that puts the last entry of a page right at the limit.
+    for maxcount in (1500..2500u32).step_by(4) {
+        let (mut seen, mut cookie) = (0, 0);
+        loop {
+            let r = c
+                .readdirplus(&READDIRPLUS3args {
+                    dir: root.clone(),
+                    cookie,
+                    cookieverf: cookieverf3::default(),
+                    dircount: maxcount,
+                    maxcount,
+                })
+                .await
+                .expect("rpc");
+            let ok = match r {
+                Nfs3Result::Ok(ok) => ok,
+                Nfs3Result::Err((s, _)) => panic!("readdirplus {maxcount}: {s}"),
+            };
+            let size = 4 + ok.packed_size();
+            assert!(
+                size <= maxcount as usize,
+                "{size} bytes for maxcount {maxcount}"
+            );
+            for e in &ok.reply.entries.0 {
+                if let Nfs3Option::Some(h) = &e.name_handle {
+                    assert_eq!(h.data.len(), gatehouse_nfs::handle::TOKEN_LEN);
+                }
+                seen += 1;
+                cookie = e.cookie;
+            }
+            if ok.reply.eof {
+                break;
+            }
+        }
+        assert_eq!(seen, 42, "maxcount {maxcount}");
+    }
+}

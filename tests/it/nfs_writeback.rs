@@ -314,3 +314,117 @@ async fn nfs_quota_taken_meanwhile_is_reported_at_commit() {
         "nothing past the quota was stored"
     );
 }
+
+/// A WRITE of no bytes changes nothing, at any offset and stability (RFC 1813 §3.3.7: it
+/// "will succeed and return a count of zero, barring errors due to permission checking"):
+/// not the size, not the times; its attributes before and after are the file's as it is.
+#[tokio::test]
+async fn nfs_zero_length_write_changes_nothing() {
+    use nfs3_client::nfs3_types::xdr_codec::Opaque;
+    let srv = TestServer::start().await;
+    share(&srv, "zero", true).await;
+    crate::nfs::s3_put(&srv, "fs+zero", "f", b"abc".to_vec()).await;
+    let zero_write = |file: &nfs_fh3, offset: u64, stable: stable_how| WRITE3args {
+        file: file.clone(),
+        offset,
+        count: 0,
+        stable,
+        data: Opaque::borrowed(&[]),
+    };
+    // The guest may read this share, not write it: refused, as for any write.
+    let mut g = mount(&srv, "zero").await.expect("guest mount");
+    let groot = g.root_nfs_fh3();
+    let (gf, _) = crate::nfs::lookup(&mut g, &groot, "f").await.expect("f");
+    let r = g
+        .write(&zero_write(&gf, 0, stable_how::FILE_SYNC))
+        .await
+        .expect("rpc");
+    assert!(matches!(r, Nfs3Result::Err((nfsstat3::NFS3ERR_ACCES, _))));
+
+    admin_peer(&srv).await;
+    let mut c = mount(&srv, "zero").await.expect("mount");
+    let root = c.root_nfs_fh3();
+    let (f, _) = crate::nfs::lookup(&mut c, &root, "f").await.expect("f");
+    let before = getattr(&mut c, &f).await.expect("getattr");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    for stable in [
+        stable_how::UNSTABLE,
+        stable_how::DATA_SYNC,
+        stable_how::FILE_SYNC,
+    ] {
+        for offset in [0, 3, 1 << 20] {
+            let r = c.write(&zero_write(&f, offset, stable)).await.expect("rpc");
+            let ok = match r {
+                Nfs3Result::Ok(ok) => ok,
+                Nfs3Result::Err((s, _)) => panic!("{stable:?} at {offset}: {s}"),
+            };
+            assert_eq!(ok.count, 0);
+            let (Nfs3Option::Some(pre), Nfs3Option::Some(post)) =
+                (ok.file_wcc.before, ok.file_wcc.after)
+            else {
+                panic!("a zero-length write without its attributes");
+            };
+            assert_eq!(
+                (pre.size, pre.mtime, pre.ctime),
+                (post.size, post.mtime, post.ctime)
+            );
+            assert_eq!(
+                (post.size, post.mtime, post.ctime),
+                (3, before.mtime, before.ctime),
+                "{stable:?} at {offset}"
+            );
+        }
+    }
+    commit(&mut c, &f).await.expect("commit");
+    let after = getattr(&mut c, &f).await.expect("getattr");
+    assert_eq!(
+        (after.size, after.mtime, after.ctime),
+        (3, before.mtime, before.ctime)
+    );
+    assert_eq!(s3_get(&srv, "fs+zero", "f").await, b"abc");
+    // A directory is still no file to write.
+    let r = c
+        .write(&zero_write(&root, 0, stable_how::UNSTABLE))
+        .await
+        .expect("rpc");
+    assert!(matches!(r, Nfs3Result::Err((nfsstat3::NFS3ERR_ISDIR, _))));
+}
+
+/// Buffered UNSTABLE writes reach the store before a GETATTR or READ through a version-1
+/// handle (minted before handles followed the address, still accepted) as through any other.
+#[tokio::test]
+async fn nfs_unstable_writes_are_flushed_for_version_1_handles_too() {
+    use gatehouse_nfs::handle::{Bearer, Handle, Signer, principal_tag};
+    let srv = TestServer::start().await;
+    share(&srv, "v1", false).await;
+    admin_peer(&srv).await;
+    let mut c = mount(&srv, "v1").await.expect("mount");
+    let root = c.root_nfs_fh3();
+    let f = create(&mut c, &root, "f", createhow3::UNCHECKED(sattr3::default()))
+        .await
+        .expect("create");
+    let signer = Signer::new(srv.store().derive_key("nfs-handle"));
+    let word = |at: usize| u64::from_be_bytes(f.data[at..at + 8].try_into().expect("8 bytes"));
+    let old = nfs_fh3 {
+        data: signer
+            .mint(
+                Handle {
+                    bucket_id: word(1),
+                    ino: word(9),
+                    generation: 0,
+                },
+                &Bearer::Principal(principal_tag(&srv.admin().user_id)),
+            )
+            .into(),
+    };
+    let data = bytes(5000, 7);
+    assert_eq!(
+        write(&mut c, &old, 0, &data, stable_how::UNSTABLE).await,
+        Ok(stable_how::UNSTABLE)
+    );
+    assert_eq!(
+        getattr(&mut c, &old).await.expect("getattr").size,
+        data.len() as u64
+    );
+    assert!(read_all(&mut c, &old).await == data);
+}

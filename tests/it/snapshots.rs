@@ -8,7 +8,10 @@ use aws_sdk_s3::primitives::ByteStream;
 use nfs3_client::nfs3_types::nfs3::*;
 
 use crate::common::*;
-use crate::nfs::{admin_mount, create, lookup, mkdir, read_all, readdirplus, remove, share, write};
+use crate::nfs::{
+    Conn, admin_mount, create, dirop, lookup, mkdir, read_all, readdirplus, remove, rename, share,
+    write,
+};
 
 async fn s3_get(srv: &TestServer, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
     match srv
@@ -153,11 +156,11 @@ async fn snapshots_over_s3_and_nfs() {
     assert_eq!(read_all(&mut c, &sb).await, b"bee");
     assert_eq!(
         write(&mut c, &sa, 0, b"no").await,
-        Err(nfsstat3::NFS3ERR_ACCES)
+        Err(nfsstat3::NFS3ERR_ROFS)
     );
     assert_eq!(
         remove(&mut c, &monday, "a.txt").await,
-        Err(nfsstat3::NFS3ERR_ACCES)
+        Err(nfsstat3::NFS3ERR_ROFS)
     );
     assert!(
         create(&mut c, &snaps, "x", createhow3::GUARDED(sattr3::default()))
@@ -344,4 +347,300 @@ async fn snapshot_retention_deletes_old_snapshots() {
         .await
         .expect_err("zero days");
     assert_eq!(e.code(), "store.invalid_argument");
+}
+
+/// The status of an NFS reply (its bodies left aside).
+fn st<T, E>(r: Nfs3Result<T, E>) -> Result<(), nfsstat3> {
+    match r {
+        Nfs3Result::Ok(_) => Ok(()),
+        Nfs3Result::Err((s, _)) => Err(s),
+    }
+}
+
+/// Every procedure that would make an entry `name` in `dir`: CREATE, MKDIR, SYMLINK, MKNOD
+/// (a FIFO), LINK (of `file`) and RENAME (of `from` in `from_dir`), each one's status.
+async fn make_entry(
+    c: &mut Conn,
+    dir: &nfs_fh3,
+    name: &str,
+    file: &nfs_fh3,
+    (from_dir, from): (&nfs_fh3, &str),
+) -> Vec<(&'static str, Result<(), nfsstat3>)> {
+    let create = c
+        .create(&CREATE3args {
+            where_: dirop(dir, name),
+            how: createhow3::UNCHECKED(sattr3::default()),
+        })
+        .await
+        .expect("rpc");
+    let mkdir = c
+        .mkdir(&MKDIR3args {
+            where_: dirop(dir, name),
+            attributes: sattr3::default(),
+        })
+        .await
+        .expect("rpc");
+    let symlink = c
+        .symlink(&SYMLINK3args {
+            where_: dirop(dir, name),
+            symlink: symlinkdata3 {
+                symlink_attributes: sattr3::default(),
+                symlink_data: nfspath3(b"target".as_slice().into()),
+            },
+        })
+        .await
+        .expect("rpc");
+    let mknod = c
+        .mknod(&MKNOD3args {
+            where_: dirop(dir, name),
+            what: mknoddata3::NF3FIFO(sattr3::default()),
+        })
+        .await
+        .expect("rpc");
+    let link = c
+        .link(&LINK3args {
+            file: file.clone(),
+            link: dirop(dir, name),
+        })
+        .await
+        .expect("rpc");
+    let renamed = rename(c, (from_dir, from), (dir, name)).await;
+    vec![
+        ("CREATE", st(create)),
+        ("MKDIR", st(mkdir)),
+        ("SYMLINK", st(symlink)),
+        ("MKNOD", st(mknod)),
+        ("LINK", st(link)),
+        ("RENAME", renamed),
+    ]
+}
+
+/// What ACCESS grants on `h` when everything is asked for.
+async fn access(c: &mut Conn, h: &nfs_fh3) -> u32 {
+    match c
+        .access(&ACCESS3args {
+            object: h.clone(),
+            access: 0x3f,
+        })
+        .await
+        .expect("rpc")
+    {
+        Nfs3Result::Ok(ok) => ok.access,
+        Nfs3Result::Err((s, _)) => panic!("access: {s}"),
+    }
+}
+
+/// `.snapshots` and every snapshot are a read-only file system (RFC 1813 §2.6): each change
+/// there is `NFS3ERR_ROFS` (not STALE, not ACCES), ACCESS grants no MODIFY, EXTEND or DELETE,
+/// and the name `.snapshots` cannot be taken by an entry of the share's root, where LOOKUP
+/// would never reach it (`NFS3ERR_EXIST`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_are_a_read_only_file_system_over_nfs() {
+    let srv = TestServer::start().await;
+    share(&srv, "ro", false).await;
+    let (mut c, root) = admin_mount(&srv, "ro").await;
+    let a = create(
+        &mut c,
+        &root,
+        "a.txt",
+        createhow3::GUARDED(sattr3::default()),
+    )
+    .await
+    .expect("create");
+    write(&mut c, &a, 0, b"aaa").await.expect("write");
+    let d = mkdir(&mut c, &root, "d").await.expect("mkdir");
+    srv.store()
+        .create_snapshot(&srv.admin(), "ro", Some("monday"))
+        .await
+        .expect("snapshot");
+    let (snaps, _) = lookup(&mut c, &root, ".snapshots").await.expect("found");
+    let (monday, _) = lookup(&mut c, &snaps, "monday").await.expect("monday");
+    let (sa, _) = lookup(&mut c, &monday, "a.txt").await.expect("a.txt");
+    let (sd, _) = lookup(&mut c, &monday, "d").await.expect("d");
+    let rofs = Err(nfsstat3::NFS3ERR_ROFS);
+
+    // Nothing is made in `.snapshots`, nor in a snapshot.
+    for dir in [&snaps, &monday, &sd] {
+        for (proc_, got) in make_entry(&mut c, dir, "new", &a, (&root, "a.txt")).await {
+            assert_eq!(got, rofs, "{proc_}");
+        }
+    }
+    // Nothing there is removed, renamed, changed or written.
+    assert_eq!(remove(&mut c, &snaps, "monday").await, rofs);
+    let rmdir = c
+        .rmdir(&RMDIR3args {
+            object: dirop(&snaps, "monday"),
+        })
+        .await
+        .expect("rpc");
+    assert_eq!(st(rmdir), rofs);
+    assert_eq!(remove(&mut c, &monday, "a.txt").await, rofs);
+    assert_eq!(
+        rename(&mut c, (&snaps, "monday"), (&snaps, "tuesday")).await,
+        rofs
+    );
+    assert_eq!(
+        rename(&mut c, (&monday, "a.txt"), (&monday, "b.txt")).await,
+        rofs
+    );
+    assert_eq!(
+        rename(&mut c, (&monday, "a.txt"), (&root, "b.txt")).await,
+        rofs
+    );
+    for h in [&snaps, &monday, &sa] {
+        let set = c
+            .setattr(&SETATTR3args {
+                object: h.clone(),
+                new_attributes: sattr3 {
+                    mode: Nfs3Option::Some(0o600),
+                    ..sattr3::default()
+                },
+                guard: Nfs3Option::None,
+            })
+            .await
+            .expect("rpc");
+        assert_eq!(st(set), rofs);
+    }
+    for stable in [stable_how::UNSTABLE, stable_how::FILE_SYNC] {
+        assert_eq!(
+            crate::nfs::write_as(&mut c, &sa, 0, b"no", stable)
+                .await
+                .map(drop),
+            rofs
+        );
+    }
+    assert_eq!(read_all(&mut c, &sa).await, b"aaa");
+
+    // ACCESS: reading, never changing.
+    let change = ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_DELETE;
+    for (what, h) in [(".snapshots", &snaps), ("monday", &monday), ("d", &sd)] {
+        let granted = access(&mut c, h).await;
+        assert_eq!(granted & change, 0, "{what}: {granted:#x}");
+        assert_ne!(granted & ACCESS3_LOOKUP, 0, "{what}: {granted:#x}");
+    }
+    let granted = access(&mut c, &sa).await;
+    assert_eq!(granted & change, 0, "a file in a snapshot: {granted:#x}");
+    assert_ne!(granted & ACCESS3_READ, 0);
+    assert_ne!(
+        access(&mut c, &root).await & ACCESS3_MODIFY,
+        0,
+        "the share is writable"
+    );
+
+    // `.snapshots` in the root is taken; elsewhere it is an ordinary name.
+    for (proc_, got) in make_entry(&mut c, &root, ".snapshots", &a, (&root, "a.txt")).await {
+        assert_eq!(got, Err(nfsstat3::NFS3ERR_EXIST), "{proc_}");
+    }
+    assert_eq!(
+        rename(&mut c, (&root, ".snapshots"), (&root, "elsewhere")).await,
+        Err(nfsstat3::NFS3ERR_ACCES),
+        "the snapshots directory does not move"
+    );
+    mkdir(&mut c, &d, ".snapshots")
+        .await
+        .expect("a subdirectory's .snapshots is a name like any");
+    let (inside, _) = readdirplus(&mut c, &snaps, 64 * 1024).await;
+    let inside: Vec<&str> = inside.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(inside, [".", "..", "monday"]);
+    let mut keys = s3_keys(&srv, "fs+ro").await;
+    keys.sort();
+    assert_eq!(keys, ["a.txt", "d/", "d/.snapshots/"]);
+}
+
+/// READDIR and READDIRPLUS of `.snapshots` keep to the client's count and maxcount as any
+/// directory's do: pages that fit, cookies that resume, eof on the last page only, and
+/// `NFS3ERR_TOOSMALL` when not one entry fits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_directory_listing_keeps_to_the_count() {
+    use nfs3_client::nfs3_types::xdr_codec::Pack;
+    let srv = TestServer::start().await;
+    share(&srv, "many", false).await;
+    let (mut c, root) = admin_mount(&srv, "many").await;
+    let mut want = vec![".".to_string(), "..".to_string()];
+    for i in 0..24 {
+        let name = format!("snapshot-number-{i:02}");
+        srv.store()
+            .create_snapshot(&srv.admin(), "many", Some(&name))
+            .await
+            .expect("snapshot");
+        want.push(name);
+    }
+    let (snaps, _) = lookup(&mut c, &root, ".snapshots").await.expect("found");
+    for count in [300u32, 512, 1000] {
+        let (mut names, mut cookie, mut pages) = (Vec::new(), 0, 0);
+        loop {
+            let r = c
+                .readdir(&READDIR3args {
+                    dir: snaps.clone(),
+                    cookie,
+                    cookieverf: cookieverf3::default(),
+                    count,
+                })
+                .await
+                .expect("rpc");
+            let ok = match r {
+                Nfs3Result::Ok(ok) => ok,
+                Nfs3Result::Err((s, _)) => panic!("readdir {count}: {s}"),
+            };
+            assert!(4 + ok.packed_size() <= count as usize, "count {count}");
+            pages += 1;
+            for e in &ok.reply.entries.0 {
+                names.push(String::from_utf8(e.name.0.to_vec()).expect("utf8"));
+                cookie = e.cookie;
+            }
+            if ok.reply.eof {
+                break;
+            }
+            assert!(!ok.reply.entries.0.is_empty(), "an empty page before eof");
+        }
+        assert_eq!(names, want, "count {count}");
+        assert!(pages > 1, "count {count}: {pages} page(s)");
+    }
+    for maxcount in [1000u32, 2000, 4000] {
+        let (mut names, mut cookie, mut pages) = (Vec::new(), 0, 0);
+        loop {
+            let r = c
+                .readdirplus(&READDIRPLUS3args {
+                    dir: snaps.clone(),
+                    cookie,
+                    cookieverf: cookieverf3::default(),
+                    dircount: maxcount,
+                    maxcount,
+                })
+                .await
+                .expect("rpc");
+            let ok = match r {
+                Nfs3Result::Ok(ok) => ok,
+                Nfs3Result::Err((s, _)) => panic!("readdirplus {maxcount}: {s}"),
+            };
+            assert!(
+                4 + ok.packed_size() <= maxcount as usize,
+                "maxcount {maxcount}"
+            );
+            pages += 1;
+            for e in &ok.reply.entries.0 {
+                names.push(String::from_utf8(e.name.0.to_vec()).expect("utf8"));
+                cookie = e.cookie;
+            }
+            if ok.reply.eof {
+                break;
+            }
+            assert!(!ok.reply.entries.0.is_empty(), "an empty page before eof");
+        }
+        assert_eq!(names, want, "maxcount {maxcount}");
+        assert!(pages > 1, "maxcount {maxcount}: {pages} page(s)");
+    }
+    let r = c
+        .readdir(&READDIR3args {
+            dir: snaps.clone(),
+            cookie: 0,
+            cookieverf: cookieverf3::default(),
+            count: 100,
+        })
+        .await
+        .expect("rpc");
+    assert!(matches!(
+        r,
+        Nfs3Result::Err((nfsstat3::NFS3ERR_TOOSMALL, _))
+    ));
 }

@@ -100,6 +100,14 @@ impl Signer {
         out
     }
 
+    /// The length of a handle [`Signer::mint`] makes for `bearer` (what a reply counts for it).
+    pub fn minted_len(bearer: &Bearer) -> usize {
+        match bearer {
+            Bearer::Address(_) | Bearer::Principal(_) => LEN,
+            Bearer::Token { .. } => TOKEN_LEN,
+        }
+    }
+
     pub fn mint(&self, h: Handle, bearer: &Bearer) -> Vec<u8> {
         let mut out = Vec::with_capacity(TOKEN_LEN);
         out.push(match bearer {
@@ -279,6 +287,8 @@ mod tests {
         };
         let raw = s.mint(h, &tok);
         assert_eq!(raw.len(), TOKEN_LEN);
+        assert_eq!(Signer::minted_len(&tok), TOKEN_LEN);
+        assert_eq!(Signer::minted_len(&alice), LEN);
         assert_eq!(s.verify(&raw, &tok), Some(h));
         assert_eq!(
             s.token_of(&raw),

@@ -56,7 +56,8 @@ pub const PER_CONNECTION: usize = 32;
 /// files on the data disk).
 pub const WRITE_BACK_MEMORY_WINDOWS: usize = writeback::MEMORY_WINDOWS;
 /// Calls under way across all connections: with records capped at 1 MiB + 64 KiB, this bounds
-/// what clients can make the gateway hold (~140 MiB).
+/// what clients can make the gateway hold (~140 MiB). A connection takes one of these only once
+/// a record's first byte has arrived, so idle mounts, however many, hold none.
 pub const IN_FLIGHT: usize = 128;
 
 /// Serves until `stop` turns true, then lets each connection finish its current call.
@@ -168,11 +169,9 @@ async fn connection(
     // Told when a reply cannot be sent or a record is not a call: the connection ends.
     let broken = Arc::new(tokio::sync::Notify::new());
     'conn: loop {
-        // Wait for room before reading the next record, so a flood waits in the socket.
-        let (Ok(local), Ok(global)) = (
-            mine.clone().acquire_owned().await,
-            gw.in_flight.clone().acquire_owned().await,
-        ) else {
+        // Wait for room on this connection before reading the next record, so a flood waits in
+        // the socket.
+        let Ok(local) = mine.clone().acquire_owned().await else {
             break;
         };
         let mut buf = Vec::new();
@@ -200,6 +199,16 @@ async fn connection(
                 }
             }
         }
+        // A record has begun: only now does it wait for room among all connections' calls,
+        // so connections waiting for their next call do not hold what others' calls need.
+        let global = tokio::select! {
+            _ = stopped(&mut stop) => break 'conn,
+            _ = broken.notified() => return,
+            p = gw.in_flight.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break 'conn,
+            },
+        };
         // A record that has begun must be complete within the idle timeout: a client cannot
         // hold the connection by trickling one.
         let got = tokio::select! {
@@ -284,13 +293,9 @@ pub(crate) struct Gateway {
     in_flight: Arc<tokio::sync::Semaphore>,
     /// Share bucket id → name (handles carry ids).
     buckets: Mutex<HashMap<u64, String>>,
-    /// (directory inode, cookie) → position in the directory (see `nfs::readdir`).
-    pub cookies: Mutex<HashMap<(u64, u64), String>>,
+    /// READDIR cookies handed out, per directory (see `nfs::readdir`).
+    cookies: Mutex<nfs::Cookies>,
 }
-
-/// Past this many remembered cookies the map starts over; a forgotten cookie is found again
-/// by scanning the directory.
-pub(crate) const MAX_COOKIES: usize = 200_000;
 
 impl Gateway {
     fn new(store: Store, port: u16) -> Self {
@@ -302,7 +307,7 @@ impl Gateway {
             writeback: writeback::WriteBack::default(),
             in_flight: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)),
             buckets: Mutex::new(HashMap::new()),
-            cookies: Mutex::new(HashMap::new()),
+            cookies: Mutex::new(nfs::Cookies::default()),
         }
     }
 
@@ -417,6 +422,18 @@ impl Gateway {
         )
     }
 
+    /// The handle, if `raw` is one we minted for caller `c` (or a version-1 handle of its
+    /// principal); `None`: a bad handle.
+    pub(crate) fn verify(&self, c: &Caller, raw: &[u8]) -> Option<Handle> {
+        self.signer.verify(raw, &c.bearer).or_else(|| {
+            // Version 1: bound to the principal the address stood for when it was minted.
+            let old = c
+                .legacy
+                .then(|| Bearer::Principal(principal_tag(&c.principal.user_id)))?;
+            self.signer.verify(raw, &old)
+        })
+    }
+
     /// The share bucket a handle points into: `Err(BADHANDLE)` for anything we did not mint
     /// for this caller, `Err(STALE)` when its share is gone.
     pub(crate) fn open(
@@ -425,17 +442,7 @@ impl Gateway {
         raw: &[u8],
     ) -> Result<(String, Handle), nfs3_types::nfs3::nfsstat3> {
         use nfs3_types::nfs3::nfsstat3;
-        let h = self
-            .signer
-            .verify(raw, &c.bearer)
-            .or_else(|| {
-                // Version 1: bound to the principal the address stood for when it was minted.
-                let old = c
-                    .legacy
-                    .then(|| Bearer::Principal(principal_tag(&c.principal.user_id)))?;
-                self.signer.verify(raw, &old)
-            })
-            .ok_or(nfsstat3::NFS3ERR_BADHANDLE)?;
+        let h = self.verify(c, raw).ok_or(nfsstat3::NFS3ERR_BADHANDLE)?;
         if let Some(name) = self.bucket_cache().get(&h.bucket_id) {
             return Ok((name.clone(), h));
         }
@@ -463,7 +470,7 @@ impl Gateway {
         }
     }
 
-    pub(crate) fn cookie_cache(&self) -> std::sync::MutexGuard<'_, HashMap<(u64, u64), String>> {
+    pub(crate) fn cookie_cache(&self) -> std::sync::MutexGuard<'_, nfs::Cookies> {
         match self.cookies.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),

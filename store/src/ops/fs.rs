@@ -780,10 +780,7 @@ pub(super) fn parent_path(path: &str) -> &str {
 /// directories or nothing is left under it; not-a-directory when it is a file.
 pub(super) fn dir_path(rtxn: &ReadTransaction, b: &BucketRecord, ino: u64) -> Result<String> {
     if ino == SNAPSHOTS_INO {
-        return Err(StoreError::AccessDenied(
-            "the .snapshots directory is read-only (gatehouse share snapshot makes snapshots)"
-                .into(),
-        ));
+        return Err(snapshots_read_only());
     }
     let found = DirPaths {
         paths: &rtxn.open_table(DIR_PATHS)?,
@@ -801,6 +798,31 @@ pub const SNAPSHOTS_DIR: &str = ".snapshots";
 /// Its inode number in the share (never handed out to anything else: numbers are counted up
 /// from 1).
 pub const SNAPSHOTS_INO: u64 = u64::MAX - 1;
+
+/// What a change of the `.snapshots` directory, or of its entries, is refused with.
+pub(super) fn snapshots_read_only() -> StoreError {
+    StoreError::AccessDenied(
+        "the .snapshots directory is read-only (gatehouse share snapshot makes snapshots)".into(),
+    )
+}
+
+/// Whether `name` in directory `path` of `b` is the `.snapshots` directory (a share's root
+/// only; a snapshot's root has none).
+pub(super) fn is_snapshots_dir(b: &BucketRecord, path: &str, name: &str) -> bool {
+    path.is_empty() && name == SNAPSHOTS_DIR && b.snapshot_of.is_none()
+}
+
+/// A new entry `name` in directory `path` of `b`: `.snapshots` in a share's root is taken by
+/// the snapshots directory, which LOOKUP finds first, so an entry of that name could never be
+/// reached (decision 0040): refused as a name that exists.
+pub(super) fn check_unreserved(b: &BucketRecord, path: &str, name: &str) -> Result<()> {
+    if is_snapshots_dir(b, path, name) {
+        return Err(StoreError::Conflict(format!(
+            "{SNAPSHOTS_DIR:?} in a share's root is its snapshots directory"
+        )));
+    }
+    Ok(())
+}
 
 /// The `.snapshots` directory's attributes: the root's times, read-only.
 fn snapshots_attr(rtxn: &ReadTransaction, b: &BucketRecord) -> Result<FsAttr> {

@@ -13,7 +13,8 @@
 use redb::ReadableTable;
 
 use super::fs::{
-    DirPaths, FsKind, FsMade, attr_from_record, check_name, dev_value, live_bucket_in, not_a_dir,
+    DirPaths, FsKind, FsMade, SNAPSHOTS_INO, attr_from_record, check_name, check_unreserved,
+    dev_value, live_bucket_in, not_a_dir, snapshots_read_only,
 };
 use super::fs_gate::Gate;
 use super::fs_write::{dir_attr_in, empty_record, set_meta};
@@ -41,8 +42,12 @@ pub struct FsSpecial {
 }
 
 /// Directory `dir` of bucket `b` as write transaction `ns` has it, and the key of `name` in it
-/// (a new name's: checked against the key rules). The one home for CREATE, LINK and MKNOD.
+/// (a new name's: checked against the key rules and the root's `.snapshots`). The one home for
+/// CREATE, LINK and MKNOD.
 pub(super) fn dir_key(ns: &Ns, b: &BucketRecord, dir: u64, name: &str) -> Result<(String, String)> {
+    if dir == SNAPSHOTS_INO && b.snapshot_of.is_none() {
+        return Err(snapshots_read_only());
+    }
     let found = DirPaths {
         paths: ns.dir_paths()?,
         entries: ns.entries()?,
@@ -52,6 +57,7 @@ pub(super) fn dir_key(ns: &Ns, b: &BucketRecord, dir: u64, name: &str) -> Result
         let is_file = ns.inodes()?.get(dir)?.is_some();
         return Err(not_a_dir(is_file, dir));
     };
+    check_unreserved(b, &path, name)?;
     let key = format!("{path}{name}");
     crate::naming::validate_key(BucketKind::Share, &key)?;
     Ok((path, key))

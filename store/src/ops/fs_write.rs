@@ -21,8 +21,8 @@ use redb::{ReadableDatabase, ReadableTable};
 
 use super::fs::{
     DirPaths, DirTables, FsAttr, FsKind, FsMade, MAX_LINK, S_IFLNK, S_IFMT, attr_from_record,
-    attr_of, check_name, dir_attr, dir_path, file_times, inode_changed, live_bucket,
-    live_bucket_in, meta_time, regular_file,
+    attr_of, check_name, check_unreserved, dir_attr, dir_path, file_times, inode_changed,
+    is_snapshots_dir, live_bucket, live_bucket_in, meta_time, regular_file, snapshots_read_only,
 };
 use super::fs_gate::Gate;
 use super::fs_link::{check_free, dir_key};
@@ -487,6 +487,7 @@ impl Store {
         let gate = Gate::new(p, &[Verb::Put], bucket)?;
         check_name(name)?;
         let (b, path) = self.fs_dir(bucket, dir)?;
+        check_unreserved(&b, &path, name)?;
         let marker = format!("{path}{name}/");
         crate::naming::validate_key(crate::model::BucketKind::Share, &marker)?;
         gate.key(Verb::Put, &marker)?;
@@ -532,7 +533,8 @@ impl Store {
                 "a link target is 1 to {MAX_LINK} bytes without NUL"
             )));
         }
-        let (_, path) = self.fs_dir(bucket, dir)?;
+        let (b, path) = self.fs_dir(bucket, dir)?;
+        check_unreserved(&b, &path, name)?;
         let key = format!("{path}{name}");
         crate::naming::validate_key(crate::model::BucketKind::Share, &key)?;
         gate.key(Verb::Put, &key)?;
@@ -646,8 +648,13 @@ impl Store {
         let gate = Gate::new(p, &[Verb::Delete, Verb::Put], bucket)?;
         check_name(from.1)?;
         check_name(to.1)?;
-        let (_, fpath) = self.fs_dir(bucket, from.0)?;
+        let (b, fpath) = self.fs_dir(bucket, from.0)?;
         let (_, tpath) = self.fs_dir(bucket, to.0)?;
+        // `.snapshots` in the root is the snapshots directory, whatever entry may bear its name.
+        if is_snapshots_dir(&b, &fpath, from.1) {
+            return Err(snapshots_read_only());
+        }
+        check_unreserved(&b, &tpath, to.1)?;
         let (src, dst) = (format!("{fpath}{}", from.1), format!("{tpath}{}", to.1));
         crate::naming::validate_key(crate::model::BucketKind::Share, &dst)?;
         // A move is S3's copy and delete: read and delete there, put here — decided before
@@ -730,6 +737,10 @@ impl Store {
         offset: u64,
         data: Bytes,
     ) -> Result<FsAttr> {
+        // RFC 1813 §3.3.7: no bytes, no change (no size past the end, no new times).
+        if data.is_empty() {
+            return self.fs_write_check(p, bucket, ino, 0);
+        }
         self.fs_may(p, Verb::Put, bucket, ino)?;
         let end = self.write_end(offset, data.len() as u64)?;
         self.patch(

@@ -49,6 +49,7 @@ pub(super) async fn link(
         }
     };
     let done = match new_name(nm) {
+        _ if read_only(&dir_bucket, &dir) => Err(nfsstat3::NFS3ERR_ROFS),
         Err(s) => Err(s),
         Ok(_) if dir_bucket != bucket => Err(nfsstat3::NFS3ERR_XDEV),
         Ok(nm) => gw
@@ -103,7 +104,7 @@ pub(super) async fn mknod(
         1 | 2 | 5 => (None, FsSetAttr::default(), (0, 0)),
         _ => return Err(Garbage),
     };
-    let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
+    let Some((bucket, h)) = open_writable(gw, c, raw, out, &no_wcc()) else {
         return Ok(());
     };
     let Some(kind) = kind else {

@@ -27,7 +27,9 @@ mod write;
 
 use crate::rpc::{self, Accept, Call, Cred};
 use crate::xdr::{Garbage, Reader, pack, put_u32};
-use crate::{Caller, Gateway, MAX_COOKIES, error};
+use crate::{Caller, Gateway, error};
+
+pub(crate) use readdir::Cookies;
 
 /// Largest READ and READDIR reply we build, and what FSINFO advertises.
 const MAX_IO: u32 = 1 << 20;
@@ -56,7 +58,7 @@ pub async fn call(gw: &Gateway, c: &Call, args: &[u8], ip: IpAddr) -> rpc::Reply
     if !matches!(c.proc_, 7 | 21)
         && !gw.writeback.is_empty()
         && let Ok(raw) = fh(&mut Reader::new(args))
-        && let Some(h) = gw.signer.verify(raw, &caller.bearer)
+        && let Some(h) = gw.verify(&caller, raw)
     {
         gw.writeback.flush_bucket(&gw.store, h.bucket_id).await;
     }
@@ -161,6 +163,33 @@ fn open(
             None
         }
     }
+}
+
+/// [`open`] for a procedure that changes what `raw` names (a file, or a directory's entries):
+/// `NFS3ERR_ROFS` in a read-only file system ([`read_only`]).
+fn open_writable(
+    gw: &Gateway,
+    c: &Caller,
+    raw: &[u8],
+    out: &mut Vec<u8>,
+    rest: &impl Pack,
+) -> Option<(String, crate::handle::Handle)> {
+    let (bucket, h) = open(gw, c, raw, out, rest)?;
+    if read_only(&bucket, &h) {
+        fail(out, nfsstat3::NFS3ERR_ROFS, rest);
+        return None;
+    }
+    Some((bucket, h))
+}
+
+/// Whether handle `h` of bucket `bucket` is in a read-only file system: a share's `.snapshots`
+/// directory, or anything inside a snapshot (decision 0040). Changes there are
+/// `NFS3ERR_ROFS` (RFC 1813 §2.6: "a modifying operation was attempted on a read-only file
+/// system"), decided before the store is asked; the store refuses them too, as access denied,
+/// which is also what S3 answers.
+fn read_only(bucket: &str, h: &crate::handle::Handle) -> bool {
+    h.ino == gatehouse_store::ops::SNAPSHOTS_INO
+        || gatehouse_store::naming::snapshot_parts(bucket).is_some()
 }
 
 fn no_attr() -> post_op_attr {

@@ -113,6 +113,10 @@ pub(super) fn access(
     if may.delete && a.kind == FsKind::Dir {
         granted |= ACCESS3_DELETE;
     }
+    // `.snapshots` and snapshots: nothing to change, whatever the share's rights.
+    if read_only(&bucket, &h) {
+        granted &= !(ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_DELETE);
+    }
     let res: ACCESS3res = Nfs3Result::Ok(ACCESS3resok {
         obj_attributes: Nfs3Option::Some(fattr(h.bucket_id, &a)),
         access: wanted & granted,

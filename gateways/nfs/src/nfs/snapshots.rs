@@ -1,7 +1,8 @@
 //! The `.snapshots` directory of a share's root (decision 0040): not listed in the root, found
 //! by LOOKUP, listed by READDIR(PLUS), and leading into each snapshot's own (read-only) tree,
 //! whose handles carry the snapshot's bucket id. The store answers GETATTR of it and refuses
-//! every change in it.
+//! every change in it; the gateway answers those `NFS3ERR_ROFS` before asking (`read_only` in
+//! `mod.rs`).
 
 use super::*;
 use gatehouse_store::ops::SNAPSHOTS_INO;
@@ -53,13 +54,13 @@ pub(super) async fn lookup(
 }
 
 /// READDIR(PLUS) of `.snapshots`: `.`, `..` and one entry per snapshot (cookie = 3 + its
-/// place, oldest first); few enough to fit one reply.
+/// place, oldest first), as many as fit in `budget` bytes (the client's count or maxcount).
 pub(super) async fn readdir(
     gw: &Gateway,
     c: &Caller,
     bucket: &str,
     h: crate::handle::Handle,
-    cookie: u64,
+    (cookie, budget): (u64, usize),
     plus: bool,
     out: &mut Vec<u8>,
 ) {
@@ -112,8 +113,23 @@ pub(super) async fn readdir(
         ));
     }
     items.retain(|(.., ck, _, _)| *ck > cookie);
+    let dir_attributes = Nfs3Option::Some(fattr(h.bucket_id, &dir));
+    let total = items.len();
+    let fit = super::readdir::fitting(
+        budget,
+        super::readdir::reply_base(&dir_attributes),
+        plus,
+        crate::handle::Signer::minted_len(&c.bearer),
+        items.iter().map(|(_, nm, ..)| nm.as_str()),
+    );
+    items.truncate(fit);
+    let eof = fit == total;
+    if items.is_empty() && !eof {
+        fail(out, nfsstat3::NFS3ERR_TOOSMALL, &dir_attributes);
+        return;
+    }
     pack(out, &nfsstat3::NFS3_OK);
-    pack(out, &Nfs3Option::Some(fattr(h.bucket_id, &dir)));
+    pack(out, &dir_attributes);
     pack(out, &cookieverf3::default());
     if plus {
         let entries = items
@@ -138,7 +154,7 @@ pub(super) async fn readdir(
             out,
             &dirlistplus3 {
                 entries: List(entries),
-                eof: true,
+                eof,
             },
         );
     } else {
@@ -154,7 +170,7 @@ pub(super) async fn readdir(
             out,
             &dirlist3 {
                 entries: List(entries),
-                eof: true,
+                eof,
             },
         );
     }

@@ -80,7 +80,7 @@ pub(super) async fn setattr(
         }
         _ => return Err(Garbage),
     };
-    let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
+    let Some((bucket, h)) = open_writable(gw, c, raw, out, &no_wcc()) else {
         return Ok(());
     };
     let res: SETATTR3res = match gw
@@ -129,9 +129,13 @@ pub(super) async fn write(
     if data.len() != count {
         return Err(Garbage);
     }
-    let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
+    let Some((bucket, h)) = open_writable(gw, c, raw, out, &no_wcc()) else {
         return Ok(());
     };
+    if count == 0 {
+        empty_write(gw, c, &bucket, &h, out);
+        return Ok(());
+    }
     let wb = &gw.writeback;
     let got = if unstable {
         buffer(gw, c, &bucket, &h, offset, data).await
@@ -168,6 +172,41 @@ pub(super) async fn write(
     };
     pack(out, &res);
     Ok(())
+}
+
+/// A WRITE of no bytes (RFC 1813 §3.3.7: "If count is zero, the WRITE will succeed and return
+/// a count of zero, barring errors due to permission checking"): checked as a write is, and
+/// nothing changes, whatever its offset and stability (no size past the end, no new times).
+fn empty_write(
+    gw: &Gateway,
+    c: &Caller,
+    bucket: &str,
+    h: &crate::handle::Handle,
+    out: &mut Vec<u8>,
+) {
+    let res: WRITE3res = match gw.store.fs_write_check(&c.principal, bucket, h.ino, 0) {
+        Ok(mut a) => {
+            // Bytes buffered for the file count in its size, as every answer shows it.
+            let buffered = gw.writeback.buffered_end(h.bucket_id, h.ino);
+            a.size = a.size.max(buffered.unwrap_or(0));
+            Nfs3Result::Ok(WRITE3resok {
+                file_wcc: wcc_data {
+                    before: Nfs3Option::Some(wcc_attr {
+                        size: a.size,
+                        mtime: time(a.mtime_ns),
+                        ctime: time(a.ctime_ns),
+                    }),
+                    after: Nfs3Option::Some(fattr(h.bucket_id, &a)),
+                },
+                count: 0,
+                // Nothing of it is left to commit.
+                committed: stable_how::FILE_SYNC,
+                verf: writeverf3(gw.writeback.verifier()),
+            })
+        }
+        Err(e) => Nfs3Result::Err((status("write", &e), WRITE3resfail { file_wcc: no_wcc() })),
+    };
+    pack(out, &res);
 }
 
 /// Growth an UNSTABLE write's check allows ahead of the write itself, so a writer appending
@@ -299,7 +338,7 @@ pub(super) async fn create(
         attrs.uid = attrs.uid.or(Some(u.uid));
         attrs.gid = attrs.gid.or(Some(u.gid));
     }
-    let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
+    let Some((bucket, h)) = open_writable(gw, c, raw, out, &no_wcc()) else {
         return Ok(());
     };
     let nm = match new_name(nm) {
@@ -404,7 +443,7 @@ pub(super) async fn symlink(
         attrs.gid = attrs.gid.or(Some(u.gid));
     }
     attrs.size = None;
-    let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
+    let Some((bucket, h)) = open_writable(gw, c, raw, out, &no_wcc()) else {
         return Ok(());
     };
     let nm = match new_name(nm) {
@@ -436,7 +475,7 @@ pub(super) async fn remove(
 ) -> Result<(), Garbage> {
     let raw = fh(r)?;
     let nm = name(r)?;
-    let Some((bucket, h)) = open(gw, c, raw, out, &no_wcc()) else {
+    let Some((bucket, h)) = open_writable(gw, c, raw, out, &no_wcc()) else {
         return Ok(());
     };
     let done = match std::str::from_utf8(nm) {
@@ -486,6 +525,9 @@ pub(super) async fn rename(
     };
     let names = new_name(from_nm).and_then(|f| Ok((f, new_name(to_nm)?)));
     let done = match names {
+        _ if read_only(&bucket, &fh_from) || read_only(&to_bucket, &fh_to) => {
+            Err(nfsstat3::NFS3ERR_ROFS)
+        }
         Err(s) => Err(s),
         Ok(_) if to_bucket != bucket => Err(nfsstat3::NFS3ERR_XDEV),
         Ok((f, t)) => gw
