@@ -661,3 +661,49 @@ async fn copy_object_computes_the_checksum_it_is_asked_for() {
     assert_eq!(r.status(), 400);
     srv.stop().await;
 }
+
+/// A checksum header of another algorithm than `x-amz-sdk-checksum-algorithm` names fails with
+/// BadDigest (API_PutObject), and an object tag in the reserved `aws:` namespace is refused,
+/// as a bucket's is.
+#[tokio::test]
+async fn a_checksum_that_contradicts_its_algorithm_and_aws_tags_are_refused() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("contra").send().await.expect("mb");
+    let body = b"hello".to_vec();
+    let sha = b64_checksum(Alg::Sha256, &body);
+    let r = srv
+        .signed(
+            "PUT",
+            "/contra/k",
+            None,
+            &[
+                ("x-amz-checksum-sha256", &sha),
+                ("x-amz-sdk-checksum-algorithm", "CRC32"),
+            ],
+            body.clone(),
+        )
+        .await;
+    let (status, text) = (r.status(), r.text().await.expect("body"));
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("BadDigest"), "{text}");
+    let e = c
+        .put_object()
+        .bucket("contra")
+        .key("t")
+        .tagging("aws:owner=me")
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .expect_err("aws: tag");
+    assert_eq!(code(&e), "InvalidTag");
+    let e = c
+        .head_object()
+        .bucket("contra")
+        .key("k")
+        .send()
+        .await
+        .expect_err("nothing stored");
+    assert_eq!(code(&e), "NotFound");
+    srv.stop().await;
+}

@@ -200,12 +200,29 @@ pub fn checksum_plan(headers: &HeaderMap) -> Result<ChecksumPlan, S3Error> {
         plan.algorithm = Some(alg);
         plan.from_trailer = Some(alg.header());
     }
-    if plan.algorithm.is_none()
-        && let Some(a) = header(headers, "x-amz-sdk-checksum-algorithm")
-    {
-        plan.algorithm = Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
+    if let Some(a) = header(headers, "x-amz-sdk-checksum-algorithm") {
+        let named = ChecksumAlgorithm::parse(a).ok_or_else(|| {
             S3Error::invalid_request(format!("Checksum algorithm {a} is not supported"))
-        })?);
+        })?;
+        match plan.algorithm {
+            // API_PutObject: a checksum whose algorithm is not the one this header names fails
+            // with BadDigest.
+            Some(sent) if sent != named => {
+                return Err(S3Error::new(
+                    400,
+                    "BadDigest",
+                    format!(
+                        "x-amz-sdk-checksum-algorithm names {} but the checksum sent is {}",
+                        named.name(),
+                        sent.name()
+                    ),
+                ));
+            }
+            Some(_) => {}
+            // Alone (AWS wants a checksum header or trailer with it): that checksum is
+            // computed and kept, which is what it names.
+            None => plan.algorithm = Some(named),
+        }
     }
     Ok(plan)
 }

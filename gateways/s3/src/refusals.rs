@@ -88,13 +88,48 @@ const SSE_TAKERS: &[Endpoint] = &[
     Endpoint::CompleteMultipartUpload,
 ];
 
+/// Headers whose value gatehouse reads as text and acts on or stores (see [`check`]).
+const TEXT_HEADERS: &[&str] = &[
+    "content-type",
+    "content-encoding",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "expires",
+    "content-md5",
+    "x-amz-sdk-checksum-algorithm",
+    "x-amz-trailer",
+    "x-amz-tagging",
+    "x-amz-tagging-directive",
+    "x-amz-metadata-directive",
+    "x-amz-decoded-content-length",
+    "x-amz-bypass-governance-retention",
+    "x-amz-checksum-algorithm",
+    "x-amz-checksum-type",
+    "x-amz-mp-object-size",
+];
+const TEXT_PREFIXES: &[&str] = &["x-amz-checksum-", "x-amz-object-lock-", "x-amz-copy-source"];
+
 /// The one storage class there is; `x-amz-storage-class: STANDARD` is accepted.
 const STANDARD: &str = "STANDARD";
 
 /// `Err` when the request asks for something [`REFUSED_PREFIXES`] names, a storage class other
 /// than STANDARD, or (CreateBucket) object lock on the new bucket. The message names the header.
 pub fn check(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
-    for name in h.keys().map(http::HeaderName::as_str) {
+    for (name, value) in h {
+        let name = name.as_str();
+        // A value that is not text would read as no header at all (`request::header`): the
+        // object stored without its Content-Type, an unchecked digest, an unlocked object.
+        if value.to_str().is_err()
+            && (TEXT_HEADERS.contains(&name) || TEXT_PREFIXES.iter().any(|p| name.starts_with(p)))
+        {
+            return Err(S3Error::new(
+                400,
+                "InvalidArgument",
+                format!("the value of {name} is not ASCII text"),
+            )
+            .with("ArgumentName", name.to_string()));
+        }
         if let Some((_, takers)) = CUSTOMER_HEADERS.iter().find(|(p, _)| name.starts_with(p)) {
             if takers.contains(&ep) {
                 continue;
@@ -165,6 +200,26 @@ mod tests {
     fn run(ep: Endpoint, pairs: &[(&str, &str)]) -> Result<(), S3Error> {
         let pairs: Vec<(&str, &[u8])> = pairs.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
         check(ep, &crate::request::header_map(&pairs))
+    }
+
+    #[test]
+    fn a_header_acted_on_that_is_not_text_is_refused_not_taken_for_absent() {
+        use Endpoint as E;
+        for (name, value) in [
+            ("content-disposition", "attachment; filename=\u{e9}"),
+            ("content-md5", "\u{e9}"),
+            ("x-amz-checksum-sha256", "\u{e9}"),
+            ("x-amz-object-lock-mode", "GOVERN\u{c4}NCE"),
+        ] {
+            let e = run(E::PutObject, &[(name, value)]).unwrap_err();
+            assert_eq!(
+                (e.status.as_u16(), e.code),
+                (400, "InvalidArgument"),
+                "{name}"
+            );
+        }
+        // Headers it does not act on may carry what they like.
+        assert!(run(E::PutObject, &[("user-agent", "caf\u{e9}")]).is_ok());
     }
 
     #[test]

@@ -78,6 +78,14 @@ fn validate_tags(tags: &[(String, String)]) -> Result<(), S3Error> {
                 "The TagKey or TagValue you have provided is invalid",
             ));
         }
+        // The reserved namespace (S3 sets such tags itself), as for buckets.
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            return Err(S3Error::new(
+                400,
+                "InvalidTag",
+                "Your TagKey cannot be prefixed with aws:",
+            ));
+        }
         if tags[..i].iter().any(|(o, _)| o == k) {
             return Err(S3Error::new(
                 400,
