@@ -448,7 +448,13 @@ s_post() {
   echo "key $key"
   [ "$key" = in/one-mib-plus-one.bin ] || return 1
   raw -o "$work/$c.post" "$EP/$b/$key" && cmp "$work/tree/a/one-mib-plus-one.bin" "$work/$c.post" || return 1
-  op "$c" rm-recursive "$b" >/dev/null && op "$c" rb "$b"
+  op "$c" rm-recursive "$b" >/dev/null && op "$c" rb "$b" || return 1
+  # Into a share by its fs--<share> alias: the policy's bucket condition names the alias (it
+  # was compared with fs+<share> and refused).
+  "$bin" --server "$ADMIN" --credentials "$creds" share create "ci-$c-postshare" || return 1
+  key=$("$BOTO3_PYTHON" "$BOTO3_SEQ" --endpoint "$EP" post-upload "$work/tree/top.txt" "fs--ci-$c-postshare" in) || return 1
+  [ "$key" = in/top.txt ] || return 1
+  raw "$EP/fs%2Bci-$c-postshare/in/top.txt" | cmp - "$work/tree/top.txt"
 }
 # Session 22's S3 additions (decision 0049) as each client sends them: bucket tags set and read
 # back; GetObjectAttributes of a 1 MiB + 1 object (its size, unquoted ETag, STANDARD); a HEAD

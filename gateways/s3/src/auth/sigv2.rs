@@ -56,6 +56,39 @@ const SUBRESOURCES: &[&str] = &[
     "website",
 ];
 
+/// minio-go v7's list (`resourceList` of its SigV2 signer, which `mc` uses in S3v2 mode).
+const MINIO_SUBRESOURCES: &[&str] = &[
+    "acl",
+    "cors",
+    "delete",
+    "encryption",
+    "legal-hold",
+    "lifecycle",
+    "location",
+    "logging",
+    "notification",
+    "partNumber",
+    "policy",
+    "requestPayment",
+    "response-cache-control",
+    "response-content-disposition",
+    "response-content-encoding",
+    "response-content-language",
+    "response-content-type",
+    "response-expires",
+    "retention",
+    "select",
+    "select-type",
+    "tagging",
+    "torrent",
+    "uploadId",
+    "uploads",
+    "versionId",
+    "versioning",
+    "versions",
+    "website",
+];
+
 const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
 fn decode(s: &str) -> String {
@@ -188,30 +221,7 @@ fn verify(
         }
     }
     amz.sort();
-    let mut resource = String::new();
-    if let Some(b) = bucket_from_host {
-        resource.push('/');
-        resource.push_str(b);
-    }
-    resource.push_str(if req.raw_path.is_empty() {
-        "/"
-    } else {
-        req.raw_path
-    });
-    let mut subs: Vec<&(String, String)> = query
-        .iter()
-        .filter(|(n, _)| SUBRESOURCES.contains(&n.as_str()))
-        .collect();
-    subs.sort();
-    for (i, (n, v)) in subs.iter().enumerate() {
-        resource.push(if i == 0 { '?' } else { '&' });
-        resource.push_str(n);
-        if !v.is_empty() {
-            resource.push('=');
-            resource.push_str(v);
-        }
-    }
-    let mut sts = format!(
+    let mut head = format!(
         "{}\n{}\n{}\n{}\n",
         req.method,
         h("content-md5"),
@@ -219,17 +229,8 @@ fn verify(
         date_or_expires
     );
     for (k, v) in &amz {
-        sts.push_str(&format!("{k}:{v}\n"));
+        head.push_str(&format!("{k}:{v}\n"));
     }
-    let head = sts.len();
-    sts.push_str(&resource);
-    let sign = |sts: &str| -> Result<bool, AuthError> {
-        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
-            .map_err(|_| AuthError::SignatureDoesNotMatch)?;
-        mac.update(sts.as_bytes());
-        let want = B64.encode(mac.finalize().into_bytes());
-        Ok(want.as_bytes().ct_eq(sig.trim().as_bytes()).into())
-    };
     // A path-style request for a bucket itself (`/bucket`, no key) is also taken signed as
     // `/bucket/`, the resource botocore's SigV2 signer uses for it (and the one a virtual-host
     // request for the bucket has): the same bucket either way.
@@ -238,12 +239,56 @@ fn verify(
             .raw_path
             .strip_prefix('/')
             .is_some_and(|b| !b.is_empty() && !b.contains('/'));
-    let ok = sign(&sts)? || {
-        bare_bucket && {
-            sts.insert(head + req.raw_path.len(), '/');
-            sign(&sts)?
+    // The string to sign with the canonical resource as a client builds it: its sub-resource
+    // list, and the bucket's trailing slash or not.
+    let string_to_sign = |subresources: &[&str], slash: bool| {
+        let mut sts = head.clone();
+        if let Some(b) = bucket_from_host {
+            sts.push('/');
+            sts.push_str(b);
         }
+        sts.push_str(if req.raw_path.is_empty() {
+            "/"
+        } else {
+            req.raw_path
+        });
+        if slash {
+            sts.push('/');
+        }
+        let mut subs: Vec<&(String, String)> = query
+            .iter()
+            .filter(|(n, _)| subresources.contains(&n.as_str()))
+            .collect();
+        subs.sort();
+        for (i, (n, v)) in subs.iter().enumerate() {
+            sts.push(if i == 0 { '?' } else { '&' });
+            sts.push_str(n);
+            if !v.is_empty() {
+                sts.push('=');
+                sts.push_str(v);
+            }
+        }
+        sts
     };
+    let sign = |sts: &str| -> Result<bool, AuthError> {
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
+            .map_err(|_| AuthError::SignatureDoesNotMatch)?;
+        mac.update(sts.as_bytes());
+        let want = B64.encode(mac.finalize().into_bytes());
+        Ok(want.as_bytes().ct_eq(sig.trim().as_bytes()).into())
+    };
+    let mut ok = false;
+    for list in [SUBRESOURCES, MINIO_SUBRESOURCES] {
+        for slash in [false, true] {
+            if slash && !bare_bucket {
+                continue;
+            }
+            ok = ok || sign(&string_to_sign(list, slash))?;
+        }
+        if ok {
+            break;
+        }
+    }
     if ok {
         Ok(Authenticated {
             access_key: ak.to_string(),

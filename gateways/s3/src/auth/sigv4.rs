@@ -251,7 +251,11 @@ pub fn authenticate(
     } else if scheme.eq_ignore_ascii_case("Bearer") {
         auth_key_pair(rest, lookup_secret)
     } else {
-        Err(AuthError::Missing)
+        // SigV4a (`AWS4-ECDSA-P256-SHA256`) and the like: refused as AWS refuses them, not taken
+        // for an unsigned request.
+        Err(AuthError::InvalidArgument(format!(
+            "Unsupported Authorization Type: {scheme}"
+        )))
     }
 }
 
@@ -508,16 +512,16 @@ fn request_signature(key: &[u8; 32], lines: [&str; 6], amz_date: &str, scope: &s
     hex::encode(hmac(key, sts.as_bytes()))
 }
 
-/// Decoded `(name, value)` pairs; bytes, because decoded query text need not be UTF-8.
+/// Decoded `(name, value)` pairs; bytes, because decoded query text need not be UTF-8. A raw
+/// `+` is a space, as the handlers read it (`util::Query`): the signature covers what is acted
+/// on, and a client that signed the space as `%20` but sent `+` (curl, aws4fetch) verifies.
 fn parse_query(raw: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let decode = |s: &str| -> Vec<u8> { percent_decode_str(&s.replace('+', " ")).collect() };
     raw.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (n, v) = p.split_once('=').unwrap_or((p, ""));
-            (
-                percent_decode_str(n).collect(),
-                percent_decode_str(v).collect(),
-            )
+            (decode(n), decode(v))
         })
         .collect()
 }
@@ -1030,7 +1034,13 @@ pub(crate) mod tests {
                 "Basic !!!".to_string(),
                 Err(malformed("Basic credentials are not base64")),
             ),
-            ("Digest abc".to_string(), Err(AuthError::Missing)),
+            // Another scheme is refused, not taken for an unsigned request.
+            (
+                "Digest abc".to_string(),
+                Err(AuthError::InvalidArgument(
+                    "Unsupported Authorization Type: Digest".into(),
+                )),
+            ),
         ] {
             let h = headers(&[("authorization", &value)]);
             let got = run("GET", "/", None, &h, t0());
@@ -1043,6 +1053,32 @@ pub(crate) mod tests {
         assert_eq!(
             run("GET", "/", Some("a=b"), &HeaderMap::new(), t0()),
             Err(AuthError::Missing)
+        );
+    }
+
+    #[test]
+    fn a_plus_in_the_query_is_the_space_the_handlers_read() {
+        let now = SystemTime::now();
+        let mut h = headers(&[("host", "localhost:9000")]);
+        let p = params(now);
+        let s = sign_request_v4(
+            "GET",
+            "/b",
+            Some("list-type=2&prefix=a%20b"),
+            &mut h,
+            UNSIGNED_PAYLOAD,
+            &p,
+        );
+        let auth = HeaderValue::from_str(&s.unwrap().authorization).unwrap();
+        h.insert("authorization", auth);
+        // curl and aws4fetch sign the space as %20 and send `+`.
+        for wire in ["list-type=2&prefix=a%20b", "list-type=2&prefix=a+b"] {
+            assert!(run("GET", "/b", Some(wire), &h, now).is_ok(), "{wire}");
+        }
+        // A signed plus is not the space a raw `+` is read as.
+        assert_eq!(
+            run("GET", "/b", Some("list-type=2&prefix=a%2Bb"), &h, now).map(drop),
+            Err(AuthError::SignatureDoesNotMatch)
         );
     }
 

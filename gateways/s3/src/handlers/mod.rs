@@ -40,7 +40,15 @@ type Handled = (
 );
 
 pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // HTTP/2 (h2c with prior knowledge) carries the host in `:authority`: signatures cover it
+    // as `host`, and virtual-host addressing reads it there, as for HTTP/1.
+    if !parts.headers.contains_key(http::header::HOST)
+        && let Some(a) = parts.uri.authority()
+        && let Ok(v) = http::HeaderValue::from_str(a.as_str())
+    {
+        parts.headers.insert(http::header::HOST, v);
+    }
     let raw_path = parts.uri.path().to_string();
     let raw_query = parts.uri.query().map(str::to_string);
     let store = &state.inner.store;

@@ -135,7 +135,11 @@ pub async fn post_object(
     let lookup = |ak: &str| store.lookup_credential(ak).ok().flatten().map(|(s, _)| s);
     let stream = body.into_data_stream();
     let now = std::time::SystemTime::now();
-    let (form, file) = match post_form::parse(content_type, stream, &bucket, now, &lookup).await {
+    // The policy's `bucket` condition names the bucket as the client addressed it (botocore's
+    // generate_presigned_post puts the `fs--<share>` alias there, not `fs+<share>`).
+    let addressed = named.clone().unwrap_or_else(|| bucket.clone());
+    let (form, file) = match post_form::parse(content_type, stream, &addressed, now, &lookup).await
+    {
         Ok(f) => f,
         Err(e) => {
             // A form that fails its checks counts against its address's rate.
