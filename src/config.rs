@@ -461,12 +461,17 @@ impl Config {
              16 chunks read ahead for NFS READs, 8 decoded manifests, 8 spare chunk buffers, \
              256 KiB per upload queued for MD5, 16384 pending access times; NFS write-back \
              holds at most {} windows of 1 MiB in memory, the rest in scratch files on the \
-             data disk (a writer waits at 256 MiB buffered per file, 1 GiB in all); bucket \
+             data disk (a writer waits at 256 MiB buffered per file, 1 GiB in all); the NFS \
+             duplicate request cache keeps the replies of the last {} non-idempotent calls \
+             (at most {} KiB of replies) for {} s; bucket \
              replication sends {} objects at once, read whole up to {} KiB, larger ones \
              streamed a chunk or two at a time",
             crate::app::BLOCKING_THREADS,
             gatehouse_alloc_tune::purge_delay_ms(),
             gatehouse_nfs::WRITE_BACK_MEMORY_WINDOWS,
+            gatehouse_nfs::DRC_ENTRIES,
+            gatehouse_nfs::DRC_BYTES >> 10,
+            gatehouse_nfs::DRC_MAX_AGE.as_secs(),
             gatehouse_replication::MAX_IN_FLIGHT,
             gatehouse_replication::WHOLE >> 10,
         ));

@@ -28,6 +28,7 @@ mod nfs_dirs;
 mod nfs_files;
 mod nfs_links;
 mod nfs_policy;
+mod nfs_retries;
 mod nfs_times;
 mod nfs_writeback;
 mod object_lock;

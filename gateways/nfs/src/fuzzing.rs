@@ -21,10 +21,14 @@ impl Harness {
         }
     }
 
-    /// One RPC record (without its record mark) from `ip`; `None` when the connection would
-    /// be dropped (not a call at all).
+    /// One RPC record (without its record mark) from `ip`; `None` when nothing would be sent
+    /// (not a call at all: the connection would be dropped; or a retransmission of a call
+    /// still under way).
     pub async fn call(&self, rec: &[u8], ip: IpAddr) -> Option<rpc::Reply> {
-        self.gw.call(rec, ip).await
+        match self.gw.call(rec, ip).await {
+            crate::Answer::Reply(r) => Some(r),
+            crate::Answer::Nothing | crate::Answer::NotACall => None,
+        }
     }
 
     /// Commits what UNSTABLE writes left buffered, as the periodic flusher would.

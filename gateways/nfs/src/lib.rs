@@ -7,6 +7,8 @@
 //! - `portmap`, `mount`, `nfs/` (read, readdir, write): one function per procedure, each one
 //!   store call.
 //! - `error`: the one `StoreError → nfsstat3` table.
+//! - `drc`: the duplicate request cache: replies of the non-idempotent procedures kept by
+//!   caller and call, so a retransmission gets the reply the call had (decision 0051).
 //!
 //! We own the accept loop, so every call knows the connection's peer address: the caller is
 //! the registered peer's user for that address, else the guest principal, resolved again for
@@ -16,6 +18,7 @@
 //! bad client never panics the server or holds more than its bounded records in memory; the
 //! store stays free of NFS types.
 
+mod drc;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -55,6 +58,13 @@ pub const PER_CONNECTION: usize = 32;
 /// 1 MiB windows of UNSTABLE writes held in memory across all files (the rest wait in scratch
 /// files on the data disk).
 pub const WRITE_BACK_MEMORY_WINDOWS: usize = writeback::MEMORY_WINDOWS;
+/// Finished non-idempotent calls whose replies the duplicate request cache keeps (decision
+/// 0051).
+pub const DRC_ENTRIES: usize = drc::ENTRIES;
+/// Bytes of replies the duplicate request cache keeps at most.
+pub const DRC_BYTES: usize = drc::BYTES;
+/// How long the duplicate request cache keeps a reply.
+pub const DRC_MAX_AGE: std::time::Duration = drc::MAX_AGE;
 /// Calls under way across all connections: with records capped at 1 MiB + 64 KiB, this bounds
 /// what clients can make the gateway hold (~140 MiB). A connection takes one of these only once
 /// a record's first byte has arrived, so idle mounts, however many, hold none.
@@ -234,14 +244,15 @@ async fn connection(
         tokio::spawn(async move {
             // Boxed: the call's future holds every procedure's state; the task stays small to
             // spawn.
-            let reply = Box::pin(gw.call(&buf, peer.ip())).await;
+            let answer = Box::pin(gw.call(&buf, peer.ip())).await;
             drop(buf);
-            match reply {
-                None => {
+            match answer {
+                Answer::NotACall => {
                     tracing::info!(%peer, "unreadable RPC record, closing the connection");
                     broken.notify_one();
                 }
-                Some(r) => {
+                Answer::Nothing => {}
+                Answer::Reply(r) => {
                     let mut w = wr.lock().await;
                     if let Some(sock) = w.as_mut()
                         && let Err(e) = rpc::send_record(sock, &r).await
@@ -273,6 +284,16 @@ fn from_address(mut p: Principal, ip: IpAddr) -> Principal {
     p
 }
 
+/// What one record gets.
+pub(crate) enum Answer {
+    Reply(rpc::Reply),
+    /// A retransmission of a call still under way: nothing is sent (the client sends it
+    /// again, and then gets the reply kept for it).
+    Nothing,
+    /// Not a call at all: the connection closes.
+    NotACall,
+}
+
 pub(crate) struct Caller {
     pub principal: Principal,
     pub bearer: Bearer,
@@ -295,6 +316,8 @@ pub(crate) struct Gateway {
     buckets: Mutex<HashMap<u64, String>>,
     /// READDIR cookies handed out, per directory (see `nfs::readdir`).
     cookies: Mutex<nfs::Cookies>,
+    /// Replies of non-idempotent calls, for their retransmissions.
+    drc: drc::Drc,
 }
 
 impl Gateway {
@@ -308,22 +331,50 @@ impl Gateway {
             in_flight: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)),
             buckets: Mutex::new(HashMap::new()),
             cookies: Mutex::new(nfs::Cookies::default()),
+            drc: drc::Drc::default(),
         }
     }
 
-    /// One RPC record in, one reply out (`None`: not a call at all, drop the connection).
-    async fn call(&self, rec: &[u8], ip: IpAddr) -> Option<rpc::Reply> {
+    /// One RPC record in, one reply out; a retransmission of a non-idempotent call gets the
+    /// reply kept for it, or nothing while the call is still under way (`drc`).
+    async fn call(&self, rec: &[u8], ip: IpAddr) -> Answer {
         let started = std::time::Instant::now();
         let (call, args) = match rpc::parse_call(rec) {
             Ok(c) => c,
-            Err(bad) => return rpc::denied(&bad).map(rpc::Reply::from),
+            Err(bad) => {
+                return rpc::denied(&bad).map_or(Answer::NotACall, |r| Answer::Reply(r.into()));
+            }
         };
         let (prog, proc_) = (call.prog, call.proc_);
         let span = tracing::debug_span!("nfs", xid = call.xid, %ip, prog, proc_);
+        let pending = match drc::Key::of(&call, rec, args, ip).map(|k| self.drc.begin(k)) {
+            None => None,
+            Some(drc::Begin::Run(p)) => Some(p),
+            Some(drc::Begin::Replay(body)) => {
+                span.in_scope(|| tracing::debug!("retransmission answered with the kept reply"));
+                let reply = rpc::Reply::from(body);
+                record_metrics(
+                    &self.store,
+                    prog,
+                    proc_,
+                    rec.len(),
+                    &reply,
+                    started.elapsed(),
+                );
+                return Answer::Reply(reply);
+            }
+            Some(drc::Begin::Drop) => {
+                span.in_scope(|| tracing::debug!("retransmission of a call under way dropped"));
+                return Answer::Nothing;
+            }
+        };
         let reply = {
             use tracing::Instrument as _;
             self.dispatch(&call, args, ip).instrument(span).await
         };
+        if let Some(p) = pending {
+            p.finish(&reply);
+        }
         record_metrics(
             &self.store,
             prog,
@@ -332,7 +383,7 @@ impl Gateway {
             &reply,
             started.elapsed(),
         );
-        Some(reply)
+        Answer::Reply(reply)
     }
 
     async fn dispatch(&self, call: &rpc::Call, args: &[u8], ip: IpAddr) -> rpc::Reply {

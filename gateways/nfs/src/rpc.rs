@@ -189,6 +189,10 @@ pub struct Call {
     pub vers: u32,
     pub proc_: u32,
     pub cred: Cred,
+    /// Where the credential's body lies in the record, past an AUTH_UNIX stamp (older Linux
+    /// clients write the time there, so a retransmission may differ in it alone): what, with
+    /// the flavor, tells one credential from another.
+    pub cred_bytes: std::ops::Range<usize>,
 }
 
 /// Why a record is not a call we can serve: answered (with the xid) or not.
@@ -222,14 +226,17 @@ pub fn parse_call(rec: &[u8]) -> Result<(Call, &[u8]), BadCall> {
     }
     let bad = BadCall::Auth(xid, AuthStat::BadCred);
     let flavor = r.u32().map_err(|_| BadCall::Unreadable)?;
+    // The body follows the flavor and its length word.
+    let body_at = rec.len() - r.remaining() + 4;
     let body = r
         .opaque(AUTH_MAX)
         .map_err(|_| BadCall::Auth(xid, AuthStat::BadCred))?;
-    let cred = match flavor {
-        AUTH_NONE => Cred::None,
-        AUTH_UNIX => Cred::Unix(parse_auth_unix(body).map_err(|_| bad)?),
+    let (cred, skip) = match flavor {
+        AUTH_NONE => (Cred::None, 0),
+        AUTH_UNIX => (Cred::Unix(parse_auth_unix(body).map_err(|_| bad)?), 4),
         _ => return Err(BadCall::Auth(xid, AuthStat::TooWeak)),
     };
+    let cred_bytes = body_at + skip..body_at + body.len();
     let _verf_flavor = r.u32().map_err(|_| BadCall::Unreadable)?;
     r.opaque(AUTH_MAX)
         .map_err(|_| BadCall::Auth(xid, AuthStat::BadCred))?;
@@ -241,6 +248,7 @@ pub fn parse_call(rec: &[u8]) -> Result<(Call, &[u8]), BadCall> {
             vers,
             proc_,
             cred,
+            cred_bytes,
         },
         args,
     ))
@@ -500,6 +508,9 @@ mod tests {
                 gid: 100
             })
         );
+        // The body past the stamp: machine name, uid, gid, the extra gid.
+        assert_eq!(rec[c.cred_bytes.clone()].len(), 24);
+        assert_eq!(rec[c.cred_bytes.start..][..4], 1u32.to_be_bytes());
         // Unknown flavor, bad RPC version, a reply, truncation.
         assert_eq!(
             parse_call(&call(1, &[6, 0])),
