@@ -73,7 +73,7 @@ macro_rules! copy_tables {
 
 /// Copies every table of `src` into `dst`; returns the names copied.
 fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result<Vec<String>> {
-    Ok(copy_tables!(
+    let mut names = copy_tables!(
         src,
         dst,
         tables::META,
@@ -114,7 +114,22 @@ fn copy_all(src: &redb::ReadTransaction, dst: &redb::WriteTransaction) -> Result
         tables::BUCKET_ACCESS,
         tables::KMS_KEYS,
         tables::KMS_AUDIT,
-    ))
+    );
+    // Created by the store at open, not by a migration: in every database a running store
+    // copies, absent from one that was only migrated.
+    match src.open_table(tables::CHUNK_FREED_AT) {
+        Ok(from) => {
+            let mut to = dst.open_table(tables::CHUNK_FREED_AT)?;
+            for e in from.iter()? {
+                let (k, v) = e?;
+                to.insert(k.value(), v.value())?;
+            }
+            names.push(tables::CHUNK_FREED_AT.name().to_string());
+        }
+        Err(redb::TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(names)
 }
 
 impl Store {

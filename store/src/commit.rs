@@ -12,16 +12,16 @@
 //! commit thread makes everything durable within the configured window, at the next durable
 //! mutation, at a [`Committer::barrier`], or when it stops, whichever is first. A commit that
 //! drops a chunk's last reference is durable before any reader that deletes chunk files looks
-//! ([`Committer::settle_durable`]; a queued batch that does so commits durable): GC must never
-//! delete a chunk file a crash could bring back into use. Decision 0011 gives the reasons and
-//! the cost: a failed commit loses the deferred mutations answered from that transaction, as a
-//! crash would.
+//! ([`Committer::settle_durable`], which fails when it cannot be made so; a queued batch that
+//! does so commits durable): GC must never delete a chunk file a crash could bring back into
+//! use. Decision 0011 gives the reasons and the cost: a failed commit loses the deferred
+//! mutations answered from that transaction, as a crash would.
 //!
 //! Contract for a mutation closure: check every precondition *before* it writes; if it returns a
 //! user-level error (`NoSuchKey`, `BucketNotEmpty`, …) it must have written nothing, so the rest
 //! of the batch can still commit. An internal/storage error poisons the batch: it is aborted and
-//! every member is told so (nothing half-applied becomes visible). A closure must not read
-//! through the store (it has the transaction).
+//! every member is told so (nothing half-applied becomes visible); so does a panic, which the
+//! commit thread survives. A closure must not read through the store (it has the transaction).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -381,18 +381,27 @@ impl Committer {
     /// [`Self::settle`], and what freed chunks is durable too: for readers that delete chunk
     /// files nothing refers to (GC, a discarded upload), which must never act on a row count a
     /// crash could roll back. May fsync; other readers do not wait for that.
-    pub fn settle_durable(&self) {
+    ///
+    /// An error when a commit that freed chunks is visible but could not be made durable (a
+    /// full disk, redb's latched I/O error): the caller must delete nothing, since after a
+    /// restart those chunks may be referenced again (decision 0029: "made durable before the
+    /// GC may delete its file, in every mode").
+    pub fn settle_durable(&self) -> Result<()> {
         let sh = &self.shared;
         if IN_COMMIT.get()
             || !(sh.dirty.load(Ordering::Acquire) || sh.freed_undurable.load(Ordering::Acquire))
         {
-            return;
+            return Ok(());
         }
         let mut st = sh.lock();
         sh.commit_open(&mut st);
-        if sh.freed_undurable.load(Ordering::Acquire) {
-            sh.all_durable(&mut st);
+        if sh.freed_undurable.load(Ordering::Acquire) && !sh.all_durable(&mut st) {
+            return Err(StoreError::internal(
+                "a commit that freed chunks could not be made durable: no chunk file is deleted \
+                 until it is",
+            ));
         }
+        Ok(())
     }
 
     /// Returns once every mutation answered before it is durable (at once if nothing deferred
@@ -470,10 +479,34 @@ fn abort_open(sh: &Shared, st: &mut State) {
 
 /// An internal or storage error: the transaction must not commit.
 fn poisons<T>(r: &Result<T>) -> bool {
+    r.as_ref().err().is_some_and(poisons_batch)
+}
+
+/// Whether `e`, returned by a mutation, means it may have written part of its change: the
+/// shared transaction must be aborted, not committed (the closure contract above). A closure
+/// that collects per-item outcomes (DeleteObjects) returns such an error as its own.
+pub(crate) fn poisons_batch(e: &StoreError) -> bool {
     matches!(
-        r,
-        Err(StoreError::Internal(_) | StoreError::NoSpace | StoreError::Corrupt(_))
+        e,
+        StoreError::Internal(_) | StoreError::NoSpace | StoreError::Corrupt(_)
     )
+}
+
+/// Runs one queued job. A panicking job is caught: its reply is lost with it (its caller
+/// hears that the request was dropped, an internal error) and the batch is poisoned, so
+/// whatever half of a change it wrote is rolled back with the batch and the commit thread goes
+/// on serving.
+fn run_job(job: Job, txn: &WriteTransaction) -> (Option<Reply>, Option<StoreError>) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(txn))) {
+        Ok((reply, poison)) => (Some(reply), poison),
+        Err(_) => {
+            tracing::error!("a queued mutation panicked: its batch is rolled back");
+            (
+                None,
+                Some(StoreError::internal("a mutation of this batch panicked")),
+            )
+        }
+    }
 }
 
 fn clone_err(e: &StoreError) -> StoreError {
@@ -558,7 +591,10 @@ fn run_batch(sh: &Shared, st: &mut State, queued: Vec<Queued>, window: Duration)
         // commit (their jobs write nothing; the transaction only lets them run).
         return match db.begin_write() {
             Ok(txn) => {
-                let replies: Vec<Reply> = queued.into_iter().map(|q| (q.job)(&txn).0).collect();
+                let replies: Vec<Reply> = queued
+                    .into_iter()
+                    .filter_map(|q| run_job(q.job, &txn).0)
+                    .collect();
                 let _ = txn.abort();
                 (replies, None)
             }
@@ -581,7 +617,7 @@ fn run_batch(sh: &Shared, st: &mut State, queued: Vec<Queued>, window: Duration)
     let mut replies = Vec::new();
     let mut poisoned: Option<StoreError> = None;
     for q in queued {
-        let (reply, poison) = (q.job)(&txn);
+        let (reply, poison) = run_job(q.job, &txn);
         if let Some(e) = &poison {
             sh.note(e);
         }
@@ -589,7 +625,7 @@ fn run_batch(sh: &Shared, st: &mut State, queued: Vec<Queued>, window: Duration)
         if !matches!(poisoned, Some(StoreError::NoSpace)) {
             poisoned = poison.or(poisoned);
         }
-        replies.push(reply);
+        replies.extend(reply);
     }
     durable |= crate::ops::txn::take_freed();
     let _ = txn.set_durability(if durable {
@@ -640,9 +676,9 @@ fn fail_all(queued: Vec<Queued>, err: &StoreError, db: &Database) -> Answers {
     let mut out = Vec::new();
     for q in queued {
         if let Ok(txn) = db.begin_write() {
-            let (reply, _) = (q.job)(&txn);
+            let (reply, _) = run_job(q.job, &txn);
             let _ = txn.abort();
-            out.push(reply);
+            out.extend(reply);
         }
     }
     (out, Some(clone_err(err)))
@@ -771,7 +807,7 @@ mod tests {
             Some((1, 10)),
             "settle alone fsynced"
         );
-        c.settle_durable();
+        c.settle_durable().expect("durable");
         assert_eq!(
             chunk_row_after_crash(),
             None,
@@ -866,5 +902,141 @@ mod tests {
         let mut c = c;
         assert!(c.stop(), "a clean stop");
         assert!(after_crash(&path, 1) && after_crash(&path, 2) && after_crash(&path, 4));
+    }
+    /// A database in memory whose fsyncs fail while `fail` is set: a full disk, or an I/O
+    /// error redb then latches.
+    #[derive(Debug)]
+    struct FailingSync {
+        inner: redb::backends::InMemoryBackend,
+        fail: Arc<AtomicBool>,
+    }
+
+    impl redb::StorageBackend for FailingSync {
+        fn len(&self) -> std::io::Result<u64> {
+            self.inner.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+            self.inner.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> std::io::Result<()> {
+            self.inner.set_len(len)
+        }
+        fn sync_data(&self) -> std::io::Result<()> {
+            if self.fail.load(Ordering::Acquire) {
+                return Err(std::io::Error::other("injected fsync failure"));
+            }
+            self.inner.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+            self.inner.write(offset, data)
+        }
+    }
+
+    /// `nfs.async`: a deferred change freed a chunk, and making it durable fails. The GC's
+    /// reader is told so (it must delete nothing: after a restart the chunk is referenced
+    /// again), not left to act on the visible, not durable state.
+    #[tokio::test]
+    async fn settle_durable_fails_while_a_freeing_commit_cannot_be_made_durable() {
+        let fail = Arc::new(AtomicBool::new(false));
+        let backend = FailingSync {
+            inner: redb::backends::InMemoryBackend::new(),
+            fail: fail.clone(),
+        };
+        let db = Arc::new(
+            Database::builder()
+                .create_with_backend(backend)
+                .expect("db"),
+        );
+        let c = Committer::start(db.clone(), Duration::from_secs(60), false, true);
+        let h = [7u8; 32];
+        c.write(move |t| {
+            t.open_table(crate::tables::CHUNKS)?
+                .insert(&h, (1u64, 10u64))?;
+            Ok(())
+        })
+        .await
+        .expect("chunk row");
+        c.settle_durable().expect("nothing freed yet");
+        c.write_deferred(move |t| {
+            let mut ns = crate::ops::ns::Ns::new(t);
+            let chunk = crate::model::ChunkRef {
+                hash: h,
+                len: 10,
+                seal: None,
+            };
+            crate::ops::txn::decref(&mut ns, &[chunk])
+        })
+        .await
+        .expect("decref");
+        fail.store(true, Ordering::Release);
+        assert!(
+            c.settle_durable().is_err(),
+            "a GC would act on a freed chunk whose release is not durable"
+        );
+        // Still refused on the next look: the release is visible and still not durable.
+        assert!(c.settle_durable().is_err());
+    }
+
+    /// A queued mutation that panics fails its batch (rolled back, every member answered with
+    /// an error) and the commit thread goes on serving later writes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_panicking_mutation_fails_its_batch_and_the_thread_goes_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Arc::new(Database::create(dir.path().join("db.redb")).expect("db"));
+        let c = Arc::new(Committer::start(db.clone(), Duration::ZERO, false, true));
+        // Hold the commit thread in a job of its own, so the next three share one batch.
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let blocker = {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.write(move |_| {
+                    let _ = entered_tx.send(());
+                    let _ = release_rx.recv();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::task::spawn_blocking(move || entered_rx.recv())
+            .await
+            .expect("join")
+            .expect("the blocker runs");
+        let before = {
+            let c = c.clone();
+            tokio::spawn(async move { c.write(put(1)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let panics = {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.write(|t| -> Result<()> {
+                    t.open_table(T)?.insert(2, 2)?;
+                    panic!("a bug in a mutation");
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let after = {
+            let c = c.clone();
+            tokio::spawn(async move { c.write(put(3)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        release_tx.send(()).expect("release");
+        blocker.await.expect("join").expect("blocker");
+        for (name, r) in [
+            ("before", before.await.expect("join")),
+            ("panics", panics.await.expect("join")),
+            ("after", after.await.expect("join")),
+        ] {
+            assert!(matches!(r, Err(StoreError::Internal(_))), "{name}: {r:?}");
+        }
+        for k in [1, 2, 3] {
+            assert!(!present(&c, &db, k), "{k} committed with a panicking batch");
+        }
+        // The thread is still there.
+        c.write(put(4)).await.expect("a write after the panic");
+        assert!(present(&c, &db, 4));
     }
 }

@@ -713,9 +713,9 @@ impl crate::Store {
         ))?;
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
-            let db = this.db_durable();
+            let db = this.db_durable()?;
             let rtxn = db.begin_read()?;
-            let referenced = |h: &Hash| crate::chunk_referenced(this.db_durable(), h);
+            let referenced = |h: &Hash| crate::chunk_referenced(this.db_durable()?, h);
             let pace = Pace::Online {
                 bytes_per_sec,
                 still_referenced: &referenced,

@@ -395,61 +395,75 @@ impl Store {
     }
 
     /// The database, for a reader that deletes chunk files no row refers to: what freed
-    /// chunks is durable first (see [`commit::Committer::settle_durable`]).
-    fn db_durable(&self) -> &Database {
-        self.inner.committer.settle_durable();
-        &self.inner.db
+    /// chunks is durable first (see [`commit::Committer::settle_durable`]). An error when it
+    /// cannot be made so: such a reader must then delete nothing.
+    fn db_durable(&self) -> Result<&Database> {
+        self.inner.committer.settle_durable()?;
+        Ok(&self.inner.db)
     }
 
     /// Deletes the files of chunks freed (their last reference gone) more than the GC grace ago,
     /// unless a row came back for them meanwhile: the work is what was freed, read from
     /// `chunk_freed`, not every chunk file. Failed writes remove what they created themselves;
     /// after a crash, [`Store::gc`] walks the files once.
+    ///
+    /// The grace counts from a chunk's latest free (`chunk_freed_at`, read under the pin lock
+    /// with the chunk's row): one freed, used again and freed again lately stays. A chunk kept
+    /// because it is pinned keeps its row, so a later round deletes it once its holder is done.
+    /// A round refuses to start (an error, logged by the caller) while a commit that freed
+    /// chunks cannot be made durable.
     pub async fn gc_freed(&self) -> Result<GcStats> {
         const BATCH: usize = 4096;
         let grace = i64::try_from(self.inner.cfg.gc_grace.as_millis()).unwrap_or(i64::MAX);
-        let before = now_ms().saturating_sub(grace);
-        let end = (before.max(0) as u64).saturating_add(1).to_be_bytes();
+        let before = now_ms().saturating_sub(grace).max(0) as u64;
+        let end = before.saturating_add(1).to_be_bytes();
         let mut total = GcStats::default();
+        // Rows kept for a later round stay in the table: each batch starts after the last row
+        // of the one before, not at the start again.
+        let mut after: Option<Vec<u8>> = None;
         loop {
             let this = self.clone();
-            let (stats, rows) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let from = after.take();
+            let (stats, done, last) = tokio::task::spawn_blocking(move || -> Result<_> {
+                use std::ops::Bound;
                 let rows: Vec<Vec<u8>> = {
-                    let txn = this.db_durable().begin_read()?;
+                    let txn = this.db_durable()?.begin_read()?;
                     let t = txn.open_table(tables::CHUNK_FREED)?;
-                    t.range(..end.as_slice())?
+                    let start = from.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+                    t.range::<&[u8]>((start, Bound::Excluded(end.as_slice())))?
                         .take(BATCH)
                         .map(|e| e.map(|(k, _)| k.value().to_vec()))
                         .collect::<std::result::Result<_, _>>()?
                 };
                 let hashes: Vec<blobs::Hash> =
                     rows.iter().filter_map(|r| tables::freed_hash(r)).collect();
-                let stats = this
-                    .inner
-                    .blobs
-                    .delete_unreferenced(&hashes, &|h| chunk_referenced(this.db_durable(), h))?;
-                Ok((stats, rows))
+                let (stats, pinned) = this.inner.blobs.delete_unreferenced(&hashes, &|h| {
+                    chunk_in_use(this.db_durable()?, h, before)
+                })?;
+                let last = (rows.len() == BATCH)
+                    .then(|| rows.last().cloned())
+                    .flatten();
+                let pinned: std::collections::HashSet<blobs::Hash> = pinned.into_iter().collect();
+                let done: Vec<Vec<u8>> = rows
+                    .into_iter()
+                    .filter(|r| tables::freed_hash(r).is_none_or(|h| !pinned.contains(&h)))
+                    .collect();
+                Ok((stats, done, last))
             })
             .await
             .map_err(StoreError::internal)??;
-            let n = rows.len();
-            if n > 0 {
+            if !done.is_empty() {
                 self.inner
                     .committer
-                    .write(move |t| {
-                        let mut freed = t.open_table(tables::CHUNK_FREED)?;
-                        for r in &rows {
-                            freed.remove(r.as_slice())?;
-                        }
-                        Ok(())
-                    })
+                    .write(move |t| forget_freed(t, &done))
                     .await?;
             }
             total.scanned += stats.scanned;
             total.deleted += stats.deleted;
             total.deleted_bytes += stats.deleted_bytes;
-            if n < BATCH {
-                break;
+            match last {
+                Some(last) => after = Some(last),
+                None => break,
             }
         }
         use std::sync::atomic::Ordering::Relaxed;
@@ -474,7 +488,7 @@ impl Store {
                 Default::default()
             } else {
                 use redb::ReadableTable as _;
-                let txn = this.db_durable().begin_read()?;
+                let txn = this.db_durable()?.begin_read()?;
                 let t = txn.open_table(tables::CHUNK_FREED)?;
                 let mut set = std::collections::HashSet::new();
                 for e in t.iter()? {
@@ -485,8 +499,10 @@ impl Store {
                 }
                 set
             };
+            // Nothing is deleted while what freed chunks cannot be made durable.
+            this.db_durable()?;
             this.inner.blobs.gc(grace, &|h| {
-                Ok(waiting.contains(h) || chunk_referenced(this.db_durable(), h)?)
+                Ok(waiting.contains(h) || chunk_referenced(this.db_durable()?, h)?)
             })
         })
         .await
@@ -593,6 +609,35 @@ pub(crate) fn chunk_referenced(db: &Database, h: &blobs::Hash) -> Result<bool> {
     let txn = db.begin_read()?;
     let t = txn.open_table(tables::CHUNKS)?;
     Ok(t.get(h)?.is_some())
+}
+
+/// Whether the freed-chunk GC must keep chunk `h`, one of those freed by `freed_by` (Unix ms):
+/// a committed row refers to it, or it was freed again after that, so its grace has not run
+/// out (one read transaction, begun under the pin lock as [`chunk_referenced`]'s).
+fn chunk_in_use(db: &Database, h: &blobs::Hash, freed_by: u64) -> Result<bool> {
+    let txn = db.begin_read()?;
+    if txn.open_table(tables::CHUNKS)?.get(h)?.is_some() {
+        return Ok(true);
+    }
+    let latest = txn.open_table(tables::CHUNK_FREED_AT)?.get(h)?;
+    Ok(latest.is_some_and(|t| t.value() > freed_by))
+}
+
+/// Drops rows of `chunk_freed` the GC is done with, and a chunk's `chunk_freed_at` entry with
+/// its row (not when it names a later row: the chunk was freed again since).
+fn forget_freed(t: &redb::WriteTransaction, rows: &[Vec<u8>]) -> Result<()> {
+    use redb::ReadableTable as _;
+    let mut freed = t.open_table(tables::CHUNK_FREED)?;
+    let mut at = t.open_table(tables::CHUNK_FREED_AT)?;
+    for r in rows {
+        freed.remove(r.as_slice())?;
+        if let (Some(h), Some(ms)) = (tables::freed_hash(r), tables::freed_time(r))
+            && at.get(&h)?.is_some_and(|v| v.value() == ms)
+        {
+            at.remove(&h)?;
+        }
+    }
+    Ok(())
 }
 
 /// The wall clock in Unix milliseconds, as the store records times.

@@ -119,6 +119,30 @@ pub const CHUNK_FREED: TableDefinition<&[u8], ()> = TableDefinition::new("chunk_
 pub fn freed_hash(key: &[u8]) -> Option<[u8; 32]> {
     key.get(8..40).and_then(|h| h.try_into().ok())
 }
+
+/// The freed time (Unix ms) of a [`CHUNK_FREED`] key.
+pub fn freed_time(key: &[u8]) -> Option<u64> {
+    key.get(..8)
+        .and_then(|t| t.try_into().ok())
+        .map(u64::from_be_bytes)
+}
+
+/// A [`CHUNK_FREED`] key: freed time (Unix ms, BE) ++ hash.
+pub fn freed_key(ms: u64, hash: &[u8; 32]) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..8].copy_from_slice(&ms.to_be_bytes());
+    k[8..].copy_from_slice(hash);
+    k
+}
+
+/// hash → the time (Unix ms) of its row in [`CHUNK_FREED`]: when the chunk was last freed.
+/// [`CHUNK_FREED`] is ordered by time, so without this a chunk's row could not be found by its
+/// hash; with it, a chunk freed again replaces its earlier row (`txn::decref`), and the GC
+/// deletes no chunk whose latest free is younger than the grace, so the grace counts from the
+/// latest free (decision 0034's guarantee to metadata snapshots). A row of [`CHUNK_FREED`]
+/// with no entry here was written before this table existed. Not created by a migration: the
+/// store creates it at open (`txn::mark_open`), so an older build opening the file ignores it.
+pub const CHUNK_FREED_AT: TableDefinition<&[u8; 32], u64> = TableDefinition::new("chunk_freed_at");
 /// Buckets whose objects are being entered into [`EXPIRY_DUE`] again after their rules changed
 /// (a lifecycle configuration, `object_expiry_days`, a share restored): bucket id → the last key
 /// entered (empty: none yet). The sweeper works through it in bounded steps.

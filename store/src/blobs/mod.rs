@@ -256,7 +256,7 @@ impl Pins {
         drop(self);
         let mut removed = 0;
         for h in created {
-            if let Some(Some(_)) = blobs.remove_if_unused(&h, referenced)? {
+            if let Removal::Removed(Some(_)) = blobs.remove_if_unused(&h, referenced)? {
                 removed += 1;
             }
         }
@@ -279,6 +279,17 @@ impl Drop for Pins {
             }
         }
     }
+}
+
+/// What [`BlobStore::remove_if_unused`] did with a chunk.
+enum Removal {
+    /// Kept: a reader or writer holds it. Worth asking again once they are done.
+    Pinned,
+    /// Kept: referenced (or, for the freed-chunk rounds, freed again lately), or another is
+    /// removing it already.
+    InUse,
+    /// Removed; the length the backend said (`None`: it was not there).
+    Removed(Option<u64>),
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -499,16 +510,19 @@ impl BlobStore {
 
     /// Removes chunk `h` unless it is pinned, being removed already or `referenced` (a read
     /// transaction begun inside the call, under the pin lock): decided under the lock,
-    /// removed outside it. `None`: kept; `Some(len)`: what the backend said it removed.
+    /// removed outside it.
     fn remove_if_unused(
         &self,
         h: &Hash,
         referenced: &dyn Fn(&Hash) -> Result<bool>,
-    ) -> Result<Option<Option<u64>>> {
+    ) -> Result<Removal> {
         {
             let mut pins = self.lock_pins();
-            if pins.counts.contains_key(h) || pins.removing.contains(h) || referenced(h)? {
-                return Ok(None);
+            if pins.counts.contains_key(h) {
+                return Ok(Removal::Pinned);
+            }
+            if pins.removing.contains(h) || referenced(h)? {
+                return Ok(Removal::InUse);
             }
             pins.removing.insert(*h);
             // Counted before the removal: a reader that saw the old count re-checks.
@@ -517,7 +531,7 @@ impl BlobStore {
         let res = self.backend.remove(h);
         self.lock_pins().removing.remove(h);
         self.removed.notify_all();
-        res.map(Some)
+        res.map(Removal::Removed)
     }
 
     /// Deletes chunk files that no committed row and no in-flight writer refers to, and that
@@ -536,7 +550,7 @@ impl BlobStore {
             if age < grace {
                 return Ok(());
             }
-            if let Some(Some(len)) = self.remove_if_unused(&c.hash, referenced)? {
+            if let Removal::Removed(Some(len)) = self.remove_if_unused(&c.hash, referenced)? {
                 stats.deleted += 1;
                 // The listing's length: a remote backend's DELETE does not say.
                 stats.deleted_bytes += len.max(c.len);
@@ -548,21 +562,28 @@ impl BlobStore {
 
     /// Deletes the files of `hashes` that no committed row and no in-flight writer refers to
     /// (as [`BlobStore::gc`] decides, for named chunks instead of a walk); a file already gone
-    /// is fine.
+    /// is fine. Also returns the ones kept because pinned (a long GET, a backup, a writer that
+    /// deduplicated onto one): nothing else would ever ask about them again, so the caller
+    /// keeps them on its list for a later round.
     pub fn delete_unreferenced(
         &self,
         hashes: &[Hash],
         referenced: &dyn Fn(&Hash) -> Result<bool>,
-    ) -> Result<GcStats> {
+    ) -> Result<(GcStats, Vec<Hash>)> {
         let mut stats = GcStats::default();
+        let mut pinned = Vec::new();
         for h in hashes {
             stats.scanned += 1;
-            if let Some(Some(len)) = self.remove_if_unused(h, referenced)? {
-                stats.deleted += 1;
-                stats.deleted_bytes += len;
+            match self.remove_if_unused(h, referenced)? {
+                Removal::Removed(Some(len)) => {
+                    stats.deleted += 1;
+                    stats.deleted_bytes += len;
+                }
+                Removal::Pinned => pinned.push(*h),
+                Removal::Removed(None) | Removal::InUse => {}
             }
         }
-        Ok(stats)
+        Ok((stats, pinned))
     }
 
     /// Whether a chunk could be stored now: the disk is mounted, writable and not full (and a

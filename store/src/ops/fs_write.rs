@@ -1101,8 +1101,9 @@ impl Store {
             let changes_data = !matches!(patch, Patch::None);
             let limit = self.inner.cfg.max_size;
             let atimes = self.inner.atimes.clone();
-            let res = self
-                .commit_as(data_write, move |t| {
+            let this = self.clone();
+            let commit = async move {
+                this.commit_as(data_write, move |t| {
                     let mut ns = Ns::new(t);
                     let mut rec = txn::get_inode(&ns, ino).map_err(|_| StoreError::Stale)?;
                     if rec.data != old_manifest || rec.size != old_rec.size {
@@ -1181,20 +1182,17 @@ impl Store {
                     }
                     Ok(attr_from_record(ino, FsKind::File, &rec))
                 })
-                .await;
-            match (res, pins) {
-                (Err(StoreError::Conflict(m)), pins) if m == RACED => {
-                    pins.into_iter().for_each(|s| self.discard(s));
-                }
-                (Ok(mut a), pins) => {
-                    drop(pins);
+                .await
+            };
+            // A race lost (the file changed since it was read) discarded what was staged,
+            // as any failed commit does; the loop stages again.
+            match self.commit_staged(pins, commit).await {
+                Err(StoreError::Conflict(m)) if m == RACED => {}
+                Ok(mut a) => {
                     self.atime_shown([&mut a]);
                     return Ok(a);
                 }
-                (Err(e), pins) => {
-                    pins.into_iter().for_each(|s| self.discard(s));
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         }
         Err(StoreError::Internal(

@@ -6,7 +6,7 @@
 //! a writer pins every chunk from before it looks for or writes the file until its commit has
 //! finished, and GC deletes a file only while holding the pin lock, when it is neither pinned
 //! nor referenced by a committed row (read in a transaction begun under that lock, after every
-//! answered mutation is durable). See `blobs.rs`.
+//! answered mutation is durable; a run deletes nothing when that cannot be done). See `blobs.rs`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

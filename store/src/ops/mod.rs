@@ -57,3 +57,5 @@ pub use users::{
 };
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_gc;

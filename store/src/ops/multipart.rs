@@ -589,16 +589,8 @@ impl Store {
         if let Some(s) = &keyed {
             staged.md5 = s.keyed_etag(&staged.md5);
         }
-        match self.commit_part(&u, upload_id, part_number, &staged).await {
-            Ok(info) => {
-                drop(staged);
-                Ok(info)
-            }
-            Err(e) => {
-                self.discard(staged);
-                Err(e.into())
-            }
-        }
+        let commit = self.commit_part(&u, upload_id, part_number, &staged);
+        Ok(self.commit_staged(vec![staged], commit).await?)
     }
 
     /// UploadPartCopy: a byte range of an existing object becomes a part. The range is read and
@@ -659,16 +651,8 @@ impl Store {
         if let Some(s) = &keyed {
             staged.md5 = s.keyed_etag(&staged.md5);
         }
-        match self.commit_part(&u, upload_id, part_number, &staged).await {
-            Ok(info) => {
-                drop(staged);
-                Ok(info)
-            }
-            Err(e) => {
-                self.discard(staged);
-                Err(e)
-            }
-        }
+        let commit = self.commit_part(&u, upload_id, part_number, &staged);
+        self.commit_staged(vec![staged], commit).await
     }
 
     /// The quota check of [`Self::commit_part`], made before the body is read from its
@@ -709,13 +693,15 @@ impl Store {
         Ok(u)
     }
 
-    async fn commit_part(
+    /// The commit that records `staged` as part `part_number`, for [`Store::commit_staged`]
+    /// (it owns nothing of the request's).
+    fn commit_part(
         &self,
         u: &UploadRecord,
         upload_id: &str,
         part_number: u32,
         staged: &Staged,
-    ) -> Result<PartInfo> {
+    ) -> impl std::future::Future<Output = Result<PartInfo>> + Send + 'static {
         let (bucket, key) = (u.bucket.as_str(), u.key.as_str());
         let rec = PartRecord {
             size: staged.size,
@@ -740,48 +726,51 @@ impl Store {
         };
         let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         let limit = self.inner.cfg.max_size;
-        self.inner
-            .committer
-            .write(move |t| {
-                let u = get_upload(t, &id, &bucket, &key)?;
-                let pk = tables::part_key(&id, part_number);
-                let old: Option<PartRecord> = {
-                    let parts = t.open_table(UPLOAD_PARTS)?;
-                    match parts.get(pk.as_slice())? {
-                        Some(v) => Some(codec::decode(v.value())?),
-                        None => None,
+        let this = self.clone();
+        async move {
+            this.inner
+                .committer
+                .write(move |t| {
+                    let u = get_upload(t, &id, &bucket, &key)?;
+                    let pk = tables::part_key(&id, part_number);
+                    let old: Option<PartRecord> = {
+                        let parts = t.open_table(UPLOAD_PARTS)?;
+                        match parts.get(pk.as_slice())? {
+                            Some(v) => Some(codec::decode(v.value())?),
+                            None => None,
+                        }
+                    };
+                    let mut ns = Ns::new(t);
+                    // The part's bytes count against the limits now, replacing an earlier upload
+                    // of the same number (a retry): checked before anything is written.
+                    let mut b = if u.parts_counted {
+                        let b = txn::get_bucket(&ns, &bucket)?;
+                        let replaced = old.as_ref().map_or(0, |o| o.size);
+                        txn::ensure_room(&b, rec.size.saturating_sub(replaced), limit, || {
+                            txn::total_usage(&ns)
+                        })?;
+                        Some(b)
+                    } else {
+                        None
+                    };
+                    txn::incref(&mut ns, &rec.chunks)?;
+                    if let Some(old) = &old {
+                        txn::decref(&mut ns, &old.chunks)?;
                     }
-                };
-                let mut ns = Ns::new(t);
-                // The part's bytes count against the limits now, replacing an earlier upload
-                // of the same number (a retry): checked before anything is written.
-                let mut b = if u.parts_counted {
-                    let b = txn::get_bucket(&ns, &bucket)?;
-                    let replaced = old.as_ref().map_or(0, |o| o.size);
-                    txn::ensure_room(&b, rec.size.saturating_sub(replaced), limit, || {
-                        txn::total_usage(&ns)
-                    })?;
-                    Some(b)
-                } else {
-                    None
-                };
-                txn::incref(&mut ns, &rec.chunks)?;
-                if let Some(old) = &old {
-                    txn::decref(&mut ns, &old.chunks)?;
-                }
-                if let Some(b) = &mut b {
-                    b.usage_bytes = b
-                        .usage_bytes
-                        .saturating_sub(old.as_ref().map_or(0, |o| o.size))
-                        .saturating_add(rec.size);
-                    txn::put_bucket(&mut ns, b)?;
-                }
-                let mut parts = t.open_table(UPLOAD_PARTS)?;
-                parts.insert(pk.as_slice(), codec::encode(&rec)?.as_slice())?;
-                Ok(())
-            })
-            .await?;
-        Ok(info)
+                    if let Some(b) = &mut b {
+                        b.usage_bytes = b
+                            .usage_bytes
+                            .saturating_sub(old.as_ref().map_or(0, |o| o.size))
+                            .saturating_add(rec.size);
+                        txn::put_bucket(&mut ns, b)?;
+                    }
+                    let mut parts = t.open_table(UPLOAD_PARTS)?;
+                    parts.insert(pk.as_slice(), codec::encode(&rec)?.as_slice())?;
+                    Ok(())
+                })
+                .await?;
+            Ok(info)
+        }
     }
 
     /// CompleteMultipartUpload: checks order, ETags and sizes, then links the object whose

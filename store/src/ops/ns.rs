@@ -95,6 +95,8 @@ namespace_tables! {
     expiry_due, expiry_due_mut: EXPIRY_DUE<&'static [u8], ()>;
     /// [`tables::CHUNK_FREED`]: chunks whose last reference went.
     chunk_freed, chunk_freed_mut: CHUNK_FREED<&'static [u8], ()>;
+    /// [`tables::CHUNK_FREED_AT`]: when each chunk in `chunk_freed` was last freed.
+    chunk_freed_at, chunk_freed_at_mut: CHUNK_FREED_AT<&'static [u8; 32], u64>;
     /// [`tables::REPL_RULES`]: replication rules and their running totals.
     repl_rules, repl_rules_mut: REPL_RULES<u64, &'static [u8]>;
     /// [`tables::REPL_QUEUE`]: keys waiting to be replicated.

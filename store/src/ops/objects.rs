@@ -219,19 +219,12 @@ impl Store {
             sse,
             part_checksums: Vec::new(),
         };
-        match self
-            .commit_new_object(bucket, key, rec, condition, lock)
-            .await
-        {
-            Ok(info) => {
-                drop(staged);
-                Ok(info)
-            }
-            Err(e) => {
-                self.discard(staged);
-                Err(e.into())
-            }
-        }
+        let (this, bucket, key) = (self.clone(), bucket.to_string(), key.to_string());
+        let commit = async move {
+            this.commit_new_object(&bucket, &key, rec, condition, lock)
+                .await
+        };
+        Ok(self.commit_staged(vec![staged], commit).await?)
     }
 
     /// The condition check of the commit, made early against the committed state.
@@ -303,11 +296,41 @@ impl Store {
         staged.discard(self.referenced());
     }
 
+    /// Awaits `commit`, the metadata commit that takes the references on `staged`'s chunks,
+    /// run to its end on a task of its own that owns `staged`: its pins go once the commit's
+    /// outcome is known (dropped when it committed; the chunks discarded when it failed).
+    ///
+    /// Why a task: the request awaiting this may be dropped at any moment (the client went
+    /// away, an HTTP/2 reset, a shutdown drain), but by then its job is queued to the commit
+    /// thread and may still land. Were the pins the request's, they would go first, and a GC
+    /// in between (a walk, or a freed-chunk round for a chunk this write deduplicated onto)
+    /// could delete a chunk the commit then names. Every writer of staged chunks commits here.
+    pub(crate) async fn commit_staged<T: Send + 'static>(
+        &self,
+        staged: Vec<Staged>,
+        commit: impl std::future::Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let referenced = self.referenced();
+        tokio::spawn(async move {
+            let done = commit.await;
+            if done.is_ok() {
+                drop(staged);
+            } else {
+                for s in staged {
+                    s.discard(referenced.clone());
+                }
+            }
+            done
+        })
+        .await
+        .map_err(StoreError::internal)?
+    }
+
     /// [`crate::chunk_referenced`] against this store, for the GC decisions of aborted writes.
     fn referenced(&self) -> stage::Referenced {
         let store = self.clone();
         std::sync::Arc::new(move |h: &crate::blobs::Hash| {
-            crate::chunk_referenced(store.db_durable(), h)
+            crate::chunk_referenced(store.db_durable()?, h)
         })
     }
     /// Links a record whose chunks are pinned by the caller: takes their references and
@@ -568,7 +591,9 @@ impl Store {
         r.pop().unwrap_or(Ok(false))
     }
 
-    /// DeleteObjects: every key in one transaction; per-key outcome (true = existed).
+    /// DeleteObjects: every key in one transaction; per-key outcome (true = existed). A key
+    /// that fails with a storage error ([`crate::commit::poisons_batch`]) fails the whole
+    /// request: it may have written part of its removal, which must not commit.
     pub async fn delete_objects(
         &self,
         p: &Principal,
@@ -591,7 +616,7 @@ impl Store {
                 for (k, denied) in keys.into_iter().zip(denied) {
                     out.push(match denied {
                         Some(e) => Err(e),
-                        None => txn::unlink_object(&mut ns, &mut b, &k),
+                        None => per_key(txn::unlink_object(&mut ns, &mut b, &k))?,
                     });
                 }
                 Ok(out)
@@ -737,100 +762,99 @@ impl Store {
                 store.kms_check_open(&p, &r.data, (&sb, crate::kms::audit_name(r.sse, &sk)))
             }
         };
-        let done = self
-            .inner
-            .committer
-            .write(move |t| {
-                let mut ns = Ns::new(t);
-                let sbr = txn::get_bucket(&ns, &sb)?;
-                let (ino, _) =
-                    crate::versioning::resolve_in(&ns, &sbr, &sk, opts.source_version.as_deref())
-                        .map_err(copy_source_error)?;
-                let mut src = txn::get_inode(&ns, ino)?;
-                check(&src)?;
-                Store::decide_on_tags(&tag_p, Verb::Get, &sb, &sk, &src)?;
-                match &read {
-                    // What was decided above was decided on this source: it, or nothing.
-                    // (its encryption too: a plaintext rewrite of the same bytes keeps the
-                    // ETag, and a copy asked to be encrypted must not share plaintext chunks)
-                    Some((i, etag, sse)) if *i != ino || *etag != src.etag || *sse != src.sse => {
-                        return Err(StoreError::Conflict(
-                            "the copy source changed while it was being copied; retry".into(),
-                        ));
+        let this = self.clone();
+        let commit = async move {
+            this.inner
+                .committer
+                .write(move |t| {
+                    let mut ns = Ns::new(t);
+                    let sbr = txn::get_bucket(&ns, &sb)?;
+                    let (ino, _) = crate::versioning::resolve_in(
+                        &ns,
+                        &sbr,
+                        &sk,
+                        opts.source_version.as_deref(),
+                    )
+                    .map_err(copy_source_error)?;
+                    let mut src = txn::get_inode(&ns, ino)?;
+                    check(&src)?;
+                    Store::decide_on_tags(&tag_p, Verb::Get, &sb, &sk, &src)?;
+                    match &read {
+                        // What was decided above was decided on this source: it, or nothing.
+                        // (its encryption too: a plaintext rewrite of the same bytes keeps the
+                        // ETag, and a copy asked to be encrypted must not share plaintext chunks)
+                        Some((i, etag, sse))
+                            if *i != ino || *etag != src.etag || *sse != src.sse =>
+                        {
+                            return Err(StoreError::Conflict(
+                                "the copy source changed while it was being copied; retry".into(),
+                            ));
+                        }
+                        Some(_) => {}
+                        // Not read ahead (no key given): an SSE-C source is refused here.
+                        None => {
+                            crate::sse::CustomerKey::check(None, src.sse)?;
+                            kms_gate(&src)?;
+                        }
                     }
-                    Some(_) => {}
-                    // Not read ahead (no key given): an SSE-C source is refused here.
-                    None => {
-                        crate::sse::CustomerKey::check(None, src.sse)?;
-                        kms_gate(&src)?;
+                    if let Some((data, new_etag, checksum)) = sealed_data {
+                        src.data = data;
+                        src.etag = new_etag;
+                        src.sse = dst_sse;
+                        if checksum.is_some() {
+                            // The whole copy's, computed from its bytes: the parts' are not its.
+                            src.checksum = checksum;
+                            src.part_checksums = Vec::new();
+                        }
+                    } else {
+                        // Shared chunks keep their keys: a copy of a key service's object stays
+                        // under its key; of other sealed bytes, server-managed keys.
+                        src.sse = crate::sse::mode_of(&src.data, src.sse);
                     }
-                }
-                if let Some((data, new_etag, checksum)) = sealed_data {
-                    src.data = data;
-                    src.etag = new_etag;
-                    src.sse = dst_sse;
-                    if checksum.is_some() {
-                        // The whole copy's, computed from its bytes: the parts' are not its.
-                        src.checksum = checksum;
-                        src.part_checksums = Vec::new();
+                    let mut b = txn::get_bucket(&ns, &db)?;
+                    opts.condition
+                        .check(current_etag(&ns, b.id, &dk)?.as_deref())?;
+                    txn::check_share_conflicts(&ns, &b, &dk)?;
+                    let mut rec = src;
+                    rec.mtime_ms = now_ms();
+                    // A new object as S3 wrote it: its file times derive from this write and its
+                    // metadata (decision 0023), not the source's.
+                    rec.times = None;
+                    if let Some(m) = opts.replace_meta {
+                        rec.meta = m;
                     }
-                } else {
-                    // Shared chunks keep their keys: a copy of a key service's object stays
-                    // under its key; of other sealed bytes, server-managed keys.
-                    src.sse = crate::sse::mode_of(&src.data, src.sse);
-                }
-                let mut b = txn::get_bucket(&ns, &db)?;
-                opts.condition
-                    .check(current_etag(&ns, b.id, &dk)?.as_deref())?;
-                txn::check_share_conflicts(&ns, &b, &dk)?;
-                let mut rec = src;
-                rec.mtime_ms = now_ms();
-                // A new object as S3 wrote it: its file times derive from this write and its
-                // metadata (decision 0023), not the source's.
-                rec.times = None;
-                if let Some(m) = opts.replace_meta {
-                    rec.meta = m;
-                }
-                if let Some(tags) = opts.replace_tags {
-                    rec.tags = tags;
-                }
-                // A copy is a new file with one name, even of a hard-linked source; its lock
-                // is the one asked for (or the bucket's default), never the source's.
-                rec.nlink = 1;
-                rec.acl = opts.acl;
-                crate::locks::apply_to_new(&b, &opts.lock, &mut rec, crate::now_unix_ms())?;
-                // ...written here: a replica's marker (decision 0036) is not copied with it,
-                // or a replicated bucket would not send the copy.
-                rec.meta
-                    .user
-                    .retain(|(k, _)| k != crate::replication::REPLICA_MARKER);
-                txn::check_quota(&ns, &b, &dk, rec.size, limit)?;
-                txn::incref(&mut ns, rec.data.chunks())?;
-                // Copy onto itself: link_object drops the old references after we took ours.
-                let ino = txn::link_object(&mut ns, &mut b, &dk, &mut rec)?;
-                // A replaced file keeps its inode number: a READ's atime noted for the old
-                // content is not the new object's (see `atime`).
-                atimes.forget(ino);
-                let expiration = super::expiry_index::expiration_of(&b, &dk, &rec);
-                Ok(ObjectInfo {
-                    key: dk,
-                    ino,
-                    record: rec,
-                    expiration,
+                    if let Some(tags) = opts.replace_tags {
+                        rec.tags = tags;
+                    }
+                    // A copy is a new file with one name, even of a hard-linked source; its lock
+                    // is the one asked for (or the bucket's default), never the source's.
+                    rec.nlink = 1;
+                    rec.acl = opts.acl;
+                    crate::locks::apply_to_new(&b, &opts.lock, &mut rec, crate::now_unix_ms())?;
+                    // ...written here: a replica's marker (decision 0036) is not copied with it,
+                    // or a replicated bucket would not send the copy.
+                    rec.meta
+                        .user
+                        .retain(|(k, _)| k != crate::replication::REPLICA_MARKER);
+                    txn::check_quota(&ns, &b, &dk, rec.size, limit)?;
+                    txn::incref(&mut ns, rec.data.chunks())?;
+                    // Copy onto itself: link_object drops the old references after we took ours.
+                    let ino = txn::link_object(&mut ns, &mut b, &dk, &mut rec)?;
+                    // A replaced file keeps its inode number: a READ's atime noted for the old
+                    // content is not the new object's (see `atime`).
+                    atimes.forget(ino);
+                    let expiration = super::expiry_index::expiration_of(&b, &dk, &rec);
+                    Ok(ObjectInfo {
+                        key: dk,
+                        ino,
+                        record: rec,
+                        expiration,
+                    })
                 })
-            })
-            .await;
-        match (done, restaged) {
-            (Ok(info), staged) => {
-                drop(staged);
-                Ok(info)
-            }
-            (Err(e), Some((staged, _))) => {
-                self.discard(staged);
-                Err(e)
-            }
-            (Err(e), None) => Err(e),
-        }
+                .await
+        };
+        let staged = restaged.map(|(s, _)| s).into_iter().collect();
+        self.commit_staged(staged, commit).await
     }
 
     /// Put/DeleteObjectTagging (delete = empty set).
@@ -898,6 +922,17 @@ impl Store {
                 Ok(())
             })
             .await
+    }
+}
+
+/// One key's outcome inside a multi-key mutation (DeleteObjects): a refusal (no such key,
+/// access denied, a lock, a failed precondition) is that key's answer, and the others go on;
+/// a storage error is the mutation's own (`Err` of the outer result), so the shared
+/// transaction is aborted rather than committed with a key half removed.
+pub(crate) fn per_key<T>(r: Result<T>) -> Result<Result<T>> {
+    match r {
+        Err(e) if crate::commit::poisons_batch(&e) => Err(e),
+        r => Ok(r),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::ops::{CopyOptions, ListQuery, PutOptions};
 use crate::stage::StageOptions;
 use crate::{Store, StoreConfig, StoreError};
 
-fn admin() -> Principal {
+pub(super) fn admin() -> Principal {
     use crate::rbac::policy::AdminPeers;
     crate::rbac::Policy::new(
         vec![],
@@ -21,13 +21,15 @@ fn admin() -> Principal {
     .resolve("0123456789abcdef", "admin", crate::model::UserKind::Person)
 }
 
-fn open(dir: &std::path::Path) -> Store {
+pub(super) fn open(dir: &std::path::Path) -> Store {
     let mut cfg = StoreConfig::new(dir);
     cfg.gc_grace = Duration::ZERO;
     Store::open(cfg).expect("open").0
 }
 
-fn body(data: Vec<u8>) -> impl futures_util::Stream<Item = Result<Bytes, StoreError>> + Send {
+pub(super) fn body(
+    data: Vec<u8>,
+) -> impl futures_util::Stream<Item = Result<Bytes, StoreError>> + Send {
     // Split into uneven pieces, as a network would.
     let pieces: Vec<Result<Bytes, StoreError>> = data
         .chunks(70_001)
@@ -37,7 +39,7 @@ fn body(data: Vec<u8>) -> impl futures_util::Stream<Item = Result<Bytes, StoreEr
 }
 
 /// Pseudo-random bytes (xorshift): no two 1 MiB chunks alike.
-fn data(n: usize, seed: u8) -> Vec<u8> {
+pub(super) fn data(n: usize, seed: u8) -> Vec<u8> {
     let mut x = u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut v = Vec::with_capacity(n + 8);
     while v.len() < n {
@@ -50,7 +52,7 @@ fn data(n: usize, seed: u8) -> Vec<u8> {
     v
 }
 
-async fn put(s: &Store, b: &str, k: &str, d: Vec<u8>) {
+pub(super) async fn put(s: &Store, b: &str, k: &str, d: Vec<u8>) {
     s.put_object(&admin(), b, k, body(d), PutOptions::default(), |_| Ok(()))
         .await
         .map_err(|e| format!("{e:?}"))

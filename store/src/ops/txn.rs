@@ -113,6 +113,8 @@ pub(crate) fn mark_open(db: &redb::Database) -> Result<bool> {
         meta.insert(OPEN, [1u8].as_slice())?;
         unclean
     };
+    // Created here rather than by a migration (see the table): readers can count on it.
+    t.open_table(tables::CHUNK_FREED_AT)?;
     t.commit()?;
     Ok(unclean)
 }
@@ -212,7 +214,9 @@ pub(crate) fn take_freed() -> bool {
 }
 
 /// Drops one reference on each chunk; a row whose last reference goes is removed and the chunk
-/// entered in `chunk_freed` (the chunk GC deletes its file after its grace).
+/// entered in `chunk_freed` (the chunk GC deletes its file after its grace). A chunk freed
+/// before and still waiting there (referenced again since) gets its row moved to now: the
+/// grace counts from the latest free. Found by hash in `chunk_freed_at`: two lookups, not a scan.
 pub(crate) fn decref(ns: &mut Ns, refs: &[ChunkRef]) -> Result<()> {
     let (mut rows, mut bytes) = (0i128, 0i128);
     let mut freed: Vec<[u8; 32]> = Vec::new();
@@ -236,10 +240,14 @@ pub(crate) fn decref(ns: &mut Ns, refs: &[ChunkRef]) -> Result<()> {
         }
     }
     if !freed.is_empty() {
-        let now = (crate::now_unix_ms().max(0) as u64).to_be_bytes();
-        let t = ns.chunk_freed_mut()?;
+        let now = crate::now_unix_ms().max(0) as u64;
         for h in freed {
-            t.insert([now.as_slice(), h.as_slice()].concat().as_slice(), ())?;
+            let earlier = ns.chunk_freed_at_mut()?.insert(&h, now)?.map(|v| v.value());
+            let t = ns.chunk_freed_mut()?;
+            if let Some(earlier) = earlier {
+                t.remove(tables::freed_key(earlier, &h).as_slice())?;
+            }
+            t.insert(tables::freed_key(now, &h).as_slice(), ())?;
         }
     }
     add_chunk_totals(ns, rows, bytes)

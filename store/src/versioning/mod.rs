@@ -18,7 +18,7 @@ use crate::model::{BucketRecord, Principal, ReplOp, VersionRow, Versioning};
 use crate::ops::ObjectInfo;
 use crate::ops::WriteCondition;
 use crate::ops::ns::Ns;
-use crate::ops::objects::current_etag;
+use crate::ops::objects::{current_etag, per_key};
 use crate::ops::txn;
 use crate::rbac::{Resource, Verb, authorize};
 use crate::tables::{self, BUCKETS, ENTRIES, INODE_VERSIONS, VERSIONS};
@@ -165,7 +165,8 @@ impl Store {
             .filter(VersionRow::is_marker))
     }
 
-    /// DeleteObjects, each entry with or without a version id, in one transaction.
+    /// DeleteObjects, each entry with or without a version id, in one transaction. A storage
+    /// error in one entry fails the whole request (see [`crate::ops::objects::per_key`]).
     pub async fn delete_versions(
         &self,
         p: &Principal,
@@ -192,7 +193,7 @@ impl Store {
                 let mut out = Vec::with_capacity(items.len());
                 for (item, denied) in items.into_iter().zip(denied) {
                     let key = &item.key;
-                    out.push(match (denied, item.version_id, item.if_match) {
+                    let outcome = match (denied, item.version_id, item.if_match) {
                         (Some(e), _, _) => Err(e),
                         // Refused before it gets here (the gateway answers NotImplemented).
                         (None, Some(_), Some(_)) => Err(StoreError::InvalidRequest(
@@ -211,7 +212,8 @@ impl Store {
                                 Err(e) => Err(e),
                             }
                         }
-                    });
+                    };
+                    out.push(per_key(outcome)?);
                 }
                 Ok(out)
             })
