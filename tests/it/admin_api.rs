@@ -79,6 +79,9 @@ impl Api {
         for (k, v) in headers.iter() {
             req = req.header(k.as_str(), v.as_bytes());
         }
+        if let Some(t) = body_type(path, &body) {
+            req = req.header("content-type", t);
+        }
         reply(req.body(body).send().await.expect("send")).await
     }
 
@@ -87,18 +90,23 @@ impl Api {
         use base64::Engine as _;
         let token = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", self.access, self.secret));
-        let resp = reqwest::Client::new()
+        let mut req = reqwest::Client::new()
             .request(
                 method.parse().expect("method"),
                 format!("http://{}{path}", self.addr),
             )
-            .header("authorization", format!("Basic {token}"))
-            .body(body)
-            .send()
-            .await
-            .expect("send");
-        reply(resp).await
+            .header("authorization", format!("Basic {token}"));
+        if let Some(t) = body_type(path, &body) {
+            req = req.header("content-type", t);
+        }
+        reply(req.body(body).send().await.expect("send")).await
     }
+}
+
+/// The type a client of this API sends a body as: an object's bytes as they are, anything
+/// else as JSON (the API refuses a JSON body that does not say so).
+fn body_type(path: &str, body: &[u8]) -> Option<&'static str> {
+    (!body.is_empty() && !path.contains("/objects/")).then_some("application/json")
 }
 
 /// No credentials at all.
@@ -113,7 +121,9 @@ pub(crate) async fn anonymous(
         format!("http://{}{path}", admin_addr(srv)),
     );
     if let Some(b) = body {
-        req = req.body(b.to_string());
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
     }
     reply(req.send().await.expect("send")).await
 }

@@ -5,6 +5,7 @@ mod acls;
 mod admin_api;
 mod admin_console;
 mod admin_explorer;
+mod admin_hardening;
 mod backup;
 mod bucket_policy;
 mod bucket_policy_admin;

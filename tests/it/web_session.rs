@@ -295,6 +295,66 @@ async fn cookie_writes_need_the_csrf_token() {
     assert_eq!(r.status, 204);
 }
 
+/// Login CSRF: a page of another origin (the S3 endpoint's, same site on another port) can
+/// post a form or a `text/plain` fetch without a preflight. Sign-in takes JSON that says so,
+/// and refuses a browser's `Sec-Fetch-Site` other than `same-origin` or `none`; a cookie
+/// request's JSON body must say so too.
+#[tokio::test]
+async fn sign_in_only_from_this_origin_with_a_json_body() {
+    let srv = TestServer::start().await;
+    let b = Browser::new(&srv);
+    let creds = json!({"access_key": srv.access, "secret_key": srv.secret}).to_string();
+    let post = |ctype: Option<&str>, site: Option<&str>| {
+        let mut req = b
+            .http
+            .post(format!("{}/api/session", b.base))
+            .body(creds.clone());
+        if let Some(t) = ctype {
+            req = req.header("content-type", t);
+        }
+        if let Some(s) = site {
+            req = req.header("sec-fetch-site", s);
+        }
+        b.send(req)
+    };
+    for ctype in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let r = post(ctype, None).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (415, "api.unsupported_media_type"),
+            "{ctype:?}"
+        );
+        assert!(r.headers.get("set-cookie").is_none());
+    }
+    for site in ["same-site", "cross-site"] {
+        let r = post(Some("application/json"), Some(site)).await;
+        assert_eq!((r.status, r.code()), (403, "auth.cross_origin"), "{site}");
+        assert!(r.headers.get("set-cookie").is_none());
+    }
+    for site in [None, Some("same-origin"), Some("none")] {
+        let r = post(Some("application/json"), site).await;
+        assert_eq!(r.status, 200, "{site:?}: {}", r.body);
+    }
+
+    // Signed in, a JSON body without its type is refused even with the CSRF token.
+    let mut b = Browser::new(&srv);
+    b.sign_in(&srv.access, &srv.secret).await;
+    let req = b
+        .http
+        .post(format!("{}/api/buckets", b.base))
+        .header("content-type", "text/plain")
+        .header("x-csrf-token", b.csrf.clone().expect("token"))
+        .body(r#"{"name":"plain-text"}"#);
+    let r = b.send(req).await;
+    assert_eq!((r.status, r.code()), (415, "api.unsupported_media_type"));
+    let r = b.call("GET", "/api/buckets/plain-text", None, false).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+}
+
 #[tokio::test]
 async fn signed_requests_ignore_cookies() {
     let srv = TestServer::start().await;

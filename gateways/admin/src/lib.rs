@@ -22,6 +22,8 @@
 //! - `request_log`: request ids and one log line per request.
 //! - `share_alias`: `/api/buckets/fs--<share>/…` (and `/api/replication/rules/fs--<share>/…`)
 //!   is routed as the share's bucket `fs+<share>`.
+//! - `takes`: what each endpoint takes (query names, no body / JSON / bytes), declared in the
+//!   route table and checked before its handler: nothing sent is silently ignored.
 //!
 //! Invariant: no access decision is made here. Every store operation calls
 //! `gatehouse_store::rbac::authorize` itself; this crate only authenticates, calls, renders.
@@ -35,6 +37,7 @@ mod request_log;
 mod routes;
 pub mod session;
 mod share_alias;
+mod takes;
 mod web;
 
 pub use routes::route_list;
@@ -109,4 +112,15 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .fallback_service(api)
         .layer(axum::middleware::map_request(share_alias::resolve))
+        .layer(axum::middleware::map_response(nosniff))
+}
+
+/// Every response, errors included, is what its `Content-Type` says: a browser must never
+/// sniff an object's bytes or an error's text into something that runs.
+async fn nosniff(mut resp: axum::response::Response) -> axum::response::Response {
+    resp.headers_mut().insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        http::HeaderValue::from_static("nosniff"),
+    );
+    resp
 }

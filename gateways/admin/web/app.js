@@ -56,12 +56,24 @@
     return ms ? new Date(ms).toLocaleDateString() : 'never';
   }
 
-  function encodePath(key) {
-    return key.split('/').map(encodeURIComponent).join('/');
+  // An object key as the path of a URL: the one helper every object URL is built with
+  // (download, details, versions, upload, delete). `/` stays readable, except in a key with a
+  // `.` or `..` segment: the browser would resolve those and reach another key, so there every
+  // `/` goes as %2F (the server decodes it back), as the presigned URLs do. A key that is just
+  // `.` or `..` cannot be named by any URL (%2E is resolved too): null.
+  function objectPath(key) {
+    if (key === '.' || key === '..') return null;
+    const dotted = key.split('/').some((s) => s === '.' || s === '..');
+    return dotted ? encodeURIComponent(key) : key.split('/').map(encodeURIComponent).join('/');
+  }
+
+  function bucketUrl(bucket, what, key) {
+    const path = objectPath(key);
+    return path === null ? null : '/api/buckets/' + encodeURIComponent(bucket) + '/' + what + '/' + path;
   }
 
   function objectUrl(bucket, key) {
-    return '/api/buckets/' + encodeURIComponent(bucket) + '/objects/' + encodePath(key);
+    return bucketUrl(bucket, 'objects', key);
   }
 
   function clear(node) {
@@ -376,6 +388,13 @@
   function objectRow(o) {
     const bucket = browse.bucket;
     const name = o.key.slice(browse.prefix.length);
+    if (objectUrl(bucket, o.key) === null) {
+      return el('tr', {},
+        el('td', { class: 'file', title: o.key, text: name }),
+        el('td', { class: 'num', title: o.size + ' bytes', text: fmtBytes(o.size) }),
+        el('td', { text: fmtTime(o.modified_ms) }),
+        el('td', { class: 'actions' }, el('span', { class: 'badge', text: 'no URL names this key: use S3' })));
+    }
     const actions = el('td', { class: 'actions' },
       el('button', { type: 'button', class: 'quiet', text: 'Details', onclick: () => showDetails(bucket, o.key) }),
       el('button', { type: 'button', class: 'quiet', text: 'Versions', onclick: () => showVersions(bucket, o.key) }),
@@ -406,7 +425,7 @@
 
   // Object details: attributes, HTTP metadata, x-amz-meta-* and tags.
   async function showDetails(bucket, key) {
-    const path = '/api/buckets/' + encodeURIComponent(bucket) + '/metadata/' + encodePath(key);
+    const path = bucketUrl(bucket, 'metadata', key);
     const m = await attempt(() => api('GET', path));
     if (!m) return;
     $('details-key').textContent = key;
@@ -966,6 +985,11 @@
     const state = el('span', { class: 'state', text: 'starting' });
     const row = el('div', { class: 'upload' }, el('span', { class: 'name', title: key, text: key }), bar, state);
     $('uploads').append(row);
+    if (objectUrl(bucket, key) === null) {
+      state.textContent = 'no URL can name this key: upload it over S3';
+      row.classList.add('failed');
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const xhr = new XMLHttpRequest();
       xhr.open('PUT', objectUrl(bucket, key));
@@ -1241,8 +1265,9 @@
         class: 'danger',
         text: 'Unbind',
         onclick: async () => {
+          // Every scope (bucket, panel, key): without it the server would look for a global one.
           const q = new URLSearchParams({ [b.subject_kind]: b.subject, role: b.role });
-          if (b.scope_kind === 'bucket' || b.scope_kind === 'panel') q.set(b.scope_kind, b.scope || '');
+          if (b.scope_kind !== 'global') q.set(b.scope_kind, b.scope || '');
           if (await attempt(() => api('DELETE', '/api/bindings?' + q)) !== undefined) {
             flash('Unbound ' + b.role + ' from ' + who + '.', true);
             await loadBindings();
@@ -1729,6 +1754,7 @@
     return '/api/kms/keys/' + encodeURIComponent(k.id) + (action ? '/' + action : '');
   }
 
+  // `body` undefined for the actions that take none (the server refuses a body there).
   async function keyAction(k, action, body, done) {
     const r = await attempt(() => api('POST', keyPath(k, action), body));
     if (!r) return;
@@ -1747,13 +1773,13 @@
       const buttons = [];
       const button = (text, onclick, cls) => buttons.push(el('button', { type: 'button', class: cls || 'quiet', text, onclick }));
       if (k.state === 'Enabled') {
-        button('Rotate', () => keyAction(k, 'rotate', {}, (r) => name + ': new material, version ' + r.current_version + '.'));
+        button('Rotate', () => keyAction(k, 'rotate', undefined, (r) => name + ': new material, version ' + r.current_version + '.'));
         button('Disable', async () => {
           if (!window.confirm('Disable ' + name + '? Nothing encrypted with it can be read until it is enabled again.')) return;
-          await keyAction(k, 'disable', {}, () => name + ' is disabled.');
+          await keyAction(k, 'disable', undefined, () => name + ' is disabled.');
         });
       }
-      if (k.state === 'Disabled') button('Enable', () => keyAction(k, 'enable', {}, () => name + ' is enabled.'));
+      if (k.state === 'Disabled') button('Enable', () => keyAction(k, 'enable', undefined, () => name + ' is enabled.'));
       if (k.state === 'Enabled' || k.state === 'Disabled') {
         button('Schedule deletion', async () => {
           const days = window.prompt('Delete ' + name + ' after how many days (7-30)? Then what it encrypted can never be read.', '30');
@@ -1761,7 +1787,7 @@
           await keyAction(k, 'schedule-deletion', { days: Number(days) }, (r) => name + ' will be deleted on ' + fmtTime(r.deletion_due_ms) + '.');
         }, 'danger');
       }
-      if (k.state === 'PendingDeletion') button('Cancel deletion', () => keyAction(k, 'cancel-deletion', {}, () => name + ': deletion cancelled; the key is disabled.'));
+      if (k.state === 'PendingDeletion') button('Cancel deletion', () => keyAction(k, 'cancel-deletion', undefined, () => name + ': deletion cancelled; the key is disabled.'));
       button('Audit', () => loadKeyAudit(k, name));
       tbody.append(el('tr', { 'data-key': k.id },
         el('td', { title: k.arn }, el('code', { text: k.id })),

@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::model::{BindingRecord, GroupRecord, Principal, RoleRecord, Subject, UserRecord};
 use crate::rbac::policy::{AdminPeers, BUILTIN_GROUPS, PANELS, builtin_bindings};
 use crate::rbac::roles::{BUILTIN_ROLES, RoleDef, Rule, truncate, validate_name};
-use crate::rbac::{Policy, Resource, Scope, Verb, authorize};
+use crate::rbac::{Policy, Resource, Scope, Verb, authorize, may_grant};
 use crate::tables::{BINDINGS, BUCKETS, GROUPS, ROLES, USERS};
 use crate::{Store, StoreError, codec, deny, now_ms};
 
@@ -197,7 +197,8 @@ impl Store {
                 "a role needs at least one rule".into(),
             ));
         }
-        let description = truncate(description, 256);
+        check_description("role", description)?;
+        let description = description.to_string();
         let rec = RoleRecord {
             description: description.clone(),
             rules: rules.clone(),
@@ -303,8 +304,9 @@ impl Store {
         if BUILTIN_GROUPS.contains(&name) {
             return Err(StoreError::Conflict(format!("{name} is a built-in group")));
         }
+        check_description("group", description)?;
         let rec = GroupRecord {
-            description: truncate(description, 256),
+            description: description.to_string(),
             members: BTreeSet::new(),
             created_ms: now_ms(),
         };
@@ -355,7 +357,8 @@ impl Store {
         Ok(())
     }
 
-    /// Adds (`add` true) or removes a user (id or name) from a custom group.
+    /// Adds (`add` true) or removes a user (id or name) from a custom group. Adding needs,
+    /// besides `put` on groups, every grant the group's bindings give (as [`Store::bind`]).
     pub async fn set_group_member(
         &self,
         p: &Principal,
@@ -368,6 +371,19 @@ impl Store {
             return Err(StoreError::Conflict(format!(
                 "membership of built-in group {group} is automatic"
             )));
+        }
+        if add {
+            // Joining a group is getting its bindings: the caller must hold what they give.
+            let pol = self.policy();
+            for b in pol
+                .bindings
+                .iter()
+                .filter(|b| b.subject == Subject::Group(group.into()))
+            {
+                if let Some(def) = pol.roles.get(&b.role) {
+                    deny(may_grant(p, def, &b.scope))?;
+                }
+            }
         }
         let (g, w) = (group.to_string(), who.to_string());
         let id = self
@@ -407,7 +423,9 @@ impl Store {
     // ----- bindings -----
 
     /// Binds a role to a user or group, globally or scoped to one bucket or panel. Binding
-    /// the same thing twice is a no-op.
+    /// the same thing twice is a no-op. The caller must hold every grant of the role at that
+    /// scope itself (`rbac::may_grant`, Kubernetes' escalation check): `create` on bindings
+    /// lets a caller hand on what it has, never more.
     pub async fn bind(
         &self,
         p: &Principal,
@@ -421,6 +439,7 @@ impl Store {
         let Some(def) = pol.roles.get(role) else {
             return Err(StoreError::NoSuchRole(truncate(role, 80)));
         };
+        deny(may_grant(p, def, &scope))?;
         let touches = |kinds: &[&str]| {
             def.rules.iter().any(|r| {
                 r.resources
@@ -584,6 +603,20 @@ impl Store {
         let v = t.get(id).ok()??;
         codec::decode::<UserRecord>(v.value()).ok().map(|u| u.name)
     }
+}
+
+/// Longest description of a role or group.
+const MAX_DESCRIPTION: usize = 256;
+
+/// A description too long is refused, not cut: what is stored is what was asked for.
+fn check_description(what: &str, description: &str) -> Result<()> {
+    if description.len() > MAX_DESCRIPTION {
+        return Err(StoreError::InvalidArgument(format!(
+            "the {what} description is {} bytes; at most {MAX_DESCRIPTION}",
+            description.len()
+        )));
+    }
+    Ok(())
 }
 
 fn count_bindings(

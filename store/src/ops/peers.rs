@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::model::{PeerRecord, Principal, UserRecord};
 use crate::rbac::roles::truncate;
-use crate::rbac::{Resource, Verb, authorize};
+use crate::rbac::{Resource, Verb, authorize, holds_everything};
 use crate::tables::{PEERS, USERS};
 use crate::{Store, StoreError, codec, deny, now_ms};
 
@@ -186,7 +186,9 @@ impl Store {
     }
 
     /// Maps `address` (one address or a CIDR block) to a user (id or name). Re-adding an
-    /// address re-points it.
+    /// address re-points it. Needs `create` on users; mapping to an admin (a user who holds
+    /// every grant) or to a service user needs an admin: the address would act as that user
+    /// over NFS, so `create` on users must not be a way to become one.
     pub async fn add_peer(
         &self,
         p: &Principal,
@@ -202,11 +204,28 @@ impl Store {
             ));
         }
         let (user, description) = (user.to_string(), description.to_string());
+        let caller_is_admin = holds_everything(p);
+        let policy = self.policy();
+        let caller = format!("{} (user {})", p.name, p.user_id);
         let info = self
             .inner
             .committer
             .write(move |txn| {
                 let (user_id, u) = resolve_user_txn(txn, &user)?;
+                if !caller_is_admin {
+                    let target = policy.resolve(&user_id, &u.name, u.kind);
+                    if target.service || holds_everything(&target) {
+                        let what = if target.service {
+                            "a service user"
+                        } else {
+                            "an admin"
+                        };
+                        return Err(StoreError::AccessDenied(format!(
+                            "{} is {what}: only an admin may map an address to it, not {caller}",
+                            u.name
+                        )));
+                    }
+                }
                 let rec = PeerRecord {
                     user_id: user_id.clone(),
                     description,

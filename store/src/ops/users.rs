@@ -13,7 +13,7 @@ use crate::identity::{PublicKey, join_message};
 use crate::model::{
     AdminMatch, BindingRecord, CredentialRef, GroupRecord, Principal, Subject, UserKind, UserRecord,
 };
-use crate::rbac::{Resource, Verb, authorize};
+use crate::rbac::{Resource, Verb, authorize, holds_everything};
 use crate::tables::{BINDINGS, CREDENTIALS, GROUPS, USER_NAMES, USERS};
 use crate::{Store, StoreError, codec, deny, now_ms};
 
@@ -66,8 +66,12 @@ pub struct JoinRequest {
 enum Registrar {
     /// The server itself at start-up (bootstrap admin, service users): any free name.
     Server,
-    /// An admin (`user register`): an `admin_peers` name only while nobody holds it.
+    /// An admin (`user register`): an `admin_peers` name only while nobody holds it; an
+    /// already registered key gets its user's credentials back.
     Admin,
+    /// A non-admin with `create` on users: never an `admin_peers` name (it would make its
+    /// holder admin), and an already registered key is a conflict, not its credentials.
+    Manager,
     /// Self-service `join`: never an `admin_peers` name.
     SelfService,
 }
@@ -150,11 +154,21 @@ impl Store {
             .committer
             .write(move |txn| {
                 if let Some(u) = get_user(txn, &id)? {
+                    // Public keys are listed to whoever reads users: handing back the
+                    // credentials of a key the caller merely names would be a takeover. A join
+                    // proved it holds the private key; an admin may see any secret anyway.
+                    if registrar == Registrar::Manager {
+                        return Err(StoreError::Conflict(format!(
+                            "this key is already registered as user {} ({id}); only an admin \
+                             gets its credentials back (or its owner, by rotating them)",
+                            u.name
+                        )));
+                    }
                     return Ok((u.name, u.generation, false));
                 }
                 let mut names = txn.open_table(USER_NAMES)?;
                 if registrar != Registrar::Server && reserved.lists(&name) {
-                    if registrar == Registrar::SelfService {
+                    if matches!(registrar, Registrar::SelfService | Registrar::Manager) {
                         return Err(StoreError::AccessDenied(format!(
                             "the name {name} is reserved: admin_peers lists it, so only an admin can register it"
                         )));
@@ -220,7 +234,10 @@ impl Store {
         })
     }
 
-    /// `user register` (admin): registers a public key (OpenSSH line, raw 32 bytes or hex).
+    /// `user register`: registers a public key (OpenSSH line, raw 32 bytes or hex). Needs
+    /// `create` on users; a key registered already gets its user's credentials back for an
+    /// admin only (anyone else: `Conflict` naming the user), and only an admin may take a name
+    /// `admin_peers` lists (decision 0015).
     pub async fn register_user(
         &self,
         p: &Principal,
@@ -231,8 +248,13 @@ impl Store {
         let pk =
             PublicKey::parse(public_key).map_err(|e| StoreError::InvalidArgument(e.to_string()))?;
         validate_user_name(name)?;
+        let registrar = if holds_everything(p) {
+            Registrar::Admin
+        } else {
+            Registrar::Manager
+        };
         let r = self
-            .register_inner(pk, name.to_string(), UserKind::Person, Registrar::Admin)
+            .register_inner(pk, name.to_string(), UserKind::Person, registrar)
             .await?;
         audit(p, "user.register", &format!("{} ({})", r.name, r.user_id));
         Ok(r)
@@ -313,8 +335,15 @@ impl Store {
             }
             Some(_) => {}
         }
+        // Digests of equal length, so the time tells neither where they differ nor how long
+        // the token is.
+        use sha2::Digest as _;
         use subtle::ConstantTimeEq;
-        if !bool::from(req.token.as_bytes().ct_eq(expected.as_bytes())) {
+        let (got, want) = (
+            sha2::Sha256::digest(req.token.as_bytes()),
+            sha2::Sha256::digest(expected.as_bytes()),
+        );
+        if !bool::from(got.as_slice().ct_eq(want.as_slice())) {
             return refuse("wrong enrolment token");
         }
         let pk = PublicKey::parse(req.public_key.as_bytes())
@@ -381,20 +410,37 @@ impl Store {
         Ok(Some((sk, principal)))
     }
 
-    /// New credentials for a user (the user themself, or an admin); the old ones stop working
-    /// with this commit.
+    /// New credentials for a user: the user themself, or an admin (one who holds every grant:
+    /// the answer carries the new secret); a service user's only by an admin. The old ones stop
+    /// working with this commit. Who may is decided before the name is looked up, so a refusal
+    /// never tells whether a user exists.
     pub async fn rotate_credentials(&self, p: &Principal, who: &str) -> Result<Registered> {
+        let admin = holds_everything(p);
+        let refusal = |whose: &str| {
+            format!(
+                "{} (user {}) may rotate only its own credentials; {whose} are an admin's to rotate",
+                p.name, p.user_id
+            )
+        };
+        if !admin && who != p.user_id && who != p.name {
+            let reason = refusal("another user's");
+            tracing::warn!(target: "audit", reason = %reason, "denied");
+            return Err(StoreError::AccessDenied(reason));
+        }
         let who = who.to_string();
         let caller = p.user_id.clone();
-        let may_manage = authorize(p, Verb::Put, Resource::Users);
+        let (other, service) = (refusal("another user's"), refusal("a service user's"));
         let master = self.inner.master.clone();
         let r = self
             .inner
             .committer
             .write(move |txn| {
                 let (id, mut u) = resolve_user_txn(txn, &who)?;
-                if id != caller && !may_manage.allowed {
-                    return Err(StoreError::AccessDenied(may_manage.reason.clone()));
+                if !admin && id != caller {
+                    return Err(StoreError::AccessDenied(other));
+                }
+                if !admin && u.kind == UserKind::Service {
+                    return Err(StoreError::AccessDenied(service));
                 }
                 let pk = PublicKey::from_bytes(&u.public_key)
                     .map_err(|e| StoreError::Corrupt(format!("stored public key: {e}")))?;

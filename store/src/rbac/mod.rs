@@ -314,6 +314,70 @@ pub fn each_key<'k>(
     }
 }
 
+/// Whether `p` holds every verb on every resource kind, globally (outside the system bucket):
+/// an admin by `admin_peers`, or anyone bound to `admin` or to a custom role as broad. Such a
+/// caller may see other users' secrets and grant anything (see [`may_grant`]).
+pub fn holds_everything(p: &Principal) -> bool {
+    p.is_admin()
+        || Verb::ALL.iter().all(|v| {
+            RESOURCE_KINDS.iter().all(|k| {
+                p.grants
+                    .iter()
+                    .any(|g| !g.system_only && g.scope == Scope::Global && g.rule.allows(*v, k))
+            })
+        })
+}
+
+/// Kubernetes' escalation check: whether `p` may bind `role` at `scope` (to anyone), i.e.
+/// holds every verb × resource the role grants, at that scope or globally, itself. A caller
+/// who [`holds_everything`] may bind any role. The bindings alone decide: a bucket policy's
+/// Allow is no grant to hand on.
+pub fn may_grant(p: &Principal, role: &roles::RoleDef, scope: &Scope) -> Decision {
+    if holds_everything(p) {
+        return Decision {
+            allowed: true,
+            reason: format!("{} holds every grant", p.name),
+        };
+    }
+    let expand = |words: &[String], all: &[&'static str]| -> Vec<&'static str> {
+        if words.iter().any(|w| w == "*") {
+            all.to_vec()
+        } else {
+            all.iter()
+                .copied()
+                .filter(|a| words.iter().any(|w| w == a))
+                .collect()
+        }
+    };
+    let verbs: Vec<&'static str> = Verb::ALL.iter().map(|v| v.as_str()).collect();
+    for rule in &role.rules {
+        for v in expand(&rule.verbs, &verbs) {
+            let Some(verb) = Verb::parse(v) else { continue };
+            for kind in expand(&rule.resources, RESOURCE_KINDS) {
+                let held = p.grants.iter().any(|g| {
+                    g.system_only == role.system_only
+                        && (g.scope == Scope::Global || g.scope == *scope)
+                        && g.rule.allows(verb, kind)
+                });
+                if !held {
+                    return Decision {
+                        allowed: false,
+                        reason: format!(
+                            "role {} grants {v} on {kind} ({scope}), which {} (user {}) does not \
+                             hold: a binding cannot give more than its maker has",
+                            role.name, p.name, p.user_id
+                        ),
+                    };
+                }
+            }
+        }
+    }
+    Decision {
+        allowed: true,
+        reason: format!("{} holds every grant of role {}", p.name, role.name),
+    }
+}
+
 /// The RBAC bindings' answer alone.
 fn authorize_bindings(principal: &Principal, verb: Verb, resource: Resource<'_>) -> Decision {
     let system = resource.bucket() == Some(SYSTEM_BUCKET);

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::roles::{RoleDef, Rule, builtin_roles};
+use super::roles::{BUILTIN_ROLES, RoleDef, Rule, builtin_roles};
 use super::{AccessMap, RequestFacts, Scope};
 use crate::model::{AdminMatch, BindingRecord, Principal, Subject, UserKind};
 
@@ -101,9 +101,15 @@ impl Policy {
         bindings: Vec<BindingRecord>,
         admin_peers: AdminPeers,
     ) -> Policy {
+        // A custom role stored under a built-in's name (before the name was reserved) never
+        // shadows the built-in.
         let roles = builtin_roles()
             .into_iter()
-            .chain(custom_roles)
+            .chain(
+                custom_roles
+                    .into_iter()
+                    .filter(|r| !BUILTIN_ROLES.contains(&r.name.as_str())),
+            )
             .map(|r| (r.name.clone(), r))
             .collect();
         Policy {

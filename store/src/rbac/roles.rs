@@ -86,6 +86,7 @@ pub const BUILTIN_ROLES: &[&str] = &[
     "bucket-read",
     "system",
     "panel-viewer",
+    "replication-operator",
     "s3-user",
     "key-user",
     "key-admin",

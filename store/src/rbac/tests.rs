@@ -160,3 +160,86 @@ fn guest_is_everyone_only_whatever_names_and_groups_say() {
     assert!(!authorize(&g, Verb::Put, Resource::Objects("fs+pub")).allowed);
     assert!(!authorize(&g, Verb::Get, Resource::Objects("other")).allowed);
 }
+
+#[test]
+fn every_builtin_role_is_reserved_and_never_shadowed() {
+    let defined: BTreeSet<String> = roles::builtin_roles().into_iter().map(|r| r.name).collect();
+    let reserved: BTreeSet<String> = BUILTIN_ROLES.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        defined, reserved,
+        "BUILTIN_ROLES lists exactly the built-in roles"
+    );
+    // A custom role stored under a built-in's name (before it was reserved) is ignored.
+    let shadow = roles::RoleDef {
+        name: "replication-operator".into(),
+        description: String::new(),
+        rules: vec![Rule::parse("*", "*").expect("rule")],
+        builtin: false,
+        system_only: false,
+    };
+    let pol = Policy::new(
+        vec![shadow],
+        BTreeMap::new(),
+        vec![bind(
+            Subject::User(ALICE.into()),
+            "replication-operator",
+            Scope::Global,
+        )],
+        AdminPeers::default(),
+    );
+    assert!(pol.roles["replication-operator"].builtin);
+    let p = pol.resolve(ALICE, "alice", UserKind::Person);
+    assert!(authorize(&p, Verb::Get, Resource::Replication(Some("b"))).allowed);
+    assert!(!authorize(&p, Verb::Delete, Resource::Users).allowed);
+}
+
+#[test]
+fn a_binding_gives_no_more_than_its_maker_holds() {
+    let custom = |name: &str, verbs: &str, resources: &str| roles::RoleDef {
+        name: name.into(),
+        description: String::new(),
+        rules: vec![Rule::parse(verbs, resources).expect("rule")],
+        builtin: false,
+        system_only: false,
+    };
+    let binder = custom("binder", "create,delete", "bindings");
+    let everything = custom("everything", "*", "*");
+    let pol = Policy::new(
+        vec![binder, everything],
+        BTreeMap::new(),
+        vec![
+            bind(Subject::User(ALICE.into()), "binder", Scope::Global),
+            bind(
+                Subject::User(ALICE.into()),
+                "bucket-admin",
+                Scope::Bucket("b1".into()),
+            ),
+            bind(Subject::User(BOB.into()), "everything", Scope::Global),
+        ],
+        AdminPeers(vec!["carol".into()]),
+    );
+    let role = |n: &str| pol.roles[n].clone();
+    let alice = pol.resolve(ALICE, "alice", UserKind::Person);
+    assert!(!holds_everything(&alice));
+    for r in ["admin", "everything", "key-admin", "system"] {
+        let d = may_grant(&alice, &role(r), &Scope::Global);
+        assert!(!d.allowed, "{r}: {}", d.reason);
+    }
+    let d = may_grant(&alice, &role("admin"), &Scope::Global);
+    assert!(d.reason.contains("does not hold"), "{}", d.reason);
+    // What it holds, it may hand on: at its own scope, not wider or elsewhere.
+    let b1 = Scope::Bucket("b1".into());
+    assert!(may_grant(&alice, &role("bucket-read"), &b1).allowed);
+    assert!(may_grant(&alice, &role("bucket-admin"), &b1).allowed);
+    assert!(may_grant(&alice, &role("binder"), &Scope::Global).allowed);
+    assert!(!may_grant(&alice, &role("bucket-read"), &Scope::Global).allowed);
+    assert!(!may_grant(&alice, &role("bucket-read"), &Scope::Bucket("b2".into())).allowed);
+    // Admins, by admin_peers or by a role as broad as admin, may bind anything.
+    let bob = pol.resolve(BOB, "bob", UserKind::Person);
+    let carol = pol.resolve("c0c0c0c0c0c0c0c0", "carol", UserKind::Person);
+    for p in [&bob, &carol] {
+        assert!(holds_everything(p));
+        assert!(may_grant(p, &role("admin"), &Scope::Global).allowed);
+        assert!(may_grant(p, &role("system"), &Scope::Global).allowed);
+    }
+}

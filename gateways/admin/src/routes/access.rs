@@ -203,7 +203,6 @@ pub async fn list_bindings(
     c: Caller,
     q: Query,
 ) -> ApiResult<Response> {
-    q.only(&["user"])?;
     Ok(json::ok(
         &st.store.list_bindings(&c.principal, q.get("user"))?,
     ))
@@ -235,11 +234,20 @@ impl BindingBody {
                 ));
             }
         };
-        let scope = match (
-            nonempty(self.bucket),
-            nonempty(self.panel),
-            nonempty(self.key),
-        ) {
+        // An empty scope is a mistake (a form field left blank), never "global": leave the
+        // field out for a global binding.
+        for (field, v) in [
+            ("bucket", &self.bucket),
+            ("panel", &self.panel),
+            ("key", &self.key),
+        ] {
+            if v.as_deref() == Some("") {
+                return Err(ApiError::invalid_request(format!(
+                    "{field} is empty: name one, or leave {field} out for a global binding"
+                )));
+            }
+        }
+        let scope = match (self.bucket, self.panel, self.key) {
             (None, None, None) => Scope::Global,
             (Some(b), None, None) => Scope::Bucket(b),
             (None, Some(p), None) => Scope::Panel(p),
@@ -266,8 +274,8 @@ pub async fn bind(State(st): State<AdminState>, c: Caller, body: Body) -> ApiRes
 
 /// `DELETE /api/bindings?user=U|group=G&role=R[&bucket=B|&panel=P|&key=K]`
 pub async fn unbind(State(st): State<AdminState>, c: Caller, q: Query) -> ApiResult<Response> {
-    q.only(&["user", "group", "role", "bucket", "panel", "key"])?;
-    let own = |n: &str| q.get(n).map(str::to_string);
+    // As sent, empty values included: `bucket=` is refused, not read as global.
+    let own = |n: &str| q.0.get(n).cloned();
     let (subject, role, scope) = BindingBody {
         user: own("user"),
         group: own("group"),

@@ -156,8 +156,10 @@ pub async fn set_quota(
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EncryptionBody {
-    /// "AES256" (SSE-S3), "aws:kms" (SSE-KMS, with `key`) or null (no default).
-    algorithm: Option<String>,
+    /// "AES256" (SSE-S3), "aws:kms" (SSE-KMS, with `key`) or null (no default). Required:
+    /// a body without it is a mistake, not a request to remove the default.
+    #[serde(default, deserialize_with = "present")]
+    algorithm: Option<Option<String>>,
     /// The key service's key of "aws:kms": id, `alias/<name>` or ARN.
     #[serde(default)]
     key: Option<String>,
@@ -173,7 +175,19 @@ pub async fn set_encryption(
 ) -> ApiResult<Response> {
     use gatehouse_store::sse::{BucketEncryption, SseMode};
     let e: EncryptionBody = json::read(Some(&c.payload), body).await?;
-    let enc = match e.algorithm.as_deref() {
+    let Some(algorithm) = e.algorithm else {
+        return Err(crate::error::ApiError::invalid_request(
+            "algorithm is required: AES256, aws:kms (with key) or null (no default encryption)",
+        ));
+    };
+    let key_given = e.key.as_deref().is_some_and(|k| !k.is_empty());
+    if key_given && algorithm.as_deref() != Some("aws:kms") {
+        // Never a partial yes: the key would be ignored, and with null the default removed.
+        return Err(crate::error::ApiError::invalid_request(
+            "key goes with aws:kms only",
+        ));
+    }
+    let enc = match algorithm.as_deref() {
         None => None,
         Some("AES256") => Some(BucketEncryption {
             mode: SseMode::S3,
@@ -213,4 +227,13 @@ pub async fn set_encryption(
         .await?;
     let info = st.store.head_bucket(&c.principal, &bucket)?;
     Ok(json::ok(&Bucket::of(&st.store, info)))
+}
+
+/// A field that may be `null` told apart from one left out: `Some(None)` is `null`.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }

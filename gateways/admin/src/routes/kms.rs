@@ -30,12 +30,7 @@ struct CreateBody {
 
 /// `POST /api/kms/keys` `{"alias"?, "description"?}`.
 pub async fn create(State(st): State<AdminState>, c: Caller, body: Body) -> ApiResult<Response> {
-    let bytes = json::read_small(Some(&c.payload), body).await?;
-    let b: CreateBody = if bytes.trim_ascii().is_empty() {
-        CreateBody::default()
-    } else {
-        serde_json::from_slice(&bytes).map_err(ApiError::invalid_json)?
-    };
+    let b: CreateBody = json::read_optional(Some(&c.payload), body).await?;
     let spec = gatehouse_store::kms::KeySpec {
         alias: b.alias.filter(|a| !a.is_empty()),
         description: b.description.unwrap_or_default(),
@@ -103,12 +98,7 @@ pub async fn schedule_deletion(
     Param(key): Param<String>,
     body: Body,
 ) -> ApiResult<Response> {
-    let bytes = json::read_small(Some(&c.payload), body).await?;
-    let b: ScheduleBody = if bytes.trim_ascii().is_empty() {
-        ScheduleBody::default()
-    } else {
-        serde_json::from_slice(&bytes).map_err(ApiError::invalid_json)?
-    };
+    let b: ScheduleBody = json::read_optional(Some(&c.payload), body).await?;
     Ok(json::ok(
         &st.store
             .kms()
@@ -129,7 +119,6 @@ pub async fn cancel_deletion(
 }
 
 fn limit(q: &Query) -> ApiResult<usize> {
-    q.only(&["limit"])?;
     match q.get("limit") {
         None => Ok(100),
         Some(v) => v

@@ -32,6 +32,7 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 
 use crate::AdminState;
 use crate::error::ApiError;
+use crate::takes::{BodyKind, Takes};
 use crate::web;
 
 /// The methods this API uses (`HEAD` is answered by every `GET` route).
@@ -68,8 +69,11 @@ struct Endpoint {
     /// axum syntax: `{name}` for a segment, `{*name}` for the rest of the path.
     path: &'static str,
     route: MethodRouter<AdminState>,
+    /// Its query names and body, checked before the handler (`crate::takes`).
+    takes: Takes,
 }
 
+/// An endpoint that takes no query parameters and no body; the builders below say otherwise.
 fn ep<H, T>(method: M, path: &'static str, handler: H) -> Endpoint
 where
     H: Handler<T, AdminState>,
@@ -79,6 +83,33 @@ where
         method,
         path,
         route: on(method.filter(), handler),
+        takes: Takes::NOTHING,
+    }
+}
+
+impl Endpoint {
+    /// The query parameters it reads.
+    fn query(mut self, names: &'static [&'static str]) -> Self {
+        self.takes.query = names;
+        self
+    }
+
+    /// A JSON object body.
+    fn json(mut self) -> Self {
+        self.takes.body = BodyKind::Json;
+        self
+    }
+
+    /// A JSON object body, or none.
+    fn optional_json(mut self) -> Self {
+        self.takes.body = BodyKind::OptionalJson;
+        self
+    }
+
+    /// Raw bytes of any type.
+    fn bytes(mut self) -> Self {
+        self.takes.body = BodyKind::Bytes;
+        self
     }
 }
 
@@ -90,25 +121,25 @@ fn endpoints() -> Vec<Endpoint> {
         ep(Get, "/api/info", info::info),
         ep(Get, "/api/openapi.json", info::openapi),
         ep(Get, "/api/session", session::show),
-        ep(Post, "/api/session", session::sign_in),
+        ep(Post, "/api/session", session::sign_in).json(),
         ep(Delete, "/api/session", session::sign_out),
         ep(Get, "/api/me", info::me),
         ep(Get, "/api/me/nfs-token", info::nfs_token),
         ep(Get, "/api/panels", info::panels),
         ep(Get, "/api/storage", storage::status),
         ep(Post, "/api/gc", storage::gc),
-        ep(Post, "/api/fsck", storage::fsck),
+        ep(Post, "/api/fsck", storage::fsck).query(&["rate_mib"]),
         ep(Get, "/api/backup", backup::backup),
         ep(Get, "/metrics", info::metrics),
         ep(Get, "/api/users", users::list),
-        ep(Post, "/api/users", users::register),
+        ep(Post, "/api/users", users::register).json(),
         ep(Get, "/api/users/{who}", users::show),
         ep(Delete, "/api/users/{who}", users::remove),
         ep(Post, "/api/users/{who}/rotate", users::rotate),
         ep(Post, "/api/join/nonce", users::join_nonce),
-        ep(Post, "/api/join", users::join),
+        ep(Post, "/api/join", users::join).json(),
         ep(Get, "/api/groups", access::list_groups),
-        ep(Post, "/api/groups", access::create_group),
+        ep(Post, "/api/groups", access::create_group).json(),
         ep(Delete, "/api/groups/{group}", access::delete_group),
         ep(Get, "/api/groups/{group}/members", access::members),
         ep(Put, "/api/groups/{group}/members/{who}", access::add_member),
@@ -118,16 +149,17 @@ fn endpoints() -> Vec<Endpoint> {
             access::remove_member,
         ),
         ep(Get, "/api/roles", access::list_roles),
-        ep(Post, "/api/roles", access::create_role),
+        ep(Post, "/api/roles", access::create_role).json(),
         ep(Delete, "/api/roles/{role}", access::delete_role),
-        ep(Get, "/api/bindings", access::list_bindings),
-        ep(Post, "/api/bindings", access::bind),
-        ep(Delete, "/api/bindings", access::unbind),
+        ep(Get, "/api/bindings", access::list_bindings).query(&["user"]),
+        ep(Post, "/api/bindings", access::bind).json(),
+        ep(Delete, "/api/bindings", access::unbind)
+            .query(&["user", "group", "role", "bucket", "panel", "key"]),
         ep(Get, "/api/buckets", buckets::list),
-        ep(Post, "/api/buckets", buckets::create),
+        ep(Post, "/api/buckets", buckets::create).json(),
         ep(Get, "/api/buckets/{bucket}", buckets::info),
         ep(Delete, "/api/buckets/{bucket}", buckets::delete),
-        ep(Post, "/api/buckets/{bucket}/presign", objects::presign),
+        ep(Post, "/api/buckets/{bucket}/presign", objects::presign).json(),
         ep(
             Get,
             "/api/buckets/{bucket}/versioning",
@@ -137,15 +169,17 @@ fn endpoints() -> Vec<Endpoint> {
             Put,
             "/api/buckets/{bucket}/versioning",
             versions::set_versioning,
-        ),
-        ep(Put, "/api/buckets/{bucket}/quota", buckets::set_quota),
+        )
+        .json(),
+        ep(Put, "/api/buckets/{bucket}/quota", buckets::set_quota).json(),
         ep(
             Put,
             "/api/buckets/{bucket}/encryption",
             buckets::set_encryption,
-        ),
+        )
+        .json(),
         ep(Get, "/api/kms/keys", kms::list),
-        ep(Post, "/api/kms/keys", kms::create),
+        ep(Post, "/api/kms/keys", kms::create).optional_json(),
         ep(Get, "/api/kms/keys/{key}", kms::describe),
         ep(Post, "/api/kms/keys/{key}/enable", kms::enable),
         ep(Post, "/api/kms/keys/{key}/disable", kms::disable),
@@ -154,35 +188,50 @@ fn endpoints() -> Vec<Endpoint> {
             Post,
             "/api/kms/keys/{key}/schedule-deletion",
             kms::schedule_deletion,
-        ),
+        )
+        .optional_json(),
         ep(
             Post,
             "/api/kms/keys/{key}/cancel-deletion",
             kms::cancel_deletion,
         ),
-        ep(Get, "/api/kms/keys/{key}/audit", kms::key_audit),
-        ep(Get, "/api/kms/audit", kms::audit),
+        ep(Get, "/api/kms/keys/{key}/audit", kms::key_audit).query(&["limit"]),
+        ep(Get, "/api/kms/audit", kms::audit).query(&["limit"]),
         ep(Get, "/api/buckets/{bucket}/policy", bucket_policy::get),
-        ep(Put, "/api/buckets/{bucket}/policy", bucket_policy::set),
+        ep(Put, "/api/buckets/{bucket}/policy", bucket_policy::set).json(),
         ep(Get, "/api/buckets/{bucket}/object-lock", object_lock::get),
-        ep(Put, "/api/buckets/{bucket}/object-lock", object_lock::set),
-        ep(Get, "/api/buckets/{bucket}/versions", versions::list),
-        ep(Post, "/api/buckets/{bucket}/restore", versions::restore),
+        ep(Put, "/api/buckets/{bucket}/object-lock", object_lock::set).json(),
+        ep(Get, "/api/buckets/{bucket}/versions", versions::list).query(&[
+            "prefix",
+            "delimiter",
+            "key",
+            "key_marker",
+            "version_id_marker",
+            "max_keys",
+        ]),
+        ep(Post, "/api/buckets/{bucket}/restore", versions::restore).json(),
         ep(
             Get,
             "/api/buckets/{bucket}/metadata/{*key}",
             objects::metadata,
         ),
-        ep(Get, "/api/buckets/{bucket}/objects", objects::list),
-        ep(Get, "/api/buckets/{bucket}/objects/{*key}", objects::get),
-        ep(Put, "/api/buckets/{bucket}/objects/{*key}", objects::put),
+        ep(Get, "/api/buckets/{bucket}/objects", objects::list).query(&[
+            "prefix",
+            "delimiter",
+            "start_after",
+            "continuation_token",
+            "max_keys",
+        ]),
+        ep(Get, "/api/buckets/{bucket}/objects/{*key}", objects::get).query(&["version_id"]),
+        ep(Put, "/api/buckets/{bucket}/objects/{*key}", objects::put).bytes(),
         ep(
             Delete,
             "/api/buckets/{bucket}/objects/{*key}",
             objects::delete,
-        ),
-        ep(Get, "/api/shares", shares::list),
-        ep(Post, "/api/shares", shares::create),
+        )
+        .query(&["version_id"]),
+        ep(Get, "/api/shares", shares::list).query(&["deleted"]),
+        ep(Post, "/api/shares", shares::create).json(),
         ep(Get, "/api/shares/{name}", shares::show),
         ep(Delete, "/api/shares/{name}", shares::delete),
         ep(Post, "/api/shares/{name}/restore", shares::restore),
@@ -190,9 +239,10 @@ fn endpoints() -> Vec<Endpoint> {
             Put,
             "/api/shares/{name}/snapshot-retention",
             snapshots::retention,
-        ),
+        )
+        .json(),
         ep(Get, "/api/shares/{name}/snapshots", snapshots::list),
-        ep(Post, "/api/shares/{name}/snapshots", snapshots::create),
+        ep(Post, "/api/shares/{name}/snapshots", snapshots::create).optional_json(),
         ep(
             Delete,
             "/api/shares/{name}/snapshots/{snapshot}",
@@ -202,9 +252,10 @@ fn endpoints() -> Vec<Endpoint> {
             Post,
             "/api/shares/{name}/snapshots/{snapshot}/restore",
             snapshots::restore,
-        ),
+        )
+        .json(),
         ep(Get, "/api/peers", peers::list),
-        ep(Post, "/api/peers", peers::add),
+        ep(Post, "/api/peers", peers::add).json(),
         ep(Delete, "/api/peers/{address}", peers::remove),
         ep(
             Get,
@@ -215,7 +266,8 @@ fn endpoints() -> Vec<Endpoint> {
             Post,
             "/api/replication/connections",
             replication::add_connection,
-        ),
+        )
+        .json(),
         ep(
             Delete,
             "/api/replication/connections/{name}",
@@ -231,7 +283,8 @@ fn endpoints() -> Vec<Endpoint> {
             Put,
             "/api/replication/rules/{bucket}",
             replication::set_rule,
-        ),
+        )
+        .json(),
         ep(
             Delete,
             "/api/replication/rules/{bucket}",
@@ -263,16 +316,29 @@ pub fn route_list() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
+/// (method, path, what it takes) of every endpoint, for the OpenAPI check.
+#[cfg(test)]
+fn takes_list() -> Vec<(&'static str, &'static str, Takes)> {
+    endpoints()
+        .into_iter()
+        .map(|e| (e.method.as_str(), e.path, e.takes))
+        .collect()
+}
+
 pub fn table() -> Router<AdminState> {
     // One method router per path, in first-seen order (axum refuses a path routed twice).
     let mut by_path: Vec<(&'static str, MethodRouter<AdminState>)> = Vec::new();
     for e in endpoints() {
+        let takes = e.takes;
+        let route = e.route.layer(axum::middleware::from_fn(move |req, next| {
+            crate::takes::check(takes, req, next)
+        }));
         match by_path.iter().position(|(p, _)| *p == e.path) {
             Some(i) => {
                 let (p, r) = by_path.swap_remove(i);
-                by_path.push((p, r.merge(e.route)));
+                by_path.push((p, r.merge(route)));
             }
-            None => by_path.push((e.path, e.route)),
+            None => by_path.push((e.path, route)),
         }
     }
     by_path

@@ -53,13 +53,6 @@ pub async fn list(
     Param(bucket): Param<String>,
     q: Query,
 ) -> ApiResult<Response> {
-    q.only(&[
-        "prefix",
-        "delimiter",
-        "start_after",
-        "continuation_token",
-        "max_keys",
-    ])?;
     let max_keys = match q.get("max_keys") {
         None => MAX_KEYS,
         Some(v) => v
@@ -257,7 +250,6 @@ pub async fn get(
     q: Query,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    q.only(&["version_id"])?;
     let (info, pins) = match q.get("version_id") {
         Some(id) => st.store.open_version(&c.principal, &bucket, &key, id)?,
         None => st.store.open_object(&c.principal, &bucket, &key)?,
@@ -349,11 +341,17 @@ fn parse_range(h: &str, size: u64) -> ApiResult<Option<std::ops::Range<u64>>> {
         return Ok(None);
     };
     let (a, b) = (a.trim(), b.trim());
-    let r = match (a.parse::<u64>().ok(), b.parse::<u64>().ok()) {
+    // Positions past u64 are past any end: as S3, `bytes=5-99999999999999999999` reads to the
+    // end and a start that large is 416.
+    let num = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse::<u64>().unwrap_or(u64::MAX))
+    };
+    let r = match (num(a), num(b)) {
         (None, Some(n)) if a.is_empty() && n > 0 && size > 0 => size.saturating_sub(n)..size,
         (None, Some(_)) if a.is_empty() => return Err(StoreError::InvalidRange.into()),
         (Some(s), None) if b.is_empty() => s..size,
-        (Some(s), Some(e)) if e >= s => s..(e + 1).min(size),
+        (Some(s), Some(e)) if e >= s => s..e.saturating_add(1).min(size),
         _ => return Ok(None),
     };
     if r.start >= size {
@@ -407,7 +405,6 @@ pub async fn delete(
     Param((bucket, key)): Param<(String, String)>,
     q: Query,
 ) -> ApiResult<Response> {
-    q.only(&["version_id"])?;
     match q.get("version_id") {
         Some(id) => {
             st.store
@@ -568,6 +565,14 @@ mod tests {
         assert_eq!(r("bytes=5-1", 100), Ok(None));
         assert_eq!(r("bytes=0-1,3-4", 100), Ok(None));
         assert_eq!(r("items=0-1", 100), Ok(None));
+        // The last position u64 has, and beyond: to the end, without overflowing.
+        assert_eq!(r("bytes=5-18446744073709551615", 100), Ok(Some(5..100)));
+        assert_eq!(r("bytes=5-99999999999999999999999", 100), Ok(Some(5..100)));
+        assert_eq!(r("bytes=0-18446744073709551614", 100), Ok(Some(0..100)));
+        assert_eq!(r("bytes=18446744073709551615-", 100), Err(416));
+        assert_eq!(r("bytes=99999999999999999999999-", 100), Err(416));
+        assert_eq!(r("bytes=-18446744073709551615", 100), Ok(Some(0..100)));
+        assert_eq!(r("bytes=+5-9", 100), Ok(None));
     }
 
     #[test]

@@ -75,13 +75,14 @@ impl axum::extract::FromRequestParts<AdminState> for ClientAddr {
 
 /// `POST /api/session {"access_key","secret_key"}`: 200 with the CSRF token and a cookie;
 /// 401 on a wrong key or secret; 429 while the key is locked out, or for a wrong key or
-/// secret while the address is.
+/// secret while the address is; 403 from a page of another origin (below).
 pub async fn sign_in(
     State(st): State<AdminState>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
+    refuse_other_origins(&headers)?;
     let b: SignIn = json::read(None, body).await?;
     let locked = |left: std::time::Duration| {
         tracing::info!(target: "audit", access_key = %b.access_key, ?addr, "web sign-in refused: locked out");
@@ -133,6 +134,26 @@ pub async fn sign_in(
     let mut resp = json::ok(&Signed::new(principal, info));
     set_cookie(&mut resp, &id, SESSION_TTL.as_secs(), st.cfg.secure_cookie)?;
     Ok(resp)
+}
+
+/// A sign-in comes from this origin's own page (`Sec-Fetch-Site: same-origin`) or from no
+/// page at all (`none`, or no header: the CLI, curl, an older browser). A page of the same
+/// site on another port (the S3 endpoint serves bucket content) or of another site must not
+/// sign the viewer's browser in as somebody else (login CSRF). The JSON content type, which
+/// such a page cannot send without a preflight this API never answers, is required too
+/// (`crate::takes`).
+fn refuse_other_origins(headers: &HeaderMap) -> ApiResult<()> {
+    match headers.get("sec-fetch-site").map(HeaderValue::as_bytes) {
+        None | Some(b"same-origin" | b"none") => Ok(()),
+        Some(other) => {
+            tracing::info!(target: "audit", sec_fetch_site = %String::from_utf8_lossy(other), "web sign-in refused: another origin");
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "auth.cross_origin",
+                "sign in from this server's own page: a sign-in from another origin is refused",
+            ))
+        }
+    }
 }
 
 /// `GET /api/session`: who the cookie signs in, with the CSRF token; 401 without a live one.

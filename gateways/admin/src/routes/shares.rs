@@ -30,7 +30,6 @@ struct CreateBody {
 }
 
 pub async fn list(State(st): State<AdminState>, c: Caller, q: Query) -> ApiResult<Response> {
-    q.only(&["deleted"])?;
     let deleted = match q.get("deleted") {
         None | Some("false") => false,
         Some("true") => true,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AdminState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::json::{self, Param};
 
 #[derive(Deserialize, Default)]
@@ -37,14 +37,7 @@ pub async fn create(
     Param(share): Param<String>,
     body: Body,
 ) -> ApiResult<Response> {
-    let bytes = json::read_small(Some(&c.payload), body).await?;
-    let b: CreateBody = if bytes.trim_ascii().is_empty() {
-        CreateBody::default()
-    } else if bytes.trim_ascii_start().first() == Some(&b'{') {
-        serde_json::from_slice(&bytes).map_err(ApiError::invalid_json)?
-    } else {
-        return Err(ApiError::invalid_json("the body must be a JSON object"));
-    };
+    let b: CreateBody = json::read_optional(Some(&c.payload), body).await?;
     let name = b.name.filter(|n| !n.is_empty());
     let info = st
         .store
@@ -121,8 +114,7 @@ pub async fn retention(
     Param(share): Param<String>,
     body: Body,
 ) -> ApiResult<Response> {
-    let bytes = json::read_small(Some(&c.payload), body).await?;
-    let b: RetentionBody = serde_json::from_slice(&bytes).map_err(ApiError::invalid_json)?;
+    let b: RetentionBody = json::read(Some(&c.payload), body).await?;
     st.store
         .set_snapshot_retention(&c.principal, &share, b.days)
         .await?;

@@ -148,7 +148,6 @@ pub async fn fsck(
     c: Caller,
     q: crate::json::Query,
 ) -> ApiResult<Response> {
-    q.only(&["rate_mib"])?;
     let rate = match q.get("rate_mib") {
         None => FSCK_RATE_MIB,
         Some(v) => v

@@ -100,3 +100,33 @@ fn the_table_builds_and_lists_no_endpoint_twice() {
     let unique: BTreeSet<_> = list.iter().collect();
     assert_eq!(unique.len(), list.len(), "{list:?}");
 }
+
+/// What the route table declares each endpoint takes is what `openapi.json` documents: its
+/// query parameters by name, and its body (none, JSON required or optional, raw bytes).
+#[test]
+fn declared_queries_and_bodies_match_the_document() {
+    use crate::takes::BodyKind;
+    let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("JSON");
+    for (method, path, takes) in super::takes_list() {
+        let op = &doc["paths"][openapi_path(path)][method.to_ascii_lowercase()];
+        assert!(op.is_object(), "{method} {path} documented");
+        let documented: BTreeSet<&str> = op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        let declared: BTreeSet<&str> = takes.query.iter().copied().collect();
+        assert_eq!(declared, documented, "query parameters of {method} {path}");
+        let body = &op["requestBody"];
+        let json = body["content"]["application/json"].is_object();
+        let want = match (body.is_object(), json, body["required"].as_bool()) {
+            (false, _, _) => BodyKind::None,
+            (true, true, Some(true)) => BodyKind::Json,
+            (true, true, _) => BodyKind::OptionalJson,
+            (true, false, _) => BodyKind::Bytes,
+        };
+        assert_eq!(takes.body, want, "body of {method} {path}");
+    }
+}

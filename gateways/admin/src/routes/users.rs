@@ -7,9 +7,10 @@ use axum::response::Response;
 use gatehouse_store::ops::{JOIN_NONCE_TTL, JoinRequest, Registered};
 use serde::{Deserialize, Serialize};
 
+use super::session::ClientAddr;
 use crate::AdminState;
 use crate::auth::Caller;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::json::{self, Param};
 
 pub async fn list(State(st): State<AdminState>, c: Caller) -> ApiResult<Response> {
@@ -32,8 +33,9 @@ struct RegisterBody {
     name: String,
 }
 
-/// 201 with the new user's credentials; 200 with the existing user's when the key was
-/// already registered (`created: false`).
+/// 201 with the new user's credentials. A key registered already: 200 with its user's
+/// credentials (`created: false`) for an admin, 409 naming the user for anyone else (public
+/// keys are listed; naming one must not hand out its secret).
 pub async fn register(State(st): State<AdminState>, c: Caller, body: Body) -> ApiResult<Response> {
     let b: RegisterBody = json::read(Some(&c.payload), body).await?;
     let r = st
@@ -52,7 +54,8 @@ pub async fn remove(
     Ok(json::no_content())
 }
 
-/// New credentials; the old access key stops working at once.
+/// New credentials; the old access key stops working at once. One's own, or anyone's by an
+/// admin (403 otherwise, whether or not the user exists).
 pub async fn rotate(
     State(st): State<AdminState>,
     c: Caller,
@@ -69,7 +72,16 @@ struct Nonce {
     expires_in_secs: u64,
 }
 
-pub async fn join_nonce(State(st): State<AdminState>) -> ApiResult<Response> {
+/// Unauthenticated requests count against their address's rate, as unsigned S3 requests do:
+/// a flood of nonces or join attempts from one address is slowed, not served.
+fn admit(st: &AdminState, addr: ClientAddr) -> ApiResult<()> {
+    st.store
+        .admit_address(addr.0)
+        .map_err(ApiError::rate_limited)
+}
+
+pub async fn join_nonce(State(st): State<AdminState>, addr: ClientAddr) -> ApiResult<Response> {
+    admit(&st, addr)?;
     Ok(json::ok(&Nonce {
         nonce: st.store.join_nonce()?,
         expires_in_secs: JOIN_NONCE_TTL.as_secs(),
@@ -87,7 +99,12 @@ struct JoinBody {
     token: String,
 }
 
-pub async fn join(State(st): State<AdminState>, body: Body) -> ApiResult<Response> {
+pub async fn join(
+    State(st): State<AdminState>,
+    addr: ClientAddr,
+    body: Body,
+) -> ApiResult<Response> {
+    admit(&st, addr)?;
     let b: JoinBody = json::read(None, body).await?;
     let r = st
         .store

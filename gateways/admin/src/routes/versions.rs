@@ -123,14 +123,6 @@ pub async fn list(
     Param(bucket): Param<String>,
     q: Query,
 ) -> ApiResult<Response> {
-    q.only(&[
-        "prefix",
-        "delimiter",
-        "key",
-        "key_marker",
-        "version_id_marker",
-        "max_keys",
-    ])?;
     let max_keys = match q.get("max_keys") {
         None => MAX_KEYS,
         Some(v) => v
