@@ -170,8 +170,12 @@ impl Cache {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(StoreError::io)?;
         }
+        // Opened before it is moved in: the handle follows the file, so another fetch of the
+        // same chunk evicting it (or renaming its own copy over it) in between cannot make
+        // this read fail. Two reads of one chunk at once are common: a manifest may name it
+        // twice, and read-ahead fetches both.
+        let f = File::open(tmp).map_err(StoreError::io)?;
         fs::rename(tmp, &path).map_err(StoreError::io)?;
-        let f = File::open(&path).map_err(StoreError::io)?;
         self.lock().insert(*h, len);
         self.evict();
         Ok(f)

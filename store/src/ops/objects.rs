@@ -112,6 +112,30 @@ pub struct ObjectInfo {
     pub expiration: Option<super::expiry_index::Expiration>,
 }
 
+/// The pins of a commit under way, let go of after the committer has run past it if the
+/// request is dropped first ([`Store::commit_staged`]).
+struct PendingPins {
+    staged: Option<Vec<Staged>>,
+    store: Store,
+}
+
+impl Drop for PendingPins {
+    fn drop(&mut self) {
+        let Some(staged) = self.staged.take() else {
+            return;
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return; // no runtime: the server is gone, and its GC with it
+        };
+        let store = self.store.clone();
+        rt.spawn(async move {
+            // Queued behind the dropped request's job: done once that job has run.
+            let _ = store.inner.committer.write(|_| Ok(())).await;
+            drop(staged);
+        });
+    }
+}
+
 /// How CopyObject builds the destination's metadata.
 #[derive(Debug, Clone, Default)]
 pub struct CopyOptions {
@@ -296,34 +320,31 @@ impl Store {
         staged.discard(self.referenced());
     }
 
-    /// Awaits `commit`, the metadata commit that takes the references on `staged`'s chunks,
-    /// run to its end on a task of its own that owns `staged`: its pins go once the commit's
-    /// outcome is known (dropped when it committed; the chunks discarded when it failed).
-    ///
-    /// Why a task: the request awaiting this may be dropped at any moment (the client went
-    /// away, an HTTP/2 reset, a shutdown drain), but by then its job is queued to the commit
-    /// thread and may still land. Were the pins the request's, they would go first, and a GC
-    /// in between (a walk, or a freed-chunk round for a chunk this write deduplicated onto)
-    /// could delete a chunk the commit then names. Every writer of staged chunks commits here.
-    pub(crate) async fn commit_staged<T: Send + 'static>(
+    /// Runs `commit` (the commit job of what `staged` wrote), then lets go of its chunks: kept
+    /// when it landed, discarded when it failed. Should the request be dropped while its job
+    /// waits in the committer's queue (a client gone, a drain), the pins are handed to a task
+    /// that lets go of them only once the committer has run past that job: a GC meanwhile
+    /// cannot delete a chunk the commit then references.
+    pub(crate) async fn commit_staged<T>(
         &self,
         staged: Vec<Staged>,
-        commit: impl std::future::Future<Output = Result<T>> + Send + 'static,
+        commit: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
         let referenced = self.referenced();
-        tokio::spawn(async move {
-            let done = commit.await;
-            if done.is_ok() {
-                drop(staged);
-            } else {
-                for s in staged {
-                    s.discard(referenced.clone());
-                }
+        let mut pending = PendingPins {
+            staged: Some(staged),
+            store: self.clone(),
+        };
+        let done = commit.await;
+        let staged = pending.staged.take().unwrap_or_default();
+        if done.is_ok() {
+            drop(staged);
+        } else {
+            for s in staged {
+                s.discard(referenced.clone());
             }
-            done
-        })
-        .await
-        .map_err(StoreError::internal)?
+        }
+        done
     }
 
     /// [`crate::chunk_referenced`] against this store, for the GC decisions of aborted writes.
