@@ -128,15 +128,18 @@ impl Shared {
         };
         let mut txn = o.txn;
         let _ = txn.set_durability(Durability::None);
+        // Before the commit is visible: a reader (a GC's `settle_durable`) that finds `dirty`
+        // false must find a free it can see marked not durable yet. A failed commit leaves it
+        // set, which only costs a durable commit.
+        if o.freed {
+            self.freed_undurable.store(true, Ordering::Release);
+        }
         let done = txn.commit();
         // Only now: a reader that sees `false` must find the commit made.
         self.dirty.store(false, Ordering::Release);
         match done {
             Ok(()) => {
                 st.pending = Some(st.pending.map_or(o.since, |p| p.min(o.since)));
-                if o.freed {
-                    self.freed_undurable.store(true, Ordering::Release);
-                }
                 true
             }
             Err(e) => {
@@ -1025,15 +1028,23 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         release_tx.send(()).expect("release");
         blocker.await.expect("join").expect("blocker");
-        for (name, r) in [
-            ("before", before.await.expect("join")),
-            ("panics", panics.await.expect("join")),
-            ("after", after.await.expect("join")),
+        let r = panics.await.expect("join");
+        assert!(matches!(r, Err(StoreError::Internal(_))), "panics: {r:?}");
+        assert!(!present(&c, &db, 2), "the panicking job's write committed");
+        // Its neighbours shared its batch (then they failed and left nothing) or, on a slow
+        // machine where they were queued later, another one (then they committed): never an
+        // answer that disagrees with what is stored.
+        for (k, r) in [
+            (1, before.await.expect("join")),
+            (3, after.await.expect("join")),
         ] {
-            assert!(matches!(r, Err(StoreError::Internal(_))), "{name}: {r:?}");
-        }
-        for k in [1, 2, 3] {
-            assert!(!present(&c, &db, k), "{k} committed with a panicking batch");
+            match r {
+                Ok(()) => assert!(present(&c, &db, k), "{k} answered but not stored"),
+                Err(StoreError::Internal(_)) => {
+                    assert!(!present(&c, &db, k), "{k} failed but committed")
+                }
+                Err(e) => panic!("{k}: {e:?}"),
+            }
         }
         // The thread is still there.
         c.write(put(4)).await.expect("a write after the panic");

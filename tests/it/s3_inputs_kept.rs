@@ -449,6 +449,46 @@ async fn create_bucket_in_another_region_is_refused() {
         .send()
         .await
         .expect("the server's region");
+    // A client configured for eu-west-1 signs for it: this endpoint is its eu-west-1.
+    let eu = {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+            .endpoint_url(srv.url(""))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                srv.access.clone(),
+                srv.secret.clone(),
+                None,
+                None,
+                "test",
+            ))
+            .force_path_style(true)
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    };
+    eu.create_bucket()
+        .bucket("in-eu")
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("the region it signed for");
+    let e = eu
+        .create_bucket()
+        .bucket("in-ap")
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::ApSouth1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect_err("a third region");
+    assert_eq!(code(&e), "IllegalLocationConstraintException");
     srv.stop().await;
 }
 
@@ -705,5 +745,36 @@ async fn a_checksum_that_contradicts_its_algorithm_and_aws_tags_are_refused() {
         .await
         .expect_err("nothing stored");
     assert_eq!(code(&e), "NotFound");
+    srv.stop().await;
+}
+
+/// A Content-Disposition with a UTF-8 filename (as Go clients and browsers send it) is stored
+/// and given back as sent, not dropped.
+#[tokio::test]
+async fn a_utf8_content_disposition_is_kept() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("utf8disp")
+        .send()
+        .await
+        .expect("mb");
+    let disposition = "attachment; filename=\"café.txt\"";
+    c.put_object()
+        .bucket("utf8disp")
+        .key("k")
+        .content_disposition(disposition)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("put");
+    let r = srv
+        .signed("GET", "/utf8disp/k", None, &[], Vec::new())
+        .await;
+    let got = r
+        .headers()
+        .get("content-disposition")
+        .map(|v| v.as_bytes().to_vec());
+    assert_eq!(got.as_deref(), Some(disposition.as_bytes()));
     srv.stop().await;
 }

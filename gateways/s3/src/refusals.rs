@@ -90,12 +90,7 @@ const SSE_TAKERS: &[Endpoint] = &[
 
 /// Headers whose value gatehouse reads as text and acts on or stores (see [`check`]).
 const TEXT_HEADERS: &[&str] = &[
-    "content-type",
     "content-encoding",
-    "content-disposition",
-    "content-language",
-    "cache-control",
-    "expires",
     "content-md5",
     "x-amz-sdk-checksum-algorithm",
     "x-amz-trailer",
@@ -108,6 +103,14 @@ const TEXT_HEADERS: &[&str] = &[
     "x-amz-checksum-type",
     "x-amz-mp-object-size",
 ];
+/// Headers stored with an object and given back as sent: UTF-8 is kept (`object_meta`).
+const STORED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "expires",
+];
 const TEXT_PREFIXES: &[&str] = &["x-amz-checksum-", "x-amz-object-lock-", "x-amz-copy-source"];
 
 /// The one storage class there is; `x-amz-storage-class: STANDARD` is accepted.
@@ -118,15 +121,22 @@ const STANDARD: &str = "STANDARD";
 pub fn check(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
     for (name, value) in h {
         let name = name.as_str();
-        // A value that is not text would read as no header at all (`request::header`): the
-        // object stored without its Content-Type, an unchecked digest, an unlocked object.
-        if value.to_str().is_err()
-            && (TEXT_HEADERS.contains(&name) || TEXT_PREFIXES.iter().any(|p| name.starts_with(p)))
+        // A value that is not text would read as no header at all (`request::header`): an
+        // unchecked digest, an unlocked object. Headers only stored and given back may carry
+        // UTF-8 (a Content-Disposition filename as Go clients and browsers send it); bytes
+        // that are not even that are refused too.
+        let acted_on =
+            TEXT_HEADERS.contains(&name) || TEXT_PREFIXES.iter().any(|p| name.starts_with(p));
+        if (acted_on && value.to_str().is_err())
+            || (STORED_HEADERS.contains(&name) && std::str::from_utf8(value.as_bytes()).is_err())
         {
             return Err(S3Error::new(
                 400,
                 "InvalidArgument",
-                format!("the value of {name} is not ASCII text"),
+                format!(
+                    "the value of {name} is not {}",
+                    if acted_on { "ASCII text" } else { "UTF-8 text" }
+                ),
             )
             .with("ArgumentName", name.to_string()));
         }
@@ -206,7 +216,7 @@ mod tests {
     fn a_header_acted_on_that_is_not_text_is_refused_not_taken_for_absent() {
         use Endpoint as E;
         for (name, value) in [
-            ("content-disposition", "attachment; filename=\u{e9}"),
+            ("content-encoding", "gz\u{e9}p"),
             ("content-md5", "\u{e9}"),
             ("x-amz-checksum-sha256", "\u{e9}"),
             ("x-amz-object-lock-mode", "GOVERN\u{c4}NCE"),
@@ -218,8 +228,20 @@ mod tests {
                 "{name}"
             );
         }
-        // Headers it does not act on may carry what they like.
+        // Headers it does not act on may carry what they like; stored ones UTF-8, kept as
+        // sent, but not bytes that are not text at all.
         assert!(run(E::PutObject, &[("user-agent", "caf\u{e9}")]).is_ok());
+        assert!(
+            run(
+                E::PutObject,
+                &[("content-disposition", "attachment; filename=\u{e9}")]
+            )
+            .is_ok()
+        );
+        let latin1 =
+            crate::request::header_map(&[("content-disposition", b"filename=\xe9".as_slice())]);
+        let e = check(E::PutObject, &latin1).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (400, "InvalidArgument"));
     }
 
     #[test]

@@ -155,7 +155,10 @@ pub fn parse_range(h: &str, size: u64) -> Result<Option<ByteRange>, S3Error> {
         size
     } else {
         match b.parse::<u64>() {
-            Ok(e) if e >= start => (e + 1).min(size),
+            // The last byte's index: one past it is the end, however far past the size.
+            Ok(e) if e >= start => e.saturating_add(1).min(size),
+            // Digits past u64: past any object's end too.
+            Err(_) if !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()) => size,
             _ => return Ok(None),
         }
     };
@@ -193,6 +196,12 @@ mod tests {
         assert_eq!(r("bytes=95-200").ok(), Some(Some((95, 100))));
         assert!(r("bytes=100-").is_err());
         assert_eq!(r("bytes=5-1").ok(), Some(None));
+        // An end at or past u64::MAX reads to the end, as S3 answers it.
+        assert_eq!(r("bytes=5-18446744073709551615").ok(), Some(Some((5, 100))));
+        assert_eq!(
+            r("bytes=5-99999999999999999999999").ok(),
+            Some(Some((5, 100)))
+        );
         assert_eq!(r("items=1-2").ok(), Some(None));
     }
 

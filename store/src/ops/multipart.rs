@@ -139,8 +139,10 @@ fn check_completed_part(
 ) -> Result<()> {
     match (&cp.checksum, upload_alg) {
         (Some((alg, sent)), _) => {
+            // A part stored before its algorithm was kept, in an upload without one, names
+            // none: its value alone is compared.
             let stored_alg = rec.checksum_algorithm.as_deref().or(upload_alg);
-            let same_alg = stored_alg.is_some_and(|a| a.eq_ignore_ascii_case(alg.name()));
+            let same_alg = stored_alg.is_none_or(|a| a.eq_ignore_ascii_case(alg.name()));
             if !same_alg || rec.checksum.as_deref() != Some(sent.trim()) {
                 return Err(StoreError::InvalidPart(format!(
                     "part {}: the {} checksum sent is not the part's",

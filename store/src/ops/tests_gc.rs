@@ -117,7 +117,7 @@ async fn a_pinned_freed_chunk_is_deleted_by_a_later_round() {
 #[tokio::test]
 async fn the_grace_counts_from_a_chunks_latest_free() {
     let dir = tempfile::tempdir().expect("tmp");
-    let grace = Duration::from_secs(3);
+    let grace = Duration::from_secs(6);
     let mut cfg = StoreConfig::new(dir.path());
     cfg.gc_grace = grace;
     let s = Store::open(cfg).expect("open").0;

@@ -314,6 +314,20 @@ fn parse_credential(s: &str) -> Option<Credential<'_>> {
     )
 }
 
+/// The region a SigV4 request was signed for (its credential scope's), from the
+/// `Authorization` header or a presigned query's `X-Amz-Credential`: the region of "the
+/// endpoint this request was sent to" as the client sees it. Read after authentication.
+pub fn signed_region(headers: &HeaderMap, query_credential: Option<&str>) -> Option<String> {
+    let credential = header_str(headers, "authorization")
+        .and_then(|v| {
+            let rest = v.trim().strip_prefix(ALGORITHM)?;
+            rest.split(',')
+                .find_map(|c| c.trim().strip_prefix("Credential="))
+        })
+        .or(query_credential)?;
+    parse_credential(credential).map(|c| c.region.to_string())
+}
+
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get(name)

@@ -74,10 +74,15 @@ pub fn list_buckets(state: &S3State, ctx: &Ctx) -> Result<Response, S3Error> {
     Ok(xml_ok(w))
 }
 
-/// A CreateBucketConfiguration's elements against the server's `region`: AWS answers
-/// `IllegalLocationConstraintException` for a LocationConstraint other than the region the
-/// request was sent to (an empty one means us-east-1).
-fn location_constraint(doc: &crate::xml::Node, region: &str) -> Result<(), S3Error> {
+/// A CreateBucketConfiguration's elements against the server's `region` and the region the
+/// request was `signed` for (this one endpoint answers for any region a client signs with):
+/// AWS answers `IllegalLocationConstraintException` for a LocationConstraint other than the
+/// region the request was sent to (an empty one means us-east-1).
+fn location_constraint(
+    doc: &crate::xml::Node,
+    region: &str,
+    signed: Option<&str>,
+) -> Result<(), S3Error> {
     for name in ["Location", "Bucket"] {
         if doc.child(name).is_some() {
             return Err(S3Error::not_implemented(&format!(
@@ -90,7 +95,7 @@ fn location_constraint(doc: &crate::xml::Node, region: &str) -> Result<(), S3Err
         Some("") => "us-east-1",
         Some(l) => l,
     };
-    if asked == region {
+    if asked == region || Some(asked) == signed {
         return Ok(());
     }
     Err(S3Error::new(
@@ -120,7 +125,9 @@ pub async fn create(
         if doc.name != "CreateBucketConfiguration" {
             return Err(S3Error::malformed_xml());
         }
-        location_constraint(&doc, &state.inner.cfg.region)?;
+        let signed =
+            crate::auth::sigv4::signed_region(&ctx.headers, ctx.query.get("X-Amz-Credential"));
+        location_constraint(&doc, &state.inner.cfg.region, signed.as_deref())?;
     }
     let lock = super::lock::bucket_lock_enabled(&ctx.headers)?;
     let acl = crate::acl::from_headers(&ctx.headers)?;

@@ -161,7 +161,8 @@ pub async fn upload_part_copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error>
                 )
             })?;
             match (a.parse::<u64>(), b.parse::<u64>()) {
-                (Ok(a), Ok(b)) if a <= b => Some(a..b + 1),
+                // A range past the source's end is refused by the store (InvalidRange).
+                (Ok(a), Ok(b)) if a <= b => Some(a..b.saturating_add(1)),
                 _ => {
                     return Err(S3Error::invalid_argument(
                         "The x-amz-copy-source-range value must be of the form bytes=first-last",

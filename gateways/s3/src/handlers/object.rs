@@ -22,7 +22,12 @@ use crate::xml::XmlWriter;
 const MAX_USER_META: usize = 2048;
 
 pub(crate) fn object_meta(h: &HeaderMap) -> Result<ObjectMeta, S3Error> {
-    let get = |n: &str| header(h, n).map(str::to_string);
+    // Stored as sent, UTF-8 included (anything else was refused, `refusals`).
+    let get = |n: &str| {
+        h.get(n)
+            .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+            .map(str::to_string)
+    };
     let mut user = Vec::new();
     let mut total = 0;
     for (name, value) in h {
