@@ -158,6 +158,30 @@ pub(crate) async fn getattr(c: &mut Conn, h: &nfs_fh3) -> Result<fattr3, nfsstat
     }
 }
 
+/// One READDIRPLUS page of `dir` from `cookie`, of at most `maxcount` bytes; a failure panics
+/// naming `maxcount`.
+pub(crate) async fn readdirplus_page(
+    c: &mut Conn,
+    dir: &nfs_fh3,
+    cookie: u64,
+    maxcount: u32,
+) -> READDIRPLUS3resok<'static> {
+    let r = c
+        .readdirplus(&READDIRPLUS3args {
+            dir: dir.clone(),
+            cookie,
+            cookieverf: cookieverf3::default(),
+            dircount: maxcount,
+            maxcount,
+        })
+        .await
+        .expect("rpc");
+    match r {
+        Nfs3Result::Ok(ok) => ok,
+        Nfs3Result::Err((s, _)) => panic!("readdirplus {maxcount}: {s}"),
+    }
+}
+
 /// Every entry of a directory through READDIRPLUS pages of at most `maxcount` bytes:
 /// name → (fileid, type), and the number of pages.
 pub(crate) async fn readdirplus(
@@ -169,20 +193,7 @@ pub(crate) async fn readdirplus(
     let mut cookie = 0;
     let mut pages = 0;
     loop {
-        let r = c
-            .readdirplus(&READDIRPLUS3args {
-                dir: dir.clone(),
-                cookie,
-                cookieverf: cookieverf3::default(),
-                dircount: maxcount,
-                maxcount,
-            })
-            .await
-            .expect("rpc");
-        let ok = match r {
-            Nfs3Result::Ok(ok) => ok,
-            Nfs3Result::Err((s, _)) => panic!("readdirplus: {s}"),
-        };
+        let ok = readdirplus_page(c, dir, cookie, maxcount).await;
         pages += 1;
         for e in &ok.reply.entries.0 {
             assert_ne!(e.fileid, 0, "fileid 0 is reserved");

@@ -900,20 +900,7 @@ async fn nfs_readdirplus_with_token_handles_keeps_to_maxcount() {
     for maxcount in (1500..2500u32).step_by(4) {
         let (mut seen, mut cookie) = (0, 0);
         loop {
-            let r = c
-                .readdirplus(&READDIRPLUS3args {
-                    dir: root.clone(),
-                    cookie,
-                    cookieverf: cookieverf3::default(),
-                    dircount: maxcount,
-                    maxcount,
-                })
-                .await
-                .expect("rpc");
-            let ok = match r {
-                Nfs3Result::Ok(ok) => ok,
-                Nfs3Result::Err((s, _)) => panic!("readdirplus {maxcount}: {s}"),
-            };
+            let ok = crate::nfs::readdirplus_page(&mut c, &root, cookie, maxcount).await;
             let size = 4 + ok.packed_size();
             assert!(
                 size <= maxcount as usize,

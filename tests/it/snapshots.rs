@@ -599,20 +599,7 @@ async fn snapshots_directory_listing_keeps_to_the_count() {
     for maxcount in [1000u32, 2000, 4000] {
         let (mut names, mut cookie, mut pages) = (Vec::new(), 0, 0);
         loop {
-            let r = c
-                .readdirplus(&READDIRPLUS3args {
-                    dir: snaps.clone(),
-                    cookie,
-                    cookieverf: cookieverf3::default(),
-                    dircount: maxcount,
-                    maxcount,
-                })
-                .await
-                .expect("rpc");
-            let ok = match r {
-                Nfs3Result::Ok(ok) => ok,
-                Nfs3Result::Err((s, _)) => panic!("readdirplus {maxcount}: {s}"),
-            };
+            let ok = crate::nfs::readdirplus_page(&mut c, &snaps, cookie, maxcount).await;
             assert!(
                 4 + ok.packed_size() <= maxcount as usize,
                 "maxcount {maxcount}"
