@@ -736,6 +736,19 @@ pub(crate) async fn rename(
     }
 }
 
+pub(crate) async fn rmdir(c: &mut Conn, dir: &nfs_fh3, name: &str) -> Result<(), nfsstat3> {
+    match c
+        .rmdir(&RMDIR3args {
+            object: dirop(dir, name),
+        })
+        .await
+        .expect("rpc")
+    {
+        Nfs3Result::Ok(_) => Ok(()),
+        Nfs3Result::Err((s, _)) => Err(s),
+    }
+}
+
 pub(crate) async fn remove(c: &mut Conn, dir: &nfs_fh3, name: &str) -> Result<(), nfsstat3> {
     match c
         .remove(&REMOVE3args {

@@ -19,7 +19,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use crate::common::*;
 use crate::nfs::{
     Conn, create, dirop, fh, getattr, lookup, mkdir, mount, read_all, readdirplus, remove, rename,
-    s3_delete, s3_put, share,
+    rmdir, s3_delete, s3_put, share,
 };
 
 /// The admin as the peer at 127.0.0.1 (may write every share).
@@ -33,19 +33,6 @@ async fn admin_peer(srv: &TestServer) {
 
 async fn nlink(c: &mut Conn, h: &nfs_fh3) -> u32 {
     getattr(c, h).await.expect("getattr").nlink
-}
-
-async fn rmdir(c: &mut Conn, dir: &nfs_fh3, name: &str) -> Result<(), nfsstat3> {
-    match c
-        .rmdir(&RMDIR3args {
-            object: dirop(dir, name),
-        })
-        .await
-        .expect("rpc")
-    {
-        Nfs3Result::Ok(_) => Ok(()),
-        Nfs3Result::Err((s, _)) => Err(s),
-    }
 }
 
 /// Stops the server and checks the data directory with fsck: every kept count (usage, chunk

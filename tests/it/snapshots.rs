@@ -9,8 +9,8 @@ use nfs3_client::nfs3_types::nfs3::*;
 
 use crate::common::*;
 use crate::nfs::{
-    Conn, admin_mount, create, dirop, lookup, mkdir, read_all, readdirplus, remove, rename, share,
-    write,
+    Conn, admin_mount, create, dirop, lookup, mkdir, read_all, readdirplus, remove, rename, rmdir,
+    share, write,
 };
 
 async fn s3_get(srv: &TestServer, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
@@ -467,13 +467,7 @@ async fn snapshots_are_a_read_only_file_system_over_nfs() {
     }
     // Nothing there is removed, renamed, changed or written.
     assert_eq!(remove(&mut c, &snaps, "monday").await, rofs);
-    let rmdir = c
-        .rmdir(&RMDIR3args {
-            object: dirop(&snaps, "monday"),
-        })
-        .await
-        .expect("rpc");
-    assert_eq!(st(rmdir), rofs);
+    assert_eq!(rmdir(&mut c, &snaps, "monday").await, rofs);
     assert_eq!(remove(&mut c, &monday, "a.txt").await, rofs);
     assert_eq!(
         rename(&mut c, (&snaps, "monday"), (&snaps, "tuesday")).await,
@@ -536,6 +530,19 @@ async fn snapshots_are_a_read_only_file_system_over_nfs() {
         Err(nfsstat3::NFS3ERR_ACCES),
         "the snapshots directory does not move"
     );
+    assert_eq!(
+        remove(&mut c, &root, ".snapshots").await,
+        Err(nfsstat3::NFS3ERR_ACCES),
+        "nor is it removed as a file"
+    );
+    assert_eq!(
+        rmdir(&mut c, &root, ".snapshots").await,
+        Err(nfsstat3::NFS3ERR_ACCES),
+        "nor as a directory"
+    );
+    lookup(&mut c, &snaps, "monday")
+        .await
+        .expect("the snapshot is still there");
     mkdir(&mut c, &d, ".snapshots")
         .await
         .expect("a subdirectory's .snapshots is a name like any");

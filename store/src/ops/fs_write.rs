@@ -570,7 +570,11 @@ impl Store {
     pub async fn fs_remove(&self, p: &Principal, bucket: &str, dir: u64, name: &str) -> Result<()> {
         let gate = Gate::new(p, &[Verb::Delete], bucket)?;
         check_name(name)?;
-        let (_, path) = self.fs_dir(bucket, dir)?;
+        let (b, path) = self.fs_dir(bucket, dir)?;
+        // `.snapshots` in the root is the snapshots directory, whatever entry may bear its name.
+        if is_snapshots_dir(&b, &path, name) {
+            return Err(snapshots_read_only());
+        }
         let key = format!("{path}{name}");
         gate.key(Verb::Delete, &key)?;
         let bucket_s = bucket.to_string();
@@ -595,7 +599,10 @@ impl Store {
     pub async fn fs_rmdir(&self, p: &Principal, bucket: &str, dir: u64, name: &str) -> Result<()> {
         let gate = Gate::new(p, &[Verb::Delete], bucket)?;
         check_name(name)?;
-        let (_, path) = self.fs_dir(bucket, dir)?;
+        let (b, path) = self.fs_dir(bucket, dir)?;
+        if is_snapshots_dir(&b, &path, name) {
+            return Err(snapshots_read_only());
+        }
         let file = format!("{path}{name}");
         gate.key(Verb::Delete, &format!("{file}/"))?;
         let bucket_s = bucket.to_string();
