@@ -60,6 +60,10 @@ pub struct Metrics {
     pub snapshot_taken_ms: AtomicU64,
     pub snapshots_shipped: AtomicU64,
     pub snapshot_failures: AtomicU64,
+    /// NFS retransmissions of a non-idempotent call answered from the duplicate request cache,
+    /// and those dropped because the same call was still under way (decision 0051).
+    pub nfs_drc_replayed: AtomicU64,
+    pub nfs_drc_dropped: AtomicU64,
 }
 
 /// One finished request.
@@ -290,6 +294,16 @@ impl Metrics {
                 "gatehouse_metadata_snapshot_failures_total",
                 "Rounds that failed to ship a metadata snapshot.",
                 &self.snapshot_failures,
+            ),
+            (
+                "gatehouse_nfs_drc_replayed_total",
+                "NFS retransmissions answered with the reply their call had (duplicate request cache).",
+                &self.nfs_drc_replayed,
+            ),
+            (
+                "gatehouse_nfs_drc_dropped_total",
+                "NFS retransmissions dropped while their call was still under way.",
+                &self.nfs_drc_dropped,
             ),
         ];
         for (name, help, c) in counters {

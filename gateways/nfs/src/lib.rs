@@ -32,6 +32,7 @@ mod xdr;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use gatehouse_store::{Principal, Store, StoreError};
@@ -352,6 +353,8 @@ impl Gateway {
             Some(drc::Begin::Run(p)) => Some(p),
             Some(drc::Begin::Replay(body)) => {
                 span.in_scope(|| tracing::debug!("retransmission answered with the kept reply"));
+                let m = self.store.metrics();
+                m.nfs_drc_replayed.fetch_add(1, Ordering::Relaxed);
                 let reply = rpc::Reply::from(body);
                 record_metrics(
                     &self.store,
@@ -365,6 +368,8 @@ impl Gateway {
             }
             Some(drc::Begin::Drop) => {
                 span.in_scope(|| tracing::debug!("retransmission of a call under way dropped"));
+                let m = self.store.metrics();
+                m.nfs_drc_dropped.fetch_add(1, Ordering::Relaxed);
                 return Answer::Nothing;
             }
         };
