@@ -18,8 +18,8 @@ use tokio::net::{TcpSocket, TcpStream};
 
 use crate::common::*;
 use crate::nfs::{
-    Conn, create, dirop, fh, getattr, lookup, mkdir, mount, read_all, readdirplus, remove, rename,
-    rmdir, s3_delete, s3_put, share,
+    Conn, create, fh, getattr, lookup, mkdir, mount, read_all, readdirplus, remove, rename, rmdir,
+    s3_delete, s3_put, share,
 };
 
 /// The admin as the peer at 127.0.0.1 (may write every share).
