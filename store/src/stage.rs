@@ -92,10 +92,14 @@ where
     let mut ck: Option<ChecksumHasher> = opts.checksum.map(|a| a.hasher());
     let mut buf = BytesMut::with_capacity(chunk_size.min(256 * 1024));
     let mut size: u64 = 0;
-    let mut writes: std::collections::VecDeque<JoinHandle<Result<(ChunkRef, Pins)>>> =
-        Default::default();
+    // Chunk writes under way and the chunks written, removed again if staging fails or is
+    // cancelled (the request dropped mid-body).
+    let mut w = Written {
+        writes: Default::default(),
+        pins: Pins::new(blobs.clone()),
+        referenced: Some(referenced.clone()),
+    };
     let mut chunks: Vec<ChunkRef> = Vec::new();
-    let mut pins = Pins::new(blobs.clone());
     // A chunk's share of the write budget, taken when it is handed to its write.
     let budget = |n: usize| {
         let kib = u32::try_from(n.div_ceil(1024)).unwrap_or(u32::MAX);
@@ -126,11 +130,11 @@ where
                     // A whole chunk at a chunk boundary (the file view's flushes): sent as it
                     // is, not copied.
                     let full = data.split_to(chunk_size);
-                    if writes.len() >= WRITES_IN_FLIGHT {
-                        collect_one(&mut writes, &mut chunks, &mut pins).await?;
+                    if w.writes.len() >= WRITES_IN_FLIGHT {
+                        collect_one(&mut w, &mut chunks).await?;
                     }
                     let permit = budget(chunk_size).await.map_err(StoreError::internal)?;
-                    writes.push_back(spawn_write(
+                    w.writes.push_back(spawn_write(
                         blobs.clone(),
                         full,
                         chunk_size,
@@ -150,11 +154,11 @@ where
                 buf.extend_from_slice(&data.split_to(take));
                 if buf.len() == chunk_size {
                     let full = std::mem::replace(&mut buf, blobs.chunk_buffer(chunk_size)).freeze();
-                    if writes.len() >= WRITES_IN_FLIGHT {
-                        collect_one(&mut writes, &mut chunks, &mut pins).await?;
+                    if w.writes.len() >= WRITES_IN_FLIGHT {
+                        collect_one(&mut w, &mut chunks).await?;
                     }
                     let permit = budget(chunk_size).await.map_err(StoreError::internal)?;
-                    writes.push_back(spawn_write(
+                    w.writes.push_back(spawn_write(
                         blobs.clone(),
                         full,
                         chunk_size,
@@ -168,12 +172,13 @@ where
     }
     .await;
     if let Err(e) = result {
-        abandon(writes, pins, referenced).await;
+        w.abandon().await;
         return Err(e);
     }
 
     let data =
-        if chunks.is_empty() && writes.is_empty() && opts.allow_inline && buf.len() <= inline_max {
+        if chunks.is_empty() && w.writes.is_empty() && opts.allow_inline && buf.len() <= inline_max
+        {
             match &opts.seal {
                 None => Data::Inline(buf.to_vec()),
                 Some(sealer) => {
@@ -182,7 +187,7 @@ where
                     match sealer.seal(&mut bytes) {
                         Ok(seal) => Data::Sealed { seal, bytes },
                         Err(e) => {
-                            abandon(writes, pins, referenced).await;
+                            w.abandon().await;
                             return Err(e.into());
                         }
                     }
@@ -192,7 +197,7 @@ where
             if !buf.is_empty() {
                 let permit = budget(buf.len()).await.map_err(StoreError::internal);
                 match permit {
-                    Ok(p) => writes.push_back(spawn_write(
+                    Ok(p) => w.writes.push_back(spawn_write(
                         blobs.clone(),
                         buf.freeze(),
                         chunk_size,
@@ -200,14 +205,14 @@ where
                         opts.seal.clone(),
                     )),
                     Err(e) => {
-                        abandon(writes, pins, referenced).await;
+                        w.abandon().await;
                         return Err(e.into());
                     }
                 }
             }
-            while !writes.is_empty() {
-                if let Err(e) = collect_one(&mut writes, &mut chunks, &mut pins).await {
-                    abandon(writes, pins, referenced).await;
+            while !w.writes.is_empty() {
+                if let Err(e) = collect_one(&mut w, &mut chunks).await {
+                    w.abandon().await;
                     return Err(e);
                 }
             }
@@ -217,7 +222,7 @@ where
         Some(m) => match m.finish().await {
             Some(d) => d,
             None => {
-                abandon(Default::default(), pins, referenced).await;
+                w.abandon().await;
                 return Err(StageError::Store(StoreError::internal(
                     "the MD5 hashing thread stopped",
                 )));
@@ -231,23 +236,63 @@ where
         sha256: sha.map(|s| s.finalize().into()),
         checksum: ck.map(|c| (c.algorithm(), c.finish_raw())),
         data,
-        pins,
+        pins: w.finish(),
     })
 }
 
-/// Gives up on a body: lets its in-flight writes finish, then removes what it wrote, so a
-/// failed upload (bad digest, broken stream, full disk) leaves no bytes behind.
-async fn abandon(
+/// The chunks one stage has written and is writing. Given up on ([`Written::abandon`], or
+/// dropped before [`Written::finish`]: the request was cancelled mid-body), its writes are let
+/// finish and what it wrote that nothing refers to is removed, so a failed or cancelled upload
+/// (bad digest, broken stream, full disk, client gone) leaves no bytes behind.
+struct Written {
     writes: std::collections::VecDeque<JoinHandle<Result<(ChunkRef, Pins)>>>,
-    mut pins: Pins,
-    referenced: &Referenced,
-) {
-    for h in writes {
-        if let Ok(Ok((_, p))) = h.await {
-            pins.absorb(p);
+    pins: Pins,
+    /// `None` once finished or abandoned.
+    referenced: Option<Referenced>,
+}
+
+impl Written {
+    /// Hands the chunks on to the staged result (their pins keep GC off them until commit).
+    fn finish(mut self) -> Pins {
+        self.referenced = None;
+        let blobs = self.pins.blobs().clone();
+        std::mem::replace(&mut self.pins, Pins::new(blobs))
+    }
+
+    /// Gives up: waits for the writes under way, then removes what was written.
+    async fn abandon(mut self) {
+        if let Some(gone) = self.take() {
+            gone.await;
         }
     }
-    pins.discard_soon(referenced.clone());
+
+    /// The work of giving up, disarming the guard; `None` when already done.
+    fn take(&mut self) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        let referenced = self.referenced.take()?;
+        let writes = std::mem::take(&mut self.writes);
+        let blobs = self.pins.blobs().clone();
+        let mut pins = std::mem::replace(&mut self.pins, Pins::new(blobs));
+        Some(async move {
+            for h in writes {
+                if let Ok(Ok((_, p))) = h.await {
+                    pins.absorb(p);
+                }
+            }
+            pins.discard_soon(referenced);
+        })
+    }
+}
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        // Cancelled: the writes under way cannot be waited for here, so a task does it (with
+        // no runtime left, the chunks stay for the GC's walk).
+        if let Some(gone) = self.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(gone);
+        }
+    }
 }
 
 /// Hashes and writes one chunk on the blocking pool (sealed first when `seal` is given: its
@@ -294,16 +339,15 @@ fn spawn_write(
 }
 
 async fn collect_one<E>(
-    writes: &mut std::collections::VecDeque<JoinHandle<Result<(ChunkRef, Pins)>>>,
+    w: &mut Written,
     chunks: &mut Vec<ChunkRef>,
-    pins: &mut Pins,
 ) -> std::result::Result<(), StageError<E>> {
-    if let Some(h) = writes.pop_front() {
+    if let Some(h) = w.writes.pop_front() {
         let (c, p) = h
             .await
             .map_err(|e| StageError::Store(StoreError::internal(e)))??;
         chunks.push(c);
-        pins.absorb(p);
+        w.pins.absorb(p);
     }
     Ok(())
 }

@@ -255,3 +255,34 @@ async fn a_truncated_chunk_file_is_written_again_by_the_next_write_of_its_bytes(
         assert!(got == bytes, "{k}");
     }
 }
+
+/// A PUT dropped mid-body (an HTTP/2 stream reset, a request given up on at shutdown): the
+/// chunks it had written are removed, not left for the GC's walk of every chunk file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_dropped_mid_body_removes_the_chunks_it_wrote() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(dir.path());
+    let p = admin();
+    s.create_bucket(&p, "bkt").await.expect("mb");
+    // 3 MiB arrive, then the body stalls for good.
+    let first = bytes::Bytes::from(data(3 << 20, 23));
+    let stalls = futures_util::stream::iter([Ok::<_, std::io::Error>(first)])
+        .chain(futures_util::stream::pending());
+    let request = s.put_object(&p, "bkt", "k", stalls, PutOptions::default(), |_| Ok(()));
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), request).await;
+    assert!(gave_up.is_err(), "the body never ends");
+    // Its writes finish and are removed by a task; no GC runs here.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while chunk_files(&s) != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} chunk files left behind",
+            chunk_files(&s)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(matches!(
+        s.get_object(&p, "bkt", "k"),
+        Err(StoreError::NoSuchKey)
+    ));
+}
