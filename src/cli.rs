@@ -88,6 +88,9 @@ pub enum Command {
         /// Credentials for --server: an aws credentials file ([default] profile).
         #[arg(long, value_name = "FILE", requires = "server")]
         credentials: Option<PathBuf>,
+        /// PEM CA certificates to trust for an https:// --server, besides the system's roots.
+        #[arg(long, value_name = "FILE", env = "GATEHOUSE_CACERT")]
+        cacert: Option<PathBuf>,
         /// Chunk bytes an online check reads per second, in MiB [default: 64].
         #[arg(long, value_name = "MIB", requires = "server")]
         rate_mib: Option<u64>,

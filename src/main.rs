@@ -83,11 +83,13 @@ async fn run() -> std::process::ExitCode {
             json,
             server: Some(server),
             credentials,
+            cacert,
             rate_mib,
         } => {
             let _ = repair; // refused with --server by clap
             let opts = client::ClientOpts {
                 server: server.clone(),
+                cacert,
                 credentials,
                 data_dir,
                 json,

@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -26,14 +27,49 @@ use super::progress::Progress;
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
+/// The TLS client settings for an `https://` server: the system's roots and those of
+/// `cacert`, rustls with ring as the server's own listeners use.
+fn tls_config(cacert: Option<&Path>) -> anyhow::Result<tokio_rustls::rustls::ClientConfig> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    // Roots the system cannot read (a missing bundle) leave only --cacert's.
+    let system = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(system.certs);
+    if let Some(file) = cacert {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(file)
+            .and_then(|i| i.collect::<Result<_, _>>())
+            .map_err(|e| ClientError::usage(format!("--cacert {}: {e}", file.display())))?;
+        if certs.is_empty() {
+            return Err(ClientError::usage(format!(
+                "--cacert {}: no PEM certificate in it",
+                file.display()
+            ))
+            .into());
+        }
+        for c in certs {
+            roots
+                .add(c)
+                .map_err(|e| ClientError::usage(format!("--cacert {}: {e}", file.display())))?;
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// Read size of uploads: large enough for throughput, small enough for a smooth progress line.
 const FRAME: usize = 256 << 10;
 /// Any region signs; the server accepts them all, as S3 does.
 const REGION: &str = "us-east-1";
 
 pub struct Api {
-    http: Client<HttpConnector, Body>,
-    /// `http://host:port` plus any path prefix, without a trailing slash.
+    http: Client<HttpsConnector<HttpConnector>, Body>,
+    /// `http://host:port` or `https://host:port`.
     base: String,
     prefix: String,
     host: HeaderValue,
@@ -41,25 +77,40 @@ pub struct Api {
 }
 
 impl Api {
-    /// `creds` is `None` for the endpoints that need no authentication (info, join).
-    pub fn new(server: &str, creds: Option<Credentials>) -> anyhow::Result<Api> {
+    /// `creds` is `None` for the endpoints that need no authentication (info, join);
+    /// `cacert`: CA certificates (PEM) trusted for an `https://` server besides the system's.
+    pub fn new(
+        server: &str,
+        cacert: Option<&Path>,
+        creds: Option<Credentials>,
+    ) -> anyhow::Result<Api> {
         let uri: http::Uri = server
             .parse()
             .map_err(|_| ClientError::usage(format!("--server {server:?} is not a URL")))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(ClientError::usage(format!(
-                "--server {server}: only http:// URLs are supported (put TLS in a proxy in front)"
-            ))
-            .into());
-        }
+        let scheme = match uri.scheme_str() {
+            Some(s @ ("http" | "https")) => s,
+            _ => {
+                return Err(ClientError::usage(format!(
+                    "--server {server}: an http:// or https:// URL"
+                ))
+                .into());
+            }
+        };
         let authority = uri
             .authority()
             .ok_or_else(|| ClientError::usage(format!("--server {server} has no host")))?
             .to_string();
         let prefix = uri.path().trim_end_matches('/').to_string();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config(cacert)?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         Ok(Api {
-            http: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
-            base: format!("http://{authority}"),
+            http: Client::builder(TokioExecutor::new()).build(connector),
+            base: format!("{scheme}://{authority}"),
             prefix,
             host: HeaderValue::from_str(&authority)?,
             creds,
@@ -72,7 +123,9 @@ impl Api {
 
     /// `host:port` of the server URL (what the user reaches the server by).
     pub fn authority(&self) -> &str {
-        self.base.trim_start_matches("http://")
+        self.base
+            .split_once("://")
+            .map_or(self.base.as_str(), |(_, a)| a)
     }
 
     /// Sends one request; `path` starts with `/api/`, its parts already encoded with [`seg`].

@@ -17,6 +17,10 @@ pub struct ClientOpts {
         value_name = "URL"
     )]
     pub server: String,
+    /// PEM CA certificates to trust for an https:// --server (a TLS admin listener with a
+    /// certificate of your own CA), besides the system's roots.
+    #[arg(long, global = true, env = "GATEHOUSE_CACERT", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
     /// Credentials for client commands: an aws credentials file ([default] profile). Without
     /// it: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, else <data-dir>/admin.credentials.
     #[arg(long, global = true, value_name = "FILE")]

@@ -50,7 +50,7 @@ impl Ctx {
     fn signed(opts: &ClientOpts) -> anyhow::Result<Ctx> {
         let creds = credentials::resolve(opts)?;
         Ok(Ctx {
-            api: Api::new(&opts.server, Some(creds))?,
+            api: Api::new(&opts.server, opts.cacert.as_deref(), Some(creds))?,
             json: opts.json,
         })
     }
@@ -58,7 +58,7 @@ impl Ctx {
     /// For the endpoints that take no credentials (join).
     fn anonymous(opts: &ClientOpts) -> anyhow::Result<Ctx> {
         Ok(Ctx {
-            api: Api::new(&opts.server, None)?,
+            api: Api::new(&opts.server, opts.cacert.as_deref(), None)?,
             json: opts.json,
         })
     }

@@ -229,3 +229,102 @@ fn unreadable_or_mismatched_tls_files_stop_the_start_with_their_names() {
         "{o:?}"
     );
 }
+
+/// The admin CLI talks to a TLS admin listener (`--server https://…`), trusting the CA given
+/// with `--cacert` (or `GATEHOUSE_CACERT`); without it the certificate is refused by name, and
+/// nothing is sent in the clear.
+#[tokio::test]
+async fn the_admin_cli_speaks_https_with_the_ca_it_is_given() {
+    use crate::admin_api::{cli, ok};
+    let certs = tempfile::tempdir().expect("tmp");
+    if make_certs(certs.path()).is_none() {
+        assert!(
+            std::env::var("GATEHOUSE_TLS_TEST").as_deref() != Ok("required"),
+            "openssl is required for this test here"
+        );
+        eprintln!("SKIPPED: openssl not installed (the CI installs it)");
+        return;
+    }
+    let (cert, key, ca) = (
+        certs.path().join("cert.pem"),
+        certs.path().join("key.pem"),
+        certs.path().join("ca.pem"),
+    );
+    let srv = TestServer::start_with(|raw| {
+        raw.tls = Some(RawTls {
+            cert_file: cert.clone(),
+            key_file: key.clone(),
+        })
+    })
+    .await;
+    let home = tempfile::tempdir().expect("home");
+    let https = format!("https://{}", admin_addr(&srv));
+    let data_dir = srv.data_dir();
+    let data_dir = data_dir.to_str().expect("utf-8");
+    let ca = ca.to_str().expect("utf-8");
+    let server = [("GATEHOUSE_SERVER", https.as_str())];
+
+    let out = ok(&cli(
+        &srv,
+        home.path(),
+        &server,
+        &["--data-dir", data_dir, "--cacert", ca, "status"],
+    )
+    .await);
+    assert!(out.contains(&https), "{out}");
+    // The same through the environment, and a change made over it.
+    let with_env = [
+        ("GATEHOUSE_SERVER", https.as_str()),
+        ("GATEHOUSE_CACERT", ca),
+    ];
+    ok(&cli(
+        &srv,
+        home.path(),
+        &with_env,
+        &["--data-dir", data_dir, "share", "create", "over-tls"],
+    )
+    .await);
+    let shares = ok(&cli(
+        &srv,
+        home.path(),
+        &with_env,
+        &["--data-dir", data_dir, "share", "list"],
+    )
+    .await);
+    assert!(shares.contains("over-tls"), "{shares}");
+
+    // Without the CA: refused, naming why.
+    let o = cli(
+        &srv,
+        home.path(),
+        &server,
+        &["--data-dir", data_dir, "status"],
+    )
+    .await;
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("certificate"), "{err}");
+    // http:// to the TLS port does not get an answer it could mistake for one.
+    let plain = format!("http://{}", admin_addr(&srv));
+    let o = cli(
+        &srv,
+        home.path(),
+        &[("GATEHOUSE_SERVER", plain.as_str())],
+        &["--data-dir", data_dir, "status"],
+    )
+    .await;
+    assert!(!o.status.success());
+    // Not a URL the CLI speaks.
+    let o = cli(
+        &srv,
+        home.path(),
+        &[("GATEHOUSE_SERVER", "ftp://127.0.0.1:1")],
+        &["--data-dir", data_dir, "status"],
+    )
+    .await;
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("https://"),
+        "{o:?}"
+    );
+}
