@@ -23,8 +23,9 @@ struct Histogram {
 
 #[derive(Default)]
 struct Requests {
-    /// (protocol, op, status) → count.
-    by_op: BTreeMap<(&'static str, String, u16), u64>,
+    /// protocol → op → status → count (nested so that a request's op is looked up by
+    /// reference: a name is copied only the first time it is seen).
+    by_op: BTreeMap<&'static str, BTreeMap<String, BTreeMap<u16, u64>>>,
     /// (protocol, error code) → count.
     errors: BTreeMap<(&'static str, String), u64>,
     /// protocol → latency.
@@ -115,9 +116,12 @@ impl Metrics {
 
     pub fn record(&self, r: RequestRecord<'_>) {
         let mut m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        *m.by_op
-            .entry((r.protocol, r.op.to_string(), r.status))
-            .or_default() += 1;
+        let ops = m.by_op.entry(r.protocol).or_default();
+        let statuses = match ops.get_mut(r.op) {
+            Some(s) => s,
+            None => ops.entry(r.op.to_string()).or_default(),
+        };
+        *statuses.entry(r.status).or_default() += 1;
         if let Some(code) = r.error {
             *m.errors.entry((r.protocol, code.to_string())).or_default() += 1;
         }
@@ -151,12 +155,16 @@ impl Metrics {
             "# HELP gatehouse_requests_total Requests served, by protocol, operation and status."
         );
         let _ = writeln!(out, "# TYPE gatehouse_requests_total counter");
-        for ((proto, op, status), n) in &m.by_op {
-            let _ = writeln!(
-                out,
-                "gatehouse_requests_total{{protocol=\"{proto}\",op=\"{}\",status=\"{status}\"}} {n}",
-                escape(op)
-            );
+        for (proto, ops) in &m.by_op {
+            for (op, statuses) in ops {
+                for (status, n) in statuses {
+                    let _ = writeln!(
+                        out,
+                        "gatehouse_requests_total{{protocol=\"{proto}\",op=\"{}\",status=\"{status}\"}} {n}",
+                        escape(op)
+                    );
+                }
+            }
         }
         let _ = writeln!(
             out,

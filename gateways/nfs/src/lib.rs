@@ -153,6 +153,32 @@ fn once_a_second(last: &mut Option<std::time::Instant>) -> bool {
     true
 }
 
+/// Set when a reply cannot be sent or a record is not a call: the connection ends.
+#[derive(Default)]
+struct Broken {
+    flag: std::sync::atomic::AtomicBool,
+    told: tokio::sync::Notify,
+}
+
+impl Broken {
+    fn set(&self) {
+        self.flag.store(true, Ordering::Release);
+        self.told.notify_one();
+    }
+
+    fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+}
+
+/// Why a connection's wait ended early.
+enum Ended {
+    /// The server is stopping: the calls under way answer, then the connection closes.
+    Stopped,
+    /// A reply could not be sent, or a record was not a call: the connection closes now.
+    Broken,
+}
+
 /// Resolves once the stop signal is set (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await.map(|_| ());
@@ -178,20 +204,48 @@ async fn connection(
     // (the client would read the next reply as the rest of it), so nothing more is sent.
     let wr = Arc::new(tokio::sync::Mutex::new(Some(wr)));
     // Told when a reply cannot be sent or a record is not a call: the connection ends.
-    let broken = Arc::new(tokio::sync::Notify::new());
+    let broken = Arc::new(Broken::default());
+    // The server stopping or the connection broken: one future for the connection's life,
+    // polled by every wait below (not made anew for each call). The waits poll it after
+    // what they wait for, so for a client that never pauses each record also looks at
+    // `stopping` and `broken`'s flag.
+    let stopping = stop.clone();
+    let mut ended = std::pin::pin!({
+        let broken = broken.clone();
+        async move {
+            tokio::select! {
+                _ = stopped(&mut stop) => Ended::Stopped,
+                _ = broken.told.notified() => Ended::Broken,
+            }
+        }
+    });
+    // The idle clock, one timer for the connection's life: it fires at the deadline it was
+    // last set to, and is set again from `active` (when the last record began, or ended) if
+    // that moved since, so a call costs no timer of its own.
+    let until = |t: tokio::time::Instant| {
+        t.checked_add(idle_timeout)
+            .unwrap_or_else(|| t + std::time::Duration::from_secs(86_400 * 365))
+    };
+    let mut active = tokio::time::Instant::now();
+    let mut idle = std::pin::pin!(tokio::time::sleep_until(until(active)));
     'conn: loop {
+        if broken.is_set() {
+            return;
+        }
+        if *stopping.borrow() {
+            break;
+        }
         // Wait for room on this connection before reading the next record, so a flood waits in
         // the socket.
         let Ok(local) = mine.clone().acquire_owned().await else {
             break;
         };
         let mut buf = Vec::new();
-        // Idle: waiting for the first byte of the next record. The idle clock runs only
+        // Idle: waiting for the first byte of the next record. The idle clock counts only
         // here, so a record that starts late in an idle spell is not cut while it arrives.
         loop {
             tokio::select! {
-                _ = stopped(&mut stop) => break 'conn,
-                _ = broken.notified() => return,
+                biased;
                 r = rd.fill_buf() => match r {
                     Ok([]) => break 'conn,
                     Ok(_) => break,
@@ -200,9 +254,20 @@ async fn connection(
                         break 'conn;
                     }
                 },
-                _ = tokio::time::sleep(idle_timeout) => {
+                e = &mut ended => match e {
+                    Ended::Stopped => break 'conn,
+                    Ended::Broken => return,
+                },
+                () = &mut idle => {
+                    let now = tokio::time::Instant::now();
+                    if now < until(active) {
+                        idle.as_mut().reset(until(active));
+                        continue;
+                    }
                     // Calls under way (this loop holds one permit itself): not idle.
                     if mine.available_permits() + 1 < PER_CONNECTION {
+                        active = now;
+                        idle.as_mut().reset(until(now));
                         continue;
                     }
                     tracing::debug!(%peer, "closing an idle nfs connection");
@@ -210,27 +275,45 @@ async fn connection(
                 }
             }
         }
+        active = tokio::time::Instant::now();
         // A record has begun: only now does it wait for room among all connections' calls,
         // so connections waiting for their next call do not hold what others' calls need.
         let global = tokio::select! {
-            _ = stopped(&mut stop) => break 'conn,
-            _ = broken.notified() => return,
+            biased;
             p = gw.in_flight.clone().acquire_owned() => match p {
                 Ok(p) => p,
                 Err(_) => break 'conn,
             },
+            e = &mut ended => match e {
+                Ended::Stopped => break 'conn,
+                Ended::Broken => return,
+            },
         };
         // A record that has begun must be complete within the idle timeout: a client cannot
         // hold the connection by trickling one.
-        let got = tokio::select! {
-            _ = stopped(&mut stop) => break 'conn,
-            _ = broken.notified() => return,
-            r = rpc::read_record(&mut rd, &mut buf) => r,
-            _ = tokio::time::sleep(idle_timeout) => {
-                tracing::debug!(%peer, "closing an nfs connection: a record took too long to arrive");
-                break 'conn;
+        let got = {
+            let mut read = std::pin::pin!(rpc::read_record(&mut rd, &mut buf));
+            loop {
+                tokio::select! {
+                    biased;
+                    r = &mut read => break r,
+                    e = &mut ended => match e {
+                        Ended::Stopped => break 'conn,
+                        Ended::Broken => return,
+                    },
+                    () = &mut idle => {
+                        if tokio::time::Instant::now() < until(active) {
+                            idle.as_mut().reset(until(active));
+                            continue;
+                        }
+                        tracing::debug!(%peer, "closing an nfs connection: a record took too long to arrive");
+                        break 'conn;
+                    }
+                }
             }
         };
+        // The wait for the next record counts from here.
+        active = tokio::time::Instant::now();
         match got {
             Ok(()) => {}
             Err(RecordError::Closed) => break,
@@ -243,14 +326,13 @@ async fn connection(
         }
         let (gw, wr, broken) = (gw.clone(), wr.clone(), broken.clone());
         tokio::spawn(async move {
-            // Boxed: the call's future holds every procedure's state; the task stays small to
-            // spawn.
-            let answer = Box::pin(gw.call(&buf, peer.ip())).await;
+            // Not boxed: procedures box their own state (`nfs::call`), so the task stays small.
+            let answer = gw.call(&buf, peer.ip()).await;
             drop(buf);
             match answer {
                 Answer::NotACall => {
                     tracing::info!(%peer, "unreadable RPC record, closing the connection");
-                    broken.notify_one();
+                    broken.set();
                 }
                 Answer::Nothing => {}
                 Answer::Reply(r) => {
@@ -261,7 +343,7 @@ async fn connection(
                         // Dropping the write half ends the stream (FIN) after what was sent.
                         *w = None;
                         tracing::info!(%peer, error = %e, "nfs reply not sent, closing the connection");
-                        broken.notify_one();
+                        broken.set();
                     }
                 }
             }
@@ -398,7 +480,9 @@ impl Gateway {
                 portmap::call(xid, call.proc_, args, self.port).into()
             }
             (portmap::PROGRAM, _) => rpc::prog_mismatch(xid, 2, 2).into(),
-            (nfs3_types::mount::PROGRAM, 3) => mount::call(self, call, args, ip).await.into(),
+            (nfs3_types::mount::PROGRAM, 3) => {
+                Box::pin(mount::call(self, call, args, ip)).await.into()
+            }
             (nfs3_types::mount::PROGRAM, _) => rpc::prog_mismatch(xid, 3, 3).into(),
             (nfs3_types::nfs3::PROGRAM, 3) => {
                 // Rate limits (issue 22): an NFS call over its principal's rate waits.
@@ -534,31 +618,40 @@ impl Gateway {
     }
 }
 
+/// Metric names of the NFS procedures, by number.
 const NFS_PROCS: [&str; 22] = [
-    "NULL",
-    "GETATTR",
-    "SETATTR",
-    "LOOKUP",
-    "ACCESS",
-    "READLINK",
-    "READ",
-    "WRITE",
-    "CREATE",
-    "MKDIR",
-    "SYMLINK",
-    "MKNOD",
-    "REMOVE",
-    "RMDIR",
-    "RENAME",
-    "LINK",
-    "READDIR",
-    "READDIRPLUS",
-    "FSSTAT",
-    "FSINFO",
-    "PATHCONF",
-    "COMMIT",
+    "NFS3 NULL",
+    "NFS3 GETATTR",
+    "NFS3 SETATTR",
+    "NFS3 LOOKUP",
+    "NFS3 ACCESS",
+    "NFS3 READLINK",
+    "NFS3 READ",
+    "NFS3 WRITE",
+    "NFS3 CREATE",
+    "NFS3 MKDIR",
+    "NFS3 SYMLINK",
+    "NFS3 MKNOD",
+    "NFS3 REMOVE",
+    "NFS3 RMDIR",
+    "NFS3 RENAME",
+    "NFS3 LINK",
+    "NFS3 READDIR",
+    "NFS3 READDIRPLUS",
+    "NFS3 FSSTAT",
+    "NFS3 FSINFO",
+    "NFS3 PATHCONF",
+    "NFS3 COMMIT",
 ];
-const MOUNT_PROCS: [&str; 6] = ["NULL", "MNT", "DUMP", "UMNT", "UMNTALL", "EXPORT"];
+/// Metric names of the MOUNT procedures, by number.
+const MOUNT_PROCS: [&str; 6] = [
+    "MOUNT3 NULL",
+    "MOUNT3 MNT",
+    "MOUNT3 DUMP",
+    "MOUNT3 UMNT",
+    "MOUNT3 UMNTALL",
+    "MOUNT3 EXPORT",
+];
 
 /// One metrics record per call: the procedure, and as status the nfsstat3/mountstat3 of an
 /// accepted reply (0 = OK), or 1000 + the RPC accept status when the call was not accepted.
@@ -571,16 +664,18 @@ fn record_metrics(
     latency: std::time::Duration,
 ) {
     let reply = whole.body.as_slice();
-    let name = |table: &[&'static str], prefix: &'static str| -> String {
-        table
-            .get(proc_ as usize)
-            .map_or_else(|| format!("{prefix} {proc_}"), |n| format!("{prefix} {n}"))
+    use std::borrow::Cow;
+    let name = |table: &[&'static str], prefix: &'static str| -> Cow<'static, str> {
+        table.get(proc_ as usize).map_or_else(
+            || Cow::Owned(format!("{prefix} {proc_}")),
+            |n| Cow::Borrowed(*n),
+        )
     };
     let op = match prog {
         p if p == nfs3_types::nfs3::PROGRAM => name(&NFS_PROCS, "NFS3"),
         p if p == nfs3_types::mount::PROGRAM => name(&MOUNT_PROCS, "MOUNT3"),
-        p if p == portmap::PROGRAM => format!("PORTMAP {proc_}"),
-        _ => format!("program {prog}"),
+        p if p == portmap::PROGRAM => Cow::Owned(format!("PORTMAP {proc_}")),
+        _ => Cow::Owned(format!("program {prog}")),
     };
     let word = |at: usize| {
         reply
