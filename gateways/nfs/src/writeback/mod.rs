@@ -47,8 +47,8 @@ use nfs3_types::nfs3::nfsstat3;
 
 use held::{Held, WindowBudget};
 
-/// A file's buffer past this many bytes, dense (at least half of every chunk window it touches
-/// written), starts flushing in the background while the writer goes on.
+/// A file's buffer past this many bytes, dense (at least 7/8 of every chunk window it touches
+/// written, [`dense`]), starts flushing in the background while the writer goes on.
 pub const FILE_SOON: u64 = 16 << 20;
 /// A file's buffer past this many bytes, or all buffers together past [`TOTAL_MAX`]: the writer
 /// waits for its file's flush (back-pressure). Bytes on disk (page cache), not in memory.
@@ -285,7 +285,7 @@ impl Inner {
             p.end = p.end.max(end);
             p.last = Instant::now();
             let file_bytes = p.bytes;
-            let dense = file_bytes.saturating_mul(2) >= p.windows.len() as u64 * WINDOW;
+            let dense = dense(file_bytes, p.windows.len());
             // (a file that found no window free flushes the ones it holds, so files streamed
             // at once give windows back before any of them holds `MEMORY_SOON`)
             let in_memory = p.held.in_memory();
@@ -503,6 +503,15 @@ impl Inner {
     }
 }
 
+/// Whether `bytes` buffered over `windows` chunk windows are dense: at least 7/8 of every
+/// window written, as a sequential writer's are (all but its last window whole). Only a dense
+/// buffer flushes early in the background: the windows of scattered writes are written again
+/// by the writes still to come, and flushing them early rewrites each chunk once more (at
+/// half, the rule before, 20,000 random 4 KiB writes into 64 MiB cost a fifth more server CPU).
+fn dense(bytes: u64, windows: usize) -> bool {
+    bytes.saturating_mul(8) >= (windows as u64).saturating_mul(WINDOW * 7)
+}
+
 /// The same principal: the same user with the same rules (a policy change resolves new ones).
 fn same_principal(a: &Principal, b: &Principal) -> bool {
     a.user_id == b.user_id && Arc::ptr_eq(&a.grants, &b.grants)
@@ -536,6 +545,23 @@ fn insert(ranges: &mut BTreeMap<u64, u64>, start: u64, end: u64) -> u64 {
 mod tests {
     use super::held::tests::{scratch_in, xorshift};
     use super::*;
+
+    /// Sequential writes are dense from their first window on; scattered ones only once
+    /// nearly every window they touch is written.
+    #[test]
+    fn dense_is_nearly_whole_windows() {
+        assert!(dense(WINDOW, 1));
+        assert!(
+            dense(15 * WINDOW + 4096, 16),
+            "all but the last window whole"
+        );
+        assert!(!dense(WINDOW / 2, 1));
+        assert!(
+            !dense(40 * WINDOW, 64),
+            "random writes over 64 MiB, 5/8 covered"
+        );
+        assert!(dense(56 * WINDOW, 64));
+    }
 
     /// A writer waits for a window only when it would take one and a flush holds some; not for
     /// a write into a window it already holds.
