@@ -492,7 +492,8 @@ async fn create_bucket_in_another_region_is_refused() {
     srv.stop().await;
 }
 
-/// Listings name the bucket's owner as each object's owner (decision 0042), not whoever lists.
+/// Listings name the bucket's owner as each object's owner (decision 0042), not whoever lists;
+/// a multipart upload's owner is whoever started it.
 #[tokio::test]
 async fn listings_name_the_bucket_owner_not_the_caller() {
     let srv = TestServer::start().await;
@@ -539,6 +540,51 @@ async fn listings_name_the_bucket_owner_not_the_caller() {
         .filter_map(|o| o.owner().and_then(|o| o.id()))
         .collect();
     assert_eq!(owners, [srv.admin().user_id.as_str()]);
+
+    // A multipart upload is listed with whoever started it, in ListMultipartUploads as in
+    // ListParts.
+    c.put_bucket_acl()
+        .bucket("own")
+        .grant_read(format!("id=\"{}\"", alice.user_id))
+        .grant_write(format!("id=\"{}\"", alice.user_id))
+        .grant_full_control(format!("id=\"{}\"", srv.admin().user_id))
+        .send()
+        .await
+        .expect("grant write");
+    let up = a
+        .create_multipart_upload()
+        .bucket("own")
+        .key("big")
+        .send()
+        .await
+        .expect("alice starts an upload");
+    let id = up.upload_id().expect("upload id");
+    let uploads = c
+        .list_multipart_uploads()
+        .bucket("own")
+        .send()
+        .await
+        .expect("uploads");
+    let u = &uploads.uploads()[0];
+    assert_eq!(
+        (
+            u.initiator().and_then(|i| i.id()),
+            u.owner().and_then(|o| o.id())
+        ),
+        (Some(alice.user_id.as_str()), Some(alice.user_id.as_str()))
+    );
+    let parts = c
+        .list_parts()
+        .bucket("own")
+        .key("big")
+        .upload_id(id)
+        .send()
+        .await
+        .expect("parts");
+    assert_eq!(
+        parts.owner().and_then(|o| o.id()),
+        Some(alice.user_id.as_str())
+    );
     srv.stop().await;
 }
 

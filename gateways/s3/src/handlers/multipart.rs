@@ -401,7 +401,6 @@ pub fn list_uploads(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
             max: c.max_keys,
         },
     )?;
-    let bucket_owner = s.listing_owner(ctx.bucket())?;
     let mut w = XmlWriter::new();
     w.open_root("ListMultipartUploadsResult");
     w.elem("Bucket", ctx.named_bucket());
@@ -429,8 +428,10 @@ pub fn list_uploads(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
             w.open("Upload");
             w.elem("Key", &enc(c.url, &u.key));
             w.elem("UploadId", &u.upload_id);
+            // Who started it, as ListParts answers (and RGW, and AWS for an uploader that
+            // will own the object).
             owner(&mut w, "Initiator", &u.owner);
-            owner(&mut w, "Owner", &bucket_owner);
+            owner(&mut w, "Owner", &u.owner);
             w.elem("StorageClass", "STANDARD");
             w.elem("Initiated", &util::iso8601(u.initiated_ms));
             if let Some(a) = &u.checksum_algorithm {
