@@ -108,6 +108,30 @@ async fn multipart_part_checksums_are_the_uploads_own() {
     let sum = |body: &[u8]| Some(b64_checksum(Alg::Sha256, body));
     let e = complete([sum(&a), None]).await.expect_err("one missing");
     assert_eq!(code(&e), "InvalidRequest");
+    // The object's own checksum, when claimed wrong, is compared first (BadDigest, as RGW
+    // answers, ceph s3-tests' test_multipart_checksum_sha256).
+    let e = c
+        .complete_multipart_upload()
+        .bucket("cksums")
+        .key("k")
+        .upload_id(&id)
+        .checksum_sha256(format!("{}-2", b64_checksum(Alg::Sha256, b"other")))
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(
+                    parts
+                        .iter()
+                        .map(|(n, etag, _)| {
+                            CompletedPart::builder().part_number(*n).e_tag(etag).build()
+                        })
+                        .collect(),
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .expect_err("a wrong object checksum, parts' missing");
+    assert_eq!(code(&e), "BadDigest");
     let e = complete([sum(&a), sum(&a)])
         .await
         .expect_err("another part's");

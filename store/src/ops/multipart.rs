@@ -128,17 +128,15 @@ fn check_part_algorithm(upload: Option<&str>, part: Option<ChecksumAlgorithm>) -
     )))
 }
 
-/// A completion's part `cp` against the part stored (`rec`) in an upload of `upload_alg`
-/// (`composite`: its parts' checksums make the object's): a checksum sent must be the part's
-/// (`InvalidPart`, as AWS answers), and a composite upload's completion must send every one.
+/// A completion's part `cp` against the part stored (`rec`) in an upload of `upload_alg`: a
+/// checksum sent must be the part's (`InvalidPart`, as AWS answers).
 fn check_completed_part(
     cp: &CompletePart,
     rec: &PartRecord,
     upload_alg: Option<&str>,
-    composite: bool,
 ) -> Result<()> {
-    match (&cp.checksum, upload_alg) {
-        (Some((alg, sent)), _) => {
+    match &cp.checksum {
+        Some((alg, sent)) => {
             // A part stored before its algorithm was kept, in an upload without one, names
             // none: its value alone is compared.
             let stored_alg = rec.checksum_algorithm.as_deref().or(upload_alg);
@@ -152,12 +150,25 @@ fn check_completed_part(
             }
             Ok(())
         }
-        (None, Some(a)) if composite => Err(StoreError::InvalidRequest(format!(
+        None => Ok(()),
+    }
+}
+
+/// A composite upload's completion (`composite`: its parts' checksums make the object's) must
+/// send every part's checksum: the refusal for the first part `cp` without one. Asked after the
+/// object's own claimed checksum was compared, so a wrong one is `BadDigest` first.
+fn missing_part_checksum(
+    cp: &CompletePart,
+    upload_alg: Option<&str>,
+    composite: bool,
+) -> Option<StoreError> {
+    match (&cp.checksum, upload_alg) {
+        (None, Some(a)) if composite => Some(StoreError::InvalidRequest(format!(
             "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {} in the request.",
             a.to_ascii_lowercase(),
             cp.part_number
         ))),
-        (None, _) => Ok(()),
+        _ => None,
     }
 }
 
@@ -842,6 +853,7 @@ impl Store {
                 cond.check(current_etag(&ns, b.id, &key)?.as_deref())?;
                 txn::check_share_conflicts(&ns, &b, &key)?;
                 let mut records = Vec::with_capacity(parts.len());
+                let mut missing = None;
                 {
                     let table = t.open_table(UPLOAD_PARTS)?;
                     for cp in &parts {
@@ -861,13 +873,15 @@ impl Store {
                                 cp.part_number, rec.md5
                             )));
                         }
-                        check_completed_part(
-                            cp,
-                            &rec,
-                            u.checksum_algorithm.as_deref(),
-                            u.checksum_type.as_deref().and_then(ChecksumType::parse)
-                                != Some(ChecksumType::FullObject),
-                        )?;
+                        check_completed_part(cp, &rec, u.checksum_algorithm.as_deref())?;
+                        if missing.is_none() {
+                            missing = missing_part_checksum(
+                                cp,
+                                u.checksum_algorithm.as_deref(),
+                                u.checksum_type.as_deref().and_then(ChecksumType::parse)
+                                    != Some(ChecksumType::FullObject),
+                            );
+                        }
                         records.push(rec);
                     }
                 }
@@ -914,6 +928,9 @@ impl Store {
                     _ => Vec::new(),
                 };
                 check_claims(&claims, alg, kind, checksum.as_ref(), sizes.iter().sum())?;
+                if let Some(e) = missing {
+                    return Err(e);
+                }
                 let mut rec = ObjectRecord {
                     size: sizes.iter().sum(),
                     etag: format!("{}-{}", hex::encode(md5_cat.finalize()), records.len()),
