@@ -157,6 +157,8 @@ pub struct NoServer {
     server: Option<String>,
     #[arg(long, hide = true, value_parser = refuse_credentials)]
     credentials: Option<PathBuf>,
+    #[arg(long, hide = true, value_parser = refuse_cacert)]
+    cacert: Option<PathBuf>,
 }
 
 /// [`NoServer`] plus `--data-dir` and `--json`, for the verbs that read only a config file.
@@ -171,6 +173,10 @@ pub struct NotAClient {
 }
 
 const OFFLINE: &str = "this command talks to no server (client flags belong to client commands)";
+
+fn refuse_cacert(_: &str) -> Result<PathBuf, String> {
+    Err(OFFLINE.into())
+}
 
 fn refuse_server(_: &str) -> Result<String, String> {
     Err(OFFLINE.into())
@@ -295,13 +301,14 @@ mod tests {
         cmd.build();
         let serve = cmd.find_subcommand_mut("serve").expect("serve");
         let help = serve.render_long_help().to_string();
-        for flag in ["--server", "--credentials", "--json"] {
+        for flag in ["--server", "--credentials", "--cacert", "--json"] {
             assert!(!help.contains(flag), "serve --help lists {flag}:\n{help}");
         }
         assert!(help.contains("--data-dir"), "{help}");
         for argv in [
             &["gatehouse", "serve", "--server", "http://h:1"][..],
             &["gatehouse", "serve", "--credentials", "/c"][..],
+            &["gatehouse", "serve", "--cacert", "/ca.pem"][..],
             &["gatehouse", "serve", "--json"][..],
         ] {
             assert!(Cli::try_parse_from(argv).is_err(), "{argv:?} accepted");
