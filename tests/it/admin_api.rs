@@ -140,6 +140,16 @@ pub(crate) async fn reply(resp: reqwest::Response) -> Reply {
     (status, v)
 }
 
+/// The server's `GET /metrics` text.
+pub(crate) async fn metrics_text(srv: &TestServer) -> String {
+    reqwest::get(format!("http://{}/metrics", admin_addr(srv)))
+        .await
+        .expect("scrape /metrics")
+        .text()
+        .await
+        .expect("/metrics text")
+}
+
 pub(crate) fn admin_addr(srv: &TestServer) -> std::net::SocketAddr {
     srv.running
         .as_ref()

@@ -476,15 +476,7 @@ async fn a_lost_node_comes_back_elsewhere_from_its_shipped_metadata() {
     }
 
     // Operators see how old the newest shipped snapshot is.
-    let metrics = reqwest::get(format!(
-        "http://{}/metrics",
-        crate::admin_api::admin_addr(&srv)
-    ))
-    .await
-    .expect("metrics")
-    .text()
-    .await
-    .expect("metrics text");
+    let metrics = crate::admin_api::metrics_text(&srv).await;
     let age: f64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("gatehouse_metadata_snapshot_age_seconds "))

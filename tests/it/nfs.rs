@@ -289,19 +289,7 @@ async fn nfs_reads_what_s3_wrote() {
         Some(nfsstat3::NFS3ERR_NOENT)
     );
     // Every call is counted in /metrics, with its status (NOENT is 2).
-    let text = reqwest::get(format!(
-        "http://{}/metrics",
-        srv.running
-            .as_ref()
-            .expect("running")
-            .admin_addr
-            .expect("admin listener on")
-    ))
-    .await
-    .expect("scrape")
-    .text()
-    .await
-    .expect("text");
+    let text = crate::admin_api::metrics_text(&srv).await;
     assert!(
         text.lines().any(|l| l
             .starts_with(r#"gatehouse_requests_total{protocol="nfs",op="NFS3 READ",status="0"}"#)),

@@ -723,15 +723,7 @@ async fn nfs_read_ahead_never_serves_replaced_bytes() {
     );
     assert_eq!(read_all(&mut c, &h).await, new);
     // The bytes sent count READ data (sent apart from the reply header).
-    let text = reqwest::get(format!(
-        "http://{}/metrics",
-        crate::admin_api::admin_addr(&srv)
-    ))
-    .await
-    .expect("scrape")
-    .text()
-    .await
-    .expect("text");
+    let text = crate::admin_api::metrics_text(&srv).await;
     let sent: f64 = text
         .lines()
         .find_map(|l| l.strip_prefix("gatehouse_bytes_sent_total{protocol=\"nfs\"} "))

@@ -160,15 +160,7 @@ async fn nfs_a_retransmitted_remove_rename_or_mkdir_gets_its_first_answer() {
         assert_eq!(status(&r), BADHANDLE);
     }
     // The three replays are counted for the operator.
-    let metrics = reqwest::get(format!(
-        "http://{}/metrics",
-        crate::admin_api::admin_addr(&srv)
-    ))
-    .await
-    .expect("metrics")
-    .text()
-    .await
-    .expect("metrics body");
+    let metrics = crate::admin_api::metrics_text(&srv).await;
     assert!(
         metrics.contains("\ngatehouse_nfs_drc_replayed_total 3\n"),
         "{metrics}"

@@ -86,6 +86,33 @@ pub(crate) fn make_certs(dir: &Path) -> Option<()> {
     Some(())
 }
 
+/// A server with `tls:` (a leaf for 127.0.0.1 from a CA made for the test, configured further
+/// by `f`) and the directory of that CA's `ca.pem`; `None` (the test skips, unless
+/// GATEHOUSE_TLS_TEST=required) when openssl is not installed.
+pub(crate) async fn tls_server(
+    f: impl FnOnce(&mut gatehouse::config::RawConfig),
+) -> Option<(TestServer, tempfile::TempDir)> {
+    let certs = tempfile::tempdir().expect("tmp");
+    if make_certs(certs.path()).is_none() {
+        assert!(
+            std::env::var("GATEHOUSE_TLS_TEST").as_deref() != Ok("required"),
+            "openssl is required for this test here"
+        );
+        eprintln!("SKIPPED: openssl not installed (the CI installs it)");
+        return None;
+    }
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let srv = TestServer::start_with(|raw| {
+        raw.tls = Some(RawTls {
+            cert_file: cert,
+            key_file: key,
+        });
+        f(raw);
+    })
+    .await;
+    Some((srv, certs))
+}
+
 async fn https_get(
     ca: &Path,
     addr: std::net::SocketAddr,
@@ -128,27 +155,10 @@ async fn https_get(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_and_admin_speak_tls_with_the_configured_certificate() {
-    let certs = tempfile::tempdir().expect("tmp");
-    if make_certs(certs.path()).is_none() {
-        assert!(
-            std::env::var("GATEHOUSE_TLS_TEST").as_deref() != Ok("required"),
-            "openssl is required for this test here"
-        );
-        eprintln!("SKIPPED: openssl not installed (the CI installs it)");
+    let Some((srv, certs)) = tls_server(|_| {}).await else {
         return;
-    }
-    let (cert, key, ca) = (
-        certs.path().join("cert.pem"),
-        certs.path().join("key.pem"),
-        certs.path().join("ca.pem"),
-    );
-    let srv = TestServer::start_with(|raw| {
-        raw.tls = Some(RawTls {
-            cert_file: cert.clone(),
-            key_file: key.clone(),
-        })
-    })
-    .await;
+    };
+    let ca = certs.path().join("ca.pem");
     let (status, body) = https_get(&ca, admin_addr(&srv), "/api/health", None).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"ok\""), "{body}");
@@ -236,27 +246,10 @@ fn unreadable_or_mismatched_tls_files_stop_the_start_with_their_names() {
 #[tokio::test]
 async fn the_admin_cli_speaks_https_with_the_ca_it_is_given() {
     use crate::admin_api::{cli, ok};
-    let certs = tempfile::tempdir().expect("tmp");
-    if make_certs(certs.path()).is_none() {
-        assert!(
-            std::env::var("GATEHOUSE_TLS_TEST").as_deref() != Ok("required"),
-            "openssl is required for this test here"
-        );
-        eprintln!("SKIPPED: openssl not installed (the CI installs it)");
+    let Some((srv, certs)) = tls_server(|_| {}).await else {
         return;
-    }
-    let (cert, key, ca) = (
-        certs.path().join("cert.pem"),
-        certs.path().join("key.pem"),
-        certs.path().join("ca.pem"),
-    );
-    let srv = TestServer::start_with(|raw| {
-        raw.tls = Some(RawTls {
-            cert_file: cert.clone(),
-            key_file: key.clone(),
-        })
-    })
-    .await;
+    };
+    let ca = certs.path().join("ca.pem");
     let home = tempfile::tempdir().expect("home");
     let https = format!("https://{}", admin_addr(&srv));
     let data_dir = srv.data_dir();

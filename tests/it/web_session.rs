@@ -535,28 +535,14 @@ async fn over_tls_the_cookie_is_secure_and_lockouts_see_the_client() {
     use rustls_pki_types::{CertificateDer, ServerName};
     use tokio_rustls::rustls;
 
-    let certs = tempfile::tempdir().expect("tmp");
-    if crate::tls::make_certs(certs.path()).is_none() {
-        assert!(
-            std::env::var("GATEHOUSE_TLS_TEST").as_deref() != Ok("required"),
-            "openssl is required for this test here"
-        );
-        eprintln!("SKIPPED: openssl not installed (the CI installs it)");
-        return;
-    }
-    let (cert, key, ca) = (
-        certs.path().join("cert.pem"),
-        certs.path().join("key.pem"),
-        certs.path().join("ca.pem"),
-    );
-    let srv = TestServer::start_with(|raw| {
-        raw.tls = Some(gatehouse::config::RawTls {
-            cert_file: cert.clone(),
-            key_file: key.clone(),
-        });
+    let Some((srv, certs)) = crate::tls::tls_server(|raw| {
         raw.admin.login_max_failures = Some(2);
     })
-    .await;
+    .await
+    else {
+        return;
+    };
+    let ca = certs.path().join("ca.pem");
     let addr = srv
         .running
         .as_ref()
