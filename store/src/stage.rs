@@ -342,10 +342,12 @@ async fn collect_one<E>(
     w: &mut Written,
     chunks: &mut Vec<ChunkRef>,
 ) -> std::result::Result<(), StageError<E>> {
-    if let Some(h) = w.writes.pop_front() {
-        let (c, p) = h
-            .await
-            .map_err(|e| StageError::Store(StoreError::internal(e)))??;
+    // Awaited where it stands and taken off only once done, so a stage dropped meanwhile
+    // still finds this write to clean up after.
+    if let Some(h) = w.writes.front_mut() {
+        let done = h.await;
+        w.writes.pop_front();
+        let (c, p) = done.map_err(|e| StageError::Store(StoreError::internal(e)))??;
         chunks.push(c);
         w.pins.absorb(p);
     }

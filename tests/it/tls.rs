@@ -320,4 +320,15 @@ async fn the_admin_cli_speaks_https_with_the_ca_it_is_given() {
         String::from_utf8_lossy(&o.stderr).contains("https://"),
         "{o:?}"
     );
+    // A CA file in the environment, meant for some https server, does not stand in the way of
+    // an http:// one.
+    let plain_srv = TestServer::start().await;
+    let plain_dir = plain_srv.data_dir();
+    ok(&cli(
+        &plain_srv,
+        home.path(),
+        &[("GATEHOUSE_CACERT", "/nonexistent/ca.pem")],
+        &["--data-dir", plain_dir.to_str().expect("utf-8"), "status"],
+    )
+    .await);
 }

@@ -220,8 +220,8 @@ async fn connection(
         }
     });
     // The idle clock, one timer for the connection's life: it fires at the deadline it was
-    // last set to, and is set again from `active` (when the last record began, or ended) if
-    // that moved since, so a call costs no timer of its own.
+    // last set to, and is set again from `active` (when the wait for a record, or the reading
+    // of one, began) if that moved since, so a call costs no timer of its own.
     let until = |t: tokio::time::Instant| {
         t.checked_add(idle_timeout)
             .unwrap_or_else(|| t + std::time::Duration::from_secs(86_400 * 365))
@@ -240,6 +240,9 @@ async fn connection(
         let Ok(local) = mine.clone().acquire_owned().await else {
             break;
         };
+        // The wait for the next record counts from here (not while this connection waited
+        // for its own calls to finish).
+        active = tokio::time::Instant::now();
         let mut buf = Vec::new();
         // Idle: waiting for the first byte of the next record. The idle clock counts only
         // here, so a record that starts late in an idle spell is not cut while it arrives.
@@ -275,7 +278,6 @@ async fn connection(
                 }
             }
         }
-        active = tokio::time::Instant::now();
         // A record has begun: only now does it wait for room among all connections' calls,
         // so connections waiting for their next call do not hold what others' calls need.
         let global = tokio::select! {
@@ -289,8 +291,10 @@ async fn connection(
                 Ended::Broken => return,
             },
         };
-        // A record that has begun must be complete within the idle timeout: a client cannot
-        // hold the connection by trickling one.
+        // A record that has begun must be complete within the idle timeout (counted once it
+        // has room, not while it waited for other connections' calls): a client cannot hold
+        // the connection by trickling one.
+        active = tokio::time::Instant::now();
         let got = {
             let mut read = std::pin::pin!(rpc::read_record(&mut rd, &mut buf));
             loop {
@@ -312,8 +316,6 @@ async fn connection(
                 }
             }
         };
-        // The wait for the next record counts from here.
-        active = tokio::time::Instant::now();
         match got {
             Ok(()) => {}
             Err(RecordError::Closed) => break,
