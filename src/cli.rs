@@ -88,8 +88,9 @@ pub enum Command {
         /// Credentials for --server: an aws credentials file ([default] profile).
         #[arg(long, value_name = "FILE", requires = "server")]
         credentials: Option<PathBuf>,
-        /// PEM CA certificates to trust for an https:// --server, besides the system's roots.
-        #[arg(long, value_name = "FILE", env = "GATEHOUSE_CACERT")]
+        /// PEM CA certificates to trust for an https:// --server, besides the system's roots
+        /// (default: $GATEHOUSE_CACERT).
+        #[arg(long, value_name = "FILE", requires = "server")]
         cacert: Option<PathBuf>,
         /// Chunk bytes an online check reads per second, in MiB [default: 64].
         #[arg(long, value_name = "MIB", requires = "server")]
@@ -293,6 +294,25 @@ mod tests {
                 Command::Client(ClientCommand::Role(RoleCmd::List))
             ));
         }
+    }
+
+    /// `fsck --cacert` belongs to the online check: without `--server` it is refused, not
+    /// ignored.
+    #[test]
+    fn fsck_takes_cacert_only_with_server() {
+        assert!(Cli::try_parse_from(["gatehouse", "fsck", "--cacert", "/ca.pem"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "gatehouse",
+                "fsck",
+                "--server",
+                "https://h:1",
+                "--cacert",
+                "/ca.pem"
+            ])
+            .is_ok()
+        );
+        assert!(Cli::try_parse_from(["gatehouse", "fsck"]).is_ok());
     }
 
     #[test]

@@ -89,7 +89,9 @@ async fn run() -> std::process::ExitCode {
             let _ = repair; // refused with --server by clap
             let opts = client::ClientOpts {
                 server: server.clone(),
-                cacert,
+                // As the other client commands take it (not a clap `env`: the offline fsck,
+                // which refuses `--cacert`, must not see it).
+                cacert: cacert.or_else(|| std::env::var_os("GATEHOUSE_CACERT").map(Into::into)),
                 credentials,
                 data_dir,
                 json,
