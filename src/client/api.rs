@@ -27,20 +27,23 @@ use super::progress::Progress;
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
-/// The TLS client settings: for an `https://` server (`https` is `Some`) the system's roots and
-/// those of the `--cacert` file; for `http://` none (nothing is read, so a CA file meant for
-/// another server does not stand in the way). rustls with ring, as the server's own listeners.
-fn tls_config(https: Option<Option<&Path>>) -> anyhow::Result<tokio_rustls::rustls::ClientConfig> {
+/// The TLS client settings: for an `https://` server the system's roots and those of the
+/// `cacert` file; for `http://` none (nothing is read, so a CA file meant for another server
+/// does not stand in the way). rustls with ring, as the server's own listeners.
+fn tls_config(
+    https: bool,
+    cacert: Option<&Path>,
+) -> anyhow::Result<tokio_rustls::rustls::ClientConfig> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     use tokio_rustls::rustls;
     let mut roots = rustls::RootCertStore::empty();
-    if https.is_some() {
+    if https {
         // Roots the system cannot read (a missing bundle) leave only --cacert's.
         let system = rustls_native_certs::load_native_certs();
         roots.add_parsable_certificates(system.certs);
     }
-    if let Some(file) = https.flatten() {
+    if let Some(file) = cacert.filter(|_| https) {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(file)
             .and_then(|i| i.collect::<Result<_, _>>())
             .map_err(|e| ClientError::usage(format!("--cacert {}: {e}", file.display())))?;
@@ -107,7 +110,7 @@ impl Api {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config((scheme == "https").then_some(cacert))?)
+            .with_tls_config(tls_config(scheme == "https", cacert)?)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);

@@ -439,16 +439,7 @@ impl Gateway {
                 span.in_scope(|| tracing::debug!("retransmission answered with the kept reply"));
                 let m = self.store.metrics();
                 m.nfs_drc_replayed.fetch_add(1, Ordering::Relaxed);
-                let reply = rpc::Reply::from(body);
-                record_metrics(
-                    &self.store,
-                    prog,
-                    proc_,
-                    rec.len(),
-                    &reply,
-                    started.elapsed(),
-                );
-                return Answer::Reply(reply);
+                return self.answer(prog, proc_, rec.len(), rpc::Reply::from(body), started);
             }
             Some(drc::Begin::Drop) => {
                 span.in_scope(|| tracing::debug!("retransmission of a call under way dropped"));
@@ -464,11 +455,23 @@ impl Gateway {
         if let Some(p) = pending {
             p.finish(&reply);
         }
+        self.answer(prog, proc_, rec.len(), reply, started)
+    }
+
+    /// A reply to send, counted in the metrics.
+    fn answer(
+        &self,
+        prog: u32,
+        proc_: u32,
+        bytes_in: usize,
+        reply: rpc::Reply,
+        started: std::time::Instant,
+    ) -> Answer {
         record_metrics(
             &self.store,
             prog,
             proc_,
-            rec.len(),
+            bytes_in,
             &reply,
             started.elapsed(),
         );
