@@ -47,8 +47,8 @@ use nfs3_types::nfs3::nfsstat3;
 
 use held::{Held, WindowBudget};
 
-/// A file's buffer past this many bytes, dense (at least 7/8 of every chunk window it touches
-/// written, [`dense`]), starts flushing in the background while the writer goes on.
+/// A file's buffer past this many bytes, dense (7/8 of every chunk window it touches but the
+/// one being filled, [`dense`]), starts flushing in the background while the writer goes on.
 pub const FILE_SOON: u64 = 16 << 20;
 /// A file's buffer past this many bytes, or all buffers together past [`TOTAL_MAX`]: the writer
 /// waits for its file's flush (back-pressure). Bytes on disk (page cache), not in memory.
