@@ -95,6 +95,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     sc.db_cache_bytes = cfg.db_cache;
     sc.write_buffer = cfg.write_buffer;
     sc.read_buffer = cfg.read_buffer;
+    sc.cached_writes = cfg.cached_writes;
     sc.enrolment_token = cfg.enrolment_token.clone();
     sc.share_expiry = cfg.share_expiry;
     sc.object_expiry = cfg.object_expiry;

@@ -187,6 +187,11 @@ pub struct RawStorage {
     /// verifies a chunk through a small buffer and reads its range in 128 KiB pieces (a little
     /// more CPU, no wait). `0`: always in pieces. Default `8Mi`.
     pub read_buffer: Option<Size>,
+    /// Chunk bytes written lately whose pages stay in the kernel's page cache; the pages of
+    /// older writes are dropped once on disk (decision 0052). `all`: left to the kernel.
+    /// `auto` (the default): `64Mi` on a virtual machine whose host takes back free memory
+    /// (free page reporting), `all` elsewhere.
+    pub cached_writes: Option<String>,
     /// Seconds an unreferenced chunk is kept before GC may delete it. Default 900.
     pub gc_grace_secs: Option<u64>,
     /// Seconds between GC runs. Default 3600.
@@ -325,6 +330,10 @@ pub struct Config {
     pub db_cache: usize,
     pub write_buffer: usize,
     pub read_buffer: usize,
+    /// `storage.cached_writes`, resolved (`None`: all).
+    pub cached_writes: Option<u64>,
+    /// Whether `cached_writes` came from `auto`.
+    pub cached_writes_auto: bool,
     pub gc_grace: Duration,
     pub gc_interval: Duration,
     /// `storage.fsync`.
@@ -437,6 +446,16 @@ impl Config {
         line(format!(
             "  read_buffer: {} # whole chunks read for GETs, all readers together",
             self.read_buffer
+        ));
+        line(format!(
+            "  cached_writes: {} # chunk bytes written lately left in the OS page cache{}",
+            self.cached_writes
+                .map_or_else(|| "all".to_string(), |n| n.to_string()),
+            match (self.cached_writes_auto, self.cached_writes) {
+                (false, _) => "",
+                (true, Some(_)) => " (auto: the host takes back free memory)",
+                (true, None) => " (auto: the host does not take back free memory)",
+            }
         ));
         line(format!("  gc_grace_secs: {}", self.gc_grace.as_secs()));
         line(format!(
@@ -673,6 +692,18 @@ impl RawConfig {
         if read_buffer > 16 << 30 {
             bail!("storage.read_buffer must be at most 16Gi");
         }
+        let cached_writes_auto = matches!(
+            self.storage.cached_writes.as_deref().map(str::trim),
+            None | Some("auto")
+        );
+        let cached_writes = match self.storage.cached_writes.as_deref().map(str::trim) {
+            None | Some("auto") => gatehouse_store::blobs::host_takes_back_free_memory()
+                .then_some(gatehouse_store::blobs::AUTO_CACHED_WRITES),
+            Some("all") => None,
+            Some(s) => Some(parse_size(s).map_err(|e| {
+                anyhow::anyhow!("storage.cached_writes: {e} (a size, `all` or `auto`)")
+            })?),
+        };
         let backend = crate::config_backend::validate(
             self.storage.backend.take(),
             self.storage.cache.take(),
@@ -762,6 +793,8 @@ impl RawConfig {
             db_cache: self.storage.db_cache.map_or(32 << 20, |s| s.0) as usize,
             write_buffer: write_buffer as usize,
             read_buffer: read_buffer as usize,
+            cached_writes,
+            cached_writes_auto,
             gc_grace: Duration::from_secs(self.storage.gc_grace_secs.unwrap_or(900)),
             gc_interval: Duration::from_secs(self.storage.gc_interval_secs.unwrap_or(3600).max(1)),
             fsync,

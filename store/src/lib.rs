@@ -79,6 +79,9 @@ pub struct StoreConfig {
     pub write_buffer: usize,
     /// Memory for whole chunks read for S3 GETs (`storage.read_buffer`).
     pub read_buffer: usize,
+    /// Chunk bytes written lately left in the OS page cache (`storage.cached_writes`, resolved;
+    /// `None`: all, the kernel decides). Local chunk files only.
+    pub cached_writes: Option<u64>,
     /// Where chunks live (`storage.backend`); `None`: files under `<data_dir>/blobs/`.
     pub backend: Option<blobs::ChunkBackend>,
     /// No chunk is deleted sooner than this after it was freed, whatever a caller asks, and
@@ -171,6 +174,7 @@ impl StoreConfig {
             backend: None,
             min_gc_grace: Duration::ZERO,
             read_buffer: blobs::DEFAULT_READ_BUFFER,
+            cached_writes: None,
             enrolment_token: None,
             max_size: 0,
             object_expiry: Duration::from_secs(9125 * 86_400),
@@ -289,7 +293,12 @@ impl Store {
         let mut blobs = match &cfg.backend {
             None => {
                 blobs::check_location(&db, blobs::LOCAL)?;
-                blobs::BlobStore::open(&cfg.data_dir.join("blobs"))?
+                let cached = cfg.cached_writes;
+                blobs::BlobStore::with_backend(&cfg.data_dir.join("blobs"), |root| {
+                    Ok(Arc::new(
+                        blobs::local::LocalDir::new(root).with_cached_writes(cached),
+                    ))
+                })?
             }
             Some(b) => {
                 blobs::check_location(&db, &b.location)?;

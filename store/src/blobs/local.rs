@@ -14,11 +14,14 @@ use crate::error::{Result, StoreError};
 
 use super::Hash;
 use super::chunk_store::{ChunkInfo, ChunkStore};
+use super::written_pages::WrittenPages;
 
 pub struct LocalDir {
     root: PathBuf,
     tmp: PathBuf,
     tmp_seq: AtomicU64,
+    /// Whose pages stay cached after writing (`None`: all, as the kernel pleases).
+    written: Option<WrittenPages>,
 }
 
 impl LocalDir {
@@ -28,6 +31,29 @@ impl LocalDir {
             root: root.to_path_buf(),
             tmp: root.join("tmp"),
             tmp_seq: AtomicU64::new(0),
+            written: None,
+        }
+    }
+
+    /// Keeps only the last `budget` bytes written in the page cache (`None`: every page, until
+    /// the kernel needs it; see [`WrittenPages`]).
+    pub fn with_cached_writes(mut self, budget: Option<u64>) -> Self {
+        self.written = budget.map(WrittenPages::new);
+        self
+    }
+
+    /// After chunk `h` (`f`, `len` bytes) was written: drops its pages or older chunks' per
+    /// the budget. Advice only: a chunk removed since, or advice refused, changes nothing.
+    fn after_write(&self, h: &Hash, f: &File, len: usize) {
+        let Some(w) = &self.written else { return };
+        if w.keeps_none() {
+            let _ = rustix::fs::fadvise(f, 0, None, rustix::fs::Advice::DontNeed);
+            return;
+        }
+        for old in w.written(*h, len as u64) {
+            if let Ok(f) = File::open(self.path(&old)) {
+                let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed);
+            }
         }
     }
 
@@ -109,6 +135,7 @@ impl ChunkStore for LocalDir {
             if durable {
                 sync_dir(dir)?;
             }
+            self.after_write(h, &f, data.len());
             Ok(())
         })();
         if res.is_err() {
@@ -227,6 +254,29 @@ mod tests {
                 .expect("truncate");
             assert!(store.put(&h, &data, false).expect("put"), "written again");
             assert_eq!(fs::read(store.path(&h)).expect("read"), data.to_vec());
+        }
+    }
+
+    /// Dropping written chunks' pages (at once, or past a budget) leaves every chunk whole and
+    /// found by the next write of the same bytes.
+    #[test]
+    fn chunks_whose_pages_are_dropped_read_back_whole() {
+        for budget in [Some(0), Some(10_000), None] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            crate::private::create_dir_all(&dir.path().join("tmp")).expect("tmp");
+            let store = LocalDir::new(dir.path()).with_cached_writes(budget);
+            let chunks: Vec<_> = (0..5u8)
+                .map(|i| bytes::Bytes::from(vec![i; 4096 + usize::from(i)]))
+                .collect();
+            for (durable, data) in [true, false].iter().cycle().zip(&chunks) {
+                let h = *blake3::hash(data).as_bytes();
+                assert!(store.put(&h, data, *durable).expect("put"), "stored");
+            }
+            for data in &chunks {
+                let h = *blake3::hash(data).as_bytes();
+                assert_eq!(fs::read(store.path(&h)).expect("read"), data.to_vec());
+                assert!(!store.put(&h, data, true).expect("put"), "deduplicated");
+            }
         }
     }
 }

@@ -20,6 +20,7 @@
 pub mod chunk_store;
 pub mod local;
 pub mod migrate;
+mod written_pages;
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -138,6 +139,12 @@ const SPARE_BUFFERS: usize = 8;
 pub const DEFAULT_WRITE_BUFFER: usize = 16 << 20;
 /// The default of `storage.read_buffer`.
 pub const DEFAULT_READ_BUFFER: usize = 8 << 20;
+
+/// `storage.cached_writes: auto` on a machine whose host takes back free memory: the chunk
+/// bytes written lately whose pages stay in the OS page cache (decision 0052). Elsewhere
+/// `auto` leaves every page to the kernel.
+pub const AUTO_CACHED_WRITES: u64 = 64 << 20;
+pub use written_pages::host_takes_back_free_memory;
 
 /// Whether a chunk is referenced by a committed row (a read transaction of its own): what
 /// decides, under the pin lock, that an aborted write's chunk may go.
