@@ -189,7 +189,7 @@ pub struct RawStorage {
     pub read_buffer: Option<Size>,
     /// Chunk bytes written lately whose pages stay in the kernel's page cache; the pages of
     /// older writes are dropped once on disk (decision 0052). `all`: left to the kernel.
-    /// `auto` (the default): `64Mi` on a virtual machine whose host takes back free memory
+    /// `auto` (the default): `1Gi` on a virtual machine whose host takes back free memory
     /// (free page reporting), `all` elsewhere.
     pub cached_writes: Option<String>,
     /// Seconds an unreferenced chunk is kept before GC may delete it. Default 900.

@@ -143,7 +143,7 @@ pub const DEFAULT_READ_BUFFER: usize = 8 << 20;
 /// `storage.cached_writes: auto` on a machine whose host takes back free memory: the chunk
 /// bytes written lately whose pages stay in the OS page cache (decision 0052). Elsewhere
 /// `auto` leaves every page to the kernel.
-pub const AUTO_CACHED_WRITES: u64 = 64 << 20;
+pub const AUTO_CACHED_WRITES: u64 = 1 << 30;
 pub use written_pages::host_takes_back_free_memory;
 
 /// Whether a chunk is referenced by a committed row (a read transaction of its own): what
