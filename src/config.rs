@@ -447,16 +447,24 @@ impl Config {
             "  read_buffer: {} # whole chunks read for GETs, all readers together",
             self.read_buffer
         ));
-        line(format!(
-            "  cached_writes: {} # chunk bytes written lately left in the OS page cache{}",
-            self.cached_writes
-                .map_or_else(|| "all".to_string(), |n| n.to_string()),
-            match (self.cached_writes_auto, self.cached_writes) {
-                (false, _) => "",
-                (true, Some(_)) => " (auto: the host takes back free memory)",
-                (true, None) => " (auto: the host does not take back free memory)",
-            }
-        ));
+        let resolved = self
+            .cached_writes
+            .map_or_else(|| "all".to_string(), |n| n.to_string());
+        line(if self.cached_writes_auto {
+            format!(
+                "  cached_writes: auto # chunk bytes written lately left in the OS page cache: \
+                 {resolved} here ({})",
+                if self.cached_writes.is_some() {
+                    "the host takes back free memory"
+                } else {
+                    "the host does not take back free memory"
+                }
+            )
+        } else {
+            format!(
+                "  cached_writes: {resolved} # chunk bytes written lately left in the OS page cache"
+            )
+        });
         line(format!("  gc_grace_secs: {}", self.gc_grace.as_secs()));
         line(format!(
             "  gc_interval_secs: {}",
@@ -926,6 +934,27 @@ mod tests {
             Some("127.0.0.1:12049")
         );
         assert!(serde_norway::from_str::<RawConfig>("bogus: 1").is_err());
+    }
+
+    #[test]
+    fn cached_writes_takes_a_size_all_or_auto() {
+        let parse = |v: &str| {
+            let raw: RawConfig =
+                serde_norway::from_str(&format!("storage:\n  cached_writes: {v}\n")).expect("yaml");
+            raw.validate(&Overrides::default())
+                .map(|c| (c.cached_writes, c.cached_writes_auto))
+        };
+        assert_eq!(parse("64Mi").expect("size"), (Some(64 << 20), false));
+        assert_eq!(parse("0").expect("zero"), (Some(0), false));
+        assert_eq!(parse("all").expect("all"), (None, false));
+        let auto = gatehouse_store::blobs::host_takes_back_free_memory()
+            .then_some(gatehouse_store::blobs::AUTO_CACHED_WRITES);
+        assert_eq!(parse("auto").expect("auto"), (auto, true));
+        let raw: RawConfig = serde_norway::from_str("s3:\n  region: x\n").expect("yaml");
+        let c = raw.validate(&Overrides::default()).expect("default");
+        assert_eq!((c.cached_writes, c.cached_writes_auto), (auto, true));
+        let e = parse("lots").expect_err("refused");
+        assert!(e.to_string().contains("storage.cached_writes"), "{e}");
     }
 
     #[test]

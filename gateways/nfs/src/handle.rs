@@ -79,20 +79,23 @@ pub fn address_tag(ip: std::net::IpAddr) -> [u8; 8] {
 }
 
 pub struct Signer {
-    key: [u8; 32],
+    /// HMAC-SHA-256 with the key already absorbed (its inner and outer pads hashed once, not
+    /// for every handle).
+    keyed: Hmac<Sha256>,
 }
 
 impl Signer {
     pub fn new(key: [u8; 32]) -> Self {
-        Signer { key }
-    }
-
-    fn mac(&self, body: &[u8]) -> [u8; MAC] {
-        let mut m = match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key) {
+        let keyed = match <Hmac<Sha256> as KeyInit>::new_from_slice(&key) {
             Ok(m) => m,
             // HMAC accepts keys of any length.
             Err(_) => unreachable!("HMAC key length"),
         };
+        Signer { keyed }
+    }
+
+    fn mac(&self, body: &[u8]) -> [u8; MAC] {
+        let mut m = self.keyed.clone();
         m.update(body);
         let full = m.finalize().into_bytes();
         let mut out = [0u8; MAC];
