@@ -700,18 +700,21 @@ impl RawConfig {
         if read_buffer > 16 << 30 {
             bail!("storage.read_buffer must be at most 16Gi");
         }
-        let cached_writes_auto = matches!(
-            self.storage.cached_writes.as_deref().map(str::trim),
-            None | Some("auto")
-        );
-        let cached_writes = match self.storage.cached_writes.as_deref().map(str::trim) {
-            None | Some("auto") => gatehouse_store::blobs::host_takes_back_free_memory()
-                .then_some(gatehouse_store::blobs::AUTO_CACHED_WRITES),
-            Some("all") => None,
-            Some(s) => Some(parse_size(s).map_err(|e| {
-                anyhow::anyhow!("storage.cached_writes: {e} (a size, `all` or `auto`)")
-            })?),
-        };
+        let (cached_writes, cached_writes_auto) =
+            match self.storage.cached_writes.as_deref().map(str::trim) {
+                None | Some("auto") => (
+                    gatehouse_store::blobs::host_takes_back_free_memory()
+                        .then_some(gatehouse_store::blobs::AUTO_CACHED_WRITES),
+                    true,
+                ),
+                Some("all") => (None, false),
+                Some(s) => (
+                    Some(parse_size(s).map_err(|e| {
+                        anyhow::anyhow!("storage.cached_writes: {e} (a size, `all` or `auto`)")
+                    })?),
+                    false,
+                ),
+            };
         let backend = crate::config_backend::validate(
             self.storage.backend.take(),
             self.storage.cache.take(),

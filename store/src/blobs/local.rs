@@ -42,8 +42,10 @@ impl LocalDir {
         self
     }
 
-    /// After chunk `h` (`f`, `len` bytes) was written: drops its pages or older chunks' per
-    /// the budget. Advice only: a chunk removed since, or advice refused, changes nothing.
+    /// After chunk `h` (`f`, `len` bytes) was written and fsynced: drops its pages or older
+    /// chunks' per the budget. Advice only: a chunk removed since, or advice refused, changes
+    /// nothing. A chunk not fsynced (`storage.fsync: metadata`/`never`) is not recorded: its
+    /// pages are dirty, advice would not drop them but would start their writeback early.
     fn after_write(&self, h: &Hash, f: &File, len: usize) {
         let Some(w) = &self.written else { return };
         if w.keeps_none() {
@@ -51,8 +53,8 @@ impl LocalDir {
             return;
         }
         for old in w.written(*h, len as u64) {
-            if let Ok(f) = File::open(self.path(&old)) {
-                let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed);
+            if let Ok(old_file) = File::open(self.path(&old)) {
+                let _ = rustix::fs::fadvise(&old_file, 0, None, rustix::fs::Advice::DontNeed);
             }
         }
     }
@@ -134,8 +136,8 @@ impl ChunkStore for LocalDir {
             fs::rename(&tmp, &path)?;
             if durable {
                 sync_dir(dir)?;
+                self.after_write(h, &f, data.len());
             }
-            self.after_write(h, &f, data.len());
             Ok(())
         })();
         if res.is_err() {

@@ -15,13 +15,15 @@ use std::sync::Mutex;
 
 use super::Hash;
 
-/// At most this many chunks are remembered, whatever their size, so a budget filled by tiny
-/// chunks costs at most this many entries (40 bytes each).
-const MAX_ENTRIES: usize = 8192;
+/// Chunks remembered, at most: one per 64 KiB of the budget (objects smaller than that are
+/// stored inline, not as chunk files), within these bounds (40 bytes each: 2.5 MiB at most).
+const MIN_ENTRIES: usize = 8192;
+const MAX_ENTRIES: usize = 65_536;
 
 /// The chunks written last, oldest first, up to a byte budget.
 pub struct WrittenPages {
     budget: u64,
+    max_entries: usize,
     fifo: Mutex<Fifo>,
 }
 
@@ -34,8 +36,10 @@ struct Fifo {
 impl WrittenPages {
     /// Keeps the pages of the last `budget` bytes written (0: none).
     pub fn new(budget: u64) -> Self {
+        let per_64k = usize::try_from(budget >> 16).unwrap_or(usize::MAX);
         WrittenPages {
             budget,
+            max_entries: per_64k.clamp(MIN_ENTRIES, MAX_ENTRIES),
             fifo: Mutex::new(Fifo::default()),
         }
     }
@@ -55,7 +59,7 @@ impl WrittenPages {
         fifo.chunks.push_back((h, len));
         fifo.bytes += len;
         let mut out = Vec::new();
-        while fifo.bytes > self.budget || fifo.chunks.len() > MAX_ENTRIES {
+        while fifo.bytes > self.budget || fifo.chunks.len() > self.max_entries {
             let Some((old, n)) = fifo.chunks.pop_front() else {
                 break;
             };
@@ -112,12 +116,18 @@ mod tests {
 
     #[test]
     fn tiny_chunks_are_bounded_by_count() {
-        let w = WrittenPages::new(u64::MAX);
-        let mut dropped = 0;
-        for i in 0..(MAX_ENTRIES + 10) {
-            dropped += w.written(h((i % 251) as u8), 1).len();
+        for (budget, entries) in [
+            (1 << 20, MIN_ENTRIES),
+            (1 << 30, 16_384),
+            (u64::MAX, MAX_ENTRIES),
+        ] {
+            let w = WrittenPages::new(budget);
+            let mut dropped = 0;
+            for i in 0..(entries + 10) {
+                dropped += w.written(h((i % 251) as u8), 1).len();
+            }
+            assert_eq!(dropped, 10, "budget {budget}");
         }
-        assert_eq!(dropped, 10);
     }
 
     #[test]
