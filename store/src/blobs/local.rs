@@ -52,10 +52,9 @@ impl LocalDir {
             let _ = rustix::fs::fadvise(f, 0, None, rustix::fs::Advice::DontNeed);
             return;
         }
-        for old in w.written(*h, len as u64) {
-            if let Ok(old_file) = File::open(self.path(&old)) {
-                let _ = rustix::fs::fadvise(&old_file, 0, None, rustix::fs::Advice::DontNeed);
-            }
+        let Ok(st) = rustix::fs::fstat(f) else { return };
+        for (old, ino) in w.written(*h, st.st_ino, len as u64) {
+            drop_pages_of(&self.path(&old), ino);
         }
     }
 
@@ -229,6 +228,19 @@ fn parse_hash(name: &str) -> Option<Hash> {
     Some(h)
 }
 
+/// Drops the page-cache pages of the file at `path` if it is still the file with inode number
+/// `ino` (a chunk collected and written again since is another file, with its own turn);
+/// whether advice was given.
+fn drop_pages_of(path: &Path, ino: u64) -> bool {
+    let Ok(f) = File::open(path) else {
+        return false;
+    };
+    if rustix::fs::fstat(&f).map(|st| st.st_ino) != Ok(ino) {
+        return false;
+    }
+    rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).is_ok()
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -280,5 +292,24 @@ mod tests {
                 assert!(!store.put(&h, data, true).expect("put"), "deduplicated");
             }
         }
+    }
+
+    /// A chunk collected and written again is another file: the first file's turn to be
+    /// dropped leaves the new one's pages alone.
+    #[test]
+    fn only_the_file_that_was_written_is_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("chunk");
+        fs::write(&path, b"first").expect("write");
+        let ino = fs::metadata(&path).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+        let ino = ino.expect("stat");
+        assert!(drop_pages_of(&path, ino), "the same file");
+        // Written again as a new file (temp and rename, as `put` does).
+        let tmp = dir.path().join("tmp");
+        fs::write(&tmp, b"again").expect("write");
+        fs::rename(&tmp, &path).expect("rename");
+        assert!(!drop_pages_of(&path, ino), "another file now");
+        fs::remove_file(&path).expect("remove");
+        assert!(!drop_pages_of(&path, ino), "gone");
     }
 }

@@ -29,7 +29,8 @@ pub struct WrittenPages {
 
 #[derive(Default)]
 struct Fifo {
-    chunks: VecDeque<(Hash, u64)>,
+    /// Chunk, the file's inode number when written, its bytes.
+    chunks: VecDeque<(Hash, u64, u64)>,
     bytes: u64,
 }
 
@@ -49,22 +50,24 @@ impl WrittenPages {
         self.budget == 0
     }
 
-    /// Records that chunk `h` was written with `len` bytes; returns the chunks that fell out of
-    /// the budget, whose pages the caller drops.
-    pub fn written(&self, h: Hash, len: u64) -> Vec<Hash> {
+    /// Records that chunk `h` was written to the file with inode number `ino`, `len` bytes;
+    /// returns the chunks (and their files' inode numbers then) that fell out of the budget,
+    /// whose pages the caller drops if the file is still that one (a chunk collected and
+    /// written again since is a new file, remembered on its own).
+    pub fn written(&self, h: Hash, ino: u64, len: u64) -> Vec<(Hash, u64)> {
         let mut fifo = match self.fifo.lock() {
             Ok(f) => f,
             Err(p) => p.into_inner(),
         };
-        fifo.chunks.push_back((h, len));
+        fifo.chunks.push_back((h, ino, len));
         fifo.bytes += len;
         let mut out = Vec::new();
         while fifo.bytes > self.budget || fifo.chunks.len() > self.max_entries {
-            let Some((old, n)) = fifo.chunks.pop_front() else {
+            let Some((old, old_ino, n)) = fifo.chunks.pop_front() else {
                 break;
             };
             fifo.bytes -= n;
-            out.push(old);
+            out.push((old, old_ino));
         }
         out
     }
@@ -105,13 +108,15 @@ mod tests {
     #[test]
     fn the_oldest_chunks_past_the_budget_are_handed_back() {
         let w = WrittenPages::new(3 << 20);
-        assert!(w.written(h(1), 1 << 20).is_empty());
-        assert!(w.written(h(2), 1 << 20).is_empty());
-        assert!(w.written(h(3), 1 << 20).is_empty());
-        assert_eq!(w.written(h(4), 1 << 20), vec![h(1)]);
-        assert_eq!(w.written(h(5), 2 << 20), vec![h(2), h(3)]);
+        let at = |n: u8| (h(n), u64::from(n) + 100);
+        let write = |n: u8, len: u64| w.written(h(n), u64::from(n) + 100, len);
+        assert!(write(1, 1 << 20).is_empty());
+        assert!(write(2, 1 << 20).is_empty());
+        assert!(write(3, 1 << 20).is_empty());
+        assert_eq!(write(4, 1 << 20), vec![at(1)]);
+        assert_eq!(write(5, 2 << 20), vec![at(2), at(3)]);
         // One chunk larger than the budget goes at once, with everything before it.
-        assert_eq!(w.written(h(6), 4 << 20), vec![h(4), h(5), h(6)]);
+        assert_eq!(write(6, 4 << 20), vec![at(4), at(5), at(6)]);
     }
 
     #[test]
@@ -124,7 +129,7 @@ mod tests {
             let w = WrittenPages::new(budget);
             let mut dropped = 0;
             for i in 0..(entries + 10) {
-                dropped += w.written(h((i % 251) as u8), 1).len();
+                dropped += w.written(h((i % 251) as u8), i as u64, 1).len();
             }
             assert_eq!(dropped, 10, "budget {budget}");
         }
