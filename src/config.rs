@@ -457,7 +457,8 @@ impl Config {
                 if self.cached_writes.is_some() {
                     "the host takes back free memory"
                 } else {
-                    "the host does not take back free memory"
+                    "nothing dropped: the host keeps free memory, or chunks are not local \
+                     files fsynced before the answer"
                 }
             )
         } else {
@@ -700,21 +701,6 @@ impl RawConfig {
         if read_buffer > 16 << 30 {
             bail!("storage.read_buffer must be at most 16Gi");
         }
-        let (cached_writes, cached_writes_auto) =
-            match self.storage.cached_writes.as_deref().map(str::trim) {
-                None | Some("auto") => (
-                    gatehouse_store::blobs::host_takes_back_free_memory()
-                        .then_some(gatehouse_store::blobs::AUTO_CACHED_WRITES),
-                    true,
-                ),
-                Some("all") => (None, false),
-                Some(s) => (
-                    Some(parse_size(s).map_err(|e| {
-                        anyhow::anyhow!("storage.cached_writes: {e} (a size, `all` or `auto`)")
-                    })?),
-                    false,
-                ),
-            };
         let backend = crate::config_backend::validate(
             self.storage.backend.take(),
             self.storage.cache.take(),
@@ -765,6 +751,31 @@ impl RawConfig {
             Some(s) => s.parse().map_err(|e: String| anyhow::anyhow!(e))?,
             None => gatehouse_store::Fsync::Always,
         };
+        // Only local chunk files fsynced before the answer have pages to drop (decision 0052):
+        // elsewhere a size would be accepted and do nothing, so it is refused, and `auto`
+        // leaves every page to the kernel.
+        let drops_pages = backend.is_none() && fsync == gatehouse_store::Fsync::Always;
+        let (cached_writes, cached_writes_auto) =
+            match self.storage.cached_writes.as_deref().map(str::trim) {
+                None | Some("auto") => (
+                    (drops_pages && gatehouse_store::blobs::host_takes_back_free_memory())
+                        .then_some(gatehouse_store::blobs::AUTO_CACHED_WRITES),
+                    true,
+                ),
+                Some("all") => (None, false),
+                Some(s) => {
+                    let n = parse_size(s).map_err(|e| {
+                        anyhow::anyhow!("storage.cached_writes: {e} (a size, `all` or `auto`)")
+                    })?;
+                    if !drops_pages {
+                        bail!(
+                            "storage.cached_writes: a size applies to local chunk files under \
+                             storage.fsync: always only (use `auto` or `all`)"
+                        );
+                    }
+                    (Some(n), false)
+                }
+            };
         let format = self.log.format.unwrap_or_else(|| "text".into());
         if format != "text" && format != "json" {
             bail!("log.format must be text or json");
@@ -958,6 +969,18 @@ mod tests {
         assert_eq!((c.cached_writes, c.cached_writes_auto), (auto, true));
         let e = parse("lots").expect_err("refused");
         assert!(e.to_string().contains("storage.cached_writes"), "{e}");
+        // A size where no pages are dropped is refused, not ignored; `auto` drops none there.
+        for other in ["fsync: never", "fsync: metadata"] {
+            let raw: RawConfig =
+                serde_norway::from_str(&format!("storage:\n  {other}\n  cached_writes: 64Mi\n"))
+                    .expect("yaml");
+            let e = raw.validate(&Overrides::default()).expect_err("refused");
+            assert!(e.to_string().contains("fsync: always"), "{e}");
+            let raw: RawConfig =
+                serde_norway::from_str(&format!("storage:\n  {other}\n")).expect("yaml");
+            let c = raw.validate(&Overrides::default()).expect("auto");
+            assert_eq!((c.cached_writes, c.cached_writes_auto), (None, true));
+        }
     }
 
     #[test]
