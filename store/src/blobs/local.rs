@@ -22,6 +22,9 @@ pub struct LocalDir {
     tmp_seq: AtomicU64,
     /// Whose pages stay cached after writing (`None`: all, as the kernel pleases).
     written: Option<WrittenPages>,
+    /// First-level directories (`ab/`, by the hash's first byte) whose entry in the root this
+    /// process has made durable: the root was fsynced after the directory existed.
+    top_synced: [AtomicU64; 4],
 }
 
 impl LocalDir {
@@ -32,7 +35,18 @@ impl LocalDir {
             tmp: root.join("tmp"),
             tmp_seq: AtomicU64::new(0),
             written: None,
+            top_synced: Default::default(),
         }
+    }
+
+    fn top_synced(&self, first: u8) -> bool {
+        let bit = 1u64 << (first % 64);
+        self.top_synced[usize::from(first / 64)].load(Ordering::Acquire) & bit != 0
+    }
+
+    fn set_top_synced(&self, first: u8) {
+        let bit = 1u64 << (first % 64);
+        self.top_synced[usize::from(first / 64)].fetch_or(bit, Ordering::Release);
     }
 
     /// Keeps only the last `budget` bytes written in the page cache (`None`: every page, until
@@ -114,11 +128,16 @@ impl ChunkStore for LocalDir {
             .ok_or_else(|| StoreError::internal("chunk path has no parent"))?;
         if !dir.exists() {
             crate::private::create_dir_all(dir)?;
-            // Make the new directory entries durable (ab/ in root, cd/ in ab/).
+            // Make the new directory entries durable: cd/ in ab/, and ab/ in the root unless
+            // this process has already synced the root since ab/ existed (each fsync is a
+            // flush of the disk's cache).
             if let Some(up) = dir.parent().filter(|_| durable) {
                 sync_dir(up)?;
-                if let Some(top) = up.parent() {
+                if let Some(top) = up.parent()
+                    && !self.top_synced(h[0])
+                {
                     sync_dir(top)?;
+                    self.set_top_synced(h[0]);
                 }
             }
         }
@@ -269,6 +288,41 @@ mod tests {
             assert!(store.put(&h, &data, false).expect("put"), "written again");
             assert_eq!(fs::read(store.path(&h)).expect("read"), data.to_vec());
         }
+    }
+
+    /// A durable write into a new first-level directory syncs the root once per process and
+    /// directory: the directory is marked only after that, and a write that was not durable
+    /// marks nothing.
+    #[test]
+    fn the_root_is_synced_once_per_new_first_level_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::private::create_dir_all(&dir.path().join("tmp")).expect("tmp");
+        let store = LocalDir::new(dir.path());
+        let chunks: Vec<_> = (0..40u8)
+            .map(|i| bytes::Bytes::from(vec![i; 100]))
+            .collect();
+        let hashes: Vec<Hash> = chunks.iter().map(|c| *blake3::hash(c).as_bytes()).collect();
+        let (first, rest) = chunks.split_at(20);
+        for (c, h) in first.iter().zip(&hashes) {
+            assert!(store.put(h, c, false).expect("put"), "stored");
+            assert!(!store.top_synced(h[0]), "not durable: nothing marked");
+        }
+        let mut tops = std::collections::HashSet::new();
+        for (c, h) in rest.iter().zip(&hashes[20..]) {
+            let new_dir = !store.path(h).parent().is_some_and(Path::exists);
+            assert!(store.put(h, c, true).expect("put"), "stored");
+            if new_dir {
+                assert!(store.top_synced(h[0]), "marked once the root was synced");
+                tops.insert(h[0]);
+            }
+        }
+        assert!(tops.len() > 10, "the writes made new directories");
+        let marked = (0..=255u8).filter(|b| store.top_synced(*b)).count();
+        assert_eq!(
+            marked,
+            tops.len(),
+            "only the directories durable writes made"
+        );
     }
 
     /// Dropping written chunks' pages (at once, or past a budget) leaves every chunk whole and
