@@ -3,7 +3,9 @@
 //! depends on the last. It can across messages. A body that grows past `HANDOFF` bytes hands
 //! its chaining value to one hashing thread, which runs up to 16 (AVX-512) or 8 (AVX2) bodies
 //! in the SIMD lanes of one core, block by block; a lone body there goes through the scalar
-//! compressor, as before. Small bodies never leave their task. (decision 0031)
+//! compressor, as before. Small bodies never leave their task. A kernel call costs the same
+//! however many lanes it fills, so while other bodies are open the thread lets queued bytes
+//! wait (at most `GATHER_MAX`) for theirs. (decision 0031)
 //!
 //! Memory: a body has at most `QUEUED_BLOCKS` (256 KiB) waiting for the thread (its frames,
 //! shared, not copied); `update` waits for room.
