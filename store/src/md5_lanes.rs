@@ -3,9 +3,7 @@
 //! depends on the last. It can across messages. A body that grows past `HANDOFF` bytes hands
 //! its chaining value to one hashing thread, which runs up to 16 (AVX-512) or 8 (AVX2) bodies
 //! in the SIMD lanes of one core, block by block; a lone body there goes through the scalar
-//! compressor, as before. Small bodies never leave their task. A kernel call costs the same
-//! however many lanes it fills, so while other bodies are open the thread lets queued bytes
-//! wait (at most `GATHER_MAX`) for theirs. (decision 0031)
+//! compressor, as before. Small bodies never leave their task. (decision 0031)
 //!
 //! Memory: a body has at most `QUEUED_BLOCKS` (256 KiB) waiting for the thread (its frames,
 //! shared, not copied); `update` waits for room.
@@ -26,9 +24,8 @@ const HANDOFF: u64 = 128 << 10;
 const QUEUED_BLOCKS: usize = (256 << 10) / BLOCK;
 /// Blocks run per lane in one kernel call: a body arriving meanwhile waits at most this long.
 const STEP_BLOCKS: usize = 1024;
-/// How long queued bytes wait, at most, for the other open bodies' bytes to fill more lanes:
-/// a kernel call costs the same with one lane filled as with all of them.
-const GATHER_MAX: std::time::Duration = std::time::Duration::from_millis(1);
+/// How long a lone body waits for company right after a round with several (once).
+const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// The MD5 of one body, fed in order.
 pub struct Md5 {
@@ -210,8 +207,6 @@ impl Lanes {
 struct Body {
     state: State,
     queue: VecDeque<Bytes>,
-    /// Whole blocks in `queue`.
-    queued: usize,
     room: Arc<Semaphore>,
     finish: Option<(Vec<u8>, u64, oneshot::Sender<[u8; 16]>)>,
 }
@@ -234,8 +229,9 @@ fn run(kernel: Kernel, rx: mpsc::Receiver<Msg>) {
     let bodies = &mut all.0;
     // Bodies with queued bytes, in turn order.
     let mut turn: VecDeque<u64> = VecDeque::new();
-    // Since when the bodies with bytes have been waiting for the others'.
-    let mut gathering: Option<std::time::Instant> = None;
+    // Whether this round already waited for a second body; bodies the last kernel call ran.
+    let mut waited = false;
+    let mut last_served = 0usize;
     let handle = |msg: Msg, bodies: &mut HashMap<u64, Body>, turn: &mut VecDeque<u64>| match msg {
         Msg::Open { id, state, room } => {
             bodies.insert(
@@ -243,7 +239,6 @@ fn run(kernel: Kernel, rx: mpsc::Receiver<Msg>) {
                 Body {
                     state,
                     queue: VecDeque::new(),
-                    queued: 0,
                     room,
                     finish: None,
                 },
@@ -254,7 +249,6 @@ fn run(kernel: Kernel, rx: mpsc::Receiver<Msg>) {
                 if b.queue.is_empty() {
                     turn.push_back(id);
                 }
-                b.queued += bytes.len() / BLOCK;
                 b.queue.push_back(bytes);
             }
         }
@@ -288,36 +282,17 @@ fn run(kernel: Kernel, rx: mpsc::Receiver<Msg>) {
         // those with bytes.
         let mut seen = std::collections::HashSet::new();
         turn.retain(|id| bodies.get(id).is_some_and(|b| !b.queue.is_empty()) && seen.insert(*id));
-        if turn.is_empty() {
-            gathering = None;
-            continue;
-        }
-        // Run when every open body that fits has bytes, when one has all its room queued (its
-        // writer waits) or has ended (its caller waits for the digest), or when the bytes
-        // have waited `GATHER_MAX`; until then, take what arrives. Bodies send frames as they
-        // come off the network, in bursts: running on each arrival filled half the lanes of a
-        // call with eight uploads (3.7 of 8), gathering fills nearly all (7.0).
-        let since = *gathering.get_or_insert_with(std::time::Instant::now);
-        let lanes_open = bodies.len().min(kernel.lanes());
-        let urgent = turn.iter().any(|id| {
-            bodies
-                .get(id)
-                .is_some_and(|b| b.queued >= QUEUED_BLOCKS || b.finish.is_some())
-        });
-        if turn.len() < lanes_open && !urgent {
-            let left = GATHER_MAX.saturating_sub(since.elapsed());
-            if !left.is_zero() {
-                match rx.recv_timeout(left) {
-                    Ok(m) => {
-                        handle(m, bodies, &mut turn);
-                        continue;
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                }
+        if turn.len() == 1 && last_served > 1 && !waited {
+            // One body has bytes and the last round had company: the others' next frames
+            // are usually a few microseconds away, and hashing together costs a fraction of
+            // hashing alone. (Only then: a lone body beside a stalled one never waits twice.)
+            waited = true;
+            if let Ok(m) = rx.recv_timeout(GATHER_WAIT) {
+                handle(m, bodies, &mut turn);
+                continue;
             }
         }
-        gathering = None;
+        waited = false;
         let ids: Vec<u64> = turn.iter().take(kernel.lanes()).copied().collect();
         if ids.is_empty() {
             continue;
@@ -338,13 +313,13 @@ fn run(kernel: Kernel, rx: mpsc::Receiver<Msg>) {
             }
         }
         kernel::compress_lanes(kernel, &mut states, &data);
+        last_served = states.len();
         drop(data);
         for (id, st) in ids.iter().zip(states) {
             let Some(b) = bodies.get_mut(id) else {
                 continue;
             };
             b.state = st;
-            b.queued -= blocks;
             if let Some(front) = b.queue.front_mut() {
                 let _ = front.split_to(blocks * BLOCK);
                 if front.is_empty() {
