@@ -11,15 +11,11 @@ b=${2:?second gatehouse binary}
 client=${BENCH_BIN:-$b}
 dir=${BENCH_DIR:-/var/tmp/gh-ab}
 port=${PORT:-19995}
+# shellcheck source=benches/serve_fresh.sh
+. "$(dirname "$0")/serve_fresh.sh"
 for r in $(seq 1 "${ROUNDS:-3}"); do
   for bin in "$a" "$b"; do
-    rm -rf "$dir" && mkdir -p "$dir"
-    printf 's3:\n  max_size: 1Ti\nlog:\n  level: warn\n' >"$dir/c.yaml"
-    "$bin" serve --config "$dir/c.yaml" --data-dir "$dir/d" --s3-listen "127.0.0.1:$port" \
-      --admin-listen "127.0.0.1:$((port + 1))" --nfs-listen off >"$dir/log" 2>&1 &
-    pid=$!
-    until (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.1; done
-    until [ -s "$dir/d/admin.credentials" ]; do sleep 0.1; done
+    serve_fresh "$bin" "$dir" "$port"
     "$client" bench --endpoint "http://127.0.0.1:$port" --credentials "$dir/d/admin.credentials" \
       --pid "$pid" --phases "${PHASES:-put-small,get-small,head-small,list}" --seed "$r" 2>&1 |
       grep '^| [a-z]' | grep -v '^| phase' | sed "s|^|$r $(basename "$bin") |"

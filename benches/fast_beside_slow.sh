@@ -11,6 +11,8 @@ py=${PYTHON:-python3}
 dir=${BENCH_DIR:-/var/tmp/gh-fast-slow}
 port=${PORT:-19945}
 rate=${RATE:-5M}
+# shellcheck source=benches/serve_fresh.sh
+. "$(dirname "$0")/serve_fresh.sh"
 mkdir -p "$dir"
 head -c 64M /dev/urandom >"$dir/slow.bin"
 cat >"$dir/put.py" <<'PY'
@@ -39,13 +41,7 @@ PY
 for r in $(seq 1 "${ROUNDS:-2}"); do
   for bin in "$@"; do
     for mode in alone slow; do
-      rm -rf "$dir/d" && mkdir -p "$dir/d"
-      printf 's3:\n  max_size: 1Ti\nlog:\n  level: warn\n' >"$dir/c.yaml"
-      "$bin" serve --config "$dir/c.yaml" --data-dir "$dir/d" --s3-listen "127.0.0.1:$port" \
-        --admin-listen "127.0.0.1:$((port + 1))" --nfs-listen off >"$dir/log" 2>&1 &
-      pid=$!
-      until (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.1; done
-      until [ -s "$dir/d/admin.credentials" ]; do sleep 0.1; done
+      serve_fresh "$bin" "$dir" "$port"
       echo "$r $(basename "$bin") $("$py" "$dir/put.py" "http://127.0.0.1:$port" "$dir/d/admin.credentials" "$mode" "$rate" "$dir/slow.bin" 2>&1 | tail -1)"
       kill "$pid"
       wait "$pid" 2>/dev/null || true
