@@ -34,6 +34,9 @@ if slow == 'slow':
 t0 = time.time()
 s3.put_object(Bucket='fast-slow', Key='fast', Body=data)
 took = time.time() - t0
+if p and p.poll() is not None:
+    # The slow upload ended (failed, or finished) before the fast one: not the case measured.
+    sys.exit(f"the slow upload was not running beside the fast one (curl exit {p.returncode})")
 print(f"{'beside a slow upload (' + rate + '/s)' if p else 'alone'}: 512 MiB in {took:.2f} s")
 if p:
     p.kill()
