@@ -24,11 +24,18 @@ use crate::config::{Config, DEFAULT_MAX_CONNECTIONS};
 /// chunks and an NFS read-ahead window moving at once (decision 0032).
 pub const BLOCKING_THREADS: usize = 16;
 
-/// The async runtime a server (or any command) runs on.
+/// How long a blocking thread with nothing to do lives on (tokio's default is 10 s). A thread
+/// that ends gives its allocator pages back; one that waits keeps them (decision 0032).
+pub const BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(1);
+
+/// The async runtime a server (or any command) runs on. A worker thread going idle gives
+/// back the memory it freed ([`gatehouse_alloc_tune::collect_when_idle`]).
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(BLOCKING_THREADS)
+        .thread_keep_alive(BLOCKING_KEEP_ALIVE)
+        .on_thread_park(gatehouse_alloc_tune::collect_when_idle)
         .build()
 }
 

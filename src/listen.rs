@@ -29,6 +29,14 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 
+/// An HTTP/1 connection's read buffer, at most: request headers must fit in it, and a body is
+/// read through it. hyper's default (~400 KiB) is kept per connection once a body has grown it,
+/// including while the connection idles between requests, and a new one is allocated for each
+/// read while pieces of the last are still held (a body's frames wait for the MD5 thread): 10–12
+/// MiB over eight uploads (heaptrack, docs/BENCHMARKS.md session 28). 64 KiB holds any request
+/// header S3 allows (8 KiB) many times over; a larger header block is answered 431.
+pub const HTTP1_READ_BUFFER: usize = 64 << 10;
+
 /// What one listener enforces (resolved from [`crate::config::HttpLimits`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -180,7 +188,10 @@ async fn serve_io<I>(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // Our own header timeout below starts at a request's first byte; hyper's would also run
     // while the connection waits idle between requests.
-    builder.http1().header_read_timeout(None);
+    builder
+        .http1()
+        .header_read_timeout(None)
+        .max_buf_size(HTTP1_READ_BUFFER);
     let conn = builder.serve_connection_with_upgrades(io, svc);
     tokio::pin!(conn);
     let mut draining = false;

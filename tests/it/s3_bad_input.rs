@@ -156,6 +156,31 @@ async fn truncated_body_and_content_length_lies_store_nothing() {
 }
 
 #[tokio::test]
+async fn a_header_block_past_the_read_buffer_is_431_and_one_within_it_is_read() {
+    // The HTTP/1 read buffer (`listen::HTTP1_READ_BUFFER`, 64 KiB) bounds a request's
+    // header block: ten headers of 7 KiB are refused with 431, five are read and answered.
+    let srv = TestServer::start().await;
+    let http = reqwest::Client::new();
+    let send = |n: usize| {
+        let mut req = http.get(srv.url("/"));
+        for i in 0..n {
+            req = req.header(format!("x-junk-{i}"), "v".repeat(7 << 10));
+        }
+        req.send()
+    };
+    let past = send(10).await.expect("an answer, not a dropped connection");
+    assert_eq!(past.status().as_u16(), 431, "70 KiB of headers");
+    let within = send(5).await.expect("send");
+    assert_eq!(
+        within.status().as_u16(),
+        403,
+        "35 KiB of headers are read: the anonymous listing is refused as usual"
+    );
+    still_serving(&srv).await;
+    srv.stop().await;
+}
+
+#[tokio::test]
 async fn huge_header_sets_and_bad_dates() {
     let srv = TestServer::start().await;
     let http = reqwest::Client::new();
