@@ -251,6 +251,10 @@ fn fsck_verdict(
                 "rows of the file view's inode-to-names index wrong",
             ),
             (
+                r.version_chain_mismatches,
+                "links of the version chains differ from the version log",
+            ),
+            (
                 r.orphan_files,
                 "orphan chunk files (left by interrupted writes; GC or --repair removes them)",
             ),

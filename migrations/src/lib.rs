@@ -20,6 +20,7 @@
 //! - `m0014_inode_names`: the names of every share inode (was `repl_names`, replicated shares
 //!   only).
 //! - `m0015_kms`: the key service's keys and its audit log.
+//! - `m0016_version_log`: noncurrent versions in write order, each key's chained from its head.
 //!
 //! Invariant: this crate depends on redb (and serde/rmp-serde, to read the records a step
 //! needs) only. A step uses frozen copies of the table definitions and value types it needs,
@@ -41,11 +42,12 @@ mod m0012_versions;
 mod m0013_bucket_access;
 mod m0014_inode_names;
 mod m0015_kms;
+mod m0016_version_log;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_VERSION: u64 = 15;
+pub const CURRENT_VERSION: u64 = 16;
 
 /// The `meta` table: string keys, raw byte values. Frozen: every schema has it.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -105,6 +107,7 @@ const STEPS: &[Step] = &[
     m0013_bucket_access::apply,
     m0014_inode_names::apply,
     m0015_kms::apply,
+    m0016_version_log::apply,
 ];
 
 /// Reads the stored schema version; 0 means a new, empty file.

@@ -28,7 +28,7 @@ use crate::model::{
 };
 use crate::tables::{
     BUCKETS, CHUNKS, DIR_SUBDIRS, ENTRIES, INODE_DATA, INODE_VERSIONS, INODES, META, SHARES,
-    UPLOAD_PARTS, UPLOADS, VERSIONS,
+    UPLOAD_PARTS, UPLOADS, VERSION_HEADS, VERSION_LOG,
 };
 
 /// What fsck found (and, with repair, fixed).
@@ -85,6 +85,11 @@ pub struct FsckReport {
     /// Rows of the inode → names index (decision 0043) missing or naming no entry.
     #[serde(default)]
     pub name_mismatches: u64,
+    /// Links of the version chains (decision 0053) that differ from the log's rows: a key's
+    /// head not its newest row, or a row's older link not the key's next older row. Repair
+    /// relinks every chain from the log.
+    #[serde(default)]
+    pub version_chain_mismatches: u64,
     pub repaired: bool,
 }
 
@@ -111,6 +116,7 @@ impl FsckReport {
             && self.chunk_totals_mismatch.is_none()
             && self.replication_mismatches.is_empty()
             && self.name_mismatches == 0
+            && self.version_chain_mismatches == 0
     }
 }
 
@@ -172,6 +178,7 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
         rows: fix_rows,
         subdirs: fix_subdirs,
         usage: fix_usage,
+        chains: fix_chains,
         orphans,
     } = fixes;
 
@@ -229,6 +236,7 @@ pub fn fsck(data_dir: &Path, repair: bool) -> Result<FsckReport> {
                 }
             }
             crate::replication::check::repair(&wtxn, &fix_replication)?;
+            fix_chains.apply(&wtxn)?;
             let mut n = wtxn.open_table(crate::tables::INODE_NAMES)?;
             for (row, wanted) in &fix_names {
                 if *wanted {
@@ -272,7 +280,93 @@ struct Fixes {
     rows: Vec<(Hash, Option<(u64, u64)>)>,
     subdirs: Vec<(Vec<u8>, Option<u64>)>,
     usage: Vec<(String, Counts)>,
+    chains: ChainFixes,
     orphans: Vec<Hash>,
+}
+
+/// The version chains as the log's rows say they are (decision 0053): each key's rows by
+/// sequence number, and what differs from the stored links.
+#[derive(Default)]
+struct ChainFixes {
+    /// `version_heads` rows to write (`Some`) or remove (`None`).
+    heads: Vec<(Vec<u8>, Option<u64>)>,
+    /// Log rows (key, older link) to rewrite.
+    links: Vec<(Vec<u8>, Option<u64>)>,
+}
+
+impl ChainFixes {
+    /// Finds every link that differs from the chains the log's rows make.
+    fn find(rtxn: &redb::ReadTransaction) -> Result<ChainFixes> {
+        let log = rtxn.open_table(VERSION_LOG)?;
+        // (bucket id ++ key) → its rows' sequence numbers and stored older links, ascending.
+        let mut keys: BTreeMap<Vec<u8>, Vec<(u64, Option<u64>)>> = BTreeMap::new();
+        for e in log.iter()? {
+            let (k, v) = e?;
+            let (id, seq) = crate::tables::split_log_key(k.value())
+                .ok_or_else(|| StoreError::Corrupt("malformed version log key".into()))?;
+            let r: crate::model::VersionLogRow = codec::decode(v.value())?;
+            keys.entry(crate::tables::entry_key(id, &r.key))
+                .or_default()
+                .push((seq, r.older));
+        }
+        let mut fixes = ChainFixes::default();
+        let heads = rtxn.open_table(VERSION_HEADS)?;
+        for e in heads.iter()? {
+            let (k, _) = e?;
+            if !keys.contains_key(k.value()) {
+                fixes.heads.push((k.value().to_vec(), None));
+            }
+        }
+        for (hk, rows) in &keys {
+            let id = hk
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_be_bytes);
+            let newest = rows.last().map(|r| r.0);
+            if heads.get(hk.as_slice())?.map(|v| v.value()) != newest {
+                fixes.heads.push((hk.clone(), newest));
+            }
+            let mut older = None;
+            for &(seq, stored) in rows {
+                if stored != older {
+                    fixes
+                        .links
+                        .push((crate::tables::log_key(id, seq).to_vec(), older));
+                }
+                older = Some(seq);
+            }
+        }
+        Ok(fixes)
+    }
+
+    fn count(&self) -> u64 {
+        (self.heads.len() + self.links.len()) as u64
+    }
+
+    fn apply(&self, wtxn: &redb::WriteTransaction) -> Result<()> {
+        let mut heads = wtxn.open_table(VERSION_HEADS)?;
+        for (hk, seq) in &self.heads {
+            match seq {
+                Some(seq) => heads.insert(hk.as_slice(), *seq)?,
+                None => heads.remove(hk.as_slice())?,
+            };
+        }
+        let mut log = wtxn.open_table(VERSION_LOG)?;
+        for (lk, older) in &self.links {
+            let r = match log.get(lk.as_slice())? {
+                Some(v) => {
+                    let mut r: crate::model::VersionLogRow = codec::decode(v.value())?;
+                    r.older = *older;
+                    Some(codec::encode(&r)?)
+                }
+                None => None,
+            };
+            if let Some(r) = r {
+                log.insert(lk.as_slice(), r.as_slice())?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A bucket's counters: usage bytes, objects, noncurrent bytes, version rows.
@@ -383,7 +477,7 @@ fn check(
     // Noncurrent versions and delete markers: each version's inode holds its own references
     // and bytes (decision 0038).
     // Those the file view kept with an inode (`inode_versions`) likewise.
-    let by_key = rtxn.open_table(VERSIONS)?;
+    let by_key = rtxn.open_table(VERSION_LOG)?;
     let by_inode = rtxn.open_table(INODE_VERSIONS)?;
     let rows = by_key
         .iter()?
@@ -397,18 +491,16 @@ fn check(
             .and_then(|b| b.try_into().ok())
             .map(u64::from_be_bytes)
             .ok_or_else(|| StoreError::Corrupt("malformed versions key".into()))?;
-        let key = if keyed {
-            crate::tables::split_version_key(k)
-                .map(|(key, _)| key.to_string())
-                .unwrap_or_default()
+        let (key, row) = if keyed {
+            let r: crate::model::VersionLogRow = codec::decode(v.value())?;
+            (r.key, r.row)
         } else {
             let ino = k
                 .get(8..16)
                 .and_then(|b| b.try_into().ok())
                 .map_or(0, u64::from_be_bytes);
-            format!("(inode {ino})")
+            (format!("(inode {ino})"), codec::decode(v.value())?)
         };
-        let row: crate::model::VersionRow = codec::decode(v.value())?;
         let u = usage.entry(id).or_default();
         u.rows += 1;
         let Some(vino) = row.inode else { continue };
@@ -635,6 +727,8 @@ fn check(
         &share_ids,
     )?;
     report.name_mismatches = fix_names.len() as u64;
+    let fix_chains = ChainFixes::find(rtxn)?;
+    report.version_chain_mismatches = fix_chains.count();
     Ok((
         report,
         Fixes {
@@ -643,6 +737,7 @@ fn check(
             rows: fix_rows,
             subdirs: fix_subdirs,
             usage: fix_usage,
+            chains: fix_chains,
             orphans,
         },
     ))

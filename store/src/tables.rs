@@ -187,37 +187,33 @@ pub fn name_key(bucket_id: u64, ino: u64, key: &str) -> Vec<u8> {
     k
 }
 
-/// Noncurrent versions and delete markers of versioned buckets (decision 0038): bucket id
-/// (8 bytes BE) ++ key ++ 0x00 ++ (u64::MAX − seq) (8 bytes BE) → [`crate::model::VersionRow`].
-/// Keys hold no 0x00 (naming refuses control characters), so each key's rows are contiguous,
-/// before those of any longer key it prefixes, newest first: ListObjectVersions' order.
-pub const VERSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("versions");
+/// Noncurrent versions and delete markers of versioned buckets in write order (decisions 0038,
+/// 0053): bucket id (8 bytes BE) ++ version sequence number (8 bytes BE) →
+/// [`crate::model::VersionLogRow`] (the key, the row, and the sequence number of the key's next
+/// older row). Sequence numbers only grow, so a new noncurrent row goes to the table's last
+/// leaf, shared by the writes of one commit whatever their keys; a key's rows form a chain,
+/// newest first, from its [`VERSION_HEADS`] row.
+pub const VERSION_LOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("version_log");
 
-/// The [`VERSIONS`] key of version `seq` of `key`.
-pub fn version_key(bucket_id: u64, key: &str, seq: u64) -> Vec<u8> {
-    let mut k = version_prefix(bucket_id, key);
-    k.extend_from_slice(&(u64::MAX - seq).to_be_bytes());
+/// The newest noncurrent row of every key that has one (decision 0053): bucket id (8 bytes BE)
+/// ++ key → its sequence number in [`VERSION_LOG`]. Keyed as [`ENTRIES`] is, so
+/// ListObjectVersions merges the two by key, and the writes of one commit to neighbouring keys
+/// share its leaves.
+pub const VERSION_HEADS: TableDefinition<&[u8], u64> = TableDefinition::new("version_heads");
+
+/// The [`VERSION_LOG`] key of version `seq` of bucket `bucket_id`.
+pub fn log_key(bucket_id: u64, seq: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&bucket_id.to_be_bytes());
+    k[8..].copy_from_slice(&seq.to_be_bytes());
     k
 }
 
-/// The first bytes of every [`VERSIONS`] key of `key`.
-pub fn version_prefix(bucket_id: u64, key: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(17 + key.len());
-    k.extend_from_slice(&bucket_id.to_be_bytes());
-    k.extend_from_slice(key.as_bytes());
-    k.push(0);
-    k
-}
-
-/// (key, seq) of a [`VERSIONS`] key (the bucket id is skipped).
-pub fn split_version_key(k: &[u8]) -> Option<(&str, u64)> {
-    if k.len() < 17 {
-        return None;
-    }
-    let (head, seq) = k.split_at(k.len() - 8);
-    let key = head.get(8..head.len() - 1)?;
-    let seq = u64::MAX - u64::from_be_bytes(seq.try_into().ok()?);
-    Some((std::str::from_utf8(key).ok()?, seq))
+/// (bucket id, seq) of a [`VERSION_LOG`] key.
+pub fn split_log_key(k: &[u8]) -> Option<(u64, u64)> {
+    let id = u64::from_be_bytes(k.get(..8)?.try_into().ok()?);
+    let seq = u64::from_be_bytes(k.get(8..16)?.try_into().ok()?);
+    (k.len() == 16).then_some((id, seq))
 }
 
 /// Keys of versioned buckets that may have a noncurrent version or a lone delete marker due
@@ -230,7 +226,7 @@ pub const NONCURRENT_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("non
 /// bytes BE) ++ inode (8 bytes BE) ++ (u64::MAX − seq) (8 bytes BE) →
 /// [`crate::model::VersionRow`]. An NFS write names an inode, not a key, so what it replaces
 /// is kept with the inode; they are versions of whichever key names it, and move to
-/// [`VERSIONS`] under that key when the name is replaced or removed.
+/// [`VERSION_LOG`] under that key when the name is replaced or removed.
 pub const INODE_VERSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("inode_versions");
 
 /// The first 16 bytes of every [`INODE_VERSIONS`] key of inode `ino`.

@@ -714,6 +714,101 @@ async fn fsck_repair_restores_a_versioned_buckets_counters() {
     crate::multipart_promises::stop_and_fsck(srv).await;
 }
 
+/// The version chains (decision 0053) are checked against the log's rows and rebuilt from
+/// them: a key's head row removed and a middle row's link pointed at nothing are both found
+/// (reads of that key fail or miss versions meanwhile), `--repair` relinks them, and the key
+/// lists every version again, newest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fsck_relinks_version_chains_from_the_log() {
+    use redb::ReadableTable as _;
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("vchain").send().await.expect("mb");
+    set_versioning(&c, "vchain", BucketVersioningStatus::Enabled).await;
+    let mut ids = Vec::new();
+    for n in 0..4u32 {
+        ids.push(put(&c, "vchain", "x", &content("x", n)).await.expect("id"));
+        put(&c, "vchain", "y", &content("y", n)).await.expect("id");
+    }
+    let dir = srv.stop().await;
+    let db_path = dir.path().join("meta.redb");
+    let heads = redb::TableDefinition::<&[u8], u64>::new("version_heads");
+    let log = redb::TableDefinition::<&[u8], &[u8]>::new("version_log");
+    {
+        let db = redb::Database::open(&db_path).expect("open");
+        let t = db.begin_write().expect("write");
+        {
+            let mut h = t.open_table(heads).expect("heads");
+            let mut l = t.open_table(log).expect("log");
+            // x's head (its newest noncurrent version, ids[2]) and y's newest row's link.
+            let mut x_head = None;
+            let mut y_rows = Vec::new();
+            for e in h.iter().expect("iter") {
+                let (k, seq) = e.expect("row");
+                match &k.value()[8..] {
+                    b"x" => x_head = Some(k.value().to_vec()),
+                    b"y" => y_rows.push(seq.value()),
+                    _ => {}
+                }
+            }
+            let x_head = x_head.expect("x has a head");
+            let id = x_head[..8].to_vec();
+            h.remove(x_head.as_slice()).expect("remove x's head");
+            let y_newest = [id.as_slice(), &y_rows[0].to_be_bytes()].concat();
+            let mut row = l
+                .get(y_newest.as_slice())
+                .expect("get")
+                .expect("y's newest row")
+                .value()
+                .to_vec();
+            assert!(zero_field(&mut row, "older") > 0, "it links an older row");
+            l.insert(y_newest.as_slice(), row.as_slice())
+                .expect("insert");
+        }
+        t.commit().expect("commit");
+    }
+    let r = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
+    assert_eq!(r.version_chain_mismatches, 2, "{r:?}");
+    assert!(!r.clean());
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["fsck", "--repair", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("fsck --repair");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("2 links of the version chains differ from the version log"),
+        "{out}"
+    );
+    let r = gatehouse_store::fsck::fsck(dir.path(), false).expect("fsck");
+    assert!(r.clean(), "{r:?}");
+    assert_eq!(r.versions, 6, "{r:?}");
+
+    let srv = TestServer::start_in(dir).await;
+    let c = srv.client();
+    let l = c
+        .list_object_versions()
+        .bucket("vchain")
+        .send()
+        .await
+        .expect("list");
+    let listed: Vec<(&str, &str)> = l
+        .versions()
+        .iter()
+        .map(|v| (v.key().expect("key"), v.version_id().expect("id")))
+        .collect();
+    let x: Vec<&str> = listed
+        .iter()
+        .filter(|(k, _)| *k == "x")
+        .map(|(_, v)| *v)
+        .collect();
+    let newest_first: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
+    assert_eq!(x, newest_first);
+    assert_eq!(listed.iter().filter(|(k, _)| *k == "y").count(), 4);
+    crate::multipart_promises::stop_and_fsck(srv).await;
+}
+
 /// `x-amz-delete-marker` and `x-amz-version-id` of an S3 error answer.
 fn headers_of<E>(
     e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,

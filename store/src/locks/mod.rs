@@ -163,12 +163,15 @@ pub(crate) fn any_locked(ns: &Ns, b: &BucketRecord) -> Result<bool> {
     for e in ns.entries()?.range(lo.as_slice()..hi.as_slice())? {
         inos.push(e?.1.value());
     }
-    for t in [ns.versions()?, ns.inode_versions()?] {
-        for e in t.range(lo.as_slice()..hi.as_slice())? {
-            let (_, v) = e?;
-            let row: crate::model::VersionRow = crate::codec::decode(v.value())?;
-            inos.extend(row.inode);
-        }
+    for e in ns.version_log()?.range(lo.as_slice()..hi.as_slice())? {
+        let (_, v) = e?;
+        let r: crate::model::VersionLogRow = crate::codec::decode(v.value())?;
+        inos.extend(r.row.inode);
+    }
+    for e in ns.inode_versions()?.range(lo.as_slice()..hi.as_slice())? {
+        let (_, v) = e?;
+        let row: crate::model::VersionRow = crate::codec::decode(v.value())?;
+        inos.extend(row.inode);
     }
     for ino in inos {
         if is_locked(&txn::inode_attrs(ns, ino)?, now) {

@@ -27,4 +27,4 @@ pub use object::{
 pub use replication::{ConnectionRecord, FailedRow, QueueRow, ReplOp, RuleRecord};
 pub use share::{PeerRecord, ShareRecord};
 pub use upload::{CompletedUploadRecord, PartRecord, UploadRecord};
-pub use version::VersionRow;
+pub use version::{VersionLogRow, VersionRow};

@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
-/// One noncurrent version of a key, or a delete marker (decision 0038): a row of `versions`.
+/// One noncurrent version of a key, or a delete marker (decision 0038): in a `version_log` row
+/// or an `inode_versions` row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionRow {
     /// As S3 shows it: an id, or `null`.
@@ -31,4 +32,14 @@ impl VersionRow {
             self.mtime_ms
         }
     }
+}
+
+/// A row of the version log (decision 0053): a noncurrent version or delete marker of `key`,
+/// linked to the key's next older row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionLogRow {
+    pub key: String,
+    /// The sequence number of `key`'s next older row, if any.
+    pub older: Option<u64>,
+    pub row: VersionRow,
 }

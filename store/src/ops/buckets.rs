@@ -190,7 +190,7 @@ impl Store {
                     let end = (b.id + 1).to_be_bytes();
                     // Noncurrent versions and delete markers count: S3 deletes only a
                     // bucket with no version of anything left.
-                    let versions = txn.open_table(crate::tables::VERSIONS)?;
+                    let versions = txn.open_table(crate::tables::VERSION_HEADS)?;
                     if entries
                         .range(start.as_slice()..end.as_slice())?
                         .next()

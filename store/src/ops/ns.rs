@@ -107,8 +107,10 @@ namespace_tables! {
     inode_names, inode_names_mut: INODE_NAMES<&'static [u8], ()>;
     /// [`tables::REPL_FAILED`]: keys the target refused.
     repl_failed, repl_failed_mut: REPL_FAILED<&'static [u8], &'static [u8]>;
-    /// [`tables::VERSIONS`]: noncurrent versions and delete markers.
-    versions, versions_mut: VERSIONS<&'static [u8], &'static [u8]>;
+    /// [`tables::VERSION_LOG`]: noncurrent versions and delete markers in write order.
+    version_log, version_log_mut: VERSION_LOG<&'static [u8], &'static [u8]>;
+    /// [`tables::VERSION_HEADS`]: each key's newest noncurrent row.
+    version_heads, version_heads_mut: VERSION_HEADS<&'static [u8], u64>;
     /// [`tables::NONCURRENT_DUE`]: keys with versions a lifecycle rule may expire.
     noncurrent_due, noncurrent_due_mut: NONCURRENT_DUE<&'static [u8], ()>;
     /// [`tables::INODE_VERSIONS`]: versions the file view kept of an inode.

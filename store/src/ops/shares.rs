@@ -685,11 +685,12 @@ fn purge_entries(wtxn: &redb::WriteTransaction, s: &ShareRecord, limit: usize) -
     removed += drop_entries(&mut ns, b.id, limit.saturating_sub(removed as usize))?;
     let start = b.id.to_be_bytes();
     let end = (b.id + 1).to_be_bytes();
-    // Then its noncurrent versions and delete markers (decision 0038), in the same budget.
+    // Then its noncurrent versions and delete markers (decision 0038), in the same budget:
+    // the log's rows, those the file view kept with an inode, then the keys' heads.
     let mut rows: Vec<(bool, Vec<u8>, Option<u64>)> = Vec::new();
     for keyed in [true, false] {
         let t = if keyed {
-            ns.versions()?
+            ns.version_log()?
         } else {
             ns.inode_versions()?
         };
@@ -698,13 +699,29 @@ fn purge_entries(wtxn: &redb::WriteTransaction, s: &ShareRecord, limit: usize) -
             .take(limit.saturating_sub(removed as usize + rows.len()))
         {
             let (k, v) = e?;
-            let row: crate::model::VersionRow = codec::decode(v.value())?;
-            rows.push((keyed, k.value().to_vec(), row.inode));
+            let inode = if keyed {
+                codec::decode::<crate::model::VersionLogRow>(v.value())?
+                    .row
+                    .inode
+            } else {
+                codec::decode::<crate::model::VersionRow>(v.value())?.inode
+            };
+            rows.push((keyed, k.value().to_vec(), inode));
         }
+    }
+    let heads: Vec<Vec<u8>> = ns
+        .version_heads()?
+        .range(start.as_slice()..end.as_slice())?
+        .take(limit.saturating_sub(removed as usize + rows.len()))
+        .map(|e| e.map(|(k, _)| k.value().to_vec()))
+        .collect::<std::result::Result<_, _>>()?;
+    for k in heads {
+        ns.version_heads_mut()?.remove(k.as_slice())?;
+        removed += 1;
     }
     for (keyed, k, vino) in rows {
         if keyed {
-            ns.versions_mut()?.remove(k.as_slice())?;
+            ns.version_log_mut()?.remove(k.as_slice())?;
         } else {
             ns.inode_versions_mut()?.remove(k.as_slice())?;
         }

@@ -157,7 +157,7 @@ fn expire_key(
     budget: u64,
 ) -> Result<(u64, Option<i64>)> {
     let current = txn::lookup(ns, b.id, key)?.is_some();
-    let all = rows::rows_of(ns.versions()?, b.id, key)?;
+    let all = rows::chains(ns)?.rows_of(b.id, key)?;
     let mut removed = 0u64;
     let mut next: Option<i64> = None;
     // Owned: removing a version below changes `b`'s counters.
@@ -225,7 +225,7 @@ fn expire_key(
     }
     // A delete marker left as the key's only version goes.
     if marker_rule(b, key) && !current {
-        let left = rows::rows_of(ns.versions()?, b.id, key)?;
+        let left = rows::chains(ns)?.rows_of(b.id, key)?;
         if let [(k, row)] = left.as_slice()
             && row.is_marker()
         {
@@ -253,25 +253,24 @@ pub(crate) fn rebuild_step(
         return Ok((None, 0));
     }
     let id = b.id.to_be_bytes();
-    // After every row of the cursor's key (key ++ 0x00 ++ seq) comes key ++ 0x01.
-    let from = if cursor.is_empty() {
-        id.to_vec()
+    // Every key with versions has one row in `version_heads` (bucket id ++ key).
+    let from = [id.as_slice(), cursor].concat();
+    let lo = if cursor.is_empty() {
+        std::ops::Bound::Included(from.as_slice())
     } else {
-        [id.as_slice(), cursor, &[1]].concat()
+        std::ops::Bound::Excluded(from.as_slice())
     };
     let end = (b.id + 1).to_be_bytes();
     let mut keys: Vec<String> = Vec::new();
-    for e in ns.versions()?.range(from.as_slice()..end.as_slice())? {
+    for e in ns
+        .version_heads()?
+        .range::<&[u8]>((lo, std::ops::Bound::Excluded(end.as_slice())))?
+        .take(batch)
+    {
         let (k, _) = e?;
-        let Some((key, _)) = crate::tables::split_version_key(k.value()) else {
+        let Some(key) = k.value().get(8..).and_then(|k| std::str::from_utf8(k).ok()) else {
             continue;
         };
-        if keys.last().map(String::as_str) == Some(key) {
-            continue;
-        }
-        if keys.len() == batch {
-            break;
-        }
         keys.push(key.to_string());
     }
     for k in &keys {

@@ -1,6 +1,7 @@
-//! ListObjectVersions: `entries` (each key's current version) merged with `versions` (the
-//! rest, newest first) in key order, one range scan each, seeking past common prefixes. A page
-//! reads the rows it returns (and, per key, its current version), not the bucket.
+//! ListObjectVersions: `entries` (each key's current version) merged with `version_heads` (the
+//! keys with noncurrent rows) in key order, one range scan each, seeking past common prefixes;
+//! each key's noncurrent rows are its chain in `version_log`, newest first (decision 0053). A
+//! page reads the rows it returns (and, per key, its current version), not the bucket.
 
 use std::ops::Bound;
 
@@ -10,7 +11,7 @@ use super::rows;
 use crate::error::{Result, StoreError};
 use crate::model::{BucketRecord, ObjectRecord, Principal};
 use crate::rbac::{Resource, Verb, authorize};
-use crate::tables::{self, BUCKETS, ENTRIES, INODE_VERSIONS, INODES, VERSIONS};
+use crate::tables::{self, BUCKETS, ENTRIES, INODE_VERSIONS, INODES, VERSION_HEADS, VERSION_LOG};
 use crate::{Store, codec, deny};
 
 #[derive(Debug, Clone, Default)]
@@ -78,7 +79,12 @@ impl Store {
         }
         let entries = txn.open_table(ENTRIES)?;
         let inodes = txn.open_table(INODES)?;
-        let versions = txn.open_table(VERSIONS)?;
+        let heads = txn.open_table(VERSION_HEADS)?;
+        let log = txn.open_table(VERSION_LOG)?;
+        let chains = rows::Chains {
+            heads: &heads,
+            log: &log,
+        };
         let inode_versions = txn.open_table(INODE_VERSIONS)?;
         let delim = q.delimiter.as_deref().filter(|d| !d.is_empty());
         let want = q.max_keys + 1;
@@ -104,7 +110,7 @@ impl Store {
                 // the key had before the inode was linked to it.
                 kept = rows::inode_rows(&inode_versions, b.id, ino)?;
             }
-            kept.extend(rows::rows_of(&versions, b.id, key)?);
+            kept.extend(chains.rows_of(b.id, key)?);
             for (_, row) in kept {
                 let is_latest = out.is_empty();
                 out.push(match row.inode {
@@ -148,8 +154,7 @@ impl Store {
         }
         let prefix_end = tables::prefix_successor(q.prefix.as_bytes());
         while found.len() < want {
-            let Some(key) = next_key(&entries, &versions, b.id, &from, prefix_end.as_deref())?
-            else {
+            let Some(key) = next_key(&entries, &heads, b.id, &from, prefix_end.as_deref())? else {
                 break;
             };
             if let Some(d) = delim
@@ -202,10 +207,10 @@ fn item_id(it: &VersionItem) -> Option<&str> {
 }
 
 /// The smallest key at or after `from` (and before `end`, the prefix's successor) that has a
-/// current version or a row in `versions`.
+/// current version or a row in `version_heads` (both keyed bucket id ++ key).
 fn next_key(
     entries: &impl ReadableTable<&'static [u8], u64>,
-    versions: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    heads: &impl ReadableTable<&'static [u8], u64>,
     bucket_id: u64,
     from: &From,
     end: Option<&[u8]>,
@@ -213,47 +218,36 @@ fn next_key(
     let id = bucket_id.to_be_bytes();
     let with_id = |k: &[u8]| [id.as_slice(), k].concat();
     let hi = match end {
-        Some(e) => Bound::Excluded(with_id(e)),
-        None => Bound::Excluded((bucket_id + 1).to_be_bytes().to_vec()),
+        Some(e) => with_id(e),
+        None => (bucket_id + 1).to_be_bytes().to_vec(),
     };
-    let hi_ref = match &hi {
-        Bound::Excluded(h) => Bound::Excluded(h.as_slice()),
-        _ => Bound::Unbounded,
+    let lo = match from {
+        From::At(k) => Bound::Included(with_id(k)),
+        From::After(k) => Bound::Excluded(with_id(k)),
     };
-    // entries: keys are id ++ key.
-    let (elo, vlo) = match from {
-        From::At(k) => (Bound::Included(with_id(k)), with_id(k)),
-        // Every row of key k is k ++ 0x00 ++ seq: the first row after them is at k ++ 0x01.
-        From::After(k) => (
-            Bound::Excluded(with_id(k)),
-            with_id(&[k.as_slice(), &[1]].concat()),
-        ),
-    };
-    let elo_ref = match &elo {
+    let lo_ref = match &lo {
         Bound::Included(v) => Bound::Included(v.as_slice()),
         Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
         Bound::Unbounded => Bound::Unbounded,
     };
-    let from_entries = match entries.range::<&[u8]>((elo_ref, hi_ref))?.next() {
-        Some(e) => Some(e?.0.value()[8..].to_vec()),
-        None => None,
-    };
-    let from_versions = match versions
-        .range::<&[u8]>((Bound::Included(vlo.as_slice()), hi_ref))?
-        .next()
-    {
-        Some(e) => {
-            let (k, _) = e?;
-            let (key, _) = tables::split_version_key(k.value())
-                .ok_or_else(|| StoreError::Corrupt("malformed versions key".into()))?;
-            Some(key.as_bytes().to_vec())
-        }
-        None => None,
-    };
-    let next = match (from_entries, from_versions) {
+    let range = (lo_ref, Bound::Excluded(hi.as_slice()));
+    let from_entries = first_key(entries, range)?;
+    let from_heads = first_key(heads, range)?;
+    let next = match (from_entries, from_heads) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
     next.map(|k| String::from_utf8(k).map_err(|_| StoreError::Corrupt("non-UTF-8 key".into())))
         .transpose()
+}
+
+/// The key (bucket id stripped) of the first row of `t` in `range`.
+fn first_key(
+    t: &impl ReadableTable<&'static [u8], u64>,
+    range: (Bound<&[u8]>, Bound<&[u8]>),
+) -> Result<Option<Vec<u8>>> {
+    Ok(match t.range::<&[u8]>(range)?.next() {
+        Some(e) => Some(e?.0.value().get(8..).unwrap_or_default().to_vec()),
+        None => None,
+    })
 }

@@ -21,7 +21,7 @@ use crate::ops::ns::Ns;
 use crate::ops::objects::{current_etag, per_key};
 use crate::ops::txn;
 use crate::rbac::{Resource, Verb, authorize};
-use crate::tables::{self, BUCKETS, ENTRIES, INODE_VERSIONS, VERSIONS};
+use crate::tables::{self, BUCKETS, ENTRIES, INODE_VERSIONS, VERSION_HEADS, VERSION_LOG};
 use crate::{Store, codec, deny};
 
 /// What a delete did, as S3 reports it (`x-amz-version-id`, `x-amz-delete-marker`).
@@ -130,7 +130,12 @@ impl Store {
             kept = rows::find_inode_row(&txn.open_table(INODE_VERSIONS)?, b.id, info.ino, id)?;
         }
         if kept.is_none() {
-            kept = rows::find_row(&txn.open_table(VERSIONS)?, b.id, key, id)?;
+            let (heads, log) = (txn.open_table(VERSION_HEADS)?, txn.open_table(VERSION_LOG)?);
+            kept = rows::Chains {
+                heads: &heads,
+                log: &log,
+            }
+            .find_row(b.id, key, id)?;
         }
         match kept {
             Some((_, row)) => match row.inode {
@@ -160,7 +165,13 @@ impl Store {
         if b.version_rows == 0 {
             return Ok(None);
         }
-        Ok(rows::newest_row(&txn.open_table(VERSIONS)?, b.id, key)?
+        let (heads, log) = (txn.open_table(VERSION_HEADS)?, txn.open_table(VERSION_LOG)?);
+        let chains = rows::Chains {
+            heads: &heads,
+            log: &log,
+        };
+        Ok(chains
+            .newest_row(b.id, key)?
             .map(|(_, r)| r)
             .filter(VersionRow::is_marker))
     }
@@ -328,8 +339,9 @@ pub(crate) fn delete_version_in(
             .map(|(k, r)| (rows::Place::Inode, k, r));
     }
     if found.is_none() {
-        found =
-            rows::find_row(ns.versions()?, b.id, key, id)?.map(|(k, r)| (rows::Place::Key, k, r));
+        found = rows::chains(ns)?
+            .find_row(b.id, key, id)?
+            .map(|(k, r)| (rows::Place::Key, k, r));
     }
     let Some((place, k, row)) = found else {
         return Ok(gone);
@@ -383,7 +395,7 @@ pub(crate) fn resolve_in(
         kept = rows::find_inode_row(ns.inode_versions()?, b.id, ino, id)?;
     }
     if kept.is_none() {
-        kept = rows::find_row(ns.versions()?, b.id, key, id)?;
+        kept = rows::chains(ns)?.find_row(b.id, key, id)?;
     }
     match kept {
         Some((_, row)) => match row.inode {

@@ -1,13 +1,18 @@
-//! The rows of `versions` inside a write transaction: keeping what a write replaces, delete
-//! markers, removing one version, and putting the newest version back as current. Every write
-//! path reaches these through `ops::txn` (link, unlink) or the version-addressed operations of
-//! this module, so a version is kept or freed in the transaction of the change.
+//! The noncurrent versions of keys inside a write transaction: keeping what a write replaces,
+//! delete markers, removing one version, and putting the newest version back as current. Every
+//! write path reaches these through `ops::txn` (link, unlink) or the version-addressed
+//! operations of this module, so a version is kept or freed in the transaction of the change.
+//!
+//! Where they are (decision 0053): `version_log` holds every row in write order (bucket id ++
+//! sequence number), each naming its key and the key's next older row; `version_heads` holds
+//! each key's newest. A key's rows are a chain, newest first ([`Chains`]); a row is handed
+//! around by its log key.
 
-use redb::ReadableTable;
+use redb::{ReadableTable, Table};
 
 use crate::codec;
 use crate::error::{Result, StoreError};
-use crate::model::{BucketRecord, ObjectRecord, VersionRow, Versioning};
+use crate::model::{BucketRecord, ObjectRecord, VersionLogRow, VersionRow, Versioning};
 use crate::ops::ns::Ns;
 use crate::ops::txn;
 use crate::tables;
@@ -118,30 +123,117 @@ fn put_row(ns: &mut Ns, b: &mut BucketRecord, key: &str, seq: u64, row: &Version
     Ok(())
 }
 
-/// Inserts `row` as version `seq` of `key`, never over another row: when that place is taken
+/// Inserts `row` as version `seq` of `key`, never over another row: when that number is taken
 /// (two names of one hard-linked inode kept the same version), the row gets a new sequence
 /// number and id of its own; a second `null` replaces the first. The caller counts the row.
 fn insert_row(
     ns: &mut Ns,
     b: &mut BucketRecord,
     key: &str,
-    seq: u64,
+    mut seq: u64,
     mut row: VersionRow,
 ) -> Result<()> {
-    let mut k = tables::version_key(b.id, key, seq);
-    if ns.versions()?.get(k.as_slice())?.is_some() {
+    if ns
+        .version_log()?
+        .get(tables::log_key(b.id, seq).as_slice())?
+        .is_some()
+    {
         if row.version_id == "null" {
             drop_null_row(ns, b, key)?;
         }
-        let (seq, id) = new_version(ns)?;
+        let (fresh, id) = new_version(ns)?;
         if row.version_id != "null" {
             row.version_id = id;
         }
-        k = tables::version_key(b.id, key, seq);
+        seq = fresh;
     }
-    ns.versions_mut()?
-        .insert(k.as_slice(), codec::encode(&row)?.as_slice())?;
+    link(ns, b.id, key, seq, row)
+}
+
+/// Puts `row` into the log as `seq` and into `key`'s chain by its number: at the head when it
+/// is the newest (a write's replaced version always is), else after the last newer row (a
+/// version the file view kept with an inode, moving under a name).
+fn link(ns: &mut Ns, bucket_id: u64, key: &str, seq: u64, row: VersionRow) -> Result<()> {
+    let hk = tables::entry_key(bucket_id, key);
+    let head = ns.version_heads()?.get(hk.as_slice())?.map(|v| v.value());
+    let older = match head {
+        Some(h) if h > seq => {
+            let mut at = h;
+            loop {
+                let lk = tables::log_key(bucket_id, at);
+                let mut newer = log_row(ns.version_log()?, &lk)?;
+                match newer.older {
+                    Some(o) if o > seq => at = o,
+                    older => {
+                        newer.older = Some(seq);
+                        ns.version_log_mut()?
+                            .insert(lk.as_slice(), codec::encode(&newer)?.as_slice())?;
+                        break older;
+                    }
+                }
+            }
+        }
+        head => {
+            ns.version_heads_mut()?.insert(hk.as_slice(), seq)?;
+            head
+        }
+    };
+    let r = VersionLogRow {
+        key: key.to_string(),
+        older,
+        row,
+    };
+    ns.version_log_mut()?.insert(
+        tables::log_key(bucket_id, seq).as_slice(),
+        codec::encode(&r)?.as_slice(),
+    )?;
     Ok(())
+}
+
+/// Takes the row at log key `lk` out of the log and out of its key's chain; returns it.
+fn unlink(ns: &mut Ns, lk: &[u8]) -> Result<VersionLogRow> {
+    let (bucket_id, seq) =
+        tables::split_log_key(lk).ok_or_else(|| StoreError::Corrupt("malformed log key".into()))?;
+    let gone = log_row(ns.version_log()?, lk)?;
+    ns.version_log_mut()?.remove(lk)?;
+    let hk = tables::entry_key(bucket_id, &gone.key);
+    let head = ns.version_heads()?.get(hk.as_slice())?.map(|v| v.value());
+    if head == Some(seq) {
+        match gone.older {
+            Some(o) => ns.version_heads_mut()?.insert(hk.as_slice(), o)?,
+            None => ns.version_heads_mut()?.remove(hk.as_slice())?,
+        };
+        return Ok(gone);
+    }
+    let mut at = head;
+    while let Some(s) = at.filter(|s| *s > seq) {
+        let k = tables::log_key(bucket_id, s);
+        let mut newer = log_row(ns.version_log()?, &k)?;
+        if newer.older == Some(seq) {
+            newer.older = gone.older;
+            ns.version_log_mut()?
+                .insert(k.as_slice(), codec::encode(&newer)?.as_slice())?;
+            return Ok(gone);
+        }
+        at = newer.older;
+    }
+    Err(StoreError::Corrupt(format!(
+        "version {seq} of bucket #{bucket_id} is not in its key's chain"
+    )))
+}
+
+/// The log row at `lk`, which a chain names (its absence is damage).
+fn log_row(
+    log: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    lk: &[u8],
+) -> Result<VersionLogRow> {
+    match log.get(lk)? {
+        Some(v) => codec::decode(v.value()),
+        None => Err(StoreError::Corrupt(format!(
+            "a version chain names a missing row {}",
+            tables::split_log_key(lk).map_or(0, |(_, s)| s)
+        ))),
+    }
 }
 
 /// Adds a delete marker as `key`'s newest version: an id while versioning is enabled, the
@@ -166,81 +258,108 @@ pub(crate) fn add_marker(ns: &mut Ns, b: &mut BucketRecord, key: &str) -> Result
     Ok(id)
 }
 
-/// `key`'s rows, newest first, as (table key, row).
-pub(crate) fn rows_of(
-    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    bucket_id: u64,
-    key: &str,
-) -> Result<Vec<(Vec<u8>, VersionRow)>> {
-    let lo = tables::version_prefix(bucket_id, key);
-    let hi = tables::prefix_successor(&lo);
-    let mut out = Vec::new();
-    let range = match &hi {
-        Some(hi) => t.range::<&[u8]>(lo.as_slice()..hi.as_slice())?,
-        None => t.range::<&[u8]>(lo.as_slice()..)?,
-    };
-    for e in range {
-        let (k, v) = e?;
-        out.push((k.value().to_vec(), codec::decode(v.value())?));
-    }
-    Ok(out)
+/// The tables a key's rows are read from: its head in `version_heads`, its chain in
+/// `version_log`. A row is named by its log key.
+pub(crate) struct Chains<'a, H, L> {
+    pub heads: &'a H,
+    pub log: &'a L,
 }
 
-/// `key`'s newest row, if any.
-pub(crate) fn newest_row(
-    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    bucket_id: u64,
-    key: &str,
-) -> Result<Option<(Vec<u8>, VersionRow)>> {
-    let lo = tables::version_prefix(bucket_id, key);
-    let mut range = t.range::<&[u8]>(lo.as_slice()..)?;
-    match range.next() {
-        Some(e) => {
-            let (k, v) = e?;
-            if !k.value().starts_with(&lo) {
-                return Ok(None);
-            }
-            Ok(Some((k.value().to_vec(), codec::decode(v.value())?)))
-        }
-        None => Ok(None),
-    }
-}
+/// The chains of a write transaction's tables.
+pub(crate) type NsChains<'a, 't> =
+    Chains<'a, Table<'t, &'static [u8], u64>, Table<'t, &'static [u8], &'static [u8]>>;
 
-/// The row of version `id` of `key` (`null` included), if it exists.
-pub(crate) fn find_row(
-    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    bucket_id: u64,
-    key: &str,
-    id: &str,
-) -> Result<Option<(Vec<u8>, VersionRow)>> {
-    if id == "null" {
-        return Ok(rows_of(t, bucket_id, key)?
-            .into_iter()
-            .find(|(_, r)| r.version_id == "null"));
-    }
-    let Some(seq) = parse_id(id) else {
-        return Ok(None);
-    };
-    let k = tables::version_key(bucket_id, key, seq);
-    Ok(match t.get(k.as_slice())? {
-        Some(v) => {
-            let row: VersionRow = codec::decode(v.value())?;
-            (row.version_id == id).then_some((k, row))
-        }
-        None => None,
+/// The chains of `ns`.
+pub(crate) fn chains<'a, 't>(ns: &'a Ns<'t>) -> Result<NsChains<'a, 't>> {
+    Ok(Chains {
+        heads: ns.version_heads()?,
+        log: ns.version_log()?,
     })
+}
+
+impl<H, L> Chains<'_, H, L>
+where
+    H: ReadableTable<&'static [u8], u64>,
+    L: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    /// `key`'s rows, newest first, as (log key, row).
+    pub(crate) fn rows_of(&self, bucket_id: u64, key: &str) -> Result<Vec<(Vec<u8>, VersionRow)>> {
+        let mut out = Vec::new();
+        let mut next = self.head(bucket_id, key)?;
+        let mut last = u64::MAX;
+        while let Some(seq) = next {
+            let lk = tables::log_key(bucket_id, seq);
+            let r = log_row(self.log, &lk)?;
+            if seq >= last || r.key != key {
+                return Err(StoreError::Corrupt(format!(
+                    "the version chain of {key:?} is out of order or crosses keys at {seq}"
+                )));
+            }
+            last = seq;
+            next = r.older;
+            out.push((lk.to_vec(), r.row));
+        }
+        Ok(out)
+    }
+
+    /// `key`'s newest row, if any.
+    pub(crate) fn newest_row(
+        &self,
+        bucket_id: u64,
+        key: &str,
+    ) -> Result<Option<(Vec<u8>, VersionRow)>> {
+        let Some(seq) = self.head(bucket_id, key)? else {
+            return Ok(None);
+        };
+        let lk = tables::log_key(bucket_id, seq);
+        Ok(Some((lk.to_vec(), log_row(self.log, &lk)?.row)))
+    }
+
+    /// The row of version `id` of `key` (`null` included), if it exists: one lookup by the
+    /// sequence number the id carries (`null`: a walk of the key's chain).
+    pub(crate) fn find_row(
+        &self,
+        bucket_id: u64,
+        key: &str,
+        id: &str,
+    ) -> Result<Option<(Vec<u8>, VersionRow)>> {
+        if id == "null" {
+            return Ok(self
+                .rows_of(bucket_id, key)?
+                .into_iter()
+                .find(|(_, r)| r.version_id == "null"));
+        }
+        let Some(seq) = parse_id(id) else {
+            return Ok(None);
+        };
+        let lk = tables::log_key(bucket_id, seq);
+        Ok(match self.log.get(lk.as_slice())? {
+            Some(v) => {
+                let r: VersionLogRow = codec::decode(v.value())?;
+                (r.key == key && r.row.version_id == id).then(|| (lk.to_vec(), r.row))
+            }
+            None => None,
+        })
+    }
+
+    fn head(&self, bucket_id: u64, key: &str) -> Result<Option<u64>> {
+        Ok(self
+            .heads
+            .get(tables::entry_key(bucket_id, key).as_slice())?
+            .map(|v| v.value()))
+    }
 }
 
 /// Removes the noncurrent `null` version of `key`, if there is one (a new null version
 /// replaces it).
 pub(crate) fn drop_null_row(ns: &mut Ns, b: &mut BucketRecord, key: &str) -> Result<()> {
-    if let Some((k, row)) = find_row(ns.versions()?, b.id, key, "null")? {
+    if let Some((k, row)) = chains(ns)?.find_row(b.id, key, "null")? {
         remove_row(ns, b, &k, &row)?;
     }
     Ok(())
 }
 
-/// Removes one row of `versions` and, for a version, its inode and chunk references.
+/// Removes one row of the version log and, for a version, its inode and chunk references.
 pub(crate) fn remove_row(
     ns: &mut Ns,
     b: &mut BucketRecord,
@@ -250,8 +369,8 @@ pub(crate) fn remove_row(
     remove_at(ns, b, Place::Key, k, row)
 }
 
-/// Which table a version row is in: `versions` (by key) or `inode_versions` (kept by the file
-/// view with the inode).
+/// Which table a version row is in: `version_log` (a key's) or `inode_versions` (kept by the
+/// file view with the inode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Place {
     Key,
@@ -266,9 +385,12 @@ pub(crate) fn remove_at(
     k: &[u8],
     row: &VersionRow,
 ) -> Result<()> {
-    match place {
-        Place::Key => ns.versions_mut()?.remove(k)?,
-        Place::Inode => ns.inode_versions_mut()?.remove(k)?,
+    let key = match place {
+        Place::Key => Some(unlink(ns, k)?.key),
+        Place::Inode => {
+            ns.inode_versions_mut()?.remove(k)?;
+            None
+        }
     };
     b.version_rows = b.version_rows.saturating_sub(1);
     if let Some(vino) = row.inode {
@@ -279,8 +401,8 @@ pub(crate) fn remove_at(
         b.usage_bytes = b.usage_bytes.saturating_sub(row.size);
         b.noncurrent_bytes = b.noncurrent_bytes.saturating_sub(row.size);
     }
-    if place == Place::Key {
-        super::expiry::marker_may_be_alone(ns, b, key_of(k))?;
+    if let Some(key) = key {
+        super::expiry::marker_may_be_alone(ns, b, &key)?;
     }
     Ok(())
 }
@@ -411,11 +533,6 @@ pub(crate) fn find_inode_row(
         .find(|(_, r)| r.version_id == id))
 }
 
-/// The key of a `versions` table key.
-fn key_of(k: &[u8]) -> &str {
-    tables::split_version_key(k).map_or("", |(key, _)| key)
-}
-
 /// When `key` has no current version and its newest row is a version (not a marker), that
 /// version becomes current again (S3: deleting the current version or the newest delete
 /// marker reveals the one before). Returns whether one did.
@@ -423,7 +540,7 @@ pub(crate) fn promote_newest(ns: &mut Ns, b: &mut BucketRecord, key: &str) -> Re
     if txn::lookup(ns, b.id, key)?.is_some() {
         return Ok(false);
     }
-    let Some((k, row)) = newest_row(ns.versions()?, b.id, key)? else {
+    let Some((k, row)) = chains(ns)?.newest_row(b.id, key)? else {
         return Ok(false);
     };
     let Some(vino) = row.inode else {
@@ -434,7 +551,7 @@ pub(crate) fn promote_newest(ns: &mut Ns, b: &mut BucketRecord, key: &str) -> Re
     if txn::check_share_conflicts(ns, b, key).is_err() {
         return Ok(false);
     }
-    ns.versions_mut()?.remove(k.as_slice())?;
+    unlink(ns, &k)?;
     b.version_rows = b.version_rows.saturating_sub(1);
     b.noncurrent_bytes = b.noncurrent_bytes.saturating_sub(row.size);
     txn::entry_added(ns, b, key)?;
