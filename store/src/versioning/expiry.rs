@@ -171,6 +171,9 @@ fn expire_key(
         // Without a current version the newest row is the latest (a delete marker): not
         // noncurrent.
         let skip = usize::from(!current);
+        // The newest row left before the one looked at: its link is the one a removal
+        // rewrites (no walk of the chain per removal).
+        let mut newer: Option<&[u8]> = all.first().filter(|_| skip == 1).map(|(k, _)| k.as_slice());
         for (k, row) in all.iter().skip(skip) {
             let rec = match row.inode {
                 Some(vino) if filtered => Some(txn::inode_attrs(ns, vino)?),
@@ -197,6 +200,7 @@ fn expire_key(
                 due = Some(due.map_or(d, |x: i64| x.min(d)));
             }
             let Some(mut due) = due else {
+                newer = Some(k);
                 continue; // no rule selects it (until its tags change)
             };
             // A locked version waits for its lock (decision 0039): its retention's end, or a
@@ -215,11 +219,13 @@ fn expire_key(
             }
             if due > now_ms {
                 next = Some(next.map_or(due, |n: i64| n.min(due)));
+                newer = Some(k);
             } else if removed < budget {
-                rows::remove_row(ns, b, k, row)?;
+                rows::remove_row_after(ns, b, k, row, newer)?;
                 removed += 1;
             } else {
                 next = Some(now_ms);
+                newer = Some(k);
             }
         }
     }

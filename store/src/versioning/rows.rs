@@ -191,7 +191,9 @@ fn link(ns: &mut Ns, bucket_id: u64, key: &str, seq: u64, row: VersionRow) -> Re
 }
 
 /// Takes the row at log key `lk` out of the log and out of its key's chain; returns it.
-fn unlink(ns: &mut Ns, lk: &[u8]) -> Result<VersionLogRow> {
+/// `newer`: the log key of the row just newer in the chain, when the caller knows it (a pass
+/// over a key's rows removing several); otherwise the chain is walked from its head.
+fn unlink(ns: &mut Ns, lk: &[u8], newer: Option<&[u8]>) -> Result<VersionLogRow> {
     let (bucket_id, seq) =
         tables::split_log_key(lk).ok_or_else(|| StoreError::Corrupt("malformed log key".into()))?;
     let gone = log_row(ns.version_log()?, lk)?;
@@ -204,6 +206,15 @@ fn unlink(ns: &mut Ns, lk: &[u8]) -> Result<VersionLogRow> {
             None => ns.version_heads_mut()?.remove(hk.as_slice())?,
         };
         return Ok(gone);
+    }
+    if let Some(n) = newer {
+        let mut r = log_row(ns.version_log()?, n)?;
+        if r.older == Some(seq) {
+            r.older = gone.older;
+            ns.version_log_mut()?
+                .insert(n, codec::encode(&r)?.as_slice())?;
+            return Ok(gone);
+        }
     }
     let mut at = head;
     while let Some(s) = at.filter(|s| *s > seq) {
@@ -369,6 +380,20 @@ pub(crate) fn remove_row(
     remove_at(ns, b, Place::Key, k, row)
 }
 
+/// [`remove_row`] when the caller knows the row just newer in the key's chain (`None`: it is
+/// the head): no walk from the head.
+pub(crate) fn remove_row_after(
+    ns: &mut Ns,
+    b: &mut BucketRecord,
+    k: &[u8],
+    row: &VersionRow,
+    newer: Option<&[u8]>,
+) -> Result<()> {
+    let key = unlink(ns, k, newer)?.key;
+    forget(ns, b, row)?;
+    super::expiry::marker_may_be_alone(ns, b, &key)
+}
+
 /// Which table a version row is in: `version_log` (a key's) or `inode_versions` (kept by the
 /// file view with the inode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -385,13 +410,17 @@ pub(crate) fn remove_at(
     k: &[u8],
     row: &VersionRow,
 ) -> Result<()> {
-    let key = match place {
-        Place::Key => Some(unlink(ns, k)?.key),
+    match place {
+        Place::Key => remove_row_after(ns, b, k, row, None),
         Place::Inode => {
             ns.inode_versions_mut()?.remove(k)?;
-            None
+            forget(ns, b, row)
         }
-    };
+    }
+}
+
+/// A removed row's counts, and a version's inode and chunk references.
+fn forget(ns: &mut Ns, b: &mut BucketRecord, row: &VersionRow) -> Result<()> {
     b.version_rows = b.version_rows.saturating_sub(1);
     if let Some(vino) = row.inode {
         let rec = txn::get_inode(ns, vino)?;
@@ -400,9 +429,6 @@ pub(crate) fn remove_at(
         ns.data_mut()?.remove(vino)?;
         b.usage_bytes = b.usage_bytes.saturating_sub(row.size);
         b.noncurrent_bytes = b.noncurrent_bytes.saturating_sub(row.size);
-    }
-    if let Some(key) = key {
-        super::expiry::marker_may_be_alone(ns, b, &key)?;
     }
     Ok(())
 }
@@ -551,7 +577,7 @@ pub(crate) fn promote_newest(ns: &mut Ns, b: &mut BucketRecord, key: &str) -> Re
     if txn::check_share_conflicts(ns, b, key).is_err() {
         return Ok(false);
     }
-    unlink(ns, &k)?;
+    unlink(ns, &k, None)?;
     b.version_rows = b.version_rows.saturating_sub(1);
     b.noncurrent_bytes = b.noncurrent_bytes.saturating_sub(row.size);
     txn::entry_added(ns, b, key)?;
