@@ -21,12 +21,31 @@ use crate::tables;
 const NEXT_VERSION: &str = "next_version";
 
 /// A new version id: the sequence number (16 hex digits, so ids sort as they were made)
-/// and 16 random hex digits (ids of one bucket cannot be guessed from another's).
+/// and 16 hex digits no client can predict (ids of one bucket cannot be guessed from
+/// another's): a keyed BLAKE3 of the number under a key drawn once per process, so each id
+/// costs no system call.
 pub(crate) fn new_version(ns: &mut Ns) -> Result<(u64, String)> {
     let seq = txn::next_counter(ns, NEXT_VERSION)?;
-    let mut r = [0u8; 8];
-    getrandom::fill(&mut r).map_err(|e| StoreError::Internal(format!("no randomness: {e}")))?;
-    Ok((seq, format!("{seq:016x}{:016x}", u64::from_le_bytes(r))))
+    Ok((seq, id_of(seq)?))
+}
+
+/// The version id of sequence number `seq`.
+fn id_of(seq: u64) -> Result<String> {
+    let h = blake3::keyed_hash(id_key()?, &seq.to_be_bytes());
+    let mut tail = [0u8; 8];
+    tail.copy_from_slice(&h.as_bytes()[..8]);
+    Ok(format!("{seq:016x}{:016x}", u64::from_be_bytes(tail)))
+}
+
+/// The key of [`new_version`]'s unpredictable half, drawn on first use.
+fn id_key() -> Result<&'static [u8; 32]> {
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    if let Some(k) = KEY.get() {
+        return Ok(k);
+    }
+    let mut k = [0u8; 32];
+    getrandom::fill(&mut k).map_err(|e| StoreError::Internal(format!("no randomness: {e}")))?;
+    Ok(KEY.get_or_init(|| k))
 }
 
 /// The sequence number of a version id this server made (`None`: not one of ours, so no
@@ -104,16 +123,23 @@ pub(crate) fn keep_replaced(
         Some(seq) => seq,
         None => new_version(ns)?.0,
     };
+    let now = crate::now_unix_ms();
     let row = VersionRow {
         version_id: shown_id(old),
         inode: Some(vino),
         mtime_ms: old.mtime_ms,
         size: old.size,
-        noncurrent_ms: crate::now_unix_ms(),
+        noncurrent_ms: now,
     };
-    put_row(ns, b, key, seq, &row)?;
+    if b.kind == crate::model::BucketKind::Share {
+        insert_row(ns, b, key, seq, row)?;
+    } else {
+        // Outside a share (no hard links) a version's number is its own: no other row has it.
+        link(ns, b.id, key, seq, row)?;
+    }
+    b.version_rows += 1;
     b.noncurrent_bytes += old.size;
-    super::expiry::became_noncurrent(ns, b, key, row.noncurrent_ms)?;
+    super::expiry::became_noncurrent(ns, b, key, now)?;
     Ok(how)
 }
 
@@ -183,10 +209,19 @@ fn link(ns: &mut Ns, bucket_id: u64, key: &str, seq: u64, row: VersionRow) -> Re
         older,
         row,
     };
-    ns.version_log_mut()?.insert(
-        tables::log_key(bucket_id, seq).as_slice(),
-        codec::encode(&r)?.as_slice(),
-    )?;
+    let taken = ns
+        .version_log_mut()?
+        .insert(
+            tables::log_key(bucket_id, seq).as_slice(),
+            codec::encode(&r)?.as_slice(),
+        )?
+        .is_some();
+    if taken {
+        // Callers give numbers no row has (`insert_row` renumbers): never one over another.
+        return Err(StoreError::Internal(format!(
+            "version {seq} of bucket #{bucket_id} was already in the log"
+        )));
+    }
     Ok(())
 }
 
@@ -595,5 +630,27 @@ pub(crate) fn no_such_version(id: &str) -> StoreError {
         StoreError::NoSuchVersion
     } else {
         StoreError::InvalidVersionId
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_carry_their_number_and_an_unpredictable_half() {
+        let (a, b) = (id_of(41).expect("id"), id_of(42).expect("id"));
+        assert_eq!((parse_id(&a), parse_id(&b)), (Some(41), Some(42)));
+        assert!(a < b, "ids sort as they were made");
+        assert_ne!(
+            a[16..],
+            b[16..],
+            "the second half is not a function of the first alone"
+        );
+        assert_ne!(&a[16..], "0000000000000000");
+        // Not a plain hash of the number: the key is drawn per process.
+        let unkeyed = blake3::hash(&41u64.to_be_bytes());
+        let unkeyed = u64::from_be_bytes(unkeyed.as_bytes()[..8].try_into().expect("8"));
+        assert_ne!(a[16..], format!("{unkeyed:016x}"));
     }
 }
