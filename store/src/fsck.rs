@@ -295,9 +295,16 @@ struct ChainFixes {
 }
 
 impl ChainFixes {
-    /// Finds every link that differs from the chains the log's rows make.
+    /// Finds every link that differs from the chains the log's rows make. First a pass in
+    /// constant memory: each head's chain walked (numbers falling, every row its key's), and
+    /// the rows reached counted against the log's (a row is reached at most once, so equal
+    /// counts mean every row is in its chain); only when that finds damage are the chains
+    /// rebuilt from the log in memory to know what to rewrite.
     fn find(rtxn: &redb::ReadTransaction) -> Result<ChainFixes> {
         let log = rtxn.open_table(VERSION_LOG)?;
+        if Self::whole(rtxn, &log)? {
+            return Ok(ChainFixes::default());
+        }
         // (bucket id ++ key) → its rows' sequence numbers and stored older links, ascending.
         let mut keys: BTreeMap<Vec<u8>, Vec<(u64, Option<u64>)>> = BTreeMap::new();
         for e in log.iter()? {
@@ -337,6 +344,40 @@ impl ChainFixes {
             }
         }
         Ok(fixes)
+    }
+
+    /// Whether every chain is whole and holds every row of the log.
+    fn whole(
+        rtxn: &redb::ReadTransaction,
+        log: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    ) -> Result<bool> {
+        let heads = rtxn.open_table(VERSION_HEADS)?;
+        let mut reached = 0u64;
+        for e in heads.iter()? {
+            let (k, seq) = e?;
+            let hk = k.value();
+            let (Some(id), Some(key)) = (
+                hk.get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes),
+                hk.get(8..),
+            ) else {
+                return Ok(false);
+            };
+            let (mut at, mut last) = (Some(seq.value()), u64::MAX);
+            while let Some(s) = at {
+                let Some(v) = log.get(crate::tables::log_key(id, s).as_slice())? else {
+                    return Ok(false);
+                };
+                let r: crate::model::VersionLogRow = codec::decode(v.value())?;
+                if s >= last || r.key.as_bytes() != key {
+                    return Ok(false);
+                }
+                reached += 1;
+                (at, last) = (r.older, s);
+            }
+        }
+        Ok(reached == log.len()?)
     }
 
     fn count(&self) -> u64 {
