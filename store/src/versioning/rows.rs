@@ -131,11 +131,12 @@ pub(crate) fn keep_replaced(
         size: old.size,
         noncurrent_ms: now,
     };
-    if b.kind == crate::model::BucketKind::Share {
-        insert_row(ns, b, key, seq, row)?;
-    } else {
-        // Outside a share (no hard links) a version's number is its own: no other row has it.
+    if how == Kept::Moved {
+        // A plain bucket's inode with one name: its version's number is its own, no other
+        // row has it (the log's insert would refuse one that did).
         link(ns, b.id, key, seq, row)?;
+    } else {
+        insert_row(ns, b, key, seq, row)?;
     }
     b.version_rows += 1;
     b.noncurrent_bytes += old.size;
