@@ -325,10 +325,7 @@ impl ChainFixes {
             }
         }
         for (hk, rows) in &keys {
-            let id = hk
-                .get(..8)
-                .and_then(|b| b.try_into().ok())
-                .map_or(0, u64::from_be_bytes);
+            let id = crate::tables::split_entry_key(hk).map_or(0, |(id, _)| id);
             let newest = rows.last().map(|r| r.0);
             if heads.get(hk.as_slice())?.map(|v| v.value()) != newest {
                 fixes.heads.push((hk.clone(), newest));
@@ -356,12 +353,7 @@ impl ChainFixes {
         for e in heads.iter()? {
             let (k, seq) = e?;
             let hk = k.value();
-            let (Some(id), Some(key)) = (
-                hk.get(..8)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_be_bytes),
-                hk.get(8..),
-            ) else {
+            let Some((id, key)) = crate::tables::split_entry_key(hk) else {
                 return Ok(false);
             };
             let (mut at, mut last) = (Some(seq.value()), u64::MAX);

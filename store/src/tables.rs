@@ -68,6 +68,12 @@ pub fn entry_key(bucket_id: u64, key: &str) -> Vec<u8> {
     k
 }
 
+/// (bucket id, key bytes) of an [`entry_key`]-shaped key (`entries`, `version_heads`).
+pub fn split_entry_key(k: &[u8]) -> Option<(u64, &[u8])> {
+    let id = u64::from_be_bytes(k.get(..8)?.try_into().ok()?);
+    Some((id, &k[8..]))
+}
+
 pub fn part_key(upload_id: &str, part: u32) -> Vec<u8> {
     let mut k = Vec::with_capacity(upload_id.len() + 5);
     k.extend_from_slice(upload_id.as_bytes());

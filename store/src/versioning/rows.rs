@@ -144,12 +144,6 @@ pub(crate) fn keep_replaced(
     Ok(how)
 }
 
-fn put_row(ns: &mut Ns, b: &mut BucketRecord, key: &str, seq: u64, row: &VersionRow) -> Result<()> {
-    insert_row(ns, b, key, seq, row.clone())?;
-    b.version_rows += 1;
-    Ok(())
-}
-
 /// Inserts `row` as version `seq` of `key`, never over another row: when that number is taken
 /// (two names of one hard-linked inode kept the same version), the row gets a new sequence
 /// number and id of its own; a second `null` replaces the first. The caller counts the row.
@@ -232,8 +226,10 @@ fn link(ns: &mut Ns, bucket_id: u64, key: &str, seq: u64, row: VersionRow) -> Re
 fn unlink(ns: &mut Ns, lk: &[u8], newer: Option<&[u8]>) -> Result<VersionLogRow> {
     let (bucket_id, seq) =
         tables::split_log_key(lk).ok_or_else(|| StoreError::Corrupt("malformed log key".into()))?;
-    let gone = log_row(ns.version_log()?, lk)?;
-    ns.version_log_mut()?.remove(lk)?;
+    let gone: VersionLogRow = match ns.version_log_mut()?.remove(lk)? {
+        Some(v) => codec::decode(v.value())?,
+        None => return Err(StoreError::Corrupt(format!("no version {seq} to remove"))),
+    };
     let hk = tables::entry_key(bucket_id, &gone.key);
     let head = ns.version_heads()?.get(hk.as_slice())?.map(|v| v.value());
     if head == Some(seq) {
@@ -300,7 +296,8 @@ pub(crate) fn add_marker(ns: &mut Ns, b: &mut BucketRecord, key: &str) -> Result
         size: 0,
         noncurrent_ms: 0,
     };
-    put_row(ns, b, key, seq, &row)?;
+    insert_row(ns, b, key, seq, row)?;
+    b.version_rows += 1;
     super::expiry::marker_may_be_alone(ns, b, key)?;
     Ok(id)
 }
