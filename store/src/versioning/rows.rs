@@ -176,9 +176,13 @@ fn insert_row(
 /// version the file view kept with an inode, moving under a name).
 fn link(ns: &mut Ns, bucket_id: u64, key: &str, seq: u64, row: VersionRow) -> Result<()> {
     let hk = tables::entry_key(bucket_id, key);
-    let head = ns.version_heads()?.get(hk.as_slice())?.map(|v| v.value());
+    // The new row is the key's newest nearly always (a write's replaced version is): the head
+    // is set first, one descent of the heads table, and put back in the rare other case.
+    let heads = ns.version_heads_mut()?;
+    let head = heads.insert(hk.as_slice(), seq)?.map(|v| v.value());
     let older = match head {
         Some(h) if h > seq => {
+            heads.insert(hk.as_slice(), h)?;
             let mut at = h;
             loop {
                 let lk = tables::log_key(bucket_id, at);
@@ -194,10 +198,7 @@ fn link(ns: &mut Ns, bucket_id: u64, key: &str, seq: u64, row: VersionRow) -> Re
                 }
             }
         }
-        head => {
-            ns.version_heads_mut()?.insert(hk.as_slice(), seq)?;
-            head
-        }
+        head => head,
     };
     let r = VersionLogRow {
         key: key.to_string(),
