@@ -22,6 +22,10 @@
 # KEYS ≥ 1000 (pages of 1000 keys); PYTHON (default /tmp/ghvenv/bin/python) needs botocore;
 # BENCH_DIR (default /var/tmp/gh-versioning) is emptied first; PORT (default 19700) and PORT+1;
 # EXTRA_CONFIG: YAML appended to the server's config (e.g. $'storage:\n  db_cache: 512Mi\n').
+# WARM_MIB: before every measured put-small phase, write that many MiB to a scratch file on the
+# store's file system and delete it, so the phase's new page-cache pages come from memory freed
+# moments before (on a VM whose host takes back free memory, the first write to a page it took
+# back is a host fault: docs/decisions/0052; this takes that fault out of both sides alike).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${1:?gatehouse binary}")
@@ -34,6 +38,7 @@ list_rounds=${LIST_ROUNDS:-5}
 list_pages=${LIST_PAGES:-200}
 py=${PYTHON:-/tmp/ghvenv/bin/python}
 port=${PORT:-19700}
+warm_mib=${WARM_MIB:-0}
 [ "$keys" -ge 1000 ] || { echo "KEYS must be at least 1000 (pages of 1000 keys)" >&2; exit 1; }
 "$py" -c 'import botocore' || { echo "$py has no botocore (PYTHON=...)" >&2; exit 1; }
 rm -rf "$dir" && mkdir -p "$dir"
@@ -154,6 +159,10 @@ io() { awk '/^rchar/ {r = $2} /^wchar/ {w = $2} END {print r, w}' "/proc/$pid/io
 for p in $(seq 1 "$pairs"); do
   if [ $((p % 2)) -eq 1 ]; then order="plain ver"; else order="ver plain"; fi
   for b in $order; do
+    if [ "$warm_mib" -gt 0 ]; then
+      dd if=/dev/zero of="$dir/warm" bs=1M count="$warm_mib" conv=fsync status=none
+      rm -f "$dir/warm"
+    fi
     read -r r0 w0 <<<"$(io)"
     bench "$b" $((1000 + p)) put-small | sed "s/^/| $p /" | tee -a "$dir/pairs"
     read -r r1 w1 <<<"$(io)"

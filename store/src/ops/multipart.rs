@@ -10,7 +10,7 @@ use md5::{Digest as _, Md5};
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::ns::Ns;
-use super::objects::{PutOptions, WriteCondition, current_etag, verify_staged};
+use super::objects::{PutOptions, WriteCondition, verify_staged};
 use super::txn;
 use crate::checksum::{ChecksumAlgorithm, ChecksumType};
 use crate::error::{Result, StoreError};
@@ -850,7 +850,7 @@ impl Store {
                 }
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &bucket)?;
-                cond.check(current_etag(&ns, b.id, &key)?.as_deref())?;
+                cond.check_in(&ns, b.id, &key)?;
                 txn::check_share_conflicts(&ns, &b, &key)?;
                 let mut records = Vec::with_capacity(parts.len());
                 let mut missing = None;

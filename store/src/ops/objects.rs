@@ -66,8 +66,21 @@ impl WriteCondition {
         self.if_match.is_none() && !self.if_none_match
     }
 
+    /// Whether a write may replace what `key` of bucket `bucket_id` holds now, in the write's
+    /// own transaction; an unconditional write reads nothing.
+    pub(crate) fn check_in(&self, ns: &Ns, bucket_id: u64, key: &str) -> Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let etag = match txn::lookup(ns, bucket_id, key)? {
+            Some(ino) => Some(txn::inode_attrs(ns, ino)?.etag),
+            None => None,
+        };
+        self.check(etag.as_deref())
+    }
+
     /// Whether a write may replace `current` (the key's ETag now, `None` when it is free).
-    pub(crate) fn check(&self, current: Option<&str>) -> Result<()> {
+    fn check(&self, current: Option<&str>) -> Result<()> {
         if let Some(list) = &self.if_match {
             let Some(etag) = current else {
                 return Err(StoreError::NoSuchKey);
@@ -90,14 +103,6 @@ pub fn etag_in_list(list: &str, etag: &str) -> bool {
         let t = t.trim();
         let t = t.strip_prefix("W/").unwrap_or(t);
         t == "*" || t.trim_matches('"') == etag
-    })
-}
-
-/// The ETag of `key`'s current object inside a write transaction (`None` when free).
-pub(crate) fn current_etag(ns: &Ns, bucket_id: u64, key: &str) -> Result<Option<String>> {
-    Ok(match txn::lookup(ns, bucket_id, key)? {
-        Some(ino) => Some(txn::get_inode(ns, ino)?.etag),
-        None => None,
     })
 }
 
@@ -372,7 +377,7 @@ impl Store {
             .write(move |t| {
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &bucket)?;
-                cond.check(current_etag(&ns, b.id, &key)?.as_deref())?;
+                cond.check_in(&ns, b.id, &key)?;
                 txn::check_share_conflicts(&ns, &b, &key)?;
                 crate::locks::apply_to_new(&b, &lock, &mut rec, crate::now_unix_ms())?;
                 txn::check_quota(&ns, &b, &key, rec.size, limit)?;
@@ -833,8 +838,7 @@ impl Store {
                         src.sse = crate::sse::mode_of(&src.data, src.sse);
                     }
                     let mut b = txn::get_bucket(&ns, &db)?;
-                    opts.condition
-                        .check(current_etag(&ns, b.id, &dk)?.as_deref())?;
+                    opts.condition.check_in(&ns, b.id, &dk)?;
                     txn::check_share_conflicts(&ns, &b, &dk)?;
                     let mut rec = src;
                     rec.mtime_ms = now_ms();

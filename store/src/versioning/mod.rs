@@ -18,7 +18,7 @@ use crate::model::{BucketRecord, Principal, ReplOp, VersionRow, Versioning};
 use crate::ops::ObjectInfo;
 use crate::ops::WriteCondition;
 use crate::ops::ns::Ns;
-use crate::ops::objects::{current_etag, per_key};
+use crate::ops::objects::per_key;
 use crate::ops::txn;
 use crate::rbac::{Resource, Verb, authorize};
 use crate::tables::{self, BUCKETS, ENTRIES, INODE_VERSIONS, VERSION_HEADS, VERSION_LOG};
@@ -218,7 +218,7 @@ impl Store {
                                 if_match,
                                 if_none_match: false,
                             };
-                            match cond.check(current_etag(&ns, b.id, key)?.as_deref()) {
+                            match cond.check_in(&ns, b.id, key) {
                                 Ok(()) => delete_current_in(&mut ns, &mut b, key),
                                 Err(e) => Err(e),
                             }
