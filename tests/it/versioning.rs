@@ -475,6 +475,137 @@ async fn version_listing_pages_in_aws_order() {
     assert_eq!(code(&e), "InvalidArgument");
 }
 
+/// Every version of `bucket` through ListObjectVersions pages of `max_keys`, in AWS order, as
+/// (key, version id, is latest), starting after `key_marker`/`version_id_marker`.
+async fn paged_versions(
+    c: &Client,
+    bucket: &str,
+    max_keys: i32,
+    mut km: Option<String>,
+    mut vm: Option<String>,
+) -> Vec<(String, String, bool)> {
+    let mut got = Vec::new();
+    loop {
+        let out = c
+            .list_object_versions()
+            .bucket(bucket)
+            .max_keys(max_keys)
+            .set_key_marker(km.clone())
+            .set_version_id_marker(vm.clone())
+            .send()
+            .await
+            .expect("page");
+        let mut page: Vec<(String, String, bool)> = out
+            .versions()
+            .iter()
+            .map(|v| (v.key(), v.version_id(), v.is_latest()))
+            .chain(
+                out.delete_markers()
+                    .iter()
+                    .map(|m| (m.key(), m.version_id(), m.is_latest())),
+            )
+            .map(|(k, v, l)| {
+                (
+                    k.unwrap_or("").to_string(),
+                    v.unwrap_or("").to_string(),
+                    l == Some(true),
+                )
+            })
+            .collect();
+        assert!(
+            page.len() <= max_keys as usize,
+            "{} > {max_keys}",
+            page.len()
+        );
+        // Versions and markers come as two lists: a key's are newest first by version id
+        // (ours rise with each write), the null version, written before versioning, last.
+        let order = |v: &str| {
+            if v == "null" {
+                String::new()
+            } else {
+                v.to_string()
+            }
+        };
+        page.sort_by(|a, b| a.0.cmp(&b.0).then(order(&b.1).cmp(&order(&a.1))));
+        got.extend(page);
+        if out.is_truncated() != Some(true) {
+            return got;
+        }
+        km = out.next_key_marker().map(String::from);
+        vm = out.next_version_id_marker().map(String::from);
+    }
+}
+
+#[tokio::test]
+async fn a_key_with_many_versions_pages_from_its_markers() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("many").send().await.expect("mb");
+    // `k`: the null version (written before versioning), then 40 versions with a delete marker
+    // after every tenth; `l` after it: two versions.
+    let mut k_ids = vec![put(&c, "many", "k", b"null").await.unwrap_or_default()];
+    assert_eq!(k_ids[0], "", "no version id before versioning");
+    k_ids[0] = "null".into();
+    set_versioning(&c, "many", BucketVersioningStatus::Enabled).await;
+    for i in 1..=40 {
+        k_ids.push(
+            put(&c, "many", "k", format!("k{i}").as_bytes())
+                .await
+                .expect("id"),
+        );
+        if i % 10 == 0 {
+            let d = c
+                .delete_object()
+                .bucket("many")
+                .key("k")
+                .send()
+                .await
+                .expect("rm");
+            k_ids.push(d.version_id().expect("marker id").to_string());
+        }
+    }
+    let mut l_ids = Vec::new();
+    for i in 0..2 {
+        l_ids.push(
+            put(&c, "many", "l", format!("l{i}").as_bytes())
+                .await
+                .expect("id"),
+        );
+    }
+    let mut want: Vec<(String, String, bool)> = Vec::new();
+    for (key, ids) in [("k", &k_ids), ("l", &l_ids)] {
+        for (i, id) in ids.iter().rev().enumerate() {
+            want.push((key.to_string(), id.clone(), i == 0));
+        }
+    }
+    assert_eq!(want.len(), 47);
+    // Pages smaller than the key's versions, each starting inside its chain: every version
+    // once, in order, only each key's newest latest (a delete marker, for `k`).
+    for max_keys in [1, 7, 46, 1000] {
+        assert_eq!(
+            paged_versions(&c, "many", max_keys, None, None).await,
+            want,
+            "pages of {max_keys}"
+        );
+    }
+    // From any version of `k` named as the marker, the listing goes on with the next older
+    // one; after the null version (the oldest), with `l`.
+    for (i, id) in k_ids.iter().rev().enumerate() {
+        let rest = paged_versions(&c, "many", 5, Some("k".into()), Some(id.clone())).await;
+        assert_eq!(rest, want[i + 1..], "after {id}");
+    }
+    // A marker that names none of `k`'s versions: nothing more of `k`, then `l`.
+    let rest = paged_versions(
+        &c,
+        "many",
+        5,
+        Some("k".into()),
+        Some(format!("{:032x}", 7u8)),
+    )
+    .await;
+    assert_eq!(rest, want[45..]);
+}
+
 #[tokio::test]
 async fn delete_objects_copies_tags_and_multipart_by_version() {
     let srv = TestServer::start().await;

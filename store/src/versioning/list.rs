@@ -9,7 +9,7 @@ use redb::{ReadableDatabase, ReadableTable};
 
 use super::rows;
 use crate::error::{Result, StoreError};
-use crate::model::{BucketRecord, ObjectRecord, Principal};
+use crate::model::{BucketRecord, ObjectRecord, Principal, VersionRow};
 use crate::rbac::{Resource, Verb, authorize};
 use crate::tables::{self, BUCKETS, ENTRIES, INODE_VERSIONS, INODES, VERSION_HEADS, VERSION_LOG};
 use crate::{Store, codec, deny};
@@ -90,8 +90,19 @@ impl Store {
         let want = q.max_keys + 1;
         let mut found: Vec<VersionItem> = Vec::new();
 
-        let versions_of = |key: &str| -> Result<Vec<VersionItem>> {
+        // At most `limit` of `key`'s versions in AWS order (current, then those the file view
+        // kept of the current inode, then the chain), after version `marker` when one is named
+        // (none when the key has no such version): a page reads what it returns, not every
+        // version of a key with many.
+        let versions_of = |key: &str,
+                           marker: Option<&str>,
+                           limit: usize|
+         -> Result<Vec<VersionItem>> {
             let mut out = Vec::new();
+            // Versions before the marker are passed over; `pos` counts every version seen, so
+            // only the key's first is its latest.
+            let mut skipping = marker;
+            let mut pos = 0usize;
             let current = entries.get(tables::entry_key(b.id, key).as_slice())?;
             let mut kept = Vec::new();
             if let Some(ino) = current {
@@ -100,24 +111,27 @@ impl Store {
                     .get(ino)?
                     .ok_or_else(|| StoreError::Corrupt(format!("missing inode {ino}")))?;
                 let record: ObjectRecord = codec::decode(v.value())?;
-                out.push(VersionItem::Version {
-                    key: key.to_string(),
-                    version_id: rows::shown_id(&record),
-                    is_latest: true,
-                    record: Box::new(record),
-                });
+                let version_id = rows::shown_id(&record);
+                match skipping {
+                    Some(m) => skipping = (m != version_id).then_some(m),
+                    None => out.push(VersionItem::Version {
+                        key: key.to_string(),
+                        version_id,
+                        is_latest: true,
+                        record: Box::new(record),
+                    }),
+                }
+                pos += 1;
                 // Versions the file view kept of the current inode come next: newer than any
                 // the key had before the inode was linked to it.
                 kept = rows::inode_rows(&inode_versions, b.id, ino)?;
             }
-            kept.extend(chains.rows_of(b.id, key)?);
-            for (_, row) in kept {
-                let is_latest = out.is_empty();
-                out.push(match row.inode {
+            let item = |row: VersionRow, pos: usize| -> Result<VersionItem> {
+                Ok(match row.inode {
                     None => VersionItem::DeleteMarker {
                         key: key.to_string(),
                         version_id: row.version_id,
-                        is_latest,
+                        is_latest: pos == 0,
                         mtime_ms: row.mtime_ms,
                     },
                     Some(vino) => {
@@ -127,11 +141,36 @@ impl Store {
                         VersionItem::Version {
                             key: key.to_string(),
                             version_id: row.version_id,
-                            is_latest,
+                            is_latest: pos == 0,
                             record: Box::new(codec::decode(v.value())?),
                         }
                     }
-                });
+                })
+            };
+            for (_, row) in kept {
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+                match skipping {
+                    Some(m) => skipping = (m != row.version_id).then_some(m),
+                    None => out.push(item(row, pos)?),
+                }
+                pos += 1;
+            }
+            let from = match skipping {
+                None => chains.head(b.id, key)?,
+                Some(m) => match chains.after_row(b.id, key, m)? {
+                    Some(older) => {
+                        // Past the marker: nothing after it is the key's latest.
+                        pos = pos.max(1);
+                        older
+                    }
+                    None => return Ok(out),
+                },
+            };
+            for (_, row) in chains.rows_from(b.id, key, from, limit.saturating_sub(out.len()))? {
+                out.push(item(row, pos)?);
+                pos += 1;
             }
             Ok(out)
         };
@@ -146,10 +185,7 @@ impl Store {
                 && km.starts_with(q.prefix.as_str())
                 && !delim.is_some_and(|d| km[q.prefix.len()..].contains(d))
             {
-                let all = versions_of(km)?;
-                if let Some(i) = all.iter().position(|it| item_id(it) == Some(vm)) {
-                    found.extend(all.into_iter().skip(i + 1));
-                }
+                found.extend(versions_of(km, Some(vm), want)?);
             }
         }
         let prefix_end = tables::prefix_successor(q.prefix.as_bytes());
@@ -170,7 +206,7 @@ impl Store {
                 }
                 continue;
             }
-            found.extend(versions_of(&key)?);
+            found.extend(versions_of(&key, None, want - found.len())?);
             from = From::After(key.into_bytes());
         }
         if found.len() > q.max_keys {
@@ -194,15 +230,6 @@ impl Store {
         }
         page.items = found;
         Ok(page)
-    }
-}
-
-fn item_id(it: &VersionItem) -> Option<&str> {
-    match it {
-        VersionItem::Version { version_id, .. } | VersionItem::DeleteMarker { version_id, .. } => {
-            Some(version_id)
-        }
-        VersionItem::Prefix(_) => None,
     }
 }
 

@@ -329,10 +329,23 @@ where
 {
     /// `key`'s rows, newest first, as (log key, row).
     pub(crate) fn rows_of(&self, bucket_id: u64, key: &str) -> Result<Vec<(Vec<u8>, VersionRow)>> {
+        let head = self.head(bucket_id, key)?;
+        self.rows_from(bucket_id, key, head, usize::MAX)
+    }
+
+    /// At most `limit` of `key`'s rows, newest first, from the row numbered `from` on (`None`:
+    /// none): what a page of a listing needs, not the whole chain.
+    pub(crate) fn rows_from(
+        &self,
+        bucket_id: u64,
+        key: &str,
+        from: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, VersionRow)>> {
         let mut out = Vec::new();
-        let mut next = self.head(bucket_id, key)?;
+        let mut next = from;
         let mut last = u64::MAX;
-        while let Some(seq) = next {
+        while let Some(seq) = next.filter(|_| out.len() < limit) {
             let lk = tables::log_key(bucket_id, seq);
             let r = log_row(self.log, &lk)?;
             if seq >= last || r.key != key {
@@ -345,6 +358,47 @@ where
             out.push((lk.to_vec(), r.row));
         }
         Ok(out)
+    }
+
+    /// Where `key`'s chain goes on after its row of version `id`: `Some(older)` (`None` inside:
+    /// that row is the oldest) when the chain has the row, `None` when it does not. One lookup
+    /// by the number the id carries; `null`, which carries none, walks the chain.
+    pub(crate) fn after_row(
+        &self,
+        bucket_id: u64,
+        key: &str,
+        id: &str,
+    ) -> Result<Option<Option<u64>>> {
+        if id == "null" {
+            let mut next = self.head(bucket_id, key)?;
+            let mut last = u64::MAX;
+            while let Some(seq) = next {
+                let r = log_row(self.log, &tables::log_key(bucket_id, seq))?;
+                if seq >= last || r.key != key {
+                    return Err(StoreError::Corrupt(format!(
+                        "the version chain of {key:?} is out of order or crosses keys at {seq}"
+                    )));
+                }
+                if r.row.version_id == "null" {
+                    return Ok(Some(r.older));
+                }
+                last = seq;
+                next = r.older;
+            }
+            return Ok(None);
+        }
+        let Some(seq) = parse_id(id) else {
+            return Ok(None);
+        };
+        Ok(
+            match self.log.get(tables::log_key(bucket_id, seq).as_slice())? {
+                Some(v) => {
+                    let r: VersionLogRow = codec::decode(v.value())?;
+                    (r.key == key && r.row.version_id == id).then_some(r.older)
+                }
+                None => None,
+            },
+        )
     }
 
     /// `key`'s newest row, if any.
@@ -387,7 +441,8 @@ where
         })
     }
 
-    fn head(&self, bucket_id: u64, key: &str) -> Result<Option<u64>> {
+    /// The number of `key`'s newest row, if any.
+    pub(crate) fn head(&self, bucket_id: u64, key: &str) -> Result<Option<u64>> {
         Ok(self
             .heads
             .get(tables::entry_key(bucket_id, key).as_slice())?
