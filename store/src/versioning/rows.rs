@@ -360,47 +360,6 @@ where
         Ok(out)
     }
 
-    /// Where `key`'s chain goes on after its row of version `id`: `Some(older)` (`None` inside:
-    /// that row is the oldest) when the chain has the row, `None` when it does not. One lookup
-    /// by the number the id carries; `null`, which carries none, walks the chain.
-    pub(crate) fn after_row(
-        &self,
-        bucket_id: u64,
-        key: &str,
-        id: &str,
-    ) -> Result<Option<Option<u64>>> {
-        if id == "null" {
-            let mut next = self.head(bucket_id, key)?;
-            let mut last = u64::MAX;
-            while let Some(seq) = next {
-                let r = log_row(self.log, &tables::log_key(bucket_id, seq))?;
-                if seq >= last || r.key != key {
-                    return Err(StoreError::Corrupt(format!(
-                        "the version chain of {key:?} is out of order or crosses keys at {seq}"
-                    )));
-                }
-                if r.row.version_id == "null" {
-                    return Ok(Some(r.older));
-                }
-                last = seq;
-                next = r.older;
-            }
-            return Ok(None);
-        }
-        let Some(seq) = parse_id(id) else {
-            return Ok(None);
-        };
-        Ok(
-            match self.log.get(tables::log_key(bucket_id, seq).as_slice())? {
-                Some(v) => {
-                    let r: VersionLogRow = codec::decode(v.value())?;
-                    (r.key == key && r.row.version_id == id).then_some(r.older)
-                }
-                None => None,
-            },
-        )
-    }
-
     /// `key`'s newest row, if any.
     pub(crate) fn newest_row(
         &self,
@@ -422,11 +381,45 @@ where
         key: &str,
         id: &str,
     ) -> Result<Option<(Vec<u8>, VersionRow)>> {
+        Ok(self.named(bucket_id, key, id)?.map(|(lk, r)| (lk, r.row)))
+    }
+
+    /// Where `key`'s chain goes on after its row of version `id`: `Some(older)` (`None` inside:
+    /// that row is the oldest) when the chain has the row, `None` when it does not.
+    pub(crate) fn after_row(
+        &self,
+        bucket_id: u64,
+        key: &str,
+        id: &str,
+    ) -> Result<Option<Option<u64>>> {
+        Ok(self.named(bucket_id, key, id)?.map(|(_, r)| r.older))
+    }
+
+    /// The log key and log row of version `id` of `key`, if it has one.
+    fn named(
+        &self,
+        bucket_id: u64,
+        key: &str,
+        id: &str,
+    ) -> Result<Option<(Vec<u8>, VersionLogRow)>> {
         if id == "null" {
-            return Ok(self
-                .rows_of(bucket_id, key)?
-                .into_iter()
-                .find(|(_, r)| r.version_id == "null"));
+            let mut next = self.head(bucket_id, key)?;
+            let mut last = u64::MAX;
+            while let Some(seq) = next {
+                let lk = tables::log_key(bucket_id, seq);
+                let r = log_row(self.log, &lk)?;
+                if seq >= last || r.key != key {
+                    return Err(StoreError::Corrupt(format!(
+                        "the version chain of {key:?} is out of order or crosses keys at {seq}"
+                    )));
+                }
+                if r.row.version_id == "null" {
+                    return Ok(Some((lk.to_vec(), r)));
+                }
+                last = seq;
+                next = r.older;
+            }
+            return Ok(None);
         }
         let Some(seq) = parse_id(id) else {
             return Ok(None);
@@ -435,7 +428,7 @@ where
         Ok(match self.log.get(lk.as_slice())? {
             Some(v) => {
                 let r: VersionLogRow = codec::decode(v.value())?;
-                (r.key == key && r.row.version_id == id).then(|| (lk.to_vec(), r.row))
+                (r.key == key && r.row.version_id == id).then(|| (lk.to_vec(), r))
             }
             None => None,
         })
