@@ -218,10 +218,8 @@ impl Store {
                                 if_match,
                                 if_none_match: false,
                             };
-                            match cond.check_in(&ns, b.id, key) {
-                                Ok(()) => delete_current_in(&mut ns, &mut b, key),
-                                Err(e) => Err(e),
-                            }
+                            cond.check_in(&ns, b.id, key)
+                                .and_then(|()| delete_current_in(&mut ns, &mut b, key))
                         }
                     };
                     out.push(per_key(outcome)?);
