@@ -172,6 +172,7 @@
     }
     $('loading').hidden = true;
     $('app').hidden = true;
+    clear($('panel-nav'));
     $('sign-out').hidden = true;
     $('who').textContent = '';
     $('signin').hidden = false;
@@ -219,17 +220,18 @@
     $('tabs').hidden = $('tabs').querySelectorAll('.tab').length < 2;
     mountToken = null;
     $('who').textContent = 'Signed in as ' + me.name + (me.admin ? ' (admin)' : '');
-    $('sign-out').hidden = false;
-    $('signin').hidden = true;
-    $('loading').hidden = true;
-    $('app').hidden = false;
     const allowed = new Set(me.panels.filter((p) => p.allowed).map((p) => p.id));
     if (!me.panels.some((p) => p.id === 'replication') && await replicationVisible()) allowed.add('replication');
     if (await keysVisible()) allowed.add('keys');
     allowedPanels = allowed;
+    // The panels are this user's before the page is shown: never the last one's for a moment.
     const nav = $('panel-nav');
     clear(nav);
     for (const section of document.querySelectorAll('.panel')) section.hidden = true;
+    $('sign-out').hidden = false;
+    $('signin').hidden = true;
+    $('loading').hidden = true;
+    $('app').hidden = false;
     const titles = new Map(me.panels.map((p) => [p.id, p.title]));
     const shown = VIEWS.filter((id) => allowed.has(id));
     for (const id of shown) {
