@@ -276,7 +276,23 @@ impl Committer {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
     {
-        let r = self.submit(f, !self.relaxed, false).await;
+        let r = self.submit(f, !self.relaxed, false, None).await;
+        self.noticed(r)
+    }
+
+    /// [`Self::write`], and `after` run on the commit thread once the transaction `f` ran in has
+    /// committed (or failed), before the caller hears — whether or not the caller still waits:
+    /// for what must follow a change even when its request is dropped midway, such as
+    /// forgetting credentials remembered from before it (`ops::credential_cache`).
+    pub async fn write_then<T, F, A>(&self, f: F, after: A) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
+        A: FnOnce() + Send + 'static,
+    {
+        let r = self
+            .submit(f, !self.relaxed, false, Some(Box::new(after)))
+            .await;
         self.noticed(r)
     }
 
@@ -288,7 +304,7 @@ impl Committer {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
     {
-        let r = self.submit(f, false, false).await;
+        let r = self.submit(f, false, false, None).await;
         self.noticed(r)
     }
 
@@ -301,7 +317,7 @@ impl Committer {
     {
         let r = match self.run_inline(f) {
             Ok(r) => r,
-            Err(f) => self.submit(f, false, false).await,
+            Err(f) => self.submit(f, false, false, None).await,
         };
         self.noticed(r)
     }
@@ -410,11 +426,17 @@ impl Committer {
     /// Returns once every mutation answered before it is durable (at once if nothing deferred
     /// is pending).
     pub async fn barrier(&self) -> Result<()> {
-        let r = self.submit(|_| Ok(()), true, true).await;
+        let r = self.submit(|_| Ok(()), true, true, None).await;
         self.noticed(r)
     }
 
-    async fn submit<T, F>(&self, f: F, durable: bool, barrier: bool) -> Result<T>
+    async fn submit<T, F>(
+        &self,
+        f: F,
+        durable: bool,
+        barrier: bool,
+        after: Option<Box<dyn FnOnce() + Send>>,
+    ) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
@@ -427,6 +449,9 @@ impl Committer {
                 _ => None,
             };
             let reply: Reply = Box::new(move |commit_err: Option<&StoreError>| {
+                if let Some(after) = after {
+                    after();
+                }
                 let out = match commit_err {
                     Some(e) => Err(clone_err(e)),
                     None => r,

@@ -249,7 +249,7 @@ struct Inner {
     /// Sealed chunks opened lately (their plaintext), for readers coming back for more.
     opened: Arc<readahead::Opened>,
     /// Principals of NFS peer addresses (see `ops::peers`).
-    peer_principals: ops::PeerPrincipals,
+    peer_principals: Arc<ops::PeerPrincipals>,
     /// Secrets and principals of access keys (see `ops::credential_cache`).
     credentials: ops::CredentialCache,
     /// A background GC after a full disk is running (see `ops::gc`).

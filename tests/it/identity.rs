@@ -601,3 +601,91 @@ async fn bad_input_is_refused_clearly_and_leaves_nothing_behind() {
     );
     assert_eq!(store.list_roles(&admin).expect("roles").len(), roles_before);
 }
+
+/// Signed requests' keys are answered from memory while nothing has changed (issue 19): a
+/// removed user's key, and a key rotated by a request whose caller stopped waiting as soon as
+/// it was queued, still stop working the moment the change commits.
+#[tokio::test]
+async fn remembered_keys_stop_with_a_removal_and_with_a_rotation_nobody_waited_for() {
+    use futures_util::FutureExt;
+    let srv = TestServer::start().await;
+    srv.client()
+        .create_bucket()
+        .bucket("kept")
+        .send()
+        .await
+        .expect("create");
+    let mut users = Vec::new();
+    for name in ["erin", "frank"] {
+        let u = srv.new_user(name).await;
+        srv.store()
+            .bind(
+                &srv.admin(),
+                SubjectRef::User(u.user_id.clone()),
+                "bucket-read",
+                Scope::Global,
+            )
+            .await
+            .expect("bind");
+        let c = client_with(srv.addr, &u.access_key, &u.secret_key);
+        users.push((u, c));
+    }
+    // Used after the last change of users and bindings: answered from memory from now on.
+    for (_, c) in &users {
+        for _ in 0..3 {
+            c.list_objects_v2()
+                .bucket("kept")
+                .send()
+                .await
+                .expect("works, and is remembered");
+        }
+    }
+    let (erin, erin_c) = &users[0];
+    let (frank, frank_c) = &users[1];
+
+    // A rotation whose request is dropped once queued: the commit thread still runs it.
+    let admin = srv.admin();
+    let mut rotation = Box::pin(srv.store().rotate_credentials(&admin, "erin"));
+    // Polled once (queued; done only if the commit thread beat this thread to the answer).
+    let _ = rotation.as_mut().now_or_never();
+    drop(rotation);
+    let t0 = Instant::now();
+    while srv
+        .store()
+        .show_user(&admin, "erin")
+        .expect("show")
+        .access_key
+        == erin.access_key
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the rotation never committed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let e = erin_c
+        .list_objects_v2()
+        .bucket("kept")
+        .send()
+        .await
+        .expect_err("the old key stops with the rotation");
+    assert_eq!(code(&e), "InvalidAccessKeyId");
+
+    srv.store()
+        .remove_user(&admin, "frank")
+        .await
+        .expect("remove");
+    let e = frank_c
+        .list_objects_v2()
+        .bucket("kept")
+        .send()
+        .await
+        .expect_err("a removed user's key stops at once");
+    assert_eq!(code(&e), "InvalidAccessKeyId");
+    assert!(
+        srv.store()
+            .lookup_credential(&frank.access_key)
+            .expect("lookup")
+            .is_none()
+    );
+}

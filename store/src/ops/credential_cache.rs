@@ -5,13 +5,16 @@
 //! creator is bound `bucket-admin` on its bucket). Neither depends on anything but the user's
 //! key and credential generation (the secret) and the policy snapshot (the principal), so:
 //!
-//! - a secret is kept for an access key together with the user id and generation it was
-//!   derived for; [`Store::lookup_credential`](crate::Store::lookup_credential) still reads the
-//!   credential and user rows on every call, so a rotated or removed user's old key fails at
-//!   once (the generation no longer matches, or there is no row);
-//! - a principal is kept under the identity epoch read *before* it was resolved (the epoch of
-//!   [`super::PeerPrincipals`], moved by every change of users, peers, roles, groups and
-//!   bindings), so a resolution racing a change is never served after the change is answered.
+//! - a secret and principal are kept for an access key under the identity epoch read *before*
+//!   the key's credential and user rows were read and the principal resolved (the epoch of
+//!   [`super::PeerPrincipals`], moved by every change of users, credentials, peers, roles,
+//!   groups and bindings once it has committed — by the commit thread itself for a rotation or
+//!   a removal, so even a request dropped midway moves it). While the epoch has not moved, a
+//!   lookup is answered from here without reading a row; a rotated or removed user's old key
+//!   fails at once after the change (the epoch moved, the rows are read again and no longer
+//!   match), and a lookup racing a change is never served after it;
+//! - once the epoch has moved, the secret is still reused for the same user id and generation
+//!   (the rows read again say whether they still hold), and the principal resolved again.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -42,6 +45,14 @@ pub(crate) struct Hit {
 }
 
 impl CredentialCache {
+    /// The secret and principal kept for `access_key` if they were looked up under `epoch`,
+    /// the current one: nothing that could change them has committed since.
+    pub(crate) fn current(&self, access_key: &str, epoch: u64) -> Option<(String, Principal)> {
+        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let k = known.get(access_key)?;
+        (k.epoch == epoch).then(|| (k.secret.clone(), k.principal.clone()))
+    }
+
     pub(crate) fn get(
         &self,
         access_key: &str,
@@ -105,6 +116,9 @@ mod tests {
         // A policy change: the secret still serves, the principal is resolved again.
         let hit = cache.get("AK", "u1", 0, 6).expect("kept");
         assert!(hit.principal.is_none());
+        assert!(cache.current("AK", 5).is_some());
+        assert!(cache.current("AK", 6).is_none(), "not once the epoch moved");
+        assert!(cache.current("BK", 5).is_none());
         // Rotated credentials (another generation) or another user: nothing.
         assert!(cache.get("AK", "u1", 1, 5).is_none());
         assert!(cache.get("AK", "u2", 0, 5).is_none());

@@ -279,6 +279,12 @@ impl Store {
         if b.quota_bytes == 0 && limit == 0 {
             return Ok(());
         }
+        // Most writes fit without counting what they replace: only one that does not looks
+        // the replaced object up (its bytes may be freed by this write; the commit knows).
+        match txn::ensure_room(b, size, limit, || self.total_usage()) {
+            Err(StoreError::QuotaExceeded(_)) => {}
+            fits_or_failed => return fits_or_failed,
+        }
         let replaced = match self.read_object(&b.name, key) {
             Ok(o) => o.record.size,
             Err(StoreError::NoSuchKey) => 0,

@@ -363,8 +363,18 @@ impl Store {
     }
 
     /// Access key → (secret, principal), resolved against the current policy. `None` for an
-    /// unknown or rotated-away key.
+    /// unknown or rotated-away key. Answered from memory while nothing that could change the
+    /// answer (users, credentials, peers, roles, groups, bindings) has changed since it was
+    /// looked up: every such change moves the identity epoch once it has committed.
     pub fn lookup_credential(&self, access_key: &str) -> Result<Option<(String, Principal)>> {
+        // The epoch before the rows are read: an answer is kept under it, so one read while a
+        // change commits is never served after the change moves the epoch (see
+        // `ops::credential_cache`).
+        let epoch = self.inner.peer_principals.epoch();
+        let cache = &self.inner.credentials;
+        if let Some(known) = cache.current(access_key, epoch) {
+            return Ok(Some(known));
+        }
         let txn = self.db().begin_read()?;
         let creds = txn.open_table(CREDENTIALS)?;
         let Some(v) = creds.get(access_key)? else {
@@ -379,10 +389,6 @@ impl Store {
         if u.generation != cref.generation {
             return Ok(None);
         }
-        // The epoch before resolving: a principal resolved while a change commits is kept
-        // under the older epoch and so never served after it (see `ops::credential_cache`).
-        let epoch = self.inner.peer_principals.epoch();
-        let cache = &self.inner.credentials;
         let sk = match cache.get(access_key, &cref.user_id, u.generation, epoch) {
             Some(hit) => {
                 if let Some(principal) = hit.principal {
@@ -431,39 +437,45 @@ impl Store {
         let caller = p.user_id.clone();
         let (other, service) = (refusal("another user's"), refusal("a service user's"));
         let master = self.inner.master.clone();
+        // The old key stops with the commit, for lookups answered from memory too.
+        let principals = self.inner.peer_principals.clone();
+        let forget = move || principals.invalidate();
         let r = self
             .inner
             .committer
-            .write(move |txn| {
-                let (id, mut u) = resolve_user_txn(txn, &who)?;
-                if !admin && id != caller {
-                    return Err(StoreError::AccessDenied(other));
-                }
-                if !admin && u.kind == UserKind::Service {
-                    return Err(StoreError::AccessDenied(service));
-                }
-                let pk = PublicKey::from_bytes(&u.public_key)
-                    .map_err(|e| StoreError::Corrupt(format!("stored public key: {e}")))?;
-                let (old_ak, _) = master.s3_credentials(&pk, u.generation);
-                u.generation += 1;
-                let (ak, sk) = master.s3_credentials(&pk, u.generation);
-                let mut creds = txn.open_table(CREDENTIALS)?;
-                creds.remove(old_ak.as_str())?;
-                let cref = CredentialRef {
-                    user_id: id.clone(),
-                    generation: u.generation,
-                };
-                creds.insert(ak.as_str(), codec::encode(&cref)?.as_slice())?;
-                txn.open_table(USERS)?
-                    .insert(id.as_str(), codec::encode(&u)?.as_slice())?;
-                Ok(Registered {
-                    user_id: id,
-                    name: u.name,
-                    access_key: ak,
-                    secret_key: sk,
-                    created: false,
-                })
-            })
+            .write_then(
+                move |txn| {
+                    let (id, mut u) = resolve_user_txn(txn, &who)?;
+                    if !admin && id != caller {
+                        return Err(StoreError::AccessDenied(other));
+                    }
+                    if !admin && u.kind == UserKind::Service {
+                        return Err(StoreError::AccessDenied(service));
+                    }
+                    let pk = PublicKey::from_bytes(&u.public_key)
+                        .map_err(|e| StoreError::Corrupt(format!("stored public key: {e}")))?;
+                    let (old_ak, _) = master.s3_credentials(&pk, u.generation);
+                    u.generation += 1;
+                    let (ak, sk) = master.s3_credentials(&pk, u.generation);
+                    let mut creds = txn.open_table(CREDENTIALS)?;
+                    creds.remove(old_ak.as_str())?;
+                    let cref = CredentialRef {
+                        user_id: id.clone(),
+                        generation: u.generation,
+                    };
+                    creds.insert(ak.as_str(), codec::encode(&cref)?.as_slice())?;
+                    txn.open_table(USERS)?
+                        .insert(id.as_str(), codec::encode(&u)?.as_slice())?;
+                    Ok(Registered {
+                        user_id: id,
+                        name: u.name,
+                        access_key: ak,
+                        secret_key: sk,
+                        created: false,
+                    })
+                },
+                forget,
+            )
             .await?;
         audit(p, "user.rotate", &format!("{} ({})", r.name, r.user_id));
         Ok(r)
@@ -475,50 +487,57 @@ impl Store {
         deny(authorize(p, Verb::Delete, Resource::Users))?;
         let who = who.to_string();
         let master = self.inner.master.clone();
+        // The user's key stops with the commit, for lookups answered from memory too.
+        let principals = self.inner.peer_principals.clone();
+        let forget = move || principals.invalidate();
         let removed = self
             .inner
             .committer
-            .write(move |txn| {
-                let (id, u) = resolve_user_txn(txn, &who)?;
-                if u.kind == UserKind::Service {
-                    return Err(StoreError::Conflict(format!(
-                        "{} is a service user; the server manages it",
-                        u.name
-                    )));
-                }
-                let pk = PublicKey::from_bytes(&u.public_key)
-                    .map_err(|e| StoreError::Corrupt(format!("stored public key: {e}")))?;
-                let (ak, _) = master.s3_credentials(&pk, u.generation);
-                txn.open_table(CREDENTIALS)?.remove(ak.as_str())?;
-                txn.open_table(USER_NAMES)?.remove(u.name.as_str())?;
-                txn.open_table(USERS)?.remove(id.as_str())?;
-                {
-                    let mut groups = txn.open_table(GROUPS)?;
-                    let mut changed = Vec::new();
-                    for e in groups.iter()? {
-                        let (k, v) = e?;
-                        let mut g: GroupRecord = codec::decode(v.value())?;
-                        if g.members.remove(&id) {
-                            changed.push((k.value().to_string(), g));
+            .write_then(
+                move |txn| {
+                    let (id, u) = resolve_user_txn(txn, &who)?;
+                    if u.kind == UserKind::Service {
+                        return Err(StoreError::Conflict(format!(
+                            "{} is a service user; the server manages it",
+                            u.name
+                        )));
+                    }
+                    let pk = PublicKey::from_bytes(&u.public_key)
+                        .map_err(|e| StoreError::Corrupt(format!("stored public key: {e}")))?;
+                    let (ak, _) = master.s3_credentials(&pk, u.generation);
+                    txn.open_table(CREDENTIALS)?.remove(ak.as_str())?;
+                    txn.open_table(USER_NAMES)?.remove(u.name.as_str())?;
+                    txn.open_table(USERS)?.remove(id.as_str())?;
+                    {
+                        let mut groups = txn.open_table(GROUPS)?;
+                        let mut changed = Vec::new();
+                        for e in groups.iter()? {
+                            let (k, v) = e?;
+                            let mut g: GroupRecord = codec::decode(v.value())?;
+                            if g.members.remove(&id) {
+                                changed.push((k.value().to_string(), g));
+                            }
+                        }
+                        for (k, g) in changed {
+                            groups.insert(k.as_str(), codec::encode(&g)?.as_slice())?;
                         }
                     }
-                    for (k, g) in changed {
-                        groups.insert(k.as_str(), codec::encode(&g)?.as_slice())?;
+                    {
+                        let mut bindings = txn.open_table(BINDINGS)?;
+                        let subject = Subject::User(id.clone());
+                        bindings.retain(|_, v| {
+                            codec::decode::<BindingRecord>(v).map_or(true, |b| b.subject != subject)
+                        })?;
                     }
-                }
-                {
-                    let mut bindings = txn.open_table(BINDINGS)?;
-                    let subject = Subject::User(id.clone());
-                    bindings.retain(|_, v| {
-                        codec::decode::<BindingRecord>(v).map_or(true, |b| b.subject != subject)
+                    // An address that vouched for this user vouches for nobody now.
+                    txn.open_table(crate::tables::PEERS)?.retain(|_, v| {
+                        codec::decode::<crate::model::PeerRecord>(v)
+                            .map_or(true, |r| r.user_id != id)
                     })?;
-                }
-                // An address that vouched for this user vouches for nobody now.
-                txn.open_table(crate::tables::PEERS)?.retain(|_, v| {
-                    codec::decode::<crate::model::PeerRecord>(v).map_or(true, |r| r.user_id != id)
-                })?;
-                Ok(format!("{} ({id})", u.name))
-            })
+                    Ok(format!("{} ({id})", u.name))
+                },
+                forget,
+            )
             .await?;
         self.reload_policy()?;
         audit(p, "user.remove", &removed);

@@ -459,7 +459,7 @@ fn verify(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Authenticated, AuthError> {
     let secret = lookup(cred.access_key).ok_or(AuthError::InvalidAccessKeyId)?;
-    let key = signing_key(&secret, cred.date, cred.region);
+    let key = recent_signing_key(&secret, cred.date, cred.region);
     let ctx = StreamingContext {
         signing_key: key,
         seed_signature: signature.to_ascii_lowercase(),
@@ -584,6 +584,29 @@ pub(crate) fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
 
 pub(crate) fn sha256_hex(data: impl AsRef<[u8]>) -> String {
     hex::encode(Sha256::digest(data.as_ref()))
+}
+
+/// Signing keys derived lately, by day, region and secret (at most [`RECENT_KEYS`]).
+type RecentKeys = std::collections::HashMap<String, [u8; 32]>;
+const RECENT_KEYS: usize = 1024;
+
+/// [`signing_key`], remembered: a client signs every request of a day with the same key, so a
+/// request costs the one HMAC of its own signature rather than four more to derive the key.
+fn recent_signing_key(secret: &str, date: &str, region: &str) -> [u8; 32] {
+    static RECENT: std::sync::LazyLock<std::sync::Mutex<RecentKeys>> =
+        std::sync::LazyLock::new(Default::default);
+    // Day (eight digits) and the region's length first: no two triples share a name.
+    let id = format!("{date}{}:{region}{secret}", region.len());
+    if let Some(k) = RECENT.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
+        return *k;
+    }
+    let k = signing_key(secret, date, region);
+    let mut recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    if recent.len() >= RECENT_KEYS {
+        recent.clear();
+    }
+    recent.insert(id, k);
+    k
 }
 
 /// kSigning = HMAC chain over ("AWS4"+secret, yyyymmdd, region, "s3", "aws4_request").

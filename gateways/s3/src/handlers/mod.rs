@@ -94,7 +94,6 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
             post::post_object(state, &parts.headers, body, b, named, source_ip, secure).await;
         return (res, "PostObject", who, bucket);
     }
-    let lookup = |ak: &str| store.lookup_credential(ak).ok().flatten().map(|(s, _)| s);
     let rp = RequestParts {
         method: parts.method.as_str(),
         raw_path: &raw_path,
@@ -103,15 +102,30 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
     };
     let now = std::time::SystemTime::now();
     let vhost_bucket = request::vhost_bucket(&parts.headers, &state.inner.cfg.domains);
-    let authed = match auth::sigv2::try_authenticate(&rp, vhost_bucket.as_deref(), now, &lookup) {
-        Some(r) => r,
-        None => auth::authenticate(&rp, now, &lookup),
+    // The principal of the key the signature was checked with is kept from that lookup, so a
+    // signed request's key is looked up once.
+    let (authed, found) = {
+        let found: std::cell::RefCell<Option<(String, Principal)>> = Default::default();
+        let lookup = |ak: &str| {
+            let (secret, p) = store.lookup_credential(ak).ok().flatten()?;
+            *found.borrow_mut() = Some((ak.to_string(), p));
+            Some(secret)
+        };
+        let authed = match auth::sigv2::try_authenticate(&rp, vhost_bucket.as_deref(), now, &lookup)
+        {
+            Some(r) => r,
+            None => auth::authenticate(&rp, now, &lookup),
+        };
+        (authed, found.into_inner())
     };
     // An unsigned request is the anonymous principal: it reaches only what a bucket policy
     // grants it (decision 0041).
     let (principal, payload, signing): (Principal, PayloadMode, Option<facts::Signing>) =
         match authed {
-            Ok(a) => match store.lookup_credential(&a.access_key) {
+            Ok(a) => match found.filter(|(ak, _)| *ak == a.access_key).map_or_else(
+                || store.lookup_credential(&a.access_key),
+                |(_, p)| Ok(Some((String::new(), p))),
+            ) {
                 Ok(Some((_, p))) => {
                     let signing = facts::Signing::of(
                         &parts.headers,
