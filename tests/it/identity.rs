@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use gatehouse_store::StoreError;
 use gatehouse_store::identity::{Keypair, join_message};
-use gatehouse_store::ops::{JoinRequest, SubjectRef};
+use gatehouse_store::ops::{JoinRequest, Registered, SubjectRef};
 use gatehouse_store::rbac::{Rule, Scope};
 use sha2::Digest;
 
@@ -66,16 +66,9 @@ async fn user_id_is_the_first_8_bytes_of_sha256_of_the_key_blob() {
     assert_eq!(by_raw.access_key, by_line.access_key);
 }
 
-#[tokio::test]
-async fn credentials_survive_restarts_and_rotation_revokes_the_old_secret_at_once() {
-    let srv = TestServer::start().await;
-    srv.client()
-        .create_bucket()
-        .bucket("ids")
-        .send()
-        .await
-        .expect("create");
-    let u = srv.new_user("carol").await;
+/// A new user `name` who may read every bucket, and an S3 client with its keys.
+async fn reader(srv: &TestServer, name: &str) -> (Registered, aws_sdk_s3::Client) {
+    let u = srv.new_user(name).await;
     srv.store()
         .bind(
             &srv.admin(),
@@ -86,6 +79,19 @@ async fn credentials_survive_restarts_and_rotation_revokes_the_old_secret_at_onc
         .await
         .expect("bind");
     let c = client_with(srv.addr, &u.access_key, &u.secret_key);
+    (u, c)
+}
+
+#[tokio::test]
+async fn credentials_survive_restarts_and_rotation_revokes_the_old_secret_at_once() {
+    let srv = TestServer::start().await;
+    srv.client()
+        .create_bucket()
+        .bucket("ids")
+        .send()
+        .await
+        .expect("create");
+    let (u, c) = reader(&srv, "carol").await;
     c.list_objects_v2()
         .bucket("ids")
         .send()
@@ -617,18 +623,7 @@ async fn remembered_keys_stop_with_a_removal_and_with_a_rotation_nobody_waited_f
         .expect("create");
     let mut users = Vec::new();
     for name in ["erin", "frank"] {
-        let u = srv.new_user(name).await;
-        srv.store()
-            .bind(
-                &srv.admin(),
-                SubjectRef::User(u.user_id.clone()),
-                "bucket-read",
-                Scope::Global,
-            )
-            .await
-            .expect("bind");
-        let c = client_with(srv.addr, &u.access_key, &u.secret_key);
-        users.push((u, c));
+        users.push(reader(&srv, name).await);
     }
     // Used after the last change of users and bindings: answered from memory from now on.
     for (_, c) in &users {
