@@ -233,6 +233,9 @@ struct Inner {
     /// The key service's keys and its audit log's pending uses (decision 0046).
     kms: kms::KeyService,
     policy: RwLock<Arc<rbac::Policy>>,
+    /// Held while the policy snapshot is read and swapped (`Store::reload_policy`), so a reload
+    /// that began reading before a change committed never swaps in after the change's own.
+    policy_reload: std::sync::Mutex<()>,
     admin_peers: RwLock<rbac::policy::AdminPeers>,
     /// Rate limits (issue 22).
     rates: RwLock<rates::Rates>,
@@ -344,6 +347,7 @@ impl Store {
                 master: Arc::new(master),
                 kms: Default::default(),
                 policy: RwLock::new(Arc::new(rbac::Policy::default())),
+                policy_reload: Default::default(),
                 admin_peers: RwLock::new(rbac::policy::AdminPeers::default()),
                 block_all_public: Default::default(),
                 rates: Default::default(),

@@ -658,6 +658,10 @@ async fn remembered_keys_stop_with_a_removal_and_with_a_rotation_nobody_waited_f
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    // The epoch moves on the commit thread right after the commit turns visible, before any
+    // caller could hear of it; this test sees the commit through a read, so it gives that
+    // step a moment.
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let e = erin_c
         .list_objects_v2()
         .bucket("kept")

@@ -88,6 +88,14 @@ impl Store {
 
     /// Rebuilds the snapshot from the tables (after every change of roles, groups, bindings).
     pub(crate) fn reload_policy(&self) -> Result<()> {
+        // One reload at a time: two that overlap (a bucket created by one user while an admin
+        // unbinds another) would otherwise swap in whichever finished last, perhaps the one
+        // that read the tables before the other's change committed.
+        let _one = self
+            .inner
+            .policy_reload
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         // Before (a failed reload still drops cached principals) and after (a principal
         // resolved with the old snapshot meanwhile is not kept).
         self.inner.peer_principals.invalidate();

@@ -459,7 +459,7 @@ fn verify(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Authenticated, AuthError> {
     let secret = lookup(cred.access_key).ok_or(AuthError::InvalidAccessKeyId)?;
-    let key = recent_signing_key(&secret, cred.date, cred.region);
+    let (key, unremembered) = recent_signing_key(&secret, cred.date, cred.region);
     let ctx = StreamingContext {
         signing_key: key,
         seed_signature: signature.to_ascii_lowercase(),
@@ -496,6 +496,9 @@ fn verify(
         let lines = [req.method, uri, query, &headers, signed, content];
         let computed = request_signature(&key, lines, amz_date, &scope);
         if bool::from(computed.as_bytes().ct_eq(signature.as_bytes())) {
+            if let Some(id) = unremembered {
+                remember_signing_key(id, key);
+            }
             if let Some(unsigned) = unsigned_amz_headers(req.headers, &names) {
                 return Err(AuthError::HeadersNotSigned(unsigned));
             }
@@ -586,27 +589,37 @@ pub(crate) fn sha256_hex(data: impl AsRef<[u8]>) -> String {
     hex::encode(Sha256::digest(data.as_ref()))
 }
 
-/// Signing keys derived lately, by day, region and secret (at most [`RECENT_KEYS`]).
+/// Signing keys that verified a request lately, by day, region and secret (at most
+/// [`RECENT_KEYS`]).
 type RecentKeys = std::collections::HashMap<String, [u8; 32]>;
 const RECENT_KEYS: usize = 1024;
 
-/// [`signing_key`], remembered: a client signs every request of a day with the same key, so a
-/// request costs the one HMAC of its own signature rather than four more to derive the key.
-fn recent_signing_key(secret: &str, date: &str, region: &str) -> [u8; 32] {
+fn recent_keys() -> std::sync::MutexGuard<'static, RecentKeys> {
     static RECENT: std::sync::LazyLock<std::sync::Mutex<RecentKeys>> =
         std::sync::LazyLock::new(Default::default);
+    RECENT.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// [`signing_key`], remembered: a client signs every request of a day with the same key, so a
+/// request costs the one HMAC of its own signature rather than four more to derive the key.
+/// With a key not remembered yet comes the name to remember it by, once a signature made with
+/// it has matched ([`remember_signing_key`]): what a request that fails to verify names (any
+/// region at all) is never kept.
+fn recent_signing_key(secret: &str, date: &str, region: &str) -> ([u8; 32], Option<String>) {
     // Day (eight digits) and the region's length first: no two triples share a name.
     let id = format!("{date}{}:{region}{secret}", region.len());
-    if let Some(k) = RECENT.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
-        return *k;
+    if let Some(k) = recent_keys().get(&id) {
+        return (*k, None);
     }
-    let k = signing_key(secret, date, region);
-    let mut recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    (signing_key(secret, date, region), Some(id))
+}
+
+fn remember_signing_key(id: String, key: [u8; 32]) {
+    let mut recent = recent_keys();
     if recent.len() >= RECENT_KEYS {
         recent.clear();
     }
-    recent.insert(id, k);
-    k
+    recent.insert(id, key);
 }
 
 /// kSigning = HMAC chain over ("AWS4"+secret, yyyymmdd, region, "s3", "aws4_request").
@@ -793,6 +806,27 @@ pub fn presign_url(
 pub(crate) mod tests {
     use super::*;
     use http::HeaderName;
+
+    #[test]
+    fn a_signing_key_is_remembered_only_once_a_signature_made_with_it_matched() {
+        let (secret, date, region) = ("remember-test-secret", "20261207", "eu-remember-1");
+        let (key, id) = recent_signing_key(secret, date, region);
+        assert_eq!(key, signing_key(secret, date, region));
+        let id = id.expect("not remembered yet");
+        assert!(
+            recent_signing_key(secret, date, region).1.is_some(),
+            "nothing is kept by asking"
+        );
+        remember_signing_key(id, key);
+        assert_eq!(recent_signing_key(secret, date, region), (key, None));
+        // Another region or day is another key.
+        assert!(
+            recent_signing_key(secret, date, "eu-remember-2")
+                .1
+                .is_some()
+        );
+        assert!(recent_signing_key(secret, "20261208", region).1.is_some());
+    }
 
     pub(crate) const AK: &str = "AKIAIOSFODNN7EXAMPLE";
     pub(crate) const SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
