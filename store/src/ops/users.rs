@@ -362,6 +362,13 @@ impl Store {
             .await
     }
 
+    /// What a change of a user's credentials runs on the commit thread once it has committed
+    /// (`Committer::write_then`): every identity remembered before it is looked up again.
+    fn forget_identities(&self) -> impl FnOnce() + Send + 'static {
+        let principals = self.inner.peer_principals.clone();
+        move || principals.invalidate()
+    }
+
     /// Access key → (secret, principal), resolved against the current policy. `None` for an
     /// unknown or rotated-away key. Answered from memory while nothing that could change the
     /// answer (users, credentials, peers, roles, groups, bindings) has changed since it was
@@ -438,8 +445,7 @@ impl Store {
         let (other, service) = (refusal("another user's"), refusal("a service user's"));
         let master = self.inner.master.clone();
         // The old key stops with the commit, for lookups answered from memory too.
-        let principals = self.inner.peer_principals.clone();
-        let forget = move || principals.invalidate();
+        let forget = self.forget_identities();
         let r = self
             .inner
             .committer
@@ -488,8 +494,7 @@ impl Store {
         let who = who.to_string();
         let master = self.inner.master.clone();
         // The user's key stops with the commit, for lookups answered from memory too.
-        let principals = self.inner.peer_principals.clone();
-        let forget = move || principals.invalidate();
+        let forget = self.forget_identities();
         let removed = self
             .inner
             .committer

@@ -123,10 +123,14 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
     let (principal, payload, signing): (Principal, PayloadMode, Option<facts::Signing>) =
         match authed {
             Ok(a) => match found.filter(|(ak, _)| *ak == a.access_key).map_or_else(
-                || store.lookup_credential(&a.access_key),
-                |(_, p)| Ok(Some((String::new(), p))),
+                || {
+                    store
+                        .lookup_credential(&a.access_key)
+                        .map(|o| o.map(|(_, p)| p))
+                },
+                |(_, p)| Ok(Some(p)),
             ) {
-                Ok(Some((_, p))) => {
+                Ok(Some(p)) => {
                     let signing = facts::Signing::of(
                         &parts.headers,
                         &Query::parse(raw_query.as_deref()).unwrap_or_default(),
