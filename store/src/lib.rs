@@ -236,6 +236,12 @@ struct Inner {
     /// Held while the policy snapshot is read and swapped (`Store::reload_policy`), so a reload
     /// that began reading before a change committed never swaps in after the change's own.
     policy_reload: std::sync::Mutex<()>,
+    /// Changes of who may do what committed so far, counted by the commit thread right after
+    /// each commit (`Store::policy_changed`), and how many of them the snapshot in `policy` was
+    /// read after: a snapshot behind is read again before it is handed out, so a change whose
+    /// request was dropped before its own reload is still in force from the next request on.
+    policy_changes: Arc<std::sync::atomic::AtomicU64>,
+    policy_seen: std::sync::atomic::AtomicU64,
     admin_peers: RwLock<rbac::policy::AdminPeers>,
     /// Rate limits (issue 22).
     rates: RwLock<rates::Rates>,
@@ -348,6 +354,8 @@ impl Store {
                 kms: Default::default(),
                 policy: RwLock::new(Arc::new(rbac::Policy::default())),
                 policy_reload: Default::default(),
+                policy_changes: Default::default(),
+                policy_seen: Default::default(),
                 admin_peers: RwLock::new(rbac::policy::AdminPeers::default()),
                 block_all_public: Default::default(),
                 rates: Default::default(),

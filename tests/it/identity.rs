@@ -688,3 +688,98 @@ async fn remembered_keys_stop_with_a_removal_and_with_a_rotation_nobody_waited_f
             .is_none()
     );
 }
+
+/// Polls `denied` (a request that must now be refused) until it is, for at most 10 s: nothing
+/// else happens meanwhile that would read the policy again.
+async fn refused_within<F, Fut>(what: &str, mut denied: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let t0 = Instant::now();
+    while !denied().await {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{what}: still allowed 10 s after the change committed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_change_of_grants_whose_request_was_dropped_is_in_force_from_the_next_request() {
+    use futures_util::FutureExt;
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("open")
+        .send()
+        .await
+        .expect("create");
+    c.put_object()
+        .bucket("open")
+        .key("o")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"data"))
+        .send()
+        .await
+        .expect("put");
+    c.put_bucket_policy()
+        .bucket("open")
+        .policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::open/*"}]}"#,
+        )
+        .send()
+        .await
+        .expect("put policy");
+    let anonymous = || async {
+        reqwest::get(srv.url("/open/o"))
+            .await
+            .expect("send")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(anonymous().await, 200, "the policy lets anyone read");
+    let (_, gina) = reader(&srv, "gina").await;
+    for _ in 0..3 {
+        gina.list_objects_v2()
+            .bucket("open")
+            .send()
+            .await
+            .expect("bound to read: works, and is remembered");
+    }
+
+    // Both changes are queued and their requests dropped before they hear of the commit, as
+    // when a client disconnects while its change is being made durable.
+    let admin = srv.admin();
+    let store = srv.store();
+    let mut unbind = Box::pin(store.unbind(
+        &admin,
+        SubjectRef::User("gina".into()),
+        "bucket-read",
+        Scope::Global,
+    ));
+    let _ = unbind.as_mut().now_or_never();
+    drop(unbind);
+    let mut unpolicy = Box::pin(store.delete_bucket_policy(&admin, "open"));
+    let _ = unpolicy.as_mut().now_or_never();
+    drop(unpolicy);
+
+    refused_within("the bucket policy deleted", || async {
+        anonymous().await == 403
+    })
+    .await;
+    refused_within("the binding removed", || async {
+        match gina.list_objects_v2().bucket("open").send().await {
+            Ok(_) => false,
+            Err(e) => {
+                assert_eq!(code(&e), "AccessDenied");
+                true
+            }
+        }
+    })
+    .await;
+    assert!(
+        store.bucket_policy(&admin, "open").is_err(),
+        "the deletion committed"
+    );
+}

@@ -272,22 +272,25 @@ impl Store {
         let bucket = bucket.to_string();
         self.inner
             .committer
-            .write(move |t| {
-                let ns = Ns::new(t);
-                txn::get_bucket(&ns, &bucket)?;
-                let mut table = t.open_table(tables::BUCKET_ACCESS)?;
-                let mut r: BucketAccessRecord = match table.get(bucket.as_str())? {
-                    Some(v) => codec::decode(v.value())?,
-                    None => BucketAccessRecord::default(),
-                };
-                f(&mut r)?;
-                if r.is_empty() {
-                    table.remove(bucket.as_str())?;
-                } else {
-                    table.insert(bucket.as_str(), codec::encode(&r)?.as_slice())?;
-                }
-                Ok(())
-            })
+            .write_then(
+                move |t| {
+                    let ns = Ns::new(t);
+                    txn::get_bucket(&ns, &bucket)?;
+                    let mut table = t.open_table(tables::BUCKET_ACCESS)?;
+                    let mut r: BucketAccessRecord = match table.get(bucket.as_str())? {
+                        Some(v) => codec::decode(v.value())?,
+                        None => BucketAccessRecord::default(),
+                    };
+                    f(&mut r)?;
+                    if r.is_empty() {
+                        table.remove(bucket.as_str())?;
+                    } else {
+                        table.insert(bucket.as_str(), codec::encode(&r)?.as_slice())?;
+                    }
+                    Ok(())
+                },
+                self.policy_changed(),
+            )
             .await?;
         self.reload_policy()
     }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use redb::{ReadableDatabase, ReadableTable};
 use serde::Serialize;
@@ -68,11 +69,38 @@ pub enum SubjectRef {
 }
 
 impl Store {
-    /// The current policy snapshot.
+    /// The current policy snapshot: read again first when a change of who may do what has
+    /// committed since it was read (its own request may have been dropped before reloading).
     pub fn policy(&self) -> Arc<Policy> {
+        if self.policy_behind()
+            && let Err(e) = self.reload(true)
+        {
+            tracing::error!(error = %e, "the policy could not be read again after a change");
+        }
         match self.inner.policy.read() {
             Ok(p) => p.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn policy_behind(&self) -> bool {
+        self.inner.policy_changes.load(Ordering::Acquire)
+            != self.inner.policy_seen.load(Ordering::Acquire)
+    }
+
+    /// What a change of who may do what (users, credentials, peers, roles, groups, bindings,
+    /// buckets and their access settings) runs on the commit thread once it has committed
+    /// (`Committer::write_then`), whether or not its request still waits: the change is
+    /// counted, so the next `policy()` reads the snapshot again, and every identity remembered
+    /// before it is looked up again. Holds no `Inner` (the commit thread must never drop the
+    /// last one).
+    pub(crate) fn policy_changed(&self) -> impl FnOnce() + Send + 'static {
+        let changes = self.inner.policy_changes.clone();
+        let principals = self.inner.peer_principals.clone();
+        move || {
+            // Counted first: whoever sees the epoch move also sees the snapshot behind.
+            changes.fetch_add(1, Ordering::AcqRel);
+            principals.invalidate();
         }
     }
 
@@ -88,6 +116,12 @@ impl Store {
 
     /// Rebuilds the snapshot from the tables (after every change of roles, groups, bindings).
     pub(crate) fn reload_policy(&self) -> Result<()> {
+        self.reload(false)
+    }
+
+    /// [`Self::reload_policy`]; with `only_if_behind`, nothing when another caller has read the
+    /// snapshot again meanwhile (the requests that all found it behind read it once).
+    fn reload(&self, only_if_behind: bool) -> Result<()> {
         // One reload at a time: two that overlap (a bucket created by one user while an admin
         // unbinds another) would otherwise swap in whichever finished last, perhaps the one
         // that read the tables before the other's change committed.
@@ -96,10 +130,18 @@ impl Store {
             .policy_reload
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        if only_if_behind && !self.policy_behind() {
+            return Ok(());
+        }
+        // The changes counted before the tables are read: the snapshot holds at least these
+        // (each is counted after its commit), perhaps more, which only costs a read again.
+        let seen = self.inner.policy_changes.load(Ordering::Acquire);
         // Before (a failed reload still drops cached principals) and after (a principal
         // resolved with the old snapshot meanwhile is not kept).
         self.inner.peer_principals.invalidate();
-        let txn = self.db().begin_read()?;
+        // Not `db()`: nothing it reads is written by a deferred mutation, and settling from
+        // here could wait on the commit thread that is asking.
+        let txn = self.inner.db.begin_read()?;
         let mut roles = Vec::new();
         for e in txn.open_table(ROLES)?.iter()? {
             let (k, v) = e?;
@@ -140,6 +182,7 @@ impl Store {
             .policy
             .write()
             .map_err(|_| StoreError::internal("lock"))? = policy;
+        self.inner.policy_seen.store(seen, Ordering::Release);
         self.inner.peer_principals.invalidate();
         Ok(())
     }
@@ -215,14 +258,17 @@ impl Store {
         let n = name.to_string();
         self.inner
             .committer
-            .write(move |txn| {
-                let mut t = txn.open_table(ROLES)?;
-                if t.get(n.as_str())?.is_some() {
-                    return Err(StoreError::Conflict(format!("role {n} already exists")));
-                }
-                t.insert(n.as_str(), codec::encode(&rec)?.as_slice())?;
-                Ok(())
-            })
+            .write_then(
+                move |txn| {
+                    let mut t = txn.open_table(ROLES)?;
+                    if t.get(n.as_str())?.is_some() {
+                        return Err(StoreError::Conflict(format!("role {n} already exists")));
+                    }
+                    t.insert(n.as_str(), codec::encode(&rec)?.as_slice())?;
+                    Ok(())
+                },
+                self.policy_changed(),
+            )
             .await?;
         self.reload_policy()?;
         audit(p, "role.create", name);
@@ -246,19 +292,22 @@ impl Store {
         let n = name.to_string();
         self.inner
             .committer
-            .write(move |txn| {
-                let in_use = count_bindings(txn, |b| b.role == n)?;
-                if in_use > 0 {
-                    return Err(StoreError::Conflict(format!(
-                        "role {n} is used by {in_use} binding(s); unbind them first"
-                    )));
-                }
-                let mut t = txn.open_table(ROLES)?;
-                if t.remove(n.as_str())?.is_none() {
-                    return Err(StoreError::NoSuchRole(truncate(&n, 80)));
-                }
-                Ok(())
-            })
+            .write_then(
+                move |txn| {
+                    let in_use = count_bindings(txn, |b| b.role == n)?;
+                    if in_use > 0 {
+                        return Err(StoreError::Conflict(format!(
+                            "role {n} is used by {in_use} binding(s); unbind them first"
+                        )));
+                    }
+                    let mut t = txn.open_table(ROLES)?;
+                    if t.remove(n.as_str())?.is_none() {
+                        return Err(StoreError::NoSuchRole(truncate(&n, 80)));
+                    }
+                    Ok(())
+                },
+                self.policy_changed(),
+            )
             .await?;
         self.reload_policy()?;
         audit(p, "role.delete", name);
@@ -321,14 +370,17 @@ impl Store {
         let n = name.to_string();
         self.inner
             .committer
-            .write(move |txn| {
-                let mut t = txn.open_table(GROUPS)?;
-                if t.get(n.as_str())?.is_some() {
-                    return Err(StoreError::Conflict(format!("group {n} already exists")));
-                }
-                t.insert(n.as_str(), codec::encode(&rec)?.as_slice())?;
-                Ok(())
-            })
+            .write_then(
+                move |txn| {
+                    let mut t = txn.open_table(GROUPS)?;
+                    if t.get(n.as_str())?.is_some() {
+                        return Err(StoreError::Conflict(format!("group {n} already exists")));
+                    }
+                    t.insert(n.as_str(), codec::encode(&rec)?.as_slice())?;
+                    Ok(())
+                },
+                self.policy_changed(),
+            )
             .await?;
         self.reload_policy()?;
         audit(p, "group.create", name);
@@ -346,19 +398,22 @@ impl Store {
         let n = name.to_string();
         self.inner
             .committer
-            .write(move |txn| {
-                let subject = Subject::Group(n.clone());
-                let in_use = count_bindings(txn, |b| b.subject == subject)?;
-                if in_use > 0 {
-                    return Err(StoreError::Conflict(format!(
-                        "group {n} has {in_use} binding(s); unbind them first"
-                    )));
-                }
-                if txn.open_table(GROUPS)?.remove(n.as_str())?.is_none() {
-                    return Err(StoreError::NoSuchGroup(truncate(&n, 80)));
-                }
-                Ok(())
-            })
+            .write_then(
+                move |txn| {
+                    let subject = Subject::Group(n.clone());
+                    let in_use = count_bindings(txn, |b| b.subject == subject)?;
+                    if in_use > 0 {
+                        return Err(StoreError::Conflict(format!(
+                            "group {n} has {in_use} binding(s); unbind them first"
+                        )));
+                    }
+                    if txn.open_table(GROUPS)?.remove(n.as_str())?.is_none() {
+                        return Err(StoreError::NoSuchGroup(truncate(&n, 80)));
+                    }
+                    Ok(())
+                },
+                self.policy_changed(),
+            )
             .await?;
         self.reload_policy()?;
         audit(p, "group.delete", name);
@@ -397,26 +452,29 @@ impl Store {
         let id = self
             .inner
             .committer
-            .write(move |txn| {
-                let (id, _) = resolve_user_txn(txn, &w)?;
-                let mut t = txn.open_table(GROUPS)?;
-                let mut rec: GroupRecord = match t.get(g.as_str())? {
-                    Some(v) => codec::decode(v.value())?,
-                    None => return Err(StoreError::NoSuchGroup(truncate(&g, 80))),
-                };
-                let changed = if add {
-                    rec.members.insert(id.clone())
-                } else {
-                    rec.members.remove(&id)
-                };
-                if !add && !changed {
-                    return Err(StoreError::InvalidArgument(format!(
-                        "{w} is not a member of {g}"
-                    )));
-                }
-                t.insert(g.as_str(), codec::encode(&rec)?.as_slice())?;
-                Ok(id)
-            })
+            .write_then(
+                move |txn| {
+                    let (id, _) = resolve_user_txn(txn, &w)?;
+                    let mut t = txn.open_table(GROUPS)?;
+                    let mut rec: GroupRecord = match t.get(g.as_str())? {
+                        Some(v) => codec::decode(v.value())?,
+                        None => return Err(StoreError::NoSuchGroup(truncate(&g, 80))),
+                    };
+                    let changed = if add {
+                        rec.members.insert(id.clone())
+                    } else {
+                        rec.members.remove(&id)
+                    };
+                    if !add && !changed {
+                        return Err(StoreError::InvalidArgument(format!(
+                            "{w} is not a member of {g}"
+                        )));
+                    }
+                    t.insert(g.as_str(), codec::encode(&rec)?.as_slice())?;
+                    Ok(id)
+                },
+                self.policy_changed(),
+            )
             .await?;
         self.reload_policy()?;
         let action = if add {
@@ -490,36 +548,39 @@ impl Store {
         let rec = self
             .inner
             .committer
-            .write(move |txn| {
-                let subject = match subject {
-                    SubjectRef::User(w) => Subject::User(resolve_user_txn(txn, &w)?.0),
-                    SubjectRef::Group(g) => {
-                        if !BUILTIN_GROUPS.contains(&g.as_str())
-                            && txn.open_table(GROUPS)?.get(g.as_str())?.is_none()
-                        {
-                            return Err(StoreError::NoSuchGroup(truncate(&g, 80)));
+            .write_then(
+                move |txn| {
+                    let subject = match subject {
+                        SubjectRef::User(w) => Subject::User(resolve_user_txn(txn, &w)?.0),
+                        SubjectRef::Group(g) => {
+                            if !BUILTIN_GROUPS.contains(&g.as_str())
+                                && txn.open_table(GROUPS)?.get(g.as_str())?.is_none()
+                            {
+                                return Err(StoreError::NoSuchGroup(truncate(&g, 80)));
+                            }
+                            Subject::Group(g)
                         }
-                        Subject::Group(g)
+                    };
+                    if let Scope::Bucket(b) = &scope
+                        && txn.open_table(BUCKETS)?.get(b.as_str())?.is_none()
+                    {
+                        return Err(StoreError::NoSuchBucket);
                     }
-                };
-                if let Scope::Bucket(b) = &scope
-                    && txn.open_table(BUCKETS)?.get(b.as_str())?.is_none()
-                {
-                    return Err(StoreError::NoSuchBucket);
-                }
-                let key = BindingRecord::key(&subject, &role_s, &scope);
-                let rec = BindingRecord {
-                    subject,
-                    role: role_s,
-                    scope,
-                    created_ms: now_ms(),
-                };
-                let mut t = txn.open_table(BINDINGS)?;
-                if t.get(key.as_str())?.is_none() {
-                    t.insert(key.as_str(), codec::encode(&rec)?.as_slice())?;
-                }
-                Ok(rec)
-            })
+                    let key = BindingRecord::key(&subject, &role_s, &scope);
+                    let rec = BindingRecord {
+                        subject,
+                        role: role_s,
+                        scope,
+                        created_ms: now_ms(),
+                    };
+                    let mut t = txn.open_table(BINDINGS)?;
+                    if t.get(key.as_str())?.is_none() {
+                        t.insert(key.as_str(), codec::encode(&rec)?.as_slice())?;
+                    }
+                    Ok(rec)
+                },
+                self.policy_changed(),
+            )
             .await?;
         self.reload_policy()?;
         let info = self.binding_info(&rec, false);
@@ -540,17 +601,20 @@ impl Store {
         let desc = self
             .inner
             .committer
-            .write(move |txn| {
-                let subject = match subject {
-                    SubjectRef::User(w) => Subject::User(resolve_user_txn(txn, &w)?.0),
-                    SubjectRef::Group(g) => Subject::Group(g),
-                };
-                let key = BindingRecord::key(&subject, &role_s, &scope);
-                if txn.open_table(BINDINGS)?.remove(key.as_str())?.is_none() {
-                    return Err(StoreError::NoSuchBinding(truncate(&key, 200)));
-                }
-                Ok(key)
-            })
+            .write_then(
+                move |txn| {
+                    let subject = match subject {
+                        SubjectRef::User(w) => Subject::User(resolve_user_txn(txn, &w)?.0),
+                        SubjectRef::Group(g) => Subject::Group(g),
+                    };
+                    let key = BindingRecord::key(&subject, &role_s, &scope);
+                    if txn.open_table(BINDINGS)?.remove(key.as_str())?.is_none() {
+                        return Err(StoreError::NoSuchBinding(truncate(&key, 200)));
+                    }
+                    Ok(key)
+                },
+                self.policy_changed(),
+            )
             .await?;
         self.reload_policy()?;
         audit(p, "role.unbind", &desc);

@@ -107,58 +107,61 @@ impl Store {
         let created = self
             .inner
             .committer
-            .write(move |txn| {
-                {
-                    let t = txn.open_table(BUCKETS)?;
-                    if let Some(v) = t.get(name.as_str())? {
-                        let b: BucketRecord = codec::decode(v.value())?;
-                        return Err(if b.owner == owner {
-                            StoreError::BucketAlreadyOwnedByYou
-                        } else {
-                            StoreError::BucketAlreadyExists
-                        });
+            .write_then(
+                move |txn| {
+                    {
+                        let t = txn.open_table(BUCKETS)?;
+                        if let Some(v) = t.get(name.as_str())? {
+                            let b: BucketRecord = codec::decode(v.value())?;
+                            return Err(if b.owner == owner {
+                                StoreError::BucketAlreadyOwnedByYou
+                            } else {
+                                StoreError::BucketAlreadyExists
+                            });
+                        }
                     }
-                }
-                let now = now_ms();
-                super::access::put_binding(
-                    txn,
-                    Subject::User(owner.clone()),
-                    "bucket-admin",
-                    &Scope::Bucket(name.clone()),
-                    now,
-                )?;
-                let rec = BucketRecord {
-                    id: txn::next_counter(&mut Ns::new(txn), "next_bucket_id")?,
-                    name,
-                    kind,
-                    owner,
-                    created_ms: now,
-                    quota_bytes: 0,
-                    usage_bytes: 0,
-                    object_count: 0,
-                    lifecycle: Vec::new(),
-                    replicated: false,
-                    versioning: if object_lock {
-                        crate::model::Versioning::Enabled
-                    } else {
-                        crate::model::Versioning::Unversioned
-                    },
-                    noncurrent_bytes: 0,
-                    version_rows: 0,
-                    object_lock: object_lock.then(crate::model::ObjectLockConfig::default),
-                    snapshot_of: None,
-                    snapshot_bytes: 0,
-                    quota_objects: 0,
-                    encryption: None,
-                    tags: Vec::new(),
-                };
-                txn::put_bucket(&mut Ns::new(txn), &rec)?;
-                if let Some(a) = access.filter(|a| !a.is_empty()) {
-                    txn.open_table(crate::tables::BUCKET_ACCESS)?
-                        .insert(rec.name.as_str(), codec::encode(&a)?.as_slice())?;
-                }
-                Ok(BucketInfo::from(rec))
-            })
+                    let now = now_ms();
+                    super::access::put_binding(
+                        txn,
+                        Subject::User(owner.clone()),
+                        "bucket-admin",
+                        &Scope::Bucket(name.clone()),
+                        now,
+                    )?;
+                    let rec = BucketRecord {
+                        id: txn::next_counter(&mut Ns::new(txn), "next_bucket_id")?,
+                        name,
+                        kind,
+                        owner,
+                        created_ms: now,
+                        quota_bytes: 0,
+                        usage_bytes: 0,
+                        object_count: 0,
+                        lifecycle: Vec::new(),
+                        replicated: false,
+                        versioning: if object_lock {
+                            crate::model::Versioning::Enabled
+                        } else {
+                            crate::model::Versioning::Unversioned
+                        },
+                        noncurrent_bytes: 0,
+                        version_rows: 0,
+                        object_lock: object_lock.then(crate::model::ObjectLockConfig::default),
+                        snapshot_of: None,
+                        snapshot_bytes: 0,
+                        quota_objects: 0,
+                        encryption: None,
+                        tags: Vec::new(),
+                    };
+                    txn::put_bucket(&mut Ns::new(txn), &rec)?;
+                    if let Some(a) = access.filter(|a| !a.is_empty()) {
+                        txn.open_table(crate::tables::BUCKET_ACCESS)?
+                            .insert(rec.name.as_str(), codec::encode(&a)?.as_slice())?;
+                    }
+                    Ok(BucketInfo::from(rec))
+                },
+                self.policy_changed(),
+            )
             .await?;
         super::users::audit(p, "bucket.create", &created.name);
         self.reload_policy()?;
@@ -182,48 +185,51 @@ impl Store {
         let name = name.to_string();
         self.inner
             .committer
-            .write(move |txn| {
-                let b = txn::get_bucket(&Ns::new(txn), &name)?;
-                {
-                    let entries = txn.open_table(ENTRIES)?;
-                    let start = b.id.to_be_bytes();
-                    let end = (b.id + 1).to_be_bytes();
-                    // Noncurrent versions and delete markers count: S3 deletes only a
-                    // bucket with no version of anything left.
-                    let versions = txn.open_table(crate::tables::VERSION_HEADS)?;
-                    if entries
-                        .range(start.as_slice()..end.as_slice())?
-                        .next()
-                        .is_some()
-                        || versions
+            .write_then(
+                move |txn| {
+                    let b = txn::get_bucket(&Ns::new(txn), &name)?;
+                    {
+                        let entries = txn.open_table(ENTRIES)?;
+                        let start = b.id.to_be_bytes();
+                        let end = (b.id + 1).to_be_bytes();
+                        // Noncurrent versions and delete markers count: S3 deletes only a
+                        // bucket with no version of anything left.
+                        let versions = txn.open_table(crate::tables::VERSION_HEADS)?;
+                        if entries
                             .range(start.as_slice()..end.as_slice())?
                             .next()
                             .is_some()
-                    {
-                        return Err(StoreError::BucketNotEmpty);
-                    }
-                }
-                // Abort the bucket's uploads: collect first, then drop their parts' references.
-                let mut doomed = Vec::new();
-                {
-                    let uploads = txn.open_table(UPLOADS)?;
-                    for e in uploads.iter()? {
-                        let (k, v) = e?;
-                        let u: UploadRecord = codec::decode(v.value())?;
-                        if u.bucket == name {
-                            doomed.push(k.value().to_string());
+                            || versions
+                                .range(start.as_slice()..end.as_slice())?
+                                .next()
+                                .is_some()
+                        {
+                            return Err(StoreError::BucketNotEmpty);
                         }
                     }
-                }
-                for id in doomed {
-                    super::multipart::drop_upload(&mut Ns::new(txn), &id)?;
-                }
-                txn::remove_bucket(&mut Ns::new(txn), &name)?;
-                // A later bucket of the same name must not inherit grants.
-                super::drop_bucket_bindings(txn, &name)?;
-                crate::bucket_access::forget(txn, &name)?;
-                Ok(())
-            })
+                    // Abort the bucket's uploads: collect first, then drop their parts' references.
+                    let mut doomed = Vec::new();
+                    {
+                        let uploads = txn.open_table(UPLOADS)?;
+                        for e in uploads.iter()? {
+                            let (k, v) = e?;
+                            let u: UploadRecord = codec::decode(v.value())?;
+                            if u.bucket == name {
+                                doomed.push(k.value().to_string());
+                            }
+                        }
+                    }
+                    for id in doomed {
+                        super::multipart::drop_upload(&mut Ns::new(txn), &id)?;
+                    }
+                    txn::remove_bucket(&mut Ns::new(txn), &name)?;
+                    // A later bucket of the same name must not inherit grants.
+                    super::drop_bucket_bindings(txn, &name)?;
+                    crate::bucket_access::forget(txn, &name)?;
+                    Ok(())
+                },
+                self.policy_changed(),
+            )
             .await?;
         super::users::audit(p, "bucket.delete", name_for_audit);
         self.reload_policy()

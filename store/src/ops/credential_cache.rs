@@ -8,8 +8,8 @@
 //! - a secret and principal are kept for an access key under the identity epoch read *before*
 //!   the key's credential and user rows were read and the principal resolved (the epoch of
 //!   [`super::PeerPrincipals`], moved by every change of users, credentials, peers, roles,
-//!   groups and bindings once it has committed — by the commit thread itself for a rotation or
-//!   a removal, so even a request dropped midway moves it). While the epoch has not moved, a
+//!   groups and bindings once it has committed — by the commit thread itself
+//!   (`Store::policy_changed`), so even a request dropped midway moves it). While the epoch has not moved, a
 //!   lookup is answered from here without reading a row; a rotated or removed user's old key
 //!   fails at once after the change (the epoch moved, the rows are read again and no longer
 //!   match), and a lookup racing a change is never served after it;

@@ -117,8 +117,8 @@ pub fn parse_peer_address(s: &str) -> Result<PeerNet> {
 
 /// Principals of peer addresses, resolved once per identity epoch: the NFS gateway asks for
 /// every call, and a resolution is a read transaction plus the policy walk. Any change that can
-/// alter a peer's principal (peers, users, roles, groups, bindings) calls [`invalidate`] after
-/// it commits; an entry is kept under the epoch read *before* its resolution began, so a
+/// alter a peer's principal (peers, users, roles, groups, bindings) has [`invalidate`] called on
+/// the commit thread right after it commits (`Store::policy_changed`); an entry is kept under the epoch read *before* its resolution began, so a
 /// resolution racing a change is never served after the change is answered.
 ///
 /// [`invalidate`]: PeerPrincipals::invalidate
@@ -210,7 +210,7 @@ impl Store {
         let info = self
             .inner
             .committer
-            .write(move |txn| {
+            .write_then(move |txn| {
                 let (user_id, u) = resolve_user_txn(txn, &user)?;
                 if !caller_is_admin {
                     let target = policy.resolve(&user_id, &u.name, u.kind);
@@ -241,9 +241,8 @@ impl Store {
                     description: rec.description,
                     created_ms: rec.created_ms,
                 })
-            })
+            }, self.policy_changed())
             .await?;
-        self.inner.peer_principals.invalidate();
         audit(
             p,
             "peer.add",
@@ -258,14 +257,16 @@ impl Store {
         let a = address.clone();
         self.inner
             .committer
-            .write(move |txn| {
-                if txn.open_table(PEERS)?.remove(a.as_str())?.is_none() {
-                    return Err(StoreError::NoSuchPeer(a));
-                }
-                Ok(())
-            })
+            .write_then(
+                move |txn| {
+                    if txn.open_table(PEERS)?.remove(a.as_str())?.is_none() {
+                        return Err(StoreError::NoSuchPeer(a));
+                    }
+                    Ok(())
+                },
+                self.policy_changed(),
+            )
             .await?;
-        self.inner.peer_principals.invalidate();
         audit(p, "peer.remove", &address);
         Ok(())
     }

@@ -167,91 +167,94 @@ impl Store {
         let (rec, b, restored) = self
             .inner
             .committer
-            .write(move |wtxn| {
-                let existing: Option<ShareRecord> = {
-                    let t = wtxn.open_table(SHARES)?;
-                    let v = t.get(req.name.as_str())?;
-                    v.map(|v| codec::decode(v.value())).transpose()?
-                };
-                if wtxn.open_table(BUCKETS)?.get(bucket.as_str())?.is_some()
-                    && existing.as_ref().is_none_or(|s| s.deleted_ms.is_none())
-                {
-                    return Err(StoreError::Conflict(format!(
-                        "share {} already exists",
-                        req.name
-                    )));
-                }
-                let mut restored = false;
-                let b = match existing {
-                    Some(old)
-                        if old
-                            .deleted_ms
-                            .is_some_and(|d| d.saturating_add(retention) > now) =>
+            .write_then(
+                move |wtxn| {
+                    let existing: Option<ShareRecord> = {
+                        let t = wtxn.open_table(SHARES)?;
+                        let v = t.get(req.name.as_str())?;
+                        v.map(|v| codec::decode(v.value())).transpose()?
+                    };
+                    if wtxn.open_table(BUCKETS)?.get(bucket.as_str())?.is_some()
+                        && existing.as_ref().is_none_or(|s| s.deleted_ms.is_none())
                     {
-                        restored = true;
-                        old.parked_bucket.ok_or_else(|| {
-                            StoreError::Corrupt(format!(
-                                "deleted share {} has no parked bucket",
-                                old.name
-                            ))
-                        })?
+                        return Err(StoreError::Conflict(format!(
+                            "share {} already exists",
+                            req.name
+                        )));
                     }
-                    Some(old) => {
-                        // Past retention since the purge above (or retention 0): whatever is
-                        // left goes now, then the share starts afresh.
-                        purge_in(wtxn, &old)?;
-                        new_bucket(wtxn, &bucket, &owner, now)?
+                    let mut restored = false;
+                    let b = match existing {
+                        Some(old)
+                            if old
+                                .deleted_ms
+                                .is_some_and(|d| d.saturating_add(retention) > now) =>
+                        {
+                            restored = true;
+                            old.parked_bucket.ok_or_else(|| {
+                                StoreError::Corrupt(format!(
+                                    "deleted share {} has no parked bucket",
+                                    old.name
+                                ))
+                            })?
+                        }
+                        Some(old) => {
+                            // Past retention since the purge above (or retention 0): whatever is
+                            // left goes now, then the share starts afresh.
+                            purge_in(wtxn, &old)?;
+                            new_bucket(wtxn, &bucket, &owner, now)?
+                        }
+                        None => new_bucket(wtxn, &bucket, &owner, now)?,
+                    };
+                    let mut b = b;
+                    b.quota_bytes = req.quota_bytes;
+                    b.quota_objects = req.max_objects;
+                    let mut ns = Ns::new(wtxn);
+                    if restored {
+                        // Unparked: put_bucket counts its bytes again as a live bucket's.
+                        txn::add_usage_total(&mut ns, -i128::from(b.usage_bytes))?;
                     }
-                    None => new_bucket(wtxn, &bucket, &owner, now)?,
-                };
-                let mut b = b;
-                b.quota_bytes = req.quota_bytes;
-                b.quota_objects = req.max_objects;
-                let mut ns = Ns::new(wtxn);
-                if restored {
-                    // Unparked: put_bucket counts its bytes again as a live bucket's.
-                    txn::add_usage_total(&mut ns, -i128::from(b.usage_bytes))?;
-                }
-                txn::put_bucket(&mut ns, &b)?;
-                drop(ns);
-                if restored {
-                    // Its objects' rows were dropped while it was parked.
-                    super::expiry_index::mark_rebuild(wtxn, b.id)?;
-                }
-                let rec = ShareRecord {
-                    name: req.name.clone(),
-                    description: req.description,
-                    owner: owner.clone(),
-                    quota_bytes: req.quota_bytes,
-                    max_objects: req.max_objects,
-                    guest_read,
-                    created_ms: now,
-                    expires_ms,
-                    deleted_ms: None,
-                    deleted_reason: None,
-                    parked_bucket: None,
-                    parked_snapshots: Vec::new(),
-                    snapshot_retention_days: None,
-                    purging: false,
-                };
-                wtxn.open_table(SHARES)?
-                    .insert(req.name.as_str(), codec::encode(&rec)?.as_slice())?;
-                let scope = Scope::Bucket(bucket.clone());
-                super::access::put_binding(
-                    wtxn,
-                    Subject::User(owner),
-                    "bucket-admin",
-                    &scope,
-                    now,
-                )?;
-                let everyone = Subject::Group("everyone".into());
-                if guest_read {
-                    super::access::put_binding(wtxn, everyone, "bucket-read", &scope, now)?;
-                } else {
-                    remove_binding(wtxn, &everyone, "bucket-read", &scope)?;
-                }
-                Ok((rec, b, restored))
-            })
+                    txn::put_bucket(&mut ns, &b)?;
+                    drop(ns);
+                    if restored {
+                        // Its objects' rows were dropped while it was parked.
+                        super::expiry_index::mark_rebuild(wtxn, b.id)?;
+                    }
+                    let rec = ShareRecord {
+                        name: req.name.clone(),
+                        description: req.description,
+                        owner: owner.clone(),
+                        quota_bytes: req.quota_bytes,
+                        max_objects: req.max_objects,
+                        guest_read,
+                        created_ms: now,
+                        expires_ms,
+                        deleted_ms: None,
+                        deleted_reason: None,
+                        parked_bucket: None,
+                        parked_snapshots: Vec::new(),
+                        snapshot_retention_days: None,
+                        purging: false,
+                    };
+                    wtxn.open_table(SHARES)?
+                        .insert(req.name.as_str(), codec::encode(&rec)?.as_slice())?;
+                    let scope = Scope::Bucket(bucket.clone());
+                    super::access::put_binding(
+                        wtxn,
+                        Subject::User(owner),
+                        "bucket-admin",
+                        &scope,
+                        now,
+                    )?;
+                    let everyone = Subject::Group("everyone".into());
+                    if guest_read {
+                        super::access::put_binding(wtxn, everyone, "bucket-read", &scope, now)?;
+                    } else {
+                        remove_binding(wtxn, &everyone, "bucket-read", &scope)?;
+                    }
+                    Ok((rec, b, restored))
+                },
+                self.policy_changed(),
+            )
             .await?;
         self.reload_policy()?;
         audit(
@@ -345,48 +348,52 @@ impl Store {
         let (rec, b) = self
             .inner
             .committer
-            .write(move |wtxn| {
-                let mut s: ShareRecord = {
-                    let t = wtxn.open_table(SHARES)?;
-                    let v = t
-                        .get(name_s.as_str())?
-                        .ok_or_else(|| StoreError::NoSuchShare(name_s.clone()))?;
-                    codec::decode(v.value())?
-                };
-                let now = now_ms();
-                let Some(deleted) = s.deleted_ms else {
-                    return Err(StoreError::Conflict(format!(
-                        "share {name_s} is not deleted"
-                    )));
-                };
-                if deleted.saturating_add(retention) <= now || s.purging {
-                    return Err(StoreError::NoSuchShare(format!(
-                        "{name_s} (its retention has passed; the data is gone)"
-                    )));
-                }
-                let b = s.parked_bucket.take().ok_or_else(|| {
-                    StoreError::Corrupt(format!("deleted share {name_s} has no parked bucket"))
-                })?;
-                let mut ns = Ns::new(wtxn);
-                // Unparked: put_bucket counts its bytes again as a live bucket's.
-                txn::add_usage_total(&mut ns, -i128::from(b.usage_bytes))?;
-                txn::put_bucket(&mut ns, &b)?;
-                for snap in std::mem::take(&mut s.parked_snapshots) {
-                    txn::add_usage_total(&mut ns, -i128::from(snap.usage_bytes))?;
-                    txn::put_bucket(&mut ns, &snap)?;
-                }
-                drop(ns);
-                // Its objects' rows were dropped while it was parked.
-                super::expiry_index::mark_rebuild(wtxn, b.id)?;
-                s.deleted_ms = None;
-                if s.deleted_reason.take().as_deref() == Some("expired") || s.expires_ms <= now {
-                    // An expired share comes back with a fresh lifetime.
-                    s.expires_ms = now.saturating_add(share_expiry);
-                }
-                wtxn.open_table(SHARES)?
-                    .insert(name_s.as_str(), codec::encode(&s)?.as_slice())?;
-                Ok((s, b))
-            })
+            .write_then(
+                move |wtxn| {
+                    let mut s: ShareRecord = {
+                        let t = wtxn.open_table(SHARES)?;
+                        let v = t
+                            .get(name_s.as_str())?
+                            .ok_or_else(|| StoreError::NoSuchShare(name_s.clone()))?;
+                        codec::decode(v.value())?
+                    };
+                    let now = now_ms();
+                    let Some(deleted) = s.deleted_ms else {
+                        return Err(StoreError::Conflict(format!(
+                            "share {name_s} is not deleted"
+                        )));
+                    };
+                    if deleted.saturating_add(retention) <= now || s.purging {
+                        return Err(StoreError::NoSuchShare(format!(
+                            "{name_s} (its retention has passed; the data is gone)"
+                        )));
+                    }
+                    let b = s.parked_bucket.take().ok_or_else(|| {
+                        StoreError::Corrupt(format!("deleted share {name_s} has no parked bucket"))
+                    })?;
+                    let mut ns = Ns::new(wtxn);
+                    // Unparked: put_bucket counts its bytes again as a live bucket's.
+                    txn::add_usage_total(&mut ns, -i128::from(b.usage_bytes))?;
+                    txn::put_bucket(&mut ns, &b)?;
+                    for snap in std::mem::take(&mut s.parked_snapshots) {
+                        txn::add_usage_total(&mut ns, -i128::from(snap.usage_bytes))?;
+                        txn::put_bucket(&mut ns, &snap)?;
+                    }
+                    drop(ns);
+                    // Its objects' rows were dropped while it was parked.
+                    super::expiry_index::mark_rebuild(wtxn, b.id)?;
+                    s.deleted_ms = None;
+                    if s.deleted_reason.take().as_deref() == Some("expired") || s.expires_ms <= now
+                    {
+                        // An expired share comes back with a fresh lifetime.
+                        s.expires_ms = now.saturating_add(share_expiry);
+                    }
+                    wtxn.open_table(SHARES)?
+                        .insert(name_s.as_str(), codec::encode(&s)?.as_slice())?;
+                    Ok((s, b))
+                },
+                self.policy_changed(),
+            )
             .await?;
         self.reload_policy()?;
         audit(p, "share.restore", name);
@@ -501,31 +508,34 @@ impl Store {
         let name = name.to_string();
         self.inner
             .committer
-            .write(move |wtxn| {
-                let mut s: ShareRecord = {
-                    let t = wtxn.open_table(SHARES)?;
-                    let Some(v) = t.get(name.as_str())? else {
-                        return Ok(None);
+            .write_then(
+                move |wtxn| {
+                    let mut s: ShareRecord = {
+                        let t = wtxn.open_table(SHARES)?;
+                        let Some(v) = t.get(name.as_str())? else {
+                            return Ok(None);
+                        };
+                        codec::decode(v.value())?
                     };
-                    codec::decode(v.value())?
-                };
-                // Re-check inside the transaction: it may have been restored meanwhile.
-                match s.deleted_ms {
-                    Some(d) if d.saturating_add(retention) <= now_ms => {}
-                    _ => return Ok(None),
-                }
-                let n = purge_entries(wtxn, &s, limit)?;
-                if n < limit as u64 {
-                    purge_rest(wtxn, &s)?;
-                    return Ok(Some((n, true)));
-                }
-                if !s.purging {
-                    s.purging = true;
-                    wtxn.open_table(SHARES)?
-                        .insert(name.as_str(), codec::encode(&s)?.as_slice())?;
-                }
-                Ok(Some((n, false)))
-            })
+                    // Re-check inside the transaction: it may have been restored meanwhile.
+                    match s.deleted_ms {
+                        Some(d) if d.saturating_add(retention) <= now_ms => {}
+                        _ => return Ok(None),
+                    }
+                    let n = purge_entries(wtxn, &s, limit)?;
+                    if n < limit as u64 {
+                        purge_rest(wtxn, &s)?;
+                        return Ok(Some((n, true)));
+                    }
+                    if !s.purging {
+                        s.purging = true;
+                        wtxn.open_table(SHARES)?
+                            .insert(name.as_str(), codec::encode(&s)?.as_slice())?;
+                    }
+                    Ok(Some((n, false)))
+                },
+                self.policy_changed(),
+            )
             .await
     }
 }

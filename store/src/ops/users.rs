@@ -152,7 +152,7 @@ impl Store {
         let out = self
             .inner
             .committer
-            .write(move |txn| {
+            .write_then(move |txn| {
                 if let Some(u) = get_user(txn, &id)? {
                     // Public keys are listed to whoever reads users: handing back the
                     // credentials of a key the caller merely names would be a takeover. A join
@@ -210,9 +210,8 @@ impl Store {
                 txn.open_table(CREDENTIALS)?
                     .insert(ak_row.as_str(), codec::encode(&cref)?.as_slice())?;
                 Ok((chosen, 0, true))
-            })
+            }, self.policy_changed())
             .await?;
-        self.inner.peer_principals.invalidate();
         let (name, generation, created) = out;
         let (access_key, secret_key) = if generation == 0 {
             (ak0, sk0)
@@ -362,13 +361,6 @@ impl Store {
             .await
     }
 
-    /// What a change of a user's credentials runs on the commit thread once it has committed
-    /// (`Committer::write_then`): every identity remembered before it is looked up again.
-    fn forget_identities(&self) -> impl FnOnce() + Send + 'static {
-        let principals = self.inner.peer_principals.clone();
-        move || principals.invalidate()
-    }
-
     /// Access key → (secret, principal), resolved against the current policy. `None` for an
     /// unknown or rotated-away key. Answered from memory while nothing that could change the
     /// answer (users, credentials, peers, roles, groups, bindings) has changed since it was
@@ -445,7 +437,7 @@ impl Store {
         let (other, service) = (refusal("another user's"), refusal("a service user's"));
         let master = self.inner.master.clone();
         // The old key stops with the commit, for lookups answered from memory too.
-        let forget = self.forget_identities();
+        let forget = self.policy_changed();
         let r = self
             .inner
             .committer
@@ -494,7 +486,7 @@ impl Store {
         let who = who.to_string();
         let master = self.inner.master.clone();
         // The user's key stops with the commit, for lookups answered from memory too.
-        let forget = self.forget_identities();
+        let forget = self.policy_changed();
         let removed = self
             .inner
             .committer
