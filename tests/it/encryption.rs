@@ -904,7 +904,8 @@ sse_c_builders!(
     aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder,
     aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder,
     aws_sdk_s3::operation::upload_part::builders::UploadPartFluentBuilder,
-    aws_sdk_s3::operation::copy_object::builders::CopyObjectFluentBuilder
+    aws_sdk_s3::operation::copy_object::builders::CopyObjectFluentBuilder,
+    aws_sdk_s3::operation::list_parts::builders::ListPartsFluentBuilder
 );
 
 /// A customer-provided key: (base64 key, base64 MD5).
@@ -1050,6 +1051,27 @@ async fn sse_c_objects_need_their_key() {
         "the part answers as SSE-C"
     );
     assert_eq!(p1.server_side_encryption(), None);
+    // The part listing takes the key too (SDKs resuming an upload send it): the upload's only.
+    let listed = c
+        .list_parts()
+        .bucket("fs--cust")
+        .key("mpu")
+        .upload_id(&id)
+        .sse_c(&key, &md5)
+        .send()
+        .await
+        .expect("list parts with the upload's key");
+    assert_eq!(listed.parts().len(), 1);
+    let e = c
+        .list_parts()
+        .bucket("fs--cust")
+        .key("mpu")
+        .upload_id(&id)
+        .sse_c(&other, &other_md5)
+        .send()
+        .await
+        .expect_err("list parts with another key");
+    assert_eq!(code(&e), "InvalidArgument");
     c.complete_multipart_upload()
         .bucket("fs--cust")
         .key("mpu")

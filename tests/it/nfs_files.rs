@@ -184,6 +184,38 @@ async fn nfs_symlinks_are_objects_with_the_link_mode() {
         readlink(&mut c, &cur).await.expect("readlink"),
         b"/srv/docs"
     );
+    // A link an S3 client wrote with a target longer than any path is refused, not cut short.
+    srv.client()
+        .put_object()
+        .bucket("fs+links")
+        .key("docs/far")
+        .metadata("mode", format!("{}", 0o120_777))
+        .body(ByteStream::from("/x".repeat(2100).into_bytes()))
+        .send()
+        .await
+        .expect("put");
+    let (far, _) = lookup(&mut c, &docs, "far").await.expect("far");
+    assert_eq!(
+        readlink(&mut c, &far).await.err(),
+        Some(nfsstat3::NFS3ERR_NAMETOOLONG)
+    );
+    // `.` and `..` exist in every directory: making one is EEXIST, as `mkdir(".")` is.
+    for name in [".", ".."] {
+        assert_eq!(
+            mkdir(&mut c, &docs, name).await.err(),
+            Some(nfsstat3::NFS3ERR_EXIST)
+        );
+        assert_eq!(
+            create(&mut c, &docs, name, createhow3::GUARDED(sattr3::default()))
+                .await
+                .err(),
+            Some(nfsstat3::NFS3ERR_EXIST)
+        );
+        assert_eq!(
+            symlink(&mut c, &docs, name, b"t").await.err(),
+            Some(nfsstat3::NFS3ERR_EXIST)
+        );
+    }
     // A regular file is not a link.
     let f = create(
         &mut c,
@@ -526,8 +558,9 @@ async fn nfs_bad_names_and_offsets_are_refused_and_setattr_fields_are_independen
     for (name, want) in [
         ("a/b", nfsstat3::NFS3ERR_INVAL),
         ("nul\0byte", nfsstat3::NFS3ERR_INVAL),
-        (".", nfsstat3::NFS3ERR_INVAL),
-        ("..", nfsstat3::NFS3ERR_INVAL),
+        // They exist in every directory: EEXIST, as `mkdir(".")` is and knfsd answers.
+        (".", nfsstat3::NFS3ERR_EXIST),
+        ("..", nfsstat3::NFS3ERR_EXIST),
         ("", nfsstat3::NFS3ERR_INVAL),
         (long.as_str(), nfsstat3::NFS3ERR_NAMETOOLONG),
     ] {

@@ -11,7 +11,7 @@ use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, ObjectLockMode, ServerSideEncryption, StorageClass,
 };
 use base64::Engine;
-use gatehouse_s3::auth::{SigningParams, sign_request_v4};
+use gatehouse_s3::auth::{SigningParams, presign_url, sign_request_v4};
 use gatehouse_store::ops::NewShare;
 
 use crate::common::*;
@@ -1448,4 +1448,262 @@ async fn bucket_tags_round_trip_and_are_checked() {
     let e = read().await.expect_err("none left");
     assert_eq!(code(&e), "NoSuchTagSet");
     srv.stop().await;
+}
+
+/// A presigned URL whose query carries `x-amz-*` headers (as the JavaScript SDK v3's presigner
+/// moves them there, signed).
+fn presigned_with(srv: &TestServer, method: &str, path: &str, query: &str) -> String {
+    let q = presign_url(
+        method,
+        path,
+        Some(query),
+        &srv.addr.to_string(),
+        300,
+        &SigningParams {
+            access_key: &srv.access,
+            secret_key: &srv.secret,
+            region: "us-east-1",
+            time: SystemTime::now(),
+        },
+    )
+    .expect("presign");
+    format!("http://{}{}?{}", srv.addr, path, q)
+}
+
+#[tokio::test]
+async fn a_presigned_urls_x_amz_query_parameters_are_its_headers() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("presigned")
+        .send()
+        .await
+        .expect("create");
+    let http = reqwest::Client::new();
+    // Metadata and tags in the query: kept as if sent as headers.
+    let url = presigned_with(
+        &srv,
+        "PUT",
+        "/presigned/k",
+        "x-amz-meta-color=blue&x-amz-tagging=team%3Dred",
+    );
+    let r = http.put(url).body("hello").send().await.expect("send");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let head = c
+        .head_object()
+        .bucket("presigned")
+        .key("k")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(
+        head.metadata()
+            .and_then(|m| m.get("color"))
+            .map(String::as_str),
+        Some("blue")
+    );
+    let tags = c
+        .get_object_tagging()
+        .bucket("presigned")
+        .key("k")
+        .send()
+        .await
+        .expect("tags");
+    assert_eq!(tags.tag_set().len(), 1);
+    assert_eq!(tags.tag_set()[0].key(), "team");
+    // A refused header is refused from the query too, and nothing is stored.
+    let url = presigned_with(
+        &srv,
+        "PUT",
+        "/presigned/cold",
+        "x-amz-storage-class=GLACIER",
+    );
+    let r = http.put(url).body("x").send().await.expect("send");
+    assert_eq!(r.status(), 501);
+    // The same header also sent, unsigned, with another value: refused (an unsigned `x-amz-*`
+    // header is refused before anything else), never one of the two values picked.
+    let url = presigned_with(&srv, "PUT", "/presigned/two", "x-amz-meta-color=blue");
+    let r = http
+        .put(url)
+        .header("x-amz-meta-color", "green")
+        .body("x")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 403);
+    for k in ["cold", "two"] {
+        let e = c
+            .head_object()
+            .bucket("presigned")
+            .key(k)
+            .send()
+            .await
+            .expect_err("not stored");
+        assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
+    }
+    // Checksum parameters are not read from a query (S3 does not: the JavaScript SDK signs an
+    // empty body's CRC32 into every presigned PutObject).
+    let url = presigned_with(
+        &srv,
+        "PUT",
+        "/presigned/crc",
+        "x-amz-checksum-crc32=AAAAAA%3D%3D&x-amz-sdk-checksum-algorithm=CRC32",
+    );
+    let r = http.put(url).body("not empty").send().await.expect("send");
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn a_range_under_an_if_range_the_object_no_longer_matches_gets_the_whole_object() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("ifrange")
+        .send()
+        .await
+        .expect("create");
+    let old = c
+        .put_object()
+        .bucket("ifrange")
+        .key("k")
+        .body(ByteStream::from_static(b"old bytes"))
+        .send()
+        .await
+        .expect("put");
+    let old_etag = old.e_tag().expect("etag").to_string();
+    let new = c
+        .put_object()
+        .bucket("ifrange")
+        .key("k")
+        .body(ByteStream::from_static(b"new contents"))
+        .send()
+        .await
+        .expect("replace");
+    let new_etag = new.e_tag().expect("etag").to_string();
+    let head = c
+        .head_object()
+        .bucket("ifrange")
+        .key("k")
+        .send()
+        .await
+        .expect("head");
+    let modified = head
+        .last_modified()
+        .expect("last modified")
+        .fmt(aws_smithy_types::date_time::Format::HttpDate)
+        .expect("date");
+    let http = reqwest::Client::new();
+    let get = |if_range: String| {
+        let url = srv.presign("GET", "/ifrange/k", 300, SystemTime::now());
+        let http = http.clone();
+        async move {
+            let r = http
+                .get(url)
+                .header("range", "bytes=0-2")
+                .header("if-range", if_range)
+                .send()
+                .await
+                .expect("send");
+            (r.status().as_u16(), r.text().await.expect("body"))
+        }
+    };
+    // A download resumed with the replaced object's tag: the whole new object, not a splice.
+    assert_eq!(get(old_etag).await, (200, "new contents".to_string()));
+    assert_eq!(
+        get(format!("W/{new_etag}")).await.0,
+        200,
+        "a weak tag never matches"
+    );
+    assert_eq!(get(new_etag).await, (206, "new".to_string()));
+    assert_eq!(get(modified).await, (206, "new".to_string()));
+    assert_eq!(
+        get("Mon, 01 Jan 2001 00:00:00 GMT".into()).await.0,
+        200,
+        "another date"
+    );
+}
+
+#[tokio::test]
+async fn part_numbers_storage_classes_and_getpart_are_answered_as_s3_does() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("partnums")
+        .send()
+        .await
+        .expect("create");
+    c.put_object()
+        .bucket("partnums")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("put");
+    let e = c
+        .get_object()
+        .bucket("partnums")
+        .key("k")
+        .part_number(10_001)
+        .send()
+        .await
+        .expect_err("past the last part number there is");
+    assert_eq!(code(&e), "InvalidArgument");
+    let e = c
+        .put_object()
+        .bucket("partnums")
+        .key("f")
+        .storage_class(StorageClass::from("FROZEN"))
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("no such class");
+    assert_eq!(code(&e), "InvalidStorageClass");
+    let e = c
+        .put_object()
+        .bucket("partnums")
+        .key("g")
+        .storage_class(StorageClass::DeepArchive)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("a class not offered");
+    assert_eq!(code(&e), "NotImplemented");
+    // GET ?uploadId&partNumber asks for one part's bytes (GetPart), not the part list.
+    let up = c
+        .create_multipart_upload()
+        .bucket("partnums")
+        .key("m")
+        .send()
+        .await
+        .expect("create upload");
+    let id = up.upload_id().expect("id");
+    let r = srv
+        .signed(
+            "GET",
+            "/partnums/m",
+            Some(&format!("partNumber=1&uploadId={id}")),
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status(), 501);
+    assert!(r.text().await.unwrap_or_default().contains("GetPart"));
+    // Tags with CreateBucket would be dropped: refused, and no bucket is made.
+    let r = srv
+        .signed(
+            "PUT",
+            "/tagged-at-birth",
+            None,
+            &[],
+            b"<CreateBucketConfiguration><Tags><Tag><Key>a</Key><Value>1</Value></Tag></Tags></CreateBucketConfiguration>".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status(), 501);
+    let e = c
+        .head_bucket()
+        .bucket("tagged-at-birth")
+        .send()
+        .await
+        .expect_err("not made");
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
 }

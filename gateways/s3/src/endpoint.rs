@@ -384,6 +384,11 @@ pub fn parse(
         _ if q.has("acl") || q.has("attributes") || q.has("tagging") => {
             Err(S3Error::method_not_allowed())
         }
+        // GET ?uploadId&partNumber reads one part of an upload (GetPart): not answered with
+        // the part list instead.
+        Method::GET | Method::HEAD if q.has("uploadId") && q.has("partNumber") => Err(
+            S3Error::not_implemented("reading a part of a multipart upload (GetPart)"),
+        ),
         Method::GET if q.has("uploadId") => Ok(E::ListParts),
         Method::GET => Ok(E::GetObject),
         Method::HEAD => Ok(E::HeadObject),

@@ -25,6 +25,8 @@ const CUSTOMER_HEADERS: &[(&str, &[Endpoint])] = &[
             Endpoint::UploadPartCopy,
             // s3transfer (aws CLI, boto3) sends the key here too: checked against the upload's.
             Endpoint::CompleteMultipartUpload,
+            // SDKs resuming an upload send it with the part listing: checked likewise.
+            Endpoint::ListParts,
             Endpoint::GetObject,
             Endpoint::HeadObject,
             Endpoint::GetObjectAttributes,
@@ -116,6 +118,24 @@ const TEXT_PREFIXES: &[&str] = &["x-amz-checksum-", "x-amz-object-lock-", "x-amz
 /// The one storage class there is; `x-amz-storage-class: STANDARD` is accepted.
 const STANDARD: &str = "STANDARD";
 
+/// The storage classes of the S3 API (PutObject's `x-amz-storage-class`): the others are not
+/// implemented (501); a name outside this list is no storage class (400 InvalidStorageClass).
+const STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "OUTPOSTS",
+    "GLACIER_IR",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+    "FSX_OPENZFS",
+    "FSX_ONTAP",
+];
+
 /// `Err` when the request asks for something [`REFUSED_PREFIXES`] names, a storage class other
 /// than STANDARD, or (CreateBucket) object lock on the new bucket. The message names the header.
 pub fn check(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
@@ -182,6 +202,14 @@ pub fn check(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
         }
     }
     if let Some(class) = header_values(h, "x-amz-storage-class").find(|c| c.trim() != STANDARD) {
+        if !STORAGE_CLASSES.contains(&class.trim()) {
+            return Err(S3Error::new(
+                400,
+                "InvalidStorageClass",
+                "The storage class you specified is not valid",
+            )
+            .with("StorageClassRequested", class.trim().to_string()));
+        }
         return Err(S3Error::new(
             501,
             "NotImplemented",
@@ -351,15 +379,22 @@ mod tests {
     #[test]
     fn every_value_of_a_repeated_or_garbled_header_is_judged() {
         use crate::request::header_map;
-        for pairs in [
-            vec![
-                ("x-amz-storage-class", &b"STANDARD"[..]),
-                ("x-amz-storage-class", b"GLACIER"),
-            ],
-            vec![("x-amz-storage-class", &b"GLACIER\xff"[..])],
+        for (pairs, code) in [
+            (
+                vec![
+                    ("x-amz-storage-class", &b"STANDARD"[..]),
+                    ("x-amz-storage-class", b"GLACIER"),
+                ],
+                "NotImplemented",
+            ),
+            // Garbled, it names no storage class at all.
+            (
+                vec![("x-amz-storage-class", &b"GLACIER\xff"[..])],
+                "InvalidStorageClass",
+            ),
         ] {
             let e = check(Endpoint::CreateBucket, &header_map(&pairs)).unwrap_err();
-            assert_eq!(e.code, "NotImplemented", "{pairs:?}");
+            assert_eq!(e.code, code, "{pairs:?}");
         }
     }
 }

@@ -157,6 +157,64 @@ pub(crate) fn header_map(pairs: &[(&str, &[u8])]) -> HeaderMap {
     h
 }
 
+/// Query parameters of a SigV4 presigned URL that sign the request itself, not headers.
+const QUERY_SIGNING: &[&str] = &[
+    "x-amz-algorithm",
+    "x-amz-credential",
+    "x-amz-date",
+    "x-amz-expires",
+    "x-amz-signedheaders",
+    "x-amz-signature",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+];
+
+/// A SigV4 presigned request's `x-amz-*` query parameters are request headers, as S3 reads
+/// them: presigners move headers there (the JavaScript SDK v3 moves every `x-amz-*` header it
+/// may, `x-amz-meta-*`, `x-amz-tagging`, `x-amz-acl`, `x-amz-object-lock-*`,
+/// `x-amz-copy-source` …), and the signature covers them. Copied into `headers` once the
+/// signature has matched and before routing and every check, so a presigned upload keeps its
+/// metadata, tags, ACL and retention and a refused header is refused, never dropped. Left out:
+/// the signing parameters, and the checksum parameters, which S3 does not read from a query
+/// (that SDK signs the CRC32 of an empty body into every presigned PutObject). The same name
+/// also sent as a header with another value is refused (400 InvalidArgument).
+pub fn presigned_headers(query: &Query, headers: &mut HeaderMap) -> Result<(), S3Error> {
+    if !query.has("X-Amz-Signature") {
+        return Ok(());
+    }
+    for (name, value) in &query.0 {
+        let lower = name.to_ascii_lowercase();
+        if !lower.starts_with("x-amz-")
+            || QUERY_SIGNING.contains(&lower.as_str())
+            || lower.starts_with("x-amz-checksum-")
+            || lower == "x-amz-sdk-checksum-algorithm"
+        {
+            continue;
+        }
+        let bad = || {
+            S3Error::invalid_argument(format!(
+                "the query parameter {name} is not a header S3 could take"
+            ))
+            .with("ArgumentName", name.clone())
+        };
+        let n = http::HeaderName::from_bytes(lower.as_bytes()).map_err(|_| bad())?;
+        let v = http::HeaderValue::from_str(value).map_err(|_| bad())?;
+        match headers.get(&n) {
+            Some(sent) if *sent != v => {
+                return Err(S3Error::invalid_argument(format!(
+                    "{name} is given both as a header and as a query parameter, with different values"
+                ))
+                .with("ArgumentName", name.clone()));
+            }
+            Some(_) => {}
+            None => {
+                headers.insert(n, v);
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -630,8 +630,12 @@ impl Store {
         if data.is_sealed() {
             self.kms_check_open(p, &data, (bucket, &format!("inode {ino}")))?;
         }
+        // A target longer than any path (an object put over S3) is not cut short in silence.
+        if attr.size > MAX_LINK as u64 {
+            return Err(StoreError::KeyTooLong);
+        }
         let mut buf = BytesMut::new();
-        let mut s = std::pin::pin!(self.read_data(&data, 0..attr.size.min(MAX_LINK as u64)));
+        let mut s = std::pin::pin!(self.read_data(&data, 0..attr.size));
         while let Some(piece) = s.next().await {
             buf.extend_from_slice(&piece?);
         }
@@ -752,6 +756,17 @@ pub(super) fn regular_file(attr: &FsAttr) -> Result<()> {
             StoreError::InvalidArgument(format!("inode {} is a special file", attr.ino)),
         ),
     }
+}
+
+/// [`check_name`] for a name to be made (CREATE, MKDIR, SYMLINK, MKNOD, LINK): `.` and `..`
+/// always exist, so making one is EEXIST (as `mkdir(".")` is, and as knfsd answers), not EINVAL.
+pub(super) fn check_new_name(name: &str) -> Result<()> {
+    if name == "." || name == ".." {
+        return Err(StoreError::Conflict(format!(
+            "{name:?} exists in every directory"
+        )));
+    }
+    check_name(name)
 }
 
 pub(super) fn check_name(name: &str) -> Result<()> {

@@ -13,7 +13,7 @@
 use redb::ReadableTable;
 
 use super::fs::{
-    DirPaths, FsKind, FsMade, SNAPSHOTS_INO, attr_from_record, check_name, check_unreserved,
+    DirPaths, FsKind, FsMade, SNAPSHOTS_INO, attr_from_record, check_new_name, check_unreserved,
     dev_value, live_bucket_in, not_a_dir, snapshots_read_only,
 };
 use super::fs_gate::Gate;
@@ -89,7 +89,7 @@ impl Store {
         name: &str,
     ) -> Result<FsMade> {
         let gate = Gate::new(p, &[Verb::Put], bucket)?;
-        check_name(name)?;
+        check_new_name(name)?;
         let (bucket_s, name) = (bucket.to_string(), name.to_string());
         let (rec, dir_after) = self
             .fs_commit(move |t| {
@@ -155,7 +155,7 @@ impl Store {
         node: FsSpecial,
     ) -> Result<FsMade> {
         let gate = Gate::new(p, &[Verb::Put], bucket)?;
-        check_name(name)?;
+        check_new_name(name)?;
         let device = match node.kind {
             FsKind::CharDev | FsKind::BlockDev => true,
             FsKind::Fifo | FsKind::Socket => false,

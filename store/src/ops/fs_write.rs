@@ -21,8 +21,9 @@ use redb::{ReadableDatabase, ReadableTable};
 
 use super::fs::{
     DirPaths, DirTables, FsAttr, FsKind, FsMade, MAX_LINK, S_IFLNK, S_IFMT, attr_from_record,
-    attr_of, check_name, check_unreserved, dir_attr, dir_path, file_times, inode_changed,
-    is_snapshots_dir, live_bucket, live_bucket_in, meta_time, regular_file, snapshots_read_only,
+    attr_of, check_name, check_new_name, check_unreserved, dir_attr, dir_path, file_times,
+    inode_changed, is_snapshots_dir, live_bucket, live_bucket_in, meta_time, regular_file,
+    snapshots_read_only,
 };
 use super::fs_gate::Gate;
 use super::fs_link::{check_free, dir_key};
@@ -393,7 +394,7 @@ impl Store {
         attrs: FsSetAttr,
     ) -> Result<FsMade> {
         let gate = Gate::new(p, &[Verb::Put], bucket)?;
-        check_name(name)?;
+        check_new_name(name)?;
         let bucket_s = bucket.to_string();
         let name = name.to_string();
         let keyring = self.keyring().clone();
@@ -485,7 +486,7 @@ impl Store {
         attrs: FsSetAttr,
     ) -> Result<FsAttr> {
         let gate = Gate::new(p, &[Verb::Put], bucket)?;
-        check_name(name)?;
+        check_new_name(name)?;
         let (b, path) = self.fs_dir(bucket, dir)?;
         check_unreserved(&b, &path, name)?;
         let marker = format!("{path}{name}/");
@@ -527,7 +528,7 @@ impl Store {
         attrs: FsSetAttr,
     ) -> Result<FsMade> {
         let gate = Gate::new(p, &[Verb::Put], bucket)?;
-        check_name(name)?;
+        check_new_name(name)?;
         if target.is_empty() || target.len() > MAX_LINK || target.contains(&0) {
             return Err(StoreError::InvalidArgument(format!(
                 "a link target is 1 to {MAX_LINK} bytes without NUL"

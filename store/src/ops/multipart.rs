@@ -833,21 +833,7 @@ impl Store {
                     })?;
                 }
                 // An SSE-C key given here (s3transfer sends it) must be the upload's.
-                if let Some(m) = customer_md5 {
-                    match u.sse {
-                        Some(crate::sse::SseMode::Customer { key_md5 }) if key_md5 == m => {}
-                        Some(crate::sse::SseMode::Customer { .. }) => {
-                            return Err(StoreError::InvalidArgument(
-                                "the customer-provided key is not the one the multipart upload was begun with".into(),
-                            ));
-                        }
-                        _ => {
-                            return Err(StoreError::InvalidRequest(
-                                "The multipart upload initiate did not request encryption with a customer key".into(),
-                            ));
-                        }
-                    }
-                }
+                check_upload_customer_key(u.sse, customer_md5)?;
                 let mut ns = Ns::new(t);
                 let mut b = txn::get_bucket(&ns, &bucket)?;
                 cond.check_in(&ns, b.id, &key)?;
@@ -924,7 +910,9 @@ impl Store {
                     .unwrap_or(ChecksumType::Composite);
                 let checksum = object_checksum(alg, kind, part_sums.as_deref(), &sizes);
                 let part_checksums = match (&checksum, &part_sums) {
-                    (Some(_), Some(sums)) => sums.iter().map(|v| crate::checksum::base64(v)).collect(),
+                    (Some(_), Some(sums)) => {
+                        sums.iter().map(|v| crate::checksum::base64(v)).collect()
+                    }
                     _ => Vec::new(),
                 };
                 check_claims(&claims, alg, kind, checksum.as_ref(), sizes.iter().sum())?;
@@ -1009,6 +997,7 @@ impl Store {
     }
 
     /// ListParts after `marker` (exclusive), at most `max`; returns whether more exist.
+    #[allow(clippy::too_many_arguments)]
     pub fn list_parts(
         &self,
         p: &Principal,
@@ -1017,9 +1006,13 @@ impl Store {
         upload_id: &str,
         marker: u32,
         max: usize,
+        customer_md5: Option<[u8; 16]>,
     ) -> Result<(UploadInfo, Vec<PartInfo>, bool)> {
         deny(authorize(p, Verb::List, Resource::Object(bucket, key)))?;
         let u = self.upload_exists(upload_id, bucket, key)?;
+        // An SSE-C key given with the listing (SDKs resuming an upload send it) must be the
+        // upload's, as at completion.
+        check_upload_customer_key(u.sse, customer_md5)?;
         let txn = self.db().begin_read()?;
         let parts = txn.open_table(UPLOAD_PARTS)?;
         let prefix = tables::parts_prefix(upload_id);
@@ -1118,5 +1111,25 @@ impl Store {
             out.push(entry);
         }
         Ok((out, truncated))
+    }
+}
+
+/// An SSE-C key (its MD5) named with a request on an upload (completion, part listing): it
+/// must be the key the upload was begun with, and the upload must have been begun with one.
+fn check_upload_customer_key(
+    sse: Option<crate::sse::SseMode>,
+    customer_md5: Option<[u8; 16]>,
+) -> Result<()> {
+    let Some(m) = customer_md5 else {
+        return Ok(());
+    };
+    match sse {
+        Some(crate::sse::SseMode::Customer { key_md5 }) if key_md5 == m => Ok(()),
+        Some(crate::sse::SseMode::Customer { .. }) => Err(StoreError::InvalidArgument(
+            "the customer-provided key is not the one the multipart upload was begun with".into(),
+        )),
+        _ => Err(StoreError::InvalidRequest(
+            "The multipart upload initiate did not request encryption with a customer key".into(),
+        )),
     }
 }

@@ -278,7 +278,9 @@ pub(super) fn pathconf(
             linkmax: gatehouse_store::ops::LINK_MAX,
             name_max: NAME_MAX as u32,
             no_trunc: true,
-            chown_restricted: true,
+            // Who may write a file may chown it (RBAC decides, not the caller's AUTH_UNIX uid:
+            // decision 0025), so chown is not restricted to root: said so.
+            chown_restricted: false,
             case_insensitive: false,
             case_preserving: true,
         }),

@@ -90,6 +90,12 @@ fn location_constraint(
             )));
         }
     }
+    // Tags given with the creation would be dropped: refused (PutBucketTagging sets them).
+    if doc.child("Tags").is_some() {
+        return Err(S3Error::not_implemented(
+            "<Tags> in CreateBucketConfiguration (use PutBucketTagging once the bucket exists)",
+        ));
+    }
     let asked = match doc.child_text("LocationConstraint").map(str::trim) {
         None => return Ok(()),
         Some("") => "us-east-1",

@@ -155,6 +155,9 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
         Ok(q) => q,
         Err(e) => return (Err(e), "-", who, bucket),
     };
+    if let Err(e) = request::presigned_headers(&query, &mut parts.headers) {
+        return (Err(e), "-", who, bucket);
+    }
     let ep = match endpoint::parse(
         &parts.method,
         bucket.is_some(),

@@ -347,6 +347,7 @@ pub fn list_parts(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
         upload_id(ctx),
         marker,
         max,
+        crate::sse::customer(&ctx.headers, crate::sse::CUSTOMER)?.map(|k| k.md5),
     )?;
     let mut w = XmlWriter::new();
     w.open_root("ListPartsResult");

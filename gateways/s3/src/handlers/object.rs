@@ -250,6 +250,23 @@ fn check_conditions(h: &HeaderMap, rec: &ObjectRecord) -> Result<(), S3Error> {
     Ok(())
 }
 
+/// Whether an `If-Range` (absent: yes) still names this object: a strong entity tag equal to
+/// its ETag, or an HTTP date equal to its Last-Modified (RFC 9110 §13.1.5: a weak tag never
+/// matches).
+fn if_range_holds(h: &HeaderMap, rec: &ObjectRecord) -> bool {
+    let Some(v) = header(h, "if-range").map(str::trim) else {
+        return true;
+    };
+    if v.starts_with('"') {
+        return v == util::quote_etag(&rec.etag);
+    }
+    if v.starts_with("W/") {
+        return false;
+    }
+    let modified = util::system_time(rec.mtime_ms - rec.mtime_ms.rem_euclid(1000));
+    util::parse_http_date(v) == Some(modified)
+}
+
 fn not_modified(rec: &ObjectRecord) -> S3Error {
     S3Error::new(304, "NotModified", "Not Modified").with("ETag", util::quote_etag(&rec.etag))
 }
@@ -342,11 +359,15 @@ pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
             ));
         }
         (Some(pn), None) => {
-            let n: usize = pn.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                S3Error::invalid_argument(
-                    "Part number must be an integer between 1 and 10000, inclusive",
-                )
-            })?;
+            let n: usize = pn
+                .parse()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| {
+                    S3Error::invalid_argument(
+                        "Part number must be an integer between 1 and 10000, inclusive",
+                    )
+                })?;
             if rec.parts.is_empty() {
                 if n != 1 {
                     return Err(S3Error::new(
@@ -371,6 +392,10 @@ pub fn get(s: &Store, ctx: &Ctx, head: bool) -> Result<Response, S3Error> {
                 })
             }
         }
+        // RFC 9110 §13.1.5: a Range under an If-Range the object no longer matches is ignored,
+        // so a download resumed after the object was replaced gets the whole new object
+        // instead of its bytes spliced onto the old ones.
+        (None, Some(_)) if !if_range_holds(&ctx.headers, rec) => None,
         (None, Some(h)) => util::parse_range(h, size)?,
         (None, None) => None,
     };
