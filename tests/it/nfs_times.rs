@@ -419,3 +419,43 @@ async fn nfs_chmod_of_an_implicit_directory_sticks() {
         0o750
     );
 }
+
+/// UNSTABLE writes are modified when they were written: after the flush (here at COMMIT, a
+/// second later) the file's mtime is the one the last WRITE's reply showed, to the
+/// nanosecond, so a client that cached it sees no change it did not make (the Linux client
+/// drops its cached pages of a file whose mtime moved unexpectedly).
+#[tokio::test]
+async fn nfs_buffered_writes_keep_the_mtime_their_replies_showed() {
+    let srv = TestServer::start().await;
+    let (mut c, root) = writer(&srv, "wtimes").await;
+    let f = new_file(&mut c, &root, "f").await;
+    let (_, _, first) = crate::nfs::write_as(&mut c, &f, 0, b"first", stable_how::UNSTABLE)
+        .await
+        .expect("write");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (committed, _, last) =
+        crate::nfs::write_as(&mut c, &f, 5, b" and last", stable_how::UNSTABLE)
+            .await
+            .expect("write");
+    assert!(matches!(committed, stable_how::UNSTABLE), "buffered");
+    assert!(ns(&last.mtime) > ns(&first.mtime), "each write moves mtime");
+    assert!(ns(&last.ctime) >= ns(&last.mtime));
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let flushed_at = now_ns();
+    crate::nfs::commit(&mut c, &f).await.expect("commit");
+    let a = getattr(&mut c, &f).await.expect("getattr");
+    assert_eq!(a.size, 14);
+    assert_eq!(
+        ns(&a.mtime),
+        ns(&last.mtime),
+        "the last write's mtime, not the flush's ({flushed_at})"
+    );
+    assert!(ns(&a.ctime) >= ns(&a.mtime));
+    // A change after the writes moves ctime past them, and a later flush never moves it back.
+    let (_, _, again) = crate::nfs::write_as(&mut c, &f, 14, b"!", stable_how::UNSTABLE)
+        .await
+        .expect("write");
+    let a = getattr(&mut c, &f).await.expect("getattr flushes first");
+    assert_eq!(ns(&a.mtime), ns(&again.mtime));
+    assert!(ns(&a.ctime) >= ns(&again.mtime));
+}

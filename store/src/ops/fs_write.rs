@@ -93,6 +93,10 @@ impl Drop for FileGuard<'_> {
 pub struct FsExtents {
     pub bytes: Arc<dyn ExtentBytes>,
     pub ranges: Vec<(u64, u64)>,
+    /// When the last of these bytes was written (ns since the epoch): the file's mtime once
+    /// they are committed, as the client was told in each WRITE's reply — not the later time
+    /// of the flush, which the client would take for someone else's change.
+    pub written_ns: Option<i64>,
 }
 
 impl std::fmt::Debug for FsExtents {
@@ -816,6 +820,7 @@ impl Store {
             let part = FsExtents {
                 bytes: extents.bytes.clone(),
                 ranges: piece.clone(),
+                written_ns: extents.written_ns,
             };
             let attr = self
                 .patch(
@@ -1004,6 +1009,10 @@ impl Store {
         data_write: bool,
     ) -> Result<FsAttr> {
         let _turn = self.inner.file_locks.lock(ino).await;
+        let written_at = match &patch {
+            Patch::Extents(x) => x.written_ns,
+            _ => None,
+        };
         for _ in 0..16 {
             let (old_rec, old_data, is_dir, is_link) = {
                 let rtxn = self.db().begin_read()?;
@@ -1163,8 +1172,12 @@ impl Store {
                         // New content is modified now, whatever mtime was set before; a
                         // truncate or extend is a change of the data too (as ftruncate).
                         rec.meta.user.retain(|(k, _)| k != "mtime");
+                        // Buffered writes are modified when they were written (what their
+                        // replies said); ctime never moves back past a change made since.
                         let now = crate::now_unix_ns();
-                        inode_changed(&mut rec, now).mtime_ns = now;
+                        let at = written_at.map_or(now, |w| w.min(now));
+                        let changed = at.max(file_times(&rec).ctime_ns);
+                        inode_changed(&mut rec, changed).mtime_ns = at;
                     }
                     apply_meta(&mut rec, &attrs);
                     if attrs.atime != FsTime::Leave {

@@ -245,6 +245,8 @@ async fn buffer(
         }
     };
     wb.room_for(h.bucket_id, h.ino, offset, data.len()).await;
+    // A write moves mtime and ctime: to this time, in the reply and once committed.
+    let now = gatehouse_store::now_unix_ns();
     let room = wb
         .add(
             &gw.store,
@@ -252,6 +254,7 @@ async fn buffer(
             &c.principal,
             (offset, data),
             fresh,
+            now,
         )
         .map_err(|e| status("write", &e))?;
     match room {
@@ -263,9 +266,8 @@ async fn buffer(
         .size
         .max(wb.buffered_end(h.bucket_id, h.ino).unwrap_or(0))
         .max(end);
-    // A write moves mtime and ctime.
-    attr.mtime_ns = gatehouse_store::now_unix_ns();
-    attr.ctime_ns = attr.mtime_ns;
+    attr.mtime_ns = now;
+    attr.ctime_ns = attr.ctime_ns.max(now);
     Ok(attr)
 }
 

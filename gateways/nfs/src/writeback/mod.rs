@@ -114,6 +114,9 @@ struct Pending {
     end: u64,
     since: Instant,
     last: Instant,
+    /// When the last write was made (ns since the epoch): the mtime its reply showed, and the
+    /// file's once the flush commits.
+    written_ns: i64,
     /// A background flush was started for these bytes.
     flush_started: bool,
     /// Taken by a flush: a writer that finds this starts over with the file's next buffer.
@@ -234,6 +237,7 @@ impl Inner {
         principal: &Principal,
         (offset, data): (u64, &[u8]),
         checked: Option<Checked>,
+        at_ns: i64,
     ) -> Result<Room, StoreError> {
         let key = (bucket_id, ino);
         let end = offset + data.len() as u64;
@@ -254,6 +258,7 @@ impl Inner {
                             end: 0,
                             since: now,
                             last: now,
+                            written_ns: at_ns,
                             flush_started: false,
                             taken: false,
                             checked: None,
@@ -284,6 +289,7 @@ impl Inner {
             }
             p.end = p.end.max(end);
             p.last = Instant::now();
+            p.written_ns = p.written_ns.max(at_ns);
             let file_bytes = p.bytes;
             let dense = dense(file_bytes, p.windows.len());
             // (a file that found no window free flushes the ones it holds, so files streamed
@@ -379,6 +385,7 @@ impl Inner {
             FsExtents {
                 bytes: p.held.clone(),
                 ranges,
+                written_ns: Some(p.written_ns),
             },
         );
         drop(p);
