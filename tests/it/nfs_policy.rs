@@ -544,3 +544,90 @@ async fn nfs_sees_the_tags_a_file_has() {
     let h = walk(&mut c, &root, "tagged.txt").await.expect("lookup");
     assert_eq!(read(&mut c, &h).await.expect("readable now"), b"tagged");
 }
+
+/// ACCESS answers what the procedures allow: a directory's READ is listing it (READDIR asks
+/// `list`), a file's is reading it (`get`). A role that may read objects but not list gets READ
+/// on a file and none on the directory, whose READDIR it is refused.
+#[tokio::test]
+async fn access_reads_a_directory_by_list_and_a_file_by_get() {
+    let srv = TestServer::start().await;
+    share(&srv, "acc", false).await;
+    let store = srv.store();
+    let admin = srv.admin();
+    store
+        .create_role(
+            &admin,
+            "getter",
+            "get only",
+            vec![gatehouse_store::rbac::Rule::parse("get", "*").expect("rule")],
+        )
+        .await
+        .expect("role");
+    let u = srv.new_user("getonly").await;
+    store
+        .bind(
+            &admin,
+            SubjectRef::User("getonly".into()),
+            "getter",
+            Scope::Bucket("fs+acc".into()),
+        )
+        .await
+        .expect("bind");
+    s3_put(&srv, "fs+acc", "f", b"x".to_vec()).await;
+    // The file's handle, looked up while the address is the admin's; then the address becomes
+    // the user's (handles outlive that, decision 0025).
+    let admin_id = admin.user_id.clone();
+    store
+        .add_peer(&admin, "127.0.0.1", &admin_id, "")
+        .await
+        .expect("peer");
+    let mut c = mount(&srv, "acc").await.expect("mount");
+    let root = c.root_nfs_fh3();
+    let (f, _) = lookup(&mut c, &root, "f").await.expect("lookup");
+    store.remove_peer(&admin, "127.0.0.1").await.expect("unmap");
+    store
+        .add_peer(&admin, "127.0.0.1", &u.user_id, "")
+        .await
+        .expect("peer");
+    let all = ACCESS3_READ | ACCESS3_LOOKUP | ACCESS3_EXECUTE | ACCESS3_MODIFY;
+    let granted = |r: Nfs3Result<ACCESS3resok, ACCESS3resfail>| match r {
+        Nfs3Result::Ok(a) => a.access,
+        Nfs3Result::Err((s, _)) => panic!("access: {s:?}"),
+    };
+    let on_root = granted(
+        c.access(&ACCESS3args {
+            object: root.clone(),
+            access: all,
+        })
+        .await
+        .expect("rpc"),
+    );
+    assert_eq!(
+        on_root, 0,
+        "no list: nothing to read or look up in the directory"
+    );
+    let e = c
+        .readdirplus(&READDIRPLUS3args {
+            dir: root.clone(),
+            cookie: 0,
+            cookieverf: cookieverf3::default(),
+            dircount: 4096,
+            maxcount: 4096,
+        })
+        .await
+        .expect("rpc");
+    assert!(
+        matches!(e, Nfs3Result::Err((nfsstat3::NFS3ERR_ACCES, _))),
+        "READDIR refused, as ACCESS said"
+    );
+
+    let on_file = granted(
+        c.access(&ACCESS3args {
+            object: f,
+            access: all,
+        })
+        .await
+        .expect("rpc"),
+    );
+    assert_eq!(on_file, ACCESS3_READ | ACCESS3_EXECUTE);
+}

@@ -98,14 +98,13 @@ pub(super) fn access(
     };
     let may = gw.store.fs_access(&c.principal, &bucket, h.ino);
     let mut granted = 0;
-    if may.get {
-        granted |= ACCESS3_READ;
-        if a.kind != FsKind::Dir {
-            granted |= ACCESS3_EXECUTE;
-        }
+    let dir = a.kind == FsKind::Dir;
+    // Reading a file is `get`; reading a directory is listing it (READDIR asks `list`).
+    if may.get && !dir {
+        granted |= ACCESS3_READ | ACCESS3_EXECUTE;
     }
-    if may.list && a.kind == FsKind::Dir {
-        granted |= ACCESS3_LOOKUP | ACCESS3_EXECUTE;
+    if may.list && dir {
+        granted |= ACCESS3_READ | ACCESS3_LOOKUP | ACCESS3_EXECUTE;
     }
     if may.put {
         granted |= ACCESS3_MODIFY | ACCESS3_EXTEND;
