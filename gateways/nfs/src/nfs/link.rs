@@ -2,7 +2,7 @@
 
 use gatehouse_store::ops::FsSpecial;
 
-use super::write::{made_reply, new_name, sattr};
+use super::write::{made_reply, new_name, new_owner, sattr};
 use super::*;
 
 /// LINK3res: the status, the file's attributes and the directory's after, success or not
@@ -128,15 +128,13 @@ pub(super) async fn mknod(
             return Ok(());
         }
     };
-    let (uid, gid) = match cred {
-        Cred::Unix(u) => (attrs.uid.or(Some(u.uid)), attrs.gid.or(Some(u.gid))),
-        _ => (attrs.uid, attrs.gid),
-    };
+    let mut attrs = attrs;
+    new_owner(gw, c, (&bucket, h.ino), cred, &mut attrs, false);
     let node = FsSpecial {
         kind,
         mode: attrs.mode.unwrap_or(0o644),
-        uid,
-        gid,
+        uid: attrs.uid,
+        gid: attrs.gid,
         rdev,
     };
     let mut made = gw

@@ -313,8 +313,44 @@ pub(super) async fn commit(
     Ok(())
 }
 
-/// CREATE (`mkdir` false) and MKDIR. The new file's owner is the AUTH_UNIX uid/gid unless the
-/// client set them: an attribute, as on any NFS server, never who may do what.
+/// The uid and gid AUTH_NONE callers create with (knfsd's anonymous uid and gid).
+const NOBODY: u32 = 65534;
+
+/// The owner of what CREATE, MKDIR, SYMLINK or MKNOD makes in directory `dir`, where the
+/// client did not set it: the caller's AUTH_UNIX uid and gid (an attribute, as on any NFS
+/// server, never who may do what), or nobody (65534) for AUTH_NONE, as knfsd squashes it. In a
+/// setgid directory the group is the directory's, and a new directory is setgid too (Linux
+/// and BSD semantics, which shared project directories rely on).
+pub(super) fn new_owner(
+    gw: &Gateway,
+    c: &Caller,
+    (bucket, dir): (&str, u64),
+    cred: &Cred,
+    attrs: &mut FsSetAttr,
+    makes_dir: bool,
+) {
+    let (uid, gid) = match cred {
+        Cred::Unix(u) => (u.uid, u.gid),
+        Cred::None => (NOBODY, NOBODY),
+    };
+    attrs.uid = attrs.uid.or(Some(uid));
+    let setgid_dir = gw
+        .store
+        .fs_getattr(&c.principal, bucket, dir)
+        .ok()
+        .filter(|d| d.mode & 0o2000 != 0);
+    match setgid_dir {
+        Some(d) => {
+            attrs.gid = attrs.gid.or(Some(d.gid));
+            if makes_dir {
+                attrs.mode = Some(attrs.mode.unwrap_or(0o755) | 0o2000);
+            }
+        }
+        None => attrs.gid = attrs.gid.or(Some(gid)),
+    }
+}
+
+/// CREATE (`mkdir` false) and MKDIR, owned as [`new_owner`] says.
 pub(super) async fn create(
     gw: &Gateway,
     c: &Caller,
@@ -336,13 +372,10 @@ pub(super) async fn create(
         }
     };
     let mut attrs = attrs;
-    if let Cred::Unix(u) = cred {
-        attrs.uid = attrs.uid.or(Some(u.uid));
-        attrs.gid = attrs.gid.or(Some(u.gid));
-    }
     let Some((bucket, h)) = open_writable(gw, c, raw, out, &no_wcc()) else {
         return Ok(());
     };
+    new_owner(gw, c, (&bucket, h.ino), cred, &mut attrs, mkdir);
     let nm = match new_name(nm) {
         Ok(n) => n,
         Err(s) => {
@@ -440,14 +473,11 @@ pub(super) async fn symlink(
     // nfspath3 is unbounded in XDR (the record is not): a target past MAX_LINK is
     // NAMETOOLONG, not a reason to drop the call.
     let target = r.opaque(crate::rpc::MAX_RECORD)?;
-    if let Cred::Unix(u) = cred {
-        attrs.uid = attrs.uid.or(Some(u.uid));
-        attrs.gid = attrs.gid.or(Some(u.gid));
-    }
     attrs.size = None;
     let Some((bucket, h)) = open_writable(gw, c, raw, out, &no_wcc()) else {
         return Ok(());
     };
+    new_owner(gw, c, (&bucket, h.ino), cred, &mut attrs, false);
     let nm = match new_name(nm) {
         Ok(n) => n,
         Err(s) => {
