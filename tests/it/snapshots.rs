@@ -638,3 +638,49 @@ async fn snapshots_directory_listing_keeps_to_the_count() {
         Nfs3Result::Err((nfsstat3::NFS3ERR_TOOSMALL, _))
     ));
 }
+
+/// READDIR of `.snapshots` goes on from a cookie to the snapshots after it even when one
+/// before it was deleted between the two pages (a cookie is not a position in the list).
+#[tokio::test]
+async fn snapshots_listing_resumes_past_a_deleted_snapshot() {
+    let srv = TestServer::start().await;
+    share(&srv, "pages", false).await;
+    let (mut c, root) = admin_mount(&srv, "pages").await;
+    create(&mut c, &root, "f", createhow3::UNCHECKED(sattr3::default()))
+        .await
+        .expect("create");
+    for name in ["a", "b", "c"] {
+        srv.store()
+            .create_snapshot(&srv.admin(), "pages", Some(name))
+            .await
+            .expect("snapshot");
+    }
+    let (snaps, _) = lookup(&mut c, &root, ".snapshots")
+        .await
+        .expect(".snapshots");
+    let first = crate::nfs::readdirplus_page(&mut c, &snaps, 0, 64 << 10).await;
+    let cookie_of = |name: &str| {
+        first
+            .reply
+            .entries
+            .0
+            .iter()
+            .find(|e| e.name.0.as_ref() == name.as_bytes())
+            .map(|e| e.cookie)
+            .expect("listed")
+    };
+    let after_a = cookie_of("a");
+    srv.store()
+        .delete_snapshot(&srv.admin(), "pages", "a")
+        .await
+        .expect("delete");
+    let rest = crate::nfs::readdirplus_page(&mut c, &snaps, after_a, 64 << 10).await;
+    let names: Vec<String> = rest
+        .reply
+        .entries
+        .0
+        .iter()
+        .map(|e| String::from_utf8_lossy(e.name.0.as_ref()).into_owned())
+        .collect();
+    assert_eq!(names, ["b", "c"], "nothing skipped");
+}

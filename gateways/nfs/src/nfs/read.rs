@@ -243,9 +243,10 @@ pub(super) fn fsinfo(
             wtmult: 4096,
             dtpref: 64 << 10,
             maxfilesize: gw.store.config().max_object_size,
+            // Times are kept and set to the nanosecond (decision 0023).
             time_delta: nfstime3 {
                 seconds: 0,
-                nseconds: 1_000_000,
+                nseconds: 1,
             },
             // Hard links (LINK) and symbolic links (SYMLINK) are served.
             properties: FSF3_LINK | FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME,

@@ -96,7 +96,11 @@ pub(super) async fn readdir(
             root.map(|(_, a)| a),
         ),
     ];
-    for (i, (name, id, snap)) in list.into_iter().enumerate() {
+    // In the order the snapshots were made (their bucket ids grow), each under a cookie of its
+    // own id: a snapshot deleted between two pages moves no other one's cookie.
+    let mut list = list;
+    list.sort_by_key(|(_, id, _)| *id);
+    for (name, id, snap) in list {
         gw.remember_bucket(id, &snap);
         let attr = gw
             .store
@@ -107,7 +111,7 @@ pub(super) async fn readdir(
         items.push((
             attr.as_ref().map_or(0, |a| a.ino),
             name,
-            3 + i as u64,
+            id.saturating_add(3).min(i64::MAX as u64),
             id,
             attr,
         ));
