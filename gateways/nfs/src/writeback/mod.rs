@@ -604,6 +604,7 @@ mod tests {
             end: 8192,
             since: Instant::now(),
             last: Instant::now(),
+            written_ns: 0,
             flush_started: false,
             taken: false,
             checked: None,
