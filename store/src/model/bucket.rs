@@ -64,6 +64,33 @@ pub struct BucketRecord {
     pub tags: Vec<(String, String)>,
 }
 
+impl BucketRecord {
+    /// A new, empty bucket: no quota, rules, versioning, lock, encryption or tags.
+    pub fn new(id: u64, name: String, kind: BucketKind, owner: String, created_ms: i64) -> Self {
+        BucketRecord {
+            id,
+            name,
+            kind,
+            owner,
+            created_ms,
+            quota_bytes: 0,
+            usage_bytes: 0,
+            object_count: 0,
+            lifecycle: Vec::new(),
+            replicated: false,
+            versioning: Versioning::Unversioned,
+            noncurrent_bytes: 0,
+            version_rows: 0,
+            object_lock: None,
+            snapshot_of: None,
+            snapshot_bytes: 0,
+            quota_objects: 0,
+            encryption: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
 /// A bucket's object lock configuration.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectLockConfig {

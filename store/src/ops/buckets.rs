@@ -128,30 +128,16 @@ impl Store {
                         &Scope::Bucket(name.clone()),
                         now,
                     )?;
-                    let rec = BucketRecord {
-                        id: txn::next_counter(&mut Ns::new(txn), "next_bucket_id")?,
+                    let mut rec = BucketRecord::new(
+                        txn::next_counter(&mut Ns::new(txn), "next_bucket_id")?,
                         name,
                         kind,
                         owner,
-                        created_ms: now,
-                        quota_bytes: 0,
-                        usage_bytes: 0,
-                        object_count: 0,
-                        lifecycle: Vec::new(),
-                        replicated: false,
-                        versioning: if object_lock {
-                            crate::model::Versioning::Enabled
-                        } else {
-                            crate::model::Versioning::Unversioned
-                        },
-                        noncurrent_bytes: 0,
-                        version_rows: 0,
-                        object_lock: object_lock.then(crate::model::ObjectLockConfig::default),
-                        snapshot_of: None,
-                        snapshot_bytes: 0,
-                        quota_objects: 0,
-                        encryption: None,
-                        tags: Vec::new(),
+                        now,
+                    );
+                    if object_lock {
+                        rec.versioning = crate::model::Versioning::Enabled;
+                        rec.object_lock = Some(crate::model::ObjectLockConfig::default());
                     };
                     txn::put_bucket(&mut Ns::new(txn), &rec)?;
                     if let Some(a) = access.filter(|a| !a.is_empty()) {
@@ -299,27 +285,13 @@ impl Store {
                 {
                     return Ok(());
                 }
-                let rec = BucketRecord {
-                    id: txn::next_counter(&mut Ns::new(txn), "next_bucket_id")?,
-                    name: naming::SYSTEM_BUCKET.to_string(),
-                    kind: BucketKind::System,
+                let rec = BucketRecord::new(
+                    txn::next_counter(&mut Ns::new(txn), "next_bucket_id")?,
+                    naming::SYSTEM_BUCKET.to_string(),
+                    BucketKind::System,
                     owner,
-                    created_ms: now_ms(),
-                    quota_bytes: 0,
-                    usage_bytes: 0,
-                    object_count: 0,
-                    lifecycle: Vec::new(),
-                    replicated: false,
-                    versioning: crate::model::Versioning::Unversioned,
-                    noncurrent_bytes: 0,
-                    version_rows: 0,
-                    object_lock: None,
-                    snapshot_of: None,
-                    snapshot_bytes: 0,
-                    quota_objects: 0,
-                    encryption: None,
-                    tags: Vec::new(),
-                };
+                    now_ms(),
+                );
                 txn::put_bucket(&mut Ns::new(txn), &rec)
             })
             .await

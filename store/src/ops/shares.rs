@@ -560,27 +560,13 @@ fn new_bucket(
     owner: &str,
     now: i64,
 ) -> Result<BucketRecord> {
-    Ok(BucketRecord {
-        id: txn::next_counter(&mut Ns::new(wtxn), "next_bucket_id")?,
-        name: bucket.to_string(),
-        kind: BucketKind::Share,
-        owner: owner.to_string(),
-        created_ms: now,
-        quota_bytes: 0,
-        usage_bytes: 0,
-        object_count: 0,
-        lifecycle: Vec::new(),
-        replicated: false,
-        versioning: crate::model::Versioning::Unversioned,
-        noncurrent_bytes: 0,
-        version_rows: 0,
-        object_lock: None,
-        snapshot_of: None,
-        snapshot_bytes: 0,
-        quota_objects: 0,
-        encryption: None,
-        tags: Vec::new(),
-    })
+    Ok(BucketRecord::new(
+        txn::next_counter(&mut Ns::new(wtxn), "next_bucket_id")?,
+        bucket.to_string(),
+        BucketKind::Share,
+        owner.to_string(),
+        now,
+    ))
 }
 
 /// Parks the bucket record in the share record; the entries stay, keyed by bucket id.

@@ -10,7 +10,7 @@ use redb::{ReadableDatabase, ReadableTable};
 
 use crate::codec;
 use crate::error::{Result, StoreError};
-use crate::model::{BucketKind, BucketRecord, Principal, Versioning};
+use crate::model::{BucketKind, BucketRecord, Principal};
 use crate::naming::{self, share_bucket, snapshot_alias, snapshot_bucket};
 use crate::ops::ns::Ns;
 use crate::ops::txn;
@@ -97,27 +97,14 @@ impl Store {
                         "share {share_s} already has a snapshot {name}"
                     )));
                 }
-                let mut snap = BucketRecord {
-                    id: txn::next_counter(&mut ns, "next_bucket_id")?,
-                    name: bucket,
-                    kind: BucketKind::Share,
-                    owner: live.owner.clone(),
-                    created_ms: crate::now_unix_ms(),
-                    quota_bytes: 0,
-                    usage_bytes: 0,
-                    object_count: 0,
-                    lifecycle: Vec::new(),
-                    replicated: false,
-                    versioning: Versioning::Unversioned,
-                    noncurrent_bytes: 0,
-                    version_rows: 0,
-                    object_lock: None,
-                    snapshot_of: Some(sb.clone()),
-                    snapshot_bytes: 0,
-                    quota_objects: 0,
-                    encryption: None,
-                    tags: Vec::new(),
-                };
+                let mut snap = BucketRecord::new(
+                    txn::next_counter(&mut ns, "next_bucket_id")?,
+                    bucket,
+                    BucketKind::Share,
+                    live.owner.clone(),
+                    crate::now_unix_ms(),
+                );
+                snap.snapshot_of = Some(sb.clone());
                 copy_entries(&mut ns, &live, &mut snap)?;
                 txn::put_bucket(&mut ns, &snap)?;
                 live.snapshot_bytes = live.snapshot_bytes.saturating_add(snap.usage_bytes);
