@@ -488,9 +488,20 @@ s_s3_extras() {
 s_sigv2() {
   "$BOTO3_PYTHON" "$BOTO3_SEQ" --endpoint "$EP" sigv2 "ci-$1-sigv2"
 }
+# rclone's SigV2 (`v2_auth`) dates its requests `Date: Mon, 07 Dec 2026 23:05:47 UTC` (Go's
+# RFC1123): make a bucket, put, read back, list and purge with it.
+s_rclone_v2() {
+  local b=ci-rclone-v2
+  export RCLONE_CONFIG_GH_V2_AUTH=true
+  "$RCLONE" mkdir "gh:$b" &&
+    "$RCLONE" copyto "$work/tree/top.txt" "gh:$b/dir/top.txt" &&
+    [ "$("$RCLONE" cat "gh:$b/dir/top.txt")" = top ] &&
+    [ "$("$RCLONE" lsf -R --files-only "gh:$b")" = dir/top.txt ] &&
+    "$RCLONE" purge "gh:$b" && bucket_gone "$b"
+}
 export -f op raw bucket_exists bucket_gone raw_key_count s_mb s_put s_get s_cmp s_sync_up \
   s_sync_down s_diff s_count s_presign s_rm_recursive s_rb s_share s_share_names s_replication \
-  s_versions s_lock s_snapshot s_policy s_post s_sse s_kms s_sigv2 s_s3_extras
+  s_versions s_lock s_snapshot s_policy s_post s_sse s_kms s_sigv2 s_rclone_v2 s_s3_extras
 
 pass=0
 fail=0
@@ -550,6 +561,9 @@ for c in $CLIENTS; do
     step "$c" "object lock: GOVERNANCE holds, bypass removes" s_lock "$c"
     step "$c" "bucket policy opens a prefix to unsigned curl; CORS preflight" s_policy "$c"
     step "$c" "bucket tags, GetObjectAttributes, expected owner, tag-filtered lifecycle" s_s3_extras "$c"
+  fi
+  if [ "$c" = rclone ]; then
+    step "$c" "SigV2 (v2_auth, a Date in UTC): bucket, put, get, list, purge" s_rclone_v2
   fi
   if [ "$c" = boto3 ]; then
     step "$c" "presigned POST form upload (urllib3) read back" s_post "$c"

@@ -172,7 +172,7 @@ pub fn try_authenticate(
             .get("x-amz-date")
             .or_else(|| req.headers.get("date"))
             .and_then(|v| v.to_str().ok())
-            .and_then(|d| httpdate::parse_http_date(d).ok())
+            .and_then(super::sigv4::parse_date_header)
             .ok_or_else(|| {
                 AuthError::AuthorizationHeaderMalformed(
                     "a Date or x-amz-date header is required".into(),

@@ -371,7 +371,7 @@ fn auth_header(
             parse_amz_date(d).ok_or_else(|| malformed("x-amz-date is not ISO 8601 basic"))?
         }
         None => header_str(req.headers, "date")
-            .and_then(|d| httpdate::parse_http_date(d).ok())
+            .and_then(parse_date_header)
             .ok_or_else(|| malformed("a valid x-amz-date or Date header is required"))?,
     };
     let amz_date = format_amz_date(time);
@@ -761,6 +761,41 @@ pub fn sign_request_v4(
     })
 }
 
+/// A `Date` (or SigV2 `x-amz-date`) header as clients send it: RFC 1123 with `GMT` (what
+/// `httpdate` reads, with RFC 850 and asctime), and also with the zone written `UT`, `UTC`, `Z`
+/// or as an offset such as `+0000` — s3cmd and AWS's own s3curl send `+0000`, rclone's SigV2
+/// (Go's `time.RFC1123`) `UTC`; S3 takes them all (RFC 822 dates).
+pub(crate) fn parse_date_header(s: &str) -> Option<SystemTime> {
+    let s = s.trim();
+    if let Ok(t) = httpdate::parse_http_date(s) {
+        return Some(t);
+    }
+    let (rest, zone) = s.rsplit_once(' ')?;
+    let offset_secs: i64 = match zone {
+        "GMT" | "UT" | "UTC" | "Z" => 0,
+        z if z.len() == 5 && (z.starts_with('+') || z.starts_with('-')) => {
+            let digits = &z[1..];
+            if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let (hh, mm): (i64, i64) = (digits[..2].parse().ok()?, digits[2..].parse().ok()?);
+            if mm >= 60 {
+                return None;
+            }
+            let secs = hh * 3600 + mm * 60;
+            if z.starts_with('-') { -secs } else { secs }
+        }
+        _ => return None,
+    };
+    let local = httpdate::parse_http_date(&format!("{} GMT", rest.trim())).ok()?;
+    // The clock time written is UTC plus the offset.
+    if offset_secs >= 0 {
+        local.checked_sub(Duration::from_secs(offset_secs as u64))
+    } else {
+        local.checked_add(Duration::from_secs(offset_secs.unsigned_abs()))
+    }
+}
+
 /// Presigns a URL signing only `host`, with an unsigned payload. Returns the complete query
 /// string (the caller's `raw_query` parameters plus the `X-Amz-*` ones) to put after `?`.
 pub fn presign_url(
@@ -806,6 +841,31 @@ pub fn presign_url(
 pub(crate) mod tests {
     use super::*;
     use http::HeaderName;
+
+    #[test]
+    fn date_headers_take_every_zone_s3_clients_write() {
+        let gmt = parse_date_header("Tue, 08 Dec 2026 10:00:00 GMT").expect("GMT");
+        for same in [
+            "Tue, 08 Dec 2026 10:00:00 +0000",
+            "Tue, 08 Dec 2026 10:00:00 UTC",
+            "Tue, 08 Dec 2026 10:00:00 UT",
+            "Tue, 08 Dec 2026 11:30:00 +0130",
+            "Tue, 08 Dec 2026 05:00:00 -0500",
+            " Tue, 08 Dec 2026 10:00:00 GMT ",
+        ] {
+            assert_eq!(parse_date_header(same), Some(gmt), "{same}");
+        }
+        for bad in [
+            "Tue, 08 Dec 2026 10:00:00 CET",
+            "Tue, 08 Dec 2026 10:00:00 +01",
+            "Tue, 08 Dec 2026 10:00:00 +0a00",
+            "Tue, 08 Dec 2026 10:00:00 +0060",
+            "20261208T100000Z",
+            "",
+        ] {
+            assert_eq!(parse_date_header(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn a_signing_key_is_remembered_only_once_a_signature_made_with_it_matched() {
