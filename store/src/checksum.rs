@@ -45,6 +45,16 @@ impl ChecksumAlgorithm {
         }
     }
 
+    /// Bytes of the digest (what its base64 value decodes to).
+    pub fn digest_len(self) -> usize {
+        match self {
+            ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c => 4,
+            ChecksumAlgorithm::Crc64Nvme => 8,
+            ChecksumAlgorithm::Sha1 => 20,
+            ChecksumAlgorithm::Sha256 => 32,
+        }
+    }
+
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()

@@ -276,3 +276,89 @@ async fn sigv2_presigned_urls_as_boto3_makes_them() {
     }
     srv.stop().await;
 }
+
+/// Refusals worded as S3 words them: a presigned URL dated ahead is "not yet valid"
+/// (AccessDenied), part of a SigV2 query signature is AccessDenied (not an unsigned request),
+/// and a SigV4 header signature without `x-amz-content-sha256` is InvalidRequest.
+#[tokio::test]
+async fn early_partial_and_hashless_signatures_are_refused_as_s3_does() {
+    let srv = TestServer::start().await;
+    srv.client()
+        .create_bucket()
+        .bucket("open")
+        .send()
+        .await
+        .expect("create");
+    srv.client()
+        .put_bucket_policy()
+        .bucket("open")
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::open"}]}"#)
+        .send()
+        .await
+        .expect("policy");
+    let body = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    };
+    let ahead = srv.presign(
+        "GET",
+        "/open",
+        300,
+        SystemTime::now() + Duration::from_secs(20 * 60),
+    );
+    let (status, text) = body(reqwest::get(&ahead).await.expect("get")).await;
+    assert_eq!(status, 403);
+    assert!(
+        text.contains("AccessDenied") && text.contains("not yet valid"),
+        "{text}"
+    );
+    // The bucket is open to anyone: a request carrying half a SigV2 signature is still refused,
+    // not served as an unsigned one.
+    assert_eq!(
+        reqwest::get(srv.url("/open")).await.expect("get").status(),
+        200
+    );
+    for q in [
+        "AWSAccessKeyId=AK&Signature=x",
+        "Signature=x&Expires=9999999999",
+    ] {
+        let (status, text) = body(
+            reqwest::get(srv.url(&format!("/open?{q}")))
+                .await
+                .expect("get"),
+        )
+        .await;
+        assert_eq!(status, 403, "{q}");
+        assert!(
+            text.contains("requires the Signature, Expires and AWSAccessKeyId"),
+            "{text}"
+        );
+    }
+    let mut headers = http::HeaderMap::new();
+    headers.insert("host", srv.addr.to_string().parse().expect("h"));
+    gatehouse_s3::auth::sign_request_v4(
+        "GET",
+        "/open",
+        None,
+        &mut headers,
+        "UNSIGNED-PAYLOAD",
+        &gatehouse_s3::auth::SigningParams {
+            access_key: &srv.access,
+            secret_key: &srv.secret,
+            region: "us-east-1",
+            time: SystemTime::now(),
+        },
+    )
+    .expect("sign");
+    headers.remove("x-amz-content-sha256");
+    let mut req = reqwest::Client::new().get(srv.url("/open"));
+    for (k, v) in headers.iter() {
+        req = req.header(k.as_str(), v.as_bytes());
+    }
+    let (status, text) = body(req.send().await.expect("send")).await;
+    assert_eq!(status, 400);
+    assert!(
+        text.contains("InvalidRequest") && text.contains("x-amz-content-sha256"),
+        "{text}"
+    );
+}

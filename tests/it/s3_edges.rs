@@ -1707,3 +1707,38 @@ async fn part_numbers_storage_classes_and_getpart_are_answered_as_s3_does() {
         .expect_err("not made");
     assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
 }
+
+/// A checksum header whose value is base64 of the wrong length for its algorithm is no
+/// checksum: InvalidRequest, as S3 answers, not BadDigest after the body was read.
+#[tokio::test]
+async fn a_checksum_of_the_wrong_length_is_invalid_not_a_mismatch() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket()
+        .bucket("sums")
+        .send()
+        .await
+        .expect("create");
+    for (header, value) in [
+        ("x-amz-checksum-crc32", "AAAA"),
+        ("x-amz-checksum-sha256", "AAAAAA=="),
+    ] {
+        let r = srv
+            .signed("PUT", "/sums/k", None, &[(header, value)], b"data".to_vec())
+            .await;
+        assert_eq!(r.status(), 400, "{header}");
+        let text = r.text().await.unwrap_or_default();
+        assert!(
+            text.contains("InvalidRequest") && text.contains("is invalid"),
+            "{text}"
+        );
+    }
+    let e = c
+        .head_object()
+        .bucket("sums")
+        .key("k")
+        .send()
+        .await
+        .expect_err("nothing stored");
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
+}

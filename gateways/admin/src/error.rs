@@ -177,9 +177,12 @@ impl From<AuthError> for ApiError {
             AuthError::HeadersNotSigned(_) => (S::FORBIDDEN, "auth.unsigned_headers"),
             AuthError::RequestTimeTooSkewed => (S::FORBIDDEN, "auth.clock_skew"),
             AuthError::Expired => (S::FORBIDDEN, "auth.expired"),
+            AuthError::NotYetValid => (S::FORBIDDEN, "auth.not_yet_valid"),
+            AuthError::IncompleteQueryAuth => (S::FORBIDDEN, "auth.malformed"),
             AuthError::AuthorizationHeaderMalformed(_)
             | AuthError::AuthorizationQueryParametersError(_)
-            | AuthError::InvalidArgument(_) => (S::BAD_REQUEST, "auth.malformed"),
+            | AuthError::InvalidArgument(_)
+            | AuthError::InvalidRequest(_) => (S::BAD_REQUEST, "auth.malformed"),
             AuthError::IncompleteBody | AuthError::InvalidChunk(_) => {
                 (S::BAD_REQUEST, "auth.bad_body")
             }

@@ -183,9 +183,12 @@ pub fn checksum_plan(headers: &HeaderMap) -> Result<ChecksumPlan, S3Error> {
         from_trailer: None,
     };
     if let Some((alg, v)) = checksum_header(headers)? {
-        let raw = checksum::base64_decode(v).ok_or_else(|| {
-            S3Error::invalid_request(format!("Value for {} header is invalid.", alg.header()))
-        })?;
+        // Not base64, or not a digest of this algorithm's length: not a checksum at all.
+        let raw = checksum::base64_decode(v)
+            .filter(|raw| raw.len() == alg.digest_len())
+            .ok_or_else(|| {
+                S3Error::invalid_request(format!("Value for {} header is invalid.", alg.header()))
+            })?;
         plan.algorithm = Some(alg);
         plan.expected_now = Some(raw);
     }

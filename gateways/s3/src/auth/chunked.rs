@@ -18,7 +18,8 @@ use subtle::ConstantTimeEq;
 
 use super::sigv4::{AuthError, PayloadMode, StreamingContext};
 
-/// Largest chunk we accept: signed chunks are held whole until verified, so this caps memory.
+/// Largest signed chunk we accept: signed chunks are held whole until verified, so this caps
+/// memory. Unsigned chunks stream through and have no cap of their own.
 const MAX_CHUNK: u64 = 16 << 20;
 /// Longest chunk-header or trailer line; real ones are < 200 bytes.
 const MAX_LINE: usize = 4096;
@@ -149,15 +150,15 @@ where
                     return Ok(Step::NeedInput);
                 };
                 let (size, sig) = parse_chunk_header(&line, self.chain.is_some())?;
-                if self.expected_len.is_some_and(|n| self.decoded + size > n) {
+                if self
+                    .expected_len
+                    .is_some_and(|n| self.decoded.checked_add(size).is_none_or(|end| end > n))
+                {
                     return Err(AuthError::IncompleteBody);
                 }
                 if size > 0 {
-                    // MAX_CHUNK fits usize on every supported target.
-                    self.state = State::Data {
-                        left: size as usize,
-                        sig,
-                    };
+                    let left = usize::try_from(size).map_err(|_| invalid("bad chunk size"))?;
+                    self.state = State::Data { left, sig };
                     return Ok(Step::Continue);
                 }
                 if let Some(sig) = sig {
@@ -317,8 +318,11 @@ fn parse_chunk_header(line: &[u8], signed: bool) -> Result<(u64, Option<[u8; 32]
         return Err(invalid("bad chunk size"));
     }
     let size = u64::from_str_radix(size, 16).map_err(|_| invalid("bad chunk size"))?;
-    if size > MAX_CHUNK {
-        return Err(invalid("chunk larger than 16 MiB"));
+    // Only a signed chunk is held whole (until its signature is checked); an unsigned one
+    // streams through in pieces, whatever its size (aws-sdk-js v3 sends a stream's whole
+    // buffer as one chunk).
+    if signed && size > MAX_CHUNK {
+        return Err(invalid("signed chunk larger than 16 MiB"));
     }
     let mut sig = None;
     for ext in parts {
@@ -508,6 +512,26 @@ mod tests {
         );
     }
 
+    /// An unsigned chunk streams through whatever its size (aws-sdk-js v3 sends a stream's
+    /// whole buffer as one); a size no body could reach is refused without overflowing.
+    #[tokio::test]
+    async fn unsigned_chunks_have_no_size_cap_of_their_own() {
+        let mode = PayloadMode::StreamingUnsignedTrailer;
+        let data = vec![b'z'; (20 << 20) + 3];
+        let mut body = format!("{:x}\r\n", data.len()).into_bytes();
+        body.extend_from_slice(&data);
+        body.extend_from_slice(b"\r\n0\r\n\r\n");
+        let (out, _) = decode(&body, 1 << 20, &mode, Some(data.len() as u64))
+            .await
+            .expect("one 20 MiB chunk");
+        assert!(out == data);
+        let huge = b"ffffffffffffffff\r\nabc";
+        assert_eq!(
+            decode(huge, 7, &mode, Some(3)).await.err(),
+            Some(AuthError::IncompleteBody)
+        );
+    }
+
     #[tokio::test]
     async fn errors_are_detected() {
         let mode = doc_mode();
@@ -530,13 +554,20 @@ mod tests {
         for bad in [
             &b"zz\r\nhello\r\n0\r\n\r\n"[..],
             b"5\r\nhelloXX0\r\n\r\n",
-            b"1000001\r\n",
             b"5\r\nhello\r\n0\r\n\r\ngarbage",
             b"0\r\nno-colon\r\n\r\n",
         ] {
             let got = decode(bad, 2, &unsigned, None).await;
             assert!(matches!(got, Err(AuthError::InvalidChunk(_))), "{got:?}");
         }
+        // A chunk past 16 MiB is no error unsigned (see below); cut short, the body is.
+        let got = decode(b"1000001\r\n", 2, &unsigned, None).await;
+        assert_eq!(got.map(|_| ()), Err(AuthError::IncompleteBody));
+        let got = decode(b"1000001\r\n", 2, &mode, None).await;
+        assert!(
+            matches!(got, Err(AuthError::InvalidChunk(_))),
+            "signed: capped"
+        );
         let no_sig = b"5\r\nhello\r\n0\r\n\r\n";
         let got = decode(no_sig, 5, &mode, None).await;
         assert_eq!(got.map(|_| ()), Err(AuthError::SignatureDoesNotMatch));

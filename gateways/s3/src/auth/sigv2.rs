@@ -125,7 +125,15 @@ pub fn try_authenticate(
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("AWS "));
-    if let (Some(ak), Some(sig), Some(exp)) = (q("AWSAccessKeyId"), q("Signature"), q("Expires")) {
+    let (ak, sig, exp) = (q("AWSAccessKeyId"), q("Signature"), q("Expires"));
+    // Part of a SigV2 query signature is no unsigned request: S3 refuses it.
+    if matches!((ak, sig, exp), (Some(_), _, _) | (_, Some(_), _))
+        && !matches!((ak, sig, exp), (Some(_), Some(_), Some(_)))
+        && q("X-Amz-Algorithm").is_none()
+    {
+        return Some(Err(AuthError::IncompleteQueryAuth));
+    }
+    if let (Some(ak), Some(sig), Some(exp)) = (ak, sig, exp) {
         return Some((|| {
             let exp: u64 = exp.parse().map_err(|_| {
                 AuthError::AuthorizationQueryParametersError("Expires must be a number".into())

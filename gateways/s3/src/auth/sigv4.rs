@@ -163,6 +163,17 @@ pub enum AuthError {
     RequestTimeTooSkewed,
     #[error("Request has expired")]
     Expired,
+    /// Some but not all of SigV2's query parameters (`AWSAccessKeyId`, `Signature`, `Expires`).
+    #[error(
+        "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"
+    )]
+    IncompleteQueryAuth,
+    /// A presigned URL dated after now (past the allowed skew).
+    #[error("Request is not yet valid")]
+    NotYetValid,
+    /// A request S3 calls invalid as a whole (a required header missing).
+    #[error("{0}")]
+    InvalidRequest(String),
     #[error("The authorization header is malformed; {0}")]
     AuthorizationHeaderMalformed(String),
     #[error("Query-string authentication parameters are malformed; {0}")]
@@ -182,9 +193,12 @@ pub enum AuthError {
 impl AuthError {
     pub fn s3_code(&self) -> &'static str {
         match self {
-            AuthError::Missing | AuthError::Expired | AuthError::HeadersNotSigned(_) => {
-                "AccessDenied"
-            }
+            AuthError::Missing
+            | AuthError::Expired
+            | AuthError::NotYetValid
+            | AuthError::IncompleteQueryAuth
+            | AuthError::HeadersNotSigned(_) => "AccessDenied",
+            AuthError::InvalidRequest(_) => "InvalidRequest",
             AuthError::InvalidAccessKeyId => "InvalidAccessKeyId",
             AuthError::SignatureDoesNotMatch => "SignatureDoesNotMatch",
             AuthError::RequestTimeTooSkewed => "RequestTimeTooSkewed",
@@ -200,6 +214,8 @@ impl AuthError {
         match self {
             AuthError::Missing
             | AuthError::Expired
+            | AuthError::NotYetValid
+            | AuthError::IncompleteQueryAuth
             | AuthError::InvalidAccessKeyId
             | AuthError::SignatureDoesNotMatch
             | AuthError::RequestTimeTooSkewed
@@ -207,6 +223,7 @@ impl AuthError {
             AuthError::AuthorizationHeaderMalformed(_)
             | AuthError::AuthorizationQueryParametersError(_)
             | AuthError::InvalidArgument(_)
+            | AuthError::InvalidRequest(_)
             | AuthError::IncompleteBody
             | AuthError::InvalidChunk(_) => 400,
         }
@@ -382,7 +399,9 @@ fn auth_header(
         return Err(AuthError::RequestTimeTooSkewed);
     }
     let content = header_str(req.headers, "x-amz-content-sha256").ok_or_else(|| {
-        AuthError::InvalidArgument("x-amz-content-sha256 header is required".into())
+        AuthError::InvalidRequest(
+            "Missing required header for this request: x-amz-content-sha256".into(),
+        )
     })?;
     let query = canonical_query(params, false);
     verify(
@@ -428,7 +447,7 @@ fn auth_presigned(
         return Err(query_error("credential date does not match X-Amz-Date"));
     }
     if time.duration_since(now).is_ok_and(|ahead| ahead > MAX_SKEW) {
-        return Err(AuthError::RequestTimeTooSkewed);
+        return Err(AuthError::NotYetValid);
     }
     if expires == 0
         || time
@@ -1111,10 +1130,11 @@ pub(crate) mod tests {
             run("GET", "/test.txt", Some(&query), &h, at(86_401)),
             Err(AuthError::Expired)
         );
+        // Used 16 minutes before its date: S3's "Request is not yet valid".
         let early = t0() - Duration::from_secs(16 * 60);
         assert_eq!(
             run("GET", "/test.txt", Some(&query), &h, early),
-            Err(AuthError::RequestTimeTooSkewed)
+            Err(AuthError::NotYetValid)
         );
         assert_eq!(
             run(
