@@ -494,6 +494,82 @@ async fn contradictory_lock_requests_get_aws_errors() {
         .await
         .expect_err("in the past");
     assert_eq!(code(&e), "InvalidArgument");
+    // Event holds (S3's newer object lock feature) are refused as not implemented, not
+    // dropped; an element outside the schema is MalformedXML; a default past 100 years is
+    // InvalidRetentionPeriod.
+    put(&c, "lkb", "held").await;
+    for (path, query, body, want) in [
+        (
+            "/lkb",
+            "object-lock",
+            "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Days>1</Days><DefaultEventHold><Days>3</Days></DefaultEventHold></DefaultRetention></Rule></ObjectLockConfiguration>",
+            "NotImplemented",
+        ),
+        (
+            "/lkb",
+            "object-lock",
+            "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Years>101</Years></DefaultRetention></Rule></ObjectLockConfiguration>",
+            "InvalidRetentionPeriod",
+        ),
+        (
+            "/lkb",
+            "object-lock",
+            "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Surprise/></ObjectLockConfiguration>",
+            "MalformedXML",
+        ),
+        (
+            "/lkb/held",
+            "retention",
+            "<Retention><EventHold>ON</EventHold></Retention>",
+            "NotImplemented",
+        ),
+        (
+            "/lkb/held",
+            "retention",
+            "<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>2099-01-01T00:00:00Z</RetainUntilDate><EventHoldDuration>5</EventHoldDuration></Retention>",
+            "NotImplemented",
+        ),
+        (
+            "/lkb/held",
+            "retention",
+            "<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>10000-01-01T00:00:00Z</RetainUntilDate></Retention>",
+            "InvalidArgument",
+        ),
+        (
+            "/lkb/held",
+            "legal-hold",
+            "<LegalHold><Status>ON</Status><Until>x</Until></LegalHold>",
+            "MalformedXML",
+        ),
+    ] {
+        let r = srv
+            .signed("PUT", path, Some(query), &[], body.as_bytes().to_vec())
+            .await;
+        let text = r.text().await.expect("body");
+        assert!(text.contains(want), "{body}: {text}");
+    }
+    let r = srv
+        .signed(
+            "PUT",
+            "/lkb/evented",
+            None,
+            &[("x-amz-object-lock-event-hold", "ON")],
+            b"x".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status(), 501);
+    let held = c
+        .get_object_legal_hold()
+        .bucket("lkb")
+        .key("held")
+        .send()
+        .await
+        .expect("legal hold");
+    assert_eq!(
+        held.legal_hold().and_then(|h| h.status()),
+        Some(&ObjectLockLegalHoldStatus::Off),
+        "nothing applied"
+    );
     // No retention on a version: GetObjectRetention says so.
     put(&c, "lkb", "free").await;
     let e = c
@@ -511,7 +587,7 @@ async fn contradictory_lock_requests_get_aws_errors() {
         .send()
         .await
         .expect("list");
-    assert_eq!(l.versions().len(), 1);
+    assert_eq!(l.versions().len(), 2, "held and free");
 }
 
 /// Lifecycle and share deletion wait for locks; over NFS a locked file is read-only.

@@ -1070,3 +1070,52 @@ async fn lifecycle_expires_noncurrent_versions_and_lone_markers() {
     // The chains the sweeps relinked are whole (fsck rebuilds them from the log).
     crate::multipart_promises::stop_and_fsck(srv).await;
 }
+
+/// CopyObject and UploadPartCopy from a versioned source name the version they copied
+/// (`x-amz-copy-source-version-id`) also when the request named none: the current one.
+#[tokio::test]
+async fn copies_name_the_source_version_they_copied() {
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("vsrc").send().await.expect("mb");
+    set_versioning(&c, "vsrc", BucketVersioningStatus::Enabled).await;
+    let v1 = put(&c, "vsrc", "k", b"first").await.expect("v1");
+    let v2 = put(&c, "vsrc", "k", &[7u8; 5 << 20]).await.expect("v2");
+    assert_ne!(v1, v2);
+    let copied = c
+        .copy_object()
+        .bucket("vsrc")
+        .key("copy")
+        .copy_source("vsrc/k")
+        .send()
+        .await
+        .expect("copy");
+    assert_eq!(copied.copy_source_version_id(), Some(v2.as_str()));
+    let copied = c
+        .copy_object()
+        .bucket("vsrc")
+        .key("copy-old")
+        .copy_source(format!("vsrc/k?versionId={v1}"))
+        .send()
+        .await
+        .expect("copy by id");
+    assert_eq!(copied.copy_source_version_id(), Some(v1.as_str()));
+    let up = c
+        .create_multipart_upload()
+        .bucket("vsrc")
+        .key("parts")
+        .send()
+        .await
+        .expect("upload");
+    let part = c
+        .upload_part_copy()
+        .bucket("vsrc")
+        .key("parts")
+        .upload_id(up.upload_id().expect("id"))
+        .part_number(1)
+        .copy_source("vsrc/k")
+        .send()
+        .await
+        .expect("part copy");
+    assert_eq!(part.copy_source_version_id(), Some(v2.as_str()));
+}

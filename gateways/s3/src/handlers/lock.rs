@@ -47,15 +47,41 @@ fn mode(v: &str) -> Result<LockMode, S3Error> {
     })
 }
 
+/// 9999-12-31T23:59:59.999Z: a later date could not be written back in ISO 8601.
+const LATEST_MS: i64 = 253_402_300_799_999;
+
 fn until(v: &str) -> Result<i64, S3Error> {
-    util::parse_iso8601(v).ok_or_else(|| {
+    let ms = util::parse_iso8601(v).ok_or_else(|| {
         S3Error::invalid_argument("The retain until date must be provided in ISO 8601 format")
-    })
+    })?;
+    if ms > LATEST_MS {
+        return Err(S3Error::invalid_argument(
+            "The retain until date must be before the year 10000",
+        ));
+    }
+    Ok(ms)
 }
+
+/// The `x-amz-object-lock-*` headers a write carries out.
+const LOCK_HEADERS: &[&str] = &[
+    "x-amz-object-lock-mode",
+    "x-amz-object-lock-retain-until-date",
+    "x-amz-object-lock-legal-hold",
+];
 
 /// The `x-amz-object-lock-*` headers of a write: mode and retain-until date together or not at
 /// all, legal hold `ON` or `OFF`.
 pub(crate) fn lock_request(h: &HeaderMap) -> Result<LockRequest, S3Error> {
+    // Any other object lock header (an event hold) asks for what is not done here.
+    if let Some(other) = h
+        .keys()
+        .map(|n| n.as_str())
+        .find(|n| n.starts_with("x-amz-object-lock-") && !LOCK_HEADERS.contains(n))
+    {
+        return Err(S3Error::not_implemented(&format!(
+            "{other} (object lock event holds)"
+        )));
+    }
     let m = header(h, "x-amz-object-lock-mode");
     let d = header(h, "x-amz-object-lock-retain-until-date");
     let retention = match (m, d) {
@@ -129,19 +155,49 @@ pub fn get_config(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     Ok(xml_ok(w))
 }
 
-fn period(n: &crate::xml::Node) -> Result<u32, S3Error> {
+/// The most a default retention may be, as S3 bounds it: 100 years (36,500 days).
+const MAX_DAYS: u32 = 36_500;
+const MAX_YEARS: u32 = 100;
+
+fn period(n: &crate::xml::Node, max: u32) -> Result<u32, S3Error> {
     let v: i64 = n
         .text
         .trim()
         .parse()
         .map_err(|_| S3Error::malformed_xml())?;
-    u32::try_from(v).ok().filter(|v| *v > 0).ok_or_else(|| {
-        S3Error::new(
-            400,
-            "InvalidRetentionPeriod",
-            "Default retention period must be a positive integer value.",
-        )
-    })
+    u32::try_from(v)
+        .ok()
+        .filter(|v| (1..=max).contains(v))
+        .ok_or_else(|| {
+            S3Error::new(
+                400,
+                "InvalidRetentionPeriod",
+                format!(
+                    "Default retention period must be a positive integer value of at most {MAX_DAYS} days or {MAX_YEARS} years."
+                ),
+            )
+        })
+}
+
+/// Elements a lock document may hold besides `allowed`: an event hold (S3's newer object lock
+/// feature) is not implemented and says so; anything else is not S3's schema.
+fn only(node: &crate::xml::Node, allowed: &[&str]) -> Result<(), S3Error> {
+    for c in &node.children {
+        if allowed.contains(&c.name.as_str()) {
+            continue;
+        }
+        if matches!(
+            c.name.as_str(),
+            "EventHold" | "EventHoldDuration" | "DefaultEventHold"
+        ) {
+            return Err(S3Error::not_implemented(&format!(
+                "<{}> (object lock event holds)",
+                c.name
+            )));
+        }
+        return Err(S3Error::malformed_xml());
+    }
+    Ok(())
 }
 
 pub async fn put_config(
@@ -154,20 +210,23 @@ pub async fn put_config(
     if doc.name != "ObjectLockConfiguration" {
         return Err(S3Error::malformed_xml());
     }
+    only(&doc, &["ObjectLockEnabled", "Rule"])?;
     if doc.child_text("ObjectLockEnabled").map(str::trim) != Some("Enabled") {
         return Err(S3Error::malformed_xml());
     }
     let default = match doc.child("Rule") {
         None => None,
         Some(rule) => {
+            only(rule, &["DefaultRetention"])?;
             let d = rule
                 .child("DefaultRetention")
                 .ok_or_else(S3Error::malformed_xml)?;
+            only(d, &["Mode", "Days", "Years"])?;
             let mode = LockMode::parse(d.child_text("Mode").unwrap_or("").trim())
                 .ok_or_else(S3Error::malformed_xml)?;
             let (days, years) = match (d.child("Days"), d.child("Years")) {
-                (Some(n), None) => (Some(period(n)?), None),
-                (None, Some(n)) => (None, Some(period(n)?)),
+                (Some(n), None) => (Some(period(n, MAX_DAYS)?), None),
+                (None, Some(n)) => (None, Some(period(n, MAX_YEARS)?)),
                 _ => return Err(S3Error::malformed_xml()),
             };
             Some(DefaultRetention { mode, days, years })
@@ -219,6 +278,9 @@ pub async fn put_retention(
     if doc.name != "Retention" {
         return Err(S3Error::malformed_xml());
     }
+    // Only a document without any element removes a retention: one holding only what is not
+    // understood here is refused, never read as a removal.
+    only(&doc, &["Mode", "RetainUntilDate"])?;
     let retention = match (doc.child_text("Mode"), doc.child_text("RetainUntilDate")) {
         (None, None) => None,
         (Some(m), Some(d)) => Some(Retention {
@@ -263,6 +325,7 @@ pub async fn put_legal_hold(
     if doc.name != "LegalHold" {
         return Err(S3Error::malformed_xml());
     }
+    only(&doc, &["Status"])?;
     let on = match doc.child_text("Status").map(str::trim) {
         Some("ON") => true,
         Some("OFF") => false,

@@ -171,7 +171,8 @@ pub async fn upload_part_copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error>
             }
         }
     };
-    let check = copy_conditions(&ctx.headers);
+    let copied = super::object::CopiedVersion::default();
+    let check = copied.noting(copy_conditions(&ctx.headers));
     let part = s
         .upload_part_copy(
             &ctx.principal,
@@ -203,10 +204,10 @@ pub async fn upload_part_copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error>
     w.close("CopyPartResult");
     let mut r = xml_ok(w);
     crate::sse::answer(s, &mut r, part.sse);
-    if let Some(v) = &sv
+    if let Some(v) = copied.header(sv.as_deref())
         && let (Ok(n), Ok(v)) = (
             http::HeaderName::try_from("x-amz-copy-source-version-id"),
-            http::HeaderValue::from_str(v),
+            http::HeaderValue::from_str(&v),
         )
     {
         r.headers_mut().insert(n, v);

@@ -642,6 +642,32 @@ pub(crate) fn copy_source(ctx: &Ctx) -> Result<(String, String, Option<String>),
 }
 
 /// `x-amz-copy-source-if-*` conditions, checked against the source inside the store's transaction.
+/// The version a copy's source was read at, noted by the copy's source check (the store runs it
+/// on the record it copies): `x-amz-copy-source-version-id` names it whenever the source has a
+/// version id, as S3 answers it for a versioned source whether or not the request named one.
+#[derive(Clone, Default)]
+pub(crate) struct CopiedVersion(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl CopiedVersion {
+    /// `check`, noting the version of the record it is asked about.
+    pub(crate) fn noting(
+        &self,
+        check: impl FnOnce(&ObjectRecord) -> Result<(), StoreError> + Send + 'static,
+    ) -> impl FnOnce(&ObjectRecord) -> Result<(), StoreError> + Send + 'static {
+        let seen = self.0.clone();
+        move |rec| {
+            *seen.lock().unwrap_or_else(|p| p.into_inner()) = rec.version_id.clone();
+            check(rec)
+        }
+    }
+
+    /// The version copied, else the one the request named (`null`).
+    pub(crate) fn header(&self, asked: Option<&str>) -> Option<String> {
+        let seen = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        seen.or_else(|| asked.map(str::to_string))
+    }
+}
+
 pub(crate) fn copy_conditions(
     h: &HeaderMap,
 ) -> impl FnOnce(&ObjectRecord) -> Result<(), StoreError> + Send + 'static {
@@ -730,6 +756,7 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
+    let copied = CopiedVersion::default();
     let info = s
         .copy_object(
             &ctx.principal,
@@ -747,7 +774,7 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
                 source_customer_key,
                 checksum: copy_checksum(ctx)?,
             },
-            copy_conditions(&ctx.headers),
+            copied.noting(copy_conditions(&ctx.headers)),
         )
         .await?;
     let mut w = XmlWriter::new();
@@ -760,8 +787,8 @@ pub async fn copy(s: &Store, ctx: &Ctx) -> Result<Response, S3Error> {
     expiration_header(&mut r, info.expiration.as_ref());
     crate::sse::answer(s, &mut r, info.record.sse);
     crate::sse::echo_context(&mut r, &ctx.headers);
-    if let Some(v) = &sv {
-        set(&mut r, "x-amz-copy-source-version-id", v);
+    if let Some(v) = copied.header(sv.as_deref()) {
+        set(&mut r, "x-amz-copy-source-version-id", &v);
     }
     Ok(r)
 }
