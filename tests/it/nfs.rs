@@ -1366,12 +1366,10 @@ async fn nfs_auth_unix_is_attributes_not_identity() {
     assert_eq!((a.uid, a.gid), (1234, 55));
 }
 
-/// What is made in a setgid directory takes the directory's group, and a directory made there
-/// is setgid too (Linux semantics, which shared project directories rely on); an AUTH_NONE
-/// caller's files are nobody's (65534), as knfsd squashes them, not root's.
+/// An AUTH_NONE caller's files are nobody's (65534), as knfsd squashes them, not root's.
 #[tokio::test]
-async fn nfs_setgid_directories_pass_their_group_on_and_auth_none_makes_nobodys_files() {
-    use nfs3_client::nfs3_types::rpc::{auth_unix, opaque_auth};
+async fn nfs_auth_none_makes_nobodys_files() {
+    use nfs3_client::nfs3_types::rpc::opaque_auth;
     let srv = TestServer::start().await;
     share(&srv, "grp", false).await;
     let admin_id = srv.admin().user_id;
@@ -1387,63 +1385,6 @@ async fn nfs_setgid_directories_pass_their_group_on_and_auth_none_makes_nobodys_
             .credential(cred)
             .mount()
     };
-    let mut c = connect(opaque_auth::auth_unix(&auth_unix {
-        uid: 1234,
-        gid: 55,
-        ..Default::default()
-    }))
-    .await
-    .expect("mount");
-    let root = c.root_nfs_fh3();
-    let proj = mkdir(&mut c, &root, "proj").await.expect("mkdir");
-    let a = getattr(&mut c, &proj).await.expect("getattr");
-    assert_eq!(
-        (a.uid, a.gid, a.mode & 0o2000),
-        (1234, 55, 0),
-        "no setgid yet"
-    );
-    crate::nfs_times::setattr_guarded(
-        &mut c,
-        &proj,
-        sattr3 {
-            mode: Nfs3Option::Some(0o2775),
-            gid: Nfs3Option::Some(777),
-            ..Default::default()
-        },
-        None,
-    )
-    .await
-    .expect("chgrp and setgid");
-    let f = create(&mut c, &proj, "f", createhow3::GUARDED(sattr3::default()))
-        .await
-        .expect("create");
-    let a = getattr(&mut c, &f).await.expect("getattr");
-    assert_eq!((a.uid, a.gid), (1234, 777), "the directory's group");
-    assert_eq!(a.mode & 0o2000, 0, "a file does not become setgid");
-    let sub = mkdir(&mut c, &proj, "sub").await.expect("mkdir");
-    let a = getattr(&mut c, &sub).await.expect("getattr");
-    assert_eq!((a.uid, a.gid), (1234, 777));
-    assert_ne!(a.mode & 0o2000, 0, "a directory inherits setgid");
-    // The group a client names itself still wins.
-    let own = match c
-        .mkdir(&MKDIR3args {
-            where_: dirop(&proj, "own"),
-            attributes: sattr3 {
-                gid: Nfs3Option::Some(55),
-                ..Default::default()
-            },
-        })
-        .await
-        .expect("rpc")
-    {
-        Nfs3Result::Ok(ok) => match ok.obj {
-            Nfs3Option::Some(h) => h,
-            Nfs3Option::None => panic!("mkdir without a handle"),
-        },
-        Nfs3Result::Err((s, _)) => panic!("mkdir: {s:?}"),
-    };
-    assert_eq!(getattr(&mut c, &own).await.expect("getattr").gid, 55);
-
     let mut anon = connect(opaque_auth::default())
         .await
         .expect("mount AUTH_NONE");

@@ -129,7 +129,7 @@ pub(super) async fn mknod(
         }
     };
     let mut attrs = attrs;
-    new_owner(gw, c, (&bucket, h.ino), cred, &mut attrs, false);
+    new_owner(cred, &mut attrs);
     let node = FsSpecial {
         kind,
         mode: attrs.mode.unwrap_or(0o644),

@@ -316,38 +316,18 @@ pub(super) async fn commit(
 /// The uid and gid AUTH_NONE callers create with (knfsd's anonymous uid and gid).
 const NOBODY: u32 = 65534;
 
-/// The owner of what CREATE, MKDIR, SYMLINK or MKNOD makes in directory `dir`, where the
-/// client did not set it: the caller's AUTH_UNIX uid and gid (an attribute, as on any NFS
-/// server, never who may do what), or nobody (65534) for AUTH_NONE, as knfsd squashes it. In a
-/// setgid directory the group is the directory's, and a new directory is setgid too (Linux
-/// and BSD semantics, which shared project directories rely on).
-pub(super) fn new_owner(
-    gw: &Gateway,
-    c: &Caller,
-    (bucket, dir): (&str, u64),
-    cred: &Cred,
-    attrs: &mut FsSetAttr,
-    makes_dir: bool,
-) {
+/// The owner of what CREATE, MKDIR, SYMLINK or MKNOD makes, where the client did not set it:
+/// the caller's AUTH_UNIX uid and gid (an attribute, as on any NFS server, never who may do
+/// what), or nobody (65534) for AUTH_NONE, as knfsd squashes it. (A setgid directory's group
+/// is not inherited: that needs the directory read in the create's own transaction, which a
+/// read here would commit early under `nfs.async`.)
+pub(super) fn new_owner(cred: &Cred, attrs: &mut FsSetAttr) {
     let (uid, gid) = match cred {
         Cred::Unix(u) => (u.uid, u.gid),
         Cred::None => (NOBODY, NOBODY),
     };
     attrs.uid = attrs.uid.or(Some(uid));
-    let setgid_dir = gw
-        .store
-        .fs_getattr(&c.principal, bucket, dir)
-        .ok()
-        .filter(|d| d.mode & 0o2000 != 0);
-    match setgid_dir {
-        Some(d) => {
-            attrs.gid = attrs.gid.or(Some(d.gid));
-            if makes_dir {
-                attrs.mode = Some(attrs.mode.unwrap_or(0o755) | 0o2000);
-            }
-        }
-        None => attrs.gid = attrs.gid.or(Some(gid)),
-    }
+    attrs.gid = attrs.gid.or(Some(gid));
 }
 
 /// CREATE (`mkdir` false) and MKDIR, owned as [`new_owner`] says.
@@ -375,7 +355,7 @@ pub(super) async fn create(
     let Some((bucket, h)) = open_writable(gw, c, raw, out, &no_wcc()) else {
         return Ok(());
     };
-    new_owner(gw, c, (&bucket, h.ino), cred, &mut attrs, mkdir);
+    new_owner(cred, &mut attrs);
     let nm = match new_name(nm) {
         Ok(n) => n,
         Err(s) => {
@@ -477,7 +457,7 @@ pub(super) async fn symlink(
     let Some((bucket, h)) = open_writable(gw, c, raw, out, &no_wcc()) else {
         return Ok(());
     };
-    new_owner(gw, c, (&bucket, h.ino), cred, &mut attrs, false);
+    new_owner(cred, &mut attrs);
     let nm = match new_name(nm) {
         Ok(n) => n,
         Err(s) => {
