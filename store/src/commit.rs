@@ -281,7 +281,8 @@ impl Committer {
     }
 
     /// [`Self::write`], and `after` run on the commit thread once the transaction `f` ran in has
-    /// committed (or failed), before the caller hears — whether or not the caller still waits:
+    /// committed `f`'s change (not when `f` failed or the commit did), before the caller hears —
+    /// whether or not the caller still waits:
     /// for what must follow a change even when its request is dropped midway, such as
     /// forgetting credentials remembered from before it (`ops::credential_cache`).
     pub async fn write_then<T, F, A>(&self, f: F, after: A) -> Result<T>
@@ -449,7 +450,12 @@ impl Committer {
                 _ => None,
             };
             let reply: Reply = Box::new(move |commit_err: Option<&StoreError>| {
-                if let Some(after) = after {
+                // Only for a change that committed: a job that failed wrote nothing (or was
+                // rolled back with its batch), so nothing follows from it.
+                if let Some(after) = after
+                    && r.is_ok()
+                    && commit_err.is_none()
+                {
                     after();
                 }
                 let out = match commit_err {
@@ -1003,6 +1009,33 @@ mod tests {
         );
         // Still refused on the next look: the release is visible and still not durable.
         assert!(c.settle_durable().is_err());
+    }
+
+    /// `write_then`'s follow-up runs for a change that committed, and not for one that failed
+    /// (it wrote nothing: nothing follows from it).
+    #[tokio::test]
+    async fn a_follow_up_runs_only_after_a_committed_change() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Arc::new(Database::create(dir.path().join("db.redb")).expect("db"));
+        let c = Committer::start(db.clone(), Duration::ZERO, false, true);
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = |runs: &Arc<AtomicU32>| {
+            let runs = runs.clone();
+            move || {
+                runs.fetch_add(1, Ordering::SeqCst);
+            }
+        };
+        c.write_then(put(1), counted(&runs)).await.expect("write");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let refused = c
+            .write_then(
+                |_| -> Result<()> { Err(StoreError::Conflict("exists".into())) },
+                counted(&runs),
+            )
+            .await;
+        assert!(refused.is_err());
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "not after a refused change");
     }
 
     /// A queued mutation that panics fails its batch (rolled back, every member answered with

@@ -242,6 +242,9 @@ struct Inner {
     /// request was dropped before its own reload is still in force from the next request on.
     policy_changes: Arc<std::sync::atomic::AtomicU64>,
     policy_seen: std::sync::atomic::AtomicU64,
+    /// After a reload that failed (a row that no longer decodes), none is tried again before
+    /// this moment: requests are not each made to read every binding.
+    policy_retry_at: std::sync::Mutex<Option<std::time::Instant>>,
     admin_peers: RwLock<rbac::policy::AdminPeers>,
     /// Rate limits (issue 22).
     rates: RwLock<rates::Rates>,
@@ -356,6 +359,7 @@ impl Store {
                 policy_reload: Default::default(),
                 policy_changes: Default::default(),
                 policy_seen: Default::default(),
+                policy_retry_at: Default::default(),
                 admin_peers: RwLock::new(rbac::policy::AdminPeers::default()),
                 block_all_public: Default::default(),
                 rates: Default::default(),

@@ -178,10 +178,8 @@ const QUERY_SIGNING: &[&str] = &[
 /// the signing parameters, and the checksum parameters, which S3 does not read from a query
 /// (that SDK signs the CRC32 of an empty body into every presigned PutObject). The same name
 /// also sent as a header with another value is refused (400 InvalidArgument).
+/// Only for a request whose SigV4 query signature matched (`Authenticated::presigned`).
 pub fn presigned_headers(query: &Query, headers: &mut HeaderMap) -> Result<(), S3Error> {
-    if !query.has("X-Amz-Signature") {
-        return Ok(());
-    }
     for (name, value) in &query.0 {
         let lower = name.to_ascii_lowercase();
         if !lower.starts_with("x-amz-")

@@ -73,14 +73,31 @@ impl Store {
     /// committed since it was read (its own request may have been dropped before reloading).
     pub fn policy(&self) -> Arc<Policy> {
         if self.policy_behind()
+            && self.reload_due()
             && let Err(e) = self.reload(true)
         {
+            // The snapshot stays as it was (as when a change's own reload fails); tried
+            // again in a second, not on every request meanwhile.
+            *self
+                .inner
+                .policy_retry_at
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) =
+                Some(std::time::Instant::now() + std::time::Duration::from_secs(1));
             tracing::error!(error = %e, "the policy could not be read again after a change");
         }
         match self.inner.policy.read() {
             Ok(p) => p.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    fn reload_due(&self) -> bool {
+        self.inner
+            .policy_retry_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none_or(|at| std::time::Instant::now() >= at)
     }
 
     fn policy_behind(&self) -> bool {
@@ -183,6 +200,11 @@ impl Store {
             .write()
             .map_err(|_| StoreError::internal("lock"))? = policy;
         self.inner.policy_seen.store(seen, Ordering::Release);
+        *self
+            .inner
+            .policy_retry_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
         self.inner.peer_principals.invalidate();
         Ok(())
     }

@@ -126,10 +126,18 @@ pub fn try_authenticate(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("AWS "));
     let (ak, sig, exp) = (q("AWSAccessKeyId"), q("Signature"), q("Expires"));
+    // A SigV2 signature beside SigV4 query parameters: one mechanism only, as S3 says (SigV2
+    // does not sign the query, so SigV4's parameters must never ride along under it).
+    let v4_query = q("X-Amz-Algorithm").is_some() || q("X-Amz-Signature").is_some();
+    let v2_asked = ak.is_some() || sig.is_some() || header_v2.is_some();
+    if v4_query && v2_asked {
+        return Some(Err(AuthError::InvalidArgument(
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified".into(),
+        )));
+    }
     // Part of a SigV2 query signature is no unsigned request: S3 refuses it.
     if matches!((ak, sig, exp), (Some(_), _, _) | (_, Some(_), _))
         && !matches!((ak, sig, exp), (Some(_), Some(_), Some(_)))
-        && q("X-Amz-Algorithm").is_none()
     {
         return Some(Err(AuthError::IncompleteQueryAuth));
     }
@@ -301,6 +309,7 @@ fn verify(
         Ok(Authenticated {
             access_key: ak.to_string(),
             payload: PayloadMode::Unsigned,
+            presigned: false,
         })
     } else {
         Err(AuthError::SignatureDoesNotMatch)

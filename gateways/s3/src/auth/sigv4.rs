@@ -146,6 +146,9 @@ impl StreamingContext {
 pub struct Authenticated {
     pub access_key: String,
     pub payload: PayloadMode,
+    /// Signed by a SigV4 query signature (a presigned URL), which covers every query
+    /// parameter: its `x-amz-*` ones may be taken as headers (`request::presigned_headers`).
+    pub presigned: bool,
 }
 
 /// Why a request was refused. [`AuthError::s3_code`] and [`AuthError::http_status`] give the S3
@@ -245,7 +248,10 @@ pub fn authenticate(
         .any(|(n, _)| n == b"X-Amz-Algorithm" || n == b"X-Amz-Signature");
     let Some(value) = req.headers.get(http::header::AUTHORIZATION) else {
         if presigned {
-            return auth_presigned(req, &params, now, lookup_secret);
+            return auth_presigned(req, &params, now, lookup_secret).map(|a| Authenticated {
+                presigned: true,
+                ..a
+            });
         }
         return Err(AuthError::Missing);
     };
@@ -301,6 +307,7 @@ fn auth_key_pair(
     Ok(Authenticated {
         access_key: access_key.to_string(),
         payload: PayloadMode::Unsigned,
+        presigned: false,
     })
 }
 
@@ -524,6 +531,7 @@ fn verify(
             return Ok(Authenticated {
                 access_key: cred.access_key.to_string(),
                 payload,
+                presigned: false,
             });
         }
     }

@@ -104,20 +104,21 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
     let vhost_bucket = request::vhost_bucket(&parts.headers, &state.inner.cfg.domains);
     // The principal of the key the signature was checked with is kept from that lookup, so a
     // signed request's key is looked up once.
-    let (authed, found) = {
+    let (authed, found, via_v2) = {
         let found: std::cell::RefCell<Option<(String, Principal)>> = Default::default();
         let lookup = |ak: &str| {
             let (secret, p) = store.lookup_credential(ak).ok().flatten()?;
             *found.borrow_mut() = Some((ak.to_string(), p));
             Some(secret)
         };
-        let authed = match auth::sigv2::try_authenticate(&rp, vhost_bucket.as_deref(), now, &lookup)
-        {
-            Some(r) => r,
-            None => auth::authenticate(&rp, now, &lookup),
-        };
-        (authed, found.into_inner())
+        let (authed, via_v2) =
+            match auth::sigv2::try_authenticate(&rp, vhost_bucket.as_deref(), now, &lookup) {
+                Some(r) => (r, true),
+                None => (auth::authenticate(&rp, now, &lookup), false),
+            };
+        (authed, found.into_inner(), via_v2)
     };
+    let presigned_v4 = !via_v2 && matches!(&authed, Ok(a) if a.presigned);
     // An unsigned request is the anonymous principal: it reaches only what a bucket policy
     // grants it (decision 0041).
     let (principal, payload, signing): (Principal, PayloadMode, Option<facts::Signing>) =
@@ -155,7 +156,9 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
         Ok(q) => q,
         Err(e) => return (Err(e), "-", who, bucket),
     };
-    if let Err(e) = request::presigned_headers(&query, &mut parts.headers) {
+    // Only a SigV4 query signature covers the query's `x-amz-*` parameters (a SigV2 one does
+    // not sign them, and refuses SigV4 parameters beside it).
+    if presigned_v4 && let Err(e) = request::presigned_headers(&query, &mut parts.headers) {
         return (Err(e), "-", who, bucket);
     }
     let ep = match endpoint::parse(
