@@ -7,6 +7,39 @@ use base64::Engine;
 
 use crate::common::*;
 
+/// A GET of `path` signed with SigV4 headers dated `time`, sent without `drop` if given.
+async fn signed_get(
+    srv: &TestServer,
+    path: &str,
+    time: SystemTime,
+    drop: Option<&str>,
+) -> reqwest::Response {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("host", srv.addr.to_string().parse().expect("h"));
+    gatehouse_s3::auth::sign_request_v4(
+        "GET",
+        path,
+        None,
+        &mut headers,
+        "UNSIGNED-PAYLOAD",
+        &gatehouse_s3::auth::SigningParams {
+            access_key: &srv.access,
+            secret_key: &srv.secret,
+            region: "us-east-1",
+            time,
+        },
+    )
+    .expect("sign");
+    if let Some(name) = drop {
+        headers.remove(name);
+    }
+    let mut req = reqwest::Client::new().get(srv.url(path));
+    for (k, v) in headers.iter() {
+        req = req.header(k.as_str(), v.as_bytes());
+    }
+    req.send().await.expect("send")
+}
+
 #[tokio::test]
 async fn wrong_secret_unknown_key_and_anonymous_are_denied() {
     let srv = TestServer::start().await;
@@ -124,27 +157,13 @@ async fn clock_skew_is_enforced() {
     );
     let resp = reqwest::get(&r).await.expect("get");
     assert_eq!(resp.status().as_u16(), 403);
-    let mut headers = http::HeaderMap::new();
-    headers.insert("host", srv.addr.to_string().parse().expect("h"));
-    gatehouse_s3::auth::sign_request_v4(
-        "GET",
+    let resp = signed_get(
+        &srv,
         "/",
+        SystemTime::now() + Duration::from_secs(20 * 60),
         None,
-        &mut headers,
-        "UNSIGNED-PAYLOAD",
-        &gatehouse_s3::auth::SigningParams {
-            access_key: &srv.access,
-            secret_key: &srv.secret,
-            region: "us-east-1",
-            time: SystemTime::now() + Duration::from_secs(20 * 60),
-        },
     )
-    .expect("sign");
-    let mut req = reqwest::Client::new().get(srv.url("/"));
-    for (k, v) in headers.iter() {
-        req = req.header(k.as_str(), v.as_bytes());
-    }
-    let resp = req.send().await.expect("send");
+    .await;
     assert_eq!(resp.status().as_u16(), 403);
     assert!(
         resp.text()
@@ -334,28 +353,14 @@ async fn early_partial_and_hashless_signatures_are_refused_as_s3_does() {
             "{text}"
         );
     }
-    let mut headers = http::HeaderMap::new();
-    headers.insert("host", srv.addr.to_string().parse().expect("h"));
-    gatehouse_s3::auth::sign_request_v4(
-        "GET",
+    let sent = signed_get(
+        &srv,
         "/open",
-        None,
-        &mut headers,
-        "UNSIGNED-PAYLOAD",
-        &gatehouse_s3::auth::SigningParams {
-            access_key: &srv.access,
-            secret_key: &srv.secret,
-            region: "us-east-1",
-            time: SystemTime::now(),
-        },
+        SystemTime::now(),
+        Some("x-amz-content-sha256"),
     )
-    .expect("sign");
-    headers.remove("x-amz-content-sha256");
-    let mut req = reqwest::Client::new().get(srv.url("/open"));
-    for (k, v) in headers.iter() {
-        req = req.header(k.as_str(), v.as_bytes());
-    }
-    let (status, text) = body(req.send().await.expect("send")).await;
+    .await;
+    let (status, text) = body(sent).await;
     assert_eq!(status, 400);
     assert!(
         text.contains("InvalidRequest") && text.contains("x-amz-content-sha256"),
