@@ -494,6 +494,17 @@ async fn contradictory_lock_requests_get_aws_errors() {
         .await
         .expect_err("in the past");
     assert_eq!(code(&e), "InvalidArgument");
+    // So is a multipart upload asking it, when it begins (not after every part is sent).
+    let e = c
+        .create_multipart_upload()
+        .bucket("lkb")
+        .key("mpu")
+        .object_lock_mode(ObjectLockMode::Governance)
+        .object_lock_retain_until_date(in_days(-1))
+        .send()
+        .await
+        .expect_err("in the past");
+    assert_eq!(code(&e), "InvalidArgument");
     // Event holds (S3's newer object lock feature) are refused as not implemented, not
     // dropped; an element outside the schema is MalformedXML; a default past 100 years is
     // InvalidRetentionPeriod.

@@ -432,3 +432,60 @@ async fn sigv2_presigned_urls_take_no_sigv4_parameters() {
         .expect("get");
     assert_eq!(body_bytes(got).await, b"uploaded");
 }
+
+/// Every request's signed payload hash is checked, also on operations that read no body: a
+/// DELETE signed over bytes it never sent is XAmzContentSHA256Mismatch, and deletes nothing.
+#[tokio::test]
+async fn a_signed_payload_hash_is_checked_on_bodiless_operations_too() {
+    use sha2::Digest;
+    let srv = TestServer::start().await;
+    let c = srv.client();
+    c.create_bucket().bucket("hashes").send().await.expect("mb");
+    c.put_object()
+        .bucket("hashes")
+        .key("k")
+        .body(ByteStream::from_static(b"kept"))
+        .send()
+        .await
+        .expect("put");
+    let other = hex::encode(sha2::Sha256::digest(b"bytes never sent"));
+    let mut headers = http::HeaderMap::new();
+    headers.insert("host", srv.addr.to_string().parse().expect("h"));
+    gatehouse_s3::auth::sign_request_v4(
+        "DELETE",
+        "/hashes/k",
+        None,
+        &mut headers,
+        &other,
+        &gatehouse_s3::auth::SigningParams {
+            access_key: &srv.access,
+            secret_key: &srv.secret,
+            region: "us-east-1",
+            time: SystemTime::now(),
+        },
+    )
+    .expect("sign");
+    let mut req = reqwest::Client::new().delete(srv.url("/hashes/k"));
+    for (k, v) in headers.iter() {
+        req = req.header(k.as_str(), v.as_bytes());
+    }
+    let r = req.send().await.expect("send");
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("XAmzContentSHA256Mismatch")
+    );
+    c.head_object()
+        .bucket("hashes")
+        .key("k")
+        .send()
+        .await
+        .expect("not deleted");
+    // Signed over the empty body it sends: as always.
+    let r = srv
+        .signed("DELETE", "/hashes/k", None, &[], Vec::new())
+        .await;
+    assert_eq!(r.status(), 204);
+}

@@ -87,6 +87,25 @@ pub(crate) fn check_retention_change(
     }
 }
 
+/// Whether a write may ask `req` of bucket `b` now: lock only where the bucket has it, a
+/// retention only into the future (also checked when a multipart upload begins, so its parts
+/// are not uploaded for a completion that must be refused).
+pub(crate) fn check_request(b: &BucketRecord, req: &LockRequest, now_ms: i64) -> Result<()> {
+    if b.object_lock.is_none() && !req.is_empty() {
+        return Err(StoreError::InvalidRequest(
+            "Bucket is missing Object Lock Configuration".into(),
+        ));
+    }
+    if let Some(r) = req.retention
+        && r.until_ms <= now_ms
+    {
+        return Err(StoreError::InvalidArgument(
+            "The retain until date must be in the future!".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The lock a new version in `b` gets: what its writer asked (refused where the bucket has no
 /// object lock), else the bucket's default retention.
 pub(crate) fn apply_to_new(
@@ -95,23 +114,12 @@ pub(crate) fn apply_to_new(
     rec: &mut ObjectRecord,
     now_ms: i64,
 ) -> Result<()> {
+    check_request(b, req, now_ms)?;
     let Some(cfg) = b.object_lock else {
-        if !req.is_empty() {
-            return Err(StoreError::InvalidRequest(
-                "Bucket is missing Object Lock Configuration".into(),
-            ));
-        }
         rec.retention = None;
         rec.legal_hold = false;
         return Ok(());
     };
-    if let Some(r) = req.retention
-        && r.until_ms <= now_ms
-    {
-        return Err(StoreError::InvalidArgument(
-            "The retain until date must be in the future!".into(),
-        ));
-    }
     rec.retention = req
         .retention
         .or_else(|| cfg.default.map(|d| default_retention(d, now_ms)));

@@ -514,11 +514,7 @@ impl Store {
         crate::replication::accept_marker(p, bucket, &mut meta);
         let b = self.bucket_record(bucket)?;
         naming::validate_key(b.kind, key)?;
-        if b.object_lock.is_none() && !lock.is_empty() {
-            return Err(StoreError::InvalidRequest(
-                "Bucket is missing Object Lock Configuration".into(),
-            ));
-        }
+        crate::locks::check_request(&b, &lock, crate::now_unix_ms())?;
         let id = new_upload_id()?;
         let rec = UploadRecord {
             bucket: bucket.to_string(),

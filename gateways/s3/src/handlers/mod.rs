@@ -240,6 +240,64 @@ fn no_such_bucket(store: &Store, ctx: &Ctx, ep: Endpoint, e: S3Error) -> S3Error
     }
 }
 
+/// The operations that read a request body (each checks it against its signed hash).
+fn takes_body(ep: Endpoint) -> bool {
+    use Endpoint as E;
+    matches!(
+        ep,
+        E::CreateBucket
+            | E::PutBucketVersioning
+            | E::PutBucketAcl
+            | E::PutObjectAcl
+            | E::DeleteObjects
+            | E::PutObject
+            | E::PutBucketLifecycleConfiguration
+            | E::PutObjectLockConfiguration
+            | E::PutObjectRetention
+            | E::PutObjectLegalHold
+            | E::PutBucketReplication
+            | E::PutObjectTagging
+            | E::UploadPart
+            | E::CompleteMultipartUpload
+            | E::PutBucketPolicy
+            | E::PutBucketEncryption
+            | E::PutBucketQuota
+            | E::PutPublicAccessBlock
+            | E::PutBucketCors
+            | E::PutBucketOwnershipControls
+            | E::PutBucketTagging
+    )
+}
+
+/// The SHA-256 of no bytes: what `x-amz-content-sha256` names for a request without a body.
+static EMPTY_HASH: std::sync::LazyLock<[u8; 32]> = std::sync::LazyLock::new(|| {
+    use sha2::Digest;
+    sha2::Sha256::digest(b"").into()
+});
+
+/// The body of an operation that reads none still matches the hash its signature names, as S3
+/// checks every request's payload (`XAmzContentSHA256Mismatch`): a body sent along (at most
+/// 64 KiB is read) or a hash of bytes never sent is refused, not ignored.
+async fn unread_body_matches(body: Body, payload: &PayloadMode) -> Result<(), S3Error> {
+    use http_body::Body as _;
+    let PayloadMode::Signed(want) = payload else {
+        return Ok(());
+    };
+    let got: [u8; 32] = if body.is_end_stream() {
+        *EMPTY_HASH
+    } else {
+        use sha2::Digest;
+        let bytes = axum::body::to_bytes(body, 64 << 10).await.map_err(|_| {
+            S3Error::invalid_request("this operation takes no request body of that size")
+        })?;
+        sha2::Sha256::digest(&bytes).into()
+    };
+    if got != *want {
+        return Err(gatehouse_store::StoreError::ContentSha256Mismatch.into());
+    }
+    Ok(())
+}
+
 async fn run(
     state: &S3State,
     ep: Endpoint,
@@ -249,6 +307,12 @@ async fn run(
 ) -> Result<Response, S3Error> {
     let s = &state.inner.store;
     use Endpoint as E;
+    let body = if takes_body(ep) {
+        body
+    } else {
+        unread_body_matches(body, &payload).await?;
+        Body::empty()
+    };
     match ep {
         E::ListBuckets => bucket::list_buckets(state, ctx),
         E::CreateBucket => bucket::create(state, ctx, body, &payload).await,
