@@ -57,6 +57,13 @@ const REFUSED_PREFIXES: &[(&str, &str)] = &[
     ("x-amz-write-offset-bytes", "appending to an object"),
 ];
 
+/// The `x-amz-object-lock-*` headers a write carries out (`handlers::lock::lock_request`).
+const LOCK_WRITE_HEADERS: &[&str] = &[
+    "x-amz-object-lock-mode",
+    "x-amz-object-lock-retain-until-date",
+    "x-amz-object-lock-legal-hold",
+];
+
 /// Object lock headers (decision 0039) and the operations that carry them out; on any other
 /// operation they are refused.
 const LOCK_HEADERS: &[(&str, &[Endpoint])] = &[
@@ -199,6 +206,11 @@ pub fn check(ep: Endpoint, h: &HeaderMap) -> Result<(), S3Error> {
             && !takers.contains(&ep)
         {
             return Err(refused(name, &format!("object lock on {}", ep.name())));
+        }
+        // The object lock headers a write carries out; any other (an event hold, S3's newer
+        // lock feature) asks for what is not done here.
+        if name.starts_with("x-amz-object-lock-") && !LOCK_WRITE_HEADERS.contains(&name) {
+            return Err(refused(name, "object lock event holds"));
         }
     }
     if let Some(class) = header_values(h, "x-amz-storage-class").find(|c| c.trim() != STANDARD) {

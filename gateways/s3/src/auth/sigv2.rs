@@ -136,9 +136,7 @@ pub fn try_authenticate(
         )));
     }
     // Part of a SigV2 query signature is no unsigned request: S3 refuses it.
-    if matches!((ak, sig, exp), (Some(_), _, _) | (_, Some(_), _))
-        && !matches!((ak, sig, exp), (Some(_), Some(_), Some(_)))
-    {
+    if (ak.is_some() || sig.is_some()) && !(ak.is_some() && sig.is_some() && exp.is_some()) {
         return Some(Err(AuthError::IncompleteQueryAuth));
     }
     if let (Some(ak), Some(sig), Some(exp)) = (ak, sig, exp) {

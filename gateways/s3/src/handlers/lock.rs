@@ -62,26 +62,9 @@ fn until(v: &str) -> Result<i64, S3Error> {
     Ok(ms)
 }
 
-/// The `x-amz-object-lock-*` headers a write carries out.
-const LOCK_HEADERS: &[&str] = &[
-    "x-amz-object-lock-mode",
-    "x-amz-object-lock-retain-until-date",
-    "x-amz-object-lock-legal-hold",
-];
-
 /// The `x-amz-object-lock-*` headers of a write: mode and retain-until date together or not at
 /// all, legal hold `ON` or `OFF`.
 pub(crate) fn lock_request(h: &HeaderMap) -> Result<LockRequest, S3Error> {
-    // Any other object lock header (an event hold) asks for what is not done here.
-    if let Some(other) = h
-        .keys()
-        .map(|n| n.as_str())
-        .find(|n| n.starts_with("x-amz-object-lock-") && !LOCK_HEADERS.contains(n))
-    {
-        return Err(S3Error::not_implemented(&format!(
-            "{other} (object lock event holds)"
-        )));
-    }
     let m = header(h, "x-amz-object-lock-mode");
     let d = header(h, "x-amz-object-lock-retain-until-date");
     let retention = match (m, d) {

@@ -104,21 +104,22 @@ pub async fn handle(state: &S3State, req: Request<Body>) -> Handled {
     let vhost_bucket = request::vhost_bucket(&parts.headers, &state.inner.cfg.domains);
     // The principal of the key the signature was checked with is kept from that lookup, so a
     // signed request's key is looked up once.
-    let (authed, found, via_v2) = {
+    let (authed, found) = {
         let found: std::cell::RefCell<Option<(String, Principal)>> = Default::default();
         let lookup = |ak: &str| {
             let (secret, p) = store.lookup_credential(ak).ok().flatten()?;
             *found.borrow_mut() = Some((ak.to_string(), p));
             Some(secret)
         };
-        let (authed, via_v2) =
-            match auth::sigv2::try_authenticate(&rp, vhost_bucket.as_deref(), now, &lookup) {
-                Some(r) => (r, true),
-                None => (auth::authenticate(&rp, now, &lookup), false),
-            };
-        (authed, found.into_inner(), via_v2)
+        let authed = match auth::sigv2::try_authenticate(&rp, vhost_bucket.as_deref(), now, &lookup)
+        {
+            Some(r) => r,
+            None => auth::authenticate(&rp, now, &lookup),
+        };
+        (authed, found.into_inner())
     };
-    let presigned_v4 = !via_v2 && matches!(&authed, Ok(a) if a.presigned);
+    // Set only by a SigV4 query signature (SigV2 refuses SigV4 parameters beside it).
+    let presigned_v4 = matches!(&authed, Ok(a) if a.presigned);
     // An unsigned request is the anonymous principal: it reaches only what a bucket policy
     // grants it (decision 0041).
     let (principal, payload, signing): (Principal, PayloadMode, Option<facts::Signing>) =
