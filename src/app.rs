@@ -94,6 +94,9 @@ impl Running {
 
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let open_files = raise_open_file_limit();
+    if !gatehouse_alloc_tune::reserve(crate::config::page_pool_bytes(cfg.db_cache)) {
+        tracing::warn!("no address space for the page pool: cached pages from the allocator");
+    }
     let mut sc = StoreConfig::new(&cfg.data_dir);
     sc.chunk_size = cfg.chunk_size;
     sc.inline_max = cfg.inline_max;

@@ -165,6 +165,13 @@ pub struct RawNfs {
     pub idle_timeout_secs: Option<u64>,
 }
 
+/// The address space reserved for the database's cached pages (decision 0057): twice the
+/// page cache and 16 MiB for pages a transaction dirties or a read holds a moment. Pages past
+/// it come from the allocator at large, as before.
+pub fn page_pool_bytes(db_cache: usize) -> usize {
+    db_cache.saturating_mul(2).saturating_add(16 << 20)
+}
+
 /// How long an `nfs.async` metadata change may stay not yet durable.
 pub const NFS_ASYNC_WINDOW: Duration = Duration::from_millis(100);
 
@@ -436,8 +443,9 @@ impl Config {
         line(format!("  inline_max: {}", self.inline_max));
         line(format!("  max_object_size: {}", self.max_object_size));
         line(format!(
-            "  db_cache: {} # metadata page cache",
-            self.db_cache
+            "  db_cache: {} # metadata page cache; its pages held in a pool of at most {} bytes",
+            self.db_cache,
+            page_pool_bytes(self.db_cache)
         ));
         line(format!(
             "  write_buffer: {} # chunks on their way to disk, all uploads together",

@@ -10,7 +10,7 @@ use gatehouse::{app, bench, client, shutdown, telemetry};
 /// several threads; glibc's malloc spent a third of an NFS worker's time on them. Its options
 /// are set first thing in `main` (decision 0032).
 #[global_allocator]
-static GLOBAL: gatehouse_alloc_tune::MiMalloc = gatehouse_alloc_tune::MiMalloc;
+static GLOBAL: gatehouse_alloc_tune::ServerAllocator = gatehouse_alloc_tune::SERVER_ALLOCATOR;
 
 fn main() -> std::process::ExitCode {
     gatehouse_alloc_tune::start();

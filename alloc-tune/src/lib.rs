@@ -5,11 +5,23 @@
 //! allocates again), so a burst of 1 MiB chunk buffers or HTTP read buffers keeps the
 //! resident set high after the burst ends. [`start`] shortens the delay to
 //! [`PURGE_DELAY_MS`] unless the operator set `MIMALLOC_PURGE_DELAY` (decision 0032).
+//! [`PagePool`] serves the database's cached pages without mimalloc's size-class slack
+//! (decision 0057).
+
+mod page_pool;
+
+pub use page_pool::{ORDERS, PagePool, TRIM_AFTER_QUIET_MS, pool_stats, reserve, slot_size, trim};
 
 use std::cell::Cell;
 use std::time::Instant;
 
 pub use mimalloc::MiMalloc;
+
+/// The server's allocator: mimalloc, with database pages from [`PagePool`].
+pub type ServerAllocator = PagePool<MiMalloc>;
+
+/// The server's allocator, for `#[global_allocator]`.
+pub const SERVER_ALLOCATOR: ServerAllocator = PagePool(MiMalloc);
 
 /// How long freed memory stays committed before it goes back to the kernel, milliseconds.
 /// Measured on a 1 GiB multipart upload (8 parts in flight): peak RSS 84–88 MiB at
@@ -40,8 +52,9 @@ thread_local! {
 pub const COLLECT_EVERY_MS: u64 = 100;
 
 /// Gives the memory this thread freed back to the kernel, and every range of the process's
-/// arenas freed long enough ago (`mi_collect(true)`), at most once per [`COLLECT_EVERY_MS`] per
-/// thread. Call it when a thread goes idle (the runtime's park hook).
+/// arenas freed long enough ago (`mi_collect(true)`), and the page pool's free pages
+/// ([`trim`]), at most once per [`COLLECT_EVERY_MS`] per thread. Call it when a thread goes
+/// idle (the runtime's park hook).
 ///
 /// Why: mimalloc returns a freed page only when the thread owning it next allocates, and purges
 /// freed arena ranges only from an allocation; a worker that goes quiet after a burst (and a
@@ -63,6 +76,7 @@ pub fn collect_when_idle() {
         unsafe {
             libmimalloc_sys::mi_collect(true)
         };
+        trim();
     }
 }
 
@@ -84,9 +98,12 @@ pub fn start() {
 mod tests {
     use super::*;
 
-    // The test binary allocates through mimalloc too, as the server does.
+    // The test binary allocates as the server does.
     #[global_allocator]
-    static GLOBAL: MiMalloc = MiMalloc;
+    static GLOBAL: ServerAllocator = SERVER_ALLOCATOR;
+
+    /// Tests that read the process's resident memory, or move much of it, run one at a time.
+    static RSS_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     fn rss_anon_kib() -> u64 {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -100,6 +117,7 @@ mod tests {
     #[test]
     #[cfg(target_os = "linux")]
     fn a_thread_going_idle_gives_back_what_another_thread_freed() {
+        let _one = RSS_TESTS.lock().unwrap_or_else(|e| e.into_inner());
         // As a chunk buffer: filled on one thread (a worker), freed on another (its write).
         let owner = std::thread::spawn(|| {
             let blocks: Vec<Vec<u8>> = (0..48).map(|i| vec![i as u8 | 1; 1 << 20]).collect();
@@ -161,5 +179,151 @@ mod tests {
             .and_then(|v| v.parse().ok())
             .unwrap_or(PURGE_DELAY_MS);
         assert_eq!(purge_delay_ms(), want);
+    }
+
+    /// [`trim`] once the pool has been quiet long enough (a first call sees the blocks just
+    /// handed out).
+    fn trim_when_quiet() {
+        trim();
+        std::thread::sleep(std::time::Duration::from_millis(TRIM_AFTER_QUIET_MS + 50));
+        trim();
+    }
+
+    /// A cached page as redb makes one (`cached_file.rs`: an `Arc<[u8]>` collected from an
+    /// iterator of known length, one allocation of 4,096 bytes and the header).
+    fn page(fill: u8) -> std::sync::Arc<[u8]> {
+        std::iter::repeat_n(fill, 4096).collect()
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_page_cache_of_32_mib_holds_32_mib() {
+        let _one = RSS_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(reserve(64 << 20), "the pool's arena");
+        std::thread::spawn(|| {
+            let before = rss_anon_kib();
+            let pages: Vec<_> = (0..8192).map(|i| page(i as u8)).collect();
+            let rise = rss_anon_kib().saturating_sub(before);
+            // 8,192 pages are 32.1 MiB of blocks (32.1–32.9 measured with the pool); from
+            // mimalloc's 5,120-byte class they took 44 (docs/BENCHMARKS.md, session 28).
+            assert!(
+                rise < 38 << 10,
+                "8,192 cached pages raised the resident set by {rise} KiB"
+            );
+            assert!(pages.iter().enumerate().all(|(i, p)| p[4095] == i as u8));
+        })
+        .join()
+        .expect("the thread");
+    }
+
+    #[test]
+    fn pooled_blocks_keep_their_bytes_across_threads() {
+        let _one = RSS_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(reserve(64 << 20), "the pool's arena");
+        let workers: Vec<_> = (0..4u8)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    let mut kept = Vec::new();
+                    for round in 0..20u8 {
+                        let fill = t.wrapping_mul(64).wrapping_add(round);
+                        let made: Vec<_> = (0..200).map(|_| page(fill)).collect();
+                        // Every other page outlives the round; the rest go back to the pool
+                        // and serve the next round's pages (and the other threads').
+                        kept.extend(made.into_iter().step_by(2));
+                    }
+                    kept
+                })
+            })
+            .collect();
+        for (t, w) in workers.into_iter().enumerate() {
+            let kept = w.join().expect("a worker");
+            for (i, p) in kept.iter().enumerate() {
+                let fill = (t as u8).wrapping_mul(64).wrapping_add((i / 100) as u8);
+                assert!(
+                    p.iter().all(|&b| b == fill),
+                    "page {i} of thread {t} was overwritten"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_block_moves_in_and_out_of_the_pooled_size() {
+        let _one = RSS_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(reserve(64 << 20), "the pool's arena");
+        const SLOT: usize = 4096 + 16;
+        let mut v: Vec<u8> = Vec::with_capacity(SLOT);
+        assert!(pool_stats().0 >= 64 << 20);
+        v.extend((0..SLOT).map(|i| i as u8));
+        v.reserve_exact(10_000 - SLOT); // out of the pool
+        assert!(v.iter().enumerate().all(|(i, &b)| b == i as u8));
+        v.truncate(SLOT);
+        v.shrink_to_fit(); // back into it
+        assert_eq!(v.capacity(), SLOT);
+        assert!(v.iter().enumerate().all(|(i, &b)| b == i as u8));
+        drop(v);
+        // A recycled slot asked for zeroed is zeroed.
+        let dirty = page(0xAB);
+        drop(dirty);
+        let zeroed: Box<[u8]> = vec![0u8; SLOT].into_boxed_slice();
+        assert!(zeroed.iter().all(|&b| b == 0));
+        // Each size has its own slots.
+        let big = vec![7u8; slot_size(ORDERS - 1)];
+        let small = page(9);
+        assert!(big.iter().all(|&b| b == 7) && small.iter().all(|&b| b == 9));
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn freed_pages_go_back_to_the_kernel_and_kept_ones_keep_their_bytes() {
+        let _one = RSS_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(reserve(64 << 20), "the pool's arena");
+        std::thread::spawn(|| {
+            // Two sizes side by side, as a cache of small and large leaves.
+            let mut small: Vec<_> = (0..6000).map(|i| page(i as u8)).collect();
+            let large: Vec<Vec<u8>> = (0..400).map(|i| vec![i as u8; slot_size(1)]).collect();
+            let full = rss_anon_kib();
+            // Every other small page freed: no whole kernel page is free between them, so
+            // nothing may go back, and every kept page keeps its bytes.
+            let kept: Vec<_> = small.drain(..).step_by(2).collect();
+            trim_when_quiet();
+            assert!(
+                kept.iter()
+                    .enumerate()
+                    .all(|(i, p)| p.iter().all(|&b| b == (2 * i) as u8))
+            );
+            // The large ones freed: their pages go back.
+            drop(large);
+            trim_when_quiet();
+            let after_large = rss_anon_kib();
+            assert!(
+                full.saturating_sub(after_large) >= 2 << 10,
+                "400 freed 8 KiB pages gave back {} KiB ({full} → {after_large})",
+                full.saturating_sub(after_large)
+            );
+            assert!(
+                kept.iter()
+                    .enumerate()
+                    .all(|(i, p)| p.iter().all(|&b| b == (2 * i) as u8))
+            );
+            drop(kept);
+            trim_when_quiet();
+            let empty = rss_anon_kib();
+            assert!(
+                after_large.saturating_sub(empty) >= 18 << 10,
+                "6,000 freed 4 KiB pages gave back {} KiB ({after_large} → {empty})",
+                after_large.saturating_sub(empty)
+            );
+            // And serve again.
+            let again: Vec<_> = (0..3000).map(|i| page(i as u8 | 1)).collect();
+            assert!(
+                again
+                    .iter()
+                    .enumerate()
+                    .all(|(i, p)| p.iter().all(|&b| b == i as u8 | 1))
+            );
+        })
+        .join()
+        .expect("the thread");
     }
 }
