@@ -62,17 +62,25 @@ pub fn escape(s: &str) -> String {
 }
 
 fn escape_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
+    // Runs without a character to escape go in whole (a listing's keys, mostly): every escaped
+    // character is ASCII, so each found byte is a character boundary.
+    let mut rest = s;
+    while let Some(i) = rest
+        .bytes()
+        .position(|b| matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'' | b'\r'))
+    {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
+            _ => "&#13;",
+        });
+        rest = &rest[i + 1..];
     }
+    out.push_str(rest);
 }
 
 /// A parsed element tree, small enough for S3 request bodies (bounded by the caller).
@@ -201,5 +209,14 @@ mod tests {
         let mut w = XmlWriter::new();
         w.elem("Key", "a<b>&\"");
         assert!(w.finish().ends_with("<Key>a&lt;b&gt;&amp;&quot;</Key>"));
+        // Runs between escapes, at both ends, around multi-byte characters, and none at all.
+        assert_eq!(escape(""), "");
+        assert_eq!(escape("plain/key.txt"), "plain/key.txt");
+        assert_eq!(escape("<é'\r\r>"), "&lt;é&apos;&#13;&#13;&gt;");
+        assert_eq!(escape("ünï&cødé\"x"), "ünï&amp;cødé&quot;x");
+        // Parsed back, escaped text is the text.
+        let tricky = "a<'b'>\r&\"ß\u{1F600}";
+        let doc = format!("<K>{}</K>", escape(tricky));
+        assert_eq!(parse(doc.as_bytes()).map(|n| n.text), Some(tricky.to_string()));
     }
 }
