@@ -286,12 +286,11 @@ mod tests {
             // Every other small page freed: no whole kernel page is free between them, so
             // nothing may go back, and every kept page keeps its bytes.
             let kept: Vec<_> = small.drain(..).step_by(2).collect();
+            let kept_intact = |kept: &[std::sync::Arc<[u8]>]| {
+                (kept.iter().enumerate()).all(|(i, p)| p.iter().all(|&b| b == (2 * i) as u8))
+            };
             trim_when_quiet();
-            assert!(
-                kept.iter()
-                    .enumerate()
-                    .all(|(i, p)| p.iter().all(|&b| b == (2 * i) as u8))
-            );
+            assert!(kept_intact(&kept), "a kept page was overwritten");
             // The large ones freed: their pages go back.
             drop(large);
             trim_when_quiet();
@@ -301,11 +300,7 @@ mod tests {
                 "400 freed 8 KiB pages gave back {} KiB ({full} → {after_large})",
                 full.saturating_sub(after_large)
             );
-            assert!(
-                kept.iter()
-                    .enumerate()
-                    .all(|(i, p)| p.iter().all(|&b| b == (2 * i) as u8))
-            );
+            assert!(kept_intact(&kept), "a kept page was overwritten");
             drop(kept);
             trim_when_quiet();
             let empty = rss_anon_kib();

@@ -24,7 +24,7 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::Mutex;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// How many block sizes the pool serves: 4 KiB to 64 KiB pages, each plus 16 bytes.
@@ -96,6 +96,8 @@ struct Pool {
     /// Blocks handed out so far, and that count when [`trim`] last found the pool busy.
     takes: u64,
     takes_seen: u64,
+    /// When [`trim`] last found blocks handed out since its look before (`now_ms`).
+    busy_at_ms: u64,
     regions: [Region; MAX_REGIONS],
 }
 
@@ -107,11 +109,9 @@ static POOL: Mutex<Pool> = Mutex::new(Pool {
     live: [0; ORDERS],
     takes: 0,
     takes_seen: 0,
+    busy_at_ms: 0,
     regions: [UNUSED; MAX_REGIONS],
 });
-
-/// When [`trim`] last found blocks handed out since its look before (`now_ms`).
-static BUSY_AT_MS: AtomicU64 = AtomicU64::new(0);
 
 /// How long the pool must hand out no block before [`trim`] gives pages back: while the cache
 /// churns (a miss frees an evicted page's slot and takes another), a page given back would be
@@ -279,10 +279,10 @@ pub fn trim() {
     let mut p = pool();
     if p.takes != p.takes_seen {
         p.takes_seen = p.takes;
-        BUSY_AT_MS.store(now, Ordering::Relaxed);
+        p.busy_at_ms = now;
         return;
     }
-    if now.saturating_sub(BUSY_AT_MS.load(Ordering::Relaxed)) < TRIM_AFTER_QUIET_MS {
+    if now.saturating_sub(p.busy_at_ms) < TRIM_AFTER_QUIET_MS {
         return;
     }
     TRIM_DUE.store(false, Ordering::Release);

@@ -217,6 +217,9 @@ mod tests {
         // Parsed back, escaped text is the text.
         let tricky = "a<'b'>\r&\"ß\u{1F600}";
         let doc = format!("<K>{}</K>", escape(tricky));
-        assert_eq!(parse(doc.as_bytes()).map(|n| n.text), Some(tricky.to_string()));
+        assert_eq!(
+            parse(doc.as_bytes()).map(|n| n.text),
+            Some(tricky.to_string())
+        );
     }
 }
